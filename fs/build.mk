@@ -1,0 +1,15 @@
+# layerfs, the FUSE union filesystem.
+FS_PKGS := fuse3 libxxhash
+CFLAGS_fs := $(shell pkg-config --cflags $(FS_PKGS) 2>/dev/null)
+FS_LIBS := $(shell pkg-config --libs $(FS_PKGS) 2>/dev/null)
+
+FS_SRC := $(wildcard fs/*.c)
+FS_OBJ := $(FS_SRC:%.c=$(BUILD)/%.o)
+# Everything but main(), for the unit tests and fuzzers.
+FS_LIB_OBJ := $(filter-out $(BUILD)/fs/main.o,$(FS_OBJ))
+
+$(BUILD)/layerfs: $(FS_OBJ) $(BUILD)/liblayer.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(FS_LIBS) $(LDLIBS)
+
+PROGRAMS += $(BUILD)/layerfs
+-include $(FS_OBJ:.o=.d)

@@ -1,0 +1,801 @@
+#include "copy_up.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "creds.h"
+#include "dcache.h"
+#include "lf_common.h"
+#include "override.h"
+#include "safe_path.h"
+#include "xattr_private.h"
+
+/* ---- one copy-up per node at a time ------------------------------- */
+
+struct inflight {
+	struct node *n;
+	struct inflight *next;
+};
+static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t inflight_cond = PTHREAD_COND_INITIALIZER;
+static struct inflight *inflight_list;
+
+static bool is_inflight(struct node *n)
+{
+	for (struct inflight *i = inflight_list; i; i = i->next)
+		if (i->n == n)
+			return true;
+	return false;
+}
+
+static void inflight_begin(struct node *n, struct inflight *slot)
+{
+	pthread_mutex_lock(&inflight_lock);
+	while (is_inflight(n))
+		pthread_cond_wait(&inflight_cond, &inflight_lock);
+	slot->n = n;
+	slot->next = inflight_list;
+	inflight_list = slot;
+	pthread_mutex_unlock(&inflight_lock);
+}
+
+static void inflight_end(struct inflight *slot)
+{
+	pthread_mutex_lock(&inflight_lock);
+	for (struct inflight **pp = &inflight_list; *pp; pp = &(*pp)->next)
+		if (*pp == slot) {
+			*pp = slot->next;
+			break;
+		}
+	pthread_cond_broadcast(&inflight_cond);
+	pthread_mutex_unlock(&inflight_lock);
+}
+
+void copy_up_wait(struct node *n)
+{
+	pthread_mutex_lock(&inflight_lock);
+	while (is_inflight(n))
+		pthread_cond_wait(&inflight_cond, &inflight_lock);
+	pthread_mutex_unlock(&inflight_lock);
+}
+
+/* ---- data --------------------------------------------------------- */
+
+static int copy_range_plain(int src, int dst, off_t off, off_t end)
+{
+	static const size_t bufsz = 1u << 20;
+	char *buf = malloc(bufsz);
+	if (!buf)
+		return -ENOMEM;
+	int r = 0;
+	while (off < end) {
+		size_t want = (size_t)(end - off) < bufsz ? (size_t)(end - off)
+							  : bufsz;
+		ssize_t n = pread(src, buf, want, off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (n == 0)
+			break; /* the source shrank: copy what there is */
+		for (ssize_t w = 0; w < n;) {
+			ssize_t k = pwrite(dst, buf + w, (size_t)(n - w),
+					   off + w);
+			if (k < 0) {
+				if (errno == EINTR)
+					continue;
+				free(buf);
+				return -errno;
+			}
+			w += k;
+		}
+		off += n;
+	}
+	free(buf);
+	return r;
+}
+
+static int copy_range(int src, int dst, off_t off, off_t end, bool *use_cfr)
+{
+	while (off < end && *use_cfr) {
+		size_t chunk = (size_t)(end - off);
+		if (chunk > (64u << 20))
+			chunk = 64u << 20;
+		loff_t in = off, out = off;
+		ssize_t n = copy_file_range(src, &in, dst, &out, chunk, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EXDEV || errno == EINVAL ||
+			    errno == ENOSYS || errno == EOPNOTSUPP ||
+			    errno == EBADF) {
+				*use_cfr = false;
+				break;
+			}
+			return -errno;
+		}
+		if (n == 0)
+			return 0;
+		off += n;
+	}
+	if (off < end)
+		return copy_range_plain(src, dst, off, end);
+	return 0;
+}
+
+int copy_file_data(struct lfs *fs, int src, int dst, uint64_t len)
+{
+	uint64_t t0 = lfs_now_ns();
+	if (len == 0)
+		return 0;
+	/* Shared extents: instant, and holes come along. */
+	if (ioctl(dst, FICLONE, src) == 0) {
+		lfs_stat_add(&fs->stats.copyup_reflinked, len);
+		lfs_stat_add(&fs->stats.copyup_ns, lfs_now_ns() - t0);
+		return 0;
+	}
+	bool use_cfr = true;
+	off_t off = 0, end = (off_t)len;
+	uint64_t copied = 0;
+	int r = 0;
+	while (off < end) {
+		off_t data = lseek(src, off, SEEK_DATA);
+		if (data < 0) {
+			if (errno == ENXIO)
+				break; /* only a hole is left */
+			if (errno == EINVAL) {
+				/* No hole support: copy everything. */
+				r = copy_range(src, dst, off, end, &use_cfr);
+				copied += (uint64_t)(end - off);
+				break;
+			}
+			r = -errno;
+			break;
+		}
+		if (data >= end)
+			break;
+		off_t hole = lseek(src, data, SEEK_HOLE);
+		if (hole < 0 || hole > end)
+			hole = end;
+		r = copy_range(src, dst, data, hole, &use_cfr);
+		if (r < 0)
+			break;
+		copied += (uint64_t)(hole - data);
+		off = hole;
+	}
+	/* The size, including a trailing hole. */
+	if (r == 0 && ftruncate(dst, (off_t)len) < 0)
+		r = -errno;
+	lfs_stat_add(&fs->stats.copyup_bytes, copied);
+	lfs_stat_add(&fs->stats.copyup_ns, lfs_now_ns() - t0);
+	return r;
+}
+
+/* ---- attributes --------------------------------------------------- */
+
+/* Names that must not travel with a copy-up. */
+static bool skip_xattr(const char *name)
+{
+	return xp_is_private(name);
+}
+
+static void proc_fd_path(char *buf, size_t size, int fd)
+{
+	snprintf(buf, size, "/proc/self/fd/%d", fd);
+}
+
+int copy_xattrs(int src, int dst, bool dst_is_path_fd)
+{
+	char sp[64], dp[64];
+	proc_fd_path(sp, sizeof(sp), src);
+	proc_fd_path(dp, sizeof(dp), dst);
+	ssize_t len = listxattr(sp, NULL, 0);
+	if (len < 0)
+		return errno == ENOTSUP ? 0 : -errno;
+	if (len == 0)
+		return 0;
+	char *list = malloc((size_t)len);
+	if (!list)
+		return -ENOMEM;
+	len = listxattr(sp, list, (size_t)len);
+	if (len < 0) {
+		int e = errno;
+		free(list);
+		return -e;
+	}
+	int r = 0;
+	char *val = NULL;
+	size_t vcap = 0;
+	for (char *name = list; name < list + len; name += strlen(name) + 1) {
+		if (skip_xattr(name))
+			continue;
+		ssize_t vl = getxattr(sp, name, NULL, 0);
+		if (vl < 0)
+			continue;
+		if ((size_t)vl > vcap) {
+			char *nv = realloc(val, (size_t)vl + 1);
+			if (!nv) {
+				r = -ENOMEM;
+				break;
+			}
+			val = nv;
+			vcap = (size_t)vl;
+		}
+		vl = getxattr(sp, name, val, vcap);
+		if (vl < 0)
+			continue;
+		int sr = dst_is_path_fd ? setxattr(dp, name, val, (size_t)vl, 0)
+					: fsetxattr(dst, name, val, (size_t)vl, 0);
+		if (sr < 0) {
+			/* Attributes the upper filesystem cannot hold (a
+			 * trusted.* name rootless, security.* a LSM refuses)
+			 * are dropped, as cp -a does; anything else fails. */
+			if (errno == ENOTSUP || errno == EPERM ||
+			    errno == EACCES || errno == EOVERFLOW ||
+			    errno == EINVAL)
+				continue;
+			r = -errno;
+			break;
+		}
+	}
+	free(val);
+	free(list);
+	return r;
+}
+
+/*
+ * Gives dst (staged in workdir) the owner, mode, xattrs and times of the
+ * source.  Order matters: chown clears set-id bits and capabilities, so
+ * it comes before chmod and before the xattrs; times come last.
+ */
+static int copy_attrs(struct lfs *fs, int src_fd, int dst_fd,
+		      const struct stat *st, bool is_dir)
+{
+	int r = override_copy_owner(fs, src_fd, dst_fd, st);
+	if (r < 0)
+		return r;
+	if (fchmod(dst_fd, st->st_mode & 07777) < 0)
+		return -errno;
+	r = copy_xattrs(src_fd, dst_fd, is_dir);
+	if (r < 0)
+		return r;
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	if (futimens(dst_fd, ts) < 0)
+		return -errno;
+	return 0;
+}
+
+/* ---- staging and publishing -------------------------------------- */
+
+/* Marks the parent's upper directory impure (once) so that listings
+ * after a remount read the marks of its children.  Must happen before
+ * the child carrying a mark is published. */
+static int mark_parent_impure(struct lfs *fs, struct node *parent, int pfd)
+{
+	if (!fs->upper_xattr || (node_flags(parent) & N_IMPURE_DONE))
+		return 0;
+	int r = xp_set_impure(pfd);
+	if (r == 0)
+		node_set_flag(parent, N_IMPURE_DONE);
+	return r;
+}
+
+/* Moves workdir/work/tmp to parent/name in the upper layer and mirrors
+ * the change in the parent's listing. */
+static int publish(struct lfs *fs, struct node *n, const char *tmp,
+		   int parent_fd, unsigned new_flags)
+{
+	struct node *parent = n->parent;
+	char name[NAME_MAX + 1];
+	dir_wrlock(parent);
+	if ((node_flags(n) & N_UNHASHED) || n->parent != parent) {
+		/* Removed or moved while we copied: the copy is not wanted. */
+		dir_unlock(parent);
+		return -ENOENT;
+	}
+	pthread_rwlock_rdlock(&fs->ns_lock);
+	memcpy(name, n->name, n->namelen + 1u);
+	pthread_rwlock_unlock(&fs->ns_lock);
+	if (renameat2(fs->work_fd, tmp, parent_fd, name, RENAME_NOREPLACE) <
+	    0) {
+		int e = errno;
+		dir_unlock(parent);
+		return -e;
+	}
+	node_set_flag(n, new_flags);
+	node_set_layer(n, fs->upper);
+	if (parent->dc) {
+		struct drec *rec = dcache_find(parent->dc, name);
+		if (rec) {
+			rec->layer = (uint16_t)fs->upper;
+			if (new_flags & (N_METACOPY | N_ORIGIN_SET))
+				rec->flags |= R_CHECK;
+		}
+	}
+	dir_unlock(parent);
+	return 0;
+}
+
+/* Opens the parent's upper directory, copying the parent up first. */
+static int upper_parent_fd(struct lfs *fs, struct node *n)
+{
+	int r = copy_up(fs, n->parent, CU_META);
+	if (r < 0)
+		return r;
+	return node_open(fs, n->parent, fs->upper, O_PATH | O_DIRECTORY);
+}
+
+static int copy_up_dir_node(struct lfs *fs, struct node *n, int pfd,
+			    int src, const struct stat *st)
+{
+	char tmp[64];
+	lfs_tmp_name(fs, tmp, sizeof(tmp));
+	if (mkdirat(fs->work_fd, tmp, 0700) < 0)
+		return -errno;
+	int dfd = openat(fs->work_fd, tmp,
+			 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int r = dfd < 0 ? -errno : 0;
+	if (r == 0)
+		r = copy_attrs(fs, src, dfd, st, true);
+	unsigned flags = 0;
+	if (r == 0 && fs->upper_xattr) {
+		/* Directories keep their inode number across remount too. */
+		if (xp_set_origin(dfd, st->st_dev, st->st_ino) == 0)
+			flags |= N_ORIGIN_SET;
+	}
+	if (r == 0 && (flags & N_ORIGIN_SET))
+		r = mark_parent_impure(fs, n->parent, pfd);
+	if (r == 0 && fs->opt->fsync && fsync(dfd) < 0)
+		r = -errno;
+	if (dfd >= 0)
+		close(dfd);
+	if (r == 0)
+		r = publish(fs, n, tmp, pfd, flags);
+	if (r < 0) {
+		unlinkat(fs->work_fd, tmp, AT_REMOVEDIR);
+		return r;
+	}
+	/* The directory's own listing now has the upper layer on top. */
+	dir_wrlock(n);
+	if (n->dc)
+		dcache_chain_push_top(n->dc, (uint16_t)fs->upper);
+	dir_unlock(n);
+	lfs_stat_add(&fs->stats.dir_copyups, 1);
+	return 0;
+}
+
+static int copy_up_special(struct lfs *fs, struct node *n, int pfd,
+			   int src, const struct stat *st)
+{
+	char tmp[64];
+	lfs_tmp_name(fs, tmp, sizeof(tmp));
+	int r = 0;
+	if (S_ISLNK(st->st_mode)) {
+		char target[PATH_MAX + 1];
+		ssize_t len = readlinkat(src, "", target, sizeof(target) - 1);
+		if (len < 0)
+			return -errno;
+		target[len] = 0;
+		if (symlinkat(target, fs->work_fd, tmp) < 0)
+			return -errno;
+	} else {
+		r = override_mknod(fs, fs->work_fd, tmp, st->st_mode, st->st_rdev);
+		if (r < 0)
+			return r;
+	}
+	/* Symlinks and devices cannot carry user.* xattrs: owner, times and
+	 * whatever xattrs the filesystem allows, through the path. */
+	int dfd = openat(fs->work_fd, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		r = -errno;
+	if (r == 0 && fs->can_chown &&
+	    fchownat(fs->work_fd, tmp, st->st_uid, st->st_gid,
+		     AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	if (r == 0 && !S_ISLNK(st->st_mode) &&
+	    fchmodat(fs->work_fd, tmp, st->st_mode & 07777, 0) < 0)
+		r = -errno;
+	if (r == 0)
+		r = copy_xattrs(src, dfd, true);
+	if (r == 0) {
+		struct timespec ts[2] = { st->st_atim, st->st_mtim };
+		if (utimensat(fs->work_fd, tmp, ts, AT_SYMLINK_NOFOLLOW) < 0)
+			r = -errno;
+	}
+	if (dfd >= 0)
+		close(dfd);
+	if (r == 0)
+		r = publish(fs, n, tmp, pfd, 0);
+	if (r < 0)
+		unlinkat(fs->work_fd, tmp, 0);
+	return r;
+}
+
+/* Lower path of n's data, "/a/b", for the metacopy mark. */
+static char *lower_path_of(struct lfs *fs, struct node *n)
+{
+	pthread_rwlock_rdlock(&fs->ns_lock);
+	char *p = node_path(fs, n, true);
+	pthread_rwlock_unlock(&fs->ns_lock);
+	if (!p)
+		return NULL;
+	char *abs = malloc(strlen(p) + 2);
+	if (abs) {
+		abs[0] = '/';
+		strcpy(abs + 1, p);
+	}
+	free(p);
+	return abs;
+}
+
+/* Creates the staged regular file with metadata, and data unless
+ * meta_only.  Returns the staged fd (caller closes) or -errno. */
+static int stage_regular(struct lfs *fs, int src_rd, int src_path,
+			 const struct stat *st, const char *tmp, bool meta_only)
+{
+	int dfd = openat(fs->work_fd, tmp,
+			 O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			 0600);
+	if (dfd < 0)
+		return -errno;
+	int r;
+	if (meta_only)
+		r = ftruncate(dfd, st->st_size) < 0 ? -errno : 0;
+	else
+		r = copy_file_data(fs, src_rd, dfd, (uint64_t)st->st_size);
+	if (r == 0)
+		r = copy_attrs(fs, src_path, dfd, st, false);
+	if (r < 0) {
+		close(dfd);
+		unlinkat(fs->work_fd, tmp, 0);
+		return r;
+	}
+	return dfd;
+}
+
+static int open_lower_read(struct lfs *fs, struct node *n, int layer)
+{
+	/* O_NOATIME: reading a lower layer must not write its atimes. */
+	int fd = node_open(fs, n, layer, O_RDONLY | O_NOATIME);
+	if (fd == -EPERM)
+		fd = node_open(fs, n, layer, O_RDONLY);
+	return fd;
+}
+
+/* The index key of a lower inode: its (dev, ino). */
+static void index_key(char *buf, size_t size, const struct stat *st)
+{
+	snprintf(buf, size, "%llx-%llx", (unsigned long long)st->st_dev,
+		 (unsigned long long)st->st_ino);
+}
+
+static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
+			   enum copy_up_kind kind)
+{
+	int layer = node_layer(n);
+	int src = open_lower_read(fs, n, layer);
+	if (src < 0)
+		return src;
+	struct stat st;
+	if (fstat(src, &st) < 0) {
+		int e = errno;
+		close(src);
+		return -e;
+	}
+	bool meta_only = kind == CU_META && fs->opt->metacopy &&
+			 fs->upper_xattr && st.st_size > 0;
+	if (kind == CU_TRUNC) {
+		/* Nothing of the data survives: an empty copy is exact. */
+		st.st_size = 0;
+	}
+	bool no_data = meta_only || kind == CU_TRUNC;
+	bool indexed = fs->index_fd >= 0 && st.st_nlink > 1 && fs->upper_xattr;
+	char tmp[64], key[40];
+	lfs_tmp_name(fs, tmp, sizeof(tmp));
+	index_key(key, sizeof(key), &st);
+
+	int dfd = stage_regular(fs, src, src, &st, tmp, no_data);
+	if (dfd < 0) {
+		close(src);
+		return dfd;
+	}
+	unsigned flags = 0;
+	int r = 0;
+	char *datapath = NULL;
+	if (fs->upper_xattr &&
+	    xp_set_origin(dfd, st.st_dev, st.st_ino) == 0)
+		flags |= N_ORIGIN_SET;
+	if (meta_only) {
+		datapath = lower_path_of(fs, n);
+		r = datapath ? xp_set_string(dfd, XATTR_LFS_METACOPY, datapath)
+			     : -ENOMEM;
+		flags |= N_METACOPY;
+	}
+	if (r == 0 && indexed) {
+		char v[32];
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)st.st_nlink);
+		r = xp_set_string(dfd, XATTR_LFS_NLINK, v);
+	}
+	if (r == 0 && fs->opt->fsync && fsync(dfd) < 0)
+		r = -errno;
+	close(dfd);
+	close(src);
+	if (r == 0 && flags)
+		r = mark_parent_impure(fs, n->parent, pfd);
+	if (r == 0 && indexed) {
+		/* Into the index first, then a link at the name. */
+		if (renameat(fs->work_fd, tmp, fs->index_fd, key) < 0)
+			r = -errno;
+		else if (linkat(fs->index_fd, key, fs->work_fd, tmp, 0) < 0)
+			r = -errno;
+		if (r == 0)
+			lfs_stat_add(&fs->stats.index_links, 1);
+	}
+	if (r == 0) {
+		if (meta_only) {
+			struct node_ext *e = node_ext(n);
+			if (!e) {
+				r = -ENOMEM;
+			} else {
+				free(e->datapath);
+				e->datapath = datapath;
+				datapath = NULL;
+			}
+		}
+	}
+	if (r == 0)
+		r = publish(fs, n, tmp, pfd, flags | (indexed ? N_HLINK : 0));
+	free(datapath);
+	if (r < 0) {
+		unlinkat(fs->work_fd, tmp, 0);
+		return r;
+	}
+	if (meta_only)
+		lfs_stat_add(&fs->stats.meta_copyups, 1);
+	else
+		lfs_stat_add(&fs->stats.copyups, 1);
+	return 0;
+}
+
+int metacopy_open_data(struct lfs *fs, struct node *n, int flags)
+{
+	const char *path = n->ext ? n->ext->datapath : NULL;
+	if (!path)
+		return -ENODATA;
+	while (*path == '/')
+		path++;
+	int first = lfs_has_upper(fs) ? fs->upper + 1 : 0;
+	for (int l = first; l < fs->nlayers; l++) {
+		int fd = sp_open_beneath(fs->layers[l].fd, path, flags, 0);
+		if (fd == -ENOENT || fd == -ENOTDIR)
+			continue;
+		if (fd == -EPERM && (flags & O_NOATIME))
+			fd = sp_open_beneath(fs->layers[l].fd, path,
+					     flags & ~O_NOATIME, 0);
+		return fd;
+	}
+	return -ENOENT;
+}
+
+/* Data for a metacopy file, written into the upper copy in place; the
+ * mark goes last, so a crash before that still shows the lower data. */
+static int copy_up_data_in_place(struct lfs *fs, struct node *n)
+{
+	int src = metacopy_open_data(fs, n, O_RDONLY | O_NOATIME);
+	if (src < 0)
+		return src;
+	int dst = node_open(fs, n, fs->upper, O_RDWR);
+	if (dst < 0) {
+		close(src);
+		return dst;
+	}
+	struct stat up, low;
+	int r = 0;
+	if (fstat(dst, &up) < 0 || fstat(src, &low) < 0)
+		r = -errno;
+	if (r == 0) {
+		/* The upper size may differ if the file was truncated while
+		 * metadata-only: copy what the view shows. */
+		uint64_t len = (uint64_t)(low.st_size < up.st_size ? low.st_size
+								    : up.st_size);
+		r = copy_file_data(fs, src, dst, len);
+		if (r == 0 && ftruncate(dst, up.st_size) < 0)
+			r = -errno;
+	}
+	if (r == 0) {
+		/* Writing the data moved mtime: put the metadata back. */
+		struct timespec ts[2] = { up.st_atim, up.st_mtim };
+		if (futimens(dst, ts) < 0)
+			r = -errno;
+	}
+	if (r == 0 && fs->opt->fsync && fsync(dst) < 0)
+		r = -errno;
+	if (r == 0)
+		r = xp_remove(dst, XATTR_LFS_METACOPY);
+	close(src);
+	close(dst);
+	if (r == 0) {
+		node_clear_flag(n, N_METACOPY);
+		lfs_stat_add(&fs->stats.copyups, 1);
+	}
+	return r;
+}
+
+static int link_from_index(struct lfs *fs, struct node *n, int pfd);
+
+/* A metacopy file about to be truncated to zero: drop the mark, no
+ * data to copy. */
+static int drop_metacopy(struct lfs *fs, struct node *n)
+{
+	int fd = node_open(fs, n, fs->upper, O_WRONLY);
+	if (fd < 0)
+		return fd;
+	struct stat st;
+	int r = fstat(fd, &st) < 0 ? -errno : 0;
+	if (r == 0 && ftruncate(fd, 0) < 0)
+		r = -errno;
+	if (r == 0) {
+		struct timespec ts[2] = { st.st_atim, st.st_mtim };
+		futimens(fd, ts);
+		r = xp_remove(fd, XATTR_LFS_METACOPY);
+	}
+	close(fd);
+	if (r == 0)
+		node_clear_flag(n, N_METACOPY);
+	return r;
+}
+
+int copy_up(struct lfs *fs, struct node *n, enum copy_up_kind kind)
+{
+	if (!lfs_has_upper(fs))
+		return -EROFS;
+	if (node_flags(n) & N_ROOT)
+		return 0;
+	int layer = node_layer(n);
+	bool alias = node_flags(n) & N_IDX_ALIAS;
+	bool wants_data = kind != CU_META;
+	if (layer == fs->upper && !alias &&
+	    !(wants_data && (node_flags(n) & N_METACOPY)))
+		return 0;
+
+	/* Parents first, before this node is marked busy (a parent copy-up
+	 * must not wait for its own child). */
+	int pfd = -1;
+	if (layer != fs->upper || alias) {
+		pfd = upper_parent_fd(fs, n);
+		if (pfd < 0)
+			return pfd;
+	}
+
+	struct inflight slot;
+	inflight_begin(n, &slot);
+	creds_as_daemon();
+	int r = 0;
+	layer = node_layer(n); /* someone may have finished it meanwhile */
+	/* An index alias already counts as upper; it only needs its name. */
+	if (node_flags(n) & N_IDX_ALIAS)
+		r = link_from_index(fs, n, pfd);
+	if (r < 0) {
+		/* the error is the result */
+	} else if (layer == fs->upper) {
+		if (wants_data && (node_flags(n) & N_METACOPY))
+			r = kind == CU_TRUNC ? drop_metacopy(fs, n)
+					     : copy_up_data_in_place(fs, n);
+	} else if (node_is_dir(n)) {
+		int src = node_open(fs, n, layer, O_RDONLY | O_DIRECTORY);
+		struct stat st;
+		if (src < 0)
+			r = src;
+		else if (fstat(src, &st) < 0)
+			r = -errno;
+		else
+			r = copy_up_dir_node(fs, n, pfd, src, &st);
+		if (src >= 0)
+			close(src);
+	} else if (S_ISREG(n->mode)) {
+		r = copy_up_regular(fs, n, pfd, kind);
+	} else {
+		int src = node_open(fs, n, layer, O_PATH);
+		struct stat st;
+		if (src < 0)
+			r = src;
+		else if (fstat(src, &st) < 0)
+			r = -errno;
+		else
+			r = copy_up_special(fs, n, pfd, src, &st);
+		if (src >= 0)
+			close(src);
+	}
+	inflight_end(&slot);
+	if (pfd >= 0)
+		close(pfd);
+	return r;
+}
+
+/* ---- hard-link index ---------------------------------------------- */
+
+int index_attach(struct lfs *fs, struct node *n, const struct stat *lower)
+{
+	if (fs->index_fd < 0 || !fs->upper_xattr)
+		return -ENOENT;
+	char key[40];
+	index_key(key, sizeof(key), lower);
+	struct stat st;
+	if (fstatat(fs->index_fd, key, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode))
+		return -ENOENT;
+	struct node_ext *e = node_ext(n);
+	if (!e)
+		return -ENOMEM;
+	snprintf(e->index_key, sizeof(e->index_key), "%s", key);
+	node_set_flag(n, N_IDX_ALIAS | N_HLINK);
+	node_set_layer(n, fs->upper);
+	return 0;
+}
+
+/* Gives an index-only alias its own name in the upper layer: a link of
+ * the index entry, staged and published like any copy-up. */
+static int link_from_index(struct lfs *fs, struct node *n, int pfd)
+{
+	char tmp[64];
+	lfs_tmp_name(fs, tmp, sizeof(tmp));
+	if (linkat(fs->index_fd, n->ext->index_key, fs->work_fd, tmp, 0) < 0)
+		return -errno;
+	int r = publish(fs, n, tmp, pfd, 0);
+	if (r < 0) {
+		unlinkat(fs->work_fd, tmp, 0);
+		return r;
+	}
+	node_clear_flag(n, N_IDX_ALIAS);
+	lfs_stat_add(&fs->stats.index_links, 1);
+	return 0;
+}
+
+int index_nlink(struct lfs *fs, struct node *n, uint64_t *nlink)
+{
+	if (!(node_flags(n) & N_HLINK) || node_layer(n) != fs->upper)
+		return -ENOENT;
+	int fd = node_open(fs, n, fs->upper, O_PATH);
+	if (fd < 0)
+		return fd;
+	char path[64], v[32];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ssize_t len = getxattr(path, XATTR_LFS_NLINK, v, sizeof(v) - 1);
+	close(fd);
+	if (len <= 0)
+		return -ENODATA;
+	v[len] = 0;
+	return lf_parse_u64(v, nlink);
+}
+
+int index_nlink_add(struct lfs *fs, struct node *n, int delta)
+{
+	uint64_t cur;
+	int r = index_nlink(fs, n, &cur);
+	if (r < 0)
+		return r;
+	int64_t nv = (int64_t)cur + delta;
+	if (nv < 0)
+		nv = 0;
+	int fd = node_open(fs, n, fs->upper, O_PATH);
+	if (fd < 0)
+		return fd;
+	char path[64], v[32];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	snprintf(v, sizeof(v), "%lld", (long long)nv);
+	r = setxattr(path, XATTR_LFS_NLINK, v, strlen(v), 0) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}

@@ -1,0 +1,65 @@
+/*
+ * Copy-up: making a node exist in the upper layer before it is changed.
+ *
+ * Every copy-up is staged in workdir/work and published by one atomic
+ * rename, after an fsync unless fsync=0/volatile.  A crash therefore
+ * leaves either the old state or the new one in the merged view; the
+ * staging leftovers are removed at the next mount.
+ *
+ * Kinds:
+ *  - directories: the directory itself, attributes and xattrs, never its
+ *    children, never opaque;
+ *  - metadata only (chmod, chown, utimens, xattrs on a lower file): an
+ *    empty sparse file of the right size carrying the new metadata and a
+ *    metacopy mark naming the lower data; no data is copied;
+ *  - data: the file's bytes, with holes kept (SEEK_DATA/SEEK_HOLE), by
+ *    FICLONE where the upper filesystem can share extents, else
+ *    copy_file_range.  A metacopy file gets its data in place and loses
+ *    its mark only once the data is complete.
+ *
+ * Lower files with several hard links go through workdir/index so all
+ * their names keep sharing one inode after one of them is copied up.
+ *
+ * Only the node being copied waits: other files are never blocked by a
+ * copy-up in progress.
+ */
+#ifndef LFS_COPY_UP_H
+#define LFS_COPY_UP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "layerfs.h"
+#include "node.h"
+
+enum copy_up_kind {
+	CU_META, /* metadata is enough (data stays below when possible) */
+	CU_DATA, /* the data will be written: copy it too */
+	CU_TRUNC, /* the data is about to be discarded (O_TRUNC, size 0) */
+};
+
+/* Makes n (and its parents) exist in the upper layer. */
+int copy_up(struct lfs *fs, struct node *n, enum copy_up_kind kind);
+
+/* Waits until no copy-up of n is in progress. */
+void copy_up_wait(struct node *n);
+
+/* Opens the lower file holding the data of a metacopy node. */
+int metacopy_open_data(struct lfs *fs, struct node *n, int flags);
+
+/* Link count of a hard link kept in the index. */
+int index_nlink(struct lfs *fs, struct node *n, uint64_t *nlink);
+/* Adjusts it by delta after link/unlink through the mount. */
+int index_nlink_add(struct lfs *fs, struct node *n, int delta);
+/* Lookup of a lower hard link whose inode was already copied up: points
+ * the node at the index entry.  0 when it applies, -ENOENT when not. */
+int index_attach(struct lfs *fs, struct node *n, const struct stat *lower);
+
+/* Copies len bytes keeping holes; counts bytes into the stats. */
+int copy_file_data(struct lfs *fs, int src, int dst, uint64_t len);
+
+/* Copies the xattrs of src (an fd open on the source, O_PATH is fine)
+ * onto dst, skipping layerfs's own and the overlay bookkeeping. */
+int copy_xattrs(int src, int dst, bool dst_is_path_fd);
+
+#endif

@@ -1,0 +1,116 @@
+#include "creds.h"
+
+#include <errno.h>
+#include <linux/securebits.h>
+#include <sched.h>
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static bool can_switch;
+static uid_t daemon_uid;
+static gid_t daemon_gid;
+
+static __thread bool thread_ready;
+static __thread uid_t cur_uid;
+static __thread gid_t cur_gid;
+static __thread bool own_umask;
+static __thread mode_t cur_umask;
+
+bool creds_init(void)
+{
+	daemon_uid = geteuid();
+	daemon_gid = getegid();
+	/* Keep capabilities when fsuid leaves 0. */
+	if (prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0) == 0)
+		can_switch = true;
+	/* Modes arrive already masked (or are masked per thread with ACLs):
+	 * the daemon's own umask must not mask them again. */
+	umask(0);
+	return can_switch;
+}
+
+static void thread_init(void)
+{
+	if (thread_ready)
+		return;
+	thread_ready = true;
+	cur_uid = daemon_uid;
+	cur_gid = daemon_gid;
+	cur_umask = 0;
+}
+
+static void switch_ids(uid_t uid, gid_t gid)
+{
+	if (!can_switch)
+		return;
+	thread_init();
+	/* Order: group first, while our uid still lets us change it. */
+	if (gid != cur_gid) {
+		setfsgid(gid);
+		cur_gid = gid;
+	}
+	if (uid != cur_uid) {
+		setfsuid(uid);
+		cur_uid = uid;
+	}
+}
+
+uid_t creds_disk_uid(struct lfs *fs, uid_t view_uid)
+{
+	return lfs_idmap_to_disk(&fs->opt->uidmap, view_uid, fs->overflow_uid);
+}
+
+gid_t creds_disk_gid(struct lfs *fs, gid_t view_gid)
+{
+	return lfs_idmap_to_disk(&fs->opt->gidmap, view_gid, fs->overflow_gid);
+}
+
+uid_t creds_view_uid(struct lfs *fs, uid_t disk_uid)
+{
+	if (fs->opt->squash_uid >= 0)
+		return (uid_t)fs->opt->squash_uid;
+	return lfs_idmap_to_view(&fs->opt->uidmap, disk_uid, fs->overflow_uid);
+}
+
+gid_t creds_view_gid(struct lfs *fs, gid_t disk_gid)
+{
+	if (fs->opt->squash_gid >= 0)
+		return (gid_t)fs->opt->squash_gid;
+	return lfs_idmap_to_view(&fs->opt->gidmap, disk_gid, fs->overflow_gid);
+}
+
+void creds_as_caller(struct lfs *fs, fuse_req_t req, uid_t *uid, gid_t *gid)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	uid_t u = creds_disk_uid(fs, ctx->uid);
+	gid_t g = creds_disk_gid(fs, ctx->gid);
+	switch_ids(u, g);
+	if (fs->acl) {
+		/* The kernel leaves the umask to us when ACLs are on, so
+		 * that a default ACL can override it: give this thread its
+		 * own umask and let the upper filesystem decide. */
+		thread_init();
+		if (!own_umask) {
+			own_umask = unshare(CLONE_FS) == 0;
+		}
+		if (own_umask && ctx->umask != cur_umask) {
+			umask(ctx->umask);
+			cur_umask = ctx->umask;
+		}
+	}
+	if (uid)
+		*uid = u;
+	if (gid)
+		*gid = g;
+}
+
+void creds_as_daemon(void)
+{
+	switch_ids(daemon_uid, daemon_gid);
+	if (own_umask && cur_umask != 0) {
+		umask(0);
+		cur_umask = 0;
+	}
+}

@@ -1,0 +1,43 @@
+/*
+ * Whose identity the daemon uses for a system call on the upper layer.
+ *
+ * New files must belong to the caller, with the group rules of the upper
+ * directory (setgid inheritance) and its default ACLs.  Rather than
+ * creating as root and chown'ing afterwards (an extra syscall and a
+ * moment where the file is root's), each worker thread switches its
+ * fsuid/fsgid to the caller's ids as stored on disk.  SECBIT_NO_SETUID_FIXUP
+ * keeps the daemon's capabilities across that switch, so the kernel's
+ * permission checks already done on the merged view are not redone with
+ * the caller's supplementary groups (which the daemon does not know).
+ *
+ * Bookkeeping (copy-up staging, whiteouts, the index) runs with the
+ * daemon's own ids.  Both switches are cached per thread: a run of
+ * requests from one user costs no syscall.
+ */
+#ifndef LFS_CREDS_H
+#define LFS_CREDS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "layerfs.h"
+
+/* Once, before any thread starts.  Returns true when the daemon can act
+ * as other users (it is root, or root of its user namespace). */
+bool creds_init(void);
+
+/* Act as the caller of req (its ids mapped to disk ids), with its umask
+ * when POSIX ACLs are on.  Returns the disk uid/gid used. */
+void creds_as_caller(struct lfs *fs, fuse_req_t req, uid_t *uid, gid_t *gid);
+
+/* Act as the daemon itself. */
+void creds_as_daemon(void);
+
+/* The caller's ids as they must be stored on disk. */
+uid_t creds_disk_uid(struct lfs *fs, uid_t view_uid);
+gid_t creds_disk_gid(struct lfs *fs, gid_t view_gid);
+/* Ids read from disk as the view shows them. */
+uid_t creds_view_uid(struct lfs *fs, uid_t disk_uid);
+gid_t creds_view_gid(struct lfs *fs, gid_t disk_gid);
+
+#endif

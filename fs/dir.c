@@ -1,0 +1,464 @@
+/*
+ * Creating and removing names: create, mknod, mkdir, symlink, link,
+ * unlink, rmdir.  (rename is in rename.c.)
+ *
+ * Every operation works in a "slot" (whiteout_ops.h): the parent copied
+ * up and locked, its listing loaded.  New entries are made in the upper
+ * layer as the caller (creds.h), then mirrored in the listing.
+ */
+#include "dir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "copy_up.h"
+#include "creds.h"
+#include "dcache.h"
+#include "file.h"
+#include "inode.h"
+#include "layers.h"
+#include "lookup.h"
+#include "override.h"
+#include "whiteout_ops.h"
+#include "xattr_private.h"
+
+struct new_entry {
+	mode_t mode;       /* type and permissions */
+	dev_t rdev;
+	const char *link;  /* symlink target */
+	int open_flags;    /* create: flags for the fd kept in `fd` */
+	int fd;            /* create: the open file, else -1 */
+};
+
+/* Makes the entry at dirfd/at, acting as the caller. */
+static int make_at(struct lfs *fs, fuse_req_t req, int dirfd, const char *at,
+		   struct new_entry *ne)
+{
+	creds_as_caller(fs, req, NULL, NULL);
+	int r = 0;
+	switch (ne->mode & S_IFMT) {
+	case S_IFREG:
+		ne->fd = openat(dirfd, at,
+				ne->open_flags | O_CREAT | O_EXCL | O_NOFOLLOW |
+					O_CLOEXEC,
+				ne->mode & 07777);
+		r = ne->fd < 0 ? -errno : 0;
+		break;
+	case S_IFDIR:
+		r = mkdirat(dirfd, at, ne->mode & 07777) < 0 ? -errno : 0;
+		break;
+	case S_IFLNK:
+		r = symlinkat(ne->link, dirfd, at) < 0 ? -errno : 0;
+		break;
+	default:
+		r = override_mknod(fs, dirfd, at, ne->mode, ne->rdev);
+		break;
+	}
+	creds_as_daemon();
+	return r;
+}
+
+/*
+ * A staged entry did not get the setgid-directory group rule of its real
+ * parent (it was made in workdir): apply it by hand.
+ */
+static void fix_staged_group(struct slot *s, int workfd, const char *tmp,
+			     mode_t mode)
+{
+	struct stat pst;
+	if (fstat(s->pfd, &pst) < 0 || !(pst.st_mode & S_ISGID))
+		return;
+	fchownat(workfd, tmp, (uid_t)-1, pst.st_gid, AT_SYMLINK_NOFOLLOW);
+	if (S_ISDIR(mode))
+		fchmodat(workfd, tmp, (mode & 07777) | S_ISGID, 0);
+}
+
+/* Ownership kept in an xattr (rootless without chown). */
+static int record_override(struct lfs *fs, fuse_req_t req, int fd,
+			   mode_t mode)
+{
+	if (!override_xattr_name(fs) || (!S_ISREG(mode) && !S_ISDIR(mode)))
+		return 0;
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct override_stat o = { .uid = ctx->uid, .gid = ctx->gid,
+				   .mode = mode & 07777 };
+	/* The daemon itself must keep access to what it stores. */
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	chmod(path, (mode & 07777) | (S_ISDIR(mode) ? 0700 : 0600));
+	return override_store(fs, fd, &o);
+}
+
+/*
+ * Creates NAME in the slot's directory and mirrors it.  On success *out
+ * is the new node (one reference) and st its attributes.
+ */
+static int create_entry(struct lfs *fs, fuse_req_t req, struct slot *s,
+			const char *name, struct new_entry *ne,
+			struct node **out, struct stat *st)
+{
+	bool is_dir = S_ISDIR(ne->mode);
+	/* A directory that replaces a removed one hides what lies below. */
+	bool need_opaque = is_dir && s->wh_upper && s->below;
+	char tmp[64];
+	int r;
+
+	if (s->visible)
+		return -EEXIST;
+	if (s->wh_chardev) {
+		/* NAME holds a 0/0 device: build the entry aside and swap. */
+		lfs_tmp_name(fs, tmp, sizeof(tmp));
+		r = make_at(fs, req, fs->work_fd, tmp, ne);
+		if (r < 0)
+			return r;
+		fix_staged_group(s, fs->work_fd, tmp, ne->mode);
+	} else {
+		r = make_at(fs, req, s->pfd, name, ne);
+		if (r < 0)
+			return r;
+	}
+	const char *at = s->wh_chardev ? tmp : name;
+	int atfd = s->wh_chardev ? fs->work_fd : s->pfd;
+
+	if (S_ISREG(ne->mode) || is_dir) {
+		int fd = ne->fd >= 0 ? ne->fd
+				     : openat(atfd, at,
+					      O_RDONLY | O_DIRECTORY |
+						      O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			r = -errno;
+		} else {
+			r = record_override(fs, req, fd, ne->mode);
+			if (r == 0 && need_opaque)
+				r = whiteout_make_opaque(fs, fd);
+			if (fd != ne->fd)
+				close(fd);
+		}
+	}
+	if (r == 0) {
+		if (s->wh_chardev)
+			r = whiteout_replace_with(fs, s, tmp, name, is_dir);
+		else if (s->wh_upper)
+			r = whiteout_clear(fs, s, name);
+	}
+	if (r == 0 && fstatat(s->pfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	if (r < 0) {
+		if (ne->fd >= 0) {
+			close(ne->fd);
+			ne->fd = -1;
+		}
+		unlinkat(atfd, at, is_dir ? AT_REMOVEDIR : 0);
+		return r;
+	}
+
+	uint64_t ino = lfs_compose_ino(fs, fs->upper, st->st_ino);
+	r = dcache_add(s->dc, name, (uint16_t)fs->upper,
+		       (uint8_t)IFTODT(st->st_mode), ino, 0);
+	struct node *n = node_new(s->dir, name, (uint16_t)fs->upper,
+				  st->st_mode, ino);
+	if (r < 0 || !n) {
+		/* The entry exists on disk; drop the listing so the next
+		 * lookup reads it back. */
+		if (n)
+			node_discard(n);
+		dcache_drop(fs, s->dir);
+		return r < 0 ? r : -ENOMEM;
+	}
+	n->end = (uint16_t)(fs->upper + 1);
+	if (s->below)
+		node_set_flag(n, N_BELOW);
+	*out = node_insert(fs, n);
+	inode_present(fs, *out, st);
+	return 0;
+}
+
+static void reply_new(fuse_req_t req, struct lfs *fs, int r, struct node *n,
+		      const struct stat *st)
+{
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	lookup_reply_entry(req, fs, n, st);
+	node_unref(fs, n);
+}
+
+static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      struct new_entry *ne)
+{
+	struct lfs *fs = lfs_from_req(req);
+	struct node *dir = node_from_ino(fs, parent);
+	struct slot s;
+	struct node *n = NULL;
+	struct stat st;
+	node_ref(dir);
+	int r = slot_open(fs, dir, name, &s);
+	if (r == 0) {
+		r = create_entry(fs, req, &s, name, ne, &n, &st);
+		slot_close(&s);
+	}
+	node_unref(fs, dir);
+	reply_new(req, fs, r, n, &st);
+}
+
+void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+	      mode_t mode, dev_t rdev)
+{
+	struct new_entry ne = { .mode = mode, .rdev = rdev, .fd = -1 };
+	if (S_ISDIR(mode) || S_ISLNK(mode)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if ((mode & S_IFMT) == 0)
+		ne.mode |= S_IFREG;
+	if (S_ISREG(ne.mode))
+		ne.open_flags = O_WRONLY;
+	make_node(req, parent, name, &ne);
+	if (ne.fd >= 0)
+		close(ne.fd);
+}
+
+void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+	      mode_t mode)
+{
+	struct new_entry ne = { .mode = S_IFDIR | (mode & 07777), .fd = -1 };
+	make_node(req, parent, name, &ne);
+}
+
+void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		const char *name)
+{
+	struct new_entry ne = { .mode = S_IFLNK | 0777, .link = link,
+				.fd = -1 };
+	make_node(req, parent, name, &ne);
+}
+
+void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       mode_t mode, struct fuse_file_info *fi)
+{
+	struct lfs *fs = lfs_from_req(req);
+	struct node *dir = node_from_ino(fs, parent);
+	struct new_entry ne = { .mode = S_IFREG | (mode & 07777), .fd = -1 };
+	struct slot s;
+	struct node *n = NULL;
+	struct stat st;
+	ne.open_flags = file_upper_flags(fs, fi->flags) & ~O_TRUNC;
+	node_ref(dir);
+	int r = slot_open(fs, dir, name, &s);
+	if (r == 0) {
+		r = create_entry(fs, req, &s, name, &ne, &n, &st);
+		slot_close(&s);
+	}
+	node_unref(fs, dir);
+	if (r == 0) {
+		bool writable = (fi->flags & O_ACCMODE) != O_RDONLY;
+		r = file_handle_new(fs, n, ne.fd, true, writable, fi);
+		if (r < 0)
+			close(ne.fd);
+	}
+	if (r < 0) {
+		if (n)
+			node_unref(fs, n);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	struct fuse_entry_param e;
+	inode_entry(fs, n, &st, &e);
+	node_lookup_inc(n);
+	fuse_reply_create(req, &e, fi);
+	node_unref(fs, n);
+}
+
+void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+	     const char *newname)
+{
+	struct lfs *fs = lfs_from_req(req);
+	struct node *n = node_from_ino(fs, ino);
+	struct node *dir = node_from_ino(fs, newparent);
+	struct slot s;
+	struct stat st;
+	int r;
+	node_ref(n);
+	node_ref(dir);
+	/* The link shares the upper inode: metadata is enough, the data
+	 * follows in place and every name sees it. */
+	r = lfs_has_upper(fs) ? copy_up(fs, n, CU_META) : -EROFS;
+	if (r == 0)
+		r = slot_open(fs, dir, newname, &s);
+	if (r < 0)
+		goto out;
+	if (s.visible) {
+		r = -EEXIST;
+		goto close;
+	}
+	int src = node_open(fs, n, fs->upper, O_PATH);
+	if (src < 0) {
+		r = src;
+		goto close;
+	}
+	char proc[64], tmp[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", src);
+	lfs_tmp_name(fs, tmp, sizeof(tmp));
+	int atfd = s.wh_chardev ? fs->work_fd : s.pfd;
+	const char *at = s.wh_chardev ? tmp : newname;
+	r = linkat(AT_FDCWD, proc, atfd, at, AT_SYMLINK_FOLLOW) < 0 ? -errno
+								     : 0;
+	close(src);
+	if (r == 0 && s.wh_chardev)
+		r = whiteout_replace_with(fs, &s, tmp, newname, false);
+	else if (r == 0 && s.wh_upper)
+		r = whiteout_clear(fs, &s, newname);
+	if (r < 0)
+		goto close;
+	if (node_flags(n) & N_ORIGIN_SET)
+		xp_set_impure(s.pfd); /* the new name must find the origin */
+	if (node_flags(n) & N_HLINK)
+		index_nlink_add(fs, n, 1);
+	node_index_ino(fs, n);
+	r = dcache_add(s.dc, newname, (uint16_t)fs->upper,
+		       (uint8_t)IFTODT(n->mode), n->ino,
+		       (node_flags(n) & N_ORIGIN_SET) ? R_CHECK : 0);
+	if (r < 0)
+		dcache_drop(fs, dir);
+	r = inode_stat(fs, n, &st);
+close:
+	slot_close(&s);
+out:
+	node_unref(fs, dir);
+	if (r < 0) {
+		node_unref(fs, n);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	lookup_reply_entry(req, fs, n, &st);
+	node_unref(fs, n);
+}
+
+/*
+ * An unlinked file that is still open keeps being reachable through an
+ * O_PATH fd taken before its name goes away.
+ */
+static void keep_orphan(struct lfs *fs, struct node *n)
+{
+	if (!n || !n->ext || __atomic_load_n(&n->ext->open_files,
+					     __ATOMIC_RELAXED) == 0)
+		return;
+	if (n->ext->orphan_fd >= 0)
+		return;
+	n->ext->orphan_fd = node_open(fs, n, node_layer(n), O_PATH);
+}
+
+void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct lfs *fs = lfs_from_req(req);
+	struct node *dir = node_from_ino(fs, parent);
+	struct slot s;
+	node_ref(dir);
+	struct node *n = node_find(fs, dir, name);
+	if (n)
+		copy_up_wait(n);
+	int r = slot_open(fs, dir, name, &s);
+	if (r == -EPERM)
+		r = -ENOENT; /* a reserved name never exists */
+	if (r < 0)
+		goto out;
+	if (!s.visible) {
+		r = -ENOENT;
+		goto close;
+	}
+	if (s.rec->dtype == DT_DIR) {
+		r = -EISDIR;
+		goto close;
+	}
+	bool in_upper = lfs_is_upper(fs, s.rec->layer);
+	if (n) {
+		keep_orphan(fs, n);
+		if (node_flags(n) & N_HLINK)
+			index_nlink_add(fs, n, -1);
+	}
+	if (s.below)
+		r = whiteout_name(fs, &s, name, in_upper, false);
+	else if (in_upper)
+		r = unlinkat(s.pfd, name, 0) < 0 ? -errno : 0;
+	if (r < 0)
+		goto close;
+	dcache_hide(s.dc, s.rec, s.below);
+	if (n)
+		node_unhash(fs, n);
+close:
+	slot_close(&s);
+out:
+	if (n)
+		node_unref(fs, n);
+	node_unref(fs, dir);
+	fuse_reply_err(req, -r);
+}
+
+void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct lfs *fs = lfs_from_req(req);
+	struct node *dir = node_from_ino(fs, parent);
+	struct node *child = NULL;
+	struct stat st;
+	struct slot s;
+	int r;
+	node_ref(dir);
+	if (!lfs_has_upper(fs)) {
+		r = -EROFS;
+		goto out;
+	}
+	r = lookup_child(fs, dir, name, &child, &st);
+	if (r < 0)
+		goto out;
+	if (!node_is_dir(child)) {
+		r = -ENOTDIR;
+		goto out;
+	}
+	r = copy_up(fs, dir, CU_META);
+	if (r < 0)
+		goto out;
+	/* Two directory locks: always through the ordered helper. */
+	dir_wrlock_two(dir, child);
+	r = slot_open_locked(fs, dir, name, &s);
+	if (r == 0 && (!s.visible || child->parent != dir ||
+		       (node_flags(child) & N_UNHASHED)))
+		r = -ENOENT;
+	struct dcache *cdc = NULL;
+	if (r == 0)
+		r = dcache_load(fs, child, &cdc);
+	if (r == 0 && cdc->nvisible > 0)
+		r = -ENOTEMPTY;
+	if (r == 0) {
+		bool in_upper = node_layer(child) == fs->upper;
+		if (s.below) {
+			r = whiteout_name(fs, &s, name, in_upper, true);
+		} else if (in_upper) {
+			/* Out of the view in one step, then emptied. */
+			char tmp[64];
+			lfs_tmp_name(fs, tmp, sizeof(tmp));
+			if (renameat(s.pfd, name, fs->work_fd, tmp) < 0)
+				r = -errno;
+			else
+				layers_remove_tree_at(fs->work_fd, tmp);
+		}
+	}
+	if (r == 0) {
+		dcache_hide(s.dc, s.rec, s.below);
+		dcache_drop(fs, child);
+		node_unhash(fs, child);
+	}
+	slot_close_locked(&s);
+	dir_unlock_two(dir, child);
+out:
+	if (child)
+		node_unref(fs, child);
+	node_unref(fs, dir);
+	fuse_reply_err(req, -r);
+}

@@ -1,0 +1,255 @@
+#include "file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "copy_up.h"
+#include "creds.h"
+
+static struct lfs_file *fh_of(struct fuse_file_info *fi)
+{
+	return (struct lfs_file *)(uintptr_t)fi->fh;
+}
+
+int file_handle_new(struct lfs *fs, struct node *n, int fd, bool upper,
+		    bool writable, struct fuse_file_info *fi)
+{
+	(void)fs;
+	struct lfs_file *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->fd = fd;
+	h->node = n;
+	h->upper = upper;
+	h->writable = writable;
+	pthread_mutex_init(&h->lock, NULL);
+	node_ref(n);
+	struct node_ext *e = node_ext(n);
+	if (e)
+		__atomic_add_fetch(&e->open_files, 1, __ATOMIC_RELAXED);
+	fi->fh = (uintptr_t)h;
+	/* Page cache stays valid across opens: lower data never changes and
+	 * upper data changes only through this mount. */
+	fi->keep_cache = 1;
+	return 0;
+}
+
+int file_upper_flags(struct lfs *fs, int flags)
+{
+	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT);
+	if (fs->writeback) {
+		/* With the writeback cache the kernel reads pages of files
+		 * opened write-only, and handles O_APPEND offsets itself. */
+		if ((flags & O_ACCMODE) == O_WRONLY)
+			flags = (flags & ~O_ACCMODE) | O_RDWR;
+		flags &= ~O_APPEND;
+	}
+	return flags | O_NOFOLLOW | O_CLOEXEC;
+}
+
+void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct lfs *fs = lfs_from_req(req);
+	struct node *n = node_from_ino(fs, ino);
+	int acc = fi->flags & O_ACCMODE;
+	bool writable = acc != O_RDONLY || (fi->flags & O_TRUNC);
+	int fd, r = 0;
+	bool upper;
+
+	node_ref(n);
+	if (writable) {
+		if (!lfs_has_upper(fs)) {
+			r = -EROFS;
+			goto out;
+		}
+		/* O_TRUNC discards the data: copy only the metadata. */
+		bool trunc = (fi->flags & O_TRUNC) != 0;
+		r = copy_up(fs, n, trunc ? CU_TRUNC : CU_DATA);
+		if (r < 0)
+			goto out;
+		fd = node_open(fs, n, fs->upper, file_upper_flags(fs, fi->flags));
+		upper = true;
+	} else if (node_flags(n) & N_METACOPY) {
+		fd = metacopy_open_data(fs, n, O_RDONLY | O_NOATIME);
+		upper = false;
+	} else {
+		int layer = node_layer(n);
+		upper = lfs_is_upper(fs, layer);
+		int flags = (fi->flags & ~(O_CREAT | O_EXCL | O_TRUNC |
+					   O_DIRECT | O_NOCTTY)) |
+			    (upper ? 0 : O_NOATIME);
+		fd = node_open(fs, n, layer, flags);
+		if (fd == -EPERM && !upper)
+			fd = node_open(fs, n, layer, flags & ~O_NOATIME);
+	}
+	if (fd < 0) {
+		r = fd;
+		goto out;
+	}
+	r = file_handle_new(fs, n, fd, upper, writable, fi);
+	if (r < 0) {
+		close(fd);
+		goto out;
+	}
+	if (fi->flags & O_DIRECT)
+		fi->direct_io = 1;
+out:
+	node_unref(fs, n);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_open(req, fi);
+}
+
+/*
+ * A handle opened for reading before another one copied the file up
+ * still reads the lower file; switch it to the upper copy so every reader
+ * sees the writes, as on a local filesystem.
+ */
+static int current_fd(struct lfs *fs, struct lfs_file *h)
+{
+	if (h->upper || !lfs_has_upper(fs))
+		return h->fd;
+	struct node *n = h->node;
+	if (node_layer(n) != fs->upper || (node_flags(n) & N_METACOPY))
+		return h->fd;
+	pthread_mutex_lock(&h->lock);
+	if (!h->upper) {
+		int fd = node_open(fs, n, fs->upper, O_RDONLY);
+		if (fd >= 0) {
+			/* The old fd may be in use by a concurrent read: keep
+			 * it open until release, dup2 swaps atomically. */
+			if (dup2(fd, h->fd) >= 0)
+				h->upper = true;
+			close(fd);
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	return h->fd;
+}
+
+void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	     struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct lfs *fs = lfs_from_req(req);
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = current_fd(fs, fh_of(fi));
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
+		  off_t off, struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct lfs_file *h = fh_of(fi);
+	if (!h->upper) {
+		/* Writes come only through handles opened for writing, or
+		 * from the writeback cache on such handles. */
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	out.buf[0].fd = h->fd;
+	out.buf[0].pos = off;
+	ssize_t r = fuse_buf_copy(&out, in, 0);
+	if (r < 0)
+		fuse_reply_err(req, (int)-r);
+	else
+		fuse_reply_write(req, (size_t)r);
+}
+
+void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	/* close() of a duplicate reports delayed write errors (NFS-style
+	 * upper filesystems) the way the application's close would. */
+	int fd = dup(fh_of(fi)->fd);
+	int r = 0;
+	if (fd < 0 || close(fd) < 0)
+		r = errno;
+	fuse_reply_err(req, r);
+}
+
+void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct lfs *fs = lfs_from_req(req);
+	struct lfs_file *h = fh_of(fi);
+	close(h->fd);
+	if (h->node->ext)
+		__atomic_sub_fetch(&h->node->ext->open_files, 1,
+				   __ATOMIC_RELAXED);
+	node_unref(fs, h->node);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+	fuse_reply_err(req, 0);
+}
+
+void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+	      struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct lfs *fs = lfs_from_req(req);
+	struct lfs_file *h = fh_of(fi);
+	if (!h->upper || !fs->opt->fsync) {
+		/* Lower files never change; volatile mounts skip syncs. */
+		fuse_reply_err(req, 0);
+		return;
+	}
+	int r = (datasync ? fdatasync(h->fd) : fsync(h->fd)) < 0 ? errno : 0;
+	fuse_reply_err(req, r);
+}
+
+void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+		  off_t length, struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct lfs_file *h = fh_of(fi);
+	if (!h->upper) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	int r = fallocate(h->fd, mode, offset, length) < 0 ? errno : 0;
+	fuse_reply_err(req, r);
+}
+
+void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			struct fuse_file_info *fi_in, fuse_ino_t ino_out,
+			off_t off_out, struct fuse_file_info *fi_out,
+			size_t len, int flags)
+{
+	(void)ino_in;
+	(void)ino_out;
+	struct lfs *fs = lfs_from_req(req);
+	struct lfs_file *out = fh_of(fi_out);
+	if (!out->upper) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	loff_t in_off = off_in, out_off = off_out;
+	ssize_t r = copy_file_range(current_fd(fs, fh_of(fi_in)), &in_off,
+				    out->fd, &out_off, len, (unsigned)flags);
+	if (r < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_write(req, (size_t)r);
+}
+
+void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+	      struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct lfs *fs = lfs_from_req(req);
+	off_t r = lseek(current_fd(fs, fh_of(fi)), off, whence);
+	if (r < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_lseek(req, r);
+}

@@ -1,0 +1,51 @@
+/*
+ * Open files.  A handle holds an fd on the real file: the upper copy when
+ * opened for writing (copied up first), otherwise the file in whatever
+ * layer holds it (never copied: opening for reading costs nothing).
+ * Reads and writes splice between that fd and the FUSE channel.
+ *
+ * Locks (flock and POSIX) are left to the kernel: layerfs does not ask for
+ * FUSE_CAP_POSIX_LOCKS/FLOCK_LOCKS, so the kernel applies them to the
+ * merged inode itself, which is exact for a filesystem that only this
+ * mount changes.
+ */
+#ifndef LFS_FILE_H
+#define LFS_FILE_H
+
+#include "layerfs.h"
+#include "node.h"
+
+struct lfs_file {
+	int fd;
+	struct node *node;
+	bool upper;    /* fd is the upper copy */
+	bool writable;
+	pthread_mutex_t lock; /* guards fd when it is switched to upper */
+};
+
+/* Wraps fd in a handle for n (takes a reference on n) and fills fi. */
+int file_handle_new(struct lfs *fs, struct node *n, int fd, bool upper,
+		    bool writable, struct fuse_file_info *fi);
+
+/* Flags for opening the upper copy, adjusted for the writeback cache. */
+int file_upper_flags(struct lfs *fs, int flags);
+
+void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	     struct fuse_file_info *fi);
+void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
+		  off_t off, struct fuse_file_info *fi);
+void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+	      struct fuse_file_info *fi);
+void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+		  off_t length, struct fuse_file_info *fi);
+void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			struct fuse_file_info *fi_in, fuse_ino_t ino_out,
+			off_t off_out, struct fuse_file_info *fi_out,
+			size_t len, int flags);
+void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+	      struct fuse_file_info *fi);
+
+#endif

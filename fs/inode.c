@@ -1,0 +1,159 @@
+#include "inode.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "copy_up.h"
+#include "creds.h"
+#include "override.h"
+
+void inode_present(struct lfs *fs, struct node *n, struct stat *st)
+{
+	st->st_ino = n->ino;
+	if (S_ISDIR(st->st_mode)) {
+		/* Counting subdirectories of a merged directory would mean
+		 * reading it in every layer; like kernel overlayfs, report 1
+		 * ("unknown", which find and fts understand). */
+		if (fs->opt->static_nlink ||
+		    (node_flags(n) & (N_MERGED | N_REDIRECT)))
+			st->st_nlink = 1;
+	} else if (node_flags(n) & N_HLINK) {
+		uint64_t nl;
+		if (index_nlink(fs, n, &nl) == 0)
+			st->st_nlink = (nlink_t)nl;
+	}
+	override_present(fs, n, st);
+	st->st_uid = creds_view_uid(fs, st->st_uid);
+	st->st_gid = creds_view_gid(fs, st->st_gid);
+}
+
+int inode_stat(struct lfs *fs, struct node *n, struct stat *st)
+{
+	int layer = node_layer(n);
+	int r = node_lstat(fs, n, layer, st);
+	if (r < 0)
+		return r;
+	if (node_flags(n) & N_METACOPY) {
+		/* Size comes from the upper copy (set at copy-up); the blocks
+		 * really used are the lower data's. */
+		struct stat dst;
+		int fd = metacopy_open_data(fs, n, O_PATH);
+		if (fd >= 0) {
+			if (fstat(fd, &dst) == 0)
+				st->st_blocks = dst.st_blocks;
+			close(fd);
+		}
+	}
+	inode_present(fs, n, st);
+	return 0;
+}
+
+void inode_entry(struct lfs *fs, struct node *n, const struct stat *st,
+		 struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = node_to_ino(fs, n);
+	e->generation = 1;
+	e->attr = *st;
+	e->attr_timeout = fs->timeout;
+	e->entry_timeout = fs->timeout;
+}
+
+void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct lfs *fs = lfs_from_req(req);
+	struct node *n = node_from_ino(fs, ino);
+	struct stat st;
+	node_ref(n);
+	int r = inode_stat(fs, n, &st);
+	node_unref(fs, n);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &st, fs->timeout);
+}
+
+void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct lfs *fs = lfs_from_req(req);
+	struct node *n = node_from_ino(fs, ino);
+	char name[NAME_MAX + 1];
+	char buf[PATH_MAX + 1];
+	node_ref(n);
+	/* readlinkat on the parent directory: the link is read, never
+	 * followed. */
+	int dfd = node_open_parent(fs, n, node_layer(n), name);
+	node_unref(fs, n);
+	if (dfd < 0) {
+		fuse_reply_err(req, -dfd);
+		return;
+	}
+	ssize_t len = readlinkat(dfd, name, buf, sizeof(buf) - 1);
+	int e = errno;
+	close(dfd);
+	if (len < 0) {
+		fuse_reply_err(req, e);
+		return;
+	}
+	buf[len] = 0;
+	fuse_reply_readlink(req, buf);
+}
+
+void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	(void)ino;
+	struct lfs *fs = lfs_from_req(req);
+	struct statvfs sv;
+	/* Space is what the upper layer has; a read-only mount reports its
+	 * top layer. */
+	int fd = fs->layers[0].fd;
+	if (fstatvfs(fd, &sv) < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	sv.f_namemax = NAME_MAX;
+	fuse_reply_statfs(req, &sv);
+}
+
+void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct lfs *fs = lfs_from_req(req);
+	struct node *n = node_from_ino(fs, ino);
+	struct stat st;
+	node_ref(n);
+	int r = inode_stat(fs, n, &st);
+	node_unref(fs, n);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (mask == F_OK) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	if ((mask & W_OK) && !lfs_has_upper(fs)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	mode_t bits;
+	if (ctx->uid == 0) {
+		/* root: everything but executing a file nobody may execute */
+		bool x_ok = S_ISDIR(st.st_mode) || (st.st_mode & 0111);
+		fuse_reply_err(req, (mask & X_OK) && !x_ok ? EACCES : 0);
+		return;
+	}
+	if (ctx->uid == st.st_uid)
+		bits = (st.st_mode >> 6) & 7;
+	else if (ctx->gid == st.st_gid)
+		bits = (st.st_mode >> 3) & 7;
+	else
+		bits = st.st_mode & 7;
+	fuse_reply_err(req, ((unsigned)mask & ~bits) & 7 ? EACCES : 0);
+}

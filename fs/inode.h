@@ -1,0 +1,30 @@
+/*
+ * Attributes as the mount shows them: the real inode's, with the inode
+ * number layerfs assigns, the link count of merged directories, and the
+ * ownership mapping.
+ */
+#ifndef LFS_INODE_H
+#define LFS_INODE_H
+
+#include <sys/stat.h>
+
+#include "layerfs.h"
+#include "node.h"
+
+/* Attributes of n as shown by the mount. */
+int inode_stat(struct lfs *fs, struct node *n, struct stat *st);
+/* Turns a raw stat of n's real inode into the view. */
+void inode_present(struct lfs *fs, struct node *n, struct stat *st);
+/* Fills a lookup reply for n (takes no reference). */
+void inode_entry(struct lfs *fs, struct node *n, const struct stat *st,
+		 struct fuse_entry_param *e);
+
+/* FUSE operations. */
+void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_readlink(fuse_req_t req, fuse_ino_t ino);
+void op_statfs(fuse_req_t req, fuse_ino_t ino);
+void op_access(fuse_req_t req, fuse_ino_t ino, int mask);
+void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		struct fuse_file_info *fi);
+
+#endif

@@ -1,0 +1,382 @@
+#include "layers.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "lf_common.h"
+
+uint64_t lfs_compose_ino(const struct lfs *fs, int layer, uint64_t real_ino)
+{
+	if (fs->ino_bits == 0)
+		return real_ino;
+	unsigned shift = 64 - fs->ino_bits;
+	uint64_t low = real_ino & ((UINT64_C(1) << shift) - 1);
+	return low | ((uint64_t)fs->layers[layer].fsid << shift);
+}
+
+uint64_t lfs_compose_ino_dev(const struct lfs *fs, dev_t dev, uint64_t ino)
+{
+	for (int l = 0; l < fs->nlayers; l++)
+		if (fs->layers[l].dev == dev)
+			return lfs_compose_ino(fs, l, ino);
+	return 0;
+}
+
+void lfs_tmp_name(struct lfs *fs, char *buf, size_t size)
+{
+	uint64_t n = atomic_fetch_add(&fs->tmp_counter, 1);
+	snprintf(buf, size, "#%lx-%llx", (long)getpid(), (unsigned long long)n);
+}
+
+/* Opens a directory given on the command line (symlinks in the path the
+ * user typed are followed: that is the user's choice, not a layer's). */
+static int open_dir_arg(const char *what, const char *path, bool need_write,
+			struct stat *st)
+{
+	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		if (e == ENOTDIR)
+			lf_err("%s '%s' is not a directory", what, path);
+		else
+			lf_err("cannot open %s '%s': %s", what, path,
+			       strerror(e));
+		return -1;
+	}
+	/* O_PATH succeeds without read permission: check it really is
+	 * readable (and writable for the upper layer). */
+	int rfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0) {
+		lf_err("cannot read %s '%s': %s", what, path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(rfd);
+	if (need_write && faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) < 0) {
+		lf_err("cannot write %s '%s': %s", what, path,
+		       strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (fstat(fd, st) < 0) {
+		lf_err("cannot stat %s '%s': %s", what, path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* True when `dir` (dev, ino) is `path` or one of its ancestors. */
+static bool is_ancestor_or_self(const struct stat *dir, const char *path)
+{
+	char *real = realpath(path, NULL);
+	if (!real)
+		return false;
+	bool found = false;
+	for (;;) {
+		struct stat st;
+		if (stat(real, &st) == 0 && st.st_dev == dir->st_dev &&
+		    st.st_ino == dir->st_ino) {
+			found = true;
+			break;
+		}
+		char *slash = strrchr(real, '/');
+		if (!slash || real[1] == 0)
+			break;
+		if (slash == real)
+			slash[1] = 0;
+		else
+			*slash = 0;
+	}
+	free(real);
+	return found;
+}
+
+static int add_layer(struct lfs *fs, enum layer_kind kind, const char *what,
+		     const char *path, struct stat *st_out)
+{
+	struct stat st;
+	int fd = open_dir_arg(what, path, kind == LAYER_UPPER, &st);
+	if (fd < 0)
+		return -1;
+	struct layer *l = &fs->layers[fs->nlayers++];
+	l->fd = fd;
+	l->kind = kind;
+	l->dev = st.st_dev;
+	l->path = path;
+	if (st_out)
+		*st_out = st;
+	return 0;
+}
+
+static void assign_fsids(struct lfs *fs)
+{
+	dev_t devs[64];
+	unsigned ndev = 0;
+	bool overflow = false;
+	for (int i = 0; i < fs->nlayers; i++) {
+		unsigned k;
+		for (k = 0; k < ndev; k++)
+			if (devs[k] == fs->layers[i].dev)
+				break;
+		if (k == ndev) {
+			if (ndev == 64) {
+				overflow = true;
+				k = 63;
+			} else {
+				devs[ndev++] = fs->layers[i].dev;
+			}
+		}
+		fs->layers[i].fsid = (uint16_t)k;
+	}
+	unsigned bits = 0;
+	while ((1u << bits) < ndev)
+		bits++;
+	fs->ino_bits = ndev > 1 ? bits : 0;
+	if (overflow)
+		lf_warn("layers span more than 64 filesystems: inode numbers "
+			"of the last ones may collide");
+}
+
+/* Empties workdir/work: leftovers of a crash or of a killed daemon. */
+static int prepare_workdir(struct lfs *fs, const char *path)
+{
+	if (mkdirat(fs->workdir_fd, "work", 0700) < 0 && errno != EEXIST) {
+		lf_err("cannot create '%s/work': %s", path, strerror(errno));
+		return -1;
+	}
+	fs->work_fd = openat(fs->workdir_fd, "work",
+			     O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fs->work_fd < 0) {
+		lf_err("cannot open '%s/work': %s", path, strerror(errno));
+		return -1;
+	}
+	int rfd = openat(fs->work_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = rfd >= 0 ? fdopendir(rfd) : NULL;
+	if (!d) {
+		lf_err("cannot list '%s/work': %s", path, strerror(errno));
+		if (rfd >= 0)
+			close(rfd);
+		return -1;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		int r = layers_remove_tree_at(fs->work_fd, e->d_name);
+		if (r < 0)
+			lf_warn("cannot clean '%s/work/%s': %s", path,
+				e->d_name, strerror(-r));
+	}
+	closedir(d);
+	if (fs->opt->index) {
+		if (mkdirat(fs->workdir_fd, "index", 0700) < 0 &&
+		    errno != EEXIST) {
+			lf_err("cannot create '%s/index': %s", path,
+			       strerror(errno));
+			return -1;
+		}
+		fs->index_fd = openat(fs->workdir_fd, "index",
+				      O_PATH | O_DIRECTORY | O_NOFOLLOW |
+					      O_CLOEXEC);
+		if (fs->index_fd < 0) {
+			lf_err("cannot open '%s/index': %s", path,
+			       strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* What the upper filesystem lets us do: user xattrs, chown. */
+static void probe_upper(struct lfs *fs)
+{
+	char name[64];
+	lfs_tmp_name(fs, name, sizeof(name));
+	int fd = openat(fs->work_fd, name,
+			O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	fs->upper_xattr =
+		fsetxattr(fd, XATTR_LFS_PREFIX "probe", "1", 1, 0) == 0;
+	/* In a user namespace with a single id mapped, chown to any other
+	 * id fails with EINVAL: ownership must then live in an xattr. */
+	fs->can_chown = fchown(fd, 1, 1) == 0;
+	close(fd);
+	unlinkat(fs->work_fd, name, 0);
+	int dfd = openat(fs->work_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		/* trusted.* needs CAP_SYS_ADMIN in the initial namespace. */
+		bool trusted = fsetxattr(dfd, XATTR_TRUSTED_OVL_OPAQUE, "y", 1,
+					 0) == 0;
+		if (trusted)
+			fremovexattr(dfd, XATTR_TRUSTED_OVL_OPAQUE);
+		fs->overlay_opaque_xattr =
+			(trusted && !fs->opt->userxattr)
+				? XATTR_TRUSTED_OVL_OPAQUE
+				: XATTR_USER_OVL_OPAQUE;
+		close(dfd);
+	}
+}
+
+int layers_open(struct lfs *fs, struct lfs_options *o)
+{
+	size_t max = o->nlower + 2;
+	if (max > UINT16_MAX - 1) {
+		lf_err("too many layers (%zu): at most %d", o->nlower,
+		       UINT16_MAX - 3);
+		return LFS_EXIT_USAGE;
+	}
+	fs->layers = calloc(max, sizeof(struct layer));
+	if (!fs->layers) {
+		lf_err("out of memory");
+		return LFS_EXIT_RUNTIME;
+	}
+	fs->upper = -1;
+	fs->workdir_fd = fs->work_fd = fs->index_fd = -1;
+	fs->workdir_lock_fd = -1;
+
+	struct stat mst;
+	if (stat(o->mountpoint, &mst) < 0) {
+		lf_err("cannot access mountpoint '%s': %s", o->mountpoint,
+		       strerror(errno));
+		return LFS_EXIT_LAYER;
+	}
+	if (!S_ISDIR(mst.st_mode)) {
+		lf_err("mountpoint '%s' is not a directory", o->mountpoint);
+		return LFS_EXIT_LAYER;
+	}
+
+	struct stat ust = { 0 };
+	if (o->upper) {
+		if (add_layer(fs, LAYER_UPPER, "upperdir", o->upper, &ust) < 0)
+			return LFS_EXIT_LAYER;
+		fs->upper = 0;
+	}
+	if (o->init && add_layer(fs, LAYER_INIT, "initdir", o->init, NULL) < 0)
+		return LFS_EXIT_LAYER;
+	fs->first_lower = fs->nlayers;
+	for (size_t i = 0; i < o->nlower; i++)
+		if (add_layer(fs, LAYER_LOWER, "lowerdir", o->lower[i], NULL) <
+		    0)
+			return LFS_EXIT_LAYER;
+
+	/* The daemon must never reach its own mountpoint through a layer:
+	 * a layer that contains the mountpoint would deadlock on itself. */
+	for (int i = 0; i < fs->nlayers; i++) {
+		struct stat st;
+		fstat(fs->layers[i].fd, &st);
+		if (is_ancestor_or_self(&st, o->mountpoint)) {
+			lf_err("mountpoint '%s' is %s layer '%s'",
+			       o->mountpoint,
+			       st.st_ino == mst.st_ino && st.st_dev == mst.st_dev
+				       ? "itself the"
+				       : "inside the",
+			       fs->layers[i].path);
+			return LFS_EXIT_LAYER;
+		}
+		if (i != fs->upper && lfs_has_upper(fs) &&
+		    st.st_dev == ust.st_dev && st.st_ino == ust.st_ino) {
+			lf_err("upperdir '%s' is also a lower layer",
+			       o->upper);
+			return LFS_EXIT_LAYER;
+		}
+	}
+
+	if (o->upper) {
+		struct stat wst;
+		fs->workdir_fd = open_dir_arg("workdir", o->work, true, &wst);
+		if (fs->workdir_fd < 0)
+			return LFS_EXIT_LAYER;
+		if (wst.st_dev != ust.st_dev) {
+			lf_err("workdir '%s' and upperdir '%s' must be on the "
+			       "same filesystem",
+			       o->work, o->upper);
+			return LFS_EXIT_LAYER;
+		}
+		if (wst.st_ino == ust.st_ino) {
+			lf_err("workdir '%s' is the upperdir", o->work);
+			return LFS_EXIT_LAYER;
+		}
+		if (is_ancestor_or_self(&ust, o->work)) {
+			lf_err("workdir '%s' is inside upperdir '%s'", o->work,
+			       o->upper);
+			return LFS_EXIT_LAYER;
+		}
+		if (is_ancestor_or_self(&wst, o->upper)) {
+			lf_err("upperdir '%s' is inside workdir '%s'", o->upper,
+			       o->work);
+			return LFS_EXIT_LAYER;
+		}
+		fs->workdir_lock_fd = openat(fs->workdir_fd, ".",
+					     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fs->workdir_lock_fd < 0 ||
+		    flock(fs->workdir_lock_fd, LOCK_EX | LOCK_NB) < 0) {
+			lf_err("workdir '%s' is in use by another layerfs "
+			       "mount",
+			       o->work);
+			return LFS_EXIT_LAYER;
+		}
+		if (prepare_workdir(fs, o->work) < 0)
+			return LFS_EXIT_LAYER;
+		probe_upper(fs);
+	}
+	assign_fsids(fs);
+	return 0;
+}
+
+void layers_close(struct lfs *fs)
+{
+	for (int i = 0; i < fs->nlayers; i++)
+		if (fs->layers[i].fd >= 0)
+			close(fs->layers[i].fd);
+	int *fds[] = { &fs->workdir_fd, &fs->work_fd, &fs->index_fd,
+		       &fs->workdir_lock_fd };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (*fds[i] >= 0) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+	free(fs->layers);
+	fs->layers = NULL;
+	fs->nlayers = 0;
+}
+
+int layers_remove_tree_at(int parent, const char *name)
+{
+	if (unlinkat(parent, name, 0) == 0)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return errno == ENOENT ? 0 : -errno;
+	int fd = openat(parent, name,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	int r = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		int rr = layers_remove_tree_at(dirfd(d), e->d_name);
+		if (rr < 0)
+			r = rr;
+	}
+	closedir(d);
+	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && r == 0)
+		r = -errno;
+	return r;
+}

@@ -1,0 +1,196 @@
+#include "lookup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "copy_up.h"
+#include "dcache.h"
+#include "inode.h"
+#include "whiteout.h"
+#include "xattr_private.h"
+
+/* Reads the marks of an upper entry in an impure directory: redirect
+ * target, metacopy data path. */
+static int read_upper_marks(struct lfs *fs, struct node *dir,
+			    struct node *fresh, const char *name)
+{
+	int pfd = node_open(fs, dir, fs->upper, O_PATH | O_DIRECTORY);
+	if (pfd < 0)
+		return pfd;
+	unsigned marks = xp_marks_at(pfd, name);
+	int r = 0;
+	if (marks & (N_REDIRECT | N_METACOPY)) {
+		struct node_ext *e = node_ext(fresh);
+		if (!e)
+			r = -ENOMEM;
+		if (r == 0 && (marks & N_REDIRECT) && node_is_dir(fresh)) {
+			r = xp_get_string_at(pfd, name, XATTR_LFS_REDIRECT,
+					     &e->redirect);
+			if (r == 0)
+				node_set_flag(fresh, N_REDIRECT);
+		}
+		if (r == 0 && (marks & N_METACOPY) && S_ISREG(fresh->mode)) {
+			r = xp_get_string_at(pfd, name, XATTR_LFS_METACOPY,
+					     &e->datapath);
+			if (r == 0)
+				node_set_flag(fresh, N_METACOPY);
+		}
+	}
+	if (marks & N_ORIGIN_SET)
+		node_set_flag(fresh, N_ORIGIN_SET);
+	close(pfd);
+	return r;
+}
+
+/*
+ * Creates the node for a listing record.  Called with dir's lock held.
+ * Hard links: a regular file with several links joins the node already
+ * presenting its inode number, so the kernel sees one inode.
+ */
+static int node_from_rec(struct lfs *fs, struct node *dir,
+			 const struct drec *rec, const char *name,
+			 struct node **out, struct stat *st)
+{
+	struct node *fresh = node_new(dir, name, rec->layer,
+				      (mode_t)DTTOIF(rec->dtype), rec->ino);
+	if (!fresh)
+		return -ENOMEM;
+	fresh->end = rec->end;
+	if (rec->flags & R_MERGED)
+		node_set_flag(fresh, N_MERGED);
+	if (rec->flags & R_BELOW)
+		node_set_flag(fresh, N_BELOW);
+	int r = 0;
+	if ((rec->flags & R_CHECK) && lfs_is_upper(fs, rec->layer))
+		r = read_upper_marks(fs, dir, fresh, name);
+	if (r == 0)
+		r = node_lstat(fs, fresh, rec->layer, st);
+	if (r < 0) {
+		node_discard(fresh);
+		return r;
+	}
+	/* The type may have changed since the listing was read. */
+	fresh->mode = (uint16_t)(st->st_mode & S_IFMT);
+
+	if (S_ISREG(st->st_mode) && st->st_nlink > 1) {
+		if (!lfs_is_upper(fs, rec->layer) &&
+		    index_attach(fs, fresh, st) == 0)
+			r = node_lstat(fs, fresh, fs->upper, st);
+		struct node *same = node_find_by_ino(fs, fresh->ino);
+		if (same) {
+			node_discard(fresh);
+			*out = same;
+			return r < 0 ? r : inode_stat(fs, same, st);
+		}
+		*out = node_insert(fs, fresh);
+		if (*out == fresh)
+			node_index_ino(fs, fresh);
+	} else {
+		*out = node_insert(fs, fresh);
+	}
+	if (*out != fresh) /* someone else created it meanwhile */
+		return inode_stat(fs, *out, st);
+	if (node_flags(fresh) & N_METACOPY) {
+		/* Blocks come from the data below. */
+		return inode_stat(fs, fresh, st);
+	}
+	inode_present(fs, fresh, st);
+	return 0;
+}
+
+int lookup_child(struct lfs *fs, struct node *dir, const char *name,
+		 struct node **out, struct stat *st)
+{
+	if (!node_is_dir(dir))
+		return -ENOTDIR;
+	if (strlen(name) > NAME_MAX)
+		return -ENAMETOOLONG;
+	/* ".wh." names are whiteouts or reserved: never part of the view. */
+	if (wh_is_reserved(name))
+		return -ENOENT;
+
+	struct dcache *dc;
+	int r = dcache_acquire_read(fs, dir, &dc);
+	if (r < 0)
+		return r;
+	struct drec *rec = dcache_find(dc, name);
+	if (!rec || !drec_visible(rec)) {
+		dir_unlock(dir);
+		lfs_stat_add(&fs->stats.negative_lookups, 1);
+		return -ENOENT;
+	}
+	struct drec copy = *rec;
+	struct node *n = node_find(fs, dir, name);
+	if (!n) {
+		r = node_from_rec(fs, dir, &copy, name, &n, st);
+		dir_unlock(dir);
+	} else {
+		dir_unlock(dir);
+		r = inode_stat(fs, n, st);
+		if (r < 0)
+			node_unref(fs, n);
+	}
+	if (r < 0)
+		return r;
+	lfs_stat_add(&fs->stats.lookups, 1);
+	if (fs->stats.layer_lookups)
+		lfs_stat_add(&fs->stats.layer_lookups[copy.layer], 1);
+	*out = n;
+	return 0;
+}
+
+void lookup_reply_entry(fuse_req_t req, struct lfs *fs, struct node *n,
+			const struct stat *st)
+{
+	struct fuse_entry_param e;
+	inode_entry(fs, n, st, &e);
+	node_lookup_inc(n);
+	fuse_reply_entry(req, &e);
+}
+
+void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct lfs *fs = lfs_from_req(req);
+	struct node *dir = node_from_ino(fs, parent);
+	struct node *n;
+	struct stat st;
+	node_ref(dir);
+	int r = lookup_child(fs, dir, name, &n, &st);
+	node_unref(fs, dir);
+	if (r == -ENOENT) {
+		/* A negative entry the kernel may cache: names only appear
+		 * through this mount, which tells the kernel itself. */
+		struct fuse_entry_param e = { .ino = 0,
+					      .entry_timeout = fs->timeout };
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	lookup_reply_entry(req, fs, n, &st);
+	node_unref(fs, n);
+}
+
+void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct lfs *fs = lfs_from_req(req);
+	node_forget(fs, node_from_ino(fs, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+void op_forget_multi(fuse_req_t req, size_t count,
+		     struct fuse_forget_data *forgets)
+{
+	struct lfs *fs = lfs_from_req(req);
+	for (size_t i = 0; i < count; i++)
+		node_forget(fs, node_from_ino(fs, forgets[i].ino),
+			    forgets[i].nlookup);
+	fuse_reply_none(req);
+}

@@ -1,0 +1,271 @@
+/*
+ * layerfs: a union filesystem in userspace.  This file turns the command
+ * line into a mounted, running FUSE session.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "creds.h"
+#include "dcache.h"
+#include "layerfs.h"
+#include "layers.h"
+#include "lf_common.h"
+#include "node.h"
+#include "ops.h"
+
+/* libfuse messages carry our prefix, like everything else we print. */
+static void fuse_log_to_stderr(enum fuse_log_level level, const char *fmt,
+			       va_list ap)
+{
+	if (level > FUSE_LOG_NOTICE)
+		return;
+	char msg[1024];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = 0;
+	lf_err("%s", msg);
+}
+
+/* Descriptors inherited from the caller (a pipe of podman's, say) must
+ * not stay open in the daemon: they would keep the caller waiting. */
+static void close_inherited_fds(const char *mountpoint)
+{
+	int keep = -1;
+	if (sscanf(mountpoint, "/dev/fd/%d", &keep) != 1)
+		keep = -1;
+	if (keep < 3) {
+		syscall(SYS_close_range, 3, ~0u, 0);
+		return;
+	}
+	if (keep > 3)
+		syscall(SYS_close_range, 3, keep - 1, 0);
+	syscall(SYS_close_range, keep + 1, ~0u, 0);
+}
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static uint32_t read_overflow_id(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	unsigned v = 65534;
+	if (f) {
+		if (fscanf(f, "%u", &v) != 1)
+			v = 65534;
+		fclose(f);
+	}
+	return v;
+}
+
+static char *absolute(const char *path)
+{
+	if (path[0] == '/')
+		return strdup(path);
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof(cwd)))
+		return NULL;
+	char *out;
+	if (asprintf(&out, "%s/%s", cwd, path) < 0)
+		return NULL;
+	return out;
+}
+
+static int make_root(struct lfs *fs)
+{
+	struct stat st;
+	if (fstat(fs->layers[0].fd, &st) < 0)
+		return -errno;
+	struct node *root =
+		node_new(NULL, "", 0, S_IFDIR, lfs_compose_ino(fs, 0, st.st_ino));
+	if (!root)
+		return -ENOMEM;
+	node_set_flag(root, N_ROOT);
+	root->end = fs->nlayers;
+	fs->root = root;
+	return 0;
+}
+
+/* Mount options handed to the kernel. */
+static char *fuse_mount_opts(struct lfs *fs)
+{
+	const struct lfs_options *o = fs->opt;
+	char *s;
+	const char *fsname = o->source ? o->source : "layerfs";
+	bool allow_other = o->allow_other || geteuid() == 0;
+	if (asprintf(&s, "fsname=%s,subtype=layerfs,default_permissions%s%s%s%s",
+		     fsname, allow_other ? ",allow_other" : "",
+		     (!lfs_has_upper(fs) || o->read_only) ? ",ro" : "",
+		     o->fuse_opts ? "," : "",
+		     o->fuse_opts ? o->fuse_opts : "") < 0)
+		return NULL;
+	return s;
+}
+
+static int run(struct lfs_options *o)
+{
+	struct lfs fs;
+	memset(&fs, 0, sizeof(fs));
+	fs.opt = o;
+	fs.upper = -1;
+	pthread_rwlock_init(&fs.ns_lock, NULL);
+	pthread_mutex_init(&fs.rename_mutex, NULL);
+	dir_lock_init();
+	fs.timeout = o->timeout;
+	fs.overflow_uid = read_overflow_id("/proc/sys/kernel/overflowuid");
+	fs.overflow_gid = read_overflow_id("/proc/sys/kernel/overflowgid");
+
+	int status = layers_open(&fs, o);
+	if (status != 0) {
+		layers_close(&fs);
+		return status;
+	}
+	/* Without chown, ownership lives in xattrs (as fuse-overlayfs). */
+	if (lfs_has_upper(&fs) && !fs.can_chown && o->xattr_permissions == 0 &&
+	    fs.upper_xattr)
+		o->xattr_permissions = 2;
+	if (o->read_only && lfs_has_upper(&fs)) {
+		/* "ro" with an upper layer: nothing may be written. */
+		lf_warn("'ro' given: the upper layer will not be written");
+	}
+	if (lfs_stats_init(&fs.stats, fs.nlayers) < 0 ||
+	    node_table_init(&fs) < 0 || make_root(&fs) < 0) {
+		lf_err("out of memory");
+		layers_close(&fs);
+		return LFS_EXIT_RUNTIME;
+	}
+
+	char *mopts = fuse_mount_opts(&fs);
+	char *fargv[6];
+	int fargc = 0;
+	fargv[fargc++] = (char *)"layerfs";
+	fargv[fargc++] = (char *)"-o";
+	fargv[fargc++] = mopts;
+	if (o->debug)
+		fargv[fargc++] = (char *)"-d";
+	fargv[fargc] = NULL;
+	struct fuse_args args = FUSE_ARGS_INIT(fargc, fargv);
+
+	struct fuse_session *se =
+		mopts ? fuse_session_new(&args, &lfs_ops, sizeof(lfs_ops), &fs)
+		      : NULL;
+	if (!se) {
+		lf_err("cannot start the FUSE session");
+		status = LFS_EXIT_MOUNT;
+		goto out;
+	}
+	fs.se = se;
+	if (fuse_set_signal_handlers(se) != 0) {
+		lf_err("cannot install signal handlers");
+		status = LFS_EXIT_RUNTIME;
+		goto out_session;
+	}
+	if (fuse_session_mount(se, o->mountpoint) != 0) {
+		lf_err("cannot mount on '%s' (see the message above)",
+		       o->mountpoint);
+		status = LFS_EXIT_MOUNT;
+		goto out_signals;
+	}
+	/* The mount exists now: only then tell the caller we are ready. */
+	if (fuse_daemonize(o->foreground) != 0) {
+		status = LFS_EXIT_RUNTIME;
+		goto out_unmount;
+	}
+	if (lfs_stats_start_signal_thread(&fs) < 0)
+		lf_warn("statistics on SIGUSR1 are not available");
+
+	int r;
+	if (o->threads == 1) {
+		r = fuse_session_loop(se);
+	} else {
+		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		unsigned threads = o->threads ? o->threads
+					      : (unsigned)(ncpu > 0 ? ncpu : 1) * 4;
+		fuse_loop_cfg_set_max_threads(cfg, threads);
+		fuse_loop_cfg_set_idle_threads(cfg, threads / 2 > 0 ? threads / 2 : 1);
+		fuse_loop_cfg_set_clone_fd(cfg, 1);
+		r = fuse_session_loop_mt(se, cfg);
+		fuse_loop_cfg_destroy(cfg);
+	}
+	if (r != 0 && r != -EINTR && r != SIGTERM && r != SIGINT &&
+	    r != SIGHUP)
+		status = LFS_EXIT_RUNTIME;
+	if (o->stats_file) {
+		int e = lfs_stats_write(&fs, o->stats_file);
+		if (e < 0)
+			lf_warn("cannot write stats to '%s': %s", o->stats_file,
+				strerror(-e));
+	}
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out:
+	fuse_opt_free_args(&args);
+	free(mopts);
+	node_table_destroy(&fs);
+	if (fs.root)
+		node_discard(fs.root);
+	lfs_stats_free(&fs.stats);
+	layers_close(&fs);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	lf_set_progname("layerfs");
+	struct lfs_options o;
+	char err[512];
+	if (lfs_options_parse(argc, argv, &o, err, sizeof(err)) < 0) {
+		lf_err("%s", err);
+		lfs_options_free(&o);
+		return LFS_EXIT_USAGE;
+	}
+	if (o.show_help) {
+		lfs_print_help("layerfs");
+		lfs_options_free(&o);
+		return 0;
+	}
+	if (o.show_version) {
+		printf("layerfs %s (libfuse %d)\n", LF_VERSION, fuse_version());
+		lfs_options_free(&o);
+		return 0;
+	}
+	if (o.stats_file) {
+		/* The daemon changes directory to / when it detaches. */
+		char *abs = absolute(o.stats_file);
+		if (!abs) {
+			lf_err("cannot resolve stats file '%s'", o.stats_file);
+			lfs_options_free(&o);
+			return LFS_EXIT_USAGE;
+		}
+		free(o.stats_file);
+		o.stats_file = abs;
+	}
+	fuse_set_log_func(fuse_log_to_stderr);
+	close_inherited_fds(o.mountpoint);
+	raise_fd_limit();
+	creds_init();
+	int status = run(&o);
+	lfs_options_free(&o);
+	return status;
+}

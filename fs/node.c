@@ -1,0 +1,718 @@
+#include "node.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "dcache.h"
+#include "lf_common.h"
+#include "safe_path.h"
+
+/*
+ * Buckets are guarded by NSTRIPES mutexes: bucket b by stripe
+ * b % NSTRIPES.  Growing the table takes every stripe, in order.
+ * Reference counts drop to zero only under the stripe of the node's
+ * bucket, and rise from zero only there (node_find), so a node is freed
+ * exactly once and never while someone can still find it.
+ */
+#define NSTRIPES 256u
+#define INITIAL_BUCKETS (1u << 14)
+
+struct node_table {
+	struct node **buckets;
+	size_t mask;
+	atomic_size_t count;
+	pthread_mutex_t stripes[NSTRIPES];
+
+	/* Unhashed nodes (unlinked, still referenced), via node_ext. */
+	pthread_mutex_t orphan_lock;
+	struct node *orphans;
+
+	/* Hard-linked files by inode number; small, one mutex. */
+	pthread_mutex_t ino_lock;
+	struct node **ibuckets;
+	size_t imask;
+	size_t icount;
+};
+
+static uint32_t name_hash(const struct node *parent, const char *name,
+			  size_t len)
+{
+	return (uint32_t)XXH3_64bits_withSeed(name, len,
+					      (uint64_t)(uintptr_t)parent);
+}
+
+static pthread_mutex_t *stripe_of(struct node_table *t, uint32_t hash)
+{
+	return &t->stripes[hash % NSTRIPES];
+}
+
+int node_table_init(struct lfs *fs)
+{
+	struct node_table *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->buckets = calloc(INITIAL_BUCKETS, sizeof(*t->buckets));
+	t->ibuckets = calloc(256, sizeof(*t->ibuckets));
+	if (!t->buckets || !t->ibuckets) {
+		free(t->buckets);
+		free(t->ibuckets);
+		free(t);
+		return -ENOMEM;
+	}
+	t->mask = INITIAL_BUCKETS - 1;
+	t->imask = 255;
+	for (unsigned i = 0; i < NSTRIPES; i++)
+		pthread_mutex_init(&t->stripes[i], NULL);
+	pthread_mutex_init(&t->ino_lock, NULL);
+	pthread_mutex_init(&t->orphan_lock, NULL);
+	fs->nodes = t;
+	return 0;
+}
+
+static void node_free_memory(struct node *n)
+{
+	if (node_flags(n) & N_NAME_HEAP)
+		free((char *)n->name);
+	if (n->ext) {
+		free(n->ext->redirect);
+		free(n->ext->datapath);
+		if (n->ext->orphan_fd >= 0)
+			close(n->ext->orphan_fd);
+		free(n->ext);
+	}
+	if (n->dc)
+		dcache_put(n->dc);
+	free(n);
+}
+
+void node_table_destroy(struct lfs *fs)
+{
+	struct node_table *t = fs->nodes;
+	if (!t)
+		return;
+	/* At unmount every node is garbage: free the lot.  Nothing
+	 * dereferences parents here, so the order does not matter. */
+	struct node *o = t->orphans;
+	while (o) {
+		struct node *next = o->ext->onext;
+		node_free_memory(o);
+		o = next;
+	}
+	for (size_t b = 0; b <= t->mask; b++) {
+		struct node *n = t->buckets[b];
+		while (n) {
+			struct node *next = n->hnext;
+			if (n != fs->root)
+				node_free_memory(n);
+			n = next;
+		}
+	}
+	free(t->buckets);
+	free(t->ibuckets);
+	free(t);
+	fs->nodes = NULL;
+}
+
+struct node *node_from_ino(struct lfs *fs, fuse_ino_t ino)
+{
+	if (ino == FUSE_ROOT_ID)
+		return fs->root;
+	return (struct node *)(uintptr_t)ino;
+}
+
+fuse_ino_t node_to_ino(struct lfs *fs, struct node *n)
+{
+	if (n == fs->root)
+		return FUSE_ROOT_ID;
+	return (fuse_ino_t)(uintptr_t)n;
+}
+
+static bool name_eq(const struct node *n, const struct node *parent,
+		    const char *name, size_t len, uint32_t hash)
+{
+	return n->hash == hash && n->parent == parent && n->namelen == len &&
+	       memcmp(n->name, name, len) == 0;
+}
+
+struct node *node_find(struct lfs *fs, struct node *parent, const char *name)
+{
+	struct node_table *t = fs->nodes;
+	size_t len = strlen(name);
+	uint32_t h = name_hash(parent, name, len);
+	pthread_mutex_t *m = stripe_of(t, h);
+
+	pthread_mutex_lock(m);
+	struct node *n = t->buckets[h & t->mask];
+	while (n && !name_eq(n, parent, name, len, h))
+		n = n->hnext;
+	if (n)
+		atomic_fetch_add_explicit(&n->refs, 1, memory_order_relaxed);
+	pthread_mutex_unlock(m);
+	return n;
+}
+
+struct node *node_new(struct node *parent, const char *name, uint16_t layer,
+		      mode_t mode, uint64_t ino)
+{
+	size_t len = strlen(name);
+	struct node *n = calloc(1, sizeof(*n) + len + 1);
+	if (!n)
+		return NULL;
+	memcpy(n->inline_name, name, len + 1);
+	n->name = n->inline_name;
+	n->namelen = (uint16_t)len;
+	n->inline_cap = (uint16_t)len;
+	n->parent = parent;
+	n->hash = name_hash(parent, name, len);
+	n->mode = (uint16_t)(mode & S_IFMT);
+	n->ino = ino;
+	atomic_init(&n->layer, layer);
+	atomic_init(&n->refs, 1);
+	atomic_init(&n->nlookup, 0);
+	atomic_init(&n->flags, 0);
+	return n;
+}
+
+void node_discard(struct node *fresh)
+{
+	node_free_memory(fresh);
+}
+
+/* Doubles the bucket array; called with no stripe held. */
+static void table_grow(struct node_table *t)
+{
+	for (unsigned i = 0; i < NSTRIPES; i++)
+		pthread_mutex_lock(&t->stripes[i]);
+	size_t oldn = t->mask + 1;
+	if (atomic_load(&t->count) > oldn * 2 && oldn < (1u << 28)) {
+		size_t newn = oldn * 2;
+		struct node **nb = calloc(newn, sizeof(*nb));
+		if (nb) {
+			for (size_t b = 0; b < oldn; b++) {
+				struct node *n = t->buckets[b];
+				while (n) {
+					struct node *next = n->hnext;
+					size_t nbk = n->hash & (newn - 1);
+					n->hnext = nb[nbk];
+					nb[nbk] = n;
+					n = next;
+				}
+			}
+			free(t->buckets);
+			t->buckets = nb;
+			t->mask = newn - 1;
+		}
+	}
+	for (unsigned i = NSTRIPES; i-- > 0;)
+		pthread_mutex_unlock(&t->stripes[i]);
+}
+
+struct node *node_insert(struct lfs *fs, struct node *fresh)
+{
+	struct node_table *t = fs->nodes;
+	pthread_mutex_t *m = stripe_of(t, fresh->hash);
+
+	pthread_mutex_lock(m);
+	struct node **bucket = &t->buckets[fresh->hash & t->mask];
+	for (struct node *n = *bucket; n; n = n->hnext) {
+		if (name_eq(n, fresh->parent, fresh->name, fresh->namelen,
+			    fresh->hash)) {
+			atomic_fetch_add_explicit(&n->refs, 1,
+						  memory_order_relaxed);
+			pthread_mutex_unlock(m);
+			node_free_memory(fresh);
+			return n;
+		}
+	}
+	/* The child keeps its parent alive. */
+	if (fresh->parent)
+		node_ref(fresh->parent);
+	fresh->hnext = *bucket;
+	*bucket = fresh;
+	size_t count = atomic_fetch_add(&t->count, 1) + 1;
+	bool grow = count > (t->mask + 1) * 2;
+	pthread_mutex_unlock(m);
+	if (grow)
+		table_grow(t);
+	return fresh;
+}
+
+static void ino_unindex_locked(struct node_table *t, struct node *n)
+{
+	struct node **pp = &t->ibuckets[n->ino & t->imask];
+	while (*pp && *pp != n)
+		pp = &(*pp)->inext;
+	if (*pp) {
+		*pp = n->inext;
+		t->icount--;
+	}
+}
+
+struct node *node_find_by_ino(struct lfs *fs, uint64_t ino)
+{
+	struct node_table *t = fs->nodes;
+	pthread_mutex_lock(&t->ino_lock);
+	struct node *n = t->ibuckets[ino & t->imask];
+	while (n && n->ino != ino)
+		n = n->inext;
+	/* A node being freed is still listed until node_free_one takes it
+	 * out under ino_lock; refs > 0 tells it is alive. */
+	if (n && !(node_flags(n) & N_FREEING))
+		atomic_fetch_add_explicit(&n->refs, 1, memory_order_relaxed);
+	else
+		n = NULL;
+	pthread_mutex_unlock(&t->ino_lock);
+	return n;
+}
+
+void node_index_ino(struct lfs *fs, struct node *n)
+{
+	struct node_table *t = fs->nodes;
+	pthread_mutex_lock(&t->ino_lock);
+	if (!(node_flags(n) & N_INDEXED)) {
+		node_set_flag(n, N_INDEXED);
+		size_t b = n->ino & t->imask;
+		n->inext = t->ibuckets[b];
+		t->ibuckets[b] = n;
+		t->icount++;
+	}
+	pthread_mutex_unlock(&t->ino_lock);
+}
+
+void node_ref(struct node *n)
+{
+	atomic_fetch_add_explicit(&n->refs, 1, memory_order_relaxed);
+}
+
+void node_lookup_inc(struct node *n)
+{
+	atomic_fetch_add_explicit(&n->nlookup, 1, memory_order_relaxed);
+}
+
+/* Decrements *counter, unless that would reach zero: then returns false
+ * so the caller can do the last decrement under the stripe lock. */
+static bool dec_unless_last(atomic_uint *counter)
+{
+	unsigned v = atomic_load_explicit(counter, memory_order_relaxed);
+	while (v > 1) {
+		if (atomic_compare_exchange_weak(counter, &v, v - 1))
+			return true;
+	}
+	return false;
+}
+
+static bool dec64_unless_last(atomic_uint_fast64_t *counter, uint64_t by)
+{
+	uint64_t v = atomic_load_explicit(counter, memory_order_relaxed);
+	while (v > by) {
+		if (atomic_compare_exchange_weak(counter, &v, v - by))
+			return true;
+	}
+	return false;
+}
+
+/* Locks the stripe for n's current hash (a rename may change it). */
+static pthread_mutex_t *lock_node_stripe(struct node_table *t, struct node *n)
+{
+	for (;;) {
+		uint32_t h = __atomic_load_n(&n->hash, __ATOMIC_ACQUIRE);
+		pthread_mutex_t *m = stripe_of(t, h);
+		pthread_mutex_lock(m);
+		if (__atomic_load_n(&n->hash, __ATOMIC_ACQUIRE) == h)
+			return m;
+		pthread_mutex_unlock(m);
+	}
+}
+
+static void unlink_from_bucket(struct node_table *t, struct node *n)
+{
+	struct node **pp = &t->buckets[n->hash & t->mask];
+	while (*pp && *pp != n)
+		pp = &(*pp)->hnext;
+	if (*pp) {
+		*pp = n->hnext;
+		atomic_fetch_sub(&t->count, 1);
+	}
+	n->hnext = NULL;
+}
+
+static void orphan_list(struct node_table *t, struct node *n)
+{
+	pthread_mutex_lock(&t->orphan_lock);
+	n->ext->oprev = NULL;
+	n->ext->onext = t->orphans;
+	if (t->orphans)
+		t->orphans->ext->oprev = n;
+	t->orphans = n;
+	pthread_mutex_unlock(&t->orphan_lock);
+}
+
+static void orphan_unlist(struct node_table *t, struct node *n)
+{
+	pthread_mutex_lock(&t->orphan_lock);
+	struct node *prev = n->ext->oprev, *next = n->ext->onext;
+	if (prev)
+		prev->ext->onext = next;
+	else if (t->orphans == n)
+		t->orphans = next;
+	if (next)
+		next->ext->oprev = prev;
+	n->ext->oprev = n->ext->onext = NULL;
+	pthread_mutex_unlock(&t->orphan_lock);
+}
+
+/*
+ * Frees n if nobody holds it; called with its stripe held, releases it.
+ * Returns the parent whose reference must now be dropped, or NULL.
+ */
+static struct node *free_if_unused_locked(struct lfs *fs, struct node *n,
+					  pthread_mutex_t *m)
+{
+	struct node_table *t = fs->nodes;
+	if (atomic_load(&n->refs) != 0 || atomic_load(&n->nlookup) != 0 ||
+	    (node_flags(n) & (N_FREEING | N_ROOT))) {
+		pthread_mutex_unlock(m);
+		return NULL;
+	}
+	node_set_flag(n, N_FREEING);
+	if (!(node_flags(n) & N_UNHASHED))
+		unlink_from_bucket(t, n);
+	pthread_mutex_unlock(m);
+
+	if (node_flags(n) & N_INDEXED) {
+		pthread_mutex_lock(&t->ino_lock);
+		ino_unindex_locked(t, n);
+		pthread_mutex_unlock(&t->ino_lock);
+	}
+	if (node_flags(n) & N_UNHASHED)
+		orphan_unlist(t, n);
+	struct node *parent = n->parent;
+	node_free_memory(n);
+	return parent;
+}
+
+void node_unref(struct lfs *fs, struct node *n)
+{
+	/* Iterative, so freeing a 4096-deep chain does not recurse. */
+	while (n) {
+		if (dec_unless_last(&n->refs))
+			return;
+		pthread_mutex_t *m = lock_node_stripe(fs->nodes, n);
+		if (atomic_fetch_sub(&n->refs, 1) != 1) {
+			pthread_mutex_unlock(m);
+			return;
+		}
+		n = free_if_unused_locked(fs, n, m);
+	}
+}
+
+void node_forget(struct lfs *fs, struct node *n, uint64_t count)
+{
+	if (n == fs->root || count == 0)
+		return;
+	if (dec64_unless_last(&n->nlookup, count))
+		return;
+	pthread_mutex_t *m = lock_node_stripe(fs->nodes, n);
+	uint64_t v = atomic_load(&n->nlookup);
+	atomic_store(&n->nlookup, v > count ? v - count : 0);
+	if (v > count) {
+		pthread_mutex_unlock(m);
+		return;
+	}
+	struct node *parent = free_if_unused_locked(fs, n, m);
+	if (parent)
+		node_unref(fs, parent);
+}
+
+void node_unhash(struct lfs *fs, struct node *n)
+{
+	/* The ext carries the orphan-list links; without memory for it the
+	 * node stays hashed, which only costs a stale name. */
+	if (!node_ext(n))
+		return;
+	pthread_mutex_t *m = lock_node_stripe(fs->nodes, n);
+	bool was_hashed = !(node_flags(n) & N_UNHASHED);
+	if (was_hashed) {
+		unlink_from_bucket(fs->nodes, n);
+		node_set_flag(n, N_UNHASHED);
+	}
+	pthread_mutex_unlock(m);
+	if (was_hashed)
+		orphan_list(fs->nodes, n);
+}
+
+static void lock_two(struct node_table *t, uint32_t h1, uint32_t h2,
+		     pthread_mutex_t **a, pthread_mutex_t **b)
+{
+	pthread_mutex_t *m1 = stripe_of(t, h1), *m2 = stripe_of(t, h2);
+	if (m1 == m2) {
+		pthread_mutex_lock(m1);
+		*a = m1;
+		*b = NULL;
+		return;
+	}
+	if (m1 > m2) {
+		pthread_mutex_t *x = m1;
+		m1 = m2;
+		m2 = x;
+	}
+	pthread_mutex_lock(m1);
+	pthread_mutex_lock(m2);
+	*a = m1;
+	*b = m2;
+}
+
+static int set_name(struct node *n, const char *name, size_t len)
+{
+	if (len <= n->inline_cap) {
+		if (node_flags(n) & N_NAME_HEAP) {
+			free((char *)n->name);
+			node_clear_flag(n, N_NAME_HEAP);
+		}
+		memcpy(n->inline_name, name, len + 1);
+		n->name = n->inline_name;
+	} else {
+		char *c = strndup(name, len);
+		if (!c)
+			return -ENOMEM;
+		if (node_flags(n) & N_NAME_HEAP)
+			free((char *)n->name);
+		n->name = c;
+		node_set_flag(n, N_NAME_HEAP);
+	}
+	n->namelen = (uint16_t)len;
+	return 0;
+}
+
+int node_move(struct lfs *fs, struct node *n, struct node *newparent,
+	      const char *newname)
+{
+	struct node_table *t = fs->nodes;
+	size_t len = strlen(newname);
+	uint32_t nh = name_hash(newparent, newname, len);
+	/* set_name may write into inline storage that a reader of the old
+	 * name could see; callers hold ns_lock exclusively, so no path is
+	 * being built now. */
+	pthread_mutex_t *a, *b;
+	uint32_t oh;
+	for (;;) {
+		oh = __atomic_load_n(&n->hash, __ATOMIC_ACQUIRE);
+		lock_two(t, oh, nh, &a, &b);
+		if (__atomic_load_n(&n->hash, __ATOMIC_ACQUIRE) == oh)
+			break;
+		if (b)
+			pthread_mutex_unlock(b);
+		pthread_mutex_unlock(a);
+	}
+	bool hashed = !(node_flags(n) & N_UNHASHED);
+	if (hashed)
+		unlink_from_bucket(t, n);
+	else if (n->ext)
+		orphan_unlist(t, n);
+	struct node *oldparent = n->parent;
+	int r = set_name(n, newname, len);
+	if (r == 0) {
+		n->parent = newparent;
+		__atomic_store_n(&n->hash, nh, __ATOMIC_RELEASE);
+	}
+	if (hashed || r == 0) {
+		struct node **bucket = &t->buckets[n->hash & t->mask];
+		n->hnext = *bucket;
+		*bucket = n;
+		atomic_fetch_add(&t->count, 1);
+		node_clear_flag(n, N_UNHASHED);
+	}
+	if (b)
+		pthread_mutex_unlock(b);
+	pthread_mutex_unlock(a);
+	if (r < 0)
+		return r;
+	if (oldparent != newparent) {
+		node_ref(newparent);
+		node_unref(fs, oldparent);
+	}
+	return 0;
+}
+
+int node_exchange(struct lfs *fs, struct node *x, struct node *y)
+{
+	/* Copy both names first: moving x onto y's name overwrites it. */
+	char *xname = strdup(x->name), *yname = strdup(y->name);
+	if (!xname || !yname) {
+		free(xname);
+		free(yname);
+		return -ENOMEM;
+	}
+	struct node *xp = x->parent, *yp = y->parent;
+	node_ref(xp);
+	node_ref(yp);
+	node_unhash(fs, y);
+	int r = node_move(fs, x, yp, yname);
+	if (r == 0)
+		r = node_move(fs, y, xp, xname);
+	node_unref(fs, xp);
+	node_unref(fs, yp);
+	free(xname);
+	free(yname);
+	return r;
+}
+
+struct node_ext *node_ext(struct node *n)
+{
+	if (!n->ext) {
+		struct node_ext *e = calloc(1, sizeof(*e));
+		if (!e)
+			return NULL;
+		e->orphan_fd = -1;
+		struct node_ext *expected = NULL;
+		if (!__atomic_compare_exchange_n(&n->ext, &expected, e, false,
+						 __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
+			free(e);
+	}
+	return n->ext;
+}
+
+char *node_path(struct lfs *fs, struct node *n, bool below_upper)
+{
+	(void)fs;
+	/* Collect the names up to the root (or a redirected ancestor). */
+	size_t total = 0, depth = 0;
+	const char *prefix = NULL;
+	for (struct node *p = n; p && !(node_flags(p) & N_ROOT); p = p->parent) {
+		if (below_upper && (node_flags(p) & N_REDIRECT) && p->ext &&
+		    p->ext->redirect) {
+			prefix = p->ext->redirect;
+			break;
+		}
+		total += p->namelen + 1;
+		depth++;
+	}
+	size_t plen = 0;
+	if (prefix) {
+		while (*prefix == '/')
+			prefix++;
+		plen = strlen(prefix);
+		total += plen + 1;
+	}
+	char *buf = malloc(total + 1);
+	if (!buf)
+		return NULL;
+	size_t pos = total;
+	buf[pos] = 0;
+	struct node *p = n;
+	for (size_t i = 0; i < depth; i++, p = p->parent) {
+		pos -= p->namelen;
+		memcpy(buf + pos, p->name, p->namelen);
+		if (pos > 0)
+			buf[--pos] = '/';
+	}
+	if (prefix) {
+		pos -= plen;
+		memcpy(buf + pos, prefix, plen);
+	}
+	/* Strip the unused head (the root contributes no name). */
+	if (pos > 0)
+		memmove(buf, buf + pos, total - pos + 1);
+	if (buf[0] == '/')
+		memmove(buf, buf + 1, strlen(buf));
+	return buf;
+}
+
+/* An unlinked node that is still open is reached through its orphan fd. */
+static int orphan_fd(struct node *n)
+{
+	if ((node_flags(n) & N_UNHASHED) && n->ext && n->ext->orphan_fd >= 0)
+		return n->ext->orphan_fd;
+	return -1;
+}
+
+/* A lower hard link whose inode was copied up lives in the index. */
+static bool in_index_only(struct lfs *fs, struct node *n, int layer)
+{
+	return layer == fs->upper && (node_flags(n) & N_IDX_ALIAS) && n->ext;
+}
+
+int node_open(struct lfs *fs, struct node *n, int layer, int flags)
+{
+	if (in_index_only(fs, n, layer)) {
+		int fd = openat(fs->index_fd, n->ext->index_key,
+				flags | O_NOFOLLOW | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
+	if (node_flags(n) & N_ROOT) {
+		int fd = openat(fs->layers[layer].fd, ".", flags | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
+	int ofd = orphan_fd(n);
+	if (ofd >= 0) {
+		char proc[64];
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ofd);
+		int fd = open(proc, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
+	pthread_rwlock_rdlock(&fs->ns_lock);
+	char *path = node_path(fs, n, !lfs_is_upper(fs, layer));
+	int fd = path ? sp_open_beneath(fs->layers[layer].fd, path, flags, 0)
+		      : -ENOMEM;
+	pthread_rwlock_unlock(&fs->ns_lock);
+	free(path);
+	return fd;
+}
+
+int node_open_parent(struct lfs *fs, struct node *n, int layer, char *name)
+{
+	if (!n->parent || (node_flags(n) & N_ROOT))
+		return -EINVAL;
+	/* Path and name are read under ns_lock so a concurrent rename cannot
+	 * free the name or move the parent while we use them. */
+	pthread_rwlock_rdlock(&fs->ns_lock);
+	memcpy(name, n->name, n->namelen + 1u);
+	struct node *parent = n->parent;
+	int fd;
+	if (node_flags(parent) & N_ROOT) {
+		fd = openat(fs->layers[layer].fd, ".",
+			    O_PATH | O_DIRECTORY | O_CLOEXEC);
+		fd = fd < 0 ? -errno : fd;
+	} else {
+		char *path = node_path(fs, parent, !lfs_is_upper(fs, layer));
+		fd = path ? sp_open_beneath(fs->layers[layer].fd, path,
+					    O_PATH | O_DIRECTORY, 0)
+			  : -ENOMEM;
+		free(path);
+	}
+	pthread_rwlock_unlock(&fs->ns_lock);
+	return fd;
+}
+
+int node_lstat(struct lfs *fs, struct node *n, int layer, struct stat *st)
+{
+	if (node_flags(n) & N_ROOT)
+		return fstat(fs->layers[layer].fd, st) < 0 ? -errno : 0;
+	int ofd = orphan_fd(n);
+	if (ofd >= 0)
+		return fstat(ofd, st) < 0 ? -errno : 0;
+	if (in_index_only(fs, n, layer))
+		return fstatat(fs->index_fd, n->ext->index_key, st,
+			       AT_SYMLINK_NOFOLLOW) < 0
+			       ? -errno
+			       : 0;
+	char name[NAME_MAX + 1];
+	int dfd = node_open_parent(fs, n, layer, name);
+	if (dfd < 0)
+		return dfd;
+	int r = fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	close(dfd);
+	return r;
+}
+
+size_t node_count(struct lfs *fs)
+{
+	return atomic_load(&fs->nodes->count);
+}

@@ -1,0 +1,167 @@
+/*
+ * The node table: one node per merged inode the kernel knows about.
+ *
+ * A node is what a FUSE nodeid points at (the nodeid is the node's
+ * address; the root is FUSE_ROOT_ID).  It keeps only its parent and its
+ * own name, never a full path, so memory is small and a directory rename
+ * touches one node.  Nodes are found by (parent, name) through one hash
+ * table (XXH3) and, for hard-linked files, by inode number.
+ *
+ * Lifetime: `nlookup` counts the kernel's lookups (FUSE_FORGET lowers
+ * it), `refs` counts our own references (children, open files, requests
+ * in flight).  A node is freed when both reach zero.
+ */
+#ifndef LFS_NODE_H
+#define LFS_NODE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "layerfs.h"
+
+enum node_flag {
+	N_MERGED = 1 << 0,      /* directory present in more than one layer */
+	N_METACOPY = 1 << 1,    /* upper holds metadata; data is below */
+	N_REDIRECT = 1 << 2,    /* renamed directory: ext->redirect */
+	N_UNHASHED = 1 << 3,    /* no longer reachable by name */
+	N_BELOW = 1 << 4,       /* the name also exists below the upper layer */
+	N_INDEXED = 1 << 5,     /* listed by inode number (hard links) */
+	N_IMPURE_DONE = 1 << 6, /* parent's upper dir marked impure already */
+	N_ORIGIN_SET = 1 << 7,  /* origin xattr recorded in the upper file */
+	N_NAME_HEAP = 1 << 8,   /* name lives in its own allocation */
+	N_ROOT = 1 << 9,
+	N_FREEING = 1 << 10,
+	N_IDX_ALIAS = 1 << 11,  /* upper copy is workdir/index/KEY only */
+	N_HLINK = 1 << 12,      /* upper copy is an index entry (nlink xattr) */
+};
+
+struct dcache;
+
+/* Rarely needed extras, allocated on demand. */
+struct node_ext {
+	char *redirect;  /* lower path of a redirected directory, "/a/b" */
+	char *datapath;  /* metacopy: lower path of the data, "/a/f" */
+	int orphan_fd;   /* O_PATH on an unlinked file that is still open */
+	uint32_t open_files;
+	char index_key[40];  /* N_IDX_ALIAS: name in workdir/index */
+	/* Unhashed nodes are listed so unmount can free them. */
+	struct node *oprev, *onext;
+};
+
+struct node {
+	struct node *hnext;     /* (parent, name) hash chain */
+	struct node *inext;     /* inode-number hash chain (hard links) */
+	struct node *parent;    /* counted reference */
+	const char *name;
+	uint64_t ino;           /* st_ino shown, stable for the mount */
+	atomic_uint_fast64_t nlookup;
+	atomic_uint refs;
+	atomic_uint flags;
+	uint32_t hash;
+	uint16_t namelen;
+	_Atomic uint16_t layer; /* highest layer holding it */
+	uint16_t mode;          /* S_IFMT bits */
+	uint16_t inline_cap;    /* bytes available in inline_name */
+	uint16_t end;           /* directories: merge stops above this layer */
+	struct dcache *dc;      /* directories: merged listing (or NULL) */
+	struct node_ext *ext;
+	char inline_name[];
+};
+
+static inline bool node_is_dir(const struct node *n)
+{
+	return S_ISDIR(n->mode);
+}
+
+static inline unsigned node_flags(struct node *n)
+{
+	return atomic_load_explicit(&n->flags, memory_order_acquire);
+}
+
+static inline void node_set_flag(struct node *n, unsigned f)
+{
+	atomic_fetch_or_explicit(&n->flags, f, memory_order_acq_rel);
+}
+
+static inline void node_clear_flag(struct node *n, unsigned f)
+{
+	atomic_fetch_and_explicit(&n->flags, ~f, memory_order_acq_rel);
+}
+
+static inline int node_layer(struct node *n)
+{
+	return atomic_load_explicit(&n->layer, memory_order_acquire);
+}
+
+static inline void node_set_layer(struct node *n, int layer)
+{
+	atomic_store_explicit(&n->layer, (uint16_t)layer, memory_order_release);
+}
+
+int node_table_init(struct lfs *fs);
+void node_table_destroy(struct lfs *fs);
+
+/* The node behind a FUSE nodeid. */
+struct node *node_from_ino(struct lfs *fs, fuse_ino_t ino);
+fuse_ino_t node_to_ino(struct lfs *fs, struct node *n);
+
+/* Finds the node for (parent, name) and takes a reference; NULL if none. */
+struct node *node_find(struct lfs *fs, struct node *parent, const char *name);
+
+/*
+ * Allocates a node for (parent, name) and inserts it, unless one is already
+ * there: then the existing node is returned and `fresh` is freed.  Either
+ * way the result carries one reference.
+ */
+struct node *node_new(struct node *parent, const char *name, uint16_t layer,
+		      mode_t mode, uint64_t ino);
+struct node *node_insert(struct lfs *fs, struct node *fresh);
+/* Frees a node that node_insert never saw. */
+void node_discard(struct node *fresh);
+
+/* Hard links: the node already presenting this inode number, referenced. */
+struct node *node_find_by_ino(struct lfs *fs, uint64_t ino);
+void node_index_ino(struct lfs *fs, struct node *n);
+
+void node_ref(struct node *n);
+void node_unref(struct lfs *fs, struct node *n);
+/* The kernel looked the node up `count` more times (or forgot `-count`). */
+void node_lookup_inc(struct node *n);
+void node_forget(struct lfs *fs, struct node *n, uint64_t count);
+
+/* Detaches (parent, name) from the table: after unlink or rmdir. */
+void node_unhash(struct lfs *fs, struct node *n);
+/* Moves a node to a new (parent, name); the caller holds ns_lock
+ * exclusively when n is a directory. */
+int node_move(struct lfs *fs, struct node *n, struct node *newparent,
+	      const char *newname);
+/* Swaps the places of two nodes (RENAME_EXCHANGE). */
+int node_exchange(struct lfs *fs, struct node *a, struct node *b);
+
+struct node_ext *node_ext(struct node *n);
+
+/*
+ * Paths.  The path of a node inside a layer, relative to the layer root
+ * ("" for the root).  For the upper layer it follows the names; for the
+ * layers below it starts at the nearest redirected ancestor.  Callers hold
+ * ns_lock shared.  The result is malloc'd (paths may be longer than
+ * PATH_MAX in deep trees).
+ */
+char *node_path(struct lfs *fs, struct node *n, bool below_upper);
+
+/* Opens the node in `layer` (flags as open(2); never follows symlinks).
+ * Takes ns_lock itself. */
+int node_open(struct lfs *fs, struct node *n, int layer, int flags);
+/* Opens (O_PATH) the directory holding the node in `layer` and copies the
+ * node's name into name[NAME_MAX + 1]. */
+int node_open_parent(struct lfs *fs, struct node *n, int layer, char *name);
+/* fstatat of the node in `layer`, without following symlinks. */
+int node_lstat(struct lfs *fs, struct node *n, int layer, struct stat *st);
+
+/* Memory accounting for tests and stats. */
+size_t node_count(struct lfs *fs);
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * The FUSE operation table and the kernel feature negotiation.
+ */
+#include "ops.h"
+
+#include "dir.h"
+#include "file.h"
+#include "inode.h"
+#include "lookup.h"
+#include "readdir.h"
+#include "xattr_ops.h"
+
+static void want(struct fuse_conn_info *conn, unsigned cap)
+{
+	if (conn->capable & cap)
+		conn->want |= cap;
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct lfs *fs = userdata;
+
+	want(conn, FUSE_CAP_ASYNC_READ);
+	want(conn, FUSE_CAP_PARALLEL_DIROPS);
+	want(conn, FUSE_CAP_CACHE_SYMLINKS);
+	want(conn, FUSE_CAP_SPLICE_READ);
+	want(conn, FUSE_CAP_SPLICE_WRITE);
+	want(conn, FUSE_CAP_SPLICE_MOVE);
+	want(conn, FUSE_CAP_READDIRPLUS);
+	want(conn, FUSE_CAP_READDIRPLUS_AUTO);
+	want(conn, FUSE_CAP_ATOMIC_O_TRUNC);
+	want(conn, FUSE_CAP_ASYNC_DIO);
+	/* Locks stay in the kernel (see file.h); set-id bits are cleared by
+	 * the kernel through setattr. */
+	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS |
+			FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_EXPORT_SUPPORT);
+
+	if (fs->opt->writeback && lfs_has_upper(fs) &&
+	    (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+		fs->writeback = true;
+	}
+	if (!fs->opt->noacl && !fs->opt->noxattrs &&
+	    (conn->capable & FUSE_CAP_POSIX_ACL)) {
+		/* With ACLs the kernel leaves the umask to us (a default ACL
+		 * replaces it): creds.c applies it per request. */
+		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+		fs->acl = true;
+	}
+	/* Large requests: 1 MiB (256 pages) per read and write. */
+	conn->max_write = 1u << 20;
+	conn->max_background = 64;
+	conn->congestion_threshold = 48;
+}
+
+static void op_destroy(void *userdata)
+{
+	(void)userdata;
+}
+
+const struct fuse_lowlevel_ops lfs_ops = {
+	.init = op_init,
+	.destroy = op_destroy,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.symlink = op_symlink,
+	.rename = op_rename,
+	.link = op_link,
+	.open = op_open,
+	.read = op_read,
+	.write_buf = op_write_buf,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsyncdir,
+	.statfs = op_statfs,
+	.setxattr = op_setxattr,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
+	.access = op_access,
+	.create = op_create,
+	.fallocate = op_fallocate,
+	.copy_file_range = op_copy_file_range,
+	.lseek = op_lseek,
+};

@@ -1,0 +1,62 @@
+/*
+ * Ownership and mode kept in an xattr, for daemons that may not chown.
+ *
+ * In a user namespace that maps a single id (rootless, no subuid range)
+ * the daemon cannot give a file any owner but itself, nor create device
+ * nodes.  Like fuse-overlayfs, layerfs then records what the container
+ * asked for in an xattr of the real file and shows that instead:
+ *
+ *   user.containers.override_stat     (xattr_permissions=2, the default
+ *                                      when chown is impossible)
+ *   security.fuseoverlayfs.override_stat (xattr_permissions=1)
+ *
+ * The value is "UID:GID:0MODE" optionally followed by ":TYPE" where TYPE
+ * is dir, file, symlink, pipe, socket, block-MAJ-MIN or char-MAJ-MIN.
+ * Storages written by fuse-overlayfs or by containers/storage (force_mask)
+ * therefore read the same under layerfs.  Only regular files and
+ * directories can carry user.* xattrs, so a symlink shows its real owner.
+ */
+#ifndef LFS_OVERRIDE_H
+#define LFS_OVERRIDE_H
+
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "layerfs.h"
+#include "node.h"
+
+struct override_stat {
+	uid_t uid;
+	gid_t gid;
+	mode_t mode; /* type and permission bits */
+	dev_t rdev;
+	bool has_type;
+};
+
+/* Which xattr name the mount uses, or NULL when overrides are off. */
+const char *override_xattr_name(const struct lfs *fs);
+
+/* Parses and formats the xattr value; -EINVAL on a malformed value. */
+int override_parse(const char *value, size_t len, struct override_stat *o);
+int override_format(char *buf, size_t size, const struct override_stat *o);
+
+/* Applies n's override (if any) to st, which came from n's real inode. */
+void override_present(struct lfs *fs, struct node *n, struct stat *st);
+
+/* Copy-up: gives the staged dst the ownership of src (chown, or the
+ * override xattr when the mount keeps ownership in xattrs). */
+int override_copy_owner(struct lfs *fs, int src_fd, int dst_fd,
+			const struct stat *st);
+
+/* Records uid/gid/mode for the real file open as fd (O_PATH is fine). */
+int override_store(struct lfs *fs, int fd, const struct override_stat *o);
+/* Reads the override of the real file open as fd; -ENODATA if none. */
+int override_load(struct lfs *fs, int fd, struct override_stat *o);
+
+/* mknod that falls back to an empty regular file carrying the device
+ * type in the override xattr when the daemon may not create devices. */
+int override_mknod(struct lfs *fs, int dirfd, const char *name, mode_t mode,
+		   dev_t rdev);
+
+#endif

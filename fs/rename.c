@@ -1,0 +1,511 @@
+/*
+ * rename(2) on the union, for every kind of source and target.
+ *
+ *  - A file below the upper layer is copied up by metadata only, so
+ *    moving a large lower file copies no data.
+ *  - A directory with content in lower layers gets a redirect record
+ *    (redirect.h) naming its lower path: no EXDEV and no subtree copy.
+ *    With redirect_dir=off (or an upper filesystem without xattrs) its
+ *    whole subtree is copied up instead.
+ *  - The source name is whited out first when a lower layer shows it; a
+ *    directory landing on a name that lower layers show is made opaque
+ *    unless a redirect already decides what lies below it.
+ *  - An upper target directory holding only whiteouts is first swapped
+ *    for an empty opaque one (what the view shows anyway), so the final
+ *    rename is one atomic step.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "copy_up.h"
+#include "creds.h"
+#include "dcache.h"
+#include "dir.h"
+#include "inode.h"
+#include "layers.h"
+#include "lookup.h"
+#include "whiteout_ops.h"
+#include "xattr_private.h"
+
+static bool dir_has_lower(struct lfs *fs, struct node *d)
+{
+	if (node_flags(d) & N_REDIRECT)
+		return true;
+	if (node_layer(d) != fs->upper)
+		return true;
+	struct dcache *dc;
+	if (dcache_acquire_read(fs, d, &dc) < 0)
+		return true; /* unknown: assume it has */
+	bool lower = false;
+	for (uint16_t i = 0; i < dc->nchain; i++)
+		if (dc->chain[i] != fs->upper)
+			lower = true;
+	dir_unlock(d);
+	return lower;
+}
+
+/* redirect_dir=off: bring the whole subtree up, then make it opaque. */
+static int copy_up_tree(struct lfs *fs, struct node *d)
+{
+	int r = copy_up(fs, d, CU_META);
+	if (r < 0)
+		return r;
+	struct dcache *dc;
+	r = dcache_acquire_read(fs, d, &dc);
+	if (r < 0)
+		return r;
+	size_t n = 0, cap = 64;
+	char **names = malloc(cap * sizeof(char *));
+	for (uint32_t i = 0; names && i < dc->n; i++) {
+		struct drec *rec = &dc->recs[i];
+		/* Upper files are already there; directories may still
+		 * merge lower content. */
+		if (!drec_visible(rec) ||
+		    (lfs_is_upper(fs, rec->layer) && rec->dtype != DT_DIR))
+			continue;
+		if (n == cap) {
+			char **nn = realloc(names, (cap *= 2) * sizeof(char *));
+			if (!nn)
+				break;
+			names = nn;
+		}
+		names[n++] = strdup(drec_name(dc, rec));
+	}
+	dir_unlock(d);
+	if (!names)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct node *c;
+		struct stat st;
+		if (r == 0 && names[i] &&
+		    lookup_child(fs, d, names[i], &c, &st) == 0) {
+			r = node_is_dir(c) ? copy_up_tree(fs, c)
+					   : copy_up(fs, c, CU_DATA);
+			node_unref(fs, c);
+		}
+		free(names[i]);
+	}
+	free(names);
+	if (r < 0)
+		return r;
+	int fd = node_open(fs, d, fs->upper, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return fd;
+	r = whiteout_make_opaque(fs, fd);
+	close(fd);
+	if (r == 0) {
+		/* Everything is in the upper layer now: stop merging. */
+		dir_wrlock(d);
+		dcache_drop(fs, d);
+		d->end = (uint16_t)(fs->upper + 1);
+		node_clear_flag(d, N_MERGED);
+		dir_unlock(d);
+	}
+	return r;
+}
+
+/*
+ * Prepares a node that is about to change name: copied up, and for a
+ * directory with lower content, a redirect (or a full copy).  *redirect
+ * receives the redirect to record in memory once renamed.
+ */
+static int prepare_moving(struct lfs *fs, struct node *n, char **redirect)
+{
+	*redirect = NULL;
+	if (!node_is_dir(n))
+		return copy_up(fs, n, CU_META);
+	if (!dir_has_lower(fs, n))
+		return copy_up(fs, n, CU_META);
+	if (!fs->opt->redirect_dir || !fs->upper_xattr)
+		return copy_up_tree(fs, n);
+	int r = copy_up(fs, n, CU_META);
+	if (r < 0)
+		return r;
+	if (node_flags(n) & N_REDIRECT)
+		return 0; /* keeps pointing at the same lower directory */
+	pthread_rwlock_rdlock(&fs->ns_lock);
+	char *p = node_path(fs, n, true);
+	pthread_rwlock_unlock(&fs->ns_lock);
+	if (!p)
+		return -ENOMEM;
+	char *abs = malloc(strlen(p) + 2);
+	if (!abs) {
+		free(p);
+		return -ENOMEM;
+	}
+	abs[0] = '/';
+	strcpy(abs + 1, p);
+	free(p);
+	int fd = node_open(fs, n, fs->upper, O_RDONLY | O_DIRECTORY);
+	r = fd < 0 ? fd : xp_set_string(fd, XATTR_LFS_REDIRECT, abs);
+	if (fd >= 0)
+		close(fd);
+	if (r < 0) {
+		free(abs);
+		return r;
+	}
+	lfs_stat_add(&fs->stats.redirects, 1);
+	*redirect = abs;
+	return 0;
+}
+
+/* Replaces an upper directory (holding only whiteouts) by an empty one,
+ * opaque when lower layers show the name: the view does not change. */
+static int clear_upper_dir(struct lfs *fs, struct slot *s, const char *name)
+{
+	char tmp[64];
+	lfs_tmp_name(fs, tmp, sizeof(tmp));
+	if (mkdirat(fs->work_fd, tmp, 0700) < 0)
+		return -errno;
+	int r = 0;
+	if (s->below) {
+		int fd = openat(fs->work_fd, tmp,
+				O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		r = fd < 0 ? -errno : whiteout_make_opaque(fs, fd);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (r == 0 &&
+	    renameat2(fs->work_fd, tmp, s->pfd, name, RENAME_EXCHANGE) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlinkat(fs->work_fd, tmp, AT_REMOVEDIR);
+		return r;
+	}
+	layers_remove_tree_at(fs->work_fd, tmp);
+	return 0;
+}
+
+/* Makes the upper directory at dirfd/name opaque. */
+static int make_opaque_at(struct lfs *fs, int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = whiteout_make_opaque(fs, fd);
+	close(fd);
+	return r;
+}
+
+/* The source name, once moved away, still hides the lower layers. */
+static int rename_with_whiteout(struct lfs *fs, struct slot *src,
+				const char *name, struct slot *dst,
+				const char *newname, unsigned flags,
+				bool is_dir)
+{
+	if (fs->opt->whiteout == WH_FORMAT_DOTWH &&
+	    strlen(name) + WH_PREFIX_LEN <= NAME_MAX) {
+		/* .wh.NAME first: a crash leaves the upper source visible. */
+		int r = wh_create(src->pfd, name, WH_FORMAT_DOTWH);
+		if (r < 0 && r != -EEXIST)
+			return r;
+		bool made = r == 0;
+		if (renameat2(src->pfd, name, dst->pfd, newname, flags) < 0) {
+			r = -errno;
+			if (made) {
+				char wh[NAME_MAX + 1];
+				wh_dotwh_name(wh, sizeof(wh), name);
+				unlinkat(src->pfd, wh, 0);
+			}
+			return r;
+		}
+		lfs_stat_add(&fs->stats.whiteouts, 1);
+		return 0;
+	}
+	/* A 0/0 device takes the source's place in the same step. */
+	if (renameat2(src->pfd, name, dst->pfd, newname,
+		      flags | RENAME_WHITEOUT) == 0) {
+		lfs_stat_add(&fs->stats.whiteouts, 1);
+		return 0;
+	}
+	if (errno != EPERM && errno != EINVAL)
+		return -errno;
+	/* Rootless: RENAME_WHITEOUT needs CAP_MKNOD in the initial
+	 * namespace.  Files: link at the target, then swap a device in at
+	 * the source, so no step loses the file. */
+	if (!is_dir) {
+		if (flags & RENAME_NOREPLACE) {
+			if (linkat(src->pfd, name, dst->pfd, newname, 0) < 0)
+				return -errno;
+		} else {
+			char tmp[64];
+			lfs_tmp_name(fs, tmp, sizeof(tmp));
+			if (linkat(src->pfd, name, fs->work_fd, tmp, 0) < 0)
+				return -errno;
+			if (renameat(fs->work_fd, tmp, dst->pfd, newname) < 0) {
+				int e = errno;
+				unlinkat(fs->work_fd, tmp, 0);
+				return -e;
+			}
+		}
+		return whiteout_name(fs, src, name, true, false);
+	}
+	if (renameat2(src->pfd, name, dst->pfd, newname, flags) < 0)
+		return -errno;
+	return whiteout_name(fs, src, name, false, true);
+}
+
+struct rename_ctx {
+	struct node *sdir, *ddir, *src, *dst;
+	const char *name, *newname;
+	unsigned flags;
+	char *src_redirect, *dst_redirect;
+};
+
+/* Everything under both directory locks. */
+static int rename_locked(struct lfs *fs, struct rename_ctx *c)
+{
+	struct slot ss, ds;
+	int r = slot_open_locked(fs, c->sdir, c->name, &ss);
+	if (r < 0)
+		return r;
+	r = slot_open_locked(fs, c->ddir, c->newname, &ds);
+	if (r < 0) {
+		slot_close_locked(&ss);
+		return r;
+	}
+	bool exchange = c->flags & RENAME_EXCHANGE;
+	bool src_dir = node_is_dir(c->src);
+
+	/* Revalidate: the names may have changed while we copied up. */
+	if (!ss.visible || c->src->parent != c->sdir ||
+	    (node_flags(c->src) & N_UNHASHED) ||
+	    (c->dst && (!ds.visible || c->dst->parent != c->ddir ||
+			(node_flags(c->dst) & N_UNHASHED))) ||
+	    (!c->dst && ds.visible)) {
+		r = -EAGAIN;
+		goto out;
+	}
+
+	creds_as_daemon();
+	/* Marks on the moved entries must be found after a remount. */
+	if ((node_flags(c->src) &
+	     (N_ORIGIN_SET | N_METACOPY | N_REDIRECT)) || c->src_redirect)
+		xp_set_impure(ds.pfd);
+	if (exchange && ((node_flags(c->dst) &
+			  (N_ORIGIN_SET | N_METACOPY | N_REDIRECT)) ||
+			 c->dst_redirect))
+		xp_set_impure(ss.pfd);
+
+	/* A directory arriving where lower layers show something must hide
+	 * it, unless its redirect decides what is below. */
+	bool src_redirected = c->src_redirect ||
+			      (node_flags(c->src) & N_REDIRECT);
+	if (src_dir && ds.below && !src_redirected) {
+		r = make_opaque_at(fs, ss.pfd, c->name);
+		if (r < 0)
+			goto out;
+	}
+	if (exchange && node_is_dir(c->dst) && ss.below &&
+	    !(c->dst_redirect || (node_flags(c->dst) & N_REDIRECT))) {
+		r = make_opaque_at(fs, ds.pfd, c->newname);
+		if (r < 0)
+			goto out;
+	}
+
+	if (exchange) {
+		if (renameat2(ss.pfd, c->name, ds.pfd, c->newname,
+			      RENAME_EXCHANGE) < 0)
+			r = -errno;
+	} else {
+		unsigned flags = c->flags & RENAME_NOREPLACE;
+		if (c->dst && node_is_dir(c->dst) &&
+		    node_layer(c->dst) == fs->upper)
+			r = clear_upper_dir(fs, &ds, c->newname);
+		if (r == 0 && ds.wh_chardev && src_dir) {
+			/* Swap the device whiteout out of the target name;
+			 * it lands on the source name, which is right when
+			 * lower layers show that name. */
+			if (renameat2(ss.pfd, c->name, ds.pfd, c->newname,
+				      RENAME_EXCHANGE) < 0)
+				r = -errno;
+			else if (!ss.below)
+				unlinkat(ss.pfd, c->name, 0);
+		} else if (r == 0 && ss.below) {
+			r = rename_with_whiteout(fs, &ss, c->name, &ds,
+						 c->newname, flags, src_dir);
+		} else if (r == 0) {
+			if (renameat2(ss.pfd, c->name, ds.pfd, c->newname,
+				      ds.wh_chardev ? 0 : flags) < 0)
+				r = -errno;
+		}
+		if (r == 0 && ds.wh_upper)
+			r = whiteout_clear(fs, &ds, c->newname);
+	}
+	if (r < 0)
+		goto out;
+
+	/* Mirror the change in the listings. */
+	uint8_t sflags = (node_flags(c->src) &
+			  (N_ORIGIN_SET | N_METACOPY | N_REDIRECT)) ||
+					 c->src_redirect
+				 ? R_CHECK
+				 : 0;
+	if (exchange) {
+		uint8_t dflags = (node_flags(c->dst) &
+				  (N_ORIGIN_SET | N_METACOPY | N_REDIRECT)) ||
+						 c->dst_redirect
+					 ? R_CHECK
+					 : 0;
+		dcache_add(ds.dc, c->newname, (uint16_t)fs->upper,
+			   (uint8_t)IFTODT(c->src->mode), c->src->ino, sflags);
+		/* ds.dc may be ss.dc: look the source record up again. */
+		dcache_add(ss.dc, c->name, (uint16_t)fs->upper,
+			   (uint8_t)IFTODT(c->dst->mode), c->dst->ino, dflags);
+	} else {
+		struct drec *srec = dcache_find(ss.dc, c->name);
+		if (srec)
+			dcache_hide(ss.dc, srec, ss.below);
+		dcache_add(ds.dc, c->newname, (uint16_t)fs->upper,
+			   (uint8_t)IFTODT(c->src->mode), c->src->ino, sflags);
+	}
+
+	/* And in the nodes, with every path frozen. */
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	if (c->src_redirect) {
+		struct node_ext *e = node_ext(c->src);
+		if (e) {
+			free(e->redirect);
+			e->redirect = c->src_redirect;
+			c->src_redirect = NULL;
+			node_set_flag(c->src, N_REDIRECT | N_MERGED);
+		}
+	}
+	if (c->dst_redirect) {
+		struct node_ext *e = node_ext(c->dst);
+		if (e) {
+			free(e->redirect);
+			e->redirect = c->dst_redirect;
+			c->dst_redirect = NULL;
+			node_set_flag(c->dst, N_REDIRECT | N_MERGED);
+		}
+	}
+	if (exchange) {
+		bool sb = node_flags(c->src) & N_BELOW;
+		bool db = node_flags(c->dst) & N_BELOW;
+		node_exchange(fs, c->src, c->dst);
+		if (sb != db) {
+			if (db)
+				node_set_flag(c->src, N_BELOW);
+			else
+				node_clear_flag(c->src, N_BELOW);
+			if (sb)
+				node_set_flag(c->dst, N_BELOW);
+			else
+				node_clear_flag(c->dst, N_BELOW);
+		}
+	} else {
+		if (c->dst)
+			node_unhash(fs, c->dst);
+		node_move(fs, c->src, c->ddir, c->newname);
+		if (ds.below)
+			node_set_flag(c->src, N_BELOW);
+		else
+			node_clear_flag(c->src, N_BELOW);
+	}
+	if (src_dir && !src_redirected)
+		c->src->end = (uint16_t)(fs->upper + 1);
+	pthread_rwlock_unlock(&fs->ns_lock);
+out:
+	slot_close_locked(&ds);
+	slot_close_locked(&ss);
+	return r;
+}
+
+void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       fuse_ino_t newparent, const char *newname, unsigned flags)
+{
+	struct lfs *fs = lfs_from_req(req);
+	struct rename_ctx c = { .name = name, .newname = newname,
+				.flags = flags };
+	struct stat st;
+	int r = 0;
+
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (!lfs_has_upper(fs) || fs->opt->read_only) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (wh_is_reserved(newname)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	c.sdir = node_from_ino(fs, parent);
+	c.ddir = node_from_ino(fs, newparent);
+	node_ref(c.sdir);
+	node_ref(c.ddir);
+
+	for (int attempt = 0; attempt < 8; attempt++) {
+		r = lookup_child(fs, c.sdir, name, &c.src, &st);
+		if (r < 0)
+			break;
+		r = lookup_child(fs, c.ddir, newname, &c.dst, &st);
+		if (r == -ENOENT) {
+			c.dst = NULL;
+			r = 0;
+		}
+		if (r == 0 && (flags & RENAME_EXCHANGE) && !c.dst)
+			r = -ENOENT;
+		if (r == 0 && (flags & RENAME_NOREPLACE) && c.dst)
+			r = -EEXIST;
+		if (r == 0 && c.dst == c.src) {
+			/* Two names of one file: nothing to do. */
+			goto done;
+		}
+		if (r == 0 && c.dst && !(flags & RENAME_EXCHANGE)) {
+			if (node_is_dir(c.src) && !node_is_dir(c.dst))
+				r = -ENOTDIR;
+			else if (!node_is_dir(c.src) && node_is_dir(c.dst))
+				r = -EISDIR;
+			else if (node_is_dir(c.dst)) {
+				struct dcache *dc;
+				r = dcache_acquire_read(fs, c.dst, &dc);
+				if (r == 0) {
+					if (dc->nvisible > 0)
+						r = -ENOTEMPTY;
+					dir_unlock(c.dst);
+				}
+			}
+		}
+		if (r == 0)
+			r = copy_up(fs, c.sdir, CU_META);
+		if (r == 0)
+			r = copy_up(fs, c.ddir, CU_META);
+		if (r == 0)
+			r = prepare_moving(fs, c.src, &c.src_redirect);
+		if (r == 0 && (flags & RENAME_EXCHANGE))
+			r = prepare_moving(fs, c.dst, &c.dst_redirect);
+		if (r == 0) {
+			pthread_mutex_lock(&fs->rename_mutex);
+			dir_wrlock_two(c.sdir, c.ddir);
+			r = rename_locked(fs, &c);
+			dir_unlock_two(c.sdir, c.ddir);
+			pthread_mutex_unlock(&fs->rename_mutex);
+		}
+done:
+		free(c.src_redirect);
+		free(c.dst_redirect);
+		c.src_redirect = c.dst_redirect = NULL;
+		node_unref(fs, c.src);
+		if (c.dst)
+			node_unref(fs, c.dst);
+		c.src = c.dst = NULL;
+		if (r != -EAGAIN)
+			break;
+	}
+	node_unref(fs, c.sdir);
+	node_unref(fs, c.ddir);
+	fuse_reply_err(req, r == -EAGAIN ? EBUSY : -r);
+}

@@ -1,0 +1,181 @@
+/*
+ * setattr: chmod, chown, truncate and utimens.
+ *
+ * Metadata changes on a lower file copy up its metadata only (copy_up.h):
+ * `chown -R` over a lower tree costs a small file per entry, not its
+ * bytes.  A truncate needs the data: to zero it needs none of it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "copy_up.h"
+#include "creds.h"
+#include "file.h"
+#include "inode.h"
+#include "override.h"
+
+static int apply_size(struct lfs *fs, struct node *n, off_t size,
+		      struct fuse_file_info *fi)
+{
+	struct lfs_file *h = fi ? (struct lfs_file *)(uintptr_t)fi->fh
+				   : NULL;
+	if (h && h->upper)
+		return ftruncate(h->fd, size) < 0 ? -errno : 0;
+	int fd = node_open(fs, n, fs->upper, O_WRONLY);
+	if (fd < 0)
+		return fd;
+	int r = ftruncate(fd, size) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+/* Ownership and mode kept in the override xattr instead of the inode. */
+static int apply_override(struct lfs *fs, struct node *n, const struct stat *a,
+			  int to_set)
+{
+	int fd = node_open(fs, n, fs->upper, O_PATH);
+	if (fd < 0)
+		return fd;
+	struct override_stat o;
+	struct stat real;
+	int r = fstat(fd, &real) < 0 ? -errno : 0;
+	if (r == 0 && override_load(fs, fd, &o) < 0) {
+		o = (struct override_stat){ .uid = real.st_uid,
+					    .gid = real.st_gid,
+					    .mode = real.st_mode & 07777 };
+	}
+	if (r == 0) {
+		if (to_set & FUSE_SET_ATTR_UID)
+			o.uid = a->st_uid;
+		if (to_set & FUSE_SET_ATTR_GID)
+			o.gid = a->st_gid;
+		if (to_set & FUSE_SET_ATTR_MODE)
+			o.mode = (o.mode & S_IFMT) | (a->st_mode & 07777);
+		r = override_store(fs, fd, &o);
+	}
+	close(fd);
+	return r;
+}
+
+static int apply_owner_mode(struct lfs *fs, struct node *n,
+			    const struct stat *a, int to_set)
+{
+	bool squash_uid = fs->opt->squash_uid >= 0;
+	bool squash_gid = fs->opt->squash_gid >= 0;
+	/* Squashed ids are a presentation: chown changes nothing. */
+	if (squash_uid)
+		to_set &= ~FUSE_SET_ATTR_UID;
+	if (squash_gid)
+		to_set &= ~FUSE_SET_ATTR_GID;
+	if (!(to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+			FUSE_SET_ATTR_MODE)))
+		return 0;
+	if (override_xattr_name(fs) &&
+	    (S_ISREG(n->mode) || S_ISDIR(n->mode)))
+		return apply_override(fs, n, a, to_set);
+
+	int fd = node_open(fs, n, fs->upper, O_PATH);
+	if (fd < 0)
+		return fd;
+	int r = 0;
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid = (to_set & FUSE_SET_ATTR_UID)
+				    ? creds_disk_uid(fs, a->st_uid)
+				    : (uid_t)-1;
+		gid_t gid = (to_set & FUSE_SET_ATTR_GID)
+				    ? creds_disk_gid(fs, a->st_gid)
+				    : (gid_t)-1;
+		if (fchownat(fd, "", uid, gid,
+			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			r = -errno;
+	}
+	if (r == 0 && (to_set & FUSE_SET_ATTR_MODE) && !S_ISLNK(n->mode)) {
+		char proc[64];
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		if (chmod(proc, a->st_mode & 07777) < 0)
+			r = -errno;
+	}
+	close(fd);
+	return r;
+}
+
+static int apply_times(struct lfs *fs, struct node *n, const struct stat *a,
+		       int to_set)
+{
+	if (!(to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)))
+		return 0;
+	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT },
+				  { .tv_nsec = UTIME_OMIT } };
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		ts[0].tv_nsec = UTIME_NOW;
+	else if (to_set & FUSE_SET_ATTR_ATIME)
+		ts[0] = a->st_atim;
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+		ts[1].tv_nsec = UTIME_NOW;
+	else if (to_set & FUSE_SET_ATTR_MTIME)
+		ts[1] = a->st_mtim;
+	char name[NAME_MAX + 1];
+	int r;
+	if (node_flags(n) & N_ROOT) {
+		int fd = node_open(fs, n, fs->upper, O_RDONLY | O_DIRECTORY);
+		if (fd < 0)
+			return fd;
+		r = futimens(fd, ts) < 0 ? -errno : 0;
+		close(fd);
+		return r;
+	}
+	if (node_flags(n) & N_IDX_ALIAS) {
+		int fd = node_open(fs, n, fs->upper, O_PATH);
+		if (fd < 0)
+			return fd;
+		char proc[64];
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		r = utimensat(AT_FDCWD, proc, ts, 0) < 0 ? -errno : 0;
+		close(fd);
+		return r;
+	}
+	int dfd = node_open_parent(fs, n, fs->upper, name);
+	if (dfd < 0)
+		return dfd;
+	r = utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	close(dfd);
+	return r;
+}
+
+void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		struct fuse_file_info *fi)
+{
+	struct lfs *fs = lfs_from_req(req);
+	struct node *n = node_from_ino(fs, ino);
+	struct stat st;
+	int r = 0;
+
+	if (!lfs_has_upper(fs) || fs->opt->read_only) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	node_ref(n);
+	enum copy_up_kind kind = CU_META;
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		kind = attr->st_size == 0 ? CU_TRUNC : CU_DATA;
+	r = copy_up(fs, n, kind);
+	creds_as_daemon();
+	if (r == 0 && (to_set & FUSE_SET_ATTR_SIZE))
+		r = apply_size(fs, n, attr->st_size, fi);
+	if (r == 0)
+		r = apply_owner_mode(fs, n, attr, to_set);
+	if (r == 0)
+		r = apply_times(fs, n, attr, to_set);
+	if (r == 0)
+		r = inode_stat(fs, n, &st);
+	node_unref(fs, n);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &st, fs->timeout);
+}

@@ -1,0 +1,183 @@
+#include "stats.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dcache.h"
+#include "layerfs.h"
+#include "lf_common.h"
+#include "node.h"
+
+uint64_t lfs_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int lfs_stats_init(struct lfs_stats *s, unsigned nlayers)
+{
+	memset(s, 0, sizeof(*s));
+	s->layer_lookups = calloc(nlayers ? nlayers : 1,
+				  sizeof(atomic_uint_fast64_t));
+	if (!s->layer_lookups)
+		return -ENOMEM;
+	s->mount_time_ns = lfs_now_ns();
+	return 0;
+}
+
+void lfs_stats_free(struct lfs_stats *s)
+{
+	free(s->layer_lookups);
+	s->layer_lookups = NULL;
+}
+
+static uint64_t get(atomic_uint_fast64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static long rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	if (!f)
+		return -1;
+	char line[256];
+	long v = -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+int lfs_stats_write(struct lfs *fs, const char *path)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return -errno;
+	struct lfs_stats *s = &fs->stats;
+	fprintf(f, "{\n  \"version\": 1,\n");
+	fprintf(f, "  \"uptime_ms\": %llu,\n",
+		(unsigned long long)((lfs_now_ns() - s->mount_time_ns) / 1000000));
+#define FIELD(name) \
+	fprintf(f, "  \"%s\": %llu,\n", #name, (unsigned long long)get(&s->name))
+	FIELD(copyups);
+	FIELD(copyup_bytes);
+	FIELD(copyup_reflinked);
+	FIELD(copyup_ns);
+	FIELD(meta_copyups);
+	FIELD(dir_copyups);
+	FIELD(whiteouts);
+	FIELD(opaque_dirs);
+	FIELD(redirects);
+	FIELD(index_links);
+	FIELD(lookups);
+	FIELD(negative_lookups);
+	FIELD(dir_loads);
+	FIELD(dir_load_layers);
+	FIELD(dir_evictions);
+#undef FIELD
+	fprintf(f, "  \"nodes\": %zu,\n", node_count(fs));
+	fprintf(f, "  \"dcache_bytes\": %zu,\n", dcache_total_bytes());
+	fprintf(f, "  \"rss_kib\": %ld,\n", rss_kib());
+	fprintf(f, "  \"layers\": [\n");
+	for (int i = 0; i < fs->nlayers; i++) {
+		const char *kind = fs->layers[i].kind == LAYER_UPPER ? "upper"
+				   : fs->layers[i].kind == LAYER_INIT ? "init"
+								       : "lower";
+		fprintf(f, "    {\"index\": %d, \"kind\": \"%s\", \"path\": ", i,
+			kind);
+		json_string(f, fs->layers[i].path);
+		fprintf(f, ", \"lookups\": %llu}%s\n",
+			(unsigned long long)get(&s->layer_lookups[i]),
+			i + 1 < fs->nlayers ? "," : "");
+	}
+	fprintf(f, "  ]\n}\n");
+	if (fclose(f) != 0) {
+		free(buf);
+		return -EIO;
+	}
+	/* Write next to the target and rename: readers never see half. */
+	char tmp[PATH_MAX];
+	int r = 0;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid()) >=
+	    (int)sizeof(tmp)) {
+		free(buf);
+		return -ENAMETOOLONG;
+	}
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		r = -errno;
+	if (r == 0)
+		r = lf_write_all(fd, buf, len);
+	if (fd >= 0)
+		close(fd);
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	free(buf);
+	return r;
+}
+
+/* SIGUSR1 is blocked in every thread; this one waits for it. */
+static void *stats_thread(void *arg)
+{
+	struct lfs *fs = arg;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	for (;;) {
+		int sig;
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGUSR1 && fs->opt->stats_file) {
+			int r = lfs_stats_write(fs, fs->opt->stats_file);
+			if (r < 0)
+				lf_warn("cannot write stats to '%s': %s",
+					fs->opt->stats_file, strerror(-r));
+		}
+	}
+	return NULL;
+}
+
+int lfs_stats_start_signal_thread(struct lfs *fs)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	/* Block before any worker exists, so they all inherit the mask. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	pthread_t t;
+	int r = pthread_create(&t, NULL, stats_thread, fs);
+	if (r != 0)
+		return -r;
+	pthread_detach(t);
+	return 0;
+}

@@ -1,0 +1,202 @@
+#include "whiteout_ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "copy_up.h"
+#include "creds.h"
+#include "layers.h"
+#include "whiteout.h"
+
+static int slot_fill(struct lfs *fs, struct node *dir, const char *name,
+		     struct slot *s)
+{
+	int r = dcache_load(fs, dir, &s->dc);
+	if (r < 0)
+		return r;
+	s->rec = dcache_find(s->dc, name);
+	s->visible = s->rec && drec_visible(s->rec);
+	s->wh_upper = s->rec && !s->visible && (s->rec->flags & R_WH_UPPER);
+	s->below = s->rec && (s->rec->flags & R_BELOW);
+	s->pfd = node_open(fs, dir, fs->upper, O_PATH | O_DIRECTORY);
+	if (s->pfd < 0)
+		return s->pfd;
+	if (s->wh_upper) {
+		struct stat st;
+		s->wh_chardev = fstatat(s->pfd, name, &st,
+					AT_SYMLINK_NOFOLLOW) == 0 &&
+				wh_is_overlay_whiteout(&st);
+	}
+	return 0;
+}
+
+int slot_open_locked(struct lfs *fs, struct node *dir, const char *name,
+		     struct slot *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->dir = dir;
+	s->pfd = -1;
+	return slot_fill(fs, dir, name, s);
+}
+
+int slot_open(struct lfs *fs, struct node *dir, const char *name,
+	      struct slot *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->dir = dir;
+	s->pfd = -1;
+	if (!lfs_has_upper(fs) || fs->opt->read_only)
+		return -EROFS;
+	if (!node_is_dir(dir))
+		return -ENOTDIR;
+	if (strlen(name) > NAME_MAX)
+		return -ENAMETOOLONG;
+	/* A ".wh." name would be read back as a whiteout: never forge one. */
+	if (wh_is_reserved(name))
+		return -EPERM;
+	if (node_flags(dir) & N_UNHASHED)
+		return -ENOENT;
+	int r = copy_up(fs, dir, CU_META);
+	if (r < 0)
+		return r;
+	dir_wrlock(dir);
+	r = slot_fill(fs, dir, name, s);
+	if (r < 0) {
+		dir_unlock(dir);
+		if (s->pfd >= 0)
+			close(s->pfd);
+		s->pfd = -1;
+		s->dir = NULL;
+	}
+	return r;
+}
+
+void slot_close_locked(struct slot *s)
+{
+	if (s->pfd >= 0)
+		close(s->pfd);
+	s->pfd = -1;
+}
+
+void slot_close(struct slot *s)
+{
+	if (!s->dir)
+		return;
+	slot_close_locked(s);
+	dir_unlock(s->dir);
+	s->dir = NULL;
+}
+
+/* Whiteout format to write for this name: dotwh names need 4 more bytes,
+ * a 252..255 byte name is whited out as a 0/0 device instead. */
+static enum wh_format format_for(struct lfs *fs, const char *name)
+{
+	if (fs->opt->whiteout == WH_FORMAT_DOTWH &&
+	    strlen(name) + WH_PREFIX_LEN > NAME_MAX)
+		return WH_FORMAT_OVERLAY;
+	return fs->opt->whiteout;
+}
+
+/* A 0/0 device staged in workdir/work, ready to be renamed over NAME. */
+static int stage_chardev_whiteout(struct lfs *fs, char *tmp, size_t size)
+{
+	lfs_tmp_name(fs, tmp, size);
+	if (mknodat(fs->work_fd, tmp, S_IFCHR | 0, makedev(0, 0)) < 0)
+		return -errno;
+	return 0;
+}
+
+int whiteout_name(struct lfs *fs, struct slot *s, const char *name,
+		  bool upper_entry, bool is_dir)
+{
+	creds_as_daemon();
+	enum wh_format fmt = format_for(fs, name);
+	int r = 0;
+	if (fmt == WH_FORMAT_DOTWH) {
+		/* Hide below first: a crash leaves the upper entry visible,
+		 * which is the old state. */
+		r = wh_create(s->pfd, name, WH_FORMAT_DOTWH);
+		if (r == -EEXIST)
+			r = 0;
+		if (r < 0)
+			return r;
+		if (upper_entry) {
+			if (is_dir) {
+				char tmp[64];
+				lfs_tmp_name(fs, tmp, sizeof(tmp));
+				if (renameat(s->pfd, name, fs->work_fd, tmp) <
+				    0)
+					return -errno;
+				layers_remove_tree_at(fs->work_fd, tmp);
+			} else if (unlinkat(s->pfd, name, 0) < 0) {
+				return -errno;
+			}
+		}
+	} else {
+		char tmp[64];
+		r = stage_chardev_whiteout(fs, tmp, sizeof(tmp));
+		if (r < 0)
+			return r;
+		if (upper_entry && is_dir) {
+			/* Swap the directory out and the whiteout in. */
+			if (renameat2(fs->work_fd, tmp, s->pfd, name,
+				      RENAME_EXCHANGE) < 0) {
+				r = -errno;
+				unlinkat(fs->work_fd, tmp, 0);
+				return r;
+			}
+			layers_remove_tree_at(fs->work_fd, tmp);
+		} else if (renameat(fs->work_fd, tmp, s->pfd, name) < 0) {
+			r = -errno;
+			unlinkat(fs->work_fd, tmp, 0);
+			return r;
+		}
+	}
+	lfs_stat_add(&fs->stats.whiteouts, 1);
+	return 0;
+}
+
+int whiteout_clear(struct lfs *fs, struct slot *s, const char *name)
+{
+	(void)fs;
+	char wh[NAME_MAX + 1];
+	if (wh_dotwh_name(wh, sizeof(wh), name) < 0)
+		return 0;
+	if (unlinkat(s->pfd, wh, 0) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int whiteout_make_opaque(struct lfs *fs, int dirfd)
+{
+	int r = wh_make_opaque(dirfd, fs->opt->whiteout,
+			       fs->overlay_opaque_xattr
+				       ? fs->overlay_opaque_xattr
+				       : XATTR_USER_OVL_OPAQUE);
+	if (r == 0)
+		lfs_stat_add(&fs->stats.opaque_dirs, 1);
+	return r;
+}
+
+int whiteout_replace_with(struct lfs *fs, struct slot *s, const char *tmp,
+			  const char *name, bool is_dir)
+{
+	if (s->wh_chardev && is_dir) {
+		if (renameat2(fs->work_fd, tmp, s->pfd, name,
+			      RENAME_EXCHANGE) < 0)
+			return -errno;
+		/* The whiteout is now at tmp. */
+		unlinkat(fs->work_fd, tmp, 0);
+	} else if (renameat2(fs->work_fd, tmp, s->pfd, name,
+			     s->wh_chardev ? 0 : RENAME_NOREPLACE) < 0) {
+		return -errno;
+	}
+	return whiteout_clear(fs, s, name);
+}

@@ -1,0 +1,169 @@
+#include "xattr_private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "layerfs.h"
+#include "node.h"
+#include "whiteout.h"
+
+static const char *const private_prefixes[] = {
+	"user.layerfs.",
+	"trusted.layerfs.",
+	"trusted.overlay.",
+	"user.overlay.",
+	"user.fuseoverlayfs.",
+	"security.fuseoverlayfs.",
+	"trusted.fuseoverlayfs.",
+	"user.containers.override_",
+};
+
+bool xp_is_private(const char *name)
+{
+	for (size_t i = 0; i < sizeof(private_prefixes) / sizeof(char *); i++)
+		if (strncmp(name, private_prefixes[i],
+			    strlen(private_prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
+void xp_proc_path(char *buf, size_t size, int dirfd, const char *name)
+{
+	snprintf(buf, size, "/proc/self/fd/%d/%s", dirfd, name);
+}
+
+static bool list_has(const char *list, ssize_t len, const char *name)
+{
+	for (const char *p = list; p < list + len; p += strlen(p) + 1)
+		if (strcmp(p, name) == 0)
+			return true;
+	return false;
+}
+
+int xp_dir_marks(struct lfs *fs, int dirfd, bool is_upper, bool *impure)
+{
+	(void)fs;
+	*impure = false;
+	char list[4096];
+	ssize_t len = flistxattr(dirfd, list, sizeof(list));
+	if (len <= 0) {
+		if (len < 0 && errno == ERANGE)
+			return wh_fd_has_opaque_xattr(dirfd) > 0;
+		return 0;
+	}
+	if (is_upper && list_has(list, len, XATTR_LFS_IMPURE))
+		*impure = true;
+	if (!list_has(list, len, XATTR_TRUSTED_OVL_OPAQUE) &&
+	    !list_has(list, len, XATTR_USER_OVL_OPAQUE) &&
+	    !list_has(list, len, XATTR_FUSE_OVL_OPAQUE))
+		return 0;
+	return wh_fd_has_opaque_xattr(dirfd) > 0;
+}
+
+struct origin_rec {
+	uint32_t magic;
+	uint32_t version;
+	uint64_t dev;
+	uint64_t ino;
+};
+#define ORIGIN_MAGIC 0x4c465330u /* "LFS0" */
+
+int xp_read_origin_at(struct lfs *fs, int dirfd, const char *name,
+		      uint64_t *ino)
+{
+	char path[64 + NAME_MAX];
+	xp_proc_path(path, sizeof(path), dirfd, name);
+	struct origin_rec o;
+	ssize_t n = lgetxattr(path, XATTR_LFS_ORIGIN, &o, sizeof(o));
+	if (n != (ssize_t)sizeof(o) || o.magic != ORIGIN_MAGIC)
+		return -ENODATA;
+	uint64_t v = lfs_compose_ino_dev(fs, (dev_t)o.dev, o.ino);
+	if (!v)
+		return -ENODATA;
+	*ino = v;
+	return 0;
+}
+
+int xp_set_origin(int fd, dev_t dev, uint64_t ino)
+{
+	struct origin_rec o = { ORIGIN_MAGIC, 1, (uint64_t)dev, ino };
+	return fsetxattr(fd, XATTR_LFS_ORIGIN, &o, sizeof(o), 0) < 0 ? -errno
+								   : 0;
+}
+
+int xp_get_string_at(int dirfd, const char *name, const char *xattr,
+		     char **out)
+{
+	char path[64 + NAME_MAX];
+	xp_proc_path(path, sizeof(path), dirfd, name);
+	char buf[PATH_MAX + 1];
+	ssize_t n = lgetxattr(path, xattr, buf, sizeof(buf) - 1);
+	if (n < 0) {
+		if (errno != ERANGE)
+			return -errno;
+		/* Longer than PATH_MAX: ask for the size, then read. */
+		n = lgetxattr(path, xattr, NULL, 0);
+		if (n < 0)
+			return -errno;
+		char *big = malloc((size_t)n + 1);
+		if (!big)
+			return -ENOMEM;
+		ssize_t m = lgetxattr(path, xattr, big, (size_t)n);
+		if (m < 0) {
+			free(big);
+			return -errno;
+		}
+		big[m] = 0;
+		*out = big;
+		return 0;
+	}
+	buf[n] = 0;
+	*out = strdup(buf);
+	return *out ? 0 : -ENOMEM;
+}
+
+unsigned xp_marks_at(int dirfd, const char *name)
+{
+	char path[64 + NAME_MAX];
+	xp_proc_path(path, sizeof(path), dirfd, name);
+	char list[4096];
+	ssize_t len = llistxattr(path, list, sizeof(list));
+	if (len <= 0)
+		return 0;
+	unsigned f = 0;
+	if (list_has(list, len, XATTR_LFS_REDIRECT))
+		f |= N_REDIRECT;
+	if (list_has(list, len, XATTR_LFS_METACOPY))
+		f |= N_METACOPY;
+	if (list_has(list, len, XATTR_LFS_ORIGIN))
+		f |= N_ORIGIN_SET;
+	return f;
+}
+
+int xp_set_string(int fd, const char *xattr, const char *value)
+{
+	return fsetxattr(fd, xattr, value, strlen(value), 0) < 0 ? -errno : 0;
+}
+
+int xp_remove(int fd, const char *xattr)
+{
+	if (fremovexattr(fd, xattr) < 0 && errno != ENODATA)
+		return -errno;
+	return 0;
+}
+
+int xp_set_impure(int dirfd)
+{
+	/* fsetxattr refuses O_PATH fds; go through /proc. */
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", dirfd);
+	if (setxattr(path, XATTR_LFS_IMPURE, "y", 1, 0) < 0)
+		return -errno;
+	return 0;
+}

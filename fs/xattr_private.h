@@ -1,0 +1,59 @@
+/*
+ * layerfs's own bookkeeping in extended attributes of the upper layer,
+ * and the rule for which attribute names the mount hides.
+ *
+ *   user.layerfs.origin    (dev, ino) the file or directory was copied up
+ *                          from: keeps st_ino across copy-up and remount
+ *   user.layerfs.metacopy  the lower path holding the data of a file whose
+ *                          upper copy has only metadata
+ *   user.layerfs.redirect  the lower path of a renamed directory
+ *   user.layerfs.impure    on an upper directory with children carrying
+ *                          the marks above, so listings know to read them
+ *   user.layerfs.nlink     link count of a hard link kept in the index
+ *
+ * These marks are trusted only in the upper layer, the one layerfs
+ * writes: the same names in a lower layer are ignored, so a hostile image
+ * cannot redirect a lookup.  user.* is used rather than trusted.* so the
+ * same upper layer works for root and rootless mounts.
+ */
+#ifndef LFS_XATTR_PRIVATE_H
+#define LFS_XATTR_PRIVATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct lfs;
+
+/* Attribute names the mount never shows and never lets anyone set. */
+bool xp_is_private(const char *name);
+
+/*
+ * Marks of an open directory: returns 1 when it is opaque (overlay-style
+ * xattr), 0 when not.  For the upper layer, *impure tells whether the
+ * impure mark is set.  One listxattr in the common case.
+ */
+int xp_dir_marks(struct lfs *fs, int dirfd, bool is_upper, bool *impure);
+
+/* Reads the origin mark of dirfd/name and composes the st_ino it keeps.
+ * -ENODATA when there is none or its device is not one of our layers. */
+int xp_read_origin_at(struct lfs *fs, int dirfd, const char *name,
+		      uint64_t *ino);
+
+/* Reads a string mark of dirfd/name (malloc'd, NUL-terminated). */
+int xp_get_string_at(int dirfd, const char *name, const char *xattr,
+		     char **out);
+/* Which marks dirfd/name carries, as N_REDIRECT | N_METACOPY flags. */
+unsigned xp_marks_at(int dirfd, const char *name);
+
+/* Writers, on an fd open on the upper file or directory. */
+int xp_set_origin(int fd, dev_t dev, uint64_t ino);
+int xp_set_string(int fd, const char *xattr, const char *value);
+int xp_remove(int fd, const char *xattr);
+/* Marks the upper directory dirfd (O_PATH is fine) as impure. */
+int xp_set_impure(int dirfd);
+
+/* Path of dirfd/name through /proc, for the l*xattr calls. */
+void xp_proc_path(char *buf, size_t size, int dirfd, const char *name);
+
+#endif

@@ -1,0 +1,58 @@
+/* Small helpers shared by layerfs, layerrun and layertool. */
+#ifndef LF_COMMON_H
+#define LF_COMMON_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define LF_VERSION "0.1.0"
+
+#define LF_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define LF_LIKELY(x) __builtin_expect(!!(x), 1)
+#define LF_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Retry a system call interrupted by a signal. */
+#define LF_RETRY(expr)                                                         \
+	({                                                                     \
+		long lf_retry_r_;                                              \
+		do                                                             \
+			lf_retry_r_ = (long)(expr);                            \
+		while (lf_retry_r_ == -1 && errno == EINTR);                   \
+		lf_retry_r_;                                                   \
+	})
+
+/* Closes an fd on scope exit: `int fd LF_AUTOCLOSE = -1;` */
+static inline void lf_autoclose_(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+	}
+}
+#define LF_AUTOCLOSE __attribute__((cleanup(lf_autoclose_)))
+
+/* Prints "PROG: message" on stderr.  One line, no trailing newline needed. */
+void lf_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "PROG: warning: message". */
+void lf_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Sets the program name used by lf_err/lf_warn. */
+void lf_set_progname(const char *name);
+const char *lf_progname(void);
+
+/* Full write of a buffer to an fd; 0 or -errno. */
+int lf_write_all(int fd, const void *buf, size_t len);
+/* Reads a whole small file below dirfd into a NUL-terminated malloc'd buffer. */
+int lf_read_file_at(int dirfd, const char *path, char **out, size_t *len);
+/* Writes a file atomically: tmp in the same directory, fsync, rename. */
+int lf_write_file_atomic_at(int dirfd, const char *name, const void *buf,
+			    size_t len, mode_t mode);
+
+/* Parses a non-negative decimal number that must fill the whole string. */
+int lf_parse_u64(const char *s, uint64_t *out);
+
+#endif

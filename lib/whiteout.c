@@ -1,0 +1,136 @@
+#include "whiteout.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+enum wh_kind wh_classify_name(const char *name, const char **target)
+{
+	if (!wh_is_reserved(name))
+		return WH_NONE;
+	if (strcmp(name, WH_OPAQUE_NAME) == 0)
+		return WH_OPAQUE;
+	if (strncmp(name, WH_META_PREFIX, sizeof(WH_META_PREFIX) - 1) == 0)
+		return WH_INTERNAL;
+	const char *t = name + WH_PREFIX_LEN;
+	if (t[0] == 0 || strcmp(t, ".") == 0 || strcmp(t, "..") == 0)
+		return WH_INTERNAL;
+	if (target)
+		*target = t;
+	return WH_WHITEOUT;
+}
+
+int wh_dotwh_name(char *buf, size_t size, const char *name)
+{
+	size_t n = strlen(name);
+	if (n + WH_PREFIX_LEN > NAME_MAX || n + WH_PREFIX_LEN + 1 > size)
+		return -ENAMETOOLONG;
+	memcpy(buf, WH_PREFIX, WH_PREFIX_LEN);
+	memcpy(buf + WH_PREFIX_LEN, name, n + 1);
+	return 0;
+}
+
+int wh_create(int dirfd, const char *name, enum wh_format fmt)
+{
+	if (fmt == WH_FORMAT_OVERLAY) {
+		if (mknodat(dirfd, name, S_IFCHR | 0, makedev(0, 0)) < 0)
+			return -errno;
+		return 0;
+	}
+	char wh[NAME_MAX + 1];
+	int r = wh_dotwh_name(wh, sizeof(wh), name);
+	if (r < 0)
+		return r;
+	/* An empty, unreadable regular file, as the OCI spec and aufs use. */
+	int fd = openat(dirfd, wh,
+			O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			0);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+int wh_make_opaque(int dirfd, enum wh_format fmt, const char *xattr_name)
+{
+	if (fmt == WH_FORMAT_OVERLAY) {
+		/* fsetxattr needs a real fd, not O_PATH. */
+		int fd = openat(dirfd, ".",
+				O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		int r = fsetxattr(fd, xattr_name, "y", 1, 0) < 0 ? -errno : 0;
+		close(fd);
+		return r;
+	}
+	int fd = openat(dirfd, WH_OPAQUE_NAME,
+			O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+int wh_fd_has_opaque_xattr(int fd)
+{
+	static const char *const names[] = {
+		XATTR_TRUSTED_OVL_OPAQUE,
+		XATTR_USER_OVL_OPAQUE,
+		XATTR_FUSE_OVL_OPAQUE,
+	};
+	char list[4096];
+	/* One listxattr tells us whether any candidate exists; most
+	 * directories carry no xattrs at all, so this is one syscall. */
+	ssize_t len = flistxattr(fd, list, sizeof(list));
+	if (len < 0) {
+		if (errno == ENOTSUP || errno == ERANGE)
+			len = -1; /* fall back to asking for each name */
+		else
+			return -errno;
+	}
+	if (len == 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (len > 0) {
+			bool listed = false;
+			for (char *p = list; p < list + len; p += strlen(p) + 1)
+				if (strcmp(p, names[i]) == 0)
+					listed = true;
+			if (!listed)
+				continue;
+		}
+		char v[8];
+		ssize_t n = fgetxattr(fd, names[i], v, sizeof(v));
+		/* "x" (kernel 6.7+) marks a directory holding xattr
+		 * whiteouts; it is not opaque. */
+		if (n == 1 && v[0] == 'y')
+			return 1;
+	}
+	return 0;
+}
+
+int wh_format_parse(const char *s, enum wh_format *out)
+{
+	if (strcmp(s, "dotwh") == 0 || strcmp(s, "aufs") == 0 ||
+	    strcmp(s, "oci") == 0) {
+		*out = WH_FORMAT_DOTWH;
+		return 0;
+	}
+	if (strcmp(s, "overlay") == 0 || strcmp(s, "chardev") == 0) {
+		*out = WH_FORMAT_OVERLAY;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+const char *wh_format_name(enum wh_format fmt)
+{
+	return fmt == WH_FORMAT_OVERLAY ? "overlay" : "dotwh";
+}

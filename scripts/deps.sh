@@ -1,0 +1,41 @@
+#!/bin/sh
+# Installs the Debian packages layerfs needs to build and to run its tests.
+# As root it installs what is missing; otherwise it prints the command.
+set -eu
+
+# build: compiler, libfuse3 (low-level API), xxhash, libarchive, json-c,
+#        cmocka (unit tests), libcap (layerrun capability sets)
+# run/test: fuse3 (fusermount3, mount.fuse3), busybox-static (test and demo
+#        images), python3 (integration tests), attr/acl (xattr and ACL
+#        checks), zstd/gzip (archives), util-linux/iproute2/uidmap
+#        (namespaces, networking and id maps for layerrun)
+PKGS="build-essential pkg-config libfuse3-dev fuse3 libxxhash-dev
+libarchive-dev libjson-c-dev libcmocka-dev libcap-dev busybox-static python3
+attr acl zstd gzip xz-utils tar util-linux iproute2 uidmap procps psmisc
+kmod e2fsprogs"
+# Peers the differential tests and the benchmark compare against.
+PEERS="fuse-overlayfs unionfs-fuse bubblewrap fio gnuplot-nox"
+
+missing=""
+for p in $PKGS $PEERS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+if [ -z "$missing" ]; then
+	echo "deps: everything is installed"
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages; run as root:" >&2
+	echo "  apt-get install -y --no-install-recommends$missing" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+# An old package list may not know a package: refresh once if needed.
+if ! apt-get install -y --no-install-recommends $missing; then
+	apt-get update
+	apt-get install -y --no-install-recommends $missing
+fi

@@ -1,0 +1,376 @@
+"""Shared helpers for the integration tests: real mounts, layer builders,
+tree snapshots and skips with reasons.
+
+Every test mounts for real.  Mounts live under a per-test temporary
+directory and are unmounted (or aborted, if the daemon hangs) in tearDown,
+so a crashed daemon never blocks the next test.
+"""
+
+import contextlib
+import hashlib
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("LFS_BUILD", os.path.join(ROOT, "build"))
+LAYERFS = os.path.join(BUILD, "layerfs")
+LAYERRUN = os.path.join(BUILD, "layerrun")
+LAYERTOOL = os.path.join(BUILD, "layertool")
+# Prefix of every temporary directory, so the runner can clean up after a
+# test that was killed.
+TMP_PREFIX = "lfstest-"
+# An optional wrapper for the daemon (valgrind in `make check-valgrind`).
+DAEMON_WRAPPER = os.environ.get("LFS_DAEMON_WRAPPER", "").split()
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+def have_tool(name):
+    return shutil.which(name) is not None
+
+
+def kernel_overlay_available():
+    try:
+        with open("/proc/filesystems") as f:
+            if any(line.split()[-1] == "overlay" for line in f):
+                return True
+    except OSError:
+        return False
+    return subprocess.run(["modprobe", "overlay"],
+                          capture_output=True).returncode == 0
+
+
+def mounted_fstype(path):
+    """The filesystem type mounted exactly at path, or None."""
+    path = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            parts = line.split()
+            mnt = parts[4].encode().decode("unicode_escape")
+            if mnt == path:
+                sep = parts.index("-")
+                return parts[sep + 1]
+    return None
+
+
+def fuse_connection_of(path):
+    """The FUSE connection number (minor device) of the mount at path."""
+    path = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            parts = line.split()
+            if parts[4].encode().decode("unicode_escape") == path:
+                return int(parts[2].split(":")[1])
+    return None
+
+
+def force_unmount(path):
+    """Unmounts path even if its daemon is dead or stuck."""
+    conn = fuse_connection_of(path)
+    if conn is not None:
+        abort = "/sys/fs/fuse/connections/%d/abort" % conn
+        if os.path.exists(abort):
+            with contextlib.suppress(OSError):
+                with open(abort, "w") as f:
+                    f.write("1")
+    for cmd in (["fusermount3", "-uz", path], ["umount", "-l", path]):
+        if mounted_fstype(path) is None:
+            return
+        subprocess.run(cmd, capture_output=True, timeout=30)
+
+
+class Mount:
+    """A layerfs mount run in the foreground by this process."""
+
+    def __init__(self, mnt, args, proc):
+        self.path = mnt
+        self.args = args
+        self.proc = proc
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def unmount(self, timeout=30):
+        if mounted_fstype(self.path) is not None:
+            r = subprocess.run(["fusermount3", "-u", self.path],
+                               capture_output=True, timeout=timeout)
+            if r.returncode != 0 and is_root():
+                subprocess.run(["umount", self.path], capture_output=True,
+                               timeout=timeout)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            force_unmount(self.path)
+            raise
+        return self.proc.returncode
+
+    def kill(self, sig=signal.SIGKILL):
+        self.proc.send_signal(sig)
+        self.proc.wait()
+        force_unmount(self.path)
+
+    def stderr(self):
+        if self.proc.stderr is None:
+            return ""
+        try:
+            return self.proc.stderr.read().decode(errors="replace")
+        except Exception:
+            return ""
+
+
+def start_layerfs(mnt, lower, upper=None, work=None, opts=(), extra=(),
+                  env=None, timeout=20):
+    """Mounts with `layerfs -f` in the background and waits until ready."""
+    o = ["lowerdir=" + ":".join(lower)]
+    if upper:
+        o.append("upperdir=" + upper)
+        o.append("workdir=" + work)
+    o.extend(opts)
+    args = DAEMON_WRAPPER + [LAYERFS, "-f", "-o", ",".join(o)] + list(extra) \
+        + [mnt]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=env,
+                            start_new_session=True)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if mounted_fstype(mnt) == "fuse.layerfs":
+            return Mount(mnt, args, proc)
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace")
+            raise RuntimeError("layerfs exited with %d: %s"
+                               % (proc.returncode, err.strip()))
+        time.sleep(0.01)
+    proc.kill()
+    force_unmount(mnt)
+    raise RuntimeError("layerfs did not mount within %ds" % timeout)
+
+
+def write_tree(root, spec):
+    """Builds files under root from a dict.
+
+    key: relative path; a trailing "/" makes a directory.
+    value: str/bytes content for a file, None for a directory, or a tuple:
+      ("symlink", target) ("fifo",) ("chardev", major, minor)
+      ("whiteout",)   a 0/0 character device (overlay format)
+      ("opaque",)     directory with trusted.overlay.opaque=y
+      ("hardlink", other_relative_path)
+      ("file", content, mode)
+    """
+    for rel, val in spec.items():
+        path = os.path.join(root, rel.rstrip("/"))
+        os.makedirs(os.path.dirname(path) or root, exist_ok=True)
+        if rel.endswith("/") or val is None:
+            os.makedirs(path, exist_ok=True)
+            continue
+        if isinstance(val, (str, bytes)):
+            with open(path, "wb") as f:
+                f.write(val.encode() if isinstance(val, str) else val)
+            continue
+        kind = val[0]
+        if kind == "symlink":
+            os.symlink(val[1], path)
+        elif kind == "fifo":
+            os.mkfifo(path)
+        elif kind == "chardev":
+            os.mknod(path, 0o644 | stat.S_IFCHR, os.makedev(val[1], val[2]))
+        elif kind == "whiteout":
+            os.mknod(path, stat.S_IFCHR, os.makedev(0, 0))
+        elif kind == "opaque":
+            os.makedirs(path, exist_ok=True)
+            os.setxattr(path, "trusted.overlay.opaque", b"y")
+        elif kind == "hardlink":
+            os.link(os.path.join(root, val[1]), path)
+        elif kind == "file":
+            with open(path, "wb") as f:
+                data = val[1]
+                f.write(data.encode() if isinstance(data, str) else data)
+            os.chmod(path, val[2])
+        else:
+            raise ValueError("unknown tree entry kind %r" % (kind,))
+
+
+def file_digest(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def snapshot(root, content=True, xattrs=False, inodes=False, times=False):
+    """A comparable description of the tree under root.
+
+    Maps each relative path to a tuple of what a user sees: type, mode,
+    owner, size, content digest, link target, device numbers, and
+    optionally xattrs (user.* and security.capability) and inode numbers.
+    """
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(dirnames + filenames):
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, root)
+            st = os.lstat(full)
+            entry = {"type": stat.S_IFMT(st.st_mode),
+                     "mode": stat.S_IMODE(st.st_mode),
+                     "uid": st.st_uid, "gid": st.st_gid}
+            if stat.S_ISREG(st.st_mode):
+                entry["size"] = st.st_size
+                if content:
+                    entry["sha"] = file_digest(full)
+            elif stat.S_ISLNK(st.st_mode):
+                entry["target"] = os.readlink(full)
+            elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                entry["rdev"] = (os.major(st.st_rdev), os.minor(st.st_rdev))
+            if xattrs and not stat.S_ISLNK(st.st_mode):
+                try:
+                    names = sorted(n for n in os.listxattr(full)
+                                   if n.startswith("user.")
+                                   or n == "security.capability")
+                    entry["xattrs"] = {n: os.getxattr(full, n) for n in names}
+                except OSError:
+                    entry["xattrs"] = None
+            if inodes:
+                entry["ino"] = st.st_ino
+            if times:
+                entry["mtime"] = st.st_mtime_ns
+            out[rel] = entry
+    return out
+
+
+class LayerfsTestCase(unittest.TestCase):
+    """Base class: a scratch directory and mounts that are always cleaned."""
+
+    def setUp(self):
+        if not os.path.exists(LAYERFS):
+            self.fail("%s is missing: run make first" % LAYERFS)
+        self.tmp = tempfile.mkdtemp(prefix=TMP_PREFIX)
+        os.chmod(self.tmp, 0o755)
+        self._mounts = []
+        self._cleanups = []
+
+    def tearDown(self):
+        for m in reversed(self._mounts):
+            if mounted_fstype(m.path) is not None:
+                try:
+                    m.unmount(timeout=20)
+                except Exception:
+                    force_unmount(m.path)
+            if m.proc.poll() is None:
+                m.proc.kill()
+                m.proc.wait()
+        for fn in reversed(self._cleanups):
+            with contextlib.suppress(Exception):
+                fn()
+        # Kernel overlay or bind mounts a test made.
+        with open("/proc/self/mountinfo") as f:
+            mine = [l.split()[4] for l in f if l.split()[4].startswith(self.tmp)]
+        for m in sorted(mine, reverse=True):
+            force_unmount(m)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def path(self, *parts):
+        p = os.path.join(self.tmp, *parts)
+        return p
+
+    def mkdirs(self, *names):
+        out = []
+        for n in names:
+            p = self.path(n)
+            os.makedirs(p, exist_ok=True)
+            out.append(p)
+        return out if len(out) > 1 else out[0]
+
+    def layer(self, name, spec):
+        p = self.path(name)
+        os.makedirs(p, exist_ok=True)
+        write_tree(p, spec)
+        return p
+
+    def mount(self, lower, upper=None, work=None, opts=(), mnt=None,
+              extra=(), env=None):
+        mnt = mnt or self.path("mnt%d" % len(self._mounts))
+        os.makedirs(mnt, exist_ok=True)
+        m = start_layerfs(mnt, lower, upper, work, opts, extra, env)
+        self._mounts.append(m)
+        return m
+
+    def mount_rw(self, lower, opts=(), name="rw"):
+        """A mount with a fresh upper and work directory."""
+        upper = self.path(name + "-upper")
+        work = self.path(name + "-work")
+        os.makedirs(upper, exist_ok=True)
+        os.makedirs(work, exist_ok=True)
+        m = self.mount(lower, upper, work, opts)
+        m.upper = upper
+        m.work = work
+        return m
+
+    def require_root(self):
+        if not is_root():
+            self.skipTest("needs root")
+
+    def require_tool(self, *names):
+        for n in names:
+            if not have_tool(n):
+                self.skipTest("needs %s (not installed)" % n)
+
+    def run_cmd(self, args, check=True, **kw):
+        kw.setdefault("capture_output", True)
+        kw.setdefault("timeout", 120)
+        r = subprocess.run(args, **kw)
+        if check and r.returncode != 0:
+            self.fail("%s failed (%d): %s" % (
+                " ".join(args), r.returncode,
+                (r.stderr or b"").decode(errors="replace")))
+        return r
+
+
+class _MarkedResult(unittest.TextTestResult):
+    """Prints one "@@result" line per test for run.py to count."""
+
+    def _mark(self, test, verdict, why=""):
+        why = " ".join(str(why).split())[:300]
+        self.stream.write("\n@@result %s %s %s\n" % (test.id(), verdict, why))
+        self.stream.flush()
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self._mark(test, "pass")
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._mark(test, "fail", err[1])
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self._mark(test, "fail", "%s: %s" % (err[0].__name__, err[1]))
+
+    def addSkip(self, test, reason):
+        super().addSkip(test, reason)
+        self._mark(test, "skip", reason)
+
+    def addSubTest(self, test, subtest, err):
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            self._mark(subtest, "fail", err[1])
+
+
+def main():
+    import warnings
+    warnings.simplefilter("ignore", ResourceWarning)
+    runner = unittest.TextTestRunner(verbosity=2, resultclass=_MarkedResult,
+                                     warnings="ignore")
+    unittest.main(testRunner=runner)

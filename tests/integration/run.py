@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Runs the integration test modules, each in its own process with a time
+limit, and prints one line per test and a closing summary.
+
+usage: run.py [--timeout SECONDS] [--only SUBSTRING] [MODULE...]
+
+A module that runs past its limit is killed (with its whole process group)
+and every FUSE mount left under the test temporary directories is aborted,
+so one hung daemon never stalls the run.  Exit status: 0 when nothing
+failed.
+"""
+
+import argparse
+import glob
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import lfstest  # noqa: E402
+
+
+
+def cleanup_stray_mounts():
+    tmp = tempfile.gettempdir()
+    prefix = os.path.join(tmp, lfstest.TMP_PREFIX)
+    with open("/proc/self/mountinfo") as f:
+        mounts = [l.split()[4] for l in f]
+    for m in sorted(mounts, reverse=True):
+        if m.startswith(prefix):
+            lfstest.force_unmount(m)
+
+
+def run_module(path, timeout):
+    name = os.path.splitext(os.path.basename(path))[0]
+    start = time.time()
+    proc = subprocess.Popen([sys.executable, "-u", path, "-v"], cwd=HERE,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        timed_out = True
+    cleanup_stray_mounts()
+    text = out.decode(errors="replace")
+    results = []
+    for m in re.finditer(r"^@@result (\S+) (pass|fail|skip) ?(.*)$", text,
+                         re.M):
+        test = m.group(1).replace("__main__.", name + ".")
+        results.append((test, m.group(2), m.group(3)))
+    if timed_out:
+        results.append((name, "fail", "timed out after %ds" % timeout))
+    elif proc.returncode != 0 and not any(r[1] == "fail" for r in results):
+        results.append((name, "fail", "exit status %d" % proc.returncode))
+    return results, text, time.time() - start
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--timeout", type=int, default=600)
+    ap.add_argument("--only", default="")
+    ap.add_argument("modules", nargs="*")
+    a = ap.parse_args()
+    mods = a.modules or sorted(glob.glob(os.path.join(HERE, "test_*.py")))
+    mods = [m for m in mods if a.only in os.path.basename(m)]
+    npass = nfail = nskip = 0
+    for path in mods:
+        results, text, secs = run_module(path, a.timeout)
+        failed = False
+        for test, verdict, why in results:
+            if verdict == "pass":
+                npass += 1
+                print("ok     %s" % test)
+            elif verdict == "skip":
+                nskip += 1
+                print("skip   %s: %s" % (test, why))
+            else:
+                nfail += 1
+                failed = True
+                print("FAIL   %s: %s" % (test, why))
+        print("# %s: %.1fs" % (os.path.basename(path), secs), flush=True)
+        if failed:
+            # The module's own output explains the failure.
+            sys.stdout.write("".join("#   " + l + "\n"
+                                     for l in text.splitlines()[-80:]))
+    print("%d passed, %d failed, %d skipped" % (npass, nfail, nskip))
+    return 1 if nfail else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""The merged read-only view: names, types, contents, whiteouts in both
+formats, opaque directories, inode numbers, many layers."""
+
+import errno
+import os
+import stat
+import subprocess
+
+import lfstest
+from lfstest import LayerfsTestCase
+
+
+class ReadView(LayerfsTestCase):
+    def stack(self):
+        low = self.layer("low", {
+            "etc/hosts": "base hosts\n",
+            "etc/motd": "motd from low\n",
+            "gone/file": "deleted later",
+            "gone2/": None,
+            "opq/old": "hidden by opaque",
+            "opq2/old": "hidden by xattr opaque",
+            "bin/sh": ("file", "#!/bin/sh\n", 0o755),
+            "link": ("symlink", "etc/hosts"),
+            "evil": ("symlink", "/etc/shadow"),
+            "fifo": ("fifo",),
+            "merged/a": "a from low",
+            "merged/sub/deep": "deep",
+            "hl1": "shared inode",
+        })
+        os.link(os.path.join(low, "hl1"), os.path.join(low, "hl2"))
+        mid = self.layer("mid", {
+            "etc/motd": "motd from mid\n",
+            ".wh.gone": "",
+            "gone2": ("whiteout",),
+            "opq/.wh..wh..opq": "",
+            "opq/new": "new",
+            "opq2": ("opaque",),
+            "opq2/new": "new2",
+            "merged/b": "b from mid",
+            "merged/.wh.a": "",
+        })
+        top = self.layer("top", {
+            "merged/c": "c from top",
+            "merged/sub/": None,
+            "usr/bin/tool": ("file", "tool", 0o700),
+        })
+        return [top, mid, low]
+
+    def test_merge_names_and_contents(self):
+        m = self.mount(self.stack())
+        p = m.path
+        self.assertEqual(sorted(os.listdir(p)),
+                         ["bin", "etc", "evil", "fifo", "hl1", "hl2", "link",
+                          "merged", "opq", "opq2", "usr"])
+        self.assertEqual(open(os.path.join(p, "etc/motd")).read(),
+                         "motd from mid\n")
+        self.assertEqual(open(os.path.join(p, "etc/hosts")).read(),
+                         "base hosts\n")
+        self.assertEqual(sorted(os.listdir(os.path.join(p, "merged"))),
+                         ["b", "c", "sub"])
+        self.assertEqual(os.listdir(os.path.join(p, "merged/sub")), ["deep"])
+        st = os.stat(os.path.join(p, "usr/bin/tool"))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o700)
+        self.assertEqual(st.st_size, 4)
+        self.assertEqual(os.stat(os.path.join(p, "bin/sh")).st_mode & 0o777,
+                         0o755)
+
+    def test_whiteouts_and_opaque_both_formats(self):
+        p = self.mount(self.stack()).path
+        for gone in ("gone", "gone2", "merged/a", "opq/old", "opq2/old"):
+            self.assertFalse(os.path.lexists(os.path.join(p, gone)), gone)
+        self.assertEqual(os.listdir(os.path.join(p, "opq")), ["new"])
+        self.assertEqual(os.listdir(os.path.join(p, "opq2")), ["new"])
+        # Reserved names never appear, even by explicit lookup.
+        for name in (".wh.gone", "merged/.wh.a", "opq/.wh..wh..opq"):
+            self.assertFalse(os.path.lexists(os.path.join(p, name)), name)
+
+    def test_symlinks_are_shown_not_followed(self):
+        p = self.mount(self.stack()).path
+        self.assertEqual(os.readlink(os.path.join(p, "evil")), "/etc/shadow")
+        self.assertTrue(os.path.islink(os.path.join(p, "link")))
+        self.assertEqual(os.readlink(os.path.join(p, "link")), "etc/hosts")
+        self.assertTrue(stat.S_ISFIFO(os.lstat(os.path.join(p, "fifo")).st_mode))
+
+    def test_inodes_unique_stable_and_match_readdir(self):
+        m = self.mount(self.stack())
+        seen = {}
+        for dirpath, dirnames, filenames in os.walk(m.path):
+            with os.scandir(dirpath) as it:
+                for e in it:
+                    st = os.lstat(e.path)
+                    self.assertEqual(e.inode(), st.st_ino, e.path)
+                    seen.setdefault(st.st_ino, []).append(e.path)
+        for ino, paths in seen.items():
+            if len(paths) > 1:
+                names = sorted(os.path.basename(x) for x in paths)
+                self.assertEqual(names, ["hl1", "hl2"], paths)
+        first = os.stat(os.path.join(m.path, "merged/sub/deep")).st_ino
+        # Drop the kernel's caches: the number must come back the same.
+        subprocess.run(["sh", "-c", "echo 2 > /proc/sys/vm/drop_caches"],
+                       capture_output=True)
+        self.assertEqual(os.stat(os.path.join(m.path, "merged/sub/deep")).st_ino,
+                         first)
+
+    def test_hard_links_share_inode(self):
+        p = self.mount(self.stack()).path
+        a, b = os.stat(os.path.join(p, "hl1")), os.stat(os.path.join(p, "hl2"))
+        self.assertEqual(a.st_ino, b.st_ino)
+        self.assertEqual(a.st_nlink, 2)
+
+    def test_read_only_without_upper(self):
+        p = self.mount(self.stack()).path
+        for fn in (lambda: open(os.path.join(p, "new"), "w"),
+                   lambda: os.mkdir(os.path.join(p, "d")),
+                   lambda: os.unlink(os.path.join(p, "etc/motd")),
+                   lambda: os.chmod(os.path.join(p, "etc/motd"), 0o600),
+                   lambda: open(os.path.join(p, "etc/motd"), "a")):
+            with self.assertRaises(OSError) as cm:
+                fn()
+            self.assertEqual(cm.exception.errno, errno.EROFS)
+
+    def test_xattrs_shown_private_hidden(self):
+        low = self.layer("x", {"f": "x", "d/": None})
+        os.setxattr(os.path.join(low, "f"), "user.color", b"blue")
+        os.setxattr(os.path.join(low, "f"), "user.overlay.origin", b"zz")
+        os.setxattr(os.path.join(low, "f"), "user.layerfs.metacopy", b"/x")
+        p = self.mount([low]).path
+        f = os.path.join(p, "f")
+        self.assertEqual(os.getxattr(f, "user.color"), b"blue")
+        names = os.listxattr(f)
+        self.assertIn("user.color", names)
+        self.assertNotIn("user.overlay.origin", names)
+        self.assertNotIn("user.layerfs.metacopy", names)
+        with self.assertRaises(OSError) as cm:
+            os.getxattr(f, "user.layerfs.metacopy")
+        self.assertEqual(cm.exception.errno, errno.ENODATA)
+        # A metacopy mark in a lower layer is not trusted: the file reads
+        # as itself.
+        self.assertEqual(open(f).read(), "x")
+
+    def test_statfs(self):
+        p = self.mount(self.stack()).path
+        sv = os.statvfs(p)
+        self.assertEqual(sv.f_namemax, 255)
+        self.assertGreater(sv.f_blocks, 0)
+
+    def test_many_layers(self):
+        for count in (1, 2, 64, 500):
+            with self.subTest(layers=count):
+                layers = []
+                for i in range(count):
+                    layers.append(self.layer("L%d-%d" % (count, i), {
+                        "shared/f%d" % i: str(i),
+                        "top%d" % i: "t",
+                    }))
+                # Lowest layer holds one more file; the top whites out one.
+                with open(os.path.join(layers[-1], "bottom"), "w") as f:
+                    f.write("bottom")
+                if count > 1:
+                    open(os.path.join(layers[0], ".wh.top%d" % (count - 1)),
+                         "w").close()
+                m = self.mount(layers, mnt=self.path("m%d" % count))
+                names = os.listdir(os.path.join(m.path, "shared"))
+                self.assertEqual(len(names), count)
+                self.assertEqual(open(os.path.join(m.path, "bottom")).read(),
+                                 "bottom")
+                tops = [n for n in os.listdir(m.path) if n.startswith("top")]
+                self.assertEqual(len(tops), count - 1 if count > 1 else 1)
+                m.unmount()
+                self._mounts.remove(m)
+
+    def test_symlinked_directory_in_lower_is_not_followed(self):
+        outside = self.layer("outside", {"secret": "host data"})
+        low = self.layer("low2", {"d/x": "x"})
+        os.symlink(outside, os.path.join(low, "escape"))
+        top = self.layer("top2", {"escape/y": "y"})
+        p = self.mount([top, low]).path
+        # The top layer's directory wins; the lower symlink is not merged
+        # into it and nothing from outside shows.
+        self.assertEqual(os.listdir(os.path.join(p, "escape")), ["y"])
+        self.assertFalse(os.path.exists(os.path.join(p, "escape/secret")))
+
+
+if __name__ == "__main__":
+    lfstest.main()
