@@ -1,0 +1,221 @@
+/* The node table: (parent, name) index, lookup counts and forget, moves,
+ * paths with redirects, and inode numbering across filesystems. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "layerfs.h"
+#include "node.h"
+
+static struct lfs fs;
+static struct lfs_options opts;
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&fs, 0, sizeof(fs));
+	memset(&opts, 0, sizeof(opts));
+	fs.opt = &opts;
+	pthread_rwlock_init(&fs.ns_lock, NULL);
+	fs.layers = calloc(3, sizeof(struct layer));
+	fs.nlayers = 3;
+	fs.upper = 0;
+	for (int i = 0; i < 3; i++)
+		fs.layers[i].dev = 100;
+	assert_int_equal(node_table_init(&fs), 0);
+	fs.root = node_new(NULL, "", 0, S_IFDIR, 2);
+	node_set_flag(fs.root, N_ROOT);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	node_table_destroy(&fs);
+	node_discard(fs.root);
+	free(fs.layers);
+	return 0;
+}
+
+static struct node *add(struct node *parent, const char *name, mode_t mode,
+			uint64_t ino)
+{
+	struct node *n = node_new(parent, name, 1, mode, ino);
+	assert_non_null(n);
+	struct node *got = node_insert(&fs, n);
+	assert_ptr_equal(got, n);
+	return n;
+}
+
+static void test_insert_find_forget(void **state)
+{
+	(void)state;
+	size_t before = node_count(&fs);
+	struct node *d = add(fs.root, "dir", S_IFDIR, 10);
+	struct node *f = add(d, "file", S_IFREG, 11);
+	node_lookup_inc(d);
+	node_lookup_inc(f);
+	/* The lookup's own references go; the kernel's counts remain. */
+	node_unref(&fs, f);
+	node_unref(&fs, d);
+	assert_int_equal(node_count(&fs), before + 2);
+
+	struct node *found = node_find(&fs, d, "file");
+	assert_ptr_equal(found, f);
+	node_unref(&fs, found);
+	assert_null(node_find(&fs, d, "other"));
+	assert_null(node_find(&fs, fs.root, "file"));
+
+	/* A second insert of the same name returns the existing node. */
+	struct node *dup = node_new(d, "file", 1, S_IFREG, 99);
+	assert_ptr_equal(node_insert(&fs, dup), f);
+	node_unref(&fs, f);
+
+	/* Forgetting the directory first keeps it: its child holds it. */
+	node_forget(&fs, d, 1);
+	assert_int_equal(node_count(&fs), before + 2);
+	node_forget(&fs, f, 1);
+	assert_int_equal(node_count(&fs), before);
+}
+
+static void test_paths_and_redirect(void **state)
+{
+	(void)state;
+	struct node *a = add(fs.root, "a", S_IFDIR, 20);
+	struct node *b = add(a, "b", S_IFDIR, 21);
+	struct node *c = add(b, "c", S_IFREG, 22);
+	char *p = node_path(&fs, c, false);
+	assert_string_equal(p, "a/b/c");
+	free(p);
+	p = node_path(&fs, fs.root, false);
+	assert_string_equal(p, "");
+	free(p);
+	/* b was renamed from /x/y: below the upper layer its children live
+	 * under the redirect. */
+	struct node_ext *e = node_ext(b);
+	e->redirect = strdup("/x/y");
+	node_set_flag(b, N_REDIRECT);
+	p = node_path(&fs, c, true);
+	assert_string_equal(p, "x/y/c");
+	free(p);
+	p = node_path(&fs, c, false);
+	assert_string_equal(p, "a/b/c");
+	free(p);
+	node_unref(&fs, c);
+	node_unref(&fs, b);
+	node_unref(&fs, a);
+}
+
+static void test_move_and_exchange(void **state)
+{
+	(void)state;
+	struct node *d1 = add(fs.root, "d1", S_IFDIR, 30);
+	struct node *d2 = add(fs.root, "d2", S_IFDIR, 31);
+	struct node *f = add(d1, "f", S_IFREG, 32);
+	struct node *g = add(d2, "a-much-longer-name-than-before", S_IFREG, 33);
+	assert_int_equal(node_move(&fs, f, d2, "renamed-to-a-longer-name"), 0);
+	assert_null(node_find(&fs, d1, "f"));
+	struct node *x = node_find(&fs, d2, "renamed-to-a-longer-name");
+	assert_ptr_equal(x, f);
+	node_unref(&fs, x);
+	char *p = node_path(&fs, f, false);
+	assert_string_equal(p, "d2/renamed-to-a-longer-name");
+	free(p);
+	assert_int_equal(node_exchange(&fs, f, g), 0);
+	x = node_find(&fs, d2, "a-much-longer-name-than-before");
+	assert_ptr_equal(x, f);
+	node_unref(&fs, x);
+	x = node_find(&fs, d2, "renamed-to-a-longer-name");
+	assert_ptr_equal(x, g);
+	node_unref(&fs, x);
+	node_unhash(&fs, g);
+	assert_null(node_find(&fs, d2, "renamed-to-a-longer-name"));
+	node_unref(&fs, g);
+	node_unref(&fs, f);
+	node_unref(&fs, d2);
+	node_unref(&fs, d1);
+}
+
+static void test_many_nodes_grow_and_free(void **state)
+{
+	(void)state;
+	size_t before = node_count(&fs);
+	struct node *d = add(fs.root, "big", S_IFDIR, 40);
+	node_lookup_inc(d);
+	node_unref(&fs, d);
+	enum { N = 100000 };
+	static struct node *v[N];
+	char name[32];
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		v[i] = add(d, name, S_IFREG, 1000 + (uint64_t)i);
+		node_lookup_inc(v[i]);
+		node_unref(&fs, v[i]);
+	}
+	assert_int_equal(node_count(&fs), before + 1 + N);
+	for (int i = 0; i < N; i += 997) {
+		snprintf(name, sizeof(name), "f%d", i);
+		struct node *x = node_find(&fs, d, name);
+		assert_ptr_equal(x, v[i]);
+		node_unref(&fs, x);
+	}
+	for (int i = 0; i < N; i++)
+		node_forget(&fs, v[i], 1);
+	node_forget(&fs, d, 1);
+	assert_int_equal(node_count(&fs), before);
+}
+
+static void test_hard_link_index(void **state)
+{
+	(void)state;
+	struct node *f = add(fs.root, "hl", S_IFREG, 50);
+	node_index_ino(&fs, f);
+	struct node *x = node_find_by_ino(&fs, 50);
+	assert_ptr_equal(x, f);
+	node_unref(&fs, x);
+	assert_null(node_find_by_ino(&fs, 51));
+	node_unref(&fs, f);
+	assert_null(node_find_by_ino(&fs, 50));
+}
+
+static void test_inode_numbers(void **state)
+{
+	(void)state;
+	/* One filesystem: the real numbers, as kernel overlayfs. */
+	fs.ino_bits = 0;
+	assert_int_equal(lfs_compose_ino(&fs, 1, 12345), 12345);
+	/* Two filesystems: the fsid goes into the high bits, so equal real
+	 * numbers on different filesystems never collide. */
+	fs.layers[2].dev = 200;
+	fs.layers[2].fsid = 1;
+	fs.ino_bits = 1;
+	uint64_t a = lfs_compose_ino(&fs, 1, 12345);
+	uint64_t b = lfs_compose_ino(&fs, 2, 12345);
+	assert_true(a != b);
+	assert_int_equal(a & 0xffffffffu, 12345);
+	assert_int_equal(lfs_compose_ino_dev(&fs, 200, 12345), b);
+	assert_int_equal(lfs_compose_ino_dev(&fs, 999, 12345), 0);
+	fs.ino_bits = 0;
+	fs.layers[2].dev = 100;
+	fs.layers[2].fsid = 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_insert_find_forget),
+		cmocka_unit_test(test_paths_and_redirect),
+		cmocka_unit_test(test_move_and_exchange),
+		cmocka_unit_test(test_many_nodes_grow_and_free),
+		cmocka_unit_test(test_hard_link_index),
+		cmocka_unit_test(test_inode_numbers),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

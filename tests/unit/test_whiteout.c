@@ -1,0 +1,203 @@
+/* Whiteout naming and opaque detection, shared by all three programs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "override.h"
+#include "safe_path.h"
+#include "whiteout.h"
+
+static void test_classify(void **state)
+{
+	(void)state;
+	const char *t = NULL;
+	assert_int_equal(wh_classify_name("file", &t), WH_NONE);
+	assert_int_equal(wh_classify_name(".wh", &t), WH_NONE);
+	assert_int_equal(wh_classify_name(".whx", &t), WH_NONE);
+	assert_int_equal(wh_classify_name(".wh.foo", &t), WH_WHITEOUT);
+	assert_string_equal(t, "foo");
+	assert_int_equal(wh_classify_name(".wh..wh..opq", &t), WH_OPAQUE);
+	assert_int_equal(wh_classify_name(".wh..wh.plnk", &t), WH_INTERNAL);
+	assert_int_equal(wh_classify_name(".wh.", &t), WH_INTERNAL);
+	assert_int_equal(wh_classify_name(".wh..", &t), WH_INTERNAL);
+	assert_int_equal(wh_classify_name(".wh...", &t), WH_INTERNAL);
+	assert_int_equal(wh_classify_name(".wh..hidden", &t), WH_WHITEOUT);
+	assert_string_equal(t, ".hidden");
+	assert_true(wh_is_reserved(".wh.x"));
+	assert_false(wh_is_reserved(".w.x"));
+}
+
+static void test_dotwh_name_limits(void **state)
+{
+	(void)state;
+	char buf[NAME_MAX + 1];
+	assert_int_equal(wh_dotwh_name(buf, sizeof(buf), "abc"), 0);
+	assert_string_equal(buf, ".wh.abc");
+	char longname[NAME_MAX + 1];
+	memset(longname, 'x', 251);
+	longname[251] = 0;
+	assert_int_equal(wh_dotwh_name(buf, sizeof(buf), longname), 0);
+	longname[251] = 'y';
+	longname[252] = 0;
+	assert_int_equal(wh_dotwh_name(buf, sizeof(buf), longname),
+			 -ENAMETOOLONG);
+}
+
+static void test_overlay_whiteout_detection(void **state)
+{
+	(void)state;
+	struct stat st = { .st_mode = S_IFCHR, .st_rdev = makedev(0, 0) };
+	assert_true(wh_is_overlay_whiteout(&st));
+	st.st_rdev = makedev(1, 3);
+	assert_false(wh_is_overlay_whiteout(&st));
+	st.st_mode = S_IFREG;
+	st.st_rdev = 0;
+	assert_false(wh_is_overlay_whiteout(&st));
+}
+
+static void test_create_and_opaque_on_disk(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/lfsunit-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	assert_int_equal(wh_create(fd, "gone", WH_FORMAT_DOTWH), 0);
+	assert_int_equal(wh_create(fd, "gone", WH_FORMAT_DOTWH), -EEXIST);
+	struct stat st;
+	assert_int_equal(fstatat(fd, ".wh.gone", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_size, 0);
+	assert_int_equal(wh_make_opaque(fd, WH_FORMAT_DOTWH, NULL), 0);
+	assert_int_equal(faccessat(fd, WH_OPAQUE_NAME, F_OK, 0), 0);
+	/* xattr form, user namespace (works unprivileged). */
+	assert_int_equal(wh_fd_has_opaque_xattr(fd), 0);
+	if (fsetxattr(fd, XATTR_USER_OVL_OPAQUE, "y", 1, 0) == 0)
+		assert_int_equal(wh_fd_has_opaque_xattr(fd), 1);
+	/* "x" marks xwhiteouts, not opacity. */
+	if (fsetxattr(fd, XATTR_USER_OVL_OPAQUE, "x", 1, 0) == 0)
+		assert_int_equal(wh_fd_has_opaque_xattr(fd), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(wh_create(fd, "dev", WH_FORMAT_OVERLAY), 0);
+		assert_int_equal(fstatat(fd, "dev", &st, AT_SYMLINK_NOFOLLOW),
+				 0);
+		assert_true(wh_is_overlay_whiteout(&st));
+	}
+	close(fd);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_format_names(void **state)
+{
+	(void)state;
+	enum wh_format f;
+	assert_int_equal(wh_format_parse("dotwh", &f), 0);
+	assert_int_equal(f, WH_FORMAT_DOTWH);
+	assert_int_equal(wh_format_parse("overlay", &f), 0);
+	assert_int_equal(f, WH_FORMAT_OVERLAY);
+	assert_int_equal(wh_format_parse("nope", &f), -EINVAL);
+	assert_string_equal(wh_format_name(WH_FORMAT_OVERLAY), "overlay");
+}
+
+static void test_safe_open_refuses_symlinks(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/lfsunit-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/real", dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/real/f", dir);
+	int f = open(p, O_CREAT | O_WRONLY, 0644);
+	assert_true(f >= 0);
+	close(f);
+	snprintf(p, sizeof(p), "%s/link", dir);
+	assert_int_equal(symlink("real", p), 0);
+	snprintf(p, sizeof(p), "%s/abs", dir);
+	assert_int_equal(symlink("/etc", p), 0);
+	int root = open(dir, O_PATH | O_DIRECTORY);
+	for (int pass = 0; pass < 2; pass++) {
+		/* Second pass: the component walk used without openat2. */
+		sp_force_fallback(pass);
+		int fd = sp_open_beneath(root, "real/f", O_RDONLY, 0);
+		assert_true(fd >= 0);
+		close(fd);
+		assert_int_equal(sp_open_beneath(root, "link/f", O_RDONLY, 0) < 0,
+				 1);
+		assert_int_equal(sp_open_beneath(root, "abs/passwd", O_RDONLY, 0) <
+					 0,
+				 1);
+		assert_int_equal(sp_open_beneath(root, "link", O_RDONLY, 0), -ELOOP);
+		assert_int_equal(sp_open_beneath(root, "../x", O_RDONLY, 0) < 0, 1);
+		assert_int_equal(sp_open_beneath(root, "/etc/passwd", O_RDONLY, 0),
+				 -EXDEV);
+	}
+	sp_force_fallback(0);
+	close(root);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_override_stat_format(void **state)
+{
+	(void)state;
+	struct override_stat o;
+	assert_int_equal(override_parse("1000:100:0755", 13, &o), 0);
+	assert_int_equal(o.uid, 1000);
+	assert_int_equal(o.gid, 100);
+	assert_int_equal(o.mode, 0755);
+	assert_false(o.has_type);
+	/* The mode may carry type bits (containers/storage force_mask). */
+	assert_int_equal(override_parse("0:0:0100644", 11, &o), 0);
+	assert_int_equal(o.mode, 0644);
+	assert_int_equal(override_parse("0:0:0600:char-1-3", 17, &o), 0);
+	assert_true(S_ISCHR(o.mode));
+	assert_int_equal(major(o.rdev), 1);
+	assert_int_equal(minor(o.rdev), 3);
+	assert_int_equal(override_parse("0:0:0600:block-8-1", 18, &o), 0);
+	assert_true(S_ISBLK(o.mode));
+	assert_int_equal(override_parse("0:0:0700:dir", 12, &o), 0);
+	assert_true(S_ISDIR(o.mode));
+	assert_int_equal(override_parse("0:0", 3, &o), -EINVAL);
+	assert_int_equal(override_parse("a:0:0644", 8, &o), -EINVAL);
+	assert_int_equal(override_parse("0:0:0644:weird", 14, &o), -EINVAL);
+	char buf[64];
+	o = (struct override_stat){ .uid = 5, .gid = 6, .mode = S_IFCHR | 0640,
+				    .rdev = makedev(4, 5), .has_type = true };
+	assert_true(override_format(buf, sizeof(buf), &o) > 0);
+	assert_string_equal(buf, "5:6:0640:char-4-5");
+	struct override_stat back;
+	assert_int_equal(override_parse(buf, strlen(buf), &back), 0);
+	assert_int_equal(back.mode, o.mode);
+	assert_int_equal(back.rdev, o.rdev);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_dotwh_name_limits),
+		cmocka_unit_test(test_overlay_whiteout_detection),
+		cmocka_unit_test(test_create_and_opaque_on_disk),
+		cmocka_unit_test(test_format_names),
+		cmocka_unit_test(test_safe_open_refuses_symlinks),
+		cmocka_unit_test(test_override_stat_format),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
