@@ -355,6 +355,31 @@ static void keep_orphan(struct lfs *fs, struct node *n)
 	n->ext->orphan_fd = node_open(fs, n, node_layer(n), O_PATH);
 }
 
+/*
+ * Unlinking one name of a lower inode with several links: the inode goes
+ * into the index first (metadata only), so the link count the other names
+ * show can drop, as kernel overlayfs does with index=on.
+ */
+static int index_before_unlink(struct lfs *fs, struct node *dir,
+			       const char *name, struct node **n)
+{
+	if (fs->index_fd < 0 || !fs->upper_xattr)
+		return 0;
+	if (!*n) {
+		struct stat st;
+		int r = lookup_child(fs, dir, name, n, &st);
+		if (r < 0)
+			return r == -ENOENT ? 0 : r;
+	}
+	if (!S_ISREG((*n)->mode) || node_layer(*n) == fs->upper)
+		return 0;
+	struct stat raw;
+	int r = node_lstat(fs, *n, node_layer(*n), &raw);
+	if (r < 0 || raw.st_nlink < 2)
+		return r;
+	return copy_up(fs, *n, CU_META);
+}
+
 void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct lfs *fs = lfs_from_req(req);
@@ -364,9 +389,11 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct node *n = node_find(fs, dir, name);
 	if (n)
 		copy_up_wait(n);
-	int r = slot_open(fs, dir, name, &s);
-	if (r == -EPERM)
-		r = -ENOENT; /* a reserved name never exists */
+	int r = wh_is_reserved(name) ? -ENOENT : 0;
+	if (r == 0 && lfs_has_upper(fs))
+		r = index_before_unlink(fs, dir, name, &n);
+	if (r == 0)
+		r = slot_open(fs, dir, name, &s);
 	if (r < 0)
 		goto out;
 	if (!s.visible) {
@@ -378,11 +405,8 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		goto close;
 	}
 	bool in_upper = lfs_is_upper(fs, s.rec->layer);
-	if (n) {
+	if (n)
 		keep_orphan(fs, n);
-		if (node_flags(n) & N_HLINK)
-			index_nlink_add(fs, n, -1);
-	}
 	if (s.below)
 		r = whiteout_name(fs, &s, name, in_upper, false);
 	else if (in_upper)
@@ -390,8 +414,11 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (r < 0)
 		goto close;
 	dcache_hide(s.dc, s.rec, s.below);
-	if (n)
+	if (n) {
+		if (node_flags(n) & N_HLINK)
+			index_nlink_add(fs, n, -1);
 		node_unhash(fs, n);
+	}
 close:
 	slot_close(&s);
 out:

@@ -259,7 +259,7 @@ class LayerfsTestCase(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix=TMP_PREFIX)
         os.chmod(self.tmp, 0o755)
         self._mounts = []
-        self._cleanups = []
+        self._lfs_cleanups = []
 
     def tearDown(self):
         for m in reversed(self._mounts):
@@ -271,7 +271,7 @@ class LayerfsTestCase(unittest.TestCase):
             if m.proc.poll() is None:
                 m.proc.kill()
                 m.proc.wait()
-        for fn in reversed(self._cleanups):
+        for fn in reversed(self._lfs_cleanups):
             with contextlib.suppress(Exception):
                 fn()
         # Kernel overlay or bind mounts a test made.
@@ -280,6 +280,11 @@ class LayerfsTestCase(unittest.TestCase):
         for m in sorted(mine, reverse=True):
             force_unmount(m)
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def before_cleanup(self, fn):
+        """Runs fn in tearDown before the scratch directory is removed
+        (unittest's addCleanup runs after it)."""
+        self._lfs_cleanups.append(fn)
 
     def path(self, *parts):
         p = os.path.join(self.tmp, *parts)

@@ -1,0 +1,202 @@
+"""The command line: the forms that must mount, daemon mode, and every
+kind of bad input refused with one line, a non-zero status, nothing
+mounted and no daemon left behind."""
+
+import os
+import shutil
+import subprocess
+import time
+
+import lfstest
+from lfstest import LAYERFS, LayerfsTestCase, mounted_fstype
+
+
+def layerfs_daemons():
+    """pids of running layerfs processes."""
+    out = subprocess.run(["pgrep", "-x", "layerfs"], capture_output=True,
+                         text=True).stdout
+    return set(int(p) for p in out.split())
+
+
+class CommandLine(LayerfsTestCase):
+    def setUp(self):
+        super().setUp()
+        self.low = self.layer("low", {"f": "data", "d/g": "g"})
+        self.mnt = self.mkdirs("mnt")
+
+    def run_layerfs(self, *args, timeout=20):
+        return subprocess.run([LAYERFS] + list(args), capture_output=True,
+                              text=True, timeout=timeout)
+
+    def unmount(self, path):
+        subprocess.run(["fusermount3", "-u", path], capture_output=True,
+                       timeout=20)
+
+    def test_help_and_version(self):
+        r = self.run_layerfs("--help")
+        self.assertEqual(r.returncode, 0)
+        for word in ("lowerdir=", "upperdir=", "workdir=", "initdir=",
+                     "whiteout=", "metacopy=", "redirect_dir=", "index=",
+                     "fsync=", "volatile", "stats=", "uidmapping=",
+                     "squash_to_uid=", "xattr_permissions=", "timeout=",
+                     "threads=", "static_nlink", "noacl", "Exit status"):
+            self.assertIn(word, r.stdout)
+        r = self.run_layerfs("-V")
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^layerfs \d+\.\d+")
+
+    def test_daemon_mode_returns_ready_and_detached(self):
+        before = layerfs_daemons()
+        # Through a pipe: if the daemon kept stdout or stderr, `cat` would
+        # wait for it forever and the timeout would fire.
+        r = subprocess.run("%s -o lowerdir=%s %s 2>&1 | cat"
+                           % (LAYERFS, self.low, self.mnt), shell=True,
+                           capture_output=True, timeout=20)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        # Ready when the command returns: no polling needed.
+        self.assertEqual(mounted_fstype(self.mnt), "fuse.layerfs")
+        self.assertEqual(open(os.path.join(self.mnt, "f")).read(), "data")
+        new = layerfs_daemons() - before
+        self.assertEqual(len(new), 1)
+        pid = new.pop()
+        with open("/proc/%d/status" % pid) as f:
+            ppid = [l for l in f if l.startswith("PPid:")][0].split()[1]
+        fds = os.listdir("/proc/%d/fd" % pid)
+        for fd in ("0", "1", "2"):
+            self.assertEqual(os.readlink("/proc/%d/fd/%s" % (pid, fd)),
+                             "/dev/null")
+        self.unmount(self.mnt)
+        deadline = time.time() + 10
+        while time.time() < deadline and os.path.exists("/proc/%d" % pid):
+            time.sleep(0.05)
+        self.assertFalse(os.path.exists("/proc/%d" % pid),
+                         "daemon did not exit after unmount")
+        self.assertIsNotNone(ppid)
+        self.assertIsNotNone(fds)
+
+    def check_mounted_by_helper(self, r, source):
+        self.assertEqual(r.returncode, 0, r.stderr)
+        try:
+            self.assertEqual(mounted_fstype(self.mnt), "fuse.layerfs")
+            self.assertEqual(open(os.path.join(self.mnt, "d/g")).read(), "g")
+            with open("/proc/self/mountinfo") as f:
+                line = [l for l in f if l.split()[4] == self.mnt][0]
+            self.assertIn(source, line)  # SOURCE becomes the fsname
+        finally:
+            subprocess.run(["umount", self.mnt], capture_output=True)
+
+    def test_mount_t_fuse_program_hash_source(self):
+        # mount(8) -> mount.fuse3 -> "PROGRAM SOURCE MOUNTPOINT -o OPTS"
+        self.require_root()
+        if not os.path.exists("/sbin/mount.fuse3"):
+            self.skipTest("mount.fuse3 is missing")
+        r = subprocess.run(["mount", "-t", "fuse", LAYERFS + "#layerfs-demo",
+                            self.mnt, "-o", "lowerdir=" + self.low],
+                           capture_output=True, text=True, timeout=20)
+        self.check_mounted_by_helper(r, "layerfs-demo")
+
+    def test_mount_fuse3_with_subtype(self):
+        # What `mount -t fuse.layerfs SRC MNT -o ...` and an fstab line
+        # run once layerfs is installed in PATH.
+        self.require_root()
+        if not os.path.exists("/sbin/mount.fuse3"):
+            self.skipTest("mount.fuse3 is missing")
+        bindir = self.mkdirs("bin")
+        os.symlink(LAYERFS, os.path.join(bindir, "layerfs"))
+        env = dict(os.environ, PATH=bindir + ":" + os.environ["PATH"])
+        r = subprocess.run(["/sbin/mount.fuse3", "fstab-src", self.mnt,
+                            "-t", "fuse.layerfs", "-o",
+                            "rw,nodev,lowerdir=" + self.low],
+                           capture_output=True, text=True, env=env,
+                           timeout=20)
+        self.check_mounted_by_helper(r, "fstab-src")
+
+    def test_fstab_style_source_and_options_after(self):
+        # What mount.fuse3 runs: layerfs SOURCE MOUNTPOINT -o OPTS
+        r = self.run_layerfs("src", self.mnt, "-o",
+                             "rw,nodev,nosuid,lowerdir=" + self.low)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(mounted_fstype(self.mnt), "fuse.layerfs")
+        self.unmount(self.mnt)
+
+    def assert_refused(self, args, status, *words):
+        before = layerfs_daemons()
+        r = self.run_layerfs(*args)
+        self.assertEqual(r.returncode, status, r.stderr)
+        lines = [l for l in r.stderr.splitlines() if l]
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertTrue(lines[0].startswith("layerfs: "), lines[0])
+        for w in words:
+            self.assertIn(w, lines[0])
+        self.assertIsNone(mounted_fstype(self.mnt))
+        self.assertEqual(layerfs_daemons() - before, set())
+
+    def test_bad_input(self):
+        missing = self.path("missing")
+        self.assert_refused(["-o", "lowerdir=" + missing, self.mnt], 2,
+                            missing, "No such file or directory")
+        afile = self.path("afile")
+        open(afile, "w").close()
+        self.assert_refused(["-o", "lowerdir=" + afile, self.mnt], 2,
+                            afile, "not a directory")
+        self.assert_refused(["-o", "lowerdir=", self.mnt], 1, "empty")
+        self.assert_refused(["-o", "lowerdir=%s,frobnicate=1" % self.low,
+                             self.mnt], 1, "unknown option 'frobnicate=1'")
+        self.assert_refused(["-o", "lowerdir=" + self.low,
+                             self.path("nomnt")], 2, "mountpoint",
+                            "No such file or directory")
+        self.assert_refused(["-o", "lowerdir=" + self.low, self.low], 2,
+                            "itself the", self.low)
+        inner = os.path.join(self.low, "d")
+        self.assert_refused(["-o", "lowerdir=" + self.low, inner], 2,
+                            "inside the", self.low)
+        up, wk = self.mkdirs("up", "wk")
+        self.assert_refused(["-o", "lowerdir=%s,upperdir=%s" % (self.low, up),
+                             self.mnt], 1, "workdir")
+        self.assert_refused(["-o", "lowerdir=%s,upperdir=%s,workdir=%s"
+                             % (self.low, up, os.path.join(up, "w")),
+                             self.mnt], 2, "workdir")
+        self.assert_refused(["-o", "lowerdir=%s,upperdir=%s,workdir=%s"
+                             % (self.low, self.low, wk), self.mnt], 2,
+                            "also a lower layer")
+        self.assert_refused(["-o", "lowerdir=%s,whiteout=zip" % self.low,
+                             self.mnt], 1, "whiteout=")
+        self.assert_refused(["--bogus", self.mnt], 1, "--bogus")
+
+    def test_unreadable_lowerdir(self):
+        if lfstest.is_root():
+            # root reads anything: test as an unprivileged user.
+            if not shutil.which("setpriv"):
+                self.skipTest("needs setpriv")
+            secret = self.layer("secret", {"x": "y"})
+            os.chmod(secret, 0o700)
+            mnt = self.mkdirs("umnt")
+            os.chmod(mnt, 0o777)
+            r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                                "--clear-groups", LAYERFS, "-o",
+                                "lowerdir=" + secret, mnt],
+                               capture_output=True, text=True, timeout=20)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("Permission denied", r.stderr)
+            self.assertIn(secret, r.stderr)
+            self.assertIsNone(mounted_fstype(mnt))
+        else:
+            self.skipTest("runs as root, to make a directory unreadable "
+                          "to another user")
+
+    def test_workdir_in_use(self):
+        up, wk = self.mkdirs("up2", "wk2")
+        self.mount([self.low], up, wk)
+        self.assert_refused(["-o", "lowerdir=%s,upperdir=%s,workdir=%s"
+                             % (self.low, up, wk), self.mnt], 2, "in use")
+
+    def test_sigterm_unmounts_cleanly(self):
+        m = self.mount([self.low])
+        os.kill(m.pid, 15)
+        m.proc.wait(timeout=10)
+        self.assertEqual(m.proc.returncode, 0)
+        self.assertIsNone(mounted_fstype(m.path))
+
+
+if __name__ == "__main__":
+    lfstest.main()
