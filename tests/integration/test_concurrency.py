@@ -1,0 +1,146 @@
+"""Several processes creating, writing, renaming and deleting at once, in
+the same and in different directories, over a lower layer they also
+change.  Each worker owns its names, so the expected end state is known
+exactly: the merged tree must equal the union of the workers' models.
+
+LFS_CONCURRENCY_OPS sets the number of operations per worker (the stress
+target raises it); the seed is printed so a failure can be replayed with
+LFS_SEED."""
+
+import os
+import random
+import sys
+import time
+from multiprocessing import Process, Queue
+
+import lfstest
+from lfstest import LayerfsTestCase
+
+WORKERS = 4
+OPS = int(os.environ.get("LFS_CONCURRENCY_OPS", "1500"))
+DIRS = ["shared", "shared/deep", "mine%d"]
+
+
+def worker(root, wid, seed, ops, q):
+    rnd = random.Random(seed * 1000 + wid)
+    model = {}  # relative path -> bytes, or None for a directory
+    # The lower files this worker owns (created by the test in the lower
+    # layer) start in the model.
+    for i in range(5):
+        model["shared/low%d_%d" % (wid, i)] = ("lower %d %d\n" % (wid, i)).encode()
+    model["mine%d" % wid] = None
+    own_dirs = ["shared", "shared/deep", "mine%d" % wid]
+    try:
+        for n in range(ops):
+            op = rnd.choice(["create", "write", "append", "rename",
+                             "unlink", "mkdir", "rmdir", "read", "stat",
+                             "chmod"])
+            files = sorted(k for k, v in model.items() if v is not None)
+            dirs = sorted(k for k, v in model.items()
+                          if v is None and k.startswith("mine%d/" % wid))
+            if op == "create":
+                d = rnd.choice(own_dirs + dirs)
+                rel = "%s/w%d_%d" % (d, wid, n)
+                data = os.urandom(rnd.randint(0, 3000))
+                with open(os.path.join(root, rel), "wb") as f:
+                    f.write(data)
+                model[rel] = data
+            elif op in ("write", "append") and files:
+                rel = rnd.choice(files)
+                data = os.urandom(rnd.randint(1, 2000))
+                with open(os.path.join(root, rel),
+                          "ab" if op == "append" else "wb") as f:
+                    f.write(data)
+                model[rel] = (model[rel] + data) if op == "append" else data
+            elif op == "rename" and files:
+                rel = rnd.choice(files)
+                d = rnd.choice(own_dirs + dirs)
+                new = "%s/w%d_r%d" % (d, wid, n)
+                os.rename(os.path.join(root, rel), os.path.join(root, new))
+                model[new] = model.pop(rel)
+            elif op == "unlink" and files:
+                rel = rnd.choice(files)
+                os.unlink(os.path.join(root, rel))
+                del model[rel]
+            elif op == "mkdir":
+                rel = "mine%d/d%d" % (wid, n)
+                os.mkdir(os.path.join(root, rel))
+                model[rel] = None
+            elif op == "rmdir" and dirs:
+                rel = rnd.choice(dirs)
+                if not any(k.startswith(rel + "/") for k in model):
+                    os.rmdir(os.path.join(root, rel))
+                    del model[rel]
+            elif op == "read" and files:
+                rel = rnd.choice(files)
+                with open(os.path.join(root, rel), "rb") as f:
+                    got = f.read()
+                if got != model[rel]:
+                    raise AssertionError("worker %d op %d: %s has %d bytes, "
+                                         "expected %d" % (wid, n, rel,
+                                                          len(got),
+                                                          len(model[rel])))
+            elif op == "stat" and files:
+                rel = rnd.choice(files)
+                st = os.stat(os.path.join(root, rel))
+                if st.st_size != len(model[rel]):
+                    raise AssertionError("worker %d op %d: size of %s"
+                                         % (wid, n, rel))
+            elif op == "chmod" and files:
+                os.chmod(os.path.join(root, rnd.choice(files)), 0o640)
+        q.put((wid, "ok", model))
+    except Exception as e:  # reported to the parent, which fails the test
+        q.put((wid, "error: %r" % e, None))
+
+
+class Concurrency(LayerfsTestCase):
+    def test_workers_against_model(self):
+        seed = int(os.environ.get("LFS_SEED", str(int(time.time()))))
+        sys.stderr.write("seed %d (replay with LFS_SEED=%d)\n" % (seed, seed))
+        spec = {"shared/low%d_%d" % (w, i): "lower %d %d\n" % (w, i)
+                for w in range(WORKERS) for i in range(5)}
+        spec["shared/deep/"] = None
+        spec["base/keep"] = "untouched"
+        low = self.layer("low", spec)
+        m = self.mount_rw([low])
+        for w in range(WORKERS):
+            os.makedirs(os.path.join(m.path, "mine%d" % w), exist_ok=True)
+        q = Queue()
+        procs = [Process(target=worker, args=(m.path, w, seed, OPS, q))
+                 for w in range(WORKERS)]
+        for p in procs:
+            p.start()
+        results = [q.get(timeout=300) for _ in procs]
+        for p in procs:
+            p.join(timeout=60)
+        expected = {"shared": None, "shared/deep": None, "base": None,
+                    "base/keep": b"untouched"}
+        for wid, status, model in results:
+            self.assertEqual(status, "ok", "seed %d worker %d" % (seed, wid))
+            expected.update(model)
+        actual = {}
+        for dirpath, dirnames, filenames in os.walk(m.path):
+            for n in dirnames:
+                actual[os.path.relpath(os.path.join(dirpath, n), m.path)] = None
+            for n in filenames:
+                p = os.path.join(dirpath, n)
+                with open(p, "rb") as f:
+                    actual[os.path.relpath(p, m.path)] = f.read()
+        self.assertEqual(sorted(actual), sorted(expected), "seed %d" % seed)
+        for k, v in expected.items():
+            self.assertEqual(actual[k], v, "seed %d: %s" % (seed, k))
+        # The same after a remount: nothing lived only in memory.
+        m.unmount()
+        self._mounts.remove(m)
+        m2 = self.mount([low], m.upper, m.work, mnt=self.path("again"))
+        for k, v in expected.items():
+            p = os.path.join(m2.path, k)
+            if v is None:
+                self.assertTrue(os.path.isdir(p), k)
+            else:
+                with open(p, "rb") as f:
+                    self.assertEqual(f.read(), v, k)
+
+
+if __name__ == "__main__":
+    lfstest.main()

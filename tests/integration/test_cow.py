@@ -1,0 +1,547 @@
+"""Copy-on-write: what lands in the upper layer, and what must not."""
+
+import errno
+import fcntl
+import json
+import os
+import signal
+import stat
+import subprocess
+import time
+
+import lfstest
+from lfstest import LayerfsTestCase, snapshot
+
+SEEK_DATA, SEEK_HOLE = 3, 4
+MiB = 1 << 20
+
+
+def tree_files(root):
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in dirnames + filenames:
+            out.append(os.path.relpath(os.path.join(dirpath, n), root))
+    return sorted(out)
+
+
+def xattr(path, name):
+    try:
+        return os.getxattr(path, name, follow_symlinks=False)
+    except OSError:
+        return None
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def write(path, data, mode="w"):
+    with open(path, mode) as f:
+        f.write(data)
+
+
+class CopyOnWrite(LayerfsTestCase):
+    def lower(self):
+        low = self.layer("low", {
+            "etc/conf": "setting=1\n",
+            "big/data.bin": os.urandom(3 * MiB),
+            "tree/a/1": "1", "tree/a/2": "2", "tree/b/3": "3",
+            "exec": ("file", "#!/bin/sh\n", 0o4755),
+            "link": ("symlink", "etc/conf"),
+        })
+        # A sparse file: 64 MiB with two small data islands.
+        with open(os.path.join(low, "sparse"), "wb") as f:
+            f.seek(10 * MiB)
+            f.write(b"island one")
+            f.seek(60 * MiB)
+            f.write(b"island two")
+            f.truncate(64 * MiB)
+        os.setxattr(os.path.join(low, "etc/conf"), "user.tag", b"lower")
+        os.utime(os.path.join(low, "etc/conf"), (1111111111, 1222222222))
+        return low
+
+    def test_read_never_copies(self):
+        low = self.lower()
+        m = self.mount_rw([low])
+        for dirpath, dirnames, filenames in os.walk(m.path):
+            for n in filenames:
+                p = os.path.join(dirpath, n)
+                if os.path.isfile(p):
+                    read(p)
+        with open(os.path.join(m.path, "etc/conf"), "r+b") as f:
+            # Opening for writing copies; opening read-write and not
+            # writing still copies by POSIX semantics: check read-only.
+            pass
+        before = tree_files(m.upper)
+        read(os.path.join(m.path, "big/data.bin"))
+        os.stat(os.path.join(m.path, "tree/a/1"))
+        os.listdir(os.path.join(m.path, "tree"))
+        self.assertEqual(tree_files(m.upper), before)
+        self.assertNotIn("big", before)
+
+    def test_copy_up_keeps_everything(self):
+        low = self.lower()
+        os.chown(os.path.join(low, "etc/conf"), 1234, 5678)
+        m = self.mount_rw([low])
+        p = os.path.join(m.path, "etc/conf")
+        write(p, "setting=2\n", "a")
+        up = os.path.join(m.upper, "etc/conf")
+        st = os.stat(up)
+        self.assertEqual(read(up), b"setting=1\nsetting=2\n")
+        self.assertEqual((st.st_uid, st.st_gid), (1234, 5678))
+        self.assertEqual(xattr(up, "user.tag"), b"lower")
+        self.assertEqual(os.stat(p).st_mode, os.stat(os.path.join(low, "etc/conf")).st_mode)
+        # The parent came up first, with the lower directory's attributes.
+        self.assertEqual(os.stat(os.path.join(m.upper, "etc")).st_mode,
+                         os.stat(os.path.join(low, "etc")).st_mode)
+        # Lower untouched.
+        self.assertEqual(read(os.path.join(low, "etc/conf")), b"setting=1\n")
+
+    def test_setuid_and_capability_survive_metadata_copy(self):
+        low = self.lower()
+        cap = bytes.fromhex("0100000200200000000000000000000000000000")
+        try:
+            os.setxattr(os.path.join(low, "exec"), "security.capability", cap)
+        except OSError:
+            self.skipTest("cannot set security.capability here")
+        m = self.mount_rw([low])
+        os.utime(os.path.join(m.path, "exec"), (5, 6))
+        up = os.path.join(m.upper, "exec")
+        self.assertEqual(stat.S_IMODE(os.stat(up).st_mode), 0o4755)
+        self.assertEqual(xattr(up, "security.capability"), cap)
+
+    def test_holes_are_kept(self):
+        low = self.lower()
+        m = self.mount_rw([low])
+        p = os.path.join(m.path, "sparse")
+        write(p, b"tail", "ab")
+        up = os.path.join(m.upper, "sparse")
+        st = os.stat(up)
+        self.assertEqual(st.st_size, 64 * MiB + 4)
+        # Far less than 64 MiB allocated, and the holes are still holes.
+        self.assertLess(st.st_blocks * 512, 4 * MiB)
+        fd = os.open(up, os.O_RDONLY)
+        try:
+            self.assertEqual(os.lseek(fd, 0, SEEK_DATA) // MiB, 10)
+            self.assertGreaterEqual(os.lseek(fd, 10 * MiB, SEEK_HOLE),
+                                    10 * MiB + 10)
+        finally:
+            os.close(fd)
+        with open(p, "rb") as f:
+            f.seek(10 * MiB)
+            self.assertEqual(f.read(10), b"island one")
+            f.seek(60 * MiB)
+            self.assertEqual(f.read(10), b"island two")
+            f.seek(64 * MiB)
+            self.assertEqual(f.read(), b"tail")
+        # SEEK_DATA/SEEK_HOLE through the mount too.
+        fd = os.open(p, os.O_RDONLY)
+        try:
+            self.assertEqual(os.lseek(fd, 0, SEEK_DATA) // MiB, 10)
+        finally:
+            os.close(fd)
+
+    def test_metadata_only_copy_up(self):
+        low = self.lower()
+        m = self.mount_rw([low])
+        p = os.path.join(m.path, "big/data.bin")
+        os.chmod(p, 0o600)
+        os.chown(p, 42, 43)
+        os.setxattr(p, "user.note", b"meta")
+        os.utime(p, (100, 200))
+        up = os.path.join(m.upper, "big/data.bin")
+        st = os.stat(up)
+        self.assertEqual(st.st_size, 3 * MiB)
+        self.assertNoData(up)
+        self.assertEqual(xattr(up, "user.layerfs.metacopy"), b"/big/data.bin")
+        vst = os.stat(p)
+        self.assertEqual(stat.S_IMODE(vst.st_mode), 0o600)
+        self.assertEqual((vst.st_uid, vst.st_gid), (42, 43))
+        self.assertEqual(vst.st_mtime, 200)
+        self.assertGreater(vst.st_blocks, 0)  # the data's, from below
+        self.assertEqual(read(p), read(os.path.join(low, "big/data.bin")))
+        # The first write brings the data up, in place, and drops the mark.
+        with open(p, "r+b") as f:
+            f.seek(1000)
+            f.write(b"XYZ")
+        self.assertIsNone(xattr(up, "user.layerfs.metacopy"))
+        expect = bytearray(read(os.path.join(low, "big/data.bin")))
+        expect[1000:1003] = b"XYZ"
+        self.assertEqual(read(p), bytes(expect))
+        self.assertEqual(read(up), bytes(expect))
+        self.assertEqual(os.stat(p).st_uid, 42)
+
+    def assertNoData(self, path):
+        """No byte of data in the file: only a hole (the blocks a
+        filesystem may still charge hold the xattrs)."""
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            with self.assertRaises(OSError) as cm:
+                os.lseek(fd, 0, SEEK_DATA)
+            self.assertEqual(cm.exception.errno, errno.ENXIO, path)
+        finally:
+            os.close(fd)
+
+    def test_chown_recursive_costs_no_data(self):
+        files = {"t/d%d/f%d" % (i % 10, i): os.urandom(1 * MiB)
+                 for i in range(40)}
+        low = self.layer("low2", files)
+        stats = self.path("chown-stats.json")
+        m = self.mount_rw([low], opts=("stats=" + stats,))
+        self.run_cmd(["chown", "-R", "7:7", os.path.join(m.path, "t")])
+        self.run_cmd(["chmod", "-R", "go-rwx", os.path.join(m.path, "t")])
+        used = 0
+        for dirpath, _, filenames in os.walk(m.upper):
+            for n in filenames:
+                p = os.path.join(dirpath, n)
+                self.assertNoData(p)
+                used += os.lstat(p).st_blocks * 512
+        # A few KiB of metadata per file, whatever the file's size.
+        self.assertLess(used, 40 * 16 * 1024, "chown -R copied file data")
+        for rel, data in list(files.items())[:10]:
+            p = os.path.join(m.path, rel)
+            self.assertEqual(read(p), data)
+            self.assertEqual(os.stat(p).st_uid, 7)
+        m.unmount()
+        s = json.load(open(stats))
+        self.assertEqual(s["copyups"], 0)
+        self.assertEqual(s["copyup_bytes"], 0)
+        self.assertEqual(s["meta_copyups"], len(files))
+
+    def test_truncate_and_open_flags(self):
+        low = self.lower()
+        m = self.mount_rw([low])
+        p = os.path.join(m.path, "big/data.bin")
+        with open(p, "wb") as f:  # O_TRUNC: no data needs copying
+            f.write(b"short")
+        self.assertEqual(read(p), b"short")
+        self.assertEqual(os.stat(os.path.join(m.upper, "big/data.bin")).st_size,
+                         5)
+        with self.assertRaises(FileExistsError):
+            os.open(os.path.join(m.path, "etc/conf"),
+                    os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        fd = os.open(os.path.join(m.path, "etc/conf"), os.O_WRONLY | os.O_APPEND)
+        os.write(fd, b"appended\n")
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, b"again\n")  # O_APPEND ignores the seek
+        os.close(fd)
+        self.assertEqual(read(os.path.join(m.path, "etc/conf")),
+                         b"setting=1\nappended\nagain\n")
+        os.truncate(os.path.join(m.path, "tree/a/1"), 0)
+        self.assertEqual(read(os.path.join(m.path, "tree/a/1")), b"")
+        os.truncate(os.path.join(m.path, "tree/a/2"), 5)
+        self.assertEqual(read(os.path.join(m.path, "tree/a/2")), b"2\0\0\0\0")
+
+    def test_fallocate_copy_file_range_and_locks(self):
+        low = self.lower()
+        m = self.mount_rw([low])
+        p = os.path.join(m.path, "newfile")
+        fd = os.open(p, os.O_CREAT | os.O_RDWR, 0o644)
+        os.posix_fallocate(fd, 0, 1 * MiB)
+        self.assertEqual(os.fstat(fd).st_size, MiB)
+        src = os.open(os.path.join(m.path, "big/data.bin"), os.O_RDONLY)
+        n = os.copy_file_range(src, fd, 4096, 0, 0)
+        self.assertEqual(n, 4096)
+        os.close(src)
+        self.assertEqual(read(p)[:4096],
+                         read(os.path.join(low, "big/data.bin"))[:4096])
+        # flock and POSIX locks, seen by another process.
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        r = subprocess.run(["flock", "-n", p, "true"], capture_output=True)
+        self.assertNotEqual(r.returncode, 0)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        fcntl.lockf(fd, fcntl.LOCK_EX, 10, 0)
+        child = os.fork()
+        if child == 0:
+            fd2 = os.open(p, os.O_RDWR)
+            try:
+                fcntl.lockf(fd2, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 0)
+                os._exit(1)
+            except OSError:
+                os._exit(0)
+        _, status = os.waitpid(child, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+        os.close(fd)
+
+    def test_utimens_now_and_omit(self):
+        low = self.lower()
+        m = self.mount_rw([low])
+        p = os.path.join(m.path, "etc/conf")
+        before = os.stat(p)
+        self.run_cmd(["touch", "-a", p])  # atime now, mtime omitted
+        st = os.stat(p)
+        self.assertEqual(st.st_mtime_ns, before.st_mtime_ns)
+        self.assertGreater(st.st_atime, time.time() - 60)
+        self.run_cmd(["touch", "-m", "-d", "@1500000000", p])
+        st2 = os.stat(p)
+        self.assertEqual(st2.st_mtime, 1500000000)
+        self.assertEqual(st2.st_atime_ns, st.st_atime_ns)
+
+    def test_acls(self):
+        self.require_tool("setfacl", "getfacl")
+        low = self.lower()
+        m = self.mount_rw([low])
+        p = os.path.join(m.path, "etc/conf")
+        self.run_cmd(["setfacl", "-m", "u:4321:r", p])
+        out = self.run_cmd(["getfacl", "-cn", p]).stdout.decode()
+        self.assertIn("user:4321:r--", out)
+        d = os.path.join(m.path, "acldir")
+        os.mkdir(d)
+        self.run_cmd(["setfacl", "-d", "-m", "u:4321:rwx", d])
+        write(os.path.join(d, "child"), "x")
+        out = self.run_cmd(["getfacl", "-cn", os.path.join(d, "child")]).stdout
+        self.assertIn(b"user:4321:rwx", out)  # inherited default ACL
+        if os.geteuid() == 0:
+            # Enforced by the kernel: user 4321 may read, 4322 may not.
+            r1 = subprocess.run(["setpriv", "--reuid=4321", "--regid=4321",
+                                 "--clear-groups", "cat", p],
+                                capture_output=True)
+            os.chmod(p, 0o600)
+            self.run_cmd(["setfacl", "-m", "u:4321:r", p])
+            r2 = subprocess.run(["setpriv", "--reuid=4322", "--regid=4322",
+                                 "--clear-groups", "cat", p],
+                                capture_output=True)
+            self.assertEqual(r1.returncode, 0, r1.stderr)
+            self.assertNotEqual(r2.returncode, 0)
+
+    def test_new_files_belong_to_the_caller(self):
+        self.require_root()
+        low = self.layer("lowp", {"pub/": None, "sg/": None})
+        os.chmod(os.path.join(low, "pub"), 0o1777)
+        os.chown(os.path.join(low, "sg"), 0, 3333)
+        os.chmod(os.path.join(low, "sg"), 0o2777)
+        m = self.mount_rw([low])
+        self.run_cmd(["setpriv", "--reuid=2001", "--regid=2002",
+                      "--clear-groups", "sh", "-c",
+                      "umask 022; echo x > %s/pub/mine; mkdir %s/sg/sub; "
+                      "echo y > %s/sg/f" % ((m.path,) * 3)])
+        st = os.stat(os.path.join(m.upper, "pub/mine"))
+        self.assertEqual((st.st_uid, st.st_gid), (2001, 2002))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o644)
+        st = os.stat(os.path.join(m.upper, "sg/f"))
+        self.assertEqual((st.st_uid, st.st_gid), (2001, 3333))
+        st = os.stat(os.path.join(m.upper, "sg/sub"))
+        self.assertEqual(st.st_gid, 3333)
+        self.assertTrue(st.st_mode & stat.S_ISGID)
+        # Sticky directory: another user may not remove it.
+        r = subprocess.run(["setpriv", "--reuid=2003", "--regid=2003",
+                            "--clear-groups", "rm", "-f",
+                            os.path.join(m.path, "pub/mine")],
+                           capture_output=True)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertTrue(os.path.exists(os.path.join(m.path, "pub/mine")))
+
+    def test_reserved_names_refused_everywhere(self):
+        low = self.lower()
+        m = self.mount_rw([low])
+        j = lambda *a: os.path.join(m.path, *a)
+        ops = [
+            lambda: os.open(j(".wh.x"), os.O_CREAT | os.O_WRONLY, 0o644),
+            lambda: os.mkdir(j(".wh.d")),
+            lambda: os.mkfifo(j(".wh.f")),
+            lambda: os.symlink("x", j(".wh.s")),
+            lambda: os.link(j("etc/conf"), j(".wh.l")),
+            lambda: os.rename(j("etc/conf"), j(".wh.conf")),
+            lambda: os.mkdir(j(".wh..wh..opq")),
+        ]
+        for op in ops:
+            with self.assertRaises(OSError) as cm:
+                op()
+            self.assertEqual(cm.exception.errno, errno.EPERM)
+        self.assertEqual([n for n in tree_files(m.upper)
+                          if os.path.basename(n).startswith(".wh.")], [])
+        self.assertTrue(os.path.exists(j("etc/conf")))
+
+    def test_whiteout_rules(self):
+        low = self.lower()
+        m = self.mount_rw([low])
+        j = lambda *a: os.path.join(m.path, *a)
+        # No whiteout for a name that only ever existed in the upper layer.
+        write(j("tmpfile"), "t")
+        os.unlink(j("tmpfile"))
+        os.mkdir(j("tmpdir"))
+        os.rmdir(j("tmpdir"))
+        self.assertNotIn(".wh.tmpfile", os.listdir(m.upper))
+        self.assertNotIn(".wh.tmpdir", os.listdir(m.upper))
+        # rmdir of a merged directory checks the merged view.
+        with self.assertRaises(OSError) as cm:
+            os.rmdir(j("tree"))
+        self.assertEqual(cm.exception.errno, errno.ENOTEMPTY)
+        self.run_cmd(["rm", "-rf", j("tree")])
+        self.assertEqual(os.listdir(m.upper).count(".wh.tree"), 1)
+        # Recreated: opaque, and no whiteout is ever left inside it.
+        os.makedirs(j("tree/a"))
+        write(j("tree/a/new"), "n")
+        os.unlink(j("tree/a/new"))
+        self.assertEqual(os.listdir(j("tree")), ["a"])
+        self.assertIn(".wh..wh..opq", os.listdir(os.path.join(m.upper, "tree")))
+        self.assertEqual(os.listdir(os.path.join(m.upper, "tree/a")), [])
+        self.assertNotIn(".wh.tree", os.listdir(m.upper))
+
+    def test_overlay_whiteout_format(self):
+        self.require_root()
+        low = self.lower()
+        m = self.mount_rw([low], opts=("whiteout=overlay",))
+        os.unlink(os.path.join(m.path, "etc/conf"))
+        self.run_cmd(["rm", "-rf", os.path.join(m.path, "tree")])
+        os.mkdir(os.path.join(m.path, "tree"))
+        st = os.lstat(os.path.join(m.upper, "etc/conf"))
+        self.assertTrue(stat.S_ISCHR(st.st_mode) and st.st_rdev == 0)
+        self.assertEqual(xattr(os.path.join(m.upper, "tree"),
+                               "trusted.overlay.opaque"), b"y")
+        self.assertEqual(os.listdir(os.path.join(m.path, "tree")), [])
+        self.assertFalse(os.path.exists(os.path.join(m.path, "etc/conf")))
+
+    def test_long_names_use_device_whiteouts(self):
+        self.require_root()
+        name = "n" * 253  # ".wh." + 253 bytes does not fit in 255
+        low = self.layer("lowlong", {name: "long"})
+        m = self.mount_rw([low])
+        os.unlink(os.path.join(m.path, name))
+        self.assertFalse(os.path.exists(os.path.join(m.path, name)))
+        st = os.lstat(os.path.join(m.upper, name))
+        self.assertTrue(stat.S_ISCHR(st.st_mode) and st.st_rdev == 0)
+        write(os.path.join(m.path, name), "again")
+        self.assertEqual(read(os.path.join(m.path, name)), b"again")
+
+    def test_directory_rename_by_redirect(self):
+        low = self.lower()
+        m = self.mount_rw([low])
+        j = lambda *a: os.path.join(m.path, *a)
+        write(j("tree/a/added"), "upper file in a merged dir")
+        os.rename(j("tree"), j("renamed"))  # no EXDEV
+        os.rename(j("renamed/a"), j("a-moved"))
+        self.assertFalse(os.path.exists(j("tree")))
+        self.assertEqual(sorted(os.listdir(j("renamed"))), ["b"])
+        self.assertEqual(sorted(os.listdir(j("a-moved"))),
+                         ["1", "2", "added"])
+        self.assertEqual(read(j("a-moved/1")), b"1")
+        self.assertEqual(xattr(os.path.join(m.upper, "renamed"),
+                               "user.layerfs.redirect"), b"/tree")
+        # Nothing was copied but the directories themselves: the upper
+        # "renamed" holds only the whiteout of the "a" moved out of it.
+        self.assertEqual(sorted(tree_files(os.path.join(m.upper, "renamed"))),
+                         [".wh.a"])
+        view = snapshot(m.path, inodes=True)
+        m.unmount()
+        self._mounts.remove(m)
+        m2 = self.mount([low], m.upper, m.work, mnt=self.path("again"))
+        self.assertEqual(snapshot(m2.path, inodes=True), view)
+
+    def test_hard_links_survive_copy_up(self):
+        low = self.layer("lowh", {"a": "shared", "dir/": None})
+        os.link(os.path.join(low, "a"), os.path.join(low, "dir/b"))
+        os.link(os.path.join(low, "a"), os.path.join(low, "c"))
+        m = self.mount_rw([low])
+        j = lambda *a: os.path.join(m.path, *a)
+        ino = os.stat(j("a")).st_ino
+        write(j("dir/b"), "written through b")
+        for n in ("a", "dir/b", "c"):
+            st = os.stat(j(n))
+            self.assertEqual(st.st_ino, ino, n)
+            self.assertEqual(st.st_nlink, 3, n)
+            self.assertEqual(read(j(n)), b"written through b", n)
+        os.unlink(j("c"))
+        self.assertEqual(os.stat(j("a")).st_nlink, 2)
+        # Across a remount, through the index.
+        m.unmount()
+        self._mounts.remove(m)
+        m2 = self.mount([low], m.upper, m.work, mnt=self.path("again"))
+        j = lambda *a: os.path.join(m2.path, *a)
+        self.assertEqual(read(j("a")), b"written through b")
+        self.assertEqual(os.stat(j("a")).st_ino, os.stat(j("dir/b")).st_ino)
+        self.assertEqual(os.stat(j("a")).st_nlink, 2)
+        self.assertFalse(os.path.exists(j("c")))
+        write(j("a"), "again through a")
+        self.assertEqual(read(j("dir/b")), b"again through a")
+
+    def test_inode_numbers_kept(self):
+        low = self.lower()
+        m = self.mount_rw([low])
+        j = lambda *a: os.path.join(m.path, *a)
+        before = {p: os.lstat(j(p)).st_ino
+                  for p in ("etc", "etc/conf", "tree/a", "big/data.bin")}
+        write(j("etc/conf"), "x", "a")
+        os.chmod(j("big/data.bin"), 0o600)
+        write(j("tree/a/new"), "n")
+        write(j("created"), "c")
+        created = os.stat(j("created")).st_ino
+        for p, ino in before.items():
+            self.assertEqual(os.lstat(j(p)).st_ino, ino, p)
+        m.unmount()
+        self._mounts.remove(m)
+        m2 = self.mount([low], m.upper, m.work, mnt=self.path("again"))
+        for p, ino in before.items():
+            self.assertEqual(os.lstat(os.path.join(m2.path, p)).st_ino, ino,
+                             "after remount: " + p)
+        self.assertEqual(os.stat(os.path.join(m2.path, "created")).st_ino,
+                         created)
+
+    def test_init_layer(self):
+        low = self.lower()
+        init = self.layer("init", {"etc/hosts": "127.0.0.1 container\n",
+                                   "etc/hostname": "box\n"})
+        upper, work = self.mkdirs("iu", "iw")
+        m = self.mount([low], upper, work, opts=("initdir=" + init,))
+        j = lambda *a: os.path.join(m.path, *a)
+        self.assertEqual(read(j("etc/hosts")), b"127.0.0.1 container\n")
+        self.assertEqual(read(j("etc/conf")), b"setting=1\n")
+        write(j("etc/hostname"), "renamed\n")
+        write(j("etc/new"), "n")
+        os.unlink(j("etc/hosts"))
+        self.assertEqual(read(os.path.join(init, "etc/hostname")), b"box\n")
+        self.assertTrue(os.path.exists(os.path.join(init, "etc/hosts")))
+        self.assertEqual(sorted(os.listdir(os.path.join(upper, "etc"))),
+                         [".wh.hosts", "hostname", "new"])
+        # A commit of the upper layer alone never carries the init files.
+        self.assertFalse(os.path.exists(os.path.join(upper, "etc/conf")))
+
+    def test_stats_file(self):
+        low = self.lower()
+        stats = self.path("stats.json")
+        m = self.mount_rw([low], opts=("stats=" + stats,))
+        write(os.path.join(m.path, "etc/conf"), "x", "a")
+        os.chmod(os.path.join(m.path, "big/data.bin"), 0o600)
+        os.unlink(os.path.join(m.path, "tree/a/1"))
+        os.kill(m.pid, signal.SIGUSR1)
+        deadline = time.time() + 10
+        while not os.path.exists(stats) and time.time() < deadline:
+            time.sleep(0.05)
+        s = json.load(open(stats))
+        self.assertEqual(s["copyups"], 1)
+        self.assertEqual(s["copyup_bytes"] + s["copyup_reflinked"], 10)
+        self.assertEqual(s["meta_copyups"], 1)
+        self.assertEqual(s["whiteouts"], 1)
+        self.assertGreaterEqual(s["dir_copyups"], 3)
+        self.assertEqual(len(s["layers"]), 2)
+        os.unlink(stats)
+        m.unmount()
+        self.assertTrue(os.path.exists(stats), "no stats at unmount")
+
+    def test_enospc_during_copy_up(self):
+        self.require_root()
+        low = self.lower()
+        small = self.mkdirs("small")
+        self.run_cmd(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", small])
+        self.before_cleanup(lambda: subprocess.run(["umount", "-l", small]))
+        os.makedirs(os.path.join(small, "u"))
+        os.makedirs(os.path.join(small, "w"))
+        m = self.mount([low], os.path.join(small, "u"),
+                       os.path.join(small, "w"))
+        p = os.path.join(m.path, "big/data.bin")
+        with self.assertRaises(OSError) as cm:
+            with open(p, "ab") as f:
+                f.write(b"!")
+        self.assertEqual(cm.exception.errno, errno.ENOSPC)
+        # The merged view still shows the old, complete file, and nothing
+        # partial is left in upper or work.
+        self.assertEqual(read(p), read(os.path.join(low, "big/data.bin")))
+        self.assertFalse(os.path.exists(os.path.join(small, "u/big/data.bin")))
+        self.assertEqual(os.listdir(os.path.join(small, "w/work")), [])
+        # Small changes still work.
+        write(os.path.join(m.path, "etc/conf"), "ok", "a")
+
+
+if __name__ == "__main__":
+    lfstest.main()
