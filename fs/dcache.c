@@ -296,47 +296,56 @@ static void clock_link_locked(struct dcache *dc)
 
 /*
  * Drops listings not used since the clock hand last passed them until
- * the total fits the budget.  A listing whose directory lock is busy is
- * skipped; the next attach tries again.
+ * the total fits the budget.
+ *
+ * The evictor holds budget_lock throughout: a node being freed detaches
+ * its listing under that lock first (dcache_detach), so dc->owner stays
+ * valid while we look at it.  The directory lock is only tried (never
+ * waited for) under budget_lock, so the usual order, directory lock then
+ * budget_lock, cannot deadlock with it; a busy directory is skipped.
  */
 static void enforce_budget(struct lfs *fs, struct node *keep)
 {
 	int scanned = 0;
-	for (;;) {
-		pthread_mutex_lock(&budget_lock);
-		if (total_bytes <= budget_bytes || !clock_head ||
-		    scanned > 4096) {
-			pthread_mutex_unlock(&budget_lock);
-			return;
-		}
+	struct dcache *victims = NULL;
+	pthread_mutex_lock(&budget_lock);
+	while (total_bytes > budget_bytes && clock_head && scanned < 4096) {
 		struct dcache *dc = clock_head;
 		clock_head = dc->lru_next;
 		scanned++;
 		struct node *owner = dc->owner;
-		if (owner == keep || atomic_exchange(&dc->accessed, false) ||
-		    !owner) {
-			pthread_mutex_unlock(&budget_lock);
+		if (!owner || owner == keep ||
+		    atomic_exchange(&dc->accessed, false))
 			continue;
-		}
-		/* Hold the owner so it cannot be freed while we lock it. */
-		node_ref(owner);
-		pthread_mutex_unlock(&budget_lock);
-
 		unsigned li = lock_index(owner);
-		if (pthread_rwlock_trywrlock(&dir_locks[li]) == 0) {
-			if (owner->dc == dc) {
-				owner->dc = NULL;
-				pthread_mutex_lock(&budget_lock);
-				clock_unlink_locked(dc);
-				dc->owner = NULL;
-				pthread_mutex_unlock(&budget_lock);
-				dcache_put(dc);
-				lfs_stat_add(&fs->stats.dir_evictions, 1);
-			}
-			pthread_rwlock_unlock(&dir_locks[li]);
+		if (pthread_rwlock_trywrlock(&dir_locks[li]) != 0)
+			continue;
+		if (owner->dc == dc) {
+			owner->dc = NULL;
+			clock_unlink_locked(dc);
+			dc->owner = NULL;
+			/* Freed after the locks are released. */
+			dc->lru_next = victims;
+			victims = dc;
+			lfs_stat_add(&fs->stats.dir_evictions, 1);
 		}
-		node_unref(fs, owner);
+		pthread_rwlock_unlock(&dir_locks[li]);
 	}
+	pthread_mutex_unlock(&budget_lock);
+	while (victims) {
+		struct dcache *next = victims->lru_next;
+		victims->lru_next = NULL;
+		dcache_put(victims);
+		victims = next;
+	}
+}
+
+void dcache_detach(struct dcache *dc)
+{
+	pthread_mutex_lock(&budget_lock);
+	clock_unlink_locked(dc);
+	dc->owner = NULL;
+	pthread_mutex_unlock(&budget_lock);
 }
 
 static void attach(struct node *dir, struct dcache *dc)

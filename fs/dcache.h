@@ -115,6 +115,9 @@ void dcache_hide(struct dcache *dc, struct drec *r, bool whiteout_in_upper);
 /* Puts `layer` at the top of the chain (after the directory's copy-up). */
 void dcache_chain_push_top(struct dcache *dc, uint16_t layer);
 
+/* Unlinks a listing from the budget before its directory node is freed. */
+void dcache_detach(struct dcache *dc);
+
 /* Drops a listing (after changes that are easier to re-read than to
  * mirror).  Caller holds dir's write lock. */
 void dcache_drop(struct lfs *fs, struct node *dir);

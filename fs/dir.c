@@ -202,7 +202,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int r = slot_open(fs, dir, name, &s);
 	if (r == 0) {
 		r = create_entry(fs, req, &s, name, ne, &n, &st);
-		slot_close(&s);
+		slot_close(fs, &s);
 	}
 	node_unref(fs, dir);
 	reply_new(req, fs, r, n, &st);
@@ -254,7 +254,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int r = slot_open(fs, dir, name, &s);
 	if (r == 0) {
 		r = create_entry(fs, req, &s, name, &ne, &n, &st);
-		slot_close(&s);
+		slot_close(fs, &s);
 	}
 	node_unref(fs, dir);
 	if (r == 0) {
@@ -329,7 +329,7 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		dcache_drop(fs, dir);
 	r = inode_stat(fs, n, &st);
 close:
-	slot_close(&s);
+	slot_close(fs, &s);
 out:
 	node_unref(fs, dir);
 	if (r < 0) {
@@ -420,7 +420,7 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		node_unhash(fs, n);
 	}
 close:
-	slot_close(&s);
+	slot_close(fs, &s);
 out:
 	if (n)
 		node_unref(fs, n);

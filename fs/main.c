@@ -127,6 +127,7 @@ static int run(struct lfs_options *o)
 	pthread_rwlock_init(&fs.ns_lock, NULL);
 	pthread_mutex_init(&fs.rename_mutex, NULL);
 	dir_lock_init();
+	dcache_set_budget((size_t)o->dircache_mib << 20);
 	fs.timeout = o->timeout;
 	fs.overflow_uid = read_overflow_id("/proc/sys/kernel/overflowuid");
 	fs.overflow_gid = read_overflow_id("/proc/sys/kernel/overflowgid");

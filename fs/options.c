@@ -381,6 +381,14 @@ static int parse_one(struct lfs_options *o, char *item, char *err,
 		o->threads = (unsigned)n;
 		return 0;
 	}
+	if (strcmp(key, "dircache") == 0) {
+		uint64_t n;
+		if (!val || lf_parse_u64(val, &n) < 0 || n < 1 || n > 1u << 20)
+			return fail(err, errlen,
+				    "dircache= needs a size in MiB (1 or more)");
+		o->dircache_mib = (unsigned)n;
+		return 0;
+	}
 	if (strcmp(key, "timeout") == 0) {
 		char *end;
 		double t = val ? strtod(val, &end) : -1;
@@ -492,6 +500,7 @@ static void set_defaults(struct lfs_options *o)
 	o->index = true;
 	o->writeback = true;
 	o->timeout = DEFAULT_TIMEOUT;
+	o->dircache_mib = 64;
 	o->squash_uid = -1;
 	o->squash_gid = -1;
 }
@@ -629,6 +638,8 @@ void lfs_print_help(const char *prog)
 "  timeout=SECONDS    kernel entry/attribute cache timeout (default 1000000;\n"
 "                     layers must not be changed behind the mount)\n"
 "  threads=N          worker threads (default: from the CPU count)\n"
+"  dircache=MIB       memory for merged directory listings; least recently\n"
+"                     used ones are dropped and read again (default 64)\n"
 "  writeback=0|1      kernel writeback cache (default 1)\n"
 "  static_nlink       directories always report st_nlink 1\n"
 "  noacl              do not enable POSIX ACLs\n"

@@ -64,6 +64,7 @@ struct lfs_options {
 	bool writeback;          /* kernel writeback cache */
 	unsigned threads;        /* 0: chosen from the CPU count */
 	double timeout;          /* entry and attribute cache timeout, s */
+	unsigned dircache_mib;   /* budget for merged directory listings */
 	char *stats_file;
 	int xattr_permissions;   /* 0 off, 1 security.*, 2 user.containers.* */
 	struct lfs_idmap uidmap;

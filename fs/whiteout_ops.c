@@ -85,12 +85,14 @@ void slot_close_locked(struct slot *s)
 	s->pfd = -1;
 }
 
-void slot_close(struct slot *s)
+void slot_close(struct lfs *fs, struct slot *s)
 {
 	if (!s->dir)
 		return;
 	slot_close_locked(s);
 	dir_unlock(s->dir);
+	/* Listings loaded for a change count against the budget too. */
+	dcache_enforce_budget(fs, s->dir);
 	s->dir = NULL;
 }
 

@@ -41,7 +41,7 @@ int slot_open(struct lfs *fs, struct node *dir, const char *name,
 /* The same when dir's lock is already held for writing (rename). */
 int slot_open_locked(struct lfs *fs, struct node *dir, const char *name,
 		     struct slot *s);
-void slot_close(struct slot *s);
+void slot_close(struct lfs *fs, struct slot *s);
 void slot_close_locked(struct slot *s);
 
 /* Hides NAME of the slot from the layers below (after or instead of

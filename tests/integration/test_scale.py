@@ -1,0 +1,130 @@
+"""Bounded memory and listings dropped under a budget.
+
+LFS_SCALE_FILES sets the size of the big tree (the stress target walks a
+million files; make test walks 100k)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import lfstest
+from lfstest import LayerfsTestCase, snapshot
+
+FILES = int(os.environ.get("LFS_SCALE_FILES", "100000"))
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def drop_kernel_caches():
+    """Makes the kernel forget dentries and inodes (FUSE forgets them)."""
+    subprocess.run(["sync"])
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("2\n")
+
+
+def make_big_tree(root, files, per_dir=1000):
+    os.makedirs(root, exist_ok=True)
+    for i in range(files):
+        d = os.path.join(root, "d%04d" % (i // per_dir))
+        if i % per_dir == 0:
+            os.mkdir(d)
+        # Empty files: the test is about names, not data.
+        open(os.path.join(d, "file-%07d" % i), "w").close()
+
+
+def walk_stat(root):
+    n = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in filenames:
+            os.lstat(os.path.join(dirpath, name))
+            n += 1
+    return n
+
+
+def read_stats(test, pid, path):
+    if os.path.exists(path):
+        os.unlink(path)
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.time() + 10
+    while not os.path.exists(path) and time.time() < deadline:
+        time.sleep(0.02)
+    with open(path) as f:
+        return json.load(f)
+
+
+class Scale(LayerfsTestCase):
+    def test_small_budget_keeps_the_view_exact(self):
+        top = self.layer("top", {})
+        low = self.layer("low", {})
+        for d in range(60):
+            for f in range(600):
+                target = top if (d + f) % 5 == 0 else low
+                p = os.path.join(target, "dir%02d" % d, "f%03d" % f)
+                os.makedirs(os.path.dirname(p), exist_ok=True)
+                with open(p, "w") as fh:
+                    fh.write("%d/%d" % (d, f))
+            open(os.path.join(top, "dir%02d" % d, ".wh.f001"), "w").close()
+        ref = self.mount([top, low], mnt=self.path("ref"))
+        expected = snapshot(ref.path)
+        stats = self.path("stats.json")
+        m = self.mount_rw([top, low], opts=("dircache=1", "stats=" + stats))
+        for _ in range(2):
+            self.assertEqual(snapshot(m.path), expected)
+        s = read_stats(self, m.pid, stats)
+        self.assertGreater(s["dir_evictions"], 0, "the budget never bit")
+        self.assertLessEqual(s["dcache_bytes"], 2 << 20)
+        # Changes in directories whose listing was dropped.
+        for d in range(0, 60, 7):
+            p = os.path.join(m.path, "dir%02d" % d)
+            os.unlink(os.path.join(p, "f002"))
+            with open(os.path.join(p, "new"), "w") as fh:
+                fh.write("n")
+        for _ in range(2):
+            for d in range(0, 60, 7):
+                names = os.listdir(os.path.join(m.path, "dir%02d" % d))
+                self.assertIn("new", names)
+                self.assertNotIn("f002", names)
+                # A whiteout hides only the layers below its own: where
+                # f001 sits in the top layer beside .wh.f001, it shows.
+                f001_in_top = (d + 1) % 5 == 0
+                self.assertEqual("f001" in names, f001_in_top, d)
+                self.assertEqual(len(names), 600 if f001_in_top else 599)
+
+    def test_memory_comes_back_after_forget(self):
+        self.require_root()  # drop_caches
+        low = self.path("big")
+        make_big_tree(low, FILES)
+        stats = self.path("stats.json")
+        m = self.mount([low], opts=("stats=" + stats,))
+        base = rss_kib(m.pid)
+        self.assertEqual(walk_stat(m.path), FILES)
+        s1 = read_stats(self, m.pid, stats)
+        after_walk = rss_kib(m.pid)
+        drop_kernel_caches()
+        time.sleep(0.5)
+        s2 = read_stats(self, m.pid, stats)
+        # The kernel forgot its inodes, and so did the node table.
+        self.assertGreaterEqual(s1["nodes"], FILES * 0.9)
+        self.assertLess(s2["nodes"], FILES * 0.05, s2["nodes"])
+        self.assertEqual(walk_stat(m.path), FILES)
+        second = rss_kib(m.pid)
+        per_node = (after_walk - base) * 1024.0 / max(s1["nodes"], 1)
+        sys.stderr.write("rss base %d KiB, after walk %d KiB, after second "
+                         "walk %d KiB, %.0f bytes per node, nodes %d -> %d\n"
+                         % (base, after_walk, second, per_node, s1["nodes"],
+                            s2["nodes"]))
+        # The second walk reuses what the first freed: no growth.
+        self.assertLess(second, after_walk * 1.15 + 2048)
+
+
+if __name__ == "__main__":
+    lfstest.main()
