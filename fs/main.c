@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -263,6 +264,12 @@ int main(int argc, char **argv)
 		o.stats_file = abs;
 	}
 	fuse_set_log_func(fuse_log_to_stderr);
+	/* Nodes are allocated by one worker and freed by another (FORGET):
+	 * with glibc's default of one arena per thread, freed memory is
+	 * scattered and a second walk of a big tree grows the daemon again.
+	 * Two arenas keep it flat, and the per-thread caches keep
+	 * contention low. */
+	mallopt(M_ARENA_MAX, 2);
 	close_inherited_fds(o.mountpoint);
 	raise_fd_limit();
 	creds_init();
