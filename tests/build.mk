@@ -18,3 +18,8 @@ unit-tests: $(UNIT_BIN)
 # TESTS= limits the integration modules (substring), e.g. TESTS=read_view
 test: deps all unit-tests
 	@BUILD=$(BUILD) TESTS="$(TESTS)" sh tests/run-tests.sh
+
+# The whole suite on an AddressSanitizer + UBSan build (build-asan).
+.PHONY: check-sanitize
+check-sanitize: deps
+	@sh scripts/check-sanitize.sh
