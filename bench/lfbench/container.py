@@ -1,0 +1,310 @@
+"""Container start: `/bin/true` in a busybox container, from the command
+to its exit, for each launcher.
+
+- bwrap-dir: bubblewrap on a plain directory (no layers: the limit);
+- bwrap-fuse-overlayfs: fuse-overlayfs mounted on the layer, bubblewrap
+  on the mount, then unmounted (what a rootless launcher without layerfs
+  does); mount and unmount included;
+- layerrun: `layerrun run --lower LAYER /bin/true`, mount included;
+- podman: `podman run --rm` of the same root file system imported as an
+  image, with a private storage root, runc, cgroupfs and file events.
+"""
+
+import os
+import subprocess
+import time
+
+from . import util
+from .runner import Result
+from .util import BenchError, progress
+
+IMAGE = "localhost/lfbench-busybox"
+
+
+class ContainerStart:
+    name = "container_start"
+    group = "container"
+    unit = "s"
+    better = "lower"
+    cache = "warm"
+    title = "start a busybox container running /bin/true and wait for it"
+
+
+class Launcher:
+    name = ""
+    description = ""
+
+    def unavailable(self):
+        return None
+
+    def prepare(self):
+        """Untimed set-up before each run."""
+
+    def command(self):
+        raise NotImplementedError
+
+    def run(self):
+        self.prepare()
+        secs, r = util.timed(self.command(), timeout=300)
+        self.after()
+        if r.returncode != 0:
+            raise BenchError("%s exited %d: %s" % (
+                self.name, r.returncode, util.last_line(r.stderr)))
+        return secs
+
+    def after(self):
+        """Untimed clean-up after each run."""
+
+    def version(self):
+        return None
+
+
+_BWRAP_ARGS = ["--unshare-all", "--die-with-parent", "--proc", "/proc",
+               "--dev", "/dev"]
+
+
+class BwrapDir(Launcher):
+    name = "bwrap-dir"
+    description = "bwrap --unshare-all --bind ROOTFS / ... /bin/true"
+
+    def __init__(self, rootfs):
+        self.rootfs = rootfs
+
+    def unavailable(self):
+        return None if util.which("bwrap") else "bwrap is not installed"
+
+    def command(self):
+        return ["bwrap", "--bind", self.rootfs, "/"] + _BWRAP_ARGS + \
+            ["/bin/true"]
+
+    def version(self):
+        from .impls import dpkg_version
+        return dpkg_version("bubblewrap")
+
+
+class BwrapFuseOverlayfs(Launcher):
+    name = "bwrap-fuse-overlayfs"
+    description = "fuse-overlayfs mount + bwrap on it + unmount"
+
+    def __init__(self, rootfs, scratch):
+        self.rootfs = rootfs
+        self.scratch = scratch
+
+    def unavailable(self):
+        for tool in ("bwrap", "fuse-overlayfs"):
+            if not util.which(tool):
+                return "%s is not installed" % tool
+        return None
+
+    def prepare(self):
+        for d in ("upper", "work", "mnt"):
+            util.fresh_dir(os.path.join(self.scratch, d))
+
+    def run(self):
+        """Mount, run, unmount and the daemon's exit are timed; finding the
+        daemon's pid between them is not."""
+        self.prepare()
+        s = self.scratch
+        mnt = os.path.join(s, "mnt")
+        secs_m, r = util.timed([
+            "fuse-overlayfs", "-o", "lowerdir=%s,upperdir=%s,workdir=%s" % (
+                self.rootfs, os.path.join(s, "upper"),
+                os.path.join(s, "work")), mnt], timeout=120)
+        if r.returncode != 0:
+            raise BenchError("fuse-overlayfs exited %d: %s" % (
+                r.returncode, util.last_line(r.stderr)))
+        pid = util.find_daemon(("fuse-overlayfs",), mnt)
+        try:
+            secs_r, r = util.timed(["bwrap", "--bind", mnt, "/"] +
+                                   _BWRAP_ARGS + ["/bin/true"], timeout=120)
+        finally:
+            um = ["umount", mnt] if util.is_root() else \
+                ["fusermount3", "-u", mnt]
+            secs_u, ru = util.timed(um, timeout=120)
+            t0 = time.perf_counter()
+            gone = pid is None or util.wait_pid_gone(pid, 60)
+            secs_u += time.perf_counter() - t0
+        if r.returncode != 0:
+            raise BenchError("bwrap exited %d: %s" % (
+                r.returncode, util.last_line(r.stderr)))
+        if ru.returncode != 0 or not gone:
+            util.force_unmount(mnt)
+            raise BenchError("cannot unmount fuse-overlayfs: %s"
+                             % util.last_line(ru.stderr))
+        return secs_m + secs_r + secs_u
+
+    def version(self):
+        from .impls import dpkg_version
+        return "fuse-overlayfs %s, bubblewrap %s" % (
+            dpkg_version("fuse-overlayfs"), dpkg_version("bubblewrap"))
+
+
+class Layerrun(Launcher):
+    name = "layerrun"
+    description = "layerrun run --lower LAYER /bin/true"
+
+    def __init__(self, binary, rootfs):
+        self.binary = binary
+        self.rootfs = rootfs
+        self.args = None
+        self.count = 0
+
+    def unavailable(self):
+        if not os.access(self.binary, os.X_OK):
+            return "%s is not built yet (mounter/ is being written)" % \
+                self.binary
+        r = subprocess.run([self.binary, "run", "--help"],
+                           capture_output=True, text=True, timeout=30)
+        text = r.stdout + r.stderr
+        self.args = [self.binary, "run"]
+        self.remove_after = False
+        if "--rm" in text:
+            self.args.append("--rm")
+        elif "--name" in text:
+            self.remove_after = True
+        return None
+
+    def command(self):
+        self.count += 1
+        args = list(self.args)
+        if self.remove_after:
+            args += ["--name", "lfbench-%d-%d" % (os.getpid(), self.count)]
+        return args + ["--lower", self.rootfs, "/bin/true"]
+
+    def after(self):
+        if self.remove_after:
+            subprocess.run([self.binary, "rm", "lfbench-%d-%d" % (
+                os.getpid(), self.count)], capture_output=True, timeout=60)
+
+    def version(self):
+        r = subprocess.run([self.binary, "--version"], capture_output=True,
+                           text=True)
+        return (r.stdout or r.stderr).strip().splitlines()[0] \
+            if r.returncode == 0 and (r.stdout or r.stderr) else None
+
+
+class Podman(Launcher):
+    name = "podman"
+    description = "podman run --rm --network none (runc, cgroupfs, " \
+        "private storage)"
+
+    def __init__(self, rootfs, store):
+        self.rootfs = rootfs
+        self.store = store
+        self.notes = []
+
+    def globals(self):
+        s = self.store
+        return ["podman", "--root", os.path.join(s, "root"),
+                "--runroot", os.path.join(s, "runroot"),
+                "--tmpdir", os.path.join(s, "tmp"),
+                "--runtime", "runc", "--cgroup-manager", "cgroupfs",
+                "--events-backend", "file", "--storage-driver", "overlay"]
+
+    def unavailable(self):
+        if not util.which("podman"):
+            return "podman is not installed"
+        if not util.which("runc"):
+            return "runc is not installed (Debian 12's crun refuses " \
+                "cgroup v1 hybrid hosts)"
+        if not util.is_root():
+            return "podman with a private storage root needs root here"
+        os.makedirs(os.path.join(self.store, "tmp"), exist_ok=True)
+        r = subprocess.run(self.globals() + ["image", "exists", IMAGE],
+                           capture_output=True)
+        if r.returncode != 0:
+            progress("container: podman import of the busybox root")
+            tar = subprocess.Popen(["tar", "-C", self.rootfs, "-c", "."],
+                                   stdout=subprocess.PIPE)
+            r = subprocess.run(self.globals() + ["import", "-", IMAGE],
+                               stdin=tar.stdout, capture_output=True,
+                               timeout=300)
+            tar.stdout.close()
+            tar.wait()
+            if r.returncode != 0:
+                return "podman import failed: %s" % util.last_line(r.stderr)
+        return None
+
+    def command(self):
+        args = self.globals() + ["run", "--rm", "--network", "none"]
+        if not util.have_cap(util.CAP_SYS_RESOURCE):
+            # runc cannot raise the hard limits podman asks for by default
+            # without CAP_SYS_RESOURCE.
+            args += ["--ulimit", "nofile=1024:1024",
+                     "--ulimit", "nproc=4096:4096"]
+            note = "podman: --ulimit nofile=1024:1024 --ulimit " \
+                "nproc=4096:4096 (no CAP_SYS_RESOURCE to raise limits)"
+            if note not in self.notes:
+                self.notes.append(note)
+        return args + [IMAGE, "/bin/true"]
+
+    def version(self):
+        from .impls import dpkg_version
+        return "podman %s, runc %s, conmon %s" % (
+            dpkg_version("podman"), dpkg_version("runc"),
+            dpkg_version("conmon"))
+
+
+def launchers(ds, build_dir, scratch, cache_root):
+    rootfs = ds.path("busybox")
+    return [BwrapDir(rootfs),
+            BwrapFuseOverlayfs(rootfs, os.path.join(scratch, "ctr")),
+            Layerrun(os.path.join(build_dir, "layerrun"), rootfs),
+            Podman(rootfs, os.path.join(cache_root, "podman"))]
+
+
+def run_container_start(ds, build_dir, scratch, cache_root, reps):
+    """Returns (Result, [launcher status dicts], notes)."""
+    res = Result(ContainerStart())
+    status = []
+    notes = []
+    if not os.path.isdir(ds.path("busybox")):
+        why = "no busybox root file system (busybox-static missing)"
+        for l in ("bwrap-dir", "bwrap-fuse-overlayfs", "layerrun", "podman"):
+            status.append({"name": l, "runnable": False, "reason": why})
+        return res, status, notes
+    ready = []
+    for l in launchers(ds, build_dir, scratch, cache_root):
+        try:
+            why = l.unavailable()
+        except (OSError, subprocess.SubprocessError, BenchError) as e:
+            why = str(e)
+        if why is None:
+            try:
+                l.run()   # warm-up, and a check that it works at all
+            except BenchError as e:
+                why = "fails here: %s" % e
+        st = {"name": l.name, "runnable": why is None, "reason": why,
+              "description": l.description}
+        try:
+            st["version"] = l.version()
+        except (OSError, subprocess.SubprocessError, IndexError):
+            st["version"] = None
+        status.append(st)
+        if why is None:
+            ready.append(l)
+            res.runs[l.name] = []
+            res.details[l.name] = []
+        else:
+            res.skipped[l.name] = why
+            progress("container: %s not runnable: %s" % (l.name, why))
+    if ready:
+        progress("container_start: %s (%d reps)" % (ContainerStart.title,
+                                                    reps))
+    for rep in range(reps):
+        k = rep % max(1, len(ready))
+        for l in ready[k:] + ready[:k]:
+            if l.name in res.errors:
+                continue
+            try:
+                secs = l.run()
+            except BenchError as e:
+                res.errors[l.name] = str(e)
+                continue
+            res.runs[l.name].append(secs)
+            res.details[l.name].append({})
+            progress("    %-21s rep %d/%d %.1f ms" % (l.name, rep + 1, reps,
+                                                    secs * 1000))
+    for l in ready:
+        notes.extend(getattr(l, "notes", []))
+    return res, status, notes

@@ -1,0 +1,72 @@
+"""A description of the machine a run came from: CPU, cores, memory,
+kernel, the filesystem holding the data, and the versions of the tools
+that took part."""
+
+import os
+import platform
+import subprocess
+
+from .impls import dpkg_version
+
+PACKAGES = ("fuse3", "libfuse3-3", "libfuse2", "fuse-overlayfs",
+            "unionfs-fuse", "bubblewrap", "podman", "runc", "fio",
+            "gnuplot-nox", "coreutils", "findutils", "tar", "grep",
+            "debootstrap", "busybox-static")
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _mem_total():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _fs_of(path):
+    r = subprocess.run(["findmnt", "-n", "-o", "FSTYPE,SOURCE,OPTIONS",
+                        "-T", path], capture_output=True, text=True)
+    return r.stdout.strip() if r.returncode == 0 else "unknown"
+
+
+def _os_release():
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return platform.system()
+
+
+def _cgroups():
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        return "v2"
+    if os.path.isdir("/sys/fs/cgroup/unified"):
+        return "v1 hybrid (cgroup2 at /sys/fs/cgroup/unified)"
+    return "v1"
+
+
+def describe(data_dir):
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "memory_bytes": _mem_total(),
+        "kernel": platform.release(),
+        "os": _os_release(),
+        "cgroups": _cgroups(),
+        "data_filesystem": _fs_of(data_dir),
+        "packages": {p: dpkg_version(p) for p in PACKAGES},
+        "python": platform.python_version(),
+    }

@@ -1,0 +1,118 @@
+"""The two charts, drawn with gnuplot in SVG and PNG: the ratio of each
+implementation to kernel overlayfs per workload (bars, log scale), and
+the lookup time against the number of layers (lines, log-log)."""
+
+import os
+import subprocess
+
+from . import stats, util
+
+_COLORS = {"native": "#4d4d4d", "overlayfs": "#1f77b4",
+           "fuse-overlayfs": "#ff7f0e", "unionfs-fuse": "#9467bd",
+           "layerfs": "#2ca02c"}
+
+
+def _gnuplot(script, cwd):
+    r = subprocess.run(["gnuplot"], input=script, text=True, cwd=cwd,
+                       capture_output=True, timeout=120)
+    if r.returncode != 0:
+        raise util.BenchError("gnuplot failed: %s" % util.last_line(r.stderr))
+
+
+def _terminals(stem, width, height):
+    return [("svg size %d,%d dynamic font 'Sans,11' background '#ffffff'"
+             % (width, height), stem + ".svg"),
+            ("pngcairo size %d,%d font 'Sans,10'" % (width, height),
+             stem + ".png")]
+
+
+def ratio_chart(out_dir, rows, impls, ref):
+    """rows: [(workload, {impl: ratio})]; draws ratios.svg and ratios.png.
+    Returns the file names, or [] when there is nothing to draw."""
+    shown = [i for i in impls if i != ref and
+             any(r.get(i) for _, r in rows)]
+    rows = [(w, r) for w, r in rows if any(r.get(i) for i in shown)]
+    if not rows or not shown:
+        return []
+    dat = os.path.join(out_dir, "ratios.dat")
+    with open(dat, "w") as f:
+        f.write("workload " + " ".join('"%s"' % i for i in shown) + "\n")
+        for w, r in rows:
+            vals = ["%.4f" % r[i] if r.get(i) else "NaN" for i in shown]
+            f.write("%s %s\n" % (w, " ".join(vals)))
+    width = max(900, 60 * len(rows) + 200)
+    files = []
+    for term, name in _terminals("ratios", width, 560):
+        plot = ", ".join(
+            "'ratios.dat' using %d:xtic(1) title columnheader(%d) "
+            "lc rgb '%s'" % (k + 2, k + 2, _COLORS.get(i, "#888888"))
+            for k, i in enumerate(shown))
+        _gnuplot("""
+set terminal %s
+set termoption noenhanced
+set output '%s'
+set title "Time relative to kernel overlayfs (median; 1 = same, 2 = twice as slow)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.9 border -1
+set boxwidth 0.9
+set logscale y 2
+set grid ytics
+set ylabel "ratio to %s (log scale)"
+set xtics rotate by -40 left font ',9' nomirror
+set key top left
+set bmargin 9
+set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead lc rgb '#1f77b4' lw 2 dt 2 front
+plot %s
+""" % (term, name, ref, plot), out_dir)
+        files.append(name)
+    return files
+
+
+def scaling_chart(out_dir, series, impls):
+    """series: {impl: [(layers, seconds)]}; draws scaling.svg/.png."""
+    shown = [i for i in impls if series.get(i)]
+    if not shown:
+        return []
+    for i in shown:
+        with open(os.path.join(out_dir, "scaling-%s.dat" % i), "w") as f:
+            for n, v in sorted(series[i]):
+                f.write("%d %.6f\n" % (n, v))
+    files = []
+    for term, name in _terminals("scaling", 900, 560):
+        plot = ", ".join(
+            "'scaling-%s.dat' using 1:2 with linespoints lw 2 pt 7 "
+            "lc rgb '%s' title '%s'" % (i, _COLORS.get(i, "#888888"), i)
+            for i in shown)
+        _gnuplot("""
+set terminal %s
+set termoption noenhanced
+set output '%s'
+set title "lstat of the bottom layer's files, by number of layers (median)"
+set logscale xy
+set grid
+set xlabel "layers"
+set ylabel "seconds (log scale)"
+set key top left
+plot %s
+""" % (term, name, plot), out_dir)
+        files.append(name)
+    return files
+
+
+def draw(out_dir, summaries, order):
+    """Both charts from the summaries of the main workloads."""
+    rows = []
+    series = {}
+    for name, summ in summaries:
+        ratios = {i: s.get("ratio_" + stats.REF_KERNEL)
+                  for i, s in summ.items()}
+        if name.startswith("lookup_10k_"):
+            n = int(name[len("lookup_10k_"):-len("layers")])
+            for i, s in summ.items():
+                series.setdefault(i, []).append((n, s["median"]))
+        if any(ratios.values()):
+            rows.append((name, ratios))
+    files = ratio_chart(out_dir, rows, order, stats.REF_KERNEL)
+    files += scaling_chart(out_dir, series, order)
+    return files

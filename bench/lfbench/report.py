@@ -1,0 +1,270 @@
+"""The results: one JSON document with every measurement, and a Markdown
+page with a table per workload, a summary table, the charts and the
+machine."""
+
+import json
+import os
+import time
+
+from . import plots, stats
+
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def _unit_fmt(value, unit):
+    if value is None:
+        return "—"
+    if unit == "s":
+        if value >= 100:
+            return "%.0f s" % value
+        if value >= 1:
+            return "%.2f s" % value
+        return "%.1f ms" % (value * 1000)
+    if unit == "IOPS":
+        return "%.0f" % value
+    return "%.1f %s" % (value, unit)
+
+
+def _ratio_fmt(r):
+    return "—" if r is None else "%.2f" % r
+
+
+class Report:
+    def __init__(self, meta):
+        self.meta = meta            # run description (dict)
+        self.sections = []          # (Result, references, impl order)
+        self.notes = []
+
+    def add(self, result, references, order):
+        self.sections.append((result, references, order))
+
+    def _summaries(self):
+        return [(res.workload.name, stats.summarize(res, refs))
+                for res, refs, _ in self.sections]
+
+    def to_json(self):
+        out = dict(self.meta)
+        out["notes"] = self.notes
+        out["workloads"] = []
+        for res, refs, _ in self.sections:
+            wl = res.workload
+            out["workloads"].append({
+                "name": wl.name, "title": wl.title, "group": wl.group,
+                "unit": wl.unit, "better": wl.better, "cache": wl.cache,
+                "references": list(refs),
+                "runs": res.runs, "details": res.details,
+                "errors": res.errors, "skipped": res.skipped,
+                "summary": stats.summarize(res, refs)})
+        return out
+
+    def write(self, out_dir):
+        os.makedirs(out_dir, exist_ok=True)
+        data = _scrub(self.to_json())
+        with open(os.path.join(out_dir, "results.json"), "w") as f:
+            json.dump(data, f, indent=1, sort_keys=False)
+            f.write("\n")
+        impl_order = [i["name"] for i in self.meta["implementations"]]
+        charts = []
+        try:
+            main = [(n, s) for n, s in self._summaries()
+                    if n != "container_start"]
+            charts = plots.draw(out_dir, main, impl_order)
+        except Exception as e:  # a chart must never lose the numbers
+            self.notes.append("charts not drawn: %s" % e)
+        md = _scrub(self.markdown(charts))
+        with open(os.path.join(out_dir, "results.md"), "w") as f:
+            f.write(md)
+        return charts
+
+    def markdown(self, charts):
+        m = self.meta
+        L = []
+        L.append("# layerfs benchmark results\n")
+        L.append("Run of %s (`%s`), %s mode, %s repetitions per workload "
+                 "(fewer where noted), %.0f minutes in all.\n" % (
+                     m["date"], m["command"], m["mode"], m["reps"],
+                     m["duration_s"] / 60.0))
+        L.append("Each number is the median of the repetitions; the "
+                 "implementations took turns within each repetition "
+                 "(the order rotates), so drift of the machine spreads "
+                 "over all of them.  Ratios read as cost: 1.00 is as fast "
+                 "as the reference, 2.00 twice as slow (twice the time, or "
+                 "half the throughput).\n")
+        L += self._machine_md()
+        L += self._impls_md()
+        L += self._summary_md(charts)
+        L += self._container_md()
+        L.append("## Every workload\n")
+        for res, refs, order in self.sections:
+            if res.workload.name != "container_start":
+                L += self._workload_md(res, refs, order)
+        if self.notes:
+            L.append("## Notes\n")
+            L += ["- %s" % n for n in self.notes]
+            L.append("")
+        return "\n".join(L) + "\n"
+
+    def _machine_md(self):
+        mc = self.meta["machine"]
+        L = ["## Machine\n", "| | |", "| --- | --- |"]
+        L.append("| CPU | %s, %d cores |" % (mc["cpu"], mc["cores"]))
+        L.append("| memory | %.1f GiB |" % (mc["memory_bytes"] / 2.0 ** 30))
+        L.append("| OS, kernel | %s, Linux %s |" % (mc["os"], mc["kernel"]))
+        L.append("| cgroups | %s |" % mc["cgroups"])
+        L.append("| filesystem of the data | %s |" % mc["data_filesystem"])
+        pk = ", ".join("%s %s" % (p, v) for p, v in mc["packages"].items()
+                       if v)
+        L.append("| packages | %s |" % pk)
+        ds = self.meta["dataset"]
+        L.append("| dataset | %s |" % ds["description"])
+        L.append("")
+        return L
+
+    def _impls_md(self):
+        L = ["## Implementations\n",
+             "| implementation | version | options | status |",
+             "| --- | --- | --- | --- |"]
+        for i in self.meta["implementations"]:
+            st = "ran" if i["runnable"] else "**not runnable**: %s" % \
+                i["reason"]
+            L.append("| %s | %s | %s | %s |" % (
+                i["name"], i.get("version") or "—", i.get("options") or "",
+                st))
+        L.append("")
+        return L
+
+    def _summary_md(self, charts):
+        order = [i["name"] for i in self.meta["implementations"]
+                 if i["runnable"]]
+        L = ["## Summary: time relative to kernel overlayfs\n",
+             "Median of each implementation divided by the median of "
+             "kernel overlayfs on the same workload (for throughput and "
+             "IOPS, the inverse).  Lower is better; native directories "
+             "are the limit.\n",
+             "| workload | " + " | ".join(order) + " |",
+             "| --- |" + " ---: |" * len(order)]
+        for res, refs, _ in self.sections:
+            wl = res.workload
+            if wl.name == "container_start":
+                continue
+            summ = stats.summarize(res, refs)
+            cells = []
+            for i in order:
+                s = summ.get(i)
+                if i in res.errors:
+                    cells.append("error")
+                elif s is None:
+                    cells.append("n/a")
+                elif s.get("ratio_" + stats.REF_KERNEL) is None:
+                    cells.append(_unit_fmt(s["median"], wl.unit))
+                else:
+                    cells.append(_ratio_fmt(s["ratio_" + stats.REF_KERNEL]))
+            L.append("| %s | %s |" % (wl.name, " | ".join(cells)))
+        L.append("")
+        L.append("Cells without a ratio show the value itself (no kernel "
+                 "reference: the daemon's memory); `n/a` means the "
+                 "workload does not apply, `error` that the run failed "
+                 "(see the workload's table).\n")
+        for c in charts:
+            if c.endswith(".svg"):
+                L.append("![%s](%s)\n" % (c[:-4], c))
+        return L
+
+    def _container_md(self):
+        for res, refs, order in self.sections:
+            if res.workload.name == "container_start":
+                L = ["## Container start\n",
+                     "`/bin/true` in a busybox container, from the "
+                     "launcher's start to its exit, mount and unmount "
+                     "included where there is one.\n",
+                     "| launcher | what runs | version | status |",
+                     "| --- | --- | --- | --- |"]
+                for st in self.meta.get("launchers", []):
+                    L.append("| %s | %s | %s | %s |" % (
+                        st["name"], st.get("description", ""),
+                        st.get("version") or "—",
+                        "ran" if st["runnable"] else
+                        "**not runnable**: %s" % st["reason"]))
+                L.append("")
+                L += self._workload_md(res, refs, order)
+                return L
+        return []
+
+    def _workload_md(self, res, refs, order):
+        wl = res.workload
+        summ = stats.summarize(res, refs)
+        L = ["### %s\n" % wl.name, "%s.  Unit: %s (%s is better)%s.\n" % (
+            wl.title, wl.unit, wl.better,
+            "; caches dropped before each run" if wl.cache == "cold" else
+            "")]
+        head = "| implementation | median | min | max | runs | " + \
+            " | ".join("vs %s" % r for r in refs) + " |"
+        L += [head, "| --- |" + " ---: |" * (4 + len(refs))]
+        names = [n for n in order if n in res.runs or n in res.errors
+                 or n in res.skipped]
+        for n in names:
+            s = summ.get(n)
+            if n in res.errors and not s:
+                L.append("| %s | error: %s |" % (n, res.errors[n]))
+                continue
+            if s is None:
+                why = res.skipped.get(n, "no result")
+                L.append("| %s | skipped: %s |" % (n, why))
+                continue
+            L.append("| %s | %s | %s | %s | %d | %s |" % (
+                n, _unit_fmt(s["median"], wl.unit),
+                _unit_fmt(s["min"], wl.unit), _unit_fmt(s["max"], wl.unit),
+                s["n"], " | ".join(_ratio_fmt(s.get("ratio_" + r))
+                                   for r in refs)))
+        extra = _details_md(res)
+        if extra:
+            L.append("")
+            L += extra
+        L.append("")
+        return L
+
+
+def _details_md(res):
+    """Facts a workload recorded besides its time (copy-up sizes)."""
+    L = []
+    for impl, dl in res.details.items():
+        if not dl:
+            continue
+        d = dl[-1]
+        if "upper_allocated" in d:
+            s = "- %s: the copied-up file takes %.1f MiB in the upper " \
+                "layer" % (impl, d["upper_allocated"] / 2.0 ** 20)
+            if "holes_kept" in d:
+                s += " — holes %s" % ("kept" if d["holes_kept"] else
+                                      "**filled**")
+            L.append(s)
+        if "mount" in d:
+            L.append("- %s: mount %.1f ms, unmount %.1f ms (last run)" % (
+                impl, d["mount"] * 1000, d["unmount"] * 1000))
+    return L
+
+
+_HIDDEN = []
+
+
+def hide_path(path, label):
+    """Shows path as label in the results (the cache may live anywhere)."""
+    _HIDDEN.append((os.path.abspath(path), label))
+
+
+def _scrub(obj):
+    """Removes this machine's paths from the output."""
+    if isinstance(obj, str):
+        for path, label in sorted(_HIDDEN, key=lambda x: -len(x[0])):
+            obj = obj.replace(path, label)
+        return obj.replace(_REPO + "/", "").replace(_REPO, ".")
+    if isinstance(obj, dict):
+        return {_scrub(k): _scrub(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_scrub(v) for v in obj]
+    return obj
+
+
+def now():
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z")
