@@ -210,6 +210,7 @@ def main(argv=None):
         a.out or os.path.join(HERE, "results"))
     report.hide_path(cache, "<cache>")
     report.hide_path(build, "<build>")
+    report.hide_path(out, "<out>")
     walker = os.path.join(build, "bench", "lfb-walk")
     if not os.access(walker, os.X_OK):
         util.progress("bench: %s is missing: run make" % walker)
@@ -314,9 +315,10 @@ def _standing_notes(results):
     notes = []
     names = {r.workload.name for r in results}
     if "append_1b_sparse_1gib" in names:
-        notes.append("append_1b_sparse_1gib: 'holes kept' compares the "
-                     "upper copy's allocated size with the lower file's "
-                     "(3 data extents of 1 MiB in a 1 GiB file)")
+        notes.append("append_1b_sparse_1gib: 'holes kept' means the upper "
+                     "copy takes at most 4 times the lower file's allocated "
+                     "space (3 data extents of 1 MiB); a filled copy takes "
+                     "the whole apparent size")
     if names & {"chown_r_10k", "chmod_r_10k", "rm_rf_10k"}:
         notes.append("unionfs-fuse writes its whiteouts as "
                      "`.unionfs-fuse/PATH_HIDDEN~` in the writable branch; "

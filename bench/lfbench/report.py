@@ -82,7 +82,7 @@ class Report:
         L = []
         L.append("# layerfs benchmark results\n")
         L.append("Run of %s (`%s`), %s mode, %s repetitions per workload "
-                 "(fewer where noted), %.0f minutes in all.\n" % (
+                 "(see the runs column), %.1f minutes in all.\n" % (
                      m["date"], m["command"], m["mode"], m["reps"],
                      m["duration_s"] / 60.0))
         L.append("Each number is the median of the repetitions; the "
