@@ -23,3 +23,8 @@ test: deps all unit-tests
 .PHONY: check-sanitize
 check-sanitize: deps
 	@sh scripts/check-sanitize.sh
+
+# The integration tests with every layerfs daemon under valgrind memcheck.
+.PHONY: check-valgrind
+check-valgrind: deps
+	@sh scripts/check-valgrind.sh

@@ -108,7 +108,13 @@ class Fsx(LayerfsTestCase):
                                mnt=self.path("m%d" % n))
                 m.upper, m.work = upper, work
                 path = os.path.join(m.path, "file")
-                fd = os.open(path, os.O_RDWR)
+                try:
+                    fd = os.open(path, os.O_RDWR)
+                except OSError as e:
+                    self.fail("seed %d op %d: after remount: %s; mounted: "
+                              "%s; listing: %s; upper: %s"
+                              % (seed, n, e, lfstest.mounted_fstype(m.path),
+                                 os.listdir(m.path), os.listdir(upper)))
             elif op == "check":
                 check("op %d" % n)
         os.close(fd)

@@ -1,0 +1,41 @@
+#!/bin/sh
+# Runs the integration tests with every layerfs daemon under valgrind
+# memcheck.  Any memcheck error or definite leak in any daemon fails the
+# run.  The scale test is left out (valgrind makes it minutes long) and
+# the random tests run shorter; TESTS= chooses modules.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+command -v valgrind >/dev/null || {
+	echo "check-valgrind: valgrind is not installed (apt-get install valgrind)"
+	exit 1
+}
+make -j2 build/layerfs >/dev/null || exit 1
+LOGS=$(mktemp -d "${TMPDIR:-/tmp}/lfs-valgrind.XXXXXX")
+export LFS_DAEMON_WRAPPER="valgrind --quiet --log-file=$LOGS/vg.%p \
+--leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
+--track-fds=no --suppressions=$ROOT/tests/valgrind.supp"
+export LFS_FSX_OPS=1500 LFS_CONCURRENCY_OPS=300
+status=0
+for m in ${TESTS:-read_view cow differential concurrency fsx crash}; do
+	python3 tests/integration/run.py --timeout 1200 --only "$m" | tail -n 1
+	[ $? -eq 0 ] || status=1
+done
+bad=0
+for f in "$LOGS"/vg.*; do
+	[ -s "$f" ] || continue
+	if grep -qE "ERROR SUMMARY: [1-9]|definitely lost: [1-9]|Invalid (read|write)|uninitialised" "$f"; then
+		bad=$((bad + 1))
+		echo "== $f"
+		head -n 80 "$f"
+	fi
+done
+daemons=$(ls "$LOGS" | wc -l)
+if [ "$bad" -ne 0 ]; then
+	echo "valgrind: $bad of $daemons daemons reported errors"
+	status=1
+else
+	echo "valgrind: $daemons daemons, no error, no definite leak"
+fi
+rm -rf "$LOGS"
+exit $status
