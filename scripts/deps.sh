@@ -8,11 +8,12 @@ set -eu
 # run/test: fuse3 (fusermount3, mount.fuse3), busybox-static (test and demo
 #        images), python3 (integration tests), attr/acl (xattr and ACL
 #        checks), zstd/gzip (archives), util-linux/iproute2/uidmap
-#        (namespaces, networking and id maps for layerrun)
+#        (namespaces, networking and id maps for layerrun), xfsprogs (an
+#        XFS scratch filesystem to test copy-up by reflink)
 PKGS="build-essential pkg-config libfuse3-dev fuse3 libxxhash-dev
 libarchive-dev libjson-c-dev libcmocka-dev libcap-dev busybox-static python3
 attr acl zstd gzip xz-utils tar util-linux iproute2 uidmap procps psmisc
-kmod e2fsprogs"
+kmod e2fsprogs xfsprogs"
 # Peers the differential tests and the benchmark compare against.
 PEERS="fuse-overlayfs unionfs-fuse bubblewrap fio gnuplot-nox"
 

@@ -519,6 +519,46 @@ class CopyOnWrite(LayerfsTestCase):
         m.unmount()
         self.assertTrue(os.path.exists(stats), "no stats at unmount")
 
+    def scratch_fs(self, fstype, size_mb, mkfs):
+        """A loop-mounted filesystem under the test directory."""
+        self.require_root()
+        self.require_tool(mkfs[0])
+        img = self.path(fstype + ".img")
+        with open(img, "wb") as f:
+            f.truncate(size_mb << 20)
+        r = subprocess.run(mkfs + [img], capture_output=True)
+        if r.returncode != 0:
+            self.skipTest("%s failed: %s" % (mkfs[0], r.stderr.decode()[:200]))
+        mnt = self.mkdirs(fstype + "-mnt")
+        r = subprocess.run(["mount", "-o", "loop", img, mnt],
+                           capture_output=True)
+        if r.returncode != 0:
+            self.skipTest("cannot loop-mount %s: %s"
+                          % (fstype, r.stderr.decode()[:200]))
+        self.before_cleanup(lambda: subprocess.run(["umount", mnt]))
+        return mnt
+
+    def test_copy_up_by_reflink(self):
+        xfs = self.scratch_fs("xfs", 300, ["mkfs.xfs", "-q", "-m",
+                                            "reflink=1"])
+        low = os.path.join(xfs, "low")
+        os.makedirs(low)
+        data = os.urandom(8 * MiB)
+        with open(os.path.join(low, "file"), "wb") as f:
+            f.write(data)
+        up, wk = os.path.join(xfs, "up"), os.path.join(xfs, "wk")
+        os.makedirs(up)
+        os.makedirs(wk)
+        stats = self.path("reflink-stats.json")
+        m = self.mount([low], up, wk, opts=("stats=" + stats,))
+        with open(os.path.join(m.path, "file"), "ab") as f:
+            f.write(b"!")
+        self.assertEqual(read(os.path.join(m.path, "file")), data + b"!")
+        m.unmount()
+        s = json.load(open(stats))
+        self.assertEqual(s["copyup_reflinked"], 8 * MiB)
+        self.assertEqual(s["copyup_bytes"], 0)
+
     def test_enospc_during_copy_up(self):
         self.require_root()
         low = self.lower()

@@ -10,6 +10,11 @@ import lfstest
 from lfstest import LayerfsTestCase
 
 
+def write_file(path, data):
+    with open(path, "w") as f:
+        f.write(data)
+
+
 class ReadView(LayerfsTestCase):
     def stack(self):
         low = self.layer("low", {
@@ -168,6 +173,31 @@ class ReadView(LayerfsTestCase):
                 self.assertEqual(len(tops), count - 1 if count > 1 else 1)
                 m.unmount()
                 self._mounts.remove(m)
+
+    def test_inodes_unique_across_filesystems(self):
+        self.require_root()
+        t = self.mkdirs("tmpfs")
+        r = subprocess.run(["mount", "-t", "tmpfs", "tmpfs", t],
+                           capture_output=True)
+        if r.returncode != 0:
+            self.skipTest("cannot mount tmpfs")
+        self.before_cleanup(lambda: subprocess.run(["umount", "-l", t]))
+        # Small inode numbers on both: tmpfs counts from 2, and so do the
+        # files a fresh ext4 directory gets near each other.
+        a = os.path.join(t, "a")
+        os.makedirs(a)
+        b = self.layer("b", {})
+        for i in range(300):
+            write_file(os.path.join(a, "ta%d" % i), "a")
+            write_file(os.path.join(b, "tb%d" % i), "b")
+        m = self.mount([a, b])
+        inos = {}
+        for name in os.listdir(m.path):
+            ino = os.lstat(os.path.join(m.path, name)).st_ino
+            self.assertNotIn(ino, inos, "%s and %s share inode %d"
+                             % (name, inos.get(ino), ino))
+            inos[ino] = name
+        self.assertEqual(len(inos), 600)
 
     def test_symlinked_directory_in_lower_is_not_followed(self):
         outside = self.layer("outside", {"secret": "host data"})
