@@ -4,14 +4,15 @@
 set -eu
 
 # build: compiler, libfuse3 (low-level API), xxhash, libarchive, json-c,
-#        cmocka (unit tests), libcap (layerrun capability sets)
+#        cmocka (unit tests), libcap (layerrun capability sets),
+#        nettle (sha256 digests in layertool; libarchive links it already)
 # run/test: fuse3 (fusermount3, mount.fuse3), busybox-static (test and demo
 #        images), python3 (integration tests), attr/acl (xattr and ACL
 #        checks), zstd/gzip (archives), util-linux/iproute2/uidmap
 #        (namespaces, networking and id maps for layerrun), xfsprogs (an
 #        XFS scratch filesystem to test copy-up by reflink)
 PKGS="build-essential pkg-config libfuse3-dev fuse3 libxxhash-dev
-libarchive-dev libjson-c-dev libcmocka-dev libcap-dev busybox-static python3
+libarchive-dev libjson-c-dev libcmocka-dev libcap-dev nettle-dev busybox-static python3
 attr acl zstd gzip xz-utils tar util-linux iproute2 uidmap procps psmisc
 kmod e2fsprogs xfsprogs"
 # Peers the differential tests and the benchmark compare against.

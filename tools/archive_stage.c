@@ -1,0 +1,315 @@
+#include "archive_stage.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "entry_path.h"
+#include "layer_stream.h"
+#include "lf_common.h"
+#include "safe_path.h"
+#include "signals.h"
+
+static int open_archive(int fd, struct archive **out, char *err,
+			size_t errlen)
+{
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		snprintf(err, errlen, "cannot rewind: %s", strerror(errno));
+		return -errno;
+	}
+	struct archive *a = layer_archive_reader();
+	if (!a)
+		return -ENOMEM;
+	if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK) {
+		snprintf(err, errlen, "not a tar archive: %s",
+			 archive_error_string(a));
+		archive_read_free(a);
+		return -EINVAL;
+	}
+	*out = a;
+	return 0;
+}
+
+static int read_fail(struct archive *a, char *err, size_t errlen)
+{
+	const char *m = archive_error_string(a);
+	snprintf(err, errlen, "corrupt or truncated archive: %s",
+		 m ? m : "unreadable");
+	return -EINVAL;
+}
+
+int archive_scan(int fd, struct archive_kind *kind, char *err, size_t errlen)
+{
+	kind->oci_layout = kind->docker = false;
+	struct archive *a;
+	int r = open_archive(fd, &a, err, errlen);
+	if (r < 0)
+		return r;
+	struct archive_entry *e;
+	bool any = false;
+	for (;;) {
+		int hr = archive_read_next_header(a, &e);
+		if (hr == ARCHIVE_EOF)
+			break;
+		if (hr < ARCHIVE_WARN) {
+			r = any ? read_fail(a, err, errlen)
+				: (snprintf(err, errlen,
+					    "not a tar archive: %s",
+					    archive_error_string(a)),
+				   -EINVAL);
+			break;
+		}
+		any = true;
+		char path[PATH_MAX];
+		if (ep_normalise(archive_entry_pathname(e), path,
+				 sizeof(path)) == EP_OK &&
+		    archive_entry_filetype(e) == AE_IFREG) {
+			if (!strcmp(path, "oci-layout") ||
+			    !strcmp(path, "index.json"))
+				kind->oci_layout = true;
+			if (!strcmp(path, "manifest.json"))
+				kind->docker = true;
+		}
+		/* The layout marker settles it; skipping the rest of a big
+		 * archive would only cost time. */
+		if (kind->oci_layout)
+			break;
+	}
+	archive_read_free(a);
+	if (r == 0 && lseek(fd, 0, SEEK_SET) < 0)
+		r = -errno;
+	return r;
+}
+
+/* Creates the directories of PATH below dirfd (never through a symlink)
+ * and returns an O_PATH fd of the last one. */
+static int mkdirs(int dirfd, const char *path)
+{
+	int cur = openat(dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cur < 0)
+		return -errno;
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof(buf), "%s", path);
+	char *save = NULL;
+	for (char *c = strtok_r(buf, "/", &save); c;
+	     c = strtok_r(NULL, "/", &save)) {
+		if (mkdirat(cur, c, 0755) < 0 && errno != EEXIST) {
+			int e = -errno;
+			close(cur);
+			return e;
+		}
+		int next = openat(cur, c,
+				  O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int e = errno;
+		close(cur);
+		if (next < 0)
+			return e == ELOOP ? -ENOTDIR : -e;
+		cur = next;
+	}
+	return cur;
+}
+
+static int parent_of(int dirfd, const char *path, const char **last)
+{
+	const char *slash = strrchr(path, '/');
+	*last = slash ? slash + 1 : path;
+	if (!slash)
+		return mkdirs(dirfd, "");
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	return mkdirs(dirfd, dir);
+}
+
+static int write_member(struct archive *a, int dirfd, const char *path,
+			char *err, size_t errlen)
+{
+	const char *last;
+	int pfd = parent_of(dirfd, path, &last);
+	if (pfd < 0) {
+		snprintf(err, errlen, "entry '%s': %s", path, strerror(-pfd));
+		return pfd;
+	}
+	unlinkat(pfd, last, 0);
+	int fd = openat(pfd, last,
+			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			0644);
+	close(pfd);
+	if (fd < 0) {
+		int e = errno;
+		snprintf(err, errlen, "entry '%s': %s", path, strerror(e));
+		return -e;
+	}
+	char buf[65536];
+	int r = 0;
+	for (;;) {
+		if (signals_interrupted()) {
+			snprintf(err, errlen, "interrupted");
+			r = -EINTR;
+			break;
+		}
+		la_ssize_t n = archive_read_data(a, buf, sizeof(buf));
+		if (n == 0)
+			break;
+		if (n < 0) {
+			r = read_fail(a, err, errlen);
+			break;
+		}
+		r = lf_write_all(fd, buf, (size_t)n);
+		if (r < 0) {
+			snprintf(err, errlen, "entry '%s': %s", path,
+				 strerror(-r));
+			break;
+		}
+	}
+	close(fd);
+	return r;
+}
+
+struct link_rec {
+	char *path, *target;
+	bool done;
+};
+
+static int link_to(int dirfd, const char *path, const char *target)
+{
+	const char *tlast, *last;
+	int tp = sp_open_parent(dirfd, target, &tlast);
+	if (tp < 0)
+		return tp;
+	struct stat st;
+	int r = 0;
+	if (fstatat(tp, tlast, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode))
+		r = -ENOENT;
+	int pfd = r == 0 ? parent_of(dirfd, path, &last) : -1;
+	if (r == 0 && pfd < 0)
+		r = pfd;
+	if (r == 0) {
+		unlinkat(pfd, last, 0);
+		if (linkat(tp, tlast, pfd, last, 0) < 0)
+			r = -errno;
+	}
+	if (pfd >= 0)
+		close(pfd);
+	close(tp);
+	return r;
+}
+
+/* Symlinks last, when their targets exist; a chain of them may need a
+ * few rounds. */
+static int resolve_links(int dirfd, struct link_rec *links, size_t n,
+			 char *err, size_t errlen)
+{
+	bool progress = true;
+	while (progress) {
+		progress = false;
+		for (size_t i = 0; i < n; i++) {
+			if (links[i].done)
+				continue;
+			if (link_to(dirfd, links[i].path, links[i].target) == 0) {
+				links[i].done = true;
+				progress = true;
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!links[i].done) {
+			snprintf(err, errlen,
+				 "symlink '%s' does not lead to a file of the "
+				 "archive",
+				 links[i].path);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+int archive_stage(int fd, int dirfd, char *err, size_t errlen)
+{
+	struct archive *a;
+	int r = open_archive(fd, &a, err, errlen);
+	if (r < 0)
+		return r;
+	struct link_rec *links = NULL;
+	size_t nlinks = 0, cap = 0;
+	struct archive_entry *e;
+	for (;;) {
+		int hr = archive_read_next_header(a, &e);
+		if (hr == ARCHIVE_EOF)
+			break;
+		if (hr < ARCHIVE_WARN) {
+			r = read_fail(a, err, errlen);
+			break;
+		}
+		const char *raw = archive_entry_pathname(e);
+		char path[PATH_MAX];
+		enum ep_verdict v = ep_normalise(raw, path, sizeof(path));
+		if (v != EP_OK) {
+			snprintf(err, errlen, "entry '%s' %s", raw ? raw : "",
+				 ep_reason(v));
+			r = -EINVAL;
+			break;
+		}
+		if (!path[0])
+			continue;
+		const char *hl = archive_entry_hardlink(e);
+		mode_t type = archive_entry_filetype(e);
+		if (hl || type == AE_IFLNK) {
+			char target[PATH_MAX];
+			v = hl ? ep_normalise(hl, target, sizeof(target))
+			       : ep_resolve_link(path, archive_entry_symlink(e),
+						 target, sizeof(target));
+			if (v != EP_OK) {
+				snprintf(err, errlen,
+					 "link '%s' points outside the "
+					 "archive",
+					 path);
+				r = -EINVAL;
+				break;
+			}
+			if (nlinks == cap) {
+				cap = cap ? cap * 2 : 16;
+				struct link_rec *nl =
+					realloc(links, cap * sizeof(*nl));
+				if (!nl) {
+					r = -ENOMEM;
+					break;
+				}
+				links = nl;
+			}
+			links[nlinks].path = strdup(path);
+			links[nlinks].target = strdup(target);
+			links[nlinks].done = false;
+			nlinks++;
+		} else if (type == AE_IFDIR) {
+			int d = mkdirs(dirfd, path);
+			if (d < 0) {
+				snprintf(err, errlen, "entry '%s': %s", path,
+					 strerror(-d));
+				r = d;
+				break;
+			}
+			close(d);
+		} else if (type == AE_IFREG) {
+			r = write_member(a, dirfd, path, err, errlen);
+			if (r < 0)
+				break;
+		}
+	}
+	archive_read_free(a);
+	if (r == 0)
+		r = resolve_links(dirfd, links, nlinks, err, errlen);
+	for (size_t i = 0; i < nlinks; i++) {
+		free(links[i].path);
+		free(links[i].target);
+	}
+	free(links);
+	return r;
+}

@@ -1,0 +1,29 @@
+# layertool, the tools for layers at rest (import, export, convert,
+# check, diff, stats).  libarchive reads and writes every archive,
+# json-c every JSON document, nettle (libarchive's own hash library)
+# computes the digests.
+TOOLS_PKGS := libarchive json-c nettle
+CFLAGS_tools := $(shell pkg-config --cflags $(TOOLS_PKGS) 2>/dev/null)
+TOOLS_LIBS := $(shell pkg-config --libs $(TOOLS_PKGS) 2>/dev/null)
+
+TOOLS_SRC := $(wildcard tools/*.c)
+TOOLS_OBJ := $(TOOLS_SRC:%.c=$(BUILD)/%.o)
+# Everything but main(), for the unit tests.
+TOOLS_LIB_OBJ := $(filter-out $(BUILD)/tools/main.o,$(TOOLS_OBJ))
+
+$(BUILD)/layertool: $(TOOLS_OBJ) $(BUILD)/liblayer.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(TOOLS_LIBS) $(LDLIBS)
+
+PROGRAMS += $(BUILD)/layertool
+# (man page added with tools/layertool.1)
+
+# Unit tests of the tools' core (tests/unit/test_layertool_*.c): the
+# generic rule in tests/build.mk links the filesystem's objects; these
+# link layertool's instead.  The shorter stem makes this rule win.
+$(BUILD)/tests/unit/test_layertool_%.o: CFLAGS += -Itools $(CFLAGS_tools)
+$(BUILD)/tests/test_layertool_%: $(BUILD)/tests/unit/test_layertool_%.o \
+		$(TOOLS_LIB_OBJ) $(BUILD)/liblayer.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TOOLS_LIBS) -lcmocka $(LDLIBS)
+
+-include $(TOOLS_OBJ:.o=.d)

@@ -1,0 +1,359 @@
+/*
+ * layertool convert --to dotwh|overlay LAYER_DIR: whiteouts and opaque
+ * markers converted in place.
+ *
+ * Crash safety comes from the order of every step: the new marker is
+ * made before the old one goes, and both formats mean the same thing to
+ * layerfs, kernel overlayfs readers of either, and to this command.  An
+ * interrupted run leaves a layer that reads the same, and running the
+ * command again finishes the job.  Each converted directory gets its
+ * times back, so converting there and back is the identity.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "fsutil.h"
+#include "lf_common.h"
+#include "signals.h"
+#include "whiteout.h"
+
+static const char convert_help[] =
+	"usage: layertool convert --to dotwh|overlay [--xattr trusted|user]\n"
+	"                         LAYER_DIR\n"
+	"\n"
+	"Converts the whiteouts and opaque markers of a layer directory in\n"
+	"place.  dotwh: `.wh.NAME` files and `.wh..wh..opq` (OCI, aufs, the\n"
+	"layerfs default).  overlay: 0/0 character devices and an\n"
+	"overlay.opaque xattr (kernel overlayfs, fuse-overlayfs).  An\n"
+	"interrupted run can simply be run again.\n"
+	"\n"
+	"  --to FORMAT          dotwh or overlay\n"
+	"  --xattr NAMESPACE    opaque xattr written for overlay: trusted\n"
+	"                       (trusted.overlay.opaque, the default as root)\n"
+	"                       or user (user.overlay.opaque, the default\n"
+	"                       otherwise)\n"
+	"  -h, --help           this text\n"
+	"\n"
+	"Exit status: 0 converted, 1 usage, 2 LAYER_DIR unreadable, 3 a marker\n"
+	"cannot be written, 130 interrupted.\n";
+
+static const char *const opaque_xattrs[] = {
+	"trusted.overlay.opaque",
+	"user.overlay.opaque",
+	"user.fuseoverlayfs.opaque",
+};
+static const char *const xwhiteout_xattrs[] = {
+	"trusted.overlay.whiteout",
+	"user.overlay.whiteout",
+};
+
+struct conv {
+	enum wh_format to;
+	const char *opaque_xattr;
+	unsigned long whiteouts, opaques, skipped;
+	char err[PATH_MAX + 200];
+};
+
+static int fail(struct conv *cv, const char *path, const char *what, int r)
+{
+	snprintf(cv->err, sizeof(cv->err), "'/%s': %s: %s", path, what,
+		 strerror(-r));
+	return r;
+}
+
+/* Gives dirfd/name the owner, mode and times of ST. */
+static int copy_meta(int dirfd, const char *name, const struct stat *st,
+		     bool chmod_it)
+{
+	if (fchownat(dirfd, name, st->st_uid, st->st_gid,
+		     AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno != EPERM)
+		return -errno;
+	if (chmod_it && fchmodat(dirfd, name, st->st_mode & 07777, 0) < 0)
+		return -errno;
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	return utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
+static bool has_xattr_value(int dirfd, const char *name,
+			    const char *const *names, size_t n, char want)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *v;
+		size_t len;
+		if (fs_xattr_get_at(dirfd, name, names[i], &v, &len) == 0) {
+			bool ok = want == 0 || (len >= 1 && v[0] == want);
+			free(v);
+			if (ok)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* A chardev whiteout (or a kernel "xwhiteout" file) NAME becomes
+ * `.wh.NAME`. */
+static int to_dotwh_entry(struct conv *cv, int dfd, const char *name,
+			  const struct stat *st, const char *path)
+{
+	char wh[NAME_MAX + 1];
+	int r = wh_dotwh_name(wh, sizeof(wh), name);
+	if (r < 0)
+		return fail(cv, path, "name too long for a .wh. whiteout", r);
+	int fd = openat(dfd, wh,
+			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			0);
+	if (fd < 0 && errno != EEXIST)
+		return fail(cv, path, "cannot create its .wh. whiteout", -errno);
+	if (fd >= 0) {
+		close(fd);
+		r = copy_meta(dfd, wh, st, true);
+		if (r < 0)
+			return fail(cv, path, "cannot set the whiteout's owner",
+				    r);
+	}
+	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+		return fail(cv, path, "cannot remove the old whiteout", -errno);
+	cv->whiteouts++;
+	return 0;
+}
+
+/* `.wh.NAME` becomes a 0/0 character device NAME. */
+static int to_overlay_entry(struct conv *cv, int dfd, const char *whname,
+			    const char *target, const struct stat *st,
+			    const char *path)
+{
+	struct stat tst;
+	if (fstatat(dfd, target, &tst, AT_SYMLINK_NOFOLLOW) == 0) {
+		/* NAME exists here too: done already (an interrupted run),
+		 * or an OCI layer that re-creates NAME, which then hides
+		 * what is below by itself (a directory must be opaque). */
+		if (S_ISDIR(tst.st_mode)) {
+			int fd = openat(dfd, target,
+					O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+						O_CLOEXEC);
+			int r = fd < 0 ? -errno : 0;
+			if (r == 0 && !(wh_fd_has_opaque_xattr(fd) > 0))
+				r = fsetxattr(fd, cv->opaque_xattr, "y", 1, 0) <
+						    0
+					    ? -errno
+					    : 0;
+			if (fd >= 0)
+				close(fd);
+			if (r < 0)
+				return fail(cv, path,
+					    "cannot mark the directory it "
+					    "hides as opaque",
+					    r);
+		}
+	} else {
+		if (mknodat(dfd, target, S_IFCHR | (st->st_mode & 07777),
+			    makedev(0, 0)) < 0)
+			return fail(cv, path, "cannot create a 0/0 device",
+				    -errno);
+		int r = copy_meta(dfd, target, st, true);
+		if (r < 0)
+			return fail(cv, path, "cannot set its owner", r);
+	}
+	if (unlinkat(dfd, whname, 0) < 0 && errno != ENOENT)
+		return fail(cv, path, "cannot remove the .wh. whiteout", -errno);
+	cv->whiteouts++;
+	return 0;
+}
+
+static int opaque_to_dotwh(struct conv *cv, int dfd, const struct stat *dst,
+			   const char *path)
+{
+	int fd = openat(dfd, WH_OPAQUE_NAME,
+			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			0644);
+	if (fd < 0 && errno != EEXIST)
+		return fail(cv, path, "cannot create .wh..wh..opq", -errno);
+	if (fd >= 0) {
+		close(fd);
+		struct stat m = *dst;
+		m.st_mode = S_IFREG | 0644;
+		int r = copy_meta(dfd, WH_OPAQUE_NAME, &m, true);
+		if (r < 0)
+			return fail(cv, path, "cannot set the marker's owner",
+				    r);
+	}
+	int rfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0)
+		return -errno;
+	int r = 0;
+	for (size_t i = 0; i < LF_ARRAY_SIZE(opaque_xattrs) && r == 0; i++)
+		if (fremovexattr(rfd, opaque_xattrs[i]) < 0 &&
+		    errno != ENODATA && errno != ENOTSUP)
+			r = fail(cv, path, "cannot remove the opaque xattr",
+				 -errno);
+	close(rfd);
+	if (r == 0)
+		cv->opaques++;
+	return r;
+}
+
+static int opaque_to_overlay(struct conv *cv, int dfd, const char *path)
+{
+	int rfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0)
+		return -errno;
+	int r = 0;
+	if (!(wh_fd_has_opaque_xattr(rfd) > 0) &&
+	    fsetxattr(rfd, cv->opaque_xattr, "y", 1, 0) < 0)
+		r = fail(cv, path, "cannot set the opaque xattr", -errno);
+	close(rfd);
+	if (r == 0 && unlinkat(dfd, WH_OPAQUE_NAME, 0) < 0 && errno != ENOENT)
+		r = fail(cv, path, "cannot remove .wh..wh..opq", -errno);
+	if (r == 0)
+		cv->opaques++;
+	return r;
+}
+
+static int convert_dir(struct conv *cv, int dfd, const char *path);
+
+static int convert_entry(struct conv *cv, int dfd, const char *name,
+			 const char *path)
+{
+	struct stat st;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : fail(cv, path, "stat", -errno);
+	const char *target;
+	enum wh_kind kind = wh_classify_name(name, &target);
+	if (cv->to == WH_FORMAT_DOTWH) {
+		if (kind == WH_NONE && wh_is_overlay_whiteout(&st))
+			return to_dotwh_entry(cv, dfd, name, &st, path);
+		if (kind == WH_NONE && S_ISREG(st.st_mode) && st.st_size == 0 &&
+		    has_xattr_value(dfd, name, xwhiteout_xattrs, 2, 0))
+			return to_dotwh_entry(cv, dfd, name, &st, path);
+	} else if (kind == WH_WHITEOUT && S_ISREG(st.st_mode)) {
+		return to_overlay_entry(cv, dfd, name, target, &st, path);
+	} else if (kind == WH_WHITEOUT) {
+		cv->skipped++;
+	} else if (kind == WH_INTERNAL) {
+		cv->skipped++;
+	}
+	if (kind == WH_NONE && S_ISDIR(st.st_mode)) {
+		int cfd = openat(dfd, name,
+				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (cfd < 0)
+			return fail(cv, path, "cannot open", -errno);
+		int r = convert_dir(cv, cfd, path);
+		close(cfd);
+		return r;
+	}
+	return 0;
+}
+
+static int convert_dir(struct conv *cv, int dfd, const char *path)
+{
+	if (signals_interrupted())
+		return -EINTR;
+	struct stat dst;
+	if (fstat(dfd, &dst) < 0)
+		return fail(cv, path, "stat", -errno);
+	struct name_list names;
+	int r = fs_list_dir(dfd, &names);
+	if (r < 0)
+		return fail(cv, path, "cannot list", r);
+	bool changed = false;
+	unsigned long before = cv->whiteouts + cv->opaques;
+	for (size_t i = 0; i < names.n && r == 0; i++) {
+		char *child = fs_join(path, names.names[i]);
+		if (!child) {
+			r = -ENOMEM;
+			break;
+		}
+		r = convert_entry(cv, dfd, names.names[i], child);
+		free(child);
+	}
+	if (r == 0) {
+		bool marker = faccessat(dfd, WH_OPAQUE_NAME, F_OK,
+					AT_SYMLINK_NOFOLLOW) == 0;
+		if (cv->to == WH_FORMAT_DOTWH && wh_fd_has_opaque_xattr(dfd) > 0)
+			r = opaque_to_dotwh(cv, dfd, &dst, path);
+		else if (cv->to == WH_FORMAT_OVERLAY && marker)
+			r = opaque_to_overlay(cv, dfd, path);
+	}
+	changed = cv->whiteouts + cv->opaques != before;
+	if (changed) {
+		/* The directory reads as before: give it its times back. */
+		struct timespec ts[2] = { dst.st_atim, dst.st_mtim };
+		futimens(dfd, ts);
+	}
+	name_list_free(&names);
+	return r;
+}
+
+int cmd_convert(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "to", required_argument, NULL, 't' },
+		{ "xattr", required_argument, NULL, 'x' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *to = NULL, *ns = geteuid() == 0 ? "trusted" : "user";
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			to = optarg;
+			break;
+		case 'x':
+			ns = optarg;
+			break;
+		case 'h':
+			fputs(convert_help, stdout);
+			return LT_EXIT_OK;
+		default:
+			return usage_error("convert", NULL);
+		}
+	}
+	struct conv cv = { 0 };
+	if (!to || wh_format_parse(to, &cv.to) < 0)
+		return usage_error("convert", "--to is dotwh or overlay");
+	if (!strcmp(ns, "trusted"))
+		cv.opaque_xattr = "trusted.overlay.opaque";
+	else if (!strcmp(ns, "user"))
+		cv.opaque_xattr = "user.overlay.opaque";
+	else
+		return usage_error("convert", "--xattr is trusted or user");
+	if (argc - optind != 1)
+		return usage_error("convert", "convert wants one LAYER_DIR");
+	const char *dir = argv[optind];
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		lf_err("cannot open layer '%s': %s", dir, strerror(errno));
+		return LT_EXIT_INPUT;
+	}
+	signals_install();
+	int r = convert_dir(&cv, dfd, "");
+	close(dfd);
+	if (r == -EINTR) {
+		lf_err("interrupted; run the same command again to finish");
+		return LT_EXIT_INTERRUPTED;
+	}
+	if (r < 0) {
+		lf_err("cannot convert '%s': %s", dir, cv.err);
+		return r == -ENOENT || r == -ENOTDIR ? LT_EXIT_INPUT
+						     : LT_EXIT_OUTPUT;
+	}
+	if (cv.skipped)
+		lf_warn("%lu reserved .wh. names that are not whiteout files "
+			"left as they are",
+			cv.skipped);
+	printf("%s: %lu whiteouts, %lu opaque directories in %s format\n", dir,
+	       cv.whiteouts, cv.opaques, wh_format_name(cv.to));
+	return LT_EXIT_OK;
+}

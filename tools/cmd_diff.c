@@ -1,0 +1,385 @@
+/*
+ * layertool diff UPPER LOWER...: what a container changed, as `docker
+ * diff` shows it: A (added), C (changed), D (deleted), with sizes.
+ *
+ * A path is "changed" when it existed in the lower layers before and the
+ * upper layer holds it now (a copy, a metadata change, a directory with
+ * changes inside); "deleted" when a whiteout or an opaque directory hides
+ * what the lower layers showed.  A renamed directory is added at its new
+ * name with all it shows, and deleted at the old one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "entry_path.h"
+#include "fsutil.h"
+#include "json_util.h"
+#include "lf_common.h"
+#include "strset.h"
+#include "union.h"
+#include "whiteout.h"
+#include "xattr_policy.h"
+
+static const char diff_help[] =
+	"usage: layertool diff [--json] UPPER LOWER...\n"
+	"\n"
+	"Lists what the upper directory UPPER changed over the lower layers\n"
+	"LOWER... (top first), one line per path: A added, C changed,\n"
+	"D deleted, then the size in bytes (of the file now, or of what was\n"
+	"deleted) and the path.\n"
+	"\n"
+	"  --json               one JSON document instead\n"
+	"  -h, --help           this text\n"
+	"\n"
+	"Exit status: 0 listed, 1 usage, 2 a layer is unreadable.\n";
+
+static const char *const redirect_marks[] = {
+	XATTR_LFS_REDIRECT, "trusted.overlay.redirect", "user.overlay.redirect",
+};
+
+struct change {
+	char kind;
+	char *path;
+	mode_t type;
+	int64_t size;
+};
+
+struct differ {
+	struct ustack stack; /* [upper, lower...] */
+	struct change *v;
+	size_t n, cap;
+	char err[PATH_MAX + 100];
+};
+
+static int record(struct differ *d, char kind, const char *path,
+		  const struct stat *st)
+{
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 64;
+		struct change *nv = realloc(d->v, d->cap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		d->v = nv;
+	}
+	char *p;
+	if (asprintf(&p, "/%s", path) < 0)
+		return -ENOMEM;
+	mode_t type = st->st_mode & S_IFMT;
+	d->v[d->n++] = (struct change){
+		.kind = kind,
+		.path = p,
+		.type = type,
+		.size = (S_ISREG(type) || S_ISLNK(type)) ? st->st_size : 0,
+	};
+	return 0;
+}
+
+static const char *type_name(mode_t t)
+{
+	switch (t) {
+	case S_IFREG:
+		return "file";
+	case S_IFDIR:
+		return "directory";
+	case S_IFLNK:
+		return "symlink";
+	case S_IFCHR:
+		return "char-device";
+	case S_IFBLK:
+		return "block-device";
+	case S_IFIFO:
+		return "fifo";
+	case S_IFSOCK:
+		return "socket";
+	}
+	return "unknown";
+}
+
+/* Everything a merged chain shows, as added. */
+static int all_added(struct differ *d, struct uchain *chain, const char *path)
+{
+	struct ulisting l;
+	int r = union_list(chain, &l);
+	for (size_t i = 0; r == 0 && i < l.n; i++) {
+		char *p = fs_join(path, l.v[i].name);
+		if (!p) {
+			r = -ENOMEM;
+			break;
+		}
+		r = record(d, 'A', p, &l.v[i].st);
+		if (r == 0 && S_ISDIR(l.v[i].st.st_mode)) {
+			struct uchain sub;
+			r = union_child_chain(chain, l.v[i].name, &sub);
+			if (r == 0)
+				r = all_added(d, &sub, p);
+			uchain_free(&sub);
+		}
+		free(p);
+	}
+	ulisting_free(&l);
+	return r;
+}
+
+static int redirected(struct differ *d, int dfd, const char *path,
+		      const char *value, const char *dir_lpath)
+{
+	char raw[PATH_MAX + 2], target[PATH_MAX];
+	if (value[0] == '/')
+		snprintf(raw, sizeof(raw), "%s", value + 1);
+	else
+		snprintf(raw, sizeof(raw), "%s%s%s", dir_lpath,
+			 dir_lpath[0] ? "/" : "", value);
+	if (ep_normalise(raw, target, sizeof(target)) != EP_OK) {
+		snprintf(d->err, sizeof(d->err),
+			 "'/%s' has a malformed redirect mark", path);
+		return -EINVAL;
+	}
+	struct uchain chain = { 0 };
+	int fd = dup(dfd);
+	int r = fd < 0 ? -errno : uchain_push(&chain, 0, fd);
+	if (r == 0 && !union_dir_is_opaque(dfd)) {
+		struct uchain below;
+		r = union_dir_chain(&d->stack, 1, target, &below);
+		for (size_t i = 0; r == 0 && i < below.n; i++) {
+			r = uchain_push(&chain, below.v[i].layer, below.v[i].fd);
+			below.v[i].fd = -1;
+		}
+		free(below.v);
+	}
+	if (r == 0)
+		r = all_added(d, &chain, path);
+	uchain_free(&chain);
+	return r;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct uentry *)a)->name,
+		      ((const struct uentry *)b)->name);
+}
+
+/* Compares the upper directory dfd at PATH with the lower chain of the
+ * same path; `hidden` when an opaque directory here or above hides the
+ * lower content. */
+static int walk(struct differ *d, int dfd, const char *path,
+		const char *lpath, struct uchain *lower, bool hidden)
+{
+	struct ulisting below = { 0 };
+	int r = union_list(lower, &below);
+	if (r < 0) {
+		snprintf(d->err, sizeof(d->err), "cannot list '/%s': %s", path,
+			 strerror(-r));
+		return r;
+	}
+	bool opaque = hidden || union_dir_is_opaque(dfd);
+	struct name_list names;
+	r = fs_list_dir(dfd, &names);
+	if (r < 0) {
+		ulisting_free(&below);
+		snprintf(d->err, sizeof(d->err), "cannot list '/%s': %s", path,
+			 strerror(-r));
+		return r;
+	}
+	/* Names the upper directory shows; the rest of `below` is gone if
+	 * whited out or hidden by opacity. */
+	struct strset shown, whited;
+	strset_init(&shown);
+	strset_init(&whited);
+	for (size_t i = 0; i < names.n; i++) {
+		const char *n = names.names[i], *t;
+		struct stat st;
+		enum wh_kind k = wh_classify_name(n, &t);
+		if (k == WH_WHITEOUT)
+			strset_add(&whited, t);
+		else if (k == WH_NONE &&
+			 fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			if (wh_is_overlay_whiteout(&st))
+				strset_add(&whited, n);
+			else
+				strset_add(&shown, n);
+		}
+	}
+	for (size_t i = 0; i < below.n && r == 0; i++) {
+		const char *n = below.v[i].name;
+		if (strset_has(&shown, n) ||
+		    !(opaque || strset_has(&whited, n)))
+			continue;
+		char *p = fs_join(path, n);
+		r = p ? record(d, 'D', p, &below.v[i].st) : -ENOMEM;
+		free(p);
+	}
+	for (size_t i = 0; i < names.n && r == 0; i++) {
+		const char *n = names.names[i];
+		if (!strset_has(&shown, n))
+			continue;
+		struct stat st;
+		if (fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		struct uentry key = { .name = (char *)n };
+		const struct uentry *old =
+			below.n ? bsearch(&key, below.v, below.n,
+					  sizeof(*below.v), cmp_entry)
+				: NULL;
+		char *p = fs_join(path, n), *lp = fs_join(lpath, n);
+		if (!p || !lp) {
+			free(p);
+			free(lp);
+			r = -ENOMEM;
+			break;
+		}
+		r = record(d, old ? 'C' : 'A', p, &st);
+		char *mark = NULL;
+		size_t mlen;
+		int mk = -1;
+		for (int m = 0; S_ISDIR(st.st_mode) && m < 3 && mk < 0; m++)
+			if (fs_xattr_get_at(dfd, n, redirect_marks[m], &mark,
+					    &mlen) == 0)
+				mk = m;
+		int cfd = -1;
+		if (r == 0 && S_ISDIR(st.st_mode)) {
+			cfd = openat(dfd, n,
+				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					     O_CLOEXEC);
+			if (cfd < 0)
+				r = -errno;
+		}
+		if (r == 0 && mk >= 0) {
+			r = redirected(d, cfd, p, mark, lpath);
+		} else if (r == 0 && cfd >= 0) {
+			struct uchain sub = { 0 };
+			if (old && S_ISDIR(old->st.st_mode))
+				r = union_child_chain(lower, n, &sub);
+			if (r == 0)
+				r = walk(d, cfd, p, lp, &sub, opaque);
+			uchain_free(&sub);
+		}
+		if (cfd >= 0)
+			close(cfd);
+		free(mark);
+		free(p);
+		free(lp);
+	}
+	strset_free(&shown);
+	strset_free(&whited);
+	name_list_free(&names);
+	ulisting_free(&below);
+	return r;
+}
+
+static int cmp_change(const void *a, const void *b)
+{
+	return strcmp(((const struct change *)a)->path,
+		      ((const struct change *)b)->path);
+}
+
+static void print_text(const struct differ *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		printf("%c %12" PRId64 " %s\n", d->v[i].kind, d->v[i].size,
+		       d->v[i].path);
+}
+
+static void print_json(const struct differ *d)
+{
+	json_object *o = json_object_new_object();
+	json_object *arr = json_object_new_array();
+	int64_t counts[3] = { 0 };
+	for (size_t i = 0; i < d->n; i++) {
+		json_object *c = json_object_new_object();
+		char k[2] = { d->v[i].kind, 0 };
+		json_object_object_add(c, "kind", json_object_new_string(k));
+		json_object_object_add(c, "path",
+				       json_object_new_string(d->v[i].path));
+		json_object_object_add(
+			c, "type", json_object_new_string(type_name(d->v[i].type)));
+		json_object_object_add(c, "size",
+				       json_object_new_int64(d->v[i].size));
+		json_object_array_add(arr, c);
+		counts[d->v[i].kind == 'A' ? 0 : d->v[i].kind == 'C' ? 1 : 2]++;
+	}
+	json_object_object_add(o, "changes", arr);
+	json_object_object_add(o, "added", json_object_new_int64(counts[0]));
+	json_object_object_add(o, "changed", json_object_new_int64(counts[1]));
+	json_object_object_add(o, "deleted", json_object_new_int64(counts[2]));
+	char *text = json_text(o, NULL);
+	if (text)
+		fputs(text, stdout);
+	free(text);
+	json_object_put(o);
+}
+
+int cmd_diff(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	bool json = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'j') {
+			json = true;
+		} else if (c == 'h') {
+			fputs(diff_help, stdout);
+			return LT_EXIT_OK;
+		} else {
+			return usage_error("diff", NULL);
+		}
+	}
+	if (argc - optind < 2)
+		return usage_error("diff", "diff wants UPPER and at least one "
+					   "LOWER");
+	struct differ d = { 0 };
+	d.stack.n = (size_t)(argc - optind);
+	d.stack.fds = calloc(d.stack.n, sizeof(int));
+	if (!d.stack.fds)
+		return LT_EXIT_OUTPUT;
+	int status = LT_EXIT_OK;
+	size_t opened = 0;
+	for (; opened < d.stack.n; opened++) {
+		const char *p = argv[optind + (int)opened];
+		d.stack.fds[opened] =
+			open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (d.stack.fds[opened] < 0) {
+			lf_err("cannot open layer '%s': %s", p, strerror(errno));
+			status = LT_EXIT_INPUT;
+			break;
+		}
+	}
+	if (status == LT_EXIT_OK) {
+		struct uchain lower;
+		int r = union_dir_chain(&d.stack, 1, "", &lower);
+		if (r == 0)
+			r = walk(&d, d.stack.fds[0], "", "", &lower, false);
+		uchain_free(&lower);
+		if (r < 0) {
+			lf_err("cannot compare '%s': %s", argv[optind],
+			       d.err[0] ? d.err : strerror(-r));
+			status = LT_EXIT_INPUT;
+		}
+	}
+	if (status == LT_EXIT_OK) {
+		qsort(d.v, d.n, sizeof(*d.v), cmp_change);
+		if (json)
+			print_json(&d);
+		else
+			print_text(&d);
+	}
+	for (size_t i = 0; i < opened; i++)
+		close(d.stack.fds[i]);
+	free(d.stack.fds);
+	for (size_t i = 0; i < d.n; i++)
+		free(d.v[i].path);
+	free(d.v);
+	return status;
+}

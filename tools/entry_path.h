@@ -1,0 +1,53 @@
+/*
+ * The rules an archive member name must pass before anything is written
+ * for it.  An image archive is untrusted: a member named "../x" or
+ * "/etc/x", a symlink whose target climbs out of the layer, or a name
+ * longer than the kernel takes is refused, with the reason, before the
+ * first byte lands on disk.
+ */
+#ifndef LT_ENTRY_PATH_H
+#define LT_ENTRY_PATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum ep_verdict {
+	EP_OK = 0,
+	EP_EMPTY,         /* "" */
+	EP_ABSOLUTE,      /* begins with '/' */
+	EP_DOTDOT,        /* has a ".." component */
+	EP_TOO_LONG,      /* PATH_MAX or more */
+	EP_NAME_TOO_LONG, /* a component longer than NAME_MAX */
+};
+
+/* A short English reason for a verdict ("has a '..' component"). */
+const char *ep_reason(enum ep_verdict v);
+
+/*
+ * Normalises member name RAW into OUT: leading "./" and repeated or
+ * trailing slashes and "." components are dropped; "." and "./" become ""
+ * (the layer root).  Anything that is not EP_OK leaves OUT undefined.
+ */
+enum ep_verdict ep_normalise(const char *raw, char *out, size_t outsize);
+
+/*
+ * Whether a symlink at normalised path LINKPATH with target TARGET stays
+ * inside the layer when resolved by name alone from its own directory.
+ * An absolute target is resolved from the layer root, as the container
+ * sees it, so it stays inside; a relative one climbing above the root with
+ * ".." does not.
+ */
+bool ep_symlink_stays_inside(const char *linkpath, const char *target);
+
+/*
+ * Resolves a symlink target by name alone: TARGET relative to the
+ * directory of LINKPATH (or to the root when absolute), into a normalised
+ * path in OUT.  EP_DOTDOT when it climbs above the root.
+ */
+enum ep_verdict ep_resolve_link(const char *linkpath, const char *target,
+				char *out, size_t outsize);
+
+/* True when NAME (one component) may name a layer entry at all. */
+bool ep_component_ok(const char *name);
+
+#endif

@@ -1,0 +1,455 @@
+#include "export.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "entry_path.h"
+#include "fsutil.h"
+#include "safe_path.h"
+#include "whiteout.h"
+#include "xattr_policy.h"
+
+static const char *const redirect_marks[] = {
+	XATTR_LFS_REDIRECT, "trusted.overlay.redirect", "user.overlay.redirect",
+};
+static const char *const metacopy_marks[] = {
+	XATTR_LFS_METACOPY, "trusted.overlay.metacopy", "user.overlay.metacopy",
+};
+
+struct exp {
+	struct tar_writer *w;
+	bool have_lower;
+	struct ustack stack; /* [upper, lower...] */
+	struct export_counts *c;
+	char *err;
+	size_t errlen;
+};
+
+static int content(struct exp *ex, struct uchain *chain, const char *path,
+		   const char *lpath, bool top);
+
+static char *join(const char *a, const char *b)
+{
+	return fs_join(a, b);
+}
+
+/* Which of the marks NAMES dirfd/name carries (index), with its value;
+ * -1 when none. */
+static int read_mark(int dirfd, const char *name, const char *const *names,
+		     char **value)
+{
+	*value = NULL;
+	for (int i = 0; i < 3; i++) {
+		size_t len;
+		int r = fs_xattr_get_at(dirfd, name, names[i], value, &len);
+		if (r == 0)
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * The lower path a mark value names, normalised, without the leading '/'.
+ * layerfs stores absolute paths; kernel overlayfs also uses a bare name,
+ * relative to the directory's own lower path.
+ */
+static char *mark_target(const char *value, const char *dir_lpath)
+{
+	char *raw = value[0] == '/' ? strdup(value) : join(dir_lpath, value);
+	if (!raw)
+		return NULL;
+	char *out = malloc(PATH_MAX);
+	if (out && ep_normalise(raw[0] == '/' ? raw + 1 : raw, out, PATH_MAX) !=
+			   EP_OK) {
+		free(out);
+		out = NULL;
+	}
+	free(raw);
+	return out;
+}
+
+static int need_lower(struct exp *ex, const char *path, const char *what)
+{
+	snprintf(ex->err, ex->errlen,
+		 "'/%s' is %s whose content is in the lower layers: export "
+		 "needs --lower",
+		 path, what);
+	return -EINVAL;
+}
+
+/* The data of a metadata-only copy: the first lower layer, top down,
+ * holding the path (layerfs's own rule). */
+static int lower_data(struct exp *ex, const char *lpath, const char *path)
+{
+	for (size_t l = 1; l < ex->stack.n; l++) {
+		int fd = sp_open_beneath(ex->stack.fds[l], lpath, O_RDONLY, 0);
+		if (fd == -ENOENT || fd == -ENOTDIR)
+			continue;
+		if (fd < 0) {
+			snprintf(ex->err, ex->errlen,
+				 "cannot open the lower data '/%s' of '/%s': "
+				 "%s",
+				 lpath, path, strerror(-fd));
+			return fd;
+		}
+		struct stat st;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			continue;
+		}
+		return fd;
+	}
+	snprintf(ex->err, ex->errlen,
+		 "the data of '/%s' ('/%s') is in none of the --lower layers",
+		 path, lpath);
+	return -ENOENT;
+}
+
+static int add_regular(struct exp *ex, int dirfd, const char *name,
+		       const struct stat *st, const char *path,
+		       const char *lpath, bool upper)
+{
+	char *mark = NULL;
+	int kind = upper ? read_mark(dirfd, name, metacopy_marks, &mark) : -1;
+	int data = -1;
+	int r = 0;
+	if (kind >= 0) {
+		if (!ex->have_lower) {
+			free(mark);
+			return need_lower(ex, path, "a metadata-only copy");
+		}
+		/* layerfs names the data; overlayfs keeps it at the file's
+		 * own lower path unless the file was renamed. */
+		char *redir = NULL, *target;
+		if (kind == 0)
+			target = mark_target(mark, "");
+		else if (read_mark(dirfd, name, redirect_marks, &redir) > 0)
+			target = mark_target(redir, lpath);
+		else
+			target = join(lpath, name);
+		free(redir);
+		if (!target) {
+			snprintf(ex->err, ex->errlen,
+				 "'/%s' has a malformed metacopy mark", path);
+			free(mark);
+			return -EINVAL;
+		}
+		data = lower_data(ex, target, path);
+		free(target);
+		if (data < 0) {
+			free(mark);
+			return data;
+		}
+		ex->c->metacopy++;
+	}
+	free(mark);
+	r = tw_add(ex->w, path, dirfd, name, st, data, ex->err, ex->errlen);
+	if (data >= 0)
+		close(data);
+	ex->c->files++;
+	return r;
+}
+
+static int add_marker(struct exp *ex, const char *dirpath, const char *name,
+		      const struct stat *st)
+{
+	char *p = join(dirpath, name);
+	if (!p)
+		return -ENOMEM;
+	int r = tw_add_marker(ex->w, p, st, ex->err, ex->errlen);
+	free(p);
+	return r;
+}
+
+/* A renamed directory: its whole merged content, below an opaque marker. */
+static int materialise(struct exp *ex, int dfd, const char *path,
+		       const char *target)
+{
+	struct uchain chain = { 0 };
+	int ufd = dup(dfd);
+	int r = ufd < 0 ? -errno : uchain_push(&chain, 0, ufd);
+	if (r == 0 && !union_dir_is_opaque(dfd)) {
+		struct uchain below;
+		r = union_dir_chain(&ex->stack, 1, target, &below);
+		for (size_t i = 0; r == 0 && i < below.n; i++) {
+			r = uchain_push(&chain, below.v[i].layer,
+					below.v[i].fd);
+			below.v[i].fd = -1;
+		}
+		free(below.v);
+	}
+	if (r == 0) {
+		ex->c->materialised++;
+		r = content(ex, &chain, path, target, true);
+	}
+	uchain_free(&chain);
+	return r;
+}
+
+/* Opens the child directory of a link and exports it: entries in the
+ * upper layer may be redirected anew, the rest follow the chain. */
+static int content_child(struct exp *ex, struct uchain *chain,
+			 const struct uentry *e, const char *path,
+			 const char *lpath)
+{
+	const struct ulink *link = &chain->v[e->link];
+	int r = tw_add(ex->w, path, link->fd, e->name, &e->st, -1, ex->err,
+		       ex->errlen);
+	if (r < 0)
+		return r;
+	ex->c->dirs++;
+	char *mark = NULL;
+	if (link->layer == 0 &&
+	    read_mark(link->fd, e->name, redirect_marks, &mark) >= 0) {
+		char *parent_l = strdup(lpath);
+		char *slash = parent_l ? strrchr(parent_l, '/') : NULL;
+		if (parent_l)
+			*(slash ? slash : parent_l) = 0;
+		char *target = parent_l ? mark_target(mark, parent_l) : NULL;
+		free(parent_l);
+		free(mark);
+		if (!target) {
+			snprintf(ex->err, ex->errlen,
+				 "'/%s' has a malformed redirect mark", path);
+			return -EINVAL;
+		}
+		int dfd = openat(link->fd, e->name,
+				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd < 0) {
+			free(target);
+			return -errno;
+		}
+		struct uchain sub = { 0 };
+		r = uchain_push(&sub, 0, dfd);
+		if (r == 0 && !union_dir_is_opaque(dfd)) {
+			struct uchain below;
+			r = union_dir_chain(&ex->stack, 1, target, &below);
+			for (size_t i = 0; r == 0 && i < below.n; i++) {
+				r = uchain_push(&sub, below.v[i].layer,
+						below.v[i].fd);
+				below.v[i].fd = -1;
+			}
+			free(below.v);
+		}
+		if (r == 0)
+			r = content(ex, &sub, path, target, false);
+		uchain_free(&sub);
+		free(target);
+		return r;
+	}
+	struct uchain sub;
+	r = union_child_chain(chain, e->name, &sub);
+	if (r == 0)
+		r = content(ex, &sub, path, lpath, false);
+	uchain_free(&sub);
+	return r;
+}
+
+static int content(struct exp *ex, struct uchain *chain, const char *path,
+		   const char *lpath, bool top)
+{
+	int r = 0;
+	if (top) {
+		struct stat st;
+		if (fstat(chain->v[0].fd, &st) < 0)
+			return -errno;
+		r = add_marker(ex, path, WH_OPAQUE_NAME, &st);
+		if (r < 0)
+			return r;
+		ex->c->opaque++;
+	}
+	struct ulisting l;
+	r = union_list(chain, &l);
+	if (r < 0) {
+		snprintf(ex->err, ex->errlen, "cannot list '/%s': %s", path,
+			 strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < l.n && r == 0; i++) {
+		const struct uentry *e = &l.v[i];
+		const struct ulink *link = &chain->v[e->link];
+		char *cpath = join(path, e->name), *clpath = join(lpath, e->name);
+		if (!cpath || !clpath)
+			r = -ENOMEM;
+		else if (S_ISDIR(e->st.st_mode))
+			r = content_child(ex, chain, e, cpath, clpath);
+		else if (S_ISREG(e->st.st_mode))
+			r = add_regular(ex, link->fd, e->name, &e->st, cpath,
+					lpath, link->layer == 0);
+		else
+			r = tw_add(ex->w, cpath, link->fd, e->name, &e->st, -1,
+				   ex->err, ex->errlen);
+		free(cpath);
+		free(clpath);
+	}
+	ulisting_free(&l);
+	return r;
+}
+
+struct wh_rec {
+	const char *target;
+	struct stat st;
+};
+
+static int cmp_wh(const void *a, const void *b)
+{
+	return strcmp(((const struct wh_rec *)a)->target,
+		      ((const struct wh_rec *)b)->target);
+}
+
+/* Opaque marker and whiteouts of one upper directory, in order. */
+static int upper_markers(struct exp *ex, int dfd, const char *path,
+			 const struct name_list *names)
+{
+	struct stat dst;
+	if (fstat(dfd, &dst) < 0)
+		return -errno;
+	bool opaque = wh_fd_has_opaque_xattr(dfd) > 0;
+	struct stat mst = dst;
+	if (fstatat(dfd, WH_OPAQUE_NAME, &mst, AT_SYMLINK_NOFOLLOW) == 0)
+		opaque = true;
+	int r = 0;
+	if (opaque) {
+		r = add_marker(ex, path, WH_OPAQUE_NAME, &mst);
+		ex->c->opaque++;
+	}
+	struct wh_rec *whs = calloc(names->n ? names->n : 1, sizeof(*whs));
+	if (!whs)
+		return -ENOMEM;
+	size_t n = 0;
+	for (size_t i = 0; i < names->n && r == 0; i++) {
+		const char *name = names->names[i], *target;
+		struct stat st;
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		enum wh_kind k = wh_classify_name(name, &target);
+		if (k == WH_WHITEOUT)
+			whs[n++] = (struct wh_rec){ target, st };
+		else if (k == WH_NONE && wh_is_overlay_whiteout(&st))
+			whs[n++] = (struct wh_rec){ name, st };
+	}
+	qsort(whs, n, sizeof(*whs), cmp_wh);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (i > 0 && !strcmp(whs[i].target, whs[i - 1].target))
+			continue;
+		char wh[NAME_MAX + 1];
+		r = wh_dotwh_name(wh, sizeof(wh), whs[i].target);
+		if (r == 0)
+			r = add_marker(ex, path, wh, &whs[i].st);
+		ex->c->whiteouts++;
+	}
+	free(whs);
+	return r;
+}
+
+static int upper_dir(struct exp *ex, int dfd, const char *path,
+		     const char *lpath)
+{
+	struct name_list names;
+	int r = fs_list_dir(dfd, &names);
+	if (r < 0) {
+		snprintf(ex->err, ex->errlen, "cannot list '/%s': %s", path,
+			 strerror(-r));
+		return r;
+	}
+	r = upper_markers(ex, dfd, path, &names);
+	for (size_t i = 0; i < names.n && r == 0; i++) {
+		const char *name = names.names[i];
+		if (wh_is_reserved(name))
+			continue;
+		struct stat st;
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (wh_is_overlay_whiteout(&st))
+			continue;
+		char *cpath = join(path, name), *clpath = join(lpath, name);
+		if (!cpath || !clpath) {
+			free(cpath);
+			free(clpath);
+			r = -ENOMEM;
+			break;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			r = tw_add(ex->w, cpath, dfd, name, &st, -1, ex->err,
+				   ex->errlen);
+			ex->c->dirs++;
+			char *mark = NULL;
+			int kind = r == 0 ? read_mark(dfd, name, redirect_marks,
+						      &mark)
+					  : -1;
+			int cfd = r == 0 ? openat(dfd, name,
+						  O_RDONLY | O_DIRECTORY |
+							  O_NOFOLLOW | O_CLOEXEC)
+					 : -1;
+			if (r == 0 && cfd < 0)
+				r = -errno;
+			if (r == 0 && kind >= 0) {
+				char *target = mark_target(mark, lpath);
+				if (!ex->have_lower)
+					r = need_lower(ex, cpath,
+						       "a renamed directory");
+				else if (!target) {
+					snprintf(ex->err, ex->errlen,
+						 "'/%s' has a malformed "
+						 "redirect mark",
+						 cpath);
+					r = -EINVAL;
+				} else {
+					r = materialise(ex, cfd, cpath, target);
+				}
+				free(target);
+			} else if (r == 0) {
+				r = upper_dir(ex, cfd, cpath, clpath);
+			}
+			free(mark);
+			if (cfd >= 0)
+				close(cfd);
+		} else if (S_ISREG(st.st_mode)) {
+			r = add_regular(ex, dfd, name, &st, cpath, lpath, true);
+		} else {
+			r = tw_add(ex->w, cpath, dfd, name, &st, -1, ex->err,
+				   ex->errlen);
+		}
+		free(cpath);
+		free(clpath);
+	}
+	name_list_free(&names);
+	return r;
+}
+
+int export_upper(int upper_fd, const struct ustack *lower,
+		 struct tar_writer *w, struct export_counts *counts,
+		 char *err, size_t errlen)
+{
+	struct exp ex = {
+		.w = w,
+		.have_lower = lower != NULL,
+		.c = counts,
+		.err = err,
+		.errlen = errlen,
+	};
+	size_t nl = lower ? lower->n : 0;
+	ex.stack.fds = calloc(nl + 1, sizeof(int));
+	if (!ex.stack.fds)
+		return -ENOMEM;
+	ex.stack.fds[0] = upper_fd;
+	for (size_t i = 0; i < nl; i++)
+		ex.stack.fds[i + 1] = lower->fds[i];
+	ex.stack.n = nl + 1;
+	err[0] = 0;
+	int r = upper_dir(&ex, upper_fd, "", "");
+	free(ex.stack.fds);
+	if (r < 0 && !err[0])
+		snprintf(err, errlen, "%s", strerror(-r));
+	return r;
+}

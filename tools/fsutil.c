@@ -1,0 +1,302 @@
+#include "fsutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "lf_common.h"
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void name_list_free(struct name_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->names[i]);
+	free(l->names);
+	l->names = NULL;
+	l->n = 0;
+}
+
+static int push_name(struct name_list *l, size_t *cap, const char *s)
+{
+	if (l->n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		char **nn = realloc(l->names, nc * sizeof(*nn));
+		if (!nn)
+			return -ENOMEM;
+		l->names = nn;
+		*cap = nc;
+	}
+	l->names[l->n] = strdup(s);
+	if (!l->names[l->n])
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+int fs_list_dir(int dirfd, struct name_list *out)
+{
+	out->names = NULL;
+	out->n = 0;
+	/* fdopendir needs a readable fd of its own. */
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	size_t cap = 0;
+	int r = 0;
+	struct dirent *de;
+	errno = 0;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		r = push_name(out, &cap, de->d_name);
+		if (r < 0)
+			break;
+		errno = 0;
+	}
+	if (r == 0 && errno)
+		r = -errno;
+	closedir(d);
+	if (r < 0) {
+		name_list_free(out);
+		return r;
+	}
+	qsort(out->names, out->n, sizeof(char *), cmp_names);
+	return 0;
+}
+
+static int remove_children(int dfd)
+{
+	struct name_list l;
+	int r = fs_list_dir(dfd, &l);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < l.n && r == 0; i++)
+		r = fs_remove_tree_at(dfd, l.names[i]);
+	name_list_free(&l);
+	return r;
+}
+
+int fs_remove_tree_at(int dirfd, const char *name)
+{
+	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -errno;
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(dirfd, name, 0) < 0 ? -errno : 0;
+	int dfd = openat(dirfd, name,
+			 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 && errno == EACCES) {
+		fchmodat(dirfd, name, 0700, 0);
+		dfd = openat(dirfd, name,
+			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (dfd < 0)
+		return -errno;
+	if ((st.st_mode & 0700) != 0700)
+		fchmod(dfd, 0700);
+	int r = remove_children(dfd);
+	close(dfd);
+	if (r == 0 && unlinkat(dirfd, name, AT_REMOVEDIR) < 0 &&
+	    errno != ENOENT)
+		r = -errno;
+	return r;
+}
+
+void fs_proc_path(char *buf, size_t size, int dirfd, const char *name)
+{
+	if (name && *name)
+		snprintf(buf, size, "/proc/self/fd/%d/%s", dirfd, name);
+	else
+		snprintf(buf, size, "/proc/self/fd/%d", dirfd);
+}
+
+int fs_xattr_names_at(int dirfd, const char *name, struct name_list *out)
+{
+	out->names = NULL;
+	out->n = 0;
+	char path[PATH_MAX + 64];
+	fs_proc_path(path, sizeof(path), dirfd, name);
+	/* With no name, the fd itself: follow /proc's link to it. */
+	bool self = !name || !*name;
+	ssize_t len = self ? listxattr(path, NULL, 0) : llistxattr(path, NULL, 0);
+	if (len < 0)
+		return (errno == ENOTSUP) ? 0 : -errno;
+	if (len == 0)
+		return 0;
+	char *buf = NULL;
+	for (int tries = 0; tries < 4; tries++) {
+		free(buf);
+		buf = malloc((size_t)len + 1);
+		if (!buf)
+			return -ENOMEM;
+		ssize_t got = self ? listxattr(path, buf, (size_t)len)
+				   : llistxattr(path, buf, (size_t)len);
+		if (got >= 0) {
+			len = got;
+			break;
+		}
+		if (errno != ERANGE) {
+			int e = -errno;
+			free(buf);
+			return e;
+		}
+		len = self ? listxattr(path, NULL, 0) : llistxattr(path, NULL, 0);
+		if (len < 0) {
+			int e = -errno;
+			free(buf);
+			return e;
+		}
+	}
+	size_t cap = 0;
+	int r = 0;
+	for (char *p = buf; p < buf + len && r == 0; p += strlen(p) + 1)
+		if (*p)
+			r = push_name(out, &cap, p);
+	free(buf);
+	if (r < 0) {
+		name_list_free(out);
+		return r;
+	}
+	qsort(out->names, out->n, sizeof(char *), cmp_names);
+	return 0;
+}
+
+int fs_xattr_get_at(int dirfd, const char *name, const char *attr,
+		    char **value, size_t *len)
+{
+	char path[PATH_MAX + 64];
+	fs_proc_path(path, sizeof(path), dirfd, name);
+	bool self = !name || !*name;
+	for (int tries = 0; tries < 4; tries++) {
+		ssize_t n = self ? getxattr(path, attr, NULL, 0)
+				 : lgetxattr(path, attr, NULL, 0);
+		if (n < 0)
+			return -errno;
+		char *buf = malloc((size_t)n + 1);
+		if (!buf)
+			return -ENOMEM;
+		ssize_t got = self ? getxattr(path, attr, buf, (size_t)n)
+				   : lgetxattr(path, attr, buf, (size_t)n);
+		if (got >= 0) {
+			buf[got] = 0;
+			*value = buf;
+			*len = (size_t)got;
+			return 0;
+		}
+		int e = errno;
+		free(buf);
+		if (e != ERANGE)
+			return -e;
+	}
+	return -ERANGE;
+}
+
+int fs_xattr_set_at(int dirfd, const char *name, const char *attr,
+		    const void *value, size_t len)
+{
+	char path[PATH_MAX + 64];
+	fs_proc_path(path, sizeof(path), dirfd, name);
+	int r = (!name || !*name) ? setxattr(path, attr, value, len, 0)
+				  : lsetxattr(path, attr, value, len, 0);
+	return r < 0 ? -errno : 0;
+}
+
+int fs_xattr_remove_at(int dirfd, const char *name, const char *attr)
+{
+	char path[PATH_MAX + 64];
+	fs_proc_path(path, sizeof(path), dirfd, name);
+	int r = (!name || !*name) ? removexattr(path, attr)
+				  : lremovexattr(path, attr);
+	return r < 0 ? -errno : 0;
+}
+
+char *fs_join(const char *a, const char *b)
+{
+	char *out;
+	if (!a || !*a)
+		return strdup(b);
+	if (asprintf(&out, "%s/%s", a, b) < 0)
+		return NULL;
+	return out;
+}
+
+bool fs_can_chown(int dirfd)
+{
+	char name[64];
+	snprintf(name, sizeof(name), ".layertool-chown-probe-%ld",
+		 (long)getpid());
+	int fd = openat(dirfd, name,
+			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			0600);
+	if (fd < 0)
+		return geteuid() == 0;
+	/* An id no namespace maps to our own: success means real chown. */
+	bool ok = fchown(fd, 54321, 54321) == 0;
+	close(fd);
+	unlinkat(dirfd, name, 0);
+	return ok;
+}
+
+int fs_read_fd(int fd, size_t max, char **out, size_t *len)
+{
+	size_t cap = 4096, used = 0;
+	char *buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		if (used + 1 >= cap) {
+			if (cap > max) {
+				free(buf);
+				return -EFBIG;
+			}
+			char *nb = realloc(buf, cap * 2);
+			if (!nb) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, buf + used, cap - used - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = -errno;
+			free(buf);
+			return e;
+		}
+		if (r == 0)
+			break;
+		used += (size_t)r;
+	}
+	if (used > max) {
+		free(buf);
+		return -EFBIG;
+	}
+	buf[used] = 0;
+	*out = buf;
+	*len = used;
+	return 0;
+}

@@ -1,0 +1,41 @@
+/*
+ * One pass over a layer blob: the compressed bytes are hashed (the blob
+ * digest), decompressed by libarchive, the tar stream is hashed (the diff
+ * ID) and its members are applied by the unpacker.  gzip, zstd, xz,
+ * bzip2 and lz4 layers are recognised by content, whatever the media type
+ * claims.
+ */
+#ifndef LT_LAYER_STREAM_H
+#define LT_LAYER_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digest.h"
+#include "unpack.h"
+
+struct progress;
+
+struct layer_digests {
+	char blob[DIGEST_STR_MAX]; /* of the bytes as read */
+	char diff[DIGEST_STR_MAX]; /* of the uncompressed tar stream */
+	uint64_t blob_size, diff_size;
+};
+
+/*
+ * Unpacks the blob open as fd into the directory rootfd.  blob_algo and
+ * diff_algo choose the hash of each stream (those of the digests the
+ * caller will compare against).  On failure returns -errno and a reason
+ * in err; what was written below rootfd is the caller's to remove.
+ */
+int layer_unpack(int fd, enum digest_algo blob_algo,
+		 enum digest_algo diff_algo, int rootfd,
+		 const struct unpack_opts *o, struct progress *p,
+		 struct layer_digests *out, struct unpack_counts *counts,
+		 char *err, size_t errlen);
+
+/* Opens a libarchive reader for any compression of a tar, or, with
+ * raw_ok, of any single stream.  For the image archive readers. */
+struct archive *layer_archive_reader(void);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * layertool: layers at rest.  Dispatches to one command per file.
+ */
+#include <locale.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "commands.h"
+#include "lf_common.h"
+
+static const char main_help[] =
+	"usage: layertool COMMAND [OPTIONS] ARGS...\n"
+	"\n"
+	"Works on container image layers at rest.\n"
+	"\n"
+	"  import SOURCE IMAGE_DIR        import an OCI layout, OCI archive,\n"
+	"                                 docker-archive or rootfs tarball\n"
+	"  export UPPER_DIR OUT.tar       turn an upper directory into an OCI\n"
+	"                                 layer tarball\n"
+	"  export --image IMAGE_DIR --out NEW_IMAGE_DIR UPPER_DIR\n"
+	"                                 append it to an image as a new image\n"
+	"  convert --to dotwh|overlay LAYER_DIR\n"
+	"                                 convert whiteouts in place\n"
+	"  check LAYER...                 validate a layer stack, top first\n"
+	"  diff UPPER LOWER...            what an upper layer changed\n"
+	"  stats FILE                     show a layerfs stats file\n"
+	"\n"
+	"'layertool COMMAND --help' describes each command.\n"
+	"\n"
+	"Exit status: 0 success, 1 usage error, 2 unusable input (unreadable,\n"
+	"malformed, hostile, failed verification), 3 output cannot be\n"
+	"written, 4 check found warnings, 5 check found errors,\n"
+	"130 interrupted.\n";
+
+int usage_error(const char *cmd, const char *fmt, ...)
+{
+	if (fmt) {
+		char msg[512];
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		lf_err("%s", msg);
+	}
+	fprintf(stderr, "Try 'layertool %s%s--help'.\n", cmd ? cmd : "",
+		cmd ? " " : "");
+	return LT_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	lf_set_progname("layertool");
+	/* Member names in pax headers are UTF-8; a C locale would make
+	 * libarchive refuse every non-ASCII one. */
+	if (!setlocale(LC_CTYPE, "C.UTF-8"))
+		setlocale(LC_CTYPE, "");
+	/* Modes come from the archive or the layer, never from the umask. */
+	umask(0);
+	if (argc < 2)
+		return usage_error(NULL, "missing command");
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") ||
+	    !strcmp(cmd, "help")) {
+		fputs(main_help, stdout);
+		return LT_EXIT_OK;
+	}
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+		printf("layertool %s\n", LF_VERSION);
+		return LT_EXIT_OK;
+	}
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} cmds[] = {
+		{ "import", cmd_import },   { "export", cmd_export },
+		{ "convert", cmd_convert }, { "check", cmd_check },
+		{ "diff", cmd_diff },       { "stats", cmd_stats },
+	};
+	for (size_t i = 0; i < LF_ARRAY_SIZE(cmds); i++)
+		if (!strcmp(cmd, cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	return usage_error(NULL, "unknown command '%s'", cmd);
+}

@@ -1,0 +1,177 @@
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "digest.h"
+#include "fsutil.h"
+
+static atomic_uint temp_counter;
+
+char *store_default_path(const char *abs_image_dir)
+{
+	char *copy = strdup(abs_image_dir);
+	if (!copy)
+		return NULL;
+	size_t n = strlen(copy);
+	while (n > 1 && copy[n - 1] == '/')
+		copy[--n] = 0;
+	char *slash = strrchr(copy, '/');
+	char *out = NULL;
+	if (slash == copy || !slash) {
+		if (asprintf(&out, "/%s", STORE_DEFAULT_NAME) < 0)
+			out = NULL;
+	} else {
+		*slash = 0;
+		if (asprintf(&out, "%s/%s", copy, STORE_DEFAULT_NAME) < 0)
+			out = NULL;
+	}
+	free(copy);
+	return out;
+}
+
+/* Temporaries are ".tmp-PID-N[...]": those of a process that is gone are
+ * leftovers of a killed run. */
+static void remove_stale(struct store *s)
+{
+	struct name_list l;
+	if (fs_list_dir(s->fd, &l) < 0)
+		return;
+	for (size_t i = 0; i < l.n; i++) {
+		const char *n = l.names[i];
+		if (strncmp(n, STORE_TMP_PREFIX, strlen(STORE_TMP_PREFIX)) != 0)
+			continue;
+		long pid = strtol(n + strlen(STORE_TMP_PREFIX), NULL, 10);
+		if (pid <= 0 || pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+			fs_remove_tree_at(s->fd, n);
+	}
+	name_list_free(&l);
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int store_open(const char *path, struct store *s, char *err, size_t errlen)
+{
+	s->fd = -1;
+	s->path = NULL;
+	int r = mkdir_p(path);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot create layer store '%s': %s",
+			 path, strerror(-r));
+		return r;
+	}
+	s->path = realpath(path, NULL);
+	if (!s->path) {
+		r = -errno;
+		snprintf(err, errlen, "cannot open layer store '%s': %s", path,
+			 strerror(errno));
+		return r;
+	}
+	s->fd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot open layer store '%s': %s", path,
+			 strerror(errno));
+		free(s->path);
+		s->path = NULL;
+		return r;
+	}
+	remove_stale(s);
+	return 0;
+}
+
+void store_close(struct store *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->path);
+	s->fd = -1;
+	s->path = NULL;
+}
+
+int store_layer_name(const char *diff_id, bool override_owner, char *buf,
+		     size_t size)
+{
+	enum digest_algo algo;
+	const char *hex;
+	int r = digest_parse(diff_id, &algo, &hex);
+	if (r < 0)
+		return r;
+	int n = snprintf(buf, size, "%s-%s%s",
+			 algo == DIGEST_SHA512 ? "sha512" : "sha256", hex,
+			 override_owner ? STORE_OVERRIDE_SUFFIX : "");
+	return (n < 0 || (size_t)n >= size) ? -ENAMETOOLONG : 0;
+}
+
+bool store_has(const struct store *s, const char *name)
+{
+	struct stat st;
+	return fstatat(s->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISDIR(st.st_mode);
+}
+
+int store_temp(struct store *s, bool dir, char *name, size_t size)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		snprintf(name, size, "%s%ld-%u", STORE_TMP_PREFIX,
+			 (long)getpid(), atomic_fetch_add(&temp_counter, 1));
+		if (!dir) {
+			struct stat st;
+			if (fstatat(s->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+			    errno == ENOENT)
+				return 0;
+			continue;
+		}
+		if (mkdirat(s->fd, name, 0700) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+int store_publish(struct store *s, const char *tmp, const char *name)
+{
+	/* The content must be on disk before the name says it is complete. */
+	if (syncfs(s->fd) < 0)
+		return -errno;
+	if (renameat(s->fd, tmp, s->fd, name) == 0)
+		return 0;
+	if (errno == ENOTEMPTY || errno == EEXIST) {
+		fs_remove_tree_at(s->fd, tmp);
+		return 0;
+	}
+	return -errno;
+}
+
+void store_discard(struct store *s, const char *tmp)
+{
+	if (tmp && *tmp)
+		fs_remove_tree_at(s->fd, tmp);
+}

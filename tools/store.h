@@ -1,0 +1,50 @@
+/*
+ * The layer store (docs/image-format.md): one directory per layer, named
+ * after its diff ID, shared by every image that uses the layer.
+ *
+ * A layer is unpacked under a temporary name and renamed to its final
+ * name only once verified, so a store never shows a half-unpacked layer;
+ * temporaries left by a killed run are removed the next time the store
+ * is opened.
+ */
+#ifndef LT_STORE_H
+#define LT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define STORE_DEFAULT_NAME ".layerstore"
+#define STORE_OVERRIDE_SUFFIX ".override_stat"
+#define STORE_TMP_PREFIX ".tmp-"
+
+struct store {
+	char *path; /* absolute */
+	int fd;
+};
+
+/* Opens (creating it if needed) the store at PATH. */
+int store_open(const char *path, struct store *s, char *err, size_t errlen);
+void store_close(struct store *s);
+
+/* The default store of an image directory: dirname(IMAGE_DIR)/.layerstore,
+ * from an absolute IMAGE_DIR.  malloc'd. */
+char *store_default_path(const char *abs_image_dir);
+
+/*
+ * The directory name of a layer: "sha256-<hex>", with ".override_stat"
+ * appended for a layer whose owners are recorded in xattrs (a rootless
+ * import), which must not be mistaken for a layer with real owners.
+ */
+int store_layer_name(const char *diff_id, bool override_owner, char *buf,
+		     size_t size);
+bool store_has(const struct store *s, const char *name);
+
+/* Makes a fresh temporary directory (or, with dir false, names a
+ * temporary file) in the store. */
+int store_temp(struct store *s, bool dir, char *name, size_t size);
+/* Renames the temporary TMP to NAME; when NAME appeared meanwhile (an
+ * import running in parallel) TMP is dropped and that one kept. */
+int store_publish(struct store *s, const char *tmp, const char *name);
+void store_discard(struct store *s, const char *tmp);
+
+#endif

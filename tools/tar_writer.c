@@ -1,0 +1,462 @@
+#include "tar_writer.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "lf_common.h"
+#include "signals.h"
+#include "xattr_policy.h"
+
+/* First archive path of each inode with several links. */
+struct link_slot {
+	dev_t dev;
+	ino_t ino;
+	char *path;
+};
+
+struct tar_writer {
+	struct archive *tar;  /* pax, unfiltered: its bytes are the diff ID */
+	struct archive *comp; /* raw format + compression filter, or NULL */
+	int fd;
+	struct digest_ctx diff, blob;
+	struct tw_opts o;
+	struct link_slot *links;
+	size_t lcap, ln;
+	uint64_t entries;
+	bool warned_socket;
+	char buf[128 * 1024];
+};
+
+static la_ssize_t out_fd(struct archive *a, void *cd, const void *buf,
+			 size_t n)
+{
+	struct tar_writer *w = cd;
+	int r = lf_write_all(w->fd, buf, n);
+	if (r < 0) {
+		archive_set_error(a, -r, "%s", strerror(-r));
+		return -1;
+	}
+	digest_update(&w->blob, buf, n);
+	return (la_ssize_t)n;
+}
+
+static la_ssize_t out_tar(struct archive *a, void *cd, const void *buf,
+			  size_t n)
+{
+	struct tar_writer *w = cd;
+	digest_update(&w->diff, buf, n);
+	if (!w->comp)
+		return out_fd(a, cd, buf, n);
+	la_ssize_t r = archive_write_data(w->comp, buf, n);
+	if (r < 0 || (size_t)r != n) {
+		archive_set_error(a, archive_errno(w->comp), "%s",
+				  archive_error_string(w->comp));
+		return -1;
+	}
+	return r;
+}
+
+static int open_compressor(struct tar_writer *w, char *err, size_t errlen)
+{
+	w->comp = archive_write_new();
+	if (!w->comp)
+		return -ENOMEM;
+	archive_write_set_format_raw(w->comp);
+	int r = w->o.compress == TW_GZIP ? archive_write_add_filter_gzip(w->comp)
+					 : archive_write_add_filter_zstd(w->comp);
+	if (r != ARCHIVE_OK) {
+		snprintf(err, errlen, "compression unavailable: %s",
+			 archive_error_string(w->comp));
+		return -ENOTSUP;
+	}
+	if (w->o.compress == TW_GZIP)
+		/* No timestamp in the gzip header: the same tar must give
+		 * the same blob.  Older libarchives lack the option. */
+		archive_write_set_filter_option(w->comp, "gzip", "timestamp",
+						NULL);
+	archive_write_set_bytes_per_block(w->comp, 0);
+	if (archive_write_open2(w->comp, w, NULL, out_fd, NULL, NULL) !=
+	    ARCHIVE_OK) {
+		snprintf(err, errlen, "%s", archive_error_string(w->comp));
+		return -EIO;
+	}
+	struct archive_entry *e = archive_entry_new();
+	archive_entry_set_pathname(e, "layer.tar");
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	r = archive_write_header(w->comp, e);
+	archive_entry_free(e);
+	if (r != ARCHIVE_OK) {
+		snprintf(err, errlen, "%s", archive_error_string(w->comp));
+		return -EIO;
+	}
+	return 0;
+}
+
+int tw_open(int fd, const struct tw_opts *o, struct tar_writer **out,
+	    char *err, size_t errlen)
+{
+	struct tar_writer *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->fd = fd;
+	w->o = *o;
+	digest_init(&w->diff, DIGEST_SHA256);
+	digest_init(&w->blob, DIGEST_SHA256);
+	int r = 0;
+	if (o->compress != TW_NONE)
+		r = open_compressor(w, err, errlen);
+	if (r == 0) {
+		w->tar = archive_write_new();
+		if (!w->tar)
+			r = -ENOMEM;
+	}
+	if (r == 0) {
+		/* pax_restricted: plain ustar headers unless an entry needs
+		 * more (long names, xattrs, big ids, sub-second times). */
+		archive_write_set_format_pax_restricted(w->tar);
+		if (archive_write_open2(w->tar, w, NULL, out_tar, NULL, NULL) !=
+		    ARCHIVE_OK) {
+			snprintf(err, errlen, "%s",
+				 archive_error_string(w->tar));
+			r = -EIO;
+		}
+	}
+	if (r < 0) {
+		tw_abort(w);
+		return r;
+	}
+	*out = w;
+	return 0;
+}
+
+static size_t slot_of(const struct tar_writer *w, dev_t dev, ino_t ino)
+{
+	uint64_t h = ((uint64_t)dev * 0x9e3779b97f4a7c15ull) ^ (uint64_t)ino;
+	h *= 0xff51afd7ed558ccdull;
+	size_t i = (size_t)(h >> 17) & (w->lcap - 1);
+	while (w->links[i].path &&
+	       !(w->links[i].dev == dev && w->links[i].ino == ino))
+		i = (i + 1) & (w->lcap - 1);
+	return i;
+}
+
+static const char *link_find(const struct tar_writer *w, dev_t dev, ino_t ino)
+{
+	if (!w->lcap)
+		return NULL;
+	return w->links[slot_of(w, dev, ino)].path;
+}
+
+static int link_add(struct tar_writer *w, dev_t dev, ino_t ino,
+		    const char *path)
+{
+	if ((w->ln + 1) * 2 > w->lcap) {
+		size_t nc = w->lcap ? w->lcap * 2 : 64;
+		struct link_slot *old = w->links;
+		size_t oc = w->lcap;
+		w->links = calloc(nc, sizeof(*w->links));
+		if (!w->links) {
+			w->links = old;
+			return -ENOMEM;
+		}
+		w->lcap = nc;
+		for (size_t i = 0; i < oc; i++)
+			if (old[i].path)
+				w->links[slot_of(w, old[i].dev, old[i].ino)] =
+					old[i];
+		free(old);
+	}
+	size_t i = slot_of(w, dev, ino);
+	w->links[i] = (struct link_slot){ dev, ino, strdup(path) };
+	if (!w->links[i].path)
+		return -ENOMEM;
+	w->ln++;
+	return 0;
+}
+
+static void set_time(struct tar_writer *w, struct archive_entry *e,
+		     const struct stat *st)
+{
+	int64_t sec = st->st_mtim.tv_sec;
+	long nsec = st->st_mtim.tv_nsec;
+	if (w->o.reproducible && sec >= w->o.clamp) {
+		sec = w->o.clamp;
+		nsec = 0;
+	}
+	archive_entry_set_mtime(e, (time_t)sec, nsec);
+}
+
+static bool has_prefix(const char *s, const char *p)
+{
+	return strncmp(s, p, strlen(p)) == 0;
+}
+
+/* xattrs into the entry; an override_stat record into its owner, mode
+ * and maybe type, as containers/storage means it. */
+static int take_xattrs(struct archive_entry *e, int dirfd, const char *name,
+		       struct ovr_stat *ovr, bool *has_ovr)
+{
+	struct name_list names;
+	int r = fs_xattr_names_at(dirfd, name, &names);
+	if (r < 0)
+		return r;
+	*has_ovr = false;
+	for (size_t k = 0; k < 3 && !*has_ovr; k++)
+		for (size_t i = 0; i < names.n; i++)
+			if (!strcmp(names.names[i], xattr_override_names[k]) &&
+			    ovr_load_at(dirfd, name, ovr) == 0) {
+				*has_ovr = true;
+				break;
+			}
+	for (size_t i = 0; i < names.n && r == 0; i++) {
+		const char *n = names.names[i];
+		/* ACLs live in system.*: not carried as plain xattrs. */
+		if (xattr_is_private(n) || has_prefix(n, "system."))
+			continue;
+		if (!strcmp(n, xattr_override_names[1]) ||
+		    !strcmp(n, xattr_override_names[2]))
+			continue;
+		char *v;
+		size_t len;
+		r = fs_xattr_get_at(dirfd, name, n, &v, &len);
+		if (r == -ENODATA) {
+			r = 0;
+			continue;
+		}
+		if (r < 0)
+			break;
+		archive_entry_xattr_add_entry(e, n, v, len);
+		free(v);
+	}
+	name_list_free(&names);
+	return r;
+}
+
+static int write_data(struct tar_writer *w, int fd, int64_t size,
+		      const char *path, char *err, size_t errlen)
+{
+	int64_t done = 0;
+	while (done < size) {
+		if (signals_interrupted()) {
+			snprintf(err, errlen, "interrupted");
+			return -EINTR;
+		}
+		size_t want = sizeof(w->buf);
+		if ((int64_t)want > size - done)
+			want = (size_t)(size - done);
+		ssize_t n = read(fd, w->buf, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			snprintf(err, errlen, "cannot read '%s': %s", path,
+				 strerror(e));
+			return -e;
+		}
+		if (n == 0)
+			break;
+		if (archive_write_data(w->tar, w->buf, (size_t)n) != n) {
+			snprintf(err, errlen, "cannot write: %s",
+				 archive_error_string(w->tar));
+			return -EIO;
+		}
+		done += n;
+	}
+	if (done != size) {
+		snprintf(err, errlen, "'%s' changed size while being exported",
+			 path);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+static int header(struct tar_writer *w, struct archive_entry *e,
+		  char *err, size_t errlen)
+{
+	int r = archive_write_header(w->tar, e);
+	if (r < ARCHIVE_WARN) {
+		int en = archive_errno(w->tar);
+		snprintf(err, errlen, "cannot write entry '%s': %s",
+			 archive_entry_pathname(e),
+			 archive_error_string(w->tar));
+		return en > 0 ? -en : -EIO;
+	}
+	w->entries++;
+	return 0;
+}
+
+int tw_add(struct tar_writer *w, const char *path, int dirfd,
+	   const char *name, const struct stat *st, int data_fd, char *err,
+	   size_t errlen)
+{
+	mode_t type = st->st_mode & S_IFMT;
+	if (S_ISSOCK(st->st_mode)) {
+		if (!w->warned_socket)
+			lf_warn("'%s' is a socket, which a layer cannot "
+				"carry: left out",
+				path);
+		w->warned_socket = true;
+		return 0;
+	}
+	struct archive_entry *e = archive_entry_new();
+	if (!e)
+		return -ENOMEM;
+	archive_entry_set_pathname(e, path);
+	uid_t uid = st->st_uid;
+	gid_t gid = st->st_gid;
+	mode_t perm = st->st_mode & 07777;
+	dev_t rdev = st->st_rdev;
+	struct ovr_stat ovr;
+	bool has_ovr = false;
+	int r = take_xattrs(e, dirfd, name, &ovr, &has_ovr);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read the attributes of '%s': %s",
+			 path, strerror(-r));
+		archive_entry_free(e);
+		return r;
+	}
+	bool no_data = false;
+	if (has_ovr) {
+		uid = ovr.uid;
+		gid = ovr.gid;
+		perm = ovr.mode & 07777;
+		mode_t otype = ovr.mode & S_IFMT;
+		/* A placeholder file standing for a node rootless storage
+		 * could not create. */
+		if (ovr.has_type && S_ISREG(type) &&
+		    (S_ISCHR(otype) || S_ISBLK(otype) || S_ISFIFO(otype))) {
+			type = otype;
+			rdev = ovr.rdev;
+			no_data = true;
+		}
+	}
+	archive_entry_set_filetype(e, type);
+	archive_entry_set_perm(e, perm);
+	archive_entry_set_uid(e, uid);
+	archive_entry_set_gid(e, gid);
+	set_time(w, e, st);
+	if (!w->o.reproducible) {
+		archive_entry_set_atime(e, st->st_atim.tv_sec,
+					st->st_atim.tv_nsec);
+	}
+	const char *first = NULL;
+	if (!S_ISDIR(type) && st->st_nlink > 1 && data_fd < 0 && !no_data) {
+		first = link_find(w, st->st_dev, st->st_ino);
+		if (!first)
+			r = link_add(w, st->st_dev, st->st_ino, path);
+	}
+	int fd = -1;
+	int64_t size = 0;
+	if (r == 0 && first) {
+		archive_entry_set_hardlink(e, first);
+		archive_entry_set_size(e, 0);
+	} else if (r == 0 && S_ISREG(type)) {
+		fd = data_fd >= 0 ? dup(data_fd)
+				  : openat(dirfd, name,
+					   O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		struct stat dst;
+		if (fd < 0 || fstat(fd, &dst) < 0) {
+			r = -errno;
+			snprintf(err, errlen, "cannot read '%s': %s", path,
+				 strerror(errno));
+		} else {
+			size = dst.st_size;
+			archive_entry_set_size(e, size);
+		}
+	} else if (r == 0 && S_ISLNK(type)) {
+		char target[PATH_MAX];
+		ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
+		if (n < 0) {
+			r = -errno;
+			snprintf(err, errlen, "cannot read link '%s': %s", path,
+				 strerror(errno));
+		} else {
+			target[n] = 0;
+			archive_entry_set_symlink(e, target);
+		}
+	} else if (r == 0 && (S_ISCHR(type) || S_ISBLK(type))) {
+		archive_entry_set_rdev(e, rdev);
+	}
+	if (r == 0)
+		r = header(w, e, err, errlen);
+	if (r == 0 && fd >= 0)
+		r = write_data(w, fd, size, path, err, errlen);
+	if (fd >= 0)
+		close(fd);
+	archive_entry_free(e);
+	return r;
+}
+
+int tw_add_marker(struct tar_writer *w, const char *path,
+		  const struct stat *st, char *err, size_t errlen)
+{
+	struct archive_entry *e = archive_entry_new();
+	if (!e)
+		return -ENOMEM;
+	archive_entry_set_pathname(e, path);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	archive_entry_set_size(e, 0);
+	set_time(w, e, st);
+	int r = header(w, e, err, errlen);
+	archive_entry_free(e);
+	return r;
+}
+
+static void free_writer(struct tar_writer *w)
+{
+	for (size_t i = 0; i < w->lcap; i++)
+		free(w->links[i].path);
+	free(w->links);
+	free(w);
+}
+
+int tw_close(struct tar_writer *w, struct tw_result *res, char *err,
+	     size_t errlen)
+{
+	int r = 0;
+	if (archive_write_close(w->tar) != ARCHIVE_OK) {
+		snprintf(err, errlen, "cannot finish the archive: %s",
+			 archive_error_string(w->tar));
+		r = -EIO;
+	}
+	if (r == 0 && w->comp && archive_write_close(w->comp) != ARCHIVE_OK) {
+		snprintf(err, errlen, "cannot finish the compression: %s",
+			 archive_error_string(w->comp));
+		r = -EIO;
+	}
+	archive_write_free(w->tar);
+	if (w->comp)
+		archive_write_free(w->comp);
+	if (r == 0) {
+		res->tar_size = w->diff.bytes;
+		res->size = w->blob.bytes;
+		res->entries = w->entries;
+		digest_final(&w->diff, res->diff_id);
+		digest_final(&w->blob, res->digest);
+	}
+	free_writer(w);
+	return r;
+}
+
+void tw_abort(struct tar_writer *w)
+{
+	if (!w)
+		return;
+	if (w->tar)
+		archive_write_free(w->tar);
+	if (w->comp)
+		archive_write_free(w->comp);
+	free_writer(w);
+}

@@ -1,0 +1,267 @@
+#include "union.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "safe_path.h"
+#include "strset.h"
+#include "whiteout.h"
+
+void uchain_free(struct uchain *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		close(c->v[i].fd);
+	free(c->v);
+	c->v = NULL;
+	c->n = 0;
+}
+
+int uchain_push(struct uchain *c, size_t layer, int fd)
+{
+	struct ulink *nv = realloc(c->v, (c->n + 1) * sizeof(*nv));
+	if (!nv) {
+		close(fd);
+		return -ENOMEM;
+	}
+	c->v = nv;
+	c->v[c->n++] = (struct ulink){ .layer = layer, .fd = fd };
+	return 0;
+}
+
+bool union_dir_is_opaque(int fd)
+{
+	if (faccessat(fd, WH_OPAQUE_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return true;
+	return wh_fd_has_opaque_xattr(fd) > 0;
+}
+
+bool union_has_whiteout(int fd, const char *name)
+{
+	struct stat st;
+	if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    wh_is_overlay_whiteout(&st))
+		return true;
+	char wh[NAME_MAX + 1];
+	if (wh_dotwh_name(wh, sizeof(wh), name) < 0)
+		return false;
+	return faccessat(fd, wh, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int union_child_chain(const struct uchain *c, const char *name,
+		      struct uchain *out)
+{
+	out->v = NULL;
+	out->n = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		int pfd = c->v[i].fd;
+		struct stat st;
+		bool exists = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+		if (exists && wh_is_overlay_whiteout(&st))
+			break;
+		if (exists) {
+			if (!S_ISDIR(st.st_mode))
+				break;
+			int fd = openat(pfd, name,
+					O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+						O_CLOEXEC);
+			if (fd < 0) {
+				int e = -errno;
+				uchain_free(out);
+				return e;
+			}
+			bool opaque = union_dir_is_opaque(fd);
+			int r = uchain_push(out, c->v[i].layer, fd);
+			if (r < 0) {
+				uchain_free(out);
+				return r;
+			}
+			if (opaque)
+				break;
+		}
+		if (union_has_whiteout(pfd, name))
+			break;
+	}
+	return 0;
+}
+
+int union_dir_chain(const struct ustack *s, size_t from, const char *path,
+		    struct uchain *out)
+{
+	out->v = NULL;
+	out->n = 0;
+	struct uchain cur = { 0 };
+	for (size_t l = from; l < s->n; l++) {
+		int fd = openat(s->fds[l], ".",
+				O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			int e = -errno;
+			uchain_free(&cur);
+			return e;
+		}
+		bool opaque = union_dir_is_opaque(fd);
+		int r = uchain_push(&cur, l, fd);
+		if (r < 0) {
+			uchain_free(&cur);
+			return r;
+		}
+		if (opaque)
+			break;
+	}
+	char buf[PATH_MAX];
+	size_t plen = strlen(path);
+	if (plen >= sizeof(buf)) {
+		uchain_free(&cur);
+		return -ENAMETOOLONG;
+	}
+	memcpy(buf, path, plen + 1);
+	char *save = NULL;
+	for (char *comp = strtok_r(buf, "/", &save); comp && cur.n;
+	     comp = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(comp, ".") || !strcmp(comp, ".."))
+			continue;
+		struct uchain next;
+		int r = union_child_chain(&cur, comp, &next);
+		uchain_free(&cur);
+		if (r < 0)
+			return r;
+		cur = next;
+	}
+	*out = cur;
+	return 0;
+}
+
+void ulisting_free(struct ulisting *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].name);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static int cmp_entries(const void *a, const void *b)
+{
+	return strcmp(((const struct uentry *)a)->name,
+		      ((const struct uentry *)b)->name);
+}
+
+static int list_link(const struct uchain *c, size_t i, struct strset *decided,
+		     struct ulisting *out, size_t *cap)
+{
+	struct name_list names;
+	int r = fs_list_dir(c->v[i].fd, &names);
+	if (r < 0)
+		return r;
+	struct strset later; /* names this layer decides for those below */
+	strset_init(&later);
+	for (size_t k = 0; k < names.n && r >= 0; k++) {
+		const char *name = names.names[k];
+		const char *target;
+		enum wh_kind kind = wh_classify_name(name, &target);
+		if (kind == WH_WHITEOUT) {
+			r = strset_add(&later, target);
+			continue;
+		}
+		if (kind != WH_NONE)
+			continue;
+		if (strset_has(decided, name))
+			continue;
+		struct stat st;
+		if (fstatat(c->v[i].fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				continue;
+			r = -errno;
+			break;
+		}
+		r = strset_add(&later, name);
+		if (r < 0 || wh_is_overlay_whiteout(&st))
+			continue;
+		if (out->n == *cap) {
+			*cap = *cap ? *cap * 2 : 32;
+			struct uentry *nv = realloc(out->v, *cap * sizeof(*nv));
+			if (!nv) {
+				r = -ENOMEM;
+				break;
+			}
+			out->v = nv;
+		}
+		out->v[out->n].name = strdup(name);
+		if (!out->v[out->n].name) {
+			r = -ENOMEM;
+			break;
+		}
+		out->v[out->n].link = i;
+		out->v[out->n].st = st;
+		out->n++;
+	}
+	for (size_t k = 0; k < later.cap && r >= 0; k++)
+		if (later.slots[k])
+			r = strset_add(decided, later.slots[k]);
+	strset_free(&later);
+	name_list_free(&names);
+	return r < 0 ? r : 0;
+}
+
+int union_list(const struct uchain *c, struct ulisting *out)
+{
+	out->v = NULL;
+	out->n = 0;
+	struct strset decided;
+	strset_init(&decided);
+	size_t cap = 0;
+	int r = 0;
+	for (size_t i = 0; i < c->n && r == 0; i++)
+		r = list_link(c, i, &decided, out, &cap);
+	strset_free(&decided);
+	if (r < 0) {
+		ulisting_free(out);
+		return r;
+	}
+	qsort(out->v, out->n, sizeof(*out->v), cmp_entries);
+	return 0;
+}
+
+int union_lookup(const struct ustack *s, size_t from, const char *path,
+		 size_t *layer, struct stat *st)
+{
+	char dir[PATH_MAX];
+	size_t plen = strlen(path);
+	if (plen >= sizeof(dir))
+		return -ENAMETOOLONG;
+	memcpy(dir, path, plen + 1);
+	while (plen > 0 && dir[plen - 1] == '/')
+		dir[--plen] = 0;
+	if (plen == 0) {
+		if (from >= s->n)
+			return -ENOENT;
+		*layer = from;
+		return fstat(s->fds[from], st) < 0 ? -errno : 0;
+	}
+	char *slash = strrchr(dir, '/');
+	const char *name = slash ? slash + 1 : dir;
+	if (slash)
+		*slash = 0;
+	struct uchain c;
+	int r = union_dir_chain(s, from, slash ? dir : "", &c);
+	if (r < 0)
+		return r;
+	r = -ENOENT;
+	for (size_t i = 0; i < c.n; i++) {
+		if (fstatat(c.v[i].fd, name, st, AT_SYMLINK_NOFOLLOW) == 0) {
+			if (!wh_is_overlay_whiteout(st)) {
+				*layer = c.v[i].layer;
+				r = 0;
+			}
+			break;
+		}
+		if (union_has_whiteout(c.v[i].fd, name))
+			break;
+	}
+	uchain_free(&c);
+	return r;
+}

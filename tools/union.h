@@ -1,0 +1,81 @@
+/*
+ * The merged view of a stack of read-only layers, computed at rest: what
+ * export needs to materialise a renamed directory, diff to tell added
+ * from changed, and check to find whiteouts that hide nothing.
+ *
+ * The rules are layerfs's (and kernel overlayfs's): layers are top first;
+ * a name comes from the highest layer holding it; `.wh.NAME` and a 0/0
+ * character device hide NAME in the layers below; `.wh..wh..opq` and an
+ * overlay.opaque xattr of "y" stop a directory's merge at that layer; a
+ * non-directory or a whiteout at a path ends the path for lower layers.
+ * A `.wh.NAME` and a NAME in the same layer: NAME is shown (the whiteout
+ * applies only below, as the OCI spec says).
+ */
+#ifndef LT_UNION_H
+#define LT_UNION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+struct ustack {
+	int *fds;       /* layer roots, top first */
+	size_t n;
+};
+
+/* One directory of one layer, part of a merged directory. */
+struct ulink {
+	size_t layer;
+	int fd;         /* O_RDONLY directory, owned by the chain */
+};
+
+/* The layers a merged directory is made of, top first. */
+struct uchain {
+	struct ulink *v;
+	size_t n;
+};
+
+struct uentry {
+	char *name;
+	size_t link;    /* index in the chain of the layer showing it */
+	struct stat st;
+};
+
+struct ulisting {
+	struct uentry *v;
+	size_t n;
+};
+
+void uchain_free(struct uchain *c);
+/* Adds a directory fd (taken over) to the end of the chain. */
+int uchain_push(struct uchain *c, size_t layer, int fd);
+
+/* True when the directory fd is opaque in either format. */
+bool union_dir_is_opaque(int fd);
+
+/* The chain of the directory at PATH ("" for the root) in the layers
+ * [from, s->n).  An empty chain when PATH is no directory there. */
+int union_dir_chain(const struct ustack *s, size_t from, const char *path,
+		    struct uchain *out);
+
+/* The chain of the child NAME of chain C: empty when NAME is not a
+ * directory in the merged view. */
+int union_child_chain(const struct uchain *c, const char *name,
+		      struct uchain *out);
+
+/* The visible entries of a merged directory, sorted by name; whiteouts,
+ * opaque markers and reserved ".wh." names are never listed. */
+int union_list(const struct uchain *c, struct ulisting *out);
+void ulisting_free(struct ulisting *l);
+
+/*
+ * What PATH is in the merged view of the layers [from, s->n): 0 with the
+ * layer that shows it and its stat, -ENOENT when nothing is there.
+ */
+int union_lookup(const struct ustack *s, size_t from, const char *path,
+		 size_t *layer, struct stat *st);
+
+/* Is NAME whited out in the single directory fd (either format)? */
+bool union_has_whiteout(int fd, const char *name);
+
+#endif

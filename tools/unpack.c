@@ -1,0 +1,623 @@
+#include "unpack.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "entry_path.h"
+#include "fsutil.h"
+#include "lf_common.h"
+#include "safe_path.h"
+#include "whiteout.h"
+#include "xattr_policy.h"
+
+/* Directory metadata applied once every member is in: a directory's mode
+ * may forbid creating its children, and each child changes its mtime. */
+struct dir_meta {
+	char *path;
+	mode_t mode;
+	struct timespec times[2];
+};
+
+struct unpacker {
+	int rootfd;
+	struct unpack_opts o;
+	struct dir_meta *dirs;
+	size_t ndirs, cap;
+	struct unpack_counts counts;
+	char *buf;
+};
+
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int unpacker_new(int rootfd, const struct unpack_opts *o,
+		 struct unpacker **out)
+{
+	struct unpacker *u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->rootfd = rootfd;
+	u->o = *o;
+	*out = u;
+	return 0;
+}
+
+const struct unpack_counts *unpacker_counts(const struct unpacker *u)
+{
+	return &u->counts;
+}
+
+void unpacker_free(struct unpacker *u)
+{
+	if (!u)
+		return;
+	for (size_t i = 0; i < u->ndirs; i++)
+		free(u->dirs[i].path);
+	free(u->dirs);
+	free(u->buf);
+	free(u);
+}
+
+static int defer_dir(struct unpacker *u, const char *path, mode_t mode,
+		     const struct timespec times[2])
+{
+	if (u->ndirs == u->cap) {
+		size_t nc = u->cap ? u->cap * 2 : 64;
+		struct dir_meta *nd = realloc(u->dirs, nc * sizeof(*nd));
+		if (!nd)
+			return -ENOMEM;
+		u->dirs = nd;
+		u->cap = nc;
+	}
+	char *p = strdup(path);
+	if (!p)
+		return -ENOMEM;
+	u->dirs[u->ndirs++] = (struct dir_meta){ .path = p, .mode = mode,
+						 .times = { times[0],
+							    times[1] } };
+	return 0;
+}
+
+/*
+ * The mode the file really gets.  Rootless, the true mode lives in the
+ * override record; the real one must let the importing user (who owns
+ * everything) read, write and traverse, and never carries set-id bits
+ * that would mean something for the importing user's own id.
+ */
+static mode_t real_mode(const struct unpacker *u, mode_t type, mode_t perm)
+{
+	if (!u->o.override_owner)
+		return perm & 07777;
+	perm &= ~(mode_t)(S_ISUID | S_ISGID);
+	return perm | (S_ISDIR(type) ? 0700 : 0600);
+}
+
+/* Owner of fd (open on dirfd/name): chown, or the override record. */
+static int apply_owner(struct unpacker *u, int fd, mode_t type, uid_t uid,
+		       gid_t gid, mode_t perm)
+{
+	if (!u->o.override_owner)
+		return fchown(fd, uid, gid) < 0 ? -errno : 0;
+	if (!S_ISREG(type) && !S_ISDIR(type))
+		return 0; /* user.* xattrs exist only on files and dirs */
+	char v[64];
+	int n = ovr_format(v, sizeof(v), uid, gid, perm);
+	if (n < 0)
+		return n;
+	return fsetxattr(fd, XATTR_OVERRIDE_STAT, v, (size_t)n, 0) < 0 ? -errno
+								      : 0;
+}
+
+/* The member's xattrs, minus bookkeeping; fd is a real fd for files and
+ * directories, -1 for other types (reached by pfd/last then). */
+static int apply_xattrs(struct unpacker *u, struct archive_entry *e, int fd,
+			int pfd, const char *last)
+{
+	const char *name;
+	const void *value;
+	size_t size;
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &name, &value, &size) ==
+	       ARCHIVE_OK) {
+		if (!name || !*name)
+			continue;
+		if (xattr_is_private(name)) {
+			u->counts.xattrs_dropped++;
+			continue;
+		}
+		int r;
+		if (fd >= 0)
+			r = fsetxattr(fd, name, value, size, 0) < 0 ? -errno : 0;
+		else
+			r = fs_xattr_set_at(pfd, last, name, value, size);
+		if (r == -EPERM || r == -ENOTSUP || r == -EACCES) {
+			if (u->counts.xattrs_failed++ == 0)
+				snprintf(u->counts.first_failed_xattr,
+					 sizeof(u->counts.first_failed_xattr),
+					 "%s", name);
+			continue;
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void entry_times(struct archive_entry *e, struct timespec ts[2])
+{
+	ts[1].tv_sec = archive_entry_mtime(e);
+	ts[1].tv_nsec = archive_entry_mtime_nsec(e);
+	if (archive_entry_atime_is_set(e)) {
+		ts[0].tv_sec = archive_entry_atime(e);
+		ts[0].tv_nsec = archive_entry_atime_nsec(e);
+	} else {
+		ts[0] = ts[1];
+	}
+}
+
+/*
+ * Opens the parent of PATH below the root, creating missing directories
+ * (archives may leave parents out).  A symlink or a file on the way is
+ * refused: following it is how a member would land outside the layer.
+ */
+static int open_parent(struct unpacker *u, const char *path,
+		       const char **last, char *err, size_t errlen)
+{
+	const char *slash = strrchr(path, '/');
+	*last = slash ? slash + 1 : path;
+	if (!slash) {
+		int fd = openat(u->rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
+	char dir[PATH_MAX];
+	size_t n = (size_t)(slash - path);
+	memcpy(dir, path, n);
+	dir[n] = 0;
+	int fd = sp_open_beneath(u->rootfd, dir, O_PATH | O_DIRECTORY, 0);
+	if (fd >= 0)
+		return fd;
+	if (fd != -ENOENT && fd != -ELOOP && fd != -ENOTDIR)
+		return fail(err, errlen, fd, "entry '%s': %s", path,
+			    strerror(-fd));
+	/* Walk it component by component to find what is missing or what
+	 * is in the way. */
+	int cur = openat(u->rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cur < 0)
+		return -errno;
+	char *save = NULL;
+	for (char *c = strtok_r(dir, "/", &save); c;
+	     c = strtok_r(NULL, "/", &save)) {
+		int next = openat(cur, c,
+				  O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0 && errno == ENOENT) {
+			if (mkdirat(cur, c, 0755) < 0 && errno != EEXIST) {
+				int e = -errno;
+				close(cur);
+				return fail(err, errlen, e,
+					    "entry '%s': cannot create '%s': %s",
+					    path, c, strerror(-e));
+			}
+			next = openat(cur, c,
+				      O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					      O_CLOEXEC);
+			if (next >= 0) {
+				/* Owned by root, as its children. */
+				int r = apply_owner(u, next, S_IFDIR, 0, 0,
+						    0755);
+				if (r == 0 &&
+				    fchmod(next, real_mode(u, S_IFDIR, 0755)) <
+					    0)
+					r = -errno;
+				if (r < 0) {
+					close(next);
+					close(cur);
+					return fail(err, errlen, r,
+						    "entry '%s': %s", path,
+						    strerror(-r));
+				}
+			}
+		}
+		if (next < 0) {
+			int e = errno;
+			close(cur);
+			if (e == ENOTDIR || e == ELOOP)
+				return fail(err, errlen, -EINVAL,
+					    "entry '%s' goes through '%s', "
+					    "which is not a directory "
+					    "(a symlink or a file)",
+					    path, c);
+			return fail(err, errlen, -e, "entry '%s': %s", path,
+				    strerror(e));
+		}
+		close(cur);
+		cur = next;
+	}
+	return cur;
+}
+
+static int write_data(struct unpacker *u, struct archive *a, int fd,
+		      struct archive_entry *e, char *err, size_t errlen,
+		      const char *path)
+{
+	const void *buf;
+	size_t size;
+	la_int64_t offset;
+	int64_t end = 0;
+	for (;;) {
+		int r = archive_read_data_block(a, &buf, &size, &offset);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r < ARCHIVE_OK) {
+			const char *msg = archive_error_string(a);
+			int en = archive_errno(a);
+			return fail(err, errlen, en > 0 ? -en : -EIO,
+				    "entry '%s': %s", path,
+				    msg ? msg : "read error");
+		}
+		const char *p = buf;
+		size_t left = size;
+		off_t off = (off_t)offset;
+		while (left > 0) {
+			ssize_t w = pwrite(fd, p, left, off);
+			if (w < 0) {
+				if (errno == EINTR)
+					continue;
+				int en = errno;
+				return fail(err, errlen, -en, "entry '%s': %s",
+					    path, strerror(en));
+			}
+			p += w;
+			left -= (size_t)w;
+			off += w;
+		}
+		if ((int64_t)offset + (int64_t)size > end)
+			end = (int64_t)offset + (int64_t)size;
+		u->counts.bytes += size;
+	}
+	/* Sparse members end in a hole that no block covers. */
+	int64_t want = archive_entry_size_is_set(e) ? archive_entry_size(e)
+						    : end;
+	if (want < end)
+		want = end;
+	if (ftruncate(fd, (off_t)want) < 0) {
+		int en = errno;
+		return fail(err, errlen, -en, "entry '%s': %s", path,
+			    strerror(en));
+	}
+	return 0;
+}
+
+static int make_regular(struct unpacker *u, struct archive *a,
+			struct archive_entry *e, int pfd, const char *last,
+			const char *path, char *err, size_t errlen)
+{
+	int fd = openat(pfd, last,
+			O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			0600);
+	if (fd < 0) {
+		int en = errno;
+		return fail(err, errlen, -en, "entry '%s': %s", path,
+			    strerror(en));
+	}
+	int r = write_data(u, a, fd, e, err, errlen, path);
+	mode_t perm = archive_entry_perm(e);
+	if (r == 0) {
+		/* chown first: it clears set-id bits and capabilities. */
+		r = apply_owner(u, fd, S_IFREG, archive_entry_uid(e),
+				archive_entry_gid(e), perm);
+		if (r == 0 && fchmod(fd, real_mode(u, S_IFREG, perm)) < 0)
+			r = -errno;
+		if (r == 0)
+			r = apply_xattrs(u, e, fd, -1, NULL);
+		struct timespec ts[2];
+		entry_times(e, ts);
+		if (r == 0 && futimens(fd, ts) < 0)
+			r = -errno;
+		if (r < 0 && !err[0])
+			fail(err, errlen, r, "entry '%s': %s", path,
+			     strerror(-r));
+	}
+	close(fd);
+	return r;
+}
+
+static int make_dir(struct unpacker *u, struct archive_entry *e, int pfd,
+		    const char *last, const char *path, bool existed,
+		    char *err, size_t errlen)
+{
+	if (!existed && mkdirat(pfd, last, 0700) < 0) {
+		int en = errno;
+		return fail(err, errlen, -en, "entry '%s': %s", path,
+			    strerror(en));
+	}
+	int fd = openat(pfd, last,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		int en = errno;
+		return fail(err, errlen, -en, "entry '%s': %s", path,
+			    strerror(en));
+	}
+	mode_t perm = archive_entry_perm(e);
+	int r = apply_owner(u, fd, S_IFDIR, archive_entry_uid(e),
+			    archive_entry_gid(e), perm);
+	if (r == 0)
+		r = apply_xattrs(u, e, fd, -1, NULL);
+	close(fd);
+	if (r < 0)
+		return fail(err, errlen, r, "entry '%s': %s", path,
+			    strerror(-r));
+	struct timespec ts[2];
+	entry_times(e, ts);
+	return defer_dir(u, path, perm, ts);
+}
+
+/* Symlinks, devices and fifos: metadata by name, never following. */
+static int finish_special(struct unpacker *u, struct archive_entry *e,
+			  int pfd, const char *last, bool is_link)
+{
+	if (!u->o.override_owner &&
+	    fchownat(pfd, last, archive_entry_uid(e), archive_entry_gid(e),
+		     AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!is_link) {
+		mode_t m = real_mode(u, S_IFIFO, archive_entry_perm(e));
+		if (fchmodat(pfd, last, m, 0) < 0)
+			return -errno;
+	}
+	int r = apply_xattrs(u, e, -1, pfd, last);
+	if (r < 0)
+		return r;
+	struct timespec ts[2];
+	entry_times(e, ts);
+	if (utimensat(pfd, last, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+static int make_hardlink(struct unpacker *u, const char *target_raw,
+			 int pfd, const char *last, const char *path,
+			 char *err, size_t errlen)
+{
+	char target[PATH_MAX];
+	enum ep_verdict v = ep_normalise(target_raw, target, sizeof(target));
+	if (v != EP_OK)
+		return fail(err, errlen, -EINVAL,
+			    "hard link '%s' -> '%s': the target %s", path,
+			    target_raw, ep_reason(v));
+	if (!target[0] || strcmp(target, path) == 0)
+		return fail(err, errlen, -EINVAL,
+			    "hard link '%s' -> '%s' does not name another "
+			    "member",
+			    path, target_raw);
+	const char *tlast;
+	int tpfd = sp_open_parent(u->rootfd, target, &tlast);
+	struct stat st;
+	if (tpfd >= 0 && fstatat(tpfd, tlast, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		close(tpfd);
+		tpfd = -errno;
+	}
+	if (tpfd < 0)
+		return fail(err, errlen, -EINVAL,
+			    "hard link '%s' -> '%s': the target is not an "
+			    "earlier member of this layer",
+			    path, target_raw);
+	int r = 0;
+	if (S_ISDIR(st.st_mode))
+		r = fail(err, errlen, -EINVAL,
+			 "hard link '%s' -> '%s': the target is a directory",
+			 path, target_raw);
+	else if (linkat(tpfd, tlast, pfd, last, 0) < 0)
+		r = fail(err, errlen, -errno, "hard link '%s' -> '%s': %s",
+			 path, target_raw, strerror(errno));
+	close(tpfd);
+	return r;
+}
+
+/* ".wh." alone or hiding "." or "..": never a valid member name. */
+static bool bad_whiteout_name(const char *last)
+{
+	if (!wh_is_reserved(last))
+		return false;
+	if (strncmp(last, WH_META_PREFIX, strlen(WH_META_PREFIX)) == 0)
+		return false;
+	return wh_classify_name(last, NULL) == WH_INTERNAL;
+}
+
+static int apply_root(struct unpacker *u, struct archive_entry *e,
+		      char *err, size_t errlen)
+{
+	if (archive_entry_filetype(e) != AE_IFDIR ||
+	    archive_entry_hardlink(e))
+		return fail(err, errlen, -EINVAL,
+			    "the member naming the layer root is not a "
+			    "directory");
+	int fd = openat(u->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	mode_t perm = archive_entry_perm(e);
+	int r = apply_owner(u, fd, S_IFDIR, archive_entry_uid(e),
+			    archive_entry_gid(e), perm);
+	if (r == 0)
+		r = apply_xattrs(u, e, fd, -1, NULL);
+	close(fd);
+	if (r < 0)
+		return fail(err, errlen, r, "layer root: %s", strerror(-r));
+	struct timespec ts[2];
+	entry_times(e, ts);
+	return defer_dir(u, "", perm, ts);
+}
+
+int unpacker_entry(struct unpacker *u, struct archive *a,
+		   struct archive_entry *e, char *err, size_t errlen)
+{
+	err[0] = 0;
+	const char *raw = archive_entry_pathname(e);
+	char path[PATH_MAX];
+	enum ep_verdict v = ep_normalise(raw, path, sizeof(path));
+	if (v != EP_OK)
+		return fail(err, errlen, -EINVAL, "entry '%s' %s",
+			    raw ? raw : "", ep_reason(v));
+	u->counts.entries++;
+	if (!path[0])
+		return apply_root(u, e, err, errlen);
+
+	const char *hardlink = archive_entry_hardlink(e);
+	mode_t type = archive_entry_filetype(e);
+	if (hardlink)
+		type = 0;
+	if (type == AE_IFSOCK)
+		return 0; /* no archive format can carry a socket's meaning */
+	if ((type == AE_IFCHR || type == AE_IFBLK) && !u->o.allow_devices)
+		return fail(err, errlen, -EPERM,
+			    "entry '%s' is a device node, which an "
+			    "unprivileged import cannot create",
+			    path);
+	if (type == AE_IFLNK) {
+		const char *t = archive_entry_symlink(e);
+		if (!t || !*t)
+			return fail(err, errlen, -EINVAL,
+				    "symlink '%s' has no target", path);
+		if (strlen(t) >= PATH_MAX)
+			return fail(err, errlen, -EINVAL,
+				    "symlink '%s' has a target longer than "
+				    "the limit",
+				    path);
+		if (!ep_symlink_stays_inside(path, t))
+			return fail(err, errlen, -EINVAL,
+				    "symlink '%s' -> '%s' points outside the "
+				    "layer",
+				    path, t);
+	}
+
+	const char *last;
+	int pfd = open_parent(u, path, &last, err, errlen);
+	if (pfd < 0)
+		return pfd;
+	if (bad_whiteout_name(last)) {
+		close(pfd);
+		return fail(err, errlen, -EINVAL,
+			    "entry '%s' is not a valid whiteout name", path);
+	}
+	struct stat st;
+	bool existed = false;
+	int r = 0;
+	if (fstatat(pfd, last, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISDIR(st.st_mode) && type == AE_IFDIR) {
+			existed = true;
+		} else if (S_ISDIR(st.st_mode)) {
+			r = fail(err, errlen, -EINVAL,
+				 "entry '%s' would replace a directory", path);
+		} else if (unlinkat(pfd, last, 0) < 0) {
+			r = fail(err, errlen, -errno, "entry '%s': %s", path,
+				 strerror(errno));
+		}
+	}
+	if (r == 0) {
+		if (hardlink) {
+			r = make_hardlink(u, hardlink, pfd, last, path, err,
+					  errlen);
+		} else {
+			switch (type) {
+			case AE_IFREG:
+				r = make_regular(u, a, e, pfd, last, path, err,
+						 errlen);
+				break;
+			case AE_IFDIR:
+				r = make_dir(u, e, pfd, last, path, existed,
+					     err, errlen);
+				break;
+			case AE_IFLNK:
+				r = symlinkat(archive_entry_symlink(e), pfd,
+					      last) < 0
+					    ? -errno
+					    : finish_special(u, e, pfd, last,
+							     true);
+				break;
+			case AE_IFCHR:
+			case AE_IFBLK:
+				r = mknodat(pfd, last,
+					    type | (archive_entry_perm(e) &
+						    07777),
+					    archive_entry_rdev(e)) < 0
+					    ? -errno
+					    : finish_special(u, e, pfd, last,
+							     false);
+				break;
+			case AE_IFIFO:
+				r = mkfifoat(pfd, last, 0600) < 0
+					    ? -errno
+					    : finish_special(u, e, pfd, last,
+							     false);
+				break;
+			default:
+				r = fail(err, errlen, -EINVAL,
+					 "entry '%s' has an unknown type",
+					 path);
+			}
+		}
+		if (r < 0 && !err[0])
+			fail(err, errlen, r, "entry '%s': %s", path,
+			     strerror(-r));
+	}
+	close(pfd);
+	return r;
+}
+
+int unpacker_finish(struct unpacker *u, char *err, size_t errlen)
+{
+	bool root_done = false;
+	/* Forward order: a directory named twice gets its last metadata. */
+	for (size_t i = 0; i < u->ndirs; i++) {
+		struct dir_meta *d = &u->dirs[i];
+		int fd = sp_open_beneath(u->rootfd, d->path,
+					 O_RDONLY | O_DIRECTORY, 0);
+		if (fd < 0)
+			return fail(err, errlen, fd, "directory '%s': %s",
+				    d->path, strerror(-fd));
+		int r = 0;
+		if (fchmod(fd, real_mode(u, S_IFDIR, d->mode)) < 0 ||
+		    futimens(fd, d->times) < 0)
+			r = -errno;
+		close(fd);
+		if (r < 0)
+			return fail(err, errlen, r, "directory '%s': %s",
+				    d->path, strerror(-r));
+		if (!d->path[0])
+			root_done = true;
+	}
+	if (!root_done) {
+		/* No member for the root: a plain root-owned 0755. */
+		int fd = openat(u->rootfd, ".",
+				O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		int r = apply_owner(u, fd, S_IFDIR, 0, 0, 0755);
+		if (r == 0 && fchmod(fd, real_mode(u, S_IFDIR, 0755)) < 0)
+			r = -errno;
+		close(fd);
+		if (r < 0)
+			return fail(err, errlen, r, "layer root: %s",
+				    strerror(-r));
+	}
+	return 0;
+}

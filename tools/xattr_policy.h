@@ -1,0 +1,58 @@
+/*
+ * Which extended attributes travel with a layer and which are some
+ * filesystem's private bookkeeping, plus the override_stat records that
+ * carry ownership for rootless storage.
+ *
+ * Bookkeeping never leaves the upper directory it was written in:
+ * layerfs's user.layerfs.*, kernel overlayfs's trusted.overlay.* and
+ * user.overlay.*, fuse-overlayfs's user.fuseoverlayfs.* and
+ * security.fuseoverlayfs.*.  An override_stat record is not exported as
+ * an xattr either: it is what the owner and mode of the entry really are.
+ */
+#ifndef LT_XATTR_POLICY_H
+#define LT_XATTR_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define XATTR_OVERRIDE_STAT "user.containers.override_stat"
+#define XATTR_LFS_METACOPY "user.layerfs.metacopy"
+#define XATTR_LFS_REDIRECT "user.layerfs.redirect"
+#define XATTR_LFS_PREFIX "user.layerfs."
+
+/* True for bookkeeping names that must not be exported or imported. */
+bool xattr_is_private(const char *name);
+
+/* The override_stat names, most specific first: containers/storage's
+ * user.containers.override_stat, then fuse-overlayfs's two. */
+extern const char *const xattr_override_names[3];
+
+/* True for a name that holds an opaque-directory mark of overlayfs. */
+bool xattr_is_overlay_opaque(const char *name);
+
+struct ovr_stat {
+	uid_t uid;
+	gid_t gid;
+	mode_t mode; /* permission bits; with has_type also the file type */
+	dev_t rdev;
+	bool has_type;
+};
+
+/*
+ * Parses "UID:GID:0MODE[:TYPE]" where TYPE is dir, file, symlink, pipe,
+ * socket, block-MAJ-MIN or char-MAJ-MIN: the grammar layerfs, fuse-
+ * overlayfs and containers/storage share.  A trailing NUL or newline is
+ * tolerated.  -EINVAL when malformed.
+ */
+int ovr_parse(const char *value, size_t len, struct ovr_stat *o);
+/* Formats "UID:GID:0MODE" (no type); returns the length or -errno. */
+int ovr_format(char *buf, size_t size, uid_t uid, gid_t gid, mode_t mode);
+
+/*
+ * Reads the override record of dirfd/name, trying each name in
+ * xattr_override_names.  -ENODATA when there is none.
+ */
+int ovr_load_at(int dirfd, const char *name, struct ovr_stat *o);
+
+#endif
