@@ -252,7 +252,9 @@ int archive_stage(int fd, int dirfd, char *err, size_t errlen)
 		char path[PATH_MAX];
 		enum ep_verdict v = ep_normalise(raw, path, sizeof(path));
 		if (v != EP_OK) {
-			snprintf(err, errlen, "entry '%s' %s", raw ? raw : "",
+			char shown[160];
+			ep_shorten(raw ? raw : "", shown, sizeof(shown));
+			snprintf(err, errlen, "entry '%s' %s", shown,
 				 ep_reason(v));
 			r = -EINVAL;
 			break;

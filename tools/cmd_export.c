@@ -406,7 +406,10 @@ static int export_image(const struct export_args *a, struct lower_set *ls)
 	int status = r < 0 ? exit_for(r) : LT_EXIT_OK;
 	if (r == 0) {
 		char source[PATH_MAX + 64];
-		snprintf(source, sizeof(source), "export of %s", a->upper);
+		char *up = realpath(a->upper, NULL);
+		snprintf(source, sizeof(source), "export of %s",
+			 up ? up : a->upper);
+		free(up);
 		struct image_spec spec = {
 			.config = config,
 			.config_len = clen,

@@ -153,44 +153,39 @@ static int unpack_one(struct import *im, size_t i)
 		rec->size = im->src.layers[i].size >= 0
 				    ? (uint64_t)im->src.layers[i].size
 				    : 0;
-		/* Stored already, by an earlier import or this one. */
-		if (store_has(&im->store, rec->store_name) ||
-		    earlier_same(im, i) >= 0) {
-			int fd;
-			struct stat st;
-			if (rec->size == 0 && open_blob(im, i, &fd) == 0) {
-				if (fstat(fd, &st) == 0)
-					rec->size = (uint64_t)st.st_size;
-				close(fd);
-			}
-			return 0;
-		}
 	}
+	/* Stored already, by an earlier import or this one: the blob is
+	 * still verified (hashed and decompressed), just not unpacked. */
+	bool reuse = want_diff && (store_has(&im->store, rec->store_name) ||
+				   earlier_same(im, i) >= 0);
 	enum digest_algo balgo = DIGEST_SHA256, dalgo = DIGEST_SHA256;
 	if (want_blob)
 		digest_parse(want_blob, &balgo, NULL);
 	if (want_diff)
 		digest_parse(want_diff, &dalgo, NULL);
-	int fd;
+	int fd = -1;
 	int r = open_blob(im, i, &fd);
 	if (r < 0)
 		return r;
-	r = store_temp(&im->store, true, im->pend[i].tmp,
-		       sizeof(im->pend[i].tmp));
-	if (r < 0) {
-		close(fd);
-		snprintf(im->err, sizeof(im->err),
-			 "cannot write to the layer store '%s': %s",
-			 im->store.path, strerror(-r));
-		return r;
-	}
-	im->pend[i].owner = true;
-	int dfd = openat(im->store.fd, im->pend[i].tmp,
-			 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		r = -errno;
-		close(fd);
-		return r;
+	int dfd = -1;
+	if (!reuse) {
+		r = store_temp(&im->store, true, im->pend[i].tmp,
+			       sizeof(im->pend[i].tmp));
+		if (r < 0) {
+			close(fd);
+			snprintf(im->err, sizeof(im->err),
+				 "cannot write to the layer store '%s': %s",
+				 im->store.path, strerror(-r));
+			return r;
+		}
+		im->pend[i].owner = true;
+		dfd = openat(im->store.fd, im->pend[i].tmp,
+			     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0) {
+			r = -errno;
+			close(fd);
+			return r;
+		}
 	}
 	struct layer_digests dg;
 	struct unpack_counts counts = { 0 };
@@ -198,7 +193,8 @@ static int unpack_one(struct import *im, size_t i)
 	progress_item(&im->progress, (unsigned)i + 1);
 	r = layer_unpack(fd, balgo, dalgo, dfd, &im->opts, &im->progress, &dg,
 			 &counts, why, sizeof(why));
-	close(dfd);
+	if (dfd >= 0)
+		close(dfd);
 	close(fd);
 	if (r < 0) {
 		snprintf(im->err, sizeof(im->err), "layer %zu: %s", i, why);

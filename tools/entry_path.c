@@ -156,3 +156,23 @@ enum ep_verdict ep_resolve_link(const char *linkpath, const char *target,
 	out[o] = 0;
 	return EP_OK;
 }
+
+void ep_shorten(const char *s, char *buf, size_t size)
+{
+	size_t n = strlen(s);
+	if (size == 0)
+		return;
+	if (n < size) {
+		memcpy(buf, s, n + 1);
+		return;
+	}
+	if (size < 8) {
+		buf[0] = 0;
+		return;
+	}
+	size_t keep = (size - 4) / 2;
+	memcpy(buf, s, keep);
+	memcpy(buf + keep, "...", 3);
+	memcpy(buf + keep + 3, s + n - keep, keep);
+	buf[keep * 2 + 3] = 0;
+}

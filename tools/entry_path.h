@@ -47,6 +47,10 @@ bool ep_symlink_stays_inside(const char *linkpath, const char *target);
 enum ep_verdict ep_resolve_link(const char *linkpath, const char *target,
 				char *out, size_t outsize);
 
+/* Copies S into BUF for a one-line message, eliding the middle of a
+ * name too long for it ("aaaa...zzzz"). */
+void ep_shorten(const char *s, char *buf, size_t size);
+
 /* True when NAME (one component) may name a layer entry at all. */
 bool ep_component_ok(const char *name);
 

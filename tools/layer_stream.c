@@ -149,6 +149,8 @@ int layer_unpack(int fd, enum digest_algo blob_algo,
 		r = archive_fail(s->outer, err, errlen, "not a layer archive");
 		goto out;
 	}
+	if (rootfd < 0)
+		goto drain; /* verification only: hash, do not unpack */
 	if (archive_read_open(tar, s, NULL, read_plain, NULL) != ARCHIVE_OK) {
 		r = archive_fail(tar, err, errlen, "not a tar archive");
 		goto out;
@@ -177,6 +179,7 @@ int layer_unpack(int fd, enum digest_algo blob_algo,
 	/* The tar reader stops at the end-of-archive blocks: the padding
 	 * after them is part of the diff ID, and any bytes after the
 	 * compressed stream part of the blob digest. */
+drain:
 	while (!s->outer_eof) {
 		const void *b;
 		la_ssize_t n = read_plain(tar, s, &b);
@@ -199,9 +202,11 @@ int layer_unpack(int fd, enum digest_algo blob_algo,
 			break;
 		digest_update(&s->blob, s->raw, (size_t)n);
 	}
-	r = unpacker_finish(u, err, errlen);
-	if (r < 0)
-		goto out;
+	if (u) {
+		r = unpacker_finish(u, err, errlen);
+		if (r < 0)
+			goto out;
+	}
 	out->blob_size = s->blob.bytes;
 	out->diff_size = s->diff.bytes;
 	digest_final(&s->blob, out->blob);

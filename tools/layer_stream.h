@@ -27,6 +27,8 @@ struct layer_digests {
  * diff_algo choose the hash of each stream (those of the digests the
  * caller will compare against).  On failure returns -errno and a reason
  * in err; what was written below rootfd is the caller's to remove.
+ * With rootfd -1 nothing is unpacked: the blob is only decompressed and
+ * both digests computed (to verify a layer that is stored already).
  */
 int layer_unpack(int fd, enum digest_algo blob_algo,
 		 enum digest_algo diff_algo, int rootfd,

@@ -41,6 +41,17 @@ struct unpacker {
 static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* A member name fit for one line of error: a hostile archive may use
+ * names of kilobytes.  Rotating buffers, so one message can show two. */
+static const char *disp(const char *s)
+{
+	static char bufs[2][160];
+	static int next;
+	char *b = bufs[next++ & 1];
+	ep_shorten(s ? s : "", b, sizeof(bufs[0]));
+	return b;
+}
+
 static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -197,7 +208,7 @@ static int open_parent(struct unpacker *u, const char *path,
 	if (fd >= 0)
 		return fd;
 	if (fd != -ENOENT && fd != -ELOOP && fd != -ENOTDIR)
-		return fail(err, errlen, fd, "entry '%s': %s", path,
+		return fail(err, errlen, fd, "entry '%s': %s", disp(path),
 			    strerror(-fd));
 	/* Walk it component by component to find what is missing or what
 	 * is in the way. */
@@ -215,7 +226,7 @@ static int open_parent(struct unpacker *u, const char *path,
 				close(cur);
 				return fail(err, errlen, e,
 					    "entry '%s': cannot create '%s': %s",
-					    path, c, strerror(-e));
+					    disp(path), disp(c), strerror(-e));
 			}
 			next = openat(cur, c,
 				      O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
@@ -232,7 +243,7 @@ static int open_parent(struct unpacker *u, const char *path,
 					close(next);
 					close(cur);
 					return fail(err, errlen, r,
-						    "entry '%s': %s", path,
+						    "entry '%s': %s", disp(path),
 						    strerror(-r));
 				}
 			}
@@ -245,8 +256,8 @@ static int open_parent(struct unpacker *u, const char *path,
 					    "entry '%s' goes through '%s', "
 					    "which is not a directory "
 					    "(a symlink or a file)",
-					    path, c);
-			return fail(err, errlen, -e, "entry '%s': %s", path,
+					    disp(path), disp(c));
+			return fail(err, errlen, -e, "entry '%s': %s", disp(path),
 				    strerror(e));
 		}
 		close(cur);
@@ -271,7 +282,7 @@ static int write_data(struct unpacker *u, struct archive *a, int fd,
 			const char *msg = archive_error_string(a);
 			int en = archive_errno(a);
 			return fail(err, errlen, en > 0 ? -en : -EIO,
-				    "entry '%s': %s", path,
+				    "entry '%s': %s", disp(path),
 				    msg ? msg : "read error");
 		}
 		const char *p = buf;
@@ -284,7 +295,7 @@ static int write_data(struct unpacker *u, struct archive *a, int fd,
 					continue;
 				int en = errno;
 				return fail(err, errlen, -en, "entry '%s': %s",
-					    path, strerror(en));
+					    disp(path), strerror(en));
 			}
 			p += w;
 			left -= (size_t)w;
@@ -301,7 +312,7 @@ static int write_data(struct unpacker *u, struct archive *a, int fd,
 		want = end;
 	if (ftruncate(fd, (off_t)want) < 0) {
 		int en = errno;
-		return fail(err, errlen, -en, "entry '%s': %s", path,
+		return fail(err, errlen, -en, "entry '%s': %s", disp(path),
 			    strerror(en));
 	}
 	return 0;
@@ -316,7 +327,7 @@ static int make_regular(struct unpacker *u, struct archive *a,
 			0600);
 	if (fd < 0) {
 		int en = errno;
-		return fail(err, errlen, -en, "entry '%s': %s", path,
+		return fail(err, errlen, -en, "entry '%s': %s", disp(path),
 			    strerror(en));
 	}
 	int r = write_data(u, a, fd, e, err, errlen, path);
@@ -334,7 +345,7 @@ static int make_regular(struct unpacker *u, struct archive *a,
 		if (r == 0 && futimens(fd, ts) < 0)
 			r = -errno;
 		if (r < 0 && !err[0])
-			fail(err, errlen, r, "entry '%s': %s", path,
+			fail(err, errlen, r, "entry '%s': %s", disp(path),
 			     strerror(-r));
 	}
 	close(fd);
@@ -347,14 +358,14 @@ static int make_dir(struct unpacker *u, struct archive_entry *e, int pfd,
 {
 	if (!existed && mkdirat(pfd, last, 0700) < 0) {
 		int en = errno;
-		return fail(err, errlen, -en, "entry '%s': %s", path,
+		return fail(err, errlen, -en, "entry '%s': %s", disp(path),
 			    strerror(en));
 	}
 	int fd = openat(pfd, last,
 			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		int en = errno;
-		return fail(err, errlen, -en, "entry '%s': %s", path,
+		return fail(err, errlen, -en, "entry '%s': %s", disp(path),
 			    strerror(en));
 	}
 	mode_t perm = archive_entry_perm(e);
@@ -364,7 +375,7 @@ static int make_dir(struct unpacker *u, struct archive_entry *e, int pfd,
 		r = apply_xattrs(u, e, fd, -1, NULL);
 	close(fd);
 	if (r < 0)
-		return fail(err, errlen, r, "entry '%s': %s", path,
+		return fail(err, errlen, r, "entry '%s': %s", disp(path),
 			    strerror(-r));
 	struct timespec ts[2];
 	entry_times(e, ts);
@@ -402,13 +413,13 @@ static int make_hardlink(struct unpacker *u, const char *target_raw,
 	enum ep_verdict v = ep_normalise(target_raw, target, sizeof(target));
 	if (v != EP_OK)
 		return fail(err, errlen, -EINVAL,
-			    "hard link '%s' -> '%s': the target %s", path,
-			    target_raw, ep_reason(v));
+			    "hard link '%s' -> '%s': the target %s", disp(path),
+			    disp(target_raw), ep_reason(v));
 	if (!target[0] || strcmp(target, path) == 0)
 		return fail(err, errlen, -EINVAL,
 			    "hard link '%s' -> '%s' does not name another "
 			    "member",
-			    path, target_raw);
+			    disp(path), disp(target_raw));
 	const char *tlast;
 	int tpfd = sp_open_parent(u->rootfd, target, &tlast);
 	struct stat st;
@@ -420,15 +431,15 @@ static int make_hardlink(struct unpacker *u, const char *target_raw,
 		return fail(err, errlen, -EINVAL,
 			    "hard link '%s' -> '%s': the target is not an "
 			    "earlier member of this layer",
-			    path, target_raw);
+			    disp(path), disp(target_raw));
 	int r = 0;
 	if (S_ISDIR(st.st_mode))
 		r = fail(err, errlen, -EINVAL,
 			 "hard link '%s' -> '%s': the target is a directory",
-			 path, target_raw);
+			 disp(path), disp(target_raw));
 	else if (linkat(tpfd, tlast, pfd, last, 0) < 0)
 		r = fail(err, errlen, -errno, "hard link '%s' -> '%s': %s",
-			 path, target_raw, strerror(errno));
+			 disp(path), disp(target_raw), strerror(errno));
 	close(tpfd);
 	return r;
 }
@@ -476,7 +487,7 @@ int unpacker_entry(struct unpacker *u, struct archive *a,
 	enum ep_verdict v = ep_normalise(raw, path, sizeof(path));
 	if (v != EP_OK)
 		return fail(err, errlen, -EINVAL, "entry '%s' %s",
-			    raw ? raw : "", ep_reason(v));
+			    disp(raw ? raw : ""), ep_reason(v));
 	u->counts.entries++;
 	if (!path[0])
 		return apply_root(u, e, err, errlen);
@@ -491,22 +502,22 @@ int unpacker_entry(struct unpacker *u, struct archive *a,
 		return fail(err, errlen, -EPERM,
 			    "entry '%s' is a device node, which an "
 			    "unprivileged import cannot create",
-			    path);
+			    disp(path));
 	if (type == AE_IFLNK) {
 		const char *t = archive_entry_symlink(e);
 		if (!t || !*t)
 			return fail(err, errlen, -EINVAL,
-				    "symlink '%s' has no target", path);
+				    "symlink '%s' has no target", disp(path));
 		if (strlen(t) >= PATH_MAX)
 			return fail(err, errlen, -EINVAL,
 				    "symlink '%s' has a target longer than "
 				    "the limit",
-				    path);
+				    disp(path));
 		if (!ep_symlink_stays_inside(path, t))
 			return fail(err, errlen, -EINVAL,
 				    "symlink '%s' -> '%s' points outside the "
 				    "layer",
-				    path, t);
+				    disp(path), disp(t));
 	}
 
 	const char *last;
@@ -516,7 +527,7 @@ int unpacker_entry(struct unpacker *u, struct archive *a,
 	if (bad_whiteout_name(last)) {
 		close(pfd);
 		return fail(err, errlen, -EINVAL,
-			    "entry '%s' is not a valid whiteout name", path);
+			    "entry '%s' is not a valid whiteout name", disp(path));
 	}
 	struct stat st;
 	bool existed = false;
@@ -526,9 +537,9 @@ int unpacker_entry(struct unpacker *u, struct archive *a,
 			existed = true;
 		} else if (S_ISDIR(st.st_mode)) {
 			r = fail(err, errlen, -EINVAL,
-				 "entry '%s' would replace a directory", path);
+				 "entry '%s' would replace a directory", disp(path));
 		} else if (unlinkat(pfd, last, 0) < 0) {
-			r = fail(err, errlen, -errno, "entry '%s': %s", path,
+			r = fail(err, errlen, -errno, "entry '%s': %s", disp(path),
 				 strerror(errno));
 		}
 	}
@@ -572,11 +583,11 @@ int unpacker_entry(struct unpacker *u, struct archive *a,
 			default:
 				r = fail(err, errlen, -EINVAL,
 					 "entry '%s' has an unknown type",
-					 path);
+					 disp(path));
 			}
 		}
 		if (r < 0 && !err[0])
-			fail(err, errlen, r, "entry '%s': %s", path,
+			fail(err, errlen, r, "entry '%s': %s", disp(path),
 			     strerror(-r));
 	}
 	close(pfd);
@@ -593,7 +604,7 @@ int unpacker_finish(struct unpacker *u, char *err, size_t errlen)
 					 O_RDONLY | O_DIRECTORY, 0);
 		if (fd < 0)
 			return fail(err, errlen, fd, "directory '%s': %s",
-				    d->path, strerror(-fd));
+				    disp(d->path), strerror(-fd));
 		int r = 0;
 		if (fchmod(fd, real_mode(u, S_IFDIR, d->mode)) < 0 ||
 		    futimens(fd, d->times) < 0)
@@ -601,7 +612,7 @@ int unpacker_finish(struct unpacker *u, char *err, size_t errlen)
 		close(fd);
 		if (r < 0)
 			return fail(err, errlen, r, "directory '%s': %s",
-				    d->path, strerror(-r));
+				    disp(d->path), strerror(-r));
 		if (!d->path[0])
 			root_done = true;
 	}

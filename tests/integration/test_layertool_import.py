@@ -1,0 +1,421 @@
+"""layertool import: OCI layouts, OCI archives, docker-archives and rootfs
+tarballs made here with tar, gzip and zstd, imported and then mounted
+through layerfs and compared with the tree they must give."""
+
+import json
+import os
+import pty
+import shutil
+import stat
+import subprocess
+
+import lfstest
+import layertool_util as lt
+
+BASE = {
+    "bin/": None,
+    "bin/tool": ("file", b"#!/bin/sh\necho tool\n", 0o755),
+    "bin/sh": ("symlink", "tool"),
+    "etc/passwd": "root:x:0:0:root:/root:/bin/sh\n",
+    "etc/motd": "welcome\n",
+    "etc/motd.link": ("hardlink", "etc/motd"),
+    "usr/lib/a": "a" * 5000,
+    "usr/lib/b": "b",
+    "opt/drop/old1": "old1",
+    "opt/drop/sub/old2": "old2",
+    "opt/keep/x": "x",
+    "var/empty/": None,
+    "srv/owned": "owned by 1234",
+    "srv/suid": ("file", b"suid", 0o4755),
+}
+
+TOP = {
+    "etc/.wh.motd": "",
+    "etc/passwd": "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/:/bin/sh\n",
+    "opt/drop/.wh..wh..opq": "",
+    "opt/drop/new": "new",
+    "usr/lib/.wh.a": "",
+    "newdir/f": "f",
+}
+
+# What the two layers merge to.
+MERGED = {
+    "bin/": None,
+    "bin/tool": ("file", b"#!/bin/sh\necho tool\n", 0o755),
+    "bin/sh": ("symlink", "tool"),
+    "etc/passwd": TOP["etc/passwd"],
+    "etc/motd.link": "welcome\n",
+    "usr/lib/b": "b",
+    "opt/drop/new": "new",
+    "opt/keep/x": "x",
+    "var/empty/": None,
+    "srv/owned": "owned by 1234",
+    "srv/suid": ("file", b"suid", 0o4755),
+    "newdir/f": "f",
+}
+
+
+def own(root):
+    os.chown(os.path.join(root, "srv", "owned"), 1234, 4321)
+    os.chmod(os.path.join(root, "srv", "suid"), 0o4755)
+
+
+class ImportTestBase(lfstest.LayerfsTestCase):
+
+    def setUp(self):
+        super().setUp()
+        if not os.path.exists(lt.LAYERTOOL):
+            self.fail("%s is missing: run make first" % lt.LAYERTOOL)
+        self.require_root()  # owners in the archives are real ids
+
+    def layer_tar(self, name, spec, fix=None):
+        d = self.layer(name, spec)
+        if fix:
+            fix(d)
+        return lt.tar_dir(d, self.path(name + ".tar"))
+
+    def expected(self):
+        d = self.layer("expected", MERGED)
+        own(d)
+        return lfstest.snapshot(d)
+
+    def base_and_top(self):
+        return (self.layer_tar("base", BASE, own),
+                self.layer_tar("top", TOP))
+
+    def import_ok(self, source, image, *extra):
+        r = lt.run_layertool(["import"] + list(extra) + [source, image])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(r.stderr, b"", "import must be quiet off a tty")
+        return image
+
+    def assert_mounts_to(self, image, expected, opts=()):
+        m = self.mount(lt.image_layers(image), opts=opts)
+        self.assertEqual(lfstest.snapshot(m.path), expected)
+
+    def assert_nothing_written(self, image, store):
+        self.assertFalse(os.path.lexists(image), "image dir was written")
+        left = [n for n in lt.store_entries(store)
+                if n.startswith("sha256-") or n.startswith(".tmp-")]
+        self.assertEqual(left, [], "the store keeps %s" % left)
+
+
+class TestImportForms(ImportTestBase):
+
+    def test_oci_layout_gzip_and_zstd(self):
+        base, top = self.base_and_top()
+        oci = lt.OciLayout(self.path("oci"))
+        oci.add_image([(base, "gzip"), (top, "zstd")])
+        os.makedirs(self.path("images"))
+        img = self.import_ok(oci.root, self.path("images", "img"))
+        with open(os.path.join(img, "image.json")) as f:
+            ix = json.load(f)
+        self.assertEqual(ix["ownership"], "native")
+        self.assertEqual(len(ix["layers"]), 2)
+        self.assertEqual(ix["layers"][0]["diff_id"], lt.sha256_file(base))
+        self.assertEqual(ix["layers"][1]["diff_id"], lt.sha256_file(top))
+        self.assertTrue(ix["layers"][0]["digest"].startswith("sha256:"))
+        with open(os.path.join(img, "config.json"), "rb") as f:
+            self.assertEqual("sha256:" + lt.hashlib.sha256(f.read())
+                             .hexdigest(), ix["config"])
+        # Whiteouts are kept as they are in the layer directory.
+        top_dir = lt.image_layers(img)[0]
+        self.assertTrue(os.path.isfile(os.path.join(top_dir, "etc",
+                                                    ".wh.motd")))
+        self.assertTrue(os.path.isfile(os.path.join(
+            top_dir, "opt", "drop", ".wh..wh..opq")))
+        base_dir = lt.image_layers(img)[1]
+        st = os.lstat(os.path.join(base_dir, "srv", "owned"))
+        self.assertEqual((st.st_uid, st.st_gid), (1234, 4321))
+        self.assertEqual(os.lstat(os.path.join(base_dir, "etc", "motd"))
+                         .st_ino, os.lstat(os.path.join(
+                             base_dir, "etc", "motd.link")).st_ino)
+        self.assert_mounts_to(img, self.expected())
+
+    def test_docker_archive(self):
+        base, top = self.base_and_top()
+        arch = lt.docker_archive(self.tmp, self.path("saved.tar"),
+                                 [base, top])
+        img = self.import_ok(arch, self.path("img"))
+        self.assert_mounts_to(img, self.expected())
+        # The staged copy of the archive is gone.
+        self.assertEqual([n for n in lt.store_entries(self.path(
+            ".layerstore")) if n.startswith(".tmp-")], [])
+
+    def test_oci_archive_compressed(self):
+        base, top = self.base_and_top()
+        oci = lt.OciLayout(self.path("oci"))
+        oci.add_image([(base, "none"), (top, "gzip")])
+        subprocess.run(["tar", "-C", oci.root, "-cf", self.path("oci.tar"),
+                        "oci-layout", "index.json", "blobs"], check=True)
+        blob = lt.compress(self.path("oci.tar"), "zstd")
+        img = self.import_ok(blob, self.path("img"))
+        self.assert_mounts_to(img, self.expected())
+
+    def test_rootfs_tarball(self):
+        src = self.layer("rootfs", BASE)
+        own(src)
+        tarball = lt.compress(lt.tar_dir(src, self.path("rootfs.tar")),
+                              "zstd")
+        img = self.import_ok(tarball, self.path("img"))
+        with open(os.path.join(img, "image.json")) as f:
+            ix = json.load(f)
+        self.assertEqual(len(ix["layers"]), 1)
+        self.assertIsNone(ix["layers"][0]["digest"])
+        self.assertEqual(ix["layers"][0]["diff_id"],
+                         lt.sha256_file(self.path("rootfs.tar")))
+        with open(os.path.join(img, "config.json")) as f:
+            cfg = json.load(f)
+        self.assertEqual(cfg["rootfs"]["diff_ids"],
+                         [ix["layers"][0]["diff_id"]])
+        self.assert_mounts_to(img, lfstest.snapshot(src))
+
+    def test_shared_layers_stored_once(self):
+        base, top = self.base_and_top()
+        other = self.layer_tar("other", {"other/file": "other"})
+        oci = lt.OciLayout(self.path("oci"))
+        oci.add_image([(base, "gzip"), (top, "gzip")], ref="one")
+        oci.add_image([(base, "gzip"), (other, "gzip")], ref="two")
+        a = self.import_ok(oci.root, self.path("a"), "--ref", "one")
+        b = self.import_ok(oci.root, self.path("b"), "--ref", "two")
+        store = self.path(".layerstore")
+        self.assertEqual(len([n for n in lt.store_entries(store)
+                              if n.startswith("sha256-")]), 3)
+        self.assertEqual(lt.image_layers(a)[-1], lt.image_layers(b)[-1])
+        self.assert_mounts_to(a, self.expected())
+        # Without --ref the index is ambiguous.
+        r = lt.run_layertool(["import", oci.root, self.path("c")])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"--ref", r.stderr)
+
+    def test_platform_selection(self):
+        amd = self.layer_tar("amd", {"arch": "amd64"})
+        arm = self.layer_tar("arm", {"arch": "arm64"})
+        oci = lt.OciLayout(self.path("oci"))
+        oci.add_image([(amd, "gzip")], arch="amd64")
+        oci.add_image([(arm, "gzip")], arch="arm64")
+        img = self.import_ok(oci.root, self.path("img-arm"), "--platform",
+                             "linux/arm64")
+        with open(os.path.join(lt.image_layers(img)[0], "arch")) as f:
+            self.assertEqual(f.read(), "arm64")
+        with open(os.path.join(img, "image.json")) as f:
+            self.assertEqual(json.load(f)["platform"]["architecture"],
+                             "arm64")
+        r = lt.run_layertool(["import", "--platform", "linux/s390x",
+                              oci.root, self.path("none")])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"linux/amd64", r.stderr)
+        self.assertIn(b"linux/arm64", r.stderr)
+
+    def test_existing_image_dir_refused(self):
+        t = self.layer_tar("t", {"f": "f"})
+        os.makedirs(self.path("img", "something"))
+        r = lt.run_layertool(["import", t, self.path("img")])
+        self.assertEqual(r.returncode, 3)
+        self.assertIn(b"already exists", r.stderr)
+
+    def test_progress_line_on_a_terminal(self):
+        t = lt.compress(self.layer_tar("t", {"f": "f" * 100000}), "gzip")
+        master, slave = pty.openpty()
+        try:
+            p = subprocess.run([lt.LAYERTOOL, "import", t, self.path("img")],
+                               stderr=slave, stdout=subprocess.DEVNULL,
+                               timeout=60)
+            os.close(slave)
+            slave = -1
+            out = b""
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+        finally:
+            if slave >= 0:
+                os.close(slave)
+            os.close(master)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn(b"import: layer 1/1", out)
+        self.assertIn(b"/s", out)
+
+
+class TestImportRefused(ImportTestBase):
+    """Bad input: an error naming the problem, exit status 2, and nothing
+    left in the image directory or the store."""
+
+    def refused(self, source, *words, extra=()):
+        img, store = self.path("img"), self.path(".layerstore")
+        r = lt.run_layertool(["import"] + list(extra) + [source, img])
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 2, err)
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertTrue(err.startswith("layertool: "), err)
+        for w in words:
+            self.assertIn(w, err)
+        self.assert_nothing_written(img, store)
+        return err
+
+    def test_blob_digest_mismatch(self):
+        base, top = self.base_and_top()
+        oci = lt.OciLayout(self.path("oci"))
+        desc = oci.add_image([(base, "none"), (top, "none")])
+        with open(oci.blob_path(desc["digest"])) as f:
+            man = json.load(f)
+        # Same size, one byte of file content changed.
+        blob = oci.blob_path(man["layers"][1]["digest"])
+        with open(blob, "r+b") as f:
+            data = f.read()
+            i = data.index(b"user:x:1000")
+            f.seek(i)
+            f.write(b"r")
+        self.refused(oci.root, "layer 1", "digest mismatch")
+
+    def test_diff_id_mismatch(self):
+        base, top = self.base_and_top()
+        oci = lt.OciLayout(self.path("oci"))
+        oci.add_image([(base, "gzip"), (top, "gzip")],
+                      diff_ids=[lt.sha256_file(base), lt.sha256_file(base)])
+        self.refused(oci.root, "layer 1", "diff ID mismatch")
+
+    def test_docker_archive_diff_id_mismatch(self):
+        base, top = self.base_and_top()
+        arch = lt.docker_archive(self.tmp, self.path("saved.tar"),
+                                 [base, top],
+                                 diff_ids=[lt.sha256_file(top),
+                                           lt.sha256_file(top)])
+        self.refused(arch, "layer 0", "diff ID mismatch")
+
+    def test_truncated_layer(self):
+        base, _ = self.base_and_top()
+        gz = lt.compress(base, "gzip")
+        size = os.path.getsize(gz)
+        with open(gz, "r+b") as f:
+            f.truncate(size // 2)
+        self.refused(gz, "truncated")
+
+    def test_truncated_docker_archive(self):
+        base, top = self.base_and_top()
+        arch = lt.docker_archive(self.tmp, self.path("saved.tar"),
+                                 [base, top])
+        with open(arch, "r+b") as f:
+            f.truncate(os.path.getsize(arch) - 7000)
+        self.refused(arch)
+
+    def hostile(self, members, *words, extra=()):
+        t = lt.hostile_tar(self.path("evil.tar"), members)
+        return self.refused(t, *words, extra=extra)
+
+    def test_dotdot_entry(self):
+        self.hostile([("ok", "file", b"ok"), ("../evil", "file", b"x")],
+                     "'../evil'", "'..'")
+        self.assertFalse(os.path.exists(self.path("evil")))
+        self.assertFalse(os.path.exists(self.path(".layerstore", "evil")))
+
+    def test_dotdot_inside_path(self):
+        self.hostile([("a/", "dir", None), ("a/../../evil", "file", b"x")],
+                     "'..'")
+        self.assertFalse(os.path.exists(self.path(".layerstore", "evil")))
+
+    def test_absolute_entry(self):
+        target = self.path("abs-target")
+        self.hostile([(target, "file", b"x")], "absolute")
+        self.assertFalse(os.path.exists(target))
+
+    def test_symlink_escaping(self):
+        self.hostile([("etc/", "dir", None),
+                      ("etc/shadow", "symlink", "../../../../etc/shadow")],
+                     "etc/shadow", "outside the layer")
+
+    def test_entry_through_symlink(self):
+        outside = self.mkdirs("outside")
+        self.hostile([("a", "symlink", "/"),
+                      ("a" + outside + "/planted", "file", b"x")],
+                     "not a directory")
+        self.assertEqual(os.listdir(outside), [])
+
+    def test_hardlink_escaping(self):
+        self.hostile([("h", "hardlink", "../../../etc/passwd")],
+                     "hard link", "'..'")
+
+    def test_hardlink_absolute(self):
+        self.hostile([("h", "hardlink", "/etc/passwd")], "hard link",
+                     "absolute")
+
+    def test_hardlink_to_missing_member(self):
+        self.hostile([("h", "hardlink", "nothing/here")], "hard link",
+                     "not an earlier member")
+
+    def test_device_when_unprivileged(self):
+        self.hostile([("dev/", "dir", None),
+                      ("dev/mem", "chardev", (1, 1))],
+                     "dev/mem", "device", extra=["--ownership",
+                                                 "override_stat"])
+
+    def test_name_too_long(self):
+        self.hostile([("d/" + "n" * 300, "file", b"x")], "255")
+
+    def test_path_too_long(self):
+        deep = "/".join(["d" * 200] * 22)
+        self.hostile([(deep + "/f", "file", b"x")], "longer than the limit")
+
+    def test_invalid_whiteout_name(self):
+        self.hostile([("etc/", "dir", None), ("etc/.wh..", "file", b"")],
+                     "whiteout")
+
+    def test_not_an_archive(self):
+        with open(self.path("junk"), "wb") as f:
+            f.write(b"this is not an archive\n" * 100)
+        self.refused(self.path("junk"), "junk")
+
+    def test_missing_source(self):
+        self.refused(self.path("nothing.tar"), "No such file")
+
+
+class TestImportRootless(ImportTestBase):
+    """As a user who cannot chown: owners go to override_stat xattrs and
+    layerfs shows them with xattr_permissions=2."""
+
+    NOBODY = 65534
+
+    def test_rootless_import_records_owners(self):
+        self.require_tool("setpriv")
+        base, top = self.base_and_top()
+        oci = lt.OciLayout(self.path("oci"))
+        oci.add_image([(base, "gzip"), (top, "zstd")])
+        home = self.mkdirs("home")
+        os.chown(home, self.NOBODY, self.NOBODY)
+        img = os.path.join(home, "img")
+        r = subprocess.run(["setpriv", "--reuid=%d" % self.NOBODY,
+                            "--regid=%d" % self.NOBODY, "--clear-groups",
+                            lt.LAYERTOOL, "import", oci.root, img],
+                           capture_output=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        with open(os.path.join(img, "image.json")) as f:
+            ix = json.load(f)
+        self.assertEqual(ix["ownership"], "override_stat")
+        base_dir = lt.image_layers(img)[1]
+        owned = os.path.join(base_dir, "srv", "owned")
+        self.assertEqual(os.lstat(owned).st_uid, self.NOBODY)
+        self.assertEqual(os.getxattr(owned, "user.containers.override_stat"),
+                         b"1234:4321:0644")
+        suid = os.path.join(base_dir, "srv", "suid")
+        self.assertEqual(os.getxattr(suid, "user.containers.override_stat"),
+                         b"0:0:04755")
+        self.assertFalse(os.lstat(suid).st_mode & stat.S_ISUID,
+                         "the real file must not be set-uid")
+        m = self.mount(lt.image_layers(img), opts=["xattr_permissions=2"])
+        got = lfstest.snapshot(m.path)
+        want = self.expected()
+        # A symlink cannot carry a user.* xattr: its owner is the
+        # importing user (documented).
+        for snap in (got, want):
+            for e in snap.values():
+                if e["type"] == stat.S_IFLNK:
+                    e["uid"] = e["gid"] = None
+        self.assertEqual(got, want)
+
+
+if __name__ == "__main__":
+    lfstest.main()
