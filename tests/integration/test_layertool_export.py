@@ -1,0 +1,335 @@
+"""layertool export: an upper directory written by a real layerfs mount
+becomes an OCI layer; imported again, the image shows exactly what the
+mount showed.  Whiteouts of both formats, redirects, metadata-only
+copies, hard links, xattrs and override_stat records each checked."""
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tarfile
+
+import lfstest
+import layertool_util as lt
+
+BASE = {
+    "bin/tool": ("file", b"#!/bin/sh\necho tool\n" * 100, 0o755),
+    "etc/passwd": "root:x:0:0:root:/root:/bin/sh\n",
+    "usr/lib/b": "b",
+    "usr/lib/c": "c",
+    "opt/keep/x": "x",
+    "opt/keep/deep/y": "y",
+    "opt/drop/old": "old",
+    "data/dir/a": "a",
+    "data/dir/sub/b": "b" * 3000,
+    "data/dir/link": ("symlink", "sub/b"),
+    "data/other": "other",
+}
+TOP = {
+    "data/dir/.wh.gone": "",
+    "data/dir/top": "top",
+}
+
+
+def tar_names(path):
+    with tarfile.open(path) as t:
+        return [m.name for m in t.getmembers()]
+
+
+class ExportTestBase(lfstest.LayerfsTestCase):
+
+    def setUp(self):
+        super().setUp()
+        if not os.path.exists(lt.LAYERTOOL):
+            self.fail("%s is missing: run make first" % lt.LAYERTOOL)
+        self.require_root()
+
+    def base_image(self):
+        base = lt.tar_dir(self.layer("base", BASE), self.path("base.tar"))
+        top = lt.tar_dir(self.layer("top", TOP), self.path("top.tar"))
+        oci = lt.OciLayout(self.path("oci"))
+        oci.add_image([(base, "gzip"), (top, "none")])
+        img = self.path("img")
+        r = lt.run_layertool(["import", oci.root, img])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        return img, oci, [base, top]
+
+    def export(self, args, code=0):
+        r = lt.run_layertool(["export"] + list(args))
+        self.assertEqual(r.returncode, code, r.stderr.decode())
+        return r
+
+
+class TestRoundTrip(ExportTestBase):
+    """import -> mount -> change -> export -> import -> same tree."""
+
+    def change(self, m):
+        p = lambda *a: os.path.join(m.path, *a)  # noqa: E731
+        os.makedirs(p("new"))
+        with open(p("new", "file"), "w") as f:
+            f.write("new file\n")
+        os.setxattr(p("new", "file"), "user.test", b"kept")
+        os.link(p("new", "file"), p("new", "file.link"))
+        os.symlink("file", p("new", "sym"))
+        with open(p("etc", "passwd"), "a") as f:
+            f.write("user:x:1000:1000::/home/user:/bin/sh\n")
+        os.unlink(p("usr", "lib", "b"))
+        shutil.rmtree(p("opt", "keep"))
+        shutil.rmtree(p("opt", "drop"))
+        os.makedirs(p("opt", "drop"))
+        with open(p("opt", "drop", "fresh"), "w") as f:
+            f.write("fresh")
+        os.rename(p("data", "dir"), p("moved"))
+        os.unlink(p("moved", "a"))
+        with open(p("moved", "added"), "w") as f:
+            f.write("added")
+        os.chmod(p("bin", "tool"), 0o700)
+        os.chown(p("usr", "lib", "c"), 4321, 8765)
+
+    def assert_marks(self, upper):
+        self.assertEqual(os.getxattr(os.path.join(upper, "moved"),
+                                     "user.layerfs.redirect"), b"/data/dir")
+        self.assertEqual(os.getxattr(os.path.join(upper, "bin", "tool"),
+                                     "user.layerfs.metacopy"), b"/bin/tool")
+
+    def round_trip(self, opts=()):
+        img, oci, blobs = self.base_image()
+        lowers = lt.image_layers(img)
+        m = self.mount_rw(lowers, opts=opts)
+        self.change(m)
+        want = lfstest.snapshot(m.path, xattrs=True)
+        self.assertEqual(m.unmount(), 0)
+        self.assert_marks(m.upper)
+
+        # 1. export --image: the new image, as layerrun commit makes it.
+        new = self.path("img2")
+        r = self.export(["--image", img, "--out", new,
+                         "--lower", ":".join(lowers), m.upper])
+        with open(os.path.join(new, "config.json"), "rb") as f:
+            cfg = f.read()
+        self.assertEqual(r.stdout.decode().strip(),
+                         "sha256:" + hashlib.sha256(cfg).hexdigest())
+        cfg = json.loads(cfg)
+        with open(os.path.join(new, "image.json")) as f:
+            ix = json.load(f)
+        self.assertEqual(len(ix["layers"]), 3)
+        self.assertEqual(cfg["rootfs"]["diff_ids"],
+                         [l["diff_id"] for l in ix["layers"]])
+        self.assertEqual(cfg["history"][-1]["created_by"],
+                         "layertool export")
+        mnt = self.mount(lt.image_layers(new))
+        self.assertEqual(lfstest.snapshot(mnt.path, xattrs=True), want)
+        self.assertEqual(os.stat(os.path.join(mnt.path, "new", "file")).st_ino,
+                         os.stat(os.path.join(mnt.path, "new",
+                                              "file.link")).st_ino)
+        mnt.unmount()
+
+        # 2. export to a tarball, packed into an OCI layout with the base
+        # layers and imported like any image.
+        out = self.path("layer.tar")
+        self.export(["--lower", ":".join(lowers), m.upper, out])
+        self.assertEqual(lt.sha256_file(out), ix["layers"][2]["diff_id"])
+        names = tar_names(out)
+        self.assertIn("moved/.wh..wh..opq", names)
+        self.assertIn("data/.wh.dir", names)
+        self.assertIn("usr/lib/.wh.b", names)
+        oci2 = lt.OciLayout(self.path("oci2"))
+        oci2.add_image([(blobs[0], "gzip"), (blobs[1], "none"),
+                        (out, "zstd")])
+        img3 = self.path("img3")
+        r = lt.run_layertool(["import", oci2.root, img3])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        mnt = self.mount(lt.image_layers(img3))
+        self.assertEqual(lfstest.snapshot(mnt.path, xattrs=True), want)
+
+    def test_round_trip_dotwh_upper(self):
+        self.round_trip()
+
+    def test_round_trip_overlay_whiteouts(self):
+        self.round_trip(opts=("whiteout=overlay",))
+
+    def test_missing_lower_is_one_clear_error(self):
+        img, _, _ = self.base_image()
+        m = self.mount_rw(lt.image_layers(img))
+        os.chmod(os.path.join(m.path, "usr", "lib", "c"), 0o600)
+        os.rename(os.path.join(m.path, "data", "dir"),
+                  os.path.join(m.path, "moved"))
+        m.unmount()
+        out = self.path("out.tar")
+        r = self.export([m.upper, out], code=2)
+        err = r.stderr.decode()
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        # The first mark in walk order (names sorted): /moved.
+        self.assertIn("'/moved'", err)
+        self.assertIn("--lower", err)
+        self.assertEqual([n for n in os.listdir(self.tmp)
+                          if n.startswith("out.tar")], [])
+
+    def test_kernel_overlay_upper(self):
+        """An upper written by kernel overlayfs (redirect_dir, metacopy)
+        exports to the same tree the kernel showed."""
+        if not lfstest.kernel_overlay_available():
+            self.skipTest("kernel overlayfs is not available")
+        img, _, _ = self.base_image()
+        lowers = lt.image_layers(img)
+        # The kernel reads only overlay-format whiteouts: give it the
+        # image's layers converted (copies, the store stays as it is).
+        klow = []
+        for i, l in enumerate(lowers):
+            d = self.path("klow%d" % i)
+            subprocess.run(["cp", "-a", l, d], check=True)
+            lt.run_layertool(["convert", "--to", "overlay", d], check=True)
+            klow.append(d)
+        up, work, mnt = self.mkdirs("kup", "kwork", "kmnt")
+        r = subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                            "lowerdir=%s,upperdir=%s,workdir=%s,"
+                            "redirect_dir=on,metacopy=on,index=off"
+                            % (":".join(klow), up, work), mnt],
+                           capture_output=True)
+        if r.returncode != 0:
+            self.skipTest("kernel overlayfs refused redirect_dir/metacopy: "
+                          + r.stderr.decode().strip())
+        try:
+            os.rename(os.path.join(mnt, "data", "dir"),
+                      os.path.join(mnt, "moved"))
+            os.chmod(os.path.join(mnt, "bin", "tool"), 0o700)
+            os.unlink(os.path.join(mnt, "usr", "lib", "b"))
+            want = lfstest.snapshot(mnt)
+        finally:
+            subprocess.run(["umount", mnt], check=True)
+        names = []
+        for dirpath, dirs, files in os.walk(up):
+            for n in dirs + files:
+                names += os.listxattr(os.path.join(dirpath, n),
+                                      follow_symlinks=False)
+        for mark in ("trusted.overlay.redirect", "trusted.overlay.metacopy"):
+            if mark not in names:
+                self.skipTest("the kernel wrote no %s mark" % mark)
+        out = self.path("k.tar")
+        self.export(["--lower", ":".join(klow), up, out])
+        r = lt.run_layertool(["import", out, self.path("kimg")])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        m = self.mount(lt.image_layers(self.path("kimg")) + lowers)
+        self.assertEqual(lfstest.snapshot(m.path), want)
+
+
+class TestExportFormat(ExportTestBase):
+
+    def upper_tree(self):
+        up = self.layer("upper", {
+            "x": ("whiteout",),
+            ".wh.y": "",
+            ".wh..wh.plnk/": None,
+            "o1": ("opaque",),
+            "o1/in": "in",
+            "o2/.wh..wh..opq": "",
+            "o2/in": "in",
+            "d/f": "f",
+            "d/g": ("hardlink", "d/f"),
+            "d/s": ("symlink", "f"),
+            "d/p": ("fifo",),
+            "own/file": "o",
+            "own/dev": "",
+        })
+        f = os.path.join(up, "d", "f")
+        os.setxattr(f, "user.keep", b"yes")
+        os.setxattr(f, "user.layerfs.origin", b"private")
+        os.setxattr(f, "trusted.overlay.origin", b"private")
+        os.setxattr(f, "user.fuseoverlayfs.foo", b"private")
+        os.setxattr(os.path.join(up, "own", "file"),
+                    "user.containers.override_stat", b"1234:5678:0600")
+        os.setxattr(os.path.join(up, "own", "dev"),
+                    "user.containers.override_stat", b"0:0:0620:char-1-3")
+        return up
+
+    def test_entries_and_order(self):
+        up = self.upper_tree()
+        out = self.path("out.tar")
+        self.export([up, out])
+        with tarfile.open(out) as t:
+            members = t.getmembers()
+        names = [m.name for m in members]
+        self.assertEqual(names, [
+            ".wh.x", ".wh.y",
+            "d", "d/f", "d/g", "d/p", "d/s",
+            "o1", "o1/.wh..wh..opq", "o1/in",
+            "o2", "o2/.wh..wh..opq", "o2/in",
+            "own", "own/dev", "own/file"])
+        by = {m.name: m for m in members}
+        self.assertTrue(by[".wh.x"].isreg() and by[".wh.x"].size == 0)
+        self.assertTrue(by["d/g"].islnk())
+        self.assertEqual(by["d/g"].linkname, "d/f")
+        self.assertTrue(by["d/s"].issym())
+        self.assertTrue(by["d/p"].isfifo())
+        xattrs = {k: v for k, v in by["d/f"].pax_headers.items()
+                  if k.startswith("SCHILY.xattr.")}
+        self.assertEqual(xattrs, {"SCHILY.xattr.user.keep": "yes"})
+        f = by["own/file"]
+        self.assertEqual((f.uid, f.gid, f.mode), (1234, 5678, 0o600))
+        self.assertNotIn("SCHILY.xattr.user.containers.override_stat",
+                         f.pax_headers)
+        dev = by["own/dev"]
+        self.assertTrue(dev.ischr())
+        self.assertEqual((dev.devmajor, dev.devminor, dev.mode),
+                         (1, 3, 0o620))
+
+    def test_reproducible(self):
+        a = self.upper_tree()
+        b = self.path("upper2")
+        subprocess.run(["cp", "-a", a, b], check=True)
+        for root in (a, b):
+            for dirpath, dirs, files in os.walk(root):
+                for n in dirs + files:
+                    os.utime(os.path.join(dirpath, n),
+                             (2000000000, 2000000000 + len(root)),
+                             follow_symlinks=False)
+        env = dict(os.environ, SOURCE_DATE_EPOCH="1600000000")
+        outs = []
+        for i, root in enumerate((a, b)):
+            out = self.path("r%d.tar" % i)
+            r = lt.run_layertool(["export", "--reproducible", root, out],
+                                 env=env)
+            self.assertEqual(r.returncode, 0, r.stderr.decode())
+            outs.append(out)
+        self.assertEqual(lt.sha256_file(outs[0]), lt.sha256_file(outs[1]))
+        with tarfile.open(outs[0]) as t:
+            self.assertEqual({m.mtime for m in t.getmembers()}, {1600000000})
+        plain = [self.path("p0.tar"), self.path("p1.tar")]
+        self.export([a, plain[0]])
+        self.export([b, plain[1]])
+        self.assertNotEqual(lt.sha256_file(plain[0]),
+                            lt.sha256_file(plain[1]))
+
+    def test_compressed_and_stdout(self):
+        up = self.upper_tree()
+        ref = self.path("ref.tar")
+        self.export([up, ref])
+        gz, zst = self.path("out.tar.gz"), self.path("out.tar.zst")
+        self.export([up, gz])
+        self.export([up, zst])
+        with open(gz, "rb") as f:
+            self.assertEqual(f.read(2), b"\x1f\x8b")
+        got = subprocess.run(["zstd", "-dc", zst], capture_output=True,
+                             check=True).stdout
+        with open(ref, "rb") as f:
+            self.assertEqual(hashlib.sha256(got).hexdigest(),
+                             hashlib.sha256(f.read()).hexdigest())
+        r = subprocess.run(["gzip", "-dc", gz], capture_output=True,
+                           check=True)
+        self.assertEqual(hashlib.sha256(r.stdout).hexdigest(),
+                         lt.sha256_file(ref).split(":")[1])
+        r = lt.run_layertool(["export", up, "-"])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(hashlib.sha256(r.stdout).hexdigest(),
+                         lt.sha256_file(ref).split(":")[1])
+
+    def test_unreadable_upper(self):
+        r = self.export([self.path("nope"), self.path("o.tar")], code=2)
+        self.assertIn(b"No such file", r.stderr)
+        self.assertFalse(os.path.exists(self.path("o.tar")))
+
+
+if __name__ == "__main__":
+    lfstest.main()
