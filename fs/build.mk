@@ -13,3 +13,6 @@ $(BUILD)/layerfs: $(FS_OBJ) $(BUILD)/liblayer.a
 
 PROGRAMS += $(BUILD)/layerfs
 -include $(FS_OBJ:.o=.d)
+
+.PHONY: fs-objects
+fs-objects: $(FS_LIB_OBJ) $(BUILD)/liblayer.a

@@ -76,12 +76,12 @@ void dir_unlock_two(struct node *a, struct node *b)
 
 /* ---- the listing itself ------------------------------------------- */
 
-static uint32_t hash_name(const char *name, size_t len)
+uint32_t dcache_hash(const char *name, size_t len)
 {
 	return (uint32_t)XXH3_64bits(name, len);
 }
 
-static struct dcache *dcache_alloc(void)
+struct dcache *dcache_new(void)
 {
 	struct dcache *dc = calloc(1, sizeof(*dc));
 	if (!dc)
@@ -96,7 +96,7 @@ static struct dcache *dcache_alloc(void)
 	return dc;
 }
 
-static void dcache_free(struct dcache *dc)
+void dcache_free(struct dcache *dc)
 {
 	free(dc->recs);
 	free(dc->slots);
@@ -129,7 +129,7 @@ static int grow_slots(struct dcache *dc)
 	return 0;
 }
 
-static struct drec *find_len(struct dcache *dc, const char *name, size_t len,
+struct drec *dcache_find_len(struct dcache *dc, const char *name, size_t len,
 			     uint32_t h)
 {
 	uint32_t mask = dc->nslots - 1;
@@ -149,10 +149,10 @@ struct drec *dcache_find(struct dcache *dc, const char *name)
 	size_t len = strlen(name);
 	if (len > NAME_MAX)
 		return NULL;
-	return find_len(dc, name, len, hash_name(name, len));
+	return dcache_find_len(dc, name, len, dcache_hash(name, len));
 }
 
-static struct drec *add_len(struct dcache *dc, const char *name, size_t len,
+struct drec *dcache_add_raw(struct dcache *dc, const char *name, size_t len,
 			    uint32_t h)
 {
 	if ((dc->n + 1) * 4 > dc->nslots * 3 && grow_slots(dc) < 0)
@@ -194,11 +194,11 @@ int dcache_add(struct dcache *dc, const char *name, uint16_t layer,
 	       uint8_t dtype, uint64_t ino, uint8_t flags)
 {
 	size_t len = strlen(name);
-	uint32_t h = hash_name(name, len);
-	struct drec *r = find_len(dc, name, len, h);
+	uint32_t h = dcache_hash(name, len);
+	struct drec *r = dcache_find_len(dc, name, len, h);
 	bool was_visible = r && drec_visible(r);
 	if (!r) {
-		r = add_len(dc, name, len, h);
+		r = dcache_add_raw(dc, name, len, h);
 		if (!r)
 			return -ENOMEM;
 	} else {
@@ -348,7 +348,7 @@ void dcache_detach(struct dcache *dc)
 	pthread_mutex_unlock(&budget_lock);
 }
 
-static void attach(struct node *dir, struct dcache *dc)
+void dcache_attach(struct node *dir, struct dcache *dc)
 {
 	dc->owner = dir;
 	dc->bytes = dcache_bytes(dc);
@@ -378,353 +378,3 @@ void dcache_drop(struct lfs *fs, struct node *dir)
 	dcache_put(dc);
 }
 
-/* ---- building a listing ------------------------------------------- */
-
-struct linux_dirent64 {
-	uint64_t d_ino;
-	int64_t d_off;
-	unsigned short d_reclen;
-	unsigned char d_type;
-	char d_name[];
-};
-
-/* State of one layer's pass. */
-struct pass {
-	struct lfs *fs;
-	struct dcache *dc;
-	int layer;
-	bool is_upper;
-	bool opaque;  /* `.wh..wh..opq` seen in this layer */
-	bool impure;  /* upper directory carries the impure mark */
-	int dirfd;
-};
-
-static uint8_t mode_to_dtype(mode_t m)
-{
-	return (uint8_t)((m & S_IFMT) >> 12);
-}
-
-/* Merges one real (non-whiteout) entry of the current layer. */
-static int merge_entry(struct pass *p, const char *name, size_t len,
-		       uint8_t dtype, uint64_t d_ino)
-{
-	struct dcache *dc = p->dc;
-	uint32_t h = hash_name(name, len);
-	struct drec *r = find_len(dc, name, len, h);
-	bool is_dir = dtype == DT_DIR;
-
-	if (!r) {
-		r = add_len(dc, name, len, h);
-		if (!r)
-			return -ENOMEM;
-		r->layer = (uint16_t)p->layer;
-		r->end = p->fs->nlayers;
-		r->dtype = dtype;
-		r->ino = lfs_compose_ino(p->fs, p->layer, d_ino);
-		r->flags = is_dir ? 0 : R_CLOSED;
-		if (!p->is_upper) {
-			r->flags |= R_BELOW;
-			if (!is_dir)
-				r->flags |= R_LCLOSED;
-		} else if (p->impure) {
-			r->flags |= R_CHECK;
-		}
-		dc->nvisible++;
-		return 0;
-	}
-
-	/* What lower layers reveal if the upper entries were removed. */
-	if (!p->is_upper && !(r->flags & R_LCLOSED)) {
-		r->flags |= R_BELOW;
-		if (!is_dir)
-			r->flags |= R_LCLOSED;
-	}
-
-	if (!drec_visible(r) && r->layer == p->layer) {
-		/* `.wh.x` and `x` in the same layer: the whiteout hides only
-		 * the layers below, `x` itself stays visible. */
-		r->dtype = dtype;
-		r->ino = lfs_compose_ino(p->fs, p->layer, d_ino);
-		r->flags = (uint8_t)((r->flags & (R_BELOW | R_LCLOSED)) |
-				     R_CLOSED | (p->is_upper ? 0 : R_BELOW));
-		if (p->is_upper && p->impure)
-			r->flags |= R_CHECK;
-		r->end = (uint16_t)(p->layer + 1);
-		dc->nvisible++;
-		return 0;
-	}
-	if (r->flags & R_CLOSED)
-		return 0;
-	/* An open directory above: a directory below merges into it, anything
-	 * else ends the merge. */
-	if (is_dir && r->dtype == DT_DIR) {
-		r->flags |= R_MERGED;
-	} else {
-		r->flags |= R_CLOSED;
-		r->end = (uint16_t)p->layer;
-	}
-	return 0;
-}
-
-/* A whiteout for `target` found in the current layer. */
-static int merge_whiteout(struct pass *p, const char *target, size_t len)
-{
-	struct dcache *dc = p->dc;
-	uint32_t h = hash_name(target, len);
-	struct drec *r = find_len(dc, target, len, h);
-
-	if (!r) {
-		r = add_len(dc, target, len, h);
-		if (!r)
-			return -ENOMEM;
-		r->layer = (uint16_t)p->layer;
-		r->end = (uint16_t)p->layer;
-		r->flags = R_HIDDEN | R_CLOSED;
-		if (p->is_upper)
-			r->flags |= R_WH_UPPER;
-		else
-			r->flags |= R_LCLOSED;
-		return 0;
-	}
-	if (!p->is_upper)
-		r->flags |= R_LCLOSED;
-	if (r->flags & R_CLOSED)
-		return 0;
-	/* A directory from above stops merging here; when it is in this
-	 * very layer, it keeps this layer and hides the ones below. */
-	r->flags |= R_CLOSED;
-	r->end = (uint16_t)(r->layer == p->layer ? p->layer + 1 : p->layer);
-	return 0;
-}
-
-static int scan_entry(struct pass *p, struct linux_dirent64 *d)
-{
-	const char *name = d->d_name;
-	if (name[0] == '.' &&
-	    (name[1] == 0 || (name[1] == '.' && name[2] == 0)))
-		return 0;
-	size_t len = strlen(name);
-	if (len > NAME_MAX)
-		return 0;
-
-	const char *target;
-	switch (wh_classify_name(name, &target)) {
-	case WH_OPAQUE:
-		p->opaque = true;
-		return 0;
-	case WH_INTERNAL:
-		return 0;
-	case WH_WHITEOUT:
-		return merge_whiteout(p, target, strlen(target));
-	case WH_NONE:
-		break;
-	}
-
-	uint8_t dtype = d->d_type;
-	uint64_t ino = d->d_ino;
-	if (dtype == DT_UNKNOWN || dtype == DT_CHR) {
-		/* Filesystems without d_type, and character devices that may be
-		 * overlay whiteouts, need a look at the inode. */
-		struct stat st;
-		if (fstatat(p->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return errno == ENOENT ? 0 : -errno;
-		if (wh_is_overlay_whiteout(&st))
-			return merge_whiteout(p, name, len);
-		dtype = mode_to_dtype(st.st_mode);
-		ino = st.st_ino;
-	}
-	return merge_entry(p, name, len, dtype, ino);
-}
-
-/* Reads one layer's directory into the listing. */
-static int scan_layer(struct pass *p)
-{
-	char buf[65536] __attribute__((aligned(8)));
-	for (;;) {
-		long n = syscall(SYS_getdents64, p->dirfd, buf, sizeof(buf));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return 0;
-		for (long off = 0; off < n;) {
-			struct linux_dirent64 *d = (void *)(buf + off);
-			int r = scan_entry(p, d);
-			if (r < 0)
-				return r;
-			off += d->d_reclen;
-		}
-	}
-}
-
-/* Reads the xattrs of an impure upper directory's entries: the inode
- * number kept across copy-up, and redirect/metacopy marks. */
-static void check_impure_entries(struct lfs *fs, struct dcache *dc,
-				 int dirfd)
-{
-	for (uint32_t i = 0; i < dc->n; i++) {
-		struct drec *r = &dc->recs[i];
-		if (!(r->flags & R_CHECK) || !drec_visible(r))
-			continue;
-		uint64_t ino;
-		if (xp_read_origin_at(fs, dirfd, drec_name(dc, r), &ino) == 0)
-			r->ino = ino;
-	}
-}
-
-static int load_layers(struct lfs *fs, struct node *dir, struct dcache *dc,
-		       const uint16_t *cands, uint16_t ncands,
-		       const char *redirect)
-{
-	for (uint16_t i = 0; i < ncands; i++) {
-		int l = cands[i];
-		struct pass p = { .fs = fs, .dc = dc, .layer = l,
-				  .is_upper = lfs_is_upper(fs, l) };
-		int fd;
-		if (redirect && !p.is_upper)
-			fd = sp_open_beneath(fs->layers[l].fd,
-					     redirect[0] == '/' ? redirect + 1
-								: redirect,
-					     O_RDONLY | O_DIRECTORY, 0);
-		else
-			fd = node_open(fs, dir, l, O_RDONLY | O_DIRECTORY);
-		if (fd == -ENOENT)
-			continue;
-		if (fd == -ENOTDIR || fd == -ELOOP)
-			break; /* something else than a directory: stops here */
-		if (fd < 0)
-			return fd;
-		p.dirfd = fd;
-		lfs_stat_add(&fs->stats.dir_load_layers, 1);
-
-		/* Opaque and impure marks: one listxattr per directory. */
-		int opaque_x = xp_dir_marks(fs, fd, p.is_upper, &p.impure);
-		int r = scan_layer(&p);
-		if (r == 0 && p.is_upper && p.impure) {
-			dc->upper_impure = true;
-			check_impure_entries(fs, dc, fd);
-		}
-		close(fd);
-		if (r < 0)
-			return r;
-		uint16_t *nc = realloc(dc->chain, (dc->nchain + 1u) *
-							  sizeof(uint16_t));
-		if (!nc)
-			return -ENOMEM;
-		dc->chain = nc;
-		dc->chain[dc->nchain++] = (uint16_t)l;
-		if (p.opaque || opaque_x > 0)
-			break;
-	}
-	return 0;
-}
-
-int dcache_load(struct lfs *fs, struct node *dir, struct dcache **out)
-{
-	if (dir->dc) {
-		atomic_store_explicit(&dir->dc->accessed, true,
-				      memory_order_relaxed);
-		*out = dir->dc;
-		return 0;
-	}
-	struct dcache *dc = dcache_alloc();
-	if (!dc)
-		return -ENOMEM;
-
-	/* Which layers may hold this directory: from its top layer down to
-	 * where the parent's listing said its merge ends, and only where the
-	 * parent itself exists. */
-	uint16_t *cands = malloc(fs->nlayers * sizeof(uint16_t));
-	if (!cands) {
-		dcache_free(dc);
-		return -ENOMEM;
-	}
-	uint16_t ncands = 0;
-	int top = node_layer(dir);
-	int end = (node_flags(dir) & N_ROOT) ? fs->nlayers : dir->end;
-	const char *redirect = NULL;
-	int r = 0;
-
-	if ((node_flags(dir) & N_REDIRECT) && dir->ext && dir->ext->redirect) {
-		redirect = dir->ext->redirect;
-		if (lfs_has_upper(fs) && top == fs->upper)
-			cands[ncands++] = (uint16_t)fs->upper;
-		uint16_t n = 0;
-		r = redirect_lower_chain(fs, redirect, cands + ncands,
-					 (uint16_t)(fs->nlayers - ncands), &n);
-		ncands = (uint16_t)(ncands + n);
-	} else {
-		struct node *parent = dir->parent;
-		struct dcache *pdc = parent ? parent->dc : NULL;
-		if (pdc && !(node_flags(dir) & N_ROOT)) {
-			for (uint16_t i = 0; i < pdc->nchain; i++)
-				if (pdc->chain[i] >= top && pdc->chain[i] < end)
-					cands[ncands++] = pdc->chain[i];
-			/* The directory may have been copied up after the
-			 * parent's listing was read. */
-			if (top == fs->upper && (ncands == 0 ||
-						 cands[0] != fs->upper)) {
-				memmove(cands + 1, cands,
-					ncands * sizeof(uint16_t));
-				cands[0] = (uint16_t)fs->upper;
-				ncands++;
-			}
-		} else {
-			for (int l = top; l < end; l++)
-				cands[ncands++] = (uint16_t)l;
-		}
-	}
-	if (r == 0)
-		r = load_layers(fs, dir, dc, cands, ncands, redirect);
-	free(cands);
-	if (r < 0) {
-		dcache_free(dc);
-		return r;
-	}
-	if (dc->nchain == 0) {
-		dcache_free(dc);
-		return -ENOENT;
-	}
-	lfs_stat_add(&fs->stats.dir_loads, 1);
-	if (dc->nchain > 1)
-		node_set_flag(dir, N_MERGED);
-	attach(dir, dc);
-	*out = dc;
-	return 0;
-}
-
-int dcache_acquire_read(struct lfs *fs, struct node *dir, struct dcache **out)
-{
-	dir_rdlock(dir);
-	if (dir->dc) {
-		atomic_store_explicit(&dir->dc->accessed, true,
-				      memory_order_relaxed);
-		*out = dir->dc;
-		return 0;
-	}
-	dir_unlock(dir);
-	dir_wrlock(dir);
-	struct dcache *dc;
-	int r = dcache_load(fs, dir, &dc);
-	dir_unlock(dir);
-	if (r < 0)
-		return r;
-	/* Keep the budget outside any directory lock. */
-	enforce_budget(fs, dir);
-	dir_rdlock(dir);
-	if (!dir->dc) {
-		/* Evicted in the window: load again under the write lock. */
-		dir_unlock(dir);
-		dir_wrlock(dir);
-		r = dcache_load(fs, dir, &dc);
-		if (r < 0) {
-			dir_unlock(dir);
-			return r;
-		}
-		/* Holding the write lock is fine for a reader. */
-	}
-	*out = dir->dc;
-	return 0;
-}

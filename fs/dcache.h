@@ -93,7 +93,7 @@ void dir_wrlock_two(struct node *a, struct node *b);
 void dir_unlock_two(struct node *a, struct node *b);
 
 /*
- * Returns dir's listing, building it if needed.  The caller holds dir's
+ * Building (dirload.c).  Returns dir's listing, building it if needed.  The caller holds dir's
  * lock for writing, or for reading with the listing already present (use
  * dcache_ensure_locked for the usual pattern).
  */
@@ -107,6 +107,18 @@ int dcache_load(struct lfs *fs, struct node *dir, struct dcache **out);
 int dcache_acquire_read(struct lfs *fs, struct node *dir, struct dcache **out);
 
 struct drec *dcache_find(struct dcache *dc, const char *name);
+
+/* Storage, for merge.c and dirload.c. */
+struct dcache *dcache_new(void);
+void dcache_free(struct dcache *dc);
+uint32_t dcache_hash(const char *name, size_t len);
+struct drec *dcache_find_len(struct dcache *dc, const char *name, size_t len,
+			     uint32_t hash);
+/* Appends a zeroed record for name (which must not be present yet). */
+struct drec *dcache_add_raw(struct dcache *dc, const char *name, size_t len,
+			    uint32_t hash);
+/* Gives dir its listing and counts it against the budget. */
+void dcache_attach(struct node *dir, struct dcache *dc);
 
 /* Updates made by the operations, under dir's write lock. */
 int dcache_add(struct dcache *dc, const char *name, uint16_t layer,

@@ -144,6 +144,22 @@ int lfs_idmap_parse(const char *s, struct lfs_idmap *m, char *err,
 			    "triples",
 			    s);
 	}
+	/* Like the kernel's uid_map: overlapping ranges would make an id map
+	 * two ways. */
+	for (size_t i = 0; i < out.n; i++) {
+		for (size_t j = i + 1; j < out.n; j++) {
+			const struct lfs_idmap_entry *a = &out.v[i], *b = &out.v[j];
+			bool in = a->inside < (uint64_t)b->inside + b->len &&
+				  b->inside < (uint64_t)a->inside + a->len;
+			bool outr = a->outside < (uint64_t)b->outside + b->len &&
+				    b->outside < (uint64_t)a->outside + a->len;
+			if (in || outr) {
+				free(out.v);
+				return fail(err, errlen,
+					    "id mapping '%s': ranges overlap", s);
+			}
+		}
+	}
 	free(m->v);
 	*m = out;
 	return 0;

@@ -28,3 +28,33 @@ check-sanitize: deps
 .PHONY: check-valgrind
 check-valgrind: deps
 	@sh scripts/check-valgrind.sh
+
+# Fuzz targets: tests/fuzz/fuzz_NAME.c with a seed corpus in
+# tests/fuzz/corpus/NAME/.  `make fuzz` builds them with clang and
+# libFuzzer and runs each for FUZZ_SECONDS; `make test` replays every
+# corpus input through the same code built normally.  Targets for other
+# directories' code add their objects with FUZZ_OBJ_NAME := ... in their
+# build.mk.
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/%.c=%)
+CFLAGS_tests += -Itests/fuzz
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FS_LIB_OBJ) $(BUILD)/liblayer.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CFLAGS_fs) -Ifs -fsanitize=fuzzer -o $@ $< \
+		$(FUZZ_OBJ_$*) $(FS_LIB_OBJ) $(BUILD)/liblayer.a $(FS_LIBS) \
+		$(FUZZ_LIBS_$*) $(LDLIBS)
+
+$(BUILD)/tests/fuzzreplay_%: $(BUILD)/tests/fuzz/fuzz_%.o \
+		$(BUILD)/tests/fuzz/replay_main.o $(FS_LIB_OBJ) $(BUILD)/liblayer.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(FUZZ_OBJ_$*) $(FS_LIBS) $(FUZZ_LIBS_$*) \
+		$(LDLIBS)
+
+FUZZ_REPLAY := $(FUZZ_NAMES:fuzz_%=$(BUILD)/tests/fuzzreplay_%)
+unit-tests: $(FUZZ_REPLAY)
+
+.PHONY: fuzz-targets fuzz
+fuzz-targets: $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
+fuzz: deps
+	@sh scripts/fuzz.sh

@@ -30,6 +30,20 @@ for t in "$BUILD"/tests/test_*; do
 	[ "$f" -eq 0 ] || sed 's/^/#   /' "$out"
 done
 
+echo "== fuzz corpus replay"
+for t in "$BUILD"/tests/fuzzreplay_*; do
+	[ -x "$t" ] || continue
+	name=${t##*/fuzzreplay_}
+	if timeout 300 "$t" "tests/fuzz/corpus/$name" >"$out" 2>&1; then
+		pass=$((pass + 1))
+		echo "ok     fuzz corpus $name: $(tail -n 1 "$out")"
+	else
+		fail=$((fail + 1))
+		echo "FAIL   fuzz corpus $name"
+		sed 's/^/#   /' "$out" | tail -n 30
+	fi
+done
+
 echo "== integration tests"
 python3 tests/integration/run.py --only "${TESTS:-}" | tee "$out"
 line=$(tail -n 1 "$out")

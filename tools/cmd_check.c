@@ -222,6 +222,12 @@ static void check_xattrs(struct checker *c, int dfd, const char *name,
 			report(c, SEV_ERROR, path, "opaque-on-non-directory",
 			       "is %s but carries %s", type_word(st->st_mode),
 			       a);
+		if (!strncmp(a, XATTR_LAYERTOOL_PREFIX,
+			     strlen(XATTR_LAYERTOOL_PREFIX)))
+			report(c, SEV_WARNING, path, "leftover-work-file",
+			       "carries %s, left by an interrupted "
+			       "'layertool convert' (run it again)",
+			       a);
 		if (!strcmp(a, XATTR_LFS_METACOPY))
 			report(c, SEV_WARNING, path, "upper-layer-mark",
 			       "is a layerfs metadata-only copy: as a lower "

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -46,6 +47,9 @@ static const char convert_help[] =
 	"\n"
 	"Exit status: 0 converted, 1 usage, 2 LAYER_DIR unreadable, 3 a marker\n"
 	"cannot be written, 130 interrupted.\n";
+
+/* Directory times kept while the directory is being converted. */
+#define XATTR_CONVERT_TIMES "user.layertool.convert-times"
 
 static const char *const opaque_xattrs[] = {
 	"trusted.overlay.opaque",
@@ -115,13 +119,13 @@ static int to_dotwh_entry(struct conv *cv, int dfd, const char *name,
 			0);
 	if (fd < 0 && errno != EEXIST)
 		return fail(cv, path, "cannot create its .wh. whiteout", -errno);
-	if (fd >= 0) {
+	if (fd >= 0)
 		close(fd);
-		r = copy_meta(dfd, wh, st, true);
-		if (r < 0)
-			return fail(cv, path, "cannot set the whiteout's owner",
-				    r);
-	}
+	/* Also when it existed: a run killed before this step left it
+	 * without the old marker's owner, mode and times. */
+	r = copy_meta(dfd, wh, st, true);
+	if (r < 0)
+		return fail(cv, path, "cannot set the whiteout's owner", r);
 	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
 		return fail(cv, path, "cannot remove the old whiteout", -errno);
 	cv->whiteouts++;
@@ -134,7 +138,13 @@ static int to_overlay_entry(struct conv *cv, int dfd, const char *whname,
 			    const char *path)
 {
 	struct stat tst;
-	if (fstatat(dfd, target, &tst, AT_SYMLINK_NOFOLLOW) == 0) {
+	bool exists = fstatat(dfd, target, &tst, AT_SYMLINK_NOFOLLOW) == 0;
+	if (exists && wh_is_overlay_whiteout(&tst)) {
+		/* Made by a run killed before it removed the .wh. file. */
+		int r = copy_meta(dfd, target, st, true);
+		if (r < 0)
+			return fail(cv, path, "cannot set its owner", r);
+	} else if (exists) {
 		/* NAME exists here too: done already (an interrupted run),
 		 * or an OCI layer that re-creates NAME, which then hides
 		 * what is below by itself (a directory must be opaque). */
@@ -255,6 +265,69 @@ static int convert_entry(struct conv *cv, int dfd, const char *name,
 	return 0;
 }
 
+/*
+ * The times a directory had before this command touched it.  They are
+ * recorded in an xattr before its first change and dropped after they
+ * are restored, so a run killed in between restores the right ones when
+ * run again.  Where xattrs are unsupported the times at the start serve.
+ */
+static bool saved_times(int dfd, const struct stat *dst,
+			struct timespec ts[2])
+{
+	ts[0] = dst->st_atim;
+	ts[1] = dst->st_mtim;
+	char buf[96];
+	ssize_t n = fgetxattr(dfd, XATTR_CONVERT_TIMES, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	long long as, ms;
+	long an, mn;
+	if (sscanf(buf, "%lld.%ld %lld.%ld", &as, &an, &ms, &mn) == 4 &&
+	    an >= 0 && an < 1000000000 && mn >= 0 && mn < 1000000000) {
+		ts[0] = (struct timespec){ (time_t)as, an };
+		ts[1] = (struct timespec){ (time_t)ms, mn };
+	}
+	return true;
+}
+
+static void save_times(int dfd, const struct timespec ts[2])
+{
+	char buf[96];
+	int n = snprintf(buf, sizeof(buf), "%lld.%09ld %lld.%09ld",
+			 (long long)ts[0].tv_sec, ts[0].tv_nsec,
+			 (long long)ts[1].tv_sec, ts[1].tv_nsec);
+	fsetxattr(dfd, XATTR_CONVERT_TIMES, buf, (size_t)n, 0);
+}
+
+/* Does the directory hold anything this conversion changes? */
+static bool needs_change(const struct conv *cv, int dfd,
+			 const struct name_list *names)
+{
+	if (cv->to == WH_FORMAT_DOTWH && wh_fd_has_opaque_xattr(dfd) > 0)
+		return true;
+	for (size_t i = 0; i < names->n; i++) {
+		const char *n = names->names[i], *t;
+		enum wh_kind k = wh_classify_name(n, &t);
+		struct stat st;
+		if (cv->to == WH_FORMAT_OVERLAY) {
+			if (k == WH_OPAQUE)
+				return true;
+			if (k == WH_WHITEOUT &&
+			    fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISREG(st.st_mode))
+				return true;
+		} else if (k == WH_NONE &&
+			   fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			   (wh_is_overlay_whiteout(&st) ||
+			    (S_ISREG(st.st_mode) && st.st_size == 0 &&
+			     has_xattr_value(dfd, n, xwhiteout_xattrs, 2, 0)))) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static int convert_dir(struct conv *cv, int dfd, const char *path)
 {
 	if (signals_interrupted())
@@ -262,12 +335,15 @@ static int convert_dir(struct conv *cv, int dfd, const char *path)
 	struct stat dst;
 	if (fstat(dfd, &dst) < 0)
 		return fail(cv, path, "stat", -errno);
+	struct timespec times[2];
+	bool resumed = saved_times(dfd, &dst, times);
 	struct name_list names;
 	int r = fs_list_dir(dfd, &names);
 	if (r < 0)
 		return fail(cv, path, "cannot list", r);
-	bool changed = false;
-	unsigned long before = cv->whiteouts + cv->opaques;
+	bool touch = resumed || needs_change(cv, dfd, &names);
+	if (touch && !resumed)
+		save_times(dfd, times);
 	for (size_t i = 0; i < names.n && r == 0; i++) {
 		char *child = fs_join(path, names.names[i]);
 		if (!child) {
@@ -285,11 +361,10 @@ static int convert_dir(struct conv *cv, int dfd, const char *path)
 		else if (cv->to == WH_FORMAT_OVERLAY && marker)
 			r = opaque_to_overlay(cv, dfd, path);
 	}
-	changed = cv->whiteouts + cv->opaques != before;
-	if (changed) {
+	if (r == 0 && touch) {
 		/* The directory reads as before: give it its times back. */
-		struct timespec ts[2] = { dst.st_atim, dst.st_mtim };
-		futimens(dfd, ts);
+		futimens(dfd, times);
+		fremovexattr(dfd, XATTR_CONVERT_TIMES);
 	}
 	name_list_free(&names);
 	return r;

@@ -23,6 +23,7 @@ static bool has_prefix(const char *s, const char *p)
 bool xattr_is_private(const char *name)
 {
 	return has_prefix(name, XATTR_LFS_PREFIX) ||
+	       has_prefix(name, XATTR_LAYERTOOL_PREFIX) ||
 	       has_prefix(name, "trusted.overlay.") ||
 	       has_prefix(name, "user.overlay.") ||
 	       has_prefix(name, "user.fuseoverlayfs.") ||

@@ -4,9 +4,9 @@
  * carry ownership for rootless storage.
  *
  * Bookkeeping never leaves the upper directory it was written in:
- * layerfs's user.layerfs.*, kernel overlayfs's trusted.overlay.* and
- * user.overlay.*, fuse-overlayfs's user.fuseoverlayfs.* and
- * security.fuseoverlayfs.*.  An override_stat record is not exported as
+ * layerfs's user.layerfs.*, layertool's user.layertool.*, kernel
+ * overlayfs's trusted.overlay.* and user.overlay.*, fuse-overlayfs's
+ * user.fuseoverlayfs.* and security.fuseoverlayfs.*.  An override_stat record is not exported as
  * an xattr either: it is what the owner and mode of the entry really are.
  */
 #ifndef LT_XATTR_POLICY_H
@@ -20,6 +20,8 @@
 #define XATTR_LFS_METACOPY "user.layerfs.metacopy"
 #define XATTR_LFS_REDIRECT "user.layerfs.redirect"
 #define XATTR_LFS_PREFIX "user.layerfs."
+/* layertool's own bookkeeping (convert keeps directory times there). */
+#define XATTR_LAYERTOOL_PREFIX "user.layertool."
 
 /* True for bookkeeping names that must not be exported or imported. */
 bool xattr_is_private(const char *name);

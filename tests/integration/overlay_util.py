@@ -28,8 +28,11 @@ def to_overlay_format(root, opaque_xattr="trusted.overlay.opaque"):
                 target = os.path.join(dirpath, name[len(WH):])
                 if os.path.lexists(target):
                     # A whiteout next to a real entry of the same layer
-                    # only hides lower layers: the entry wins.
+                    # only hides the layers below: the entry stays, and a
+                    # directory becomes opaque (a file hides below anyway).
                     os.unlink(os.path.join(dirpath, name))
+                    if os.path.isdir(target) and not os.path.islink(target):
+                        os.setxattr(target, opaque_xattr, b"y")
                     continue
                 os.unlink(os.path.join(dirpath, name))
                 os.mknod(target, stat.S_IFCHR, os.makedev(0, 0))

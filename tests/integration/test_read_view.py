@@ -199,6 +199,20 @@ class ReadView(LayerfsTestCase):
             inos[ino] = name
         self.assertEqual(len(inos), 600)
 
+    def test_whiteout_beside_its_own_directory(self):
+        # A layer holding both "d" and ".wh.d": d shows with this layer's
+        # content, nothing of the layers below.  Many names, so that the
+        # directory listing returns both orders.
+        top = self.layer("wt", {"d%03d/top" % i: "t" for i in range(40)})
+        mid = self.layer("wm", {"d%03d/mid" % i: "m" for i in range(40)})
+        for i in range(40):
+            open(os.path.join(mid, ".wh.d%03d" % i), "w").close()
+        low = self.layer("wl", {"d%03d/low" % i: "l" for i in range(40)})
+        p = self.mount([top, mid, low]).path
+        for i in range(40):
+            self.assertEqual(sorted(os.listdir(os.path.join(p, "d%03d" % i))),
+                             ["mid", "top"], i)
+
     def test_symlinked_directory_in_lower_is_not_followed(self):
         outside = self.layer("outside", {"secret": "host data"})
         low = self.layer("low2", {"d/x": "x"})

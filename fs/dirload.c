@@ -1,0 +1,255 @@
+/*
+ * Building a directory's merged listing from the layers on disk: which
+ * layers to read (the parent's chain, a redirect), one getdents pass per
+ * layer with opaque and impure marks read once per directory, and the
+ * union rule of merge.c applied to what is read.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "dcache.h"
+#include "lf_common.h"
+#include "merge.h"
+#include "node.h"
+#include "redirect.h"
+#include "safe_path.h"
+#include "xattr_private.h"
+
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+static uint8_t mode_to_dtype(mode_t m)
+{
+	return (uint8_t)((m & S_IFMT) >> 12);
+}
+
+static int scan_entry(struct merge_pass *p, int dirfd,
+		      struct linux_dirent64 *d)
+{
+	const char *name = d->d_name;
+	size_t len = strlen(name);
+	uint8_t dtype = d->d_type;
+	uint64_t ino = d->d_ino;
+	bool overlay_whiteout = false;
+	if ((dtype == DT_UNKNOWN || dtype == DT_CHR) && !wh_is_reserved(name)) {
+		/* Filesystems without d_type, and character devices that may be
+		 * overlay whiteouts, need a look at the inode. */
+		struct stat st;
+		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return errno == ENOENT ? 0 : -errno;
+		overlay_whiteout = wh_is_overlay_whiteout(&st);
+		dtype = mode_to_dtype(st.st_mode);
+		ino = st.st_ino;
+	}
+	(void)len;
+	merge_name(p, name, dtype, ino, overlay_whiteout);
+	return 0;
+}
+
+/* Reads one layer's directory into the listing. */
+static int scan_layer(struct merge_pass *p, int dirfd)
+{
+	char buf[65536] __attribute__((aligned(8)));
+	for (;;) {
+		long n = syscall(SYS_getdents64, dirfd, buf, sizeof(buf));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return 0;
+		for (long off = 0; off < n;) {
+			struct linux_dirent64 *d = (void *)(buf + off);
+			int r = scan_entry(p, dirfd, d);
+			if (r < 0)
+				return r;
+			off += d->d_reclen;
+		}
+	}
+}
+
+/* Reads the xattrs of an impure upper directory's entries: the inode
+ * number kept across copy-up, and redirect/metacopy marks. */
+static void check_impure_entries(struct lfs *fs, struct dcache *dc,
+				 int dirfd)
+{
+	for (uint32_t i = 0; i < dc->n; i++) {
+		struct drec *r = &dc->recs[i];
+		if (!(r->flags & R_CHECK) || !drec_visible(r))
+			continue;
+		uint64_t ino;
+		if (xp_read_origin_at(fs, dirfd, drec_name(dc, r), &ino) == 0)
+			r->ino = ino;
+	}
+}
+
+static int load_layers(struct lfs *fs, struct node *dir, struct dcache *dc,
+		       const uint16_t *cands, uint16_t ncands,
+		       const char *redirect)
+{
+	for (uint16_t i = 0; i < ncands; i++) {
+		int l = cands[i];
+		struct merge_pass p;
+		merge_begin(&p, fs, dc, l);
+		int fd;
+		if (redirect && !p.is_upper)
+			fd = sp_open_beneath(fs->layers[l].fd,
+					     redirect[0] == '/' ? redirect + 1
+								: redirect,
+					     O_RDONLY | O_DIRECTORY, 0);
+		else
+			fd = node_open(fs, dir, l, O_RDONLY | O_DIRECTORY);
+		if (fd == -ENOENT)
+			continue;
+		if (fd == -ENOTDIR || fd == -ELOOP)
+			break; /* something else than a directory: stops here */
+		if (fd < 0)
+			return fd;
+		lfs_stat_add(&fs->stats.dir_load_layers, 1);
+
+		/* Opaque and impure marks: one listxattr per directory. */
+		int opaque_x = xp_dir_marks(fs, fd, p.is_upper, &p.impure);
+		int r = scan_layer(&p, fd);
+		bool opaque = false;
+		int re = merge_end(&p, &opaque);
+		if (r == 0)
+			r = re;
+		if (r == 0 && p.is_upper && p.impure) {
+			dc->upper_impure = true;
+			check_impure_entries(fs, dc, fd);
+		}
+		close(fd);
+		if (r < 0)
+			return r;
+		uint16_t *nc = realloc(dc->chain, (dc->nchain + 1u) *
+							  sizeof(uint16_t));
+		if (!nc)
+			return -ENOMEM;
+		dc->chain = nc;
+		dc->chain[dc->nchain++] = (uint16_t)l;
+		if (opaque || opaque_x > 0)
+			break;
+	}
+	return 0;
+}
+
+int dcache_load(struct lfs *fs, struct node *dir, struct dcache **out)
+{
+	if (dir->dc) {
+		atomic_store_explicit(&dir->dc->accessed, true,
+				      memory_order_relaxed);
+		*out = dir->dc;
+		return 0;
+	}
+	struct dcache *dc = dcache_new();
+	if (!dc)
+		return -ENOMEM;
+
+	/* Which layers may hold this directory: from its top layer down to
+	 * where the parent's listing said its merge ends, and only where the
+	 * parent itself exists. */
+	uint16_t *cands = malloc(fs->nlayers * sizeof(uint16_t));
+	if (!cands) {
+		dcache_free(dc);
+		return -ENOMEM;
+	}
+	uint16_t ncands = 0;
+	int top = node_layer(dir);
+	int end = (node_flags(dir) & N_ROOT) ? fs->nlayers : dir->end;
+	const char *redirect = NULL;
+	int r = 0;
+
+	if ((node_flags(dir) & N_REDIRECT) && dir->ext && dir->ext->redirect) {
+		redirect = dir->ext->redirect;
+		if (lfs_has_upper(fs) && top == fs->upper)
+			cands[ncands++] = (uint16_t)fs->upper;
+		uint16_t n = 0;
+		r = redirect_lower_chain(fs, redirect, cands + ncands,
+					 (uint16_t)(fs->nlayers - ncands), &n);
+		ncands = (uint16_t)(ncands + n);
+	} else {
+		struct node *parent = dir->parent;
+		struct dcache *pdc = parent ? parent->dc : NULL;
+		if (pdc && !(node_flags(dir) & N_ROOT)) {
+			for (uint16_t i = 0; i < pdc->nchain; i++)
+				if (pdc->chain[i] >= top && pdc->chain[i] < end)
+					cands[ncands++] = pdc->chain[i];
+			/* The directory may have been copied up after the
+			 * parent's listing was read. */
+			if (top == fs->upper && (ncands == 0 ||
+						 cands[0] != fs->upper)) {
+				memmove(cands + 1, cands,
+					ncands * sizeof(uint16_t));
+				cands[0] = (uint16_t)fs->upper;
+				ncands++;
+			}
+		} else {
+			for (int l = top; l < end; l++)
+				cands[ncands++] = (uint16_t)l;
+		}
+	}
+	if (r == 0)
+		r = load_layers(fs, dir, dc, cands, ncands, redirect);
+	free(cands);
+	if (r < 0) {
+		dcache_free(dc);
+		return r;
+	}
+	if (dc->nchain == 0) {
+		dcache_free(dc);
+		return -ENOENT;
+	}
+	lfs_stat_add(&fs->stats.dir_loads, 1);
+	if (dc->nchain > 1)
+		node_set_flag(dir, N_MERGED);
+	dcache_attach(dir, dc);
+	*out = dc;
+	return 0;
+}
+
+int dcache_acquire_read(struct lfs *fs, struct node *dir, struct dcache **out)
+{
+	dir_rdlock(dir);
+	if (dir->dc) {
+		atomic_store_explicit(&dir->dc->accessed, true,
+				      memory_order_relaxed);
+		*out = dir->dc;
+		return 0;
+	}
+	dir_unlock(dir);
+	dir_wrlock(dir);
+	struct dcache *dc;
+	int r = dcache_load(fs, dir, &dc);
+	dir_unlock(dir);
+	if (r < 0)
+		return r;
+	/* Keep the budget outside any directory lock. */
+	dcache_enforce_budget(fs, dir);
+	dir_rdlock(dir);
+	if (!dir->dc) {
+		/* Evicted in the window: load again under the write lock. */
+		dir_unlock(dir);
+		dir_wrlock(dir);
+		r = dcache_load(fs, dir, &dc);
+		if (r < 0) {
+			dir_unlock(dir);
+			return r;
+		}
+		/* Holding the write lock is fine for a reader. */
+	}
+	*out = dir->dc;
+	return 0;
+}

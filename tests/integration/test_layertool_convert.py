@@ -1,0 +1,211 @@
+"""layertool convert: whiteout formats converted in place.  There and back
+is the identity; a converted layer reads the same through layerfs; a run
+killed half way can be run again."""
+
+import os
+import signal
+import stat
+import subprocess
+import time
+
+import lfstest
+import layertool_util as lt
+
+# Every kind of marker, in the overlay format, nested too.
+OVERLAY_TREE = {
+    "gone": ("whiteout",),
+    "etc/passwd-": ("whiteout",),
+    "etc/keep": "keep",
+    "opq": ("opaque",),
+    "opq/new": "new",
+    "opq/inner": ("opaque",),
+    "opq/inner/x": ("whiteout",),
+    "lib/deep/er/wh": ("whiteout",),
+    "lib/deep/er/file": ("file", b"data", 0o600),
+    "lnk": ("symlink", "etc/keep"),
+}
+
+DOTWH_TREE = {
+    ".wh.gone": "",
+    "etc/.wh.passwd-": "",
+    "etc/keep": "keep",
+    "opq/.wh..wh..opq": "",
+    "opq/new": "new",
+    "opq/inner/.wh..wh..opq": "",
+    "opq/inner/.wh.x": "",
+    "lib/deep/er/.wh.wh": "",
+    "lib/deep/er/file": ("file", b"data", 0o600),
+    "lnk": ("symlink", "etc/keep"),
+}
+
+# What the markers hide.
+LOWER = {
+    "gone": "gone",
+    "etc/passwd-": "old",
+    "opq/hidden": "hidden",
+    "opq/inner/x": "x",
+    "lib/deep/er/wh": "wh",
+    "lib/deep/er/shown": "shown",
+}
+
+
+def full_snapshot(root):
+    """Everything convert could change: types, modes, owners, devices,
+    content, every xattr (trusted.* included) and times (not of the
+    root, whose entries are what changes)."""
+    out = {}
+    for dirpath, dirs, files in os.walk(root):
+        for name in sorted(dirs + files):
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            e = {"mode": st.st_mode, "uid": st.st_uid, "gid": st.st_gid,
+                 "mtime": st.st_mtime_ns}
+            if stat.S_ISCHR(st.st_mode):
+                e["rdev"] = st.st_rdev
+            if stat.S_ISREG(st.st_mode):
+                e["sha"] = lfstest.file_digest(p)
+            if stat.S_ISLNK(st.st_mode):
+                e["target"] = os.readlink(p)
+            else:
+                e["xattrs"] = {n: os.getxattr(p, n) for n in
+                               sorted(os.listxattr(p))}
+            out[os.path.relpath(p, root)] = e
+    return out
+
+
+def settle_times(root):
+    """Fixed, distinct times on everything, so a lost time shows."""
+    t = 1500000000
+    for dirpath, dirs, files in os.walk(root, topdown=False):
+        for name in sorted(dirs + files):
+            t += 7
+            os.utime(os.path.join(dirpath, name), (t, t),
+                     follow_symlinks=False)
+
+
+class TestConvert(lfstest.LayerfsTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.require_root()  # 0/0 devices owned by others, trusted.*
+
+    def convert(self, to, d, code=0):
+        r = lt.run_layertool(["convert", "--to", to, d])
+        self.assertEqual(r.returncode, code, r.stderr.decode())
+        return r
+
+    def odd_owner(self, d):
+        # A whiteout with its own owner and mode must keep them.
+        for rel in ("gone", ".wh.gone"):
+            p = os.path.join(d, rel)
+            if os.path.lexists(p):
+                os.chown(p, 123, 456, follow_symlinks=False)
+
+    def test_overlay_to_dotwh_and_back(self):
+        d = self.layer("layer", OVERLAY_TREE)
+        self.odd_owner(d)
+        settle_times(d)
+        before = full_snapshot(d)
+        low = self.layer("lower", LOWER)
+        view = lfstest.snapshot(self.mount([d, low]).path)
+
+        r = self.convert("dotwh", d)
+        self.assertIn(b"4 whiteouts, 2 opaque directories", r.stdout)
+        mid = full_snapshot(d)
+        for rel, e in mid.items():
+            self.assertFalse(stat.S_ISCHR(e["mode"]), rel)
+            self.assertNotIn("trusted.overlay.opaque", e.get("xattrs", {}))
+        self.assertIn(".wh.gone", mid)
+        self.assertEqual((mid[".wh.gone"]["uid"], mid[".wh.gone"]["gid"]),
+                         (123, 456))
+        self.assertIn("opq/inner/.wh..wh..opq", mid)
+        self.assertEqual(mid["etc"]["mtime"], before["etc"]["mtime"])
+        self.assertEqual(lfstest.snapshot(self.mount([d, low]).path), view)
+
+        self.convert("overlay", d)
+        self.assertEqual(full_snapshot(d), before)
+
+    def test_dotwh_to_overlay_and_back(self):
+        d = self.layer("layer", DOTWH_TREE)
+        self.odd_owner(d)
+        for rel in ("opq/.wh..wh..opq", "opq/inner/.wh..wh..opq"):
+            os.chmod(os.path.join(d, rel), 0o644)
+        settle_times(d)
+        before = full_snapshot(d)
+        low = self.layer("lower", LOWER)
+        view = lfstest.snapshot(self.mount([d, low]).path)
+
+        self.convert("overlay", d)
+        mid = full_snapshot(d)
+        self.assertTrue(stat.S_ISCHR(mid["gone"]["mode"]))
+        self.assertEqual(mid["gone"]["rdev"], 0)
+        self.assertEqual(mid["opq"]["xattrs"],
+                         {"trusted.overlay.opaque": b"y"})
+        self.assertFalse([r for r in mid if ".wh." in r], mid.keys())
+        self.assertEqual(lfstest.snapshot(self.mount([d, low]).path), view)
+
+        self.convert("dotwh", d)
+        after = full_snapshot(d)
+        # The opaque markers come back with the directory's times.
+        for rel in ("opq/.wh..wh..opq", "opq/inner/.wh..wh..opq"):
+            after[rel]["mtime"] = before[rel]["mtime"]
+        self.assertEqual(after, before)
+
+    def test_half_done_state_is_finished_by_a_rerun(self):
+        d = self.layer("layer", OVERLAY_TREE)
+        settle_times(d)
+        before = full_snapshot(d)
+        # What a run killed between its two steps leaves: the new marker
+        # made, the old one still there.
+        lfstest.write_tree(d, {".wh.gone": "", "opq/.wh..wh..opq": ""})
+        low = self.layer("lower", LOWER)
+        view = lfstest.snapshot(self.mount([d, low]).path)
+        self.convert("dotwh", d)
+        self.assertEqual(lfstest.snapshot(self.mount([d, low]).path), view)
+        self.convert("overlay", d)
+        after = full_snapshot(d)
+        for rel in ("", "opq"):
+            if rel in after:
+                after[rel]["mtime"] = before[rel]["mtime"]
+        self.assertEqual(after, before)
+
+    def test_killed_run_can_be_run_again(self):
+        d = self.mkdirs("big")
+        spec = {}
+        for i in range(40):
+            spec["d%02d/" % i] = None
+            for j in range(100):
+                spec["d%02d/w%03d" % (i, j)] = ("whiteout",)
+        lfstest.write_tree(d, spec)
+        ref = self.path("ref")
+        subprocess.run(["cp", "-a", d, ref], check=True)
+        self.convert("dotwh", ref)
+        want = full_snapshot(ref)
+
+        p = subprocess.Popen([lt.LAYERTOOL, "convert", "--to", "dotwh", d],
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        deadline = time.time() + 20
+        while time.time() < deadline and p.poll() is None:
+            if os.path.exists(os.path.join(d, "d00", ".wh.w050")):
+                break
+            time.sleep(0.0005)
+        if p.poll() is not None:
+            self.skipTest("convert finished before it could be killed")
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        self.assertNotEqual(full_snapshot(d), want, "the run was not cut")
+        self.convert("dotwh", d)
+        self.assertEqual(full_snapshot(d), want)
+
+    def test_bad_usage_and_missing_layer(self):
+        r = lt.run_layertool(["convert", "--to", "aufs2", self.tmp])
+        self.assertEqual(r.returncode, 1)
+        r = lt.run_layertool(["convert", "--to", "dotwh",
+                              self.path("missing")])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"No such file", r.stderr)
+
+
+if __name__ == "__main__":
+    lfstest.main()
