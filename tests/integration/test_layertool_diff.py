@@ -1,0 +1,105 @@
+"""layertool diff: the changes made through a real layerfs mount, as A/C/D
+lines with sizes and as JSON."""
+
+import json
+import os
+import shutil
+
+import lfstest
+import layertool_util as lt
+
+LOWER = {
+    "etc/passwd": "root\n",
+    "etc/group": "root\n",
+    "usr/bin/tool": "t" * 1000,
+    "usr/bin/gone": "g" * 10,
+    "var/cache/a": "a",
+    "var/cache/b": "bb",
+    "src/dir/x": "x",
+    "src/dir/y": "yy",
+}
+
+
+class TestDiff(lfstest.LayerfsTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.require_root()
+
+    def changed_upper(self, opts=()):
+        low = self.layer("low", LOWER)
+        m = self.mount_rw([low], opts=opts)
+        p = lambda *a: os.path.join(m.path, *a)  # noqa: E731
+        with open(p("etc", "passwd"), "a") as f:
+            f.write("user\n")
+        os.chmod(p("etc", "group"), 0o600)
+        os.unlink(p("usr", "bin", "gone"))
+        shutil.rmtree(p("var", "cache"))
+        os.makedirs(p("var", "cache"))
+        with open(p("var", "cache", "a"), "w") as f:
+            f.write("new a")
+        os.makedirs(p("home", "u"))
+        with open(p("home", "u", "notes"), "w") as f:
+            f.write("12345")
+        os.rename(p("src", "dir"), p("moved"))
+        m.unmount()
+        return m.upper, low
+
+    def expected(self):
+        return [
+            ("A", 0, "/home"),
+            ("A", 0, "/home/u"),
+            ("A", 5, "/home/u/notes"),
+            ("A", 0, "/moved"),
+            ("A", 1, "/moved/x"),
+            ("A", 2, "/moved/y"),
+            ("C", 0, "/etc"),
+            ("C", 5, "/etc/group"),
+            ("C", 10, "/etc/passwd"),
+            ("C", 0, "/src"),
+            ("D", 0, "/src/dir"),
+            ("C", 0, "/usr"),
+            ("C", 0, "/usr/bin"),
+            ("D", 10, "/usr/bin/gone"),
+            ("C", 0, "/var"),
+            ("C", 0, "/var/cache"),
+            ("C", 5, "/var/cache/a"),
+            ("D", 2, "/var/cache/b"),
+        ]
+
+    def check_diff(self, upper, low):
+        r = lt.run_layertool(["diff", upper, low])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        got = []
+        for line in r.stdout.decode().splitlines():
+            kind, size, path = line.split(None, 2)
+            got.append((kind, int(size), path))
+        self.assertEqual(sorted(got, key=lambda c: c[2]),
+                         sorted(self.expected(), key=lambda c: c[2]))
+        self.assertEqual([c[2] for c in got], sorted(c[2] for c in got))
+        r = lt.run_layertool(["diff", "--json", upper, low])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        doc = json.loads(r.stdout)
+        self.assertEqual([(c["kind"], c["size"], c["path"])
+                          for c in doc["changes"]], got)
+        self.assertEqual((doc["added"], doc["changed"], doc["deleted"]),
+                         (6, 9, 3))
+        types = {c["path"]: c["type"] for c in doc["changes"]}
+        self.assertEqual(types["/home"], "directory")
+        self.assertEqual(types["/home/u/notes"], "file")
+
+    def test_dotwh_upper(self):
+        self.check_diff(*self.changed_upper())
+
+    def test_overlay_whiteout_upper(self):
+        self.check_diff(*self.changed_upper(("whiteout=overlay",)))
+
+    def test_usage(self):
+        r = lt.run_layertool(["diff", self.tmp])
+        self.assertEqual(r.returncode, 1)
+        r = lt.run_layertool(["diff", self.tmp, self.path("missing")])
+        self.assertEqual(r.returncode, 2)
+
+
+if __name__ == "__main__":
+    lfstest.main()
