@@ -2,7 +2,6 @@
  * layertool: layers at rest.  Dispatches to one command per file.
  */
 #include <locale.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -33,21 +32,6 @@ static const char main_help[] =
 	"malformed, hostile, failed verification), 3 output cannot be\n"
 	"written, 4 check found warnings, 5 check found errors,\n"
 	"130 interrupted.\n";
-
-int usage_error(const char *cmd, const char *fmt, ...)
-{
-	if (fmt) {
-		char msg[512];
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(msg, sizeof(msg), fmt, ap);
-		va_end(ap);
-		lf_err("%s", msg);
-	}
-	fprintf(stderr, "Try 'layertool %s%s--help'.\n", cmd ? cmd : "",
-		cmd ? " " : "");
-	return LT_EXIT_USAGE;
-}
 
 int main(int argc, char **argv)
 {

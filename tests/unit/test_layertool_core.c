@@ -1,0 +1,262 @@
+/*
+ * layertool's core, without archives: the member-name rules that keep a
+ * hostile archive inside its layer, digests, and override_stat records.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <cmocka.h>
+
+#include "digest.h"
+#include "entry_path.h"
+#include "xattr_policy.h"
+
+static void expect_norm(const char *raw, const char *want)
+{
+	char out[PATH_MAX];
+	assert_int_equal(ep_normalise(raw, out, sizeof(out)), EP_OK);
+	assert_string_equal(out, want);
+}
+
+static void test_normalise_accepts(void **state)
+{
+	(void)state;
+	expect_norm("etc/passwd", "etc/passwd");
+	expect_norm("./etc/passwd", "etc/passwd");
+	expect_norm("etc//./passwd/", "etc/passwd");
+	expect_norm(".", "");
+	expect_norm("./", "");
+	expect_norm("..a/b..", "..a/b..");
+	expect_norm(".wh..wh..opq", ".wh..wh..opq");
+	expect_norm("a/.../b", "a/.../b");
+}
+
+static void test_normalise_refuses(void **state)
+{
+	(void)state;
+	char out[PATH_MAX];
+	assert_int_equal(ep_normalise("", out, sizeof(out)), EP_EMPTY);
+	assert_int_equal(ep_normalise(NULL, out, sizeof(out)), EP_EMPTY);
+	assert_int_equal(ep_normalise("/etc/passwd", out, sizeof(out)),
+			 EP_ABSOLUTE);
+	assert_int_equal(ep_normalise("..", out, sizeof(out)), EP_DOTDOT);
+	assert_int_equal(ep_normalise("../x", out, sizeof(out)), EP_DOTDOT);
+	assert_int_equal(ep_normalise("a/../b", out, sizeof(out)), EP_DOTDOT);
+	assert_int_equal(ep_normalise("a/..", out, sizeof(out)), EP_DOTDOT);
+	assert_int_equal(ep_normalise("./a/./../../b", out, sizeof(out)),
+			 EP_DOTDOT);
+
+	char name[NAME_MAX + 2];
+	memset(name, 'n', NAME_MAX + 1);
+	name[NAME_MAX + 1] = 0;
+	assert_int_equal(ep_normalise(name, out, sizeof(out)),
+			 EP_NAME_TOO_LONG);
+	name[NAME_MAX] = 0; /* exactly NAME_MAX is fine */
+	assert_int_equal(ep_normalise(name, out, sizeof(out)), EP_OK);
+
+	/* 20 components of 250 bytes: past PATH_MAX. */
+	size_t n = 20 * 251;
+	char *deep = malloc(n + 1);
+	assert_non_null(deep);
+	for (size_t i = 0; i < 20; i++) {
+		memset(deep + i * 251, 'd', 250);
+		deep[i * 251 + 250] = '/';
+	}
+	deep[n - 1] = 0;
+	assert_int_equal(ep_normalise(deep, out, sizeof(out)), EP_TOO_LONG);
+	/* A small output buffer is "too long" too, never an overflow. */
+	char small[8];
+	assert_int_equal(ep_normalise("abcdefghij", small, sizeof(small)),
+			 EP_TOO_LONG);
+	free(deep);
+	assert_string_equal(ep_reason(EP_DOTDOT), "has a '..' component");
+}
+
+static void test_symlink_inside(void **state)
+{
+	(void)state;
+	assert_true(ep_symlink_stays_inside("bin/sh", "busybox"));
+	assert_true(ep_symlink_stays_inside("bin/sh", "/bin/busybox"));
+	assert_true(ep_symlink_stays_inside("usr/lib/x", "../../lib/x"));
+	assert_true(ep_symlink_stays_inside("a/b/c", "./../d/../e"));
+	assert_true(ep_symlink_stays_inside("top", "."));
+	assert_false(ep_symlink_stays_inside("top", ".."));
+	assert_false(ep_symlink_stays_inside("usr/lib/x", "../../../etc"));
+	assert_false(ep_symlink_stays_inside("a/b", "c/../../../x"));
+	assert_false(ep_symlink_stays_inside("x", "../etc/shadow"));
+}
+
+static void test_resolve_link(void **state)
+{
+	(void)state;
+	char out[PATH_MAX];
+	assert_int_equal(ep_resolve_link("a/b/link", "../c/layer.tar", out,
+					 sizeof(out)),
+			 EP_OK);
+	assert_string_equal(out, "a/c/layer.tar");
+	assert_int_equal(ep_resolve_link("a/link", "/x/y", out, sizeof(out)),
+			 EP_OK);
+	assert_string_equal(out, "x/y");
+	assert_int_equal(ep_resolve_link("link", "./f", out, sizeof(out)),
+			 EP_OK);
+	assert_string_equal(out, "f");
+	assert_int_equal(ep_resolve_link("a/link", "../../f", out, sizeof(out)),
+			 EP_DOTDOT);
+}
+
+static void test_shorten(void **state)
+{
+	(void)state;
+	char buf[16];
+	ep_shorten("short", buf, sizeof(buf));
+	assert_string_equal(buf, "short");
+	ep_shorten("abcdefghijklmnopqrstuvwxyz", buf, sizeof(buf));
+	assert_int_equal(strlen(buf), 15);
+	assert_memory_equal(buf, "abcdef...", 9);
+	assert_string_equal(buf + 9, "uvwxyz");
+}
+
+static void test_component(void **state)
+{
+	(void)state;
+	assert_true(ep_component_ok("x"));
+	assert_false(ep_component_ok(""));
+	assert_false(ep_component_ok("."));
+	assert_false(ep_component_ok(".."));
+	assert_false(ep_component_ok("a/b"));
+}
+
+static void test_digest_vectors(void **state)
+{
+	(void)state;
+	char out[DIGEST_STR_MAX];
+	digest_buf("", 0, DIGEST_SHA256, out);
+	assert_string_equal(out, "sha256:e3b0c44298fc1c149afbf4c8996fb924"
+				 "27ae41e4649b934ca495991b7852b855");
+	digest_buf("abc", 3, DIGEST_SHA256, out);
+	assert_string_equal(out, "sha256:ba7816bf8f01cfea414140de5dae2223"
+				 "b00361a396177a9cb410ff61f20015ad");
+	digest_buf("abc", 3, DIGEST_SHA512, out);
+	assert_string_equal(out,
+			    "sha512:ddaf35a193617abacc417349ae20413112e6fa4e89a9"
+			    "7ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3fe"
+			    "ebbd454d4423643ce80e2a9ac94fa54ca49f");
+	/* Streaming in pieces gives the same digest. */
+	struct digest_ctx c;
+	digest_init(&c, DIGEST_SHA256);
+	digest_update(&c, "a", 1);
+	digest_update(&c, "bc", 2);
+	assert_int_equal(c.bytes, 3);
+	char again[DIGEST_STR_MAX];
+	digest_final(&c, again);
+	digest_buf("abc", 3, DIGEST_SHA256, out);
+	assert_string_equal(again, out);
+}
+
+static void test_digest_parse(void **state)
+{
+	(void)state;
+	const char *good = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396"
+			   "177a9cb410ff61f20015ad";
+	enum digest_algo a;
+	const char *hex;
+	assert_int_equal(digest_parse(good, &a, &hex), 0);
+	assert_int_equal(a, DIGEST_SHA256);
+	assert_string_equal(hex, good + 7);
+	/* Names a file: nothing but lowercase hex of the right length. */
+	assert_int_equal(digest_parse("sha256:../../etc/passwd", NULL, NULL),
+			 -EINVAL);
+	assert_int_equal(digest_parse("sha256:BA7816BF8F01CFEA414140DE5DAE2223"
+				      "B00361A396177A9CB410FF61F20015AD",
+				      NULL, NULL),
+			 -EINVAL);
+	assert_int_equal(digest_parse("sha256:abc", NULL, NULL), -EINVAL);
+	assert_int_equal(digest_parse("sha256", NULL, NULL), -EINVAL);
+	assert_int_equal(digest_parse(":abc", NULL, NULL), -EINVAL);
+	assert_int_equal(digest_parse("sha256:", NULL, NULL), -EINVAL);
+	assert_int_equal(digest_parse("md5:d41d8cd98f00b204e9800998ecf8427e",
+				      NULL, NULL),
+			 -ENOTSUP);
+}
+
+static void test_override_parse(void **state)
+{
+	(void)state;
+	struct ovr_stat o;
+	assert_int_equal(ovr_parse("1234:5678:0644", 14, &o), 0);
+	assert_int_equal(o.uid, 1234);
+	assert_int_equal(o.gid, 5678);
+	assert_int_equal(o.mode, 0644);
+	assert_false(o.has_type);
+	const char with_nul[] = "0:0:04755\n";
+	assert_int_equal(ovr_parse(with_nul, sizeof(with_nul), &o), 0);
+	assert_int_equal(o.mode, 04755);
+	assert_int_equal(ovr_parse("0:0:0620:char-1-3", 17, &o), 0);
+	assert_true(o.has_type);
+	assert_true(S_ISCHR(o.mode));
+	assert_int_equal(o.mode & 07777, 0620);
+	assert_int_equal(major(o.rdev), 1);
+	assert_int_equal(minor(o.rdev), 3);
+	assert_int_equal(ovr_parse("1:2:0755:dir", 12, &o), 0);
+	assert_true(S_ISDIR(o.mode));
+	assert_int_equal(ovr_parse("1:2:0755:block-8-1", 18, &o), 0);
+	assert_true(S_ISBLK(o.mode));
+	/* Malformed: octal 8, missing fields, junk, overflow. */
+	assert_int_equal(ovr_parse("1:2:0758", 8, &o), -EINVAL);
+	assert_int_equal(ovr_parse("1:2", 3, &o), -EINVAL);
+	assert_int_equal(ovr_parse("1:2:0755:", 9, &o), -EINVAL);
+	assert_int_equal(ovr_parse("1:2:0755:dirx", 13, &o), -EINVAL);
+	assert_int_equal(ovr_parse("x:2:0755", 8, &o), -EINVAL);
+	assert_int_equal(ovr_parse("99999999999:2:0755", 18, &o), -EINVAL);
+	assert_int_equal(ovr_parse("1:2:0755:char-1", 15, &o), -EINVAL);
+
+	char buf[64];
+	assert_int_equal(ovr_format(buf, sizeof(buf), 1234, 4321, 0100644),
+			 14);
+	assert_string_equal(buf, "1234:4321:0644");
+	assert_int_equal(ovr_parse(buf, strlen(buf), &o), 0);
+	assert_int_equal(o.uid, 1234);
+}
+
+static void test_private_xattrs(void **state)
+{
+	(void)state;
+	assert_true(xattr_is_private("user.layerfs.metacopy"));
+	assert_true(xattr_is_private("user.layertool.convert-times"));
+	assert_true(xattr_is_private("trusted.overlay.opaque"));
+	assert_true(xattr_is_private("user.overlay.redirect"));
+	assert_true(xattr_is_private("user.fuseoverlayfs.override_stat"));
+	assert_true(xattr_is_private("security.fuseoverlayfs.override_stat"));
+	assert_true(xattr_is_private("user.containers.override_stat"));
+	assert_false(xattr_is_private("user.mime_type"));
+	assert_false(xattr_is_private("security.capability"));
+	assert_false(xattr_is_private("trusted.md5"));
+	assert_true(xattr_is_overlay_opaque("user.overlay.opaque"));
+	assert_false(xattr_is_overlay_opaque("user.overlay.redirect"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_normalise_accepts),
+		cmocka_unit_test(test_normalise_refuses),
+		cmocka_unit_test(test_symlink_inside),
+		cmocka_unit_test(test_resolve_link),
+		cmocka_unit_test(test_shorten),
+		cmocka_unit_test(test_component),
+		cmocka_unit_test(test_digest_vectors),
+		cmocka_unit_test(test_digest_parse),
+		cmocka_unit_test(test_override_parse),
+		cmocka_unit_test(test_private_xattrs),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
