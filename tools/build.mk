@@ -15,7 +15,7 @@ $(BUILD)/layertool: $(TOOLS_OBJ) $(BUILD)/liblayer.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(TOOLS_LIBS) $(LDLIBS)
 
 PROGRAMS += $(BUILD)/layertool
-# (man page added with tools/layertool.1)
+MANPAGES += tools/layertool.1
 
 # Unit tests of the tools' core (tests/unit/test_layertool_*.c): the
 # generic rule in tests/build.mk links the filesystem's objects; these
