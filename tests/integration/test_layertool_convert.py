@@ -198,6 +198,22 @@ class TestConvert(lfstest.LayerfsTestCase):
         self.convert("dotwh", d)
         self.assertEqual(full_snapshot(d), want)
 
+    def test_kernel_xwhiteouts_to_dotwh(self):
+        """Kernel 6.7+ whiteouts kept as empty files with an
+        overlay.whiteout xattr (in a directory marked opaque=x)."""
+        d = self.layer("layer", {"xw/gone": "", "xw/kept": "kept"})
+        os.setxattr(os.path.join(d, "xw"), "trusted.overlay.opaque", b"x")
+        os.setxattr(os.path.join(d, "xw", "gone"),
+                    "trusted.overlay.whiteout", b"")
+        low = self.layer("lower", {"xw/gone": "below", "xw/other": "o"})
+        self.convert("dotwh", d)
+        self.assertEqual(sorted(os.listdir(os.path.join(d, "xw"))),
+                         [".wh.gone", "kept"])
+        # "x" is not opaque: the lower directory still merges.
+        m = self.mount([d, low])
+        self.assertEqual(sorted(os.listdir(os.path.join(m.path, "xw"))),
+                         ["kept", "other"])
+
     def test_bad_usage_and_missing_layer(self):
         r = lt.run_layertool(["convert", "--to", "aufs2", self.tmp])
         self.assertEqual(r.returncode, 1)
