@@ -330,7 +330,7 @@ int tw_add(struct tar_writer *w, const char *path, int dirfd,
 		gid = ovr.gid;
 		perm = ovr.mode & 07777;
 		mode_t otype = ovr.mode & S_IFMT;
-		/* A placeholder file standing for a node rootless storage
+		/* A stand-in regular file for a node rootless storage
 		 * could not create. */
 		if (ovr.has_type && S_ISREG(type) &&
 		    (S_ISCHR(otype) || S_ISBLK(otype) || S_ISFIFO(otype))) {

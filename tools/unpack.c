@@ -35,7 +35,6 @@ struct unpacker {
 	struct dir_meta *dirs;
 	size_t ndirs, cap;
 	struct unpack_counts counts;
-	char *buf;
 };
 
 static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
@@ -85,7 +84,6 @@ void unpacker_free(struct unpacker *u)
 	for (size_t i = 0; i < u->ndirs; i++)
 		free(u->dirs[i].path);
 	free(u->dirs);
-	free(u->buf);
 	free(u);
 }
 
