@@ -349,7 +349,9 @@ int tw_add(struct tar_writer *w, const char *path, int dirfd,
 					st->st_atim.tv_nsec);
 	}
 	const char *first = NULL;
-	if (!S_ISDIR(type) && st->st_nlink > 1 && data_fd < 0 && !no_data) {
+	/* Names sharing an inode share it in the layer too, metadata-only
+	 * copies included (layerfs links them through its index). */
+	if (!S_ISDIR(type) && st->st_nlink > 1 && !no_data) {
 		first = link_find(w, st->st_dev, st->st_ino);
 		if (!first)
 			r = link_add(w, st->st_dev, st->st_ino, path);
