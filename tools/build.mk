@@ -26,4 +26,10 @@ $(BUILD)/tests/test_layertool_%: $(BUILD)/tests/unit/test_layertool_%.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TOOLS_LIBS) -lcmocka $(LDLIBS)
 
--include $(TOOLS_OBJ:.o=.d)
+# Kept between runs (make would delete them as intermediates), with their
+# dependency files.
+TOOLS_UNIT_OBJ := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%.o,\
+	$(wildcard tests/unit/test_layertool_*.c))
+.SECONDARY: $(TOOLS_UNIT_OBJ)
+
+-include $(TOOLS_OBJ:.o=.d) $(TOOLS_UNIT_OBJ:.o=.d)
