@@ -466,7 +466,10 @@ int cmd_import(int argc, char **argv)
 			status = exit_for(r);
 	}
 	source_close(&im->src, &im->store);
-	store_close(&im->store);
+	if (status == LT_EXIT_OK)
+		store_close(&im->store);
+	else
+		store_close_failed(&im->store);
 	free(im->recs);
 	free(im->pend);
 	free(abs_image);

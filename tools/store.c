@@ -58,8 +58,9 @@ static void remove_stale(struct store *s)
 	name_list_free(&l);
 }
 
-static int mkdir_p(const char *path)
+static int mkdir_p(const char *path, bool *created)
 {
+	*created = false;
 	char buf[PATH_MAX];
 	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
 		return -ENAMETOOLONG;
@@ -71,7 +72,9 @@ static int mkdir_p(const char *path)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+	if (mkdir(buf, 0755) == 0)
+		*created = true;
+	else if (errno != EEXIST)
 		return -errno;
 	return 0;
 }
@@ -80,7 +83,7 @@ int store_open(const char *path, struct store *s, char *err, size_t errlen)
 {
 	s->fd = -1;
 	s->path = NULL;
-	int r = mkdir_p(path);
+	int r = mkdir_p(path, &s->created);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot create layer store '%s': %s",
 			 path, strerror(-r));
@@ -104,6 +107,13 @@ int store_open(const char *path, struct store *s, char *err, size_t errlen)
 	}
 	remove_stale(s);
 	return 0;
+}
+
+void store_close_failed(struct store *s)
+{
+	if (s->created && s->path)
+		rmdir(s->path); /* only when empty */
+	store_close(s);
 }
 
 void store_close(struct store *s)

@@ -20,11 +20,15 @@
 struct store {
 	char *path; /* absolute */
 	int fd;
+	bool created; /* this process made the store directory */
 };
 
 /* Opens (creating it if needed) the store at PATH. */
 int store_open(const char *path, struct store *s, char *err, size_t errlen);
 void store_close(struct store *s);
+/* Closes and, when this process created the store and a failure left it
+ * empty, removes it again. */
+void store_close_failed(struct store *s);
 
 /* The default store of an image directory: dirname(IMAGE_DIR)/.layerstore,
  * from an absolute IMAGE_DIR.  malloc'd. */

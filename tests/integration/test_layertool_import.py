@@ -95,9 +95,8 @@ class ImportTestBase(lfstest.LayerfsTestCase):
 
     def assert_nothing_written(self, image, store):
         self.assertFalse(os.path.lexists(image), "image dir was written")
-        left = [n for n in lt.store_entries(store)
-                if n.startswith("sha256-") or n.startswith(".tmp-")]
-        self.assertEqual(left, [], "the store keeps %s" % left)
+        self.assertFalse(os.path.lexists(store),
+                         "the store made for a failed import is left")
 
 
 class TestImportForms(ImportTestBase):
@@ -278,6 +277,21 @@ class TestImportRefused(ImportTestBase):
         oci.add_image([(base, "gzip"), (top, "gzip")],
                       diff_ids=[lt.sha256_file(base), lt.sha256_file(base)])
         self.refused(oci.root, "layer 1", "diff ID mismatch")
+
+    def test_failure_leaves_an_existing_store_as_it_was(self):
+        base, top = self.base_and_top()
+        good = lt.OciLayout(self.path("good"))
+        good.add_image([(base, "gzip")])
+        self.import_ok(good.root, self.path("first"))
+        store = self.path(".layerstore")
+        before = lt.store_entries(store)
+        bad = lt.OciLayout(self.path("bad"))
+        bad.add_image([(base, "gzip"), (top, "gzip")],
+                      diff_ids=[lt.sha256_file(base), lt.sha256_file(base)])
+        r = lt.run_layertool(["import", bad.root, self.path("img")])
+        self.assertEqual(r.returncode, 2, r.stderr.decode())
+        self.assertFalse(os.path.lexists(self.path("img")))
+        self.assertEqual(lt.store_entries(store), before)
 
     def test_docker_archive_diff_id_mismatch(self):
         base, top = self.base_and_top()
