@@ -369,7 +369,8 @@ int cmd_diff(int argc, char **argv)
 		}
 	}
 	if (status == LT_EXIT_OK) {
-		qsort(d.v, d.n, sizeof(*d.v), cmp_change);
+		if (d.n > 1)
+			qsort(d.v, d.n, sizeof(*d.v), cmp_change);
 		if (json)
 			print_json(&d);
 		else

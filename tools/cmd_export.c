@@ -388,7 +388,9 @@ static int export_image(const struct export_args *a, struct lower_set *ls)
 			r = -ENOMEM;
 	}
 	if (r == 0) {
-		memcpy(recs, ix.layers, ix.nlayers * sizeof(*recs));
+		if (ix.nlayers)
+			memcpy(recs, ix.layers,
+			       ix.nlayers * sizeof(*recs));
 		struct image_layer_rec *nr = &recs[ix.nlayers];
 		snprintf(nr->diff_id, sizeof(nr->diff_id), "%s", res.diff_id);
 		nr->size = res.tar_size;

@@ -334,7 +334,8 @@ static int upper_markers(struct exp *ex, int dfd, const char *path,
 		else if (k == WH_NONE && wh_is_overlay_whiteout(&st))
 			whs[n++] = (struct wh_rec){ name, st };
 	}
-	qsort(whs, n, sizeof(*whs), cmp_wh);
+	if (n > 1)
+		qsort(whs, n, sizeof(*whs), cmp_wh);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		if (i > 0 && !strcmp(whs[i].target, whs[i - 1].target))
 			continue;

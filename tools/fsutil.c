@@ -78,7 +78,8 @@ int fs_list_dir(int dirfd, struct name_list *out)
 		name_list_free(out);
 		return r;
 	}
-	qsort(out->names, out->n, sizeof(char *), cmp_names);
+	if (out->n > 1)
+		qsort(out->names, out->n, sizeof(char *), cmp_names);
 	return 0;
 }
 
@@ -179,7 +180,8 @@ int fs_xattr_names_at(int dirfd, const char *name, struct name_list *out)
 		name_list_free(out);
 		return r;
 	}
-	qsort(out->names, out->n, sizeof(char *), cmp_names);
+	if (out->n > 1)
+		qsort(out->names, out->n, sizeof(char *), cmp_names);
 	return 0;
 }
 

@@ -222,7 +222,8 @@ int union_list(const struct uchain *c, struct ulisting *out)
 		ulisting_free(out);
 		return r;
 	}
-	qsort(out->v, out->n, sizeof(*out->v), cmp_entries);
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_entries);
 	return 0;
 }
 
