@@ -24,9 +24,10 @@ PEER_PACKAGES = {"fuse-overlayfs": "fuse-overlayfs",
 
 # The heavy workloads run at most this many times unless --reps is given.
 HEAVY_REPS = 3
-HEAVY = ("append_1b_1gib", "append_1b_sparse_1gib", "untar_20k_sync",
-         "chown_r_10k", "chmod_r_10k", "rm_rf_10k", "daemon_rss_after_walks",
-         "lookup_10k_128layers", "lookup_10k_500layers", "fio_seqwrite")
+HEAVY = ("ls_l_100k_cold", "untar_20k_sync", "append_1b_1gib",
+         "append_1b_sparse_1gib", "chown_r_10k", "chmod_r_10k", "rm_rf_10k",
+         "daemon_rss_after_walks", "lookup_10k_128layers",
+         "lookup_10k_500layers")
 
 EXIT_USAGE = 1
 EXIT_FATAL = 2
@@ -182,9 +183,9 @@ def _describe_dataset(ds):
         "%d-file metadata subtree; untar archive of %d files; scaling "
         "stacks of %s layers over %d bottom files" % (
             src, k["files"], k["dirs"], k["symlinks"],
-            m["tree_bytes"] / 1e6, sum(l["whiteouts"] for l in lay),
-            sum(l["opaques"] for l in lay),
-            sum(l["rewritten"] for l in lay), sum(l["added"] for l in lay),
+            m["tree_bytes"] / 1e6, sum(x["whiteouts"] for x in lay),
+            sum(x["opaques"] for x in lay),
+            sum(x["rewritten"] for x in lay), sum(x["added"] for x in lay),
             m["flat_entries"], p["big_bytes"] >> 20, p["sparse_bytes"] >> 20,
             m["sparse_allocated"] >> 20, p["fio_bytes"] >> 20,
             p["meta_files"], m["untar"]["files"],
@@ -301,7 +302,7 @@ def _run(a, build, cache, out, ctx, notes, t0):
         rep.add(res, [r for r in ("native", "overlayfs") if r in order],
                 order)
     if launchers:
-        rep.add(cres, ["bwrap-dir"], [l["name"] for l in launchers])
+        rep.add(cres, ["bwrap-dir"], [st["name"] for st in launchers])
     rep.notes = notes + _standing_notes(results)
     meta["duration_s"] = time.monotonic() - t0
     charts = rep.write(out)

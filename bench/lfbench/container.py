@@ -260,51 +260,51 @@ def run_container_start(ds, build_dir, scratch, cache_root, reps):
     notes = []
     if not os.path.isdir(ds.path("busybox")):
         why = "no busybox root file system (busybox-static missing)"
-        for l in ("bwrap-dir", "bwrap-fuse-overlayfs", "layerrun", "podman"):
-            status.append({"name": l, "runnable": False, "reason": why})
+        for ln in ("bwrap-dir", "bwrap-fuse-overlayfs", "layerrun", "podman"):
+            status.append({"name": ln, "runnable": False, "reason": why})
         return res, status, notes
     ready = []
-    for l in launchers(ds, build_dir, scratch, cache_root):
+    for ln in launchers(ds, build_dir, scratch, cache_root):
         try:
-            why = l.unavailable()
+            why = ln.unavailable()
         except (OSError, subprocess.SubprocessError, BenchError) as e:
             why = str(e)
         if why is None:
             try:
-                l.run()   # warm-up, and a check that it works at all
+                ln.run()   # warm-up, and a check that it works at all
             except BenchError as e:
                 why = "fails here: %s" % e
-        st = {"name": l.name, "runnable": why is None, "reason": why,
-              "description": l.description}
+        st = {"name": ln.name, "runnable": why is None, "reason": why,
+              "description": ln.description}
         try:
-            st["version"] = l.version()
+            st["version"] = ln.version()
         except (OSError, subprocess.SubprocessError, IndexError):
             st["version"] = None
         status.append(st)
         if why is None:
-            ready.append(l)
-            res.runs[l.name] = []
-            res.details[l.name] = []
+            ready.append(ln)
+            res.runs[ln.name] = []
+            res.details[ln.name] = []
         else:
-            res.skipped[l.name] = why
-            progress("container: %s not runnable: %s" % (l.name, why))
+            res.skipped[ln.name] = why
+            progress("container: %s not runnable: %s" % (ln.name, why))
     if ready:
         progress("container_start: %s (%d reps)" % (ContainerStart.title,
                                                     reps))
     for rep in range(reps):
         k = rep % max(1, len(ready))
-        for l in ready[k:] + ready[:k]:
-            if l.name in res.errors:
+        for ln in ready[k:] + ready[:k]:
+            if ln.name in res.errors:
                 continue
             try:
-                secs = l.run()
+                secs = ln.run()
             except BenchError as e:
-                res.errors[l.name] = str(e)
+                res.errors[ln.name] = str(e)
                 continue
-            res.runs[l.name].append(secs)
-            res.details[l.name].append({})
-            progress("    %-21s rep %d/%d %.1f ms" % (l.name, rep + 1, reps,
-                                                    secs * 1000))
-    for l in ready:
-        notes.extend(getattr(l, "notes", []))
+            res.runs[ln.name].append(secs)
+            res.details[ln.name].append({})
+            progress("    %-21s rep %d/%d %.1f ms" % (
+                ln.name, rep + 1, reps, secs * 1000))
+    for ln in ready:
+        notes.extend(getattr(ln, "notes", []))
     return res, status, notes

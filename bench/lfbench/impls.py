@@ -112,10 +112,10 @@ class KernelOverlay(Impl):
         if not util.is_root():
             return "mount -t overlay needs root"
         with open("/proc/filesystems") as f:
-            if not any(l.split()[-1] == "overlay" for l in f):
+            if not any(x.split()[-1] == "overlay" for x in f):
                 subprocess.run(["modprobe", "overlay"], capture_output=True)
         with open("/proc/filesystems") as f:
-            if not any(l.split()[-1] == "overlay" for l in f):
+            if not any(x.split()[-1] == "overlay" for x in f):
                 return "the kernel has no overlay filesystem"
         return None
 
@@ -133,7 +133,7 @@ class KernelOverlay(Impl):
         # relative to their common parent.
         if len(low) > 3000:
             cwd = os.path.commonpath(lowers)
-            low = ":".join(os.path.relpath(l, cwd) for l in lowers)
+            low = ":".join(os.path.relpath(p, cwd) for p in lowers)
         opts = "lowerdir=" + low
         if upper:
             opts += ",upperdir=%s,workdir=%s" % (upper, work)
@@ -197,7 +197,7 @@ class UnionfsFuse(Impl):
 
     def mount(self, lowers, upper, work, mnt):
         branches = ([upper + "=RW"] if upper else []) + \
-            [l + "=RO" for l in lowers]
+            [p + "=RO" for p in lowers]
         args = ["unionfs-fuse"]
         if upper:
             args += ["-o", "cow"]

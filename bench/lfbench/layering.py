@@ -44,12 +44,16 @@ class View:
         for dirpath, dirnames, filenames in os.walk(os.path.join(root,
                                                                  prefix)):
             rel = os.path.relpath(dirpath, root)
-            for d in dirnames:
-                v.entries[os.path.join(rel, d)] = "d"
-            for f in filenames:
-                st = os.lstat(os.path.join(dirpath, f))
-                v.entries[os.path.join(rel, f)] = \
-                    "f" if stat.S_ISREG(st.st_mode) else "o"
+            # os.walk lists a symlink to a directory among the directories.
+            for n in dirnames + filenames:
+                st = os.lstat(os.path.join(dirpath, n))
+                if stat.S_ISDIR(st.st_mode):
+                    kind = "d"
+                elif stat.S_ISREG(st.st_mode):
+                    kind = "f"
+                else:
+                    kind = "o"
+                v.entries[os.path.join(rel, n)] = kind
         return v
 
     def remove_subtree(self, rel):

@@ -51,7 +51,8 @@ def ratio_chart(out_dir, rows, impls, ref):
 set terminal %s
 set termoption noenhanced
 set output '%s'
-set title "Time relative to kernel overlayfs (median; 1 = same, 2 = twice as slow)"
+set title "Time relative to kernel overlayfs \
+(median; 1 = same, 2 = twice as slow)"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.9 border -1
@@ -62,7 +63,8 @@ set ylabel "ratio to %s (log scale)"
 set xtics rotate by -40 left font ',9' nomirror
 set key top left
 set bmargin 9
-set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead lc rgb '#1f77b4' lw 2 dt 2 front
+set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead \
+    lc rgb '#1f77b4' lw 2 dt 2 front
 plot %s
 """ % (term, name, ref, plot), out_dir)
         files.append(name)

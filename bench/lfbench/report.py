@@ -27,7 +27,17 @@ def _unit_fmt(value, unit):
 
 
 def _ratio_fmt(r):
-    return "—" if r is None else "%.2f" % r
+    if r is None:
+        return "—"
+    if r >= 100:
+        return "%.0f" % r
+    if r >= 10:
+        return "%.1f" % r
+    if r >= 0.1:
+        return "%.2f" % r
+    if r >= 0.001:
+        return "%.3f" % r
+    return "<0.001"
 
 
 class Report:

@@ -75,7 +75,7 @@ def last_line(data):
         return ""
     if isinstance(data, bytes):
         data = data.decode(errors="replace")
-    lines = [l.strip() for l in data.strip().splitlines() if l.strip()]
+    lines = [x.strip() for x in data.strip().splitlines() if x.strip()]
     return lines[-1] if lines else ""
 
 
@@ -233,4 +233,4 @@ def copy_tree(src, dst):
 
 
 def count_lines(data):
-    return len([l for l in data.splitlines() if l])
+    return len([x for x in data.splitlines() if x])

@@ -127,19 +127,19 @@ class BenchQuick(LayerfsTestCase):
 
     def test_container_start_lists_every_launcher(self):
         shared, data = self.quick_run()
-        launchers = {l["name"]: l for l in data["launchers"]}
+        launchers = {ln["name"]: ln for ln in data["launchers"]}
         self.assertEqual(sorted(launchers), sorted(
             ["bwrap-dir", "bwrap-fuse-overlayfs", "layerrun", "podman"]))
-        for name, l in launchers.items():
-            if not l["runnable"]:
-                self.assertTrue(l["reason"], name)
+        for name, ln in launchers.items():
+            if not ln["runnable"]:
+                self.assertTrue(ln["reason"], name)
         if not os.path.exists(os.path.join(lfstest.BUILD, "layerrun")):
             self.assertFalse(launchers["layerrun"]["runnable"])
             self.assertIn("layerrun", launchers["layerrun"]["reason"])
         ctr = [w for w in data["workloads"] if w["name"] == "container_start"]
         self.assertEqual(len(ctr), 1)
-        for name, l in launchers.items():
-            if l["runnable"] and name not in ctr[0]["errors"]:
+        for name, ln in launchers.items():
+            if ln["runnable"] and name not in ctr[0]["errors"]:
                 self.assertEqual(len(ctr[0]["runs"][name]), 1, name)
 
     def test_markdown_and_charts_written(self):
