@@ -11,6 +11,7 @@ sha256), compressed by the gzip and zstd programs.
 import hashlib
 import json
 import os
+import platform
 import shutil
 import subprocess
 import tarfile
@@ -27,6 +28,13 @@ LAYER_TYPES = {
     "gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
     "zstd": "application/vnd.oci.image.layer.v1.tar+zstd",
 }
+
+
+def host_arch():
+    """This machine's architecture as OCI names it."""
+    m = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64", "i686": "386",
+            "armv7l": "arm"}.get(m, m)
 
 
 def sha256_file(path):
@@ -71,7 +79,8 @@ def compress(path, how):
     raise ValueError(how)
 
 
-def make_config(diff_ids, arch="amd64", os_name="linux", cmd=None):
+def make_config(diff_ids, arch=None, os_name="linux", cmd=None):
+    arch = arch or host_arch()
     cfg = {
         "architecture": arch,
         "os": os_name,
@@ -107,7 +116,7 @@ class OciLayout:
         return os.path.join(self.root, "blobs", "sha256",
                             digest.split(":", 1)[1])
 
-    def add_image(self, layers, arch="amd64", ref=None, platform=True,
+    def add_image(self, layers, arch=None, ref=None, platform=True,
                   diff_ids=None):
         """layers: list of (tar_path, compression).  Returns the manifest
         descriptor."""
@@ -118,6 +127,7 @@ class OciLayout:
             digest, size = self.add_blob(path=blob)
             descs.append({"mediaType": LAYER_TYPES[how], "digest": digest,
                           "size": size})
+        arch = arch or host_arch()
         cfg = make_config(diff_ids or ids, arch=arch)
         cdig, csize = self.add_blob(cfg)
         man = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
