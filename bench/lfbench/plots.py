@@ -3,7 +3,9 @@ implementation to kernel overlayfs per workload (bars, log scale), and
 the lookup time against the number of layers (lines, log-log)."""
 
 import os
+import shutil
 import subprocess
+import tempfile
 
 from . import stats, util
 
@@ -26,7 +28,7 @@ def _terminals(stem, width, height):
              stem + ".png")]
 
 
-def ratio_chart(out_dir, rows, impls, ref):
+def ratio_chart(out_dir, work, rows, impls, ref):
     """rows: [(workload, {impl: ratio})]; draws ratios.svg and ratios.png.
     Returns the file names, or [] when there is nothing to draw."""
     shown = [i for i in impls if i != ref and
@@ -34,7 +36,7 @@ def ratio_chart(out_dir, rows, impls, ref):
     rows = [(w, r) for w, r in rows if any(r.get(i) for i in shown)]
     if not rows or not shown:
         return []
-    dat = os.path.join(out_dir, "ratios.dat")
+    dat = os.path.join(work, "ratios.dat")
     with open(dat, "w") as f:
         f.write("workload " + " ".join('"%s"' % i for i in shown) + "\n")
         for w, r in rows:
@@ -66,18 +68,18 @@ set bmargin 9
 set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead \
     lc rgb '#1f77b4' lw 2 dt 2 front
 plot %s
-""" % (term, name, ref, plot), out_dir)
+""" % (term, os.path.join(out_dir, name), ref, plot), work)
         files.append(name)
     return files
 
 
-def scaling_chart(out_dir, series, impls):
+def scaling_chart(out_dir, work, series, impls):
     """series: {impl: [(layers, seconds)]}; draws scaling.svg/.png."""
     shown = [i for i in impls if series.get(i)]
     if not shown:
         return []
     for i in shown:
-        with open(os.path.join(out_dir, "scaling-%s.dat" % i), "w") as f:
+        with open(os.path.join(work, "scaling-%s.dat" % i), "w") as f:
             for n, v in sorted(series[i]):
                 f.write("%d %.6f\n" % (n, v))
     files = []
@@ -97,7 +99,7 @@ set xlabel "layers"
 set ylabel "seconds (log scale)"
 set key top left
 plot %s
-""" % (term, name, plot), out_dir)
+""" % (term, os.path.join(out_dir, name), plot), work)
         files.append(name)
     return files
 
@@ -115,6 +117,11 @@ def draw(out_dir, summaries, order):
                 series.setdefault(i, []).append((n, s["median"]))
         if any(ratios.values()):
             rows.append((name, ratios))
-    files = ratio_chart(out_dir, rows, order, stats.REF_KERNEL)
-    files += scaling_chart(out_dir, series, order)
+    # The data files gnuplot reads are scratch: results.json has it all.
+    work = tempfile.mkdtemp(prefix="lfbench-plot-")
+    try:
+        files = ratio_chart(out_dir, work, rows, order, stats.REF_KERNEL)
+        files += scaling_chart(out_dir, work, series, order)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return files
