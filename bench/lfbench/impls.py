@@ -53,11 +53,12 @@ class Impl:
 
     def unmount(self, m):
         """Unmounts and waits for the daemon (if any) to exit."""
-        if util.is_root():
-            r = subprocess.run(["umount", m.root], capture_output=True)
-        else:
-            r = subprocess.run([self.fusermount(), "-u", m.root],
-                               capture_output=True)
+        cmd = ["umount", m.root] if util.is_root() else \
+            [self.fusermount(), "-u", m.root]
+        try:
+            r = subprocess.run(cmd, capture_output=True, timeout=300)
+        except subprocess.TimeoutExpired:
+            r = subprocess.CompletedProcess(cmd, 1, b"", b"timed out")
         if r.returncode != 0:
             util.force_unmount(m.root)
             if util.mounted_fstype(m.root) is not None:

@@ -4,6 +4,7 @@ caches and processes."""
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -91,16 +92,30 @@ def timed(args, timeout=3600, **kw):
     """Runs a command and returns (seconds, CompletedProcess).
 
     The clock covers the command only (fork and exec included), not the
-    Python work around it."""
+    Python work around it.  On timeout the command's whole process group
+    is killed, so a pipeline cannot outlive it."""
     kw.setdefault("stdout", subprocess.PIPE)
     kw.setdefault("stderr", subprocess.PIPE)
     t0 = time.perf_counter()
     try:
-        r = subprocess.run(args, timeout=timeout, **kw)
+        proc = subprocess.Popen(args, start_new_session=True, **kw)
+    except OSError as e:
+        raise BenchError("cannot run %s: %s" % (_show(args), e.strerror))
+    try:
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         raise BenchError("%s: timed out after %ds" % (_show(args), timeout))
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
     t1 = time.perf_counter()
-    return t1 - t0, r
+    return t1 - t0, subprocess.CompletedProcess(args, proc.returncode, out,
+                                                err)
 
 
 def drop_caches():
@@ -141,8 +156,29 @@ def mounts_below(path):
             if m == path or m.startswith(path + "/")]
 
 
+def fuse_connection(path):
+    """The FUSE connection number (minor device) of the mount at path."""
+    path = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            parts = line.split()
+            if parts[4].encode().decode("unicode_escape") == path:
+                return int(parts[2].split(":")[1])
+    return None
+
+
 def force_unmount(path):
-    """Unmounts path even when its daemon is stuck: lazy unmount."""
+    """Unmounts path even when its daemon is stuck: the FUSE connection is
+    aborted first, then the mount is detached."""
+    kind = mounted_fstype(path)
+    if kind is None:
+        return
+    if kind.startswith("fuse"):
+        conn = fuse_connection(path)
+        abort = "/sys/fs/fuse/connections/%s/abort" % conn
+        with contextlib.suppress(OSError):
+            with open(abort, "w") as f:
+                f.write("1")
     for cmd in (["umount", path], ["fusermount3", "-uz", path],
                 ["fusermount", "-uz", path], ["umount", "-l", path]):
         if mounted_fstype(path) is None:
