@@ -740,7 +740,19 @@ int index_attach(struct lfs *fs, struct node *n, const struct stat *lower)
 	if (!e)
 		return -ENOMEM;
 	snprintf(e->index_key, sizeof(e->index_key), "%s", key);
-	node_set_flag(n, N_IDX_ALIAS | N_HLINK);
+	/* The index entry may itself hold only metadata (a hard link that
+	 * was unlinked, or chmod'ed, before any write): its data is below. */
+	unsigned marks = xp_marks_at(fs->index_fd, key);
+	if (marks & N_METACOPY) {
+		char *datapath = NULL;
+		if (xp_get_string_at(fs->index_fd, key, XATTR_LFS_METACOPY,
+				     &datapath) == 0) {
+			free(e->datapath);
+			e->datapath = datapath;
+			node_set_flag(n, N_METACOPY);
+		}
+	}
+	node_set_flag(n, N_IDX_ALIAS | N_HLINK | (marks & N_ORIGIN_SET));
 	node_set_layer(n, fs->upper);
 	return 0;
 }

@@ -405,20 +405,24 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		goto close;
 	}
 	bool in_upper = lfs_is_upper(fs, s.rec->layer);
+	/* The shared link count drops while the inode can still be reached
+	 * through this name. */
+	bool counted = n && (node_flags(n) & N_HLINK) &&
+		       index_nlink_add(fs, n, -1) == 0;
 	if (n)
 		keep_orphan(fs, n);
 	if (s.below)
 		r = whiteout_name(fs, &s, name, in_upper, false);
 	else if (in_upper)
 		r = unlinkat(s.pfd, name, 0) < 0 ? -errno : 0;
-	if (r < 0)
+	if (r < 0) {
+		if (counted)
+			index_nlink_add(fs, n, 1);
 		goto close;
-	dcache_hide(s.dc, s.rec, s.below);
-	if (n) {
-		if (node_flags(n) & N_HLINK)
-			index_nlink_add(fs, n, -1);
-		node_unhash(fs, n);
 	}
+	dcache_hide(s.dc, s.rec, s.below);
+	if (n)
+		node_unhash(fs, n);
 close:
 	slot_close(fs, &s);
 out:

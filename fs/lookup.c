@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "copy_up.h"
@@ -47,6 +48,21 @@ static int read_upper_marks(struct lfs *fs, struct node *dir,
 	return r;
 }
 
+/* An upper file that is a link of an index entry counts its links in
+ * the nlink mark, not on disk (the index holds one more). */
+static void mark_index_link(struct lfs *fs, struct node *dir,
+			    struct node *fresh, const char *name)
+{
+	int pfd = node_open(fs, dir, fs->upper, O_PATH | O_DIRECTORY);
+	if (pfd < 0)
+		return;
+	char path[64 + NAME_MAX];
+	xp_proc_path(path, sizeof(path), pfd, name);
+	if (lgetxattr(path, XATTR_LFS_NLINK, NULL, 0) > 0)
+		node_set_flag(fresh, N_HLINK);
+	close(pfd);
+}
+
 /*
  * Creates the node for a listing record.  Called with dir's lock held.
  * Hard links: a regular file with several links joins the node already
@@ -81,6 +97,8 @@ static int node_from_rec(struct lfs *fs, struct node *dir,
 		if (!lfs_is_upper(fs, rec->layer) &&
 		    index_attach(fs, fresh, st) == 0)
 			r = node_lstat(fs, fresh, fs->upper, st);
+		else if (lfs_is_upper(fs, rec->layer) && fs->index_fd >= 0)
+			mark_index_link(fs, dir, fresh, name);
 		struct node *same = node_find_by_ino(fs, fresh->ino);
 		if (same) {
 			node_discard(fresh);

@@ -456,6 +456,29 @@ class CopyOnWrite(LayerfsTestCase):
         write(j("a"), "again through a")
         self.assertEqual(read(j("dir/b")), b"again through a")
 
+    def test_unlink_one_lower_hard_link_keeps_the_other(self):
+        # Reported against layerfs: the remaining name read as zeros.
+        low = self.layer("lowu", {"etc/hello": "hi\n"})
+        os.link(os.path.join(low, "etc/hello"), os.path.join(low, "etc/hello2"))
+        m = self.mount_rw([low])
+        j = lambda *a: os.path.join(m.path, *a)
+        os.unlink(j("etc/hello2"))
+        self.assertEqual(read(j("etc/hello")), b"hi\n")
+        self.assertEqual(os.stat(j("etc/hello")).st_nlink, 1)
+        if os.geteuid() == 0:
+            with open("/proc/sys/vm/drop_caches", "w") as f:
+                f.write("2\n")  # the kernel forgets: a fresh lookup
+        self.assertEqual(read(j("etc/hello")), b"hi\n")
+        self.assertEqual(os.stat(j("etc/hello")).st_nlink, 1)
+        write(j("etc/hello"), "more\n", "a")
+        m.unmount()
+        self._mounts.remove(m)
+        m2 = self.mount([low], m.upper, m.work, mnt=self.path("again"))
+        p = os.path.join(m2.path, "etc/hello")
+        self.assertEqual(read(p), b"hi\nmore\n")
+        self.assertEqual(os.stat(p).st_nlink, 1)
+        self.assertEqual(os.listdir(os.path.join(m2.path, "etc")), ["hello"])
+
     def test_inode_numbers_kept(self):
         low = self.lower()
         m = self.mount_rw([low])
