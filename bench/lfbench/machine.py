@@ -58,6 +58,30 @@ def _cgroups():
     return "v1"
 
 
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def _cpuidle():
+    """The idle driver matters to FUSE: every request wakes the daemon,
+    often on the other CPU, and a halted virtual CPU wakes slowly."""
+    base = "/sys/devices/system/cpu/cpuidle/"
+    driver = _read(base + "current_driver")
+    if driver is None:
+        return "unknown"
+    out = "%s driver, %s governor" % (
+        driver, _read(base + "current_governor_ro") or
+        _read(base + "current_governor"))
+    poll = _read("/sys/module/haltpoll/parameters/guest_halt_poll_ns")
+    if poll is not None:
+        out += ", guest_halt_poll_ns=%s" % poll
+    return out
+
+
 def describe(data_dir):
     return {
         "cpu": _cpu_model(),
@@ -66,6 +90,7 @@ def describe(data_dir):
         "kernel": platform.release(),
         "os": _os_release(),
         "cgroups": _cgroups(),
+        "cpuidle": _cpuidle(),
         "data_filesystem": _fs_of(data_dir),
         "packages": {p: dpkg_version(p) for p in PACKAGES},
         "python": platform.python_version(),

@@ -122,6 +122,7 @@ class Report:
         L.append("| memory | %.1f GiB |" % (mc["memory_bytes"] / 2.0 ** 30))
         L.append("| OS, kernel | %s, Linux %s |" % (mc["os"], mc["kernel"]))
         L.append("| cgroups | %s |" % mc["cgroups"])
+        L.append("| CPU idle | %s |" % mc.get("cpuidle", "unknown"))
         L.append("| filesystem of the data | %s |" % mc["data_filesystem"])
         pk = ", ".join("%s %s" % (p, v) for p, v in mc["packages"].items()
                        if v)
