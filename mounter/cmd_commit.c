@@ -1,0 +1,176 @@
+/*
+ * layerrun commit NAME OUT: the container's upper layer as a new OCI
+ * layer, by running `layertool export`.  A container of an image gives
+ * a new image directory (the image's layers plus this one); a --lower
+ * container gives a layer tarball.  layertool runs in a user namespace
+ * with the container's id maps, so the owners it records are the
+ * container's, not the host ids they are stored under.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "layerrun.h"
+#include "lf_common.h"
+#include "lookup.h"
+#include "userns.h"
+#include "strfmt.h"
+
+static int find_layertool(char *buf, size_t size)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = 0;
+		char *slash = strrchr(self, '/');
+		if (slash) {
+			*slash = 0;
+			lr_fmt(buf, size, "%s/layertool", self);
+			if (access(buf, X_OK) == 0)
+				return 0;
+		}
+	}
+	const char *path = getenv("PATH");
+	char dirs[4096];
+	lr_fmt(dirs, sizeof(dirs), "%s", path ? path : "/usr/bin:/bin");
+	char *save;
+	for (char *d = strtok_r(dirs, ":", &save); d;
+	     d = strtok_r(NULL, ":", &save)) {
+		lr_fmt(buf, size, "%s/layertool", d);
+		if (d[0] == '/' && access(buf, X_OK) == 0)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+/* A running container's dirty pages reach layerfs, and so the upper
+ * layer, before it is read. */
+static void sync_running(const struct lr_state *st)
+{
+	char path[64];
+	lr_fmt(path, sizeof(path), "/proc/%d/root/", (int)st->pid);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || syncfs(fd) < 0)
+		lf_warn("cannot flush the running container's writes: %s",
+			strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+int cmd_commit(const struct global_opts *g, int argc, char **argv)
+{
+	const char *message = NULL, *author = NULL;
+	static const struct option opts[] = {
+		{ "message", required_argument, NULL, 'm' },
+		{ "author", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+m:a:h", opts, NULL)) != -1) {
+		if (c == 'm') {
+			message = optarg;
+		} else if (c == 'a') {
+			author = optarg;
+		} else if (c == 'h') {
+			usage_command("commit");
+			return 0;
+		} else {
+			lf_err("commit: unknown option or missing value '%s'",
+			       argv[optind - 1]);
+			return LR_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2) {
+		lf_err("usage: layerrun commit [-m MESSAGE] [--author A] NAME "
+		       "OUT");
+		return LR_EXIT_USAGE;
+	}
+	const char *name = argv[optind], *out = argv[optind + 1];
+	char tool[PATH_MAX];
+	if (find_layertool(tool, sizeof(tool)) < 0) {
+		lf_err("layertool was not found next to layerrun or in PATH");
+		return LR_EXIT_FAIL;
+	}
+	struct ctr_ref ref;
+	if (ctr_open(g, name, &ref) < 0)
+		return LR_EXIT_FAIL;
+	const struct lr_state *st = &ref.st;
+	/* The init layer first: a metadata-only copy of one of its files
+	 * finds its data there. */
+	size_t len = strlen(st->initdir) + 1;
+	for (size_t i = 0; i < st->lower.n; i++)
+		len += strlen(st->lower.v[i]) + 1;
+	char *lower = malloc(len + 1);
+	if (!lower) {
+		ctr_close(&ref);
+		return LR_EXIT_FAIL;
+	}
+	strcpy(lower, st->initdir);
+	for (size_t i = 0; i < st->lower.n; i++) {
+		if (strchr(st->lower.v[i], ':')) {
+			lf_err("layer '%s' has a ':' in its path, which "
+			       "layertool's --lower cannot take",
+			       st->lower.v[i]);
+			free(lower);
+			ctr_close(&ref);
+			return LR_EXIT_FAIL;
+		}
+		strcat(lower, ":");
+		strcat(lower, st->lower.v[i]);
+	}
+	char *args[16];
+	int a = 0;
+	args[a++] = (char *)"layertool";
+	args[a++] = (char *)"export";
+	if (st->image) {
+		args[a++] = (char *)"--image";
+		args[a++] = st->image;
+		args[a++] = (char *)"--out";
+		args[a++] = (char *)out;
+	}
+	args[a++] = (char *)"--lower";
+	args[a++] = lower;
+	if (message && st->image) {
+		args[a++] = (char *)"--message";
+		args[a++] = (char *)message;
+	}
+	if (author && st->image) {
+		args[a++] = (char *)"--author";
+		args[a++] = (char *)author;
+	}
+	args[a++] = st->upper;
+	if (!st->image)
+		args[a++] = (char *)out;
+	args[a] = NULL;
+
+	if (ctr_running(st))
+		sync_running(st);
+	struct idmap_plan plan;
+	char err[1024];
+	if (userns_from_state(st, &plan) < 0) {
+		lf_err("container %s's id maps are missing from its state",
+		       name);
+		free(lower);
+		ctr_close(&ref);
+		return LR_EXIT_FAIL;
+	}
+	if (userns_enter_like(&plan, err, sizeof(err)) < 0) {
+		lf_err("%s", err);
+		free(lower);
+		ctr_close(&ref);
+		return LR_EXIT_FAIL;
+	}
+	/* Relative OUT paths stay relative to where we were called. */
+	execv(tool, args);
+	lf_err("cannot run '%s': %s", tool, strerror(errno));
+	return LR_EXIT_FAIL;
+}

@@ -1,0 +1,199 @@
+/*
+ * layerrun run: prepare, start, wait (or detach behind a monitor),
+ * record the exit, clean up.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "container.h"
+#include "lf_common.h"
+#include "monitor.h"
+#include "remove.h"
+#include "run_prepare.h"
+#include "state.h"
+
+static int save_state(struct container *c, struct lr_state *st)
+{
+	state_lock(c->dirfd);
+	int r = state_save(c->dirfd, st);
+	state_unlock(c->dirfd);
+	if (r < 0)
+		lf_warn("cannot write the state of %s: %s", c->name,
+			strerror(-r));
+	return r;
+}
+
+static void record_exit(struct container *c, struct lr_state *st, int status)
+{
+	free(st->status);
+	st->status = strdup("exited");
+	st->exit_code = status;
+	st->finished = (long long)time(NULL);
+	for (size_t i = 0; i < c->cg.n; i++)
+		cgroup_remove_dir(c->cg.dirs[i]);
+	lr_strv_free(&st->cgroups);
+	if (st->status)
+		save_state(c, st);
+}
+
+/* -d: the caller returns once the container runs; this process stays
+ * as its monitor.  Returns -1 in the monitor, or the caller's status. */
+static int detach(int *notify)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		lf_err("pipe: %s", strerror(errno));
+		return LR_EXIT_SETUP;
+	}
+	fflush(NULL);
+	pid_t m = fork();
+	if (m < 0) {
+		lf_err("fork: %s", strerror(errno));
+		return LR_EXIT_SETUP;
+	}
+	if (m == 0) {
+		close(p[0]);
+		setsid();
+		*notify = p[1];
+		return -1;
+	}
+	close(p[1]);
+	char ok;
+	ssize_t n = read(p[0], &ok, 1);
+	close(p[0]);
+	if (n == 1)
+		return 0;
+	int st;
+	while (waitpid(m, &st, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(st) && WEXITSTATUS(st) ? WEXITSTATUS(st)
+						  : LR_EXIT_SETUP;
+}
+
+static void quiet_stdio(void)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0)
+		return;
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	close(null);
+}
+
+static int remove_after(struct container *c, struct lr_state *st)
+{
+	char *kept;
+	state_lock(c->dirfd);
+	int r = container_remove(c->rootfd, c->root, st, false, &kept);
+	state_unlock(c->dirfd);
+	free(kept);
+	return r;
+}
+
+int cmd_run(const struct global_opts *g, int argc, char **argv)
+{
+	struct run_opts o;
+	char err[1024];
+	if (run_opts_parse(argc, argv, &o, err, sizeof(err)) < 0) {
+		lf_err("%s", err);
+		run_opts_free(&o);
+		return LR_EXIT_SETUP;
+	}
+	if (o.help) {
+		usage_command("run");
+		run_opts_free(&o);
+		return 0;
+	}
+	int notify = -1;
+	if (o.detach) {
+		int r = detach(&notify);
+		if (r >= 0) {
+			run_opts_free(&o);
+			return r;
+		}
+	}
+	int status = LR_EXIT_SETUP;
+	struct lr_state st;
+	lr_state_init(&st);
+	struct container c;
+	if (run_prepare(&c, &o, g->root) < 0) {
+		container_free(&c);
+		run_opts_free(&o);
+		return LR_EXIT_SETUP;
+	}
+	if (container_to_state(&c, &st) < 0 || save_state(&c, &st) < 0) {
+		lf_err("cannot record the container's state");
+		goto setup_failed;
+	}
+
+	/* The layerfs daemon becomes our child when it detaches, so we can
+	 * wait for it; orphans of the start are ours to reap too. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	sigset_t old;
+	monitor_block_signals(&old);
+	if (o.tty && isatty(0) && ioctl(0, TIOCGWINSZ, &c.ws) == 0)
+		c.have_ws = true;
+	status = container_spawn(&c);
+	if (status != 0)
+		goto setup_failed;
+
+	free(st.status);
+	st.status = strdup("running");
+	st.pid = c.init_pid;
+	st.pid_start = proc_start_time(c.init_pid);
+	st.monitor_pid = getpid();
+	st.monitor_start = proc_start_time(getpid());
+	st.daemon_pid = c.daemon_pid;
+	st.daemon_start = c.daemon_start;
+	save_state(&c, &st);
+	if (notify >= 0) {
+		printf("%s\n", c.name);
+		fflush(stdout);
+		quiet_stdio();
+		if (write(notify, "1", 1) < 0) {
+			/* the caller went away: keep monitoring */
+		}
+		close(notify);
+	}
+
+	status = monitor_wait(c.init_pid, c.pty_master, o.interactive);
+	/* Wait for layerfs too: when run returns, every change is in the
+	 * upper layer and the statistics are written. */
+	if (!monitor_reap(c.daemon_pid, 10000))
+		lf_warn("layerfs (pid %d) did not stop after the container",
+			(int)c.daemon_pid);
+	record_exit(&c, &st, status);
+	if (o.rm)
+		remove_after(&c, &st);
+	lr_state_free(&st);
+	container_free(&c);
+	run_opts_free(&o);
+	return status;
+
+setup_failed:
+	/* Nothing runs: leave nothing behind (a user's --upper stays). */
+	if (c.daemon_pid > 0)
+		monitor_reap(c.daemon_pid, 5000);
+	if (!st.name && container_to_state(&c, &st) < 0)
+		lr_state_init(&st);
+	if (st.name) {
+		st.daemon_pid = c.daemon_pid;
+		st.daemon_start = c.daemon_start;
+		remove_after(&c, &st);
+	}
+	lr_state_free(&st);
+	container_free(&c);
+	run_opts_free(&o);
+	return status ? status : LR_EXIT_SETUP;
+}

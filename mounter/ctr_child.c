@@ -1,0 +1,268 @@
+/*
+ * The container's first process (C): namespaces, the root file system,
+ * the command, and finally the init.  Runs in a copy of the launcher,
+ * so it reads its orders from struct container; talks to the launcher
+ * only to wait for what needs the parent namespace.
+ */
+#include "container.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "devfs.h"
+#include "lf_common.h"
+#include "mount_util.h"
+#include "netlo.h"
+#include "payload.h"
+#include "rootfs.h"
+#include "sealed_init.h"
+#include "sync.h"
+#include "user_lookup.h"
+#include "volumes.h"
+#include "strfmt.h"
+
+#ifndef FUSE_SUPER_MAGIC
+#define FUSE_SUPER_MAGIC 0x65735546
+#endif
+
+static void __attribute__((noreturn)) die(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static void die(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	lf_err("%s", msg);
+	_exit(LR_EXIT_SETUP);
+}
+
+static void wait_for(struct container *c, enum sync_msg m)
+{
+	/* The launcher is gone or gave up: nothing left to build for. */
+	if (sync_recv(c->sync_child, m, NULL, NULL) < 0)
+		_exit(LR_EXIT_SETUP);
+}
+
+static void tell(struct container *c, enum sync_msg m, int value, int fd)
+{
+	if (sync_send(c->sync_child, m, value, fd) < 0)
+		_exit(LR_EXIT_SETUP);
+}
+
+static void become_root(struct container *c)
+{
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		die("cannot become root in the container's user namespace: %s",
+		    strerror(errno));
+	/* Drop the launcher's supplementary groups where we may. */
+	if (c->idmap.mode != USERNS_SINGLE)
+		setgroups(0, NULL);
+}
+
+/*
+ * Takes layerfs's mount, made in the namespace layerfs shares with us,
+ * into a mount namespace of our own, and leaves none behind: the mount
+ * then lives exactly as long as the container.
+ */
+static int take_over_mount(struct container *c)
+{
+	int tree = open_tree(AT_FDCWD, c->mnt, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (tree < 0)
+		die("cannot take over the layerfs mount: %s", strerror(errno));
+	if (umount2(c->mnt, MNT_DETACH) < 0)
+		die("cannot detach the layerfs mount: %s", strerror(errno));
+	/* The cgroup namespace too, now that the launcher has put us in the
+	 * container's cgroups: they become the root the container sees. */
+	if (unshare(CLONE_NEWNS | CLONE_NEWCGROUP) < 0)
+		die("cannot make the container's mount namespace: %s",
+		    strerror(errno));
+	int target LF_AUTOCLOSE = open(c->mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (target < 0 || mu_attach(tree, target) < 0)
+		die("cannot attach the layerfs mount: %s", strerror(errno));
+	close(tree);
+	int rootfd = open(c->mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		die("cannot open the container's root: %s", strerror(errno));
+	if (!mu_fs_is(rootfd, FUSE_SUPER_MAGIC))
+		die("layerfs is not serving the container's root: %s",
+		    errno ? strerror(errno) : "wrong file system");
+	return rootfd;
+}
+
+static void build_root(struct container *c, int rootfd)
+{
+	const struct run_opts *o = c->o;
+	char err[1024];
+	bool gid5 = userns_gid_mapped(&c->idmap, 5);
+	if (rootfs_mount_proc(rootfd, o->pid.share == NS_PRIVATE, err,
+			      sizeof(err)) < 0 ||
+	    devfs_setup(rootfd, gid5, o->ipc.share == NS_PRIVATE, err,
+			sizeof(err)) < 0 ||
+	    rootfs_mount_sys(rootfd, err, sizeof(err)) < 0 ||
+	    volumes_mount(rootfd, o->vols, o->nvols, err, sizeof(err)) < 0 ||
+	    rootfs_protect(rootfd, err, sizeof(err)) < 0)
+		die("%s", err);
+}
+
+static int make_pty(struct container *c, int rootfd)
+{
+	char err[512];
+	int slave;
+	int master = devfs_open_pty(rootfd, &slave, err, sizeof(err));
+	if (master < 0 || devfs_bind_console(rootfd, slave, err, sizeof(err)) < 0)
+		die("%s", err);
+	if (c->have_ws)
+		ioctl(master, TIOCSWINSZ, &c->ws);
+	tell(c, SYNC_PTY, 0, master);
+	close(master);
+	return slave;
+}
+
+static char *choose_cwd(struct container *c, int rootfd)
+{
+	const char *cwd = c->cwd && *c->cwd ? c->cwd : "/";
+	char norm[PATH_MAX];
+	if (ctr_path_normalize(cwd, norm, sizeof(norm)) < 0)
+		die("working directory '%s': must be absolute, without '..'",
+		    cwd);
+	/* As Docker: a missing working directory is made (in the upper
+	 * layer), inside the root. */
+	int fd = mu_make_in_root(rootfd, norm, false);
+	if (fd < 0)
+		die("cannot make the working directory '%s': %s", norm,
+		    strerror(-fd));
+	close(fd);
+	return strdup(norm);
+}
+
+void container_child(struct container *c)
+{
+	const struct run_opts *o = c->o;
+	char err[1024];
+
+	/* Until the command runs, the container dies with the launcher.  (A
+	 * launcher gone before this line closed the socket: the first
+	 * wait_for() ends us then.) */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	close(c->sync_parent);
+	setsid();
+
+	if (c->idmap.self_map && userns_map_self(&c->idmap, err, sizeof(err)) < 0)
+		die("%s", err);
+	tell(c, SYNC_NS_READY, 0, -1);
+	wait_for(c, SYNC_MAPPED);
+	become_root(c);
+
+	/* First thing in the new mount namespace: nothing we mount may
+	 * propagate to the host.  Slave, not private, so what the host
+	 * unmounts is unmounted here too and layerfs, which lives in this
+	 * namespace, never keeps a host file system busy. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		die("cannot make the mount namespace a slave: %s",
+		    strerror(errno));
+	tell(c, SYNC_MOUNT_READY, 0, -1);
+	wait_for(c, SYNC_MOUNTED);
+
+	int rootfd = take_over_mount(c);
+	build_root(c, rootfd);
+	int slave = o->tty ? make_pty(c, rootfd) : -1;
+
+	bool chrooted;
+	if (rootfs_enter(rootfd, o->no_pivot, &chrooted, err, sizeof(err)) < 0)
+		die("%s", err);
+	close(rootfd);
+	if (chrooted) {
+		int cap;
+		bool asked = false;
+		for (size_t i = 0; i < o->ncap_add; i++)
+			if (caps_parse_name(o->cap_add[i], &cap) == 0 &&
+			    cap == CAP_SYS_CHROOT)
+				asked = true;
+		if (!asked)
+			c->caps &= ~(1ULL << CAP_SYS_CHROOT);
+	}
+	if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) < 0)
+		die("cannot set the hostname: %s", strerror(errno));
+	int r;
+	if (o->net.share == NS_PRIVATE && (r = netlo_up()) < 0)
+		die("cannot bring up the loopback interface: %s", strerror(-r));
+
+	int newroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct ctr_user u;
+	if (newroot < 0 ||
+	    user_resolve(newroot, c->user, &u, err, sizeof(err)) < 0)
+		die("%s", err);
+	char *cwd = choose_cwd(c, newroot);
+	close(newroot);
+	if (!cwd ||
+	    env_default(&c->env, "PATH", ENV_DEFAULT_PATH) < 0 ||
+	    env_default(&c->env, "HOSTNAME", c->hostname ? c->hostname : c->name) < 0 ||
+	    env_default(&c->env, "HOME", u.home) < 0 ||
+	    (o->tty && env_default(&c->env, "TERM", "xterm") < 0))
+		die("out of memory");
+
+	int memfd = sealed_init_create();
+	if (memfd < 0)
+		die("cannot make the init's sealed copy: %s", strerror(-memfd));
+
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	pid_t cmd = fork();
+	if (cmd < 0)
+		die("fork: %s", strerror(errno));
+	if (cmd == 0) {
+		prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+		struct payload p = {
+			.argv = c->argv,
+			.envp = c->env.v,
+			.cwd = cwd,
+			.uid = u.uid,
+			.gid = u.gid,
+			.groups = u.groups,
+			.ngroups = u.ngroups,
+			.setgroups_allowed = c->idmap.mode != USERNS_SINGLE,
+			.caps = c->caps,
+			.no_new_privs = c->no_new_privs,
+			.tty_slave = slave,
+			.keep_stdin = o->interactive,
+			.out_fd = c->log_fd,
+		};
+		payload_exec(&p);
+	}
+	if (slave >= 0)
+		close(slave);
+	tell(c, SYNC_STARTED, cmd, -1);
+	/* Started: from now on the container outlives its launcher (that
+	 * is what -d and a killed monitor rely on). */
+	prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+	/* The init needs nothing but its own stdio; a detached container
+	 * must not hold its launcher's terminal or pipes. */
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		close(null);
+	}
+	r = sealed_init_exec(memfd, cmd);
+	kill(cmd, SIGKILL);
+	_exit(LR_EXIT_SETUP);
+}

@@ -1,0 +1,25 @@
+/* The command's environment: the image's, then -e, then the defaults
+ * every container gets (PATH, HOSTNAME, HOME, TERM with a terminal). */
+#ifndef LR_ENV_H
+#define LR_ENV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct env {
+	char **v; /* NULL-terminated "KEY=VALUE" */
+	size_t n;
+};
+
+#define ENV_DEFAULT_PATH \
+	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* Sets "KEY=VALUE" (or "KEY", which takes the launcher's own value and
+ * is skipped when unset), replacing an earlier KEY. */
+int env_set(struct env *e, const char *kv);
+/* Sets KEY only when it is not set yet. */
+int env_default(struct env *e, const char *key, const char *value);
+const char *env_get(const struct env *e, const char *key);
+void env_free(struct env *e);
+
+#endif

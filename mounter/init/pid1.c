@@ -1,0 +1,128 @@
+/*
+ * layerrun-init: the container's PID 1.
+ *
+ * usage: layerrun-init PID
+ *
+ * Started by the launcher, which forked the command as PID and exec'd
+ * this program with every signal blocked: nothing can be lost between
+ * the fork and the signalfd below.  It forwards the usual signals to the
+ * command, reaps every zombie the container leaves to it, and exits with
+ * the command's status (128+N when a signal N killed it); the kernel
+ * then kills whatever is left in the pid namespace.
+ *
+ * It is a static program of its own, run from a sealed memfd the
+ * launcher fills from a copy embedded in itself: /proc/1/exe in the
+ * container names that memfd, which cannot be written, so a container
+ * cannot overwrite the launcher through it (CVE-2019-5736), and being
+ * static it needs nothing from the container's root.  It keeps only
+ * CAP_KILL, for signalling a command running as another user.
+ */
+#include <errno.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const int forwarded[] = {
+	SIGHUP, SIGINT,  SIGQUIT, SIGUSR1, SIGUSR2,
+	SIGTERM, SIGWINCH, SIGALRM, SIGCONT,
+};
+
+static void keep_only_kill(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	memset(data, 0, sizeof(data));
+	data[0].effective = data[0].permitted = 1u << CAP_KILL;
+	syscall(SYS_capset, &hdr, data);
+	for (int c = 0; c <= 63; c++)
+		if (c != CAP_KILL && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 &&
+		    errno == EINVAL)
+			break;
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
+static int status_of(int st)
+{
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return 255;
+}
+
+/* Not PID 1 (the host's pid namespace): nobody else will end what the
+ * command left running, so kill the orphans that came to us. */
+static void kill_orphans(void)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children",
+		 (int)getpid());
+	for (int round = 0; round < 100; round++) {
+		FILE *f = fopen(path, "re");
+		if (!f)
+			return;
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = 0;
+		if (!n)
+			return;
+		for (char *t = strtok(buf, " \n"); t; t = strtok(NULL, " \n"))
+			kill((pid_t)atoi(t), SIGKILL);
+		while (waitpid(-1, NULL, 0) > 0)
+			;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2)
+		return 125;
+	pid_t child = (pid_t)atoi(argv[1]);
+	int pid1 = getpid() == 1;
+	if (!pid1)
+		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	keep_only_kill();
+
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	syscall(SYS_close_range, 3, ~0u, 0);
+	int sfd = signalfd(-1, &all, SFD_CLOEXEC);
+	if (sfd < 0)
+		return 125;
+
+	for (;;) {
+		struct signalfd_siginfo si;
+		ssize_t n = read(sfd, &si, sizeof(si));
+		if (n != sizeof(si)) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			return 125;
+		}
+		int sig = (int)si.ssi_signo;
+		if (sig != SIGCHLD) {
+			for (size_t i = 0; i < sizeof(forwarded) / sizeof(int); i++)
+				if (forwarded[i] == sig)
+					kill(child, sig);
+			continue;
+		}
+		int st;
+		pid_t p;
+		while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (p != child)
+				continue;
+			if (!pid1)
+				kill_orphans();
+			return status_of(st);
+		}
+		if (p < 0 && errno == ECHILD)
+			return 255; /* the command vanished unseen */
+	}
+}

@@ -1,0 +1,101 @@
+#include "lookup.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "lf_common.h"
+#include "runtime_dir.h"
+
+int root_open(const struct global_opts *g, char **root, int *rootfd)
+{
+	char err[1024];
+	int r = runtime_root_open(g->root, root, rootfd, err, sizeof(err));
+	if (r < 0)
+		lf_err("%s", err);
+	return r;
+}
+
+int ctr_open_in(const char *root, int rootfd, const char *name,
+		struct ctr_ref *ref)
+{
+	memset(ref, 0, sizeof(*ref));
+	ref->rootfd = -1;
+	lr_state_init(&ref->st);
+	ref->dirfd = state_dir_open(rootfd, name);
+	if (ref->dirfd < 0) {
+		lf_err("no container named '%s' in '%s'", name, root);
+		return ref->dirfd;
+	}
+	char err[512];
+	state_lock(ref->dirfd);
+	int r = state_load(ref->dirfd, &ref->st, err, sizeof(err));
+	if (r == 0)
+		state_refresh(ref->dirfd, &ref->st);
+	state_unlock(ref->dirfd);
+	if (r < 0) {
+		lf_err("container %s: %s", name, err);
+		close(ref->dirfd);
+		ref->dirfd = -1;
+	}
+	return r;
+}
+
+int ctr_open(const struct global_opts *g, const char *name,
+	     struct ctr_ref *ref)
+{
+	char *root;
+	int rootfd;
+	int r = root_open(g, &root, &rootfd);
+	if (r < 0)
+		return r;
+	r = ctr_open_in(root, rootfd, name, ref);
+	ref->root = root;
+	ref->rootfd = rootfd;
+	if (r < 0)
+		ctr_close(ref);
+	return r;
+}
+
+void ctr_close(struct ctr_ref *ref)
+{
+	lr_state_free(&ref->st);
+	if (ref->dirfd >= 0)
+		close(ref->dirfd);
+	if (ref->rootfd >= 0)
+		close(ref->rootfd);
+	free(ref->root);
+	memset(ref, 0, sizeof(*ref));
+	ref->dirfd = ref->rootfd = -1;
+}
+
+bool ctr_running(const struct lr_state *st)
+{
+	return strcmp(st->status, "running") == 0 && st->pid > 0 &&
+	       proc_is(st->pid, st->pid_start);
+}
+
+int signal_parse(const char *s, int *sig)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*s && !*end) {
+		if (v <= 0 || v >= NSIG)
+			return -EINVAL;
+		*sig = (int)v;
+		return 0;
+	}
+	const char *n = strncasecmp(s, "SIG", 3) == 0 ? s + 3 : s;
+	for (int i = 1; i < NSIG; i++) {
+		const char *abbrev = sigabbrev_np(i);
+		if (abbrev && strcasecmp(abbrev, n) == 0) {
+			*sig = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}

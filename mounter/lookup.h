@@ -1,0 +1,37 @@
+/* Finding a container by name for ps, exec, kill, logs, rm and commit. */
+#ifndef LR_LOOKUP_H
+#define LR_LOOKUP_H
+
+#include <stdbool.h>
+
+#include "commands.h"
+#include "state.h"
+
+struct ctr_ref {
+	char *root;
+	int rootfd;
+	int dirfd;
+	struct lr_state st;
+};
+
+/* Opens the state root (--root or the default). Prints on failure. */
+int root_open(const struct global_opts *g, char **root, int *rootfd);
+
+/*
+ * Opens container NAME and loads its state, bringing a stale entry up
+ * to date (state_refresh).  Prints one line and returns -errno when
+ * there is no such container or its state cannot be read.
+ */
+int ctr_open(const struct global_opts *g, const char *name,
+	     struct ctr_ref *ref);
+int ctr_open_in(const char *root, int rootfd, const char *name,
+		struct ctr_ref *ref);
+void ctr_close(struct ctr_ref *ref);
+
+/* Running: its init is the process the state names. */
+bool ctr_running(const struct lr_state *st);
+
+/* "TERM", "SIGTERM", "sigterm" or "15". */
+int signal_parse(const char *s, int *sig);
+
+#endif

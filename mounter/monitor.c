@@ -1,0 +1,184 @@
+#include "monitor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lf_common.h"
+
+static const int forwarded[] = {
+	SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
+};
+
+static void forward_set(sigset_t *set)
+{
+	sigemptyset(set);
+	for (size_t i = 0; i < LF_ARRAY_SIZE(forwarded); i++)
+		sigaddset(set, forwarded[i]);
+	sigaddset(set, SIGCHLD);
+}
+
+void monitor_block_signals(sigset_t *old)
+{
+	sigset_t set;
+	forward_set(&set);
+	sigprocmask(SIG_BLOCK, &set, old);
+}
+
+static int status_of(int st)
+{
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return 255;
+}
+
+struct tty_state {
+	bool raw;
+	struct termios saved;
+};
+
+static void raw_begin(struct tty_state *t)
+{
+	t->raw = false;
+	if (!isatty(0) || tcgetattr(0, &t->saved) < 0)
+		return;
+	struct termios raw = t->saved;
+	cfmakeraw(&raw);
+	if (tcsetattr(0, TCSADRAIN, &raw) == 0)
+		t->raw = true;
+}
+
+static void raw_end(struct tty_state *t)
+{
+	if (t->raw)
+		tcsetattr(0, TCSADRAIN, &t->saved);
+}
+
+static void copy_winsize(int master)
+{
+	struct winsize ws;
+	if (ioctl(0, TIOCGWINSZ, &ws) == 0)
+		ioctl(master, TIOCSWINSZ, &ws);
+}
+
+/* Moves what is readable on FROM to TO; false at EOF or error. */
+static bool pump(int from, int to)
+{
+	char buf[16384];
+	ssize_t n = read(from, buf, sizeof(buf));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return true;
+	if (n <= 0)
+		return false;
+	return lf_write_all(to, buf, (size_t)n) == 0;
+}
+
+int monitor_wait(pid_t pid, int master, bool interactive)
+{
+	sigset_t set;
+	forward_set(&set);
+	int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	struct tty_state tty = { 0 };
+	if (master >= 0) {
+		fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
+		if (interactive)
+			raw_begin(&tty);
+	}
+	bool child_done = false, master_done = master < 0;
+	bool stdin_open = master >= 0 && interactive;
+	int status = 255;
+	int drain_ms = 0;
+	while (!child_done || !master_done) {
+		struct pollfd p[3];
+		int n = 0;
+		p[n++] = (struct pollfd){ sfd, POLLIN, 0 };
+		int mi = -1, ii = -1;
+		if (!master_done) {
+			mi = n;
+			p[n++] = (struct pollfd){ master, POLLIN, 0 };
+		}
+		if (stdin_open && !child_done) {
+			ii = n;
+			p[n++] = (struct pollfd){ 0, POLLIN, 0 };
+		}
+		/* Once the container is gone, its terminal only has to be
+		 * drained: the last process may hold the slave briefly. */
+		int timeout = child_done ? 100 : -1;
+		int r = poll(p, (nfds_t)n, timeout);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r == 0 && child_done && (drain_ms += 100) >= 2000)
+			break;
+		if (mi >= 0 && (p[mi].revents & (POLLIN | POLLHUP | POLLERR)))
+			if (!pump(master, 1))
+				master_done = true;
+		if (ii >= 0 && (p[ii].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    !pump(0, master)) {
+			/* Our input ended: end the terminal's input too, as
+			 * a ^D at the start of a line would. */
+			char eof = 4;
+			struct termios t;
+			if (tcgetattr(master, &t) == 0)
+				eof = (char)t.c_cc[VEOF];
+			if (write(master, &eof, 1) < 0) {
+				/* the container may be gone already */
+			}
+			stdin_open = false;
+		}
+		if (p[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				int sig = (int)si.ssi_signo;
+				if (sig == SIGCHLD)
+					continue;
+				if (sig == SIGWINCH && master >= 0)
+					copy_winsize(master);
+				else if (!child_done)
+					kill(pid, sig);
+			}
+		}
+		if (!child_done) {
+			int st;
+			pid_t w = waitpid(pid, &st, WNOHANG);
+			if (w == pid || (w < 0 && errno == ECHILD)) {
+				child_done = true;
+				status = w == pid ? status_of(st) : 255;
+			}
+		}
+	}
+	if (!child_done) {
+		int st;
+		if (waitpid(pid, &st, 0) == pid)
+			status = status_of(st);
+	}
+	raw_end(&tty);
+	if (sfd >= 0)
+		close(sfd);
+	return status;
+}
+
+bool monitor_reap(pid_t pid, int timeout_ms)
+{
+	if (pid <= 0)
+		return true;
+	for (int waited = 0;; waited += 10) {
+		int st;
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		if (w == pid || (w < 0 && errno == ECHILD))
+			return true;
+		if (waited >= timeout_ms)
+			return false;
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}

@@ -1,0 +1,29 @@
+/*
+ * Waiting for a container's (or an exec'd command's) process in the
+ * foreground: signals are forwarded to it (TERM, INT, HUP, QUIT, USR1,
+ * USR2, WINCH), and with a terminal the launcher's own terminal is put
+ * in raw mode and proxied to the container's pseudo-terminal, window
+ * size changes included.
+ */
+#ifndef LR_MONITOR_H
+#define LR_MONITOR_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* The signals a launcher forwards, plus SIGCHLD: block them before any
+ * child exists, so none is lost and children inherit the mask. */
+void monitor_block_signals(sigset_t *old);
+
+/*
+ * Waits for PID (our child), forwarding signals.  MASTER is the pty
+ * master or -1; INTERACTIVE copies our stdin to it.  Returns the exit
+ * status to report: the code, or 128+N when signal N killed it.
+ */
+int monitor_wait(pid_t pid, int master, bool interactive);
+
+/* Waits up to TIMEOUT_MS for our child PID to exit; true when it did. */
+bool monitor_reap(pid_t pid, int timeout_ms);
+
+#endif

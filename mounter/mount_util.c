@@ -1,0 +1,161 @@
+#include "mount_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "lf_common.h"
+#include "strfmt.h"
+
+int mu_open_in_root(int rootfd, const char *path, int flags)
+{
+	while (*path == '/')
+		path++;
+	struct open_how how = {
+		.flags = (unsigned long long)(flags | O_CLOEXEC),
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, rootfd, *path ? path : ".", &how,
+			      sizeof(how));
+	return fd < 0 ? -errno : fd;
+}
+
+int mu_make_in_root(int rootfd, const char *path, bool file)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+	if (len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	int fd = mu_open_in_root(rootfd, buf, O_PATH);
+	if (fd >= 0 || fd != -ENOENT)
+		return fd;
+	/* Walk from the root: each missing component is created in its
+	 * parent, itself opened inside the root, so a symlink met on the
+	 * way is followed as the container would and never leaves it. */
+	char *p = buf;
+	while (*p == '/')
+		p++;
+	for (;;) {
+		char *slash = strchr(p, '/');
+		if (slash)
+			*slash = 0;
+		bool last = !slash || !slash[1];
+		fd = mu_open_in_root(rootfd, buf, O_PATH);
+		if (fd == -ENOENT) {
+			char *name = strrchr(buf, '/');
+			int parent;
+			if (name && name != buf) {
+				*name = 0;
+				parent = mu_open_in_root(rootfd, buf,
+							 O_PATH | O_DIRECTORY);
+				*name++ = '/';
+			} else {
+				parent = mu_open_in_root(rootfd, "/",
+							 O_PATH | O_DIRECTORY);
+				name = name ? name + 1 : buf;
+			}
+			if (parent < 0)
+				return parent;
+			int r;
+			if (last && file) {
+				int f = openat(parent, name,
+					       O_CREAT | O_EXCL | O_WRONLY |
+						       O_NOFOLLOW | O_CLOEXEC,
+					       0644);
+				r = f < 0 ? -errno : 0;
+				if (f >= 0)
+					close(f);
+			} else {
+				r = mkdirat(parent, name, 0755) < 0 ? -errno : 0;
+			}
+			close(parent);
+			if (r < 0 && r != -EEXIST)
+				return r;
+			fd = mu_open_in_root(rootfd, buf, O_PATH);
+			/* EEXIST then ENOENT: a dangling symlink is there. */
+			if (fd < 0)
+				return fd == -ENOENT ? -ELOOP : fd;
+		}
+		if (fd < 0 || last)
+			return fd;
+		close(fd);
+		*slash = '/';
+		p = slash + 1;
+	}
+}
+
+static void fd_path(int fd, char *buf, size_t size)
+{
+	lr_fmt(buf, size, "/proc/self/fd/%d", fd);
+}
+
+int mu_mount_fs(int targetfd, const char *type, const char *source,
+		unsigned long flags, const char *data)
+{
+	char target[64];
+	fd_path(targetfd, target, sizeof(target));
+	return mount(source, target, type, flags, data) < 0 ? -errno : 0;
+}
+
+int mu_clone_tree(int dirfd, const char *path, bool recursive)
+{
+	unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC;
+	if (recursive)
+		flags |= AT_RECURSIVE;
+	if (!*path)
+		flags |= AT_EMPTY_PATH;
+	int fd = open_tree(dirfd, path, flags);
+	return fd < 0 ? -errno : fd;
+}
+
+int mu_tree_restrict(int treefd, bool ro, bool nosuid_nodev_noexec)
+{
+	struct mount_attr attr = { 0 };
+	if (ro)
+		attr.attr_set |= MOUNT_ATTR_RDONLY;
+	if (nosuid_nodev_noexec)
+		attr.attr_set |= MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+				 MOUNT_ATTR_NOEXEC;
+	if (!attr.attr_set)
+		return 0;
+	return mount_setattr(treefd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+			     sizeof(attr)) < 0
+		       ? -errno
+		       : 0;
+}
+
+int mu_attach(int treefd, int targetfd)
+{
+	return move_mount(treefd, "", targetfd, "",
+			  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0
+		       ? -errno
+		       : 0;
+}
+
+int mu_bind(int srcfd, int targetfd, bool recursive, bool ro)
+{
+	int tree = mu_clone_tree(srcfd, "", recursive);
+	if (tree < 0)
+		return tree;
+	int r = mu_tree_restrict(tree, ro, false);
+	if (r == 0)
+		r = mu_attach(tree, targetfd);
+	close(tree);
+	return r;
+}
+
+bool mu_fs_is(int fd, unsigned long magic)
+{
+	struct statfs sf;
+	return fstatfs(fd, &sf) == 0 && (unsigned long)sf.f_type == magic;
+}

@@ -1,0 +1,49 @@
+/*
+ * Mounting onto file descriptors, never onto paths an image controls.
+ *
+ * Targets inside the container's root are opened first (O_PATH), either
+ * refusing every symlink (standard mount points: the container has no
+ * business making /proc a symlink) or resolving symlinks as the
+ * container would, clamped to its root (volume targets), and mounts go
+ * onto those fds.  New file systems are mounted through the fd's
+ * /proc/self/fd magic link, which names exactly the opened dentry;
+ * bind mounts are cloned with open_tree() and attached with
+ * move_mount(), so a source is also an fd chosen before pivot_root.
+ * Needs Linux 5.12 (mount_setattr).
+ */
+#ifndef LR_MOUNT_UTIL_H
+#define LR_MOUNT_UTIL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* Opens PATH (relative or absolute, in the container's terms) below
+ * ROOTFD, symlinks resolved inside the root.  flags as for open(2). */
+int mu_open_in_root(int rootfd, const char *path, int flags);
+
+/*
+ * Makes PATH exist below ROOTFD like `mkdir -p` (the last component an
+ * empty file when FILE is true), resolving every existing component
+ * inside the root.  Returns an O_PATH fd of the result or -errno.
+ */
+int mu_make_in_root(int rootfd, const char *path, bool file);
+
+/* Mounts a new file system of TYPE onto TARGETFD. */
+int mu_mount_fs(int targetfd, const char *type, const char *source,
+		unsigned long flags, const char *data);
+
+/* A detached copy of the mount tree at FD/PATH (recursive). */
+int mu_clone_tree(int dirfd, const char *path, bool recursive);
+/* Makes a detached tree read-only (and nosuid, nodev, noexec when
+ * asked), recursively. */
+int mu_tree_restrict(int treefd, bool ro, bool nosuid_nodev_noexec);
+/* Attaches a detached tree onto TARGETFD; consumes nothing. */
+int mu_attach(int treefd, int targetfd);
+
+/* Binds the file or directory at SRCFD onto TARGETFD. */
+int mu_bind(int srcfd, int targetfd, bool recursive, bool ro);
+
+/* True when FD is on a file system with this statfs magic. */
+bool mu_fs_is(int fd, unsigned long magic);
+
+#endif

@@ -1,0 +1,172 @@
+#include "payload.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "env.h"
+#include "layerrun.h"
+#include "lf_common.h"
+#include "strfmt.h"
+
+static void __attribute__((noreturn)) die(int status, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void die(int status, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	lf_err("%s", msg);
+	_exit(status);
+}
+
+static void setup_stdio(const struct payload *p)
+{
+	if (setsid() < 0)
+		die(LR_EXIT_SETUP, "setsid: %s", strerror(errno));
+	if (p->tty_slave >= 0) {
+		if (ioctl(p->tty_slave, TIOCSCTTY, 0) < 0)
+			die(LR_EXIT_SETUP, "cannot take the terminal: %s",
+			    strerror(errno));
+		for (int fd = 0; fd < 3; fd++)
+			if (dup2(p->tty_slave, fd) < 0)
+				die(LR_EXIT_SETUP, "dup2: %s", strerror(errno));
+		return;
+	}
+	if (!p->keep_stdin) {
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (null < 0 || dup2(null, 0) < 0)
+			die(LR_EXIT_SETUP, "cannot open /dev/null: %s",
+			    strerror(errno));
+		close(null);
+	}
+	if (p->out_fd >= 0 && (dup2(p->out_fd, 1) < 0 || dup2(p->out_fd, 2) < 0))
+		die(LR_EXIT_SETUP, "dup2: %s", strerror(errno));
+}
+
+static void enter_cwd(const char *cwd)
+{
+	if (chdir(cwd) < 0)
+		die(LR_EXIT_SETUP, "cannot enter the working directory '%s': %s",
+		    cwd, strerror(errno));
+	/* A cwd outside the root (an fd leaked from the host, a race on
+	 * the path) shows as "(unreachable)..." or fails: refuse both. */
+	char buf[PATH_MAX];
+	if (!getcwd(buf, sizeof(buf)) || buf[0] != '/')
+		die(LR_EXIT_SETUP,
+		    "the working directory '%s' is not inside the container",
+		    cwd);
+}
+
+static void set_identity(const struct payload *p)
+{
+	if (p->setgroups_allowed &&
+	    setgroups(p->ngroups, p->ngroups ? p->groups : NULL) < 0)
+		die(LR_EXIT_SETUP, "setgroups: %s", strerror(errno));
+	int r = caps_limit_bounding(p->caps);
+	if (r < 0)
+		die(LR_EXIT_SETUP, "cannot limit capabilities: %s",
+		    strerror(-r));
+	if (setresgid(p->gid, p->gid, p->gid) < 0)
+		die(LR_EXIT_SETUP,
+		    errno == EINVAL
+			    ? "gid %u does not exist in the container's user "
+			      "namespace (a single-id namespace has only 0; "
+			      "--userns subid maps more)"
+			    : "setgid %u failed",
+		    (unsigned)p->gid);
+	if (setresuid(p->uid, p->uid, p->uid) < 0)
+		die(LR_EXIT_SETUP,
+		    errno == EINVAL
+			    ? "uid %u does not exist in the container's user "
+			      "namespace (a single-id namespace has only 0; "
+			      "--userns subid maps more)"
+			    : "setuid %u failed",
+		    (unsigned)p->uid);
+	/* Root keeps the container's set; any other user lost every
+	 * capability in setresuid, as in Docker. */
+	if (p->uid == 0 && (r = caps_set_process(p->caps)) < 0)
+		die(LR_EXIT_SETUP, "cannot set capabilities: %s", strerror(-r));
+	if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		die(LR_EXIT_SETUP, "no_new_privs: %s", strerror(errno));
+}
+
+static void reset_signals(void)
+{
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+	for (int s = 1; s < NSIG; s++)
+		sigaction(s, &sa, NULL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static const char *path_of(char *const *envp)
+{
+	for (size_t i = 0; envp && envp[i]; i++)
+		if (strncmp(envp[i], "PATH=", 5) == 0)
+			return envp[i] + 5;
+	return ENV_DEFAULT_PATH;
+}
+
+static void run(char *const *argv, char *const *envp)
+{
+	const char *cmd = argv[0];
+	if (strchr(cmd, '/')) {
+		execve(cmd, argv, envp);
+		int e = errno;
+		die(e == ENOENT ? LR_EXIT_NOT_FOUND : LR_EXIT_CANNOT_EXEC,
+		    "cannot run '%s': %s", cmd, strerror(e));
+	}
+	const char *p = path_of(envp);
+	int denied = 0;
+	while (*p) {
+		const char *e = strchr(p, ':');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		char full[PATH_MAX];
+		if (n == 0)
+			lr_fmt(full, sizeof(full), "%s", cmd);
+		else
+			lr_fmt(full, sizeof(full), "%.*s/%s", (int)n, p, cmd);
+		execve(full, argv, envp);
+		if (errno == EACCES)
+			denied = EACCES;
+		else if (errno != ENOENT && errno != ENOTDIR)
+			die(LR_EXIT_CANNOT_EXEC, "cannot run '%s': %s", full,
+			    strerror(errno));
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	if (denied)
+		die(LR_EXIT_CANNOT_EXEC, "cannot run '%s': %s", cmd,
+		    strerror(denied));
+	die(LR_EXIT_NOT_FOUND, "'%s' was not found in the container's PATH",
+	    cmd);
+}
+
+void payload_exec(const struct payload *p)
+{
+	/* Until exec, nothing in the container may ptrace us to reach the
+	 * launcher's memory or descriptors. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	setup_stdio(p);
+	enter_cwd(p->cwd);
+	set_identity(p);
+	reset_signals();
+	close_range(3, ~0U, 0);
+	run(p->argv, p->envp);
+	_exit(LR_EXIT_SETUP);
+}

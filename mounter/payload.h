@@ -1,0 +1,36 @@
+/*
+ * The last steps before the container's command runs, shared by `run`
+ * and `exec`: session and terminal, working directory (checked to be
+ * inside the new root), user and groups, capabilities, no_new_privs,
+ * every fd but stdio closed, and the exec itself with a PATH search in
+ * the container's environment.  Called inside the container's root.
+ */
+#ifndef LR_PAYLOAD_H
+#define LR_PAYLOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct payload {
+	char *const *argv;
+	char *const *envp;
+	const char *cwd;
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups;
+	size_t ngroups;
+	bool setgroups_allowed; /* false in a single-id namespace */
+	uint64_t caps;
+	bool no_new_privs;
+	int tty_slave;  /* the terminal, -1 for none */
+	bool keep_stdin; /* -i: fd 0 stays; otherwise /dev/null */
+	int out_fd;     /* detached: stdout and stderr go here; -1 keeps them */
+};
+
+/* Does not return: execs the command or exits with 125 (setup), 126
+ * (cannot execute) or 127 (not found) after one line on stderr. */
+void payload_exec(const struct payload *p) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,209 @@
+#include "rootfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "devfs.h"
+#include "lf_common.h"
+#include "mount_util.h"
+#include "safe_path.h"
+#include "strfmt.h"
+
+static int open_mountpoint(int rootfd, const char *name, char *err,
+			   size_t errlen)
+{
+	int fd = sp_open_beneath(rootfd, name, O_PATH | O_DIRECTORY, 0);
+	if (fd < 0)
+		lr_fmt(err, errlen,
+			 "the container's /%s is %s: refusing to mount on it",
+			 name,
+			 fd == -ELOOP || fd == -ENOTDIR
+				 ? "a symlink or not a directory"
+				 : strerror(-fd));
+	return fd;
+}
+
+int rootfs_mount_proc(int rootfd, bool pid_private, char *err, size_t errlen)
+{
+	int target LF_AUTOCLOSE = open_mountpoint(rootfd, "proc", err, errlen);
+	if (target < 0)
+		return target;
+	int r;
+	if (pid_private) {
+		r = mu_mount_fs(target, "proc", "proc",
+				MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	} else {
+		int host LF_AUTOCLOSE =
+			open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		r = host < 0 ? -errno : mu_bind(host, target, true, false);
+	}
+	if (r < 0) {
+		lr_fmt(err, errlen, "cannot mount /proc: %s%s", strerror(-r),
+			 r == -EPERM ? " (the host's /proc is partly hidden, "
+				       "e.g. by a nested container's masks)"
+				     : "");
+		return r;
+	}
+	int check LF_AUTOCLOSE =
+		sp_open_beneath(rootfd, "proc", O_PATH | O_DIRECTORY, 0);
+	if (check < 0 || !mu_fs_is(check, PROC_SUPER_MAGIC)) {
+		lr_fmt(err, errlen, "/proc is not procfs after mounting it");
+		return -EXDEV;
+	}
+	return 0;
+}
+
+int rootfs_mount_sys(int rootfd, char *err, size_t errlen)
+{
+	int target LF_AUTOCLOSE = open_mountpoint(rootfd, "sys", err, errlen);
+	if (target < 0)
+		return target;
+	int r = mu_mount_fs(target, "sysfs", "sysfs",
+			    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	if (r == -EPERM || r == -EACCES) {
+		/* sysfs belongs to the network namespace: one we did not
+		 * create (--net host, container:) cannot get a new one. */
+		int tree = mu_clone_tree(AT_FDCWD, "/sys", true);
+		r = tree;
+		if (tree >= 0) {
+			r = mu_tree_restrict(tree, true, true);
+			if (r == 0)
+				r = mu_attach(tree, target);
+			close(tree);
+		}
+	}
+	if (r < 0) {
+		lr_fmt(err, errlen, "cannot mount /sys: %s", strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+static const char *const masked[] = {
+	"proc/acpi",          "proc/asound",        "proc/interrupts",
+	"proc/kcore",         "proc/keys",          "proc/latency_stats",
+	"proc/timer_list",    "proc/timer_stats",   "proc/sched_debug",
+	"proc/scsi",          "sys/firmware",       "sys/devices/virtual/powercap",
+};
+
+static const char *const readonly[] = {
+	"proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger",
+};
+
+static int mask_one(int rootfd, const char *path, int nullfd)
+{
+	int fd LF_AUTOCLOSE = sp_open_beneath(rootfd, path, O_PATH, 0);
+	if (fd == -ENOENT)
+		return 0; /* this kernel has no such file */
+	if (fd < 0)
+		return fd;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return mu_mount_fs(fd, "tmpfs", "tmpfs",
+				   MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+				   "size=0k,nr_inodes=1,mode=0555");
+	return mu_bind(nullfd, fd, false, true);
+}
+
+static int readonly_one(int rootfd, const char *path)
+{
+	int fd LF_AUTOCLOSE = sp_open_beneath(rootfd, path, O_PATH, 0);
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	int tree = mu_clone_tree(fd, "", true);
+	if (tree < 0)
+		return tree;
+	int r = mu_tree_restrict(tree, true, true);
+	if (r == 0)
+		r = mu_attach(tree, fd);
+	close(tree);
+	return r;
+}
+
+int rootfs_protect(int rootfd, char *err, size_t errlen)
+{
+	int nullfd LF_AUTOCLOSE = devfs_host_null();
+	if (nullfd < 0) {
+		lr_fmt(err, errlen,
+			 "cannot mask paths: the host's /dev/null is not the "
+			 "null device");
+		return nullfd;
+	}
+	for (size_t i = 0; i < LF_ARRAY_SIZE(masked); i++) {
+		int r = mask_one(rootfd, masked[i], nullfd);
+		if (r < 0) {
+			lr_fmt(err, errlen, "cannot mask /%s: %s", masked[i],
+				 strerror(-r));
+			return r;
+		}
+	}
+	for (size_t i = 0; i < LF_ARRAY_SIZE(readonly); i++) {
+		int r = readonly_one(rootfd, readonly[i]);
+		if (r < 0) {
+			lr_fmt(err, errlen, "cannot make /%s read-only: %s",
+				 readonly[i], strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+int rootfs_enter(int rootfd, bool no_pivot, bool *chrooted, char *err,
+		 size_t errlen)
+{
+	*chrooted = false;
+	if (fchdir(rootfd) < 0) {
+		lr_fmt(err, errlen, "cannot enter the root: %s",
+			 strerror(errno));
+		return -errno;
+	}
+	if (!no_pivot) {
+		/* pivot_root(".", "."): the old root ends up stacked on the
+		 * new one and is detached at once, so nothing of the host
+		 * stays reachable, and no directory is needed for it. */
+		if (syscall(SYS_pivot_root, ".", ".") == 0) {
+			if (umount2(".", MNT_DETACH) < 0) {
+				lr_fmt(err, errlen,
+					 "cannot detach the old root: %s",
+					 strerror(errno));
+				return -errno;
+			}
+			if (chdir("/") < 0)
+				return -errno;
+			return 0;
+		}
+		if (errno != EINVAL) {
+			lr_fmt(err, errlen, "pivot_root failed: %s",
+				 strerror(errno));
+			return -errno;
+		}
+		lf_warn("pivot_root is not possible here (is the host root an "
+			"initramfs?): using chroot; CAP_SYS_CHROOT is dropped "
+			"so the container cannot climb out of it");
+	}
+	/* The fallback: cover "/" with the container's root where the
+	 * kernel allows it, then chroot. */
+	if (mount(".", "/", NULL, MS_MOVE, NULL) < 0 && errno != EINVAL &&
+	    errno != EPERM) {
+		lr_fmt(err, errlen, "cannot move the root: %s",
+			 strerror(errno));
+		return -errno;
+	}
+	if (chroot(".") < 0 || chdir("/") < 0) {
+		lr_fmt(err, errlen, "chroot failed: %s", strerror(errno));
+		return -errno;
+	}
+	*chrooted = true;
+	return 0;
+}

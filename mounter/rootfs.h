@@ -1,0 +1,35 @@
+/*
+ * The container's /proc and /sys, the masked and read-only paths, and
+ * the switch of root: pivot_root with the old root detached, or chroot
+ * where pivot_root cannot work.
+ */
+#ifndef LR_ROOTFS_H
+#define LR_ROOTFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A new procfs for the container's pid namespace (or, with the host's
+ * pid namespace, a recursive bind of the host's /proc, which is all a
+ * user namespace may have then). */
+int rootfs_mount_proc(int rootfd, bool pid_private, char *err, size_t errlen);
+
+/* sysfs read-only; a read-only recursive bind of the host's /sys when
+ * the network namespace is not ours to mount sysfs for. */
+int rootfs_mount_sys(int rootfd, char *err, size_t errlen);
+
+/* Masks /proc/kcore, /proc/keys, ... (files under /dev/null, directories
+ * under an empty read-only tmpfs) and makes /proc/sys, /proc/irq, ...
+ * read-only. */
+int rootfs_protect(int rootfd, char *err, size_t errlen);
+
+/*
+ * Makes ROOTFD the root: pivot_root(".", ".") and a lazy unmount of the
+ * old root.  With NO_PIVOT, or when pivot_root fails with EINVAL (the
+ * host root is an initramfs), moves the root mount over "/" and chroots
+ * into it; *chrooted says so.
+ */
+int rootfs_enter(int rootfd, bool no_pivot, bool *chrooted, char *err,
+		 size_t errlen);
+
+#endif

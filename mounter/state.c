@@ -1,0 +1,207 @@
+#include "state.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "lf_common.h"
+#include "strfmt.h"
+
+#define STATE_FILE "state"
+
+bool state_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > 64 || !isalnum((unsigned char)name[0]))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (!isalnum(c) && c != '_' && c != '.' && c != '-')
+			return false;
+	}
+	return true;
+}
+
+int state_name_generate(char *buf, size_t size)
+{
+	unsigned char r[4];
+	if (getrandom(r, sizeof(r), 0) != sizeof(r))
+		return -errno;
+	lr_fmt(buf, size, "lr-%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
+	return 0;
+}
+
+int state_dir_create(int rootfd, const char *name)
+{
+	if (mkdirat(rootfd, name, 0700) < 0)
+		return -errno;
+	int fd = openat(rootfd, name,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int state_dir_open(int rootfd, const char *name)
+{
+	if (!state_name_valid(name))
+		return -ENOENT;
+	int fd = openat(rootfd, name,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (faccessat(fd, STATE_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
+		close(fd);
+		return -ENOENT;
+	}
+	return fd;
+}
+
+int state_lock(int dirfd)
+{
+	return LF_RETRY(flock(dirfd, LOCK_EX)) < 0 ? -errno : 0;
+}
+
+void state_unlock(int dirfd)
+{
+	flock(dirfd, LOCK_UN);
+}
+
+int state_save(int dirfd, const struct lr_state *st)
+{
+	size_t len;
+	char *text = lr_state_format(st, &len);
+	if (!text)
+		return -ENOMEM;
+	int r = lf_write_file_atomic_at(dirfd, STATE_FILE, text, len, 0600);
+	free(text);
+	return r;
+}
+
+int state_load(int dirfd, struct lr_state *st, char *err, size_t errlen)
+{
+	char *text;
+	size_t len;
+	int r = lf_read_file_at(dirfd, STATE_FILE, &text, &len);
+	if (r < 0) {
+		lr_fmt(err, errlen, "cannot read its state: %s", strerror(-r));
+		lr_state_init(st);
+		return r;
+	}
+	char perr[200];
+	r = lr_state_parse(text, len, st, perr, sizeof(perr));
+	free(text);
+	if (r < 0)
+		lr_fmt(err, errlen, "its state file is damaged (%s)", perr);
+	return r;
+}
+
+unsigned long long proc_start_time(pid_t pid)
+{
+	char path[64], buf[1024];
+	if (pid <= 0)
+		return 0;
+	lr_fmt(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	/* comm may hold spaces and parentheses: fields start after the
+	 * last ')'.  The start time is field 22, the 20th after it. */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	p++;
+	for (int field = 2; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (!p)
+		return 0;
+	/* A zombie still has its stat: count it as gone. */
+	char *state = strrchr(buf, ')') + 2;
+	if (*state == 'Z' || *state == 'X')
+		return 0;
+	return strtoull(p + 1, NULL, 10);
+}
+
+bool proc_is(pid_t pid, unsigned long long start)
+{
+	unsigned long long now = proc_start_time(pid);
+	return now != 0 && (start == 0 || now == start);
+}
+
+int state_refresh(int dirfd, struct lr_state *st)
+{
+	if (strcmp(st->status, "running") != 0 &&
+	    strcmp(st->status, "created") != 0)
+		return 0;
+	if (st->pid > 0 && proc_is(st->pid, st->pid_start))
+		return 0;
+	/* The monitor records an exit itself; when it is alive it will. */
+	if (st->monitor_pid > 0 && proc_is(st->monitor_pid, st->monitor_start))
+		return 0;
+	free(st->status);
+	st->status = strdup("exited");
+	st->exit_code = -1;
+	st->finished = (long long)time(NULL);
+	for (size_t i = 0; i < st->cgroups.n; i++)
+		cgroup_remove_dir(st->cgroups.v[i]);
+	lr_strv_free(&st->cgroups);
+	return st->status ? state_save(dirfd, st) : -ENOMEM;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int state_list(int rootfd, char ***names, size_t *count)
+{
+	int fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	char **v = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!state_name_valid(de->d_name))
+			continue;
+		char path[PATH_MAX];
+		lr_fmt(path, sizeof(path), "%s/%s", de->d_name, STATE_FILE);
+		if (faccessat(rootfd, path, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		char **nv = realloc(v, (n + 2) * sizeof(*nv));
+		char *s = nv ? strdup(de->d_name) : NULL;
+		if (!s) {
+			free(nv ? nv : v);
+			closedir(d);
+			return -ENOMEM;
+		}
+		v = nv;
+		v[n++] = s;
+		v[n] = NULL;
+	}
+	closedir(d);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_names);
+	*names = v;
+	*count = n;
+	return 0;
+}

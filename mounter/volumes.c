@@ -1,0 +1,71 @@
+#include "volumes.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lf_common.h"
+#include "mount_util.h"
+#include "strfmt.h"
+
+static int mount_one(int rootfd, const struct volume *v, char *err,
+		     size_t errlen)
+{
+	int src LF_AUTOCLOSE = open(v->host, O_PATH | O_CLOEXEC);
+	struct stat st;
+	if (src < 0 || fstat(src, &st) < 0) {
+		lr_fmt(err, errlen, "volume '%s': cannot open it: %s",
+			 v->host, strerror(errno));
+		return -errno;
+	}
+	bool dir = S_ISDIR(st.st_mode);
+	int tree LF_AUTOCLOSE = mu_clone_tree(src, "", true);
+	if (tree < 0) {
+		lr_fmt(err, errlen, "volume '%s': cannot bind it: %s", v->host,
+			 strerror(-tree));
+		return tree;
+	}
+	int r = mu_tree_restrict(tree, v->ro, false);
+	if (r < 0) {
+		lr_fmt(err, errlen, "volume '%s': cannot make it read-only: %s",
+			 v->host, strerror(-r));
+		return r;
+	}
+	int target LF_AUTOCLOSE = mu_make_in_root(rootfd, v->ctr, !dir);
+	if (target < 0) {
+		lr_fmt(err, errlen, "volume target '%s': %s", v->ctr,
+			 target == -ELOOP ? "a dangling symlink is in the way"
+					  : strerror(-target));
+		return target;
+	}
+	struct stat tst;
+	if (fstat(target, &tst) < 0)
+		return -errno;
+	if (S_ISDIR(tst.st_mode) != dir) {
+		lr_fmt(err, errlen,
+			 "volume '%s': the container's '%s' is %s",
+			 v->host, v->ctr,
+			 dir ? "not a directory" : "a directory");
+		return -ENOTDIR;
+	}
+	if ((r = mu_attach(tree, target)) < 0) {
+		lr_fmt(err, errlen, "volume '%s' on '%s': %s", v->host, v->ctr,
+			 strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+int volumes_mount(int rootfd, const struct volume *vols, size_t n, char *err,
+		  size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = mount_one(rootfd, &vols[i], err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}

@@ -1,0 +1,154 @@
+/*
+ * lrpayload: a static multi-call program the layerrun tests run inside
+ * containers, where no C library of the host is available.
+ *
+ *   lrpayload signals        print "ready", then "got NAME" for each of
+ *                            HUP INT QUIT USR1 USR2 WINCH; exit 42 on TERM
+ *   lrpayload memhog MIB     allocate and touch MIB MiB, print "done"
+ *   lrpayload fds            list the open descriptors above 2
+ *   lrpayload syscall NAME   try mount, umount, chroot, unshare-user,
+ *                            sethostname, ptrace-1; print "ok" or the
+ *                            errno name
+ *   lrpayload exe1           open /proc/1/exe for writing; "ok" or errno
+ *   lrpayload exit N         exit with N
+ *   lrpayload selfkill SIG   kill itself with signal SIG (a number)
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t got[65];
+
+static void on_signal(int sig)
+{
+	got[sig] = 1;
+}
+
+static int signals(void)
+{
+	static const int sigs[] = { SIGHUP,  SIGINT,   SIGQUIT, SIGUSR1,
+				    SIGUSR2, SIGWINCH, SIGTERM };
+	sigset_t block, old;
+	sigemptyset(&block);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(int); i++) {
+		struct sigaction sa = { .sa_handler = on_signal };
+		sigaction(sigs[i], &sa, NULL);
+		sigaddset(&block, sigs[i]);
+	}
+	sigprocmask(SIG_BLOCK, &block, &old);
+	printf("ready\n");
+	fflush(stdout);
+	for (;;) {
+		sigsuspend(&old);
+		for (size_t i = 0; i < sizeof(sigs) / sizeof(int); i++) {
+			int s = sigs[i];
+			if (!got[s])
+				continue;
+			got[s] = 0;
+			printf("got %s\n", sigabbrev_np(s));
+			fflush(stdout);
+			if (s == SIGTERM)
+				return 42;
+		}
+	}
+}
+
+static int memhog(long mib)
+{
+	for (long i = 0; i < mib; i++) {
+		char *p = malloc(1 << 20);
+		if (!p) {
+			printf("malloc failed at %ld MiB\n", i);
+			return 1;
+		}
+		memset(p, (int)i | 1, 1 << 20);
+	}
+	printf("done\n");
+	return 0;
+}
+
+static int fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return 1;
+	int self = dirfd(d);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+		if (de->d_name[0] == '.' || fd <= 2 || fd == self)
+			continue;
+		char path[64], target[512];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		target[n > 0 ? n : 0] = 0;
+		printf("%d %s\n", fd, target);
+	}
+	closedir(d);
+	return 0;
+}
+
+static int report(int r)
+{
+	if (r == 0)
+		printf("ok\n");
+	else
+		printf("%s\n", strerrorname_np(errno));
+	return 0;
+}
+
+static int try_syscall(const char *name)
+{
+	if (strcmp(name, "mount") == 0)
+		return report(mount("none", "/tmp", "tmpfs", 0, NULL));
+	if (strcmp(name, "umount") == 0)
+		return report(umount2("/proc", MNT_DETACH));
+	if (strcmp(name, "chroot") == 0)
+		return report(chroot("/"));
+	if (strcmp(name, "unshare-user") == 0)
+		return report(unshare(CLONE_NEWUSER));
+	if (strcmp(name, "unshare-mount") == 0)
+		return report(unshare(CLONE_NEWNS));
+	if (strcmp(name, "sethostname") == 0)
+		return report(sethostname("evil", 4));
+	if (strcmp(name, "ptrace-1") == 0)
+		return report((int)ptrace(PTRACE_ATTACH, 1, NULL, NULL));
+	fprintf(stderr, "unknown syscall test %s\n", name);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: lrpayload COMMAND [ARG]\n");
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "signals") == 0)
+		return signals();
+	if (strcmp(cmd, "memhog") == 0 && argc == 3)
+		return memhog(atol(argv[2]));
+	if (strcmp(cmd, "fds") == 0)
+		return fds();
+	if (strcmp(cmd, "syscall") == 0 && argc == 3)
+		return try_syscall(argv[2]);
+	if (strcmp(cmd, "exe1") == 0)
+		return report(open("/proc/1/exe", O_WRONLY) < 0 ? -1 : 0);
+	if (strcmp(cmd, "exit") == 0 && argc == 3)
+		return atoi(argv[2]);
+	if (strcmp(cmd, "selfkill") == 0 && argc == 3) {
+		signal(atoi(argv[2]), SIG_DFL);
+		kill(getpid(), atoi(argv[2]));
+		pause();
+	}
+	fprintf(stderr, "lrpayload: unknown command %s\n", cmd);
+	return 2;
+}
