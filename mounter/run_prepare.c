@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "fuse_check.h"
 #include "initlayer.h"
 #include "lf_common.h"
 #include "rmtree.h"
@@ -290,6 +291,16 @@ static int make_dirs(struct container *c, const struct run_opts *o,
 		       strerror(errno));
 		return -errno;
 	}
+	/* The upper layer's root is the container's "/": give a fresh one
+	 * the mode of the image's root, not the 0700 of a state directory
+	 * (which would lock every other user of the container out). */
+	struct stat ls;
+	if (c->upper_owned && c->nlayers && stat(c->layers[0], &ls) == 0 &&
+	    chmod(c->upper, ls.st_mode & 07777) < 0) {
+		lf_err("cannot set the mode of '%s': %s", c->upper,
+		       strerror(errno));
+		return -errno;
+	}
 	if (us.st_dev == ds.st_dev) {
 		c->work = path_join(c->dir, "work");
 	} else {
@@ -363,7 +374,13 @@ int run_prepare(struct container *c, const struct run_opts *o,
 	c->o = o;
 	c->rootfd = c->dirfd = c->log_fd = c->pty_master = -1;
 	c->join_user = c->join_net = c->join_ipc = c->join_uts = -1;
-	int r = resolve_layers(c, o);
+	char err[512];
+	int r = fuse_device_check(err, sizeof(err));
+	if (r < 0) {
+		lf_err("%s", err);
+		return r;
+	}
+	r = resolve_layers(c, o);
 	if (r == 0)
 		r = resolve_command(c, o);
 	if (r == 0)

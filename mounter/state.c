@@ -120,12 +120,13 @@ unsigned long long proc_start_time(pid_t pid)
 		return 0;
 	buf[n] = 0;
 	/* comm may hold spaces and parentheses: fields start after the
-	 * last ')'.  The start time is field 22, the 20th after it. */
+	 * last ')', P at the space before field 3 (the state).  The start
+	 * time is field 22: 19 spaces further. */
 	char *p = strrchr(buf, ')');
 	if (!p)
 		return 0;
 	p++;
-	for (int field = 2; field < 22 && p; field++)
+	for (int field = 3; field < 22 && p; field++)
 		p = strchr(p + 1, ' ');
 	if (!p)
 		return 0;

@@ -1,0 +1,411 @@
+#!/usr/bin/env python3
+"""layerrun on a busybox-static image, as root and as an unprivileged
+user: processes, hostname, mounts, the upper layer, exit codes and
+signals, exec, volumes, commit, limits and state.
+
+Every behaviour is checked from both sides: what the container's
+processes see, and what lands on the host (upper layer, state, lower
+layers).
+"""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import layerrun_util as lu
+import lfstest
+from layerrun_case import LayerrunCase
+
+
+class Behaviour:
+    """Tests run by both the root and the rootless class."""
+
+    # -- processes, names, mounts -----------------------------------------
+
+    def test_pid1_and_only_container_processes(self):
+        out = self.sh_ok("ps -o pid,comm; echo; cat /proc/1/cmdline")
+        table, cmdline = out.split("\n\n", 1)
+        rows = [l.split() for l in table.splitlines()[1:]]
+        pids = sorted(int(r[0]) for r in rows)
+        # init, the shell, ps: nothing of the host's.
+        self.assertEqual(pids[0], 1, out)
+        self.assertLessEqual(len(pids), 3, out)
+        self.assertIn("layerrun-init", cmdline)
+
+    def test_hostname_default_and_given(self):
+        self.assertEqual(self.sh_ok("hostname", name="named").strip(),
+                         "named")
+        self.assertEqual(
+            self.sh_ok("hostname; cat /etc/hostname",
+                       "--hostname", "box.example").split(),
+            ["box.example", "box.example"])
+        host = os.uname().nodename
+        self.assertNotEqual(self.sh_ok("hostname").strip(), host)
+
+    def test_no_host_mount_visible(self):
+        out = self.sh_ok("cat /proc/self/mountinfo")
+        points = [l.split()[4] for l in out.splitlines()]
+        self.assertEqual(points[0], "/", out)
+        for p in points[1:]:
+            self.assertTrue(p.split("/")[1] in ("proc", "dev", "sys"),
+                            "host mount %s visible:\n%s" % (p, out))
+        # Nor the host's files: the launcher's scratch directory is not
+        # reachable by any path.
+        rc, _, _ = self.sh("ls %s" % self.tmp)
+        self.assertNotEqual(rc, 0)
+
+    def test_dev_proc_sys(self):
+        out = self.sh_ok(
+            "ls /dev; echo ---; for l in /dev/fd /dev/stdin /dev/stdout "
+            "/dev/stderr; do readlink $l; done; echo ---; head -c 4 /dev/zero | wc -c; "
+            "touch /sys/x 2>&1; echo ---; cat /proc/self/mountinfo")
+        devs, links, rest, info = out.split("---\n")
+        for d in ("null", "zero", "full", "random", "urandom", "tty",
+                  "pts", "ptmx", "shm", "mqueue"):
+            self.assertIn(d, devs.split(), devs)
+        self.assertEqual(links.split(), ["/proc/self/fd", "/proc/self/fd/0",
+                                         "/proc/self/fd/1",
+                                         "/proc/self/fd/2"])
+        self.assertIn("4", rest.split())
+        self.assertIn("Read-only file system", rest)
+        opts = {l.split()[4]: l.split()[5] for l in info.splitlines()}
+        self.assertTrue(opts["/sys"].startswith("ro"), info)
+        self.assertTrue(opts["/proc/sys"].startswith("ro"), info)
+        for masked in ("/proc/keys", "/proc/timer_list", "/sys/firmware"):
+            if os.path.exists(masked):
+                self.assertIn(masked, opts, info)
+
+    def test_capabilities_and_no_new_privs(self):
+        out = self.sh_ok("grep -E '^(CapEff|CapBnd|NoNewPrivs)' "
+                         "/proc/self/status")
+        f = dict(l.split(":\t") for l in out.splitlines())
+        self.assertEqual(int(f["CapEff"], 16), lu.DOCKER_DEFAULT_CAPS)
+        self.assertEqual(int(f["CapBnd"], 16), lu.DOCKER_DEFAULT_CAPS)
+        self.assertEqual(f["NoNewPrivs"].strip(), "1")
+        out = self.sh_ok("grep CapEff /proc/self/status", "--cap-drop",
+                         "ALL", "--cap-add", "KILL")
+        self.assertEqual(int(out.split()[1], 16), 1 << 5)
+        out = self.sh_ok("grep CapEff /proc/self/status", "-u", "1000")
+        self.assertEqual(int(out.split()[1], 16), 0)
+
+    def test_user_env_workdir(self):
+        out = self.sh_ok("id -u; id -g; pwd; echo $GREETING; echo $HOME",
+                         "-u", "1000:1000", "-w", "/srv/app", "-e",
+                         "GREETING=hi there")
+        self.assertEqual(out.splitlines(),
+                         ["1000", "1000", "/srv/app", "hi there", "/home"])
+        if self.ROOTLESS:
+            # A single-id namespace has no uid 1000: one clear line.
+            rc, _, err = self.sh("id", "--userns", "single", "-u", "1000")
+            self.assertNotEqual(rc, 0)
+            self.assertIn("single-id namespace", err)
+
+    # -- the init layer and the upper layer -------------------------------
+
+    def test_init_layer_files_not_in_upper(self):
+        out = self.sh_ok("cat /etc/hosts; echo ---; cat /etc/resolv.conf",
+                         "--add-host", "db.local:10.1.2.3", "--dns",
+                         "192.0.2.53", name="initl")
+        hosts, resolv = out.split("---\n")
+        self.assertIn("10.1.2.3\tdb.local", hosts)
+        self.assertIn("127.0.0.1\tlocalhost", hosts)
+        # The init layer hides the image's own /etc/hosts.
+        self.assertNotIn("image-host-file", hosts)
+        self.assertIn("nameserver 192.0.2.53", resolv)
+        upper = self.container_dir("initl", "upper")
+        self.assertFalse(os.path.exists(os.path.join(upper, "etc")),
+                         os.listdir(upper))
+
+    def test_writes_in_upper_whiteouts_lower_unchanged(self):
+        layers = self.image_layers()
+        before = [lfstest.snapshot(l) for l in layers]
+        self.sh_ok("echo new > /root/new.txt && echo more >> /etc/motd && "
+                   "rm /etc/passwd && mkdir -p /var/cache/x",
+                   name="w")
+        upper = self.container_dir("w", "upper")
+        with open(os.path.join(upper, "root", "new.txt")) as f:
+            self.assertEqual(f.read(), "new\n")
+        with open(os.path.join(upper, "etc", "motd")) as f:
+            self.assertEqual(f.read(), "from the image\nmore\n")
+        self.assertTrue(os.path.exists(os.path.join(upper, "etc",
+                                                    ".wh.passwd")))
+        self.assertTrue(os.path.isdir(os.path.join(upper, "var", "cache",
+                                                   "x")))
+        self.assertEqual([lfstest.snapshot(l) for l in layers], before)
+        # A second run on the same --upper sees the changes.
+        out = self.sh_ok("cat /root/new.txt; ls /etc", "--upper", upper)
+        self.assertIn("new", out)
+        self.assertNotIn("passwd", out)
+        # layerfs wrote its statistics for the container.
+        with open(self.container_dir("w", "stats.json")) as f:
+            stats = json.load(f)
+        self.assertGreaterEqual(
+            json.dumps(stats).count("copyup"), 1, stats)
+
+    # -- exit status and signals ------------------------------------------
+
+    def test_exit_codes(self):
+        cases = [(["lrpayload", "exit", "7"], 7),
+                 (["lrpayload", "selfkill", "9"], 137),
+                 (["lrpayload", "selfkill", "15"], 143),
+                 (["/no/such/program"], 127),
+                 (["no-such-program"], 127),
+                 (["/etc/motd"], 126)]
+        for cmd, want in cases:
+            with self.subTest(cmd=cmd):
+                r = self.lr.run(["run", "--rm", self.image] + cmd)
+                self.assertEqual(r.returncode, want, r.stderr)
+        r = self.lr.run(["run", "--rm", "--no-such-option", self.image])
+        self.assertEqual(r.returncode, 125)
+        self.assertEqual(len(r.stderr.decode().splitlines()), 1, r.stderr)
+
+    def test_signals_forwarded_by_launcher_and_init(self):
+        p = self.lr.popen(["run", "--rm", "--name", "sig", self.image,
+                           "lrpayload", "signals"])
+        try:
+            self.assertEqual(p.stdout.readline(), b"ready\n")
+            # The launcher forwards to init, init to the command.
+            pid = p.pid
+            if self.user:
+                # runuser's child is layerrun: signal it, not runuser.
+                pid = self.lr.state_pids("sig")["monitor_pid"]
+            for sig in ("HUP", "INT", "QUIT", "USR1", "USR2", "WINCH"):
+                os.kill(pid, getattr(signal, "SIG" + sig))
+                self.assertEqual(p.stdout.readline().decode(),
+                                 "got %s\n" % sig)
+            os.kill(pid, signal.SIGTERM)
+            self.assertEqual(p.stdout.readline(), b"got TERM\n")
+            self.assertEqual(p.wait(timeout=30), 42)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+            p.stderr.close()
+
+    def test_detached_kill_logs_ps_rm(self):
+        pids = self.detach("bg", "lrpayload", "signals")
+        self.assertTrue(lu.pid_alive(pids["pid"]))
+        ps = self.run_ok(["ps"])
+        self.assertRegex(ps, r"\nbg +running ")
+        self.assertEqual(self.run_ok(["ps", "-q"]).split(), ["bg"])
+        self.run_ok(["kill", "bg", "USR1"])
+        self.assertTrue(lu.wait_for(
+            lambda: "got USR1" in self.run_ok(["logs", "bg"])))
+        r = self.lr.run(["rm", "bg"])
+        self.assertNotEqual(r.returncode, 0, "rm of a running container")
+        self.run_ok(["kill", "bg"])  # TERM: the payload exits 42
+        self.assertTrue(lu.wait_for(
+            lambda: "exited(42)" in self.run_ok(["ps"])), self.run_ok(["ps"]))
+        self.assertFalse(lu.pid_alive(pids["pid"]))
+        self.assertTrue(lu.wait_for(lambda: not lu.pid_alive(
+            pids["daemon_pid"])), "layerfs outlived its container")
+        self.assertIn("got TERM", self.run_ok(["logs", "bg"]))
+        self.run_ok(["rm", "bg"])
+        self.assertFalse(os.path.exists(self.container_dir("bg")))
+        self.assertEqual(self.run_ok(["ps", "-q"]).split(), [])
+
+    def test_stale_state_detected_and_cleaned(self):
+        pids = self.detach("stale", "sleep", "600")
+        # The monitor and the container die unseen (a host crash, an OOM
+        # kill): nobody records the exit.
+        lu.kill_quietly(pids["monitor_pid"])
+        lu.kill_quietly(pids["pid"])
+        self.assertTrue(lu.wait_for(lambda: not lu.pid_alive(pids["pid"])))
+        self.assertTrue(lu.wait_for(
+            lambda: "exited(?)" in self.run_ok(["ps"])), self.run_ok(["ps"]))
+        with open(self.container_dir("stale", "state")) as f:
+            self.assertIn("status=exited", f.read())
+        self.run_ok(["rm", "stale"])
+        self.assertFalse(os.path.exists(self.container_dir("stale")))
+        self.assertTrue(lu.wait_for(lambda: not lu.pid_alive(
+            pids["daemon_pid"])), "layerfs outlived its container")
+
+    # -- exec and shared namespaces ---------------------------------------
+
+    def test_exec_sees_same_processes_and_files(self):
+        pids = self.detach("ex", "sh", "-c",
+                           "echo from-run > /tmp/mark; exec sleep 600",
+                           opts=["-e", "FROM_RUN=yes", "-w", "/tmp"])
+        self.assertTrue(lu.wait_for(lambda: os.path.exists(
+            self.container_dir("ex", "upper", "tmp", "mark"))))
+        out = self.run_ok(["exec", "ex", "sh", "-c",
+                           "ps -o pid,args; cat /tmp/mark; pwd; "
+                           "echo $FROM_RUN; hostname; "
+                           "echo from-exec > /tmp/mark2"])
+        self.assertRegex(out, r"\n +1 .*layerrun-init")
+        self.assertRegex(out, r"\n +2 sleep 600")
+        self.assertIn("from-run\n/tmp\nyes\nex\n", out)
+        with open(self.container_dir("ex", "upper", "tmp", "mark2")) as f:
+            self.assertEqual(f.read(), "from-exec\n")
+        r = self.lr.run(["exec", "ex", "lrpayload", "exit", "9"])
+        self.assertEqual(r.returncode, 9)
+        self.assertEqual(self.run_ok(["exec", "-u", "1000", "ex", "id",
+                                      "-u"]).strip(), "1000")
+        # The same pid namespace as the init.
+        ns = os.readlink("/proc/%d/ns/pid" % pids["pid"])
+        out = self.run_ok(["exec", "ex", "readlink", "/proc/self/ns/pid"])
+        self.assertEqual(out.strip(), ns)
+        self.run_ok(["rm", "-f", "ex"])
+
+    def test_net_container_joins_namespace(self):
+        pids = self.detach("netowner", "sleep", "600")
+        out = self.sh_ok("readlink /proc/self/ns/net; "
+                         "readlink /proc/self/ns/uts; "
+                         "cat /sys/class/net/lo/operstate",
+                         "--net", "container:netowner")
+        want = os.readlink("/proc/%d/ns/net" % pids["pid"])
+        lines = out.split()
+        self.assertEqual(lines[0], want)
+        self.assertNotEqual(lines[1], os.readlink(
+            "/proc/%d/ns/uts" % pids["pid"]))
+        self.assertIn(lines[2], ("unknown", "up"))
+        # A new network namespace by default, loopback up.
+        out = self.sh_ok("readlink /proc/self/ns/net; ls /sys/class/net")
+        self.assertNotEqual(out.split()[0], want)
+        self.assertEqual(out.split()[1:], ["lo"])
+        r = self.lr.run(["run", "--rm", "--net", "container:nobody-here",
+                         self.image, "true"])
+        self.assertEqual(r.returncode, 125)
+        self.assertIn("no such container", r.stderr.decode())
+
+    # -- volumes -----------------------------------------------------------
+
+    def test_volumes_rw_ro_and_upper(self):
+        data = self.user_dir("vol-data")
+        with open(os.path.join(data, "in.txt"), "w") as f:
+            f.write("host data\n")
+        os.chown(os.path.join(data, "in.txt"), self.uid, self.gid)
+        ro = self.user_dir("vol-ro")
+        single = os.path.join(self.user_dir("vol-file"), "cfg")
+        with open(single, "w") as f:
+            f.write("one file\n")
+        out = self.sh_ok(
+            "cat /data/in.txt; echo written > /data/out.txt; "
+            "echo x > /ro/denied 2>&1 || echo RO-REFUSED; cat /etc/app/cfg",
+            "-v", data + ":/data", "-v", ro + ":/ro:ro",
+            "-v", single + ":/etc/app/cfg:ro", name="vol")
+        self.assertEqual(out.splitlines()[0], "host data")
+        self.assertIn("RO-REFUSED", out)
+        self.assertIn("one file", out)
+        with open(os.path.join(data, "out.txt")) as f:
+            self.assertEqual(f.read(), "written\n")
+        self.assertEqual(os.listdir(ro), [])
+        # The mount points are in the upper layer, the contents are not.
+        upper = self.container_dir("vol", "upper")
+        self.assertEqual(os.listdir(os.path.join(upper, "data")), [])
+        self.assertTrue(os.path.isdir(os.path.join(upper, "ro")))
+        self.assertTrue(os.path.exists(os.path.join(upper, "etc", "app",
+                                                    "cfg")))
+        r = self.lr.run(["run", "--rm", "-v", data + ":/x/../etc",
+                         self.image, "true"])
+        self.assertEqual(r.returncode, 125)
+        self.assertIn("..", r.stderr.decode())
+
+    # -- commit ------------------------------------------------------------
+
+    def test_commit_contents(self):
+        self.sh_ok("echo committed > /root/c.txt; rm /etc/motd",
+                   "--add-host", "h:10.0.0.1", "-v",
+                   self.user_dir("cvol") + ":/vol", name="cm")
+        out_dir = os.path.join(self.user_dir("committed"), "img2")
+        self.run_ok(["commit", "-m", "test commit", "cm", out_dir])
+        import layertool_util
+        layers = layertool_util.image_layers(out_dir)
+        self.assertEqual(len(layers), len(self.image_layers()) + 1)
+        top = layers[0]
+        names = set()
+        for d, dirs, files in os.walk(top):
+            for n in dirs + files:
+                names.add(os.path.relpath(os.path.join(d, n), top))
+        self.assertIn("root/c.txt", names)
+        self.assertIn("etc/.wh.motd", names)
+        for absent in ("etc/hosts", "etc/hostname", "etc/resolv.conf"):
+            self.assertNotIn(absent, names)
+        # A container of the new image sees the change.
+        r = self.lr.run(["run", "--rm", out_dir, "/bin/sh", "-c",
+                         "cat /root/c.txt; ls /etc"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"committed", r.stdout)
+        self.assertNotIn(b"motd", r.stdout)
+
+    # -- limits ------------------------------------------------------------
+
+    def test_memory_limit_stops_a_hog(self):
+        r = self.lr.run(["run", "--rm", "--memory", "32m", self.image,
+                         "lrpayload", "memhog", "256"])
+        err = r.stderr.decode()
+        if r.returncode == 125 and "cgroup" in err:
+            # Refused with the reason, never ignored: the rootless case on
+            # a cgroup v1 host, or no delegation.
+            self.assertEqual(len(err.strip().splitlines()), 1, err)
+            self.skipTest("memory limit not applicable here: " +
+                          err.strip())
+        self.assertNotIn(b"done", r.stdout)
+        self.assertIn(r.returncode, (137, 1), err)
+        # Without the limit the same hog finishes.
+        r = self.lr.run(["run", "--rm", self.image, "lrpayload", "memhog",
+                         "64"])
+        self.assertEqual(r.stdout, b"done\n")
+
+    def test_pids_limit(self):
+        r = self.lr.run(["run", "--rm", "--pids-limit", "5", self.image,
+                         "sh", "-c",
+                         "for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; "
+                         "kill $(jobs -p); echo end"])
+        if r.returncode == 125 and b"cgroup" in r.stderr:
+            self.skipTest("pids limit not applicable here: " +
+                          r.stderr.decode().strip())
+        self.assertIn(b"can't fork", r.stderr + r.stdout)
+
+
+class RootTests(Behaviour, LayerrunCase):
+    ROOTLESS = False
+
+
+class RootlessTests(Behaviour, LayerrunCase):
+    ROOTLESS = True
+
+    def test_subid_range_maps_many_ids(self):
+        if not lu.has_subid_range(self.user or
+                                  subprocess.getoutput("id -un")):
+            self.skipTest("no /etc/subuid range for the test user")
+        out = self.sh_ok("cat /proc/self/uid_map; touch /tmp/f; "
+                         "chown 1000:1000 /tmp/f; stat -c %u:%g /tmp/f",
+                         "--userns", "subid")
+        lines = out.splitlines()
+        self.assertEqual(lines[0].split(), ["0", str(self.uid), "1"])
+        self.assertEqual(len(lines[1].split()), 3)
+        self.assertEqual(lines[-1], "1000:1000")
+
+    def test_fuse_not_accessible_names_the_fix(self):
+        if not lfstest.is_root():
+            self.skipTest("needs root to change the mode of /dev/fuse")
+        with lu.fuse_mode(0o600):
+            r = self.lr.run(["run", "--rm", self.image, "true"])
+        err = r.stderr.decode().strip()
+        self.assertEqual(r.returncode, 125)
+        self.assertEqual(len(err.splitlines()), 1, err)
+        self.assertIn("/dev/fuse", err)
+        self.assertIn("chmod 0666 /dev/fuse", err)
+
+    def test_state_dir_private_without_xdg_runtime_dir(self):
+        env = dict(os.environ)
+        env.pop("XDG_RUNTIME_DIR", None)
+        tmp = self.user_dir("tmpdir")
+        env["TMPDIR"] = tmp
+        argv = [lu.LAYERRUN, "run", "--rm", self.image, "true"]
+        if self.user:
+            argv = ["runuser", "-u", self.user, "--"] + argv
+        r = subprocess.run(argv, env=env, capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        d = os.path.join(tmp, "layerrun-%d" % self.uid)
+        st = os.stat(d)
+        self.assertEqual(st.st_uid, self.uid)
+        self.assertEqual(st.st_mode & 0o777, 0o700)
+
+
+if __name__ == "__main__":
+    lfstest.main()
