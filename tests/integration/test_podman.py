@@ -1,0 +1,459 @@
+"""layerfs as podman's overlay mount_program (containers/storage), for
+real: root and rootless, images built with whiteouts, containers that
+write and delete, diff, commit, mount; and a storage populated by
+fuse-overlayfs switched to layerfs.
+
+Podman runs with a private storage, runroot and configuration (through
+CONTAINERS_CONF, CONTAINERS_STORAGE_CONF and CONTAINERS_REGISTRIES_CONF),
+offline, from a busybox-static rootfs imported with `podman import`.
+runc is the runtime (Debian 12's crun refuses a cgroup v1 hybrid host),
+cgroupfs the cgroup manager, events go to a file, and the default
+ulimits stay under the hard limits an unprivileged root may raise to.
+"""
+
+import os
+import pwd
+import resource
+import shutil
+import signal
+import stat
+import subprocess
+import tarfile
+import tempfile
+import unittest
+
+import lfstest
+from lfstest import LAYERFS, LayerfsTestCase
+
+PODMAN_PACKAGES = ["podman", "runc", "uidmap", "fuse-overlayfs"]
+# The unprivileged user for the rootless runs: needs /etc/subuid and
+# /etc/subgid ranges.  LFS_PODMAN_USER names another one.
+ROOTLESS_USER = os.environ.get("LFS_PODMAN_USER", "lrtest")
+BUSYBOX_APPLETS = ["sh", "ls", "cat", "echo", "rm", "mkdir", "touch",
+                   "stat", "id", "true", "test", "sleep", "tail", "chown",
+                   "chmod", "find", "sort"]
+
+# Layers with the three kinds of change: added, changed and deleted files
+# and a deleted directory, so the image's layers carry whiteouts.
+CONTAINERFILE = """\
+FROM localhost/lfbase
+RUN mkdir -p /data/sub /data/gone && echo one > /data/a && \\
+    echo two > /data/b && echo keep > /data/sub/k && echo x > /data/gone/x
+RUN rm /data/b && echo changed > /data/a && rm -r /data/sub && \\
+    mkdir /data/sub && echo new > /data/sub/n && rm -r /data/gone && \\
+    chown 7:8 /data/a && chmod 640 /data/a
+"""
+
+# What every container of the built image sees.
+BUILT_VIEW_CMD = ("cat /data/a /data/sub/n; ls /data /data/sub; "
+                  "stat -c '%u:%g %a' /data/a; "
+                  "test ! -e /data/b && test ! -e /data/gone && "
+                  "test ! -e /data/sub/k && echo hidden || echo visible")
+BUILT_VIEW = "changed\nnew\n/data:\na\nsub\n\n/data/sub:\nn\n7:8 640\nhidden\n"
+
+# The container that changes its root: runs once (a marker file), then
+# only reports, so `podman start -a` shows the state its upper holds.
+CHANGE_CMD = ("test -e /marker || { echo w > /data/new; rm /data/a; "
+              "rm /bin/true; echo app >> /etc/passwd; rm -r /data/sub; "
+              "mkdir /data/sub; echo z > /data/sub/z; mkdir /data/d2; "
+              "chown 5:6 /data/d2; touch /marker; }; "
+              "ls /data /data/sub; cat /data/new; tail -n 1 /etc/passwd; "
+              "stat -c '%u:%g' /data/d2; "
+              "test ! -e /bin/true && test ! -e /data/a && echo gone || "
+              "echo present")
+CHANGED_VIEW = ("/data:\nd2\nnew\nsub\n\n/data/sub:\nz\nw\napp\n5:6\n"
+                "gone\n")
+CHANGED_DIFF = {"A /data/new", "D /data/a", "D /bin/true", "C /etc/passwd",
+                "A /data/d2", "A /data/sub/z", "A /marker"}
+
+
+def package_installed(name):
+    r = subprocess.run(["dpkg-query", "-W", "-f=${Status}", name],
+                       capture_output=True, text=True)
+    return r.returncode == 0 and "install ok installed" in r.stdout
+
+
+_install_error = None
+
+
+def ensure_podman():
+    """Installs podman (and runc, uidmap, fuse-overlayfs) from Debian when
+    missing and running as root.  Returns None, or why podman cannot
+    be used."""
+    global _install_error
+    missing = [p for p in PODMAN_PACKAGES if not package_installed(p)]
+    if not missing:
+        return None
+    if _install_error is not None:
+        return _install_error
+    if not lfstest.is_root():
+        _install_error = ("podman is not installed (as root: apt-get "
+                          "install %s)" % " ".join(missing))
+        return _install_error
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    cmd = ["apt-get", "install", "-y", "--no-install-recommends"] + missing
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                           timeout=300)
+        if r.returncode != 0:
+            subprocess.run(["apt-get", "update"], capture_output=True,
+                           env=env, timeout=300)
+            r = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                               timeout=300)
+    except subprocess.TimeoutExpired:
+        _install_error = "installing podman timed out"
+        return _install_error
+    if r.returncode != 0:
+        lines = (r.stderr or r.stdout).strip().splitlines()
+        _install_error = "cannot install podman: %s" % (
+            lines[-1] if lines else "apt-get failed")
+        return _install_error
+    return None
+
+
+def has_subid_range(user, path):
+    try:
+        with open(path) as f:
+            for line in f:
+                fields = line.strip().split(":")
+                if len(fields) == 3 and fields[0] in (
+                        user.pw_name, str(user.pw_uid)) and \
+                        int(fields[2]) >= 65536:
+                    return True
+    except (OSError, ValueError):
+        pass
+    return False
+
+
+def busybox_rootfs_tar(tmp, busybox):
+    """A minimal busybox-static root filesystem as a tar archive."""
+    root = os.path.join(tmp, "rootfs")
+    for d in ("bin", "etc", "tmp", "proc", "sys", "dev", "root"):
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    shutil.copy(busybox, os.path.join(root, "bin", "busybox"))
+    os.chmod(os.path.join(root, "bin", "busybox"), 0o755)
+    for a in BUSYBOX_APPLETS:
+        os.symlink("busybox", os.path.join(root, "bin", a))
+    with open(os.path.join(root, "etc", "passwd"), "w") as f:
+        f.write("root:x:0:0:root:/root:/bin/sh\n")
+    with open(os.path.join(root, "etc", "group"), "w") as f:
+        f.write("root:x:0:\n")
+    tar = os.path.join(tmp, "rootfs.tar")
+    with tarfile.open(tar, "w") as t:
+        for name in sorted(os.listdir(root)):
+            t.add(os.path.join(root, name), arcname=name)
+    shutil.rmtree(root)
+    return tar
+
+
+class PodmanEnv:
+    """One private podman installation: storage, runroot, configuration,
+    run as root or as an unprivileged user."""
+
+    def __init__(self, base, user=None):
+        self.base = base
+        self.user = user  # a pwd entry, or None for root
+        os.makedirs(base)
+        self.storage = os.path.join(base, "storage")
+        self.runroot = os.path.join(base, "run")
+        self.xdg = os.path.join(base, "xdg")
+        for d in (self.storage, self.runroot, self.xdg):
+            os.makedirs(d, mode=0o700)
+        hard_nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        hard_nproc = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+
+        def low(hard):
+            return 1024 if hard == resource.RLIM_INFINITY else min(1024, hard)
+        with open(os.path.join(base, "containers.conf"), "w") as f:
+            f.write('[containers]\nnetns = "none"\n'
+                    'default_ulimits = ["nofile=%d:%d", "nproc=%d:%d"]\n'
+                    '[engine]\nruntime = "runc"\n'
+                    'cgroup_manager = "cgroupfs"\n'
+                    'events_logger = "file"\n'
+                    % (low(hard_nofile), low(hard_nofile),
+                       low(hard_nproc), low(hard_nproc)))
+        with open(os.path.join(base, "registries.conf"), "w") as f:
+            f.write("unqualified-search-registries = []\n")
+        self.set_mount_program(LAYERFS)
+        if user:
+            for dirpath, dirnames, filenames in os.walk(base):
+                for n in [dirpath] + [os.path.join(dirpath, x)
+                                      for x in filenames]:
+                    os.chown(n, user.pw_uid, user.pw_gid)
+
+    def set_mount_program(self, program):
+        # rootless_storage_path: the graph root of a rootless podman.
+        path = os.path.join(self.base, "storage.conf")
+        with open(path, "w") as f:
+            f.write('[storage]\ndriver = "overlay"\n'
+                    'graphroot = "%s"\nrunroot = "%s"\n'
+                    'rootless_storage_path = "%s"\n'
+                    '[storage.options.overlay]\nmount_program = "%s"\n'
+                    % (self.storage, self.runroot, self.storage, program))
+        if self.user:
+            os.chown(path, self.user.pw_uid, self.user.pw_gid)
+
+    def env(self):
+        e = dict(os.environ,
+                 CONTAINERS_CONF=os.path.join(self.base, "containers.conf"),
+                 CONTAINERS_STORAGE_CONF=os.path.join(self.base,
+                                                      "storage.conf"),
+                 CONTAINERS_REGISTRIES_CONF=os.path.join(self.base,
+                                                         "registries.conf"),
+                 HOME=self.base, XDG_RUNTIME_DIR=self.xdg,
+                 TMPDIR=self.base)
+        if self.user:
+            e["USER"] = e["LOGNAME"] = self.user.pw_name
+        e.pop("XDG_CONFIG_HOME", None)
+        e.pop("XDG_DATA_HOME", None)
+        return e
+
+    def command(self, args):
+        cmd = ["podman"] + list(args)
+        if self.user:
+            cmd = ["setpriv", "--reuid=%d" % self.user.pw_uid,
+                   "--regid=%d" % self.user.pw_gid, "--init-groups"] + cmd
+        return cmd
+
+    def run(self, *args, timeout=120):
+        return subprocess.run(self.command(args), capture_output=True,
+                              text=True, env=self.env(), cwd=self.base,
+                              timeout=timeout)
+
+    def shell(self, script, timeout=60):
+        """A host command in podman's mount namespace (rootless: inside
+        `podman unshare`, where its FUSE mounts live)."""
+        if self.user:
+            return self.run("unshare", "sh", "-c", script, timeout=timeout)
+        return subprocess.run(["sh", "-c", script], capture_output=True,
+                              text=True, env=self.env(), timeout=timeout)
+
+    def pause_pid(self):
+        try:
+            with open(os.path.join(self.xdg, "libpod", "tmp",
+                                   "pause.pid")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def cleanup(self):
+        """Removes containers, images and mounts, then ends what this
+        installation left running: the rootless pause process and any
+        layerfs, fuse-overlayfs or conmon serving its storage."""
+        try:
+            self.run("system", "reset", "-f", timeout=120)
+        except subprocess.TimeoutExpired:
+            pass
+        pid = self.pause_pid()
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for p in os.listdir("/proc"):
+            if not p.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % p, "rb") as f:
+                    cmdline = f.read()
+            except OSError:
+                continue
+            if self.base.encode() in cmdline:
+                try:
+                    os.kill(int(p), signal.SIGKILL)
+                except OSError:
+                    pass
+
+
+class PodmanTestCase(LayerfsTestCase):
+    def setUp(self):
+        super().setUp()
+        if not lfstest.is_root():
+            self.skipTest("needs root (to install podman and to run it "
+                          "as root and as an unprivileged user)")
+        why = ensure_podman()
+        if why:
+            self.skipTest(why)
+        self.require_tool("setpriv", "findmnt")
+        busybox = shutil.which("busybox")
+        if not busybox:
+            self.skipTest("needs busybox-static")
+        self.tar = busybox_rootfs_tar(self.tmp, busybox)
+        os.chmod(self.tar, 0o644)
+
+    def rootless_user(self):
+        try:
+            user = pwd.getpwnam(ROOTLESS_USER)
+        except KeyError:
+            self.skipTest("needs an unprivileged user %s with subuid and "
+                          "subgid ranges (LFS_PODMAN_USER names another)"
+                          % ROOTLESS_USER)
+        for path in ("/etc/subuid", "/etc/subgid"):
+            if not has_subid_range(user, path):
+                self.skipTest("user %s has no range of 65536 ids in %s"
+                              % (user.pw_name, path))
+        # The unprivileged podman opens /dev/fuse itself.
+        st = os.stat("/dev/fuse")
+        if stat.S_IMODE(st.st_mode) & 0o006 != 0o006:
+            os.chmod("/dev/fuse", 0o666)
+            self.addCleanup(os.chmod, "/dev/fuse", stat.S_IMODE(st.st_mode))
+        # The scratch directory must be reachable for that user.
+        os.chmod(self.tmp, 0o755)
+        return user
+
+    def podman_env(self, user=None, name="podman"):
+        env = PodmanEnv(self.path(name), user)
+        self.before_cleanup(env.cleanup)
+        shutil.copy(self.tar, os.path.join(env.base, "rootfs.tar"))
+        ctx = os.path.join(env.base, "ctx")
+        os.makedirs(ctx)
+        with open(os.path.join(ctx, "Containerfile"), "w") as f:
+            f.write(CONTAINERFILE)
+        if user:
+            for p in (os.path.join(env.base, "rootfs.tar"), ctx,
+                      os.path.join(ctx, "Containerfile")):
+                os.chown(p, user.pw_uid, user.pw_gid)
+        r = env.run("info", "--format", "{{.Store.GraphRoot}}")
+        if r.returncode != 0:
+            self.skipTest("podman cannot run here: %s"
+                          % last_line(r.stderr))
+        self.assertEqual(r.stdout.strip(), env.storage)
+        return env
+
+    def podman(self, env, *args, timeout=120):
+        r = env.run(*args, timeout=timeout)
+        if r.returncode != 0:
+            self.fail("podman %s failed (%d): %s%s" % (
+                " ".join(args), r.returncode, r.stdout[-1000:],
+                r.stderr.strip()[-2000:]))
+        return r.stdout
+
+    # The steps, shared by the tests.
+
+    def build_images(self, env):
+        self.podman(env, "import", "rootfs.tar", "localhost/lfbase")
+        self.podman(env, "build", "--pull=never", "--network=none",
+                    "-t", "localhost/lfbuilt", "ctx")
+
+    def check_built_image(self, env):
+        out = self.podman(env, "run", "--rm", "localhost/lfbuilt", "sh",
+                          "-c", BUILT_VIEW_CMD)
+        self.assertEqual(out, BUILT_VIEW)
+
+    def change_container(self, env):
+        out = self.podman(env, "run", "--name", "changed",
+                          "localhost/lfbuilt", "sh", "-c", CHANGE_CMD)
+        self.assertEqual(out, CHANGED_VIEW)
+
+    def check_changed_container(self, env):
+        # Its upper, read again by a new mount: same view.
+        out = self.podman(env, "start", "-a", "changed")
+        self.assertEqual(out, CHANGED_VIEW)
+        diff = set(self.podman(env, "diff", "changed").splitlines())
+        self.assertTrue(CHANGED_DIFF <= diff, sorted(diff))
+        self.assertNotIn("A /data/a", diff)
+        self.assertFalse(any(".wh." in line for line in diff), diff)
+        self.podman(env, "commit", "changed", "localhost/lfcommitted")
+        out = self.podman(env, "run", "--rm", "localhost/lfcommitted",
+                          "sh", "-c", CHANGE_CMD)
+        self.assertEqual(out, CHANGED_VIEW)
+
+    def check_mounter(self, env):
+        """While a container runs, its root is a layerfs mount."""
+        self.podman(env, "run", "-d", "--name", "sleeper",
+                    "localhost/lfbuilt", "sleep", "60")
+        try:
+            merged = self.podman(
+                env, "inspect", "--format",
+                "{{.GraphDriver.Data.MergedDir}}", "sleeper").strip()
+            r = env.shell("findmnt -n -o FSTYPE,SOURCE -M '%s'" % merged)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.split(), ["fuse.layerfs", "layerfs"])
+            out = self.podman(env, "exec", "sleeper", "sh", "-c",
+                              "cat /data/a; echo x > /data/x; cat /data/x")
+            self.assertEqual(out, "changed\nx\n")
+        finally:
+            env.run("rm", "-f", "-t", "0", "sleeper")
+
+    def check_podman_mount(self, env):
+        script = ("m=$(podman mount changed) && cat \"$m/data/new\" && "
+                  "ls \"$m/data\" && findmnt -n -o FSTYPE -M \"$m\"; "
+                  "podman umount changed >/dev/null")
+        r = env.shell(script)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "w\nd2\nnew\nsub\nfuse.layerfs\n")
+
+
+def last_line(text):
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "(no message)"
+
+
+class PodmanWithLayerfs(PodmanTestCase):
+    """Everything podman does with images and containers, through
+    layerfs."""
+
+    def exercise(self, env):
+        self.build_images(env)
+        self.check_built_image(env)
+        self.change_container(env)
+        self.check_changed_container(env)
+        self.check_mounter(env)
+        self.check_podman_mount(env)
+
+    def test_root(self):
+        self.exercise(self.podman_env())
+
+    def test_rootless(self):
+        self.exercise(self.podman_env(self.rootless_user()))
+
+
+class SwitchFromFuseOverlayfs(PodmanTestCase):
+    """A storage whose image layers and container upper were written
+    through fuse-overlayfs (its whiteouts, opaque markers and ownership
+    records) keeps working when mount_program becomes layerfs."""
+
+    def switch(self, env):
+        fuse_overlayfs = shutil.which("fuse-overlayfs")
+        if not fuse_overlayfs:
+            self.skipTest("needs fuse-overlayfs")
+        env.set_mount_program(fuse_overlayfs)
+        self.build_images(env)
+        # What fuse-overlayfs shows is the reference: its image layers
+        # can differ from layerfs-built ones (containers/storage reads a
+        # mount program's upper in the .wh. format, so an opaque directory
+        # that fuse-overlayfs marks by xattr loses its mark in the layer).
+        built = self.podman(env, "run", "--rm", "localhost/lfbuilt", "sh",
+                            "-c", BUILT_VIEW_CMD)
+        self.change_container(env)
+        diff = self.podman(env, "diff", "changed")
+        self.assertEqual(self.podman(env, "ps", "-q"), "")
+        env.set_mount_program(LAYERFS)
+        self.assertEqual(self.podman(env, "run", "--rm", "localhost/lfbuilt",
+                                     "sh", "-c", BUILT_VIEW_CMD), built)
+        # The container's upper, written by fuse-overlayfs.
+        self.assertEqual(self.podman(env, "start", "-a", "changed"),
+                         CHANGED_VIEW)
+        # layerfs lists every change fuse-overlayfs listed (and also the
+        # files of a replaced directory as deleted, which fuse-overlayfs
+        # leaves out).
+        new_diff = set(self.podman(env, "diff", "changed").splitlines())
+        self.assertTrue(set(diff.splitlines()) <= new_diff,
+                        (sorted(diff.splitlines()), sorted(new_diff)))
+        self.assertTrue(CHANGED_DIFF <= new_diff, sorted(new_diff))
+        self.podman(env, "commit", "changed", "localhost/lfcommitted")
+        out = self.podman(env, "run", "--rm", "localhost/lfcommitted",
+                          "sh", "-c", CHANGE_CMD)
+        self.assertEqual(out, CHANGED_VIEW)
+        self.check_mounter(env)
+        self.check_podman_mount(env)
+
+    def test_root(self):
+        self.switch(self.podman_env())
+
+    def test_rootless(self):
+        self.switch(self.podman_env(self.rootless_user()))
+
+
+if __name__ == "__main__":
+    lfstest.main()
