@@ -58,3 +58,23 @@ unit-tests: $(FUZZ_REPLAY)
 fuzz-targets: $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 fuzz: deps
 	@sh scripts/fuzz.sh
+
+# Stress: tests/integration/test_stress.py (many processes, mixed
+# operations, checked against a model and the local filesystem) for
+# STRESS_SECONDS; `make test` runs it for LFS_STRESS_SECONDS' default.
+# stress-memory: daemon RSS over a cached million-file tree
+# (tests/stress/memory.py; STRESS_FILES sets the size).
+STRESS_SECONDS ?= 180
+STRESS_FILES ?= 1000000
+.PHONY: stress stress-memory check-tsan
+stress: all
+	@LFS_STRESS_SECONDS=$(STRESS_SECONDS) python3 tests/integration/run.py \
+		--timeout $$(($(STRESS_SECONDS) * 3 + 600)) --only stress
+
+stress-memory: all
+	@python3 tests/stress/memory.py $(STRESS_FILES)
+
+# The concurrency and stress tests on a ThreadSanitizer build of the
+# daemon (build-tsan).
+check-tsan: deps
+	@sh scripts/check-tsan.sh

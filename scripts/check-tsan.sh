@@ -1,0 +1,36 @@
+#!/bin/sh
+# Builds layerfs with ThreadSanitizer into build-tsan and runs the
+# concurrency tests (several processes on one mount, so the daemon's
+# worker threads race for real) on that build.  Any data race or lock
+# order report from a daemon fails the run.  TESTS= chooses modules.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+LOGS=$(mktemp -d "${TMPDIR:-/tmp}/lfs-tsan.XXXXXX")
+SAN="-fsanitize=thread -fno-omit-frame-pointer"
+make -j2 BUILD=build-tsan OPT=-O1 EXTRA_CFLAGS="$SAN" EXTRA_LDFLAGS="$SAN" \
+	build-tsan/layerfs >/dev/null || exit 1
+export LFS_BUILD="$ROOT/build-tsan"
+export TSAN_OPTIONS="log_path=$LOGS/tsan second_deadlock_stack=1 \
+suppressions=$ROOT/tests/tsan.supp"
+# TSan makes the daemon several times slower: shorter runs.
+export LFS_CONCURRENCY_OPS=${LFS_CONCURRENCY_OPS:-400}
+export LFS_STRESS_SECONDS=${LFS_STRESS_SECONDS:-20}
+status=0
+for m in ${TESTS:-concurrency stress}; do
+	python3 tests/integration/run.py --timeout 1200 --only "$m" | tail -n 2
+	[ $? -eq 0 ] || status=1
+done
+reports=$(find "$LOGS" -type f | wc -l)
+if [ "$reports" -ne 0 ]; then
+	echo "tsan reports ($reports):"
+	for f in "$LOGS"/*; do
+		echo "== $f"
+		head -n 80 "$f"
+	done
+	status=1
+else
+	echo "tsan: no report"
+fi
+rm -rf "$LOGS"
+exit $status
