@@ -129,8 +129,8 @@ int lfs_idmap_parse(const char *s, struct lfs_idmap *m, char *err,
 			}
 			out.v = nv;
 			out.v[out.n++] = (struct lfs_idmap_entry){
-				.inside = (uint32_t)nums[0],
-				.outside = (uint32_t)nums[1],
+				.disk = (uint32_t)nums[0],
+				.view = (uint32_t)nums[1],
 				.len = (uint32_t)nums[2],
 			};
 			k = 0;
@@ -140,7 +140,7 @@ int lfs_idmap_parse(const char *s, struct lfs_idmap *m, char *err,
 	if (k != 0 || out.n == 0) {
 		free(out.v);
 		return fail(err, errlen,
-			    "id mapping '%s': expected INSIDE:OUTSIDE:LENGTH "
+			    "id mapping '%s': expected DISK:VIEW:LENGTH "
 			    "triples",
 			    s);
 	}
@@ -149,11 +149,11 @@ int lfs_idmap_parse(const char *s, struct lfs_idmap *m, char *err,
 	for (size_t i = 0; i < out.n; i++) {
 		for (size_t j = i + 1; j < out.n; j++) {
 			const struct lfs_idmap_entry *a = &out.v[i], *b = &out.v[j];
-			bool in = a->inside < (uint64_t)b->inside + b->len &&
-				  b->inside < (uint64_t)a->inside + a->len;
-			bool outr = a->outside < (uint64_t)b->outside + b->len &&
-				    b->outside < (uint64_t)a->outside + a->len;
-			if (in || outr) {
+			bool disk = a->disk < (uint64_t)b->disk + b->len &&
+				    b->disk < (uint64_t)a->disk + a->len;
+			bool view = a->view < (uint64_t)b->view + b->len &&
+				    b->view < (uint64_t)a->view + a->len;
+			if (disk || view) {
 				free(out.v);
 				return fail(err, errlen,
 					    "id mapping '%s': ranges overlap", s);
@@ -172,8 +172,8 @@ uint32_t lfs_idmap_to_disk(const struct lfs_idmap *m, uint32_t id,
 		return id;
 	for (size_t i = 0; i < m->n; i++) {
 		const struct lfs_idmap_entry *e = &m->v[i];
-		if (id >= e->inside && id - e->inside < e->len)
-			return e->outside + (id - e->inside);
+		if (id >= e->view && id - e->view < e->len)
+			return e->disk + (id - e->view);
 	}
 	return overflow;
 }
@@ -185,8 +185,8 @@ uint32_t lfs_idmap_to_view(const struct lfs_idmap *m, uint32_t id,
 		return id;
 	for (size_t i = 0; i < m->n; i++) {
 		const struct lfs_idmap_entry *e = &m->v[i];
-		if (id >= e->outside && id - e->outside < e->len)
-			return e->inside + (id - e->outside);
+		if (id >= e->disk && id - e->disk < e->len)
+			return e->view + (id - e->disk);
 	}
 	return overflow;
 }
@@ -642,8 +642,10 @@ void lfs_print_help(const char *prog)
 "                     and at unmount\n"
 "\n"
 "Ownership (fuse-overlayfs compatible):\n"
-"  uidmapping=IN:OUT:LEN[:IN:OUT:LEN...]  map ids between the view (IN) and\n"
-"  gidmapping=...     the disk (OUT); unmapped ids show as the overflow id\n"
+"  uidmapping=DISK:VIEW:LEN[:DISK:VIEW:LEN...]  show ids DISK..DISK+LEN-1\n"
+"  gidmapping=...     of the layers as VIEW..VIEW+LEN-1 and store them back\n"
+"                     (fuse-overlayfs order); unmapped ids show as the\n"
+"                     overflow id (65534)\n"
 "  squash_to_uid=N, squash_to_gid=N, squash_to_root\n"
 "                     show every file as owned by N (or 0); chown is a no-op\n"
 "  xattr_permissions=0|1|2  keep ownership and mode set through the mount in an\n"

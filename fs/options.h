@@ -25,9 +25,12 @@ enum {
 	LFS_EXIT_RUNTIME = 4 /* the daemon failed after mounting */
 };
 
+/* One range of a uidmapping=/gidmapping= list.  The order is
+ * fuse-overlayfs's, which containers/storage relies on: the layers hold
+ * the container's ids (disk), the mount shows the host's (view). */
 struct lfs_idmap_entry {
-	uint32_t inside;  /* id seen through the mount */
-	uint32_t outside; /* id stored on disk */
+	uint32_t disk; /* id stored in the layers */
+	uint32_t view; /* id seen through the mount */
 	uint32_t len;
 };
 
@@ -86,7 +89,7 @@ int lfs_options_parse(int argc, char **argv, struct lfs_options *o,
 		      char *err, size_t errlen);
 void lfs_options_free(struct lfs_options *o);
 
-/* Parses an id mapping list "inside:outside:len[:inside:outside:len...]"
+/* Parses an id mapping list "disk:view:len[:disk:view:len...]"
  * (also comma separated, also with the stray leading ':' that
  * containers/storage produces).  0 or -1 with err set. */
 int lfs_idmap_parse(const char *s, struct lfs_idmap *m, char *err,

@@ -22,12 +22,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			const struct lfs_idmap_entry *e = &m.v[i];
 			if (e->len == 0)
 				abort();
-			uint32_t probes[3] = { e->inside, e->inside + e->len / 2,
-					       e->inside + e->len - 1 };
+			uint32_t probes[3] = { e->view, e->view + e->len / 2,
+					       e->view + e->len - 1 };
 			for (int k = 0; k < 3; k++) {
 				uint32_t disk = lfs_idmap_to_disk(&m, probes[k],
 								  65534);
-				if (disk != e->outside + (probes[k] - e->inside))
+				if (disk != e->disk + (probes[k] - e->view))
 					abort();
 				if (lfs_idmap_to_view(&m, disk, 65534) !=
 				    probes[k])

@@ -375,6 +375,25 @@ class PodmanTestCase(LayerfsTestCase):
         finally:
             env.run("rm", "-f", "-t", "0", "sleeper")
 
+    def check_uidmap(self, env):
+        """A container with its own id mapping: containers/storage passes
+        uidmapping=/gidmapping= (container id on disk : id seen) and
+        layerfs shifts ownership both ways.  Rootless only: as root,
+        podman 4.3 also idmaps the lower layers, which breaks
+        fuse-overlayfs as much as layerfs."""
+        out = self.podman(env, "run", "--name", "mapped", "--uidmap",
+                          "0:1:5000", "--gidmap", "0:1:5000",
+                          "localhost/lfbuilt", "sh", "-c",
+                          "stat -c '%u:%g' /data/a; touch /data/m; "
+                          "chown 3:4 /data/m; stat -c '%u:%g' /data/m")
+        self.assertEqual(out, "7:8\n3:4\n")
+        upper = self.podman(env, "inspect", "--format",
+                            "{{.GraphDriver.Data.UpperDir}}",
+                            "mapped").strip()
+        r = env.shell("stat -c '%%u:%%g' '%s/data/m'" % upper)
+        self.assertEqual((r.returncode, r.stdout), (0, "3:4\n"), r.stderr)
+        self.podman(env, "rm", "mapped")
+
     def check_podman_mount(self, env):
         script = ("m=$(podman mount changed) && cat \"$m/data/new\" && "
                   "ls \"$m/data\" && findmnt -n -o FSTYPE -M \"$m\"; "
@@ -400,6 +419,8 @@ class PodmanWithLayerfs(PodmanTestCase):
         self.check_changed_container(env)
         self.check_mounter(env)
         self.check_podman_mount(env)
+        if env.user:
+            self.check_uidmap(env)
 
     def test_root(self):
         self.exercise(self.podman_env())
@@ -453,6 +474,43 @@ class SwitchFromFuseOverlayfs(PodmanTestCase):
 
     def test_rootless(self):
         self.switch(self.podman_env(self.rootless_user()))
+
+
+class IdMappingLikeFuseOverlayfs(LayerfsTestCase):
+    """uidmapping=/gidmapping= mean what they mean to fuse-overlayfs
+    (DISK:VIEW:LEN), since containers/storage writes them for it: the
+    same stack shows the same owners through both, and a chown through
+    both stores the same ids."""
+
+    def test_same_owners_as_fuse_overlayfs(self):
+        self.require_root()
+        self.require_tool("fuse-overlayfs")
+        low = self.layer("low", {"f": "x", "d/g": "y"})
+        os.chown(os.path.join(low, "f"), 5, 6)
+        os.chown(os.path.join(low, "d"), 70000, 7)  # unmapped uid
+        opts = "uidmapping=:0:100000:65536,gidmapping=0:200000:65536"
+        seen = {}
+        for prog in ("fuse-overlayfs", LAYERFS):
+            name = os.path.basename(prog)
+            up, wk, mnt = self.mkdirs(name + "-up", name + "-wk",
+                                      name + "-mnt")
+            self.run_cmd([prog, "-o", "lowerdir=%s,upperdir=%s,workdir=%s,%s"
+                          % (low, up, wk, opts), mnt])
+            try:
+                new = os.path.join(mnt, "new")
+                open(new, "w").close()
+                os.chown(new, 100003, 200004)
+                seen[name] = {
+                    rel: (st.st_uid, st.st_gid) for rel, st in (
+                        (rel, os.lstat(os.path.join(mnt, rel)))
+                        for rel in ("f", "d", "d/g", "new"))}
+                st = os.lstat(os.path.join(up, "new"))
+                seen[name]["upper new"] = (st.st_uid, st.st_gid)
+            finally:
+                self.run_cmd(["umount", mnt], check=False)
+        self.assertEqual(seen["layerfs"]["f"], (100005, 200006))
+        self.assertEqual(seen["layerfs"]["upper new"], (3, 4))
+        self.assertEqual(seen["layerfs"], seen["fuse-overlayfs"])
 
 
 if __name__ == "__main__":

@@ -87,14 +87,18 @@ static void test_containers_storage_quirks(void **state)
 	assert_false(o.redirect_dir);
 	assert_false(o.index);
 	assert_int_equal(o.uidmap.n, 2);
-	assert_int_equal(o.uidmap.v[1].inside, 1);
-	assert_int_equal(o.uidmap.v[1].outside, 100000);
+	/* DISK:VIEW:LEN, as fuse-overlayfs and containers/storage: the
+	 * layers hold container ids, the mount shows host ids. */
+	assert_int_equal(o.uidmap.v[1].disk, 1);
+	assert_int_equal(o.uidmap.v[1].view, 100000);
 	assert_int_equal(o.uidmap.v[1].len, 65536);
 	assert_int_equal(o.squash_uid, 5);
-	assert_int_equal(lfs_idmap_to_disk(&o.uidmap, 0, 65534), 1000);
-	assert_int_equal(lfs_idmap_to_disk(&o.uidmap, 7, 65534), 100006);
-	assert_int_equal(lfs_idmap_to_view(&o.uidmap, 100006, 65534), 7);
-	assert_int_equal(lfs_idmap_to_view(&o.uidmap, 42, 65534), 65534);
+	assert_int_equal(lfs_idmap_to_view(&o.uidmap, 0, 65534), 1000);
+	assert_int_equal(lfs_idmap_to_view(&o.uidmap, 7, 65534), 100006);
+	assert_int_equal(lfs_idmap_to_disk(&o.uidmap, 100006, 65534), 7);
+	assert_int_equal(lfs_idmap_to_disk(&o.uidmap, 1000, 65534), 0);
+	assert_int_equal(lfs_idmap_to_disk(&o.uidmap, 42, 65534), 65534);
+	assert_int_equal(lfs_idmap_to_view(&o.uidmap, 70000, 65534), 65534);
 	lfs_options_free(&o);
 }
 
