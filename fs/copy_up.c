@@ -357,8 +357,8 @@ static int copy_up_dir_node(struct lfs *fs, struct node *n, int pfd,
 	}
 	if (r == 0 && (flags & N_ORIGIN_SET))
 		r = mark_parent_impure(fs, n->parent, pfd);
-	if (r == 0 && fs->opt->fsync && fsync(dfd) < 0)
-		r = -errno;
+	/* No fsync: a directory carries no data, and the journal commits
+	 * its attributes no later than the rename that publishes it. */
 	if (dfd >= 0)
 		close(dfd);
 	if (r == 0)
@@ -528,7 +528,10 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 		snprintf(v, sizeof(v), "%llu", (unsigned long long)st.st_nlink);
 		r = xp_set_string(dfd, XATTR_LFS_NLINK, v);
 	}
-	if (r == 0 && fs->opt->fsync && fsync(dfd) < 0)
+	/* Data must be on disk before the rename makes it visible; a
+	 * metadata-only copy has none, and its attributes are journaled no
+	 * later than the rename. */
+	if (r == 0 && !no_data && fs->opt->fsync && fsync(dfd) < 0)
 		r = -errno;
 	close(dfd);
 	close(src);
@@ -543,16 +546,19 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 		if (r == 0)
 			lfs_stat_add(&fs->stats.index_links, 1);
 	}
-	if (r == 0) {
-		if (meta_only) {
-			struct node_ext *e = node_ext(n);
-			if (!e) {
-				r = -ENOMEM;
-			} else {
+	if (r == 0 && (meta_only || indexed)) {
+		struct node_ext *e = node_ext(n);
+		if (!e) {
+			r = -ENOMEM;
+		} else {
+			if (meta_only) {
 				free(e->datapath);
 				e->datapath = datapath;
 				datapath = NULL;
 			}
+			if (indexed)
+				snprintf(e->index_key, sizeof(e->index_key),
+					 "%s", key);
 		}
 	}
 	if (r == 0)
@@ -657,6 +663,17 @@ static int drop_metacopy(struct lfs *fs, struct node *n)
 	return r;
 }
 
+/*
+ * A node reached only through the index gets a name of its own in the
+ * upper layer when it is changed, unless it has none left (its last
+ * visible name was unlinked while the kernel still holds it): then the
+ * index entry itself is the file.
+ */
+static bool needs_index_name(struct node *n)
+{
+	return (node_flags(n) & (N_IDX_ALIAS | N_UNHASHED)) == N_IDX_ALIAS;
+}
+
 int copy_up(struct lfs *fs, struct node *n, enum copy_up_kind kind)
 {
 	if (!lfs_has_upper(fs))
@@ -664,7 +681,7 @@ int copy_up(struct lfs *fs, struct node *n, enum copy_up_kind kind)
 	if (node_flags(n) & N_ROOT)
 		return 0;
 	int layer = node_layer(n);
-	bool alias = node_flags(n) & N_IDX_ALIAS;
+	bool alias = needs_index_name(n);
 	bool wants_data = kind != CU_META;
 	if (layer == fs->upper && !alias &&
 	    !(wants_data && (node_flags(n) & N_METACOPY)))
@@ -685,7 +702,7 @@ int copy_up(struct lfs *fs, struct node *n, enum copy_up_kind kind)
 	int r = 0;
 	layer = node_layer(n); /* someone may have finished it meanwhile */
 	/* An index alias already counts as upper; it only needs its name. */
-	if (node_flags(n) & N_IDX_ALIAS)
+	if (needs_index_name(n))
 		r = link_from_index(fs, n, pfd);
 	if (r < 0) {
 		/* the error is the result */

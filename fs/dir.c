@@ -421,8 +421,12 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		goto close;
 	}
 	dcache_hide(s.dc, s.rec, s.below);
-	if (n)
+	if (n && node_named(fs, n, dir, name)) {
 		node_unhash(fs, n);
+		/* Its other names still reach the inode through the index. */
+		if ((node_flags(n) & N_HLINK) && n->ext && n->ext->index_key[0])
+			node_set_flag(n, N_IDX_ALIAS);
+	}
 close:
 	slot_close(fs, &s);
 out:

@@ -88,15 +88,16 @@ void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	node_ref(n);
 	/* readlinkat on the parent directory: the link is read, never
 	 * followed. */
-	int dfd = node_open_parent(fs, n, node_layer(n), name);
-	node_unref(fs, n);
+	int dfd = node_parent_fd(fs, n, node_layer(n), name);
 	if (dfd < 0) {
+		node_unref(fs, n);
 		fuse_reply_err(req, -dfd);
 		return;
 	}
 	ssize_t len = readlinkat(dfd, name, buf, sizeof(buf) - 1);
 	int e = errno;
-	close(dfd);
+	node_parent_fd_done(fs, dfd);
+	node_unref(fs, n);
 	if (len < 0) {
 		fuse_reply_err(req, e);
 		return;

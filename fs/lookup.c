@@ -64,6 +64,33 @@ static void mark_index_link(struct lfs *fs, struct node *dir,
 }
 
 /*
+ * An inode whose node lost its name (unlinked while the kernel still
+ * knew it) is found again under another of its names: that name becomes
+ * the node's, so operations on it reach the file again.
+ */
+static void reanchor(struct lfs *fs, struct node *n, struct node *dir,
+		     const char *name, int layer)
+{
+	if (node_flags(n) & N_IDX_ALIAS)
+		return; /* already reached through the index */
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	if ((node_flags(n) & N_UNHASHED) && node_move(fs, n, dir, name) == 0)
+		node_set_layer(n, layer);
+	pthread_rwlock_unlock(&fs->ns_lock);
+}
+
+/*
+ * Names of one inode share one node when nothing can change them apart:
+ * on a read-only mount, or with an index that keeps a copied-up inode's
+ * names together.  Without an index a copy-up breaks the link (as with
+ * kernel overlayfs and index=off), so each name keeps its own node.
+ */
+static bool hard_links_shared(struct lfs *fs)
+{
+	return !lfs_has_upper(fs) || (fs->index_fd >= 0 && fs->upper_xattr);
+}
+
+/*
  * Creates the node for a listing record.  Called with dir's lock held.
  * Hard links: a regular file with several links joins the node already
  * presenting its inode number, so the kernel sees one inode.
@@ -93,7 +120,7 @@ static int node_from_rec(struct lfs *fs, struct node *dir,
 	/* The type may have changed since the listing was read. */
 	fresh->mode = (uint16_t)(st->st_mode & S_IFMT);
 
-	if (S_ISREG(st->st_mode) && st->st_nlink > 1) {
+	if (S_ISREG(st->st_mode) && st->st_nlink > 1 && hard_links_shared(fs)) {
 		if (!lfs_is_upper(fs, rec->layer) &&
 		    index_attach(fs, fresh, st) == 0)
 			r = node_lstat(fs, fresh, fs->upper, st);
@@ -102,6 +129,8 @@ static int node_from_rec(struct lfs *fs, struct node *dir,
 		struct node *same = node_find_by_ino(fs, fresh->ino);
 		if (same) {
 			node_discard(fresh);
+			if (node_flags(same) & N_UNHASHED)
+				reanchor(fs, same, dir, name, rec->layer);
 			*out = same;
 			return r < 0 ? r : inode_stat(fs, same, st);
 		}

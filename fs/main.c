@@ -24,12 +24,18 @@
 #include "node.h"
 #include "ops.h"
 
-/* libfuse messages carry our prefix, like everything else we print. */
+static bool debug_log;
+
+/* libfuse messages carry our prefix, like everything else we print; its
+ * per-request trace (-d) goes out as it is. */
 static void fuse_log_to_stderr(enum fuse_log_level level, const char *fmt,
 			       va_list ap)
 {
-	if (level > FUSE_LOG_NOTICE)
+	if (level > FUSE_LOG_NOTICE) {
+		if (debug_log)
+			vfprintf(stderr, fmt, ap);
 		return;
+	}
 	char msg[1024];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	size_t n = strlen(msg);
@@ -154,13 +160,16 @@ static int run(struct lfs_options *o)
 	}
 
 	char *mopts = fuse_mount_opts(&fs);
-	char *fargv[6];
+	char *fargv[8];
 	int fargc = 0;
 	fargv[fargc++] = (char *)"layerfs";
 	fargv[fargc++] = (char *)"-o";
 	fargv[fargc++] = mopts;
-	if (o->debug)
-		fargv[fargc++] = (char *)"-d";
+	if (o->debug) {
+		/* fuse_session_new takes the debug flag as an option. */
+		fargv[fargc++] = (char *)"-o";
+		fargv[fargc++] = (char *)"debug";
+	}
 	fargv[fargc] = NULL;
 	struct fuse_args args = FUSE_ARGS_INIT(fargc, fargv);
 
@@ -263,6 +272,7 @@ int main(int argc, char **argv)
 		free(o.stats_file);
 		o.stats_file = abs;
 	}
+	debug_log = o.debug;
 	fuse_set_log_func(fuse_log_to_stderr);
 	/* Nodes are allocated by one worker and freed by another (FORGET):
 	 * with glibc's default of one arena per thread, freed memory is

@@ -10,6 +10,7 @@
 #include <xxhash.h>
 
 #include "dcache.h"
+#include "dirfd_cache.h"
 #include "lf_common.h"
 #include "safe_path.h"
 
@@ -159,6 +160,22 @@ struct node *node_find(struct lfs *fs, struct node *parent, const char *name)
 	return n;
 }
 
+bool node_named(struct lfs *fs, struct node *n, struct node *parent,
+		const char *name)
+{
+	size_t len = strlen(name);
+	uint32_t h = name_hash(parent, name, len);
+	pthread_mutex_t *m = stripe_of(fs->nodes, h);
+	pthread_mutex_lock(m);
+	bool named = !(node_flags(n) & N_UNHASHED) &&
+		     name_eq(n, parent, name, len, h);
+	pthread_mutex_unlock(m);
+	return named;
+}
+
+/* Distinguishes a node from an earlier one at the same address. */
+static atomic_uint node_generation = 1;
+
 struct node *node_new(struct node *parent, const char *name, uint16_t layer,
 		      mode_t mode, uint64_t ino)
 {
@@ -174,6 +191,8 @@ struct node *node_new(struct node *parent, const char *name, uint16_t layer,
 	n->hash = name_hash(parent, name, len);
 	n->mode = (uint16_t)(mode & S_IFMT);
 	n->ino = ino;
+	n->gen = (uint32_t)atomic_fetch_add_explicit(&node_generation, 1,
+						     memory_order_relaxed);
 	atomic_init(&n->layer, layer);
 	atomic_init(&n->refs, 1);
 	atomic_init(&n->nlookup, 0);
@@ -641,6 +660,39 @@ static bool in_index_only(struct lfs *fs, struct node *n, int layer)
 	return layer == fs->upper && (node_flags(n) & N_IDX_ALIAS) && n->ext;
 }
 
+/* A redirected directory is found below the upper layer at its record. */
+static const char *redirect_below(struct lfs *fs, struct node *n, int layer)
+{
+	if (lfs_is_upper(fs, layer) || !(node_flags(n) & N_REDIRECT) ||
+	    !n->ext || !n->ext->redirect)
+		return NULL;
+	const char *r = n->ext->redirect;
+	while (*r == '/')
+		r++;
+	return r;
+}
+
+int node_parent_fd(struct lfs *fs, struct node *n, int layer, char *name)
+{
+	if (!n->parent || (node_flags(n) & N_ROOT))
+		return -EINVAL;
+	/* The name and the parent are read under ns_lock, held until the
+	 * caller's *at() call is done (node_parent_fd_done), so a concurrent
+	 * rename cannot move either meanwhile. */
+	pthread_rwlock_rdlock(&fs->ns_lock);
+	memcpy(name, n->name, n->namelen + 1u);
+	int fd = dirfd_acquire(fs, n->parent, layer);
+	if (fd < 0)
+		pthread_rwlock_unlock(&fs->ns_lock);
+	return fd;
+}
+
+void node_parent_fd_done(struct lfs *fs, int fd)
+{
+	dirfd_release(fd);
+	pthread_rwlock_unlock(&fs->ns_lock);
+}
+
 int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 {
 	if (in_index_only(fs, n, layer)) {
@@ -660,34 +712,22 @@ int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 		return fd < 0 ? -errno : fd;
 	}
 	pthread_rwlock_rdlock(&fs->ns_lock);
-	char *path = node_path(fs, n, !lfs_is_upper(fs, layer));
-	int fd = path ? sp_open_beneath(fs->layers[layer].fd, path, flags, 0)
-		      : -ENOMEM;
-	pthread_rwlock_unlock(&fs->ns_lock);
-	free(path);
-	return fd;
-}
-
-int node_open_parent(struct lfs *fs, struct node *n, int layer, char *name)
-{
-	if (!n->parent || (node_flags(n) & N_ROOT))
-		return -EINVAL;
-	/* Path and name are read under ns_lock so a concurrent rename cannot
-	 * free the name or move the parent while we use them. */
-	pthread_rwlock_rdlock(&fs->ns_lock);
-	memcpy(name, n->name, n->namelen + 1u);
-	struct node *parent = n->parent;
+	const char *redirect = redirect_below(fs, n, layer);
 	int fd;
-	if (node_flags(parent) & N_ROOT) {
-		fd = openat(fs->layers[layer].fd, ".",
-			    O_PATH | O_DIRECTORY | O_CLOEXEC);
-		fd = fd < 0 ? -errno : fd;
+	if (redirect) {
+		fd = sp_open_beneath(fs->layers[layer].fd, redirect, flags, 0);
 	} else {
-		char *path = node_path(fs, parent, !lfs_is_upper(fs, layer));
-		fd = path ? sp_open_beneath(fs->layers[layer].fd, path,
-					    O_PATH | O_DIRECTORY, 0)
-			  : -ENOMEM;
-		free(path);
+		/* The parent's directory fd (usually cached) and one openat
+		 * that never follows a symlink. */
+		int pfd = dirfd_acquire(fs, n->parent, layer);
+		if (pfd < 0) {
+			fd = pfd;
+		} else {
+			fd = openat(pfd, n->name, flags | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0)
+				fd = -errno;
+			dirfd_release(pfd);
+		}
 	}
 	pthread_rwlock_unlock(&fs->ns_lock);
 	return fd;
@@ -705,12 +745,20 @@ int node_lstat(struct lfs *fs, struct node *n, int layer, struct stat *st)
 			       AT_SYMLINK_NOFOLLOW) < 0
 			       ? -errno
 			       : 0;
+	if (redirect_below(fs, n, layer)) {
+		int fd = node_open(fs, n, layer, O_PATH);
+		if (fd < 0)
+			return fd;
+		int r = fstat(fd, st) < 0 ? -errno : 0;
+		close(fd);
+		return r;
+	}
 	char name[NAME_MAX + 1];
-	int dfd = node_open_parent(fs, n, layer, name);
+	int dfd = node_parent_fd(fs, n, layer, name);
 	if (dfd < 0)
 		return dfd;
 	int r = fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
-	close(dfd);
+	node_parent_fd_done(fs, dfd);
 	return r;
 }
 

@@ -36,6 +36,7 @@ enum node_flag {
 	N_FREEING = 1 << 10,
 	N_IDX_ALIAS = 1 << 11,  /* upper copy is workdir/index/KEY only */
 	N_HLINK = 1 << 12,      /* upper copy is an index entry (nlink xattr) */
+	N_NOXATTR = 1 << 13,    /* known to carry no visible xattr */
 };
 
 struct dcache;
@@ -61,6 +62,7 @@ struct node {
 	atomic_uint refs;
 	atomic_uint flags;
 	uint32_t hash;
+	uint32_t gen;           /* see dirfd_cache.h */
 	uint16_t namelen;
 	_Atomic uint16_t layer; /* highest layer holding it */
 	uint16_t mode;          /* S_IFMT bits */
@@ -112,6 +114,14 @@ fuse_ino_t node_to_ino(struct lfs *fs, struct node *n);
 struct node *node_find(struct lfs *fs, struct node *parent, const char *name);
 
 /*
+ * Whether n is the node hashed under (parent, name).  A hard-linked inode
+ * has one node, hashed under one of its names: removing another name must
+ * leave it alone.
+ */
+bool node_named(struct lfs *fs, struct node *n, struct node *parent,
+		const char *name);
+
+/*
  * Allocates a node for (parent, name) and inserts it, unless one is already
  * there: then the existing node is returned and `fresh` is freed.  Either
  * way the result carries one reference.
@@ -155,9 +165,11 @@ char *node_path(struct lfs *fs, struct node *n, bool below_upper);
 /* Opens the node in `layer` (flags as open(2); never follows symlinks).
  * Takes ns_lock itself. */
 int node_open(struct lfs *fs, struct node *n, int layer, int flags);
-/* Opens (O_PATH) the directory holding the node in `layer` and copies the
- * node's name into name[NAME_MAX + 1]. */
-int node_open_parent(struct lfs *fs, struct node *n, int layer, char *name);
+/* The directory holding the node in `layer` (a cached fd: do not close)
+ * and the node's name, copied into name[NAME_MAX + 1].  On success the
+ * caller does its *at() call, then node_parent_fd_done(). */
+int node_parent_fd(struct lfs *fs, struct node *n, int layer, char *name);
+void node_parent_fd_done(struct lfs *fs, int fd);
 /* fstatat of the node in `layer`, without following symlinks. */
 int node_lstat(struct lfs *fs, struct node *n, int layer, struct stat *st);
 

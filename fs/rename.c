@@ -404,7 +404,7 @@ static int rename_locked(struct lfs *fs, struct rename_ctx *c)
 				node_clear_flag(c->dst, N_BELOW);
 		}
 	} else {
-		if (c->dst)
+		if (c->dst && node_named(fs, c->dst, c->ddir, c->newname))
 			node_unhash(fs, c->dst);
 		node_move(fs, c->src, c->ddir, c->newname);
 		if (ds.below)
@@ -418,6 +418,40 @@ static int rename_locked(struct lfs *fs, struct rename_ctx *c)
 out:
 	slot_close_locked(&ds);
 	slot_close_locked(&ss);
+	return r;
+}
+
+/*
+ * One inode with several names has one node, hashed under one of them.
+ * Renaming another of its names must move that name: the inode goes into
+ * the index (copy-up), the name becomes an upper link of the index entry,
+ * and the node is hashed under it, so the rename below moves it.
+ */
+static int anchor_source(struct lfs *fs, struct rename_ctx *c)
+{
+	if (node_named(fs, c->src, c->sdir, c->name))
+		return 0;
+	int r = copy_up(fs, c->src, CU_META);
+	if (r < 0)
+		return r;
+	if (!c->src->ext || !c->src->ext->index_key[0])
+		return -EIO; /* aliases exist only with an index */
+	int pfd = node_open(fs, c->sdir, fs->upper, O_PATH | O_DIRECTORY);
+	if (pfd < 0)
+		return pfd;
+	struct stat st;
+	if (fstatat(pfd, c->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		r = errno == ENOENT ? 0 : -errno;
+		if (r == 0 && linkat(fs->index_fd, c->src->ext->index_key,
+				     pfd, c->name, 0) < 0)
+			r = -errno;
+	}
+	close(pfd);
+	if (r < 0)
+		return r;
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	r = node_move(fs, c->src, c->sdir, c->name);
+	pthread_rwlock_unlock(&fs->ns_lock);
 	return r;
 }
 
@@ -483,6 +517,8 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			r = copy_up(fs, c.sdir, CU_META);
 		if (r == 0)
 			r = copy_up(fs, c.ddir, CU_META);
+		if (r == 0 && !node_is_dir(c.src))
+			r = anchor_source(fs, &c);
 		if (r == 0)
 			r = prepare_moving(fs, c.src, &c.src_redirect);
 		if (r == 0 && (flags & RENAME_EXCHANGE))

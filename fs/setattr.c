@@ -139,11 +139,11 @@ static int apply_times(struct lfs *fs, struct node *n, const struct stat *a,
 		close(fd);
 		return r;
 	}
-	int dfd = node_open_parent(fs, n, fs->upper, name);
+	int dfd = node_parent_fd(fs, n, fs->upper, name);
 	if (dfd < 0)
 		return dfd;
 	r = utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
-	close(dfd);
+	node_parent_fd_done(fs, dfd);
 	return r;
 }
 

@@ -4,6 +4,12 @@
  * bookkeeping names are neither listed, read nor settable
  * (xattr_private.h).  POSIX ACLs are ordinary xattrs here
  * (system.posix_acl_*); with FUSE_CAP_POSIX_ACL the kernel enforces them.
+ *
+ * Most files carry no xattr at all, yet `ls -l` asks for two per file
+ * (security.selinux, system.posix_acl_access) and the kernel asks for
+ * security.capability before writes.  A node remembers when it has none
+ * (N_NOXATTR): lower files never change and upper ones change only
+ * through the mount, which forgets the mark on every change.
  */
 #include "xattr_ops.h"
 
@@ -20,15 +26,72 @@
 #include "node.h"
 #include "xattr_private.h"
 
-/* The real file's path through /proc (xattr calls need no open). */
-static int proc_open(struct lfs *fs, struct node *n, int layer, char *buf,
-		     size_t size, int *fd)
+/* A path to the real file through /proc: xattr calls need no open. */
+struct real_path {
+	char path[64];
+	int fd;
+};
+
+static int real_path_open(struct lfs *fs, struct node *n, int layer,
+			  struct real_path *rp)
 {
-	*fd = node_open(fs, n, layer, O_PATH);
-	if (*fd < 0)
-		return *fd;
-	snprintf(buf, size, "/proc/self/fd/%d", *fd);
+	rp->fd = node_open(fs, n, layer, O_PATH);
+	if (rp->fd < 0)
+		return rp->fd;
+	snprintf(rp->path, sizeof(rp->path), "/proc/self/fd/%d", rp->fd);
 	return 0;
+}
+
+static void real_path_close(struct real_path *rp)
+{
+	if (rp->fd >= 0)
+		close(rp->fd);
+	rp->fd = -1;
+}
+
+/*
+ * The visible names of the real file (private ones filtered out), as a
+ * malloc'd NUL-separated list.  Learns N_NOXATTR when there are none.
+ */
+static ssize_t visible_names(struct node *n, const char *path, char **out)
+{
+	*out = NULL;
+	ssize_t len = listxattr(path, NULL, 0);
+	if (len < 0)
+		return errno == ENOTSUP ? 0 : -errno;
+	char *list = NULL;
+	if (len > 0) {
+		list = malloc((size_t)len);
+		if (!list)
+			return -ENOMEM;
+		len = listxattr(path, list, (size_t)len);
+		if (len < 0) {
+			int e = errno;
+			free(list);
+			return -e;
+		}
+	}
+	size_t keep = 0;
+	for (ssize_t i = 0; i < len;) {
+		size_t l = strlen(list + i) + 1;
+		if (!xp_is_private(list + i)) {
+			memmove(list + keep, list + i, l);
+			keep += l;
+		}
+		i += (ssize_t)l;
+	}
+	if (keep == 0)
+		node_set_flag(n, N_NOXATTR);
+	*out = list;
+	return (ssize_t)keep;
+}
+
+static bool listed(const char *list, size_t len, const char *name)
+{
+	for (size_t i = 0; i < len; i += strlen(list + i) + 1)
+		if (strcmp(list + i, name) == 0)
+			return true;
+	return false;
 }
 
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
@@ -39,44 +102,46 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, ENOTSUP);
 		return;
 	}
-	if (xp_is_private(name)) {
+	struct node *n = node_from_ino(fs, ino);
+	if (xp_is_private(name) || (node_flags(n) & N_NOXATTR)) {
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
-	struct node *n = node_from_ino(fs, ino);
-	char path[64];
-	int fd;
+	struct real_path rp;
+	char *list = NULL, *buf = NULL;
 	node_ref(n);
-	int r = proc_open(fs, n, node_layer(n), path, sizeof(path), &fd);
-	node_unref(fs, n);
-	if (r < 0) {
-		fuse_reply_err(req, -r);
-		return;
-	}
-	if (size == 0) {
-		ssize_t len = getxattr(path, name, NULL, 0);
-		int e = errno;
-		close(fd);
+	int err = -real_path_open(fs, n, node_layer(n), &rp);
+	if (err == 0) {
+		/* One listxattr answers the common "not there" case and
+		 * teaches the node it has nothing at all. */
+		ssize_t len = visible_names(n, rp.path, &list);
 		if (len < 0)
-			fuse_reply_err(req, e);
+			err = (int)-len;
+		else if (!listed(list, (size_t)len, name))
+			err = ENODATA;
+	}
+	if (err == 0 && size == 0) {
+		ssize_t len = getxattr(rp.path, name, NULL, 0);
+		if (len < 0)
+			err = errno;
 		else
 			fuse_reply_xattr(req, (size_t)len);
-		return;
+	} else if (err == 0) {
+		buf = malloc(size);
+		ssize_t len = buf ? getxattr(rp.path, name, buf, size) : -1;
+		if (!buf)
+			err = ENOMEM;
+		else if (len < 0)
+			err = errno;
+		else
+			fuse_reply_buf(req, buf, (size_t)len);
 	}
-	char *buf = malloc(size);
-	if (!buf) {
-		close(fd);
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	ssize_t len = getxattr(path, name, buf, size);
-	int e = errno;
-	close(fd);
-	if (len < 0)
-		fuse_reply_err(req, e);
-	else
-		fuse_reply_buf(req, buf, (size_t)len);
+	real_path_close(&rp);
+	node_unref(fs, n);
+	free(list);
 	free(buf);
+	if (err)
+		fuse_reply_err(req, err);
 }
 
 void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
@@ -87,44 +152,29 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		return;
 	}
 	struct node *n = node_from_ino(fs, ino);
-	char path[64];
-	int fd;
-	node_ref(n);
-	int r = proc_open(fs, n, node_layer(n), path, sizeof(path), &fd);
-	node_unref(fs, n);
-	if (r < 0) {
-		fuse_reply_err(req, -r);
+	if (node_flags(n) & N_NOXATTR) {
+		if (size == 0)
+			fuse_reply_xattr(req, 0);
+		else
+			fuse_reply_buf(req, NULL, 0);
 		return;
 	}
-	ssize_t len = listxattr(path, NULL, 0);
+	struct real_path rp;
 	char *list = NULL;
-	if (len > 0) {
-		list = malloc((size_t)len);
-		len = list ? listxattr(path, list, (size_t)len) : -1;
-	}
-	int e = errno;
-	close(fd);
-	if (len < 0) {
-		free(list);
-		fuse_reply_err(req, list ? e : ENOMEM);
-		return;
-	}
-	/* Filter our own names out, in place. */
-	size_t out = 0;
-	for (ssize_t i = 0; i < len;) {
-		size_t l = strlen(list + i) + 1;
-		if (!xp_is_private(list + i)) {
-			memmove(list + out, list + i, l);
-			out += l;
-		}
-		i += (ssize_t)l;
-	}
-	if (size == 0)
-		fuse_reply_xattr(req, out);
-	else if (out > size)
+	node_ref(n);
+	ssize_t len = real_path_open(fs, n, node_layer(n), &rp);
+	if (len == 0)
+		len = visible_names(n, rp.path, &list);
+	real_path_close(&rp);
+	node_unref(fs, n);
+	if (len < 0)
+		fuse_reply_err(req, (int)-len);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)len);
+	else if ((size_t)len > size)
 		fuse_reply_err(req, ERANGE);
 	else
-		fuse_reply_buf(req, list, out);
+		fuse_reply_buf(req, list, (size_t)len);
 	free(list);
 }
 
@@ -141,39 +191,36 @@ static int change_prepare(struct lfs *fs, struct node *n, const char *name)
 	return r;
 }
 
-void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-		 const char *value, size_t size, int flags)
+static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			 const char *value, size_t size, int flags,
+			 bool remove)
 {
 	struct lfs *fs = lfs_from_req(req);
 	struct node *n = node_from_ino(fs, ino);
-	char path[64];
-	int fd = -1;
+	struct real_path rp = { .fd = -1 };
 	node_ref(n);
 	int r = change_prepare(fs, n, name);
 	if (r == 0)
-		r = proc_open(fs, n, fs->upper, path, sizeof(path), &fd);
-	if (r == 0 && setxattr(path, name, value, size, flags) < 0)
-		r = -errno;
-	if (fd >= 0)
-		close(fd);
+		r = real_path_open(fs, n, fs->upper, &rp);
+	if (r == 0) {
+		int rr = remove ? removexattr(rp.path, name)
+				: setxattr(rp.path, name, value, size, flags);
+		r = rr < 0 ? -errno : 0;
+	}
+	/* Whatever happened, the file's xattrs must be asked again. */
+	node_clear_flag(n, N_NOXATTR);
+	real_path_close(&rp);
 	node_unref(fs, n);
 	fuse_reply_err(req, -r);
 }
 
+void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		 const char *value, size_t size, int flags)
+{
+	change_xattr(req, ino, name, value, size, flags, false);
+}
+
 void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	struct lfs *fs = lfs_from_req(req);
-	struct node *n = node_from_ino(fs, ino);
-	char path[64];
-	int fd = -1;
-	node_ref(n);
-	int r = change_prepare(fs, n, name);
-	if (r == 0)
-		r = proc_open(fs, n, fs->upper, path, sizeof(path), &fd);
-	if (r == 0 && removexattr(path, name) < 0)
-		r = -errno;
-	if (fd >= 0)
-		close(fd);
-	node_unref(fs, n);
-	fuse_reply_err(req, -r);
+	change_xattr(req, ino, name, NULL, 0, 0, true);
 }

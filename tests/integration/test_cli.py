@@ -11,11 +11,21 @@ import lfstest
 from lfstest import LAYERFS, LayerfsTestCase, mounted_fstype
 
 
-def layerfs_daemons():
-    """pids of running layerfs processes."""
+def layerfs_daemons(mnt):
+    """pids of running layerfs processes serving mountpoint `mnt` (other
+    mounts on the machine come and go by themselves)."""
     out = subprocess.run(["pgrep", "-x", "layerfs"], capture_output=True,
                          text=True).stdout
-    return set(int(p) for p in out.split())
+    pids = set()
+    for p in out.split():
+        try:
+            with open("/proc/%s/cmdline" % p, "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue  # gone meanwhile
+        if os.fsencode(mnt) in args:
+            pids.add(int(p))
+    return pids
 
 
 class CommandLine(LayerfsTestCase):
@@ -46,7 +56,7 @@ class CommandLine(LayerfsTestCase):
         self.assertRegex(r.stdout, r"^layerfs \d+\.\d+")
 
     def test_daemon_mode_returns_ready_and_detached(self):
-        before = layerfs_daemons()
+        before = layerfs_daemons(self.mnt)
         # Through a pipe: if the daemon kept stdout or stderr, `cat` would
         # wait for it forever and the timeout would fire.
         r = subprocess.run("%s -o lowerdir=%s %s 2>&1 | cat"
@@ -56,7 +66,7 @@ class CommandLine(LayerfsTestCase):
         # Ready when the command returns: no polling needed.
         self.assertEqual(mounted_fstype(self.mnt), "fuse.layerfs")
         self.assertEqual(open(os.path.join(self.mnt, "f")).read(), "data")
-        new = layerfs_daemons() - before
+        new = layerfs_daemons(self.mnt) - before
         self.assertEqual(len(new), 1)
         pid = new.pop()
         with open("/proc/%d/status" % pid) as f:
@@ -120,7 +130,7 @@ class CommandLine(LayerfsTestCase):
         self.unmount(self.mnt)
 
     def assert_refused(self, args, status, *words):
-        before = layerfs_daemons()
+        before = layerfs_daemons(self.mnt)
         r = self.run_layerfs(*args)
         self.assertEqual(r.returncode, status, r.stderr)
         lines = [l for l in r.stderr.splitlines() if l]
@@ -129,7 +139,7 @@ class CommandLine(LayerfsTestCase):
         for w in words:
             self.assertIn(w, lines[0])
         self.assertIsNone(mounted_fstype(self.mnt))
-        self.assertEqual(layerfs_daemons() - before, set())
+        self.assertEqual(layerfs_daemons(self.mnt) - before, set())
 
     def test_bad_input(self):
         missing = self.path("missing")

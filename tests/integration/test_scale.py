@@ -80,7 +80,7 @@ class Scale(LayerfsTestCase):
         for _ in range(2):
             self.assertEqual(snapshot(m.path), expected)
         s = read_stats(self, m.pid, stats)
-        self.assertGreater(s["dir_evictions"], 0, "the budget never bit")
+        self.assertGreater(s["dir_evictions"], 0, "the budget never bit: %s" % s)
         self.assertLessEqual(s["dcache_bytes"], 2 << 20)
         # Changes in directories whose listing was dropped.
         for d in range(0, 60, 7):

@@ -1,0 +1,121 @@
+#include "dirfd_cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+struct entry {
+	struct node *dir;
+	uint32_t gen;
+	int layer;
+	int fd;       /* -1: free slot */
+	int busy;     /* acquired and not yet released */
+	uint64_t used; /* for least-recently-used replacement */
+};
+
+struct cache {
+	struct entry e[DIRFD_CACHE_SIZE];
+	uint64_t clock;
+};
+
+static pthread_key_t key;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void cache_free(void *p)
+{
+	struct cache *c = p;
+	for (int i = 0; i < DIRFD_CACHE_SIZE; i++)
+		if (c->e[i].fd >= 0)
+			close(c->e[i].fd);
+	free(c);
+}
+
+static void make_key(void)
+{
+	pthread_key_create(&key, cache_free);
+}
+
+static struct cache *thread_cache(void)
+{
+	pthread_once(&once, make_key);
+	struct cache *c = pthread_getspecific(key);
+	if (c)
+		return c;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	for (int i = 0; i < DIRFD_CACHE_SIZE; i++)
+		c->e[i].fd = -1;
+	pthread_setspecific(key, c);
+	return c;
+}
+
+int dirfd_acquire(struct lfs *fs, struct node *dir, int layer)
+{
+	struct cache *c = thread_cache();
+	uint32_t gen = dir->gen;
+	if (c) {
+		for (int i = 0; i < DIRFD_CACHE_SIZE; i++) {
+			struct entry *e = &c->e[i];
+			if (e->fd >= 0 && e->dir == dir && e->gen == gen &&
+			    e->layer == layer) {
+				e->busy++;
+				e->used = ++c->clock;
+				return e->fd;
+			}
+		}
+	}
+	int fd = node_open(fs, dir, layer, O_PATH | O_DIRECTORY);
+	if (fd < 0 || !c)
+		return fd;
+	/* A free slot, else the least recently used idle one. */
+	struct entry *victim = NULL;
+	for (int i = 0; i < DIRFD_CACHE_SIZE; i++) {
+		struct entry *e = &c->e[i];
+		if (e->busy)
+			continue;
+		if (e->fd < 0) {
+			victim = e;
+			break;
+		}
+		if (!victim || e->used < victim->used)
+			victim = e;
+	}
+	if (!victim)
+		return fd; /* all busy: an uncached fd, closed on release */
+	if (victim->fd >= 0)
+		close(victim->fd);
+	*victim = (struct entry){ .dir = dir, .gen = gen, .layer = layer,
+				  .fd = fd, .busy = 1, .used = ++c->clock };
+	return fd;
+}
+
+void dirfd_release(int fd)
+{
+	struct cache *c = pthread_getspecific(key);
+	if (c) {
+		for (int i = 0; i < DIRFD_CACHE_SIZE; i++) {
+			if (c->e[i].fd == fd && c->e[i].busy > 0) {
+				c->e[i].busy--;
+				return;
+			}
+		}
+	}
+	close(fd);
+}
+
+void dirfd_cache_flush(void)
+{
+	struct cache *c = pthread_getspecific(key);
+	if (!c)
+		return;
+	for (int i = 0; i < DIRFD_CACHE_SIZE; i++) {
+		struct entry *e = &c->e[i];
+		if (e->fd >= 0 && !e->busy) {
+			close(e->fd);
+			e->fd = -1;
+		}
+	}
+}
