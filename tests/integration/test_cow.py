@@ -479,6 +479,34 @@ class CopyOnWrite(LayerfsTestCase):
         self.assertEqual(os.stat(p).st_nlink, 1)
         self.assertEqual(os.listdir(os.path.join(m2.path, "etc")), ["hello"])
 
+    def test_names_of_one_inode_stay_apart(self):
+        # One inode, two lower names; the kernel learns "b" first, so the
+        # daemon's node is known under "b".  Removing or renaming "a"
+        # must not disturb "b" (it read as EIO, and mv gave ENOENT).
+        low = self.layer("lowa", {"a": "one\n", "other": "x"})
+        os.link(os.path.join(low, "a"), os.path.join(low, "b"))
+        m = self.mount_rw([low])
+        j = lambda *a: os.path.join(m.path, *a)
+        self.assertEqual(read(j("b")), b"one\n")
+        os.rename(j("a"), j("moved"))
+        self.assertEqual(read(j("b")), b"one\n")
+        self.assertEqual(read(j("moved")), b"one\n")
+        self.assertEqual(os.stat(j("b")).st_ino, os.stat(j("moved")).st_ino)
+        write(j("moved"), "two\n", "a")
+        self.assertEqual(read(j("b")), b"one\ntwo\n")
+        os.unlink(j("moved"))
+        self.assertEqual(read(j("b")), b"one\ntwo\n")
+        self.assertEqual(os.stat(j("b")).st_nlink, 1)
+        os.chmod(j("b"), 0o600)
+        self.assertEqual(sorted(os.listdir(m.path)), ["b", "other"])
+        m.unmount()
+        self._mounts.remove(m)
+        m2 = self.mount([low], m.upper, m.work, mnt=self.path("again"))
+        self.assertEqual(sorted(os.listdir(m2.path)), ["b", "other"])
+        st = os.stat(os.path.join(m2.path, "b"))
+        self.assertEqual((st.st_nlink, st.st_mode & 0o777), (1, 0o600))
+        self.assertEqual(read(os.path.join(m2.path, "b")), b"one\ntwo\n")
+
     def test_inode_numbers_kept(self):
         low = self.lower()
         m = self.mount_rw([low])
