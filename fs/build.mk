@@ -12,6 +12,7 @@ $(BUILD)/layerfs: $(FS_OBJ) $(BUILD)/liblayer.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(FS_LIBS) $(LDLIBS)
 
 PROGRAMS += $(BUILD)/layerfs
+MANPAGES += fs/layerfs.1
 -include $(FS_OBJ:.o=.d)
 
 .PHONY: fs-objects
