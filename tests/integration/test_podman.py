@@ -150,9 +150,11 @@ class PodmanEnv:
     """One private podman installation: storage, runroot, configuration,
     run as root or as an unprivileged user."""
 
-    def __init__(self, base, user=None):
+    def __init__(self, base, user=None, single_id=False):
         self.base = base
         self.user = user  # a pwd entry, or None for root
+        # A user without subuid ranges: podman maps only the user's id.
+        self.single_id = single_id
         os.makedirs(base)
         self.storage = os.path.join(base, "storage")
         self.runroot = os.path.join(base, "run")
@@ -190,6 +192,8 @@ class PodmanEnv:
                     'rootless_storage_path = "%s"\n'
                     '[storage.options.overlay]\nmount_program = "%s"\n'
                     % (self.storage, self.runroot, self.storage, program))
+            if self.single_id:
+                f.write('ignore_chown_errors = "true"\n')
         if self.user:
             os.chown(path, self.user.pw_uid, self.user.pw_gid)
 
@@ -281,17 +285,19 @@ class PodmanTestCase(LayerfsTestCase):
         self.tar = busybox_rootfs_tar(self.tmp, busybox)
         os.chmod(self.tar, 0o644)
 
-    def rootless_user(self):
+    def rootless_user(self, single_id=False):
+        name = "nobody" if single_id else ROOTLESS_USER
         try:
-            user = pwd.getpwnam(ROOTLESS_USER)
+            user = pwd.getpwnam(name)
         except KeyError:
             self.skipTest("needs an unprivileged user %s with subuid and "
                           "subgid ranges (LFS_PODMAN_USER names another)"
-                          % ROOTLESS_USER)
+                          % name)
         for path in ("/etc/subuid", "/etc/subgid"):
-            if not has_subid_range(user, path):
-                self.skipTest("user %s has no range of 65536 ids in %s"
-                              % (user.pw_name, path))
+            if has_subid_range(user, path) == single_id:
+                self.skipTest("user %s has %s range of 65536 ids in %s"
+                              % (user.pw_name,
+                                 "a" if single_id else "no", path))
         # The unprivileged podman opens /dev/fuse itself.
         st = os.stat("/dev/fuse")
         if stat.S_IMODE(st.st_mode) & 0o006 != 0o006:
@@ -301,8 +307,8 @@ class PodmanTestCase(LayerfsTestCase):
         os.chmod(self.tmp, 0o755)
         return user
 
-    def podman_env(self, user=None, name="podman"):
-        env = PodmanEnv(self.path(name), user)
+    def podman_env(self, user=None, name="podman", single_id=False):
+        env = PodmanEnv(self.path(name), user, single_id)
         self.before_cleanup(env.cleanup)
         shutil.copy(self.tar, os.path.join(env.base, "rootfs.tar"))
         ctx = os.path.join(env.base, "ctx")
@@ -427,6 +433,42 @@ class PodmanWithLayerfs(PodmanTestCase):
 
     def test_rootless(self):
         self.exercise(self.podman_env(self.rootless_user()))
+
+
+class RootlessSingleId(PodmanTestCase):
+    """A user without subuid ranges: the container's root is the user's
+    own id, nothing can be chowned, so the modes (and owners) a
+    container sets live in user.containers.override_stat xattrs of the
+    upper files, and read back the same from a new mount."""
+
+    VIEW_CMD = ("test -e /marker || { chmod 604 /etc/passwd; mkdir /dd; "
+                "chmod 2710 /dd; echo x > /dd/f; chmod 4751 /dd/f; "
+                "touch /marker; }; stat -c '%a %u:%g %n' /etc/passwd /dd "
+                "/dd/f /bin/busybox")
+    VIEW = ("604 0:0 /etc/passwd\n2710 0:0 /dd\n4751 0:0 /dd/f\n"
+            "755 0:0 /bin/busybox\n")
+
+    def test_modes_kept_in_override_stat(self):
+        env = self.podman_env(self.rootless_user(single_id=True),
+                              single_id=True)
+        self.podman(env, "import", "rootfs.tar", "localhost/lfbase")
+        out = self.podman(env, "run", "--name", "single",
+                          "localhost/lfbase", "sh", "-c", self.VIEW_CMD)
+        self.assertEqual(out, self.VIEW)
+        self.assertEqual(self.podman(env, "start", "-a", "single"),
+                         self.VIEW)
+        upper = self.podman(env, "inspect", "--format",
+                            "{{.GraphDriver.Data.UpperDir}}",
+                            "single").strip()
+        for rel, want in (("etc/passwd", b"0:0:0604"),
+                          ("dd", b"0:0:02710"), ("dd/f", b"0:0:04751")):
+            value = os.getxattr(os.path.join(upper, rel),
+                                "user.containers.override_stat")
+            self.assertEqual(value.rstrip(b"\0"), want, rel)
+        self.podman(env, "commit", "single", "localhost/lfsingle")
+        out = self.podman(env, "run", "--rm", "localhost/lfsingle", "sh",
+                          "-c", self.VIEW_CMD)
+        self.assertEqual(out, self.VIEW)
 
 
 class SwitchFromFuseOverlayfs(PodmanTestCase):
