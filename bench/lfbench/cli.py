@@ -85,6 +85,9 @@ def parse_args(argv):
                     "debootstrap (default http://deb.debian.org/debian)")
     ap.add_argument("--no-install", action="store_true",
                     help="do not apt-get install missing peers")
+    ap.add_argument("--note", action="append", default=[], metavar="TEXT",
+                    help="a note for the results (repeatable), e.g. that "
+                    "the machine was shared with other work")
     ap.add_argument("--list", action="store_true",
                     help="print the workload names and exit")
     ap.add_argument("-q", "--quiet", action="store_true",
@@ -238,6 +241,7 @@ def main(argv=None):
 
 
 def _run(a, build, cache, out, ctx, notes, t0):
+    load_at_start = machine.loadavg()
     if not a.no_install:
         _install_peers(notes)
     ds, ds_notes = dataset.open_dataset(cache, a.quick, a.dataset, a.mirror)
@@ -303,8 +307,10 @@ def _run(a, build, cache, out, ctx, notes, t0):
                 order)
     if launchers:
         rep.add(cres, ["bwrap-dir"], [st["name"] for st in launchers])
-    rep.notes = notes + _standing_notes(results)
+    rep.notes = a.note + notes + _standing_notes(results)
     meta["duration_s"] = time.monotonic() - t0
+    meta["machine"]["load_at_start"] = load_at_start
+    meta["machine"]["load_at_end"] = machine.loadavg()
     charts = rep.write(out)
     progress("results: %s" % os.path.join(out, "results.md"))
     for c in charts:

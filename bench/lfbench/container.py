@@ -5,7 +5,10 @@ to its exit, for each launcher.
 - bwrap-fuse-overlayfs: fuse-overlayfs mounted on the layer, bubblewrap
   on the mount, then unmounted (what a rootless launcher without layerfs
   does); mount and unmount included;
-- layerrun: `layerrun run --lower LAYER /bin/true`, mount included;
+- layerrun: `layerrun run --rm IMAGE /bin/true`, mount included, of the
+  same root file system imported with `layertool import`;
+- layerrun-lower: `layerrun run --rm --lower LAYER /bin/true` on the plain
+  layer directory (no image to read);
 - podman: `podman run --rm` of the same root file system imported as an
   image, with a private storage root, runc, cgroupfs and file events.
 """
@@ -14,7 +17,7 @@ import os
 import subprocess
 import time
 
-from . import util
+from . import machine, util
 from .runner import Result
 from .util import BenchError, progress
 
@@ -139,48 +142,62 @@ class BwrapFuseOverlayfs(Launcher):
             dpkg_version("fuse-overlayfs"), dpkg_version("bubblewrap"))
 
 
-class Layerrun(Launcher):
-    name = "layerrun"
-    description = "layerrun run --lower LAYER /bin/true"
+class LayerrunLower(Launcher):
+    name = "layerrun-lower"
+    description = "layerrun run --rm --lower LAYER /bin/true"
 
     def __init__(self, binary, rootfs):
         self.binary = binary
         self.rootfs = rootfs
-        self.args = None
-        self.count = 0
 
     def unavailable(self):
         if not os.access(self.binary, os.X_OK):
-            return "%s is not built yet (mounter/ is being written)" % \
-                self.binary
-        r = subprocess.run([self.binary, "run", "--help"],
-                           capture_output=True, text=True, timeout=30)
-        text = r.stdout + r.stderr
-        self.args = [self.binary, "run"]
-        self.remove_after = False
-        if "--rm" in text:
-            self.args.append("--rm")
-        elif "--name" in text:
-            self.remove_after = True
+            return "%s is missing (run make)" % self.binary
         return None
 
     def command(self):
-        self.count += 1
-        args = list(self.args)
-        if self.remove_after:
-            args += ["--name", "lfbench-%d-%d" % (os.getpid(), self.count)]
-        return args + ["--lower", self.rootfs, "/bin/true"]
-
-    def after(self):
-        if self.remove_after:
-            subprocess.run([self.binary, "rm", "lfbench-%d-%d" % (
-                os.getpid(), self.count)], capture_output=True, timeout=60)
+        return [self.binary, "run", "--rm", "--lower", self.rootfs,
+                "/bin/true"]
 
     def version(self):
         r = subprocess.run([self.binary, "--version"], capture_output=True,
                            text=True)
-        return (r.stdout or r.stderr).strip().splitlines()[0] \
-            if r.returncode == 0 and (r.stdout or r.stderr) else None
+        out = (r.stdout or r.stderr).strip().splitlines()
+        return out[0] if r.returncode == 0 and out else None
+
+
+class LayerrunImage(LayerrunLower):
+    """The form issue 9 sets a target for: an image directory made by
+    `layertool import` from a tarball of the root file system (the import
+    is done once, untimed, in the run's scratch directory)."""
+    name = "layerrun"
+    description = "layerrun run --rm IMAGE /bin/true (IMAGE from " \
+        "layertool import of the busybox root)"
+
+    def __init__(self, binary, layertool, rootfs, scratch):
+        super().__init__(binary, rootfs)
+        self.layertool = layertool
+        self.image = os.path.join(scratch, "image")
+
+    def unavailable(self):
+        why = super().unavailable()
+        if why:
+            return why
+        if not os.access(self.layertool, os.X_OK):
+            return "%s is missing (run make)" % self.layertool
+        util.rmtree(os.path.dirname(self.image))
+        os.makedirs(os.path.dirname(self.image))
+        tar = self.image + ".tar"
+        util.run(["tar", "-C", self.rootfs, "-cf", tar, "."], timeout=300)
+        r = util.run([self.layertool, "import", tar, self.image],
+                     check=False, timeout=300)
+        if r.returncode != 0:
+            return "layertool import failed (exit %d): %s" % (
+                r.returncode, util.last_line(r.stderr))
+        return None
+
+    def command(self):
+        return [self.binary, "run", "--rm", self.image, "/bin/true"]
 
 
 class Podman(Launcher):
@@ -245,22 +262,31 @@ class Podman(Launcher):
             dpkg_version("conmon"))
 
 
+LAUNCHER_NAMES = ("bwrap-dir", "bwrap-fuse-overlayfs", "layerrun",
+                  "layerrun-lower", "podman")
+
+
 def launchers(ds, build_dir, scratch, cache_root):
     rootfs = ds.path("busybox")
     return [BwrapDir(rootfs),
             BwrapFuseOverlayfs(rootfs, os.path.join(scratch, "ctr")),
-            Layerrun(os.path.join(build_dir, "layerrun"), rootfs),
+            LayerrunImage(os.path.join(build_dir, "layerrun"),
+                          os.path.join(build_dir, "layertool"), rootfs,
+                          os.path.join(scratch, "ctr-image")),
+            LayerrunLower(os.path.join(build_dir, "layerrun"), rootfs),
             Podman(rootfs, os.path.join(cache_root, "podman"))]
 
 
 def run_container_start(ds, build_dir, scratch, cache_root, reps):
     """Returns (Result, [launcher status dicts], notes)."""
     res = Result(ContainerStart())
+    la = machine.loadavg()
+    res.load = la[0] if la else None
     status = []
     notes = []
     if not os.path.isdir(ds.path("busybox")):
         why = "no busybox root file system (busybox-static missing)"
-        for ln in ("bwrap-dir", "bwrap-fuse-overlayfs", "layerrun", "podman"):
+        for ln in LAUNCHER_NAMES:
             status.append({"name": ln, "runnable": False, "reason": why})
         return res, status, notes
     ready = []

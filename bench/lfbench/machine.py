@@ -82,6 +82,16 @@ def _cpuidle():
     return out
 
 
+def loadavg():
+    """The 1, 5 and 15 minute load averages: on a machine shared with
+    other work they tell how much else ran beside the bench."""
+    text = _read("/proc/loadavg")
+    try:
+        return [float(x) for x in text.split()[:3]]
+    except (AttributeError, ValueError):
+        return None
+
+
 def describe(data_dir):
     return {
         "cpu": _cpu_model(),

@@ -1,6 +1,8 @@
-"""The two charts, drawn with gnuplot in SVG and PNG: the ratio of each
-implementation to kernel overlayfs per workload (bars, log scale), and
-the lookup time against the number of layers (lines, log-log)."""
+"""The charts, drawn with gnuplot in SVG and PNG: the ratio of each
+implementation to kernel overlayfs for every workload (one overview of
+bars, log scale), one bar chart per workload of the medians with their
+min-max range (charts/WORKLOAD.svg), and the lookup time against the
+number of layers (lines, log-log)."""
 
 import os
 import shutil
@@ -11,7 +13,12 @@ from . import stats, util
 
 _COLORS = {"native": "#4d4d4d", "overlayfs": "#1f77b4",
            "fuse-overlayfs": "#ff7f0e", "unionfs-fuse": "#9467bd",
-           "layerfs": "#2ca02c"}
+           "layerfs": "#2ca02c", "bwrap-dir": "#4d4d4d",
+           "bwrap-fuse-overlayfs": "#ff7f0e", "layerrun": "#2ca02c",
+           "layerrun-lower": "#98df8a", "podman": "#d62728"}
+
+# The per-workload charts go to this subdirectory of the results.
+CHART_DIR = "charts"
 
 
 def _gnuplot(script, cwd):
@@ -104,6 +111,63 @@ plot %s
     return files
 
 
+def _unit_label(unit):
+    return {"s": "seconds", "MiB": "MiB"}.get(unit, unit)
+
+
+def workload_charts(out_dir, work, items):
+    """items: [(name, unit, better, {impl: summary}, order)]; draws
+    charts/NAME.svg and .png for each, the bars in order, every one in one
+    gnuplot process.  Returns {name: stem of its chart files}."""
+    script = []
+    drawn = {}
+    for name, unit, better, summ, order in items:
+        shown = [i for i in order if i in summ] + \
+            [i for i in summ if i not in order]
+        if not shown:
+            continue
+        dat = os.path.join(work, name + ".dat")
+        # Times below a second read better in milliseconds.
+        scale, label = 1.0, _unit_label(unit)
+        if unit == "s" and max(summ[i]["max"] for i in shown) < 1.0:
+            scale, label = 1000.0, "milliseconds"
+        with open(dat, "w") as f:
+            for i in shown:
+                s = summ[i]
+                f.write('"%s" %.9g %.9g %.9g %d\n' % (
+                    i, s["median"] * scale, s["min"] * scale,
+                    s["max"] * scale,
+                    int(_COLORS.get(i, "#888888")[1:], 16)))
+        stem = os.path.join(CHART_DIR, name)
+        width = max(520, 110 * len(shown) + 160)
+        for term, fname in _terminals(stem, width, 380):
+            script.append("""
+set terminal %s
+set termoption noenhanced
+set output '%s'
+set title "%s: median, bar from min to max (%s is better)"
+set style fill solid 0.85 border -1
+set boxwidth 0.7
+set yrange [0:*]
+set offsets 0, 0, graph 0.1, 0
+set xrange [-0.6:%f]
+set grid ytics
+set ylabel "%s"
+set xtics nomirror font ',9'
+unset key
+plot '%s' using 0:2:5:xtic(1) with boxes lc rgb variable, \
+     '' using 0:3:(0):($4-$3) with vectors nohead lc rgb '#000000' \
+        lw 1.5, \
+     '' using 0:2:(sprintf("%%.3g", $2)) with labels offset 2.2,0.6 \
+        font ',9'
+""" % (term, os.path.join(out_dir, fname), name, better, len(shown) - 0.4,
+                label, dat))
+        drawn[name] = stem
+    if drawn:
+        _gnuplot("\n".join(script), work)
+    return drawn
+
+
 def draw(out_dir, summaries, order):
     """Both charts from the summaries of the main workloads."""
     rows = []
@@ -125,3 +189,16 @@ def draw(out_dir, summaries, order):
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return files
+
+
+def draw_workloads(out_dir, items):
+    """A chart per workload (workload_charts); stale ones of an earlier
+    run in the same place are removed first."""
+    charts = os.path.join(out_dir, CHART_DIR)
+    shutil.rmtree(charts, ignore_errors=True)
+    os.makedirs(charts)
+    work = tempfile.mkdtemp(prefix="lfbench-plot-")
+    try:
+        return workload_charts(out_dir, work, items)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

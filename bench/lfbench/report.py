@@ -45,6 +45,7 @@ class Report:
         self.meta = meta            # run description (dict)
         self.sections = []          # (Result, references, impl order)
         self.notes = []
+        self.workload_charts = {}   # workload name -> chart path stem
 
     def add(self, result, references, order):
         self.sections.append((result, references, order))
@@ -65,7 +66,9 @@ class Report:
                 "references": list(refs),
                 "runs": res.runs, "details": res.details,
                 "errors": res.errors, "skipped": res.skipped,
+                "load_at_start": res.load,
                 "summary": stats.summarize(res, refs)})
+        out["scaling"] = stats.scaling(dict(self._summaries()))
         return out
 
     def write(self, out_dir):
@@ -76,10 +79,15 @@ class Report:
             f.write("\n")
         impl_order = [i["name"] for i in self.meta["implementations"]]
         charts = []
+        self.workload_charts = {}
         try:
             main = [(n, s) for n, s in self._summaries()
                     if n != "container_start"]
             charts = plots.draw(out_dir, main, impl_order)
+            self.workload_charts = plots.draw_workloads(out_dir, [
+                (res.workload.name, res.workload.unit, res.workload.better,
+                 stats.summarize(res, refs), order)
+                for res, refs, order in self.sections])
         except Exception as e:  # a chart must never lose the numbers
             self.notes.append("charts not drawn: %s" % e)
         md = _scrub(self.markdown(charts))
@@ -104,6 +112,7 @@ class Report:
         L += self._machine_md()
         L += self._impls_md()
         L += self._summary_md(charts)
+        L += self._scaling_md()
         L += self._container_md()
         L.append("## Every workload\n")
         for res, refs, order in self.sections:
@@ -123,6 +132,7 @@ class Report:
         L.append("| OS, kernel | %s, Linux %s |" % (mc["os"], mc["kernel"]))
         L.append("| cgroups | %s |" % mc["cgroups"])
         L.append("| CPU idle | %s |" % mc.get("cpuidle", "unknown"))
+        L.append("| load average | %s |" % self._load_md())
         L.append("| filesystem of the data | %s |" % mc["data_filesystem"])
         pk = ", ".join("%s %s" % (p, v) for p, v in mc["packages"].items()
                        if v)
@@ -131,6 +141,19 @@ class Report:
         L.append("| dataset | %s |" % ds["description"])
         L.append("")
         return L
+
+    def _load_md(self):
+        mc = self.meta["machine"]
+
+        def fmt(la):
+            return "/".join("%.2f" % x for x in la) if la else "unknown"
+        seen = [r.load for r, _, _ in self.sections if r.load is not None]
+        out = "1/5/15 min: %s at the start, %s at the end" % (
+            fmt(mc.get("load_at_start")), fmt(mc.get("load_at_end")))
+        if seen:
+            out += "; 1 min at the start of each workload: %.2f to %.2f" \
+                % (min(seen), max(seen))
+        return out + " (the bench alone keeps about 1 to 2 busy)"
 
     def _impls_md(self):
         L = ["## Implementations\n",
@@ -180,6 +203,32 @@ class Report:
         for c in charts:
             if c.endswith(".svg"):
                 L.append("![%s](%s)\n" % (c[:-4], c))
+        return L
+
+    def _scaling_md(self):
+        sc = stats.scaling(dict(self._summaries()))
+        order = [i["name"] for i in self.meta["implementations"]]
+        L = []
+        for key, title, what in (
+                ("parallel", "Parallel speed-up",
+                 "time of `parallel_statread_1p` divided by the time with "
+                 "N processes (higher is better; the machine's cores are "
+                 "the limit)"),
+                ("layers", "Layer scaling",
+                 "time of `lookup_10k_Nlayers` divided by the time with one "
+                 "layer (1.00 is flat; lower is better)")):
+            rows = sc[key]
+            ns = sorted({n for by_n in rows.values() for n in by_n})
+            if len(ns) < 2:
+                continue
+            L += ["## %s\n" % title, what[0].upper() + what[1:] + ".\n",
+                  "| implementation | " + " | ".join(
+                      "N=%d" % n for n in ns) + " |",
+                  "| --- |" + " ---: |" * len(ns)]
+            for impl in [i for i in order if i in rows]:
+                L.append("| %s | %s |" % (impl, " | ".join(
+                    _ratio_fmt(rows[impl].get(n)) for n in ns)))
+            L.append("")
         return L
 
     def _container_md(self):
@@ -233,6 +282,9 @@ class Report:
             L.append("")
             L += extra
         L.append("")
+        chart = self.workload_charts.get(wl.name)
+        if chart:
+            L.append("![%s](%s.svg)\n" % (wl.name, chart))
         return L
 
 
@@ -250,6 +302,16 @@ def _details_md(res):
                 s += " — holes %s" % ("kept" if d["holes_kept"] else
                                       "**filled**")
             L.append(s)
+        if "bytes_per_entry" in d:
+            s = "- %s: %.1f MiB resident at mount, %.1f MiB after walking " \
+                "%d entries (%.0f bytes per entry)" % (
+                    impl, d["rss_at_mount_kib"] / 1024.0,
+                    d["rss_after_walks_kib"] / 1024.0, d["entries"],
+                    d["bytes_per_entry"])
+            if "rss_after_drop_kib" in d:
+                s += ", %.1f MiB after the kernel dropped its caches" % (
+                    d["rss_after_drop_kib"] / 1024.0)
+            L.append(s + " (last run)")
         if "mount" in d:
             L.append("- %s: mount %.1f ms, unmount %.1f ms (last run)" % (
                 impl, d["mount"] * 1000, d["unmount"] * 1000))

@@ -5,7 +5,7 @@ all implementations instead of landing on one."""
 
 import os
 
-from . import util
+from . import machine, util
 from .impls import Mounted
 from .util import BenchError, progress
 
@@ -48,6 +48,7 @@ class Result:
         self.details = {}   # impl name -> [details dict per run]
         self.errors = {}    # impl name -> message
         self.skipped = {}   # impl name -> reason
+        self.load = None    # 1-minute load average when it started
 
 
 def _run_one(wl, impl, ds, ctx):
@@ -107,6 +108,8 @@ def run_workloads(workloads, impls, ds, ctx, reps_for):
         if not todo:
             continue
         reps = reps_for(wl)
+        la = machine.loadavg()
+        res.load = la[0] if la else None
         progress("[%d/%d] %s: %s (%d reps)" % (i, len(workloads), wl.name,
                                                wl.title, reps))
         try:

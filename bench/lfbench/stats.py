@@ -42,3 +42,35 @@ def summarize(result, references):
                 s["median"], r["median"] if r else None, wl.better) \
                 if impl != ref else (1.0 if r else None)
     return out
+
+
+def _series(summaries, prefix, suffix):
+    """{impl: {n: median}} of the workloads named PREFIX<n>SUFFIX."""
+    out = {}
+    for name, summ in summaries.items():
+        if not (name.startswith(prefix) and name.endswith(suffix)):
+            continue
+        n = name[len(prefix):len(name) - len(suffix)]
+        if not n.isdigit():
+            continue
+        for impl, s in summ.items():
+            out.setdefault(impl, {})[int(n)] = s["median"]
+    return out
+
+
+def scaling(summaries):
+    """The two scaling questions, from {workload: summarize(...)}:
+    parallel: {impl: {procs: time with 1 process / time with procs}}, a
+    speed-up (2 on 2 idle cores is the limit); layers: {impl: {layers:
+    time with layers / time with 1 layer}}, a slow-down (1 is flat)."""
+    out = {"parallel": {}, "layers": {}}
+    for key, prefix, suffix, speedup in (
+            ("parallel", "parallel_statread_", "p", True),
+            ("layers", "lookup_10k_", "layers", False)):
+        for impl, by_n in _series(summaries, prefix, suffix).items():
+            one = by_n.get(1)
+            if not one:
+                continue
+            out[key][impl] = {n: (one / v if speedup else v / one)
+                              for n, v in sorted(by_n.items()) if v > 0}
+    return out

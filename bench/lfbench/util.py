@@ -229,13 +229,32 @@ def find_daemon(exe_names, mountpoint):
     return None
 
 
-def vm_hwm_kib(pid):
-    """Peak resident set size (VmHWM) of a process, in KiB."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise BenchError("no VmHWM for pid %d" % pid)
+def vm_kib(pid, field):
+    """A memory figure of /proc/PID/status (VmHWM: peak resident set,
+    VmRSS: resident set now), in KiB."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError as e:
+        raise BenchError("cannot read the status of pid %d: %s"
+                         % (pid, e.strerror))
+    raise BenchError("no %s for pid %d" % (field, pid))
+
+
+def settled_rss_kib(pid, timeout=5.0):
+    """VmRSS once it has stopped falling for a while (forgets arrive in
+    batches after the kernel drops its caches), or after timeout."""
+    deadline = time.monotonic() + timeout
+    last = vm_kib(pid, "VmRSS")
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = vm_kib(pid, "VmRSS")
+        if now >= last:
+            return now
+        last = now
+    return last
 
 
 def rmtree(path):

@@ -368,12 +368,27 @@ class DaemonRss(Workload):
         "mount and a read of every tree file"
 
     def measure(self, t, ds, ctx):
-        _check(_sh("find . -printf '%s\\n' > /dev/null && "
-                   "tar -C tree -cf - . | wc -c > /dev/null", t,
-                   self.timeout)[1], "walks")
         if not t.pid:
             raise BenchError("no daemon pid")
-        return util.vm_hwm_kib(t.pid) / 1024.0, {}
+        at_mount = util.vm_kib(t.pid, "VmRSS")
+        secs, r = _sh("find . -printf '%s\\n' | wc -l && "
+                      "tar -C tree -cf - . | wc -c > /dev/null", t,
+                      self.timeout)
+        _check(r, "walks")
+        entries = int(r.stdout.split()[0])
+        after_walk = util.vm_kib(t.pid, "VmRSS")
+        details = {"entries": entries, "rss_at_mount_kib": at_mount,
+                   "rss_after_walks_kib": after_walk,
+                   # What each node the kernel holds costs the daemon.
+                   "bytes_per_entry": (after_walk - at_mount) * 1024.0 /
+                   max(entries, 1)}
+        if ctx.can_drop:
+            # The kernel forgets its inodes; a daemon that honours the
+            # forgets frees its nodes (how much goes back to the system
+            # is up to its allocator).
+            util.drop_caches()
+            details["rss_after_drop_kib"] = util.settled_rss_kib(t.pid)
+        return util.vm_kib(t.pid, "VmHWM") / 1024.0, details
 
 
 class Lookup(Workload):

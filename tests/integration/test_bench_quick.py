@@ -113,6 +113,22 @@ class BenchQuick(LayerfsTestCase):
         self.assertIn("layerfs", rss["runs"])
         self.assertNotIn("overlayfs", rss["runs"])
         self.assertNotIn("native", rss["runs"])
+        # What a walked entry costs the daemon: the walk saw the whole
+        # tree and the flat directory.
+        mem = rss["details"]["layerfs"][0]
+        self.assertGreater(mem["entries"],
+                           data["dataset"]["manifest"]["flat_entries"])
+        self.assertGreaterEqual(mem["rss_after_walks_kib"], 1)
+        # The scaling tables are derived from the medians.
+        sc = data["scaling"]
+        self.assertAlmostEqual(sc["parallel"]["layerfs"]["1"], 1.0)
+        self.assertAlmostEqual(sc["layers"]["layerfs"]["1"], 1.0)
+        deep = max(data["dataset"]["params"]["stacks"])
+        self.assertAlmostEqual(
+            sc["layers"]["layerfs"][str(deep)],
+            by_name["lookup_10k_%dlayers" % deep]["summary"]["layerfs"]
+            ["median"] / by_name["lookup_10k_1layers"]["summary"]
+            ["layerfs"]["median"])
         # Copy-up of the sparse file says whether its holes were kept.
         sparse = by_name["append_1b_sparse_1gib"]
         for impl, details in sparse["details"].items():
@@ -129,13 +145,19 @@ class BenchQuick(LayerfsTestCase):
         shared, data = self.quick_run()
         launchers = {ln["name"]: ln for ln in data["launchers"]}
         self.assertEqual(sorted(launchers), sorted(
-            ["bwrap-dir", "bwrap-fuse-overlayfs", "layerrun", "podman"]))
+            ["bwrap-dir", "bwrap-fuse-overlayfs", "layerrun",
+             "layerrun-lower", "podman"]))
         for name, ln in launchers.items():
             if not ln["runnable"]:
                 self.assertTrue(ln["reason"], name)
-        if not os.path.exists(os.path.join(lfstest.BUILD, "layerrun")):
-            self.assertFalse(launchers["layerrun"]["runnable"])
-            self.assertIn("layerrun", launchers["layerrun"]["reason"])
+        # layerrun is this project's: where it is built it must run.
+        for name in ("layerrun", "layerrun-lower"):
+            if os.path.exists(os.path.join(lfstest.BUILD, "layerrun")):
+                self.assertTrue(launchers[name]["runnable"],
+                                launchers[name]["reason"])
+            else:
+                self.assertFalse(launchers[name]["runnable"])
+                self.assertIn("layerrun", launchers[name]["reason"])
         ctr = [w for w in data["workloads"] if w["name"] == "container_start"]
         self.assertEqual(len(ctr), 1)
         for name, ln in launchers.items():
@@ -163,6 +185,12 @@ class BenchQuick(LayerfsTestCase):
             with open(os.path.join(out, chart + ".svg")) as f:
                 self.assertIn("<svg", f.read())
             self.assertIn("](%s.svg)" % chart, md)
+        # One bar chart per workload, container start included.
+        for w in data["workloads"]:
+            stem = os.path.join("charts", w["name"])
+            with open(os.path.join(out, stem + ".png"), "rb") as f:
+                self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+            self.assertIn("](%s.svg)" % stem, md)
 
     def test_only_and_impl_select(self):
         shared, _ = self.quick_run()
