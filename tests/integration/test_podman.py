@@ -29,6 +29,9 @@ PODMAN_PACKAGES = ["podman", "runc", "uidmap", "fuse-overlayfs"]
 # The unprivileged user for the rootless runs: needs /etc/subuid and
 # /etc/subgid ranges.  LFS_PODMAN_USER names another one.
 ROOTLESS_USER = os.environ.get("LFS_PODMAN_USER", "lrtest")
+# What a podman run can leave behind, ended by pid at cleanup when its
+# command line names the test's directory.
+LEFTOVER_PROGRAMS = {"layerfs", "fuse-overlayfs", "conmon", "podman"}
 BUSYBOX_APPLETS = ["sh", "ls", "cat", "echo", "rm", "mkdir", "touch",
                    "stat", "id", "true", "test", "sleep", "tail", "chown",
                    "chmod", "find", "sort"]
@@ -159,7 +162,10 @@ class PodmanEnv:
         self.storage = os.path.join(base, "storage")
         self.runroot = os.path.join(base, "run")
         self.xdg = os.path.join(base, "xdg")
-        for d in (self.storage, self.runroot, self.xdg):
+        # Private too: podman's temporary state and network definitions,
+        # which `system reset` would otherwise clear machine-wide.
+        for d in (self.storage, self.runroot, self.xdg,
+                  os.path.join(base, "tmp"), os.path.join(base, "net")):
             os.makedirs(d, mode=0o700)
         hard_nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         hard_nproc = resource.getrlimit(resource.RLIMIT_NPROC)[1]
@@ -172,8 +178,11 @@ class PodmanEnv:
                     '[engine]\nruntime = "runc"\n'
                     'cgroup_manager = "cgroupfs"\n'
                     'events_logger = "file"\n'
+                    'tmp_dir = "%s"\n'
+                    '[network]\nnetwork_config_dir = "%s"\n'
                     % (low(hard_nofile), low(hard_nofile),
-                       low(hard_nproc), low(hard_nproc)))
+                       low(hard_nproc), low(hard_nproc),
+                       os.path.join(base, "tmp"), os.path.join(base, "net")))
         with open(os.path.join(base, "registries.conf"), "w") as f:
             f.write("unqualified-search-registries = []\n")
         self.set_mount_program(LAYERFS)
@@ -233,12 +242,14 @@ class PodmanEnv:
                               text=True, env=self.env(), timeout=timeout)
 
     def pause_pid(self):
-        try:
-            with open(os.path.join(self.xdg, "libpod", "tmp",
-                                   "pause.pid")) as f:
-                return int(f.read().strip())
-        except (OSError, ValueError):
-            return None
+        for d in (os.path.join(self.base, "tmp"),
+                  os.path.join(self.xdg, "libpod", "tmp")):
+            try:
+                with open(os.path.join(d, "pause.pid")) as f:
+                    return int(f.read().strip())
+            except (OSError, ValueError):
+                continue
+        return None
 
     def cleanup(self):
         """Removes containers, images and mounts, then ends what this
@@ -255,14 +266,16 @@ class PodmanEnv:
             except OSError:
                 pass
         for p in os.listdir("/proc"):
-            if not p.isdigit():
+            if not p.isdigit() or int(p) == os.getpid():
                 continue
             try:
+                with open("/proc/%s/comm" % p) as f:
+                    comm = f.read().strip()
                 with open("/proc/%s/cmdline" % p, "rb") as f:
                     cmdline = f.read()
             except OSError:
                 continue
-            if self.base.encode() in cmdline:
+            if comm in LEFTOVER_PROGRAMS and self.base.encode() in cmdline:
                 try:
                     os.kill(int(p), signal.SIGKILL)
                 except OSError:
@@ -319,11 +332,14 @@ class PodmanTestCase(LayerfsTestCase):
             for p in (os.path.join(env.base, "rootfs.tar"), ctx,
                       os.path.join(ctx, "Containerfile")):
                 os.chown(p, user.pw_uid, user.pw_gid)
-        r = env.run("info", "--format", "{{.Store.GraphRoot}}")
+        r = env.run("info", "--format",
+                    "{{.Store.GraphRoot}} {{.Store.RunRoot}}")
         if r.returncode != 0:
             self.skipTest("podman cannot run here: %s"
                           % last_line(r.stderr))
-        self.assertEqual(r.stdout.strip(), env.storage)
+        self.assertEqual(r.stdout.split()[0], env.storage)
+        self.assertTrue(r.stdout.split()[1].startswith(env.base),
+                        r.stdout)
         return env
 
     def podman(self, env, *args, timeout=120):
