@@ -19,8 +19,6 @@ import signal
 import stat
 import subprocess
 import tarfile
-import tempfile
-import unittest
 
 import lfstest
 from lfstest import LAYERFS, LayerfsTestCase
