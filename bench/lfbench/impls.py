@@ -17,11 +17,13 @@ from .util import BenchError
 class Mounted:
     """A view of the data: a mount (or, for native, a plain directory)."""
 
-    def __init__(self, impl, root, upper=None, pid=None):
+    def __init__(self, impl, root, upper=None, pid=None, stats_file=None):
         self.impl = impl
         self.root = root
         self.upper = upper
         self.pid = pid
+        # layerfs only: its statistics (node count), written on SIGUSR1.
+        self.stats_file = stats_file
 
 
 def dpkg_version(pkg):
@@ -48,7 +50,9 @@ class Impl:
     def options(self):
         return ""
 
-    def mount(self, lowers, upper, work, mnt):
+    def mount(self, lowers, upper, work, mnt, stats_file=None):
+        """Mounts; stats_file asks layerfs for its statistics file (the
+        other implementations have none and ignore it)."""
         raise NotImplementedError
 
     def unmount(self, m):
@@ -127,7 +131,7 @@ class KernelOverlay(Impl):
         return "kernel defaults (mount -t overlay -o lowerdir,upperdir," \
             "workdir)"
 
-    def mount(self, lowers, upper, work, mnt):
+    def mount(self, lowers, upper, work, mnt, stats_file=None):
         cwd = None
         low = ":".join(lowers)
         # Mount options must fit in one page: deep stacks use paths
@@ -167,7 +171,7 @@ class FuseOverlayfs(Impl):
         return "defaults (-o lowerdir,upperdir,workdir); layers in the " \
             "%s whiteout format" % self.fmt
 
-    def mount(self, lowers, upper, work, mnt):
+    def mount(self, lowers, upper, work, mnt, stats_file=None):
         opts = "lowerdir=" + ":".join(lowers)
         if upper:
             opts += ",upperdir=%s,workdir=%s" % (upper, work)
@@ -196,7 +200,7 @@ class UnionfsFuse(Impl):
         return "-o cow (copy-on-write), other defaults; layers with " \
             ".unionfs-fuse/*_HIDDEN~ whiteouts"
 
-    def mount(self, lowers, upper, work, mnt):
+    def mount(self, lowers, upper, work, mnt, stats_file=None):
         branches = ([upper + "=RW"] if upper else []) + \
             [p + "=RO" for p in lowers]
         args = ["unionfs-fuse"]
@@ -238,12 +242,15 @@ class Layerfs(Impl):
         return "defaults (-o lowerdir,upperdir,workdir); layers in the " \
             "OCI .wh. format"
 
-    def mount(self, lowers, upper, work, mnt):
+    def mount(self, lowers, upper, work, mnt, stats_file=None):
         opts = "lowerdir=" + ":".join(lowers)
         if upper:
             opts += ",upperdir=%s,workdir=%s" % (upper, work)
+        if stats_file:
+            # Only names where the counters it always keeps are written.
+            opts += ",stats=" + stats_file
         self._mount_cmd([self.binary, "-o", opts, mnt], mnt)
-        return Mounted(self, mnt, upper, self.find_pid(mnt))
+        return Mounted(self, mnt, upper, self.find_pid(mnt), stats_file)
 
 
 def all_impls(build_dir):

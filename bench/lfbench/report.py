@@ -6,7 +6,7 @@ import json
 import os
 import time
 
-from . import plots, stats
+from . import plots, stats, targets
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -69,7 +69,16 @@ class Report:
                 "load_at_start": res.load,
                 "summary": stats.summarize(res, refs)})
         out["scaling"] = stats.scaling(dict(self._summaries()))
+        out["targets"] = [
+            {"target": t, "goal": g, "measured": m, "met": ok}
+            for t, g, m, ok in self._targets()]
         return out
+
+    def _targets(self):
+        summ = dict(self._summaries())
+        return targets.evaluate(
+            summ, {r.workload.name: r.details for r, _, _ in self.sections},
+            stats.scaling(summ))
 
     def write(self, out_dir):
         os.makedirs(out_dir, exist_ok=True)
@@ -113,6 +122,7 @@ class Report:
         L += self._impls_md()
         L += self._summary_md(charts)
         L += self._scaling_md()
+        L += self._targets_md()
         L += self._container_md()
         L.append("## Every workload\n")
         for res, refs, order in self.sections:
@@ -203,6 +213,18 @@ class Report:
         for c in charts:
             if c.endswith(".svg"):
                 L.append("![%s](%s)\n" % (c[:-4], c))
+        return L
+
+    def _targets_md(self):
+        L = ["## layerfs against its targets\n",
+             "The performance targets of layerfs (issue 9), checked against "
+             "this run's medians; ratios are to kernel overlayfs.\n",
+             "| target | goal | measured | |", "| --- | --- | --- | --- |"]
+        for what, goal, text, ok in self._targets():
+            L.append("| %s | %s | %s | %s |" % (
+                what, goal, text or "not measured",
+                "—" if ok is None else "met" if ok else "**missed**"))
+        L.append("")
         return L
 
     def _scaling_md(self):
@@ -308,9 +330,13 @@ def _details_md(res):
                     impl, d["rss_at_mount_kib"] / 1024.0,
                     d["rss_after_walks_kib"] / 1024.0, d["entries"],
                     d["bytes_per_entry"])
+            if "nodes_after_walks" in d:
+                s += "; %d nodes in the daemon" % d["nodes_after_walks"]
             if "rss_after_drop_kib" in d:
-                s += ", %.1f MiB after the kernel dropped its caches" % (
+                s += "; %.1f MiB after the kernel dropped its caches" % (
                     d["rss_after_drop_kib"] / 1024.0)
+            if "nodes_after_drop" in d:
+                s += ", %d nodes" % d["nodes_after_drop"]
             L.append(s + " (last run)")
         if "mount" in d:
             L.append("- %s: mount %.1f ms, unmount %.1f ms (last run)" % (

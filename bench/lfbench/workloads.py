@@ -9,8 +9,10 @@ gives, so a fast but wrong answer is reported as an error, not a number.
 
 import json
 import os
+import signal
 import stat
 import subprocess
+import time
 
 from . import dataset as D
 from . import treegen, util
@@ -35,6 +37,7 @@ class Workload:
     native_copy = None
     mounts_itself = False  # the workload mounts and unmounts on its own
     needs_root = False
+    wants_stats = False    # layerfs mounted with -o stats=FILE
     timeout = 1800
 
     def layers(self, ds, impl):
@@ -353,7 +356,6 @@ class MountCycle(Workload):
 
 
 def _clocked(fn):
-    import time
     t0 = time.perf_counter()
     out = fn()
     return time.perf_counter() - t0, out
@@ -364,6 +366,7 @@ class DaemonRss(Workload):
     group = "memory"
     unit = MIB
     kinds = ("fuse",)
+    wants_stats = True
     title = "FUSE daemon peak RSS (VmHWM) after a stat walk of the whole " \
         "mount and a read of every tree file"
 
@@ -382,13 +385,40 @@ class DaemonRss(Workload):
                    # What each node the kernel holds costs the daemon.
                    "bytes_per_entry": (after_walk - at_mount) * 1024.0 /
                    max(entries, 1)}
+        if t.stats_file:
+            details["nodes_after_walks"] = _layerfs_nodes(t)
         if ctx.can_drop:
             # The kernel forgets its inodes; a daemon that honours the
             # forgets frees its nodes (how much goes back to the system
             # is up to its allocator).
             util.drop_caches()
             details["rss_after_drop_kib"] = util.settled_rss_kib(t.pid)
+            if t.stats_file:
+                details["nodes_after_drop"] = _layerfs_nodes(t)
         return util.vm_kib(t.pid, "VmHWM") / 1024.0, details
+
+
+def _layerfs_nodes(t):
+    """The node count layerfs writes to its statistics file on SIGUSR1."""
+    def version():
+        try:
+            st = os.stat(t.stats_file)
+            return st.st_ino, st.st_mtime_ns
+        except FileNotFoundError:
+            return None
+    before = version()
+    os.kill(t.pid, signal.SIGUSR1)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if version() not in (before, None):
+                with open(t.stats_file) as f:
+                    return json.load(f)["nodes"]
+        except (FileNotFoundError, ValueError, KeyError):
+            pass
+        time.sleep(0.02)
+    raise BenchError("layerfs wrote no statistics to %s after SIGUSR1"
+                     % t.stats_file)
 
 
 class Lookup(Workload):

@@ -119,6 +119,16 @@ class BenchQuick(LayerfsTestCase):
         self.assertGreater(mem["entries"],
                            data["dataset"]["manifest"]["flat_entries"])
         self.assertGreaterEqual(mem["rss_after_walks_kib"], 1)
+        self.assertGreater(mem["nodes_after_walks"],
+                           data["dataset"]["manifest"]["flat_entries"])
+        if data["cold_cache"]:
+            # The kernel's forgets reach layerfs: its nodes go.
+            self.assertLess(mem["nodes_after_drop"],
+                            mem["nodes_after_walks"] / 2)
+        # Every target is listed, and judged when its workloads ran.
+        self.assertEqual(len(data["targets"]), 17)
+        for t in data["targets"]:
+            self.assertIn(t["met"], (True, False), t)
         # The scaling tables are derived from the medians.
         sc = data["scaling"]
         self.assertAlmostEqual(sc["parallel"]["layerfs"]["1"], 1.0)
