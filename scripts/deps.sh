@@ -15,11 +15,14 @@ PKGS="build-essential pkg-config libfuse3-dev fuse3 libxxhash-dev
 libarchive-dev libjson-c-dev libcmocka-dev libcap-dev nettle-dev busybox-static python3
 attr acl zstd gzip xz-utils tar util-linux iproute2 uidmap procps psmisc
 kmod e2fsprogs xfsprogs"
+# Reliability checks: clang and its runtime (libFuzzer for make fuzz),
+# valgrind (make check-valgrind).
+CHECKS="clang libclang-rt-14-dev valgrind"
 # Peers the differential tests and the benchmark compare against.
 PEERS="fuse-overlayfs unionfs-fuse bubblewrap fio gnuplot-nox"
 
 missing=""
-for p in $PKGS $PEERS; do
+for p in $PKGS $CHECKS $PEERS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 		grep -q "install ok installed"; then
 		missing="$missing $p"
