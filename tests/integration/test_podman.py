@@ -469,8 +469,7 @@ class RootlessSingleId(PodmanTestCase):
         out = self.podman(env, "run", "--name", "single",
                           "localhost/lfbase", "sh", "-c", self.VIEW_CMD)
         self.assertEqual(out, self.VIEW)
-        self.assertEqual(self.podman(env, "start", "-a", "single"),
-                         self.VIEW)
+        self.check_single(env)
         upper = self.podman(env, "inspect", "--format",
                             "{{.GraphDriver.Data.UpperDir}}",
                             "single").strip()
@@ -479,6 +478,26 @@ class RootlessSingleId(PodmanTestCase):
             value = os.getxattr(os.path.join(upper, rel),
                                 "user.containers.override_stat")
             self.assertEqual(value.rstrip(b"\0"), want, rel)
+
+    def test_switch_from_fuse_overlayfs(self):
+        fuse_overlayfs = shutil.which("fuse-overlayfs")
+        if not fuse_overlayfs:
+            self.skipTest("needs fuse-overlayfs")
+        env = self.podman_env(self.rootless_user(single_id=True),
+                              single_id=True)
+        env.set_mount_program(fuse_overlayfs)
+        self.podman(env, "import", "rootfs.tar", "localhost/lfbase")
+        out = self.podman(env, "run", "--name", "single",
+                          "localhost/lfbase", "sh", "-c", self.VIEW_CMD)
+        self.assertEqual(out, self.VIEW)
+        env.set_mount_program(LAYERFS)
+        self.check_single(env)
+
+    def check_single(self, env):
+        """The container's upper read by a new layerfs mount, and the
+        image committed from it."""
+        self.assertEqual(self.podman(env, "start", "-a", "single"),
+                         self.VIEW)
         self.podman(env, "commit", "single", "localhost/lfsingle")
         out = self.podman(env, "run", "--rm", "localhost/lfsingle", "sh",
                           "-c", self.VIEW_CMD)
