@@ -73,6 +73,7 @@ struct lfs {
 	/* What the upper filesystem can do, probed at mount. */
 	bool upper_xattr;  /* user.* xattrs on files and directories */
 	bool can_chown;    /* we may chown (not in a single-id userns) */
+	bool close_reports_errors; /* network upper: close() can fail */
 	const char *overlay_opaque_xattr; /* for whiteout=overlay */
 
 	struct node *root;

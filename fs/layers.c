@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -197,9 +198,35 @@ static int prepare_workdir(struct lfs *fs, const char *path)
 	return 0;
 }
 
+/*
+ * Local filesystems report write errors at write or fsync time, never at
+ * close; network ones (NFS, SMB, another FUSE...) may report them only
+ * at close, which FLUSH then has to pass on.
+ */
+static bool close_reports_errors(int fd)
+{
+	static const long local[] = {
+		0xEF53,     /* ext2/3/4 */
+		0x58465342, /* xfs */
+		0x9123683E, /* btrfs */
+		0x01021994, /* tmpfs */
+		0xF2F52010, /* f2fs */
+		0x2FC12FC1, /* zfs */
+		0xCA451A4E, /* bcachefs */
+	};
+	struct statfs sfs;
+	if (fstatfs(fd, &sfs) < 0)
+		return true;
+	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+		if ((long)sfs.f_type == local[i])
+			return false;
+	return true;
+}
+
 /* What the upper filesystem lets us do: user xattrs, chown. */
 static void probe_upper(struct lfs *fs)
 {
+	fs->close_reports_errors = close_reports_errors(fs->work_fd);
 	char name[64];
 	lfs_tmp_name(fs, name, sizeof(name));
 	int fd = openat(fs->work_fd, name,
