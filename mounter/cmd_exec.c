@@ -34,6 +34,7 @@
 #include "lookup.h"
 #include "monitor.h"
 #include "payload.h"
+#include "sealed_init.h"
 #include "sync.h"
 #include "user_lookup.h"
 #include "strfmt.h"
@@ -164,7 +165,11 @@ run_command(const struct exec_opts *o, const struct lr_state *st, int sock)
 		.tty_slave = slave,
 		.keep_stdin = o->interactive,
 		.out_fd = -1,
+		.trampoline_fd = sealed_init_create(),
 	};
+	if (p.trampoline_fd < 0)
+		fail("cannot make the init's sealed copy: %s",
+		     strerror(-p.trampoline_fd));
 	payload_exec(&p);
 }
 

@@ -66,6 +66,20 @@ static void tell(struct container *c, enum sync_msg m, int value, int fd)
 		_exit(LR_EXIT_SETUP);
 }
 
+/* The container gets no user namespace of its own: inside one, all of
+ * mount, unshare and pivot_root would be open to it again (what Docker's
+ * seccomp profile forbids).  user.max_user_namespaces is counted per
+ * user namespace, and this is the container's. */
+static void forbid_nested_userns(void)
+{
+	int fd = open("/proc/sys/user/max_user_namespaces",
+		      O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "0", 1) != 1)
+		die("cannot forbid nested user namespaces: %s",
+		    strerror(errno));
+	close(fd);
+}
+
 static void become_root(struct container *c)
 {
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
@@ -169,6 +183,8 @@ void container_child(struct container *c)
 	tell(c, SYNC_NS_READY, 0, -1);
 	wait_for(c, SYNC_MAPPED);
 	become_root(c);
+	if (c->idmap.mode != USERNS_JOINED)
+		forbid_nested_userns();
 
 	/* First thing in the new mount namespace: nothing we mount may
 	 * propagate to the host.  Slave, not private, so what the host
@@ -244,6 +260,7 @@ void container_child(struct container *c)
 			.tty_slave = slave,
 			.keep_stdin = o->interactive,
 			.out_fd = c->log_fd,
+			.trampoline_fd = memfd,
 		};
 		payload_exec(&p);
 	}

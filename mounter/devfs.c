@@ -47,11 +47,6 @@ static int open_host_dev(const struct host_dev *d)
 	return fd;
 }
 
-int devfs_host_null(void)
-{
-	return open_host_dev(&devices[0]);
-}
-
 static int fail(char *err, size_t errlen, int r, const char *what)
 {
 	lr_fmt(err, errlen, "cannot set up /dev: %s: %s", what,

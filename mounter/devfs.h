@@ -28,7 +28,4 @@ int devfs_open_pty(int rootfd, int *slave, char *err, size_t errlen);
 /* Binds the terminal SLAVE onto /dev/console. */
 int devfs_bind_console(int rootfd, int slave, char *err, size_t errlen);
 
-/* Opens the host's /dev/null after checking it is char device 1:3. */
-int devfs_host_null(void);
-
 #endif

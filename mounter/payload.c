@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "caps.h"
@@ -121,11 +122,52 @@ static const char *path_of(char *const *envp)
 	return ENV_DEFAULT_PATH;
 }
 
-static void run(char *const *argv, char *const *envp)
+/* The fd the sealed init is kept at once everything else is closed. */
+#define TRAMPOLINE_FD 3
+
+/*
+ * execve(PATH, ARGV, ENVP), through the sealed init when TRAMPOLINE: it
+ * checks here what execve would refuse (so the PATH search and the exit
+ * statuses stay the same), then runs `layerrun-init --exec PATH ARGV...`
+ * from the memfd, which execs PATH.  Returns only on failure, errno set.
+ */
+static void exec_command(const char *path, char *const *argv,
+			 char *const *envp, bool trampoline)
+{
+	if (!trampoline) {
+		execve(path, argv, envp);
+		return;
+	}
+	struct stat st;
+	if (faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) < 0)
+		return;
+	if (stat(path, &st) < 0)
+		return;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EACCES;
+		return;
+	}
+	size_t n = 0;
+	while (argv[n])
+		n++;
+	char **v = calloc(n + 4, sizeof(char *));
+	if (!v) {
+		errno = ENOMEM;
+		return;
+	}
+	v[0] = (char *)"layerrun-init";
+	v[1] = (char *)"--exec";
+	v[2] = (char *)path;
+	memcpy(v + 3, argv, (n + 1) * sizeof(char *));
+	execveat(TRAMPOLINE_FD, "", v, envp, AT_EMPTY_PATH);
+	free(v);
+}
+
+static void run(char *const *argv, char *const *envp, bool trampoline)
 {
 	const char *cmd = argv[0];
 	if (strchr(cmd, '/')) {
-		execve(cmd, argv, envp);
+		exec_command(cmd, argv, envp, trampoline);
 		int e = errno;
 		die(e == ENOENT ? LR_EXIT_NOT_FOUND : LR_EXIT_CANNOT_EXEC,
 		    "cannot run '%s': %s", cmd, strerror(e));
@@ -140,7 +182,7 @@ static void run(char *const *argv, char *const *envp)
 			lr_fmt(full, sizeof(full), "%s", cmd);
 		else
 			lr_fmt(full, sizeof(full), "%.*s/%s", (int)n, p, cmd);
-		execve(full, argv, envp);
+		exec_command(full, argv, envp, trampoline);
 		if (errno == EACCES)
 			denied = EACCES;
 		else if (errno != ENOENT && errno != ENOTDIR)
@@ -166,7 +208,13 @@ void payload_exec(const struct payload *p)
 	enter_cwd(p->cwd);
 	set_identity(p);
 	reset_signals();
-	close_range(3, ~0U, 0);
-	run(p->argv, p->envp);
+	bool trampoline = p->trampoline_fd >= 0;
+	if (trampoline && p->trampoline_fd != TRAMPOLINE_FD &&
+	    (dup2(p->trampoline_fd, TRAMPOLINE_FD) < 0 ||
+	     fcntl(TRAMPOLINE_FD, F_SETFD, FD_CLOEXEC) < 0))
+		die(LR_EXIT_SETUP, "cannot keep the sealed init: %s",
+		    strerror(errno));
+	close_range(trampoline ? TRAMPOLINE_FD + 1 : 3, ~0U, 0);
+	run(p->argv, p->envp, trampoline);
 	_exit(LR_EXIT_SETUP);
 }

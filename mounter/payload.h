@@ -27,6 +27,12 @@ struct payload {
 	int tty_slave;  /* the terminal, -1 for none */
 	bool keep_stdin; /* -i: fd 0 stays; otherwise /dev/null */
 	int out_fd;     /* detached: stdout and stderr go here; -1 keeps them */
+	/* The sealed init (sealed_init_create()), through which the command
+	 * is exec'd: until the command's own image replaces it, the process
+	 * runs the sealed copy, never the launcher's binary, so a
+	 * '#!/proc/self/exe' command cannot reach that (CVE-2019-5736).
+	 * -1: exec directly. */
+	int trampoline_fd;
 };
 
 /* Does not return: execs the command or exits with 125 (setup), 126

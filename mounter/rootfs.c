@@ -10,7 +10,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "devfs.h"
 #include "lf_common.h"
 #include "mount_util.h"
 #include "safe_path.h"
@@ -131,15 +130,65 @@ static int readonly_one(int rootfd, const char *path)
 	return r;
 }
 
-int rootfs_protect(int rootfd, char *err, size_t errlen)
+/* Where the mask's tmpfs is attached while masks are bound from it:
+ * open_tree() clones only from mounts in our namespace.  Gone again
+ * before the command runs. */
+#define MASK_SCRATCH ".layerrun-mask"
+
+/*
+ * What masked files are bound to: an empty file on a read-only tmpfs of
+ * its own, attached at /dev/MASK_SCRATCH.  Reads give nothing and every
+ * write fails with EROFS (a /dev/null bind, as Docker uses, would
+ * swallow writes silently).  Returns an O_PATH fd of that file or -errno.
+ */
+static int empty_readonly_file(int devfd)
 {
-	int nullfd LF_AUTOCLOSE = devfs_host_null();
-	if (nullfd < 0) {
-		lr_fmt(err, errlen,
-			 "cannot mask paths: the host's /dev/null is not the "
-			 "null device");
-		return nullfd;
+	int fs LF_AUTOCLOSE = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return -errno;
+	if (fsconfig(fs, FSCONFIG_SET_STRING, "size", "4k", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0555", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return -errno;
+	int mnt LF_AUTOCLOSE = fsmount(fs, FSMOUNT_CLOEXEC,
+				       MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+					       MOUNT_ATTR_NOEXEC);
+	if (mnt < 0)
+		return -errno;
+	int f = openat(mnt, "empty", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
+		       0444);
+	if (f < 0)
+		return -errno;
+	close(f);
+	int r = mu_tree_restrict(mnt, true, true);
+	if (r < 0)
+		return r;
+	if (mkdirat(devfd, MASK_SCRATCH, 0700) < 0)
+		return -errno;
+	int scratch LF_AUTOCLOSE = openat(devfd, MASK_SCRATCH,
+					  O_PATH | O_DIRECTORY | O_NOFOLLOW |
+						  O_CLOEXEC);
+	if (scratch < 0 || mu_attach(mnt, scratch) < 0)
+		return -errno;
+	f = openat(devfd, MASK_SCRATCH "/empty", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	return f < 0 ? -errno : f;
+}
+
+static void drop_scratch(int devfd)
+{
+	int fd LF_AUTOCLOSE = openat(devfd, MASK_SCRATCH,
+				     O_PATH | O_DIRECTORY | O_NOFOLLOW |
+					     O_CLOEXEC);
+	if (fd >= 0) {
+		char path[64];
+		lr_fmt(path, sizeof(path), "/proc/self/fd/%d", fd);
+		umount2(path, MNT_DETACH);
 	}
+	unlinkat(devfd, MASK_SCRATCH, AT_REMOVEDIR);
+}
+
+static int mask_all(int rootfd, int nullfd, char *err, size_t errlen)
+{
 	for (size_t i = 0; i < LF_ARRAY_SIZE(masked); i++) {
 		int r = mask_one(rootfd, masked[i], nullfd);
 		if (r < 0) {
@@ -148,8 +197,29 @@ int rootfs_protect(int rootfd, char *err, size_t errlen)
 			return r;
 		}
 	}
+	return 0;
+}
+
+int rootfs_protect(int rootfd, char *err, size_t errlen)
+{
+	int devfd LF_AUTOCLOSE = sp_open_beneath(rootfd, "dev",
+						 O_PATH | O_DIRECTORY, 0);
+	int nullfd = devfd < 0 ? devfd : empty_readonly_file(devfd);
+	int r = nullfd;
+	if (nullfd < 0)
+		lr_fmt(err, errlen,
+			 "cannot mask paths: no read-only tmpfs file: %s",
+			 strerror(-nullfd));
+	else
+		r = mask_all(rootfd, nullfd, err, errlen);
+	if (nullfd >= 0)
+		close(nullfd);
+	if (devfd >= 0)
+		drop_scratch(devfd); /* the binds made from it stay */
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < LF_ARRAY_SIZE(readonly); i++) {
-		int r = readonly_one(rootfd, readonly[i]);
+		r = readonly_one(rootfd, readonly[i]);
 		if (r < 0) {
 			lr_fmt(err, errlen, "cannot make /%s read-only: %s",
 				 readonly[i], strerror(-r));

@@ -16,6 +16,14 @@
  * cannot overwrite the launcher through it (CVE-2019-5736), and being
  * static it needs nothing from the container's root.  It keeps only
  * CAP_KILL, for signalling a command running as another user.
+ *
+ * usage: layerrun-init --exec PATH ARGV0 ARG...
+ *
+ * The trampoline of every command layerrun starts (payload.c): the
+ * launcher's process execs this sealed copy, which execs PATH, so no
+ * process in the container ever runs the launcher's own binary, not even
+ * for a '#!/proc/self/exe' script.  Nothing changes but the image:
+ * credentials, capabilities and descriptors are the caller's.
  */
 #include <errno.h>
 #include <linux/capability.h>
@@ -80,8 +88,20 @@ static void kill_orphans(void)
 	}
 }
 
+/* --exec: exits 126 (cannot execute) or 127 (gone) like the launcher. */
+static int trampoline(char **argv)
+{
+	execve(argv[0], argv + 1, environ);
+	int e = errno;
+	fprintf(stderr, "layerrun: cannot run '%s': %s\n", argv[0],
+		strerror(e));
+	return e == ENOENT ? 127 : 126;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 4 && strcmp(argv[1], "--exec") == 0)
+		return trampoline(argv + 2);
 	if (argc != 2)
 		return 125;
 	pid_t child = (pid_t)atoi(argv[1]);
@@ -89,6 +109,10 @@ int main(int argc, char **argv)
 	if (!pid1)
 		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	keep_only_kill();
+	/* Not dumpable: ptrace and /proc/1/mem need CAP_SYS_PTRACE, which
+	 * the container's default set lacks, so no process in it can stop
+	 * or take over its init. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
 	sigset_t all;
 	sigfillset(&all);

@@ -7,11 +7,17 @@
  *   lrpayload memhog MIB     allocate and touch MIB MiB, print "done"
  *   lrpayload fds            list the open descriptors above 2
  *   lrpayload syscall NAME   try mount, umount, chroot, unshare-user,
- *                            sethostname, ptrace-1; print "ok" or the
+ *                            unshare-mount, sethostname, ptrace-1,
+ *                            pivot_root, init_module; print "ok" or the
  *                            errno name
  *   lrpayload exe1           open /proc/1/exe for writing; "ok" or errno
  *   lrpayload exit N         exit with N
  *   lrpayload selfkill SIG   kill itself with signal SIG (a number)
+ *   lrpayload exeself        what /proc/self/exe is: "DEV:INO" of the
+ *                            file, then "write:ok" or the errno name of
+ *                            opening it for writing (run as the ELF
+ *                            interpreter of a '#!/proc/self/exe' script,
+ *                            the CVE-2019-5736 way into the launcher)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -23,6 +29,8 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t got[65];
@@ -119,14 +127,36 @@ static int try_syscall(const char *name)
 		return report(unshare(CLONE_NEWNS));
 	if (strcmp(name, "sethostname") == 0)
 		return report(sethostname("evil", 4));
+	if (strcmp(name, "pivot_root") == 0)
+		return report((int)syscall(SYS_pivot_root, "/", "/"));
+	if (strcmp(name, "init_module") == 0)
+		return report((int)syscall(SYS_init_module, "", 0UL, ""));
 	if (strcmp(name, "ptrace-1") == 0)
 		return report((int)ptrace(PTRACE_ATTACH, 1, NULL, NULL));
 	fprintf(stderr, "unknown syscall test %s\n", name);
 	return 2;
 }
 
+static int exeself(void)
+{
+	struct stat st;
+	if (stat("/proc/self/exe", &st) < 0) {
+		printf("stat:%s\n", strerrorname_np(errno));
+		return 0;
+	}
+	printf("%llu:%llu\n", (unsigned long long)st.st_dev,
+	       (unsigned long long)st.st_ino);
+	int fd = open("/proc/self/exe", O_WRONLY);
+	printf("write:%s\n", fd >= 0 ? "ok" : strerrorname_np(errno));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	/* As an ELF interpreter, argv[0] is the script's interpreter. */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "exeself") == 0)
+			return exeself();
 	if (argc < 2) {
 		fprintf(stderr, "usage: lrpayload COMMAND [ARG]\n");
 		return 2;

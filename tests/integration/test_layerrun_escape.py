@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Container escape regressions for layerrun, as root and rootless: each
+attempt must fail, and the host must be unchanged afterwards.
+
+Hostile images are made by putting a layer of traps (symlinks to host
+paths, a '#!/proc/self/exe' script) on top of the busybox image's layer
+with --lower.
+"""
+
+import hashlib
+import os
+import subprocess
+
+import layerrun_util as lu
+import lfstest
+from layerrun_case import LayerrunCase
+
+
+def host_mounts(under):
+    """The host's mount points below UNDER (other programs on this
+    machine may mount elsewhere meanwhile)."""
+    with open("/proc/self/mountinfo") as f:
+        return sorted(m for m in (l.split()[4] for l in f)
+                      if m.startswith(under))
+
+
+class Escapes:
+    """Tests run by both the root and the rootless class."""
+
+    def trap_layer(self, name, links=(), files=None):
+        """A layer of symlinks (name -> target) and files."""
+        d = self.path(name)
+        os.makedirs(d)
+        for link, target in links:
+            p = os.path.join(d, link)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            os.symlink(target, p)
+        for rel, (text, mode) in (files or {}).items():
+            p = os.path.join(d, rel)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p, "w") as f:
+                f.write(text)
+            os.chmod(p, mode)
+        return d
+
+    def run_trapped(self, top, *args):
+        lower = ":".join([top] + self.image_layers())
+        return self.lr.run(["run", "--rm", "--lower", lower] + list(args))
+
+    def host_dir(self, name):
+        d = self.path(name)
+        os.makedirs(d)
+        with open(os.path.join(d, "marker"), "w") as f:
+            f.write("host\n")
+        return d
+
+    def assert_host_dir_untouched(self, d):
+        self.assertEqual(os.listdir(d), ["marker"], d)
+        self.assertIsNone(lfstest.mounted_fstype(d), d)
+
+    # -- symlinks on the mount targets --------------------------------------
+
+    def test_symlinked_mount_targets(self):
+        before = host_mounts(self.tmp)
+        for target in ("proc", "dev", "sys", "dev/pts", "dev/shm",
+                       "proc/sys", "sys/firmware"):
+            with self.subTest(target=target):
+                h = self.host_dir("host-" + target.replace("/", "-"))
+                top = self.trap_layer("trap-" + target.replace("/", "-"),
+                                      [(target, h)])
+                r = self.run_trapped(top, "sh", "-c",
+                                     "ls /%s >/dev/null; echo x > "
+                                     "/%s/pwned" % (target, target))
+                self.assertIn(r.returncode, (0, 1, 125), r.stderr)
+                self.assert_host_dir_untouched(h)
+        self.assertEqual(host_mounts(self.tmp), before)
+
+    def test_symlinked_etc_hosts_and_resolv(self):
+        hf = os.path.join(self.host_dir("host-etc"), "marker")
+        top = self.trap_layer("trap-etc", [("etc/hosts", hf),
+                                           ("etc/resolv.conf", hf),
+                                           ("etc/hostname", hf)])
+        r = self.run_trapped(top, "sh", "-c",
+                             "cat /etc/hosts; echo pwned >> /etc/hosts; "
+                             "echo pwned >> /etc/resolv.conf")
+        with open(hf) as f:
+            self.assertEqual(f.read(), "host\n")
+        self.assertNotIn(b"host\n", r.stdout.split(b"localhost")[0])
+
+    def test_symlinked_volume_target(self):
+        h = self.host_dir("host-voltarget")
+        src = self.user_dir("volsrc")
+        for target in (h, "../../../../../.." + h):
+            with self.subTest(target=target):
+                top = self.trap_layer("trap-vol%d" % len(target),
+                                      [("data", target)])
+                r = self.run_trapped(top, "-v", src + ":/data", "sh", "-c",
+                                     "echo x > /data/pwned")
+                self.assertIn(r.returncode, (0, 1, 125), r.stderr)
+                self.assert_host_dir_untouched(h)
+
+    def test_dotdot_in_volume_paths_refused(self):
+        src = self.user_dir("volsrc")
+        for ctr in ("/../../../tmp/x", "/a/../../b", "data/../.."):
+            with self.subTest(ctr=ctr):
+                r = self.lr.run(["run", "--rm", "-v", src + ":" + ctr,
+                                 self.image, "true"])
+                self.assertEqual(r.returncode, 125)
+                self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+
+    # -- the launcher's binary ---------------------------------------------
+
+    def test_proc_self_exe_cannot_reach_the_launcher(self):
+        with open(lu.LAYERRUN, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        # The CVE-2019-5736 way: a '#!/proc/self/exe' command makes the
+        # kernel run whatever the exec'ing process runs.  With the
+        # launcher's libraries in the image, its own binary would start.
+        files = {"bin/evil": ("#!/proc/self/exe --version\n", 0o755)}
+        r = subprocess.run(["ldd", lu.LAYERRUN], capture_output=True)
+        top = self.trap_layer("trap-exe", files=files)
+        for line in r.stdout.decode().splitlines():
+            lib = [w for w in line.split() if w.startswith("/")]
+            if lib:
+                dest = top + lib[0]
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                subprocess.run(["cp", "-L", lib[0], dest], check=True)
+        for args in (["/bin/evil"], ["sh", "-c", "/bin/evil"]):
+            with self.subTest(args=args):
+                r = self.run_trapped(top, *args)
+                self.assertNotIn(b"layerrun", r.stdout)
+        # Nor through exec.
+        self.detach("exeowner", "sleep", "600")
+        r = self.lr.run(["exec", "exeowner", "lrpayload", "exe1"])
+        self.assertNotEqual(r.stdout, b"ok\n")
+        out = self.run_ok(["exec", "exeowner", "sh", "-c",
+                           "lrpayload exe1; echo x > /proc/1/exe; "
+                           "readlink /proc/1/exe; true"])
+        self.assertNotIn("ok", out.splitlines()[0])
+        self.assertNotIn(lu.LAYERRUN, out)
+        with open(lu.LAYERRUN, "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), digest)
+
+    # -- descriptors, working directory, /proc of the host ------------------
+
+    def test_no_leaked_descriptors(self):
+        r, w = os.pipe()  # an fd of the caller's, inherited by layerrun
+        try:
+            res = self.lr.run(["run", "--rm", self.image, "lrpayload",
+                               "fds"], pass_fds=(r, w))
+        finally:
+            os.close(r)
+            os.close(w)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(res.stdout, b"")
+        self.detach("fdowner", "sleep", "600")
+        self.assertEqual(self.run_ok(["exec", "fdowner", "lrpayload",
+                                      "fds"]), "")
+
+    def test_working_directory_outside_root(self):
+        h = self.host_dir("host-cwd")
+        top = self.trap_layer("trap-cwd", [("wd", h)])
+        for wd in ("/wd", "/../../..", "/tmp/../../.."):
+            with self.subTest(wd=wd):
+                r = self.run_trapped(top, "-w", wd, "sh", "-c",
+                                     "pwd; echo x > pwned; ls")
+                self.assertNotIn(b"marker", r.stdout)
+                self.assert_host_dir_untouched(h)
+        r = self.lr.run(["run", "--rm", "-w", "relative/dir", self.image,
+                         "true"])
+        self.assertEqual(r.returncode, 125)
+
+    def test_host_processes_unreachable(self):
+        out = self.sh_ok("readlink /proc/1/root; ls /proc/1/root/ 2>&1; "
+                         "ls /proc | grep -c '^[0-9]'")
+        self.assertNotIn(os.path.basename(self.tmp), out)
+        # init, sh, ls/grep: a handful, not the host's hundreds.
+        self.assertLess(int(out.split()[-1]), 10, out)
+        rc, out, _ = self.sh("ls /proc/1/root/", "--pid", "host")
+        self.assertNotEqual(rc, 0, "host init's root listed:\n" + out)
+
+    # -- privileged operations with the default capabilities ----------------
+
+    def test_privileged_syscalls_fail(self):
+        for call in ("mount", "umount", "unshare-user", "unshare-mount",
+                     "pivot_root", "init_module", "ptrace-1",
+                     "sethostname"):
+            with self.subTest(call=call):
+                out = self.sh_ok("lrpayload syscall " + call)
+                self.assertIn(out.strip(),
+                              ("EPERM", "EACCES", "ENOSPC", "ENOSYS"), out)
+        out = self.sh_ok("lrpayload syscall chroot", "--cap-drop",
+                         "SYS_CHROOT")
+        self.assertEqual(out.strip(), "EPERM")
+        # Nor with mount(8) and chroot(8) of busybox.
+        rc, _, _ = self.sh("mount -t tmpfs none /tmp")
+        self.assertNotEqual(rc, 0)
+        rc, _, _ = self.sh("chroot / true", "--cap-drop", "ALL")
+        self.assertNotEqual(rc, 0)
+
+    def test_writes_to_masked_and_read_only_paths(self):
+        script = ";".join(
+            "(echo 1 > %s) 2>/dev/null && echo WROTE %s" % (p, p)
+            for p in ("/proc/sys/kernel/hostname", "/proc/sysrq-trigger",
+                      "/proc/sys/vm/drop_caches", "/sys/kernel/uevent_helper",
+                      "/proc/keys", "/proc/timer_list", "/sys/firmware/x",
+                      "/proc/irq/default_smp_affinity",
+                      "/proc/bus/x"))
+        script += "; umount /proc/keys 2>/dev/null && echo UNMASKED"
+        script += "; cat /proc/keys /proc/timer_list 2>/dev/null | wc -c"
+        out = self.sh_ok(script)
+        self.assertNotIn("WROTE", out)
+        self.assertNotIn("UNMASKED", out)
+        self.assertEqual(out.split()[-1], "0")
+
+
+class RootEscapes(Escapes, LayerrunCase):
+    ROOTLESS = False
+
+
+class RootlessEscapes(Escapes, LayerrunCase):
+    ROOTLESS = True
+
+
+if __name__ == "__main__":
+    lfstest.main()
