@@ -35,6 +35,11 @@ static void command_line(const struct lr_state *st, char *buf, size_t size)
 		size_t l = strlen(buf);
 		lr_fmt(buf + l, size - l, "%s%s", i ? " " : "", st->argv.v[i]);
 	}
+	/* One line per container, whatever the arguments hold: a newline
+	 * or an escape sequence would forge rows or drive the terminal. */
+	for (char *p = buf; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
 	if (strlen(buf) > 40)
 		strcpy(buf + 37, "...");
 }
