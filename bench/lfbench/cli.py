@@ -306,7 +306,8 @@ def _run(a, build, cache, out, ctx, notes, t0):
         rep.add(res, [r for r in ("native", "overlayfs") if r in order],
                 order)
     if launchers:
-        rep.add(cres, ["bwrap-dir"], [st["name"] for st in launchers])
+        ran = [st["name"] for st in launchers]
+        rep.add(cres, [r for r in ("bwrap-dir", "podman") if r in ran], ran)
     rep.notes = a.note + notes + _standing_notes(results)
     meta["duration_s"] = time.monotonic() - t0
     meta["machine"]["load_at_start"] = load_at_start

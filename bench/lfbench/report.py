@@ -277,7 +277,7 @@ class Report:
         wl = res.workload
         summ = stats.summarize(res, refs)
         L = ["### %s\n" % wl.name, "%s.  Unit: %s (%s is better)%s.\n" % (
-            wl.title, wl.unit, wl.better,
+            wl.title[:1].upper() + wl.title[1:], wl.unit, wl.better,
             "; caches dropped before each run" if wl.cache == "cold" else
             "")]
         head = "| implementation | median | min | max | runs | " + \
