@@ -68,8 +68,9 @@ STRESS_SECONDS ?= 180
 STRESS_FILES ?= 1000000
 .PHONY: stress stress-memory check-tsan
 stress: all
-	@LFS_STRESS_SECONDS=$(STRESS_SECONDS) python3 tests/integration/run.py \
-		--timeout $$(($(STRESS_SECONDS) * 3 + 600)) --only stress
+	@cd tests/integration && LFS_STRESS_SECONDS=$(STRESS_SECONDS) \
+		timeout --kill-after=30 $$(($(STRESS_SECONDS) * 3 + 600)) \
+		python3 test_stress.py -v
 
 stress-memory: all
 	@python3 tests/stress/memory.py $(STRESS_FILES)
