@@ -169,8 +169,11 @@ class Behaviour:
             # The launcher forwards to init, init to the command.
             pid = p.pid
             if self.user:
-                # runuser's child is layerrun: signal it, not runuser.
-                pid = self.lr.state_pids("sig")["monitor_pid"]
+                # runuser's child is layerrun: signal it, not runuser.  The
+                # command may print before the launcher records its pid.
+                pid = lu.wait_for(lambda: self.lr.state_pids("sig").get(
+                    "monitor_pid", 0))
+            self.assertGreater(pid, 0)  # never kill(0): our own group
             for sig in ("HUP", "INT", "QUIT", "USR1", "USR2", "WINCH"):
                 os.kill(pid, getattr(signal, "SIG" + sig))
                 self.assertEqual(p.stdout.readline().decode(),
