@@ -14,6 +14,7 @@ import argparse
 import glob
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,9 +27,11 @@ import lfstest  # noqa: E402
 
 
 
-def cleanup_stray_mounts():
-    tmp = tempfile.gettempdir()
-    prefix = os.path.join(tmp, lfstest.TMP_PREFIX)
+def cleanup_stray_mounts(run_dir):
+    """Unmounts what a crashed or timed-out module left mounted under this
+    run's own directory (never another run's: several may share the
+    machine)."""
+    prefix = run_dir + "/"
     with open("/proc/self/mountinfo") as f:
         mounts = [l.split()[4] for l in f]
     for m in sorted(mounts, reverse=True):
@@ -36,12 +39,22 @@ def cleanup_stray_mounts():
             lfstest.force_unmount(m)
 
 
-def run_module(path, timeout):
+def make_run_dir():
+    """A directory of this run for every test's scratch files (the modules
+    get it as TMPDIR).  World-searchable: rootless tests reach their
+    layers as another user."""
+    d = tempfile.mkdtemp(prefix=lfstest.TMP_PREFIX + "run-")
+    os.chmod(d, 0o755)
+    return d
+
+
+def run_module(path, timeout, run_dir):
     name = os.path.splitext(os.path.basename(path))[0]
     start = time.time()
+    env = dict(os.environ, TMPDIR=run_dir)
     proc = subprocess.Popen([sys.executable, "-u", path, "-v"], cwd=HERE,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                            start_new_session=True, env=env)
     try:
         out, _ = proc.communicate(timeout=timeout)
         timed_out = False
@@ -49,7 +62,7 @@ def run_module(path, timeout):
         os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
         timed_out = True
-    cleanup_stray_mounts()
+    cleanup_stray_mounts(run_dir)
     text = out.decode(errors="replace")
     results = []
     for m in re.finditer(r"^@@result (\S+) (pass|fail|skip) ?(.*)$", text,
@@ -72,8 +85,9 @@ def main():
     mods = a.modules or sorted(glob.glob(os.path.join(HERE, "test_*.py")))
     mods = [m for m in mods if a.only in os.path.basename(m)]
     npass = nfail = nskip = 0
+    run_dir = make_run_dir()
     for path in mods:
-        results, text, secs = run_module(path, a.timeout)
+        results, text, secs = run_module(path, a.timeout, run_dir)
         failed = False
         for test, verdict, why in results:
             if verdict == "pass":
@@ -91,6 +105,13 @@ def main():
             # The module's own output explains the failure.
             sys.stdout.write("".join("#   " + l + "\n"
                                      for l in text.splitlines()[-80:]))
+    cleanup_stray_mounts(run_dir)
+    with open("/proc/self/mountinfo") as f:
+        still = any(l.split()[4].startswith(run_dir + "/") for l in f)
+    if still:
+        print("# left in place (something is still mounted): %s" % run_dir)
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)
     print("%d passed, %d failed, %d skipped" % (npass, nfail, nskip))
     return 1 if nfail else 0
 

@@ -90,7 +90,7 @@ def worker(root, wid, seed, ops, q):
                 os.chmod(os.path.join(root, rnd.choice(files)), 0o640)
         q.put((wid, "ok", model))
     except Exception as e:  # reported to the parent, which fails the test
-        q.put((wid, "error: %r" % e, None))
+        q.put((wid, "error at op %d (%s): %r" % (n, op, e), None))
 
 
 class Concurrency(LayerfsTestCase):
