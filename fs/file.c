@@ -14,6 +14,55 @@ static struct lfs_file *fh_of(struct fuse_file_info *fi)
 	return (struct lfs_file *)(uintptr_t)fi->fh;
 }
 
+static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lfs_file *handles;
+
+static void handle_list(struct lfs_file *h)
+{
+	pthread_mutex_lock(&handles_lock);
+	h->next = handles;
+	if (handles)
+		handles->prev = h;
+	handles = h;
+	pthread_mutex_unlock(&handles_lock);
+}
+
+static void handle_unlist(struct lfs_file *h)
+{
+	pthread_mutex_lock(&handles_lock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		handles = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&handles_lock);
+}
+
+static void handle_free(struct lfs *fs, struct lfs_file *h)
+{
+	close(h->fd);
+	if (h->node->ext)
+		__atomic_sub_fetch(&h->node->ext->open_files, 1,
+				   __ATOMIC_RELAXED);
+	node_unref(fs, h->node);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+void file_handles_close_all(struct lfs *fs)
+{
+	pthread_mutex_lock(&handles_lock);
+	struct lfs_file *h = handles;
+	handles = NULL;
+	pthread_mutex_unlock(&handles_lock);
+	while (h) {
+		struct lfs_file *next = h->next;
+		handle_free(fs, h);
+		h = next;
+	}
+}
+
 int file_handle_new(struct lfs *fs, struct node *n, int fd, bool upper,
 		    bool writable, struct fuse_file_info *fi)
 {
@@ -30,6 +79,7 @@ int file_handle_new(struct lfs *fs, struct node *n, int fd, bool upper,
 	struct node_ext *e = node_ext(n);
 	if (e)
 		__atomic_add_fetch(&e->open_files, 1, __ATOMIC_RELAXED);
+	handle_list(h);
 	fi->fh = (uintptr_t)h;
 	/* Page cache stays valid across opens: lower data never changes and
 	 * upper data changes only through this mount. */
@@ -195,13 +245,8 @@ void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	(void)ino;
 	struct lfs *fs = lfs_from_req(req);
 	struct lfs_file *h = fh_of(fi);
-	close(h->fd);
-	if (h->node->ext)
-		__atomic_sub_fetch(&h->node->ext->open_files, 1,
-				   __ATOMIC_RELAXED);
-	node_unref(fs, h->node);
-	pthread_mutex_destroy(&h->lock);
-	free(h);
+	handle_unlist(h);
+	handle_free(fs, h);
 	fuse_reply_err(req, 0);
 }
 

@@ -21,11 +21,18 @@ struct lfs_file {
 	bool upper;    /* fd is the upper copy */
 	bool writable;
 	pthread_mutex_t lock; /* guards fd when it is switched to upper */
+	/* Every open handle is listed: at unmount the kernel may drop the
+	 * RELEASE of a file closed just before, and the daemon closes what
+	 * is left itself. */
+	struct lfs_file *prev, *next;
 };
 
 /* Wraps fd in a handle for n (takes a reference on n) and fills fi. */
 int file_handle_new(struct lfs *fs, struct node *n, int fd, bool upper,
 		    bool writable, struct fuse_file_info *fi);
+
+/* Closes and frees the handles the kernel never released (at exit). */
+void file_handles_close_all(struct lfs *fs);
 
 /* Flags for opening the upper copy, adjusted for the writeback cache. */
 int file_upper_flags(struct lfs *fs, int flags);

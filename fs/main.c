@@ -21,6 +21,7 @@
 #include "layerfs.h"
 #include "layers.h"
 #include "lf_common.h"
+#include "file.h"
 #include "node.h"
 #include "ops.h"
 
@@ -233,6 +234,7 @@ out_session:
 out:
 	fuse_opt_free_args(&args);
 	free(mopts);
+	file_handles_close_all(&fs);
 	node_table_destroy(&fs);
 	if (fs.root)
 		node_discard(fs.root);
