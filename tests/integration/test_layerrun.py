@@ -8,9 +8,14 @@ processes see, and what lands on the host (upper layer, state, lower
 layers).
 """
 
+import fcntl
 import json
 import os
+import pty
+import select
 import signal
+import struct
+import termios
 import subprocess
 import time
 
@@ -19,8 +24,62 @@ import lfstest
 from layerrun_case import LayerrunCase
 
 
+def run_in_pty(argv, script, rows=33, cols=101, timeout=30):
+    """Runs argv on a new terminal of that size, types script; returns
+    (exit status, everything the terminal showed)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvp(argv[0], argv)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols,
+                                                     0, 0))
+    out = b""
+    typed = False
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if not r:
+            if not typed:  # the prompt came: type
+                os.write(fd, script)
+                typed = True
+            continue
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    else:
+        os.kill(pid, signal.SIGKILL)
+    _, st = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(st), out.decode(errors="replace")
+
+
 class Behaviour:
     """Tests run by both the root and the rootless class."""
+
+    # -- an interactive terminal -------------------------------------------
+
+    def test_interactive_tty_shell(self):
+        script = (b"tty; echo T=$TERM; stty size; sleep 30 & jobs; "
+                  b"kill %1; exit 3\n")
+        rc, out = run_in_pty(self.lr.argv(["run", "--rm", "-it",
+                                           self.image, "/bin/sh"]), script)
+        self.assertEqual(rc, 3, out)
+        self.assertIn("/dev/pts/0", out)
+        self.assertIn("T=xterm", out)
+        self.assertIn("33 101", out)
+        self.assertRegex(out, r"\[1\]\+ +Running +sleep 30")
+        self.detach("term", "sleep", "600")
+        rc, out = run_in_pty(self.lr.argv(["exec", "-it", "term",
+                                           "/bin/sh"]),
+                             b"tty; stty size; ps -o comm; exit 4\n",
+                             rows=20, cols=70)
+        self.assertEqual(rc, 4, out)
+        self.assertIn("20 70", out)
+        self.assertRegex(out, r"/dev/pts/\d")
+        self.assertIn("sleep", out)
 
     # -- processes, names, mounts -----------------------------------------
 
