@@ -47,4 +47,13 @@ $(LR_PAYLOAD): tests/payload/lrpayload.c
 		-o $@ $<
 all: $(LR_PAYLOAD)
 
+# The fuzz target of the state files (tests/fuzz/fuzz_state.c).  The
+# replay rule links its prerequisites ($^), the libFuzzer rule only
+# $(FUZZ_OBJ_state): set that for the libFuzzer binary alone.
+LR_STATE_OBJ := $(BUILD)/mounter/state_format.o
+$(BUILD)/fuzz/fuzz_state $(BUILD)/tests/fuzzreplay_state: $(LR_STATE_OBJ)
+$(BUILD)/fuzz/fuzz_state: FUZZ_OBJ_state := $(LR_STATE_OBJ)
+$(BUILD)/fuzz/fuzz_state $(BUILD)/tests/fuzz/fuzz_state.o: \
+	CFLAGS += -Imounter
+
 -include $(MOUNTER_OBJ:.o=.d)

@@ -301,8 +301,10 @@ static int set_field(struct lr_state *st, const struct field *f, char *val,
 	unsigned long long u;
 	if (f->type != F_LIST) {
 		size_t idx = (size_t)(f - fields);
-		if (seen[idx])
+		if (seen[idx]) {
+			free(val); /* ours on every path (a leak the fuzzer found) */
 			return -EEXIST;
+		}
 		seen[idx] = 1;
 	}
 	switch (f->type) {
@@ -312,8 +314,10 @@ static int set_field(struct lr_state *st, const struct field *f, char *val,
 	case F_LIST: {
 		struct lr_strv *l = (struct lr_strv *)base;
 		char **nv = realloc(l->v, (l->n + 2) * sizeof(*nv));
-		if (!nv)
+		if (!nv) {
+			free(val);
 			return -ENOMEM;
+		}
 		nv[l->n++] = val;
 		nv[l->n] = NULL;
 		l->v = nv;
