@@ -198,6 +198,18 @@ class Escapes:
         rc, _, _ = self.sh("chroot / true", "--cap-drop", "ALL")
         self.assertNotEqual(rc, 0)
 
+    def test_chroot_fallback_is_closed(self):
+        """--no-pivot (the initramfs fallback): chroot is dropped and the
+        host's root stays out of reach."""
+        out = self.sh_ok("lrpayload syscall chroot; cd /; cd ../../..; ls; "
+                         "cut -d' ' -f5 /proc/self/mountinfo",
+                         "--no-pivot")
+        lines = out.split()
+        self.assertEqual(lines[0], "EPERM")
+        self.assertNotIn(os.path.basename(self.tmp), out)
+        self.assertNotIn("work", lines)  # the host's top directories
+        self.assertNotIn("usr", lines)
+
     def test_writes_to_masked_and_read_only_paths(self):
         script = ";".join(
             "(echo 1 > %s) 2>/dev/null && echo WROTE %s" % (p, p)
