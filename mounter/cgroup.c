@@ -69,20 +69,28 @@ int cg_parse_cpus(const char *s, uint64_t *quota, uint64_t *period)
 	return *quota >= 1000 ? 0 : -ERANGE;
 }
 
+/* "N" or "N-M" with N <= M, items separated by ',' ("0-2,4"). */
 bool cg_cpuset_valid(const char *s)
 {
-	if (!*s)
-		return false;
-	bool digit = false;
-	for (const char *p = s; *p; p++) {
-		if (isdigit((unsigned char)*p))
-			digit = true;
-		else if ((*p == ',' || *p == '-') && digit)
-			digit = false;
-		else
+	const char *p = s;
+	for (;;) {
+		if (!isdigit((unsigned char)*p))
 			return false;
+		char *e;
+		unsigned long lo = strtoul(p, &e, 10), hi = lo;
+		if (*e == '-') {
+			if (!isdigit((unsigned char)e[1]))
+				return false;
+			hi = strtoul(e + 1, &e, 10);
+		}
+		if (hi < lo || lo > 65535 || hi > 65535)
+			return false;
+		if (*e == 0)
+			return true;
+		if (*e != ',')
+			return false;
+		p = e + 1;
 	}
-	return digit;
 }
 
 /* ---- discovery: which hierarchies, where we are in them ---- */

@@ -1,0 +1,162 @@
+/* layerrun's command-line parsers: container paths, volumes, sizes,
+ * CPU quotas, capability names and `run` options. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "caps.h"
+#include "cgroup.h"
+#include "run_opts.h"
+
+static void test_ctr_path_normalize(void **state)
+{
+	(void)state;
+	char out[64];
+	assert_int_equal(ctr_path_normalize("//a/./b/", out, sizeof(out)), 0);
+	assert_string_equal(out, "/a/b");
+	assert_int_equal(ctr_path_normalize("/", out, sizeof(out)), 0);
+	assert_string_equal(out, "/");
+	assert_int_equal(ctr_path_normalize("/a/../b", out, sizeof(out)),
+			 -EXDEV);
+	assert_int_equal(ctr_path_normalize("/..", out, sizeof(out)), -EXDEV);
+	assert_int_equal(ctr_path_normalize("a/b", out, sizeof(out)), -EINVAL);
+	assert_int_equal(ctr_path_normalize("/abcdef", out, 4), -ENAMETOOLONG);
+	/* ".." only as a whole component */
+	assert_int_equal(ctr_path_normalize("/a..b/..c", out, sizeof(out)), 0);
+	assert_string_equal(out, "/a..b/..c");
+}
+
+static void test_volume_parse(void **state)
+{
+	(void)state;
+	struct volume v;
+	char err[256];
+	assert_int_equal(volume_parse("/tmp:/data//x/:ro", &v, err,
+				      sizeof(err)), 0);
+	assert_string_equal(v.ctr, "/data/x");
+	assert_true(v.ro);
+	free(v.host);
+	free(v.ctr);
+	assert_int_equal(volume_parse("/tmp:/data:rw", &v, err, sizeof(err)),
+			 0);
+	assert_false(v.ro);
+	free(v.host);
+	free(v.ctr);
+	const char *bad[] = { "/tmp", "/tmp:", "/tmp:/a/../../etc",
+			      "/tmp:relative", "/tmp:/", "/tmp:/proc/sys",
+			      "/tmp:/x:rx", "/no/such/dir/here:/x" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		assert_int_not_equal(volume_parse(bad[i], &v, err, sizeof(err)),
+				     0);
+		assert_non_null(strstr(err, "volume"));
+		assert_null(strchr(err, '\n'));
+	}
+}
+
+static void test_sizes_and_cpus(void **state)
+{
+	(void)state;
+	uint64_t n, q, p;
+	assert_int_equal(cg_parse_size("64m", &n), 0);
+	assert_int_equal(n, 64ULL << 20);
+	assert_int_equal(cg_parse_size("1g", &n), 0);
+	assert_int_equal(n, 1ULL << 30);
+	assert_int_equal(cg_parse_size("4096", &n), 0);
+	assert_int_equal(n, 4096);
+	assert_int_not_equal(cg_parse_size("", &n), 0);
+	assert_int_not_equal(cg_parse_size("12q", &n), 0);
+	assert_int_not_equal(cg_parse_size("-1m", &n), 0);
+	assert_int_not_equal(cg_parse_size("99999999999999999999g", &n), 0);
+	assert_int_equal(cg_parse_cpus("0.5", &q, &p), 0);
+	assert_int_equal(q * 2, p);
+	assert_int_equal(cg_parse_cpus("2", &q, &p), 0);
+	assert_int_equal(q, 2 * p);
+	assert_int_not_equal(cg_parse_cpus("0", &q, &p), 0);
+	assert_int_not_equal(cg_parse_cpus("abc", &q, &p), 0);
+	assert_true(cg_cpuset_valid("0-2,4"));
+	assert_true(cg_cpuset_valid("3"));
+	const char *bad[] = { "", "2-0", "a", "1-2-3", "1,", ",1", "1--2",
+			      "-1", "99999999" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(cg_cpuset_valid(bad[i]));
+}
+
+static void test_cap_names(void **state)
+{
+	(void)state;
+	int cap;
+	assert_int_equal(caps_parse_name("NET_ADMIN", &cap), 0);
+	assert_int_equal(cap, 12);
+	assert_int_equal(caps_parse_name("cap_sys_chroot", &cap), 0);
+	assert_int_equal(cap, 18);
+	assert_int_not_equal(caps_parse_name("NO_SUCH_CAP", &cap), 0);
+}
+
+static int parse(struct run_opts *o, char *err, int argc, char **argv)
+{
+	return run_opts_parse(argc, argv, o, err, 256);
+}
+
+static void test_run_options(void **state)
+{
+	(void)state;
+	struct run_opts o;
+	char err[256];
+	char *a1[] = { "run",    "-it",  "--rm",      "-e",  "A=1",
+		       "--net",  "container:db", "-v", "/tmp:/t:ro",
+		       "--memory", "32m", "--pids-limit", "7", "img",
+		       "sh",     "-c",   "x",  NULL };
+	assert_int_equal(parse(&o, err, 17, a1), 0);
+	assert_true(o.interactive && o.tty && o.rm);
+	assert_int_equal(o.net.share, NS_CONTAINER);
+	assert_string_equal(o.net.container, "db");
+	assert_int_equal(o.nvols, 1);
+	assert_true(o.vols[0].ro);
+	assert_string_equal(o.image, "img");
+	assert_int_equal(o.argc, 3);
+	assert_string_equal(o.argv[0], "sh");
+	run_opts_free(&o);
+
+	/* Options after the image belong to the command. */
+	char *a2[] = { "run", "--lower", "/a:/b", "ls", "-l", NULL };
+	assert_int_equal(parse(&o, err, 5, a2), 0);
+	assert_int_equal(o.nlower, 2);
+	assert_null(o.image);
+	assert_string_equal(o.argv[1], "-l");
+	run_opts_free(&o);
+
+	char *bad[][4] = {
+		{ "run", "--net", "bogus", "img" },
+		{ "run", "--memory", "lots", "img" },
+		{ "run", "-v", "/tmp:/../x", "img" },
+		{ "run", "--userns", "maybe", "img" },
+		{ "run", "--no-such-option", "img", NULL },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		int argc = bad[i][3] ? 4 : 3;
+		assert_int_not_equal(parse(&o, err, argc, bad[i]), 0);
+		assert_true(err[0] != 0);
+		assert_null(strchr(err, '\n'));
+		run_opts_free(&o);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ctr_path_normalize),
+		cmocka_unit_test(test_volume_parse),
+		cmocka_unit_test(test_sizes_and_cpus),
+		cmocka_unit_test(test_cap_names),
+		cmocka_unit_test(test_run_options),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
