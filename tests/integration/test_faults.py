@@ -18,18 +18,7 @@ import time
 import unittest
 
 import lfstest
-from lfstest import LayerfsTestCase, snapshot
-
-STRICT = os.environ.get("LFS_STRICT_KNOWN_BUGS") == "1"
-
-
-def known_bug(test, what):
-    """A failure the maintainers know of: a skip with the reason (a
-    failure with LFS_STRICT_KNOWN_BUGS=1); once fixed, the test passes."""
-    if STRICT:
-        test.fail("known bug: " + what)
-    test.skipTest("KNOWN BUG (reported, fs/setattr.c): " + what)
-
+from lfstest import LayerfsTestCase, known_bug, snapshot
 
 def errno_of(fn, *args):
     try:
@@ -532,9 +521,10 @@ class OpenUnlinked(LayerfsTestCase):
                                                    errno.errorcode[e]))
             self.assertIsNone(m.proc.poll())
         if failures:
-            known_bug(self, "after unlink of an open file: %s (close fails "
-                      "because the kernel's SETATTR of ctime/mtime on the "
-                      "unlinked node gets ENOENT)" % ", ".join(failures))
+            known_bug(self, "fs/setattr.c: after unlink of an open file: "
+                      "%s (close fails because the kernel's SETATTR of "
+                      "ctime/mtime on the unlinked node gets ENOENT)"
+                      % ", ".join(failures))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import threading
 import time
 
 import lfstest
-from lfstest import LayerfsTestCase, snapshot
+from lfstest import LayerfsTestCase, known_bug, snapshot
 
 HOST_FILES = ["/etc/shadow", "/etc/passwd", "/etc/hostname"]
 MARK = b"OUTSIDE THE LAYERS\n"
@@ -308,8 +308,7 @@ class Hostile(LayerfsTestCase):
         self.assertEqual(sorted(os.listdir(m2.path)), ["d"])
         self.assertEqual(os.listdir(os.path.join(m2.path, "d")), ["short"])
 
-    def test_tree_4096_deep(self):
-        depth = 4096
+    def deep_tree(self, depth):
         low = self.mkdirs("low")
         # shutil.rmtree recurses once per level: rm -rf removes these.
         self.before_cleanup(lambda: subprocess.run(
@@ -326,16 +325,22 @@ class Hostile(LayerfsTestCase):
                 f.write("deep\n")
         finally:
             os.close(fd)
-        m = self.mount_rw([low])
+        return low
 
-        def walk_down(root):
-            fd = os.open(root, os.O_DIRECTORY)
-            for _ in range(depth):
-                nfd = os.open("d", os.O_DIRECTORY, dir_fd=fd)
-                os.close(fd)
-                fd = nfd
-            return fd
-        fd = walk_down(m.path)
+    @staticmethod
+    def walk_down(root, depth):
+        fd = os.open(root, os.O_DIRECTORY)
+        for _ in range(depth):
+            nfd = os.open("d", os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+        return fd
+
+    def test_tree_4096_deep(self):
+        depth = 4096
+        low = self.deep_tree(depth)
+        m = self.mount_rw([low])
+        fd = self.walk_down(m.path, depth)
         try:
             with open(os.open("leaf", os.O_RDONLY, dir_fd=fd)) as f:
                 self.assertEqual(f.read(), "deep\n")
@@ -346,14 +351,14 @@ class Hostile(LayerfsTestCase):
             os.mkdir("new", dir_fd=fd)
         finally:
             os.close(fd)
-        ufd = walk_down(m.upper)
+        ufd = self.walk_down(m.upper, depth)
         try:
             with open(os.open("leaf", os.O_RDONLY, dir_fd=ufd)) as f:
                 self.assertEqual(f.read(), "deep\nwritten\n")
         finally:
             os.close(ufd)
         # The lower layer is untouched.
-        lfd = walk_down(low)
+        lfd = self.walk_down(low, depth)
         try:
             with open(os.open("leaf", os.O_RDONLY, dir_fd=lfd)) as f:
                 self.assertEqual(f.read(), "deep\n")
@@ -361,6 +366,27 @@ class Hostile(LayerfsTestCase):
         finally:
             os.close(lfd)
         self.assertEqual(m.unmount(), 0)
+
+    def test_tree_deeper_than_a_thread_stack(self):
+        # Depth has no limit in a layer; copy-up must not recurse once per
+        # level (a worker thread's stack ends between 8192 and 16384
+        # levels; with ASan before 4096).
+        depth = 20000
+        low = self.deep_tree(depth)
+        m = self.mount_rw([low])
+        fd = self.walk_down(m.path, depth)
+        try:
+            e = errno_of(lambda: os.close(os.open(
+                "leaf", os.O_WRONLY | os.O_APPEND, dir_fd=fd)))
+        finally:
+            os.close(fd)
+        if m.proc.poll() is not None:
+            known_bug(self, "fs/copy_up.c: copy_up() recurses through "
+                      "upper_parent_fd() once per directory level; a "
+                      "copy-up at depth %d overflows the stack and the "
+                      "daemon dies (signal %d)" % (depth, -m.proc.returncode))
+        self.assertIn(e, (0, errno.ENAMETOOLONG, errno.ELOOP, errno.EMLINK),
+                      os.strerror(e))
 
     def test_whiteout_and_opaque_markers_of_the_wrong_type(self):
         top = self.layer("top", {
