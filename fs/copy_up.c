@@ -329,9 +329,46 @@ static int publish(struct lfs *fs, struct node *n, const char *tmp,
 }
 
 /* Opens the parent's upper directory, copying the parent up first. */
+/*
+ * Copies up the ancestors of n that are not in the upper layer yet, the
+ * highest first.  A loop, not recursion: a hostile layer may be
+ * thousands of directories deep, more than a thread's stack holds.
+ */
+static int copy_up_ancestors(struct lfs *fs, struct node *n)
+{
+	size_t len = 0, cap = 0;
+	struct node **chain = NULL;
+	int r = 0;
+	pthread_rwlock_rdlock(&fs->ns_lock);
+	for (struct node *a = n->parent; a && !(node_flags(a) & N_ROOT);
+	     a = a->parent) {
+		if (node_layer(a) == fs->upper)
+			break; /* its ancestors are, too */
+		if (len == cap) {
+			cap = cap ? cap * 2 : 16;
+			struct node **c = realloc(chain, cap * sizeof(*c));
+			if (!c) {
+				r = -ENOMEM;
+				break;
+			}
+			chain = c;
+		}
+		node_ref(a);
+		chain[len++] = a;
+	}
+	pthread_rwlock_unlock(&fs->ns_lock);
+	for (size_t i = len; i-- > 0;) {
+		if (r == 0)
+			r = copy_up(fs, chain[i], CU_META);
+		node_unref(fs, chain[i]);
+	}
+	free(chain);
+	return r;
+}
+
 static int upper_parent_fd(struct lfs *fs, struct node *n)
 {
-	int r = copy_up(fs, n->parent, CU_META);
+	int r = copy_up_ancestors(fs, n);
 	if (r < 0)
 		return r;
 	return node_open(fs, n->parent, fs->upper, O_PATH | O_DIRECTORY);

@@ -586,7 +586,7 @@ int node_exchange(struct lfs *fs, struct node *x, struct node *y)
 
 struct node_ext *node_ext(struct node *n)
 {
-	if (!n->ext) {
+	if (!__atomic_load_n(&n->ext, __ATOMIC_ACQUIRE)) {
 		struct node_ext *e = calloc(1, sizeof(*e));
 		if (!e)
 			return NULL;
@@ -597,7 +597,7 @@ struct node_ext *node_ext(struct node *n)
 						 __ATOMIC_ACQUIRE))
 			free(e);
 	}
-	return n->ext;
+	return __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
 }
 
 char *node_path(struct lfs *fs, struct node *n, bool below_upper)

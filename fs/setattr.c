@@ -129,7 +129,9 @@ static int apply_times(struct lfs *fs, struct node *n, const struct stat *a,
 		close(fd);
 		return r;
 	}
-	if (node_flags(n) & N_IDX_ALIAS) {
+	/* A file reached only through the index, or unlinked while open,
+	 * has no name to resolve: change it through its own fd. */
+	if (node_flags(n) & (N_IDX_ALIAS | N_UNHASHED)) {
 		int fd = node_open(fs, n, fs->upper, O_PATH);
 		if (fd < 0)
 			return fd;
@@ -160,6 +162,27 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		return;
 	}
 	node_ref(n);
+	if (!(to_set & ~(FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME))) {
+		/* With the writeback cache the kernel writes its cached mtime
+		 * and ctime back after every unlink, rename and write.  When
+		 * that changes nothing, copying the file up for it would turn
+		 * `rm -rf` of lower files into metadata copy-ups. */
+		r = inode_stat(fs, n, &st);
+		if (r == -ENOENT && (node_flags(n) & N_UNHASHED)) {
+			/* Unlinked and closed: nothing left to change. */
+			memset(&st, 0, sizeof(st));
+			st.st_mode = n->mode | 0600;
+			st.st_ino = n->ino;
+			goto reply;
+		}
+		if (r < 0)
+			goto reply;
+		if (!(to_set & FUSE_SET_ATTR_MTIME) ||
+		    (st.st_mtim.tv_sec == attr->st_mtim.tv_sec &&
+		     st.st_mtim.tv_nsec == attr->st_mtim.tv_nsec))
+			goto reply;
+		r = 0;
+	}
 	enum copy_up_kind kind = CU_META;
 	if (to_set & FUSE_SET_ATTR_SIZE)
 		kind = attr->st_size == 0 ? CU_TRUNC : CU_DATA;
@@ -173,6 +196,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		r = apply_times(fs, n, attr, to_set);
 	if (r == 0)
 		r = inode_stat(fs, n, &st);
+reply:
 	node_unref(fs, n);
 	if (r < 0)
 		fuse_reply_err(req, -r);

@@ -570,6 +570,24 @@ class CopyOnWrite(LayerfsTestCase):
         m.unmount()
         self.assertTrue(os.path.exists(stats), "no stats at unmount")
 
+    def test_removing_lower_files_copies_nothing(self):
+        # With the writeback cache the kernel writes its cached times back
+        # after each unlink; that must not copy the file up first.
+        spec = {"tree/d%d/f%d" % (d, f): "x" for d in range(5)
+                for f in range(40)}
+        low = self.layer("lowrm", spec)
+        stats = self.path("rmstats.json")
+        m = self.mount_rw([low], opts=("stats=" + stats,))
+        subprocess.run(["rm", "-rf", os.path.join(m.path, "tree")],
+                       check=True)
+        self.assertFalse(os.path.exists(os.path.join(m.path, "tree")))
+        m.unmount()
+        self._mounts.remove(m)
+        s = json.load(open(stats))
+        self.assertEqual((s["copyups"], s["meta_copyups"]), (0, 0), s)
+        self.assertEqual(os.listdir(m.upper), [".wh.tree"])
+        self.assertEqual(len(os.listdir(os.path.join(low, "tree/d0"))), 40)
+
     def scratch_fs(self, fstype, size_mb, mkfs):
         """A loop-mounted filesystem under the test directory."""
         self.require_root()

@@ -18,7 +18,7 @@ import time
 import unittest
 
 import lfstest
-from lfstest import LayerfsTestCase, known_bug, snapshot
+from lfstest import LayerfsTestCase, snapshot
 
 def errno_of(fn, *args):
     try:
@@ -520,11 +520,7 @@ class OpenUnlinked(LayerfsTestCase):
                     failures.append("%s %s: %s" % (what, name,
                                                    errno.errorcode[e]))
             self.assertIsNone(m.proc.poll())
-        if failures:
-            known_bug(self, "fs/setattr.c: after unlink of an open file: "
-                      "%s (close fails because the kernel's SETATTR of "
-                      "ctime/mtime on the unlinked node gets ENOENT)"
-                      % ", ".join(failures))
+        self.assertEqual(failures, [])
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import threading
 import time
 
 import lfstest
-from lfstest import LayerfsTestCase, known_bug, snapshot
+from lfstest import LayerfsTestCase, snapshot
 
 HOST_FILES = ["/etc/shadow", "/etc/passwd", "/etc/hostname"]
 MARK = b"OUTSIDE THE LAYERS\n"
@@ -380,11 +380,8 @@ class Hostile(LayerfsTestCase):
                 "leaf", os.O_WRONLY | os.O_APPEND, dir_fd=fd)))
         finally:
             os.close(fd)
-        if m.proc.poll() is not None:
-            known_bug(self, "fs/copy_up.c: copy_up() recurses through "
-                      "upper_parent_fd() once per directory level; a "
-                      "copy-up at depth %d overflows the stack and the "
-                      "daemon dies (signal %d)" % (depth, -m.proc.returncode))
+        self.assertIsNone(m.proc.poll(), "the daemon died at depth %d"
+                          % depth)
         self.assertIn(e, (0, errno.ENAMETOOLONG, errno.ELOOP, errno.EMLINK),
                       os.strerror(e))
 
