@@ -306,7 +306,7 @@ static int publish(struct lfs *fs, struct node *n, const char *tmp,
 		return -ENOENT;
 	}
 	pthread_rwlock_rdlock(&fs->ns_lock);
-	memcpy(name, n->name, n->namelen + 1u);
+	memcpy(name, node_name(n), n->namelen + 1u);
 	pthread_rwlock_unlock(&fs->ns_lock);
 	if (renameat2(fs->work_fd, tmp, parent_fd, name, RENAME_NOREPLACE) <
 	    0) {

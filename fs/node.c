@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +80,7 @@ int node_table_init(struct lfs *fs)
 static void node_free_memory(struct node *n)
 {
 	if (node_flags(n) & N_NAME_HEAP)
-		free((char *)n->name);
+		free((char *)node_name(n));
 	if (n->ext) {
 		free(n->ext->redirect);
 		free(n->ext->datapath);
@@ -140,7 +141,7 @@ static bool name_eq(const struct node *n, const struct node *parent,
 		    const char *name, size_t len, uint32_t hash)
 {
 	return n->hash == hash && n->parent == parent && n->namelen == len &&
-	       memcmp(n->name, name, len) == 0;
+	       memcmp(node_name((struct node *)n), name, len) == 0;
 }
 
 struct node *node_find(struct lfs *fs, struct node *parent, const char *name)
@@ -180,13 +181,15 @@ struct node *node_new(struct node *parent, const char *name, uint16_t layer,
 		      mode_t mode, uint64_t ino)
 {
 	size_t len = strlen(name);
-	struct node *n = calloc(1, sizeof(*n) + len + 1);
+	/* Room for at least a pointer: a longer name after a rename is
+	 * kept on the heap and pointed at from here. */
+	size_t room = len + 1 > sizeof(char *) ? len + 1 : sizeof(char *);
+	struct node *n = calloc(1, sizeof(*n) + room);
 	if (!n)
 		return NULL;
 	memcpy(n->inline_name, name, len + 1);
-	n->name = n->inline_name;
 	n->namelen = (uint16_t)len;
-	n->inline_cap = (uint16_t)len;
+	n->inline_cap = (uint16_t)(room - 1);
 	n->parent = parent;
 	n->hash = name_hash(parent, name, len);
 	n->mode = (uint16_t)(mode & S_IFMT);
@@ -242,7 +245,7 @@ struct node *node_insert(struct lfs *fs, struct node *fresh)
 	pthread_mutex_lock(m);
 	struct node **bucket = &t->buckets[fresh->hash & t->mask];
 	for (struct node *n = *bucket; n; n = n->hnext) {
-		if (name_eq(n, fresh->parent, fresh->name, fresh->namelen,
+		if (name_eq(n, fresh->parent, node_name(fresh), fresh->namelen,
 			    fresh->hash)) {
 			atomic_fetch_add_explicit(&n->refs, 1,
 						  memory_order_relaxed);
@@ -268,9 +271,9 @@ static void ino_unindex_locked(struct node_table *t, struct node *n)
 {
 	struct node **pp = &t->ibuckets[n->ino & t->imask];
 	while (*pp && *pp != n)
-		pp = &(*pp)->inext;
+		pp = &(*pp)->ext->inext;
 	if (*pp) {
-		*pp = n->inext;
+		*pp = n->ext->inext;
 		t->icount--;
 	}
 }
@@ -281,7 +284,7 @@ struct node *node_find_by_ino(struct lfs *fs, uint64_t ino)
 	pthread_mutex_lock(&t->ino_lock);
 	struct node *n = t->ibuckets[ino & t->imask];
 	while (n && n->ino != ino)
-		n = n->inext;
+		n = n->ext->inext;
 	/* A node being freed is still listed until node_free_one takes it
 	 * out under ino_lock; refs > 0 tells it is alive. */
 	if (n && !(node_flags(n) & N_FREEING))
@@ -295,11 +298,15 @@ struct node *node_find_by_ino(struct lfs *fs, uint64_t ino)
 void node_index_ino(struct lfs *fs, struct node *n)
 {
 	struct node_table *t = fs->nodes;
+	/* The chain link lives in the ext: only hard links need it.
+	 * Without memory for it the names just keep their own nodes. */
+	if (!node_ext(n))
+		return;
 	pthread_mutex_lock(&t->ino_lock);
 	if (!(node_flags(n) & N_INDEXED)) {
 		node_set_flag(n, N_INDEXED);
 		size_t b = n->ino & t->imask;
-		n->inext = t->ibuckets[b];
+		n->ext->inext = t->ibuckets[b];
 		t->ibuckets[b] = n;
 		t->icount++;
 	}
@@ -392,6 +399,23 @@ static void orphan_unlist(struct node_table *t, struct node *n)
  * Frees n if nobody holds it; called with its stripe held, releases it.
  * Returns the parent whose reference must now be dropped, or NULL.
  */
+/*
+ * After the kernel forgets many inodes (its cache dropped, a big walk
+ * over), the freed nodes sit in malloc's free lists and the daemon's
+ * resident memory stays at its peak.  Every TRIM_EVERY frees the free
+ * pages go back to the system, so memory follows the kernel's cache down.
+ */
+#define TRIM_EVERY 65536
+
+static void note_freed(void)
+{
+	static atomic_uint freed;
+	if (atomic_fetch_add_explicit(&freed, 1, memory_order_relaxed) %
+		    TRIM_EVERY ==
+	    TRIM_EVERY - 1)
+		malloc_trim(0);
+}
+
 static struct node *free_if_unused_locked(struct lfs *fs, struct node *n,
 					  pthread_mutex_t *m)
 {
@@ -415,6 +439,7 @@ static struct node *free_if_unused_locked(struct lfs *fs, struct node *n,
 		orphan_unlist(t, n);
 	struct node *parent = n->parent;
 	node_free_memory(n);
+	note_freed();
 	return parent;
 }
 
@@ -493,18 +518,17 @@ static int set_name(struct node *n, const char *name, size_t len)
 {
 	if (len <= n->inline_cap) {
 		if (node_flags(n) & N_NAME_HEAP) {
-			free((char *)n->name);
+			free((char *)node_name(n));
 			node_clear_flag(n, N_NAME_HEAP);
 		}
 		memcpy(n->inline_name, name, len + 1);
-		n->name = n->inline_name;
 	} else {
 		char *c = strndup(name, len);
 		if (!c)
 			return -ENOMEM;
 		if (node_flags(n) & N_NAME_HEAP)
-			free((char *)n->name);
-		n->name = c;
+			free((char *)node_name(n));
+		memcpy(n->inline_name, &c, sizeof(c));
 		node_set_flag(n, N_NAME_HEAP);
 	}
 	n->namelen = (uint16_t)len;
@@ -564,7 +588,7 @@ int node_move(struct lfs *fs, struct node *n, struct node *newparent,
 int node_exchange(struct lfs *fs, struct node *x, struct node *y)
 {
 	/* Copy both names first: moving x onto y's name overwrites it. */
-	char *xname = strdup(x->name), *yname = strdup(y->name);
+	char *xname = strdup(node_name(x)), *yname = strdup(node_name(y));
 	if (!xname || !yname) {
 		free(xname);
 		free(yname);
@@ -630,7 +654,7 @@ char *node_path(struct lfs *fs, struct node *n, bool below_upper)
 	struct node *p = n;
 	for (size_t i = 0; i < depth; i++, p = p->parent) {
 		pos -= p->namelen;
-		memcpy(buf + pos, p->name, p->namelen);
+		memcpy(buf + pos, node_name(p), p->namelen);
 		if (pos > 0)
 			buf[--pos] = '/';
 	}
@@ -680,7 +704,7 @@ int node_parent_fd(struct lfs *fs, struct node *n, int layer, char *name)
 	 * caller's *at() call is done (node_parent_fd_done), so a concurrent
 	 * rename cannot move either meanwhile. */
 	pthread_rwlock_rdlock(&fs->ns_lock);
-	memcpy(name, n->name, n->namelen + 1u);
+	memcpy(name, node_name(n), n->namelen + 1u);
 	int fd = dirfd_acquire(fs, n->parent, layer);
 	if (fd < 0)
 		pthread_rwlock_unlock(&fs->ns_lock);
@@ -723,7 +747,7 @@ int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 		if (pfd < 0) {
 			fd = pfd;
 		} else {
-			fd = openat(pfd, n->name, flags | O_NOFOLLOW | O_CLOEXEC);
+			fd = openat(pfd, node_name(n), flags | O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0)
 				fd = -errno;
 			dirfd_release(pfd);

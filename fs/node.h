@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "layerfs.h"
@@ -50,13 +51,12 @@ struct node_ext {
 	char index_key[40];  /* N_IDX_ALIAS: name in workdir/index */
 	/* Unhashed nodes are listed so unmount can free them. */
 	struct node *oprev, *onext;
+	struct node *inext;  /* N_INDEXED: inode-number hash chain */
 };
 
 struct node {
 	struct node *hnext;     /* (parent, name) hash chain */
-	struct node *inext;     /* inode-number hash chain (hard links) */
 	struct node *parent;    /* counted reference */
-	const char *name;
 	uint64_t ino;           /* st_ino shown, stable for the mount */
 	atomic_uint_fast64_t nlookup;
 	atomic_uint refs;
@@ -66,12 +66,24 @@ struct node {
 	uint16_t namelen;
 	_Atomic uint16_t layer; /* highest layer holding it */
 	uint16_t mode;          /* S_IFMT bits */
-	uint16_t inline_cap;    /* bytes available in inline_name */
+	uint16_t inline_cap;    /* name bytes inline_name holds (no NUL) */
 	uint16_t end;           /* directories: merge stops above this layer */
 	struct dcache *dc;      /* directories: merged listing (or NULL) */
 	struct node_ext *ext;
+	/* The name, or with N_NAME_HEAP a pointer to it (a longer name
+	 * after a rename): read it with node_name(). */
 	char inline_name[];
 };
+
+static inline const char *node_name(struct node *n)
+{
+	if (!(atomic_load_explicit(&n->flags, memory_order_acquire) &
+	      N_NAME_HEAP))
+		return n->inline_name;
+	const char *p;
+	memcpy(&p, n->inline_name, sizeof(p));
+	return p;
+}
 
 static inline bool node_is_dir(const struct node *n)
 {
