@@ -18,8 +18,14 @@ export LFS_DAEMON_WRAPPER="valgrind --quiet --log-file=$LOGS/vg.%p \
 export LFS_FSX_OPS=1500 LFS_CONCURRENCY_OPS=300
 status=0
 for m in ${TESTS:-read_view cow differential concurrency fsx crash}; do
-	python3 tests/integration/run.py --timeout 1200 --only "$m" | tail -n 1
-	[ $? -eq 0 ] || status=1
+	out=$(python3 tests/integration/run.py --timeout 1200 --only "$m")
+	rc=$?
+	# A failing test fails the run, not only a valgrind report.
+	if [ $rc -ne 0 ]; then
+		echo "$out" | grep -E '^(FAIL|#)' | tail -n 40
+		status=1
+	fi
+	echo "$out" | tail -n 1
 done
 bad=0
 for f in "$LOGS"/vg.*; do
