@@ -318,9 +318,20 @@ void node_ref(struct node *n)
 	atomic_fetch_add_explicit(&n->refs, 1, memory_order_relaxed);
 }
 
+/*
+ * The kernel's lookup count fits 32 bits unless one inode is looked up
+ * four billion times without being forgotten; then the count sticks at
+ * the top and the node stays for the life of the mount, which is safe.
+ * 32 bits keep struct node at 72 bytes.
+ */
+#define NLOOKUP_PINNED UINT32_MAX
+
 void node_lookup_inc(struct node *n)
 {
-	atomic_fetch_add_explicit(&n->nlookup, 1, memory_order_relaxed);
+	unsigned v = atomic_load_explicit(&n->nlookup, memory_order_relaxed);
+	while (v != NLOOKUP_PINNED &&
+	       !atomic_compare_exchange_weak(&n->nlookup, &v, v + 1))
+		;
 }
 
 /* Decrements *counter, unless that would reach zero: then returns false
@@ -335,11 +346,14 @@ static bool dec_unless_last(atomic_uint *counter)
 	return false;
 }
 
-static bool dec64_unless_last(atomic_uint_fast64_t *counter, uint64_t by)
+static bool dec_lookups_unless_last(atomic_uint *counter, uint64_t by)
 {
-	uint64_t v = atomic_load_explicit(counter, memory_order_relaxed);
+	unsigned v = atomic_load_explicit(counter, memory_order_relaxed);
 	while (v > by) {
-		if (atomic_compare_exchange_weak(counter, &v, v - by))
+		if (v == NLOOKUP_PINNED)
+			return true;
+		if (atomic_compare_exchange_weak(counter, &v,
+						 (unsigned)(v - by)))
 			return true;
 	}
 	return false;
@@ -462,11 +476,12 @@ void node_forget(struct lfs *fs, struct node *n, uint64_t count)
 {
 	if (n == fs->root || count == 0)
 		return;
-	if (dec64_unless_last(&n->nlookup, count))
+	if (dec_lookups_unless_last(&n->nlookup, count))
 		return;
 	pthread_mutex_t *m = lock_node_stripe(fs->nodes, n);
-	uint64_t v = atomic_load(&n->nlookup);
-	atomic_store(&n->nlookup, v > count ? v - count : 0);
+	unsigned v = atomic_load(&n->nlookup);
+	if (v != NLOOKUP_PINNED)
+		atomic_store(&n->nlookup, v > count ? (unsigned)(v - count) : 0);
 	if (v > count) {
 		pthread_mutex_unlock(m);
 		return;

@@ -58,7 +58,7 @@ struct node {
 	struct node *hnext;     /* (parent, name) hash chain */
 	struct node *parent;    /* counted reference */
 	uint64_t ino;           /* st_ino shown, stable for the mount */
-	atomic_uint_fast64_t nlookup;
+	atomic_uint nlookup;    /* saturates: a pinned node is never freed */
 	atomic_uint refs;
 	atomic_uint flags;
 	uint32_t hash;

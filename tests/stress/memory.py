@@ -107,7 +107,7 @@ def main():
             print("FAIL: the second walk grew RSS (%d -> %d KiB)"
                   % (after1, after2))
             status = 1
-        m.unmount()
+        m.unmount(timeout=300)  # a million forgets to answer first
         mounts.remove(m)
 
         up2, wk2, mnt2 = (os.path.join(tmp, n) for n in ("up2", "wk2", "mnt2"))
