@@ -152,6 +152,26 @@ struct drec *dcache_find(struct dcache *dc, const char *name)
 	return dcache_find_len(dc, name, len, dcache_hash(name, len));
 }
 
+void dcache_shrink_to_fit(struct dcache *dc)
+{
+	/* Loading doubles the arrays as it goes; a listing of 1000 names
+	 * keeps a few KiB of slack otherwise.  Failure only keeps it. */
+	if (dc->n > 0 && dc->cap > dc->n) {
+		struct drec *nr = realloc(dc->recs, dc->n * sizeof(*nr));
+		if (nr) {
+			dc->recs = nr;
+			dc->cap = dc->n;
+		}
+	}
+	if (dc->names_len > 0 && dc->names_cap > dc->names_len) {
+		char *nn = realloc(dc->names, dc->names_len);
+		if (nn) {
+			dc->names = nn;
+			dc->names_cap = dc->names_len;
+		}
+	}
+}
+
 struct drec *dcache_add_raw(struct dcache *dc, const char *name, size_t len,
 			    uint32_t h)
 {

@@ -114,6 +114,8 @@ void dcache_free(struct dcache *dc);
 uint32_t dcache_hash(const char *name, size_t len);
 struct drec *dcache_find_len(struct dcache *dc, const char *name, size_t len,
 			     uint32_t hash);
+/* Gives back the slack of the arrays once a listing is loaded. */
+void dcache_shrink_to_fit(struct dcache *dc);
 /* Appends a zeroed record for name (which must not be present yet). */
 struct drec *dcache_add_raw(struct dcache *dc, const char *name, size_t len,
 			    uint32_t hash);

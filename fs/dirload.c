@@ -212,6 +212,7 @@ int dcache_load(struct lfs *fs, struct node *dir, struct dcache **out)
 		dcache_free(dc);
 		return -ENOENT;
 	}
+	dcache_shrink_to_fit(dc);
 	lfs_stat_add(&fs->stats.dir_loads, 1);
 	if (dc->nchain > 1)
 		node_set_flag(dir, N_MERGED);
