@@ -41,10 +41,11 @@ def cleanup_stray_mounts(run_dir):
 
 def make_run_dir():
     """A directory of this run for every test's scratch files (the modules
-    get it as TMPDIR).  World-searchable: rootless tests reach their
-    layers as another user."""
+    get it as TMPDIR).  Like /tmp, writable by all and sticky: the
+    unprivileged programs the rootless tests start (podman, conmon,
+    layerrun) keep their own temporary files in TMPDIR."""
     d = tempfile.mkdtemp(prefix=lfstest.TMP_PREFIX + "run-")
-    os.chmod(d, 0o755)
+    os.chmod(d, 0o1777)
     return d
 
 

@@ -19,6 +19,7 @@ import signal
 import stat
 import subprocess
 import tarfile
+import tempfile
 
 import lfstest
 from lfstest import LAYERFS, LayerfsTestCase
@@ -319,7 +320,21 @@ class PodmanTestCase(LayerfsTestCase):
         return user
 
     def podman_env(self, user=None, name="podman", single_id=False):
-        env = PodmanEnv(self.path(name), user, single_id)
+        # A short base directory: conmon's sockets live below it and a
+        # unix socket path holds at most 107 bytes (a deeper TMPDIR made
+        # every rootless run wait out conmon's 20 s timeout).
+        short = tempfile.mkdtemp(prefix="lfp-", dir="/tmp")
+        os.chmod(short, 0o755)
+
+        def remove_short():
+            with open("/proc/self/mountinfo") as f:
+                left = [l.split()[4] for l in f
+                        if l.split()[4].startswith(short + "/")]
+            for m in sorted(left, reverse=True):
+                lfstest.force_unmount(m)
+            shutil.rmtree(short, ignore_errors=True)
+        self.before_cleanup(remove_short)
+        env = PodmanEnv(os.path.join(short, name), user, single_id)
         self.before_cleanup(env.cleanup)
         shutil.copy(self.tar, os.path.join(env.base, "rootfs.tar"))
         ctx = os.path.join(env.base, "ctx")
