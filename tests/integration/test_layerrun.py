@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import pty
+import pwd
 import select
 import signal
 import struct
@@ -452,6 +453,49 @@ class RootlessTests(Behaviour, LayerrunCase):
         self.assertEqual(len(err.splitlines()), 1, err)
         self.assertIn("/dev/fuse", err)
         self.assertIn("chmod 0666 /dev/fuse", err)
+
+    def test_user_namespaces_disabled_names_the_fix(self):
+        if not lfstest.is_root():
+            self.skipTest("needs root to change user.max_user_namespaces")
+        knob = "/proc/sys/user/max_user_namespaces"
+        with open(knob) as f:
+            old = f.read().strip()
+        try:
+            with open(knob, "w") as f:
+                f.write("0\n")
+        except OSError as e:
+            self.skipTest("cannot change %s here: %s" % (knob, e))
+        try:
+            r = self.lr.run(["run", "--rm", self.image, "true"])
+        finally:
+            with open(knob, "w") as f:
+                f.write(old + "\n")
+        err = r.stderr.decode().strip()
+        self.assertEqual(r.returncode, 125, err)
+        self.assertEqual(len(err.splitlines()), 1, err)
+        self.assertIn("user.max_user_namespaces=0", err)
+        self.assertIn("sysctl -w user.max_user_namespaces=", err)
+
+    def test_no_subid_range_names_the_fix(self):
+        if not lfstest.is_root():
+            self.skipTest("needs root to run as a user without ranges")
+        if lu.has_subid_range("nobody"):
+            self.skipTest("nobody has a subuid range here")
+        nobody = pwd.getpwnam("nobody")
+        root = os.path.join(self.user_dir("nobody"), "state")
+        os.makedirs(root)
+        os.chmod(os.path.dirname(root), 0o755)
+        os.chown(root, nobody.pw_uid, nobody.pw_gid)
+        os.chmod(root, 0o700)
+        r = subprocess.run(["runuser", "-u", "nobody", "--", lu.LAYERRUN,
+                            "--root", root, "run", "--rm", "--userns",
+                            "subid", self.image, "true"],
+                           capture_output=True, timeout=60)
+        err = r.stderr.decode().strip()
+        self.assertEqual(r.returncode, 125, err)
+        self.assertEqual(len(err.splitlines()), 1, err)
+        self.assertIn("no subordinate uid range for nobody", err)
+        self.assertIn("usermod --add-subuids", err)
 
     def test_state_dir_private_without_xdg_runtime_dir(self):
         env = dict(os.environ)
