@@ -173,6 +173,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 			memset(&st, 0, sizeof(st));
 			st.st_mode = n->mode | 0600;
 			st.st_ino = n->ino;
+			r = 0;
 			goto reply;
 		}
 		if (r < 0)
@@ -181,7 +182,6 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		    (st.st_mtim.tv_sec == attr->st_mtim.tv_sec &&
 		     st.st_mtim.tv_nsec == attr->st_mtim.tv_nsec))
 			goto reply;
-		r = 0;
 	}
 	enum copy_up_kind kind = CU_META;
 	if (to_set & FUSE_SET_ATTR_SIZE)
