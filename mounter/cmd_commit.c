@@ -19,35 +19,9 @@
 #include "layerrun.h"
 #include "lf_common.h"
 #include "lookup.h"
-#include "userns.h"
+#include "sibling_program.h"
 #include "strfmt.h"
-
-static int find_layertool(char *buf, size_t size)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = 0;
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = 0;
-			lr_fmt(buf, size, "%s/layertool", self);
-			if (access(buf, X_OK) == 0)
-				return 0;
-		}
-	}
-	const char *path = getenv("PATH");
-	char dirs[4096];
-	lr_fmt(dirs, sizeof(dirs), "%s", path ? path : "/usr/bin:/bin");
-	char *save;
-	for (char *d = strtok_r(dirs, ":", &save); d;
-	     d = strtok_r(NULL, ":", &save)) {
-		lr_fmt(buf, size, "%s/layertool", d);
-		if (d[0] == '/' && access(buf, X_OK) == 0)
-			return 0;
-	}
-	return -ENOENT;
-}
+#include "userns.h"
 
 /* A running container's dirty pages reach layerfs, and so the upper
  * layer, before it is read. */
@@ -96,7 +70,7 @@ int cmd_commit(const struct global_opts *g, int argc, char **argv)
 	}
 	const char *name = argv[optind], *out = argv[optind + 1];
 	char tool[PATH_MAX];
-	if (find_layertool(tool, sizeof(tool)) < 0) {
+	if (lr_find_program("layertool", tool, sizeof(tool)) < 0) {
 		lf_err("layertool was not found next to layerrun or in PATH");
 		return LR_EXIT_FAIL;
 	}

@@ -18,37 +18,10 @@
 #include <unistd.h>
 
 #include "lf_common.h"
+#include "sibling_program.h"
 #include "state.h"
 #include "sync.h"
 #include "strfmt.h"
-
-/* Where layerfs is: next to our own binary, else in PATH. */
-static int find_layerfs(char *buf, size_t size)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = 0;
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = 0;
-			lr_fmt(buf, size, "%s/layerfs", self);
-			if (access(buf, X_OK) == 0)
-				return 0;
-		}
-	}
-	const char *path = getenv("PATH");
-	char dirs[4096];
-	lr_fmt(dirs, sizeof(dirs), "%s", path ? path : "/usr/bin:/bin");
-	char *save;
-	for (char *d = strtok_r(dirs, ":", &save); d;
-	     d = strtok_r(NULL, ":", &save)) {
-		lr_fmt(buf, size, "%s/layerfs", d);
-		if (d[0] == '/' && access(buf, X_OK) == 0)
-			return 0;
-	}
-	return -ENOENT;
-}
 
 /* Appends S to the option string, escaping what layerfs's lists treat
  * as separators. */
@@ -126,7 +99,7 @@ static pid_t find_daemon(pid_t not)
 static int start_daemon(struct container *c)
 {
 	char bin[PATH_MAX], opts[65536];
-	if (find_layerfs(bin, sizeof(bin)) < 0) {
+	if (lr_find_program("layerfs", bin, sizeof(bin)) < 0) {
 		lf_err("layerfs was not found next to layerrun or in PATH");
 		return -ENOENT;
 	}
