@@ -46,7 +46,7 @@ static const struct section sections[] = {
 	{ "copy-up",
 	  { { "copyups", "files copied up", U_COUNT },
 	    { "copyup_bytes", "data copied", U_BYTES },
-	    { "copyup_reflinked", "copies sharing extents (reflink)", U_COUNT },
+	    { "copyup_reflinked", "data shared by reflink", U_BYTES },
 	    { "copyup_ns", "time spent copying up", U_NS },
 	    { "meta_copyups", "metadata-only copies", U_COUNT },
 	    { "dir_copyups", "directories copied up", U_COUNT } } },
