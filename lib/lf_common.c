@@ -113,8 +113,8 @@ int lf_read_file_at(int dirfd, const char *path, char **out, size_t *len)
 	return 0;
 }
 
-int lf_write_file_atomic_at(int dirfd, const char *name, const void *buf,
-			    size_t len, mode_t mode)
+static int replace_file_at(int dirfd, const char *name, const void *buf,
+			   size_t len, mode_t mode, bool durable)
 {
 	char tmp[NAME_MAX + 1];
 	if (snprintf(tmp, sizeof(tmp), ".%s.tmp%ld", name, (long)getpid()) >=
@@ -126,7 +126,7 @@ int lf_write_file_atomic_at(int dirfd, const char *name, const void *buf,
 	if (fd < 0)
 		return -errno;
 	int r = lf_write_all(fd, buf, len);
-	if (r == 0 && fsync(fd) < 0)
+	if (r == 0 && durable && fsync(fd) < 0)
 		r = -errno;
 	close(fd);
 	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
@@ -134,6 +134,18 @@ int lf_write_file_atomic_at(int dirfd, const char *name, const void *buf,
 	if (r < 0)
 		unlinkat(dirfd, tmp, 0);
 	return r;
+}
+
+int lf_write_file_atomic_at(int dirfd, const char *name, const void *buf,
+			    size_t len, mode_t mode)
+{
+	return replace_file_at(dirfd, name, buf, len, mode, true);
+}
+
+int lf_replace_runtime_file_at(int dirfd, const char *name, const void *buf,
+			       size_t len, mode_t mode)
+{
+	return replace_file_at(dirfd, name, buf, len, mode, false);
 }
 
 int lf_parse_u64(const char *s, uint64_t *out)

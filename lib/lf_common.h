@@ -51,6 +51,11 @@ int lf_read_file_at(int dirfd, const char *path, char **out, size_t *len);
 /* Writes a file atomically: tmp in the same directory, fsync, rename. */
 int lf_write_file_atomic_at(int dirfd, const char *name, const void *buf,
 			    size_t len, mode_t mode);
+/* The same without the fsync, for runtime files that mean nothing after a
+ * reboot (a launcher's state, a container's init layer): readers still
+ * never see half a file, and a start saves a disk flush per file. */
+int lf_replace_runtime_file_at(int dirfd, const char *name, const void *buf,
+			       size_t len, mode_t mode);
 
 /* Parses a non-negative decimal number that must fill the whole string. */
 int lf_parse_u64(const char *s, uint64_t *out);

@@ -93,7 +93,7 @@ static char *read_host(const char *path)
 
 static int write_file(int dirfd, const char *name, const char *content)
 {
-	return lf_write_file_atomic_at(dirfd, name, content, strlen(content),
+	return lf_replace_runtime_file_at(dirfd, name, content, strlen(content),
 				       0644);
 }
 

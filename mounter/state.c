@@ -82,7 +82,7 @@ int state_save(int dirfd, const struct lr_state *st)
 	char *text = lr_state_format(st, &len);
 	if (!text)
 		return -ENOMEM;
-	int r = lf_write_file_atomic_at(dirfd, STATE_FILE, text, len, 0600);
+	int r = lf_replace_runtime_file_at(dirfd, STATE_FILE, text, len, 0600);
 	free(text);
 	return r;
 }
