@@ -46,6 +46,15 @@ void lf_err(const char *fmt, ...)
 	va_end(ap);
 }
 
+void lf_die(int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage("", fmt, ap);
+	va_end(ap);
+	_exit(status);
+}
+
 void lf_warn(const char *fmt, ...)
 {
 	va_list ap;

@@ -38,6 +38,10 @@ static inline void lf_autoclose_(int *fd)
 
 /* Prints "PROG: message" on stderr.  One line, no trailing newline needed. */
 void lf_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* lf_err, then _exit(status): for a forked child, which must not run
+ * the parent's atexit handlers or flush its stdio. */
+void lf_die(int status, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
 /* Prints "PROG: warning: message". */
 void lf_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Sets the program name used by lf_err/lf_warn. */

@@ -12,7 +12,6 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,19 +83,6 @@ static int open_namespaces(pid_t pid, int *fds)
 	return 0;
 }
 
-static void __attribute__((noreturn)) fail(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	lf_err("%s", msg);
-	_exit(LR_EXIT_SETUP);
-}
-
 static bool setgroups_allowed(void)
 {
 	char buf[16] = "";
@@ -119,24 +105,24 @@ run_command(const struct exec_opts *o, const struct lr_state *st, int sock)
 	if (root < 0 ||
 	    user_resolve(root, o->user ? o->user : st->user, &u, err,
 			 sizeof(err)) < 0)
-		fail("%s", err);
+		lf_die(LR_EXIT_SETUP, "%s", err);
 	struct env env = { 0 };
 	for (size_t i = 0; i < st->env.n; i++)
 		if (env_set(&env, st->env.v[i]) < 0)
-			fail("out of memory");
+			lf_die(LR_EXIT_SETUP, "out of memory");
 	for (size_t i = 0; i < o->nenv; i++)
 		if (env_set(&env, o->env[i]) < 0)
-			fail("-e '%s': expected KEY=VALUE or KEY", o->env[i]);
+			lf_die(LR_EXIT_SETUP, "-e '%s': expected KEY=VALUE or KEY", o->env[i]);
 	if (env_default(&env, "PATH", ENV_DEFAULT_PATH) < 0 ||
 	    env_default(&env, "HOSTNAME", st->hostname ? st->hostname : st->name) < 0 ||
 	    env_default(&env, "HOME", u.home) < 0 ||
 	    (o->tty && env_default(&env, "TERM", "xterm") < 0))
-		fail("out of memory");
+		lf_die(LR_EXIT_SETUP, "out of memory");
 	int slave = -1;
 	if (o->tty) {
 		int master = devfs_open_pty(root, &slave, err, sizeof(err));
 		if (master < 0)
-			fail("%s", err);
+			lf_die(LR_EXIT_SETUP, "%s", err);
 		struct winsize ws;
 		if (isatty(0) && ioctl(0, TIOCGWINSZ, &ws) == 0)
 			ioctl(master, TIOCSWINSZ, &ws);
@@ -148,7 +134,7 @@ run_command(const struct exec_opts *o, const struct lr_state *st, int sock)
 	close(sock);
 	uint64_t caps;
 	if (caps_from_names(&st->caps, &caps) < 0)
-		fail("the container's capability list is damaged");
+		lf_die(LR_EXIT_SETUP, "the container's capability list is damaged");
 	const char *cwd = o->workdir ? o->workdir
 				     : st->workdir ? st->workdir : "/";
 	struct payload p = {
@@ -168,7 +154,7 @@ run_command(const struct exec_opts *o, const struct lr_state *st, int sock)
 		.trampoline_fd = sealed_init_create(),
 	};
 	if (p.trampoline_fd < 0)
-		fail("cannot make the init's sealed copy: %s",
+		lf_die(LR_EXIT_SETUP, "cannot make the init's sealed copy: %s",
 		     strerror(-p.trampoline_fd));
 	payload_exec(&p);
 }
@@ -182,19 +168,19 @@ join(const struct exec_opts *o, const struct lr_state *st, int *fds, int sock)
 	if (st->cgroups.n &&
 	    cgroup_enter(st->cgroups.v, st->cgroups.n, getpid(), err,
 			 sizeof(err)) < 0)
-		fail("%s", err);
+		lf_die(LR_EXIT_SETUP, "%s", err);
 	for (size_t i = 0; i < NKINDS; i++)
 		if (fds[i] >= 0 && setns(fds[i], kinds[i].type) < 0)
-			fail("cannot join the container's %s namespace: %s",
+			lf_die(LR_EXIT_SETUP, "cannot join the container's %s namespace: %s",
 			     kinds[i].name, strerror(errno));
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
-		fail("cannot become root in the container: %s", strerror(errno));
+		lf_die(LR_EXIT_SETUP, "cannot become root in the container: %s", strerror(errno));
 	pid_t p = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL,
 				 NULL, 0);
 	if (p == 0)
 		run_command(o, st, sock);
 	if (p < 0)
-		fail("cannot start the command: %s", strerror(errno));
+		lf_die(LR_EXIT_SETUP, "cannot start the command: %s", strerror(errno));
 	_exit(sync_send(sock, SYNC_STARTED, p, -1) < 0 ? LR_EXIT_SETUP : 0);
 }
 

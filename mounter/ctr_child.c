@@ -13,7 +13,6 @@
 #include <linux/magic.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,19 +39,6 @@
 #define FUSE_SUPER_MAGIC 0x65735546
 #endif
 
-static void __attribute__((noreturn)) die(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-static void die(const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	lf_err("%s", msg);
-	_exit(LR_EXIT_SETUP);
-}
-
 static void wait_for(struct container *c, enum sync_msg m)
 {
 	/* The launcher is gone or gave up: nothing left to build for. */
@@ -75,7 +61,7 @@ static void forbid_nested_userns(void)
 	int fd = open("/proc/sys/user/max_user_namespaces",
 		      O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || write(fd, "0", 1) != 1)
-		die("cannot forbid nested user namespaces: %s",
+		lf_die(LR_EXIT_SETUP, "cannot forbid nested user namespaces: %s",
 		    strerror(errno));
 	close(fd);
 }
@@ -83,7 +69,7 @@ static void forbid_nested_userns(void)
 static void become_root(struct container *c)
 {
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
-		die("cannot become root in the container's user namespace: %s",
+		lf_die(LR_EXIT_SETUP, "cannot become root in the container's user namespace: %s",
 		    strerror(errno));
 	/* Drop the launcher's supplementary groups where we may. */
 	if (c->idmap.mode != USERNS_SINGLE)
@@ -99,23 +85,23 @@ static int take_over_mount(struct container *c)
 {
 	int tree = open_tree(AT_FDCWD, c->mnt, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (tree < 0)
-		die("cannot take over the layerfs mount: %s", strerror(errno));
+		lf_die(LR_EXIT_SETUP, "cannot take over the layerfs mount: %s", strerror(errno));
 	if (umount2(c->mnt, MNT_DETACH) < 0)
-		die("cannot detach the layerfs mount: %s", strerror(errno));
+		lf_die(LR_EXIT_SETUP, "cannot detach the layerfs mount: %s", strerror(errno));
 	/* The cgroup namespace too, now that the launcher has put us in the
 	 * container's cgroups: they become the root the container sees. */
 	if (unshare(CLONE_NEWNS | CLONE_NEWCGROUP) < 0)
-		die("cannot make the container's mount namespace: %s",
+		lf_die(LR_EXIT_SETUP, "cannot make the container's mount namespace: %s",
 		    strerror(errno));
 	int target LF_AUTOCLOSE = open(c->mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (target < 0 || mu_attach(tree, target) < 0)
-		die("cannot attach the layerfs mount: %s", strerror(errno));
+		lf_die(LR_EXIT_SETUP, "cannot attach the layerfs mount: %s", strerror(errno));
 	close(tree);
 	int rootfd = open(c->mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
-		die("cannot open the container's root: %s", strerror(errno));
+		lf_die(LR_EXIT_SETUP, "cannot open the container's root: %s", strerror(errno));
 	if (!mu_fs_is(rootfd, FUSE_SUPER_MAGIC))
-		die("layerfs is not serving the container's root: %s",
+		lf_die(LR_EXIT_SETUP, "layerfs is not serving the container's root: %s",
 		    errno ? strerror(errno) : "wrong file system");
 	return rootfd;
 }
@@ -132,7 +118,7 @@ static void build_root(struct container *c, int rootfd)
 	    rootfs_mount_sys(rootfd, err, sizeof(err)) < 0 ||
 	    volumes_mount(rootfd, o->vols, o->nvols, err, sizeof(err)) < 0 ||
 	    rootfs_protect(rootfd, err, sizeof(err)) < 0)
-		die("%s", err);
+		lf_die(LR_EXIT_SETUP, "%s", err);
 }
 
 static int make_pty(struct container *c, int rootfd)
@@ -141,7 +127,7 @@ static int make_pty(struct container *c, int rootfd)
 	int slave;
 	int master = devfs_open_pty(rootfd, &slave, err, sizeof(err));
 	if (master < 0 || devfs_bind_console(rootfd, slave, err, sizeof(err)) < 0)
-		die("%s", err);
+		lf_die(LR_EXIT_SETUP, "%s", err);
 	if (c->have_ws)
 		ioctl(master, TIOCSWINSZ, &c->ws);
 	tell(c, SYNC_PTY, 0, master);
@@ -154,13 +140,13 @@ static char *choose_cwd(struct container *c, int rootfd)
 	const char *cwd = c->cwd && *c->cwd ? c->cwd : "/";
 	char norm[PATH_MAX];
 	if (ctr_path_normalize(cwd, norm, sizeof(norm)) < 0)
-		die("working directory '%s': must be absolute, without '..'",
+		lf_die(LR_EXIT_SETUP, "working directory '%s': must be absolute, without '..'",
 		    cwd);
 	/* As Docker: a missing working directory is made (in the upper
 	 * layer), inside the root. */
 	int fd = mu_make_in_root(rootfd, norm, false);
 	if (fd < 0)
-		die("cannot make the working directory '%s': %s", norm,
+		lf_die(LR_EXIT_SETUP, "cannot make the working directory '%s': %s", norm,
 		    strerror(-fd));
 	close(fd);
 	return strdup(norm);
@@ -179,7 +165,7 @@ void container_child(struct container *c)
 	setsid();
 
 	if (c->idmap.self_map && userns_map_self(&c->idmap, err, sizeof(err)) < 0)
-		die("%s", err);
+		lf_die(LR_EXIT_SETUP, "%s", err);
 	tell(c, SYNC_NS_READY, 0, -1);
 	wait_for(c, SYNC_MAPPED);
 	become_root(c);
@@ -191,7 +177,7 @@ void container_child(struct container *c)
 	 * unmounts is unmounted here too and layerfs, which lives in this
 	 * namespace, never keeps a host file system busy. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
-		die("cannot make the mount namespace a slave: %s",
+		lf_die(LR_EXIT_SETUP, "cannot make the mount namespace a slave: %s",
 		    strerror(errno));
 	tell(c, SYNC_MOUNT_READY, 0, -1);
 	wait_for(c, SYNC_MOUNTED);
@@ -202,7 +188,7 @@ void container_child(struct container *c)
 
 	bool chrooted;
 	if (rootfs_enter(rootfd, o->no_pivot, &chrooted, err, sizeof(err)) < 0)
-		die("%s", err);
+		lf_die(LR_EXIT_SETUP, "%s", err);
 	close(rootfd);
 	if (chrooted) {
 		int cap;
@@ -215,16 +201,16 @@ void container_child(struct container *c)
 			c->caps &= ~(1ULL << CAP_SYS_CHROOT);
 	}
 	if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) < 0)
-		die("cannot set the hostname: %s", strerror(errno));
+		lf_die(LR_EXIT_SETUP, "cannot set the hostname: %s", strerror(errno));
 	int r;
 	if (o->net.share == NS_PRIVATE && (r = netlo_up()) < 0)
-		die("cannot bring up the loopback interface: %s", strerror(-r));
+		lf_die(LR_EXIT_SETUP, "cannot bring up the loopback interface: %s", strerror(-r));
 
 	int newroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	struct ctr_user u;
 	if (newroot < 0 ||
 	    user_resolve(newroot, c->user, &u, err, sizeof(err)) < 0)
-		die("%s", err);
+		lf_die(LR_EXIT_SETUP, "%s", err);
 	char *cwd = choose_cwd(c, newroot);
 	close(newroot);
 	if (!cwd ||
@@ -232,18 +218,18 @@ void container_child(struct container *c)
 	    env_default(&c->env, "HOSTNAME", c->hostname ? c->hostname : c->name) < 0 ||
 	    env_default(&c->env, "HOME", u.home) < 0 ||
 	    (o->tty && env_default(&c->env, "TERM", "xterm") < 0))
-		die("out of memory");
+		lf_die(LR_EXIT_SETUP, "out of memory");
 
 	int memfd = sealed_init_create();
 	if (memfd < 0)
-		die("cannot make the init's sealed copy: %s", strerror(-memfd));
+		lf_die(LR_EXIT_SETUP, "cannot make the init's sealed copy: %s", strerror(-memfd));
 
 	sigset_t all;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	pid_t cmd = fork();
 	if (cmd < 0)
-		die("fork: %s", strerror(errno));
+		lf_die(LR_EXIT_SETUP, "fork: %s", strerror(errno));
 	if (cmd == 0) {
 		prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 		struct payload p = {

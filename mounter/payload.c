@@ -5,7 +5,6 @@
 #include <grp.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,53 +19,40 @@
 #include "lf_common.h"
 #include "strfmt.h"
 
-static void __attribute__((noreturn)) die(int status, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void die(int status, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	lf_err("%s", msg);
-	_exit(status);
-}
-
 static void setup_stdio(const struct payload *p)
 {
 	if (setsid() < 0)
-		die(LR_EXIT_SETUP, "setsid: %s", strerror(errno));
+		lf_die(LR_EXIT_SETUP, "setsid: %s", strerror(errno));
 	if (p->tty_slave >= 0) {
 		if (ioctl(p->tty_slave, TIOCSCTTY, 0) < 0)
-			die(LR_EXIT_SETUP, "cannot take the terminal: %s",
+			lf_die(LR_EXIT_SETUP, "cannot take the terminal: %s",
 			    strerror(errno));
 		for (int fd = 0; fd < 3; fd++)
 			if (dup2(p->tty_slave, fd) < 0)
-				die(LR_EXIT_SETUP, "dup2: %s", strerror(errno));
+				lf_die(LR_EXIT_SETUP, "dup2: %s", strerror(errno));
 		return;
 	}
 	if (!p->keep_stdin) {
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (null < 0 || dup2(null, 0) < 0)
-			die(LR_EXIT_SETUP, "cannot open /dev/null: %s",
+			lf_die(LR_EXIT_SETUP, "cannot open /dev/null: %s",
 			    strerror(errno));
 		close(null);
 	}
 	if (p->out_fd >= 0 && (dup2(p->out_fd, 1) < 0 || dup2(p->out_fd, 2) < 0))
-		die(LR_EXIT_SETUP, "dup2: %s", strerror(errno));
+		lf_die(LR_EXIT_SETUP, "dup2: %s", strerror(errno));
 }
 
 static void enter_cwd(const char *cwd)
 {
 	if (chdir(cwd) < 0)
-		die(LR_EXIT_SETUP, "cannot enter the working directory '%s': %s",
+		lf_die(LR_EXIT_SETUP, "cannot enter the working directory '%s': %s",
 		    cwd, strerror(errno));
 	/* A cwd outside the root (an fd leaked from the host, a race on
 	 * the path) shows as "(unreachable)..." or fails: refuse both. */
 	char buf[PATH_MAX];
 	if (!getcwd(buf, sizeof(buf)) || buf[0] != '/')
-		die(LR_EXIT_SETUP,
+		lf_die(LR_EXIT_SETUP,
 		    "the working directory '%s' is not inside the container",
 		    cwd);
 }
@@ -75,13 +61,13 @@ static void set_identity(const struct payload *p)
 {
 	if (p->setgroups_allowed &&
 	    setgroups(p->ngroups, p->ngroups ? p->groups : NULL) < 0)
-		die(LR_EXIT_SETUP, "setgroups: %s", strerror(errno));
+		lf_die(LR_EXIT_SETUP, "setgroups: %s", strerror(errno));
 	int r = caps_limit_bounding(p->caps);
 	if (r < 0)
-		die(LR_EXIT_SETUP, "cannot limit capabilities: %s",
+		lf_die(LR_EXIT_SETUP, "cannot limit capabilities: %s",
 		    strerror(-r));
 	if (setresgid(p->gid, p->gid, p->gid) < 0)
-		die(LR_EXIT_SETUP,
+		lf_die(LR_EXIT_SETUP,
 		    errno == EINVAL
 			    ? "gid %u does not exist in the container's user "
 			      "namespace (a single-id namespace has only 0; "
@@ -89,7 +75,7 @@ static void set_identity(const struct payload *p)
 			    : "setgid %u failed",
 		    (unsigned)p->gid);
 	if (setresuid(p->uid, p->uid, p->uid) < 0)
-		die(LR_EXIT_SETUP,
+		lf_die(LR_EXIT_SETUP,
 		    errno == EINVAL
 			    ? "uid %u does not exist in the container's user "
 			      "namespace (a single-id namespace has only 0; "
@@ -99,9 +85,9 @@ static void set_identity(const struct payload *p)
 	/* Root keeps the container's set; any other user lost every
 	 * capability in setresuid, as in Docker. */
 	if (p->uid == 0 && (r = caps_set_process(p->caps)) < 0)
-		die(LR_EXIT_SETUP, "cannot set capabilities: %s", strerror(-r));
+		lf_die(LR_EXIT_SETUP, "cannot set capabilities: %s", strerror(-r));
 	if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		die(LR_EXIT_SETUP, "no_new_privs: %s", strerror(errno));
+		lf_die(LR_EXIT_SETUP, "no_new_privs: %s", strerror(errno));
 }
 
 static void reset_signals(void)
@@ -169,7 +155,7 @@ static void run(char *const *argv, char *const *envp, bool trampoline)
 	if (strchr(cmd, '/')) {
 		exec_command(cmd, argv, envp, trampoline);
 		int e = errno;
-		die(e == ENOENT ? LR_EXIT_NOT_FOUND : LR_EXIT_CANNOT_EXEC,
+		lf_die(e == ENOENT ? LR_EXIT_NOT_FOUND : LR_EXIT_CANNOT_EXEC,
 		    "cannot run '%s': %s", cmd, strerror(e));
 	}
 	const char *p = path_of(envp);
@@ -186,16 +172,16 @@ static void run(char *const *argv, char *const *envp, bool trampoline)
 		if (errno == EACCES)
 			denied = EACCES;
 		else if (errno != ENOENT && errno != ENOTDIR)
-			die(LR_EXIT_CANNOT_EXEC, "cannot run '%s': %s", full,
+			lf_die(LR_EXIT_CANNOT_EXEC, "cannot run '%s': %s", full,
 			    strerror(errno));
 		if (!e)
 			break;
 		p = e + 1;
 	}
 	if (denied)
-		die(LR_EXIT_CANNOT_EXEC, "cannot run '%s': %s", cmd,
+		lf_die(LR_EXIT_CANNOT_EXEC, "cannot run '%s': %s", cmd,
 		    strerror(denied));
-	die(LR_EXIT_NOT_FOUND, "'%s' was not found in the container's PATH",
+	lf_die(LR_EXIT_NOT_FOUND, "'%s' was not found in the container's PATH",
 	    cmd);
 }
 
@@ -212,7 +198,7 @@ void payload_exec(const struct payload *p)
 	if (trampoline && p->trampoline_fd != TRAMPOLINE_FD &&
 	    (dup2(p->trampoline_fd, TRAMPOLINE_FD) < 0 ||
 	     fcntl(TRAMPOLINE_FD, F_SETFD, FD_CLOEXEC) < 0))
-		die(LR_EXIT_SETUP, "cannot keep the sealed init: %s",
+		lf_die(LR_EXIT_SETUP, "cannot keep the sealed init: %s",
 		    strerror(errno));
 	close_range(trampoline ? TRAMPOLINE_FD + 1 : 3, ~0U, 0);
 	run(p->argv, p->envp, trampoline);
