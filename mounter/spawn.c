@@ -69,17 +69,11 @@ static int layerfs_options(const struct container *c, char *out, size_t size)
  * daemon it forked became our child when its parent exited. */
 static pid_t find_daemon(pid_t not)
 {
-	char path[64], buf[4096];
+	char path[64], *buf;
 	lr_fmt(path, sizeof(path), "/proc/self/task/%d/children",
 		 (int)getpid());
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (lf_read_file_at(AT_FDCWD, path, &buf, NULL) < 0)
 		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	pid_t found = 0;
 	char *save;
 	for (char *t = strtok_r(buf, " \n", &save); t;
@@ -88,6 +82,7 @@ static pid_t find_daemon(pid_t not)
 		if (p != not && p > found)
 			found = p; /* the newest */
 	}
+	free(buf);
 	return found;
 }
 

@@ -105,24 +105,13 @@ int state_load(int dirfd, struct lr_state *st, char *err, size_t errlen)
 	return r;
 }
 
-unsigned long long proc_start_time(pid_t pid)
+/* Field 22 of a /proc/PID/stat line; 0 for a zombie or a bad line. */
+static unsigned long long stat_start_time(const char *buf)
 {
-	char path[64], buf[1024];
-	if (pid <= 0)
-		return 0;
-	lr_fmt(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	/* comm may hold spaces and parentheses: fields start after the
 	 * last ')', P at the space before field 3 (the state).  The start
 	 * time is field 22: 19 spaces further. */
-	char *p = strrchr(buf, ')');
+	const char *p = strrchr(buf, ')');
 	if (!p)
 		return 0;
 	p++;
@@ -131,10 +120,23 @@ unsigned long long proc_start_time(pid_t pid)
 	if (!p)
 		return 0;
 	/* A zombie still has its stat: count it as gone. */
-	char *state = strrchr(buf, ')') + 2;
+	const char *state = strrchr(buf, ')') + 2;
 	if (*state == 'Z' || *state == 'X')
 		return 0;
 	return strtoull(p + 1, NULL, 10);
+}
+
+unsigned long long proc_start_time(pid_t pid)
+{
+	char path[64], *buf;
+	if (pid <= 0)
+		return 0;
+	lr_fmt(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (lf_read_file_at(AT_FDCWD, path, &buf, NULL) < 0)
+		return 0;
+	unsigned long long start = stat_start_time(buf);
+	free(buf);
+	return start;
 }
 
 bool proc_is(pid_t pid, unsigned long long start)
