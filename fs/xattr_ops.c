@@ -86,14 +86,6 @@ static ssize_t visible_names(struct node *n, const char *path, char **out)
 	return (ssize_t)keep;
 }
 
-static bool listed(const char *list, size_t len, const char *name)
-{
-	for (size_t i = 0; i < len; i += strlen(list + i) + 1)
-		if (strcmp(list + i, name) == 0)
-			return true;
-	return false;
-}
-
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		 size_t size)
 {
@@ -108,37 +100,30 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		return;
 	}
 	struct real_path rp;
-	char *list = NULL, *buf = NULL;
+	char *buf = NULL;
+	ssize_t len = -1;
 	node_ref(n);
 	int err = -real_path_open(fs, n, node_layer(n), &rp);
+	if (err == 0 && size > 0 && !(buf = malloc(size)))
+		err = ENOMEM;
 	if (err == 0) {
-		/* One listxattr answers the common "not there" case and
-		 * teaches the node it has nothing at all. */
-		ssize_t len = visible_names(n, rp.path, &list);
-		if (len < 0)
-			err = (int)-len;
-		else if (!listed(list, (size_t)len, name))
-			err = ENODATA;
+		len = getxattr(rp.path, name, buf, size);
+		err = len < 0 ? errno : 0;
 	}
-	if (err == 0 && size == 0) {
-		ssize_t len = getxattr(rp.path, name, NULL, 0);
-		if (len < 0)
-			err = errno;
-		else
-			fuse_reply_xattr(req, (size_t)len);
-	} else if (err == 0) {
-		buf = malloc(size);
-		ssize_t len = buf ? getxattr(rp.path, name, buf, size) : -1;
-		if (!buf)
-			err = ENOMEM;
-		else if (len < 0)
-			err = errno;
-		else
-			fuse_reply_buf(req, buf, (size_t)len);
+	if (err == ENODATA) {
+		/* Not there: one listxattr tells whether the file carries
+		 * any xattr at all, and a node with none is never asked
+		 * again (visible_names sets N_NOXATTR). */
+		char *list;
+		if (visible_names(n, rp.path, &list) >= 0)
+			free(list);
 	}
+	if (err == 0 && size == 0)
+		fuse_reply_xattr(req, (size_t)len);
+	else if (err == 0)
+		fuse_reply_buf(req, buf, (size_t)len);
 	real_path_close(&rp);
 	node_unref(fs, n);
-	free(list);
 	free(buf);
 	if (err)
 		fuse_reply_err(req, err);
