@@ -75,6 +75,7 @@ struct lfs {
 	bool can_chown;    /* we may chown (not in a single-id userns) */
 	bool close_reports_errors; /* network upper: close() can fail */
 	const char *overlay_opaque_xattr; /* for whiteout=overlay */
+	atomic_bool wh_unshared; /* no hard links: one inode per whiteout */
 
 	struct node *root;
 	struct node_table *nodes;

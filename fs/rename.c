@@ -205,7 +205,7 @@ static int rename_with_whiteout(struct lfs *fs, struct slot *src,
 	if (fs->opt->whiteout == WH_FORMAT_DOTWH &&
 	    strlen(name) + WH_PREFIX_LEN <= NAME_MAX) {
 		/* .wh.NAME first: a crash leaves the upper source visible. */
-		int r = wh_create(src->pfd, name, WH_FORMAT_DOTWH);
+		int r = whiteout_place_dotwh(fs, src->pfd, name);
 		if (r < 0 && r != -EEXIST)
 			return r;
 		bool made = r == 0;

@@ -50,6 +50,10 @@ void slot_close_locked(struct slot *s);
 int whiteout_name(struct lfs *fs, struct slot *s, const char *name,
 		  bool upper_entry, bool is_dir);
 
+/* Creates `.wh.NAME` in the upper directory dirfd (a link to the shared
+ * whiteout inode); -EEXIST if it is there already. */
+int whiteout_place_dotwh(struct lfs *fs, int dirfd, const char *name);
+
 /* After NAME was created in the upper directory: drops a `.wh.NAME`. */
 int whiteout_clear(struct lfs *fs, struct slot *s, const char *name);
 

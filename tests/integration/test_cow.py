@@ -379,6 +379,56 @@ class CopyOnWrite(LayerfsTestCase):
         self.assertEqual(os.listdir(os.path.join(m.upper, "tree/a")), [])
         self.assertNotIn(".wh.tree", os.listdir(m.upper))
 
+    def test_whiteouts_share_one_inode(self):
+        # As kernel overlayfs: every whiteout is a link to one inode in
+        # the workdir, so deleting a name allocates no inode.
+        low = self.lower()
+        m = self.mount_rw([low])
+        os.unlink(os.path.join(m.path, "etc/conf"))
+        os.unlink(os.path.join(m.path, "tree/a/1"))
+        os.unlink(os.path.join(m.path, "exec"))
+        sts = [os.lstat(os.path.join(m.upper, p))
+               for p in ("etc/.wh.conf", "tree/a/.wh.1", ".wh.exec")]
+        for st in sts:
+            self.assertTrue(stat.S_ISREG(st.st_mode))
+            self.assertEqual((st.st_size, stat.S_IMODE(st.st_mode)), (0, 0))
+        self.assertEqual(len({(st.st_dev, st.st_ino) for st in sts}), 1)
+        self.assertGreaterEqual(sts[0].st_nlink, 4)  # + the workdir's own
+        for p in ("etc/conf", "tree/a/1", "exec"):
+            self.assertFalse(os.path.lexists(os.path.join(m.path, p)))
+        # A remount starts a new shared inode; the old links still hide.
+        m.unmount()
+        m2 = self.mount([low], m.upper, m.work)
+        os.unlink(os.path.join(m2.path, "tree/b/3"))
+        self.assertFalse(os.path.lexists(os.path.join(m2.path, "etc/conf")))
+        self.assertFalse(os.path.lexists(os.path.join(m2.path, "tree/b/3")))
+        self.assertTrue(os.path.exists(os.path.join(m2.path, "tree/a/2")))
+
+    def test_full_shared_whiteout_is_renewed(self):
+        low = self.layer("lowmany", {"a": "a", "b": "b"})
+        m = self.mount_rw([low])
+        os.unlink(os.path.join(m.path, "a"))
+        shared = os.path.join(m.upper, ".wh.a")
+        # Fill the shared inode's link count from outside the mount.
+        spare = self.mkdirs("links")
+        full = False
+        for i in range(70000):
+            try:
+                os.link(shared, os.path.join(spare, str(i)))
+            except OSError as e:
+                if e.errno != errno.EMLINK:
+                    raise
+                full = True
+                break
+        if not full:
+            self.skipTest("the upper filesystem allows more than 70000 "
+                          "links to one inode")
+        os.unlink(os.path.join(m.path, "b"))
+        self.assertFalse(os.path.lexists(os.path.join(m.path, "b")))
+        st = os.lstat(os.path.join(m.upper, ".wh.b"))
+        self.assertNotEqual(st.st_ino, os.lstat(shared).st_ino)
+        self.assertEqual((st.st_size, stat.S_IMODE(st.st_mode)), (0, 0))
+
     def test_overlay_whiteout_format(self):
         self.require_root()
         low = self.lower()
@@ -388,6 +438,11 @@ class CopyOnWrite(LayerfsTestCase):
         os.mkdir(os.path.join(m.path, "tree"))
         st = os.lstat(os.path.join(m.upper, "etc/conf"))
         self.assertTrue(stat.S_ISCHR(st.st_mode) and st.st_rdev == 0)
+        # The device whiteouts are links to one inode too.
+        os.unlink(os.path.join(m.path, "exec"))
+        st2 = os.lstat(os.path.join(m.upper, "exec"))
+        self.assertTrue(stat.S_ISCHR(st2.st_mode) and st2.st_rdev == 0)
+        self.assertEqual(st.st_ino, st2.st_ino)
         self.assertEqual(xattr(os.path.join(m.upper, "tree"),
                                "trusted.overlay.opaque"), b"y")
         self.assertEqual(os.listdir(os.path.join(m.path, "tree")), [])
