@@ -117,16 +117,23 @@ static int grow_slots(struct dcache *dc)
 	uint32_t *s = calloc(ns, sizeof(uint32_t));
 	if (!s)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < dc->n; i++) {
-		uint32_t k = dc->recs[i].hash & (ns - 1);
-		while (s[k])
-			k = (k + 1) & (ns - 1);
-		s[k] = i + 1;
-	}
 	free(dc->slots);
 	dc->slots = s;
 	dc->nslots = ns;
+	dcache_reindex(dc);
 	return 0;
+}
+
+void dcache_reindex(struct dcache *dc)
+{
+	uint32_t mask = dc->nslots - 1;
+	memset(dc->slots, 0, dc->nslots * sizeof(uint32_t));
+	for (uint32_t i = 0; i < dc->n; i++) {
+		uint32_t k = dc->recs[i].hash & mask;
+		while (dc->slots[k])
+			k = (k + 1) & mask;
+		dc->slots[k] = i + 1;
+	}
 }
 
 struct drec *dcache_find_len(struct dcache *dc, const char *name, size_t len,

@@ -50,7 +50,7 @@ struct drec {
 struct dcache {
 	atomic_uint refs;
 	uint32_t n, cap;
-	struct drec *recs;  /* in insertion order: readdir offsets */
+	struct drec *recs;  /* appended; sorted in place for readdir */
 	uint32_t *slots;    /* open addressing, rec index + 1 */
 	uint32_t nslots;
 	char *names;
@@ -58,6 +58,9 @@ struct dcache {
 	uint16_t *chain;    /* layers where the directory exists, top first */
 	uint16_t nchain;
 	uint32_t nvisible;  /* visible entries, for the rmdir emptiness check */
+	/* readdir_order.c: how many leading records are in readdir order
+	 * (fewer than n after appends: to be sorted again). */
+	uint32_t nsorted;
 	bool upper_impure;  /* the upper directory has impure children */
 	atomic_bool accessed; /* for the eviction clock */
 	/* Budget bookkeeping, under the global dcache lock. */
@@ -128,6 +131,9 @@ int dcache_add(struct dcache *dc, const char *name, uint16_t layer,
 void dcache_hide(struct dcache *dc, struct drec *r, bool whiteout_in_upper);
 /* Puts `layer` at the top of the chain (after the directory's copy-up). */
 void dcache_chain_push_top(struct dcache *dc, uint16_t layer);
+
+/* Fills the name index again after the records were reordered. */
+void dcache_reindex(struct dcache *dc);
 
 /* Unlinks a listing from the budget before its directory node is freed. */
 void dcache_detach(struct dcache *dc);

@@ -8,6 +8,7 @@
 
 #include "copy_up.h"
 #include "creds.h"
+#include "shared_fd.h"
 
 static struct lfs_file *fh_of(struct fuse_file_info *fi)
 {
@@ -103,6 +104,11 @@ int file_upper_flags(struct lfs *fs, int flags)
 void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lfs *fs = lfs_from_req(req);
+	if (fs->no_open) {
+		/* The kernel opens files by itself from now on (shared_fd.h). */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	struct node *n = node_from_ino(fs, ino);
 	int acc = fi->flags & O_ACCMODE;
 	bool writable = acc != O_RDONLY || (fi->flags & O_TRUNC);
@@ -186,34 +192,67 @@ static int current_fd(struct lfs *fs, struct lfs_file *h)
 	return h->fd;
 }
 
+/*
+ * The fd a data request works on: its handle's, or with no handle (the
+ * kernel opened the file by itself) the inode's shared one, which *ref
+ * then holds until io_done.  A write needs the upper copy.
+ */
+static int io_fd(struct lfs *fs, fuse_ino_t ino, struct fuse_file_info *fi,
+		 bool write, struct shared_fd **ref)
+{
+	*ref = NULL;
+	struct lfs_file *h = fi ? fh_of(fi) : NULL;
+	if (h) {
+		if (write && !h->upper)
+			/* Writes come only through handles opened for
+			 * writing, or from the writeback cache on such. */
+			return -EBADF;
+		return write ? h->fd : current_fd(fs, h);
+	}
+	int r = shared_fd_get(fs, node_from_ino(fs, ino), write, ref);
+	return r < 0 ? r : (*ref)->fd;
+}
+
+static void io_done(struct shared_fd *ref)
+{
+	if (ref)
+		shared_fd_put(ref);
+}
+
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	     struct fuse_file_info *fi)
 {
-	(void)ino;
 	struct lfs *fs = lfs_from_req(req);
+	struct shared_fd *ref;
+	int fd = io_fd(fs, ino, fi, false, &ref);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = current_fd(fs, fh_of(fi));
+	buf.buf[0].fd = fd;
 	buf.buf[0].pos = off;
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+	io_done(ref);
 }
 
 void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		  off_t off, struct fuse_file_info *fi)
 {
-	(void)ino;
-	struct lfs_file *h = fh_of(fi);
-	if (!h->upper) {
-		/* Writes come only through handles opened for writing, or
-		 * from the writeback cache on such handles. */
-		fuse_reply_err(req, EBADF);
+	struct lfs *fs = lfs_from_req(req);
+	struct shared_fd *ref;
+	int fd = io_fd(fs, ino, fi, true, &ref);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
 		return;
 	}
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	out.buf[0].fd = h->fd;
+	out.buf[0].fd = fd;
 	out.buf[0].pos = off;
 	ssize_t r = fuse_buf_copy(&out, in, 0);
+	io_done(ref);
 	if (r < 0)
 		fuse_reply_err(req, (int)-r);
 	else
@@ -222,7 +261,6 @@ void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 
 void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
 	struct lfs *fs = lfs_from_req(req);
 	/* With nothing to report, ENOSYS tells the kernel never to send
 	 * FLUSH again: one round trip less on every close().  Locks are the
@@ -233,10 +271,15 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	/* close() of a duplicate reports delayed write errors (NFS-style
 	 * upper filesystems) the way the application's close would. */
-	int fd = dup(fh_of(fi)->fd);
-	int r = 0;
-	if (fd < 0 || close(fd) < 0)
-		r = errno;
+	struct shared_fd *ref;
+	int fd = io_fd(fs, ino, fi, false, &ref);
+	int r = fd < 0 ? -fd : 0;
+	if (fd >= 0) {
+		int dfd = dup(fd);
+		if (dfd < 0 || close(dfd) < 0)
+			r = errno;
+	}
+	io_done(ref);
 	fuse_reply_err(req, r);
 }
 
@@ -245,36 +288,41 @@ void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	(void)ino;
 	struct lfs *fs = lfs_from_req(req);
 	struct lfs_file *h = fh_of(fi);
-	handle_unlist(h);
-	handle_free(fs, h);
+	if (h) {
+		handle_unlist(h);
+		handle_free(fs, h);
+	}
 	fuse_reply_err(req, 0);
 }
 
 void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	      struct fuse_file_info *fi)
 {
-	(void)ino;
 	struct lfs *fs = lfs_from_req(req);
-	struct lfs_file *h = fh_of(fi);
-	if (!h->upper || !fs->opt->fsync) {
-		/* Lower files never change; volatile mounts skip syncs. */
+	struct node *n = node_from_ino(fs, ino);
+	/* Lower files never change; volatile mounts skip syncs. */
+	if (!fs->opt->fsync || !lfs_has_upper(fs) ||
+	    node_layer(n) != fs->upper) {
 		fuse_reply_err(req, 0);
 		return;
 	}
-	int r = (datasync ? fdatasync(h->fd) : fsync(h->fd)) < 0 ? errno : 0;
+	struct shared_fd *ref;
+	int fd = io_fd(fs, ino, fi, false, &ref);
+	int r = fd < 0 ? -fd
+		       : (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? errno : 0;
+	io_done(ref);
 	fuse_reply_err(req, r);
 }
 
 void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 		  off_t length, struct fuse_file_info *fi)
 {
-	(void)ino;
-	struct lfs_file *h = fh_of(fi);
-	if (!h->upper) {
-		fuse_reply_err(req, EBADF);
-		return;
-	}
-	int r = fallocate(h->fd, mode, offset, length) < 0 ? errno : 0;
+	struct lfs *fs = lfs_from_req(req);
+	struct shared_fd *ref;
+	int fd = io_fd(fs, ino, fi, true, &ref);
+	int r = fd < 0 ? -fd
+		       : fallocate(fd, mode, offset, length) < 0 ? errno : 0;
+	io_done(ref);
 	fuse_reply_err(req, r);
 }
 
@@ -283,19 +331,24 @@ void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			off_t off_out, struct fuse_file_info *fi_out,
 			size_t len, int flags)
 {
-	(void)ino_in;
-	(void)ino_out;
 	struct lfs *fs = lfs_from_req(req);
-	struct lfs_file *out = fh_of(fi_out);
-	if (!out->upper) {
-		fuse_reply_err(req, EBADF);
-		return;
+	struct shared_fd *ref_out, *ref_in = NULL;
+	int out = io_fd(fs, ino_out, fi_out, true, &ref_out);
+	int in = out < 0 ? out : io_fd(fs, ino_in, fi_in, false, &ref_in);
+	ssize_t r;
+	if (in < 0) {
+		r = in;
+	} else {
+		loff_t in_off = off_in, out_off = off_out;
+		r = copy_file_range(in, &in_off, out, &out_off, len,
+				    (unsigned)flags);
+		if (r < 0)
+			r = -errno;
 	}
-	loff_t in_off = off_in, out_off = off_out;
-	ssize_t r = copy_file_range(current_fd(fs, fh_of(fi_in)), &in_off,
-				    out->fd, &out_off, len, (unsigned)flags);
+	io_done(ref_in);
+	io_done(ref_out);
 	if (r < 0)
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, (int)-r);
 	else
 		fuse_reply_write(req, (size_t)r);
 }
@@ -303,11 +356,14 @@ void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	      struct fuse_file_info *fi)
 {
-	(void)ino;
 	struct lfs *fs = lfs_from_req(req);
-	off_t r = lseek(current_fd(fs, fh_of(fi)), off, whence);
+	struct shared_fd *ref;
+	int fd = io_fd(fs, ino, fi, false, &ref);
+	off_t r = fd < 0 ? (errno = -fd, -1) : lseek(fd, off, whence);
+	int e = errno;
+	io_done(ref);
 	if (r < 0)
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, e);
 	else
 		fuse_reply_lseek(req, r);
 }

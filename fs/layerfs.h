@@ -88,6 +88,8 @@ struct lfs {
 	double timeout;
 	bool acl;          /* POSIX ACLs enabled with the kernel */
 	bool writeback;    /* kernel writeback cache negotiated */
+	bool no_opendir;   /* the kernel opens directories without us */
+	bool no_open;      /* ... and files (shared_fd.h) */
 	uint32_t overflow_uid, overflow_gid;
 };
 

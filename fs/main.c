@@ -22,6 +22,7 @@
 #include "layers.h"
 #include "lf_common.h"
 #include "file.h"
+#include "shared_fd.h"
 #include "node.h"
 #include "ops.h"
 
@@ -235,6 +236,7 @@ out:
 	fuse_opt_free_args(&args);
 	free(mopts);
 	file_handles_close_all(&fs);
+	shared_fd_close_all();
 	node_table_destroy(&fs);
 	if (fs.root)
 		node_discard(fs.root);

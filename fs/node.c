@@ -1,4 +1,5 @@
 #include "node.h"
+#include "shared_fd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -79,6 +80,7 @@ int node_table_init(struct lfs *fs)
 
 static void node_free_memory(struct node *n)
 {
+	shared_fd_forget(n);
 	if (node_flags(n) & N_NAME_HEAP)
 		free((char *)node_name(n));
 	if (n->ext) {

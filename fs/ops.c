@@ -28,7 +28,6 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	want(conn, FUSE_CAP_SPLICE_MOVE);
 	want(conn, FUSE_CAP_READDIRPLUS);
 	want(conn, FUSE_CAP_READDIRPLUS_AUTO);
-	want(conn, FUSE_CAP_ATOMIC_O_TRUNC);
 	want(conn, FUSE_CAP_ASYNC_DIO);
 	/* Locks stay in the kernel (see file.h); set-id bits are cleared by
 	 * the kernel through setattr. */
@@ -47,6 +46,16 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
 		fs->acl = true;
 	}
+	/* Zero-message opendir: readdir needs no handle (readdir.c). */
+	fs->no_opendir = conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
+	/* Zero-message open on read-only mounts (shared_fd.h says why not
+	 * with an upper layer). */
+	fs->no_open = !fs->opt->file_handles && !lfs_has_upper(fs) &&
+		      (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
+	if (fs->no_open)
+		conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+	else
+		want(conn, FUSE_CAP_ATOMIC_O_TRUNC);
 	/* Large requests: 1 MiB (256 pages) per read and write. */
 	conn->max_write = 1u << 20;
 	conn->max_background = 64;

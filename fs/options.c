@@ -377,6 +377,7 @@ static int parse_one(struct lfs_options *o, char *item, char *err,
 	BOOL_OPT("noacl", noacl)
 	BOOL_OPT("noxattrs", noxattrs)
 	BOOL_OPT("writeback", writeback)
+	BOOL_OPT("file_handles", file_handles)
 	if (strcmp(key, "redirect_dir") == 0) {
 		/* Kernel values: on, follow, nofollow, off. */
 		if (!val || !strcmp(val, "on") || !strcmp(val, "follow"))
@@ -659,6 +660,10 @@ void lfs_print_help(const char *prog)
 "  dircache=MIB       memory for merged directory listings; least recently\n"
 "                     used ones are dropped and read again (default 64)\n"
 "  writeback=0|1      kernel writeback cache (default 1)\n"
+"  file_handles=0|1   read-only mounts: 0 lets the kernel open files by\n"
+"                     itself, served from one fd per inode (default); 1\n"
+"                     asks for OPEN and RELEASE per open file.  Mounts\n"
+"                     with an upper layer always use handles\n"
 "  static_nlink       directories always report st_nlink 1\n"
 "  noacl              do not enable POSIX ACLs\n"
 "  noxattrs=1         refuse extended attributes (ENOTSUP)\n"

@@ -3,10 +3,10 @@
  * readdir costs no system call once the listing is built, and readdirplus
  * one fstatat per entry in the layer that holds it.
  *
- * Offsets are positions in the listing: 1 after ".", 2 after "..", then
- * 3 + i after record i.  Records are only ever appended or hidden, never
- * moved, so an offset stays valid while a directory changes under an open
- * handle.
+ * There are no directory handles: where the kernel allows, OPENDIR is
+ * answered with ENOSYS and the kernel opens directories by itself (and
+ * keeps their listings cached, as FOPEN_CACHE_DIR asks); each READDIR
+ * finds its place in the listing by its offset (readdir_order.h).
  */
 #include "readdir.h"
 
@@ -22,41 +22,23 @@
 #include "inode.h"
 #include "lookup.h"
 #include "node.h"
-
-struct dir_handle {
-	struct node *dir;
-	struct dcache *dc; /* the listing as it was at opendir */
-};
+#include "readdir_order.h"
 
 void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lfs *fs = lfs_from_req(req);
-	struct node *dir = node_from_ino(fs, ino);
-	if (!node_is_dir(dir)) {
+	if (!node_is_dir(node_from_ino(fs, ino))) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
-	struct dir_handle *h = calloc(1, sizeof(*h));
-	if (!h) {
-		fuse_reply_err(req, ENOMEM);
+	if (fs->no_opendir) {
+		fuse_reply_err(req, ENOSYS);
 		return;
 	}
-	node_ref(dir);
-	struct dcache *dc;
-	int r = dcache_acquire_read(fs, dir, &dc);
-	if (r < 0) {
-		node_unref(fs, dir);
-		free(h);
-		fuse_reply_err(req, -r);
-		return;
-	}
-	dcache_get(dc);
-	dir_unlock(dir);
-	h->dir = dir;
-	h->dc = dc;
-	fi->fh = (uintptr_t)h;
-	/* The kernel may cache the listing: every change to this directory
-	 * goes through the mount, which invalidates that cache. */
+	/* A kernel older than 5.1: the same, with a handle that holds
+	 * nothing.  The kernel may cache the listing: every change to this
+	 * directory goes through the mount, which invalidates that cache. */
+	fi->fh = 0;
 	fi->cache_readdir = 1;
 	fi->keep_cache = 1;
 	fuse_reply_open(req, fi);
@@ -70,26 +52,63 @@ struct batch_entry {
 	off_t next_off;
 };
 
-/* Copies up to max visible entries starting at offset off. */
-static size_t collect(struct dir_handle *h, off_t off,
-		      struct batch_entry *out, size_t max)
+enum {
+	BATCH = 64,
+	/* Room past BATCH to finish a run of equal offsets. */
+	GROUP_SLACK = 8,
+};
+
+/* Takes dir's read lock with its listing and an up-to-date order. */
+static int acquire_ordered(struct lfs *fs, struct node *dir,
+			   struct dcache **out)
 {
-	struct dcache *dc = h->dc;
+	for (;;) {
+		struct dcache *dc;
+		int r = dcache_acquire_read(fs, dir, &dc);
+		if (r < 0)
+			return r;
+		if (!readdir_order_stale(dc)) {
+			*out = dc;
+			return 0;
+		}
+		dir_unlock(dir);
+		dir_wrlock(dir);
+		/* Another reader may have sorted it, or the listing may
+		 * have been dropped: then start over. */
+		if (dir->dc && readdir_order_stale(dir->dc))
+			readdir_order_sort(dir->dc);
+		dir_unlock(dir);
+	}
+}
+
+/* Copies up to max visible entries after offset off, plus the rest of a
+ * run of equal offsets (up to GROUP_SLACK more).  Returns the count, or
+ * -errno. */
+static int collect(struct lfs *fs, struct node *dir, off_t off,
+		   struct batch_entry *out, size_t max)
+{
+	struct dcache *dc;
+	int r = acquire_ordered(fs, dir, &dc);
+	if (r < 0)
+		return r;
 	size_t k = 0;
-	dir_rdlock(h->dir);
-	uint32_t i = off >= 2 ? (uint32_t)(off - 2) : 0;
-	for (; i < dc->n && k < max; i++) {
-		struct drec *r = &dc->recs[i];
-		if (!drec_visible(r))
+	for (uint32_t p = readdir_order_seek(dc, (uint64_t)off); p < dc->n;
+	     p++) {
+		struct drec *rec = &dc->recs[p];
+		if (!drec_visible(rec))
 			continue;
-		memcpy(out[k].name, drec_name(dc, r), r->namelen + 1u);
-		out[k].ino = r->ino;
-		out[k].dtype = r->dtype;
-		out[k].next_off = (off_t)i + 3;
+		uint64_t at = readdir_offset(dc, rec);
+		if (k >= max && (k >= max + GROUP_SLACK ||
+				 (uint64_t)out[k - 1].next_off != at))
+			break;
+		memcpy(out[k].name, drec_name(dc, rec), rec->namelen + 1u);
+		out[k].ino = rec->ino;
+		out[k].dtype = rec->dtype;
+		out[k].next_off = (off_t)at;
 		k++;
 	}
-	dir_unlock(h->dir);
-	return k;
+	dir_unlock(dir);
+	return (int)k;
 }
 
 static uint64_t parent_ino(struct lfs *fs, struct node *dir)
@@ -103,101 +122,120 @@ static uint64_t parent_ino(struct lfs *fs, struct node *dir)
 	return ino;
 }
 
-static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
-		       off_t off, struct fuse_file_info *fi, bool plus)
+/* Bytes one entry takes in the reply (libfuse sizes it without a buffer). */
+static size_t entry_size(fuse_req_t req, const char *name, bool plus)
 {
-	(void)ino;
+	return plus ? fuse_add_direntry_plus(req, NULL, 0, name, NULL, 0)
+		    : fuse_add_direntry(req, NULL, 0, name, NULL, 0);
+}
+
+/* Adds one entry; false when it does not fit. */
+static bool add_entry(struct lfs *fs, fuse_req_t req, struct node *dir,
+		      const struct batch_entry *b, bool plus, char *buf,
+		      size_t size, size_t *used)
+{
+	if (!plus) {
+		struct stat st = {
+			.st_ino = b->ino,
+			.st_mode = (mode_t)DTTOIF(b->dtype),
+		};
+		size_t need = fuse_add_direntry(req, buf + *used, size - *used,
+						b->name, &st, b->next_off);
+		if (need > size - *used)
+			return false;
+		*used += need;
+		return true;
+	}
+	struct node *n;
+	struct stat st;
+	if (lookup_child(fs, dir, b->name, &n, &st) < 0)
+		return true; /* removed since the listing was copied: skip */
+	struct fuse_entry_param e;
+	inode_entry(fs, n, &st, &e);
+	size_t need = fuse_add_direntry_plus(req, buf + *used, size - *used,
+					     b->name, &e, b->next_off);
+	if (need > size - *used) {
+		node_unref(fs, n);
+		return false;
+	}
+	node_lookup_inc(n);
+	node_unref(fs, n);
+	*used += need;
+	return true;
+}
+
+/* "." and ".." at offsets 0 and 1. */
+static bool add_dots(struct lfs *fs, fuse_req_t req, struct node *dir,
+		     bool plus, char *buf, size_t size, size_t *used,
+		     off_t *off)
+{
+	while (*off < 2) {
+		const char *name = *off == 0 ? "." : "..";
+		struct stat st = { .st_mode = S_IFDIR };
+		st.st_ino = *off == 0 ? dir->ino : parent_ino(fs, dir);
+		size_t need;
+		if (plus) {
+			/* ino 0: the kernel makes no dentry for these. */
+			struct fuse_entry_param e = { .ino = 0, .attr = st };
+			need = fuse_add_direntry_plus(req, buf + *used,
+						      size - *used, name, &e,
+						      *off + 1);
+		} else {
+			need = fuse_add_direntry(req, buf + *used,
+						 size - *used, name, &st,
+						 *off + 1);
+		}
+		if (need > size - *used)
+			return false;
+		*used += need;
+		(*off)++;
+	}
+	return true;
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+		       off_t off, bool plus)
+{
 	struct lfs *fs = lfs_from_req(req);
-	struct dir_handle *h = (struct dir_handle *)(uintptr_t)fi->fh;
+	struct node *dir = node_from_ino(fs, ino);
 	char *buf = malloc(size);
-	if (!buf) {
+	struct batch_entry *batch =
+		malloc((BATCH + GROUP_SLACK) * sizeof(*batch));
+	if (!buf || !batch) {
+		free(buf);
+		free(batch);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	size_t used = 0;
 	int err = 0;
-
-	/* "." and ".." first. */
-	while (off < 2) {
-		const char *name = off == 0 ? "." : "..";
-		struct stat st = { .st_mode = S_IFDIR };
-		st.st_ino = off == 0 ? h->dir->ino : parent_ino(fs, h->dir);
-		size_t need;
-		if (plus) {
-			/* ino 0: the kernel makes no dentry for these. */
-			struct fuse_entry_param e = { .ino = 0, .attr = st };
-			need = fuse_add_direntry_plus(req, buf + used,
-						      size - used, name, &e,
-						      off + 1);
-		} else {
-			need = fuse_add_direntry(req, buf + used, size - used,
-						 name, &st, off + 1);
-		}
-		if (need > size - used)
-			goto out;
-		used += need;
-		off++;
-	}
-
-	enum { BATCH = 64 };
-	struct batch_entry *batch = malloc(BATCH * sizeof(*batch));
-	if (!batch) {
-		err = ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		size_t k = collect(h, off, batch, BATCH);
-		if (k == 0)
+	bool full = !add_dots(fs, req, dir, plus, buf, size, &used, &off);
+	while (!full) {
+		int k = collect(fs, dir, off, batch, BATCH);
+		if (k <= 0) {
+			err = -k;
 			break;
-		bool full = false;
-		for (size_t i = 0; i < k; i++) {
-			struct batch_entry *b = &batch[i];
-			size_t need;
-			if (plus) {
-				struct node *n;
-				struct stat st;
-				int r = lookup_child(fs, h->dir, b->name, &n,
-						     &st);
-				if (r < 0) {
-					/* Removed since the listing was
-					 * copied: skip it. */
-					off = b->next_off;
-					continue;
-				}
-				struct fuse_entry_param e;
-				inode_entry(fs, n, &st, &e);
-				need = fuse_add_direntry_plus(req, buf + used,
-							      size - used,
-							      b->name, &e,
-							      b->next_off);
-				if (need > size - used) {
-					node_unref(fs, n);
-					full = true;
-					break;
-				}
-				node_lookup_inc(n);
-				node_unref(fs, n);
-			} else {
-				struct stat st = {
-					.st_ino = b->ino,
-					.st_mode = (mode_t)DTTOIF(b->dtype),
-				};
-				need = fuse_add_direntry(req, buf + used,
-							 size - used, b->name,
-							 &st, b->next_off);
-				if (need > size - used) {
-					full = true;
-					break;
-				}
+		}
+		for (int i = 0; i < k && !full;) {
+			/* Entries sharing an offset go out together. */
+			int j = i + 1;
+			while (j < k && batch[j].next_off == batch[i].next_off)
+				j++;
+			size_t need = 0;
+			for (int m = i; m < j; m++)
+				need += entry_size(req, batch[m].name, plus);
+			if (need > size - used && used > 0) {
+				full = true;
+				break;
 			}
-			used += need;
-			off = b->next_off;
+			for (int m = i; m < j && !full; m++)
+				full = !add_entry(fs, req, dir, &batch[m], plus,
+						  buf, size, &used);
+			off = batch[i].next_off;
+			i = j;
 		}
-		if (full)
-			break;
 	}
 	free(batch);
-out:
 	if (err && used == 0)
 		fuse_reply_err(req, err);
 	else
@@ -208,23 +246,21 @@ out:
 void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, off, fi, false);
+	(void)fi;
+	do_readdir(req, ino, size, off, false);
 }
 
 void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, off, fi, true);
+	(void)fi;
+	do_readdir(req, ino, size, off, true);
 }
 
 void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	struct lfs *fs = lfs_from_req(req);
-	struct dir_handle *h = (struct dir_handle *)(uintptr_t)fi->fh;
-	dcache_put(h->dc);
-	node_unref(fs, h->dir);
-	free(h);
+	(void)fi;
 	fuse_reply_err(req, 0);
 }
 

@@ -124,6 +124,50 @@ class ReadView(LayerfsTestCase):
                 fn()
             self.assertEqual(cm.exception.errno, errno.EROFS)
 
+    def test_file_data_without_handles(self):
+        # Read-only mounts let the kernel open files by itself: every data
+        # request is served from one fd per inode.  The same answers with
+        # file_handles=1 (an OPEN and a RELEASE per open file).
+        big = os.urandom(3 << 20)
+        low = self.layer("datalow", {"f%03d" % i: "file %d\n" % i * (i + 1)
+                                     for i in range(300)})
+        with open(os.path.join(low, "big"), "wb") as f:
+            f.write(big)
+        with open(os.path.join(low, "sparse"), "wb") as f:
+            f.seek(8 << 20)
+            f.write(b"island")
+            f.truncate(16 << 20)
+        for opts in ((), ("file_handles=1",)):
+            p = self.mount([low], opts=opts).path
+            for i in range(300):
+                with open(os.path.join(p, "f%03d" % i)) as f:
+                    self.assertEqual(f.read(), "file %d\n" % i * (i + 1))
+            # Many opens of one inode at once, reads interleaved.
+            fs = [open(os.path.join(p, "big"), "rb") for _ in range(8)]
+            for k, f in enumerate(fs):
+                f.seek(k * 4096)
+            for k, f in enumerate(fs):
+                self.assertEqual(f.read(4096), big[k * 4096:(k + 1) * 4096])
+            for f in fs:
+                f.close()
+            # mmap, and holes found through the mount.
+            import mmap
+            with open(os.path.join(p, "big"), "rb") as f:
+                with mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as m:
+                    self.assertEqual(m[-100:], big[-100:])
+            fd = os.open(os.path.join(p, "sparse"), os.O_RDONLY)
+            try:
+                self.assertEqual(os.lseek(fd, 0, os.SEEK_DATA), 8 << 20)
+                self.assertEqual(os.pread(fd, 6, 8 << 20), b"island")
+            finally:
+                os.close(fd)
+            # Reading through dd with O_DIRECT bypasses the page cache.
+            r = subprocess.run(["dd", "if=" + os.path.join(p, "big"),
+                                "iflag=direct", "bs=1M", "status=none"],
+                               capture_output=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, big)
+
     def test_xattrs_shown_private_hidden(self):
         low = self.layer("x", {"f": "x", "d/": None})
         os.setxattr(os.path.join(low, "f"), "user.color", b"blue")

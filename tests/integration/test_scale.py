@@ -99,6 +99,49 @@ class Scale(LayerfsTestCase):
                 self.assertEqual("f001" in names, f001_in_top, d)
                 self.assertEqual(len(names), 600 if f001_in_top else 599)
 
+    def test_listing_resumes_after_change_and_drop(self):
+        # No directory handle pins a listing: a readdir resumes from its
+        # offset in whatever listing is there now.  Names present all
+        # along must come exactly once, whatever happens in between.
+        low = self.layer("low", {})
+        big = os.path.join(low, "big")
+        os.makedirs(big)
+        names = ["entry-%05d" % i for i in range(6000)]
+        for n in names:
+            open(os.path.join(big, n), "w").close()
+        for d in range(60):
+            self.layer("low/other%02d" % d,
+                       {"f%04d" % f: "" for f in range(1000)})
+        stats = self.path("stats.json")
+        m = self.mount_rw([low], opts=("dircache=1", "stats=" + stats))
+        path = os.path.join(m.path, "big")
+        removed = set(names[1::7])
+        seen = []
+        with os.scandir(path) as it:
+            for i, e in enumerate(it):
+                seen.append(e.name)
+                if i == 100:
+                    # Change the directory (the kernel's cached listing
+                    # goes) and push its listing out of the daemon.
+                    for n in sorted(removed):
+                        os.unlink(os.path.join(path, n))
+                    for k in range(500):
+                        open(os.path.join(path, "new-%03d" % k), "w").close()
+                    for d in range(60):
+                        os.listdir(os.path.join(m.path, "other%02d" % d))
+        self.assertGreater(read_stats(self, m.pid, stats)["dir_evictions"], 0)
+        counts = {}
+        for n in seen:
+            counts[n] = counts.get(n, 0) + 1
+        dups = sorted(n for n, c in counts.items() if c > 1)
+        self.assertEqual(dups, [])
+        missing = sorted(set(names) - removed - set(seen))
+        self.assertEqual(missing, [])
+        # And a fresh listing is exact.
+        expect = sorted((set(names) - removed) |
+                        {"new-%03d" % k for k in range(500)})
+        self.assertEqual(sorted(os.listdir(path)), expect)
+
     def test_memory_comes_back_after_forget(self):
         self.require_root()  # drop_caches
         if os.environ.get("ASAN_OPTIONS") or lfstest.DAEMON_WRAPPER:

@@ -1,0 +1,235 @@
+#include "shared_fd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "copy_up.h"
+#include "file.h"
+
+/* One table for the mount, keyed by node address, under one mutex: it
+ * is held for a lookup, never across a system call that opens. */
+enum { NBUCKETS = 4096 };
+static struct shared_fd *buckets[NBUCKETS];
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned cached, capacity, clock_hand;
+
+static unsigned bucket_of(const struct node *n)
+{
+	uintptr_t p = (uintptr_t)n;
+	return (unsigned)((p >> 4) ^ (p >> 16)) & (NBUCKETS - 1);
+}
+
+/* Up to a quarter of the fd limit (which main raises to its maximum),
+ * at most 16384: the rest is for directory fds and copy-ups. */
+static unsigned cache_capacity(void)
+{
+	struct rlimit rl;
+	rlim_t lim = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+	if (lim == RLIM_INFINITY || lim > 65536)
+		lim = 65536;
+	unsigned cap = (unsigned)(lim / 4);
+	return cap < 64 ? 64 : cap;
+}
+
+void shared_fd_put(struct shared_fd *s)
+{
+	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) ==
+	    1) {
+		close(s->fd);
+		free(s);
+	}
+}
+
+static struct shared_fd *find_locked(struct node *n)
+{
+	for (struct shared_fd *s = buckets[bucket_of(n)]; s; s = s->hnext)
+		if (s->node == n)
+			return s;
+	return NULL;
+}
+
+/* Takes s out of the table; the cache's reference goes to the caller. */
+static void unlink_locked(struct shared_fd *s)
+{
+	struct shared_fd **pp = &buckets[bucket_of(s->node)];
+	while (*pp != s)
+		pp = &(*pp)->hnext;
+	*pp = s->hnext;
+	s->hnext = NULL;
+	cached--;
+}
+
+/* Closes idle fds until the cache is under capacity again: a clock over
+ * the buckets, sparing entries used since its last pass. */
+static struct shared_fd *evict_locked(void)
+{
+	struct shared_fd *victims = NULL;
+	for (unsigned scanned = 0; cached > capacity && scanned < 2 * NBUCKETS;
+	     scanned++) {
+		unsigned b = clock_hand++ & (NBUCKETS - 1);
+		struct shared_fd **pp = &buckets[b];
+		while (*pp && cached > capacity) {
+			struct shared_fd *s = *pp;
+			if (atomic_exchange(&s->used, false)) {
+				pp = &s->hnext;
+				continue;
+			}
+			*pp = s->hnext;
+			cached--;
+			node_clear_flag(s->node, N_SHARED_FD);
+			s->hnext = victims;
+			victims = s;
+		}
+	}
+	return victims;
+}
+
+/* Whether s still serves a request on n: a lower fd is stale once the
+ * data was copied up; a write needs a read-write upper fd. */
+static bool usable(struct lfs *fs, struct node *n, struct shared_fd *s,
+		   bool write)
+{
+	if (write)
+		return s->upper && s->writable;
+	if (s->upper)
+		return true;
+	return !lfs_has_upper(fs) || node_layer(n) != fs->upper ||
+	       (node_flags(n) & N_METACOPY);
+}
+
+static int open_data(struct lfs *fs, struct node *n, bool write,
+		     bool *upper, bool *writable)
+{
+	if (write) {
+		if (!lfs_has_upper(fs))
+			return -EROFS;
+		int r = copy_up(fs, n, CU_DATA);
+		if (r < 0)
+			return r;
+	}
+	int layer = node_layer(n);
+	if (lfs_has_upper(fs) && layer == fs->upper &&
+	    !(node_flags(n) & N_METACOPY)) {
+		*upper = true;
+		*writable = true;
+		int fd = node_open(fs, n, fs->upper,
+				   file_upper_flags(fs, O_RDWR));
+		if (fd == -EACCES && !write) {
+			/* Readable only (a rootless daemon and a file of an
+			 * unmapped owner): fine for reading. */
+			*writable = false;
+			fd = node_open(fs, n, fs->upper, O_RDONLY);
+		}
+		return fd;
+	}
+	*upper = *writable = false;
+	if (node_flags(n) & N_METACOPY)
+		return metacopy_open_data(fs, n, O_RDONLY | O_NOATIME);
+	int fd = node_open(fs, n, layer, O_RDONLY | O_NOATIME);
+	if (fd == -EPERM)
+		fd = node_open(fs, n, layer, O_RDONLY);
+	return fd;
+}
+
+int shared_fd_get(struct lfs *fs, struct node *n, bool write,
+		  struct shared_fd **out)
+{
+	pthread_mutex_lock(&table_lock);
+	struct shared_fd *s = find_locked(n);
+	if (s && usable(fs, n, s, write)) {
+		atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+		atomic_store_explicit(&s->used, true, memory_order_relaxed);
+		pthread_mutex_unlock(&table_lock);
+		*out = s;
+		return 0;
+	}
+	pthread_mutex_unlock(&table_lock);
+
+	bool upper, writable;
+	int fd = open_data(fs, n, write, &upper, &writable);
+	if (fd < 0)
+		return fd;
+	struct shared_fd *fresh = calloc(1, sizeof(*fresh));
+	if (!fresh) {
+		close(fd);
+		return -ENOMEM;
+	}
+	fresh->fd = fd;
+	fresh->upper = upper;
+	fresh->writable = writable;
+	fresh->node = n;
+	atomic_init(&fresh->refs, 2); /* the cache's and the caller's */
+	atomic_init(&fresh->used, true);
+
+	struct shared_fd *stale = NULL, *victims = NULL;
+	pthread_mutex_lock(&table_lock);
+	if (!capacity)
+		capacity = cache_capacity();
+	s = find_locked(n);
+	if (s && usable(fs, n, s, write)) {
+		/* Another request opened it meanwhile. */
+		atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+		pthread_mutex_unlock(&table_lock);
+		close(fd);
+		free(fresh);
+		*out = s;
+		return 0;
+	}
+	if (s) {
+		unlink_locked(s);
+		stale = s;
+	}
+	unsigned b = bucket_of(n);
+	fresh->hnext = buckets[b];
+	buckets[b] = fresh;
+	cached++;
+	node_set_flag(n, N_SHARED_FD);
+	if (cached > capacity)
+		victims = evict_locked();
+	pthread_mutex_unlock(&table_lock);
+	if (stale)
+		shared_fd_put(stale);
+	while (victims) {
+		struct shared_fd *next = victims->hnext;
+		shared_fd_put(victims);
+		victims = next;
+	}
+	*out = fresh;
+	return 0;
+}
+
+void shared_fd_forget(struct node *n)
+{
+	if (!(node_flags(n) & N_SHARED_FD))
+		return;
+	pthread_mutex_lock(&table_lock);
+	struct shared_fd *s = find_locked(n);
+	if (s)
+		unlink_locked(s);
+	node_clear_flag(n, N_SHARED_FD);
+	pthread_mutex_unlock(&table_lock);
+	if (s)
+		shared_fd_put(s);
+}
+
+void shared_fd_close_all(void)
+{
+	pthread_mutex_lock(&table_lock);
+	for (unsigned b = 0; b < NBUCKETS; b++) {
+		struct shared_fd *s = buckets[b];
+		buckets[b] = NULL;
+		while (s) {
+			struct shared_fd *next = s->hnext;
+			s->hnext = NULL;
+			shared_fd_put(s);
+			s = next;
+		}
+	}
+	cached = 0;
+	pthread_mutex_unlock(&table_lock);
+}
