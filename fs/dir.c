@@ -373,6 +373,11 @@ static int index_before_unlink(struct lfs *fs, struct node *dir,
 	}
 	if (!S_ISREG((*n)->mode) || node_layer(*n) == fs->upper)
 		return 0;
+	/* A lower file seen with several links was indexed by inode number
+	 * at lookup (lookup.c), and lower layers never change: any other one
+	 * has a single link, no need to look again. */
+	if (!(node_flags(*n) & N_INDEXED))
+		return 0;
 	struct stat raw;
 	int r = node_lstat(fs, *n, node_layer(*n), &raw);
 	if (r < 0 || raw.st_nlink < 2)

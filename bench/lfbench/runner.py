@@ -72,6 +72,8 @@ def _run_one(wl, impl, ds, ctx):
     if wl.mounts_itself:
         return wl.measure(Mounted(impl, None), ds, ctx)
     up, work, mnt = ctx.fresh_mount_dirs()
+    if wl.read_only:
+        up = work = None
     m = impl.mount(wl.layers(ds, impl), up, work, mnt,
                    os.path.join(ctx.scratch, "stats.json")
                    if wl.wants_stats else None)

@@ -36,6 +36,7 @@ class Workload:
     # copies of these paths.
     native_copy = None
     mounts_itself = False  # the workload mounts and unmounts on its own
+    read_only = False      # mounted without an upper layer
     needs_root = False
     wants_stats = False    # layerfs mounted with -o stats=FILE
     timeout = 1800
@@ -128,12 +129,17 @@ class FlatList(Workload):
 
 
 class ReadAll(Workload):
-    name = "read_all_warm"
     group = "data"
     # wc -c reads the stream as cat would; tar skips reading the files
     # when its output is /dev/null.
     cmd = "tar -C tree -cf - . | wc -c"
-    title = "read every file, warm cache: `tar -cf - . | wc -c` in the tree"
+
+    def __init__(self, read_only=False):
+        self.read_only = read_only
+        self.name = "read_all_warm" + ("_ro" if read_only else "")
+        self.title = "read every file, warm cache: `tar -cf - . | wc -c` " \
+            "in the tree" + (", read-only mount (no upper layer)"
+                             if read_only else "")
 
     def warmup(self, t, ds, ctx):
         _check(_sh(self.cmd, t, self.timeout)[1], "tar")
@@ -150,10 +156,14 @@ class ReadAll(Workload):
 
 
 class GrepR(Workload):
-    name = "grep_r_warm"
     group = "data"
     cmd = "grep -r -l %s %s" % (treegen.NEEDLE, D.DOC_SUBTREE)
-    title = "`grep -r` over the documentation subtree, warm cache"
+
+    def __init__(self, read_only=False):
+        self.read_only = read_only
+        self.name = "grep_r_warm" + ("_ro" if read_only else "")
+        self.title = "`grep -r` over the documentation subtree, warm " \
+            "cache" + (", read-only mount" if read_only else "")
 
     def warmup(self, t, ds, ctx):
         _sh(self.cmd, t, self.timeout)
@@ -455,7 +465,7 @@ class Lookup(Workload):
 
 def all_workloads(ds_params):
     wl = [StatWalk("cold"), StatWalk("warm"), FlatList(False), FlatList(True),
-          ReadAll(), GrepR(), Untar(), Append(False), Append(True),
+          ReadAll(), GrepR(), ReadAll(True), GrepR(True), Untar(), Append(False), Append(True),
           MetaChange("chown_r"), MetaChange("chmod_r"), MetaChange("rm_rf"),
           Fio("randread"), Fio("read"), Fio("write")]
     wl += [Parallel(p) for p in (1, 2, 4, 8)]
