@@ -194,8 +194,9 @@ static int current_fd(struct lfs *fs, struct lfs_file *h)
 
 /*
  * The fd a data request works on: its handle's, or with no handle (the
- * kernel opened the file by itself) the inode's shared one, which *ref
- * then holds until io_done.  A write needs the upper copy.
+ * kernel opened the file by itself, on a read-only mount) the inode's
+ * shared one, which *ref then holds until io_done.  A write needs a
+ * handle opened for writing (or the writeback cache of one).
  */
 static int io_fd(struct lfs *fs, fuse_ino_t ino, struct fuse_file_info *fi,
 		 bool write, struct shared_fd **ref)
@@ -204,12 +205,12 @@ static int io_fd(struct lfs *fs, fuse_ino_t ino, struct fuse_file_info *fi,
 	struct lfs_file *h = fi ? fh_of(fi) : NULL;
 	if (h) {
 		if (write && !h->upper)
-			/* Writes come only through handles opened for
-			 * writing, or from the writeback cache on such. */
 			return -EBADF;
 		return write ? h->fd : current_fd(fs, h);
 	}
-	int r = shared_fd_get(fs, node_from_ino(fs, ino), write, ref);
+	if (write)
+		return -EROFS;
+	int r = shared_fd_get(fs, node_from_ino(fs, ino), ref);
 	return r < 0 ? r : (*ref)->fd;
 }
 

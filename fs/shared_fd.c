@@ -8,9 +8,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "copy_up.h"
-#include "file.h"
-
 /* One table for the mount, keyed by node address, under one mutex: it
  * is held for a lookup, never across a system call that opens. */
 enum { NBUCKETS = 4096 };
@@ -89,59 +86,21 @@ static struct shared_fd *evict_locked(void)
 	return victims;
 }
 
-/* Whether s still serves a request on n: a lower fd is stale once the
- * data was copied up; a write needs a read-write upper fd. */
-static bool usable(struct lfs *fs, struct node *n, struct shared_fd *s,
-		   bool write)
+/* Lower layers never change: an fd, once open, serves every request. */
+static int open_data(struct lfs *fs, struct node *n)
 {
-	if (write)
-		return s->upper && s->writable;
-	if (s->upper)
-		return true;
-	return !lfs_has_upper(fs) || node_layer(n) != fs->upper ||
-	       (node_flags(n) & N_METACOPY);
-}
-
-static int open_data(struct lfs *fs, struct node *n, bool write,
-		     bool *upper, bool *writable)
-{
-	if (write) {
-		if (!lfs_has_upper(fs))
-			return -EROFS;
-		int r = copy_up(fs, n, CU_DATA);
-		if (r < 0)
-			return r;
-	}
 	int layer = node_layer(n);
-	if (lfs_has_upper(fs) && layer == fs->upper &&
-	    !(node_flags(n) & N_METACOPY)) {
-		*upper = true;
-		*writable = true;
-		int fd = node_open(fs, n, fs->upper,
-				   file_upper_flags(fs, O_RDWR));
-		if (fd == -EACCES && !write) {
-			/* Readable only (a rootless daemon and a file of an
-			 * unmapped owner): fine for reading. */
-			*writable = false;
-			fd = node_open(fs, n, fs->upper, O_RDONLY);
-		}
-		return fd;
-	}
-	*upper = *writable = false;
-	if (node_flags(n) & N_METACOPY)
-		return metacopy_open_data(fs, n, O_RDONLY | O_NOATIME);
 	int fd = node_open(fs, n, layer, O_RDONLY | O_NOATIME);
-	if (fd == -EPERM)
+	if (fd == -EPERM) /* O_NOATIME on a file that is not ours */
 		fd = node_open(fs, n, layer, O_RDONLY);
 	return fd;
 }
 
-int shared_fd_get(struct lfs *fs, struct node *n, bool write,
-		  struct shared_fd **out)
+int shared_fd_get(struct lfs *fs, struct node *n, struct shared_fd **out)
 {
 	pthread_mutex_lock(&table_lock);
 	struct shared_fd *s = find_locked(n);
-	if (s && usable(fs, n, s, write)) {
+	if (s) {
 		atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
 		atomic_store_explicit(&s->used, true, memory_order_relaxed);
 		pthread_mutex_unlock(&table_lock);
@@ -150,8 +109,7 @@ int shared_fd_get(struct lfs *fs, struct node *n, bool write,
 	}
 	pthread_mutex_unlock(&table_lock);
 
-	bool upper, writable;
-	int fd = open_data(fs, n, write, &upper, &writable);
+	int fd = open_data(fs, n);
 	if (fd < 0)
 		return fd;
 	struct shared_fd *fresh = calloc(1, sizeof(*fresh));
@@ -160,18 +118,16 @@ int shared_fd_get(struct lfs *fs, struct node *n, bool write,
 		return -ENOMEM;
 	}
 	fresh->fd = fd;
-	fresh->upper = upper;
-	fresh->writable = writable;
 	fresh->node = n;
 	atomic_init(&fresh->refs, 2); /* the cache's and the caller's */
 	atomic_init(&fresh->used, true);
 
-	struct shared_fd *stale = NULL, *victims = NULL;
+	struct shared_fd *victims = NULL;
 	pthread_mutex_lock(&table_lock);
 	if (!capacity)
 		capacity = cache_capacity();
 	s = find_locked(n);
-	if (s && usable(fs, n, s, write)) {
+	if (s) {
 		/* Another request opened it meanwhile. */
 		atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
 		pthread_mutex_unlock(&table_lock);
@@ -179,10 +135,6 @@ int shared_fd_get(struct lfs *fs, struct node *n, bool write,
 		free(fresh);
 		*out = s;
 		return 0;
-	}
-	if (s) {
-		unlink_locked(s);
-		stale = s;
 	}
 	unsigned b = bucket_of(n);
 	fresh->hnext = buckets[b];
@@ -192,8 +144,6 @@ int shared_fd_get(struct lfs *fs, struct node *n, bool write,
 	if (cached > capacity)
 		victims = evict_locked();
 	pthread_mutex_unlock(&table_lock);
-	if (stale)
-		shared_fd_put(stale);
 	while (victims) {
 		struct shared_fd *next = victims->hnext;
 		shared_fd_put(victims);

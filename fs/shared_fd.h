@@ -13,10 +13,8 @@
  * write only at its first WRITE, so a copy-up that fails (ENOSPC) could
  * not fail the open(2) as on kernel overlayfs, and with the writeback
  * cache would surface only at fsync; and a lower file opened for writing
- * and then unlinked would have nothing left to copy up.  The code below
- * handles writes all the same (a later mode may want them): a write asks
- * for the upper copy, copied up first, and a lower fd is replaced once the
- * data was copied up.
+ * and then unlinked would have nothing left to copy up.  So every fd
+ * here is read-only on data that never changes.
  */
 #ifndef LFS_SHARED_FD_H
 #define LFS_SHARED_FD_H
@@ -29,18 +27,14 @@
 
 struct shared_fd {
 	int fd;
-	bool upper;          /* fd is the upper copy */
-	bool writable;       /* ... opened read-write */
 	atomic_uint refs;    /* the cache's own + requests using it */
 	atomic_bool used;    /* for the eviction clock */
 	struct node *node;   /* not counted: the node frees us (forget) */
 	struct shared_fd *hnext;
 };
 
-/* An fd for n's data, referenced: for writing, the upper copy (copied up
- * first).  0 or -errno. */
-int shared_fd_get(struct lfs *fs, struct node *n, bool write,
-		  struct shared_fd **out);
+/* A read-only fd on n's data, referenced.  0 or -errno. */
+int shared_fd_get(struct lfs *fs, struct node *n, struct shared_fd **out);
 void shared_fd_put(struct shared_fd *s);
 
 /* The node is being freed: close its fd once no request uses it. */

@@ -118,32 +118,13 @@ static const char *const shared_whiteout[] = {
 	[WH_FORMAT_OVERLAY] = "whiteout.chardev",
 };
 
-/* A new inode for a whiteout of format fmt at DIRFD/NAME, where NAME is
- * the whole entry name (".wh.x" for dotwh). */
-static int create_whiteout_inode(int dirfd, const char *name,
-				 enum wh_format fmt)
-{
-	if (fmt == WH_FORMAT_OVERLAY)
-		return mknodat(dirfd, name, S_IFCHR | 0, makedev(0, 0)) < 0
-			       ? -errno
-			       : 0;
-	/* An empty, unreadable regular file, as the OCI spec and aufs use. */
-	int fd = openat(dirfd, name,
-			O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-			0);
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	return 0;
-}
-
 /* Puts a new shared whiteout in place (the old one, if any, is full or
  * was removed; links made to it stay valid). */
 static int renew_shared_whiteout(struct lfs *fs, enum wh_format fmt)
 {
 	char tmp[64];
 	lfs_tmp_name(fs, tmp, sizeof(tmp));
-	int r = create_whiteout_inode(fs->work_fd, tmp, fmt);
+	int r = wh_create_entry(fs->work_fd, tmp, fmt);
 	if (r < 0)
 		return r;
 	if (renameat(fs->work_fd, tmp, fs->work_fd, shared_whiteout[fmt]) <
@@ -178,7 +159,7 @@ static int place_whiteout(struct lfs *fs, int dirfd, const char *name,
 		if (renew_shared_whiteout(fs, fmt) < 0)
 			break;
 	}
-	return create_whiteout_inode(dirfd, name, fmt);
+	return wh_create_entry(dirfd, name, fmt);
 }
 
 int whiteout_place_dotwh(struct lfs *fs, int dirfd, const char *name)

@@ -37,25 +37,31 @@ int wh_dotwh_name(char *buf, size_t size, const char *name)
 	return 0;
 }
 
-int wh_create(int dirfd, const char *name, enum wh_format fmt)
+int wh_create_entry(int dirfd, const char *entry, enum wh_format fmt)
 {
-	if (fmt == WH_FORMAT_OVERLAY) {
-		if (mknodat(dirfd, name, S_IFCHR | 0, makedev(0, 0)) < 0)
-			return -errno;
-		return 0;
-	}
-	char wh[NAME_MAX + 1];
-	int r = wh_dotwh_name(wh, sizeof(wh), name);
-	if (r < 0)
-		return r;
+	if (fmt == WH_FORMAT_OVERLAY)
+		return mknodat(dirfd, entry, S_IFCHR | 0, makedev(0, 0)) < 0
+			       ? -errno
+			       : 0;
 	/* An empty, unreadable regular file, as the OCI spec and aufs use. */
-	int fd = openat(dirfd, wh,
+	int fd = openat(dirfd, entry,
 			O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 			0);
 	if (fd < 0)
 		return -errno;
 	close(fd);
 	return 0;
+}
+
+int wh_create(int dirfd, const char *name, enum wh_format fmt)
+{
+	if (fmt == WH_FORMAT_OVERLAY)
+		return wh_create_entry(dirfd, name, fmt);
+	char wh[NAME_MAX + 1];
+	int r = wh_dotwh_name(wh, sizeof(wh), name);
+	if (r < 0)
+		return r;
+	return wh_create_entry(dirfd, wh, fmt);
 }
 
 int wh_make_opaque(int dirfd, enum wh_format fmt, const char *xattr_name)

@@ -64,6 +64,8 @@ int wh_dotwh_name(char *buf, size_t size, const char *name);
 /* Creates a whiteout for NAME in dirfd in the given format; 0 or -errno.
  * Fails with -EEXIST if something is already there. */
 int wh_create(int dirfd, const char *name, enum wh_format fmt);
+/* The same, with ENTRY the whole entry name (".wh.NAME" for dotwh). */
+int wh_create_entry(int dirfd, const char *entry, enum wh_format fmt);
 
 /* Creates the opaque marker for the directory dirfd (file or xattr).
  * For the overlay format, `xattr_name` chooses trusted.* or user.*. */
