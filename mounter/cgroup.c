@@ -146,6 +146,8 @@ static bool own_path(bool v2, const char *ctrl, char *out, size_t size)
 		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 		if (!c2)
 			continue;
+		/* "ID:CONTROLLERS:PATH"; v2's line is "0::PATH". */
+		*c1 = 0;
 		*c2 = 0;
 		const char *ctrls = c1 + 1;
 		if (v2 ? (strcmp(line, "0") == 0 && !*ctrls)
@@ -282,20 +284,82 @@ static const char *why(int e)
 
 /* ---- v2 ---- */
 
-/* Enables CTRLS ("+memory +pids") in DIR's subtree_control. */
+/* True when PID runs the same program file as this process. */
+static bool is_layerrun(pid_t pid)
+{
+	char path[64];
+	struct stat self, other;
+	lr_fmt(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	return stat("/proc/self/exe", &self) == 0 && stat(path, &other) == 0 &&
+	       self.st_dev == other.st_dev && self.st_ino == other.st_ino;
+}
+
+/*
+ * v2 gives controllers to the children of a cgroup only while it holds no
+ * process itself (a cgroup holding processes with only threaded
+ * controllers such as pids enabled becomes a thread root, whose children
+ * can never have controllers either).  The usual delegated cgroup, a
+ * systemd scope with Delegate=yes made for this command, holds the
+ * launcher: as container engines do there, the launcher moves itself
+ * (and, with -d, its waiting parent) into a leaf of its own,
+ * DIR/layerrun.launchers.  Other processes in DIR are not ours to move:
+ * returns -EBUSY then.  The root of the tree (no cgroup.type) is exempt.
+ */
+static int v2_vacate(const char *dir)
+{
+	if (!file_exists(dir, "cgroup.type"))
+		return 0;
+	char path[PATH_MAX];
+	lr_fmt(path, sizeof(path), "%s/cgroup.procs", dir);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	pid_t pids[2];
+	int n = 0, others = 0;
+	long v;
+	while (fscanf(f, "%ld", &v) == 1) {
+		pid_t p = (pid_t)v;
+		if ((p == getpid() || p == getppid()) && n < 2 &&
+		    is_layerrun(p))
+			pids[n++] = p;
+		else
+			others++;
+	}
+	fclose(f);
+	if (others)
+		return -EBUSY;
+	char leaf[PATH_MAX];
+	lr_fmt(leaf, sizeof(leaf), "%s/layerrun.launchers", dir);
+	if (n && mkdir(leaf, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	for (int i = 0; i < n; i++) {
+		char val[32];
+		lr_fmt(val, sizeof(val), "%d", (int)pids[i]);
+		int r = write_file(leaf, "cgroup.procs", val);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Enables CTRLS ("+memory +pids") in DIR's subtree_control, DIR holding
+ * no processes (v2_vacate). */
 static int v2_enable(const char *dir, const char *ctrls, char *err,
 		     size_t errlen)
 {
 	if (!*ctrls)
 		return 0;
-	int r = write_file(dir, "cgroup.subtree_control", ctrls);
+	int r = v2_vacate(dir);
+	if (r == 0)
+		r = write_file(dir, "cgroup.subtree_control", ctrls);
 	if (r == -EBUSY)
 		lr_fmt(err, errlen,
 			 "cgroup v2: cannot enable%s for the containers below "
-			 "'%s': that cgroup holds processes of its own, and v2 "
-			 "gives controllers only to cgroups without them; start "
-			 "layerrun in a cgroup of its own, e.g. 'systemd-run "
-			 "--user --scope -p Delegate=yes layerrun ...'",
+			 "'%s': that cgroup holds processes other than "
+			 "layerrun, and v2 gives controllers only to cgroups "
+			 "without them; start layerrun in a cgroup of its own, "
+			 "e.g. 'systemd-run --user --scope -p Delegate=yes "
+			 "layerrun ...'",
 			 ctrls, dir);
 	else if (r < 0)
 		lr_fmt(err, errlen,
@@ -306,12 +370,27 @@ static int v2_enable(const char *dir, const char *ctrls, char *err,
 	return r;
 }
 
+/*
+ * Where the containers' cgroups go: below the launcher's own cgroup, so
+ * an unprivileged launcher stays inside the subtree delegated to it; for
+ * root, below the top of the tree it sees (as runc's cgroupfs driver
+ * does), since root's own cgroup is usually a login session's scope that
+ * holds the shell and so can never give controllers to children.
+ */
+static void v2_base(const struct hier *h, char *base, size_t size)
+{
+	if (geteuid() == 0 && access(h->mnt, W_OK) == 0)
+		lr_fmt(base, size, "%s", h->mnt);
+	else
+		lr_fmt(base, size, "%s%s", h->mnt, h->own);
+}
+
 static int v2_setup(const struct hier *h, const char *name,
 		    const char *ctrls, bool required, char *leaf,
 		    size_t leafsize, char *err, size_t errlen)
 {
 	char base[PATH_MAX], parent[PATH_MAX];
-	lr_fmt(base, sizeof(base), "%s%s", h->mnt, h->own);
+	v2_base(h, base, sizeof(base));
 	lr_fmt(parent, sizeof(parent), "%s/layerrun", base);
 	lr_fmt(leaf, leafsize, "%s/%s", parent, name);
 	if (access(base, W_OK) < 0) {
@@ -495,7 +574,7 @@ int cgroup_setup(const char *name, const struct cg_limits *lim,
 	bool on_v2[4] = { false };
 	if (have_v2) {
 		char base[PATH_MAX];
-		lr_fmt(base, sizeof(base), "%s%s", v2.mnt, v2.own);
+		v2_base(&v2, base, sizeof(base));
 		read_file(base, "cgroup.controllers", avail, sizeof(avail));
 		for (int i = 0; i < nc; i++) {
 			/* cgroup.controllers is space separated. */

@@ -7,7 +7,10 @@
  *
  * The container's cgroup is OWN/layerrun/NAME, OWN being the cgroup this
  * process is in (per hierarchy), so a launcher confined to a delegated
- * subtree stays inside it.
+ * subtree stays inside it; root's v2 containers go below the top of the
+ * tree it sees instead.  A v2 cgroup holding the launcher itself (a
+ * delegated scope made for it) is vacated first: the launcher moves to
+ * OWN/layerrun.launchers.
  */
 #ifndef LR_CGROUP_H
 #define LR_CGROUP_H

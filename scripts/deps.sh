@@ -20,16 +20,25 @@ kmod e2fsprogs xfsprogs"
 CHECKS="clang libclang-rt-14-dev valgrind"
 # Peers the differential tests and the benchmark compare against.
 PEERS="fuse-overlayfs unionfs-fuse bubblewrap fio gnuplot-nox"
+# The kernel VM tests (tests/vm/README.md): qemu boots a Debian kernel
+# that scripts/vm_kernel.sh unpacks into the tree (not installed).
+VMTEST="qemu-system-x86"
 
 missing=""
-for p in $PKGS $CHECKS $PEERS; do
+for p in $PKGS $CHECKS $PEERS $VMTEST; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 		grep -q "install ok installed"; then
 		missing="$missing $p"
 	fi
 done
+# The VM tests' kernel; without it they report themselves skipped.
+fetch_vm_kernel() {
+	sh scripts/vm_kernel.sh ||
+		echo "deps: no kernel for the VM tests (they will be skipped)" >&2
+}
 if [ -z "$missing" ]; then
 	echo "deps: everything is installed"
+	fetch_vm_kernel
 	exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -44,3 +53,4 @@ if ! apt-get install -y --no-install-recommends $missing; then
 	apt-get update
 	apt-get install -y --no-install-recommends $missing
 fi
+fetch_vm_kernel
