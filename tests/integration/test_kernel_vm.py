@@ -119,6 +119,9 @@ class KernelVmTests(unittest.TestCase):
     def test_userns_clone_disabled_names_the_fix(self):
         self.result("userns_clone_disabled_names_the_fix")
 
+    def test_apparmor_restriction_names_the_fix(self):
+        self.result("apparmor_restriction_names_the_fix")
+
 
 if __name__ == "__main__":
     lfstest.main()

@@ -176,8 +176,25 @@ from the image" ]' "out=$out"
 		echo 1 > /proc/sys/kernel/unprivileged_userns_clone
 		check_refused userns_clone_disabled_names_the_fix \
 			"sysctl -w kernel.unprivileged_userns_clone=1"
+
+		# Ubuntu's kernels refuse through AppArmor instead, a switch
+		# Debian's lacks: the refusal here is real (Debian's switch
+		# off), the sysctls are files on a tmpfs over /proc/sys/kernel
+		# reading as such a kernel's would.
+		echo 0 > /proc/sys/kernel/unprivileged_userns_clone
+		mount -t tmpfs ubuntu-like /proc/sys/kernel
+		echo 1 > /proc/sys/kernel/apparmor_restrict_unprivileged_userns
+		echo 1 > /proc/sys/kernel/unprivileged_userns_clone
+		err=$(as_app app-other 'exec layerrun run --rm --lower /img true' 2>&1)
+		rc=$?
+		umount /proc/sys/kernel
+		echo 1 > /proc/sys/kernel/unprivileged_userns_clone
+		check_refused apparmor_restriction_names_the_fix \
+			"AppArmor restricts.*apparmor_restrict_unprivileged_userns=1"
 	else
 		report userns_clone_disabled_names_the_fix skip \
+			"this kernel has no kernel.unprivileged_userns_clone"
+		report apparmor_restriction_names_the_fix skip \
 			"this kernel has no kernel.unprivileged_userns_clone"
 	fi
 }
