@@ -116,6 +116,9 @@ class KernelVmTests(unittest.TestCase):
     def test_v2_busy_cgroup_names_the_fix(self):
         self.result("v2_busy_cgroup_names_the_fix")
 
+    def test_max_user_namespaces_zero_names_the_fix(self):
+        self.result("max_user_namespaces_zero_names_the_fix")
+
     def test_userns_clone_disabled_names_the_fix(self):
         self.result("userns_clone_disabled_names_the_fix")
 

@@ -169,6 +169,14 @@ from the image" ]' "out=$out"
 	check_refused v2_busy_cgroup_names_the_fix "processes other than layerrun"
 
 	# -- rootless: user namespaces switched off ---------------------------
+	old=$(cat /proc/sys/user/max_user_namespaces)
+	echo 0 > /proc/sys/user/max_user_namespaces
+	err=$(as_app app-other 'exec layerrun run --rm --lower /img true' 2>&1)
+	rc=$?
+	echo "$old" > /proc/sys/user/max_user_namespaces
+	check_refused max_user_namespaces_zero_names_the_fix \
+		"user.max_user_namespaces=0.*sysctl -w user.max_user_namespaces="
+
 	if [ -e /proc/sys/kernel/unprivileged_userns_clone ]; then
 		echo 0 > /proc/sys/kernel/unprivileged_userns_clone
 		err=$(as_app app-other 'exec layerrun run --rm --lower /img true' 2>&1)
