@@ -272,7 +272,8 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fuse_entry_param e;
 	inode_entry(fs, n, &st, &e);
 	node_lookup_inc(n);
-	fuse_reply_create(req, &e, fi);
+	if (file_reply_open(fs, req, fi, &e) == -ENOENT)
+		node_forget(fs, n, 1);
 	node_unref(fs, n);
 }
 

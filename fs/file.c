@@ -8,6 +8,7 @@
 
 #include "copy_up.h"
 #include "creds.h"
+#include "passthrough.h"
 #include "shared_fd.h"
 
 static struct lfs_file *fh_of(struct fuse_file_info *fi)
@@ -42,6 +43,7 @@ static void handle_unlist(struct lfs_file *h)
 
 static void handle_free(struct lfs *fs, struct lfs_file *h)
 {
+	passthrough_detach(fs, h);
 	close(h->fd);
 	if (h->node->ext)
 		__atomic_sub_fetch(&h->node->ext->open_files, 1,
@@ -99,6 +101,30 @@ int file_upper_flags(struct lfs *fs, int flags)
 		flags &= ~O_APPEND;
 	}
 	return flags | O_NOFOLLOW | O_CLOEXEC;
+}
+
+int file_reply_open(struct lfs *fs, fuse_req_t req, struct fuse_file_info *fi,
+		    const struct fuse_entry_param *created)
+{
+	struct lfs_file *h = fh_of(fi);
+	if (fs->passthrough && passthrough_attach(fs, h)) {
+		/* The kernel takes only these flags with passthrough.  Not
+		 * direct_io for O_DIRECT either: the upper file does direct
+		 * I/O itself. */
+		fi->direct_io = 0;
+		fi->keep_cache = 0;
+		fi->cache_readdir = 0;
+		fi->nonseekable = 0;
+		passthrough_reply_next(h);
+	}
+	int r = created ? fuse_reply_create(req, created, fi)
+			: fuse_reply_open(req, fi);
+	if (r == -ENOENT) {
+		/* The open was interrupted: no RELEASE will come. */
+		handle_unlist(h);
+		handle_free(fs, h);
+	}
+	return r;
 }
 
 void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -162,7 +188,7 @@ out:
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_open(req, fi);
+		file_reply_open(fs, req, fi, NULL);
 }
 
 /*

@@ -20,6 +20,8 @@ struct lfs_file {
 	struct node *node;
 	bool upper;    /* fd is the upper copy */
 	bool writable;
+	bool mode_counted;  /* counted as passthrough or cached */
+	int32_t backing_id; /* > 0: opened in passthrough mode */
 	pthread_mutex_t lock; /* guards fd when it is switched to upper */
 	/* Every open handle is listed: at unmount the kernel may drop the
 	 * RELEASE of a file closed just before, and the daemon closes what
@@ -36,6 +38,12 @@ void file_handles_close_all(struct lfs *fs);
 
 /* Flags for opening the upper copy, adjusted for the writeback cache. */
 int file_upper_flags(struct lfs *fs, int flags);
+
+/* Sends the reply to OPEN (CREATED NULL) or CREATE for the handle in fi,
+ * choosing its passthrough mode first; frees the handle when the open
+ * was interrupted meanwhile. */
+int file_reply_open(struct lfs *fs, fuse_req_t req, struct fuse_file_info *fi,
+		    const struct fuse_entry_param *created);
 
 void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

@@ -88,6 +88,7 @@ struct lfs {
 	double timeout;
 	bool acl;          /* POSIX ACLs enabled with the kernel */
 	bool writeback;    /* kernel writeback cache negotiated */
+	bool passthrough;  /* FUSE passthrough negotiated (passthrough.h) */
 	bool no_opendir;   /* the kernel opens directories without us */
 	bool no_open;      /* ... and files (shared_fd.h) */
 	uint32_t overflow_uid, overflow_gid;

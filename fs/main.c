@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "passthrough.h"
 #include "creds.h"
 #include "dcache.h"
 #include "layerfs.h"
@@ -195,6 +196,10 @@ static int run(struct lfs_options *o)
 		status = LFS_EXIT_MOUNT;
 		goto out_signals;
 	}
+	/* Before INIT is read: the transport watches it (passthrough.h). */
+	if (o->passthrough && lfs_has_upper(&fs) &&
+	    passthrough_install(se, &fs) != 0)
+		lf_warn("FUSE passthrough is not available");
 	/* The mount exists now: only then tell the caller we are ready. */
 	if (fuse_daemonize(o->foreground) != 0) {
 		status = LFS_EXIT_RUNTIME;

@@ -49,6 +49,10 @@ struct node_ext {
 	char *datapath;  /* metacopy: lower path of the data, "/a/f" */
 	int orphan_fd;   /* O_PATH on an unlinked file that is still open */
 	uint32_t open_files;
+	/* passthrough.h: open handles by mode, and the registered backing
+	 * file while any is passthrough. */
+	uint32_t pt_opens, cached_opens;
+	int32_t backing_id;
 	char index_key[40];  /* N_IDX_ALIAS: name in workdir/index */
 	/* Unhashed nodes are listed so unmount can free them. */
 	struct node *oprev, *onext;

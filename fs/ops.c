@@ -7,6 +7,7 @@
 #include "file.h"
 #include "inode.h"
 #include "lookup.h"
+#include "passthrough.h"
 #include "readdir.h"
 #include "xattr_ops.h"
 
@@ -34,7 +35,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS |
 			FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_EXPORT_SUPPORT);
 
-	if (fs->opt->writeback && lfs_has_upper(fs) &&
+	/* Passthrough excludes the writeback cache (passthrough.h). */
+	fs->passthrough = fs->opt->passthrough && lfs_has_upper(fs) &&
+			  passthrough_possible();
+	if (!fs->passthrough && fs->opt->writeback && lfs_has_upper(fs) &&
 	    (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 		fs->writeback = true;

@@ -378,6 +378,7 @@ static int parse_one(struct lfs_options *o, char *item, char *err,
 	BOOL_OPT("noxattrs", noxattrs)
 	BOOL_OPT("writeback", writeback)
 	BOOL_OPT("file_handles", file_handles)
+	BOOL_OPT("passthrough", passthrough)
 	if (strcmp(key, "redirect_dir") == 0) {
 		/* Kernel values: on, follow, nofollow, off. */
 		if (!val || !strcmp(val, "on") || !strcmp(val, "follow"))
@@ -516,6 +517,7 @@ static void set_defaults(struct lfs_options *o)
 	o->redirect_dir = true;
 	o->index = true;
 	o->writeback = true;
+	o->passthrough = true;
 	o->timeout = DEFAULT_TIMEOUT;
 	o->dircache_mib = 64;
 	o->squash_uid = -1;
@@ -659,7 +661,10 @@ void lfs_print_help(const char *prog)
 "  threads=N          worker threads (default: from the CPU count)\n"
 "  dircache=MIB       memory for merged directory listings; least recently\n"
 "                     used ones are dropped and read again (default 64)\n"
-"  writeback=0|1      kernel writeback cache (default 1)\n"
+"  writeback=0|1      kernel writeback cache (default 1; off where\n"
+"                     passthrough is used)\n"
+"  passthrough=0|1    reads and writes of upper files go straight to them\n"
+"                     (Linux 6.9+, root; default 1)\n"
 "  file_handles=0|1   read-only mounts: 0 lets the kernel open files by\n"
 "                     itself, served from one fd per inode (default); 1\n"
 "                     asks for OPEN and RELEASE per open file.  Mounts\n"

@@ -66,6 +66,7 @@ struct lfs_options {
 	bool noxattrs;           /* xattr requests fail with ENOTSUP */
 	bool writeback;          /* kernel writeback cache */
 	bool file_handles;       /* OPEN/RELEASE per open file (shared_fd.h) */
+	bool passthrough;        /* FUSE passthrough for upper files */
 	unsigned threads;        /* 0: chosen from the CPU count */
 	double timeout;          /* entry and attribute cache timeout, s */
 	unsigned dircache_mib;   /* budget for merged directory listings */

@@ -85,6 +85,10 @@ int lfs_stats_write(struct lfs *fs, const char *path)
 	fprintf(f, "{\n  \"version\": 1,\n");
 	fprintf(f, "  \"uptime_ms\": %llu,\n",
 		(unsigned long long)((lfs_now_ns() - s->mount_time_ns) / 1000000));
+	/* What INIT settled: how file data moves (README, Statistics). */
+	fprintf(f, "  \"passthrough\": %s,\n  \"writeback\": %s,\n",
+		fs->passthrough ? "true" : "false",
+		fs->writeback ? "true" : "false");
 #define FIELD(name) \
 	fprintf(f, "  \"%s\": %llu,\n", #name, (unsigned long long)get(&s->name))
 	FIELD(copyups);
@@ -92,6 +96,7 @@ int lfs_stats_write(struct lfs *fs, const char *path)
 	FIELD(copyup_reflinked);
 	FIELD(copyup_ns);
 	FIELD(meta_copyups);
+	FIELD(passthrough_opens);
 	FIELD(dir_copyups);
 	FIELD(whiteouts);
 	FIELD(opaque_dirs);

@@ -17,6 +17,7 @@ struct lfs_stats {
 	atomic_uint_fast64_t copyup_reflinked;  /* bytes shared by FICLONE */
 	atomic_uint_fast64_t copyup_ns;         /* time spent copying data */
 	atomic_uint_fast64_t meta_copyups;      /* metadata-only copy-ups */
+	atomic_uint_fast64_t passthrough_opens; /* opens served by passthrough */
 	atomic_uint_fast64_t dir_copyups;       /* directories created in upper */
 	atomic_uint_fast64_t whiteouts;         /* whiteouts written */
 	atomic_uint_fast64_t opaque_dirs;       /* directories made opaque */

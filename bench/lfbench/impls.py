@@ -249,6 +249,8 @@ class Layerfs(Impl):
         if stats_file:
             # Only names where the counters it always keeps are written.
             opts += ",stats=" + stats_file
+        if os.environ.get("LFS_BENCH_OPTS"):
+            opts += "," + os.environ["LFS_BENCH_OPTS"]
         self._mount_cmd([self.binary, "-o", opts, mnt], mnt)
         return Mounted(self, mnt, upper, self.find_pid(mnt), stats_file)
 

@@ -1,0 +1,202 @@
+"""FUSE passthrough (fs/passthrough.h): upper files are read and written
+by the kernel directly, and every mix of opens the kernel's rules allow
+or forbid still works (a wrong mode would fail the open with EIO).
+
+Passthrough needs Linux 6.9 and root in the initial user namespace; where
+either is missing the tests say skipped.  Where both are there, a mount
+that did not negotiate it is a failure, not a skip.
+"""
+
+import errno
+import mmap
+import os
+import platform
+
+import lfstest
+from lfstest import LayerfsTestCase
+from test_scale import read_stats
+
+MiB = 1 << 20
+
+
+def kernel_has_passthrough():
+    """None when it has, else why not."""
+    if not lfstest.is_root():
+        return "needs root (CAP_SYS_ADMIN registers backing files)"
+    with open("/proc/self/uid_map") as f:
+        if f.read().split() != ["0", "0", "4294967295"]:
+            return "runs in a user namespace"
+    try:
+        major, minor = (int(x) for x in
+                        platform.release().split("-")[0].split(".")[:2])
+    except ValueError:
+        return "unknown kernel version %s" % platform.release()
+    if (major, minor) < (6, 9):
+        return "Linux %d.%d predates FUSE passthrough (6.9)" % (major,
+                                                               minor)
+    try:
+        import gzip
+        with gzip.open("/proc/config.gz", "rt") as f:
+            if "CONFIG_FUSE_PASSTHROUGH=y" not in f.read():
+                return "kernel built without CONFIG_FUSE_PASSTHROUGH"
+    except OSError:
+        pass  # no config to read: assume the default (y)
+    return None
+
+
+class Passthrough(LayerfsTestCase):
+    def setUp(self):
+        super().setUp()
+        why = kernel_has_passthrough()
+        if why:
+            self.skipTest(why)
+        self.low = self.layer("low", {"f": "lower data\n",
+                                      "big": b"L" * (3 * MiB)})
+        self.stats = self.path("stats.json")
+
+    def mount_pt(self, opts=()):
+        m = self.mount_rw([self.low], opts=("stats=" + self.stats,) +
+                          tuple(opts))
+        s = read_stats(self, m.pid, self.stats)
+        self.assertTrue(s["passthrough"], "passthrough not negotiated")
+        self.assertFalse(s["writeback"])
+        return m
+
+    def pt_opens(self, m):
+        return read_stats(self, m.pid, self.stats)["passthrough_opens"]
+
+    def test_upper_files_bypass_the_daemon(self):
+        m = self.mount_pt()
+        p = os.path.join(m.path, "new")
+        data = os.urandom(2 * MiB + 123)
+        with open(p, "wb") as f:
+            f.write(data)
+        with open(p, "rb") as f:
+            self.assertEqual(f.read(), data)
+        with open(os.path.join(m.upper, "new"), "rb") as f:
+            self.assertEqual(f.read(), data)
+        self.assertEqual(os.stat(p).st_size, len(data))
+        # Creating and reading the file: two passthrough opens.
+        self.assertEqual(self.pt_opens(m), 2)
+        # Lower files are read through the page cache.
+        with open(os.path.join(m.path, "f")) as f:
+            self.assertEqual(f.read(), "lower data\n")
+        self.assertEqual(self.pt_opens(m), 2)
+
+    def test_disabled_by_option(self):
+        m = self.mount_rw([self.low], opts=("stats=" + self.stats,
+                                            "passthrough=0"))
+        with open(os.path.join(m.path, "new"), "w") as f:
+            f.write("x")
+        s = read_stats(self, m.pid, self.stats)
+        self.assertFalse(s["passthrough"])
+        self.assertTrue(s["writeback"])
+        self.assertEqual(s["passthrough_opens"], 0)
+
+    def test_copy_up_while_open_for_reading(self):
+        # A lower file open for reading is in the page-cache mode; the
+        # opens that copy it up and follow must be too, or the kernel
+        # fails them with EIO.
+        m = self.mount_pt()
+        p = os.path.join(m.path, "f")
+        r1 = open(p, "rb", buffering=0)
+        self.addCleanup(r1.close)
+        self.assertEqual(r1.read(5), b"lower")
+        with open(p, "r+b") as w:
+            w.write(b"UPPER")
+            w.flush()
+            with open(p, "rb") as r2:
+                self.assertEqual(r2.read(), b"UPPER data\n")
+        r1.seek(0)
+        self.assertEqual(r1.read(), b"UPPER data\n")
+        self.assertEqual(self.pt_opens(m), 0)
+        r1.close()
+        # All closed: the next open is passthrough, data intact.
+        with open(p, "rb") as r3:
+            self.assertEqual(r3.read(), b"UPPER data\n")
+        self.assertEqual(self.pt_opens(m), 1)
+
+    def test_many_opens_share_one_backing_file(self):
+        m = self.mount_pt()
+        p = os.path.join(m.path, "shared")
+        with open(p, "wb") as f:
+            f.write(b"\0" * (1 * MiB))
+        w = open(p, "r+b")
+        self.addCleanup(w.close)
+        r = open(p, "rb")
+        self.addCleanup(r.close)
+        mm = mmap.mmap(r.fileno(), 0, prot=mmap.PROT_READ)
+        self.addCleanup(mm.close)
+        w.seek(4096)
+        w.write(b"written through one fd")
+        w.flush()
+        self.assertEqual(mm[4096:4096 + 22], b"written through one fd")
+        r.seek(4096)
+        self.assertEqual(r.read(22), b"written through one fd")
+        # A shared writable mapping writes the upper file.
+        mw = mmap.mmap(w.fileno(), 0)
+        mw[0:5] = b"mmap!"
+        mw.flush()
+        mw.close()
+        with open(os.path.join(m.upper, "shared"), "rb") as f:
+            self.assertEqual(f.read(5), b"mmap!")
+        # O_DIRECT beside the passthrough opens (the kernel refuses a
+        # direct-I/O open of an inode in passthrough mode).
+        try:
+            fd = os.open(p, os.O_RDONLY | os.O_DIRECT)
+        except OSError as e:
+            self.fail("O_DIRECT open: %s" % e)
+        try:
+            buf = mmap.mmap(-1, 4096)
+            n = os.preadv(fd, [buf], 4096)
+            self.assertEqual(n, 4096)
+            self.assertEqual(buf[:22], b"written through one fd")
+        except OSError as e:
+            if e.errno != errno.EINVAL:  # the upper fs may refuse DIO
+                raise
+        finally:
+            os.close(fd)
+        self.assertEqual(self.pt_opens(m), 4)
+
+    def test_truncate_append_and_unlink_while_open(self):
+        m = self.mount_pt()
+        p = os.path.join(m.path, "t")
+        with open(p, "wb") as f:
+            f.write(b"x" * 10000)
+        f = open(p, "r+b")
+        self.addCleanup(f.close)
+        os.truncate(p, 100)
+        self.assertEqual(os.stat(p).st_size, 100)
+        f.seek(0, os.SEEK_END)
+        self.assertEqual(f.tell(), 100)
+        with open(p, "ab") as a:
+            a.write(b"tail")
+        self.assertEqual(os.stat(p).st_size, 104)
+        f.seek(100)
+        self.assertEqual(f.read(), b"tail")
+        os.unlink(p)
+        f.seek(0)
+        f.write(b"still open")
+        f.flush()
+        f.seek(0)
+        self.assertEqual(f.read(10), b"still open")
+        self.assertFalse(os.path.exists(p))
+
+    def test_copy_up_of_a_big_lower_file_then_passthrough(self):
+        m = self.mount_pt()
+        p = os.path.join(m.path, "big")
+        with open(p, "r+b") as f:
+            f.seek(MiB)
+            f.write(b"middle")
+        with open(p, "rb") as f:
+            data = f.read()
+        self.assertEqual(len(data), 3 * MiB)
+        self.assertEqual(data[MiB:MiB + 6], b"middle")
+        self.assertEqual(data[:4], b"LLLL")
+        self.assertEqual(data[-4:], b"LLLL")
+        with open(os.path.join(self.low, "big"), "rb") as f:
+            self.assertEqual(f.read(), b"L" * (3 * MiB))
+
+
+if __name__ == "__main__":
+    lfstest.main()
