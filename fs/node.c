@@ -734,6 +734,26 @@ void node_parent_fd_done(struct lfs *fs, int fd)
 	pthread_rwlock_unlock(&fs->ns_lock);
 }
 
+/*
+ * node_open and dirfd_acquire call each other up the path while the
+ * parent's fd is not cached: ns_lock is read-locked once, by the
+ * outermost call, not once per level (a deep tree would nest the lock
+ * hundreds of times).
+ */
+static __thread unsigned ns_read_depth;
+
+static void ns_read_lock(struct lfs *fs)
+{
+	if (ns_read_depth++ == 0)
+		pthread_rwlock_rdlock(&fs->ns_lock);
+}
+
+static void ns_read_unlock(struct lfs *fs)
+{
+	if (--ns_read_depth == 0)
+		pthread_rwlock_unlock(&fs->ns_lock);
+}
+
 int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 {
 	if (in_index_only(fs, n, layer)) {
@@ -752,7 +772,7 @@ int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 		int fd = open(proc, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
 		return fd < 0 ? -errno : fd;
 	}
-	pthread_rwlock_rdlock(&fs->ns_lock);
+	ns_read_lock(fs);
 	const char *redirect = redirect_below(fs, n, layer);
 	int fd;
 	if (redirect) {
@@ -770,7 +790,7 @@ int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 			dirfd_release(pfd);
 		}
 	}
-	pthread_rwlock_unlock(&fs->ns_lock);
+	ns_read_unlock(fs);
 	return fd;
 }
 
