@@ -601,6 +601,7 @@ int cgroup_setup(const char *name, const struct cg_limits *lim,
 			     e2, sizeof(e2));
 		if (r == 0) {
 			r = add_dir(cg, leaf);
+			cg->first_is_v2 = r == 0;
 		} else if (required) {
 			lr_fmt(err, errlen, "%s", e2);
 			goto fail;
@@ -630,6 +631,7 @@ fail:
 	for (size_t i = 0; i < cg->n; i++)
 		cgroup_remove_dir(cg->dirs[i]);
 	cgroup_set_free(cg);
+	cg->first_is_v2 = false;
 	return r < 0 ? r : -EINVAL;
 }
 
@@ -656,10 +658,15 @@ void cgroup_remove_dir(const char *dir)
 	 * when its init has been reaped: wait for them a little.  The
 	 * shared layerrun/ directory above stays: removing it would race
 	 * with another container being created there. */
-	for (int i = 0; i < 200; i++) {
+	long wait_ns = 100 * 1000, waited_ns = 0;
+	while (waited_ns < 1000L * 1000 * 1000) {
 		if (rmdir(dir) == 0 || errno != EBUSY)
 			return;
-		struct timespec ts = { 0, 5 * 1000 * 1000 };
+		/* Usually a millisecond or two: start short, back off. */
+		struct timespec ts = { 0, wait_ns };
 		nanosleep(&ts, NULL);
+		waited_ns += wait_ns;
+		if (wait_ns < 5 * 1000 * 1000)
+			wait_ns *= 2;
 	}
 }

@@ -31,6 +31,7 @@ struct cg_limits {
 struct cgroup_set {
 	char **dirs; /* absolute directories made for the container */
 	size_t n;
+	bool first_is_v2; /* dirs[0] is the v2 cgroup */
 };
 
 /* Parses "512k", "64m", "1g", "1048576" (bytes). */

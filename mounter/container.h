@@ -69,6 +69,7 @@ struct container {
 
 	/* learned while starting */
 	pid_t init_pid;     /* C's host pid */
+	bool in_v2_cgroup;  /* cloned into cg.dirs[0] (CLONE_INTO_CGROUP) */
 	pid_t daemon_pid;
 	unsigned long long daemon_start;
 	int pty_master;

@@ -151,13 +151,54 @@ static int start_daemon(struct container *c)
 	return 0;
 }
 
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* The start of the kernel's struct clone_args (5.7 and later). */
+struct clone3_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+		stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+/*
+ * Clones C directly into its v2 cgroup (clone3 with CLONE_INTO_CGROUP):
+ * moving a process into a v2 cgroup afterwards waits for an RCU grace
+ * period in the kernel, several milliseconds of every start.  Returns
+ * -ENOSYS where that cannot be done, and the caller clones as before.
+ */
+static pid_t clone_into_cgroup(struct container *c)
+{
+	if (!c->cg.n || !c->cg.first_is_v2)
+		return -ENOSYS;
+	int cgfd = open(c->cg.dirs[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0)
+		return -ENOSYS;
+	struct clone3_args args = {
+		.flags = (uint64_t)c->clone_flags | CLONE_INTO_CGROUP,
+		.exit_signal = SIGCHLD,
+		.cgroup = (uint64_t)cgfd,
+	};
+	pid_t p = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (p == 0)
+		container_child(c);
+	int e = errno;
+	close(cgfd);
+	if (p > 0)
+		c->in_v2_cgroup = true;
+	return p > 0 ? p : -e;
+}
+
 /* Clones C into new namespaces, or, when joining another container's,
  * from a helper that entered them first (CLONE_PARENT keeps C ours). */
 static pid_t clone_child(struct container *c)
 {
 	unsigned long flags = (unsigned long)c->clone_flags | SIGCHLD;
 	if (c->join_user < 0) {
-		pid_t p = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
+		pid_t p = clone_into_cgroup(c);
+		if (p > 0)
+			return p;
+		p = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
 		if (p == 0)
 			container_child(c);
 		return p < 0 ? -errno : p;
@@ -244,8 +285,11 @@ int container_spawn(struct container *c)
 		lf_err("%s", err);
 		goto fail;
 	}
-	if (c->cg.n &&
-	    cgroup_enter(c->cg.dirs, c->cg.n, p, err, sizeof(err)) < 0) {
+	/* Born in its v2 cgroup, it still moves into the v1 ones. */
+	size_t skip = c->in_v2_cgroup ? 1 : 0;
+	if (c->cg.n > skip &&
+	    cgroup_enter(c->cg.dirs + skip, c->cg.n - skip, p, err,
+			 sizeof(err)) < 0) {
 		lf_err("%s", err);
 		goto fail;
 	}
