@@ -502,15 +502,6 @@ static int stage_regular(struct lfs *fs, int src_rd, int src_path,
 	return dfd;
 }
 
-static int open_lower_read(struct lfs *fs, struct node *n, int layer)
-{
-	/* O_NOATIME: reading a lower layer must not write its atimes. */
-	int fd = node_open(fs, n, layer, O_RDONLY | O_NOATIME);
-	if (fd == -EPERM)
-		fd = node_open(fs, n, layer, O_RDONLY);
-	return fd;
-}
-
 /* The index key of a lower inode: its (dev, ino). */
 static void index_key(char *buf, size_t size, const struct stat *st)
 {
@@ -522,7 +513,7 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 			   enum copy_up_kind kind)
 {
 	int layer = node_layer(n);
-	int src = open_lower_read(fs, n, layer);
+	int src = node_open_noatime(fs, n, layer, O_RDONLY);
 	if (src < 0)
 		return src;
 	struct stat st;

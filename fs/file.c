@@ -43,7 +43,7 @@ static void handle_unlist(struct lfs_file *h)
 
 static void handle_free(struct lfs *fs, struct lfs_file *h)
 {
-	passthrough_detach(fs, h);
+	passthrough_detach(h);
 	close(h->fd);
 	if (h->node->ext)
 		__atomic_sub_fetch(&h->node->ext->open_files, 1,
@@ -160,12 +160,10 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	} else {
 		int layer = node_layer(n);
 		upper = lfs_is_upper(fs, layer);
-		int flags = (fi->flags & ~(O_CREAT | O_EXCL | O_TRUNC |
-					   O_DIRECT | O_NOCTTY)) |
-			    (upper ? 0 : O_NOATIME);
-		fd = node_open(fs, n, layer, flags);
-		if (fd == -EPERM && !upper)
-			fd = node_open(fs, n, layer, flags & ~O_NOATIME);
+		int flags = fi->flags & ~(O_CREAT | O_EXCL | O_TRUNC |
+					  O_DIRECT | O_NOCTTY);
+		fd = upper ? node_open(fs, n, layer, flags)
+			   : node_open_noatime(fs, n, layer, flags);
 	}
 	if (fd < 0) {
 		r = fd;

@@ -16,16 +16,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "passthrough.h"
 #include "creds.h"
 #include "dcache.h"
+#include "file.h"
 #include "layerfs.h"
 #include "layers.h"
 #include "lf_common.h"
-#include "file.h"
-#include "shared_fd.h"
 #include "node.h"
 #include "ops.h"
+#include "passthrough.h"
+#include "shared_fd.h"
 
 static bool debug_log;
 

@@ -1,5 +1,4 @@
 #include "node.h"
-#include "shared_fd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +14,7 @@
 #include "dirfd_cache.h"
 #include "lf_common.h"
 #include "safe_path.h"
+#include "shared_fd.h"
 
 /*
  * Buckets are guarded by NSTRIPES mutexes: bucket b by stripe
@@ -791,6 +791,14 @@ int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 		}
 	}
 	ns_read_unlock(fs);
+	return fd;
+}
+
+int node_open_noatime(struct lfs *fs, struct node *n, int layer, int flags)
+{
+	int fd = node_open(fs, n, layer, flags | O_NOATIME);
+	if (fd == -EPERM)
+		fd = node_open(fs, n, layer, flags & ~O_NOATIME);
 	return fd;
 }
 

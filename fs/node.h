@@ -182,6 +182,10 @@ char *node_path(struct lfs *fs, struct node *n, bool below_upper);
 /* Opens the node in `layer` (flags as open(2); never follows symlinks).
  * Takes ns_lock itself. */
 int node_open(struct lfs *fs, struct node *n, int layer, int flags);
+/* node_open with O_NOATIME, so reading a lower layer never writes its
+ * atimes; without it where the kernel refuses it (EPERM: a file that is
+ * not ours). */
+int node_open_noatime(struct lfs *fs, struct node *n, int layer, int flags);
 /* The directory holding the node in `layer` (a cached fd: do not close)
  * and the node's name, copied into name[NAME_MAX + 1].  On success the
  * caller does its *at() call, then node_parent_fd_done(). */

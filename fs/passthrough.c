@@ -205,9 +205,8 @@ void passthrough_reply_next(const struct lfs_file *h)
 	reply_backing_id = h->backing_id;
 }
 
-void passthrough_detach(struct lfs *fs, struct lfs_file *h)
+void passthrough_detach(struct lfs_file *h)
 {
-	(void)fs;
 	struct node_ext *e = h->node->ext;
 	if (!h->mode_counted || !e)
 		return;

@@ -52,6 +52,6 @@ void passthrough_reply_next(const struct lfs_file *h);
 
 /* A handle goes: its mode's count drops, and the backing file is
  * unregistered with the node's last passthrough handle. */
-void passthrough_detach(struct lfs *fs, struct lfs_file *h);
+void passthrough_detach(struct lfs_file *h);
 
 #endif

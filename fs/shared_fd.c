@@ -86,16 +86,6 @@ static struct shared_fd *evict_locked(void)
 	return victims;
 }
 
-/* Lower layers never change: an fd, once open, serves every request. */
-static int open_data(struct lfs *fs, struct node *n)
-{
-	int layer = node_layer(n);
-	int fd = node_open(fs, n, layer, O_RDONLY | O_NOATIME);
-	if (fd == -EPERM) /* O_NOATIME on a file that is not ours */
-		fd = node_open(fs, n, layer, O_RDONLY);
-	return fd;
-}
-
 int shared_fd_get(struct lfs *fs, struct node *n, struct shared_fd **out)
 {
 	pthread_mutex_lock(&table_lock);
@@ -109,7 +99,9 @@ int shared_fd_get(struct lfs *fs, struct node *n, struct shared_fd **out)
 	}
 	pthread_mutex_unlock(&table_lock);
 
-	int fd = open_data(fs, n);
+	/* Lower layers never change: an fd, once open, serves every
+	 * request. */
+	int fd = node_open_noatime(fs, n, node_layer(n), O_RDONLY);
 	if (fd < 0)
 		return fd;
 	struct shared_fd *fresh = calloc(1, sizeof(*fresh));
