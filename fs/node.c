@@ -802,6 +802,12 @@ int node_open_noatime(struct lfs *fs, struct node *n, int layer, int flags)
 	return fd;
 }
 
+bool node_reached_by_name(struct lfs *fs, struct node *n, int layer)
+{
+	return n->parent && !(node_flags(n) & N_ROOT) && orphan_fd(n) < 0 &&
+	       !in_index_only(fs, n, layer) && !redirect_below(fs, n, layer);
+}
+
 int node_lstat(struct lfs *fs, struct node *n, int layer, struct stat *st)
 {
 	if (node_flags(n) & N_ROOT)

@@ -190,6 +190,10 @@ int node_open_noatime(struct lfs *fs, struct node *n, int layer, int flags);
  * and the node's name, copied into name[NAME_MAX + 1].  On success the
  * caller does its *at() call, then node_parent_fd_done(). */
 int node_parent_fd(struct lfs *fs, struct node *n, int layer, char *name);
+/* Whether node_parent_fd reaches the node in `layer`: not for the root, an
+ * unlinked node still open, an index entry or a redirected directory,
+ * which only node_open reaches. */
+bool node_reached_by_name(struct lfs *fs, struct node *n, int layer);
 void node_parent_fd_done(struct lfs *fs, int fd);
 /* fstatat of the node in `layer`, without following symlinks. */
 int node_lstat(struct lfs *fs, struct node *n, int layer, struct stat *st);

@@ -15,9 +15,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -26,37 +29,112 @@
 #include "node.h"
 #include "xattr_private.h"
 
-/* A path to the real file through /proc: xattr calls need no open. */
-struct real_path {
-	char path[64];
-	int fd;
+/*
+ * How the real file is reached for reading xattrs.  Usually by name from
+ * its parent's cached directory fd with getxattrat/listxattrat (Linux
+ * 6.13): one syscall per question, no open and no /proc walk, which is
+ * what `ls -l` pays per file.  Otherwise (an older kernel, the root, an
+ * unlinked file still open, an index entry, a redirect) through an O_PATH
+ * fd and its /proc path.
+ */
+#ifndef SYS_getxattrat
+#define SYS_getxattrat 464
+#endif
+#ifndef SYS_listxattrat
+#define SYS_listxattrat 465
+#endif
+
+struct xattr_at_args {
+	uint64_t value;
+	uint32_t size;
+	uint32_t flags;
+};
+
+/* 1: the *xattrat calls work, -1: they do not, 0: not yet known. */
+static atomic_int xattrat_state;
+
+static bool xattrat_usable(void)
+{
+	int st = atomic_load_explicit(&xattrat_state, memory_order_relaxed);
+	if (st == 0) {
+		/* A seccomp filter may answer EPERM for a syscall it does
+		 * not know: both mean "use the old way". */
+		long r = syscall(SYS_listxattrat, AT_FDCWD, "/",
+				 AT_SYMLINK_NOFOLLOW, NULL, (size_t)0);
+		st = r < 0 && (errno == ENOSYS || errno == EPERM) ? -1 : 1;
+		atomic_store(&xattrat_state, st);
+	}
+	return st > 0;
+}
+
+struct real_file {
+	struct lfs *fs;
+	int dfd;                  /* parent directory, or -1 */
+	char name[NAME_MAX + 1];  /* with dfd */
+	int fd;                   /* O_PATH on the file, or -1 */
+	char path[64];            /* with fd: /proc/self/fd/N */
 };
 
 static int real_path_open(struct lfs *fs, struct node *n, int layer,
-			  struct real_path *rp)
+			  struct real_file *rf)
 {
-	rp->fd = node_open(fs, n, layer, O_PATH);
-	if (rp->fd < 0)
-		return rp->fd;
-	snprintf(rp->path, sizeof(rp->path), "/proc/self/fd/%d", rp->fd);
+	rf->fs = fs;
+	rf->dfd = -1;
+	rf->fd = node_open(fs, n, layer, O_PATH);
+	if (rf->fd < 0)
+		return rf->fd;
+	snprintf(rf->path, sizeof(rf->path), "/proc/self/fd/%d", rf->fd);
 	return 0;
 }
 
-static void real_path_close(struct real_path *rp)
+static int real_file_open(struct lfs *fs, struct node *n, int layer,
+			  struct real_file *rf)
 {
-	if (rp->fd >= 0)
-		close(rp->fd);
-	rp->fd = -1;
+	if (!xattrat_usable() || !node_reached_by_name(fs, n, layer))
+		return real_path_open(fs, n, layer, rf);
+	rf->fs = fs;
+	rf->fd = -1;
+	rf->dfd = node_parent_fd(fs, n, layer, rf->name);
+	return rf->dfd < 0 ? rf->dfd : 0;
+}
+
+static void real_file_close(struct real_file *rf)
+{
+	if (rf->dfd >= 0)
+		node_parent_fd_done(rf->fs, rf->dfd);
+	if (rf->fd >= 0)
+		close(rf->fd);
+	rf->dfd = rf->fd = -1;
+}
+
+static ssize_t real_getxattr(struct real_file *rf, const char *name,
+			     void *buf, size_t size)
+{
+	if (rf->fd >= 0)
+		return getxattr(rf->path, name, buf, size);
+	struct xattr_at_args a = { .value = (uintptr_t)buf,
+				   .size = (uint32_t)size };
+	return syscall(SYS_getxattrat, rf->dfd, rf->name, AT_SYMLINK_NOFOLLOW,
+		       name, &a, sizeof(a));
+}
+
+static ssize_t real_listxattr(struct real_file *rf, char *list, size_t size)
+{
+	if (rf->fd >= 0)
+		return listxattr(rf->path, list, size);
+	return syscall(SYS_listxattrat, rf->dfd, rf->name, AT_SYMLINK_NOFOLLOW,
+		       list, size);
 }
 
 /*
  * The visible names of the real file (private ones filtered out), as a
  * malloc'd NUL-separated list.  Learns N_NOXATTR when there are none.
  */
-static ssize_t visible_names(struct node *n, const char *path, char **out)
+static ssize_t visible_names(struct node *n, struct real_file *rf,
+			     char **out)
 {
 	*out = NULL;
-	ssize_t len = listxattr(path, NULL, 0);
+	ssize_t len = real_listxattr(rf, NULL, 0);
 	if (len < 0)
 		return errno == ENOTSUP ? 0 : -errno;
 	char *list = NULL;
@@ -64,7 +142,7 @@ static ssize_t visible_names(struct node *n, const char *path, char **out)
 		list = malloc((size_t)len);
 		if (!list)
 			return -ENOMEM;
-		len = listxattr(path, list, (size_t)len);
+		len = real_listxattr(rf, list, (size_t)len);
 		if (len < 0) {
 			int e = errno;
 			free(list);
@@ -99,15 +177,15 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
-	struct real_path rp;
+	struct real_file rf;
 	char *buf = NULL;
 	ssize_t len = -1;
 	node_ref(n);
-	int err = -real_path_open(fs, n, node_layer(n), &rp);
+	int err = -real_file_open(fs, n, node_layer(n), &rf);
 	if (err == 0 && size > 0 && !(buf = malloc(size)))
 		err = ENOMEM;
 	if (err == 0) {
-		len = getxattr(rp.path, name, buf, size);
+		len = real_getxattr(&rf, name, buf, size);
 		err = len < 0 ? errno : 0;
 	}
 	if (err == ENODATA) {
@@ -115,14 +193,14 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		 * any xattr at all, and a node with none is never asked
 		 * again (visible_names sets N_NOXATTR). */
 		char *list;
-		if (visible_names(n, rp.path, &list) >= 0)
+		if (visible_names(n, &rf, &list) >= 0)
 			free(list);
 	}
 	if (err == 0 && size == 0)
 		fuse_reply_xattr(req, (size_t)len);
 	else if (err == 0)
 		fuse_reply_buf(req, buf, (size_t)len);
-	real_path_close(&rp);
+	real_file_close(&rf);
 	node_unref(fs, n);
 	free(buf);
 	if (err)
@@ -144,13 +222,13 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 			fuse_reply_buf(req, NULL, 0);
 		return;
 	}
-	struct real_path rp;
+	struct real_file rf;
 	char *list = NULL;
 	node_ref(n);
-	ssize_t len = real_path_open(fs, n, node_layer(n), &rp);
+	ssize_t len = real_file_open(fs, n, node_layer(n), &rf);
 	if (len == 0)
-		len = visible_names(n, rp.path, &list);
-	real_path_close(&rp);
+		len = visible_names(n, &rf, &list);
+	real_file_close(&rf);
 	node_unref(fs, n);
 	if (len < 0)
 		fuse_reply_err(req, (int)-len);
@@ -182,19 +260,19 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 {
 	struct lfs *fs = lfs_from_req(req);
 	struct node *n = node_from_ino(fs, ino);
-	struct real_path rp = { .fd = -1 };
+	struct real_file rf = { .fd = -1, .dfd = -1 };
 	node_ref(n);
 	int r = change_prepare(fs, n, name);
 	if (r == 0)
-		r = real_path_open(fs, n, fs->upper, &rp);
+		r = real_path_open(fs, n, fs->upper, &rf);
 	if (r == 0) {
-		int rr = remove ? removexattr(rp.path, name)
-				: setxattr(rp.path, name, value, size, flags);
+		int rr = remove ? removexattr(rf.path, name)
+				: setxattr(rf.path, name, value, size, flags);
 		r = rr < 0 ? -errno : 0;
 	}
 	/* Whatever happened, the file's xattrs must be asked again. */
 	node_clear_flag(n, N_NOXATTR);
-	real_path_close(&rp);
+	real_file_close(&rf);
 	node_unref(fs, n);
 	fuse_reply_err(req, -r);
 }

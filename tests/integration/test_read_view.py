@@ -187,6 +187,49 @@ class ReadView(LayerfsTestCase):
         # as itself.
         self.assertEqual(open(f).read(), "x")
 
+    def test_xattrs_of_every_kind_of_node(self):
+        """xattrs are read by name from the parent directory where the
+        kernel allows it, and through the file itself otherwise (the
+        root, an unlinked file still open): both give the same answers."""
+        low = self.layer("xk", {"a/b/c/f": "deep", "g": "g"})
+        os.setxattr(low, "user.where", b"root")
+        os.setxattr(os.path.join(low, "a/b/c/f"), "user.where", b"deep")
+        os.setxattr(os.path.join(low, "g"), "user.where", b"g" * 3000)
+        os.symlink("g", os.path.join(low, "ln"))
+        ro = self.mount([low]).path
+        self.assertEqual(os.getxattr(ro, "user.where"), b"root")
+        self.assertIn("user.where", os.listxattr(ro))
+        # With an upper layer the root is the upper directory.
+        p = self.mount_rw([low]).path
+        os.setxattr(p, "user.top", b"up")
+        self.assertEqual(os.getxattr(p, "user.top"), b"up")
+        self.assertIn("user.top", os.listxattr(p))
+        f = os.path.join(p, "a/b/c/f")
+        self.assertEqual(os.getxattr(f, "user.where"), b"deep")
+        self.assertEqual(os.listxattr(f), ["user.where"])
+        # The link itself carries none; through it the target's show.
+        self.assertEqual(os.listxattr(os.path.join(p, "ln"),
+                                      follow_symlinks=False), [])
+        self.assertEqual(os.getxattr(os.path.join(p, "ln"), "user.where"),
+                         b"g" * 3000)
+        with self.assertRaises(OSError) as cm:
+            os.getxattr(os.path.join(p, "ln"), "user.where",
+                        follow_symlinks=False)
+        self.assertEqual(cm.exception.errno, errno.ENODATA)
+        # An unlinked file that is still open keeps its xattrs.
+        fd = os.open(os.path.join(p, "g"), os.O_RDWR)
+        try:
+            os.setxattr(fd, "user.kept", b"yes")
+            os.unlink(os.path.join(p, "g"))
+            self.assertEqual(os.getxattr(fd, "user.kept"), b"yes")
+            self.assertEqual(sorted(os.listxattr(fd)),
+                             ["user.kept", "user.where"])
+        finally:
+            os.close(fd)
+        with self.assertRaises(OSError) as cm:
+            os.getxattr(f, "user.nothing")
+        self.assertEqual(cm.exception.errno, errno.ENODATA)
+
     def test_statfs(self):
         p = self.mount(self.stack()).path
         sv = os.statvfs(p)
