@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 struct entry {
 	struct node *dir;
-	uint32_t gen;
+	uint64_t ino;      /* the node's st_ino when cached */
+	unsigned epoch;    /* removed_epoch when cached */
 	int layer;
 	int fd;       /* -1: free slot */
 	int busy;     /* acquired and not yet released */
@@ -19,6 +21,9 @@ struct cache {
 	struct entry e[DIRFD_CACHE_SIZE];
 	uint64_t clock;
 };
+
+/* Counts directories removed from the tree whose nodes were freed. */
+static atomic_uint removed_epoch;
 
 static pthread_key_t key;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -55,15 +60,23 @@ static struct cache *thread_cache(void)
 int dirfd_acquire(struct lfs *fs, struct node *dir, int layer)
 {
 	struct cache *c = thread_cache();
-	uint32_t gen = dir->gen;
+	unsigned epoch = atomic_load_explicit(&removed_epoch,
+					      memory_order_acquire);
 	if (c) {
 		for (int i = 0; i < DIRFD_CACHE_SIZE; i++) {
 			struct entry *e = &c->e[i];
-			if (e->fd >= 0 && e->dir == dir && e->gen == gen &&
-			    e->layer == layer) {
+			if (e->fd < 0 || e->dir != dir || e->ino != dir->ino ||
+			    e->layer != layer)
+				continue;
+			if (e->epoch == epoch) {
 				e->busy++;
 				e->used = ++c->clock;
 				return e->fd;
+			}
+			/* Perhaps another directory now: open it again. */
+			if (!e->busy) {
+				close(e->fd);
+				e->fd = -1;
 			}
 		}
 	}
@@ -87,8 +100,9 @@ int dirfd_acquire(struct lfs *fs, struct node *dir, int layer)
 		return fd; /* all busy: an uncached fd, closed on release */
 	if (victim->fd >= 0)
 		close(victim->fd);
-	*victim = (struct entry){ .dir = dir, .gen = gen, .layer = layer,
-				  .fd = fd, .busy = 1, .used = ++c->clock };
+	*victim = (struct entry){ .dir = dir, .ino = dir->ino,
+				  .epoch = epoch, .layer = layer, .fd = fd,
+				  .busy = 1, .used = ++c->clock };
 	return fd;
 }
 
@@ -118,4 +132,9 @@ void dirfd_cache_flush(void)
 			e->fd = -1;
 		}
 	}
+}
+
+void dirfd_cache_dir_removed(void)
+{
+	atomic_fetch_add_explicit(&removed_epoch, 1, memory_order_acq_rel);
 }

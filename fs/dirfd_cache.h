@@ -1,6 +1,6 @@
 /*
  * A small per-thread cache of directory fds, keyed by (directory node,
- * node generation, layer).
+ * its st_ino, layer).
  *
  * Without it every operation on a name walks the whole path from the
  * layer root (openat2, one component at a time in the kernel) just to
@@ -10,8 +10,13 @@
  *
  * Why a cached fd stays right: lower layers never change; an upper
  * directory's fd follows it through renames, and a removed directory's
- * node is unhashed (no lookup can reach it again).  The generation makes
- * a freed and reused node address a different key.  The cache holds at
+ * node is unhashed (no lookup can reach it again).  A freed node's
+ * address may come back as another node: with another st_ino it is
+ * another key; with the same st_ino it is the same directory, unless
+ * the upper filesystem reused the inode number of a removed directory,
+ * so freeing a removed directory's node makes every cached fd be
+ * opened again (dirfd_cache_dir_removed).  The node thus needs no
+ * generation number of its own.  The cache holds at
  * most DIRFD_CACHE_SIZE fds per thread, closed when the thread ends.
  */
 #ifndef LFS_DIRFD_CACHE_H
@@ -29,5 +34,9 @@ void dirfd_release(int fd);
 
 /* Forgets every cached fd of this thread (tests, fd pressure). */
 void dirfd_cache_flush(void);
+
+/* A removed directory's node is being freed: fds cached before now are
+ * checked by opening again. */
+void dirfd_cache_dir_removed(void);
 
 #endif

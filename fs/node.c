@@ -81,6 +81,8 @@ int node_table_init(struct lfs *fs)
 static void node_free_memory(struct node *n)
 {
 	shared_fd_forget(n);
+	if (node_is_dir(n) && (node_flags(n) & N_UNHASHED))
+		dirfd_cache_dir_removed();
 	if (node_flags(n) & N_NAME_HEAP)
 		free((char *)node_name(n));
 	if (n->ext) {
@@ -176,13 +178,15 @@ bool node_named(struct lfs *fs, struct node *n, struct node *parent,
 	return named;
 }
 
-/* Distinguishes a node from an earlier one at the same address. */
-static atomic_uint node_generation = 1;
-
 struct node *node_new(struct node *parent, const char *name, uint16_t layer,
 		      mode_t mode, uint64_t ino)
 {
 	size_t len = strlen(name);
+	if (len > NAME_MAX) {
+		/* No layer can hold such a name (callers have it on disk). */
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
 	/* Room for at least a pointer: a longer name after a rename is
 	 * kept on the heap and pointed at from here. */
 	size_t room = len + 1 > sizeof(char *) ? len + 1 : sizeof(char *);
@@ -190,14 +194,12 @@ struct node *node_new(struct node *parent, const char *name, uint16_t layer,
 	if (!n)
 		return NULL;
 	memcpy(n->inline_name, name, len + 1);
-	n->namelen = (uint16_t)len;
-	n->inline_cap = (uint16_t)(room - 1);
+	n->namelen = (uint8_t)len;
+	n->inline_cap = (uint8_t)(room - 1);
 	n->parent = parent;
 	n->hash = name_hash(parent, name, len);
 	n->mode = (uint16_t)(mode & S_IFMT);
 	n->ino = ino;
-	n->gen = (uint32_t)atomic_fetch_add_explicit(&node_generation, 1,
-						     memory_order_relaxed);
 	atomic_init(&n->layer, layer);
 	atomic_init(&n->refs, 1);
 	atomic_init(&n->nlookup, 0);
@@ -533,6 +535,8 @@ static void lock_two(struct node_table *t, uint32_t h1, uint32_t h2,
 
 static int set_name(struct node *n, const char *name, size_t len)
 {
+	if (len > NAME_MAX)
+		return -ENAMETOOLONG;
 	if (len <= n->inline_cap) {
 		if (node_flags(n) & N_NAME_HEAP) {
 			free((char *)node_name(n));
@@ -548,7 +552,7 @@ static int set_name(struct node *n, const char *name, size_t len)
 		memcpy(n->inline_name, &c, sizeof(c));
 		node_set_flag(n, N_NAME_HEAP);
 	}
-	n->namelen = (uint16_t)len;
+	n->namelen = (uint8_t)len;
 	return 0;
 }
 

@@ -67,11 +67,10 @@ struct node {
 	atomic_uint refs;
 	atomic_uint flags;
 	uint32_t hash;
-	uint32_t gen;           /* see dirfd_cache.h */
-	uint16_t namelen;
+	uint8_t namelen;        /* names are at most NAME_MAX (255) bytes */
+	uint8_t inline_cap;     /* name bytes inline_name holds (no NUL) */
 	_Atomic uint16_t layer; /* highest layer holding it */
 	uint16_t mode;          /* S_IFMT bits */
-	uint16_t inline_cap;    /* name bytes inline_name holds (no NUL) */
 	uint16_t end;           /* directories: merge stops above this layer */
 	struct dcache *dc;      /* directories: merged listing (or NULL) */
 	struct node_ext *ext;
@@ -79,6 +78,11 @@ struct node {
 	 * after a rename): read it with node_name(). */
 	char inline_name[];
 };
+
+/* A million cached nodes cost what this struct costs, plus the name and
+ * malloc's 8-byte header in 16-byte steps: at 64 bytes a name of up to 7
+ * bytes fits an 80-byte chunk and one of up to 23 a 96-byte chunk. */
+_Static_assert(sizeof(struct node) == 64, "struct node grew past 64 bytes");
 
 static inline const char *node_name(struct node *n)
 {

@@ -7,11 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "layerfs.h"
+#include "dirfd_cache.h"
 #include "node.h"
 
 static struct lfs fs;
@@ -207,6 +210,59 @@ static void test_inode_numbers(void **state)
 	fs.layers[2].fsid = 0;
 }
 
+/* st_ino of what an fd from the directory fd cache points at. */
+static ino_t cached_dir_ino(struct node *dir)
+{
+	int fd = dirfd_acquire(&fs, dir, 1);
+	assert_true(fd >= 0);
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	dirfd_release(fd);
+	return st.st_ino;
+}
+
+static void test_dirfd_cache_after_removal(void **state)
+{
+	(void)state;
+	char tmpl[] = "/tmp/lfs-node-XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	char sub[64];
+	snprintf(sub, sizeof(sub), "%s/d", tmpl);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	fs.layers[1].fd = open(tmpl, O_PATH | O_DIRECTORY);
+	assert_true(fs.layers[1].fd >= 0);
+	struct stat st;
+	assert_int_equal(stat(sub, &st), 0);
+
+	struct node *d = add(fs.root, "d", S_IFDIR, 77);
+	node_lookup_inc(d);
+	assert_int_equal(cached_dir_ino(d), st.st_ino);
+	int first = dirfd_acquire(&fs, d, 1);
+	dirfd_release(first);
+	assert_int_equal(dirfd_acquire(&fs, d, 1), first); /* a hit */
+	dirfd_release(first);
+
+	/* The directory is removed through the mount and made again; its
+	 * node is freed and a new node for the new directory may get the
+	 * same address and, if the filesystem reuses the inode number, the
+	 * same st_ino.  The cache must not hand out the removed one. */
+	assert_int_equal(rmdir(sub), 0);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	assert_int_equal(stat(sub, &st), 0);
+	node_unhash(&fs, d);
+	node_forget(&fs, d, 1);
+	node_unref(&fs, d);
+	struct node *again = add(fs.root, "d", S_IFDIR, 77);
+	assert_int_equal(cached_dir_ino(again), st.st_ino);
+	node_unref(&fs, again);
+
+	dirfd_cache_flush();
+	close(fs.layers[1].fd);
+	fs.layers[1].fd = -1;
+	assert_int_equal(rmdir(sub), 0);
+	assert_int_equal(rmdir(tmpl), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -216,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_many_nodes_grow_and_free),
 		cmocka_unit_test(test_hard_link_index),
 		cmocka_unit_test(test_inode_numbers),
+		cmocka_unit_test(test_dirfd_cache_after_removal),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
