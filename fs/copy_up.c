@@ -196,12 +196,39 @@ static void proc_fd_path(char *buf, size_t size, int fd)
 	snprintf(buf, size, "/proc/self/fd/%d", fd);
 }
 
+/* The source's xattrs, read through the fd itself when it is open for
+ * I/O (no /proc walk per call), through its /proc path for O_PATH. */
+struct xattr_src {
+	int fd;
+	bool by_path;
+	char path[64];
+};
+
+static ssize_t src_list(struct xattr_src *x, char *list, size_t size)
+{
+	if (!x->by_path) {
+		ssize_t r = flistxattr(x->fd, list, size);
+		if (r >= 0 || errno != EBADF)
+			return r;
+		x->by_path = true; /* an O_PATH fd */
+	}
+	return listxattr(x->path, list, size);
+}
+
+static ssize_t src_get(struct xattr_src *x, const char *name, void *val,
+		       size_t size)
+{
+	return x->by_path ? getxattr(x->path, name, val, size)
+			  : fgetxattr(x->fd, name, val, size);
+}
+
 int copy_xattrs(int src, int dst, bool dst_is_path_fd)
 {
-	char sp[64], dp[64];
-	proc_fd_path(sp, sizeof(sp), src);
+	char dp[64];
+	struct xattr_src sx = { .fd = src };
+	proc_fd_path(sx.path, sizeof(sx.path), src);
 	proc_fd_path(dp, sizeof(dp), dst);
-	ssize_t len = listxattr(sp, NULL, 0);
+	ssize_t len = src_list(&sx, NULL, 0);
 	if (len < 0)
 		return errno == ENOTSUP ? 0 : -errno;
 	if (len == 0)
@@ -209,7 +236,7 @@ int copy_xattrs(int src, int dst, bool dst_is_path_fd)
 	char *list = malloc((size_t)len);
 	if (!list)
 		return -ENOMEM;
-	len = listxattr(sp, list, (size_t)len);
+	len = src_list(&sx, list, (size_t)len);
 	if (len < 0) {
 		int e = errno;
 		free(list);
@@ -221,7 +248,7 @@ int copy_xattrs(int src, int dst, bool dst_is_path_fd)
 	for (char *name = list; name < list + len; name += strlen(name) + 1) {
 		if (skip_xattr(name))
 			continue;
-		ssize_t vl = getxattr(sp, name, NULL, 0);
+		ssize_t vl = src_get(&sx, name, NULL, 0);
 		if (vl < 0)
 			continue;
 		if ((size_t)vl > vcap) {
@@ -233,7 +260,7 @@ int copy_xattrs(int src, int dst, bool dst_is_path_fd)
 			val = nv;
 			vcap = (size_t)vl;
 		}
-		vl = getxattr(sp, name, val, vcap);
+		vl = src_get(&sx, name, val, vcap);
 		if (vl < 0)
 			continue;
 		int sr = dst_is_path_fd ? setxattr(dp, name, val, (size_t)vl, 0)
@@ -583,6 +610,8 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 				free(e->datapath);
 				e->datapath = datapath;
 				datapath = NULL;
+				/* The data is what was just read. */
+				e->data_layer = layer;
 			}
 			if (indexed)
 				snprintf(e->index_key, sizeof(e->index_key),
@@ -603,21 +632,40 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	return 0;
 }
 
+static int open_data_in(struct lfs *fs, int layer, const char *path,
+			int flags)
+{
+	int fd = sp_open_beneath(fs->layers[layer].fd, path, flags, 0);
+	if (fd == -EPERM && (flags & O_NOATIME))
+		fd = sp_open_beneath(fs->layers[layer].fd, path,
+				     flags & ~O_NOATIME, 0);
+	return fd;
+}
+
 int metacopy_open_data(struct lfs *fs, struct node *n, int flags)
 {
-	const char *path = n->ext ? n->ext->datapath : NULL;
+	struct node_ext *e = n->ext;
+	const char *path = e ? e->datapath : NULL;
 	if (!path)
 		return -ENODATA;
 	while (*path == '/')
 		path++;
+	/* Lower layers never change: once found, the data stays in its
+	 * layer, and every getattr of the file (its st_blocks) and every
+	 * open for reading go straight there. */
+	int known = __atomic_load_n(&e->data_layer, __ATOMIC_RELAXED);
+	if (known > 0 && known < fs->nlayers) {
+		int fd = open_data_in(fs, known, path, flags);
+		if (fd != -ENOENT && fd != -ENOTDIR)
+			return fd;
+	}
 	int first = lfs_has_upper(fs) ? fs->upper + 1 : 0;
 	for (int l = first; l < fs->nlayers; l++) {
-		int fd = sp_open_beneath(fs->layers[l].fd, path, flags, 0);
+		int fd = open_data_in(fs, l, path, flags);
 		if (fd == -ENOENT || fd == -ENOTDIR)
 			continue;
-		if (fd == -EPERM && (flags & O_NOATIME))
-			fd = sp_open_beneath(fs->layers[l].fd, path,
-					     flags & ~O_NOATIME, 0);
+		if (fd >= 0)
+			__atomic_store_n(&e->data_layer, l, __ATOMIC_RELAXED);
 		return fd;
 	}
 	return -ENOENT;
@@ -794,6 +842,7 @@ int index_attach(struct lfs *fs, struct node *n, const struct stat *lower)
 				     &datapath) == 0) {
 			free(e->datapath);
 			e->datapath = datapath;
+			e->data_layer = -1;
 			node_set_flag(n, N_METACOPY);
 		}
 	}

@@ -111,6 +111,27 @@ class CopyOnWrite(LayerfsTestCase):
         self.assertEqual(stat.S_IMODE(os.stat(up).st_mode), 0o4755)
         self.assertEqual(xattr(up, "security.capability"), cap)
 
+    def test_xattrs_of_a_symlink_and_a_directory_are_copied_up(self):
+        """A symlink is read through an O_PATH fd, a directory through an
+        open one: both keep their xattrs when copied up."""
+        low = self.lower()
+        os.symlink("etc/conf", os.path.join(low, "ln"))
+        try:
+            os.setxattr(os.path.join(low, "ln"), "trusted.mark", b"link",
+                        follow_symlinks=False)
+        except OSError:
+            self.skipTest("cannot set trusted.* on a symlink (needs root)")
+        os.setxattr(os.path.join(low, "etc"), "user.dir", b"d")
+        m = self.mount_rw([low])
+        os.chown(os.path.join(m.path, "ln"), 4242, 4242,
+                 follow_symlinks=False)
+        os.chmod(os.path.join(m.path, "etc"), 0o700)
+        self.assertEqual(xattr(os.path.join(m.upper, "ln"), "trusted.mark"),
+                         b"link")
+        self.assertEqual(os.lstat(os.path.join(m.upper, "ln")).st_uid, 4242)
+        self.assertEqual(xattr(os.path.join(m.upper, "etc"), "user.dir"),
+                         b"d")
+
     def test_holes_are_kept(self):
         low = self.lower()
         m = self.mount_rw([low])
