@@ -159,6 +159,49 @@ run_command(const struct exec_opts *o, const struct lr_state *st, int sock)
 	payload_exec(&p);
 }
 
+/*
+ * Two processes report on one socket: X the command's pid once it is
+ * cloned (SYNC_STARTED), the command itself its terminal's master before
+ * it execs (SYNC_PTY, with -t).  They race, so either may come first.
+ * Fails only without SYNC_STARTED; a command that fails before sending its
+ * terminal has said why, and *master stays -1 while its status is awaited.
+ */
+static int recv_started(int sock, bool tty, int *cmd, int *master)
+{
+	bool started = false, have_pty = !tty;
+	*master = -1;
+	while (!started || !have_pty) {
+		enum sync_msg msg;
+		int value, fd;
+		int r = sync_recv_any(sock, &msg, &value, &fd);
+		if (r < 0)
+			return started ? 0 : r;
+		if (msg == SYNC_STARTED && !started) {
+			started = true;
+			*cmd = value;
+		} else if (msg == SYNC_PTY && !have_pty && fd >= 0) {
+			have_pty = true;
+			*master = fd;
+			fd = -1;
+		} else {
+			r = -EPROTO;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (r < 0) {
+			/* A stray record: once started, the command runs on
+			 * (its status tells); before, this start failed. */
+			if (started)
+				return 0;
+			if (*master >= 0)
+				close(*master);
+			*master = -1;
+			return r;
+		}
+	}
+	return 0;
+}
+
 /* X: joins, then clones the command as the launcher's child. */
 static void __attribute__((noreturn))
 join(const struct exec_opts *o, const struct lr_state *st, int *fds, int sock)
@@ -181,6 +224,11 @@ join(const struct exec_opts *o, const struct lr_state *st, int *fds, int sock)
 		run_command(o, st, sock);
 	if (p < 0)
 		lf_die(LR_EXIT_SETUP, "cannot start the command: %s", strerror(errno));
+	/* Tests only: report late, so that the command's terminal comes
+	 * first (recv_started takes either order). */
+	const char *delay = getenv("LAYERRUN_TEST_EXEC_REPORT_DELAY_MS");
+	if (delay)
+		usleep((useconds_t)atoi(delay) * 1000u);
 	_exit(sync_send(sock, SYNC_STARTED, p, -1) < 0 ? LR_EXIT_SETUP : 0);
 }
 
@@ -294,18 +342,19 @@ int cmd_exec(const struct global_opts *g, int argc, char **argv)
 	}
 	close(sp[1]);
 	int cmd = -1, master = -1;
-	r = sync_recv(sp[0], SYNC_STARTED, &cmd, NULL);
+	r = recv_started(sp[0], o.tty, &cmd, &master);
 	int xst;
 	while (waitpid(x, &xst, 0) < 0 && errno == EINTR)
 		;
 	if (r < 0) {
 		status = WIFEXITED(xst) && WEXITSTATUS(xst) ? WEXITSTATUS(xst)
 							   : LR_EXIT_SETUP;
+		if (WIFEXITED(xst) && WEXITSTATUS(xst) == 0)
+			lf_err("the command's start was not reported: %s",
+			       strerror(-r));
 		close(sp[0]);
 		goto out;
 	}
-	if (o.tty && sync_recv(sp[0], SYNC_PTY, NULL, &master) < 0)
-		master = -1; /* it failed and said why; wait for its status */
 	close(sp[0]);
 	status = monitor_wait(cmd, master, o.interactive);
 	if (master >= 0)

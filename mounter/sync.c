@@ -37,7 +37,7 @@ int sync_send(int sock, enum sync_msg msg, int value, int fd)
 	return 0;
 }
 
-int sync_recv(int sock, enum sync_msg want, int *value, int *fd)
+int sync_recv_any(int sock, enum sync_msg *msg, int *value, int *fd)
 {
 	struct record rec;
 	struct iovec iov = { &rec, sizeof(rec) };
@@ -60,7 +60,7 @@ int sync_recv(int sock, enum sync_msg want, int *value, int *fd)
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
 			memcpy(&got, CMSG_DATA(c), sizeof(int));
-	if (n != sizeof(rec) || rec.msg != (int)want) {
+	if (n != sizeof(rec)) {
 		if (got >= 0)
 			close(got);
 		return -EPROTO;
@@ -69,7 +69,25 @@ int sync_recv(int sock, enum sync_msg want, int *value, int *fd)
 		*fd = got;
 	else if (got >= 0)
 		close(got);
+	*msg = (enum sync_msg)rec.msg;
 	if (value)
 		*value = rec.value;
 	return 0;
+}
+
+int sync_recv(int sock, enum sync_msg want, int *value, int *fd)
+{
+	enum sync_msg got;
+	int attached;
+	int r = sync_recv_any(sock, &got, value, &attached);
+	if (r == 0 && got != want) {
+		if (attached >= 0)
+			close(attached);
+		return -EPROTO;
+	}
+	if (fd)
+		*fd = attached;
+	else if (attached >= 0)
+		close(attached);
+	return r;
 }

@@ -22,5 +22,7 @@ int sync_send(int sock, enum sync_msg msg, int value, int fd);
  * on an unexpected message.  *fd (may be NULL) gets an attached fd or -1.
  */
 int sync_recv(int sock, enum sync_msg want, int *value, int *fd);
+/* Waits for whichever message comes next (for senders that race). */
+int sync_recv_any(int sock, enum sync_msg *msg, int *value, int *fd);
 
 #endif

@@ -81,6 +81,14 @@ class Behaviour:
         self.assertIn("20 70", out)
         self.assertRegex(out, r"/dev/pts/\d")
         self.assertIn("sleep", out)
+        # The command's terminal and its start are reported by two
+        # processes: the terminal coming first must work too (it once
+        # made exec exit 125 without a word, now and then).
+        argv = ["env", "LAYERRUN_TEST_EXEC_REPORT_DELAY_MS=300"] + \
+            self.lr.argv(["exec", "-it", "term", "/bin/sh"])
+        rc, out = run_in_pty(argv, b"stty size; exit 5\n", rows=21, cols=71)
+        self.assertEqual(rc, 5, out)
+        self.assertIn("21 71", out)
 
     # -- processes, names, mounts -----------------------------------------
 
