@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,29 +17,51 @@ static struct lfs_file *fh_of(struct fuse_file_info *fi)
 	return (struct lfs_file *)(uintptr_t)fi->fh;
 }
 
-static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct lfs_file *handles;
+/* Every open handle, so unmount can close what the kernel never
+ * released.  Striped by handle address: opens and releases of different
+ * files take different locks. */
+#define HANDLE_LISTS 32
+static struct {
+	pthread_mutex_t lock;
+	struct lfs_file *head;
+} handle_lists[HANDLE_LISTS];
+static pthread_once_t handle_lists_once = PTHREAD_ONCE_INIT;
+
+static void handle_lists_init(void)
+{
+	for (int i = 0; i < HANDLE_LISTS; i++)
+		pthread_mutex_init(&handle_lists[i].lock, NULL);
+}
+
+static int handle_list_of(const struct lfs_file *h)
+{
+	pthread_once(&handle_lists_once, handle_lists_init);
+	return (int)(((uintptr_t)h >> 4) % HANDLE_LISTS);
+}
 
 static void handle_list(struct lfs_file *h)
 {
-	pthread_mutex_lock(&handles_lock);
-	h->next = handles;
-	if (handles)
-		handles->prev = h;
-	handles = h;
-	pthread_mutex_unlock(&handles_lock);
+	int i = handle_list_of(h);
+	pthread_mutex_lock(&handle_lists[i].lock);
+	h->prev = NULL;
+	h->next = handle_lists[i].head;
+	if (h->next)
+		h->next->prev = h;
+	handle_lists[i].head = h;
+	pthread_mutex_unlock(&handle_lists[i].lock);
 }
 
 static void handle_unlist(struct lfs_file *h)
 {
-	pthread_mutex_lock(&handles_lock);
+	int i = handle_list_of(h);
+	pthread_mutex_lock(&handle_lists[i].lock);
 	if (h->prev)
 		h->prev->next = h->next;
 	else
-		handles = h->next;
+		handle_lists[i].head = h->next;
 	if (h->next)
 		h->next->prev = h->prev;
-	pthread_mutex_unlock(&handles_lock);
+	pthread_mutex_unlock(&handle_lists[i].lock);
 }
 
 static void handle_free(struct lfs *fs, struct lfs_file *h)
@@ -55,14 +78,17 @@ static void handle_free(struct lfs *fs, struct lfs_file *h)
 
 void file_handles_close_all(struct lfs *fs)
 {
-	pthread_mutex_lock(&handles_lock);
-	struct lfs_file *h = handles;
-	handles = NULL;
-	pthread_mutex_unlock(&handles_lock);
-	while (h) {
-		struct lfs_file *next = h->next;
-		handle_free(fs, h);
-		h = next;
+	pthread_once(&handle_lists_once, handle_lists_init);
+	for (int i = 0; i < HANDLE_LISTS; i++) {
+		pthread_mutex_lock(&handle_lists[i].lock);
+		struct lfs_file *h = handle_lists[i].head;
+		handle_lists[i].head = NULL;
+		pthread_mutex_unlock(&handle_lists[i].lock);
+		while (h) {
+			struct lfs_file *next = h->next;
+			handle_free(fs, h);
+			h = next;
+		}
 	}
 }
 

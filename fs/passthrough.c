@@ -54,7 +54,24 @@ static int dev_fd = -1;          /* the session's /dev/fuse */
 static bool kernel_offers;       /* INIT offered FUSE_PASSTHROUGH */
 static _Atomic uint64_t init_unique; /* 0 once INIT is answered */
 static struct lfs *mount_fs;
-static pthread_mutex_t pt_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Guards each node's open counts (node_ext): striped by node, so opens
+ * of different files never wait for each other. */
+#define PT_STRIPES 64
+static pthread_mutex_t pt_locks[PT_STRIPES];
+static pthread_once_t pt_locks_once = PTHREAD_ONCE_INIT;
+
+static void pt_locks_init(void)
+{
+	for (int i = 0; i < PT_STRIPES; i++)
+		pthread_mutex_init(&pt_locks[i], NULL);
+}
+
+static pthread_mutex_t *pt_lock_of(const struct node *n)
+{
+	pthread_once(&pt_locks_once, pt_locks_init);
+	/* Nodes are malloc'd at least 16 bytes apart. */
+	return &pt_locks[((uintptr_t)n >> 4) % PT_STRIPES];
+}
 /* Set by passthrough_reply_next, consumed by the next reply written. */
 static __thread int32_t reply_backing_id;
 
@@ -177,7 +194,8 @@ bool passthrough_attach(struct lfs *fs, struct lfs_file *h)
 	struct node_ext *e = node_ext(h->node);
 	if (!e)
 		return false;
-	pthread_mutex_lock(&pt_lock);
+	pthread_mutex_t *lock = pt_lock_of(h->node);
+	pthread_mutex_lock(lock);
 	bool pt = false;
 	if (h->upper && e->cached_opens == 0) {
 		if (e->pt_opens == 0) {
@@ -196,7 +214,7 @@ bool passthrough_attach(struct lfs *fs, struct lfs_file *h)
 		e->cached_opens++;
 	}
 	h->mode_counted = true;
-	pthread_mutex_unlock(&pt_lock);
+	pthread_mutex_unlock(lock);
 	return pt;
 }
 
@@ -210,7 +228,8 @@ void passthrough_detach(struct lfs_file *h)
 	struct node_ext *e = h->node->ext;
 	if (!h->mode_counted || !e)
 		return;
-	pthread_mutex_lock(&pt_lock);
+	pthread_mutex_t *lock = pt_lock_of(h->node);
+	pthread_mutex_lock(lock);
 	if (h->backing_id > 0) {
 		if (--e->pt_opens == 0) {
 			uint32_t id = (uint32_t)e->backing_id;
@@ -221,5 +240,5 @@ void passthrough_detach(struct lfs_file *h)
 		e->cached_opens--;
 	}
 	h->mode_counted = false;
-	pthread_mutex_unlock(&pt_lock);
+	pthread_mutex_unlock(lock);
 }

@@ -57,6 +57,9 @@ class Passthrough(LayerfsTestCase):
     def mount_pt(self, opts=()):
         m = self.mount_rw([self.low], opts=("stats=" + self.stats,) +
                           tuple(opts))
+        # mount(2) returns before the daemon has answered INIT, where
+        # passthrough is chosen; the first request waits for it.
+        os.stat(m.path)
         s = read_stats(self, m.pid, self.stats)
         self.assertTrue(s["passthrough"], "passthrough not negotiated")
         self.assertFalse(s["writeback"])
