@@ -79,13 +79,12 @@ int sync_recv(int sock, enum sync_msg want, int *value, int *fd)
 {
 	enum sync_msg got;
 	int attached;
-	int r = sync_recv_any(sock, &got, value, &attached);
-	if (r == 0 && got != want) {
-		if (attached >= 0)
-			close(attached);
-		return -EPROTO;
-	}
 	if (fd)
+		*fd = -1;
+	int r = sync_recv_any(sock, &got, value, &attached);
+	if (r == 0 && got != want)
+		r = -EPROTO;
+	if (r == 0 && fd)
 		*fd = attached;
 	else if (attached >= 0)
 		close(attached);
