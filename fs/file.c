@@ -67,7 +67,8 @@ static void handle_unlist(struct lfs_file *h)
 static void handle_free(struct lfs *fs, struct lfs_file *h)
 {
 	passthrough_detach(h);
-	close(h->fd);
+	if (h->fd >= 0)
+		close(h->fd);
 	if (h->node->ext)
 		__atomic_sub_fetch(&h->node->ext->open_files, 1,
 				   __ATOMIC_RELAXED);
@@ -100,6 +101,7 @@ int file_handle_new(struct lfs *fs, struct node *n, int fd, bool upper,
 	if (!h)
 		return -ENOMEM;
 	h->fd = fd;
+	h->lazy_layer = -1;
 	h->node = n;
 	h->upper = upper;
 	h->writable = writable;
@@ -153,6 +155,19 @@ int file_reply_open(struct lfs *fs, fuse_req_t req, struct fuse_file_info *fi,
 	return r;
 }
 
+/*
+ * Whether a lower file opened for reading may wait for its first data
+ * request to be opened for real.  Only for a daemon with every right on
+ * the layers (root in the initial namespace, which passthrough needs as
+ * well): opening then cannot fail for lack of permission, so open(2)
+ * loses nothing it could have reported, and `tar` or `grep -r` over a
+ * warm page cache never open the real files.
+ */
+static bool open_lazily(struct lfs *fs)
+{
+	return fs->passthrough;
+}
+
 void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lfs *fs = lfs_from_req(req);
@@ -164,7 +179,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct node *n = node_from_ino(fs, ino);
 	int acc = fi->flags & O_ACCMODE;
 	bool writable = acc != O_RDONLY || (fi->flags & O_TRUNC);
-	int fd, r = 0;
+	int fd, r = 0, layer = -1;
 	bool upper;
 
 	node_ref(n);
@@ -184,22 +199,28 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fd = metacopy_open_data(fs, n, O_RDONLY | O_NOATIME);
 		upper = false;
 	} else {
-		int layer = node_layer(n);
+		layer = node_layer(n);
 		upper = lfs_is_upper(fs, layer);
 		int flags = fi->flags & ~(O_CREAT | O_EXCL | O_TRUNC |
 					  O_DIRECT | O_NOCTTY);
-		fd = upper ? node_open(fs, n, layer, flags)
-			   : node_open_noatime(fs, n, layer, flags);
+		if (!upper && open_lazily(fs))
+			fd = -1;
+		else
+			fd = upper ? node_open(fs, n, layer, flags)
+				   : node_open_noatime(fs, n, layer, flags);
 	}
-	if (fd < 0) {
+	if (fd < 0 && layer < 0) {
 		r = fd;
 		goto out;
 	}
 	r = file_handle_new(fs, n, fd, upper, writable, fi);
 	if (r < 0) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		goto out;
 	}
+	if (fd < 0)
+		fh_of(fi)->lazy_layer = layer;
 	if (fi->flags & O_DIRECT)
 		fi->direct_io = 1;
 	/* Nothing to flush on close of a read-only open: no dirty pages, and
@@ -220,17 +241,50 @@ out:
  * still reads the lower file; switch it to the upper copy so every reader
  * sees the writes, as on a local filesystem.
  */
+static int handle_fd(struct lfs_file *h)
+{
+	return __atomic_load_n(&h->fd, __ATOMIC_ACQUIRE);
+}
+
+/* A lazy handle's lower file, opened on first use (file.h). */
+static int lower_fd(struct lfs *fs, struct lfs_file *h)
+{
+	int fd = handle_fd(h);
+	if (fd >= 0)
+		return fd;
+	pthread_mutex_lock(&h->lock);
+	fd = h->fd;
+	if (fd < 0) {
+		struct node *n = h->node;
+		/* Copied up as metadata only meanwhile: the data stayed in
+		 * the lower layer, found by its recorded path. */
+		fd = (node_flags(n) & N_METACOPY)
+			     ? metacopy_open_data(fs, n, O_RDONLY | O_NOATIME)
+			     : node_open_noatime(fs, n, h->lazy_layer, O_RDONLY);
+		if (fd >= 0)
+			__atomic_store_n(&h->fd, fd, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return fd;
+}
+
 static int current_fd(struct lfs *fs, struct lfs_file *h)
 {
 	if (h->upper || !lfs_has_upper(fs))
-		return h->fd;
+		return handle_fd(h);
 	struct node *n = h->node;
 	if (node_layer(n) != fs->upper || (node_flags(n) & N_METACOPY))
-		return h->fd;
+		return lower_fd(fs, h);
 	pthread_mutex_lock(&h->lock);
+	int err = 0;
 	if (!h->upper) {
 		int fd = node_open(fs, n, fs->upper, O_RDONLY);
-		if (fd >= 0) {
+		if (fd < 0) {
+			err = fd; /* a lower fd, if any, still reads */
+		} else if (h->fd < 0) {
+			__atomic_store_n(&h->fd, fd, __ATOMIC_RELEASE);
+			h->upper = true;
+		} else {
 			/* The old fd may be in use by a concurrent read: keep
 			 * it open until release, dup2 swaps atomically. */
 			if (dup2(fd, h->fd) >= 0)
@@ -238,8 +292,9 @@ static int current_fd(struct lfs *fs, struct lfs_file *h)
 			close(fd);
 		}
 	}
+	int fd = h->fd >= 0 ? h->fd : err;
 	pthread_mutex_unlock(&h->lock);
-	return h->fd;
+	return fd;
 }
 
 /*

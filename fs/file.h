@@ -1,7 +1,8 @@
 /*
  * Open files.  A handle holds an fd on the real file: the upper copy when
  * opened for writing (copied up first), otherwise the file in whatever
- * layer holds it (never copied: opening for reading costs nothing).
+ * layer holds it (never copied: opening for reading costs nothing; a
+ * lower file is opened only when a request first needs its data).
  * Reads and writes splice between that fd and the FUSE channel.
  *
  * Locks (flock and POSIX) are left to the kernel: layerfs does not ask for
@@ -16,7 +17,11 @@
 #include "node.h"
 
 struct lfs_file {
-	int fd;
+	int fd;        /* -1 until first use when lazy_layer >= 0 */
+	/* A lower file opened for reading by a root daemon: the real file is
+	 * opened on the first request that needs it (file.c), which with a
+	 * warm page cache is none. */
+	int lazy_layer;
 	struct node *node;
 	bool upper;    /* fd is the upper copy */
 	bool writable;

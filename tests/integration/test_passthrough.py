@@ -119,6 +119,30 @@ class Passthrough(LayerfsTestCase):
             self.assertEqual(r3.read(), b"UPPER data\n")
         self.assertEqual(self.pt_opens(m), 1)
 
+    def test_reader_opened_before_any_copy_up_reads_each_state(self):
+        """A root daemon opens a lower file for reading only when the
+        first read needs it: a reader that has not read yet must still get
+        the lower data after a metadata-only copy-up, and the upper data
+        after a full one.  The page cache is dropped before each read so
+        that the daemon serves it."""
+        m = self.mount_pt(opts=("metacopy=on",))
+        p = os.path.join(m.path, "big")
+        fd = os.open(p, os.O_RDONLY)
+        self.addCleanup(os.close, fd)
+
+        def read_fresh(n):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            return os.pread(fd, n, 0)
+        os.chown(p, 4242, 4242)  # metadata only: data stays below
+        self.assertEqual(os.lstat(os.path.join(m.upper, "big")).st_uid,
+                         4242)
+        self.assertEqual(read_fresh(4), b"LLLL")
+        with open(p, "r+b") as w:  # the data comes up
+            w.write(b"UU")
+        self.assertEqual(read_fresh(4), b"UULL")
+        with open(os.path.join(m.upper, "big"), "rb") as f:
+            self.assertEqual(f.read(4), b"UULL")
+
     def test_many_opens_share_one_backing_file(self):
         m = self.mount_pt()
         p = os.path.join(m.path, "shared")
