@@ -180,7 +180,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int acc = fi->flags & O_ACCMODE;
 	bool writable = acc != O_RDONLY || (fi->flags & O_TRUNC);
 	int fd, r = 0, layer = -1;
-	bool upper;
+	bool upper, lazy = false;
 
 	node_ref(n);
 	if (writable) {
@@ -203,13 +203,14 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		upper = lfs_is_upper(fs, layer);
 		int flags = fi->flags & ~(O_CREAT | O_EXCL | O_TRUNC |
 					  O_DIRECT | O_NOCTTY);
-		if (!upper && open_lazily(fs))
+		lazy = !upper && open_lazily(fs);
+		if (lazy)
 			fd = -1;
 		else
 			fd = upper ? node_open(fs, n, layer, flags)
 				   : node_open_noatime(fs, n, layer, flags);
 	}
-	if (fd < 0 && layer < 0) {
+	if (fd < 0 && !lazy) {
 		r = fd;
 		goto out;
 	}
@@ -219,7 +220,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			close(fd);
 		goto out;
 	}
-	if (fd < 0)
+	if (lazy)
 		fh_of(fi)->lazy_layer = layer;
 	if (fi->flags & O_DIRECT)
 		fi->direct_io = 1;
@@ -236,11 +237,6 @@ out:
 		file_reply_open(fs, req, fi, NULL);
 }
 
-/*
- * A handle opened for reading before another one copied the file up
- * still reads the lower file; switch it to the upper copy so every reader
- * sees the writes, as on a local filesystem.
- */
 static int handle_fd(struct lfs_file *h)
 {
 	return __atomic_load_n(&h->fd, __ATOMIC_ACQUIRE);
@@ -268,6 +264,11 @@ static int lower_fd(struct lfs *fs, struct lfs_file *h)
 	return fd;
 }
 
+/*
+ * A handle opened for reading before another one copied the file up
+ * still reads the lower file; switch it to the upper copy so every reader
+ * sees the writes, as on a local filesystem.
+ */
 static int current_fd(struct lfs *fs, struct lfs_file *h)
 {
 	if (h->upper || !lfs_has_upper(fs))

@@ -225,6 +225,30 @@ class LowerChanged(LayerfsTestCase):
                       (errno.ENOENT, errno.EIO, errno.ESTALE))
         self.alive()
 
+    def test_lower_file_removed_fails_the_open_or_the_read(self):
+        """A daemon that opens the real file in OPEN reports its loss
+        there; a root daemon, which opens lower files on their first
+        read, reports it at the read: never data, never a crash."""
+        eager = self.mount_rw([self.low], opts=("passthrough=0",),
+                              name="eager")
+        for m in (eager, self.m):
+            p = os.path.join(m.path, "d2/f7")
+            self.assertEqual(os.stat(p).st_size, 4)
+        os.unlink(os.path.join(self.low, "d2/f7"))
+        self.assertEqual(errno_of(open, os.path.join(eager.path, "d2/f7")),
+                         errno.ENOENT)
+        p = os.path.join(self.m.path, "d2/f7")
+
+        def open_and_read():
+            fd = os.open(p, os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                return os.read(fd, 10)
+            finally:
+                os.close(fd)
+        self.assertIn(errno_of(open_and_read), (errno.ENOENT, errno.EIO))
+        self.alive()
+
     def test_lower_directory_replaced_by_file(self):
         d1 = os.path.join(self.low, "d1")
         subprocess.run(["rm", "-rf", d1], check=True)
