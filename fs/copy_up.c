@@ -611,7 +611,8 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 				e->datapath = datapath;
 				datapath = NULL;
 				/* The data is what was just read. */
-				e->data_layer = layer;
+				__atomic_store_n(&e->data_layer, layer,
+						 __ATOMIC_RELAXED);
 			}
 			if (indexed)
 				snprintf(e->index_key, sizeof(e->index_key),
@@ -842,7 +843,7 @@ int index_attach(struct lfs *fs, struct node *n, const struct stat *lower)
 				     &datapath) == 0) {
 			free(e->datapath);
 			e->datapath = datapath;
-			e->data_layer = -1;
+			__atomic_store_n(&e->data_layer, -1, __ATOMIC_RELAXED);
 			node_set_flag(n, N_METACOPY);
 		}
 	}
