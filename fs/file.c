@@ -24,18 +24,12 @@ static struct lfs_file *fh_of(struct fuse_file_info *fi)
 static struct {
 	pthread_mutex_t lock;
 	struct lfs_file *head;
-} handle_lists[HANDLE_LISTS];
-static pthread_once_t handle_lists_once = PTHREAD_ONCE_INIT;
-
-static void handle_lists_init(void)
-{
-	for (int i = 0; i < HANDLE_LISTS; i++)
-		pthread_mutex_init(&handle_lists[i].lock, NULL);
-}
+} handle_lists[HANDLE_LISTS] = {
+	[0 ... HANDLE_LISTS - 1] = { PTHREAD_MUTEX_INITIALIZER, NULL }
+};
 
 static int handle_list_of(const struct lfs_file *h)
 {
-	pthread_once(&handle_lists_once, handle_lists_init);
 	return (int)(((uintptr_t)h >> 4) % HANDLE_LISTS);
 }
 
@@ -79,7 +73,6 @@ static void handle_free(struct lfs *fs, struct lfs_file *h)
 
 void file_handles_close_all(struct lfs *fs)
 {
-	pthread_once(&handle_lists_once, handle_lists_init);
 	for (int i = 0; i < HANDLE_LISTS; i++) {
 		pthread_mutex_lock(&handle_lists[i].lock);
 		struct lfs_file *h = handle_lists[i].head;

@@ -57,21 +57,16 @@ static struct lfs *mount_fs;
 /* Guards each node's open counts (node_ext): striped by node, so opens
  * of different files never wait for each other. */
 #define PT_STRIPES 64
-static pthread_mutex_t pt_locks[PT_STRIPES];
-static pthread_once_t pt_locks_once = PTHREAD_ONCE_INIT;
-
-static void pt_locks_init(void)
-{
-	for (int i = 0; i < PT_STRIPES; i++)
-		pthread_mutex_init(&pt_locks[i], NULL);
-}
+static pthread_mutex_t pt_locks[PT_STRIPES] = {
+	[0 ... PT_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER
+};
 
 static pthread_mutex_t *pt_lock_of(const struct node *n)
 {
-	pthread_once(&pt_locks_once, pt_locks_init);
 	/* Nodes are malloc'd at least 16 bytes apart. */
 	return &pt_locks[((uintptr_t)n >> 4) % PT_STRIPES];
 }
+
 /* Set by passthrough_reply_next, consumed by the next reply written. */
 static __thread int32_t reply_backing_id;
 
