@@ -1,5 +1,5 @@
 # layerfs, the FUSE union filesystem.
-FS_PKGS := fuse3 libxxhash
+FS_PKGS := fuse3 libxxhash liburing
 CFLAGS_fs := $(shell pkg-config --cflags $(FS_PKGS) 2>/dev/null)
 FS_LIBS := $(shell pkg-config --libs $(FS_PKGS) 2>/dev/null)
 

@@ -11,6 +11,7 @@
 #include "creds.h"
 #include "passthrough.h"
 #include "shared_fd.h"
+#include "uring.h"
 
 static struct lfs_file *fh_of(struct fuse_file_info *fi)
 {
@@ -319,6 +320,25 @@ static void io_done(struct shared_fd *ref)
 		shared_fd_put(ref);
 }
 
+/* pread until size bytes or the end of the file (a short read tells the
+ * kernel the file ends there). */
+static ssize_t read_fully(int fd, char *buf, size_t size, off_t off)
+{
+	size_t done = 0;
+	while (done < size) {
+		ssize_t n = pread(fd, buf + done, size - done,
+				  off + (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return done ? (ssize_t)done : -1;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	     struct fuse_file_info *fi)
 {
@@ -327,6 +347,19 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int fd = io_fd(fs, ino, fi, false, &ref);
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
+		return;
+	}
+	size_t cap;
+	char *ring_buf = uring_reply_buffer(&cap);
+	if (ring_buf && size <= cap) {
+		/* Through io_uring: read into the reply's own buffer (no
+		 * splice there, and no bounce buffer). */
+		ssize_t r = read_fully(fd, ring_buf, size, off);
+		io_done(ref);
+		if (r < 0)
+			fuse_reply_err(req, errno);
+		else
+			fuse_reply_buf(req, ring_buf, (size_t)r);
 		return;
 	}
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);

@@ -24,7 +24,8 @@
 #include "lf_common.h"
 #include "node.h"
 #include "ops.h"
-#include "passthrough.h"
+#include "transport.h"
+#include "uring.h"
 #include "shared_fd.h"
 
 static bool debug_log;
@@ -196,10 +197,9 @@ static int run(struct lfs_options *o)
 		status = LFS_EXIT_MOUNT;
 		goto out_signals;
 	}
-	/* Before INIT is read: the transport watches it (passthrough.h). */
-	if (o->passthrough && lfs_has_upper(&fs) &&
-	    passthrough_install(se, &fs) != 0)
-		lf_warn("FUSE passthrough is not available");
+	/* Before INIT is read: the transport watches it (transport.h). */
+	if (transport_install(se, &fs) != 0)
+		lf_warn("FUSE passthrough and io_uring are not available");
 	/* The mount exists now: only then tell the caller we are ready. */
 	if (fuse_daemonize(o->foreground) != 0) {
 		status = LFS_EXIT_RUNTIME;
@@ -233,6 +233,8 @@ static int run(struct lfs_options *o)
 	}
 out_unmount:
 	fuse_session_unmount(se);
+	/* After the unmount, which ends the workers' pending fetches. */
+	uring_stop();
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:

@@ -379,6 +379,7 @@ static int parse_one(struct lfs_options *o, char *item, char *err,
 	BOOL_OPT("writeback", writeback)
 	BOOL_OPT("file_handles", file_handles)
 	BOOL_OPT("passthrough", passthrough)
+	BOOL_OPT("io_uring", io_uring)
 	if (strcmp(key, "redirect_dir") == 0) {
 		/* Kernel values: on, follow, nofollow, off. */
 		if (!val || !strcmp(val, "on") || !strcmp(val, "follow"))
@@ -518,6 +519,7 @@ static void set_defaults(struct lfs_options *o)
 	o->index = true;
 	o->writeback = true;
 	o->passthrough = true;
+	o->io_uring = true;
 	o->timeout = DEFAULT_TIMEOUT;
 	o->dircache_mib = 64;
 	o->squash_uid = -1;
@@ -665,6 +667,9 @@ void lfs_print_help(const char *prog)
 "                     passthrough is used)\n"
 "  passthrough=0|1    reads and writes of upper files go straight to them\n"
 "                     (Linux 6.9+, root; default 1)\n"
+"  io_uring=0|1       take requests through per-CPU io_uring queues when the\n"
+"                     kernel allows it (Linux 6.14+, fuse module parameter\n"
+"                     enable_uring=Y; default 1)\n"
 "  file_handles=0|1   read-only mounts: 0 lets the kernel open files by\n"
 "                     itself, served from one fd per inode (default); 1\n"
 "                     asks for OPEN and RELEASE per open file.  Mounts\n"

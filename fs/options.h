@@ -67,6 +67,7 @@ struct lfs_options {
 	bool writeback;          /* kernel writeback cache */
 	bool file_handles;       /* OPEN/RELEASE per open file (shared_fd.h) */
 	bool passthrough;        /* FUSE passthrough for upper files */
+	bool io_uring;           /* FUSE over io_uring when the kernel has it */
 	unsigned threads;        /* 0: chosen from the CPU count */
 	double timeout;          /* entry and attribute cache timeout, s */
 	unsigned dircache_mib;   /* budget for merged directory listings */

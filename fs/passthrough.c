@@ -10,50 +10,11 @@
 #include <unistd.h>
 
 #include "file.h"
+#include "fuse_abi.h"
 #include "node.h"
 #include "stats.h"
+#include "transport.h"
 
-/*
- * The parts of the kernel's FUSE ABI (include/uapi/linux/fuse.h, 7.40)
- * that libfuse 3.14's headers do not have yet.
- */
-#define LFS_FUSE_INIT 26
-#define LFS_FLAGS2_PASSTHROUGH (1u << 5)      /* FUSE_PASSTHROUGH >> 32 */
-#define LFS_FOPEN_PASSTHROUGH (1u << 7)
-/* fuse_init_in: major, minor, max_readahead, flags, flags2 */
-#define LFS_INIT_IN_FLAGS2 16
-/* fuse_init_out: ..., flags2 at 32, max_stack_depth at 36 */
-#define LFS_INIT_OUT_FLAGS2 32
-#define LFS_INIT_OUT_STACK_DEPTH 36
-#define LFS_INIT_OUT_MIN 40
-/* fuse_open_out: fh, open_flags at 8, backing_id at 12 */
-#define LFS_OPEN_OUT_SIZE 16
-
-struct lfs_backing_map {
-	int32_t fd;
-	uint32_t flags;
-	uint64_t padding;
-};
-#define LFS_DEV_IOC_BACKING_OPEN _IOW(229, 1, struct lfs_backing_map)
-#define LFS_DEV_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
-
-/* fuse_in_header and fuse_out_header (unchanged since 7.0). */
-struct in_header {
-	uint32_t len, opcode;
-	uint64_t unique, nodeid;
-	uint32_t uid, gid, pid;
-	uint16_t total_extlen, padding;
-};
-struct out_header {
-	uint32_t len;
-	int32_t error;
-	uint64_t unique;
-};
-
-static int dev_fd = -1;          /* the session's /dev/fuse */
-static bool kernel_offers;       /* INIT offered FUSE_PASSTHROUGH */
-static _Atomic uint64_t init_unique; /* 0 once INIT is answered */
-static struct lfs *mount_fs;
 /* Guards each node's open counts (node_ext): striped by node, so opens
  * of different files never wait for each other. */
 #define PT_STRIPES 64
@@ -69,92 +30,6 @@ static pthread_mutex_t *pt_lock_of(const struct node *n)
 
 /* Set by passthrough_reply_next, consumed by the next reply written. */
 static __thread int32_t reply_backing_id;
-
-/* ---- the transport ---- */
-
-static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
-{
-	(void)userdata;
-	ssize_t n = read(fd, buf, len);
-	if (n >= (ssize_t)(sizeof(struct in_header) + LFS_INIT_IN_FLAGS2 + 4)) {
-		const struct in_header *h = buf;
-		if (h->opcode == LFS_FUSE_INIT) {
-			uint32_t flags2;
-			memcpy(&flags2, (const char *)buf + sizeof(*h) +
-					       LFS_INIT_IN_FLAGS2,
-			       sizeof(flags2));
-			kernel_offers = flags2 & LFS_FLAGS2_PASSTHROUGH;
-			init_unique = h->unique;
-		}
-	}
-	return n;
-}
-
-static ssize_t pt_writev(int fd, struct iovec *iov, int count,
-			 void *userdata)
-{
-	(void)userdata;
-	const struct out_header *h = iov[0].iov_base;
-	if (count == 2 && h->error == 0 && init_unique &&
-	    h->unique == init_unique && iov[1].iov_len >= LFS_INIT_OUT_MIN) {
-		/* The INIT reply: ask for passthrough, one level of stacking
-		 * below us (the upper layer's filesystem). */
-		init_unique = 0;
-		if (mount_fs && mount_fs->passthrough) {
-			char *o = iov[1].iov_base;
-			uint32_t flags2, depth = 1;
-			memcpy(&flags2, o + LFS_INIT_OUT_FLAGS2, 4);
-			flags2 |= LFS_FLAGS2_PASSTHROUGH;
-			memcpy(o + LFS_INIT_OUT_FLAGS2, &flags2, 4);
-			memcpy(o + LFS_INIT_OUT_STACK_DEPTH, &depth, 4);
-		}
-	}
-	int32_t id = reply_backing_id;
-	if (id > 0) {
-		reply_backing_id = 0;
-		if (count == 2 && h->error == 0 &&
-		    iov[1].iov_len >= LFS_OPEN_OUT_SIZE) {
-			/* fuse_open_out ends an OPEN and a CREATE reply. */
-			char *o = (char *)iov[1].iov_base + iov[1].iov_len -
-				  LFS_OPEN_OUT_SIZE;
-			uint32_t flags;
-			memcpy(&flags, o + 8, 4);
-			flags |= LFS_FOPEN_PASSTHROUGH;
-			memcpy(o + 8, &flags, 4);
-			memcpy(o + 12, &id, 4);
-		}
-	}
-	return writev(fd, iov, count);
-}
-
-static ssize_t pt_splice_receive(int fdin, off_t *offin, int fdout,
-				 off_t *offout, size_t len,
-				 unsigned int flags, void *userdata)
-{
-	(void)userdata;
-	return splice(fdin, offin, fdout, offout, len, flags);
-}
-
-static ssize_t pt_splice_send(int fdin, off_t *offin, int fdout,
-			      off_t *offout, size_t len, unsigned int flags,
-			      void *userdata)
-{
-	(void)userdata;
-	return splice(fdin, offin, fdout, offout, len, flags);
-}
-
-int passthrough_install(struct fuse_session *se, struct lfs *fs)
-{
-	static const struct fuse_custom_io io = {
-		.read = pt_read,
-		.writev = pt_writev,
-		.splice_receive = pt_splice_receive,
-		.splice_send = pt_splice_send,
-	};
-	mount_fs = fs;
-	dev_fd = fuse_session_fd(se);
-	return fuse_session_custom_io(se, &io, dev_fd);
-}
 
 /* ---- negotiation ---- */
 
@@ -179,7 +54,8 @@ static bool may_register_backing(void)
 
 bool passthrough_possible(void)
 {
-	return kernel_offers && may_register_backing();
+	return (transport_offered_flags2() & LFS_FLAGS2_PASSTHROUGH) &&
+	       may_register_backing();
 }
 
 /* ---- per-handle modes ---- */
@@ -195,7 +71,8 @@ bool passthrough_attach(struct lfs *fs, struct lfs_file *h)
 	if (h->upper && e->cached_opens == 0) {
 		if (e->pt_opens == 0) {
 			struct lfs_backing_map map = { .fd = h->fd };
-			int id = ioctl(dev_fd, LFS_DEV_IOC_BACKING_OPEN, &map);
+			int id = ioctl(transport_dev_fd(),
+				       LFS_DEV_IOC_BACKING_OPEN, &map);
 			if (id > 0)
 				e->backing_id = id;
 		}
@@ -218,6 +95,26 @@ void passthrough_reply_next(const struct lfs_file *h)
 	reply_backing_id = h->backing_id;
 }
 
+void passthrough_patch_reply(struct iovec *iov, int count)
+{
+	int32_t id = reply_backing_id;
+	if (id <= 0)
+		return;
+	reply_backing_id = 0;
+	const struct lfs_out_header *h = iov[0].iov_base;
+	if (count == 2 && h->error == 0 &&
+	    iov[1].iov_len >= LFS_OPEN_OUT_SIZE) {
+		/* fuse_open_out ends an OPEN and a CREATE reply. */
+		char *o = (char *)iov[1].iov_base + iov[1].iov_len -
+			  LFS_OPEN_OUT_SIZE;
+		uint32_t flags;
+		memcpy(&flags, o + 8, 4);
+		flags |= LFS_FOPEN_PASSTHROUGH;
+		memcpy(o + 8, &flags, 4);
+		memcpy(o + 12, &id, 4);
+	}
+}
+
 void passthrough_detach(struct lfs_file *h)
 {
 	struct node_ext *e = h->node->ext;
@@ -228,7 +125,7 @@ void passthrough_detach(struct lfs_file *h)
 	if (h->backing_id > 0) {
 		if (--e->pt_opens == 0) {
 			uint32_t id = (uint32_t)e->backing_id;
-			ioctl(dev_fd, LFS_DEV_IOC_BACKING_CLOSE, &id);
+			ioctl(transport_dev_fd(), LFS_DEV_IOC_BACKING_CLOSE, &id);
 			e->backing_id = 0;
 		}
 	} else {

@@ -17,11 +17,10 @@
  *    copy-up, and a passthrough open would keep reading the old copy),
  *    so a node open cached stays cached until its last close.
  *
- * libfuse 3.14 predates passthrough.  A thin transport
- * (fuse_session_custom_io) passes every message through unchanged except
- * two: it adds FUSE_PASSTHROUGH to the INIT reply when passthrough was
- * chosen, and the backing id to the one OPEN or CREATE reply the handler
- * marked just before sending it.
+ * libfuse 3.14 predates passthrough: the transport (transport.h) adds
+ * FUSE_PASSTHROUGH to the INIT reply when passthrough was chosen, and the
+ * backing id to the one OPEN or CREATE reply the handler marked just
+ * before sending it.
  */
 #ifndef LFS_PASSTHROUGH_H
 #define LFS_PASSTHROUGH_H
@@ -30,10 +29,8 @@
 
 #include "layerfs.h"
 
+struct iovec;
 struct lfs_file;
-
-/* Puts the transport on the mounted session; call before the loop. */
-int passthrough_install(struct fuse_session *se, struct lfs *fs);
 
 /* In INIT: whether the kernel offered passthrough and this process may
  * register backing files.  The caller then leaves the writeback cache off
@@ -49,6 +46,10 @@ bool passthrough_attach(struct lfs *fs, struct lfs_file *h);
 /* The next OPEN or CREATE reply this thread sends carries h's backing
  * id. */
 void passthrough_reply_next(const struct lfs_file *h);
+
+/* For the transport: puts the marked backing id into this thread's next
+ * reply if it is a successful OPEN or CREATE (the mark goes either way). */
+void passthrough_patch_reply(struct iovec *iov, int count);
 
 /* A handle goes: its mode's count drops, and the backing file is
  * unregistered with the node's last passthrough handle. */

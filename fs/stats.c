@@ -15,6 +15,7 @@
 #include "layerfs.h"
 #include "lf_common.h"
 #include "node.h"
+#include "uring.h"
 
 uint64_t lfs_now_ns(void)
 {
@@ -89,6 +90,9 @@ int lfs_stats_write(struct lfs *fs, const char *path)
 	fprintf(f, "  \"passthrough\": %s,\n  \"writeback\": %s,\n",
 		fs->passthrough ? "true" : "false",
 		fs->writeback ? "true" : "false");
+	fprintf(f, "  \"io_uring_workers\": %u,\n", uring_workers());
+	fprintf(f, "  \"io_uring_requests\": %llu,\n",
+		(unsigned long long)uring_requests());
 #define FIELD(name) \
 	fprintf(f, "  \"%s\": %llu,\n", #name, (unsigned long long)get(&s->name))
 	FIELD(copyups);

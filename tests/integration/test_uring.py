@@ -1,0 +1,243 @@
+"""FUSE over io_uring (fs/uring.h): with the fuse module's enable_uring
+parameter on, requests reach the daemon through per-CPU rings, and every
+operation gives the same results as through /dev/fuse.
+
+The parameter is the machine's: these tests turn it on for themselves
+(root only) and put the old value back.  They need Linux 6.14 built with
+CONFIG_FUSE_IO_URING (the parameter exists); elsewhere they say skipped.
+"""
+
+import errno
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import lfstest
+from lfstest import LayerfsTestCase
+from test_scale import read_stats
+
+MiB = 1 << 20
+PARAM = "/sys/module/fuse/parameters/enable_uring"
+
+
+def why_no_uring():
+    if not lfstest.is_root():
+        return "needs root (to turn on the fuse module's enable_uring)"
+    if not os.path.exists(PARAM):
+        return "kernel without FUSE over io_uring (Linux 6.14+, " \
+               "CONFIG_FUSE_IO_URING)"
+    return None
+
+
+def set_param(value):
+    with open(PARAM, "w") as f:
+        f.write(value)
+
+
+class UringCase(LayerfsTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.saved = None
+        if why_no_uring() is None:
+            with open(PARAM) as f:
+                cls.saved = f.read().strip()
+            set_param("Y")
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.saved is not None:
+            set_param(cls.saved)
+
+    def setUp(self):
+        super().setUp()
+        why = why_no_uring()
+        if why:
+            self.skipTest(why)
+        self.stats = self.path("stats.json")
+
+    def stats_of(self, m):
+        return read_stats(self, m.pid, self.stats)
+
+    def wait_for_ring(self, m, probe):
+        """Repeats probe() until a request has come through a ring: the
+        workers register right after INIT, so the first requests may
+        still take /dev/fuse."""
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            probe()
+            s = self.stats_of(m)
+            if s["io_uring_requests"] > 0:
+                return s
+            time.sleep(0.05)
+        self.fail("no request came through io_uring: %s" % s)
+
+
+class Uring(UringCase):
+    def setUp(self):
+        super().setUp()
+        self.big = os.urandom(5 * MiB + 4321)
+        self.low = self.layer("low", {
+            "f": "lower data\n",
+            "big": self.big,
+            "dir/a": "a\n",
+            "dir/b": "b\n",
+            "gone": "x\n",
+            "link": ("symlink", "dir/a"),
+        })
+        many = self.path("low", "many")
+        os.makedirs(many)
+        for i in range(3000):
+            with open(os.path.join(many, "entry-%05d" % i), "w") as f:
+                f.write(str(i))
+
+    def mount_ring(self, opts=()):
+        m = self.mount_rw([self.low], opts=("stats=" + self.stats,) +
+                          tuple(opts))
+        s = self.wait_for_ring(m, lambda: os.stat(os.path.join(m.path,
+                                                               "f")))
+        self.assertGreater(s["io_uring_workers"], 0)
+        return m
+
+    def test_requests_are_served_through_the_rings(self):
+        m = self.mount_ring()
+        before = self.stats_of(m)["io_uring_requests"]
+        names = os.listdir(os.path.join(m.path, "many"))
+        self.assertEqual(len(names), 3000)
+        for n in names:
+            with open(os.path.join(m.path, "many", n)) as f:
+                self.assertEqual(f.read(), str(int(n[6:])))
+        after = self.stats_of(m)["io_uring_requests"]
+        # Each file at least opens through a ring (OPEN, READ, FLUSH,
+        # RELEASE; a daemon on /dev/fuse would count none).
+        self.assertGreaterEqual(after - before, 3000)
+
+    def check_view_and_cow(self, m):
+        p = m.path
+        # Reads: a multi-MiB lower file in requests of up to 1 MiB.
+        with open(os.path.join(p, "big"), "rb") as f:
+            self.assertEqual(f.read(), self.big)
+        with open(os.path.join(p, "big"), "rb") as f:
+            f.seek(3 * MiB + 17)
+            self.assertEqual(f.read(100), self.big[3 * MiB + 17:
+                                                   3 * MiB + 117])
+        self.assertEqual(sorted(os.listdir(os.path.join(p, "many"))),
+                         ["entry-%05d" % i for i in range(3000)])
+        self.assertEqual(os.readlink(os.path.join(p, "link")), "dir/a")
+        # Writes and copy-up: big writes carry their data in the ring's
+        # payload buffer.
+        data = os.urandom(3 * MiB + 5)
+        with open(os.path.join(p, "new"), "wb") as f:
+            f.write(data)
+        with open(os.path.join(p, "new"), "rb") as f:
+            self.assertEqual(f.read(), data)
+        with open(os.path.join(p, "f"), "a") as f:
+            f.write("appended\n")
+        with open(os.path.join(p, "f")) as f:
+            self.assertEqual(f.read(), "lower data\nappended\n")
+        with open(os.path.join(m.upper, "f")) as f:
+            self.assertEqual(f.read(), "lower data\nappended\n")
+        os.unlink(os.path.join(p, "gone"))
+        self.assertFalse(os.path.exists(os.path.join(p, "gone")))
+        self.assertTrue(os.path.exists(os.path.join(self.low, "gone")))
+        os.rename(os.path.join(p, "dir"), os.path.join(p, "moved"))
+        self.assertEqual(sorted(os.listdir(os.path.join(p, "moved"))),
+                         ["a", "b"])
+        os.mkdir(os.path.join(p, "d2"))
+        os.rmdir(os.path.join(p, "d2"))
+        # Extended attributes, both ways through the payload.
+        value = os.urandom(3000)
+        os.setxattr(os.path.join(p, "new"), "user.big", value)
+        self.assertEqual(os.getxattr(os.path.join(p, "new"), "user.big"),
+                         value)
+        self.assertIn("user.big", os.listxattr(os.path.join(p, "new")))
+        with self.assertRaises(OSError) as cm:
+            os.stat(os.path.join(p, "no-such-file"))
+        self.assertEqual(cm.exception.errno, errno.ENOENT)
+
+    def test_view_and_copy_on_write(self):
+        m = self.mount_ring()
+        self.check_view_and_cow(m)
+        self.assertGreater(self.stats_of(m)["io_uring_requests"], 100)
+
+    def test_view_and_copy_on_write_without_passthrough(self):
+        # Every READ and WRITE then goes through the rings.
+        m = self.mount_ring(opts=("passthrough=0",))
+        self.check_view_and_cow(m)
+
+    def test_parallel_readers_get_their_own_answers(self):
+        m = self.mount_ring(opts=("passthrough=0",))
+        errors = []
+
+        def reader(k):
+            try:
+                for i in range(k, 3000, 4):
+                    with open(os.path.join(m.path, "many",
+                                           "entry-%05d" % i)) as f:
+                        if f.read() != str(i):
+                            errors.append(i)
+                    if k == 0 and i % 300 == 0:
+                        with open(os.path.join(m.path, "big"), "rb") as f:
+                            if f.read() != self.big:
+                                errors.append("big")
+            except OSError as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=reader, args=(k,))
+                   for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+
+    def test_unmount_ends_the_daemon(self):
+        m = self.mount_ring()
+        self.check_view_and_cow(m)
+        self.assertEqual(m.unmount(timeout=20), 0)
+
+    def test_killed_daemon_leaves_a_dead_mount_not_a_hang(self):
+        m = self.mount_ring()
+        os.kill(m.pid, signal.SIGKILL)
+        m.proc.wait(timeout=20)
+        # The kernel ends the connection: ENOTCONN, or ECONNABORTED for
+        # a request that met the rings being torn down (the kernel
+        # closes them a moment after the process is gone).
+        for _ in range(3):
+            r = subprocess.run(["stat", m.path], capture_output=True,
+                               text=True, timeout=20)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertRegex(r.stderr, "not connected|connection abort")
+        lfstest.force_unmount(m.path)
+
+
+class UringOff(UringCase):
+    def setUp(self):
+        super().setUp()
+        self.low = self.layer("low", {"f": "lower data\n"})
+
+    def check_no_ring(self, m):
+        for _ in range(50):
+            with open(os.path.join(m.path, "f")) as f:
+                self.assertEqual(f.read(), "lower data\n")
+        s = self.stats_of(m)
+        self.assertEqual(s["io_uring_workers"], 0)
+        self.assertEqual(s["io_uring_requests"], 0)
+
+    def test_option_off_keeps_dev_fuse(self):
+        m = self.mount_rw([self.low], opts=("stats=" + self.stats,
+                                            "io_uring=0"))
+        self.check_no_ring(m)
+
+    def test_kernel_parameter_off_keeps_dev_fuse(self):
+        set_param("N")
+        try:
+            m = self.mount_rw([self.low], opts=("stats=" + self.stats,))
+        finally:
+            set_param("Y")
+        self.check_no_ring(m)
+
+
+if __name__ == "__main__":
+    lfstest.main()
