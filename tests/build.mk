@@ -24,6 +24,12 @@ test: deps all unit-tests
 check-sanitize: deps
 	@sh scripts/check-sanitize.sh
 
+# The integration tests with every daemon on FUSE over io_uring (the fuse
+# module's enable_uring turned on for the run; root only).
+.PHONY: check-uring
+check-uring: all
+	@TESTS="$(TESTS)" sh scripts/check-uring.sh
+
 # The integration tests with every layerfs daemon under valgrind memcheck.
 .PHONY: check-valgrind
 check-valgrind: deps

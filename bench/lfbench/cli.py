@@ -85,6 +85,11 @@ def parse_args(argv):
                     "debootstrap (default http://deb.debian.org/debian)")
     ap.add_argument("--no-install", action="store_true",
                     help="do not apt-get install missing peers")
+    ap.add_argument("--fuse-uring", choices=("on", "off", "keep"),
+                    default="on", help="the fuse module's enable_uring "
+                    "parameter for the run (layerfs then takes requests "
+                    "through io_uring; the peers do not use it): on (the "
+                    "default), off, or keep it as it is; put back after")
     ap.add_argument("--note", action="append", default=[], metavar="TEXT",
                     help="a note for the results (repeatable), e.g. that "
                     "the machine was shared with other work")
@@ -225,6 +230,7 @@ def main(argv=None):
     t0 = time.monotonic()
     notes = []
     ctx = runner.Context(scratch, walker, util.can_drop_caches())
+    uring_saved = machine.set_fuse_uring(a.fuse_uring)
     try:
         return _run(a, build, cache, out, ctx, notes, t0)
     except KeyboardInterrupt:
@@ -234,6 +240,7 @@ def main(argv=None):
         sys.stderr.write("bench: %s\n" % e)
         return EXIT_FATAL
     finally:
+        machine.restore_fuse_uring(uring_saved)
         try:
             ctx.cleanup()
         except BenchError as e:

@@ -92,8 +92,47 @@ def loadavg():
         return None
 
 
+FUSE_URING_PARAM = "/sys/module/fuse/parameters/enable_uring"
+
+
+def fuse_uring_state():
+    """'on', 'off', or why neither."""
+    try:
+        with open(FUSE_URING_PARAM) as f:
+            return "on" if f.read().strip() in ("Y", "1") else "off"
+    except FileNotFoundError:
+        return "not in this kernel (Linux 6.14+, CONFIG_FUSE_IO_URING)"
+    except OSError as e:
+        return "unreadable (%s)" % e.strerror
+
+
+def set_fuse_uring(want):
+    """Sets the fuse module's enable_uring for the run ('on', 'off' or
+    'keep'); returns the value to put back, or None."""
+    if want == "keep" or not os.path.exists(FUSE_URING_PARAM):
+        return None
+    try:
+        with open(FUSE_URING_PARAM) as f:
+            old = f.read().strip()
+        with open(FUSE_URING_PARAM, "w") as f:
+            f.write("Y" if want == "on" else "N")
+        return old
+    except OSError:
+        return None  # not root: the run says the state it had
+
+
+def restore_fuse_uring(old):
+    if old is not None:
+        try:
+            with open(FUSE_URING_PARAM, "w") as f:
+                f.write(old)
+        except OSError:
+            pass
+
+
 def describe(data_dir):
     return {
+        "fuse_io_uring": fuse_uring_state(),
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
         "memory_bytes": _mem_total(),

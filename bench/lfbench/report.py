@@ -142,6 +142,8 @@ class Report:
         L.append("| OS, kernel | %s, Linux %s |" % (mc["os"], mc["kernel"]))
         L.append("| cgroups | %s |" % mc["cgroups"])
         L.append("| CPU idle | %s |" % mc.get("cpuidle", "unknown"))
+        L.append("| FUSE over io_uring (fuse enable_uring) | %s |"
+                 % mc.get("fuse_io_uring", "unknown"))
         L.append("| load average | %s |" % self._load_md())
         L.append("| filesystem of the data | %s |" % mc["data_filesystem"])
         pk = ", ".join("%s %s" % (p, v) for p, v in mc["packages"].items()
