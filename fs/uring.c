@@ -381,13 +381,17 @@ static void *worker_main(void *arg)
 
 static unsigned workers_per_queue(const struct lfs *fs, unsigned nqueues)
 {
-	/* Enough that a worker stuck in a slow request (a big copy-up, an
-	 * fsync) leaves others for its CPU; threads=N spreads N over the
-	 * queues. */
+	/* threads=N spreads N over the queues (each needs one: the kernel
+	 * uses the rings only once every CPU's queue has a worker). */
 	if (fs->opt->threads)
 		return fs->opt->threads >= nqueues ? fs->opt->threads / nqueues
 						   : 1;
-	return 4;
+	/* Otherwise enough that a worker stuck in a slow request (a big
+	 * copy-up, an fsync) leaves others for its CPU: 4 per queue on
+	 * small machines, fewer on large ones, where the other CPUs' queues
+	 * have theirs (about 16 workers in all, at least one per CPU). */
+	unsigned per = 16 / nqueues;
+	return per < 1 ? 1 : per > 4 ? 4 : per;
 }
 
 void uring_start(struct lfs *fs, int dev_fd, uint32_t max_write,

@@ -197,6 +197,27 @@ class Uring(UringCase):
         self.check_view_and_cow(m)
         self.assertEqual(m.unmount(timeout=20), 0)
 
+    def test_sigterm_unmounts_and_ends_the_daemon(self):
+        m = self.mount_ring()
+        self.check_view_and_cow(m)
+        os.kill(m.pid, signal.SIGTERM)
+        self.assertEqual(m.proc.wait(timeout=20), 0)
+        self.assertIsNone(lfstest.mounted_fstype(m.path))
+        # What the mount wrote is in the upper layer.
+        with open(os.path.join(m.upper, "f")) as f:
+            self.assertEqual(f.read(), "lower data\nappended\n")
+
+    def test_workers_spread_over_the_queues(self):
+        # threads=N gives each CPU's queue N / CPUs workers, at least one.
+        m = self.mount_ring(opts=("threads=1",))
+        with open("/sys/devices/system/cpu/possible") as f:
+            cpus = 0
+            for part in f.read().strip().split(","):
+                a, _, b = part.partition("-")
+                cpus += int(b or a) - int(a) + 1
+        self.assertEqual(self.stats_of(m)["io_uring_workers"], cpus)
+        self.check_view_and_cow(m)
+
     def test_killed_daemon_leaves_a_dead_mount_not_a_hang(self):
         m = self.mount_ring()
         os.kill(m.pid, signal.SIGKILL)
