@@ -29,10 +29,17 @@
  * without the payload (a WRITE's data) being copied. */
 #define HEAD_ROOM 4096
 
+/* The workers of one CPU's queue. */
+struct uring_queue {
+	unsigned started;      /* under workers_lock */
+	_Atomic unsigned idle; /* waiting for a request */
+};
+
 struct uring_worker {
 	pthread_t thread;
 	bool joinable;
 	unsigned qid;
+	struct uring_queue *queue;
 	struct io_uring ring;
 	/* The registered slot: the kernel writes a request's headers into
 	 * hdr and its payload (a name, WRITE data) into payload, and reads
@@ -52,24 +59,20 @@ static struct {
 	int dev_fd;
 	int stop_fd;
 	size_t payload_cap;
-	struct uring_worker *workers;
-	unsigned nslots;           /* allocated */
-	_Atomic unsigned nworkers; /* started */
+	struct uring_worker *workers; /* per_queue slots per queue */
+	struct uring_queue *queues;
+	unsigned per_queue;
+	unsigned nslots;
+	unsigned nworkers; /* started; under workers_lock */
+	bool stopping;     /* under workers_lock */
 	atomic_bool warned;
 } U = { .dev_fd = -1, .stop_fd = -1 };
 
+/* Held while the workers array is freed, and by the statistics. */
+static pthread_mutex_t workers_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* The worker whose request this thread is answering. */
 static __thread struct uring_worker *answering;
-
-bool uring_kernel_enabled(void)
-{
-	FILE *f = fopen("/sys/module/fuse/parameters/enable_uring", "re");
-	if (!f)
-		return false;
-	int c = fgetc(f);
-	fclose(f);
-	return c == 'Y' || c == 'y' || c == '1';
-}
 
 /* The kernel makes one queue per possible CPU (not per online one). */
 static unsigned possible_cpus(void)
@@ -117,7 +120,7 @@ static struct io_uring_sqe *slot_sqe(struct uring_worker *w, uint32_t op)
 		io_uring_submit(&w->ring);
 		sqe = io_uring_get_sqe(&w->ring);
 	}
-	/* 128-byte entries: the command is in the second half. */
+	/* 128-byte entries: the command area runs past the first 64. */
 	memset((char *)sqe, 0, 128);
 	sqe->opcode = IORING_OP_URING_CMD;
 	sqe->fd = U.dev_fd;
@@ -166,9 +169,10 @@ bool uring_reply(const struct iovec *iov, int count, ssize_t *written)
 			return true;
 		}
 		/* A READ handler may have written straight into the
-		 * payload (uring_reply_buffer). */
+		 * payload (uring_reply_buffer); other replies may point
+		 * into the request still in it. */
 		if (iov[i].iov_base != w->payload + used)
-			memcpy(w->payload + used, iov[i].iov_base, n);
+			memmove(w->payload + used, iov[i].iov_base, n);
 		used += n;
 	}
 	out.len = (uint32_t)(sizeof(out) + used);
@@ -297,7 +301,7 @@ static bool may_spin(void)
 }
 
 /* Sends the reply, then watches the ring for the next request for a
- * while before sleeping in the kernel */
+ * while before sleeping in the kernel. */
 static void spin_for_request(struct uring_worker *w)
 {
 	io_uring_submit(&w->ring);
@@ -323,6 +327,15 @@ static void spin_for_request(struct uring_worker *w)
 	}
 }
 
+static void register_slot(struct uring_worker *w)
+{
+	struct io_uring_sqe *sqe = slot_sqe(w, LFS_URING_CMD_REGISTER);
+	sqe->addr = (uintptr_t)w->iov;
+	sqe->len = 2;
+}
+
+static void took_request(struct uring_worker *w);
+
 static void *worker_main(void *arg)
 {
 	struct uring_worker *w = arg;
@@ -338,9 +351,8 @@ static void *worker_main(void *arg)
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
 	io_uring_prep_poll_add(sqe, U.stop_fd, POLLIN);
 	sqe->user_data = TAG_STOP;
-	sqe = slot_sqe(w, LFS_URING_CMD_REGISTER);
-	sqe->addr = (uintptr_t)w->iov;
-	sqe->len = 2;
+	register_slot(w);
+	atomic_fetch_add(&w->queue->idle, 1);
 
 	bool registered = false, stop = false;
 	while (!stop) {
@@ -359,17 +371,29 @@ static void *worker_main(void *arg)
 			if (cqe->user_data == TAG_STOP) {
 				stop = true;
 			} else if (cqe->res < 0) {
-				/* ENOTCONN and ECONNABORTED: the mount
-				 * went away. */
 				int e = -cqe->res;
-				if (!registered && e != ENOTCONN &&
-				    e != ECONNABORTED)
+				if (e == ENOTCONN || e == ECONNABORTED) {
+					stop = true; /* the mount went away */
+				} else if (!registered) {
 					warn_once("registering with the kernel",
 						  e);
-				stop = true;
+					atomic_fetch_sub(&w->queue->idle, 1);
+					stop = true;
+				} else {
+					/* A failed commit leaves the slot
+					 * with the kernel: a new one keeps
+					 * this CPU's queue served. */
+					lf_warn("FUSE over io_uring: a reply "
+						"failed: %s", strerror(e));
+					registered = false;
+					register_slot(w);
+				}
 			} else {
 				registered = true;
+				took_request(w);
 				serve(w);
+				/* Waiting again once the reply is sent. */
+				atomic_fetch_add(&w->queue->idle, 1);
 			}
 		}
 		io_uring_cq_advance(&w->ring, seen);
@@ -394,6 +418,50 @@ static unsigned workers_per_queue(const struct lfs *fs, unsigned nqueues)
 	return per < 1 ? 1 : per > 4 ? 4 : per;
 }
 
+/* Starts the next worker of queue q, if it has one left to start.
+ * Called with workers_lock held. */
+static void start_worker_locked(unsigned q)
+{
+	struct uring_queue *queue = &U.queues[q];
+	if (U.stopping || queue->started >= U.per_queue)
+		return;
+	struct uring_worker *w = &U.workers[q * U.per_queue + queue->started];
+	long page = sysconf(_SC_PAGESIZE);
+	if (posix_memalign((void **)&w->hdr, 64, sizeof(*w->hdr)) != 0 ||
+	    posix_memalign((void **)&w->area, (size_t)page,
+			   HEAD_ROOM + U.payload_cap) != 0) {
+		warn_once("cannot start a worker", ENOMEM);
+		return;
+	}
+	memset(w->hdr, 0, sizeof(*w->hdr));
+	w->qid = q;
+	w->queue = queue;
+	w->payload = w->area + HEAD_ROOM;
+	w->iov[0] = (struct iovec){ w->hdr, sizeof(*w->hdr) };
+	w->iov[1] = (struct iovec){ w->payload, U.payload_cap };
+	int e = pthread_create(&w->thread, NULL, worker_main, w);
+	if (e != 0) {
+		warn_once("cannot start a worker", e);
+		return;
+	}
+	w->joinable = true;
+	queue->started++;
+	U.nworkers++;
+}
+
+/* A worker took a request: if none of its queue is left waiting, start
+ * another, so that the next request of this CPU does not wait for this
+ * one (the way libfuse's thread pool grows). */
+static void took_request(struct uring_worker *w)
+{
+	if (atomic_fetch_sub(&w->queue->idle, 1) != 1 ||
+	    w->queue->started >= U.per_queue)
+		return;
+	pthread_mutex_lock(&workers_lock);
+	start_worker_locked(w->qid);
+	pthread_mutex_unlock(&workers_lock);
+}
+
 void uring_start(struct lfs *fs, int dev_fd, uint32_t max_write,
 		 uint16_t max_pages)
 {
@@ -409,76 +477,82 @@ void uring_start(struct lfs *fs, int dev_fd, uint32_t max_write,
 	long online = sysconf(_SC_NPROCESSORS_ONLN);
 	online_cpus = online > 0 ? online : 1;
 	unsigned nqueues = possible_cpus();
-	unsigned per = workers_per_queue(fs, nqueues);
+	U.per_queue = workers_per_queue(fs, nqueues);
 	U.se = fs->se;
 	U.dev_fd = dev_fd;
 	U.payload_cap = cap;
 	U.stop_fd = eventfd(0, EFD_CLOEXEC);
-	U.workers = calloc((size_t)nqueues * per, sizeof(*U.workers));
-	U.nslots = U.workers ? nqueues * per : 0;
-	if (U.stop_fd < 0 || !U.workers) {
+	U.workers = calloc((size_t)nqueues * U.per_queue, sizeof(*U.workers));
+	U.queues = calloc(nqueues, sizeof(*U.queues));
+	if (U.stop_fd < 0 || !U.workers || !U.queues) {
 		warn_once("cannot start", errno ? errno : ENOMEM);
 		return;
 	}
-	for (unsigned i = 0; i < nqueues * per; i++) {
-		struct uring_worker *w = &U.workers[i];
-		w->qid = i / per;
-		if (posix_memalign((void **)&w->hdr, 64, sizeof(*w->hdr)) != 0 ||
-		    posix_memalign((void **)&w->area, (size_t)page,
-				   HEAD_ROOM + cap) != 0) {
-			warn_once("cannot start", ENOMEM);
-			break;
-		}
-		memset(w->hdr, 0, sizeof(*w->hdr));
-		w->payload = w->area + HEAD_ROOM;
-		w->iov[0] = (struct iovec){ w->hdr, sizeof(*w->hdr) };
-		w->iov[1] = (struct iovec){ w->payload, cap };
-		int e = pthread_create(&w->thread, NULL, worker_main, w);
-		if (e != 0) {
-			warn_once("cannot start a worker", e);
-			break;
-		}
-		w->joinable = true;
-		U.nworkers = i + 1;
-	}
+	U.nslots = nqueues * U.per_queue;
+	/* One worker per queue now (the kernel uses the rings once each
+	 * queue has one); the others when their CPU's load asks for them.
+	 * Starting them all at once slowed the mount's first requests. */
+	pthread_mutex_lock(&workers_lock);
+	for (unsigned q = 0; q < nqueues; q++)
+		start_worker_locked(q);
+	pthread_mutex_unlock(&workers_lock);
 }
 
 void uring_stop(void)
 {
 	if (!U.workers)
 		return;
+	/* No worker starts from now on; the running ones see the stop
+	 * eventfd (those waiting for a request) or the unmount's end of
+	 * their fetch. */
+	pthread_mutex_lock(&workers_lock);
+	U.stopping = true;
+	pthread_mutex_unlock(&workers_lock);
 	uint64_t one = 1;
 	if (U.stop_fd >= 0 && write(U.stop_fd, &one, sizeof(one)) < 0)
 		lf_warn("cannot stop the io_uring workers: %s",
 			strerror(errno));
-	for (unsigned i = 0; i < U.nworkers; i++) {
+	for (unsigned i = 0; i < U.nslots; i++) {
 		struct uring_worker *w = &U.workers[i];
 		if (w->joinable)
 			pthread_join(w->thread, NULL);
 	}
+	/* The statistics thread may be reading the workers' counts. */
+	pthread_mutex_lock(&workers_lock);
 	for (unsigned i = 0; i < U.nslots; i++) {
 		free(U.workers[i].hdr);
 		free(U.workers[i].area);
 	}
 	free(U.workers);
+	free(U.queues);
 	U.workers = NULL;
+	U.queues = NULL;
 	U.nworkers = 0;
 	U.nslots = 0;
+	pthread_mutex_unlock(&workers_lock);
 	if (U.stop_fd >= 0)
 		close(U.stop_fd);
 	U.stop_fd = -1;
+	if (loadavg_fd >= 0)
+		close(loadavg_fd);
+	loadavg_fd = -1;
 }
 
 unsigned uring_workers(void)
 {
-	return U.nworkers;
+	pthread_mutex_lock(&workers_lock);
+	unsigned n = U.nworkers;
+	pthread_mutex_unlock(&workers_lock);
+	return n;
 }
 
 uint64_t uring_requests(void)
 {
 	uint64_t sum = 0;
-	for (unsigned i = 0; i < U.nworkers; i++)
+	pthread_mutex_lock(&workers_lock);
+	for (unsigned i = 0; i < U.nslots; i++)
 		sum += atomic_load_explicit(&U.workers[i].served,
 					    memory_order_relaxed);
+	pthread_mutex_unlock(&workers_lock);
 	return sum;
 }

@@ -31,9 +31,6 @@
 struct lfs;
 struct iovec;
 
-/* Whether the fuse module lets new mounts use io_uring. */
-bool uring_kernel_enabled(void);
-
 /* Starts the workers, right after the INIT reply that asked for io_uring
  * was written.  max_write and max_pages are the INIT reply's, which size
  * the payload buffers.  Failures are reported once; the mount then keeps
