@@ -355,9 +355,10 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		/* Through io_uring: read into the reply's own buffer (no
 		 * splice there, and no bounce buffer). */
 		ssize_t r = read_fully(fd, ring_buf, size, off);
+		int err = errno;
 		io_done(ref);
 		if (r < 0)
-			fuse_reply_err(req, errno);
+			fuse_reply_err(req, err);
 		else
 			fuse_reply_buf(req, ring_buf, (size_t)r);
 		return;

@@ -24,9 +24,9 @@
 #include "lf_common.h"
 #include "node.h"
 #include "ops.h"
+#include "shared_fd.h"
 #include "transport.h"
 #include "uring.h"
-#include "shared_fd.h"
 
 static bool debug_log;
 

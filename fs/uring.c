@@ -334,7 +334,8 @@ static void register_slot(struct uring_worker *w)
 	sqe->len = 2;
 }
 
-static void took_request(struct uring_worker *w);
+static bool took_last_waiting(struct uring_worker *w);
+static void start_spare(struct uring_worker *w);
 
 static void *worker_main(void *arg)
 {
@@ -390,10 +391,12 @@ static void *worker_main(void *arg)
 				}
 			} else {
 				registered = true;
-				took_request(w);
+				bool spare = took_last_waiting(w);
 				serve(w);
 				/* Waiting again once the reply is sent. */
 				atomic_fetch_add(&w->queue->idle, 1);
+				if (spare)
+					start_spare(w);
 			}
 		}
 		io_uring_cq_advance(&w->ring, seen);
@@ -449,14 +452,20 @@ static void start_worker_locked(unsigned q)
 	U.nworkers++;
 }
 
-/* A worker took a request: if none of its queue is left waiting, start
- * another, so that the next request of this CPU does not wait for this
- * one (the way libfuse's thread pool grows). */
-static void took_request(struct uring_worker *w)
+/* A worker took a request; true if it was its queue's last waiting one:
+ * then another is wanted, so that the next request of this CPU need not
+ * wait for this one (the way libfuse's thread pool grows). */
+static bool took_last_waiting(struct uring_worker *w)
 {
-	if (atomic_fetch_sub(&w->queue->idle, 1) != 1 ||
-	    w->queue->started >= U.per_queue)
-		return;
+	return atomic_fetch_sub(&w->queue->idle, 1) == 1 &&
+	       w->queue->started < U.per_queue;
+}
+
+/* Starts that other worker, once the reply is on its way (a thread start
+ * on the request's path cost the first request half a millisecond). */
+static void start_spare(struct uring_worker *w)
+{
+	io_uring_submit(&w->ring);
 	pthread_mutex_lock(&workers_lock);
 	start_worker_locked(w->qid);
 	pthread_mutex_unlock(&workers_lock);
