@@ -91,6 +91,9 @@ struct lfs {
 	bool passthrough;  /* FUSE passthrough negotiated (passthrough.h) */
 	bool no_opendir;   /* the kernel opens directories without us */
 	bool no_open;      /* ... and files (shared_fd.h) */
+	/* Set (release) once INIT has settled the flags above, for threads
+	 * that no request orders after INIT: the statistics thread. */
+	atomic_bool settled;
 	uint32_t overflow_uid, overflow_gid;
 };
 

@@ -240,6 +240,8 @@ out_signals:
 out_session:
 	fuse_session_destroy(se);
 out:
+	/* It reads the nodes, listings and counters freed below. */
+	lfs_stats_stop_signal_thread();
 	fuse_opt_free_args(&args);
 	free(mopts);
 	file_handles_close_all(&fs);

@@ -64,6 +64,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_write = 1u << 20;
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
+	atomic_store_explicit(&fs->settled, true, memory_order_release);
 }
 
 static void op_destroy(void *userdata)

@@ -5,6 +5,8 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,9 +89,11 @@ int lfs_stats_write(struct lfs *fs, const char *path)
 	fprintf(f, "  \"uptime_ms\": %llu,\n",
 		(unsigned long long)((lfs_now_ns() - s->mount_time_ns) / 1000000));
 	/* What INIT settled: how file data moves (README, Statistics). */
+	bool settled = atomic_load_explicit(&fs->settled,
+					    memory_order_acquire);
 	fprintf(f, "  \"passthrough\": %s,\n  \"writeback\": %s,\n",
-		fs->passthrough ? "true" : "false",
-		fs->writeback ? "true" : "false");
+		settled && fs->passthrough ? "true" : "false",
+		settled && fs->writeback ? "true" : "false");
 	fprintf(f, "  \"io_uring_workers\": %u,\n", uring_workers());
 	fprintf(f, "  \"io_uring_requests\": %llu,\n",
 		(unsigned long long)uring_requests());
@@ -155,6 +159,10 @@ int lfs_stats_write(struct lfs *fs, const char *path)
 	return r;
 }
 
+static pthread_t stats_tid;
+static bool stats_started;
+static atomic_bool stats_quit;
+
 /* SIGUSR1 is blocked in every thread; this one waits for it. */
 static void *stats_thread(void *arg)
 {
@@ -166,6 +174,8 @@ static void *stats_thread(void *arg)
 		int sig;
 		if (sigwait(&set, &sig) != 0)
 			continue;
+		if (atomic_load(&stats_quit))
+			break;
 		if (sig == SIGUSR1 && fs->opt->stats_file) {
 			int r = lfs_stats_write(fs, fs->opt->stats_file);
 			if (r < 0)
@@ -183,10 +193,21 @@ int lfs_stats_start_signal_thread(struct lfs *fs)
 	sigaddset(&set, SIGUSR1);
 	/* Block before any worker exists, so they all inherit the mask. */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	pthread_t t;
-	int r = pthread_create(&t, NULL, stats_thread, fs);
+	int r = pthread_create(&stats_tid, NULL, stats_thread, fs);
 	if (r != 0)
 		return -r;
-	pthread_detach(t);
+	stats_started = true;
 	return 0;
+}
+
+void lfs_stats_stop_signal_thread(void)
+{
+	if (!stats_started)
+		return;
+	/* A SIGUSR1 at exit must not find the counters freed: the thread
+	 * ends before they are. */
+	atomic_store(&stats_quit, true);
+	pthread_kill(stats_tid, SIGUSR1);
+	pthread_join(stats_tid, NULL);
+	stats_started = false;
 }

@@ -31,7 +31,7 @@
 
 /* The workers of one CPU's queue. */
 struct uring_queue {
-	unsigned started;      /* under workers_lock */
+	_Atomic unsigned started; /* changed under workers_lock */
 	_Atomic unsigned idle; /* waiting for a request */
 };
 
@@ -458,7 +458,8 @@ static void start_worker_locked(unsigned q)
 static bool took_last_waiting(struct uring_worker *w)
 {
 	return atomic_fetch_sub(&w->queue->idle, 1) == 1 &&
-	       w->queue->started < U.per_queue;
+	       atomic_load_explicit(&w->queue->started,
+				    memory_order_relaxed) < U.per_queue;
 }
 
 /* Starts that other worker, once the reply is on its way (a thread start

@@ -2,7 +2,8 @@
 # Runs a command with the fuse module's enable_uring parameter on, so that
 # every layerfs daemon it starts takes its requests through io_uring
 # (fs/uring.h), and puts the parameter back afterwards.  Without a command
-# it runs the integration tests (TESTS= chooses modules).  Needs root and
+# it runs the integration tests (TESTS= names modules, by substring,
+# separated by spaces; a name that matches none fails).  Needs root and
 # a kernel with FUSE over io_uring (Linux 6.14+); elsewhere it says
 # skipped.
 set -u
@@ -16,10 +17,23 @@ if [ ! -e "$PARAM" ]; then
 	exit 0
 fi
 saved=$(cat "$PARAM")
-trap 'echo "$saved" > "$PARAM"' EXIT INT TERM
+out=$(mktemp)
+trap 'echo "$saved" > "$PARAM"; rm -f "$out"' EXIT INT TERM
 echo Y >"$PARAM" || exit 1
-if [ $# -eq 0 ]; then
-	python3 tests/integration/run.py --only "${TESTS:-}"
-else
+if [ $# -ne 0 ]; then
 	"$@"
+	exit $?
 fi
+status=0
+# Every module's name starts with test_: the default runs them all.
+for m in ${TESTS:-test_}; do
+	python3 tests/integration/run.py --only "$m" >"$out"
+	rc=$?
+	grep -E '^(FAIL|ERROR)' "$out"
+	tail -n 1 "$out"
+	if [ $rc -ne 0 ] || tail -n 1 "$out" | grep -q '^0 passed, 0 failed'; then
+		echo "check-uring: '$m' failed or ran no test"
+		status=1
+	fi
+done
+exit $status
