@@ -63,8 +63,7 @@ static struct {
 	struct uring_queue *queues;
 	unsigned per_queue;
 	unsigned nslots;
-	unsigned nworkers; /* started; under workers_lock */
-	bool stopping;     /* under workers_lock */
+	bool stopping; /* under workers_lock */
 	atomic_bool warned;
 } U = { .dev_fd = -1, .stop_fd = -1 };
 
@@ -81,8 +80,7 @@ static unsigned possible_cpus(void)
 	unsigned count = 0;
 	if (f) {
 		unsigned a, b;
-		int n;
-		while ((n = fscanf(f, "%u", &a)) == 1) {
+		while (fscanf(f, "%u", &a) == 1) {
 			b = a;
 			int c = fgetc(f);
 			if (c == '-') {
@@ -300,13 +298,14 @@ static bool may_spin(void)
 	return idle;
 }
 
-/* Sends the reply, then watches the ring for the next request for a
- * while before sleeping in the kernel. */
+/* If a CPU is spare: sends the reply, then watches the ring for the next
+ * request for a while before sleeping in the kernel.  Otherwise the reply
+ * goes with the wait, in one io_uring_enter. */
 static void spin_for_request(struct uring_worker *w)
 {
-	io_uring_submit(&w->ring);
 	if (!may_spin())
 		return;
+	io_uring_submit(&w->ring);
 	uint64_t end = now_ns() + SPIN_NS;
 	unsigned n = 0;
 	while (!io_uring_cq_ready(&w->ring)) {
@@ -336,6 +335,38 @@ static void register_slot(struct uring_worker *w)
 
 static bool took_last_waiting(struct uring_worker *w);
 static void start_spare(struct uring_worker *w);
+
+/* One completion of the worker's ring; false when the worker is done. */
+static bool on_completion(struct uring_worker *w,
+			  const struct io_uring_cqe *cqe, bool *registered)
+{
+	if (cqe->user_data == TAG_STOP)
+		return false;
+	if (cqe->res >= 0) {
+		*registered = true;
+		bool spare = took_last_waiting(w);
+		serve(w);
+		/* Waiting again once the reply is sent. */
+		atomic_fetch_add(&w->queue->idle, 1);
+		if (spare)
+			start_spare(w);
+		return true;
+	}
+	int e = -cqe->res;
+	if (e == ENOTCONN || e == ECONNABORTED)
+		return false; /* the mount went away */
+	if (!*registered) {
+		warn_once("registering with the kernel", e);
+		atomic_fetch_sub(&w->queue->idle, 1);
+		return false;
+	}
+	/* A failed commit leaves the slot with the kernel: a new one keeps
+	 * this CPU's queue served. */
+	lf_warn("FUSE over io_uring: a reply failed: %s", strerror(e));
+	*registered = false;
+	register_slot(w);
+	return true;
+}
 
 static void *worker_main(void *arg)
 {
@@ -369,35 +400,8 @@ static void *worker_main(void *arg)
 		io_uring_for_each_cqe(&w->ring, head, cqe)
 		{
 			seen++;
-			if (cqe->user_data == TAG_STOP) {
+			if (!on_completion(w, cqe, &registered))
 				stop = true;
-			} else if (cqe->res < 0) {
-				int e = -cqe->res;
-				if (e == ENOTCONN || e == ECONNABORTED) {
-					stop = true; /* the mount went away */
-				} else if (!registered) {
-					warn_once("registering with the kernel",
-						  e);
-					atomic_fetch_sub(&w->queue->idle, 1);
-					stop = true;
-				} else {
-					/* A failed commit leaves the slot
-					 * with the kernel: a new one keeps
-					 * this CPU's queue served. */
-					lf_warn("FUSE over io_uring: a reply "
-						"failed: %s", strerror(e));
-					registered = false;
-					register_slot(w);
-				}
-			} else {
-				registered = true;
-				bool spare = took_last_waiting(w);
-				serve(w);
-				/* Waiting again once the reply is sent. */
-				atomic_fetch_add(&w->queue->idle, 1);
-				if (spare)
-					start_spare(w);
-			}
 		}
 		io_uring_cq_advance(&w->ring, seen);
 	}
@@ -430,9 +434,14 @@ static void start_worker_locked(unsigned q)
 		return;
 	struct uring_worker *w = &U.workers[q * U.per_queue + queue->started];
 	long page = sysconf(_SC_PAGESIZE);
-	if (posix_memalign((void **)&w->hdr, 64, sizeof(*w->hdr)) != 0 ||
-	    posix_memalign((void **)&w->area, (size_t)page,
-			   HEAD_ROOM + U.payload_cap) != 0) {
+	if (!w->hdr &&
+	    posix_memalign((void **)&w->hdr, 64, sizeof(*w->hdr)) != 0)
+		w->hdr = NULL;
+	if (!w->area && posix_memalign((void **)&w->area, (size_t)page,
+				       HEAD_ROOM + U.payload_cap) != 0)
+		w->area = NULL;
+	if (!w->hdr || !w->area) {
+		/* Kept for a later try; freed by uring_stop. */
 		warn_once("cannot start a worker", ENOMEM);
 		return;
 	}
@@ -449,7 +458,6 @@ static void start_worker_locked(unsigned q)
 	}
 	w->joinable = true;
 	queue->started++;
-	U.nworkers++;
 }
 
 /* A worker took a request; true if it was its queue's last waiting one:
@@ -537,7 +545,6 @@ void uring_stop(void)
 	free(U.queues);
 	U.workers = NULL;
 	U.queues = NULL;
-	U.nworkers = 0;
 	U.nslots = 0;
 	pthread_mutex_unlock(&workers_lock);
 	if (U.stop_fd >= 0)
@@ -550,8 +557,10 @@ void uring_stop(void)
 
 unsigned uring_workers(void)
 {
+	unsigned n = 0;
 	pthread_mutex_lock(&workers_lock);
-	unsigned n = U.nworkers;
+	for (unsigned i = 0; i < U.nslots; i++)
+		n += U.workers[i].joinable;
 	pthread_mutex_unlock(&workers_lock);
 	return n;
 }
