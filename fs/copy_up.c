@@ -15,6 +15,7 @@
 
 #include "creds.h"
 #include "dcache.h"
+#include "dirfd_cache.h"
 #include "lf_common.h"
 #include "override.h"
 #include "safe_path.h"
@@ -393,12 +394,14 @@ static int copy_up_ancestors(struct lfs *fs, struct node *n)
 	return r;
 }
 
+/* The parent's upper directory, from the thread's dirfd cache (a
+ * `chown -R` copies up a run of siblings): release with dirfd_release. */
 static int upper_parent_fd(struct lfs *fs, struct node *n)
 {
 	int r = copy_up_ancestors(fs, n);
 	if (r < 0)
 		return r;
-	return node_open(fs, n->parent, fs->upper, O_PATH | O_DIRECTORY);
+	return dirfd_acquire(fs, n->parent, fs->upper);
 }
 
 static int copy_up_dir_node(struct lfs *fs, struct node *n, int pfd,
@@ -537,7 +540,7 @@ static void index_key(char *buf, size_t size, const struct stat *st)
 }
 
 static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
-			   enum copy_up_kind kind)
+			   enum copy_up_kind kind, struct copy_up_stage *stage)
 {
 	int layer = node_layer(n);
 	int src = node_open_noatime(fs, n, layer, O_RDONLY);
@@ -583,6 +586,8 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 		snprintf(v, sizeof(v), "%llu", (unsigned long long)st.st_nlink);
 		r = xp_set_string(dfd, XATTR_LFS_NLINK, v);
 	}
+	if (r == 0 && stage)
+		r = stage->apply(fs, dfd, stage->arg);
 	/* Data must be on disk before the rename makes it visible; a
 	 * metadata-only copy has none, and its attributes are journaled no
 	 * later than the rename. */
@@ -613,6 +618,9 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 				/* The data is what was just read. */
 				__atomic_store_n(&e->data_layer, layer,
 						 __ATOMIC_RELAXED);
+				__atomic_store_n(&e->data_blocks,
+						 (int64_t)st.st_blocks,
+						 __ATOMIC_RELAXED);
 			}
 			if (indexed)
 				snprintf(e->index_key, sizeof(e->index_key),
@@ -630,6 +638,8 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 		lfs_stat_add(&fs->stats.meta_copyups, 1);
 	else
 		lfs_stat_add(&fs->stats.copyups, 1);
+	if (stage)
+		stage->applied = true;
 	return 0;
 }
 
@@ -670,6 +680,31 @@ int metacopy_open_data(struct lfs *fs, struct node *n, int flags)
 		return fd;
 	}
 	return -ENOENT;
+}
+
+blkcnt_t metacopy_data_blocks(struct lfs *fs, struct node *n,
+			      blkcnt_t fallback)
+{
+	struct node_ext *e = n->ext;
+	if (!e)
+		return fallback;
+	/* Lower data never changes: one fstat per node, not one open and
+	 * fstat per getattr (`ls -l` after `chown -R`). */
+	int64_t known = __atomic_load_n(&e->data_blocks, __ATOMIC_RELAXED);
+	if (known >= 0)
+		return (blkcnt_t)known;
+	int fd = metacopy_open_data(fs, n, O_PATH);
+	if (fd < 0)
+		return fallback;
+	struct stat st;
+	blkcnt_t blocks = fallback;
+	if (fstat(fd, &st) == 0) {
+		blocks = st.st_blocks;
+		__atomic_store_n(&e->data_blocks, (int64_t)blocks,
+				 __ATOMIC_RELAXED);
+	}
+	close(fd);
+	return blocks;
 }
 
 /* Data for a metacopy file, written into the upper copy in place; the
@@ -751,7 +786,8 @@ static bool needs_index_name(struct node *n)
 	return (node_flags(n) & (N_IDX_ALIAS | N_UNHASHED)) == N_IDX_ALIAS;
 }
 
-int copy_up(struct lfs *fs, struct node *n, enum copy_up_kind kind)
+static int copy_up_impl(struct lfs *fs, struct node *n,
+			enum copy_up_kind kind, struct copy_up_stage *stage)
 {
 	if (!lfs_has_upper(fs))
 		return -EROFS;
@@ -799,7 +835,7 @@ int copy_up(struct lfs *fs, struct node *n, enum copy_up_kind kind)
 		if (src >= 0)
 			close(src);
 	} else if (S_ISREG(n->mode)) {
-		r = copy_up_regular(fs, n, pfd, kind);
+		r = copy_up_regular(fs, n, pfd, kind, stage);
 	} else {
 		int src = node_open(fs, n, layer, O_PATH);
 		struct stat st;
@@ -814,8 +850,20 @@ int copy_up(struct lfs *fs, struct node *n, enum copy_up_kind kind)
 	}
 	inflight_end(&slot);
 	if (pfd >= 0)
-		close(pfd);
+		dirfd_release(pfd);
 	return r;
+}
+
+int copy_up(struct lfs *fs, struct node *n, enum copy_up_kind kind)
+{
+	return copy_up_impl(fs, n, kind, NULL);
+}
+
+int copy_up_staged(struct lfs *fs, struct node *n,
+		   struct copy_up_stage *stage)
+{
+	stage->applied = false;
+	return copy_up_impl(fs, n, CU_META, stage);
 }
 
 /* ---- hard-link index ---------------------------------------------- */
@@ -844,6 +892,8 @@ int index_attach(struct lfs *fs, struct node *n, const struct stat *lower)
 			free(e->datapath);
 			e->datapath = datapath;
 			__atomic_store_n(&e->data_layer, -1, __ATOMIC_RELAXED);
+			__atomic_store_n(&e->data_blocks, -1,
+					 __ATOMIC_RELAXED);
 			node_set_flag(n, N_METACOPY);
 		}
 	}

@@ -28,6 +28,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "layerfs.h"
 #include "node.h"
@@ -41,11 +42,33 @@ enum copy_up_kind {
 /* Makes n (and its parents) exist in the upper layer. */
 int copy_up(struct lfs *fs, struct node *n, enum copy_up_kind kind);
 
+/*
+ * A change made on a regular file's staged copy before it is published
+ * (setattr.c): chown or chmod of a lower file writes the new inode once,
+ * with the change, instead of copying it and then opening it again to
+ * change it; a crash shows the file before or after, never between.
+ */
+struct copy_up_stage {
+	int (*apply)(struct lfs *fs, int staged_fd, void *arg);
+	void *arg;
+	bool applied; /* out: the copy-up ran apply and published the file */
+};
+
+/* copy_up(CU_META) that runs stage->apply on the staged copy when n is a
+ * regular file copied up now; otherwise stage->applied stays false and
+ * the caller makes the change itself. */
+int copy_up_staged(struct lfs *fs, struct node *n,
+		   struct copy_up_stage *stage);
+
 /* Waits until no copy-up of n is in progress. */
 void copy_up_wait(struct node *n);
 
 /* Opens the lower file holding the data of a metacopy node. */
 int metacopy_open_data(struct lfs *fs, struct node *n, int flags);
+/* st_blocks of that data (the blocks the file really uses), or fallback
+ * when it cannot be reached. */
+blkcnt_t metacopy_data_blocks(struct lfs *fs, struct node *n,
+			      blkcnt_t fallback);
 
 /* Link count of a hard link kept in the index. */
 int index_nlink(struct lfs *fs, struct node *n, uint64_t *nlink);

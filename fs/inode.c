@@ -38,17 +38,8 @@ int inode_stat(struct lfs *fs, struct node *n, struct stat *st)
 	int r = node_lstat(fs, n, layer, st);
 	if (r < 0)
 		return r;
-	if (node_flags(n) & N_METACOPY) {
-		/* Size comes from the upper copy (set at copy-up); the blocks
-		 * really used are the lower data's. */
-		struct stat dst;
-		int fd = metacopy_open_data(fs, n, O_PATH);
-		if (fd >= 0) {
-			if (fstat(fd, &dst) == 0)
-				st->st_blocks = dst.st_blocks;
-			close(fd);
-		}
-	}
+	if (node_flags(n) & N_METACOPY)
+		st->st_blocks = metacopy_data_blocks(fs, n, st->st_blocks);
 	inode_present(fs, n, st);
 	return 0;
 }

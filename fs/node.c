@@ -637,6 +637,7 @@ struct node_ext *node_ext(struct node *n)
 			return NULL;
 		e->orphan_fd = -1;
 		e->data_layer = -1;
+		e->data_blocks = -1;
 		struct node_ext *expected = NULL;
 		if (!__atomic_compare_exchange_n(&n->ext, &expected, e, false,
 						 __ATOMIC_ACQ_REL,

@@ -48,6 +48,7 @@ struct node_ext {
 	char *redirect;  /* lower path of a redirected directory, "/a/b" */
 	char *datapath;  /* metacopy: lower path of the data, "/a/f" */
 	int data_layer;  /* metacopy: the layer holding it once known, or -1 */
+	int64_t data_blocks; /* metacopy: its st_blocks once known, or -1 */
 	int orphan_fd;   /* O_PATH on an unlinked file that is still open */
 	uint32_t open_files;
 	/* passthrough.h: open handles by mode, and the registered backing

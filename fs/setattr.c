@@ -35,54 +35,46 @@ static int apply_size(struct lfs *fs, struct node *n, off_t size,
 }
 
 /* Ownership and mode kept in the override xattr instead of the inode. */
-static int apply_override(struct lfs *fs, struct node *n, const struct stat *a,
+static int apply_override(struct lfs *fs, int fd, const struct stat *a,
 			  int to_set)
 {
-	int fd = node_open(fs, n, fs->upper, O_PATH);
-	if (fd < 0)
-		return fd;
 	struct override_stat o;
 	struct stat real;
-	int r = fstat(fd, &real) < 0 ? -errno : 0;
-	if (r == 0 && override_load(fs, fd, &o) < 0) {
+	if (fstat(fd, &real) < 0)
+		return -errno;
+	if (override_load(fs, fd, &o) < 0) {
 		o = (struct override_stat){ .uid = real.st_uid,
 					    .gid = real.st_gid,
 					    .mode = real.st_mode & 07777 };
 	}
-	if (r == 0) {
-		if (to_set & FUSE_SET_ATTR_UID)
-			o.uid = a->st_uid;
-		if (to_set & FUSE_SET_ATTR_GID)
-			o.gid = a->st_gid;
-		if (to_set & FUSE_SET_ATTR_MODE)
-			o.mode = (o.mode & S_IFMT) | (a->st_mode & 07777);
-		r = override_store(fs, fd, &o);
-	}
-	close(fd);
-	return r;
+	if (to_set & FUSE_SET_ATTR_UID)
+		o.uid = a->st_uid;
+	if (to_set & FUSE_SET_ATTR_GID)
+		o.gid = a->st_gid;
+	if (to_set & FUSE_SET_ATTR_MODE)
+		o.mode = (o.mode & S_IFMT) | (a->st_mode & 07777);
+	return override_store(fs, fd, &o);
 }
 
-static int apply_owner_mode(struct lfs *fs, struct node *n,
+/* The owner and mode changes of a setattr, without the squashed ids
+ * (a presentation: chown changes nothing there). */
+static int owner_mode_bits(struct lfs *fs, int to_set)
+{
+	if (fs->opt->squash_uid >= 0)
+		to_set &= ~FUSE_SET_ATTR_UID;
+	if (fs->opt->squash_gid >= 0)
+		to_set &= ~FUSE_SET_ATTR_GID;
+	return to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+			 FUSE_SET_ATTR_MODE);
+}
+
+/* Applies owner and mode to the file fd is open on (O_PATH is enough);
+ * type is its S_IFMT. */
+static int owner_mode_to_fd(struct lfs *fs, int fd, mode_t type,
 			    const struct stat *a, int to_set)
 {
-	bool squash_uid = fs->opt->squash_uid >= 0;
-	bool squash_gid = fs->opt->squash_gid >= 0;
-	/* Squashed ids are a presentation: chown changes nothing. */
-	if (squash_uid)
-		to_set &= ~FUSE_SET_ATTR_UID;
-	if (squash_gid)
-		to_set &= ~FUSE_SET_ATTR_GID;
-	if (!(to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
-			FUSE_SET_ATTR_MODE)))
-		return 0;
-	if (override_xattr_name(fs) &&
-	    (S_ISREG(n->mode) || S_ISDIR(n->mode)))
-		return apply_override(fs, n, a, to_set);
-
-	int fd = node_open(fs, n, fs->upper, O_PATH);
-	if (fd < 0)
-		return fd;
-	int r = 0;
+	if (override_xattr_name(fs) && (S_ISREG(type) || S_ISDIR(type)))
+		return apply_override(fs, fd, a, to_set);
 	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
 		uid_t uid = (to_set & FUSE_SET_ATTR_UID)
 				    ? creds_disk_uid(fs, a->st_uid)
@@ -92,25 +84,37 @@ static int apply_owner_mode(struct lfs *fs, struct node *n,
 				    : (gid_t)-1;
 		if (fchownat(fd, "", uid, gid,
 			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-			r = -errno;
+			return -errno;
 	}
-	if (r == 0 && (to_set & FUSE_SET_ATTR_MODE) && !S_ISLNK(n->mode)) {
+	if ((to_set & FUSE_SET_ATTR_MODE) && !S_ISLNK(type)) {
 		char proc[64];
 		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 		if (chmod(proc, a->st_mode & 07777) < 0)
-			r = -errno;
+			return -errno;
 	}
+	return 0;
+}
+
+static int apply_owner_mode(struct lfs *fs, struct node *n,
+			    const struct stat *a, int to_set)
+{
+	to_set = owner_mode_bits(fs, to_set);
+	if (!to_set)
+		return 0;
+	int fd = node_open(fs, n, fs->upper, O_PATH);
+	if (fd < 0)
+		return fd;
+	int r = owner_mode_to_fd(fs, fd, n->mode, a, to_set);
 	close(fd);
 	return r;
 }
 
-static int apply_times(struct lfs *fs, struct node *n, const struct stat *a,
-		       int to_set)
+/* The times a setattr asks for; false when it asks for none. */
+static bool times_of(const struct stat *a, int to_set, struct timespec ts[2])
 {
 	if (!(to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)))
-		return 0;
-	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT },
-				  { .tv_nsec = UTIME_OMIT } };
+		return false;
+	ts[0] = ts[1] = (struct timespec){ .tv_nsec = UTIME_OMIT };
 	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
 		ts[0].tv_nsec = UTIME_NOW;
 	else if (to_set & FUSE_SET_ATTR_ATIME)
@@ -119,6 +123,15 @@ static int apply_times(struct lfs *fs, struct node *n, const struct stat *a,
 		ts[1].tv_nsec = UTIME_NOW;
 	else if (to_set & FUSE_SET_ATTR_MTIME)
 		ts[1] = a->st_mtim;
+	return true;
+}
+
+static int apply_times(struct lfs *fs, struct node *n, const struct stat *a,
+		       int to_set)
+{
+	struct timespec ts[2];
+	if (!times_of(a, to_set, ts))
+		return 0;
 	char name[NAME_MAX + 1];
 	int r;
 	if (node_flags(n) & N_ROOT) {
@@ -146,6 +159,24 @@ static int apply_times(struct lfs *fs, struct node *n, const struct stat *a,
 		return dfd;
 	r = utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 	node_parent_fd_done(fs, dfd);
+	return r;
+}
+
+struct meta_change {
+	const struct stat *attr;
+	int to_set;
+};
+
+/* copy_up_stage.apply: the change made on the staged regular file, in
+ * the order apply_owner_mode and apply_times would make it. */
+static int change_staged(struct lfs *fs, int fd, void *arg)
+{
+	const struct meta_change *c = arg;
+	int bits = owner_mode_bits(fs, c->to_set);
+	int r = bits ? owner_mode_to_fd(fs, fd, S_IFREG, c->attr, bits) : 0;
+	struct timespec ts[2];
+	if (r == 0 && times_of(c->attr, c->to_set, ts) && futimens(fd, ts) < 0)
+		r = -errno;
 	return r;
 }
 
@@ -183,16 +214,22 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		     st.st_mtim.tv_nsec == attr->st_mtim.tv_nsec))
 			goto reply;
 	}
-	enum copy_up_kind kind = CU_META;
-	if (to_set & FUSE_SET_ATTR_SIZE)
-		kind = attr->st_size == 0 ? CU_TRUNC : CU_DATA;
-	r = copy_up(fs, n, kind);
+	bool done = false;
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		r = copy_up(fs, n, attr->st_size == 0 ? CU_TRUNC : CU_DATA);
+	} else {
+		/* A lower regular file gets the change with its copy-up. */
+		struct meta_change change = { attr, to_set };
+		struct copy_up_stage stage = { change_staged, &change, false };
+		r = copy_up_staged(fs, n, &stage);
+		done = stage.applied;
+	}
 	creds_as_daemon();
 	if (r == 0 && (to_set & FUSE_SET_ATTR_SIZE))
 		r = apply_size(fs, n, attr->st_size, fi);
-	if (r == 0)
+	if (r == 0 && !done)
 		r = apply_owner_mode(fs, n, attr, to_set);
-	if (r == 0)
+	if (r == 0 && !done)
 		r = apply_times(fs, n, attr, to_set);
 	if (r == 0)
 		r = inode_stat(fs, n, &st);

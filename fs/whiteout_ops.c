@@ -12,6 +12,7 @@
 
 #include "copy_up.h"
 #include "creds.h"
+#include "dirfd_cache.h"
 #include "layers.h"
 #include "whiteout.h"
 
@@ -25,7 +26,9 @@ static int slot_fill(struct lfs *fs, struct node *dir, const char *name,
 	s->visible = s->rec && drec_visible(s->rec);
 	s->wh_upper = s->rec && !s->visible && (s->rec->flags & R_WH_UPPER);
 	s->below = s->rec && (s->rec->flags & R_BELOW);
-	s->pfd = node_open(fs, dir, fs->upper, O_PATH | O_DIRECTORY);
+	/* From the thread's cache: creates and removes come in runs in one
+	 * directory (untar, rm -rf), each one openat saved. */
+	s->pfd = dirfd_acquire(fs, dir, fs->upper);
 	if (s->pfd < 0)
 		return s->pfd;
 	if (s->wh_upper) {
@@ -71,7 +74,7 @@ int slot_open(struct lfs *fs, struct node *dir, const char *name,
 	if (r < 0) {
 		dir_unlock(dir);
 		if (s->pfd >= 0)
-			close(s->pfd);
+			dirfd_release(s->pfd);
 		s->pfd = -1;
 		s->dir = NULL;
 	}
@@ -81,7 +84,7 @@ int slot_open(struct lfs *fs, struct node *dir, const char *name,
 void slot_close_locked(struct slot *s)
 {
 	if (s->pfd >= 0)
-		close(s->pfd);
+		dirfd_release(s->pfd);
 	s->pfd = -1;
 }
 

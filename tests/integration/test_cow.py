@@ -230,6 +230,40 @@ class CopyOnWrite(LayerfsTestCase):
         self.assertEqual(s["copyup_bytes"], 0)
         self.assertEqual(s["meta_copyups"], len(files))
 
+    def test_change_lands_with_the_copy_up(self):
+        """chmod and chown of a lower file are made on the staged copy,
+        with the side effects the real calls have: chmod rewrites an
+        ACL's mask, chown clears set-id bits.  Later changes go to the
+        published file."""
+        self.require_tool("setfacl", "getfacl")
+        low = self.layer("low3", {"f": b"acl", "s": b"suid"})
+        os.chmod(os.path.join(low, "s"), 0o4755)
+        self.run_cmd(["setfacl", "-m", "u:1234:rwx", os.path.join(low, "f")])
+        stats = self.path("staged-stats.json")
+        m = self.mount_rw([low], opts=("stats=" + stats,))
+        f, s = os.path.join(m.path, "f"), os.path.join(m.path, "s")
+        os.chmod(f, 0o640)
+        os.chown(s, 7, 8)
+        for p in (f, os.path.join(m.upper, "f")):
+            acl = self.run_cmd(["getfacl", "-cn", p]).stdout.decode()
+            self.assertIn("user:1234:rwx", acl)
+            self.assertIn("mask::r--", acl, p)
+            self.assertEqual(stat.S_IMODE(os.stat(p).st_mode), 0o640)
+        for p in (s, os.path.join(m.upper, "s")):
+            st = os.stat(p)
+            self.assertEqual((st.st_uid, st.st_gid), (7, 8))
+            self.assertEqual(stat.S_IMODE(st.st_mode), 0o755, p)
+        os.utime(f, (100, 200))
+        os.chown(f, 9, 9)
+        st = os.stat(os.path.join(m.upper, "f"))
+        self.assertEqual((st.st_mtime, st.st_uid), (200, 9))
+        self.assertEqual(read(f), b"acl")
+        low_s = os.stat(os.path.join(low, "s"))
+        self.assertEqual((stat.S_IMODE(low_s.st_mode), low_s.st_uid),
+                         (0o4755, 0))
+        m.unmount()
+        self.assertEqual(json.load(open(stats))["meta_copyups"], 2)
+
     def test_truncate_and_open_flags(self):
         low = self.lower()
         m = self.mount_rw([low])
