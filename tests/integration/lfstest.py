@@ -273,6 +273,9 @@ class LayerfsTestCase(unittest.TestCase):
         self._lfs_cleanups = []
 
     def tearDown(self):
+        # The test's own cleanups first: files it left open (closed by
+        # addCleanup) would make the unmount below wait for its timeout.
+        self.doCleanups()
         for m in reversed(self._mounts):
             if mounted_fstype(m.path) is not None:
                 try:
