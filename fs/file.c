@@ -129,15 +129,21 @@ int file_reply_open(struct lfs *fs, fuse_req_t req, struct fuse_file_info *fi,
 		    const struct fuse_entry_param *created)
 {
 	struct lfs_file *h = fh_of(fi);
-	if (fs->passthrough && passthrough_attach(fs, h)) {
+	enum open_mode mode = fs->passthrough ? passthrough_attach(fs, h)
+					      : OPEN_CACHED;
+	if (mode == OPEN_PASSTHROUGH) {
 		/* The kernel takes only these flags with passthrough.  Not
-		 * direct_io for O_DIRECT either: the upper file does direct
+		 * direct_io for O_DIRECT either: the backing file does direct
 		 * I/O itself. */
 		fi->direct_io = 0;
 		fi->keep_cache = 0;
 		fi->cache_readdir = 0;
 		fi->nonseekable = 0;
 		passthrough_reply_next(h);
+	} else if (mode == OPEN_BUSY) {
+		handle_unlist(h);
+		handle_free(fs, h);
+		return fuse_reply_err(req, ETXTBSY);
 	}
 	int r = created ? fuse_reply_create(req, created, fi)
 			: fuse_reply_open(req, fi);
@@ -148,6 +154,10 @@ int file_reply_open(struct lfs *fs, fuse_req_t req, struct fuse_file_info *fi,
 	}
 	return r;
 }
+
+/* __FMODE_EXEC in an OPEN's flags: the kernel opens a program to run
+ * it (execve, or the interpreter of one). */
+#define OPEN_FOR_EXEC 0x20
 
 /*
  * Whether a lower file opened for reading may wait for its first data
@@ -173,6 +183,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct node *n = node_from_ino(fs, ino);
 	int acc = fi->flags & O_ACCMODE;
 	bool writable = acc != O_RDONLY || (fi->flags & O_TRUNC);
+	bool exec = (fi->flags & OPEN_FOR_EXEC) != 0;
 	int fd, r = 0, layer = -1;
 	bool upper, lazy = false;
 
@@ -197,7 +208,9 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		upper = lfs_is_upper(fs, layer);
 		int flags = fi->flags & ~(O_CREAT | O_EXCL | O_TRUNC |
 					  O_DIRECT | O_NOCTTY);
-		lazy = !upper && open_lazily(fs);
+		/* A program about to run is read from the lower file
+		 * (passthrough.h): its backing file is registered now. */
+		lazy = !upper && open_lazily(fs) && !exec;
 		if (lazy)
 			fd = -1;
 		else
@@ -216,6 +229,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (lazy)
 		fh_of(fi)->lazy_layer = layer;
+	fh_of(fi)->exec = exec;
 	if (fi->flags & O_DIRECT)
 		fi->direct_io = 1;
 	/* Nothing to flush on close of a read-only open: no dirty pages, and

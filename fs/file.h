@@ -25,6 +25,7 @@ struct lfs_file {
 	struct node *node;
 	bool upper;    /* fd is the upper copy */
 	bool writable;
+	bool exec;     /* opened by the kernel to run the program */
 	bool mode_counted;  /* counted as passthrough or cached */
 	int32_t backing_id; /* > 0: opened in passthrough mode */
 	pthread_mutex_t lock; /* guards fd when it is switched to upper */

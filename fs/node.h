@@ -55,6 +55,7 @@ struct node_ext {
 	 * file while any is passthrough. */
 	uint32_t pt_opens, cached_opens;
 	int32_t backing_id;
+	bool backing_lower; /* the backing file is the lower data */
 	char index_key[40];  /* N_IDX_ALIAS: name in workdir/index */
 	/* Unhashed nodes are listed so unmount can free them. */
 	struct node *oprev, *onext;

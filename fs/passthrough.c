@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "file.h"
@@ -22,10 +24,41 @@ static pthread_mutex_t pt_locks[PT_STRIPES] = {
 	[0 ... PT_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER
 };
 
-static pthread_mutex_t *pt_lock_of(const struct node *n)
+/* Signalled when a node's last passthrough open goes. */
+static pthread_cond_t pt_drained[PT_STRIPES] = {
+	[0 ... PT_STRIPES - 1] = PTHREAD_COND_INITIALIZER
+};
+
+static unsigned pt_stripe(const struct node *n)
 {
 	/* Nodes are malloc'd at least 16 bytes apart. */
-	return &pt_locks[((uintptr_t)n >> 4) % PT_STRIPES];
+	return (unsigned)(((uintptr_t)n >> 4) % PT_STRIPES);
+}
+
+static pthread_mutex_t *pt_lock_of(const struct node *n)
+{
+	return &pt_locks[pt_stripe(n)];
+}
+
+/* How long an open waits for the kernel's RELEASE of an exec open that
+ * holds the other copy of the data (passthrough.h). */
+#define DRAIN_WAIT_MS 200
+
+/* Waits, lock held, until e has no passthrough open or the time is up;
+ * true when it has none. */
+static bool wait_drained(struct node *n, struct node_ext *e)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += DRAIN_WAIT_MS * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	while (e->pt_opens > 0) {
+		if (pthread_cond_timedwait(&pt_drained[pt_stripe(n)],
+					   pt_lock_of(n), &until) != 0)
+			break;
+	}
+	return e->pt_opens == 0;
 }
 
 /* Set by passthrough_reply_next, consumed by the next reply written. */
@@ -33,7 +66,13 @@ static __thread int32_t reply_backing_id;
 
 /* ---- negotiation ---- */
 
-/* CAP_SYS_ADMIN, in the initial user namespace (which maps every id). */
+/* The inode number procfs gives the initial user namespace (a fixed
+ * value of the kernel's ABI, PROC_USER_INIT_INO). */
+#define INITIAL_USERNS_INO 0xEFFFFFFDUL
+
+/* CAP_SYS_ADMIN, in the initial user namespace.  A child namespace that
+ * maps every id (a root container's) looks the same in uid_map, yet the
+ * kernel refuses its backing files: the namespace itself is compared. */
 static bool may_register_backing(void)
 {
 	struct __user_cap_header_struct hdr = {
@@ -43,13 +82,9 @@ static bool may_register_backing(void)
 	    !(data[CAP_SYS_ADMIN / 32].effective &
 	      (1u << (CAP_SYS_ADMIN % 32))))
 		return false;
-	FILE *f = fopen("/proc/self/uid_map", "re");
-	if (!f)
-		return false;
-	unsigned long inside, outside, count;
-	int n = fscanf(f, "%lu %lu %lu", &inside, &outside, &count);
-	fclose(f);
-	return n == 3 && inside == 0 && outside == 0 && count == 4294967295UL;
+	struct stat st;
+	return stat("/proc/self/ns/user", &st) == 0 &&
+	       st.st_ino == INITIAL_USERNS_INO;
 }
 
 bool passthrough_possible(void)
@@ -60,25 +95,36 @@ bool passthrough_possible(void)
 
 /* ---- per-handle modes ---- */
 
-bool passthrough_attach(struct lfs *fs, struct lfs_file *h)
+enum open_mode passthrough_attach(struct lfs *fs, struct lfs_file *h)
 {
 	struct node_ext *e = node_ext(h->node);
 	if (!e)
-		return false;
+		return OPEN_CACHED;
+	bool lower = !h->upper;
 	pthread_mutex_t *lock = pt_lock_of(h->node);
 	pthread_mutex_lock(lock);
-	bool pt = false;
-	if (h->upper && e->cached_opens == 0) {
-		if (e->pt_opens == 0) {
-			struct lfs_backing_map map = { .fd = h->fd };
-			int id = ioctl(transport_dev_fd(),
-				       LFS_DEV_IOC_BACKING_OPEN, &map);
-			if (id > 0)
-				e->backing_id = id;
-		}
-		pt = e->backing_id > 0;
+	enum open_mode mode = OPEN_CACHED;
+	if (e->pt_opens > 0 && e->backing_lower != lower &&
+	    !wait_drained(h->node, e)) {
+		/* The other copy of the data is still open in passthrough
+		 * mode, and the kernel takes no other mode beside it. */
+		pthread_mutex_unlock(lock);
+		return OPEN_BUSY;
 	}
-	if (pt) {
+	if (e->pt_opens > 0) {
+		/* One backing file per node, for the same copy of the data. */
+		mode = OPEN_PASSTHROUGH;
+	} else if (e->cached_opens == 0 && (!lower || h->exec) && h->fd >= 0) {
+		struct lfs_backing_map map = { .fd = h->fd };
+		int id = ioctl(transport_dev_fd(), LFS_DEV_IOC_BACKING_OPEN,
+			       &map);
+		if (id > 0) {
+			e->backing_id = id;
+			e->backing_lower = lower;
+			mode = OPEN_PASSTHROUGH;
+		}
+	}
+	if (mode == OPEN_PASSTHROUGH) {
 		e->pt_opens++;
 		h->backing_id = e->backing_id;
 		lfs_stat_add(&fs->stats.passthrough_opens, 1);
@@ -87,7 +133,7 @@ bool passthrough_attach(struct lfs *fs, struct lfs_file *h)
 	}
 	h->mode_counted = true;
 	pthread_mutex_unlock(lock);
-	return pt;
+	return mode;
 }
 
 void passthrough_reply_next(const struct lfs_file *h)
@@ -127,6 +173,7 @@ void passthrough_detach(struct lfs_file *h)
 			uint32_t id = (uint32_t)e->backing_id;
 			ioctl(transport_dev_fd(), LFS_DEV_IOC_BACKING_CLOSE, &id);
 			e->backing_id = 0;
+			pthread_cond_broadcast(&pt_drained[pt_stripe(h->node)]);
 		}
 	} else {
 		e->cached_opens--;

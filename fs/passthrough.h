@@ -12,11 +12,27 @@
  *  - while an inode has files open in passthrough mode, every other open
  *    of it must be passthrough with the same backing file, and while it
  *    has files open through the page cache ("cached" mode), none may be
- *    passthrough: a mismatch fails the open with EIO.  Lower files are
- *    always opened cached (their data moves to the upper layer at
- *    copy-up, and a passthrough open would keep reading the old copy),
- *    so a node open cached stays cached until its last close.
+ *    passthrough: a mismatch fails the open with EIO.  Direct-I/O opens
+ *    (no page cache, no backing file) are allowed in either mode.
  *
+ * Which open gets which mode:
+ *  - upper data: passthrough, unless the node has cached opens;
+ *  - lower data is read through the page cache, except for the opens
+ *    the kernel makes to run a program (exec): a program started from
+ *    a lower layer is read from the lower file itself, not copied page
+ *    by page through READ requests into a second cache (a container's
+ *    first `/bin/sh` on a fresh mount).  Its data cannot change while
+ *    it runs: the kernel refuses to open a running program for writing
+ *    (ETXTBSY).  Other lower opens while it runs share its backing file.
+ *  - an open that finds the node passthrough on the other copy of its
+ *    data (a write right after the program exited, before the kernel's
+ *    asynchronous RELEASE of the exec open arrived) waits for that
+ *    RELEASE, up to DRAIN_WAIT_MS; the kernel allows no other mode beside
+ *    a passthrough open, not even direct I/O.  If a lower open made while
+ *    the program ran is still open then, the open fails with ETXTBSY, as
+ *    it would have while the program ran: never a write into the lower
+ *    file, never a reader left on a copy that changed.
+
  * libfuse 3.14 predates passthrough: the transport (transport.h) adds
  * FUSE_PASSTHROUGH to the INIT reply when passthrough was chosen, and the
  * backing id to the one OPEN or CREATE reply the handler marked just
@@ -37,11 +53,17 @@ struct lfs_file;
  * and sets fs->passthrough. */
 bool passthrough_possible(void);
 
-/* Chooses the mode of a new handle (fs->passthrough only): passthrough
- * for upper data when the node has no cached opens and its backing file
- * registers; returns true then (h->backing_id set), and the caller
- * clears fi->direct_io and calls passthrough_reply_next. */
-bool passthrough_attach(struct lfs *fs, struct lfs_file *h);
+enum open_mode {
+	OPEN_CACHED,      /* through the page cache */
+	OPEN_PASSTHROUGH, /* h->backing_id set: the caller clears
+			   * fi->direct_io and calls passthrough_reply_next */
+	OPEN_BUSY,        /* no mode possible now: fail with ETXTBSY */
+};
+
+/* Chooses the mode of a new handle (fs->passthrough only), by the rules
+ * above, registering the backing file with the node's first
+ * passthrough open.  An exec open of lower data must have its fd. */
+enum open_mode passthrough_attach(struct lfs *fs, struct lfs_file *h);
 
 /* The next OPEN or CREATE reply this thread sends carries h's backing
  * id. */

@@ -11,6 +11,8 @@ import errno
 import mmap
 import os
 import platform
+import shutil
+import subprocess
 import time
 
 import lfstest
@@ -232,6 +234,98 @@ class Passthrough(LayerfsTestCase):
         self.assertEqual(data[-4:], b"LLLL")
         with open(os.path.join(self.low, "big"), "rb") as f:
             self.assertEqual(f.read(), b"L" * (3 * MiB))
+
+    def lower_program(self):
+        """A copy of sleep(1) in the lower layer, and its bytes."""
+        with open(shutil.which("sleep"), "rb") as f:
+            prog = f.read()
+        p = os.path.join(self.low, "prog")
+        with open(p, "wb") as f:
+            f.write(prog)
+        os.chmod(p, 0o755)
+        return prog
+
+    def start_program(self, path, seconds):
+        proc = subprocess.Popen([path, str(seconds)])
+        self.addCleanup(proc.wait)
+        self.addCleanup(proc.kill)
+        deadline = time.time() + 10
+        while os.readlink("/proc/%d/exe" % proc.pid) != path:
+            self.assertLess(time.time(), deadline, "the program never ran")
+            time.sleep(0.01)
+        return proc
+
+    def write_when_released(self, path, data):
+        """Writes path once the kernel's asynchronous RELEASE of the last
+        program's exec open has come (the open waits for it, and says
+        ETXTBSY only if it does not come in time)."""
+        deadline = time.time() + 10
+        while True:
+            try:
+                with open(path, "wb") as f:
+                    f.write(data)
+                return
+            except OSError as e:
+                if e.errno != errno.ETXTBSY or time.time() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def test_a_lower_program_runs_from_the_lower_file(self):
+        """exec of a lower file is passthrough to it (no READ requests, no
+        second copy in the page cache); while it runs, other opens share
+        its backing file, writes are refused by the kernel, and once it
+        has exited a write copies it up and the next exec runs the new
+        content."""
+        prog = self.lower_program()
+        m = self.mount_pt()
+        p = os.path.join(m.path, "prog")
+        before = self.pt_opens(m)
+        self.assertEqual(subprocess.run([p, "0"]).returncode, 0)
+        self.assertEqual(self.pt_opens(m), before + 1)
+        proc = self.start_program(p, 30)
+        with open(p, "rb") as f:  # a reader beside it: same backing
+            self.assertEqual(f.read(), prog)
+            mm = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+            self.assertEqual(mm[:4], b"\x7fELF")
+            mm.close()
+        with self.assertRaises(OSError) as cm:
+            open(p, "r+b")
+        self.assertEqual(cm.exception.errno, errno.ETXTBSY)
+        proc.kill()
+        proc.wait()
+        self.write_when_released(p, b"#!/bin/sh\nexit 7\n")
+        self.assertEqual(subprocess.run([p]).returncode, 7)
+        with open(os.path.join(self.low, "prog"), "rb") as f:
+            self.assertEqual(f.read(), prog)
+        with open(os.path.join(m.upper, "prog"), "rb") as f:
+            self.assertEqual(f.read(), b"#!/bin/sh\nexit 7\n")
+
+    def test_a_reader_kept_from_a_run_holds_off_writers(self):
+        """A lower open made while the program ran shares its backing file;
+        kept open after the program exits, it holds the lower copy in
+        passthrough mode, where the kernel allows no other mode: a write
+        fails with ETXTBSY instead of going anywhere wrong, and succeeds
+        once the reader is closed."""
+        prog = self.lower_program()
+        m = self.mount_pt()
+        p = os.path.join(m.path, "prog")
+        proc = self.start_program(p, 30)
+        reader = open(p, "rb")
+        self.addCleanup(reader.close)
+        proc.kill()
+        proc.wait()
+        t0 = time.time()
+        with self.assertRaises(OSError) as cm:
+            open(p, "r+b")
+        self.assertEqual(cm.exception.errno, errno.ETXTBSY)
+        self.assertLess(time.time() - t0, 5)
+        self.assertEqual(reader.read(), prog)
+        reader.close()
+        self.write_when_released(p, b"new")
+        with open(p, "rb") as f:
+            self.assertEqual(f.read(), b"new")
+        with open(os.path.join(self.low, "prog"), "rb") as f:
+            self.assertEqual(f.read(), prog)
 
 
 if __name__ == "__main__":
