@@ -40,6 +40,16 @@ void dir_rdlock(struct node *dir)
 	pthread_rwlock_rdlock(&dir_locks[lock_index(dir)]);
 }
 
+bool dir_tryrdlock(struct node *dir)
+{
+	return pthread_rwlock_tryrdlock(&dir_locks[lock_index(dir)]) == 0;
+}
+
+bool dir_same_lock(const struct node *a, const struct node *b)
+{
+	return lock_index(a) == lock_index(b);
+}
+
 void dir_wrlock(struct node *dir)
 {
 	pthread_rwlock_wrlock(&dir_locks[lock_index(dir)]);

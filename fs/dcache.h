@@ -89,6 +89,10 @@ static inline void dcache_get(struct dcache *dc)
 /* Directory locks, striped by node. */
 void dir_lock_init(void);
 void dir_rdlock(struct node *dir);
+/* false when the lock is held for writing (by anyone, this thread too) */
+bool dir_tryrdlock(struct node *dir);
+/* Whether a and b share a lock stripe (holding one holds the other). */
+bool dir_same_lock(const struct node *a, const struct node *b);
 void dir_wrlock(struct node *dir);
 void dir_unlock(struct node *dir);
 /* Locks two directories for rename, in a deadlock-free order. */
@@ -101,6 +105,9 @@ void dir_unlock_two(struct node *a, struct node *b);
  * dcache_ensure_locked for the usual pattern).
  */
 int dcache_load(struct lfs *fs, struct node *dir, struct dcache **out);
+/* The same, when the caller holds the lock of dir's parent as well. */
+int dcache_load_under_parent(struct lfs *fs, struct node *dir,
+			     struct dcache **out);
 
 /*
  * Takes dir's lock for reading, building the listing first when needed

@@ -473,7 +473,7 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		r = -ENOENT;
 	struct dcache *cdc = NULL;
 	if (r == 0)
-		r = dcache_load(fs, child, &cdc);
+		r = dcache_load_under_parent(fs, child, &cdc);
 	if (r == 0 && cdc->nvisible > 0)
 		r = -ENOTEMPTY;
 	if (r == 0) {

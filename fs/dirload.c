@@ -146,7 +146,38 @@ static int load_layers(struct lfs *fs, struct node *dir, struct dcache *dc,
 	return 0;
 }
 
-int dcache_load(struct lfs *fs, struct node *dir, struct dcache **out)
+/*
+ * The layers the parent's listing says it exists in, from top to end
+ * (exclusive), into cands; false when that listing cannot be read now.
+ * It is the parent's: read under the parent's lock (a copy-up of the
+ * parent reallocates its chain, the budget frees whole listings), which
+ * the caller may hold already, which shares a stripe with dir's, or
+ * which is tried: waiting for it while holding dir's could deadlock with
+ * a thread locking both in the other order, and every layer from top
+ * to end is a correct, slower, answer.
+ */
+static bool parent_chain(struct node *dir, bool parent_held, int top,
+			 int end, uint16_t *cands, uint16_t *ncands)
+{
+	struct node *parent = dir->parent;
+	if (!parent || (node_flags(dir) & N_ROOT))
+		return false;
+	bool held = parent_held || dir_same_lock(dir, parent);
+	if (!held && !dir_tryrdlock(parent))
+		return false;
+	struct dcache *pdc = parent->dc;
+	if (pdc) {
+		for (uint16_t i = 0; i < pdc->nchain; i++)
+			if (pdc->chain[i] >= top && pdc->chain[i] < end)
+				cands[(*ncands)++] = pdc->chain[i];
+	}
+	if (!held)
+		dir_unlock(parent);
+	return pdc != NULL;
+}
+
+static int load(struct lfs *fs, struct node *dir, bool parent_held,
+		struct dcache **out)
 {
 	if (dir->dc) {
 		atomic_store_explicit(&dir->dc->accessed, true,
@@ -181,12 +212,7 @@ int dcache_load(struct lfs *fs, struct node *dir, struct dcache **out)
 					 (uint16_t)(fs->nlayers - ncands), &n);
 		ncands = (uint16_t)(ncands + n);
 	} else {
-		struct node *parent = dir->parent;
-		struct dcache *pdc = parent ? parent->dc : NULL;
-		if (pdc && !(node_flags(dir) & N_ROOT)) {
-			for (uint16_t i = 0; i < pdc->nchain; i++)
-				if (pdc->chain[i] >= top && pdc->chain[i] < end)
-					cands[ncands++] = pdc->chain[i];
+		if (parent_chain(dir, parent_held, top, end, cands, &ncands)) {
 			/* The directory may have been copied up after the
 			 * parent's listing was read. */
 			if (top == fs->upper && (ncands == 0 ||
@@ -219,6 +245,17 @@ int dcache_load(struct lfs *fs, struct node *dir, struct dcache **out)
 	dcache_attach(dir, dc);
 	*out = dc;
 	return 0;
+}
+
+int dcache_load(struct lfs *fs, struct node *dir, struct dcache **out)
+{
+	return load(fs, dir, false, out);
+}
+
+int dcache_load_under_parent(struct lfs *fs, struct node *dir,
+			     struct dcache **out)
+{
+	return load(fs, dir, true, out);
 }
 
 int dcache_acquire_read(struct lfs *fs, struct node *dir, struct dcache **out)
