@@ -1,7 +1,8 @@
 /*
  * FUSE passthrough (Linux 6.9 and later): reads, writes and mmap of a
- * file whose data is in the upper layer go from the kernel straight to
- * the upper file, with no READ or WRITE request to the daemon.
+ * file whose data is in the upper layer (and of a program run from a
+ * lower one) go from the kernel straight to the real file, with no READ
+ * or WRITE request to the daemon.
  *
  * The kernel asks three things of a server that uses it:
  *  - it must hold CAP_SYS_ADMIN in the initial user namespace to register
@@ -12,8 +13,8 @@
  *  - while an inode has files open in passthrough mode, every other open
  *    of it must be passthrough with the same backing file, and while it
  *    has files open through the page cache ("cached" mode), none may be
- *    passthrough: a mismatch fails the open with EIO.  Direct-I/O opens
- *    (no page cache, no backing file) are allowed in either mode.
+ *    passthrough: a mismatch fails the open with EIO, a direct-I/O open
+ *    beside a passthrough one included.
  *
  * Which open gets which mode:
  *  - upper data: passthrough, unless the node has cached opens;
@@ -32,7 +33,7 @@
  *    the program ran is still open then, the open fails with ETXTBSY, as
  *    it would have while the program ran: never a write into the lower
  *    file, never a reader left on a copy that changed.
-
+ *
  * libfuse 3.14 predates passthrough: the transport (transport.h) adds
  * FUSE_PASSTHROUGH to the INIT reply when passthrough was chosen, and the
  * backing id to the one OPEN or CREATE reply the handler marked just
