@@ -87,9 +87,20 @@ static pid_t find_daemon(pid_t not)
 }
 
 /*
- * Starts layerfs inside C's user namespace and first mount namespace,
- * outside its pid namespace and cgroup.  Its stderr goes to ours until
- * it is mounted (one clear line on a bad layer), then to nowhere.
+ * Starts layerfs in C's first mount namespace, outside its pid namespace
+ * and cgroup.  Its stderr goes to ours until it is mounted (one clear
+ * line on a bad layer), then to nowhere.
+ *
+ * Which user namespace: where the container's ids are mapped (rootless,
+ * subid, a joined namespace), the container's, so that the kernel maps
+ * the ids of every request and the daemon holds no more than the
+ * container's root.  Where every id maps to itself (root's default),
+ * ours: the daemon had the host's root over every file already (root in
+ * a namespace mapping all ids), and only a daemon in the initial
+ * namespace may register backing files, which lets the kernel run
+ * programs and do the I/O of open files straight on the layers
+ * (passthrough; fs/passthrough.h) - as podman runs fuse-overlayfs for
+ * root containers.
  */
 static int start_daemon(struct container *c)
 {
@@ -117,7 +128,9 @@ static int start_daemon(struct container *c)
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (setns(ufd, CLONE_NEWUSER) < 0 || setns(mfd, CLONE_NEWNS) < 0) {
+		bool join_userns = c->idmap.mode != USERNS_IDENTITY;
+		if ((join_userns && setns(ufd, CLONE_NEWUSER) < 0) ||
+		    setns(mfd, CLONE_NEWNS) < 0) {
 			lf_err("cannot join the container's namespaces for "
 			       "layerfs: %s",
 			       strerror(errno));
