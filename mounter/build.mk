@@ -14,12 +14,16 @@ MOUNTER_OBJ := $(MOUNTER_SRC:%.c=$(BUILD)/%.o)
 # Everything but main(), for the unit tests.
 MOUNTER_LIB_OBJ := $(filter-out $(BUILD)/mounter/main.o,$(MOUNTER_OBJ))
 
+# musl's static libc where there is one: the launcher copies the init
+# into a memfd and execs it twice at every start, and with glibc it is
+# 17 times larger (700 KB, half a millisecond more per start).
 LR_INIT := $(BUILD)/mounter/layerrun-init
 LR_INIT_SRC := $(wildcard mounter/init/*.c)
+LR_INIT_CC := $(or $(shell command -v musl-gcc 2>/dev/null),$(CC))
 $(LR_INIT): $(LR_INIT_SRC)
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Os -static -s \
-		-o $@ $(LR_INIT_SRC)
+	$(LR_INIT_CC) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Os \
+		-static -s -o $@ $(LR_INIT_SRC)
 
 $(BUILD)/mounter/init_image.o: $(LR_INIT)
 $(BUILD)/mounter/init_image.o: CFLAGS += -DLR_INIT_PATH='"$(LR_INIT)"'

@@ -6,14 +6,17 @@ set -eu
 # build: compiler, libfuse3 (low-level API), xxhash, libarchive, json-c,
 #        cmocka (unit tests), libcap (layerrun capability sets),
 #        nettle (sha256 digests in layertool; libarchive links it already),
-#        liburing (layerfs takes FUSE requests through io_uring rings)
+#        liburing (layerfs takes FUSE requests through io_uring rings),
+#        musl-tools (the container's init: a 40 KB static program where
+#        glibc makes 700 KB, copied and run at every container start)
 # run/test: fuse3 (fusermount3, mount.fuse3), busybox-static (test and demo
 #        images), python3 (integration tests), attr/acl (xattr and ACL
 #        checks), zstd/gzip (archives), util-linux/iproute2/uidmap
 #        (namespaces, networking and id maps for layerrun), xfsprogs (an
 #        XFS scratch filesystem to test copy-up by reflink)
 PKGS="build-essential pkg-config libfuse3-dev fuse3 libxxhash-dev liburing-dev
-libarchive-dev libjson-c-dev libcmocka-dev libcap-dev nettle-dev busybox-static python3
+libarchive-dev libjson-c-dev libcmocka-dev libcap-dev nettle-dev musl-tools
+busybox-static python3
 attr acl zstd gzip xz-utils tar util-linux iproute2 uidmap procps psmisc
 kmod e2fsprogs xfsprogs"
 # Reliability checks: clang and its runtime (libFuzzer for make fuzz),

@@ -26,7 +26,6 @@
  * credentials, capabilities and descriptors are the caller's.
  */
 #include <errno.h>
-#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,10 +41,22 @@ static const int forwarded[] = {
 	SIGTERM, SIGWINCH, SIGALRM, SIGCONT,
 };
 
+/* capset(2)'s arguments, version 3 (linux/capability.h: a libc such as
+ * musl does not carry the kernel's headers, and the ABI is fixed). */
+#define CAPSET_VERSION_3 0x20080522
+#define CAP_KILL 5
+struct capset_header {
+	unsigned int version;
+	int pid;
+};
+struct capset_data {
+	unsigned int effective, permitted, inheritable;
+};
+
 static void keep_only_kill(void)
 {
-	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct data[2];
+	struct capset_header hdr = { CAPSET_VERSION_3, 0 };
+	struct capset_data data[2];
 	memset(data, 0, sizeof(data));
 	data[0].effective = data[0].permitted = 1u << CAP_KILL;
 	syscall(SYS_capset, &hdr, data);
