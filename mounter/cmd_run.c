@@ -169,13 +169,19 @@ int cmd_run(const struct global_opts *g, int argc, char **argv)
 
 	status = monitor_wait(c.init_pid, c.pty_master, o.interactive);
 	/* Wait for layerfs too: when run returns, every change is in the
-	 * upper layer and the statistics are written. */
+	 * upper layer and the statistics are written.  Unless both are
+	 * about to be removed: then nothing of layerfs's is worth waiting
+	 * for (the kernel's last writes of dirty pages, its statistics),
+	 * and it is ended at once. */
+	if (o.rm && c.upper_owned && c.daemon_pid > 0)
+		kill(c.daemon_pid, SIGKILL);
 	if (!monitor_reap(c.daemon_pid, 10000))
 		lf_warn("layerfs (pid %d) did not stop after the container",
 			(int)c.daemon_pid);
-	record_exit(&c, &st, status);
-	if (o.rm)
-		remove_after(&c, &st);
+	/* A removed container's state goes with the rest: it is written
+	 * only when something could not be removed, for layerrun rm. */
+	if (!o.rm || remove_after(&c, &st) < 0)
+		record_exit(&c, &st, status);
 	lr_state_free(&st);
 	container_free(&c);
 	run_opts_free(&o);

@@ -12,6 +12,7 @@
 #include "lf_common.h"
 #include "safe_path.h"
 #include "strfmt.h"
+#include "whiteout.h"
 
 #define OVERRIDE_XATTR "user.containers.override_stat"
 
@@ -134,6 +135,47 @@ static void copy_dir_attrs(int dirfd, const char *name,
 	}
 }
 
+/*
+ * Marks in HAS which of the root directories NAMES the image shows: for
+ * each name the first layer, top down, that says anything of it decides
+ * (a directory: shown; anything else, or a whiteout of either format:
+ * not), and an opaque root ends the search.
+ */
+static void image_root_dirs(const struct initlayer_spec *s,
+			    const char *const *names, size_t n, bool *has)
+{
+	bool decided[8] = { false };
+	if (n > LF_ARRAY_SIZE(decided))
+		return;
+	size_t open_names = n;
+	for (size_t i = 0; i < s->nlowers && open_names; i++) {
+		int lfd LF_AUTOCLOSE = open(s->lowers[i], O_RDONLY |
+					    O_DIRECTORY | O_CLOEXEC);
+		if (lfd < 0)
+			return; /* unreadable: keep the mount points */
+		for (size_t k = 0; k < n; k++) {
+			if (decided[k])
+				continue;
+			struct stat st;
+			char wh[64];
+			bool known = fstatat(lfd, names[k], &st,
+					     AT_SYMLINK_NOFOLLOW) == 0;
+			if (known)
+				has[k] = S_ISDIR(st.st_mode);
+			else if (wh_dotwh_name(wh, sizeof(wh), names[k]) == 0 &&
+				 faccessat(lfd, wh, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+				known = true;
+			if (known) {
+				decided[k] = true;
+				open_names--;
+			}
+		}
+		if (faccessat(lfd, WH_OPAQUE_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+		    wh_fd_has_opaque_xattr(lfd) == 1)
+			return;
+	}
+}
+
 int initlayer_write(const char *dir, const struct initlayer_spec *s,
 		    char *err, size_t errlen)
 {
@@ -144,8 +186,14 @@ int initlayer_write(const char *dir, const struct initlayer_spec *s,
 			 strerror(errno));
 		return -errno;
 	}
+	/* The mount points only where the image lacks them: each directory
+	 * is made and removed again with every container. */
 	static const char *const dirs[] = { "etc", "proc", "sys", "dev" };
+	bool has[LF_ARRAY_SIZE(dirs)] = { false };
+	image_root_dirs(s, dirs + 1, LF_ARRAY_SIZE(dirs) - 1, has + 1);
 	for (size_t i = 0; i < LF_ARRAY_SIZE(dirs); i++) {
+		if (has[i])
+			continue;
 		if (mkdirat(dfd, dirs[i], 0755) < 0 && errno != EEXIST) {
 			lr_fmt(err, errlen, "cannot write the init layer: %s",
 				 strerror(errno));

@@ -1,7 +1,8 @@
 /*
  * The init layer: a read-only layer between the upper layer and the
  * image (layerfs initdir=) holding /etc/hosts, /etc/hostname and
- * /etc/resolv.conf, and the empty /proc, /sys and /dev mount points.
+ * /etc/resolv.conf, and the empty /proc, /sys and /dev mount points
+ * where the image lacks them.
  * Written before the mount, never seen by a commit, since nothing of it
  * is in the upper layer; each run gets the host's current files.
  */

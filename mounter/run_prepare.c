@@ -233,6 +233,12 @@ static int make_dir(const char *path)
 	return 0;
 }
 
+/* Where layerfs mounts the container's root, in the container's first
+ * mount namespace, for the child to take it into its own (ctr_child.c):
+ * one directory for every container, since each mounts on it in a
+ * namespace of its own.  Not a valid container name. */
+#define MOUNT_POINT ".mnt"
+
 /* The state directory and the layers' directories in it. */
 static int make_dirs(struct container *c, const struct run_opts *o,
 		     const char *root_override)
@@ -267,7 +273,7 @@ static int make_dirs(struct container *c, const struct run_opts *o,
 	}
 	if (!(c->dir = path_join(c->root, c->name)) ||
 	    !(c->initdir = path_join(c->dir, "init")) ||
-	    !(c->mnt = path_join(c->dir, "rootfs")) ||
+	    !(c->mnt = path_join(c->root, MOUNT_POINT)) ||
 	    !(c->stats = path_join(c->dir, "stats.json")) ||
 	    (o->detach && !(c->log = path_join(c->dir, "log"))))
 		return -ENOMEM;

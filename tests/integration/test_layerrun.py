@@ -187,6 +187,27 @@ class Behaviour:
         self.assertFalse(os.path.exists(os.path.join(upper, "etc")),
                          os.listdir(upper))
 
+    def test_mount_points_where_the_image_lacks_them(self):
+        # The top layer hides /proc (a whiteout) and makes /sys a file,
+        # above a root that has both: the init layer supplies those two
+        # mount points, and not /dev, which the image shows.
+        base = self.user_dir("mp-base")
+        lu.write_rootfs(base, self.busybox)
+        top = self.user_dir("mp-top")
+        open(os.path.join(top, ".wh.proc"), "w").close()
+        with open(os.path.join(top, "sys"), "w") as f:
+            f.write("not a directory\n")
+        for p in (base, top):
+            subprocess.run(["chown", "-R", "%d:%d" % (self.uid, self.gid),
+                            p], check=True)
+        out = self.run_ok(["run", "--name", "mp", "--lower",
+                           top + ":" + base, "/bin/sh", "-c",
+                           "cat /proc/self/comm; ls /sys/kernel >/dev/null "
+                           "&& echo sys; ls -d /dev/null"])
+        self.assertEqual(out.split(), ["cat", "sys", "/dev/null"])
+        init = self.container_dir("mp", "init")
+        self.assertEqual(sorted(os.listdir(init)), ["etc", "proc", "sys"])
+
     def test_writes_in_upper_whiteouts_lower_unchanged(self):
         layers = self.image_layers()
         before = [lfstest.snapshot(l) for l in layers]
