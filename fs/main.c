@@ -49,19 +49,52 @@ static void fuse_log_to_stderr(enum fuse_log_level level, const char *fmt,
 }
 
 /* Descriptors inherited from the caller (a pipe of podman's, say) must
- * not stay open in the daemon: they would keep the caller waiting. */
-static void close_inherited_fds(const char *mountpoint)
+ * not stay open in the daemon: they would keep the caller waiting.  Kept:
+ * a /dev/fd/N mountpoint (the fd of a mount made for us) and ready_fd. */
+static void close_inherited_fds(const struct lfs_options *o)
 {
-	int keep = -1;
-	if (sscanf(mountpoint, "/dev/fd/%d", &keep) != 1)
-		keep = -1;
-	if (keep < 3) {
-		syscall(SYS_close_range, 3, ~0u, 0);
-		return;
+	int keep[2], n = 0;
+	int fd;
+	if (sscanf(o->mountpoint, "/dev/fd/%d", &fd) == 1 && fd > 2)
+		keep[n++] = fd;
+	if (o->ready_fd > 2)
+		keep[n++] = o->ready_fd;
+	if (n == 2 && keep[0] > keep[1]) {
+		fd = keep[0];
+		keep[0] = keep[1];
+		keep[1] = fd;
 	}
-	if (keep > 3)
-		syscall(SYS_close_range, 3, keep - 1, 0);
-	syscall(SYS_close_range, keep + 1, ~0u, 0);
+	unsigned from = 3;
+	for (int i = 0; i < n; i++) {
+		if ((unsigned)keep[i] > from)
+			syscall(SYS_close_range, from, keep[i] - 1, 0);
+		from = (unsigned)keep[i] + 1;
+	}
+	syscall(SYS_close_range, from, ~0u, 0);
+}
+
+/*
+ * ready_fd: the daemon stays the process its launcher started (which
+ * waits on it directly: no fork, no exit of a parent to wait for) yet
+ * detaches as fuse_daemonize() would, and says it is mounted with one
+ * byte, once stderr has carried every error of the start.
+ */
+static int detach_in_place(int ready_fd)
+{
+	if (chdir("/") < 0)
+		return -errno;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0)
+		return -errno;
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	close(null);
+	ssize_t w;
+	while ((w = write(ready_fd, "1", 1)) < 0 && errno == EINTR)
+		;
+	close(ready_fd);
+	return 0;
 }
 
 static void raise_fd_limit(void)
@@ -201,7 +234,8 @@ static int run(struct lfs_options *o)
 	if (transport_install(se, &fs) != 0)
 		lf_warn("FUSE passthrough and io_uring are not available");
 	/* The mount exists now: only then tell the caller we are ready. */
-	if (fuse_daemonize(o->foreground) != 0) {
+	if (o->ready_fd >= 0 ? detach_in_place(o->ready_fd) != 0
+			     : fuse_daemonize(o->foreground) != 0) {
 		status = LFS_EXIT_RUNTIME;
 		goto out_unmount;
 	}
@@ -295,7 +329,18 @@ int main(int argc, char **argv)
 	 * flat; glibc's per-thread caches keep contention low (the 8-process
 	 * parallel walk of make bench was no slower). */
 	mallopt(M_ARENA_MAX, 1);
-	close_inherited_fds(o.mountpoint);
+	close_inherited_fds(&o);
+	if (o.ready_fd >= 0) {
+		/* Out of the launcher's process group from the start: a ^C
+		 * meant for the container must not end its filesystem. */
+		setsid();
+		if (fcntl(o.ready_fd, F_SETFD, FD_CLOEXEC) < 0) {
+			lf_err("ready_fd=%d is not an open descriptor",
+			       o.ready_fd);
+			lfs_options_free(&o);
+			return LFS_EXIT_USAGE;
+		}
+	}
 	raise_fd_limit();
 	creds_init();
 	int status = run(&o);

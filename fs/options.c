@@ -1,6 +1,7 @@
 #include "options.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -400,6 +401,15 @@ static int parse_one(struct lfs_options *o, char *item, char *err,
 		o->threads = (unsigned)n;
 		return 0;
 	}
+	if (strcmp(key, "ready_fd") == 0) {
+		uint64_t n;
+		if (!val || lf_parse_u64(val, &n) < 0 || n < 3 || n > INT_MAX)
+			return fail(err, errlen,
+				    "ready_fd= needs an open descriptor "
+				    "number from 3");
+		o->ready_fd = (int)n;
+		return 0;
+	}
 	if (strcmp(key, "dircache") == 0) {
 		uint64_t n;
 		if (!val || lf_parse_u64(val, &n) < 0 || n < 1 || n > 1u << 20)
@@ -524,6 +534,7 @@ static void set_defaults(struct lfs_options *o)
 	o->dircache_mib = 64;
 	o->squash_uid = -1;
 	o->squash_gid = -1;
+	o->ready_fd = -1;
 }
 
 int lfs_options_parse(int argc, char **argv, struct lfs_options *o,
@@ -618,6 +629,10 @@ void lfs_print_help(const char *prog)
 "                     mount is ready, with stdin/stdout/stderr detached)\n"
 "  -d, --debug        foreground, and print every FUSE request\n"
 "  -s                 serve requests with a single thread\n"
+"  -o ready_fd=N      for launchers that keep the daemon as their child: no\n"
+"                     fork; a new session at once, stdin/stdout/stderr\n"
+"                     detached and one byte written to descriptor N once\n"
+"                     the mount is ready (N closes without it on failure)\n"
 "  -h, --help         this text;   -V, --version  the version\n"
 "\n"
 "Layers:\n"

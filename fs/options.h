@@ -49,6 +49,8 @@ struct lfs_options {
 	char *mountpoint;
 
 	bool foreground;
+	int ready_fd;            /* -1, or: stay, detached, and say when
+				    mounted on this descriptor */
 	bool debug;
 	bool singlethread;
 	bool show_help;

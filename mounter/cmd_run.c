@@ -137,8 +137,7 @@ int cmd_run(const struct global_opts *g, int argc, char **argv)
 		goto setup_failed;
 	}
 
-	/* The layerfs daemon becomes our child when it detaches, so we can
-	 * wait for it; orphans of the start are ours to reap too. */
+	/* Orphans of the start are ours to reap. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	sigset_t old;
 	monitor_block_signals(&old);

@@ -65,27 +65,6 @@ static int layerfs_options(const struct container *c, char *out, size_t size)
 	return 0;
 }
 
-/* Which process did layerfs leave running?  We are a subreaper, so the
- * daemon it forked became our child when its parent exited. */
-static pid_t find_daemon(pid_t not)
-{
-	char path[64], *buf;
-	lr_fmt(path, sizeof(path), "/proc/self/task/%d/children",
-		 (int)getpid());
-	if (lf_read_file_at(AT_FDCWD, path, &buf, NULL) < 0)
-		return 0;
-	pid_t found = 0;
-	char *save;
-	for (char *t = strtok_r(buf, " \n", &save); t;
-	     t = strtok_r(NULL, " \n", &save)) {
-		pid_t p = (pid_t)atoi(t);
-		if (p != not && p > found)
-			found = p; /* the newest */
-	}
-	free(buf);
-	return found;
-}
-
 /*
  * Starts layerfs in C's first mount namespace, outside its pid namespace
  * and cgroup.  Its stderr goes to ours until it is mounted (one clear
@@ -121,9 +100,24 @@ static int start_daemon(struct container *c)
 		       strerror(errno));
 		return -errno;
 	}
-	pid_t d = fork();
-	if (d < 0)
+	/* layerfs stays our child and says on this pipe when it is
+	 * mounted (ready_fd=): no daemon forked off to find afterwards. */
+	int ready[2];
+	size_t l = strlen(opts);
+	if (l + 24 >= sizeof(opts)) {
+		lf_err("too many or too long layer paths for layerfs");
+		return -E2BIG;
+	}
+	if (pipe2(ready, O_CLOEXEC) < 0)
 		return -errno;
+	lr_fmt(opts + l, sizeof(opts) - l, ",ready_fd=%d", ready[1]);
+	pid_t d = fork();
+	if (d < 0) {
+		int e = errno;
+		close(ready[0]);
+		close(ready[1]);
+		return -e;
+	}
 	if (d == 0) {
 		sigset_t none;
 		sigemptyset(&none);
@@ -148,19 +142,28 @@ static int start_daemon(struct container *c)
 			dup2(null, 1);
 			close(null);
 		}
+		if (fcntl(ready[1], F_SETFD, 0) < 0)
+			_exit(LR_EXIT_SETUP);
 		char *argv[] = { (char *)"layerfs", (char *)"-o", opts, c->mnt,
 				 NULL };
 		execv(bin, argv);
 		lf_err("cannot run '%s': %s", bin, strerror(errno));
 		_exit(LR_EXIT_SETUP);
 	}
-	int st;
-	while (waitpid(d, &st, 0) < 0 && errno == EINTR)
+	close(ready[1]);
+	char byte;
+	ssize_t n;
+	while ((n = read(ready[0], &byte, 1)) < 0 && errno == EINTR)
 		;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		return -EIO; /* layerfs said why on our stderr */
-	c->daemon_pid = find_daemon(c->init_pid);
-	c->daemon_start = proc_start_time(c->daemon_pid);
+	close(ready[0]);
+	if (n != 1) {
+		/* It ended before mounting, and said why on our stderr. */
+		while (waitpid(d, NULL, 0) < 0 && errno == EINTR)
+			;
+		return -EIO;
+	}
+	c->daemon_pid = d;
+	c->daemon_start = proc_start_time(d);
 	return 0;
 }
 

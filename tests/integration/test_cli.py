@@ -84,6 +84,45 @@ class CommandLine(LayerfsTestCase):
         self.assertIsNotNone(ppid)
         self.assertIsNotNone(fds)
 
+    def test_ready_fd_keeps_the_daemon_and_says_when_mounted(self):
+        r, w = os.pipe()
+        err = open(self.path("err"), "w+")
+        p = subprocess.Popen([LAYERFS, "-o", "lowerdir=%s,ready_fd=%d"
+                              % (self.low, w), self.mnt], pass_fds=[w],
+                             stdout=subprocess.DEVNULL, stderr=err)
+        os.close(w)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        with os.fdopen(r, "rb") as ready:
+            self.assertEqual(ready.read(1), b"1")
+        # The process started is the daemon: mounted, still running, in a
+        # session of its own, with its standard descriptors detached.
+        self.assertEqual(mounted_fstype(self.mnt), "fuse.layerfs")
+        self.assertEqual(open(os.path.join(self.mnt, "f")).read(), "data")
+        self.assertIsNone(p.poll())
+        self.assertEqual(os.getsid(p.pid), p.pid)
+        for fd in ("0", "1", "2"):
+            self.assertEqual(os.readlink("/proc/%d/fd/%s" % (p.pid, fd)),
+                             "/dev/null")
+        self.unmount(self.mnt)
+        self.assertEqual(p.wait(timeout=20), 0)
+        # A failure before the mount closes the pipe without the byte,
+        # after one line on stderr.
+        r, w = os.pipe()
+        p = subprocess.Popen([LAYERFS, "-o", "lowerdir=%s,ready_fd=%d"
+                              % (self.low, w), self.path("no-such-dir")],
+                             pass_fds=[w], stderr=subprocess.PIPE, text=True)
+        os.close(w)
+        with os.fdopen(r, "rb") as ready:
+            self.assertEqual(ready.read(1), b"")
+        self.assertNotEqual(p.wait(timeout=20), 0)
+        self.assertIn("mountpoint", p.stderr.read())
+        p.stderr.close()
+        err.close()
+        r = self.run_layerfs("-o", "lowerdir=%s,ready_fd=99" % self.low,
+                             self.mnt)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("ready_fd=99 is not an open descriptor", r.stderr)
+
     def check_mounted_by_helper(self, r, source):
         self.assertEqual(r.returncode, 0, r.stderr)
         try:
