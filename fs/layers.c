@@ -278,7 +278,13 @@ int layers_open(struct lfs *fs, struct lfs_options *o)
 		       strerror(errno));
 		return LFS_EXIT_LAYER;
 	}
-	if (!S_ISDIR(mst.st_mode)) {
+	/* /dev/fd/N: the /dev/fuse descriptor of a mount its caller made
+	 * (libfuse's convention, and layerrun's): not a directory, and where
+	 * that mount goes is the caller's business. */
+	int fd;
+	bool premounted = S_ISCHR(mst.st_mode) &&
+			  sscanf(o->mountpoint, "/dev/fd/%d", &fd) == 1;
+	if (!S_ISDIR(mst.st_mode) && !premounted) {
 		lf_err("mountpoint '%s' is not a directory", o->mountpoint);
 		return LFS_EXIT_LAYER;
 	}
@@ -302,7 +308,7 @@ int layers_open(struct lfs *fs, struct lfs_options *o)
 	for (int i = 0; i < fs->nlayers; i++) {
 		struct stat st;
 		fstat(fs->layers[i].fd, &st);
-		if (is_ancestor_or_self(&st, o->mountpoint)) {
+		if (!premounted && is_ancestor_or_self(&st, o->mountpoint)) {
 			lf_err("mountpoint '%s' is %s layer '%s'",
 			       o->mountpoint,
 			       st.st_ino == mst.st_ino && st.st_dev == mst.st_dev

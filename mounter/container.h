@@ -72,6 +72,8 @@ struct container {
 	bool in_v2_cgroup;  /* cloned into cg.dirs[0] (CLONE_INTO_CGROUP) */
 	pid_t daemon_pid;
 	unsigned long long daemon_start;
+	int daemon_ready;   /* read end of layerfs's ready pipe, or -1 */
+	int mount_fd;       /* the detached mount for the child, or -1 */
 	int pty_master;
 	struct winsize ws;
 	bool have_ws;

@@ -77,20 +77,27 @@ static void become_root(struct container *c)
 }
 
 /*
- * Takes layerfs's mount, made in the namespace layerfs shares with us,
- * into a mount namespace of our own, and leaves none behind: the mount
- * then lives exactly as long as the container.
+ * Puts the layerfs mount into a mount namespace that only the container
+ * has, so that it lives exactly as long as the container: the detached
+ * mount the launcher made (TREE, daemon.h), or else the one layerfs made
+ * in the namespace it shares with us, taken into a new one.
  */
-static int take_over_mount(struct container *c)
+static int take_over_mount(struct container *c, int tree)
 {
-	int tree = open_tree(AT_FDCWD, c->mnt, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-	if (tree < 0)
-		lf_die(LR_EXIT_SETUP, "cannot take over the layerfs mount: %s", strerror(errno));
-	if (umount2(c->mnt, MNT_DETACH) < 0)
-		lf_die(LR_EXIT_SETUP, "cannot detach the layerfs mount: %s", strerror(errno));
 	/* The cgroup namespace too, now that the launcher has put us in the
 	 * container's cgroups: they become the root the container sees. */
-	if (unshare(CLONE_NEWNS | CLONE_NEWCGROUP) < 0)
+	int ns = CLONE_NEWCGROUP;
+	if (tree < 0) {
+		tree = open_tree(AT_FDCWD, c->mnt, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (tree < 0)
+			lf_die(LR_EXIT_SETUP, "cannot take over the layerfs mount: %s",
+			    strerror(errno));
+		if (umount2(c->mnt, MNT_DETACH) < 0)
+			lf_die(LR_EXIT_SETUP, "cannot detach the layerfs mount: %s",
+			    strerror(errno));
+		ns |= CLONE_NEWNS;
+	}
+	if (unshare(ns) < 0)
 		lf_die(LR_EXIT_SETUP, "cannot make the container's mount namespace: %s",
 		    strerror(errno));
 	int target LF_AUTOCLOSE = open(c->mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -180,9 +187,11 @@ void container_child(struct container *c)
 		lf_die(LR_EXIT_SETUP, "cannot make the mount namespace a slave: %s",
 		    strerror(errno));
 	tell(c, SYNC_MOUNT_READY, 0, -1);
-	wait_for(c, SYNC_MOUNTED);
+	int tree;
+	if (sync_recv(c->sync_child, SYNC_MOUNTED, NULL, &tree) < 0)
+		_exit(LR_EXIT_SETUP);
 
-	int rootfd = take_over_mount(c);
+	int rootfd = take_over_mount(c, tree);
 	build_root(c, rootfd);
 	int slave = o->tty ? make_pty(c, rootfd) : -1;
 

@@ -379,6 +379,7 @@ int run_prepare(struct container *c, const struct run_opts *o,
 	memset(c, 0, sizeof(*c));
 	c->o = o;
 	c->rootfd = c->dirfd = c->log_fd = c->pty_master = -1;
+	c->daemon_ready = c->mount_fd = -1;
 	c->join_user = c->join_net = c->join_ipc = c->join_uts = -1;
 	char err[512];
 	int r = fuse_device_check(err, sizeof(err));
@@ -430,8 +431,10 @@ void container_free(struct container *c)
 	free(c->argv);
 	env_free(&c->env);
 	cgroup_set_free(&c->cg);
-	int fds[] = { c->rootfd,   c->dirfd,    c->log_fd,  c->pty_master,
-		      c->join_user, c->join_net, c->join_ipc, c->join_uts };
+	int fds[] = { c->rootfd,     c->dirfd,    c->log_fd,
+		      c->pty_master, c->join_user, c->join_net,
+		      c->join_ipc,   c->join_uts,  c->daemon_ready,
+		      c->mount_fd };
 	for (size_t i = 0; i < LF_ARRAY_SIZE(fds); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

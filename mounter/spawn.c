@@ -17,155 +17,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "lf_common.h"
 #include "sibling_program.h"
 #include "state.h"
 #include "sync.h"
 #include "strfmt.h"
-
-/* Appends S to the option string, escaping what layerfs's lists treat
- * as separators. */
-static void append_escaped(char *out, size_t size, const char *s)
-{
-	size_t o = strlen(out);
-	for (; *s && o + 3 < size; s++) {
-		if (*s == ':' || *s == ',' || *s == '\\')
-			out[o++] = '\\';
-		out[o++] = *s;
-	}
-	out[o] = 0;
-}
-
-static int layerfs_options(const struct container *c, char *out, size_t size)
-{
-	const char *plain[] = { c->upper, c->work, c->initdir, c->stats,
-				c->mnt };
-	for (size_t i = 0; i < LF_ARRAY_SIZE(plain); i++)
-		if (strchr(plain[i], ',')) {
-			lf_err("layerfs cannot take a ',' in the path '%s': "
-			       "choose another --root or --upper",
-			       plain[i]);
-			return -EINVAL;
-		}
-	lr_fmt(out, size, "lowerdir=");
-	for (size_t i = 0; i < c->nlayers; i++) {
-		if (i)
-			strncat(out, ":", size - strlen(out) - 1);
-		append_escaped(out, size, c->layers[i]);
-	}
-	size_t l = strlen(out);
-	lr_fmt(out + l, size - l, ",upperdir=%s,workdir=%s,initdir=%s,stats=%s%s%s",
-		 c->upper, c->work, c->initdir, c->stats,
-		 c->override_ownership ? ",xattr_permissions=2" : "",
-		 c->idmap.mode == USERNS_IDENTITY ? ",suid" : "");
-	if (strlen(out) + 1 >= size) {
-		lf_err("too many or too long layer paths for layerfs");
-		return -E2BIG;
-	}
-	return 0;
-}
-
-/*
- * Starts layerfs in C's first mount namespace, outside its pid namespace
- * and cgroup.  Its stderr goes to ours until it is mounted (one clear
- * line on a bad layer), then to nowhere.
- *
- * Which user namespace: where the container's ids are mapped (rootless,
- * subid, a joined namespace), the container's, so that the kernel maps
- * the ids of every request and the daemon holds no more than the
- * container's root.  Where every id maps to itself (root's default),
- * ours: the daemon had the host's root over every file already (root in
- * a namespace mapping all ids), and only a daemon in the initial
- * namespace may register backing files, which lets the kernel run
- * programs and do the I/O of open files straight on the layers
- * (passthrough; fs/passthrough.h) - as podman runs fuse-overlayfs for
- * root containers.
- */
-static int start_daemon(struct container *c)
-{
-	char bin[PATH_MAX], opts[65536];
-	if (lr_find_program("layerfs", bin, sizeof(bin)) < 0) {
-		lf_err("layerfs was not found next to layerrun or in PATH");
-		return -ENOENT;
-	}
-	if (layerfs_options(c, opts, sizeof(opts)) < 0)
-		return -EINVAL;
-	char upath[64], mpath[64];
-	lr_fmt(upath, sizeof(upath), "/proc/%d/ns/user", (int)c->init_pid);
-	lr_fmt(mpath, sizeof(mpath), "/proc/%d/ns/mnt", (int)c->init_pid);
-	int ufd LF_AUTOCLOSE = open(upath, O_RDONLY | O_CLOEXEC);
-	int mfd LF_AUTOCLOSE = open(mpath, O_RDONLY | O_CLOEXEC);
-	if (ufd < 0 || mfd < 0) {
-		lf_err("cannot open the container's namespaces: %s",
-		       strerror(errno));
-		return -errno;
-	}
-	/* layerfs stays our child and says on this pipe when it is
-	 * mounted (ready_fd=): no daemon forked off to find afterwards. */
-	int ready[2];
-	size_t l = strlen(opts);
-	if (l + 24 >= sizeof(opts)) {
-		lf_err("too many or too long layer paths for layerfs");
-		return -E2BIG;
-	}
-	if (pipe2(ready, O_CLOEXEC) < 0)
-		return -errno;
-	lr_fmt(opts + l, sizeof(opts) - l, ",ready_fd=%d", ready[1]);
-	pid_t d = fork();
-	if (d < 0) {
-		int e = errno;
-		close(ready[0]);
-		close(ready[1]);
-		return -e;
-	}
-	if (d == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		bool join_userns = c->idmap.mode != USERNS_IDENTITY;
-		if ((join_userns && setns(ufd, CLONE_NEWUSER) < 0) ||
-		    setns(mfd, CLONE_NEWNS) < 0) {
-			lf_err("cannot join the container's namespaces for "
-			       "layerfs: %s",
-			       strerror(errno));
-			_exit(LR_EXIT_SETUP);
-		}
-		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
-			lf_err("cannot become root for layerfs: %s",
-			       strerror(errno));
-			_exit(LR_EXIT_SETUP);
-		}
-		/* stdin and stdout: nothing of the caller's. */
-		int null = open("/dev/null", O_RDWR);
-		if (null >= 0) {
-			dup2(null, 0);
-			dup2(null, 1);
-			close(null);
-		}
-		if (fcntl(ready[1], F_SETFD, 0) < 0)
-			_exit(LR_EXIT_SETUP);
-		char *argv[] = { (char *)"layerfs", (char *)"-o", opts, c->mnt,
-				 NULL };
-		execv(bin, argv);
-		lf_err("cannot run '%s': %s", bin, strerror(errno));
-		_exit(LR_EXIT_SETUP);
-	}
-	close(ready[1]);
-	char byte;
-	ssize_t n;
-	while ((n = read(ready[0], &byte, 1)) < 0 && errno == EINTR)
-		;
-	close(ready[0]);
-	if (n != 1) {
-		/* It ended before mounting, and said why on our stderr. */
-		while (waitpid(d, NULL, 0) < 0 && errno == EINTR)
-			;
-		return -EIO;
-	}
-	c->daemon_pid = d;
-	c->daemon_start = proc_start_time(d);
-	return 0;
-}
 
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
@@ -280,6 +137,11 @@ int container_spawn(struct container *c)
 	c->sync_child = sp[1];
 	c->launcher = getpid();
 	c->pty_master = -1;
+	if (daemon_starts_early(c) && daemon_start_early(c) < 0) {
+		close(sp[0]);
+		close(sp[1]);
+		return LR_EXIT_SETUP;
+	}
 	fflush(NULL);
 	pid_t p = clone_child(c);
 	close(sp[1]);
@@ -288,6 +150,7 @@ int container_spawn(struct container *c)
 		userns_explain_clone(-p, err, sizeof(err));
 		lf_err("%s", err);
 		close(sp[0]);
+		daemon_abandon(c);
 		return LR_EXIT_SETUP;
 	}
 	c->init_pid = p;
@@ -312,10 +175,17 @@ int container_spawn(struct container *c)
 	if (sync_send(s, SYNC_MAPPED, 0, -1) < 0 ||
 	    sync_recv(s, SYNC_MOUNT_READY, NULL, NULL) < 0)
 		goto child_gone;
-	if (start_daemon(c) < 0)
+	if ((daemon_starts_early(c) ? daemon_await(c)
+				    : daemon_start_in_container(c)) < 0)
 		goto fail;
-	if (sync_send(s, SYNC_MOUNTED, 0, -1) < 0)
+	/* The mount made here, for the child to attach (or -1: layerfs
+	 * mounted in the child's namespace). */
+	if (sync_send(s, SYNC_MOUNTED, 0, c->mount_fd) < 0)
 		goto child_gone;
+	if (c->mount_fd >= 0) {
+		close(c->mount_fd);
+		c->mount_fd = -1;
+	}
 	if (c->o->tty && sync_recv(s, SYNC_PTY, NULL, &c->pty_master) < 0)
 		goto child_gone;
 	int cmd;
@@ -325,9 +195,11 @@ int container_spawn(struct container *c)
 	return 0;
 child_gone:
 	close(s);
+	daemon_abandon(c);
 	return child_failed(c);
 fail:
 	close(s);
+	daemon_abandon(c);
 	child_failed(c);
 	return LR_EXIT_SETUP;
 }

@@ -14,6 +14,7 @@ import os
 import pty
 import pwd
 import select
+import shutil
 import signal
 import struct
 import termios
@@ -324,6 +325,33 @@ class Behaviour:
         self.assertFalse(os.path.exists(self.container_dir("stale")))
         self.assertTrue(lu.wait_for(lambda: not lu.pid_alive(
             pids["daemon_pid"])), "layerfs outlived its container")
+
+    def test_layerfs_ending_before_it_serves(self):
+        # A layerfs that fails (with its own line) or is killed before it
+        # serves the root: one clear line, status 125, nothing left, on
+        # either way of starting it (daemon.h).
+        bindir = self.user_dir("fakebin")
+        shutil.copy(lu.LAYERRUN, bindir)
+        fake = os.path.join(bindir, "layerfs")
+        for script, line in (
+                ("echo 'layerfs: refused on purpose' >&2; exit 2",
+                 "layerfs: refused on purpose"),
+                ("kill -9 $$", "layerfs was killed (signal 9) before it "
+                 "served the container's root")):
+            with open(fake, "w") as f:
+                f.write("#!/bin/sh\n%s\n" % script)
+            os.chmod(fake, 0o755)
+            argv = self.lr.argv(["run", "--rm", self.image, "/bin/true"])
+            argv[argv.index(lu.LAYERRUN)] = os.path.join(bindir,
+                                                         "layerrun")
+            r = subprocess.run(argv, capture_output=True, timeout=60,
+                               stdin=subprocess.DEVNULL)
+            err = r.stderr.decode()
+            self.assertEqual(r.returncode, 125, err)
+            self.assertIn(line, err)
+            self.assertEqual(len(err.strip().splitlines()), 1, err)
+            self.assertEqual([n for n in os.listdir(self.lr.root_dir)
+                              if not n.startswith(".")], [])
 
     # -- exec and shared namespaces ---------------------------------------
 

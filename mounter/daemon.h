@@ -1,0 +1,46 @@
+/*
+ * Starting layerfs, the daemon serving a container's root, two ways.
+ *
+ * Root's containers (every id mapped to itself): the launcher makes the
+ * FUSE mount itself, detached (fsopen and fsmount), before the clone,
+ * and starts layerfs on its /dev/fuse descriptor at once (the /dev/fd/N
+ * mount point of libfuse), so that the daemon's start overlaps the
+ * making of the container's namespaces.  The child attaches the mount in
+ * its own namespace.  The daemon stays in our namespaces, where it may
+ * register backing files (passthrough): it had the host's root over
+ * every file already, as root in a namespace mapping every id.
+ *
+ * Other containers (rootless, subid, a joined user namespace): layerfs
+ * must be root in the container's user namespace to mount there, so it
+ * joins that namespace and the child's first mount namespace once they
+ * exist, and mounts on the shared mount point, where the child takes the
+ * mount from.  The kernel then maps the ids of every request, and the
+ * daemon holds no more than the container's root.
+ *
+ * Either way layerfs stays our child and writes one byte on a pipe once
+ * it serves the mount (its ready_fd= option); until then its stderr is
+ * ours, so a bad layer gets its one clear line.
+ */
+#ifndef LR_DAEMON_H
+#define LR_DAEMON_H
+
+#include "container.h"
+
+/* True when C's layerfs is started before the clone (root's default). */
+bool daemon_starts_early(const struct container *c);
+
+/* Makes C's FUSE mount (c->mount_fd) and starts layerfs on it. */
+int daemon_start_early(struct container *c);
+
+/* Starts layerfs in the namespaces of C's child (c->init_pid). */
+int daemon_start_in_container(struct container *c);
+
+/* Waits until layerfs serves the mount; -EIO when it ended first (it
+ * said why). */
+int daemon_await(struct container *c);
+
+/* A start that failed before the child had the mount: ends the daemon
+ * and closes what was kept for the child.  The caller reaps it. */
+void daemon_abandon(struct container *c);
+
+#endif
