@@ -9,7 +9,8 @@ FS_OBJ := $(FS_SRC:%.c=$(BUILD)/%.o)
 FS_LIB_OBJ := $(filter-out $(BUILD)/fs/main.o,$(FS_OBJ))
 
 $(BUILD)/layerfs: $(FS_OBJ) $(BUILD)/liblayer.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(FS_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) $(STATIC_LDFLAGS) -o $@ $^ \
+		$(call link_libs,$(FS_PKGS)) $(LDLIBS)
 
 PROGRAMS += $(BUILD)/layerfs
 MANPAGES += fs/layerfs.1

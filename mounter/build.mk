@@ -29,7 +29,8 @@ $(BUILD)/mounter/init_image.o: $(LR_INIT)
 $(BUILD)/mounter/init_image.o: CFLAGS += -DLR_INIT_PATH='"$(LR_INIT)"'
 
 $(BUILD)/layerrun: $(MOUNTER_OBJ) $(BUILD)/liblayer.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(MOUNTER_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) $(STATIC_LDFLAGS) -o $@ $^ \
+		$(call link_libs,$(MOUNTER_PKGS)) $(LDLIBS)
 
 PROGRAMS += $(BUILD)/layerrun
 MANPAGES += mounter/layerrun.1

@@ -8,7 +8,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/lfs-sanitize.XXXXXX")
 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
-make -j2 BUILD=build-asan OPT=-O1 EXTRA_CFLAGS="$SAN" EXTRA_LDFLAGS="$SAN" \
+make -j2 BUILD=build-asan STATIC=0 OPT=-O1 EXTRA_CFLAGS="$SAN" EXTRA_LDFLAGS="$SAN" \
 	all unit-tests >/dev/null || exit 1
 export LFS_BUILD="$ROOT/build-asan"
 export ASAN_OPTIONS="log_path=$LOGS/asan:detect_leaks=1:abort_on_error=0"

@@ -8,7 +8,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/lfs-tsan.XXXXXX")
 SAN="-fsanitize=thread -fno-omit-frame-pointer"
-make -j2 BUILD=build-tsan OPT=-O1 EXTRA_CFLAGS="$SAN" EXTRA_LDFLAGS="$SAN" \
+make -j2 BUILD=build-tsan STATIC=0 OPT=-O1 EXTRA_CFLAGS="$SAN" EXTRA_LDFLAGS="$SAN" \
 	build-tsan/layerfs >/dev/null || exit 1
 export LFS_BUILD="$ROOT/build-tsan"
 export TSAN_OPTIONS="log_path=$LOGS/tsan second_deadlock_stack=1 \

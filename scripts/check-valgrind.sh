@@ -10,7 +10,10 @@ command -v valgrind >/dev/null || {
 	echo "check-valgrind: valgrind is not installed (apt-get install valgrind)"
 	exit 1
 }
-make -j2 build/layerfs >/dev/null || exit 1
+# Valgrind replaces malloc only in dynamically linked programs: a build
+# of its own, with STATIC=0.
+make -j2 BUILD=build-vg STATIC=0 all >/dev/null || exit 1
+export LFS_BUILD="$ROOT/build-vg"
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/lfs-valgrind.XXXXXX")
 export LFS_DAEMON_WRAPPER="valgrind --quiet --log-file=$LOGS/vg.%p \
 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
