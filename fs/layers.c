@@ -272,18 +272,20 @@ int layers_open(struct lfs *fs, struct lfs_options *o)
 	fs->workdir_fd = fs->work_fd = fs->index_fd = -1;
 	fs->workdir_lock_fd = -1;
 
+	/* /dev/fd/N: the /dev/fuse descriptor of a mount its caller made
+	 * (libfuse's convention, and layerrun's): looked at through the
+	 * descriptor (a minimal root may have no /dev/fd), not a directory,
+	 * and where that mount goes is the caller's business. */
+	int fd = -1, end = 0;
+	bool by_fd = sscanf(o->mountpoint, "/dev/fd/%d%n", &fd, &end) == 1 &&
+		     fd >= 0 && o->mountpoint[end] == 0;
 	struct stat mst;
-	if (stat(o->mountpoint, &mst) < 0) {
+	if ((by_fd ? fstat(fd, &mst) : stat(o->mountpoint, &mst)) < 0) {
 		lf_err("cannot access mountpoint '%s': %s", o->mountpoint,
 		       strerror(errno));
 		return LFS_EXIT_LAYER;
 	}
-	/* /dev/fd/N: the /dev/fuse descriptor of a mount its caller made
-	 * (libfuse's convention, and layerrun's): not a directory, and where
-	 * that mount goes is the caller's business. */
-	int fd;
-	bool premounted = S_ISCHR(mst.st_mode) &&
-			  sscanf(o->mountpoint, "/dev/fd/%d", &fd) == 1;
+	bool premounted = by_fd && S_ISCHR(mst.st_mode);
 	if (!S_ISDIR(mst.st_mode) && !premounted) {
 		lf_err("mountpoint '%s' is not a directory", o->mountpoint);
 		return LFS_EXIT_LAYER;
