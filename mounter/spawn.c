@@ -1,12 +1,12 @@
 /*
  * The launcher's side of a start (see container.h): the clone, the maps,
- * the cgroups, the layerfs daemon, and the wait until the command runs.
+ * the cgroups, the layerfs daemon (daemon.h), and the wait until the
+ * command runs.
  */
 #include "container.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,10 +19,7 @@
 
 #include "daemon.h"
 #include "lf_common.h"
-#include "sibling_program.h"
-#include "state.h"
 #include "sync.h"
-#include "strfmt.h"
 
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
