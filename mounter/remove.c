@@ -1,5 +1,6 @@
 #include "remove.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -32,30 +33,71 @@ static void stop_daemon(const struct lr_state *st)
 		kill(st->daemon_pid, SIGKILL);
 }
 
-/* Removes the paths, from a user namespace like the container's when
- * its files belong to ids we do not own on the host. */
+/* ROOTFD/NAME's entries but its state file, then, all gone, the state
+ * and the directory: a removal that stops halfway keeps the state, so
+ * that layerrun rm can finish it. */
+static int remove_container_dir(int rootfd, const char *name)
+{
+	int fd = openat(rootfd, name,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	int first = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+		if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, STATE_FILE))
+			continue;
+		int r = rmtree_at(fd, n);
+		if (r < 0 && !first)
+			first = r;
+	}
+	if (!first && unlinkat(fd, STATE_FILE, 0) < 0 && errno != ENOENT)
+		first = -errno;
+	closedir(d);
+	if (!first && unlinkat(rootfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		first = -errno;
+	return first;
+}
+
+static int remove_trees(int rootfd, const char *name, const char *extra)
+{
+	int r = extra ? rmtree_at(AT_FDCWD, extra) : 0;
+	int r2 = remove_container_dir(rootfd, name);
+	return r < 0 ? r : r2;
+}
+
+/*
+ * Removes the paths: as ourselves first, which is enough when every file
+ * belongs to ids we own on the host (the container's root is us); else,
+ * for what is left, from a user namespace like the container's, where
+ * its other ids are ours too.  Making that namespace costs the two
+ * setuid helpers, so a container whose files are all ours goes without
+ * (and a start that failed because the helpers do, leaves nothing).
+ */
 static int remove_paths(const struct lr_state *st, int rootfd,
 			const char *name, const char *extra)
 {
+	if (remove_trees(rootfd, name, extra) == 0)
+		return 0;
 	struct idmap_plan plan;
-	bool in_ns = userns_from_state(st, &plan) == 0 &&
-		     plan.mode == USERNS_SUBID;
-	pid_t c = in_ns ? fork() : 0;
+	if (userns_from_state(st, &plan) < 0 || plan.mode != USERNS_SUBID)
+		return -EPERM;
+	pid_t c = fork();
 	if (c < 0)
 		return -errno;
 	if (c == 0) {
 		char err[512];
-		if (in_ns && userns_enter_like(&plan, err, sizeof(err)) < 0) {
+		if (userns_enter_like(&plan, err, sizeof(err)) < 0) {
 			lf_err("%s", err);
 			_exit(1);
 		}
-		int r = 0;
-		if (extra)
-			r = rmtree_at(AT_FDCWD, extra);
-		int r2 = rmtree_at(rootfd, name);
-		if (!in_ns)
-			return r < 0 ? r : r2;
-		_exit(r < 0 || r2 < 0 ? 1 : 0);
+		_exit(remove_trees(rootfd, name, extra) < 0 ? 1 : 0);
 	}
 	int status;
 	while (waitpid(c, &status, 0) < 0 && errno == EINTR)

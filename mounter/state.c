@@ -18,7 +18,6 @@
 #include "lf_common.h"
 #include "strfmt.h"
 
-#define STATE_FILE "state"
 
 bool state_name_valid(const char *name)
 {

@@ -24,6 +24,9 @@ int state_dir_create(int rootfd, const char *name);
 /* Opens ROOT/NAME; -ENOENT when there is no such container. */
 int state_dir_open(int rootfd, const char *name);
 
+/* The state file in a container's directory. */
+#define STATE_FILE "state"
+
 /* Locks the container directory (flock); returns 0 or -errno. */
 int state_lock(int dirfd);
 void state_unlock(int dirfd);

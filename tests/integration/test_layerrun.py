@@ -510,6 +510,42 @@ class RootlessTests(Behaviour, LayerrunCase):
         self.assertEqual(len(lines[1].split()), 3)
         self.assertEqual(lines[-1], "1000:1000")
 
+    def test_removal_stopped_halfway_keeps_the_state(self):
+        # Files only the container's other ids may remove (a private
+        # directory of uid 1000) go from a user namespace like its own,
+        # once removing as ourselves failed; when that namespace cannot
+        # be made (a helper refusing), rm fails with the reason and keeps
+        # the state file, and a later rm finishes.
+        if not lu.has_subid_range(self.user or
+                                  subprocess.getoutput("id -un")):
+            self.skipTest("no /etc/subuid range for the test user")
+        real = shutil.which("newuidmap") or "/usr/bin/newuidmap"
+        fake = self.user_dir("fakehelpers")
+        os.symlink(real, os.path.join(fake, "newuidmap"))
+        with open(os.path.join(fake, "newgidmap"), "w") as f:
+            f.write("#!/bin/sh\necho 'newgidmap: refused' >&2\nexit 1\n")
+        os.chmod(os.path.join(fake, "newgidmap"), 0o755)
+        # A plain layer, not the imported image: owners are then real
+        # (an imported rootless image keeps them in xattrs instead).
+        base = self.user_dir("half-base")
+        lu.write_rootfs(base, self.busybox)
+        subprocess.run(["chown", "-R", "%d:%d" % (self.uid, self.gid),
+                        base], check=True)
+        self.run_ok(["run", "--name", "half", "--userns", "subid",
+                     "--lower", base, "/bin/sh", "-c",
+                     "mkdir -p /srv/priv && echo x > /srv/priv/f && "
+                     "chown -R 1000:1000 /srv/priv && chmod 700 /srv/priv"])
+        argv = self.lr.argv(["rm", "half"])
+        argv[argv.index(lu.LAYERRUN):argv.index(lu.LAYERRUN)] = [
+            "env", "PATH=%s:/usr/sbin:/usr/bin:/sbin:/bin" % fake]
+        r = subprocess.run(argv, capture_output=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("newgidmap failed", r.stderr.decode())
+        self.assertTrue(os.path.exists(self.container_dir("half",
+                                                          "state")))
+        self.run_ok(["rm", "half"])
+        self.assertFalse(os.path.exists(self.container_dir("half")))
+
     def test_fuse_not_accessible_names_the_fix(self):
         if not lfstest.is_root():
             self.skipTest("needs root to change the mode of /dev/fuse")
