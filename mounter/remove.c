@@ -83,11 +83,12 @@ static int remove_trees(int rootfd, const char *name, const char *extra)
 static int remove_paths(const struct lr_state *st, int rootfd,
 			const char *name, const char *extra)
 {
-	if (remove_trees(rootfd, name, extra) == 0)
+	int r = remove_trees(rootfd, name, extra);
+	if (r == 0)
 		return 0;
 	struct idmap_plan plan;
 	if (userns_from_state(st, &plan) < 0 || plan.mode != USERNS_SUBID)
-		return -EPERM;
+		return r;
 	pid_t c = fork();
 	if (c < 0)
 		return -errno;
