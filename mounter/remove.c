@@ -1,6 +1,5 @@
 #include "remove.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -38,31 +37,17 @@ static void stop_daemon(const struct lr_state *st)
  * that layerrun rm can finish it. */
 static int remove_container_dir(int rootfd, const char *name)
 {
-	int fd = openat(rootfd, name,
-			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd LF_AUTOCLOSE = openat(rootfd, name, O_RDONLY | O_DIRECTORY |
+						     O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	int first = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		const char *n = de->d_name;
-		if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, STATE_FILE))
-			continue;
-		int r = rmtree_at(fd, n);
-		if (r < 0 && !first)
-			first = r;
-	}
-	if (!first && unlinkat(fd, STATE_FILE, 0) < 0 && errno != ENOENT)
-		first = -errno;
-	closedir(d);
-	if (!first && unlinkat(rootfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		first = -errno;
-	return first;
+	int r = rmtree_contents(fd, STATE_FILE);
+	if (r == 0 && unlinkat(fd, STATE_FILE, 0) < 0 && errno != ENOENT)
+		r = -errno;
+	if (r == 0 && unlinkat(rootfd, name, AT_REMOVEDIR) < 0 &&
+	    errno != ENOENT)
+		r = -errno;
+	return r;
 }
 
 static int remove_trees(int rootfd, const char *name, const char *extra)

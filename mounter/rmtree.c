@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int remove_dir_contents(int fd, int depth)
+static int remove_dir_contents(int fd, int depth, const char *keep)
 {
 	if (depth > 4096)
 		return -ELOOP;
@@ -23,7 +23,8 @@ static int remove_dir_contents(int fd, int depth)
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		const char *n = de->d_name;
-		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
+		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 ||
+		    (keep && strcmp(n, keep) == 0))
 			continue;
 		int r = rmtree_at(fd, n);
 		if (r < 0 && !first)
@@ -58,10 +59,15 @@ int rmtree_at(int dirfd, const char *name)
 	if (fstat(fd, &st) == 0 && (st.st_mode & 0700) != 0700)
 		fchmod(fd, 0700);
 	depth++;
-	int r = remove_dir_contents(fd, depth);
+	int r = remove_dir_contents(fd, depth, NULL);
 	depth--;
 	close(fd);
 	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return r < 0 ? r : -errno;
 	return r;
+}
+
+int rmtree_contents(int fd, const char *keep)
+{
+	return remove_dir_contents(fd, 0, keep);
 }

@@ -7,4 +7,8 @@
  * 0 (also when it does not exist) or -errno of the first failure. */
 int rmtree_at(int dirfd, const char *name);
 
+/* Removes everything in the directory FD but its entry KEEP (NULL: every
+ * entry); 0 or -errno of the first failure. */
+int rmtree_contents(int fd, const char *keep);
+
 #endif
