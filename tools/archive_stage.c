@@ -263,11 +263,20 @@ int archive_stage(int fd, int dirfd, char *err, size_t errlen)
 			continue;
 		const char *hl = archive_entry_hardlink(e);
 		mode_t type = archive_entry_filetype(e);
+		const char *sl = archive_entry_symlink(e);
+		if (!hl && type == AE_IFLNK && (!sl || !*sl)) {
+			/* A corrupt or hostile archive (found by fuzz_import);
+			 * unpacking says the same. */
+			snprintf(err, errlen, "symlink '%s' has no target",
+				 path);
+			r = -EINVAL;
+			break;
+		}
 		if (hl || type == AE_IFLNK) {
 			char target[PATH_MAX];
 			v = hl ? ep_normalise(hl, target, sizeof(target))
-			       : ep_resolve_link(path, archive_entry_symlink(e),
-						 target, sizeof(target));
+			       : ep_resolve_link(path, sl, target,
+						 sizeof(target));
 			if (v != EP_OK) {
 				snprintf(err, errlen,
 					 "link '%s' points outside the "

@@ -35,10 +35,12 @@ TOOLS_UNIT_OBJ := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%.o,\
 -include $(TOOLS_OBJ:.o=.d) $(TOOLS_UNIT_OBJ:.o=.d)
 
 # The fuzz target for archive import (tests/fuzz/fuzz_import.c) links
-# layertool's objects; order-only, so they are built first without
-# being linked twice.
-FUZZ_OBJ_import := $(TOOLS_LIB_OBJ)
+# layertool's objects: prerequisites of both binaries, so that a change
+# to them relinks; the replay rule links its prerequisites ($^), the
+# libFuzzer rule only $(FUZZ_OBJ_import), set for that binary alone (as
+# mounter/build.mk does for fuzz_state).
 FUZZ_LIBS_import := $(TOOLS_LIBS)
 $(BUILD)/tests/fuzz/fuzz_import.o: CFLAGS += -Itools $(CFLAGS_tools)
 $(BUILD)/fuzz/fuzz_import: CFLAGS += -Itools $(CFLAGS_tools)
-$(BUILD)/tests/fuzzreplay_import $(BUILD)/fuzz/fuzz_import: | $(TOOLS_LIB_OBJ)
+$(BUILD)/tests/fuzzreplay_import $(BUILD)/fuzz/fuzz_import: $(TOOLS_LIB_OBJ)
+$(BUILD)/fuzz/fuzz_import: FUZZ_OBJ_import := $(TOOLS_LIB_OBJ)

@@ -349,6 +349,14 @@ class TestImportRefused(ImportTestBase):
                      "not a directory")
         self.assertEqual(os.listdir(outside), [])
 
+    def test_symlink_without_target(self):
+        # A corrupt archive: a symlink member with an empty target.  (One
+        # whose target libarchive reports as missing altogether crashed
+        # the archive's first pass: tests/fuzz/corpus/import/
+        # hostile-symlink-no-target.tar, replayed by make test.)
+        self.hostile([("d/", "dir", None), ("d/s", "symlink", "")],
+                     "d/s", "has no target")
+
     def test_hardlink_escaping(self):
         self.hostile([("h", "hardlink", "../../../etc/passwd")],
                      "hard link", "'..'")
