@@ -276,9 +276,8 @@ int layers_open(struct lfs *fs, struct lfs_options *o)
 	 * (libfuse's convention, and layerrun's): looked at through the
 	 * descriptor (a minimal root may have no /dev/fd), not a directory,
 	 * and where that mount goes is the caller's business. */
-	int fd = -1, end = 0;
-	bool by_fd = sscanf(o->mountpoint, "/dev/fd/%d%n", &fd, &end) == 1 &&
-		     fd >= 0 && o->mountpoint[end] == 0;
+	int fd = lfs_premounted_fd(o->mountpoint);
+	bool by_fd = fd >= 0;
 	struct stat mst;
 	if ((by_fd ? fstat(fd, &mst) : stat(o->mountpoint, &mst)) < 0) {
 		lf_err("cannot access mountpoint '%s': %s", o->mountpoint,

@@ -54,8 +54,8 @@ static void fuse_log_to_stderr(enum fuse_log_level level, const char *fmt,
 static void close_inherited_fds(const struct lfs_options *o)
 {
 	int keep[2], n = 0;
-	int fd;
-	if (sscanf(o->mountpoint, "/dev/fd/%d", &fd) == 1 && fd > 2)
+	int fd = lfs_premounted_fd(o->mountpoint);
+	if (fd > 2)
 		keep[n++] = fd;
 	if (o->ready_fd > 2)
 		keep[n++] = o->ready_fd;

@@ -615,6 +615,15 @@ void lfs_options_free(struct lfs_options *o)
 	memset(o, 0, sizeof(*o));
 }
 
+int lfs_premounted_fd(const char *mountpoint)
+{
+	int fd = -1, end = 0;
+	if (sscanf(mountpoint, "/dev/fd/%d%n", &fd, &end) == 1 && fd >= 0 &&
+	    mountpoint[end] == 0)
+		return fd;
+	return -1;
+}
+
 void lfs_print_help(const char *prog)
 {
 	printf(

@@ -94,6 +94,10 @@ int lfs_options_parse(int argc, char **argv, struct lfs_options *o,
 		      char *err, size_t errlen);
 void lfs_options_free(struct lfs_options *o);
 
+/* The descriptor N of a "/dev/fd/N" mountpoint (libfuse's convention for
+ * the /dev/fuse descriptor of a mount its caller made), else -1. */
+int lfs_premounted_fd(const char *mountpoint);
+
 /* Parses an id mapping list "disk:view:len[:disk:view:len...]"
  * (also comma separated, also with the stray leading ':' that
  * containers/storage produces).  0 or -1 with err set. */
