@@ -9,6 +9,7 @@
 
 #include "copy_up.h"
 #include "creds.h"
+#include "inode.h"
 #include "passthrough.h"
 #include "shared_fd.h"
 #include "uring.h"
@@ -145,6 +146,7 @@ int file_reply_open(struct lfs *fs, fuse_req_t req, struct fuse_file_info *fi,
 		handle_free(fs, h);
 		return fuse_reply_err(req, ETXTBSY);
 	}
+	h->direct = fi->direct_io;
 	int r = created ? fuse_reply_create(req, created, fi)
 			: fuse_reply_open(req, fi);
 	if (r == -ENOENT) {
@@ -400,6 +402,15 @@ void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	out.buf[0].fd = fd;
 	out.buf[0].pos = off;
 	ssize_t r = fuse_buf_copy(&out, in, 0);
+	/* A direct-I/O write never passed through the kernel's set-id
+	 * clearing (file_remove_privs), which it leaves to us: the flag it
+	 * sends for it (FUSE_WRITE_KILL_SUIDGID) is one libfuse 3.14 drops. */
+	struct lfs_file *h = fi ? fh_of(fi) : NULL;
+	if (r > 0 && h && h->direct) {
+		int k = setattr_clear_setid_after_write(fs, req, ino, fd);
+		if (k < 0)
+			r = k;
+	}
 	io_done(ref);
 	if (r < 0)
 		fuse_reply_err(req, (int)-r);

@@ -26,6 +26,9 @@ struct lfs_file {
 	bool upper;    /* fd is the upper copy */
 	bool writable;
 	bool exec;     /* opened by the kernel to run the program */
+	/* Answered with FOPEN_DIRECT_IO: the kernel sends this handle's
+	 * writes without clearing set-id bits itself (file.c). */
+	bool direct;
 	bool mode_counted;  /* counted as passthrough or cached */
 	int32_t backing_id; /* > 0: opened in passthrough mode */
 	pthread_mutex_t lock; /* guards fd when it is switched to upper */

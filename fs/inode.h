@@ -19,6 +19,16 @@ void inode_present(struct lfs *fs, struct node *n, struct stat *st);
 void inode_entry(struct lfs *fs, struct node *n, const struct stat *st,
 		 struct fuse_entry_param *e);
 
+/*
+ * After a WRITE the kernel sent past its own set-id clearing (a handle
+ * opened for direct I/O): clears the set-user-id bit, and the set-group-id
+ * bit of a group-executable file, as a write by an unprivileged caller
+ * of req must, and has the kernel drop its cached mode.  Returns 1 when
+ * bits were cleared, 0 when none had to be, or -errno.
+ */
+int setattr_clear_setid_after_write(struct lfs *fs, fuse_req_t req,
+				    fuse_ino_t ino, int fd);
+
 /* FUSE operations. */
 void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void op_readlink(fuse_req_t req, fuse_ino_t ino);

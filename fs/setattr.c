@@ -162,6 +162,50 @@ static int apply_times(struct lfs *fs, struct node *n, const struct stat *a,
 	return r;
 }
 
+/* The set-id bits a write must clear from mode, for a writer with the
+ * given group: set-user-id always; set-group-id when the file is group
+ * executable or the writer is not of its group (the kernel's rules for
+ * a writer without CAP_FSETID). */
+static mode_t setid_to_clear(mode_t mode, gid_t writer_gid, gid_t file_gid)
+{
+	mode_t kill = mode & S_ISUID;
+	if ((mode & S_ISGID) &&
+	    ((mode & S_IXGRP) || writer_gid != file_gid))
+		kill |= S_ISGID;
+	return kill;
+}
+
+int setattr_clear_setid_after_write(struct lfs *fs, fuse_req_t req,
+				    fuse_ino_t ino, int fd)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	/* Root is taken to hold CAP_FSETID, which keeps the bits. */
+	if (ctx->uid == 0)
+		return 0;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return 0;
+	struct override_stat o;
+	bool overridden = override_xattr_name(fs) &&
+			  override_load(fs, fd, &o) == 0;
+	mode_t mode = overridden ? o.mode : st.st_mode;
+	gid_t file_gid = overridden ? o.gid : creds_view_gid(fs, st.st_gid);
+	mode_t kill = setid_to_clear(mode, ctx->gid, file_gid);
+	if (!kill)
+		return 0;
+	struct stat a = { .st_mode = (mode & 07777) & ~kill };
+	creds_as_daemon();
+	int r = owner_mode_to_fd(fs, fd, S_IFREG, &a, FUSE_SET_ATTR_MODE);
+	if (r < 0)
+		return r;
+	/* The kernel still caches the old mode, and exec trusts it: drop
+	 * it before the write returns. */
+	fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	return 1;
+}
+
 struct meta_change {
 	const struct stat *attr;
 	int to_set;

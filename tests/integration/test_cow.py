@@ -230,6 +230,67 @@ class CopyOnWrite(LayerfsTestCase):
         self.assertEqual(s["copyup_bytes"], 0)
         self.assertEqual(s["meta_copyups"], len(files))
 
+    def test_writes_clear_set_id_bits(self):
+        """A write by an unprivileged owner clears set-user-id (and
+        set-group-id on a group-executable file) on every write path,
+        direct I/O included: the kernel leaves that one to the daemon.
+        The kernel's cached mode goes too, or exec would still honour
+        the bit; root's write keeps the bits."""
+        self.require_root()
+        self.require_tool("setpriv", "dd")
+        low = self.layer("low-sid", {"keep": b"k"})
+        prog_src = "/usr/bin/id"
+
+        def as_user(uid, args):
+            return self.run_cmd(["setpriv", "--reuid=%d" % uid,
+                                 "--regid=%d" % uid, "--clear-groups"]
+                                + args, check=False)
+
+        def dd(path, direct, uid=None, src="/dev/zero"):
+            args = ["dd", "if=" + src, "of=" + path, "bs=4096",
+                    "count=1", "conv=notrunc"]
+            if direct:
+                args.append("oflag=direct")
+            r = as_user(uid, args) if uid is not None else \
+                self.run_cmd(args, check=False)
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+        for opts in ((), ("passthrough=off",),
+                     ("passthrough=off", "writeback=on")):
+            with self.subTest(opts=opts):
+                m = self.mount_rw([low], opts=opts + ("suid",),
+                                  name="sid%d" % len(opts))
+                cases = {"direct": (0o4755, True, 65534, 0o755),
+                         "buffered": (0o4755, False, 65534, 0o755),
+                         "sgid": (0o2775, True, 65534, 0o775),
+                         "root": (0o4755, True, None, 0o4755)}
+                for name, (mode, direct, uid, want) in cases.items():
+                    p = os.path.join(m.path, name)
+                    write(p, b"x" * 8192, "wb")
+                    os.chown(p, 65534, 65534)
+                    os.chmod(p, mode)
+                    dd(p, direct, uid)
+                    for q in (p, os.path.join(m.upper, name)):
+                        self.assertEqual(stat.S_IMODE(os.stat(q).st_mode),
+                                         want, (name, q))
+                # A set-user-id program rewritten in place by its owner
+                # no longer runs as its owner.
+                prog = os.path.join(m.path, "prog")
+                with open(prog_src, "rb") as f:
+                    body = f.read()
+                write(prog, body, "wb")
+                os.chown(prog, 65534, 65534)
+                os.chmod(prog, 0o4755)
+                self.assertIn("euid=65534",
+                              as_user(1000, [prog]).stdout.decode())
+                head = self.path("prog-head")
+                write(head, body[:4096], "wb")
+                dd(prog, True, 65534, src=head)
+                out = as_user(1000, [prog])
+                self.assertEqual(out.returncode, 0, out.stderr)
+                self.assertNotIn("euid=", out.stdout.decode())
+                m.unmount()
+
     def test_change_lands_with_the_copy_up(self):
         """chmod and chown of a lower file are made on the staged copy,
         with the side effects the real calls have: chmod rewrites an
