@@ -401,16 +401,17 @@ void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = fd;
 	out.buf[0].pos = off;
-	ssize_t r = fuse_buf_copy(&out, in, 0);
 	/* A direct-I/O write never passed through the kernel's set-id
 	 * clearing (file_remove_privs), which it leaves to us: the flag it
-	 * sends for it (FUSE_WRITE_KILL_SUIDGID) is one libfuse 3.14 drops. */
+	 * sends for it (FUSE_WRITE_KILL_SUIDGID) is one libfuse 3.14 drops.
+	 * Before the data, as the kernel does it: new content must never
+	 * be runnable with the old bits. */
 	struct lfs_file *h = fi ? fh_of(fi) : NULL;
-	if (r > 0 && h && h->direct) {
-		int k = setattr_clear_setid_after_write(fs, req, ino, fd);
-		if (k < 0)
-			r = k;
-	}
+	ssize_t r = 0;
+	if (h && h->direct && fuse_buf_size(in) > 0)
+		r = setattr_clear_setid_for_write(fs, req, ino, fd);
+	if (r >= 0)
+		r = fuse_buf_copy(&out, in, 0);
 	io_done(ref);
 	if (r < 0)
 		fuse_reply_err(req, (int)-r);

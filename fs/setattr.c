@@ -175,8 +175,8 @@ static mode_t setid_to_clear(mode_t mode, gid_t writer_gid, gid_t file_gid)
 	return kill;
 }
 
-int setattr_clear_setid_after_write(struct lfs *fs, fuse_req_t req,
-				    fuse_ino_t ino, int fd)
+int setattr_clear_setid_for_write(struct lfs *fs, fuse_req_t req,
+				  fuse_ino_t ino, int fd)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	/* Root is taken to hold CAP_FSETID, which keeps the bits. */
