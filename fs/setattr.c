@@ -1,5 +1,7 @@
 /*
- * setattr: chmod, chown, truncate and utimens.
+ * setattr: chmod, chown, truncate and utimens; and the set-id clearing
+ * a direct-I/O write leaves to the daemon (inode.h), a mode change of
+ * the same kind.
  *
  * Metadata changes on a lower file copy up its metadata only (copy_up.h):
  * `chown -R` over a lower tree costs a small file per entry, not its
