@@ -320,10 +320,11 @@ static int mark_parent_impure(struct lfs *fs, struct node *parent, int pfd)
 	return r;
 }
 
-/* Moves workdir/work/tmp to parent/name in the upper layer and mirrors
- * the change in the parent's listing. */
+/* Puts the staged copy at parent/name in the upper layer and mirrors
+ * the change in the parent's listing: workdir/work/tmp is renamed there,
+ * or, when tmp is NULL, the unnamed file staged_fd is linked there. */
 static int publish(struct lfs *fs, struct node *n, const char *tmp,
-		   int parent_fd, unsigned new_flags)
+		   int staged_fd, int parent_fd, unsigned new_flags)
 {
 	struct node *parent = n->parent;
 	char name[NAME_MAX + 1];
@@ -336,11 +337,15 @@ static int publish(struct lfs *fs, struct node *n, const char *tmp,
 	pthread_rwlock_rdlock(&fs->ns_lock);
 	memcpy(name, node_name(n), n->namelen + 1u);
 	pthread_rwlock_unlock(&fs->ns_lock);
-	if (renameat2(fs->work_fd, tmp, parent_fd, name, RENAME_NOREPLACE) <
-	    0) {
-		int e = errno;
+	int r;
+	if (tmp)
+		r = renameat2(fs->work_fd, tmp, parent_fd, name,
+			      RENAME_NOREPLACE) < 0 ? -errno : 0;
+	else
+		r = lfs_link_unnamed(fs, staged_fd, parent_fd, name);
+	if (r < 0) {
 		dir_unlock(parent);
-		return -e;
+		return r;
 	}
 	node_set_flag(n, new_flags);
 	node_set_layer(n, fs->upper);
@@ -429,7 +434,7 @@ static int copy_up_dir_node(struct lfs *fs, struct node *n, int pfd,
 	if (dfd >= 0)
 		close(dfd);
 	if (r == 0)
-		r = publish(fs, n, tmp, pfd, flags);
+		r = publish(fs, n, tmp, -1, pfd, flags);
 	if (r < 0) {
 		unlinkat(fs->work_fd, tmp, AT_REMOVEDIR);
 		return r;
@@ -484,14 +489,15 @@ static int copy_up_special(struct lfs *fs, struct node *n, int pfd,
 	if (dfd >= 0)
 		close(dfd);
 	if (r == 0)
-		r = publish(fs, n, tmp, pfd, 0);
+		r = publish(fs, n, tmp, -1, pfd, 0);
 	if (r < 0)
 		unlinkat(fs->work_fd, tmp, 0);
 	return r;
 }
 
-/* Lower path of n's data, "/a/b", for the metacopy mark. */
-static char *lower_path_of(struct lfs *fs, struct node *n)
+/* n's own path in the layers below, "/a/b": the path of its parent
+ * there (a renamed ancestor's redirect decides it) and its name. */
+char *metacopy_own_path(struct lfs *fs, struct node *n)
 {
 	pthread_rwlock_rdlock(&fs->ns_lock);
 	char *p = node_path(fs, n, true);
@@ -507,14 +513,21 @@ static char *lower_path_of(struct lfs *fs, struct node *n)
 	return abs;
 }
 
-/* Creates the staged regular file with metadata, and data unless
- * meta_only.  Returns the staged fd (caller closes) or -errno. */
+/*
+ * Creates the staged regular file with metadata, and data unless
+ * meta_only: workdir/work/tmp, or an unnamed file (O_TMPFILE) in the
+ * parent's upper directory pfd when tmp is NULL.  Returns the staged fd
+ * (caller closes) or -errno.
+ */
 static int stage_regular(struct lfs *fs, int src_rd, int src_path,
-			 const struct stat *st, const char *tmp, bool meta_only)
+			 const struct stat *st, const char *tmp, int pfd,
+			 bool meta_only)
 {
-	int dfd = openat(fs->work_fd, tmp,
-			 O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			 0600);
+	int dfd = tmp ? openat(fs->work_fd, tmp,
+			       O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+				       O_CLOEXEC,
+			       0600)
+		      : openat(pfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (dfd < 0)
 		return -errno;
 	int r;
@@ -526,10 +539,30 @@ static int stage_regular(struct lfs *fs, int src_rd, int src_path,
 		r = copy_attrs(fs, src_path, dfd, st, false);
 	if (r < 0) {
 		close(dfd);
-		unlinkat(fs->work_fd, tmp, 0);
+		if (tmp)
+			unlinkat(fs->work_fd, tmp, 0);
 		return r;
 	}
 	return dfd;
+}
+
+/*
+ * Whether a file created in dir's upper directory pfd inherits a default
+ * ACL there.  A copy must not: it keeps the lower file's ACLs exactly.
+ * Learned once per directory; an xattr change on it forgets it
+ * (xattr_ops.c).
+ */
+static bool upper_dir_has_default_acl(struct node *dir, int pfd)
+{
+	unsigned f = node_flags(dir);
+	if (f & N_DEFACL_KNOWN)
+		return f & N_DEFACL;
+	char proc[64];
+	proc_fd_path(proc, sizeof(proc), pfd);
+	ssize_t r = getxattr(proc, "system.posix_acl_default", NULL, 0);
+	bool has = r > 0 || (r < 0 && errno != ENODATA && errno != ENOTSUP);
+	node_set_flag(dir, N_DEFACL_KNOWN | (has ? N_DEFACL : 0));
+	return has;
 }
 
 /* The index key of a lower inode: its (dev, ino). */
@@ -560,11 +593,26 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	}
 	bool no_data = meta_only || kind == CU_TRUNC;
 	bool indexed = fs->index_fd >= 0 && st.st_nlink > 1 && fs->upper_xattr;
-	char tmp[64], key[40];
-	lfs_tmp_name(fs, tmp, sizeof(tmp));
+	/*
+	 * Staged as an unnamed file in the parent's own upper directory
+	 * where the filesystem can: published by a link there, it takes no
+	 * lock on the workdir and not the filesystem-wide one of a rename
+	 * across directories, its inode is allocated near its directory
+	 * rather than with every other copy in workdir's, and a crash
+	 * leaves nothing behind.  An indexed file goes through the index,
+	 * by name; one whose directory would hand it a default ACL goes
+	 * through the workdir too.
+	 */
+	char tmp_name[64], key[40];
+	const char *tmp = NULL;
+	if (fs->link_unnamed == LINK_UNNAMED_NONE || indexed ||
+	    upper_dir_has_default_acl(n->parent, pfd)) {
+		lfs_tmp_name(fs, tmp_name, sizeof(tmp_name));
+		tmp = tmp_name;
+	}
 	index_key(key, sizeof(key), &st);
 
-	int dfd = stage_regular(fs, src, src, &st, tmp, no_data);
+	int dfd = stage_regular(fs, src, src, &st, tmp, pfd, no_data);
 	if (dfd < 0) {
 		close(src);
 		return dfd;
@@ -576,8 +624,15 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	    xp_set_origin(dfd, st.st_dev, st.st_ino) == 0)
 		flags |= N_ORIGIN_SET;
 	if (meta_only) {
-		datapath = lower_path_of(fs, n);
-		r = datapath ? xp_set_string(dfd, XATTR_LFS_METACOPY, datapath)
+		/* The mark is written empty, "the data is at my own path
+		 * below", as long as the file keeps that path (rename and
+		 * link pin it, metacopy_pin).  With a path in it, the two
+		 * marks no longer fit in an ext4 inode (96 bytes for
+		 * xattrs): each copy took a 4 KiB block of its own.  An
+		 * index entry has several names: its path is written out. */
+		datapath = metacopy_own_path(fs, n);
+		r = datapath ? xp_set_string(dfd, XATTR_LFS_METACOPY,
+					     indexed ? datapath : "")
 			     : -ENOMEM;
 		flags |= N_METACOPY;
 	}
@@ -588,12 +643,11 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	}
 	if (r == 0 && stage)
 		r = stage->apply(fs, dfd, stage->arg);
-	/* Data must be on disk before the rename makes it visible; a
-	 * metadata-only copy has none, and its attributes are journaled no
-	 * later than the rename. */
+	/* Data must be on disk before the link or rename makes it
+	 * visible; a metadata-only copy has none, and its attributes are
+	 * journaled no later than the link. */
 	if (r == 0 && !no_data && fs->opt->fsync && fsync(dfd) < 0)
 		r = -errno;
-	close(dfd);
 	close(src);
 	if (r == 0 && flags)
 		r = mark_parent_impure(fs, n->parent, pfd);
@@ -628,10 +682,13 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 		}
 	}
 	if (r == 0)
-		r = publish(fs, n, tmp, pfd, flags | (indexed ? N_HLINK : 0));
+		r = publish(fs, n, tmp, dfd, pfd,
+			    flags | (indexed ? N_HLINK : 0));
+	close(dfd);
 	free(datapath);
 	if (r < 0) {
-		unlinkat(fs->work_fd, tmp, 0);
+		if (tmp)
+			unlinkat(fs->work_fd, tmp, 0);
 		return r;
 	}
 	if (meta_only)
@@ -680,6 +737,36 @@ int metacopy_open_data(struct lfs *fs, struct node *n, int flags)
 		return fd;
 	}
 	return -ENOENT;
+}
+
+int metacopy_resolve(struct lfs *fs, struct node *n, char **datapath)
+{
+	if ((*datapath)[0])
+		return 0;
+	free(*datapath);
+	*datapath = metacopy_own_path(fs, n);
+	return *datapath ? 0 : -ENOMEM;
+}
+
+int metacopy_pin(struct node *n, int dirfd, const char *name)
+{
+	const char *path = n->ext ? n->ext->datapath : NULL;
+	if (!S_ISREG(n->mode) || !(node_flags(n) & N_METACOPY))
+		return 0;
+	if (!path)
+		return -ENODATA;
+	char proc[64 + NAME_MAX];
+	int r;
+	if (name) {
+		xp_proc_path(proc, sizeof(proc), dirfd, name);
+		r = lsetxattr(proc, XATTR_LFS_METACOPY, path, strlen(path), 0);
+	} else {
+		/* An O_PATH fd takes no fsetxattr; its /proc link leads to
+		 * the file itself, never through a symlink of a layer. */
+		proc_fd_path(proc, sizeof(proc), dirfd);
+		r = setxattr(proc, XATTR_LFS_METACOPY, path, strlen(path), 0);
+	}
+	return r < 0 ? -errno : 0;
 }
 
 blkcnt_t metacopy_data_blocks(struct lfs *fs, struct node *n,
@@ -888,7 +975,8 @@ int index_attach(struct lfs *fs, struct node *n, const struct stat *lower)
 	if (marks & N_METACOPY) {
 		char *datapath = NULL;
 		if (xp_get_string_at(fs->index_fd, key, XATTR_LFS_METACOPY,
-				     &datapath) == 0) {
+				     &datapath) == 0 &&
+		    metacopy_resolve(fs, n, &datapath) == 0) {
 			free(e->datapath);
 			e->datapath = datapath;
 			__atomic_store_n(&e->data_layer, -1, __ATOMIC_RELAXED);
@@ -910,7 +998,7 @@ static int link_from_index(struct lfs *fs, struct node *n, int pfd)
 	lfs_tmp_name(fs, tmp, sizeof(tmp));
 	if (linkat(fs->index_fd, n->ext->index_key, fs->work_fd, tmp, 0) < 0)
 		return -errno;
-	int r = publish(fs, n, tmp, pfd, 0);
+	int r = publish(fs, n, tmp, -1, pfd, 0);
 	if (r < 0) {
 		unlinkat(fs->work_fd, tmp, 0);
 		return r;

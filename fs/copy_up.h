@@ -1,17 +1,21 @@
 /*
  * Copy-up: making a node exist in the upper layer before it is changed.
  *
- * Every copy-up is staged in workdir/work and published by one atomic
- * rename, after an fsync unless fsync=0/volatile.  A crash therefore
- * leaves either the old state or the new one in the merged view; the
- * staging leftovers are removed at the next mount.
+ * Every copy-up is staged and published whole, after an fsync unless
+ * fsync=0/volatile: a regular file as an unnamed file (O_TMPFILE) in its
+ * parent's upper directory, named there by one link; anything else, and
+ * a file whose hard links go through the index, in workdir/work, moved
+ * into place by one rename.  A crash therefore leaves either the old
+ * state or the new one in the merged view; unnamed files vanish with
+ * it, and the workdir's leftovers are removed at the next mount.
  *
  * Kinds:
  *  - directories: the directory itself, attributes and xattrs, never its
  *    children, never opaque;
  *  - metadata only (chmod, chown, utimens, xattrs on a lower file): an
  *    empty sparse file of the right size carrying the new metadata and a
- *    metacopy mark naming the lower data; no data is copied;
+ *    metacopy mark (empty: the data is at the same path below); no data
+ *    is copied;
  *  - data: the file's bytes, with holes kept (SEEK_DATA/SEEK_HOLE), by
  *    FICLONE where the upper filesystem can share extents, else
  *    copy_file_range.  A metacopy file gets its data in place and loses
@@ -62,6 +66,21 @@ int copy_up_staged(struct lfs *fs, struct node *n,
 
 /* Waits until no copy-up of n is in progress. */
 void copy_up_wait(struct node *n);
+
+/*
+ * The metacopy mark of a file copied up at its own path is empty: its
+ * data is at the same path in the layers below (as for kernel overlayfs
+ * without a redirect).  n's own path there, "/a/f".
+ */
+char *metacopy_own_path(struct lfs *fs, struct node *n);
+/* Turns a mark just read into the data path: an empty one becomes n's
+ * own path (n must have its parent and name). */
+int metacopy_resolve(struct lfs *fs, struct node *n, char **datapath);
+/* Writes n's data path into the mark of its upper file before the file
+ * gets another name (rename, link), when n is a metacopy file: the file
+ * is dirfd/name, or the file dirfd itself (O_PATH is fine) when name is
+ * NULL. */
+int metacopy_pin(struct node *n, int dirfd, const char *name);
 
 /* Opens the lower file holding the data of a metacopy node. */
 int metacopy_open_data(struct lfs *fs, struct node *n, int flags);

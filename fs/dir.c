@@ -304,6 +304,12 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		r = src;
 		goto close;
 	}
+	/* The new name must reach the data too. */
+	r = metacopy_pin(n, src, NULL);
+	if (r < 0) {
+		close(src);
+		goto close;
+	}
 	char proc[64], tmp[64];
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", src);
 	lfs_tmp_name(fs, tmp, sizeof(tmp));

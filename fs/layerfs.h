@@ -63,7 +63,7 @@ struct lfs {
 	int upper;         /* index of the upper layer, or -1 (read-only) */
 	int first_lower;   /* index of the first layer below upper/init */
 	int workdir_fd;    /* O_PATH of workdir=, or -1 */
-	int work_fd;       /* workdir/work: copy-ups are staged here */
+	int work_fd;       /* workdir/work: copy-ups not staged unnamed */
 	int index_fd;      /* workdir/index: hard-link index, or -1 */
 	int workdir_lock_fd; /* flock held for the life of the mount */
 
@@ -74,6 +74,9 @@ struct lfs {
 	bool upper_xattr;  /* user.* xattrs on files and directories */
 	bool can_chown;    /* we may chown (not in a single-id userns) */
 	bool close_reports_errors; /* network upper: close() can fail */
+	/* How an unnamed (O_TMPFILE) staged copy gets its name, or none. */
+	enum { LINK_UNNAMED_NONE, LINK_UNNAMED_EMPTY_PATH,
+	       LINK_UNNAMED_PROC } link_unnamed;
 	const char *overlay_opaque_xattr; /* for whiteout=overlay */
 	atomic_bool wh_unshared; /* no hard links: one inode per whiteout */
 
@@ -121,5 +124,9 @@ uint64_t lfs_compose_ino_dev(const struct lfs *fs, dev_t dev, uint64_t ino);
 
 /* Unique name for a staging file in workdir/work. */
 void lfs_tmp_name(struct lfs *fs, char *buf, size_t size);
+
+/* Gives the unnamed file fd (O_TMPFILE) the name dirfd/name, as probed
+ * at mount (fs->link_unnamed).  -errno on failure. */
+int lfs_link_unnamed(struct lfs *fs, int fd, int dirfd, const char *name);
 
 #endif

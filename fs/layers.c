@@ -223,14 +223,52 @@ static bool close_reports_errors(int fd)
 	return true;
 }
 
-/* What the upper filesystem lets us do: user xattrs, chown. */
+int lfs_link_unnamed(struct lfs *fs, int fd, int dirfd, const char *name)
+{
+	int r;
+	if (fs->link_unnamed == LINK_UNNAMED_EMPTY_PATH) {
+		r = linkat(fd, "", dirfd, name, AT_EMPTY_PATH);
+	} else {
+		char proc[64];
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		r = linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW);
+	}
+	return r < 0 ? -errno : 0;
+}
+
+/*
+ * Whether copy-ups can be staged as unnamed files (copy_up.c), and how
+ * they are then named: straight from the fd (AT_EMPTY_PATH, which needs
+ * CAP_DAC_READ_SEARCH) or through its /proc link, a path walk more.
+ */
+static void probe_link_unnamed(struct lfs *fs, int fd, const char *name)
+{
+	static const int ways[] = { LINK_UNNAMED_EMPTY_PATH,
+				    LINK_UNNAMED_PROC };
+	for (size_t i = 0; i < sizeof(ways) / sizeof(ways[0]); i++) {
+		fs->link_unnamed = ways[i];
+		if (lfs_link_unnamed(fs, fd, fs->work_fd, name) == 0) {
+			unlinkat(fs->work_fd, name, 0);
+			return;
+		}
+	}
+	fs->link_unnamed = LINK_UNNAMED_NONE;
+}
+
+/* What the upper filesystem lets us do: user xattrs, chown, O_TMPFILE. */
 static void probe_upper(struct lfs *fs)
 {
 	fs->close_reports_errors = close_reports_errors(fs->work_fd);
 	char name[64];
 	lfs_tmp_name(fs, name, sizeof(name));
-	int fd = openat(fs->work_fd, name,
-			O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	bool unnamed = true;
+	int fd = openat(fs->work_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
+			0600);
+	if (fd < 0) {
+		unnamed = false;
+		fd = openat(fs->work_fd, name,
+			    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	}
 	if (fd < 0)
 		return;
 	fs->upper_xattr =
@@ -238,8 +276,12 @@ static void probe_upper(struct lfs *fs)
 	/* In a user namespace with a single id mapped, chown to any other
 	 * id fails with EINVAL: ownership must then live in an xattr. */
 	fs->can_chown = fchown(fd, 1, 1) == 0;
+	fs->link_unnamed = LINK_UNNAMED_NONE;
+	if (unnamed)
+		probe_link_unnamed(fs, fd, name);
 	close(fd);
-	unlinkat(fs->work_fd, name, 0);
+	if (!unnamed)
+		unlinkat(fs->work_fd, name, 0);
 	int dfd = openat(fs->work_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
 		/* trusted.* needs CAP_SYS_ADMIN in the initial namespace. */

@@ -39,6 +39,8 @@ static int read_upper_marks(struct lfs *fs, struct node *dir,
 			r = xp_get_string_at(pfd, name, XATTR_LFS_METACOPY,
 					     &e->datapath);
 			if (r == 0)
+				r = metacopy_resolve(fs, fresh, &e->datapath);
+			if (r == 0)
 				node_set_flag(fresh, N_METACOPY);
 		}
 	}

@@ -39,6 +39,10 @@ enum node_flag {
 	N_HLINK = 1 << 12,      /* upper copy is an index entry (nlink xattr) */
 	N_NOXATTR = 1 << 13,    /* known to carry no visible xattr */
 	N_SHARED_FD = 1 << 14,  /* has an fd in the shared_fd cache */
+	/* Directory: whether its upper copy has a default ACL is known
+	 * (N_DEFACL_KNOWN), and it has one (N_DEFACL). */
+	N_DEFACL_KNOWN = 1 << 15,
+	N_DEFACL = 1 << 16,
 };
 
 struct dcache;

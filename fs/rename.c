@@ -287,6 +287,12 @@ static int rename_locked(struct lfs *fs, struct rename_ctx *c)
 	}
 
 	creds_as_daemon();
+	/* A metadata-only copy leaving its path keeps the way to its data. */
+	r = metacopy_pin(c->src, ss.pfd, c->name);
+	if (r == 0 && exchange)
+		r = metacopy_pin(c->dst, ds.pfd, c->newname);
+	if (r < 0)
+		goto out;
 	/* Marks on the moved entries must be found after a remount. */
 	if ((node_flags(c->src) &
 	     (N_ORIGIN_SET | N_METACOPY | N_REDIRECT)) || c->src_redirect)

@@ -270,8 +270,9 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 				: setxattr(rf.path, name, value, size, flags);
 		r = rr < 0 ? -errno : 0;
 	}
-	/* Whatever happened, the file's xattrs must be asked again. */
-	node_clear_flag(n, N_NOXATTR);
+	/* Whatever happened, the file's xattrs must be asked again (and
+	 * whether a directory hands down a default ACL, copy_up.c). */
+	node_clear_flag(n, N_NOXATTR | N_DEFACL_KNOWN | N_DEFACL);
 	real_file_close(&rf);
 	node_unref(fs, n);
 	fuse_reply_err(req, -r);

@@ -4,8 +4,9 @@
  *
  *   user.layerfs.origin    (dev, ino) the file or directory was copied up
  *                          from: keeps st_ino across copy-up and remount
- *   user.layerfs.metacopy  the lower path holding the data of a file whose
- *                          upper copy has only metadata
+ *   user.layerfs.metacopy  on a file whose upper copy has only metadata:
+ *                          the lower path holding its data, or empty
+ *                          when that is the file's own path below
  *   user.layerfs.redirect  the lower path of a renamed directory
  *   user.layerfs.impure    on an upper directory with children carrying
  *                          the marks above, so listings know to read them

@@ -124,11 +124,14 @@ static int add_regular(struct exp *ex, int dirfd, const char *name,
 			free(mark);
 			return need_lower(ex, path, "a metadata-only copy");
 		}
-		/* layerfs names the data; overlayfs keeps it at the file's
-		 * own lower path unless the file was renamed. */
+		/* Both keep the data at the file's own lower path unless it
+		 * was renamed: then layerfs names it in its mark, overlayfs
+		 * in a redirect. */
 		char *redir = NULL, *target;
-		if (kind == 0)
+		if (kind == 0 && mark[0])
 			target = mark_target(mark, "");
+		else if (kind == 0)
+			target = join(lpath, name);
 		else if (read_mark(dirfd, name, redirect_marks, &redir) > 0)
 			target = mark_target(redir, lpath);
 		else

@@ -175,7 +175,8 @@ class CopyOnWrite(LayerfsTestCase):
         st = os.stat(up)
         self.assertEqual(st.st_size, 3 * MiB)
         self.assertNoData(up)
-        self.assertEqual(xattr(up, "user.layerfs.metacopy"), b"/big/data.bin")
+        # Empty: the data is at the file's own path below.
+        self.assertEqual(xattr(up, "user.layerfs.metacopy"), b"")
         vst = os.stat(p)
         self.assertEqual(stat.S_IMODE(vst.st_mode), 0o600)
         self.assertEqual((vst.st_uid, vst.st_gid), (42, 43))
@@ -192,6 +193,44 @@ class CopyOnWrite(LayerfsTestCase):
         self.assertEqual(read(p), bytes(expect))
         self.assertEqual(read(up), bytes(expect))
         self.assertEqual(os.stat(p).st_uid, 42)
+
+    def test_metadata_only_copy_keeps_its_data_when_moved(self):
+        """The mark of a metadata-only copy is empty while the file keeps
+        its path (the data is at the same path below, through renamed
+        directories too); a rename or a hard link writes the path in,
+        and every name reads the lower data, after a remount as well."""
+        data = {"d/%s" % n: os.urandom(5000) for n in ("a", "b", "c", "e")}
+        low = self.layer("low-mc", dict(data, **{"x/keep": "k"}))
+        m = self.mount_rw([low], opts=("index=on",))
+        p = lambda rel: os.path.join(m.path, rel)  # noqa: E731
+        for n in ("a", "b", "c", "e"):
+            os.chmod(p("d/" + n), 0o640)
+            self.assertEqual(xattr(os.path.join(m.upper, "d", n),
+                                   "user.layerfs.metacopy"), b"")
+        os.rename(p("d/b"), p("x/b"))
+        os.link(p("d/c"), p("x/c"))
+        os.rename(p("d"), p("moved"))
+        os.rename(p("moved/e"), p("moved/e2"))
+        want = {"moved/a": data["d/a"], "x/b": data["d/b"],
+                "x/c": data["d/c"], "moved/c": data["d/c"],
+                "moved/e2": data["d/e"]}
+        marks = {"moved/a": b"", "x/b": b"/d/b", "x/c": b"/d/c",
+                 "moved/c": b"/d/c", "moved/e2": b"/d/e"}
+        for rel, mark in marks.items():
+            self.assertEqual(xattr(os.path.join(m.upper, rel),
+                                   "user.layerfs.metacopy"), mark, rel)
+        for rel, content in want.items():
+            self.assertEqual(read(p(rel)), content, rel)
+        self.assertEqual(m.unmount(), 0)
+        m = self.mount_rw([low], opts=("index=on",))  # the same upper
+        for rel, content in want.items():
+            self.assertEqual(read(p(rel)), content, rel + " after remount")
+        # The first write brings the right data up under the new name.
+        with open(p("moved/a"), "r+b") as f:
+            f.write(b"W")
+        self.assertEqual(read(p("moved/a")), b"W" + data["d/a"][1:])
+        self.assertIsNone(xattr(os.path.join(m.upper, "moved/a"),
+                                "user.layerfs.metacopy"))
 
     def assertNoData(self, path):
         """No byte of data in the file: only a hole (the blocks a
@@ -290,6 +329,28 @@ class CopyOnWrite(LayerfsTestCase):
                 self.assertEqual(out.returncode, 0, out.stderr)
                 self.assertNotIn("euid=", out.stdout.decode())
                 m.unmount()
+
+    def test_copy_up_inherits_no_default_acl(self):
+        """A copy keeps the lower file's ACLs exactly: the default ACL of
+        its directory (copied up with it) must not give the copy an
+        access ACL the lower file never had, for a metadata and for a
+        data copy-up."""
+        self.require_tool("setfacl", "getfacl")
+        low = self.layer("low-dacl", {"d/plain": b"p", "d/data": b"d"})
+        self.run_cmd(["setfacl", "-d", "-m", "u:4321:rwx",
+                      os.path.join(low, "d")])
+        m = self.mount_rw([low])
+        os.chmod(os.path.join(m.path, "d/plain"), 0o600)
+        with open(os.path.join(m.path, "d/data"), "ab") as f:
+            f.write(b"+")
+        self.assertIn("default:user:4321:rwx", self.run_cmd(
+            ["getfacl", "-cn", os.path.join(m.upper, "d")]).stdout.decode())
+        for n, mode in (("plain", 0o600), ("data", 0o644)):
+            for p in (os.path.join(m.path, "d", n),
+                      os.path.join(m.upper, "d", n)):
+                acl = self.run_cmd(["getfacl", "-cn", p]).stdout.decode()
+                self.assertNotIn("4321", acl, p)
+                self.assertEqual(stat.S_IMODE(os.stat(p).st_mode), mode, p)
 
     def test_change_lands_with_the_copy_up(self):
         """chmod and chown of a lower file are made on the staged copy,

@@ -87,12 +87,23 @@ class TestRoundTrip(ExportTestBase):
             f.write("added")
         os.chmod(p("bin", "tool"), 0o700)
         os.chown(p("usr", "lib", "c"), 4321, 8765)
+        # Metadata-only copies reached through a renamed directory, and
+        # one renamed away from its data's path.
+        os.chmod(p("moved", "sub", "b"), 0o600)
+        os.chmod(p("data", "other"), 0o640)
+        os.rename(p("data", "other"), p("new", "other"))
 
     def assert_marks(self, upper):
         self.assertEqual(os.getxattr(os.path.join(upper, "moved"),
                                      "user.layerfs.redirect"), b"/data/dir")
+        # Empty: the data is at the file's own path below.
         self.assertEqual(os.getxattr(os.path.join(upper, "bin", "tool"),
-                                     "user.layerfs.metacopy"), b"/bin/tool")
+                                     "user.layerfs.metacopy"), b"")
+        self.assertEqual(os.getxattr(os.path.join(upper, "moved", "sub",
+                                                  "b"),
+                                     "user.layerfs.metacopy"), b"")
+        self.assertEqual(os.getxattr(os.path.join(upper, "new", "other"),
+                                     "user.layerfs.metacopy"), b"/data/other")
 
     def round_trip(self, opts=()):
         img, oci, blobs = self.base_image()
