@@ -283,20 +283,28 @@ int copy_xattrs(int src, int dst, bool dst_is_path_fd)
 	return r;
 }
 
+/* What a copy takes from its source besides the data. */
+struct attr_plan {
+	bool owner;  /* false: a staged change sets uid and gid after */
+	bool xattrs; /* false: the source is known to carry none */
+};
+
 /*
- * Gives dst (staged in workdir) the owner, mode, xattrs and times of the
- * source.  Order matters: chown clears set-id bits and capabilities, so
- * it comes before chmod and before the xattrs; times come last.
+ * Gives dst (staged) the owner, mode, xattrs and times of the source.
+ * Order matters: chown clears set-id bits and capabilities, so it comes
+ * before chmod and before the xattrs; times come last.  A chown staged
+ * after them clears what a chown of the real file would.
  */
 static int copy_attrs(struct lfs *fs, int src_fd, int dst_fd,
-		      const struct stat *st, bool is_dir)
+		      const struct stat *st, bool is_dir,
+		      const struct attr_plan *plan)
 {
-	int r = override_copy_owner(fs, src_fd, dst_fd, st);
+	int r = plan->owner ? override_copy_owner(fs, src_fd, dst_fd, st) : 0;
 	if (r < 0)
 		return r;
 	if (fchmod(dst_fd, st->st_mode & 07777) < 0)
 		return -errno;
-	r = copy_xattrs(src_fd, dst_fd, is_dir);
+	r = plan->xattrs ? copy_xattrs(src_fd, dst_fd, is_dir) : 0;
 	if (r < 0)
 		return r;
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
@@ -419,8 +427,12 @@ static int copy_up_dir_node(struct lfs *fs, struct node *n, int pfd,
 	int dfd = openat(fs->work_fd, tmp,
 			 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int r = dfd < 0 ? -errno : 0;
+	struct attr_plan plan = {
+		.owner = true,
+		.xattrs = !(node_flags(n) & N_NOXATTR),
+	};
 	if (r == 0)
-		r = copy_attrs(fs, src, dfd, st, true);
+		r = copy_attrs(fs, src, dfd, st, true, &plan);
 	unsigned flags = 0;
 	if (r == 0 && fs->upper_xattr) {
 		/* Directories keep their inode number across remount too. */
@@ -521,7 +533,7 @@ char *metacopy_own_path(struct lfs *fs, struct node *n)
  */
 static int stage_regular(struct lfs *fs, int src_rd, int src_path,
 			 const struct stat *st, const char *tmp, int pfd,
-			 bool meta_only)
+			 bool meta_only, const struct attr_plan *plan)
 {
 	int dfd = tmp ? openat(fs->work_fd, tmp,
 			       O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -536,7 +548,7 @@ static int stage_regular(struct lfs *fs, int src_rd, int src_path,
 	else
 		r = copy_file_data(fs, src_rd, dfd, (uint64_t)st->st_size);
 	if (r == 0)
-		r = copy_attrs(fs, src_path, dfd, st, false);
+		r = copy_attrs(fs, src_path, dfd, st, false, plan);
 	if (r < 0) {
 		close(dfd);
 		if (tmp)
@@ -612,7 +624,11 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	}
 	index_key(key, sizeof(key), &st);
 
-	int dfd = stage_regular(fs, src, src, &st, tmp, pfd, no_data);
+	struct attr_plan plan = {
+		.owner = !(stage && stage->sets_owner),
+		.xattrs = !(node_flags(n) & N_NOXATTR),
+	};
+	int dfd = stage_regular(fs, src, src, &st, tmp, pfd, no_data, &plan);
 	if (dfd < 0) {
 		close(src);
 		return dfd;

@@ -55,6 +55,9 @@ int copy_up(struct lfs *fs, struct node *n, enum copy_up_kind kind);
 struct copy_up_stage {
 	int (*apply)(struct lfs *fs, int staged_fd, void *arg);
 	void *arg;
+	/* apply sets both uid and gid: the copy need not set the source's
+	 * first. */
+	bool sets_owner;
 	bool applied; /* out: the copy-up ran apply and published the file */
 };
 

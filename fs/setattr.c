@@ -12,7 +12,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "copy_up.h"
@@ -70,13 +72,46 @@ static int owner_mode_bits(struct lfs *fs, int to_set)
 			 FUSE_SET_ATTR_MODE);
 }
 
-/* Applies owner and mode to the file fd is open on (O_PATH is enough);
- * type is its S_IFMT. */
-static int owner_mode_to_fd(struct lfs *fs, int fd, mode_t type,
-			    const struct stat *a, int to_set)
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+
+/* 1: fchmodat2 (Linux 6.6) works, -1: it does not, 0: not yet known. */
+static atomic_int fchmodat2_state;
+
+/*
+ * chmod of dirfd/name without following a symlink there, or of the file
+ * dirfd itself (O_PATH is enough) when name is "".  -ENOSYS for a name
+ * when the kernel cannot do that safely: the caller opens the file.
+ */
+static int chmod_at(int dirfd, const char *name, mode_t mode)
 {
-	if (override_xattr_name(fs) && (S_ISREG(type) || S_ISDIR(type)))
-		return apply_override(fs, fd, a, to_set);
+	if (atomic_load_explicit(&fchmodat2_state, memory_order_relaxed) >= 0) {
+		int flags = AT_SYMLINK_NOFOLLOW | (name[0] ? 0 : AT_EMPTY_PATH);
+		if (syscall(SYS_fchmodat2, dirfd, name, mode, flags) == 0) {
+			atomic_store(&fchmodat2_state, 1);
+			return 0;
+		}
+		/* A seccomp filter may answer EPERM for a syscall it does
+		 * not know. */
+		bool unknown = errno == ENOSYS ||
+			       (errno == EPERM && fchmodat2_state == 0);
+		if (!unknown)
+			return -errno;
+		atomic_store(&fchmodat2_state, -1);
+	}
+	if (name[0])
+		return -ENOSYS;
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dirfd);
+	return chmod(proc, mode) < 0 ? -errno : 0;
+}
+
+/* Applies owner and mode to dirfd/name, or to the file dirfd is open on
+ * (O_PATH is enough) when name is ""; type is its S_IFMT. */
+static int owner_mode_at(struct lfs *fs, int dirfd, const char *name,
+			 mode_t type, const struct stat *a, int to_set)
+{
 	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
 		uid_t uid = (to_set & FUSE_SET_ATTR_UID)
 				    ? creds_disk_uid(fs, a->st_uid)
@@ -84,17 +119,23 @@ static int owner_mode_to_fd(struct lfs *fs, int fd, mode_t type,
 		gid_t gid = (to_set & FUSE_SET_ATTR_GID)
 				    ? creds_disk_gid(fs, a->st_gid)
 				    : (gid_t)-1;
-		if (fchownat(fd, "", uid, gid,
-			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		int flags = AT_SYMLINK_NOFOLLOW | (name[0] ? 0 : AT_EMPTY_PATH);
+		if (fchownat(dirfd, name, uid, gid, flags) < 0)
 			return -errno;
 	}
-	if ((to_set & FUSE_SET_ATTR_MODE) && !S_ISLNK(type)) {
-		char proc[64];
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		if (chmod(proc, a->st_mode & 07777) < 0)
-			return -errno;
-	}
+	if ((to_set & FUSE_SET_ATTR_MODE) && !S_ISLNK(type))
+		return chmod_at(dirfd, name, a->st_mode & 07777);
 	return 0;
+}
+
+/* The same for the file fd is open on, ownership kept in the override
+ * xattr included. */
+static int owner_mode_to_fd(struct lfs *fs, int fd, mode_t type,
+			    const struct stat *a, int to_set)
+{
+	if (override_xattr_name(fs) && (S_ISREG(type) || S_ISDIR(type)))
+		return apply_override(fs, fd, a, to_set);
+	return owner_mode_at(fs, fd, "", type, a, to_set);
 }
 
 static int apply_owner_mode(struct lfs *fs, struct node *n,
@@ -103,6 +144,19 @@ static int apply_owner_mode(struct lfs *fs, struct node *n,
 	to_set = owner_mode_bits(fs, to_set);
 	if (!to_set)
 		return 0;
+	if (!override_xattr_name(fs) && node_reached_by_name(fs, n, fs->upper)) {
+		/* By name from the parent's cached fd: `tar -x` changes
+		 * owner and mode of every file it makes, and opening each
+		 * one for it cost an open and a close more. */
+		char name[NAME_MAX + 1];
+		int dfd = node_parent_fd(fs, n, fs->upper, name);
+		if (dfd < 0)
+			return dfd;
+		int r = owner_mode_at(fs, dfd, name, n->mode, a, to_set);
+		node_parent_fd_done(fs, dfd);
+		if (r != -ENOSYS)
+			return r;
+	}
 	int fd = node_open(fs, n, fs->upper, O_PATH);
 	if (fd < 0)
 		return fd;
@@ -266,7 +320,14 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	} else {
 		/* A lower regular file gets the change with its copy-up. */
 		struct meta_change change = { attr, to_set };
-		struct copy_up_stage stage = { change_staged, &change, false };
+		int both = FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID;
+		struct copy_up_stage stage = {
+			.apply = change_staged,
+			.arg = &change,
+			.sets_owner = (owner_mode_bits(fs, to_set) & both) ==
+					      both &&
+				      !override_xattr_name(fs),
+		};
 		r = copy_up_staged(fs, n, &stage);
 		done = stage.applied;
 	}
