@@ -330,6 +330,37 @@ class CopyOnWrite(LayerfsTestCase):
                 self.assertNotIn("euid=", out.stdout.decode())
                 m.unmount()
 
+    def test_copy_up_on_an_upper_without_o_tmpfile(self):
+        """Where the upper filesystem cannot make unnamed files (here
+        another layerfs mount), copies are built in the workdir and
+        renamed into place, and nothing stays there."""
+        outer = self.mount_rw([self.layer("outer-low", {"k": "k"})],
+                              name="outer")
+        up = os.path.join(outer.path, "up")
+        work = os.path.join(outer.path, "work")
+        os.makedirs(up)
+        os.makedirs(work)
+        try:
+            os.close(os.open(up, os.O_TMPFILE | os.O_RDWR, 0o600))
+            self.skipTest("the outer mount makes unnamed files")
+        except OSError as e:
+            self.assertEqual(e.errno, errno.EOPNOTSUPP)
+        data = os.urandom(20000)
+        low = self.layer("low-nt", {"d/f": data, "d/g": "g", "d/h": "h"})
+        m = self.mount([low], up, work)
+        with open(os.path.join(m.path, "d/f"), "ab") as f:
+            f.write(b"+")
+        os.chmod(os.path.join(m.path, "d/g"), 0o600)
+        os.link(os.path.join(m.path, "d/h"), os.path.join(m.path, "h2"))
+        self.assertEqual(read(os.path.join(up, "d/f")), data + b"+")
+        self.assertEqual(read(os.path.join(m.path, "d/f")), data + b"+")
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(up, "d/g"))
+                                      .st_mode), 0o600)
+        self.assertEqual(read(os.path.join(m.path, "d/g")), b"g")
+        self.assertEqual(read(os.path.join(m.path, "h2")), b"h")
+        self.assertEqual(os.listdir(os.path.join(work, "work")), [])
+        self.assertEqual(m.unmount(), 0)
+
     def test_copy_up_inherits_no_default_acl(self):
         """A copy keeps the lower file's ACLs exactly: the default ACL of
         its directory (copied up with it) must not give the copy an
