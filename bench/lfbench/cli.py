@@ -9,7 +9,8 @@ import subprocess
 import sys
 import time
 
-from . import container, dataset, impls, machine, report, runner, util
+from . import (container, dataset, impls, machine, report, runner,
+               scratchfs, util)
 from . import workloads as W
 from .util import BenchError, progress
 
@@ -90,6 +91,11 @@ def parse_args(argv):
                     "parameter for the run (layerfs then takes requests "
                     "through io_uring; the peers do not use it): on (the "
                     "default), off, or keep it as it is; put back after")
+    ap.add_argument("--scratch-fs", choices=scratchfs.KINDS, default="host",
+                    help="where the upper layers and scratch trees live: "
+                    "the cache's filesystem (host, the default), or a "
+                    "journaled ext4 made for the run on a loop image "
+                    "(ext4-journal)")
     ap.add_argument("--note", action="append", default=[], metavar="TEXT",
                     help="a note for the results (repeatable), e.g. that "
                     "the machine was shared with other work")
@@ -155,6 +161,8 @@ def _clean_stale_runs(cache):
     for n in os.listdir(cache):
         if not n.startswith("run-"):
             continue
+        if n.endswith(".ext4"):
+            continue  # released with its directory
         try:
             pid = int(n[4:])
             os.kill(pid, 0)
@@ -163,6 +171,7 @@ def _clean_stale_runs(cache):
             pass
         except PermissionError:
             continue
+        scratchfs.release(os.path.join(cache, n))
         util.rmtree(os.path.join(cache, n))
 
 
@@ -232,6 +241,7 @@ def main(argv=None):
     ctx = runner.Context(scratch, walker, util.can_drop_caches())
     uring_saved = machine.set_fuse_uring(a.fuse_uring)
     try:
+        ctx.scratch_fs = scratchfs.prepare(a.scratch_fs, scratch)
         return _run(a, build, cache, out, ctx, notes, t0)
     except KeyboardInterrupt:
         sys.stderr.write("bench: interrupted\n")
@@ -242,6 +252,7 @@ def main(argv=None):
     finally:
         machine.restore_fuse_uring(uring_saved)
         try:
+            scratchfs.release(scratch)
             ctx.cleanup()
         except BenchError as e:
             sys.stderr.write("bench: %s\n" % e)
@@ -299,7 +310,7 @@ def _run(a, build, cache, out, ctx, notes, t0):
         "mode": "quick" if a.quick else "full",
         "reps": a.reps or (2 if a.quick else 5),
         "duration_s": 0.0,
-        "machine": machine.describe(cache),
+        "machine": machine.describe(cache, ctx.scratch_fs),
         "dataset": {"kind": ds.kind, "params": ds.params,
                     "manifest": ds.manifest,
                     "description": _describe_dataset(ds)},

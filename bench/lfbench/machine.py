@@ -130,8 +130,11 @@ def restore_fuse_uring(old):
             pass
 
 
-def describe(data_dir):
+def describe(data_dir, scratch_fs=None):
+    """The machine; scratch_fs describes the filesystem the workloads
+    write to when it is not the data's (scratchfs.py)."""
     return {
+        "scratch_filesystem": scratch_fs,
         "fuse_io_uring": fuse_uring_state(),
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),

@@ -146,6 +146,9 @@ class Report:
                  % mc.get("fuse_io_uring", "unknown"))
         L.append("| load average | %s |" % self._load_md())
         L.append("| filesystem of the data | %s |" % mc["data_filesystem"])
+        if mc.get("scratch_filesystem"):
+            L.append("| filesystem of the upper layers | %s |"
+                     % mc["scratch_filesystem"])
         pk = ", ".join("%s %s" % (p, v) for p, v in mc["packages"].items()
                        if v)
         L.append("| packages | %s |" % pk)

@@ -33,6 +33,7 @@ class Context:
         self.scratch = scratch
         self.walker = walker
         self.can_drop = can_drop
+        self.scratch_fs = None  # scratchfs.prepare's description
         self._trashed = 0
 
     def fresh(self, name):

@@ -220,6 +220,31 @@ class BenchQuick(LayerfsTestCase):
         # Progress went to stderr.
         self.assertIn("stat_walk_warm", r.stderr)
 
+    def test_scratch_fs_ext4_journal(self):
+        """--scratch-fs ext4-journal puts the upper layers on a journaled
+        ext4 made for the run, says so in the results, and leaves
+        neither the mount nor the image behind."""
+        self.require_root()
+        self.require_tool("mkfs.ext4")
+        shared, _ = self.quick_run()
+        cache = os.path.join(shared["tmp"], "cache")
+        out = os.path.join(shared["tmp"], "ext4j")
+        r = run_bench(["--quick", "--reps", "1", "--cache", cache,
+                       "--out", out, "--only", "chown_r_10k",
+                       "--impl", "layerfs", "--scratch-fs", "ext4-journal"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(out, "results.json")) as f:
+            data = json.load(f)
+        self.assertIn("ext4 with a journal",
+                      data["machine"]["scratch_filesystem"])
+        self.assertEqual(len(data["workloads"][0]["runs"]["layerfs"]), 1)
+        with open(os.path.join(out, "results.md")) as f:
+            self.assertIn("| filesystem of the upper layers |", f.read())
+        self.assertEqual([n for n in os.listdir(cache)
+                          if n.startswith("run-")], [])
+        with open("/proc/self/mountinfo") as f:
+            self.assertNotIn(cache, f.read())
+
     def test_bad_usage_is_one_line_and_exit_1(self):
         r = run_bench(["--impl", "nosuchfs"], timeout=60)
         self.assertEqual(r.returncode, 1)
