@@ -11,8 +11,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
-#include <string.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -79,6 +79,19 @@ static int owner_mode_bits(struct lfs *fs, int to_set)
 /* 1: fchmodat2 (Linux 6.6) works, -1: it does not, 0: not yet known. */
 static atomic_int fchmodat2_state;
 
+static bool have_fchmodat2(void)
+{
+	int st = atomic_load_explicit(&fchmodat2_state, memory_order_relaxed);
+	if (st == 0) {
+		/* Flags no kernel knows: EINVAL where the call exists, ENOSYS
+		 * (or EPERM from a seccomp filter) where it does not. */
+		long r = syscall(SYS_fchmodat2, AT_FDCWD, "", 0, 0x40000000);
+		st = r < 0 && errno == EINVAL ? 1 : -1;
+		atomic_store(&fchmodat2_state, st);
+	}
+	return st > 0;
+}
+
 /*
  * chmod of dirfd/name without following a symlink there, or of the file
  * dirfd itself (O_PATH is enough) when name is "".  -ENOSYS for a name
@@ -86,19 +99,11 @@ static atomic_int fchmodat2_state;
  */
 static int chmod_at(int dirfd, const char *name, mode_t mode)
 {
-	if (atomic_load_explicit(&fchmodat2_state, memory_order_relaxed) >= 0) {
+	if (have_fchmodat2()) {
 		int flags = AT_SYMLINK_NOFOLLOW | (name[0] ? 0 : AT_EMPTY_PATH);
-		if (syscall(SYS_fchmodat2, dirfd, name, mode, flags) == 0) {
-			atomic_store(&fchmodat2_state, 1);
-			return 0;
-		}
-		/* A seccomp filter may answer EPERM for a syscall it does
-		 * not know. */
-		bool unknown = errno == ENOSYS ||
-			       (errno == EPERM && fchmodat2_state == 0);
-		if (!unknown)
-			return -errno;
-		atomic_store(&fchmodat2_state, -1);
+		return syscall(SYS_fchmodat2, dirfd, name, mode, flags) < 0
+			       ? -errno
+			       : 0;
 	}
 	if (name[0])
 		return -ENOSYS;
