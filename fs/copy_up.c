@@ -17,8 +17,8 @@
 #include "dcache.h"
 #include "dirfd_cache.h"
 #include "lf_common.h"
+#include "metacopy.h"
 #include "override.h"
-#include "safe_path.h"
 #include "xattr_private.h"
 
 /* ---- one copy-up per node at a time ------------------------------- */
@@ -507,24 +507,6 @@ static int copy_up_special(struct lfs *fs, struct node *n, int pfd,
 	return r;
 }
 
-/* n's own path in the layers below, "/a/b": the path of its parent
- * there (a renamed ancestor's redirect decides it) and its name. */
-char *metacopy_own_path(struct lfs *fs, struct node *n)
-{
-	pthread_rwlock_rdlock(&fs->ns_lock);
-	char *p = node_path(fs, n, true);
-	pthread_rwlock_unlock(&fs->ns_lock);
-	if (!p)
-		return NULL;
-	char *abs = malloc(strlen(p) + 2);
-	if (abs) {
-		abs[0] = '/';
-		strcpy(abs + 1, p);
-	}
-	free(p);
-	return abs;
-}
-
 /*
  * Creates the staged regular file with metadata, and data unless
  * meta_only: workdir/work/tmp, or an unnamed file (O_TMPFILE) in the
@@ -640,12 +622,9 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	    xp_set_origin(dfd, st.st_dev, st.st_ino) == 0)
 		flags |= N_ORIGIN_SET;
 	if (meta_only) {
-		/* The mark is written empty, "the data is at my own path
-		 * below", as long as the file keeps that path (rename and
-		 * link pin it, metacopy_pin).  With a path in it, the two
-		 * marks no longer fit in an ext4 inode (96 bytes for
-		 * xattrs): each copy took a 4 KiB block of its own.  An
-		 * index entry has several names: its path is written out. */
+		/* Empty: the data is at the file's own path below
+		 * (metacopy.c); an index entry, with several names, has its
+		 * path written out. */
 		datapath = metacopy_own_path(fs, n);
 		r = datapath ? xp_set_string(dfd, XATTR_LFS_METACOPY,
 					     indexed ? datapath : "")
@@ -714,100 +693,6 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	if (stage)
 		stage->applied = true;
 	return 0;
-}
-
-static int open_data_in(struct lfs *fs, int layer, const char *path,
-			int flags)
-{
-	int fd = sp_open_beneath(fs->layers[layer].fd, path, flags, 0);
-	if (fd == -EPERM && (flags & O_NOATIME))
-		fd = sp_open_beneath(fs->layers[layer].fd, path,
-				     flags & ~O_NOATIME, 0);
-	return fd;
-}
-
-int metacopy_open_data(struct lfs *fs, struct node *n, int flags)
-{
-	struct node_ext *e = n->ext;
-	const char *path = e ? e->datapath : NULL;
-	if (!path)
-		return -ENODATA;
-	while (*path == '/')
-		path++;
-	/* Lower layers never change: once found, the data stays in its
-	 * layer, and every getattr of the file (its st_blocks) and every
-	 * open for reading go straight there. */
-	int known = __atomic_load_n(&e->data_layer, __ATOMIC_RELAXED);
-	if (known > 0 && known < fs->nlayers) {
-		int fd = open_data_in(fs, known, path, flags);
-		if (fd != -ENOENT && fd != -ENOTDIR)
-			return fd;
-	}
-	int first = lfs_has_upper(fs) ? fs->upper + 1 : 0;
-	for (int l = first; l < fs->nlayers; l++) {
-		int fd = open_data_in(fs, l, path, flags);
-		if (fd == -ENOENT || fd == -ENOTDIR)
-			continue;
-		if (fd >= 0)
-			__atomic_store_n(&e->data_layer, l, __ATOMIC_RELAXED);
-		return fd;
-	}
-	return -ENOENT;
-}
-
-int metacopy_resolve(struct lfs *fs, struct node *n, char **datapath)
-{
-	if ((*datapath)[0])
-		return 0;
-	free(*datapath);
-	*datapath = metacopy_own_path(fs, n);
-	return *datapath ? 0 : -ENOMEM;
-}
-
-int metacopy_pin(struct node *n, int dirfd, const char *name)
-{
-	const char *path = n->ext ? n->ext->datapath : NULL;
-	if (!S_ISREG(n->mode) || !(node_flags(n) & N_METACOPY))
-		return 0;
-	if (!path)
-		return -ENODATA;
-	char proc[64 + NAME_MAX];
-	int r;
-	if (name) {
-		xp_proc_path(proc, sizeof(proc), dirfd, name);
-		r = lsetxattr(proc, XATTR_LFS_METACOPY, path, strlen(path), 0);
-	} else {
-		/* An O_PATH fd takes no fsetxattr; its /proc link leads to
-		 * the file itself, never through a symlink of a layer. */
-		proc_fd_path(proc, sizeof(proc), dirfd);
-		r = setxattr(proc, XATTR_LFS_METACOPY, path, strlen(path), 0);
-	}
-	return r < 0 ? -errno : 0;
-}
-
-blkcnt_t metacopy_data_blocks(struct lfs *fs, struct node *n,
-			      blkcnt_t fallback)
-{
-	struct node_ext *e = n->ext;
-	if (!e)
-		return fallback;
-	/* Lower data never changes: one fstat per node, not one open and
-	 * fstat per getattr (`ls -l` after `chown -R`). */
-	int64_t known = __atomic_load_n(&e->data_blocks, __ATOMIC_RELAXED);
-	if (known >= 0)
-		return (blkcnt_t)known;
-	int fd = metacopy_open_data(fs, n, O_PATH);
-	if (fd < 0)
-		return fallback;
-	struct stat st;
-	blkcnt_t blocks = fallback;
-	if (fstat(fd, &st) == 0) {
-		blocks = st.st_blocks;
-		__atomic_store_n(&e->data_blocks, (int64_t)blocks,
-				 __ATOMIC_RELAXED);
-	}
-	close(fd);
-	return blocks;
 }
 
 /* Data for a metacopy file, written into the upper copy in place; the

@@ -70,28 +70,6 @@ int copy_up_staged(struct lfs *fs, struct node *n,
 /* Waits until no copy-up of n is in progress. */
 void copy_up_wait(struct node *n);
 
-/*
- * The metacopy mark of a file copied up at its own path is empty: its
- * data is at the same path in the layers below (as for kernel overlayfs
- * without a redirect).  n's own path there, "/a/f".
- */
-char *metacopy_own_path(struct lfs *fs, struct node *n);
-/* Turns a mark just read into the data path: an empty one becomes n's
- * own path (n must have its parent and name). */
-int metacopy_resolve(struct lfs *fs, struct node *n, char **datapath);
-/* Writes n's data path into the mark of its upper file before the file
- * gets another name (rename, link), when n is a metacopy file: the file
- * is dirfd/name, or the file dirfd itself (O_PATH is fine) when name is
- * NULL. */
-int metacopy_pin(struct node *n, int dirfd, const char *name);
-
-/* Opens the lower file holding the data of a metacopy node. */
-int metacopy_open_data(struct lfs *fs, struct node *n, int flags);
-/* st_blocks of that data (the blocks the file really uses), or fallback
- * when it cannot be reached. */
-blkcnt_t metacopy_data_blocks(struct lfs *fs, struct node *n,
-			      blkcnt_t fallback);
-
 /* Link count of a hard link kept in the index. */
 int index_nlink(struct lfs *fs, struct node *n, uint64_t *nlink);
 /* Adjusts it by delta after link/unlink through the mount. */

@@ -10,6 +10,7 @@
 #include "copy_up.h"
 #include "creds.h"
 #include "inode.h"
+#include "metacopy.h"
 #include "passthrough.h"
 #include "shared_fd.h"
 #include "uring.h"

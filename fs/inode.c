@@ -10,6 +10,7 @@
 
 #include "copy_up.h"
 #include "creds.h"
+#include "metacopy.h"
 #include "override.h"
 
 void inode_present(struct lfs *fs, struct node *n, struct stat *st)

@@ -12,6 +12,7 @@
 #include "copy_up.h"
 #include "dcache.h"
 #include "inode.h"
+#include "metacopy.h"
 #include "whiteout.h"
 #include "xattr_private.h"
 

@@ -32,6 +32,7 @@
 #include "inode.h"
 #include "layers.h"
 #include "lookup.h"
+#include "metacopy.h"
 #include "whiteout_ops.h"
 #include "xattr_private.h"
 
