@@ -38,6 +38,7 @@ enum node_flag {
 	N_IDX_ALIAS = 1 << 11,  /* upper copy is workdir/index/KEY only */
 	N_HLINK = 1 << 12,      /* upper copy is an index entry (nlink xattr) */
 	N_NOXATTR = 1 << 13,    /* known to carry no visible xattr */
+	N_HASXATTR = 1 << 17,   /* known to carry some (xattr_ops.c) */
 	N_SHARED_FD = 1 << 14,  /* has an fd in the shared_fd cache */
 	/* Directory: whether its upper copy has a default ACL is known
 	 * (N_DEFACL_KNOWN), and it has one (N_DEFACL). */

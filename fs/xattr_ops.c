@@ -7,9 +7,12 @@
  *
  * Most files carry no xattr at all, yet `ls -l` asks for two per file
  * (security.selinux, system.posix_acl_access) and the kernel asks for
- * security.capability before writes.  A node remembers when it has none
- * (N_NOXATTR): lower files never change and upper ones change only
- * through the mount, which forgets the mark on every change.
+ * security.capability before writes.  The first question about a node
+ * is answered from one listxattr, and the node remembers whether it has
+ * none (N_NOXATTR, every later question answered without a system call)
+ * or some (N_HASXATTR, asked directly): lower files never change and
+ * upper ones change only through the mount, which forgets both marks on
+ * every change.
  */
 #include "xattr_ops.h"
 
@@ -164,6 +167,15 @@ static ssize_t visible_names(struct node *n, struct real_file *rf,
 	return (ssize_t)keep;
 }
 
+/* Whether name is in the NUL-separated list of len bytes. */
+static bool name_listed(const char *list, size_t len, const char *name)
+{
+	for (size_t i = 0; i < len; i += strlen(list + i) + 1)
+		if (!strcmp(list + i, name))
+			return true;
+	return false;
+}
+
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		 size_t size)
 {
@@ -182,19 +194,24 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	ssize_t len = -1;
 	node_ref(n);
 	int err = -real_file_open(fs, n, node_layer(n), &rf);
+	if (err == 0 && !(node_flags(n) & N_HASXATTR)) {
+		/* Not known yet: most files carry no xattr at all, and one
+		 * listxattr says so (visible_names sets N_NOXATTR), where a
+		 * getxattr answering ENODATA would still leave it open.
+		 * `ls -l` asks two names of every file it lists. */
+		char *list;
+		ssize_t ll = visible_names(n, &rf, &list);
+		if (ll == 0 || (ll > 0 && !name_listed(list, (size_t)ll, name)))
+			err = ENODATA;
+		else if (ll > 0)
+			node_set_flag(n, N_HASXATTR);
+		free(list);
+	}
 	if (err == 0 && size > 0 && !(buf = malloc(size)))
 		err = ENOMEM;
 	if (err == 0) {
 		len = real_getxattr(&rf, name, buf, size);
 		err = len < 0 ? errno : 0;
-	}
-	if (err == ENODATA) {
-		/* Not there: one listxattr tells whether the file carries
-		 * any xattr at all, and a node with none is never asked
-		 * again (visible_names sets N_NOXATTR). */
-		char *list;
-		if (visible_names(n, &rf, &list) >= 0)
-			free(list);
 	}
 	if (err == 0 && size == 0)
 		fuse_reply_xattr(req, (size_t)len);
@@ -272,7 +289,7 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	}
 	/* Whatever happened, the file's xattrs must be asked again (and
 	 * whether a directory hands down a default ACL, copy_up.c). */
-	node_clear_flag(n, N_NOXATTR | N_DEFACL_KNOWN | N_DEFACL);
+	node_clear_flag(n, N_NOXATTR | N_HASXATTR | N_DEFACL_KNOWN | N_DEFACL);
 	real_file_close(&rf);
 	node_unref(fs, n);
 	fuse_reply_err(req, -r);

@@ -230,6 +230,35 @@ class ReadView(LayerfsTestCase):
             os.getxattr(f, "user.nothing")
         self.assertEqual(cm.exception.errno, errno.ENODATA)
 
+    def test_xattr_answers_follow_changes(self):
+        """The daemon remembers whether a file carries xattrs at all;
+        every change through the mount makes it ask the file again."""
+        low = self.layer("xc", {"f": "f", "g": "g"})
+        os.setxattr(os.path.join(low, "g"), "user.a", b"1")
+        p = self.mount_rw([low]).path
+        f, g = os.path.join(p, "f"), os.path.join(p, "g")
+
+        def absent(path, name):
+            with self.assertRaises(OSError) as cm:
+                os.getxattr(path, name)
+            self.assertEqual(cm.exception.errno, errno.ENODATA,
+                             (path, name))
+
+        absent(f, "user.x")
+        absent(g, "user.b")
+        self.assertEqual(os.getxattr(g, "user.a"), b"1")
+        os.setxattr(f, "user.x", b"new")
+        self.assertEqual(os.getxattr(f, "user.x"), b"new")
+        self.assertEqual(os.listxattr(f), ["user.x"])
+        os.removexattr(g, "user.a")
+        absent(g, "user.a")
+        self.assertEqual(os.listxattr(g), [])
+        os.setxattr(g, "user.c", b"c")
+        self.assertEqual(os.getxattr(g, "user.c"), b"c")
+        absent(g, "user.a")
+        os.removexattr(f, "user.x")
+        absent(f, "user.x")
+
     def test_statfs(self):
         p = self.mount(self.stack()).path
         sv = os.statvfs(p)
