@@ -94,8 +94,8 @@ static bool have_fchmodat2(void)
 
 /*
  * chmod of dirfd/name without following a symlink there, or of the file
- * dirfd itself (O_PATH is enough) when name is "".  -ENOSYS for a name
- * when the kernel cannot do that safely: the caller opens the file.
+ * dirfd itself (O_PATH is enough) when name is "".  Without fchmodat2
+ * only the latter can be done safely.
  */
 static int chmod_at(int dirfd, const char *name, mode_t mode)
 {
@@ -106,7 +106,7 @@ static int chmod_at(int dirfd, const char *name, mode_t mode)
 			       : 0;
 	}
 	if (name[0])
-		return -ENOSYS;
+		return -EINVAL;
 	char proc[64];
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dirfd);
 	return chmod(proc, mode) < 0 ? -errno : 0;
@@ -149,18 +149,20 @@ static int apply_owner_mode(struct lfs *fs, struct node *n,
 	to_set = owner_mode_bits(fs, to_set);
 	if (!to_set)
 		return 0;
-	if (!override_xattr_name(fs) && node_reached_by_name(fs, n, fs->upper)) {
-		/* By name from the parent's cached fd: `tar -x` changes
-		 * owner and mode of every file it makes, and opening each
-		 * one for it cost an open and a close more. */
+	/* By name from the parent's cached fd: `tar -x` changes owner and
+	 * mode of every file it makes, and opening each one for it cost an
+	 * open and a close more. */
+	bool by_name = !override_xattr_name(fs) &&
+		       node_reached_by_name(fs, n, fs->upper) &&
+		       (!(to_set & FUSE_SET_ATTR_MODE) || have_fchmodat2());
+	if (by_name) {
 		char name[NAME_MAX + 1];
 		int dfd = node_parent_fd(fs, n, fs->upper, name);
 		if (dfd < 0)
 			return dfd;
 		int r = owner_mode_at(fs, dfd, name, n->mode, a, to_set);
 		node_parent_fd_done(fs, dfd);
-		if (r != -ENOSYS)
-			return r;
+		return r;
 	}
 	int fd = node_open(fs, n, fs->upper, O_PATH);
 	if (fd < 0)

@@ -131,7 +131,8 @@ static ssize_t real_listxattr(struct real_file *rf, char *list, size_t size)
 
 /*
  * The visible names of the real file (private ones filtered out), as a
- * malloc'd NUL-separated list.  Learns N_NOXATTR when there are none.
+ * malloc'd NUL-separated list.  Learns N_NOXATTR when there are none,
+ * N_HASXATTR when there are some.
  */
 static ssize_t visible_names(struct node *n, struct real_file *rf,
 			     char **out)
@@ -161,19 +162,9 @@ static ssize_t visible_names(struct node *n, struct real_file *rf,
 		}
 		i += (ssize_t)l;
 	}
-	if (keep == 0)
-		node_set_flag(n, N_NOXATTR);
+	node_set_flag(n, keep == 0 ? N_NOXATTR : N_HASXATTR);
 	*out = list;
 	return (ssize_t)keep;
-}
-
-/* Whether name is in the NUL-separated list of len bytes. */
-static bool name_listed(const char *list, size_t len, const char *name)
-{
-	for (size_t i = 0; i < len; i += strlen(list + i) + 1)
-		if (!strcmp(list + i, name))
-			return true;
-	return false;
 }
 
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
@@ -196,15 +187,13 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	int err = -real_file_open(fs, n, node_layer(n), &rf);
 	if (err == 0 && !(node_flags(n) & N_HASXATTR)) {
 		/* Not known yet: most files carry no xattr at all, and one
-		 * listxattr says so (visible_names sets N_NOXATTR), where a
+		 * listxattr says so (visible_names learns which), where a
 		 * getxattr answering ENODATA would still leave it open.
 		 * `ls -l` asks two names of every file it lists. */
 		char *list;
 		ssize_t ll = visible_names(n, &rf, &list);
-		if (ll == 0 || (ll > 0 && !name_listed(list, (size_t)ll, name)))
+		if (ll >= 0 && !xp_list_has(list, ll, name))
 			err = ENODATA;
-		else if (ll > 0)
-			node_set_flag(n, N_HASXATTR);
 		free(list);
 	}
 	if (err == 0 && size > 0 && !(buf = malloc(size)))

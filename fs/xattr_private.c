@@ -38,7 +38,7 @@ void xp_proc_path(char *buf, size_t size, int dirfd, const char *name)
 	snprintf(buf, size, "/proc/self/fd/%d/%s", dirfd, name);
 }
 
-static bool list_has(const char *list, ssize_t len, const char *name)
+bool xp_list_has(const char *list, ssize_t len, const char *name)
 {
 	for (const char *p = list; p < list + len; p += strlen(p) + 1)
 		if (strcmp(p, name) == 0)
@@ -57,11 +57,11 @@ int xp_dir_marks(struct lfs *fs, int dirfd, bool is_upper, bool *impure)
 			return wh_fd_has_opaque_xattr(dirfd) > 0;
 		return 0;
 	}
-	if (is_upper && list_has(list, len, XATTR_LFS_IMPURE))
+	if (is_upper && xp_list_has(list, len, XATTR_LFS_IMPURE))
 		*impure = true;
-	if (!list_has(list, len, XATTR_TRUSTED_OVL_OPAQUE) &&
-	    !list_has(list, len, XATTR_USER_OVL_OPAQUE) &&
-	    !list_has(list, len, XATTR_FUSE_OVL_OPAQUE))
+	if (!xp_list_has(list, len, XATTR_TRUSTED_OVL_OPAQUE) &&
+	    !xp_list_has(list, len, XATTR_USER_OVL_OPAQUE) &&
+	    !xp_list_has(list, len, XATTR_FUSE_OVL_OPAQUE))
 		return 0;
 	return wh_fd_has_opaque_xattr(dirfd) > 0;
 }
@@ -137,11 +137,11 @@ unsigned xp_marks_at(int dirfd, const char *name)
 	if (len <= 0)
 		return 0;
 	unsigned f = 0;
-	if (list_has(list, len, XATTR_LFS_REDIRECT))
+	if (xp_list_has(list, len, XATTR_LFS_REDIRECT))
 		f |= N_REDIRECT;
-	if (list_has(list, len, XATTR_LFS_METACOPY))
+	if (xp_list_has(list, len, XATTR_LFS_METACOPY))
 		f |= N_METACOPY;
-	if (list_has(list, len, XATTR_LFS_ORIGIN))
+	if (xp_list_has(list, len, XATTR_LFS_ORIGIN))
 		f |= N_ORIGIN_SET;
 	return f;
 }

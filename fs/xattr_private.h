@@ -44,6 +44,9 @@ int xp_read_origin_at(struct lfs *fs, int dirfd, const char *name,
 /* Reads a string mark of dirfd/name (malloc'd, NUL-terminated). */
 int xp_get_string_at(int dirfd, const char *name, const char *xattr,
 		     char **out);
+/* Whether name is in a listxattr result of len bytes. */
+bool xp_list_has(const char *list, ssize_t len, const char *name);
+
 /* Which marks dirfd/name carries, as N_REDIRECT | N_METACOPY flags. */
 unsigned xp_marks_at(int dirfd, const char *name);
 

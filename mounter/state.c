@@ -18,7 +18,6 @@
 #include "lf_common.h"
 #include "strfmt.h"
 
-
 bool state_name_valid(const char *name)
 {
 	size_t n = strlen(name);
