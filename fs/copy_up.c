@@ -287,6 +287,7 @@ int copy_xattrs(int src, int dst, bool dst_is_path_fd)
 struct attr_plan {
 	bool owner;  /* false: a staged change sets uid and gid after */
 	bool xattrs; /* false: the source is known to carry none */
+	bool mode;   /* false: the copy was created with its final mode */
 };
 
 /*
@@ -302,7 +303,7 @@ static int copy_attrs(struct lfs *fs, int src_fd, int dst_fd,
 	int r = plan->owner ? override_copy_owner(fs, src_fd, dst_fd, st) : 0;
 	if (r < 0)
 		return r;
-	if (fchmod(dst_fd, st->st_mode & 07777) < 0)
+	if (plan->mode && fchmod(dst_fd, st->st_mode & 07777) < 0)
 		return -errno;
 	r = plan->xattrs ? copy_xattrs(src_fd, dst_fd, is_dir) : 0;
 	if (r < 0)
@@ -430,6 +431,7 @@ static int copy_up_dir_node(struct lfs *fs, struct node *n, int pfd,
 	struct attr_plan plan = {
 		.owner = true,
 		.xattrs = !(node_flags(n) & N_NOXATTR),
+		.mode = true,
 	};
 	if (r == 0)
 		r = copy_attrs(fs, src, dfd, st, true, &plan);
@@ -510,27 +512,33 @@ static int copy_up_special(struct lfs *fs, struct node *n, int pfd,
 /*
  * Creates the staged regular file with metadata, and data unless
  * meta_only: workdir/work/tmp, or an unnamed file (O_TMPFILE) in the
- * parent's upper directory pfd when tmp is NULL.  Returns the staged fd
- * (caller closes) or -errno.
+ * parent's upper directory pfd when tmp is NULL.  src is the source
+ * opened for reading, or -1 when neither its data nor its xattrs are
+ * wanted.  Returns the staged fd (caller closes) or -errno.
  */
-static int stage_regular(struct lfs *fs, int src_rd, int src_path,
-			 const struct stat *st, const char *tmp, int pfd,
-			 bool meta_only, const struct attr_plan *plan)
+static int stage_regular(struct lfs *fs, int src, const struct stat *st,
+			 const char *tmp, int pfd, bool meta_only,
+			 struct attr_plan *plan)
 {
+	/* Created with its permission bits (bookkeeping runs with umask 0,
+	 * creds.c), which saves a chmod; set-id and sticky bits are set
+	 * after the owner, whose change would clear them. */
+	mode_t mode = st->st_mode & 0777;
+	plan->mode = (st->st_mode & 07000) != 0;
 	int dfd = tmp ? openat(fs->work_fd, tmp,
 			       O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
 				       O_CLOEXEC,
-			       0600)
-		      : openat(pfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+			       mode)
+		      : openat(pfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
 	if (dfd < 0)
 		return -errno;
 	int r;
 	if (meta_only)
 		r = ftruncate(dfd, st->st_size) < 0 ? -errno : 0;
 	else
-		r = copy_file_data(fs, src_rd, dfd, (uint64_t)st->st_size);
+		r = copy_file_data(fs, src, dfd, (uint64_t)st->st_size);
 	if (r == 0)
-		r = copy_attrs(fs, src_path, dfd, st, false, plan);
+		r = copy_attrs(fs, src, dfd, st, false, plan);
 	if (r < 0) {
 		close(dfd);
 		if (tmp)
@@ -566,18 +574,49 @@ static void index_key(char *buf, size_t size, const struct stat *st)
 		 (unsigned long long)st->st_ino);
 }
 
+/* Opens the source of a copy for reading and stats it. */
+static int open_source(struct lfs *fs, struct node *n, int layer,
+		       struct stat *st)
+{
+	int src = node_open_noatime(fs, n, layer, O_RDONLY);
+	if (src >= 0 && fstat(src, st) < 0) {
+		int e = errno;
+		close(src);
+		src = -e;
+	}
+	return src;
+}
+
 static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 			   enum copy_up_kind kind, struct copy_up_stage *stage)
 {
 	int layer = node_layer(n);
-	int src = node_open_noatime(fs, n, layer, O_RDONLY);
-	if (src < 0)
-		return src;
+	struct attr_plan plan = {
+		.owner = !(stage && stage->sets_owner),
+		.xattrs = !(node_flags(n) & N_NOXATTR),
+	};
+	/*
+	 * A copy that takes no data (metadata only, or truncated) and no
+	 * xattrs needs the source's attributes only: one stat by name
+	 * instead of an open, an fstat and a close (`chown -R`).
+	 */
+	bool attrs_need_src =
+		plan.xattrs || (plan.owner && override_xattr_name(fs));
+	bool may_skip_data =
+		kind == CU_TRUNC ||
+		(kind == CU_META && fs->opt->metacopy && fs->upper_xattr);
 	struct stat st;
-	if (fstat(src, &st) < 0) {
-		int e = errno;
-		close(src);
-		return -e;
+	int src = -1;
+	if (may_skip_data && !attrs_need_src) {
+		int r = node_lstat(fs, n, layer, &st);
+		if (r < 0)
+			return r;
+		if (!S_ISREG(st.st_mode))
+			return -EIO; /* a read-only layer changed under us */
+	} else {
+		src = open_source(fs, n, layer, &st);
+		if (src < 0)
+			return src;
 	}
 	bool meta_only = kind == CU_META && fs->opt->metacopy &&
 			 fs->upper_xattr && st.st_size > 0;
@@ -606,13 +645,10 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	}
 	index_key(key, sizeof(key), &st);
 
-	struct attr_plan plan = {
-		.owner = !(stage && stage->sets_owner),
-		.xattrs = !(node_flags(n) & N_NOXATTR),
-	};
-	int dfd = stage_regular(fs, src, src, &st, tmp, pfd, no_data, &plan);
+	int dfd = stage_regular(fs, src, &st, tmp, pfd, no_data, &plan);
 	if (dfd < 0) {
-		close(src);
+		if (src >= 0)
+			close(src);
 		return dfd;
 	}
 	unsigned flags = 0;
@@ -643,7 +679,8 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	 * journaled no later than the link. */
 	if (r == 0 && !no_data && fs->opt->fsync && fsync(dfd) < 0)
 		r = -errno;
-	close(src);
+	if (src >= 0)
+		close(src);
 	if (r == 0 && flags)
 		r = mark_parent_impure(fs, n->parent, pfd);
 	if (r == 0 && indexed) {

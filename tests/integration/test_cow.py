@@ -269,6 +269,52 @@ class CopyOnWrite(LayerfsTestCase):
         self.assertEqual(s["copyup_bytes"], 0)
         self.assertEqual(s["meta_copyups"], len(files))
 
+    def test_copied_modes_match_a_plain_filesystem(self):
+        """Every mode, through every kind of copy-up, ends as the same
+        change leaves it on a plain directory.  A copy is created with its
+        permission bits, its set-id and sticky bits set after its owner;
+        a metadata-only copy of a file without xattrs takes its
+        attributes from one stat of the lower file."""
+        self.require_root()
+        modes = (0o644, 0o400, 0o000, 0o750, 0o4755, 0o2755, 0o2644,
+                 0o1644, 0o6711)
+        changes = {
+            "chown": lambda p: os.chown(p, 4242, 4343),  # uid and gid
+            "chown_uid": lambda p: os.chown(p, 4242, -1),
+            "chmod": lambda p: os.chmod(p, 0o640),
+            "utime": lambda p: os.utime(p, (7, 8)),
+            "truncate": lambda p: os.truncate(p, 0),
+            "append": lambda p: write(p, "more", "a"),
+        }
+        spec = {"%s/m%o" % (c, mode): ("file", "data %o\n" % mode, mode)
+                for c in changes for mode in modes}
+        low = self.layer("modes", spec)
+        plain = self.layer("modes-plain", spec)
+        for rel in spec:
+            for root in (low, plain):
+                os.utime(os.path.join(root, rel), (100, 200))
+        m = self.mount_rw([low])
+        for rel in spec:
+            change = changes[rel.split("/")[0]]
+            # The kernel asks for security.capability before a chown:
+            # the file is then known to carry no xattrs.
+            change(os.path.join(m.path, rel))
+            change(os.path.join(plain, rel))
+        for rel in spec:
+            # Writes set the time to now, on each side its own.
+            kept_time = rel.split("/")[0] not in ("truncate", "append")
+            want = os.stat(os.path.join(plain, rel))
+            for where in (m.path, m.upper):
+                got = os.stat(os.path.join(where, rel))
+                self.assertEqual(
+                    (oct(got.st_mode), got.st_uid, got.st_gid, got.st_size,
+                     got.st_mtime_ns if kept_time else 0),
+                    (oct(want.st_mode), want.st_uid, want.st_gid,
+                     want.st_size, want.st_mtime_ns if kept_time else 0),
+                    (where, rel))
+            self.assertEqual(read(os.path.join(m.path, rel)),
+                             read(os.path.join(plain, rel)), rel)
+
     def test_writes_clear_set_id_bits(self):
         """A write by an unprivileged owner clears set-user-id (and
         set-group-id on a group-executable file) on every write path,
