@@ -78,11 +78,4 @@ int index_nlink_add(struct lfs *fs, struct node *n, int delta);
  * the node at the index entry.  0 when it applies, -ENOENT when not. */
 int index_attach(struct lfs *fs, struct node *n, const struct stat *lower);
 
-/* Copies len bytes keeping holes; counts bytes into the stats. */
-int copy_file_data(struct lfs *fs, int src, int dst, uint64_t len);
-
-/* Copies the xattrs of src (an fd open on the source, O_PATH is fine)
- * onto dst, skipping layerfs's own and the overlay bookkeeping. */
-int copy_xattrs(int src, int dst, bool dst_is_path_fd);
-
 #endif
