@@ -158,7 +158,6 @@ static int publish(struct lfs *fs, struct node *n, const char *tmp,
 	return 0;
 }
 
-/* Opens the parent's upper directory, copying the parent up first. */
 /*
  * Copies up the ancestors of n that are not in the upper layer yet, the
  * highest first.  A loop, not recursion: a hostile layer may be
@@ -390,9 +389,9 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	 */
 	bool attrs_need_src =
 		plan.xattrs || (plan.owner && override_xattr_name(fs));
-	bool may_skip_data =
-		kind == CU_TRUNC ||
-		(kind == CU_META && fs->opt->metacopy && fs->upper_xattr);
+	bool metacopy_ok =
+		kind == CU_META && fs->opt->metacopy && fs->upper_xattr;
+	bool may_skip_data = kind == CU_TRUNC || metacopy_ok;
 	struct stat st;
 	int src = -1;
 	if (may_skip_data && !attrs_need_src) {
@@ -406,8 +405,7 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 		if (src < 0)
 			return src;
 	}
-	bool meta_only = kind == CU_META && fs->opt->metacopy &&
-			 fs->upper_xattr && st.st_size > 0;
+	bool meta_only = metacopy_ok && st.st_size > 0;
 	if (kind == CU_TRUNC) {
 		/* Nothing of the data survives: an empty copy is exact. */
 		st.st_size = 0;
