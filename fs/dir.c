@@ -350,26 +350,36 @@ out:
 }
 
 /*
- * An unlinked file that is still open keeps being reachable through an
- * O_PATH fd taken before its name goes away.
+ * Whether n's inode keeps being used once one of its names goes: the
+ * file is still open, or it has other names in the upper layer (made by
+ * link(2) through the mount, or already there), which the kernel may
+ * keep using without a new lookup.  A shared lower inode is reached
+ * through the index instead (N_HLINK).
  */
+static bool outlives_name(struct lfs *fs, struct node *n)
+{
+	if (!n->ext)
+		return false;
+	if (__atomic_load_n(&n->ext->open_files, __ATOMIC_RELAXED) > 0)
+		return true;
+	if (node_is_dir(n) || node_layer(n) != fs->upper ||
+	    (node_flags(n) & N_HLINK))
+		return false;
+	struct stat st;
+	return node_lstat(fs, n, fs->upper, &st) == 0 && st.st_nlink > 1;
+}
+
+/* Such an inode stays reachable through an O_PATH fd taken before the
+ * name goes away (node.c reaches an unhashed node through it). */
 static void keep_orphan(struct lfs *fs, struct node *n)
 {
-	if (!n || !n->ext || __atomic_load_n(&n->ext->open_files,
-					     __ATOMIC_RELAXED) == 0)
-		return;
-	if (n->ext->orphan_fd >= 0)
+	if (!outlives_name(fs, n) || n->ext->orphan_fd >= 0)
 		return;
 	n->ext->orphan_fd = node_open(fs, n, node_layer(n), O_PATH);
 }
 
-/*
- * Unlinking one name of a lower inode with several links: the inode goes
- * into the index first (metadata only), so the link count the other names
- * show can drop, as kernel overlayfs does with index=on.
- */
-static int index_before_unlink(struct lfs *fs, struct node *dir,
-			       const char *name, struct node **n)
+int name_drop_prepare(struct lfs *fs, struct node *dir, const char *name,
+		      struct node **n)
 {
 	if (fs->index_fd < 0 || !fs->upper_xattr)
 		return 0;
@@ -393,6 +403,31 @@ static int index_before_unlink(struct lfs *fs, struct node *dir,
 	return copy_up(fs, *n, CU_META);
 }
 
+bool name_drop_begin(struct lfs *fs, struct node *n)
+{
+	if (!n)
+		return false;
+	keep_orphan(fs, n);
+	return (node_flags(n) & N_HLINK) && index_nlink_add(fs, n, -1) == 0;
+}
+
+void name_drop_undo(struct lfs *fs, struct node *n, bool counted)
+{
+	if (counted)
+		index_nlink_add(fs, n, 1);
+}
+
+void name_dropped(struct lfs *fs, struct node *n, struct node *dir,
+		  const char *name)
+{
+	if (!n || !node_named(fs, n, dir, name))
+		return;
+	node_unhash(fs, n);
+	/* Its other names still reach the inode through the index. */
+	if ((node_flags(n) & N_HLINK) && n->ext && n->ext->index_key[0])
+		node_set_flag(n, N_IDX_ALIAS);
+}
+
 void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct lfs *fs = lfs_from_req(req);
@@ -404,7 +439,7 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		copy_up_wait(n);
 	int r = wh_is_reserved(name) ? -ENOENT : 0;
 	if (r == 0 && lfs_has_upper(fs))
-		r = index_before_unlink(fs, dir, name, &n);
+		r = name_drop_prepare(fs, dir, name, &n);
 	if (r == 0)
 		r = slot_open(fs, dir, name, &s);
 	if (r < 0)
@@ -418,28 +453,17 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		goto close;
 	}
 	bool in_upper = lfs_is_upper(fs, s.rec->layer);
-	/* The shared link count drops while the inode can still be reached
-	 * through this name. */
-	bool counted = n && (node_flags(n) & N_HLINK) &&
-		       index_nlink_add(fs, n, -1) == 0;
-	if (n)
-		keep_orphan(fs, n);
+	bool counted = name_drop_begin(fs, n);
 	if (s.below)
 		r = whiteout_name(fs, &s, name, in_upper, false);
 	else if (in_upper)
 		r = unlinkat(s.pfd, name, 0) < 0 ? -errno : 0;
 	if (r < 0) {
-		if (counted)
-			index_nlink_add(fs, n, 1);
+		name_drop_undo(fs, n, counted);
 		goto close;
 	}
 	dcache_hide(s.dc, s.rec, s.below);
-	if (n && node_named(fs, n, dir, name)) {
-		node_unhash(fs, n);
-		/* Its other names still reach the inode through the index. */
-		if ((node_flags(n) & N_HLINK) && n->ext && n->ext->index_key[0])
-			node_set_flag(n, N_IDX_ALIAS);
-	}
+	name_dropped(fs, n, dir, name);
 close:
 	slot_close(fs, &s);
 out:

@@ -54,7 +54,8 @@ struct node_ext {
 	char *datapath;  /* metacopy: lower path of the data, "/a/f" */
 	int data_layer;  /* metacopy: the layer holding it once known, or -1 */
 	int64_t data_blocks; /* metacopy: its st_blocks once known, or -1 */
-	int orphan_fd;   /* O_PATH on an unlinked file that is still open */
+	int orphan_fd;   /* O_PATH on a file that lost its name but is still
+			  * open or linked elsewhere (dir.c) */
 	uint32_t open_files;
 	/* passthrough.h: open handles by mode, and the registered backing
 	 * file while any is passthrough. */

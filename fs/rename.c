@@ -319,6 +319,11 @@ static int rename_locked(struct lfs *fs, struct rename_ctx *c)
 			goto out;
 	}
 
+	/* The replaced file loses a name, as with unlink (dir.h). */
+	struct node *dropped = !exchange && c->dst && !node_is_dir(c->dst)
+				       ? c->dst
+				       : NULL;
+	bool counted = name_drop_begin(fs, dropped);
 	if (exchange) {
 		if (renameat2(ss.pfd, c->name, ds.pfd, c->newname,
 			      RENAME_EXCHANGE) < 0)
@@ -348,8 +353,10 @@ static int rename_locked(struct lfs *fs, struct rename_ctx *c)
 		if (r == 0 && ds.wh_upper)
 			r = whiteout_clear(fs, &ds, c->newname);
 	}
-	if (r < 0)
+	if (r < 0) {
+		name_drop_undo(fs, dropped, counted);
 		goto out;
+	}
 
 	/* Mirror the change in the listings. */
 	uint8_t sflags = (node_flags(c->src) &
@@ -411,8 +418,8 @@ static int rename_locked(struct lfs *fs, struct rename_ctx *c)
 				node_clear_flag(c->dst, N_BELOW);
 		}
 	} else {
-		if (c->dst && node_named(fs, c->dst, c->ddir, c->newname))
-			node_unhash(fs, c->dst);
+		if (c->dst)
+			name_dropped(fs, c->dst, c->ddir, c->newname);
 		node_move(fs, c->src, c->ddir, c->newname);
 		if (ds.below)
 			node_set_flag(c->src, N_BELOW);
@@ -430,34 +437,39 @@ out:
 
 /*
  * One inode with several names has one node, hashed under one of them.
- * Renaming another of its names must move that name: the inode goes into
- * the index (copy-up), the name becomes an upper link of the index entry,
- * and the node is hashed under it, so the rename below moves it.
+ * A rename moving or replacing another of its names must find the node
+ * under that name: it is hashed under it.  A name made by link(2)
+ * through the mount is already an upper link of the node's file; a lower
+ * name of a lower hard link becomes one of the index entry (copy-up).
  */
-static int anchor_source(struct lfs *fs, struct rename_ctx *c)
+static int anchor_name(struct lfs *fs, struct node *n, struct node *dir,
+		       const char *name)
 {
-	if (node_named(fs, c->src, c->sdir, c->name))
+	if (node_is_dir(n) || node_named(fs, n, dir, name))
 		return 0;
-	int r = copy_up(fs, c->src, CU_META);
+	int r = copy_up(fs, n, CU_META);
 	if (r < 0)
 		return r;
-	if (!c->src->ext || !c->src->ext->index_key[0])
-		return -EIO; /* aliases exist only with an index */
-	int pfd = node_open(fs, c->sdir, fs->upper, O_PATH | O_DIRECTORY);
+	int pfd = node_open(fs, dir, fs->upper, O_PATH | O_DIRECTORY);
 	if (pfd < 0)
 		return pfd;
 	struct stat st;
-	if (fstatat(pfd, c->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		r = errno == ENOENT ? 0 : -errno;
-		if (r == 0 && linkat(fs->index_fd, c->src->ext->index_key,
-				     pfd, c->name, 0) < 0)
-			r = -errno;
-	}
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		r = 0; /* the name is in the upper layer: a link of the file */
+	else if (errno != ENOENT)
+		r = -errno;
+	else if (!n->ext || !n->ext->index_key[0])
+		r = -EIO; /* lower names are shared only through an index */
+	else if (linkat(fs->index_fd, n->ext->index_key, pfd, name, 0) < 0)
+		r = -errno;
 	close(pfd);
 	if (r < 0)
 		return r;
 	pthread_rwlock_wrlock(&fs->ns_lock);
-	r = node_move(fs, c->src, c->sdir, c->name);
+	r = node_move(fs, n, dir, name);
+	/* It has a name in the upper layer now, not only the index entry. */
+	if (r == 0)
+		node_clear_flag(n, N_IDX_ALIAS);
 	pthread_rwlock_unlock(&fs->ns_lock);
 	return r;
 }
@@ -520,12 +532,17 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 				}
 			}
 		}
+		if (r == 0 && c.dst && !(flags & RENAME_EXCHANGE) &&
+		    !node_is_dir(c.dst))
+			r = name_drop_prepare(fs, c.ddir, newname, &c.dst);
 		if (r == 0)
 			r = copy_up(fs, c.sdir, CU_META);
 		if (r == 0)
 			r = copy_up(fs, c.ddir, CU_META);
-		if (r == 0 && !node_is_dir(c.src))
-			r = anchor_source(fs, &c);
+		if (r == 0)
+			r = anchor_name(fs, c.src, c.sdir, name);
+		if (r == 0 && c.dst)
+			r = anchor_name(fs, c.dst, c.ddir, newname);
 		if (r == 0)
 			r = prepare_moving(fs, c.src, &c.src_redirect);
 		if (r == 0 && (flags & RENAME_EXCHANGE))

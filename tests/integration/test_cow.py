@@ -10,7 +10,8 @@ import subprocess
 import time
 
 import lfstest
-from lfstest import LayerfsTestCase, snapshot
+from lfstest import (LayerfsTestCase, RENAME_EXCHANGE, read, renameat2,
+                     snapshot, write)
 
 SEEK_DATA, SEEK_HOLE = 3, 4
 MiB = 1 << 20
@@ -29,16 +30,6 @@ def xattr(path, name):
         return os.getxattr(path, name, follow_symlinks=False)
     except OSError:
         return None
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def write(path, data, mode="w"):
-    with open(path, mode) as f:
-        f.write(data)
 
 
 class CopyOnWrite(LayerfsTestCase):
@@ -815,6 +806,41 @@ class CopyOnWrite(LayerfsTestCase):
         st = os.stat(os.path.join(m2.path, "b"))
         self.assertEqual((st.st_nlink, st.st_mode & 0o777), (1, 0o600))
         self.assertEqual(read(os.path.join(m2.path, "b")), b"one\ntwo\n")
+
+    def test_names_made_by_link_can_be_renamed(self):
+        # `ln a b && mv b c` failed with EIO: the daemon knew the inode
+        # under "a" and took "b" for a lower name needing the index.
+        low = self.layer("lowl", {"f": "lower\n", "d/": None})
+        m = self.mount_rw([low])
+        j = lambda *a: os.path.join(m.path, *a)
+        write(j("a"), "upper\n")
+        os.link(j("a"), j("b"))
+        os.rename(j("b"), j("c"))
+        os.link(j("f"), j("f.hl"))  # copies f up
+        os.rename(j("f.hl"), j("d/f.hl2"))
+        renameat2(j("c"), j("d/f.hl2"), RENAME_EXCHANGE)
+        write(j("c"), "+\n", "a")
+        write(j("d/f.hl2"), "+\n", "a")
+        os.unlink(j("a"))
+        expect = {"c": (b"lower\n+\n", 2), "f": (b"lower\n+\n", 2),
+                  "d/f.hl2": (b"upper\n+\n", 1)}
+
+        def check(root, when):
+            for n, (data, nlink) in expect.items():
+                p = os.path.join(root, n)
+                self.assertEqual((read(p), os.stat(p).st_nlink),
+                                 (data, nlink), "%s %s" % (when, n))
+            self.assertEqual(os.stat(os.path.join(root, "c")).st_ino,
+                             os.stat(os.path.join(root, "f")).st_ino, when)
+            self.assertEqual(sorted(os.listdir(root)), ["c", "d", "f"])
+            self.assertEqual(os.listdir(os.path.join(root, "d")),
+                             ["f.hl2"])
+
+        check(m.path, "mounted")
+        m.unmount()
+        self._mounts.remove(m)
+        m2 = self.mount([low], m.upper, m.work, mnt=self.path("again"))
+        check(m2.path, "remounted")
 
     def test_inode_numbers_kept(self):
         low = self.lower()

@@ -15,25 +15,14 @@ Differences by design, handled here rather than hidden:
   upper layers differ until the data is written.
 """
 
-import ctypes
 import errno
 import os
 import subprocess
 
 import lfstest
 import overlay_util as ovl
-from lfstest import LayerfsTestCase, snapshot
-
-libc = ctypes.CDLL(None, use_errno=True)
-RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
-
-
-def renameat2(old, new, flags):
-    AT_FDCWD = -100
-    r = libc.renameat2(AT_FDCWD, old.encode(), AT_FDCWD, new.encode(), flags)
-    if r != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e))
+from lfstest import (LayerfsTestCase, RENAME_EXCHANGE, RENAME_NOREPLACE,
+                     renameat2, snapshot, write)
 
 
 def base_layers(test):
@@ -78,11 +67,6 @@ def kernel_copies(test, layers):
         ovl.to_overlay_format(dst)
         out.append(dst)
     return out
-
-
-def write(p, data, mode="w"):
-    with open(p, mode) as f:
-        f.write(data)
 
 
 def steps():
@@ -135,6 +119,16 @@ def steps():
         ("create-reserved", lambda r: write(j(r, "merged/.wh.x"), "")),
         ("rename-to-reserved", lambda r: os.rename(j(r, "sl"),
                                                    j(r, ".wh.sl"))),
+        # A second name made through the mount, then renamed (the rename
+        # failed with EIO when the name was not the one the daemon knew).
+        ("link-then-rename", lambda r: (write(j(r, "lk1"), "l"),
+                                        os.link(j(r, "lk1"), j(r, "lk2")),
+                                        os.rename(j(r, "lk2"), j(r, "lk3")),
+                                        write(j(r, "lk3"), "+", "a"))),
+        ("rename-link-of-lower", lambda r: (
+            os.link(j(r, "etc/motd"), j(r, "motd.hl")),
+            os.rename(j(r, "motd.hl"), j(r, "newdir/motd.hl2")),
+            write(j(r, "newdir/motd.hl2"), "via link\n", "a"))),
     ]
 
 
