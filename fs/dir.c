@@ -80,19 +80,24 @@ static void fix_staged_group(struct slot *s, int workfd, const char *tmp,
 		fchmodat(workfd, tmp, (mode & 07777) | S_ISGID, 0);
 }
 
-/* Ownership kept in an xattr (rootless without chown). */
+/* Ownership kept in an xattr (rootless without chown).  The mode kept
+ * is the one the entry was created with, after the caller's umask or
+ * the parent's default ACL, not the one asked for. */
 static int record_override(struct lfs *fs, fuse_req_t req, int fd,
 			   mode_t mode)
 {
 	if (!override_xattr_name(fs) || (!S_ISREG(mode) && !S_ISDIR(mode)))
 		return 0;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct override_stat o = { .uid = ctx->uid, .gid = ctx->gid,
-				   .mode = mode & 07777 };
+				   .mode = st.st_mode & 07777 };
 	/* The daemon itself must keep access to what it stores. */
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	chmod(path, (mode & 07777) | (S_ISDIR(mode) ? 0700 : 0600));
+	chmod(path, o.mode | (S_ISDIR(mode) ? 0700 : 0600));
 	return override_store(fs, fd, &o);
 }
 

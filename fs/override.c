@@ -221,15 +221,24 @@ int override_mknod(struct lfs *fs, int dirfd, const char *name, mode_t mode,
 	    !(S_ISCHR(mode) || S_ISBLK(mode)))
 		return -e;
 	/* No CAP_MKNOD here: a placeholder file that the view shows as the
-	 * device, as fuse-overlayfs does. */
+	 * device, as fuse-overlayfs does.  Created with the device's
+	 * permission bits, so that the caller's umask (or the parent's
+	 * default ACL) applies to them as it would to the device; then
+	 * readable and writable by the daemon. */
 	int fd = openat(dirfd, name,
 			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			0600);
+			mode & 07777);
 	if (fd < 0)
 		return -errno;
-	struct override_stat o = { .uid = 0, .gid = 0, .mode = mode,
+	struct stat st;
+	int r = fstat(fd, &st) < 0 ? -errno : 0;
+	struct override_stat o = { .uid = 0, .gid = 0,
+				   .mode = (mode & S_IFMT) | (st.st_mode & 07777),
 				   .rdev = rdev, .has_type = true };
-	int r = override_store(fs, fd, &o);
+	if (r == 0 && fchmod(fd, 0600) < 0)
+		r = -errno;
+	if (r == 0)
+		r = override_store(fs, fd, &o);
 	close(fd);
 	if (r < 0)
 		unlinkat(dirfd, name, 0);

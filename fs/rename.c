@@ -158,8 +158,15 @@ static int prepare_moving(struct lfs *fs, struct node *n, char **redirect)
 	return 0;
 }
 
-/* Replaces an upper directory (holding only whiteouts) by an empty one,
- * opaque when lower layers show the name: the view does not change. */
+/*
+ * Replaces an upper directory (holding only whiteouts) by an empty one,
+ * opaque when lower layers show the name: the view does not change.  The
+ * rename that follows needs it empty, so it is made opaque by the
+ * overlay xattr even where the upper layer's format is a `.wh..wh..opq`
+ * file (both are read in every layer); an upper filesystem without
+ * xattrs gets a plain one, and only a crash between the two steps would
+ * show the lower entries again.
+ */
 static int clear_upper_dir(struct lfs *fs, struct slot *s, const char *name)
 {
 	char tmp[64];
@@ -167,10 +174,12 @@ static int clear_upper_dir(struct lfs *fs, struct slot *s, const char *name)
 	if (mkdirat(fs->work_fd, tmp, 0700) < 0)
 		return -errno;
 	int r = 0;
-	if (s->below) {
+	if (s->below && fs->upper_xattr && fs->overlay_opaque_xattr) {
 		int fd = openat(fs->work_fd, tmp,
 				O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		r = fd < 0 ? -errno : whiteout_make_opaque(fs, fd);
+		r = fd < 0 ? -errno
+			   : wh_make_opaque(fd, WH_FORMAT_OVERLAY,
+					    fs->overlay_opaque_xattr);
 		if (fd >= 0)
 			close(fd);
 	}
@@ -329,7 +338,10 @@ static int rename_locked(struct lfs *fs, struct rename_ctx *c)
 			      RENAME_EXCHANGE) < 0)
 			r = -errno;
 	} else {
-		unsigned flags = c->flags & RENAME_NOREPLACE;
+		/* NOREPLACE was checked against the view; in the upper layer
+		 * the name may hold a whiteout device, which goes. */
+		unsigned flags = ds.wh_chardev ? 0
+					       : c->flags & RENAME_NOREPLACE;
 		if (c->dst && node_is_dir(c->dst) &&
 		    node_layer(c->dst) == fs->upper)
 			r = clear_upper_dir(fs, &ds, c->newname);
@@ -347,7 +359,7 @@ static int rename_locked(struct lfs *fs, struct rename_ctx *c)
 						 c->newname, flags, src_dir);
 		} else if (r == 0) {
 			if (renameat2(ss.pfd, c->name, ds.pfd, c->newname,
-				      ds.wh_chardev ? 0 : flags) < 0)
+				      flags) < 0)
 				r = -errno;
 		}
 		if (r == 0 && ds.wh_upper)
@@ -513,8 +525,12 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			r = -ENOENT;
 		if (r == 0 && (flags & RENAME_NOREPLACE) && c.dst)
 			r = -EEXIST;
-		if (r == 0 && c.dst == c.src) {
-			/* Two names of one file: nothing to do. */
+		if (r == 0 && c.dst &&
+		    (c.dst == c.src ||
+		     (c.dst->ino == c.src->ino && !node_is_dir(c.src)))) {
+			/* Two names of one file: nothing to do (POSIX).  Links
+			 * of a symlink or a device have a node per name, but
+			 * one inode number. */
 			goto done;
 		}
 		if (r == 0 && c.dst && !(flags & RENAME_EXCHANGE)) {

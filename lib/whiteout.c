@@ -76,10 +76,12 @@ int wh_make_opaque(int dirfd, enum wh_format fmt, const char *xattr_name)
 		close(fd);
 		return r;
 	}
+	/* O_EXCL: a marker already there (mode 0) cannot be opened again
+	 * without CAP_DAC_OVERRIDE, and is all that is needed. */
 	int fd = openat(dirfd, WH_OPAQUE_NAME,
-			O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0);
+			O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0);
 	if (fd < 0)
-		return -errno;
+		return errno == EEXIST ? 0 : -errno;
 	close(fd);
 	return 0;
 }
