@@ -123,6 +123,11 @@ int tw_open(int fd, const struct tw_opts *o, struct tar_writer **out,
 		/* pax_restricted: plain ustar headers unless an entry needs
 		 * more (long names, xattrs, big ids, sub-second times). */
 		archive_write_set_format_pax_restricted(w->tar);
+		/* xattrs as SCHILY.xattr records only, which GNU tar, Go's
+		 * archive/tar and the container tools read; libarchive would
+		 * add LIBARCHIVE.xattr copies that GNU tar warns about. */
+		archive_write_set_format_option(w->tar, "pax", "xattrheader",
+						"SCHILY");
 		if (archive_write_open2(w->tar, w, NULL, out_tar, NULL, NULL) !=
 		    ARCHIVE_OK) {
 			snprintf(err, errlen, "%s",
