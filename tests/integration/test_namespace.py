@@ -216,9 +216,12 @@ def tree_step(root, i, rnd):
     return [names[kind], a, b, err]
 
 
-def tree_sequence(top, seed, steps, opts=()):
+def tree_sequence(top, seed, steps, opts=(), export=False):
     """Runs one seeded sequence under top; returns None or what differed.
-    Runs as whoever calls it (the unprivileged worker too)."""
+    Runs as whoever calls it (the unprivileged worker too).  With export,
+    the upper layer is then exported (layertool export) and extracted
+    by GNU tar over the same lower layers: that view must be the same
+    too."""
     rnd = random.Random(seed)
     layers = make_tree_layers(top, rnd)
     upper, work, mnt, ref = (os.path.join(top, n)
@@ -246,6 +249,21 @@ def tree_sequence(top, seed, steps, opts=()):
         if a != b:
             return "seed %d after a remount: %s" % (
                 seed, first_differences(a, b))
+        if not export:
+            return None
+        m.unmount()
+        layer = os.path.join(top, "exported")
+        os.makedirs(layer)
+        tarball = os.path.join(top, "layer.tar")
+        subprocess.run([os.path.join(lfstest.BUILD, "layertool"), "export",
+                        "--lower", ":".join(layers), upper, tarball],
+                       check=True, capture_output=True)
+        subprocess.run(["tar", "--xattrs", "--xattrs-include=user.*", "-xpf",
+                        tarball, "-C", layer], check=True)
+        m = lfstest.start_layerfs(mnt, [layer] + layers)
+        a = tree_view(mnt)
+        if a != b:
+            return "seed %d exported: %s" % (seed, first_differences(a, b))
         return None
     finally:
         m.unmount()
@@ -374,16 +392,24 @@ class Trees(LayerfsTestCase):
     SEEDS = range(40)
     STEPS = 80
 
-    def sequences(self, opts):
-        for seed in self.SEEDS:
+    def sequences(self, opts, seeds=None, export=False):
+        for seed in seeds or self.SEEDS:
             with self.subTest(seed=seed):
                 top = self.mkdirs("s%d" % seed)
-                found = tree_sequence(top, seed, self.STEPS, opts)
+                found = tree_sequence(top, seed, self.STEPS, opts, export)
                 if found:
                     self.fail(found)
 
     def test_random_sequences_dotwh(self):
         self.sequences(())
+
+    def test_random_sequences_exported(self):
+        # The upper layer as an OCI layer: redirected directories in
+        # full, metadata-only copies with their data, hard links.
+        self.require_root()  # owners kept by tar -p
+        self.require_tool("tar")
+        self.sequences(("whiteout=overlay",), seeds=range(100, 115),
+                       export=True)
 
     def test_random_sequences_overlay_whiteouts(self):
         self.require_root()  # trusted.overlay.* for the opaque xattr
