@@ -552,13 +552,11 @@ static int copy_up_data_in_place(struct lfs *fs, struct node *n)
 	if (r == 0 && fs->opt->fsync && fsync(dst) < 0)
 		r = -errno;
 	if (r == 0)
-		r = xp_remove(dst, XATTR_LFS_METACOPY);
+		r = metacopy_drop_mark(n, dst);
 	close(src);
 	close(dst);
-	if (r == 0) {
-		node_clear_flag(n, N_METACOPY);
+	if (r == 0)
 		lfs_stat_add(&fs->stats.copyups, 1);
-	}
 	return r;
 }
 
@@ -578,11 +576,9 @@ static int drop_metacopy(struct lfs *fs, struct node *n)
 	if (r == 0) {
 		struct timespec ts[2] = { st.st_atim, st.st_mtim };
 		futimens(fd, ts);
-		r = xp_remove(fd, XATTR_LFS_METACOPY);
+		r = metacopy_drop_mark(n, fd);
 	}
 	close(fd);
-	if (r == 0)
-		node_clear_flag(n, N_METACOPY);
 	return r;
 }
 

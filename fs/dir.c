@@ -363,9 +363,11 @@ out:
  */
 static bool outlives_name(struct lfs *fs, struct node *n)
 {
-	if (!n->ext)
+	/* n->ext appears at the first open (node_ext), maybe right now. */
+	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
+	if (!e)
 		return false;
-	if (__atomic_load_n(&n->ext->open_files, __ATOMIC_RELAXED) > 0)
+	if (__atomic_load_n(&e->open_files, __ATOMIC_RELAXED) > 0)
 		return true;
 	if (node_is_dir(n) || node_layer(n) != fs->upper ||
 	    (node_flags(n) & N_HLINK))
@@ -378,9 +380,16 @@ static bool outlives_name(struct lfs *fs, struct node *n)
  * name goes away (node.c reaches an unhashed node through it). */
 static void keep_orphan(struct lfs *fs, struct node *n)
 {
-	if (!outlives_name(fs, n) || n->ext->orphan_fd >= 0)
+	if (!outlives_name(fs, n) ||
+	    __atomic_load_n(&n->ext->orphan_fd, __ATOMIC_ACQUIRE) >= 0)
 		return;
-	n->ext->orphan_fd = node_open(fs, n, node_layer(n), O_PATH);
+	int fd = node_open(fs, n, node_layer(n), O_PATH);
+	int none = -1;
+	/* Two names of one inode may go at once: one fd is kept. */
+	if (fd >= 0 && !__atomic_compare_exchange_n(&n->ext->orphan_fd, &none,
+						   fd, false, __ATOMIC_RELEASE,
+						   __ATOMIC_RELAXED))
+		close(fd);
 }
 
 int name_drop_prepare(struct lfs *fs, struct node *dir, const char *name,
@@ -429,7 +438,8 @@ void name_dropped(struct lfs *fs, struct node *n, struct node *dir,
 		return;
 	node_unhash(fs, n);
 	/* Its other names still reach the inode through the index. */
-	if ((node_flags(n) & N_HLINK) && n->ext && n->ext->index_key[0])
+	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
+	if ((node_flags(n) & N_HLINK) && e && e->index_key[0])
 		node_set_flag(n, N_IDX_ALIAS);
 }
 

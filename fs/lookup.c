@@ -26,6 +26,9 @@ static int read_upper_marks(struct lfs *fs, struct node *dir,
 		return pfd;
 	unsigned marks = xp_marks_at(pfd, name);
 	int r = 0;
+	/* A mark that is gone when read (ENODATA) went with the entry it
+	 * was on: a rename replaced it since the listing.  The node then
+	 * has no such mark, as the new entry at the name. */
 	if (marks & (N_REDIRECT | N_METACOPY)) {
 		struct node_ext *e = node_ext(fresh);
 		if (!e)
@@ -35,6 +38,8 @@ static int read_upper_marks(struct lfs *fs, struct node *dir,
 					     &e->redirect);
 			if (r == 0)
 				node_set_flag(fresh, N_REDIRECT);
+			else if (r == -ENODATA)
+				r = 0;
 		}
 		if (r == 0 && (marks & N_METACOPY) && S_ISREG(fresh->mode)) {
 			r = xp_get_string_at(pfd, name, XATTR_LFS_METACOPY,
@@ -43,6 +48,8 @@ static int read_upper_marks(struct lfs *fs, struct node *dir,
 				r = metacopy_resolve(fs, fresh, &e->datapath);
 			if (r == 0)
 				node_set_flag(fresh, N_METACOPY);
+			else if (r == -ENODATA && !e->datapath)
+				r = 0;
 		}
 	}
 	if (marks & N_ORIGIN_SET)

@@ -18,6 +18,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,11 +96,31 @@ int metacopy_resolve(struct lfs *fs, struct node *n, char **datapath)
 	return *datapath ? 0 : -ENOMEM;
 }
 
-int metacopy_pin(struct node *n, int dirfd, const char *name)
+/*
+ * Writing a node's mark (metacopy_pin, before a rename or a link) and
+ * removing it once the data is copied (metacopy_drop_mark) exclude each
+ * other: a pin racing the end of a copy would put the mark back on a
+ * file that has its data, and after a remount its reads would go to the
+ * lower file again.  Striped by node.
+ */
+#define MARK_STRIPES 64
+static pthread_mutex_t mark_locks[MARK_STRIPES] = {
+	[0 ... MARK_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER
+};
+
+static pthread_mutex_t *mark_lock(const struct node *n)
 {
-	const char *path = n->ext ? n->ext->datapath : NULL;
-	if (!S_ISREG(n->mode) || !(node_flags(n) & N_METACOPY))
+	/* Nodes are malloc'd at least 16 bytes apart. */
+	return &mark_locks[((uintptr_t)n >> 4) % MARK_STRIPES];
+}
+
+static int pin_locked(struct node *n, int dirfd, const char *name)
+{
+	if (!(node_flags(n) & N_METACOPY))
 		return 0;
+	/* Set before N_METACOPY, so in place once the flag is seen. */
+	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
+	const char *path = e ? e->datapath : NULL;
 	if (!path)
 		return -ENODATA;
 	char proc[64 + NAME_MAX];
@@ -113,6 +135,26 @@ int metacopy_pin(struct node *n, int dirfd, const char *name)
 		r = setxattr(proc, XATTR_LFS_METACOPY, path, strlen(path), 0);
 	}
 	return r < 0 ? -errno : 0;
+}
+
+int metacopy_pin(struct node *n, int dirfd, const char *name)
+{
+	if (!S_ISREG(n->mode))
+		return 0;
+	pthread_mutex_lock(mark_lock(n));
+	int r = pin_locked(n, dirfd, name);
+	pthread_mutex_unlock(mark_lock(n));
+	return r;
+}
+
+int metacopy_drop_mark(struct node *n, int fd)
+{
+	pthread_mutex_lock(mark_lock(n));
+	int r = xp_remove(fd, XATTR_LFS_METACOPY);
+	if (r == 0)
+		node_clear_flag(n, N_METACOPY);
+	pthread_mutex_unlock(mark_lock(n));
+	return r;
 }
 
 blkcnt_t metacopy_data_blocks(struct lfs *fs, struct node *n,

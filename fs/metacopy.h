@@ -21,6 +21,9 @@ int metacopy_resolve(struct lfs *fs, struct node *n, char **datapath);
  * is dirfd/name, or the file dirfd itself (O_PATH is fine) when name is
  * NULL. */
 int metacopy_pin(struct node *n, int dirfd, const char *name);
+/* The data is in the upper file fd now: its mark goes and n is no
+ * longer a metacopy node (never between a pin's check and write). */
+int metacopy_drop_mark(struct node *n, int fd);
 
 /* Opens the lower file holding the data of a metacopy node. */
 int metacopy_open_data(struct lfs *fs, struct node *n, int flags);

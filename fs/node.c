@@ -282,6 +282,9 @@ static void ino_unindex_locked(struct node_table *t, struct node *n)
 	}
 }
 
+static pthread_mutex_t *lock_node_stripe(struct node_table *t,
+					 struct node *n);
+
 struct node *node_find_by_ino(struct lfs *fs, uint64_t ino)
 {
 	struct node_table *t = fs->nodes;
@@ -289,12 +292,21 @@ struct node *node_find_by_ino(struct lfs *fs, uint64_t ino)
 	struct node *n = t->ibuckets[ino & t->imask];
 	while (n && n->ino != ino)
 		n = n->ext->inext;
-	/* A node being freed is still listed until node_free_one takes it
-	 * out under ino_lock; refs > 0 tells it is alive. */
-	if (n && !(node_flags(n) & N_FREEING))
-		atomic_fetch_add_explicit(&n->refs, 1, memory_order_relaxed);
-	else
-		n = NULL;
+	if (n) {
+		/* A node being freed is still listed until it is taken out
+		 * under ino_lock.  Whether it is being freed is decided under
+		 * its stripe lock (free_if_unused_locked), which orders this
+		 * reference with that decision: taken before, it keeps the
+		 * node; after, N_FREEING is seen.  (Lock order: ino_lock,
+		 * then a stripe; the free path never holds both.) */
+		pthread_mutex_t *m = lock_node_stripe(t, n);
+		if (node_flags(n) & N_FREEING)
+			n = NULL;
+		else
+			atomic_fetch_add_explicit(&n->refs, 1,
+						  memory_order_relaxed);
+		pthread_mutex_unlock(m);
+	}
 	pthread_mutex_unlock(&t->ino_lock);
 	return n;
 }
@@ -502,14 +514,16 @@ void node_unhash(struct lfs *fs, struct node *n)
 	if (!node_ext(n))
 		return;
 	pthread_mutex_t *m = lock_node_stripe(fs->nodes, n);
-	bool was_hashed = !(node_flags(n) & N_UNHASHED);
-	if (was_hashed) {
+	if (!(node_flags(n) & N_UNHASHED)) {
 		unlink_from_bucket(fs->nodes, n);
 		node_set_flag(n, N_UNHASHED);
+		/* Under the stripe lock, as node_move takes the node off the
+		 * orphan list: a move right after the flag is set must find
+		 * the node listed, or it would stay listed once hashed again
+		 * (and once freed). */
+		orphan_list(fs->nodes, n);
 	}
 	pthread_mutex_unlock(m);
-	if (was_hashed)
-		orphan_list(fs->nodes, n);
 }
 
 static void lock_two(struct node_table *t, uint32_t h1, uint32_t h2,
@@ -696,9 +710,10 @@ char *node_path(struct lfs *fs, struct node *n, bool below_upper)
 /* An unlinked node that is still open is reached through its orphan fd. */
 static int orphan_fd(struct node *n)
 {
-	if ((node_flags(n) & N_UNHASHED) && n->ext && n->ext->orphan_fd >= 0)
-		return n->ext->orphan_fd;
-	return -1;
+	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
+	if (!(node_flags(n) & N_UNHASHED) || !e)
+		return -1;
+	return __atomic_load_n(&e->orphan_fd, __ATOMIC_ACQUIRE);
 }
 
 /* A lower hard link whose inode was copied up lives in the index. */
@@ -719,10 +734,38 @@ static const char *redirect_below(struct lfs *fs, struct node *n, int layer)
 	return r;
 }
 
+/*
+ * A node removed from its name (unlink, or a rename onto the name) that
+ * kept no fd to its inode has nothing left to reach by name: the name
+ * now holds another file, a whiteout, or nothing.  The kernel may still
+ * send requests for it (a stat or an open racing the removal): they
+ * find the file gone, as they would a moment later.
+ */
+static bool name_lost(struct node *n)
+{
+	return node_flags(n) & N_UNHASHED;
+}
+
+/*
+ * Whether st, found at n's name, is the 0/0 device of an overlay-format
+ * whiteout that took the place of n: a rename or unlink has changed the
+ * upper layer and not yet n's name (ns_lock is held only for the latter,
+ * so that the disk work never stalls lookups).  n is then gone from that
+ * name, as with `.wh.` whiteouts, where the name is simply empty.
+ */
+static bool whiteout_in_place(const struct node *n, const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && st->st_rdev == 0 &&
+	       !S_ISCHR(n->mode);
+}
+
 int node_parent_fd(struct lfs *fs, struct node *n, int layer, char *name)
 {
-	if (!n->parent || (node_flags(n) & N_ROOT))
+	/* Only the root has no parent. */
+	if (node_flags(n) & N_ROOT)
 		return -EINVAL;
+	if (name_lost(n))
+		return -ENOENT;
 	/* The name and the parent are read under ns_lock, held until the
 	 * caller's *at() call is done (node_parent_fd_done), so a concurrent
 	 * rename cannot move either meanwhile. */
@@ -778,6 +821,8 @@ int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 		int fd = open(proc, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
 		return fd < 0 ? -errno : fd;
 	}
+	if (name_lost(n))
+		return -ENOENT;
 	ns_read_lock(fs);
 	const char *redirect = redirect_below(fs, n, layer);
 	int fd;
@@ -793,6 +838,14 @@ int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 			fd = openat(pfd, node_name(n), flags | O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0)
 				fd = -errno;
+			/* A whiteout device refuses the open (mode 0, no
+			 * driver). */
+			struct stat st;
+			if ((fd == -ENXIO || fd == -EACCES) &&
+			    fstatat(pfd, node_name(n), &st,
+				    AT_SYMLINK_NOFOLLOW) == 0 &&
+			    whiteout_in_place(n, &st))
+				fd = -ENOENT;
 			dirfd_release(pfd);
 		}
 	}
@@ -810,7 +863,7 @@ int node_open_noatime(struct lfs *fs, struct node *n, int layer, int flags)
 
 bool node_reached_by_name(struct lfs *fs, struct node *n, int layer)
 {
-	return n->parent && !(node_flags(n) & N_ROOT) && orphan_fd(n) < 0 &&
+	return !(node_flags(n) & N_ROOT) && orphan_fd(n) < 0 &&
 	       !in_index_only(fs, n, layer) && !redirect_below(fs, n, layer);
 }
 
@@ -840,6 +893,8 @@ int node_lstat(struct lfs *fs, struct node *n, int layer, struct stat *st)
 		return dfd;
 	int r = fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 	node_parent_fd_done(fs, dfd);
+	if (r == 0 && whiteout_in_place(n, st))
+		r = -ENOENT;
 	return r;
 }
 

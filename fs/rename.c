@@ -466,13 +466,14 @@ static int anchor_name(struct lfs *fs, struct node *n, struct node *dir,
 	if (pfd < 0)
 		return pfd;
 	struct stat st;
+	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
 	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		r = 0; /* the name is in the upper layer: a link of the file */
 	else if (errno != ENOENT)
 		r = -errno;
-	else if (!n->ext || !n->ext->index_key[0])
+	else if (!e || !e->index_key[0])
 		r = -EIO; /* lower names are shared only through an index */
-	else if (linkat(fs->index_fd, n->ext->index_key, pfd, name, 0) < 0)
+	else if (linkat(fs->index_fd, e->index_key, pfd, name, 0) < 0)
 		r = -errno;
 	close(pfd);
 	if (r < 0)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds layerfs with ThreadSanitizer into build-tsan and runs the
-# concurrency tests (several processes on one mount, so the daemon's
+# concurrency, stress and namespace tests (several processes on one mount, so the daemon's
 # worker threads race for real) on that build.  Any data race or lock
 # order report from a daemon fails the run.  TESTS= chooses modules.
 set -u
@@ -17,7 +17,7 @@ suppressions=$ROOT/tests/tsan.supp"
 export LFS_CONCURRENCY_OPS=${LFS_CONCURRENCY_OPS:-400}
 export LFS_STRESS_SECONDS=${LFS_STRESS_SECONDS:-20}
 status=0
-for m in ${TESTS:-concurrency stress}; do
+for m in ${TESTS:-concurrency stress namespace}; do
 	python3 tests/integration/run.py --timeout 1200 --only "$m" | tail -n 2
 	[ $? -eq 0 ] || status=1
 done

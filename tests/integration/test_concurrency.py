@@ -7,6 +7,7 @@ LFS_CONCURRENCY_OPS sets the number of operations per worker (the stress
 target raises it); the seed is printed so a failure can be replayed with
 LFS_SEED."""
 
+import errno
 import os
 import random
 import sys
@@ -93,7 +94,109 @@ def worker(root, wid, seed, ops, q):
         q.put((wid, "error at op %d (%s): %r" % (n, op, e), None))
 
 
+# Contended names: every worker links, renames, exchanges, unlinks,
+# writes, reads, stats and chmods the same 18 names, which start as 8
+# lower files and 4 more lower links to them.  Nothing can be predicted
+# but this: only ENOENT and EEXIST may come back (a name another worker
+# just took), every inode shows as many links as it has names, and a
+# remount shows the same tree.
+LINKED = [d + n for d in ("", "d1/", "d2/") for n in "abcdef"]
+RACE_ERRNOS = {errno.ENOENT, errno.EEXIST}
+
+
+def link_worker(root, seed, ops, q):
+    rnd = random.Random(seed)
+    odd = {}
+    for n in range(ops):
+        a = os.path.join(root, rnd.choice(LINKED))
+        b = os.path.join(root, rnd.choice(LINKED))
+        op = rnd.choice(["link", "unlink", "rename", "exchange", "append",
+                         "read", "stat", "create", "chmod"])
+        try:
+            if op == "link":
+                os.link(a, b)
+            elif op == "unlink":
+                os.unlink(a)
+            elif op == "rename":
+                os.rename(a, b)
+            elif op == "exchange":
+                lfstest.renameat2(a, b, lfstest.RENAME_EXCHANGE)
+            elif op == "append":
+                with open(a, "a") as f:
+                    f.write("+")
+            elif op == "read":
+                with open(a, "rb") as f:
+                    f.read()
+            elif op == "stat":
+                os.stat(a)
+            elif op == "chmod":
+                os.chmod(a, 0o640)  # a lower file: a metadata-only copy
+            else:
+                fd = os.open(a, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                os.write(fd, b"new")
+                os.close(fd)
+        except OSError as e:
+            if e.errno not in RACE_ERRNOS:
+                key = "%s: %s" % (op, os.strerror(e.errno))
+                odd[key] = odd.get(key, 0) + 1
+    q.put(odd)
+
+
+def linked_view(root):
+    names, inodes = {}, {}
+    for n in LINKED:
+        p = os.path.join(root, n)
+        try:
+            st = os.lstat(p)
+            names[n] = (lfstest.read(p), st.st_nlink)
+        except FileNotFoundError:
+            continue
+        inodes.setdefault(st.st_ino, []).append(n)
+    return names, sorted(sorted(v) for v in inodes.values())
+
+
 class Concurrency(LayerfsTestCase):
+    def test_contended_hard_links(self):
+        seed = int(os.environ.get("LFS_SEED", str(int(time.time()))))
+        sys.stderr.write("seed %d (replay with LFS_SEED=%d)\n" % (seed, seed))
+        formats = ["dotwh"] + (["overlay"] if lfstest.is_root() else [])
+        for fmt in formats:
+            with self.subTest(whiteout=fmt):
+                rnd = random.Random(seed)
+                low = self.mkdirs("low-" + fmt)
+                for d in ("d1", "d2"):
+                    os.makedirs(os.path.join(low, d))
+                files = rnd.sample(LINKED, 8)
+                for n in files:
+                    lfstest.write(os.path.join(low, n), "L" + n)
+                for n in rnd.sample([x for x in LINKED if x not in files], 4):
+                    os.link(os.path.join(low, rnd.choice(files)),
+                            os.path.join(low, n))
+                m = self.mount_rw([low], opts=("whiteout=" + fmt,), name=fmt)
+                q = Queue()
+                procs = [Process(target=link_worker,
+                                 args=(m.path, seed * 10 + w, OPS, q))
+                         for w in range(WORKERS)]
+                for p in procs:
+                    p.start()
+                odd = [q.get(timeout=300) for _ in procs]
+                for p in procs:
+                    p.join(timeout=60)
+                self.assertEqual(odd, [{}] * WORKERS, "seed %d" % seed)
+                names, groups = linked_view(m.path)
+                for g in groups:
+                    for n in g:
+                        self.assertEqual(names[n][1], len(g),
+                                         "seed %d: %s, one of %s"
+                                         % (seed, n, g))
+                m.unmount()
+                self._mounts.remove(m)
+                again = self.mount([low], m.upper, m.work,
+                                   opts=("whiteout=" + fmt,),
+                                   mnt=self.path("again-" + fmt))
+                self.assertEqual(linked_view(again.path), (names, groups),
+                                 "seed %d after a remount" % seed)
+
     def test_workers_against_model(self):
         seed = int(os.environ.get("LFS_SEED", str(int(time.time()))))
         sys.stderr.write("seed %d (replay with LFS_SEED=%d)\n" % (seed, seed))
