@@ -169,6 +169,21 @@ def write(path, data, mode="w"):
         f.write(data)
 
 
+def names_view(root, names):
+    """For the given names under root (those that exist): data, link
+    count and mode; and the names that share each inode."""
+    seen, inodes = {}, {}
+    for n in names:
+        p = os.path.join(root, n)
+        try:
+            st = os.lstat(p)
+            seen[n] = (read(p), st.st_nlink, st.st_mode)
+        except FileNotFoundError:
+            continue
+        inodes.setdefault(st.st_ino, []).append(n)
+    return seen, sorted(sorted(v) for v in inodes.values())
+
+
 RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
 
 

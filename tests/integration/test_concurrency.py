@@ -142,19 +142,6 @@ def link_worker(root, seed, ops, q):
     q.put(odd)
 
 
-def linked_view(root):
-    names, inodes = {}, {}
-    for n in LINKED:
-        p = os.path.join(root, n)
-        try:
-            st = os.lstat(p)
-            names[n] = (lfstest.read(p), st.st_nlink)
-        except FileNotFoundError:
-            continue
-        inodes.setdefault(st.st_ino, []).append(n)
-    return names, sorted(sorted(v) for v in inodes.values())
-
-
 class Concurrency(LayerfsTestCase):
     def test_contended_hard_links(self):
         seed = int(os.environ.get("LFS_SEED", str(int(time.time()))))
@@ -183,7 +170,7 @@ class Concurrency(LayerfsTestCase):
                 for p in procs:
                     p.join(timeout=60)
                 self.assertEqual(odd, [{}] * WORKERS, "seed %d" % seed)
-                names, groups = linked_view(m.path)
+                names, groups = lfstest.names_view(m.path, LINKED)
                 for g in groups:
                     for n in g:
                         self.assertEqual(names[n][1], len(g),
@@ -194,7 +181,8 @@ class Concurrency(LayerfsTestCase):
                 again = self.mount([low], m.upper, m.work,
                                    opts=("whiteout=" + fmt,),
                                    mnt=self.path("again-" + fmt))
-                self.assertEqual(linked_view(again.path), (names, groups),
+                self.assertEqual(lfstest.names_view(again.path, LINKED),
+                                 (names, groups),
                                  "seed %d after a remount" % seed)
 
     def test_workers_against_model(self):

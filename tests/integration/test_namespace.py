@@ -55,17 +55,7 @@ def make_linked_lower(root, rnd):
 
 
 def link_view(root):
-    """Per name: data, link count, mode; and the names of each inode."""
-    names, inodes = {}, {}
-    for n in LINK_NAMES:
-        p = os.path.join(root, n)
-        try:
-            st = os.lstat(p)
-            names[n] = (read(p), st.st_nlink, st.st_mode)
-        except FileNotFoundError:
-            continue
-        inodes.setdefault(st.st_ino, []).append(n)
-    return names, sorted(sorted(v) for v in inodes.values())
+    return lfstest.names_view(root, LINK_NAMES)
 
 
 def link_step(root, i, rnd):
