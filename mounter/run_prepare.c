@@ -226,11 +226,12 @@ static int resolve_namespaces(struct container *c, const struct run_opts *o)
 	return r;
 }
 
+/* 1 when the directory was made now, 0 when it was there. */
 static int make_dir(const char *path)
 {
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	if (mkdir(path, 0700) == 0)
+		return 1;
+	return errno == EEXIST ? 0 : -errno;
 }
 
 /* Where layerfs mounts the container's root, in the container's first
@@ -277,12 +278,17 @@ static int make_dirs(struct container *c, const struct run_opts *o,
 	    !(c->stats = path_join(c->dir, "stats.json")) ||
 	    (o->detach && !(c->log = path_join(c->dir, "log"))))
 		return -ENOMEM;
+	/* Made here: the upper layer's root is new, with nothing of its
+	 * own to keep. */
+	bool fresh_upper = true;
 	if (o->upper) {
-		if (make_dir(o->upper) < 0 || !(c->upper = realpath(o->upper, NULL))) {
+		int made = make_dir(o->upper);
+		if (made < 0 || !(c->upper = realpath(o->upper, NULL))) {
 			lf_err("cannot use --upper '%s': %s", o->upper,
-			       strerror(errno));
-			return -errno;
+			       strerror(made < 0 ? -made : errno));
+			return made < 0 ? made : -errno;
 		}
+		fresh_upper = made == 1;
 	} else {
 		c->upper_owned = true;
 		if (!(c->upper = path_join(c->dir, "upper")))
@@ -298,10 +304,12 @@ static int make_dirs(struct container *c, const struct run_opts *o,
 		return -errno;
 	}
 	/* The upper layer's root is the container's "/": give a fresh one
-	 * the mode of the image's root, not the 0700 of a state directory
-	 * (which would lock every other user of the container out). */
+	 * the mode of the image's root, not the 0700 it was made with
+	 * (which would lock every other user of the container out).  An
+	 * --upper that was there keeps its own, as a container's "/" keeps
+	 * what was done to it. */
 	struct stat ls;
-	if (c->upper_owned && c->nlayers && stat(c->layers[0], &ls) == 0 &&
+	if (fresh_upper && c->nlayers && stat(c->layers[0], &ls) == 0 &&
 	    chmod(c->upper, ls.st_mode & 07777) < 0) {
 		lf_err("cannot set the mode of '%s': %s", c->upper,
 		       strerror(errno));

@@ -209,6 +209,24 @@ class Behaviour:
         init = self.container_dir("mp", "init")
         self.assertEqual(sorted(os.listdir(init)), ["etc", "proc", "sys"])
 
+    def test_fresh_upper_is_a_root_every_user_can_enter(self):
+        # A --upper layerrun makes (mode 0700) is the container's "/": it
+        # gets the image's root mode, or users other than root could not
+        # reach anything (su to one failed with EACCES).
+        want = oct(os.stat(self.image_layers()[0]).st_mode & 0o7777)[2:]
+        upper = os.path.join(self.user_dir("fresh"), "upper")
+        out = self.sh_ok("stat -c %a /; ls / | grep -c etc", "--upper",
+                         upper, "-u", "1000")
+        self.assertEqual(out.split(), [want, "1"])
+        # One that was there keeps its own mode.
+        kept = os.path.join(self.user_dir("kept"), "upper")
+        os.mkdir(kept)
+        os.chmod(kept, 0o711)
+        if self.user:
+            os.chown(kept, self.uid, self.gid)
+        out = self.sh_ok("stat -c %a /", "--upper", kept)
+        self.assertEqual(out.split(), ["711"])
+
     def test_writes_in_upper_whiteouts_lower_unchanged(self):
         layers = self.image_layers()
         before = [lfstest.snapshot(l) for l in layers]
