@@ -363,7 +363,9 @@ out:
  */
 static bool outlives_name(struct lfs *fs, struct node *n)
 {
-	/* n->ext appears at the first open (node_ext), maybe right now. */
+	/* n->ext appears at the first open (node_ext), maybe right now; a
+	 * node with several names has one from the start (node_index_ino
+	 * keeps its inode number's chain there). */
 	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
 	if (!e)
 		return false;

@@ -707,7 +707,8 @@ char *node_path(struct lfs *fs, struct node *n, bool below_upper)
 	return buf;
 }
 
-/* An unlinked node that is still open is reached through its orphan fd. */
+/* A node that lost its name while still open, or linked under another
+ * name, is reached through its orphan fd (dir.c keeps one). */
 static int orphan_fd(struct node *n)
 {
 	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
