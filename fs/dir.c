@@ -371,8 +371,11 @@ static bool outlives_name(struct lfs *fs, struct node *n)
 		return false;
 	if (__atomic_load_n(&e->open_files, __ATOMIC_RELAXED) > 0)
 		return true;
+	/* Only a node in the inode-number index can have several names
+	 * (lookup.c puts a file seen with several links there, op_link one
+	 * it gives a second name): a plain unlink costs no stat. */
 	if (node_is_dir(n) || node_layer(n) != fs->upper ||
-	    (node_flags(n) & N_HLINK))
+	    (node_flags(n) & (N_HLINK | N_INDEXED)) != N_INDEXED)
 		return false;
 	struct stat st;
 	return node_lstat(fs, n, fs->upper, &st) == 0 && st.st_nlink > 1;
