@@ -142,6 +142,20 @@ def link_worker(root, seed, ops, q):
     q.put(odd)
 
 
+def in_workers(target, arglists):
+    """target(*args, queue) in a process for each args at once; the one
+    thing each puts on the queue, in the order they come."""
+    q = Queue()
+    procs = [Process(target=target, args=tuple(args) + (q,))
+             for args in arglists]
+    for p in procs:
+        p.start()
+    results = [q.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    return results
+
+
 class Concurrency(LayerfsTestCase):
     def test_contended_hard_links(self):
         seed = int(os.environ.get("LFS_SEED", str(int(time.time()))))
@@ -160,15 +174,9 @@ class Concurrency(LayerfsTestCase):
                     os.link(os.path.join(low, rnd.choice(files)),
                             os.path.join(low, n))
                 m = self.mount_rw([low], opts=("whiteout=" + fmt,), name=fmt)
-                q = Queue()
-                procs = [Process(target=link_worker,
-                                 args=(m.path, seed * 10 + w, OPS, q))
-                         for w in range(WORKERS)]
-                for p in procs:
-                    p.start()
-                odd = [q.get(timeout=300) for _ in procs]
-                for p in procs:
-                    p.join(timeout=60)
+                odd = in_workers(link_worker,
+                                 [(m.path, seed * 10 + w, OPS)
+                                  for w in range(WORKERS)])
                 self.assertEqual(odd, [{}] * WORKERS, "seed %d" % seed)
                 names, groups = lfstest.names_view(m.path, LINKED)
                 for g in groups:
@@ -196,14 +204,8 @@ class Concurrency(LayerfsTestCase):
         m = self.mount_rw([low])
         for w in range(WORKERS):
             os.makedirs(os.path.join(m.path, "mine%d" % w), exist_ok=True)
-        q = Queue()
-        procs = [Process(target=worker, args=(m.path, w, seed, OPS, q))
-                 for w in range(WORKERS)]
-        for p in procs:
-            p.start()
-        results = [q.get(timeout=300) for _ in procs]
-        for p in procs:
-            p.join(timeout=60)
+        results = in_workers(worker, [(m.path, w, seed, OPS)
+                                      for w in range(WORKERS)])
         expected = {"shared": None, "shared/deep": None, "base": None,
                     "base/keep": b"untouched"}
         for wid, status, model in results:
