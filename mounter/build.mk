@@ -25,6 +25,20 @@ $(LR_INIT): $(LR_INIT_SRC)
 	$(LR_INIT_CC) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Os \
 		-static -s -o $@ $(LR_INIT_SRC)
 
+# The container's seccomp filter (seccomp.c) takes each banned call's
+# number on this machine's ABIs from a header that libseccomp's tables
+# make at build time: nothing of libseccomp is linked or run at a start.
+SECCOMP_GEN := $(BUILD)/mounter/gen/seccomp_numbers
+SECCOMP_NUMBERS := $(BUILD)/mounter/gen/seccomp_numbers.h
+$(SECCOMP_GEN): mounter/gen/seccomp_numbers.c mounter/seccomp_list.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -O1 -o $@ $< \
+		$(shell pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
+$(SECCOMP_NUMBERS): $(SECCOMP_GEN)
+	$(SECCOMP_GEN) > $@.tmp && mv $@.tmp $@
+$(BUILD)/mounter/seccomp.o: $(SECCOMP_NUMBERS)
+$(BUILD)/mounter/seccomp.o: CFLAGS += -I$(BUILD)/mounter/gen
+
 $(BUILD)/mounter/init_image.o: $(LR_INIT)
 $(BUILD)/mounter/init_image.o: CFLAGS += -DLR_INIT_PATH='"$(LR_INIT)"'
 

@@ -148,6 +148,7 @@ run_command(const struct exec_opts *o, const struct lr_state *st, int sock)
 		.setgroups_allowed = setgroups_allowed(),
 		.caps = caps,
 		.no_new_privs = st->no_new_privs,
+		.seccomp = st->seccomp,
 		.tty_slave = slave,
 		.keep_stdin = o->interactive,
 		.out_fd = -1,

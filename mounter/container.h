@@ -61,6 +61,7 @@ struct container {
 	char *hostname;     /* NULL when the UTS namespace is not ours */
 	uint64_t caps;
 	bool no_new_privs;
+	bool seccomp;       /* false: --security-opt seccomp=unconfined */
 	int log_fd;         /* detached: the log file, else -1 */
 
 	pid_t launcher;     /* the process that cloned C (for pdeathsig) */

@@ -252,6 +252,7 @@ void container_child(struct container *c)
 			.setgroups_allowed = c->idmap.mode != USERNS_SINGLE,
 			.caps = c->caps,
 			.no_new_privs = c->no_new_privs,
+			.seccomp = c->seccomp,
 			.tty_slave = slave,
 			.keep_stdin = o->interactive,
 			.out_fd = c->log_fd,

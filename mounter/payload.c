@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/keyctl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,12 +12,14 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "caps.h"
 #include "env.h"
 #include "layerrun.h"
 #include "lf_common.h"
+#include "seccomp.h"
 #include "strfmt.h"
 
 static void setup_stdio(const struct payload *p)
@@ -57,8 +60,36 @@ static void enter_cwd(const char *cwd)
 		    cwd);
 }
 
+/*
+ * The launcher's session keyring holds its keys with the possessor's
+ * rights: the container joins a new, empty one (as runc does).  With
+ * the seccomp filter on, no key call is left to it anyway, so a kernel
+ * without keys or a full key quota only matters when unconfined.
+ */
+static void leave_session_keyring(const struct payload *p)
+{
+	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) >= 0 ||
+	    errno == ENOSYS || p->seccomp)
+		return;
+	lf_die(LR_EXIT_SETUP, "cannot give the container a session keyring "
+	       "of its own: %s", strerror(errno));
+}
+
+/* First of the identity steps: the filter goes on while the process
+ * still holds CAP_SYS_ADMIN in the container's user namespace, which
+ * the kernel asks for when no_new_privs is off (--allow-new-privs). */
+static void confine_syscalls(const struct payload *p)
+{
+	leave_session_keyring(p);
+	int r = p->seccomp ? seccomp_install(p->caps) : 0;
+	if (r < 0)
+		lf_die(LR_EXIT_SETUP, "cannot install the seccomp filter: %s",
+		       strerror(-r));
+}
+
 static void set_identity(const struct payload *p)
 {
+	confine_syscalls(p);
 	if (p->setgroups_allowed &&
 	    setgroups(p->ngroups, p->ngroups ? p->groups : NULL) < 0)
 		lf_die(LR_EXIT_SETUP, "setgroups: %s", strerror(errno));

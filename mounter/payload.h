@@ -1,8 +1,9 @@
 /*
  * The last steps before the container's command runs, shared by `run`
  * and `exec`: session and terminal, working directory (checked to be
- * inside the new root), user and groups, capabilities, no_new_privs,
- * every fd but stdio closed, and the exec itself with a PATH search in
+ * inside the new root), a session keyring of its own, the seccomp
+ * filter, user and groups, capabilities, no_new_privs, every fd but
+ * stdio closed, and the exec itself with a PATH search in
  * the container's environment.  Called inside the container's root.
  */
 #ifndef LR_PAYLOAD_H
@@ -24,6 +25,7 @@ struct payload {
 	bool setgroups_allowed; /* false in a single-id namespace */
 	uint64_t caps;
 	bool no_new_privs;
+	bool seccomp;   /* the filter of seccomp.h; false: unconfined */
 	int tty_slave;  /* the terminal, -1 for none */
 	bool keep_stdin; /* -i: fd 0 stays; otherwise /dev/null */
 	int out_fd;     /* detached: stdout and stderr go here; -1 keeps them */

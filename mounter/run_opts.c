@@ -33,6 +33,7 @@ enum {
 	OPT_CPUSET,
 	OPT_NO_PIVOT,
 	OPT_NEW_PRIVS,
+	OPT_SECURITY_OPT,
 	OPT_ENTRYPOINT,
 };
 
@@ -66,9 +67,40 @@ static const struct option long_opts[] = {
 	{ "cpuset-cpus", required_argument, NULL, OPT_CPUSET },
 	{ "no-pivot", no_argument, NULL, OPT_NO_PIVOT },
 	{ "allow-new-privs", no_argument, NULL, OPT_NEW_PRIVS },
+	{ "security-opt", required_argument, NULL, OPT_SECURITY_OPT },
 	{ "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
 	{ 0 },
 };
+
+/*
+ * podman's and Docker's --security-opt spellings that mean something
+ * here.  layerrun loads no security module profile, so turning labels
+ * or AppArmor off is what it does already.
+ */
+static int parse_security_opt(const char *v, struct run_opts *o, char *err,
+			      size_t errlen)
+{
+	if (strcmp(v, "seccomp=unconfined") == 0) {
+		o->seccomp_unconfined = true;
+	} else if (strcmp(v, "no-new-privileges") == 0 ||
+		   strcmp(v, "no-new-privileges=true") == 0) {
+		o->allow_new_privs = false;
+	} else if (strcmp(v, "no-new-privileges=false") == 0) {
+		o->allow_new_privs = true;
+	} else if (strcmp(v, "label=disable") != 0 &&
+		   strcmp(v, "apparmor=unconfined") != 0) {
+		lr_fmt(err, errlen,
+		       strncmp(v, "seccomp=", 8) == 0
+			       ? "--security-opt %s: no seccomp profile files; "
+				 "the built-in filter or seccomp=unconfined"
+			       : "--security-opt %s: unknown (seccomp=unconfined, "
+				 "no-new-privileges[=true|false], label=disable, "
+				 "apparmor=unconfined)",
+		       v);
+		return -EINVAL;
+	}
+	return 0;
+}
 
 static int push(char ***v, size_t *n, const char *s)
 {
@@ -447,6 +479,9 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o, char *err,
 			break;
 		case OPT_NEW_PRIVS:
 			o->allow_new_privs = true;
+			break;
+		case OPT_SECURITY_OPT:
+			r = parse_security_opt(optarg, o, err, errlen);
 			break;
 		case OPT_ENTRYPOINT:
 			r = set_str(&o->entrypoint, optarg);

@@ -43,6 +43,7 @@ struct run_opts {
 	char *name;
 	char *entrypoint;
 	bool detach, interactive, tty, rm, no_pivot, allow_new_privs;
+	bool seccomp_unconfined; /* --security-opt seccomp=unconfined */
 	struct ns_choice net, pid, ipc, uts;
 	enum userns_mode userns;
 	struct volume *vols;

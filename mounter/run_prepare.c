@@ -133,6 +133,7 @@ static int resolve_config(struct container *c, const struct run_opts *o)
 		return r;
 	}
 	c->no_new_privs = !o->allow_new_privs;
+	c->seccomp = !o->seccomp_unconfined;
 	return 0;
 }
 
@@ -481,6 +482,7 @@ int container_to_state(const struct container *c, struct lr_state *st)
 	st->owner = geteuid();
 	st->created = (long long)time(NULL);
 	st->no_new_privs = c->no_new_privs;
+	st->seccomp = c->seccomp;
 	for (size_t i = 0; r == 0 && i < c->nlayers; i++)
 		r = lr_strv_push(&st->lower, c->layers[i]);
 	for (size_t i = 0; r == 0 && i < c->env.n; i++)

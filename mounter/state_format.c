@@ -20,6 +20,7 @@ void lr_state_init(struct lr_state *st)
 	memset(st, 0, sizeof(*st));
 	st->exit_code = -1;
 	st->no_new_privs = true;
+	st->seccomp = true;
 }
 
 void lr_strv_free(struct lr_strv *l)
@@ -106,6 +107,7 @@ static const struct field fields[] = {
 	FLD("cgroup", F_LIST, cgroups),
 	FLD("cap", F_LIST, caps),
 	FLD("no_new_privs", F_BOOL, no_new_privs),
+	FLD("seccomp", F_BOOL, seccomp),
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 

@@ -55,6 +55,7 @@ struct lr_state {
 	struct lr_strv cgroups; /* absolute cgroup directories */
 	struct lr_strv caps;    /* capability names the command keeps */
 	bool no_new_privs;
+	bool seccomp;           /* the filter of seccomp.h (exec applies it too) */
 };
 
 /* Zeroes a state so that lr_state_free() is always safe on it. */

@@ -5,6 +5,8 @@ set -eu
 
 # build: compiler, libfuse3 (low-level API), xxhash, libarchive, json-c,
 #        cmocka (unit tests), libcap (layerrun capability sets),
+#        libseccomp (the system call numbers of layerrun's seccomp
+#        filter, taken at build time),
 #        nettle (sha256 digests in layertool; libarchive links it already),
 #        liburing (layerfs takes FUSE requests through io_uring rings),
 #        musl-tools (the container's init: a 40 KB static program where
@@ -15,7 +17,8 @@ set -eu
 #        (namespaces, networking and id maps for layerrun), xfsprogs (an
 #        XFS scratch filesystem to test copy-up by reflink)
 PKGS="build-essential pkg-config libfuse3-dev fuse3 libxxhash-dev liburing-dev
-libarchive-dev libjson-c-dev libcmocka-dev libcap-dev nettle-dev musl-tools
+libarchive-dev libjson-c-dev libcmocka-dev libcap-dev libseccomp-dev nettle-dev
+musl-tools
 busybox-static python3
 attr acl zstd gzip xz-utils tar util-linux iproute2 uidmap procps psmisc
 kmod e2fsprogs xfsprogs"

@@ -198,6 +198,59 @@ class Escapes:
         rc, _, _ = self.sh("chroot / true", "--cap-drop", "ALL")
         self.assertNotEqual(rc, 0)
 
+    # -- the seccomp filter and the kernel keyrings -------------------------
+
+    def test_seccomp_filter(self):
+        for call in ("keyctl", "add_key", "io_uring_setup", "userfaultfd",
+                     "keyctl-x32"):
+            with self.subTest(call=call):
+                out = self.sh_ok("lrpayload syscall " + call).strip()
+                self.assertIn(out, ("EPERM", "ENOSYS"))
+        # Its 32-bit number does not get around it ("n/a": this kernel
+        # runs no 32-bit calls; the unit test covers that section).
+        out = self.sh_ok("lrpayload syscall keyctl-i386").strip()
+        self.assertIn(out, ("EPERM", "n/a"))
+        # The filter is what refused: unconfined, the same call works.
+        out = self.sh_ok("lrpayload syscall keyctl", "--security-opt",
+                         "seccomp=unconfined").strip()
+        if out == "ENOSYS":
+            self.skipTest("kernel without keyrings")
+        self.assertEqual(out, "ok")
+        # A capability lifts its own ban (an invalid time: the kernel
+        # answers EINVAL once the call reaches it; the clock stays).
+        self.assertEqual(self.sh_ok("lrpayload syscall clock_settime-bad")
+                         .strip(), "EPERM")
+        self.assertEqual(self.sh_ok("lrpayload syscall clock_settime-bad",
+                                    "--cap-add", "SYS_TIME").strip(),
+                         "EINVAL")
+        # exec'd processes get the container's filter.
+        self.detach("filtered", "sleep", "600")
+        self.assertEqual(self.run_ok(["exec", "filtered", "lrpayload",
+                                      "syscall", "keyctl"]).strip(), "EPERM")
+        self.detach("unfiltered", "sleep", "600",
+                    opts=("--security-opt", "seccomp=unconfined"))
+        self.assertEqual(self.run_ok(["exec", "unfiltered", "lrpayload",
+                                      "syscall", "keyctl"]).strip(), "ok")
+
+    def test_launcher_keys_unreachable(self):
+        """A key in the launcher's session keyring (where login sessions
+        keep theirs) is the possessor's to read: never the container's."""
+        def with_key(*cmd):
+            argv = self.lr.as_user([lu.PAYLOAD, "withkey", "lrtest-key",
+                                    "s3cret"] + list(cmd))
+            r = subprocess.run(argv, capture_output=True, timeout=60,
+                               stdin=subprocess.DEVNULL)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return r.stdout.decode().strip()
+        if with_key(lu.PAYLOAD, "keyring", "lrtest-key") != "s3cret":
+            self.skipTest("kernel without keyrings")
+        run = [lu.LAYERRUN, "--root", self.lr.root_dir, "run", "--rm"]
+        probe = [self.image, "lrpayload", "keyring", "lrtest-key"]
+        self.assertEqual(with_key(*run, *probe), "EPERM")
+        # Unconfined, it has a new, empty session keyring.
+        self.assertEqual(with_key(*run, "--security-opt",
+                                  "seccomp=unconfined", *probe), "ENOKEY")
+
     def test_chroot_fallback_is_closed(self):
         """--no-pivot (the initramfs fallback): chroot is dropped and the
         host's root stays out of reach."""

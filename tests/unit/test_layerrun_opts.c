@@ -132,7 +132,24 @@ static void test_run_options(void **state)
 	assert_string_equal(o.argv[1], "-l");
 	run_opts_free(&o);
 
+	/* podman's --security-opt spellings. */
+	char *a3[] = { "run", "--security-opt", "seccomp=unconfined",
+		       "--security-opt=no-new-privileges=false",
+		       "--security-opt", "label=disable", "img", NULL };
+	assert_int_equal(parse(&o, err, 7, a3), 0);
+	assert_true(o.seccomp_unconfined);
+	assert_true(o.allow_new_privs);
+	run_opts_free(&o);
+	char *a4[] = { "run", "--allow-new-privs", "--security-opt",
+		       "no-new-privileges", "img", NULL };
+	assert_int_equal(parse(&o, err, 5, a4), 0);
+	assert_false(o.seccomp_unconfined);
+	assert_false(o.allow_new_privs);
+	run_opts_free(&o);
+
 	char *bad[][4] = {
+		{ "run", "--security-opt", "seccomp=profile.json", "img" },
+		{ "run", "--security-opt", "label=type:x", "img" },
 		{ "run", "--net", "bogus", "img" },
 		{ "run", "--memory", "lots", "img" },
 		{ "run", "-v", "/tmp:/../x", "img" },
