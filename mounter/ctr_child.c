@@ -222,6 +222,9 @@ void container_child(struct container *c)
 		lf_die(LR_EXIT_SETUP, "%s", err);
 	char *cwd = choose_cwd(c, newroot);
 	close(newroot);
+	/* Now that the working directory is made, where it was missing. */
+	if (o->read_only && rootfs_make_read_only(err, sizeof(err)) < 0)
+		lf_die(LR_EXIT_SETUP, "%s", err);
 	if (!cwd ||
 	    env_default(&c->env, "PATH", ENV_DEFAULT_PATH) < 0 ||
 	    env_default(&c->env, "HOSTNAME", c->hostname ? c->hostname : c->name) < 0 ||

@@ -229,6 +229,17 @@ int rootfs_protect(int rootfd, char *err, size_t errlen)
 	return 0;
 }
 
+int rootfs_make_read_only(char *err, size_t errlen)
+{
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+	if (mount_setattr(AT_FDCWD, "/", 0, &attr, sizeof(attr)) < 0) {
+		lr_fmt(err, errlen, "cannot make the root read-only: %s",
+		       strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 int rootfs_enter(int rootfd, bool no_pivot, bool *chrooted, char *err,
 		 size_t errlen)
 {

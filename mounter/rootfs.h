@@ -23,6 +23,9 @@ int rootfs_mount_sys(int rootfd, char *err, size_t errlen);
  * read-only. */
 int rootfs_protect(int rootfd, char *err, size_t errlen);
 
+/* --read-only: the root mount (not the ones on it) read-only. */
+int rootfs_make_read_only(char *err, size_t errlen);
+
 /*
  * Makes ROOTFD the root: pivot_root(".", ".") and a lazy unmount of the
  * old root.  With NO_PIVOT, or when pivot_root fails with EINVAL (the

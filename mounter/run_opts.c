@@ -12,6 +12,7 @@
 #include "lf_common.h"
 #include "state.h"
 #include "strfmt.h"
+#include "tmpfs.h"
 
 enum {
 	OPT_HOSTNAME = 256,
@@ -34,6 +35,9 @@ enum {
 	OPT_NO_PIVOT,
 	OPT_NEW_PRIVS,
 	OPT_SECURITY_OPT,
+	OPT_TMPFS,
+	OPT_READ_ONLY,
+	OPT_READ_ONLY_TMPFS,
 	OPT_ENTRYPOINT,
 };
 
@@ -68,6 +72,9 @@ static const struct option long_opts[] = {
 	{ "no-pivot", no_argument, NULL, OPT_NO_PIVOT },
 	{ "allow-new-privs", no_argument, NULL, OPT_NEW_PRIVS },
 	{ "security-opt", required_argument, NULL, OPT_SECURITY_OPT },
+	{ "tmpfs", required_argument, NULL, OPT_TMPFS },
+	{ "read-only", no_argument, NULL, OPT_READ_ONLY },
+	{ "read-only-tmpfs", required_argument, NULL, OPT_READ_ONLY_TMPFS },
 	{ "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
 	{ 0 },
 };
@@ -99,6 +106,16 @@ static int parse_security_opt(const char *v, struct run_opts *o, char *err,
 		       v);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int volumes_push(struct run_opts *o, struct volume *v)
+{
+	struct volume *nv = realloc(o->vols, (o->nvols + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	o->vols = nv;
+	nv[o->nvols++] = *v;
 	return 0;
 }
 
@@ -169,35 +186,60 @@ int volume_parse(const char *spec, struct volume *v, char *err, size_t errlen)
 		free(copy);
 		return -EINVAL;
 	}
-	char norm[PATH_MAX];
-	int r = ctr_path_normalize(ctr, norm, sizeof(norm));
-	if (r == -EXDEV || r == -EINVAL || (r == 0 && strcmp(norm, "/") == 0)) {
-		lr_fmt(err, errlen,
-			 "volume '%s': the container path must be absolute, "
-			 "without '..', and not '/'",
-			 spec);
+	char what[PATH_MAX + 16];
+	lr_fmt(what, sizeof(what), "volume '%s'", spec);
+	int r = mount_target_parse(what, ctr, &v->ctr, err, errlen);
+	if (r < 0) {
 		free(copy);
-		return -EINVAL;
-	}
-	if (r == 0 && (strcmp(norm, "/proc") == 0 ||
-		       strncmp(norm, "/proc/", 6) == 0)) {
-		lr_fmt(err, errlen,
-			 "volume '%s': nothing may be mounted over /proc", spec);
-		free(copy);
-		return -EINVAL;
+		return r;
 	}
 	char *real = realpath(host, NULL);
 	if (!real) {
 		lr_fmt(err, errlen, "volume '%s': cannot use '%s': %s", spec,
 			 host, strerror(errno));
 		free(copy);
+		volume_free(v);
 		return -ENOENT;
 	}
+	v->kind = VOL_BIND;
 	v->host = real;
-	v->ctr = strdup(norm);
 	v->ro = mode && strcmp(mode, "ro") == 0;
 	free(copy);
-	return v->ctr ? 0 : -ENOMEM;
+	return 0;
+}
+
+int mount_target_parse(const char *what, const char *ctr, char **out,
+		       char *err, size_t errlen)
+{
+	char norm[PATH_MAX];
+	int r = ctr_path_normalize(ctr, norm, sizeof(norm));
+	if (r == -EXDEV || r == -EINVAL || (r == 0 && strcmp(norm, "/") == 0)) {
+		lr_fmt(err, errlen,
+			 "%s: the container path must be absolute, "
+			 "without '..', and not '/'",
+			 what);
+		return -EINVAL;
+	}
+	if (r == 0 && (strcmp(norm, "/proc") == 0 ||
+		       strncmp(norm, "/proc/", 6) == 0)) {
+		lr_fmt(err, errlen, "%s: nothing may be mounted over /proc",
+		       what);
+		return -EINVAL;
+	}
+	if (r < 0) {
+		lr_fmt(err, errlen, "%s: %s", what, strerror(-r));
+		return r;
+	}
+	*out = strdup(norm);
+	return *out ? 0 : -ENOMEM;
+}
+
+void volume_free(struct volume *v)
+{
+	free(v->host);
+	free(v->ctr);
+	free(v->tmpfs_opts);
+	memset(v, 0, sizeof(*v));
 }
 
 static int parse_ns(const char *what, const char *val, bool none_ok,
@@ -320,6 +362,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o, char *err,
 {
 	memset(o, 0, sizeof(*o));
 	o->userns = USERNS_AUTO;
+	o->read_only_tmpfs = true;
 	optind = 0;
 	opterr = 0;
 	int c, r = 0;
@@ -356,19 +399,13 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o, char *err,
 		case 'h':
 			o->help = true;
 			return 0;
-		case 'v': {
+		case 'v':
+		case OPT_TMPFS: {
 			struct volume v;
-			r = volume_parse(optarg, &v, err, errlen);
-			if (r == 0) {
-				struct volume *nv = realloc(
-					o->vols, (o->nvols + 1) * sizeof(*nv));
-				if (!nv) {
-					r = -ENOMEM;
-					break;
-				}
-				o->vols = nv;
-				nv[o->nvols++] = v;
-			}
+			r = c == 'v' ? volume_parse(optarg, &v, err, errlen)
+				     : tmpfs_parse(optarg, &v, err, errlen);
+			if (r == 0 && (r = volumes_push(o, &v)) < 0)
+				volume_free(&v);
 			break;
 		}
 		case 'm':
@@ -483,6 +520,21 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o, char *err,
 		case OPT_SECURITY_OPT:
 			r = parse_security_opt(optarg, o, err, errlen);
 			break;
+		case OPT_READ_ONLY:
+			o->read_only = true;
+			break;
+		case OPT_READ_ONLY_TMPFS:
+			if (strcmp(optarg, "true") == 0) {
+				o->read_only_tmpfs = true;
+			} else if (strcmp(optarg, "false") == 0) {
+				o->read_only_tmpfs = false;
+			} else {
+				lr_fmt(err, errlen,
+				       "--read-only-tmpfs: true or false, not '%s'",
+				       optarg);
+				r = -EINVAL;
+			}
+			break;
 		case OPT_ENTRYPOINT:
 			r = set_str(&o->entrypoint, optarg);
 			break;
@@ -522,6 +574,11 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o, char *err,
 			 "container's output goes to its log (layerrun logs)");
 		return -EINVAL;
 	}
+	if (o->read_only && o->read_only_tmpfs &&
+	    (r = tmpfs_add_read_only_defaults(o)) < 0) {
+		lr_fmt(err, errlen, "out of memory");
+		return r;
+	}
 	if (o->hostname && o->uts.share != NS_PRIVATE) {
 		lr_fmt(err, errlen,
 			 "--hostname needs a private UTS namespace (not --uts "
@@ -546,10 +603,8 @@ void run_opts_free(struct run_opts *o)
 	free(o->pid.container);
 	free(o->ipc.container);
 	free(o->uts.container);
-	for (size_t i = 0; i < o->nvols; i++) {
-		free(o->vols[i].host);
-		free(o->vols[i].ctr);
-	}
+	for (size_t i = 0; i < o->nvols; i++)
+		volume_free(&o->vols[i]);
 	free(o->vols);
 	free_strv(o->dns, o->ndns);
 	for (size_t i = 0; i < o->nhosts; i++) {

@@ -19,10 +19,18 @@ struct ns_choice {
 	char *container; /* NS_CONTAINER: its name */
 };
 
+/* -v binds a host path; --tmpfs (and --read-only's defaults) mounts a
+ * new tmpfs (tmpfs.h). */
+enum volume_kind { VOL_BIND, VOL_TMPFS };
+
 struct volume {
-	char *host; /* absolute, resolved on the host */
+	enum volume_kind kind;
+	char *host; /* VOL_BIND: absolute, resolved on the host */
 	char *ctr;  /* absolute, normalised, no ".." */
 	bool ro;
+	char *tmpfs_opts;    /* VOL_TMPFS: "size=64m,mode=1777" or NULL */
+	unsigned int attrs;  /* VOL_TMPFS: MOUNT_ATTR_NOSUID, ... */
+	bool copy_up;        /* VOL_TMPFS: start with the image's files */
 };
 
 struct add_host {
@@ -44,9 +52,11 @@ struct run_opts {
 	char *entrypoint;
 	bool detach, interactive, tty, rm, no_pivot, allow_new_privs;
 	bool seccomp_unconfined; /* --security-opt seccomp=unconfined */
+	bool read_only;          /* --read-only: the root mount read-only */
+	bool read_only_tmpfs;    /* ... with tmpfs on /run, /tmp, /var/tmp */
 	struct ns_choice net, pid, ipc, uts;
 	enum userns_mode userns;
-	struct volume *vols;
+	struct volume *vols; /* -v and --tmpfs, in the order given */
 	size_t nvols;
 	char **dns;
 	size_t ndns;
@@ -68,6 +78,13 @@ void run_opts_free(struct run_opts *o);
 /* Splits "HOST:CTR[:ro|:rw]" and checks both paths; no ".." in CTR. */
 int volume_parse(const char *spec, struct volume *v, char *err,
 		 size_t errlen);
+/* The container path of a mount (WHAT names it in errors): normalised
+ * into *out (malloc'd); not "/", nothing under /proc. */
+int mount_target_parse(const char *what, const char *ctr, char **out,
+		       char *err, size_t errlen);
+void volume_free(struct volume *v);
+/* Appends V to o->vols (taking its strings). */
+int volumes_push(struct run_opts *o, struct volume *v);
 /* Normalises an absolute container path ("//a/./b/" -> "/a/b"); refuses
  * "..".  Writes into out. */
 int ctr_path_normalize(const char *in, char *out, size_t size);

@@ -10,6 +10,7 @@
 #include "lf_common.h"
 #include "mount_util.h"
 #include "strfmt.h"
+#include "tmpfs.h"
 
 static int mount_one(int rootfd, const struct volume *v, char *err,
 		     size_t errlen)
@@ -59,13 +60,33 @@ static int mount_one(int rootfd, const struct volume *v, char *err,
 	return 0;
 }
 
+static size_t depth(const char *path)
+{
+	size_t n = 0;
+	for (; *path; path++)
+		n += *path == '/';
+	return n;
+}
+
 int volumes_mount(int rootfd, const struct volume *vols, size_t n, char *err,
 		  size_t errlen)
 {
-	for (size_t i = 0; i < n; i++) {
-		int r = mount_one(rootfd, &vols[i], err, errlen);
-		if (r < 0)
-			return r;
+	/* Parents before what goes inside them (-v /data --tmpfs
+	 * /data/cache, in whatever order given); the order given among
+	 * equals. */
+	size_t max = 0;
+	for (size_t i = 0; i < n; i++)
+		max = depth(vols[i].ctr) > max ? depth(vols[i].ctr) : max;
+	for (size_t d = 1; d <= max; d++) {
+		for (size_t i = 0; i < n; i++) {
+			if (depth(vols[i].ctr) != d)
+				continue;
+			int r = vols[i].kind == VOL_TMPFS
+					? tmpfs_mount(rootfd, &vols[i], err, errlen)
+					: mount_one(rootfd, &vols[i], err, errlen);
+			if (r < 0)
+				return r;
+		}
 	}
 	return 0;
 }

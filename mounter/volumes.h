@@ -1,6 +1,6 @@
 /*
- * Volumes (-v HOST:CTR[:ro]): recursive bind mounts of host files and
- * directories.  Sources are cloned with open_tree() while the host is
+ * Volumes: -v HOST:CTR[:ro], recursive bind mounts of host files and
+ * directories, and --tmpfs mounts (tmpfs.h), in path order.  Binds:  Sources are cloned with open_tree() while the host is
  * still visible; targets are made inside the container's root (so the
  * mount point, and only it, lands in the upper layer, as with Docker)
  * and resolved with symlinks clamped to that root.  ro is recursive:

@@ -452,6 +452,93 @@ class Behaviour:
         self.assertEqual(r.returncode, 125)
         self.assertIn("..", r.stderr.decode())
 
+    def mount_line(self, out, target):
+        """(options, type, id, parent id) of the mount at TARGET in a
+        /proc/self/mountinfo dump."""
+        for line in out.splitlines():
+            f = line.split()
+            if len(f) > 4 and f[4] == target:
+                return f[5], f[f.index("-") + 1], f[0], f[1]
+        self.fail("%s is not mounted: %s" % (target, out))
+
+    def test_tmpfs_mounts(self):
+        data = self.user_dir("tmpfs-vol")
+        out = self.sh_ok(
+            "cat /proc/self/mountinfo; echo ==; cat /etc/motd; "
+            "echo new > /etc/new; ls /empty; echo ==; "
+            "touch /scratch/f /data/cache/f && echo WROTE; "
+            "head -c 100000 /dev/zero > /small/f || echo FULL; "
+            "stat -c %a /small",
+            "--tmpfs", "/scratch", "--tmpfs", "/etc",
+            "--tmpfs", "/empty:notmpcopyup",
+            "--tmpfs", "/data/cache:exec", "-v", data + ":/data",
+            "--tmpfs", "/small:size=64k,mode=700,ro,suid,exec,rw",
+            name="tmp")
+        mounts, copied, written = out.split("==\n")
+        opts, fstype = self.mount_line(mounts, "/scratch")[:2]
+        self.assertEqual(fstype, "tmpfs")
+        self.assertEqual(set(opts.split(",")) & {"rw", "nosuid", "nodev",
+                                                 "noexec"},
+                         {"rw", "nosuid", "nodev", "noexec"})
+        # Given after the tmpfs inside it, the volume is mounted first:
+        # the tmpfs sits on it, not under it.
+        self.assertEqual(self.mount_line(mounts, "/data/cache")[3],
+                         self.mount_line(mounts, "/data")[2])
+        self.assertNotIn("noexec", self.mount_line(mounts, "/data/cache")[0])
+        small = self.mount_line(mounts, "/small")[0].split(",")
+        self.assertIn("rw", small)
+        self.assertNotIn("nosuid", small)
+        # tmpcopyup: the image's /etc is in its tmpfs; notmpcopyup: empty.
+        self.assertEqual(copied, "from the image\n")
+        self.assertIn("WROTE", written)
+        self.assertIn("FULL", written)
+        self.assertEqual(written.split()[-1], "700")
+        self.assertTrue(os.path.isdir(os.path.join(data, "cache")))
+        self.assertEqual(os.listdir(os.path.join(data, "cache")), [])
+        # Nothing written to a tmpfs reaches the upper layer.
+        upper = self.container_dir("tmp", "upper")
+        self.assertEqual(os.listdir(os.path.join(upper, "scratch")), [])
+        self.assertFalse(os.path.exists(os.path.join(upper, "etc", "new")))
+        for bad in ("/x:size=1m,bogus", "/x:uid", "relative", "/proc/x",
+                    "/x:size=lots"):
+            with self.subTest(tmpfs=bad):
+                r = self.lr.run(["run", "--rm", "--tmpfs", bad, self.image,
+                                 "true"])
+                self.assertEqual(r.returncode, 125)
+                err = r.stderr.decode()
+                self.assertEqual(len(err.strip().splitlines()), 1, err)
+                self.assertIn("tmpfs", err)
+
+    def test_read_only_root(self):
+        data = self.user_dir("ro-vol")
+        script = ("touch /x 2>/dev/null || echo ROOT-RO; "
+                  "touch /tmp/a /var/tmp/b /run/c /data/d && echo TMP-RW; "
+                  "stat -c %a /tmp /var/tmp; pwd")
+        out = self.sh_ok(script, "--read-only", "-v", data + ":/data",
+                         "-w", "/made/here", name="ro")
+        lines = out.split()
+        self.assertEqual(lines[:2], ["ROOT-RO", "TMP-RW"])
+        self.assertEqual(lines[2:4], ["1777", "1777"])
+        self.assertEqual(lines[4], "/made/here")
+        self.assertTrue(os.path.exists(os.path.join(data, "d")))
+        upper = self.container_dir("ro", "upper")
+        self.assertFalse(os.path.exists(os.path.join(upper, "x")))
+        self.assertFalse(os.path.exists(os.path.join(upper, "tmp", "a")))
+        # The tmpfs can be left out, or one replaced by the caller's.
+        out = self.sh_ok("touch /tmp/a 2>/dev/null || echo TMP-RO; "
+                         "touch /run/a 2>/dev/null || echo RUN-RO",
+                         "--read-only", "--read-only-tmpfs=false")
+        self.assertEqual(out.split(), ["TMP-RO", "RUN-RO"])
+        out = self.sh_ok("grep ' /tmp ' /proc/self/mountinfo",
+                         "--read-only", "--tmpfs", "/tmp:size=128k")
+        self.assertIn("size=128k", out)
+        # exec'd processes see the same read-only root.
+        self.detach("rox", "sleep", "600", opts=("--read-only",))
+        out = self.run_ok(["exec", "rox", "sh", "-c",
+                           "touch /y 2>/dev/null || echo ROOT-RO; "
+                           "touch /tmp/y && echo TMP-RW"])
+        self.assertEqual(out.split(), ["ROOT-RO", "TMP-RW"])
+
     # -- commit ------------------------------------------------------------
 
     def test_commit_contents(self):

@@ -13,6 +13,9 @@
 #include "caps.h"
 #include "cgroup.h"
 #include "run_opts.h"
+#include "tmpfs.h"
+
+#include <sys/mount.h>
 
 static void test_ctr_path_normalize(void **state)
 {
@@ -99,6 +102,41 @@ static void test_cap_names(void **state)
 	assert_int_not_equal(caps_parse_name("NO_SUCH_CAP", &cap), 0);
 }
 
+static void test_tmpfs_specs(void **state)
+{
+	(void)state;
+	struct volume v;
+	char err[256];
+	assert_int_equal(tmpfs_parse("/run//x/", &v, err, sizeof(err)), 0);
+	assert_int_equal(v.kind, VOL_TMPFS);
+	assert_string_equal(v.ctr, "/run/x");
+	assert_int_equal(v.attrs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+					  MOUNT_ATTR_NOEXEC);
+	assert_true(v.copy_up);
+	assert_false(v.ro);
+	assert_null(v.tmpfs_opts);
+	volume_free(&v);
+	assert_int_equal(tmpfs_parse("/t:ro,exec,size=1m,noatime,mode=700,"
+				     "notmpcopyup,uid=5",
+				     &v, err, sizeof(err)),
+			 0);
+	assert_true(v.ro);
+	assert_false(v.copy_up);
+	assert_int_equal(v.attrs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+					  MOUNT_ATTR_NOATIME);
+	assert_string_equal(v.tmpfs_opts, "size=1m,mode=700,uid=5");
+	volume_free(&v);
+	const char *bad[] = { "/t:bogus", "/t:size", "/t:size=", "/t:sizes=1",
+			      "t", "/", "/proc/x", "/a/../b" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		assert_int_equal(tmpfs_parse(bad[i], &v, err, sizeof(err)),
+				 -EINVAL);
+		assert_non_null(strstr(err, "tmpfs"));
+		assert_null(v.ctr);
+	}
+}
+
 static int parse(struct run_opts *o, char *err, int argc, char **argv)
 {
 	return run_opts_parse(argc, argv, o, err, 256);
@@ -147,7 +185,30 @@ static void test_run_options(void **state)
 	assert_false(o.allow_new_privs);
 	run_opts_free(&o);
 
+	/* --read-only adds /run, /tmp and /var/tmp where nothing else
+	 * goes; --read-only-tmpfs=false none. */
+	char *a5[] = { "run", "--read-only", "--tmpfs", "/tmp:size=1m",
+		       "img", NULL };
+	assert_int_equal(parse(&o, err, 5, a5), 0);
+	assert_true(o.read_only);
+	assert_int_equal(o.nvols, 3);
+	assert_string_equal(o.vols[0].ctr, "/tmp");
+	assert_string_equal(o.vols[0].tmpfs_opts, "size=1m");
+	assert_string_equal(o.vols[1].ctr, "/run");
+	assert_null(o.vols[1].tmpfs_opts);
+	assert_string_equal(o.vols[2].ctr, "/var/tmp");
+	assert_string_equal(o.vols[2].tmpfs_opts, "mode=1777");
+	assert_int_equal(o.vols[2].attrs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	run_opts_free(&o);
+	char *a6[] = { "run", "--read-only", "--read-only-tmpfs=false", "img",
+		       NULL };
+	assert_int_equal(parse(&o, err, 4, a6), 0);
+	assert_int_equal(o.nvols, 0);
+	run_opts_free(&o);
+
 	char *bad[][4] = {
+		{ "run", "--read-only-tmpfs", "maybe", "img" },
+		{ "run", "--tmpfs", "/x:nosuchopt", "img" },
 		{ "run", "--security-opt", "seccomp=profile.json", "img" },
 		{ "run", "--security-opt", "label=type:x", "img" },
 		{ "run", "--net", "bogus", "img" },
@@ -171,6 +232,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ctr_path_normalize),
 		cmocka_unit_test(test_volume_parse),
+		cmocka_unit_test(test_tmpfs_specs),
 		cmocka_unit_test(test_sizes_and_cpus),
 		cmocka_unit_test(test_cap_names),
 		cmocka_unit_test(test_run_options),
