@@ -42,6 +42,8 @@ struct exec_opts {
 	bool interactive, tty;
 	char **env;
 	size_t nenv;
+	char **env_file; /* --env-file's entries, which -e overrides */
+	size_t nenv_file;
 	const char *workdir;
 	const char *user;
 	const char *name;
@@ -109,6 +111,9 @@ run_command(const struct exec_opts *o, const struct lr_state *st, int sock)
 	struct env env = { 0 };
 	for (size_t i = 0; i < st->env.n; i++)
 		if (env_set(&env, st->env.v[i]) < 0)
+			lf_die(LR_EXIT_SETUP, "out of memory");
+	for (size_t i = 0; i < o->nenv_file; i++)
+		if (env_set(&env, o->env_file[i]) < 0)
 			lf_die(LR_EXIT_SETUP, "out of memory");
 	for (size_t i = 0; i < o->nenv; i++)
 		if (env_set(&env, o->env[i]) < 0)
@@ -239,6 +244,7 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 		{ "interactive", no_argument, NULL, 'i' },
 		{ "tty", no_argument, NULL, 't' },
 		{ "env", required_argument, NULL, 'e' },
+		{ "env-file", required_argument, NULL, 'E' },
 		{ "workdir", required_argument, NULL, 'w' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
@@ -264,6 +270,16 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 			o->env[o->nenv++] = optarg;
 			break;
 		}
+		case 'E': {
+			char err[PATH_MAX + 128];
+			int r = env_file_read(optarg, &o->env_file,
+					      &o->nenv_file, err, sizeof(err));
+			if (r < 0) {
+				lf_err("exec: %s", err);
+				return r;
+			}
+			break;
+		}
 		case 'w':
 			if (optarg[0] != '/') {
 				lf_err("exec: -w needs an absolute path");
@@ -286,8 +302,8 @@ static int parse(int argc, char **argv, struct exec_opts *o)
 		}
 	}
 	if (argc - optind < 2) {
-		lf_err("usage: layerrun exec [-i] [-t] [-e K=V] [-w DIR] [-u "
-		       "USER] NAME CMD [ARG...]");
+		lf_err("usage: layerrun exec [-i] [-t] [-e K=V] [--env-file F] "
+		       "[-w DIR] [-u USER] NAME CMD [ARG...]");
 		return -EINVAL;
 	}
 	o->name = argv[optind];

@@ -72,6 +72,60 @@ const char *env_get(const struct env *e, const char *key)
 	return i >= 0 ? e->v[i] + strlen(key) + 1 : NULL;
 }
 
+static int append(char ***v, size_t *n, const char *s)
+{
+	char *copy = strdup(s);
+	char **nv = copy ? realloc(*v, (*n + 2) * sizeof(*nv)) : NULL;
+	if (!nv) {
+		free(copy);
+		return -ENOMEM;
+	}
+	*v = nv;
+	nv[(*n)++] = copy;
+	nv[*n] = NULL;
+	return 0;
+}
+
+int env_file_read(const char *path, char ***v, size_t *n, char *err,
+		  size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		snprintf(err, errlen, "--env-file '%s': %s", path,
+			 strerror(errno));
+		return -errno;
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int r = 0;
+	for (unsigned lineno = 1; r == 0 && (len = getline(&line, &cap, f)) >= 0;
+	     lineno++) {
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = 0;
+		const char *kv = line + strspn(line, " \t");
+		if (!*kv || *kv == '#')
+			continue;
+		size_t kl = keylen(kv);
+		if (kl == 0 || strcspn(kv, " \t") < kl) {
+			snprintf(err, errlen,
+				 "--env-file '%s' line %u: expected KEY=VALUE "
+				 "or KEY, without blanks in KEY",
+				 path, lineno);
+			r = -EINVAL;
+		} else if ((r = append(v, n, kv)) < 0) {
+			snprintf(err, errlen, "out of memory");
+		}
+	}
+	if (r == 0 && ferror(f)) {
+		r = -EIO;
+		snprintf(err, errlen, "--env-file '%s': cannot read it", path);
+	}
+	free(line);
+	fclose(f);
+	return r;
+}
+
 void env_free(struct env *e)
 {
 	for (size_t i = 0; i < e->n; i++)

@@ -22,4 +22,13 @@ int env_default(struct env *e, const char *key, const char *value);
 const char *env_get(const struct env *e, const char *key);
 void env_free(struct env *e);
 
+/*
+ * Reads an --env-file as podman and Docker do: one KEY=VALUE (the value
+ * verbatim, quotes and all) or KEY per line; blank lines and lines
+ * starting with '#' are skipped.  Appends each entry to *v (n entries,
+ * kept NULL-terminated).  0, or -errno with one line in err.
+ */
+int env_file_read(const char *path, char ***v, size_t *n, char *err,
+		  size_t errlen);
+
 #endif

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "env.h"
 #include "lf_common.h"
+#include "mount_spec.h"
 #include "state.h"
 #include "strfmt.h"
 #include "tmpfs.h"
@@ -39,6 +41,8 @@ enum {
 	OPT_READ_ONLY,
 	OPT_READ_ONLY_TMPFS,
 	OPT_ENTRYPOINT,
+	OPT_ENV_FILE,
+	OPT_MOUNT,
 };
 
 static const struct option long_opts[] = {
@@ -76,6 +80,8 @@ static const struct option long_opts[] = {
 	{ "read-only", no_argument, NULL, OPT_READ_ONLY },
 	{ "read-only-tmpfs", required_argument, NULL, OPT_READ_ONLY_TMPFS },
 	{ "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
+	{ "env-file", required_argument, NULL, OPT_ENV_FILE },
+	{ "mount", required_argument, NULL, OPT_MOUNT },
 	{ 0 },
 };
 
@@ -188,23 +194,29 @@ int volume_parse(const char *spec, struct volume *v, char *err, size_t errlen)
 	}
 	char what[PATH_MAX + 16];
 	lr_fmt(what, sizeof(what), "volume '%s'", spec);
+	int r = volume_bind(what, host, ctr, mode && strcmp(mode, "ro") == 0, v,
+			    err, errlen);
+	free(copy);
+	return r;
+}
+
+int volume_bind(const char *what, const char *host, const char *ctr,
+		bool ro, struct volume *v, char *err, size_t errlen)
+{
+	memset(v, 0, sizeof(*v));
 	int r = mount_target_parse(what, ctr, &v->ctr, err, errlen);
-	if (r < 0) {
-		free(copy);
+	if (r < 0)
 		return r;
-	}
 	char *real = realpath(host, NULL);
 	if (!real) {
-		lr_fmt(err, errlen, "volume '%s': cannot use '%s': %s", spec,
-			 host, strerror(errno));
-		free(copy);
+		lr_fmt(err, errlen, "%s: cannot use '%s': %s", what, host,
+		       strerror(errno));
 		volume_free(v);
 		return -ENOENT;
 	}
 	v->kind = VOL_BIND;
 	v->host = real;
-	v->ro = mode && strcmp(mode, "ro") == 0;
-	free(copy);
+	v->ro = ro;
 	return 0;
 }
 
@@ -400,10 +412,13 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o, char *err,
 			o->help = true;
 			return 0;
 		case 'v':
-		case OPT_TMPFS: {
+		case OPT_TMPFS:
+		case OPT_MOUNT: {
 			struct volume v;
-			r = c == 'v' ? volume_parse(optarg, &v, err, errlen)
-				     : tmpfs_parse(optarg, &v, err, errlen);
+			r = c == 'v'	       ? volume_parse(optarg, &v, err, errlen)
+			    : c == OPT_TMPFS ? tmpfs_parse(optarg, &v, err, errlen)
+					     : mount_spec_parse(optarg, &v, err,
+								errlen);
 			if (r == 0 && (r = volumes_push(o, &v)) < 0)
 				volume_free(&v);
 			break;
@@ -538,6 +553,10 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o, char *err,
 		case OPT_ENTRYPOINT:
 			r = set_str(&o->entrypoint, optarg);
 			break;
+		case OPT_ENV_FILE:
+			r = env_file_read(optarg, &o->env_file, &o->nenv_file,
+					  err, errlen);
+			break;
 		case ':':
 			lr_fmt(err, errlen, "option '%s' needs a value",
 				 argv[optind - 1]);
@@ -594,6 +613,7 @@ void run_opts_free(struct run_opts *o)
 	free_strv(o->lower, o->nlower);
 	free(o->upper);
 	free_strv(o->env, o->nenv);
+	free_strv(o->env_file, o->nenv_file);
 	free(o->workdir);
 	free(o->user);
 	free(o->hostname);

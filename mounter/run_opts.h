@@ -45,6 +45,8 @@ struct run_opts {
 	char *upper;
 	char **env;          /* -e, as given ("K=V" or "K") */
 	size_t nenv;
+	char **env_file;     /* the lines of --env-file, which -e overrides */
+	size_t nenv_file;
 	char *workdir;
 	char *user;
 	char *hostname;
@@ -78,6 +80,9 @@ void run_opts_free(struct run_opts *o);
 /* Splits "HOST:CTR[:ro|:rw]" and checks both paths; no ".." in CTR. */
 int volume_parse(const char *spec, struct volume *v, char *err,
 		 size_t errlen);
+/* A bind of HOST at CTR (WHAT names it in errors). */
+int volume_bind(const char *what, const char *host, const char *ctr,
+		bool ro, struct volume *v, char *err, size_t errlen);
 /* The container path of a mount (WHAT names it in errors): normalised
  * into *out (malloc'd); not "/", nothing under /proc. */
 int mount_target_parse(const char *what, const char *ctr, char **out,

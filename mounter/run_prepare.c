@@ -108,6 +108,8 @@ static int resolve_config(struct container *c, const struct run_opts *o)
 	for (size_t i = 0; cfg && cfg->env && cfg->env[i] && r == 0; i++)
 		if (strchr(cfg->env[i], '='))
 			r = env_set(&c->env, cfg->env[i]);
+	for (size_t i = 0; i < o->nenv_file && r == 0; i++)
+		r = env_set(&c->env, o->env_file[i]);
 	for (size_t i = 0; i < o->nenv && r == 0; i++) {
 		r = env_set(&c->env, o->env[i]);
 		if (r == -EINVAL) {

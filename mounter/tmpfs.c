@@ -89,35 +89,46 @@ static int apply_opt(struct volume *v, const char *opt)
 	return -EINVAL;
 }
 
-int tmpfs_parse(const char *spec, struct volume *v, char *err, size_t errlen)
+int tmpfs_from(const char *what, const char *ctr, const char *opts,
+	       struct volume *v, char *err, size_t errlen)
 {
 	memset(v, 0, sizeof(*v));
 	v->kind = VOL_TMPFS;
 	v->attrs = TMPFS_DEFAULT_ATTRS;
 	v->copy_up = true;
-	char *copy = strdup(spec);
+	char *copy = strdup(opts ? opts : "");
 	if (!copy)
 		return -ENOMEM;
-	char *opts = strchr(copy, ':');
-	if (opts)
-		*opts++ = 0;
-	char what[PATH_MAX + 16];
-	lr_fmt(what, sizeof(what), "tmpfs '%s'", spec);
-	int r = mount_target_parse(what, copy, &v->ctr, err, errlen);
+	int r = mount_target_parse(what, ctr, &v->ctr, err, errlen);
 	char *save = NULL;
-	for (char *o = opts ? strtok_r(opts, ",", &save) : NULL; r == 0 && o;
+	for (char *o = strtok_r(copy, ",", &save); r == 0 && o;
 	     o = strtok_r(NULL, ",", &save)) {
 		r = apply_opt(v, o);
 		if (r == -EINVAL)
 			lr_fmt(err, errlen,
-			       "tmpfs '%s': unknown option '%s' (ro, rw, "
-			       "[no]suid, [no]dev, [no]exec, [no]tmpcopyup, "
-			       "size=, nr_inodes=, mode=, uid=, gid=, ...)",
-			       spec, o);
+			       "%s: unknown option '%s' (ro, rw, [no]suid, "
+			       "[no]dev, [no]exec, [no]tmpcopyup, size=, "
+			       "nr_inodes=, mode=, uid=, gid=, ...)",
+			       what, o);
 	}
 	free(copy);
 	if (r < 0)
 		volume_free(v);
+	return r;
+}
+
+int tmpfs_parse(const char *spec, struct volume *v, char *err, size_t errlen)
+{
+	char *ctr = strdup(spec);
+	if (!ctr)
+		return -ENOMEM;
+	char *opts = strchr(ctr, ':');
+	if (opts)
+		*opts++ = 0;
+	char what[PATH_MAX + 16];
+	lr_fmt(what, sizeof(what), "tmpfs '%s'", spec);
+	int r = tmpfs_from(what, ctr, opts, v, err, errlen);
+	free(ctr);
 	return r;
 }
 

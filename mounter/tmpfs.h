@@ -18,6 +18,9 @@
  * nr_inodes=, mode=, uid=, gid=, huge= for the kernel.
  */
 int tmpfs_parse(const char *spec, struct volume *v, char *err, size_t errlen);
+/* The same, from the parts (WHAT names the mount in errors). */
+int tmpfs_from(const char *what, const char *ctr, const char *opts,
+	       struct volume *v, char *err, size_t errlen);
 
 /* --read-only: writable tmpfs on /run, /tmp and /var/tmp, as podman
  * mounts them, where no -v or --tmpfs already goes. */

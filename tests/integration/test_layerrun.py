@@ -539,6 +539,38 @@ class Behaviour:
                            "touch /tmp/y && echo TMP-RW"])
         self.assertEqual(out.split(), ["ROOT-RO", "TMP-RW"])
 
+    def test_env_file_and_mount(self):
+        envf = os.path.join(self.user_dir("envf"), "env")
+        with open(envf, "w") as f:
+            f.write("# set by the file\n\nA=from file\nB=\"kept\"\n"
+                    "C=file\n")
+        os.chown(envf, self.uid, self.gid)
+        data = self.user_dir("mnt-data")
+        with open(os.path.join(data, "f"), "w") as f:
+            f.write("host\n")
+        script = ('echo "$A|$B|$C"; cat /h/f; touch /h/x 2>/dev/null || '
+                  'echo RO; grep " /t " /proc/self/mountinfo')
+        out = self.sh_ok(script, "-e", "C=flag", "--env-file", envf,
+                         "--mount", "type=bind,source=%s,target=/h,"
+                         "readonly" % data,
+                         "--mount", "type=tmpfs,dst=/t,tmpfs-size=64k",
+                         name="em")
+        lines = out.splitlines()
+        self.assertEqual(lines[:3], ['from file|"kept"|flag', "host", "RO"])
+        self.assertIn("size=64k", lines[3])
+        self.assertIn("noexec", lines[3])
+        self.detach("emx", "sleep", "600")
+        out = self.run_ok(["exec", "--env-file", envf, "-e", "A=flag",
+                           "emx", "sh", "-c", 'echo "$A|$C"'])
+        self.assertEqual(out.strip(), "flag|file")
+        for args in (["--env-file", envf + ".missing"],
+                     ["--mount", "type=volume,target=/v"]):
+            with self.subTest(args=args):
+                r = self.lr.run(["run", "--rm"] + args + [self.image,
+                                                          "true"])
+                self.assertEqual(r.returncode, 125)
+                self.assertEqual(len(r.stderr.decode().splitlines()), 1)
+
     # -- commit ------------------------------------------------------------
 
     def test_commit_contents(self):

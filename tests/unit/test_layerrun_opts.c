@@ -7,12 +7,16 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "caps.h"
 #include "cgroup.h"
 #include "run_opts.h"
+#include "env.h"
+#include "mount_spec.h"
 #include "tmpfs.h"
 
 #include <sys/mount.h>
@@ -137,6 +141,78 @@ static void test_tmpfs_specs(void **state)
 	}
 }
 
+static void test_mount_specs(void **state)
+{
+	(void)state;
+	struct volume v;
+	char err[256];
+	assert_int_equal(mount_spec_parse("type=bind,src=/tmp,dst=/b,readonly",
+					  &v, err, sizeof(err)),
+			 0);
+	assert_int_equal(v.kind, VOL_BIND);
+	assert_string_equal(v.ctr, "/b");
+	assert_true(v.ro);
+	volume_free(&v);
+	assert_int_equal(mount_spec_parse("type=tmpfs,target=/t,tmpfs-size=1m,"
+					  "tmpfs-mode=700,notmpcopyup",
+					  &v, err, sizeof(err)),
+			 0);
+	assert_int_equal(v.kind, VOL_TMPFS);
+	assert_false(v.ro);
+	assert_false(v.copy_up);
+	assert_string_equal(v.tmpfs_opts, "size=1m,mode=700");
+	volume_free(&v);
+	const char *bad[] = {
+		"type=volume,target=/x", "type=bind,target=/x",
+		"type=tmpfs,src=/a,target=/b", "type=tmpfs", "target=/x",
+		"type=tmpfs,target=/x,readonly=maybe", "type=tmpfs,target",
+		"type=bind,src=/tmp,target=/x,bind-propagation=shared",
+		"type=bind,src=/tmp,target=/x,tmpfs-mode=1",
+		"type=tmpfs,target=/proc/x",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		assert_int_not_equal(mount_spec_parse(bad[i], &v, err,
+						      sizeof(err)),
+				     0);
+		assert_non_null(strstr(err, "mount '"));
+		assert_null(v.ctr);
+	}
+}
+
+static void test_env_file(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/lr-envfile-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	const char text[] = "# a comment\n\n  A=1\r\nB=\"two words\"\nC\n";
+	assert_int_equal(write(fd, text, sizeof(text) - 1), sizeof(text) - 1);
+	close(fd);
+	char **v = NULL;
+	size_t n = 0;
+	char err[256];
+	assert_int_equal(env_file_read(path, &v, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0], "A=1");
+	assert_string_equal(v[1], "B=\"two words\"");
+	assert_string_equal(v[2], "C");
+	assert_null(v[3]);
+	FILE *f = fopen(path, "w");
+	fputs("OK=1\nBAD KEY=1\n", f);
+	fclose(f);
+	assert_int_equal(env_file_read(path, &v, &n, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "line 2"));
+	unlink(path);
+	assert_int_equal(env_file_read(path, &v, &n, err, sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, path));
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 static int parse(struct run_opts *o, char *err, int argc, char **argv)
 {
 	return run_opts_parse(argc, argv, o, err, 256);
@@ -233,6 +309,8 @@ int main(void)
 		cmocka_unit_test(test_ctr_path_normalize),
 		cmocka_unit_test(test_volume_parse),
 		cmocka_unit_test(test_tmpfs_specs),
+		cmocka_unit_test(test_mount_specs),
+		cmocka_unit_test(test_env_file),
 		cmocka_unit_test(test_sizes_and_cpus),
 		cmocka_unit_test(test_cap_names),
 		cmocka_unit_test(test_run_options),
