@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 
+import layerrun_util
 import lfstest
 from lfstest import (LayerfsTestCase, RENAME_EXCHANGE, RENAME_NOREPLACE,
                      read, renameat2, write)
@@ -424,12 +425,13 @@ class Trees(LayerfsTestCase):
         code = ("import sys; sys.path.insert(0, %r); import test_namespace;"
                 " test_namespace.worker(%r, range(%d), %d, ())"
                 % (here, top, len(self.SEEDS), self.STEPS))
-        r = subprocess.run(
-            ["setpriv", "--reuid=%d" % UNPRIVILEGED,
-             "--regid=%d" % UNPRIVILEGED, "--clear-groups", "--",
-             sys.executable, "-c", code],
-            capture_output=True, timeout=600, cwd=top,
-            env=dict(os.environ, HOME=top))
+        with layerrun_util.fuse_open_to_all():
+            r = subprocess.run(
+                ["setpriv", "--reuid=%d" % UNPRIVILEGED,
+                 "--regid=%d" % UNPRIVILEGED, "--clear-groups", "--",
+                 sys.executable, "-c", code],
+                capture_output=True, timeout=600, cwd=top,
+                env=dict(os.environ, HOME=top))
         self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
         found = json.loads(r.stdout)
         self.assertEqual(found, [], "\n".join(found))
@@ -482,14 +484,15 @@ umask 077; mkdir m/pd; : > m/pf
 stat -c '%n %a' m/d m/f m/pd m/pf
 rm -rf m/X m/Y; mkdir m/X; mv m/X m/Y; ls -A m/Y | wc -l
 """
-        r = subprocess.run(
-            ["setpriv", "--reuid=%d" % UNPRIVILEGED,
-             "--regid=%d" % UNPRIVILEGED, "--clear-groups", "--",
-             "sh", "-c", script, "sh", self.path("rl")],
-            capture_output=True, timeout=60, cwd=top,
-            env=dict(os.environ, HOME=top,
-                     PATH=os.path.dirname(lfstest.LAYERFS) + ":" +
-                     os.environ.get("PATH", "")))
+        with layerrun_util.fuse_open_to_all():
+            r = subprocess.run(
+                ["setpriv", "--reuid=%d" % UNPRIVILEGED,
+                 "--regid=%d" % UNPRIVILEGED, "--clear-groups", "--",
+                 "sh", "-c", script, "sh", self.path("rl")],
+                capture_output=True, timeout=60, cwd=top,
+                env=dict(os.environ, HOME=top,
+                         PATH=os.path.dirname(lfstest.LAYERFS) + ":" +
+                         os.environ.get("PATH", "")))
         self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
         self.assertEqual(r.stdout.decode().split("\n"),
                          ["m/d 755", "m/f 644", "m/pd 700", "m/pf 600", "0",
