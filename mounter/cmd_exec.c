@@ -154,6 +154,8 @@ run_command(const struct exec_opts *o, const struct lr_state *st, int sock)
 		.caps = caps,
 		.no_new_privs = st->no_new_privs,
 		.seccomp = st->seccomp,
+		.ulimits = st->ulimits.v,
+		.nulimits = st->ulimits.n,
 		.tty_slave = slave,
 		.keep_stdin = o->interactive,
 		.out_fd = -1,

@@ -120,7 +120,8 @@ static void build_root(struct container *c, int rootfd)
 	bool gid5 = userns_gid_mapped(&c->idmap, 5);
 	if (rootfs_mount_proc(rootfd, o->pid.share == NS_PRIVATE, err,
 			      sizeof(err)) < 0 ||
-	    devfs_setup(rootfd, gid5, o->ipc.share == NS_PRIVATE, err,
+	    devfs_setup(rootfd, gid5, o->ipc.share == NS_PRIVATE,
+			o->shm_size ? o->shm_size : DEVFS_SHM_DEFAULT, err,
 			sizeof(err)) < 0 ||
 	    rootfs_mount_sys(rootfd, err, sizeof(err)) < 0 ||
 	    volumes_mount(rootfd, o->vols, o->nvols, err, sizeof(err)) < 0 ||
@@ -256,6 +257,8 @@ void container_child(struct container *c)
 			.caps = c->caps,
 			.no_new_privs = c->no_new_privs,
 			.seccomp = c->seccomp,
+			.ulimits = o->ulimits,
+			.nulimits = o->nulimits,
 			.tty_slave = slave,
 			.keep_stdin = o->interactive,
 			.out_fd = c->log_fd,

@@ -84,8 +84,8 @@ static int subdir(int dev, const char *name, mode_t mode)
 	return fd;
 }
 
-int devfs_setup(int rootfd, bool pts_gid_mapped, bool ipc_private, char *err,
-		size_t errlen)
+int devfs_setup(int rootfd, bool pts_gid_mapped, bool ipc_private,
+		uint64_t shm_size, char *err, size_t errlen)
 {
 	int target LF_AUTOCLOSE =
 		sp_open_beneath(rootfd, "dev", O_PATH | O_DIRECTORY, 0);
@@ -150,8 +150,11 @@ int devfs_setup(int rootfd, bool pts_gid_mapped, bool ipc_private, char *err,
 	int shm LF_AUTOCLOSE = subdir(dev, "shm", 01777);
 	if (shm < 0)
 		return fail(err, errlen, shm, "shm");
+	char shm_opts[64];
+	lr_fmt(shm_opts, sizeof(shm_opts), "mode=1777,size=%llu",
+	       (unsigned long long)shm_size);
 	r = mu_mount_fs(shm, "tmpfs", "shm", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			"mode=1777,size=65536k");
+			shm_opts);
 	if (r < 0)
 		return fail(err, errlen, r, "shm");
 

@@ -12,14 +12,19 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/* /dev/shm's size without --shm-size, as podman's. */
+#define DEVFS_SHM_DEFAULT (64ULL << 20)
 
 /*
  * Builds /dev below ROOTFD.  PTS_GID_MAPPED says whether gid 5 (tty)
  * exists in the container, for devpts's gid= option.  IPC_PRIVATE: a
  * new mqueue instance can be mounted (else the host's is bound).
+ * SHM_SIZE: bytes of /dev/shm.
  */
-int devfs_setup(int rootfd, bool pts_gid_mapped, bool ipc_private, char *err,
-		size_t errlen);
+int devfs_setup(int rootfd, bool pts_gid_mapped, bool ipc_private,
+		uint64_t shm_size, char *err, size_t errlen);
 
 /* Opens a new pseudo-terminal on the container's devpts: returns the
  * master, *slave gets the peer (O_NOCTTY).  After devfs_setup. */

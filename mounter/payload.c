@@ -21,6 +21,7 @@
 #include "lf_common.h"
 #include "seccomp.h"
 #include "strfmt.h"
+#include "ulimit.h"
 
 static void setup_stdio(const struct payload *p)
 {
@@ -89,6 +90,9 @@ static void confine_syscalls(const struct payload *p)
 
 static void set_identity(const struct payload *p)
 {
+	char err[256];
+	if (ulimits_apply(p->ulimits, p->nulimits, err, sizeof(err)) < 0)
+		lf_die(LR_EXIT_SETUP, "%s", err);
 	confine_syscalls(p);
 	if (p->setgroups_allowed &&
 	    setgroups(p->ngroups, p->ngroups ? p->groups : NULL) < 0)

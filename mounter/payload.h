@@ -26,6 +26,8 @@ struct payload {
 	uint64_t caps;
 	bool no_new_privs;
 	bool seccomp;   /* the filter of seccomp.h; false: unconfined */
+	char *const *ulimits; /* --ulimit specs (ulimit.h) */
+	size_t nulimits;
 	int tty_slave;  /* the terminal, -1 for none */
 	bool keep_stdin; /* -i: fd 0 stays; otherwise /dev/null */
 	int out_fd;     /* detached: stdout and stderr go here; -1 keeps them */

@@ -15,6 +15,7 @@
 #include "state.h"
 #include "strfmt.h"
 #include "tmpfs.h"
+#include "ulimit.h"
 
 enum {
 	OPT_HOSTNAME = 256,
@@ -43,6 +44,8 @@ enum {
 	OPT_ENTRYPOINT,
 	OPT_ENV_FILE,
 	OPT_MOUNT,
+	OPT_SHM_SIZE,
+	OPT_ULIMIT,
 };
 
 static const struct option long_opts[] = {
@@ -82,6 +85,8 @@ static const struct option long_opts[] = {
 	{ "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
 	{ "env-file", required_argument, NULL, OPT_ENV_FILE },
 	{ "mount", required_argument, NULL, OPT_MOUNT },
+	{ "shm-size", required_argument, NULL, OPT_SHM_SIZE },
+	{ "ulimit", required_argument, NULL, OPT_ULIMIT },
 	{ 0 },
 };
 
@@ -553,6 +558,21 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o, char *err,
 		case OPT_ENTRYPOINT:
 			r = set_str(&o->entrypoint, optarg);
 			break;
+		case OPT_SHM_SIZE:
+			if (cg_parse_size(optarg, &o->shm_size) < 0 ||
+			    o->shm_size == 0) {
+				lr_fmt(err, errlen,
+				       "--shm-size '%s': expected a size (k, m, "
+				       "g suffixes)",
+				       optarg);
+				r = -EINVAL;
+			}
+			break;
+		case OPT_ULIMIT:
+			r = ulimit_parse(optarg, NULL, err, errlen);
+			if (r == 0)
+				r = push(&o->ulimits, &o->nulimits, optarg);
+			break;
 		case OPT_ENV_FILE:
 			r = env_file_read(optarg, &o->env_file, &o->nenv_file,
 					  err, errlen);
@@ -614,6 +634,7 @@ void run_opts_free(struct run_opts *o)
 	free(o->upper);
 	free_strv(o->env, o->nenv);
 	free_strv(o->env_file, o->nenv_file);
+	free_strv(o->ulimits, o->nulimits);
 	free(o->workdir);
 	free(o->user);
 	free(o->hostname);

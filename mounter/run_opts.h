@@ -56,6 +56,9 @@ struct run_opts {
 	bool seccomp_unconfined; /* --security-opt seccomp=unconfined */
 	bool read_only;          /* --read-only: the root mount read-only */
 	bool read_only_tmpfs;    /* ... with tmpfs on /run, /tmp, /var/tmp */
+	uint64_t shm_size;       /* --shm-size in bytes, 0: the default */
+	char **ulimits;          /* --ulimit NAME=SOFT[:HARD], checked */
+	size_t nulimits;
 	struct ns_choice net, pid, ipc, uts;
 	enum userns_mode userns;
 	struct volume *vols; /* -v and --tmpfs, in the order given */

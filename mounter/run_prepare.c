@@ -487,6 +487,8 @@ int container_to_state(const struct container *c, struct lr_state *st)
 	st->seccomp = c->seccomp;
 	for (size_t i = 0; r == 0 && i < c->nlayers; i++)
 		r = lr_strv_push(&st->lower, c->layers[i]);
+	for (size_t i = 0; r == 0 && i < c->o->nulimits; i++)
+		r = lr_strv_push(&st->ulimits, c->o->ulimits[i]);
 	for (size_t i = 0; r == 0 && i < c->env.n; i++)
 		r = lr_strv_push(&st->env, c->env.v[i]);
 	for (size_t i = 0; r == 0 && c->argv[i]; i++)

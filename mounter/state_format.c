@@ -57,7 +57,7 @@ void lr_state_free(struct lr_state *st)
 		free(*strs[i]);
 	struct lr_strv *lists[] = { &st->lower, &st->uidmap,  &st->gidmap,
 				    &st->env,   &st->argv,    &st->cgroups,
-				    &st->caps };
+				    &st->caps,  &st->ulimits };
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
 		lr_strv_free(lists[i]);
 	lr_state_init(st);
@@ -106,6 +106,7 @@ static const struct field fields[] = {
 	FLD("arg", F_LIST, argv),
 	FLD("cgroup", F_LIST, cgroups),
 	FLD("cap", F_LIST, caps),
+	FLD("ulimit", F_LIST, ulimits),
 	FLD("no_new_privs", F_BOOL, no_new_privs),
 	FLD("seccomp", F_BOOL, seccomp),
 };

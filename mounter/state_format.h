@@ -54,6 +54,7 @@ struct lr_state {
 	struct lr_strv argv;
 	struct lr_strv cgroups; /* absolute cgroup directories */
 	struct lr_strv caps;    /* capability names the command keeps */
+	struct lr_strv ulimits; /* --ulimit NAME=SOFT[:HARD] (exec too) */
 	bool no_new_privs;
 	bool seccomp;           /* the filter of seccomp.h (exec applies it too) */
 };

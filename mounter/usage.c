@@ -96,11 +96,14 @@ static const char run_text[] =
 "  --no-pivot            chroot instead of pivot_root (for an initramfs\n"
 "                        root; CAP_SYS_CHROOT is then dropped)\n"
 "\n"
-"Limits (cgroup v2 where delegated, else cgroup v1):\n"
+"Limits (memory, CPU and pids by cgroup v2 where delegated, else v1):\n"
 "  -m, --memory SIZE     memory and swap together (k, m, g suffixes)\n"
 "  --cpus N              CPU time, e.g. 0.5 or 2\n"
 "  --pids-limit N        processes (-1: no limit)\n"
-"  --cpuset-cpus LIST    CPUs allowed, e.g. 0-1,3\n"
+"  --cpuset-cpus LIST    CPUs allowed, e.g. 0-1,3\n""  --ulimit NAME=SOFT[:HARD]  a resource limit (nofile, nproc, core, ...;\n"
+"                        -1 or unlimited), never above layerrun's own\n"
+"  --shm-size SIZE       /dev/shm's size (default 64m)\n"
+
 "\n"
 "Exit status: the command's (128+N when signal N killed it); 125 when\n"
 "layerrun failed to start it, 126 cannot execute, 127 not found.\n";

@@ -571,6 +571,36 @@ class Behaviour:
                 self.assertEqual(r.returncode, 125)
                 self.assertEqual(len(r.stderr.decode().splitlines()), 1)
 
+    def test_shm_size_and_ulimits(self):
+        import resource
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        if hard != resource.RLIM_INFINITY and hard < 1024:
+            self.skipTest("the hard open-files limit here is below 1024")
+        out = self.sh_ok("grep ' /dev/shm ' /proc/self/mountinfo; "
+                         "ulimit -n; ulimit -Hn; ulimit -c",
+                         "--shm-size", "8m", "--ulimit", "nofile=300:1000",
+                         "--ulimit", "core=0", name="lim")
+        lines = out.splitlines()
+        self.assertIn("size=8192k", lines[0])
+        self.assertEqual(lines[1:], ["300", "1000", "0"])
+        # exec'd commands get them too; the default /dev/shm is 64m.
+        self.detach("limx", "sleep", "600", opts=("--ulimit", "nofile=200"))
+        out = self.run_ok(["exec", "limx", "sh", "-c",
+                           "ulimit -n; grep ' /dev/shm ' /proc/self/mountinfo"])
+        self.assertEqual(out.splitlines()[0], "200")
+        self.assertIn("size=65536k", out)
+        # Above the launcher's hard limit: one line, no container.
+        if hard != resource.RLIM_INFINITY:
+            r = self.lr.run(["run", "--rm", "--ulimit",
+                             "nofile=%d" % (hard + 1), self.image, "true"])
+            self.assertEqual(r.returncode, 125)
+            self.assertIn("hard limit", r.stderr.decode())
+        for bad in ("nofile=2:1", "files=1", "nofile=x"):
+            r = self.lr.run(["run", "--rm", "--ulimit", bad, self.image,
+                             "true"])
+            self.assertEqual(r.returncode, 125)
+            self.assertEqual(len(r.stderr.decode().splitlines()), 1)
+
     # -- commit ------------------------------------------------------------
 
     def test_commit_contents(self):

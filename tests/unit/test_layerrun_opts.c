@@ -18,6 +18,7 @@
 #include "env.h"
 #include "mount_spec.h"
 #include "tmpfs.h"
+#include "ulimit.h"
 
 #include <sys/mount.h>
 
@@ -180,6 +181,35 @@ static void test_mount_specs(void **state)
 	}
 }
 
+static void test_ulimits(void **state)
+{
+	(void)state;
+	struct ulimit u;
+	char err[256];
+	assert_int_equal(ulimit_parse("nofile=1024:4096", &u, err, sizeof(err)),
+			 0);
+	assert_int_equal(u.resource, RLIMIT_NOFILE);
+	assert_int_equal(u.limit.rlim_cur, 1024);
+	assert_int_equal(u.limit.rlim_max, 4096);
+	assert_int_equal(ulimit_parse("core=0", &u, err, sizeof(err)), 0);
+	assert_int_equal(u.limit.rlim_cur, 0);
+	assert_int_equal(u.limit.rlim_max, 0);
+	assert_int_equal(ulimit_parse("memlock=-1:unlimited", &u, err,
+				      sizeof(err)),
+			 0);
+	assert_true(u.limit.rlim_cur == RLIM_INFINITY &&
+		    u.limit.rlim_max == RLIM_INFINITY);
+	const char *bad[] = { "nofile", "nofile=", "nofile=2:1", "nofile=1:",
+			      "nofile=-2", "nofile=1x", "files=1", "=1",
+			      "nofile=unlimited:5" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		assert_int_equal(ulimit_parse(bad[i], &u, err, sizeof(err)),
+				 -EINVAL);
+		assert_non_null(strstr(err, "--ulimit"));
+	}
+}
+
 static void test_env_file(void **state)
 {
 	(void)state;
@@ -311,6 +341,7 @@ int main(void)
 		cmocka_unit_test(test_tmpfs_specs),
 		cmocka_unit_test(test_mount_specs),
 		cmocka_unit_test(test_env_file),
+		cmocka_unit_test(test_ulimits),
 		cmocka_unit_test(test_sizes_and_cpus),
 		cmocka_unit_test(test_cap_names),
 		cmocka_unit_test(test_run_options),
