@@ -1,11 +1,13 @@
 # layerrun, the container launcher.  libcap names and sets capabilities;
-# json-c comes in through lib/image.c (the image's OCI configuration).
+# json-c comes in through lib/image.c (the image's OCI configuration);
+# libseccomp compiles --security-opt seccomp=PROFILE (only then: the
+# built-in filter is written from numbers made at build time, below).
 #
 # The container's PID 1 (mounter/init/) is a separate static program:
 # layerrun carries it (init_image.c) and runs it from a sealed memfd,
 # so it needs nothing from the container's root.  It is built with its
 # own flags: a sanitizer build cannot link a static program.
-MOUNTER_PKGS := libcap json-c
+MOUNTER_PKGS := libcap json-c libseccomp
 CFLAGS_mounter := $(shell pkg-config --cflags $(MOUNTER_PKGS) 2>/dev/null)
 MOUNTER_LIBS := $(shell pkg-config --libs $(MOUNTER_PKGS) 2>/dev/null)
 

@@ -34,6 +34,7 @@
 #include "monitor.h"
 #include "payload.h"
 #include "sealed_init.h"
+#include "seccomp_profile.h"
 #include "sync.h"
 #include "user_lookup.h"
 #include "strfmt.h"
@@ -44,6 +45,7 @@ struct exec_opts {
 	size_t nenv;
 	char **env_file; /* --env-file's entries, which -e overrides */
 	size_t nenv_file;
+	struct seccomp_prog seccomp; /* the container's compiled profile */
 	const char *workdir;
 	const char *user;
 	const char *name;
@@ -154,6 +156,8 @@ run_command(const struct exec_opts *o, const struct lr_state *st, int sock)
 		.caps = caps,
 		.no_new_privs = st->no_new_privs,
 		.seccomp = st->seccomp,
+		.seccomp_insns = o->seccomp.insns,
+		.seccomp_len = o->seccomp.len,
 		.ulimits = st->ulimits.v,
 		.nulimits = st->ulimits.n,
 		.tty_slave = slave,
@@ -334,6 +338,13 @@ int cmd_exec(const struct global_opts *g, int argc, char **argv)
 		fds[i] = -1;
 	if (!ctr_running(&ref.st)) {
 		lf_err("container %s is not running", o.name);
+		goto out;
+	}
+	/* Read here, while the container's directory is at hand. */
+	r = ref.st.seccomp ? seccomp_prog_load(ref.dirfd, &o.seccomp) : -ENOENT;
+	if (r < 0 && r != -ENOENT) {
+		lf_err("container %s: its seccomp program: %s", o.name,
+		       strerror(-r));
 		goto out;
 	}
 	if ((r = open_namespaces(ref.st.pid, fds)) < 0 ||

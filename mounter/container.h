@@ -29,6 +29,7 @@
 #include "image.h"
 #include "layerrun.h"
 #include "run_opts.h"
+#include "seccomp_profile.h"
 #include "userns.h"
 
 struct container {
@@ -62,6 +63,7 @@ struct container {
 	uint64_t caps;
 	bool no_new_privs;
 	bool seccomp;       /* false: --security-opt seccomp=unconfined */
+	struct seccomp_prog seccomp_prog; /* seccomp=PROFILE compiled, or empty */
 	int log_fd;         /* detached: the log file, else -1 */
 
 	pid_t launcher;     /* the process that cloned C (for pdeathsig) */

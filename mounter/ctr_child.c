@@ -257,6 +257,8 @@ void container_child(struct container *c)
 			.caps = c->caps,
 			.no_new_privs = c->no_new_privs,
 			.seccomp = c->seccomp,
+			.seccomp_insns = c->seccomp_prog.insns,
+			.seccomp_len = c->seccomp_prog.len,
 			.ulimits = o->ulimits,
 			.nulimits = o->nulimits,
 			.tty_slave = slave,

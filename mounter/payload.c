@@ -82,7 +82,10 @@ static void leave_session_keyring(const struct payload *p)
 static void confine_syscalls(const struct payload *p)
 {
 	leave_session_keyring(p);
-	int r = p->seccomp ? seccomp_install(p->caps) : 0;
+	int r = !p->seccomp	     ? 0
+		: p->seccomp_insns ? seccomp_install_prog(p->seccomp_insns,
+							  p->seccomp_len)
+				   : seccomp_install(p->caps);
 	if (r < 0)
 		lf_die(LR_EXIT_SETUP, "cannot install the seccomp filter: %s",
 		       strerror(-r));

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <linux/filter.h>
 
 struct payload {
 	char *const *argv;
@@ -26,6 +27,10 @@ struct payload {
 	uint64_t caps;
 	bool no_new_privs;
 	bool seccomp;   /* the filter of seccomp.h; false: unconfined */
+	/* A compiled --security-opt seccomp=PROFILE in place of that
+	 * filter, or NULL. */
+	const struct sock_filter *seccomp_insns;
+	size_t seccomp_len;
 	char *const *ulimits; /* --ulimit specs (ulimit.h) */
 	size_t nulimits;
 	int tty_slave;  /* the terminal, -1 for none */

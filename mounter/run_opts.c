@@ -100,6 +100,13 @@ static int parse_security_opt(const char *v, struct run_opts *o, char *err,
 {
 	if (strcmp(v, "seccomp=unconfined") == 0) {
 		o->seccomp_unconfined = true;
+		free(o->seccomp_profile);
+		o->seccomp_profile = NULL;
+	} else if (strncmp(v, "seccomp=", 8) == 0 && v[8]) {
+		o->seccomp_unconfined = false;
+		free(o->seccomp_profile);
+		if (!(o->seccomp_profile = strdup(v + 8)))
+			return -ENOMEM;
 	} else if (strcmp(v, "no-new-privileges") == 0 ||
 		   strcmp(v, "no-new-privileges=true") == 0) {
 		o->allow_new_privs = false;
@@ -108,12 +115,9 @@ static int parse_security_opt(const char *v, struct run_opts *o, char *err,
 	} else if (strcmp(v, "label=disable") != 0 &&
 		   strcmp(v, "apparmor=unconfined") != 0) {
 		lr_fmt(err, errlen,
-		       strncmp(v, "seccomp=", 8) == 0
-			       ? "--security-opt %s: no seccomp profile files; "
-				 "the built-in filter or seccomp=unconfined"
-			       : "--security-opt %s: unknown (seccomp=unconfined, "
-				 "no-new-privileges[=true|false], label=disable, "
-				 "apparmor=unconfined)",
+		       "--security-opt %s: unknown (seccomp=unconfined, "
+		       "seccomp=PROFILE, no-new-privileges[=true|false], "
+		       "label=disable, apparmor=unconfined)",
 		       v);
 		return -EINVAL;
 	}
@@ -640,6 +644,7 @@ void run_opts_free(struct run_opts *o)
 	free(o->hostname);
 	free(o->name);
 	free(o->entrypoint);
+	free(o->seccomp_profile);
 	free(o->net.container);
 	free(o->pid.container);
 	free(o->ipc.container);

@@ -54,6 +54,7 @@ struct run_opts {
 	char *entrypoint;
 	bool detach, interactive, tty, rm, no_pivot, allow_new_privs;
 	bool seccomp_unconfined; /* --security-opt seccomp=unconfined */
+	char *seccomp_profile;   /* --security-opt seccomp=PROFILE */
 	bool read_only;          /* --read-only: the root mount read-only */
 	bool read_only_tmpfs;    /* ... with tmpfs on /run, /tmp, /var/tmp */
 	uint64_t shm_size;       /* --shm-size in bytes, 0: the default */

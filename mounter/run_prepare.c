@@ -348,6 +348,26 @@ static int make_dirs(struct container *c, const struct run_opts *o,
 	return 0;
 }
 
+/* --security-opt seccomp=PROFILE, for the capabilities the command
+ * keeps; kept in the container's directory for exec. */
+static int compile_seccomp(struct container *c, const struct run_opts *o)
+{
+	if (!c->seccomp || !o->seccomp_profile)
+		return 0;
+	char err[512];
+	int r = seccomp_profile_compile(o->seccomp_profile, c->caps,
+					&c->seccomp_prog, err, sizeof(err));
+	if (r < 0) {
+		lf_err("%s", err);
+		return r == -ENOMEM ? -EINVAL : r; /* the line is printed */
+	}
+	r = seccomp_prog_save(c->dirfd, &c->seccomp_prog);
+	if (r < 0)
+		lf_err("cannot keep the compiled seccomp profile: %s",
+		       strerror(-r));
+	return r == -ENOMEM ? -EIO : r;
+}
+
 static int write_init_layer(struct container *c, const struct run_opts *o)
 {
 	struct initlayer_spec s = {
@@ -406,6 +426,8 @@ int run_prepare(struct container *c, const struct run_opts *o,
 	if (r == 0)
 		r = resolve_config(c, o);
 	if (r == 0)
+		r = compile_seccomp(c, o);
+	if (r == 0)
 		r = resolve_namespaces(c, o);
 	if (r == 0)
 		r = write_init_layer(c, o);
@@ -425,6 +447,7 @@ int run_prepare(struct container *c, const struct run_opts *o,
 
 void container_free(struct container *c)
 {
+	seccomp_prog_free(&c->seccomp_prog);
 	if (c->have_image)
 		image_free(&c->img);
 	else if (c->layers) {

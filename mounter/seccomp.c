@@ -101,14 +101,21 @@ size_t seccomp_build(uint64_t caps, struct sock_filter *prog)
 	return e.len;
 }
 
-int seccomp_install(uint64_t caps)
+int seccomp_install_prog(const struct sock_filter *insns, size_t len)
 {
-	struct sock_filter prog[SECCOMP_PROG_MAX];
 	struct sock_fprog fprog = {
-		.len = (unsigned short)seccomp_build(caps, prog),
-		.filter = prog,
+		.len = (unsigned short)len,
+		.filter = (struct sock_filter *)insns,
 	};
+	if (len == 0 || len > BPF_MAXINSNS)
+		return -EINVAL;
 	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0) < 0)
 		return -errno;
 	return 0;
+}
+
+int seccomp_install(uint64_t caps)
+{
+	struct sock_filter prog[SECCOMP_PROG_MAX];
+	return seccomp_install_prog(prog, seccomp_build(caps, prog));
 }

@@ -26,4 +26,7 @@ size_t seccomp_build(uint64_t caps, struct sock_filter *prog);
  */
 int seccomp_install(uint64_t caps);
 
+/* The same for a program of LEN instructions (a compiled profile). */
+int seccomp_install_prog(const struct sock_filter *insns, size_t len);
+
 #endif

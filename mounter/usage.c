@@ -91,6 +91,7 @@ static const char run_text[] =
 "                        (Docker's); ALL for every capability\n"
 "  --allow-new-privs     do not set no_new_privs (set-id programs work)\n"
 "  --security-opt OPT    seccomp=unconfined (no seccomp filter),\n"
+"                        seccomp=PROFILE (Docker's and podman's JSON),\n"
 "                        no-new-privileges[=true|false]; label=disable\n"
 "                        and apparmor=unconfined change nothing\n"
 "  --no-pivot            chroot instead of pivot_root (for an initramfs\n"

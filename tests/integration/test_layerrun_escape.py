@@ -8,6 +8,7 @@ with --lower.
 """
 
 import hashlib
+import json
 import os
 import subprocess
 
@@ -231,6 +232,65 @@ class Escapes:
                     opts=("--security-opt", "seccomp=unconfined"))
         self.assertEqual(self.run_ok(["exec", "unfiltered", "lrpayload",
                                       "syscall", "keyctl"]).strip(), "ok")
+
+    def test_seccomp_profile(self):
+        """--security-opt seccomp=PROFILE, Docker's and podman's JSON: it
+        replaces the built-in filter, for run and exec."""
+        profile = {
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "archMap": [{"architecture": "SCMP_ARCH_X86_64",
+                         "subArchitectures": ["SCMP_ARCH_X86",
+                                              "SCMP_ARCH_X32"]}],
+            "syscalls": [
+                {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                 "errnoRet": 13},
+                # Only when the first argument is CLOCK_REALTIME.
+                {"names": ["clock_settime"], "action": "SCMP_ACT_ERRNO",
+                 "errnoRet": 33,
+                 "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}]},
+                # Not for a container holding CAP_SYS_ADMIN.
+                {"names": ["sethostname"], "action": "SCMP_ACT_ERRNO",
+                 "errnoRet": 25, "excludes": {"caps": ["CAP_SYS_ADMIN"]}},
+                {"names": ["a_call_no_kernel_has"],
+                 "action": "SCMP_ACT_ERRNO"},
+            ],
+        }
+        path = os.path.join(self.user_dir("profiles"), "p.json")
+        with open(path, "w") as f:
+            json.dump(profile, f)
+        opt = ("--security-opt", "seccomp=" + path)
+        out = self.sh_ok("mkdir /x 2>/dev/null || echo DENIED; "
+                         "for c in clock_settime-bad sethostname keyctl; do "
+                         "lrpayload syscall $c; done", *opt)
+        self.assertEqual(out.split(), ["DENIED", "EDOM", "ENOTTY", "ok"])
+        out = self.sh_ok("lrpayload syscall sethostname", *opt,
+                         "--cap-add", "SYS_ADMIN")
+        self.assertEqual(out.strip(), "ok")
+        self.detach("profiled", "sleep", "600", opts=opt)
+        out = self.run_ok(["exec", "profiled", "sh", "-c",
+                           "mkdir /y 2>/dev/null || echo DENIED"])
+        self.assertEqual(out.strip(), "DENIED")
+        # podman's own profile, where it is installed: its rules for
+        # CAP_SYS_ADMIN holders (mount) apply only to them.
+        podman = "/usr/share/containers/seccomp.json"
+        if os.path.exists(podman):
+            popt = ("--security-opt", "seccomp=" + podman)
+            out = self.sh_ok("mkdir /d && lrpayload syscall mount", *popt)
+            self.assertEqual(out.strip(), "EPERM")
+            out = self.sh_ok("lrpayload syscall mount", *popt,
+                             "--cap-add", "SYS_ADMIN")
+            self.assertEqual(out.strip(), "ok")
+        for text in ('{"defaultAction": "SCMP_ACT_NOTIFY"}', "{broken",
+                     '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": '
+                     '[{"names": ["mkdir"], "action": "SCMP_ACT_NOPE"}]}'):
+            with self.subTest(profile=text):
+                with open(path, "w") as f:
+                    f.write(text)
+                r = self.lr.run(["run", "--rm", *opt, self.image, "true"])
+                self.assertEqual(r.returncode, 125)
+                err = r.stderr.decode()
+                self.assertEqual(len(err.strip().splitlines()), 1, err)
+                self.assertIn("seccomp profile", err)
 
     def test_launcher_keys_unreachable(self):
         """A key in the launcher's session keyring (where login sessions

@@ -285,10 +285,18 @@ static void test_run_options(void **state)
 	assert_true(o.allow_new_privs);
 	run_opts_free(&o);
 	char *a4[] = { "run", "--allow-new-privs", "--security-opt",
-		       "no-new-privileges", "img", NULL };
-	assert_int_equal(parse(&o, err, 5, a4), 0);
+		       "no-new-privileges", "--security-opt=seccomp=/p.json",
+		       "img", NULL };
+	assert_int_equal(parse(&o, err, 6, a4), 0);
 	assert_false(o.seccomp_unconfined);
 	assert_false(o.allow_new_privs);
+	assert_string_equal(o.seccomp_profile, "/p.json");
+	run_opts_free(&o);
+	char *a4b[] = { "run", "--security-opt=seccomp=/p.json",
+			"--security-opt=seccomp=unconfined", "img", NULL };
+	assert_int_equal(parse(&o, err, 4, a4b), 0);
+	assert_true(o.seccomp_unconfined);
+	assert_null(o.seccomp_profile);
 	run_opts_free(&o);
 
 	/* --read-only adds /run, /tmp and /var/tmp where nothing else
@@ -315,7 +323,7 @@ static void test_run_options(void **state)
 	char *bad[][4] = {
 		{ "run", "--read-only-tmpfs", "maybe", "img" },
 		{ "run", "--tmpfs", "/x:nosuchopt", "img" },
-		{ "run", "--security-opt", "seccomp=profile.json", "img" },
+		{ "run", "--security-opt", "seccomp=", "img" },
 		{ "run", "--security-opt", "label=type:x", "img" },
 		{ "run", "--net", "bogus", "img" },
 		{ "run", "--memory", "lots", "img" },
