@@ -63,20 +63,22 @@ static void enter_cwd(const char *cwd)
 
 /*
  * The launcher's session keyring holds its keys with the possessor's
- * rights: the container joins a new, empty one (as runc does).  With
- * the seccomp filter on, no key call is left to it anyway, so a kernel
- * without keys or a full key quota only matters when unconfined.
+ * rights: the container joins a new, empty one (as runc does).  Under
+ * the built-in filter no key call is left to it anyway, so a full key
+ * quota only matters unconfined or under a profile (which may allow
+ * them, as podman's does).
  */
 static void leave_session_keyring(const struct payload *p)
 {
+	bool keys_banned = p->seccomp && !p->seccomp_insns;
 	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) >= 0 ||
-	    errno == ENOSYS || p->seccomp)
+	    errno == ENOSYS || keys_banned)
 		return;
 	lf_die(LR_EXIT_SETUP, "cannot give the container a session keyring "
 	       "of its own: %s", strerror(errno));
 }
 
-/* First of the identity steps: the filter goes on while the process
+/* Before the other identity steps: the filter goes on while the process
  * still holds CAP_SYS_ADMIN in the container's user namespace, which
  * the kernel asks for when no_new_privs is off (--allow-new-privs). */
 static void confine_syscalls(const struct payload *p)
