@@ -226,6 +226,39 @@ static void serve(struct uring_worker *w)
 		commit_error(w, EIO);
 }
 
+#if defined(__SANITIZE_THREAD__)
+#define LFS_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LFS_TSAN 1
+#endif
+#endif
+
+#ifdef LFS_TSAN
+/* ThreadSanitizer's annotation that memory at this address is new. */
+void AnnotateNewMemory(const char *file, int line, const volatile void *mem,
+		       unsigned long size);
+#endif
+
+/*
+ * liburing maps a ring with its own system calls, which ThreadSanitizer
+ * does not see: a new worker's ring at the address of an exited one's
+ * (a spare started while the mount goes away) would look like memory the
+ * two threads share without a lock.  Tell it the rings are new.
+ */
+static void rings_are_new(struct uring_worker *w)
+{
+#ifdef LFS_TSAN
+	struct io_uring *r = &w->ring;
+	AnnotateNewMemory(__FILE__, __LINE__, r->sq.ring_ptr, r->sq.ring_sz);
+	AnnotateNewMemory(__FILE__, __LINE__, r->cq.ring_ptr, r->cq.ring_sz);
+	AnnotateNewMemory(__FILE__, __LINE__, r->sq.sqes,
+			  (unsigned long)r->sq.ring_entries * 128);
+#else
+	(void)w;
+#endif
+}
+
 static int setup_ring(struct uring_worker *w)
 {
 	/* Only this thread submits, and completions' work runs when it
@@ -239,6 +272,8 @@ static int setup_ring(struct uring_worker *w)
 		p.flags = IORING_SETUP_SQE128;
 		r = io_uring_queue_init_params(4, &w->ring, &p);
 	}
+	if (r == 0)
+		rings_are_new(w);
 	return r;
 }
 
