@@ -244,6 +244,15 @@ join(const struct exec_opts *o, const struct lr_state *st, int *fds, int sock)
 	_exit(sync_send(sock, SYNC_STARTED, p, -1) < 0 ? LR_EXIT_SETUP : 0);
 }
 
+static void exec_opts_free(struct exec_opts *o)
+{
+	free(o->env); /* its strings are argv's */
+	for (size_t i = 0; i < o->nenv_file; i++)
+		free(o->env_file[i]);
+	free(o->env_file);
+	seccomp_prog_free(&o->seccomp);
+}
+
 static int parse(int argc, char **argv, struct exec_opts *o)
 {
 	static const struct option opts[] = {
@@ -322,14 +331,14 @@ int cmd_exec(const struct global_opts *g, int argc, char **argv)
 	struct exec_opts o;
 	int r = parse(argc, argv, &o);
 	if (r != 0) {
-		free(o.env);
+		exec_opts_free(&o);
 		if (r == 1)
 			usage_command("exec");
 		return r == 1 ? 0 : LR_EXIT_SETUP;
 	}
 	struct ctr_ref ref;
 	if (ctr_open(g, o.name, &ref) < 0) {
-		free(o.env);
+		exec_opts_free(&o);
 		return LR_EXIT_SETUP;
 	}
 	int status = LR_EXIT_SETUP;
@@ -394,6 +403,6 @@ out:
 		if (fds[i] >= 0)
 			close(fds[i]);
 	ctr_close(&ref);
-	free(o.env);
+	exec_opts_free(&o);
 	return status;
 }

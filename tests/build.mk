@@ -15,6 +15,10 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(FS_LIB_OBJ) \
 .PHONY: unit-tests
 unit-tests: $(UNIT_BIN)
 
+# The headers each test and fuzz object was built from: a changed struct
+# rebuilds them (a stale one had the old layout).
+-include $(wildcard $(BUILD)/tests/unit/*.d $(BUILD)/tests/fuzz/*.d)
+
 # TESTS= limits the integration modules (substring), e.g. TESTS=read_view
 test: deps all unit-tests
 	@BUILD=$(BUILD) TESTS="$(TESTS)" sh tests/run-tests.sh
