@@ -178,6 +178,8 @@ static int configure(int fs, const char *opts, bool *own_mode,
 	for (char *o = strtok_r(copy, ",", &save); r == 0 && o;
 	     o = strtok_r(NULL, ",", &save)) {
 		char *val = strchr(o, '=');
+		if (!val)
+			continue; /* tmpfs_parse lets none through */
 		*val++ = 0;
 		*own_mode |= strcmp(o, "mode") == 0;
 		*own_owner |= strcmp(o, "uid") == 0 || strcmp(o, "gid") == 0;
