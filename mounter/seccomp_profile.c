@@ -15,24 +15,19 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "json_util.h"
 #include "lf_common.h"
 #include "strfmt.h"
 
-static json_object *member(json_object *o, const char *key, json_type type)
-{
-	json_object *v;
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, type))
-		return NULL;
-	return v;
-}
-
 /* "SCMP_ACT_ERRNO" and errnoRet into a libseccomp action; false for an
  * action this launcher cannot carry out (SCMP_ACT_NOTIFY: no agent). */
-static bool parse_action(const char *name, json_object *errno_ret,
-			 uint32_t *out)
+static bool parse_action(json_object *o, const char *action_key,
+			 const char *errno_key, uint32_t *out)
 {
-	int ret = errno_ret ? json_object_get_int(errno_ret) : EPERM;
+	const char *name = jstr(o, action_key);
+	int64_t ret;
+	if (!jint(o, errno_key, &ret))
+		ret = EPERM;
 	if (!name)
 		return false;
 	if (strcmp(name, "SCMP_ACT_ALLOW") == 0)
@@ -134,24 +129,24 @@ static bool kernel_at_least(const char *min)
 /* Whether an entry of "syscalls" applies to this container. */
 static bool entry_applies(json_object *e, uint64_t caps)
 {
-	json_object *inc = member(e, "includes", json_type_object);
-	json_object *exc = member(e, "excludes", json_type_object);
+	json_object *inc = jobj(e, "includes");
+	json_object *exc = jobj(e, "excludes");
 	const char *arch = native_arch_name();
 	size_t total;
 	if (inc) {
-		json_object *arches = member(inc, "arches", json_type_array);
-		json_object *min = member(inc, "minKernel", json_type_string);
-		if (caps_held(member(inc, "caps", json_type_array), caps,
+		json_object *arches = jarr(inc, "arches");
+		const char *min = jstr(inc, "minKernel");
+		if (caps_held(jarr(inc, "caps"), caps,
 			      &total) < total ||
 		    (arches && json_object_array_length(arches) &&
 		     !list_has(arches, arch)) ||
-		    (min && !kernel_at_least(json_object_get_string(min))))
+		    (min && !kernel_at_least(min)))
 			return false;
 	}
 	if (exc) {
-		if (caps_held(member(exc, "caps", json_type_array), caps,
+		if (caps_held(jarr(exc, "caps"), caps,
 			      &total) > 0 ||
-		    list_has(member(exc, "arches", json_type_array), arch))
+		    list_has(jarr(exc, "arches"), arch))
 			return false;
 	}
 	return true;
@@ -193,10 +188,9 @@ static int add_entry(struct compiler *c, json_object *e, uint64_t caps,
 {
 	if (!entry_applies(e, caps))
 		return 0;
-	const char *act = json_object_get_string(
-		member(e, "action", json_type_string));
+	const char *act = jstr(e, "action");
 	uint32_t action;
-	if (!parse_action(act, member(e, "errnoRet", json_type_int), &action)) {
+	if (!parse_action(e, "action", "errnoRet", &action)) {
 		lr_fmt(c->err, c->errlen, "syscalls[%zu]: action '%s' %s",
 		       index, act ? act : "", act ? "is not supported" : "");
 		return -EINVAL;
@@ -204,7 +198,7 @@ static int add_entry(struct compiler *c, json_object *e, uint64_t caps,
 	if (action == c->default_action)
 		return 0; /* libseccomp refuses a rule that changes nothing */
 	struct scmp_arg_cmp conds[6];
-	json_object *args = member(e, "args", json_type_array);
+	json_object *args = jarr(e, "args");
 	size_t nargs = args ? json_object_array_length(args) : 0;
 	if (nargs > LF_ARRAY_SIZE(conds)) {
 		lr_fmt(c->err, c->errlen, "syscalls[%zu]: more than 6 args",
@@ -213,31 +207,25 @@ static int add_entry(struct compiler *c, json_object *e, uint64_t caps,
 	}
 	for (size_t i = 0; i < nargs; i++) {
 		json_object *a = json_object_array_get_idx(args, i);
-		json_object *idx = member(a, "index", json_type_int);
+		int64_t idx;
+		uint64_t value = 0, value_two = 0;
 		enum scmp_compare op;
-		if (!idx || json_object_get_int(idx) < 0 ||
-		    json_object_get_int(idx) > 5 ||
-		    !parse_op(json_object_get_string(
-				      member(a, "op", json_type_string)),
-			      &op)) {
+		if (!jint(a, "index", &idx) || idx < 0 || idx > 5 ||
+		    !parse_op(jstr(a, "op"), &op)) {
 			lr_fmt(c->err, c->errlen,
 			       "syscalls[%zu]: args[%zu] needs an index 0-5 "
 			       "and an op SCMP_CMP_...",
 			       index, i);
 			return -EINVAL;
 		}
-		conds[i] = SCMP_CMP((unsigned)json_object_get_int(idx), op,
-				    (scmp_datum_t)json_object_get_uint64(
-					    member(a, "value", json_type_int)),
-				    (scmp_datum_t)json_object_get_uint64(
-					    member(a, "valueTwo", json_type_int)));
+		(void)juint(a, "value", &value);
+		(void)juint(a, "valueTwo", &value_two);
+		conds[i] = SCMP_CMP((unsigned)idx, op, value, value_two);
 	}
-	json_object *names = member(e, "names", json_type_array);
-	json_object *one = member(e, "name", json_type_string);
+	json_object *names = jarr(e, "names");
+	const char *one = jstr(e, "name");
 	size_t n = names ? json_object_array_length(names) : 0;
-	int r = one ? add_rules(c, json_object_get_string(one), action, conds,
-				(unsigned)nargs)
-		    : 0;
+	int r = one ? add_rules(c, one, action, conds, (unsigned)nargs) : 0;
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		const char *name =
 			json_object_get_string(json_object_array_get_idx(names, i));
@@ -264,15 +252,14 @@ static uint32_t arch_token(const char *scmp_name)
  * architectures list; the native one always. */
 static void add_arches(struct compiler *c, json_object *root)
 {
-	json_object *map = member(root, "archMap", json_type_array);
-	json_object *list = member(root, "architectures", json_type_array);
+	json_object *map = jarr(root, "archMap");
+	json_object *list = jarr(root, "architectures");
 	size_t n = map ? json_object_array_length(map) : 0;
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(map, i);
-		if (arch_token(json_object_get_string(member(
-			    e, "architecture", json_type_string))) ==
+		if (arch_token(jstr(e, "architecture")) ==
 		    seccomp_arch_native())
-			list = member(e, "subArchitectures", json_type_array);
+			list = jarr(e, "subArchitectures");
 	}
 	n = list ? json_object_array_length(list) : 0;
 	for (size_t i = 0; i < n; i++) {
@@ -320,9 +307,7 @@ int seccomp_profile_compile(const char *path, uint64_t caps,
 				       : json_util_get_last_err();
 		lr_fmt(detail, sizeof(detail), "%s", why ? why : "unreadable");
 		r = -EINVAL;
-	} else if (!parse_action(json_object_get_string(member(
-					 root, "defaultAction", json_type_string)),
-				 member(root, "defaultErrnoRet", json_type_int),
+	} else if (!parse_action(root, "defaultAction", "defaultErrnoRet",
 				 &c.default_action)) {
 		lr_fmt(detail, sizeof(detail),
 		       "no defaultAction this launcher can carry out");
@@ -334,7 +319,7 @@ int seccomp_profile_compile(const char *path, uint64_t caps,
 		/* no_new_privs stays as --allow-new-privs says. */
 		seccomp_attr_set(c.ctx, SCMP_FLTATR_CTL_NNP, 0);
 		add_arches(&c, root);
-		json_object *calls = member(root, "syscalls", json_type_array);
+		json_object *calls = jarr(root, "syscalls");
 		size_t n = calls ? json_object_array_length(calls) : 0;
 		for (size_t i = 0; r == 0 && i < n; i++)
 			r = add_entry(&c, json_object_array_get_idx(calls, i),

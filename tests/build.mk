@@ -55,11 +55,13 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FS_LIB_OBJ) $(BUILD)/liblayer.a
 		$(FUZZ_OBJ_$*) $(FS_LIB_OBJ) $(BUILD)/liblayer.a $(FS_LIBS) \
 		$(FUZZ_LIBS_$*) $(LDLIBS)
 
+# liblayer.a goes after every object (other directories add theirs as
+# prerequisites after it), so that their references into it resolve.
 $(BUILD)/tests/fuzzreplay_%: $(BUILD)/tests/fuzz/fuzz_%.o \
 		$(BUILD)/tests/fuzz/replay_main.o $(FS_LIB_OBJ) $(BUILD)/liblayer.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(FUZZ_OBJ_$*) $(FS_LIBS) $(FUZZ_LIBS_$*) \
-		$(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter-out %.a,$^) $(FUZZ_OBJ_$*) \
+		$(filter %.a,$^) $(FS_LIBS) $(FUZZ_LIBS_$*) $(LDLIBS)
 
 FUZZ_REPLAY := $(FUZZ_NAMES:fuzz_%=$(BUILD)/tests/fuzzreplay_%)
 unit-tests: $(FUZZ_REPLAY)

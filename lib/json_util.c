@@ -80,6 +80,16 @@ bool jint(json_object *o, const char *key, int64_t *out)
 	return errno == 0;
 }
 
+bool juint(json_object *o, const char *key, uint64_t *out)
+{
+	json_object *v;
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_int))
+		return false;
+	*out = json_object_get_uint64(v);
+	return true;
+}
+
 char *json_text(json_object *o, size_t *len)
 {
 	const char *s = json_object_to_json_string_ext(

@@ -1,5 +1,5 @@
 /*
- * Small conveniences over json-c for the OCI documents layertool reads:
+ * Small conveniences over json-c for the JSON layertool and layerrun read:
  * parsing with a readable error, and typed member lookups that return
  * NULL when a member is missing or has another type.
  */
@@ -21,6 +21,8 @@ json_object *jarr(json_object *o, const char *key);
 json_object *jobj(json_object *o, const char *key);
 /* An integer member; false when missing or not an integer. */
 bool jint(json_object *o, const char *key, int64_t *out);
+/* The same for a value up to 2^64 - 1 (seccomp argument values). */
+bool juint(json_object *o, const char *key, uint64_t *out);
 
 /* Pretty text of o with a trailing newline, malloc'd. */
 char *json_text(json_object *o, size_t *len);
