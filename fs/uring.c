@@ -226,38 +226,15 @@ static void serve(struct uring_worker *w)
 		commit_error(w, EIO);
 }
 
-#if defined(__SANITIZE_THREAD__)
-#define LFS_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define LFS_TSAN 1
-#endif
-#endif
-
-#ifdef LFS_TSAN
-/* ThreadSanitizer's annotation that memory at this address is new. */
-void AnnotateNewMemory(const char *file, int line, const volatile void *mem,
-		       unsigned long size);
-#endif
-
 /*
- * liburing maps a ring with its own system calls, which ThreadSanitizer
- * does not see: a new worker's ring at the address of an exited one's
- * (a spare started while the mount goes away) would look like memory the
- * two threads share without a lock.  Tell it the rings are new.
+ * Mapping and unmapping of the workers' rings, one at a time.  A ring
+ * mapped at the address of one another worker has just unmapped (a
+ * spare started as the mount goes away) is then ordered after that
+ * unmap for ThreadSanitizer too, which does not see liburing's own
+ * mmap and munmap calls and would take the two rings for one piece of
+ * memory shared without a lock.  Only worker starts and exits take it.
  */
-static void rings_are_new(struct uring_worker *w)
-{
-#ifdef LFS_TSAN
-	struct io_uring *r = &w->ring;
-	AnnotateNewMemory(__FILE__, __LINE__, r->sq.ring_ptr, r->sq.ring_sz);
-	AnnotateNewMemory(__FILE__, __LINE__, r->cq.ring_ptr, r->cq.ring_sz);
-	AnnotateNewMemory(__FILE__, __LINE__, r->sq.sqes,
-			  (unsigned long)r->sq.ring_entries * 128);
-#else
-	(void)w;
-#endif
-}
+static pthread_mutex_t ring_map_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int setup_ring(struct uring_worker *w)
 {
@@ -266,14 +243,14 @@ static int setup_ring(struct uring_worker *w)
 	struct io_uring_params p = {
 		.flags = IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER |
 			 IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG };
+	pthread_mutex_lock(&ring_map_lock);
 	int r = io_uring_queue_init_params(4, &w->ring, &p);
 	if (r == -EINVAL) {
 		memset(&p, 0, sizeof(p));
 		p.flags = IORING_SETUP_SQE128;
 		r = io_uring_queue_init_params(4, &w->ring, &p);
 	}
-	if (r == 0)
-		rings_are_new(w);
+	pthread_mutex_unlock(&ring_map_lock);
 	return r;
 }
 
@@ -441,7 +418,9 @@ static void *worker_main(void *arg)
 		io_uring_cq_advance(&w->ring, seen);
 	}
 	/* Closing the ring gives the kernel back the slot. */
+	pthread_mutex_lock(&ring_map_lock);
 	io_uring_queue_exit(&w->ring);
+	pthread_mutex_unlock(&ring_map_lock);
 	return NULL;
 }
 
