@@ -5,8 +5,9 @@ FS_LIBS := $(shell pkg-config --libs $(FS_PKGS) 2>/dev/null)
 
 FS_SRC := $(wildcard fs/*.c)
 FS_OBJ := $(FS_SRC:%.c=$(BUILD)/%.o)
-# Everything but main(), for the unit tests and fuzzers.
-FS_LIB_OBJ := $(filter-out $(BUILD)/fs/main.o,$(FS_OBJ))
+# Everything but main(), for the unit tests, the fuzzers and layerrun
+# (which runs layerfs_main() in a fork of itself).
+FS_LIB_OBJ := $(filter-out $(BUILD)/fs/program.o,$(FS_OBJ))
 
 $(BUILD)/layerfs: $(FS_OBJ) $(BUILD)/liblayer.a
 	$(CC) $(LDFLAGS) $(STATIC_LDFLAGS) -o $@ $^ \

@@ -1,6 +1,6 @@
 /*
  * layerfs: a union filesystem in userspace.  This file turns the command
- * line into a mounted, running FUSE session.
+ * line into a mounted, running FUSE session (layerfs_main.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,10 +20,12 @@
 #include "dcache.h"
 #include "file.h"
 #include "layerfs.h"
+#include "layerfs_main.h"
 #include "layers.h"
 #include "lf_common.h"
 #include "node.h"
 #include "ops.h"
+#include "session_loop.h"
 #include "shared_fd.h"
 #include "transport.h"
 #include "uring.h"
@@ -219,16 +221,13 @@ static int run(struct lfs_options *o)
 		goto out;
 	}
 	fs.se = se;
-	if (fuse_set_signal_handlers(se) != 0) {
-		lf_err("cannot install signal handlers");
-		status = LFS_EXIT_RUNTIME;
-		goto out_session;
-	}
+	/* Signals wait for the loop, which takes them (session_loop.h). */
+	session_loop_block_signals();
 	if (fuse_session_mount(se, o->mountpoint) != 0) {
 		lf_err("cannot mount on '%s' (see the message above)",
 		       o->mountpoint);
 		status = LFS_EXIT_MOUNT;
-		goto out_signals;
+		goto out_session;
 	}
 	/* Before INIT is read: the transport watches it (transport.h). */
 	if (transport_install(se, &fs) != 0)
@@ -239,25 +238,11 @@ static int run(struct lfs_options *o)
 		status = LFS_EXIT_RUNTIME;
 		goto out_unmount;
 	}
-	if (lfs_stats_start_signal_thread(&fs) < 0)
-		lf_warn("statistics on SIGUSR1 are not available");
-
-	int r;
-	if (o->threads == 1) {
-		r = fuse_session_loop(se);
-	} else {
-		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		unsigned threads = o->threads ? o->threads
-					      : (unsigned)(ncpu > 0 ? ncpu : 1) * 4;
-		fuse_loop_cfg_set_max_threads(cfg, threads);
-		fuse_loop_cfg_set_idle_threads(cfg, threads / 2 > 0 ? threads / 2 : 1);
-		fuse_loop_cfg_set_clone_fd(cfg, 1);
-		r = fuse_session_loop_mt(se, cfg);
-		fuse_loop_cfg_destroy(cfg);
-	}
-	if (r != 0 && r != -EINTR && r != SIGTERM && r != SIGINT &&
-	    r != SIGHUP)
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned threads = o->threads ? o->threads
+				      : (unsigned)(ncpu > 0 ? ncpu : 1) * 4;
+	int r = session_loop_run(se, &fs, threads);
+	if (r != 0)
 		status = LFS_EXIT_RUNTIME;
 	if (o->stats_file) {
 		int e = lfs_stats_write(&fs, o->stats_file);
@@ -269,13 +254,9 @@ out_unmount:
 	fuse_session_unmount(se);
 	/* After the unmount, which ends the workers' pending fetches. */
 	uring_stop();
-out_signals:
-	fuse_remove_signal_handlers(se);
 out_session:
 	fuse_session_destroy(se);
 out:
-	/* It reads the nodes, listings and counters freed below. */
-	lfs_stats_stop_signal_thread();
 	fuse_opt_free_args(&args);
 	free(mopts);
 	file_handles_close_all(&fs);
@@ -288,7 +269,7 @@ out:
 	return status;
 }
 
-int main(int argc, char **argv)
+int layerfs_main(int argc, char **argv)
 {
 	lf_set_progname("layerfs");
 	struct lfs_options o;

@@ -3,8 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -159,55 +157,3 @@ int lfs_stats_write(struct lfs *fs, const char *path)
 	return r;
 }
 
-static pthread_t stats_tid;
-static bool stats_started;
-static atomic_bool stats_quit;
-
-/* SIGUSR1 is blocked in every thread; this one waits for it. */
-static void *stats_thread(void *arg)
-{
-	struct lfs *fs = arg;
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	for (;;) {
-		int sig;
-		if (sigwait(&set, &sig) != 0)
-			continue;
-		if (atomic_load(&stats_quit))
-			break;
-		if (sig == SIGUSR1 && fs->opt->stats_file) {
-			int r = lfs_stats_write(fs, fs->opt->stats_file);
-			if (r < 0)
-				lf_warn("cannot write stats to '%s': %s",
-					fs->opt->stats_file, strerror(-r));
-		}
-	}
-	return NULL;
-}
-
-int lfs_stats_start_signal_thread(struct lfs *fs)
-{
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	/* Block before any worker exists, so they all inherit the mask. */
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	int r = pthread_create(&stats_tid, NULL, stats_thread, fs);
-	if (r != 0)
-		return -r;
-	stats_started = true;
-	return 0;
-}
-
-void lfs_stats_stop_signal_thread(void)
-{
-	if (!stats_started)
-		return;
-	/* A SIGUSR1 at exit must not find the counters freed: the thread
-	 * ends before they are. */
-	atomic_store(&stats_quit, true);
-	pthread_kill(stats_tid, SIGUSR1);
-	pthread_join(stats_tid, NULL);
-	stats_started = false;
-}

@@ -43,11 +43,6 @@ static inline void lfs_stat_add(atomic_uint_fast64_t *c, uint64_t v)
 /* Writes the counters as JSON, atomically (temp file and rename). */
 int lfs_stats_write(struct lfs *fs, const char *path);
 
-/* Starts a thread that writes the stats file on SIGUSR1; the stop ends
- * and joins it (before the counters are freed). */
-int lfs_stats_start_signal_thread(struct lfs *fs);
-void lfs_stats_stop_signal_thread(void);
-
 uint64_t lfs_now_ns(void);
 
 #endif
