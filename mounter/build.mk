@@ -1,4 +1,5 @@
-# layerrun, the container launcher.  libcap names and sets capabilities;
+# layerrun, the container launcher, with layerfs inside (fs/build.mk's
+# objects and libraries).  libcap names and sets capabilities;
 # json-c comes in through lib/image.c (the image's OCI configuration);
 # libseccomp compiles --security-opt seccomp=PROFILE (only then: the
 # built-in filter is written from numbers made at build time, below).
@@ -44,9 +45,12 @@ $(BUILD)/mounter/seccomp.o: CFLAGS += -I$(BUILD)/mounter/gen
 $(BUILD)/mounter/init_image.o: $(LR_INIT)
 $(BUILD)/mounter/init_image.o: CFLAGS += -DLR_INIT_PATH='"$(LR_INIT)"'
 
-$(BUILD)/layerrun: $(MOUNTER_OBJ) $(BUILD)/liblayer.a
+# The container's layerfs daemon is a fork of the launcher running
+# layerfs_main() (mounter/daemon.c): layerrun carries the filesystem.
+$(BUILD)/mounter/daemon.o: CFLAGS += -Ifs
+$(BUILD)/layerrun: $(MOUNTER_OBJ) $(FS_LIB_OBJ) $(BUILD)/liblayer.a
 	$(CC) $(LDFLAGS) $(STATIC_LDFLAGS) -o $@ $^ \
-		$(call link_libs,$(MOUNTER_PKGS)) $(LDLIBS)
+		$(call link_libs,$(MOUNTER_PKGS) $(FS_PKGS)) $(LDLIBS)
 
 PROGRAMS += $(BUILD)/layerrun
 MANPAGES += mounter/layerrun.1
@@ -56,9 +60,9 @@ MANPAGES += mounter/layerrun.1
 # this rule win over tests/build.mk's.
 $(BUILD)/tests/unit/test_layerrun_%.o: CFLAGS += -Imounter $(CFLAGS_mounter)
 $(BUILD)/tests/test_layerrun_%: $(BUILD)/tests/unit/test_layerrun_%.o \
-		$(MOUNTER_LIB_OBJ) $(BUILD)/liblayer.a
+		$(MOUNTER_LIB_OBJ) $(FS_LIB_OBJ) $(BUILD)/liblayer.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(MOUNTER_LIBS) -lcmocka $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(MOUNTER_LIBS) $(FS_LIBS) -lcmocka $(LDLIBS)
 
 # The static multi-call payload the integration tests run in containers.
 LR_PAYLOAD := $(BUILD)/tests/lrpayload

@@ -16,6 +16,7 @@
 
 #include "commands.h"
 #include "container.h"
+#include "daemon.h"
 #include "lf_common.h"
 #include "monitor.h"
 #include "remove.h"
@@ -171,16 +172,23 @@ int cmd_run(const struct global_opts *g, int argc, char **argv)
 	 * upper layer and the statistics are written.  Unless both are
 	 * about to be removed: then nothing of layerfs's is worth waiting
 	 * for (the kernel's last writes of dirty pages, its statistics),
-	 * and it is ended at once. */
-	if (o.rm && c.upper_owned && c.daemon_pid > 0)
+	 * and it is ended at once, and reaped after the removal: it dies
+	 * on another CPU meanwhile (its open directories do not keep
+	 * them from being removed). */
+	bool discard = o.rm && c.upper_owned && c.daemon_pid > 0;
+	if (discard) {
 		kill(c.daemon_pid, SIGKILL);
-	if (!monitor_reap(c.daemon_pid, 10000))
+		st.daemon_pid = 0; /* for remove_after: nothing to stop */
+	} else if (!monitor_reap(c.daemon_pid, 10000)) {
 		lf_warn("layerfs (pid %d) did not stop after the container",
 			(int)c.daemon_pid);
+	}
 	/* A removed container's state goes with the rest: it is written
 	 * only when something could not be removed, for layerrun rm. */
 	if (!o.rm || remove_after(&c, &st) < 0)
 		record_exit(&c, &st, status);
+	if (discard)
+		monitor_reap(c.daemon_pid, 10000);
 	lr_state_free(&st);
 	container_free(&c);
 	run_opts_free(&o);
@@ -188,6 +196,7 @@ int cmd_run(const struct global_opts *g, int argc, char **argv)
 
 setup_failed:
 	/* Nothing runs: leave nothing behind (a user's --upper stays). */
+	daemon_abandon(&c);
 	if (c.daemon_pid > 0)
 		monitor_reap(c.daemon_pid, 5000);
 	if (!st.name && container_to_state(&c, &st) < 0)

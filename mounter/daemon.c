@@ -9,11 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "layerfs_main.h"
 #include "lf_common.h"
-#include "sibling_program.h"
 #include "state.h"
 #include "strfmt.h"
 
@@ -63,23 +64,28 @@ static int layerfs_options(const struct container *c, int ready_fd, char *out,
 }
 
 /*
- * Forks and execs layerfs -o OPTS MOUNTPOINT, keeping the descriptor
- * KEEP_FD (the /dev/fuse of a mount made here, or -1) and the write end
- * of a ready pipe, whose read end goes to c->daemon_ready.  With USERNS
- * and MNTNS (or -1), the daemon first joins those namespaces.
+ * Forks layerfs -o OPTS MOUNTPOINT, keeping the descriptor KEEP_FD (the
+ * /dev/fuse of a mount made here, or -1) and the write end of a ready
+ * pipe, whose read end goes to c->daemon_ready.  With USERNS and MNTNS
+ * (or -1), the daemon first joins those namespaces.
+ *
+ * The daemon is this program's own copy of layerfs (layerfs_main.h),
+ * run in the fork without an exec: the C library is set up already, and
+ * layerfs closes every descriptor it was not given, as a new program
+ * would have had them closed.  Nothing of the launcher's state is used:
+ * the launcher is single-threaded and installs no signal handler, and
+ * the mask it blocks is cleared below.
  */
 static int launch(struct container *c, const char *mountpoint, int keep_fd,
 		  int userns, int mntns)
 {
-	char bin[PATH_MAX], opts[65536];
-	if (lr_find_program("layerfs", bin, sizeof(bin)) < 0) {
-		lf_err("layerfs was not found next to layerrun or in PATH");
-		return -ENOENT;
-	}
+	char opts[65536];
 	int ready[2];
 	if (pipe2(ready, O_CLOEXEC) < 0)
 		return -errno;
 	int r = layerfs_options(c, ready[1], opts, sizeof(opts));
+	/* Nothing buffered may be written twice. */
+	fflush(NULL);
 	pid_t d = r < 0 ? -1 : fork();
 	if (d < 0) {
 		int e = r < 0 ? r : -errno;
@@ -113,11 +119,17 @@ static int launch(struct container *c, const char *mountpoint, int keep_fd,
 		if (fcntl(ready[1], F_SETFD, 0) < 0 ||
 		    (keep_fd >= 0 && fcntl(keep_fd, F_SETFD, 0) < 0))
 			_exit(LR_EXIT_SETUP);
+		/* ps and top show it as what it is. */
+		prctl(PR_SET_NAME, "layerfs", 0, 0, 0);
+		/* The tests' way to a daemon killed before it serves
+		 * (test_layerrun.py): the signal's number. */
+		const char *die = getenv("LAYERRUN_TEST_DAEMON_SIGNAL");
+		if (die)
+			raise(atoi(die));
 		char *argv[] = { (char *)"layerfs", (char *)"-o", opts,
 				 (char *)mountpoint, NULL };
-		execv(bin, argv);
-		lf_err("cannot run '%s': %s", bin, strerror(errno));
-		_exit(LR_EXIT_SETUP);
+		fflush(NULL);
+		_exit(layerfs_main(4, argv));
 	}
 	close(ready[1]);
 	c->daemon_ready = ready[0];

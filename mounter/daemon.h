@@ -2,10 +2,11 @@
  * Starting layerfs, the daemon serving a container's root, two ways.
  *
  * Root's containers (every id mapped to itself): the launcher makes the
- * FUSE mount itself, detached (fsopen and fsmount), before the clone,
- * and starts layerfs on its /dev/fuse descriptor at once (the /dev/fd/N
- * mount point of libfuse), so that the daemon's start overlaps the
- * making of the container's namespaces.  The child attaches the mount in
+ * FUSE mount itself, detached (fsopen and fsmount), as soon as the
+ * container's directories exist (run_prepare.c), and starts layerfs on
+ * its /dev/fuse descriptor at once (the /dev/fd/N mount point of
+ * libfuse), so that the daemon's start overlaps the rest of the
+ * preparation and the making of the container's namespaces.  The child attaches the mount in
  * its own namespace.  The daemon stays in our namespaces, where it may
  * register backing files (passthrough): it had the host's root over
  * every file already, as root in a namespace mapping every id.

@@ -9,10 +9,12 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "caps.h"
+#include "daemon.h"
 #include "fuse_check.h"
 #include "initlayer.h"
 #include "lf_common.h"
@@ -426,15 +428,27 @@ int run_prepare(struct container *c, const struct run_opts *o,
 	if (r == 0)
 		r = resolve_config(c, o);
 	if (r == 0)
-		r = compile_seccomp(c, o);
-	if (r == 0)
 		r = resolve_namespaces(c, o);
+	/* Root's layerfs starts as soon as its directories exist: its
+	 * start, on another CPU, overlaps the rest of the preparation
+	 * and the clone, and the container's child, which waits for its
+	 * mount, mostly finds it served. */
+	if (r == 0 && daemon_starts_early(c))
+		r = daemon_start_early(c);
+	if (r == 0)
+		r = compile_seccomp(c, o);
 	if (r == 0)
 		r = write_init_layer(c, o);
 	if (r == 0)
 		r = make_cgroups(c, o);
 	if (r == -ENOMEM)
 		lf_err("out of memory");
+	if (r < 0 && c->daemon_pid > 0) {
+		daemon_abandon(c);
+		while (waitpid(c->daemon_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		c->daemon_pid = 0;
+	}
 	if (r < 0 && c->dirfd >= 0) {
 		/* Nothing started: leave nothing behind but a user's --upper. */
 		if (c->work && !c->upper_owned && strncmp(c->work, c->dir,

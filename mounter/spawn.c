@@ -134,11 +134,6 @@ int container_spawn(struct container *c)
 	c->sync_child = sp[1];
 	c->launcher = getpid();
 	c->pty_master = -1;
-	if (daemon_starts_early(c) && daemon_start_early(c) < 0) {
-		close(sp[0]);
-		close(sp[1]);
-		return LR_EXIT_SETUP;
-	}
 	fflush(NULL);
 	pid_t p = clone_child(c);
 	close(sp[1]);

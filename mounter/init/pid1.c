@@ -53,6 +53,10 @@ struct capset_data {
 	unsigned int effective, permitted, inheritable;
 };
 
+/* The bounding set is left as it is: it only limits what an exec could
+ * gain, and this process never execs, under no_new_privs besides.
+ * (Dropping it here failed anyway, 63 calls at every start: capset has
+ * taken CAP_SETPCAP away first.) */
 static void keep_only_kill(void)
 {
 	struct capset_header hdr = { CAPSET_VERSION_3, 0 };
@@ -60,10 +64,6 @@ static void keep_only_kill(void)
 	memset(data, 0, sizeof(data));
 	data[0].effective = data[0].permitted = 1u << CAP_KILL;
 	syscall(SYS_capset, &hdr, data);
-	for (int c = 0; c <= 63; c++)
-		if (c != CAP_KILL && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 &&
-		    errno == EINVAL)
-			break;
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }
 

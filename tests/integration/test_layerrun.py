@@ -347,21 +347,21 @@ class Behaviour:
     def test_layerfs_ending_before_it_serves(self):
         # A layerfs that fails (with its own line) or is killed before it
         # serves the root: one clear line, status 125, nothing left, on
-        # either way of starting it (daemon.h).
-        bindir = self.user_dir("fakebin")
-        shutil.copy(lu.LAYERRUN, bindir)
-        fake = os.path.join(bindir, "layerfs")
-        for script, line in (
-                ("echo 'layerfs: refused on purpose' >&2; exit 2",
-                 "layerfs: refused on purpose"),
-                ("kill -9 $$", "layerfs was killed (signal 9) before it "
+        # either way of starting it (daemon.h).  It fails by itself on an
+        # upper layer that is also a lower one (which only layerfs
+        # checks); a test hook of the launcher's kills it.
+        both = self.user_dir("both")
+        refused = self.lr.argv(["run", "--rm", "--upper", both, "--lower",
+                                both, "/bin/true"])
+        killed = self.lr.argv(["run", "--rm", self.image, "/bin/true"])
+        at = killed.index(lu.LAYERRUN)
+        killed[at:at] = ["env", "LAYERRUN_TEST_DAEMON_SIGNAL=%d"
+                         % signal.SIGKILL]
+        for argv, line in (
+                (refused, "layerfs: upperdir '%s' is also a lower layer"
+                 % both),
+                (killed, "layerfs was killed (signal 9) before it "
                  "served the container's root")):
-            with open(fake, "w") as f:
-                f.write("#!/bin/sh\n%s\n" % script)
-            os.chmod(fake, 0o755)
-            argv = self.lr.argv(["run", "--rm", self.image, "/bin/true"])
-            argv[argv.index(lu.LAYERRUN)] = os.path.join(bindir,
-                                                         "layerrun")
             r = subprocess.run(argv, capture_output=True, timeout=60,
                                stdin=subprocess.DEVNULL)
             err = r.stderr.decode()
@@ -370,6 +370,8 @@ class Behaviour:
             self.assertEqual(len(err.strip().splitlines()), 1, err)
             self.assertEqual([n for n in os.listdir(self.lr.root_dir)
                               if not n.startswith(".")], [])
+        self.assertTrue(os.path.isdir(both), "the user's --upper was "
+                        "removed")
 
     # -- exec and shared namespaces ---------------------------------------
 
