@@ -24,7 +24,6 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	want(conn, FUSE_CAP_ASYNC_READ);
 	want(conn, FUSE_CAP_PARALLEL_DIROPS);
 	want(conn, FUSE_CAP_CACHE_SYMLINKS);
-	want(conn, FUSE_CAP_SPLICE_READ);
 	want(conn, FUSE_CAP_SPLICE_WRITE);
 	want(conn, FUSE_CAP_SPLICE_MOVE);
 	want(conn, FUSE_CAP_READDIRPLUS);
@@ -34,6 +33,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * the kernel through setattr. */
 	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS |
 			FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_EXPORT_SUPPORT);
+	/* Nor splice for requests (libfuse's default with write_buf): they
+	 * are read into a buffer of max_write (1 MiB) plus a page, more
+	 * than a pipe may hold at the default fs.pipe-max-size, so libfuse
+	 * never spliced one in, yet each worker made and grew a pipe for
+	 * it at its first read. */
+	conn->want &= ~FUSE_CAP_SPLICE_READ;
 
 	/* Passthrough excludes the writeback cache (passthrough.h). */
 	fs->passthrough = fs->opt->passthrough && lfs_has_upper(fs) &&
