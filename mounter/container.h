@@ -7,8 +7,9 @@
  *
  *   launcher (L) ──clone(user, mount, pid, uts, ipc, net)──> child (C)
  *      │                                                 PID 1 to be
- *      └─fork─> layerfs (D): setns into C's user and first mount
- *               namespace, mounts, daemonizes
+ *      └─fork─> layerfs (D, layerfs_main() without an exec): for root,
+ *               serves the mount L made; otherwise setns into C's user
+ *               and first mount namespace, mounts, daemonizes
  *
  * C hands the mount over to a mount namespace of its own (open_tree
  * clone, lazy unmount, unshare, move_mount), so the file system is

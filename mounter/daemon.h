@@ -6,10 +6,11 @@
  * container's directories exist (run_prepare.c), and starts layerfs on
  * its /dev/fuse descriptor at once (the /dev/fd/N mount point of
  * libfuse), so that the daemon's start overlaps the rest of the
- * preparation and the making of the container's namespaces.  The child attaches the mount in
- * its own namespace.  The daemon stays in our namespaces, where it may
- * register backing files (passthrough): it had the host's root over
- * every file already, as root in a namespace mapping every id.
+ * preparation and the making of the container's namespaces.  The child
+ * attaches the mount in its own namespace.  The daemon stays in our
+ * namespaces, where it may register backing files (passthrough): it had
+ * the host's root over every file already, as root in a namespace
+ * mapping every id.
  *
  * Other containers (rootless, subid, a joined user namespace): layerfs
  * must be root in the container's user namespace to mount there, so it

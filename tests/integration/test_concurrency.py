@@ -10,7 +10,9 @@ LFS_SEED."""
 import errno
 import os
 import random
+import signal
 import sys
+import threading
 import time
 from multiprocessing import Process, Queue
 
@@ -192,6 +194,49 @@ class Concurrency(LayerfsTestCase):
                 self.assertEqual(lfstest.names_view(again.path, LINKED),
                                  (names, groups),
                                  "seed %d after a remount" % seed)
+
+    def test_a_stuck_request_does_not_hold_up_the_others(self):
+        # The pool keeps a worker spare (session_loop.c): while one
+        # request waits on a layer that does not answer (a layer inside
+        # another layerfs mount whose daemon is stopped), a request that
+        # needs only the other layer is served.  With threads=1 it waits
+        # too, which shows the check can fail.
+        fast = self.layer("fast", {"file": "fast\n"})
+        inner_src = self.layer("inner-src", {"s/file": "slow\n"})
+        inner = self.mount([inner_src], mnt=self.path("inner"))
+        for threads, served in ((None, True), ("threads=1", False)):
+            with self.subTest(threads=threads or "default"):
+                opts = (threads,) if threads else ()
+                m = self.mount([fast, inner.path], opts=opts,
+                               mnt=self.path("outer-%s" % served))
+                # The merged root is read while the inner daemon runs;
+                # "file" is then found in the top layer alone, and "s/"
+                # must be listed from the inner one.
+                os.stat(os.path.join(m.path, "s"))
+                done = []
+
+                def stat(rel):
+                    os.stat(os.path.join(m.path, rel))
+                    done.append(rel)
+
+                os.kill(inner.pid, signal.SIGSTOP)
+                try:
+                    stuck = threading.Thread(target=stat, args=("s/file",),
+                                             daemon=True)
+                    stuck.start()
+                    time.sleep(0.3)
+                    other = threading.Thread(target=stat, args=("file",),
+                                             daemon=True)
+                    other.start()
+                    other.join(timeout=10 if served else 1)
+                    self.assertEqual(done, ["file"] if served else [])
+                finally:
+                    os.kill(inner.pid, signal.SIGCONT)
+                stuck.join(timeout=30)
+                other.join(timeout=30)
+                self.assertEqual(sorted(done), ["file", "s/file"])
+                self.assertEqual(m.unmount(), 0)
+                self._mounts.remove(m)
 
     def test_workers_against_model(self):
         seed = int(os.environ.get("LFS_SEED", str(int(time.time()))))
