@@ -17,10 +17,17 @@ suppressions=$ROOT/tests/tsan.supp"
 export LFS_CONCURRENCY_OPS=${LFS_CONCURRENCY_OPS:-400}
 export LFS_STRESS_SECONDS=${LFS_STRESS_SECONDS:-20}
 status=0
+# A failing test fails the run too, not only a report (the status is
+# run.py's, not that of the tail that shortens its output).
+out=$(mktemp)
 for m in ${TESTS:-concurrency stress namespace}; do
-	python3 tests/integration/run.py --timeout 1200 --only "$m" | tail -n 2
-	[ $? -eq 0 ] || status=1
+	python3 tests/integration/run.py --timeout 1200 --only "$m" >"$out"
+	rc=$?
+	grep -E '^(FAIL|ERROR)' "$out"
+	tail -n 2 "$out"
+	[ $rc -eq 0 ] || status=1
 done
+rm -f "$out"
 reports=$(find "$LOGS" -type f | wc -l)
 if [ "$reports" -ne 0 ]; then
 	echo "tsan reports ($reports):"
