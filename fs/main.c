@@ -244,12 +244,7 @@ static int run(struct lfs_options *o)
 	int r = session_loop_run(se, &fs, threads);
 	if (r != 0)
 		status = LFS_EXIT_RUNTIME;
-	if (o->stats_file) {
-		int e = lfs_stats_write(&fs, o->stats_file);
-		if (e < 0)
-			lf_warn("cannot write stats to '%s': %s", o->stats_file,
-				strerror(-e));
-	}
+	lfs_stats_save(&fs);
 out_unmount:
 	fuse_session_unmount(se);
 	/* After the unmount, which ends the workers' pending fetches. */

@@ -164,6 +164,17 @@ static int start_worker(struct pool *p)
 	return 0;
 }
 
+/* Joins and frees the workers of LIST (taken off the pool). */
+static void join_all(struct worker *list)
+{
+	while (list) {
+		struct worker *w = list;
+		list = w->next;
+		pthread_join(w->tid, NULL);
+		free(w);
+	}
+}
+
 /* Joins the workers that ended, and returns how many remain. */
 static unsigned join_ended(struct pool *p)
 {
@@ -181,12 +192,7 @@ static unsigned join_ended(struct pool *p)
 	}
 	unsigned left = p->workers;
 	pthread_mutex_unlock(&p->lock);
-	while (ended) {
-		struct worker *w = ended;
-		ended = w->next;
-		pthread_join(w->tid, NULL);
-		free(w);
-	}
+	join_all(ended);
 	return left;
 }
 
@@ -199,22 +205,7 @@ static void stop_all(struct pool *p)
 	struct worker *list = p->list;
 	p->list = NULL;
 	pthread_mutex_unlock(&p->lock);
-	while (list) {
-		struct worker *w = list;
-		list = w->next;
-		pthread_join(w->tid, NULL);
-		free(w);
-	}
-}
-
-static void write_stats(struct lfs *fs)
-{
-	if (!fs->opt->stats_file)
-		return;
-	int r = lfs_stats_write(fs, fs->opt->stats_file);
-	if (r < 0)
-		lf_warn("cannot write stats to '%s': %s", fs->opt->stats_file,
-			strerror(-r));
+	join_all(list);
 }
 
 static void taken_signals(sigset_t *set)
@@ -243,7 +234,7 @@ static bool take_events(struct pool *p, struct lfs *fs, int sig_fd,
 		struct signalfd_siginfo si;
 		while (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGUSR1)
-				write_stats(fs);
+				lfs_stats_save(fs);
 			else
 				fuse_session_exit(p->se);
 		}

@@ -157,3 +157,12 @@ int lfs_stats_write(struct lfs *fs, const char *path)
 	return r;
 }
 
+void lfs_stats_save(struct lfs *fs)
+{
+	const char *path = fs->opt->stats_file;
+	if (!path)
+		return;
+	int r = lfs_stats_write(fs, path);
+	if (r < 0)
+		lf_warn("cannot write stats to '%s': %s", path, strerror(-r));
+}

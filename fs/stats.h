@@ -42,6 +42,9 @@ static inline void lfs_stat_add(atomic_uint_fast64_t *c, uint64_t v)
 
 /* Writes the counters as JSON, atomically (temp file and rename). */
 int lfs_stats_write(struct lfs *fs, const char *path);
+/* Writes them to the stats= file, if one was given; a failure is
+ * warned about (SIGUSR1 and the unmount both ask). */
+void lfs_stats_save(struct lfs *fs);
 
 uint64_t lfs_now_ns(void);
 

@@ -42,38 +42,37 @@ int json_parse(const char *data, size_t len, json_object **out, char *err,
 	return 0;
 }
 
-const char *jstr(json_object *o, const char *key)
+/* O's member KEY if it has that type, else NULL (O may be NULL). */
+static json_object *member(json_object *o, const char *key,
+			   json_type type)
 {
 	json_object *v;
 	if (!o || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
+	    !json_object_is_type(v, type))
 		return NULL;
-	return json_object_get_string(v);
+	return v;
+}
+
+const char *jstr(json_object *o, const char *key)
+{
+	json_object *v = member(o, key, json_type_string);
+	return v ? json_object_get_string(v) : NULL;
 }
 
 json_object *jarr(json_object *o, const char *key)
 {
-	json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_array))
-		return NULL;
-	return v;
+	return member(o, key, json_type_array);
 }
 
 json_object *jobj(json_object *o, const char *key)
 {
-	json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_object))
-		return NULL;
-	return v;
+	return member(o, key, json_type_object);
 }
 
 bool jint(json_object *o, const char *key, int64_t *out)
 {
-	json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_int))
+	json_object *v = member(o, key, json_type_int);
+	if (!v)
 		return false;
 	errno = 0;
 	*out = json_object_get_int64(v);
@@ -82,9 +81,8 @@ bool jint(json_object *o, const char *key, int64_t *out)
 
 bool juint(json_object *o, const char *key, uint64_t *out)
 {
-	json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_int))
+	json_object *v = member(o, key, json_type_int);
+	if (!v)
 		return false;
 	*out = json_object_get_uint64(v);
 	return true;
