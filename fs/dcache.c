@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "dgap.h"
 #include "lf_common.h"
 #include "node.h"
 #include "redirect.h"
@@ -112,6 +113,7 @@ void dcache_free(struct dcache *dc)
 	free(dc->slots);
 	free(dc->names);
 	free(dc->chain);
+	free(dc->gaps);
 	free(dc);
 }
 
@@ -298,7 +300,8 @@ static size_t dcache_bytes(const struct dcache *dc)
 {
 	return sizeof(*dc) + dc->cap * sizeof(struct drec) +
 	       dc->nslots * sizeof(uint32_t) + dc->names_cap +
-	       dc->nchain * sizeof(uint16_t);
+	       dc->nchain * sizeof(uint16_t) +
+	       dc->gaps_cap * sizeof(struct dgap);
 }
 
 static void clock_unlink_locked(struct dcache *dc)

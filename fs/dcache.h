@@ -57,6 +57,9 @@ struct dcache {
 	uint32_t names_len, names_cap;
 	uint16_t *chain;    /* layers where the directory exists, top first */
 	uint16_t nchain;
+	/* dgap.h: layers within a child directory's range that lack it. */
+	struct dgap *gaps;
+	uint32_t ngaps, gaps_cap;
 	uint32_t nvisible;  /* visible entries, for the rmdir emptiness check */
 	/* readdir_order.c: how many leading records are in readdir order
 	 * (fewer than n after appends: to be sorted again). */

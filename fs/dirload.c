@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "dcache.h"
+#include "dgap.h"
 #include "lf_common.h"
 #include "merge.h"
 #include "node.h"
@@ -112,8 +113,11 @@ static int load_layers(struct lfs *fs, struct node *dir, struct dcache *dc,
 					     O_RDONLY | O_DIRECTORY, 0);
 		else
 			fd = node_open(fs, dir, l, O_RDONLY | O_DIRECTORY);
-		if (fd == -ENOENT)
+		if (fd == -ENOENT) {
+			/* The listings above could not rule this layer out. */
+			lfs_stat_add(&fs->stats.dir_load_misses, 1);
 			continue;
+		}
 		if (fd == -ENOTDIR || fd == -ELOOP)
 			break; /* something else than a directory: stops here */
 		if (fd < 0)
@@ -148,7 +152,8 @@ static int load_layers(struct lfs *fs, struct node *dir, struct dcache *dc,
 
 /*
  * The layers the parent's listing says it exists in, from top to end
- * (exclusive), into cands; false when that listing cannot be read now.
+ * (exclusive), less the gaps it recorded for dir's name, into cands;
+ * false when that listing cannot be read now.
  * It is the parent's: read under the parent's lock (a copy-up of the
  * parent reallocates its chain, the budget frees whole listings), which
  * the caller may hold already, which shares a stripe with dir's, or
@@ -167,9 +172,20 @@ static bool parent_chain(struct node *dir, bool parent_held, int top,
 		return false;
 	struct dcache *pdc = parent->dc;
 	if (pdc) {
-		for (uint16_t i = 0; i < pdc->nchain; i++)
-			if (pdc->chain[i] >= top && pdc->chain[i] < end)
-				cands[(*ncands)++] = pdc->chain[i];
+		/* dir's name cannot change while the parent's lock is held
+		 * (a rename locks both parents).  A record found for a node
+		 * moved here since is that of the name it now has; a moved
+		 * directory exists in the upper layer only, never a gap. */
+		const struct drec *self =
+			pdc->ngaps ? dcache_find(pdc, node_name(dir)) : NULL;
+		for (uint16_t i = 0; i < pdc->nchain; i++) {
+			uint16_t l = pdc->chain[i];
+			if (l < top || l >= end)
+				continue;
+			if (self && dgap_covers(pdc, self->name_off, l))
+				continue;
+			cands[(*ncands)++] = l;
+		}
 	}
 	if (!held)
 		dir_unlock(parent);
@@ -239,6 +255,7 @@ static int load(struct lfs *fs, struct node *dir, bool parent_held,
 		return -ENOENT;
 	}
 	dcache_shrink_to_fit(dc);
+	dgap_finish(dc);
 	lfs_stat_add(&fs->stats.dir_loads, 1);
 	if (dc->nchain > 1)
 		node_set_flag(dir, N_MERGED);

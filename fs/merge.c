@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dgap.h"
 #include "whiteout.h"
 
 void merge_begin(struct merge_pass *p, struct lfs *fs, struct dcache *dc,
@@ -32,7 +33,10 @@ static int merge_entry(struct merge_pass *p, const char *name, size_t len,
 		if (!r)
 			return -ENOMEM;
 		r->layer = (uint16_t)p->layer;
-		r->end = p->fs->nlayers;
+		/* For a directory, end follows the lowest layer that has
+		 * taken part in its merge so far, so that loading it later
+		 * opens no layer where the listing showed it absent. */
+		r->end = (uint16_t)(p->layer + 1);
 		r->dtype = dtype;
 		r->ino = lfs_compose_ino(p->fs, p->layer, d_ino);
 		r->flags = is_dir ? 0 : R_CLOSED;
@@ -52,12 +56,14 @@ static int merge_entry(struct merge_pass *p, const char *name, size_t len,
 	if (!drec_visible(r) || (r->flags & R_CLOSED))
 		return 0;
 	/* An open directory above: a directory merges into it, anything
-	 * else ends the merge above this layer. */
+	 * else ends the merge (end stays below the last directory). */
 	if (is_dir && r->dtype == DT_DIR) {
 		r->flags |= R_MERGED;
+		if (r->end < p->layer)
+			dgap_add(dc, r->name_off, r->end, (uint16_t)p->layer);
+		r->end = (uint16_t)(p->layer + 1);
 	} else {
 		r->flags |= R_CLOSED;
-		r->end = (uint16_t)p->layer;
 	}
 	return 0;
 }
@@ -84,9 +90,9 @@ static int merge_whiteout(struct merge_pass *p, const char *target,
 	if (!drec_visible(r) || (r->flags & R_CLOSED))
 		return 0;
 	/* A directory open from above, or from this very layer, keeps this
-	 * layer and stops merging below it. */
+	 * layer and stops merging below it: end already stops at the last
+	 * layer that held it, this one or one above. */
 	r->flags |= R_CLOSED;
-	r->end = (uint16_t)(p->layer + 1);
 	return 0;
 }
 

@@ -112,6 +112,7 @@ int lfs_stats_write(struct lfs *fs, const char *path)
 	FIELD(negative_lookups);
 	FIELD(dir_loads);
 	FIELD(dir_load_layers);
+	FIELD(dir_load_misses);
 	FIELD(dir_evictions);
 #undef FIELD
 	fprintf(f, "  \"nodes\": %zu,\n", node_count(fs));

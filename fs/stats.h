@@ -27,6 +27,7 @@ struct lfs_stats {
 	atomic_uint_fast64_t negative_lookups;
 	atomic_uint_fast64_t dir_loads;         /* merged listings built */
 	atomic_uint_fast64_t dir_load_layers;   /* layer directories read for them */
+	atomic_uint_fast64_t dir_load_misses;   /* layers tried, directory absent */
 	atomic_uint_fast64_t dir_evictions;     /* listings dropped by the budget */
 	atomic_uint_fast64_t *layer_lookups;    /* per layer: names found there */
 	uint64_t mount_time_ns;                 /* CLOCK_MONOTONIC at mount */

@@ -60,6 +60,7 @@ static const struct section sections[] = {
 	    { "negative_lookups", "lookups of missing names", U_COUNT },
 	    { "dir_loads", "directory listings built", U_COUNT },
 	    { "dir_load_layers", "layer directories read for them", U_COUNT },
+	    { "dir_load_misses", "layers tried that lacked them", U_COUNT },
 	    { "dir_evictions", "listings evicted from the cache", U_COUNT } } },
 	{ "memory",
 	  { { "nodes", "nodes in the table", U_COUNT },

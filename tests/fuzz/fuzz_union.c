@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "dcache.h"
+#include "dgap.h"
 #include "layerfs.h"
 #include "merge.h"
 
@@ -116,13 +117,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (opaque)
 			break;
 	}
+	dgap_finish(dc);
 
 	/* What the rule says. */
 	uint32_t expect_visible = 0;
 	for (size_t k = 0; k < NNAMES; k++) {
 		enum { UNDECIDED, OPEN, CLOSED } state = UNDECIDED;
 		bool visible = false, merged = false;
-		int top = -1;
+		int top = -1, last_dir = -1;
+		unsigned dir_layers = 0; /* the layers its merge opens */
 		uint8_t dtype = 0;
 		uint64_t top_ino = 0;
 		for (int l = 0; l < nl && state != CLOSED; l++) {
@@ -135,6 +138,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					visible = true;
 					top = l;
 					top_ino = L[l].ino[k];
+					last_dir = l;
+					dir_layers = 1u << l;
 					dtype = kind == K_DIR ? DT_DIR : DT_REG;
 					state = (kind == K_DIR && !L[l].dotwh[k])
 							? OPEN
@@ -145,6 +150,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			} else if (state == OPEN) {
 				if (real && kind == K_DIR) {
 					merged = true;
+					last_dir = l;
+					dir_layers |= 1u << l;
 					if (L[l].dotwh[k])
 						state = CLOSED;
 				} else if (real || hides) {
@@ -164,6 +171,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r->layer != top || r->dtype != dtype || r->ino != top_ino ||
 		    !!(r->flags & R_MERGED) != merged)
 			abort();
+		/* A directory is opened again in exactly the layers from its
+		 * top to the last one merged: none below, where it is absent
+		 * or hidden. */
+		if (dtype == DT_DIR && r->end != last_dir + 1)
+			abort();
+		/* ... and only in those: its gaps cover the layers between. */
+		for (int l = top; dtype == DT_DIR && l < r->end; l++)
+			if (dgap_covers(dc, r->name_off, (uint16_t)l) ==
+			    !!(dir_layers & (1u << l)))
+				abort();
 		/* A name shown from a layer below the upper one. */
 		if (fs.upper == 0 && top > 0 && !(r->flags & R_BELOW))
 			abort();

@@ -2,6 +2,7 @@
 formats, opaque directories, inode numbers, many layers."""
 
 import errno
+import json
 import os
 import stat
 import subprocess
@@ -289,6 +290,44 @@ class ReadView(LayerfsTestCase):
                 self.assertEqual(len(tops), count - 1 if count > 1 else 1)
                 m.unmount()
                 self._mounts.remove(m)
+
+    def test_directory_loads_open_only_layers_that_hold_it(self):
+        # Twenty layers: a directory of its own in each, one in all of
+        # them, one whited out under two layers that hold it (layers
+        # below the whiteout hold it again), and one in three layers far
+        # apart.  Listing every directory must open each directory in the
+        # layers that take part in its merge, and try no layer the
+        # parent's listing showed without it.
+        count = 20
+        layers = []
+        for i in range(count):
+            spec = {"own%d/f" % i: "o", "shared/s%d" % i: "s"}
+            if i < 2 or i > 4:
+                spec["wh/w%d" % i] = "w"
+            if i in (3, 11, 19):
+                spec["apart/a%d" % i] = "a"
+            layers.append(self.layer("D%d" % i, spec))
+        open(os.path.join(layers[4], ".wh.wh"), "w").close()
+        stats = self.path("dirload-stats.json")
+        m = self.mount(layers, opts=("stats=" + stats,))
+        seen = {}
+        for top, dirs, files in os.walk(m.path):
+            seen[os.path.relpath(top, m.path)] = sorted(files)
+        self.assertEqual(seen["shared"], sorted("s%d" % i
+                                                 for i in range(count)))
+        self.assertEqual(seen["wh"], ["w0", "w1"])
+        self.assertEqual(seen["apart"], ["a11", "a19", "a3"])
+        for i in range(count):
+            self.assertEqual(seen["own%d" % i], ["f"])
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
+        with open(stats) as f:
+            doc = json.load(f)
+        # root and shared: every layer; own<i>: one; wh: two; apart:
+        # three.
+        self.assertEqual(doc["dir_load_layers"],
+                         count + count + count + 2 + 3)
+        self.assertEqual(doc["dir_load_misses"], 0)
 
     def test_inodes_unique_across_filesystems(self):
         self.require_root()
