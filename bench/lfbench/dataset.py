@@ -11,6 +11,9 @@ Inside a dataset directory:
   layers/FMT/K     layers 1..4 in whiteout format FMT (built on demand)
   native/          the merged view, as plain directories
   stack/I          the layers of the scaling test (0 = bottom)
+  deep-N/I         an N-layer image, each layer adding directories of
+                   its own (0 = bottom; built on demand), and
+                   deep-N/native, its merged view
   untar.tar        the archive of the untar workload
   lists/           path lists for the load helper
   busybox/         the root file system of the container-start test
@@ -80,6 +83,20 @@ class Dataset:
     def stack_layers(self, n):
         """The n layers of a scaling stack, top first."""
         return [self.path("stack", str(i)) for i in range(n - 1, -1, -1)]
+
+    def deep_layers(self, n):
+        """The n layers of the image whose layers add directories of their
+        own, top first, built the first time they are asked for."""
+        d = self.path("deep-%d" % n)
+        if not os.path.isdir(d):
+            tmp = d + ".tmp"
+            util.rmtree(tmp)
+            _build_deep(tmp, n)
+            os.rename(tmp, d)
+        return [os.path.join(d, str(i)) for i in range(n - 1, -1, -1)]
+
+    def deep_native(self, n):
+        return self.path("deep-%d" % n, "native")
 
     def _format_layer(self, fmt, k):
         d = self.path("layers", fmt, str(k))
@@ -225,6 +242,37 @@ def _build_stacks(root, layers, files):
             with open(os.path.join(top, "s%d" % (i % LOOKUP_DIRS),
                                    "layer%d" % i), "w") as f:
                 f.write("layer %d\n" % i)
+
+
+def _build_deep(root, n):
+    """Layer i installs "package" i: files in directories that no other
+    layer has (usr/share/doc/pkgI, usr/lib/pkgI, etc/pkgI), as an image
+    built one package per step is.  Every seventh layer also changes the
+    configuration of the package installed three layers below it, so
+    some directories are held by two layers with others in between.
+    native/ is the merged view, as plain directories."""
+    def files_of(i):
+        return {"usr/share/doc/pkg%d/copyright" % i: "copyright %d\n" % i,
+                "usr/share/doc/pkg%d/changelog.gz" % i: "changes %d\n" % i,
+                "usr/lib/pkg%d/libpkg%d.so" % (i, i): "lib %d\n" % i,
+                "usr/lib/pkg%d/plugin.so" % i: "plugin %d\n" % i,
+                "etc/pkg%d/pkg.conf" % i: "conf %d\n" % i}
+
+    def write(top, rel, data):
+        p = os.path.join(top, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "w") as f:
+            f.write(data)
+
+    for i in range(n):
+        for rel, data in files_of(i).items():
+            write(os.path.join(root, str(i)), rel, data)
+            write(os.path.join(root, "native"), rel, data)
+        if i % 7 == 6:
+            rel = "etc/pkg%d/pkg.conf" % (i - 3)
+            data = "conf %d, changed by %d\n" % (i - 3, i)
+            write(os.path.join(root, str(i)), rel, data)
+            write(os.path.join(root, "native"), rel, data)
 
 
 def busybox_binary():

@@ -463,12 +463,49 @@ class Lookup(Workload):
         return secs, {}
 
 
+class DeepImageWalk(Workload):
+    """A many-layer image where each layer adds directories of its own:
+    what a union pays for the layers a directory is absent from."""
+    group = "metadata"
+    command = "find . -printf '%y %s %m %U %G %T@\\n'"
+
+    def __init__(self, nlayers):
+        self.n = nlayers
+        self.name = "deep_image_walk"
+        self.title = "stat walk of a %d-layer image whose every layer adds " \
+            "directories of its own, fresh mount: `%s`" % (nlayers,
+                                                          self.command)
+
+    def layers(self, ds, impl):
+        return ds.deep_layers(self.n)
+
+    def native_root(self, ds):
+        return ds.deep_native(self.n)
+
+    def prepare_once(self, ds, ctx):
+        # Built if missing; the layer directories are then cached, so the
+        # time is the union's own.
+        for layer in ds.deep_layers(self.n):
+            util.run(["find", layer, "-printf", "%s\n"],
+                     stdout=subprocess.DEVNULL)
+        # find prints "." and every entry below it.
+        self.entries = 1 + sum(len(d) + len(f) for _, d, f in
+                               os.walk(ds.deep_native(self.n)))
+
+    def measure(self, t, ds, ctx):
+        secs, r = _sh(self.command, t, self.timeout)
+        _check(r, "find")
+        _expect(util.count_lines(r.stdout), self.entries, "entries found")
+        return secs, {}
+
+
 def all_workloads(ds_params):
     wl = [StatWalk("cold"), StatWalk("warm"), FlatList(False), FlatList(True),
           ReadAll(), GrepR(), ReadAll(True), GrepR(True), Untar(), Append(False), Append(True),
           MetaChange("chown_r"), MetaChange("chmod_r"), MetaChange("rm_rf"),
           Fio("randread"), Fio("read"), Fio("write")]
     wl += [Parallel(p) for p in (1, 2, 4, 8)]
+    wl += [DeepImageWalk(min(128, max(ds_params["stacks"])))]
     wl += [MountCycle(), DaemonRss()]
     wl += [Lookup(n, ds_params["lookup_files"]) for n in ds_params["stacks"]]
     return wl
