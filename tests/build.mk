@@ -19,7 +19,8 @@ unit-tests: $(UNIT_BIN)
 # rebuilds them (a stale one had the old layout).
 -include $(wildcard $(BUILD)/tests/unit/*.d $(BUILD)/tests/fuzz/*.d)
 
-# TESTS= limits the integration modules (substring), e.g. TESTS=read_view
+# TESTS= limits the integration modules (substrings, any of them), e.g.
+# TESTS=read_view or TESTS="read_view cow"; one that matches nothing fails.
 test: deps all unit-tests
 	@BUILD=$(BUILD) TESTS="$(TESTS)" sh tests/run-tests.sh
 

@@ -2,7 +2,11 @@
 """Runs the integration test modules, each in its own process with a time
 limit, and prints one line per test and a closing summary.
 
-usage: run.py [--timeout SECONDS] [--only SUBSTRING] [MODULE...]
+usage: run.py [--timeout SECONDS] [--only SUBSTRINGS] [MODULE...]
+
+--only keeps the modules whose file name contains any of its substrings
+(separated by spaces or commas); one that matches no module is an error,
+so a misspelt name cannot pass by running nothing.
 
 A module that runs past its limit is killed (with its whole process group)
 and every FUSE mount left under the test temporary directories is aborted,
@@ -84,7 +88,16 @@ def main():
     ap.add_argument("modules", nargs="*")
     a = ap.parse_args()
     mods = a.modules or sorted(glob.glob(os.path.join(HERE, "test_*.py")))
-    mods = [m for m in mods if a.only in os.path.basename(m)]
+    wanted = [w for w in re.split(r"[\s,]+", a.only) if w]
+    if wanted:
+        unmatched = [w for w in wanted
+                     if not any(w in os.path.basename(m) for m in mods)]
+        if unmatched:
+            print("run.py: no test module matches %s"
+                  % ", ".join(map(repr, unmatched)), file=sys.stderr)
+            return 2
+        mods = [m for m in mods
+                if any(w in os.path.basename(m) for w in wanted)]
     npass = nfail = nskip = 0
     run_dir = make_run_dir()
     for path in mods:
