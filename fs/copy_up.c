@@ -1,5 +1,6 @@
 #include "copy_up.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,6 +15,7 @@
 #include "copy_data.h"
 #include "creds.h"
 #include "dcache.h"
+#include "dgap.h"
 #include "dirfd_cache.h"
 #include "lf_common.h"
 #include "metacopy.h"
@@ -149,6 +151,11 @@ static int publish(struct lfs *fs, struct node *n, const char *tmp,
 	if (parent->dc) {
 		struct drec *rec = dcache_find(parent->dc, name);
 		if (rec) {
+			/* A directory now opens in the upper layer, then in
+			 * the layers from its old top down. */
+			if (rec->dtype == DT_DIR)
+				dgap_copied_up(parent->dc, rec->name_off,
+					       (uint16_t)fs->upper, rec->layer);
 			rec->layer = (uint16_t)fs->upper;
 			if (new_flags & (N_METACOPY | N_ORIGIN_SET))
 				rec->flags |= R_CHECK;

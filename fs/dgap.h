@@ -8,8 +8,11 @@
  * above), so they are kept aside rather than in every record.
  *
  * Only lower layers can hold a gap (a gap lies strictly below the layer a
- * name was first found in), and lower layers never change under the
- * mount, so gaps stay true for as long as their listing lives.
+ * name was first found in, or below the upper layer a directory was
+ * copied up to), and lower layers never change under the mount, so gaps
+ * stay true for as long as their listing lives.  Only gaps over layers
+ * the listing itself was read from are kept: the others are out of the
+ * child's reach anyway (its candidates come from the parent's chain).
  */
 #ifndef LFS_DGAP_H
 #define LFS_DGAP_H
@@ -24,12 +27,17 @@ struct dgap {
 	uint16_t from, to; /* absent in layers from..to-1 */
 };
 
-/* Notes that the child at name_off is absent in layers from..to-1.  A
+/* While the listing is loaded (dc->chain holds the layers read so far):
+ * notes that the child at name_off is absent in layers from..to-1.  A
  * gap that cannot be stored is dropped: it only saves work. */
 void dgap_add(struct dcache *dc, uint32_t name_off, uint16_t from,
 	      uint16_t to);
 /* Orders the gaps for dgap_covers once the listing is complete. */
 void dgap_finish(struct dcache *dc);
+/* After the load: the child directory at name_off, whose top layer was
+ * old_top, was copied up to the upper layer (layer `upper`). */
+void dgap_copied_up(struct dcache *dc, uint32_t name_off, uint16_t upper,
+		    uint16_t old_top);
 /* Whether the listing knows the child at name_off to be absent in layer. */
 bool dgap_covers(const struct dcache *dc, uint32_t name_off, uint16_t layer);
 

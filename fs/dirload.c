@@ -159,7 +159,8 @@ static int load_layers(struct lfs *fs, struct node *dir, struct dcache *dc,
  * the caller may hold already, which shares a stripe with dir's, or
  * which is tried: waiting for it while holding dir's could deadlock with
  * a thread locking both in the other order, and every layer from top
- * to end is a correct, slower, answer.
+ * to end is a correct, slower, answer.  The caller holds ns_lock, so
+ * that dir's parent and name stay what they are meanwhile.
  */
 static bool parent_chain(struct node *dir, bool parent_held, int top,
 			 int end, uint16_t *cands, uint16_t *ncands)
@@ -172,10 +173,9 @@ static bool parent_chain(struct node *dir, bool parent_held, int top,
 		return false;
 	struct dcache *pdc = parent->dc;
 	if (pdc) {
-		/* dir's name cannot change while the parent's lock is held
-		 * (a rename locks both parents).  A record found for a node
-		 * moved here since is that of the name it now has; a moved
-		 * directory exists in the upper layer only, never a gap. */
+		/* A moved directory exists in the upper layer only, or is
+		 * redirected: a gap kept for an earlier holder of its name
+		 * never concerns it. */
 		const struct drec *self =
 			pdc->ngaps ? dcache_find(pdc, node_name(dir)) : NULL;
 		for (uint16_t i = 0; i < pdc->nchain; i++) {
@@ -214,37 +214,51 @@ static int load(struct lfs *fs, struct node *dir, bool parent_held,
 		return -ENOMEM;
 	}
 	uint16_t ncands = 0;
-	int top = node_layer(dir);
-	int end = (node_flags(dir) & N_ROOT) ? fs->nlayers : dir->end;
-	const char *redirect = NULL;
+	char *redirect = NULL;
+	bool redirected = false, from_parent = false;
 	int r = 0;
 
+	/* A rename changes a directory's parent, name, end and redirect
+	 * holding the parents' locks and ns_lock, not dir's own lock: they
+	 * are read under ns_lock, the redirect as a copy. */
+	pthread_rwlock_rdlock(&fs->ns_lock);
+	int top = node_layer(dir);
+	int end = (node_flags(dir) & N_ROOT) ? fs->nlayers : dir->end;
 	if ((node_flags(dir) & N_REDIRECT) && dir->ext && dir->ext->redirect) {
-		redirect = dir->ext->redirect;
-		if (lfs_has_upper(fs) && top == fs->upper)
+		redirected = true;
+		redirect = strdup(dir->ext->redirect);
+	} else {
+		from_parent = parent_chain(dir, parent_held, top, end, cands,
+					   &ncands);
+	}
+	pthread_rwlock_unlock(&fs->ns_lock);
+
+	if (redirected) {
+		if (!redirect)
+			r = -ENOMEM;
+		if (r == 0 && lfs_has_upper(fs) && top == fs->upper)
 			cands[ncands++] = (uint16_t)fs->upper;
 		uint16_t n = 0;
-		r = redirect_lower_chain(fs, redirect, cands + ncands,
-					 (uint16_t)(fs->nlayers - ncands), &n);
+		if (r == 0)
+			r = redirect_lower_chain(fs, redirect, cands + ncands,
+						 (uint16_t)(fs->nlayers - ncands),
+						 &n);
 		ncands = (uint16_t)(ncands + n);
-	} else {
-		if (parent_chain(dir, parent_held, top, end, cands, &ncands)) {
-			/* The directory may have been copied up after the
-			 * parent's listing was read. */
-			if (top == fs->upper && (ncands == 0 ||
-						 cands[0] != fs->upper)) {
-				memmove(cands + 1, cands,
-					ncands * sizeof(uint16_t));
-				cands[0] = (uint16_t)fs->upper;
-				ncands++;
-			}
-		} else {
-			for (int l = top; l < end; l++)
-				cands[ncands++] = (uint16_t)l;
+	} else if (from_parent) {
+		/* The directory may have been copied up after the parent's
+		 * listing was read. */
+		if (top == fs->upper && (ncands == 0 || cands[0] != fs->upper)) {
+			memmove(cands + 1, cands, ncands * sizeof(uint16_t));
+			cands[0] = (uint16_t)fs->upper;
+			ncands++;
 		}
+	} else {
+		for (int l = top; l < end; l++)
+			cands[ncands++] = (uint16_t)l;
 	}
 	if (r == 0)
 		r = load_layers(fs, dir, dc, cands, ncands, redirect);
+	free(redirect);
 	free(cands);
 	if (r < 0) {
 		dcache_free(dc);

@@ -779,6 +779,35 @@ class CopyOnWrite(LayerfsTestCase):
         self.assertEqual(os.stat(p).st_nlink, 1)
         self.assertEqual(os.listdir(os.path.join(m2.path, "etc")), ["hello"])
 
+    def test_copied_up_directory_reloads_only_where_it_exists(self):
+        # p is in four layers, p/d in the lower two.  Once d is copied up,
+        # loading its listing again must open the upper layer and d's own
+        # layers, not the two in between where d never was.
+        self.require_root()  # the kernel is made to forget d
+        layers = [self.layer("cgap%d" % i, dict(
+            {"p/own%d" % i: "x"}, **({"p/d/f%d" % i: "f"} if i >= 2 else {})))
+            for i in range(4)]
+        stats = self.path("cgap-stats.json")
+        m = self.mount_rw(layers, opts=("stats=" + stats,))
+        j = lambda *a: os.path.join(m.path, *a)
+        self.assertEqual(sorted(os.listdir(j("p/d"))), ["f2", "f3"])
+        write(j("p/d/new"), "n")  # copies d up
+        keep_p = os.open(j("p"), os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            with open("/proc/sys/vm/drop_caches", "w") as f:
+                f.write("2\n")
+            self.assertEqual(sorted(os.listdir(j("p/d"))),
+                             ["f2", "f3", "new"])
+        finally:
+            os.close(keep_p)
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
+        with open(stats) as f:
+            doc = json.load(f)
+        # root, p, d, and d once more after the kernel forgot it.
+        self.assertGreaterEqual(doc["dir_loads"], 4, doc)
+        self.assertEqual(doc["dir_load_misses"], 0, doc)
+
     def test_names_of_one_inode_stay_apart(self):
         # One inode, two lower names; the kernel learns "b" first, so the
         # daemon's node is known under "b".  Removing or renaming "a"
