@@ -244,11 +244,19 @@ static int run(struct lfs_options *o)
 	int r = session_loop_run(se, &fs, threads);
 	if (r != 0)
 		status = LFS_EXIT_RUNTIME;
+	/* Ended by a signal, the mount is still there: the rings' workers
+	 * end before the unmount closes /dev/fuse, whose fd number they use
+	 * (session_loop_run waited for its own workers). */
+	uring_stop();
+	fuse_session_unmount(se);
+	/* Only now: a statistics file inside this very mount would wait on
+	 * this daemon, whose workers are gone. */
 	lfs_stats_save(&fs);
+	goto out_rings;
 out_unmount:
 	fuse_session_unmount(se);
-	/* After the unmount, which ends the workers' pending fetches. */
-	uring_stop();
+out_rings:
+	uring_free();
 out_session:
 	fuse_session_destroy(se);
 out:
@@ -284,16 +292,22 @@ int layerfs_main(int argc, char **argv)
 		lfs_options_free(&o);
 		return 0;
 	}
-	if (o.stats_file) {
-		/* The daemon changes directory to / when it detaches. */
-		char *abs = absolute(o.stats_file);
+	/* The daemon changes directory to / when it detaches (even with
+	 * -f): the unmount at SIGTERM and the statistics file need paths
+	 * that still mean the same then. */
+	char **rel[] = { &o.mountpoint, &o.stats_file };
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		if (!*rel[i])
+			continue;
+		char *abs = absolute(*rel[i]);
 		if (!abs) {
-			lf_err("cannot resolve stats file '%s'", o.stats_file);
+			lf_err("cannot resolve '%s': %s", *rel[i],
+			       strerror(errno));
 			lfs_options_free(&o);
 			return LFS_EXIT_USAGE;
 		}
-		free(o.stats_file);
-		o.stats_file = abs;
+		free(*rel[i]);
+		*rel[i] = abs;
 	}
 	debug_log = o.debug;
 	fuse_set_log_func(fuse_log_to_stderr);

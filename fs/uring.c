@@ -64,6 +64,7 @@ static struct {
 	unsigned per_queue;
 	unsigned nslots;
 	bool stopping; /* under workers_lock */
+	bool joined;   /* uring_stop joined the workers */
 	atomic_bool warned;
 } U = { .dev_fd = -1, .stop_fd = -1 };
 
@@ -532,7 +533,7 @@ void uring_start(struct lfs *fs, int dev_fd, uint32_t max_write,
 
 void uring_stop(void)
 {
-	if (!U.workers)
+	if (!U.workers || U.joined)
 		return;
 	/* No worker starts from now on; the running ones see the stop
 	 * eventfd (those waiting for a request) or the unmount's end of
@@ -549,7 +550,15 @@ void uring_stop(void)
 		if (w->joinable)
 			pthread_join(w->thread, NULL);
 	}
-	/* The statistics thread may be reading the workers' counts. */
+	U.joined = true;
+}
+
+void uring_free(void)
+{
+	if (!U.workers)
+		return;
+	uring_stop();
+	/* The statistics may be reading the workers' counts. */
 	pthread_mutex_lock(&workers_lock);
 	for (unsigned i = 0; i < U.nslots; i++) {
 		free(U.workers[i].hdr);

@@ -48,8 +48,13 @@ bool uring_reply(const struct iovec *iov, int count, ssize_t *written);
  * the data is not copied once more. */
 void *uring_reply_buffer(size_t *capacity);
 
-/* Stops and joins the workers (after the session loop). */
+/* Stops and joins the workers, after the session loop and before the
+ * unmount: libfuse closes /dev/fuse there, and a worker still answering
+ * a request would send its reply to whatever file got that fd number
+ * next.  Their counts stay readable. */
 void uring_stop(void);
+/* Frees what uring_stop kept (after the last statistics). */
+void uring_free(void);
 
 /* For the statistics: workers started, requests they answered. */
 unsigned uring_workers(void);

@@ -197,8 +197,13 @@ int cmd_run(const struct global_opts *g, int argc, char **argv)
 setup_failed:
 	/* Nothing runs: leave nothing behind (a user's --upper stays). */
 	daemon_abandon(&c);
-	if (c.daemon_pid > 0)
+	if (c.daemon_pid > 0) {
+		/* Serving a mount no container will use.  In a user namespace
+		 * it holds that mount's namespace itself, so it would never
+		 * see the mount go: ask it to end. */
+		kill(c.daemon_pid, SIGTERM);
 		monitor_reap(c.daemon_pid, 5000);
+	}
 	if (!st.name && container_to_state(&c, &st) < 0)
 		lr_state_init(&st);
 	if (st.name) {

@@ -10,6 +10,7 @@ mount is clean).  test_crash.py covers SIGKILL during a data copy-up.
 
 import errno
 import fcntl
+import json
 import os
 import signal
 import subprocess
@@ -466,6 +467,36 @@ class Signals(LayerfsTestCase):
         self.assertTrue(os.path.exists(os.path.join(m.upper, ".wh.a")))
         m2 = self.mount([low], m.upper, m.work, mnt=self.path("again"))
         self.assertEqual(sorted(os.listdir(m2.path)), ["d", "new"])
+
+    def test_sigint_with_relative_paths_and_stats_inside(self):
+        # The daemon leaves its directory for / before it serves (even
+        # with -f): a relative mountpoint was not unmounted at SIGINT,
+        # with exit status 0.  And a statistics file inside the mount
+        # itself hung the daemon at SIGTERM or SIGINT (written while the
+        # mount was up, after its workers ended).
+        low = self.layer("rlow", {"a": "a\n"})
+        base = self.mkdirs("rel")
+        for d in ("up", "wk", "mnt"):
+            os.makedirs(os.path.join(base, d))
+        proc = subprocess.Popen(
+            [lfstest.LAYERFS, "-f", "-o",
+             "lowerdir=%s,upperdir=up,workdir=wk,stats=mnt/st.json" % low,
+             "mnt"], cwd=base, stderr=subprocess.PIPE)
+        mnt = os.path.join(base, "mnt")
+        self.before_cleanup(lambda: subprocess.run(
+            ["umount", "-l", mnt], stderr=subprocess.DEVNULL))
+        self.before_cleanup(lambda: proc.poll() is None and proc.kill())
+        deadline = time.time() + 10
+        while lfstest.mounted_fstype(mnt) is None and time.time() < deadline:
+            time.sleep(0.02)
+        self.assertIsNotNone(lfstest.mounted_fstype(mnt), "never mounted")
+        self.assertEqual(os.listdir(mnt), ["a"])
+        proc.send_signal(signal.SIGINT)
+        self.assertEqual(proc.wait(timeout=30), 0, proc.stderr.read())
+        self.assertIsNone(lfstest.mounted_fstype(mnt))
+        # Written after the unmount: into the mountpoint directory.
+        with open(os.path.join(mnt, "st.json")) as f:
+            self.assertIn("lookups", json.load(f))
 
 
 CLIENTS = {
