@@ -244,9 +244,9 @@ static int run(struct lfs_options *o)
 	int r = session_loop_run(se, &fs, threads);
 	if (r != 0)
 		status = LFS_EXIT_RUNTIME;
-	/* Ended by a signal, the mount is still there: the rings' workers
-	 * end before the unmount closes /dev/fuse, whose fd number they use
-	 * (session_loop_run waited for its own workers). */
+	/* When a signal ended the loop, the mount is still there: the
+	 * rings' workers end before the unmount closes /dev/fuse, whose fd
+	 * number they use (session_loop_run waited for its own workers). */
 	uring_stop();
 	fuse_session_unmount(se);
 	/* Only now: a statistics file inside this very mount would wait on
