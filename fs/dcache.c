@@ -263,6 +263,16 @@ void dcache_hide(struct dcache *dc, struct drec *r, bool whiteout_in_upper)
 	r->ino = 0;
 }
 
+int dcache_chain_append(struct dcache *dc, uint16_t layer)
+{
+	uint16_t *nc = realloc(dc->chain, (dc->nchain + 1u) * sizeof(*nc));
+	if (!nc)
+		return -ENOMEM;
+	nc[dc->nchain++] = layer;
+	dc->chain = nc;
+	return 0;
+}
+
 void dcache_chain_push_top(struct dcache *dc, uint16_t layer)
 {
 	if (dc->nchain && dc->chain[0] == layer)

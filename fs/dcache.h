@@ -139,6 +139,8 @@ void dcache_attach(struct node *dir, struct dcache *dc);
 int dcache_add(struct dcache *dc, const char *name, uint16_t layer,
 	       uint8_t dtype, uint64_t ino, uint8_t flags);
 void dcache_hide(struct dcache *dc, struct drec *r, bool whiteout_in_upper);
+/* Adds `layer`, below the others, to the chain of a listing being read. */
+int dcache_chain_append(struct dcache *dc, uint16_t layer);
 /* Puts `layer` at the top of the chain (after the directory's copy-up). */
 void dcache_chain_push_top(struct dcache *dc, uint16_t layer);
 

@@ -5,13 +5,19 @@
 
 #include "dcache.h"
 
-/* Whether the listing was read from any layer in from..to-1. */
+/* Whether the listing was read from any layer in from..to-1: the first
+ * layer of its chain (top first, so ascending) not above `from`. */
 static bool read_between(const struct dcache *dc, uint16_t from, uint16_t to)
 {
-	for (uint16_t i = 0; i < dc->nchain; i++)
-		if (dc->chain[i] >= from && dc->chain[i] < to)
-			return true;
-	return false;
+	uint16_t lo = 0, hi = dc->nchain;
+	while (lo < hi) {
+		uint16_t mid = (uint16_t)(lo + (hi - lo) / 2);
+		if (dc->chain[mid] < from)
+			lo = (uint16_t)(mid + 1);
+		else
+			hi = mid;
+	}
+	return lo < dc->nchain && dc->chain[lo] < to;
 }
 
 static bool room_for_one(struct dcache *dc)
@@ -91,8 +97,8 @@ void dgap_finish(struct dcache *dc)
 
 bool dgap_covers(const struct dcache *dc, uint32_t name_off, uint16_t layer)
 {
-	for (uint32_t i = lower_bound(dc, name_off, 0); i < dc->ngaps && dc->gaps[i].name_off == name_off;
-	     i++)
+	for (uint32_t i = lower_bound(dc, name_off, 0);
+	     i < dc->ngaps && dc->gaps[i].name_off == name_off; i++)
 		if (layer >= dc->gaps[i].from && layer < dc->gaps[i].to)
 			return true;
 	return false;

@@ -138,12 +138,8 @@ static int load_layers(struct lfs *fs, struct node *dir, struct dcache *dc,
 		close(fd);
 		if (r < 0)
 			return r;
-		uint16_t *nc = realloc(dc->chain, (dc->nchain + 1u) *
-							  sizeof(uint16_t));
-		if (!nc)
+		if (dcache_chain_append(dc, (uint16_t)l) < 0)
 			return -ENOMEM;
-		dc->chain = nc;
-		dc->chain[dc->nchain++] = (uint16_t)l;
 		if (opaque || opaque_x > 0)
 			break;
 	}
@@ -233,16 +229,14 @@ static int load(struct lfs *fs, struct node *dir, bool parent_held,
 	}
 	pthread_rwlock_unlock(&fs->ns_lock);
 
-	if (redirected) {
-		if (!redirect)
-			r = -ENOMEM;
-		if (r == 0 && lfs_has_upper(fs) && top == fs->upper)
+	if (redirected && !redirect) {
+		r = -ENOMEM;
+	} else if (redirected) {
+		if (lfs_has_upper(fs) && top == fs->upper)
 			cands[ncands++] = (uint16_t)fs->upper;
 		uint16_t n = 0;
-		if (r == 0)
-			r = redirect_lower_chain(fs, redirect, cands + ncands,
-						 (uint16_t)(fs->nlayers - ncands),
-						 &n);
+		r = redirect_lower_chain(fs, redirect, cands + ncands,
+					 (uint16_t)(fs->nlayers - ncands), &n);
 		ncands = (uint16_t)(ncands + n);
 	} else if (from_parent) {
 		/* The directory may have been copied up after the parent's

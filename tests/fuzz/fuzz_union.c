@@ -115,12 +115,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (L[l].opaque != opaque)
 			abort(); /* the marker must be recognised */
 		/* The layers read so far, as dirload.c keeps them. */
-		uint16_t *chain = realloc(dc->chain,
-					  (dc->nchain + 1u) * sizeof(uint16_t));
-		if (!chain)
+		if (dcache_chain_append(dc, (uint16_t)l) < 0)
 			abort();
-		dc->chain = chain;
-		dc->chain[dc->nchain++] = (uint16_t)l;
 		if (opaque)
 			break;
 	}
