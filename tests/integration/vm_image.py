@@ -10,9 +10,11 @@ no cpio program is needed.
 import glob
 import os
 import re
+import selectors
 import shutil
 import stat
 import subprocess
+import time
 
 import layerrun_util as lu
 import lfstest
@@ -145,20 +147,59 @@ def build_initramfs(path, workdir, busybox, fuse_module):
     return path
 
 
-def boot(kernel, initramfs, timeout):
-    """Boots the VM; returns (console output, timed out?)."""
-    accel = os.environ.get("LFS_VM_ACCEL", "tcg,thread=multi")
+def default_accel():
+    """KVM where this machine offers it, software emulation elsewhere."""
+    if os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return "kvm"
+    return "tcg,thread=multi"
+
+
+def boot(kernel, initramfs, timeout, first_line_timeout, marker="LFVM "):
+    """Boots the VM and returns (console output, why it was stopped or
+    None).  Each console line is echoed to stdout as it comes, so a run
+    cut short by a harness's own timeout still shows where the guest was.
+    The VM is stopped when no line holding MARKER came within
+    FIRST_LINE_TIMEOUT seconds (the kernel never reached the guest's
+    init), or when it ran TIMEOUT seconds in all."""
+    accel = os.environ.get("LFS_VM_ACCEL") or default_accel()
     cmd = [QEMU, "-accel", accel, "-smp", "2", "-cpu", "max", "-m", "1024",
            "-nographic", "-no-reboot", "-nic", "none", "-kernel", kernel,
            "-initrd", initramfs, "-append",
            "console=ttyS0 quiet loglevel=3 panic=-1"]
-    try:
-        r = subprocess.run(cmd, stdin=subprocess.DEVNULL,
-                           capture_output=True, timeout=timeout)
-        return r.stdout.decode(errors="replace"), False
-    except subprocess.TimeoutExpired as e:
-        out = e.stdout or b""
-        return out.decode(errors="replace"), True
+    print("vm| %s" % " ".join(cmd), flush=True)
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines, pending, stopped, seen_marker = [], b"", None, False
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while True:
+            elapsed = time.monotonic() - start
+            if not seen_marker and elapsed > first_line_timeout:
+                stopped = "the guest's init printed nothing in %ds" \
+                    % first_line_timeout
+            elif elapsed > timeout:
+                stopped = "the VM ran past %ds" % timeout
+            if stopped:
+                proc.kill()
+                break
+            if not sel.select(timeout=1.0):
+                continue
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            pending += chunk
+            *done, pending = pending.split(b"\n")
+            for raw in done:
+                line = raw.decode(errors="replace").rstrip("\r")
+                lines.append(line)
+                seen_marker = seen_marker or marker in line
+                print("vm| %6.1fs %s" % (elapsed, line), flush=True)
+    proc.wait()
+    proc.stdout.close()
+    if pending:
+        lines.append(pending.decode(errors="replace"))
+    return "\n".join(lines), stopped
 
 
 def have_qemu():

@@ -32,6 +32,29 @@ check_refused() {
 		echo "$err" | grep -q -- "$want"' "rc=$rc err=$err"
 }
 
+# watchdog SECONDS: when a check hangs, the host would only see the VM
+# stop at its own timeout.  After SECONDS this shows every process with
+# the kernel function it waits in, and ends the VM.  It writes to init's
+# own console, which holds no mount busy (/dev is unmounted before
+# switch_root); $! is its pid.
+watchdog() {
+	(
+		# Its sleep must end with it: a sleep left behind would hold
+		# the console open.
+		sleep "$1" &
+		trap "kill $!; exit" TERM
+		wait
+		report watchdog fail "phase still running after $1 s"
+		for p in /proc/[0-9]*; do
+			cmd=$(tr '\0' ' ' <$p/cmdline 2>/dev/null)
+			[ -n "$cmd" ] || continue	# a kernel thread
+			echo "lfvm: ${p#/proc/} $(cut -d' ' -f3 $p/stat)" \
+				"wchan=$(cat $p/wchan) $cmd"
+		done 2>/dev/null
+		poweroff -f
+	) &
+}
+
 mount_basics() {
 	mount -t proc proc /proc
 	mount -t sysfs sys /sys
@@ -65,6 +88,8 @@ as_app() {
 
 phase1() {
 	mount_basics
+	watchdog 100
+	dog=$!
 	out=$(layerrun run --rm --lower /img /bin/sh -c \
 		'echo inside; cat /etc/motd' 2>/tmp/err)
 	rc=$?
@@ -82,12 +107,15 @@ from the image" ] && echo "$err" | grep -q chroot' \
 		[ -e /$d ] && cp -a /$d /newroot/
 	done
 	mkdir -p /newroot/proc /newroot/sys /newroot/dev /newroot/tmp
+	kill "$dog"
+	wait "$dog"
 	umount /dev/pts /dev /sys /proc
 	exec switch_root /newroot /init phase2
 }
 
 phase2() {
 	mount_basics
+	watchdog 200
 	mount -t cgroup2 cgroup2 /sys/fs/cgroup
 	report cgroup2_controllers ok "$(cat /sys/fs/cgroup/cgroup.controllers)"
 
