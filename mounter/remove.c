@@ -91,8 +91,8 @@ static int remove_paths(const struct lr_state *st, int rootfd,
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPERM;
 }
 
-int container_remove(int rootfd, const char *root, struct lr_state *st,
-		     bool keep, char **kept_path)
+static int remove_container(int rootfd, const char *root, struct lr_state *st,
+			    bool keep, char **kept_path, bool report)
 {
 	*kept_path = NULL;
 	stop_daemon(st);
@@ -122,8 +122,22 @@ int container_remove(int rootfd, const char *root, struct lr_state *st,
 	/* A user's --upper is never removed: keeping it is why it was
 	 * given; a default one goes unless kept. */
 	int r = remove_paths(st, rootfd, name, extra);
-	if (r < 0)
-		lf_err("cannot remove all of container %s's files in '%s/%s'",
-		       name, root, name);
+	if (r < 0 && report)
+		lf_err("cannot remove all of container %s's files in '%s/%s': %s",
+		       name, root, name, strerror(-r));
+	return r;
+}
+
+int container_remove(int rootfd, const char *root, struct lr_state *st,
+		     bool keep, char **kept_path)
+{
+	return remove_container(rootfd, root, st, keep, kept_path, true);
+}
+
+int container_try_remove(int rootfd, const char *root, struct lr_state *st)
+{
+	char *kept = NULL;
+	int r = remove_container(rootfd, root, st, false, &kept, false);
+	free(kept);
 	return r;
 }

@@ -18,4 +18,8 @@
 int container_remove(int rootfd, const char *root, struct lr_state *st,
 		     bool keep, char **kept_path);
 
+/* container_remove without KEEP, and silent when something is left: for
+ * a first try that a caller repeats once the reason may be gone. */
+int container_try_remove(int rootfd, const char *root, struct lr_state *st);
+
 #endif
