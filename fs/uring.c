@@ -418,6 +418,13 @@ static void *worker_main(void *arg)
 		}
 		io_uring_cq_advance(&w->ring, seen);
 	}
+	/* A request that came in the same batch as the stop was served,
+	 * and its reply is still queued: closing the ring would drop it,
+	 * and the kernel would end that request ECONNABORTED at the
+	 * unmount though its work was done.  Its fetch half may still
+	 * take one more request, which ends like those never read. */
+	if (stop && io_uring_sq_ready(&w->ring))
+		io_uring_submit(&w->ring);
 	/* Closing the ring gives the kernel back the slot. */
 	pthread_mutex_lock(&ring_map_lock);
 	io_uring_queue_exit(&w->ring);

@@ -498,6 +498,55 @@ class Signals(LayerfsTestCase):
         with open(os.path.join(mnt, "st.json")) as f:
             self.assertIn("lookups", json.load(f))
 
+    def test_request_in_flight_at_sigterm_is_answered(self):
+        # SIGTERM ends the daemon after the requests it is serving: a
+        # copy-up in progress finishes, its client gets its answer, and
+        # then the mount goes.
+        low = self.mkdirs("flow")
+        chunk = os.urandom(1 << 20)
+        with open(os.path.join(low, "big"), "wb") as f:
+            for _ in range(256):
+                f.write(chunk)
+        m = self.mount_rw([low], name="flight")
+        with open("/proc/%d/io" % m.pid) as f:
+            written0 = self.written(f.read())
+        client = subprocess.Popen(
+            [sys.executable, "-c",
+             "import os, sys, time\n"
+             "fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)\n"
+             "print(time.monotonic(), os.write(fd, b'!'), flush=True)\n",
+             os.path.join(m.path, "big")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # The copy-up has begun once the daemon dirties file pages.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and client.poll() is None:
+            with open("/proc/%d/io" % m.pid) as f:
+                if self.written(f.read()) > written0:
+                    break
+            time.sleep(0.001)
+        signalled = time.monotonic()
+        m.proc.send_signal(signal.SIGTERM)
+        out, err = client.communicate(timeout=60)
+        self.assertEqual(client.returncode, 0, err)
+        answered, n = out.split()
+        self.assertEqual(n, "1")
+        if float(answered) < signalled:
+            self.skipTest("the copy-up ended before SIGTERM was sent: "
+                          "this machine copies too fast for the test")
+        self.assertEqual(m.proc.wait(timeout=30), 0, m.stderr())
+        self.assertIsNone(lfstest.mounted_fstype(m.path))
+        with open(os.path.join(m.upper, "big"), "rb") as f:
+            self.assertEqual(os.fstat(f.fileno()).st_size, (256 << 20) + 1)
+            f.seek(-(1 << 20) - 1, os.SEEK_END)
+            self.assertEqual(f.read(), chunk + b"!")
+
+    @staticmethod
+    def written(proc_io):
+        """Bytes of files a process dirtied, per /proc/PID/io (its
+        replies to the kernel do not count there)."""
+        fields = dict(l.split(": ") for l in proc_io.splitlines())
+        return int(fields["write_bytes"])
+
 
 CLIENTS = {
     "reader": "import sys\n"
