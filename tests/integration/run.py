@@ -74,6 +74,9 @@ def run_module(path, timeout, run_dir):
                          re.M):
         test = m.group(1).replace("__main__.", name + ".")
         results.append((test, m.group(2), m.group(3)))
+    # What a module wants said even when it passes (a retry, say).
+    for m in re.finditer(r"^@@note (.*)$", text, re.M):
+        results.append((name, "note", m.group(1)))
     if timed_out:
         results.append((name, "fail", "timed out after %ds" % timeout))
     elif proc.returncode != 0 and not any(r[1] == "fail" for r in results):
@@ -110,6 +113,8 @@ def main():
             elif verdict == "skip":
                 nskip += 1
                 print("skip   %s: %s" % (test, why))
+            elif verdict == "note":
+                print("note   %s: %s" % (test, why))
             else:
                 nfail += 1
                 failed = True

@@ -162,10 +162,12 @@ def boot(kernel, initramfs, timeout, first_line_timeout, marker="LFVM "):
     FIRST_LINE_TIMEOUT seconds (the kernel never reached the guest's
     init), or when it ran TIMEOUT seconds in all."""
     accel = os.environ.get("LFS_VM_ACCEL") or default_accel()
+    # loglevel=4: the kernel's errors (a task hung for 120 s, a lockup)
+    # reach the console, where a hang shows them.
     cmd = [QEMU, "-accel", accel, "-smp", "2", "-cpu", "max", "-m", "1024",
            "-nographic", "-no-reboot", "-nic", "none", "-kernel", kernel,
            "-initrd", initramfs, "-append",
-           "console=ttyS0 quiet loglevel=3 panic=-1"]
+           "console=ttyS0 quiet loglevel=4 panic=-1"]
     print("vm| %s" % " ".join(cmd), flush=True)
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,

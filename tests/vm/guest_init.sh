@@ -88,7 +88,7 @@ as_app() {
 
 phase1() {
 	mount_basics
-	watchdog 100
+	watchdog 60
 	dog=$!
 	out=$(layerrun run --rm --lower /img /bin/sh -c \
 		'echo inside; cat /etc/motd' 2>/tmp/err)
@@ -109,13 +109,16 @@ from the image" ] && echo "$err" | grep -q chroot' \
 	mkdir -p /newroot/proc /newroot/sys /newroot/dev /newroot/tmp
 	kill "$dog"
 	wait "$dog"
+	# Unguarded until phase 2's watchdog: say where the guest is.
+	echo "lfvm: phase 1 done, switching root"
 	umount /dev/pts /dev /sys /proc
 	exec switch_root /newroot /init phase2
 }
 
 phase2() {
+	echo "lfvm: phase 2"
 	mount_basics
-	watchdog 200
+	watchdog 150
 	mount -t cgroup2 cgroup2 /sys/fs/cgroup
 	report cgroup2_controllers ok "$(cat /sys/fs/cgroup/cgroup.controllers)"
 
