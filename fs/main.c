@@ -251,6 +251,7 @@ static int run(struct lfs_options *o)
 	fuse_session_unmount(se);
 	/* Only now: a statistics file inside this very mount would wait on
 	 * this daemon, whose workers are gone. */
+	lfs_stats_saver_stop();
 	lfs_stats_save(&fs);
 	goto out_rings;
 out_unmount:

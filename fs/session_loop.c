@@ -234,7 +234,7 @@ static bool take_events(struct pool *p, struct lfs *fs, int sig_fd,
 		struct signalfd_siginfo si;
 		while (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGUSR1)
-				lfs_stats_save(fs);
+				lfs_stats_save_later(fs);
 			else
 				fuse_session_exit(p->se);
 		}

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -166,4 +167,73 @@ void lfs_stats_save(struct lfs *fs)
 	int r = lfs_stats_write(fs, path);
 	if (r < 0)
 		lf_warn("cannot write stats to '%s': %s", path, strerror(-r));
+}
+
+/*
+ * SIGUSR1's writes are made by a thread of their own, so that a slow
+ * disk, or a statistics file inside this very mount, never holds up the
+ * supervisor that takes the signal: it also starts the workers and takes
+ * SIGTERM.  Signals that come while a write is under way make one more
+ * write after it, not one each.
+ */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t tid;
+	bool started, pending, quit;
+} saver = { .lock = PTHREAD_MUTEX_INITIALIZER,
+	    .wake = PTHREAD_COND_INITIALIZER };
+
+static void *saver_main(void *arg)
+{
+	struct lfs *fs = arg;
+	pthread_mutex_lock(&saver.lock);
+	for (;;) {
+		while (!saver.pending && !saver.quit)
+			pthread_cond_wait(&saver.wake, &saver.lock);
+		if (!saver.pending)
+			break;
+		saver.pending = false;
+		pthread_mutex_unlock(&saver.lock);
+		lfs_stats_save(fs);
+		pthread_mutex_lock(&saver.lock);
+	}
+	pthread_mutex_unlock(&saver.lock);
+	return NULL;
+}
+
+void lfs_stats_save_later(struct lfs *fs)
+{
+	if (!fs->opt->stats_file)
+		return;
+	pthread_mutex_lock(&saver.lock);
+	saver.pending = true;
+	if (saver.started) {
+		pthread_cond_signal(&saver.wake);
+		pthread_mutex_unlock(&saver.lock);
+		return;
+	}
+	/* The thread inherits the caller's mask: every signal blocked. */
+	int r = pthread_create(&saver.tid, NULL, saver_main, fs);
+	saver.started = r == 0;
+	if (r != 0)
+		saver.pending = false;
+	pthread_mutex_unlock(&saver.lock);
+	if (r != 0) {
+		/* No thread to spare: write now rather than never. */
+		lf_warn("cannot start the statistics writer: %s", strerror(r));
+		lfs_stats_save(fs);
+	}
+}
+
+void lfs_stats_saver_stop(void)
+{
+	pthread_mutex_lock(&saver.lock);
+	bool started = saver.started;
+	saver.quit = true;
+	pthread_cond_signal(&saver.wake);
+	pthread_mutex_unlock(&saver.lock);
+	if (started)
+		pthread_join(saver.tid, NULL);
+	saver.started = false;
 }

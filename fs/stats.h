@@ -46,6 +46,13 @@ int lfs_stats_write(struct lfs *fs, const char *path);
 /* Writes them to the stats= file, if one was given; a failure is
  * warned about (SIGUSR1 and the unmount both ask). */
 void lfs_stats_save(struct lfs *fs);
+/* lfs_stats_save from a thread of its own (SIGUSR1), so the caller never
+ * waits on the write. */
+void lfs_stats_save_later(struct lfs *fs);
+/* Waits for a write lfs_stats_save_later started, and ends its thread.
+ * After the unmount: a write into this very mount then fails instead of
+ * waiting for workers that are gone. */
+void lfs_stats_saver_stop(void);
 
 uint64_t lfs_now_ns(void);
 

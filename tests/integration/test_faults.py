@@ -498,6 +498,34 @@ class Signals(LayerfsTestCase):
         with open(os.path.join(mnt, "st.json")) as f:
             self.assertIn("lookups", json.load(f))
 
+    def test_stats_write_that_hangs_does_not_hold_sigterm(self):
+        # SIGUSR1's statistics go to a file on a filesystem that stops
+        # answering (another layerfs mount whose daemon is stopped).  The
+        # write waits, but not in the thread that takes signals: SIGTERM
+        # still unmounts at once, and the daemon ends once the write can
+        # finish.
+        low = self.layer("slow", {"a": "a\n"})
+        frozen = self.mount_rw([low], name="frozen")
+        stats = os.path.join(frozen.path, "st.json")
+        m = self.mount_rw([low], name="stats-on-frozen",
+                          opts=("stats=" + stats,))
+        frozen.proc.send_signal(signal.SIGSTOP)
+        self.before_cleanup(
+            lambda: frozen.proc.send_signal(signal.SIGCONT))
+        m.proc.send_signal(signal.SIGUSR1)
+        time.sleep(0.3)
+        m.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while (lfstest.mounted_fstype(m.path) is not None and
+               time.monotonic() < deadline):
+            time.sleep(0.02)
+        self.assertIsNone(lfstest.mounted_fstype(m.path),
+                          "SIGTERM waited for the statistics' write")
+        frozen.proc.send_signal(signal.SIGCONT)
+        self.assertEqual(m.proc.wait(timeout=30), 0)
+        with open(stats) as f:
+            self.assertIn("lookups", json.load(f))
+
     def test_request_in_flight_at_sigterm_is_answered(self):
         # SIGTERM ends the daemon after the requests it is serving: a
         # copy-up in progress finishes, its client gets its answer, and
