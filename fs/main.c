@@ -242,6 +242,7 @@ static int run(struct lfs_options *o)
 	unsigned threads = o->threads ? o->threads
 				      : (unsigned)(ncpu > 0 ? ncpu : 1) * 4;
 	int r = session_loop_run(se, &fs, threads);
+	lfs_stats_saver_end();
 	if (r != 0)
 		status = LFS_EXIT_RUNTIME;
 	/* When a signal ended the loop, the mount is still there: the
@@ -251,7 +252,7 @@ static int run(struct lfs_options *o)
 	fuse_session_unmount(se);
 	/* Only now: a statistics file inside this very mount would wait on
 	 * this daemon, whose workers are gone. */
-	lfs_stats_saver_stop();
+	lfs_stats_saver_join();
 	lfs_stats_save(&fs);
 	goto out_rings;
 out_unmount:

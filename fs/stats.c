@@ -191,12 +191,18 @@ static void *saver_main(void *arg)
 	for (;;) {
 		while (!saver.pending && !saver.quit)
 			pthread_cond_wait(&saver.wake, &saver.lock);
-		if (!saver.pending)
+		if (saver.quit)
 			break;
 		saver.pending = false;
 		pthread_mutex_unlock(&saver.lock);
-		lfs_stats_save(fs);
+		const char *path = fs->opt->stats_file;
+		int r = lfs_stats_write(fs, path);
 		pthread_mutex_lock(&saver.lock);
+		/* A write the unmount cut short (FILE inside the mount) is
+		 * made again after it: no warning for that one. */
+		if (r < 0 && !saver.quit)
+			lf_warn("cannot write stats to '%s': %s", path,
+				strerror(-r));
 	}
 	pthread_mutex_unlock(&saver.lock);
 	return NULL;
@@ -226,14 +232,21 @@ void lfs_stats_save_later(struct lfs *fs)
 	}
 }
 
-void lfs_stats_saver_stop(void)
+void lfs_stats_saver_end(void)
 {
 	pthread_mutex_lock(&saver.lock);
-	bool started = saver.started;
 	saver.quit = true;
 	pthread_cond_signal(&saver.wake);
 	pthread_mutex_unlock(&saver.lock);
+}
+
+void lfs_stats_saver_join(void)
+{
+	lfs_stats_saver_end();
+	pthread_mutex_lock(&saver.lock);
+	bool started = saver.started;
+	saver.started = false;
+	pthread_mutex_unlock(&saver.lock);
 	if (started)
 		pthread_join(saver.tid, NULL);
-	saver.started = false;
 }

@@ -49,10 +49,14 @@ void lfs_stats_save(struct lfs *fs);
 /* lfs_stats_save from a thread of its own (SIGUSR1), so the caller never
  * waits on the write. */
 void lfs_stats_save_later(struct lfs *fs);
-/* Waits for a write lfs_stats_save_later started, and ends its thread.
- * After the unmount: a write into this very mount then fails instead of
- * waiting for workers that are gone. */
-void lfs_stats_saver_stop(void);
+/* The daemon is stopping: the thread makes no new write, and one that
+ * fails from now on (cut short by the unmount) is not warned about, since
+ * the write at unmount follows. */
+void lfs_stats_saver_end(void);
+/* Waits for the thread's write and ends it.  After the unmount: a write
+ * into this very mount then fails instead of waiting for workers that
+ * are gone. */
+void lfs_stats_saver_join(void);
 
 uint64_t lfs_now_ns(void);
 
