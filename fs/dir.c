@@ -448,6 +448,25 @@ void name_dropped(struct lfs *fs, struct node *n, struct node *dir,
 		node_set_flag(n, N_IDX_ALIAS);
 }
 
+/* dir.h: a removed directory stays an inode while it is in use. */
+int removed_dir_hold(struct lfs *fs, struct node *child)
+{
+	if (!node_ext(child))
+		return -1;
+	int fd = node_open(fs, child, node_layer(child), O_PATH | O_DIRECTORY);
+	return fd < 0 ? -1 : fd;
+}
+
+void removed_dir_orphan(struct node *child, int fd)
+{
+	int none = -1;
+	if (fd >= 0 && !__atomic_compare_exchange_n(&child->ext->orphan_fd,
+						    &none, fd, false,
+						    __ATOMIC_RELEASE,
+						    __ATOMIC_RELAXED))
+		close(fd);
+}
+
 void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct lfs *fs = lfs_from_req(req);
@@ -527,8 +546,10 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		r = dcache_load_under_parent(fs, child, &cdc);
 	if (r == 0 && cdc->nvisible > 0)
 		r = -ENOTEMPTY;
+	int keep_fd = -1;
 	if (r == 0) {
 		bool in_upper = node_layer(child) == fs->upper;
+		keep_fd = removed_dir_hold(fs, child);
 		if (s.below) {
 			r = whiteout_name(fs, &s, name, in_upper, true);
 		} else if (in_upper) {
@@ -544,7 +565,10 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (r == 0) {
 		dcache_hide(s.dc, s.rec, s.below);
 		dcache_drop(fs, child);
+		removed_dir_orphan(child, keep_fd);
 		node_unhash(fs, child);
+	} else if (keep_fd >= 0) {
+		close(keep_fd);
 	}
 	slot_close_locked(&s);
 	dir_unlock_two(dir, child);

@@ -20,8 +20,10 @@ void inode_present(struct lfs *fs, struct node *n, struct stat *st)
 		/* Counting subdirectories of a merged directory would mean
 		 * reading it in every layer; like kernel overlayfs, report 1
 		 * ("unknown", which find and fts understand). */
-		if (fs->opt->static_nlink ||
-		    (node_flags(n) & (N_MERGED | N_REDIRECT)))
+		if (node_flags(n) & N_UNHASHED)
+			st->st_nlink = 0; /* removed, still open (dir.c) */
+		else if (fs->opt->static_nlink ||
+			 (node_flags(n) & (N_MERGED | N_REDIRECT)))
 			st->st_nlink = 1;
 	} else if (node_flags(n) & N_HLINK) {
 		uint64_t nl;

@@ -333,6 +333,9 @@ static int rename_locked(struct lfs *fs, struct rename_ctx *c)
 				       ? c->dst
 				       : NULL;
 	bool counted = name_drop_begin(fs, dropped);
+	int dir_fd = !exchange && c->dst && node_is_dir(c->dst)
+			     ? removed_dir_hold(fs, c->dst)
+			     : -1;
 	if (exchange) {
 		if (renameat2(ss.pfd, c->name, ds.pfd, c->newname,
 			      RENAME_EXCHANGE) < 0)
@@ -367,6 +370,8 @@ static int rename_locked(struct lfs *fs, struct rename_ctx *c)
 	}
 	if (r < 0) {
 		name_drop_undo(fs, dropped, counted);
+		if (dir_fd >= 0)
+			close(dir_fd);
 		goto out;
 	}
 
@@ -430,6 +435,8 @@ static int rename_locked(struct lfs *fs, struct rename_ctx *c)
 				node_clear_flag(c->dst, N_BELOW);
 		}
 	} else {
+		if (c->dst && node_is_dir(c->dst))
+			removed_dir_orphan(c->dst, dir_fd);
 		if (c->dst)
 			name_dropped(fs, c->dst, c->ddir, c->newname);
 		node_move(fs, c->src, c->ddir, c->newname);

@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -661,6 +662,50 @@ class OpenUnlinked(LayerfsTestCase):
                                                    errno.errorcode[e]))
             self.assertIsNone(m.proc.poll())
         self.assertEqual(failures, [])
+
+    def test_removed_directory_still_open(self):
+        # As on a local filesystem (and kernel overlayfs): a directory
+        # removed while open still answers fstat, with no links, lists
+        # nothing, and an upper one takes chmod; the lower layer never
+        # changes.  Removed by rmdir and by a rename onto its name, in
+        # the upper layer only, merged, and in the lower layer only.
+        low = self.layer("low", {"lower-rm/": None, "lower-mv/": None,
+                                 "merged-rm/sub/": None})
+        m = self.mount_rw([low])
+        for d in ("upper-rm", "upper-mv"):
+            os.mkdir(os.path.join(m.path, d), 0o750)
+        os.rmdir(os.path.join(m.path, "merged-rm/sub"))
+        fds = {}
+        for d in ("upper-rm", "upper-mv", "lower-rm", "lower-mv",
+                  "merged-rm"):
+            fds[d] = os.open(os.path.join(m.path, d), os.O_DIRECTORY)
+            if d.endswith("-mv"):
+                os.mkdir(os.path.join(m.path, "new-" + d))
+                os.rename(os.path.join(m.path, "new-" + d),
+                          os.path.join(m.path, d))
+            else:
+                os.rmdir(os.path.join(m.path, d))
+        self.assertEqual(sorted(os.listdir(m.path)),
+                         ["lower-mv", "upper-mv"])
+        for d, fd in fds.items():
+            st = os.fstat(fd)
+            self.assertTrue(stat.S_ISDIR(st.st_mode), d)
+            self.assertEqual(st.st_nlink, 0, d)
+            self.assertEqual(os.listdir(fd), [], d)
+        for d in ("upper-rm", "upper-mv", "merged-rm"):
+            os.fchmod(fds[d], 0o700)
+            self.assertEqual(stat.S_IMODE(os.fstat(fds[d]).st_mode), 0o700)
+        for d in ("lower-rm", "lower-mv"):
+            # Nothing to copy up: it has no name any more.
+            self.assertEqual(errno_of(lambda: os.fchmod(fds[d], 0o700)),
+                             errno.ENOENT, d)
+            self.assertEqual(stat.S_IMODE(
+                os.stat(os.path.join(low, d)).st_mode), 0o755, d)
+        for fd in fds.values():
+            os.close(fd)
+        self.assertIsNone(m.proc.poll())
+        self.assertEqual(sorted(os.listdir(m.path)),
+                         ["lower-mv", "upper-mv"])
 
 
 if __name__ == "__main__":
