@@ -67,17 +67,34 @@ static int make_at(struct lfs *fs, fuse_req_t req, int dirfd, const char *at,
 
 /*
  * A staged entry did not get the setgid-directory group rule of its real
- * parent (it was made in workdir): apply it by hand.
+ * parent (it was made in workdir): apply it by hand.  The mode stays the
+ * one it was made with, after the umask: only a new directory takes the
+ * set-group-id bit, and a file keeps its set-id bits, which the change
+ * of group cleared, except the set-group-id bit of a group-executable
+ * file made by a caller outside the group, as the kernel strips it
+ * (mode_strip_sgid; FUSE tells the primary group only).
  */
-static void fix_staged_group(struct slot *s, int workfd, const char *tmp,
-			     mode_t mode)
+static void fix_staged_group(fuse_req_t req, struct slot *s, int workfd,
+			     const char *tmp)
 {
-	struct stat pst;
-	if (fstat(s->pfd, &pst) < 0 || !(pst.st_mode & S_ISGID))
+	struct stat pst, st;
+	if (fstat(s->pfd, &pst) < 0 || !(pst.st_mode & S_ISGID) ||
+	    fstatat(workfd, tmp, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    fchownat(workfd, tmp, (uid_t)-1, pst.st_gid,
+		     AT_SYMLINK_NOFOLLOW) < 0)
 		return;
-	fchownat(workfd, tmp, (uid_t)-1, pst.st_gid, AT_SYMLINK_NOFOLLOW);
-	if (S_ISDIR(mode))
-		fchmodat(workfd, tmp, (mode & 07777) | S_ISGID, 0);
+	mode_t mode = st.st_mode & 07777;
+	if (S_ISDIR(st.st_mode)) {
+		mode |= S_ISGID;
+	} else if (S_ISREG(st.st_mode)) {
+		const struct fuse_ctx *ctx = fuse_req_ctx(req);
+		if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) &&
+		    ctx->uid != 0 && ctx->gid != pst.st_gid)
+			mode &= ~(mode_t)S_ISGID;
+	} else {
+		return;
+	}
+	fchmodat(workfd, tmp, mode, 0);
 }
 
 /* Ownership kept in an xattr (rootless without chown).  The mode kept
@@ -123,7 +140,7 @@ static int create_entry(struct lfs *fs, fuse_req_t req, struct slot *s,
 		r = make_at(fs, req, fs->work_fd, tmp, ne);
 		if (r < 0)
 			return r;
-		fix_staged_group(s, fs->work_fd, tmp, ne->mode);
+		fix_staged_group(req, s, fs->work_fd, tmp);
 	} else {
 		r = make_at(fs, req, s->pfd, name, ne);
 		if (r < 0)

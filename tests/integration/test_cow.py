@@ -577,6 +577,54 @@ class CopyOnWrite(LayerfsTestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertTrue(os.path.exists(os.path.join(m.path, "pub/mine")))
 
+    def test_set_group_id_directory_over_whiteouts(self):
+        # A name deleted from a lower layer holds a whiteout, and with
+        # whiteout=overlay a new entry there is made in workdir and
+        # swapped in.  It must come out as one made where no whiteout
+        # was: the directory's group, the caller's umask, set-id bits as
+        # the kernel leaves them (set-group-id stripped from a
+        # group-executable file of a caller outside the group, kept for
+        # root).
+        self.require_root()
+        for whiteout in ("overlay", "dotwh"):
+            low = self.layer("sgw-" + whiteout,
+                             {"sg/f": "f", "sg/d/": None})
+            os.chown(os.path.join(low, "sg"), 0, 3333)
+            os.chmod(os.path.join(low, "sg"), 0o2777)
+            m = self.mount_rw([low], opts=("whiteout=" + whiteout,),
+                              name="sgw-" + whiteout)
+            sg = os.path.join(m.path, "sg")
+            os.unlink(os.path.join(sg, "f"))
+            os.rmdir(os.path.join(sg, "d"))
+            make = ("umask 027; "
+                    "python3 -c 'import os, sys\n"
+                    "for n in sys.argv[1:3]: "
+                    "os.close(os.open(n, os.O_CREAT | os.O_WRONLY, 0o6777))\n"
+                    "for n in sys.argv[3:]: os.mkdir(n, 0o777)' "
+                    "%s/f %s/g %s/d %s/e" % ((sg,) * 4))
+            self.run_cmd(["sh", "-c", make])
+            for name, mode in (("f", 0o6750), ("d", 0o2750)):
+                got = os.stat(os.path.join(sg, name))
+                fresh = os.stat(os.path.join(sg, "g" if name == "f"
+                                             else "e"))
+                self.assertEqual((oct(got.st_mode), got.st_gid),
+                                 (oct(fresh.st_mode), fresh.st_gid),
+                                 "%s over a whiteout (%s)" % (name, whiteout))
+                self.assertEqual((stat.S_IMODE(got.st_mode), got.st_gid),
+                                 (mode, 3333), name)
+            for name in ("f", "g"):
+                os.unlink(os.path.join(sg, name))
+            for name in ("d", "e"):
+                os.rmdir(os.path.join(sg, name))
+            self.run_cmd(["setpriv", "--reuid=2001", "--regid=2002",
+                          "--clear-groups", "sh", "-c",
+                          make.replace("umask 027", "umask 022")])
+            for name, mode in (("f", 0o4755), ("g", 0o4755),
+                               ("d", 0o2755), ("e", 0o2755)):
+                st = os.stat(os.path.join(sg, name))
+                self.assertEqual((stat.S_IMODE(st.st_mode), st.st_gid),
+                                 (mode, 3333), "%s (%s)" % (name, whiteout))
+
     def test_reserved_names_refused_everywhere(self):
         low = self.lower()
         m = self.mount_rw([low])
