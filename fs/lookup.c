@@ -101,6 +101,32 @@ static bool hard_links_shared(struct lfs *fs)
 }
 
 /*
+ * The last name of a file that had several: its node may be one that
+ * lost the name it was hashed under while the file stayed open (dir.c
+ * keeps an fd to it).  That node must present this name as well, or the
+ * kernel would hold two inodes for one file, and a change through the
+ * open descriptor would not show here.  Only a node in the inode-number
+ * index can be it, and only while its fd reaches this very inode (an
+ * inode number is reused once its file is gone).  Referenced, or NULL.
+ */
+static struct node *open_orphan_of(struct lfs *fs, uint64_t ino,
+				   const struct stat *st)
+{
+	if (!node_ino_index_used(fs))
+		return NULL;
+	struct node *same = node_find_by_ino(fs, ino);
+	if (!same)
+		return NULL;
+	struct stat held;
+	if ((node_flags(same) & N_UNHASHED) &&
+	    node_lstat(fs, same, node_layer(same), &held) == 0 &&
+	    held.st_ino == st->st_ino && held.st_dev == st->st_dev)
+		return same;
+	node_unref(fs, same);
+	return NULL;
+}
+
+/*
  * Creates the node for a listing record.  Called with dir's lock held.
  * Hard links: a regular file with several links joins the node already
  * presenting its inode number, so the kernel sees one inode.
@@ -147,6 +173,11 @@ static int node_from_rec(struct lfs *fs, struct node *dir,
 		*out = node_insert(fs, fresh);
 		if (*out == fresh)
 			node_index_ino(fs, fresh);
+	} else if (S_ISREG(st->st_mode) && hard_links_shared(fs) &&
+		   (*out = open_orphan_of(fs, fresh->ino, st)) != NULL) {
+		node_discard(fresh);
+		reanchor(fs, *out, dir, name, rec->layer);
+		return inode_stat(fs, *out, st);
 	} else {
 		*out = node_insert(fs, fresh);
 	}

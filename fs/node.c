@@ -278,7 +278,7 @@ static void ino_unindex_locked(struct node_table *t, struct node *n)
 		pp = &(*pp)->ext->inext;
 	if (*pp) {
 		*pp = n->ext->inext;
-		t->icount--;
+		__atomic_sub_fetch(&t->icount, 1, __ATOMIC_RELAXED);
 	}
 }
 
@@ -311,6 +311,11 @@ struct node *node_find_by_ino(struct lfs *fs, uint64_t ino)
 	return n;
 }
 
+bool node_ino_index_used(struct lfs *fs)
+{
+	return __atomic_load_n(&fs->nodes->icount, __ATOMIC_RELAXED) != 0;
+}
+
 void node_index_ino(struct lfs *fs, struct node *n)
 {
 	struct node_table *t = fs->nodes;
@@ -324,7 +329,7 @@ void node_index_ino(struct lfs *fs, struct node *n)
 		size_t b = n->ino & t->imask;
 		n->ext->inext = t->ibuckets[b];
 		t->ibuckets[b] = n;
-		t->icount++;
+		__atomic_add_fetch(&t->icount, 1, __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&t->ino_lock);
 }

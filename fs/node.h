@@ -164,6 +164,9 @@ void node_discard(struct node *fresh);
 
 /* Hard links: the node already presenting this inode number, referenced. */
 struct node *node_find_by_ino(struct lfs *fs, uint64_t ino);
+/* Whether any node is in that index (a lookup without hard links can
+ * skip it). */
+bool node_ino_index_used(struct lfs *fs);
 void node_index_ino(struct lfs *fs, struct node *n);
 
 void node_ref(struct node *n);

@@ -663,6 +663,43 @@ class OpenUnlinked(LayerfsTestCase):
             self.assertIsNone(m.proc.poll())
         self.assertEqual(failures, [])
 
+    def test_open_file_is_one_inode_with_its_last_name(self):
+        # A file with two names, open through the one its inode goes by
+        # in the daemon, which is then removed: its last name must stay
+        # the same inode (a change through the descriptor shows there),
+        # whether the names were made through the mount, one was renamed
+        # since, or they are hard links of a lower layer.
+        low = self.layer("low", {"la": "lower data\n"})
+        os.link(os.path.join(low, "la"), os.path.join(low, "lb"))
+        m = self.mount_rw([low])
+        p = lambda name: os.path.join(m.path, name)
+        with open(p("f"), "w") as f:
+            f.write("upper data\n")
+        os.link(p("f"), p("g"))
+        with open(p("r"), "w") as f:
+            f.write("renamed link\n")
+        os.link(p("r"), p("s"))
+        os.rename(p("s"), p("t"))
+        for opened, last in (("f", "g"), ("r", "t"), ("la", "lb")):
+            fd = os.open(p(opened), os.O_RDWR)
+            os.unlink(p(opened))
+            self.assertEqual(os.listdir(m.path).count(last), 1)
+            os.fchmod(fd, 0o600)
+            os.pwrite(fd, b"XY", 0)
+            os.ftruncate(fd, 6)
+            st, held = os.stat(p(last)), os.fstat(fd)
+            self.assertEqual(st.st_ino, held.st_ino, last)
+            self.assertEqual(
+                (oct(st.st_mode), st.st_size, st.st_nlink),
+                (oct(held.st_mode), 6, 1), last)
+            with open(p(last), "rb") as f:
+                self.assertEqual(f.read()[:2], b"XY", last)
+            os.close(fd)
+            os.chmod(p(last), 0o640)
+            self.assertEqual(stat.S_IMODE(os.stat(p(last)).st_mode), 0o640)
+        with open(os.path.join(low, "lb")) as f:
+            self.assertEqual(f.read(), "lower data\n")
+
     def test_removed_directory_still_open(self):
         # As on a local filesystem (and kernel overlayfs): a directory
         # removed while open still answers fstat, with no links, lists
