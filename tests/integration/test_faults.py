@@ -511,8 +511,8 @@ class Signals(LayerfsTestCase):
         m = self.mount_rw([low], name="stats-on-frozen",
                           opts=("stats=" + stats,))
         frozen.proc.send_signal(signal.SIGSTOP)
-        self.before_cleanup(
-            lambda: frozen.proc.send_signal(signal.SIGCONT))
+        # Before the unmounts of tearDown, which would wait on it.
+        self.addCleanup(frozen.proc.send_signal, signal.SIGCONT)
         m.proc.send_signal(signal.SIGUSR1)
         time.sleep(0.3)
         m.proc.send_signal(signal.SIGTERM)
