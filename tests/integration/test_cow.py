@@ -1,5 +1,6 @@
 """Copy-on-write: what lands in the upper layer, and what must not."""
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -842,8 +843,15 @@ class CopyOnWrite(LayerfsTestCase):
         write(j("p/d/new"), "n")  # copies d up
         keep_p = os.open(j("p"), os.O_RDONLY | os.O_DIRECTORY)
         try:
+            nodes = self.daemon_nodes(m, stats)
             with open("/proc/sys/vm/drop_caches", "w") as f:
                 f.write("2\n")
+            # The kernel's FORGETs reach the daemon on their own time: the
+            # next lookup of d must come after they freed its node.
+            deadline = time.monotonic() + 10
+            while self.daemon_nodes(m, stats) >= nodes and \
+                    time.monotonic() < deadline:
+                time.sleep(0.05)
             self.assertEqual(sorted(os.listdir(j("p/d"))),
                              ["f2", "f3", "new"])
         finally:
@@ -855,6 +863,20 @@ class CopyOnWrite(LayerfsTestCase):
         # root, p, d, and d once more after the kernel forgot it.
         self.assertGreaterEqual(doc["dir_loads"], 4, doc)
         self.assertEqual(doc["dir_load_misses"], 0, doc)
+
+    def daemon_nodes(self, m, stats):
+        """The daemon's node count, from the statistics SIGUSR1 asks
+        for."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(stats)
+        os.kill(m.pid, signal.SIGUSR1)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                with open(stats) as f:
+                    return json.load(f)["nodes"]
+            time.sleep(0.02)
+        self.fail("no statistics after SIGUSR1")
 
     def test_names_of_one_inode_stay_apart(self):
         # One inode, two lower names; the kernel learns "b" first, so the
