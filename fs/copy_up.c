@@ -362,10 +362,10 @@ static bool upper_dir_has_default_acl(struct node *dir, int pfd)
 }
 
 /* The index key of a lower inode: its (dev, ino). */
-static void index_key(char *buf, size_t size, const struct stat *st)
+static void index_key(char *buf, size_t size, dev_t dev, uint64_t ino)
 {
-	snprintf(buf, size, "%llx-%llx", (unsigned long long)st->st_dev,
-		 (unsigned long long)st->st_ino);
+	snprintf(buf, size, "%llx-%llx", (unsigned long long)dev,
+		 (unsigned long long)ino);
 }
 
 /* Opens the source of a copy for reading and stats it. */
@@ -436,7 +436,7 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 		lfs_tmp_name(fs, tmp_name, sizeof(tmp_name));
 		tmp = tmp_name;
 	}
-	index_key(key, sizeof(key), &st);
+	index_key(key, sizeof(key), st.st_dev, st.st_ino);
 
 	int dfd = stage_regular(fs, src, &st, tmp, pfd, no_data, &plan);
 	if (dfd < 0) {
@@ -687,7 +687,7 @@ int index_attach(struct lfs *fs, struct node *n, const struct stat *lower)
 	if (fs->index_fd < 0 || !fs->upper_xattr)
 		return -ENOENT;
 	char key[40];
-	index_key(key, sizeof(key), lower);
+	index_key(key, sizeof(key), lower->st_dev, lower->st_ino);
 	struct stat st;
 	if (fstatat(fs->index_fd, key, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISREG(st.st_mode))
@@ -715,6 +715,32 @@ int index_attach(struct lfs *fs, struct node *n, const struct stat *lower)
 	node_set_flag(n, N_IDX_ALIAS | N_HLINK | (marks & N_ORIGIN_SET));
 	node_set_layer(n, fs->upper);
 	return 0;
+}
+
+void index_mark_link(struct lfs *fs, struct node *n, int pfd,
+		     const char *name)
+{
+	char path[64 + NAME_MAX];
+	xp_proc_path(path, sizeof(path), pfd, name);
+	if (lgetxattr(path, XATTR_LFS_NLINK, NULL, 0) <= 0)
+		return;
+	node_set_flag(n, N_HLINK);
+	dev_t dev;
+	uint64_t ino;
+	if (xp_read_origin_raw_at(pfd, name, &dev, &ino) < 0)
+		return;
+	char key[40];
+	index_key(key, sizeof(key), dev, ino);
+	struct stat entry, self;
+	/* Only an entry that is this very inode: a stale mark (the entry
+	 * removed by hand) leaves the node without a way to it. */
+	if (fstatat(fs->index_fd, key, &entry, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    fstatat(pfd, name, &self, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    entry.st_ino != self.st_ino || entry.st_dev != self.st_dev)
+		return;
+	struct node_ext *e = node_ext(n);
+	if (e)
+		snprintf(e->index_key, sizeof(e->index_key), "%s", key);
 }
 
 /* Gives an index-only alias its own name in the upper layer: a link of

@@ -77,5 +77,15 @@ int index_nlink_add(struct lfs *fs, struct node *n, int delta);
 /* Lookup of a lower hard link whose inode was already copied up: points
  * the node at the index entry.  0 when it applies, -ENOENT when not. */
 int index_attach(struct lfs *fs, struct node *n, const struct stat *lower);
+/*
+ * Lookup of an upper name (pfd/name) that may be a link of an index
+ * entry: one carrying the nlink mark counts its links by it (N_HLINK),
+ * and learns the entry's key from its origin mark, so the file's lower
+ * names, and its other names once this one is removed, reach the same
+ * inode through the index (also after a remount).  Called on a node no
+ * other thread sees yet.
+ */
+void index_mark_link(struct lfs *fs, struct node *n, int pfd,
+		     const char *name);
 
 #endif

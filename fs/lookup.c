@@ -58,18 +58,14 @@ static int read_upper_marks(struct lfs *fs, struct node *dir,
 	return r;
 }
 
-/* An upper file that is a link of an index entry counts its links in
- * the nlink mark, not on disk (the index holds one more). */
+/* An upper file that may be a link of an index entry (copy_up.h). */
 static void mark_index_link(struct lfs *fs, struct node *dir,
 			    struct node *fresh, const char *name)
 {
 	int pfd = node_open(fs, dir, fs->upper, O_PATH | O_DIRECTORY);
 	if (pfd < 0)
 		return;
-	char path[64 + NAME_MAX];
-	xp_proc_path(path, sizeof(path), pfd, name);
-	if (lgetxattr(path, XATTR_LFS_NLINK, NULL, 0) > 0)
-		node_set_flag(fresh, N_HLINK);
+	index_mark_link(fs, fresh, pfd, name);
 	close(pfd);
 }
 

@@ -74,8 +74,8 @@ struct origin_rec {
 };
 #define ORIGIN_MAGIC 0x4c465330u /* "LFS0" */
 
-int xp_read_origin_at(struct lfs *fs, int dirfd, const char *name,
-		      uint64_t *ino)
+int xp_read_origin_raw_at(int dirfd, const char *name, dev_t *dev,
+			  uint64_t *ino)
 {
 	char path[64 + NAME_MAX];
 	xp_proc_path(path, sizeof(path), dirfd, name);
@@ -83,7 +83,19 @@ int xp_read_origin_at(struct lfs *fs, int dirfd, const char *name,
 	ssize_t n = lgetxattr(path, XATTR_LFS_ORIGIN, &o, sizeof(o));
 	if (n != (ssize_t)sizeof(o) || o.magic != ORIGIN_MAGIC)
 		return -ENODATA;
-	uint64_t v = lfs_compose_ino_dev(fs, (dev_t)o.dev, o.ino);
+	*dev = (dev_t)o.dev;
+	*ino = o.ino;
+	return 0;
+}
+
+int xp_read_origin_at(struct lfs *fs, int dirfd, const char *name,
+		      uint64_t *ino)
+{
+	dev_t dev;
+	uint64_t raw;
+	if (xp_read_origin_raw_at(dirfd, name, &dev, &raw) < 0)
+		return -ENODATA;
+	uint64_t v = lfs_compose_ino_dev(fs, dev, raw);
 	if (!v)
 		return -ENODATA;
 	*ino = v;

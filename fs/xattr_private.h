@@ -40,6 +40,9 @@ int xp_dir_marks(struct lfs *fs, int dirfd, bool is_upper, bool *impure);
  * -ENODATA when there is none or its device is not one of our layers. */
 int xp_read_origin_at(struct lfs *fs, int dirfd, const char *name,
 		      uint64_t *ino);
+/* The (device, inode) itself, as recorded: -ENODATA when there is none. */
+int xp_read_origin_raw_at(int dirfd, const char *name, dev_t *dev,
+			  uint64_t *ino);
 
 /* Reads a string mark of dirfd/name (malloc'd, NUL-terminated). */
 int xp_get_string_at(int dirfd, const char *name, const char *xattr,

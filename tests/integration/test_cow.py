@@ -906,6 +906,60 @@ class CopyOnWrite(LayerfsTestCase):
         self.assertEqual((st.st_nlink, st.st_mode & 0o777), (1, 0o600))
         self.assertEqual(read(os.path.join(m2.path, "b")), b"one\ntwo\n")
 
+    def test_copied_up_hard_links_after_a_remount(self):
+        # A lower file with two names, copied up through one of them,
+        # then the mount is made again: the upper name the daemon meets
+        # first must lead its lower name to the index entry.  The rename
+        # of the lower name failed with EIO; once the upper name was
+        # removed, the lower name read ENOENT (or the old lower data)
+        # though stat showed the new size.
+        for opts in ((), ("metacopy=off",)):
+            with self.subTest(opts=opts):
+                self.check_hard_links_after_remount(opts)
+
+    def check_hard_links_after_remount(self, opts):
+        tag = "hr%d" % len(opts)
+        low = self.layer(tag, {"a": "data\n", "b": "four"})
+        os.link(os.path.join(low, "a"), os.path.join(low, "a2"))
+        os.link(os.path.join(low, "b"), os.path.join(low, "b2"))
+        m = self.mount_rw([low], opts=opts, name=tag)
+        upper, work = m.upper, m.work
+        j = lambda *a: os.path.join(m.path, *a)
+        os.stat(j("a2"))  # the daemon knows the file as "a2"
+        os.chmod(j("a"), 0o600)  # copied up under "a2"
+        os.rename(j("b"), j("g"))  # b's file copied up, now "g"
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
+        m = self.mount([low], upper, work, opts=opts,
+                       mnt=self.path(tag + "-again"))
+        j = lambda *a: os.path.join(m.path, *a)
+        # The upper name first, then the lower one.
+        self.assertEqual(os.stat(j("a2")).st_nlink, 2)
+        os.rename(j("a"), j("x"))
+        write(j("g"), "more\n", "a")
+        self.assertEqual(os.stat(j("b2")).st_ino, os.stat(j("g")).st_ino)
+        os.unlink(j("g"))
+        expect = {"a2": (b"data\n", 2, 0o600), "x": (b"data\n", 2, 0o600),
+                  "b2": (b"fourmore\n", 1, 0o644)}
+
+        def check(root, when):
+            self.assertEqual(sorted(os.listdir(root)), sorted(expect), when)
+            for n, (data, nlink, mode) in expect.items():
+                p = os.path.join(root, n)
+                st = os.stat(p)
+                self.assertEqual(
+                    (read(p), st.st_nlink, st.st_mode & 0o777),
+                    (data, nlink, mode), "%s %s" % (when, n))
+            self.assertEqual(os.stat(os.path.join(root, "a2")).st_ino,
+                             os.stat(os.path.join(root, "x")).st_ino, when)
+
+        check(m.path, "mounted")
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
+        m = self.mount([low], upper, work, opts=opts,
+                       mnt=self.path(tag + "-third"))
+        check(m.path, "remounted")
+
     def test_names_made_by_link_can_be_renamed(self):
         # `ln a b && mv b c` failed with EIO: the daemon knew the inode
         # under "a" and took "b" for a lower name needing the index.
