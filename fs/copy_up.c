@@ -17,6 +17,7 @@
 #include "dcache.h"
 #include "dgap.h"
 #include "dirfd_cache.h"
+#include "index.h"
 #include "lf_common.h"
 #include "metacopy.h"
 #include "override.h"
@@ -296,8 +297,26 @@ static int copy_up_special(struct lfs *fs, struct node *n, int pfd,
 	}
 	if (dfd >= 0)
 		close(dfd);
+	/* A lower symlink or device with several names goes through the
+	 * index like a regular file (index.h). */
+	unsigned flags = 0;
+	if (r == 0 && index_wanted(fs, st)) {
+		char key[INDEX_KEY_MAX];
+		index_key(key, sizeof(key), st->st_dev, st->st_ino);
+		/* Its listing must give it its origin's inode number. */
+		r = mark_parent_impure(fs, n->parent, pfd);
+		if (r == 0)
+			r = index_enter(fs, tmp, key, st);
+		struct node_ext *e = r == 0 ? node_ext(n) : NULL;
+		if (r == 0 && !e)
+			r = -ENOMEM;
+		if (r == 0) {
+			snprintf(e->index_key, sizeof(e->index_key), "%s", key);
+			flags = N_HLINK | N_ORIGIN_SET;
+		}
+	}
 	if (r == 0)
-		r = publish(fs, n, tmp, -1, pfd, 0);
+		r = publish(fs, n, tmp, -1, pfd, flags);
 	if (r < 0)
 		unlinkat(fs->work_fd, tmp, 0);
 	return r;
@@ -361,13 +380,6 @@ static bool upper_dir_has_default_acl(struct node *dir, int pfd)
 	return has;
 }
 
-/* The index key of a lower inode: its (dev, ino). */
-static void index_key(char *buf, size_t size, dev_t dev, uint64_t ino)
-{
-	snprintf(buf, size, "%llx-%llx", (unsigned long long)dev,
-		 (unsigned long long)ino);
-}
-
 /* Opens the source of a copy for reading and stats it. */
 static int open_source(struct lfs *fs, struct node *n, int layer,
 		       struct stat *st)
@@ -418,7 +430,7 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 		st.st_size = 0;
 	}
 	bool no_data = meta_only || kind == CU_TRUNC;
-	bool indexed = fs->index_fd >= 0 && st.st_nlink > 1 && fs->upper_xattr;
+	bool indexed = index_wanted(fs, &st);
 	/*
 	 * Staged as an unnamed file in the parent's own upper directory
 	 * where the filesystem can: published by a link there, it takes no
@@ -429,7 +441,7 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	 * by name; one whose directory would hand it a default ACL goes
 	 * through the workdir too.
 	 */
-	char tmp_name[64], key[40];
+	char tmp_name[64], key[INDEX_KEY_MAX];
 	const char *tmp = NULL;
 	if (fs->link_unnamed == LINK_UNNAMED_NONE || indexed ||
 	    upper_dir_has_default_acl(n->parent, pfd)) {
@@ -460,11 +472,6 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 			     : -ENOMEM;
 		flags |= N_METACOPY;
 	}
-	if (r == 0 && indexed) {
-		char v[32];
-		snprintf(v, sizeof(v), "%llu", (unsigned long long)st.st_nlink);
-		r = xp_set_string(dfd, XATTR_LFS_NLINK, v);
-	}
 	if (r == 0 && stage)
 		r = stage->apply(fs, dfd, stage->arg);
 	/* Data must be on disk before the link or rename makes it
@@ -476,15 +483,8 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 		close(src);
 	if (r == 0 && flags)
 		r = mark_parent_impure(fs, n->parent, pfd);
-	if (r == 0 && indexed) {
-		/* Into the index first, then a link at the name. */
-		if (renameat(fs->work_fd, tmp, fs->index_fd, key) < 0)
-			r = -errno;
-		else if (linkat(fs->index_fd, key, fs->work_fd, tmp, 0) < 0)
-			r = -errno;
-		if (r == 0)
-			lfs_stat_add(&fs->stats.index_links, 1);
-	}
+	if (r == 0 && indexed)
+		r = index_enter(fs, tmp, key, &st);
 	if (r == 0 && (meta_only || indexed)) {
 		struct node_ext *e = node_ext(n);
 		if (!e) {
@@ -682,67 +682,6 @@ int copy_up_staged(struct lfs *fs, struct node *n,
 
 /* ---- hard-link index ---------------------------------------------- */
 
-int index_attach(struct lfs *fs, struct node *n, const struct stat *lower)
-{
-	if (fs->index_fd < 0 || !fs->upper_xattr)
-		return -ENOENT;
-	char key[40];
-	index_key(key, sizeof(key), lower->st_dev, lower->st_ino);
-	struct stat st;
-	if (fstatat(fs->index_fd, key, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    !S_ISREG(st.st_mode))
-		return -ENOENT;
-	struct node_ext *e = node_ext(n);
-	if (!e)
-		return -ENOMEM;
-	snprintf(e->index_key, sizeof(e->index_key), "%s", key);
-	/* The index entry may itself hold only metadata (a hard link that
-	 * was unlinked, or chmod'ed, before any write): its data is below. */
-	unsigned marks = xp_marks_at(fs->index_fd, key);
-	if (marks & N_METACOPY) {
-		char *datapath = NULL;
-		if (xp_get_string_at(fs->index_fd, key, XATTR_LFS_METACOPY,
-				     &datapath) == 0 &&
-		    metacopy_resolve(fs, n, &datapath) == 0) {
-			free(e->datapath);
-			e->datapath = datapath;
-			__atomic_store_n(&e->data_layer, -1, __ATOMIC_RELAXED);
-			__atomic_store_n(&e->data_blocks, -1,
-					 __ATOMIC_RELAXED);
-			node_set_flag(n, N_METACOPY);
-		}
-	}
-	node_set_flag(n, N_IDX_ALIAS | N_HLINK | (marks & N_ORIGIN_SET));
-	node_set_layer(n, fs->upper);
-	return 0;
-}
-
-void index_mark_link(struct lfs *fs, struct node *n, int pfd,
-		     const char *name)
-{
-	char path[64 + NAME_MAX];
-	xp_proc_path(path, sizeof(path), pfd, name);
-	if (lgetxattr(path, XATTR_LFS_NLINK, NULL, 0) <= 0)
-		return;
-	node_set_flag(n, N_HLINK);
-	dev_t dev;
-	uint64_t ino;
-	if (xp_read_origin_raw_at(pfd, name, &dev, &ino) < 0)
-		return;
-	char key[40];
-	index_key(key, sizeof(key), dev, ino);
-	struct stat entry, self;
-	/* Only an entry that is this very inode: a stale mark (the entry
-	 * removed by hand) leaves the node without a way to it. */
-	if (fstatat(fs->index_fd, key, &entry, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    fstatat(pfd, name, &self, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    entry.st_ino != self.st_ino || entry.st_dev != self.st_dev)
-		return;
-	struct node_ext *e = node_ext(n);
-	if (e)
-		snprintf(e->index_key, sizeof(e->index_key), "%s", key);
-}
-
 /* Gives an index-only alias its own name in the upper layer: a link of
  * the index entry, staged and published like any copy-up. */
 static int link_from_index(struct lfs *fs, struct node *n, int pfd)
@@ -759,41 +698,4 @@ static int link_from_index(struct lfs *fs, struct node *n, int pfd)
 	node_clear_flag(n, N_IDX_ALIAS);
 	lfs_stat_add(&fs->stats.index_links, 1);
 	return 0;
-}
-
-int index_nlink(struct lfs *fs, struct node *n, uint64_t *nlink)
-{
-	if (!(node_flags(n) & N_HLINK) || node_layer(n) != fs->upper)
-		return -ENOENT;
-	int fd = node_open(fs, n, fs->upper, O_PATH);
-	if (fd < 0)
-		return fd;
-	char path[64], v[32];
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	ssize_t len = getxattr(path, XATTR_LFS_NLINK, v, sizeof(v) - 1);
-	close(fd);
-	if (len <= 0)
-		return -ENODATA;
-	v[len] = 0;
-	return lf_parse_u64(v, nlink);
-}
-
-int index_nlink_add(struct lfs *fs, struct node *n, int delta)
-{
-	uint64_t cur;
-	int r = index_nlink(fs, n, &cur);
-	if (r < 0)
-		return r;
-	int64_t nv = (int64_t)cur + delta;
-	if (nv < 0)
-		nv = 0;
-	int fd = node_open(fs, n, fs->upper, O_PATH);
-	if (fd < 0)
-		return fd;
-	char path[64], v[32];
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	snprintf(v, sizeof(v), "%lld", (long long)nv);
-	r = setxattr(path, XATTR_LFS_NLINK, v, strlen(v), 0) < 0 ? -errno : 0;
-	close(fd);
-	return r;
 }

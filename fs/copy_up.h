@@ -21,8 +21,9 @@
  *    copy_file_range.  A metacopy file gets its data in place and loses
  *    its mark only once the data is complete.
  *
- * Lower files with several hard links go through workdir/index so all
- * their names keep sharing one inode after one of them is copied up.
+ * Lower files with several hard links go through workdir/index (index.h)
+ * so all their names keep sharing one inode after one of them is copied
+ * up.
  *
  * Only the node being copied waits: other files are never blocked by a
  * copy-up in progress.
@@ -69,23 +70,5 @@ int copy_up_staged(struct lfs *fs, struct node *n,
 
 /* Waits until no copy-up of n is in progress. */
 void copy_up_wait(struct node *n);
-
-/* Link count of a hard link kept in the index. */
-int index_nlink(struct lfs *fs, struct node *n, uint64_t *nlink);
-/* Adjusts it by delta after link/unlink through the mount. */
-int index_nlink_add(struct lfs *fs, struct node *n, int delta);
-/* Lookup of a lower hard link whose inode was already copied up: points
- * the node at the index entry.  0 when it applies, -ENOENT when not. */
-int index_attach(struct lfs *fs, struct node *n, const struct stat *lower);
-/*
- * Lookup of an upper name (pfd/name) that may be a link of an index
- * entry: one carrying the nlink mark counts its links by it (N_HLINK),
- * and learns the entry's key from its origin mark, so the file's lower
- * names, and its other names once this one is removed, reach the same
- * inode through the index (also after a remount).  Called on a node no
- * other thread sees yet.
- */
-void index_mark_link(struct lfs *fs, struct node *n, int pfd,
-		     const char *name);
 
 #endif

@@ -21,6 +21,7 @@
 #include "creds.h"
 #include "dcache.h"
 #include "file.h"
+#include "index.h"
 #include "inode.h"
 #include "layers.h"
 #include "lookup.h"
@@ -425,7 +426,7 @@ int name_drop_prepare(struct lfs *fs, struct node *dir, const char *name,
 		if (r < 0)
 			return r == -ENOENT ? 0 : r;
 	}
-	if (!S_ISREG((*n)->mode) || node_layer(*n) == fs->upper)
+	if (node_is_dir(*n) || node_layer(*n) == fs->upper)
 		return 0;
 	/* A lower file seen with several links was indexed by inode number
 	 * at lookup (lookup.c), and lower layers never change: any other one

@@ -16,6 +16,7 @@
 
 #include "dcache.h"
 #include "dgap.h"
+#include "index.h"
 #include "lf_common.h"
 #include "merge.h"
 #include "node.h"
@@ -83,7 +84,8 @@ static int scan_layer(struct merge_pass *p, int dirfd)
 }
 
 /* Reads the xattrs of an impure upper directory's entries: the inode
- * number kept across copy-up, and redirect/metacopy marks. */
+ * number kept across copy-up (from the index for a special file), and
+ * redirect/metacopy marks. */
 static void check_impure_entries(struct lfs *fs, struct dcache *dc,
 				 int dirfd)
 {
@@ -92,8 +94,16 @@ static void check_impure_entries(struct lfs *fs, struct dcache *dc,
 		if (!(r->flags & R_CHECK) || !drec_visible(r))
 			continue;
 		uint64_t ino;
-		if (xp_read_origin_at(fs, dirfd, drec_name(dc, r), &ino) == 0)
+		if (r->dtype != DT_REG && r->dtype != DT_DIR &&
+		    r->dtype != DT_UNKNOWN) {
+			/* No xattrs on a symlink or device: a link of an
+			 * index entry has its origin in the index. */
+			if (index_special_origin(fs, r->ino, &ino))
+				r->ino = ino;
+		} else if (xp_read_origin_at(fs, dirfd, drec_name(dc, r),
+					     &ino) == 0) {
 			r->ino = ino;
+		}
 	}
 }
 

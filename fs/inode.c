@@ -10,6 +10,7 @@
 
 #include "copy_up.h"
 #include "creds.h"
+#include "index.h"
 #include "metacopy.h"
 #include "override.h"
 
@@ -73,27 +74,44 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_attr(req, &st, fs->timeout);
 }
 
+/* The target of symlink n in layer: readlinkat on the parent directory,
+ * so the link is read, never followed; or on the link itself where no
+ * name reaches it (an index entry, a link unlinked since). */
+static ssize_t read_link(struct lfs *fs, struct node *n, int layer,
+			 char *buf, size_t size)
+{
+	char name[NAME_MAX + 1];
+	ssize_t len;
+	if (!node_reached_by_name(fs, n, layer)) {
+		int fd = node_open(fs, n, layer, O_PATH);
+		if (fd < 0)
+			return fd;
+		len = readlinkat(fd, "", buf, size);
+		if (len < 0)
+			len = -errno;
+		close(fd);
+		return len;
+	}
+	int dfd = node_parent_fd(fs, n, layer, name);
+	if (dfd < 0)
+		return dfd;
+	len = readlinkat(dfd, name, buf, size);
+	if (len < 0)
+		len = -errno;
+	node_parent_fd_done(fs, dfd);
+	return len;
+}
+
 void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct lfs *fs = lfs_from_req(req);
 	struct node *n = node_from_ino(fs, ino);
-	char name[NAME_MAX + 1];
 	char buf[PATH_MAX + 1];
 	node_ref(n);
-	/* readlinkat on the parent directory: the link is read, never
-	 * followed. */
-	int dfd = node_parent_fd(fs, n, node_layer(n), name);
-	if (dfd < 0) {
-		node_unref(fs, n);
-		fuse_reply_err(req, -dfd);
-		return;
-	}
-	ssize_t len = readlinkat(dfd, name, buf, sizeof(buf) - 1);
-	int e = errno;
-	node_parent_fd_done(fs, dfd);
+	ssize_t len = read_link(fs, n, node_layer(n), buf, sizeof(buf) - 1);
 	node_unref(fs, n);
 	if (len < 0) {
-		fuse_reply_err(req, e);
+		fuse_reply_err(req, (int)-len);
 		return;
 	}
 	buf[len] = 0;

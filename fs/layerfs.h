@@ -65,6 +65,7 @@ struct lfs {
 	int workdir_fd;    /* O_PATH of workdir=, or -1 */
 	int work_fd;       /* workdir/work: copy-ups not staged unnamed */
 	int index_fd;      /* workdir/index: hard-link index, or -1 */
+	struct index_state *index; /* index.c's own state, or NULL */
 	int workdir_lock_fd; /* flock held for the life of the mount */
 
 	/* Inode numbers: st_ino = real_ino | fsid << (64 - ino_bits). */

@@ -13,6 +13,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "index.h"
 #include "lf_common.h"
 
 uint64_t lfs_compose_ino(const struct lfs *fs, int layer, uint64_t real_ino)
@@ -192,6 +193,10 @@ static int prepare_workdir(struct lfs *fs, const char *path)
 		if (fs->index_fd < 0) {
 			lf_err("cannot open '%s/index': %s", path,
 			       strerror(errno));
+			return -1;
+		}
+		if (index_init(fs) < 0) {
+			lf_err("out of memory");
 			return -1;
 		}
 	}
@@ -412,6 +417,7 @@ int layers_open(struct lfs *fs, struct lfs_options *o)
 
 void layers_close(struct lfs *fs)
 {
+	index_close(fs);
 	for (int i = 0; i < fs->nlayers; i++)
 		if (fs->layers[i].fd >= 0)
 			close(fs->layers[i].fd);

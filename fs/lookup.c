@@ -11,6 +11,7 @@
 
 #include "copy_up.h"
 #include "dcache.h"
+#include "index.h"
 #include "inode.h"
 #include "metacopy.h"
 #include "whiteout.h"
@@ -58,14 +59,15 @@ static int read_upper_marks(struct lfs *fs, struct node *dir,
 	return r;
 }
 
-/* An upper file that may be a link of an index entry (copy_up.h). */
+/* An upper file that may be a link of an index entry (index.h). */
 static void mark_index_link(struct lfs *fs, struct node *dir,
-			    struct node *fresh, const char *name)
+			    struct node *fresh, const char *name,
+			    const struct stat *st)
 {
 	int pfd = node_open(fs, dir, fs->upper, O_PATH | O_DIRECTORY);
 	if (pfd < 0)
 		return;
-	index_mark_link(fs, fresh, pfd, name);
+	index_mark_link(fs, fresh, pfd, name, st);
 	close(pfd);
 }
 
@@ -124,8 +126,9 @@ static struct node *open_orphan_of(struct lfs *fs, uint64_t ino,
 
 /*
  * Creates the node for a listing record.  Called with dir's lock held.
- * Hard links: a regular file with several links joins the node already
- * presenting its inode number, so the kernel sees one inode.
+ * Hard links: a file (of any kind but a directory) with several links
+ * joins the node already presenting its inode number, so the kernel sees
+ * one inode.
  */
 static int node_from_rec(struct lfs *fs, struct node *dir,
 			 const struct drec *rec, const char *name,
@@ -152,12 +155,13 @@ static int node_from_rec(struct lfs *fs, struct node *dir,
 	/* The type may have changed since the listing was read. */
 	fresh->mode = (uint16_t)(st->st_mode & S_IFMT);
 
-	if (S_ISREG(st->st_mode) && st->st_nlink > 1 && hard_links_shared(fs)) {
+	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1 &&
+	    hard_links_shared(fs)) {
 		if (!lfs_is_upper(fs, rec->layer) &&
 		    index_attach(fs, fresh, st) == 0)
 			r = node_lstat(fs, fresh, fs->upper, st);
 		else if (lfs_is_upper(fs, rec->layer) && fs->index_fd >= 0)
-			mark_index_link(fs, dir, fresh, name);
+			mark_index_link(fs, dir, fresh, name, st);
 		struct node *same = node_find_by_ino(fs, fresh->ino);
 		if (same) {
 			node_discard(fresh);

@@ -536,9 +536,9 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (r == 0 && c.dst &&
 		    (c.dst == c.src ||
 		     (c.dst->ino == c.src->ino && !node_is_dir(c.src)))) {
-			/* Two names of one file: nothing to do (POSIX).  Links
-			 * of a symlink or a device have a node per name, but
-			 * one inode number. */
+			/* Two names of one file: nothing to do (POSIX).  Where
+			 * links are not shared (index=off) each name has a
+			 * node of its own, with one inode number. */
 			goto done;
 		}
 		if (r == 0 && c.dst && !(flags & RENAME_EXCHANGE)) {

@@ -960,6 +960,79 @@ class CopyOnWrite(LayerfsTestCase):
                        mnt=self.path(tag + "-third"))
         check(m.path, "remounted")
 
+    def test_hard_linked_symlinks_and_fifos_stay_one_inode(self):
+        # Names of one symlink (or fifo) are one inode, as kernel
+        # overlayfs keeps them with index=on: a change through one name
+        # shows through the others, lower ones stay together across a
+        # copy-up (through the index), and all of it across a remount.
+        # Each name used to be a node of its own once listed, and a
+        # copy-up split the lower ones.
+        self.require_root()  # chown -h
+        low = self.layer("lsym", {"d/": None})
+        lp = lambda *a: os.path.join(low, *a)
+        os.symlink("target", lp("s"))
+        for n in ("s2", "d/s3"):
+            os.link(lp("s"), lp(n), follow_symlinks=False)
+        os.mkfifo(lp("f"), 0o644)
+        os.link(lp("f"), lp("d/f2"))
+        m = self.mount_rw([low], name="lsym")
+        upper, work = m.upper, m.work
+        j = lambda *a: os.path.join(m.path, *a)
+        os.listdir(m.path)  # every name looked up
+        os.listdir(j("d"))
+        os.chown(j("s2"), 5, 6, follow_symlinks=False)
+        os.chmod(j("d/f2"), 0o600)
+        os.unlink(j("d/s3"))
+        os.symlink("t", j("u"))
+        os.link(j("u"), j("u2"), follow_symlinks=False)
+        os.listdir(m.path)
+        os.link(j("u"), j("d/u3"), follow_symlinks=False)
+        os.chown(j("u"), 7, 8, follow_symlinks=False)
+        os.rename(j("s"), j("d/moved"))
+        expect = {
+            "d/moved": ("target", 2, 5), "s2": ("target", 2, 5),
+            "u": ("t", 3, 7), "u2": ("t", 3, 7), "d/u3": ("t", 3, 7),
+        }
+
+        def check(root, when):
+            p = lambda *a: os.path.join(root, *a)
+            for n, (target, nlink, uid) in expect.items():
+                st = os.lstat(p(n))
+                self.assertEqual((os.readlink(p(n)), st.st_nlink,
+                                  st.st_uid), (target, nlink, uid),
+                                 "%s %s" % (when, n))
+            for names in (("d/moved", "s2"), ("u", "u2", "d/u3"),
+                          ("f", "d/f2")):
+                inos = {os.lstat(p(n)).st_ino for n in names}
+                self.assertEqual(len(inos), 1, "%s %s" % (when, names))
+                # A listing gives each name the inode number stat gives.
+                for n in names:
+                    parent, base = os.path.split(p(n))
+                    listed = {e.name: e.inode() for e in os.scandir(parent)}
+                    self.assertEqual(listed[base], os.lstat(p(n)).st_ino,
+                                     "%s %s listed" % (when, n))
+            for n in ("f", "d/f2"):
+                st = os.lstat(p(n))
+                self.assertEqual((stat.S_IFMT(st.st_mode),
+                                  st.st_mode & 0o777, st.st_nlink),
+                                 (stat.S_IFIFO, 0o600, 2),
+                                 "%s %s" % (when, n))
+            self.assertEqual(sorted(os.listdir(root)),
+                             ["d", "f", "s2", "u", "u2"], when)
+            self.assertEqual(sorted(os.listdir(p("d"))),
+                             ["f2", "moved", "u3"], when)
+
+        check(m.path, "mounted")
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
+        m = self.mount([low], upper, work, mnt=self.path("lsym-again"))
+        check(m.path, "remounted")
+        # Lower names met after the remount still join the copied-up
+        # inode; removing one counts down through the others.
+        os.unlink(os.path.join(m.path, "s2"))
+        st = os.lstat(os.path.join(m.path, "d/moved"))
+        self.assertEqual((st.st_nlink, st.st_uid), (1, 5))
+
     def test_names_made_by_link_can_be_renamed(self):
         # `ln a b && mv b c` failed with EIO: the daemon knew the inode
         # under "a" and took "b" for a lower name needing the index.

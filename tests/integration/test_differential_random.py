@@ -63,13 +63,10 @@ below it (under an opaque directory of the same layer).  OCI says it
 hides nothing, and layerfs shows nothing; the kernel lists the name but
 cannot look it up, and never writes such a layer itself.
 
-Known layerfs bugs (BUG_* below) are recognised by their own symptoms;
-a sequence that meets one goes on, and at its end the test is skipped
-with the bug, the seed and the operation (lfstest.known_bug; with
-LFS_STRICT_KNOWN_BUGS=1 it fails instead).  Bugs it found and that are
-fixed fail it like any other difference, their symptom named.  Anything else that differs
-fails the test with the seed, the operation's index, the operation, both
-outcomes, the operations before it and how to replay it.
+Bugs it found and that are fixed fail it like any other difference,
+their symptom named (TWO_INODES below).  Anything that differs fails the
+test with the seed, the operation's index, the operation, both outcomes,
+the operations before it and how to replay it.
 """
 
 import contextlib
@@ -688,28 +685,10 @@ def describe_tree_difference(a, b):
     return "\n".join(out[:20])
 
 
-# Known layerfs bugs (reported), each recognised by its own symptom
-# (below).  Once fixed, it never matches.  Each only differs where it is
-# seen, so the sequence goes on, every other difference still fails it,
-# and the test reports the bugs met at the end, through
-# lfstest.known_bug: skipped with the bug, where it was met and the
-# replay line, or failed with LFS_STRICT_KNOWN_BUGS=1.
-BUG_SYMLINK_LINKS = (
-    "hard-linked symlinks: once listed (or after a remount) each name of "
-    "a symlink is a node of its own, so a change through one name (ln, "
-    "rm, chown -h) never shows through the others, which keep a stale "
-    "st_nlink and owner; and lower-layer ones are not kept in the "
-    "hard-link index, so a copy-up of one name splits them")
 # Fixed bugs this test found, whose symptom it still names when it fails.
 TWO_INODES = (
     "one file, two kernel inodes (a regression of 1f8ab35): what is done "
     "through an open descriptor does not show through the file's name")
-
-
-def symlink_links(a, b):
-    """Attributes of a symlink that differ in link count or owner only."""
-    return a["type"] == stat.S_IFLNK == b["type"] and a != b and \
-        dict(a, nlink=0, uid=0, gid=0) == dict(b, nlink=0, uid=0, gid=0)
 
 
 class DifferentialRandom(LayerfsTestCase):
@@ -756,7 +735,6 @@ class DifferentialRandom(LayerfsTestCase):
         self.nops, self.every = nops, every
         self.done = []
         self.opened = {}   # slot -> the operation that opened it
-        self.hits = {}     # known bug -> where it was first met
         self.compare_trees(m.path, kmnt, "the lower layers as mounted")
 
         gen = Generator(random.Random(seed * 7919 + 1))
@@ -776,7 +754,6 @@ class DifferentialRandom(LayerfsTestCase):
                            nops - 1)
         self.run_ops(gen, nops, nops + nops // 4, m.path, kmnt, every)
         self.close_fds()
-        self.report_known()
 
     def run_ops(self, gen, start, end, lfs, k, every):
         for i in range(start, end):
@@ -798,8 +775,7 @@ class DifferentialRandom(LayerfsTestCase):
                 self.compare_trees(lfs, k, "after operation #%d" % i, i)
 
     def explain(self, i, op, mine, theirs, lfs, k):
-        """A difference of outcomes: by design (handled), a known bug
-        (reported), or a failure."""
+        """A difference of outcomes: by design (handled), or a failure."""
         what = "op #%d %s\n  layerfs: %s\n  kernel:  %s" % (
             i, fmt_op(op), mine, theirs)
         if by_design(op, mine, theirs):
@@ -814,21 +790,10 @@ class DifferentialRandom(LayerfsTestCase):
             return
         if mine[0] == theirs[0] == "ok" and len(mine) == len(theirs):
             diff = [(a, b) for a, b in zip(mine, theirs) if a != b]
-            if op[0] == "link" and os.path.islink(os.path.join(k, op[2])) \
-                    and diff == [(mine[1], theirs[1])]:
-                # The new link count of a symlink.
-                self.known(BUG_SYMLINK_LINKS, i, what, stop=False)
-                return
             if all(isinstance(a, tuple) for a, b in diff):
                 pairs = [(attrs_of(a), attrs_of(b)) for a, b in diff]
-                if self.known_symptoms(pairs, i, what):
-                    return
                 fresh = self.fresh_attrs(lfs, op)
                 if len(pairs) == 1 and stale(*pairs[0], fresh):
-                    a = pairs[0][0]
-                    if a["type"] == stat.S_IFLNK:
-                        self.known(BUG_SYMLINK_LINKS, i, what, stop=False)
-                        return
                     self.two_inodes(i,
                                what + "\n  asked again: %s" % fresh)
         if mine[0] == theirs[0] == "ok":
@@ -919,39 +884,10 @@ class DifferentialRandom(LayerfsTestCase):
             return statx_sync("/proc/self/fd/%d" % self.fds[0][op[1]], True)
         return None
 
-    def known_symptoms(self, pairs, i, what):
-        """Whether every (layerfs, kernel) pair of attributes differs as
-        one of the known bugs that leave no lasting difference makes it
-        differ; if so, notes that bug."""
-        checks = [(BUG_SYMLINK_LINKS, symlink_links)]
-        for bug, symptom in checks:
-            if all(symptom(a, b) for a, b in pairs):
-                self.known(bug, i, what, stop=False)
-                return True
-        return False
-
     def two_inodes(self, i, what):
         """The symptom of a fixed bug, seen again: a failure that says
         so."""
         self.fail("%s\n%s\n%s" % (TWO_INODES, self.where(i), what))
-
-    def known(self, bug, i, what, stop=True):
-        """A known bug met at operation i: the test stops there if the
-        views are apart for good (stop), else goes on, and the bugs met
-        are reported at its end (report_known)."""
-        first = "%s\n%s" % (self.where(i), what)
-        if stop:
-            self.hits.pop(bug, None)
-            lfstest.known_bug(self, "\n\n".join(
-                ["%s, first met at:\n%s" % (bug, first)] +
-                ["also %s, first met at:\n%s" % kv
-                 for kv in self.hits.items()]))
-        self.hits.setdefault(bug, first)
-
-    def report_known(self):
-        if self.hits:
-            lfstest.known_bug(self, "\n\n".join(
-                "%s, first met at:\n%s" % kv for kv in self.hits.items()))
 
     def compare_trees(self, lfs, k, when, i=None):
         try:
@@ -967,12 +903,9 @@ class DifferentialRandom(LayerfsTestCase):
         (sa, la), (sb, lb) = a, b
         keys = [p for p in sorted(set(sa) | set(sb)) if sa.get(p) != sb.get(p)]
         if la == lb and keys and all(p in sa and p in sb for p in keys):
-            # Entries apart as a known bug that goes no further makes
-            # them are noted; any other fails the test.
-            left = [p for p in keys
-                    if not self.known_symptoms([(sa[p], sb[p])], i, diff)]
-            if not left:
-                return
+            # Attributes apart only: the symptom of a fixed bug, if
+            # asking again or the descriptors show it.
+            left = keys
             fresh = {p: statx_sync(os.path.join(lfs, p)) for p in left}
             if all(stale(sa[p], sb[p], fresh[p]) for p in left):
                 self.two_inodes(i,

@@ -1,0 +1,388 @@
+#include "index.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "lf_common.h"
+#include "metacopy.h"
+#include "xattr_private.h"
+
+/*
+ * The index's special entries by the inode number the upper layer
+ * gives them (composed, as a listing shows it): an open-addressing hash
+ * read from the index directory at the first need, then kept up to date
+ * by index_enter.  Entries are never removed from the index, so the
+ * table never holds one that is gone (unless someone edits workdir).
+ */
+struct special_slot {
+	uint64_t upper_ino; /* 0: empty */
+	char key[INDEX_KEY_MAX];
+};
+
+struct index_state {
+	pthread_mutex_t lock;
+	bool loaded;
+	size_t cap, used; /* cap is 0 or a power of two */
+	struct special_slot *slots;
+};
+
+int index_init(struct lfs *fs)
+{
+	struct index_state *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	pthread_mutex_init(&s->lock, NULL);
+	fs->index = s;
+	return 0;
+}
+
+void index_close(struct lfs *fs)
+{
+	struct index_state *s = fs->index;
+	if (!s)
+		return;
+	pthread_mutex_destroy(&s->lock);
+	free(s->slots);
+	free(s);
+	fs->index = NULL;
+}
+
+bool index_wanted(struct lfs *fs, const struct stat *lower)
+{
+	return fs->index_fd >= 0 && fs->upper_xattr &&
+	       !S_ISDIR(lower->st_mode) && lower->st_nlink > 1;
+}
+
+void index_key(char *buf, size_t size, dev_t dev, uint64_t ino)
+{
+	snprintf(buf, size, "%llx-%llx", (unsigned long long)dev,
+		 (unsigned long long)ino);
+}
+
+/* The lower inode a key names, as the inode number the view shows. */
+static uint64_t key_origin(struct lfs *fs, const char *key)
+{
+	unsigned long long dev, ino;
+	char end;
+	if (sscanf(key, "%llx-%llx%c", &dev, &ino, &end) != 2)
+		return 0;
+	return lfs_compose_ino_dev(fs, (dev_t)dev, ino);
+}
+
+/* ---- the table of special entries --------------------------------- */
+
+static struct special_slot *slot_of(struct index_state *s, uint64_t ino)
+{
+	size_t mask = s->cap - 1;
+	for (size_t i = (size_t)(ino * 0x9e3779b97f4a7c15ull) & mask;;
+	     i = (i + 1) & mask)
+		if (s->slots[i].upper_ino == ino || !s->slots[i].upper_ino)
+			return &s->slots[i];
+}
+
+static int table_put(struct index_state *s, uint64_t ino, const char *key)
+{
+	if ((s->used + 1) * 2 > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		struct special_slot *old = s->slots;
+		size_t old_cap = s->cap;
+		s->slots = calloc(cap, sizeof(*s->slots));
+		if (!s->slots) {
+			s->slots = old;
+			return -ENOMEM;
+		}
+		s->cap = cap;
+		for (size_t i = 0; i < old_cap; i++)
+			if (old[i].upper_ino)
+				*slot_of(s, old[i].upper_ino) = old[i];
+		free(old);
+	}
+	struct special_slot *slot = slot_of(s, ino);
+	if (!slot->upper_ino)
+		s->used++;
+	slot->upper_ino = ino;
+	snprintf(slot->key, sizeof(slot->key), "%s", key);
+	return 0;
+}
+
+/* Whether name is an entry's key (and not its count or a stray file). */
+static bool is_key(const char *name)
+{
+	return strlen(name) < INDEX_KEY_MAX && !strchr(name, '.');
+}
+
+/* One pass over the index directory, the first time it is needed.
+ * Called with s->lock held. */
+static void table_load(struct lfs *fs, struct index_state *s)
+{
+	if (s->loaded)
+		return;
+	s->loaded = true;
+	int fd = openat(fs->index_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		lf_warn("cannot list the hard-link index: %s", strerror(errno));
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		/* Regular files carry their own marks. */
+		if (de->d_type == DT_REG || de->d_type == DT_DIR ||
+		    !is_key(de->d_name))
+			continue;
+		struct stat st;
+		if (fstatat(fs->index_fd, de->d_name, &st,
+			    AT_SYMLINK_NOFOLLOW) == 0 &&
+		    !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+			table_put(s, lfs_compose_ino(fs, fs->upper, st.st_ino),
+				  de->d_name);
+	}
+	closedir(d);
+}
+
+/* The key of the special entry the upper layer numbers upper_ino. */
+static bool table_find(struct lfs *fs, uint64_t upper_ino, char *key)
+{
+	struct index_state *s = fs->index;
+	if (!s)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	table_load(fs, s);
+	bool found = false;
+	if (s->cap) {
+		struct special_slot *slot = slot_of(s, upper_ino);
+		if (slot->upper_ino) {
+			memcpy(key, slot->key, INDEX_KEY_MAX);
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return found;
+}
+
+bool index_special_origin(struct lfs *fs, uint64_t upper_ino, uint64_t *ino)
+{
+	char key[INDEX_KEY_MAX];
+	if (!table_find(fs, upper_ino, key))
+		return false;
+	uint64_t v = key_origin(fs, key);
+	if (v)
+		*ino = v;
+	return v != 0;
+}
+
+/* ---- entering the index ------------------------------------------- */
+
+static void count_name(char *buf, size_t size, const char *key)
+{
+	snprintf(buf, size, "%s" INDEX_NLINK_SUFFIX, key);
+}
+
+static int set_count_at(int dirfd, const char *name, uint64_t nlink)
+{
+	char path[64 + NAME_MAX], v[32];
+	xp_proc_path(path, sizeof(path), dirfd, name);
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)nlink);
+	return lsetxattr(path, XATTR_LFS_NLINK, v, strlen(v), 0) < 0 ? -errno
+								       : 0;
+}
+
+/* A special file's count: staged, then moved beside its entry. */
+static int write_special_count(struct lfs *fs, const char *key,
+			       uint64_t nlink)
+{
+	char tmp[64], name[INDEX_KEY_MAX + sizeof(INDEX_NLINK_SUFFIX)];
+	lfs_tmp_name(fs, tmp, sizeof(tmp));
+	int fd = openat(fs->work_fd, tmp,
+			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	int r = set_count_at(fs->work_fd, tmp, nlink);
+	count_name(name, sizeof(name), key);
+	if (r == 0 && renameat(fs->work_fd, tmp, fs->index_fd, name) < 0)
+		r = -errno;
+	if (r < 0)
+		unlinkat(fs->work_fd, tmp, 0);
+	return r;
+}
+
+int index_enter(struct lfs *fs, const char *tmp, const char *key,
+		const struct stat *lower)
+{
+	bool special = !S_ISREG(lower->st_mode);
+	int r = special ? write_special_count(fs, key, lower->st_nlink)
+			: set_count_at(fs->work_fd, tmp, lower->st_nlink);
+	if (r < 0)
+		return r;
+	/* Into the index first, then a link at the name. */
+	if (renameat(fs->work_fd, tmp, fs->index_fd, key) < 0)
+		return -errno;
+	if (linkat(fs->index_fd, key, fs->work_fd, tmp, 0) < 0)
+		return -errno;
+	lfs_stat_add(&fs->stats.index_links, 1);
+	struct stat st;
+	if (special && fstatat(fs->index_fd, key, &st,
+			       AT_SYMLINK_NOFOLLOW) == 0) {
+		struct index_state *s = fs->index;
+		pthread_mutex_lock(&s->lock);
+		table_load(fs, s); /* (it may find the entry itself) */
+		r = table_put(s, lfs_compose_ino(fs, fs->upper, st.st_ino),
+			      key);
+		pthread_mutex_unlock(&s->lock);
+	}
+	return r;
+}
+
+/* ---- lookups ------------------------------------------------------ */
+
+int index_attach(struct lfs *fs, struct node *n, const struct stat *lower)
+{
+	if (fs->index_fd < 0 || !fs->upper_xattr)
+		return -ENOENT;
+	char key[INDEX_KEY_MAX];
+	index_key(key, sizeof(key), lower->st_dev, lower->st_ino);
+	struct stat st;
+	if (fstatat(fs->index_fd, key, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    (st.st_mode & S_IFMT) != (lower->st_mode & S_IFMT) ||
+	    S_ISDIR(st.st_mode))
+		return -ENOENT;
+	struct node_ext *e = node_ext(n);
+	if (!e)
+		return -ENOMEM;
+	snprintf(e->index_key, sizeof(e->index_key), "%s", key);
+	/* A special file's origin is its key. */
+	unsigned marks = S_ISREG(st.st_mode) ? xp_marks_at(fs->index_fd, key)
+					     : N_ORIGIN_SET;
+	/* The index entry may itself hold only metadata (a hard link that
+	 * was unlinked, or chmod'ed, before any write): its data is below. */
+	if (marks & N_METACOPY) {
+		char *datapath = NULL;
+		if (xp_get_string_at(fs->index_fd, key, XATTR_LFS_METACOPY,
+				     &datapath) == 0 &&
+		    metacopy_resolve(fs, n, &datapath) == 0) {
+			free(e->datapath);
+			e->datapath = datapath;
+			__atomic_store_n(&e->data_layer, -1, __ATOMIC_RELAXED);
+			__atomic_store_n(&e->data_blocks, -1,
+					 __ATOMIC_RELAXED);
+			node_set_flag(n, N_METACOPY);
+		}
+	}
+	node_set_flag(n, N_IDX_ALIAS | N_HLINK | (marks & N_ORIGIN_SET));
+	node_set_layer(n, fs->upper);
+	return 0;
+}
+
+/* A regular upper file: its own marks say whether it is an entry's link
+ * and which. */
+static bool regular_link_key(int pfd, const char *name, struct node *n,
+			     char *key)
+{
+	char path[64 + NAME_MAX];
+	xp_proc_path(path, sizeof(path), pfd, name);
+	if (lgetxattr(path, XATTR_LFS_NLINK, NULL, 0) <= 0)
+		return false;
+	node_set_flag(n, N_HLINK);
+	dev_t dev;
+	uint64_t ino;
+	if (xp_read_origin_raw_at(pfd, name, &dev, &ino) < 0)
+		return false;
+	index_key(key, INDEX_KEY_MAX, dev, ino);
+	return true;
+}
+
+void index_mark_link(struct lfs *fs, struct node *n, int pfd,
+		     const char *name, const struct stat *st)
+{
+	if (fs->index_fd < 0 || S_ISDIR(st->st_mode))
+		return;
+	char key[INDEX_KEY_MAX];
+	bool special = !S_ISREG(st->st_mode);
+	if (special ? !table_find(fs,
+				  lfs_compose_ino(fs, fs->upper, st->st_ino),
+				  key)
+		    : !regular_link_key(pfd, name, n, key))
+		return;
+	struct stat entry;
+	/* Only an entry that is this very inode: a stale mark (the entry
+	 * removed by hand) leaves the node without a way to it. */
+	if (fstatat(fs->index_fd, key, &entry, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    entry.st_ino != st->st_ino || entry.st_dev != st->st_dev)
+		return;
+	struct node_ext *e = node_ext(n);
+	if (!e)
+		return;
+	snprintf(e->index_key, sizeof(e->index_key), "%s", key);
+	if (special) {
+		node_set_flag(n, N_HLINK | N_ORIGIN_SET);
+		uint64_t origin = key_origin(fs, key);
+		if (origin)
+			n->ino = origin;
+	}
+}
+
+/* ---- link counts -------------------------------------------------- */
+
+/* What holds n's count: its upper file, or a special file's count file
+ * (O_PATH, for the xattr calls through /proc). */
+static int count_holder(struct lfs *fs, struct node *n)
+{
+	if (S_ISREG(n->mode))
+		return node_open(fs, n, fs->upper, O_PATH);
+	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
+	if (!e || !e->index_key[0])
+		return -ENODATA;
+	char name[INDEX_KEY_MAX + sizeof(INDEX_NLINK_SUFFIX)];
+	count_name(name, sizeof(name), e->index_key);
+	int fd = openat(fs->index_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int index_nlink(struct lfs *fs, struct node *n, uint64_t *nlink)
+{
+	if (!(node_flags(n) & N_HLINK) || node_layer(n) != fs->upper)
+		return -ENOENT;
+	int fd = count_holder(fs, n);
+	if (fd < 0)
+		return fd;
+	char path[64], v[32];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ssize_t len = getxattr(path, XATTR_LFS_NLINK, v, sizeof(v) - 1);
+	close(fd);
+	if (len <= 0)
+		return -ENODATA;
+	v[len] = 0;
+	return lf_parse_u64(v, nlink);
+}
+
+int index_nlink_add(struct lfs *fs, struct node *n, int delta)
+{
+	uint64_t cur;
+	int r = index_nlink(fs, n, &cur);
+	if (r < 0)
+		return r;
+	int64_t nv = (int64_t)cur + delta;
+	if (nv < 0)
+		nv = 0;
+	int fd = count_holder(fs, n);
+	if (fd < 0)
+		return fd;
+	char path[64], v[32];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	snprintf(v, sizeof(v), "%lld", (long long)nv);
+	r = setxattr(path, XATTR_LFS_NLINK, v, strlen(v), 0) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
