@@ -381,6 +381,12 @@ out:
  */
 static bool outlives_name(struct lfs *fs, struct node *n)
 {
+	/* The kernel opens a fifo, a socket or a device, and holds an
+	 * O_PATH descriptor of a symlink, without a request: any of them may
+	 * be in use (a reader of a fifo, which a writer opening another name
+	 * must reach).  Their node gets its ext here. */
+	if (!S_ISREG(n->mode) && !node_is_dir(n))
+		return node_ext(n) != NULL;
 	/* n->ext appears at the first open (node_ext), maybe right now; a
 	 * node with several names has one from the start (node_index_ino
 	 * keeps its inode number's chain there). */

@@ -103,7 +103,8 @@ static bool hard_links_shared(struct lfs *fs)
  * lost the name it was hashed under while the file stayed open (dir.c
  * keeps an fd to it).  That node must present this name as well, or the
  * kernel would hold two inodes for one file, and a change through the
- * open descriptor would not show here.  Only a node in the inode-number
+ * open descriptor would not show here (nor would a writer opening a
+ * fifo by this name meet its reader).  Only a node in the inode-number
  * index can be it, and only while its fd reaches this very inode (an
  * inode number is reused once its file is gone).  Referenced, or NULL.
  */
@@ -173,7 +174,7 @@ static int node_from_rec(struct lfs *fs, struct node *dir,
 		*out = node_insert(fs, fresh);
 		if (*out == fresh)
 			node_index_ino(fs, fresh);
-	} else if (S_ISREG(st->st_mode) && hard_links_shared(fs) &&
+	} else if (!S_ISDIR(st->st_mode) && hard_links_shared(fs) &&
 		   (*out = open_orphan_of(fs, fresh->ino, st)) != NULL) {
 		node_discard(fresh);
 		reanchor(fs, *out, dir, name, rec->layer);

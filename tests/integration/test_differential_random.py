@@ -36,7 +36,8 @@ LFS_DIFF_CHECK=N how often the trees are compared (default every 10
 operations; 1 finds the exact operation that made them differ).  The
 operations drawn do not depend on LFS_DIFF_CHECK, but what the kernel
 caches does, and so may a bug: a failure prints the replay line with
-the values it ran with.
+the values it ran with.  LFS_DIFF_TRACE=1 prints every operation and
+both outcomes on stderr, to follow a replay.
 
 The kernel is mounted with redirect_dir=on (directories with lower
 content can be renamed, as in layerfs, so no EXDEV) and index=on (lower
@@ -96,6 +97,9 @@ XATTRS = ("user.a", "user.b", "user.c")
 # layerfs's private namespaces (see the docstring).
 PRIVATE_XATTRS = ("user.overlay.t", "user.layerfs.t")
 DEFAULT_OPS = 1500
+
+
+TRACE = os.environ.get("LFS_DIFF_TRACE") == "1"
 
 
 def env_int(name, default):
@@ -188,20 +192,28 @@ def gen_layers(test, rng):
             full = os.path.join(root, p)
             if view.get(p) == "d":
                 drop_subtree(p)   # a file over a lower directory
-            kind = rng.choices("dfsh", (3, 6, 2, 1))[0]
+            kind = rng.choices("dfshp", (3, 6, 2, 1, 0.5))[0]
             if big:
                 kind = "f"
             elif not linked:
                 kind = "h"
+            # Mostly files; a symlink or a fifo may have names too.
             files = sorted(q for q, k in mine.items() if k == "f")
+            others = sorted(q for q, k in mine.items() if k in "lp")
+            if others and (not files or rng.random() < 0.3):
+                files = others
             if kind == "h" and files:
-                os.link(os.path.join(root, rng.choice(files)), full)
-                kind, linked = "f", True
+                src = rng.choice(files)
+                os.link(os.path.join(root, src), full,
+                        follow_symlinks=False)
+                kind, linked = mine[src], True
             elif kind == "d":
                 os.mkdir(full)
             elif kind == "s":
                 os.symlink(symlink_target(rng), full)
                 kind = "l"
+            elif kind == "p":
+                os.mkfifo(full)
             else:
                 write_lower_file(rng, full, big.pop() if big else None)
                 kind = "f"
@@ -218,7 +230,8 @@ def gen_layers(test, rng):
             else:
                 os.chmod(full, rng.choice((0o644, 0o644, 0o600, 0o755,
                                            0o4755, 0o2755, 0o2745, 0o444)))
-            if rng.random() < 0.25:
+            # (user.* xattrs are for files and directories only.)
+            if mine[p] != "p" and rng.random() < 0.25:
                 for name in rng.sample(XATTRS, rng.randint(1, 2)):
                     os.setxattr(full, name, b"L%d-%s" % (li, p.encode()))
         view.update(mine)
@@ -316,6 +329,8 @@ def names(root):
             elif e.is_dir():
                 out.append((r, "d"))
                 walk(e.path, r + "/")
+            elif stat.S_ISFIFO(e.stat(follow_symlinks=False).st_mode):
+                out.append((r, "p"))
             else:
                 out.append((r, "f"))
     walk(root, "")
@@ -381,12 +396,13 @@ class Generator:
         rng = self.rng
         kind = rng.choices(
             ["create", "pwrite", "append", "truncate", "read", "unlink",
-             "mkdir", "rmdir", "rmrf", "rename", "link", "symlink", "chmod",
+             "mkdir", "rmdir", "rmrf", "rename", "link", "symlink", "mkfifo",
+             "chmod",
              "chown", "utime", "setxattr", "removexattr", "getxattr",
              "listxattr", "stat", "readdir", "fd_open", "fd_read",
              "fd_write", "fd_stat", "fd_truncate", "fd_chmod", "fd_readdir",
              "fd_close", "reserved"],
-            [6, 8, 4, 5, 4, 5, 4, 4, 1, 10, 4, 3, 3, 3, 2, 3, 2, 1, 1, 2, 2,
+            [6, 8, 4, 5, 4, 5, 4, 4, 1, 10, 4, 3, 1, 3, 3, 2, 3, 2, 1, 1, 2, 2,
              5, 6, 3, 2, 1, 1, 2, 2, 0.5])[0]
         f = rng.random() < 0.8   # follow symlinks
         if kind == "create":
@@ -410,7 +426,7 @@ class Generator:
         if kind in ("read", "stat", "readdir", "listxattr"):
             return (kind, self.pick("d" if kind == "readdir" else None), f)
         if kind in ("unlink", "rmdir", "rmrf"):
-            return (kind, self.pick("d" if kind != "unlink" else "fl"))
+            return (kind, self.pick("d" if kind != "unlink" else "flp"))
         if kind == "mkdir":
             return (kind, self.pick("d", new=0.5),
                     rng.choice((0o755, 0o700, 0o2775, 0o1777)),
@@ -426,9 +442,12 @@ class Generator:
                                 (6, 2, 2))[0]
             return (kind, a, b, flags)
         if kind == "link":
-            return (kind, self.pick("fl"), self.pick(new=0.6), f)
+            return (kind, self.pick("flp"), self.pick(new=0.6), f)
         if kind == "symlink":
             return (kind, symlink_target(rng), self.pick(new=0.6))
+        if kind == "mkfifo":
+            return (kind, self.pick(new=0.6), rng.choice((0o644, 0o600)),
+                    rng.choice((0o022, 0o077)))
         if kind == "chmod":
             return (kind, self.pick(), rng.choice(
                 (0o644, 0o600, 0o755, 0o700, 0o4755, 0o2755, 0o2775, 0o1777,
@@ -475,6 +494,11 @@ class Generator:
                 self.pick("fl"))
 
 
+# Every open is non-blocking: a name may be (or a symlink may lead to) a
+# fifo, whose open would wait for the other end; on both sides the same.
+NB = os.O_NONBLOCK
+
+
 def apply(root, op, fds):
     """Runs op under root; returns ("ok", what it returned...) or the
     errno's name."""
@@ -489,7 +513,7 @@ def _apply(root, op, fds):
     kind = op[0]
     if kind == "create":
         _, rel, mode, umask, excl, nofollow, n, dseed = op
-        flags = os.O_WRONLY | os.O_CREAT | \
+        flags = os.O_WRONLY | os.O_CREAT | NB | \
             (os.O_EXCL if excl else os.O_TRUNC) | \
             (os.O_NOFOLLOW if nofollow else 0)
         old = os.umask(umask)
@@ -503,14 +527,15 @@ def _apply(root, op, fds):
             os.close(fd)
     if kind == "pwrite":
         _, rel, off, n, dseed, nofollow = op
-        fd = os.open(j(rel), os.O_WRONLY | (os.O_NOFOLLOW if nofollow else 0))
+        fd = os.open(j(rel), os.O_WRONLY | NB |
+                     (os.O_NOFOLLOW if nofollow else 0))
         try:
             return [os.pwrite(fd, data_of(n, dseed), off)]
         finally:
             os.close(fd)
     if kind == "append":
         _, rel, n, dseed = op
-        fd = os.open(j(rel), os.O_WRONLY | os.O_APPEND)
+        fd = os.open(j(rel), os.O_WRONLY | os.O_APPEND | NB)
         try:
             return [os.write(fd, data_of(n, dseed)), stat_view(os.fstat(fd))]
         finally:
@@ -519,7 +544,8 @@ def _apply(root, op, fds):
         os.truncate(j(op[1]), op[2])
         return []
     if kind == "read":
-        fd = os.open(j(op[1]), os.O_RDONLY | (0 if op[2] else os.O_NOFOLLOW))
+        fd = os.open(j(op[1]), os.O_RDONLY | NB |
+                     (0 if op[2] else os.O_NOFOLLOW))
         try:
             data = b"".join(iter(lambda: os.read(fd, 1 << 20), b""))
         finally:
@@ -558,6 +584,13 @@ def _apply(root, op, fds):
     if kind == "symlink":
         os.symlink(op[1], j(op[2]))
         return []
+    if kind == "mkfifo":
+        old = os.umask(op[3])
+        try:
+            os.mkfifo(j(op[1]), op[2])
+        finally:
+            os.umask(old)
+        return [stat_view(os.lstat(j(op[1])))]
     if kind == "chmod":
         os.chmod(j(op[1]), op[2])
         return [stat_view(os.stat(j(op[1])))]
@@ -596,7 +629,7 @@ def _apply(root, op, fds):
     if kind == "fd_open":
         if slot in fds:
             os.close(fds.pop(slot))
-        fds[slot] = os.open(j(op[2]), op[3])
+        fds[slot] = os.open(j(op[2]), op[3] | NB)
         return []
     if slot not in fds:
         return ["no descriptor"]
@@ -761,6 +794,11 @@ class DifferentialRandom(LayerfsTestCase):
             op = gen.op(i)
             mine = apply(lfs, op, self.fds[0])
             theirs = apply(k, op, self.fds[1])
+            if TRACE:
+                print("#%d %s -> %s%s" % (
+                    i, fmt_op(op), mine,
+                    "" if mine == theirs else " (kernel: %s)" % (theirs,)),
+                    file=sys.stderr)
             self.done.append((i, op))
             if op[0] == "fd_open":
                 self.opened[op[1]] = (i, op)

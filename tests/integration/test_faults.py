@@ -700,6 +700,59 @@ class OpenUnlinked(LayerfsTestCase):
         with open(os.path.join(low, "lb")) as f:
             self.assertEqual(f.read(), "lower data\n")
 
+    def test_fifo_in_use_across_its_names(self):
+        # The kernel opens a fifo without asking the daemon.  A reader
+        # holding it open must be met by a writer opening another of its
+        # names after the name the reader used is gone (else the writer
+        # finds no reader: ENXIO), and its descriptor must keep answering
+        # fstat once the fifo has no name at all (it gave ENOENT), and so
+        # must an O_PATH descriptor of a removed symlink.
+        low = self.layer("lowp", {})
+        os.mkfifo(os.path.join(low, "lower"))
+        os.link(os.path.join(low, "lower"), os.path.join(low, "lower2"))
+        os.mkfifo(os.path.join(low, "alone"))
+        os.symlink("t", os.path.join(low, "sym"))
+        m = self.mount_rw([low])
+        p = lambda name: os.path.join(m.path, name)
+        os.mkfifo(p("up"))
+        os.link(p("up"), p("up2"))
+        nb = os.O_NONBLOCK
+        for name, other in (("up", "up2"), ("lower", "lower2")):
+            reader = os.open(p(name), os.O_RDONLY | nb)
+            try:
+                os.unlink(p(name))
+                os.listdir(m.path)  # the kernel looks the other name up
+                self.drop_caches()
+                writer = os.open(p(other), os.O_WRONLY | nb)
+                os.write(writer, b"through " + other.encode())
+                os.close(writer)
+                self.assertEqual(os.read(reader, 100),
+                                 b"through " + other.encode())
+                self.assertEqual(os.fstat(reader).st_ino,
+                                 os.stat(p(other)).st_ino)
+            finally:
+                os.close(reader)
+        held = [os.open(p("alone"), os.O_RDONLY | nb),
+                os.open(p("up2"), os.O_RDONLY | nb),
+                os.open(p("sym"), os.O_PATH | os.O_NOFOLLOW)]
+        try:
+            for name in ("alone", "up2", "sym"):
+                os.unlink(p(name))
+            kinds = [stat.S_IFMT(os.fstat(fd).st_mode) for fd in held]
+            self.assertEqual(kinds, [stat.S_IFIFO, stat.S_IFIFO,
+                                     stat.S_IFLNK])
+        finally:
+            for fd in held:
+                os.close(fd)
+        self.assertEqual(sorted(os.listdir(m.path)), ["lower2"])
+
+    def drop_caches(self):
+        """The kernel forgets what it can (as root), so names are looked
+        up again."""
+        if os.geteuid() == 0:
+            with open("/proc/sys/vm/drop_caches", "w") as f:
+                f.write("2\n")
+
     def test_removed_directory_still_open(self):
         # As on a local filesystem (and kernel overlayfs): a directory
         # removed while open still answers fstat, with no links, lists
