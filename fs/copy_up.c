@@ -613,6 +613,10 @@ static int copy_up_impl(struct lfs *fs, struct node *n,
 	if (layer == fs->upper && !alias &&
 	    !(wants_data && (node_flags(n) & N_METACOPY)))
 		return 0;
+	/* A lower file or directory removed since (still open): its copy
+	 * would have no name to take, and its parent may be gone too. */
+	if (layer != fs->upper && (node_flags(n) & N_UNHASHED))
+		return -ENOENT;
 
 	/* Parents first, before this node is marked busy (a parent copy-up
 	 * must not wait for its own child). */

@@ -746,6 +746,24 @@ class OpenUnlinked(LayerfsTestCase):
                 os.close(fd)
         self.assertEqual(sorted(os.listdir(m.path)), ["lower2"])
 
+    def test_change_to_a_lower_file_removed_with_its_directory(self):
+        # A lower file open while its directory is removed: a change
+        # through the descriptor has nothing to copy up to, and fails
+        # with ENOENT, as on kernel overlayfs (it tried to make the copy
+        # in the removed directory, EPERM); fstat keeps working.
+        low = self.layer("lowr", {"b/c/f": "x"})
+        m = self.mount_rw([low])
+        fd = os.open(os.path.join(m.path, "b/c/f"), os.O_RDONLY)
+        try:
+            subprocess.check_call(["rm", "-rf", os.path.join(m.path, "b")])
+            self.assertEqual(errno_of(lambda: os.fchmod(fd, 0o600)),
+                             errno.ENOENT)
+            self.assertEqual(os.fstat(fd).st_size, 1)
+        finally:
+            os.close(fd)
+        self.assertEqual(os.listdir(m.path), [])
+        self.assertEqual(os.listdir(m.upper), [".wh.b"])
+
     def drop_caches(self):
         """The kernel forgets what it can (as root), so names are looked
         up again."""
