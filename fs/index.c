@@ -286,9 +286,10 @@ int index_attach(struct lfs *fs, struct node *n, const struct stat *lower)
 }
 
 /* A regular upper file: its own marks say whether it is an entry's link
- * and which. */
-static bool regular_link_key(int pfd, const char *name, struct node *n,
-			     char *key)
+ * (the nlink mark, which makes n count links by it: N_HLINK) and which
+ * (its origin, which is the key). */
+static bool mark_regular_link(int pfd, const char *name, struct node *n,
+			      char *key)
 {
 	char path[64 + NAME_MAX];
 	xp_proc_path(path, sizeof(path), pfd, name);
@@ -313,7 +314,7 @@ void index_mark_link(struct lfs *fs, struct node *n, int pfd,
 	if (special ? !table_find(fs,
 				  lfs_compose_ino(fs, fs->upper, st->st_ino),
 				  key)
-		    : !regular_link_key(pfd, name, n, key))
+		    : !mark_regular_link(pfd, name, n, key))
 		return;
 	struct stat entry;
 	/* Only an entry that is this very inode: a stale mark (the entry

@@ -494,6 +494,16 @@ class Generator:
                 self.pick("fl"))
 
 
+@contextlib.contextmanager
+def umask_of(mask):
+    """Runs the block with the process's umask set to mask."""
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
 # Every open is non-blocking: a name may be (or a symlink may lead to) a
 # fifo, whose open would wait for the other end; on both sides the same.
 NB = os.O_NONBLOCK
@@ -516,11 +526,8 @@ def _apply(root, op, fds):
         flags = os.O_WRONLY | os.O_CREAT | NB | \
             (os.O_EXCL if excl else os.O_TRUNC) | \
             (os.O_NOFOLLOW if nofollow else 0)
-        old = os.umask(umask)
-        try:
+        with umask_of(umask):
             fd = os.open(j(rel), flags, mode)
-        finally:
-            os.umask(old)
         try:
             return [os.write(fd, data_of(n, dseed)) if n else 0]
         finally:
@@ -565,11 +572,8 @@ def _apply(root, op, fds):
         rmrf(j(op[1]))
         return []
     if kind == "mkdir":
-        old = os.umask(op[3])
-        try:
+        with umask_of(op[3]):
             os.mkdir(j(op[1]), op[2])
-        finally:
-            os.umask(old)
         return []
     if kind == "rename":
         _, a, b, flags = op
@@ -585,11 +589,8 @@ def _apply(root, op, fds):
         os.symlink(op[1], j(op[2]))
         return []
     if kind == "mkfifo":
-        old = os.umask(op[3])
-        try:
+        with umask_of(op[3]):
             os.mkfifo(j(op[1]), op[2])
-        finally:
-            os.umask(old)
         return [stat_view(os.lstat(j(op[1])))]
     if kind == "chmod":
         os.chmod(j(op[1]), op[2])
@@ -943,13 +944,12 @@ class DifferentialRandom(LayerfsTestCase):
         if la == lb and keys and all(p in sa and p in sb for p in keys):
             # Attributes apart only: the symptom of a fixed bug, if
             # asking again or the descriptors show it.
-            left = keys
-            fresh = {p: statx_sync(os.path.join(lfs, p)) for p in left}
-            if all(stale(sa[p], sb[p], fresh[p]) for p in left):
+            fresh = {p: statx_sync(os.path.join(lfs, p)) for p in keys}
+            if all(stale(sa[p], sb[p], fresh[p]) for p in keys):
                 self.two_inodes(i,
                            diff + "\n  asked again: %s" % fresh)
             two = [self.two_views(lfs, self.inos_of(lfs, ("tree", p)))
-                   for p in left]
+                   for p in keys]
             if all(two):
                 self.two_inodes(i, diff + "\n  " + two[0])
         self.fail("%s: trees differ %s" % (self.where(i), diff))
