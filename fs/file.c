@@ -66,9 +66,13 @@ static void handle_free(struct lfs *fs, struct lfs_file *h)
 	passthrough_detach(h);
 	if (h->fd >= 0)
 		close(h->fd);
-	if (h->node->ext)
+	if (h->node->ext) {
 		__atomic_sub_fetch(&h->node->ext->open_files, 1,
 				   __ATOMIC_RELAXED);
+		if (h->writable)
+			__atomic_sub_fetch(&h->node->ext->write_files, 1,
+					   __ATOMIC_RELAXED);
+	}
 	node_unref(fs, h->node);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
@@ -104,8 +108,12 @@ int file_handle_new(struct lfs *fs, struct node *n, int fd, bool upper,
 	pthread_mutex_init(&h->lock, NULL);
 	node_ref(n);
 	struct node_ext *e = node_ext(n);
-	if (e)
+	if (e) {
 		__atomic_add_fetch(&e->open_files, 1, __ATOMIC_RELAXED);
+		if (writable)
+			__atomic_add_fetch(&e->write_files, 1,
+					   __ATOMIC_RELAXED);
+	}
 	handle_list(h);
 	fi->fh = (uintptr_t)h;
 	/* Page cache stays valid across opens: lower data never changes and
@@ -514,10 +522,42 @@ void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		fuse_reply_write(req, (size_t)r);
 }
 
+/*
+ * Whether the kernel may hold data of the file that the daemon has not
+ * seen: with the writeback cache, written pages stay dirty in the
+ * kernel until it writes them back, and the kernel does not write them
+ * back before it asks for SEEK_DATA or SEEK_HOLE (it does before a
+ * copy_file_range).  The upper file would then show holes where the
+ * file has data, and a sparse-aware copy (cp, tar --sparse) would lose
+ * it.  Pages are dirtied only through a handle opened for writing (a
+ * write, or a shared writable mapping, which keeps its handle), and
+ * the kernel writes them all back before it releases the last one.
+ */
+static bool may_hold_unwritten_data(struct lfs *fs, fuse_ino_t ino)
+{
+	if (!fs->writeback)
+		return false;
+	struct node *n = node_from_ino(fs, ino);
+	return n->ext &&
+	       __atomic_load_n(&n->ext->write_files, __ATOMIC_RELAXED) > 0;
+}
+
 void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	      struct fuse_file_info *fi)
 {
 	struct lfs *fs = lfs_from_req(req);
+	if ((whence == SEEK_DATA || whence == SEEK_HOLE) &&
+	    may_hold_unwritten_data(fs, ino)) {
+		/* No answer from the upper file can be right, and the
+		 * daemon cannot make the kernel write its pages back here
+		 * (an invalidation would, but it waits on WRITE requests
+		 * that may need the very worker answering this one).
+		 * ENOSYS makes the kernel answer this and every later
+		 * SEEK_DATA/SEEK_HOLE of the mount itself, from its own
+		 * size: no holes reported, and never a wrong one. */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	struct shared_fd *ref;
 	int fd = io_fd(fs, ino, fi, false, &ref);
 	off_t r = fd < 0 ? (errno = -fd, -1) : lseek(fd, off, whence);

@@ -57,6 +57,7 @@ struct node_ext {
 	int orphan_fd;   /* O_PATH on a file that lost its name but is still
 			  * open or linked elsewhere (dir.c) */
 	uint32_t open_files;
+	uint32_t write_files; /* of them, opened for writing (file.c) */
 	/* passthrough.h: open handles by mode, and the registered backing
 	 * file while any is passthrough. */
 	uint32_t pt_opens, cached_opens;

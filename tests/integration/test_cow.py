@@ -33,6 +33,25 @@ def xattr(path, name):
         return None
 
 
+def copy_by_extents(fd):
+    """The file's bytes as a sparse-aware copy sees them: the data
+    extents SEEK_DATA and SEEK_HOLE report, zeros in between."""
+    size = os.fstat(fd).st_size
+    out = bytearray(size)
+    pos = 0
+    while pos < size:
+        try:
+            start = os.lseek(fd, pos, SEEK_DATA)
+        except OSError as e:
+            if e.errno == errno.ENXIO:
+                break   # only a hole is left
+            raise
+        end = os.lseek(fd, start, SEEK_HOLE)
+        out[start:end] = os.pread(fd, end - start, start)
+        pos = end
+    return bytes(out)
+
+
 class CopyOnWrite(LayerfsTestCase):
     def lower(self):
         low = self.layer("low", {
@@ -154,6 +173,35 @@ class CopyOnWrite(LayerfsTestCase):
             self.assertEqual(os.lseek(fd, 0, SEEK_DATA) // MiB, 10)
         finally:
             os.close(fd)
+
+    def test_holes_with_the_writeback_cache(self):
+        # With the writeback cache (passthrough=0, as rootless mounts
+        # have) written pages stay in the kernel, which asks the daemon
+        # for SEEK_DATA/SEEK_HOLE without writing them back first.  A
+        # copy that follows the holes (cp, tar --sparse) must still get
+        # every byte, and holes must still be reported while nothing is
+        # being written.
+        low = self.lower()
+        m = self.mount_rw([low], opts=["passthrough=0"])
+        with open(os.path.join(m.path, "sparse"), "rb") as f:
+            self.assertEqual(os.lseek(f.fileno(), 0, SEEK_DATA) // MiB, 10)
+        p = os.path.join(m.path, "new")
+        wfd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            os.pwrite(wfd, b"head", 0)
+            os.pwrite(wfd, b"tail", 1 * MiB)
+            os.pwrite(wfd, b"more", 3 * MiB)
+            want = b"head" + bytes(MiB - 4) + b"tail" + \
+                bytes(2 * MiB - 4) + b"more"
+            rfd = os.open(p, os.O_RDONLY)
+            try:
+                self.assertEqual(os.fstat(rfd).st_size, len(want))
+                self.assertEqual(copy_by_extents(rfd), want)
+            finally:
+                os.close(rfd)
+        finally:
+            os.close(wfd)
+        self.assertEqual(read(p), want)
 
     def test_metadata_only_copy_up(self):
         low = self.lower()

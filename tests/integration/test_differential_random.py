@@ -14,9 +14,14 @@ truncates, unlinks, mkdir, rmdir (empty or not), recursive removes,
 renames of files and directories (plain, RENAME_NOREPLACE,
 RENAME_EXCHANGE, over existing targets, into themselves), link, symlink,
 chmod, chown, utimes, set/remove/get/list of user.* xattrs, reads,
-listings, stats, and descriptors opened before other operations
-changed, replaced, renamed or removed their file, then read, written,
-truncated, chmod'ed and fstat'ed.  Every operation's outcome (success
+listings, stats, fallocate (allocate, punch a hole, zero a range),
+copy_file_range, and descriptors opened before other operations
+changed, replaced, renamed or removed their file, then read, written
+(also through a shared writable mapping), truncated, fallocate'd,
+chmod'ed and fstat'ed.  SEEK_DATA and SEEK_HOLE (by path and through
+the descriptors) are checked against the file's bytes rather than
+compared, as where holes lie is the upper filesystem's business: data
+must never be reported a hole.  Every operation's outcome (success
 with what it returned, or the errno) must be the same on both; every
 few operations, at the end, after an unmount and a remount of both on
 the same upper layers, and at the end of more operations after that,
@@ -74,6 +79,7 @@ import contextlib
 import ctypes
 import errno
 import hashlib
+import mmap
 import os
 import random
 import stat
@@ -401,9 +407,10 @@ class Generator:
              "chown", "utime", "setxattr", "removexattr", "getxattr",
              "listxattr", "stat", "readdir", "fd_open", "fd_read",
              "fd_write", "fd_stat", "fd_truncate", "fd_chmod", "fd_readdir",
-             "fd_close", "reserved"],
+             "fd_close", "reserved", "fallocate", "copy_range", "seek",
+             "fd_fallocate", "fd_mmap_write", "fd_seek"],
             [6, 8, 4, 5, 4, 5, 4, 4, 1, 10, 4, 3, 1, 3, 3, 2, 3, 2, 1, 1, 2, 2,
-             5, 6, 3, 2, 1, 1, 2, 2, 0.5])[0]
+             5, 6, 3, 2, 1, 1, 2, 2, 0.5, 2, 2, 1, 1, 2, 1])[0]
         f = rng.random() < 0.8   # follow symlinks
         if kind == "create":
             return (kind, self.pick("f", new=0.4),
@@ -423,6 +430,17 @@ class Generator:
             size = rng.choice((0, rng.randint(1, 9000),
                                rng.randint(128 << 10, 320 << 10)))
             return (kind, self.pick("f"), size)
+        if kind == "fallocate":
+            return (kind, self.pick("f")) + self.falloc_args()
+        if kind == "copy_range":
+            return (kind, self.pick("f"), self.pick("f", new=0.2),
+                    rng.choice((0, rng.randint(0, 9000),
+                                rng.randint(0, 300 << 10))),
+                    rng.choice((0, rng.randint(0, 9000),
+                                rng.randint(0, 300 << 10))),
+                    rng.choice((1, 4096, rng.randint(1, 9000), 1 << 20)))
+        if kind == "seek":
+            return (kind, self.pick("f")) + self.seek_args()
         if kind in ("read", "stat", "readdir", "listxattr"):
             return (kind, self.pick("d" if kind == "readdir" else None), f)
         if kind in ("unlink", "rmdir", "rmrf"):
@@ -485,6 +503,13 @@ class Generator:
             return (kind, slot, rng.choice((0, 10, 5000, 200 << 10)))
         if kind == "fd_chmod":
             return (kind, slot, rng.choice((0o600, 0o644, 0o4755)))
+        if kind == "fd_fallocate":
+            return (kind, slot) + self.falloc_args()
+        if kind == "fd_seek":
+            return (kind, slot) + self.seek_args()
+        if kind == "fd_mmap_write":
+            return (kind, slot, rng.randint(0, 300 << 10),
+                    rng.choice((1, 100, 5000)), rng.randrange(1 << 30))
         if kind in ("fd_stat", "fd_readdir", "fd_close"):
             return (kind, slot)
         # A ".wh." name: refused by layerfs by design.
@@ -492,6 +517,25 @@ class Generator:
         return (kind, rng.choice(("create", "mkdir", "rename")),
                 (d + "/" if d else "") + ovl.WH + rng.choice(NAMES),
                 self.pick("fl"))
+
+
+    def falloc_args(self):
+        """fallocate(2)'s mode, offset and length: allocate (growing the
+        file or not), punch a hole, zero a range."""
+        rng = self.rng
+        return (rng.choice((0, FALLOC_KEEP_SIZE, FALLOC_PUNCH_HOLE |
+                            FALLOC_KEEP_SIZE, FALLOC_ZERO_RANGE,
+                            FALLOC_ZERO_RANGE | FALLOC_KEEP_SIZE)),
+                rng.choice((0, rng.randint(0, 9000),
+                            rng.randint(0, 300 << 10))),
+                rng.choice((1, 4096, rng.randint(1, 9000), 200 << 10)))
+
+    def seek_args(self):
+        """lseek(2)'s whence (SEEK_DATA or SEEK_HOLE) and offset."""
+        rng = self.rng
+        return (rng.choice((SEEK_DATA, SEEK_HOLE)),
+                rng.choice((0, rng.randint(0, 9000),
+                            rng.randint(0, 300 << 10))))
 
 
 @contextlib.contextmanager
@@ -616,6 +660,30 @@ def _apply(root, op, fds):
     if kind == "listxattr":
         return sorted(n for n in os.listxattr(j(op[1]), follow_symlinks=op[2])
                       if n.startswith("user."))
+    if kind == "fallocate":
+        fd = os.open(j(op[1]), os.O_WRONLY | NB)
+        try:
+            return fallocate(fd, *op[2:])
+        finally:
+            os.close(fd)
+    if kind == "copy_range":
+        _, src, dst, off_in, off_out, n = op
+        fd_in = os.open(j(src), os.O_RDONLY | NB)
+        try:
+            fd_out = os.open(j(dst), os.O_WRONLY | os.O_CREAT | NB, 0o644)
+            try:
+                return [os.copy_file_range(fd_in, fd_out, n, off_in, off_out),
+                        stat_view(os.fstat(fd_out))]
+            finally:
+                os.close(fd_out)
+        finally:
+            os.close(fd_in)
+    if kind == "seek":
+        fd = os.open(j(op[1]), os.O_RDONLY | NB)
+        try:
+            return seek_holes(fd, *op[2:])
+        finally:
+            os.close(fd)
     if kind == "reserved":
         _, how, rel, other = op
         if how == "create":
@@ -646,6 +714,12 @@ def _apply(root, op, fds):
     if kind == "fd_chmod":
         os.fchmod(fd, op[2])
         return [stat_view(os.fstat(fd))]
+    if kind == "fd_fallocate":
+        return fallocate(fd, *op[2:])
+    if kind == "fd_seek":
+        return seek_holes(fd, *op[2:])
+    if kind == "fd_mmap_write":
+        return mmap_write(fd, *op[2:])
     if kind == "fd_stat":
         return [stat_view(os.fstat(fd))]
     if kind == "fd_readdir":
@@ -654,6 +728,73 @@ def _apply(root, op, fds):
         os.close(fds.pop(slot))
         return []
     raise ValueError(op)
+
+
+FALLOC_KEEP_SIZE, FALLOC_PUNCH_HOLE, FALLOC_ZERO_RANGE = 0x01, 0x02, 0x10
+SEEK_DATA, SEEK_HOLE = 3, 4
+
+
+def fallocate(fd, mode, off, n):
+    """fallocate(2) (os.posix_fallocate has no mode); returns the file's
+    stat_view after it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.fallocate(fd, mode, ctypes.c_long(off), ctypes.c_long(n)) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    return [stat_view(os.fstat(fd))]
+
+
+def seek_holes(fd, whence, off):
+    """lseek(2) with SEEK_DATA or SEEK_HOLE.  Where the holes lie is the
+    upper filesystem's and the copy-up's business (a hole may be
+    reported as data), so the answer is checked against the file's bytes
+    rather than compared: data never lies in what is reported a hole,
+    and the offset returned is within the file.  Returns "consistent",
+    ENXIO at or past the end of the file, or what was wrong."""
+    st = os.fstat(fd)
+    if stat.S_ISDIR(st.st_mode):
+        return ["a directory"]   # its offsets are the filesystem's own
+    size = st.st_size
+    try:
+        r = os.lseek(fd, off, whence)
+    except OSError as e:
+        if e.errno != errno.ENXIO or off >= size:
+            raise
+        if whence == SEEK_HOLE:
+            return ["ENXIO before the end of the file"]
+        r = size   # no data after off: what is left must read as zeros
+    if not off <= r <= size:
+        return ["offset %d outside %d..%d" % (r, off, size)]
+    # The bytes are read through a new descriptor of the same file: fd
+    # may be write-only.
+    rfd = os.open("/proc/self/fd/%d" % fd, os.O_RDONLY | NB)
+    try:
+        if whence == SEEK_DATA and os.pread(rfd, r - off, off).strip(b"\0"):
+            return ["data in %d..%d, reported a hole" % (off, r)]
+        if whence == SEEK_HOLE and r < size and os.pread(rfd, 1, r) != b"\0":
+            return ["data at %d, reported a hole" % r]
+    finally:
+        os.close(rfd)
+    return ["consistent"]
+
+
+def mmap_write(fd, off, n, dseed):
+    """Writes n bytes at off (taken modulo the file's size, never past
+    its end) through a shared writable mapping of the whole file, then
+    msync and unmap."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return ["empty"]
+    off %= size
+    n = min(n, size - off)
+    m = mmap.mmap(fd, size, mmap.MAP_SHARED,
+                  mmap.PROT_READ | mmap.PROT_WRITE)
+    try:
+        m[off:off + n] = data_of(n, dseed)
+        m.flush()
+    finally:
+        m.close()
+    return [n]
 
 
 def linkat(src, dst, follow):
