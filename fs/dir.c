@@ -240,6 +240,15 @@ void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	if (S_ISCHR(mode) && rdev == 0) {
+		/* A 0/0 character device is a whiteout in an upper or lower
+		 * layer of the kernel's form, which layerfs reads in every
+		 * layer: made through the mount it would hide the lower file
+		 * of its name at the next mount, and be exported as a
+		 * deletion.  Kernel overlayfs refuses it too. */
+		fuse_reply_err(req, EPERM);
+		return;
+	}
 	if ((mode & S_IFMT) == 0)
 		ne.mode |= S_IFREG;
 	if (S_ISREG(ne.mode))

@@ -686,6 +686,9 @@ class CopyOnWrite(LayerfsTestCase):
             lambda: os.link(j("etc/conf"), j(".wh.l")),
             lambda: os.rename(j("etc/conf"), j(".wh.conf")),
             lambda: os.mkdir(j(".wh..wh..opq")),
+            # The kernel's whiteout, a 0/0 character device: it would
+            # hide the lower etc/conf from the next mount on.
+            lambda: os.mknod(j("etc/conf2"), 0o644 | stat.S_IFCHR, 0),
         ]
         for op in ops:
             with self.assertRaises(OSError) as cm:
@@ -694,6 +697,12 @@ class CopyOnWrite(LayerfsTestCase):
         self.assertEqual([n for n in tree_files(m.upper)
                           if os.path.basename(n).startswith(".wh.")], [])
         self.assertTrue(os.path.exists(j("etc/conf")))
+        self.assertFalse(os.path.lexists(j("etc/conf2")))
+        if os.geteuid() == 0:
+            # Other devices are made as asked.
+            os.mknod(j("null2"), 0o644 | stat.S_IFCHR, os.makedev(1, 3))
+            self.assertEqual(os.lstat(j("null2")).st_rdev,
+                             os.makedev(1, 3))
 
     def test_whiteout_rules(self):
         low = self.lower()
