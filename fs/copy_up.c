@@ -107,10 +107,7 @@ static int copy_attrs(struct lfs *fs, int src_fd, int dst_fd,
 
 /* ---- staging and publishing -------------------------------------- */
 
-/* Marks the parent's upper directory impure (once) so that listings
- * after a remount read the marks of its children.  Must happen before
- * the child carrying a mark is published. */
-static int mark_parent_impure(struct lfs *fs, struct node *parent, int pfd)
+int mark_parent_impure(struct lfs *fs, struct node *parent, int pfd)
 {
 	if (!fs->upper_xattr || (node_flags(parent) & N_IMPURE_DONE))
 		return 0;

@@ -71,4 +71,10 @@ int copy_up_staged(struct lfs *fs, struct node *n,
 /* Waits until no copy-up of n is in progress. */
 void copy_up_wait(struct node *n);
 
+/* Marks parent's upper directory pfd impure (once per node) so that
+ * listings and lookups after a remount read the marks of its children
+ * (their origin: the inode number).  Must happen before a child carrying
+ * a mark gets its name there. */
+int mark_parent_impure(struct lfs *fs, struct node *parent, int pfd);
+
 #endif

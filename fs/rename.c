@@ -53,6 +53,48 @@ static bool dir_has_lower(struct lfs *fs, struct node *d)
 	return lower;
 }
 
+/*
+ * One inode with several names has one node, hashed under one of them.
+ * A rename moving or replacing another of its names must find the node
+ * under that name: it is hashed under it.  A name made by link(2)
+ * through the mount is already an upper link of the node's file; a lower
+ * name of a lower hard link becomes one of the index entry (copy-up).
+ */
+static int anchor_name(struct lfs *fs, struct node *n, struct node *dir,
+		       const char *name)
+{
+	if (node_is_dir(n) || node_named(fs, n, dir, name))
+		return 0;
+	int r = copy_up(fs, n, CU_META);
+	if (r < 0)
+		return r;
+	int pfd = node_open(fs, dir, fs->upper, O_PATH | O_DIRECTORY);
+	if (pfd < 0)
+		return pfd;
+	struct stat st;
+	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		r = 0; /* the name is in the upper layer: a link of the file */
+	else if (errno != ENOENT)
+		r = -errno;
+	else if (!e || !e->index_key[0])
+		r = -EIO; /* lower names are shared only through an index */
+	else if ((r = mark_parent_impure(fs, dir, pfd)) < 0)
+		; /* the link would show its own inode number after a remount */
+	else if (linkat(fs->index_fd, e->index_key, pfd, name, 0) < 0)
+		r = -errno;
+	close(pfd);
+	if (r < 0)
+		return r;
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	r = node_move(fs, n, dir, name);
+	/* It has a name in the upper layer now, not only the index entry. */
+	if (r == 0)
+		node_clear_flag(n, N_IDX_ALIAS);
+	pthread_rwlock_unlock(&fs->ns_lock);
+	return r;
+}
+
 /* redirect_dir=off: bring the whole subtree up, then make it opaque. */
 static int copy_up_tree(struct lfs *fs, struct node *d)
 {
@@ -90,6 +132,11 @@ static int copy_up_tree(struct lfs *fs, struct node *d)
 		    lookup_child(fs, d, names[i], &c, &st) == 0) {
 			r = node_is_dir(c) ? copy_up_tree(fs, c)
 					   : copy_up(fs, c, CU_DATA);
+			/* A hard link's node may go by another of its
+			 * names: this one needs its own upper link before
+			 * the directory turns opaque. */
+			if (r == 0)
+				r = anchor_name(fs, c, d, names[i]);
 			node_unref(fs, c);
 		}
 		free(names[i]);
@@ -451,46 +498,6 @@ static int rename_locked(struct lfs *fs, struct rename_ctx *c)
 out:
 	slot_close_locked(&ds);
 	slot_close_locked(&ss);
-	return r;
-}
-
-/*
- * One inode with several names has one node, hashed under one of them.
- * A rename moving or replacing another of its names must find the node
- * under that name: it is hashed under it.  A name made by link(2)
- * through the mount is already an upper link of the node's file; a lower
- * name of a lower hard link becomes one of the index entry (copy-up).
- */
-static int anchor_name(struct lfs *fs, struct node *n, struct node *dir,
-		       const char *name)
-{
-	if (node_is_dir(n) || node_named(fs, n, dir, name))
-		return 0;
-	int r = copy_up(fs, n, CU_META);
-	if (r < 0)
-		return r;
-	int pfd = node_open(fs, dir, fs->upper, O_PATH | O_DIRECTORY);
-	if (pfd < 0)
-		return pfd;
-	struct stat st;
-	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
-	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-		r = 0; /* the name is in the upper layer: a link of the file */
-	else if (errno != ENOENT)
-		r = -errno;
-	else if (!e || !e->index_key[0])
-		r = -EIO; /* lower names are shared only through an index */
-	else if (linkat(fs->index_fd, e->index_key, pfd, name, 0) < 0)
-		r = -errno;
-	close(pfd);
-	if (r < 0)
-		return r;
-	pthread_rwlock_wrlock(&fs->ns_lock);
-	r = node_move(fs, n, dir, name);
-	/* It has a name in the upper layer now, not only the index entry. */
-	if (r == 0)
-		node_clear_flag(n, N_IDX_ALIAS);
-	pthread_rwlock_unlock(&fs->ns_lock);
 	return r;
 }
 

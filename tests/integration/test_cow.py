@@ -963,6 +963,42 @@ class CopyOnWrite(LayerfsTestCase):
         self.assertEqual((st.st_nlink, st.st_mode & 0o777), (1, 0o600))
         self.assertEqual(read(os.path.join(m2.path, "b")), b"one\ntwo\n")
 
+    def test_directory_copied_whole_keeps_its_hard_links(self):
+        # redirect_dir=off copies a renamed directory's subtree and makes
+        # it opaque.  A lower hard link inside, whose node goes by a name
+        # outside (it was copied up through that one), got no upper name
+        # there: once opaque, the directory lost it.
+        for opts in (("redirect_dir=off",),
+                     ("redirect_dir=off", "metacopy=off")):
+            with self.subTest(opts=opts):
+                tag = "tl%d" % len(opts)
+                low = self.layer(tag, {"d/sub/a": "data\n", "d/k": "k",
+                                       "top/x": "x"})
+                os.link(os.path.join(low, "d/sub/a"),
+                        os.path.join(low, "top/b"))
+                m = self.mount_rw([low], opts=opts, name=tag)
+                j = lambda *a: os.path.join(m.path, *a)
+                write(j("top/b"), "more\n", "a")   # the node is "top/b"
+                os.chmod(j("top/b"), 0o640)
+                os.rename(j("d"), j("moved"))
+                self.assertEqual(sorted(os.listdir(j("moved/sub"))), ["a"])
+                self.assertEqual(read(j("moved/sub/a")), b"data\nmore\n")
+                st, sb = os.lstat(j("moved/sub/a")), os.lstat(j("top/b"))
+                self.assertEqual((st.st_ino, st.st_nlink,
+                                  stat.S_IMODE(st.st_mode)),
+                                 (sb.st_ino, 2, 0o640))
+                self.assertFalse(os.path.lexists(j("d")))
+                # What the upper layer holds, read again.
+                self.assertEqual(m.unmount(), 0)
+                self._mounts.remove(m)
+                m = self.mount([low], m.upper, m.work, opts=opts,
+                               mnt=self.path(tag + "-again"))
+                j = lambda *a: os.path.join(m.path, *a)
+                self.assertEqual(read(j("moved/sub/a")), b"data\nmore\n")
+                self.assertEqual(os.lstat(j("moved/sub/a")).st_ino,
+                                 os.lstat(j("top/b")).st_ino)
+                self.assertEqual(os.lstat(j("top/b")).st_nlink, 2)
+
     def test_copied_up_hard_links_after_a_remount(self):
         # A lower file with two names, copied up through one of them,
         # then the mount is made again: the upper name the daemon meets
