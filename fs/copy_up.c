@@ -107,6 +107,43 @@ static int copy_attrs(struct lfs *fs, int src_fd, int dst_fd,
 
 /* ---- staging and publishing -------------------------------------- */
 
+/*
+ * Whether copying up this lower non-directory breaks it from its other
+ * names: it has several and no index keeps them together (index=off, or
+ * an upper layer without xattrs), as with kernel overlayfs and
+ * index=off.  The copy is then a file of its own and must not show the
+ * inode number the other names still show, or `tar` and `cp -a` would
+ * take two different files for links of one: it gets no origin mark and
+ * takes its upper inode's number (take_upper_ino).
+ */
+static bool breaks_hard_link(struct lfs *fs, const struct stat *lower)
+{
+	return !S_ISDIR(lower->st_mode) && lower->st_nlink > 1 &&
+	       !index_wanted(fs, lower);
+}
+
+/* After a copy-up that broke a hard link: n and its listing record
+ * show the inode number of its upper file, real_ino in the upper
+ * layer. */
+static void take_upper_ino(struct lfs *fs, struct node *n, uint64_t real_ino)
+{
+	uint64_t ino = lfs_compose_ino(fs, fs->upper, real_ino);
+	struct node *parent = n->parent;
+	dir_wrlock(parent);
+	if (!(node_flags(n) & N_UNHASHED) && n->parent == parent) {
+		__atomic_store_n(&n->ino, ino, __ATOMIC_RELAXED);
+		if (parent->dc) {
+			pthread_rwlock_rdlock(&fs->ns_lock);
+			struct drec *rec = dcache_find(parent->dc,
+						       node_name(n));
+			pthread_rwlock_unlock(&fs->ns_lock);
+			if (rec)
+				rec->ino = ino;
+		}
+	}
+	dir_unlock(parent);
+}
+
 int mark_parent_impure(struct lfs *fs, struct node *parent, int pfd)
 {
 	if (!fs->upper_xattr || (node_flags(parent) & N_IMPURE_DONE))
@@ -312,11 +349,18 @@ static int copy_up_special(struct lfs *fs, struct node *n, int pfd,
 			flags = N_HLINK | N_ORIGIN_SET;
 		}
 	}
+	struct stat up;
+	bool breaks = r == 0 && breaks_hard_link(fs, st) &&
+		      fstatat(fs->work_fd, tmp, &up, AT_SYMLINK_NOFOLLOW) == 0;
 	if (r == 0)
 		r = publish(fs, n, tmp, -1, pfd, flags);
-	if (r < 0)
+	if (r < 0) {
 		unlinkat(fs->work_fd, tmp, 0);
-	return r;
+		return r;
+	}
+	if (breaks)
+		take_upper_ino(fs, n, up.st_ino);
+	return 0;
 }
 
 /*
@@ -456,7 +500,8 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	unsigned flags = 0;
 	int r = 0;
 	char *datapath = NULL;
-	if (fs->upper_xattr &&
+	bool breaks = breaks_hard_link(fs, &st);
+	if (fs->upper_xattr && !breaks &&
 	    xp_set_origin(dfd, st.st_dev, st.st_ino) == 0)
 		flags |= N_ORIGIN_SET;
 	if (meta_only) {
@@ -506,6 +551,9 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	if (r == 0)
 		r = publish(fs, n, tmp, dfd, pfd,
 			    flags | (indexed ? N_HLINK : 0));
+	struct stat up;
+	if (r == 0 && breaks && fstat(dfd, &up) == 0)
+		take_upper_ino(fs, n, up.st_ino);
 	close(dfd);
 	free(datapath);
 	if (r < 0) {

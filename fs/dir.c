@@ -357,14 +357,17 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		r = whiteout_clear(fs, &s, newname);
 	if (r < 0)
 		goto close;
-	if (node_flags(n) & N_ORIGIN_SET)
-		xp_set_impure(s.pfd); /* the new name must find the origin */
+	/* The new name must find the origin and the data's path (a
+	 * lookup of it may make a node of its own: index=off). */
+	bool marked = node_flags(n) & (N_ORIGIN_SET | N_METACOPY);
+	if (marked)
+		xp_set_impure(s.pfd);
 	if (node_flags(n) & N_HLINK)
 		index_nlink_add(fs, n, 1);
 	node_index_ino(fs, n);
 	r = dcache_add(s.dc, newname, (uint16_t)fs->upper,
-		       (uint8_t)IFTODT(n->mode), n->ino,
-		       (node_flags(n) & N_ORIGIN_SET) ? R_CHECK : 0);
+		       (uint8_t)IFTODT(n->mode), node_ino(n),
+		       marked ? R_CHECK : 0);
 	if (r < 0)
 		dcache_drop(fs, dir);
 	r = inode_stat(fs, n, &st);

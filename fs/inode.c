@@ -16,7 +16,7 @@
 
 void inode_present(struct lfs *fs, struct node *n, struct stat *st)
 {
-	st->st_ino = n->ino;
+	st->st_ino = node_ino(n);
 	if (S_ISDIR(st->st_mode)) {
 		/* Counting subdirectories of a merged directory would mean
 		 * reading it in every layer; like kernel overlayfs, report 1

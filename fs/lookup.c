@@ -90,8 +90,9 @@ static void reanchor(struct lfs *fs, struct node *n, struct node *dir,
 /*
  * Names of one inode share one node when nothing can change them apart:
  * on a read-only mount, or with an index that keeps a copied-up inode's
- * names together.  Without an index a copy-up breaks the link (as with
- * kernel overlayfs and index=off), so each name keeps its own node.
+ * names together.  Without an index a copy-up breaks a lower link (as
+ * with kernel overlayfs and index=off), so each lower name keeps its own
+ * node; names of one upper file still share theirs (node_from_rec).
  */
 static bool hard_links_shared(struct lfs *fs)
 {
@@ -125,6 +126,16 @@ static struct node *open_orphan_of(struct lfs *fs, uint64_t ino,
 	return NULL;
 }
 
+/* Whether node n presents the upper file whose attributes are st. */
+static bool same_upper_file(struct lfs *fs, struct node *n,
+			    const struct stat *st)
+{
+	struct stat held;
+	return node_layer(n) == fs->upper &&
+	       node_lstat(fs, n, fs->upper, &held) == 0 &&
+	       held.st_ino == st->st_ino && held.st_dev == st->st_dev;
+}
+
 /*
  * Creates the node for a listing record.  Called with dir's lock held.
  * Hard links: a file (of any kind but a directory) with several links
@@ -156,14 +167,23 @@ static int node_from_rec(struct lfs *fs, struct node *dir,
 	/* The type may have changed since the listing was read. */
 	fresh->mode = (uint16_t)(st->st_mode & S_IFMT);
 
+	bool upper = lfs_is_upper(fs, rec->layer);
 	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1 &&
-	    hard_links_shared(fs)) {
-		if (!lfs_is_upper(fs, rec->layer) &&
-		    index_attach(fs, fresh, st) == 0)
+	    (hard_links_shared(fs) || upper)) {
+		if (!upper && index_attach(fs, fresh, st) == 0)
 			r = node_lstat(fs, fresh, fs->upper, st);
-		else if (lfs_is_upper(fs, rec->layer) && fs->index_fd >= 0)
+		else if (upper && fs->index_fd >= 0)
 			mark_index_link(fs, dir, fresh, name, st);
 		struct node *same = node_find_by_ino(fs, fresh->ino);
+		if (same && !hard_links_shared(fs) &&
+		    !same_upper_file(fs, same, st)) {
+			/* Without an index only upper names join: links made
+			 * through the mount, never a lower hard link (which a
+			 * copy-up breaks), nor an older copy marked with the
+			 * same origin. */
+			node_unref(fs, same);
+			same = NULL;
+		}
 		if (same) {
 			node_discard(fresh);
 			if (node_flags(same) & N_UNHASHED)
@@ -174,7 +194,7 @@ static int node_from_rec(struct lfs *fs, struct node *dir,
 		*out = node_insert(fs, fresh);
 		if (*out == fresh)
 			node_index_ino(fs, fresh);
-	} else if (!S_ISDIR(st->st_mode) && hard_links_shared(fs) &&
+	} else if (!S_ISDIR(st->st_mode) && (hard_links_shared(fs) || upper) &&
 		   (*out = open_orphan_of(fs, fresh->ino, st)) != NULL) {
 		node_discard(fresh);
 		reanchor(fs, *out, dir, name, rec->layer);

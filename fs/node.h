@@ -104,6 +104,13 @@ static inline const char *node_name(struct node *n)
 	return p;
 }
 
+/* The inode number shown.  It changes only when a copy-up breaks a
+ * lower hard link (copy_up.c), hence the atomic access. */
+static inline uint64_t node_ino(const struct node *n)
+{
+	return __atomic_load_n(&n->ino, __ATOMIC_RELAXED);
+}
+
 static inline bool node_is_dir(const struct node *n)
 {
 	return S_ISDIR(n->mode);

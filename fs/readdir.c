@@ -117,7 +117,7 @@ static uint64_t parent_ino(struct lfs *fs, struct node *dir)
 		return dir->ino;
 	/* The parent pointer changes only under ns_lock (rename). */
 	pthread_rwlock_rdlock(&fs->ns_lock);
-	uint64_t ino = dir->parent->ino;
+	uint64_t ino = node_ino(dir->parent);
 	pthread_rwlock_unlock(&fs->ns_lock);
 	return ino;
 }

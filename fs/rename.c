@@ -435,16 +435,16 @@ static int rename_locked(struct lfs *fs, struct rename_ctx *c)
 					 ? R_CHECK
 					 : 0;
 		dcache_add(ds.dc, c->newname, (uint16_t)fs->upper,
-			   (uint8_t)IFTODT(c->src->mode), c->src->ino, sflags);
+			   (uint8_t)IFTODT(c->src->mode), node_ino(c->src), sflags);
 		/* ds.dc may be ss.dc: look the source record up again. */
 		dcache_add(ss.dc, c->name, (uint16_t)fs->upper,
-			   (uint8_t)IFTODT(c->dst->mode), c->dst->ino, dflags);
+			   (uint8_t)IFTODT(c->dst->mode), node_ino(c->dst), dflags);
 	} else {
 		struct drec *srec = dcache_find(ss.dc, c->name);
 		if (srec)
 			dcache_hide(ss.dc, srec, ss.below);
 		dcache_add(ds.dc, c->newname, (uint16_t)fs->upper,
-			   (uint8_t)IFTODT(c->src->mode), c->src->ino, sflags);
+			   (uint8_t)IFTODT(c->src->mode), node_ino(c->src), sflags);
 	}
 
 	/* And in the nodes, with every path frozen. */
@@ -542,7 +542,7 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			r = -EEXIST;
 		if (r == 0 && c.dst &&
 		    (c.dst == c.src ||
-		     (c.dst->ino == c.src->ino && !node_is_dir(c.src)))) {
+		     (node_ino(c.dst) == node_ino(c.src) && !node_is_dir(c.src)))) {
 			/* Two names of one file: nothing to do (POSIX).  Where
 			 * links are not shared (index=off) each name has a
 			 * node of its own, with one inode number. */

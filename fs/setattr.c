@@ -310,7 +310,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 			/* Unlinked and closed: nothing left to change. */
 			memset(&st, 0, sizeof(st));
 			st.st_mode = n->mode | 0600;
-			st.st_ino = n->ino;
+			st.st_ino = node_ino(n);
 			r = 0;
 			goto reply;
 		}

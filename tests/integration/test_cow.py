@@ -52,6 +52,14 @@ def copy_by_extents(fd):
     return bytes(out)
 
 
+def drop_dentries():
+    """Makes the kernel forget its cached entries (root only), so the
+    next access to a name is a fresh lookup."""
+    if os.geteuid() == 0:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("2\n")
+
+
 class CopyOnWrite(LayerfsTestCase):
     def lower(self):
         low = self.layer("low", {
@@ -861,6 +869,53 @@ class CopyOnWrite(LayerfsTestCase):
         self.assertFalse(os.path.exists(j("c")))
         write(j("a"), "again through a")
         self.assertEqual(read(j("dir/b")), b"again through a")
+
+    def test_hard_links_without_an_index(self):
+        # index=off, as kernel overlayfs's default: a copy-up breaks a
+        # lower hard link.  The copy is a file of its own and must not
+        # show the inode number its other names still show (tar and
+        # cp -a would take it for a link of them), after a remount too.
+        # Links made through the mount stay one inode, also once the
+        # kernel forgot its entries, and a metadata-only copy linked
+        # through the mount reads its data under the new name.
+        low = self.layer("noidx", {"a": "same\n", "x": "data of x\n"})
+        os.link(os.path.join(low, "a"), os.path.join(low, "b"))
+        m = self.mount_rw([low], opts=["index=off"])
+        j = lambda *a: os.path.join(m.path, *a)
+        write(j("a"), "changed\n", "a")
+        sa, sb = os.lstat(j("a")), os.lstat(j("b"))
+        self.assertNotEqual(sa.st_ino, sb.st_ino)
+        self.assertEqual((sa.st_nlink, sb.st_nlink), (1, 2))
+        self.assertEqual(read(j("b")), b"same\n")
+        self.assertEqual(read(j("a")), b"same\nchanged\n")
+        dino = {e.name: e.inode() for e in os.scandir(m.path)}
+        self.assertEqual((dino["a"], dino["b"]), (sa.st_ino, sb.st_ino))
+
+        os.chown(j("x"), 4242, 4242)   # metadata only
+        os.link(j("x"), j("y"))
+        os.link(j("a"), j("c"))
+        fd = os.open(j("c"), os.O_RDONLY)
+        try:
+            os.unlink(j("c"))   # the open name goes, "a" stays
+            drop_dentries()
+            self.assertEqual(read(j("y")), b"data of x\n")
+            self.assertEqual(os.lstat(j("y")).st_ino, os.lstat(j("x")).st_ino)
+            write(j("a"), "again\n", "a")
+            self.assertEqual(os.fstat(fd).st_size, os.lstat(j("a")).st_size)
+            self.assertEqual(os.fstat(fd).st_ino, os.lstat(j("a")).st_ino)
+        finally:
+            os.close(fd)
+
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
+        m = self.mount([low], m.upper, m.work, opts=["index=off"],
+                       mnt=self.path("noidx-again"))
+        j = lambda *a: os.path.join(m.path, *a)
+        sa, sb = os.lstat(j("a")), os.lstat(j("b"))
+        self.assertNotEqual(sa.st_ino, sb.st_ino)
+        self.assertEqual((sa.st_nlink, sb.st_nlink), (1, 2))
+        self.assertEqual(read(j("y")), b"data of x\n")
+        self.assertEqual(os.lstat(j("y")).st_ino, os.lstat(j("x")).st_ino)
 
     def test_unlink_one_lower_hard_link_keeps_the_other(self):
         # Reported against layerfs: the remaining name read as zeros.

@@ -18,7 +18,8 @@ listings, stats, fallocate (allocate, punch a hole, zero a range),
 copy_file_range, and descriptors opened before other operations
 changed, replaced, renamed or removed their file, then read, written
 (also through a shared writable mapping), truncated, fallocate'd,
-chmod'ed and fstat'ed.  SEEK_DATA and SEEK_HOLE (by path and through
+chmod'ed and fstat'ed, or, for a directory, used to create, make a
+directory, remove, rename and stat names relative to it.  SEEK_DATA and SEEK_HOLE (by path and through
 the descriptors) are checked against the file's bytes rather than
 compared, as where holes lie is the upper filesystem's business: data
 must never be reported a hole.  Every operation's outcome (success
@@ -29,14 +30,16 @@ the whole merged trees must be the same: names, types, modes, owners,
 sizes, contents, link targets, user xattrs, st_nlink of non-directories
 and which names share an inode.
 
-Four tests, each a sequence of its own: layerfs with its default upper
+Five tests, each a sequence of its own: layerfs with its default upper
 layer (`.wh.` files), with `whiteout=overlay`, with `passthrough=0`
 (no FUSE passthrough: the kernel's writeback cache, as rootless mounts
-have), and with `metacopy=0,redirect_dir=off` (data copied on the first
-metadata change, a renamed directory's whole subtree copied up).
+have), with `metacopy=0,redirect_dir=off` (data copied on the first
+metadata change, a renamed directory's whole subtree copied up), and
+with `index=off` against the kernel with `index=off` too (a copy-up
+breaks a lower hard link on both).
 
 The seed is printed on stderr (each test draws its own; LFS_SEED=N
-replays N in all four), LFS_DIFF_OPS=N sets the number of operations
+replays N in all five), LFS_DIFF_OPS=N sets the number of operations
 before the remount (a quarter more follow it; default 1500), and
 LFS_DIFF_CHECK=N how often the trees are compared (default every 10
 operations; 1 finds the exact operation that made them differ).  The
@@ -47,7 +50,8 @@ both outcomes on stderr, to follow a replay.
 
 The kernel is mounted with redirect_dir=on (directories with lower
 content can be renamed, as in layerfs, so no EXDEV) and index=on (lower
-hard links stay one inode after a copy-up, as in layerfs).  So mounted,
+hard links stay one inode after a copy-up, as in layerfs), or index=off
+for layerfs's index=off.  So mounted,
 it refused nothing layerfs allows in any run.  Differences by design,
 each handled where it arises in the code:
 - layerfs refuses names beginning with `.wh.` (EPERM: in an OCI layer
@@ -409,9 +413,11 @@ class Generator:
              "listxattr", "stat", "readdir", "fd_open", "fd_read",
              "fd_write", "fd_stat", "fd_truncate", "fd_chmod", "fd_readdir",
              "fd_close", "reserved", "fallocate", "copy_range", "seek",
-             "fd_fallocate", "fd_mmap_write", "fd_seek"],
+             "fd_fallocate", "fd_mmap_write", "fd_seek", "at_create",
+             "at_mkdir", "at_remove", "at_rename", "at_stat"],
             [6, 8, 4, 5, 4, 5, 4, 4, 1, 10, 4, 3, 1, 3, 3, 2, 3, 2, 1, 1, 2, 2,
-             5, 6, 3, 2, 1, 1, 2, 2, 0.5, 2, 2, 1, 1, 2, 1])[0]
+             5, 6, 3, 2, 1, 1, 2, 2, 0.5, 2, 2, 1, 1, 2, 1, 2, 1, 1, 2,
+             1])[0]
         f = rng.random() < 0.8   # follow symlinks
         if kind == "create":
             return (kind, self.pick("f", new=0.4),
@@ -511,6 +517,17 @@ class Generator:
         if kind == "fd_mmap_write":
             return (kind, slot, rng.randint(0, 300 << 10),
                     rng.choice((1, 100, 5000)), rng.randrange(1 << 30))
+        # Relative to a descriptor (of a directory, if it is one), which
+        # may have been renamed or removed since it was opened.
+        if kind == "at_create":
+            return (kind, slot, rng.choice(NAMES), rng.choice((0, 3, 700)),
+                    rng.randrange(1 << 30))
+        if kind in ("at_mkdir", "at_stat"):
+            return (kind, slot, rng.choice(NAMES))
+        if kind == "at_remove":
+            return (kind, slot, rng.choice(NAMES), rng.random() < 0.3)
+        if kind == "at_rename":
+            return (kind, slot, rng.choice(NAMES), self.pick(new=0.4))
         if kind in ("fd_stat", "fd_readdir", "fd_close"):
             return (kind, slot)
         # A ".wh." name: refused by layerfs by design.
@@ -721,6 +738,28 @@ def _apply(root, op, fds):
         return seek_holes(fd, *op[2:])
     if kind == "fd_mmap_write":
         return mmap_write(fd, *op[2:])
+    if kind == "at_create":
+        _, _, name, n, dseed = op
+        wfd = os.open(name, os.O_WRONLY | os.O_CREAT | NB, 0o640, dir_fd=fd)
+        try:
+            os.write(wfd, data_of(n, dseed))
+            return [stat_view(os.fstat(wfd))]
+        finally:
+            os.close(wfd)
+    if kind == "at_mkdir":
+        os.mkdir(op[2], 0o750, dir_fd=fd)
+        return [stat_view(os.stat(op[2], dir_fd=fd, follow_symlinks=False))]
+    if kind == "at_remove":
+        if op[3]:
+            os.rmdir(op[2], dir_fd=fd)
+        else:
+            os.unlink(op[2], dir_fd=fd)
+        return []
+    if kind == "at_rename":
+        os.rename(op[2], j(op[3]), src_dir_fd=fd)
+        return []
+    if kind == "at_stat":
+        return [stat_view(os.stat(op[2], dir_fd=fd, follow_symlinks=False))]
     if kind == "fd_stat":
         return [stat_view(os.fstat(fd))]
     if kind == "fd_readdir":
@@ -891,13 +930,15 @@ class DifferentialRandom(LayerfsTestCase):
 
     def kernel_mount(self, mnt, lower, upper, work):
         try:
-            ovl.mount_overlay(mnt, lower, upper, work, KERNEL_OPTS)
+            ovl.mount_overlay(mnt, lower, upper, work, self.kernel_opts)
         except Exception as e:
             err = getattr(e, "stderr", b"") or b""
             self.skipTest("kernel overlayfs refuses %s: %s"
-                          % (KERNEL_OPTS, err.decode(errors="replace")))
+                          % (self.kernel_opts,
+                             err.decode(errors="replace")))
 
-    def run_random(self, seed, opts, tag):
+    def run_random(self, seed, opts, tag, kernel_opts=KERNEL_OPTS):
+        self.kernel_opts = kernel_opts
         nops = env_int("LFS_DIFF_OPS", DEFAULT_OPS)
         every = max(1, env_int("LFS_DIFF_CHECK", 10))
         print("\n%s: LFS_SEED=%d LFS_DIFF_OPS=%d (layerfs -o %s)"
@@ -1148,6 +1189,12 @@ class DifferentialRandom(LayerfsTestCase):
         # show the difference.
         self.run_random(self.seed_for(3), ("metacopy=0", "redirect_dir=off"),
                         "copying")
+
+    def test_random_ops_no_index(self):
+        # No hard-link index on either side: a copy-up of one name of a
+        # lower hard link breaks it from the others.
+        self.run_random(self.seed_for(4), ("index=off",), "no index",
+                        "redirect_dir=on,index=off")
 
 
 # Where each operation keeps a mode or open flags, for fmt_op.
