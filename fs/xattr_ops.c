@@ -247,7 +247,25 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	free(list);
 }
 
-static int change_prepare(struct lfs *fs, struct node *n, const char *name)
+/* Whether a lower file lacks the xattr name: removing it then fails
+ * before any copy-up, as on kernel overlayfs (a copy would change
+ * nothing the view shows, but with index=off it would break the file's
+ * hard links). */
+static bool lower_lacks(struct lfs *fs, struct node *n, const char *name)
+{
+	int layer = node_layer(n);
+	if (lfs_is_upper(fs, layer))
+		return false;
+	struct real_file rf = { .fd = -1, .dfd = -1 };
+	if (real_path_open(fs, n, layer, &rf) < 0)
+		return false; /* the copy-up will say what is wrong */
+	bool lacks = getxattr(rf.path, name, NULL, 0) < 0 && errno == ENODATA;
+	real_file_close(&rf);
+	return lacks;
+}
+
+static int change_prepare(struct lfs *fs, struct node *n, const char *name,
+			  bool remove)
 {
 	if (fs->opt->noxattrs)
 		return -ENOTSUP;
@@ -255,6 +273,8 @@ static int change_prepare(struct lfs *fs, struct node *n, const char *name)
 		return -EROFS;
 	if (xp_is_private(name))
 		return -EPERM;
+	if (remove && lower_lacks(fs, n, name))
+		return -ENODATA;
 	int r = copy_up(fs, n, CU_META);
 	creds_as_daemon();
 	return r;
@@ -268,7 +288,7 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	struct node *n = node_from_ino(fs, ino);
 	struct real_file rf = { .fd = -1, .dfd = -1 };
 	node_ref(n);
-	int r = change_prepare(fs, n, name);
+	int r = change_prepare(fs, n, name, remove);
 	if (r == 0)
 		r = real_path_open(fs, n, fs->upper, &rf);
 	if (r == 0) {

@@ -917,6 +917,31 @@ class CopyOnWrite(LayerfsTestCase):
         self.assertEqual(read(j("y")), b"data of x\n")
         self.assertEqual(os.lstat(j("y")).st_ino, os.lstat(j("x")).st_ino)
 
+    def test_removing_a_missing_xattr_copies_nothing(self):
+        # As on kernel overlayfs, removing an xattr a lower file does
+        # not have fails before any copy-up; with index=off a copy would
+        # have broken the file's hard links.
+        for opts in ((), ("index=off",)):
+            with self.subTest(opts=opts):
+                tag = "rx%d" % len(opts)
+                low = self.layer(tag, {"a": "a\n", "t": "t\n"})
+                os.link(os.path.join(low, "a"), os.path.join(low, "b"))
+                os.setxattr(os.path.join(low, "t"), "user.there", b"1")
+                m = self.mount_rw([low], opts=opts, name=tag)
+                j = lambda *a: os.path.join(m.path, *a)
+                ino = os.lstat(j("a")).st_ino
+                for name in ("a", "t"):
+                    with self.assertRaises(OSError) as cm:
+                        os.removexattr(j(name), "user.missing")
+                    self.assertEqual(cm.exception.errno, errno.ENODATA)
+                self.assertEqual(os.listdir(m.upper), [])
+                st = os.lstat(j("a"))
+                self.assertEqual((st.st_ino, st.st_nlink), (ino, 2))
+                # One that is there is removed, by a copy-up.
+                os.removexattr(j("t"), "user.there")
+                self.assertNotIn("user.there", os.listxattr(j("t")))
+                self.assertEqual(os.listdir(m.upper), ["t"])
+
     def test_unlink_one_lower_hard_link_keeps_the_other(self):
         # Reported against layerfs: the remaining name read as zeros.
         low = self.layer("lowu", {"etc/hello": "hi\n"})

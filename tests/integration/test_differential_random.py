@@ -18,7 +18,7 @@ listings, stats, fallocate (allocate, punch a hole, zero a range),
 copy_file_range, and descriptors opened before other operations
 changed, replaced, renamed or removed their file, then read, written
 (also through a shared writable mapping), truncated, fallocate'd,
-chmod'ed and fstat'ed, or, for a directory, used to create, make a
+chmod'ed, chown'ed, utime'd, given xattrs and fstat'ed, or, for a directory, used to create, make a
 directory, remove, rename and stat names relative to it.  SEEK_DATA and SEEK_HOLE (by path and through
 the descriptors) are checked against the file's bytes rather than
 compared, as where holes lie is the upper filesystem's business: data
@@ -63,8 +63,8 @@ each handled where it arises in the code:
   the kernel without `userxattr` treats `user.overlay.*` as ordinary
   xattrs.  Undone on the kernel side as well.
 - neither can copy up a lower file or directory that has no name any
-  more: a metadata change through a descriptor of one removed since it
-  was opened fails on both, with ENOENT on layerfs and EEXIST or ENOTDIR
+  more: a metadata change (chmod, chown, utimes, xattr) through a
+  descriptor of one removed since it was opened fails on both, with ENOENT on layerfs and EEXIST or ENOTDIR
   on the kernel.
 - the kernel copies data on chmod/chown (metacopy off by default);
   layerfs copies metadata only.  The views are the same.
@@ -414,10 +414,11 @@ class Generator:
              "fd_write", "fd_stat", "fd_truncate", "fd_chmod", "fd_readdir",
              "fd_close", "reserved", "fallocate", "copy_range", "seek",
              "fd_fallocate", "fd_mmap_write", "fd_seek", "at_create",
-             "at_mkdir", "at_remove", "at_rename", "at_stat"],
+             "at_mkdir", "at_remove", "at_rename", "at_stat", "fd_chown",
+             "fd_utime", "fd_setxattr"],
             [6, 8, 4, 5, 4, 5, 4, 4, 1, 10, 4, 3, 1, 3, 3, 2, 3, 2, 1, 1, 2, 2,
              5, 6, 3, 2, 1, 1, 2, 2, 0.5, 2, 2, 1, 1, 2, 1, 2, 1, 1, 2,
-             1])[0]
+             1, 1, 1, 1])[0]
         f = rng.random() < 0.8   # follow symlinks
         if kind == "create":
             return (kind, self.pick("f", new=0.4),
@@ -497,7 +498,7 @@ class Generator:
         if kind == "fd_open":
             return (kind, slot, self.pick("fd"), rng.choice(
                 (os.O_RDONLY, os.O_RDONLY, os.O_RDWR, os.O_WRONLY,
-                 os.O_RDWR | os.O_APPEND)))
+                 os.O_RDWR | os.O_APPEND, os.O_RDONLY | os.O_TRUNC)))
         if kind == "fd_read":
             return (kind, slot, rng.choice((0, rng.randint(0, 9000),
                                             rng.randint(0, 300 << 10))),
@@ -510,6 +511,14 @@ class Generator:
             return (kind, slot, rng.choice((0, 10, 5000, 200 << 10)))
         if kind == "fd_chmod":
             return (kind, slot, rng.choice((0o600, 0o644, 0o4755)))
+        if kind == "fd_chown":
+            return (kind, slot, rng.choice(OWNERS + (-1,)),
+                    rng.choice(OWNERS + (-1,)))
+        if kind == "fd_utime":
+            return (kind, slot, rng.randint(0, 2 << 30) * 1000,
+                    rng.randint(0, 2 << 30) * 1000)
+        if kind == "fd_setxattr":
+            return (kind, slot, rng.choice(XATTRS), b"f%d" % i)
         if kind == "fd_fallocate":
             return (kind, slot) + self.falloc_args()
         if kind == "fd_seek":
@@ -760,6 +769,16 @@ def _apply(root, op, fds):
         return []
     if kind == "at_stat":
         return [stat_view(os.stat(op[2], dir_fd=fd, follow_symlinks=False))]
+    if kind == "fd_chown":
+        os.fchown(fd, op[2], op[3])
+        return [stat_view(os.fstat(fd))]
+    if kind == "fd_utime":
+        os.utime(fd, ns=(op[2], op[3]))
+        st = os.fstat(fd)
+        return [st.st_atime_ns, st.st_mtime_ns]
+    if kind == "fd_setxattr":
+        os.setxattr(fd, op[2], op[3])
+        return [os.getxattr(fd, op[2])]
     if kind == "fd_stat":
         return [stat_view(os.fstat(fd))]
     if kind == "fd_readdir":
@@ -903,6 +922,10 @@ def describe_tree_difference(a, b):
     return "\n".join(out[:20])
 
 
+# Metadata changes through a descriptor.
+FD_META_CHANGES = ("fd_chmod", "fd_chown", "fd_utime", "fd_setxattr")
+
+
 # Fixed bugs this test found, whose symptom it still names when it fails.
 TWO_INODES = (
     "one file, two kernel inodes (a regression of 1f8ab35): what is done "
@@ -1006,7 +1029,7 @@ class DifferentialRandom(LayerfsTestCase):
         if by_design(op, mine, theirs):
             undo_on_kernel(k, op, theirs)
             return
-        if op[0] == "fd_chmod" and mine == ("ENOENT",) and \
+        if op[0] in FD_META_CHANGES and mine == ("ENOENT",) and \
                 theirs in (("EEXIST",), ("ENOTDIR",)):
             # A metadata change through a descriptor of a lower file or
             # directory removed since: neither can copy up what has no
