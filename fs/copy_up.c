@@ -122,16 +122,13 @@ static bool breaks_hard_link(struct lfs *fs, const struct stat *lower)
 	       !index_wanted(fs, lower);
 }
 
-/* After a copy-up that broke a hard link: n and its listing record
- * show the inode number of its upper file, real_ino in the upper
- * layer. */
-static void take_upper_ino(struct lfs *fs, struct node *n, uint64_t real_ino)
+void take_upper_ino(struct lfs *fs, struct node *n, uint64_t real_ino)
 {
 	uint64_t ino = lfs_compose_ino(fs, fs->upper, real_ino);
 	struct node *parent = n->parent;
 	dir_wrlock(parent);
 	if (!(node_flags(n) & N_UNHASHED) && n->parent == parent) {
-		__atomic_store_n(&n->ino, ino, __ATOMIC_RELAXED);
+		node_set_ino(fs, n, ino);
 		if (parent->dc) {
 			pthread_rwlock_rdlock(&fs->ns_lock);
 			struct drec *rec = dcache_find(parent->dc,

@@ -77,4 +77,9 @@ void copy_up_wait(struct node *n);
  * a mark gets its name there. */
 int mark_parent_impure(struct lfs *fs, struct node *parent, int pfd);
 
+/* n and its listing record show the inode number of its upper file,
+ * real_ino in the upper layer: after a copy-up that broke a hard link,
+ * or where a new name would otherwise show another number than n. */
+void take_upper_ino(struct lfs *fs, struct node *n, uint64_t real_ino);
+
 #endif

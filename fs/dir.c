@@ -310,6 +310,24 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	node_unref(fs, n);
 }
 
+/*
+ * Before a second name of a copied-up file: a lookup of that name will
+ * show the upper inode's number unless an origin mark (or the index)
+ * keeps the lower one, which a symlink or device cannot carry, nor
+ * anything on an upper filesystem without xattrs.  The names must not
+ * differ, so the file shows the upper number from now on.  (Before the
+ * slot is opened: this takes the parent's lock.)
+ */
+static void show_upper_ino_unless_origin(struct lfs *fs, struct node *n)
+{
+	if (node_flags(n) & N_ORIGIN_SET)
+		return;
+	struct stat up;
+	if (node_lstat(fs, n, fs->upper, &up) == 0 &&
+	    node_ino(n) != lfs_compose_ino(fs, fs->upper, up.st_ino))
+		take_upper_ino(fs, n, up.st_ino);
+}
+
 void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	     const char *newname)
 {
@@ -324,6 +342,8 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	/* The link shares the upper inode: metadata is enough, the data
 	 * follows in place and every name sees it. */
 	r = lfs_has_upper(fs) ? copy_up(fs, n, CU_META) : -EROFS;
+	if (r == 0)
+		show_upper_ino_unless_origin(fs, n);
 	if (r == 0)
 		r = slot_open(fs, dir, newname, &s);
 	if (r < 0)

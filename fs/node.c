@@ -334,6 +334,23 @@ void node_index_ino(struct lfs *fs, struct node *n)
 	pthread_mutex_unlock(&t->ino_lock);
 }
 
+void node_set_ino(struct lfs *fs, struct node *n, uint64_t ino)
+{
+	struct node_table *t = fs->nodes;
+	pthread_mutex_lock(&t->ino_lock);
+	bool indexed = node_flags(n) & N_INDEXED;
+	if (indexed)
+		ino_unindex_locked(t, n);
+	__atomic_store_n(&n->ino, ino, __ATOMIC_RELAXED);
+	if (indexed) {
+		size_t b = ino & t->imask;
+		n->ext->inext = t->ibuckets[b];
+		t->ibuckets[b] = n;
+		__atomic_add_fetch(&t->icount, 1, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&t->ino_lock);
+}
+
 void node_ref(struct node *n)
 {
 	atomic_fetch_add_explicit(&n->refs, 1, memory_order_relaxed);

@@ -105,7 +105,8 @@ static inline const char *node_name(struct node *n)
 }
 
 /* The inode number shown.  It changes only when a copy-up breaks a
- * lower hard link (copy_up.c), hence the atomic access. */
+ * lower hard link, or a copy without an origin mark gets a second name
+ * (copy_up.h, take_upper_ino), hence the atomic access. */
 static inline uint64_t node_ino(const struct node *n)
 {
 	return __atomic_load_n(&n->ino, __ATOMIC_RELAXED);
@@ -176,6 +177,9 @@ struct node *node_find_by_ino(struct lfs *fs, uint64_t ino);
  * skip it). */
 bool node_ino_index_used(struct lfs *fs);
 void node_index_ino(struct lfs *fs, struct node *n);
+/* Changes the inode number n shows (and where the inode-number index
+ * files it): copy_up.h, take_upper_ino. */
+void node_set_ino(struct lfs *fs, struct node *n, uint64_t ino);
 
 void node_ref(struct node *n);
 void node_unref(struct lfs *fs, struct node *n);

@@ -917,6 +917,52 @@ class CopyOnWrite(LayerfsTestCase):
         self.assertEqual(read(j("y")), b"data of x\n")
         self.assertEqual(os.lstat(j("y")).st_ino, os.lstat(j("x")).st_ino)
 
+    def test_link_of_a_copied_up_symlink_is_one_inode(self):
+        # A symlink cannot carry the origin mark that keeps a copied-up
+        # file's lower inode number, so once the daemon read the
+        # directory again (here: its subtree copied by a rename with
+        # redirect_dir=off), a name made by link(2) showed the upper
+        # inode's number while the first name kept the lower one: two
+        # inodes, in stat and in readdir.
+        low = self.layer("lnsym", {"d/s": ("symlink", "target"),
+                                   "d/f": "f\n"})
+        opts = ["redirect_dir=off"]
+        m = self.mount_rw([low], opts=opts)
+        j = lambda *a: os.path.join(m.path, *a)
+        os.chown(j("d/s"), 4242, 4242, follow_symlinks=False)
+        os.link(j("d/s"), j("d/s2"), follow_symlinks=False)
+        os.chown(j("d/f"), 4242, 4242)
+        os.link(j("d/f"), j("d/f2"))
+
+        def check(when, d):
+            drop_dentries()
+            for a, b in (("s", "s2"), ("f", "f2")):
+                sa, sb = os.lstat(j(d, a)), os.lstat(j(d, b))
+                self.assertEqual((sa.st_ino, sa.st_nlink),
+                                 (sb.st_ino, 2), "%s %s" % (a, when))
+                dino = {e.name: e.inode() for e in os.scandir(j(d))}
+                self.assertEqual((dino[a], dino[b]),
+                                 (sa.st_ino, sa.st_ino), "%s %s" % (a, when))
+            self.assertEqual(os.readlink(j(d, "s2")), "target")
+
+        # Held open, the first names' inodes outlive the kernel's
+        # forgetting of their entries.
+        held = [os.open(j("d", n), os.O_PATH | os.O_NOFOLLOW)
+                for n in ("s", "f")]
+        try:
+            check("at once", "d")
+            os.rename(j("d"), j("e"))
+            check("once renamed", "e")
+        finally:
+            for fd in held:
+                os.close(fd)
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
+        m = self.mount([low], m.upper, m.work, opts=opts,
+                       mnt=self.path("lnsym-again"))
+        j = lambda *a: os.path.join(m.path, *a)
+        check("after a remount", "e")
+
     def test_removing_a_missing_xattr_copies_nothing(self):
         # As on kernel overlayfs, removing an xattr a lower file does
         # not have fails before any copy-up; with index=off a copy would
