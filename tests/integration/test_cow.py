@@ -1029,12 +1029,17 @@ class CopyOnWrite(LayerfsTestCase):
             nodes = self.daemon_nodes(m, stats)
             with open("/proc/sys/vm/drop_caches", "w") as f:
                 f.write("2\n")
-            # The kernel's FORGETs reach the daemon on their own time: the
-            # next lookup of d must come after they freed its node.
+            # The kernel's FORGETs reach the daemon on their own time,
+            # in batches: the next lookup of d must come after they freed
+            # its node, so wait until the count has dropped and settled.
             deadline = time.monotonic() + 10
-            while self.daemon_nodes(m, stats) >= nodes and \
-                    time.monotonic() < deadline:
-                time.sleep(0.05)
+            last = None
+            while time.monotonic() < deadline:
+                now = self.daemon_nodes(m, stats)
+                if now < nodes and now == last:
+                    break
+                last = now
+                time.sleep(0.1)
             self.assertEqual(sorted(os.listdir(j("p/d"))),
                              ["f2", "f3", "new"])
         finally:

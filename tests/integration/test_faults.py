@@ -546,11 +546,13 @@ class Signals(LayerfsTestCase):
              "print(time.monotonic(), os.write(fd, b'!'), flush=True)\n",
              os.path.join(m.path, "big")],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        # The copy-up has begun once the daemon dirties file pages.
+        # The copy-up has begun once the daemon has dirtied a MiB of
+        # file pages (a few bytes may be its own bookkeeping, written
+        # before the client's open arrives on a loaded machine).
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and client.poll() is None:
             with open("/proc/%d/io" % m.pid) as f:
-                if self.written(f.read()) > written0:
+                if self.written(f.read()) > written0 + (1 << 20):
                     break
             time.sleep(0.001)
         signalled = time.monotonic()
