@@ -271,6 +271,15 @@ struct node *node_insert(struct lfs *fs, struct node *fresh)
 	return fresh;
 }
 
+/* Files n under its inode number; called with ino_lock held. */
+static void ino_index_locked(struct node_table *t, struct node *n)
+{
+	size_t b = n->ino & t->imask;
+	n->ext->inext = t->ibuckets[b];
+	t->ibuckets[b] = n;
+	__atomic_add_fetch(&t->icount, 1, __ATOMIC_RELAXED);
+}
+
 static void ino_unindex_locked(struct node_table *t, struct node *n)
 {
 	struct node **pp = &t->ibuckets[n->ino & t->imask];
@@ -326,10 +335,7 @@ void node_index_ino(struct lfs *fs, struct node *n)
 	pthread_mutex_lock(&t->ino_lock);
 	if (!(node_flags(n) & N_INDEXED)) {
 		node_set_flag(n, N_INDEXED);
-		size_t b = n->ino & t->imask;
-		n->ext->inext = t->ibuckets[b];
-		t->ibuckets[b] = n;
-		__atomic_add_fetch(&t->icount, 1, __ATOMIC_RELAXED);
+		ino_index_locked(t, n);
 	}
 	pthread_mutex_unlock(&t->ino_lock);
 }
@@ -342,12 +348,8 @@ void node_set_ino(struct lfs *fs, struct node *n, uint64_t ino)
 	if (indexed)
 		ino_unindex_locked(t, n);
 	__atomic_store_n(&n->ino, ino, __ATOMIC_RELAXED);
-	if (indexed) {
-		size_t b = ino & t->imask;
-		n->ext->inext = t->ibuckets[b];
-		t->ibuckets[b] = n;
-		__atomic_add_fetch(&t->icount, 1, __ATOMIC_RELAXED);
-	}
+	if (indexed)
+		ino_index_locked(t, n);
 	pthread_mutex_unlock(&t->ino_lock);
 }
 
