@@ -126,9 +126,11 @@ void take_upper_ino(struct lfs *fs, struct node *n, uint64_t real_ino)
 {
 	uint64_t ino = lfs_compose_ino(fs, fs->upper, real_ino);
 	struct node *parent = n->parent;
+	bool changed = false;
 	dir_wrlock(parent);
 	if (!(node_flags(n) & N_UNHASHED) && n->parent == parent) {
 		node_set_ino(fs, n, ino);
+		changed = true;
 		if (parent->dc) {
 			pthread_rwlock_rdlock(&fs->ns_lock);
 			struct drec *rec = dcache_find(parent->dc,
@@ -139,6 +141,12 @@ void take_upper_ino(struct lfs *fs, struct node *n, uint64_t real_ino)
 		}
 	}
 	dir_unlock(parent);
+	/* The kernel caches the number (and the link count of the lower
+	 * file) for as long as the attribute timeout: it must ask again.
+	 * Attributes only, nothing that waits on a request. */
+	if (changed && fs->se)
+		fuse_lowlevel_notify_inval_inode(fs->se, node_to_ino(fs, n),
+						 -1, 0);
 }
 
 int mark_parent_impure(struct lfs *fs, struct node *parent, int pfd)

@@ -878,10 +878,23 @@ class CopyOnWrite(LayerfsTestCase):
         # Links made through the mount stay one inode, also once the
         # kernel forgot its entries, and a metadata-only copy linked
         # through the mount reads its data under the new name.
-        low = self.layer("noidx", {"a": "same\n", "x": "data of x\n"})
+        low = self.layer("noidx", {"a": "same\n", "x": "data of x\n",
+                                   "p": "p\n"})
         os.link(os.path.join(low, "a"), os.path.join(low, "b"))
+        os.link(os.path.join(low, "p"), os.path.join(low, "q"))
         m = self.mount_rw([low], opts=["index=off"])
         j = lambda *a: os.path.join(m.path, *a)
+        # What the kernel cached before the copy-up is not what it
+        # shows after.
+        self.assertEqual(os.lstat(j("p")).st_nlink, 2)
+        fd = os.open(j("p"), os.O_WRONLY)
+        try:
+            st = os.fstat(fd)
+            self.assertEqual(st.st_nlink, 1)
+            self.assertNotEqual(st.st_ino, os.lstat(j("q")).st_ino)
+            self.assertEqual(os.lstat(j("p")).st_ino, st.st_ino)
+        finally:
+            os.close(fd)
         write(j("a"), "changed\n", "a")
         sa, sb = os.lstat(j("a")), os.lstat(j("b"))
         self.assertNotEqual(sa.st_ino, sb.st_ino)
