@@ -27,6 +27,7 @@
 #include "lookup.h"
 #include "metacopy.h"
 #include "override.h"
+#include "tmpfile.h"
 #include "whiteout_ops.h"
 #include "xattr_private.h"
 
@@ -101,8 +102,7 @@ static void fix_staged_group(fuse_req_t req, struct slot *s, int workfd,
 /* Ownership kept in an xattr (rootless without chown).  The mode kept
  * is the one the entry was created with, after the caller's umask or
  * the parent's default ACL, not the one asked for. */
-static int record_override(struct lfs *fs, fuse_req_t req, int fd,
-			   mode_t mode)
+int record_override(struct lfs *fs, fuse_req_t req, int fd, mode_t mode)
 {
 	if (!override_xattr_name(fs) || (!S_ISREG(mode) && !S_ISDIR(mode)))
 		return 0;
@@ -276,6 +276,10 @@ void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	       mode_t mode, struct fuse_file_info *fi)
 {
+	if (strcmp(name, TMPFILE_NAME) == 0) {
+		tmpfile_create(req, parent, mode, fi);
+		return;
+	}
 	struct lfs *fs = lfs_from_req(req);
 	struct node *dir = node_from_ino(fs, parent);
 	struct new_entry ne = { .mode = S_IFREG | (mode & 07777), .fd = -1 };
@@ -302,12 +306,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -r);
 		return;
 	}
-	struct fuse_entry_param e;
-	inode_entry(fs, n, &st, &e);
-	node_lookup_inc(n);
-	if (file_reply_open(fs, req, fi, &e) == -ENOENT)
-		node_forget(fs, n, 1);
-	node_unref(fs, n);
+	file_reply_created(fs, req, fi, n, &st);
 }
 
 /*

@@ -166,6 +166,18 @@ int file_reply_open(struct lfs *fs, fuse_req_t req, struct fuse_file_info *fi,
 	return r;
 }
 
+void file_reply_created(struct lfs *fs, fuse_req_t req,
+			struct fuse_file_info *fi, struct node *n,
+			const struct stat *st)
+{
+	struct fuse_entry_param e;
+	inode_entry(fs, n, st, &e);
+	node_lookup_inc(n);
+	if (file_reply_open(fs, req, fi, &e) == -ENOENT)
+		node_forget(fs, n, 1);
+	node_unref(fs, n);
+}
+
 /* __FMODE_EXEC in an OPEN's flags: the kernel opens a program to run
  * it (execve, or the interpreter of one). */
 #define OPEN_FOR_EXEC 0x20

@@ -54,6 +54,12 @@ int file_upper_flags(struct lfs *fs, int flags);
 int file_reply_open(struct lfs *fs, fuse_req_t req, struct fuse_file_info *fi,
 		    const struct fuse_entry_param *created);
 
+/* Answers a CREATE with the new file n (attributes st) and its open
+ * handle in fi; takes over the caller's reference on n. */
+void file_reply_created(struct lfs *fs, fuse_req_t req,
+			struct fuse_file_info *fi, struct node *n,
+			const struct stat *st);
+
 void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	     struct fuse_file_info *fi);

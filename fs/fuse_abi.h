@@ -25,6 +25,8 @@ struct lfs_out_header {
 };
 
 #define LFS_FUSE_INIT 26
+#define LFS_FUSE_CREATE 35
+#define LFS_FUSE_TMPFILE 51 /* Linux 6.1; unknown to libfuse 3.14 */
 
 /* The high word of the INIT flags (flags2). */
 #define LFS_FLAGS2_PASSTHROUGH (1u << 5)  /* FUSE_PASSTHROUGH >> 32 */

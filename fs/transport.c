@@ -25,11 +25,20 @@ uint32_t transport_offered_flags2(void)
 	return offered_flags2;
 }
 
+void transport_translate_request(void *h)
+{
+	struct lfs_in_header *in = h;
+	if (in->opcode == LFS_FUSE_TMPFILE)
+		in->opcode = LFS_FUSE_CREATE;
+}
+
 static ssize_t tp_read(int fd, void *buf, size_t len, void *userdata)
 {
 	(void)userdata;
 	ssize_t n = read(fd, buf, len);
-	const struct lfs_in_header *h = buf;
+	struct lfs_in_header *h = buf;
+	if (n >= (ssize_t)sizeof(*h))
+		transport_translate_request(h);
 	if (n >= (ssize_t)(sizeof(*h) + LFS_INIT_IN_FLAGS2 + 4) &&
 	    h->opcode == LFS_FUSE_INIT) {
 		uint32_t flags2;

@@ -19,6 +19,7 @@
 #include "fuse_abi.h"
 #include "layerfs.h"
 #include "lf_common.h"
+#include "transport.h"
 
 /* user_data of the completions a worker waits for. */
 #define TAG_STOP 1 /* the stop eventfd became readable */
@@ -198,6 +199,7 @@ static void serve(struct uring_worker *w)
 	struct lfs_uring_req_header *hd = w->hdr;
 	struct lfs_in_header in;
 	memcpy(&in, hd->in_out, sizeof(in));
+	transport_translate_request(&in);
 	uint32_t payload = hd->ring_ent_in_out.payload_sz;
 	w->unique = in.unique;
 	w->commit_id = hd->ring_ent_in_out.commit_id;

@@ -187,6 +187,17 @@ def names_view(root, names):
 RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
 
 
+def linkat(src, dst, follow):
+    """linkat(2): os.link calls link(2), which never follows a symlink,
+    when follow_symlinks is left true."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    AT_FDCWD, AT_SYMLINK_FOLLOW = -100, 0x400
+    if libc.linkat(AT_FDCWD, os.fsencode(src), AT_FDCWD, os.fsencode(dst),
+                   AT_SYMLINK_FOLLOW if follow else 0) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+
 def renameat2(old, new, flags):
     """renameat2(2), which the os module does not offer."""
     libc = ctypes.CDLL(None, use_errno=True)

@@ -425,18 +425,25 @@ class CopyOnWrite(LayerfsTestCase):
                 m.unmount()
 
     def test_copy_up_on_an_upper_without_o_tmpfile(self):
-        """Where the upper filesystem cannot make unnamed files (here
-        another layerfs mount), copies are built in the workdir and
+        """Where the upper filesystem cannot make unnamed files (here a
+        fuse-overlayfs mount), copies are built in the workdir and
         renamed into place, and nothing stays there."""
-        outer = self.mount_rw([self.layer("outer-low", {"k": "k"})],
-                              name="outer")
-        up = os.path.join(outer.path, "up")
-        work = os.path.join(outer.path, "work")
+        self.require_tool("fuse-overlayfs")
+        outer = self.mkdirs("outer")
+        olow, oup, owork = self.mkdirs("outer-low", "outer-up",
+                                       "outer-work")
+        self.run_cmd(["fuse-overlayfs", "-o",
+                      "lowerdir=%s,upperdir=%s,workdir=%s"
+                      % (olow, oup, owork), outer])
+        self.before_cleanup(lambda: self.run_cmd(
+            ["fusermount3", "-u", outer], check=False))
+        up = os.path.join(outer, "up")
+        work = os.path.join(outer, "work")
         os.makedirs(up)
         os.makedirs(work)
         try:
             os.close(os.open(up, os.O_TMPFILE | os.O_RDWR, 0o600))
-            self.skipTest("the outer mount makes unnamed files")
+            self.skipTest("fuse-overlayfs makes unnamed files now")
         except OSError as e:
             self.assertEqual(e.errno, errno.EOPNOTSUPP)
         data = os.urandom(20000)
@@ -975,6 +982,58 @@ class CopyOnWrite(LayerfsTestCase):
                        mnt=self.path("lnsym-again"))
         j = lambda *a: os.path.join(m.path, *a)
         check("after a remount", "e")
+
+    def test_unnamed_files_of_o_tmpfile(self):
+        # open(O_TMPFILE) in a lower directory: an unnamed file, which
+        # link(2) through /proc names; one closed unnamed leaves
+        # nothing; O_EXCL makes it unlinkable, as on a local filesystem.
+        for opts in ((), ("passthrough=0",)):
+            with self.subTest(opts=opts):
+                tag = "tmpf%d" % len(opts)
+                low = self.layer(tag, {"d/x": "low\n"})
+                m = self.mount_rw([low], opts=opts, name=tag)
+                j = lambda *a: os.path.join(m.path, *a)
+                fd = os.open(j("d"), os.O_TMPFILE | os.O_RDWR, 0o640)
+                try:
+                    os.write(fd, b"unnamed")
+                    st = os.fstat(fd)
+                    self.assertEqual((st.st_nlink, stat.S_IMODE(st.st_mode),
+                                      st.st_size), (0, 0o640, 7))
+                    self.assertEqual(os.listdir(j("d")), ["x"])
+                    lfstest.linkat("/proc/self/fd/%d" % fd, j("d/named"),
+                                   True)
+                    self.assertEqual(os.fstat(fd).st_nlink, 1)
+                    os.write(fd, b" and named")
+                    drop_dentries()   # looked up afresh: one inode
+                    self.assertEqual(os.lstat(j("d/named")).st_ino,
+                                     os.fstat(fd).st_ino)
+                    self.assertEqual(read(j("d/named")),
+                                     b"unnamed and named")
+                finally:
+                    os.close(fd)
+                fd = os.open(j("d"), os.O_TMPFILE | os.O_WRONLY, 0o600)
+                os.write(fd, b"gone")
+                os.close(fd)
+                fd = os.open(j("d"), os.O_TMPFILE | os.O_WRONLY | os.O_EXCL,
+                             0o600)
+                try:
+                    with self.assertRaises(OSError) as cm:
+                        lfstest.linkat("/proc/self/fd/%d" % fd,
+                                       j("d/excl"), True)
+                    self.assertEqual(cm.exception.errno, errno.ENOENT)
+                finally:
+                    os.close(fd)
+                self.assertEqual(sorted(os.listdir(j("d"))), ["named", "x"])
+                self.assertEqual(m.unmount(), 0)
+                self._mounts.remove(m)
+                # Nothing of the unnamed ones left in either directory.
+                self.assertEqual(sorted(tree_files(m.upper)), ["d", "d/named"])
+                self.assertEqual(sorted(tree_files(m.work)),
+                                 ["index", "work"])
+                m = self.mount([low], m.upper, m.work, opts=opts,
+                               mnt=self.path(tag + "-again"))
+                self.assertEqual(read(os.path.join(m.path, "d/named")),
+                                 b"unnamed and named")
 
     def test_removing_a_missing_xattr_copies_nothing(self):
         # As on kernel overlayfs, removing an xattr a lower file does

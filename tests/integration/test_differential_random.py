@@ -15,7 +15,8 @@ renames of files and directories (plain, RENAME_NOREPLACE,
 RENAME_EXCHANGE, over existing targets, into themselves), link, symlink,
 chmod, chown, utimes, set/remove/get/list of user.* xattrs, reads,
 listings, stats, fallocate (allocate, punch a hole, zero a range),
-copy_file_range, and descriptors opened before other operations
+copy_file_range, unnamed files (O_TMPFILE) named by link(2) or not,
+and descriptors opened before other operations
 changed, replaced, renamed or removed their file, then read, written
 (also through a shared writable mapping), truncated, fallocate'd,
 chmod'ed, chown'ed, utime'd, given xattrs and fstat'ed, or, for a directory, used to create, make a
@@ -420,10 +421,10 @@ class Generator:
              "fd_close", "reserved", "fallocate", "copy_range", "seek",
              "fd_fallocate", "fd_mmap_write", "fd_seek", "at_create",
              "at_mkdir", "at_remove", "at_rename", "at_stat", "fd_chown",
-             "fd_utime", "fd_setxattr"],
+             "fd_utime", "fd_setxattr", "tmpfile"],
             [6, 8, 4, 5, 4, 5, 4, 4, 1, 10, 4, 3, 1, 3, 3, 2, 3, 2, 1, 1, 2, 2,
              5, 6, 3, 2, 1, 1, 2, 2, 0.5, 2, 2, 1, 1, 2, 1, 2, 1, 1, 2,
-             1, 1, 1, 1])[0]
+             1, 1, 1, 1, 1])[0]
         f = rng.random() < 0.8   # follow symlinks
         if kind == "create":
             return (kind, self.pick("f", new=0.4),
@@ -454,6 +455,12 @@ class Generator:
                     rng.choice((1, 4096, rng.randint(1, 9000), 1 << 20)))
         if kind == "seek":
             return (kind, self.pick("f")) + self.seek_args()
+        if kind == "tmpfile":
+            # An unnamed file (open with O_TMPFILE), then named by
+            # link(2) through /proc, or left to go at its close.
+            return (kind, self.pick("d"), rng.choice((0, 5, 3000)),
+                    rng.randrange(1 << 30),
+                    self.pick(new=0.6) if rng.random() < 0.7 else None)
         if kind in ("read", "stat", "readdir", "listxattr"):
             return (kind, self.pick("d" if kind == "readdir" else None), f)
         if kind in ("unlink", "rmdir", "rmrf"):
@@ -659,7 +666,7 @@ def _apply(root, op, fds):
             os.rename(j(a), j(b))
         return []
     if kind == "link":
-        linkat(j(op[1]), j(op[2]), op[3])
+        lfstest.linkat(j(op[1]), j(op[2]), op[3])
         return [os.lstat(j(op[2])).st_nlink]
     if kind == "symlink":
         os.symlink(op[1], j(op[2]))
@@ -710,6 +717,16 @@ def _apply(root, op, fds):
                 os.close(fd_out)
         finally:
             os.close(fd_in)
+    if kind == "tmpfile":
+        _, rel, n, dseed, name = op
+        fd = os.open(j(rel), os.O_TMPFILE | os.O_RDWR, 0o640)
+        try:
+            os.write(fd, data_of(n, dseed))
+            if name is not None:
+                lfstest.linkat("/proc/self/fd/%d" % fd, j(name), True)
+            return [stat_view(os.fstat(fd))]
+        finally:
+            os.close(fd)
     if kind == "seek":
         fd = os.open(j(op[1]), os.O_RDONLY | NB)
         try:
@@ -862,17 +879,6 @@ def mmap_write(fd, off, n, dseed):
     finally:
         m.close()
     return [n]
-
-
-def linkat(src, dst, follow):
-    """linkat(2): os.link calls link(2), which never follows a symlink,
-    when follow_symlinks is left true."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    AT_FDCWD, AT_SYMLINK_FOLLOW = -100, 0x400
-    if libc.linkat(AT_FDCWD, os.fsencode(src), AT_FDCWD, os.fsencode(dst),
-                   AT_SYMLINK_FOLLOW if follow else 0) != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e))
 
 
 def rmrf(p):
