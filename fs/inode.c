@@ -30,6 +30,12 @@ void inode_present(struct lfs *fs, struct node *n, struct stat *st)
 		uint64_t nl;
 		if (index_nlink(fs, n, &nl) == 0)
 			st->st_nlink = (nlink_t)nl;
+	} else if ((node_flags(n) & N_UNHASHED) && st->st_nlink == 1 &&
+		   !lfs_is_upper(fs, node_layer(n))) {
+		/* A lower file whose only name went while it was open: no
+		 * link left, as on a local filesystem (and as the kernel
+		 * counts after the unlink; the lower file keeps its own). */
+		st->st_nlink = 0;
 	}
 	override_present(fs, n, st);
 	st->st_uid = creds_view_uid(fs, st->st_uid);

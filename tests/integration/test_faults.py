@@ -8,12 +8,14 @@ fsynced is there, and the daemon is alive (or, after SIGKILL, the next
 mount is clean).  test_crash.py covers SIGKILL during a data copy-up.
 """
 
+import ctypes
 import errno
 import fcntl
 import json
 import os
 import signal
 import stat
+import struct
 import subprocess
 import sys
 import time
@@ -635,6 +637,19 @@ class KilledClients(LayerfsTestCase):
         self.assertEqual(m.unmount(), 0)
 
 
+def statx_nlink(path):
+    """st_nlink as the filesystem answers it now (AT_STATX_FORCE_SYNC:
+    FUSE asks the daemon instead of using what the kernel cached)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    AT_FDCWD, AT_STATX_FORCE_SYNC, STATX_NLINK = -100, 0x2000, 0x4
+    buf = ctypes.create_string_buffer(256)
+    if libc.statx(AT_FDCWD, os.fsencode(path), AT_STATX_FORCE_SYNC,
+                  STATX_NLINK, buf) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    return struct.unpack_from("<I", buf.raw, 16)[0]
+
+
 class OpenUnlinked(LayerfsTestCase):
     """A file unlinked while open: on a local filesystem fchmod, ftruncate,
     futimens and close keep working on the open file."""
@@ -664,6 +679,27 @@ class OpenUnlinked(LayerfsTestCase):
                                                    errno.errorcode[e]))
             self.assertIsNone(m.proc.poll())
         self.assertEqual(failures, [])
+
+    def test_lower_file_removed_while_open_has_no_link(self):
+        # As on a local filesystem: fstat of a file whose only name went
+        # counts no link.  The kernel counted 0 after the unlink while
+        # the daemon, asked again (or once the writeback cache's
+        # attributes ran out), answered the lower file's 1.
+        for opts in ((), ("passthrough=0",)):
+            with self.subTest(opts=opts):
+                tag = "rl%d" % len(opts)
+                low = self.layer(tag, {"f": "x\n"})
+                m = self.mount_rw([low], opts=opts, name=tag)
+                p = os.path.join(m.path, "f")
+                fd = os.open(p, os.O_RDONLY)
+                try:
+                    os.unlink(p)
+                    self.assertEqual(os.fstat(fd).st_nlink, 0)
+                    self.assertEqual(
+                        statx_nlink("/proc/self/fd/%d" % fd), 0)
+                    self.assertEqual(os.read(fd, 10), b"x\n")
+                finally:
+                    os.close(fd)
 
     def test_open_file_is_one_inode_with_its_last_name(self):
         # A file with two names, open through the one its inode goes by
