@@ -69,6 +69,9 @@ each handled where it arises in the code:
   more: a metadata change (chmod, chown, utimes, xattr) through a
   descriptor of one removed since it was opened fails on both, with ENOENT on layerfs and EEXIST or ENOTDIR
   on the kernel.
+- with index=off, chown to (-1, -1) is not run: it changes nothing,
+  and layerfs leaves the file alone, but the kernel copies it up, which
+  breaks a lower hard link.
 - fstat of a lower file whose last name was removed while it was
   open: no link left on layerfs, as on a local filesystem; the kernel
   shows the lower file's own count.
@@ -1018,8 +1021,13 @@ class DifferentialRandom(LayerfsTestCase):
         for i in range(start, end):
             gen.view = names(k)
             op = gen.op(i)
-            mine = apply(lfs, op, self.fds[0])
-            if self.renames_one_file(k, op):
+            if self.noop_chown_without_index(op):
+                mine = theirs = ("not run",)
+            else:
+                mine = apply(lfs, op, self.fds[0])
+            if mine == ("not run",):
+                pass
+            elif self.renames_one_file(k, op):
                 theirs = ("ok",)
             elif self.undo_impossible(k, op):
                 theirs = ("EPERM",)
@@ -1059,6 +1067,14 @@ class DifferentialRandom(LayerfsTestCase):
             return False
         return not stat.S_ISDIR(a.st_mode) and \
             (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+    def noop_chown_without_index(self, op):
+        """chown to (-1, -1) changes nothing, but kernel overlayfs copies
+        the file up for it, which with index=off breaks a lower hard
+        link; layerfs leaves the file alone.  Not run in that
+        configuration (see the docstring)."""
+        return op[0] == "chown" and op[2] == op[3] == -1 and \
+            "index=off" in self.kernel_opts.split(",")
 
     def undo_impossible(self, k, op):
         """A rename to a `.wh.` name, which layerfs refuses by design,
