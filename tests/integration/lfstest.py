@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -185,6 +186,28 @@ def names_view(root, names):
 
 
 RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
+
+
+def statx_sync(path, follow=False):
+    """The attributes of path as the filesystem answers them now
+    (statx AT_STATX_FORCE_SYNC: FUSE asks the daemon instead of using
+    what the kernel cached), as the fields of a tree entry; None if it
+    fails."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    AT_FDCWD, AT_SYMLINK_NOFOLLOW, AT_STATX_FORCE_SYNC = -100, 0x100, 0x2000
+    buf = ctypes.create_string_buffer(256)
+    flags = AT_STATX_FORCE_SYNC | (0 if follow else AT_SYMLINK_NOFOLLOW)
+    if libc.statx(AT_FDCWD, os.fsencode(path), flags, 0x7ff, buf) != 0:
+        return None
+    _, _, _, nlink, uid, gid, mode, _, _, size = struct.unpack_from(
+        "<IIQIIIHHQQ", buf.raw)
+    out = {"type": stat.S_IFMT(mode), "mode": stat.S_IMODE(mode),
+           "uid": uid, "gid": gid}
+    if not stat.S_ISDIR(mode):
+        out["nlink"] = nlink
+    if stat.S_ISREG(mode):
+        out["size"] = size
+    return out
 
 
 def linkat(src, dst, follow):

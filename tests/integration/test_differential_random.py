@@ -102,7 +102,6 @@ import mmap
 import os
 import random
 import stat
-import struct
 import sys
 
 import lfstest
@@ -307,28 +306,6 @@ def tree(root):
 
 
 STAT_FIELDS = ("type", "mode", "uid", "gid", "size", "nlink")
-
-
-def statx_sync(path, follow=False):
-    """The attributes of path as the filesystem answers them now
-    (statx AT_STATX_FORCE_SYNC: FUSE asks the daemon instead of using
-    what the kernel cached), as the fields of a tree entry; None if it
-    fails."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    AT_FDCWD, AT_SYMLINK_NOFOLLOW, AT_STATX_FORCE_SYNC = -100, 0x100, 0x2000
-    buf = ctypes.create_string_buffer(256)
-    flags = AT_STATX_FORCE_SYNC | (0 if follow else AT_SYMLINK_NOFOLLOW)
-    if libc.statx(AT_FDCWD, os.fsencode(path), flags, 0x7ff, buf) != 0:
-        return None
-    _, _, _, nlink, uid, gid, mode, _, _, size = struct.unpack_from(
-        "<IIQIIIHHQQ", buf.raw)
-    out = {"type": stat.S_IFMT(mode), "mode": stat.S_IMODE(mode),
-           "uid": uid, "gid": gid}
-    if not stat.S_ISDIR(mode):
-        out["nlink"] = nlink
-    if stat.S_ISREG(mode):
-        out["size"] = size
-    return out
 
 
 def stale(a, b, fresh):
@@ -981,6 +958,8 @@ class DifferentialRandom(LayerfsTestCase):
 
     def run_random(self, seed, opts, tag, kernel_opts=KERNEL_OPTS):
         self.kernel_opts = kernel_opts
+        # Hard links break on copy-up on both sides (see the docstring).
+        self.no_index = "index=off" in kernel_opts.split(",")
         nops = env_int("LFS_DIFF_OPS", DEFAULT_OPS)
         every = max(1, env_int("LFS_DIFF_CHECK", 10))
         print("\n%s: LFS_SEED=%d LFS_DIFF_OPS=%d (layerfs -o %s)"
@@ -1025,14 +1004,7 @@ class DifferentialRandom(LayerfsTestCase):
                 mine = theirs = ("not run",)
             else:
                 mine = apply(lfs, op, self.fds[0])
-            if mine == ("not run",):
-                pass
-            elif self.renames_one_file(k, op):
-                theirs = ("ok",)
-            elif self.undo_impossible(k, op):
-                theirs = ("EPERM",)
-            else:
-                theirs = apply(k, op, self.fds[1])
+                theirs = self.kernel_outcome(k, op)
             if TRACE:
                 print("#%d %s -> %s%s" % (
                     i, fmt_op(op), mine,
@@ -1051,14 +1023,23 @@ class DifferentialRandom(LayerfsTestCase):
             if (i + 1) % every == 0 or i + 1 == end:
                 self.compare_trees(lfs, k, "after operation #%d" % i, i)
 
+    def kernel_outcome(self, k, op):
+        """op run on the kernel's side, or, where that side would differ
+        by design in a way its undo cannot mend, the outcome expected of
+        layerfs instead."""
+        if self.renames_one_file(k, op):
+            return ("ok",)
+        if self.undo_impossible(k, op):
+            return ("EPERM",)
+        return apply(k, op, self.fds[1])
+
     def renames_one_file(self, k, op):
         """With index=off, a plain rename of one name of a lower hard
         link over another: the kernel renames (its two overlay inodes
         are two files to the VFS, though they show one st_ino), layerfs
         does nothing, as POSIX asks of a rename between two names of
         the file st_ino shows (see the docstring)."""
-        if op[0] != "rename" or op[3] != 0 or \
-                "index=off" not in self.kernel_opts.split(","):
+        if not self.no_index or op[0] != "rename" or op[3] != 0:
             return False
         try:
             a = os.lstat(os.path.join(k, op[1]))
@@ -1073,8 +1054,7 @@ class DifferentialRandom(LayerfsTestCase):
         the file up for it, which with index=off breaks a lower hard
         link; layerfs leaves the file alone.  Not run in that
         configuration (see the docstring)."""
-        return op[0] == "chown" and op[2] == op[3] == -1 and \
-            "index=off" in self.kernel_opts.split(",")
+        return self.no_index and op[0] == "chown" and op[2] == op[3] == -1
 
     def undo_impossible(self, k, op):
         """A rename to a `.wh.` name, which layerfs refuses by design,
@@ -1082,8 +1062,7 @@ class DifferentialRandom(LayerfsTestCase):
         that cannot take back the copy-up that broke the file's hard
         links.  Where the kernel would do it (the file and the target's
         directory exist), it is not run there; layerfs must refuse it."""
-        if op[0] != "reserved" or op[1] != "rename" or \
-                "index=off" not in self.kernel_opts.split(","):
+        if not self.no_index or op[0] != "reserved" or op[1] != "rename":
             return False
         _, _, rel, other = op
         return os.path.lexists(os.path.join(k, other)) and \
@@ -1209,9 +1188,10 @@ class DifferentialRandom(LayerfsTestCase):
         attributes op reported."""
         if op[0] in ("stat", "chmod", "chown", "append"):
             follow = {"stat": op[-1], "chown": op[-1]}.get(op[0], True)
-            return statx_sync(os.path.join(lfs, op[1]), follow)
+            return lfstest.statx_sync(os.path.join(lfs, op[1]), follow)
         if op[0] in ("fd_stat", "fd_chmod") and op[1] in self.fds[0]:
-            return statx_sync("/proc/self/fd/%d" % self.fds[0][op[1]], True)
+            return lfstest.statx_sync(
+                "/proc/self/fd/%d" % self.fds[0][op[1]], True)
         return None
 
     def two_inodes(self, i, what):
@@ -1235,7 +1215,8 @@ class DifferentialRandom(LayerfsTestCase):
         if la == lb and keys and all(p in sa and p in sb for p in keys):
             # Attributes apart only: the symptom of a fixed bug, if
             # asking again or the descriptors show it.
-            fresh = {p: statx_sync(os.path.join(lfs, p)) for p in keys}
+            fresh = {p: lfstest.statx_sync(os.path.join(lfs, p))
+                     for p in keys}
             if all(stale(sa[p], sb[p], fresh[p]) for p in keys):
                 self.two_inodes(i,
                            diff + "\n  asked again: %s" % fresh)

@@ -8,14 +8,12 @@ fsynced is there, and the daemon is alive (or, after SIGKILL, the next
 mount is clean).  test_crash.py covers SIGKILL during a data copy-up.
 """
 
-import ctypes
 import errno
 import fcntl
 import json
 import os
 import signal
 import stat
-import struct
 import subprocess
 import sys
 import time
@@ -637,19 +635,6 @@ class KilledClients(LayerfsTestCase):
         self.assertEqual(m.unmount(), 0)
 
 
-def statx_nlink(path):
-    """st_nlink as the filesystem answers it now (AT_STATX_FORCE_SYNC:
-    FUSE asks the daemon instead of using what the kernel cached)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    AT_FDCWD, AT_STATX_FORCE_SYNC, STATX_NLINK = -100, 0x2000, 0x4
-    buf = ctypes.create_string_buffer(256)
-    if libc.statx(AT_FDCWD, os.fsencode(path), AT_STATX_FORCE_SYNC,
-                  STATX_NLINK, buf) != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e))
-    return struct.unpack_from("<I", buf.raw, 16)[0]
-
-
 class OpenUnlinked(LayerfsTestCase):
     """A file unlinked while open: on a local filesystem fchmod, ftruncate,
     futimens and close keep working on the open file."""
@@ -695,8 +680,8 @@ class OpenUnlinked(LayerfsTestCase):
                 try:
                     os.unlink(p)
                     self.assertEqual(os.fstat(fd).st_nlink, 0)
-                    self.assertEqual(
-                        statx_nlink("/proc/self/fd/%d" % fd), 0)
+                    self.assertEqual(lfstest.statx_sync(
+                        "/proc/self/fd/%d" % fd, True)["nlink"], 0)
                     self.assertEqual(os.read(fd, 10), b"x\n")
                 finally:
                     os.close(fd)
