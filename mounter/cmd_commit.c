@@ -101,7 +101,7 @@ int cmd_commit(const struct global_opts *g, int argc, char **argv)
 		strcat(lower, ":");
 		strcat(lower, st->lower.v[i]);
 	}
-	char *args[16];
+	char *args[20];
 	int a = 0;
 	args[a++] = (char *)"layertool";
 	args[a++] = (char *)"export";
@@ -113,6 +113,11 @@ int cmd_commit(const struct global_opts *g, int argc, char **argv)
 	}
 	args[a++] = (char *)"--lower";
 	args[a++] = lower;
+	/* Lower names of hard links copied up through the index. */
+	if (st->work) {
+		args[a++] = (char *)"--work";
+		args[a++] = st->work;
+	}
 	if (message && st->image) {
 		args[a++] = (char *)"--message";
 		args[a++] = (char *)message;

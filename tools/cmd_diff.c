@@ -42,10 +42,6 @@ static const char diff_help[] =
 	"\n"
 	"Exit status: 0 listed, 1 usage, 2 a layer is unreadable.\n";
 
-static const char *const redirect_marks[] = {
-	XATTR_LFS_REDIRECT, "trusted.overlay.redirect", "user.overlay.redirect",
-};
-
 struct change {
 	char kind;
 	char *path;
@@ -241,8 +237,8 @@ static int walk(struct differ *d, int dfd, const char *path,
 		size_t mlen;
 		int mk = -1;
 		for (int m = 0; S_ISDIR(st.st_mode) && m < 3 && mk < 0; m++)
-			if (fs_xattr_get_at(dfd, n, redirect_marks[m], &mark,
-					    &mlen) == 0)
+			if (fs_xattr_get_at(dfd, n, xattr_redirect_names[m],
+					    &mark, &mlen) == 0)
 				mk = m;
 		int cfd = -1;
 		if (r == 0 && S_ISDIR(st.st_mode)) {

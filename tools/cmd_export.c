@@ -42,6 +42,9 @@ static const char export_help[] =
 	"                       first (needed for redirects and metadata-only\n"
 	"                       copies; with --image the image's layers are\n"
 	"                       the default)\n"
+	"  --work DIR           the work directory the upper was mounted\n"
+	"                       with: lower names of hard links copied up\n"
+	"                       through its index become links of the copy\n"
 	"  --reproducible       sorted entries, times clamped to\n"
 	"                       $SOURCE_DATE_EPOCH (0 when unset), no atimes:\n"
 	"                       the same tree gives the same digest\n"
@@ -59,8 +62,8 @@ static const char export_help[] =
 	"130 interrupted.\n";
 
 struct export_args {
-	const char *upper, *out, *lower, *image, *new_image, *message,
-		*author;
+	const char *upper, *out, *lower, *work, *image, *new_image,
+		*message, *author;
 	bool reproducible;
 	int compress; /* -1: by name */
 };
@@ -147,6 +150,15 @@ static int write_layer(const struct export_args *a, int fd,
 		       strerror(e));
 		return -e;
 	}
+	int wfd = a->work ? open(a->work, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+			  : -1;
+	if (a->work && wfd < 0) {
+		int e = errno;
+		lf_err("cannot open work directory '%s': %s", a->work,
+		       strerror(e));
+		close(ufd);
+		return -e;
+	}
 	struct tw_opts o = {
 		.reproducible = a->reproducible,
 		.clamp = clamp_time(),
@@ -157,14 +169,16 @@ static int write_layer(const struct export_args *a, int fd,
 	int r = tw_open(fd, &o, &w, err, sizeof(err));
 	if (r == 0) {
 		struct export_counts c = { 0 };
-		r = export_upper(ufd, ls->given ? &ls->s : NULL, w, &c, err,
-				 sizeof(err));
+		r = export_upper(ufd, ls->given ? &ls->s : NULL, wfd, w, &c,
+				 err, sizeof(err));
 		if (r == 0)
 			r = tw_close(w, res, err, sizeof(err));
 		else
 			tw_abort(w);
 	}
 	close(ufd);
+	if (wfd >= 0)
+		close(wfd);
 	if (r < 0)
 		lf_err("cannot export '%s': %s", a->upper,
 		       err[0] ? err : strerror(-r));
@@ -445,6 +459,7 @@ int cmd_export(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "lower", required_argument, NULL, 'l' },
+		{ "work", required_argument, NULL, 'w' },
 		{ "reproducible", no_argument, NULL, 'R' },
 		{ "compress", required_argument, NULL, 'c' },
 		{ "image", required_argument, NULL, 'i' },
@@ -460,6 +475,9 @@ int cmd_export(int argc, char **argv)
 		switch (c) {
 		case 'l':
 			a.lower = optarg;
+			break;
+		case 'w':
+			a.work = optarg;
 			break;
 		case 'R':
 			a.reproducible = true;

@@ -11,21 +11,16 @@
 
 #include "entry_path.h"
 #include "fsutil.h"
+#include "index_links.h"
 #include "safe_path.h"
 #include "whiteout.h"
 #include "xattr_policy.h"
-
-static const char *const redirect_marks[] = {
-	XATTR_LFS_REDIRECT, "trusted.overlay.redirect", "user.overlay.redirect",
-};
-static const char *const metacopy_marks[] = {
-	XATTR_LFS_METACOPY, "trusted.overlay.metacopy", "user.overlay.metacopy",
-};
 
 struct exp {
 	struct tar_writer *w;
 	bool have_lower;
 	struct ustack stack; /* [upper, lower...] */
+	struct index_links links; /* lower names of copied-up hard links */
 	struct export_counts *c;
 	char *err;
 	size_t errlen;
@@ -116,7 +111,8 @@ static int add_regular(struct exp *ex, int dirfd, const char *name,
 		       const char *lpath, bool upper)
 {
 	char *mark = NULL;
-	int kind = upper ? read_mark(dirfd, name, metacopy_marks, &mark) : -1;
+	int kind = upper ? read_mark(dirfd, name, xattr_metacopy_names, &mark)
+			 : -1;
 	int data = -1;
 	int r = 0;
 	if (kind >= 0) {
@@ -132,7 +128,8 @@ static int add_regular(struct exp *ex, int dirfd, const char *name,
 			target = mark_target(mark, "");
 		else if (kind == 0)
 			target = join(lpath, name);
-		else if (read_mark(dirfd, name, redirect_marks, &redir) > 0)
+		else if (read_mark(dirfd, name, xattr_redirect_names,
+				   &redir) > 0)
 			target = mark_target(redir, lpath);
 		else
 			target = join(lpath, name);
@@ -157,6 +154,24 @@ static int add_regular(struct exp *ex, int dirfd, const char *name,
 		close(data);
 	ex->c->files++;
 	return r;
+}
+
+/*
+ * A lower name of a hard link copied up through the index, as the mount
+ * shows it: the copy, a hard link of its upper names.  data_fd is the
+ * lower file itself when the copy holds metadata only.
+ */
+static int add_indexed(struct exp *ex, const char *path,
+		       const struct index_link *l, int data_fd)
+{
+	struct stat st = l->st;
+	/* The entry's count leaves the lower names out; they are links
+	 * all the same, and the first one written carries the data. */
+	if (st.st_nlink < 2)
+		st.st_nlink = 2;
+	ex->c->files++;
+	return tw_add(ex->w, path, ex->links.index_fd, l->key, &st, data_fd,
+		      ex->err, ex->errlen);
 }
 
 static int add_marker(struct exp *ex, const char *dirpath, const char *name,
@@ -209,7 +224,7 @@ static int content_child(struct exp *ex, struct uchain *chain,
 	ex->c->dirs++;
 	char *mark = NULL;
 	if (link->layer == 0 &&
-	    read_mark(link->fd, e->name, redirect_marks, &mark) >= 0) {
+	    read_mark(link->fd, e->name, xattr_redirect_names, &mark) >= 0) {
 		char *parent_l = strdup(lpath);
 		char *slash = parent_l ? strrchr(parent_l, '/') : NULL;
 		if (parent_l)
@@ -254,6 +269,28 @@ static int content_child(struct exp *ex, struct uchain *chain,
 	return r;
 }
 
+/* A lower name dirfd/name of an index entry, at PATH. */
+static int lower_indexed(struct exp *ex, const char *path,
+			 const struct index_link *l, int dirfd,
+			 const char *name)
+{
+	int data = -1;
+	if (l->metacopy) {
+		data = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (data < 0) {
+			int e = errno;
+			snprintf(ex->err, ex->errlen,
+				 "cannot open the lower data of '/%s': %s",
+				 path, strerror(e));
+			return -e;
+		}
+	}
+	int r = add_indexed(ex, path, l, data);
+	if (data >= 0)
+		close(data);
+	return r;
+}
+
 static int content(struct exp *ex, struct uchain *chain, const char *path,
 		   const char *lpath, bool top)
 {
@@ -277,11 +314,15 @@ static int content(struct exp *ex, struct uchain *chain, const char *path,
 	for (size_t i = 0; i < l.n && r == 0; i++) {
 		const struct uentry *e = &l.v[i];
 		const struct ulink *link = &chain->v[e->link];
+		const struct index_link *idx;
 		char *cpath = join(path, e->name), *clpath = join(lpath, e->name);
 		if (!cpath || !clpath)
 			r = -ENOMEM;
 		else if (S_ISDIR(e->st.st_mode))
 			r = content_child(ex, chain, e, cpath, clpath);
+		else if (link->layer > 0 &&
+			 (idx = index_links_find(&ex->links, &e->st)))
+			r = lower_indexed(ex, cpath, idx, link->fd, e->name);
 		else if (S_ISREG(e->st.st_mode))
 			r = add_regular(ex, link->fd, e->name, &e->st, cpath,
 					lpath, link->layer == 0);
@@ -353,91 +394,163 @@ static int upper_markers(struct exp *ex, int dfd, const char *path,
 }
 
 static int upper_dir(struct exp *ex, int dfd, const char *path,
+		     const char *lpath);
+
+/* NAME of the upper directory dfd at cpath (lower path clpath). */
+static int upper_entry(struct exp *ex, int dfd, const char *name,
+		       const char *cpath, const char *clpath,
+		       const char *lpath)
+{
+	struct stat st;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (wh_is_overlay_whiteout(&st))
+		return 0;
+	if (S_ISREG(st.st_mode))
+		return add_regular(ex, dfd, name, &st, cpath, lpath, true);
+	if (!S_ISDIR(st.st_mode))
+		return tw_add(ex->w, cpath, dfd, name, &st, -1, ex->err,
+			      ex->errlen);
+	int r = tw_add(ex->w, cpath, dfd, name, &st, -1, ex->err, ex->errlen);
+	ex->c->dirs++;
+	char *mark = NULL;
+	int kind = r == 0 ? read_mark(dfd, name, xattr_redirect_names, &mark)
+			  : -1;
+	int cfd = r == 0 ? openat(dfd, name,
+				  O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					  O_CLOEXEC)
+			 : -1;
+	if (r == 0 && cfd < 0)
+		r = -errno;
+	if (r == 0 && kind >= 0) {
+		char *target = mark_target(mark, lpath);
+		if (!ex->have_lower)
+			r = need_lower(ex, cpath, "a renamed directory");
+		else if (!target) {
+			snprintf(ex->err, ex->errlen,
+				 "'/%s' has a malformed redirect mark", cpath);
+			r = -EINVAL;
+		} else {
+			r = materialise(ex, cfd, cpath, target);
+		}
+		free(target);
+	} else if (r == 0) {
+		r = upper_dir(ex, cfd, cpath, clpath);
+	}
+	free(mark);
+	if (cfd >= 0)
+		close(cfd);
+	return r;
+}
+
+/* The directory PATH of lower layer LAYER, open. */
+static int open_lower_dir(struct exp *ex, size_t layer, const char *path)
+{
+	int fd = sp_open_beneath(ex->stack.fds[layer], path[0] ? path : ".",
+				 O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		snprintf(ex->err, ex->errlen, "cannot open the lower "
+			 "directory '/%s': %s", path, strerror(-fd));
+	return fd;
+}
+
+/*
+ * NAME of the directory PATH, absent from the upper layer, that leads to
+ * lower names of copied-up hard links: such a name itself, or a
+ * directory of the lower layers on the way to one, written with the
+ * lower layer's attributes (the merge below it goes on).
+ */
+static int lower_entry(struct exp *ex, const char *path, const char *name,
+		       const char *cpath)
+{
+	const struct index_name *in = index_links_name(&ex->links, cpath);
+	size_t layer = in ? in->layer : 0;
+	struct stat st;
+	int r = in ? 0 : union_lookup(&ex->stack, 1, cpath, &layer, &st);
+	if (r == 0 && !in && !S_ISDIR(st.st_mode))
+		r = -ENOTDIR;
+	if (r < 0) {
+		snprintf(ex->err, ex->errlen, "'/%s' changed in the lower "
+			 "layers during the export: %s", cpath, strerror(-r));
+		return r;
+	}
+	int pfd = open_lower_dir(ex, layer, path);
+	if (pfd < 0)
+		return pfd;
+	if (in) {
+		r = lower_indexed(ex, cpath, &ex->links.v[in->entry], pfd,
+				  name);
+	} else {
+		r = tw_add(ex->w, cpath, pfd, name, &st, -1, ex->err,
+			   ex->errlen);
+		ex->c->dirs++;
+		if (r == 0)
+			r = upper_dir(ex, -1, cpath, cpath);
+	}
+	close(pfd);
+	return r;
+}
+
+/*
+ * The directory PATH: the entries of the upper directory dfd (none when
+ * it is -1: a directory only the lower layers hold), merged in name
+ * order with the names that lead to lower names of copied-up hard links.
+ */
+static int upper_dir(struct exp *ex, int dfd, const char *path,
 		     const char *lpath)
 {
-	struct name_list names;
-	int r = fs_list_dir(dfd, &names);
+	struct name_list names = { 0 };
+	int r = dfd >= 0 ? fs_list_dir(dfd, &names) : 0;
 	if (r < 0) {
 		snprintf(ex->err, ex->errlen, "cannot list '/%s': %s", path,
 			 strerror(-r));
 		return r;
 	}
-	r = upper_markers(ex, dfd, path, &names);
-	for (size_t i = 0; i < names.n && r == 0; i++) {
-		const char *name = names.names[i];
-		if (wh_is_reserved(name))
-			continue;
-		struct stat st;
-		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno == ENOENT)
-				continue;
-			r = -errno;
-			break;
-		}
-		if (wh_is_overlay_whiteout(&st))
+	if (dfd >= 0)
+		r = upper_markers(ex, dfd, path, &names);
+	char **lower = NULL;
+	size_t nlower = 0;
+	if (r == 0)
+		r = index_links_children(&ex->links, path, &lower, &nlower);
+	size_t i = 0, k = 0;
+	while (r == 0 && (i < names.n || k < nlower)) {
+		int c = i == names.n   ? 1
+			: k == nlower ? -1
+				      : strcmp(names.names[i], lower[k]);
+		const char *name = c <= 0 ? names.names[i] : lower[k];
+		/* The same name in both: an upper directory, below which the
+		 * lower names are met again. */
+		if (c <= 0)
+			i++;
+		if (c >= 0)
+			k++;
+		if (c <= 0 && wh_is_reserved(name))
 			continue;
 		char *cpath = join(path, name), *clpath = join(lpath, name);
-		if (!cpath || !clpath) {
-			free(cpath);
-			free(clpath);
+		if (!cpath || !clpath)
 			r = -ENOMEM;
-			break;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			r = tw_add(ex->w, cpath, dfd, name, &st, -1, ex->err,
-				   ex->errlen);
-			ex->c->dirs++;
-			char *mark = NULL;
-			int kind = r == 0 ? read_mark(dfd, name, redirect_marks,
-						      &mark)
-					  : -1;
-			int cfd = r == 0 ? openat(dfd, name,
-						  O_RDONLY | O_DIRECTORY |
-							  O_NOFOLLOW | O_CLOEXEC)
-					 : -1;
-			if (r == 0 && cfd < 0)
-				r = -errno;
-			if (r == 0 && kind >= 0) {
-				char *target = mark_target(mark, lpath);
-				if (!ex->have_lower)
-					r = need_lower(ex, cpath,
-						       "a renamed directory");
-				else if (!target) {
-					snprintf(ex->err, ex->errlen,
-						 "'/%s' has a malformed "
-						 "redirect mark",
-						 cpath);
-					r = -EINVAL;
-				} else {
-					r = materialise(ex, cfd, cpath, target);
-				}
-				free(target);
-			} else if (r == 0) {
-				r = upper_dir(ex, cfd, cpath, clpath);
-			}
-			free(mark);
-			if (cfd >= 0)
-				close(cfd);
-		} else if (S_ISREG(st.st_mode)) {
-			r = add_regular(ex, dfd, name, &st, cpath, lpath, true);
-		} else {
-			r = tw_add(ex->w, cpath, dfd, name, &st, -1, ex->err,
-				   ex->errlen);
-		}
+		else if (c <= 0)
+			r = upper_entry(ex, dfd, name, cpath, clpath, lpath);
+		else
+			r = lower_entry(ex, path, name, cpath);
 		free(cpath);
 		free(clpath);
 	}
+	for (size_t n = 0; n < nlower; n++)
+		free(lower[n]);
+	free(lower);
 	name_list_free(&names);
 	return r;
 }
 
-int export_upper(int upper_fd, const struct ustack *lower,
+int export_upper(int upper_fd, const struct ustack *lower, int work_fd,
 		 struct tar_writer *w, struct export_counts *counts,
 		 char *err, size_t errlen)
 {
 	struct exp ex = {
 		.w = w,
 		.have_lower = lower != NULL,
+		.links = { .index_fd = -1 },
 		.c = counts,
 		.err = err,
 		.errlen = errlen,
@@ -451,7 +564,17 @@ int export_upper(int upper_fd, const struct ustack *lower,
 		ex.stack.fds[i + 1] = lower->fds[i];
 	ex.stack.n = nl + 1;
 	err[0] = 0;
-	int r = upper_dir(&ex, upper_fd, "", "");
+	int r = index_links_load(work_fd, &ex.stack, &ex.links, err, errlen);
+	if (r == 0 && ex.links.n && !ex.have_lower) {
+		snprintf(err, errlen,
+			 "the work directory's index holds hard links with "
+			 "names in the lower layers only: export needs "
+			 "--lower");
+		r = -EINVAL;
+	}
+	if (r == 0)
+		r = upper_dir(&ex, upper_fd, "", "");
+	index_links_free(&ex.links);
 	free(ex.stack.fds);
 	if (r < 0 && !err[0])
 		snprintf(err, errlen, "%s", strerror(-r));

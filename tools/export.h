@@ -29,9 +29,12 @@ struct export_counts {
  * Writes the changeset of the upper directory upper_fd into w.  lower
  * holds the lower layers (top first), or is NULL when none were given:
  * then the first metacopy or redirect mark met is an error naming its
- * path.
+ * path.  work_fd, when >= 0, is the work directory the upper was mounted
+ * with: the lower names of hard links copied up through its index are
+ * written as links of the copy (index_links.h), as the mount showed
+ * them.
  */
-int export_upper(int upper_fd, const struct ustack *lower,
+int export_upper(int upper_fd, const struct ustack *lower, int work_fd,
 		 struct tar_writer *w, struct export_counts *counts,
 		 char *err, size_t errlen);
 

@@ -9,6 +9,13 @@
 
 #include "fsutil.h"
 
+const char *const xattr_redirect_names[3] = {
+	XATTR_LFS_REDIRECT, "trusted.overlay.redirect", "user.overlay.redirect",
+};
+const char *const xattr_metacopy_names[3] = {
+	XATTR_LFS_METACOPY, "trusted.overlay.metacopy", "user.overlay.metacopy",
+};
+
 const char *const xattr_override_names[3] = {
 	XATTR_OVERRIDE_STAT,
 	"user.fuseoverlayfs.override_stat",

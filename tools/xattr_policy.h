@@ -19,6 +19,7 @@
 #define XATTR_OVERRIDE_STAT "user.containers.override_stat"
 #define XATTR_LFS_METACOPY "user.layerfs.metacopy"
 #define XATTR_LFS_REDIRECT "user.layerfs.redirect"
+#define XATTR_LFS_NLINK "user.layerfs.nlink"
 #define XATTR_LFS_PREFIX "user.layerfs."
 /* layertool's own bookkeeping (convert keeps directory times there). */
 #define XATTR_LAYERTOOL_PREFIX "user.layertool."
@@ -29,6 +30,11 @@ bool xattr_is_private(const char *name);
 /* The override_stat names, most specific first: containers/storage's
  * user.containers.override_stat, then fuse-overlayfs's two. */
 extern const char *const xattr_override_names[3];
+
+/* The marks of a renamed directory (its redirect) and of a
+ * metadata-only copy, in layerfs's and kernel overlayfs's two forms. */
+extern const char *const xattr_redirect_names[3];
+extern const char *const xattr_metacopy_names[3];
 
 /* True for a name that holds an opaque-directory mark of overlayfs. */
 bool xattr_is_overlay_opaque(const char *name);

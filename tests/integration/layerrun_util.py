@@ -45,7 +45,8 @@ def find_busybox():
 
 def write_rootfs(root, busybox, extra=None):
     """A minimal busybox root filesystem in root."""
-    for d in ("bin", "etc", "root", "tmp", "proc", "sys", "dev", "home"):
+    for d in ("bin", "etc", "root", "tmp", "proc", "sys", "dev", "home",
+              "usr"):
         os.makedirs(os.path.join(root, d), exist_ok=True)
     os.chmod(os.path.join(root, "tmp"), 0o1777)
     shutil.copy(busybox, os.path.join(root, "bin", "busybox"))
@@ -58,6 +59,7 @@ def write_rootfs(root, busybox, extra=None):
         "etc/group": "root:x:0:\napp:x:1000:\n",
         "etc/motd": "from the image\n",
         "etc/hosts": "10.9.9.9 image-host-file\n",
+        "etc/linked": "one file, two names\n",
     }
     files.update(extra or {})
     for name, text in files.items():
@@ -65,6 +67,8 @@ def write_rootfs(root, busybox, extra=None):
         os.makedirs(os.path.dirname(p), exist_ok=True)
         with open(p, "w") as f:
             f.write(text)
+    os.link(os.path.join(root, "etc", "linked"),
+            os.path.join(root, "usr", "linked"))
 
 
 def make_rootfs_tar(workdir, busybox, extra=None):

@@ -221,6 +221,19 @@ def linkat(src, dst, follow):
         raise OSError(e, os.strerror(e))
 
 
+def syncfs(path):
+    """syncfs(2) of the filesystem holding path: its dirty data written
+    back (the os module offers only sync)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if libc.syncfs(fd) != 0:
+            e = ctypes.get_errno()
+            raise OSError(e, os.strerror(e))
+    finally:
+        os.close(fd)
+
+
 def renameat2(old, new, flags):
     """renameat2(2), which the os module does not offer."""
     libc = ctypes.CDLL(None, use_errno=True)

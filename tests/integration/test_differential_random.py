@@ -29,7 +29,13 @@ few operations, at the end, after an unmount and a remount of both on
 the same upper layers, and at the end of more operations after that,
 the whole merged trees must be the same: names, types, modes, owners,
 sizes, contents, link targets, user xattrs, st_nlink of non-directories
-and which names share an inode.
+and which names share an inode.  Every 100 operations, the upper layer
+is also exported by `layertool export` (with the mount's lower layers
+and work directory, the mount live and synced, as `layerrun commit`
+does) and imported back as an image, which, mounted over the same lower
+layers, must show the tree the mount shows (link counts apart: the
+mount counts names of a lower hard link that the layers themselves
+hide, which no layer can carry).
 
 Five tests, each a sequence of its own: layerfs with its default upper
 layer (`.wh.` files), with `whiteout=overlay`, with `passthrough=0`
@@ -104,6 +110,7 @@ import random
 import stat
 import sys
 
+import layertool_util as lt
 import lfstest
 import overlay_util as ovl
 from lfstest import (LayerfsTestCase, RENAME_EXCHANGE, RENAME_NOREPLACE,
@@ -121,6 +128,8 @@ XATTRS = ("user.a", "user.b", "user.c")
 # layerfs's private namespaces (see the docstring).
 PRIVATE_XATTRS = ("user.overlay.t", "user.layerfs.t")
 DEFAULT_OPS = 1500
+# How often the upper layer is exported and imported again.
+EXPORT_EVERY = 100
 
 
 TRACE = os.environ.get("LFS_DIFF_TRACE") == "1"
@@ -973,6 +982,7 @@ class DifferentialRandom(LayerfsTestCase):
         self.before_cleanup(lambda: ovl.umount(kmnt))
         m = self.mount_rw(layers, opts=opts, name="lfs")
         self.seed, self.tag, self.opts = seed, tag, opts
+        self.layers, self.upper, self.work = layers, m.upper, m.work
         self.nops, self.every = nops, every
         self.done = []
         self.opened = {}   # slot -> the operation that opened it
@@ -995,6 +1005,42 @@ class DifferentialRandom(LayerfsTestCase):
                            nops - 1)
         self.run_ops(gen, nops, nops + nops // 4, m.path, kmnt, every)
         self.close_fds()
+
+    def export_shows_the_same(self, lfs, when, i):
+        """The upper layer, exported by layertool as an OCI layer while
+        the mount is live (its data synced, nothing running) and imported
+        again, shows over the same lower layers what the mount shows:
+        what `layerrun commit` makes of a container."""
+        want = tree(lfs)
+        lfstest.syncfs(lfs)
+        out = self.path("export-%d.tar" % i)
+        r = lt.run_layertool(["export", "--lower", ":".join(self.layers),
+                              "--work", self.work, self.upper, out])
+        self.assertEqual(r.returncode, 0, "%s: layertool export %s: %s" % (
+            self.where(i), when, r.stderr.decode(errors="replace")))
+        img = self.path("exported-%d" % i)
+        r = lt.run_layertool(["import", "--store", self.path("store"), out,
+                              img])
+        self.assertEqual(r.returncode, 0, "%s: layertool import %s: %s" % (
+            self.where(i), when, r.stderr.decode(errors="replace")))
+        m = self.mount(lt.image_layers(img) + list(self.layers),
+                       mnt=self.path("exported-%d-mnt" % i))
+        got = tree(m.path)
+        m.unmount()
+        self._mounts.remove(m)
+        os.unlink(out)
+        # Link counts apart: the mount's count of a copied-up lower hard
+        # link includes its names that the lower layers themselves hide
+        # (as kernel overlayfs's does), which no layer can carry; which
+        # names share an inode is compared.
+        for snap, _ in (got, want):
+            for e in snap.values():
+                e.pop("nlink", None)
+        if got != want:
+            self.fail("%s: the upper layer exported %s and imported again "
+                      "differs from the mount\n%s" % (
+                          self.where(i), when,
+                          describe_tree_difference(got, want)))
 
     def run_ops(self, gen, start, end, lfs, k, every):
         for i in range(start, end):
@@ -1022,6 +1068,8 @@ class DifferentialRandom(LayerfsTestCase):
                 self.descriptors_agree(i, op, lfs)
             if (i + 1) % every == 0 or i + 1 == end:
                 self.compare_trees(lfs, k, "after operation #%d" % i, i)
+            if (i + 1) % EXPORT_EVERY == 0:
+                self.export_shows_the_same(lfs, "after operation #%d" % i, i)
 
     def kernel_outcome(self, k, op):
         """op run on the kernel's side, or, where that side would differ

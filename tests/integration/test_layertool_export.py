@@ -226,6 +226,103 @@ class TestRoundTrip(ExportTestBase):
         self.assertEqual(lfstest.snapshot(m.path), want)
 
 
+class TestIndexedHardLinks(ExportTestBase):
+    """A lower file with several names, changed through one of them: the
+    mount shows every name as the copy (the index in the work
+    directory), and so must the layer export writes with --work, also
+    for names the upper directory never held."""
+
+    LOWER = {
+        "a/f": "shared data\n",
+        "a/g": ("hardlink", "a/f"),
+        "deep/er/h": ("hardlink", "a/f"),
+        "moved/i": ("hardlink", "a/f"),
+        "b/x": "x data\n",
+        "b/y": ("hardlink", "b/x"),
+        "s/l": ("symlink", "target"),
+        "s/m": ("hardlink", "s/l"),
+        "s/n": ("hardlink", "s/l"),
+    }
+
+    def check(self, change, expect_links):
+        lower = self.layer("lower", self.LOWER)
+        m = self.mount_rw([lower])
+        change(m.path)
+        want = lfstest.snapshot(m.path, inodes=True)
+        m.unmount()
+        out = self.path("out.tar")
+        self.export(["--lower", lower, "--work", m.work, m.upper, out])
+        with tarfile.open(out) as t:
+            links = {i.name: i.linkname for i in t.getmembers()
+                     if i.islnk()}
+        self.assertEqual(links, expect_links)
+        img = self.path("img")
+        r = lt.run_layertool(["import", out, img])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        got_m = self.mount(lt.image_layers(img) + [lower])
+        got = lfstest.snapshot(got_m.path, inodes=True)
+        self.assertEqual(self.link_sets(got), self.link_sets(want))
+        for snap in (got, want):
+            for e in snap.values():
+                del e["ino"]
+        self.assertEqual(got, want)
+        # Without the work directory: only the upper names (the other
+        # names keep the lower file).
+        out2 = self.path("plain.tar")
+        self.export(["--lower", lower, m.upper, out2])
+        self.assertNotEqual(tar_names(out2), tar_names(out))
+
+    @staticmethod
+    def link_sets(snap):
+        by_ino = {}
+        for path, e in snap.items():
+            if e["type"] != stat.S_IFDIR:
+                by_ino.setdefault(e["ino"], []).append(path)
+        return sorted(sorted(v) for v in by_ino.values() if len(v) > 1)
+
+    def test_names_never_touched(self):
+        def change(mnt):
+            with open(os.path.join(mnt, "a", "f"), "a") as f:
+                f.write("more\n")
+            os.chmod(os.path.join(mnt, "b", "x"), 0o600)  # metadata only
+            os.lchown(os.path.join(mnt, "s", "m"), 7, 7)
+        # The first name in walk order (sorted) carries the data, upper
+        # or lower ("s/l" is a lower name); "deep" and "moved" are
+        # directories the upper layer does not hold.
+        self.check(change, {
+            "a/g": "a/f", "deep/er/h": "a/f", "moved/i": "a/f",
+            "b/y": "b/x", "s/m": "s/l", "s/n": "s/l"})
+
+    def test_every_upper_name_removed(self):
+        def change(mnt):
+            with open(os.path.join(mnt, "a", "f"), "a") as f:
+                f.write("more\n")
+            os.unlink(os.path.join(mnt, "a", "f"))
+            os.unlink(os.path.join(mnt, "deep", "er", "h"))
+        # The copy lives on in the index only: its first lower name in
+        # walk order carries the data.
+        self.check(change, {"moved/i": "a/g"})
+
+    def test_name_under_a_renamed_directory(self):
+        def change(mnt):
+            os.rename(os.path.join(mnt, "moved"),
+                      os.path.join(mnt, "renamed"))
+            os.chmod(os.path.join(mnt, "a", "g"), 0o640)
+        self.check(change, {"a/g": "a/f", "deep/er/h": "a/f",
+                            "renamed/i": "a/f"})
+
+    def test_needs_the_lower_layers(self):
+        lower = self.layer("lower", self.LOWER)
+        m = self.mount_rw([lower])
+        os.chmod(os.path.join(m.path, "b", "x"), 0o600)
+        m.unmount()
+        r = self.export(["--work", m.work, m.upper, self.path("o.tar")],
+                        code=2)
+        err = r.stderr.decode()
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertIn("--lower", err)
+
+
 class TestExportFormat(ExportTestBase):
 
     def upper_tree(self):

@@ -18,6 +18,7 @@
 
 #include "digest.h"
 #include "entry_path.h"
+#include "index_links.h"
 #include "xattr_policy.h"
 
 static void expect_norm(const char *raw, const char *want)
@@ -244,6 +245,74 @@ static void test_private_xattrs(void **state)
 	assert_false(xattr_is_overlay_opaque("user.overlay.redirect"));
 }
 
+/* The names of a directory that lead to lower names of copied-up hard
+ * links: each once, in name order, though "a-b" sorts before "a/x". */
+static void test_index_link_children(void **state)
+{
+	(void)state;
+	/* Sorted by path, as index_links_load leaves them. */
+	struct index_name names[] = {
+		{ "a-b", 0, 1 },   { "a.c/q", 0, 2 }, { "a/x", 0, 1 },
+		{ "a/y/z", 0, 1 }, { "ab", 0, 1 },    { "b/c/d", 0, 1 },
+	};
+	struct index_links x = { .index_fd = -1, .names = names,
+				 .nnames = 6 };
+	char **out;
+	size_t n;
+	assert_int_equal(index_links_children(&x, "", &out, &n), 0);
+	const char *root[] = { "a", "a-b", "a.c", "ab", "b" };
+	assert_int_equal(n, 5);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(out[i], root[i]);
+		free(out[i]);
+	}
+	free(out);
+	assert_int_equal(index_links_children(&x, "a", &out, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(out[0], "x");
+	assert_string_equal(out[1], "y");
+	free(out[0]);
+	free(out[1]);
+	free(out);
+	assert_int_equal(index_links_children(&x, "b/c", &out, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0], "d");
+	free(out[0]);
+	free(out);
+	/* A lower name itself has no children. */
+	assert_int_equal(index_links_children(&x, "a/y/z", &out, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(out);
+	assert_non_null(index_links_name(&x, "a.c/q"));
+	assert_int_equal(index_links_name(&x, "a.c/q")->layer, 2);
+	assert_null(index_links_name(&x, "a.c"));
+	assert_null(index_links_name(&x, "b/c/d/e"));
+}
+
+/* A lower name matches an entry by its inode and type only. */
+static void test_index_link_find(void **state)
+{
+	(void)state;
+	struct index_link v[] = {
+		{ .dev = 1, .ino = 5, .st = { .st_mode = S_IFREG } },
+		{ .dev = 1, .ino = 9, .st = { .st_mode = S_IFLNK } },
+		{ .dev = 2, .ino = 5, .st = { .st_mode = S_IFREG } },
+	};
+	struct index_links x = { .index_fd = -1, .v = v, .n = 3 };
+	struct stat st = { .st_dev = 2, .st_ino = 5, .st_mode = S_IFREG,
+			   .st_nlink = 2 };
+	assert_ptr_equal(index_links_find(&x, &st), &v[2]);
+	st.st_nlink = 1; /* one name: never a link of an entry */
+	assert_null(index_links_find(&x, &st));
+	st = (struct stat){ .st_dev = 1, .st_ino = 9, .st_mode = S_IFREG,
+			    .st_nlink = 3 };
+	assert_null(index_links_find(&x, &st));
+	st.st_mode = S_IFLNK;
+	assert_ptr_equal(index_links_find(&x, &st), &v[1]);
+	st.st_ino = 7;
+	assert_null(index_links_find(&x, &st));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -257,6 +326,8 @@ int main(void)
 		cmocka_unit_test(test_digest_parse),
 		cmocka_unit_test(test_override_parse),
 		cmocka_unit_test(test_private_xattrs),
+		cmocka_unit_test(test_index_link_children),
+		cmocka_unit_test(test_index_link_find),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
