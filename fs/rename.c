@@ -148,15 +148,18 @@ static int copy_up_tree(struct lfs *fs, struct node *d)
 	if (fd < 0)
 		return fd;
 	r = whiteout_make_opaque(fs, fd);
-	close(fd);
 	if (r == 0) {
 		/* Everything is in the upper layer now: stop merging. */
 		dir_wrlock(d);
+		/* The whiteouts the directory had hide nothing now.  One left
+		 * behind by a failure hides nothing either: not an error. */
+		whiteout_drop_all(fd);
 		dcache_drop(fs, d);
 		d->end = (uint16_t)(fs->upper + 1);
 		node_clear_flag(d, N_MERGED);
 		dir_unlock(d);
 	}
+	close(fd);
 	return r;
 }
 

@@ -1,9 +1,11 @@
 #include "whiteout_ops.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -250,6 +252,59 @@ int whiteout_make_opaque(struct lfs *fs, int dirfd)
 				       : XATTR_USER_OVL_OPAQUE);
 	if (r == 0)
 		lfs_stat_add(&fs->stats.opaque_dirs, 1);
+	return r;
+}
+
+int whiteout_drop_all(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		int e = -errno;
+		if (fd >= 0)
+			close(fd);
+		return e;
+	}
+	/* Names first, removals after: readdir is not asked to step over
+	 * entries going away under it. */
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+	struct dirent *de;
+	while (r == 0 && (de = readdir(d))) {
+		const char *target;
+		bool wh = wh_classify_name(de->d_name, &target) == WH_WHITEOUT;
+		if (!wh && (de->d_type == DT_CHR || de->d_type == DT_UNKNOWN)) {
+			struct stat st;
+			wh = fstatat(dirfd, de->d_name, &st,
+				     AT_SYMLINK_NOFOLLOW) == 0 &&
+			     wh_is_overlay_whiteout(&st);
+		}
+		if (!wh)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			char **nn = realloc(names, nc * sizeof(*nn));
+			if (!nn) {
+				r = -ENOMEM;
+				break;
+			}
+			names = nn;
+			cap = nc;
+		}
+		if (!(names[n] = strdup(de->d_name)))
+			r = -ENOMEM;
+		else
+			n++;
+	}
+	closedir(d);
+	for (size_t i = 0; i < n; i++) {
+		if (r == 0 && unlinkat(dirfd, names[i], 0) < 0 &&
+		    errno != ENOENT)
+			r = -errno;
+		free(names[i]);
+	}
+	free(names);
 	return r;
 }
 

@@ -60,6 +60,14 @@ int whiteout_clear(struct lfs *fs, struct slot *s, const char *name);
 /* Makes the (staged or new) upper directory fd opaque. */
 int whiteout_make_opaque(struct lfs *fs, int dirfd);
 
+/*
+ * Removes every whiteout (either format) of the upper directory dirfd,
+ * which was made opaque: nothing below shows through it any more, so
+ * they hide nothing, and an export would carry them for nothing.  Call
+ * with the directory's lock held for writing.
+ */
+int whiteout_drop_all(int dirfd);
+
 /* Places a staged entry workdir/work/TMP at NAME, replacing a 0/0 device
  * whiteout there; directories by exchange.  Then clears `.wh.NAME`. */
 int whiteout_replace_with(struct lfs *fs, struct slot *s, const char *tmp,

@@ -347,9 +347,15 @@ static int cmp_wh(const void *a, const void *b)
 		      ((const struct wh_rec *)b)->target);
 }
 
-/* Opaque marker and whiteouts of one upper directory, in order. */
+/*
+ * Opaque marker and whiteouts of one upper directory, in order.  below
+ * says whether the lower layers may show names at PATH (no opaque
+ * directory above it); *merged whether they still do below it.  Where
+ * they cannot, a whiteout hides nothing and is left out.
+ */
 static int upper_markers(struct exp *ex, int dfd, const char *path,
-			 const struct name_list *names)
+			 const struct name_list *names, bool below,
+			 bool *merged)
 {
 	struct stat dst;
 	if (fstat(dfd, &dst) < 0)
@@ -363,6 +369,9 @@ static int upper_markers(struct exp *ex, int dfd, const char *path,
 		r = add_marker(ex, path, WH_OPAQUE_NAME, &mst);
 		ex->c->opaque++;
 	}
+	*merged = below && !opaque;
+	if (!*merged)
+		return r;
 	struct wh_rec *whs = calloc(names->n ? names->n : 1, sizeof(*whs));
 	if (!whs)
 		return -ENOMEM;
@@ -394,12 +403,13 @@ static int upper_markers(struct exp *ex, int dfd, const char *path,
 }
 
 static int upper_dir(struct exp *ex, int dfd, const char *path,
-		     const char *lpath);
+		     const char *lpath, bool below);
 
-/* NAME of the upper directory dfd at cpath (lower path clpath). */
+/* NAME of the upper directory dfd at cpath (lower path clpath); below
+ * as upper_markers has it for cpath. */
 static int upper_entry(struct exp *ex, int dfd, const char *name,
 		       const char *cpath, const char *clpath,
-		       const char *lpath)
+		       const char *lpath, bool below)
 {
 	struct stat st;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -435,7 +445,7 @@ static int upper_entry(struct exp *ex, int dfd, const char *name,
 		}
 		free(target);
 	} else if (r == 0) {
-		r = upper_dir(ex, cfd, cpath, clpath);
+		r = upper_dir(ex, cfd, cpath, clpath, below);
 	}
 	free(mark);
 	if (cfd >= 0)
@@ -485,7 +495,7 @@ static int lower_entry(struct exp *ex, const char *path, const char *name,
 			   ex->errlen);
 		ex->c->dirs++;
 		if (r == 0)
-			r = upper_dir(ex, -1, cpath, cpath);
+			r = upper_dir(ex, -1, cpath, cpath, true);
 	}
 	close(pfd);
 	return r;
@@ -495,9 +505,10 @@ static int lower_entry(struct exp *ex, const char *path, const char *name,
  * The directory PATH: the entries of the upper directory dfd (none when
  * it is -1: a directory only the lower layers hold), merged in name
  * order with the names that lead to lower names of copied-up hard links.
+ * below: see upper_markers.
  */
 static int upper_dir(struct exp *ex, int dfd, const char *path,
-		     const char *lpath)
+		     const char *lpath, bool below)
 {
 	struct name_list names = { 0 };
 	int r = dfd >= 0 ? fs_list_dir(dfd, &names) : 0;
@@ -506,8 +517,9 @@ static int upper_dir(struct exp *ex, int dfd, const char *path,
 			 strerror(-r));
 		return r;
 	}
+	bool merged = below;
 	if (dfd >= 0)
-		r = upper_markers(ex, dfd, path, &names);
+		r = upper_markers(ex, dfd, path, &names, below, &merged);
 	char **lower = NULL;
 	size_t nlower = 0;
 	if (r == 0)
@@ -530,7 +542,8 @@ static int upper_dir(struct exp *ex, int dfd, const char *path,
 		if (!cpath || !clpath)
 			r = -ENOMEM;
 		else if (c <= 0)
-			r = upper_entry(ex, dfd, name, cpath, clpath, lpath);
+			r = upper_entry(ex, dfd, name, cpath, clpath, lpath,
+					merged);
 		else
 			r = lower_entry(ex, path, name, cpath);
 		free(cpath);
@@ -573,7 +586,7 @@ int export_upper(int upper_fd, const struct ustack *lower, int work_fd,
 		r = -EINVAL;
 	}
 	if (r == 0)
-		r = upper_dir(&ex, upper_fd, "", "");
+		r = upper_dir(&ex, upper_fd, "", "", true);
 	index_links_free(&ex.links);
 	free(ex.stack.fds);
 	if (r < 0 && !err[0])

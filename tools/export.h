@@ -4,7 +4,8 @@
  * Walked in name order, each directory's entries as:
  *   the directory itself, its opaque marker (`.wh..wh..opq`, from the
  *   marker file or an overlay.opaque xattr), its whiteouts (`.wh.NAME`,
- *   from `.wh.` files or 0/0 character devices), then its other entries.
+ *   from `.wh.` files or 0/0 character devices; none in or under an
+ *   opaque directory, where they hide nothing), then its other entries.
  *
  * Marks only an upper layer carries are resolved against the lower
  * layers: a metadata-only copy (user.layerfs.metacopy, or kernel

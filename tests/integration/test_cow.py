@@ -1202,6 +1202,40 @@ class CopyOnWrite(LayerfsTestCase):
                                  os.lstat(j("top/b")).st_ino)
                 self.assertEqual(os.lstat(j("top/b")).st_nlink, 2)
 
+    def test_directory_copied_whole_drops_its_whiteouts(self):
+        # redirect_dir=off: a renamed directory copied whole is opaque,
+        # and its whiteouts (of either format) hide nothing any more.
+        # They stayed in the upper layer, and export wrote them into the
+        # layer, which `layertool check` then warned about.
+        for fmt in ("dotwh", "overlay"):
+            with self.subTest(whiteout=fmt):
+                tag = "wd" + fmt
+                low = self.layer(tag, {"d/g": "g", "d/h": "h",
+                                       "d/e/g": "eg", "d/e/k": "k"})
+                m = self.mount_rw([low], name=tag,
+                                  opts=("redirect_dir=off",
+                                        "whiteout=" + fmt))
+                j = lambda *a: os.path.join(m.path, *a)
+                os.unlink(j("d/g"))
+                os.unlink(j("d/e/g"))
+                os.rename(j("d"), j("moved"))
+                want = lfstest.snapshot(m.path)
+                self.assertEqual(sorted(want), ["moved", "moved/e",
+                                                "moved/e/k", "moved/h"])
+                self.assertEqual(m.unmount(), 0)
+                self._mounts.remove(m)
+                left = [os.path.join(dp, n)
+                        for dp, ds, fs in os.walk(os.path.join(m.upper,
+                                                               "moved"))
+                        for n in ds + fs
+                        if n.startswith(".wh.") and n != ".wh..wh..opq" or
+                        stat.S_ISCHR(os.lstat(os.path.join(dp, n)).st_mode)]
+                self.assertEqual(left, [])
+                m = self.mount([low], m.upper, m.work,
+                               opts=("redirect_dir=off", "whiteout=" + fmt),
+                               mnt=self.path(tag + "-again"))
+                self.assertEqual(lfstest.snapshot(m.path), want)
+
     def test_copied_up_hard_links_after_a_remount(self):
         # A lower file with two names, copied up through one of them,
         # then the mount is made again: the upper name the daemon meets

@@ -32,8 +32,9 @@ sizes, contents, link targets, user xattrs, st_nlink of non-directories
 and which names share an inode.  Every 100 operations, the upper layer
 is also exported by `layertool export` (with the mount's lower layers
 and work directory, the mount live and synced, as `layerrun commit`
-does) and imported back as an image, which, mounted over the same lower
-layers, must show the tree the mount shows (link counts apart: the
+does) and imported back as an image, which `layertool check` must
+find clean and which, mounted over the same lower layers, must show the
+tree the mount shows (link counts apart: the
 mount counts names of a lower hard link that the layers themselves
 hide, which no layer can carry).
 
@@ -1023,8 +1024,15 @@ class DifferentialRandom(LayerfsTestCase):
                               img])
         self.assertEqual(r.returncode, 0, "%s: layertool import %s: %s" % (
             self.where(i), when, r.stderr.decode(errors="replace")))
-        m = self.mount(lt.image_layers(img) + list(self.layers),
-                       mnt=self.path("exported-%d-mnt" % i))
+        # A clean layer too: no whiteout that hides nothing, no
+        # bookkeeping left, nothing `layertool check` warns about.
+        stack = lt.image_layers(img) + list(self.layers)
+        r = lt.run_layertool(["check"] + stack)
+        self.assertEqual(r.returncode, 0, "%s: layertool check of the "
+                         "layer exported %s:\n%s" % (
+                             self.where(i), when,
+                             r.stdout.decode(errors="replace")))
+        m = self.mount(stack, mnt=self.path("exported-%d-mnt" % i))
         got = tree(m.path)
         m.unmount()
         self._mounts.remove(m)

@@ -334,6 +334,13 @@ class TestExportFormat(ExportTestBase):
             "o1/in": "in",
             "o2/.wh..wh..opq": "",
             "o2/in": "in",
+            # Whiteouts in and under opaque directories hide nothing:
+            # left out.
+            "o1/gone": ("whiteout",),
+            "o2/.wh.gone": "",
+            "o2/sub/.wh.deep": "",
+            "o2/sub/kept": "k",
+            "d/.wh.z": "",
             "d/f": "f",
             "d/g": ("hardlink", "d/f"),
             "d/s": ("symlink", "f"),
@@ -361,9 +368,9 @@ class TestExportFormat(ExportTestBase):
         names = [m.name for m in members]
         self.assertEqual(names, [
             ".wh.x", ".wh.y",
-            "d", "d/f", "d/g", "d/p", "d/s",
+            "d", "d/.wh.z", "d/f", "d/g", "d/p", "d/s",
             "o1", "o1/.wh..wh..opq", "o1/in",
-            "o2", "o2/.wh..wh..opq", "o2/in",
+            "o2", "o2/.wh..wh..opq", "o2/in", "o2/sub", "o2/sub/kept",
             "own", "own/dev", "own/file"])
         by = {m.name: m for m in members}
         self.assertTrue(by[".wh.x"].isreg() and by[".wh.x"].size == 0)
