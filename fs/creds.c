@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <linux/securebits.h>
+#include <stdlib.h>
 #include <sched.h>
 #include <sys/fsuid.h>
 #include <sys/prctl.h>
@@ -113,4 +114,22 @@ void creds_as_daemon(void)
 		umask(0);
 		cur_umask = 0;
 	}
+}
+
+bool creds_caller_in_group(fuse_req_t req, gid_t gid)
+{
+	if (fuse_req_ctx(req)->gid == gid)
+		return true;
+	gid_t small[32], *list = small;
+	int n = fuse_req_getgroups(req, 32, list);
+	if (n > 32) {
+		list = malloc((size_t)n * sizeof(*list));
+		n = list ? fuse_req_getgroups(req, n, list) : -ENOMEM;
+	}
+	bool in = false;
+	for (int i = 0; i < n && !in; i++)
+		in = list[i] == gid;
+	if (list != small)
+		free(list);
+	return in;
 }

@@ -33,6 +33,11 @@ void creds_as_caller(struct lfs *fs, fuse_req_t req, uid_t *uid, gid_t *gid);
 /* Act as the daemon itself. */
 void creds_as_daemon(void);
 
+/* Whether the caller of req is of group gid: its primary group, or a
+ * supplementary one, which FUSE does not send (libfuse reads them from
+ * /proc; when it cannot, the primary group alone answers). */
+bool creds_caller_in_group(fuse_req_t req, gid_t gid);
+
 /* The caller's ids as they must be stored on disk. */
 uid_t creds_disk_uid(struct lfs *fs, uid_t view_uid);
 gid_t creds_disk_gid(struct lfs *fs, gid_t view_gid);

@@ -74,7 +74,7 @@ static int make_at(struct lfs *fs, fuse_req_t req, int dirfd, const char *at,
  * set-group-id bit, and a file keeps its set-id bits, which the change
  * of group cleared, except the set-group-id bit of a group-executable
  * file made by a caller outside the group, as the kernel strips it
- * (mode_strip_sgid; FUSE tells the primary group only).
+ * (mode_strip_sgid).
  */
 static void fix_staged_group(fuse_req_t req, struct slot *s, int workfd,
 			     const char *tmp)
@@ -89,9 +89,9 @@ static void fix_staged_group(fuse_req_t req, struct slot *s, int workfd,
 	if (S_ISDIR(st.st_mode)) {
 		mode |= S_ISGID;
 	} else if (S_ISREG(st.st_mode)) {
-		const struct fuse_ctx *ctx = fuse_req_ctx(req);
 		if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) &&
-		    ctx->uid != 0 && ctx->gid != pst.st_gid)
+		    fuse_req_ctx(req)->uid != 0 &&
+		    !creds_caller_in_group(req, pst.st_gid))
 			mode &= ~(mode_t)S_ISGID;
 	} else {
 		return;

@@ -223,6 +223,17 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			goto out;
 		fd = node_open(fs, n, fs->upper, file_upper_flags(fs, fi->flags));
 		upper = true;
+		/* With atomic O_TRUNC the kernel sends no SETATTR for the
+		 * truncation, and with it goes the set-id clearing it asks
+		 * of one: a truncation by open(2) is a write. */
+		if (fd >= 0 && trunc) {
+			r = setattr_clear_setid_for_write(fs, req, ino, fd);
+			if (r < 0) {
+				close(fd);
+				goto out;
+			}
+			r = 0;
+		}
 	} else if (node_flags(n) & N_METACOPY) {
 		fd = metacopy_open_data(fs, n, O_RDONLY | O_NOATIME);
 		upper = false;

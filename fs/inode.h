@@ -23,10 +23,9 @@ void inode_entry(struct lfs *fs, struct node *n, const struct stat *st,
  * Before a WRITE the kernel sent past its own set-id clearing (a handle
  * opened for direct I/O): clears what a write by an unprivileged caller
  * of req must, the set-user-id bit, and the set-group-id bit of a file
- * that is group-executable or of a group other than the caller's (its
- * primary one: FUSE does not send the others, so a member through a
- * supplementary group loses the bit too), and has the kernel drop its
- * cached mode.  Root keeps the bits, as a holder of CAP_FSETID does.
+ * that is group-executable or of a group the caller is not of, and has
+ * the kernel drop its cached mode.  Root keeps the bits, as a holder of
+ * CAP_FSETID does.
  * Returns 1 when bits were cleared, 0 when none had to be, or -errno.
  */
 int setattr_clear_setid_for_write(struct lfs *fs, fuse_req_t req,

@@ -225,15 +225,15 @@ static int apply_times(struct lfs *fs, struct node *n, const struct stat *a,
 	return r;
 }
 
-/* The set-id bits a write must clear from mode, for a writer with the
- * given group: set-user-id always; set-group-id when the file is group
- * executable or the writer is not of its group (the kernel's rules for
- * a writer without CAP_FSETID). */
-static mode_t setid_to_clear(mode_t mode, gid_t writer_gid, gid_t file_gid)
+/* The set-id bits a write must clear from mode, for the caller of req:
+ * set-user-id always; set-group-id when the file is group executable or
+ * the caller is not of its group (the kernel's rules for a writer
+ * without CAP_FSETID). */
+static mode_t setid_to_clear(fuse_req_t req, mode_t mode, gid_t file_gid)
 {
 	mode_t kill = mode & S_ISUID;
 	if ((mode & S_ISGID) &&
-	    ((mode & S_IXGRP) || writer_gid != file_gid))
+	    ((mode & S_IXGRP) || !creds_caller_in_group(req, file_gid)))
 		kill |= S_ISGID;
 	return kill;
 }
@@ -255,7 +255,7 @@ int setattr_clear_setid_for_write(struct lfs *fs, fuse_req_t req,
 			  override_load(fs, fd, &o) == 0;
 	mode_t mode = overridden ? o.mode : st.st_mode;
 	gid_t file_gid = overridden ? o.gid : creds_view_gid(fs, st.st_gid);
-	mode_t kill = setid_to_clear(mode, ctx->gid, file_gid);
+	mode_t kill = setid_to_clear(req, mode, file_gid);
 	if (!kill)
 		return 0;
 	struct stat a = { .st_mode = (mode & 07777) & ~kill };

@@ -363,6 +363,52 @@ class CopyOnWrite(LayerfsTestCase):
             self.assertEqual(read(os.path.join(m.path, rel)),
                              read(os.path.join(plain, rel)), rel)
 
+    def test_truncating_open_clears_set_id_bits(self):
+        """open(O_TRUNC) by an unprivileged caller is a write: set-user-id
+        goes, and set-group-id when the file is group-executable or the
+        caller is of neither its primary nor a supplementary group of
+        the file's.  With atomic O_TRUNC the kernel sends no SETATTR,
+        and drops the mode change it asks of one: the daemon clears
+        them.  Upper files and lower ones (copied up by the open)."""
+        self.require_root()
+        self.require_tool("setpriv", "sh")
+        cases = {  # name: (mode, caller's groups, mode after)
+            "suid": (0o4755, "65534", 0o755),
+            "sgid-exec": (0o2775, "65534", 0o775),
+            "sgid-member": (0o2745, "65534,7", 0o2745),
+            "sgid-other": (0o2745, "65534", 0o745),
+            "root": (0o4755, None, 0o4755),
+        }
+        low = self.layer("low-trunc", {"l-" + n: "data" for n in cases})
+        for n, (mode, _, _) in cases.items():
+            os.chown(os.path.join(low, "l-" + n), 65534, 7)
+            os.chmod(os.path.join(low, "l-" + n), mode)
+        for opts in ((), ("passthrough=off",),
+                     ("passthrough=off", "writeback=on")):
+            with self.subTest(opts=opts):
+                m = self.mount_rw([low], opts=opts + ("suid",),
+                                  name="tr%d" % len(opts))
+                for n, (mode, groups, want) in cases.items():
+                    p = os.path.join(m.path, n)
+                    write(p, b"data", "wb")
+                    os.chown(p, 65534, 7)
+                    os.chmod(p, mode)
+                    for name in (n, "l-" + n):
+                        q = os.path.join(m.path, name)
+                        cmd = ["sh", "-c", ': > "$1"', "sh", q]
+                        if groups:
+                            cmd = ["setpriv", "--reuid=65534",
+                                   "--regid=65534", "--groups=" + groups
+                                   ] + cmd
+                        r = self.run_cmd(cmd, check=False)
+                        self.assertEqual(r.returncode, 0, r.stderr)
+                        self.assertEqual(os.stat(q).st_size, 0)
+                        for f in (q, os.path.join(m.upper, name)):
+                            self.assertEqual(
+                                stat.S_IMODE(os.stat(f).st_mode), want,
+                                (opts, name, f))
+                m.unmount()
+
     def test_writes_clear_set_id_bits(self):
         """A write by an unprivileged owner clears set-user-id (and
         set-group-id on a group-executable file) on every write path,

@@ -38,16 +38,19 @@ tree the mount shows (link counts apart: the
 mount counts names of a lower hard link that the layers themselves
 hide, which no layer can carry).
 
-Five tests, each a sequence of its own: layerfs with its default upper
+Six tests, each a sequence of its own: layerfs with its default upper
 layer (`.wh.` files), with `whiteout=overlay`, with `passthrough=0`
 (no FUSE passthrough: the kernel's writeback cache, as rootless mounts
 have), with `metacopy=0,redirect_dir=off` (data copied on the first
-metadata change, a renamed directory's whole subtree copied up), and
-with `index=off` against the kernel with `index=off` too (a copy-up
-breaks a lower hard link on both).
+metadata change, a renamed directory's whole subtree copied up), with
+`index=off` against the kernel with `index=off` too (a copy-up breaks a
+lower hard link on both), and with the operations run by an
+unprivileged user (uid 1000, groups 1000 and 7, owners the layers give
+their files) instead of root: permission checks, sticky directories,
+set-id bits dropped, owners of what is created.
 
 The seed is printed on stderr (each test draws its own; LFS_SEED=N
-replays N in all five), LFS_DIFF_OPS=N sets the number of operations
+replays N in all six), LFS_DIFF_OPS=N sets the number of operations
 before the remount (a quarter more follow it; default 1500), and
 LFS_DIFF_CHECK=N how often the trees are compared (default every 10
 operations; 1 finds the exact operation that made them differ).  The
@@ -125,6 +128,9 @@ KERNEL_OPTS = "redirect_dir=on,index=on"
 NOWHERE = "/lfs-diff-nowhere"
 NAMES = "abcdefgh"
 OWNERS = (0, 1, 7, 1000, 65534)
+# The unprivileged caller of test_random_ops_as_a_user: uid, gid, and a
+# supplementary group, each among OWNERS.
+USER = (1000, 1000, 7)
 XATTRS = ("user.a", "user.b", "user.c")
 # layerfs's private namespaces (see the docstring).
 PRIVATE_XATTRS = ("user.overlay.t", "user.layerfs.t")
@@ -966,8 +972,10 @@ class DifferentialRandom(LayerfsTestCase):
                           % (self.kernel_opts,
                              err.decode(errors="replace")))
 
-    def run_random(self, seed, opts, tag, kernel_opts=KERNEL_OPTS):
+    def run_random(self, seed, opts, tag, kernel_opts=KERNEL_OPTS,
+                   caller=None):
         self.kernel_opts = kernel_opts
+        self.caller = caller
         # Hard links break on copy-up on both sides (see the docstring).
         self.no_index = "index=off" in kernel_opts.split(",")
         nops = env_int("LFS_DIFF_OPS", DEFAULT_OPS)
@@ -1057,7 +1065,8 @@ class DifferentialRandom(LayerfsTestCase):
             if self.noop_chown_without_index(op):
                 mine = theirs = ("not run",)
             else:
-                mine = apply(lfs, op, self.fds[0])
+                with self.as_caller():
+                    mine = apply(lfs, op, self.fds[0])
                 theirs = self.kernel_outcome(k, op)
             if TRACE:
                 print("#%d %s -> %s%s" % (
@@ -1087,7 +1096,28 @@ class DifferentialRandom(LayerfsTestCase):
             return ("ok",)
         if self.undo_impossible(k, op):
             return ("EPERM",)
-        return apply(k, op, self.fds[1])
+        with self.as_caller():
+            return apply(k, op, self.fds[1])
+
+    @contextlib.contextmanager
+    def as_caller(self):
+        """The operations' credentials: root's, or in the configuration
+        that asks for it an unprivileged user's (effective ids only, so
+        that the test takes root's back for its comparisons)."""
+        if self.caller is None:
+            yield
+            return
+        uid, gid, groups = self.caller
+        saved = os.getgroups()
+        os.setgroups(groups)
+        os.setegid(gid)
+        os.seteuid(uid)
+        try:
+            yield
+        finally:
+            os.seteuid(0)
+            os.setegid(0)
+            os.setgroups(saved)
 
     def renames_one_file(self, k, op):
         """With index=off, a plain rename of one name of a lower hard
@@ -1331,6 +1361,14 @@ class DifferentialRandom(LayerfsTestCase):
         # show the difference.
         self.run_random(self.seed_for(3), ("metacopy=0", "redirect_dir=off"),
                         "copying")
+
+    def test_random_ops_as_a_user(self):
+        # The operations as an unprivileged user (one of the owners the
+        # layers give their files, with a second group that is another
+        # owner): permission checks, sticky directories, set-id bits
+        # dropped, ownership of what is created, on both sides.
+        self.run_random(self.seed_for(5), (), "as a user",
+                        caller=(USER[0], USER[1], list(USER)))
 
     def test_random_ops_no_index(self):
         # No hard-link index on either side: a copy-up of one name of a
