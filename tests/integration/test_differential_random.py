@@ -92,6 +92,15 @@ each handled where it arises in the code:
   other.  The operation is not run on the kernel's side.
 - the kernel copies data on chmod/chown (metacopy off by default);
   layerfs copies metadata only.  The views are the same.
+- operations as an unprivileged user: a write (or truncate) of a file
+  whose set-group-id bit it does not execute, by a user outside the
+  file's group, clears the bit on the kernel's side and not on
+  layerfs: the kernel's FUSE client, asked to kill set-id bits without
+  the daemon handling it, clears set-group-id only on group-executable
+  files, and with passthrough the daemon never sees the write.  Such a
+  bit confers nothing (exec ignores it without the group's execute
+  bit, and a chmod by the owner outside the group drops it), so in that
+  configuration it is left out of both sides' modes.
 
 Not generated: a whiteout in a layer directory that merges with nothing
 below it (under an opaque directory of the same layer).  OCI says it
@@ -372,6 +381,36 @@ def attrs_of(v):
     if len(v) > 3:
         out["size"], out["nlink"] = v[3], v[4]
     return out
+
+
+def idle_sgid_dropped(m):
+    """Mode m without a set-group-id bit that confers nothing, that of a
+    regular file its group may not execute: the one bit FUSE leaves
+    behind where the kernel clears it (see the docstring)."""
+    if stat.S_ISREG(m) and m & stat.S_ISGID and not m & stat.S_IXGRP:
+        return m & ~stat.S_ISGID
+    return m
+
+
+def outcome_without_idle_sgid(x):
+    """An outcome, idle_sgid_dropped applied to the regular files'
+    stat_views it holds."""
+    if isinstance(x, tuple) and len(x) in (3, 5) and \
+            isinstance(x[0], str) and len(x[0]) == 6 and \
+            set(x[0]) <= set("01234567") and \
+            stat.S_ISREG(int(x[0], 8)):
+        return ("%o" % idle_sgid_dropped(int(x[0], 8)),) + x[1:]
+    if isinstance(x, (tuple, list)):
+        return type(x)(outcome_without_idle_sgid(v) for v in x)
+    return x
+
+
+def tree_without_idle_sgid(t):
+    """A tree (see tree), idle_sgid_dropped applied to its modes."""
+    snap, links = t
+    return ({rel: dict(e, mode=stat.S_IMODE(
+                idle_sgid_dropped(e["type"] | e["mode"])))
+             for rel, e in snap.items()}, links)
 
 
 # ---- operations ----
@@ -1068,6 +1107,9 @@ class DifferentialRandom(LayerfsTestCase):
                 with self.as_caller():
                     mine = apply(lfs, op, self.fds[0])
                 theirs = self.kernel_outcome(k, op)
+                if self.caller:
+                    mine = outcome_without_idle_sgid(mine)
+                    theirs = outcome_without_idle_sgid(theirs)
             if TRACE:
                 print("#%d %s -> %s%s" % (
                     i, fmt_op(op), mine,
@@ -1293,6 +1335,8 @@ class DifferentialRandom(LayerfsTestCase):
             self.fail("%s: layerfs's tree cannot be read %s: %s" % (
                 self.where(i), when, e))
         b = tree(k)
+        if self.caller:
+            a, b = tree_without_idle_sgid(a), tree_without_idle_sgid(b)
         if a == b:
             return
         diff = "%s\n%s" % (when, describe_tree_difference(a, b))
