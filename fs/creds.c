@@ -2,8 +2,8 @@
 
 #include <errno.h>
 #include <linux/securebits.h>
-#include <stdlib.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
