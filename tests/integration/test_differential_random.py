@@ -965,16 +965,17 @@ def by_design(op, mine, theirs):
     return False
 
 
-def describe_tree_difference(a, b):
+def describe_tree_difference(a, b, names=("layerfs", "kernel")):
     (sa, la), (sb, lb) = a, b
+    na, nb = ("%-8s" % (n + ":") for n in names)
     out = []
     for k in sorted(set(sa) | set(sb)):
         if sa.get(k) != sb.get(k):
-            out.append("  %s:\n    layerfs: %s\n    kernel:  %s"
-                       % (k, sa.get(k), sb.get(k)))
+            out.append("  %s:\n    %s %s\n    %s %s"
+                       % (k, na, sa.get(k), nb, sb.get(k)))
     if la != lb:
-        out.append("  names sharing an inode:\n    layerfs: %s\n"
-                   "    kernel:  %s" % (la, lb))
+        out.append("  names sharing an inode:\n    %s %s\n    %s %s"
+                   % (na, la, nb, lb))
     return "\n".join(out[:20])
 
 
@@ -1102,7 +1103,8 @@ class DifferentialRandom(LayerfsTestCase):
             self.fail("%s: the upper layer exported %s and imported again "
                       "differs from the mount\n%s" % (
                           self.where(i), when,
-                          describe_tree_difference(got, want)))
+                          describe_tree_difference(
+                              got, want, ("imported", "mount"))))
 
     def run_ops(self, gen, start, end, lfs, k, every):
         for i in range(start, end):
