@@ -6,7 +6,9 @@
  * upper layer holds it now (a copy, a metadata change, a directory with
  * changes inside); "deleted" when a whiteout or an opaque directory hides
  * what the lower layers showed.  A renamed directory is added at its new
- * name with all it shows, and deleted at the old one.
+ * name with all it shows, and deleted at the old one.  With --work, the
+ * lower names of a hard link changed through another name (layerfs's
+ * index) are changed too, as the mount shows them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +24,7 @@
 #include "commands.h"
 #include "entry_path.h"
 #include "fsutil.h"
+#include "index_links.h"
 #include "json_util.h"
 #include "lf_common.h"
 #include "strset.h"
@@ -30,7 +33,7 @@
 #include "xattr_policy.h"
 
 static const char diff_help[] =
-	"usage: layertool diff [--json] UPPER LOWER...\n"
+	"usage: layertool diff [--json] [--work DIR] UPPER LOWER...\n"
 	"\n"
 	"Lists what the upper directory UPPER changed over the lower layers\n"
 	"LOWER... (top first), one line per path: A added, C changed,\n"
@@ -38,6 +41,9 @@ static const char diff_help[] =
 	"deleted) and the path.\n"
 	"\n"
 	"  --json               one JSON document instead\n"
+	"  --work DIR           the work directory the upper was mounted\n"
+	"                       with: lower names of hard links changed\n"
+	"                       through another name (its index) are C too\n"
 	"  -h, --help           this text\n"
 	"\n"
 	"Exit status: 0 listed, 1 usage, 2 a layer is unreadable.\n";
@@ -271,6 +277,20 @@ static int walk(struct differ *d, int dfd, const char *path,
 	return r;
 }
 
+/* The lower names of hard links changed through another name, which
+ * the mount shows changed though the upper layer does not hold them;
+ * those under a renamed directory were added with it. */
+static int indexed_changes(struct differ *d, int work_fd)
+{
+	struct index_links x;
+	int r = index_links_load(work_fd, &d->stack, &x, d->err,
+				 sizeof(d->err));
+	for (size_t i = 0; r == 0 && i < x.nnames; i++)
+		r = record(d, 'C', x.names[i].path, &x.v[x.names[i].entry].st);
+	index_links_free(&x);
+	return r;
+}
+
 static int cmp_change(const void *a, const void *b)
 {
 	return strcmp(((const struct change *)a)->path,
@@ -317,14 +337,18 @@ int cmd_diff(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "work", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	bool json = false;
+	const char *work = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == 'j') {
 			json = true;
+		} else if (c == 'w') {
+			work = optarg;
 		} else if (c == 'h') {
 			fputs(diff_help, stdout);
 			return LT_EXIT_OK;
@@ -352,12 +376,23 @@ int cmd_diff(int argc, char **argv)
 			break;
 		}
 	}
+	int wfd = -1;
+	if (status == LT_EXIT_OK && work) {
+		wfd = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (wfd < 0) {
+			lf_err("cannot open work directory '%s': %s", work,
+			       strerror(errno));
+			status = LT_EXIT_INPUT;
+		}
+	}
 	if (status == LT_EXIT_OK) {
 		struct uchain lower;
 		int r = union_dir_chain(&d.stack, 1, "", &lower);
 		if (r == 0)
 			r = walk(&d, d.stack.fds[0], "", "", &lower, false);
 		uchain_free(&lower);
+		if (r == 0 && wfd >= 0)
+			r = indexed_changes(&d, wfd);
 		if (r < 0) {
 			lf_err("cannot compare '%s': %s", argv[optind],
 			       d.err[0] ? d.err : strerror(-r));
@@ -372,6 +407,8 @@ int cmd_diff(int argc, char **argv)
 		else
 			print_text(&d);
 	}
+	if (wfd >= 0)
+		close(wfd);
 	for (size_t i = 0; i < opened; i++)
 		close(d.stack.fds[i]);
 	free(d.stack.fds);

@@ -34,9 +34,12 @@ is also exported by `layertool export` (with the mount's lower layers
 and work directory, the mount live and synced, as `layerrun commit`
 does) and imported back as an image, which `layertool check` must
 find clean and which, mounted over the same lower layers, must show the
-tree the mount shows (link counts apart: the
-mount counts names of a lower hard link that the layers themselves
-hide, which no layer can carry).
+tree the mount shows (link counts apart: the mount counts names of a
+lower hard link that the layers themselves hide, which no layer can
+carry); and `layertool diff` of the upper layer must list every name
+added (A), changed (A or C) and gone (D, or under a directory listed D
+or changed into a non-directory), and nothing that is not so, against
+the tree of the lower layers alone.
 
 Six tests, each a sequence of its own: layerfs with its default upper
 layer (`.wh.` files), with `whiteout=overlay`, with `passthrough=0`
@@ -121,6 +124,7 @@ import contextlib
 import ctypes
 import errno
 import hashlib
+import json
 import mmap
 import os
 import random
@@ -1039,6 +1043,7 @@ class DifferentialRandom(LayerfsTestCase):
         m = self.mount_rw(layers, opts=opts, name="lfs")
         self.seed, self.tag, self.opts = seed, tag, opts
         self.layers, self.upper, self.work = layers, m.upper, m.work
+        self.lower_view = self.lower_tree(layers)
         self.nops, self.every = nops, every
         self.done = []
         self.opened = {}   # slot -> the operation that opened it
@@ -1062,6 +1067,63 @@ class DifferentialRandom(LayerfsTestCase):
         self.run_ops(gen, nops, nops + nops // 4, m.path, kmnt, every)
         self.close_fds()
 
+    def lower_tree(self, layers):
+        """The tree of the lower layers alone, as diff compares with."""
+        m = self.mount(layers, mnt=self.path("lower-view"))
+        view = tree(m.path)
+        m.unmount()
+        self._mounts.remove(m)
+        return view
+
+    def diff_agrees(self, want, when, i):
+        """`layertool diff` (with the work directory) of the upper layer
+        against the lower ones, held to the two trees: every name added
+        listed A, every name changed A or C, every name gone D (or
+        under a directory listed D), and nothing listed that is not so."""
+        r = lt.run_layertool(["diff", "--json", "--work", self.work,
+                              self.upper] + list(self.layers))
+        self.assertEqual(r.returncode, 0, "%s: layertool diff %s: %s" % (
+            self.where(i), when, r.stderr.decode(errors="replace")))
+        kinds = {c["path"][1:]: c["kind"]
+                 for c in json.loads(r.stdout)["changes"]}
+        now, before = want[0], self.lower_view[0]
+        fields = ("type", "mode", "uid", "gid", "size", "sha", "target",
+                  "rdev", "xattrs")
+
+        def changed(p):
+            return any(now[p].get(f) != before[p].get(f) for f in fields)
+
+        def deleted(p):
+            """p, or a directory above it, listed D, or listed as
+            changed into what is no directory (as docker diff shows a
+            directory replaced by a file: its content goes with it)."""
+            parts = p.split("/")
+            for n in range(1, len(parts) + 1):
+                q = "/".join(parts[:n])
+                if kinds.get(q) == "D" or (
+                        n < len(parts) and kinds.get(q) in ("A", "C") and
+                        now.get(q, {}).get("type") != stat.S_IFDIR):
+                    return True
+            return False
+        wrong = []
+        for p, k in sorted(kinds.items()):
+            if (k == "A" and p not in now) or (k == "D" and p not in
+                                               before) or \
+                    (k == "C" and (p not in now or p not in before)):
+                wrong.append("%s listed %s" % (p, k))
+        for p in sorted(now):
+            if p not in before and kinds.get(p) != "A":
+                wrong.append("%s added, listed %s" % (p, kinds.get(p)))
+            elif p in before and changed(p) and \
+                    kinds.get(p) not in ("A", "C"):
+                wrong.append("%s changed, listed %s" % (p, kinds.get(p)))
+        for p in sorted(before):
+            if p not in now and not deleted(p):
+                wrong.append("%s gone, listed %s" % (p, kinds.get(p)))
+        if wrong:
+            self.fail("%s: layertool diff %s:\n  %s" % (
+                self.where(i), when, "\n  ".join(wrong[:20])))
+
     def export_shows_the_same(self, lfs, when, i):
         """The upper layer, exported by layertool as an OCI layer while
         the mount is live (its data synced, nothing running) and imported
@@ -1069,6 +1131,7 @@ class DifferentialRandom(LayerfsTestCase):
         what `layerrun commit` makes of a container."""
         want = tree(lfs)
         lfstest.syncfs(lfs)
+        self.diff_agrees(want, when, i)
         out = self.path("export-%d.tar" % i)
         r = lt.run_layertool(["export", "--lower", ":".join(self.layers),
                               "--work", self.work, self.upper, out])

@@ -94,6 +94,26 @@ class TestDiff(lfstest.LayerfsTestCase):
     def test_overlay_whiteout_upper(self):
         self.check_diff(*self.changed_upper(("whiteout=overlay",)))
 
+    def test_hard_link_changed_through_another_name(self):
+        # The mount shows every name of a lower hard link changed once
+        # one name was (its index); the upper layer holds that one only.
+        low = self.layer("low-hl", {"a/f": "data\n", "b/g": ("hardlink",
+                                                              "a/f")})
+        m = self.mount_rw([low])
+        with open(os.path.join(m.path, "a", "f"), "a") as f:
+            f.write("more\n")
+        self.assertEqual(os.stat(os.path.join(m.path, "b", "g")).st_size, 10)
+        m.unmount()
+        plain = [("C", 0, "/a"), ("C", 10, "/a/f")]
+        for args, want in (([], plain),
+                           (["--work", m.work], plain + [("C", 10, "/b/g")])):
+            r = lt.run_layertool(["diff"] + args + [m.upper, low])
+            self.assertEqual(r.returncode, 0, r.stderr.decode())
+            got = [(k, int(n), p) for k, n, p in
+                   (line.split(None, 2)
+                    for line in r.stdout.decode().splitlines())]
+            self.assertEqual(got, want)
+
     def test_usage(self):
         r = lt.run_layertool(["diff", self.tmp])
         self.assertEqual(r.returncode, 1)
