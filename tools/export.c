@@ -12,6 +12,7 @@
 #include "entry_path.h"
 #include "fsutil.h"
 #include "index_links.h"
+#include "lf_common.h"
 #include "safe_path.h"
 #include "whiteout.h"
 #include "xattr_policy.h"
@@ -21,6 +22,8 @@ struct exp {
 	bool have_lower;
 	struct ustack stack; /* [upper, lower...] */
 	struct index_links links; /* lower names of copied-up hard links */
+	bool have_work;
+	bool warned_index;
 	struct export_counts *c;
 	char *err;
 	size_t errlen;
@@ -106,6 +109,18 @@ static int lower_data(struct exp *ex, const char *lpath, const char *path)
 	return -ENOENT;
 }
 
+/* An upper file that is a link of layerfs's index and shows more names
+ * than the upper layer holds (less the index's own link): names in the
+ * lower layers that only --work can export. */
+static bool index_link_lacks_names(int dirfd, const char *name,
+				   const struct stat *st)
+{
+	uint64_t shown = 0;
+	int r = st->st_nlink < 2 ? -ENODATA
+				 : index_links_shown(dirfd, name, &shown);
+	return r == -EINVAL || (r == 0 && shown + 1 > (uint64_t)st->st_nlink);
+}
+
 static int add_regular(struct exp *ex, int dirfd, const char *name,
 		       const struct stat *st, const char *path,
 		       const char *lpath, bool upper)
@@ -149,6 +164,14 @@ static int add_regular(struct exp *ex, int dirfd, const char *name,
 		ex->c->metacopy++;
 	}
 	free(mark);
+	if (upper && !ex->have_work && !ex->warned_index &&
+	    index_link_lacks_names(dirfd, name, st)) {
+		lf_warn("'/%s' is a hard link copied up through the index of "
+			"the mount's work directory: without --work, its "
+			"names in the lower layers keep the lower file",
+			path);
+		ex->warned_index = true;
+	}
 	r = tw_add(ex->w, path, dirfd, name, st, data, ex->err, ex->errlen);
 	if (data >= 0)
 		close(data);
@@ -564,6 +587,7 @@ int export_upper(int upper_fd, const struct ustack *lower, int work_fd,
 		.w = w,
 		.have_lower = lower != NULL,
 		.links = { .index_fd = -1 },
+		.have_work = work_fd >= 0,
 		.c = counts,
 		.err = err,
 		.errlen = errlen,

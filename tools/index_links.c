@@ -41,28 +41,23 @@ static int cmp_names(const void *a, const void *b)
 		      ((const struct index_name *)b)->path);
 }
 
-/* The count the mount shows of the entry KEY (attributes st); false when
- * it has none that reads as a number. */
-static bool shown_count(int index_fd, const char *key, const struct stat *st,
-			uint64_t *count)
+int index_links_shown(int dirfd, const char *name, uint64_t *shown)
 {
-	char name[sizeof(((struct index_link *)0)->key) +
-		  sizeof(NLINK_SUFFIX)];
-	snprintf(name, sizeof(name), "%s%s", key,
-		 S_ISREG(st->st_mode) ? "" : NLINK_SUFFIX);
 	char *v = NULL;
 	size_t len;
-	if (fs_xattr_get_at(index_fd, name, XATTR_LFS_NLINK, &v, &len) < 0)
-		return false;
+	int r = fs_xattr_get_at(dirfd, name, XATTR_LFS_NLINK, &v, &len);
+	if (r < 0)
+		return r;
 	char buf[32];
-	bool ok = len < sizeof(buf);
-	if (ok) {
+	r = -EINVAL;
+	if (len < sizeof(buf)) {
 		memcpy(buf, v, len);
 		buf[len] = 0;
-		ok = lf_parse_u64(buf, count) == 0;
+		if (lf_parse_u64(buf, shown) == 0)
+			r = 0;
 	}
 	free(v);
-	return ok;
+	return r;
 }
 
 /* Adds the entry KEY when the upper directory lacks some of its names. */
@@ -78,9 +73,13 @@ static int consider(struct index_links *x, const char *key, size_t *cap)
 		return errno == ENOENT ? 0 : -errno;
 	if (S_ISDIR(st.st_mode))
 		return 0;
-	/* Without a count, the walk decides: it costs time, never a name. */
+	/* The count of a symlink's or a device's entry is beside it.
+	 * Without a count, the walk decides: it costs time, never a name. */
+	char cname[sizeof(x->v[0].key) + sizeof(NLINK_SUFFIX)];
+	snprintf(cname, sizeof(cname), "%s%s", key,
+		 S_ISREG(st.st_mode) ? "" : NLINK_SUFFIX);
 	uint64_t shown;
-	if (shown_count(x->index_fd, key, &st, &shown) &&
+	if (index_links_shown(x->index_fd, cname, &shown) == 0 &&
 	    shown + 1 <= (uint64_t)st.st_nlink)
 		return 0;
 	if (x->n == *cap) {

@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "union.h"
@@ -61,6 +62,13 @@ struct index_links {
 int index_links_load(int work_fd, const struct ustack *stack,
 		     struct index_links *x, char *err, size_t errlen);
 void index_links_free(struct index_links *x);
+
+/*
+ * The count of names the mount shows (user.layerfs.nlink) that
+ * dirfd/name carries: an index entry's, or, the same inode, one of its
+ * upper names'.  -ENODATA when it carries none, -EINVAL when malformed.
+ */
+int index_links_shown(int dirfd, const char *name, uint64_t *shown);
 
 /* The entry of a lower non-directory with this lstat, or NULL. */
 const struct index_link *index_links_find(const struct index_links *x,

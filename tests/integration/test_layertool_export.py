@@ -244,7 +244,7 @@ class TestIndexedHardLinks(ExportTestBase):
         "s/n": ("hardlink", "s/l"),
     }
 
-    def check(self, change, expect_links):
+    def check(self, change, expect_links, warns=True):
         lower = self.layer("lower", self.LOWER)
         m = self.mount_rw([lower])
         change(m.path)
@@ -269,8 +269,16 @@ class TestIndexedHardLinks(ExportTestBase):
         # Without the work directory: only the upper names (the other
         # names keep the lower file).
         out2 = self.path("plain.tar")
-        self.export(["--lower", lower, m.upper, out2])
+        r = self.export(["--lower", lower, m.upper, out2])
         self.assertNotEqual(tar_names(out2), tar_names(out))
+        # Where the upper layer holds a name of such a link, one warning
+        # says what --work would have kept.
+        err = r.stderr.decode()
+        if warns:
+            self.assertEqual(len(err.strip().splitlines()), 1, err)
+            self.assertIn("without --work", err)
+        else:
+            self.assertEqual(err, "")
 
     @staticmethod
     def link_sets(snap):
@@ -301,7 +309,7 @@ class TestIndexedHardLinks(ExportTestBase):
             os.unlink(os.path.join(mnt, "deep", "er", "h"))
         # The copy lives on in the index only: its first lower name in
         # walk order carries the data.
-        self.check(change, {"moved/i": "a/g"})
+        self.check(change, {"moved/i": "a/g"}, warns=False)
 
     def test_name_under_a_renamed_directory(self):
         def change(mnt):
