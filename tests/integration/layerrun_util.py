@@ -45,8 +45,7 @@ def find_busybox():
 
 def write_rootfs(root, busybox, extra=None):
     """A minimal busybox root filesystem in root."""
-    for d in ("bin", "etc", "root", "tmp", "proc", "sys", "dev", "home",
-              "usr"):
+    for d in ("bin", "etc", "root", "tmp", "proc", "sys", "dev", "home"):
         os.makedirs(os.path.join(root, d), exist_ok=True)
     os.chmod(os.path.join(root, "tmp"), 0o1777)
     shutil.copy(busybox, os.path.join(root, "bin", "busybox"))
@@ -68,7 +67,7 @@ def write_rootfs(root, busybox, extra=None):
         with open(p, "w") as f:
             f.write(text)
     os.link(os.path.join(root, "etc", "linked"),
-            os.path.join(root, "usr", "linked"))
+            os.path.join(root, "home", "linked"))
 
 
 def make_rootfs_tar(workdir, busybox, extra=None):

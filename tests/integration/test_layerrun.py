@@ -634,14 +634,14 @@ class Behaviour:
         # One name of the image's hard link changed, the other never
         # touched: the container shows both changed, and so does the
         # committed image (the mount's hard-link index goes to export).
-        out = self.sh_ok("echo changed >> /etc/linked; cat /usr/linked",
+        out = self.sh_ok("echo changed >> /etc/linked; cat /home/linked",
                          name="hl")
         self.assertEqual(out, "one file, two names\nchanged\n")
         out_dir = os.path.join(self.user_dir("committed"), "img-hl")
         self.run_ok(["commit", "hl", out_dir])
         r = self.lr.run(["run", "--rm", out_dir, "/bin/sh", "-c",
-                         "cat /usr/linked; stat -c '%i %h' /etc/linked "
-                         "/usr/linked"])
+                         "cat /home/linked; stat -c '%i %h' /etc/linked "
+                         "/home/linked"])
         self.assertEqual(r.returncode, 0, r.stderr)
         lines = r.stdout.decode().splitlines()
         self.assertEqual(lines[:2], ["one file, two names", "changed"])
