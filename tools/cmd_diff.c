@@ -106,26 +106,57 @@ static const char *type_name(mode_t t)
 	return "unknown";
 }
 
-/* Everything a merged chain shows, as added. */
-static int all_added(struct differ *d, struct uchain *chain, const char *path)
+static int redirected(struct differ *d, int dfd, const char *path,
+		      const char *value, const char *dir_lpath);
+
+/* A directory of the upper layer (chain link 0) that was renamed in its
+ * turn: its redirect mark, or NULL. */
+static char *redirect_of(const struct ulink *link, const char *name)
+{
+	char *mark = NULL;
+	size_t len;
+	for (int m = 0; link->layer == 0 && m < 3; m++)
+		if (fs_xattr_get_at(link->fd, name, xattr_redirect_names[m],
+				    &mark, &len) == 0)
+			return mark;
+	return NULL;
+}
+
+/* Everything a merged chain shows, as added; lpath is the lower path
+ * the chain's lower part comes from (a redirect below is relative to
+ * it). */
+static int all_added(struct differ *d, struct uchain *chain, const char *path,
+		     const char *lpath)
 {
 	struct ulisting l;
 	int r = union_list(chain, &l);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; r == 0 && i < l.n; i++) {
-		char *p = fs_join(path, l.v[i].name);
-		if (!p) {
-			r = -ENOMEM;
-			break;
-		}
-		r = record(d, 'A', p, &l.v[i].st);
-		if (r == 0 && S_ISDIR(l.v[i].st.st_mode)) {
+		const struct uentry *e = &l.v[i];
+		char *p = fs_join(path, e->name), *lp = fs_join(lpath, e->name);
+		r = p && lp ? record(d, 'A', p, &e->st) : -ENOMEM;
+		char *mark = r == 0 && S_ISDIR(e->st.st_mode)
+				     ? redirect_of(&chain->v[e->link], e->name)
+				     : NULL;
+		if (mark) {
+			int cfd = openat(chain->v[e->link].fd, e->name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+						 O_CLOEXEC);
+			r = cfd < 0 ? -errno
+				    : redirected(d, cfd, p, mark, lpath);
+			if (cfd >= 0)
+				close(cfd);
+		} else if (r == 0 && S_ISDIR(e->st.st_mode)) {
 			struct uchain sub;
-			r = union_child_chain(chain, l.v[i].name, &sub);
+			r = union_child_chain(chain, e->name, &sub);
 			if (r == 0)
-				r = all_added(d, &sub, p);
+				r = all_added(d, &sub, p, lp);
 			uchain_free(&sub);
 		}
+		free(mark);
 		free(p);
+		free(lp);
 	}
 	ulisting_free(&l);
 	return r;
@@ -158,7 +189,7 @@ static int redirected(struct differ *d, int dfd, const char *path,
 		free(below.v);
 	}
 	if (r == 0)
-		r = all_added(d, &chain, path);
+		r = all_added(d, &chain, path, target);
 	uchain_free(&chain);
 	return r;
 }

@@ -114,6 +114,25 @@ class TestDiff(lfstest.LayerfsTestCase):
                     for line in r.stdout.decode().splitlines())]
             self.assertEqual(got, want)
 
+    def test_directory_renamed_inside_a_renamed_one(self):
+        # Its content comes through its own redirect: every name listed.
+        low = self.layer("low-nest", {"src/dir/sub/x": "x",
+                                      "src/dir/y": "yy"})
+        m = self.mount_rw([low])
+        os.rename(os.path.join(m.path, "src", "dir"),
+                  os.path.join(m.path, "moved"))
+        os.rename(os.path.join(m.path, "moved", "sub"),
+                  os.path.join(m.path, "moved", "sub2"))
+        m.unmount()
+        r = lt.run_layertool(["diff", m.upper, low])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        got = [(k, int(n), p) for k, n, p in
+               (line.split(None, 2) for line in r.stdout.decode().splitlines())]
+        self.assertEqual(got, [("A", 0, "/moved"), ("A", 0, "/moved/sub2"),
+                               ("A", 1, "/moved/sub2/x"),
+                               ("A", 2, "/moved/y"), ("C", 0, "/src"),
+                               ("D", 0, "/src/dir")])
+
     def test_usage(self):
         r = lt.run_layertool(["diff", self.tmp])
         self.assertEqual(r.returncode, 1)
