@@ -113,13 +113,8 @@ static int redirected(struct differ *d, int dfd, const char *path,
  * turn: its redirect mark, or NULL. */
 static char *redirect_of(const struct ulink *link, const char *name)
 {
-	char *mark = NULL;
-	size_t len;
-	for (int m = 0; link->layer == 0 && m < 3; m++)
-		if (fs_xattr_get_at(link->fd, name, xattr_redirect_names[m],
-				    &mark, &len) == 0)
-			return mark;
-	return NULL;
+	return link->layer == 0 ? xattr_redirect_mark_at(link->fd, name)
+				: NULL;
 }
 
 /* Everything a merged chain shows, as added; lpath is the lower path
@@ -270,13 +265,8 @@ static int walk(struct differ *d, int dfd, const char *path,
 			break;
 		}
 		r = record(d, old ? 'C' : 'A', p, &st);
-		char *mark = NULL;
-		size_t mlen;
-		int mk = -1;
-		for (int m = 0; S_ISDIR(st.st_mode) && m < 3 && mk < 0; m++)
-			if (fs_xattr_get_at(dfd, n, xattr_redirect_names[m],
-					    &mark, &mlen) == 0)
-				mk = m;
+		char *mark = S_ISDIR(st.st_mode) ? xattr_redirect_mark_at(dfd, n)
+						 : NULL;
 		int cfd = -1;
 		if (r == 0 && S_ISDIR(st.st_mode)) {
 			cfd = openat(dfd, n,
@@ -285,7 +275,7 @@ static int walk(struct differ *d, int dfd, const char *path,
 			if (cfd < 0)
 				r = -errno;
 		}
-		if (r == 0 && mk >= 0) {
+		if (r == 0 && mark) {
 			r = redirected(d, cfd, p, mark, lpath);
 		} else if (r == 0 && cfd >= 0) {
 			struct uchain sub = { 0 };

@@ -143,16 +143,9 @@ static int add_name(struct walk *w, const char *path, size_t entry,
 
 static bool redirected(int dirfd, const char *name)
 {
-	for (int i = 0; i < 3; i++) {
-		char *v = NULL;
-		size_t len;
-		if (fs_xattr_get_at(dirfd, name, xattr_redirect_names[i], &v,
-				    &len) == 0) {
-			free(v);
-			return true;
-		}
-	}
-	return false;
+	char *mark = xattr_redirect_mark_at(dirfd, name);
+	free(mark);
+	return mark != NULL;
 }
 
 /* The merged directory chain at PATH: its lower names of entries. */

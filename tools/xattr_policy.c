@@ -16,6 +16,18 @@ const char *const xattr_metacopy_names[3] = {
 	XATTR_LFS_METACOPY, "trusted.overlay.metacopy", "user.overlay.metacopy",
 };
 
+char *xattr_redirect_mark_at(int dirfd, const char *name)
+{
+	for (int i = 0; i < 3; i++) {
+		char *mark = NULL;
+		size_t len;
+		if (fs_xattr_get_at(dirfd, name, xattr_redirect_names[i], &mark,
+				    &len) == 0)
+			return mark;
+	}
+	return NULL;
+}
+
 const char *const xattr_override_names[3] = {
 	XATTR_OVERRIDE_STAT,
 	"user.fuseoverlayfs.override_stat",

@@ -36,6 +36,10 @@ extern const char *const xattr_override_names[3];
 extern const char *const xattr_redirect_names[3];
 extern const char *const xattr_metacopy_names[3];
 
+/* The redirect mark of the directory dirfd/name (malloc'd), or NULL
+ * when it has none. */
+char *xattr_redirect_mark_at(int dirfd, const char *name);
+
 /* True for a name that holds an opaque-directory mark of overlayfs. */
 bool xattr_is_overlay_opaque(const char *name);
 
