@@ -265,8 +265,9 @@ static int walk(struct differ *d, int dfd, const char *path,
 			break;
 		}
 		r = record(d, old ? 'C' : 'A', p, &st);
-		char *mark = S_ISDIR(st.st_mode) ? xattr_redirect_mark_at(dfd, n)
-						 : NULL;
+		char *mark = S_ISDIR(st.st_mode)
+				     ? xattr_redirect_mark_at(dfd, n)
+				     : NULL;
 		int cfd = -1;
 		if (r == 0 && S_ISDIR(st.st_mode)) {
 			cfd = openat(dfd, n,
@@ -304,7 +305,7 @@ static int walk(struct differ *d, int dfd, const char *path,
 static int indexed_changes(struct differ *d, int work_fd)
 {
 	struct index_links x;
-	int r = index_links_load(work_fd, &d->stack, &x, d->err,
+	int r = index_links_load(work_fd, &d->stack, IL_INDEX, &x, d->err,
 				 sizeof(d->err));
 	for (size_t i = 0; r == 0 && i < x.nnames; i++)
 		r = record(d, 'C', x.names[i].path, &x.v[x.names[i].entry].st);

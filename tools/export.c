@@ -52,26 +52,6 @@ static int read_mark(int dirfd, const char *name, const char *const *names,
 	return -1;
 }
 
-/*
- * The lower path a mark value names, normalised, without the leading '/'.
- * layerfs stores absolute paths; kernel overlayfs also uses a bare name,
- * relative to the directory's own lower path.
- */
-static char *mark_target(const char *value, const char *dir_lpath)
-{
-	char *raw = value[0] == '/' ? strdup(value) : join(dir_lpath, value);
-	if (!raw)
-		return NULL;
-	char *out = malloc(PATH_MAX);
-	if (out && ep_normalise(raw[0] == '/' ? raw + 1 : raw, out, PATH_MAX) !=
-			   EP_OK) {
-		free(out);
-		out = NULL;
-	}
-	free(raw);
-	return out;
-}
-
 static int need_lower(struct exp *ex, const char *path, const char *what)
 {
 	snprintf(ex->err, ex->errlen,
@@ -140,12 +120,12 @@ static int add_regular(struct exp *ex, int dirfd, const char *name,
 		 * in a redirect. */
 		char *redir = NULL, *target;
 		if (kind == 0 && mark[0])
-			target = mark_target(mark, "");
+			target = xattr_redirect_target(mark, "");
 		else if (kind == 0)
 			target = join(lpath, name);
 		else if (read_mark(dirfd, name, xattr_redirect_names,
 				   &redir) > 0)
-			target = mark_target(redir, lpath);
+			target = xattr_redirect_target(redir, lpath);
 		else
 			target = join(lpath, name);
 		free(redir);
@@ -252,7 +232,8 @@ static int content_child(struct exp *ex, struct uchain *chain,
 		char *slash = parent_l ? strrchr(parent_l, '/') : NULL;
 		if (parent_l)
 			*(slash ? slash : parent_l) = 0;
-		char *target = parent_l ? mark_target(mark, parent_l) : NULL;
+		char *target =
+			parent_l ? xattr_redirect_target(mark, parent_l) : NULL;
 		free(parent_l);
 		free(mark);
 		if (!target) {
@@ -456,7 +437,7 @@ static int upper_entry(struct exp *ex, int dfd, const char *name,
 	if (r == 0 && cfd < 0)
 		r = -errno;
 	if (r == 0 && kind >= 0) {
-		char *target = mark_target(mark, lpath);
+		char *target = xattr_redirect_target(mark, lpath);
 		if (!ex->have_lower)
 			r = need_lower(ex, cpath, "a renamed directory");
 		else if (!target) {
@@ -510,7 +491,14 @@ static int lower_entry(struct exp *ex, const char *path, const char *name,
 	int pfd = open_lower_dir(ex, layer, path);
 	if (pfd < 0)
 		return pfd;
-	if (in) {
+	if (in && in->entry == INDEX_NAME_SHARED) {
+		/* The lower file, unchanged: a link of its copy written
+		 * with a renamed directory (IL_SHARED). */
+		r = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno
+			: tw_add(ex->w, cpath, pfd, name, &st, -1, ex->err,
+				 ex->errlen);
+		ex->c->files++;
+	} else if (in) {
 		r = lower_indexed(ex, cpath, &ex->links.v[in->entry], pfd,
 				  name);
 	} else {
@@ -601,7 +589,8 @@ int export_upper(int upper_fd, const struct ustack *lower, int work_fd,
 		ex.stack.fds[i + 1] = lower->fds[i];
 	ex.stack.n = nl + 1;
 	err[0] = 0;
-	int r = index_links_load(work_fd, &ex.stack, &ex.links, err, errlen);
+	int r = index_links_load(work_fd, &ex.stack, IL_INDEX | IL_SHARED,
+				 &ex.links, err, errlen);
 	if (r == 0 && ex.links.n && !ex.have_lower) {
 		snprintf(err, errlen,
 			 "the work directory's index holds hard links with "

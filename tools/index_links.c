@@ -9,6 +9,7 @@
 
 #include "fsutil.h"
 #include "lf_common.h"
+#include "whiteout.h"
 #include "xattr_policy.h"
 
 /* index/KEY.nlink: the count of a special file's entry. */
@@ -117,9 +118,32 @@ const struct index_link *index_links_find(const struct index_links *x,
 	return l;
 }
 
+/* A lower inode. */
+struct devino {
+	dev_t dev;
+	ino_t ino;
+};
+
+static int cmp_devino(const void *a, const void *b)
+{
+	const struct devino *p = a, *q = b;
+	if (p->dev != q->dev)
+		return p->dev < q->dev ? -1 : 1;
+	return p->ino < q->ino ? -1 : p->ino > q->ino;
+}
+
 struct walk {
 	struct index_links *x;
+	const struct ustack *stack;
+	bool shared;              /* IL_SHARED asked */
 	size_t cap;
+	/* IL_SHARED: lower inodes with a name under a renamed directory,
+	 * and the names outside one that may share them. */
+	struct devino *inside;
+	size_t ninside, insidecap;
+	struct index_name *outside; /* entry: index in outside_ino */
+	struct devino *outside_ino;
+	size_t noutside, outsidecap;
 };
 
 static int add_name(struct walk *w, const char *path, size_t entry,
@@ -141,16 +165,76 @@ static int add_name(struct walk *w, const char *path, size_t entry,
 	return 0;
 }
 
-static bool redirected(int dirfd, const char *name)
+static int add_inside(struct walk *w, const struct stat *st)
 {
-	char *mark = xattr_redirect_mark_at(dirfd, name);
-	free(mark);
-	return mark != NULL;
+	if (w->ninside == w->insidecap) {
+		size_t nc = w->insidecap ? w->insidecap * 2 : 16;
+		struct devino *nv = realloc(w->inside, nc * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		w->inside = nv;
+		w->insidecap = nc;
+	}
+	w->inside[w->ninside++] = (struct devino){ st->st_dev, st->st_ino };
+	return 0;
 }
 
-/* The merged directory chain at PATH: its lower names of entries. */
+static int add_outside(struct walk *w, const char *path, size_t layer,
+		       const struct stat *st)
+{
+	if (w->noutside == w->outsidecap) {
+		size_t nc = w->outsidecap ? w->outsidecap * 2 : 16;
+		struct index_name *nv = realloc(w->outside, nc * sizeof(*nv));
+		struct devino *ni = nv ? realloc(w->outside_ino,
+						 nc * sizeof(*ni))
+				       : NULL;
+		if (nv)
+			w->outside = nv;
+		if (!ni)
+			return -ENOMEM;
+		w->outside_ino = ni;
+		w->outsidecap = nc;
+	}
+	char *p = strdup(path);
+	if (!p)
+		return -ENOMEM;
+	w->outside[w->noutside] = (struct index_name){ p, w->noutside, layer };
+	w->outside_ino[w->noutside++] = (struct devino){ st->st_dev,
+							 st->st_ino };
+	return 0;
+}
+
+/* The chain of a renamed upper directory: itself, then (unless it is
+ * opaque) the lower directory its redirect names. */
+static int redirect_chain(const struct ustack *stack, int pfd,
+			  const char *name, const char *target,
+			  struct uchain *out)
+{
+	*out = (struct uchain){ 0 };
+	int fd = openat(pfd, name,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int r = fd < 0 ? -errno : uchain_push(out, 0, fd);
+	if (r == 0 && !union_dir_is_opaque(fd)) {
+		struct uchain below;
+		r = union_dir_chain(stack, 1, target, &below);
+		for (size_t i = 0; r == 0 && i < below.n; i++) {
+			r = uchain_push(out, below.v[i].layer, below.v[i].fd);
+			below.v[i].fd = -1;
+		}
+		uchain_free(&below);
+	}
+	if (r < 0)
+		uchain_free(out);
+	return r;
+}
+
+/*
+ * The merged directory chain at PATH (lower path LPATH; inside: under a
+ * renamed directory): its lower names of index entries, and for
+ * IL_SHARED its lower files with several names, by side.
+ */
 static int walk_dir(struct walk *w, const struct uchain *chain,
-		    const char *path)
+		    const char *path, const char *lpath, bool inside)
 {
 	struct ulisting l;
 	int r = union_list(chain, &l);
@@ -160,74 +244,160 @@ static int walk_dir(struct walk *w, const struct uchain *chain,
 		const struct uentry *e = &l.v[i];
 		const struct ulink *link = &chain->v[e->link];
 		char *cpath = fs_join(path, e->name);
-		if (!cpath) {
+		char *clpath = fs_join(lpath, e->name);
+		char *mark = cpath && clpath && S_ISDIR(e->st.st_mode) &&
+					     link->layer == 0
+				     ? xattr_redirect_mark_at(link->fd, e->name)
+				     : NULL;
+		if (!cpath || !clpath) {
 			r = -ENOMEM;
-			break;
-		}
-		if (S_ISDIR(e->st.st_mode)) {
-			/* A renamed directory's content is read through its
-			 * redirect by export itself. */
-			if (link->layer == 0 && redirected(link->fd, e->name)) {
-				free(cpath);
-				continue;
+		} else if (mark && w->shared) {
+			char *target = xattr_redirect_target(mark, lpath);
+			struct uchain sub;
+			r = target ? redirect_chain(w->stack, link->fd, e->name,
+						    target, &sub)
+				   : -EINVAL;
+			if (r == 0) {
+				r = walk_dir(w, &sub, cpath, target, true);
+				uchain_free(&sub);
 			}
+			free(target);
+		} else if (mark) {
+			/* A renamed directory's content is read through its
+			 * redirect by export and diff themselves. */
+		} else if (S_ISDIR(e->st.st_mode)) {
 			struct uchain sub;
 			r = union_child_chain(chain, e->name, &sub);
 			if (r == 0)
-				r = walk_dir(w, &sub, cpath);
+				r = walk_dir(w, &sub, cpath, clpath, inside);
 			uchain_free(&sub);
 		} else if (link->layer > 0) {
 			const struct index_link *f =
 				index_links_find(w->x, &e->st);
-			if (f)
+			/* (Under a renamed directory, export writes it.) */
+			if (f && !inside)
 				r = add_name(w, cpath, (size_t)(f - w->x->v),
 					     link->layer);
+			else if (!f && w->shared && e->st.st_nlink > 1)
+				r = inside ? add_inside(w, &e->st)
+					   : add_outside(w, cpath, link->layer,
+							 &e->st);
 		}
+		free(mark);
 		free(cpath);
+		free(clpath);
 	}
 	ulisting_free(&l);
 	return r;
 }
 
-int index_links_load(int work_fd, const struct ustack *stack,
+/* Whether the upper directory dirfd holds a renamed directory, at any
+ * depth. */
+static int upper_has_redirect(int dirfd)
+{
+	struct name_list names;
+	int r = fs_list_dir(dirfd, &names);
+	for (size_t i = 0; r == 0 && i < names.n; i++) {
+		const char *name = names.names[i];
+		struct stat st;
+		if (wh_is_reserved(name) ||
+		    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode))
+			continue;
+		char *mark = xattr_redirect_mark_at(dirfd, name);
+		if (mark) {
+			free(mark);
+			r = 1;
+			break;
+		}
+		int fd = openat(dirfd, name,
+				O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		r = upper_has_redirect(fd);
+		close(fd);
+	}
+	name_list_free(&names);
+	return r;
+}
+
+/* IL_SHARED: the names outside renamed directories whose inode has a
+ * name inside one. */
+static int shared_names(struct walk *w)
+{
+	if (w->ninside > 1)
+		qsort(w->inside, w->ninside, sizeof(*w->inside), cmp_devino);
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < w->noutside; i++)
+		if (w->ninside &&
+		    bsearch(&w->outside_ino[i], w->inside, w->ninside,
+			    sizeof(*w->inside), cmp_devino))
+			r = add_name(w, w->outside[i].path, INDEX_NAME_SHARED,
+				     w->outside[i].layer);
+	return r;
+}
+
+static void walk_free(struct walk *w)
+{
+	for (size_t i = 0; i < w->noutside; i++)
+		free(w->outside[i].path);
+	free(w->outside);
+	free(w->outside_ino);
+	free(w->inside);
+}
+
+int index_links_load(int work_fd, const struct ustack *stack, int what,
 		     struct index_links *x, char *err, size_t errlen)
 {
 	*x = (struct index_links){ .index_fd = -1 };
-	if (work_fd < 0)
-		return 0;
-	x->index_fd = openat(work_fd, "index",
-			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (x->index_fd < 0) {
-		int e = errno;
-		if (e == ENOENT)
-			return 0;
-		snprintf(err, errlen,
-			 "cannot open the work directory's index: %s",
-			 strerror(e));
-		return -e;
+	int r = 0;
+	if (work_fd >= 0 && (what & IL_INDEX)) {
+		x->index_fd = openat(work_fd, "index",
+				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					     O_CLOEXEC);
+		if (x->index_fd < 0 && errno != ENOENT) {
+			int e = errno;
+			snprintf(err, errlen,
+				 "cannot open the work directory's index: %s",
+				 strerror(e));
+			return -e;
+		}
 	}
-	struct name_list keys;
-	int r = fs_list_dir(x->index_fd, &keys);
-	size_t cap = 0;
-	for (size_t i = 0; r == 0 && i < keys.n; i++)
-		r = consider(x, keys.names[i], &cap);
-	name_list_free(&keys); /* (empty after a failed listing) */
-	if (r == 0 && x->n) {
-		qsort(x->v, x->n, sizeof(*x->v), cmp_links);
-		struct walk w = { .x = x };
+	if (x->index_fd >= 0) {
+		struct name_list keys;
+		r = fs_list_dir(x->index_fd, &keys);
+		size_t cap = 0;
+		for (size_t i = 0; r == 0 && i < keys.n; i++)
+			r = consider(x, keys.names[i], &cap);
+		name_list_free(&keys); /* (empty after a failed listing) */
+		if (r == 0 && x->n > 1)
+			qsort(x->v, x->n, sizeof(*x->v), cmp_links);
+	}
+	struct walk w = { .x = x, .stack = stack };
+	if (r == 0 && (what & IL_SHARED) && stack->n > 1) {
+		r = upper_has_redirect(stack->fds[0]);
+		w.shared = r > 0;
+		r = r < 0 ? r : 0;
+	}
+	if (r == 0 && (x->n || w.shared)) {
 		struct uchain root;
 		r = union_dir_chain(stack, 0, "", &root);
 		if (r == 0)
-			r = walk_dir(&w, &root, "");
+			r = walk_dir(&w, &root, "", "", false);
 		uchain_free(&root);
+		if (r == 0 && w.shared)
+			r = shared_names(&w);
 		if (r == 0 && x->nnames > 1)
 			qsort(x->names, x->nnames, sizeof(*x->names),
 			      cmp_names);
 	}
+	walk_free(&w);
 	if (r < 0) {
 		if (!err[0])
 			snprintf(err, errlen,
-				 "cannot read the work directory's index: %s",
+				 "cannot read the lower names of hard "
+				 "links: %s",
 				 strerror(-r));
 		index_links_free(x);
 	}

@@ -10,6 +10,10 @@
  * those names the old content, as a file of their own; the layer must
  * carry them as hard links of the copy.
  *
+ * The same walk finds, on request (IL_SHARED), the names of a lower file
+ * with several names, some under a renamed directory: export writes
+ * that directory whole, so the names outside must go with it as links.
+ *
  * An entry has such names only when the count the mount shows (its
  * user.layerfs.nlink mark, or index/KEY.nlink's for a symlink or a
  * device, which cannot carry user.* xattrs) exceeds its upper names
@@ -39,11 +43,30 @@ struct index_link {
 				 inode's */
 };
 
-/* A lower name of such an entry, at its path in the merged view. */
+/* entry of a lower name that is no index link: see IL_SHARED. */
+#define INDEX_NAME_SHARED ((size_t)-1)
+
+/* A lower name the upper directory lacks, at its path in the merged
+ * view. */
 struct index_name {
 	char *path;           /* "dir/name", no leading '/' */
-	size_t entry;         /* in index_links.v */
+	size_t entry;         /* in index_links.v, or INDEX_NAME_SHARED */
 	size_t layer;         /* the layer (of the stack walked) holding it */
+};
+
+/* What index_links_load looks for. */
+enum {
+	/* Lower names of hard links copied up through the index. */
+	IL_INDEX = 1,
+	/*
+	 * Lower names of a lower file with several names, some of them in
+	 * a renamed directory, whose content a layer writes anew (export
+	 * materialises it): the names outside must be written too, as
+	 * links of it, or the image splits what the mount shows as one
+	 * inode.  Names under renamed directories are not listed (export
+	 * writes them with the directory).
+	 */
+	IL_SHARED = 2,
 };
 
 struct index_links {
@@ -55,11 +78,13 @@ struct index_links {
 };
 
 /*
- * Reads the index of the work directory work_fd (a missing index is an
- * empty one) and, when an entry lacks names, walks the merged view of
- * stack ([upper, lower...]) for them.  On error, err says what.
+ * Reads the index of the work directory work_fd (none when work_fd is
+ * -1; a missing index is an empty one) and, when an entry lacks names
+ * (IL_INDEX) or the upper layer holds a renamed directory (IL_SHARED),
+ * walks the merged view of stack ([upper, lower...]) once for the
+ * names `what` asks for.  On error, err says what.
  */
-int index_links_load(int work_fd, const struct ustack *stack,
+int index_links_load(int work_fd, const struct ustack *stack, int what,
 		     struct index_links *x, char *err, size_t errlen);
 void index_links_free(struct index_links *x);
 

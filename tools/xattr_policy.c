@@ -1,12 +1,14 @@
 #include "xattr_policy.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "entry_path.h"
 #include "fsutil.h"
 
 const char *const xattr_redirect_names[3] = {
@@ -26,6 +28,21 @@ char *xattr_redirect_mark_at(int dirfd, const char *name)
 			return mark;
 	}
 	return NULL;
+}
+
+char *xattr_redirect_target(const char *value, const char *dir_lpath)
+{
+	char *raw = value[0] == '/' ? strdup(value) : fs_join(dir_lpath, value);
+	if (!raw)
+		return NULL;
+	char *out = malloc(PATH_MAX);
+	if (out && ep_normalise(raw[0] == '/' ? raw + 1 : raw, out, PATH_MAX) !=
+			   EP_OK) {
+		free(out);
+		out = NULL;
+	}
+	free(raw);
+	return out;
 }
 
 const char *const xattr_override_names[3] = {

@@ -39,6 +39,11 @@ extern const char *const xattr_metacopy_names[3];
 /* The redirect mark of the directory dirfd/name (malloc'd), or NULL
  * when it has none. */
 char *xattr_redirect_mark_at(int dirfd, const char *name);
+/* The lower path (normalised, no leading '/') a redirect mark names:
+ * layerfs stores absolute paths; kernel overlayfs also a bare name,
+ * relative to the directory's own lower path dir_lpath.  NULL when
+ * malformed. */
+char *xattr_redirect_target(const char *value, const char *dir_lpath);
 
 /* True for a name that holds an opaque-directory mark of overlayfs. */
 bool xattr_is_overlay_opaque(const char *name);
