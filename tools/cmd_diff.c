@@ -107,7 +107,8 @@ static const char *type_name(mode_t t)
 }
 
 static int redirected(struct differ *d, int dfd, const char *path,
-		      const char *value, const char *dir_lpath);
+		      const char *value, const char *dir_lpath,
+		      const struct uchain *old);
 
 /* A directory of the upper layer (chain link 0) that was renamed in its
  * turn: its redirect mark, or NULL. */
@@ -117,16 +118,44 @@ static char *redirect_of(const struct ulink *link, const char *name)
 				: NULL;
 }
 
-/* Everything a merged chain shows, as added; lpath is the lower path
- * the chain's lower part comes from (a redirect below is relative to
- * it). */
-static int all_added(struct differ *d, struct uchain *chain, const char *path,
-		     const char *lpath)
+static int cmp_entry(const void *a, const void *b)
 {
-	struct ulisting l;
+	return strcmp(((const struct uentry *)a)->name,
+		      ((const struct uentry *)b)->name);
+}
+
+static const struct uentry *find_entry(const struct ulisting *l,
+				       const char *name)
+{
+	struct uentry key = { .name = (char *)name };
+	return l->n ? bsearch(&key, l->v, l->n, sizeof(*l->v), cmp_entry)
+		    : NULL;
+}
+
+/*
+ * Everything a merged chain shows, as added; lpath is the lower path the
+ * chain's lower part comes from (a redirect below is relative to it).
+ * old is the chain of what the lower layers showed at PATH before (empty
+ * when nothing): what it showed and the chain does not is deleted.
+ */
+static int all_added(struct differ *d, struct uchain *chain, const char *path,
+		     const char *lpath, const struct uchain *old)
+{
+	struct ulisting l, ol = { 0 };
 	int r = union_list(chain, &l);
 	if (r < 0)
 		return r;
+	if (old->n && (r = union_list(old, &ol)) < 0) {
+		ulisting_free(&l);
+		return r;
+	}
+	for (size_t i = 0; r == 0 && i < ol.n; i++) {
+		if (find_entry(&l, ol.v[i].name))
+			continue;
+		char *p = fs_join(path, ol.v[i].name);
+		r = p ? record(d, 'D', p, &ol.v[i].st) : -ENOMEM;
+		free(p);
+	}
 	for (size_t i = 0; r == 0 && i < l.n; i++) {
 		const struct uentry *e = &l.v[i];
 		char *p = fs_join(path, e->name), *lp = fs_join(lpath, e->name);
@@ -134,31 +163,40 @@ static int all_added(struct differ *d, struct uchain *chain, const char *path,
 		char *mark = r == 0 && S_ISDIR(e->st.st_mode)
 				     ? redirect_of(&chain->v[e->link], e->name)
 				     : NULL;
-		if (mark) {
+		/* What was a directory here before, to tell what is gone. */
+		const struct uentry *oe = find_entry(&ol, e->name);
+		struct uchain osub = { 0 };
+		if (r == 0 && oe && S_ISDIR(oe->st.st_mode) &&
+		    S_ISDIR(e->st.st_mode))
+			r = union_child_chain(old, e->name, &osub);
+		if (r == 0 && mark) {
 			int cfd = openat(chain->v[e->link].fd, e->name,
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 						 O_CLOEXEC);
 			r = cfd < 0 ? -errno
-				    : redirected(d, cfd, p, mark, lpath);
+				    : redirected(d, cfd, p, mark, lpath, &osub);
 			if (cfd >= 0)
 				close(cfd);
 		} else if (r == 0 && S_ISDIR(e->st.st_mode)) {
 			struct uchain sub;
 			r = union_child_chain(chain, e->name, &sub);
 			if (r == 0)
-				r = all_added(d, &sub, p, lp);
+				r = all_added(d, &sub, p, lp, &osub);
 			uchain_free(&sub);
 		}
+		uchain_free(&osub);
 		free(mark);
 		free(p);
 		free(lp);
 	}
+	ulisting_free(&ol);
 	ulisting_free(&l);
 	return r;
 }
 
 static int redirected(struct differ *d, int dfd, const char *path,
-		      const char *value, const char *dir_lpath)
+		      const char *value, const char *dir_lpath,
+		      const struct uchain *old)
 {
 	char raw[PATH_MAX + 2], target[PATH_MAX];
 	if (value[0] == '/')
@@ -184,15 +222,9 @@ static int redirected(struct differ *d, int dfd, const char *path,
 		free(below.v);
 	}
 	if (r == 0)
-		r = all_added(d, &chain, path, target);
+		r = all_added(d, &chain, path, target, old);
 	uchain_free(&chain);
 	return r;
-}
-
-static int cmp_entry(const void *a, const void *b)
-{
-	return strcmp(((const struct uentry *)a)->name,
-		      ((const struct uentry *)b)->name);
 }
 
 /* Compares the upper directory dfd at PATH with the lower chain of the
@@ -252,11 +284,7 @@ static int walk(struct differ *d, int dfd, const char *path,
 		struct stat st;
 		if (fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		struct uentry key = { .name = (char *)n };
-		const struct uentry *old =
-			below.n ? bsearch(&key, below.v, below.n,
-					  sizeof(*below.v), cmp_entry)
-				: NULL;
+		const struct uentry *old = find_entry(&below, n);
 		char *p = fs_join(path, n), *lp = fs_join(lpath, n);
 		if (!p || !lp) {
 			free(p);
@@ -277,7 +305,14 @@ static int walk(struct differ *d, int dfd, const char *path,
 				r = -errno;
 		}
 		if (r == 0 && mark) {
-			r = redirected(d, cfd, p, mark, lpath);
+			/* A directory renamed onto a name the lower layers
+			 * showed a directory at: what that held is gone. */
+			struct uchain osub = { 0 };
+			if (old && S_ISDIR(old->st.st_mode))
+				r = union_child_chain(lower, n, &osub);
+			if (r == 0)
+				r = redirected(d, cfd, p, mark, lpath, &osub);
+			uchain_free(&osub);
 		} else if (r == 0 && cfd >= 0) {
 			struct uchain sub = { 0 };
 			if (old && S_ISDIR(old->st.st_mode))

@@ -133,6 +133,24 @@ class TestDiff(lfstest.LayerfsTestCase):
                                ("A", 2, "/moved/y"), ("C", 0, "/src"),
                                ("D", 0, "/src/dir")])
 
+    def test_directory_renamed_over_a_lower_one(self):
+        # The lower directory was emptied, then replaced by the rename:
+        # what it held is deleted, what the renamed one shows added.
+        low = self.layer("low-over", {"dst/a": "a", "dst/d": "d",
+                                      "src/x": "x"})
+        m = self.mount_rw([low])
+        os.unlink(os.path.join(m.path, "dst", "a"))
+        os.unlink(os.path.join(m.path, "dst", "d"))
+        os.rename(os.path.join(m.path, "src"), os.path.join(m.path, "dst"))
+        m.unmount()
+        r = lt.run_layertool(["diff", m.upper, low])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        got = [(k, int(n), p) for k, n, p in
+               (line.split(None, 2) for line in r.stdout.decode().splitlines())]
+        self.assertEqual(got, [("C", 0, "/dst"), ("D", 1, "/dst/a"),
+                               ("D", 1, "/dst/d"), ("A", 1, "/dst/x"),
+                               ("D", 0, "/src")])
+
     def test_usage(self):
         r = lt.run_layertool(["diff", self.tmp])
         self.assertEqual(r.returncode, 1)
