@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "entry_path.h"
 #include "fsutil.h"
 #include "index_links.h"
 #include "json_util.h"
@@ -198,32 +197,21 @@ static int redirected(struct differ *d, int dfd, const char *path,
 		      const char *value, const char *dir_lpath,
 		      const struct uchain *old)
 {
-	char raw[PATH_MAX + 2], target[PATH_MAX];
-	if (value[0] == '/')
-		snprintf(raw, sizeof(raw), "%s", value + 1);
-	else
-		snprintf(raw, sizeof(raw), "%s%s%s", dir_lpath,
-			 dir_lpath[0] ? "/" : "", value);
-	if (ep_normalise(raw, target, sizeof(target)) != EP_OK) {
+	char *target = xattr_redirect_target(value, dir_lpath);
+	if (!target) {
 		snprintf(d->err, sizeof(d->err),
 			 "'/%s' has a malformed redirect mark", path);
 		return -EINVAL;
 	}
-	struct uchain chain = { 0 };
+	struct uchain chain;
 	int fd = dup(dfd);
-	int r = fd < 0 ? -errno : uchain_push(&chain, 0, fd);
-	if (r == 0 && !union_dir_is_opaque(dfd)) {
-		struct uchain below;
-		r = union_dir_chain(&d->stack, 1, target, &below);
-		for (size_t i = 0; r == 0 && i < below.n; i++) {
-			r = uchain_push(&chain, below.v[i].layer, below.v[i].fd);
-			below.v[i].fd = -1;
-		}
-		free(below.v);
-	}
-	if (r == 0)
+	int r = fd < 0 ? -errno
+		       : union_redirect_chain(&d->stack, fd, target, &chain);
+	if (r == 0) {
 		r = all_added(d, &chain, path, target, old);
-	uchain_free(&chain);
+		uchain_free(&chain);
+	}
+	free(target);
 	return r;
 }
 

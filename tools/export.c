@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "entry_path.h"
 #include "fsutil.h"
 #include "index_links.h"
 #include "lf_common.h"
@@ -192,24 +191,15 @@ static int add_marker(struct exp *ex, const char *dirpath, const char *name,
 static int materialise(struct exp *ex, int dfd, const char *path,
 		       const char *target)
 {
-	struct uchain chain = { 0 };
+	struct uchain chain;
 	int ufd = dup(dfd);
-	int r = ufd < 0 ? -errno : uchain_push(&chain, 0, ufd);
-	if (r == 0 && !union_dir_is_opaque(dfd)) {
-		struct uchain below;
-		r = union_dir_chain(&ex->stack, 1, target, &below);
-		for (size_t i = 0; r == 0 && i < below.n; i++) {
-			r = uchain_push(&chain, below.v[i].layer,
-					below.v[i].fd);
-			below.v[i].fd = -1;
-		}
-		free(below.v);
-	}
+	int r = ufd < 0 ? -errno
+			: union_redirect_chain(&ex->stack, ufd, target, &chain);
 	if (r == 0) {
 		ex->c->materialised++;
 		r = content(ex, &chain, path, target, true);
+		uchain_free(&chain);
 	}
-	uchain_free(&chain);
 	return r;
 }
 
@@ -247,21 +237,12 @@ static int content_child(struct exp *ex, struct uchain *chain,
 			free(target);
 			return -errno;
 		}
-		struct uchain sub = { 0 };
-		r = uchain_push(&sub, 0, dfd);
-		if (r == 0 && !union_dir_is_opaque(dfd)) {
-			struct uchain below;
-			r = union_dir_chain(&ex->stack, 1, target, &below);
-			for (size_t i = 0; r == 0 && i < below.n; i++) {
-				r = uchain_push(&sub, below.v[i].layer,
-						below.v[i].fd);
-				below.v[i].fd = -1;
-			}
-			free(below.v);
-		}
-		if (r == 0)
+		struct uchain sub;
+		r = union_redirect_chain(&ex->stack, dfd, target, &sub);
+		if (r == 0) {
 			r = content(ex, &sub, path, target, false);
-		uchain_free(&sub);
+			uchain_free(&sub);
+		}
 		free(target);
 		return r;
 	}

@@ -141,8 +141,11 @@ struct walk {
 	 * and the names outside one that may share them. */
 	struct devino *inside;
 	size_t ninside, insidecap;
-	struct index_name *outside; /* entry: index in outside_ino */
-	struct devino *outside_ino;
+	struct outside_name {
+		char *path;
+		size_t layer;
+		struct devino ino;
+	} *outside;
 	size_t noutside, outsidecap;
 };
 
@@ -184,48 +187,20 @@ static int add_outside(struct walk *w, const char *path, size_t layer,
 {
 	if (w->noutside == w->outsidecap) {
 		size_t nc = w->outsidecap ? w->outsidecap * 2 : 16;
-		struct index_name *nv = realloc(w->outside, nc * sizeof(*nv));
-		struct devino *ni = nv ? realloc(w->outside_ino,
-						 nc * sizeof(*ni))
-				       : NULL;
-		if (nv)
-			w->outside = nv;
-		if (!ni)
+		struct outside_name *nv = realloc(w->outside,
+						  nc * sizeof(*nv));
+		if (!nv)
 			return -ENOMEM;
-		w->outside_ino = ni;
+		w->outside = nv;
 		w->outsidecap = nc;
 	}
 	char *p = strdup(path);
 	if (!p)
 		return -ENOMEM;
-	w->outside[w->noutside] = (struct index_name){ p, w->noutside, layer };
-	w->outside_ino[w->noutside++] = (struct devino){ st->st_dev,
-							 st->st_ino };
+	w->outside[w->noutside++] = (struct outside_name){
+		p, layer, { st->st_dev, st->st_ino }
+	};
 	return 0;
-}
-
-/* The chain of a renamed upper directory: itself, then (unless it is
- * opaque) the lower directory its redirect names. */
-static int redirect_chain(const struct ustack *stack, int pfd,
-			  const char *name, const char *target,
-			  struct uchain *out)
-{
-	*out = (struct uchain){ 0 };
-	int fd = openat(pfd, name,
-			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	int r = fd < 0 ? -errno : uchain_push(out, 0, fd);
-	if (r == 0 && !union_dir_is_opaque(fd)) {
-		struct uchain below;
-		r = union_dir_chain(stack, 1, target, &below);
-		for (size_t i = 0; r == 0 && i < below.n; i++) {
-			r = uchain_push(out, below.v[i].layer, below.v[i].fd);
-			below.v[i].fd = -1;
-		}
-		uchain_free(&below);
-	}
-	if (r < 0)
-		uchain_free(out);
-	return r;
 }
 
 /*
@@ -253,10 +228,15 @@ static int walk_dir(struct walk *w, const struct uchain *chain,
 			r = -ENOMEM;
 		} else if (mark && w->shared) {
 			char *target = xattr_redirect_target(mark, lpath);
+			int fd = target ? openat(link->fd, e->name,
+						 O_RDONLY | O_DIRECTORY |
+							 O_NOFOLLOW | O_CLOEXEC)
+					: -1;
 			struct uchain sub;
-			r = target ? redirect_chain(w->stack, link->fd, e->name,
-						    target, &sub)
-				   : -EINVAL;
+			r = !target ? -EINVAL
+			    : fd < 0 ? -errno
+				     : union_redirect_chain(w->stack, fd, target,
+							    &sub);
 			if (r == 0) {
 				r = walk_dir(w, &sub, cpath, target, true);
 				uchain_free(&sub);
@@ -331,7 +311,7 @@ static int shared_names(struct walk *w)
 	int r = 0;
 	for (size_t i = 0; r == 0 && i < w->noutside; i++)
 		if (w->ninside &&
-		    bsearch(&w->outside_ino[i], w->inside, w->ninside,
+		    bsearch(&w->outside[i].ino, w->inside, w->ninside,
 			    sizeof(*w->inside), cmp_devino))
 			r = add_name(w, w->outside[i].path, INDEX_NAME_SHARED,
 				     w->outside[i].layer);
@@ -343,7 +323,6 @@ static void walk_free(struct walk *w)
 	for (size_t i = 0; i < w->noutside; i++)
 		free(w->outside[i].path);
 	free(w->outside);
-	free(w->outside_ino);
 	free(w->inside);
 }
 

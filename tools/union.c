@@ -135,6 +135,25 @@ int union_dir_chain(const struct ustack *s, size_t from, const char *path,
 	return 0;
 }
 
+int union_redirect_chain(const struct ustack *s, int fd, const char *target,
+			 struct uchain *out)
+{
+	*out = (struct uchain){ 0 };
+	int r = uchain_push(out, 0, fd);
+	if (r == 0 && !union_dir_is_opaque(fd)) {
+		struct uchain below;
+		r = union_dir_chain(s, 1, target, &below);
+		for (size_t i = 0; r == 0 && i < below.n; i++) {
+			r = uchain_push(out, below.v[i].layer, below.v[i].fd);
+			below.v[i].fd = -1;
+		}
+		uchain_free(&below);
+	}
+	if (r < 0)
+		uchain_free(out);
+	return r;
+}
+
 void ulisting_free(struct ulisting *l)
 {
 	for (size_t i = 0; i < l->n; i++)

@@ -63,6 +63,12 @@ int union_dir_chain(const struct ustack *s, size_t from, const char *path,
 int union_child_chain(const struct uchain *c, const char *name,
 		      struct uchain *out);
 
+/* The chain of a renamed upper directory open as fd (taken over): fd
+ * as layer 0, then, unless it is opaque, the directory TARGET its
+ * redirect names in the layers [1, s->n). */
+int union_redirect_chain(const struct ustack *s, int fd, const char *target,
+			 struct uchain *out);
+
 /* The visible entries of a merged directory, sorted by name; whiteouts,
  * opaque markers and reserved ".wh." names are never listed. */
 int union_list(const struct uchain *c, struct ulisting *out);

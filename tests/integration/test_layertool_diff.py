@@ -26,6 +26,14 @@ class TestDiff(lfstest.LayerfsTestCase):
         super().setUp()
         self.require_root()
 
+    def diff(self, args):
+        """layertool diff ARGS, as (kind, size, path) in its order."""
+        r = lt.run_layertool(["diff"] + list(args))
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        return [(k, int(n), p) for k, n, p in
+                (line.split(None, 2)
+                 for line in r.stdout.decode().splitlines())]
+
     def changed_upper(self, opts=()):
         low = self.layer("low", LOWER)
         m = self.mount_rw([low], opts=opts)
@@ -68,12 +76,7 @@ class TestDiff(lfstest.LayerfsTestCase):
         ]
 
     def check_diff(self, upper, low):
-        r = lt.run_layertool(["diff", upper, low])
-        self.assertEqual(r.returncode, 0, r.stderr.decode())
-        got = []
-        for line in r.stdout.decode().splitlines():
-            kind, size, path = line.split(None, 2)
-            got.append((kind, int(size), path))
+        got = self.diff([upper, low])
         self.assertEqual(sorted(got, key=lambda c: c[2]),
                          sorted(self.expected(), key=lambda c: c[2]))
         self.assertEqual([c[2] for c in got], sorted(c[2] for c in got))
@@ -107,12 +110,7 @@ class TestDiff(lfstest.LayerfsTestCase):
         plain = [("C", 0, "/a"), ("C", 10, "/a/f")]
         for args, want in (([], plain),
                            (["--work", m.work], plain + [("C", 10, "/b/g")])):
-            r = lt.run_layertool(["diff"] + args + [m.upper, low])
-            self.assertEqual(r.returncode, 0, r.stderr.decode())
-            got = [(k, int(n), p) for k, n, p in
-                   (line.split(None, 2)
-                    for line in r.stdout.decode().splitlines())]
-            self.assertEqual(got, want)
+            self.assertEqual(self.diff(args + [m.upper, low]), want)
 
     def test_directory_renamed_inside_a_renamed_one(self):
         # Its content comes through its own redirect: every name listed.
@@ -124,14 +122,10 @@ class TestDiff(lfstest.LayerfsTestCase):
         os.rename(os.path.join(m.path, "moved", "sub"),
                   os.path.join(m.path, "moved", "sub2"))
         m.unmount()
-        r = lt.run_layertool(["diff", m.upper, low])
-        self.assertEqual(r.returncode, 0, r.stderr.decode())
-        got = [(k, int(n), p) for k, n, p in
-               (line.split(None, 2) for line in r.stdout.decode().splitlines())]
-        self.assertEqual(got, [("A", 0, "/moved"), ("A", 0, "/moved/sub2"),
-                               ("A", 1, "/moved/sub2/x"),
-                               ("A", 2, "/moved/y"), ("C", 0, "/src"),
-                               ("D", 0, "/src/dir")])
+        self.assertEqual(self.diff([m.upper, low]), [
+            ("A", 0, "/moved"), ("A", 0, "/moved/sub2"),
+            ("A", 1, "/moved/sub2/x"), ("A", 2, "/moved/y"),
+            ("C", 0, "/src"), ("D", 0, "/src/dir")])
 
     def test_directory_renamed_over_a_lower_one(self):
         # The lower directory was emptied, then replaced by the rename:
@@ -143,13 +137,9 @@ class TestDiff(lfstest.LayerfsTestCase):
         os.unlink(os.path.join(m.path, "dst", "d"))
         os.rename(os.path.join(m.path, "src"), os.path.join(m.path, "dst"))
         m.unmount()
-        r = lt.run_layertool(["diff", m.upper, low])
-        self.assertEqual(r.returncode, 0, r.stderr.decode())
-        got = [(k, int(n), p) for k, n, p in
-               (line.split(None, 2) for line in r.stdout.decode().splitlines())]
-        self.assertEqual(got, [("C", 0, "/dst"), ("D", 1, "/dst/a"),
-                               ("D", 1, "/dst/d"), ("A", 1, "/dst/x"),
-                               ("D", 0, "/src")])
+        self.assertEqual(self.diff([m.upper, low]), [
+            ("C", 0, "/dst"), ("D", 1, "/dst/a"), ("D", 1, "/dst/d"),
+            ("A", 1, "/dst/x"), ("D", 0, "/src")])
 
     def test_usage(self):
         r = lt.run_layertool(["diff", self.tmp])
