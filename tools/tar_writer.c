@@ -224,8 +224,10 @@ static int take_xattrs(struct archive_entry *e, int dirfd, const char *name,
 			}
 	for (size_t i = 0; i < names.n && r == 0; i++) {
 		const char *n = names.names[i];
-		/* ACLs live in system.*: not carried as plain xattrs. */
-		if (xattr_is_private(n) || has_prefix(n, "system."))
+		/* Of system.*, only POSIX ACLs mean the same on every
+		 * filesystem; they travel as their binary xattr value. */
+		if (xattr_is_private(n) ||
+		    (has_prefix(n, "system.") && !xattr_is_posix_acl(n)))
 			continue;
 		if (!strcmp(n, xattr_override_names[1]) ||
 		    !strcmp(n, xattr_override_names[2]))

@@ -14,6 +14,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "acl_xattr.h"
 #include "entry_path.h"
 #include "fsutil.h"
 #include "lf_common.h"
@@ -22,11 +23,17 @@
 #include "xattr_policy.h"
 
 /* Directory metadata applied once every member is in: a directory's mode
- * may forbid creating its children, and each child changes its mtime. */
+ * may forbid creating its children, each child changes its mtime, and a
+ * default ACL would be inherited by every child created after it, which
+ * the archive gives its own ACL or none.  clear_default: named before,
+ * with no default ACL this time. */
 struct dir_meta {
 	char *path;
 	mode_t mode;
 	struct timespec times[2];
+	char *default_acl;
+	size_t default_acl_len;
+	bool clear_default;
 };
 
 struct unpacker {
@@ -81,14 +88,25 @@ void unpacker_free(struct unpacker *u)
 {
 	if (!u)
 		return;
-	for (size_t i = 0; i < u->ndirs; i++)
+	for (size_t i = 0; i < u->ndirs; i++) {
 		free(u->dirs[i].path);
+		free(u->dirs[i].default_acl);
+	}
 	free(u->dirs);
 	free(u);
 }
 
+/* The default ACL a directory member carries, kept for
+ * unpacker_finish. */
+struct deferred_acl {
+	char *value;
+	size_t len;
+};
+
+/* Takes over acl->value. */
 static int defer_dir(struct unpacker *u, const char *path, mode_t mode,
-		     const struct timespec times[2])
+		     const struct timespec times[2], struct deferred_acl *acl,
+		     bool named_before)
 {
 	if (u->ndirs == u->cap) {
 		size_t nc = u->cap ? u->cap * 2 : 64;
@@ -101,9 +119,12 @@ static int defer_dir(struct unpacker *u, const char *path, mode_t mode,
 	char *p = strdup(path);
 	if (!p)
 		return -ENOMEM;
-	u->dirs[u->ndirs++] = (struct dir_meta){ .path = p, .mode = mode,
-						 .times = { times[0],
-							    times[1] } };
+	u->dirs[u->ndirs++] = (struct dir_meta){
+		.path = p, .mode = mode, .times = { times[0], times[1] },
+		.default_acl = acl->value, .default_acl_len = acl->len,
+		.clear_default = named_before && !acl->value
+	};
+	acl->value = NULL;
 	return 0;
 }
 
@@ -137,14 +158,84 @@ static int apply_owner(struct unpacker *u, int fd, mode_t type, uid_t uid,
 								      : 0;
 }
 
-/* The member's xattrs, minus bookkeeping; fd is a real fd for files and
- * directories, -1 for other types (reached by pfd/last then). */
+/* Remembered for the warning at the end: name could not be set. */
+static void xattr_not_set(struct unpacker *u, const char *name)
+{
+	if (u->counts.xattrs_failed++ == 0)
+		snprintf(u->counts.first_failed_xattr,
+			 sizeof(u->counts.first_failed_xattr), "%s", name);
+}
+
+/*
+ * One xattr onto fd, or pfd/last.  Refusals the layer can live without
+ * (no xattrs or ACLs on this filesystem, a namespace the importer may
+ * not write, an ACL on a type that takes none or naming ids this user
+ * namespace cannot map) are counted and warned about once, not fatal.
+ * Rootless, an ACL is never applied: its ids are the container's users,
+ * and on the real file they would grant host users access.
+ */
+static int set_xattr(struct unpacker *u, int fd, int pfd, const char *last,
+		     const char *name, const void *value, size_t size,
+		     struct deferred_acl *dir_acl)
+{
+	bool acl = xattr_is_posix_acl(name);
+	if (acl && u->o.override_owner) {
+		xattr_not_set(u, name);
+		return 0;
+	}
+	if (dir_acl && !strcmp(name, XATTR_ACL_DEFAULT)) {
+		char *copy = malloc(size ? size : 1);
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, value, size);
+		free(dir_acl->value);
+		*dir_acl = (struct deferred_acl){ copy, size };
+		return 0;
+	}
+	int r;
+	if (fd >= 0)
+		r = fsetxattr(fd, name, value, size, 0) < 0 ? -errno : 0;
+	else
+		r = fs_xattr_set_at(pfd, last, name, value, size);
+	if (r == -EPERM || r == -ENOTSUP || r == -EACCES ||
+	    (acl && r == -EINVAL)) {
+		xattr_not_set(u, name);
+		return 0;
+	}
+	return r;
+}
+
+/* An ACL the archive gave as text (SCHILY.acl.*), unless its xattr
+ * came as well. */
+static int set_text_acl(struct unpacker *u, struct archive_entry *e,
+			int type, const char *name, int fd, int pfd,
+			const char *last, struct deferred_acl *dir_acl)
+{
+	char *value;
+	size_t size;
+	int r = acl_xattr_from_entry(e, type, &value, &size);
+	if (r == -EINVAL) {
+		xattr_not_set(u, name);
+		return 0;
+	}
+	if (r < 0 || !value)
+		return r;
+	r = set_xattr(u, fd, pfd, last, name, value, size, dir_acl);
+	free(value);
+	return r;
+}
+
+/* The member's xattrs, minus bookkeeping, and its ACLs; fd is a real fd
+ * for files and directories, -1 for other types (reached by pfd/last
+ * then).  A directory's default ACL goes to *dir_acl, to be set once its
+ * children are in. */
 static int apply_xattrs(struct unpacker *u, struct archive_entry *e, int fd,
-			int pfd, const char *last)
+			int pfd, const char *last, struct deferred_acl *dir_acl)
 {
 	const char *name;
 	const void *value;
 	size_t size;
+	bool has_access = false, has_default = false;
 	archive_entry_xattr_reset(e);
 	while (archive_entry_xattr_next(e, &name, &value, &size) ==
 	       ARCHIVE_OK) {
@@ -154,22 +245,21 @@ static int apply_xattrs(struct unpacker *u, struct archive_entry *e, int fd,
 			u->counts.xattrs_dropped++;
 			continue;
 		}
-		int r;
-		if (fd >= 0)
-			r = fsetxattr(fd, name, value, size, 0) < 0 ? -errno : 0;
-		else
-			r = fs_xattr_set_at(pfd, last, name, value, size);
-		if (r == -EPERM || r == -ENOTSUP || r == -EACCES) {
-			if (u->counts.xattrs_failed++ == 0)
-				snprintf(u->counts.first_failed_xattr,
-					 sizeof(u->counts.first_failed_xattr),
-					 "%s", name);
-			continue;
-		}
+		has_access |= !strcmp(name, XATTR_ACL_ACCESS);
+		has_default |= !strcmp(name, XATTR_ACL_DEFAULT);
+		int r = set_xattr(u, fd, pfd, last, name, value, size,
+				  dir_acl);
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	int r = 0;
+	if (!has_access)
+		r = set_text_acl(u, e, ARCHIVE_ENTRY_ACL_TYPE_ACCESS,
+				 XATTR_ACL_ACCESS, fd, pfd, last, dir_acl);
+	if (r == 0 && !has_default)
+		r = set_text_acl(u, e, ARCHIVE_ENTRY_ACL_TYPE_DEFAULT,
+				 XATTR_ACL_DEFAULT, fd, pfd, last, dir_acl);
+	return r;
 }
 
 static void entry_times(struct archive_entry *e, struct timespec ts[2])
@@ -337,7 +427,7 @@ static int make_regular(struct unpacker *u, struct archive *a,
 		if (r == 0 && fchmod(fd, real_mode(u, S_IFREG, perm)) < 0)
 			r = -errno;
 		if (r == 0)
-			r = apply_xattrs(u, e, fd, -1, NULL);
+			r = apply_xattrs(u, e, fd, -1, NULL, NULL);
 		struct timespec ts[2];
 		entry_times(e, ts);
 		if (r == 0 && futimens(fd, ts) < 0)
@@ -367,17 +457,22 @@ static int make_dir(struct unpacker *u, struct archive_entry *e, int pfd,
 			    strerror(en));
 	}
 	mode_t perm = archive_entry_perm(e);
+	struct deferred_acl acl = { NULL, 0 };
 	int r = apply_owner(u, fd, S_IFDIR, archive_entry_uid(e),
 			    archive_entry_gid(e), perm);
 	if (r == 0)
-		r = apply_xattrs(u, e, fd, -1, NULL);
+		r = apply_xattrs(u, e, fd, -1, NULL, &acl);
 	close(fd);
+	if (r == 0) {
+		struct timespec ts[2];
+		entry_times(e, ts);
+		r = defer_dir(u, path, perm, ts, &acl, existed);
+	}
+	free(acl.value);
 	if (r < 0)
 		return fail(err, errlen, r, "entry '%s': %s", disp(path),
 			    strerror(-r));
-	struct timespec ts[2];
-	entry_times(e, ts);
-	return defer_dir(u, path, perm, ts);
+	return 0;
 }
 
 /* Symlinks, devices and fifos: metadata by name, never following. */
@@ -393,7 +488,7 @@ static int finish_special(struct unpacker *u, struct archive_entry *e,
 		if (fchmodat(pfd, last, m, 0) < 0)
 			return -errno;
 	}
-	int r = apply_xattrs(u, e, -1, pfd, last);
+	int r = apply_xattrs(u, e, -1, pfd, last, NULL);
 	if (r < 0)
 		return r;
 	struct timespec ts[2];
@@ -464,16 +559,21 @@ static int apply_root(struct unpacker *u, struct archive_entry *e,
 	if (fd < 0)
 		return -errno;
 	mode_t perm = archive_entry_perm(e);
+	struct deferred_acl acl = { NULL, 0 };
 	int r = apply_owner(u, fd, S_IFDIR, archive_entry_uid(e),
 			    archive_entry_gid(e), perm);
 	if (r == 0)
-		r = apply_xattrs(u, e, fd, -1, NULL);
+		r = apply_xattrs(u, e, fd, -1, NULL, &acl);
 	close(fd);
+	if (r == 0) {
+		struct timespec ts[2];
+		entry_times(e, ts);
+		r = defer_dir(u, "", perm, ts, &acl, true);
+	}
+	free(acl.value);
 	if (r < 0)
 		return fail(err, errlen, r, "layer root: %s", strerror(-r));
-	struct timespec ts[2];
-	entry_times(e, ts);
-	return defer_dir(u, "", perm, ts);
+	return 0;
 }
 
 int unpacker_entry(struct unpacker *u, struct archive *a,
@@ -592,6 +692,21 @@ int unpacker_entry(struct unpacker *u, struct archive *a,
 	return r;
 }
 
+/* A directory's default ACL, now that its children are in (a
+ * refusal is counted like any xattr's); or the one an earlier member of
+ * the same name gave, removed. */
+static int finish_default_acl(struct unpacker *u, int fd,
+			      const struct dir_meta *d)
+{
+	if (d->default_acl)
+		return set_xattr(u, fd, -1, NULL, XATTR_ACL_DEFAULT,
+				 d->default_acl, d->default_acl_len, NULL);
+	if (d->clear_default && fremovexattr(fd, XATTR_ACL_DEFAULT) < 0 &&
+	    errno != ENODATA && errno != ENOTSUP)
+		return -errno;
+	return 0;
+}
+
 int unpacker_finish(struct unpacker *u, char *err, size_t errlen)
 {
 	bool root_done = false;
@@ -603,9 +718,10 @@ int unpacker_finish(struct unpacker *u, char *err, size_t errlen)
 		if (fd < 0)
 			return fail(err, errlen, fd, "directory '%s': %s",
 				    disp(d->path), strerror(-fd));
-		int r = 0;
-		if (fchmod(fd, real_mode(u, S_IFDIR, d->mode)) < 0 ||
-		    futimens(fd, d->times) < 0)
+		int r = finish_default_acl(u, fd, d);
+		if (r == 0 &&
+		    (fchmod(fd, real_mode(u, S_IFDIR, d->mode)) < 0 ||
+		     futimens(fd, d->times) < 0))
 			r = -errno;
 		close(fd);
 		if (r < 0)

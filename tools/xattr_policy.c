@@ -67,6 +67,12 @@ bool xattr_is_private(const char *name)
 	       strcmp(name, XATTR_OVERRIDE_STAT) == 0;
 }
 
+bool xattr_is_posix_acl(const char *name)
+{
+	return strcmp(name, XATTR_ACL_ACCESS) == 0 ||
+	       strcmp(name, XATTR_ACL_DEFAULT) == 0;
+}
+
 bool xattr_is_overlay_opaque(const char *name)
 {
 	return strcmp(name, "trusted.overlay.opaque") == 0 ||

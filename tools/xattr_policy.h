@@ -27,6 +27,12 @@
 /* True for bookkeeping names that must not be exported or imported. */
 bool xattr_is_private(const char *name);
 
+/* The POSIX ACLs' xattrs, the only system.* names a layer carries
+ * (others belong to one filesystem, such as NFSv4's ACLs). */
+#define XATTR_ACL_ACCESS "system.posix_acl_access"
+#define XATTR_ACL_DEFAULT "system.posix_acl_default"
+bool xattr_is_posix_acl(const char *name);
+
 /* The override_stat names, most specific first: containers/storage's
  * user.containers.override_stat, then fuse-overlayfs's two. */
 extern const char *const xattr_override_names[3];

@@ -297,12 +297,17 @@ def file_digest(path):
     return h.hexdigest()
 
 
-def snapshot(root, content=True, xattrs=False, inodes=False, times=False):
+ACL_XATTRS = ("system.posix_acl_access", "system.posix_acl_default")
+
+
+def snapshot(root, content=True, xattrs=False, inodes=False, times=False,
+             acls=False):
     """A comparable description of the tree under root.
 
     Maps each relative path to a tuple of what a user sees: type, mode,
     owner, size, content digest, link target, device numbers, and
-    optionally xattrs (user.* and security.capability) and inode numbers.
+    optionally xattrs (user.* and security.capability; with acls, the
+    POSIX ACLs' system.posix_acl_* too) and inode numbers.
     """
     out = {}
     for dirpath, dirnames, filenames in os.walk(root):
@@ -326,7 +331,8 @@ def snapshot(root, content=True, xattrs=False, inodes=False, times=False):
                 try:
                     names = sorted(n for n in os.listxattr(full)
                                    if n.startswith("user.")
-                                   or n == "security.capability")
+                                   or n == "security.capability"
+                                   or (acls and n in ACL_XATTRS))
                     entry["xattrs"] = {n: os.getxattr(full, n) for n in names}
                 except OSError:
                     entry["xattrs"] = None
@@ -336,6 +342,28 @@ def snapshot(root, content=True, xattrs=False, inodes=False, times=False):
                 entry["mtime"] = st.st_mtime_ns
             out[rel] = entry
     return out
+
+
+ACL_USER_OBJ, ACL_USER, ACL_GROUP_OBJ, ACL_GROUP, ACL_MASK, ACL_OTHER = \
+    0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+
+
+def acl_value(entries):
+    """The binary value of system.posix_acl_* for entries, a list of
+    (tag, perm, id) (id None for the owner, owning group, mask and
+    other), sorted here as the kernel wants them."""
+    out = struct.pack("<I", 2)
+    for tag, perm, qual in sorted(entries,
+                                  key=lambda e: (e[0], e[2] or 0)):
+        out += struct.pack("<HHI", tag, perm,
+                           0xFFFFFFFF if qual is None else qual)
+    return out
+
+
+def acl_entries(value):
+    """The (tag, perm, id) entries of an ACL xattr value."""
+    return [(t, p, None if i == 0xFFFFFFFF else i)
+            for t, p, i in struct.iter_unpack("<HHI", value[4:])]
 
 
 # Known bugs (reported) make their tests skip with the reason, unless

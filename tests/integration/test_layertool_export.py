@@ -353,6 +353,76 @@ class TestIndexedHardLinks(ExportTestBase):
         self.assertIn("--lower", err)
 
 
+class TestAcls(ExportTestBase):
+    """POSIX ACLs travel with the layer, as their system.posix_acl_*
+    xattr values (what container engines apply on unpacking): ACLs of
+    lower files and directories changed through the mount, ones set
+    through it, ones inherited from a default ACL, and a metadata-only
+    copy's ACL."""
+
+    RW_FOR = staticmethod(lambda uid: lfstest.acl_value([
+        (lfstest.ACL_USER_OBJ, 6, None), (lfstest.ACL_USER, 6, uid),
+        (lfstest.ACL_GROUP_OBJ, 4, None), (lfstest.ACL_MASK, 6, None),
+        (lfstest.ACL_OTHER, 0, None)]))
+    INHERIT = lfstest.acl_value([
+        (lfstest.ACL_USER_OBJ, 7, None), (lfstest.ACL_USER, 7, 1234),
+        (lfstest.ACL_GROUP_OBJ, 5, None), (lfstest.ACL_GROUP, 7, 77),
+        (lfstest.ACL_MASK, 7, None), (lfstest.ACL_OTHER, 5, None)])
+
+    def test_acls_survive_export_and_import(self):
+        low = self.layer("low", {"etc/secret": "s", "etc/plain": "p",
+                                 "etc/big": "b" * 5000, "share/": None,
+                                 "share/old": "old"})
+        acl = lfstest.ACL_XATTRS[0]
+        os.setxattr(os.path.join(low, "etc", "secret"), acl,
+                    self.RW_FOR(1000))
+        os.setxattr(os.path.join(low, "etc", "big"), acl, self.RW_FOR(1001))
+        os.setxattr(os.path.join(low, "share"), lfstest.ACL_XATTRS[1],
+                    self.INHERIT)
+        m = self.mount_rw([low])
+        p = lambda *a: os.path.join(m.path, *a)  # noqa: E731
+        # A lower file's ACL through a metadata-only copy: chmod changes
+        # its mask.
+        os.chmod(p("etc", "secret"), 0o640)
+        # An ACL set through the mount on a lower file, one removed.
+        os.setxattr(p("etc", "plain"), acl, self.RW_FOR(2000))
+        os.removexattr(p("etc", "big"), acl)
+        # Inherited in a lower directory with a default ACL.
+        with open(p("share", "new"), "w") as f:
+            f.write("new")
+        os.mkdir(p("share", "sub"))
+        os.chmod(p("share", "old"), 0o600)
+        want = lfstest.snapshot(m.path, xattrs=True, acls=True)
+        self.assertEqual(os.getxattr(p("share", "sub"),
+                                     lfstest.ACL_XATTRS[1]), self.INHERIT)
+        self.assertIn(acl, os.listxattr(p("share", "new")))
+        self.assertNotIn(acl, os.listxattr(p("etc", "big")))
+        self.assertEqual(m.unmount(), 0)
+
+        out = self.path("layer.tar")
+        self.export(["--lower", low, "--work", m.work, m.upper, out])
+        with tarfile.open(out) as t:
+            carried = {mb.name: sorted(k for k in mb.pax_headers
+                                       if "posix_acl" in k)
+                       for mb in t.getmembers()}
+        access = "SCHILY.xattr." + acl
+        default = "SCHILY.xattr." + lfstest.ACL_XATTRS[1]
+        self.assertEqual(carried["etc/secret"], [access])
+        self.assertEqual(carried["etc/plain"], [access])
+        self.assertEqual(carried["etc/big"], [])
+        self.assertEqual(carried["share/new"], [access])
+        self.assertEqual(carried["share/sub"], [access, default])
+        self.assertEqual(carried["share"], [default])
+
+        img = self.path("img")
+        r = lt.run_layertool(["import", out, img])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(r.stderr, b"")
+        mnt = self.mount(lt.image_layers(img) + [low])
+        self.assertEqual(lfstest.snapshot(mnt.path, xattrs=True, acls=True),
+                         want)
+
+
 class TestExportFormat(ExportTestBase):
 
     def upper_tree(self):

@@ -8,6 +8,7 @@ import pty
 import shutil
 import stat
 import subprocess
+import tarfile
 
 import lfstest
 import layertool_util as lt
@@ -393,6 +394,95 @@ class TestImportRefused(ImportTestBase):
 
     def test_missing_source(self):
         self.refused(self.path("nothing.tar"), "No such file")
+
+
+class TestImportAcls(ImportTestBase):
+    """POSIX ACLs in an archive, in either form: GNU tar --acls and bsdtar
+    write them as text (SCHILY.acl.*); layertool export and GNU tar
+    --xattrs as the binary system.posix_acl_* xattr values.  A default
+    ACL is set once the directory's members are in, so that they keep
+    the ACLs (or none) the archive gives them."""
+
+    MASKED = lfstest.acl_value([
+        (lfstest.ACL_USER_OBJ, 6, None), (lfstest.ACL_USER, 5, 1234),
+        (lfstest.ACL_GROUP_OBJ, 7, None), (lfstest.ACL_GROUP, 6, 77),
+        (lfstest.ACL_MASK, 4, None), (lfstest.ACL_OTHER, 0, None)])
+    DEFAULT = lfstest.acl_value([
+        (lfstest.ACL_USER_OBJ, 7, None), (lfstest.ACL_USER, 7, 1234),
+        (lfstest.ACL_GROUP_OBJ, 5, None), (lfstest.ACL_MASK, 7, None),
+        (lfstest.ACL_OTHER, 5, None)])
+
+    def source(self):
+        """A tree with an access ACL whose mask hides part of the owning
+        group's entry, a directory with a default ACL whose file was
+        made before it (so has none), and a plain file."""
+        src = self.layer("src", {"fa": "a", "dd/kid": "k", "plain": "p"})
+        os.setxattr(os.path.join(src, "fa"), lfstest.ACL_XATTRS[0],
+                    self.MASKED)
+        os.setxattr(os.path.join(src, "dd"), lfstest.ACL_XATTRS[1],
+                    self.DEFAULT)
+        return src
+
+    def archive(self, src, *how):
+        out = self.path("acls%d.tar" % len(how))
+        subprocess.run(["tar", "--format=pax", "--numeric-owner"] +
+                       list(how) + ["-C", src, "-cf", out, "."],
+                       check=True, capture_output=True)
+        return out
+
+    def assert_acls_kept(self, src, img):
+        layer = lt.image_layers(img)[0]
+        want = lfstest.snapshot(src, xattrs=True, acls=True)
+        self.assertEqual(lfstest.snapshot(layer, xattrs=True, acls=True),
+                         want)
+        self.assertEqual(os.getxattr(os.path.join(layer, "fa"),
+                                     lfstest.ACL_XATTRS[0]), self.MASKED)
+        self.assertEqual(stat.S_IMODE(os.lstat(os.path.join(
+            layer, "fa")).st_mode), 0o640)
+        self.assertNotIn(lfstest.ACL_XATTRS[0],
+                         os.listxattr(os.path.join(layer, "dd", "kid")))
+
+    def test_text_acls(self):
+        self.require_tool("tar")
+        src = self.source()
+        tar = self.archive(src, "--acls")
+        with tarfile.open(tar) as t:
+            fa = t.getmember("./fa")
+        self.assertIn("SCHILY.acl.access", fa.pax_headers)
+        self.assertFalse([k for k in fa.pax_headers if "xattr" in k])
+        self.assert_acls_kept(src, self.import_ok(tar, self.path("img")))
+
+    def test_xattr_acls(self):
+        self.require_tool("tar")
+        src = self.source()
+        tar = self.archive(src, "--xattrs", "--xattrs-include=system.*")
+        with tarfile.open(tar) as t:
+            fa = t.getmember("./fa")
+        self.assertIn("SCHILY.xattr.system.posix_acl_access",
+                      fa.pax_headers)
+        self.assertNotIn("SCHILY.acl.access", fa.pax_headers)
+        self.assert_acls_kept(src, self.import_ok(tar, self.path("img")))
+
+    def test_rootless_import_leaves_acls_out(self):
+        """Rootless, owners are records and ACL ids would name host
+        users: no ACL is set, and the import says so once."""
+        self.require_tool("tar", "setpriv")
+        tar = self.archive(self.source(), "--acls")
+        home = self.mkdirs("home")
+        os.chown(home, 65534, 65534)
+        img = os.path.join(home, "img")
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                            "--clear-groups", lt.LAYERTOOL, "import", tar,
+                            img], capture_output=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        lines = r.stderr.decode().splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("system.posix_acl", lines[0])
+        layer = lt.image_layers(img)[0]
+        for dirpath, dirs, files in os.walk(layer):
+            for n in dirs + files:
+                got = set(os.listxattr(os.path.join(dirpath, n)))
+                self.assertFalse(got & set(lfstest.ACL_XATTRS), n)
 
 
 class TestImportRootless(ImportTestBase):
