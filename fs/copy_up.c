@@ -21,6 +21,7 @@
 #include "lf_common.h"
 #include "metacopy.h"
 #include "override.h"
+#include "xattr_ops.h"
 #include "xattr_private.h"
 
 /* ---- one copy-up per node at a time ------------------------------- */
@@ -407,25 +408,6 @@ static int stage_regular(struct lfs *fs, int src, const struct stat *st,
 	return dfd;
 }
 
-/*
- * Whether a file created in dir's upper directory pfd inherits a default
- * ACL there.  A copy must not: it keeps the lower file's ACLs exactly.
- * Learned once per directory; an xattr change on it forgets it
- * (xattr_ops.c).
- */
-static bool upper_dir_has_default_acl(struct node *dir, int pfd)
-{
-	unsigned f = node_flags(dir);
-	if (f & N_DEFACL_KNOWN)
-		return f & N_DEFACL;
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
-	ssize_t r = getxattr(proc, "system.posix_acl_default", NULL, 0);
-	bool has = r > 0 || (r < 0 && errno != ENODATA && errno != ENOTSUP);
-	node_set_flag(dir, N_DEFACL_KNOWN | (has ? N_DEFACL : 0));
-	return has;
-}
-
 /* Opens the source of a copy for reading and stats it. */
 static int open_source(struct lfs *fs, struct node *n, int layer,
 		       struct stat *st)
@@ -490,7 +472,7 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	char tmp_name[64], key[INDEX_KEY_MAX];
 	const char *tmp = NULL;
 	if (fs->link_unnamed == LINK_UNNAMED_NONE || indexed ||
-	    upper_dir_has_default_acl(n->parent, pfd)) {
+	    xattr_dir_has_default_acl(n->parent, pfd)) {
 		lfs_tmp_name(fs, tmp_name, sizeof(tmp_name));
 		tmp = tmp_name;
 	}

@@ -13,8 +13,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "copy_up.h"
@@ -29,6 +31,7 @@
 #include "override.h"
 #include "tmpfile.h"
 #include "whiteout_ops.h"
+#include "xattr_ops.h"
 #include "xattr_private.h"
 
 struct new_entry {
@@ -99,6 +102,81 @@ static void fix_staged_group(fuse_req_t req, struct slot *s, int workfd,
 	fchmodat(workfd, tmp, mode, 0);
 }
 
+/* The default ACL of the directory at pfd (malloc'd) in *acl, or NULL
+ * when it has none. */
+static int default_acl_read(int pfd, char **acl, size_t *len)
+{
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	*acl = NULL;
+	ssize_t n = getxattr(proc, "system.posix_acl_default", NULL, 0);
+	if (n > 0) {
+		*acl = malloc((size_t)n);
+		if (!*acl)
+			return -ENOMEM;
+		n = getxattr(proc, "system.posix_acl_default", *acl, (size_t)n);
+	}
+	if (n <= 0) {
+		int e = n < 0 ? errno : 0;
+		free(*acl);
+		*acl = NULL;
+		return e == ENODATA || e == ENOTSUP ? 0 : -e;
+	}
+	*len = (size_t)n;
+	return 0;
+}
+
+/*
+ * Where an entry is made before it is swapped in over a 0/0 device
+ * whiteout: workdir, unless the real parent hands down a default ACL,
+ * which the entry would have inherited there (kernel overlayfs gives it
+ * too).  Then a directory of workdir, *stage, given the same default ACL
+ * holds it, and the upper filesystem applies the ACL (the umask ignored,
+ * the access ACL masked by the mode) as in the parent.  tmp becomes the
+ * entry's path from workdir; stage is "" when not needed.
+ */
+static int stage_prepare(struct lfs *fs, struct slot *s, char *stage,
+			 size_t stage_len, char *tmp, size_t tmp_len)
+{
+	char leaf[64], *acl = NULL;
+	size_t len = 0;
+	stage[0] = 0;
+	lfs_tmp_name(fs, leaf, sizeof(leaf));
+	snprintf(tmp, tmp_len, "%s", leaf);
+	if (!xattr_dir_has_default_acl(s->dir, s->pfd))
+		return 0;
+	int r = default_acl_read(s->pfd, &acl, &len);
+	if (r < 0 || !acl)
+		return r;
+	lfs_tmp_name(fs, stage, stage_len);
+	r = mkdirat(fs->work_fd, stage, 0700) < 0 ? -errno : 0;
+	if (r == 0) {
+		int dfd = openat(fs->work_fd, stage,
+				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					 O_CLOEXEC);
+		if (dfd < 0 || fsetxattr(dfd, "system.posix_acl_default", acl,
+					 len, 0) < 0)
+			r = -errno;
+		if (dfd >= 0)
+			close(dfd);
+		if (r < 0)
+			unlinkat(fs->work_fd, stage, AT_REMOVEDIR);
+	}
+	free(acl);
+	if (r < 0) {
+		stage[0] = 0;
+		return r;
+	}
+	snprintf(tmp, tmp_len, "%s/%s", stage, leaf);
+	return 0;
+}
+
+static void stage_done(struct lfs *fs, const char *stage)
+{
+	if (stage[0])
+		unlinkat(fs->work_fd, stage, AT_REMOVEDIR);
+}
+
 /* Ownership kept in an xattr (rootless without chown).  The mode kept
  * is the one the entry was created with, after the caller's umask or
  * the parent's default ACL, not the one asked for. */
@@ -130,17 +208,21 @@ static int create_entry(struct lfs *fs, fuse_req_t req, struct slot *s,
 	bool is_dir = S_ISDIR(ne->mode);
 	/* A directory that replaces a removed one hides what lies below. */
 	bool need_opaque = is_dir && s->wh_upper && s->below;
-	char tmp[64];
+	char stage[64] = "", tmp[136];
 	int r;
 
 	if (s->visible)
 		return -EEXIST;
 	if (s->wh_chardev) {
 		/* NAME holds a 0/0 device: build the entry aside and swap. */
-		lfs_tmp_name(fs, tmp, sizeof(tmp));
-		r = make_at(fs, req, fs->work_fd, tmp, ne);
-		if (r < 0)
+		r = stage_prepare(fs, s, stage, sizeof(stage), tmp,
+				  sizeof(tmp));
+		if (r == 0)
+			r = make_at(fs, req, fs->work_fd, tmp, ne);
+		if (r < 0) {
+			stage_done(fs, stage);
 			return r;
+		}
 		fix_staged_group(req, s, fs->work_fd, tmp);
 	} else {
 		r = make_at(fs, req, s->pfd, name, ne);
@@ -179,8 +261,10 @@ static int create_entry(struct lfs *fs, fuse_req_t req, struct slot *s,
 			ne->fd = -1;
 		}
 		unlinkat(atfd, at, is_dir ? AT_REMOVEDIR : 0);
+		stage_done(fs, stage);
 		return r;
 	}
+	stage_done(fs, stage);
 
 	uint64_t ino = lfs_compose_ino(fs, fs->upper, st->st_ino);
 	r = dcache_add(s->dc, name, (uint16_t)fs->upper,

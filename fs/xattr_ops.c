@@ -167,6 +167,20 @@ static ssize_t visible_names(struct node *n, struct real_file *rf,
 	return (ssize_t)keep;
 }
 
+bool xattr_dir_has_default_acl(struct node *dir, int pfd)
+{
+	unsigned f = node_flags(dir);
+	if (f & N_DEFACL_KNOWN)
+		return f & N_DEFACL;
+	/* By path: pfd may be an O_PATH descriptor. */
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	ssize_t r = getxattr(proc, "system.posix_acl_default", NULL, 0);
+	bool has = r > 0 || (r < 0 && errno != ENODATA && errno != ENOTSUP);
+	node_set_flag(dir, N_DEFACL_KNOWN | (has ? N_DEFACL : 0));
+	return has;
+}
+
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		 size_t size)
 {

@@ -11,4 +11,12 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
+/*
+ * Whether an entry created in dir's upper directory pfd inherits a
+ * default ACL there: a copy-up must not (it keeps the lower file's ACLs
+ * exactly), and an entry made aside must get it all the same.  Learned
+ * once per directory; an xattr change on it forgets it.
+ */
+bool xattr_dir_has_default_acl(struct node *dir, int pfd);
+
 #endif

@@ -5,6 +5,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -529,6 +530,52 @@ class CopyOnWrite(LayerfsTestCase):
                 acl = self.run_cmd(["getfacl", "-cn", p]).stdout.decode()
                 self.assertNotIn("4321", acl, p)
                 self.assertEqual(stat.S_IMODE(os.stat(p).st_mode), mode, p)
+
+    def test_entry_made_over_a_whiteout_inherits_the_default_acl(self):
+        """With whiteout=overlay, an entry made where a lower one was
+        removed is built in workdir and swapped in over the 0/0 device:
+        it must get the default ACL of its directory all the same (the
+        kernel's overlayfs and a plain directory give it), masked by the
+        mode it was made with, the umask ignored; a directory gets the
+        default ACL too."""
+        self.require_tool("setfacl", "getfacl")
+        low = self.layer("low-wh-dacl", {"d/f": b"f", "d/sub/x": b"x",
+                                         "d/p": b"p"})
+        self.run_cmd(["setfacl", "-d", "-m", "u:4321:rwx,g:77:r-x",
+                      os.path.join(low, "d")])
+        for opts in ((), ("whiteout=overlay",)):
+            with self.subTest(opts=opts):
+                m = self.mount_rw([low], opts=opts,
+                                  name="wh-dacl-%d" % len(opts))
+                d = os.path.join(m.path, "d")
+                os.unlink(os.path.join(d, "f"))
+                shutil.rmtree(os.path.join(d, "sub"))
+                os.unlink(os.path.join(d, "p"))
+                old = os.umask(0o077)
+                try:
+                    fd = os.open(os.path.join(d, "f"),
+                                 os.O_CREAT | os.O_WRONLY, 0o640)
+                    os.close(fd)
+                    os.mkdir(os.path.join(d, "sub"), 0o750)
+                    os.mkfifo(os.path.join(d, "p"), 0o644)
+                finally:
+                    os.umask(old)
+                want = {"f": ("user:4321:rwx\t#effective:r--", 0o640),
+                        "sub": ("user:4321:rwx\t#effective:r-x", 0o750),
+                        "p": ("user:4321:rwx\t#effective:r--", 0o644)}
+                for n, (entry, mode) in want.items():
+                    p = os.path.join(d, n)
+                    acl = self.run_cmd(["getfacl", "-n", p]).stdout.decode()
+                    self.assertIn(entry, acl, (n, acl))
+                    self.assertEqual(stat.S_IMODE(os.stat(p).st_mode), mode,
+                                     n)
+                sub = self.run_cmd(["getfacl", "-n", os.path.join(
+                    d, "sub")]).stdout.decode()
+                self.assertIn("default:user:4321:rwx", sub)
+                # No staging directory left behind.
+                self.assertEqual([n for n in os.listdir(os.path.join(
+                    m.work, "work")) if n.startswith("#")], [])
+                self.assertEqual(m.unmount(), 0)
 
     def test_change_lands_with_the_copy_up(self):
         """chmod and chown of a lower file are made on the staged copy,
