@@ -4,7 +4,8 @@ Random lower layers (two or three: nested directories, files of varied
 sizes, a few over 128 KiB and some sparse, symlinks, hard links, `.wh.`
 whiteouts of lower names, opaque directories, files over directories and
 directories over files, user.* xattrs, varied modes including set-id and
-sticky bits, varied owners) are written in the OCI form for layerfs and
+sticky bits, varied owners, POSIX access ACLs on some entries and
+default ACLs on some directories) are written in the OCI form for layerfs and
 converted to the kernel's form for overlayfs with the helpers of
 test_differential and overlay_util.  Both are mounted with an upper
 layer, and one random sequence of operations runs on each, same path on
@@ -13,7 +14,9 @@ umasks), writes at offsets (holes, files over 128 KiB), appends,
 truncates, unlinks, mkdir, rmdir (empty or not), recursive removes,
 renames of files and directories (plain, RENAME_NOREPLACE,
 RENAME_EXCHANGE, over existing targets, into themselves), link, symlink,
-chmod, chown, utimes, set/remove/get/list of user.* xattrs, reads,
+chmod, chown, utimes, set/remove/get/list of user.* xattrs, access
+and default ACLs set or removed (named entries for the unprivileged
+user and its groups, masks that hide part of what they grant), reads,
 listings, stats, fallocate (allocate, punch a hole, zero a range),
 copy_file_range, unnamed files (O_TMPFILE) named by link(2) or not,
 and descriptors opened before other operations
@@ -28,7 +31,7 @@ with what it returned, or the errno) must be the same on both; every
 few operations, at the end, after an unmount and a remount of both on
 the same upper layers, and at the end of more operations after that,
 the whole merged trees must be the same: names, types, modes, owners,
-sizes, contents, link targets, user xattrs, st_nlink of non-directories
+sizes, contents, link targets, user xattrs, ACLs, st_nlink of non-directories
 and which names share an inode.  Every 100 operations, the upper layer
 is also exported by `layertool export` (with the mount's lower layers
 and work directory, the mount live and synced, as `layerrun commit`
@@ -134,8 +137,10 @@ import sys
 import layertool_util as lt
 import lfstest
 import overlay_util as ovl
-from lfstest import (LayerfsTestCase, RENAME_EXCHANGE, RENAME_NOREPLACE,
-                     renameat2, snapshot)
+from lfstest import (ACL_GROUP, ACL_GROUP_OBJ, ACL_MASK, ACL_OTHER,
+                     ACL_USER, ACL_USER_OBJ, ACL_XATTRS, LayerfsTestCase,
+                     RENAME_EXCHANGE, RENAME_NOREPLACE, acl_value, renameat2,
+                     snapshot)
 from test_differential import kernel_copies
 
 KERNEL_OPTS = "redirect_dir=on,index=on"
@@ -152,6 +157,26 @@ USER_CALLER = (USER[0], USER[1], list(USER))
 XATTRS = ("user.a", "user.b", "user.c")
 # layerfs's private namespaces (see the docstring).
 PRIVATE_XATTRS = ("user.overlay.t", "user.layerfs.t")
+# POSIX ACLs the layers and the operations give (binary xattr values):
+# named entries for the unprivileged caller, its group and others, with
+# masks that hide some of what they grant.
+ACCESS_ACLS = tuple(acl_value(e) for e in (
+    [(ACL_USER_OBJ, 6, None), (ACL_USER, 6, USER[0]),
+     (ACL_GROUP_OBJ, 4, None), (ACL_MASK, 6, None),
+     (ACL_OTHER, 0, None)],
+    [(ACL_USER_OBJ, 7, None), (ACL_USER, 7, 65534),
+     (ACL_GROUP_OBJ, 5, None), (ACL_GROUP, 7, USER[2]),
+     (ACL_MASK, 5, None), (ACL_OTHER, 5, None)],
+    [(ACL_USER_OBJ, 6, None), (ACL_GROUP_OBJ, 0, None),
+     (ACL_GROUP, 6, USER[1]), (ACL_MASK, 6, None),
+     (ACL_OTHER, 4, None)]))
+DEFAULT_ACLS = tuple(acl_value(e) for e in (
+    [(ACL_USER_OBJ, 7, None), (ACL_USER, 7, USER[0]),
+     (ACL_GROUP_OBJ, 5, None), (ACL_MASK, 7, None),
+     (ACL_OTHER, 5, None)],
+    [(ACL_USER_OBJ, 7, None), (ACL_GROUP_OBJ, 0, None),
+     (ACL_GROUP, 3, USER[2]), (ACL_MASK, 3, None),
+     (ACL_OTHER, 0, None)]))
 DEFAULT_OPS = 1500
 # How often the upper layer is exported and imported again.
 EXPORT_EVERY = 100
@@ -292,6 +317,10 @@ def gen_layers(test, rng):
             if mine[p] != "p" and rng.random() < 0.25:
                 for name in rng.sample(XATTRS, rng.randint(1, 2)):
                     os.setxattr(full, name, b"L%d-%s" % (li, p.encode()))
+            if rng.random() < 0.1:
+                os.setxattr(full, ACL_XATTRS[0], rng.choice(ACCESS_ACLS))
+            if mine[p] == "d" and rng.random() < 0.15:
+                os.setxattr(full, ACL_XATTRS[1], rng.choice(DEFAULT_ACLS))
         view.update(mine)
     return list(reversed(roots))
 
@@ -328,7 +357,7 @@ def symlink_target(rng):
 def tree(root):
     """The whole merged tree: lfstest.snapshot with xattrs, plus st_nlink
     of non-directories and the sets of names sharing an inode."""
-    snap = snapshot(root, xattrs=True, inodes=True)
+    snap = snapshot(root, xattrs=True, inodes=True, acls=True)
     groups = {}
     for rel, e in snap.items():
         ino = e.pop("ino")
@@ -470,10 +499,10 @@ class Generator:
              "fd_close", "reserved", "fallocate", "copy_range", "seek",
              "fd_fallocate", "fd_mmap_write", "fd_seek", "at_create",
              "at_mkdir", "at_remove", "at_rename", "at_stat", "fd_chown",
-             "fd_utime", "fd_setxattr", "tmpfile"],
+             "fd_utime", "fd_setxattr", "tmpfile", "setacl"],
             [6, 8, 4, 5, 4, 5, 4, 4, 1, 10, 4, 3, 1, 3, 3, 2, 3, 2, 1, 1, 2, 2,
              5, 6, 3, 2, 1, 1, 2, 2, 0.5, 2, 2, 1, 1, 2, 1, 2, 1, 1, 2,
-             1, 1, 1, 1, 1])[0]
+             1, 1, 1, 1, 1, 2])[0]
         f = rng.random() < 0.8   # follow symlinks
         if kind == "create":
             return (kind, self.pick("f", new=0.4),
@@ -546,6 +575,12 @@ class Generator:
             return (kind, self.pick(), rng.randint(0, 2 << 30) * 1000,
                     rng.randint(0, 2 << 30) * 1000 + rng.choice((0, 123456)),
                     f)
+        if kind == "setacl":
+            # An access or a default ACL set (None: removed).
+            which = rng.randrange(2)
+            values = (ACCESS_ACLS, DEFAULT_ACLS)[which]
+            value = rng.choice(values) if rng.random() < 0.75 else None
+            return (kind, self.pick("d" if which else None), which, value, f)
         if kind in ("setxattr", "removexattr", "getxattr"):
             name = rng.choice(XATTRS) if rng.random() < 0.97 \
                 else rng.choice(PRIVATE_XATTRS)
@@ -743,6 +778,14 @@ def _apply(root, op, fds):
     if kind == "removexattr":
         os.removexattr(j(op[1]), op[2], follow_symlinks=op[3])
         return []
+    if kind == "setacl":
+        _, rel, which, value, f = op
+        name = ACL_XATTRS[which]
+        if value is None:
+            os.removexattr(j(rel), name, follow_symlinks=f)
+        else:
+            os.setxattr(j(rel), name, value, follow_symlinks=f)
+        return [stat_view(os.stat(j(rel), follow_symlinks=f))]
     if kind == "getxattr":
         return [os.getxattr(j(op[1]), op[2], follow_symlinks=op[3])]
     if kind == "listxattr":
