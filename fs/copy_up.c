@@ -17,6 +17,7 @@
 #include "dcache.h"
 #include "dgap.h"
 #include "dirfd_cache.h"
+#include "fileattr.h"
 #include "index.h"
 #include "lf_common.h"
 #include "metacopy.h"
@@ -425,6 +426,24 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 			   enum copy_up_kind kind, struct copy_up_stage *stage)
 {
 	int layer = node_layer(n);
+	/*
+	 * The immutable, append-only and no-dump flags go with the copy,
+	 * set once it is published (the upper filesystem would refuse to
+	 * link or rename a protected file).  The kernel's FUSE client does
+	 * not know them, so changes it would refuse for them come here: a
+	 * staged chmod or chown is refused, and a protected file is copied
+	 * with its data, neither metadata only (its data could never be
+	 * written in) nor truncated (the truncation is refused after).
+	 */
+	unsigned carried;
+	int cr = fileattr_carried(fs, n, layer, &carried);
+	if (cr < 0)
+		return cr;
+	if (carried & FILEATTR_PROTECT) {
+		if (stage || !fileattr_may_protect())
+			return -EPERM;
+		kind = CU_DATA;
+	}
 	struct attr_plan plan = {
 		.owner = !(stage && stage->sets_owner),
 		.xattrs = !(node_flags(n) & N_NOXATTR),
@@ -541,6 +560,8 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	struct stat up;
 	if (r == 0 && breaks && fstat(dfd, &up) == 0)
 		take_upper_ino(fs, n, up.st_ino);
+	if (r == 0 && carried)
+		r = fileattr_apply(dfd, carried);
 	close(dfd);
 	free(datapath);
 	if (r < 0) {

@@ -23,6 +23,7 @@
 #include "creds.h"
 #include "dcache.h"
 #include "file.h"
+#include "fileattr.h"
 #include "index.h"
 #include "inode.h"
 #include "layers.h"
@@ -618,6 +619,8 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int r = wh_is_reserved(name) ? -ENOENT : 0;
 	if (r == 0 && lfs_has_upper(fs))
 		r = name_drop_prepare(fs, dir, name, &n);
+	if (r == 0 && n)
+		r = fileattr_lower_may_go(fs, n);
 	if (r == 0)
 		r = slot_open(fs, dir, name, &s);
 	if (r < 0)
@@ -671,7 +674,9 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		r = -ENOTDIR;
 		goto out;
 	}
-	r = copy_up(fs, dir, CU_META);
+	r = fileattr_lower_may_go(fs, child);
+	if (r == 0)
+		r = copy_up(fs, dir, CU_META);
 	if (r < 0)
 		goto out;
 	/* Two directory locks: always through the ordered helper. */

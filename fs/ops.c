@@ -5,6 +5,7 @@
 
 #include "dir.h"
 #include "file.h"
+#include "fileattr.h"
 #include "inode.h"
 #include "lookup.h"
 #include "passthrough.h"
@@ -114,4 +115,5 @@ const struct fuse_lowlevel_ops lfs_ops = {
 	.fallocate = op_fallocate,
 	.copy_file_range = op_copy_file_range,
 	.lseek = op_lseek,
+	.ioctl = op_ioctl,
 };

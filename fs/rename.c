@@ -29,6 +29,7 @@
 #include "creds.h"
 #include "dcache.h"
 #include "dir.h"
+#include "fileattr.h"
 #include "inode.h"
 #include "layers.h"
 #include "lookup.h"
@@ -566,6 +567,10 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 				}
 			}
 		}
+		if (r == 0)
+			r = fileattr_lower_may_go(fs, c.src);
+		if (r == 0 && c.dst)
+			r = fileattr_lower_may_go(fs, c.dst);
 		if (r == 0 && c.dst && !(flags & RENAME_EXCHANGE) &&
 		    !node_is_dir(c.dst))
 			r = name_drop_prepare(fs, c.ddir, newname, &c.dst);

@@ -1,0 +1,52 @@
+/*
+ * File attributes (lsattr/chattr's flags, xfs_io's fsxattr) through the
+ * mount (fileattr.c).
+ */
+#ifndef LFS_FILEATTR_H
+#define LFS_FILEATTR_H
+
+#include <linux/fs.h>
+
+#include "layerfs.h"
+
+/* FS_IOC_GETFLAGS / FS_IOC_SETFLAGS and FS_IOC_FSGETXATTR /
+ * FS_IOC_FSSETXATTR, the ioctls the kernel's FUSE client sends for them;
+ * any other ioctl is ENOTTY. */
+void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+	      struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+	      size_t in_bufsz, size_t out_bufsz);
+
+/* The immutable and append-only flags (FS_IMMUTABLE_FL, FS_APPEND_FL):
+ * the upper filesystem refuses a change to such a file, so a copy gets
+ * them only once it is complete and published. */
+#define FILEATTR_PROTECT (FS_IMMUTABLE_FL | FS_APPEND_FL)
+
+/*
+ * The flags a copy-up of the regular file n, held by `layer`, carries
+ * into *flags: immutable, append-only and no-dump, what statx reports
+ * of them, so that finding none costs one statx by name.
+ */
+int fileattr_carried(struct lfs *fs, struct node *n, int layer,
+		     unsigned *flags);
+
+/*
+ * -EPERM when n is still only in a lower layer and immutable or
+ * append-only there: the kernel refuses to remove or rename such a file
+ * (or a directory), but its FUSE client does not know the flags, so
+ * layerfs refuses it instead.  Once in the upper layer, the upper
+ * filesystem refuses it itself.
+ */
+int fileattr_lower_may_go(struct lfs *fs, struct node *n);
+
+/* Whether this daemon may set FILEATTR_PROTECT flags: it holds
+ * CAP_LINUX_IMMUTABLE in the initial user namespace, the only one
+ * filesystems honour it from.  A copy that must carry them is refused
+ * (EPERM) otherwise: without them it would take changes the file
+ * refuses. */
+bool fileattr_may_protect(void);
+
+/* Adds flags to the published copy fd.  An upper filesystem without
+ * inode flags is no error: the copy goes without them. */
+int fileattr_apply(int fd, unsigned flags);
+
+#endif

@@ -1,0 +1,288 @@
+"""Inode flags through the mount (lsattr/chattr's FS_IOC_GETFLAGS and
+SETFLAGS, xfs_io's FS_IOC_FSGETXATTR): read from the layer holding the
+file, changed on its upper copy, carried by copy-up.  The immutable and
+append-only flags are held to what kernel overlayfs and a plain
+directory do with them: an append-only lower file takes appends and
+refuses overwrites, truncation and chmod; an immutable one refuses every
+change until the flag is taken off; neither is removed or renamed.
+Every test runs on kernel overlayfs too, which must agree.  Needs root (CAP_LINUX_IMMUTABLE)
+and a filesystem with inode flags under the test directory."""
+
+import errno
+import fcntl
+import os
+import stat
+import struct
+import subprocess
+
+import lfstest
+import overlay_util as ovl
+from lfstest import LayerfsTestCase
+
+FS_IOC_GETFLAGS = 0x80086601
+FS_IOC_SETFLAGS = 0x40086602
+FS_IOC_FSGETXATTR = 0x801C581F
+FS_IMMUTABLE_FL = 0x10
+FS_APPEND_FL = 0x20
+FS_NODUMP_FL = 0x40
+FS_XFLAG_IMMUTABLE = 0x8
+FS_XFLAG_APPEND = 0x10
+PROTECT = FS_IMMUTABLE_FL | FS_APPEND_FL
+
+
+def get_flags(path):
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, FS_IOC_GETFLAGS,
+                                              b"\0" * 4))[0]
+    finally:
+        os.close(fd)
+
+
+def set_flags(path, flags):
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        fcntl.ioctl(fd, FS_IOC_SETFLAGS, struct.pack("i", flags))
+    finally:
+        os.close(fd)
+
+
+def change_flags(path, add=0, drop=0):
+    set_flags(path, (get_flags(path) | add) & ~drop)
+
+
+def xflags(path):
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        buf = fcntl.ioctl(fd, FS_IOC_FSGETXATTR, b"\0" * 28)
+        return struct.unpack("I", buf[:4])[0]
+    finally:
+        os.close(fd)
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+class FileAttr(LayerfsTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.require_root()
+        probe = self.path("probe")
+        with open(probe, "w"):
+            pass
+        try:
+            change_flags(probe, add=FS_APPEND_FL)
+        except OSError as e:
+            self.skipTest("no inode flags under %s: %s"
+                          % (self.path(""), e))
+        change_flags(probe, drop=FS_APPEND_FL)
+        # Protected files would outlive the removal of the scratch
+        # directory.
+        self.before_cleanup(self.unprotect_all)
+
+    def unprotect_all(self):
+        """Takes the protecting flags off every real file (not through
+        the mounts, which may still be there)."""
+        for dirpath, dirs, files in os.walk(self.path("")):
+            dirs[:] = [d for d in dirs
+                       if not os.path.ismount(os.path.join(dirpath, d))]
+            for n in dirs + files:
+                p = os.path.join(dirpath, n)
+                if os.path.islink(p) or not (os.path.isfile(p) or
+                                             os.path.isdir(p)):
+                    continue
+                try:
+                    if get_flags(p) & PROTECT:
+                        change_flags(p, drop=PROTECT)
+                except OSError:
+                    pass
+
+    def mounts(self):
+        """A layer of files and a directory, mounted by layerfs and by
+        kernel overlayfs, each with its own upper layer."""
+        low = self.layer("low", {"app": b"log\n", "imm": b"fixed\n",
+                                 "plain": b"p\n", "dir/f": b"f"})
+        change_flags(os.path.join(low, "app"), add=FS_APPEND_FL)
+        change_flags(os.path.join(low, "imm"), add=FS_IMMUTABLE_FL)
+        change_flags(os.path.join(low, "plain"), add=FS_NODUMP_FL)
+        os.mkdir(os.path.join(low, "pdir"))
+        change_flags(os.path.join(low, "pdir"), add=FS_IMMUTABLE_FL)
+        m = self.mount_rw([low])
+        out = [("layerfs", m.path, m.upper)]
+        if lfstest.kernel_overlay_available():
+            kup, kwork, kmnt = (self.mkdirs("kup"), self.mkdirs("kwork"),
+                                self.mkdirs("kmnt"))
+            ovl.mount_overlay(kmnt, [low], kup, kwork)
+            self.before_cleanup(lambda: ovl.umount(kmnt))
+            out.append(("kernel overlayfs", kmnt, kup))
+        return out
+
+    def outcome(self, fn):
+        try:
+            fn()
+            return "ok"
+        except OSError as e:
+            return errno.errorcode[e.errno]
+
+    def test_flags_read_from_the_layer_holding_the_file(self):
+        for what, root, _ in self.mounts():
+            with self.subTest(what):
+                j = lambda n: os.path.join(root, n)  # noqa: E731
+                self.assertTrue(get_flags(j("app")) & FS_APPEND_FL)
+                self.assertTrue(get_flags(j("imm")) & FS_IMMUTABLE_FL)
+                self.assertTrue(get_flags(j("plain")) & FS_NODUMP_FL)
+                self.assertFalse(get_flags(j("dir")) & PROTECT)
+                self.assertTrue(xflags(j("imm")) & FS_XFLAG_IMMUTABLE)
+                self.assertTrue(xflags(j("app")) & FS_XFLAG_APPEND)
+                self.assertEqual(get_flags(j("plain")) & PROTECT, 0)
+
+    def test_append_only_lower_file(self):
+        """Appends go through (copying the file up), overwrites,
+        truncation and chmod are refused, on both."""
+        for what, root, upper in self.mounts():
+            p = os.path.join(root, "app")
+
+            def append():
+                with open(p, "ab") as f:
+                    f.write(b"more\n")
+
+            def overwrite():
+                with open(p, "r+b") as f:
+                    f.write(b"X")
+
+            got = (self.outcome(append), self.outcome(overwrite),
+                   self.outcome(lambda: os.truncate(p, 0)),
+                   self.outcome(lambda: os.chmod(p, 0o600)),
+                   self.outcome(lambda: open(p, "wb").close()),
+                   read(p), get_flags(p) & PROTECT)
+            self.assertEqual(got, ("ok", "EPERM", "EPERM", "EPERM",
+                                   "EPERM", b"log\nmore\n", FS_APPEND_FL),
+                             what)
+            if what == "layerfs":
+                # On the upper copy itself (kernel overlayfs keeps it in
+                # an xattr instead).
+                self.assertTrue(get_flags(os.path.join(upper, "app"))
+                                & FS_APPEND_FL)
+
+    def test_immutable_lower_file(self):
+        """Every change is refused and the data stays; chattr -i (root)
+        makes it writable through the mount, on its upper copy."""
+        for what, root, upper in self.mounts():
+            with self.subTest(what):
+                p = os.path.join(root, "imm")
+                got = [self.outcome(f) for f in (
+                    lambda: open(p, "ab").close(),
+                    lambda: os.chmod(p, 0o600),
+                    lambda: os.chown(p, 5, 5),
+                    lambda: os.utime(p, (1, 1)),
+                    lambda: os.setxattr(p, "user.x", b"1"),
+                    lambda: os.truncate(p, 0))]
+                self.assertEqual(got, ["EPERM"] * 6)
+                self.assertEqual(read(p), b"fixed\n")
+                change_flags(p, drop=FS_IMMUTABLE_FL)
+                with open(p, "ab") as f:
+                    f.write(b"now\n")
+                self.assertEqual(read(p), b"fixed\nnow\n")
+                if what == "layerfs":
+                    self.assertEqual(read(os.path.join(upper, "imm")),
+                                     b"fixed\nnow\n")
+
+    def test_protected_lower_entries_stay(self):
+        """A lower file or empty directory that is immutable or
+        append-only can be neither removed nor renamed, nor replaced by
+        a rename; others around it can."""
+        for what, root, upper in self.mounts():
+            with self.subTest(what):
+                j = lambda n: os.path.join(root, n)  # noqa: E731
+                got = [self.outcome(f) for f in (
+                    lambda: os.unlink(j("imm")),
+                    lambda: os.unlink(j("app")),
+                    lambda: os.rename(j("imm"), j("imm2")),
+                    lambda: os.rename(j("plain"), j("app")),
+                    lambda: os.rename(j("pdir"), j("pdir2")),
+                    lambda: os.rmdir(j("pdir")))]
+                self.assertEqual(got, ["EPERM"] * 6)
+                self.assertEqual(sorted(os.listdir(root)),
+                                 ["app", "dir", "imm", "pdir", "plain"])
+                os.rename(j("plain"), j("plain2"))
+                os.unlink(j("dir/f"))
+                self.assertEqual(read(j("app")), b"log\n")
+
+    def test_flags_set_through_the_mount(self):
+        """chattr of a lower file or directory copies it up and sets the
+        flag there, where the upper filesystem enforces it: an
+        immutable file cannot be written, renamed or removed until the
+        flag goes; the no-dump flag of a directory is kept."""
+        for what, root, upper in self.mounts():
+            with self.subTest(what):
+                j = lambda n: os.path.join(root, n)  # noqa: E731
+                change_flags(j("plain"), add=FS_IMMUTABLE_FL)
+                change_flags(j("dir"), add=FS_NODUMP_FL)
+                self.assertTrue(get_flags(j("plain")) & FS_IMMUTABLE_FL)
+                self.assertTrue(get_flags(j("dir")) & FS_NODUMP_FL)
+                self.assertTrue(get_flags(os.path.join(upper, "dir"))
+                                & FS_NODUMP_FL)
+                got = [self.outcome(f) for f in (
+                    lambda: open(j("plain"), "ab").close(),
+                    lambda: os.rename(j("plain"), j("moved")),
+                    lambda: os.unlink(j("plain")))]
+                self.assertEqual(got, ["EPERM"] * 3)
+                self.assertEqual(read(j("plain")), b"p\n")
+                change_flags(j("plain"), drop=FS_IMMUTABLE_FL)
+                os.unlink(j("plain"))
+                self.assertFalse(os.path.lexists(j("plain")))
+
+    def test_only_a_privileged_caller_protects(self):
+        """The kernel asks CAP_LINUX_IMMUTABLE for the immutable and
+        append-only flags, the owner alone for the others."""
+        self.require_tool("setpriv")
+        for what, root, _ in self.mounts():
+            with self.subTest(what):
+                p = os.path.join(root, "mine")
+                with open(p, "w") as f:
+                    f.write("x")
+                os.chown(p, 1000, 1000)
+                code = ("import fcntl, os, struct, sys\n"
+                        "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+                        "fl = struct.unpack('i', fcntl.ioctl(fd, %d, "
+                        "b'\\0' * 4))[0]\n"
+                        "for add in (%d, %d):\n"
+                        "    try:\n"
+                        "        fcntl.ioctl(fd, %d, struct.pack('i', "
+                        "fl | add))\n"
+                        "        print('ok')\n"
+                        "    except OSError as e:\n"
+                        "        print(e.errno)\n"
+                        % (FS_IOC_GETFLAGS, FS_NODUMP_FL, FS_IMMUTABLE_FL,
+                           FS_IOC_SETFLAGS))
+                r = subprocess.run(["setpriv", "--reuid=1000",
+                                    "--regid=1000", "--clear-groups",
+                                    "python3", "-c", code, p],
+                                   capture_output=True, timeout=60)
+                self.assertEqual(r.stdout.decode().split(),
+                                 ["ok", str(errno.EPERM)],
+                                 r.stderr.decode())
+                self.assertTrue(get_flags(p) & FS_NODUMP_FL)
+                self.assertFalse(get_flags(p) & FS_IMMUTABLE_FL)
+
+    def test_other_ioctls_are_refused(self):
+        for what, root, _ in self.mounts():
+            with self.subTest(what):
+                fd = os.open(os.path.join(root, "dir", "f"), os.O_RDONLY)
+                try:
+                    with self.assertRaises(OSError) as cm:
+                        fcntl.ioctl(fd, 0x8004667D, b"\0" * 4)  # FS_IOC_GETVERSION
+                    self.assertIn(cm.exception.errno,
+                                  (errno.ENOTTY, errno.EINVAL,
+                                   errno.EOPNOTSUPP))
+                finally:
+                    os.close(fd)
+                self.assertTrue(stat.S_ISREG(os.stat(os.path.join(
+                    root, "dir", "f")).st_mode))
+
+
+if __name__ == "__main__":
+    lfstest.main()
