@@ -670,11 +670,10 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	r = lookup_child(fs, dir, name, &child, &st);
 	if (r < 0)
 		goto out;
-	if (!node_is_dir(child)) {
-		r = -ENOTDIR;
-		goto out;
-	}
+	/* Whether it may go comes first, as in the kernel. */
 	r = fileattr_lower_may_go(fs, child);
+	if (r == 0 && !node_is_dir(child))
+		r = -ENOTDIR;
 	if (r == 0)
 		r = copy_up(fs, dir, CU_META);
 	if (r < 0)

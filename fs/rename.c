@@ -552,6 +552,12 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			 * node of its own, with one inode number. */
 			goto done;
 		}
+		/* As the kernel checks: each name may go (its inode flags)
+		 * before the types of the two are compared. */
+		if (r == 0)
+			r = fileattr_lower_may_go(fs, c.src);
+		if (r == 0 && c.dst)
+			r = fileattr_lower_may_go(fs, c.dst);
 		if (r == 0 && c.dst && !(flags & RENAME_EXCHANGE)) {
 			if (node_is_dir(c.src) && !node_is_dir(c.dst))
 				r = -ENOTDIR;
@@ -567,10 +573,6 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 				}
 			}
 		}
-		if (r == 0)
-			r = fileattr_lower_may_go(fs, c.src);
-		if (r == 0 && c.dst)
-			r = fileattr_lower_may_go(fs, c.dst);
 		if (r == 0 && c.dst && !(flags & RENAME_EXCHANGE) &&
 		    !node_is_dir(c.dst))
 			r = name_drop_prepare(fs, c.ddir, newname, &c.dst);

@@ -8,6 +8,7 @@ so a crashed daemon never blocks the next test.
 
 import contextlib
 import ctypes
+import fcntl
 import hashlib
 import os
 import shutil
@@ -364,6 +365,53 @@ def acl_entries(value):
     """The (tag, perm, id) entries of an ACL xattr value."""
     return [(t, p, None if i == 0xFFFFFFFF else i)
             for t, p, i in struct.iter_unpack("<HHI", value[4:])]
+
+
+# Inode flags (lsattr/chattr) through FS_IOC_GETFLAGS and SETFLAGS.
+FS_IOC_GETFLAGS = 0x80086601
+FS_IOC_SETFLAGS = 0x40086602
+FS_IMMUTABLE_FL = 0x10
+FS_APPEND_FL = 0x20
+FS_NODUMP_FL = 0x40
+FS_PROTECT_FL = FS_IMMUTABLE_FL | FS_APPEND_FL
+
+
+def inode_flags(path):
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, FS_IOC_GETFLAGS,
+                                              b"\0" * 4))[0]
+    finally:
+        os.close(fd)
+
+
+def change_inode_flags(path, add=0, drop=0):
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        now = struct.unpack("i", fcntl.ioctl(fd, FS_IOC_GETFLAGS,
+                                             b"\0" * 4))[0]
+        fcntl.ioctl(fd, FS_IOC_SETFLAGS,
+                    struct.pack("i", (now | add) & ~drop))
+    finally:
+        os.close(fd)
+
+
+def unprotect_tree(root):
+    """Takes the immutable and append-only flags off every real file
+    and directory under root (not through the mounts there), so that it
+    can be removed."""
+    for dirpath, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs
+                   if not os.path.ismount(os.path.join(dirpath, d))]
+        for n in dirs + files:
+            p = os.path.join(dirpath, n)
+            try:
+                st = os.lstat(p)
+                if (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)) \
+                        and inode_flags(p) & FS_PROTECT_FL:
+                    change_inode_flags(p, drop=FS_PROTECT_FL)
+            except OSError:
+                pass
 
 
 # Known bugs (reported) make their tests skip with the reason, unless

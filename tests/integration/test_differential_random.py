@@ -5,7 +5,8 @@ sizes, a few over 128 KiB and some sparse, symlinks, hard links, `.wh.`
 whiteouts of lower names, opaque directories, files over directories and
 directories over files, user.* xattrs, varied modes including set-id and
 sticky bits, varied owners, POSIX access ACLs on some entries and
-default ACLs on some directories) are written in the OCI form for layerfs and
+default ACLs on some directories, immutable or append-only flags on a
+few files) are written in the OCI form for layerfs and
 converted to the kernel's form for overlayfs with the helpers of
 test_differential and overlay_util.  Both are mounted with an upper
 layer, and one random sequence of operations runs on each, same path on
@@ -111,6 +112,16 @@ each handled where it arises in the code:
   reason a chown(-1, -1) of such a file by a user who neither owns it
   nor is of its group succeeds on layerfs, changing nothing, where the
   kernel's side fails with EPERM (clearing the bit needs the owner).
+
+- immutable and append-only lower files: the kernel's FUSE client does
+  not know these flags, so layerfs refuses what the kernel refuses for
+  them, but where the kernel checks them before anything else, its
+  FUSE client may refuse first for a reason of its own: the caller's
+  permission (EACCES), or the types of a rename's or rmdir's names
+  (ENOTDIR, EISDIR), where the kernel says EPERM; refused on both.
+  And a shared writable mapping of a descriptor of an
+  append-only file, which the kernel refuses, is made on layerfs
+  (docs/RELIABILITY.md): not run.
 
 Not generated: a whiteout in a layer directory that merges with nothing
 below it (under an opaque directory of the same layer).  OCI says it
@@ -321,8 +332,36 @@ def gen_layers(test, rng):
                 os.setxattr(full, ACL_XATTRS[0], rng.choice(ACCESS_ACLS))
             if mine[p] == "d" and rng.random() < 0.15:
                 os.setxattr(full, ACL_XATTRS[1], rng.choice(DEFAULT_ACLS))
+            # Last: an immutable or append-only file refuses changes.
+            if mine[p] == "f" and rng.random() < 0.1:
+                protect(full, rng.choice((lfstest.FS_IMMUTABLE_FL,
+                                          lfstest.FS_APPEND_FL)))
         view.update(mine)
     return list(reversed(roots))
+
+
+def protect(path, flag):
+    """Gives a lower file an immutable or append-only flag, where the
+    filesystem has inode flags (else nothing)."""
+    try:
+        lfstest.change_inode_flags(path, add=flag)
+    except OSError:
+        pass
+
+
+def copy_protection(layers, klayers):
+    """The immutable and append-only flags of the lower files onto the
+    kernel's copies (cp -a does not copy inode flags)."""
+    for src, dst in zip(layers, klayers):
+        for dirpath, dirs, files in os.walk(src):
+            for n in files:
+                p = os.path.join(dirpath, n)
+                if not stat.S_ISREG(os.lstat(p).st_mode):
+                    continue
+                fl = lfstest.inode_flags(p) & lfstest.FS_PROTECT_FL
+                if fl:
+                    lfstest.change_inode_flags(os.path.join(
+                        dst, os.path.relpath(p, src)), add=fl)
 
 
 def write_lower_file(rng, full, big=None):
@@ -1078,8 +1117,10 @@ class DifferentialRandom(LayerfsTestCase):
               % (tag, seed, nops, ",".join(opts) or "defaults"),
               file=sys.stderr, flush=True)
         rng = random.Random(seed)
+        self.before_cleanup(lambda: lfstest.unprotect_tree(self.path("")))
         layers = gen_layers(self, rng)
         klayers = kernel_copies(self, layers)
+        copy_protection(layers, klayers)
         ku, kw, kmnt = self.mkdirs("ku", "kw", "kmnt")
         self.kernel_mount(kmnt, klayers, ku, kw)
         self.before_cleanup(lambda: ovl.umount(kmnt))
@@ -1216,7 +1257,8 @@ class DifferentialRandom(LayerfsTestCase):
         for i in range(start, end):
             gen.view = names(k)
             op = gen.op(i)
-            if self.noop_chown_without_index(op):
+            if self.noop_chown_without_index(op) or \
+                    self.maps_append_only(op):
                 mine = theirs = ("not run",)
             else:
                 with self.as_caller():
@@ -1227,6 +1269,9 @@ class DifferentialRandom(LayerfsTestCase):
                     theirs = outcome_without_idle_sgid(theirs)
                     if self.idle_sgid_kept(k, op, mine, theirs):
                         theirs = mine
+
+            if self.permission_before_protection(k, op, mine, theirs):
+                theirs = mine
             if TRACE:
                 print("#%d %s -> %s%s" % (
                     i, fmt_op(op), mine,
@@ -1246,6 +1291,40 @@ class DifferentialRandom(LayerfsTestCase):
                 self.compare_trees(lfs, k, "after operation #%d" % i, i)
             if (i + 1) % EXPORT_EVERY == 0:
                 self.export_shows_the_same(lfs, "after operation #%d" % i, i)
+
+    def maps_append_only(self, op):
+        """A shared writable mapping of a descriptor of an append-only
+        file: the kernel refuses it (EACCES), but its FUSE client does
+        not know the flag and lets it be made, so it is not run (see the
+        docstring)."""
+        if op[0] != "fd_mmap_write" or op[1] not in self.fds[1]:
+            return False
+        fd = self.fds[1][op[1]]
+        try:
+            return stat.S_ISREG(os.fstat(fd).st_mode) and \
+                lfstest.inode_flags("/proc/self/fd/%d" % fd) & \
+                lfstest.FS_APPEND_FL
+        except OSError:
+            return False
+
+    def permission_before_protection(self, k, op, mine, theirs):
+        """A change of an immutable or append-only file that the kernel
+        refuses with EPERM for the flag before anything else, while its
+        FUSE client, which does not know the flag, makes its own checks
+        first: the caller's permission (EACCES), or the types of a
+        rename's or rmdir's names (ENOTDIR, EISDIR).  Refused on both."""
+        if mine not in (("EACCES",), ("ENOTDIR",), ("EISDIR",)) or \
+                theirs != ("EPERM",):
+            return False
+        names = [op[1]] + ([op[2]] if op[0] == "rename" else [])
+        for rel in names:
+            try:
+                if isinstance(rel, str) and lfstest.inode_flags(
+                        os.path.join(k, rel)) & lfstest.FS_PROTECT_FL:
+                    return True
+            except OSError:
+                pass
+        return False
 
     def kernel_outcome(self, k, op, mine):
         """op run on the kernel's side, or, where that side would differ

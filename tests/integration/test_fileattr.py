@@ -19,36 +19,17 @@ import lfstest
 import overlay_util as ovl
 from lfstest import LayerfsTestCase
 
-FS_IOC_GETFLAGS = 0x80086601
-FS_IOC_SETFLAGS = 0x40086602
 FS_IOC_FSGETXATTR = 0x801C581F
-FS_IMMUTABLE_FL = 0x10
-FS_APPEND_FL = 0x20
-FS_NODUMP_FL = 0x40
+FS_IMMUTABLE_FL = lfstest.FS_IMMUTABLE_FL
+FS_APPEND_FL = lfstest.FS_APPEND_FL
+FS_NODUMP_FL = lfstest.FS_NODUMP_FL
+FS_IOC_GETFLAGS = lfstest.FS_IOC_GETFLAGS
+FS_IOC_SETFLAGS = lfstest.FS_IOC_SETFLAGS
 FS_XFLAG_IMMUTABLE = 0x8
 FS_XFLAG_APPEND = 0x10
-PROTECT = FS_IMMUTABLE_FL | FS_APPEND_FL
-
-
-def get_flags(path):
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        return struct.unpack("i", fcntl.ioctl(fd, FS_IOC_GETFLAGS,
-                                              b"\0" * 4))[0]
-    finally:
-        os.close(fd)
-
-
-def set_flags(path, flags):
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        fcntl.ioctl(fd, FS_IOC_SETFLAGS, struct.pack("i", flags))
-    finally:
-        os.close(fd)
-
-
-def change_flags(path, add=0, drop=0):
-    set_flags(path, (get_flags(path) | add) & ~drop)
+PROTECT = lfstest.FS_PROTECT_FL
+get_flags = lfstest.inode_flags
+change_flags = lfstest.change_inode_flags
 
 
 def xflags(path):
@@ -81,24 +62,7 @@ class FileAttr(LayerfsTestCase):
         change_flags(probe, drop=FS_APPEND_FL)
         # Protected files would outlive the removal of the scratch
         # directory.
-        self.before_cleanup(self.unprotect_all)
-
-    def unprotect_all(self):
-        """Takes the protecting flags off every real file (not through
-        the mounts, which may still be there)."""
-        for dirpath, dirs, files in os.walk(self.path("")):
-            dirs[:] = [d for d in dirs
-                       if not os.path.ismount(os.path.join(dirpath, d))]
-            for n in dirs + files:
-                p = os.path.join(dirpath, n)
-                if os.path.islink(p) or not (os.path.isfile(p) or
-                                             os.path.isdir(p)):
-                    continue
-                try:
-                    if get_flags(p) & PROTECT:
-                        change_flags(p, drop=PROTECT)
-                except OSError:
-                    pass
+        self.before_cleanup(lambda: lfstest.unprotect_tree(self.path("")))
 
     def mounts(self):
         """A layer of files and a directory, mounted by layerfs and by
