@@ -423,24 +423,27 @@ static int open_source(struct lfs *fs, struct node *n, int layer,
 }
 
 static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
-			   enum copy_up_kind kind, struct copy_up_stage *stage)
+			   enum copy_up_kind kind, struct copy_up_stage *stage,
+			   unsigned allow)
 {
 	int layer = node_layer(n);
 	/*
 	 * The immutable, append-only and no-dump flags go with the copy,
 	 * set once it is published (the upper filesystem would refuse to
 	 * link or rename a protected file).  The kernel's FUSE client does
-	 * not know them, so changes it would refuse for them come here: a
-	 * staged chmod or chown is refused, and a protected file is copied
-	 * with its data, neither metadata only (its data could never be
-	 * written in) nor truncated (the truncation is refused after).
+	 * not know them, so the changes it would refuse for them come
+	 * here: the copy-up before any change but the ones `allow` names
+	 * (copy_up_protected) is refused, leaving the file as it is.  A
+	 * protected file is copied with its data: its data could never be
+	 * written into a metadata-only copy.
 	 */
 	unsigned carried;
 	int cr = fileattr_carried(fs, n, layer, &carried);
 	if (cr < 0)
 		return cr;
 	if (carried & FILEATTR_PROTECT) {
-		if (stage || !fileattr_may_protect())
+		if ((carried & FILEATTR_PROTECT & ~allow) || stage ||
+		    !fileattr_may_protect())
 			return -EPERM;
 		kind = CU_DATA;
 	}
@@ -654,7 +657,8 @@ static bool needs_index_name(struct node *n)
 }
 
 static int copy_up_impl(struct lfs *fs, struct node *n,
-			enum copy_up_kind kind, struct copy_up_stage *stage)
+			enum copy_up_kind kind, struct copy_up_stage *stage,
+			unsigned allow)
 {
 	if (!lfs_has_upper(fs))
 		return -EROFS;
@@ -706,7 +710,7 @@ static int copy_up_impl(struct lfs *fs, struct node *n,
 		if (src >= 0)
 			close(src);
 	} else if (S_ISREG(n->mode)) {
-		r = copy_up_regular(fs, n, pfd, kind, stage);
+		r = copy_up_regular(fs, n, pfd, kind, stage, allow);
 	} else {
 		int src = node_open(fs, n, layer, O_PATH);
 		struct stat st;
@@ -727,14 +731,20 @@ static int copy_up_impl(struct lfs *fs, struct node *n,
 
 int copy_up(struct lfs *fs, struct node *n, enum copy_up_kind kind)
 {
-	return copy_up_impl(fs, n, kind, NULL);
+	return copy_up_impl(fs, n, kind, NULL, 0);
 }
 
 int copy_up_staged(struct lfs *fs, struct node *n,
 		   struct copy_up_stage *stage)
 {
 	stage->applied = false;
-	return copy_up_impl(fs, n, CU_META, stage);
+	return copy_up_impl(fs, n, CU_META, stage, 0);
+}
+
+int copy_up_protected(struct lfs *fs, struct node *n, enum copy_up_kind kind,
+		      unsigned allow)
+{
+	return copy_up_impl(fs, n, kind, NULL, allow);
 }
 
 /* ---- hard-link index ---------------------------------------------- */

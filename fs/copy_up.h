@@ -68,6 +68,17 @@ struct copy_up_stage {
 int copy_up_staged(struct lfs *fs, struct node *n,
 		   struct copy_up_stage *stage);
 
+/*
+ * copy_up for a change that the immutable or append-only flags in
+ * `allow` (FS_IMMUTABLE_FL, FS_APPEND_FL) do not forbid: an append, or
+ * chattr.  Every other copy-up of a regular file with such a flag in a
+ * lower layer is refused (EPERM) before anything is copied, as the
+ * change it would come before is; such a file is always copied with
+ * its data (fileattr.h).
+ */
+int copy_up_protected(struct lfs *fs, struct node *n, enum copy_up_kind kind,
+		      unsigned allow);
+
 /* Waits until no copy-up of n is in progress. */
 void copy_up_wait(struct node *n);
 

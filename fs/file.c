@@ -9,6 +9,7 @@
 
 #include "copy_up.h"
 #include "creds.h"
+#include "fileattr.h"
 #include "inode.h"
 #include "metacopy.h"
 #include "passthrough.h"
@@ -216,12 +217,26 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			r = -EROFS;
 			goto out;
 		}
-		/* O_TRUNC discards the data: copy only the metadata. */
+		/* O_TRUNC discards the data: copy only the metadata.  An
+		 * append is what an append-only file allows (fileattr.h). */
 		bool trunc = (fi->flags & O_TRUNC) != 0;
-		r = copy_up(fs, n, trunc ? CU_TRUNC : CU_DATA);
+		bool append = (fi->flags & O_APPEND) && !trunc;
+		r = copy_up_protected(fs, n, trunc ? CU_TRUNC : CU_DATA,
+				      append ? FS_APPEND_FL : 0);
 		if (r < 0)
 			goto out;
 		fd = node_open(fs, n, fs->upper, file_upper_flags(fs, fi->flags));
+		if (fd == -EPERM && append && fs->writeback) {
+			/* An append-only file: the writeback cache would write
+			 * its pages back at their offsets, which it refuses.
+			 * Direct I/O leaves the appends the caller's own. */
+			fd = node_open(fs, n, fs->upper,
+				       (fi->flags & ~(O_CREAT | O_EXCL |
+						      O_NOCTTY | O_DIRECT)) |
+					       O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0)
+				fi->direct_io = 1;
+		}
 		upper = true;
 		/* With atomic O_TRUNC the kernel sends no SETATTR for the
 		 * truncation, and with it goes the set-id clearing it asks

@@ -69,8 +69,10 @@ static void set_attr(fuse_req_t req, struct lfs *fs, struct node *n,
 	if (!lfs_has_upper(fs) || fs->opt->read_only)
 		r = -EROFS;
 	if (r == 0)
-		r = copy_up(fs, n,
-			    protects && !node_is_dir(n) ? CU_DATA : CU_META);
+		r = copy_up_protected(fs, n,
+				      protects && !node_is_dir(n) ? CU_DATA
+								  : CU_META,
+				      FILEATTR_PROTECT);
 	creds_as_daemon();
 	int fd = r < 0 ? r : open_for_ioctl(fs, n, fs->upper);
 	r = fd < 0 ? fd : ioctl(fd, cmd, in) < 0 ? -errno : 0;
@@ -145,7 +147,7 @@ bool fileattr_may_protect(void)
 	return k > 0;
 }
 
-int fileattr_lower_may_go(struct lfs *fs, struct node *n)
+int fileattr_lower_protected(struct lfs *fs, struct node *n)
 {
 	int layer = node_layer(n);
 	if (lfs_is_upper(fs, layer) || (node_flags(n) & N_ROOT))

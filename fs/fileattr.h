@@ -32,11 +32,12 @@ int fileattr_carried(struct lfs *fs, struct node *n, int layer,
 /*
  * -EPERM when n is still only in a lower layer and immutable or
  * append-only there: the kernel refuses to remove or rename such a file
- * (or a directory), but its FUSE client does not know the flags, so
- * layerfs refuses it instead.  Once in the upper layer, the upper
- * filesystem refuses it itself.
+ * (or directory), or to change its xattrs, before any other check, but
+ * its FUSE client does not know the flags, so layerfs refuses it
+ * instead, first too.  Once in the upper layer, the upper filesystem
+ * refuses it itself.
  */
-int fileattr_lower_may_go(struct lfs *fs, struct node *n);
+int fileattr_lower_protected(struct lfs *fs, struct node *n);
 
 /* Whether this daemon may set FILEATTR_PROTECT flags: it holds
  * CAP_LINUX_IMMUTABLE in the initial user namespace, the only one

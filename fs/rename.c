@@ -131,8 +131,11 @@ static int copy_up_tree(struct lfs *fs, struct node *d)
 		struct stat st;
 		if (r == 0 && names[i] &&
 		    lookup_child(fs, d, names[i], &c, &st) == 0) {
+			/* Moved, not changed: a protected file too
+			 * (fileattr.h). */
 			r = node_is_dir(c) ? copy_up_tree(fs, c)
-					   : copy_up(fs, c, CU_DATA);
+					   : copy_up_protected(fs, c, CU_DATA,
+							       FILEATTR_PROTECT);
 			/* A hard link's node may go by another of its
 			 * names: this one needs its own upper link before
 			 * the directory turns opaque. */
@@ -555,9 +558,9 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		/* As the kernel checks: each name may go (its inode flags)
 		 * before the types of the two are compared. */
 		if (r == 0)
-			r = fileattr_lower_may_go(fs, c.src);
+			r = fileattr_lower_protected(fs, c.src);
 		if (r == 0 && c.dst)
-			r = fileattr_lower_may_go(fs, c.dst);
+			r = fileattr_lower_protected(fs, c.dst);
 		if (r == 0 && c.dst && !(flags & RENAME_EXCHANGE)) {
 			if (node_is_dir(c.src) && !node_is_dir(c.dst))
 				r = -ENOTDIR;

@@ -29,6 +29,7 @@
 
 #include "copy_up.h"
 #include "creds.h"
+#include "fileattr.h"
 #include "node.h"
 #include "xattr_private.h"
 
@@ -287,9 +288,12 @@ static int change_prepare(struct lfs *fs, struct node *n, const char *name,
 		return -EROFS;
 	if (xp_is_private(name))
 		return -EPERM;
+	int r = fileattr_lower_protected(fs, n);
+	if (r < 0)
+		return r;
 	if (remove && lower_lacks(fs, n, name))
 		return -ENODATA;
-	int r = copy_up(fs, n, CU_META);
+	r = copy_up(fs, n, CU_META);
 	creds_as_daemon();
 	return r;
 }
