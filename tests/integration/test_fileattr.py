@@ -131,6 +131,46 @@ class FileAttr(LayerfsTestCase):
                 self.assertTrue(get_flags(os.path.join(upper, "app"))
                                 & FS_APPEND_FL)
 
+    def test_refused_change_copies_nothing(self):
+        """A change refused for the flags leaves no copy behind: with
+        index=off a copy would break the file from its other name."""
+        low = self.layer("low-hl", {"imm": b"fixed\n"})
+        os.link(os.path.join(low, "imm"), os.path.join(low, "imm2"))
+        change_flags(os.path.join(low, "imm"), add=FS_IMMUTABLE_FL)
+        m = self.mount_rw([low], opts=("index=off",), name="hl")
+        j = lambda n: os.path.join(m.path, n)  # noqa: E731
+        for change in (lambda: os.chmod(j("imm"), 0o600),
+                       lambda: open(j("imm"), "wb").close(),
+                       lambda: os.truncate(j("imm"), 0),
+                       lambda: os.setxattr(j("imm"), "user.x", b"1"),
+                       lambda: os.link(j("imm"), j("imm3"))):
+            self.assertEqual(self.outcome(change), "EPERM")
+        self.assertEqual(os.listdir(m.upper), [])
+        self.assertEqual(os.stat(j("imm")).st_nlink, 2)
+        self.assertEqual(os.stat(j("imm")).st_ino, os.stat(j("imm2")).st_ino)
+
+    def test_append_with_the_writeback_cache(self):
+        """Without passthrough (rootless mounts) the kernel's writeback
+        cache writes pages back at their offsets, which an append-only
+        file refuses: its appends go through direct I/O instead, and
+        keep to the end of the file."""
+        low = self.layer("low-wb", {"app": b"log\n"})
+        change_flags(os.path.join(low, "app"), add=FS_APPEND_FL)
+        m = self.mount_rw([low], opts=("passthrough=0",), name="wb")
+        p = os.path.join(m.path, "app")
+        for i in range(3):
+            with open(p, "ab") as f:
+                f.write(b"line %d\n" % i)
+        with self.assertRaises(OSError) as cm:
+            open(p, "r+b").close()   # writing without O_APPEND
+        self.assertEqual(cm.exception.errno, errno.EPERM)
+        self.assertEqual(read(p), b"log\nline 0\nline 1\nline 2\n")
+        self.assertEqual(m.unmount(), 0)
+        self.assertEqual(read(os.path.join(m.upper, "app")),
+                         b"log\nline 0\nline 1\nline 2\n")
+        self.assertTrue(get_flags(os.path.join(m.upper, "app"))
+                        & FS_APPEND_FL)
+
     def test_immutable_lower_file(self):
         """Every change is refused and the data stays; chattr -i (root)
         makes it writable through the mount, on its upper copy."""
