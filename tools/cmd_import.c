@@ -121,9 +121,10 @@ static int open_blob(struct import *im, size_t i, int *fd)
 static void warn_counts(const struct unpack_counts *c, size_t i)
 {
 	if (c->xattrs_failed)
-		lf_warn("layer %zu: %u extended attributes were not set "
-			"(first: %s): not without privilege, not an ACL on "
-			"this filesystem or on a rootless import",
+		lf_warn("layer %zu: %u extended attributes not set (first: "
+			"%s): this user may not set them, this filesystem "
+			"does not take them, or they are ACLs that are "
+			"malformed or meet a rootless import",
 			i, c->xattrs_failed, c->first_failed_xattr);
 	if (c->xattrs_dropped)
 		lf_warn("layer %zu: %u overlay/layerfs bookkeeping attributes "

@@ -51,6 +51,24 @@ SEEDS = {
     "xattrs.tar": [("f", "file", b"x",
                     {"SCHILY.xattr.user.a": "1",
                      "SCHILY.xattr.security.capability": "\x01\x00"})],
+    # POSIX ACLs as GNU tar and bsdtar write them (text), one
+    # malformed (a named entry without its mask), and as an xattr value.
+    "acls.tar": [("d/", "dir", None,
+                  {"SCHILY.acl.default":
+                   "user::rwx\nuser:1000:rwx\ngroup::r-x\nmask::rwx\n"
+                   "other::r-x\n"}),
+                 ("d/f", "file", b"f",
+                  {"SCHILY.acl.access":
+                   "user::rw-\nuser:1000:r--\ngroup::r--\nmask::r--\n"
+                   "other::---\n"}),
+                 ("d/bad", "file", b"b",
+                  {"SCHILY.acl.access": "user::rw-\nuser:7:rw-\n"
+                   "group::r--\nother::---\n"}),
+                 ("d/raw", "file", b"r",
+                  {"SCHILY.xattr.system.posix_acl_access":
+                   "\x02\x00\x00\x00\x01\x00\x06\x00\udcff\udcff\udcff"
+                   "\udcff\x04\x00\x04\x00\udcff\udcff\udcff\udcff"
+                   "\x20\x00\x00\x00\udcff\udcff\udcff\udcff"})],
     "hostile-dotdot.tar": [("../escape", "file"), ("a/../../x", "file")],
     "hostile-absolute.tar": [("/etc/passwd", "file")],
     "hostile-through-symlink.tar": [("a", "symlink", "/tmp"),
