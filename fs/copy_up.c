@@ -755,13 +755,18 @@ static int link_from_index(struct lfs *fs, struct node *n, int pfd)
 {
 	char tmp[64];
 	lfs_tmp_name(fs, tmp, sizeof(tmp));
-	if (linkat(fs->index_fd, n->ext->index_key, fs->work_fd, tmp, 0) < 0)
-		return -errno;
-	int r = publish(fs, n, tmp, -1, pfd, 0);
-	if (r < 0) {
-		unlinkat(fs->work_fd, tmp, 0);
+	/* A protected file refuses links and renames: the mount already
+	 * shows this name, so its flags are lifted while it is made. */
+	unsigned lifted;
+	int lfd = fileattr_lift(fs->index_fd, n->ext->index_key, &lifted);
+	int r = linkat(fs->index_fd, n->ext->index_key, fs->work_fd, tmp, 0) < 0
+			? -errno
+			: publish(fs, n, tmp, -1, pfd, 0);
+	if (r < 0)
+		unlinkat(fs->work_fd, tmp, 0); /* (none if linkat failed) */
+	fileattr_restore(lfd, lifted);
+	if (r < 0)
 		return r;
-	}
 	node_clear_flag(n, N_IDX_ALIAS);
 	lfs_stat_add(&fs->stats.index_links, 1);
 	return 0;

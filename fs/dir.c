@@ -620,7 +620,7 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (r == 0 && lfs_has_upper(fs))
 		r = name_drop_prepare(fs, dir, name, &n);
 	if (r == 0 && n)
-		r = fileattr_lower_protected(fs, n);
+		r = fileattr_protected(fs, n);
 	if (r == 0)
 		r = slot_open(fs, dir, name, &s);
 	if (r < 0)
@@ -671,7 +671,7 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (r < 0)
 		goto out;
 	/* Whether it may go comes first, as in the kernel. */
-	r = fileattr_lower_protected(fs, child);
+	r = fileattr_protected(fs, child);
 	if (r == 0 && !node_is_dir(child))
 		r = -ENOTDIR;
 	if (r == 0)

@@ -147,16 +147,48 @@ bool fileattr_may_protect(void)
 	return k > 0;
 }
 
-int fileattr_lower_protected(struct lfs *fs, struct node *n)
+int fileattr_protected(struct lfs *fs, struct node *n)
 {
 	int layer = node_layer(n);
-	if (lfs_is_upper(fs, layer) || (node_flags(n) & N_ROOT))
+	if (node_flags(n) & N_ROOT)
 		return 0;
 	unsigned flags;
 	/* An error here is the operation's to meet. */
 	if (fileattr_carried(fs, n, layer, &flags) < 0)
 		return 0;
 	return flags & FILEATTR_PROTECT ? -EPERM : 0;
+}
+
+int fileattr_lift(int dirfd, const char *name, unsigned *lifted)
+{
+	struct statx stx;
+	*lifted = 0;
+	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, 0, &stx) < 0 ||
+	    !S_ISREG(stx.stx_mode) ||
+	    !(stx.stx_attributes & stx.stx_attributes_mask &
+	      (STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND)))
+		return -1;
+	int fd = openat(dirfd, name,
+			O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	int now = 0;
+	if (fd < 0)
+		return -1;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &now) < 0 ||
+	    ioctl(fd, FS_IOC_SETFLAGS,
+		  &(int){ now & ~(int)FILEATTR_PROTECT }) < 0) {
+		close(fd);
+		return -1;
+	}
+	*lifted = (unsigned)now & FILEATTR_PROTECT;
+	return fd;
+}
+
+void fileattr_restore(int fd, unsigned lifted)
+{
+	if (fd < 0)
+		return;
+	fileattr_apply(fd, lifted);
+	close(fd);
 }
 
 int fileattr_apply(int fd, unsigned flags)

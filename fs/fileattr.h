@@ -30,14 +30,26 @@ int fileattr_carried(struct lfs *fs, struct node *n, int layer,
 		     unsigned *flags);
 
 /*
- * -EPERM when n is still only in a lower layer and immutable or
- * append-only there: the kernel refuses to remove or rename such a file
- * (or directory), or to change its xattrs, before any other check, but
- * its FUSE client does not know the flags, so layerfs refuses it
- * instead, first too.  Once in the upper layer, the upper filesystem
- * refuses it itself.
+ * -EPERM when n's file is immutable or append-only: the kernel refuses
+ * to remove or rename such a file (or directory), or to change its
+ * xattrs, before any other check, but its FUSE client does not know the
+ * flags, so layerfs refuses it instead, first too.  In a lower layer
+ * nothing else would refuse it; in the upper one, a name removed with a
+ * whiteout (another name of an indexed hard link) leaves the file
+ * itself untouched, where the upper filesystem would have refused.
  */
-int fileattr_lower_protected(struct lfs *fs, struct node *n);
+int fileattr_protected(struct lfs *fs, struct node *n);
+
+/*
+ * Takes the immutable and append-only flags off the file dirfd/name for
+ * a moment, so that layerfs can give it a name the mount already shows
+ * (an index entry's upper link): returns a descriptor for
+ * fileattr_restore and the flags taken in *lifted, or -1 with *lifted 0
+ * when it has none (or they cannot be lifted: the link then fails as
+ * it would have).
+ */
+int fileattr_lift(int dirfd, const char *name, unsigned *lifted);
+void fileattr_restore(int fd, unsigned lifted);
 
 /* Whether this daemon may set FILEATTR_PROTECT flags: it holds
  * CAP_LINUX_IMMUTABLE in the initial user namespace, the only one

@@ -66,7 +66,9 @@ static int anchor_name(struct lfs *fs, struct node *n, struct node *dir,
 {
 	if (node_is_dir(n) || node_named(fs, n, dir, name))
 		return 0;
-	int r = copy_up(fs, n, CU_META);
+	/* A name moved, not a change of the file: a protected one too (a
+	 * rename of its own names is refused before, fileattr.h). */
+	int r = copy_up_protected(fs, n, CU_META, FILEATTR_PROTECT);
 	if (r < 0)
 		return r;
 	int pfd = node_open(fs, dir, fs->upper, O_PATH | O_DIRECTORY);
@@ -82,8 +84,13 @@ static int anchor_name(struct lfs *fs, struct node *n, struct node *dir,
 		r = -EIO; /* lower names are shared only through an index */
 	else if ((r = mark_parent_impure(fs, dir, pfd)) < 0)
 		; /* the link would show its own inode number after a remount */
-	else if (linkat(fs->index_fd, e->index_key, pfd, name, 0) < 0)
-		r = -errno;
+	else {
+		unsigned lifted;
+		int lfd = fileattr_lift(fs->index_fd, e->index_key, &lifted);
+		if (linkat(fs->index_fd, e->index_key, pfd, name, 0) < 0)
+			r = -errno;
+		fileattr_restore(lfd, lifted);
+	}
 	close(pfd);
 	if (r < 0)
 		return r;
@@ -558,9 +565,9 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		/* As the kernel checks: each name may go (its inode flags)
 		 * before the types of the two are compared. */
 		if (r == 0)
-			r = fileattr_lower_protected(fs, c.src);
+			r = fileattr_protected(fs, c.src);
 		if (r == 0 && c.dst)
-			r = fileattr_lower_protected(fs, c.dst);
+			r = fileattr_protected(fs, c.dst);
 		if (r == 0 && c.dst && !(flags & RENAME_EXCHANGE)) {
 			if (node_is_dir(c.src) && !node_is_dir(c.dst))
 				r = -ENOTDIR;

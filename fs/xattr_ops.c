@@ -288,7 +288,7 @@ static int change_prepare(struct lfs *fs, struct node *n, const char *name,
 		return -EROFS;
 	if (xp_is_private(name))
 		return -EPERM;
-	int r = fileattr_lower_protected(fs, n);
+	int r = fileattr_protected(fs, n);
 	if (r < 0)
 		return r;
 	if (remove && lower_lacks(fs, n, name))

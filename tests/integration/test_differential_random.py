@@ -1329,10 +1329,15 @@ class DifferentialRandom(LayerfsTestCase):
                 acl_noop or mine in (("EACCES",), ("ENOTDIR",),
                                      ("EISDIR",))):
             return False
-        for rel in [x for x in op[1:3] if isinstance(x, str)]:
+        if op[0].startswith("fd_"):
+            fd = self.fds[1].get(op[1])
+            paths = [] if fd is None else ["/proc/self/fd/%d" % fd]
+        else:
+            paths = [os.path.join(k, x) for x in op[1:3]
+                     if isinstance(x, str)]
+        for path in paths:
             try:
-                if isinstance(rel, str) and lfstest.inode_flags(
-                        os.path.join(k, rel)) & lfstest.FS_PROTECT_FL:
+                if lfstest.inode_flags(path) & lfstest.FS_PROTECT_FL:
                     return True
             except OSError:
                 pass

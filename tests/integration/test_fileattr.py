@@ -149,6 +149,32 @@ class FileAttr(LayerfsTestCase):
         self.assertEqual(os.stat(j("imm")).st_nlink, 2)
         self.assertEqual(os.stat(j("imm")).st_ino, os.stat(j("imm2")).st_ino)
 
+    def test_protected_hard_link_moved_with_its_directory(self):
+        """A directory holding one name of a protected lower hard link
+        renamed: moved, not changed, so allowed, also when it is copied
+        whole (redirect_dir=off) and the name must become a link of the
+        indexed copy.  Every name of the file stays refused removal,
+        also the one only the index holds now."""
+        low = self.layer("low-mv", {"d/imm": b"fixed\n", "other/": None})
+        os.link(os.path.join(low, "d", "imm"), os.path.join(low, "imm2"))
+        change_flags(os.path.join(low, "d", "imm"), add=FS_APPEND_FL)
+        for opts in ((), ("redirect_dir=off",)):
+            with self.subTest(opts=opts):
+                m = self.mount_rw([low], opts=opts,
+                                  name="mv%d" % len(opts))
+                j = lambda n: os.path.join(m.path, n)  # noqa: E731
+                with open(j("imm2"), "ab") as f:
+                    f.write(b"more\n")   # copied up through the index
+                os.rename(j("d"), j("moved"))
+                self.assertEqual(read(j("moved/imm")), b"fixed\nmore\n")
+                self.assertEqual(os.stat(j("moved/imm")).st_ino,
+                                 os.stat(j("imm2")).st_ino)
+                for name in ("moved/imm", "imm2"):
+                    self.assertEqual(self.outcome(
+                        lambda: os.unlink(j(name))), "EPERM", name)
+                self.assertTrue(get_flags(j("moved/imm")) & FS_APPEND_FL)
+                self.assertEqual(m.unmount(), 0)
+
     def test_append_with_the_writeback_cache(self):
         """Without passthrough (rootless mounts) the kernel's writeback
         cache writes pages back at their offsets, which an append-only
