@@ -13,6 +13,15 @@
  * made immutable or append-only is copied with its data first: a
  * metadata-only copy would need its data written in later, which such a
  * file no longer allows.
+ *
+ * The FUSE client never puts these two flags on its inode, so what the
+ * kernel refuses for them on its own (before any filesystem is asked)
+ * reaches layerfs, which refuses it instead: the copy-up before a
+ * change (copy_up.c, except copy_up_protected's appends and moves), and
+ * the removal, rename or xattr change of such a file in any layer
+ * (fileattr_protected).  Layerfs's own new names for a file the mount
+ * already shows under them lift the flags for the moment
+ * (fileattr_lift).
  */
 #include "fileattr.h"
 
