@@ -20,6 +20,7 @@
 #include "copy_up.h"
 #include "creds.h"
 #include "file.h"
+#include "fileattr.h"
 #include "inode.h"
 #include "override.h"
 
@@ -269,6 +270,48 @@ int setattr_clear_setid_for_write(struct lfs *fs, fuse_req_t req,
 	return 1;
 }
 
+/*
+ * Whether this SETATTR only clears set-id bits of an immutable or
+ * append-only file.  The kernel clears them past these flags when it
+ * kills set-id bits (a write by another user, a chown), but the FUSE
+ * client asks it as a plain mode change, which the upper filesystem
+ * would refuse for such a file; a chmod doing the same cannot be told
+ * from it.
+ */
+static bool clears_setid_of_protected(struct lfs *fs, struct node *n,
+				      const struct stat *attr, int to_set)
+{
+	const mode_t setid = S_ISUID | S_ISGID;
+	if ((to_set & ~FUSE_SET_ATTR_CTIME) != FUSE_SET_ATTR_MODE ||
+	    override_xattr_name(fs) || !S_ISREG(n->mode))
+		return false;
+	struct stat cur;
+	if (inode_stat(fs, n, &cur) < 0)
+		return false;
+	mode_t now = cur.st_mode & 07777, want = attr->st_mode & 07777;
+	return (want & ~setid) == (now & ~setid) && want != now &&
+	       (want & setid & ~now) == 0 && fileattr_protected(fs, n) < 0;
+}
+
+/* That mode change, on the upper copy with its flags lifted. */
+static int clear_setid_lifted(struct lfs *fs, struct node *n, mode_t mode)
+{
+	int r = copy_up_protected(fs, n, CU_DATA, FILEATTR_PROTECT);
+	creds_as_daemon();
+	if (r < 0 || !node_reached_by_name(fs, n, fs->upper))
+		return r < 0 ? r : -EPERM;
+	char name[NAME_MAX + 1];
+	int dfd = node_parent_fd(fs, n, fs->upper, name);
+	if (dfd < 0)
+		return dfd;
+	unsigned lifted;
+	int lfd = fileattr_lift(dfd, name, &lifted);
+	r = fchmodat(dfd, name, mode & 07777, 0) < 0 ? -errno : 0;
+	fileattr_restore(lfd, lifted);
+	node_parent_fd_done(fs, dfd);
+	return r;
+}
+
 struct meta_change {
 	const struct stat *attr;
 	int to_set;
@@ -320,6 +363,12 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		    (st.st_mtim.tv_sec == attr->st_mtim.tv_sec &&
 		     st.st_mtim.tv_nsec == attr->st_mtim.tv_nsec))
 			goto reply;
+	}
+	if (clears_setid_of_protected(fs, n, attr, to_set)) {
+		r = clear_setid_lifted(fs, n, attr->st_mode);
+		if (r == 0)
+			r = inode_stat(fs, n, &st);
+		goto reply;
 	}
 	bool done = false;
 	if (to_set & FUSE_SET_ATTR_SIZE) {

@@ -124,9 +124,7 @@ each handled where it arises in the code:
   the kernel refuses it for the flags.
   And a shared writable mapping of a descriptor of an
   append-only file, which the kernel refuses, is made on layerfs
-  (docs/RELIABILITY.md): not run; nor is a chown of such a file with
-  set-id bits, which the kernel clears (allowed on such a file) but
-  its FUSE client asks of layerfs as a mode change, refused.
+  (docs/RELIABILITY.md): not run.
 
 Not generated: a whiteout in a layer directory that merges with nothing
 below it (under an opaque directory of the same layer).  OCI says it
@@ -1267,8 +1265,7 @@ class DifferentialRandom(LayerfsTestCase):
             gen.view = names(k)
             op = gen.op(i)
             if self.noop_chown_without_index(op) or \
-                    self.maps_append_only(op) or \
-                    self.chown_kills_setid_of_protected(k, op):
+                    self.maps_append_only(op):
                 mine = theirs = ("not run",)
             else:
                 with self.as_caller():
@@ -1332,23 +1329,6 @@ class DifferentialRandom(LayerfsTestCase):
             return os.path.join(proc, op[2]) if isinstance(op[2], str) \
                 else None
         return os.path.join(k, op[1]) if isinstance(op[1], str) else None
-
-    def chown_kills_setid_of_protected(self, k, op):
-        """A chown of an immutable or append-only file with set-id bits:
-        the kernel clears the bits, a change it allows on such a file,
-        but its FUSE client sends it as a mode change, which layerfs
-        cannot tell from a chmod and refuses (see the docstring): not
-        run."""
-        if op[0] not in ("chown", "fd_chown"):
-            return False
-        path = self.kernel_path(k, op)
-        try:
-            st = os.stat(path)
-            return stat.S_ISREG(st.st_mode) and \
-                st.st_mode & (stat.S_ISUID | stat.S_ISGID) and \
-                lfstest.inode_flags(path) & lfstest.FS_PROTECT_FL
-        except (OSError, TypeError):
-            return False
 
     def permission_before_protection(self, k, op, mine, theirs):
         """A change of an immutable or append-only file that the kernel

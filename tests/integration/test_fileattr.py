@@ -175,6 +175,41 @@ class FileAttr(LayerfsTestCase):
                 self.assertTrue(get_flags(j("moved/imm")) & FS_APPEND_FL)
                 self.assertEqual(m.unmount(), 0)
 
+    def test_set_id_bits_cleared_past_the_flags(self):
+        """The kernel clears set-id bits past the flags: an append by a
+        user other than the owner drops set-user-id, and so does a
+        chown(-1, -1), while a real change of owner stays refused."""
+        self.require_tool("setpriv")
+        low = self.layer("low-suid", {"app": b"log\n", "app2": b"x\n"})
+        for n in ("app", "app2"):
+            f = os.path.join(low, n)
+            os.chmod(f, 0o4766)
+            change_flags(f, add=FS_APPEND_FL)
+        m = self.mount_rw([low], name="suid")
+        outs = [("layerfs", m.path)]
+        if lfstest.kernel_overlay_available():
+            kup, kwork, kmnt = (self.mkdirs("kup2"), self.mkdirs("kwork2"),
+                                self.mkdirs("kmnt2"))
+            ovl.mount_overlay(kmnt, [low], kup, kwork)
+            self.before_cleanup(lambda: ovl.umount(kmnt))
+            outs.append(("kernel overlayfs", kmnt))
+        for what, root in outs:
+            with self.subTest(what):
+                p = os.path.join(root, "app")
+                r = subprocess.run(
+                    ["setpriv", "--reuid=1000", "--regid=1000",
+                     "--clear-groups", "sh", "-c", "echo more >> " + p],
+                    capture_output=True, timeout=60)
+                self.assertEqual(r.returncode, 0, r.stderr.decode())
+                self.assertEqual(read(p), b"log\nmore\n")
+                self.assertEqual(stat.S_IMODE(os.stat(p).st_mode), 0o766)
+                q = os.path.join(root, "app2")
+                os.chown(q, -1, -1)
+                self.assertEqual(stat.S_IMODE(os.stat(q).st_mode), 0o766)
+                self.assertEqual(self.outcome(lambda: os.chown(q, 5, 5)),
+                                 "EPERM")
+                self.assertTrue(get_flags(q) & FS_APPEND_FL)
+
     def test_append_with_the_writeback_cache(self):
         """Without passthrough (rootless mounts) the kernel's writeback
         cache writes pages back at their offsets, which an append-only
