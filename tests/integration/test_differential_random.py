@@ -87,7 +87,7 @@ each handled where it arises in the code:
   more: a metadata change (chmod, chown, utimes, xattr) through a
   descriptor of one removed since it was opened fails on both, with ENOENT on layerfs and EEXIST or ENOTDIR
   on the kernel.
-- with index=off, chown to (-1, -1) is not run: it changes nothing,
+- with index=off, chown to (-1, -1) (by path or descriptor) is not run: it changes nothing,
   and layerfs leaves the file alone, but the kernel copies it up, which
   breaks a lower hard link.
 - fstat of a lower file whose last name was removed while it was
@@ -1444,7 +1444,8 @@ class DifferentialRandom(LayerfsTestCase):
         the file up for it, which with index=off breaks a lower hard
         link; layerfs leaves the file alone.  Not run in that
         configuration (see the docstring)."""
-        return self.no_index and op[0] == "chown" and op[2] == op[3] == -1
+        return self.no_index and op[0] in ("chown", "fd_chown") and \
+            op[2] == op[3] == -1
 
     def undo_impossible(self, k, op):
         """A rename to a `.wh.` name, which layerfs refuses by design,
