@@ -87,9 +87,9 @@ each handled where it arises in the code:
   more: a metadata change (chmod, chown, utimes, xattr) through a
   descriptor of one removed since it was opened fails on both, with ENOENT on layerfs and EEXIST or ENOTDIR
   on the kernel.
-- with index=off, chown to (-1, -1) (by path or descriptor) is not run: it changes nothing,
-  and layerfs leaves the file alone, but the kernel copies it up, which
-  breaks a lower hard link.
+- with index=off, chown to (-1, -1), by path or descriptor, is not
+  run: it changes nothing, and layerfs leaves the file alone, but the
+  kernel copies it up, which breaks a lower hard link.
 - fstat of a lower file whose last name was removed while it was
   open: no link left on layerfs, as on a local filesystem; the kernel
   shows the lower file's own count.
