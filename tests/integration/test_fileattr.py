@@ -5,8 +5,9 @@ append-only flags are held to what kernel overlayfs and a plain
 directory do with them: an append-only lower file takes appends and
 refuses overwrites, truncation and chmod; an immutable one refuses every
 change until the flag is taken off; neither is removed or renamed.
-Every test runs on kernel overlayfs too, which must agree.  Needs root (CAP_LINUX_IMMUTABLE)
-and a filesystem with inode flags under the test directory."""
+Where kernel overlayfs is there, the tests that compare run each case
+on it too, and it must agree.  Needs root (CAP_LINUX_IMMUTABLE) and a
+filesystem with inode flags under the test directory."""
 
 import errno
 import fcntl
