@@ -31,6 +31,7 @@
 #include "creds.h"
 #include "fileattr.h"
 #include "node.h"
+#include "override.h"
 #include "xattr_private.h"
 
 /*
@@ -298,6 +299,22 @@ static int change_prepare(struct lfs *fs, struct node *n, const char *name,
 	return r;
 }
 
+/*
+ * An access ACL set by a caller outside the file's group (root aside,
+ * taken to hold CAP_FSETID) drops the set-group-id bit, as the kernel
+ * does on a local filesystem (posix_acl_update_mode).  The FUSE client
+ * leaves it to the daemon, whose own setxattr keeps the bit.
+ */
+static int acl_kill_sgid(struct lfs *fs, fuse_req_t req, const char *path)
+{
+	struct stat st;
+	if (fuse_req_ctx(req)->uid == 0 || override_xattr_name(fs) ||
+	    stat(path, &st) < 0 || !(st.st_mode & S_ISGID) ||
+	    creds_caller_in_group(req, creds_view_gid(fs, st.st_gid)))
+		return 0;
+	return chmod(path, st.st_mode & 07777 & ~S_ISGID) < 0 ? -errno : 0;
+}
+
 static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			 const char *value, size_t size, int flags,
 			 bool remove)
@@ -314,6 +331,8 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 				: setxattr(rf.path, name, value, size, flags);
 		r = rr < 0 ? -errno : 0;
 	}
+	if (r == 0 && !remove && !strcmp(name, "system.posix_acl_access"))
+		r = acl_kill_sgid(fs, req, rf.path);
 	/* Whatever happened, the file's xattrs must be asked again (and
 	 * whether a directory hands down a default ACL, copy_up.c). */
 	node_clear_flag(n, N_NOXATTR | N_HASXATTR | N_DEFACL_KNOWN | N_DEFACL);

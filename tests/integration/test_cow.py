@@ -577,6 +577,40 @@ class CopyOnWrite(LayerfsTestCase):
                     m.work, "work")) if n.startswith("#")], [])
                 self.assertEqual(m.unmount(), 0)
 
+    def test_access_acl_by_a_non_member_drops_set_group_id(self):
+        """Setting an access ACL drops the set-group-id bit when the
+        caller (not root) is outside the file's group, as the kernel
+        does on a local filesystem; a member keeps it.  Files and
+        directories, lower and upper."""
+        self.require_root()
+        self.require_tool("setpriv")
+        low = self.layer("low-acl-sgid", {"f": b"f", "d/": None, "g": b"g"})
+        for n in ("f", "d", "g"):
+            os.chown(os.path.join(low, n), 1000, 7)
+            os.chmod(os.path.join(low, n), 0o2775)
+        m = self.mount_rw([low], name="acl-sgid")
+        acl = lfstest.acl_value([
+            (lfstest.ACL_USER_OBJ, 7, None), (lfstest.ACL_USER, 5, 4321),
+            (lfstest.ACL_GROUP_OBJ, 7, None), (lfstest.ACL_MASK, 7, None),
+            (lfstest.ACL_OTHER, 5, None)])
+        with open(self.path("acl.bin"), "wb") as f:
+            f.write(acl)
+        code = ("import os, sys\n"
+                "os.setxattr(sys.argv[1], 'system.posix_acl_access', "
+                "open(sys.argv[2], 'rb').read())\n")
+        for name, groups, keeps in (("f", "1000", False),
+                                    ("d", "1000", False),
+                                    ("g", "1000,7", True)):
+            p = os.path.join(m.path, name)
+            r = subprocess.run(["setpriv", "--reuid=1000", "--regid=1000",
+                                "--groups=" + groups, "python3", "-c", code,
+                                p, self.path("acl.bin")],
+                               capture_output=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr.decode())
+            mode = stat.S_IMODE(os.stat(p).st_mode)
+            self.assertEqual(bool(mode & stat.S_ISGID), keeps, (name, oct(mode)))
+            self.assertEqual(mode & 0o777, 0o775, name)
+
     def test_change_lands_with_the_copy_up(self):
         """chmod and chown of a lower file are made on the staged copy,
         with the side effects the real calls have: chmod rewrites an
