@@ -147,24 +147,35 @@ def build_initramfs(path, workdir, busybox, fuse_module):
     return path
 
 
+TCG = "tcg,thread=multi"
+
+
 def default_accel():
-    """KVM where this machine offers it, software emulation elsewhere."""
+    """LFS_VM_ACCEL, else KVM where this machine offers it, software
+    emulation elsewhere."""
+    if os.environ.get("LFS_VM_ACCEL"):
+        return os.environ["LFS_VM_ACCEL"]
     if os.access("/dev/kvm", os.R_OK | os.W_OK):
         return "kvm"
-    return "tcg,thread=multi"
+    return TCG
 
 
-def boot(kernel, initramfs, timeout, first_line_timeout, marker="LFVM "):
+def boot(kernel, initramfs, timeout, first_line_timeout, marker="LFVM ",
+         accel=None):
     """Boots the VM and returns (console output, why it was stopped or
     None).  Each console line is echoed to stdout as it comes, so a run
     cut short by a harness's own timeout still shows where the guest was.
     The VM is stopped when no line holding MARKER came within
     FIRST_LINE_TIMEOUT seconds (the kernel never reached the guest's
     init), or when it ran TIMEOUT seconds in all."""
-    accel = os.environ.get("LFS_VM_ACCEL") or default_accel()
+    accel = accel or default_accel()
     # loglevel=4: the kernel's errors (a task hung for 120 s, a lockup)
     # reach the console, where a hang shows them.
-    cmd = [QEMU, "-accel", accel, "-smp", "2", "-cpu", "max", "-m", "1024",
+    # Without IA32_ARCH_CAPABILITIES: some hosts' KVM (nested or
+    # paravirtualised) refuses the value qemu gives it for "max", and
+    # qemu then aborts before the guest starts.
+    cmd = [QEMU, "-accel", accel, "-smp", "2", "-cpu",
+           "max,arch-capabilities=off", "-m", "1024",
            "-nographic", "-no-reboot", "-nic", "none", "-kernel", kernel,
            "-initrd", initramfs, "-append",
            "console=ttyS0 quiet loglevel=4 panic=-1"]
