@@ -364,12 +364,6 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		     st.st_mtim.tv_nsec == attr->st_mtim.tv_nsec))
 			goto reply;
 	}
-	if (clears_setid_of_protected(fs, n, attr, to_set)) {
-		r = clear_setid_lifted(fs, n, attr->st_mode);
-		if (r == 0)
-			r = inode_stat(fs, n, &st);
-		goto reply;
-	}
 	bool done = false;
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		r = copy_up(fs, n, attr->st_size == 0 ? CU_TRUNC : CU_DATA);
@@ -394,6 +388,11 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		r = apply_owner_mode(fs, n, attr, to_set);
 	if (r == 0 && !done)
 		r = apply_times(fs, n, attr, to_set);
+	/* Refused for the file's flags: unless it is the kernel clearing
+	 * set-id bits, which it does past them.  Asked only then, so a
+	 * chmod costs nothing more. */
+	if (r == -EPERM && clears_setid_of_protected(fs, n, attr, to_set))
+		r = clear_setid_lifted(fs, n, attr->st_mode);
 	if (r == 0)
 		r = inode_stat(fs, n, &st);
 reply:

@@ -289,12 +289,16 @@ static int change_prepare(struct lfs *fs, struct node *n, const char *name,
 		return -EROFS;
 	if (xp_is_private(name))
 		return -EPERM;
-	int r = fileattr_protected(fs, n);
-	if (r < 0)
-		return r;
-	if (remove && lower_lacks(fs, n, name))
-		return -ENODATA;
-	r = copy_up(fs, n, CU_META);
+	/* The kernel refuses a change of an immutable or append-only file
+	 * before it looks for the name (fileattr.h).  A regular file's
+	 * copy-up and its upper filesystem refuse the rest; a directory's
+	 * copy-up does not carry its flags. */
+	bool absent = remove && lower_lacks(fs, n, name);
+	int r = absent || node_is_dir(n) ? fileattr_protected(fs, n) : 0;
+	if (r == 0 && absent)
+		r = -ENODATA;
+	if (r == 0)
+		r = copy_up(fs, n, CU_META);
 	creds_as_daemon();
 	return r;
 }
