@@ -103,30 +103,6 @@ static void fix_staged_group(fuse_req_t req, struct slot *s, int workfd,
 	fchmodat(workfd, tmp, mode, 0);
 }
 
-/* The default ACL of the directory at pfd (malloc'd) in *acl, or NULL
- * when it has none. */
-static int default_acl_read(int pfd, char **acl, size_t *len)
-{
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
-	*acl = NULL;
-	ssize_t n = getxattr(proc, "system.posix_acl_default", NULL, 0);
-	if (n > 0) {
-		*acl = malloc((size_t)n);
-		if (!*acl)
-			return -ENOMEM;
-		n = getxattr(proc, "system.posix_acl_default", *acl, (size_t)n);
-	}
-	if (n <= 0) {
-		int e = n < 0 ? errno : 0;
-		free(*acl);
-		*acl = NULL;
-		return e == ENODATA || e == ENOTSUP ? 0 : -e;
-	}
-	*len = (size_t)n;
-	return 0;
-}
-
 /*
  * Where an entry is made before it is swapped in over a 0/0 device
  * whiteout: workdir, unless the real parent hands down a default ACL,
@@ -144,9 +120,7 @@ static int stage_prepare(struct lfs *fs, struct slot *s, char *stage,
 	stage[0] = 0;
 	lfs_tmp_name(fs, leaf, sizeof(leaf));
 	snprintf(tmp, tmp_len, "%s", leaf);
-	if (!xattr_dir_has_default_acl(s->dir, s->pfd))
-		return 0;
-	int r = default_acl_read(s->pfd, &acl, &len);
+	int r = xattr_dir_default_acl(s->dir, s->pfd, &acl, &len);
 	if (r < 0 || !acl)
 		return r;
 	lfs_tmp_name(fs, stage, stage_len);
@@ -155,8 +129,7 @@ static int stage_prepare(struct lfs *fs, struct slot *s, char *stage,
 		int dfd = openat(fs->work_fd, stage,
 				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 					 O_CLOEXEC);
-		if (dfd < 0 || fsetxattr(dfd, "system.posix_acl_default", acl,
-					 len, 0) < 0)
+		if (dfd < 0 || fsetxattr(dfd, XATTR_ACL_DEFAULT, acl, len, 0) < 0)
 			r = -errno;
 		if (dfd >= 0)
 			close(dfd);

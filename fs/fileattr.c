@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -93,6 +94,15 @@ static void set_attr(fuse_req_t req, struct lfs *fs, struct node *n,
 		fuse_reply_ioctl(req, 0, NULL, 0);
 }
 
+/* The inode flags statx reports, as FS_*_FL. */
+static unsigned flags_of(const struct statx *stx)
+{
+	uint64_t set = stx->stx_attributes & stx->stx_attributes_mask;
+	return (set & STATX_ATTR_IMMUTABLE ? FS_IMMUTABLE_FL : 0) |
+	       (set & STATX_ATTR_APPEND ? FS_APPEND_FL : 0) |
+	       (set & STATX_ATTR_NODUMP ? FS_NODUMP_FL : 0);
+}
+
 int fileattr_carried(struct lfs *fs, struct node *n, int layer,
 		     unsigned *flags)
 {
@@ -116,13 +126,7 @@ int fileattr_carried(struct lfs *fs, struct node *n, int layer,
 	}
 	if (r < 0)
 		return r;
-	uint64_t set = stx.stx_attributes & stx.stx_attributes_mask;
-	if (set & STATX_ATTR_IMMUTABLE)
-		*flags |= FS_IMMUTABLE_FL;
-	if (set & STATX_ATTR_APPEND)
-		*flags |= FS_APPEND_FL;
-	if (set & STATX_ATTR_NODUMP)
-		*flags |= FS_NODUMP_FL;
+	*flags = flags_of(&stx);
 	return 0;
 }
 
@@ -173,9 +177,7 @@ int fileattr_lift(int dirfd, const char *name, unsigned *lifted)
 	struct statx stx;
 	*lifted = 0;
 	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, 0, &stx) < 0 ||
-	    !S_ISREG(stx.stx_mode) ||
-	    !(stx.stx_attributes & stx.stx_attributes_mask &
-	      (STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND)))
+	    !S_ISREG(stx.stx_mode) || !(flags_of(&stx) & FILEATTR_PROTECT))
 		return -1;
 	int fd = openat(dirfd, name,
 			O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);

@@ -177,10 +177,35 @@ bool xattr_dir_has_default_acl(struct node *dir, int pfd)
 	/* By path: pfd may be an O_PATH descriptor. */
 	char proc[64];
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
-	ssize_t r = getxattr(proc, "system.posix_acl_default", NULL, 0);
+	ssize_t r = getxattr(proc, XATTR_ACL_DEFAULT, NULL, 0);
 	bool has = r > 0 || (r < 0 && errno != ENODATA && errno != ENOTSUP);
 	node_set_flag(dir, N_DEFACL_KNOWN | (has ? N_DEFACL : 0));
 	return has;
+}
+
+int xattr_dir_default_acl(struct node *dir, int pfd, char **acl,
+			  size_t *len)
+{
+	*acl = NULL;
+	if (!xattr_dir_has_default_acl(dir, pfd))
+		return 0;
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	ssize_t n = getxattr(proc, XATTR_ACL_DEFAULT, NULL, 0);
+	if (n > 0) {
+		*acl = malloc((size_t)n);
+		if (!*acl)
+			return -ENOMEM;
+		n = getxattr(proc, XATTR_ACL_DEFAULT, *acl, (size_t)n);
+	}
+	if (n <= 0) {
+		int e = n < 0 ? errno : 0;
+		free(*acl);
+		*acl = NULL;
+		return e == ENODATA || e == ENOTSUP ? 0 : -e;
+	}
+	*len = (size_t)n;
+	return 0;
 }
 
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
@@ -335,7 +360,7 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 				: setxattr(rf.path, name, value, size, flags);
 		r = rr < 0 ? -errno : 0;
 	}
-	if (r == 0 && !remove && !strcmp(name, "system.posix_acl_access"))
+	if (r == 0 && !remove && !strcmp(name, XATTR_ACL_ACCESS))
 		r = acl_kill_sgid(fs, req, rf.path);
 	/* Whatever happened, the file's xattrs must be asked again (and
 	 * whether a directory hands down a default ACL, copy_up.c). */

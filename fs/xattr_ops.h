@@ -19,4 +19,12 @@ void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
  */
 bool xattr_dir_has_default_acl(struct node *dir, int pfd);
 
+/* The default ACL itself (malloc'd) in *acl and *len, or *acl NULL when
+ * the directory has none. */
+int xattr_dir_default_acl(struct node *dir, int pfd, char **acl,
+			  size_t *len);
+
+#define XATTR_ACL_ACCESS "system.posix_acl_access"
+#define XATTR_ACL_DEFAULT "system.posix_acl_default"
+
 #endif
