@@ -525,6 +525,10 @@ void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 		  off_t length, struct fuse_file_info *fi)
 {
 	struct lfs *fs = lfs_from_req(req);
+	/* The kernel's FUSE client updated the file's times before asking,
+	 * refused or not: their write-back must not fail (setattr.c). */
+	if (fs->writeback)
+		node_set_flag(node_from_ino(fs, ino), N_TIMES_PENDING);
 	struct shared_fd *ref;
 	int fd = io_fd(fs, ino, fi, true, &ref);
 	int r = fd < 0 ? -fd

@@ -44,6 +44,9 @@ enum node_flag {
 	 * (N_DEFACL_KNOWN), and it has one (N_DEFACL). */
 	N_DEFACL_KNOWN = 1 << 15,
 	N_DEFACL = 1 << 16,
+	/* Writeback cache: a FALLOCATE came, so the kernel has this file's
+	 * mtime and ctime to write back (setattr.c, times_written_back). */
+	N_TIMES_PENDING = 1 << 18,
 };
 
 struct dcache;

@@ -293,6 +293,28 @@ static bool clears_setid_of_protected(struct lfs *fs, struct node *n,
 	       (want & setid & ~now) == 0 && fileattr_protected(fs, n) < 0;
 }
 
+/*
+ * Whether this SETATTR may be the kernel writing back the times it gave
+ * a file for a FALLOCATE (N_TIMES_PENDING, taken off by it).  With the
+ * writeback cache the FUSE client sets a file's mtime and ctime itself
+ * before it sends a fallocate, and writes them back later.  For an
+ * immutable or append-only file, which takes no time it is given, that
+ * write-back would fail, and with it every later close of the file
+ * (EIO); the fallocate was refused, or changed the upper file's times
+ * itself, so they are left as they are (op_setattr).  A `touch -m` with
+ * a time given cannot be told from it, but only until that write-back,
+ * at the latest the next close.
+ */
+static bool times_written_back(struct node *n, int to_set)
+{
+	if ((to_set & ~(FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME)) ||
+	    !(to_set & FUSE_SET_ATTR_MTIME) ||
+	    !(node_flags(n) & N_TIMES_PENDING))
+		return false;
+	node_clear_flag(n, N_TIMES_PENDING);
+	return true;
+}
+
 /* That mode change, on the upper copy with its flags lifted. */
 static int clear_setid_lifted(struct lfs *fs, struct node *n, mode_t mode)
 {
@@ -343,6 +365,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		return;
 	}
 	node_ref(n);
+	bool written_back = times_written_back(n, to_set);
 	if (!(to_set & ~(FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME))) {
 		/* With the writeback cache the kernel writes its cached mtime
 		 * and ctime back after every unlink, rename and write.  When
@@ -389,10 +412,12 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	if (r == 0 && !done)
 		r = apply_times(fs, n, attr, to_set);
 	/* Refused for the file's flags: unless it is the kernel clearing
-	 * set-id bits, which it does past them.  Asked only then, so a
-	 * chmod costs nothing more. */
+	 * set-id bits, which it does past them, or writing back times it
+	 * set itself.  Asked only then, so a chmod costs nothing more. */
 	if (r == -EPERM && clears_setid_of_protected(fs, n, attr, to_set))
 		r = clear_setid_lifted(fs, n, attr->st_mode);
+	else if (r == -EPERM && written_back && fileattr_protected(fs, n) < 0)
+		r = 0;
 	if (r == 0)
 		r = inode_stat(fs, n, &st);
 reply:

@@ -385,6 +385,18 @@ def inode_flags(path):
         os.close(fd)
 
 
+FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE = \
+    0x01, 0x02, 0x10
+
+
+def fallocate(fd, mode, off, n):
+    """fallocate(2), which os.posix_fallocate offers without its mode."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.fallocate(fd, mode, ctypes.c_long(off), ctypes.c_long(n)) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+
 def change_inode_flags(path, add=0, drop=0):
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:

@@ -140,7 +140,6 @@ the operations before it and how to replay it.
 """
 
 import contextlib
-import ctypes
 import errno
 import hashlib
 import json
@@ -951,17 +950,15 @@ def _apply(root, op, fds):
     raise ValueError(op)
 
 
-FALLOC_KEEP_SIZE, FALLOC_PUNCH_HOLE, FALLOC_ZERO_RANGE = 0x01, 0x02, 0x10
+FALLOC_KEEP_SIZE = lfstest.FALLOC_FL_KEEP_SIZE
+FALLOC_PUNCH_HOLE = lfstest.FALLOC_FL_PUNCH_HOLE
+FALLOC_ZERO_RANGE = lfstest.FALLOC_FL_ZERO_RANGE
 SEEK_DATA, SEEK_HOLE = 3, 4
 
 
 def fallocate(fd, mode, off, n):
-    """fallocate(2) (os.posix_fallocate has no mode); returns the file's
-    stat_view after it."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.fallocate(fd, mode, ctypes.c_long(off), ctypes.c_long(n)) != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e))
+    """fallocate(2); returns the file's stat_view after it."""
+    lfstest.fallocate(fd, mode, off, n)
     return [stat_view(os.fstat(fd))]
 
 

@@ -65,9 +65,9 @@ class FileAttr(LayerfsTestCase):
         # directory.
         self.before_cleanup(lambda: lfstest.unprotect_tree(self.path("")))
 
-    def mounts(self):
-        """A layer of files and a directory, mounted by layerfs and by
-        kernel overlayfs, each with its own upper layer."""
+    def mounts(self, opts=()):
+        """A layer of files and a directory, mounted by layerfs (with
+        opts) and by kernel overlayfs, each with its own upper layer."""
         low = self.layer("low", {"app": b"log\n", "imm": b"fixed\n",
                                  "plain": b"p\n", "dir/f": b"f"})
         change_flags(os.path.join(low, "app"), add=FS_APPEND_FL)
@@ -75,7 +75,7 @@ class FileAttr(LayerfsTestCase):
         change_flags(os.path.join(low, "plain"), add=FS_NODUMP_FL)
         os.mkdir(os.path.join(low, "pdir"))
         change_flags(os.path.join(low, "pdir"), add=FS_IMMUTABLE_FL)
-        m = self.mount_rw([low])
+        m = self.mount_rw([low], opts=opts)
         out = [("layerfs", m.path, m.upper)]
         if lfstest.kernel_overlay_available():
             kup, kwork, kmnt = (self.mkdirs("kup"), self.mkdirs("kwork"),
@@ -232,6 +232,30 @@ class FileAttr(LayerfsTestCase):
                          b"log\nline 0\nline 1\nline 2\n")
         self.assertTrue(get_flags(os.path.join(m.upper, "app"))
                         & FS_APPEND_FL)
+
+    def test_fallocate_on_an_append_only_file(self):
+        """Punching a hole is refused, allocating past the end is not,
+        and neither breaks the file's later closes.  With the writeback
+        cache the kernel sets the file's times itself before it asks for
+        a fallocate, and writes them back at the next close, which an
+        append-only file refused: every close then failed with EIO."""
+        for what, root, _ in self.mounts(opts=("passthrough=0",)):
+            with self.subTest(what):
+                p = os.path.join(root, "app")
+                fd = os.open(p, os.O_RDWR | os.O_APPEND)
+                try:
+                    punch = self.outcome(lambda: lfstest.fallocate(
+                        fd, lfstest.FALLOC_FL_PUNCH_HOLE |
+                        lfstest.FALLOC_FL_KEEP_SIZE, 0, 2))
+                    grow = self.outcome(lambda: lfstest.fallocate(
+                        fd, lfstest.FALLOC_FL_KEEP_SIZE, 0, 65536))
+                    os.write(fd, b"more\n")
+                finally:
+                    os.close(fd)
+                self.assertEqual((punch, grow), ("EPERM", "ok"))
+                for _ in range(2):
+                    self.assertEqual(read(p), b"log\nmore\n")
+                self.assertTrue(get_flags(p) & FS_APPEND_FL)
 
     def test_immutable_lower_file(self):
         """Every change is refused and the data stays; chattr -i (root)
