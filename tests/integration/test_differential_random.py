@@ -1334,15 +1334,21 @@ class DifferentialRandom(LayerfsTestCase):
         """A chmod of an immutable or append-only file that only clears
         its set-id bits: the kernel refuses it, but layerfs cannot tell
         it from the kernel's own clearing of those bits, which it allows
-        (see the docstring): not run."""
+        (see the docstring): not run.  The mode is the one the FUSE
+        client sends: without the set-group-id bit when the caller is
+        outside the file's group (and not root)."""
         if op[0] not in ("chmod", "fd_chmod"):
             return False
         path = self.kernel_path(k, op)
         setid = stat.S_ISUID | stat.S_ISGID
         try:
-            now = stat.S_IMODE(os.stat(path).st_mode)
-            return now & setid and op[2] & ~setid == now & ~setid and \
-                not op[2] & setid & ~now and \
+            st = os.stat(path)
+            now, want = stat.S_IMODE(st.st_mode), op[2]
+            if self.caller and st.st_gid != self.caller[1] and \
+                    st.st_gid not in self.caller[2]:
+                want &= ~stat.S_ISGID
+            return want != now and want & ~setid == now & ~setid and \
+                not want & setid & ~now and \
                 lfstest.inode_flags(path) & lfstest.FS_PROTECT_FL
         except (OSError, TypeError):
             return False
