@@ -257,13 +257,22 @@ static int upper_parent_fd(struct lfs *fs, struct node *n)
 static int copy_up_dir_node(struct lfs *fs, struct node *n, int pfd,
 			    int src, const struct stat *st)
 {
+	/* Its immutable and append-only flags go into its mark, where they
+	 * refuse nothing layerfs does (fileattr.c); without marks they
+	 * would be lost, so it is not copied. */
+	unsigned protect;
+	int r = fileattr_dir_flags(fs, n, &protect);
+	if (r == 0 && protect && !fs->upper_xattr)
+		r = -EPERM;
+	if (r < 0)
+		return r;
 	char tmp[64];
 	lfs_tmp_name(fs, tmp, sizeof(tmp));
 	if (mkdirat(fs->work_fd, tmp, 0700) < 0)
 		return -errno;
 	int dfd = openat(fs->work_fd, tmp,
 			 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	int r = dfd < 0 ? -errno : 0;
+	r = dfd < 0 ? -errno : 0;
 	struct attr_plan plan = {
 		.owner = true,
 		.xattrs = !(node_flags(n) & N_NOXATTR),
@@ -271,6 +280,8 @@ static int copy_up_dir_node(struct lfs *fs, struct node *n, int pfd,
 	};
 	if (r == 0)
 		r = copy_attrs(fs, src, dfd, st, true, &plan);
+	if (r == 0 && protect)
+		r = fileattr_dir_mark(dfd, protect);
 	unsigned flags = 0;
 	if (r == 0 && fs->upper_xattr) {
 		/* Directories keep their inode number across remount too. */

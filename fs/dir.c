@@ -257,6 +257,9 @@ static int create_entry(struct lfs *fs, fuse_req_t req, struct slot *s,
 	if (s->below)
 		node_set_flag(n, N_BELOW);
 	*out = node_insert(fs, n);
+	/* New directories inherit neither flag, nor have a mark. */
+	if (is_dir)
+		fileattr_dir_known(*out, 0);
 	inode_present(fs, *out, st);
 	return 0;
 }
@@ -281,7 +284,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct node *n = NULL;
 	struct stat st;
 	node_ref(dir);
-	int r = slot_open(fs, dir, name, &s);
+	int r = slot_open(fs, dir, name, SLOT_ADD, &s);
 	if (r == 0) {
 		r = create_entry(fs, req, &s, name, ne, &n, &st);
 		slot_close(fs, &s);
@@ -346,7 +349,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct stat st;
 	ne.open_flags = file_upper_flags(fs, fi->flags) & ~O_TRUNC;
 	node_ref(dir);
-	int r = slot_open(fs, dir, name, &s);
+	int r = slot_open(fs, dir, name, SLOT_ADD, &s);
 	if (r == 0) {
 		r = create_entry(fs, req, &s, name, &ne, &n, &st);
 		slot_close(fs, &s);
@@ -397,12 +400,15 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	node_ref(n);
 	node_ref(dir);
 	/* The link shares the upper inode: metadata is enough, the data
-	 * follows in place and every name sees it. */
-	r = lfs_has_upper(fs) ? copy_up(fs, n, CU_META) : -EROFS;
+	 * follows in place and every name sees it.  Not before the new
+	 * name's directory may take it. */
+	r = lfs_has_upper(fs) ? fileattr_dir_refuses(fs, dir, false) : -EROFS;
+	if (r == 0)
+		r = copy_up(fs, n, CU_META);
 	if (r == 0)
 		show_upper_ino_unless_origin(fs, n);
 	if (r == 0)
-		r = slot_open(fs, dir, newname, &s);
+		r = slot_open(fs, dir, newname, SLOT_ADD, &s);
 	if (r < 0)
 		goto out;
 	if (s.visible) {
@@ -590,12 +596,15 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (n)
 		copy_up_wait(n);
 	int r = wh_is_reserved(name) ? -ENOENT : 0;
+	/* The directory's flags first, before anything is copied up. */
+	if (r == 0 && lfs_has_upper(fs))
+		r = fileattr_dir_refuses(fs, dir, true);
 	if (r == 0 && lfs_has_upper(fs))
 		r = name_drop_prepare(fs, dir, name, &n);
 	if (r == 0 && n)
 		r = fileattr_protected(fs, n);
 	if (r == 0)
-		r = slot_open(fs, dir, name, &s);
+		r = slot_open(fs, dir, name, SLOT_REMOVE, &s);
 	if (r < 0)
 		goto out;
 	if (!s.visible) {
@@ -644,7 +653,9 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (r < 0)
 		goto out;
 	/* Whether it may go comes first, as in the kernel. */
-	r = fileattr_protected(fs, child);
+	r = fileattr_dir_refuses(fs, dir, true);
+	if (r == 0)
+		r = fileattr_protected(fs, child);
 	if (r == 0 && !node_is_dir(child))
 		r = -ENOTDIR;
 	if (r == 0)

@@ -22,6 +22,17 @@
  * (fileattr_protected).  Layerfs's own new names for a file the mount
  * already shows under them lift the flags for the moment
  * (fileattr_lift).
+ *
+ * A directory's immutable and append-only flags are not put on its
+ * upper copy: there they would refuse the copy-ups of its children,
+ * which the mount keeps making (an append to a file it holds), as
+ * kernel overlayfs does.  They go into its protattr mark instead, and
+ * layerfs refuses what they forbid (fileattr_dir_refuses and
+ * fileattr_protected): an immutable directory takes no new name and
+ * loses none, an append-only one takes new names but loses none, and
+ * neither takes a change of its own attributes or xattrs.  Lower
+ * layers never change, so a directory's flags are read once and kept
+ * on its node.
  */
 #include "fileattr.h"
 
@@ -31,14 +42,17 @@
 #include <linux/capability.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "copy_up.h"
 #include "creds.h"
 #include "node.h"
+#include "xattr_private.h"
 
 /* The node's real file in `layer`, opened for an ioctl. */
 static int open_for_ioctl(struct lfs *fs, struct node *n, int layer)
@@ -50,50 +64,6 @@ static int open_for_ioctl(struct lfs *fs, struct node *n, int layer)
 							   flags);
 }
 
-static void get_attr(fuse_req_t req, struct lfs *fs, struct node *n,
-		     unsigned int cmd, size_t size)
-{
-	union {
-		int flags;
-		struct fsxattr fsx;
-	} v = { 0 };
-	int fd = open_for_ioctl(fs, n, node_layer(n));
-	int r = fd < 0 ? fd : ioctl(fd, cmd, &v) < 0 ? -errno : 0;
-	if (fd >= 0)
-		close(fd);
-	if (r < 0)
-		fuse_reply_err(req, -r);
-	else
-		fuse_reply_ioctl(req, 0, &v, size);
-}
-
-static void set_attr(fuse_req_t req, struct lfs *fs, struct node *n,
-		     unsigned int cmd, const void *in)
-{
-	unsigned xprotect = FS_XFLAG_IMMUTABLE | FS_XFLAG_APPEND;
-	bool protects = cmd == FS_IOC_SETFLAGS
-				? (*(const int *)in & FILEATTR_PROTECT) != 0
-				: (((const struct fsxattr *)in)->fsx_xflags &
-				   xprotect) != 0;
-	int r = 0;
-	if (!lfs_has_upper(fs) || fs->opt->read_only)
-		r = -EROFS;
-	if (r == 0)
-		r = copy_up_protected(fs, n,
-				      protects && !node_is_dir(n) ? CU_DATA
-								  : CU_META,
-				      FILEATTR_PROTECT);
-	creds_as_daemon();
-	int fd = r < 0 ? r : open_for_ioctl(fs, n, fs->upper);
-	r = fd < 0 ? fd : ioctl(fd, cmd, in) < 0 ? -errno : 0;
-	if (fd >= 0)
-		close(fd);
-	if (r < 0)
-		fuse_reply_err(req, -r);
-	else
-		fuse_reply_ioctl(req, 0, NULL, 0);
-}
-
 /* The inode flags statx reports, as FS_*_FL. */
 static unsigned flags_of(const struct statx *stx)
 {
@@ -103,31 +73,196 @@ static unsigned flags_of(const struct statx *stx)
 	       (set & STATX_ATTR_NODUMP ? FS_NODUMP_FL : 0);
 }
 
+/* The node's real file in a layer, as a directory and a name in it, or,
+ * when no name reaches it there (the root, an orphan, an index entry),
+ * as a descriptor on the file itself and the name "". */
+struct real_at {
+	int dfd;
+	bool own; /* dfd is on the file itself, ours to close */
+	char name[NAME_MAX + 1];
+};
+
+static int real_at_open(struct lfs *fs, struct node *n, int layer,
+			struct real_at *at)
+{
+	at->own = !node_reached_by_name(fs, n, layer);
+	at->name[0] = '\0';
+	at->dfd = at->own ? node_open(fs, n, layer, O_PATH)
+			  : node_parent_fd(fs, n, layer, at->name);
+	return at->dfd < 0 ? at->dfd : 0;
+}
+
+static void real_at_close(struct lfs *fs, struct real_at *at)
+{
+	if (at->own)
+		close(at->dfd);
+	else
+		node_parent_fd_done(fs, at->dfd);
+}
+
+static int real_flags(const struct real_at *at, unsigned *flags)
+{
+	struct statx stx;
+	int how = AT_SYMLINK_NOFOLLOW | (at->own ? AT_EMPTY_PATH : 0);
+	if (statx(at->dfd, at->name, how, 0, &stx) < 0)
+		return -errno;
+	*flags = flags_of(&stx);
+	return 0;
+}
+
 int fileattr_carried(struct lfs *fs, struct node *n, int layer,
 		     unsigned *flags)
 {
-	struct statx stx;
-	int r;
+	struct real_at at;
 	*flags = 0;
-	if (node_reached_by_name(fs, n, layer)) {
-		char name[NAME_MAX + 1];
-		int dfd = node_parent_fd(fs, n, layer, name);
-		if (dfd < 0)
-			return dfd;
-		r = statx(dfd, name, AT_SYMLINK_NOFOLLOW, 0, &stx) < 0 ? -errno
-									: 0;
-		node_parent_fd_done(fs, dfd);
-	} else {
-		int fd = node_open(fs, n, layer, O_PATH);
-		if (fd < 0)
-			return fd;
-		r = statx(fd, "", AT_EMPTY_PATH, 0, &stx) < 0 ? -errno : 0;
-		close(fd);
-	}
+	int r = real_at_open(fs, n, layer, &at);
 	if (r < 0)
 		return r;
-	*flags = flags_of(&stx);
+	r = real_flags(&at, flags);
+	real_at_close(fs, &at);
+	return r;
+}
+
+/* ---- directories: the protattr mark ------------------------------ */
+
+/* The flags the protattr mark of an upper directory holds: 'i' and 'a',
+ * the letters of kernel overlayfs's mark of the same purpose. */
+static unsigned mark_flags(const struct real_at *at)
+{
+	char path[64 + NAME_MAX], v[8];
+	xp_proc_path(path, sizeof(path), at->dfd, at->name);
+	ssize_t len = lgetxattr(path, XATTR_LFS_PROTATTR, v, sizeof(v));
+	unsigned flags = 0;
+	for (ssize_t i = 0; i < len; i++)
+		flags |= v[i] == 'i' ? FS_IMMUTABLE_FL
+			 : v[i] == 'a' ? FS_APPEND_FL
+				       : 0;
+	return flags;
+}
+
+int fileattr_dir_mark(int fd, unsigned flags)
+{
+	char v[2];
+	size_t len = 0;
+	if (flags & FS_IMMUTABLE_FL)
+		v[len++] = 'i';
+	if (flags & FS_APPEND_FL)
+		v[len++] = 'a';
+	if (len)
+		return fsetxattr(fd, XATTR_LFS_PROTATTR, v, len, 0) < 0 ? -errno
+									 : 0;
+	if (fremovexattr(fd, XATTR_LFS_PROTATTR) < 0 && errno != ENODATA)
+		return -errno;
 	return 0;
+}
+
+/* Bumped by every change of a directory's flags, so that a reading that
+ * raced with one is not kept (fileattr_dir_flags). */
+static unsigned dir_flags_generation;
+
+static int dir_flags_read(struct lfs *fs, struct node *dir, unsigned *flags)
+{
+	int layer = node_layer(dir);
+	struct real_at at;
+	int r = real_at_open(fs, dir, layer, &at);
+	if (r < 0)
+		return r;
+	r = real_flags(&at, flags);
+	/* Marks are trusted in the upper layer only. */
+	if (r == 0 && lfs_is_upper(fs, layer) && fs->upper_xattr)
+		*flags |= mark_flags(&at);
+	real_at_close(fs, &at);
+	*flags &= FILEATTR_PROTECT;
+	return r;
+}
+
+static void dir_flags_forget(struct node *dir)
+{
+	node_clear_flag(dir, N_DIRFLAGS_KNOWN | N_DIR_IMMUTABLE |
+				     N_DIR_APPEND);
+}
+
+/* The bits and N_DIRFLAGS_KNOWN are set in one step, so whoever sees the
+ * latter sees the bits that came with it. */
+void fileattr_dir_known(struct node *dir, unsigned flags)
+{
+	dir_flags_forget(dir);
+	node_set_flag(dir, N_DIRFLAGS_KNOWN |
+				   (flags & FS_IMMUTABLE_FL ? N_DIR_IMMUTABLE
+							    : 0) |
+				   (flags & FS_APPEND_FL ? N_DIR_APPEND : 0));
+}
+
+int fileattr_dir_flags(struct lfs *fs, struct node *dir, unsigned *flags)
+{
+	unsigned nf = node_flags(dir);
+	if (nf & N_DIRFLAGS_KNOWN) {
+		*flags = (nf & N_DIR_IMMUTABLE ? FS_IMMUTABLE_FL : 0) |
+			 (nf & N_DIR_APPEND ? FS_APPEND_FL : 0);
+		return 0;
+	}
+	unsigned gen =
+		__atomic_load_n(&dir_flags_generation, __ATOMIC_ACQUIRE);
+	int r = dir_flags_read(fs, dir, flags);
+	if (r < 0)
+		return r;
+	fileattr_dir_known(dir, *flags);
+	/* A change since the reading began: forget what was read (the
+	 * change's own forgetting may have come before this). */
+	if (__atomic_load_n(&dir_flags_generation, __ATOMIC_ACQUIRE) != gen)
+		dir_flags_forget(dir);
+	return 0;
+}
+
+/* After a change of dir's flags on disk. */
+static void dir_flags_changed(struct node *dir)
+{
+	__atomic_add_fetch(&dir_flags_generation, 1, __ATOMIC_ACQ_REL);
+	dir_flags_forget(dir);
+}
+
+int fileattr_dir_refuses(struct lfs *fs, struct node *dir, bool removing)
+{
+	unsigned flags;
+	/* An error here is the operation's to meet. */
+	if (fileattr_dir_flags(fs, dir, &flags) < 0)
+		return 0;
+	if ((flags & FS_IMMUTABLE_FL) || (removing && (flags & FS_APPEND_FL)))
+		return -EPERM;
+	return 0;
+}
+
+/*
+ * A directory's new flags on its upper copy: the immutable and
+ * append-only ones in its mark (first, as kernel overlayfs does), the
+ * others on the directory itself, which loses any of the two it carried
+ * (put there by hand, or by an older layerfs).
+ */
+static int set_dir_attr(int fd, unsigned int cmd, const void *in)
+{
+	union {
+		int flags;
+		struct fsxattr fsx;
+	} v;
+	unsigned protect;
+	if (cmd == FS_IOC_SETFLAGS) {
+		memcpy(&v.flags, in, sizeof(v.flags));
+		protect = (unsigned)v.flags & FILEATTR_PROTECT;
+		v.flags &= ~(int)FILEATTR_PROTECT;
+	} else {
+		memcpy(&v.fsx, in, sizeof(v.fsx));
+		protect = (v.fsx.fsx_xflags & FS_XFLAG_IMMUTABLE
+				   ? FS_IMMUTABLE_FL
+				   : 0) |
+			  (v.fsx.fsx_xflags & FS_XFLAG_APPEND ? FS_APPEND_FL
+							      : 0);
+		v.fsx.fsx_xflags &= ~(unsigned)(FS_XFLAG_IMMUTABLE |
+						FS_XFLAG_APPEND);
+	}
+	int r = fileattr_dir_mark(fd, protect);
+	if (r == 0 && ioctl(fd, cmd, &v) < 0)
+		r = -errno;
+	return r;
 }
 
 static bool in_initial_user_ns(void)
@@ -163,11 +298,10 @@ bool fileattr_may_protect(void)
 int fileattr_protected(struct lfs *fs, struct node *n)
 {
 	int layer = node_layer(n);
-	if (node_flags(n) & N_ROOT)
-		return 0;
 	unsigned flags;
 	/* An error here is the operation's to meet. */
-	if (fileattr_carried(fs, n, layer, &flags) < 0)
+	if (node_is_dir(n) ? fileattr_dir_flags(fs, n, &flags) < 0
+			   : fileattr_carried(fs, n, layer, &flags) < 0)
 		return 0;
 	return flags & FILEATTR_PROTECT ? -EPERM : 0;
 }
@@ -209,6 +343,68 @@ int fileattr_apply(int fd, unsigned flags)
 	    ioctl(fd, FS_IOC_SETFLAGS, &(int){ now | (int)flags }) < 0)
 		return errno == ENOTTY || errno == EOPNOTSUPP ? 0 : -errno;
 	return 0;
+}
+
+static void get_attr(fuse_req_t req, struct lfs *fs, struct node *n,
+		     unsigned int cmd, size_t size)
+{
+	union {
+		int flags;
+		struct fsxattr fsx;
+	} v = { 0 };
+	int fd = open_for_ioctl(fs, n, node_layer(n));
+	int r = fd < 0 ? fd : ioctl(fd, cmd, &v) < 0 ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	unsigned dir_flags;
+	if (r == 0 && node_is_dir(n) &&
+	    fileattr_dir_flags(fs, n, &dir_flags) == 0) {
+		if (cmd == FS_IOC_GETFLAGS)
+			v.flags |= (int)dir_flags;
+		else
+			v.fsx.fsx_xflags |=
+				(dir_flags & FS_IMMUTABLE_FL ? FS_XFLAG_IMMUTABLE
+							     : 0) |
+				(dir_flags & FS_APPEND_FL ? FS_XFLAG_APPEND : 0);
+	}
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_ioctl(req, 0, &v, size);
+}
+
+static void set_attr(fuse_req_t req, struct lfs *fs, struct node *n,
+		     unsigned int cmd, const void *in)
+{
+	unsigned xprotect = FS_XFLAG_IMMUTABLE | FS_XFLAG_APPEND;
+	bool protects = cmd == FS_IOC_SETFLAGS
+				? (*(const int *)in & FILEATTR_PROTECT) != 0
+				: (((const struct fsxattr *)in)->fsx_xflags &
+				   xprotect) != 0;
+	int r = 0;
+	if (!lfs_has_upper(fs) || fs->opt->read_only)
+		r = -EROFS;
+	if (r == 0)
+		r = copy_up_protected(fs, n,
+				      protects && !node_is_dir(n) ? CU_DATA
+								  : CU_META,
+				      FILEATTR_PROTECT);
+	creds_as_daemon();
+	int fd = r < 0 ? r : open_for_ioctl(fs, n, fs->upper);
+	if (fd < 0)
+		r = fd;
+	else if (node_is_dir(n) && fs->upper_xattr)
+		r = set_dir_attr(fd, cmd, in);
+	else
+		r = ioctl(fd, cmd, in) < 0 ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	if (node_is_dir(n))
+		dir_flags_changed(n);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_ioctl(req, 0, NULL, 0);
 }
 
 void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,

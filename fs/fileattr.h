@@ -30,7 +30,8 @@ int fileattr_carried(struct lfs *fs, struct node *n, int layer,
 		     unsigned *flags);
 
 /*
- * -EPERM when n's file is immutable or append-only: the kernel refuses
+ * -EPERM when n's file (or directory, fileattr_dir_flags) is immutable
+ * or append-only: the kernel refuses
  * to remove or rename such a file (or directory), or to change its
  * xattrs, before any other check, but its FUSE client does not know the
  * flags, so layerfs refuses it instead, first too.  In a lower layer
@@ -50,6 +51,30 @@ int fileattr_protected(struct lfs *fs, struct node *n);
  */
 int fileattr_lift(int dirfd, const char *name, unsigned *lifted);
 void fileattr_restore(int fd, unsigned lifted);
+
+/*
+ * A directory's immutable and append-only flags (FILEATTR_PROTECT bits
+ * only) into *flags: the real directory's, and in the upper layer those
+ * of its protattr mark too.  Read once, then kept on the node.
+ */
+int fileattr_dir_flags(struct lfs *fs, struct node *dir, unsigned *flags);
+
+/* Records on a directory's node flags known without asking: a directory
+ * just made (none), a copy-up's (those it carried into its mark). */
+void fileattr_dir_known(struct node *dir, unsigned flags);
+
+/*
+ * -EPERM when dir's flags forbid the change of its entries: adding a
+ * name (removing false) to an immutable directory, removing one
+ * (removing true: unlink, rmdir, a rename's source or replaced target)
+ * from an immutable or append-only one.  What the kernel checks on the
+ * parent, before the entry's own flags.
+ */
+int fileattr_dir_refuses(struct lfs *fs, struct node *dir, bool removing);
+
+/* Writes a directory's protattr mark on the upper directory fd, or
+ * removes it when flags has neither FILEATTR_PROTECT bit. */
+int fileattr_dir_mark(int fd, unsigned flags);
 
 /* Whether this daemon may set FILEATTR_PROTECT flags: it holds
  * CAP_LINUX_IMMUTABLE in the initial user namespace, the only one

@@ -562,10 +562,15 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			 * node of its own, with one inode number. */
 			goto done;
 		}
-		/* As the kernel checks: each name may go (its inode flags)
-		 * before the types of the two are compared. */
+		/* As the kernel checks: each name may go (its directory's
+		 * inode flags and its own) before the types of the two are
+		 * compared. */
+		if (r == 0)
+			r = fileattr_dir_refuses(fs, c.sdir, true);
 		if (r == 0)
 			r = fileattr_protected(fs, c.src);
+		if (r == 0)
+			r = fileattr_dir_refuses(fs, c.ddir, c.dst != NULL);
 		if (r == 0 && c.dst)
 			r = fileattr_protected(fs, c.dst);
 		if (r == 0 && c.dst && !(flags & RENAME_EXCHANGE)) {

@@ -352,6 +352,36 @@ static int change_staged(struct lfs *fs, int fd, void *arg)
 	return r;
 }
 
+/*
+ * What a directory's immutable or append-only flag refuses of a
+ * setattr, as the kernel would (notify_change): a new mode, owner or
+ * given time under either flag, and the current time under immutable.
+ * A file's are enforced by its upper copy, or refused before its
+ * copy-up (copy_up.c); a directory carries its flags in a mark that
+ * nothing else enforces (fileattr.c).
+ */
+static int dir_flags_refuse(struct lfs *fs, struct node *dir, int to_set)
+{
+	int now = FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW;
+	int given = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+		    ((to_set & FUSE_SET_ATTR_ATIME) &&
+				     !(to_set & FUSE_SET_ATTR_ATIME_NOW)
+			     ? FUSE_SET_ATTR_ATIME
+			     : 0) |
+		    ((to_set & FUSE_SET_ATTR_MTIME) &&
+				     !(to_set & FUSE_SET_ATTR_MTIME_NOW)
+			     ? FUSE_SET_ATTR_MTIME
+			     : 0);
+	unsigned flags;
+	if (!(to_set & (given | now)) || fileattr_dir_flags(fs, dir, &flags) < 0)
+		return 0;
+	if ((to_set & given) && (flags & FILEATTR_PROTECT))
+		return -EPERM;
+	if ((to_set & now) && (flags & FS_IMMUTABLE_FL))
+		return -EPERM;
+	return 0;
+}
+
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		struct fuse_file_info *fi)
 {
@@ -365,6 +395,11 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		return;
 	}
 	node_ref(n);
+	if (node_is_dir(n)) {
+		r = dir_flags_refuse(fs, n, to_set);
+		if (r < 0)
+			goto reply;
+	}
 	bool written_back = times_written_back(n, to_set);
 	if (!(to_set & ~(FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME))) {
 		/* With the writeback cache the kernel writes its cached mtime

@@ -10,6 +10,7 @@
 #include "creds.h"
 #include "dcache.h"
 #include "dir.h"
+#include "fileattr.h"
 #include "file.h"
 #include "inode.h"
 
@@ -81,8 +82,10 @@ void tmpfile_create(fuse_req_t req, fuse_ino_t parent, mode_t mode,
 	int fd = -1;
 	node_ref(dir);
 	int r = lfs_has_upper(fs) && !fs->opt->read_only
-			? copy_up(fs, dir, CU_META)
+			? fileattr_dir_refuses(fs, dir, false)
 			: -EROFS;
+	if (r == 0)
+		r = copy_up(fs, dir, CU_META);
 	if (r == 0)
 		r = fd = open_unnamed(fs, req, dir, mode, fi->flags);
 	if (r >= 0)

@@ -15,6 +15,7 @@
 #include "copy_up.h"
 #include "creds.h"
 #include "dirfd_cache.h"
+#include "fileattr.h"
 #include "layers.h"
 #include "whiteout.h"
 
@@ -52,7 +53,7 @@ int slot_open_locked(struct lfs *fs, struct node *dir, const char *name,
 }
 
 int slot_open(struct lfs *fs, struct node *dir, const char *name,
-	      struct slot *s)
+	      enum slot_change change, struct slot *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->dir = dir;
@@ -68,7 +69,9 @@ int slot_open(struct lfs *fs, struct node *dir, const char *name,
 		return -EPERM;
 	if (node_flags(dir) & N_UNHASHED)
 		return -ENOENT;
-	int r = copy_up(fs, dir, CU_META);
+	int r = fileattr_dir_refuses(fs, dir, change == SLOT_REMOVE);
+	if (r == 0)
+		r = copy_up(fs, dir, CU_META);
 	if (r < 0)
 		return r;
 	dir_wrlock(dir);

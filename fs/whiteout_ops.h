@@ -31,13 +31,17 @@ struct slot {
 	bool below;        /* a lower layer shows the name */
 };
 
+/* What a slot is opened for: what dir's inode flags may refuse. */
+enum slot_change { SLOT_ADD, SLOT_REMOVE };
+
 /*
  * Copies dir up, takes its lock for writing, loads its listing and looks
- * name up.  Refuses reserved ".wh." names with EPERM.  On success the
- * caller must slot_close().
+ * name up.  Refuses reserved ".wh." names with EPERM, and the change
+ * dir's immutable or append-only flag forbids (fileattr.h).  On success
+ * the caller must slot_close().
  */
 int slot_open(struct lfs *fs, struct node *dir, const char *name,
-	      struct slot *s);
+	      enum slot_change change, struct slot *s);
 /* The same when dir's lock is already held for writing (rename). */
 int slot_open_locked(struct lfs *fs, struct node *dir, const char *name,
 		     struct slot *s);

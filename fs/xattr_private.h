@@ -11,6 +11,9 @@
  *   user.layerfs.impure    on an upper directory with children carrying
  *                          the marks above, so listings know to read them
  *   user.layerfs.nlink     link count of a hard link kept in the index
+ *   user.layerfs.protattr  on an upper directory: its immutable ('i') and
+ *                          append-only ('a') flags, which the directory
+ *                          itself cannot carry (fileattr.c)
  *
  * These marks are trusted only in the upper layer, the one layerfs
  * writes: the same names in a lower layer are ignored, so a hostile image

@@ -6,7 +6,7 @@ whiteouts of lower names, opaque directories, files over directories and
 directories over files, user.* xattrs, varied modes including set-id and
 sticky bits, varied owners, POSIX access ACLs on some entries and
 default ACLs on some directories, immutable or append-only flags on a
-few files) are written in the OCI form for layerfs and
+few files and directories) are written in the OCI form for layerfs and
 converted to the kernel's form for overlayfs with the helpers of
 test_differential and overlay_util.  Both are mounted with an upper
 layer, and one random sequence of operations runs on each, same path on
@@ -119,12 +119,15 @@ each handled where it arises in the code:
   nor is of its group succeeds on layerfs, changing nothing, where the
   kernel's side fails with EPERM (clearing the bit needs the owner).
 
-- immutable and append-only lower files: the kernel's FUSE client does
-  not know these flags, so layerfs refuses what the kernel refuses for
-  them, but where the kernel checks them before anything else, its
-  FUSE client may refuse first for a reason of its own: the caller's
-  permission (EACCES), or the types of a rename's or rmdir's names
-  (ENOTDIR, EISDIR), where the kernel says EPERM; refused on both.  And
+- immutable and append-only lower files and directories: the kernel's
+  FUSE client does not know these flags, so layerfs refuses what the
+  kernel refuses for them, but where the kernel checks them (a name's
+  own, or its directory's) before anything else, its FUSE client may
+  refuse first for a reason of its own: the caller's permission
+  (EACCES), or the types of a rename's or rmdir's names (ENOTDIR,
+  EISDIR), where the kernel says EPERM; refused on both.  A `.wh.`
+  name the kernel made in an append-only directory is undone with the
+  flag lifted for the moment.  And
   the FUSE client answers the removal of a default ACL from a
   non-directory itself (there is none: success, nothing changes), where
   the kernel refuses it for the flags.
@@ -343,11 +346,13 @@ def gen_layers(test, rng):
                 os.setxattr(full, ACL_XATTRS[0], rng.choice(ACCESS_ACLS))
             if mine[p] == "d" and rng.random() < 0.15:
                 os.setxattr(full, ACL_XATTRS[1], rng.choice(DEFAULT_ACLS))
-            if mine[p] == "f" and rng.random() < 0.1:
+            if (mine[p] == "f" and rng.random() < 0.1) or \
+                    (mine[p] == "d" and rng.random() < 0.12):
                 protected.append((full, rng.choice(
                     (lfstest.FS_IMMUTABLE_FL, lfstest.FS_APPEND_FL))))
-        # Last, once every name of a hard link has its attributes: an
-        # immutable or append-only file refuses changes.
+        # Last, once every name of a hard link has its attributes and
+        # every directory its entries: an immutable or append-only file
+        # or directory refuses changes.
         for full, flag in protected:
             protect(full, flag)
         view.update(mine)
@@ -355,8 +360,8 @@ def gen_layers(test, rng):
 
 
 def protect(path, flag):
-    """Gives a lower file an immutable or append-only flag, where the
-    filesystem has inode flags (else nothing)."""
+    """Gives a lower file or directory an immutable or append-only flag,
+    where the filesystem has inode flags (else nothing)."""
     try:
         lfstest.change_inode_flags(path, add=flag)
     except OSError:
@@ -364,13 +369,15 @@ def protect(path, flag):
 
 
 def copy_protection(layers, klayers):
-    """The immutable and append-only flags of the lower files onto the
-    kernel's copies (cp -a does not copy inode flags)."""
+    """The immutable and append-only flags of the lower files and
+    directories onto the kernel's copies (cp -a does not copy inode
+    flags)."""
     for src, dst in zip(layers, klayers):
         for dirpath, dirs, files in os.walk(src):
-            for n in files:
+            for n in files + dirs:
                 p = os.path.join(dirpath, n)
-                if not stat.S_ISREG(os.lstat(p).st_mode):
+                mode = os.lstat(p).st_mode
+                if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
                     continue
                 fl = lfstest.inode_flags(p) & lfstest.FS_PROTECT_FL
                 if fl:
@@ -1033,18 +1040,34 @@ def rmrf(p):
         os.unlink(p)
 
 
+@contextlib.contextmanager
+def append_lifted(path):
+    """path's directory without its append-only flag for the moment (a
+    name may be taken out of it)."""
+    parent = os.path.dirname(path)
+    lifted = lfstest.inode_flags(parent) & lfstest.FS_APPEND_FL
+    if lifted:
+        lfstest.change_inode_flags(parent, drop=lifted)
+    try:
+        yield
+    finally:
+        if lifted:
+            lfstest.change_inode_flags(parent, add=lifted)
+
+
 def undo_on_kernel(k, op, theirs):
     """Takes back, on the kernel's side, what layerfs refuses by design
     (see the docstring), so that the trees stay comparable."""
     j = lambda rel: os.path.join(k, rel)
     if op[0] == "reserved":
         _, how, rel, other = op
-        if how == "create":
-            os.unlink(j(rel))
-        elif how == "mkdir":
-            os.rmdir(j(rel))
-        else:
-            os.rename(j(rel), j(other))
+        with append_lifted(j(rel)):
+            if how == "create":
+                os.unlink(j(rel))
+            elif how == "mkdir":
+                os.rmdir(j(rel))
+            else:
+                os.rename(j(rel), j(other))
     elif op[0] == "setxattr" and theirs == ("ok",):
         os.removexattr(j(op[1]), op[2], follow_symlinks=op[5])
 
@@ -1377,8 +1400,9 @@ class DifferentialRandom(LayerfsTestCase):
             not os.path.lexists(mine_up)
 
     def permission_before_protection(self, k, op, mine, theirs):
-        """A change of an immutable or append-only file that the kernel
-        refuses with EPERM for the flag before anything else, while its
+        """A change of an immutable or append-only file, or of a name in
+        such a directory, that the kernel refuses with EPERM for the
+        flag before anything else, while its
         FUSE client, which does not know the flag, makes its own checks
         first: the caller's permission (EACCES), or the types of a
         rename's or rmdir's names (ENOTDIR, EISDIR).  Refused on both.
@@ -1391,19 +1415,22 @@ class DifferentialRandom(LayerfsTestCase):
                 acl_noop or mine in (("EACCES",), ("ENOTDIR",),
                                      ("EISDIR",))):
             return False
-        paths = [self.kernel_path(k, op)]
-        if op[0] in ("rename", "copy_range", "link"):
+        # (A symlink's first operand is its target, not a path.)
+        paths = [self.kernel_path(k, op)] if op[0] != "symlink" else []
+        if op[0] in ("rename", "copy_range", "link", "symlink"):
             paths.append(os.path.join(k, op[2]))
         elif op[0] == "reserved" and op[3]:
             paths.append(os.path.join(k, op[3]))
         elif op[0] == "at_rename":
             paths.append(os.path.join(k, op[3]))
         for path in [p for p in paths if p]:
-            try:
-                if lfstest.inode_flags(path) & lfstest.FS_PROTECT_FL:
-                    return True
-            except OSError:
-                pass
+            # The name's own flags, or its directory's.
+            for q in (path, os.path.dirname(path)):
+                try:
+                    if lfstest.inode_flags(q) & lfstest.FS_PROTECT_FL:
+                        return True
+                except OSError:
+                    pass
         return False
 
     def kernel_outcome(self, k, op, mine):

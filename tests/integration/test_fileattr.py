@@ -75,11 +75,17 @@ class FileAttr(LayerfsTestCase):
         change_flags(os.path.join(low, "plain"), add=FS_NODUMP_FL)
         os.mkdir(os.path.join(low, "pdir"))
         change_flags(os.path.join(low, "pdir"), add=FS_IMMUTABLE_FL)
-        m = self.mount_rw([low], opts=opts)
+        return self.both(low, opts)
+
+    def both(self, low, opts=(), name="rw"):
+        """low mounted by layerfs (with opts) and by kernel overlayfs,
+        each with its own upper layer: (what, mount, upper) each."""
+        m = self.mount_rw([low], opts=opts, name=name)
         out = [("layerfs", m.path, m.upper)]
         if lfstest.kernel_overlay_available():
-            kup, kwork, kmnt = (self.mkdirs("kup"), self.mkdirs("kwork"),
-                                self.mkdirs("kmnt"))
+            kup, kwork, kmnt = (self.mkdirs("kup" + name),
+                                self.mkdirs("kwork" + name),
+                                self.mkdirs("kmnt" + name))
             ovl.mount_overlay(kmnt, [low], kup, kwork)
             self.before_cleanup(lambda: ovl.umount(kmnt))
             out.append(("kernel overlayfs", kmnt, kup))
@@ -300,6 +306,131 @@ class FileAttr(LayerfsTestCase):
                 os.rename(j("plain"), j("plain2"))
                 os.unlink(j("dir/f"))
                 self.assertEqual(read(j("app")), b"log\n")
+
+    def protected_dirs(self, name):
+        """A layer with an immutable directory "imm" and an append-only
+        one "app", each holding two files, a directory and an empty
+        directory, and a file "outside" them."""
+        spec = {"outside": b"o\n", "plain/x": b"x\n"}
+        for d in ("imm", "app"):
+            spec.update({d + "/f": b"a\n", d + "/g": b"a\n",
+                         d + "/sub/": None, d + "/empty/": None})
+        low = self.layer(name, spec)
+        change_flags(os.path.join(low, "imm"), add=FS_IMMUTABLE_FL)
+        change_flags(os.path.join(low, "app"), add=FS_APPEND_FL)
+        return low
+
+    def test_protected_lower_directories(self):
+        """An immutable lower directory takes no new name and loses
+        none; an append-only one takes new names and loses none; neither
+        takes a new mode, owner, given time or xattr (the current time:
+        append-only only).  What they hold can still change, which
+        copies them up: their flags stay, and no change made in them
+        before is refused after."""
+        low = self.protected_dirs("low-pdirs")
+        refused_by_both = ["unlink", "rmdir", "rename out",
+                           "rename within", "chmod", "chown",
+                           "utime given", "setxattr"]
+        adds = ["create", "mkdir", "symlink", "mkfifo", "link in",
+                "rename in", "tmpfile"]
+        for what, root, _ in self.both(low, name="pdirs"):
+            for d, flag in (("imm", FS_IMMUTABLE_FL), ("app", FS_APPEND_FL)):
+                with self.subTest(what=what, dir=d):
+                    p = os.path.join(root, d)
+                    j = lambda n: os.path.join(p, n)  # noqa: E731
+
+                    def append_child():
+                        with open(j("f"), "ab") as f:
+                            f.write(b"b\n")
+
+                    def tmpfile():
+                        os.close(os.open(p, os.O_TMPFILE | os.O_WRONLY,
+                                         0o600))
+                    outside = os.path.join(root, "outside")
+                    ops = {
+                        "append child": append_child,
+                        "create": lambda: open(j("new"), "x").close(),
+                        "mkdir": lambda: os.mkdir(j("d2")),
+                        "symlink": lambda: os.symlink("t", j("sl")),
+                        "mkfifo": lambda: os.mkfifo(j("fifo")),
+                        "link in": lambda: os.link(outside, j("ln")),
+                        "rename in": lambda: os.rename(outside, j("in")),
+                        "unlink": lambda: os.unlink(j("g")),
+                        "rmdir": lambda: os.rmdir(j("empty")),
+                        "rename out": lambda: os.rename(
+                            j("g"), os.path.join(root, "gone")),
+                        "rename within": lambda: os.rename(j("g"), j("g2")),
+                        "create in sub": lambda: open(j("sub/x"),
+                                                      "x").close(),
+                        "chmod": lambda: os.chmod(p, 0o700),
+                        "chown": lambda: os.chown(p, 5, 5),
+                        "utime given": lambda: os.utime(p, (1, 1)),
+                        "utime now": lambda: os.utime(p, None),
+                        "setxattr": lambda: os.setxattr(p, "user.x", b"1"),
+                        "tmpfile": tmpfile,
+                    }
+                    got = {op: self.outcome(fn) for op, fn in ops.items()}
+                    want = {op: "EPERM" if op in refused_by_both or
+                            (flag == FS_IMMUTABLE_FL and
+                             (op in adds or op == "utime now")) else "ok"
+                            for op in ops}
+                    self.assertEqual(got, want)
+                    self.assertEqual(get_flags(p) & PROTECT, flag)
+                    self.assertTrue(xflags(p) & (FS_XFLAG_IMMUTABLE
+                                                 if d == "imm"
+                                                 else FS_XFLAG_APPEND))
+                    self.assertEqual(read(j("f")), b"a\nb\n")
+                    self.assertTrue(os.path.exists(j("sub/x")))
+                    added = sorted(["d2", "fifo", "in", "ln", "new", "sl"]
+                                   if d == "app" else [])
+                    self.assertEqual(sorted(os.listdir(p)), sorted(
+                        ["empty", "f", "g", "sub"] + added))
+                    self.assertEqual(stat.S_IMODE(os.stat(p).st_mode), 0o755)
+
+    def test_directory_flags_kept_in_a_mark(self):
+        """A protected directory's copy carries its flags in layerfs's
+        protattr mark, not on itself (the upper filesystem would then
+        refuse the copies of its children): kept across remount, taken
+        off by chattr through the mount, set by it on upper directories
+        the same way.  The mark is never shown, and one in a lower layer
+        protects nothing."""
+        low = self.protected_dirs("low-mark")
+        os.setxattr(os.path.join(low, "plain"), "user.layerfs.protattr",
+                    b"i")
+        m = self.mount_rw([low], name="mark")
+        upper, work = m.upper, m.work
+        j = lambda n: os.path.join(m.path, n)  # noqa: E731
+        up = lambda n: os.path.join(upper, n)  # noqa: E731
+        with open(j("imm/f"), "ab") as f:
+            f.write(b"b\n")
+        self.assertEqual(get_flags(up("imm")) & PROTECT, 0)
+        self.assertEqual(os.getxattr(up("imm"), "user.layerfs.protattr"),
+                         b"i")
+        self.assertNotIn("user.layerfs.protattr", os.listxattr(j("imm")))
+        # A lower mark is ignored: plain takes new names and keeps them.
+        open(j("plain/new"), "x").close()
+        self.assertEqual(get_flags(j("plain")) & PROTECT, 0)
+        self.assertEqual(m.unmount(), 0)
+        m = self.mount([low], upper, work)
+        self.assertEqual(get_flags(j("imm")) & PROTECT, FS_IMMUTABLE_FL)
+        self.assertEqual(self.outcome(lambda: open(j("imm/new"),
+                                                   "x").close()), "EPERM")
+        change_flags(j("imm"), drop=FS_IMMUTABLE_FL)
+        self.assertNotIn("user.layerfs.protattr", os.listxattr(up("imm")))
+        open(j("imm/new"), "x").close()
+        os.unlink(j("imm/g"))
+        # Set through the mount on a copied-up directory: its lower
+        # files still copy up into it, nothing leaves it.
+        change_flags(j("plain"), add=FS_APPEND_FL)
+        self.assertEqual(get_flags(up("plain")) & PROTECT, 0)
+        self.assertEqual(os.getxattr(up("plain"), "user.layerfs.protattr"),
+                         b"a")
+        with open(j("plain/x"), "ab") as f:
+            f.write(b"y\n")
+        self.assertEqual(read(j("plain/x")), b"x\ny\n")
+        self.assertEqual(self.outcome(lambda: os.unlink(j("plain/x"))),
+                         "EPERM")
+        self.assertEqual(sorted(os.listdir(j("plain"))), ["new", "x"])
 
     def test_flags_set_through_the_mount(self):
         """chattr of a lower file or directory copies it up and sets the
