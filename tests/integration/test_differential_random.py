@@ -1405,7 +1405,8 @@ class DifferentialRandom(LayerfsTestCase):
         flag before anything else, while its
         FUSE client, which does not know the flag, makes its own checks
         first: the caller's permission (EACCES), or the types of a
-        rename's or rmdir's names (ENOTDIR, EISDIR).  Refused on both.
+        rename's or rmdir's names (ENOTDIR, EISDIR).  Refused on both
+        (for a recursive removal: somewhere below).
         Or the removal of a default ACL from a non-directory, which the
         FUSE client answers itself (it has none) without asking layerfs:
         nothing changes on either side."""
@@ -1423,6 +1424,10 @@ class DifferentialRandom(LayerfsTestCase):
             paths.append(os.path.join(k, op[3]))
         elif op[0] == "at_rename":
             paths.append(os.path.join(k, op[3]))
+        elif op[0] == "rmrf" and paths[0]:
+            # Refused somewhere below (the trees are compared after).
+            for dirpath, dirs, files in os.walk(paths[0]):
+                paths += [os.path.join(dirpath, n) for n in dirs + files]
         for path in [p for p in paths if p]:
             # The name's own flags, or its directory's.
             for q in (path, os.path.dirname(path)):
