@@ -259,13 +259,16 @@ static int copy_up_dir_node(struct lfs *fs, struct node *n, int pfd,
 {
 	/* Its immutable and append-only flags go into its mark, where they
 	 * refuse nothing layerfs does (fileattr.c); without marks they
-	 * would be lost, so it is not copied. */
-	unsigned protect;
-	int r = fileattr_dir_flags(fs, n, &protect);
+	 * would be lost, so it is not copied.  No-dump goes on the copy,
+	 * as a file's does. */
+	unsigned carried;
+	int r = fileattr_carried(fs, n, node_layer(n), &carried);
+	unsigned protect = carried & FILEATTR_PROTECT;
 	if (r == 0 && protect && !fs->upper_xattr)
 		r = -EPERM;
 	if (r < 0)
 		return r;
+	fileattr_dir_known(n, protect);
 	char tmp[64];
 	lfs_tmp_name(fs, tmp, sizeof(tmp));
 	if (mkdirat(fs->work_fd, tmp, 0700) < 0)
@@ -282,6 +285,8 @@ static int copy_up_dir_node(struct lfs *fs, struct node *n, int pfd,
 		r = copy_attrs(fs, src, dfd, st, true, &plan);
 	if (r == 0 && protect)
 		r = fileattr_dir_mark(dfd, protect);
+	if (r == 0 && (carried & FS_NODUMP_FL))
+		r = fileattr_apply(dfd, FS_NODUMP_FL);
 	unsigned flags = 0;
 	if (r == 0 && fs->upper_xattr) {
 		/* Directories keep their inode number across remount too. */

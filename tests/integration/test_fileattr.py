@@ -390,13 +390,16 @@ class FileAttr(LayerfsTestCase):
     def test_directory_flags_kept_in_a_mark(self):
         """A protected directory's copy carries its flags in layerfs's
         protattr mark, not on itself (the upper filesystem would then
-        refuse the copies of its children): kept across remount, taken
+        refuse the copies of its children), and its no-dump flag on
+        itself: kept across remount, taken
         off by chattr through the mount, set by it on upper directories
         the same way.  The mark is never shown, and one in a lower layer
         protects nothing."""
         low = self.protected_dirs("low-mark")
         os.setxattr(os.path.join(low, "plain"), "user.layerfs.protattr",
                     b"i")
+        os.mkdir(os.path.join(low, "nodump"))
+        change_flags(os.path.join(low, "nodump"), add=FS_NODUMP_FL)
         m = self.mount_rw([low], name="mark")
         upper, work = m.upper, m.work
         j = lambda n: os.path.join(m.path, n)  # noqa: E731
@@ -407,6 +410,10 @@ class FileAttr(LayerfsTestCase):
         self.assertEqual(os.getxattr(up("imm"), "user.layerfs.protattr"),
                          b"i")
         self.assertNotIn("user.layerfs.protattr", os.listxattr(j("imm")))
+        # The no-dump flag goes on the copy itself, as a file's does.
+        os.chmod(j("nodump"), 0o700)
+        self.assertTrue(get_flags(up("nodump")) & FS_NODUMP_FL)
+        self.assertTrue(get_flags(j("nodump")) & FS_NODUMP_FL)
         # A lower mark is ignored: plain takes new names and keeps them.
         open(j("plain/new"), "x").close()
         self.assertEqual(get_flags(j("plain")) & PROTECT, 0)
