@@ -15,6 +15,7 @@ import os
 import stat
 import struct
 import subprocess
+import threading
 
 import lfstest
 import overlay_util as ovl
@@ -438,6 +439,44 @@ class FileAttr(LayerfsTestCase):
         self.assertEqual(self.outcome(lambda: os.unlink(j("plain/x"))),
                          "EPERM")
         self.assertEqual(sorted(os.listdir(j("plain"))), ["new", "x"])
+
+    def test_directory_flag_changes_race_readers(self):
+        """chattr +a and -a of a directory, over and over, while other
+        threads read its flags (which layerfs then keeps on its node):
+        once chattr -a has returned, a name leaves the directory again,
+        every time.  A reading begun before the change and kept after
+        it would refuse that (two runs of three failed so, on a build
+        that kept such readings)."""
+        low = self.layer("low-race", {"d/x": b"x"})
+        m = self.mount_rw([low], name="race")
+        d = os.path.join(m.path, "d")
+        stop = threading.Event()
+        errors = []
+
+        def reader():
+            while not stop.is_set():
+                try:
+                    get_flags(d)
+                except OSError as e:
+                    errors.append(e)
+        threads = [threading.Thread(target=reader) for _ in range(3)]
+        for t in threads:
+            t.start()
+        refused = 0
+        try:
+            for i in range(2000):
+                name = os.path.join(d, "m%d" % i)
+                open(name, "x").close()
+                change_flags(d, add=FS_APPEND_FL)
+                change_flags(d, drop=FS_APPEND_FL)
+                if self.outcome(lambda: os.unlink(name)) != "ok":
+                    refused += 1
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        self.assertEqual((errors, refused), ([], 0))
+        self.assertEqual(sorted(os.listdir(d)), ["x"])
 
     def test_flags_set_through_the_mount(self):
         """chattr of a lower file or directory copies it up and sets the
