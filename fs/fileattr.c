@@ -64,6 +64,19 @@ static int open_for_ioctl(struct lfs *fs, struct node *n, int layer)
 							   flags);
 }
 
+/* FS_IOC_SETFLAGS is declared with a long argument, of which the kernel
+ * reads an int: given a long's room, checkers such as valgrind do not
+ * take the rest for uninitialised bytes. */
+static int set_flags(int fd, int flags)
+{
+	union {
+		int flags;
+		long room;
+	} v = { .room = 0 };
+	v.flags = flags;
+	return ioctl(fd, FS_IOC_SETFLAGS, &v) < 0 ? -errno : 0;
+}
+
 /* The inode flags statx reports, as FS_*_FL. */
 static unsigned flags_of(const struct statx *stx)
 {
@@ -240,28 +253,26 @@ int fileattr_dir_refuses(struct lfs *fs, struct node *dir, bool removing)
  */
 static int set_dir_attr(int fd, unsigned int cmd, const void *in)
 {
-	union {
-		int flags;
-		struct fsxattr fsx;
-	} v;
+	int flags = 0;
+	struct fsxattr fsx;
 	unsigned protect;
 	if (cmd == FS_IOC_SETFLAGS) {
-		memcpy(&v.flags, in, sizeof(v.flags));
-		protect = (unsigned)v.flags & FILEATTR_PROTECT;
-		v.flags &= ~(int)FILEATTR_PROTECT;
+		memcpy(&flags, in, sizeof(flags));
+		protect = (unsigned)flags & FILEATTR_PROTECT;
+		flags &= ~(int)FILEATTR_PROTECT;
 	} else {
-		memcpy(&v.fsx, in, sizeof(v.fsx));
-		protect = (v.fsx.fsx_xflags & FS_XFLAG_IMMUTABLE
-				   ? FS_IMMUTABLE_FL
-				   : 0) |
-			  (v.fsx.fsx_xflags & FS_XFLAG_APPEND ? FS_APPEND_FL
-							      : 0);
-		v.fsx.fsx_xflags &= ~(unsigned)(FS_XFLAG_IMMUTABLE |
-						FS_XFLAG_APPEND);
+		memcpy(&fsx, in, sizeof(fsx));
+		protect = (fsx.fsx_xflags & FS_XFLAG_IMMUTABLE ? FS_IMMUTABLE_FL
+							       : 0) |
+			  (fsx.fsx_xflags & FS_XFLAG_APPEND ? FS_APPEND_FL : 0);
+		fsx.fsx_xflags &= ~(unsigned)(FS_XFLAG_IMMUTABLE |
+					      FS_XFLAG_APPEND);
 	}
 	int r = fileattr_dir_mark(fd, protect);
-	if (r == 0 && ioctl(fd, cmd, &v) < 0)
-		r = -errno;
+	if (r == 0)
+		r = cmd == FS_IOC_SETFLAGS ? set_flags(fd, flags)
+		    : ioctl(fd, cmd, &fsx) < 0 ? -errno
+					       : 0;
 	return r;
 }
 
@@ -319,8 +330,7 @@ int fileattr_lift(int dirfd, const char *name, unsigned *lifted)
 	if (fd < 0)
 		return -1;
 	if (ioctl(fd, FS_IOC_GETFLAGS, &now) < 0 ||
-	    ioctl(fd, FS_IOC_SETFLAGS,
-		  &(int){ now & ~(int)FILEATTR_PROTECT }) < 0) {
+	    set_flags(fd, now & ~(int)FILEATTR_PROTECT) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -339,10 +349,9 @@ void fileattr_restore(int fd, unsigned lifted)
 int fileattr_apply(int fd, unsigned flags)
 {
 	int now = 0;
-	if (ioctl(fd, FS_IOC_GETFLAGS, &now) < 0 ||
-	    ioctl(fd, FS_IOC_SETFLAGS, &(int){ now | (int)flags }) < 0)
-		return errno == ENOTTY || errno == EOPNOTSUPP ? 0 : -errno;
-	return 0;
+	int r = ioctl(fd, FS_IOC_GETFLAGS, &now) < 0 ? -errno
+						    : set_flags(fd, now | (int)flags);
+	return r == -ENOTTY || r == -EOPNOTSUPP ? 0 : r;
 }
 
 static void get_attr(fuse_req_t req, struct lfs *fs, struct node *n,
@@ -395,6 +404,8 @@ static void set_attr(fuse_req_t req, struct lfs *fs, struct node *n,
 		r = fd;
 	else if (node_is_dir(n) && fs->upper_xattr)
 		r = set_dir_attr(fd, cmd, in);
+	else if (cmd == FS_IOC_SETFLAGS)
+		r = set_flags(fd, *(const int *)in);
 	else
 		r = ioctl(fd, cmd, in) < 0 ? -errno : 0;
 	if (fd >= 0)
