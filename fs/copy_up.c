@@ -268,7 +268,7 @@ static int copy_up_dir_node(struct lfs *fs, struct node *n, int pfd,
 		r = -EPERM;
 	if (r < 0)
 		return r;
-	fileattr_dir_known(n, protect);
+	fileattr_known(n, protect);
 	char tmp[64];
 	lfs_tmp_name(fs, tmp, sizeof(tmp));
 	if (mkdirat(fs->work_fd, tmp, 0700) < 0)
@@ -581,6 +581,10 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 		take_upper_ino(fs, n, up.st_ino);
 	if (r == 0 && carried)
 		r = fileattr_apply(dfd, carried);
+	/* Read back from the copy: an upper filesystem without inode flags
+	 * keeps none (fileattr_apply). */
+	if (carried & FILEATTR_PROTECT)
+		fileattr_forget(n);
 	close(dfd);
 	free(datapath);
 	if (r < 0) {

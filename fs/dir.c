@@ -259,7 +259,7 @@ static int create_entry(struct lfs *fs, fuse_req_t req, struct slot *s,
 	*out = node_insert(fs, n);
 	/* New directories inherit neither flag, nor have a mark. */
 	if (is_dir)
-		fileattr_dir_known(*out, 0);
+		fileattr_known(*out, 0);
 	inode_present(fs, *out, st);
 	return 0;
 }

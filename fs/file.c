@@ -179,6 +179,21 @@ void file_reply_created(struct lfs *fs, fuse_req_t req,
 	node_unref(fs, n);
 }
 
+/*
+ * Whether n is append-only where its opens could be passthrough.  Such a
+ * file is served through the daemon instead, its writes by direct I/O:
+ * the kernel checks a shared mapping of a passthrough file against the
+ * flags of the FUSE inode, which carries none, so through one opened for
+ * appending the file could be rewritten in place; a direct-I/O open
+ * takes no shared mapping (ENODEV, where the kernel says EACCES).
+ */
+static bool kept_off_passthrough(struct lfs *fs, struct node *n)
+{
+	unsigned flags;
+	return fs->passthrough && fileattr_flags(fs, n, &flags) == 0 &&
+	       (flags & FS_APPEND_FL);
+}
+
 /* __FMODE_EXEC in an OPEN's flags: the kernel opens a program to run
  * it (execve, or the interpreter of one). */
 #define OPEN_FOR_EXEC 0x20
@@ -209,7 +224,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	bool writable = acc != O_RDONLY || (fi->flags & O_TRUNC);
 	bool exec = (fi->flags & OPEN_FOR_EXEC) != 0;
 	int fd, r = 0, layer = -1;
-	bool upper, lazy = false;
+	bool upper, lazy = false, no_passthrough = false;
 
 	node_ref(n);
 	if (writable) {
@@ -237,6 +252,10 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			if (fd >= 0)
 				fi->direct_io = 1;
 		}
+		if (fd >= 0 && append && kept_off_passthrough(fs, n)) {
+			fi->direct_io = 1;
+			no_passthrough = true;
+		}
 		upper = true;
 		/* With atomic O_TRUNC the kernel sends no SETATTR for the
 		 * truncation, and with it goes the set-id clearing it asks
@@ -260,6 +279,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		/* A program about to run is read from the lower file
 		 * (passthrough.h): its backing file is registered now. */
 		lazy = !upper && open_lazily(fs) && !exec;
+		no_passthrough = upper && kept_off_passthrough(fs, n);
 		if (lazy)
 			fd = -1;
 		else
@@ -279,6 +299,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (lazy)
 		fh_of(fi)->lazy_layer = layer;
 	fh_of(fi)->exec = exec;
+	fh_of(fi)->no_passthrough = no_passthrough;
 	if (fi->flags & O_DIRECT)
 		fi->direct_io = 1;
 	/* Nothing to flush on close of a read-only open: no dirty pages, and

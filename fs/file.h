@@ -29,6 +29,9 @@ struct lfs_file {
 	/* Answered with FOPEN_DIRECT_IO: the kernel sends this handle's
 	 * writes without clearing set-id bits itself (file.c). */
 	bool direct;
+	/* Never passthrough unless the node already is (passthrough.h):
+	 * an append-only file (file.c, kept_off_passthrough). */
+	bool no_passthrough;
 	bool mode_counted;  /* counted as passthrough or cached */
 	int32_t backing_id; /* > 0: opened in passthrough mode */
 	pthread_mutex_t lock; /* guards fd when it is switched to upper */

@@ -30,9 +30,11 @@
  * layerfs refuses what they forbid (fileattr_dir_refuses and
  * fileattr_protected): an immutable directory takes no new name and
  * loses none, an append-only one takes new names but loses none, and
- * neither takes a change of its own attributes or xattrs.  Lower
- * layers never change, so a directory's flags are read once and kept
- * on its node.
+ * neither takes a change of its own attributes or xattrs.
+ *
+ * A file's or directory's two flags are read once and kept on its node
+ * (fileattr_flags): lower layers never change, and layerfs makes every
+ * change of the upper one.
  */
 #include "fileattr.h"
 
@@ -169,9 +171,9 @@ int fileattr_dir_mark(int fd, unsigned flags)
 	return 0;
 }
 
-/* Bumped by every change of a directory's flags, so that a reading that
- * raced with one is not kept (fileattr_dir_flags). */
-static unsigned dir_flags_generation;
+/* Bumped by every change of a file's or directory's flags, so that a
+ * reading that raced with one is not kept (fileattr_flags). */
+static unsigned flags_generation;
 
 static int dir_flags_read(struct lfs *fs, struct node *dir, unsigned *flags)
 {
@@ -185,60 +187,59 @@ static int dir_flags_read(struct lfs *fs, struct node *dir, unsigned *flags)
 	if (r == 0 && lfs_is_upper(fs, layer) && fs->upper_xattr)
 		*flags |= mark_flags(&at);
 	real_at_close(fs, &at);
-	*flags &= FILEATTR_PROTECT;
 	return r;
 }
 
-static void dir_flags_forget(struct node *dir)
+void fileattr_forget(struct node *n)
 {
-	node_clear_flag(dir, N_DIRFLAGS_KNOWN | N_DIR_IMMUTABLE |
-				     N_DIR_APPEND);
+	node_clear_flag(n, N_PROT_KNOWN | N_PROT_IMMUTABLE | N_PROT_APPEND);
 }
 
-/* The bits and N_DIRFLAGS_KNOWN are set in one step, so whoever sees the
+/* The bits and N_PROT_KNOWN are set in one step, so whoever sees the
  * latter sees the bits that came with it. */
-void fileattr_dir_known(struct node *dir, unsigned flags)
+void fileattr_known(struct node *n, unsigned flags)
 {
-	dir_flags_forget(dir);
-	node_set_flag(dir, N_DIRFLAGS_KNOWN |
-				   (flags & FS_IMMUTABLE_FL ? N_DIR_IMMUTABLE
-							    : 0) |
-				   (flags & FS_APPEND_FL ? N_DIR_APPEND : 0));
+	fileattr_forget(n);
+	node_set_flag(n, N_PROT_KNOWN |
+				 (flags & FS_IMMUTABLE_FL ? N_PROT_IMMUTABLE : 0) |
+				 (flags & FS_APPEND_FL ? N_PROT_APPEND : 0));
 }
 
-int fileattr_dir_flags(struct lfs *fs, struct node *dir, unsigned *flags)
+int fileattr_flags(struct lfs *fs, struct node *n, unsigned *flags)
 {
-	unsigned nf = node_flags(dir);
-	if (nf & N_DIRFLAGS_KNOWN) {
-		*flags = (nf & N_DIR_IMMUTABLE ? FS_IMMUTABLE_FL : 0) |
-			 (nf & N_DIR_APPEND ? FS_APPEND_FL : 0);
+	unsigned nf = node_flags(n);
+	if (nf & N_PROT_KNOWN) {
+		*flags = (nf & N_PROT_IMMUTABLE ? FS_IMMUTABLE_FL : 0) |
+			 (nf & N_PROT_APPEND ? FS_APPEND_FL : 0);
 		return 0;
 	}
-	unsigned gen =
-		__atomic_load_n(&dir_flags_generation, __ATOMIC_ACQUIRE);
-	int r = dir_flags_read(fs, dir, flags);
+	unsigned gen = __atomic_load_n(&flags_generation, __ATOMIC_ACQUIRE);
+	int r = node_is_dir(n)
+			? dir_flags_read(fs, n, flags)
+			: fileattr_carried(fs, n, node_layer(n), flags);
 	if (r < 0)
 		return r;
-	fileattr_dir_known(dir, *flags);
+	*flags &= FILEATTR_PROTECT;
+	fileattr_known(n, *flags);
 	/* A change since the reading began: forget what was read (the
 	 * change's own forgetting may have come before this). */
-	if (__atomic_load_n(&dir_flags_generation, __ATOMIC_ACQUIRE) != gen)
-		dir_flags_forget(dir);
+	if (__atomic_load_n(&flags_generation, __ATOMIC_ACQUIRE) != gen)
+		fileattr_forget(n);
 	return 0;
 }
 
-/* After a change of dir's flags on disk. */
-static void dir_flags_changed(struct node *dir)
+/* After a change of n's flags on disk. */
+static void flags_changed(struct node *n)
 {
-	__atomic_add_fetch(&dir_flags_generation, 1, __ATOMIC_ACQ_REL);
-	dir_flags_forget(dir);
+	__atomic_add_fetch(&flags_generation, 1, __ATOMIC_ACQ_REL);
+	fileattr_forget(n);
 }
 
 int fileattr_dir_refuses(struct lfs *fs, struct node *dir, bool removing)
 {
 	unsigned flags;
 	/* An error here is the operation's to meet. */
-	if (fileattr_dir_flags(fs, dir, &flags) < 0)
+	if (fileattr_flags(fs, dir, &flags) < 0)
 		return 0;
 	if ((flags & FS_IMMUTABLE_FL) || (removing && (flags & FS_APPEND_FL)))
 		return -EPERM;
@@ -308,11 +309,9 @@ bool fileattr_may_protect(void)
 
 int fileattr_protected(struct lfs *fs, struct node *n)
 {
-	int layer = node_layer(n);
 	unsigned flags;
 	/* An error here is the operation's to meet. */
-	if (node_is_dir(n) ? fileattr_dir_flags(fs, n, &flags) < 0
-			   : fileattr_carried(fs, n, layer, &flags) < 0)
+	if (fileattr_flags(fs, n, &flags) < 0)
 		return 0;
 	return flags & FILEATTR_PROTECT ? -EPERM : 0;
 }
@@ -367,7 +366,7 @@ static void get_attr(fuse_req_t req, struct lfs *fs, struct node *n,
 		close(fd);
 	unsigned dir_flags;
 	if (r == 0 && node_is_dir(n) &&
-	    fileattr_dir_flags(fs, n, &dir_flags) == 0) {
+	    fileattr_flags(fs, n, &dir_flags) == 0) {
 		if (cmd == FS_IOC_GETFLAGS)
 			v.flags |= (int)dir_flags;
 		else
@@ -410,8 +409,7 @@ static void set_attr(fuse_req_t req, struct lfs *fs, struct node *n,
 		r = ioctl(fd, cmd, in) < 0 ? -errno : 0;
 	if (fd >= 0)
 		close(fd);
-	if (node_is_dir(n))
-		dir_flags_changed(n);
+	flags_changed(n);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else

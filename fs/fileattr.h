@@ -30,8 +30,8 @@ int fileattr_carried(struct lfs *fs, struct node *n, int layer,
 		     unsigned *flags);
 
 /*
- * -EPERM when n's file (or directory, fileattr_dir_flags) is immutable
- * or append-only: the kernel refuses
+ * -EPERM when n's file or directory is immutable or append-only
+ * (fileattr_flags): the kernel refuses
  * to remove or rename such a file (or directory), or to change its
  * xattrs, before any other check, but its FUSE client does not know the
  * flags, so layerfs refuses it instead, first too.  In a lower layer
@@ -53,15 +53,19 @@ int fileattr_lift(int dirfd, const char *name, unsigned *lifted);
 void fileattr_restore(int fd, unsigned lifted);
 
 /*
- * A directory's immutable and append-only flags (FILEATTR_PROTECT bits
- * only) into *flags: the real directory's, and in the upper layer those
- * of its protattr mark too.  Read once, then kept on the node.
+ * n's immutable and append-only flags (FILEATTR_PROTECT bits only) into
+ * *flags: its real file's, and for a directory in the upper layer those
+ * of its protattr mark too.  Read once, then kept on the node: lower
+ * layers never change, and every change in the upper one is layerfs's
+ * (op_ioctl forgets them).
  */
-int fileattr_dir_flags(struct lfs *fs, struct node *dir, unsigned *flags);
+int fileattr_flags(struct lfs *fs, struct node *n, unsigned *flags);
 
-/* Records on a directory's node flags known without asking: a directory
- * just made (none), a copy-up's (those it carried into its mark). */
-void fileattr_dir_known(struct node *dir, unsigned flags);
+/* Records n's flags, known without asking: a directory just made (none),
+ * a directory's copy-up (those it carried into its mark). */
+void fileattr_known(struct node *n, unsigned flags);
+/* Forgets them: the next fileattr_flags reads them again. */
+void fileattr_forget(struct node *n);
 
 /*
  * -EPERM when dir's flags forbid the change of its entries: adding a

@@ -47,11 +47,11 @@ enum node_flag {
 	/* Writeback cache: a FALLOCATE came, so the kernel has this file's
 	 * mtime and ctime to write back (setattr.c, times_written_back). */
 	N_TIMES_PENDING = 1 << 18,
-	/* Directory: its immutable and append-only flags are known
-	 * (N_DIRFLAGS_KNOWN), and which it has (fileattr.c). */
-	N_DIRFLAGS_KNOWN = 1 << 19,
-	N_DIR_IMMUTABLE = 1 << 20,
-	N_DIR_APPEND = 1 << 21,
+	/* Its immutable and append-only flags are known (N_PROT_KNOWN; a
+	 * directory's with its mark), and which it has (fileattr.c). */
+	N_PROT_KNOWN = 1 << 19,
+	N_PROT_IMMUTABLE = 1 << 20,
+	N_PROT_APPEND = 1 << 21,
 };
 
 struct dcache;

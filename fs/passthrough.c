@@ -114,7 +114,8 @@ enum open_mode passthrough_attach(struct lfs *fs, struct lfs_file *h)
 	if (e->pt_opens > 0) {
 		/* One backing file per node, for the same copy of the data. */
 		mode = OPEN_PASSTHROUGH;
-	} else if (e->cached_opens == 0 && (!lower || h->exec) && h->fd >= 0) {
+	} else if (e->cached_opens == 0 && !h->no_passthrough &&
+		   (!lower || h->exec) && h->fd >= 0) {
 		struct lfs_backing_map map = { .fd = h->fd };
 		int id = ioctl(transport_dev_fd(), LFS_DEV_IOC_BACKING_OPEN,
 			       &map);

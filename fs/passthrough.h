@@ -17,7 +17,8 @@
  *    beside a passthrough one included.
  *
  * Which open gets which mode:
- *  - upper data: passthrough, unless the node has cached opens;
+ *  - upper data: passthrough, unless the node has cached opens or the
+ *    file is append-only (file.c, kept_off_passthrough);
  *  - lower data is read through the page cache, except for the opens
  *    the kernel makes to run a program (exec): a program started from
  *    a lower layer is read from the lower file itself, not copied page

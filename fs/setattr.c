@@ -239,6 +239,26 @@ static mode_t setid_to_clear(fuse_req_t req, mode_t mode, gid_t file_gid)
 	return kill;
 }
 
+/* A mode change that only clears set-id bits, on the upper copy with
+ * its flags lifted: the kernel clears them past the flags. */
+static int clear_setid_lifted(struct lfs *fs, struct node *n, mode_t mode)
+{
+	int r = copy_up_protected(fs, n, CU_DATA, FILEATTR_PROTECT);
+	creds_as_daemon();
+	if (r < 0 || !node_reached_by_name(fs, n, fs->upper))
+		return r < 0 ? r : -EPERM;
+	char name[NAME_MAX + 1];
+	int dfd = node_parent_fd(fs, n, fs->upper, name);
+	if (dfd < 0)
+		return dfd;
+	unsigned lifted;
+	int lfd = fileattr_lift(dfd, name, &lifted);
+	r = fchmodat(dfd, name, mode & 07777, 0) < 0 ? -errno : 0;
+	fileattr_restore(lfd, lifted);
+	node_parent_fd_done(fs, dfd);
+	return r;
+}
+
 int setattr_clear_setid_for_write(struct lfs *fs, fuse_req_t req,
 				  fuse_ino_t ino, int fd)
 {
@@ -262,6 +282,9 @@ int setattr_clear_setid_for_write(struct lfs *fs, fuse_req_t req,
 	struct stat a = { .st_mode = (mode & 07777) & ~kill };
 	creds_as_daemon();
 	int r = owner_mode_to_fd(fs, fd, S_IFREG, &a, FUSE_SET_ATTR_MODE);
+	/* An append-only file, served with direct I/O (file.c). */
+	if (r == -EPERM)
+		r = clear_setid_lifted(fs, node_from_ino(fs, ino), a.st_mode);
 	if (r < 0)
 		return r;
 	/* The kernel still caches the old mode, and exec trusts it: drop
@@ -315,25 +338,6 @@ static bool times_written_back(struct node *n, int to_set)
 	return true;
 }
 
-/* That mode change, on the upper copy with its flags lifted. */
-static int clear_setid_lifted(struct lfs *fs, struct node *n, mode_t mode)
-{
-	int r = copy_up_protected(fs, n, CU_DATA, FILEATTR_PROTECT);
-	creds_as_daemon();
-	if (r < 0 || !node_reached_by_name(fs, n, fs->upper))
-		return r < 0 ? r : -EPERM;
-	char name[NAME_MAX + 1];
-	int dfd = node_parent_fd(fs, n, fs->upper, name);
-	if (dfd < 0)
-		return dfd;
-	unsigned lifted;
-	int lfd = fileattr_lift(dfd, name, &lifted);
-	r = fchmodat(dfd, name, mode & 07777, 0) < 0 ? -errno : 0;
-	fileattr_restore(lfd, lifted);
-	node_parent_fd_done(fs, dfd);
-	return r;
-}
-
 struct meta_change {
 	const struct stat *attr;
 	int to_set;
@@ -373,7 +377,7 @@ static int dir_flags_refuse(struct lfs *fs, struct node *dir, int to_set)
 			     ? FUSE_SET_ATTR_MTIME
 			     : 0);
 	unsigned flags;
-	if (!(to_set & (given | now)) || fileattr_dir_flags(fs, dir, &flags) < 0)
+	if (!(to_set & (given | now)) || fileattr_flags(fs, dir, &flags) < 0)
 		return 0;
 	if ((to_set & given) && (flags & FILEATTR_PROTECT))
 		return -EPERM;

@@ -131,11 +131,12 @@ each handled where it arises in the code:
   the FUSE client answers the removal of a default ACL from a
   non-directory itself (there is none: success, nothing changes), where
   the kernel refuses it for the flags.
-  And a shared writable mapping of a descriptor of an
-  append-only file, which the kernel refuses, is made on layerfs
-  (docs/RELIABILITY.md): not run; nor is a chmod of such a file that
-  only clears its set-id bits, which the kernel refuses but layerfs
-  cannot tell from the kernel's own clearing of them (allowed).
+  A shared writable mapping of a descriptor of an append-only file
+  is refused on both, with EACCES by the kernel and ENODEV by its FUSE
+  client (layerfs serves such a file with direct I/O).  A chmod of such
+  a file that only clears its set-id bits, which the kernel refuses but
+  layerfs cannot tell from the kernel's own clearing of them (allowed),
+  is not run.
 
 Not generated: a whiteout in a layer directory that merges with nothing
 below it (under an opaque directory of the same layer).  OCI says it
@@ -1294,7 +1295,6 @@ class DifferentialRandom(LayerfsTestCase):
             gen.view = names(k)
             op = gen.op(i)
             if self.noop_chown_without_index(op) or \
-                    self.maps_append_only(op) or \
                     self.chmod_only_clears_setid_of_protected(k, op):
                 mine = theirs = ("not run",)
             else:
@@ -1308,6 +1308,7 @@ class DifferentialRandom(LayerfsTestCase):
                         theirs = mine
 
             if self.permission_before_protection(k, op, mine, theirs) or \
+                    self.maps_append_only(op, mine, theirs) or \
                     self.absent_acl_of_a_lower_dir(op, mine, theirs):
                 theirs = mine
             if TRACE:
@@ -1330,12 +1331,13 @@ class DifferentialRandom(LayerfsTestCase):
             if (i + 1) % EXPORT_EVERY == 0:
                 self.export_shows_the_same(lfs, "after operation #%d" % i, i)
 
-    def maps_append_only(self, op):
+    def maps_append_only(self, op, mine, theirs):
         """A shared writable mapping of a descriptor of an append-only
-        file: the kernel refuses it (EACCES), but its FUSE client does
-        not know the flag and lets it be made, so it is not run (see the
-        docstring)."""
-        if op[0] != "fd_mmap_write" or op[1] not in self.fds[1]:
+        file: the kernel refuses it with EACCES, for the flag, and the
+        FUSE client with ENODEV, for the direct I/O layerfs serves such
+        a file with (see the docstring)."""
+        if op[0] != "fd_mmap_write" or op[1] not in self.fds[1] or \
+                (mine, theirs) != (("ENODEV",), ("EACCES",)):
             return False
         fd = self.fds[1][op[1]]
         try:

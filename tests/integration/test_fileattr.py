@@ -11,6 +11,7 @@ filesystem with inode flags under the test directory."""
 
 import errno
 import fcntl
+import mmap
 import os
 import stat
 import struct
@@ -186,15 +187,22 @@ class FileAttr(LayerfsTestCase):
     def test_set_id_bits_cleared_past_the_flags(self):
         """The kernel clears set-id bits past the flags: an append by a
         user other than the owner drops set-user-id, and so does a
-        chown(-1, -1), while a real change of owner stays refused."""
+        chown(-1, -1), while a real change of owner stays refused.  (The
+        append failed with EIO, the bits refused to go, where layerfs
+        clears them itself: with the writeback cache, and then with
+        passthrough too once append-only files were kept off it.)"""
         self.require_tool("setpriv")
         low = self.layer("low-suid", {"app": b"log\n", "app2": b"x\n"})
         for n in ("app", "app2"):
             f = os.path.join(low, n)
             os.chmod(f, 0o4766)
             change_flags(f, add=FS_APPEND_FL)
-        m = self.mount_rw([low], name="suid")
-        outs = [("layerfs", m.path)]
+        # With passthrough=0 (and with passthrough, for an append-only
+        # file) the appends go through direct I/O, where layerfs clears
+        # the bits itself.
+        outs = [("layerfs" + " ".join(("",) + opts), self.mount_rw(
+            [low], opts=opts, name="suid%d" % len(opts)).path)
+            for opts in ((), ("passthrough=0",))]
         if lfstest.kernel_overlay_available():
             kup, kwork, kmnt = (self.mkdirs("kup2"), self.mkdirs("kwork2"),
                                 self.mkdirs("kmnt2"))
@@ -263,6 +271,45 @@ class FileAttr(LayerfsTestCase):
                 for _ in range(2):
                     self.assertEqual(read(p), b"log\nmore\n")
                 self.assertTrue(get_flags(p) & FS_APPEND_FL)
+
+    def test_shared_mapping_of_an_append_only_file(self):
+        """A shared mapping of an append-only file open for appending
+        is refused (through it the file could be rewritten in place):
+        EACCES from the kernel, ENODEV from its FUSE client, which
+        layerfs serves such a file to with direct I/O, passthrough or
+        not.  A private mapping, and a shared one of a descriptor open
+        for reading, are made; a reader open before an append reads it
+        (tail -f)."""
+        low = self.layer("low-map", {"app": b"log\n"})
+        change_flags(os.path.join(low, "app"), add=FS_APPEND_FL)
+        for opts in ((), ("passthrough=0",)):
+            for what, root, _ in self.both(low, opts=opts,
+                                           name="map%d" % len(opts)):
+                with self.subTest(what=what, opts=opts):
+                    p = os.path.join(root, "app")
+                    reader = os.open(p, os.O_RDONLY)
+                    fd = os.open(p, os.O_RDWR | os.O_APPEND)
+                    try:
+                        self.assertEqual(os.pread(reader, 100, 0), b"log\n")
+                        for prot in (mmap.PROT_READ | mmap.PROT_WRITE,
+                                     mmap.PROT_READ):
+                            with self.assertRaises(OSError) as cm:
+                                mmap.mmap(fd, 4, mmap.MAP_SHARED, prot)
+                            self.assertIn(cm.exception.errno,
+                                          (errno.EACCES, errno.ENODEV))
+                        mmap.mmap(fd, 4, mmap.MAP_PRIVATE,
+                                  mmap.PROT_READ | mmap.PROT_WRITE).close()
+                        shared = mmap.mmap(reader, 4, mmap.MAP_SHARED,
+                                           mmap.PROT_READ)
+                        self.assertEqual(shared[:], b"log\n")
+                        shared.close()
+                        os.write(fd, b"more\n")
+                        self.assertEqual(os.pread(reader, 100, 0),
+                                         b"log\nmore\n")
+                    finally:
+                        os.close(fd)
+                        os.close(reader)
+                    self.assertEqual(read(p), b"log\nmore\n")
 
     def test_immutable_lower_file(self):
         """Every change is refused and the data stays; chattr -i (root)
