@@ -30,6 +30,7 @@
 #include "copy_up.h"
 #include "creds.h"
 #include "fileattr.h"
+#include "inode.h"
 #include "node.h"
 #include "override.h"
 #include "xattr_private.h"
@@ -305,8 +306,10 @@ static bool lower_lacks(struct lfs *fs, struct node *n, const char *name)
 	return lacks;
 }
 
+/* remove_absent: a removal, which fails with ENODATA when the lower
+ * entry lacks the name, before anything is copied up. */
 static int change_prepare(struct lfs *fs, struct node *n, const char *name,
-			  bool remove)
+			  bool remove_absent)
 {
 	if (fs->opt->noxattrs)
 		return -ENOTSUP;
@@ -317,8 +320,8 @@ static int change_prepare(struct lfs *fs, struct node *n, const char *name,
 	/* The kernel refuses a change of an immutable or append-only file
 	 * before it looks for the name (fileattr.h).  A regular file's
 	 * copy-up and its upper filesystem refuse the rest; a directory's
-	 * copy-up does not carry its flags. */
-	bool absent = remove && lower_lacks(fs, n, name);
+	 * flags are layerfs's to enforce (its mark). */
+	bool absent = remove_absent && lower_lacks(fs, n, name);
 	int r = absent || node_is_dir(n) ? fileattr_protected(fs, n) : 0;
 	if (r == 0 && absent)
 		r = -ENODATA;
@@ -329,11 +332,25 @@ static int change_prepare(struct lfs *fs, struct node *n, const char *name,
 }
 
 /*
- * An access ACL set by a caller outside the file's group (root aside,
- * taken to hold CAP_FSETID) drops the set-group-id bit, as the kernel
- * does on a local filesystem (posix_acl_update_mode).  The FUSE client
- * leaves it to the daemon, whose own setxattr keeps the bit.
+ * Whether this change drops the set-group-id bit of n: a change of its
+ * access ACL by a caller outside its group (root aside, taken to hold
+ * CAP_FSETID).  The kernel drops it when it sets one on a local
+ * filesystem (posix_acl_update_mode), and kernel overlayfs on a removal
+ * too, copying the entry up for it, so that the removal of an ACL a
+ * lower entry lacks is made on its copy, where it succeeds.  The FUSE
+ * client leaves it to the daemon, whose own setxattr keeps the bit.
  */
+static bool acl_kills_sgid(struct lfs *fs, fuse_req_t req, struct node *n,
+			   const char *name)
+{
+	struct stat st;
+	return strcmp(name, XATTR_ACL_ACCESS) == 0 &&
+	       fuse_req_ctx(req)->uid != 0 && !override_xattr_name(fs) &&
+	       inode_stat(fs, n, &st) == 0 && (st.st_mode & S_ISGID) &&
+	       !creds_caller_in_group(req, st.st_gid);
+}
+
+/* Drops that bit from the upper copy at path. */
 static int acl_kill_sgid(struct lfs *fs, fuse_req_t req, const char *path)
 {
 	struct stat st;
@@ -352,7 +369,8 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	struct node *n = node_from_ino(fs, ino);
 	struct real_file rf = { .fd = -1, .dfd = -1 };
 	node_ref(n);
-	int r = change_prepare(fs, n, name, remove);
+	bool kill_sgid = acl_kills_sgid(fs, req, n, name);
+	int r = change_prepare(fs, n, name, remove && !kill_sgid);
 	if (r == 0)
 		r = real_path_open(fs, n, fs->upper, &rf);
 	if (r == 0) {
@@ -360,7 +378,7 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 				: setxattr(rf.path, name, value, size, flags);
 		r = rr < 0 ? -errno : 0;
 	}
-	if (r == 0 && !remove && !strcmp(name, XATTR_ACL_ACCESS))
+	if (r == 0 && kill_sgid)
 		r = acl_kill_sgid(fs, req, rf.path);
 	/* Whatever happened, the file's xattrs must be asked again (and
 	 * whether a directory hands down a default ACL, copy_up.c). */

@@ -611,6 +611,45 @@ class CopyOnWrite(LayerfsTestCase):
             self.assertEqual(bool(mode & stat.S_ISGID), keeps, (name, oct(mode)))
             self.assertEqual(mode & 0o777, 0o775, name)
 
+    def test_access_acl_removed_by_a_non_member_drops_set_group_id(self):
+        """Removing the access ACL drops the set-group-id bit too when
+        the caller (not root) is outside the group, as kernel overlayfs
+        does: it copies the entry up for that, so the removal of an ACL
+        a lower entry lacks succeeds on the copy.  A member's removal of
+        an absent ACL fails (ENODATA) and copies nothing up."""
+        self.require_root()
+        self.require_tool("setpriv", "setfacl")
+        low = self.layer("low-acl-rm", {"f": b"f", "d/": None, "h": b"h",
+                                        "g": b"g"})
+        self.run_cmd(["setfacl", "-m", "u:4321:rwx", os.path.join(low, "h")])
+        for n in ("f", "d", "h", "g"):
+            os.chown(os.path.join(low, n), 1000, 7)
+            os.chmod(os.path.join(low, n), 0o2775)
+        m = self.mount_rw([low], name="acl-rm")
+        code = ("import errno, os, sys\n"
+                "try:\n"
+                "    os.removexattr(sys.argv[1], 'system.posix_acl_access')\n"
+                "    print('ok')\n"
+                "except OSError as e:\n"
+                "    print(errno.errorcode[e.errno])\n")
+        for name, groups, want, keeps in (("f", "1000", "ok", False),
+                                          ("d", "1000", "ok", False),
+                                          ("h", "1000", "ok", False),
+                                          ("g", "1000,7", "ENODATA", True)):
+            p = os.path.join(m.path, name)
+            r = subprocess.run(["setpriv", "--reuid=1000", "--regid=1000",
+                                "--groups=" + groups, "python3", "-c", code,
+                                p], capture_output=True, timeout=60)
+            self.assertEqual(r.stdout.decode().strip(), want,
+                             (name, r.stderr.decode()))
+            mode = stat.S_IMODE(os.stat(p).st_mode)
+            self.assertEqual(bool(mode & stat.S_ISGID), keeps, (name, oct(mode)))
+            self.assertEqual(mode & 0o777, 0o775, name)
+            self.assertEqual(os.path.lexists(os.path.join(m.upper, name)),
+                             not keeps, name)
+        self.assertNotIn("system.posix_acl_access",
+                         os.listxattr(os.path.join(m.path, "h")))
+
     def test_change_lands_with_the_copy_up(self):
         """chmod and chown of a lower file are made on the staged copy,
         with the side effects the real calls have: chmod rewrites an

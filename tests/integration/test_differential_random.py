@@ -1426,6 +1426,8 @@ class DifferentialRandom(LayerfsTestCase):
             paths.append(os.path.join(k, op[3]))
         elif op[0] == "at_rename":
             paths.append(os.path.join(k, op[3]))
+        elif op[0] == "tmpfile" and op[4]:
+            paths.append(os.path.join(k, op[4]))   # the name it gets
         elif op[0] == "rmrf" and paths[0]:
             # Refused somewhere below (the trees are compared after).
             for dirpath, dirs, files in os.walk(paths[0]):
