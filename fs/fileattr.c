@@ -199,10 +199,13 @@ void fileattr_forget(struct node *n)
  * latter sees the bits that came with it. */
 void fileattr_known(struct node *n, unsigned flags)
 {
+	unsigned bits = N_PROT_KNOWN;
+	if (flags & FS_IMMUTABLE_FL)
+		bits |= N_PROT_IMMUTABLE;
+	if (flags & FS_APPEND_FL)
+		bits |= N_PROT_APPEND;
 	fileattr_forget(n);
-	node_set_flag(n, N_PROT_KNOWN |
-				 (flags & FS_IMMUTABLE_FL ? N_PROT_IMMUTABLE : 0) |
-				 (flags & FS_APPEND_FL ? N_PROT_APPEND : 0));
+	node_set_flag(n, bits);
 }
 
 int fileattr_flags(struct lfs *fs, struct node *n, unsigned *flags)
@@ -348,8 +351,9 @@ void fileattr_restore(int fd, unsigned lifted)
 int fileattr_apply(int fd, unsigned flags)
 {
 	int now = 0;
-	int r = ioctl(fd, FS_IOC_GETFLAGS, &now) < 0 ? -errno
-						    : set_flags(fd, now | (int)flags);
+	int r = ioctl(fd, FS_IOC_GETFLAGS, &now) < 0 ? -errno : 0;
+	if (r == 0)
+		r = set_flags(fd, now | (int)flags);
 	return r == -ENOTTY || r == -EOPNOTSUPP ? 0 : r;
 }
 
@@ -364,16 +368,15 @@ static void get_attr(fuse_req_t req, struct lfs *fs, struct node *n,
 	int r = fd < 0 ? fd : ioctl(fd, cmd, &v) < 0 ? -errno : 0;
 	if (fd >= 0)
 		close(fd);
-	unsigned dir_flags;
-	if (r == 0 && node_is_dir(n) &&
-	    fileattr_flags(fs, n, &dir_flags) == 0) {
+	/* A directory's, from its mark too. */
+	unsigned f;
+	if (r == 0 && node_is_dir(n) && fileattr_flags(fs, n, &f) == 0) {
 		if (cmd == FS_IOC_GETFLAGS)
-			v.flags |= (int)dir_flags;
+			v.flags |= (int)f;
 		else
 			v.fsx.fsx_xflags |=
-				(dir_flags & FS_IMMUTABLE_FL ? FS_XFLAG_IMMUTABLE
-							     : 0) |
-				(dir_flags & FS_APPEND_FL ? FS_XFLAG_APPEND : 0);
+				(f & FS_IMMUTABLE_FL ? FS_XFLAG_IMMUTABLE : 0) |
+				(f & FS_APPEND_FL ? FS_XFLAG_APPEND : 0);
 	}
 	if (r < 0)
 		fuse_reply_err(req, -r);
