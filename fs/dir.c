@@ -601,6 +601,15 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		r = fileattr_dir_refuses(fs, dir, true);
 	if (r == 0 && lfs_has_upper(fs))
 		r = name_drop_prepare(fs, dir, name, &n);
+	if (r == 0 && !n && lfs_has_upper(fs)) {
+		/* No node has this name (the kernel's dentry may hold another
+		 * name's: a rename between two names of one file, which
+		 * changed nothing here, moved it): its flags still count. */
+		struct stat st;
+		r = lookup_child(fs, dir, name, &n, &st);
+		if (r == -ENOENT)
+			r = 0;
+	}
 	if (r == 0 && n)
 		r = fileattr_protected(fs, n);
 	if (r == 0)

@@ -158,6 +158,26 @@ class FileAttr(LayerfsTestCase):
         self.assertEqual(os.stat(j("imm")).st_nlink, 2)
         self.assertEqual(os.stat(j("imm")).st_ino, os.stat(j("imm2")).st_ino)
 
+    def test_protected_name_left_by_a_rename_between_links(self):
+        """With index=off, a rename of one name of a lower hard link
+        over another changes nothing (POSIX), but the kernel moves its
+        dentry as if it had: the name renamed over then reaches layerfs
+        with no node of its own.  Its removal is still refused for the
+        file's flag (it made a whiteout: found by the random
+        differential test, seed 2486)."""
+        low = self.layer("low-mvl", {"a": b"x\n"})
+        for n in ("d", "g"):
+            os.link(os.path.join(low, "a"), os.path.join(low, n))
+        change_flags(os.path.join(low, "a"), add=FS_IMMUTABLE_FL)
+        m = self.mount_rw([low], opts=("index=off",), name="mvl")
+        j = lambda n: os.path.join(m.path, n)  # noqa: E731
+        # Both names looked up: with index=off, a node each.
+        self.assertEqual(os.stat(j("d")).st_ino, os.stat(j("g")).st_ino)
+        os.rename(j("d"), j("g"))
+        self.assertEqual(self.outcome(lambda: os.unlink(j("g"))), "EPERM")
+        self.assertEqual(sorted(os.listdir(m.path)), ["a", "d", "g"])
+        self.assertEqual(os.listdir(m.upper), [])
+
     def test_protected_hard_link_moved_with_its_directory(self):
         """A directory holding one name of a protected lower hard link
         renamed: moved, not changed, so allowed, also when it is copied
