@@ -157,6 +157,15 @@ int file_reply_open(struct lfs *fs, fuse_req_t req, struct fuse_file_info *fi,
 		return fuse_reply_err(req, ETXTBSY);
 	}
 	h->direct = fi->direct_io;
+	/* Through the page cache the kernel places appends itself, and
+	 * writes a shared mapping's pages back at their offsets: an
+	 * O_APPEND descriptor would put those at the end of the file. */
+	if (mode != OPEN_PASSTHROUGH && !h->direct && h->writable &&
+	    h->fd >= 0) {
+		int fl = fcntl(h->fd, F_GETFL);
+		if (fl >= 0 && (fl & O_APPEND))
+			fcntl(h->fd, F_SETFL, fl & ~O_APPEND);
+	}
 	int r = created ? fuse_reply_create(req, created, fi)
 			: fuse_reply_open(req, fi);
 	if (r == -ENOENT) {

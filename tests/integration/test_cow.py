@@ -4,6 +4,7 @@ import contextlib
 import errno
 import fcntl
 import json
+import mmap
 import os
 import shutil
 import signal
@@ -649,6 +650,34 @@ class CopyOnWrite(LayerfsTestCase):
                              not keeps, name)
         self.assertNotIn("system.posix_acl_access",
                          os.listxattr(os.path.join(m.path, "h")))
+
+    def test_mapping_of_an_append_descriptor_writes_in_place(self):
+        """A shared mapping of a descriptor opened with O_APPEND writes
+        its pages back where they are, also when the file is served
+        through the page cache (a reader opened it while it was lower,
+        so passthrough cannot take it): the daemon's descriptor must
+        not append them (the file doubled in size)."""
+        low = self.layer("low-mapapp", {"d": b"a" * 1045})
+        m = self.mount_rw([low], name="mapapp")
+        p = os.path.join(m.path, "d")
+        reader = os.open(p, os.O_RDONLY)
+        fd = os.open(p, os.O_RDWR | os.O_APPEND)
+        try:
+            os.write(fd, b"b" * 1003)
+            mp = mmap.mmap(fd, 2048, mmap.MAP_SHARED,
+                           mmap.PROT_READ | mmap.PROT_WRITE)
+            mp[10:110] = b"m" * 100
+            mp.flush()
+            mp.close()
+        finally:
+            os.close(fd)
+            os.close(reader)
+        want = b"a" * 10 + b"m" * 100 + b"a" * 935 + b"b" * 1003
+        with open(p, "rb") as f:
+            self.assertEqual(f.read(), want)
+        self.assertEqual(m.unmount(), 0)
+        with open(os.path.join(m.upper, "d"), "rb") as f:
+            self.assertEqual(f.read(), want)
 
     def test_change_lands_with_the_copy_up(self):
         """chmod and chown of a lower file are made on the staged copy,
