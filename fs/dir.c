@@ -516,29 +516,22 @@ static void keep_orphan(struct lfs *fs, struct node *n)
 		close(fd);
 }
 
-int name_drop_prepare(struct lfs *fs, struct node *dir, const char *name,
-		      struct node **n)
+int name_drop_prepare(struct lfs *fs, struct node *n)
 {
 	if (fs->index_fd < 0 || !fs->upper_xattr)
 		return 0;
-	if (!*n) {
-		struct stat st;
-		int r = lookup_child(fs, dir, name, n, &st);
-		if (r < 0)
-			return r == -ENOENT ? 0 : r;
-	}
-	if (node_is_dir(*n) || node_layer(*n) == fs->upper)
+	if (node_is_dir(n) || node_layer(n) == fs->upper)
 		return 0;
 	/* A lower file seen with several links was indexed by inode number
 	 * at lookup (lookup.c), and lower layers never change: any other one
 	 * has a single link, no need to look again. */
-	if (!(node_flags(*n) & N_INDEXED))
+	if (!(node_flags(n) & N_INDEXED))
 		return 0;
 	struct stat raw;
-	int r = node_lstat(fs, *n, node_layer(*n), &raw);
+	int r = node_lstat(fs, n, node_layer(n), &raw);
 	if (r < 0 || raw.st_nlink < 2)
 		return r;
-	return copy_up(fs, *n, CU_META);
+	return copy_up(fs, n, CU_META);
 }
 
 bool name_drop_begin(struct lfs *fs, struct node *n)
@@ -599,17 +592,18 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	/* The directory's flags first, before anything is copied up. */
 	if (r == 0 && lfs_has_upper(fs))
 		r = fileattr_dir_refuses(fs, dir, true);
-	if (r == 0 && lfs_has_upper(fs))
-		r = name_drop_prepare(fs, dir, name, &n);
 	if (r == 0 && !n && lfs_has_upper(fs)) {
 		/* No node has this name (the kernel's dentry may hold another
 		 * name's: a rename between two names of one file, which
-		 * changed nothing here, moved it): its flags still count. */
+		 * changed nothing here, moved it): its flags and links still
+		 * count. */
 		struct stat st;
 		r = lookup_child(fs, dir, name, &n, &st);
 		if (r == -ENOENT)
 			r = 0;
 	}
+	if (r == 0 && n)
+		r = name_drop_prepare(fs, n);
 	if (r == 0 && n)
 		r = fileattr_protected(fs, n);
 	if (r == 0)

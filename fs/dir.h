@@ -33,8 +33,7 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
  * name_drop_prepare, before the directory locks: a lower file with
  * several links goes into the index first (metadata only), so that the
  * link count its other names show can drop, as kernel overlayfs does
- * with index=on.  Looks n up when *n is NULL (a reference the caller
- * drops).
+ * with index=on.
  * name_drop_begin, while the name still reaches the inode: the shared
  * link count drops, and a file still open keeps a way to its data.
  * Returns whether the count dropped, for name_drop_undo if the removal
@@ -42,8 +41,7 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
  * name_dropped, once the name is gone: the node no longer answers to it;
  * its other names reach it through the index.
  */
-int name_drop_prepare(struct lfs *fs, struct node *dir, const char *name,
-		      struct node **n);
+int name_drop_prepare(struct lfs *fs, struct node *n);
 bool name_drop_begin(struct lfs *fs, struct node *n);
 void name_drop_undo(struct lfs *fs, struct node *n, bool counted);
 void name_dropped(struct lfs *fs, struct node *n, struct node *dir,

@@ -79,6 +79,19 @@ static int set_flags(int fd, int flags)
 	return ioctl(fd, FS_IOC_SETFLAGS, &v) < 0 ? -errno : 0;
 }
 
+/* fsxattr's immutable and append-only xflags as FS_*_FL, and back. */
+static unsigned protect_of_xflags(unsigned xflags)
+{
+	return (xflags & FS_XFLAG_IMMUTABLE ? FS_IMMUTABLE_FL : 0) |
+	       (xflags & FS_XFLAG_APPEND ? FS_APPEND_FL : 0);
+}
+
+static unsigned xflags_of_protect(unsigned flags)
+{
+	return (flags & FS_IMMUTABLE_FL ? FS_XFLAG_IMMUTABLE : 0) |
+	       (flags & FS_APPEND_FL ? FS_XFLAG_APPEND : 0);
+}
+
 /* The inode flags statx reports, as FS_*_FL. */
 static unsigned flags_of(const struct statx *stx)
 {
@@ -266,11 +279,8 @@ static int set_dir_attr(int fd, unsigned int cmd, const void *in)
 		flags &= ~(int)FILEATTR_PROTECT;
 	} else {
 		memcpy(&fsx, in, sizeof(fsx));
-		protect = (fsx.fsx_xflags & FS_XFLAG_IMMUTABLE ? FS_IMMUTABLE_FL
-							       : 0) |
-			  (fsx.fsx_xflags & FS_XFLAG_APPEND ? FS_APPEND_FL : 0);
-		fsx.fsx_xflags &= ~(unsigned)(FS_XFLAG_IMMUTABLE |
-					      FS_XFLAG_APPEND);
+		protect = protect_of_xflags(fsx.fsx_xflags);
+		fsx.fsx_xflags &= ~xflags_of_protect(FILEATTR_PROTECT);
 	}
 	int r = fileattr_dir_mark(fd, protect);
 	if (r == 0)
@@ -374,9 +384,7 @@ static void get_attr(fuse_req_t req, struct lfs *fs, struct node *n,
 		if (cmd == FS_IOC_GETFLAGS)
 			v.flags |= (int)f;
 		else
-			v.fsx.fsx_xflags |=
-				(f & FS_IMMUTABLE_FL ? FS_XFLAG_IMMUTABLE : 0) |
-				(f & FS_APPEND_FL ? FS_XFLAG_APPEND : 0);
+			v.fsx.fsx_xflags |= xflags_of_protect(f);
 	}
 	if (r < 0)
 		fuse_reply_err(req, -r);
@@ -387,11 +395,10 @@ static void get_attr(fuse_req_t req, struct lfs *fs, struct node *n,
 static void set_attr(fuse_req_t req, struct lfs *fs, struct node *n,
 		     unsigned int cmd, const void *in)
 {
-	unsigned xprotect = FS_XFLAG_IMMUTABLE | FS_XFLAG_APPEND;
 	bool protects = cmd == FS_IOC_SETFLAGS
 				? (*(const int *)in & FILEATTR_PROTECT) != 0
-				: (((const struct fsxattr *)in)->fsx_xflags &
-				   xprotect) != 0;
+				: protect_of_xflags(((const struct fsxattr *)in)
+							    ->fsx_xflags) != 0;
 	int r = 0;
 	if (!lfs_has_upper(fs) || fs->opt->read_only)
 		r = -EROFS;

@@ -590,7 +590,7 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		}
 		if (r == 0 && c.dst && !(flags & RENAME_EXCHANGE) &&
 		    !node_is_dir(c.dst))
-			r = name_drop_prepare(fs, c.ddir, newname, &c.dst);
+			r = name_drop_prepare(fs, c.dst);
 		if (r == 0)
 			r = copy_up(fs, c.sdir, CU_META);
 		if (r == 0)

@@ -351,12 +351,10 @@ static bool acl_kills_sgid(struct lfs *fs, fuse_req_t req, struct node *n,
 }
 
 /* Drops that bit from the upper copy at path. */
-static int acl_kill_sgid(struct lfs *fs, fuse_req_t req, const char *path)
+static int drop_sgid_at(const char *path)
 {
 	struct stat st;
-	if (fuse_req_ctx(req)->uid == 0 || override_xattr_name(fs) ||
-	    stat(path, &st) < 0 || !(st.st_mode & S_ISGID) ||
-	    creds_caller_in_group(req, creds_view_gid(fs, st.st_gid)))
+	if (stat(path, &st) < 0 || !(st.st_mode & S_ISGID))
 		return 0;
 	return chmod(path, st.st_mode & 07777 & ~S_ISGID) < 0 ? -errno : 0;
 }
@@ -379,7 +377,7 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		r = rr < 0 ? -errno : 0;
 	}
 	if (r == 0 && kill_sgid)
-		r = acl_kill_sgid(fs, req, rf.path);
+		r = drop_sgid_at(rf.path);
 	/* Whatever happened, the file's xattrs must be asked again (and
 	 * whether a directory hands down a default ACL, copy_up.c). */
 	node_clear_flag(n, N_NOXATTR | N_HASXATTR | N_DEFACL_KNOWN | N_DEFACL);
