@@ -204,17 +204,23 @@ class Concurrency(LayerfsTestCase):
         # the kernel offers io_uring: there each CPU's ring has workers
         # of its own (test_uring.py), so threads=1 would not serialize.
         fast = self.layer("fast", {"file": "fast\n"})
-        inner_src = self.layer("inner-src", {"s/file": "slow\n"})
+        # A directory of the inner layer for each case: the one the first
+        # case read is in the inner mount's kernel caches, which answer
+        # without its daemon (the second case then saw nothing stuck).
+        inner_src = self.layer("inner-src", {"s0/file": "slow\n",
+                                             "s1/file": "slow\n"})
         inner = self.mount([inner_src], mnt=self.path("inner"))
-        for threads, served in ((None, True), ("threads=1", False)):
+        for case, (threads, served) in enumerate(((None, True),
+                                                  ("threads=1", False))):
+            slow = "s%d" % case
             with self.subTest(threads=threads or "default"):
                 opts = ("io_uring=0",) + ((threads,) if threads else ())
                 m = self.mount([fast, inner.path], opts=opts,
                                mnt=self.path("outer-%s" % served))
                 # The merged root is read while the inner daemon runs;
-                # "file" is then found in the top layer alone, and "s/"
-                # must be listed from the inner one.
-                os.stat(os.path.join(m.path, "s"))
+                # "file" is then found in the top layer alone, and the
+                # slow directory must be listed from the inner one.
+                os.stat(os.path.join(m.path, slow))
                 done = []
 
                 def stat(rel):
@@ -223,7 +229,8 @@ class Concurrency(LayerfsTestCase):
 
                 os.kill(inner.pid, signal.SIGSTOP)
                 try:
-                    stuck = threading.Thread(target=stat, args=("s/file",),
+                    stuck = threading.Thread(target=stat,
+                                             args=(slow + "/file",),
                                              daemon=True)
                     stuck.start()
                     time.sleep(0.3)
@@ -236,7 +243,7 @@ class Concurrency(LayerfsTestCase):
                     os.kill(inner.pid, signal.SIGCONT)
                 stuck.join(timeout=30)
                 other.join(timeout=30)
-                self.assertEqual(sorted(done), ["file", "s/file"])
+                self.assertEqual(sorted(done), ["file", slow + "/file"])
                 self.assertEqual(m.unmount(), 0)
                 self._mounts.remove(m)
 
