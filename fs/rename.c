@@ -515,6 +515,45 @@ out:
 	return r;
 }
 
+/*
+ * A rename between two names of one lower file, each with a node of its
+ * own (links not shared: index=off).  The layers stay as they are
+ * (POSIX), but the kernel, holding two inodes, moves the source's entry
+ * onto the target name (or swaps the two entries) once we reply.  The
+ * nodes swap names to match, so that each name keeps reaching the node
+ * that layerfs resolves it to; otherwise a later copy-up through one
+ * name would show through the other, or land on the other's name.
+ * A plain rename leaves the source name with no entry in the kernel: its
+ * next lookup finds the target's old node under it, the same file.
+ */
+static void follow_kernel_entries(struct lfs *fs, struct rename_ctx *c)
+{
+	struct node *x = c->src, *y = c->dst;
+	pthread_mutex_lock(&fs->rename_mutex);
+	dir_wrlock_two(c->sdir, c->ddir);
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	bool in_place = !((node_flags(x) | node_flags(y)) & N_UNHASHED) &&
+			x->parent == c->sdir && y->parent == c->ddir &&
+			strcmp(node_name(x), c->name) == 0 &&
+			strcmp(node_name(y), c->newname) == 0;
+	if (in_place) {
+		int xlayer = node_layer(x), ylayer = node_layer(y);
+		unsigned xbelow = node_flags(x) & N_BELOW;
+		unsigned ybelow = node_flags(y) & N_BELOW;
+		if (node_exchange(fs, x, y) == 0) {
+			node_set_layer(x, ylayer);
+			node_set_layer(y, xlayer);
+			node_clear_flag(x, N_BELOW);
+			node_clear_flag(y, N_BELOW);
+			node_set_flag(x, ybelow);
+			node_set_flag(y, xbelow);
+		}
+	}
+	pthread_rwlock_unlock(&fs->ns_lock);
+	dir_unlock_two(c->sdir, c->ddir);
+	pthread_mutex_unlock(&fs->rename_mutex);
+}
+
 void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	       fuse_ino_t newparent, const char *newname, unsigned flags)
 {
@@ -560,6 +599,8 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			/* Two names of one file: nothing to do (POSIX).  Where
 			 * links are not shared (index=off) each name has a
 			 * node of its own, with one inode number. */
+			if (c.dst != c.src)
+				follow_kernel_entries(fs, &c);
 			goto done;
 		}
 		/* As the kernel checks: each name may go (its directory's
