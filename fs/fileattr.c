@@ -262,6 +262,14 @@ int fileattr_dir_refuses(struct lfs *fs, struct node *dir, bool removing)
 	return 0;
 }
 
+/* FS_IOC_SETFLAGS or FS_IOC_FSSETXATTR with in, on fd. */
+static int set_attr_at(int fd, unsigned int cmd, const void *in)
+{
+	if (cmd == FS_IOC_SETFLAGS)
+		return set_flags(fd, *(const int *)in);
+	return ioctl(fd, cmd, in) < 0 ? -errno : 0;
+}
+
 /*
  * A directory's new flags on its upper copy: the immutable and
  * append-only ones in its mark (first, as kernel overlayfs does), the
@@ -284,9 +292,33 @@ static int set_dir_attr(int fd, unsigned int cmd, const void *in)
 	}
 	int r = fileattr_dir_mark(fd, protect);
 	if (r == 0)
-		r = cmd == FS_IOC_SETFLAGS ? set_flags(fd, flags)
-		    : ioctl(fd, cmd, &fsx) < 0 ? -errno
-					       : 0;
+		r = set_attr_at(fd, cmd,
+				cmd == FS_IOC_SETFLAGS ? (const void *)&flags
+						       : (const void *)&fsx);
+	return r;
+}
+
+/*
+ * A file's new flags on its upper copy.  ext4 refuses to change any other
+ * flag of a file that is immutable and stays so; kernel overlayfs, which
+ * keeps the flag in an xattr, makes the change, and so does layerfs, with
+ * the flag lifted for the moment (put back if the change fails).
+ */
+static int set_file_attr(int fd, unsigned int cmd, const void *in)
+{
+	int r = set_attr_at(fd, cmd, in);
+	bool stays = cmd == FS_IOC_SETFLAGS
+			     ? (*(const int *)in & FS_IMMUTABLE_FL) != 0
+			     : (((const struct fsxattr *)in)->fsx_xflags &
+				FS_XFLAG_IMMUTABLE) != 0;
+	int now = 0;
+	if (r != -EPERM || !stays || ioctl(fd, FS_IOC_GETFLAGS, &now) < 0 ||
+	    !(now & FS_IMMUTABLE_FL) ||
+	    set_flags(fd, now & ~FS_IMMUTABLE_FL) < 0)
+		return r;
+	r = set_attr_at(fd, cmd, in);
+	if (r < 0)
+		set_flags(fd, now);
 	return r;
 }
 
@@ -413,10 +445,8 @@ static void set_attr(fuse_req_t req, struct lfs *fs, struct node *n,
 		r = fd;
 	else if (node_is_dir(n) && fs->upper_xattr)
 		r = set_dir_attr(fd, cmd, in);
-	else if (cmd == FS_IOC_SETFLAGS)
-		r = set_flags(fd, *(const int *)in);
 	else
-		r = ioctl(fd, cmd, in) < 0 ? -errno : 0;
+		r = set_file_attr(fd, cmd, in);
 	if (fd >= 0)
 		close(fd);
 	flags_changed(n);

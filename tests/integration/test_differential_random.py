@@ -19,7 +19,8 @@ chmod, chown, utimes, set/remove/get/list of user.* xattrs, access
 and default ACLs set or removed (named entries for the unprivileged
 user and its groups, masks that hide part of what they grant), reads,
 listings, stats, fallocate (allocate, punch a hole, zero a range),
-copy_file_range, unnamed files (O_TMPFILE) named by link(2) or not,
+copy_file_range, immutable, append-only and no-dump flags set and
+cleared (FS_IOC_SETFLAGS, the first two compared), unnamed files (O_TMPFILE) named by link(2) or not,
 and descriptors opened before other operations
 changed, replaced, renamed or removed their file, then read, written
 (also through a shared writable mapping), truncated, fallocate'd,
@@ -32,8 +33,9 @@ with what it returned, or the errno) must be the same on both; every
 few operations, at the end, after an unmount and a remount of both on
 the same upper layers, and at the end of more operations after that,
 the whole merged trees must be the same: names, types, modes, owners,
-sizes, contents, link targets, user xattrs, ACLs, st_nlink of non-directories
-and which names share an inode.  Every 100 operations, the upper layer
+sizes, contents, link targets, user xattrs, ACLs, st_nlink of non-directories,
+the immutable and append-only flags of files and directories, and which
+names share an inode.  Every 100 operations, the upper layer
 is also exported by `layertool export` (with the mount's lower layers
 and work directory, the mount live and synced, as `layerrun commit`
 does) and imported back as an image, which `layertool check` must
@@ -136,7 +138,14 @@ each handled where it arises in the code:
   client (layerfs serves such a file with direct I/O).  A chmod of such
   a file that only clears its set-id bits, which the kernel refuses but
   layerfs cannot tell from the kernel's own clearing of them (allowed),
-  is not run.
+  is not run.  Nor are, through a descriptor opened before its file
+  was made immutable through the mount, a write, truncation, fallocate
+  or mapped write: kernel overlayfs keeps that flag in an xattr and
+  lets them change its upper file; layerfs keeps it on the upper file,
+  whose filesystem refuses them (as ext4 does on a local file).  Nor
+  a shared writable mapping of a descriptor opened before its file was
+  made append-only, which the kernel refuses for the flag and the FUSE
+  client, whose handle was not opened for direct I/O, cannot.
 
 Not generated: a whiteout in a layer directory that merges with nothing
 below it (under an opaque directory of the same layer).  OCI says it
@@ -415,15 +424,28 @@ def symlink_target(rng):
 
 # ---- views ----
 
+# The inode flags compared: immutable and append-only, which both keep
+# through a copy-up and set through the mount.  Not the no-dump flag,
+# which layerfs carries on a copy-up and kernel overlayfs does not, and
+# which the upper filesystem hands a new entry from its directory where
+# it is created there (kernel overlayfs makes some in its work
+# directory); the operations set and clear it all the same.
+SHOWN_FLAGS = lfstest.FS_PROTECT_FL
+
+
 def tree(root):
     """The whole merged tree: lfstest.snapshot with xattrs, plus st_nlink
-    of non-directories and the sets of names sharing an inode."""
+    of non-directories, the inode flags of files and directories, and the
+    sets of names sharing an inode."""
     snap = snapshot(root, xattrs=True, inodes=True, acls=True)
     groups = {}
     for rel, e in snap.items():
         ino = e.pop("ino")
+        path = os.path.join(root, rel)
+        if e["type"] in (stat.S_IFREG, stat.S_IFDIR):
+            e["flags"] = lfstest.inode_flags(path) & SHOWN_FLAGS
         if e["type"] != stat.S_IFDIR:
-            e["nlink"] = os.lstat(os.path.join(root, rel)).st_nlink
+            e["nlink"] = os.lstat(path).st_nlink
             groups.setdefault(ino, []).append(rel)
     links = sorted(sorted(g) for g in groups.values() if len(g) > 1)
     return snap, links
@@ -560,10 +582,10 @@ class Generator:
              "fd_close", "reserved", "fallocate", "copy_range", "seek",
              "fd_fallocate", "fd_mmap_write", "fd_seek", "at_create",
              "at_mkdir", "at_remove", "at_rename", "at_stat", "fd_chown",
-             "fd_utime", "fd_setxattr", "tmpfile", "setacl"],
+             "fd_utime", "fd_setxattr", "tmpfile", "setacl", "chattr"],
             [6, 8, 4, 5, 4, 5, 4, 4, 1, 10, 4, 3, 1, 3, 3, 2, 3, 2, 1, 1, 2, 2,
              5, 6, 3, 2, 1, 1, 2, 2, 0.5, 2, 2, 1, 1, 2, 1, 2, 1, 1, 2,
-             1, 1, 1, 1, 1, 2])[0]
+             1, 1, 1, 1, 1, 2, 1.5])[0]
         f = rng.random() < 0.8   # follow symlinks
         if kind == "create":
             return (kind, self.pick("f", new=0.4),
@@ -642,6 +664,16 @@ class Generator:
             values = (ACCESS_ACLS, DEFAULT_ACLS)[which]
             value = rng.choice(values) if rng.random() < 0.75 else None
             return (kind, self.pick("d" if which else None), which, value, f)
+        if kind == "chattr":
+            # An inode flag set or cleared through the mount (immutable
+            # and append-only need CAP_LINUX_IMMUTABLE); cleared a little
+            # more often, so that what is protected is freed again.
+            flag = rng.choice((lfstest.FS_IMMUTABLE_FL, lfstest.FS_APPEND_FL,
+                               lfstest.FS_NODUMP_FL))
+            if rng.random() < 0.45:
+                return (kind, self.pick("fd"), flag, 0)
+            return (kind, self.pick("fd"), 0, rng.choice(
+                (flag, lfstest.FS_PROTECT_FL)))
         if kind in ("setxattr", "removexattr", "getxattr"):
             name = rng.choice(XATTRS) if rng.random() < 0.97 \
                 else rng.choice(PRIVATE_XATTRS)
@@ -839,6 +871,9 @@ def _apply(root, op, fds):
     if kind == "removexattr":
         os.removexattr(j(op[1]), op[2], follow_symlinks=op[3])
         return []
+    if kind == "chattr":
+        lfstest.change_inode_flags(j(op[1]), add=op[2], drop=op[3])
+        return [lfstest.inode_flags(j(op[1])) & SHOWN_FLAGS]
     if kind == "setacl":
         _, rel, which, value, f = op
         name = ACL_XATTRS[which]
@@ -1041,6 +1076,18 @@ def rmrf(p):
         os.unlink(p)
 
 
+def protect_flags_of_file(fd):
+    """The immutable and append-only flags of descriptor fd's file, if
+    it is a regular file (else 0)."""
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return lfstest.inode_flags("/proc/self/fd/%d" % fd) & \
+                lfstest.FS_PROTECT_FL
+    except OSError:
+        pass
+    return 0
+
+
 @contextlib.contextmanager
 def append_lifted(path):
     """path's directory without its append-only flag for the moment (a
@@ -1122,6 +1169,9 @@ class DifferentialRandom(LayerfsTestCase):
                           % NOWHERE)
         self.fds = ({}, {})
         self.fd_is_dir = {}
+        # slot -> the immutable and append-only flags of the kernel's
+        # file when it was opened
+        self.flags_at_open = {}
         self.addCleanup(self.close_fds)
 
     def close_fds(self):
@@ -1279,10 +1329,12 @@ class DifferentialRandom(LayerfsTestCase):
         # Link counts apart: the mount's count of a copied-up lower hard
         # link includes its names that the lower layers themselves hide
         # (as kernel overlayfs's does), which no layer can carry; which
-        # names share an inode is compared.
+        # names share an inode is compared.  Inode flags apart: a layer
+        # archive carries none (README).
         for snap, _ in (got, want):
             for e in snap.values():
                 e.pop("nlink", None)
+                e.pop("flags", None)
         if got != want:
             self.fail("%s: the upper layer exported %s and imported again "
                       "differs from the mount\n%s" % (
@@ -1295,7 +1347,8 @@ class DifferentialRandom(LayerfsTestCase):
             gen.view = names(k)
             op = gen.op(i)
             if self.noop_chown_without_index(op) or \
-                    self.chmod_only_clears_setid_of_protected(k, op):
+                    self.chmod_only_clears_setid_of_protected(k, op) or \
+                    self.writes_what_became_protected(op):
                 mine = theirs = ("not run",)
             else:
                 with self.as_caller():
@@ -1322,6 +1375,8 @@ class DifferentialRandom(LayerfsTestCase):
                 if op[1] in self.fds[1]:
                     self.fd_is_dir[op[1]] = stat.S_ISDIR(
                         os.fstat(self.fds[1][op[1]]).st_mode)
+                    self.flags_at_open[op[1]] = protect_flags_of_file(
+                        self.fds[1][op[1]])
             if mine != theirs:
                 self.explain(i, op, mine, theirs, lfs, k)
             if self.fds[0]:
@@ -1336,16 +1391,34 @@ class DifferentialRandom(LayerfsTestCase):
         file: the kernel refuses it with EACCES, for the flag, and the
         FUSE client with ENODEV, for the direct I/O layerfs serves such
         a file with (see the docstring)."""
-        if op[0] != "fd_mmap_write" or op[1] not in self.fds[1] or \
-                (mine, theirs) != (("ENODEV",), ("EACCES",)):
+        return op[0] == "fd_mmap_write" and op[1] in self.fds[1] and \
+            (mine, theirs) == (("ENODEV",), ("EACCES",)) and \
+            protect_flags_of_file(self.fds[1][op[1]]) & \
+            lfstest.FS_APPEND_FL
+
+    def flag_gained_since_open(self, op, flag):
+        """Whether op works on a descriptor whose file has gained flag
+        since it was opened."""
+        if not op[0].startswith("fd_") or op[1] not in self.fds[1]:
             return False
-        fd = self.fds[1][op[1]]
-        try:
-            return stat.S_ISREG(os.fstat(fd).st_mode) and \
-                lfstest.inode_flags("/proc/self/fd/%d" % fd) & \
-                lfstest.FS_APPEND_FL
-        except OSError:
-            return False
+        return bool(protect_flags_of_file(self.fds[1][op[1]]) & flag &
+                    ~self.flags_at_open.get(op[1], 0))
+
+    def writes_what_became_protected(self, op):
+        """A descriptor opened before its file was made append-only or
+        immutable through the mount (see the docstring): a shared
+        writable mapping of it, which the kernel refuses for the
+        append-only flag and the FUSE client cannot (RELIABILITY, open
+        item 6), or a write, truncation or fallocate of an immutable
+        file through it, which the upper filesystem refuses on
+        layerfs's copy, where the flag is, and allows on kernel
+        overlayfs's, whose flag is in an xattr.  Not run."""
+        if op[0] == "fd_mmap_write" and \
+                self.flag_gained_since_open(op, lfstest.FS_APPEND_FL):
+            return True
+        return op[0] in ("fd_write", "fd_truncate", "fd_fallocate",
+                         "fd_mmap_write") and \
+            self.flag_gained_since_open(op, lfstest.FS_IMMUTABLE_FL)
 
     def kernel_path(self, k, op):
         """The kernel's side of the file op names, as a path (through

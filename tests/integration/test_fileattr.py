@@ -569,6 +569,28 @@ class FileAttr(LayerfsTestCase):
                 os.unlink(j("plain"))
                 self.assertFalse(os.path.lexists(j("plain")))
 
+    def test_other_flags_of_an_immutable_file_change(self):
+        """Kernel overlayfs keeps a file's immutable flag in an xattr, so
+        its other flags change while it stays immutable, which ext4
+        itself refuses for an immutable file (layerfs refused it:
+        found by the random differential test, seed 3000).  The file
+        stays immutable throughout, lower or already copied up."""
+        for what, root, upper in self.mounts():
+            with self.subTest(what):
+                j = lambda n: os.path.join(root, n)  # noqa: E731
+                for name in ("imm", "imm"):   # lower, then copied up
+                    change_flags(j(name), add=FS_APPEND_FL)
+                    change_flags(j(name), add=FS_NODUMP_FL)
+                    change_flags(j(name), drop=FS_APPEND_FL)
+                    self.assertEqual(get_flags(j(name)) & (
+                        FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL),
+                        FS_IMMUTABLE_FL | FS_NODUMP_FL)
+                    change_flags(j(name), drop=FS_NODUMP_FL)
+                    self.assertEqual(self.outcome(
+                        lambda: open(j(name), "ab").close()), "EPERM")
+                    self.assertEqual(read(j(name)), b"fixed\n")
+                self.assertTrue(os.path.lexists(os.path.join(upper, "imm")))
+
     def test_only_a_privileged_caller_protects(self):
         """The kernel asks CAP_LINUX_IMMUTABLE for the immutable and
         append-only flags, the owner alone for the others."""
