@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "caps_keep.h"
 #include "copy_up.h"
 #include "creds.h"
 #include "fileattr.h"
@@ -484,11 +485,20 @@ void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	 * Before the data, as the kernel does it: new content must never
 	 * be runnable with the old bits. */
 	struct lfs_file *h = fi ? fh_of(fi) : NULL;
+	bool direct = h && h->direct;
 	ssize_t r = 0;
-	if (h && h->direct && fuse_buf_size(in) > 0)
+	if (direct && fuse_buf_size(in) > 0)
 		r = setattr_clear_setid_for_write(fs, req, ino, fd);
-	if (r >= 0)
+	if (r >= 0) {
+		/* Pages from the kernel's cache had their privileges
+		 * cleared there, or never should (a mapping's): the
+		 * upper filesystem must not clear the file's
+		 * capabilities on our write (caps_keep.h). */
+		struct caps_keep keep;
+		caps_keep_begin(node_from_ino(fs, ino), fd, !direct, &keep);
 		r = fuse_buf_copy(&out, in, 0);
+		caps_keep_end(fd, &keep);
+	}
 	io_done(ref);
 	if (r < 0)
 		fuse_reply_err(req, (int)-r);

@@ -27,6 +27,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "caps_keep.h"
 #include "copy_up.h"
 #include "creds.h"
 #include "fileattr.h"
@@ -132,15 +133,20 @@ static ssize_t real_listxattr(struct real_file *rf, char *list, size_t size)
 		       list, size);
 }
 
+/* Counts the changes of xattrs through the mount, so that what a
+ * reading raced with is not kept. */
+static unsigned xattr_generation;
+
 /*
  * The visible names of the real file (private ones filtered out), as a
  * malloc'd NUL-separated list.  Learns N_NOXATTR when there are none,
- * N_HASXATTR when there are some.
+ * N_HASXATTR when there are some, unless a change came meanwhile.
  */
 static ssize_t visible_names(struct node *n, struct real_file *rf,
 			     char **out)
 {
 	*out = NULL;
+	unsigned gen = __atomic_load_n(&xattr_generation, __ATOMIC_ACQUIRE);
 	ssize_t len = real_listxattr(rf, NULL, 0);
 	if (len < 0)
 		return errno == ENOTSUP ? 0 : -errno;
@@ -166,6 +172,9 @@ static ssize_t visible_names(struct node *n, struct real_file *rf,
 		i += (ssize_t)l;
 	}
 	node_set_flag(n, keep == 0 ? N_NOXATTR : N_HASXATTR);
+	/* The change's own forgetting may have come before this. */
+	if (__atomic_load_n(&xattr_generation, __ATOMIC_ACQUIRE) != gen)
+		node_clear_flag(n, N_NOXATTR | N_HASXATTR);
 	*out = list;
 	return (ssize_t)keep;
 }
@@ -371,6 +380,10 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	int r = change_prepare(fs, n, name, remove && !kill_sgid);
 	if (r == 0)
 		r = real_path_open(fs, n, fs->upper, &rf);
+	/* Capabilities change between page-cache writes (caps_keep.h). */
+	pthread_mutex_t *caps_lock = caps_change_lock(n, name);
+	if (caps_lock)
+		pthread_mutex_lock(caps_lock);
 	if (r == 0) {
 		int rr = remove ? removexattr(rf.path, name)
 				: setxattr(rf.path, name, value, size, flags);
@@ -380,7 +393,10 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		r = drop_sgid_at(rf.path);
 	/* Whatever happened, the file's xattrs must be asked again (and
 	 * whether a directory hands down a default ACL, copy_up.c). */
+	__atomic_add_fetch(&xattr_generation, 1, __ATOMIC_ACQ_REL);
 	node_clear_flag(n, N_NOXATTR | N_HASXATTR | N_DEFACL_KNOWN | N_DEFACL);
+	if (caps_lock)
+		pthread_mutex_unlock(caps_lock);
 	real_file_close(&rf);
 	node_unref(fs, n);
 	fuse_reply_err(req, -r);
