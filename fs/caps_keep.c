@@ -1,7 +1,6 @@
 /* File capabilities kept across page-cache writes (caps_keep.h). */
 #include "caps_keep.h"
 
-#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/xattr.h>
