@@ -50,8 +50,10 @@ added (A), changed (A or C) and gone (D, or under a directory listed D
 or changed into a non-directory), and nothing that is not so, against
 the tree of the lower layers alone.
 
-Six tests, each a sequence of its own: layerfs with its default upper
-layer (`.wh.` files), with `whiteout=overlay`, with `passthrough=0`
+Seven tests, each a sequence of its own: layerfs with its default upper
+layer (`.wh.` files), with `whiteout=overlay`, on the kernel's own
+lower layers (0/0 whiteouts, overlay.opaque xattrs) instead of their
+OCI form, with `passthrough=0`
 (no FUSE passthrough: the kernel's writeback cache, as rootless mounts
 have), with `metacopy=0,redirect_dir=off` (data copied on the first
 metadata change, a renamed directory's whole subtree copied up), with
@@ -62,7 +64,7 @@ their files) instead of root: permission checks, sticky directories,
 set-id bits dropped, owners of what is created.
 
 The seed is printed on stderr (each test draws its own; LFS_SEED=N
-replays N in all six), LFS_DIFF_OPS=N sets the number of operations
+replays N in all seven), LFS_DIFF_OPS=N sets the number of operations
 before the remount (a quarter more follow it; default 1500), and
 LFS_DIFF_CHECK=N how often the trees are compared (default every 10
 operations; 1 finds the exact operation that made them differ).  The
@@ -1229,7 +1231,7 @@ class DifferentialRandom(LayerfsTestCase):
                              err.decode(errors="replace")))
 
     def run_random(self, seed, opts, tag, kernel_opts=KERNEL_OPTS,
-                   caller=None):
+                   caller=None, kernel_form=False):
         self.kernel_opts = kernel_opts
         if caller is None and os.environ.get("LFS_DIFF_AS_USER") == "1":
             caller = USER_CALLER
@@ -1246,6 +1248,10 @@ class DifferentialRandom(LayerfsTestCase):
         layers = gen_layers(self, rng)
         klayers = kernel_copies(self, layers)
         copy_protection(layers, klayers)
+        if kernel_form:
+            # layerfs reads the kernel's own lower layers (0/0 whiteouts,
+            # overlay.opaque xattrs), shared with the kernel's mount.
+            layers = klayers
         ku, kw, kmnt = self.mkdirs("ku", "kw", "kmnt")
         self.kernel_mount(kmnt, klayers, ku, kw)
         self.before_cleanup(lambda: ovl.umount(kmnt))
@@ -1877,6 +1883,13 @@ class DifferentialRandom(LayerfsTestCase):
         # dropped, ownership of what is created, on both sides.
         self.run_random(self.seed_for(5), (), "as a user",
                         caller=USER_CALLER)
+
+    def test_random_ops_kernel_lowers(self):
+        # The lower layers in kernel overlayfs's form, the very
+        # directories the kernel's mount uses: whiteouts are 0/0
+        # devices, opaque directories carry overlay.opaque xattrs.
+        self.run_random(self.seed_for(6), (), "kernel-form lower layers",
+                        kernel_form=True)
 
     def test_random_ops_no_index(self):
         # No hard-link index on either side: a copy-up of one name of a
