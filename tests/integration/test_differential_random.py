@@ -18,28 +18,29 @@ renames of files and directories (plain, RENAME_NOREPLACE,
 RENAME_EXCHANGE, over existing targets, into themselves), link, symlink,
 character devices made (0/0 refused), chmod, chown, utimes,
 set/remove/get/list of user.* xattrs, file capabilities set and
-removed, access
-and default ACLs set or removed (named entries for the unprivileged
-user and its groups, masks that hide part of what they grant), reads,
-listings, stats, fallocate (allocate, punch a hole, zero a range),
-copy_file_range, immutable, append-only and no-dump flags set and
-cleared (FS_IOC_SETFLAGS, the first two compared), unnamed files (O_TMPFILE) named by link(2) or not,
-and descriptors opened before other operations
-changed, replaced, renamed or removed their file, then read, written
-(also through a shared writable mapping), truncated, fallocate'd,
-chmod'ed, chown'ed, utime'd, given xattrs and fstat'ed, or, for a directory, used to create, make a
-directory, remove, rename and stat names relative to it.  SEEK_DATA and SEEK_HOLE (by path and through
-the descriptors) are checked against the file's bytes rather than
+removed, access and default ACLs set or removed (named entries for the
+unprivileged user and its groups, masks that hide part of what they
+grant), reads, listings, stats, fallocate (allocate, punch a hole, zero
+a range), copy_file_range, immutable, append-only and no-dump flags set
+and cleared (FS_IOC_SETFLAGS; the first two compared), unnamed files
+(O_TMPFILE) named by link(2) or not, and descriptors opened before
+other operations changed, replaced, renamed or removed their file, then
+read, written (also through a shared writable mapping), truncated,
+fallocate'd, chmod'ed, chown'ed, utime'd, given xattrs and fstat'ed,
+or, for a directory, used to create, make a directory, remove, rename
+and stat names relative to it.  SEEK_DATA and SEEK_HOLE (by path and
+through the descriptors) are checked against the file's bytes rather than
 compared, as where holes lie is the upper filesystem's business: data
 must never be reported a hole.  Every operation's outcome (success
 with what it returned, or the errno) must be the same on both; every
 few operations, at the end, after an unmount and a remount of both on
 the same upper layers, and at the end of more operations after that,
 the whole merged trees must be the same: names, types, modes, owners,
-sizes, contents, link targets, user xattrs, ACLs, st_nlink of non-directories,
-the immutable and append-only flags of files and directories, and which
-names share an inode.  Every 100 operations, the upper layer
-is also exported by `layertool export` (with the mount's lower layers
+sizes, contents, link targets, user xattrs, file capabilities, ACLs,
+st_nlink of non-directories, the immutable and append-only flags of
+files and directories, and which names share an inode.  Every 100
+operations, the upper layer is also exported by `layertool export`
+(with the mount's lower layers
 and work directory, the mount live and synced, as `layerrun commit`
 does) and imported back as an image, which `layertool check` must
 find clean and which, mounted over the same lower layers, must show the
