@@ -40,10 +40,10 @@ sizes, contents, link targets, user xattrs, file capabilities, ACLs,
 st_nlink of non-directories, the immutable and append-only flags of
 files and directories, and which names share an inode.  Every 100
 operations, the upper layer is also exported by `layertool export`
-(with the mount's lower layers
-and work directory, the mount live and synced, as `layerrun commit`
-does) and imported back as an image, which `layertool check` must
-find clean and which, mounted over the same lower layers, must show the
+(with the mount's lower layers and work directory, the mount live and
+synced, as `layerrun commit` does) and imported back as an image, which
+`layertool check` must find clean (but for the warning it gives every
+character device) and which, mounted over the same lower layers, must show the
 tree the mount shows (link counts apart: the mount counts names of a
 lower hard link that the layers themselves hide, which no layer can
 carry); and `layertool diff` of the upper layer must list every name
