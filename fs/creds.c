@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <linux/securebits.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/fsuid.h>
 #include <sys/prctl.h>
@@ -56,6 +57,29 @@ static void switch_ids(uid_t uid, gid_t gid)
 		setfsuid(uid);
 		cur_uid = uid;
 	}
+}
+
+bool creds_caller_capable(fuse_req_t req, int cap)
+{
+	pid_t pid = fuse_req_ctx(req)->pid;
+	char path[64];
+	struct stat mine, theirs;
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+	if (pid <= 0 || stat("/proc/self/ns/user", &mine) < 0 ||
+	    stat(path, &theirs) < 0 || mine.st_ino != theirs.st_ino ||
+	    mine.st_dev != theirs.st_dev)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	char line[256];
+	unsigned long long eff = 0;
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "CapEff: %llx", &eff) == 1;
+	fclose(f);
+	return found && cap >= 0 && cap < 64 && (eff >> cap & 1);
 }
 
 uid_t creds_disk_uid(struct lfs *fs, uid_t view_uid)

@@ -38,6 +38,11 @@ void creds_as_daemon(void);
  * /proc; when it cannot, the primary group alone answers). */
 bool creds_caller_in_group(fuse_req_t req, gid_t gid);
 
+/* Whether the caller of req holds capability cap in the daemon's own
+ * user namespace (FUSE does not send capabilities: read from /proc by
+ * its pid; false when that pid is not visible here). */
+bool creds_caller_capable(fuse_req_t req, int cap);
+
 /* The caller's ids as they must be stored on disk. */
 uid_t creds_disk_uid(struct lfs *fs, uid_t view_uid);
 gid_t creds_disk_gid(struct lfs *fs, gid_t view_gid);

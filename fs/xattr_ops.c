@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -264,6 +265,33 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, err);
 }
 
+/*
+ * Takes the trusted.* names out of a list for a caller without
+ * CAP_SYS_ADMIN: the upper filesystem lists them to the daemon, but to
+ * such a caller neither a local filesystem nor kernel overlayfs does
+ * (nor may it read them).  The caller is asked about only for a list
+ * that holds one.  Returns the new length.
+ */
+static ssize_t hide_trusted(fuse_req_t req, char *list, ssize_t len)
+{
+	static const char trusted[] = "trusted.";
+	bool any = false;
+	for (ssize_t i = 0; i < len && !any; i += (ssize_t)strlen(list + i) + 1)
+		any = strncmp(list + i, trusted, sizeof(trusted) - 1) == 0;
+	if (!any || creds_caller_capable(req, CAP_SYS_ADMIN))
+		return len;
+	ssize_t keep = 0;
+	for (ssize_t i = 0; i < len;) {
+		size_t l = strlen(list + i) + 1;
+		if (strncmp(list + i, trusted, sizeof(trusted) - 1) != 0) {
+			memmove(list + keep, list + i, l);
+			keep += (ssize_t)l;
+		}
+		i += (ssize_t)l;
+	}
+	return keep;
+}
+
 void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct lfs *fs = lfs_from_req(req);
@@ -285,6 +313,8 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	ssize_t len = real_file_open(fs, n, node_layer(n), &rf);
 	if (len == 0)
 		len = visible_names(n, &rf, &list);
+	if (len > 0)
+		len = hide_trusted(req, list, len);
 	real_file_close(&rf);
 	node_unref(fs, n);
 	if (len < 0)

@@ -302,13 +302,14 @@ ACL_XATTRS = ("system.posix_acl_access", "system.posix_acl_default")
 
 
 def snapshot(root, content=True, xattrs=False, inodes=False, times=False,
-             acls=False):
+             acls=False, trusted=False):
     """A comparable description of the tree under root.
 
     Maps each relative path to a tuple of what a user sees: type, mode,
     owner, size, content digest, link target, device numbers, and
     optionally xattrs (user.* and security.capability; with acls, the
-    POSIX ACLs' system.posix_acl_* too) and inode numbers.
+    POSIX ACLs' system.posix_acl_* too; with trusted, trusted.* but
+    kernel overlayfs's own trusted.overlay.*) and inode numbers.
     """
     out = {}
     for dirpath, dirnames, filenames in os.walk(root):
@@ -333,7 +334,10 @@ def snapshot(root, content=True, xattrs=False, inodes=False, times=False,
                     names = sorted(n for n in os.listxattr(full)
                                    if n.startswith("user.")
                                    or n == "security.capability"
-                                   or (acls and n in ACL_XATTRS))
+                                   or (acls and n in ACL_XATTRS)
+                                   or (trusted and
+                                       n.startswith("trusted.") and
+                                       not n.startswith("trusted.overlay.")))
                     entry["xattrs"] = {n: os.getxattr(full, n) for n in names}
                 except OSError:
                     entry["xattrs"] = None

@@ -4,48 +4,49 @@ Random lower layers (two or three: nested directories, files of varied
 sizes, a few over 128 KiB and some sparse, symlinks, fifos, character
 devices, hard links, `.wh.` whiteouts of lower names, opaque
 directories, files over directories and directories over files, user.*
-xattrs, varied modes including set-id and sticky bits, varied owners,
-file capabilities on some files, POSIX access ACLs on some entries and
-default ACLs on some directories, immutable or append-only flags on a
-few files and directories) are written in the OCI form for layerfs and
-converted to the kernel's form for overlayfs with the helpers of
-test_differential and overlay_util.  Both are mounted with an upper
-layer, and one random sequence of operations runs on each, same path on
-each: creates (O_EXCL or O_TRUNC, through symlinks or not, with varied
-umasks), writes at offsets (holes, files over 128 KiB), appends,
-truncates, unlinks, mkdir, rmdir (empty or not), recursive removes,
-renames of files and directories (plain, RENAME_NOREPLACE,
+and trusted.* xattrs, varied modes including set-id and sticky bits,
+varied owners, file capabilities on some files, POSIX access ACLs on
+some entries and default ACLs on some directories, immutable or
+append-only flags on a few files and directories) are written in the OCI
+form for layerfs and converted to the kernel's form for overlayfs with
+the helpers of test_differential and overlay_util.  Both are mounted
+with an upper layer, and one random sequence of operations runs on each,
+same path on each: creates (O_EXCL or O_TRUNC, through symlinks or not,
+with varied umasks), writes at offsets (holes, files over 128 KiB),
+appends, truncates, unlinks, mkdir, rmdir (empty or not), recursive
+removes, renames of files and directories (plain, RENAME_NOREPLACE,
 RENAME_EXCHANGE, over existing targets, into themselves), link, symlink,
 character devices made (0/0 refused), chmod, chown, utimes,
-set/remove/get/list of user.* xattrs, file capabilities set and
-removed, access and default ACLs set or removed (named entries for the
-unprivileged user and its groups, masks that hide part of what they
-grant), reads, listings, stats, fallocate (allocate, punch a hole, zero
-a range), copy_file_range, immutable, append-only and no-dump flags set
-and cleared (FS_IOC_SETFLAGS; the first two compared), unnamed files
-(O_TMPFILE) named by link(2) or not, and descriptors opened before
-other operations changed, replaced, renamed or removed their file, then
-read, written (also through a shared writable mapping), truncated,
-fallocate'd, chmod'ed, chown'ed, utime'd, given xattrs and fstat'ed,
-or, for a directory, used to create, make a directory, remove, rename
-and stat names relative to it.  SEEK_DATA and SEEK_HOLE (by path and
-through the descriptors) are checked against the file's bytes rather than
+set/remove/get/list of user.* and trusted.* xattrs (trusted.* listed
+only to root), file capabilities set and removed, access and default
+ACLs set or removed (named entries for the unprivileged user and its
+groups, masks that hide part of what they grant), reads, listings,
+stats, fallocate (allocate, punch a hole, zero a range),
+copy_file_range, immutable, append-only and no-dump flags set and
+cleared (FS_IOC_SETFLAGS; the first two compared), unnamed files
+(O_TMPFILE) named by link(2) or not, and descriptors opened before other
+operations changed, replaced, renamed or removed their file, then read,
+written (also through a shared writable mapping), truncated,
+fallocate'd, chmod'ed, chown'ed, utime'd, given xattrs and fstat'ed, or,
+for a directory, used to create, make a directory, remove, rename and
+stat names relative to it.  SEEK_DATA and SEEK_HOLE (by path and through
+the descriptors) are checked against the file's bytes rather than
 compared, as where holes lie is the upper filesystem's business: data
-must never be reported a hole.  Every operation's outcome (success
-with what it returned, or the errno) must be the same on both; every
-few operations, at the end, after an unmount and a remount of both on
-the same upper layers, and at the end of more operations after that,
-the whole merged trees must be the same: names, types, modes, owners,
-sizes, contents, link targets, user xattrs, file capabilities, ACLs,
-st_nlink of non-directories, the immutable and append-only flags of
-files and directories, and which names share an inode.  Every 100
-operations, the upper layer is also exported by `layertool export`
-(with the mount's lower layers and work directory, the mount live and
-synced, as `layerrun commit` does) and imported back as an image, which
+must never be reported a hole.  Every operation's outcome (success with
+what it returned, or the errno) must be the same on both; every few
+operations, at the end, after an unmount and a remount of both on the
+same upper layers, and at the end of more operations after that, the
+whole merged trees must be the same: names, types, modes, owners, sizes,
+contents, link targets, user and trusted xattrs, file capabilities,
+ACLs, st_nlink of non-directories, the immutable and append-only flags
+of files and directories, and which names share an inode.  Every 100
+operations, the upper layer is also exported by `layertool export` (with
+the mount's lower layers and work directory, the mount live and synced,
+as `layerrun commit` does) and imported back as an image, which
 `layertool check` must find clean (but for the warning it gives every
-character device) and which, mounted over the same lower layers, must show the
-tree the mount shows (link counts apart: the mount counts names of a
-lower hard link that the layers themselves hide, which no layer can
+character device) and which, mounted over the same lower layers, must
+show the tree the mount shows (link counts apart: the mount counts names
+of a lower hard link that the layers themselves hide, which no layer can
 carry); and `layertool diff` of the upper layer must list every name
 added (A), changed (A or C) and gone (D, or under a directory listed D
 or changed into a non-directory), and nothing that is not so, against
@@ -194,7 +195,8 @@ OWNERS = (0, 1, 7, 1000, 65534)
 # supplementary group, each among OWNERS.
 USER = (1000, 1000, 7)
 USER_CALLER = (USER[0], USER[1], list(USER))
-XATTRS = ("user.a", "user.b", "user.c")
+# (trusted.* is listed only to a caller with CAP_SYS_ADMIN.)
+XATTRS = ("user.a", "user.b", "user.c", "trusted.t")
 # File capabilities (VFS_CAP_REVISION_2, effective; two sets).
 CAP_XATTR = "security.capability"
 CAPS = (bytes.fromhex("0100000200040000000000000000000000000000"),
@@ -452,7 +454,7 @@ def tree(root):
     """The whole merged tree: lfstest.snapshot with xattrs, plus st_nlink
     of non-directories, the inode flags of files and directories, and the
     sets of names sharing an inode."""
-    snap = snapshot(root, xattrs=True, inodes=True, acls=True)
+    snap = snapshot(root, xattrs=True, inodes=True, acls=True, trusted=True)
     groups = {}
     for rel, e in snap.items():
         ino = e.pop("ino")

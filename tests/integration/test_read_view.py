@@ -6,8 +6,10 @@ import json
 import os
 import stat
 import subprocess
+import sys
 
 import lfstest
+import overlay_util as ovl
 from lfstest import LayerfsTestCase
 
 
@@ -187,6 +189,45 @@ class ReadView(LayerfsTestCase):
         # A metacopy mark in a lower layer is not trusted: the file reads
         # as itself.
         self.assertEqual(open(f).read(), "x")
+
+    def test_trusted_xattrs_listed_to_the_privileged_only(self):
+        """trusted.* names are listed only to a caller with CAP_SYS_ADMIN,
+        as a local filesystem and kernel overlayfs list them: the daemon
+        sees them all, and listed them to anyone (a user, or root in a
+        container without CAP_SYS_ADMIN)."""
+        self.require_root()
+        self.require_tool("setpriv")
+        low = self.layer("trusted", {"f": "x"})
+        f = os.path.join(low, "f")
+        os.setxattr(f, "trusted.t", b"1")
+        os.setxattr(f, "user.u", b"2")
+        os.chmod(low, 0o755)
+        roots = [("layerfs", self.mount([low]).path)]
+        if lfstest.kernel_overlay_available():
+            kmnt = self.mkdirs("trusted-kmnt")
+            # (Without an upper layer the kernel wants two.)
+            ovl.mount_overlay(kmnt, [self.layer("trusted-top", {}), low])
+            self.before_cleanup(lambda: ovl.umount(kmnt))
+            roots.append(("kernel overlayfs", kmnt))
+        python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") \
+            else sys.executable
+        listing = "import os, sys; print(sorted(os.listxattr(sys.argv[1])))"
+        callers = (("root", []),
+                   ("a user", ["--reuid=65534", "--regid=65534",
+                               "--clear-groups"]),
+                   ("root without CAP_SYS_ADMIN",
+                    ["--inh-caps=-all", "--bounding-set=-sys_admin"]))
+        want = {"root": "['trusted.t', 'user.u']"}
+        for what, root in roots:
+            for who, opts in callers:
+                with self.subTest(what=what, who=who):
+                    r = subprocess.run(
+                        ["setpriv"] + opts + [python, "-c", listing,
+                                              os.path.join(root, "f")],
+                        capture_output=True, text=True)
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    self.assertEqual(r.stdout.strip(),
+                                     want.get(who, "['user.u']"))
 
     def test_xattrs_of_every_kind_of_node(self):
         """xattrs are read by name from the parent directory where the
