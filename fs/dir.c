@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,8 +95,8 @@ static void fix_staged_group(fuse_req_t req, struct slot *s, int workfd,
 		mode |= S_ISGID;
 	} else if (S_ISREG(st.st_mode)) {
 		if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) &&
-		    fuse_req_ctx(req)->uid != 0 &&
-		    !creds_caller_in_group(req, pst.st_gid))
+		    !creds_caller_in_group(req, pst.st_gid) &&
+		    !creds_caller_capable(req, CAP_FSETID))
 			mode &= ~(mode_t)S_ISGID;
 	} else {
 		return;

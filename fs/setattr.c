@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -262,10 +263,6 @@ static int clear_setid_lifted(struct lfs *fs, struct node *n, mode_t mode)
 int setattr_clear_setid_for_write(struct lfs *fs, fuse_req_t req,
 				  fuse_ino_t ino, int fd)
 {
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	/* Root is taken to hold CAP_FSETID, which keeps the bits. */
-	if (ctx->uid == 0)
-		return 0;
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -errno;
@@ -277,7 +274,9 @@ int setattr_clear_setid_for_write(struct lfs *fs, fuse_req_t req,
 	mode_t mode = overridden ? o.mode : st.st_mode;
 	gid_t file_gid = overridden ? o.gid : creds_view_gid(fs, st.st_gid);
 	mode_t kill = setid_to_clear(req, mode, file_gid);
-	if (!kill)
+	/* A caller holding CAP_FSETID keeps the bits (root mostly, but
+	 * not root in a container that dropped it). */
+	if (!kill || creds_caller_capable(req, CAP_FSETID))
 		return 0;
 	struct stat a = { .st_mode = (mode & 07777) & ~kill };
 	creds_as_daemon();

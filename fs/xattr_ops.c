@@ -372,8 +372,7 @@ static int change_prepare(struct lfs *fs, struct node *n, const char *name,
 
 /*
  * Whether this change drops the set-group-id bit of n: a change of its
- * access ACL by a caller outside its group (root aside, taken to hold
- * CAP_FSETID).  The kernel drops it when it sets one on a local
+ * access ACL by a caller outside its group without CAP_FSETID.  The kernel drops it when it sets one on a local
  * filesystem (posix_acl_update_mode), and kernel overlayfs on a removal
  * too, copying the entry up for it, so that the removal of an ACL a
  * lower entry lacks is made on its copy, where it succeeds.  The FUSE
@@ -384,9 +383,10 @@ static bool acl_kills_sgid(struct lfs *fs, fuse_req_t req, struct node *n,
 {
 	struct stat st;
 	return strcmp(name, XATTR_ACL_ACCESS) == 0 &&
-	       fuse_req_ctx(req)->uid != 0 && !override_xattr_name(fs) &&
-	       inode_stat(fs, n, &st) == 0 && (st.st_mode & S_ISGID) &&
-	       !creds_caller_in_group(req, st.st_gid);
+	       !override_xattr_name(fs) && inode_stat(fs, n, &st) == 0 &&
+	       (st.st_mode & S_ISGID) &&
+	       !creds_caller_in_group(req, st.st_gid) &&
+	       !creds_caller_capable(req, CAP_FSETID);
 }
 
 /* Drops that bit from the upper copy at path. */

@@ -13,6 +13,7 @@ import subprocess
 import time
 
 import lfstest
+import overlay_util as ovl
 from lfstest import (LayerfsTestCase, RENAME_EXCHANGE, read, renameat2,
                      snapshot, write)
 
@@ -416,7 +417,9 @@ class CopyOnWrite(LayerfsTestCase):
         set-group-id on a group-executable file) on every write path,
         direct I/O included: the kernel leaves that one to the daemon.
         The kernel's cached mode goes too, or exec would still honour
-        the bit; root's write keeps the bits."""
+        the bit; root's write keeps the bits, unless root lacks
+        CAP_FSETID (a container that dropped it): the daemon took every
+        root for privileged."""
         self.require_root()
         self.require_tool("setpriv", "dd")
         low = self.layer("low-sid", {"keep": b"k"})
@@ -432,8 +435,14 @@ class CopyOnWrite(LayerfsTestCase):
                     "count=1", "conv=notrunc"]
             if direct:
                 args.append("oflag=direct")
-            r = as_user(uid, args) if uid is not None else \
-                self.run_cmd(args, check=False)
+            if uid == "root without CAP_FSETID":
+                r = self.run_cmd(["setpriv", "--inh-caps=-all",
+                                  "--bounding-set=-fsetid"] + args,
+                                 check=False)
+            elif uid is not None:
+                r = as_user(uid, args)
+            else:
+                r = self.run_cmd(args, check=False)
             self.assertEqual(r.returncode, 0, r.stderr)
 
         for opts in ((), ("passthrough=off",),
@@ -444,7 +453,9 @@ class CopyOnWrite(LayerfsTestCase):
                 cases = {"direct": (0o4755, True, 65534, 0o755),
                          "buffered": (0o4755, False, 65534, 0o755),
                          "sgid": (0o2775, True, 65534, 0o775),
-                         "root": (0o4755, True, None, 0o4755)}
+                         "root": (0o4755, True, None, 0o4755),
+                         "nofsetid": (0o4755, True,
+                                      "root without CAP_FSETID", 0o755)}
                 for name, (mode, direct, uid, want) in cases.items():
                     p = os.path.join(m.path, name)
                     write(p, b"x" * 8192, "wb")
@@ -650,6 +661,31 @@ class CopyOnWrite(LayerfsTestCase):
                              not keeps, name)
         self.assertNotIn("system.posix_acl_access",
                          os.listxattr(os.path.join(m.path, "h")))
+
+    def test_root_without_fsetid_is_no_member_of_the_group(self):
+        """Root that dropped CAP_FSETID (a container can) is held to a
+        user's rules where set-group-id bits are concerned: an access ACL
+        it sets on a file of a group it is not in drops the bit, as on
+        kernel overlayfs.  The daemon took every root for privileged."""
+        self.require_root()
+        self.require_tool("setpriv", "setfacl")
+        low = self.layer("low-nofsetid", {"f": b"f"})
+        os.chown(os.path.join(low, "f"), 1000, 7)
+        os.chmod(os.path.join(low, "f"), 0o2775)
+        roots = [("layerfs", self.mount_rw([low], name="nofsetid").path)]
+        if lfstest.kernel_overlay_available():
+            kup, kwork, kmnt = (self.mkdirs("nofsetid-" + n)
+                                for n in ("ku", "kw", "km"))
+            ovl.mount_overlay(kmnt, [low], kup, kwork)
+            self.before_cleanup(lambda: ovl.umount(kmnt))
+            roots.append(("kernel overlayfs", kmnt))
+        for what, root in roots:
+            with self.subTest(what):
+                p = os.path.join(root, "f")
+                self.run_cmd(["setpriv", "--inh-caps=-all",
+                              "--bounding-set=-fsetid", "--clear-groups",
+                              "setfacl", "-m", "u:4321:r", p])
+                self.assertEqual(stat.S_IMODE(os.stat(p).st_mode), 0o0775)
 
     def test_mapping_of_an_append_descriptor_writes_in_place(self):
         """A shared mapping of a descriptor opened with O_APPEND writes
