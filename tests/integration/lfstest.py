@@ -506,6 +506,23 @@ class LayerfsTestCase(unittest.TestCase):
         self._mounts.append(m)
         return m
 
+    def kernel_overlay(self, lower, name, upper=True):
+        """lower mounted by kernel overlayfs (with an upper layer of its
+        own, unless upper is false), unmounted at cleanup: the path, or
+        None where kernel overlayfs is not available.  For tests that
+        hold layerfs to what the kernel does."""
+        import overlay_util as ovl
+        if not kernel_overlay_available():
+            return None
+        mnt = self.mkdirs(name + "-kmnt")
+        if upper:
+            ovl.mount_overlay(mnt, lower, self.mkdirs(name + "-kup"),
+                              self.mkdirs(name + "-kwork"))
+        else:
+            ovl.mount_overlay(mnt, lower)
+        self.before_cleanup(lambda: ovl.umount(mnt))
+        return mnt
+
     def mount_rw(self, lower, opts=(), name="rw"):
         """A mount with a fresh upper and work directory."""
         upper = self.path(name + "-upper")

@@ -13,7 +13,6 @@ import subprocess
 import time
 
 import lfstest
-import overlay_util as ovl
 from lfstest import (LayerfsTestCase, RENAME_EXCHANGE, read, renameat2,
                      snapshot, write)
 
@@ -672,13 +671,9 @@ class CopyOnWrite(LayerfsTestCase):
         low = self.layer("low-nofsetid", {"f": b"f"})
         os.chown(os.path.join(low, "f"), 1000, 7)
         os.chmod(os.path.join(low, "f"), 0o2775)
-        roots = [("layerfs", self.mount_rw([low], name="nofsetid").path)]
-        if lfstest.kernel_overlay_available():
-            kup, kwork, kmnt = (self.mkdirs("nofsetid-" + n)
-                                for n in ("ku", "kw", "km"))
-            ovl.mount_overlay(kmnt, [low], kup, kwork)
-            self.before_cleanup(lambda: ovl.umount(kmnt))
-            roots.append(("kernel overlayfs", kmnt))
+        roots = [("layerfs", self.mount_rw([low], name="nofsetid").path),
+                 ("kernel overlayfs", self.kernel_overlay([low], "nofsetid"))]
+        roots = [(what, root) for what, root in roots if root]
         for what, root in roots:
             with self.subTest(what):
                 p = os.path.join(root, "f")

@@ -19,7 +19,6 @@ import subprocess
 import threading
 
 import lfstest
-import overlay_util as ovl
 from lfstest import LayerfsTestCase
 
 FS_IOC_FSGETXATTR = 0x801C581F
@@ -84,13 +83,10 @@ class FileAttr(LayerfsTestCase):
         each with its own upper layer: (what, mount, upper) each."""
         m = self.mount_rw([low], opts=opts, name=name)
         out = [("layerfs", m.path, m.upper)]
-        if lfstest.kernel_overlay_available():
-            kup, kwork, kmnt = (self.mkdirs("kup" + name),
-                                self.mkdirs("kwork" + name),
-                                self.mkdirs("kmnt" + name))
-            ovl.mount_overlay(kmnt, [low], kup, kwork)
-            self.before_cleanup(lambda: ovl.umount(kmnt))
-            out.append(("kernel overlayfs", kmnt, kup))
+        kmnt = self.kernel_overlay([low], "k" + name)
+        if kmnt:
+            out.append(("kernel overlayfs", kmnt, self.path("k" + name +
+                                                            "-kup")))
         return out
 
     def outcome(self, fn):
@@ -223,11 +219,8 @@ class FileAttr(LayerfsTestCase):
         outs = [("layerfs" + " ".join(("",) + opts), self.mount_rw(
             [low], opts=opts, name="suid%d" % len(opts)).path)
             for opts in ((), ("passthrough=0",))]
-        if lfstest.kernel_overlay_available():
-            kup, kwork, kmnt = (self.mkdirs("kup2"), self.mkdirs("kwork2"),
-                                self.mkdirs("kmnt2"))
-            ovl.mount_overlay(kmnt, [low], kup, kwork)
-            self.before_cleanup(lambda: ovl.umount(kmnt))
+        kmnt = self.kernel_overlay([low], "suid")
+        if kmnt:
             outs.append(("kernel overlayfs", kmnt))
         for what, root in outs:
             with self.subTest(what):

@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import lfstest
-import overlay_util as ovl
 from lfstest import LayerfsTestCase
 
 
@@ -203,11 +202,10 @@ class ReadView(LayerfsTestCase):
         os.setxattr(f, "user.u", b"2")
         os.chmod(low, 0o755)
         roots = [("layerfs", self.mount([low]).path)]
-        if lfstest.kernel_overlay_available():
-            kmnt = self.mkdirs("trusted-kmnt")
-            # (Without an upper layer the kernel wants two.)
-            ovl.mount_overlay(kmnt, [self.layer("trusted-top", {}), low])
-            self.before_cleanup(lambda: ovl.umount(kmnt))
+        # (Without an upper layer the kernel wants two.)
+        kmnt = self.kernel_overlay([self.layer("trusted-top", {}), low],
+                                   "trusted", upper=False)
+        if kmnt:
             roots.append(("kernel overlayfs", kmnt))
         python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") \
             else sys.executable
