@@ -438,31 +438,37 @@ static int open_source(struct lfs *fs, struct node *n, int layer,
 	return src;
 }
 
+/*
+ * The immutable, append-only and no-dump flags go with a regular file's
+ * copy, set once it is published (the upper filesystem would refuse to
+ * link or rename a protected file).  The kernel's FUSE client does not
+ * know them, so the changes it would refuse for them come here: the
+ * copy-up before any change but the ones `allow` names
+ * (copy_up_protected) is refused, before anything is copied (its
+ * parents neither: the kernel refuses before it looks at them).
+ */
+static int protected_copy_refused(unsigned carried,
+				  const struct copy_up_stage *stage,
+				  unsigned allow)
+{
+	if (!(carried & FILEATTR_PROTECT))
+		return 0;
+	return (carried & FILEATTR_PROTECT & ~allow) || stage ||
+			       !fileattr_may_protect()
+		       ? -EPERM
+		       : 0;
+}
+
+/* carried: the lower file's flags (fileattr_carried). */
 static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 			   enum copy_up_kind kind, struct copy_up_stage *stage,
-			   unsigned allow)
+			   unsigned carried)
 {
 	int layer = node_layer(n);
-	/*
-	 * The immutable, append-only and no-dump flags go with the copy,
-	 * set once it is published (the upper filesystem would refuse to
-	 * link or rename a protected file).  The kernel's FUSE client does
-	 * not know them, so the changes it would refuse for them come
-	 * here: the copy-up before any change but the ones `allow` names
-	 * (copy_up_protected) is refused, leaving the file as it is.  A
-	 * protected file is copied with its data: its data could never be
-	 * written into a metadata-only copy.
-	 */
-	unsigned carried;
-	int cr = fileattr_carried(fs, n, layer, &carried);
-	if (cr < 0)
-		return cr;
-	if (carried & FILEATTR_PROTECT) {
-		if ((carried & FILEATTR_PROTECT & ~allow) || stage ||
-		    !fileattr_may_protect())
-			return -EPERM;
+	/* A protected file is copied with its data: its data could never
+	 * be written into a metadata-only copy. */
+	if (carried & FILEATTR_PROTECT)
 		kind = CU_DATA;
-	}
 	struct attr_plan plan = {
 		.owner = !(stage && stage->sets_owner),
 		.xattrs = !(node_flags(n) & N_NOXATTR),
@@ -695,6 +701,15 @@ static int copy_up_impl(struct lfs *fs, struct node *n,
 	if (layer != fs->upper && (node_flags(n) & N_UNHASHED))
 		return -ENOENT;
 
+	unsigned carried = 0;
+	if (layer != fs->upper && !alias && S_ISREG(n->mode)) {
+		int r = fileattr_carried(fs, n, layer, &carried);
+		if (r == 0)
+			r = protected_copy_refused(carried, stage, allow);
+		if (r < 0)
+			return r;
+	}
+
 	/* Parents first, before this node is marked busy (a parent copy-up
 	 * must not wait for its own child). */
 	int pfd = -1;
@@ -730,7 +745,7 @@ static int copy_up_impl(struct lfs *fs, struct node *n,
 		if (src >= 0)
 			close(src);
 	} else if (S_ISREG(n->mode)) {
-		r = copy_up_regular(fs, n, pfd, kind, stage, allow);
+		r = copy_up_regular(fs, n, pfd, kind, stage, carried);
 	} else {
 		int src = node_open(fs, n, layer, O_PATH);
 		struct stat st;

@@ -372,11 +372,12 @@ static int change_prepare(struct lfs *fs, struct node *n, const char *name,
 
 /*
  * Whether this change drops the set-group-id bit of n: a change of its
- * access ACL by a caller outside its group without CAP_FSETID.  The kernel drops it when it sets one on a local
- * filesystem (posix_acl_update_mode), and kernel overlayfs on a removal
- * too, copying the entry up for it, so that the removal of an ACL a
- * lower entry lacks is made on its copy, where it succeeds.  The FUSE
- * client leaves it to the daemon, whose own setxattr keeps the bit.
+ * access ACL by a caller outside its group without CAP_FSETID.  The
+ * kernel drops it when it sets one on a local filesystem
+ * (posix_acl_update_mode), and kernel overlayfs on a removal too,
+ * copying the entry up for it, so that the removal of an ACL a lower
+ * entry lacks is made on its copy, where it succeeds.  The FUSE client
+ * leaves it to the daemon, whose own setxattr keeps the bit.
  */
 static bool acl_kills_sgid(struct lfs *fs, fuse_req_t req, struct node *n,
 			   const char *name)

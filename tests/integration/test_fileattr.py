@@ -154,6 +154,31 @@ class FileAttr(LayerfsTestCase):
         self.assertEqual(os.stat(j("imm")).st_nlink, 2)
         self.assertEqual(os.stat(j("imm")).st_ino, os.stat(j("imm2")).st_ino)
 
+    def test_refused_change_copies_no_directory(self):
+        """Nor are the directories of a protected file copied up for a
+        change its flags refuse: the kernel refuses before it looks at
+        them.  A directory copied up shows where the upper filesystem
+        answers otherwise, as for the removal of a default ACL the
+        directory lacks (the random differential test, seed 3501: a
+        link of an immutable file copied its directory up)."""
+        low = self.layer("low-dirs", {"d/imm": b"fixed\n", "e/app": b"l\n"})
+        change_flags(os.path.join(low, "d", "imm"), add=FS_IMMUTABLE_FL)
+        change_flags(os.path.join(low, "e", "app"), add=FS_APPEND_FL)
+        for what, root, upper in self.both(low, name="dirs"):
+            with self.subTest(what):
+                j = lambda n: os.path.join(root, n)  # noqa: E731
+                for change in (lambda: os.link(j("d/imm"), j("d/l")),
+                               lambda: os.chmod(j("d/imm"), 0o600),
+                               lambda: os.utime(j("d/imm"), (1, 1)),
+                               lambda: os.setxattr(j("d/imm"), "user.x",
+                                                   b"1"),
+                               lambda: os.truncate(j("e/app"), 0),
+                               lambda: os.link(j("e/app"), j("e/l"))):
+                    self.assertEqual(self.outcome(change), "EPERM")
+                self.assertEqual(os.listdir(upper), [])
+                self.assertEqual(self.outcome(lambda: os.removexattr(
+                    j("d"), "system.posix_acl_default")), "ENODATA")
+
     def test_protected_name_left_by_a_rename_between_links(self):
         """With index=off, a rename of one name of a lower hard link
         over another changes nothing (POSIX), but the kernel moves its
