@@ -262,6 +262,15 @@ int fileattr_dir_refuses(struct lfs *fs, struct node *dir, bool removing)
 	return 0;
 }
 
+/* The immutable and append-only flags (FS_*_FL) that FS_IOC_SETFLAGS or
+ * FS_IOC_FSSETXATTR with in would leave set. */
+static unsigned protect_in(unsigned int cmd, const void *in)
+{
+	if (cmd == FS_IOC_SETFLAGS)
+		return (unsigned)*(const int *)in & FILEATTR_PROTECT;
+	return protect_of_xflags(((const struct fsxattr *)in)->fsx_xflags);
+}
+
 /* FS_IOC_SETFLAGS or FS_IOC_FSSETXATTR with in, on fd. */
 static int set_attr_at(int fd, unsigned int cmd, const void *in)
 {
@@ -280,14 +289,12 @@ static int set_dir_attr(int fd, unsigned int cmd, const void *in)
 {
 	int flags = 0;
 	struct fsxattr fsx;
-	unsigned protect;
+	unsigned protect = protect_in(cmd, in);
 	if (cmd == FS_IOC_SETFLAGS) {
 		memcpy(&flags, in, sizeof(flags));
-		protect = (unsigned)flags & FILEATTR_PROTECT;
 		flags &= ~(int)FILEATTR_PROTECT;
 	} else {
 		memcpy(&fsx, in, sizeof(fsx));
-		protect = protect_of_xflags(fsx.fsx_xflags);
 		fsx.fsx_xflags &= ~xflags_of_protect(FILEATTR_PROTECT);
 	}
 	int r = fileattr_dir_mark(fd, protect);
@@ -307,10 +314,7 @@ static int set_dir_attr(int fd, unsigned int cmd, const void *in)
 static int set_file_attr(int fd, unsigned int cmd, const void *in)
 {
 	int r = set_attr_at(fd, cmd, in);
-	bool stays = cmd == FS_IOC_SETFLAGS
-			     ? (*(const int *)in & FS_IMMUTABLE_FL) != 0
-			     : (((const struct fsxattr *)in)->fsx_xflags &
-				FS_XFLAG_IMMUTABLE) != 0;
+	bool stays = protect_in(cmd, in) & FS_IMMUTABLE_FL;
 	int now = 0;
 	if (r != -EPERM || !stays || ioctl(fd, FS_IOC_GETFLAGS, &now) < 0 ||
 	    !(now & FS_IMMUTABLE_FL) ||
@@ -427,10 +431,7 @@ static void get_attr(fuse_req_t req, struct lfs *fs, struct node *n,
 static void set_attr(fuse_req_t req, struct lfs *fs, struct node *n,
 		     unsigned int cmd, const void *in)
 {
-	bool protects = cmd == FS_IOC_SETFLAGS
-				? (*(const int *)in & FILEATTR_PROTECT) != 0
-				: protect_of_xflags(((const struct fsxattr *)in)
-							    ->fsx_xflags) != 0;
+	bool protects = protect_in(cmd, in) != 0;
 	int r = 0;
 	if (!lfs_has_upper(fs) || fs->opt->read_only)
 		r = -EROFS;

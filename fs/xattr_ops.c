@@ -22,8 +22,8 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 #include <linux/capability.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -138,6 +138,23 @@ static ssize_t real_listxattr(struct real_file *rf, char *list, size_t size)
  * reading raced with is not kept. */
 static unsigned xattr_generation;
 
+/* Takes the names drop() picks out of a NUL-separated list, in place;
+ * returns the new length. */
+static ssize_t drop_names(char *list, ssize_t len,
+			  bool (*drop)(const char *name))
+{
+	ssize_t keep = 0;
+	for (ssize_t i = 0; i < len;) {
+		size_t l = strlen(list + i) + 1;
+		if (!drop(list + i)) {
+			memmove(list + keep, list + i, l);
+			keep += (ssize_t)l;
+		}
+		i += (ssize_t)l;
+	}
+	return keep;
+}
+
 /*
  * The visible names of the real file (private ones filtered out), as a
  * malloc'd NUL-separated list.  Learns N_NOXATTR when there are none,
@@ -163,21 +180,13 @@ static ssize_t visible_names(struct node *n, struct real_file *rf,
 			return -e;
 		}
 	}
-	size_t keep = 0;
-	for (ssize_t i = 0; i < len;) {
-		size_t l = strlen(list + i) + 1;
-		if (!xp_is_private(list + i)) {
-			memmove(list + keep, list + i, l);
-			keep += l;
-		}
-		i += (ssize_t)l;
-	}
+	ssize_t keep = drop_names(list, len, xp_is_private);
 	node_set_flag(n, keep == 0 ? N_NOXATTR : N_HASXATTR);
 	/* The change's own forgetting may have come before this. */
 	if (__atomic_load_n(&xattr_generation, __ATOMIC_ACQUIRE) != gen)
 		node_clear_flag(n, N_NOXATTR | N_HASXATTR);
 	*out = list;
-	return (ssize_t)keep;
+	return keep;
 }
 
 bool xattr_dir_has_default_acl(struct node *dir, int pfd)
@@ -272,24 +281,19 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
  * (nor may it read them).  The caller is asked about only for a list
  * that holds one.  Returns the new length.
  */
+static bool is_trusted(const char *name)
+{
+	return strncmp(name, "trusted.", 8) == 0;
+}
+
 static ssize_t hide_trusted(fuse_req_t req, char *list, ssize_t len)
 {
-	static const char trusted[] = "trusted.";
 	bool any = false;
 	for (ssize_t i = 0; i < len && !any; i += (ssize_t)strlen(list + i) + 1)
-		any = strncmp(list + i, trusted, sizeof(trusted) - 1) == 0;
+		any = is_trusted(list + i);
 	if (!any || creds_caller_capable(req, CAP_SYS_ADMIN))
 		return len;
-	ssize_t keep = 0;
-	for (ssize_t i = 0; i < len;) {
-		size_t l = strlen(list + i) + 1;
-		if (strncmp(list + i, trusted, sizeof(trusted) - 1) != 0) {
-			memmove(list + keep, list + i, l);
-			keep += (ssize_t)l;
-		}
-		i += (ssize_t)l;
-	}
-	return keep;
+	return drop_names(list, len, is_trusted);
 }
 
 void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
