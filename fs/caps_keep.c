@@ -33,6 +33,21 @@ void caps_keep_begin(struct node *n, int fd, bool save,
 	k->len = len > 0 ? len : 0;
 }
 
+void caps_keep_begin_copy(struct node *n, int fd, struct caps_keep *k)
+{
+	k->lock = NULL;
+	k->len = 0;
+	if ((node_flags(n) & N_NOXATTR) ||
+	    fgetxattr(fd, XATTR_CAPS, NULL, 0) <= 0)
+		return;
+	caps_keep_begin(n, fd, true, k);
+	if (k->len == 0) {
+		/* Removed meanwhile: nothing to keep, no lock to hold. */
+		pthread_mutex_unlock(k->lock);
+		k->lock = NULL;
+	}
+}
+
 void caps_keep_end(int fd, struct caps_keep *k)
 {
 	if (k->len > 0) {
@@ -42,7 +57,8 @@ void caps_keep_end(int fd, struct caps_keep *k)
 			(void)fsetxattr(fd, XATTR_CAPS, k->value,
 					(size_t)k->len, 0);
 	}
-	pthread_mutex_unlock(k->lock);
+	if (k->lock)
+		pthread_mutex_unlock(k->lock);
 }
 
 pthread_mutex_t *caps_change_lock(struct node *n, const char *name)

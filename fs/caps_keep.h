@@ -38,6 +38,13 @@ struct caps_keep {
  * capabilities of the upper file fd when n may have any. */
 void caps_keep_begin(struct node *n, int fd, bool save,
 		     struct caps_keep *k);
+/* The same for a copy-up writing a file's data into its upper copy
+ * (copy_up.c), which may take long: the lock is taken only when the
+ * file carries capabilities, so that the copy of a file without any
+ * keeps no page-cache write of another file waiting.  A setcap made
+ * while such a copy runs may then be lost to its writes, as on kernel
+ * overlayfs, which keeps capabilities across that copy the same way. */
+void caps_keep_begin_copy(struct node *n, int fd, struct caps_keep *k);
 /* Puts back what was saved, if the write took it, and drops the lock. */
 void caps_keep_end(int fd, struct caps_keep *k);
 

@@ -12,6 +12,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "caps_keep.h"
 #include "copy_data.h"
 #include "creds.h"
 #include "dcache.h"
@@ -608,7 +609,10 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 }
 
 /* Data for a metacopy file, written into the upper copy in place; the
- * mark goes last, so a crash before that still shows the lower data. */
+ * mark goes last, so a crash before that still shows the lower data.
+ * Writing it would make the upper filesystem drop the file's
+ * capabilities, which a copy-up must keep (kernel overlayfs keeps
+ * them too): they are saved and put back (caps_keep.h). */
 static int copy_up_data_in_place(struct lfs *fs, struct node *n)
 {
 	int src = metacopy_open_data(fs, n, O_RDONLY | O_NOATIME);
@@ -620,6 +624,8 @@ static int copy_up_data_in_place(struct lfs *fs, struct node *n)
 		return dst;
 	}
 	struct stat up, low;
+	struct caps_keep caps;
+	caps_keep_begin_copy(n, dst, &caps);
 	int r = 0;
 	if (fstat(dst, &up) < 0 || fstat(src, &low) < 0)
 		r = -errno;
@@ -638,6 +644,7 @@ static int copy_up_data_in_place(struct lfs *fs, struct node *n)
 		if (futimens(dst, ts) < 0)
 			r = -errno;
 	}
+	caps_keep_end(dst, &caps);
 	if (r == 0 && fs->opt->fsync && fsync(dst) < 0)
 		r = -errno;
 	if (r == 0)
