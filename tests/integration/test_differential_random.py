@@ -16,7 +16,8 @@ with varied umasks), writes at offsets (holes, files over 128 KiB),
 appends, truncates, unlinks, mkdir, rmdir (empty or not), recursive
 removes, renames of files and directories (plain, RENAME_NOREPLACE,
 RENAME_EXCHANGE, over existing targets, into themselves), link, symlink,
-character devices made (0/0 refused), chmod, chown, utimes,
+character devices made (0/0 refused), chmod, chown, utimes (given
+times or the current time), access checks (faccessat), readlink,
 set/remove/get/list of user.* and trusted.* xattrs (trusted.* listed
 only to root), file capabilities set and removed, access and default
 ACLs set or removed (named entries for the unprivileged user and its
@@ -152,7 +153,11 @@ each handled where it arises in the code:
   whose filesystem refuses them (as ext4 does on a local file).  Nor
   a shared writable mapping of a descriptor opened before its file was
   made append-only, which the kernel refuses for the flag and the FUSE
-  client, whose handle was not opened for direct I/O, cannot.
+  client, whose handle was not opened for direct I/O, cannot.  An
+  access(W_OK) of an immutable file is refused by the kernel (EPERM)
+  and allowed by its FUSE client, which asks layerfs nothing for an
+  access(2) and does not know the flag; the write itself is refused on
+  both.
 
 Not generated: a whiteout in a layer directory that merges with nothing
 below it (under an opaque directory of the same layer).  OCI says it
@@ -166,6 +171,7 @@ the operations before it and how to replay it.
 """
 
 import contextlib
+import ctypes
 import errno
 import hashlib
 import json
@@ -600,10 +606,10 @@ class Generator:
              "fd_fallocate", "fd_mmap_write", "fd_seek", "at_create",
              "at_mkdir", "at_remove", "at_rename", "at_stat", "fd_chown",
              "fd_utime", "fd_setxattr", "tmpfile", "setacl", "chattr",
-             "setcap", "mknod"],
+             "setcap", "mknod", "access", "readlink"],
             [6, 8, 4, 5, 4, 5, 4, 4, 1, 10, 4, 3, 1, 3, 3, 2, 3, 2, 1, 1, 2, 2,
              5, 6, 3, 2, 1, 1, 2, 2, 0.5, 2, 2, 1, 1, 2, 1, 2, 1, 1, 2,
-             1, 1, 1, 1, 1, 2, 1.5, 1, 0.5])[0]
+             1, 1, 1, 1, 1, 2, 1.5, 1, 0.5, 1.5, 0.5])[0]
         f = rng.random() < 0.8   # follow symlinks
         if kind == "create":
             return (kind, self.pick("f", new=0.4),
@@ -679,9 +685,21 @@ class Generator:
             return (kind, self.pick(), rng.choice(OWNERS + (-1,)),
                     rng.choice(OWNERS + (-1,)), f)
         if kind == "utime":
+            # Given times (the owner's right), or the current time (None:
+            # anyone who may write the file; append-only allows it).
+            if rng.random() < 0.3:
+                return (kind, self.pick(), None, None, f)
             return (kind, self.pick(), rng.randint(0, 2 << 30) * 1000,
                     rng.randint(0, 2 << 30) * 1000 + rng.choice((0, 123456)),
                     f)
+        if kind == "access":
+            # faccessat(2) by the real or the effective ids, following a
+            # symlink or not.
+            return (kind, self.pick(), rng.choice(
+                (os.F_OK, os.R_OK, os.W_OK, os.X_OK, os.R_OK | os.W_OK,
+                 os.W_OK | os.X_OK)), rng.choice((0, AT_EACCESS)), f)
+        if kind == "readlink":
+            return (kind, self.pick("l" if rng.random() < 0.8 else None))
         if kind == "setacl":
             # An access or a default ACL set (None: removed).
             which = rng.randrange(2)
@@ -717,7 +735,8 @@ class Generator:
         if kind == "fd_open":
             return (kind, slot, self.pick("fd"), rng.choice(
                 (os.O_RDONLY, os.O_RDONLY, os.O_RDWR, os.O_WRONLY,
-                 os.O_RDWR | os.O_APPEND, os.O_RDONLY | os.O_TRUNC)))
+                 os.O_RDWR | os.O_APPEND, os.O_RDONLY | os.O_TRUNC,
+                 os.O_RDONLY | os.O_DIRECTORY, os.O_RDWR | os.O_NOFOLLOW)))
         if kind == "fd_read":
             return (kind, slot, rng.choice((0, rng.randint(0, 9000),
                                             rng.randint(0, 300 << 10))),
@@ -895,9 +914,19 @@ def _apply(root, op, fds):
         return [stat_view(os.stat(j(rel), follow_symlinks=f))]
     if kind == "utime":
         _, rel, a, m, f = op
+        if a is None:
+            os.utime(j(rel), None, follow_symlinks=f)
+            return []   # the two clocks' "now" differ
         os.utime(j(rel), ns=(a, m), follow_symlinks=f)
         st = os.stat(j(rel), follow_symlinks=f)
         return [st.st_atime_ns, st.st_mtime_ns]
+    if kind == "access":
+        _, rel, mode, flags, f = op
+        faccessat(j(rel), mode,
+                  flags | (0 if f else AT_SYMLINK_NOFOLLOW))
+        return []
+    if kind == "readlink":
+        return [os.readlink(j(op[1]))]
     if kind == "setxattr":
         _, rel, name, value, flags, f = op
         os.setxattr(j(rel), name, value, flags, follow_symlinks=f)
@@ -1038,6 +1067,17 @@ def _apply(root, op, fds):
         os.close(fds.pop(slot))
         return []
     raise ValueError(op)
+
+
+AT_EACCESS, AT_SYMLINK_NOFOLLOW = 0x200, 0x100
+
+
+def faccessat(path, mode, flags):
+    """faccessat(2) with its flags (os.access hides the errno)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.faccessat(-100, os.fsencode(path), mode, flags) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
 
 
 FALLOC_KEEP_SIZE = lfstest.FALLOC_FL_KEEP_SIZE
@@ -1415,6 +1455,7 @@ class DifferentialRandom(LayerfsTestCase):
                         theirs = mine
 
             if self.permission_before_protection(k, op, mine, theirs) or \
+                    self.access_to_write_immutable(k, op, mine, theirs) or \
                     self.maps_append_only(op, mine, theirs) or \
                     self.absent_acl_of_a_lower_dir(op, mine, theirs):
                 theirs = mine
@@ -1439,6 +1480,21 @@ class DifferentialRandom(LayerfsTestCase):
                 self.compare_trees(lfs, k, "after operation #%d" % i, i)
             if (i + 1) % EXPORT_EVERY == 0:
                 self.export_shows_the_same(lfs, "after operation #%d" % i, i)
+
+    def access_to_write_immutable(self, k, op, mine, theirs):
+        """access(W_OK) of an immutable file: the kernel answers EPERM
+        for the flag, the FUSE client, which does not know it and asks
+        layerfs nothing for an access(2) under default_permissions,
+        answers from the mode and ACLs (see the docstring).  A write
+        itself is refused on both."""
+        if op[0] != "access" or not op[2] & os.W_OK or \
+                theirs != ("EPERM",) or mine != ("ok",):
+            return False
+        try:
+            return bool(lfstest.inode_flags(self.kernel_path(k, op)) &
+                        lfstest.FS_IMMUTABLE_FL)
+        except OSError:
+            return False
 
     def maps_append_only(self, op, mine, theirs):
         """A shared writable mapping of a descriptor of an append-only
