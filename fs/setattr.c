@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "copy_up.h"
@@ -191,12 +192,40 @@ static bool times_of(const struct stat *a, int to_set, struct timespec ts[2])
 	return true;
 }
 
-static int apply_times(struct lfs *fs, struct node *n, const struct stat *a,
-		       int to_set)
+/*
+ * Whether this SETATTR sets both times to the current time (`touch`,
+ * utimensat with no times), which an append-only file allows where it
+ * refuses given times (the kernel's ATTR_TOUCH).  The FUSE client says
+ * so with ATIME_NOW and MTIME_NOW, except with the writeback cache: a
+ * regular file's mtime is then the kernel's to keep, and it sends the
+ * current time it put there as a given one.  ATIME_NOW with an mtime of
+ * the last seconds is taken for a touch then; so is an owner's
+ * utimensat that gives the current atime and an mtime of those
+ * seconds, which sets the times a touch would.
+ */
+#define TOUCH_WINDOW_SECONDS 10
+
+static bool setattr_is_touch(struct lfs *fs, struct node *n,
+			     const struct stat *a, int to_set)
 {
-	struct timespec ts[2];
-	if (!times_of(a, to_set, ts))
-		return 0;
+	int both = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW |
+		   FUSE_SET_ATTR_MTIME;
+	int others = ~(both | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME);
+	if ((to_set & others) || (to_set & both) != both)
+		return false;
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+		return true;
+	if (!fs->writeback || !S_ISREG(n->mode))
+		return false;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return a->st_mtim.tv_sec <= now.tv_sec + 1 &&
+	       a->st_mtim.tv_sec >= now.tv_sec - TOUCH_WINDOW_SECONDS;
+}
+
+static int set_times(struct lfs *fs, struct node *n,
+		     const struct timespec ts[2])
+{
 	char name[NAME_MAX + 1];
 	int r;
 	if (node_flags(n) & N_ROOT) {
@@ -224,6 +253,23 @@ static int apply_times(struct lfs *fs, struct node *n, const struct stat *a,
 		return dfd;
 	r = utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 	node_parent_fd_done(fs, dfd);
+	return r;
+}
+
+/* The times asked for.  A touch refused with the kernel's given mtime
+ * (an append-only file, the writeback cache) is made as the touch it
+ * is; otherwise the kernel's own mtime is kept, as it caches it. */
+static int apply_times(struct lfs *fs, struct node *n, const struct stat *a,
+		       int to_set, bool touch)
+{
+	struct timespec ts[2];
+	if (!times_of(a, to_set, ts))
+		return 0;
+	int r = set_times(fs, n, ts);
+	if (r == -EPERM && touch && ts[1].tv_nsec != UTIME_NOW) {
+		ts[0].tv_nsec = ts[1].tv_nsec = UTIME_NOW;
+		r = set_times(fs, n, ts);
+	}
 	return r;
 }
 
@@ -404,6 +450,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 			goto reply;
 	}
 	bool written_back = times_written_back(n, to_set);
+	bool touch = setattr_is_touch(fs, n, attr, to_set);
 	if (!(to_set & ~(FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME))) {
 		/* With the writeback cache the kernel writes its cached mtime
 		 * and ctime back after every unlink, rename and write.  When
@@ -441,6 +488,10 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		};
 		r = copy_up_staged(fs, n, &stage);
 		done = stage.applied;
+		/* A staged change is refused for a protected file; a touch
+		 * is allowed on an append-only one, made on its copy. */
+		if (r == -EPERM && touch)
+			r = copy_up_protected(fs, n, CU_META, FS_APPEND_FL);
 	}
 	creds_as_daemon();
 	if (r == 0 && (to_set & FUSE_SET_ATTR_SIZE))
@@ -448,7 +499,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	if (r == 0 && !done)
 		r = apply_owner_mode(fs, n, attr, to_set);
 	if (r == 0 && !done)
-		r = apply_times(fs, n, attr, to_set);
+		r = apply_times(fs, n, attr, to_set, touch);
 	/* Refused for the file's flags: unless it is the kernel clearing
 	 * set-id bits, which it does past them, or writing back times it
 	 * set itself.  Asked only then, so a chmod costs nothing more. */

@@ -222,6 +222,19 @@ def linkat(src, dst, follow):
         raise OSError(e, os.strerror(e))
 
 
+UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
+
+
+def utimensat(path, nsecs):
+    """utimensat(2) with the two tv_nsec given (UTIME_NOW or UTIME_OMIT
+    each, which os.utime cannot mix), tv_sec 0."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    times = (ctypes.c_long * 4)(0, nsecs[0], 0, nsecs[1])
+    if libc.utimensat(-100, os.fsencode(path), times, 0) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+
 def syncfs(path):
     """syncfs(2) of the filesystem holding path: its dirty data written
     back (the os module offers only sync)."""

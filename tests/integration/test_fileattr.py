@@ -179,6 +179,42 @@ class FileAttr(LayerfsTestCase):
                 self.assertEqual(self.outcome(lambda: os.removexattr(
                     j("d"), "system.posix_acl_default")), "ENODATA")
 
+    def test_touch_of_an_append_only_file(self):
+        """An append-only file may be touched (both times set to the
+        current time), where given times are refused; an immutable one
+        may not.  layerfs refused the touch of a lower append-only file
+        (a staged change) and, with the writeback cache, of an upper
+        one: the FUSE client then sends the mtime it set itself as a
+        given time (the random differential test, seed 3806)."""
+        low = self.layer("low-touch", {"app": b"a\n", "imm": b"i\n",
+                                       "up": b"u\n"})
+        for name in ("app", "imm", "up"):
+            os.utime(os.path.join(low, name), (5, 5))
+        change_flags(os.path.join(low, "app"), add=FS_APPEND_FL)
+        change_flags(os.path.join(low, "imm"), add=FS_IMMUTABLE_FL)
+        mounts = self.both(low, name="touch")
+        wb = self.mount_rw([low], opts=("passthrough=0",), name="touchwb")
+        mounts.append(("layerfs, writeback cache", wb.path, wb.upper))
+        now_omit = (lfstest.UTIME_NOW, lfstest.UTIME_OMIT)
+        for what, root, _ in mounts:
+            with self.subTest(what):
+                j = lambda n: os.path.join(root, n)  # noqa: E731
+                change_flags(j("up"), add=FS_APPEND_FL)
+                for name in ("app", "up"):
+                    self.assertEqual(os.stat(j(name)).st_mtime, 5)
+                    self.assertEqual(self.outcome(
+                        lambda: os.utime(j(name), None)), "ok")
+                    self.assertGreater(os.stat(j(name)).st_mtime, 5)
+                    self.assertEqual(self.outcome(
+                        lambda: os.utime(j(name), (1, 1))), "EPERM")
+                    self.assertEqual(self.outcome(
+                        lambda: lfstest.utimensat(j(name), now_omit)),
+                        "EPERM")
+                    self.assertTrue(get_flags(j(name)) & FS_APPEND_FL)
+                self.assertEqual(self.outcome(
+                    lambda: os.utime(j("imm"), None)), "EPERM")
+                change_flags(j("up"), drop=FS_APPEND_FL)
+
     def test_protected_name_left_by_a_rename_between_links(self):
         """With index=off, a rename of one name of a lower hard link
         over another changes nothing (POSIX), but the kernel moves its
