@@ -154,22 +154,44 @@ static void stage_done(struct lfs *fs, const char *stage)
 
 /* Ownership kept in an xattr (rootless without chown).  The mode kept
  * is the one the entry was created with, after the caller's umask or
- * the parent's default ACL, not the one asked for. */
-int record_override(struct lfs *fs, fuse_req_t req, int fd, mode_t mode)
+ * the parent's default ACL, not the one asked for.  A set-group-id
+ * directory of the view hands down its group (and to a directory its
+ * bit), whatever its real inode says. */
+int record_override(struct lfs *fs, fuse_req_t req, struct node *dir, int fd,
+		    mode_t mode)
 {
 	if (!override_xattr_name(fs) || (!S_ISREG(mode) && !S_ISDIR(mode)))
 		return 0;
-	struct stat st;
+	struct stat st, pst;
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct override_stat o = { .uid = ctx->uid, .gid = ctx->gid,
 				   .mode = st.st_mode & 07777 };
-	/* The daemon itself must keep access to what it stores. */
+	if (inode_stat(fs, dir, &pst) == 0 && (pst.st_mode & S_ISGID)) {
+		o.gid = pst.st_gid;
+		if (S_ISDIR(mode))
+			o.mode |= S_ISGID;
+	}
+	mode_t real = override_real_mode(o.mode, mode);
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	chmod(path, o.mode | (S_ISDIR(mode) ? 0700 : 0600));
+	if ((st.st_mode & 07777) != real)
+		chmod(path, real);
 	return override_store(fs, fd, &o);
+}
+
+/* The same rule for what cannot carry the xattr (a symlink, a fifo, a
+ * socket): its real group, where the daemon may set it. */
+static void override_group_of_special(struct lfs *fs, struct node *dir,
+				      int atfd, const char *at, mode_t mode)
+{
+	struct stat pst;
+	if (!override_xattr_name(fs) || S_ISREG(mode) || S_ISDIR(mode) ||
+	    inode_stat(fs, dir, &pst) < 0 || !(pst.st_mode & S_ISGID))
+		return;
+	(void)fchownat(atfd, at, (uid_t)-1, creds_disk_gid(fs, pst.st_gid),
+		       AT_SYMLINK_NOFOLLOW);
 }
 
 /*
@@ -206,6 +228,7 @@ static int create_entry(struct lfs *fs, fuse_req_t req, struct slot *s,
 	}
 	const char *at = s->wh_chardev ? tmp : name;
 	int atfd = s->wh_chardev ? fs->work_fd : s->pfd;
+	override_group_of_special(fs, s->dir, atfd, at, ne->mode);
 
 	if (S_ISREG(ne->mode) || is_dir) {
 		int fd = ne->fd >= 0 ? ne->fd
@@ -215,7 +238,7 @@ static int create_entry(struct lfs *fs, fuse_req_t req, struct slot *s,
 		if (fd < 0) {
 			r = -errno;
 		} else {
-			r = record_override(fs, req, fd, ne->mode);
+			r = record_override(fs, req, s->dir, fd, ne->mode);
 			if (r == 0 && need_opaque)
 				r = whiteout_make_opaque(fs, fd);
 			if (fd != ne->fd)

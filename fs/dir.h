@@ -21,7 +21,8 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
 
 /* Ownership kept in an xattr where the mount cannot chown (override.h):
  * records the caller as the owner of the new file or directory fd. */
-int record_override(struct lfs *fs, fuse_req_t req, int fd, mode_t mode);
+int record_override(struct lfs *fs, fuse_req_t req, struct node *dir, int fd,
+		    mode_t mode);
 void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
 void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	       fuse_ino_t newparent, const char *newname, unsigned flags);

@@ -489,13 +489,19 @@ void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	ssize_t r = 0;
 	if (direct && fuse_buf_size(in) > 0)
 		r = setattr_clear_setid_for_write(fs, req, ino, fd);
+	struct node *n = node_from_ino(fs, ino);
+	/* The kernel writes back the times it gave the file for these
+	 * pages later (setattr.c, times_written_back). */
+	if (!direct && fs->writeback &&
+	    !(node_flags(n) & N_TIMES_PENDING))
+		node_set_flag(n, N_TIMES_PENDING);
 	if (r >= 0) {
 		/* Pages from the kernel's cache had their privileges
 		 * cleared there, or never should (a mapping's): the
 		 * upper filesystem must not clear the file's
 		 * capabilities on our write (caps_keep.h). */
 		struct caps_keep keep;
-		caps_keep_begin(node_from_ino(fs, ino), fd, !direct, &keep);
+		caps_keep_begin(n, fd, !direct, &keep);
 		r = fuse_buf_copy(&out, in, 0);
 		caps_keep_end(fd, &keep);
 	}

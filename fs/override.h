@@ -54,6 +54,23 @@ int override_store(struct lfs *fs, int fd, const struct override_stat *o);
 /* Reads the override of the real file open as fd; -ENODATA if none. */
 int override_load(struct lfs *fs, int fd, struct override_stat *o);
 
+/*
+ * The permission bits a file's real inode gets for the view's mode: the
+ * same, when the daemon passes permission checks on its own files
+ * whatever their mode (CAP_DAC_OVERRIDE: root, or root of the user
+ * namespace it runs in), so that the upper filesystem keeps an access
+ * ACL in step with them (a chmod rewrites its mask, a new ACL the
+ * mode); else with the daemon's own access added, and an ACL then
+ * follows those real bits.  type is the file's S_IFMT.
+ */
+mode_t override_real_mode(mode_t view, mode_t type);
+
+/* After an access ACL was set (take) or removed on the real file open
+ * as fd (O_PATH is fine): with take, the permission bits the upper
+ * filesystem derived from it taken into the override; and the bits in
+ * clear dropped from it. */
+int override_take_acl_mode(struct lfs *fs, int fd, bool take, mode_t clear);
+
 /* mknod that falls back to an empty regular file carrying the device
  * type in the override xattr when the daemon may not create devices. */
 int override_mknod(struct lfs *fs, int dirfd, const char *name, mode_t mode,

@@ -60,7 +60,19 @@ static int apply_override(struct lfs *fs, int fd, const struct stat *a,
 		o.gid = a->st_gid;
 	if (to_set & FUSE_SET_ATTR_MODE)
 		o.mode = (o.mode & S_IFMT) | (a->st_mode & 07777);
-	return override_store(fs, fd, &o);
+	int r = override_store(fs, fd, &o);
+	if (r == 0 && (to_set & FUSE_SET_ATTR_MODE) && !o.has_type) {
+		/* The real bits follow (override_real_mode), and with them
+		 * the file's access ACL, as the upper filesystem's chmod
+		 * rewrites it. */
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		mode_t real_mode = override_real_mode(o.mode, real.st_mode);
+		if ((real.st_mode & 07777) != real_mode &&
+		    chmod(path, real_mode) < 0)
+			r = -errno;
+	}
+	return r;
 }
 
 /* The owner and mode changes of a setattr, without the squashed ids
@@ -300,7 +312,19 @@ static int clear_setid_lifted(struct lfs *fs, struct node *n, mode_t mode)
 		return dfd;
 	unsigned lifted;
 	int lfd = fileattr_lift(dfd, name, &lifted);
-	r = fchmodat(dfd, name, mode & 07777, 0) < 0 ? -errno : 0;
+	if (override_xattr_name(fs)) {
+		/* The mode the view shows is the override's. */
+		int fd = lfd >= 0 ? lfd
+				  : openat(dfd, name,
+					   O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		struct stat a = { .st_mode = mode & 07777 };
+		r = fd < 0 ? -errno
+			   : apply_override(fs, fd, &a, FUSE_SET_ATTR_MODE);
+		if (fd >= 0 && fd != lfd)
+			close(fd);
+	} else {
+		r = fchmodat(dfd, name, mode & 07777, 0) < 0 ? -errno : 0;
+	}
 	fileattr_restore(lfd, lifted);
 	node_parent_fd_done(fs, dfd);
 	return r;
@@ -351,7 +375,7 @@ static bool clears_setid_of_protected(struct lfs *fs, struct node *n,
 {
 	const mode_t setid = S_ISUID | S_ISGID;
 	if ((to_set & ~FUSE_SET_ATTR_CTIME) != FUSE_SET_ATTR_MODE ||
-	    override_xattr_name(fs) || !S_ISREG(n->mode))
+	    !S_ISREG(n->mode))
 		return false;
 	struct stat cur;
 	if (inode_stat(fs, n, &cur) < 0)
@@ -363,13 +387,16 @@ static bool clears_setid_of_protected(struct lfs *fs, struct node *n,
 
 /*
  * Whether this SETATTR may be the kernel writing back the times it gave
- * a file for a FALLOCATE (N_TIMES_PENDING, taken off by it).  With the
- * writeback cache the FUSE client sets a file's mtime and ctime itself
- * before it sends a fallocate, and writes them back later.  For an
- * immutable or append-only file, which takes no time it is given, that
- * write-back would fail, and with it every later close of the file
- * (EIO); the fallocate was refused, or changed the upper file's times
- * itself, so they are left as they are (op_setattr).  A `touch -m` with
+ * a file for a FALLOCATE or a write through its page cache
+ * (N_TIMES_PENDING, taken off by it).  With the writeback cache the
+ * FUSE client sets a file's mtime and ctime itself before it sends a
+ * fallocate or writes pages back, and writes the times back later.  For
+ * an immutable or append-only file, which takes no time it is given,
+ * that write-back would fail, and with it every later close of the file
+ * (EPERM, or EIO); the fallocate was refused, or changed the upper
+ * file's times itself, as the write did, so they are left as they are
+ * (op_setattr).  (A write through a descriptor opened before the file
+ * was made append-only is one the flag allows.)  A `touch -m` with
  * a time given cannot be told from it, but only until that write-back,
  * at the latest the next close.
  */

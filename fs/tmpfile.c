@@ -91,7 +91,7 @@ void tmpfile_create(fuse_req_t req, fuse_ino_t parent, mode_t mode,
 	if (r >= 0)
 		r = fstat(fd, &st) < 0 ? -errno : 0;
 	if (r == 0)
-		r = record_override(fs, req, fd, S_IFREG);
+		r = record_override(fs, req, dir, fd, S_IFREG);
 	if (r == 0)
 		r = unnamed_node(fs, dir, fd, &st, &n);
 	node_unref(fs, dir);

@@ -388,7 +388,7 @@ static bool acl_kills_sgid(struct lfs *fs, fuse_req_t req, struct node *n,
 {
 	struct stat st;
 	return strcmp(name, XATTR_ACL_ACCESS) == 0 &&
-	       !override_xattr_name(fs) && inode_stat(fs, n, &st) == 0 &&
+	       inode_stat(fs, n, &st) == 0 &&
 	       (st.st_mode & S_ISGID) &&
 	       !creds_caller_in_group(req, st.st_gid) &&
 	       !creds_caller_capable(req, CAP_FSETID);
@@ -426,6 +426,13 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	}
 	if (r == 0 && kill_sgid)
 		r = drop_sgid_at(rf.path);
+	/* The mode the upper filesystem derived from a new access ACL,
+	 * and the bit it dropped, go into the override, which the view
+	 * shows. */
+	if (r == 0 && override_xattr_name(fs) && (!remove || kill_sgid) &&
+	    strcmp(name, XATTR_ACL_ACCESS) == 0)
+		r = override_take_acl_mode(fs, rf.fd, !remove,
+					   kill_sgid ? S_ISGID : 0);
 	/* Whatever happened, the file's xattrs must be asked again (and
 	 * whether a directory hands down a default ACL, copy_up.c). */
 	__atomic_add_fetch(&xattr_generation, 1, __ATOMIC_ACQ_REL);

@@ -53,10 +53,13 @@ added (A), changed (A or C) and gone (D, or under a directory listed D
 or changed into a non-directory), and nothing that is not so, against
 the tree of the lower layers alone.
 
-Seven tests, each a sequence of its own: layerfs with its default upper
+Eight tests, each a sequence of its own: layerfs with its default upper
 layer (`.wh.` files), with `whiteout=overlay`, on the kernel's own
 lower layers (0/0 whiteouts, overlay.opaque xattrs) instead of their
-OCI form, with `passthrough=0`
+OCI form, with `xattr_permissions=2` (owners, modes and device numbers
+set through the mount kept in the user.containers.override_stat xattr
+of the upper files, as rootless mounts without id ranges keep them),
+with `passthrough=0`
 (no FUSE passthrough: the kernel's writeback cache, as rootless mounts
 have), with `metacopy=0,redirect_dir=off` (data copied on the first
 metadata change, a renamed directory's whole subtree copied up), with
@@ -67,7 +70,7 @@ their files) instead of root: permission checks, sticky directories,
 set-id bits dropped, owners of what is created.
 
 The seed is printed on stderr (each test draws its own; LFS_SEED=N
-replays N in all seven), LFS_DIFF_OPS=N sets the number of operations
+replays N in all eight), LFS_DIFF_OPS=N sets the number of operations
 before the remount (a quarter more follow it; default 1500), and
 LFS_DIFF_CHECK=N how often the trees are compared (default every 10
 operations; 1 finds the exact operation that made them differ).  The
@@ -100,6 +103,17 @@ each handled where it arises in the code:
 - with index=off, chown to (-1, -1), by path or descriptor, is not
   run: it changes nothing, and layerfs leaves the file alone, but the
   kernel copies it up, which breaks a lower hard link.
+- chown to (-1, -1) of an immutable or append-only file with
+  capabilities, and fallocate of an append-only one, are not run: the
+  kernel removes the capabilities for any chown and for a fallocate,
+  and kernel overlayfs does it past either flag (kept in an xattr
+  there); layerfs refuses the removal, and with it the change, as a
+  local filesystem does for an immutable file.  For an append-only one
+  a local filesystem removes them, but the FUSE client asks that
+  removal before the change itself, so layerfs cannot tell it from the
+  removal it asks before a chown or a truncation that the flag then
+  refuses, which must leave the capabilities (RELIABILITY, open item
+  6).
 - fstat of a lower file whose last name was removed while it was
   open: no link left on layerfs, as on a local filesystem; the kernel
   shows the lower file's own count.
@@ -1441,6 +1455,7 @@ class DifferentialRandom(LayerfsTestCase):
             gen.view = names(k)
             op = gen.op(i)
             if self.noop_chown_without_index(op) or \
+                    self.kills_caps_of_protected(k, op) or \
                     self.chmod_only_clears_setid_of_protected(k, op) or \
                     self.writes_what_became_protected(op):
                 mine = theirs = ("not run",)
@@ -1712,6 +1727,32 @@ class DifferentialRandom(LayerfsTestCase):
         return self.no_index and op[0] in ("chown", "fd_chown") and \
             op[2] == op[3] == -1
 
+    def kills_caps_of_protected(self, k, op):
+        """A change for which the kernel removes the capabilities of an
+        immutable or append-only file past its flag: a chown to (-1, -1)
+        (kernel overlayfs does it past either flag, kept in an xattr
+        there), or a fallocate of an append-only file.  layerfs refuses
+        that removal (see the docstring).  Not run."""
+        if op[0] in ("chown", "fd_chown"):
+            if op[2] != -1 or op[3] != -1:
+                return False
+            flags = lfstest.FS_PROTECT_FL
+        elif op[0] in ("fallocate", "fd_fallocate"):
+            flags = lfstest.FS_APPEND_FL
+        else:
+            return False
+        path = self.kernel_path(k, op)
+        follow = op[0] not in ("chown",) or op[4]
+        try:
+            st = os.stat(path, follow_symlinks=follow)
+            if not stat.S_ISREG(st.st_mode) or \
+                    not lfstest.inode_flags(path) & flags:
+                return False
+            os.getxattr(path, CAP_XATTR, follow_symlinks=follow)
+            return True
+        except (OSError, TypeError):
+            return False
+
     def undo_impossible(self, k, op):
         """A rename to a `.wh.` name, which layerfs refuses by design,
         is undone on the kernel's side by renaming back; with index=off
@@ -1934,6 +1975,13 @@ class DifferentialRandom(LayerfsTestCase):
         # show the difference.
         self.run_random(self.seed_for(3), ("metacopy=0", "redirect_dir=off"),
                         "copying")
+
+    def test_random_ops_override_stat(self):
+        # Owners, modes and device numbers set through the mount kept in
+        # the user.containers.override_stat xattr of the upper files
+        # instead of on them, as rootless mounts without id ranges do.
+        self.run_random(self.seed_for(7), ("xattr_permissions=2",),
+                        "override stat")
 
     def test_random_ops_as_a_user(self):
         # The operations as an unprivileged user (one of the owners the

@@ -215,6 +215,31 @@ class FileAttr(LayerfsTestCase):
                     lambda: os.utime(j("imm"), None)), "EPERM")
                 change_flags(j("up"), drop=FS_APPEND_FL)
 
+    def test_write_through_a_descriptor_older_than_append_only(self):
+        """A write through a descriptor opened before its file was made
+        append-only is one the flag allows, as on a local filesystem.
+        With the writeback cache the kernel writes back later the mtime
+        it gave the file for it, which the flag refuses as a time given:
+        the next close of a descriptor of the file failed with EPERM
+        (the random differential test, seed 3860)."""
+        low = self.layer("low-older", {"f": b"solo\n"})
+        mounts = self.both(low, name="older")
+        wb = self.mount_rw([low], opts=("passthrough=0",), name="olderwb")
+        mounts.append(("layerfs, writeback cache", wb.path, wb.upper))
+        for what, root, _ in mounts:
+            with self.subTest(what):
+                p = os.path.join(root, "f")
+                fd = os.open(p, os.O_RDWR)
+                try:
+                    change_flags(p, add=FS_APPEND_FL)
+                    self.assertEqual(os.pwrite(fd, b"X", 1), 1)
+                    self.assertEqual(read(p), b"sXlo\n")
+                    self.assertEqual(read(p), b"sXlo\n")
+                finally:
+                    os.close(fd)
+                self.assertTrue(get_flags(p) & FS_APPEND_FL)
+                change_flags(p, drop=FS_APPEND_FL)
+
     def test_protected_name_left_by_a_rename_between_links(self):
         """With index=off, a rename of one name of a lower hard link
         over another changes nothing (POSIX), but the kernel moves its
