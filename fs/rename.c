@@ -563,10 +563,6 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct stat st;
 	int r = 0;
 
-	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
 	if (!lfs_has_upper(fs) || fs->opt->read_only) {
 		fuse_reply_err(req, EROFS);
 		return;
@@ -614,6 +610,11 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			r = fileattr_dir_refuses(fs, c.ddir, c.dst != NULL);
 		if (r == 0 && c.dst)
 			r = fileattr_protected(fs, c.dst);
+		/* RENAME_WHITEOUT and the rest: refused, as kernel
+		 * overlayfs does, once the checks the kernel makes before
+		 * it asks a filesystem have passed. */
+		if (r == 0 && (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)))
+			r = -EINVAL;
 		if (r == 0 && c.dst && !(flags & RENAME_EXCHANGE)) {
 			if (node_is_dir(c.src) && !node_is_dir(c.dst))
 				r = -ENOTDIR;

@@ -15,7 +15,8 @@ same path on each: creates (O_EXCL or O_TRUNC, through symlinks or not,
 with varied umasks), writes at offsets (holes, files over 128 KiB),
 appends, truncates, unlinks, mkdir, rmdir (empty or not), recursive
 removes, renames of files and directories (plain, RENAME_NOREPLACE,
-RENAME_EXCHANGE, over existing targets, into themselves), link, symlink,
+RENAME_EXCHANGE, over existing targets, into themselves; RENAME_WHITEOUT,
+which both refuse), link, symlink,
 character devices made (0/0 refused), chmod, chown, utimes (given
 times or the current time), access checks (faccessat), readlink,
 set/remove/get/list of user.* and trusted.* xattrs (trusted.* listed
@@ -28,7 +29,8 @@ cleared (FS_IOC_SETFLAGS; the first two compared), unnamed files
 (O_TMPFILE) named by link(2) or not, and descriptors opened before other
 operations changed, replaced, renamed or removed their file, then read,
 written (also through a shared writable mapping), truncated,
-fallocate'd, chmod'ed, chown'ed, utime'd, given xattrs and fstat'ed, or,
+fallocate'd, chmod'ed, chown'ed, utime'd (given times or the current
+time), given xattrs and fstat'ed, or,
 for a directory, used to create, make a directory, remove, rename and
 stat names relative to it.  SEEK_DATA and SEEK_HOLE (by path and through
 the descriptors) are checked against the file's bytes rather than
@@ -244,6 +246,7 @@ DEFAULT_ACLS = tuple(acl_value(e) for e in (
      (ACL_GROUP, 3, USER[2]), (ACL_MASK, 3, None),
      (ACL_OTHER, 0, None)]))
 DEFAULT_OPS = 1500
+RENAME_WHITEOUT = 4
 # How often the upper layer is exported and imported again.
 EXPORT_EVERY = 100
 
@@ -675,8 +678,9 @@ class Generator:
                 b = a + "/" + rng.choice(NAMES)   # into itself
             else:
                 b = self.pick(new=0.4)
-            flags = rng.choices((0, RENAME_NOREPLACE, RENAME_EXCHANGE),
-                                (6, 2, 2))[0]
+            # RENAME_WHITEOUT: refused by both (EINVAL).
+            flags = rng.choices((0, RENAME_NOREPLACE, RENAME_EXCHANGE,
+                                 RENAME_WHITEOUT), (6, 2, 2, 0.3))[0]
             return (kind, a, b, flags)
         if kind == "link":
             return (kind, self.pick("flp"), self.pick(new=0.6), f)
@@ -750,7 +754,8 @@ class Generator:
             return (kind, slot, self.pick("fd"), rng.choice(
                 (os.O_RDONLY, os.O_RDONLY, os.O_RDWR, os.O_WRONLY,
                  os.O_RDWR | os.O_APPEND, os.O_RDONLY | os.O_TRUNC,
-                 os.O_RDONLY | os.O_DIRECTORY, os.O_RDWR | os.O_NOFOLLOW)))
+                 os.O_RDONLY | os.O_DIRECTORY, os.O_RDWR | os.O_NOFOLLOW,
+                 os.O_WRONLY | os.O_CREAT)))
         if kind == "fd_read":
             return (kind, slot, rng.choice((0, rng.randint(0, 9000),
                                             rng.randint(0, 300 << 10))),
@@ -767,6 +772,8 @@ class Generator:
             return (kind, slot, rng.choice(OWNERS + (-1,)),
                     rng.choice(OWNERS + (-1,)))
         if kind == "fd_utime":
+            if rng.random() < 0.3:
+                return (kind, slot, None, None)   # the current time
             return (kind, slot, rng.randint(0, 2 << 30) * 1000,
                     rng.randint(0, 2 << 30) * 1000)
         if kind == "fd_setxattr":
@@ -1067,6 +1074,9 @@ def _apply(root, op, fds):
         os.fchown(fd, op[2], op[3])
         return [stat_view(os.fstat(fd))]
     if kind == "fd_utime":
+        if op[2] is None:
+            os.utime(fd, None)
+            return []   # the two clocks' "now" differ
         os.utime(fd, ns=(op[2], op[3]))
         st = os.fstat(fd)
         return [st.st_atime_ns, st.st_mtime_ns]

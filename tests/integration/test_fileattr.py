@@ -240,6 +240,30 @@ class FileAttr(LayerfsTestCase):
                 self.assertTrue(get_flags(p) & FS_APPEND_FL)
                 change_flags(p, drop=FS_APPEND_FL)
 
+    def test_rename_whiteout_refused_after_the_flags(self):
+        """RENAME_WHITEOUT, which neither supports, is refused with
+        EINVAL, but only once the kernel's own checks passed: the name
+        of an immutable file, or in an append-only directory, is
+        refused for the flag first (EPERM), as by kernel overlayfs (the
+        random differential test, seed 6000)."""
+        low = self.layer("low-rwo", {"imm": b"i\n", "plain": b"p\n",
+                                     "adir/f": b"f\n"})
+        change_flags(os.path.join(low, "imm"), add=FS_IMMUTABLE_FL)
+        change_flags(os.path.join(low, "adir"), add=FS_APPEND_FL)
+        rename_whiteout = 4
+        for what, root, _ in self.both(low, name="rwo"):
+            with self.subTest(what):
+                j = lambda n: os.path.join(root, n)  # noqa: E731
+                for src, dst, want in (("imm", "x", "EPERM"),
+                                       ("adir/f", "y", "EPERM"),
+                                       ("plain", "z", "EINVAL")):
+                    self.assertEqual(self.outcome(
+                        lambda: lfstest.renameat2(j(src), j(dst),
+                                                  rename_whiteout)),
+                        want, src)
+                self.assertEqual(sorted(os.listdir(root)),
+                                 ["adir", "imm", "plain"])
+
     def test_protected_name_left_by_a_rename_between_links(self):
         """With index=off, a rename of one name of a lower hard link
         over another changes nothing (POSIX), but the kernel moves its
