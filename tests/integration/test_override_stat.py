@@ -7,9 +7,13 @@ directories included.  The random differential test runs the same mode
 each."""
 
 import errno
+import json
 import os
+import shutil
 import stat
+import subprocess
 
+import layerrun_util as lru
 import lfstest
 from lfstest import (ACL_GROUP_OBJ, ACL_MASK, ACL_OTHER, ACL_USER,
                      ACL_USER_OBJ, LayerfsTestCase)
@@ -18,10 +22,10 @@ OVERRIDE = "user.containers.override_stat"
 ACL_ACCESS, ACL_DEFAULT = lfstest.ACL_XATTRS
 
 
-def acl(user_obj, named, mask, other, group_obj=4):
-    """An ACL with a named user 1000, as its xattr value."""
+def acl(user_obj, named, mask, other, group_obj=4, named_uid=1000):
+    """An ACL with a named user, as its xattr value."""
     return lfstest.acl_value([(ACL_USER_OBJ, user_obj, None),
-                              (ACL_USER, named, 1000),
+                              (ACL_USER, named, named_uid),
                               (ACL_GROUP_OBJ, group_obj, None),
                               (ACL_MASK, mask, None),
                               (ACL_OTHER, other, None)])
@@ -156,6 +160,77 @@ class OverrideStat(LayerfsTestCase):
             with self.assertRaises(OSError) as cm:
                 os.chmod(f, 0o700)
             self.assertEqual(cm.exception.errno, errno.EPERM, what)
+
+
+# Run by the unprivileged user as root of a user namespace that maps
+# only itself (a rootless mount without id ranges): layerfs mounted
+# there keeps owners in the xattr by itself; the ACL and mode as they
+# come out are printed as JSON.
+ROOTLESS_SCRIPT = r"""
+import json, os, subprocess, sys
+layerfs, low, up, work, mnt, acl_hex = sys.argv[1:7]
+acl_name = "system.posix_acl_access"
+subprocess.run([layerfs, "-o", "lowerdir=%s,upperdir=%s,workdir=%s"
+                % (low, up, work), mnt], check=True)
+out = {}
+try:
+    f = os.path.join(mnt, "f")
+    os.setxattr(f, acl_name, bytes.fromhex(acl_hex))
+    out["mode_after_acl"] = os.stat(f).st_mode & 0o7777
+    os.chmod(f, 0o640)
+    out["acl_after_chmod"] = os.getxattr(f, acl_name).hex()
+    out["mode_after_chmod"] = os.stat(f).st_mode & 0o7777
+    out["override"] = os.getxattr(os.path.join(up, "f"),
+                                  "user.containers.override_stat").decode()
+finally:
+    subprocess.run(["umount", mnt])
+print(json.dumps(out))
+"""
+
+
+class RootlessOverrideStat(LayerfsTestCase):
+
+    def test_acl_and_mode_in_step_without_id_ranges(self):
+        """The same in the mode rootless mounts without id ranges run
+        in: the daemon root of a user namespace mapping only its user,
+        every file its own, owners kept in the xattr because it cannot
+        chown; the view's permission bits still reach the real file,
+        and with them the ACL."""
+        for tool in ("runuser", "unshare", "umount"):
+            self.require_tool(tool)
+        ids, why = lru.ensure_test_user()
+        if ids is None:
+            self.skipTest(why)
+        low = self.layer("low-rootless", {"f": b"x\n"})
+        self.acls_usable(os.path.join(low, "f"))
+        up, work, mnt = (self.path(n) for n in ("rl-up", "rl-work", "rl-mnt"))
+        for d in (up, work, mnt):
+            os.mkdir(d)
+        for d in (low, up, work, mnt):
+            shutil.chown(d, ids[0], ids[1])
+        shutil.chown(os.path.join(low, "f"), ids[0], ids[1])
+        with lru.fuse_open_to_all():
+            if not lfstest.is_root() and \
+                    not os.access("/dev/fuse", os.R_OK | os.W_OK):
+                self.skipTest("/dev/fuse is not open to the test user")
+            r = subprocess.run(
+                ["runuser", "-u", lru.TEST_USER, "--", "unshare", "--user",
+                 "--map-root-user", "--mount", "/usr/bin/python3", "-c",
+                 ROOTLESS_SCRIPT, lfstest.LAYERFS, low, up, work, mnt,
+                 acl(7, 7, 5, 1, named_uid=0).hex()],
+                capture_output=True, timeout=60)
+        if r.returncode != 0 and b"unshare" in r.stderr and \
+                b"Operation not permitted" in r.stderr:
+            self.skipTest("no user namespaces for %s" % lru.TEST_USER)
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        out = json.loads(r.stdout.decode().strip().splitlines()[-1])
+        self.assertEqual(out["mode_after_acl"], 0o751)
+        self.assertEqual(out["acl_after_chmod"],
+                         acl(6, 7, 4, 0, named_uid=0).hex())
+        self.assertEqual(out["mode_after_chmod"], 0o640)
+        self.assertEqual(out["override"], "0:0:0640")
+
+    acls_usable = OverrideStat.acls_usable
 
 
 if __name__ == "__main__":
