@@ -58,9 +58,10 @@ the tree of the lower layers alone.
 Eight tests, each a sequence of its own: layerfs with its default upper
 layer (`.wh.` files), with `whiteout=overlay`, on the kernel's own
 lower layers (0/0 whiteouts, overlay.opaque xattrs) instead of their
-OCI form, with `xattr_permissions=2` (owners, modes and device numbers
-set through the mount kept in the user.containers.override_stat xattr
-of the upper files, as rootless mounts without id ranges keep them),
+OCI form, with `xattr_permissions=2,passthrough=0` (owners, modes and
+device numbers set through the mount kept in the
+user.containers.override_stat xattr of the upper files, and the
+writeback cache, as rootless mounts without id ranges have them),
 with `passthrough=0`
 (no FUSE passthrough: the kernel's writeback cache, as rootless mounts
 have), with `metacopy=0,redirect_dir=off` (data copied on the first
@@ -1989,8 +1990,10 @@ class DifferentialRandom(LayerfsTestCase):
     def test_random_ops_override_stat(self):
         # Owners, modes and device numbers set through the mount kept in
         # the user.containers.override_stat xattr of the upper files
-        # instead of on them, as rootless mounts without id ranges do.
-        self.run_random(self.seed_for(7), ("xattr_permissions=2",),
+        # instead of on them, and the writeback cache (no passthrough),
+        # as rootless mounts without id ranges have them.
+        self.run_random(self.seed_for(7),
+                        ("xattr_permissions=2", "passthrough=0"),
                         "override stat")
 
     def test_random_ops_as_a_user(self):
