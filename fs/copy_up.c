@@ -12,7 +12,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "caps_keep.h"
+#include "privs_keep.h"
 #include "copy_data.h"
 #include "creds.h"
 #include "dcache.h"
@@ -611,8 +611,9 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 /* Data for a metacopy file, written into the upper copy in place; the
  * mark goes last, so a crash before that still shows the lower data.
  * Writing it would make the upper filesystem drop the file's
- * capabilities, which a copy-up must keep (kernel overlayfs keeps
- * them too): they are saved and put back (caps_keep.h). */
+ * capabilities, and a rootless daemon's write its set-user-id bit,
+ * which a copy-up must keep (kernel overlayfs keeps them too): they are
+ * saved and put back (privs_keep.h). */
 static int copy_up_data_in_place(struct lfs *fs, struct node *n)
 {
 	int src = metacopy_open_data(fs, n, O_RDONLY | O_NOATIME);
@@ -624,8 +625,8 @@ static int copy_up_data_in_place(struct lfs *fs, struct node *n)
 		return dst;
 	}
 	struct stat up, low;
-	struct caps_keep caps;
-	caps_keep_begin_copy(n, dst, &caps);
+	struct privs_keep privs;
+	privs_keep_begin_copy(n, dst, &privs);
 	int r = 0;
 	if (fstat(dst, &up) < 0 || fstat(src, &low) < 0)
 		r = -errno;
@@ -644,7 +645,7 @@ static int copy_up_data_in_place(struct lfs *fs, struct node *n)
 		if (futimens(dst, ts) < 0)
 			r = -errno;
 	}
-	caps_keep_end(dst, &caps);
+	privs_keep_end(dst, &privs);
 	if (r == 0 && fs->opt->fsync && fsync(dst) < 0)
 		r = -errno;
 	if (r == 0)

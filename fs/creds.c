@@ -1,6 +1,7 @@
 #include "creds.h"
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <linux/securebits.h>
 #include <sched.h>
 #include <stdio.h>
@@ -8,9 +9,11 @@
 #include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static bool can_switch;
+static bool writes_keep_setid;
 static uid_t daemon_uid;
 static gid_t daemon_gid;
 
@@ -20,10 +23,35 @@ static __thread gid_t cur_gid;
 static __thread bool own_umask;
 static __thread mode_t cur_umask;
 
+/* The inode number procfs gives the initial user namespace (a fixed
+ * value of the kernel's ABI, PROC_USER_INIT_INO). */
+#define INITIAL_USERNS_INO 0xEFFFFFFDUL
+
+bool creds_daemon_capable_on_host(int cap)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+	if (cap < 0 || cap >= 64 || syscall(SYS_capget, &hdr, data) != 0 ||
+	    !(data[cap / 32].effective & (1u << (cap % 32))))
+		return false;
+	/* A child namespace that maps every id (a root container's) looks
+	 * the same in uid_map: the namespace itself is compared. */
+	struct stat st;
+	return stat("/proc/self/ns/user", &st) == 0 &&
+	       st.st_ino == INITIAL_USERNS_INO;
+}
+
+bool creds_writes_keep_setid(void)
+{
+	return writes_keep_setid;
+}
+
 bool creds_init(void)
 {
 	daemon_uid = geteuid();
 	daemon_gid = getegid();
+	writes_keep_setid = creds_daemon_capable_on_host(CAP_FSETID);
 	/* Keep capabilities when fsuid leaves 0. */
 	if (prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0) == 0)
 		can_switch = true;

@@ -43,6 +43,15 @@ bool creds_caller_in_group(fuse_req_t req, gid_t gid);
  * its pid; false when that pid is not visible here). */
 bool creds_caller_capable(fuse_req_t req, int cap);
 
+/* Whether the daemon holds capability cap in the initial user
+ * namespace, where the kernel asks for some (CAP_SYS_ADMIN to register
+ * a backing file, CAP_FSETID to keep set-id bits on a write). */
+bool creds_daemon_capable_on_host(int cap);
+
+/* Whether the daemon's own writes keep the set-id bits of the files it
+ * writes (it holds CAP_FSETID on the host; known after creds_init). */
+bool creds_writes_keep_setid(void);
+
 /* The caller's ids as they must be stored on disk. */
 uid_t creds_disk_uid(struct lfs *fs, uid_t view_uid);
 gid_t creds_disk_gid(struct lfs *fs, gid_t view_gid);

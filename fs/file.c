@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "caps_keep.h"
+#include "privs_keep.h"
 #include "copy_up.h"
 #include "creds.h"
 #include "fileattr.h"
@@ -499,11 +499,12 @@ void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		/* Pages from the kernel's cache had their privileges
 		 * cleared there, or never should (a mapping's): the
 		 * upper filesystem must not clear the file's
-		 * capabilities on our write (caps_keep.h). */
-		struct caps_keep keep;
-		caps_keep_begin(n, fd, !direct, &keep);
+		 * capabilities or set-id bits on our write
+		 * (privs_keep.h). */
+		struct privs_keep keep;
+		privs_keep_begin(n, fd, !direct, &keep);
 		r = fuse_buf_copy(&out, in, 0);
-		caps_keep_end(fd, &keep);
+		privs_keep_end(fd, &keep);
 	}
 	io_done(ref);
 	if (r < 0)

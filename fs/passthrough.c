@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "creds.h"
 #include "file.h"
 #include "fuse_abi.h"
 #include "node.h"
@@ -66,31 +67,10 @@ static __thread int32_t reply_backing_id;
 
 /* ---- negotiation ---- */
 
-/* The inode number procfs gives the initial user namespace (a fixed
- * value of the kernel's ABI, PROC_USER_INIT_INO). */
-#define INITIAL_USERNS_INO 0xEFFFFFFDUL
-
-/* CAP_SYS_ADMIN, in the initial user namespace.  A child namespace that
- * maps every id (a root container's) looks the same in uid_map, yet the
- * kernel refuses its backing files: the namespace itself is compared. */
-static bool may_register_backing(void)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2];
-	if (syscall(SYS_capget, &hdr, data) != 0 ||
-	    !(data[CAP_SYS_ADMIN / 32].effective &
-	      (1u << (CAP_SYS_ADMIN % 32))))
-		return false;
-	struct stat st;
-	return stat("/proc/self/ns/user", &st) == 0 &&
-	       st.st_ino == INITIAL_USERNS_INO;
-}
-
 bool passthrough_possible(void)
 {
 	return (transport_offered_flags2() & LFS_FLAGS2_PASSTHROUGH) &&
-	       may_register_backing();
+	       creds_daemon_capable_on_host(CAP_SYS_ADMIN);
 }
 
 /* ---- per-handle modes ---- */

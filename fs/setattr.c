@@ -25,6 +25,7 @@
 #include "fileattr.h"
 #include "inode.h"
 #include "override.h"
+#include "privs_keep.h"
 
 static int apply_size(struct lfs *fs, struct node *n, off_t size,
 		      struct fuse_file_info *fi)
@@ -523,8 +524,20 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	creds_as_daemon();
 	if (r == 0 && (to_set & FUSE_SET_ATTR_SIZE))
 		r = apply_size(fs, n, attr->st_size, fi);
-	if (r == 0 && !done)
+	if (r == 0 && !done) {
+		/* Not between a page-cache write's saving of the set-id bits
+		 * and its putting them back (privs_keep.h). */
+		pthread_mutex_t *lock = (to_set & (FUSE_SET_ATTR_MODE |
+						   FUSE_SET_ATTR_UID |
+						   FUSE_SET_ATTR_GID))
+						? mode_change_lock(n)
+						: NULL;
+		if (lock)
+			pthread_mutex_lock(lock);
 		r = apply_owner_mode(fs, n, attr, to_set);
+		if (lock)
+			pthread_mutex_unlock(lock);
+	}
 	if (r == 0 && !done)
 		r = apply_times(fs, n, attr, to_set, touch);
 	/* Refused for the file's flags: unless it is the kernel clearing

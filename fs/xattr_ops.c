@@ -28,7 +28,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "caps_keep.h"
+#include "privs_keep.h"
 #include "copy_up.h"
 #include "creds.h"
 #include "fileattr.h"
@@ -415,7 +415,7 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	int r = change_prepare(fs, n, name, remove && !kill_sgid);
 	if (r == 0)
 		r = real_path_open(fs, n, fs->upper, &rf);
-	/* Capabilities change between page-cache writes (caps_keep.h). */
+	/* Capabilities change between page-cache writes (privs_keep.h). */
 	pthread_mutex_t *caps_lock = caps_change_lock(n, name);
 	if (caps_lock)
 		pthread_mutex_lock(caps_lock);

@@ -12,7 +12,9 @@ import stat
 import subprocess
 import time
 
+import layerrun_util as lru
 import lfstest
+import rootless_ns
 from lfstest import (LayerfsTestCase, RENAME_EXCHANGE, read, renameat2,
                      snapshot, write)
 
@@ -1901,6 +1903,70 @@ class CopyOnWrite(LayerfsTestCase):
         self.assertEqual(os.listdir(os.path.join(small, "w/work")), [])
         # Small changes still work.
         write(os.path.join(m.path, "etc/conf"), "ok", "a")
+
+
+class RootlessCopyUp(LayerfsTestCase):
+    """Copy-up by a daemon that is root of a user namespace mapping a
+    subordinate id range (rootless_ns), as rootless podman runs it."""
+
+    def test_set_user_id_kept_by_a_rootless_daemon(self):
+        """The kernel lets a write keep a set-user-id bit only to a
+        writer with CAP_FSETID in the initial user namespace, which a
+        rootless daemon never has: its own writes (the data following a
+        metadata-only copy-up, the pages of a shared mapping) made the
+        upper filesystem drop the bit where nothing of the caller's
+        should (the random differential test's rootless configuration,
+        seed 5).  A write(2) through the mount drops it, as the kernel
+        does for any caller there."""
+        self.require_root()
+        base = rootless_ns.ID_BASE
+        low = self.layer("low-setuid", {n: b"x" * 9000 for n in "abc"})
+        for n in "abc":
+            p = os.path.join(low, n)
+            os.chown(p, base + 1, base)
+            os.chmod(p, 0o4755)
+        up, work, mnt = self.mkdirs("su-up", "su-work", "su-mnt")
+        for d in (self.tmp, low, up, work, mnt):
+            os.chown(d, base, base)
+
+        def body(ns):
+            m = lfstest.start_layerfs(mnt, [low], up, work)
+            try:
+                # a: metadata first (a rename), then its data for an
+                # open for writing.
+                os.rename(os.path.join(mnt, "a"), os.path.join(mnt, "a2"))
+                os.close(os.open(os.path.join(mnt, "a2"), os.O_RDWR))
+                # b: written through a shared mapping.
+                fd = os.open(os.path.join(mnt, "b"), os.O_RDWR)
+                try:
+                    mp = mmap.mmap(fd, 4096, mmap.MAP_SHARED,
+                                   mmap.PROT_READ | mmap.PROT_WRITE)
+                    mp[0:4] = b"mmap"
+                    mp.flush()
+                    mp.close()
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                # c: written by write(2).
+                with open(os.path.join(mnt, "c"), "r+b") as f:
+                    f.write(b"w")
+                want = {"a2": 0o4755, "b": 0o4755, "c": 0o755}
+                for n, mode in want.items():
+                    self.assertEqual(stat.S_IMODE(os.stat(os.path.join(
+                        up, n)).st_mode), mode, "upper " + n)
+            finally:
+                self.assertEqual(m.unmount(), 0)
+            # What the upper layer holds, as the next mount shows it.
+            m = lfstest.start_layerfs(mnt, [low], up, work)
+            try:
+                for n, mode in want.items():
+                    self.assertEqual(stat.S_IMODE(os.stat(os.path.join(
+                        mnt, n)).st_mode), mode, n)
+                self.assertEqual(read(os.path.join(mnt, "b"))[:5], b"mmapx")
+            finally:
+                m.unmount()
+        with lru.fuse_open_to_all():
+            rootless_ns.run(body)
 
 
 if __name__ == "__main__":

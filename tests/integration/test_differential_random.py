@@ -55,7 +55,7 @@ added (A), changed (A or C) and gone (D, or under a directory listed D
 or changed into a non-directory), and nothing that is not so, against
 the tree of the lower layers alone.
 
-Eight tests, each a sequence of its own: layerfs with its default upper
+Nine tests, each a sequence of its own: layerfs with its default upper
 layer (`.wh.` files), with `whiteout=overlay`, on the kernel's own
 lower layers (0/0 whiteouts, overlay.opaque xattrs) instead of their
 OCI form, with `xattr_permissions=2,passthrough=0` (owners, modes and
@@ -67,13 +67,19 @@ with `passthrough=0`
 have), with `metacopy=0,redirect_dir=off` (data copied on the first
 metadata change, a renamed directory's whole subtree copied up), with
 `index=off` against the kernel with `index=off` too (a copy-up breaks a
-lower hard link on both), and with the operations run by an
+lower hard link on both), rootless (the daemon root of a user namespace
+that maps 65536 ids from host id 100000 on, as rootless podman runs it,
+in a mount namespace of its own, the operations and comparisons made
+from inside, where alone such a mount answers; the kernel's mount made
+there by the host's root, rootless_ns.py; the layers' ids shifted into
+the range and without the device nodes and protected files such a
+daemon cannot copy up), and with the operations run by an
 unprivileged user (uid 1000, groups 1000 and 7, owners the layers give
 their files) instead of root: permission checks, sticky directories,
 set-id bits dropped, owners of what is created.
 
 The seed is printed on stderr (each test draws its own; LFS_SEED=N
-replays N in all eight), LFS_DIFF_OPS=N sets the number of operations
+replays N in all nine), LFS_DIFF_OPS=N sets the number of operations
 before the remount (a quarter more follow it; default 1500), and
 LFS_DIFF_CHECK=N how often the trees are compared (default every 10
 operations; 1 finds the exact operation that made them differ).  The
@@ -198,13 +204,15 @@ import random
 import stat
 import sys
 
+import layerrun_util as lru
 import layertool_util as lt
 import lfstest
 import overlay_util as ovl
+import rootless_ns
 from lfstest import (ACL_GROUP, ACL_GROUP_OBJ, ACL_MASK, ACL_OTHER,
                      ACL_USER, ACL_USER_OBJ, ACL_XATTRS, LayerfsTestCase,
-                     RENAME_EXCHANGE, RENAME_NOREPLACE, acl_value, renameat2,
-                     snapshot)
+                     RENAME_EXCHANGE, RENAME_NOREPLACE, acl_entries,
+                     acl_value, renameat2, snapshot)
 from test_differential import kernel_copies
 
 KERNEL_OPTS = "redirect_dir=on,index=on"
@@ -270,8 +278,12 @@ def short_sha(data):
 
 # ---- lower layers ----
 
-def gen_layers(test, rng):
-    """Lower layers in the OCI form, top first."""
+def gen_layers(test, rng, id_base=0, rootless=False):
+    """Lower layers in the OCI form, top first.  Owners, the ids of ACL
+    entries and the root id of file capabilities are id_base higher on
+    disk (for a user namespace mapping from there).  rootless leaves out
+    what a rootless daemon cannot copy up (README): immutable and
+    append-only flags, and character devices (fifos instead)."""
     nlayers = rng.choice((2, 3))
     roots = [test.mkdirs("l%d" % i) for i in range(nlayers)]  # bottom first
     view = {}  # the merged view of the layers made so far: rel -> kind
@@ -367,6 +379,9 @@ def gen_layers(test, rng):
                 kind = "l"
             elif kind == "p":
                 os.mkfifo(full)
+            elif kind == "c" and rootless:
+                os.mkfifo(full)
+                kind = "p"
             elif kind == "c":
                 os.mknod(full, stat.S_IFCHR | 0o666, os.makedev(1, 3))
                 kind = "p"   # a special file, as names() has it
@@ -378,7 +393,8 @@ def gen_layers(test, rng):
         protected = []
         for p in sorted(mine, key=lambda q: -q.count("/")):
             full = os.path.join(root, p)
-            os.lchown(full, rng.choice(OWNERS), rng.choice(OWNERS))
+            os.lchown(full, id_base + rng.choice(OWNERS),
+                      id_base + rng.choice(OWNERS))
             if mine[p] == "l":
                 continue
             if mine[p] == "d":
@@ -392,11 +408,14 @@ def gen_layers(test, rng):
                 for name in rng.sample(XATTRS, rng.randint(1, 2)):
                     os.setxattr(full, name, b"L%d-%s" % (li, p.encode()))
             if rng.random() < 0.1:
-                os.setxattr(full, ACL_XATTRS[0], rng.choice(ACCESS_ACLS))
+                os.setxattr(full, ACL_XATTRS[0],
+                            acl_ids_from(rng.choice(ACCESS_ACLS), id_base))
             if mine[p] == "f" and rng.random() < 0.12:
-                os.setxattr(full, CAP_XATTR, rng.choice(CAPS))
+                os.setxattr(full, CAP_XATTR,
+                            caps_rooted_at(rng.choice(CAPS), id_base))
             if mine[p] == "d" and rng.random() < 0.15:
-                os.setxattr(full, ACL_XATTRS[1], rng.choice(DEFAULT_ACLS))
+                os.setxattr(full, ACL_XATTRS[1],
+                            acl_ids_from(rng.choice(DEFAULT_ACLS), id_base))
             if (mine[p] == "f" and rng.random() < 0.1) or \
                     (mine[p] == "d" and rng.random() < 0.12):
                 protected.append((full, rng.choice(
@@ -404,10 +423,27 @@ def gen_layers(test, rng):
         # Last, once every name of a hard link has its attributes and
         # every directory its entries: an immutable or append-only file
         # or directory refuses changes.
-        for full, flag in protected:
+        for full, flag in protected if not rootless else ():
             protect(full, flag)
         view.update(mine)
     return list(reversed(roots))
+
+
+def acl_ids_from(value, id_base):
+    """An ACL value with its named users and groups id_base higher."""
+    if not id_base:
+        return value
+    return acl_value([(t, p, None if q is None else q + id_base)
+                      for t, p, q in acl_entries(value)])
+
+
+def caps_rooted_at(value, root):
+    """A VFS_CAP_REVISION_2 value as revision 3 with root id root: what
+    the kernel stores when the root of a user namespace mapping from
+    root sets it."""
+    if not root:
+        return value
+    return value[:3] + b"\x03" + value[4:] + root.to_bytes(4, "little")
 
 
 def protect(path, flag):
@@ -1287,20 +1323,32 @@ class DifferentialRandom(LayerfsTestCase):
             side.clear()
 
     def kernel_mount(self, mnt, lower, upper, work):
+        # nodev, as layerfs mounts without `-o dev`: the devices the
+        # operations make cannot be opened on either.
+        opts = self.kernel_opts + ",nodev"
         try:
-            # nodev, as layerfs mounts without `-o dev`: the devices the
-            # operations make cannot be opened on either.
-            ovl.mount_overlay(mnt, lower, upper, work,
-                              self.kernel_opts + ",nodev")
+            if self.ns:
+                self.ns.mount_overlay(mnt, "lowerdir=%s,upperdir=%s,"
+                                      "workdir=%s,%s" % (":".join(lower),
+                                                         upper, work, opts))
+            else:
+                ovl.mount_overlay(mnt, lower, upper, work, opts)
         except Exception as e:
-            err = getattr(e, "stderr", b"") or b""
+            err = getattr(e, "stderr", b"") or str(e).encode()
             self.skipTest("kernel overlayfs refuses %s: %s"
                           % (self.kernel_opts,
                              err.decode(errors="replace")))
 
+    def kernel_umount(self, mnt):
+        if self.ns:
+            self.ns.umount(mnt)
+        else:
+            ovl.umount(mnt)
+
     def run_random(self, seed, opts, tag, kernel_opts=KERNEL_OPTS,
-                   caller=None, kernel_form=False):
+                   caller=None, kernel_form=False, rootless=False):
         self.kernel_opts = kernel_opts
+        self.ns = None
         if caller is None and os.environ.get("LFS_DIFF_AS_USER") == "1":
             caller = USER_CALLER
         self.caller = caller
@@ -1308,32 +1356,57 @@ class DifferentialRandom(LayerfsTestCase):
         self.no_index = "index=off" in kernel_opts.split(",")
         nops = env_int("LFS_DIFF_OPS", DEFAULT_OPS)
         every = max(1, env_int("LFS_DIFF_CHECK", 10))
+        self.seed, self.tag, self.opts = seed, tag, opts
+        self.nops, self.every = nops, every
         print("\n%s: LFS_SEED=%d LFS_DIFF_OPS=%d (layerfs -o %s)"
               % (tag, seed, nops, ",".join(opts) or "defaults"),
               file=sys.stderr, flush=True)
         rng = random.Random(seed)
         self.before_cleanup(lambda: lfstest.unprotect_tree(self.path("")))
-        layers = gen_layers(self, rng)
+        id_base = rootless_ns.ID_BASE if rootless else 0
+        layers = gen_layers(self, rng, id_base, rootless)
         klayers = kernel_copies(self, layers)
         copy_protection(layers, klayers)
         if kernel_form:
             # layerfs reads the kernel's own lower layers (0/0 whiteouts,
             # overlay.opaque xattrs), shared with the kernel's mount.
             layers = klayers
-        ku, kw, kmnt = self.mkdirs("ku", "kw", "kmnt")
+        dirs = self.mkdirs("ku", "kw", "kmnt")
+        if not rootless:
+            self.before_cleanup(lambda: ovl.umount(dirs[2]))
+            self.run_mounted(layers, klayers, *dirs)
+            return
+        # The scratch directory and the kernel's upper layer belong to
+        # the namespace's root, as a rootless user's storage does.
+        for d in (self.tmp, dirs[0], dirs[1]):
+            os.chown(d, id_base, id_base)
+
+        def body(ns):
+            self.ns = ns
+            try:
+                self.run_mounted(layers, klayers, *dirs)
+            finally:
+                self.close_fds()
+                for m in reversed(self._mounts):
+                    if lfstest.mounted_fstype(m.path) is not None:
+                        m.unmount(timeout=20)
+        with lru.fuse_open_to_all():
+            rootless_ns.run(body)
+
+    def run_mounted(self, layers, klayers, ku, kw, kmnt):
+        """Both mounted, the operations run on both and compared, then
+        both mounted again and more operations."""
+        nops, every, opts = self.nops, self.every, self.opts
         self.kernel_mount(kmnt, klayers, ku, kw)
-        self.before_cleanup(lambda: ovl.umount(kmnt))
         m = self.mount_rw(layers, opts=opts, name="lfs")
-        self.seed, self.tag, self.opts = seed, tag, opts
         self.layers, self.upper, self.work = layers, m.upper, m.work
         self.kernel_upper = ku
         self.lower_view = self.lower_tree(layers)
-        self.nops, self.every = nops, every
         self.done = []
         self.opened = {}   # slot -> the operation that opened it
         self.compare_trees(m.path, kmnt, "the lower layers as mounted")
 
-        gen = Generator(random.Random(seed * 7919 + 1))
+        gen = Generator(random.Random(self.seed * 7919 + 1))
         self.run_ops(gen, 0, nops, m.path, kmnt, every)
 
         # Persistence: both unmounted and mounted again on the same
@@ -1342,7 +1415,7 @@ class DifferentialRandom(LayerfsTestCase):
         self.opened.clear()
         m.unmount()
         self._mounts.remove(m)
-        ovl.umount(kmnt)
+        self.kernel_umount(kmnt)
         m = self.mount(layers, m.upper, m.work, opts=opts,
                        mnt=self.path("lfs-again"))
         self.kernel_mount(kmnt, klayers, ku, kw)
@@ -1686,12 +1759,16 @@ class DifferentialRandom(LayerfsTestCase):
         os.setgroups(groups)
         os.setegid(gid)
         os.seteuid(uid)
+        if self.ns:
+            rootless_ns.dumpable_again()
         try:
             yield
         finally:
             os.seteuid(0)
             os.setegid(0)
             os.setgroups(saved)
+            if self.ns:
+                rootless_ns.dumpable_again()
 
     def renames_one_file(self, k, op):
         """With index=off, a plain or exchanging rename of one name of a
@@ -2010,6 +2087,20 @@ class DifferentialRandom(LayerfsTestCase):
         # devices, opaque directories carry overlay.opaque xattrs.
         self.run_random(self.seed_for(6), (), "kernel-form lower layers",
                         kernel_form=True)
+
+    def test_random_ops_rootless(self):
+        # The daemon as rootless podman runs it: root of a user
+        # namespace that maps 65536 ids from a subordinate range (the
+        # host's root unmapped), mounting in a mount namespace of its
+        # own, without passthrough (the kernel refuses it there), the
+        # operations from that namespace (the only callers such a mount
+        # answers).  The kernel's mount is the host root's, with
+        # redirect_dir and index as everywhere (a user namespace would be
+        # refused them).  No immutable or append-only flags and no
+        # character devices in the layers: without CAP_LINUX_IMMUTABLE
+        # and CAP_MKNOD on the host the daemon cannot copy them up
+        # (README), where the kernel's mount, the host root's, can.
+        self.run_random(self.seed_for(8), (), "rootless", rootless=True)
 
     def test_random_ops_no_index(self):
         # No hard-link index on either side: a copy-up of one name of a
