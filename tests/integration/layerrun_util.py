@@ -10,6 +10,7 @@ xattrs), as a rootless user of layerrun would.
 """
 
 import contextlib
+import fcntl
 import os
 import pwd
 import shutil
@@ -123,21 +124,48 @@ def ensure_test_user():
     return ids, None
 
 
+# Shared by every test process that opens /dev/fuse to all: the mode it
+# had before the first of them, restored by the last.
+FUSE_MODE_LOCK = "/tmp/lfstest-dev-fuse.lock"
+
+
 @contextlib.contextmanager
 def fuse_open_to_all():
     """/dev/fuse mode 0666 for the block, then the mode it had (0600 on
-    some machines): a rootless layerfs must open it."""
-    st = os.stat("/dev/fuse")
-    old = stat.S_IMODE(st.st_mode)
-    changed = False
-    if old & 0o666 != 0o666 and lfstest.is_root():
-        os.chmod("/dev/fuse", old | 0o666)
-        changed = True
-    try:
+    some machines): a rootless layerfs must open it.  Runs of the tests
+    side by side share the change (a lock file), so that one ending does
+    not close /dev/fuse under another's next mount."""
+    if not lfstest.is_root():
         yield
-    finally:
-        if changed:
-            os.chmod("/dev/fuse", old)
+        return
+    with open(FUSE_MODE_LOCK, "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        lock.seek(0)
+        saved = lock.read().strip()
+        old = stat.S_IMODE(os.stat("/dev/fuse").st_mode)
+        if not saved and old & 0o666 != 0o666:
+            lock.truncate(0)
+            lock.write("%o" % old)
+            lock.flush()
+            os.chmod("/dev/fuse", old | 0o666)
+        # Shared while the block runs; the last one out restores.
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            _restore_fuse_mode_if_last(lock)
+
+
+def _restore_fuse_mode_if_last(lock):
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return   # another block still runs: it restores
+    lock.seek(0)
+    saved = lock.read().strip()
+    if saved:
+        os.chmod("/dev/fuse", int(saved, 8))
+        lock.truncate(0)
 
 
 @contextlib.contextmanager
