@@ -7,6 +7,9 @@ set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/lfs-sanitize.XXXXXX")
+# Open to the daemons the tests run rootless (other users, or root of a
+# user namespace), so that their reports are written too.
+chmod 1777 "$LOGS"
 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 make -j2 BUILD=build-asan STATIC=0 OPT=-O1 EXTRA_CFLAGS="$SAN" EXTRA_LDFLAGS="$SAN" \
 	all unit-tests >/dev/null || exit 1

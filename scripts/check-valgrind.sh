@@ -23,6 +23,9 @@ fi
 make -j2 BUILD=build-vg STATIC=0 all >/dev/null || exit 1
 export LFS_BUILD="$ROOT/build-vg"
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/lfs-valgrind.XXXXXX")
+# Open to the daemons the tests run rootless (other users, or root of a
+# user namespace), so that their reports are written too.
+chmod 1777 "$LOGS"
 export LFS_DAEMON_WRAPPER="valgrind --quiet --log-file=$LOGS/vg.%p \
 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
 --track-fds=no --suppressions=$ROOT/tests/valgrind.supp"
