@@ -14,6 +14,7 @@
 
 static bool can_switch;
 static bool writes_keep_setid;
+static bool daemon_on_host;
 static uid_t daemon_uid;
 static gid_t daemon_gid;
 
@@ -27,6 +28,15 @@ static __thread mode_t cur_umask;
  * value of the kernel's ABI, PROC_USER_INIT_INO). */
 #define INITIAL_USERNS_INO 0xEFFFFFFDUL
 
+/* A child namespace that maps every id (a root container's) looks the
+ * same in uid_map: the namespace itself is compared. */
+static bool in_initial_userns(void)
+{
+	struct stat st;
+	return stat("/proc/self/ns/user", &st) == 0 &&
+	       st.st_ino == INITIAL_USERNS_INO;
+}
+
 bool creds_daemon_capable_on_host(int cap)
 {
 	struct __user_cap_header_struct hdr = {
@@ -35,11 +45,7 @@ bool creds_daemon_capable_on_host(int cap)
 	if (cap < 0 || cap >= 64 || syscall(SYS_capget, &hdr, data) != 0 ||
 	    !(data[cap / 32].effective & (1u << (cap % 32))))
 		return false;
-	/* A child namespace that maps every id (a root container's) looks
-	 * the same in uid_map: the namespace itself is compared. */
-	struct stat st;
-	return stat("/proc/self/ns/user", &st) == 0 &&
-	       st.st_ino == INITIAL_USERNS_INO;
+	return in_initial_userns();
 }
 
 bool creds_writes_keep_setid(void)
@@ -52,6 +58,7 @@ bool creds_init(void)
 	daemon_uid = geteuid();
 	daemon_gid = getegid();
 	writes_keep_setid = creds_daemon_capable_on_host(CAP_FSETID);
+	daemon_on_host = in_initial_userns();
 	/* Keep capabilities when fsuid leaves 0. */
 	if (prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0) == 0)
 		can_switch = true;
@@ -108,6 +115,13 @@ bool creds_caller_capable(fuse_req_t req, int cap)
 		found = sscanf(line, "CapEff: %llx", &eff) == 1;
 	fclose(f);
 	return found && cap >= 0 && cap < 64 && (eff >> cap & 1);
+}
+
+bool creds_caller_capable_on_host(fuse_req_t req, int cap)
+{
+	/* A caller of this daemon's user namespace or below: in the
+	 * initial one only if the daemon is. */
+	return daemon_on_host && creds_caller_capable(req, cap);
 }
 
 uid_t creds_disk_uid(struct lfs *fs, uid_t view_uid)

@@ -43,6 +43,11 @@ bool creds_caller_in_group(fuse_req_t req, gid_t gid);
  * its pid; false when that pid is not visible here). */
 bool creds_caller_capable(fuse_req_t req, int cap);
 
+/* The same in the initial user namespace, where the kernel asks for
+ * CAP_FSETID before a write may keep a set-user-id bit: never for a
+ * daemon in a user namespace of its own (rootless). */
+bool creds_caller_capable_on_host(fuse_req_t req, int cap);
+
 /* Whether the daemon holds capability cap in the initial user
  * namespace, where the kernel asks for some (CAP_SYS_ADMIN to register
  * a backing file, CAP_FSETID to keep set-id bits on a write). */

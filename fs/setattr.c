@@ -286,15 +286,20 @@ static int apply_times(struct lfs *fs, struct node *n, const struct stat *a,
 	return r;
 }
 
-/* The set-id bits a write must clear from mode, for the caller of req:
- * set-user-id always; set-group-id when the file is group executable or
- * the caller is not of its group (the kernel's rules for a writer
- * without CAP_FSETID). */
+/* The set-id bits a write must clear from mode, for the caller of req,
+ * by the kernel's rules (setattr_should_drop_suidgid): none for a
+ * writer with CAP_FSETID in the initial user namespace; else
+ * set-user-id, and set-group-id when the file is group executable or
+ * the writer is neither of its group nor holds CAP_FSETID in its own
+ * namespace (root of a rootless container keeps it, not the other). */
 static mode_t setid_to_clear(fuse_req_t req, mode_t mode, gid_t file_gid)
 {
+	if (creds_caller_capable_on_host(req, CAP_FSETID))
+		return 0;
 	mode_t kill = mode & S_ISUID;
 	if ((mode & S_ISGID) &&
-	    ((mode & S_IXGRP) || !creds_caller_in_group(req, file_gid)))
+	    ((mode & S_IXGRP) || (!creds_caller_in_group(req, file_gid) &&
+				  !creds_caller_capable(req, CAP_FSETID))))
 		kill |= S_ISGID;
 	return kill;
 }
@@ -345,9 +350,7 @@ int setattr_clear_setid_for_write(struct lfs *fs, fuse_req_t req,
 	mode_t mode = overridden ? o.mode : st.st_mode;
 	gid_t file_gid = overridden ? o.gid : creds_view_gid(fs, st.st_gid);
 	mode_t kill = setid_to_clear(req, mode, file_gid);
-	/* A caller holding CAP_FSETID keeps the bits (root mostly, but
-	 * not root in a container that dropped it). */
-	if (!kill || creds_caller_capable(req, CAP_FSETID))
+	if (!kill)
 		return 0;
 	struct stat a = { .st_mode = (mode & 07777) & ~kill };
 	creds_as_daemon();

@@ -483,11 +483,12 @@ static int finish_special(struct unpacker *u, struct archive_entry *e,
 	    fchownat(pfd, last, archive_entry_uid(e), archive_entry_gid(e),
 		     AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	if (!is_link) {
-		mode_t m = real_mode(u, S_IFIFO, archive_entry_perm(e));
-		if (fchmodat(pfd, last, m, 0) < 0)
-			return -errno;
-	}
+	/* These types carry no override record (user.* xattrs are for
+	 * files and directories): rootless too, the real inode keeps the
+	 * whole mode, as layerfs keeps it there. */
+	if (!is_link &&
+	    fchmodat(pfd, last, archive_entry_perm(e) & 07777, 0) < 0)
+		return -errno;
 	int r = apply_xattrs(u, e, -1, pfd, last, NULL);
 	if (r < 0)
 		return r;

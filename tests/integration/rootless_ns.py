@@ -2,7 +2,8 @@
 
 `run(body)` forks a child that becomes root of a new user namespace
 mapping ID_COUNT ids from host id ID_BASE on (what /etc/subuid gives a
-user: not the host's root, who stays unmapped), in a mount namespace
+user: not the host's root, who stays unmapped; `ids=1` maps ID_BASE
+alone, as for a user without a range), in a mount namespace
 that namespace owns, and calls body(ns) there.  Everything the body
 mounts (layerfs with `-f`, its daemon a child of the body's process) is
 mounted in that namespace, as a rootless daemon mounts, and only
@@ -179,13 +180,13 @@ def _processes_in(mntns):
     return out
 
 
-def _serve(pid, req):
-    """One request of the child: (reply, the end message or None)."""
+def _serve(pid, ids, req):
+    """The reply to one request of the child."""
     if req["op"] == "map":
         try:
             for name in ("uid_map", "gid_map"):
                 with open("/proc/%d/%s" % (pid, name), "w") as f:
-                    f.write("0 %d %d\n" % (ID_BASE, ID_COUNT))
+                    f.write("0 %d %d\n" % (ID_BASE, ids))
             return {"ok": True}
         except OSError as e:
             return {"ok": False, "err": "writing the id maps: %s" % e}
@@ -202,10 +203,11 @@ def _serve(pid, req):
     return {"ok": True}
 
 
-def run(body):
-    """Runs body(ns) as root of a rootless user namespace (above) and
-    raises here what it raised: a failure as a failure, a skip as a
-    skip, anything else as an error with the child's traceback."""
+def run(body, ids=ID_COUNT):
+    """Runs body(ns) as root of a rootless user namespace (above) that
+    maps ids ids, and raises here what it raised: a failure as a
+    failure, a skip as a skip, anything else as an error with the
+    child's traceback."""
     if not os.path.exists("/proc/self/ns/user"):
         raise unittest.SkipTest("no user namespaces")
     c_read, p_write = os.pipe()
@@ -227,7 +229,7 @@ def run(body):
                 break
             if req["op"] == "ready":
                 mntns = os.readlink("/proc/%d/ns/mnt" % pid)
-            _send(to_child, **_serve(pid, req))
+            _send(to_child, **_serve(pid, ids, req))
     finally:
         to_child.close()
         from_child.close()

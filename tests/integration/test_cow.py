@@ -1916,12 +1916,12 @@ class RootlessCopyUp(LayerfsTestCase):
         metadata-only copy-up, the pages of a shared mapping) made the
         upper filesystem drop the bit where nothing of the caller's
         should (the random differential test's rootless configuration,
-        seed 5).  A write(2) through the mount drops it, as the kernel
-        does for any caller there."""
+        seed 5).  A write(2) or an open with O_TRUNC through the mount
+        drops it, as the kernel does for any caller there."""
         self.require_root()
         base = rootless_ns.ID_BASE
-        low = self.layer("low-setuid", {n: b"x" * 9000 for n in "abc"})
-        for n in "abc":
+        low = self.layer("low-setuid", {n: b"x" * 9000 for n in "abcd"})
+        for n in "abcd":
             p = os.path.join(low, n)
             os.chown(p, base + 1, base)
             os.chmod(p, 0o4755)
@@ -1947,10 +1947,12 @@ class RootlessCopyUp(LayerfsTestCase):
                     os.fsync(fd)
                 finally:
                     os.close(fd)
-                # c: written by write(2).
+                # c: written by write(2); d: truncated by open(2).
                 with open(os.path.join(mnt, "c"), "r+b") as f:
                     f.write(b"w")
-                want = {"a2": 0o4755, "b": 0o4755, "c": 0o755}
+                os.close(os.open(os.path.join(mnt, "d"),
+                                 os.O_WRONLY | os.O_TRUNC))
+                want = {"a2": 0o4755, "b": 0o4755, "c": 0o755, "d": 0o755}
                 for n, mode in want.items():
                     self.assertEqual(stat.S_IMODE(os.stat(os.path.join(
                         up, n)).st_mode), mode, "upper " + n)
@@ -1967,6 +1969,46 @@ class RootlessCopyUp(LayerfsTestCase):
                 m.unmount()
         with lru.fuse_open_to_all():
             rootless_ns.run(body)
+
+    def test_truncating_open_clears_set_user_id_kept_in_the_override(self):
+        """Rootless without an id range (one id mapped, modes in the
+        override_stat xattr): an open with O_TRUNC must clear the
+        set-user-id bit the xattr holds, as the kernel clears it for
+        root of a user namespace, which lacks CAP_FSETID on the host.
+        The kernel leaves that clearing to the daemon (atomic O_TRUNC),
+        which took root of the namespace for a holder of it (the random
+        differential test's one-id configuration, seed 8)."""
+        self.require_root()
+        base = rootless_ns.ID_BASE
+        low = self.layer("low-ovr-setuid", {"lower": b"x" * 100})
+        os.chmod(os.path.join(low, "lower"), 0o4755)
+        up, work, mnt = self.mkdirs("os-up", "os-work", "os-mnt")
+        for d in (self.tmp, low, os.path.join(low, "lower"), up, work, mnt):
+            os.chown(d, base, base)
+        opts = ("xattr_permissions=2",)
+
+        def body(ns):
+            m = lfstest.start_layerfs(mnt, [low], up, work, opts)
+            try:
+                upper = os.path.join(mnt, "upper")
+                with open(upper, "wb") as f:
+                    f.write(b"y" * 100)
+                os.chmod(upper, 0o4755)
+                for n in ("lower", "upper"):
+                    os.close(os.open(os.path.join(mnt, n),
+                                     os.O_WRONLY | os.O_TRUNC))
+            finally:
+                self.assertEqual(m.unmount(), 0)
+            m = lfstest.start_layerfs(mnt, [low], up, work, opts)
+            try:
+                for n in ("lower", "upper"):
+                    st = os.stat(os.path.join(mnt, n))
+                    self.assertEqual((stat.S_IMODE(st.st_mode), st.st_size),
+                                     (0o755, 0), n)
+            finally:
+                m.unmount()
+        with lru.fuse_open_to_all():
+            rootless_ns.run(body, ids=1)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ added (A), changed (A or C) and gone (D, or under a directory listed D
 or changed into a non-directory), and nothing that is not so, against
 the tree of the lower layers alone.
 
-Nine tests, each a sequence of its own: layerfs with its default upper
+Ten tests, each a sequence of its own: layerfs with its default upper
 layer (`.wh.` files), with `whiteout=overlay`, on the kernel's own
 lower layers (0/0 whiteouts, overlay.opaque xattrs) instead of their
 OCI form, with `xattr_permissions=2,passthrough=0` (owners, modes and
@@ -74,13 +74,18 @@ from inside, where alone such a mount answers; the kernel's mount made
 there by the host's root, rootless_ns.py; the layers' ids shifted into
 the range and without the device nodes and protected files such a
 daemon cannot copy up; `.wh.` files, 0/0 whiteouts or everything copied
-by the seed), and with the operations run by an
+by the seed), rootless with one id mapped (`xattr_permissions=2`, as
+rootless podman without an id range mounts; every entry of the layers
+that id's, named in their ACLs too; an image imported there keeps its
+owners and modes in the override_stat xattr and leaves its ACLs out, so
+it is mounted with them and compared without ACLs), and with the
+operations run by an
 unprivileged user (uid 1000, groups 1000 and 7, owners the layers give
 their files) instead of root: permission checks, sticky directories,
 set-id bits dropped, owners of what is created.
 
 The seed is printed on stderr (each test draws its own; LFS_SEED=N
-replays N in all nine), LFS_DIFF_OPS=N sets the number of operations
+replays N in all ten), LFS_DIFF_OPS=N sets the number of operations
 before the remount (a quarter more follow it; default 1500), and
 LFS_DIFF_CHECK=N how often the trees are compared (default every 10
 operations; 1 finds the exact operation that made them differ).  The
@@ -279,12 +284,15 @@ def short_sha(data):
 
 # ---- lower layers ----
 
-def gen_layers(test, rng, id_base=0, rootless=False):
+def gen_layers(test, rng, id_base=0, rootless=False, one_owner=False):
     """Lower layers in the OCI form, top first.  Owners, the ids of ACL
     entries and the root id of file capabilities are id_base higher on
     disk (for a user namespace mapping from there).  rootless leaves out
     what a rootless daemon cannot copy up (README): immutable and
-    append-only flags, and character devices (fifos instead)."""
+    append-only flags, and character devices (fifos instead).  With
+    one_owner every entry belongs to id_base, and every ACL entry names it
+    (a namespace mapping that id alone, where the FUSE client refuses an
+    ACL naming an id it cannot map, README)."""
     nlayers = rng.choice((2, 3))
     roots = [test.mkdirs("l%d" % i) for i in range(nlayers)]  # bottom first
     view = {}  # the merged view of the layers made so far: rel -> kind
@@ -394,8 +402,10 @@ def gen_layers(test, rng, id_base=0, rootless=False):
         protected = []
         for p in sorted(mine, key=lambda q: -q.count("/")):
             full = os.path.join(root, p)
-            os.lchown(full, id_base + rng.choice(OWNERS),
-                      id_base + rng.choice(OWNERS))
+            uid, gid = rng.choice(OWNERS), rng.choice(OWNERS)
+            if one_owner:
+                uid = gid = 0
+            os.lchown(full, id_base + uid, id_base + gid)
             if mine[p] == "l":
                 continue
             if mine[p] == "d":
@@ -410,13 +420,15 @@ def gen_layers(test, rng, id_base=0, rootless=False):
                     os.setxattr(full, name, b"L%d-%s" % (li, p.encode()))
             if rng.random() < 0.1:
                 os.setxattr(full, ACL_XATTRS[0],
-                            acl_ids_from(rng.choice(ACCESS_ACLS), id_base))
+                            acl_ids_from(rng.choice(ACCESS_ACLS), id_base,
+                                         one_owner))
             if mine[p] == "f" and rng.random() < 0.12:
                 os.setxattr(full, CAP_XATTR,
                             caps_rooted_at(rng.choice(CAPS), id_base))
             if mine[p] == "d" and rng.random() < 0.15:
                 os.setxattr(full, ACL_XATTRS[1],
-                            acl_ids_from(rng.choice(DEFAULT_ACLS), id_base))
+                            acl_ids_from(rng.choice(DEFAULT_ACLS), id_base,
+                                         one_owner))
             if (mine[p] == "f" and rng.random() < 0.1) or \
                     (mine[p] == "d" and rng.random() < 0.12):
                 protected.append((full, rng.choice(
@@ -430,11 +442,14 @@ def gen_layers(test, rng, id_base=0, rootless=False):
     return list(reversed(roots))
 
 
-def acl_ids_from(value, id_base):
-    """An ACL value with its named users and groups id_base higher."""
+def acl_ids_from(value, id_base, one_owner=False):
+    """An ACL value with its named users and groups id_base higher, or
+    with one_owner all id_base (no ACL drawn names two users or two
+    groups)."""
     if not id_base:
         return value
-    return acl_value([(t, p, None if q is None else q + id_base)
+    return acl_value([(t, p, None if q is None else
+                       id_base + (0 if one_owner else q))
                       for t, p, q in acl_entries(value)])
 
 
@@ -1347,10 +1362,14 @@ class DifferentialRandom(LayerfsTestCase):
             ovl.umount(mnt)
 
     def run_random(self, seed, opts, tag, kernel_opts=KERNEL_OPTS,
-                   caller=None, kernel_form=False, rootless=False):
+                   caller=None, kernel_form=False, rootless=False,
+                   rootless_ids=rootless_ns.ID_COUNT):
         self.kernel_opts = kernel_opts
         self.ns = None
-        if caller is None and os.environ.get("LFS_DIFF_AS_USER") == "1":
+        one_id = rootless and rootless_ids == 1
+        # (A namespace of one id has no other user to run as.)
+        if caller is None and os.environ.get("LFS_DIFF_AS_USER") == "1" \
+                and not one_id:
             caller = USER_CALLER
         self.caller = caller
         # Hard links break on copy-up on both sides (see the docstring).
@@ -1365,7 +1384,7 @@ class DifferentialRandom(LayerfsTestCase):
         rng = random.Random(seed)
         self.before_cleanup(lambda: lfstest.unprotect_tree(self.path("")))
         id_base = rootless_ns.ID_BASE if rootless else 0
-        layers = gen_layers(self, rng, id_base, rootless)
+        layers = gen_layers(self, rng, id_base, rootless, one_id)
         klayers = kernel_copies(self, layers)
         copy_protection(layers, klayers)
         if kernel_form:
@@ -1392,7 +1411,7 @@ class DifferentialRandom(LayerfsTestCase):
                     if lfstest.mounted_fstype(m.path) is not None:
                         m.unmount(timeout=20)
         with lru.fuse_open_to_all():
-            rootless_ns.run(body)
+            rootless_ns.run(body, rootless_ids)
 
     def run_mounted(self, layers, klayers, ku, kw, kmnt):
         """Both mounted, the operations run on both and compared, then
@@ -1514,7 +1533,14 @@ class DifferentialRandom(LayerfsTestCase):
         self.assertTrue(clean, "%s: layertool check of the layer exported "
                         "%s (exit %d):\n%s" % (self.where(i), when,
                                                  r.returncode, report))
-        m = self.mount(stack, mnt=self.path("exported-%d-mnt" % i))
+        # Imported where it cannot chown (a user namespace of one id),
+        # the image keeps owners and modes in override_stat xattrs, and
+        # is mounted with them as layerrun mounts it; its ACLs are left
+        # out by design (layertool(1)).
+        with open(os.path.join(img, "image.json")) as f:
+            override = json.load(f).get("ownership") == "override_stat"
+        m = self.mount(stack, mnt=self.path("exported-%d-mnt" % i),
+                       opts=("xattr_permissions=2",) if override else ())
         got = tree(m.path)
         m.unmount()
         self._mounts.remove(m)
@@ -1528,6 +1554,9 @@ class DifferentialRandom(LayerfsTestCase):
             for e in snap.values():
                 e.pop("nlink", None)
                 e.pop("flags", None)
+                if override and e.get("xattrs"):
+                    for name in ACL_XATTRS:
+                        e["xattrs"].pop(name, None)
         if got != want:
             self.fail("%s: the upper layer exported %s and imported again "
                       "differs from the mount\n%s" % (
@@ -2108,6 +2137,16 @@ class DifferentialRandom(LayerfsTestCase):
         opts = ((), ("whiteout=overlay",),
                 ("metacopy=0", "redirect_dir=off"))[seed % 3]
         self.run_random(seed, opts, "rootless", rootless=True)
+
+    def test_random_ops_rootless_one_id(self):
+        # Rootless without an id range (podman's ignore_chown_errors,
+        # `layerrun --userns single`): the daemon root of a user
+        # namespace that maps its one id, owners, modes and device
+        # numbers set through the mount kept in the override_stat xattr.
+        # Every entry of the layers is that id's (another owner would be
+        # nobody there, its files unchangeable on both sides).
+        self.run_random(self.seed_for(9), ("xattr_permissions=2",),
+                        "rootless, one id", rootless=True, rootless_ids=1)
 
     def test_random_ops_no_index(self):
         # No hard-link index on either side: a copy-up of one name of a
