@@ -12,7 +12,6 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "privs_keep.h"
 #include "copy_data.h"
 #include "creds.h"
 #include "dcache.h"
@@ -23,6 +22,7 @@
 #include "lf_common.h"
 #include "metacopy.h"
 #include "override.h"
+#include "privs_keep.h"
 #include "xattr_ops.h"
 #include "xattr_private.h"
 

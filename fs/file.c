@@ -7,13 +7,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "privs_keep.h"
 #include "copy_up.h"
 #include "creds.h"
 #include "fileattr.h"
 #include "inode.h"
 #include "metacopy.h"
 #include "passthrough.h"
+#include "privs_keep.h"
 #include "shared_fd.h"
 #include "uring.h"
 
