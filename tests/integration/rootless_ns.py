@@ -3,8 +3,8 @@
 `run(body)` forks a child that becomes root of a new user namespace
 mapping ID_COUNT ids from host id ID_BASE on (what /etc/subuid gives a
 user: not the host's root, who stays unmapped; `ids=1` maps ID_BASE
-alone, as for a user without a range), in a mount namespace
-that namespace owns, and calls body(ns) there.  Everything the body
+alone, as for a user without a range), in a mount namespace that
+namespace owns, and calls body(ns) there.  Everything the body
 mounts (layerfs with `-f`, its daemon a child of the body's process) is
 mounted in that namespace, as a rootless daemon mounts, and only
 processes of that user namespace may use such a FUSE mount: the kernel
@@ -42,11 +42,9 @@ CLONE_NEWUSER = 0x10000000
 MS_REC = 0x4000
 MS_PRIVATE = 0x40000
 MNT_DETACH = 2
+PR_SET_DUMPABLE = 4
 
 _libc = ctypes.CDLL(None, use_errno=True)
-
-
-PR_SET_DUMPABLE = 4
 
 
 def dumpable_again():
