@@ -159,12 +159,9 @@ static int owner_mode_to_fd(struct lfs *fs, int fd, mode_t type,
 	return owner_mode_at(fs, fd, "", type, a, to_set);
 }
 
-static int apply_owner_mode(struct lfs *fs, struct node *n,
-			    const struct stat *a, int to_set)
+static int apply_owner_mode_now(struct lfs *fs, struct node *n,
+				const struct stat *a, int to_set)
 {
-	to_set = owner_mode_bits(fs, to_set);
-	if (!to_set)
-		return 0;
 	/* By name from the parent's cached fd: `tar -x` changes owner and
 	 * mode of every file it makes, and opening each one for it cost an
 	 * open and a close more. */
@@ -185,6 +182,23 @@ static int apply_owner_mode(struct lfs *fs, struct node *n,
 		return fd;
 	int r = owner_mode_to_fd(fs, fd, n->mode, a, to_set);
 	close(fd);
+	return r;
+}
+
+static int apply_owner_mode(struct lfs *fs, struct node *n,
+			    const struct stat *a, int to_set)
+{
+	to_set = owner_mode_bits(fs, to_set);
+	if (!to_set)
+		return 0;
+	/* Not between a page-cache write's saving of the set-id bits and
+	 * its putting them back (privs_keep.h). */
+	pthread_mutex_t *lock = mode_change_lock(n);
+	if (lock)
+		pthread_mutex_lock(lock);
+	int r = apply_owner_mode_now(fs, n, a, to_set);
+	if (lock)
+		pthread_mutex_unlock(lock);
 	return r;
 }
 
@@ -294,13 +308,15 @@ static int apply_times(struct lfs *fs, struct node *n, const struct stat *a,
  * namespace (root of a rootless container keeps it, not the other). */
 static mode_t setid_to_clear(fuse_req_t req, mode_t mode, gid_t file_gid)
 {
-	if (creds_caller_capable_on_host(req, CAP_FSETID))
-		return 0;
+	/* The caller's groups and capabilities are read from /proc: only
+	 * for a file that has a bit to lose. */
 	mode_t kill = mode & S_ISUID;
 	if ((mode & S_ISGID) &&
 	    ((mode & S_IXGRP) || (!creds_caller_in_group(req, file_gid) &&
 				  !creds_caller_capable(req, CAP_FSETID))))
 		kill |= S_ISGID;
+	if (kill && creds_caller_capable_on_host(req, CAP_FSETID))
+		return 0;
 	return kill;
 }
 
@@ -527,20 +543,8 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	creds_as_daemon();
 	if (r == 0 && (to_set & FUSE_SET_ATTR_SIZE))
 		r = apply_size(fs, n, attr->st_size, fi);
-	if (r == 0 && !done) {
-		/* Not between a page-cache write's saving of the set-id bits
-		 * and its putting them back (privs_keep.h). */
-		pthread_mutex_t *lock = (to_set & (FUSE_SET_ATTR_MODE |
-						   FUSE_SET_ATTR_UID |
-						   FUSE_SET_ATTR_GID))
-						? mode_change_lock(n)
-						: NULL;
-		if (lock)
-			pthread_mutex_lock(lock);
+	if (r == 0 && !done)
 		r = apply_owner_mode(fs, n, attr, to_set);
-		if (lock)
-			pthread_mutex_unlock(lock);
-	}
 	if (r == 0 && !done)
 		r = apply_times(fs, n, attr, to_set, touch);
 	/* Refused for the file's flags: unless it is the kernel clearing

@@ -28,13 +28,13 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "privs_keep.h"
 #include "copy_up.h"
 #include "creds.h"
 #include "fileattr.h"
 #include "inode.h"
 #include "node.h"
 #include "override.h"
+#include "privs_keep.h"
 #include "xattr_private.h"
 
 /*
