@@ -73,8 +73,8 @@ in a mount namespace of its own, the operations and comparisons made
 from inside, where alone such a mount answers; the kernel's mount made
 there by the host's root, rootless_ns.py; the layers' ids shifted into
 the range and without the device nodes and protected files such a
-daemon cannot copy up; `.wh.` files, 0/0 whiteouts or everything copied
-by the seed), rootless with one id mapped (`xattr_permissions=2`, as
+daemon cannot copy up; `.wh.` files, 0/0 whiteouts, everything copied
+or no index by the seed), rootless with one id mapped (`xattr_permissions=2`, as
 rootless podman without an id range mounts; every entry of the layers
 that id's, named in their ACLs too; an image imported there keeps its
 owners and modes in the override_stat xattr and leaves its ACLs out, so
@@ -2131,12 +2131,15 @@ class DifferentialRandom(LayerfsTestCase):
         # and CAP_MKNOD on the host the daemon cannot copy them up
         # (README), where the kernel's mount, the host root's, can.
         # The upper layer's form comes with the seed: `.wh.` files,
-        # 0/0 whiteouts (which a user namespace may make), or everything
-        # copied.
+        # 0/0 whiteouts (which a user namespace may make), everything
+        # copied, or no hard-link index (on both sides).
         seed = self.seed_for(8)
-        opts = ((), ("whiteout=overlay",),
-                ("metacopy=0", "redirect_dir=off"))[seed % 3]
-        self.run_random(seed, opts, "rootless", rootless=True)
+        opts, kernel_opts = (
+            ((), KERNEL_OPTS),
+            (("whiteout=overlay",), KERNEL_OPTS),
+            (("metacopy=0", "redirect_dir=off"), KERNEL_OPTS),
+            (("index=off",), "redirect_dir=on,index=off"))[seed % 4]
+        self.run_random(seed, opts, "rootless", kernel_opts, rootless=True)
 
     def test_random_ops_rootless_one_id(self):
         # Rootless without an id range (podman's ignore_chown_errors,
