@@ -16,6 +16,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "acl_unmapped.h"
 #include "xattr_private.h"
 
 /* ---- data --------------------------------------------------------- */
@@ -171,6 +172,13 @@ static ssize_t src_get(struct xattr_src *x, const char *name, void *val,
 			  : fgetxattr(x->fd, name, val, size);
 }
 
+static int set_xattr(int fd, const char *path, bool by_path,
+		     const char *name, const void *val, ssize_t len)
+{
+	return by_path ? setxattr(path, name, val, (size_t)len, 0)
+		       : fsetxattr(fd, name, val, (size_t)len, 0);
+}
+
 int copy_xattrs(int src, int dst, bool dst_is_path_fd)
 {
 	char dp[64];
@@ -212,8 +220,19 @@ int copy_xattrs(int src, int dst, bool dst_is_path_fd)
 		vl = src_get(&sx, name, val, vcap);
 		if (vl < 0)
 			continue;
-		int sr = dst_is_path_fd ? setxattr(dp, name, val, (size_t)vl, 0)
-					: fsetxattr(dst, name, val, (size_t)vl, 0);
+		int sr = set_xattr(dst, dp, dst_is_path_fd, name, val, vl);
+		if (sr < 0 && errno == EINVAL && acl_is_acl_name(name)) {
+			/* Rootless, an ACL naming ids the daemon's namespace
+			 * does not map: the rest of it where that is safe.
+			 * Otherwise no copy: without its ACL the file would
+			 * give its group what the mask allows. */
+			vl = acl_drop_unmapped(val, (size_t)vl);
+			if (vl < 0) {
+				r = -EPERM;
+				break;
+			}
+			sr = set_xattr(dst, dp, dst_is_path_fd, name, val, vl);
+		}
 		if (sr < 0) {
 			/* Attributes the upper filesystem cannot hold (a
 			 * trusted.* name rootless, security.* a LSM refuses)

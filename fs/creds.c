@@ -48,6 +48,11 @@ bool creds_daemon_capable_on_host(int cap)
 	return in_initial_userns();
 }
 
+bool creds_daemon_on_host(void)
+{
+	return daemon_on_host;
+}
+
 bool creds_writes_keep_setid(void)
 {
 	return writes_keep_setid;

@@ -53,6 +53,10 @@ bool creds_caller_capable_on_host(fuse_req_t req, int cap);
  * a backing file, CAP_FSETID to keep set-id bits on a write). */
 bool creds_daemon_capable_on_host(int cap);
 
+/* Whether the daemon runs in the initial user namespace, where every id
+ * of the layers has a name. */
+bool creds_daemon_on_host(void);
+
 /* Whether the daemon's own writes keep the set-id bits of the files it
  * writes (it holds CAP_FSETID on the host; known after creds_init). */
 bool creds_writes_keep_setid(void);

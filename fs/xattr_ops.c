@@ -28,6 +28,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "acl_unmapped.h"
 #include "copy_up.h"
 #include "creds.h"
 #include "fileattr.h"
@@ -224,8 +225,69 @@ int xattr_dir_default_acl(struct node *dir, int pfd, char **acl,
 		*acl = NULL;
 		return e == ENODATA || e == ENOTSUP ? 0 : -e;
 	}
+	/* Rootless, to be written again by the daemon: without the ids
+	 * it cannot name. */
+	if (!creds_daemon_on_host() && (n = acl_drop_unmapped(*acl, n)) < 0) {
+		free(*acl);
+		*acl = NULL;
+		return (int)n;
+	}
 	*len = (size_t)n;
 	return 0;
+}
+
+/*
+ * An ACL as a rootless daemon reads it, without the entries for ids its
+ * namespace does not map, which the FUSE client would refuse with the
+ * whole ACL (acl_unmapped.h).  Read whole whatever the caller's size:
+ * dropping entries shortens it.  Returns its length (*value malloc'd) or
+ * -errno.
+ */
+static ssize_t real_get_acl(struct real_file *rf, const char *name,
+			    char **value)
+{
+	*value = NULL;
+	for (int tries = 0; tries < 4; tries++) {
+		ssize_t len = real_getxattr(rf, name, NULL, 0);
+		if (len < 0)
+			return -errno;
+		char *v = malloc(len > 0 ? (size_t)len : 1);
+		if (!v)
+			return -ENOMEM;
+		ssize_t got = real_getxattr(rf, name, v, (size_t)len);
+		if (got < 0) {
+			int e = errno;
+			free(v);
+			if (e == ERANGE)
+				continue; /* grew in between */
+			return -e;
+		}
+		got = acl_drop_unmapped(v, (size_t)got);
+		if (got < 0) {
+			free(v);
+			return got;
+		}
+		*value = v;
+		return got;
+	}
+	return -ERANGE;
+}
+
+/* The value of name for a caller that asked with size (0: only its
+ * length); *buf malloc'd.  Returns its length or -errno. */
+static ssize_t real_get_value(struct real_file *rf, const char *name,
+			      size_t size, char **buf)
+{
+	if (acl_is_acl_name(name) && !creds_daemon_on_host()) {
+		ssize_t len = real_get_acl(rf, name, buf);
+		return len >= 0 && size > 0 && (size_t)len > size ? -ERANGE
+								    : len;
+	}
+	*buf = NULL;
+	if (size > 0 && !(*buf = malloc(size)))
+		return -ENOMEM;
+	ssize_t len = real_getxattr(rf, name, *buf, size);
+	return len < 0 ? -errno : len;
 }
 
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
@@ -257,11 +319,9 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			err = ENODATA;
 		free(list);
 	}
-	if (err == 0 && size > 0 && !(buf = malloc(size)))
-		err = ENOMEM;
 	if (err == 0) {
-		len = real_getxattr(&rf, name, buf, size);
-		err = len < 0 ? errno : 0;
+		len = real_get_value(&rf, name, size, &buf);
+		err = len < 0 ? (int)-len : 0;
 	}
 	if (err == 0 && size == 0)
 		fuse_reply_xattr(req, (size_t)len);

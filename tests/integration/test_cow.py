@@ -2010,6 +2010,81 @@ class RootlessCopyUp(LayerfsTestCase):
         with lru.fuse_open_to_all():
             rootless_ns.run(body, ids=1)
 
+    def test_acl_naming_unmapped_ids(self):
+        """A rootless daemon reads an ACL entry for an id its namespace
+        does not map (here host ids below the range) as -1, which the
+        FUSE client refuses with the whole ACL: getfacl and every
+        non-owner's permission check of the file failed with EINVAL, and
+        a copy-up or a creation inheriting the ACL could not write it.
+        Such entries are left out where no caller can gain by it, and
+        the file stays refused where one could."""
+        self.require_root()
+        self.require_tool("setfacl", "getfacl")
+        base = rootless_ns.ID_BASE
+        user = base + 1000  # uid 1000 in the namespace
+        low = self.layer("low-acl-ids", {"a": b"for 1000\n", "b": b"b\n",
+                                         "d/w": b"w\n"})
+        self.run_cmd(["setfacl", "-m", "u:5000:rw,u:%d:r,g:6000:r,o::-"
+                      % user, os.path.join(low, "a")])
+        # group 6000 may not read, "other" may: unsafe to drop.
+        self.run_cmd(["setfacl", "-m", "g:6000:-,o::r",
+                      os.path.join(low, "b")])
+        self.run_cmd(["setfacl", "-d", "-m", "u:5000:rwx,u:%d:rx" % user,
+                      os.path.join(low, "d")])
+        up, work, mnt = self.mkdirs("ai-up", "ai-work", "ai-mnt")
+        for d in (self.tmp, up, work, mnt):
+            os.chown(d, base, base)
+        for root, dirs, files in os.walk(low):
+            for n in [root] + [os.path.join(root, f) for f in files]:
+                os.chown(n, base, base)
+
+        def getfacl(path):
+            return subprocess.run(
+                ["getfacl", "-n", "--omit-header", path], check=True,
+                capture_output=True, text=True).stdout.split()
+
+        def body(ns):
+            m = lfstest.start_layerfs(mnt, [low], up, work,
+                                      ("whiteout=overlay",))
+            try:
+                a = os.path.join(mnt, "a")
+                want = ["user::rw-", "user:1000:r--", "group::r--",
+                        "mask::rw-", "other::---"]
+                self.assertEqual(getfacl(a), want)
+                # The named entry lets 1000 read; nobody else may.
+                for uid, ok in ((1000, True), (1001, False)):
+                    r = subprocess.run(["cat", a], user=uid, group=uid,
+                                       extra_groups=[], capture_output=True)
+                    self.assertEqual(r.returncode == 0, ok, r.stderr)
+                # A metadata copy-up carries what can be written.
+                os.chown(a, 0, 0)
+                self.assertEqual(getfacl(a), want)
+                self.assertEqual(getfacl(os.path.join(up, "a")), want)
+                # Removing a lower file leaves a 0/0 whiteout in the
+                # copied-up d; a new file there is made aside in workdir
+                # under d's default ACL, without the unmapped entry.
+                w = os.path.join(mnt, "d", "w")
+                os.unlink(w)
+                with open(w, "w") as f:
+                    f.write("new\n")
+                self.assertIn("user:1000:r-x", getfacl(w))
+                self.assertNotIn("default:user:5000:rwx",
+                                 getfacl(os.path.join(mnt, "d")))
+                # b: a member of host group 6000 would read it without
+                # its entry, so it stays refused and is not copied up.
+                b = os.path.join(mnt, "b")
+                with self.assertRaises(OSError) as cm:
+                    os.getxattr(b, "system.posix_acl_access")
+                self.assertEqual(cm.exception.errno, errno.EINVAL)
+                with self.assertRaises(OSError) as cm:
+                    os.chown(b, 0, 0)
+                self.assertEqual(cm.exception.errno, errno.EPERM)
+                self.assertFalse(os.path.lexists(os.path.join(up, "b")))
+            finally:
+                self.assertEqual(m.unmount(), 0)
+        with lru.fuse_open_to_all():
+            rootless_ns.run(body)
+
 
 if __name__ == "__main__":
     lfstest.main()
