@@ -74,12 +74,12 @@ from inside, where alone such a mount answers; the kernel's mount made
 there by the host's root, rootless_ns.py; the layers' ids shifted into
 the range and without the device nodes and protected files such a
 daemon cannot copy up; `.wh.` files, 0/0 whiteouts, everything copied
-or no index by the seed), rootless with one id mapped (`xattr_permissions=2`, as
-rootless podman without an id range mounts; every entry of the layers
-that id's, named in their ACLs too; an image imported there keeps its
-owners and modes in the override_stat xattr and leaves its ACLs out, so
-it is mounted with them and compared without ACLs), and with the
-operations run by an
+or no index by the seed), rootless with one id mapped
+(`xattr_permissions=2`, as rootless podman without an id range
+mounts; every entry of the layers that id's, named in their ACLs too;
+an image imported there keeps its owners and modes in the override_stat
+xattr and leaves its ACLs out, so it is mounted with them and compared
+without ACLs), and with the operations run by an
 unprivileged user (uid 1000, groups 1000 and 7, owners the layers give
 their files) instead of root: permission checks, sticky directories,
 set-id bits dropped, owners of what is created.
