@@ -16,7 +16,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "acl_unmapped.h"
+#include "acl_ids.h"
 #include "xattr_private.h"
 
 /* ---- data --------------------------------------------------------- */

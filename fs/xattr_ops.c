@@ -28,7 +28,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "acl_unmapped.h"
+#include "acl_ids.h"
 #include "copy_up.h"
 #include "creds.h"
 #include "fileattr.h"
@@ -237,11 +237,11 @@ int xattr_dir_default_acl(struct node *dir, int pfd, char **acl,
 }
 
 /*
- * An ACL as a rootless daemon reads it, without the entries for ids its
- * namespace does not map, which the FUSE client would refuse with the
- * whole ACL (acl_unmapped.h).  Read whole whatever the caller's size:
- * dropping entries shortens it.  Returns its length (*value malloc'd) or
- * -errno.
+ * An ACL as the view shows it: its ids through the mapping options, and
+ * without the entries for ids a rootless daemon's namespace or those
+ * options do not map, which the FUSE client would refuse with the whole
+ * ACL (acl_ids.h).  Read whole whatever the caller's size: dropping
+ * entries shortens it.  Returns its length (*value malloc'd) or -errno.
  */
 static ssize_t real_get_acl(struct real_file *rf, const char *name,
 			    char **value)
@@ -262,7 +262,13 @@ static ssize_t real_get_acl(struct real_file *rf, const char *name,
 				continue; /* grew in between */
 			return -e;
 		}
-		got = acl_drop_unmapped(v, (size_t)got);
+		const struct lfs_options *o = rf->fs->opt;
+		int m = acl_map_ids(v, (size_t)got, &o->uidmap, &o->gidmap,
+				    true);
+		if (m > 0)
+			got = acl_drop_unmapped(v, (size_t)got);
+		else if (m < 0)
+			got = m;
 		if (got < 0) {
 			free(v);
 			return got;
@@ -278,7 +284,9 @@ static ssize_t real_get_acl(struct real_file *rf, const char *name,
 static ssize_t real_get_value(struct real_file *rf, const char *name,
 			      size_t size, char **buf)
 {
-	if (acl_is_acl_name(name) && !creds_daemon_on_host()) {
+	const struct lfs_options *o = rf->fs->opt;
+	if (acl_is_acl_name(name) &&
+	    (!creds_daemon_on_host() || acl_ids_mapped(&o->uidmap, &o->gidmap))) {
 		ssize_t len = real_get_acl(rf, name, buf);
 		return len >= 0 && size > 0 && (size_t)len > size ? -ERANGE
 								    : len;
@@ -463,6 +471,25 @@ static int drop_sgid_at(const char *path)
 	return chmod(path, st.st_mode & 07777 & ~S_ISGID) < 0 ? -errno : 0;
 }
 
+/* An ACL set through the mount with the ids the layers hold, in *copy
+ * when they differ (*value pointed there); EINVAL for an id outside the
+ * mapping options' ranges, which the layers could not name. */
+static int acl_to_disk(struct lfs *fs, const char *name, const char **value,
+		       size_t size, char **copy)
+{
+	const struct lfs_options *o = fs->opt;
+	*copy = NULL;
+	if (!acl_is_acl_name(name) || !acl_ids_mapped(&o->uidmap, &o->gidmap))
+		return 0;
+	if (!(*copy = malloc(size ? size : 1)))
+		return -ENOMEM;
+	memcpy(*copy, *value, size);
+	if (acl_map_ids(*copy, size, &o->uidmap, &o->gidmap, false) != 0)
+		return -EINVAL;
+	*value = *copy;
+	return 0;
+}
+
 static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			 const char *value, size_t size, int flags,
 			 bool remove)
@@ -479,11 +506,15 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	pthread_mutex_t *caps_lock = caps_change_lock(n, name);
 	if (caps_lock)
 		pthread_mutex_lock(caps_lock);
+	char *disk_acl = NULL;
+	if (r == 0 && !remove)
+		r = acl_to_disk(fs, name, &value, size, &disk_acl);
 	if (r == 0) {
 		int rr = remove ? removexattr(rf.path, name)
 				: setxattr(rf.path, name, value, size, flags);
 		r = rr < 0 ? -errno : 0;
 	}
+	free(disk_acl);
 	if (r == 0 && kill_sgid)
 		r = drop_sgid_at(rf.path);
 	/* The mode the upper filesystem derived from a new access ACL,

@@ -16,11 +16,11 @@ import pwd
 import resource
 import shutil
 import signal
-import stat
 import subprocess
 import tarfile
 import tempfile
 
+import layerrun_util as lru
 import lfstest
 from lfstest import LAYERFS, LayerfsTestCase
 
@@ -310,11 +310,9 @@ class PodmanTestCase(LayerfsTestCase):
                 self.skipTest("user %s has %s range of 65536 ids in %s"
                               % (user.pw_name,
                                  "a" if single_id else "no", path))
-        # The unprivileged podman opens /dev/fuse itself.
-        st = os.stat("/dev/fuse")
-        if stat.S_IMODE(st.st_mode) & 0o006 != 0o006:
-            os.chmod("/dev/fuse", 0o666)
-            self.addCleanup(os.chmod, "/dev/fuse", stat.S_IMODE(st.st_mode))
+        # The unprivileged podman opens /dev/fuse itself (the mode
+        # change shared with other tests running beside).
+        self.enterContext(lru.fuse_open_to_all())
         # The scratch directory must be reachable for that user.
         os.chmod(self.tmp, 0o755)
         return user
@@ -604,6 +602,49 @@ class IdMappingLikeFuseOverlayfs(LayerfsTestCase):
         self.assertEqual(seen["layerfs"]["f"], (100005, 200006))
         self.assertEqual(seen["layerfs"]["upper new"], (3, 4))
         self.assertEqual(seen["layerfs"], seen["fuse-overlayfs"])
+
+    def test_acl_ids_mapped_like_owners(self):
+        """The kernel enforces an ACL with the ids the daemon gives it,
+        so the named entries are mapped like owners: an entry for the
+        disk id of view user 5 must grant view user 5, and one set
+        through the mount must name the disk id.  (fuse-overlayfs shows
+        and stores them unmapped.)  An entry for a disk id outside the
+        ranges is left out (no caller can be that user), one for a view
+        id outside them refused."""
+        self.require_root()
+        self.require_tool("setfacl", "getfacl")
+        low = self.layer("low-acl", {"f": "x\n", "d/g": "y\n"})
+        f = os.path.join(low, "f")
+        os.chown(f, 100000, 200000)
+        os.chmod(f, 0o640)
+        self.run_cmd(["setfacl", "-m", "u:100005:r,u:5:rw,g:200007:r,o::-",
+                      f])
+        self.run_cmd(["setfacl", "-d", "-m", "u:100006:rx",
+                      os.path.join(low, "d")])
+        m = self.mount_rw([low], opts=("uidmapping=100000:0:65536",
+                                       "gidmapping=200000:0:65536"))
+        mf = os.path.join(m.path, "f")
+
+        def getfacl(path, *args):
+            return self.run_cmd(["getfacl", "-n", "--omit-header"] +
+                                list(args) + [path]).stdout.decode().split()
+        self.assertEqual(getfacl(mf), [
+            "user::rw-", "user:5:r--", "group::r--", "group:7:r--",
+            "mask::rw-", "other::---"])
+        self.assertEqual(getfacl(os.path.join(m.path, "d"), "-d"), [
+            "user::rwx", "user:6:r-x", "group::r-x", "mask::r-x",
+            "other::r-x"])
+        for uid, ok in ((5, True), (100005, False)):
+            r = subprocess.run(["cat", mf], user=uid, group=uid,
+                               extra_groups=[], capture_output=True)
+            self.assertEqual(r.returncode == 0, ok, (uid, r.stderr))
+        self.run_cmd(["setfacl", "-m", "u:9:rw", mf])
+        self.assertIn("user:100009:rw-", getfacl(os.path.join(m.upper, "f")))
+        self.assertIn("user:9:rw-", getfacl(mf))
+        r = subprocess.run(["setfacl", "-m", "u:70000:r", mf],
+                           capture_output=True, text=True)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("Invalid argument", r.stderr)
 
 
 if __name__ == "__main__":

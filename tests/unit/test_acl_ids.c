@@ -1,5 +1,6 @@
-/* Dropping the entries of a POSIX ACL xattr value that name ids a
- * rootless daemon's namespace does not map (fs/acl_unmapped.h). */
+/* The ids of POSIX ACL xattr values (fs/acl_ids.h): mapped between the
+ * layers and the view, and the entries for unmapped ids dropped where
+ * that is safe. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "acl_unmapped.h"
+#include "acl_ids.h"
 
 enum { USER_OBJ = 1, USER = 2, GROUP_OBJ = 4, GROUP = 8, MASK = 16,
        OTHER = 32 };
@@ -113,6 +114,37 @@ static void test_malformed_values_refused(void **state)
 	assert_int_equal(acl_drop_unmapped(&v, 4), 4);
 }
 
+static void test_ids_mapped_both_ways(void **state)
+{
+	(void)state;
+	struct lfs_idmap_entry ue = { .disk = 100000, .view = 0, .len = 100 };
+	struct lfs_idmap_entry ge = { .disk = 200000, .view = 0, .len = 100 };
+	struct lfs_idmap uids = { &ue, 1 }, gids = { &ge, 1 }, none = { 0 };
+	assert_true(acl_ids_mapped(&uids, &none));
+	assert_false(acl_ids_mapped(&none, &none));
+	const struct entry disk[] = {
+		{ USER_OBJ, 6, NO_ID }, { USER, 4, 100005 }, { USER, 6, 5 },
+		{ GROUP_OBJ, 4, NO_ID }, { GROUP, 4, 200007 },
+		{ MASK, 6, NO_ID }, { OTHER, 0, NO_ID },
+	};
+	const struct entry view[] = {
+		{ USER_OBJ, 6, NO_ID }, { USER, 4, 5 }, { USER, 6, UNMAPPED },
+		{ GROUP_OBJ, 4, NO_ID }, { GROUP, 4, 7 },
+		{ MASK, 6, NO_ID }, { OTHER, 0, NO_ID },
+	};
+	struct acl_value v, w;
+	size_t len = make(&v, disk, 7);
+	make(&w, view, 7);
+	/* The owner entries carry no id and stay as they are. */
+	assert_int_equal(acl_map_ids(&v, len, &uids, &gids, true), 1);
+	assert_memory_equal(&v, &w, len);
+	/* Back to the disk: the unmapped entry cannot be named there. */
+	assert_int_equal(acl_map_ids(&v, len, &uids, &gids, false), 1);
+	assert_int_equal(v.e[1].id, 100005);
+	assert_int_equal(v.e[4].id, 200007);
+	assert_int_equal(acl_map_ids(&v, 3, &uids, &gids, false), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -121,6 +153,7 @@ int main(void)
 		cmocka_unit_test(test_unmapped_entries_dropped),
 		cmocka_unit_test(test_group_that_would_gain_refused),
 		cmocka_unit_test(test_malformed_values_refused),
+		cmocka_unit_test(test_ids_mapped_both_ways),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
