@@ -17,6 +17,7 @@
 #include "node.h"
 #include "redirect.h"
 #include "safe_path.h"
+#include "udba.h"
 #include "xattr_private.h"
 
 /* ---- directory locks ---------------------------------------------- */
@@ -114,6 +115,7 @@ void dcache_free(struct dcache *dc)
 	free(dc->names);
 	free(dc->chain);
 	free(dc->gaps);
+	udba_free(dc->udba);
 	free(dc);
 }
 
@@ -311,7 +313,7 @@ static size_t dcache_bytes(const struct dcache *dc)
 	return sizeof(*dc) + dc->cap * sizeof(struct drec) +
 	       dc->nslots * sizeof(uint32_t) + dc->names_cap +
 	       dc->nchain * sizeof(uint16_t) +
-	       dc->gaps_cap * sizeof(struct dgap);
+	       dc->gaps_cap * sizeof(struct dgap) + udba_bytes(dc->udba);
 }
 
 static void clock_unlink_locked(struct dcache *dc)

@@ -24,6 +24,7 @@
 #include "layerfs.h"
 
 struct node;
+struct udba_stamps;
 
 enum drec_flag {
 	R_HIDDEN = 1 << 0,   /* whited out or removed: not shown */
@@ -65,6 +66,8 @@ struct dcache {
 	 * (fewer than n after appends: to be sorted again). */
 	uint32_t nsorted;
 	bool upper_impure;  /* the upper directory has impure children */
+	/* udba.h: the lower directories as they were read (udba=reval). */
+	struct udba_stamps *udba;
 	atomic_bool accessed; /* for the eviction clock */
 	/* Budget bookkeeping, under the global dcache lock. */
 	struct dcache *lru_prev, *lru_next;

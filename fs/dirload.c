@@ -22,6 +22,7 @@
 #include "node.h"
 #include "redirect.h"
 #include "safe_path.h"
+#include "udba.h"
 #include "xattr_private.h"
 
 struct linux_dirent64 {
@@ -233,7 +234,9 @@ static int load(struct lfs *fs, struct node *dir, bool parent_held,
 	if ((node_flags(dir) & N_REDIRECT) && dir->ext && dir->ext->redirect) {
 		redirected = true;
 		redirect = strdup(dir->ext->redirect);
-	} else {
+	} else if (!fs->opt->udba_reval) {
+		/* With udba=reval the parent's listing may predate a layer
+		 * that gained this directory: every layer is tried. */
 		from_parent = parent_chain(dir, parent_held, top, end, cands,
 					   &ncands);
 	}
@@ -260,6 +263,10 @@ static int load(struct lfs *fs, struct node *dir, bool parent_held,
 		for (int l = top; l < end; l++)
 			cands[ncands++] = (uint16_t)l;
 	}
+	/* Stamped before the layers are read: a change made meanwhile is
+	 * seen at the next check. */
+	if (r == 0 && !redirected)
+		dc->udba = udba_stamp(fs, dir, top, end, &r);
 	if (r == 0)
 		r = load_layers(fs, dir, dc, cands, ncands, redirect);
 	free(redirect);
@@ -296,6 +303,18 @@ int dcache_load_under_parent(struct lfs *fs, struct node *dir,
 int dcache_acquire_read(struct lfs *fs, struct node *dir, struct dcache **out)
 {
 	dir_rdlock(dir);
+	if (dir->dc && udba_due(fs, dir->dc)) {
+		dir_unlock(dir);
+		dir_wrlock(dir);
+		udba_revalidate_locked(fs, dir);
+		/* Held for writing: fine for a reader, as below. */
+		if (dir->dc) {
+			*out = dir->dc;
+			return 0;
+		}
+		dir_unlock(dir);
+		dir_rdlock(dir);
+	}
 	if (dir->dc) {
 		atomic_store_explicit(&dir->dc->accessed, true,
 				      memory_order_relaxed);

@@ -63,6 +63,29 @@ static void handle_unlist(struct lfs_file *h)
 	pthread_mutex_unlock(&handle_lists[i].lock);
 }
 
+static int handle_fd(struct lfs_file *h)
+{
+	return __atomic_load_n(&h->fd, __ATOMIC_ACQUIRE);
+}
+
+/* Under the list's lock: handle_free unlists a handle before it closes
+ * the fd. */
+int file_dup_handle_fd(struct node *n)
+{
+	int fd = -1;
+	for (int i = 0; i < HANDLE_LISTS && fd < 0; i++) {
+		pthread_mutex_lock(&handle_lists[i].lock);
+		for (struct lfs_file *h = handle_lists[i].head; h && fd < 0;
+		     h = h->next) {
+			int hfd = h->node == n ? handle_fd(h) : -1;
+			if (hfd >= 0)
+				fd = fcntl(hfd, F_DUPFD_CLOEXEC, 0);
+		}
+		pthread_mutex_unlock(&handle_lists[i].lock);
+	}
+	return fd;
+}
+
 static void handle_free(struct lfs *fs, struct lfs_file *h)
 {
 	passthrough_detach(h);
@@ -98,7 +121,6 @@ void file_handles_close_all(struct lfs *fs)
 int file_handle_new(struct lfs *fs, struct node *n, int fd, bool upper,
 		    bool writable, struct fuse_file_info *fi)
 {
-	(void)fs;
 	struct lfs_file *h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
@@ -119,8 +141,9 @@ int file_handle_new(struct lfs *fs, struct node *n, int fd, bool upper,
 	handle_list(h);
 	fi->fh = (uintptr_t)h;
 	/* Page cache stays valid across opens: lower data never changes and
-	 * upper data changes only through this mount. */
-	fi->keep_cache = 1;
+	 * upper data changes only through this mount.  With udba=reval a
+	 * lower file's may: each open reads it again. */
+	fi->keep_cache = upper || !fs->opt->udba_reval;
 	return 0;
 }
 
@@ -214,11 +237,13 @@ static bool kept_off_passthrough(struct lfs *fs, struct node *n)
  * the layers (root in the initial namespace, which passthrough needs as
  * well): opening then cannot fail for lack of permission, so open(2)
  * loses nothing it could have reported, and `tar` or `grep -r` over a
- * warm page cache never open the real files.
+ * warm page cache never open the real files.  Not with udba=reval: a
+ * lower file replaced behind the mount before the first read would be
+ * the new one, where a descriptor holds the file it opened.
  */
 static bool open_lazily(struct lfs *fs)
 {
-	return fs->passthrough;
+	return fs->passthrough && !fs->opt->udba_reval;
 }
 
 void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -323,11 +348,6 @@ out:
 		fuse_reply_err(req, -r);
 	else
 		file_reply_open(fs, req, fi, NULL);
-}
-
-static int handle_fd(struct lfs_file *h)
-{
-	return __atomic_load_n(&h->fd, __ATOMIC_ACQUIRE);
 }
 
 /* A lazy handle's lower file, opened on first use (file.h). */

@@ -48,6 +48,10 @@ int file_handle_new(struct lfs *fs, struct node *n, int fd, bool upper,
 /* Closes and frees the handles the kernel never released (at exit). */
 void file_handles_close_all(struct lfs *fs);
 
+/* A new descriptor on the file an open handle of n reads (the first
+ * found), or -1 when none has one. */
+int file_dup_handle_fd(struct node *n);
+
 /* Flags for opening the upper copy, adjusted for the writeback cache. */
 int file_upper_flags(struct lfs *fs, int flags);
 

@@ -11,6 +11,7 @@
 
 #include "copy_up.h"
 #include "dcache.h"
+#include "file.h"
 #include "index.h"
 #include "inode.h"
 #include "metacopy.h"
@@ -212,6 +213,36 @@ static int node_from_rec(struct lfs *fs, struct node *dir,
 	return 0;
 }
 
+/*
+ * udba=reval (udba.h): whether the node at a name still is the file the
+ * directory's listing, read again after a lower layer changed, gives it.
+ * The upper layer changes only through the mount, which keeps its nodes
+ * right; a lower hard link's inode number may have come from the index.
+ */
+static bool still_named(struct lfs *fs, struct node *n, const struct drec *rec)
+{
+	if (!fs->opt->udba_reval || lfs_is_upper(fs, node_layer(n)))
+		return true;
+	return node_layer(n) == rec->layer && n->end == rec->end &&
+	       (n->mode & S_IFMT) == DTTOIF(rec->dtype) &&
+	       (n->ino == rec->ino || (node_flags(n) & N_INDEXED));
+}
+
+/* An open file's attributes come by its name, which another file has
+ * now: kept through a descriptor of an open handle, as dir.c keeps an
+ * unlinked one's. */
+static void keep_open_file(struct node *n)
+{
+	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
+	if (!e || __atomic_load_n(&e->open_files, __ATOMIC_RELAXED) == 0)
+		return;
+	int fd = file_dup_handle_fd(n), none = -1;
+	if (fd >= 0 && !__atomic_compare_exchange_n(&e->orphan_fd, &none, fd,
+						   false, __ATOMIC_RELEASE,
+						   __ATOMIC_RELAXED))
+		close(fd);
+}
+
 int lookup_child(struct lfs *fs, struct node *dir, const char *name,
 		 struct node **out, struct stat *st)
 {
@@ -235,6 +266,15 @@ int lookup_child(struct lfs *fs, struct node *dir, const char *name,
 	}
 	struct drec copy = *rec;
 	struct node *n = node_find(fs, dir, name);
+	if (n && !still_named(fs, n, &copy)) {
+		/* Another file has the name now: a new node for it, while
+		 * the kernel may still hold the old one (as after a rename
+		 * over it), reached through a descriptor still open on it. */
+		keep_open_file(n);
+		node_unhash(fs, n);
+		node_unref(fs, n);
+		n = NULL;
+	}
 	if (!n) {
 		r = node_from_rec(fs, dir, &copy, name, &n, st);
 		dir_unlock(dir);

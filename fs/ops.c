@@ -24,7 +24,15 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 
 	want(conn, FUSE_CAP_ASYNC_READ);
 	want(conn, FUSE_CAP_PARALLEL_DIROPS);
-	want(conn, FUSE_CAP_CACHE_SYMLINKS);
+	if (fs->opt->udba_reval) {
+		/* Lower layers may change behind the mount: no kernel cache
+		 * that only this mount's own changes would invalidate, and
+		 * cached pages dropped when a file's mtime moves. */
+		conn->want &= ~FUSE_CAP_CACHE_SYMLINKS;
+		want(conn, FUSE_CAP_AUTO_INVAL_DATA);
+	} else {
+		want(conn, FUSE_CAP_CACHE_SYMLINKS);
+	}
 	want(conn, FUSE_CAP_SPLICE_WRITE);
 	want(conn, FUSE_CAP_SPLICE_MOVE);
 	want(conn, FUSE_CAP_READDIRPLUS);
@@ -57,10 +65,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		fs->acl = true;
 	}
 	/* Zero-message opendir: readdir needs no handle (readdir.c). */
-	fs->no_opendir = conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
+	fs->no_opendir = (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) &&
+			 !fs->opt->udba_reval;
 	/* Zero-message open on read-only mounts (shared_fd.h says why not
 	 * with an upper layer). */
 	fs->no_open = !fs->opt->file_handles && !lfs_has_upper(fs) &&
+		      !fs->opt->udba_reval &&
 		      (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
 	if (fs->no_open)
 		conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;

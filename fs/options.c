@@ -10,6 +10,7 @@
 #include "lf_common.h"
 
 #define DEFAULT_TIMEOUT 1000000.0
+#define UDBA_REVAL_TIMEOUT 1.0
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -425,6 +426,18 @@ static int parse_one(struct lfs_options *o, char *item, char *err,
 			return fail(err, errlen,
 				    "timeout= needs a number of seconds");
 		o->timeout = t;
+		o->timeout_given = true;
+		return 0;
+	}
+	if (strcmp(key, "udba") == 0) {
+		/* aufs's name: "user's direct branch access". */
+		if (val && !strcmp(val, "reval"))
+			o->udba_reval = true;
+		else if (val && !strcmp(val, "none"))
+			o->udba_reval = false;
+		else
+			return fail(err, errlen,
+				    "udba= must be 'none' or 'reval'");
 		return 0;
 	}
 	if (strcmp(key, "xattr_permissions") == 0) {
@@ -597,6 +610,9 @@ int lfs_options_parse(int argc, char **argv, struct lfs_options *o,
 		return fail(err, errlen, "workdir= needs upperdir= as well");
 	if (o->singlethread)
 		o->threads = 1;
+	/* Changes made behind the mount show once the kernel asks again. */
+	if (o->udba_reval && !o->timeout_given)
+		o->timeout = UDBA_REVAL_TIMEOUT;
 	return 0;
 }
 
@@ -682,8 +698,11 @@ void lfs_print_help(const char *prog)
 "                     2: user.containers.override_stat) instead of chown\n"
 "\n"
 "Caching and threads:\n"
-"  timeout=SECONDS    kernel entry/attribute cache timeout (default 1000000;\n"
-"                     layers must not be changed behind the mount)\n"
+"  timeout=SECONDS    kernel entry/attribute cache timeout (default 1000000,\n"
+"                     1 with udba=reval)\n"
+"  udba=none|reval    none (default): the lower layers must not change while\n"
+"                     mounted; reval: changes made to them directly show\n"
+"                     through the mount within the timeout\n"
 "  threads=N          worker threads (default: from the CPU count)\n"
 "  dircache=MIB       memory for merged directory listings; least recently\n"
 "                     used ones are dropped and read again (default 64)\n"

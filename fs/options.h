@@ -72,6 +72,8 @@ struct lfs_options {
 	bool io_uring;           /* FUSE over io_uring when the kernel has it */
 	unsigned threads;        /* 0: chosen from the CPU count */
 	double timeout;          /* entry and attribute cache timeout, s */
+	bool timeout_given;      /* timeout= was on the command line */
+	bool udba_reval;         /* udba=reval: lower layers may change */
 	unsigned dircache_mib;   /* budget for merged directory listings */
 	char *stats_file;
 	int xattr_permissions;   /* 0 off, 1 security.*, 2 user.containers.* */

@@ -39,8 +39,11 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * nothing.  The kernel may cache the listing: every change to this
 	 * directory goes through the mount, which invalidates that cache. */
 	fi->fh = 0;
-	fi->cache_readdir = 1;
-	fi->keep_cache = 1;
+	/* Not with udba=reval: a lower layer's change would not reach a
+	 * listing the kernel keeps (it drops one only when the directory's
+	 * mtime it knows moves, and that is the top layer's). */
+	fi->cache_readdir = !fs->opt->udba_reval;
+	fi->keep_cache = !fs->opt->udba_reval;
 	fuse_reply_open(req, fi);
 }
 

@@ -115,6 +115,7 @@ int lfs_stats_write(struct lfs *fs, const char *path)
 	FIELD(dir_load_layers);
 	FIELD(dir_load_misses);
 	FIELD(dir_evictions);
+	FIELD(udba_reloads);
 #undef FIELD
 	fprintf(f, "  \"nodes\": %zu,\n", node_count(fs));
 	fprintf(f, "  \"dcache_bytes\": %zu,\n", dcache_total_bytes());

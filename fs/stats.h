@@ -29,6 +29,7 @@ struct lfs_stats {
 	atomic_uint_fast64_t dir_load_layers;   /* layer directories read for them */
 	atomic_uint_fast64_t dir_load_misses;   /* layers tried, directory absent */
 	atomic_uint_fast64_t dir_evictions;     /* listings dropped by the budget */
+	atomic_uint_fast64_t udba_reloads;      /* listings a lower change dropped */
 	atomic_uint_fast64_t *layer_lookups;    /* per layer: names found there */
 	uint64_t mount_time_ns;                 /* CLOCK_MONOTONIC at mount */
 };

@@ -17,6 +17,7 @@
 #include "dirfd_cache.h"
 #include "fileattr.h"
 #include "layers.h"
+#include "udba.h"
 #include "whiteout.h"
 
 static int slot_fill(struct lfs *fs, struct node *dir, const char *name,
@@ -75,6 +76,7 @@ int slot_open(struct lfs *fs, struct node *dir, const char *name,
 	if (r < 0)
 		return r;
 	dir_wrlock(dir);
+	udba_revalidate_locked(fs, dir);
 	r = slot_fill(fs, dir, name, s);
 	if (r < 0) {
 		dir_unlock(dir);

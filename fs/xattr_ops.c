@@ -182,7 +182,9 @@ static ssize_t visible_names(struct node *n, struct real_file *rf,
 		}
 	}
 	ssize_t keep = drop_names(list, len, xp_is_private);
-	node_set_flag(n, keep == 0 ? N_NOXATTR : N_HASXATTR);
+	/* Not for a lower file that may change behind the mount (udba.h). */
+	if (!rf->fs->opt->udba_reval || lfs_is_upper(rf->fs, node_layer(n)))
+		node_set_flag(n, keep == 0 ? N_NOXATTR : N_HASXATTR);
 	/* The change's own forgetting may have come before this. */
 	if (__atomic_load_n(&xattr_generation, __ATOMIC_ACQUIRE) != gen)
 		node_clear_flag(n, N_NOXATTR | N_HASXATTR);

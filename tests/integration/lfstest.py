@@ -31,6 +31,9 @@ LAYERTOOL = os.path.join(BUILD, "layertool")
 TMP_PREFIX = "lfstest-"
 # An optional wrapper for the daemon (valgrind in `make check-valgrind`).
 DAEMON_WRAPPER = os.environ.get("LFS_DAEMON_WRAPPER", "").split()
+# Options every mount of the run adds last (LFS_EXTRA_OPTS=udba=reval
+# runs the tests in that mode).
+EXTRA_OPTS = [o for o in os.environ.get("LFS_EXTRA_OPTS", "").split(",") if o]
 
 
 def is_root():
@@ -141,6 +144,7 @@ def start_layerfs(mnt, lower, upper=None, work=None, opts=(), extra=(),
         o.append("upperdir=" + upper)
         o.append("workdir=" + work)
     o.extend(opts)
+    o.extend(EXTRA_OPTS)
     args = DAEMON_WRAPPER + [LAYERFS, "-f", "-o", ",".join(o)] + list(extra) \
         + [mnt]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,

@@ -180,6 +180,36 @@ static void test_help_version_flags(void **state)
 	lfs_options_free(&o);
 }
 
+static void test_udba_and_its_timeout(void **state)
+{
+	(void)state;
+	struct lfs_options o;
+	char err[256];
+	assert_int_equal(parse(&o, err, "-o", "lowerdir=/a", "/m", NULL), 0);
+	assert_false(o.udba_reval);
+	assert_true(o.timeout > 1000);
+	lfs_options_free(&o);
+	/* reval brings the timeout down to a second, unless one is given
+	 * (before or after it). */
+	assert_int_equal(parse(&o, err, "-o", "lowerdir=/a,udba=reval", "/m",
+			       NULL), 0);
+	assert_true(o.udba_reval);
+	assert_true(o.timeout == 1.0);
+	lfs_options_free(&o);
+	assert_int_equal(parse(&o, err, "-o", "timeout=0,lowerdir=/a,udba=reval",
+			       "/m", NULL), 0);
+	assert_true(o.timeout == 0.0);
+	lfs_options_free(&o);
+	assert_int_equal(parse(&o, err, "-o", "lowerdir=/a,udba=reval,udba=none",
+			       "/m", NULL), 0);
+	assert_false(o.udba_reval);
+	lfs_options_free(&o);
+	assert_int_equal(parse(&o, err, "-o", "lowerdir=/a,udba=notify", "/m",
+			       NULL), -1);
+	assert_non_null(strstr(err, "udba= must be 'none' or 'reval'"));
+	lfs_options_free(&o);
+}
+
 static void test_idmap_parse(void **state)
 {
 	(void)state;
@@ -210,6 +240,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_help_version_flags),
 		cmocka_unit_test(test_idmap_parse),
+		cmocka_unit_test(test_udba_and_its_timeout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,130 @@
+/*
+ * Watching the lower layers under a listing (udba.h).
+ */
+#include "udba.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "dirfd_cache.h"
+#include "node.h"
+#include "stats.h"
+
+/* A directory as one layer holds it; mode 0 when it holds none. */
+struct stamp {
+	uint64_t dev, ino;
+	int64_t mtime_ns, ctime_ns;
+	uint32_t mode;
+};
+
+struct udba_stamps {
+	int64_t taken_ns; /* when the stamps were last found true */
+	int top, n;       /* layers top..top+n-1 */
+	struct stamp s[];
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t ts_ns(struct timespec t)
+{
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void take(struct lfs *fs, struct node *dir, int layer, struct stamp *s)
+{
+	struct stat st;
+	*s = (struct stamp){ 0 };
+	/* By name from the parent in that layer: a directory replaced
+	 * there is another inode, not the one a cached fd still holds. */
+	if (node_lstat(fs, dir, layer, &st) < 0)
+		return; /* absent, or unreachable: the same to a listing */
+	*s = (struct stamp){ .dev = st.st_dev, .ino = st.st_ino,
+			     .mtime_ns = ts_ns(st.st_mtim),
+			     .ctime_ns = ts_ns(st.st_ctim),
+			     .mode = st.st_mode };
+}
+
+struct udba_stamps *udba_stamp(struct lfs *fs, struct node *dir, int top,
+			       int end, int *err)
+{
+	*err = 0;
+	if (!fs->opt->udba_reval || end <= top)
+		return NULL;
+	struct udba_stamps *u =
+		malloc(sizeof(*u) + (size_t)(end - top) * sizeof(struct stamp));
+	if (!u) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	u->taken_ns = now_ns();
+	u->top = top;
+	u->n = end - top;
+	for (int l = top; l < end; l++) {
+		if (lfs_is_upper(fs, l))
+			u->s[l - top] = (struct stamp){ 0 };
+		else
+			take(fs, dir, l, &u->s[l - top]);
+	}
+	return u;
+}
+
+void udba_free(struct udba_stamps *s)
+{
+	free(s);
+}
+
+size_t udba_bytes(const struct udba_stamps *s)
+{
+	return s ? sizeof(*s) + (size_t)s->n * sizeof(struct stamp) : 0;
+}
+
+bool udba_due(struct lfs *fs, const struct dcache *dc)
+{
+	const struct udba_stamps *u = dc->udba;
+	return u && now_ns() - u->taken_ns >= (int64_t)(fs->timeout * 1e9);
+}
+
+static bool same(const struct stamp *a, const struct stamp *b)
+{
+	return a->mode == b->mode && a->ino == b->ino && a->dev == b->dev &&
+	       a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
+}
+
+void udba_revalidate_locked(struct lfs *fs, struct node *dir)
+{
+	struct dcache *dc = dir->dc;
+	if (!dc || !udba_due(fs, dc))
+		return;
+	struct udba_stamps *u = dc->udba;
+	bool changed = false, replaced = false;
+	for (int i = 0; i < u->n; i++) {
+		int l = u->top + i;
+		if (lfs_is_upper(fs, l))
+			continue;
+		struct stamp now;
+		take(fs, dir, l, &now);
+		if (same(&now, &u->s[i]))
+			continue;
+		changed = true;
+		/* Another directory at the path: fds cached for the old one
+		 * (this one's children's parent) must be opened again. */
+		replaced |= u->s[i].mode && (now.ino != u->s[i].ino ||
+					     now.dev != u->s[i].dev);
+	}
+	if (!changed) {
+		u->taken_ns = now_ns();
+		return;
+	}
+	if (replaced)
+		dirfd_cache_dir_removed();
+	lfs_stat_add(&fs->stats.udba_reloads, 1);
+	dcache_drop(fs, dir);
+}
