@@ -89,7 +89,9 @@ size_t udba_bytes(const struct udba_stamps *s)
 bool udba_due(struct lfs *fs, const struct dcache *dc)
 {
 	const struct udba_stamps *u = dc->udba;
-	return u && now_ns() - u->taken_ns >= (int64_t)(fs->timeout * 1e9);
+	/* In floating point: timeout= may be larger than int64_t holds in
+	 * nanoseconds. */
+	return u && (double)(now_ns() - u->taken_ns) >= fs->timeout * 1e9;
 }
 
 static bool same(const struct stamp *a, const struct stamp *b)

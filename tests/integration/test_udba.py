@@ -15,6 +15,12 @@ from lfstest import LayerfsTestCase, read
 from test_scale import read_stats
 
 
+def read_at(dfd, name):
+    fd = os.open(name, os.O_RDONLY, dir_fd=dfd)
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
+
+
 def write(path, data):
     with open(path, "w") as f:
         f.write(data)
@@ -104,6 +110,41 @@ class Udba(LayerfsTestCase):
         write(os.path.join(self.low, "d", "sub", "s2"), "s2\n")
         self.assertEqual(os.listdir(self.at("d", "sub")), ["s2"])
         self.assertEqual(read(self.at("d", "sub", "s2")), b"s2\n")
+
+    def test_kind_changed_and_back(self):
+        # While d is a symlink the kernel must not be told its inode is
+        # one (it would call the inode corrupt and refuse it for good:
+        # EIO, the hostile test's racer found it): the old node answers
+        # ESTALE, and d is usable again once it is back.
+        dfd = os.open(self.at("d"), os.O_DIRECTORY)
+        self.addCleanup(os.close, dfd)
+        low_d = os.path.join(self.low, "d")
+
+        def swap(to_link):
+            if to_link:
+                os.rename(low_d, low_d + ".real")
+                os.symlink("e", low_d)
+            else:
+                os.unlink(low_d)
+                os.rename(low_d + ".real", low_d)
+        swap(True)
+        with self.assertRaises(OSError) as cm:
+            os.fstat(dfd)
+        self.assertEqual(cm.exception.errno, errno.ESTALE)
+        swap(False)
+        os.fstat(dfd)
+        self.assertEqual(read_at(dfd, "a"), b"a\n")
+        # Looked up while a symlink, the name is another file's: the
+        # symlink gets a node of its own, and so does d when it is
+        # back; the descriptor held the old one, now stale, as a
+        # descriptor on an NFS directory removed on the server.
+        swap(True)
+        self.assertEqual(os.readlink(self.at("d")), "e")
+        swap(False)
+        self.assertEqual(read(self.at("d", "a")), b"a\n")
+        with self.assertRaises(OSError) as cm:
+            os.fstat(dfd)
+        self.assertIn(cm.exception.errno, (errno.ENOENT, errno.ESTALE))
 
     def test_changes_through_the_mount_see_the_new_lower(self):
         # A copy-up copies what the lower layer holds now.
