@@ -303,15 +303,11 @@ int dcache_load_under_parent(struct lfs *fs, struct node *dir,
 int dcache_acquire_read(struct lfs *fs, struct node *dir, struct dcache **out)
 {
 	dir_rdlock(dir);
-	if (dir->dc && udba_due(fs, dir->dc)) {
+	struct dcache *seen = dir->dc;
+	if (seen && udba_due(fs, seen) && udba_stale(fs, dir)) {
 		dir_unlock(dir);
 		dir_wrlock(dir);
-		udba_revalidate_locked(fs, dir);
-		/* Held for writing: fine for a reader, as below. */
-		if (dir->dc) {
-			*out = dir->dc;
-			return 0;
-		}
+		udba_drop_if(fs, dir, seen);
 		dir_unlock(dir);
 		dir_rdlock(dir);
 	}

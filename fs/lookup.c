@@ -15,6 +15,7 @@
 #include "index.h"
 #include "inode.h"
 #include "metacopy.h"
+#include "udba.h"
 #include "whiteout.h"
 #include "xattr_private.h"
 
@@ -255,10 +256,22 @@ int lookup_child(struct lfs *fs, struct node *dir, const char *name,
 		return -ENOENT;
 
 	struct dcache *dc;
+	bool rechecked = false;
+again:;
 	int r = dcache_acquire_read(fs, dir, &dc);
 	if (r < 0)
 		return r;
 	struct drec *rec = dcache_find(dc, name);
+	if ((!rec || !drec_visible(rec)) && !rechecked &&
+	    udba_stale(fs, dir)) {
+		/* udba=reval: the name may have come since (udba.h). */
+		dir_unlock(dir);
+		dir_wrlock(dir);
+		udba_drop_if(fs, dir, dc);
+		dir_unlock(dir);
+		rechecked = true;
+		goto again;
+	}
 	if (!rec || !drec_visible(rec)) {
 		dir_unlock(dir);
 		lfs_stat_add(&fs->stats.negative_lookups, 1);
@@ -313,9 +326,11 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	node_unref(fs, dir);
 	if (r == -ENOENT) {
 		/* A negative entry the kernel may cache: names only appear
-		 * through this mount, which tells the kernel itself. */
-		struct fuse_entry_param e = { .ino = 0,
-					      .entry_timeout = fs->timeout };
+		 * through this mount, which tells the kernel itself; with
+		 * udba=reval not, so that a new lower name shows at once. */
+		struct fuse_entry_param e = {
+			.ino = 0,
+			.entry_timeout = fs->opt->udba_reval ? 0 : fs->timeout };
 		fuse_reply_entry(req, &e);
 		return;
 	}

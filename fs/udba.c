@@ -4,6 +4,7 @@
 #include "udba.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -21,7 +22,9 @@ struct stamp {
 };
 
 struct udba_stamps {
-	int64_t taken_ns; /* when the stamps were last found true */
+	/* When the stamps were last found true: set under the directory's
+	 * read lock too (udba_stale). */
+	_Atomic int64_t taken_ns;
 	int top, n;       /* layers top..top+n-1 */
 	struct stamp s[];
 };
@@ -91,7 +94,8 @@ bool udba_due(struct lfs *fs, const struct dcache *dc)
 	const struct udba_stamps *u = dc->udba;
 	/* In floating point: timeout= may be larger than int64_t holds in
 	 * nanoseconds. */
-	return u && (double)(now_ns() - u->taken_ns) >= fs->timeout * 1e9;
+	return u && (double)(now_ns() - atomic_load(&u->taken_ns)) >=
+			    fs->timeout * 1e9;
 }
 
 static bool same(const struct stamp *a, const struct stamp *b)
@@ -100,12 +104,12 @@ static bool same(const struct stamp *a, const struct stamp *b)
 	       a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
 }
 
-void udba_revalidate_locked(struct lfs *fs, struct node *dir)
+bool udba_stale(struct lfs *fs, struct node *dir)
 {
 	struct dcache *dc = dir->dc;
-	if (!dc || !udba_due(fs, dc))
-		return;
-	struct udba_stamps *u = dc->udba;
+	struct udba_stamps *u = dc ? dc->udba : NULL;
+	if (!u)
+		return false;
 	bool changed = false, replaced = false;
 	for (int i = 0; i < u->n; i++) {
 		int l = u->top + i;
@@ -122,11 +126,24 @@ void udba_revalidate_locked(struct lfs *fs, struct node *dir)
 					     now.dev != u->s[i].dev);
 	}
 	if (!changed) {
-		u->taken_ns = now_ns();
-		return;
+		atomic_store(&u->taken_ns, now_ns());
+		return false;
 	}
 	if (replaced)
 		dirfd_cache_dir_removed();
+	return true;
+}
+
+void udba_drop_if(struct lfs *fs, struct node *dir, struct dcache *seen)
+{
+	if (dir->dc != seen)
+		return; /* read again (or dropped) meanwhile */
 	lfs_stat_add(&fs->stats.udba_reloads, 1);
 	dcache_drop(fs, dir);
+}
+
+void udba_revalidate_locked(struct lfs *fs, struct node *dir)
+{
+	if (dir->dc && udba_due(fs, dir->dc) && udba_stale(fs, dir))
+		udba_drop_if(fs, dir, dir->dc);
 }

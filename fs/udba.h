@@ -8,14 +8,20 @@
  * layer directly (a file added, edited, replaced or removed, a directory
  * made or a whiteout dropped in, in any layer) shows through the mount
  * once the kernel asks again, within `timeout=` seconds (1 by default
- * there), as with unionfs-fuse, which caches nothing.
+ * there, what unionfs-fuse's kernel caches keep), a new name at once.
  *
  * A directory's listing keeps a stamp of the directory in each lower
  * layer that may hold it (identity, mtime and ctime, or its absence),
  * taken before the layers are read; a listing older than the timeout is
- * stamped again when next used, and read again when a stamp moved.  A
+ * stamped again when next used (under the directory's read lock), and
+ * read again when a stamp moved; a name the listing lacks has it
+ * stamped at once, and the kernel keeps no negative entry.  A
  * node whose name the new listing gives to another file (another layer,
  * inode, type or merge range) is replaced at that name by a new one.
+ * A directory's mtime moves with each change of its entries; where the
+ * filesystem keeps coarse timestamps (before Linux 6.13's multigrain
+ * ones) a change made in the same clock tick as the stamp that saw the
+ * one before it shows only with the next change.
  * The upper layer belongs to the mount and is not watched, as kernel
  * overlayfs requires of it too; nor are the lower directories a rename
  * through the mount redirected a directory to.
@@ -44,6 +50,19 @@ size_t udba_bytes(const struct udba_stamps *s);
 /* Whether dir's listing is due for a check (the caller holds dir's lock
  * for reading or writing). */
 bool udba_due(struct lfs *fs, const struct dcache *dc);
+
+/*
+ * Whether a lower layer changed under dir's listing since it was read:
+ * stamps the directory again (the caller holds dir's lock, for reading
+ * is enough).  Asked when the listing is due, and for every name it
+ * lacks, whatever its age: new names show at once, as the kernel keeps
+ * no negative entry in this mode.
+ */
+bool udba_stale(struct lfs *fs, struct node *dir);
+
+/* Drops dir's listing, found stale as `seen`, unless it is another
+ * already.  The caller holds dir's lock for writing. */
+void udba_drop_if(struct lfs *fs, struct node *dir, struct dcache *seen);
 
 /* Checks dir's listing if due and drops it when a lower layer changed
  * under it.  The caller holds dir's lock for writing. */

@@ -178,6 +178,21 @@ class UdbaDefaultTimeout(LayerfsTestCase):
             time.sleep(0.1)
         self.assertEqual(read(os.path.join(d, "b")), b"b\n")
 
+    def test_new_name_found_at_once(self):
+        # No negative entry is cached, and a name the listing lacks has
+        # the directory stamped again at once: a file made in a lower
+        # layer can be opened right away, as with unionfs-fuse.
+        low = self.layer("low", {"d/a": "a\n"})
+        m = self.mount_rw([low], opts=("udba=reval",))
+        d = os.path.join(m.path, "d")
+        self.assertEqual(os.listdir(d), ["a"])
+        for i in range(20):
+            name = "n%d" % i
+            with self.assertRaises(FileNotFoundError):
+                os.stat(os.path.join(d, name))
+            write(os.path.join(low, "d", name), name)
+            self.assertEqual(read(os.path.join(d, name)), name.encode())
+
     def test_bad_value_refused(self):
         low = self.layer("low", {"f": "x"})
         up, work, mnt = self.mkdirs("up", "work", "mnt")
