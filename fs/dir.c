@@ -531,13 +531,7 @@ static void keep_orphan(struct lfs *fs, struct node *n)
 	if (!outlives_name(fs, n) ||
 	    __atomic_load_n(&n->ext->orphan_fd, __ATOMIC_ACQUIRE) >= 0)
 		return;
-	int fd = node_open(fs, n, node_layer(n), O_PATH);
-	int none = -1;
-	/* Two names of one inode may go at once: one fd is kept. */
-	if (fd >= 0 && !__atomic_compare_exchange_n(&n->ext->orphan_fd, &none,
-						   fd, false, __ATOMIC_RELEASE,
-						   __ATOMIC_RELAXED))
-		close(fd);
+	node_keep_orphan_fd(n, node_open(fs, n, node_layer(n), O_PATH));
 }
 
 int name_drop_prepare(struct lfs *fs, struct node *n)
@@ -591,16 +585,6 @@ int removed_dir_hold(struct lfs *fs, struct node *child)
 		return -1;
 	int fd = node_open(fs, child, node_layer(child), O_PATH | O_DIRECTORY);
 	return fd < 0 ? -1 : fd;
-}
-
-void removed_dir_orphan(struct node *child, int fd)
-{
-	int none = -1;
-	if (fd >= 0 && !__atomic_compare_exchange_n(&child->ext->orphan_fd,
-						    &none, fd, false,
-						    __ATOMIC_RELEASE,
-						    __ATOMIC_RELAXED))
-		close(fd);
 }
 
 void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -719,7 +703,7 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (r == 0) {
 		dcache_hide(s.dc, s.rec, s.below);
 		dcache_drop(fs, child);
-		removed_dir_orphan(child, keep_fd);
+		node_keep_orphan_fd(child, keep_fd);
 		node_unhash(fs, child);
 	} else if (keep_fd >= 0) {
 		close(keep_fd);

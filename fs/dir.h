@@ -55,13 +55,12 @@ void name_dropped(struct lfs *fs, struct node *n, struct node *dir,
  * reads nothing) keeps working, and a removed upper directory keeps
  * taking chmod and chown, as kernel overlayfs serves them.
  * removed_dir_hold, before the removal: an O_PATH fd on the directory
- * (-1 if none can be had); removed_dir_orphan, once it is removed, makes
- * it the node's way to the inode (node.c reaches an unhashed node
+ * (-1 if none can be had); node_keep_orphan_fd, once it is removed,
+ * makes it the node's way to the inode (node.c reaches an unhashed node
  * through it and shows it with no links), or closes it.  A lower one is
  * only looked at, never changed: a copy-up of what has no name fails.
  * The caller closes the fd when the removal fails.
  */
 int removed_dir_hold(struct lfs *fs, struct node *dir);
-void removed_dir_orphan(struct node *dir, int fd);
 
 #endif

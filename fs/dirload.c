@@ -304,7 +304,7 @@ int dcache_acquire_read(struct lfs *fs, struct node *dir, struct dcache **out)
 {
 	dir_rdlock(dir);
 	struct dcache *seen = dir->dc;
-	if (seen && udba_due(fs, seen) && udba_stale(fs, dir)) {
+	if (seen && seen->udba && udba_due(fs, seen) && udba_stale(fs, dir)) {
 		dir_unlock(dir);
 		dir_wrlock(dir);
 		udba_drop_if(fs, dir, seen);

@@ -52,7 +52,7 @@ int inode_stat(struct lfs *fs, struct node *n, struct stat *st)
 	 * the mount is another file, which a lookup gives a node of its own
 	 * (udba.h); the kernel would take this inode's new type for a
 	 * corrupt inode and refuse it for good (EIO). */
-	if ((st->st_mode & S_IFMT) != n->mode && fs->opt->udba_reval &&
+	if (fs->opt->udba_reval && (st->st_mode & S_IFMT) != n->mode &&
 	    !lfs_is_upper(fs, layer))
 		return -ESTALE;
 	if (node_flags(n) & N_METACOPY)

@@ -235,13 +235,8 @@ static bool still_named(struct lfs *fs, struct node *n, const struct drec *rec)
 static void keep_open_file(struct node *n)
 {
 	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
-	if (!e || __atomic_load_n(&e->open_files, __ATOMIC_RELAXED) == 0)
-		return;
-	int fd = file_dup_handle_fd(n), none = -1;
-	if (fd >= 0 && !__atomic_compare_exchange_n(&e->orphan_fd, &none, fd,
-						   false, __ATOMIC_RELEASE,
-						   __ATOMIC_RELAXED))
-		close(fd);
+	if (e && __atomic_load_n(&e->open_files, __ATOMIC_RELAXED) > 0)
+		node_keep_orphan_fd(n, file_dup_handle_fd(n));
 }
 
 int lookup_child(struct lfs *fs, struct node *dir, const char *name,
@@ -262,7 +257,7 @@ again:;
 	if (r < 0)
 		return r;
 	struct drec *rec = dcache_find(dc, name);
-	if ((!rec || !drec_visible(rec)) && !rechecked &&
+	if ((!rec || !drec_visible(rec)) && dc->udba && !rechecked &&
 	    udba_stale(fs, dir)) {
 		/* udba=reval: the name may have come since (udba.h). */
 		dir_unlock(dir);

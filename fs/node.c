@@ -550,6 +550,19 @@ void node_unhash(struct lfs *fs, struct node *n)
 	pthread_mutex_unlock(m);
 }
 
+void node_keep_orphan_fd(struct node *n, int fd)
+{
+	if (fd < 0)
+		return;
+	struct node_ext *e = node_ext(n);
+	int none = -1;
+	/* Two names of one inode may go at once: one fd is kept. */
+	if (!e || !__atomic_compare_exchange_n(&e->orphan_fd, &none, fd, false,
+					       __ATOMIC_RELEASE,
+					       __ATOMIC_RELAXED))
+		close(fd);
+}
+
 static void lock_two(struct node_table *t, uint32_t h1, uint32_t h2,
 		     pthread_mutex_t **a, pthread_mutex_t **b)
 {

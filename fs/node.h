@@ -197,6 +197,9 @@ void node_forget(struct lfs *fs, struct node *n, uint64_t count);
 
 /* Detaches (parent, name) from the table: after unlink or rmdir. */
 void node_unhash(struct lfs *fs, struct node *n);
+/* Takes fd (-1: none) as the way to n's inode once n has lost its name
+ * (ext->orphan_fd), or closes it when one was kept first. */
+void node_keep_orphan_fd(struct node *n, int fd);
 /* Moves a node to a new (parent, name); the caller holds ns_lock
  * exclusively when n is a directory. */
 int node_move(struct lfs *fs, struct node *n, struct node *newparent,

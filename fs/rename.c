@@ -497,7 +497,7 @@ static int rename_locked(struct lfs *fs, struct rename_ctx *c)
 		}
 	} else {
 		if (c->dst && node_is_dir(c->dst))
-			removed_dir_orphan(c->dst, dir_fd);
+			node_keep_orphan_fd(c->dst, dir_fd);
 		if (c->dst)
 			name_dropped(fs, c->dst, c->ddir, c->newname);
 		node_move(fs, c->src, c->ddir, c->newname);
