@@ -228,6 +228,8 @@ static int load(struct lfs *fs, struct node *dir, bool parent_held,
 	/* A rename changes a directory's parent, name, end and redirect
 	 * holding the parents' locks and ns_lock, not dir's own lock: they
 	 * are read under ns_lock, the redirect as a copy. */
+	if (fs->opt->udba_reval)
+		node_clear_flag(dir, N_RELOAD); /* end is read below */
 	pthread_rwlock_rdlock(&fs->ns_lock);
 	int top = node_layer(dir);
 	int end = (node_flags(dir) & N_ROOT) ? fs->nlayers : dir->end;
@@ -284,6 +286,8 @@ static int load(struct lfs *fs, struct node *dir, bool parent_held,
 	lfs_stat_add(&fs->stats.dir_loads, 1);
 	if (dc->nchain > 1)
 		node_set_flag(dir, N_MERGED);
+	else if (fs->opt->udba_reval && !redirected)
+		node_clear_flag(dir, N_MERGED); /* its lower part went */
 	dcache_attach(dir, dc);
 	*out = dc;
 	return 0;
@@ -304,7 +308,7 @@ int dcache_acquire_read(struct lfs *fs, struct node *dir, struct dcache **out)
 {
 	dir_rdlock(dir);
 	struct dcache *seen = dir->dc;
-	if (seen && seen->udba && udba_due(fs, seen) && udba_stale(fs, dir)) {
+	if (seen && seen->udba && udba_outdated(fs, dir, seen)) {
 		dir_unlock(dir);
 		dir_wrlock(dir);
 		udba_drop_if(fs, dir, seen);

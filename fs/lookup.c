@@ -239,6 +239,17 @@ static void keep_open_file(struct node *n)
 		node_keep_orphan_fd(n, file_dup_handle_fd(n));
 }
 
+void lookup_forget_vanished(struct lfs *fs, struct node *dir,
+			    const char *name)
+{
+	struct node *n = node_find(fs, dir, name);
+	if (!n)
+		return;
+	keep_open_file(n);
+	node_unhash(fs, n);
+	node_unref(fs, n);
+}
+
 int lookup_child(struct lfs *fs, struct node *dir, const char *name,
 		 struct node **out, struct stat *st)
 {
@@ -283,6 +294,9 @@ again:;
 		node_unref(fs, n);
 		n = NULL;
 	}
+	if (n)
+		udba_follow_range(fs, n, copy.end);
+	bool watched = dc->udba != NULL;
 	if (!n) {
 		r = node_from_rec(fs, dir, &copy, name, &n, st);
 		dir_unlock(dir);
@@ -291,6 +305,15 @@ again:;
 		r = inode_stat(fs, n, st);
 		if (r < 0)
 			node_unref(fs, n);
+	}
+	if ((r == -ENOENT || r == -ESTALE) && watched && !rechecked) {
+		/* udba=reval: the listing names a file that is gone, or of
+		 * another kind now: it is out of date, however young. */
+		dir_wrlock(dir);
+		udba_drop_if(fs, dir, dc);
+		dir_unlock(dir);
+		rechecked = true;
+		goto again;
 	}
 	if (r < 0)
 		return r;

@@ -52,6 +52,9 @@ enum node_flag {
 	N_PROT_KNOWN = 1 << 19,
 	N_PROT_IMMUTABLE = 1 << 20,
 	N_PROT_APPEND = 1 << 21,
+	/* Directory (udba=reval): its merge range moved since its listing
+	 * was read, which must be read again (udba_follow_range). */
+	N_RELOAD = 1 << 22,
 };
 
 struct dcache;

@@ -166,7 +166,9 @@ static int copy_up_tree(struct lfs *fs, struct node *d)
 		 * behind by a failure hides nothing either: not an error. */
 		whiteout_drop_all(fd);
 		dcache_drop(fs, d);
+		pthread_rwlock_wrlock(&fs->ns_lock); /* dirload.c reads end */
 		d->end = (uint16_t)(fs->upper + 1);
+		pthread_rwlock_unlock(&fs->ns_lock);
 		node_clear_flag(d, N_MERGED);
 		dir_unlock(d);
 	}

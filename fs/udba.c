@@ -81,6 +81,14 @@ struct udba_stamps *udba_stamp(struct lfs *fs, struct node *dir, int top,
 
 void udba_free(struct udba_stamps *s)
 {
+	if (!s)
+		return;
+	/* A directory it watched may have been replaced in a lower layer
+	 * since it was last stamped, unnoticed (the listing dropped before
+	 * it was due): the next listing would be read from the new one and
+	 * its names looked up through fds cached on the old one.  Those fds
+	 * are opened again (as for a removed directory's). */
+	dirfd_cache_dir_removed();
 	free(s);
 }
 
@@ -142,8 +150,35 @@ void udba_drop_if(struct lfs *fs, struct node *dir, struct dcache *seen)
 	dcache_drop(fs, dir);
 }
 
+bool udba_outdated(struct lfs *fs, struct node *dir, const struct dcache *dc)
+{
+	return (node_flags(dir) & N_RELOAD) ||
+	       (udba_due(fs, dc) && udba_stale(fs, dir));
+}
+
 void udba_revalidate_locked(struct lfs *fs, struct node *dir)
 {
-	if (dir->dc && udba_due(fs, dir->dc) && udba_stale(fs, dir))
+	if (dir->dc && dir->dc->udba && udba_outdated(fs, dir, dir->dc))
 		udba_drop_if(fs, dir, dir->dc);
+}
+
+void udba_follow_range(struct lfs *fs, struct node *n, uint16_t end)
+{
+	if (!fs->opt->udba_reval || !node_is_dir(n) ||
+	    !lfs_is_upper(fs, node_layer(n)) ||
+	    (node_flags(n) & (N_REDIRECT | N_ROOT)))
+		return;
+	/* end is read and written under ns_lock (dirload.c reads it so). */
+	pthread_rwlock_rdlock(&fs->ns_lock);
+	bool moved = n->end != end;
+	pthread_rwlock_unlock(&fs->ns_lock);
+	if (!moved)
+		return;
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	if (n->end != end) {
+		n->end = end;
+		/* After end: a load that clears the flag reads the new one. */
+		node_set_flag(n, N_RELOAD);
+	}
+	pthread_rwlock_unlock(&fs->ns_lock);
 }

@@ -44,6 +44,8 @@ struct udba_stamps;
  */
 struct udba_stamps *udba_stamp(struct lfs *fs, struct node *dir, int top,
 			       int end, int *err);
+/* A listing's stamps go with it: the directory fds cached for what they
+ * watched are opened again before next use (dirfd_cache.h). */
 void udba_free(struct udba_stamps *s);
 size_t udba_bytes(const struct udba_stamps *s);
 
@@ -64,8 +66,28 @@ bool udba_stale(struct lfs *fs, struct node *dir);
  * already.  The caller holds dir's lock for writing. */
 void udba_drop_if(struct lfs *fs, struct node *dir, struct dcache *seen);
 
+/* Whether dir's listing dc must be read again: its merge range moved,
+ * or it is due and a lower layer changed under it.  For a listing with
+ * stamps (udba=reval); the caller holds dir's lock, for reading is
+ * enough. */
+bool udba_outdated(struct lfs *fs, struct node *dir, const struct dcache *dc);
+
 /* Checks dir's listing if due and drops it when a lower layer changed
  * under it.  The caller holds dir's lock for writing. */
 void udba_revalidate_locked(struct lfs *fs, struct node *dir);
+
+/*
+ * An upper directory's merge range follows its parent's listing, which
+ * gives the layer where the merge of its name ends (`end`): a lower
+ * layer may gain a directory of that name (a directory made through the
+ * mount where no layer had one then merges with it, as the layers on
+ * disk say) or lose it, and a whiteout may come between.  A lower
+ * directory's node is replaced instead (lookup.c), as another file; an
+ * upper one is the mount's own file, kept, and only its listing is read
+ * again.  A redirected directory merges with the lower directories its
+ * redirect names, not with those at its name.  The caller holds the
+ * parent's lock (for reading is enough).
+ */
+void udba_follow_range(struct lfs *fs, struct node *n, uint16_t end);
 
 #endif

@@ -17,6 +17,7 @@
 #include "dirfd_cache.h"
 #include "fileattr.h"
 #include "layers.h"
+#include "lookup.h"
 #include "udba.h"
 #include "whiteout.h"
 
@@ -30,6 +31,8 @@ static int slot_fill(struct lfs *fs, struct node *dir, const char *name,
 	s->visible = s->rec && drec_visible(s->rec);
 	s->wh_upper = s->rec && !s->visible && (s->rec->flags & R_WH_UPPER);
 	s->below = s->rec && (s->rec->flags & R_BELOW);
+	if (!s->visible && s->dc->udba)
+		lookup_forget_vanished(fs, dir, name);
 	/* From the thread's cache: creates and removes come in runs in one
 	 * directory (untar, rm -rf), each one openat saved. */
 	s->pfd = dirfd_acquire(fs, dir, fs->upper);

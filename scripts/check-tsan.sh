@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds layerfs with ThreadSanitizer into build-tsan and runs the
-# concurrency, stress and namespace tests (several processes on one mount, so the daemon's
-# worker threads race for real) on that build.  Any data race or lock
+# concurrency, stress, namespace and udba tests (several processes or
+# threads on one mount, so the daemon's worker threads race for real) on
+# that build.  Any data race or lock
 # order report from a daemon fails the run.  TESTS= chooses modules.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +24,7 @@ status=0
 # A failing test fails the run too, not only a report (the status is
 # run.py's, not that of the tail that shortens its output).
 out=$(mktemp)
-for m in ${TESTS:-concurrency stress namespace}; do
+for m in ${TESTS:-concurrency stress namespace udba}; do
 	python3 tests/integration/run.py --timeout 1200 --only "$m" >"$out"
 	rc=$?
 	grep -E '^(FAIL|ERROR)' "$out"

@@ -7,7 +7,11 @@ rest of the suite tests.
 
 import errno
 import os
+import random
 import shutil
+import stat
+import sys
+import threading
 import time
 
 import lfstest
@@ -204,6 +208,199 @@ class UdbaDefaultTimeout(LayerfsTestCase):
         self.assertEqual(len(err.splitlines()), 1, err)
         self.assertIn("udba= must be 'none' or 'reval'", err)
         self.assertIsNone(lfstest.mounted_fstype(mnt))
+
+
+class UdbaUnderChange(LayerfsTestCase):
+    """Threads change the lower layers directly while others use the
+    mount, copy-ups and whiteouts included; the daemon must answer every
+    request (errors only those a local filesystem changed under its
+    user gives: a name gone, or of another kind), and once the changes
+    stop the mount must show what kernel overlayfs shows of the same
+    layers, the mount's upper layer read as the top one.
+
+    LFS_UDBA_RACE_SECONDS sets how long the threads run (default 5),
+    LFS_SEED replays a run."""
+
+    DIRS = ["d0", "d1", "d2"]
+    NAMES = ["f0", "f1", "f2", "f3", "f4", "s"]
+    # What a union whose lower layers change under it may answer.
+    EXPECTED = {errno.ENOENT, errno.ESTALE, errno.ENOTDIR, errno.EISDIR,
+                errno.EEXIST, errno.ENOTEMPTY}
+
+    def setUp(self):
+        super().setUp()
+        self.require_root()  # 0/0 whiteouts, trusted.* and the oracle
+        if not lfstest.kernel_overlay_available():
+            self.skipTest("kernel overlayfs is not available")
+        spec = {}
+        for d in self.DIRS:
+            for n in self.NAMES[:3]:
+                spec["%s/%s" % (d, n)] = "low %s/%s\n" % (d, n)
+        self.low = self.layer("low", spec)
+        self.top = self.layer("top", {"%s/f3" % d: "top\n"
+                                      for d in self.DIRS})
+        seed = int(os.environ.get("LFS_SEED", str(int(time.time()))))
+        sys.stderr.write("seed %d (replay with LFS_SEED=%d)\n" % (seed, seed))
+        self.seed = seed
+        self.errors = []
+        self.lock = threading.Lock()
+
+    def pick(self, rnd):
+        return rnd.choice(self.DIRS), rnd.choice(self.NAMES)
+
+    def change_lower(self, rnd, stop):
+        """One thread's changes to the layers, as a user editing the
+        host's directories would make them (their own errors are of no
+        interest)."""
+        while not stop.is_set():
+            layer = rnd.choice((self.low, self.top))
+            d, n = self.pick(rnd)
+            p = os.path.join(layer, d, n)
+            op = rnd.randrange(9)
+            try:
+                if op == 0:
+                    write(p, "edit %d\n" % rnd.randrange(1000))
+                elif op == 1:
+                    tmp = os.path.join(layer, d, ".tmp%d" % rnd.randrange(99))
+                    write(tmp, "renamed %d\n" % rnd.randrange(1000))
+                    os.rename(tmp, p)
+                elif op == 2:
+                    os.unlink(p)
+                elif op == 3:
+                    os.mkdir(p)
+                    write(os.path.join(p, "in"), "in\n")
+                elif op == 4:
+                    shutil.rmtree(p)
+                elif op == 5 and layer == self.top:
+                    os.mknod(p, stat.S_IFCHR, os.makedev(0, 0))
+                elif op == 6 and layer == self.top:
+                    dpath = os.path.join(layer, d)
+                    if rnd.randrange(2):
+                        os.setxattr(dpath, "trusted.overlay.opaque", b"y")
+                    else:
+                        os.removexattr(dpath, "trusted.overlay.opaque")
+                elif op == 7:
+                    shutil.rmtree(os.path.join(layer, d))
+                    os.mkdir(os.path.join(layer, d))
+                elif op == 8:
+                    os.makedirs(os.path.join(layer, d), exist_ok=True)
+            except OSError:
+                pass
+
+    def use_mount(self, rnd, stop):
+        mnt = self.m.path
+        while not stop.is_set():
+            d, n = self.pick(rnd)
+            p = os.path.join(mnt, d, n)
+            op = rnd.randrange(10)
+            try:
+                if op == 0:
+                    os.listdir(os.path.join(mnt, d))
+                elif op == 1:
+                    os.lstat(p)
+                elif op == 2:
+                    read(p)
+                elif op == 3:
+                    with open(p, "a") as f:  # a copy-up
+                        f.write("appended\n")
+                elif op == 4:
+                    fd = os.open(os.path.join(mnt, d, "m%d" %
+                                              rnd.randrange(4)),
+                                 os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                    os.close(fd)
+                elif op == 5:
+                    os.unlink(p)
+                elif op == 6:
+                    os.mkdir(p)
+                elif op == 7:
+                    for _ in os.walk(os.path.join(mnt, d)):
+                        pass
+                elif op == 8:
+                    os.chmod(p, rnd.choice((0o600, 0o644, 0o755)))
+                elif op == 9:
+                    d2, n2 = self.pick(rnd)
+                    os.rename(p, os.path.join(mnt, d2, n2))
+            except OSError as e:
+                if e.errno not in self.EXPECTED:
+                    with self.lock:
+                        self.errors.append("op %d on %s: %s" % (op, p, e))
+            except Exception as e:  # noqa: BLE001 - reported, not hidden
+                with self.lock:
+                    self.errors.append("op %d on %s: %r" % (op, p, e))
+
+    def mount_for_race(self, timeout):
+        # The kernel's whiteout format, so that the upper layer is one
+        # kernel overlayfs reads too.
+        self.m = self.mount_rw([self.top, self.low], opts=(
+            "udba=reval", "whiteout=overlay",
+            # Copy-ups and renames in a form kernel overlayfs reads
+            # (layerfs's own marks for metadata-only copies and
+            # redirected directories are not the kernel's).
+            "metacopy=off", "redirect_dir=off") + timeout)
+
+    def test_mount_survives_and_converges(self):
+        self.mount_for_race(("timeout=0",))
+        self.race_and_compare(settle=0)
+
+    def test_converges_within_the_timeout(self):
+        # The default second: listings checked once due, the kernel's
+        # entries and attributes kept meanwhile.
+        self.mount_for_race(())
+        self.race_and_compare(settle=1.5)
+
+    def race_and_compare(self, settle):
+        seconds = float(os.environ.get("LFS_UDBA_RACE_SECONDS", "5"))
+        stop = threading.Event()
+        threads = [threading.Thread(target=self.change_lower,
+                                    args=(random.Random(self.seed + i), stop))
+                   for i in range(2)]
+        threads += [threading.Thread(target=self.use_mount,
+                                     args=(random.Random(self.seed + 10 + i),
+                                           stop))
+                    for i in range(3)]
+        for t in threads:
+            t.start()
+        time.sleep(seconds)
+        stop.set()
+        for t in threads:
+            t.join(60)
+            self.assertFalse(t.is_alive(), "a thread hung on the mount")
+        if self.m.proc.poll() is not None:
+            self.fail("the daemon died: %s" % self.m.stderr())
+        self.assertEqual(self.errors[:10], [])
+        time.sleep(settle)
+        kmnt = self.kernel_overlay([self.m.upper, self.top, self.low],
+                                   "oracle", upper=False)
+        want = lfstest.snapshot(kmnt)
+        got = lfstest.snapshot(self.m.path)
+        diff = {k: (got.get(k), want.get(k))
+                for k in set(got) | set(want) if got.get(k) != want.get(k)}
+        self.assertEqual(diff, {}, "the mount and kernel overlayfs differ "
+                         "(mount, kernel); the layers there, top first:\n" +
+                         self.describe_layers(sorted(diff)[:3]))
+
+    def describe_layers(self, paths):
+        """What each layer holds along paths, to tell the two views'
+        difference from the layers' own."""
+        out = []
+        for rel in paths:
+            parts = rel.split(os.sep)
+            for i in range(1, len(parts) + 1):
+                sub = os.path.join(*parts[:i])
+                for name, root in (("upper", self.m.upper),
+                                   ("top", self.top), ("low", self.low)):
+                    p = os.path.join(root, sub)
+                    try:
+                        st = os.lstat(p)
+                    except OSError as e:
+                        out.append("%s %s: %s" % (name, sub, e.strerror))
+                        continue
+                    what = stat.filemode(st.st_mode)
+                    if stat.S_ISDIR(st.st_mode):
+                        what += " %s %s" % (sorted(os.listdir(p)), {
+                            a: os.getxattr(p, a) for a in os.listxattr(p)})
+                    out.append("%s %s: %s" % (name, sub, what))
+        return "\n".join(out)
 
 
 if __name__ == "__main__":
