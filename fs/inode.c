@@ -13,6 +13,7 @@
 #include "index.h"
 #include "metacopy.h"
 #include "override.h"
+#include "udba.h"
 
 void inode_present(struct lfs *fs, struct node *n, struct stat *st)
 {
@@ -48,13 +49,9 @@ int inode_stat(struct lfs *fs, struct node *n, struct stat *st)
 	int r = node_lstat(fs, n, layer, st);
 	if (r < 0)
 		return r;
-	/* udba=reval: a lower file that became another kind of file behind
-	 * the mount is another file, which a lookup gives a node of its own
-	 * (udba.h); the kernel would take this inode's new type for a
-	 * corrupt inode and refuse it for good (EIO). */
-	if (fs->opt->udba_reval && (st->st_mode & S_IFMT) != n->mode &&
-	    !lfs_is_upper(fs, layer))
-		return -ESTALE;
+	r = udba_check_stat(fs, layer, n->mode, st);
+	if (r < 0)
+		return r;
 	if (node_flags(n) & N_METACOPY)
 		st->st_blocks = metacopy_data_blocks(fs, n, st->st_blocks);
 	inode_present(fs, n, st);

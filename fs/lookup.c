@@ -162,6 +162,8 @@ static int node_from_rec(struct lfs *fs, struct node *dir,
 		r = read_upper_marks(fs, dir, fresh, name);
 	if (r == 0)
 		r = node_lstat(fs, fresh, rec->layer, st);
+	if (r == 0)
+		r = udba_check_stat(fs, rec->layer, 0, st);
 	if (r < 0) {
 		node_discard(fresh);
 		return r;

@@ -30,6 +30,7 @@
 #define LFS_UDBA_H
 
 #include <stdbool.h>
+#include <sys/stat.h>
 
 #include "dcache.h"
 #include "layerfs.h"
@@ -65,6 +66,19 @@ bool udba_stale(struct lfs *fs, struct node *dir);
 /* Drops dir's listing, found stale as `seen`, unless it is another
  * already.  The caller holds dir's lock for writing. */
 void udba_drop_if(struct lfs *fs, struct node *dir, struct dcache *seen);
+
+/*
+ * What a stat of a node's file in `layer` says of the node once lower
+ * layers may change behind the mount: 0 it stands; -ENOENT its name was
+ * whited out since the listing was read (a 0/0 device now, which the
+ * mount must never show as a file); -ESTALE it is another kind of file
+ * now, which a lookup gives a node of its own (the kernel would take
+ * this inode's new type for a corrupt inode and refuse it for good:
+ * EIO).  mode is the node's type, 0 for a node being made.  Always 0
+ * without udba=reval, and for the upper layer.
+ */
+int udba_check_stat(struct lfs *fs, int layer, mode_t mode,
+		    const struct stat *st);
 
 /* Whether dir's listing dc must be read again: its merge range moved,
  * or it is due and a lower layer changed under it.  For a listing with
