@@ -296,9 +296,9 @@ again:;
 		node_unref(fs, n);
 		n = NULL;
 	}
-	if (n)
+	bool watched = dc->udba != NULL; /* udba=reval */
+	if (n && watched)
 		udba_follow_range(fs, n, copy.end);
-	bool watched = dc->udba != NULL;
 	if (!n) {
 		r = node_from_rec(fs, dir, &copy, name, &n, st);
 		dir_unlock(dir);

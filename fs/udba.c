@@ -13,7 +13,6 @@
 #include "dirfd_cache.h"
 #include "node.h"
 #include "stats.h"
-#include "whiteout.h"
 
 /* A directory as one layer holds it; mode 0 when it holds none. */
 struct stamp {
@@ -149,18 +148,6 @@ void udba_drop_if(struct lfs *fs, struct node *dir, struct dcache *seen)
 		return; /* read again (or dropped) meanwhile */
 	lfs_stat_add(&fs->stats.udba_reloads, 1);
 	dcache_drop(fs, dir);
-}
-
-int udba_check_stat(struct lfs *fs, int layer, mode_t mode,
-		    const struct stat *st)
-{
-	if (!fs->opt->udba_reval || lfs_is_upper(fs, layer))
-		return 0;
-	if (wh_is_overlay_whiteout(st))
-		return -ENOENT;
-	if (mode && (st->st_mode & S_IFMT) != mode)
-		return -ESTALE;
-	return 0;
 }
 
 bool udba_outdated(struct lfs *fs, struct node *dir, const struct dcache *dc)

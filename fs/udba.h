@@ -29,11 +29,13 @@
 #ifndef LFS_UDBA_H
 #define LFS_UDBA_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 
 #include "dcache.h"
 #include "layerfs.h"
+#include "whiteout.h"
 
 struct node;
 struct udba_stamps;
@@ -75,10 +77,20 @@ void udba_drop_if(struct lfs *fs, struct node *dir, struct dcache *seen);
  * now, which a lookup gives a node of its own (the kernel would take
  * this inode's new type for a corrupt inode and refuse it for good:
  * EIO).  mode is the node's type, 0 for a node being made.  Always 0
- * without udba=reval, and for the upper layer.
+ * without udba=reval, and for the upper layer.  Inline: every GETATTR
+ * and lookup asks, and by default pays one branch.
  */
-int udba_check_stat(struct lfs *fs, int layer, mode_t mode,
-		    const struct stat *st);
+static inline int udba_check_stat(struct lfs *fs, int layer, mode_t mode,
+				  const struct stat *st)
+{
+	if (!fs->opt->udba_reval || lfs_is_upper(fs, layer))
+		return 0;
+	if (wh_is_overlay_whiteout(st))
+		return -ENOENT;
+	if (mode && (st->st_mode & S_IFMT) != mode)
+		return -ESTALE;
+	return 0;
+}
 
 /* Whether dir's listing dc must be read again: its merge range moved,
  * or it is due and a lower layer changed under it.  For a listing with

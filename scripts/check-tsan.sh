@@ -2,8 +2,8 @@
 # Builds layerfs with ThreadSanitizer into build-tsan and runs the
 # concurrency, stress, namespace and udba tests (several processes or
 # threads on one mount, so the daemon's worker threads race for real) on
-# that build.  Any data race or lock
-# order report from a daemon fails the run.  TESTS= chooses modules.
+# that build.  Any data race or lock order report from a daemon fails the
+# run.  TESTS= chooses modules.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"

@@ -64,7 +64,8 @@ user.containers.override_stat xattr of the upper files, and the
 writeback cache, as rootless mounts without id ranges have them),
 with `passthrough=0`
 (no FUSE passthrough: the kernel's writeback cache, as rootless mounts
-have; every other seed with `udba=reval` too, lower layers watched), with `metacopy=0,redirect_dir=off` (data copied on the first
+have; every other seed with `udba=reval` too, lower layers watched),
+with `metacopy=0,redirect_dir=off` (data copied on the first
 metadata change, a renamed directory's whole subtree copied up), with
 `index=off` against the kernel with `index=off` too (a copy-up breaks a
 lower hard link on both), rootless (the daemon root of a user namespace
