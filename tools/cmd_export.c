@@ -46,7 +46,7 @@ static const char export_help[] =
 	"                       with: lower names of hard links copied up\n"
 	"                       through its index become links of the copy\n"
 	"  --reproducible       sorted entries, times clamped to\n"
-	"                       $SOURCE_DATE_EPOCH (0 when unset), no atimes:\n"
+	"                       $SOURCE_DATE_EPOCH (0 when unset):\n"
 	"                       the same tree gives the same digest\n"
 	"  --compress MODE      none, gzip or zstd (default: from the name,\n"
 	"                       .gz/.tgz or .zst, else none)\n"

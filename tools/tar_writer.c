@@ -120,9 +120,14 @@ int tw_open(int fd, const struct tw_opts *o, struct tar_writer **out,
 			r = -ENOMEM;
 	}
 	if (r == 0) {
-		/* pax_restricted: plain ustar headers unless an entry needs
-		 * more (long names, xattrs, big ids, sub-second times). */
-		archive_write_set_format_pax_restricted(w->tar);
+		/* pax (interchange): a plain ustar header unless an entry
+		 * needs a record (long or non-ASCII names, big ids, xattrs,
+		 * an mtime with nanoseconds or outside ustar's range).  Not
+		 * pax_restricted: that writes a sub-second mtime only when
+		 * some other record already needs an extended header, so a
+		 * plain file or directory lost its nanoseconds and a file
+		 * with an xattr kept them. */
+		archive_write_set_format_pax(w->tar);
 		/* xattrs as SCHILY.xattr records only, which GNU tar, Go's
 		 * archive/tar and the container tools read; libarchive would
 		 * add LIBARCHIVE.xattr copies that GNU tar warns about. */
@@ -350,11 +355,11 @@ int tw_add(struct tar_writer *w, const char *path, int dirfd,
 	archive_entry_set_perm(e, perm);
 	archive_entry_set_uid(e, uid);
 	archive_entry_set_gid(e, gid);
+	/* No atime: in the pax format it would give every entry an
+	 * extended header, for a time that only says when export (or
+	 * something else) last read the file; container tools leave it
+	 * out of layers too. */
 	set_time(w, e, st);
-	if (!w->o.reproducible) {
-		archive_entry_set_atime(e, st->st_atim.tv_sec,
-					st->st_atim.tv_nsec);
-	}
 	const char *first = NULL;
 	/* Names sharing an inode share it in the layer too, metadata-only
 	 * copies included (layerfs links them through its index). */

@@ -4,10 +4,12 @@
  * links kept as hard links; whiteouts and opaque markers as the OCI
  * spec's `.wh.` entries.  The uncompressed stream is hashed as it is
  * written (the diff ID), and so is the compressed one (the blob digest).
+ * Modification times keep their nanoseconds; atimes and ctimes are never
+ * stored.
  *
  * With `reproducible`, times are clamped to `clamp` and nothing that
- * depends on the writing machine or moment (atime, ctime, owner names,
- * gzip timestamps) is stored.
+ * depends on the writing machine or moment (owner names, gzip
+ * timestamps) is stored.
  */
 #ifndef LT_TAR_WRITER_H
 #define LT_TAR_WRITER_H

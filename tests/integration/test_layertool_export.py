@@ -520,6 +520,34 @@ class TestExportFormat(ExportTestBase):
         self.assertNotEqual(lt.sha256_file(plain[0]),
                             lt.sha256_file(plain[1]))
 
+    def test_subsecond_times_survive_export_and_import(self):
+        # Entries that need no pax record for anything else (a plain
+        # file, a directory, a symlink, a fifo, hard links) keep their
+        # nanoseconds too: a commit must not round every time it writes
+        # down to the second.
+        up = self.layer("upper", {
+            "d/": None,
+            "d/plain": "p",
+            "d/xattr": "x",
+            "d/link": ("symlink", "plain"),
+            "d/fifo": ("fifo",),
+            "d/h1": "h",
+            "d/h2": ("hardlink", "d/h1"),
+        })
+        os.setxattr(os.path.join(up, "d", "xattr"), "user.k", b"v")
+        for i, name in enumerate(["plain", "xattr", "link", "fifo", "h1",
+                                  ""]):
+            ns = 1600000000 * 10**9 + 123456789 + i * 1000
+            os.utime(os.path.join(up, "d", name), ns=(ns, ns),
+                     follow_symlinks=False)
+        out = self.path("out.tar")
+        self.export([up, out])
+        img = self.path("img")
+        r = lt.run_layertool(["import", out, img])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        got = lfstest.snapshot(lt.image_layers(img)[0], times=True)
+        self.assertEqual(got, lfstest.snapshot(up, times=True))
+
     def test_compressed_and_stdout(self):
         up = self.upper_tree()
         ref = self.path("ref.tar")
