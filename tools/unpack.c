@@ -548,6 +548,19 @@ static bool bad_whiteout_name(const char *last)
 	return wh_classify_name(last, NULL) == WH_INTERNAL;
 }
 
+/*
+ * Whether the member's uid and gid are ids a file can have.  A pax
+ * record holds any decimal number, and uid_t is 32 bits: 2^32 would
+ * wrap to 0 (a root-owned file), a negative id to a huge one, and
+ * (uid_t)-1 tells chown to leave the owner as it is (the importer's).
+ */
+static bool owner_in_range(struct archive_entry *e)
+{
+	la_int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
+	return uid >= 0 && uid < (la_int64_t)(uid_t)-1 && gid >= 0 &&
+	       gid < (la_int64_t)(gid_t)-1;
+}
+
 static int apply_root(struct unpacker *u, struct archive_entry *e,
 		      char *err, size_t errlen)
 {
@@ -588,6 +601,13 @@ int unpacker_entry(struct unpacker *u, struct archive *a,
 		return fail(err, errlen, -EINVAL, "entry '%s' %s",
 			    disp(raw ? raw : ""), ep_reason(v));
 	u->counts.entries++;
+	if (!owner_in_range(e))
+		return fail(err, errlen, -EINVAL,
+			    "entry '%s' has owner %lld:%lld, outside the range "
+			    "of user and group ids",
+			    disp(path[0] ? path : "."),
+			    (long long)archive_entry_uid(e),
+			    (long long)archive_entry_gid(e));
 	if (!path[0])
 		return apply_root(u, e, err, errlen);
 

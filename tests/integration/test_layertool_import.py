@@ -387,6 +387,22 @@ class TestImportRefused(ImportTestBase):
         self.hostile([("etc/", "dir", None), ("etc/.wh..", "file", b"")],
                      "whiteout")
 
+    def test_owner_outside_the_id_range(self):
+        # A pax uid/gid of 2^32 used to wrap to 0 (a root-owned file),
+        # -5 to 4294967291, and 4294967295 (chown's "leave it") left the
+        # importer's owner; GNU tar refuses such a member too.
+        for ids in (("4294967296", "0"), ("0", "4294967297"),
+                    ("-5", "0"), ("4294967295", "0")):
+            with self.subTest(ids=ids):
+                t = self.path("ids.tar")
+                with tarfile.open(t, "w", format=tarfile.PAX_FORMAT) as tf:
+                    ok = tarfile.TarInfo("ok")
+                    tf.addfile(ok)
+                    ti = tarfile.TarInfo("f")
+                    ti.pax_headers = {"uid": ids[0], "gid": ids[1]}
+                    tf.addfile(ti)
+                self.refused(t, "'f'", "owner", ids[0] + ":" + ids[1])
+
     def test_not_an_archive(self):
         with open(self.path("junk"), "wb") as f:
             f.write(b"this is not an archive\n" * 100)
