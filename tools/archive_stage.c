@@ -58,7 +58,7 @@ int archive_scan(int fd, struct archive_kind *kind, char *err, size_t errlen)
 		int hr = archive_read_next_header(a, &e);
 		if (hr == ARCHIVE_EOF)
 			break;
-		if (hr < ARCHIVE_WARN) {
+		if (!layer_header_usable(hr)) {
 			r = any ? read_fail(a, err, errlen)
 				: (snprintf(err, errlen,
 					    "not a tar archive: %s",
@@ -244,7 +244,7 @@ int archive_stage(int fd, int dirfd, char *err, size_t errlen)
 		int hr = archive_read_next_header(a, &e);
 		if (hr == ARCHIVE_EOF)
 			break;
-		if (hr < ARCHIVE_WARN) {
+		if (!layer_header_usable(hr)) {
 			r = read_fail(a, err, errlen);
 			break;
 		}

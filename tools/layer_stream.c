@@ -37,6 +37,11 @@ static void support_filters(struct archive *a)
 	archive_read_support_filter_lz4(a);
 }
 
+bool layer_header_usable(int r)
+{
+	return r == ARCHIVE_OK || r == ARCHIVE_WARN;
+}
+
 struct archive *layer_archive_reader(void)
 {
 	struct archive *a = archive_read_new();
@@ -145,7 +150,7 @@ int layer_unpack(int fd, enum digest_algo blob_algo,
 		r = -EINVAL;
 		goto out;
 	}
-	if (hr < ARCHIVE_WARN) {
+	if (!layer_header_usable(hr)) {
 		r = archive_fail(s->outer, err, errlen, "not a layer archive");
 		goto out;
 	}
@@ -162,7 +167,7 @@ int layer_unpack(int fd, enum digest_algo blob_algo,
 		hr = archive_read_next_header(tar, &e);
 		if (hr == ARCHIVE_EOF)
 			break;
-		if (hr < ARCHIVE_WARN) {
+		if (!layer_header_usable(hr)) {
 			r = archive_fail(tar, err, errlen,
 					 "corrupt or truncated archive");
 			goto out;

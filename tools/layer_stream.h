@@ -8,6 +8,7 @@
 #ifndef LT_LAYER_STREAM_H
 #define LT_LAYER_STREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,15 @@ int layer_unpack(int fd, enum digest_algo blob_algo,
 		 const struct unpack_opts *o, struct progress *p,
 		 struct layer_digests *out, struct unpack_counts *counts,
 		 char *err, size_t errlen);
+
+/*
+ * Whether an answer of archive_read_next_header gives an entry to use:
+ * ARCHIVE_OK, or ARCHIVE_WARN (a name that did not convert, say).  Not
+ * ARCHIVE_RETRY, a damaged header libarchive skipped, which comes with
+ * an empty entry: it is greater than ARCHIVE_WARN, so a test of "r <
+ * ARCHIVE_WARN" takes it for an entry.
+ */
+bool layer_header_usable(int r);
 
 /* Opens a libarchive reader for any compression of a tar, or, with
  * raw_ok, of any single stream.  For the image archive readers. */

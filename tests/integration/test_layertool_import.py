@@ -318,6 +318,27 @@ class TestImportRefused(ImportTestBase):
             f.truncate(os.path.getsize(arch) - 7000)
         self.refused(arch)
 
+    def damage_second_header(self, path):
+        """Breaks the header checksum of the second member of an
+        uncompressed tar (libarchive then skips to the next header it
+        can read, answering ARCHIVE_RETRY)."""
+        with tarfile.open(path) as t:
+            second = t.getmembers()[1].offset
+        with open(path, "r+b") as f:
+            f.seek(second + 148)
+            f.write(b"0000000\0")
+
+    def test_damaged_header(self):
+        base, top = self.base_and_top()
+        layer = self.path("damaged.tar")
+        shutil.copy(base, layer)
+        self.damage_second_header(layer)
+        self.refused(layer, "corrupt", "Damaged tar archive")
+        arch = lt.docker_archive(self.tmp, self.path("saved.tar"),
+                                 [base, top])
+        self.damage_second_header(arch)
+        self.refused(arch, "corrupt", "Damaged tar archive")
+
     def hostile(self, members, *words, extra=()):
         t = lt.hostile_tar(self.path("evil.tar"), members)
         return self.refused(t, *words, extra=extra)
