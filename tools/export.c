@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "entry_path.h"
 #include "fsutil.h"
 #include "index_links.h"
 #include "lf_common.h"
@@ -379,6 +380,18 @@ static int upper_markers(struct exp *ex, int dfd, const char *path,
 			continue;
 		char wh[NAME_MAX + 1];
 		r = wh_dotwh_name(wh, sizeof(wh), whs[i].target);
+		if (r < 0) {
+			/* A 0/0 device can white out a name of up to 255
+			 * bytes; ".wh." and more than 251 fit in no name. */
+			char shown[160];
+			ep_shorten(whs[i].target, shown, sizeof(shown));
+			snprintf(ex->err, ex->errlen,
+				 "'/%s%s%s' is whited out, but a .wh. entry "
+				 "for a name of %zu bytes would be too long "
+				 "(at most %d)",
+				 path, path[0] ? "/" : "", shown,
+				 strlen(whs[i].target), NAME_MAX - WH_PREFIX_LEN);
+		}
 		if (r == 0)
 			r = add_marker(ex, path, wh, &whs[i].st);
 		ex->c->whiteouts++;

@@ -548,6 +548,20 @@ class TestExportFormat(ExportTestBase):
         got = lfstest.snapshot(lt.image_layers(img)[0], times=True)
         self.assertEqual(got, lfstest.snapshot(up, times=True))
 
+    def test_whiteout_of_a_long_name_is_named(self):
+        # An overlay-format upper can white out a name of 252 to 255
+        # bytes; ".wh." and such a name do not fit in one name: the
+        # error names the whiteout, not just the upper directory.
+        long = "n" * 253
+        up = self.layer("upper", {"d/ok": "ok", "d/" + long: ("whiteout",)})
+        out = self.path("out.tar")
+        r = self.export([up, out], code=2)
+        err = r.stderr.decode()
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertIn("/d/nnnn", err)
+        self.assertIn("too long", err)
+        self.assertFalse(os.path.exists(out))
+
     def test_compressed_and_stdout(self):
         up = self.upper_tree()
         ref = self.path("ref.tar")
