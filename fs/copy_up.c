@@ -164,9 +164,11 @@ int mark_parent_impure(struct lfs *fs, struct node *parent, int pfd)
 
 /* Puts the staged copy at parent/name in the upper layer and mirrors
  * the change in the parent's listing: workdir/work/tmp is renamed there,
- * or, when tmp is NULL, the unnamed file staged_fd is linked there. */
+ * or, when tmp is NULL, the unnamed file staged_fd is linked there.
+ * The node gains new_flags and loses cleared as it moves up. */
 static int publish(struct lfs *fs, struct node *n, const char *tmp,
-		   int staged_fd, int parent_fd, unsigned new_flags)
+		   int staged_fd, int parent_fd, unsigned new_flags,
+		   unsigned cleared)
 {
 	struct node *parent = n->parent;
 	char name[NAME_MAX + 1];
@@ -190,6 +192,8 @@ static int publish(struct lfs *fs, struct node *n, const char *tmp,
 		return r;
 	}
 	node_set_flag(n, new_flags);
+	if (cleared)
+		node_clear_flag(n, cleared);
 	node_set_layer(n, fs->upper);
 	if (parent->dc) {
 		struct drec *rec = dcache_find(parent->dc, name);
@@ -301,7 +305,7 @@ static int copy_up_dir_node(struct lfs *fs, struct node *n, int pfd,
 	if (dfd >= 0)
 		close(dfd);
 	if (r == 0)
-		r = publish(fs, n, tmp, -1, pfd, flags);
+		r = publish(fs, n, tmp, -1, pfd, flags, 0);
 	if (r < 0) {
 		unlinkat(fs->work_fd, tmp, AT_REMOVEDIR);
 		return r;
@@ -377,7 +381,7 @@ static int copy_up_special(struct lfs *fs, struct node *n, int pfd,
 	bool breaks = r == 0 && breaks_hard_link(fs, st) &&
 		      fstatat(fs->work_fd, tmp, &up, AT_SYMLINK_NOFOLLOW) == 0;
 	if (r == 0)
-		r = publish(fs, n, tmp, -1, pfd, flags);
+		r = publish(fs, n, tmp, -1, pfd, flags, 0);
 	if (r < 0) {
 		unlinkat(fs->work_fd, tmp, 0);
 		return r;
@@ -394,9 +398,11 @@ static int copy_up_special(struct lfs *fs, struct node *n, int pfd,
  * opened for reading, or -1 when neither its data nor its xattrs are
  * wanted.  Returns the staged fd (caller closes) or -errno.
  */
-static int stage_regular(struct lfs *fs, int src, const struct stat *st,
-			 const char *tmp, int pfd, bool meta_only,
-			 struct attr_plan *plan)
+/* src: the file copied, data: where its data is read (src itself, or
+ * below a kernel metadata-only copy). */
+static int stage_regular(struct lfs *fs, int src, int data,
+			 const struct stat *st, const char *tmp, int pfd,
+			 bool meta_only, struct attr_plan *plan)
 {
 	/* Created with its permission bits (bookkeeping runs with umask 0,
 	 * creds.c), which saves a chmod; set-id and sticky bits are set
@@ -414,7 +420,7 @@ static int stage_regular(struct lfs *fs, int src, const struct stat *st,
 	if (meta_only)
 		r = ftruncate(dfd, st->st_size) < 0 ? -errno : 0;
 	else
-		r = copy_file_data(fs, src, dfd, (uint64_t)st->st_size);
+		r = copy_file_data(fs, data, dfd, (uint64_t)st->st_size);
 	if (r == 0)
 		r = copy_attrs(fs, src, dfd, st, false, plan);
 	if (r < 0) {
@@ -503,6 +509,17 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 		st.st_size = 0;
 	}
 	bool no_data = meta_only || kind == CU_TRUNC;
+	/* A metadata-only copy of the kernel's in a lower layer: its data
+	 * is further down (metacopy.h), and where it is is known already. */
+	bool lower_meta = (node_flags(n) & N_METACOPY) != 0;
+	int data = src;
+	if (lower_meta && !no_data && src >= 0) {
+		data = metacopy_open_data(fs, n, O_RDONLY | O_NOATIME);
+		if (data < 0) {
+			close(src);
+			return data;
+		}
+	}
 	bool indexed = index_wanted(fs, &st);
 	/*
 	 * Staged as an unnamed file in the parent's own upper directory
@@ -523,7 +540,9 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	}
 	index_key(key, sizeof(key), st.st_dev, st.st_ino);
 
-	int dfd = stage_regular(fs, src, &st, tmp, pfd, no_data, &plan);
+	int dfd = stage_regular(fs, src, data, &st, tmp, pfd, no_data, &plan);
+	if (data != src)
+		close(data);
 	if (dfd < 0) {
 		if (src >= 0)
 			close(src);
@@ -538,8 +557,9 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 		flags |= N_ORIGIN_SET;
 	if (meta_only) {
 		/* Empty: the data is at the file's own path below
-		 * (metacopy.c); an index entry, with several names, has its
-		 * path written out. */
+		 * (metacopy.c), a kernel metacopy's too (the search for the
+		 * data follows it down); an index entry, with several names,
+		 * has its path written out. */
 		datapath = metacopy_own_path(fs, n);
 		r = datapath ? xp_set_string(dfd, XATTR_LFS_METACOPY,
 					     indexed ? datapath : "")
@@ -568,12 +588,16 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 				free(e->datapath);
 				e->datapath = datapath;
 				datapath = NULL;
-				/* The data is what was just read. */
-				__atomic_store_n(&e->data_layer, layer,
+				/* The data is what was just read, unless that
+				 * was a kernel metacopy: searched for again,
+				 * from the upper copy down (its blocks stay). */
+				__atomic_store_n(&e->data_layer,
+						 lower_meta ? -1 : layer,
 						 __ATOMIC_RELAXED);
-				__atomic_store_n(&e->data_blocks,
-						 (int64_t)st.st_blocks,
-						 __ATOMIC_RELAXED);
+				if (!lower_meta)
+					__atomic_store_n(&e->data_blocks,
+							 (int64_t)st.st_blocks,
+							 __ATOMIC_RELAXED);
 			}
 			if (indexed)
 				snprintf(e->index_key, sizeof(e->index_key),
@@ -582,7 +606,10 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	}
 	if (r == 0)
 		r = publish(fs, n, tmp, dfd, pfd,
-			    flags | (indexed ? N_HLINK : 0));
+			    flags | (indexed ? N_HLINK : 0),
+			    /* a kernel metacopy copied with its data,
+			     * or truncated: an ordinary file now */
+			    lower_meta && !meta_only ? N_METACOPY : 0);
 	struct stat up;
 	if (r == 0 && breaks && fstat(dfd, &up) == 0)
 		take_upper_ino(fs, n, up.st_ino);
@@ -804,7 +831,7 @@ static int link_from_index(struct lfs *fs, struct node *n, int pfd)
 	int lfd = fileattr_lift(fs->index_fd, n->ext->index_key, &lifted);
 	int r = linkat(fs->index_fd, n->ext->index_key, fs->work_fd, tmp, 0) < 0
 			? -errno
-			: publish(fs, n, tmp, -1, pfd, 0);
+			: publish(fs, n, tmp, -1, pfd, 0, 0);
 	if (r < 0)
 		unlinkat(fs->work_fd, tmp, 0); /* (none if linkat failed) */
 	fileattr_restore(lfd, lifted);

@@ -32,7 +32,9 @@ enum drec_flag {
 	R_BELOW = 1 << 2,    /* a layer under the upper one shows this name */
 	R_MERGED = 1 << 3,   /* a directory found in more than one layer */
 	R_WH_UPPER = 1 << 4, /* hidden by a whiteout stored in the upper layer */
-	R_CHECK = 1 << 5,    /* upper entry of an impure dir: read its xattrs */
+	/* Entry of an impure directory: an upper one has marks to read, a
+	 * lower regular file may be a kernel metacopy (metacopy.h). */
+	R_CHECK = 1 << 5,
 	R_LCLOSED = 1 << 6,  /* layers below the upper stopped this name */
 };
 

@@ -279,6 +279,10 @@ int index_attach(struct lfs *fs, struct node *n, const struct stat *lower)
 					 __ATOMIC_RELAXED);
 			node_set_flag(n, N_METACOPY);
 		}
+	} else {
+		/* Its data is the entry's, whatever the lower file was (a
+		 * kernel metacopy: metacopy_probe_lower). */
+		node_clear_flag(n, N_METACOPY);
 	}
 	node_set_flag(n, N_IDX_ALIAS | N_HLINK | (marks & N_ORIGIN_SET));
 	node_set_layer(n, fs->upper);

@@ -164,6 +164,9 @@ static int node_from_rec(struct lfs *fs, struct node *dir,
 		r = node_lstat(fs, fresh, rec->layer, st);
 	if (r == 0)
 		r = udba_check_stat(fs, rec->layer, 0, st);
+	if (r == 0 && !lfs_is_upper(fs, rec->layer) &&
+	    metacopy_lower_suspect(rec->flags & R_CHECK, st))
+		r = metacopy_probe_lower(fs, dir, fresh, name, rec->layer);
 	if (r < 0) {
 		node_discard(fresh);
 		return r;

@@ -42,7 +42,7 @@ static int merge_entry(struct merge_pass *p, const char *name, size_t len,
 		r->flags = is_dir ? 0 : R_CLOSED;
 		if (!p->is_upper)
 			r->flags |= R_BELOW | (is_dir ? 0 : R_LCLOSED);
-		else if (p->impure)
+		if (p->impure && (p->is_upper || dtype == DT_REG))
 			r->flags |= R_CHECK;
 		dc->nvisible++;
 		return 0;

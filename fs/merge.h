@@ -27,7 +27,9 @@ struct merge_pass {
 	struct dcache *dc;
 	int layer;
 	bool is_upper;
-	bool impure;  /* set by the caller: the upper dir is marked impure */
+	/* Set by the caller: the directory is marked impure, by layerfs in
+	 * the upper layer, by kernel overlayfs in a lower one. */
+	bool impure;
 	bool opaque;  /* `.wh..wh..opq` seen in this layer */
 	/* This layer's whiteout targets, NUL-separated, applied at the end. */
 	char *wh;

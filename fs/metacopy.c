@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,132 @@ char *metacopy_own_path(struct lfs *fs, struct node *n)
 	return abs;
 }
 
+/*
+ * Kernel overlayfs's own metadata-only copies (its metacopy=on), met
+ * where a layer it wrote is a lower layer of this mount: the upper
+ * directory of a kernel mount stacked as an image layer, or a
+ * containers-storage layer made with metacopy.  Such a file holds the
+ * metadata, its size included, and no data: the data is in the layers
+ * below, at the file's own path or at the one its `overlay.redirect`
+ * names (absolute from the layer's root, or another name in the same
+ * directory); a chain of them may lead down several layers.  Read as it
+ * stands, the file would show as zeros or nothing.  As the kernel does,
+ * only trusted.* marks are believed (only a privileged writer makes
+ * them), and user.* ones with `userxattr`; whatever they name is looked
+ * up beneath the layers' roots, never outside them.
+ */
+#define KMETA_TRUSTED "trusted.overlay.metacopy"
+#define KMETA_USER "user.overlay.metacopy"
+#define KREDIRECT_TRUSTED "trusted.overlay.redirect"
+#define KREDIRECT_USER "user.overlay.redirect"
+
+static ssize_t get_xattr(const char *path, bool follow, const char *name,
+			 void *buf, size_t size)
+{
+	return follow ? getxattr(path, name, buf, size)
+		      : lgetxattr(path, name, buf, size);
+}
+
+/* 1 when the file at path carries the kernel's metacopy mark, with its
+ * redirect (or NULL) in *redirect; 0 when not; -errno.  follow: path is
+ * a descriptor's /proc link, to be followed to the file. */
+static int kernel_metacopy_at(struct lfs *fs, const char *path, bool follow,
+			      char **redirect)
+{
+	bool user = fs->opt->userxattr;
+	*redirect = NULL;
+	if (get_xattr(path, follow, KMETA_TRUSTED, NULL, 0) < 0 &&
+	    (!user || get_xattr(path, follow, KMETA_USER, NULL, 0) < 0))
+		return 0;
+	const char *names[2] = { KREDIRECT_TRUSTED,
+				 user ? KREDIRECT_USER : NULL };
+	for (int i = 0; i < 2 && names[i]; i++) {
+		char buf[PATH_MAX];
+		ssize_t len = get_xattr(path, follow, names[i], buf,
+					sizeof(buf) - 1);
+		if (len < 0 && errno == ENODATA)
+			continue;
+		if (len <= 0)
+			return -EIO; /* empty, longer than a path, unreadable */
+		buf[len] = 0;
+		*redirect = strdup(buf);
+		return *redirect ? 1 : -ENOMEM;
+	}
+	return 1;
+}
+
+static bool bad_component(const char *c, size_t len)
+{
+	return len == 0 || (len == 1 && c[0] == '.') ||
+	       (len == 2 && c[0] == '.' && c[1] == '.');
+}
+
+/* The data path a kernel redirect leads to from the file at path
+ * ("/a/f"): an absolute one as it is, a relative one (a name) in the
+ * same directory.  NULL for a malformed one (a component "." or "..",
+ * a relative one with a slash). */
+static char *kernel_redirect_path(const char *path, const char *redirect)
+{
+	if (redirect[0] != '/') {
+		if (strchr(redirect, '/') ||
+		    bad_component(redirect, strlen(redirect)))
+			return NULL;
+		const char *slash = strrchr(path, '/');
+		size_t keep = slash ? (size_t)(slash - path) : 0;
+		char *out = malloc(keep + strlen(redirect) + 2);
+		if (out)
+			sprintf(out, "%.*s/%s", (int)keep, path, redirect);
+		return out;
+	}
+	for (const char *c = redirect; *c;) {
+		while (*c == '/')
+			c++;
+		size_t len = strcspn(c, "/");
+		if (*c && bad_component(c, len))
+			return NULL;
+		c += len;
+	}
+	return strdup(redirect);
+}
+
+bool metacopy_lower_suspect(bool dir_impure, const struct stat *st)
+{
+	/* The kernel marks a directory impure when it copies an entry up
+	 * into it (with an origin), and a metacopy file has no data
+	 * blocks: a file of an impure directory, or one whose blocks
+	 * cannot hold its size (an xattr block of ext4 may count). */
+	return S_ISREG(st->st_mode) && st->st_size > 0 &&
+	       (dir_impure || (uint64_t)st->st_blocks * 512 <
+				      (uint64_t)st->st_size);
+}
+
+int metacopy_probe_lower(struct lfs *fs, struct node *dir, struct node *n,
+			 const char *name, int layer)
+{
+	int pfd = node_open(fs, dir, layer, O_PATH | O_DIRECTORY);
+	if (pfd < 0)
+		return pfd;
+	char proc[64 + NAME_MAX];
+	xp_proc_path(proc, sizeof(proc), pfd, name);
+	char *redirect = NULL;
+	int r = kernel_metacopy_at(fs, proc, false, &redirect);
+	close(pfd);
+	free(redirect); /* followed by the search for the data */
+	if (r <= 0)
+		return r;
+	/* Its own path: the search for the data starts at the file itself
+	 * and follows it down (metacopy_open_data), as it does for a copy
+	 * of it made through this mount, whose mark keeps that path. */
+	struct node_ext *e = node_ext(n);
+	char *path = e ? metacopy_own_path(fs, n) : NULL;
+	if (!path)
+		return -ENOMEM;
+	free(e->datapath);
+	e->datapath = path;
+	node_set_flag(n, N_METACOPY);
+	return 0;
+}
+
 static int open_data_in(struct lfs *fs, int layer, const char *path,
 			int flags)
 {
@@ -75,15 +202,51 @@ int metacopy_open_data(struct lfs *fs, struct node *n, int flags)
 		if (fd != -ENOENT && fd != -ENOTDIR)
 			return fd;
 	}
-	int first = lfs_has_upper(fs) ? fs->upper + 1 : 0;
-	for (int l = first; l < fs->nlayers; l++) {
+	/* Below the upper copy of a copy made through this mount; from the
+	 * file itself for one of the kernel's in a lower layer, which the
+	 * loop steps over like any other on the way. */
+	int layer = node_layer(n);
+	char *moved = NULL; /* the path a kernel redirect on the way gave */
+	for (int l = lfs_is_upper(fs, layer) ? layer + 1 : layer;
+	     l < fs->nlayers; l++) {
 		int fd = open_data_in(fs, l, path, flags);
 		if (fd == -ENOENT || fd == -ENOTDIR)
 			continue;
-		if (fd >= 0)
-			__atomic_store_n(&e->data_layer, l, __ATOMIC_RELAXED);
-		return fd;
+		char *redirect = NULL;
+		int k = 0;
+		if (fd >= 0) {
+			/* A kernel metacopy file on the way holds no data
+			 * either: the search goes on below it. */
+			char proc[64];
+			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+			k = kernel_metacopy_at(fs, proc, true, &redirect);
+		}
+		if (k == 0) {
+			/* Found where the recorded path leads: kept. */
+			if (fd >= 0 && !moved)
+				__atomic_store_n(&e->data_layer, l,
+						 __ATOMIC_RELAXED);
+			free(moved);
+			return fd;
+		}
+		close(fd);
+		if (k < 0) {
+			free(moved);
+			return k;
+		}
+		if (!redirect)
+			continue;
+		char *next = kernel_redirect_path(path, redirect);
+		free(redirect);
+		free(moved);
+		if (!next)
+			return -EIO;
+		moved = next;
+		path = moved;
+		while (*path == '/')
+			path++;
 	}
+	free(moved);
 	return -ENOENT;
 }
 

@@ -5,6 +5,8 @@
 #ifndef LFS_METACOPY_H
 #define LFS_METACOPY_H
 
+#include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "layerfs.h"
@@ -25,7 +27,19 @@ int metacopy_pin(struct node *n, int dirfd, const char *name);
  * longer a metacopy node (never between a pin's check and write). */
 int metacopy_drop_mark(struct node *n, int fd);
 
-/* Opens the lower file holding the data of a metacopy node. */
+/* A regular file of a lower layer that may be a metadata-only copy
+ * made by kernel overlayfs (metacopy.c): its directory there is marked
+ * impure, or its blocks cannot hold its size. */
+bool metacopy_lower_suspect(bool dir_impure, const struct stat *st);
+/* Reads the kernel's marks of such a file, dir's entry name in layer:
+ * when it is one, n becomes a metacopy node whose data is below that
+ * layer.  0 (a metacopy or not) or -errno. */
+int metacopy_probe_lower(struct lfs *fs, struct node *dir, struct node *n,
+			 const char *name, int layer);
+
+/* Opens the lower file holding the data of a metacopy node: the first
+ * file at its data path below its own layer that is not itself one of
+ * the kernel's metadata-only copies. */
 int metacopy_open_data(struct lfs *fs, struct node *n, int flags);
 /* st_blocks of that data (the blocks the file really uses), or fallback
  * when it cannot be reached. */

@@ -8,6 +8,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "metacopy.h"
+
 /* One table for the mount, keyed by node address, under one mutex: it
  * is held for a lookup, never across a system call that opens. */
 enum { NBUCKETS = 4096 };
@@ -100,8 +102,10 @@ int shared_fd_get(struct lfs *fs, struct node *n, struct shared_fd **out)
 	pthread_mutex_unlock(&table_lock);
 
 	/* Lower layers never change: an fd, once open, serves every
-	 * request. */
-	int fd = node_open_noatime(fs, n, node_layer(n), O_RDONLY);
+	 * request.  A kernel metadata-only copy's data is below it. */
+	int fd = (node_flags(n) & N_METACOPY)
+			 ? metacopy_open_data(fs, n, O_RDONLY | O_NOATIME)
+			 : node_open_noatime(fs, n, node_layer(n), O_RDONLY);
 	if (fd < 0)
 		return fd;
 	struct shared_fd *fresh = calloc(1, sizeof(*fresh));

@@ -46,9 +46,12 @@ bool xp_list_has(const char *list, ssize_t len, const char *name)
 	return false;
 }
 
+/* Kernel overlayfs's mark of a directory it copied entries up into. */
+#define XATTR_TRUSTED_OVL_IMPURE "trusted.overlay.impure"
+#define XATTR_USER_OVL_IMPURE "user.overlay.impure"
+
 int xp_dir_marks(struct lfs *fs, int dirfd, bool is_upper, bool *impure)
 {
-	(void)fs;
 	*impure = false;
 	char list[4096];
 	ssize_t len = flistxattr(dirfd, list, sizeof(list));
@@ -57,7 +60,10 @@ int xp_dir_marks(struct lfs *fs, int dirfd, bool is_upper, bool *impure)
 			return wh_fd_has_opaque_xattr(dirfd) > 0;
 		return 0;
 	}
-	if (is_upper && xp_list_has(list, len, XATTR_LFS_IMPURE))
+	if (is_upper ? xp_list_has(list, len, XATTR_LFS_IMPURE)
+		     : xp_list_has(list, len, XATTR_TRUSTED_OVL_IMPURE) ||
+			       (fs->opt->userxattr &&
+				xp_list_has(list, len, XATTR_USER_OVL_IMPURE)))
 		*impure = true;
 	if (!xp_list_has(list, len, XATTR_TRUSTED_OVL_OPAQUE) &&
 	    !xp_list_has(list, len, XATTR_USER_OVL_OPAQUE) &&

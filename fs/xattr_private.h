@@ -34,8 +34,10 @@ bool xp_is_private(const char *name);
 
 /*
  * Marks of an open directory: returns 1 when it is opaque (overlay-style
- * xattr), 0 when not.  For the upper layer, *impure tells whether the
- * impure mark is set.  One listxattr in the common case.
+ * xattr), 0 when not.  *impure tells whether the impure mark is set:
+ * layerfs's in the upper layer, kernel overlayfs's in a lower one (its
+ * entries may be the kernel's metadata-only copies, metacopy.h).  One
+ * listxattr in the common case.
  */
 int xp_dir_marks(struct lfs *fs, int dirfd, bool is_upper, bool *impure);
 

@@ -172,7 +172,9 @@ class Hostile(LayerfsTestCase):
     def test_planted_marks_in_lower_layers_are_ignored(self):
         # layerfs's own marks (metacopy, redirect, origin) are trusted only
         # in the upper layer; planted in a lower layer they must not make
-        # it read the host's files.
+        # it read the host's files.  The kernel's metacopy mark on a file
+        # with data of its own is no metacopy either (test_overlay_layers
+        # has the files that can be one).
         low = self.layer("low", {"meta": "own data\n", "redir/own": "o\n"})
         for name, value in (("user.layerfs.metacopy", b"/etc/shadow"),
                             ("user.layerfs.origin", b"/etc/shadow"),

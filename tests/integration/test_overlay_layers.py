@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Layers written by kernel overlayfs, stacked below a layerfs mount.
+
+The upper directory of a kernel overlayfs mount made with metacopy=on
+(containers-storage's default on some distributions) holds
+metadata-only copies: files with the metadata, size included, and no
+data, whose data is in the layers below, at their own path or at the one
+their `trusted.overlay.redirect` names after a rename.  Stacked as a
+lower layer of layerfs, such a layer must read as kernel overlayfs reads
+it, never as empty files, through every way a file is read: opened,
+copied up with its data, copied up as metadata only and read again after
+a remount, and served without handles on a read-only mount.
+"""
+
+import errno
+import os
+import stat
+import unittest
+
+import lfstest
+import overlay_util as ovl
+from lfstest import LayerfsTestCase, read, snapshot
+
+BIG = os.urandom(200 * 1024)
+SPARSE_AT = 512 * 1024
+
+
+class KernelMetacopyLayers(LayerfsTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.require_root()
+        if not lfstest.kernel_overlay_available():
+            self.skipTest("needs kernel overlayfs")
+        self.base = self.layer("base", {"small": "small\n",
+                                        "d/f": "in d\n",
+                                        "m": "moved later\n",
+                                        "keep": "untouched\n"})
+        with open(os.path.join(self.base, "big"), "wb") as f:
+            f.write(BIG)
+        with open(os.path.join(self.base, "sparse"), "wb") as f:
+            f.truncate(2 * SPARSE_AT)
+            f.seek(SPARSE_AT)
+            f.write(b"data in the middle")
+        # Layer k1: the kernel's metadata-only copies of the base, with
+        # a relative redirect (renamed in its directory) and an absolute
+        # one (moved to another directory).
+        self.k1 = self.kernel_changes([self.base], "k1", self.change_k1)
+        # Layer k2 over k1: copies of copies, one renamed again, so that
+        # the data is two layers and two redirects down.
+        self.k2 = self.kernel_changes([self.k1, self.base], "k2",
+                                      self.change_k2)
+        self.layers = [self.k2, self.k1, self.base]
+
+    def kernel_changes(self, lower, name, change):
+        upper, work, mnt = self.mkdirs(name, name + "-w", name + "-m")
+        ovl.mount_overlay(mnt, lower, upper, work,
+                          "metacopy=on,redirect_dir=on")
+        try:
+            change(mnt)
+        finally:
+            ovl.umount(mnt)
+        return upper
+
+    @staticmethod
+    def change_k1(mnt):
+        os.chmod(os.path.join(mnt, "big"), 0o600)
+        os.chmod(os.path.join(mnt, "small"), 0o640)
+        os.chmod(os.path.join(mnt, "sparse"), 0o600)
+        os.chown(os.path.join(mnt, "d/f"), 5, 5)
+        os.rename(os.path.join(mnt, "d/f"), os.path.join(mnt, "d/g"))
+        os.chmod(os.path.join(mnt, "m"), 0o604)
+        os.rename(os.path.join(mnt, "m"), os.path.join(mnt, "d/m2"))
+
+    @staticmethod
+    def change_k2(mnt):
+        os.chmod(os.path.join(mnt, "small"), 0o600)
+        os.rename(os.path.join(mnt, "d/g"), os.path.join(mnt, "d/h"))
+
+    def kernel_view(self):
+        """The three layers as kernel overlayfs shows them."""
+        mnt = self.mkdirs("kview")
+        ovl.mount_overlay(mnt, self.layers, extra="metacopy=on,redirect_dir=on")
+        self.before_cleanup(lambda: ovl.umount(mnt))
+        return mnt
+
+    def assert_layers_are_what_this_tests(self):
+        # The kernel made metadata-only copies and redirects: a file of
+        # k1 holds no data, and d/h of k2 names d/g.
+        big = os.path.join(self.k1, "big")
+        self.assertEqual(os.getxattr(big, "trusted.overlay.metacopy"), b"")
+        self.assertEqual(os.lstat(big).st_size, len(BIG))
+        with open(big, "rb") as f:
+            self.assertNotEqual(f.read(), BIG)
+        self.assertEqual(os.getxattr(os.path.join(self.k2, "d/h"),
+                                     "trusted.overlay.redirect"), b"g")
+
+    def test_read_as_the_kernel_reads_them(self):
+        self.assert_layers_are_what_this_tests()
+        kview = self.kernel_view()
+        want = snapshot(kview)
+        for opts in ((), ("file_handles=1",)):
+            with self.subTest(read_only=opts):
+                m = self.mount(self.layers, opts=opts)
+                self.assertEqual(snapshot(m.path), want)
+                self.assertEqual(read(os.path.join(m.path, "d/h")), b"in d\n")
+                st = os.stat(os.path.join(m.path, "big"))
+                self.assertEqual((stat.S_IMODE(st.st_mode), st.st_size),
+                                 (0o600, len(BIG)))
+                # Blocks are the data's, as the kernel shows them.
+                self.assertGreater(st.st_blocks * 512, len(BIG) // 2)
+                self.assertEqual(os.listxattr(os.path.join(m.path, "big")),
+                                 [])
+        m = self.mount_rw(self.layers)
+        self.assertEqual(snapshot(m.path), want)
+
+    def test_copied_up_with_their_data(self):
+        m = self.mount_rw(self.layers)
+        j = lambda *a: os.path.join(m.path, *a)
+        with open(j("small"), "a") as f:
+            f.write("appended\n")
+        with open(j("d/h"), "r+") as f:
+            f.seek(0, os.SEEK_END)
+            f.write("more\n")
+        with open(j("d/m2"), "r+b") as f:
+            f.write(b"M")
+        self.assertEqual(read(j("small")), b"small\nappended\n")
+        self.assertEqual(read(j("d/h")), b"in d\nmore\n")
+        self.assertEqual(read(j("d/m2")), b"Moved later\n")
+        # The copies are whole files, without the kernel's marks.
+        for name, data in (("small", b"small\nappended\n"),
+                           ("d/h", b"in d\nmore\n")):
+            up = os.path.join(m.upper, name)
+            self.assertEqual(read(up), data)
+            self.assertEqual([n for n in os.listxattr(up)
+                              if n.startswith("trusted.overlay.")], [])
+
+    def test_metadata_only_copies_of_them_survive_a_remount(self):
+        m = self.mount_rw(self.layers)
+        j = lambda *a: os.path.join(m.path, *a)
+        os.chmod(j("big"), 0o644)
+        os.chown(j("d/h"), 7, 7)
+        os.chmod(j("sparse"), 0o644)
+        os.rename(j("d/m2"), j("m3"))
+        # Metadata only: no data was copied.
+        self.assertEqual(os.stat(os.path.join(m.upper, "big")).st_blocks *
+                         512 < len(BIG), True)
+        expect = {"big": BIG, "d/h": b"in d\n", "m3": b"moved later\n"}
+        for name, data in expect.items():
+            self.assertEqual(read(j(name)), data, name)
+        upper, work = m.upper, m.work
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
+        m = self.mount(self.layers, upper, work, mnt=self.path("again"))
+        j = lambda *a: os.path.join(m.path, *a)
+        for name, data in expect.items():
+            self.assertEqual(read(j(name)), data, name)
+        self.assertEqual(os.stat(j("d/h")).st_uid, 7)
+        with open(j("sparse"), "rb") as f:
+            f.seek(SPARSE_AT)
+            self.assertEqual(f.read(18), b"data in the middle")
+        # The data comes up on the first write, after the remount too.
+        with open(j("big"), "r+b") as f:
+            f.write(b"X")
+        self.assertEqual(read(j("big")), b"X" + BIG[1:])
+        self.assertEqual(read(os.path.join(upper, "big")), b"X" + BIG[1:])
+
+    def test_marks_that_lead_nowhere_fail_the_read(self):
+        # A metacopy whose data is in no layer below, one whose redirect
+        # climbs out, one that names a path of the host the layers lack:
+        # the open fails (ENOENT where no data is found, EIO for a
+        # malformed redirect), nothing outside the layers is read, and
+        # the rest of the view stands.
+        marks = {"orphan": None, "climbs": b"/../../../../etc/passwd",
+                 "host": b"/etc/passwd", "relative": b"../keep"}
+        top = self.layer("top", {name: "" for name in marks})
+        for name, redirect in marks.items():
+            p = os.path.join(top, name)
+            os.truncate(p, 4096)
+            os.setxattr(p, "trusted.overlay.metacopy", b"")
+            if redirect:
+                os.setxattr(p, "trusted.overlay.redirect", redirect)
+        m = self.mount([top] + self.layers)
+        for name, err in (("orphan", errno.ENOENT), ("climbs", errno.EIO),
+                          ("host", errno.ENOENT), ("relative", errno.EIO)):
+            with self.assertRaises(OSError) as cm:
+                read(os.path.join(m.path, name))
+            self.assertEqual(cm.exception.errno, err, name)
+        self.assertEqual(read(os.path.join(m.path, "keep")), b"untouched\n")
+
+    def test_marks_of_files_with_data_or_of_a_user_are_not_followed(self):
+        # Only a file that can be the kernel's copy is looked at (its
+        # directory marked impure, or no blocks for its size), and only
+        # trusted.* marks count without `userxattr`: a file with its own
+        # data shows it, as does one a user marked.
+        top = self.layer("top", {"own": "own data\n", "user": ""})
+        os.setxattr(os.path.join(top, "own"), "trusted.overlay.metacopy", b"")
+        os.setxattr(os.path.join(top, "own"), "trusted.overlay.redirect",
+                    b"/keep")
+        os.truncate(os.path.join(top, "user"), 4096)
+        os.setxattr(os.path.join(top, "user"), "user.overlay.metacopy", b"")
+        m = self.mount([top] + self.layers)
+        self.assertEqual(read(os.path.join(m.path, "own")), b"own data\n")
+        self.assertEqual(read(os.path.join(m.path, "user")), bytes(4096))
+
+
+if __name__ == "__main__":
+    lfstest.main()
