@@ -76,7 +76,9 @@ static int strv_append(char ***v, size_t *n, char *const *add)
 }
 
 /* As Docker: ENTRYPOINT + (CMD ARGS or the image's Cmd); --entrypoint
- * replaces the image's entrypoint and drops its Cmd. */
+ * replaces the image's entrypoint and drops its Cmd.  --entrypoint ""
+ * is how podman and Docker reset it: no entrypoint at all (the image's
+ * Cmd dropped all the same), never a program named "". */
 static int resolve_command(struct container *c, const struct run_opts *o)
 {
 	size_t n = 0;
@@ -84,7 +86,8 @@ static int resolve_command(struct container *c, const struct run_opts *o)
 	int r = 0;
 	if (o->entrypoint) {
 		char *ep[] = { o->entrypoint, NULL };
-		r = strv_append(&c->argv, &n, ep);
+		if (*o->entrypoint)
+			r = strv_append(&c->argv, &n, ep);
 	} else if (cfg) {
 		r = strv_append(&c->argv, &n, cfg->entrypoint);
 	}
@@ -96,8 +99,9 @@ static int resolve_command(struct container *c, const struct run_opts *o)
 		return r;
 	if (n == 0) {
 		lf_err("no command given, and %s",
-		       cfg ? "the image has neither Entrypoint nor Cmd"
-			   : "--lower layers have no configuration");
+		       o->entrypoint ? "--entrypoint \"\" leaves none"
+		       : cfg	     ? "the image has neither Entrypoint nor Cmd"
+				     : "--lower layers have no configuration");
 		return -EINVAL;
 	}
 	return 0;

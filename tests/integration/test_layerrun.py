@@ -172,6 +172,39 @@ class Behaviour:
             self.assertNotEqual(rc, 0)
             self.assertIn("single-id namespace", err)
 
+    def set_image_config(self, **config):
+        """Sets keys of the image's OCI runtime configuration (Entrypoint,
+        Cmd, ...) in its config.json."""
+        path = os.path.join(self.image, "config.json")
+        with open(path) as f:
+            doc = json.load(f)
+        doc.setdefault("config", {}).update(config)
+        with open(path, "w") as f:
+            json.dump(doc, f)
+
+    def test_entrypoint_and_cmd_of_the_image(self):
+        self.set_image_config(Entrypoint=["/bin/echo", "ep"],
+                              Cmd=["from-cmd"])
+        cases = [([], [], "ep from-cmd\n"),
+                 ([], ["x", "y"], "ep x y\n"),
+                 (["--entrypoint", "/bin/echo"], [], "\n"),
+                 # As podman: "" resets the entrypoint (and the image's
+                 # Cmd goes with it); the command given runs alone.
+                 (["--entrypoint", ""], ["echo", "plain"], "plain\n")]
+        for opts, cmd, want_out in cases:
+            with self.subTest(opts=opts, cmd=cmd):
+                r = self.lr.run(["run", "--rm"] + opts + [self.image] + cmd)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(r.stdout.decode(), want_out)
+        # Nothing left to run: one line, 125, nothing left behind.
+        r = self.lr.run(["run", "--rm", "--name", "noep", "--entrypoint", "",
+                         self.image])
+        self.assertEqual(r.returncode, 125)
+        err = r.stderr.decode()
+        self.assertEqual(len(err.splitlines()), 1, err)
+        self.assertIn("no command", err)
+        self.assertFalse(os.path.exists(self.container_dir("noep")))
+
     # -- the init layer and the upper layer -------------------------------
 
     def test_init_layer_files_not_in_upper(self):
