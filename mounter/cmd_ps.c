@@ -88,7 +88,8 @@ int cmd_ps(const struct global_opts *g, int argc, char **argv)
 		       "PID", "CREATED", "IMAGE", "COMMAND");
 	for (size_t i = 0; i < n; i++) {
 		struct ctr_ref ref;
-		if (ctr_open_in(root, rootfd, names[i], &ref) < 0) {
+		/* Removed since the listing: not listed. */
+		if (ctr_open_in(root, rootfd, names[i], &ref, true) < 0) {
 			free(names[i]);
 			continue;
 		}

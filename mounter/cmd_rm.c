@@ -55,7 +55,7 @@ static int remove_one(const struct global_opts *g, const char *name,
 		ref.root = NULL;
 		ref.rootfd = -1;
 		ctr_close(&ref);
-		int r = ctr_open_in(root, rootfd, name, &ref);
+		int r = ctr_open_in(root, rootfd, name, &ref, true);
 		ref.root = root;
 		ref.rootfd = rootfd;
 		if (r < 0) {

@@ -21,14 +21,15 @@ int root_open(const struct global_opts *g, char **root, int *rootfd)
 }
 
 int ctr_open_in(const char *root, int rootfd, const char *name,
-		struct ctr_ref *ref)
+		struct ctr_ref *ref, bool quiet_if_gone)
 {
 	memset(ref, 0, sizeof(*ref));
 	ref->rootfd = -1;
 	lr_state_init(&ref->st);
 	ref->dirfd = state_dir_open(rootfd, name);
 	if (ref->dirfd < 0) {
-		lf_err("no container named '%s' in '%s'", name, root);
+		if (!(quiet_if_gone && ref->dirfd == -ENOENT))
+			lf_err("no container named '%s' in '%s'", name, root);
 		return ref->dirfd;
 	}
 	char err[512];
@@ -38,7 +39,10 @@ int ctr_open_in(const char *root, int rootfd, const char *name,
 		state_refresh(ref->dirfd, &ref->st);
 	state_unlock(ref->dirfd);
 	if (r < 0) {
-		lf_err("container %s: %s", name, err);
+		/* A directory without its state is on its way out: its
+		 * removal takes the state file last but one. */
+		if (!(quiet_if_gone && r == -ENOENT))
+			lf_err("container %s: %s", name, err);
 		close(ref->dirfd);
 		ref->dirfd = -1;
 	}
@@ -53,7 +57,7 @@ int ctr_open(const struct global_opts *g, const char *name,
 	int r = root_open(g, &root, &rootfd);
 	if (r < 0)
 		return r;
-	r = ctr_open_in(root, rootfd, name, ref);
+	r = ctr_open_in(root, rootfd, name, ref, false);
 	ref->root = root;
 	ref->rootfd = rootfd;
 	if (r < 0)

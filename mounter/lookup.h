@@ -24,8 +24,12 @@ int root_open(const struct global_opts *g, char **root, int *rootfd);
  */
 int ctr_open(const struct global_opts *g, const char *name,
 	     struct ctr_ref *ref);
+/* The same in an open state root.  QUIET_IF_GONE: -ENOENT without a
+ * line when the container is not there (any more), for callers that
+ * expect it may have gone meanwhile (ps after listing, rm -f after the
+ * kill, when an --rm container's monitor removes it). */
 int ctr_open_in(const char *root, int rootfd, const char *name,
-		struct ctr_ref *ref);
+		struct ctr_ref *ref, bool quiet_if_gone);
 void ctr_close(struct ctr_ref *ref);
 
 /* Running: its init is the process the state names. */

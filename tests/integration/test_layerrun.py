@@ -361,6 +361,16 @@ class Behaviour:
         self.assertFalse(os.path.exists(self.container_dir("bg")))
         self.assertEqual(self.run_ok(["ps", "-q"]).split(), [])
 
+    def test_rm_force_of_a_running_rm_container(self):
+        # Killed by rm -f, an --rm container is removed by its own
+        # monitor: rm finds nothing left to do, and says nothing.
+        self.detach("gone", "sleep", "600", opts=["--rm"])
+        r = self.lr.run(["rm", "-f", "gone"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr.decode(), "")
+        self.assertFalse(os.path.exists(self.container_dir("gone")))
+        self.assertEqual(self.run_ok(["ps", "-q"]).split(), [])
+
     def test_stale_state_detected_and_cleaned(self):
         pids = self.detach("stale", "sleep", "600")
         # The monitor and the container die unseen (a host crash, an OOM
