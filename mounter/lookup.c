@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lf_common.h"
+#include "remove.h"
 #include "runtime_dir.h"
 
 int root_open(const struct global_opts *g, char **root, int *rootfd)
@@ -35,9 +36,27 @@ int ctr_open_in(const char *root, int rootfd, const char *name,
 	char err[512];
 	state_lock(ref->dirfd);
 	int r = state_load(ref->dirfd, &ref->st, err, sizeof(err));
-	if (r == 0)
+	bool removed = false;
+	if (r == 0) {
 		state_refresh(ref->dirfd, &ref->st);
+		/* An --rm container found ended by state_refresh (the monitor
+		 * that would have removed it was killed) goes now, as it
+		 * would have then; one whose monitor recorded its exit
+		 * failed to be removed, and waits for layerrun rm. */
+		removed = ref->st.autoremove &&
+			  strcmp(ref->st.status, "exited") == 0 &&
+			  ref->st.exit_code < 0 &&
+			  container_try_remove(rootfd, root, &ref->st) == 0;
+	}
 	state_unlock(ref->dirfd);
+	if (removed) {
+		if (!quiet_if_gone)
+			lf_err("no container named '%s' in '%s'", name, root);
+		close(ref->dirfd);
+		ref->dirfd = -1;
+		lr_state_free(&ref->st);
+		return -ENOENT;
+	}
 	if (r < 0) {
 		/* A directory without its state is on its way out: its
 		 * removal takes the state file last but one. */
@@ -63,6 +82,18 @@ int ctr_open(const struct global_opts *g, const char *name,
 	if (r < 0)
 		ctr_close(ref);
 	return r;
+}
+
+bool ctr_gone(const char *root, int rootfd, const char *name)
+{
+	struct ctr_ref ref;
+	int r = ctr_open_in(root, rootfd, name, &ref, true);
+	if (r == 0) {
+		ref.root = NULL; /* the caller's */
+		ref.rootfd = -1;
+		ctr_close(&ref);
+	}
+	return r == -ENOENT;
 }
 
 void ctr_close(struct ctr_ref *ref)

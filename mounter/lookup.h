@@ -20,7 +20,9 @@ int root_open(const struct global_opts *g, char **root, int *rootfd);
 /*
  * Opens container NAME and loads its state, bringing a stale entry up
  * to date (state_refresh).  Prints one line and returns -errno when
- * there is no such container or its state cannot be read.
+ * there is no such container or its state cannot be read.  A stale
+ * entry of an --rm container is removed then (its monitor, killed,
+ * could not), and is not there any more: -ENOENT.
  */
 int ctr_open(const struct global_opts *g, const char *name,
 	     struct ctr_ref *ref);
@@ -31,6 +33,10 @@ int ctr_open(const struct global_opts *g, const char *name,
 int ctr_open_in(const char *root, int rootfd, const char *name,
 		struct ctr_ref *ref, bool quiet_if_gone);
 void ctr_close(struct ctr_ref *ref);
+
+/* True when no container NAME is there (any more) once looked up: an
+ * ended --rm container is removed by the look-up.  Prints nothing. */
+bool ctr_gone(const char *root, int rootfd, const char *name);
 
 /* Running: its init is the process the state names. */
 bool ctr_running(const struct lr_state *st);

@@ -17,6 +17,7 @@
 #include "daemon.h"
 #include "fuse_check.h"
 #include "initlayer.h"
+#include "lookup.h"
 #include "lf_common.h"
 #include "rmtree.h"
 #include "runtime_dir.h"
@@ -268,6 +269,11 @@ static int make_dirs(struct container *c, const struct run_opts *o,
 		c->dirfd = state_dir_create(c->rootfd, c->name);
 		if (c->dirfd >= 0)
 			break;
+		/* The name of an --rm container that ended after its
+		 * launcher was killed is free: looking it up removes it. */
+		if (c->dirfd == -EEXIST && o->name && tries == 0 &&
+		    ctr_gone(c->root, c->rootfd, c->name))
+			continue;
 		if (c->dirfd != -EEXIST || o->name || tries > 10) {
 			if (c->dirfd == -EEXIST)
 				lf_err("a container named '%s' exists already "
@@ -526,6 +532,7 @@ int container_to_state(const struct container *c, struct lr_state *st)
 	st->created = (long long)time(NULL);
 	st->no_new_privs = c->no_new_privs;
 	st->seccomp = c->seccomp;
+	st->autoremove = c->o->rm;
 	for (size_t i = 0; r == 0 && i < c->nlayers; i++)
 		r = lr_strv_push(&st->lower, c->layers[i]);
 	for (size_t i = 0; r == 0 && i < c->o->nulimits; i++)

@@ -109,6 +109,7 @@ static const struct field fields[] = {
 	FLD("ulimit", F_LIST, ulimits),
 	FLD("no_new_privs", F_BOOL, no_new_privs),
 	FLD("seccomp", F_BOOL, seccomp),
+	FLD("autoremove", F_BOOL, autoremove),
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 

@@ -57,6 +57,9 @@ struct lr_state {
 	struct lr_strv ulimits; /* --ulimit NAME=SOFT[:HARD] (exec too) */
 	bool no_new_privs;
 	bool seccomp;           /* the filter of seccomp.h (exec applies it too) */
+	bool autoremove;        /* run --rm: removed once it has ended, by
+				   whichever layerrun sees that first when its
+				   monitor could not (lookup.h) */
 };
 
 /* Zeroes a state so that lr_state_free() is always safe on it. */

@@ -371,6 +371,52 @@ class Behaviour:
         self.assertFalse(os.path.exists(self.container_dir("gone")))
         self.assertEqual(self.run_ok(["ps", "-q"]).split(), [])
 
+    def orphan_rm_container(self, name):
+        """Starts `run --rm --name NAME IMAGE sleep 600` and SIGKILLs the
+        launcher once the container runs; the state's pids."""
+        p = self.lr.popen(["run", "--rm", "--name", name, self.image,
+                           "sleep", "600"])
+        try:
+            pids = lu.wait_for(lambda: os.path.exists(
+                self.container_dir(name, "state")) and
+                self.lr.state_pids(name).get("monitor_pid") and
+                self.lr.state_pids(name))
+            self.assertTrue(pids, "the container never ran")
+            lu.kill_quietly(pids["monitor_pid"])
+            p.wait(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+            p.stderr.close()
+        self.assertTrue(lu.pid_alive(pids["pid"]))
+        return pids
+
+    def test_rm_container_whose_launcher_was_killed(self):
+        # With podman, conmon removes an --rm container whatever became
+        # of the client.  Here the launcher is the monitor: SIGKILLed, it
+        # leaves the container running, and whichever layerrun command
+        # next finds it ended removes it, so that its name is free again.
+        pids = self.orphan_rm_container("orphan")
+        # Still running: kept, and shown as such.
+        self.assertRegex(self.run_ok(["ps"]), r"\norphan +running ")
+        self.run_ok(["kill", "orphan", "KILL"])
+        self.assertTrue(lu.wait_for(lambda: not lu.pid_alive(pids["pid"])))
+        self.assertEqual(self.run_ok(["ps", "-q"]).split(), [])
+        self.assertFalse(os.path.exists(self.container_dir("orphan")))
+        self.assertTrue(lu.wait_for(lambda: not lu.pid_alive(
+            pids["daemon_pid"])), "layerfs outlived its container")
+        self.run_ok(["run", "--rm", "--name", "orphan", self.image, "true"])
+        # A name held by such a container is freed by run itself.
+        pids = self.orphan_rm_container("orphan2")
+        lu.kill_quietly(pids["pid"])
+        self.assertTrue(lu.wait_for(lambda: not lu.pid_alive(pids["pid"])))
+        out = self.run_ok(["run", "--rm", "--name", "orphan2", self.image,
+                           "echo", "again"])
+        self.assertEqual(out, "again\n")
+        self.assertEqual(self.run_ok(["ps", "-q"]).split(), [])
+
     def test_stale_state_detected_and_cleaned(self):
         pids = self.detach("stale", "sleep", "600")
         # The monitor and the container die unseen (a host crash, an OOM
