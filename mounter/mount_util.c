@@ -16,6 +16,10 @@
 #include "lf_common.h"
 #include "strfmt.h"
 
+/* How often a path is resolved again after EAGAIN: each try fails only
+ * when a rename or mount lands during its own walk. */
+#define IN_ROOT_TRIES 1000
+
 int mu_open_in_root(int rootfd, const char *path, int flags)
 {
 	while (*path == '/')
@@ -24,9 +28,19 @@ int mu_open_in_root(int rootfd, const char *path, int flags)
 		.flags = (unsigned long long)(flags | O_CLOEXEC),
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
-	int fd = (int)syscall(SYS_openat2, rootfd, *path ? path : ".", &how,
-			      sizeof(how));
-	return fd < 0 ? -errno : fd;
+	/* RESOLVE_IN_ROOT fails a ".." (from a symlink such as /var/run ->
+	 * ../run) with EAGAIN when any rename or mount on the machine ran
+	 * meanwhile, since it could not prove the step stayed inside;
+	 * openat2(2) leaves the retry to the caller.  On a busy host it
+	 * failed most such opens. */
+	for (int tries = 1;; tries++) {
+		int fd = (int)syscall(SYS_openat2, rootfd, *path ? path : ".",
+				      &how, sizeof(how));
+		if (fd >= 0)
+			return fd;
+		if (errno != EAGAIN || tries >= IN_ROOT_TRIES)
+			return -errno;
+	}
 }
 
 int mu_make_in_root(int rootfd, const char *path, bool file)

@@ -19,6 +19,7 @@ import signal
 import struct
 import termios
 import subprocess
+import threading
 import time
 
 import layerrun_util as lu
@@ -205,6 +206,46 @@ class Behaviour:
         self.assertIn("no command", err)
         self.assertFalse(os.path.exists(self.container_dir("noep")))
 
+    def test_relative_symlinks_while_the_host_renames(self):
+        # Paths in the container are opened with openat2(RESOLVE_IN_ROOT),
+        # which fails a ".." with EAGAIN (for the caller to retry) when
+        # any rename or mount on the machine races with it.  Images hold
+        # such symlinks (/var/run -> ../run): a busy host must not make
+        # their volume targets, working directory or /etc/passwd fail.
+        top = self.user_dir("dotdot-layer")
+        os.symlink("../root", os.path.join(top, "data"))
+        os.symlink("../srv/work", os.path.join(top, "work"))
+        os.makedirs(os.path.join(top, "etc"))
+        os.makedirs(os.path.join(top, "srv", "work"))
+        with open(os.path.join(top, "srv", "passwd"), "w") as f:
+            f.write("root:x:0:0:root:/root:/bin/sh\n"
+                    "app:x:1000:1000:app:/home:/bin/sh\n")
+        os.symlink("../srv/passwd", os.path.join(top, "etc", "passwd"))
+        lower = ":".join([top] + self.image_layers())
+        src = self.user_dir("volsrc")
+        stop = threading.Event()
+
+        def rename_loop():
+            a, b = self.path("ren-a"), self.path("ren-b")
+            open(a, "w").close()
+            while not stop.is_set():
+                os.rename(a, b)
+                os.rename(b, a)
+        t = threading.Thread(target=rename_loop)
+        t.start()
+        try:
+            for i in range(10):
+                r = self.lr.run(["run", "--rm", "--lower", lower, "-v",
+                                 src + ":/data", "--tmpfs", "/data/t",
+                                 "-w", "/work", "-u", "app", "sh", "-c",
+                                 "pwd; id -u"])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(r.stdout.decode(), "/srv/work\n1000\n")
+        finally:
+            stop.set()
+            t.join()
+
+    # -- the init layer and the upper layer -------------------------------
     # -- the init layer and the upper layer -------------------------------
 
     def test_init_layer_files_not_in_upper(self):
