@@ -14,6 +14,7 @@
 #ifndef LR_MOUNT_UTIL_H
 #define LR_MOUNT_UTIL_H
 
+#include <linux/magic.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -45,5 +46,18 @@ int mu_bind(int srcfd, int targetfd, bool recursive, bool ro);
 
 /* True when FD is on a file system with this statfs magic. */
 bool mu_fs_is(int fd, unsigned long magic);
+
+/*
+ * Volume and tmpfs targets are refused on the container's procfs: the
+ * path given may not name /proc (mount_target_parse), and neither may a
+ * symlink of the image lead there.  Over /proc, /proc/1/... or
+ * /proc/sys, the host's directory or a tmpfs, writable by the
+ * container, would stand in for the kernel's files, which the container
+ * and layerrun exec then read (runc refuses such targets too).  Checked
+ * on the opened target, on which nothing but procfs is mounted below
+ * /proc when volumes go on (the masks come after).
+ */
+#define MU_IN_PROC_REASON \
+	"it leads into /proc (a symlink of the image), where nothing may be mounted"
 
 #endif

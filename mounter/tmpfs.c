@@ -230,6 +230,12 @@ int tmpfs_mount(int rootfd, const struct volume *v, char *err, size_t errlen)
 				  : strerror(e));
 		return -e;
 	}
+	/* Before the copy-up, which would read the container's procfs. */
+	if (mu_fs_is(target, PROC_SUPER_MAGIC)) {
+		lr_fmt(err, errlen, "tmpfs target '%s': %s", v->ctr,
+		       MU_IN_PROC_REASON);
+		return -EPERM;
+	}
 	int fs LF_AUTOCLOSE = fsopen("tmpfs", FSOPEN_CLOEXEC);
 	if (fs < 0) {
 		lr_fmt(err, errlen, "tmpfs on '%s': %s", v->ctr, strerror(errno));

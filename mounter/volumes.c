@@ -42,6 +42,11 @@ static int mount_one(int rootfd, const struct volume *v, char *err,
 					  : strerror(-target));
 		return target;
 	}
+	if (mu_fs_is(target, PROC_SUPER_MAGIC)) {
+		lr_fmt(err, errlen, "volume target '%s': %s", v->ctr,
+		       MU_IN_PROC_REASON);
+		return -EPERM;
+	}
 	struct stat tst;
 	if (fstat(target, &tst) < 0)
 		return -errno;

@@ -100,6 +100,37 @@ class Escapes:
                 self.assertIn(r.returncode, (0, 1, 125), r.stderr)
                 self.assert_host_dir_untouched(h)
 
+    def test_volume_target_symlinked_into_proc_refused(self):
+        # /proc and below take no volume or tmpfs (runc refuses those
+        # too): an image's symlink must not carry one there, over the
+        # container's procfs or its init's /proc/1 files (a writable
+        # host directory in place of /proc/self/... misleads whatever
+        # reads them in the container, exec's process among them).
+        src = self.user_dir("volsrc")
+        links = [("d1", "/proc"), ("d2", "../proc/sys/kernel"),
+                 ("d3", "/proc/self/fd"), ("d4", "d4b"),
+                 ("d4b", "proc/1"), ("dir/d5", "../../proc/sys")]
+        top = self.trap_layer("trap-proc", links)
+        for link, _ in links:
+            for how in (["-v", src + ":/" + link], ["--tmpfs", "/" + link]):
+                with self.subTest(link=link, how=how[0]):
+                    r = self.run_trapped(top, "--name", "procvol", *how,
+                                         "true")
+                    self.assertEqual(r.returncode, 125, r.stderr)
+                    err = r.stderr.decode()
+                    self.assertEqual(len(err.splitlines()), 1, err)
+                    self.assertIn("/proc", err)
+                    self.assertFalse(os.path.exists(
+                        self.container_dir("procvol")))
+        self.assertEqual(os.listdir(src), [])
+        # A symlink to elsewhere still takes the volume, inside the root.
+        top = self.trap_layer("trap-elsewhere", [("data", "/root")])
+        r = self.run_trapped(top, "-v", src + ":/data", "sh", "-c",
+                             "echo in > /root/f")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(src, "f")) as f:
+            self.assertEqual(f.read(), "in\n")
+
     def test_dotdot_in_volume_paths_refused(self):
         src = self.user_dir("volsrc")
         for ctr in ("/../../../tmp/x", "/a/../../b", "data/../.."):
