@@ -5,10 +5,10 @@
  *
  * Started by the launcher, which forked the command as PID and exec'd
  * this program with every signal blocked: nothing can be lost between
- * the fork and the signalfd below.  It forwards the usual signals to the
- * command, reaps every zombie the container leaves to it, and exits with
- * the command's status (128+N when a signal N killed it); the kernel
- * then kills whatever is left in the pid namespace.
+ * the fork and the signalfd below.  It forwards every signal but
+ * SIGCHLD to the command, reaps every zombie the container leaves to
+ * it, and exits with the command's status (128+N when a signal N killed
+ * it); the kernel then kills whatever is left in the pid namespace.
  *
  * It is a static program of its own, run from a sealed memfd the
  * launcher fills from a copy embedded in itself: /proc/1/exe in the
@@ -35,11 +35,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static const int forwarded[] = {
-	SIGHUP, SIGINT,  SIGQUIT, SIGUSR1, SIGUSR2,
-	SIGTERM, SIGWINCH, SIGALRM, SIGCONT,
-};
 
 /* capset(2)'s arguments, version 3 (linux/capability.h: a libc such as
  * musl does not carry the kernel's headers, and the ABI is fixed). */
@@ -141,11 +136,16 @@ int main(int argc, char **argv)
 				continue;
 			return 125;
 		}
+		/* Every signal but SIGCHLD is the command's: `layerrun kill`
+		 * sends any signal here (PWR, TSTP, real-time ones ...), and
+		 * one dropped would be lost with kill's status 0.  The
+		 * container's own processes cannot use us to reach it: the
+		 * kernel gives a namespace's init without handlers none of
+		 * their signals (with --pid host, only a sender allowed to
+		 * signal the command as well gets here). */
 		int sig = (int)si.ssi_signo;
 		if (sig != SIGCHLD) {
-			for (size_t i = 0; i < sizeof(forwarded) / sizeof(int); i++)
-				if (forwarded[i] == sig)
-					kill(child, sig);
+			kill(child, sig);
 			continue;
 		}
 		int st;

@@ -380,6 +380,26 @@ class Behaviour:
             p.stdout.close()
             p.stderr.close()
 
+    def test_kill_delivers_any_signal(self):
+        # layerrun kill signals the init, "which forwards it to the
+        # command": every signal the command could take, as podman's
+        # kill (and an init such as catatonit or tini) delivers it, not
+        # only the few the launcher forwards.  Status 0 for a signal
+        # dropped on the way would hide it.
+        sigs = ["USR1", "PWR", "URG", "TSTP", "WINCH", "40"]
+        traps = "".join("trap 'echo got-%s' %s; " % (s, s) for s in sigs)
+        self.detach("sigs", "sh", "-c", traps + "echo ready; "
+                    "while :; do sleep 0.05; done")
+        self.assertTrue(lu.wait_for(
+            lambda: "ready" in self.run_ok(["logs", "sigs"])))
+        for s in sigs:
+            with self.subTest(sig=s):
+                self.run_ok(["kill", "sigs", s])
+                self.assertTrue(lu.wait_for(
+                    lambda: "got-%s\n" % s in self.run_ok(["logs", "sigs"]),
+                    timeout=10), self.run_ok(["logs", "sigs"]))
+        self.run_ok(["rm", "-f", "sigs"])
+
     def test_detached_kill_logs_ps_rm(self):
         pids = self.detach("bg", "lrpayload", "signals")
         self.assertTrue(lu.pid_alive(pids["pid"]))
