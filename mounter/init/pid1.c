@@ -139,10 +139,11 @@ int main(int argc, char **argv)
 		/* Every signal but SIGCHLD is the command's: `layerrun kill`
 		 * sends any signal here (PWR, TSTP, real-time ones ...), and
 		 * one dropped would be lost with kill's status 0.  The
-		 * container's own processes cannot use us to reach it: the
-		 * kernel gives a namespace's init without handlers none of
-		 * their signals (with --pid host, only a sender allowed to
-		 * signal the command as well gets here). */
+		 * container's own processes reach us too (the kernel queues a
+		 * blocked signal even for a namespace's init), but only those
+		 * the kernel lets signal the container's root: root's own
+		 * processes, which with the default capabilities (CAP_KILL)
+		 * may signal the command, whatever its user, anyway. */
 		int sig = (int)si.ssi_signo;
 		if (sig != SIGCHLD) {
 			kill(child, sig);
