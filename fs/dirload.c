@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "dcache.h"
@@ -38,6 +39,18 @@ static uint8_t mode_to_dtype(mode_t m)
 	return (uint8_t)((m & S_IFMT) >> 12);
 }
 
+/* An empty regular file carrying the kernel's whiteout xattr, in a
+ * directory marked as holding such (xp_dir_marks). */
+static bool is_xwhiteout(int dirfd, const char *name, const struct stat *st,
+			 const char *attr)
+{
+	if (!S_ISREG(st->st_mode) || st->st_size != 0)
+		return false;
+	char path[64 + NAME_MAX];
+	xp_proc_path(path, sizeof(path), dirfd, name);
+	return lgetxattr(path, attr, NULL, 0) >= 0;
+}
+
 static int scan_entry(struct merge_pass *p, int dirfd,
 		      struct linux_dirent64 *d)
 {
@@ -46,13 +59,18 @@ static int scan_entry(struct merge_pass *p, int dirfd,
 	uint8_t dtype = d->d_type;
 	uint64_t ino = d->d_ino;
 	bool overlay_whiteout = false;
-	if ((dtype == DT_UNKNOWN || dtype == DT_CHR) && !wh_is_reserved(name)) {
-		/* Filesystems without d_type, and character devices that may be
-		 * overlay whiteouts, need a look at the inode. */
+	if ((dtype == DT_UNKNOWN || dtype == DT_CHR ||
+	     (dtype == DT_REG && p->xwhiteout)) &&
+	    !wh_is_reserved(name)) {
+		/* Filesystems without d_type, character devices that may be
+		 * overlay whiteouts, and regular files where the kernel
+		 * keeps xwhiteouts need a look at the inode. */
 		struct stat st;
 		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return errno == ENOENT ? 0 : -errno;
-		overlay_whiteout = wh_is_overlay_whiteout(&st);
+		overlay_whiteout = wh_is_overlay_whiteout(&st) ||
+				   (p->xwhiteout &&
+				    is_xwhiteout(dirfd, name, &st, p->xwhiteout));
 		dtype = mode_to_dtype(st.st_mode);
 		ino = st.st_ino;
 	}
@@ -136,7 +154,8 @@ static int load_layers(struct lfs *fs, struct node *dir, struct dcache *dc,
 		lfs_stat_add(&fs->stats.dir_load_layers, 1);
 
 		/* Opaque and impure marks: one listxattr per directory. */
-		int opaque_x = xp_dir_marks(fs, fd, p.is_upper, &p.impure);
+		int opaque_x = xp_dir_marks(fs, fd, p.is_upper, &p.impure,
+					    &p.xwhiteout);
 		int r = scan_layer(&p, fd);
 		bool opaque = false;
 		int re = merge_end(&p, &opaque);

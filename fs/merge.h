@@ -31,6 +31,9 @@ struct merge_pass {
 	 * the upper layer, by kernel overlayfs in a lower one. */
 	bool impure;
 	bool opaque;  /* `.wh..wh..opq` seen in this layer */
+	/* Set by the caller: the xattr that makes an empty regular file a
+	 * whiteout in this directory (kernel xwhiteouts), or NULL. */
+	const char *xwhiteout;
 	/* This layer's whiteout targets, NUL-separated, applied at the end. */
 	char *wh;
 	size_t wh_len, wh_cap;

@@ -46,13 +46,45 @@ bool xp_list_has(const char *list, ssize_t len, const char *name)
 	return false;
 }
 
-/* Kernel overlayfs's mark of a directory it copied entries up into. */
+/* Kernel overlayfs's mark of a directory it copied entries up into,
+ * and of an empty regular file that is a whiteout (an xwhiteout). */
 #define XATTR_TRUSTED_OVL_IMPURE "trusted.overlay.impure"
 #define XATTR_USER_OVL_IMPURE "user.overlay.impure"
+#define XATTR_TRUSTED_OVL_WHITEOUT "trusted.overlay.whiteout"
+#define XATTR_USER_OVL_WHITEOUT "user.overlay.whiteout"
 
-int xp_dir_marks(struct lfs *fs, int dirfd, bool is_upper, bool *impure)
+/* The xattr naming a kernel xwhiteout next to each opaque mark that can
+ * say "x" (NULL: the mark cannot). */
+static const char *xwhiteout_attr(const char *opaque_attr)
+{
+	if (strcmp(opaque_attr, XATTR_TRUSTED_OVL_OPAQUE) == 0)
+		return XATTR_TRUSTED_OVL_WHITEOUT;
+	if (strcmp(opaque_attr, XATTR_USER_OVL_OPAQUE) == 0)
+		return XATTR_USER_OVL_WHITEOUT;
+	return NULL;
+}
+
+/* A lower directory whose kernel opaque mark is "x" (Linux 6.7): not
+ * opaque, and holding xwhiteouts. */
+static const char *lower_xwhiteouts(int dirfd, const char *list, ssize_t len)
+{
+	static const char *const names[] = { XATTR_TRUSTED_OVL_OPAQUE,
+					     XATTR_USER_OVL_OPAQUE };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char v[2];
+		if (xp_list_has(list, len, names[i]) &&
+		    fgetxattr(dirfd, names[i], v, sizeof(v)) == 1 &&
+		    v[0] == 'x')
+			return xwhiteout_attr(names[i]);
+	}
+	return NULL;
+}
+
+int xp_dir_marks(struct lfs *fs, int dirfd, bool is_upper, bool *impure,
+		 const char **xwhiteout)
 {
 	*impure = false;
+	*xwhiteout = NULL;
 	char list[4096];
 	ssize_t len = flistxattr(dirfd, list, sizeof(list));
 	if (len <= 0) {
@@ -69,6 +101,8 @@ int xp_dir_marks(struct lfs *fs, int dirfd, bool is_upper, bool *impure)
 	    !xp_list_has(list, len, XATTR_USER_OVL_OPAQUE) &&
 	    !xp_list_has(list, len, XATTR_FUSE_OVL_OPAQUE))
 		return 0;
+	if (!is_upper)
+		*xwhiteout = lower_xwhiteouts(dirfd, list, len);
 	return wh_fd_has_opaque_xattr(dirfd) > 0;
 }
 

@@ -36,10 +36,14 @@ bool xp_is_private(const char *name);
  * Marks of an open directory: returns 1 when it is opaque (overlay-style
  * xattr), 0 when not.  *impure tells whether the impure mark is set:
  * layerfs's in the upper layer, kernel overlayfs's in a lower one (its
- * entries may be the kernel's metadata-only copies, metacopy.h).  One
- * listxattr in the common case.
+ * entries may be the kernel's metadata-only copies, metacopy.h).  For a
+ * lower directory the kernel marked as holding xwhiteouts (its opaque
+ * mark "x", Linux 6.7: empty regular files carrying an overlay.whiteout
+ * xattr are whiteouts there), *xwhiteout names that xattr, else NULL.
+ * One listxattr in the common case.
  */
-int xp_dir_marks(struct lfs *fs, int dirfd, bool is_upper, bool *impure);
+int xp_dir_marks(struct lfs *fs, int dirfd, bool is_upper, bool *impure,
+		 const char **xwhiteout);
 
 /* Reads the origin mark of dirfd/name and composes the st_ino it keeps.
  * -ENODATA when there is none or its device is not one of our layers. */

@@ -204,5 +204,72 @@ class KernelMetacopyLayers(LayerfsTestCase):
         self.assertEqual(read(os.path.join(m.path, "user")), bytes(4096))
 
 
+class KernelXwhiteouts(LayerfsTestCase):
+    """Linux 6.7's xwhiteouts: in a lower directory whose opaque mark is
+    "x", an empty regular file carrying overlay.whiteout is a whiteout
+    (a layer that must not hold 0/0 devices, such as one inside another
+    overlay mount, has them).  The directory itself is not opaque."""
+
+    def setUp(self):
+        super().setUp()
+        self.require_root()
+        if not lfstest.kernel_overlay_available():
+            self.skipTest("needs kernel overlayfs")
+        self.bottom = self.layer("bottom", {
+            "d/gone": "hidden\n", "d/full": "below\n", "d/kept": "kept\n",
+            "d/sub/f": "sub\n", "plain/gone": "shown\n"})
+        self.top = self.layer("top", {
+            "d/gone": "", "d/full": "above\n", "d/own": "own\n",
+            "d/sub/f": "", "plain/gone": ""})
+        d = os.path.join(self.top, "d")
+        os.setxattr(d, "trusted.overlay.opaque", b"x")
+        os.setxattr(os.path.join(d, "sub"), "trusted.overlay.opaque", b"x")
+        for name in ("gone", "full", "sub/f"):
+            os.setxattr(os.path.join(d, name), "trusted.overlay.whiteout",
+                        b"")
+        # Not an xwhiteout: its directory lacks the "x" mark.
+        os.setxattr(os.path.join(self.top, "plain/gone"),
+                    "trusted.overlay.whiteout", b"")
+
+    def test_hidden_as_the_kernel_hides_them(self):
+        kmnt = self.kernel_overlay([self.top, self.bottom], "k", upper=False)
+        m = self.mount([self.top, self.bottom])
+        for sub in ("d", "d/sub"):
+            self.assertEqual(sorted(os.listdir(os.path.join(m.path, sub))),
+                             sorted(os.listdir(os.path.join(kmnt, sub))), sub)
+        self.assertEqual(snapshot(os.path.join(m.path, "d")),
+                         snapshot(os.path.join(kmnt, "d")))
+        self.assertEqual(sorted(os.listdir(os.path.join(m.path, "d"))),
+                         ["full", "kept", "own", "sub"])
+        self.assertEqual(read(os.path.join(m.path, "d/full")), b"above\n")
+        with self.assertRaises(FileNotFoundError):
+            os.lstat(os.path.join(m.path, "d/gone"))
+        # Without the mark an empty file is a file, in a listing and a
+        # lookup alike (the kernel lists it and then fails its lookup).
+        self.assertEqual(read(os.path.join(m.path, "plain/gone")), b"")
+
+    def test_names_free_for_new_files_and_removal(self):
+        m = self.mount_rw([self.top, self.bottom])
+        j = lambda *a: os.path.join(m.path, *a)
+        self.assertNotIn("gone", os.listdir(j("d")))
+        with open(j("d/gone"), "x") as f:
+            f.write("new\n")
+        self.assertEqual(read(j("d/gone")), b"new\n")
+        self.assertEqual(sorted(os.listdir(j("d"))),
+                         ["full", "gone", "kept", "own", "sub"])
+        # The marks stay the kernel's: none is copied up.
+        self.assertEqual([n for n in os.listxattr(os.path.join(m.upper, "d"))
+                          if n.startswith("trusted.overlay.")], [])
+        import shutil
+        shutil.rmtree(j("d"))
+        self.assertEqual(sorted(os.listdir(m.path)), ["plain"])
+        upper, work = m.upper, m.work
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
+        m = self.mount([self.top, self.bottom], upper, work,
+                       mnt=self.path("again"))
+        self.assertEqual(sorted(os.listdir(m.path)), ["plain"])
+
+
 if __name__ == "__main__":
     lfstest.main()
