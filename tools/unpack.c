@@ -18,6 +18,7 @@
 #include "entry_path.h"
 #include "fsutil.h"
 #include "lf_common.h"
+#include "removed_dirs.h"
 #include "safe_path.h"
 #include "whiteout.h"
 #include "xattr_policy.h"
@@ -41,6 +42,9 @@ struct unpacker {
 	struct unpack_opts o;
 	struct dir_meta *dirs;
 	size_t ndirs, cap;
+	/* Directories later members replaced: what dirs holds for them and
+	 * their subtrees is not applied. */
+	struct removed_dirs removed;
 	struct unpack_counts counts;
 };
 
@@ -75,6 +79,7 @@ int unpacker_new(int rootfd, const struct unpack_opts *o,
 		return -ENOMEM;
 	u->rootfd = rootfd;
 	u->o = *o;
+	removed_dirs_init(&u->removed);
 	*out = u;
 	return 0;
 }
@@ -93,6 +98,7 @@ void unpacker_free(struct unpacker *u)
 		free(u->dirs[i].default_acl);
 	}
 	free(u->dirs);
+	removed_dirs_free(&u->removed);
 	free(u);
 }
 
@@ -590,6 +596,30 @@ static int apply_root(struct unpacker *u, struct archive_entry *e,
 	return 0;
 }
 
+/*
+ * Removes the directory PATH (pfd/last) that a later member replaces,
+ * with everything this layer put under it: the layer is unpacked alone
+ * into a directory of its own, so nothing of a lower layer is there to
+ * touch.  pfd was reached below the root without a symlink, last is one
+ * component, and the removal opens nothing but directories, never
+ * following a symlink, so it cannot leave the layer.  What was held
+ * back for the directories removed is dropped, and hard links to the
+ * members removed find no target, as links to missing members.
+ */
+static int replace_dir(struct unpacker *u, int pfd, const char *last,
+		       const char *path, char *err, size_t errlen)
+{
+	int r = fs_remove_tree_at(pfd, last);
+	if (r == 0)
+		r = removed_dirs_add(&u->removed, path, u->ndirs);
+	if (r < 0)
+		return fail(err, errlen, r,
+			    "entry '%s': cannot remove the directory it "
+			    "replaces: %s",
+			    disp(path), strerror(-r));
+	return 0;
+}
+
 int unpacker_entry(struct unpacker *u, struct archive *a,
 		   struct archive_entry *e, char *err, size_t errlen)
 {
@@ -648,6 +678,8 @@ int unpacker_entry(struct unpacker *u, struct archive *a,
 		return fail(err, errlen, -EINVAL,
 			    "entry '%s' is not a valid whiteout name", disp(path));
 	}
+	/* A later member of a name replaces the earlier one (OCI changeset
+	 * order): a directory stays only for a directory. */
 	struct stat st;
 	bool existed = false;
 	int r = 0;
@@ -655,8 +687,7 @@ int unpacker_entry(struct unpacker *u, struct archive *a,
 		if (S_ISDIR(st.st_mode) && type == AE_IFDIR) {
 			existed = true;
 		} else if (S_ISDIR(st.st_mode)) {
-			r = fail(err, errlen, -EINVAL,
-				 "entry '%s' would replace a directory", disp(path));
+			r = replace_dir(u, pfd, last, path, err, errlen);
 		} else if (unlinkat(pfd, last, 0) < 0) {
 			r = fail(err, errlen, -errno, "entry '%s': %s", disp(path),
 				 strerror(errno));
@@ -728,12 +759,35 @@ static int finish_default_acl(struct unpacker *u, int fd,
 	return 0;
 }
 
-int unpacker_finish(struct unpacker *u, char *err, size_t errlen)
+/* Which held-back directories a later member removed. */
+static int dirs_gone(const struct unpacker *u, bool **gone)
 {
-	bool root_done = false;
+	*gone = calloc(u->ndirs ? u->ndirs : 1, sizeof(**gone));
+	const char **paths = malloc((u->ndirs ? u->ndirs : 1) *
+				    sizeof(*paths));
+	int r = *gone && paths ? 0 : -ENOMEM;
+	for (size_t i = 0; r == 0 && i < u->ndirs; i++)
+		paths[i] = u->dirs[i].path;
+	if (r == 0)
+		r = removed_dirs_mark_gone(&u->removed, paths, u->ndirs, *gone);
+	free(paths);
+	if (r < 0) {
+		free(*gone);
+		*gone = NULL;
+	}
+	return r;
+}
+
+/* Each held-back directory's metadata, unless a later member removed
+ * the directory (gone). */
+static int finish_dirs(struct unpacker *u, const bool *gone, bool *root_done,
+		       char *err, size_t errlen)
+{
 	/* Forward order: a directory named twice gets its last metadata. */
 	for (size_t i = 0; i < u->ndirs; i++) {
 		struct dir_meta *d = &u->dirs[i];
+		if (gone[i])
+			continue;
 		int fd = sp_open_beneath(u->rootfd, d->path,
 					 O_RDONLY | O_DIRECTORY, 0);
 		if (fd < 0)
@@ -749,15 +803,29 @@ int unpacker_finish(struct unpacker *u, char *err, size_t errlen)
 			return fail(err, errlen, r, "directory '%s': %s",
 				    disp(d->path), strerror(-r));
 		if (!d->path[0])
-			root_done = true;
+			*root_done = true;
 	}
+	return 0;
+}
+
+int unpacker_finish(struct unpacker *u, char *err, size_t errlen)
+{
+	bool root_done = false;
+	bool *gone;
+	int r = dirs_gone(u, &gone);
+	if (r < 0)
+		return fail(err, errlen, r, "%s", strerror(-r));
+	r = finish_dirs(u, gone, &root_done, err, errlen);
+	free(gone);
+	if (r < 0)
+		return r;
 	if (!root_done) {
 		/* No member for the root: a plain root-owned 0755. */
 		int fd = openat(u->rootfd, ".",
 				O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0)
 			return -errno;
-		int r = apply_owner(u, fd, S_IFDIR, 0, 0, 0755);
+		r = apply_owner(u, fd, S_IFDIR, 0, 0, 0755);
 		if (r == 0 && fchmod(fd, real_mode(u, S_IFDIR, 0755)) < 0)
 			r = -errno;
 		close(fd);

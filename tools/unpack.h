@@ -3,6 +3,10 @@
  * layer store keeps layers: dotwh format (".wh." members stay as they
  * are), owners, modes, times, xattrs and hard links kept.
  *
+ * Members apply in archive order, as in an OCI changeset: a later member
+ * of a name replaces the earlier one (a directory only by another
+ * directory keeps what it holds).
+ *
  * Every member passes entry_path's rules first, and every path is
  * resolved below the layer root with *at() calls that refuse symlinks,
  * so a hostile archive cannot write outside the layer, whatever order its
@@ -26,6 +30,9 @@ struct unpack_opts {
 	bool allow_devices;
 };
 
+/* What was done, member by member: a member that a later one replaced
+ * (a directory with all it held) stays counted, as work done and
+ * attributes met in the archive. */
 struct unpack_counts {
 	uint64_t entries;
 	uint64_t bytes;          /* regular file data written */

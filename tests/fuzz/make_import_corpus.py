@@ -78,8 +78,10 @@ SEEDS = {
     "hostile-hardlink.tar": [("h", "hardlink", "/etc/passwd"),
                              ("g", "hardlink", "../canary")],
     "hostile-device.tar": [("null", "chardev")],
-    "hostile-replace-dir.tar": [("d/", "dir"), ("d/f", "file"),
-                                ("d", "file")],
+    # A later member replacing a directory (OCI changeset order), then a
+    # hard link to a member the replacement removed.
+    "replace-dir.tar": [("d/", "dir"), ("d/f", "file"), ("d", "file"),
+                        ("h", "hardlink", "d/f")],
     "hostile-long-name.tar": [("n" * 300, "file"),
                               ("d/" + "m" * 255, "file")],
 }

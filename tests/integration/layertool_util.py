@@ -9,6 +9,7 @@ sha256), compressed by the gzip and zstd programs.
 """
 
 import hashlib
+import io
 import json
 import os
 import platform
@@ -178,10 +179,21 @@ def docker_archive(workdir, out, layers, tag="test:latest", diff_ids=None):
 
 
 def hostile_tar(path, members):
-    """A layer tar crafted with tarfile.  members: list of
-    (name, kind, extra) with kind file/dir/symlink/hardlink/chardev."""
+    """A layer tar crafted with tarfile, for archives GNU tar would not
+    write; see crafted_tar."""
+    return crafted_tar(path, members)
+
+
+def crafted_tar(path, members):
+    """A layer tar crafted with tarfile, members in the order given (a
+    name may come twice).  members: list of (name, kind, extra) or (name,
+    kind, extra, attrs) with kind file/dir/symlink/hardlink/chardev/fifo;
+    attrs sets TarInfo fields ("mode", "uid", ...) and "xattrs" (a dict
+    of name: value, written as SCHILY.xattr pax records)."""
     with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as t:
-        for name, kind, extra in members:
+        for member in members:
+            name, kind, extra = member[:3]
+            attrs = dict(member[3]) if len(member) > 3 else {}
             ti = tarfile.TarInfo(name)
             ti.mtime = 1700000000
             data = None
@@ -202,10 +214,16 @@ def hostile_tar(path, members):
                 ti.type = tarfile.CHRTYPE
                 ti.devmajor, ti.devminor = extra
                 ti.mode = 0o666
+            elif kind == "fifo":
+                ti.type = tarfile.FIFOTYPE
+                ti.mode = 0o644
             else:
                 raise ValueError(kind)
+            ti.pax_headers = {"SCHILY.xattr." + k: v for k, v in
+                              attrs.pop("xattrs", {}).items()}
+            for k, v in attrs.items():
+                setattr(ti, k, v)
             if data is not None:
-                import io
                 t.addfile(ti, io.BytesIO(data))
             else:
                 t.addfile(ti)

@@ -391,6 +391,19 @@ class TestImportRefused(ImportTestBase):
         self.hostile([("h", "hardlink", "nothing/here")], "hard link",
                      "not an earlier member")
 
+    def test_hardlink_to_member_of_replaced_directory(self):
+        # A later entry replaced the directory, and with it what the
+        # layer had put under it: a link to such a member is a link to a
+        # missing member.
+        self.hostile([("d/", "dir", None), ("d/f", "file", b"f"),
+                      ("d", "file", b"now a file"),
+                      ("h", "hardlink", "d/f")],
+                     "'h'", "not an earlier member")
+        # The same when the replacing entry is itself that link.
+        self.hostile([("d/", "dir", None), ("d/f", "file", b"f"),
+                      ("d", "hardlink", "d/f")],
+                     "'d'", "not an earlier member")
+
     def test_device_when_unprivileged(self):
         self.hostile([("dev/", "dir", None),
                       ("dev/mem", "chardev", (1, 1))],
@@ -431,6 +444,122 @@ class TestImportRefused(ImportTestBase):
 
     def test_missing_source(self):
         self.refused(self.path("nothing.tar"), "No such file")
+
+
+class TestImportReplacedEntries(ImportTestBase):
+    """Members are applied in order, as the OCI changeset rules say: a
+    later member of a name replaces the earlier one, a directory with
+    whatever the layer put under it."""
+
+    def import_layer(self, members):
+        t = lt.crafted_tar(self.path("layer.tar"), members)
+        img = self.import_ok(t, self.path("img"))
+        return lt.image_layers(img)[0]
+
+    def test_directory_replaced_by_each_kind(self):
+        kinds = [("file", b"now a file"), ("symlink", "keep"),
+                 ("hardlink", "keep"), ("fifo", None),
+                 ("chardev", (1, 3))]
+        for kind, extra in kinds:
+            with self.subTest(kind=kind):
+                shutil.rmtree(self.path("img"), ignore_errors=True)
+                shutil.rmtree(self.path(".layerstore"), ignore_errors=True)
+                layer = self.import_layer([
+                    ("keep", "file", b"keep"),
+                    ("d/", "dir", None),
+                    ("d/f", "file", b"f"),
+                    ("d/sub/", "dir", None, {"mode": 0o500}),
+                    ("d/sub/g", "file", b"g"),
+                    ("d/.wh.lower", "file", b""),
+                    ("d", kind, extra),
+                    ("after", "file", b"after"),
+                ])
+                self.assertEqual(sorted(os.listdir(layer)),
+                                 ["after", "d", "keep"])
+                st = os.lstat(os.path.join(layer, "d"))
+                want = {"file": stat.S_ISREG, "symlink": stat.S_ISLNK,
+                        "hardlink": stat.S_ISREG, "fifo": stat.S_ISFIFO,
+                        "chardev": stat.S_ISCHR}[kind]
+                self.assertTrue(want(st.st_mode), oct(st.st_mode))
+                keep = os.lstat(os.path.join(layer, "keep"))
+                if kind == "hardlink":
+                    self.assertEqual(st.st_ino, keep.st_ino)
+                    self.assertEqual(keep.st_nlink, 2)
+                else:
+                    self.assertEqual(keep.st_nlink, 1)
+                if kind == "file":
+                    with open(os.path.join(layer, "d"), "rb") as f:
+                        self.assertEqual(f.read(), b"now a file")
+
+    def test_lower_layers_keep_the_replaced_directory(self):
+        base = self.layer_tar("base", {"d/low": "low", "d/deep/x": "x"})
+        top = lt.crafted_tar(self.path("top.tar"), [
+            ("d/", "dir", None), ("d/new", "file", b"new"),
+            ("d", "file", b"now a file")])
+        oci = lt.OciLayout(self.path("oci"))
+        oci.add_image([(base, "gzip"), (top, "none")])
+        img = self.import_ok(oci.root, self.path("img"))
+        top_dir, base_dir = lt.image_layers(img)
+        self.assertEqual(os.listdir(top_dir), ["d"])
+        self.assertTrue(os.path.isfile(os.path.join(top_dir, "d")))
+        self.assertEqual(lfstest.snapshot(base_dir),
+                         lfstest.snapshot(self.path("base")))
+        # Files do not merge: the file hides the lower directory.
+        m = self.mount(lt.image_layers(img))
+        self.assertEqual(sorted(lfstest.snapshot(m.path)), ["d"])
+        with open(os.path.join(m.path, "d"), "rb") as f:
+            self.assertEqual(f.read(), b"now a file")
+
+    def test_removal_stays_in_the_layer(self):
+        # Symlinks under the replaced directory are removed, never
+        # followed: one is absolute (fine in a layer: it resolves from
+        # the container's root), and names, on this machine, a directory
+        # of the test's; one leads up to the layer root.
+        outside = self.mkdirs("outside")
+        with open(os.path.join(outside, "precious"), "w") as f:
+            f.write("precious")
+        layer = self.import_layer([
+            ("top", "file", b"top"),
+            ("d/", "dir", None),
+            ("d/abs", "symlink", outside),
+            ("d/sub/", "dir", None),
+            ("d/sub/up", "symlink", "../.."),
+            ("d/sub/locked/", "dir", None, {"mode": 0o000}),
+            ("d/sub/locked/f", "file", b"f"),
+            ("d/link", "hardlink", "top"),
+            ("d", "file", b"now a file"),
+        ])
+        self.assertEqual(os.listdir(outside), ["precious"])
+        self.assertEqual(sorted(os.listdir(layer)), ["d", "top"])
+        self.assertEqual(os.lstat(os.path.join(layer, "top")).st_nlink, 1)
+        with open(os.path.join(layer, "top"), "rb") as f:
+            self.assertEqual(f.read(), b"top")
+
+    def test_directory_made_again_after_replacement(self):
+        # Nothing the first directory of the name had, or held, comes
+        # back with the second: not its children, its mode, its xattrs
+        # or the default ACL held back until the end of the layer.
+        default = lfstest.acl_value([
+            (lfstest.ACL_USER_OBJ, 7, None), (lfstest.ACL_GROUP_OBJ, 5, None),
+            (lfstest.ACL_OTHER, 5, None)])
+        layer = self.import_layer([
+            ("d/", "dir", None, {"mode": 0o700, "xattrs": {
+                "user.old": "1",
+                lfstest.ACL_XATTRS[1]:
+                    default.decode("utf-8", "surrogateescape")}}),
+            ("d/sub/", "dir", None, {"mode": 0o711}),
+            ("d/sub/f", "file", b"f"),
+            ("d", "file", b"a file for a while"),
+            ("d/", "dir", None, {"mode": 0o750, "mtime": 1600000000}),
+            ("d/new", "file", b"new"),
+        ])
+        d = os.path.join(layer, "d")
+        st = os.lstat(d)
+        self.assertTrue(stat.S_ISDIR(st.st_mode))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o750)
+        self.assertEqual(st.st_mtime, 1600000000)
+        self.assertEqual(os.listdir(d), ["new"])
+        self.assertEqual(os.listxattr(d), [])
 
 
 class TestImportAcls(ImportTestBase):

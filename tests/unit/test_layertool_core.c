@@ -1,6 +1,7 @@
 /*
  * layertool's core, without archives: the member-name rules that keep a
- * hostile archive inside its layer, digests, and override_stat records.
+ * hostile archive inside its layer, digests, override_stat records, and
+ * which directories held back by the unpacker a later member removed.
  */
 #include <errno.h>
 #include <limits.h>
@@ -19,6 +20,7 @@
 #include "digest.h"
 #include "entry_path.h"
 #include "index_links.h"
+#include "removed_dirs.h"
 #include "xattr_policy.h"
 
 static void expect_norm(const char *raw, const char *want)
@@ -313,6 +315,47 @@ static void test_index_link_find(void **state)
 	assert_null(index_links_find(&x, &st));
 }
 
+/* Held-back directories 0..n-1 in the order they were met, against the
+ * removals recorded between them. */
+static void test_removed_dirs(void **state)
+{
+	(void)state;
+	const char *paths[] = {
+		"d",       /* 0 */
+		"d/sub",   /* 1 */
+		"d!",      /* 2: sorts right after d's subtree, not in it */
+		"dd",      /* 3: shares d's prefix, not in it */
+		"e/x",     /* 4 */
+		"d",       /* 5: made again after the removal of d */
+		"d/sub",   /* 6 */
+		"e",       /* 7: after e's removal */
+		"",        /* 8: the root, never removed */
+	};
+	size_t n = sizeof(paths) / sizeof(paths[0]);
+	bool gone[sizeof(paths) / sizeof(paths[0])];
+	struct removed_dirs rd;
+	removed_dirs_init(&rd);
+	/* None yet: nothing is gone. */
+	assert_int_equal(removed_dirs_mark_gone(&rd, paths, n, gone), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_false(gone[i]);
+	assert_int_equal(removed_dirs_add(&rd, "d", 5), 0);
+	assert_int_equal(removed_dirs_add(&rd, "e", 7), 0);
+	/* An earlier removal of a deeper path changes nothing more. */
+	assert_int_equal(removed_dirs_add(&rd, "d/sub", 1), 0);
+	assert_int_equal(removed_dirs_mark_gone(&rd, paths, n, gone), 0);
+	const bool want[] = { true,  true,  false, false, true,
+			      false, false, false, false };
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(gone[i], want[i]);
+	/* A removal of the inner path after its second making. */
+	assert_int_equal(removed_dirs_add(&rd, "d/sub", 7), 0);
+	assert_int_equal(removed_dirs_mark_gone(&rd, paths, n, gone), 0);
+	assert_true(gone[6]);
+	assert_false(gone[5]);
+	removed_dirs_free(&rd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -326,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_digest_parse),
 		cmocka_unit_test(test_override_parse),
 		cmocka_unit_test(test_private_xattrs),
+		cmocka_unit_test(test_removed_dirs),
 		cmocka_unit_test(test_index_link_children),
 		cmocka_unit_test(test_index_link_find),
 	};

@@ -264,14 +264,17 @@ static void test_unpacker_refuses(void **state)
 	assert_int_equal(unpack(hl, 1, false, "u5", err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "hard link"));
 
-	const struct member replace[] = {
+	/* A member replaced its parent directory, and with it the member
+	 * the link names. */
+	const struct member gone[] = {
 		{ "d/", AE_IFDIR, NULL, 0 },
 		{ "d/f", AE_IFREG, NULL, 0 },
 		{ "d", AE_IFREG, NULL, 0 },
+		{ "h", AE_IFREG, "d/f", 'h' },
 	};
-	assert_int_equal(unpack(replace, 3, false, "u6", err, sizeof(err)),
+	assert_int_equal(unpack(gone, 4, false, "u6", err, sizeof(err)),
 			 -EINVAL);
-	assert_non_null(strstr(err, "replace a directory"));
+	assert_non_null(strstr(err, "not an earlier member"));
 }
 
 static void test_unpacker_accepts(void **state)
@@ -297,6 +300,45 @@ static void test_unpacker_accepts(void **state)
 	assert_true(S_ISREG(st.st_mode));
 }
 
+/* A later member replaces a directory with what the layer put under it
+ * (OCI changeset order), and what was held back for the directories
+ * removed is not applied at the end. */
+static void test_unpacker_replaces_directories(void **state)
+{
+	(void)state;
+	char err[400] = "";
+	const struct member m[] = {
+		{ "keep", AE_IFREG, NULL, 0 },
+		{ "d/", AE_IFDIR, NULL, 0 },
+		{ "d/sub/deeper/", AE_IFDIR, NULL, 0 },
+		{ "d/sub/f", AE_IFREG, NULL, 0 },
+		{ "d/keep", AE_IFREG, "keep", 'h' },
+		{ "d/sub", AE_IFLNK, "/keep", 0 },   /* replaces d/sub */
+		{ "d", AE_IFREG, NULL, 0 },          /* replaces d */
+		{ "e/", AE_IFDIR, NULL, 0 },
+		{ "e/x/", AE_IFDIR, NULL, 0 },
+		{ "e", AE_IFREG, "keep", 'h' },      /* replaces e */
+		{ "e/", AE_IFDIR, NULL, 0 },         /* and a directory again */
+	};
+	size_t n = sizeof(m) / sizeof(m[0]);
+	assert_int_equal(unpack(m, n, false, "rep", err, sizeof(err)), 0);
+	char p[PATH_MAX];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/rep/d", scratch);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_size, 2);
+	snprintf(p, sizeof(p), "%s/rep/keep", scratch);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_int_equal(st.st_nlink, 1); /* d/keep went, e went */
+	snprintf(p, sizeof(p), "%s/rep/e", scratch);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0644);
+	snprintf(p, sizeof(p), "%s/rep/e/x", scratch);
+	assert_int_equal(lstat(p, &st), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_unpacker_refuses),
 		cmocka_unit_test(test_unpacker_accepts),
+		cmocka_unit_test(test_unpacker_replaces_directories),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
