@@ -45,6 +45,8 @@ struct unpacker {
 	/* Directories later members replaced: what dirs holds for them and
 	 * their subtrees is not applied. */
 	struct removed_dirs removed;
+	/* The root was named by a member already. */
+	bool root_named;
 	struct unpack_counts counts;
 };
 
@@ -268,6 +270,37 @@ static int apply_xattrs(struct unpacker *u, struct archive_entry *e, int fd,
 	return r;
 }
 
+/*
+ * Before a directory named again takes the later member's attributes:
+ * what an earlier member of the name set goes, as it does when a file
+ * named again is made anew.  Left alone: bookkeeping, which no archive
+ * sets (the override record is written again by apply_owner); the
+ * default ACL, held back to the end of the layer, where the later
+ * member's or none is applied; security.* labels, which the system may
+ * give any new directory (an LSM policy) and which cannot be told from
+ * one a member set.  A name this process may not remove it could not
+ * have set either: no member of this layer set it.
+ */
+static int drop_earlier_xattrs(int fd)
+{
+	struct name_list names;
+	int r = fs_xattr_names_at(fd, NULL, &names);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < names.n && r == 0; i++) {
+		const char *name = names.names[i];
+		if (xattr_is_private(name) ||
+		    !strcmp(name, XATTR_ACL_DEFAULT) ||
+		    !strncmp(name, "security.", strlen("security.")))
+			continue;
+		if (fremovexattr(fd, name) < 0 && errno != ENODATA &&
+		    errno != EPERM && errno != EACCES && errno != ENOTSUP)
+			r = -errno;
+	}
+	name_list_free(&names);
+	return r;
+}
+
 static void entry_times(struct archive_entry *e, struct timespec ts[2])
 {
 	ts[1].tv_sec = archive_entry_mtime(e);
@@ -464,8 +497,10 @@ static int make_dir(struct unpacker *u, struct archive_entry *e, int pfd,
 	}
 	mode_t perm = archive_entry_perm(e);
 	struct deferred_acl acl = { NULL, 0 };
-	int r = apply_owner(u, fd, S_IFDIR, archive_entry_uid(e),
-			    archive_entry_gid(e), perm);
+	int r = existed ? drop_earlier_xattrs(fd) : 0;
+	if (r == 0)
+		r = apply_owner(u, fd, S_IFDIR, archive_entry_uid(e),
+				archive_entry_gid(e), perm);
 	if (r == 0)
 		r = apply_xattrs(u, e, fd, -1, NULL, &acl);
 	close(fd);
@@ -580,8 +615,11 @@ static int apply_root(struct unpacker *u, struct archive_entry *e,
 		return -errno;
 	mode_t perm = archive_entry_perm(e);
 	struct deferred_acl acl = { NULL, 0 };
-	int r = apply_owner(u, fd, S_IFDIR, archive_entry_uid(e),
-			    archive_entry_gid(e), perm);
+	int r = u->root_named ? drop_earlier_xattrs(fd) : 0;
+	u->root_named = true;
+	if (r == 0)
+		r = apply_owner(u, fd, S_IFDIR, archive_entry_uid(e),
+				archive_entry_gid(e), perm);
 	if (r == 0)
 		r = apply_xattrs(u, e, fd, -1, NULL, &acl);
 	close(fd);

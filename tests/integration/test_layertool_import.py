@@ -449,7 +449,8 @@ class TestImportRefused(ImportTestBase):
 class TestImportReplacedEntries(ImportTestBase):
     """Members are applied in order, as the OCI changeset rules say: a
     later member of a name replaces the earlier one, a directory with
-    whatever the layer put under it."""
+    whatever the layer put under it, and a directory named again takes
+    the later member's owner, mode, times and xattrs."""
 
     def import_layer(self, members):
         t = lt.crafted_tar(self.path("layer.tar"), members)
@@ -560,6 +561,30 @@ class TestImportReplacedEntries(ImportTestBase):
         self.assertEqual(st.st_mtime, 1600000000)
         self.assertEqual(os.listdir(d), ["new"])
         self.assertEqual(os.listxattr(d), [])
+
+    def test_repeated_directory_takes_the_later_xattrs(self):
+        access = lfstest.acl_value([
+            (lfstest.ACL_USER_OBJ, 7, None), (lfstest.ACL_USER, 5, 1234),
+            (lfstest.ACL_GROUP_OBJ, 5, None), (lfstest.ACL_MASK, 5, None),
+            (lfstest.ACL_OTHER, 5, None)])
+        layer = self.import_layer([
+            ("./", "dir", None, {"xattrs": {"user.root": "1"}}),
+            ("d/", "dir", None, {"xattrs": {
+                "user.a": "1", "user.b": "1", "trusted.t": "1",
+                lfstest.ACL_XATTRS[0]:
+                    access.decode("utf-8", "surrogateescape")}}),
+            ("d/f", "file", b"f", {"xattrs": {"user.f": "1"}}),
+            ("./", "dir", None),
+            ("d/", "dir", None, {"mode": 0o711,
+                                 "xattrs": {"user.b": "2"}}),
+        ])
+        d = os.path.join(layer, "d")
+        self.assertEqual(sorted(os.listxattr(d)), ["user.b"])
+        self.assertEqual(os.getxattr(d, "user.b"), b"2")
+        self.assertEqual(stat.S_IMODE(os.lstat(d).st_mode), 0o711)
+        self.assertEqual(os.listxattr(layer), [])
+        # The members under it keep theirs.
+        self.assertEqual(os.getxattr(os.path.join(d, "f"), "user.f"), b"1")
 
 
 class TestImportAcls(ImportTestBase):
