@@ -6,9 +6,10 @@
  * `.wh.` names that are no valid whiteout, whiteouts or opaque markers of
  * the wrong type, opaque xattrs on non-directories, symlinks that climb
  * out of their layer.  Warnings (exit 4) are worth a look: whiteouts that
- * hide nothing, device files, files hard-linked with something outside
- * the layer, leftovers of aufs or of an interrupted copy-up, and layerfs
- * marks that only mean something in an upper directory.
+ * hide nothing, hold data or are hard links of a file, device files,
+ * files hard-linked with something outside the layer, leftovers of aufs
+ * or of an interrupted copy-up, and layerfs marks that only mean
+ * something in an upper directory.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,9 +40,9 @@ static const char check_help[] =
 	"\n"
 	"errors:   reserved-name, whiteout-not-file, opaque-marker-not-file,\n"
 	"          opaque-on-non-directory, symlink-escape\n"
-	"warnings: whiteout-hides-nothing, whiteout-has-data, device-file,\n"
-	"          hardlink-outside-layer, leftover-work-file,\n"
-	"          upper-layer-mark\n"
+	"warnings: whiteout-hides-nothing, whiteout-has-data,\n"
+	"          whiteout-hardlinked, device-file, hardlink-outside-layer,\n"
+	"          leftover-work-file, upper-layer-mark\n"
 	"\n"
 	"  --json               one JSON document instead of lines\n"
 	"  -h, --help           this text\n"
@@ -57,11 +58,21 @@ struct problem {
 	char *path, *code, *message;
 };
 
+/*
+ * A hard-linked inode of the layer being walked, with the names met.
+ * Whiteouts and opaque markers count as names like any other, but are
+ * told apart: layerfs and kernel overlayfs link every whiteout they make
+ * to one shared inode (in the work directory), so an inode that only
+ * markers name may have any number of links elsewhere; an inode that
+ * markers and other files name is odd in itself.
+ */
 struct inode_rec {
+	bool used;
 	dev_t dev;
 	ino_t ino;
 	nlink_t nlink, seen;
-	char *path;
+	char *path;    /* the first name that is no marker, or NULL */
+	char *marker;  /* the first marker name, or NULL */
 };
 
 struct checker {
@@ -115,14 +126,14 @@ static size_t inode_slot(const struct checker *c, dev_t dev, ino_t ino)
 	uint64_t h = ((uint64_t)dev * 0x9e3779b97f4a7c15ull) ^ (uint64_t)ino;
 	h *= 0xff51afd7ed558ccdull;
 	size_t i = (size_t)(h >> 17) & (c->icap - 1);
-	while (c->inodes[i].path &&
+	while (c->inodes[i].used &&
 	       !(c->inodes[i].dev == dev && c->inodes[i].ino == ino))
 		i = (i + 1) & (c->icap - 1);
 	return i;
 }
 
 static int inode_seen(struct checker *c, const struct stat *st,
-		      const char *path)
+		      const char *path, bool marker)
 {
 	if ((c->in + 1) * 2 > c->icap) {
 		size_t nc = c->icap ? c->icap * 2 : 64, oc = c->icap;
@@ -134,37 +145,50 @@ static int inode_seen(struct checker *c, const struct stat *st,
 		}
 		c->icap = nc;
 		for (size_t i = 0; i < oc; i++)
-			if (old[i].path)
+			if (old[i].used)
 				c->inodes[inode_slot(c, old[i].dev,
 						     old[i].ino)] = old[i];
 		free(old);
 	}
 	size_t i = inode_slot(c, st->st_dev, st->st_ino);
 	struct inode_rec *r = &c->inodes[i];
-	if (!r->path) {
-		*r = (struct inode_rec){ st->st_dev, st->st_ino, st->st_nlink,
-					 0, strdup(path) };
-		if (!r->path)
-			return -ENOMEM;
+	if (!r->used) {
+		*r = (struct inode_rec){ .used = true, .dev = st->st_dev,
+					 .ino = st->st_ino,
+					 .nlink = st->st_nlink };
 		c->in++;
+	}
+	char **first = marker ? &r->marker : &r->path;
+	if (!*first) {
+		*first = strdup(path);
+		if (!*first)
+			return -ENOMEM;
 	}
 	r->seen++;
 	return 0;
 }
 
-/* After a layer: files with more links than the layer holds. */
+/* After a layer: files with more links than the layer holds, and
+ * whiteouts that are hard links of a file. */
 static void inode_finish(struct checker *c)
 {
 	for (size_t i = 0; i < c->icap; i++) {
 		struct inode_rec *r = &c->inodes[i];
-		if (!r->path)
+		if (!r->used)
 			continue;
-		if (r->seen < r->nlink)
+		if (r->path && r->marker)
+			report(c, SEV_WARNING, r->marker, "whiteout-hardlinked",
+			       "is a hard link of '/%s', which is no "
+			       "whiteout: one inode is both a marker and a "
+			       "file, and a change to either changes both",
+			       r->path);
+		if (r->path && r->seen < r->nlink)
 			report(c, SEV_WARNING, r->path, "hardlink-outside-layer",
 			       "has %lu links, %lu of them in this layer: it "
 			       "shares its data with a file elsewhere",
 			       (unsigned long)r->nlink, (unsigned long)r->seen);
 		free(r->path);
+		free(r->marker);
 	}
 	free(c->inodes);
 	c->inodes = NULL;
@@ -304,9 +328,14 @@ static int check_entry(struct checker *c, int dfd, const char *dir,
 	if (is_staging_name(name))
 		report(c, SEV_WARNING, path, "leftover-work-file",
 		       "looks like a layerfs copy-up left by a crash");
-	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && kind == WH_NONE &&
-	    !wh_is_overlay_whiteout(&st))
-		r = inode_seen(c, &st, path);
+	/* Every name of a hard-linked inode counts, markers too (a file
+	 * linked to a whiteout of this layer has that link here); reserved
+	 * names that are no marker are reported above already. */
+	bool marker = kind == WH_WHITEOUT || kind == WH_OPAQUE ||
+		      wh_is_overlay_whiteout(&st);
+	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 &&
+	    (kind == WH_NONE || marker))
+		r = inode_seen(c, &st, path, marker);
 	if (r == 0)
 		check_xattrs(c, dfd, name, &st, path);
 	if (r == 0 && S_ISDIR(st.st_mode)) {

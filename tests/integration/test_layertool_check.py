@@ -110,6 +110,44 @@ class TestCheck(lfstest.LayerfsTestCase):
         found, _ = self.check(top, low, code=4)
         self.assertEqual(set(found), {("whiteout-hides-nothing", 0, "/none")})
 
+    def test_whiteout_hard_linked_with_a_file(self):
+        # A file of the layer linked to a whiteout of the same layer: its
+        # links are all here, but one inode is both a marker and a file.
+        top = self.layer("top", {".wh.hidden": "",
+                                 "file": ("hardlink", ".wh.hidden"),
+                                 "etc/.wh..wh..opq": "",
+                                 "etc/marked": ("hardlink",
+                                                "etc/.wh..wh..opq")})
+        low = self.layer("low", LOWER)
+        found, _ = self.check(top, low, code=4)
+        self.assertEqual(set(found), {
+            ("whiteout-hardlinked", 0, "/.wh.hidden"),
+            ("whiteout-hardlinked", 0, "/etc/.wh..wh..opq")})
+        self.assertIn("'/file'", found[("whiteout-hardlinked", 0,
+                                        "/.wh.hidden")]["message"])
+        # Linked with a file of another layer too: that link is outside.
+        outside = self.layer("outside", {"elsewhere": ""})
+        os.link(os.path.join(top, "file"),
+                os.path.join(outside, "elsewhere-too"))
+        found, _ = self.check(top, low, code=4)
+        self.assertIn(("hardlink-outside-layer", 0, "/file"), found)
+        self.assertIn("3 links, 2 of them",
+                      found[("hardlink-outside-layer", 0, "/file")]
+                      ["message"])
+
+    def test_shared_whiteout_inode(self):
+        # layerfs and kernel overlayfs link every whiteout they make to one
+        # inode in the work directory: links elsewhere are no problem
+        # when only whiteouts name the inode here.
+        work = self.layer("work", {"whiteout": ""})
+        top = self.layer("top", {})
+        os.link(os.path.join(work, "whiteout"),
+                os.path.join(top, ".wh.hidden"))
+        os.link(os.path.join(work, "whiteout"), os.path.join(top, ".wh.data"))
+        low = self.layer("low", LOWER)
+        found, _ = self.check(top, low, code=0)
+        self.assertEqual(found, {})
+
     def test_unreadable_layer(self):
         r = lt.run_layertool(["check", self.path("missing")])
         self.assertEqual(r.returncode, 2)
