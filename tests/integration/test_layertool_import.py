@@ -719,6 +719,37 @@ class TestImportRootless(ImportTestBase):
                     e["uid"] = e["gid"] = None
         self.assertEqual(got, want)
 
+    def test_rootless_replacements(self):
+        # Replacing a directory and naming one again work as the
+        # importing user too; the override record is the later member's.
+        self.require_tool("setpriv")
+        home = self.mkdirs("home")
+        os.chown(home, self.NOBODY, self.NOBODY)
+        tar = lt.crafted_tar(self.path("layer.tar"), [
+            ("d/", "dir", None, {"mode": 0o500}),
+            ("d/sub/", "dir", None, {"mode": 0o000}),
+            ("d/sub/f", "file", b"f"),
+            ("d", "file", b"now a file", {"uid": 7}),
+            ("e/", "dir", None, {"xattrs": {"user.a": "1"}}),
+            ("e/", "dir", None, {"mode": 0o700, "uid": 8,
+                                 "xattrs": {"user.b": "1"}}),
+        ])
+        img = os.path.join(home, "img")
+        r = subprocess.run(["setpriv", "--reuid=%d" % self.NOBODY,
+                            "--regid=%d" % self.NOBODY, "--clear-groups",
+                            lt.LAYERTOOL, "import", tar, img],
+                           capture_output=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        layer = lt.image_layers(img)[0]
+        d, e = os.path.join(layer, "d"), os.path.join(layer, "e")
+        self.assertTrue(os.path.isfile(d))
+        self.assertEqual(os.getxattr(d, "user.containers.override_stat"),
+                         b"7:0:0644")
+        self.assertEqual(sorted(os.listxattr(e)),
+                         ["user.b", "user.containers.override_stat"])
+        self.assertEqual(os.getxattr(e, "user.containers.override_stat"),
+                         b"8:0:0700")
+
 
 if __name__ == "__main__":
     lfstest.main()
