@@ -487,8 +487,13 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	 */
 	bool attrs_need_src =
 		plan.xattrs || (plan.owner && override_xattr_name(fs));
-	bool metacopy_ok =
-		kind == CU_META && fs->opt->metacopy && fs->upper_xattr;
+	/* Not below a directory kernel overlayfs renamed: the data's path
+	 * there differs from layer to layer, which the mark cannot say. */
+	pthread_rwlock_rdlock(&fs->ns_lock);
+	bool path_varies = node_below_lower_redirect(n);
+	pthread_rwlock_unlock(&fs->ns_lock);
+	bool metacopy_ok = kind == CU_META && fs->opt->metacopy &&
+			   fs->upper_xattr && !path_varies;
 	bool may_skip_data = kind == CU_TRUNC || metacopy_ok;
 	struct stat st;
 	int src = -1;

@@ -126,16 +126,118 @@ static void check_impure_entries(struct lfs *fs, struct dcache *dc,
 	}
 }
 
-static int load_layers(struct lfs *fs, struct node *dir, struct dcache *dc,
-		       const uint16_t *cands, uint16_t ncands,
+/*
+ * The layers the parent's listing says it exists in, from top to end
+ * (exclusive), less the gaps it recorded for `name` (dir's own, or none
+ * when NULL), into cands; false when that listing cannot be read now.
+ * It is the parent's: read under the parent's lock (a copy-up of the
+ * parent reallocates its chain, the budget frees whole listings), which
+ * the caller may hold already, which shares a stripe with dir's, or
+ * which is tried: waiting for it while holding dir's could deadlock with
+ * a thread locking both in the other order, and every layer from top
+ * to end is a correct, slower, answer.  The caller holds ns_lock, so
+ * that dir's parent and name stay what they are meanwhile.
+ */
+static bool parent_chain(struct node *dir, bool parent_held, int top,
+			 int end, const char *name, uint16_t *cands,
+			 uint16_t *ncands)
+{
+	struct node *parent = dir->parent;
+	if (!parent || (node_flags(dir) & N_ROOT))
+		return false;
+	bool held = parent_held || dir_same_lock(dir, parent);
+	if (!held && !dir_tryrdlock(parent))
+		return false;
+	struct dcache *pdc = parent->dc;
+	if (pdc) {
+		/* A moved directory exists in the upper layer only, or is
+		 * redirected: a gap kept for an earlier holder of its name
+		 * never concerns it. */
+		const struct drec *self =
+			pdc->ngaps && name ? dcache_find(pdc, name) : NULL;
+		for (uint16_t i = 0; i < pdc->nchain; i++) {
+			uint16_t l = pdc->chain[i];
+			if (l < top || l >= end)
+				continue;
+			if (self && dgap_covers(pdc, self->name_off, l))
+				continue;
+			cands[(*ncands)++] = l;
+		}
+	}
+	if (!held)
+		dir_unlock(parent);
+	return pdc != NULL;
+}
+
+/*
+ * A directory kernel overlayfs renamed, met in lower layer l (its
+ * overlay.redirect, read from fd): the layers below hold it where the
+ * redirect says, a path from their root or another name in the parent's
+ * directories there, and they replace the candidates after `keep`.  A
+ * malformed or unreadable redirect is not followed (the merge goes on
+ * at the directory's own path).  The node keeps it, so that its entries
+ * in those layers are reached the same way (node_open).  1 when
+ * followed, 0 when not, or -errno.
+ */
+static int follow_kernel_redirect(struct lfs *fs, struct node *dir,
+				  bool parent_held, int fd, const char *attr,
+				  int l, uint16_t *cands, uint16_t keep,
+				  uint16_t *ncands)
+{
+	char buf[PATH_MAX];
+	ssize_t len = fgetxattr(fd, attr, buf, sizeof(buf) - 1);
+	if (len <= 0 || (node_flags(dir) & N_ROOT))
+		return 0;
+	buf[len] = 0;
+	if (!redirect_kernel_value_ok(buf))
+		return 0;
+	char *value = strdup(buf);
+	if (!value)
+		return -ENOMEM;
+	int r = node_add_lower_redirect(fs, dir, l, value);
+	if (r < 0)
+		return r;
+	uint16_t n = 0;
+	if (buf[0] == '/') {
+		r = redirect_lower_chain(fs, buf, l + 1, cands + keep,
+					 (uint16_t)(fs->nlayers - keep), &n);
+	} else {
+		/* The parent's own layers below l, from its listing (or all
+		 * of them), held still by a reference meanwhile. */
+		uint16_t *pl = malloc(fs->nlayers * sizeof(uint16_t));
+		if (!pl)
+			return -ENOMEM;
+		uint16_t np = 0;
+		pthread_rwlock_rdlock(&fs->ns_lock);
+		struct node *parent = dir->parent;
+		node_ref(parent);
+		if (!parent_chain(dir, parent_held, l + 1, fs->nlayers, NULL,
+				  pl, &np))
+			for (int j = l + 1; j < fs->nlayers; j++)
+				pl[np++] = (uint16_t)j;
+		pthread_rwlock_unlock(&fs->ns_lock);
+		r = redirect_lower_chain_in(fs, parent, buf, pl, np,
+					    cands + keep, &n);
+		node_unref(fs, parent);
+		free(pl);
+	}
+	*ncands = (uint16_t)(keep + n);
+	return r < 0 ? r : 1;
+}
+
+static int load_layers(struct lfs *fs, struct node *dir, bool parent_held,
+		       struct dcache *dc, uint16_t *cands, uint16_t ncands,
 		       const char *redirect)
 {
+	/* Set once a kernel redirect decides where the layers below hold
+	 * the directory: node_open finds it there. */
+	bool kernel_moved = false;
 	for (uint16_t i = 0; i < ncands; i++) {
 		int l = cands[i];
 		struct merge_pass p;
 		merge_begin(&p, fs, dc, l);
 		int fd;
-		if (redirect && !p.is_upper)
+		if (redirect && !p.is_upper && !kernel_moved)
 			fd = sp_open_beneath(fs->layers[l].fd,
 					     redirect[0] == '/' ? redirect + 1
 								: redirect,
@@ -154,8 +256,10 @@ static int load_layers(struct lfs *fs, struct node *dir, struct dcache *dc,
 		lfs_stat_add(&fs->stats.dir_load_layers, 1);
 
 		/* Opaque and impure marks: one listxattr per directory. */
-		int opaque_x = xp_dir_marks(fs, fd, p.is_upper, &p.impure,
-					    &p.xwhiteout);
+		struct dir_marks marks;
+		int opaque_x = xp_dir_marks(fs, fd, p.is_upper, &marks);
+		p.impure = marks.impure;
+		p.xwhiteout = marks.xwhiteout;
 		int r = scan_layer(&p, fd);
 		bool opaque = false;
 		int re = merge_end(&p, &opaque);
@@ -165,57 +269,24 @@ static int load_layers(struct lfs *fs, struct node *dir, struct dcache *dc,
 			dc->upper_impure = true;
 			check_impure_entries(fs, dc, fd);
 		}
+		bool stop = opaque || opaque_x > 0;
+		if (r == 0 && !stop && marks.kernel_redirect) {
+			r = follow_kernel_redirect(fs, dir, parent_held, fd,
+						   marks.kernel_redirect, l,
+						   cands, (uint16_t)(i + 1),
+						   &ncands);
+			kernel_moved = kernel_moved || r > 0;
+			r = r < 0 ? r : 0;
+		}
 		close(fd);
 		if (r < 0)
 			return r;
 		if (dcache_chain_append(dc, (uint16_t)l) < 0)
 			return -ENOMEM;
-		if (opaque || opaque_x > 0)
+		if (stop)
 			break;
 	}
 	return 0;
-}
-
-/*
- * The layers the parent's listing says it exists in, from top to end
- * (exclusive), less the gaps it recorded for dir's name, into cands;
- * false when that listing cannot be read now.
- * It is the parent's: read under the parent's lock (a copy-up of the
- * parent reallocates its chain, the budget frees whole listings), which
- * the caller may hold already, which shares a stripe with dir's, or
- * which is tried: waiting for it while holding dir's could deadlock with
- * a thread locking both in the other order, and every layer from top
- * to end is a correct, slower, answer.  The caller holds ns_lock, so
- * that dir's parent and name stay what they are meanwhile.
- */
-static bool parent_chain(struct node *dir, bool parent_held, int top,
-			 int end, uint16_t *cands, uint16_t *ncands)
-{
-	struct node *parent = dir->parent;
-	if (!parent || (node_flags(dir) & N_ROOT))
-		return false;
-	bool held = parent_held || dir_same_lock(dir, parent);
-	if (!held && !dir_tryrdlock(parent))
-		return false;
-	struct dcache *pdc = parent->dc;
-	if (pdc) {
-		/* A moved directory exists in the upper layer only, or is
-		 * redirected: a gap kept for an earlier holder of its name
-		 * never concerns it. */
-		const struct drec *self =
-			pdc->ngaps ? dcache_find(pdc, node_name(dir)) : NULL;
-		for (uint16_t i = 0; i < pdc->nchain; i++) {
-			uint16_t l = pdc->chain[i];
-			if (l < top || l >= end)
-				continue;
-			if (self && dgap_covers(pdc, self->name_off, l))
-				continue;
-			cands[(*ncands)++] = l;
-		}
-	}
-	if (!held)
-		dir_unlock(parent);
-	return pdc != NULL;
 }
 
 static int load(struct lfs *fs, struct node *dir, bool parent_held,
@@ -258,8 +329,8 @@ static int load(struct lfs *fs, struct node *dir, bool parent_held,
 	} else if (!fs->opt->udba_reval) {
 		/* With udba=reval the parent's listing may predate a layer
 		 * that gained this directory: every layer is tried. */
-		from_parent = parent_chain(dir, parent_held, top, end, cands,
-					   &ncands);
+		from_parent = parent_chain(dir, parent_held, top, end,
+					   node_name(dir), cands, &ncands);
 	}
 	pthread_rwlock_unlock(&fs->ns_lock);
 
@@ -269,7 +340,9 @@ static int load(struct lfs *fs, struct node *dir, bool parent_held,
 		if (lfs_has_upper(fs) && top == fs->upper)
 			cands[ncands++] = (uint16_t)fs->upper;
 		uint16_t n = 0;
-		r = redirect_lower_chain(fs, redirect, cands + ncands,
+		r = redirect_lower_chain(fs, redirect,
+					 lfs_has_upper(fs) ? fs->upper + 1 : 0,
+					 cands + ncands,
 					 (uint16_t)(fs->nlayers - ncands), &n);
 		ncands = (uint16_t)(ncands + n);
 	} else if (from_parent) {
@@ -289,7 +362,8 @@ static int load(struct lfs *fs, struct node *dir, bool parent_held,
 	if (r == 0 && !redirected)
 		dc->udba = udba_stamp(fs, dir, top, end, &r);
 	if (r == 0)
-		r = load_layers(fs, dir, dc, cands, ncands, redirect);
+		r = load_layers(fs, dir, parent_held, dc, cands, ncands,
+				redirect);
 	free(redirect);
 	free(cands);
 	if (r < 0) {

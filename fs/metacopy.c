@@ -28,6 +28,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "redirect.h"
 #include "safe_path.h"
 #include "xattr_private.h"
 
@@ -103,36 +104,21 @@ static int kernel_metacopy_at(struct lfs *fs, const char *path, bool follow,
 	return 1;
 }
 
-static bool bad_component(const char *c, size_t len)
-{
-	return len == 0 || (len == 1 && c[0] == '.') ||
-	       (len == 2 && c[0] == '.' && c[1] == '.');
-}
-
 /* The data path a kernel redirect leads to from the file at path
  * ("/a/f"): an absolute one as it is, a relative one (a name) in the
  * same directory.  NULL for a malformed one (a component "." or "..",
  * a relative one with a slash). */
 static char *kernel_redirect_path(const char *path, const char *redirect)
 {
+	if (!redirect_kernel_value_ok(redirect))
+		return NULL;
 	if (redirect[0] != '/') {
-		if (strchr(redirect, '/') ||
-		    bad_component(redirect, strlen(redirect)))
-			return NULL;
 		const char *slash = strrchr(path, '/');
 		size_t keep = slash ? (size_t)(slash - path) : 0;
 		char *out = malloc(keep + strlen(redirect) + 2);
 		if (out)
 			sprintf(out, "%.*s/%s", (int)keep, path, redirect);
 		return out;
-	}
-	for (const char *c = redirect; *c;) {
-		while (*c == '/')
-			c++;
-		size_t len = strcspn(c, "/");
-		if (*c && bad_component(c, len))
-			return NULL;
-		c += len;
 	}
 	return strdup(redirect);
 }
@@ -162,11 +148,21 @@ int metacopy_probe_lower(struct lfs *fs, struct node *dir, struct node *n,
 	free(redirect); /* followed by the search for the data */
 	if (r <= 0)
 		return r;
-	/* Its own path: the search for the data starts at the file itself
-	 * and follows it down (metacopy_open_data), as it does for a copy
-	 * of it made through this mount, whose mark keeps that path. */
+	/* Its own path in its layer: the search for the data starts at the
+	 * file itself and follows it down (metacopy_open_data), as it does
+	 * for a copy of it made through this mount, whose mark keeps that
+	 * path. */
 	struct node_ext *e = node_ext(n);
-	char *path = e ? metacopy_own_path(fs, n) : NULL;
+	char *rel = NULL;
+	if (e) {
+		pthread_rwlock_rdlock(&fs->ns_lock);
+		rel = node_lower_path(fs, n, layer);
+		pthread_rwlock_unlock(&fs->ns_lock);
+	}
+	char *path = rel ? malloc(strlen(rel) + 2) : NULL;
+	if (path)
+		sprintf(path, "/%s", rel);
+	free(rel);
 	if (!path)
 		return -ENOMEM;
 	free(e->datapath);
@@ -185,33 +181,64 @@ static int open_data_in(struct lfs *fs, int layer, const char *path,
 	return fd;
 }
 
+/* The path of n in lower layer `layer` ("a/f"), or with `name`, of that
+ * name in n's parent's directory there.  malloc'd. */
+static char *path_in_layer(struct lfs *fs, struct node *n, const char *name,
+			   int layer)
+{
+	pthread_rwlock_rdlock(&fs->ns_lock);
+	char *p = node_lower_path(fs, name ? n->parent : n, layer);
+	pthread_rwlock_unlock(&fs->ns_lock);
+	if (!p || !name)
+		return p;
+	char *out = malloc(strlen(p) + strlen(name) + 2);
+	if (out)
+		sprintf(out, "%s%s%s", p, p[0] ? "/" : "", name);
+	free(p);
+	return out;
+}
+
 int metacopy_open_data(struct lfs *fs, struct node *n, int flags)
 {
 	struct node_ext *e = n->ext;
-	const char *path = e ? e->datapath : NULL;
-	if (!path)
+	const char *recorded = e ? e->datapath : NULL;
+	if (!recorded)
 		return -ENODATA;
-	while (*path == '/')
-		path++;
+	while (*recorded == '/')
+		recorded++;
 	/* Lower layers never change: once found, the data stays in its
 	 * layer, and every getattr of the file (its st_blocks) and every
 	 * open for reading go straight there. */
 	int known = __atomic_load_n(&e->data_layer, __ATOMIC_RELAXED);
 	if (known > 0 && known < fs->nlayers) {
-		int fd = open_data_in(fs, known, path, flags);
+		int fd = open_data_in(fs, known, recorded, flags);
 		if (fd != -ENOENT && fd != -ENOTDIR)
 			return fd;
 	}
-	/* Below the upper copy of a copy made through this mount; from the
-	 * file itself for one of the kernel's in a lower layer, which the
-	 * loop steps over like any other on the way. */
+	/*
+	 * Below the upper copy of a copy made through this mount, at the
+	 * path its mark records; from the file itself for one of the
+	 * kernel's in a lower layer, at its own path in each layer (the
+	 * directories above it may be ones the kernel renamed) until a
+	 * redirect of a kernel metacopy on the way names another: a path
+	 * from the root, or a name in the same directory.  Every kernel
+	 * metacopy on the way is stepped over.
+	 */
 	int layer = node_layer(n);
-	char *moved = NULL; /* the path a kernel redirect on the way gave */
-	for (int l = lfs_is_upper(fs, layer) ? layer + 1 : layer;
-	     l < fs->nlayers; l++) {
+	bool by_node = !lfs_is_upper(fs, layer);
+	char *name = NULL;  /* by_node: a name the file had in its parent */
+	char *fixed = NULL; /* a path a redirect gave, else the mark's */
+	int r = -ENOENT;
+	for (int l = by_node ? layer : layer + 1; l < fs->nlayers; l++) {
+		char *own = by_node ? path_in_layer(fs, n, name, l) : NULL;
+		if (by_node && !own) {
+			r = -ENOMEM;
+			break;
+		}
+		const char *path = own ? own : fixed ? fixed : recorded;
+		while (*path == '/')
+			path++;
 		int fd = open_data_in(fs, l, path, flags);
-		if (fd == -ENOENT || fd == -ENOTDIR)
-			continue;
 		char *redirect = NULL;
 		int k = 0;
 		if (fd >= 0) {
@@ -221,33 +248,64 @@ int metacopy_open_data(struct lfs *fs, struct node *n, int flags)
 			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 			k = kernel_metacopy_at(fs, proc, true, &redirect);
 		}
+		if (fd == -ENOENT || fd == -ENOTDIR) {
+			free(own);
+			continue;
+		}
 		if (k == 0) {
-			/* Found where the recorded path leads: kept. */
-			if (fd >= 0 && !moved)
+			/* The data, or an error opening it.  Remembered
+			 * where the recorded path reaches it. */
+			if (fd >= 0 && strcmp(path, recorded) == 0)
 				__atomic_store_n(&e->data_layer, l,
 						 __ATOMIC_RELAXED);
-			free(moved);
+			free(own);
+			free(name);
+			free(fixed);
 			return fd;
 		}
 		close(fd);
-		if (k < 0) {
-			free(moved);
-			return k;
-		}
-		if (!redirect)
+		if (k < 0 || !redirect) {
+			free(own);
+			if (k < 0) {
+				r = k;
+				break;
+			}
 			continue;
-		char *next = kernel_redirect_path(path, redirect);
+		}
+		char *next = NULL;
+		if (by_node && redirect[0] != '/') {
+			/* Renamed in its directory: by that name from here. */
+			next = kernel_redirect_path("", redirect);
+			if (next) {
+				free(name);
+				name = strdup(next + 1);
+			}
+		} else {
+			next = kernel_redirect_path(path, redirect);
+			if (next) {
+				by_node = false;
+				free(fixed);
+				fixed = next;
+				next = NULL;
+			} else {
+				free(own);
+				free(redirect);
+				r = -EIO;
+				break;
+			}
+		}
+		int err = !by_node ? 0 : !next ? -EIO : !name ? -ENOMEM : 0;
+		free(next);
+		free(own);
 		free(redirect);
-		free(moved);
-		if (!next)
-			return -EIO;
-		moved = next;
-		path = moved;
-		while (*path == '/')
-			path++;
+		if (err) {
+			r = err;
+			break;
+		}
 	}
-	free(moved);
-	return -ENOENT;
+	free(name);
+	free(fixed);
+	return r;
 }
 
 int metacopy_resolve(struct lfs *fs, struct node *n, char **datapath)

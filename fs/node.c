@@ -86,6 +86,9 @@ static void node_free_memory(struct node *n)
 	if (node_flags(n) & N_NAME_HEAP)
 		free((char *)node_name(n));
 	if (n->ext) {
+		for (uint16_t i = 0; i < n->ext->nlredirs; i++)
+			free(n->ext->lredirs[i].value);
+		free(n->ext->lredirs);
 		free(n->ext->redirect);
 		free(n->ext->datapath);
 		if (n->ext->orphan_fd >= 0)
@@ -760,16 +763,111 @@ static bool in_index_only(struct lfs *fs, struct node *n, int layer)
 	return layer == fs->upper && (node_flags(n) & N_IDX_ALIAS) && n->ext;
 }
 
-/* A redirected directory is found below the upper layer at its record. */
+/*
+ * Where a redirected directory is found in a layer below the upper one:
+ * the deepest kernel redirect above that layer (relative, a name in the
+ * parent's directory there, or from the layer's root), else this mount's
+ * own redirect (from the root), else NULL: by its name.
+ */
 static const char *redirect_below(struct lfs *fs, struct node *n, int layer)
 {
-	if (lfs_is_upper(fs, layer) || !(node_flags(n) & N_REDIRECT) ||
-	    !n->ext || !n->ext->redirect)
+	struct node_ext *e = n->ext;
+	if (lfs_is_upper(fs, layer) || !e)
 		return NULL;
-	const char *r = n->ext->redirect;
-	while (*r == '/')
-		r++;
+	for (uint16_t i = e->nlredirs; i-- > 0;)
+		if (e->lredirs[i].layer < layer)
+			return e->lredirs[i].value;
+	if (!(node_flags(n) & N_REDIRECT) || !e->redirect)
+		return NULL;
+	return e->redirect;
+}
+
+char *node_lower_path(struct lfs *fs, struct node *n, int layer)
+{
+	/* The components, from n up to the root or an ancestor whose
+	 * redirect gives the path from the layer's root. */
+	size_t total = 1, depth = 0, cap = 16;
+	const char **comps = malloc(cap * sizeof(*comps));
+	const char *prefix = "";
+	for (struct node *p = n; comps && !(node_flags(p) & N_ROOT);
+	     p = p->parent) {
+		const char *r = redirect_below(fs, p, layer);
+		if (r && r[0] == '/') {
+			prefix = r;
+			break;
+		}
+		if (depth == cap) {
+			const char **c = realloc(comps, (cap *= 2) * sizeof(*c));
+			if (!c) {
+				free(comps);
+				comps = NULL;
+				break;
+			}
+			comps = c;
+		}
+		comps[depth] = r ? r : node_name(p);
+		total += strlen(comps[depth++]) + 1;
+	}
+	if (!comps)
+		return NULL;
+	while (*prefix == '/')
+		prefix++;
+	total += strlen(prefix);
+	char *buf = malloc(total);
+	if (buf) {
+		strcpy(buf, prefix);
+		for (size_t i = depth; i-- > 0;) {
+			if (buf[0])
+				strcat(buf, "/");
+			strcat(buf, comps[i]);
+		}
+	}
+	free(comps);
+	return buf;
+}
+
+int node_add_lower_redirect(struct lfs *fs, struct node *n, int layer,
+			    char *value)
+{
+	struct node_ext *e = node_ext(n);
+	if (!e) {
+		free(value);
+		return -ENOMEM;
+	}
+	int r = 0;
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	uint16_t i = 0;
+	while (i < e->nlredirs && e->lredirs[i].layer < layer)
+		i++;
+	if (i < e->nlredirs && e->lredirs[i].layer == layer) {
+		/* Read again with the listing: the same, lower layers being
+		 * still. */
+		free(e->lredirs[i].value);
+		e->lredirs[i].value = value;
+	} else {
+		struct lower_redirect *v = realloc(
+			e->lredirs, (e->nlredirs + 1u) * sizeof(*v));
+		if (!v) {
+			free(value);
+			r = -ENOMEM;
+		} else {
+			memmove(v + i + 1, v + i,
+				(e->nlredirs - i) * sizeof(*v));
+			v[i] = (struct lower_redirect){ (uint16_t)layer, value };
+			e->lredirs = v;
+			e->nlredirs++;
+		}
+	}
+	pthread_rwlock_unlock(&fs->ns_lock);
 	return r;
+}
+
+bool node_below_lower_redirect(struct node *n)
+{
+	for (struct node *p = n; p && !(node_flags(p) & N_ROOT); p = p->parent)
+		if (p->ext && p->ext->nlredirs)
+			return true;
+	return false;
 }
 
 /*
@@ -864,24 +962,27 @@ int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 	ns_read_lock(fs);
 	const char *redirect = redirect_below(fs, n, layer);
 	int fd;
-	if (redirect) {
+	if (redirect && redirect[0] == '/') {
+		while (*redirect == '/')
+			redirect++;
 		fd = sp_open_beneath(fs->layers[layer].fd, redirect, flags, 0);
 	} else {
 		/* The parent's directory fd (usually cached) and one openat
-		 * that never follows a symlink. */
+		 * that never follows a symlink; by another name there for a
+		 * directory kernel overlayfs renamed in its parent. */
+		const char *name = redirect ? redirect : node_name(n);
 		int pfd = dirfd_acquire(fs, n->parent, layer);
 		if (pfd < 0) {
 			fd = pfd;
 		} else {
-			fd = openat(pfd, node_name(n), flags | O_NOFOLLOW | O_CLOEXEC);
+			fd = openat(pfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0)
 				fd = -errno;
 			/* A whiteout device refuses the open (mode 0, no
 			 * driver). */
 			struct stat st;
 			if ((fd == -ENXIO || fd == -EACCES) &&
-			    fstatat(pfd, node_name(n), &st,
-				    AT_SYMLINK_NOFOLLOW) == 0 &&
+			    fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 			    whiteout_in_place(n, &st))
 				fd = -ENOENT;
 			dirfd_release(pfd);

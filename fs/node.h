@@ -59,9 +59,22 @@ enum node_flag {
 
 struct dcache;
 
+/* A redirect kernel overlayfs wrote on a directory it renamed, met in a
+ * lower layer: in the layers below `layer` the directory is at `value`,
+ * a path from the layer's root ("/a/b") or another name in its parent's
+ * directory there ("b"). */
+struct lower_redirect {
+	uint16_t layer;
+	char *value;
+};
+
 /* Rarely needed extras, allocated on demand. */
 struct node_ext {
 	char *redirect;  /* lower path of a redirected directory, "/a/b" */
+	/* Directory: kernel redirects of its lower layers, by layer
+	 * (dirload.c), each one deciding for the layers below it. */
+	struct lower_redirect *lredirs;
+	uint16_t nlredirs;
 	char *datapath;  /* metacopy: lower path of the data, "/a/f" */
 	int data_layer;  /* metacopy: the layer holding it once known, or -1 */
 	int64_t data_blocks; /* metacopy: its st_blocks once known, or -1 */
@@ -220,6 +233,21 @@ struct node_ext *node_ext(struct node *n);
  * PATH_MAX in deep trees).
  */
 char *node_path(struct lfs *fs, struct node *n, bool below_upper);
+
+/* The path of n in lower layer `layer`, "a/b", through the redirects of
+ * its ancestors and its own, kernel overlayfs's included.  Callers hold
+ * ns_lock shared.  malloc'd. */
+char *node_lower_path(struct lfs *fs, struct node *n, int layer);
+/* Records that kernel overlayfs redirected directory n in `layer`
+ * (value as the xattr says): the layers below find it there.  Takes
+ * value and ns_lock. */
+int node_add_lower_redirect(struct lfs *fs, struct node *n, int layer,
+			    char *value);
+/* Whether n or one of its ancestors has a kernel redirect: its path in
+ * the lower layers then differs from layer to layer, which a recorded
+ * path (a metacopy mark, a redirect of this mount) cannot say.  Callers
+ * hold ns_lock shared. */
+bool node_below_lower_redirect(struct node *n);
 
 /* Opens the node in `layer` (flags as open(2); never follows symlinks).
  * Takes ns_lock itself. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "layerfs.h"
+#include "node.h"
 #include "whiteout.h"
 
 /* True when the open directory fd is opaque in either format. */
@@ -36,8 +37,8 @@ static bool has_whiteout(int fd, const char *name, const struct stat *st)
 	return faccessat(fd, wh, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-int redirect_lower_chain(struct lfs *fs, const char *path, uint16_t *out,
-			 uint16_t max, uint16_t *n)
+int redirect_lower_chain(struct lfs *fs, const char *path, int from,
+			 uint16_t *out, uint16_t max, uint16_t *n)
 {
 	*n = 0;
 	char *copy = strdup(path);
@@ -65,9 +66,8 @@ int redirect_lower_chain(struct lfs *fs, const char *path, uint16_t *out,
 		free(copy);
 		return -ENOMEM;
 	}
-	int first = lfs_has_upper(fs) ? fs->upper + 1 : 0;
 	int r = 0;
-	for (int l = first; l < fs->nlayers && *n < max; l++) {
+	for (int l = from; l < fs->nlayers && *n < max; l++) {
 		bool stop = false;
 		for (size_t k = 0; k <= depth; k++)
 			if (closed[k])
@@ -119,4 +119,60 @@ int redirect_lower_chain(struct lfs *fs, const char *path, uint16_t *out,
 	free(closed);
 	free(copy);
 	return r;
+}
+
+int redirect_lower_chain_in(struct lfs *fs, struct node *parent,
+			    const char *name, const uint16_t *layers,
+			    uint16_t nlayers, uint16_t *out, uint16_t *n)
+{
+	*n = 0;
+	for (uint16_t i = 0; i < nlayers; i++) {
+		int pfd = node_open(fs, parent, layers[i], O_PATH | O_DIRECTORY);
+		if (pfd == -ENOENT || pfd == -ENOTDIR)
+			continue; /* the parent has nothing here */
+		if (pfd < 0)
+			return pfd;
+		struct stat st;
+		bool found = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+		bool hidden = has_whiteout(pfd, name, found ? &st : NULL);
+		bool stop = hidden || (found && !S_ISDIR(st.st_mode));
+		if (found && S_ISDIR(st.st_mode)) {
+			out[(*n)++] = layers[i];
+			int dfd = openat(pfd, name,
+					 O_PATH | O_DIRECTORY | O_NOFOLLOW |
+						 O_CLOEXEC);
+			if (dfd >= 0) {
+				stop = stop || dir_is_opaque(dfd);
+				close(dfd);
+			}
+		}
+		close(pfd);
+		if (stop)
+			break;
+	}
+	return 0;
+}
+
+static bool dot_or_dotdot(const char *c, size_t len)
+{
+	return (len == 1 && c[0] == '.') ||
+	       (len == 2 && c[0] == '.' && c[1] == '.');
+}
+
+bool redirect_kernel_value_ok(const char *v)
+{
+	if (v[0] != '/')
+		return v[0] && !strchr(v, '/') && !dot_or_dotdot(v, strlen(v)) &&
+		       strlen(v) <= NAME_MAX;
+	bool any = false;
+	for (const char *c = v; *c;) {
+		while (*c == '/')
+			c++;
+		size_t len = strcspn(c, "/");
+		if (*c && dot_or_dotdot(c, len))
+			return false;
+		any = any || len > 0;
+		c += len;
+	}
+	return any;
 }

@@ -188,7 +188,12 @@ static int prepare_moving(struct lfs *fs, struct node *n, char **redirect)
 		return copy_up(fs, n, CU_META);
 	if (!dir_has_lower(fs, n))
 		return copy_up(fs, n, CU_META);
-	if (!fs->opt->redirect_dir || !fs->upper_xattr)
+	/* Below a directory kernel overlayfs renamed, the lower path
+	 * differs from layer to layer, which no redirect of ours can say. */
+	pthread_rwlock_rdlock(&fs->ns_lock);
+	bool varies = node_below_lower_redirect(n);
+	pthread_rwlock_unlock(&fs->ns_lock);
+	if (!fs->opt->redirect_dir || !fs->upper_xattr || varies)
 		return copy_up_tree(fs, n);
 	int r = copy_up(fs, n, CU_META);
 	if (r < 0)

@@ -46,12 +46,15 @@ bool xp_list_has(const char *list, ssize_t len, const char *name)
 	return false;
 }
 
-/* Kernel overlayfs's mark of a directory it copied entries up into,
- * and of an empty regular file that is a whiteout (an xwhiteout). */
+/* Kernel overlayfs's marks: of a directory it copied entries up into,
+ * of an empty regular file that is a whiteout (an xwhiteout), of a
+ * directory it renamed. */
 #define XATTR_TRUSTED_OVL_IMPURE "trusted.overlay.impure"
 #define XATTR_USER_OVL_IMPURE "user.overlay.impure"
 #define XATTR_TRUSTED_OVL_WHITEOUT "trusted.overlay.whiteout"
 #define XATTR_USER_OVL_WHITEOUT "user.overlay.whiteout"
+#define XATTR_TRUSTED_OVL_REDIRECT "trusted.overlay.redirect"
+#define XATTR_USER_OVL_REDIRECT "user.overlay.redirect"
 
 /* The xattr naming a kernel xwhiteout next to each opaque mark that can
  * say "x" (NULL: the mark cannot). */
@@ -80,11 +83,10 @@ static const char *lower_xwhiteouts(int dirfd, const char *list, ssize_t len)
 	return NULL;
 }
 
-int xp_dir_marks(struct lfs *fs, int dirfd, bool is_upper, bool *impure,
-		 const char **xwhiteout)
+int xp_dir_marks(struct lfs *fs, int dirfd, bool is_upper,
+		 struct dir_marks *m)
 {
-	*impure = false;
-	*xwhiteout = NULL;
+	*m = (struct dir_marks){ false, NULL, NULL };
 	char list[4096];
 	ssize_t len = flistxattr(dirfd, list, sizeof(list));
 	if (len <= 0) {
@@ -92,17 +94,23 @@ int xp_dir_marks(struct lfs *fs, int dirfd, bool is_upper, bool *impure,
 			return wh_fd_has_opaque_xattr(dirfd) > 0;
 		return 0;
 	}
+	bool user = fs->opt->userxattr;
 	if (is_upper ? xp_list_has(list, len, XATTR_LFS_IMPURE)
 		     : xp_list_has(list, len, XATTR_TRUSTED_OVL_IMPURE) ||
-			       (fs->opt->userxattr &&
+			       (user &&
 				xp_list_has(list, len, XATTR_USER_OVL_IMPURE)))
-		*impure = true;
+		m->impure = true;
+	if (!is_upper && xp_list_has(list, len, XATTR_TRUSTED_OVL_REDIRECT))
+		m->kernel_redirect = XATTR_TRUSTED_OVL_REDIRECT;
+	else if (!is_upper && user &&
+		 xp_list_has(list, len, XATTR_USER_OVL_REDIRECT))
+		m->kernel_redirect = XATTR_USER_OVL_REDIRECT;
 	if (!xp_list_has(list, len, XATTR_TRUSTED_OVL_OPAQUE) &&
 	    !xp_list_has(list, len, XATTR_USER_OVL_OPAQUE) &&
 	    !xp_list_has(list, len, XATTR_FUSE_OVL_OPAQUE))
 		return 0;
 	if (!is_upper)
-		*xwhiteout = lower_xwhiteouts(dirfd, list, len);
+		m->xwhiteout = lower_xwhiteouts(dirfd, list, len);
 	return wh_fd_has_opaque_xattr(dirfd) > 0;
 }
 

@@ -32,18 +32,26 @@ struct lfs;
 /* Attribute names the mount never shows and never lets anyone set. */
 bool xp_is_private(const char *name);
 
+struct dir_marks {
+	/* The impure mark: layerfs's in the upper layer, kernel
+	 * overlayfs's in a lower one (its entries may be the kernel's
+	 * metadata-only copies, metacopy.h). */
+	bool impure;
+	/* A lower directory the kernel marked as holding xwhiteouts (its
+	 * opaque mark "x", Linux 6.7: empty regular files carrying an
+	 * overlay.whiteout xattr are whiteouts there): that xattr's name. */
+	const char *xwhiteout;
+	/* A lower directory the kernel renamed: the name of its
+	 * overlay.redirect xattr, else NULL. */
+	const char *kernel_redirect;
+};
+
 /*
  * Marks of an open directory: returns 1 when it is opaque (overlay-style
- * xattr), 0 when not.  *impure tells whether the impure mark is set:
- * layerfs's in the upper layer, kernel overlayfs's in a lower one (its
- * entries may be the kernel's metadata-only copies, metacopy.h).  For a
- * lower directory the kernel marked as holding xwhiteouts (its opaque
- * mark "x", Linux 6.7: empty regular files carrying an overlay.whiteout
- * xattr are whiteouts there), *xwhiteout names that xattr, else NULL.
- * One listxattr in the common case.
+ * xattr), 0 when not, and fills *m.  One listxattr in the common case.
  */
-int xp_dir_marks(struct lfs *fs, int dirfd, bool is_upper, bool *impure,
-		 const char **xwhiteout);
+int xp_dir_marks(struct lfs *fs, int dirfd, bool is_upper,
+		 struct dir_marks *m);
 
 /* Reads the origin mark of dirfd/name and composes the st_ino it keeps.
  * -ENODATA when there is none or its device is not one of our layers. */

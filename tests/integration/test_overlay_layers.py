@@ -14,6 +14,7 @@ a remount, and served without handles on a read-only mount.
 
 import errno
 import os
+import shutil
 import stat
 import unittest
 
@@ -204,6 +205,112 @@ class KernelMetacopyLayers(LayerfsTestCase):
         self.assertEqual(read(os.path.join(m.path, "user")), bytes(4096))
 
 
+class KernelDirRedirects(LayerfsTestCase):
+    """Directories a kernel mount with redirect_dir=on renamed: the upper
+    copy carries overlay.redirect, a name in the same parent or a path
+    from the root, and its content from the layers below is found there,
+    through chains of such renames across layers."""
+
+    def setUp(self):
+        super().setUp()
+        self.require_root()
+        if not lfstest.kernel_overlay_available():
+            self.skipTest("needs kernel overlayfs")
+        base = self.layer("base", {
+            "a/f1": "f1\n", "a/sub/f2": "f2\n", "b/x": "x\n",
+            "c/c1/deep": "deep\n", "c/keep": "keep\n"})
+        k1 = self.kernel_changes([base], "k1", self.change_k1)
+        k2 = self.kernel_changes([k1, base], "k2", self.change_k2)
+        self.layers = [k2, k1, base]
+
+    def kernel_changes(self, lower, name, change):
+        upper, work, mnt = self.mkdirs(name, name + "-w", name + "-m")
+        ovl.mount_overlay(mnt, lower, upper, work,
+                          "metacopy=on,redirect_dir=on")
+        try:
+            change(lambda *a: os.path.join(mnt, *a))
+        finally:
+            ovl.umount(mnt)
+        return upper
+
+    @staticmethod
+    def change_k1(j):
+        os.rename(j("a"), j("a2"))                # relative redirect
+        os.rename(j("b"), j("c/b2"))              # absolute redirect
+        lfstest.write(j("a2/new"), "new\n")
+        os.chmod(j("a2/f1"), 0o600)               # a metacopy inside
+        os.mkdir(j("a"))                          # the old name, anew
+        lfstest.write(j("a/other"), "other\n")
+
+    @staticmethod
+    def change_k2(j):
+        os.rename(j("a2"), j("a3"))               # a chain of two
+        os.rename(j("c/b2"), j("b3"))             # absolute over absolute
+        os.rename(j("c"), j("c_new"))             # the parent of b2 was c
+
+    def kernel_view(self, name, upper=False):
+        mnt = self.mkdirs(name)
+        if upper:
+            ovl.mount_overlay(mnt, self.layers, self.mkdirs(name + "-u"),
+                              self.mkdirs(name + "-w"),
+                              "metacopy=on,redirect_dir=on")
+        else:
+            ovl.mount_overlay(mnt, self.layers,
+                              extra="metacopy=on,redirect_dir=on")
+        self.before_cleanup(lambda: ovl.umount(mnt))
+        return mnt
+
+    def test_read_as_the_kernel_reads_them(self):
+        self.assertEqual(os.getxattr(os.path.join(self.layers[0], "a3"),
+                                     "trusted.overlay.redirect"), b"a2")
+        want = snapshot(self.kernel_view("kview"))
+        self.assertEqual(read(os.path.join(self.path("kview"), "a3/sub/f2")),
+                         b"f2\n")
+        for rw in (False, True):
+            with self.subTest(rw=rw):
+                m = (self.mount_rw(self.layers) if rw
+                     else self.mount(self.layers))
+                self.assertEqual(snapshot(m.path), want)
+
+    def test_redirects_that_climb_out_or_lead_nowhere(self):
+        # Followed beneath the layers only: ".." is not followed, a path
+        # the layers lack adds nothing; the directory shows its own.
+        top = self.layer("top", {"climbs/own": "1\n", "host/own": "2\n",
+                                 "dots/own": "3\n"})
+        for name, value in (("climbs", b"/../../../../etc"),
+                            ("host", b"/etc"), ("dots", b"..")):
+            os.setxattr(os.path.join(top, name), "trusted.overlay.redirect",
+                        value)
+        m = self.mount([top] + self.layers)
+        for name in ("climbs", "host", "dots"):
+            self.assertEqual(os.listdir(os.path.join(m.path, name)), ["own"])
+        self.assertEqual(read(os.path.join(m.path, "a3/f1")), b"f1\n")
+
+    def test_changes_through_them_match_the_kernel(self):
+        kmnt = self.kernel_view("krw", upper=True)
+        m = self.mount_rw(self.layers)
+
+        def change(j):
+            with open(j("a3/sub/f2"), "a") as f:  # a copy-up in them
+                f.write("more\n")
+            os.chmod(j("a3/f1"), 0o640)
+            os.rename(j("a3"), j("a4"))           # moved again
+            lfstest.write(j("c_new/c1/newf"), "n\n")
+            os.rename(j("c_new/c1"), j("c1_moved"))
+            shutil.rmtree(j("b3"))
+            os.mkdir(j("b3"))
+
+        for root in (kmnt, m.path):
+            change(lambda *a, root=root: os.path.join(root, *a))
+        want = snapshot(kmnt)
+        self.assertEqual(snapshot(m.path), want)
+        upper, work = m.upper, m.work
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
+        m = self.mount(self.layers, upper, work, mnt=self.path("again"))
+        self.assertEqual(snapshot(m.path), want)
+
+
 class KernelXwhiteouts(LayerfsTestCase):
     """Linux 6.7's xwhiteouts: in a lower directory whose opaque mark is
     "x", an empty regular file carrying overlay.whiteout is a whiteout
@@ -260,7 +367,6 @@ class KernelXwhiteouts(LayerfsTestCase):
         # The marks stay the kernel's: none is copied up.
         self.assertEqual([n for n in os.listxattr(os.path.join(m.upper, "d"))
                           if n.startswith("trusted.overlay.")], [])
-        import shutil
         shutil.rmtree(j("d"))
         self.assertEqual(sorted(os.listdir(m.path)), ["plain"])
         upper, work = m.upper, m.work
