@@ -57,31 +57,40 @@ static struct cache *thread_cache(void)
 	return c;
 }
 
-int dirfd_acquire(struct lfs *fs, struct node *dir, int layer)
+unsigned dirfd_epoch(void)
+{
+	return atomic_load_explicit(&removed_epoch, memory_order_acquire);
+}
+
+int dirfd_find(struct node *dir, int layer)
 {
 	struct cache *c = thread_cache();
-	unsigned epoch = atomic_load_explicit(&removed_epoch,
-					      memory_order_acquire);
-	if (c) {
-		for (int i = 0; i < DIRFD_CACHE_SIZE; i++) {
-			struct entry *e = &c->e[i];
-			if (e->fd < 0 || e->dir != dir || e->ino != dir->ino ||
-			    e->layer != layer)
-				continue;
-			if (e->epoch == epoch) {
-				e->busy++;
-				e->used = ++c->clock;
-				return e->fd;
-			}
-			/* Perhaps another directory now: open it again. */
-			if (!e->busy) {
-				close(e->fd);
-				e->fd = -1;
-			}
+	if (!c)
+		return -1;
+	unsigned epoch = dirfd_epoch();
+	for (int i = 0; i < DIRFD_CACHE_SIZE; i++) {
+		struct entry *e = &c->e[i];
+		if (e->fd < 0 || e->dir != dir || e->ino != dir->ino ||
+		    e->layer != layer)
+			continue;
+		if (e->epoch == epoch) {
+			e->busy++;
+			e->used = ++c->clock;
+			return e->fd;
+		}
+		/* Perhaps another directory now: open it again. */
+		if (!e->busy) {
+			close(e->fd);
+			e->fd = -1;
 		}
 	}
-	int fd = node_open(fs, dir, layer, O_PATH | O_DIRECTORY);
-	if (fd < 0 || !c)
+	return -1;
+}
+
+int dirfd_keep(struct node *dir, int layer, int fd, unsigned epoch)
+{
+	struct cache *c = thread_cache();
+	if (!c)
 		return fd;
 	/* A free slot, else the least recently used idle one. */
 	struct entry *victim = NULL;
@@ -104,6 +113,12 @@ int dirfd_acquire(struct lfs *fs, struct node *dir, int layer)
 				  .epoch = epoch, .layer = layer, .fd = fd,
 				  .busy = 1, .used = ++c->clock };
 	return fd;
+}
+
+int dirfd_acquire(struct lfs *fs, struct node *dir, int layer)
+{
+	int fd = dirfd_find(dir, layer);
+	return fd >= 0 ? fd : node_walk_to_dir(fs, dir, layer);
 }
 
 void dirfd_release(int fd)

@@ -32,6 +32,14 @@
 int dirfd_acquire(struct lfs *fs, struct node *dir, int layer);
 void dirfd_release(int fd);
 
+/* For node_walk_to_dir (node.h), which opens what is not cached: the
+ * cached fd of dir in layer, acquired, or -1; and fd, opened while the
+ * removal counter read `epoch`, kept in the cache and acquired (or left
+ * uncached, closed at its release, when every slot is busy). */
+int dirfd_find(struct node *dir, int layer);
+int dirfd_keep(struct node *dir, int layer, int fd, unsigned epoch);
+unsigned dirfd_epoch(void);
+
 /* Forgets every cached fd of this thread (tests, fd pressure). */
 void dirfd_cache_flush(void);
 

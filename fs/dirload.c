@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -128,8 +129,8 @@ static void check_impure_entries(struct lfs *fs, struct dcache *dc,
 
 /*
  * The layers the parent's listing says it exists in, from top to end
- * (exclusive), less the gaps it recorded for `name` (dir's own, or none
- * when NULL), into cands; false when that listing cannot be read now.
+ * (exclusive), less the gaps it recorded for dir's name, into cands;
+ * false when that listing cannot be read now.
  * It is the parent's: read under the parent's lock (a copy-up of the
  * parent reallocates its chain, the budget frees whole listings), which
  * the caller may hold already, which shares a stripe with dir's, or
@@ -139,8 +140,7 @@ static void check_impure_entries(struct lfs *fs, struct dcache *dc,
  * that dir's parent and name stay what they are meanwhile.
  */
 static bool parent_chain(struct node *dir, bool parent_held, int top,
-			 int end, const char *name, uint16_t *cands,
-			 uint16_t *ncands)
+			 int end, uint16_t *cands, uint16_t *ncands)
 {
 	struct node *parent = dir->parent;
 	if (!parent || (node_flags(dir) & N_ROOT))
@@ -154,7 +154,7 @@ static bool parent_chain(struct node *dir, bool parent_held, int top,
 		 * redirected: a gap kept for an earlier holder of its name
 		 * never concerns it. */
 		const struct drec *self =
-			pdc->ngaps && name ? dcache_find(pdc, name) : NULL;
+			pdc->ngaps ? dcache_find(pdc, node_name(dir)) : NULL;
 		for (uint16_t i = 0; i < pdc->nchain; i++) {
 			uint16_t l = pdc->chain[i];
 			if (l < top || l >= end)
@@ -173,60 +173,61 @@ static bool parent_chain(struct node *dir, bool parent_held, int top,
  * A directory kernel overlayfs renamed, met in lower layer l (its
  * overlay.redirect, read from fd): the layers below hold it where the
  * redirect says, a path from their root or another name in the parent's
- * directories there, and they replace the candidates after `keep`.  A
- * malformed or unreadable redirect is not followed (the merge goes on
- * at the directory's own path).  The node keeps it, so that its entries
- * in those layers are reached the same way (node_open).  1 when
- * followed, 0 when not, or -errno.
+ * directory, and they replace the candidates after `keep`.  A malformed
+ * redirect is not followed (the merge goes on at the directory's own
+ * path).  The node keeps it, so that its entries in those layers are
+ * reached the same way (node_open).  1 when followed, 0 when not, or
+ * -errno.
  */
-static int follow_kernel_redirect(struct lfs *fs, struct node *dir,
-				  bool parent_held, int fd, const char *attr,
+static int follow_kernel_redirect(struct lfs *fs, struct node *dir, int fd,
 				  int l, uint16_t *cands, uint16_t keep,
 				  uint16_t *ncands)
 {
-	char buf[PATH_MAX];
-	ssize_t len = fgetxattr(fd, attr, buf, sizeof(buf) - 1);
-	if (len <= 0 || (node_flags(dir) & N_ROOT))
-		return 0;
-	buf[len] = 0;
-	if (!redirect_kernel_value_ok(buf))
-		return 0;
-	char *value = strdup(buf);
-	if (!value)
-		return -ENOMEM;
-	int r = node_add_lower_redirect(fs, dir, l, value);
-	if (r < 0)
+	char *value = NULL;
+	int r = (node_flags(dir) & N_ROOT) ? 0
+					    : redirect_kernel_dir(fs, fd, &value);
+	if (r <= 0)
 		return r;
-	uint16_t n = 0;
-	if (buf[0] == '/') {
-		r = redirect_lower_chain(fs, buf, l + 1, cands + keep,
-					 (uint16_t)(fs->nlayers - keep), &n);
-	} else {
-		/* The parent's own layers below l, from its listing (or all
-		 * of them), held still by a reference meanwhile. */
-		uint16_t *pl = malloc(fs->nlayers * sizeof(uint16_t));
-		if (!pl)
-			return -ENOMEM;
-		uint16_t np = 0;
+	if (value[0] != '/') {
+		/* Another name in its parent's directory: the directory that
+		 * holds it in this layer (reached through a redirect,
+		 * perhaps), as the layers below have it.  Made a path from
+		 * the root there, which they translate further. */
 		pthread_rwlock_rdlock(&fs->ns_lock);
-		struct node *parent = dir->parent;
-		node_ref(parent);
-		if (!parent_chain(dir, parent_held, l + 1, fs->nlayers, NULL,
-				  pl, &np))
-			for (int j = l + 1; j < fs->nlayers; j++)
-				pl[np++] = (uint16_t)j;
+		char *here = node_lower_path(fs, dir, l);
 		pthread_rwlock_unlock(&fs->ns_lock);
-		r = redirect_lower_chain_in(fs, parent, buf, pl, np,
-					    cands + keep, &n);
-		node_unref(fs, parent);
-		free(pl);
+		char *slash = here ? strrchr(here, '/') : NULL;
+		if (slash)
+			*slash = 0;
+		else if (here)
+			here[0] = 0;
+		char *parent = here ? redirect_translate(fs, here, l, l + 1)
+				    : NULL;
+		char *abs = parent ? malloc(strlen(parent) + strlen(value) + 3)
+				   : NULL;
+		if (abs)
+			sprintf(abs, "/%s%s%s", parent, parent[0] ? "/" : "",
+				value);
+		free(here);
+		free(parent);
+		free(value);
+		value = abs;
+		if (!value)
+			return -ENOMEM;
 	}
+	uint16_t n = 0;
+	r = redirect_lower_chain(fs, value, l + 1, cands + keep,
+				 (uint16_t)(fs->nlayers - keep), &n);
+	if (r == 0)
+		r = node_add_lower_redirect(fs, dir, l, value);
+	else
+		free(value);
 	*ncands = (uint16_t)(keep + n);
 	return r < 0 ? r : 1;
 }
 
-static int load_layers(struct lfs *fs, struct node *dir, bool parent_held,
-		       struct dcache *dc, uint16_t *cands, uint16_t ncands,
+static int load_layers(struct lfs *fs, struct node *dir, struct dcache *dc,
+		       uint16_t *cands, uint16_t ncands,
 		       const char *redirect)
 {
 	/* Set once a kernel redirect decides where the layers below hold
@@ -260,6 +261,8 @@ static int load_layers(struct lfs *fs, struct node *dir, bool parent_held,
 		int opaque_x = xp_dir_marks(fs, fd, p.is_upper, &marks);
 		p.impure = marks.impure;
 		p.xwhiteout = marks.xwhiteout;
+		if (!p.is_upper && marks.impure)
+			redirect_note_kernel_layer(fs, l);
 		int r = scan_layer(&p, fd);
 		bool opaque = false;
 		int re = merge_end(&p, &opaque);
@@ -271,10 +274,8 @@ static int load_layers(struct lfs *fs, struct node *dir, bool parent_held,
 		}
 		bool stop = opaque || opaque_x > 0;
 		if (r == 0 && !stop && marks.kernel_redirect) {
-			r = follow_kernel_redirect(fs, dir, parent_held, fd,
-						   marks.kernel_redirect, l,
-						   cands, (uint16_t)(i + 1),
-						   &ncands);
+			r = follow_kernel_redirect(fs, dir, fd, l, cands,
+						   (uint16_t)(i + 1), &ncands);
 			kernel_moved = kernel_moved || r > 0;
 			r = r < 0 ? r : 0;
 		}
@@ -329,8 +330,8 @@ static int load(struct lfs *fs, struct node *dir, bool parent_held,
 	} else if (!fs->opt->udba_reval) {
 		/* With udba=reval the parent's listing may predate a layer
 		 * that gained this directory: every layer is tried. */
-		from_parent = parent_chain(dir, parent_held, top, end,
-					   node_name(dir), cands, &ncands);
+		from_parent = parent_chain(dir, parent_held, top, end, cands,
+					   &ncands);
 	}
 	pthread_rwlock_unlock(&fs->ns_lock);
 
@@ -362,8 +363,7 @@ static int load(struct lfs *fs, struct node *dir, bool parent_held,
 	if (r == 0 && !redirected)
 		dc->udba = udba_stamp(fs, dir, top, end, &r);
 	if (r == 0)
-		r = load_layers(fs, dir, parent_held, dc, cands, ncands,
-				redirect);
+		r = load_layers(fs, dir, dc, cands, ncands, redirect);
 	free(redirect);
 	free(cands);
 	if (r < 0) {

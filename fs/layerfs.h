@@ -42,6 +42,10 @@ struct layer {
 	dev_t dev;
 	uint16_t fsid; /* index of dev among the distinct devices */
 	const char *path; /* as given, for messages */
+	/* A lower layer where kernel overlayfs's marks were seen, on its
+	 * root at mount or on a directory since: paths through it may
+	 * follow the kernel's redirects (redirect.h).  Only ever set. */
+	bool kernel_marks;
 };
 
 struct node;

@@ -15,6 +15,7 @@
 
 #include "index.h"
 #include "lf_common.h"
+#include "redirect.h"
 
 uint64_t lfs_compose_ino(const struct lfs *fs, int layer, uint64_t real_ino)
 {
@@ -115,6 +116,8 @@ static int add_layer(struct lfs *fs, enum layer_kind kind, const char *what,
 	l->kind = kind;
 	l->dev = st.st_dev;
 	l->path = path;
+	if (kind != LAYER_UPPER)
+		redirect_probe_layer(fs, fs->nlayers - 1);
 	if (st_out)
 		*st_out = st;
 	return 0;

@@ -227,15 +227,30 @@ int metacopy_open_data(struct lfs *fs, struct node *n, int flags)
 	int layer = node_layer(n);
 	bool by_node = !lfs_is_upper(fs, layer);
 	char *name = NULL;  /* by_node: a name the file had in its parent */
-	char *fixed = NULL; /* a path a redirect gave, else the mark's */
-	int r = -ENOENT;
-	for (int l = by_node ? layer : layer + 1; l < fs->nlayers; l++) {
+	/* Otherwise the path a redirect gave, else the mark's, as it is in
+	 * layer fixed_at: directories the kernel renamed lead it elsewhere
+	 * further down (redirect_translate). */
+	int first = by_node ? layer : layer + 1;
+	char *fixed = by_node ? NULL : strdup(recorded);
+	int fixed_at = first;
+	int r = by_node || fixed ? -ENOENT : -ENOMEM;
+	for (int l = first; r == -ENOENT && l < fs->nlayers; l++) {
+		if (!by_node && fixed_at < l) {
+			char *t = redirect_translate(fs, fixed, fixed_at, l);
+			free(fixed);
+			fixed = t;
+			fixed_at = l;
+			if (!fixed) {
+				r = -ENOMEM;
+				break;
+			}
+		}
 		char *own = by_node ? path_in_layer(fs, n, name, l) : NULL;
 		if (by_node && !own) {
 			r = -ENOMEM;
 			break;
 		}
-		const char *path = own ? own : fixed ? fixed : recorded;
+		const char *path = own ? own : fixed;
 		while (*path == '/')
 			path++;
 		int fd = open_data_in(fs, l, path, flags);
@@ -286,6 +301,10 @@ int metacopy_open_data(struct lfs *fs, struct node *n, int flags)
 				by_node = false;
 				free(fixed);
 				fixed = next;
+				/* A path from the root names it in the layers
+				 * below; a name, in its directory as this layer
+				 * has it, which this layer's redirects move. */
+				fixed_at = redirect[0] == '/' ? l + 1 : l;
 				next = NULL;
 			} else {
 				free(own);

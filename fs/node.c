@@ -13,6 +13,7 @@
 #include "dcache.h"
 #include "dirfd_cache.h"
 #include "lf_common.h"
+#include "redirect.h"
 #include "safe_path.h"
 #include "shared_fd.h"
 
@@ -769,17 +770,37 @@ static bool in_index_only(struct lfs *fs, struct node *n, int layer)
  * parent's directory there, or from the layer's root), else this mount's
  * own redirect (from the root), else NULL: by its name.
  */
-static const char *redirect_below(struct lfs *fs, struct node *n, int layer)
+static const char *redirect_from(struct lfs *fs, struct node *n, int layer,
+				 int *origin)
 {
 	struct node_ext *e = n->ext;
 	if (lfs_is_upper(fs, layer) || !e)
 		return NULL;
 	for (uint16_t i = e->nlredirs; i-- > 0;)
-		if (e->lredirs[i].layer < layer)
+		if (e->lredirs[i].layer < layer) {
+			*origin = e->lredirs[i].layer + 1;
 			return e->lredirs[i].value;
+		}
 	if (!(node_flags(n) & N_REDIRECT) || !e->redirect)
 		return NULL;
+	*origin = lfs_has_upper(fs) ? fs->upper + 1 : 0;
 	return e->redirect;
+}
+
+static const char *redirect_below(struct lfs *fs, struct node *n, int layer)
+{
+	int origin;
+	return redirect_from(fs, n, layer, &origin);
+}
+
+/* An absolute redirect's path in `layer`: it names the path in the
+ * layer below the one holding it, and directories kernel overlayfs
+ * renamed on the way lead it elsewhere further down. */
+static char *redirect_at(struct lfs *fs, struct node *n, int layer)
+{
+	int origin = 0;
+	const char *r = redirect_from(fs, n, layer, &origin);
+	return r ? redirect_translate(fs, r, origin, layer) : NULL;
 }
 
 char *node_lower_path(struct lfs *fs, struct node *n, int layer)
@@ -789,11 +810,17 @@ char *node_lower_path(struct lfs *fs, struct node *n, int layer)
 	size_t total = 1, depth = 0, cap = 16;
 	const char **comps = malloc(cap * sizeof(*comps));
 	const char *prefix = "";
+	char *abs = NULL;
 	for (struct node *p = n; comps && !(node_flags(p) & N_ROOT);
 	     p = p->parent) {
 		const char *r = redirect_below(fs, p, layer);
 		if (r && r[0] == '/') {
-			prefix = r;
+			abs = redirect_at(fs, p, layer);
+			if (!abs) {
+				free(comps);
+				comps = NULL;
+			}
+			prefix = abs ? abs : "";
 			break;
 		}
 		if (depth == cap) {
@@ -808,8 +835,10 @@ char *node_lower_path(struct lfs *fs, struct node *n, int layer)
 		comps[depth] = r ? r : node_name(p);
 		total += strlen(comps[depth++]) + 1;
 	}
-	if (!comps)
+	if (!comps) {
+		free(abs);
 		return NULL;
+	}
 	while (*prefix == '/')
 		prefix++;
 	total += strlen(prefix);
@@ -823,6 +852,7 @@ char *node_lower_path(struct lfs *fs, struct node *n, int layer)
 		}
 	}
 	free(comps);
+	free(abs);
 	return buf;
 }
 
@@ -927,6 +957,26 @@ void node_parent_fd_done(struct lfs *fs, int fd)
  */
 static __thread unsigned ns_read_depth;
 
+/* n in its parent's directory pfd (layer `layer`): one openat that never
+ * follows a symlink, by another name there for a directory kernel
+ * overlayfs renamed in its parent.  Under ns_lock. */
+static int open_in_parent(struct lfs *fs, struct node *n, int layer, int pfd,
+			  int flags)
+{
+	const char *redirect = redirect_below(fs, n, layer);
+	const char *name = redirect ? redirect : node_name(n);
+	int fd = openat(pfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		fd = -errno;
+	/* A whiteout device refuses the open (mode 0, no driver). */
+	struct stat st;
+	if ((fd == -ENXIO || fd == -EACCES) &&
+	    fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    whiteout_in_place(n, &st))
+		fd = -ENOENT;
+	return fd;
+}
+
 static void ns_read_lock(struct lfs *fs)
 {
 	if (ns_read_depth++ == 0)
@@ -963,31 +1013,67 @@ int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 	const char *redirect = redirect_below(fs, n, layer);
 	int fd;
 	if (redirect && redirect[0] == '/') {
-		while (*redirect == '/')
-			redirect++;
-		fd = sp_open_beneath(fs->layers[layer].fd, redirect, flags, 0);
+		char *path = redirect_at(fs, n, layer);
+		fd = path ? sp_open_beneath(fs->layers[layer].fd, path, flags, 0)
+			  : -ENOMEM;
+		free(path);
 	} else {
-		/* The parent's directory fd (usually cached) and one openat
-		 * that never follows a symlink; by another name there for a
-		 * directory kernel overlayfs renamed in its parent. */
-		const char *name = redirect ? redirect : node_name(n);
+		/* The parent's directory fd (usually cached), then n in it. */
 		int pfd = dirfd_acquire(fs, n->parent, layer);
-		if (pfd < 0) {
-			fd = pfd;
-		} else {
-			fd = openat(pfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
-			if (fd < 0)
-				fd = -errno;
-			/* A whiteout device refuses the open (mode 0, no
-			 * driver). */
-			struct stat st;
-			if ((fd == -ENXIO || fd == -EACCES) &&
-			    fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-			    whiteout_in_place(n, &st))
-				fd = -ENOENT;
+		fd = pfd < 0 ? pfd : open_in_parent(fs, n, layer, pfd, flags);
+		if (pfd >= 0)
 			dirfd_release(pfd);
-		}
 	}
+	ns_read_unlock(fs);
+	return fd;
+}
+
+/* Whether node_open reaches n in `layer` without its parent's fd. */
+static bool opens_alone(struct lfs *fs, struct node *n, int layer)
+{
+	const char *redirect;
+	return in_index_only(fs, n, layer) || (node_flags(n) & N_ROOT) ||
+	       orphan_fd(n) >= 0 || name_lost(n) ||
+	       ((redirect = redirect_below(fs, n, layer)) && redirect[0] == '/');
+}
+
+int node_walk_to_dir(struct lfs *fs, struct node *dir, int layer)
+{
+	unsigned epoch = dirfd_epoch();
+	ns_read_lock(fs);
+	/* Up to the nearest ancestor that is cached or opens alone... */
+	size_t depth = 0, cap = 0;
+	struct node **below = NULL;
+	int fd = -ENOMEM;
+	for (struct node *p = dir;; p = p->parent) {
+		if (p != dir && (fd = dirfd_find(p, layer)) >= 0)
+			break;
+		if (opens_alone(fs, p, layer)) {
+			fd = node_open(fs, p, layer, O_PATH | O_DIRECTORY);
+			if (fd >= 0)
+				fd = dirfd_keep(p, layer, fd, epoch);
+			break;
+		}
+		if (depth == cap) {
+			cap = cap ? cap * 2 : 16;
+			struct node **b = realloc(below, cap * sizeof(*b));
+			if (!b) {
+				fd = -ENOMEM;
+				break;
+			}
+			below = b;
+		}
+		below[depth++] = p;
+	}
+	/* ...then down, one directory at a time, each kept in the cache
+	 * as the recursion used to keep it. */
+	while (fd >= 0 && depth > 0) {
+		struct node *c = below[--depth];
+		int cfd = open_in_parent(fs, c, layer, fd, O_PATH | O_DIRECTORY);
+		dirfd_release(fd);
+		fd = cfd < 0 ? cfd : dirfd_keep(c, layer, cfd, epoch);
+	}
+	free(below);
 	ns_read_unlock(fs);
 	return fd;
 }

@@ -249,6 +249,13 @@ int node_add_lower_redirect(struct lfs *fs, struct node *n, int layer,
  * hold ns_lock shared. */
 bool node_below_lower_redirect(struct node *n);
 
+/* dir's O_PATH fd in `layer`, acquired from this thread's dirfd cache
+ * (dirfd_acquire's slow path): reached from its nearest ancestor that is
+ * cached or opens by itself, then one level at a time down, in a loop,
+ * since a hostile layer may be tens of thousands of levels deep.  Takes
+ * ns_lock itself. */
+int node_walk_to_dir(struct lfs *fs, struct node *dir, int layer);
+
 /* Opens the node in `layer` (flags as open(2); never follows symlinks).
  * Takes ns_lock itself. */
 int node_open(struct lfs *fs, struct node *n, int layer, int flags);

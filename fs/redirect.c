@@ -4,13 +4,16 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "layerfs.h"
 #include "node.h"
+#include "xattr_private.h"
 #include "whiteout.h"
 
 /* True when the open directory fd is opaque in either format. */
@@ -37,120 +40,115 @@ static bool has_whiteout(int fd, const char *name, const struct stat *st)
 	return faccessat(fd, wh, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+static const char *copy_path(const char *p);
+
+/* Splits path into at most max components; -EINVAL for "." or "..",
+ * too many, or none. */
+static int split(char *copy, char **comps, size_t max, size_t *depth)
+{
+	*depth = 0;
+	for (char *tok = strtok(copy, "/"); tok; tok = strtok(NULL, "/")) {
+		if (!strcmp(tok, ".") || !strcmp(tok, "..") || *depth == max)
+			return -EINVAL;
+		comps[(*depth)++] = tok;
+	}
+	return *depth ? 0 : -EINVAL;
+}
+
+/* Layer l's part of a chain: whether the path shows there as a
+ * directory (appended to out), and which of its prefixes close there
+ * (a whiteout, not a directory, opaque). */
+static int chain_step(struct lfs *fs, int l, char **comps, size_t depth,
+		      bool *now_closed, uint16_t *out, uint16_t *n)
+{
+	int fd = openat(fs->layers[l].fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (dir_is_opaque(fd))
+		now_closed[0] = true;
+	for (size_t k = 1; k <= depth; k++) {
+		const char *c = comps[k - 1];
+		struct stat st;
+		if (fstatat(fd, c, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (has_whiteout(fd, c, NULL))
+				now_closed[k] = true;
+			break;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			/* A whiteout or a file: the name ends here. */
+			now_closed[k] = true;
+			break;
+		}
+		if (has_whiteout(fd, c, NULL))
+			now_closed[k] = true;
+		int nfd = openat(fd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+						O_CLOEXEC);
+		close(fd);
+		fd = nfd;
+		if (fd < 0)
+			break;
+		if (k == depth)
+			out[(*n)++] = (uint16_t)l;
+		if (dir_is_opaque(fd))
+			now_closed[k] = true;
+	}
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
 int redirect_lower_chain(struct lfs *fs, const char *path, int from,
 			 uint16_t *out, uint16_t max, uint16_t *n)
 {
 	*n = 0;
-	char *copy = strdup(path);
-	if (!copy)
-		return -ENOMEM;
-	/* Split into components. */
-	size_t depth = 0;
+	char *cur = strdup(copy_path(path)), *copy = NULL;
 	char *comps[PATH_MAX / 2];
-	for (char *tok = strtok(copy, "/"); tok; tok = strtok(NULL, "/")) {
-		if (!strcmp(tok, ".") || !strcmp(tok, "..") ||
-		    depth == sizeof(comps) / sizeof(comps[0])) {
-			free(copy);
-			return -EINVAL;
-		}
-		comps[depth++] = tok;
-	}
-	if (depth == 0) {
-		free(copy);
-		return -EINVAL;
-	}
+	size_t depth = 0;
 	/* closed[k]: the prefix of k components is hidden in the layers
-	 * below the one that closed it. */
-	bool *closed = calloc(depth + 1, sizeof(bool));
-	if (!closed) {
-		free(copy);
-		return -ENOMEM;
-	}
-	int r = 0;
-	for (int l = from; l < fs->nlayers && *n < max; l++) {
+	 * below the one that closed it; NULL: cur is to be split. */
+	bool *closed = NULL;
+	int r = cur ? 0 : -ENOMEM;
+	for (int l = from; r == 0 && l < fs->nlayers && *n < max; l++) {
+		if (!closed) {
+			free(copy);
+			copy = strdup(cur);
+			r = copy ? split(copy, comps,
+					 sizeof(comps) / sizeof(comps[0]), &depth)
+				 : -ENOMEM;
+			closed = r == 0 ? calloc(depth + 1, sizeof(bool)) : NULL;
+			if (r == 0 && !closed)
+				r = -ENOMEM;
+			if (r < 0)
+				break;
+		}
 		bool stop = false;
 		for (size_t k = 0; k <= depth; k++)
-			if (closed[k])
-				stop = true;
+			stop = stop || closed[k];
 		if (stop)
 			break;
 		bool now_closed[PATH_MAX / 2 + 1] = { false };
-		int fd = openat(fs->layers[l].fd, ".",
-				O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0) {
-			r = -errno;
-			break;
-		}
-		if (dir_is_opaque(fd))
-			now_closed[0] = true;
-		for (size_t k = 1; k <= depth; k++) {
-			const char *c = comps[k - 1];
-			struct stat st;
-			if (fstatat(fd, c, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-				if (has_whiteout(fd, c, NULL))
-					now_closed[k] = true;
-				break;
-			}
-			if (!S_ISDIR(st.st_mode)) {
-				/* A whiteout or a file: the name ends here. */
-				now_closed[k] = true;
-				break;
-			}
-			if (has_whiteout(fd, c, NULL))
-				now_closed[k] = true;
-			int nfd = openat(fd, c,
-					 O_PATH | O_DIRECTORY | O_NOFOLLOW |
-						 O_CLOEXEC);
-			close(fd);
-			fd = nfd;
-			if (fd < 0)
-				break;
-			if (k == depth)
-				out[(*n)++] = (uint16_t)l;
-			if (dir_is_opaque(fd))
-				now_closed[k] = true;
-		}
-		if (fd >= 0)
-			close(fd);
+		r = chain_step(fs, l, comps, depth, now_closed, out, n);
 		for (size_t k = 0; k <= depth; k++)
-			if (now_closed[k])
-				closed[k] = true;
+			closed[k] = closed[k] || now_closed[k];
+		/* Below this layer the path goes where the directories on it
+		 * that kernel overlayfs renamed here lead; from there on, what
+		 * closed the old path concerns it no more. */
+		char *next = r == 0 ? redirect_translate(fs, cur, l, l + 1) : NULL;
+		if (r == 0 && !next)
+			r = -ENOMEM;
+		if (next && strcmp(next, cur) != 0) {
+			free(cur);
+			cur = next;
+			free(closed);
+			closed = NULL;
+		} else {
+			free(next);
+		}
 	}
 	free(closed);
 	free(copy);
+	free(cur);
 	return r;
-}
-
-int redirect_lower_chain_in(struct lfs *fs, struct node *parent,
-			    const char *name, const uint16_t *layers,
-			    uint16_t nlayers, uint16_t *out, uint16_t *n)
-{
-	*n = 0;
-	for (uint16_t i = 0; i < nlayers; i++) {
-		int pfd = node_open(fs, parent, layers[i], O_PATH | O_DIRECTORY);
-		if (pfd == -ENOENT || pfd == -ENOTDIR)
-			continue; /* the parent has nothing here */
-		if (pfd < 0)
-			return pfd;
-		struct stat st;
-		bool found = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-		bool hidden = has_whiteout(pfd, name, found ? &st : NULL);
-		bool stop = hidden || (found && !S_ISDIR(st.st_mode));
-		if (found && S_ISDIR(st.st_mode)) {
-			out[(*n)++] = layers[i];
-			int dfd = openat(pfd, name,
-					 O_PATH | O_DIRECTORY | O_NOFOLLOW |
-						 O_CLOEXEC);
-			if (dfd >= 0) {
-				stop = stop || dir_is_opaque(dfd);
-				close(dfd);
-			}
-		}
-		close(pfd);
-		if (stop)
-			break;
-	}
-	return 0;
 }
 
 static bool dot_or_dotdot(const char *c, size_t len)
@@ -175,4 +173,121 @@ bool redirect_kernel_value_ok(const char *v)
 		c += len;
 	}
 	return any;
+}
+
+/* The path without its leading slashes. */
+static const char *copy_path(const char *p)
+{
+	while (*p == '/')
+		p++;
+	return p;
+}
+
+int redirect_kernel_dir(struct lfs *fs, int fd, char **value)
+{
+	*value = NULL;
+	char proc[64], buf[PATH_MAX];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	const char *names[2] = { "trusted.overlay.redirect",
+				 fs->opt->userxattr ? "user.overlay.redirect"
+						    : NULL };
+	for (int i = 0; i < 2 && names[i]; i++) {
+		ssize_t len = getxattr(proc, names[i], buf, sizeof(buf) - 1);
+		if (len <= 0)
+			continue;
+		buf[len] = 0;
+		if (!redirect_kernel_value_ok(buf))
+			return 0;
+		*value = strdup(buf);
+		return *value ? 1 : -ENOMEM;
+	}
+	return 0;
+}
+
+/* Appends a component to out (of len bytes, cap allocated). */
+static bool append(char **out, size_t *len, size_t *cap, const char *add)
+{
+	size_t need = *len + strlen(add) + 2;
+	if (need > *cap) {
+		char *o = realloc(*out, *cap = need * 2);
+		if (!o)
+			return false;
+		*out = o;
+	}
+	if (*len)
+		(*out)[(*len)++] = '/';
+	strcpy(*out + *len, add);
+	*len += strlen(add);
+	return true;
+}
+
+void redirect_note_kernel_layer(struct lfs *fs, int layer)
+{
+	if (!__atomic_load_n(&fs->layers[layer].kernel_marks, __ATOMIC_RELAXED))
+		__atomic_store_n(&fs->layers[layer].kernel_marks, true,
+				 __ATOMIC_RELAXED);
+}
+
+void redirect_probe_layer(struct lfs *fs, int layer)
+{
+	char proc[64], list[4096];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fs->layers[layer].fd);
+	ssize_t len = listxattr(proc, list, sizeof(list));
+	if ((len < 0 && errno == ERANGE) ||
+	    (len > 0 && xp_kernel_marked(list, len, fs->opt->userxattr)))
+		redirect_note_kernel_layer(fs, layer);
+}
+
+/* One layer's step of redirect_translate: where the kernel never wrote,
+ * nothing to follow, and no walk. */
+static char *translate_one(struct lfs *fs, const char *path, int l)
+{
+	if (!__atomic_load_n(&fs->layers[l].kernel_marks, __ATOMIC_RELAXED))
+		return strdup(path);
+	size_t cap = strlen(path) + 2, len = 0;
+	char *out = malloc(cap), *copy = strdup(path);
+	int fd = openat(fs->layers[l].fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	bool ok = out && copy;
+	if (ok)
+		out[0] = 0;
+	char *save = NULL;
+	for (char *c = ok ? strtok_r(copy, "/", &save) : NULL; ok && c;
+	     c = strtok_r(NULL, "/", &save)) {
+		char *redirect = NULL;
+		if (fd >= 0) {
+			int nfd = openat(fd, c, O_PATH | O_DIRECTORY |
+							O_NOFOLLOW | O_CLOEXEC);
+			close(fd);
+			fd = nfd;
+			if (fd >= 0 && redirect_kernel_dir(fs, fd, &redirect) < 0)
+				ok = false;
+		}
+		/* The component, or where the kernel moved it from: a path
+		 * from the root replaces what came before, a name takes its
+		 * place in the same parent. */
+		if (redirect && redirect[0] == '/')
+			len = 0;
+		ok = ok && append(&out, &len, &cap,
+				  redirect ? copy_path(redirect) : c);
+		free(redirect);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(copy);
+	if (!ok) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+char *redirect_translate(struct lfs *fs, const char *path, int from, int to)
+{
+	char *cur = strdup(copy_path(path));
+	for (int l = from; cur && l < to; l++) {
+		char *next = translate_one(fs, cur, l);
+		free(cur);
+		cur = next;
+	}
+	return cur;
 }

@@ -25,7 +25,9 @@ struct node;
  * The layers from `from` down where lower path PATH ("/a/b") shows as a
  * directory, top first, following the union rules of those layers alone:
  * a whiteout or a non-directory at PATH or any of its parents stops the
- * search, and so does an opaque directory.
+ * search, and so does an opaque directory; a directory on it that kernel
+ * overlayfs renamed leads it elsewhere in the layers below
+ * (redirect_translate).
  */
 int redirect_lower_chain(struct lfs *fs, const char *path, int from,
 			 uint16_t *out, uint16_t max, uint16_t *n);
@@ -35,13 +37,22 @@ int redirect_lower_chain(struct lfs *fs, const char *path, int from,
 bool redirect_kernel_value_ok(const char *v);
 
 /*
- * The same for NAME in the directories of PARENT in `layers` (its own
- * merge, top first): where a directory kernel overlayfs renamed inside
- * its parent (a relative overlay.redirect) is found below.  out holds
- * nlayers.
+ * Kernel overlayfs's lookups in the layers below a directory it renamed
+ * (overlay.redirect on it) go where the redirect says: so does a path
+ * through it.  The path ("a/b", malloc'd) at layer `to` of `path` as it
+ * is at layer `from`, through every such directory on it in the layers
+ * from `from` to `to` (exclusive); NULL when out of memory.
  */
-int redirect_lower_chain_in(struct lfs *fs, struct node *parent,
-			    const char *name, const uint16_t *layers,
-			    uint16_t nlayers, uint16_t *out, uint16_t *n);
+char *redirect_translate(struct lfs *fs, const char *path, int from, int to);
+
+/* Layer `layer` has kernel overlayfs's marks (a directory with them was
+ * read there), and at mount, whether its root has any: only such layers
+ * are walked to translate a path. */
+void redirect_note_kernel_layer(struct lfs *fs, int layer);
+void redirect_probe_layer(struct lfs *fs, int layer);
+
+/* The kernel's redirect of the directory fd (O_PATH is fine), when it
+ * has one to follow: 1 with a malloc'd *value, 0 when none, -errno. */
+int redirect_kernel_dir(struct lfs *fs, int fd, char **value);
 
 #endif

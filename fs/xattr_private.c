@@ -46,11 +46,8 @@ bool xp_list_has(const char *list, ssize_t len, const char *name)
 	return false;
 }
 
-/* Kernel overlayfs's marks: of a directory it copied entries up into,
- * of an empty regular file that is a whiteout (an xwhiteout), of a
- * directory it renamed. */
-#define XATTR_TRUSTED_OVL_IMPURE "trusted.overlay.impure"
-#define XATTR_USER_OVL_IMPURE "user.overlay.impure"
+/* Kernel overlayfs's marks of an empty regular file that is a whiteout
+ * (an xwhiteout), and of a directory it renamed. */
 #define XATTR_TRUSTED_OVL_WHITEOUT "trusted.overlay.whiteout"
 #define XATTR_USER_OVL_WHITEOUT "user.overlay.whiteout"
 #define XATTR_TRUSTED_OVL_REDIRECT "trusted.overlay.redirect"
@@ -83,6 +80,23 @@ static const char *lower_xwhiteouts(int dirfd, const char *list, ssize_t len)
 	return NULL;
 }
 
+/* Whether a lower directory carries any of kernel overlayfs's marks
+ * (impure, opaque, origin, redirect ...): written by the kernel, its
+ * files may be the kernel's metadata-only copies.  Its impure mark
+ * alone misses some (a directory made opaque, then given a renamed
+ * copy), and a copy's own xattrs may take a block of their own, so that
+ * its blocks do not give it away either. */
+bool xp_kernel_marked(const char *list, ssize_t len, bool user)
+{
+	static const char trusted[] = "trusted.overlay.";
+	static const char userp[] = "user.overlay.";
+	for (const char *p = list; p < list + len; p += strlen(p) + 1)
+		if (!strncmp(p, trusted, sizeof(trusted) - 1) ||
+		    (user && !strncmp(p, userp, sizeof(userp) - 1)))
+			return true;
+	return false;
+}
+
 int xp_dir_marks(struct lfs *fs, int dirfd, bool is_upper,
 		 struct dir_marks *m)
 {
@@ -96,9 +110,7 @@ int xp_dir_marks(struct lfs *fs, int dirfd, bool is_upper,
 	}
 	bool user = fs->opt->userxattr;
 	if (is_upper ? xp_list_has(list, len, XATTR_LFS_IMPURE)
-		     : xp_list_has(list, len, XATTR_TRUSTED_OVL_IMPURE) ||
-			       (user &&
-				xp_list_has(list, len, XATTR_USER_OVL_IMPURE)))
+		     : xp_kernel_marked(list, len, user))
 		m->impure = true;
 	if (!is_upper && xp_list_has(list, len, XATTR_TRUSTED_OVL_REDIRECT))
 		m->kernel_redirect = XATTR_TRUSTED_OVL_REDIRECT;

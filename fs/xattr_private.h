@@ -32,9 +32,13 @@ struct lfs;
 /* Attribute names the mount never shows and never lets anyone set. */
 bool xp_is_private(const char *name);
 
+/* Whether an xattr name list holds one of kernel overlayfs's marks
+ * (trusted.overlay.*, or user.overlay.* with userxattr). */
+bool xp_kernel_marked(const char *list, ssize_t len, bool user);
+
 struct dir_marks {
-	/* The impure mark: layerfs's in the upper layer, kernel
-	 * overlayfs's in a lower one (its entries may be the kernel's
+	/* The impure mark: layerfs's in the upper layer; in a lower one,
+	 * any of kernel overlayfs's marks (its entries may be the kernel's
 	 * metadata-only copies, metacopy.h). */
 	bool impure;
 	/* A lower directory the kernel marked as holding xwhiteouts (its

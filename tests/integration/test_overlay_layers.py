@@ -272,6 +272,24 @@ class KernelDirRedirects(LayerfsTestCase):
                      else self.mount(self.layers))
                 self.assertEqual(snapshot(m.path), want)
 
+    def test_redirects_through_directories_renamed_below(self):
+        # A file's redirect, and a directory's relative one reached through
+        # an absolute one, are paths through directories a lower layer
+        # renamed: they lead where those renames lead.
+        base = self.layer("tb", {"g/b": "hello\n", "p/g/b": "deep\n"})
+        k1 = self.kernel_changes([base], "t1", lambda j: (
+            os.rename(j("g"), j("f")), os.rename(j("p/g"), j("p/f"))))
+        k2 = self.kernel_changes([k1, base], "t2", lambda j: (
+            os.rename(j("f/b"), j("x")), os.rename(j("p/f"), j("q"))))
+        self.layers = [k2, k1, base]
+        want = snapshot(self.kernel_view("tview"))
+        self.assertEqual(read(os.path.join(self.path("tview"), "x")),
+                         b"hello\n")
+        self.assertEqual(read(os.path.join(self.path("tview"), "q/b")),
+                         b"deep\n")
+        m = self.mount(self.layers)
+        self.assertEqual(snapshot(m.path), want)
+
     def test_redirects_that_climb_out_or_lead_nowhere(self):
         # Followed beneath the layers only: ".." is not followed, a path
         # the layers lack adds nothing; the directory shows its own.
