@@ -1041,9 +1041,11 @@ int node_walk_to_dir(struct lfs *fs, struct node *dir, int layer)
 {
 	unsigned epoch = dirfd_epoch();
 	ns_read_lock(fs);
-	/* Up to the nearest ancestor that is cached or opens alone... */
-	size_t depth = 0, cap = 0;
-	struct node **below = NULL;
+	/* Up to the nearest ancestor that is cached or opens alone (most
+	 * often the parent: a few levels fit on the stack)... */
+	struct node *near[32];
+	size_t depth = 0, cap = sizeof(near) / sizeof(near[0]);
+	struct node **below = near;
 	int fd = -ENOMEM;
 	for (struct node *p = dir;; p = p->parent) {
 		if (p != dir && (fd = dirfd_find(p, layer)) >= 0)
@@ -1055,13 +1057,16 @@ int node_walk_to_dir(struct lfs *fs, struct node *dir, int layer)
 			break;
 		}
 		if (depth == cap) {
-			cap = cap ? cap * 2 : 16;
-			struct node **b = realloc(below, cap * sizeof(*b));
+			struct node **b = malloc(2 * cap * sizeof(*b));
 			if (!b) {
 				fd = -ENOMEM;
 				break;
 			}
+			memcpy(b, below, cap * sizeof(*b));
+			if (below != near)
+				free(below);
 			below = b;
+			cap *= 2;
 		}
 		below[depth++] = p;
 	}
@@ -1073,7 +1078,8 @@ int node_walk_to_dir(struct lfs *fs, struct node *dir, int layer)
 		dirfd_release(fd);
 		fd = cfd < 0 ? cfd : dirfd_keep(c, layer, cfd, epoch);
 	}
-	free(below);
+	if (below != near)
+		free(below);
 	ns_read_unlock(fs);
 	return fd;
 }
