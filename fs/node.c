@@ -773,7 +773,10 @@ static bool in_index_only(struct lfs *fs, struct node *n, int layer)
 static const char *redirect_from(struct lfs *fs, struct node *n, int layer,
 				 int *origin)
 {
-	struct node_ext *e = n->ext;
+	/* Any node may get its extras meanwhile (node_ext publishes them):
+	 * read once, with acquire; the redirects in them change under
+	 * ns_lock, which callers hold. */
+	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
 	if (lfs_is_upper(fs, layer) || !e)
 		return NULL;
 	for (uint16_t i = e->nlredirs; i-- > 0;)
@@ -894,9 +897,11 @@ int node_add_lower_redirect(struct lfs *fs, struct node *n, int layer,
 
 bool node_below_lower_redirect(struct node *n)
 {
-	for (struct node *p = n; p && !(node_flags(p) & N_ROOT); p = p->parent)
-		if (p->ext && p->ext->nlredirs)
+	for (struct node *p = n; p && !(node_flags(p) & N_ROOT); p = p->parent) {
+		struct node_ext *e = __atomic_load_n(&p->ext, __ATOMIC_ACQUIRE);
+		if (e && e->nlredirs)
 			return true;
+	}
 	return false;
 }
 
