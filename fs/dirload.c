@@ -128,48 +128,6 @@ static void check_impure_entries(struct lfs *fs, struct dcache *dc,
 }
 
 /*
- * The layers the parent's listing says it exists in, from top to end
- * (exclusive), less the gaps it recorded for dir's name, into cands;
- * false when that listing cannot be read now.
- * It is the parent's: read under the parent's lock (a copy-up of the
- * parent reallocates its chain, the budget frees whole listings), which
- * the caller may hold already, which shares a stripe with dir's, or
- * which is tried: waiting for it while holding dir's could deadlock with
- * a thread locking both in the other order, and every layer from top
- * to end is a correct, slower, answer.  The caller holds ns_lock, so
- * that dir's parent and name stay what they are meanwhile.
- */
-static bool parent_chain(struct node *dir, bool parent_held, int top,
-			 int end, uint16_t *cands, uint16_t *ncands)
-{
-	struct node *parent = dir->parent;
-	if (!parent || (node_flags(dir) & N_ROOT))
-		return false;
-	bool held = parent_held || dir_same_lock(dir, parent);
-	if (!held && !dir_tryrdlock(parent))
-		return false;
-	struct dcache *pdc = parent->dc;
-	if (pdc) {
-		/* A moved directory exists in the upper layer only, or is
-		 * redirected: a gap kept for an earlier holder of its name
-		 * never concerns it. */
-		const struct drec *self =
-			pdc->ngaps ? dcache_find(pdc, node_name(dir)) : NULL;
-		for (uint16_t i = 0; i < pdc->nchain; i++) {
-			uint16_t l = pdc->chain[i];
-			if (l < top || l >= end)
-				continue;
-			if (self && dgap_covers(pdc, self->name_off, l))
-				continue;
-			cands[(*ncands)++] = l;
-		}
-	}
-	if (!held)
-		dir_unlock(parent);
-	return pdc != NULL;
-}
-
-/*
  * A directory kernel overlayfs renamed, met in lower layer l (its
  * overlay.redirect, read from fd): the layers below hold it where the
  * redirect says, a path from their root or another name in the parent's
@@ -196,11 +154,8 @@ static int follow_kernel_redirect(struct lfs *fs, struct node *dir, int fd,
 		pthread_rwlock_rdlock(&fs->ns_lock);
 		char *here = node_lower_path(fs, dir, l);
 		pthread_rwlock_unlock(&fs->ns_lock);
-		char *slash = here ? strrchr(here, '/') : NULL;
-		if (slash)
-			*slash = 0;
-		else if (here)
-			here[0] = 0;
+		if (here)
+			*strrchr(here, '/') = 0; /* "/a/b" -> "/a", "/b" -> "" */
 		char *parent = here ? redirect_translate(fs, here, l, l + 1)
 				    : NULL;
 		char *abs = parent ? malloc(strlen(parent) + strlen(value) + 3)
@@ -290,6 +245,48 @@ static int load_layers(struct lfs *fs, struct node *dir, struct dcache *dc,
 	return 0;
 }
 
+/*
+ * The layers the parent's listing says it exists in, from top to end
+ * (exclusive), less the gaps it recorded for dir's name, into cands;
+ * false when that listing cannot be read now.
+ * It is the parent's: read under the parent's lock (a copy-up of the
+ * parent reallocates its chain, the budget frees whole listings), which
+ * the caller may hold already, which shares a stripe with dir's, or
+ * which is tried: waiting for it while holding dir's could deadlock with
+ * a thread locking both in the other order, and every layer from top
+ * to end is a correct, slower, answer.  The caller holds ns_lock, so
+ * that dir's parent and name stay what they are meanwhile.
+ */
+static bool parent_chain(struct node *dir, bool parent_held, int top,
+			 int end, uint16_t *cands, uint16_t *ncands)
+{
+	struct node *parent = dir->parent;
+	if (!parent || (node_flags(dir) & N_ROOT))
+		return false;
+	bool held = parent_held || dir_same_lock(dir, parent);
+	if (!held && !dir_tryrdlock(parent))
+		return false;
+	struct dcache *pdc = parent->dc;
+	if (pdc) {
+		/* A moved directory exists in the upper layer only, or is
+		 * redirected: a gap kept for an earlier holder of its name
+		 * never concerns it. */
+		const struct drec *self =
+			pdc->ngaps ? dcache_find(pdc, node_name(dir)) : NULL;
+		for (uint16_t i = 0; i < pdc->nchain; i++) {
+			uint16_t l = pdc->chain[i];
+			if (l < top || l >= end)
+				continue;
+			if (self && dgap_covers(pdc, self->name_off, l))
+				continue;
+			cands[(*ncands)++] = l;
+		}
+	}
+	if (!held)
+		dir_unlock(parent);
+	return pdc != NULL;
+}
+
 static int load(struct lfs *fs, struct node *dir, bool parent_held,
 		struct dcache **out)
 {
@@ -342,7 +339,7 @@ static int load(struct lfs *fs, struct node *dir, bool parent_held,
 			cands[ncands++] = (uint16_t)fs->upper;
 		uint16_t n = 0;
 		r = redirect_lower_chain(fs, redirect,
-					 lfs_has_upper(fs) ? fs->upper + 1 : 0,
+					 lfs_below_upper(fs),
 					 cands + ncands,
 					 (uint16_t)(fs->nlayers - ncands), &n);
 		ncands = (uint16_t)(ncands + n);

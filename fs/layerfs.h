@@ -117,6 +117,14 @@ static inline bool lfs_has_upper(const struct lfs *fs)
 	return fs->upper >= 0;
 }
 
+/* The first layer below the upper one (0 on a read-only mount): where
+ * the lower paths this mount records (redirects, metacopy marks) are
+ * taken. */
+static inline int lfs_below_upper(const struct lfs *fs)
+{
+	return lfs_has_upper(fs) ? fs->upper + 1 : 0;
+}
+
 static inline bool lfs_is_upper(const struct lfs *fs, int layer)
 {
 	return layer == fs->upper;

@@ -37,17 +37,9 @@
 char *metacopy_own_path(struct lfs *fs, struct node *n)
 {
 	pthread_rwlock_rdlock(&fs->ns_lock);
-	char *p = node_path(fs, n, true);
+	char *p = node_lower_path(fs, n, lfs_below_upper(fs));
 	pthread_rwlock_unlock(&fs->ns_lock);
-	if (!p)
-		return NULL;
-	char *abs = malloc(strlen(p) + 2);
-	if (abs) {
-		abs[0] = '/';
-		strcpy(abs + 1, p);
-	}
-	free(p);
-	return abs;
+	return p;
 }
 
 /*
@@ -66,15 +58,6 @@ char *metacopy_own_path(struct lfs *fs, struct node *n)
  */
 #define KMETA_TRUSTED "trusted.overlay.metacopy"
 #define KMETA_USER "user.overlay.metacopy"
-#define KREDIRECT_TRUSTED "trusted.overlay.redirect"
-#define KREDIRECT_USER "user.overlay.redirect"
-
-static ssize_t get_xattr(const char *path, bool follow, const char *name,
-			 void *buf, size_t size)
-{
-	return follow ? getxattr(path, name, buf, size)
-		      : lgetxattr(path, name, buf, size);
-}
 
 /* 1 when the file at path carries the kernel's metacopy mark, with its
  * redirect (or NULL) in *redirect; 0 when not; -errno.  follow: path is
@@ -84,34 +67,18 @@ static int kernel_metacopy_at(struct lfs *fs, const char *path, bool follow,
 {
 	bool user = fs->opt->userxattr;
 	*redirect = NULL;
-	if (get_xattr(path, follow, KMETA_TRUSTED, NULL, 0) < 0 &&
-	    (!user || get_xattr(path, follow, KMETA_USER, NULL, 0) < 0))
+	if (xp_get(path, follow, KMETA_TRUSTED, NULL, 0) < 0 &&
+	    (!user || xp_get(path, follow, KMETA_USER, NULL, 0) < 0))
 		return 0;
-	const char *names[2] = { KREDIRECT_TRUSTED,
-				 user ? KREDIRECT_USER : NULL };
-	for (int i = 0; i < 2 && names[i]; i++) {
-		char buf[PATH_MAX];
-		ssize_t len = get_xattr(path, follow, names[i], buf,
-					sizeof(buf) - 1);
-		if (len < 0 && errno == ENODATA)
-			continue;
-		if (len <= 0)
-			return -EIO; /* empty, longer than a path, unreadable */
-		buf[len] = 0;
-		*redirect = strdup(buf);
-		return *redirect ? 1 : -ENOMEM;
-	}
-	return 1;
+	int r = redirect_kernel_value(fs, path, follow, redirect);
+	return r < 0 ? r : 1;
 }
 
-/* The data path a kernel redirect leads to from the file at path
- * ("/a/f"): an absolute one as it is, a relative one (a name) in the
- * same directory.  NULL for a malformed one (a component "." or "..",
- * a relative one with a slash). */
+/* The data path a kernel redirect (redirect_kernel_value_ok) leads to
+ * from the file at path ("/a/f"): an absolute one as it is, a relative
+ * one (a name) in the same directory.  NULL when out of memory. */
 static char *kernel_redirect_path(const char *path, const char *redirect)
 {
-	if (!redirect_kernel_value_ok(redirect))
-		return NULL;
 	if (redirect[0] != '/') {
 		const char *slash = strrchr(path, '/');
 		size_t keep = slash ? (size_t)(slash - path) : 0;
@@ -142,10 +109,12 @@ int metacopy_probe_lower(struct lfs *fs, struct node *dir, struct node *n,
 		return pfd;
 	char proc[64 + NAME_MAX];
 	xp_proc_path(proc, sizeof(proc), pfd, name);
+	/* Its redirect, read to refuse an unreadable one now, is followed
+	 * by the search for the data. */
 	char *redirect = NULL;
 	int r = kernel_metacopy_at(fs, proc, false, &redirect);
 	close(pfd);
-	free(redirect); /* followed by the search for the data */
+	free(redirect);
 	if (r <= 0)
 		return r;
 	/* Its own path in its layer: the search for the data starts at the
@@ -153,16 +122,12 @@ int metacopy_probe_lower(struct lfs *fs, struct node *dir, struct node *n,
 	 * for a copy of it made through this mount, whose mark keeps that
 	 * path. */
 	struct node_ext *e = node_ext(n);
-	char *rel = NULL;
+	char *path = NULL;
 	if (e) {
 		pthread_rwlock_rdlock(&fs->ns_lock);
-		rel = node_lower_path(fs, n, layer);
+		path = node_lower_path(fs, n, layer);
 		pthread_rwlock_unlock(&fs->ns_lock);
 	}
-	char *path = rel ? malloc(strlen(rel) + 2) : NULL;
-	if (path)
-		sprintf(path, "/%s", rel);
-	free(rel);
 	if (!path)
 		return -ENOMEM;
 	free(e->datapath);
@@ -181,7 +146,7 @@ static int open_data_in(struct lfs *fs, int layer, const char *path,
 	return fd;
 }
 
-/* The path of n in lower layer `layer` ("a/f"), or with `name`, of that
+/* The path of n in lower layer `layer` ("/a/f"), or with `name`, of that
  * name in n's parent's directory there.  malloc'd. */
 static char *path_in_layer(struct lfs *fs, struct node *n, const char *name,
 			   int layer)
@@ -193,9 +158,42 @@ static char *path_in_layer(struct lfs *fs, struct node *n, const char *name,
 		return p;
 	char *out = malloc(strlen(p) + strlen(name) + 2);
 	if (out)
-		sprintf(out, "%s%s%s", p, p[0] ? "/" : "", name);
+		sprintf(out, "%s%s%s", p, p[1] ? "/" : "", name);
 	free(p);
 	return out;
+}
+
+/*
+ * A redirect met on a kernel metacopy in layer l, at `path` there: where
+ * the search goes on.  Searching by the node, a name in its directory
+ * stays by the node (*name, its directory taken in each layer);
+ * otherwise it goes on at a path (*fixed) as layer *fixed_at has it: a
+ * name, in its directory as layer l has it (l's redirects move it), a
+ * path from the root, in the layers below l.  0 or -errno (EIO for a
+ * malformed redirect).
+ */
+static int take_redirect(const char *redirect, const char *path, int l,
+			 bool *by_node, char **name, char **fixed,
+			 int *fixed_at)
+{
+	if (!redirect_kernel_value_ok(redirect))
+		return -EIO;
+	if (*by_node && redirect[0] != '/') {
+		char *renamed = strdup(redirect);
+		if (!renamed)
+			return -ENOMEM;
+		free(*name);
+		*name = renamed;
+		return 0;
+	}
+	char *next = kernel_redirect_path(path, redirect);
+	if (!next)
+		return -ENOMEM;
+	*by_node = false;
+	free(*fixed);
+	*fixed = next;
+	*fixed_at = redirect[0] == '/' ? l + 1 : l;
+	return 0;
 }
 
 int metacopy_open_data(struct lfs *fs, struct node *n, int flags)
@@ -254,6 +252,10 @@ int metacopy_open_data(struct lfs *fs, struct node *n, int flags)
 		while (*path == '/')
 			path++;
 		int fd = open_data_in(fs, l, path, flags);
+		if (fd == -ENOENT || fd == -ENOTDIR) {
+			free(own);
+			continue;
+		}
 		char *redirect = NULL;
 		int k = 0;
 		if (fd >= 0) {
@@ -262,10 +264,6 @@ int metacopy_open_data(struct lfs *fs, struct node *n, int flags)
 			char proc[64];
 			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 			k = kernel_metacopy_at(fs, proc, true, &redirect);
-		}
-		if (fd == -ENOENT || fd == -ENOTDIR) {
-			free(own);
-			continue;
 		}
 		if (k == 0) {
 			/* The data, or an error opening it.  Remembered
@@ -279,46 +277,13 @@ int metacopy_open_data(struct lfs *fs, struct node *n, int flags)
 			return fd;
 		}
 		close(fd);
-		if (k < 0 || !redirect) {
-			free(own);
-			if (k < 0) {
-				r = k;
-				break;
-			}
-			continue;
-		}
-		char *next = NULL;
-		if (by_node && redirect[0] != '/') {
-			/* Renamed in its directory: by that name from here. */
-			next = kernel_redirect_path("", redirect);
-			if (next) {
-				free(name);
-				name = strdup(next + 1);
-			}
-		} else {
-			next = kernel_redirect_path(path, redirect);
-			if (next) {
-				by_node = false;
-				free(fixed);
-				fixed = next;
-				/* A path from the root names it in the layers
-				 * below; a name, in its directory as this layer
-				 * has it, which this layer's redirects move. */
-				fixed_at = redirect[0] == '/' ? l + 1 : l;
-				next = NULL;
-			} else {
-				free(own);
-				free(redirect);
-				r = -EIO;
-				break;
-			}
-		}
-		int err = !by_node ? 0 : !next ? -EIO : !name ? -ENOMEM : 0;
-		free(next);
-		free(own);
+		if (k > 0 && redirect)
+			k = take_redirect(redirect, path, l, &by_node, &name,
+					  &fixed, &fixed_at);
 		free(redirect);
-		if (err) {
-			r = err;
+		free(own);
+		if (k < 0) {
+			r = k;
 			break;
 		}
 	}

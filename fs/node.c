@@ -702,52 +702,6 @@ struct node_ext *node_ext(struct node *n)
 	return __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
 }
 
-char *node_path(struct lfs *fs, struct node *n, bool below_upper)
-{
-	(void)fs;
-	/* Collect the names up to the root (or a redirected ancestor). */
-	size_t total = 0, depth = 0;
-	const char *prefix = NULL;
-	for (struct node *p = n; p && !(node_flags(p) & N_ROOT); p = p->parent) {
-		if (below_upper && (node_flags(p) & N_REDIRECT) && p->ext &&
-		    p->ext->redirect) {
-			prefix = p->ext->redirect;
-			break;
-		}
-		total += p->namelen + 1;
-		depth++;
-	}
-	size_t plen = 0;
-	if (prefix) {
-		while (*prefix == '/')
-			prefix++;
-		plen = strlen(prefix);
-		total += plen + 1;
-	}
-	char *buf = malloc(total + 1);
-	if (!buf)
-		return NULL;
-	size_t pos = total;
-	buf[pos] = 0;
-	struct node *p = n;
-	for (size_t i = 0; i < depth; i++, p = p->parent) {
-		pos -= p->namelen;
-		memcpy(buf + pos, node_name(p), p->namelen);
-		if (pos > 0)
-			buf[--pos] = '/';
-	}
-	if (prefix) {
-		pos -= plen;
-		memcpy(buf + pos, prefix, plen);
-	}
-	/* Strip the unused head (the root contributes no name). */
-	if (pos > 0)
-		memmove(buf, buf + pos, total - pos + 1);
-	if (buf[0] == '/')
-		memmove(buf, buf + 1, strlen(buf));
-	return buf;
-}
-
 /* A node that lost its name while still open, or linked under another
  * name, is reached through its orphan fd (dir.c keeps one). */
 static int orphan_fd(struct node *n)
@@ -765,10 +719,10 @@ static bool in_index_only(struct lfs *fs, struct node *n, int layer)
 }
 
 /*
- * Where a redirected directory is found in a layer below the upper one:
- * the deepest kernel redirect above that layer (relative, a name in the
- * parent's directory there, or from the layer's root), else this mount's
- * own redirect (from the root), else NULL: by its name.
+ * Where a redirected directory is found in a layer below the upper one,
+ * a path from the root as it is in layer *origin: the deepest kernel
+ * redirect above that layer, else this mount's own redirect, else NULL
+ * (by its name).
  */
 static const char *redirect_from(struct lfs *fs, struct node *n, int layer,
 				 int *origin)
@@ -786,7 +740,7 @@ static const char *redirect_from(struct lfs *fs, struct node *n, int layer,
 		}
 	if (!(node_flags(n) & N_REDIRECT) || !e->redirect)
 		return NULL;
-	*origin = lfs_has_upper(fs) ? fs->upper + 1 : 0;
+	*origin = lfs_below_upper(fs);
 	return e->redirect;
 }
 
@@ -808,54 +762,43 @@ static char *redirect_at(struct lfs *fs, struct node *n, int layer)
 
 char *node_lower_path(struct lfs *fs, struct node *n, int layer)
 {
-	/* The components, from n up to the root or an ancestor whose
-	 * redirect gives the path from the layer's root. */
-	size_t total = 1, depth = 0, cap = 16;
-	const char **comps = malloc(cap * sizeof(*comps));
-	const char *prefix = "";
-	char *abs = NULL;
-	for (struct node *p = n; comps && !(node_flags(p) & N_ROOT);
-	     p = p->parent) {
-		const char *r = redirect_below(fs, p, layer);
-		if (r && r[0] == '/') {
-			abs = redirect_at(fs, p, layer);
-			if (!abs) {
-				free(comps);
-				comps = NULL;
-			}
-			prefix = abs ? abs : "";
+	/* Up to the root, or to an ancestor whose redirect gives the path
+	 * from the layer's root: the length first, then the names from the
+	 * end (a hostile tree may be thousands of levels deep). */
+	char *prefix = NULL;
+	struct node *top = NULL; /* that ancestor, or NULL for the root */
+	size_t total = 0;
+	for (struct node *p = n; !(node_flags(p) & N_ROOT); p = p->parent) {
+		if (redirect_below(fs, p, layer)) {
+			prefix = redirect_at(fs, p, layer);
+			if (!prefix)
+				return NULL;
+			top = p;
 			break;
 		}
-		if (depth == cap) {
-			const char **c = realloc(comps, (cap *= 2) * sizeof(*c));
-			if (!c) {
-				free(comps);
-				comps = NULL;
-				break;
-			}
-			comps = c;
-		}
-		comps[depth] = r ? r : node_name(p);
-		total += strlen(comps[depth++]) + 1;
+		total += p->namelen + 1u;
 	}
-	if (!comps) {
-		free(abs);
+	if (!prefix && !total)
+		return strdup("/"); /* the root */
+	size_t head = prefix ? strlen(prefix) + 1 : 0; /* "/" and prefix */
+	char *buf = malloc(head + total + 1);
+	if (!buf) {
+		free(prefix);
 		return NULL;
 	}
-	while (*prefix == '/')
-		prefix++;
-	total += strlen(prefix);
-	char *buf = malloc(total);
-	if (buf) {
-		strcpy(buf, prefix);
-		for (size_t i = depth; i-- > 0;) {
-			if (buf[0])
-				strcat(buf, "/");
-			strcat(buf, comps[i]);
-		}
+	size_t pos = head + total;
+	buf[pos] = 0;
+	for (struct node *p = n; p != top && !(node_flags(p) & N_ROOT);
+	     p = p->parent) {
+		pos -= p->namelen;
+		memcpy(buf + pos, node_name(p), p->namelen);
+		buf[--pos] = '/';
 	}
-	free(comps);
-	free(abs);
+	if (prefix) {
+		buf[0] = '/';
+		memcpy(buf + 1, prefix, head - 1);
+	}
+	free(prefix);
 	return buf;
 }
 
@@ -962,14 +905,11 @@ void node_parent_fd_done(struct lfs *fs, int fd)
  */
 static __thread unsigned ns_read_depth;
 
-/* n in its parent's directory pfd (layer `layer`): one openat that never
- * follows a symlink, by another name there for a directory kernel
- * overlayfs renamed in its parent.  Under ns_lock. */
-static int open_in_parent(struct lfs *fs, struct node *n, int layer, int pfd,
-			  int flags)
+/* n in its parent's directory pfd: one openat that never follows a
+ * symlink.  Under ns_lock. */
+static int open_in_parent(struct node *n, int pfd, int flags)
 {
-	const char *redirect = redirect_below(fs, n, layer);
-	const char *name = redirect ? redirect : node_name(n);
+	const char *name = node_name(n);
 	int fd = openat(pfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		fd = -errno;
@@ -1015,9 +955,8 @@ int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 	if (name_lost(n))
 		return -ENOENT;
 	ns_read_lock(fs);
-	const char *redirect = redirect_below(fs, n, layer);
 	int fd;
-	if (redirect && redirect[0] == '/') {
+	if (redirect_below(fs, n, layer)) {
 		char *path = redirect_at(fs, n, layer);
 		fd = path ? sp_open_beneath(fs->layers[layer].fd, path, flags, 0)
 			  : -ENOMEM;
@@ -1025,7 +964,7 @@ int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 	} else {
 		/* The parent's directory fd (usually cached), then n in it. */
 		int pfd = dirfd_acquire(fs, n->parent, layer);
-		fd = pfd < 0 ? pfd : open_in_parent(fs, n, layer, pfd, flags);
+		fd = pfd < 0 ? pfd : open_in_parent(n, pfd, flags);
 		if (pfd >= 0)
 			dirfd_release(pfd);
 	}
@@ -1036,10 +975,8 @@ int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 /* Whether node_open reaches n in `layer` without its parent's fd. */
 static bool opens_alone(struct lfs *fs, struct node *n, int layer)
 {
-	const char *redirect;
 	return in_index_only(fs, n, layer) || (node_flags(n) & N_ROOT) ||
-	       orphan_fd(n) >= 0 || name_lost(n) ||
-	       ((redirect = redirect_below(fs, n, layer)) && redirect[0] == '/');
+	       orphan_fd(n) >= 0 || name_lost(n) || redirect_below(fs, n, layer);
 }
 
 int node_walk_to_dir(struct lfs *fs, struct node *dir, int layer)
@@ -1079,7 +1016,7 @@ int node_walk_to_dir(struct lfs *fs, struct node *dir, int layer)
 	 * as the recursion used to keep it. */
 	while (fd >= 0 && depth > 0) {
 		struct node *c = below[--depth];
-		int cfd = open_in_parent(fs, c, layer, fd, O_PATH | O_DIRECTORY);
+		int cfd = open_in_parent(c, fd, O_PATH | O_DIRECTORY);
 		dirfd_release(fd);
 		fd = cfd < 0 ? cfd : dirfd_keep(c, layer, cfd, epoch);
 	}

@@ -61,8 +61,8 @@ struct dcache;
 
 /* A redirect kernel overlayfs wrote on a directory it renamed, met in a
  * lower layer: in the layers below `layer` the directory is at `value`,
- * a path from the layer's root ("/a/b") or another name in its parent's
- * directory there ("b"). */
+ * a path from the root ("/a/b") as the layer just below has it (a name
+ * in the parent's directory is made one, dirload.c). */
 struct lower_redirect {
 	uint16_t layer;
 	char *value;
@@ -225,21 +225,15 @@ int node_exchange(struct lfs *fs, struct node *a, struct node *b);
 
 struct node_ext *node_ext(struct node *n);
 
-/*
- * Paths.  The path of a node inside a layer, relative to the layer root
- * ("" for the root).  For the upper layer it follows the names; for the
- * layers below it starts at the nearest redirected ancestor.  Callers hold
- * ns_lock shared.  The result is malloc'd (paths may be longer than
- * PATH_MAX in deep trees).
- */
-char *node_path(struct lfs *fs, struct node *n, bool below_upper);
 
-/* The path of n in lower layer `layer`, "a/b", through the redirects of
- * its ancestors and its own, kernel overlayfs's included.  Callers hold
- * ns_lock shared.  malloc'd. */
+/* The path of n in lower layer `layer` ("/a/b", "/" for the root),
+ * through the redirects of its ancestors and its own, this mount's and
+ * kernel overlayfs's: at lfs_below_upper(fs), the lower path this mount
+ * records for n.  Callers hold ns_lock shared.  malloc'd (paths may be
+ * longer than PATH_MAX in deep trees). */
 char *node_lower_path(struct lfs *fs, struct node *n, int layer);
-/* Records that kernel overlayfs redirected directory n in `layer`
- * (value as the xattr says): the layers below find it there.  Takes
+/* Records that kernel overlayfs redirected directory n in `layer` to
+ * value, a path from the root: the layers below find it there.  Takes
  * value and ns_lock. */
 int node_add_lower_redirect(struct lfs *fs, struct node *n, int layer,
 			    char *value);

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "layerfs.h"
-#include "node.h"
 #include "xattr_private.h"
 #include "whiteout.h"
 
@@ -40,7 +39,13 @@ static bool has_whiteout(int fd, const char *name, const struct stat *st)
 	return faccessat(fd, wh, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-static const char *copy_path(const char *p);
+/* The path without its leading slashes. */
+static const char *skip_slashes(const char *p)
+{
+	while (*p == '/')
+		p++;
+	return p;
+}
 
 /* Splits path into at most max components; -EINVAL for "." or "..",
  * too many, or none. */
@@ -101,7 +106,7 @@ int redirect_lower_chain(struct lfs *fs, const char *path, int from,
 			 uint16_t *out, uint16_t max, uint16_t *n)
 {
 	*n = 0;
-	char *cur = strdup(copy_path(path)), *copy = NULL;
+	char *cur = strdup(skip_slashes(path)), *copy = NULL;
 	char *comps[PATH_MAX / 2];
 	size_t depth = 0;
 	/* closed[k]: the prefix of k components is hidden in the layers
@@ -175,33 +180,40 @@ bool redirect_kernel_value_ok(const char *v)
 	return any;
 }
 
-/* The path without its leading slashes. */
-static const char *copy_path(const char *p)
-{
-	while (*p == '/')
-		p++;
-	return p;
-}
-
-int redirect_kernel_dir(struct lfs *fs, int fd, char **value)
+int redirect_kernel_value(struct lfs *fs, const char *path, bool follow,
+			  char **value)
 {
 	*value = NULL;
-	char proc[64], buf[PATH_MAX];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	const char *names[2] = { "trusted.overlay.redirect",
 				 fs->opt->userxattr ? "user.overlay.redirect"
 						    : NULL };
 	for (int i = 0; i < 2 && names[i]; i++) {
-		ssize_t len = getxattr(proc, names[i], buf, sizeof(buf) - 1);
-		if (len <= 0)
+		char buf[PATH_MAX];
+		ssize_t len = xp_get(path, follow, names[i], buf,
+				     sizeof(buf) - 1);
+		if (len < 0 && errno == ENODATA)
 			continue;
+		if (len <= 0)
+			return -EIO; /* empty, longer than a path, unreadable */
 		buf[len] = 0;
-		if (!redirect_kernel_value_ok(buf))
-			return 0;
 		*value = strdup(buf);
 		return *value ? 1 : -ENOMEM;
 	}
 	return 0;
+}
+
+int redirect_kernel_dir(struct lfs *fs, int fd, char **value)
+{
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	int r = redirect_kernel_value(fs, proc, true, value);
+	if (r > 0 && !redirect_kernel_value_ok(*value)) {
+		free(*value);
+		*value = NULL;
+		r = 0;
+	}
+	/* One that cannot be read is not followed either. */
+	return r == -EIO ? 0 : r;
 }
 
 /* Appends a component to out (of len bytes, cap allocated). */
@@ -268,7 +280,7 @@ static char *translate_one(struct lfs *fs, const char *path, int l)
 		if (redirect && redirect[0] == '/')
 			len = 0;
 		ok = ok && append(&out, &len, &cap,
-				  redirect ? copy_path(redirect) : c);
+				  redirect ? skip_slashes(redirect) : c);
 		free(redirect);
 	}
 	if (fd >= 0)
@@ -283,7 +295,7 @@ static char *translate_one(struct lfs *fs, const char *path, int l)
 
 char *redirect_translate(struct lfs *fs, const char *path, int from, int to)
 {
-	char *cur = strdup(copy_path(path));
+	char *cur = strdup(skip_slashes(path));
 	for (int l = from; cur && l < to; l++) {
 		char *next = translate_one(fs, cur, l);
 		free(cur);

@@ -19,7 +19,6 @@
 #include <stdint.h>
 
 struct lfs;
-struct node;
 
 /*
  * The layers from `from` down where lower path PATH ("/a/b") shows as a
@@ -50,6 +49,12 @@ char *redirect_translate(struct lfs *fs, const char *path, int from, int to);
  * are walked to translate a path. */
 void redirect_note_kernel_layer(struct lfs *fs, int layer);
 void redirect_probe_layer(struct lfs *fs, int layer);
+
+/* The kernel's redirect xattr (trusted.*, user.* too with userxattr) of
+ * the file at path (xp_get's follow): 1 with its malloc'd *value as
+ * written, 0 when none, -EIO when unreadable, -ENOMEM. */
+int redirect_kernel_value(struct lfs *fs, const char *path, bool follow,
+			  char **value);
 
 /* The kernel's redirect of the directory fd (O_PATH is fine), when it
  * has one to follow: 1 with a malloc'd *value, 0 when none, -errno. */

@@ -201,18 +201,10 @@ static int prepare_moving(struct lfs *fs, struct node *n, char **redirect)
 	if (node_flags(n) & N_REDIRECT)
 		return 0; /* keeps pointing at the same lower directory */
 	pthread_rwlock_rdlock(&fs->ns_lock);
-	char *p = node_path(fs, n, true);
+	char *abs = node_lower_path(fs, n, lfs_below_upper(fs));
 	pthread_rwlock_unlock(&fs->ns_lock);
-	if (!p)
+	if (!abs)
 		return -ENOMEM;
-	char *abs = malloc(strlen(p) + 2);
-	if (!abs) {
-		free(p);
-		return -ENOMEM;
-	}
-	abs[0] = '/';
-	strcpy(abs + 1, p);
-	free(p);
 	int fd = node_open(fs, n, fs->upper, O_RDONLY | O_DIRECTORY);
 	r = fd < 0 ? fd : xp_set_string(fd, XATTR_LFS_REDIRECT, abs);
 	if (fd >= 0)

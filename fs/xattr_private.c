@@ -33,6 +33,13 @@ bool xp_is_private(const char *name)
 	return false;
 }
 
+ssize_t xp_get(const char *path, bool follow, const char *name, void *buf,
+	       size_t size)
+{
+	return follow ? getxattr(path, name, buf, size)
+		      : lgetxattr(path, name, buf, size);
+}
+
 void xp_proc_path(char *buf, size_t size, int dirfd, const char *name)
 {
 	snprintf(buf, size, "/proc/self/fd/%d/%s", dirfd, name);

@@ -83,5 +83,9 @@ int xp_set_impure(int dirfd);
 
 /* Path of dirfd/name through /proc, for the l*xattr calls. */
 void xp_proc_path(char *buf, size_t size, int dirfd, const char *name);
+/* getxattr(2) of path, following its last component (a descriptor's
+ * /proc link, to the file) or not (lgetxattr). */
+ssize_t xp_get(const char *path, bool follow, const char *name, void *buf,
+	       size_t size);
 
 #endif

@@ -8,6 +8,7 @@ so a crashed daemon never blocks the next test.
 
 import contextlib
 import ctypes
+import errno
 import fcntl
 import hashlib
 import os
@@ -319,14 +320,16 @@ ACL_XATTRS = ("system.posix_acl_access", "system.posix_acl_default")
 
 
 def snapshot(root, content=True, xattrs=False, inodes=False, times=False,
-             acls=False, trusted=False):
+             acls=False, trusted=False, tolerant=False):
     """A comparable description of the tree under root.
 
     Maps each relative path to a tuple of what a user sees: type, mode,
     owner, size, content digest, link target, device numbers, and
     optionally xattrs (user.* and security.capability; with acls, the
     POSIX ACLs' system.posix_acl_* too; with trusted, trusted.* but
-    kernel overlayfs's own trusted.overlay.*) and inode numbers.
+    kernel overlayfs's own trusted.overlay.*) and inode numbers.  With
+    tolerant, a path that cannot be stat'ed or a file that cannot be read
+    gets the error in its entry instead of ending the walk.
     """
     out = {}
     for dirpath, dirnames, filenames in os.walk(root):
@@ -334,14 +337,26 @@ def snapshot(root, content=True, xattrs=False, inodes=False, times=False,
         for name in sorted(dirnames + filenames):
             full = os.path.join(dirpath, name)
             rel = os.path.relpath(full, root)
-            st = os.lstat(full)
+            try:
+                st = os.lstat(full)
+            except OSError as e:
+                if not tolerant:
+                    raise
+                out[rel] = {"lstat": errno.errorcode.get(e.errno, e.errno)}
+                continue
             entry = {"type": stat.S_IFMT(st.st_mode),
                      "mode": stat.S_IMODE(st.st_mode),
                      "uid": st.st_uid, "gid": st.st_gid}
             if stat.S_ISREG(st.st_mode):
                 entry["size"] = st.st_size
                 if content:
-                    entry["sha"] = file_digest(full)
+                    try:
+                        entry["sha"] = file_digest(full)
+                    except OSError as e:
+                        if not tolerant:
+                            raise
+                        entry["sha"] = "read fails: " + errno.errorcode.get(
+                            e.errno, str(e.errno))
             elif stat.S_ISLNK(st.st_mode):
                 entry["target"] = os.readlink(full)
             elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):

@@ -367,55 +367,11 @@ def fmt_op(op):
 
 # ---- trees ----
 
-def tolerant_snapshot(root, times):
-    """lfstest.snapshot's entries, with an error where a file's content
-    or xattrs cannot be read (snapshot itself stops at the first)."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(dirnames + filenames):
-            full = os.path.join(dirpath, name)
-            rel = os.path.relpath(full, root)
-            try:
-                st = os.lstat(full)
-            except OSError as e:
-                out[rel] = {"lstat": errno.errorcode.get(e.errno, e.errno)}
-                continue
-            entry = {"type": stat.S_IFMT(st.st_mode),
-                     "mode": stat.S_IMODE(st.st_mode),
-                     "uid": st.st_uid, "gid": st.st_gid}
-            if stat.S_ISREG(st.st_mode):
-                entry["size"] = st.st_size
-                try:
-                    entry["sha"] = lfstest.file_digest(full)
-                except OSError as e:
-                    entry["sha"] = "read fails: " + errno.errorcode.get(
-                        e.errno, str(e.errno))
-            elif stat.S_ISLNK(st.st_mode):
-                entry["target"] = os.readlink(full)
-            if not stat.S_ISLNK(st.st_mode):
-                try:
-                    names = sorted(n for n in os.listxattr(full)
-                                   if n.startswith("user.")
-                                   or n == "security.capability")
-                    entry["xattrs"] = {n: os.getxattr(full, n)
-                                       for n in names}
-                except OSError:
-                    entry["xattrs"] = None
-            if times:
-                entry["mtime"] = st.st_mtime_ns
-            out[rel] = entry
-    return out
-
-
 def tree(root, times=False):
     """lfstest.snapshot of root with user xattrs (and the mtimes of
-    non-directories, with times), or, where a file cannot be read, the
-    same with the error in its entry."""
-    try:
-        snap = snapshot(root, xattrs=True, times=times)
-    except OSError:
-        snap = tolerant_snapshot(root, times)
+    non-directories, with times), the error in the entry of a file that
+    cannot be read."""
+    snap = snapshot(root, xattrs=True, times=times, tolerant=True)
     if times:
         # A merged directory's mtime is its upper layer's on both, but
         # the directories of a fresh upper layer are made when first

@@ -94,22 +94,22 @@ static void test_paths_and_redirect(void **state)
 	struct node *a = add(fs.root, "a", S_IFDIR, 20);
 	struct node *b = add(a, "b", S_IFDIR, 21);
 	struct node *c = add(b, "c", S_IFREG, 22);
-	char *p = node_path(&fs, c, false);
-	assert_string_equal(p, "a/b/c");
+	char *p = node_lower_path(&fs, c, fs.upper);
+	assert_string_equal(p, "/a/b/c");
 	free(p);
-	p = node_path(&fs, fs.root, false);
-	assert_string_equal(p, "");
+	p = node_lower_path(&fs, fs.root, fs.upper);
+	assert_string_equal(p, "/");
 	free(p);
 	/* b was renamed from /x/y: below the upper layer its children live
 	 * under the redirect. */
 	struct node_ext *e = node_ext(b);
 	e->redirect = strdup("/x/y");
 	node_set_flag(b, N_REDIRECT);
-	p = node_path(&fs, c, true);
-	assert_string_equal(p, "x/y/c");
+	p = node_lower_path(&fs, c, lfs_below_upper(&fs));
+	assert_string_equal(p, "/x/y/c");
 	free(p);
-	p = node_path(&fs, c, false);
-	assert_string_equal(p, "a/b/c");
+	p = node_lower_path(&fs, c, fs.upper);
+	assert_string_equal(p, "/a/b/c");
 	free(p);
 	node_unref(&fs, c);
 	node_unref(&fs, b);
@@ -128,8 +128,8 @@ static void test_move_and_exchange(void **state)
 	struct node *x = node_find(&fs, d2, "renamed-to-a-longer-name");
 	assert_ptr_equal(x, f);
 	node_unref(&fs, x);
-	char *p = node_path(&fs, f, false);
-	assert_string_equal(p, "d2/renamed-to-a-longer-name");
+	char *p = node_lower_path(&fs, f, fs.upper);
+	assert_string_equal(p, "/d2/renamed-to-a-longer-name");
 	free(p);
 	assert_int_equal(node_exchange(&fs, f, g), 0);
 	x = node_find(&fs, d2, "a-much-longer-name-than-before");
