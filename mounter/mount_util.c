@@ -43,6 +43,28 @@ int mu_open_in_root(int rootfd, const char *path, int flags)
 	}
 }
 
+/* Symlinks followed while making a path, the kernel's own limit. */
+#define MAX_LINK_HOPS 40
+
+/*
+ * BUF with its component NAME (a dangling symlink, NAME pointing into
+ * BUF) replaced by the link's TARGET and REST appended: an absolute
+ * target from the container's root, a relative one from the link's
+ * directory, as the kernel resolves it.  0 or -ENAMETOOLONG.
+ */
+static int splice_link(char *buf, size_t size, const char *name,
+		       const char *target, const char *rest)
+{
+	char out[PATH_MAX];
+	int dir_len = target[0] == '/' ? 0 : (int)(name - buf);
+	int n = snprintf(out, sizeof(out), "%.*s%s%s%s", dir_len, buf, target,
+			 *rest ? "/" : "", rest);
+	if (n < 0 || (size_t)n >= sizeof(out) || (size_t)n >= size)
+		return -ENAMETOOLONG;
+	memcpy(buf, out, (size_t)n + 1);
+	return 0;
+}
+
 int mu_make_in_root(int rootfd, const char *path, bool file)
 {
 	char buf[PATH_MAX];
@@ -55,7 +77,10 @@ int mu_make_in_root(int rootfd, const char *path, bool file)
 		return fd;
 	/* Walk from the root: each missing component is created in its
 	 * parent, itself opened inside the root, so a symlink met on the
-	 * way is followed as the container would and never leaves it. */
+	 * way is followed as the container would and never leaves it.  A
+	 * dangling symlink is made to point somewhere: what it names is
+	 * made instead (runc and crun do the same), still inside the root. */
+	int hops = 0;
 	char *p = buf;
 	while (*p == '/')
 		p++;
@@ -92,13 +117,30 @@ int mu_make_in_root(int rootfd, const char *path, bool file)
 			} else {
 				r = mkdirat(parent, name, 0755) < 0 ? -errno : 0;
 			}
+			char target[PATH_MAX];
+			ssize_t tlen = -1;
+			/* EEXIST where the open found nothing: a dangling
+			 * symlink (or a name made meanwhile, then opened). */
+			if (r == -EEXIST)
+				tlen = readlinkat(parent, name, target,
+						  sizeof(target) - 1);
 			close(parent);
+			if (tlen >= 0) {
+				target[tlen] = 0;
+				if (tlen == 0 || ++hops > MAX_LINK_HOPS)
+					return -ELOOP;
+				r = splice_link(buf, sizeof(buf), name, target,
+						slash ? slash + 1 : "");
+				if (r < 0)
+					return r;
+				p = buf;
+				while (*p == '/')
+					p++;
+				continue;
+			}
 			if (r < 0 && r != -EEXIST)
 				return r;
 			fd = mu_open_in_root(rootfd, buf, O_PATH);
-			/* EEXIST then ENOENT: a dangling symlink is there. */
-			if (fd < 0)
-				return fd == -ENOENT ? -ELOOP : fd;
 		}
 		if (fd < 0 || last)
 			return fd;

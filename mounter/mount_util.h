@@ -25,7 +25,9 @@ int mu_open_in_root(int rootfd, const char *path, int flags);
 /*
  * Makes PATH exist below ROOTFD like `mkdir -p` (the last component an
  * empty file when FILE is true), resolving every existing component
- * inside the root.  Returns an O_PATH fd of the result or -errno.
+ * inside the root; a dangling symlink on the way has what it names
+ * made.  Returns an O_PATH fd of the result or -errno (-ELOOP after 40
+ * symlinks).
  */
 int mu_make_in_root(int rootfd, const char *path, bool file);
 

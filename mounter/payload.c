@@ -96,7 +96,8 @@ static void confine_syscalls(const struct payload *p)
 static void set_identity(const struct payload *p)
 {
 	char err[256];
-	if (ulimits_apply(p->ulimits, p->nulimits, err, sizeof(err)) < 0)
+	if (ulimits_apply(p->ulimits, p->nulimits, ULIMIT_BUT_NOFILE, err,
+			  sizeof(err)) < 0)
 		lf_die(LR_EXIT_SETUP, "%s", err);
 	confine_syscalls(p);
 	if (p->setgroups_allowed &&
@@ -192,6 +193,10 @@ static void exec_command(const char *path, char *const *argv,
 static void run(char *const *argv, char *const *envp, bool trampoline)
 {
 	const char *cmd = argv[0];
+	/* execve("") fails ENOENT; the PATH search would try "DIR/", a
+	 * directory, and say "permission denied" (126) instead. */
+	if (!*cmd)
+		lf_die(LR_EXIT_NOT_FOUND, "cannot run '': the command is empty");
 	if (strchr(cmd, '/')) {
 		exec_command(cmd, argv, envp, trampoline);
 		int e = errno;
@@ -241,6 +246,13 @@ void payload_exec(const struct payload *p)
 		lf_die(LR_EXIT_SETUP, "cannot keep the sealed init: %s",
 		    strerror(errno));
 	close_range(trampoline ? TRAMPOLINE_FD + 1 : 3, ~0U, 0);
+	/* The file limit last: the fds above are already there when it is
+	 * lower than they need (podman's `--ulimit nofile=0` still runs a
+	 * static program; the limit is the command's, not the launcher's). */
+	char err[256];
+	if (ulimits_apply(p->ulimits, p->nulimits, ULIMIT_NOFILE, err,
+			  sizeof(err)) < 0)
+		lf_die(LR_EXIT_SETUP, "%s", err);
 	run(p->argv, p->envp, trampoline);
 	_exit(LR_EXIT_SETUP);
 }

@@ -226,8 +226,7 @@ int tmpfs_mount(int rootfd, const struct volume *v, char *err, size_t errlen)
 					   : 0;
 	if (e) {
 		lr_fmt(err, errlen, "tmpfs target '%s': %s", v->ctr,
-		       e == ELOOP ? "a dangling symlink is in the way"
-				  : strerror(e));
+		       strerror(e));
 		return -e;
 	}
 	/* Before the copy-up, which would read the container's procfs. */

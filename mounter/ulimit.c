@@ -89,13 +89,16 @@ int ulimit_parse(const char *spec, struct ulimit *out, char *err,
 	return 0;
 }
 
-int ulimits_apply(char *const *specs, size_t n, char *err, size_t errlen)
+int ulimits_apply(char *const *specs, size_t n, enum ulimit_which which,
+		  char *err, size_t errlen)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct ulimit u;
 		int r = ulimit_parse(specs[i], &u, err, errlen);
 		if (r < 0)
 			return r;
+		if ((u.resource == RLIMIT_NOFILE) != (which == ULIMIT_NOFILE))
+			continue;
 		if (setrlimit(u.resource, &u.limit) == 0)
 			continue;
 		r = -errno;

@@ -20,10 +20,17 @@ struct ulimit {
 int ulimit_parse(const char *spec, struct ulimit *out, char *err,
 		 size_t errlen);
 
-/* Sets each of SPECS on the calling process.  Raising a hard limit
- * needs CAP_SYS_RESOURCE in the host's user namespace, which no
- * container has: no limit goes above the one layerrun was started with.
- * 0 or -errno, one line in err. */
-int ulimits_apply(char *const *specs, size_t n, char *err, size_t errlen);
+/* Which of the limits ulimits_apply sets. */
+enum ulimit_which {
+	ULIMIT_BUT_NOFILE, /* with the other identity steps */
+	ULIMIT_NOFILE,	   /* last, once the command's fds are in place */
+};
+
+/* Sets those of SPECS that WHICH names on the calling process.  Raising
+ * a hard limit needs CAP_SYS_RESOURCE in the host's user namespace,
+ * which no container has: no limit goes above the one layerrun was
+ * started with.  0 or -errno, one line in err. */
+int ulimits_apply(char *const *specs, size_t n, enum ulimit_which which,
+		  char *err, size_t errlen);
 
 #endif

@@ -38,8 +38,7 @@ static int mount_one(int rootfd, const struct volume *v, char *err,
 	int target LF_AUTOCLOSE = mu_make_in_root(rootfd, v->ctr, !dir);
 	if (target < 0) {
 		lr_fmt(err, errlen, "volume target '%s': %s", v->ctr,
-			 target == -ELOOP ? "a dangling symlink is in the way"
-					  : strerror(-target));
+			 strerror(-target));
 		return target;
 	}
 	if (mu_fs_is(target, PROC_SUPER_MAGIC)) {

@@ -344,7 +344,8 @@ class Behaviour:
                  (["lrpayload", "selfkill", "15"], 143),
                  (["/no/such/program"], 127),
                  (["no-such-program"], 127),
-                 (["/etc/motd"], 126)]
+                 (["/etc/motd"], 126),
+                 ([""], 127)]
         for cmd, want in cases:
             with self.subTest(cmd=cmd):
                 r = self.lr.run(["run", "--rm", self.image] + cmd)
@@ -747,6 +748,11 @@ class Behaviour:
                              "nofile=%d" % (hard + 1), self.image, "true"])
             self.assertEqual(r.returncode, 125)
             self.assertIn("hard limit", r.stderr.decode())
+        # nofile=0 is the command's limit, not the launcher's: set once
+        # its descriptors are in place, and a static program still runs.
+        out = self.sh_ok("ulimit -n; ulimit -Hn", "--ulimit", "nofile=0",
+                         name="lim0")
+        self.assertEqual(out.splitlines(), ["0", "0"])
         for bad in ("nofile=2:1", "files=1", "nofile=x"):
             r = self.lr.run(["run", "--rm", "--ulimit", bad, self.image,
                              "true"])
