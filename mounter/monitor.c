@@ -15,16 +15,26 @@
 
 #include "lf_common.h"
 
-static const int forwarded[] = {
-	SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
+/*
+ * The signals the launcher keeps for itself: those it cannot take, those
+ * the kernel sends about the launcher's own doing (faults, its own
+ * limits, a write to a closed pipe, SIGCHLD of its children), and the
+ * terminal's job control, which stops or resumes the launcher as a
+ * shell expects of a foreground job.
+ */
+static const int kept[] = {
+	SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS,
+	SIGXCPU, SIGXFSZ, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT,
 };
 
+/* Every other signal goes on to the container's init (as podman's
+ * sig-proxy does): one left to its default action, SIGALRM or SIGPWR
+ * say, would end the launcher and leave the container running. */
 static void forward_set(sigset_t *set)
 {
-	sigemptyset(set);
-	for (size_t i = 0; i < LF_ARRAY_SIZE(forwarded); i++)
-		sigaddset(set, forwarded[i]);
-	sigaddset(set, SIGCHLD);
+	sigfillset(set);
+	for (size_t i = 0; i < LF_ARRAY_SIZE(kept); i++)
+		sigdelset(set, kept[i]);
 }
 
 void monitor_block_signals(sigset_t *old)

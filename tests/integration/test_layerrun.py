@@ -367,8 +367,14 @@ class Behaviour:
                 pid = lu.wait_for(lambda: self.lr.state_pids("sig").get(
                     "monitor_pid", 0))
             self.assertGreater(pid, 0)  # never kill(0): our own group
-            for sig in ("HUP", "INT", "QUIT", "USR1", "USR2", "WINCH"):
-                os.kill(pid, getattr(signal, "SIG" + sig))
+            # Every signal but the launcher's own (faults, job control):
+            # one left at its default action (ALRM, PWR) would end the
+            # launcher and leave the container running.
+            for sig in ("HUP", "INT", "QUIT", "USR1", "USR2", "WINCH",
+                        "ALRM", "PWR", "URG", "RTMIN+3"):
+                num = signal.SIGRTMIN + 3 if sig == "RTMIN+3" else \
+                    getattr(signal, "SIG" + sig)
+                os.kill(pid, num)
                 self.assertEqual(p.stdout.readline().decode(),
                                  "got %s\n" % sig)
             os.kill(pid, signal.SIGTERM)

@@ -3,7 +3,8 @@
  * containers, where no C library of the host is available.
  *
  *   lrpayload signals        print "ready", then "got NAME" for each of
- *                            HUP INT QUIT USR1 USR2 WINCH; exit 42 on TERM
+ *                            HUP INT QUIT USR1 USR2 WINCH ALRM PWR URG
+ *                            RTMIN+3; exit 42 on TERM
  *   lrpayload memhog MIB     allocate and touch MIB MiB, print "done"
  *   lrpayload fds            list the open descriptors above 2
  *   lrpayload syscall NAME   try mount, umount, chroot, unshare-user,
@@ -55,8 +56,9 @@ static void on_signal(int sig)
 
 static int signals(void)
 {
-	static const int sigs[] = { SIGHUP,  SIGINT,   SIGQUIT, SIGUSR1,
-				    SIGUSR2, SIGWINCH, SIGTERM };
+	const int sigs[] = { SIGHUP,  SIGINT, SIGQUIT, SIGUSR1,	  SIGUSR2,
+			     SIGWINCH, SIGALRM, SIGPWR, SIGURG, SIGRTMIN + 3,
+			     SIGTERM };
 	sigset_t block, old;
 	sigemptyset(&block);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(int); i++) {
@@ -74,7 +76,10 @@ static int signals(void)
 			if (!got[s])
 				continue;
 			got[s] = 0;
-			printf("got %s\n", sigabbrev_np(s));
+			if (s == SIGRTMIN + 3)
+				printf("got RTMIN+3\n");
+			else
+				printf("got %s\n", sigabbrev_np(s));
 			fflush(stdout);
 			if (s == SIGTERM)
 				return 42;
