@@ -31,6 +31,7 @@
 #include "lookup.h"
 #include "metacopy.h"
 #include "override.h"
+#include "rmtree.h"
 #include "tmpfile.h"
 #include "whiteout_ops.h"
 #include "xattr_ops.h"
@@ -697,7 +698,7 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 			if (renameat(s.pfd, name, fs->work_fd, tmp) < 0)
 				r = -errno;
 			else
-				layers_remove_tree_at(fs->work_fd, tmp);
+				lf_rmtree_at(fs->work_fd, tmp);
 		}
 	}
 	if (r == 0) {

@@ -16,6 +16,7 @@
 #include "index.h"
 #include "lf_common.h"
 #include "redirect.h"
+#include "rmtree.h"
 
 uint64_t lfs_compose_ino(const struct lfs *fs, int layer, uint64_t real_ino)
 {
@@ -177,7 +178,7 @@ static int prepare_workdir(struct lfs *fs, const char *path)
 	while ((e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		int r = layers_remove_tree_at(fs->work_fd, e->d_name);
+		int r = lf_rmtree_at(fs->work_fd, e->d_name);
 		if (r < 0)
 			lf_warn("cannot clean '%s/work/%s': %s", path,
 				e->d_name, strerror(-r));
@@ -434,34 +435,4 @@ void layers_close(struct lfs *fs)
 	free(fs->layers);
 	fs->layers = NULL;
 	fs->nlayers = 0;
-}
-
-int layers_remove_tree_at(int parent, const char *name)
-{
-	if (unlinkat(parent, name, 0) == 0)
-		return 0;
-	if (errno != EISDIR && errno != EPERM)
-		return errno == ENOENT ? 0 : -errno;
-	int fd = openat(parent, name,
-			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	int r = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		int rr = layers_remove_tree_at(dirfd(d), e->d_name);
-		if (rr < 0)
-			r = rr;
-	}
-	closedir(d);
-	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && r == 0)
-		r = -errno;
-	return r;
 }

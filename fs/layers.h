@@ -13,7 +13,4 @@
 int layers_open(struct lfs *fs, struct lfs_options *o);
 void layers_close(struct lfs *fs);
 
-/* Removes everything below dirfd without following symlinks. */
-int layers_remove_tree_at(int dirfd, const char *name);
-
 #endif

@@ -34,6 +34,7 @@
 #include "layers.h"
 #include "lookup.h"
 #include "metacopy.h"
+#include "rmtree.h"
 #include "whiteout_ops.h"
 #include "xattr_private.h"
 
@@ -250,7 +251,7 @@ static int clear_upper_dir(struct lfs *fs, struct slot *s, const char *name)
 		unlinkat(fs->work_fd, tmp, AT_REMOVEDIR);
 		return r;
 	}
-	layers_remove_tree_at(fs->work_fd, tmp);
+	lf_rmtree_at(fs->work_fd, tmp);
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 #include "fileattr.h"
 #include "layers.h"
 #include "lookup.h"
+#include "rmtree.h"
 #include "udba.h"
 #include "whiteout.h"
 
@@ -212,7 +213,7 @@ int whiteout_name(struct lfs *fs, struct slot *s, const char *name,
 				if (renameat(s->pfd, name, fs->work_fd, tmp) <
 				    0)
 					return -errno;
-				layers_remove_tree_at(fs->work_fd, tmp);
+				lf_rmtree_at(fs->work_fd, tmp);
 			} else if (unlinkat(s->pfd, name, 0) < 0) {
 				return -errno;
 			}
@@ -230,7 +231,7 @@ int whiteout_name(struct lfs *fs, struct slot *s, const char *name,
 				unlinkat(fs->work_fd, tmp, 0);
 				return r;
 			}
-			layers_remove_tree_at(fs->work_fd, tmp);
+			lf_rmtree_at(fs->work_fd, tmp);
 		} else if (renameat(fs->work_fd, tmp, s->pfd, name) < 0) {
 			r = -errno;
 			unlinkat(fs->work_fd, tmp, 0);

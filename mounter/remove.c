@@ -41,7 +41,7 @@ static int remove_container_dir(int rootfd, const char *name)
 						     O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	int r = rmtree_contents(fd, STATE_FILE);
+	int r = lf_rmtree_contents(fd, STATE_FILE);
 	if (r == 0 && unlinkat(fd, STATE_FILE, 0) < 0 && errno != ENOENT)
 		r = -errno;
 	if (r == 0 && unlinkat(rootfd, name, AT_REMOVEDIR) < 0 &&
@@ -52,7 +52,7 @@ static int remove_container_dir(int rootfd, const char *name)
 
 static int remove_trees(int rootfd, const char *name, const char *extra)
 {
-	int r = extra ? rmtree_at(AT_FDCWD, extra) : 0;
+	int r = extra ? lf_rmtree_at(AT_FDCWD, extra) : 0;
 	int r2 = remove_container_dir(rootfd, name);
 	return r < 0 ? r : r2;
 }

@@ -463,8 +463,8 @@ int run_prepare(struct container *c, const struct run_opts *o,
 		/* Nothing started: leave nothing behind but a user's --upper. */
 		if (c->work && !c->upper_owned && strncmp(c->work, c->dir,
 							  strlen(c->dir)) != 0)
-			rmtree_at(AT_FDCWD, c->work);
-		rmtree_at(c->rootfd, c->name);
+			lf_rmtree_at(AT_FDCWD, c->work);
+		lf_rmtree_at(c->rootfd, c->name);
 	}
 	return r;
 }

@@ -14,117 +14,6 @@
 
 #include "lf_common.h"
 
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-void name_list_free(struct name_list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->names[i]);
-	free(l->names);
-	l->names = NULL;
-	l->n = 0;
-}
-
-static int push_name(struct name_list *l, size_t *cap, const char *s)
-{
-	if (l->n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 16;
-		char **nn = realloc(l->names, nc * sizeof(*nn));
-		if (!nn)
-			return -ENOMEM;
-		l->names = nn;
-		*cap = nc;
-	}
-	l->names[l->n] = strdup(s);
-	if (!l->names[l->n])
-		return -ENOMEM;
-	l->n++;
-	return 0;
-}
-
-int fs_list_dir(int dirfd, struct name_list *out)
-{
-	out->names = NULL;
-	out->n = 0;
-	/* fdopendir needs a readable fd of its own. */
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	size_t cap = 0;
-	int r = 0;
-	struct dirent *de;
-	errno = 0;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		r = push_name(out, &cap, de->d_name);
-		if (r < 0)
-			break;
-		errno = 0;
-	}
-	if (r == 0 && errno)
-		r = -errno;
-	closedir(d);
-	if (r < 0) {
-		name_list_free(out);
-		return r;
-	}
-	if (out->n > 1)
-		qsort(out->names, out->n, sizeof(char *), cmp_names);
-	return 0;
-}
-
-static int remove_children(int dfd)
-{
-	struct name_list l;
-	int r = fs_list_dir(dfd, &l);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < l.n && r == 0; i++)
-		r = fs_remove_tree_at(dfd, l.names[i]);
-	name_list_free(&l);
-	return r;
-}
-
-int fs_remove_tree_at(int dirfd, const char *name)
-{
-	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR && errno != EPERM)
-		return -errno;
-	struct stat st;
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISDIR(st.st_mode))
-		return unlinkat(dirfd, name, 0) < 0 ? -errno : 0;
-	int dfd = openat(dirfd, name,
-			 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0 && errno == EACCES) {
-		fchmodat(dirfd, name, 0700, 0);
-		dfd = openat(dirfd, name,
-			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	}
-	if (dfd < 0)
-		return -errno;
-	if ((st.st_mode & 0700) != 0700)
-		fchmod(dfd, 0700);
-	int r = remove_children(dfd);
-	close(dfd);
-	if (r == 0 && unlinkat(dirfd, name, AT_REMOVEDIR) < 0 &&
-	    errno != ENOENT)
-		r = -errno;
-	return r;
-}
-
 void fs_proc_path(char *buf, size_t size, int dirfd, const char *name)
 {
 	if (name && *name)
@@ -135,8 +24,7 @@ void fs_proc_path(char *buf, size_t size, int dirfd, const char *name)
 
 int fs_xattr_names_at(int dirfd, const char *name, struct name_list *out)
 {
-	out->names = NULL;
-	out->n = 0;
+	*out = (struct name_list){ 0 };
 	char path[PATH_MAX + 64];
 	fs_proc_path(path, sizeof(path), dirfd, name);
 	/* With no name, the fd itself: follow /proc's link to it. */
@@ -170,18 +58,16 @@ int fs_xattr_names_at(int dirfd, const char *name, struct name_list *out)
 			return e;
 		}
 	}
-	size_t cap = 0;
 	int r = 0;
 	for (char *p = buf; p < buf + len && r == 0; p += strlen(p) + 1)
 		if (*p)
-			r = push_name(out, &cap, p);
+			r = name_list_push(out, p);
 	free(buf);
 	if (r < 0) {
 		name_list_free(out);
 		return r;
 	}
-	if (out->n > 1)
-		qsort(out->names, out->n, sizeof(char *), cmp_names);
+	name_list_sort(out);
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 /*
  * Directory and attribute helpers for walking layers at rest: sorted
- * listings, whole-tree removal and xattr lists, all relative to directory
+ * listings (lib/name_list.h) and xattr lists, all relative to directory
  * fds and never following a symlink.
  */
 #ifndef LT_FSUTIL_H
@@ -10,22 +10,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-struct name_list {
-	char **names;
-	size_t n;
-};
-
-/* Lists the directory open as dirfd (any fd, O_PATH included), without
- * "." and "..", sorted bytewise so every walk is deterministic. */
-int fs_list_dir(int dirfd, struct name_list *out);
-void name_list_free(struct name_list *l);
-
-/*
- * Removes NAME below dirfd and everything under it, whatever it is,
- * without following symlinks; directories without write permission (an
- * image may have them) are opened up first.  ENOENT counts as success.
- */
-int fs_remove_tree_at(int dirfd, const char *name);
+#include "name_list.h"
 
 /* Extended attribute names of dirfd/name (no follow), sorted.  An empty
  * list where the filesystem has no xattrs. */

@@ -14,6 +14,7 @@
 #include "fsutil.h"
 #include "json_util.h"
 #include "lf_common.h"
+#include "rmtree.h"
 #include "store.h"
 
 char *abs_path_of(const char *path)
@@ -215,7 +216,7 @@ int image_write(const char *image_dir, const struct image_spec *spec,
 		free(abs);
 		return -e;
 	}
-	fs_remove_tree_at(pfd, tmp);
+	lf_rmtree_at(pfd, tmp);
 	int r = 0;
 	if (mkdirat(pfd, tmp, 0755) < 0) {
 		r = -errno;
@@ -246,7 +247,7 @@ int image_write(const char *image_dir, const struct image_spec *spec,
 	if (r == 0)
 		fsync(pfd);
 	else
-		fs_remove_tree_at(pfd, tmp);
+		lf_rmtree_at(pfd, tmp);
 	close(pfd);
 	free(abs);
 	return r;

@@ -13,6 +13,7 @@
 
 #include "digest.h"
 #include "fsutil.h"
+#include "rmtree.h"
 
 static atomic_uint temp_counter;
 
@@ -53,7 +54,7 @@ static void remove_stale(struct store *s)
 		if (pid <= 0 || pid == (long)getpid())
 			continue;
 		if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
-			fs_remove_tree_at(s->fd, n);
+			lf_rmtree_at(s->fd, n);
 	}
 	name_list_free(&l);
 }
@@ -174,7 +175,7 @@ int store_publish(struct store *s, const char *tmp, const char *name)
 	if (renameat(s->fd, tmp, s->fd, name) == 0)
 		return 0;
 	if (errno == ENOTEMPTY || errno == EEXIST) {
-		fs_remove_tree_at(s->fd, tmp);
+		lf_rmtree_at(s->fd, tmp);
 		return 0;
 	}
 	return -errno;
@@ -183,5 +184,5 @@ int store_publish(struct store *s, const char *tmp, const char *name)
 void store_discard(struct store *s, const char *tmp)
 {
 	if (tmp && *tmp)
-		fs_remove_tree_at(s->fd, tmp);
+		lf_rmtree_at(s->fd, tmp);
 }

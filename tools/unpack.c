@@ -19,6 +19,7 @@
 #include "fsutil.h"
 #include "lf_common.h"
 #include "removed_dirs.h"
+#include "rmtree.h"
 #include "safe_path.h"
 #include "whiteout.h"
 #include "xattr_policy.h"
@@ -647,7 +648,7 @@ static int apply_root(struct unpacker *u, struct archive_entry *e,
 static int replace_dir(struct unpacker *u, int pfd, const char *last,
 		       const char *path, char *err, size_t errlen)
 {
-	int r = fs_remove_tree_at(pfd, last);
+	int r = lf_rmtree_at(pfd, last);
 	if (r == 0)
 		r = removed_dirs_add(&u->removed, path, u->ndirs);
 	if (r < 0)

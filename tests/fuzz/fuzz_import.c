@@ -15,6 +15,7 @@
 #include "archive_stage.h"
 #include "fsutil.h"
 #include "layer_stream.h"
+#include "rmtree.h"
 #include "unpack.h"
 
 /* scratch/ holds "canary" and, during a run, "root" and "stage". */
@@ -23,7 +24,7 @@ static char scratch[] = "/tmp/fuzz-import.XXXXXX";
 
 static void remove_scratch(void)
 {
-	fs_remove_tree_at(AT_FDCWD, scratch);
+	lf_rmtree_at(AT_FDCWD, scratch);
 }
 
 static void setup(void)
@@ -78,7 +79,7 @@ static int fresh_dir(const char *name)
 static void remove_dir(int fd, const char *name)
 {
 	close(fd);
-	if (fs_remove_tree_at(scratch_fd, name) < 0)
+	if (lf_rmtree_at(scratch_fd, name) < 0)
 		abort();
 }
 

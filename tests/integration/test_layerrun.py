@@ -429,6 +429,22 @@ class Behaviour:
         self.assertFalse(os.path.exists(self.container_dir("bg")))
         self.assertEqual(self.run_ok(["ps", "-q"]).split(), [])
 
+    def test_rm_of_a_deep_locked_upper_layer(self):
+        # What a container leaves in its upper layer is removed whatever
+        # its depth or modes: one directory open at a time (a tree as
+        # deep as the launcher's descriptor limit made rm fail).
+        import resource
+        deep = "/deep/" + "d/" * 600
+        self.sh_ok("mkdir -p %s && echo x > %sf && chmod 0500 /deep/d/d "
+                   "&& chmod 0 %s" % (deep, deep, deep[:len(deep) // 2]),
+                   name="deep")
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        low = 256 if hard == resource.RLIM_INFINITY else min(256, hard)
+        r = self.lr.run(["rm", "deep"], preexec_fn=lambda: resource.setrlimit(
+            resource.RLIMIT_NOFILE, (low, hard)))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(os.path.exists(self.container_dir("deep")))
+
     def test_rm_force_of_a_running_rm_container(self):
         # Killed by rm -f, an --rm container is removed by its own
         # monitor: rm finds nothing left to do, and says nothing.

@@ -24,6 +24,7 @@
 #include "fsutil.h"
 #include "image.h"
 #include "image_write.h"
+#include "rmtree.h"
 #include "store.h"
 #include "unpack.h"
 
@@ -42,7 +43,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	int fd = open("/", O_RDONLY | O_DIRECTORY);
-	fs_remove_tree_at(fd, scratch + 1);
+	lf_rmtree_at(fd, scratch + 1);
 	close(fd);
 	return 0;
 }
