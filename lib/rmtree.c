@@ -2,32 +2,31 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "name_list.h"
+#include "tree_walk.h"
 
-/* One directory on the way down: its entries, read at once (so that no
- * descriptor stays open for it), the next one to remove, and its
- * identity, to check the climb back to it. */
-struct level {
-	struct name_list names;
-	size_t next;
-	dev_t dev;
-	ino_t ino;
+struct removal {
+	const char *keep; /* an entry of the top directory to leave */
+	int first;        /* the first failure */
 };
 
-static int level_read(int fd, struct level *l)
+/* One directory on the way down: its entries, read at once (so that no
+ * descriptor stays open for it), and the next one to remove. */
+struct level {
+	struct tree_walk_names n;
+	bool below; /* the walk went into the last entry taken */
+};
+
+static void note(struct removal *rm, int r)
 {
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	l->next = 0;
-	l->dev = st.st_dev;
-	l->ino = st.st_ino;
-	return fs_list_dir(fd, &l->names);
+	if (r < 0 && !rm->first)
+		rm->first = r;
 }
 
 /*
@@ -67,86 +66,69 @@ static int remove_or_open(int dirfd, const char *name, int *child)
 	return 1;
 }
 
+static int enter(struct tree_walk *w, void *data)
+{
+	struct level *l = data;
+	struct removal *rm = tree_walk_ctx(w);
+	int r = tree_walk_list(w, &l->n);
+	if (r < 0 && tree_walk_depth(w) == 0)
+		return r;
+	note(rm, r); /* an unreadable directory below: left, and go on */
+	return 0;
+}
+
+static int step(struct tree_walk *w, void *data)
+{
+	struct level *l = data;
+	struct removal *rm = tree_walk_ctx(w);
+	int cur = tree_walk_dirs(w, 0)->v[0].fd;
+	if (l->below) {
+		/* Back from it: it is empty now. */
+		l->below = false;
+		if (unlinkat(cur, l->n.names.names[l->n.next - 1],
+			     AT_REMOVEDIR) < 0 &&
+		    errno != ENOENT)
+			note(rm, -errno);
+	}
+	const char *name = tree_walk_next(&l->n);
+	if (!name)
+		return 0;
+	if (tree_walk_depth(w) == 0 && rm->keep && !strcmp(name, rm->keep))
+		return 1;
+	int child = -1;
+	int r = remove_or_open(cur, name, &child);
+	if (r <= 0) {
+		note(rm, r);
+		return 1;
+	}
+	struct walk_dirs dirs = { 0 };
+	r = walk_dirs_add(&dirs, child, 0, &tree_walk_dirs(w, 0)->v[0]);
+	if (r == 0)
+		r = tree_walk_down(w, name, &dirs, NULL, NULL);
+	note(rm, r);
+	l->below = r == 0;
+	return 1;
+}
+
+static const struct tree_walk_ops removal_ops = {
+	.groups = 1,
+	.level_size = sizeof(struct level),
+	.enter = enter,
+	.step = step,
+	.drop = tree_walk_names_drop,
+};
+
 /* Removes the entries of the directory CUR (but KEEP) and everything
  * below them; CUR is closed. */
 static int remove_below(int cur, const char *keep)
 {
-	struct level *stack = malloc(16 * sizeof(*stack));
-	size_t depth = 0, cap = 16;
-	int first = 0;
-	if (!stack) {
-		close(cur);
-		return -ENOMEM;
-	}
-	int r = level_read(cur, &stack[0]);
-	if (r < 0) {
-		free(stack);
-		close(cur);
-		return r;
-	}
-	depth = 1;
-	while (depth > 0) {
-		struct level *l = &stack[depth - 1];
-		if (l->next < l->names.n) {
-			const char *name = l->names.names[l->next++];
-			if (depth == 1 && keep && !strcmp(name, keep))
-				continue;
-			int child = -1;
-			r = remove_or_open(cur, name, &child);
-			if (r <= 0) {
-				if (r < 0 && !first)
-					first = r;
-				continue;
-			}
-			if (depth == cap) {
-				struct level *ns =
-					realloc(stack, 2 * cap * sizeof(*ns));
-				if (!ns) {
-					close(child);
-					first = first ? first : -ENOMEM;
-					continue;
-				}
-				stack = ns;
-				cap *= 2;
-			}
-			r = level_read(child, &stack[depth]);
-			if (r < 0) {
-				close(child);
-				first = first ? first : r;
-				continue;
-			}
-			close(cur);
-			cur = child;
-			depth++;
-			continue;
-		}
-		/* This directory is empty now: back up, and remove it. */
-		name_list_free(&l->names);
-		if (--depth == 0)
-			break;
-		struct level *up = &stack[depth - 1];
-		int ufd = openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		struct stat st;
-		r = ufd < 0 || fstat(ufd, &st) < 0 ? -errno
-		    : st.st_dev != up->dev || st.st_ino != up->ino
-			? -ESTALE /* moved meanwhile: stop here */
-			: 0;
-		close(cur);
-		cur = ufd;
-		if (r < 0) {
-			first = first ? first : r;
-			break;
-		}
-		if (unlinkat(cur, up->names.names[up->next - 1], AT_REMOVEDIR) < 0 &&
-		    errno != ENOENT && !first)
-			first = -errno;
-	}
-	while (depth > 0)
-		name_list_free(&stack[--depth].names);
-	free(stack);
-	if (cur >= 0)
-		close(cur);
-	return first;
+	struct removal rm = { .keep = keep };
+	struct walk_dirs root = { 0 };
+	int r = walk_dirs_add(&root, cur, 0, NULL);
+	if (r == 0)
+		r = tree_walk_run(&removal_ops, &rm, &root, "", NULL);
+	/* A directory that moved meanwhile stops the removal there. */
+	return rm.first ? rm.first : r;
 }
 
 int lf_rmtree_at(int dirfd, const char *name)

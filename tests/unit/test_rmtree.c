@@ -16,41 +16,7 @@
 
 #include <cmocka.h>
 
-#include "rmtree.h"
-
-struct scratch {
-	char path[PATH_MAX];
-	int fd;
-};
-
-static int setup(void **state)
-{
-	struct scratch *s = calloc(1, sizeof(*s));
-	snprintf(s->path, sizeof(s->path), "%s/lfs-rmtree-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(s->path))
-		return -1;
-	s->fd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	*state = s;
-	return s->fd < 0 ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-	struct scratch *s = *state;
-	int r = lf_rmtree_at(AT_FDCWD, s->path);
-	close(s->fd);
-	free(s);
-	return r;
-}
-
-static void make_file(int dirfd, const char *name, const char *text)
-{
-	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-}
+#include "scratch_dir.h"
 
 static int count_entries(int dirfd)
 {
@@ -63,28 +29,10 @@ static int count_entries(int dirfd)
 	return n;
 }
 
-/* A chain of DEPTH directories named "d" below dirfd/name, each with a
- * file; made with one descriptor at a time. */
-static void make_chain(int dirfd, const char *name, int depth)
-{
-	assert_int_equal(mkdirat(dirfd, name, 0755), 0);
-	int cur = openat(dirfd, name, O_RDONLY | O_DIRECTORY);
-	assert_true(cur >= 0);
-	for (int i = 0; i < depth; i++) {
-		make_file(cur, "f", "x");
-		assert_int_equal(mkdirat(cur, "d", 0755), 0);
-		int next = openat(cur, "d", O_RDONLY | O_DIRECTORY);
-		assert_true(next >= 0);
-		close(cur);
-		cur = next;
-	}
-	close(cur);
-}
-
 static void test_deeper_than_the_descriptor_limit(void **state)
 {
 	struct scratch *s = *state;
-	make_chain(s->fd, "deep", 1000);
+	make_chain(s->fd, "deep", 1000, true);
 	struct rlimit old, low = { 64, 64 };
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
 	low.rlim_max = old.rlim_max;
@@ -98,7 +46,7 @@ static void test_deeper_than_the_descriptor_limit(void **state)
 static void test_contents_keep_one_entry(void **state)
 {
 	struct scratch *s = *state;
-	make_chain(s->fd, "a", 3);
+	make_chain(s->fd, "a", 3, true);
 	make_file(s->fd, "keep", "kept");
 	make_file(s->fd, "x", "gone");
 	assert_int_equal(mkdirat(s->fd, "b", 0755), 0);
@@ -115,7 +63,7 @@ static void test_contents_keep_one_entry(void **state)
 static void test_locked_directories_opened_up(void **state)
 {
 	struct scratch *s = *state;
-	make_chain(s->fd, "locked", 4);
+	make_chain(s->fd, "locked", 4, true);
 	/* Unreadable, unwritable, unsearchable levels, as a container may
 	 * leave them (chmod 0, 0500). */
 	int a = openat(s->fd, "locked", O_RDONLY | O_DIRECTORY);
