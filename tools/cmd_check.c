@@ -28,6 +28,7 @@
 #include "fsutil.h"
 #include "json_util.h"
 #include "lf_common.h"
+#include "tree_walk.h"
 #include "union.h"
 #include "whiteout.h"
 #include "xattr_policy.h"
@@ -266,11 +267,12 @@ static void check_xattrs(struct checker *c, int dfd, const char *name,
 	name_list_free(&x);
 }
 
-static int check_dir(struct checker *c, int dfd, const char *path);
-
-static int check_entry(struct checker *c, int dfd, const char *dir,
+/* NAME of the directory the walk is at. */
+static int check_entry(struct checker *c, struct tree_walk *w,
 		       const char *name)
 {
+	int dfd = tree_walk_dirs(w, 0)->v[0].fd;
+	const char *dir = tree_walk_path(w);
 	char *path = fs_join(dir, name);
 	if (!path)
 		return -ENOMEM;
@@ -339,34 +341,54 @@ static int check_entry(struct checker *c, int dfd, const char *dir,
 	if (r == 0)
 		check_xattrs(c, dfd, name, &st, path);
 	if (r == 0 && S_ISDIR(st.st_mode)) {
-		int cfd = openat(dfd, name,
-				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (cfd < 0) {
-			r = -errno;
+		/* (The walk's path moves: dir is no longer valid.) */
+		r = tree_walk_down_by_name(w, name, NULL);
+		if (r < 0)
 			snprintf(c->err, sizeof(c->err), "cannot open '/%s': %s",
-				 path, strerror(errno));
-		} else {
-			r = check_dir(c, cfd, path);
-			close(cfd);
-		}
+				 path, strerror(-r));
 	}
 	free(path);
 	return r;
 }
 
-static int check_dir(struct checker *c, int dfd, const char *path)
+static int check_enter(struct tree_walk *w, void *data)
 {
-	struct name_list names;
-	int r = fs_list_dir(dfd, &names);
-	if (r < 0) {
-		snprintf(c->err, sizeof(c->err), "cannot list '/%s': %s", path,
-			 strerror(-r));
-		return r;
-	}
-	for (size_t i = 0; i < names.n && r == 0; i++)
-		r = check_entry(c, dfd, path, names.names[i]);
-	name_list_free(&names);
+	struct checker *c = tree_walk_ctx(w);
+	int r = tree_walk_list(w, data);
+	if (r < 0)
+		snprintf(c->err, sizeof(c->err), "cannot list '/%s': %s",
+			 tree_walk_path(w), strerror(-r));
 	return r;
+}
+
+static int check_step(struct tree_walk *w, void *data)
+{
+	const char *name = tree_walk_next(data);
+	int r = name ? check_entry(tree_walk_ctx(w), w, name) : 0;
+	return r < 0 ? r : name != NULL;
+}
+
+static void check_failed(struct tree_walk *w, int r)
+{
+	struct checker *c = tree_walk_ctx(w);
+	tree_walk_failure(w, r, c->err, sizeof(c->err));
+}
+
+static const struct tree_walk_ops check_ops = {
+	.groups = 1,
+	.level_size = sizeof(struct tree_walk_names),
+	.enter = check_enter,
+	.step = check_step,
+	.drop = tree_walk_names_drop,
+	.failed = check_failed,
+};
+
+/* The layer open as fd, at any depth. */
+static int check_layer(struct checker *c, int fd)
+{
+	struct walk_dirs root = { 0 };
+	int r = walk_dirs_open_root(&root, fd, 0);
+	return r < 0 ? r : tree_walk_run(&check_ops, c, &root, "", NULL);
 }
 
 static void print_text(const struct checker *c)
@@ -461,7 +483,7 @@ int cmd_check(int argc, char **argv)
 	}
 	for (size_t l = 0; status == LT_EXIT_OK && l < c.stack.n; l++) {
 		c.layer = l;
-		int r = check_dir(&c, c.stack.fds[l], "");
+		int r = check_layer(&c, c.stack.fds[l]);
 		inode_finish(&c);
 		if (r < 0) {
 			lf_err("cannot check layer '%s': %s", c.names[l],

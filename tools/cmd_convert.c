@@ -26,6 +26,7 @@
 #include "fsutil.h"
 #include "lf_common.h"
 #include "signals.h"
+#include "tree_walk.h"
 #include "whiteout.h"
 
 static const char convert_help[] =
@@ -230,10 +231,9 @@ static int opaque_to_overlay(struct conv *cv, int dfd, const char *path)
 	return r;
 }
 
-static int convert_dir(struct conv *cv, int dfd, const char *path);
-
-static int convert_entry(struct conv *cv, int dfd, const char *name,
-			 const char *path)
+/* NAME of the directory the walk is at (dfd), at PATH. */
+static int convert_entry(struct conv *cv, struct tree_walk *w, int dfd,
+			 const char *name, const char *path)
 {
 	struct stat st;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -254,13 +254,9 @@ static int convert_entry(struct conv *cv, int dfd, const char *name,
 		cv->skipped++;
 	}
 	if (kind == WH_NONE && S_ISDIR(st.st_mode)) {
-		int cfd = openat(dfd, name,
-				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (cfd < 0)
-			return fail(cv, path, "cannot open", -errno);
-		int r = convert_dir(cv, cfd, path);
-		close(cfd);
-		return r;
+		int r = tree_walk_down_by_name(w, name, NULL);
+		if (r < 0)
+			return fail(cv, path, "cannot open", r);
 	}
 	return 0;
 }
@@ -328,46 +324,95 @@ static bool needs_change(const struct conv *cv, int dfd,
 	return false;
 }
 
-static int convert_dir(struct conv *cv, int dfd, const char *path)
+/* A directory of the layer, as the walk holds it. */
+struct convert_level {
+	struct tree_walk_names n;
+	struct stat st;
+	struct timespec times[2]; /* to give it back */
+	bool touch;               /* something in it changes */
+};
+
+static int convert_enter(struct tree_walk *w, void *data)
 {
+	struct convert_level *l = data;
+	struct conv *cv = tree_walk_ctx(w);
+	int dfd = tree_walk_dirs(w, 0)->v[0].fd;
+	const char *path = tree_walk_path(w);
 	if (signals_interrupted())
 		return -EINTR;
-	struct stat dst;
-	if (fstat(dfd, &dst) < 0)
+	if (fstat(dfd, &l->st) < 0)
 		return fail(cv, path, "stat", -errno);
-	struct timespec times[2];
-	bool resumed = saved_times(dfd, &dst, times);
-	struct name_list names;
-	int r = fs_list_dir(dfd, &names);
+	bool resumed = saved_times(dfd, &l->st, l->times);
+	int r = tree_walk_list(w, &l->n);
 	if (r < 0)
 		return fail(cv, path, "cannot list", r);
-	bool touch = resumed || needs_change(cv, dfd, &names);
-	if (touch && !resumed)
-		save_times(dfd, times);
-	for (size_t i = 0; i < names.n && r == 0; i++) {
-		char *child = fs_join(path, names.names[i]);
-		if (!child) {
-			r = -ENOMEM;
-			break;
-		}
-		r = convert_entry(cv, dfd, names.names[i], child);
-		free(child);
-	}
-	if (r == 0) {
-		bool marker = faccessat(dfd, WH_OPAQUE_NAME, F_OK,
-					AT_SYMLINK_NOFOLLOW) == 0;
-		if (cv->to == WH_FORMAT_DOTWH && wh_fd_has_opaque_xattr(dfd) > 0)
-			r = opaque_to_dotwh(cv, dfd, &dst, path);
-		else if (cv->to == WH_FORMAT_OVERLAY && marker)
-			r = opaque_to_overlay(cv, dfd, path);
-	}
-	if (r == 0 && touch) {
+	l->touch = resumed || needs_change(cv, dfd, &l->n.names);
+	if (l->touch && !resumed)
+		save_times(dfd, l->times);
+	return 0;
+}
+
+static int convert_step(struct tree_walk *w, void *data)
+{
+	struct convert_level *l = data;
+	const char *name = tree_walk_next(&l->n);
+	if (!name)
+		return 0;
+	char *child = fs_join(tree_walk_path(w), name);
+	if (!child)
+		return -ENOMEM;
+	int dfd = tree_walk_dirs(w, 0)->v[0].fd;
+	int r = convert_entry(tree_walk_ctx(w), w, dfd, name, child);
+	free(child);
+	return r < 0 ? r : 1;
+}
+
+/* Its entries done: the directory's own marker, and its times back. */
+static int convert_leave(struct tree_walk *w, void *data)
+{
+	struct convert_level *l = data;
+	struct conv *cv = tree_walk_ctx(w);
+	int dfd = tree_walk_dirs(w, 0)->v[0].fd;
+	const char *path = tree_walk_path(w);
+	int r = 0;
+	bool marker = faccessat(dfd, WH_OPAQUE_NAME, F_OK,
+				AT_SYMLINK_NOFOLLOW) == 0;
+	if (cv->to == WH_FORMAT_DOTWH && wh_fd_has_opaque_xattr(dfd) > 0)
+		r = opaque_to_dotwh(cv, dfd, &l->st, path);
+	else if (cv->to == WH_FORMAT_OVERLAY && marker)
+		r = opaque_to_overlay(cv, dfd, path);
+	if (r == 0 && l->touch) {
 		/* The directory reads as before: give it its times back. */
-		futimens(dfd, times);
+		futimens(dfd, l->times);
 		fremovexattr(dfd, XATTR_CONVERT_TIMES);
 	}
-	name_list_free(&names);
 	return r;
+}
+
+static void convert_failed(struct tree_walk *w, int r)
+{
+	struct conv *cv = tree_walk_ctx(w);
+	tree_walk_failure(w, r, cv->err, sizeof(cv->err));
+}
+
+static const struct tree_walk_ops convert_ops = {
+	.groups = 1,
+	.level_size = sizeof(struct convert_level),
+	.enter = convert_enter,
+	.step = convert_step,
+	.leave = convert_leave,
+	.drop = tree_walk_names_drop,
+	.failed = convert_failed,
+};
+
+/* The layer open as dfd (taken over), at any depth. */
+static int convert_layer(struct conv *cv, int dfd)
+{
+	struct walk_dirs root = { 0 };
+	int r = walk_dirs_add(&root, dfd, 0, NULL);
+	if (r < 0)
+		return fail(cv, "", "stat", r);
+	return tree_walk_run(&convert_ops, cv, &root, "", NULL);
 }
 
 int cmd_convert(int argc, char **argv)
@@ -413,8 +458,7 @@ int cmd_convert(int argc, char **argv)
 		return LT_EXIT_INPUT;
 	}
 	signals_install();
-	int r = convert_dir(&cv, dfd, "");
-	close(dfd);
+	int r = convert_layer(&cv, dfd);
 	if (r == -EINTR) {
 		lf_err("interrupted; run the same command again to finish");
 		return LT_EXIT_INTERRUPTED;

@@ -27,6 +27,7 @@
 #include "json_util.h"
 #include "lf_common.h"
 #include "strset.h"
+#include "tree_walk.h"
 #include "union.h"
 #include "whiteout.h"
 #include "xattr_policy.h"
@@ -105,16 +106,11 @@ static const char *type_name(mode_t t)
 	return "unknown";
 }
 
-static int redirected(struct differ *d, int dfd, const char *path,
-		      const char *value, const char *dir_lpath,
-		      const struct uchain *old);
-
-/* A directory of the upper layer (chain link 0) that was renamed in its
- * turn: its redirect mark, or NULL. */
-static char *redirect_of(const struct ulink *link, const char *name)
+/* A directory of the upper layer (a chain's layer 0) that was renamed in
+ * its turn: its redirect mark, or NULL. */
+static char *redirect_of(const struct walk_dir *dir, const char *name)
 {
-	return link->layer == 0 ? xattr_redirect_mark_at(link->fd, name)
-				: NULL;
+	return dir->tree == 0 ? xattr_redirect_mark_at(dir->fd, name) : NULL;
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -132,194 +128,266 @@ static const struct uentry *find_entry(const struct ulisting *l,
 }
 
 /*
- * Everything a merged chain shows, as added; lpath is the lower path the
- * chain's lower part comes from (a redirect below is relative to it).
- * old is the chain of what the lower layers showed at PATH before (empty
- * when nothing): what it showed and the chain does not is deleted.
+ * The chain of the renamed upper directory NAME of DIR (at PATH), whose
+ * redirect mark is MARK, relative to DIR_LPATH: into *chain, and the
+ * lower path it names into *target.
  */
-static int all_added(struct differ *d, struct uchain *chain, const char *path,
-		     const char *lpath, const struct uchain *old)
+static int redirect_chain(struct differ *d, const struct walk_dir *dir,
+			  const char *name, const char *mark,
+			  const char *dir_lpath, const char *path,
+			  struct walk_dirs *chain, char **target)
 {
-	struct ulisting l, ol = { 0 };
-	int r = union_list(chain, &l);
-	if (r < 0)
-		return r;
-	if (old->n && (r = union_list(old, &ol)) < 0) {
-		ulisting_free(&l);
-		return r;
-	}
-	for (size_t i = 0; r == 0 && i < ol.n; i++) {
-		if (find_entry(&l, ol.v[i].name))
-			continue;
-		char *p = fs_join(path, ol.v[i].name);
-		r = p ? record(d, 'D', p, &ol.v[i].st) : -ENOMEM;
-		free(p);
-	}
-	for (size_t i = 0; r == 0 && i < l.n; i++) {
-		const struct uentry *e = &l.v[i];
-		char *p = fs_join(path, e->name), *lp = fs_join(lpath, e->name);
-		r = p && lp ? record(d, 'A', p, &e->st) : -ENOMEM;
-		char *mark = r == 0 && S_ISDIR(e->st.st_mode)
-				     ? redirect_of(&chain->v[e->link], e->name)
-				     : NULL;
-		/* What was a directory here before, to tell what is gone. */
-		const struct uentry *oe = find_entry(&ol, e->name);
-		struct uchain osub = { 0 };
-		if (r == 0 && oe && S_ISDIR(oe->st.st_mode) &&
-		    S_ISDIR(e->st.st_mode))
-			r = union_child_chain(old, e->name, &osub);
-		if (r == 0 && mark) {
-			int cfd = openat(chain->v[e->link].fd, e->name,
-					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-						 O_CLOEXEC);
-			r = cfd < 0 ? -errno
-				    : redirected(d, cfd, p, mark, lpath, &osub);
-			if (cfd >= 0)
-				close(cfd);
-		} else if (r == 0 && S_ISDIR(e->st.st_mode)) {
-			struct uchain sub;
-			r = union_child_chain(chain, e->name, &sub);
-			if (r == 0)
-				r = all_added(d, &sub, p, lp, &osub);
-			uchain_free(&sub);
-		}
-		uchain_free(&osub);
-		free(mark);
-		free(p);
-		free(lp);
-	}
-	ulisting_free(&ol);
-	ulisting_free(&l);
-	return r;
-}
-
-static int redirected(struct differ *d, int dfd, const char *path,
-		      const char *value, const char *dir_lpath,
-		      const struct uchain *old)
-{
-	char *target = xattr_redirect_target(value, dir_lpath);
-	if (!target) {
+	*chain = (struct walk_dirs){ 0 };
+	*target = xattr_redirect_target(mark, dir_lpath);
+	if (!*target) {
 		snprintf(d->err, sizeof(d->err),
 			 "'/%s' has a malformed redirect mark", path);
 		return -EINVAL;
 	}
-	struct uchain chain;
-	int fd = dup(dfd);
-	int r = fd < 0 ? -errno
-		       : union_redirect_chain(&d->stack, fd, target, &chain);
-	if (r == 0) {
-		r = all_added(d, &chain, path, target, old);
-		uchain_free(&chain);
+	int r = walk_dirs_open(chain, dir, name);
+	if (r == 0)
+		r = union_redirect_chain(&d->stack, chain, *target);
+	if (r < 0) {
+		free(*target);
+		*target = NULL;
 	}
-	free(target);
 	return r;
 }
 
-/* Compares the upper directory dfd at PATH with the lower chain of the
- * same path; `hidden` when an opaque directory here or above hides the
- * lower content. */
-static int walk(struct differ *d, int dfd, const char *path,
-		const char *lpath, struct uchain *lower, bool hidden)
+static void walk_failed(struct tree_walk *w, int r)
 {
-	struct ulisting below = { 0 };
-	int r = union_list(lower, &below);
+	struct differ *d = tree_walk_ctx(w);
+	tree_walk_failure(w, r, d->err, sizeof(d->err));
+}
+
+/*
+ * Everything a merged chain shows, as added: a level holds the chain (set
+ * 0) and the chain of what the lower layers showed at its path before
+ * (set 1, empty when nothing): what that showed and the chain does not
+ * is deleted.  Its second path is the lower path the chain's lower part
+ * comes from (a redirect below is relative to it).
+ */
+struct added_level {
+	struct ulisting l, ol;
+	size_t next;
+};
+
+static int added_enter(struct tree_walk *w, void *data)
+{
+	struct added_level *a = data;
+	struct differ *d = tree_walk_ctx(w);
+	const struct walk_dirs *old = tree_walk_dirs(w, 1);
+	int r = union_list(tree_walk_dirs(w, 0), &a->l);
+	if (r == 0 && old->n)
+		r = union_list(old, &a->ol);
+	for (size_t i = 0; r == 0 && i < a->ol.n; i++) {
+		if (find_entry(&a->l, a->ol.v[i].name))
+			continue;
+		char *p = fs_join(tree_walk_path(w), a->ol.v[i].name);
+		r = p ? record(d, 'D', p, &a->ol.v[i].st) : -ENOMEM;
+		free(p);
+	}
+	return r;
+}
+
+static int added_step(struct tree_walk *w, void *data)
+{
+	struct added_level *a = data;
+	struct differ *d = tree_walk_ctx(w);
+	if (a->next == a->l.n)
+		return 0;
+	const struct uentry *e = &a->l.v[a->next++];
+	const struct walk_dirs *chain = tree_walk_dirs(w, 0);
+	char *p = fs_join(tree_walk_path(w), e->name);
+	int r = p ? record(d, 'A', p, &e->st) : -ENOMEM;
+	if (r < 0 || !S_ISDIR(e->st.st_mode)) {
+		free(p);
+		return r < 0 ? r : 1;
+	}
+	/* What was a directory here before, to tell what is gone. */
+	struct walk_dirs sub[2] = { { 0 }, { 0 } };
+	const struct uentry *oe = find_entry(&a->ol, e->name);
+	if (oe && S_ISDIR(oe->st.st_mode))
+		r = union_child_chain(tree_walk_dirs(w, 1), e->name, &sub[1]);
+	const struct walk_dir *dir = &chain->v[e->link];
+	char *mark = r == 0 ? redirect_of(dir, e->name) : NULL;
+	char *target = NULL;
+	if (r == 0 && mark)
+		r = redirect_chain(d, dir, e->name, mark, tree_walk_lpath(w), p,
+				   &sub[0], &target);
+	else if (r == 0)
+		r = union_child_chain(chain, e->name, &sub[0]);
+	if (r == 0) {
+		r = tree_walk_down(w, e->name, sub, target, NULL);
+	} else {
+		walk_dirs_free(&sub[0]);
+		walk_dirs_free(&sub[1]);
+	}
+	free(target);
+	free(mark);
+	free(p);
+	return r < 0 ? r : 1;
+}
+
+static void added_drop(void *data)
+{
+	struct added_level *a = data;
+	ulisting_free(&a->ol);
+	ulisting_free(&a->l);
+}
+
+static const struct tree_walk_ops added_ops = {
+	.groups = 2,
+	.level_size = sizeof(struct added_level),
+	.enter = added_enter,
+	.step = added_step,
+	.drop = added_drop,
+	.failed = walk_failed,
+};
+
+/*
+ * A directory of the upper layer (set 0) compared with the chain of what
+ * the lower layers showed at its path (set 1).
+ */
+struct walk_level {
+	bool hidden; /* an opaque directory above hides the lower content */
+	bool opaque; /* hidden, or this directory is opaque */
+	struct ulisting below;
+	struct name_list shown; /* the names the upper directory shows */
+	size_t next;
+};
+
+static int walk_enter(struct tree_walk *w, void *data)
+{
+	struct walk_level *l = data;
+	struct differ *d = tree_walk_ctx(w);
+	int dfd = tree_walk_dirs(w, 0)->v[0].fd;
+	const char *path = tree_walk_path(w);
+	struct name_list names = { 0 };
+	int r = union_list(tree_walk_dirs(w, 1), &l->below);
+	if (r == 0)
+		r = fs_list_dir(dfd, &names);
 	if (r < 0) {
 		snprintf(d->err, sizeof(d->err), "cannot list '/%s': %s", path,
 			 strerror(-r));
 		return r;
 	}
-	bool opaque = hidden || union_dir_is_opaque(dfd);
-	struct name_list names;
-	r = fs_list_dir(dfd, &names);
-	if (r < 0) {
-		ulisting_free(&below);
-		snprintf(d->err, sizeof(d->err), "cannot list '/%s': %s", path,
-			 strerror(-r));
-		return r;
-	}
+	l->opaque = l->hidden || union_dir_is_opaque(dfd);
 	/* Names the upper directory shows; the rest of `below` is gone if
 	 * whited out or hidden by opacity. */
 	struct strset shown, whited;
 	strset_init(&shown);
 	strset_init(&whited);
-	for (size_t i = 0; i < names.n; i++) {
+	for (size_t i = 0; i < names.n && r == 0; i++) {
 		const char *n = names.names[i], *t;
 		struct stat st;
 		enum wh_kind k = wh_classify_name(n, &t);
-		if (k == WH_WHITEOUT)
+		if (k == WH_WHITEOUT) {
 			strset_add(&whited, t);
-		else if (k == WH_NONE &&
-			 fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-			if (wh_is_overlay_whiteout(&st))
+		} else if (k == WH_NONE &&
+			   fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			if (wh_is_overlay_whiteout(&st)) {
 				strset_add(&whited, n);
-			else
+			} else {
 				strset_add(&shown, n);
+				r = name_list_push(&l->shown, n);
+			}
 		}
 	}
-	for (size_t i = 0; i < below.n && r == 0; i++) {
-		const char *n = below.v[i].name;
+	for (size_t i = 0; i < l->below.n && r == 0; i++) {
+		const char *n = l->below.v[i].name;
 		if (strset_has(&shown, n) ||
-		    !(opaque || strset_has(&whited, n)))
+		    !(l->opaque || strset_has(&whited, n)))
 			continue;
 		char *p = fs_join(path, n);
-		r = p ? record(d, 'D', p, &below.v[i].st) : -ENOMEM;
+		r = p ? record(d, 'D', p, &l->below.v[i].st) : -ENOMEM;
 		free(p);
-	}
-	for (size_t i = 0; i < names.n && r == 0; i++) {
-		const char *n = names.names[i];
-		if (!strset_has(&shown, n))
-			continue;
-		struct stat st;
-		if (fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		const struct uentry *old = find_entry(&below, n);
-		char *p = fs_join(path, n), *lp = fs_join(lpath, n);
-		if (!p || !lp) {
-			free(p);
-			free(lp);
-			r = -ENOMEM;
-			break;
-		}
-		r = record(d, old ? 'C' : 'A', p, &st);
-		char *mark = S_ISDIR(st.st_mode)
-				     ? xattr_redirect_mark_at(dfd, n)
-				     : NULL;
-		int cfd = -1;
-		if (r == 0 && S_ISDIR(st.st_mode)) {
-			cfd = openat(dfd, n,
-				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					     O_CLOEXEC);
-			if (cfd < 0)
-				r = -errno;
-		}
-		if (r == 0 && mark) {
-			/* A directory renamed onto a name the lower layers
-			 * showed a directory at: what that held is gone. */
-			struct uchain osub = { 0 };
-			if (old && S_ISDIR(old->st.st_mode))
-				r = union_child_chain(lower, n, &osub);
-			if (r == 0)
-				r = redirected(d, cfd, p, mark, lpath, &osub);
-			uchain_free(&osub);
-		} else if (r == 0 && cfd >= 0) {
-			struct uchain sub = { 0 };
-			if (old && S_ISDIR(old->st.st_mode))
-				r = union_child_chain(lower, n, &sub);
-			if (r == 0)
-				r = walk(d, cfd, p, lp, &sub, opaque);
-			uchain_free(&sub);
-		}
-		if (cfd >= 0)
-			close(cfd);
-		free(mark);
-		free(p);
-		free(lp);
 	}
 	strset_free(&shown);
 	strset_free(&whited);
 	name_list_free(&names);
-	ulisting_free(&below);
 	return r;
+}
+
+static int walk_step(struct tree_walk *w, void *data)
+{
+	struct walk_level *l = data;
+	struct differ *d = tree_walk_ctx(w);
+	if (l->next == l->shown.n)
+		return 0;
+	const char *n = l->shown.names[l->next++];
+	const struct walk_dir *upper = &tree_walk_dirs(w, 0)->v[0];
+	struct stat st;
+	if (fstatat(upper->fd, n, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 1;
+	const struct uentry *old = find_entry(&l->below, n);
+	char *p = fs_join(tree_walk_path(w), n);
+	int r = p ? record(d, old ? 'C' : 'A', p, &st) : -ENOMEM;
+	if (r < 0 || !S_ISDIR(st.st_mode)) {
+		free(p);
+		return r < 0 ? r : 1;
+	}
+	/* What the lower layers showed here, when a directory. */
+	struct walk_dirs sub[2] = { { 0 }, { 0 } };
+	if (old && S_ISDIR(old->st.st_mode))
+		r = union_child_chain(tree_walk_dirs(w, 1), n, &sub[1]);
+	char *mark = r == 0 ? xattr_redirect_mark_at(upper->fd, n) : NULL;
+	if (r == 0 && mark) {
+		/* A directory renamed onto a name the lower layers showed
+		 * a directory at: what that held is gone. */
+		char *target;
+		r = redirect_chain(d, upper, n, mark, tree_walk_lpath(w), p,
+				   &sub[0], &target);
+		if (r == 0)
+			r = tree_walk_run(&added_ops, d, sub, p, target);
+		else
+			walk_dirs_free(&sub[1]);
+		free(target);
+	} else if (r == 0) {
+		void *child = NULL;
+		r = walk_dirs_open(&sub[0], upper, n);
+		if (r == 0)
+			r = tree_walk_down(w, n, sub, NULL, &child);
+		else
+			walk_dirs_free(&sub[1]);
+		if (r == 0)
+			((struct walk_level *)child)->hidden = l->opaque;
+	} else {
+		walk_dirs_free(&sub[1]);
+	}
+	free(mark);
+	free(p);
+	return r < 0 ? r : 1;
+}
+
+static void walk_drop(void *data)
+{
+	struct walk_level *l = data;
+	name_list_free(&l->shown);
+	ulisting_free(&l->below);
+}
+
+static const struct tree_walk_ops walk_ops = {
+	.groups = 2,
+	.level_size = sizeof(struct walk_level),
+	.enter = walk_enter,
+	.step = walk_step,
+	.drop = walk_drop,
+	.failed = walk_failed,
+};
+
+/* Compares the upper layer with the lower ones, at any depth. */
+static int compare(struct differ *d)
+{
+	struct walk_dirs root[2] = { { 0 }, { 0 } };
+	int r = walk_dirs_open_root(&root[0], d->stack.fds[0], 0);
+	if (r == 0)
+		r = union_dir_chain(&d->stack, 1, "", &root[1]);
+	if (r < 0) {
+		walk_dirs_free(&root[0]);
+		return r;
+	}
+	return tree_walk_run(&walk_ops, d, root, "", NULL);
 }
 
 /* The lower names of hard links changed through another name, which
@@ -431,11 +499,7 @@ int cmd_diff(int argc, char **argv)
 		}
 	}
 	if (status == LT_EXIT_OK) {
-		struct uchain lower;
-		int r = union_dir_chain(&d.stack, 1, "", &lower);
-		if (r == 0)
-			r = walk(&d, d.stack.fds[0], "", "", &lower, false);
-		uchain_free(&lower);
+		int r = compare(&d);
 		if (r == 0 && wfd >= 0)
 			r = indexed_changes(&d, wfd);
 		if (r < 0) {

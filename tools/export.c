@@ -14,6 +14,7 @@
 #include "index_links.h"
 #include "lf_common.h"
 #include "safe_path.h"
+#include "tree_walk.h"
 #include "whiteout.h"
 #include "xattr_policy.h"
 
@@ -28,9 +29,6 @@ struct exp {
 	char *err;
 	size_t errlen;
 };
-
-static int content(struct exp *ex, struct uchain *chain, const char *path,
-		   const char *lpath, bool top);
 
 static char *join(const char *a, const char *b)
 {
@@ -188,71 +186,10 @@ static int add_marker(struct exp *ex, const char *dirpath, const char *name,
 	return r;
 }
 
-/* A renamed directory: its whole merged content, below an opaque marker. */
-static int materialise(struct exp *ex, int dfd, const char *path,
-		       const char *target)
+static void walk_failed(struct tree_walk *w, int r)
 {
-	struct uchain chain;
-	int ufd = dup(dfd);
-	int r = ufd < 0 ? -errno
-			: union_redirect_chain(&ex->stack, ufd, target, &chain);
-	if (r == 0) {
-		ex->c->materialised++;
-		r = content(ex, &chain, path, target, true);
-		uchain_free(&chain);
-	}
-	return r;
-}
-
-/* Opens the child directory of a link and exports it: entries in the
- * upper layer may be redirected anew, the rest follow the chain. */
-static int content_child(struct exp *ex, struct uchain *chain,
-			 const struct uentry *e, const char *path,
-			 const char *lpath)
-{
-	const struct ulink *link = &chain->v[e->link];
-	int r = tw_add(ex->w, path, link->fd, e->name, &e->st, -1, ex->err,
-		       ex->errlen);
-	if (r < 0)
-		return r;
-	ex->c->dirs++;
-	char *mark = NULL;
-	if (link->layer == 0 &&
-	    read_mark(link->fd, e->name, xattr_redirect_names, &mark) >= 0) {
-		char *parent_l = strdup(lpath);
-		char *slash = parent_l ? strrchr(parent_l, '/') : NULL;
-		if (parent_l)
-			*(slash ? slash : parent_l) = 0;
-		char *target =
-			parent_l ? xattr_redirect_target(mark, parent_l) : NULL;
-		free(parent_l);
-		free(mark);
-		if (!target) {
-			snprintf(ex->err, ex->errlen,
-				 "'/%s' has a malformed redirect mark", path);
-			return -EINVAL;
-		}
-		int dfd = openat(link->fd, e->name,
-				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (dfd < 0) {
-			free(target);
-			return -errno;
-		}
-		struct uchain sub;
-		r = union_redirect_chain(&ex->stack, dfd, target, &sub);
-		if (r == 0) {
-			r = content(ex, &sub, path, target, false);
-			uchain_free(&sub);
-		}
-		free(target);
-		return r;
-	}
-	struct uchain sub;
-	r = union_child_chain(chain, e->name, &sub);
-	if (r == 0)
-		r = content(ex, &sub, path, lpath, false);
-	uchain_free(&sub);
-	return r;
+	struct exp *ex = tree_walk_ctx(w);
+	tree_walk_failure(w, r, ex->err, ex->errlen);
 }
 
 /* A lower name dirfd/name of an index entry, at PATH. */
@@ -277,11 +214,24 @@ static int lower_indexed(struct exp *ex, const char *path,
 	return r;
 }
 
-static int content(struct exp *ex, struct uchain *chain, const char *path,
-		   const char *lpath, bool top)
+/*
+ * A renamed directory's whole merged content, below an opaque marker: a
+ * level is a merged directory (its chain: set 0), whose second path is
+ * its lower path.  The top level is the renamed directory itself.
+ */
+struct content_level {
+	struct ulisting l;
+	size_t next;
+};
+
+static int content_enter(struct tree_walk *w, void *data)
 {
+	struct content_level *c = data;
+	struct exp *ex = tree_walk_ctx(w);
+	const struct walk_dirs *chain = tree_walk_dirs(w, 0);
+	const char *path = tree_walk_path(w);
 	int r = 0;
-	if (top) {
+	if (tree_walk_depth(w) == 0) {
 		struct stat st;
 		if (fstat(chain->v[0].fd, &st) < 0)
 			return -errno;
@@ -290,36 +240,105 @@ static int content(struct exp *ex, struct uchain *chain, const char *path,
 			return r;
 		ex->c->opaque++;
 	}
-	struct ulisting l;
-	r = union_list(chain, &l);
-	if (r < 0) {
+	r = union_list(chain, &c->l);
+	if (r < 0)
 		snprintf(ex->err, ex->errlen, "cannot list '/%s': %s", path,
 			 strerror(-r));
+	return r;
+}
+
+/* The directory E of the merged directory the walk is at (at PATH): its
+ * entries in the upper layer may be redirected anew, the rest follow
+ * the chain. */
+static int content_child(struct tree_walk *w, const struct uentry *e,
+			 const char *path)
+{
+	struct exp *ex = tree_walk_ctx(w);
+	const struct walk_dir *dir = &tree_walk_dirs(w, 0)->v[e->link];
+	int r = tw_add(ex->w, path, dir->fd, e->name, &e->st, -1, ex->err,
+		       ex->errlen);
+	if (r < 0)
+		return r;
+	ex->c->dirs++;
+	char *mark = NULL;
+	struct walk_dirs sub = { 0 };
+	if (dir->tree == 0 &&
+	    read_mark(dir->fd, e->name, xattr_redirect_names, &mark) >= 0) {
+		char *target = xattr_redirect_target(mark, tree_walk_lpath(w));
+		free(mark);
+		if (!target) {
+			snprintf(ex->err, ex->errlen,
+				 "'/%s' has a malformed redirect mark", path);
+			return -EINVAL;
+		}
+		r = walk_dirs_open(&sub, dir, e->name);
+		if (r == 0)
+			r = union_redirect_chain(&ex->stack, &sub, target);
+		if (r == 0)
+			r = tree_walk_down(w, e->name, &sub, target, NULL);
+		free(target);
 		return r;
 	}
-	for (size_t i = 0; i < l.n && r == 0; i++) {
-		const struct uentry *e = &l.v[i];
-		const struct ulink *link = &chain->v[e->link];
-		const struct index_link *idx;
-		char *cpath = join(path, e->name), *clpath = join(lpath, e->name);
-		if (!cpath || !clpath)
-			r = -ENOMEM;
-		else if (S_ISDIR(e->st.st_mode))
-			r = content_child(ex, chain, e, cpath, clpath);
-		else if (link->layer > 0 &&
-			 (idx = index_links_find(&ex->links, &e->st)))
-			r = lower_indexed(ex, cpath, idx, link->fd, e->name);
-		else if (S_ISREG(e->st.st_mode))
-			r = add_regular(ex, link->fd, e->name, &e->st, cpath,
-					lpath, link->layer == 0);
-		else
-			r = tw_add(ex->w, cpath, link->fd, e->name, &e->st, -1,
-				   ex->err, ex->errlen);
-		free(cpath);
-		free(clpath);
-	}
-	ulisting_free(&l);
-	return r;
+	r = union_child_chain(tree_walk_dirs(w, 0), e->name, &sub);
+	return r < 0 ? r : tree_walk_down(w, e->name, &sub, NULL, NULL);
+}
+
+static int content_step(struct tree_walk *w, void *data)
+{
+	struct content_level *c = data;
+	struct exp *ex = tree_walk_ctx(w);
+	if (c->next == c->l.n)
+		return 0;
+	const struct uentry *e = &c->l.v[c->next++];
+	const struct walk_dir *dir = &tree_walk_dirs(w, 0)->v[e->link];
+	const struct index_link *idx;
+	char *cpath = join(tree_walk_path(w), e->name);
+	int r;
+	if (!cpath)
+		r = -ENOMEM;
+	else if (S_ISDIR(e->st.st_mode))
+		r = content_child(w, e, cpath);
+	else if (dir->tree > 0 && (idx = index_links_find(&ex->links, &e->st)))
+		r = lower_indexed(ex, cpath, idx, dir->fd, e->name);
+	else if (S_ISREG(e->st.st_mode))
+		r = add_regular(ex, dir->fd, e->name, &e->st, cpath,
+				tree_walk_lpath(w), dir->tree == 0);
+	else
+		r = tw_add(ex->w, cpath, dir->fd, e->name, &e->st, -1, ex->err,
+			   ex->errlen);
+	free(cpath);
+	return r < 0 ? r : 1;
+}
+
+static void content_drop(void *data)
+{
+	struct content_level *c = data;
+	ulisting_free(&c->l);
+}
+
+static const struct tree_walk_ops content_ops = {
+	.groups = 1,
+	.level_size = sizeof(struct content_level),
+	.enter = content_enter,
+	.step = content_step,
+	.drop = content_drop,
+	.failed = walk_failed,
+};
+
+/* The renamed directory NAME of DIR, at PATH: its whole merged content,
+ * that of the directory TARGET its redirect names in the lower layers
+ * under it. */
+static int materialise(struct exp *ex, const struct walk_dir *dir,
+		       const char *name, const char *path, const char *target)
+{
+	struct walk_dirs chain = { 0 };
+	int r = walk_dirs_open(&chain, dir, name);
+	if (r == 0)
+		r = union_redirect_chain(&ex->stack, &chain, target);
+	if (r < 0)
+		return r;
+	ex->c->materialised++;
+	return tree_walk_run(&content_ops, ex, &chain, path, target);
 }
 
 struct wh_rec {
@@ -400,54 +419,91 @@ static int upper_markers(struct exp *ex, int dfd, const char *path,
 	return r;
 }
 
-static int upper_dir(struct exp *ex, int dfd, const char *path,
-		     const char *lpath, bool below);
+/*
+ * The upper layer: a level is a directory of it (set 0: the upper
+ * directory, none when only the lower layers hold it, on the way to
+ * lower names of copied-up hard links), its entries merged in name
+ * order with the names that lead to such lower names.
+ */
+struct upper_level {
+	/* An opaque directory above: the lower layers show nothing here
+	 * (see upper_markers). */
+	bool cut;
+	bool merged; /* the lower layers still show names below */
+	struct name_list names;
+	char **lower;
+	size_t nlower;
+	size_t i, k; /* the next of names and of lower */
+};
 
-/* NAME of the upper directory dfd at cpath (lower path clpath); below
- * as upper_markers has it for cpath. */
-static int upper_entry(struct exp *ex, int dfd, const char *name,
-		       const char *cpath, const char *clpath,
-		       const char *lpath, bool below)
+static int upper_enter(struct tree_walk *w, void *data)
 {
+	struct upper_level *u = data;
+	struct exp *ex = tree_walk_ctx(w);
+	const struct walk_dirs *dirs = tree_walk_dirs(w, 0);
+	const char *path = tree_walk_path(w);
+	int dfd = dirs->n ? dirs->v[0].fd : -1;
+	int r = dfd >= 0 ? fs_list_dir(dfd, &u->names) : 0;
+	if (r < 0) {
+		snprintf(ex->err, ex->errlen, "cannot list '/%s': %s", path,
+			 strerror(-r));
+		return r;
+	}
+	u->merged = !u->cut;
+	if (dfd >= 0)
+		r = upper_markers(ex, dfd, path, &u->names, !u->cut,
+				  &u->merged);
+	if (r == 0)
+		r = index_links_children(&ex->links, path, &u->lower,
+					 &u->nlower);
+	return r;
+}
+
+/* NAME of the upper directory the walk is at, at cpath. */
+static int upper_entry(struct tree_walk *w, const struct upper_level *u,
+		       const char *name, const char *cpath)
+{
+	struct exp *ex = tree_walk_ctx(w);
+	const struct walk_dir *dir = &tree_walk_dirs(w, 0)->v[0];
+	const char *lpath = tree_walk_lpath(w);
 	struct stat st;
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(dir->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (wh_is_overlay_whiteout(&st))
 		return 0;
 	if (S_ISREG(st.st_mode))
-		return add_regular(ex, dfd, name, &st, cpath, lpath, true);
+		return add_regular(ex, dir->fd, name, &st, cpath, lpath, true);
 	if (!S_ISDIR(st.st_mode))
-		return tw_add(ex->w, cpath, dfd, name, &st, -1, ex->err,
+		return tw_add(ex->w, cpath, dir->fd, name, &st, -1, ex->err,
 			      ex->errlen);
-	int r = tw_add(ex->w, cpath, dfd, name, &st, -1, ex->err, ex->errlen);
+	int r = tw_add(ex->w, cpath, dir->fd, name, &st, -1, ex->err,
+		       ex->errlen);
 	ex->c->dirs++;
 	char *mark = NULL;
-	int kind = r == 0 ? read_mark(dfd, name, xattr_redirect_names, &mark)
-			  : -1;
-	int cfd = r == 0 ? openat(dfd, name,
-				  O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					  O_CLOEXEC)
-			 : -1;
-	if (r == 0 && cfd < 0)
-		r = -errno;
-	if (r == 0 && kind >= 0) {
-		char *target = xattr_redirect_target(mark, lpath);
-		if (!ex->have_lower)
-			r = need_lower(ex, cpath, "a renamed directory");
-		else if (!target) {
-			snprintf(ex->err, ex->errlen,
-				 "'/%s' has a malformed redirect mark", cpath);
-			r = -EINVAL;
-		} else {
-			r = materialise(ex, cfd, cpath, target);
-		}
-		free(target);
-	} else if (r == 0) {
-		r = upper_dir(ex, cfd, cpath, clpath, below);
+	if (r < 0 ||
+	    read_mark(dir->fd, name, xattr_redirect_names, &mark) < 0) {
+		struct walk_dirs sub = { 0 };
+		void *child = NULL;
+		if (r == 0)
+			r = walk_dirs_open(&sub, dir, name);
+		if (r == 0)
+			r = tree_walk_down(w, name, &sub, NULL, &child);
+		if (r == 0)
+			((struct upper_level *)child)->cut = !u->merged;
+		return r;
 	}
+	char *target = xattr_redirect_target(mark, lpath);
 	free(mark);
-	if (cfd >= 0)
-		close(cfd);
+	if (!ex->have_lower) {
+		r = need_lower(ex, cpath, "a renamed directory");
+	} else if (!target) {
+		snprintf(ex->err, ex->errlen,
+			 "'/%s' has a malformed redirect mark", cpath);
+		r = -EINVAL;
+	} else {
+		r = materialise(ex, dir, name, cpath, target);
+	}
+	free(target);
 	return r;
 }
 
@@ -463,14 +519,15 @@ static int open_lower_dir(struct exp *ex, size_t layer, const char *path)
 }
 
 /*
- * NAME of the directory PATH, absent from the upper layer, that leads to
- * lower names of copied-up hard links: such a name itself, or a
- * directory of the lower layers on the way to one, written with the
- * lower layer's attributes (the merge below it goes on).
+ * NAME of the directory the walk is at, absent from the upper layer,
+ * that leads to lower names of copied-up hard links: such a name itself,
+ * or a directory of the lower layers on the way to one, written with
+ * the lower layer's attributes (the merge below it goes on).
  */
-static int lower_entry(struct exp *ex, const char *path, const char *name,
+static int lower_entry(struct tree_walk *w, const char *name,
 		       const char *cpath)
 {
+	struct exp *ex = tree_walk_ctx(w);
 	const struct index_name *in = index_links_name(&ex->links, cpath);
 	size_t layer = in ? in->layer : 0;
 	struct stat st;
@@ -482,7 +539,7 @@ static int lower_entry(struct exp *ex, const char *path, const char *name,
 			 "layers during the export: %s", cpath, strerror(-r));
 		return r;
 	}
-	int pfd = open_lower_dir(ex, layer, path);
+	int pfd = open_lower_dir(ex, layer, tree_walk_path(w));
 	if (pfd < 0)
 		return pfd;
 	if (in && in->entry == INDEX_NAME_SHARED) {
@@ -499,67 +556,60 @@ static int lower_entry(struct exp *ex, const char *path, const char *name,
 		r = tw_add(ex->w, cpath, pfd, name, &st, -1, ex->err,
 			   ex->errlen);
 		ex->c->dirs++;
+		/* No upper directory there: the level holds none. */
+		struct walk_dirs none = { 0 };
 		if (r == 0)
-			r = upper_dir(ex, -1, cpath, cpath, true);
+			r = tree_walk_down(w, name, &none, NULL, NULL);
 	}
 	close(pfd);
 	return r;
 }
 
-/*
- * The directory PATH: the entries of the upper directory dfd (none when
- * it is -1: a directory only the lower layers hold), merged in name
- * order with the names that lead to lower names of copied-up hard links.
- * below: see upper_markers.
- */
-static int upper_dir(struct exp *ex, int dfd, const char *path,
-		     const char *lpath, bool below)
+static int upper_step(struct tree_walk *w, void *data)
 {
-	struct name_list names = { 0 };
-	int r = dfd >= 0 ? fs_list_dir(dfd, &names) : 0;
-	if (r < 0) {
-		snprintf(ex->err, ex->errlen, "cannot list '/%s': %s", path,
-			 strerror(-r));
-		return r;
-	}
-	bool merged = below;
-	if (dfd >= 0)
-		r = upper_markers(ex, dfd, path, &names, below, &merged);
-	char **lower = NULL;
-	size_t nlower = 0;
-	if (r == 0)
-		r = index_links_children(&ex->links, path, &lower, &nlower);
-	size_t i = 0, k = 0;
-	while (r == 0 && (i < names.n || k < nlower)) {
-		int c = i == names.n   ? 1
-			: k == nlower ? -1
-				      : strcmp(names.names[i], lower[k]);
-		const char *name = c <= 0 ? names.names[i] : lower[k];
+	struct upper_level *u = data;
+	while (u->i < u->names.n || u->k < u->nlower) {
+		int c = u->i == u->names.n   ? 1
+			: u->k == u->nlower ? -1
+					    : strcmp(u->names.names[u->i],
+						     u->lower[u->k]);
+		const char *name = c <= 0 ? u->names.names[u->i]
+					  : u->lower[u->k];
 		/* The same name in both: an upper directory, below which the
 		 * lower names are met again. */
 		if (c <= 0)
-			i++;
+			u->i++;
 		if (c >= 0)
-			k++;
+			u->k++;
 		if (c <= 0 && wh_is_reserved(name))
 			continue;
-		char *cpath = join(path, name), *clpath = join(lpath, name);
-		if (!cpath || !clpath)
-			r = -ENOMEM;
-		else if (c <= 0)
-			r = upper_entry(ex, dfd, name, cpath, clpath, lpath,
-					merged);
-		else
-			r = lower_entry(ex, path, name, cpath);
+		char *cpath = join(tree_walk_path(w), name);
+		int r = !cpath ? -ENOMEM
+			: c <= 0 ? upper_entry(w, u, name, cpath)
+				 : lower_entry(w, name, cpath);
 		free(cpath);
-		free(clpath);
+		return r < 0 ? r : 1;
 	}
-	for (size_t n = 0; n < nlower; n++)
-		free(lower[n]);
-	free(lower);
-	name_list_free(&names);
-	return r;
+	return 0;
 }
+
+static void upper_drop(void *data)
+{
+	struct upper_level *u = data;
+	for (size_t n = 0; n < u->nlower; n++)
+		free(u->lower[n]);
+	free(u->lower);
+	name_list_free(&u->names);
+}
+
+static const struct tree_walk_ops upper_ops = {
+	.groups = 1,
+	.level_size = sizeof(struct upper_level),
+	.enter = upper_enter,
+	.step = upper_step,
+	.drop = upper_drop,
+	.failed = walk_failed,
+};
 
 int export_upper(int upper_fd, const struct ustack *lower, int work_fd,
 		 struct tar_writer *w, struct export_counts *counts,
@@ -592,8 +642,11 @@ int export_upper(int upper_fd, const struct ustack *lower, int work_fd,
 			 "--lower");
 		r = -EINVAL;
 	}
+	struct walk_dirs root = { 0 };
 	if (r == 0)
-		r = upper_dir(&ex, upper_fd, "", "", true);
+		r = walk_dirs_open_root(&root, upper_fd, 0);
+	if (r == 0)
+		r = tree_walk_run(&upper_ops, &ex, &root, "", NULL);
 	index_links_free(&ex.links);
 	free(ex.stack.fds);
 	if (r < 0 && !err[0])

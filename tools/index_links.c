@@ -9,6 +9,7 @@
 
 #include "fsutil.h"
 #include "lf_common.h"
+#include "tree_walk.h"
 #include "whiteout.h"
 #include "xattr_policy.h"
 
@@ -204,81 +205,111 @@ static int add_outside(struct walk *w, const char *path, size_t layer,
 }
 
 /*
- * The merged directory chain at PATH (lower path LPATH; inside: under a
- * renamed directory): its lower names of index entries, and for
- * IL_SHARED its lower files with several names, by side.
+ * A directory of the merged view (its chain: set 0), whose second path
+ * is its lower path; inside: under a renamed directory.  Its lower names
+ * of index entries, and for IL_SHARED its lower files with several
+ * names, by side.
  */
-static int walk_dir(struct walk *w, const struct uchain *chain,
-		    const char *path, const char *lpath, bool inside)
-{
+struct walk_level {
+	bool inside;
 	struct ulisting l;
-	int r = union_list(chain, &l);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; r == 0 && i < l.n; i++) {
-		const struct uentry *e = &l.v[i];
-		const struct ulink *link = &chain->v[e->link];
-		char *cpath = fs_join(path, e->name);
-		char *clpath = fs_join(lpath, e->name);
-		char *mark = cpath && clpath && S_ISDIR(e->st.st_mode) &&
-					     link->layer == 0
-				     ? xattr_redirect_mark_at(link->fd, e->name)
-				     : NULL;
-		if (!cpath || !clpath) {
+	size_t next;
+};
+
+static int walk_enter(struct tree_walk *w, void *data)
+{
+	struct walk_level *l = data;
+	return union_list(tree_walk_dirs(w, 0), &l->l);
+}
+
+/* The entry E of a directory of the merged view. */
+static int walk_entry(struct tree_walk *w, struct walk_level *l,
+		      const struct uentry *e)
+{
+	struct walk *wk = tree_walk_ctx(w);
+	const struct walk_dirs *chain = tree_walk_dirs(w, 0);
+	const struct walk_dir *dir = &chain->v[e->link];
+	bool is_dir = S_ISDIR(e->st.st_mode);
+	char *mark = is_dir && dir->tree == 0
+			     ? xattr_redirect_mark_at(dir->fd, e->name)
+			     : NULL;
+	int r = 0;
+	void *child = NULL;
+	if (mark && wk->shared) {
+		char *target = xattr_redirect_target(mark, tree_walk_lpath(w));
+		struct walk_dirs sub = { 0 };
+		r = !target ? -EINVAL : walk_dirs_open(&sub, dir, e->name);
+		if (r == 0)
+			r = union_redirect_chain(wk->stack, &sub, target);
+		if (r == 0)
+			r = tree_walk_down(w, e->name, &sub, target, &child);
+		if (r == 0)
+			((struct walk_level *)child)->inside = true;
+		free(target);
+	} else if (mark) {
+		/* A renamed directory's content is read through its
+		 * redirect by export and diff themselves. */
+	} else if (is_dir) {
+		struct walk_dirs sub;
+		r = union_child_chain(chain, e->name, &sub);
+		if (r == 0)
+			r = tree_walk_down(w, e->name, &sub, NULL, &child);
+		if (r == 0)
+			((struct walk_level *)child)->inside = l->inside;
+	} else if (dir->tree > 0) {
+		const struct index_link *f = index_links_find(wk->x, &e->st);
+		char *cpath = fs_join(tree_walk_path(w), e->name);
+		if (!cpath)
 			r = -ENOMEM;
-		} else if (mark && w->shared) {
-			char *target = xattr_redirect_target(mark, lpath);
-			int fd = target ? openat(link->fd, e->name,
-						 O_RDONLY | O_DIRECTORY |
-							 O_NOFOLLOW | O_CLOEXEC)
-					: -1;
-			struct uchain sub;
-			r = !target ? -EINVAL
-			    : fd < 0 ? -errno
-				     : union_redirect_chain(w->stack, fd, target,
-							    &sub);
-			if (r == 0) {
-				r = walk_dir(w, &sub, cpath, target, true);
-				uchain_free(&sub);
-			}
-			free(target);
-		} else if (mark) {
-			/* A renamed directory's content is read through its
-			 * redirect by export and diff themselves. */
-		} else if (S_ISDIR(e->st.st_mode)) {
-			struct uchain sub;
-			r = union_child_chain(chain, e->name, &sub);
-			if (r == 0)
-				r = walk_dir(w, &sub, cpath, clpath, inside);
-			uchain_free(&sub);
-		} else if (link->layer > 0) {
-			const struct index_link *f =
-				index_links_find(w->x, &e->st);
-			/* (Under a renamed directory, export writes it.) */
-			if (f && !inside)
-				r = add_name(w, cpath, (size_t)(f - w->x->v),
-					     link->layer);
-			else if (!f && w->shared && e->st.st_nlink > 1)
-				r = inside ? add_inside(w, &e->st)
-					   : add_outside(w, cpath, link->layer,
-							 &e->st);
-		}
-		free(mark);
+		/* (Under a renamed directory, export writes it.) */
+		else if (f && !l->inside)
+			r = add_name(wk, cpath, (size_t)(f - wk->x->v),
+				     dir->tree);
+		else if (!f && wk->shared && e->st.st_nlink > 1)
+			r = l->inside ? add_inside(wk, &e->st)
+				      : add_outside(wk, cpath, dir->tree,
+						    &e->st);
 		free(cpath);
-		free(clpath);
 	}
-	ulisting_free(&l);
+	free(mark);
 	return r;
 }
 
-/* Whether the upper directory dirfd holds a renamed directory, at any
- * depth. */
-static int upper_has_redirect(int dirfd)
+static int walk_step(struct tree_walk *w, void *data)
 {
-	struct name_list names;
-	int r = fs_list_dir(dirfd, &names);
-	for (size_t i = 0; r == 0 && i < names.n; i++) {
-		const char *name = names.names[i];
+	struct walk_level *l = data;
+	if (l->next == l->l.n)
+		return 0;
+	int r = walk_entry(w, l, &l->l.v[l->next++]);
+	return r < 0 ? r : 1;
+}
+
+static void walk_drop(void *data)
+{
+	struct walk_level *l = data;
+	ulisting_free(&l->l);
+}
+
+static const struct tree_walk_ops walk_ops = {
+	.groups = 1,
+	.level_size = sizeof(struct walk_level),
+	.enter = walk_enter,
+	.step = walk_step,
+	.drop = walk_drop,
+};
+
+/* Whether an upper directory holds a renamed directory, at any depth:
+ * a level is a directory's listing. */
+static int redirect_enter(struct tree_walk *w, void *data)
+{
+	return tree_walk_list(w, data);
+}
+
+static int redirect_step(struct tree_walk *w, void *data)
+{
+	int dirfd = tree_walk_dirs(w, 0)->v[0].fd;
+	const char *name;
+	while ((name = tree_walk_next(data))) {
 		struct stat st;
 		if (wh_is_reserved(name) ||
 		    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
@@ -287,19 +318,32 @@ static int upper_has_redirect(int dirfd)
 		char *mark = xattr_redirect_mark_at(dirfd, name);
 		if (mark) {
 			free(mark);
-			r = 1;
-			break;
+			return TREE_WALK_STOP;
 		}
-		int fd = openat(dirfd, name,
-				O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		r = upper_has_redirect(fd);
-		close(fd);
+		/* One that cannot be opened holds none we could read. */
+		if (tree_walk_down_by_name(w, name, NULL) == 0)
+			return 1;
 	}
-	name_list_free(&names);
-	return r;
+	return 0;
+}
+
+static const struct tree_walk_ops redirect_ops = {
+	.groups = 1,
+	.level_size = sizeof(struct tree_walk_names),
+	.enter = redirect_enter,
+	.step = redirect_step,
+	.drop = tree_walk_names_drop,
+};
+
+/* 1 when the upper directory dirfd holds a renamed directory, at any
+ * depth; 0 when not; -errno. */
+static int upper_has_redirect(int dirfd)
+{
+	struct walk_dirs root = { 0 };
+	int r = walk_dirs_open_root(&root, dirfd, 0);
+	if (r == 0)
+		r = tree_walk_run(&redirect_ops, NULL, &root, "", NULL);
+	return r == TREE_WALK_STOP ? 1 : r;
 }
 
 /* IL_SHARED: the names outside renamed directories whose inode has a
@@ -360,11 +404,10 @@ int index_links_load(int work_fd, const struct ustack *stack, int what,
 		r = r < 0 ? r : 0;
 	}
 	if (r == 0 && (x->n || w.shared)) {
-		struct uchain root;
+		struct walk_dirs root;
 		r = union_dir_chain(stack, 0, "", &root);
 		if (r == 0)
-			r = walk_dir(&w, &root, "", "", false);
-		uchain_free(&root);
+			r = tree_walk_run(&walk_ops, &w, &root, "", NULL);
 		if (r == 0 && w.shared)
 			r = shared_names(&w);
 		if (r == 0 && x->nnames > 1)

@@ -12,27 +12,6 @@
 #include "strset.h"
 #include "whiteout.h"
 
-void uchain_free(struct uchain *c)
-{
-	for (size_t i = 0; i < c->n; i++)
-		close(c->v[i].fd);
-	free(c->v);
-	c->v = NULL;
-	c->n = 0;
-}
-
-int uchain_push(struct uchain *c, size_t layer, int fd)
-{
-	struct ulink *nv = realloc(c->v, (c->n + 1) * sizeof(*nv));
-	if (!nv) {
-		close(fd);
-		return -ENOMEM;
-	}
-	c->v = nv;
-	c->v[c->n++] = (struct ulink){ .layer = layer, .fd = fd };
-	return 0;
-}
-
 bool union_dir_is_opaque(int fd)
 {
 	if (faccessat(fd, WH_OPAQUE_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
@@ -52,11 +31,10 @@ bool union_has_whiteout(int fd, const char *name)
 	return faccessat(fd, wh, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-int union_child_chain(const struct uchain *c, const char *name,
-		      struct uchain *out)
+int union_child_chain(const struct walk_dirs *c, const char *name,
+		      struct walk_dirs *out)
 {
-	out->v = NULL;
-	out->n = 0;
+	*out = (struct walk_dirs){ 0 };
 	for (size_t i = 0; i < c->n; i++) {
 		int pfd = c->v[i].fd;
 		struct stat st;
@@ -66,21 +44,12 @@ int union_child_chain(const struct uchain *c, const char *name,
 		if (exists) {
 			if (!S_ISDIR(st.st_mode))
 				break;
-			int fd = openat(pfd, name,
-					O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-						O_CLOEXEC);
-			if (fd < 0) {
-				int e = -errno;
-				uchain_free(out);
-				return e;
-			}
-			bool opaque = union_dir_is_opaque(fd);
-			int r = uchain_push(out, c->v[i].layer, fd);
+			int r = walk_dirs_open(out, &c->v[i], name);
 			if (r < 0) {
-				uchain_free(out);
+				walk_dirs_free(out);
 				return r;
 			}
-			if (opaque)
+			if (union_dir_is_opaque(out->v[out->n - 1].fd))
 				break;
 		}
 		if (union_has_whiteout(pfd, name))
@@ -90,67 +59,58 @@ int union_child_chain(const struct uchain *c, const char *name,
 }
 
 int union_dir_chain(const struct ustack *s, size_t from, const char *path,
-		    struct uchain *out)
+		    struct walk_dirs *out)
 {
-	out->v = NULL;
-	out->n = 0;
-	struct uchain cur = { 0 };
+	*out = (struct walk_dirs){ 0 };
+	struct walk_dirs cur = { 0 };
 	for (size_t l = from; l < s->n; l++) {
 		int fd = openat(s->fds[l], ".",
 				O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0) {
-			int e = -errno;
-			uchain_free(&cur);
-			return e;
-		}
-		bool opaque = union_dir_is_opaque(fd);
-		int r = uchain_push(&cur, l, fd);
+		int r = fd < 0 ? -errno : walk_dirs_add(&cur, fd, l, NULL);
 		if (r < 0) {
-			uchain_free(&cur);
+			walk_dirs_free(&cur);
 			return r;
 		}
-		if (opaque)
+		if (union_dir_is_opaque(cur.v[cur.n - 1].fd))
 			break;
 	}
-	char buf[PATH_MAX];
-	size_t plen = strlen(path);
-	if (plen >= sizeof(buf)) {
-		uchain_free(&cur);
-		return -ENAMETOOLONG;
+	/* Any length: a renamed directory deep down names a deep target. */
+	char *buf = strdup(path);
+	if (!buf) {
+		walk_dirs_free(&cur);
+		return -ENOMEM;
 	}
-	memcpy(buf, path, plen + 1);
 	char *save = NULL;
 	for (char *comp = strtok_r(buf, "/", &save); comp && cur.n;
 	     comp = strtok_r(NULL, "/", &save)) {
 		if (!strcmp(comp, ".") || !strcmp(comp, ".."))
 			continue;
-		struct uchain next;
+		struct walk_dirs next;
 		int r = union_child_chain(&cur, comp, &next);
-		uchain_free(&cur);
-		if (r < 0)
+		walk_dirs_free(&cur);
+		if (r < 0) {
+			free(buf);
 			return r;
+		}
 		cur = next;
 	}
+	free(buf);
 	*out = cur;
 	return 0;
 }
 
-int union_redirect_chain(const struct ustack *s, int fd, const char *target,
-			 struct uchain *out)
+int union_redirect_chain(const struct ustack *s, struct walk_dirs *c,
+			 const char *target)
 {
-	*out = (struct uchain){ 0 };
-	int r = uchain_push(out, 0, fd);
-	if (r == 0 && !union_dir_is_opaque(fd)) {
-		struct uchain below;
+	int r = 0;
+	if (!union_dir_is_opaque(c->v[0].fd)) {
+		struct walk_dirs below;
 		r = union_dir_chain(s, 1, target, &below);
-		for (size_t i = 0; r == 0 && i < below.n; i++) {
-			r = uchain_push(out, below.v[i].layer, below.v[i].fd);
-			below.v[i].fd = -1;
-		}
-		uchain_free(&below);
+		if (r == 0)
+			r = walk_dirs_move(c, &below);
 	}
 	if (r < 0)
-		uchain_free(out);
+		walk_dirs_free(c);
 	return r;
 }
 
@@ -169,8 +129,8 @@ static int cmp_entries(const void *a, const void *b)
 		      ((const struct uentry *)b)->name);
 }
 
-static int list_link(const struct uchain *c, size_t i, struct strset *decided,
-		     struct ulisting *out, size_t *cap)
+static int list_link(const struct walk_dirs *c, size_t i,
+		     struct strset *decided, struct ulisting *out, size_t *cap)
 {
 	struct name_list names;
 	int r = fs_list_dir(c->v[i].fd, &names);
@@ -226,7 +186,7 @@ static int list_link(const struct uchain *c, size_t i, struct strset *decided,
 	return r < 0 ? r : 0;
 }
 
-int union_list(const struct uchain *c, struct ulisting *out)
+int union_list(const struct walk_dirs *c, struct ulisting *out)
 {
 	out->v = NULL;
 	out->n = 0;
@@ -249,14 +209,15 @@ int union_list(const struct uchain *c, struct ulisting *out)
 int union_lookup(const struct ustack *s, size_t from, const char *path,
 		 size_t *layer, struct stat *st)
 {
-	char dir[PATH_MAX];
-	size_t plen = strlen(path);
-	if (plen >= sizeof(dir))
-		return -ENAMETOOLONG;
-	memcpy(dir, path, plen + 1);
+	/* Any length, as union_dir_chain. */
+	char *dir = strdup(path);
+	if (!dir)
+		return -ENOMEM;
+	size_t plen = strlen(dir);
 	while (plen > 0 && dir[plen - 1] == '/')
 		dir[--plen] = 0;
 	if (plen == 0) {
+		free(dir);
 		if (from >= s->n)
 			return -ENOENT;
 		*layer = from;
@@ -266,15 +227,17 @@ int union_lookup(const struct ustack *s, size_t from, const char *path,
 	const char *name = slash ? slash + 1 : dir;
 	if (slash)
 		*slash = 0;
-	struct uchain c;
+	struct walk_dirs c;
 	int r = union_dir_chain(s, from, slash ? dir : "", &c);
-	if (r < 0)
+	if (r < 0) {
+		free(dir);
 		return r;
+	}
 	r = -ENOENT;
 	for (size_t i = 0; i < c.n; i++) {
 		if (fstatat(c.v[i].fd, name, st, AT_SYMLINK_NOFOLLOW) == 0) {
 			if (!wh_is_overlay_whiteout(st)) {
-				*layer = c.v[i].layer;
+				*layer = c.v[i].tree;
 				r = 0;
 			}
 			break;
@@ -282,6 +245,7 @@ int union_lookup(const struct ustack *s, size_t from, const char *path,
 		if (union_has_whiteout(c.v[i].fd, name))
 			break;
 	}
-	uchain_free(&c);
+	walk_dirs_free(&c);
+	free(dir);
 	return r;
 }

@@ -18,26 +18,24 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
+#include "walk_dir.h"
+
 struct ustack {
 	int *fds;       /* layer roots, top first */
 	size_t n;
 };
 
-/* One directory of one layer, part of a merged directory. */
-struct ulink {
-	size_t layer;
-	int fd;         /* O_RDONLY directory, owned by the chain */
-};
-
-/* The layers a merged directory is made of, top first. */
-struct uchain {
-	struct ulink *v;
-	size_t n;
-};
+/*
+ * A chain: the directories a merged directory is made of, top first, a
+ * struct walk_dirs (lib/walk_dir.h) whose tree is the layer's index in
+ * the stack.  Child chains are opened by name, so that a walk
+ * (lib/tree_walk.h) can close a chain's directories on the way down and
+ * find them again by "..".
+ */
 
 struct uentry {
 	char *name;
-	size_t link;    /* index in the chain of the layer showing it */
+	size_t link;    /* index in the chain of the directory showing it */
 	struct stat st;
 };
 
@@ -46,32 +44,28 @@ struct ulisting {
 	size_t n;
 };
 
-void uchain_free(struct uchain *c);
-/* Adds a directory fd (taken over) to the end of the chain. */
-int uchain_push(struct uchain *c, size_t layer, int fd);
-
 /* True when the directory fd is opaque in either format. */
 bool union_dir_is_opaque(int fd);
 
 /* The chain of the directory at PATH ("" for the root) in the layers
  * [from, s->n).  An empty chain when PATH is no directory there. */
 int union_dir_chain(const struct ustack *s, size_t from, const char *path,
-		    struct uchain *out);
+		    struct walk_dirs *out);
 
 /* The chain of the child NAME of chain C: empty when NAME is not a
  * directory in the merged view. */
-int union_child_chain(const struct uchain *c, const char *name,
-		      struct uchain *out);
+int union_child_chain(const struct walk_dirs *c, const char *name,
+		      struct walk_dirs *out);
 
-/* The chain of a renamed upper directory open as fd (taken over): fd
- * as layer 0, then, unless it is opaque, the directory TARGET its
- * redirect names in the layers [1, s->n). */
-int union_redirect_chain(const struct ustack *s, int fd, const char *target,
-			 struct uchain *out);
+/* The chain of a renamed upper directory: C holds it (layer 0); adds,
+ * unless it is opaque, the directory TARGET its redirect names in the
+ * layers [1, s->n).  On failure C is freed. */
+int union_redirect_chain(const struct ustack *s, struct walk_dirs *c,
+			 const char *target);
 
 /* The visible entries of a merged directory, sorted by name; whiteouts,
  * opaque markers and reserved ".wh." names are never listed. */
-int union_list(const struct uchain *c, struct ulisting *out);
+int union_list(const struct walk_dirs *c, struct ulisting *out);
 void ulisting_free(struct ulisting *l);
 
 /*

@@ -467,6 +467,51 @@ def unprotect_tree(root):
 STRICT_KNOWN_BUGS = os.environ.get("LFS_STRICT_KNOWN_BUGS") == "1"
 
 
+def make_deep_tree(root, depth, leaf="leaf", data="deep\n", name="d"):
+    """root/d/d/.../d/leaf, DEPTH directories deep, made one descriptor
+    at a time (a path from root would stop at PATH_MAX)."""
+    os.makedirs(root, exist_ok=True)
+    fd = os.open(root, os.O_DIRECTORY)
+    try:
+        for _ in range(depth):
+            os.mkdir(name, dir_fd=fd)
+            nfd = os.open(name, os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+        if leaf:
+            with open(os.open(leaf, os.O_WRONLY | os.O_CREAT, 0o644,
+                              dir_fd=fd), "w") as f:
+                f.write(data)
+    finally:
+        os.close(fd)
+    return root
+
+
+def walk_down(root, depth, name="d"):
+    """An O_DIRECTORY descriptor of root/d/... DEPTH levels down, opened
+    one level at a time; the caller closes it."""
+    fd = os.open(root, os.O_DIRECTORY)
+    for _ in range(depth):
+        nfd = os.open(name, os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = nfd
+    return fd
+
+
+# The descriptor limit deep-tree tests run programs with: a walk that
+# holds a descriptor per level fails at a few hundred levels.
+LOW_FD_LIMIT = 256
+
+
+def low_fd_limit():
+    """A preexec_fn: the open-files limit lowered to LOW_FD_LIMIT."""
+    import resource
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    low = LOW_FD_LIMIT if hard == resource.RLIM_INFINITY \
+        else min(LOW_FD_LIMIT, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard))
+
+
 def known_bug(test, what):
     if STRICT_KNOWN_BUGS:
         test.fail("known bug: " + what)
@@ -523,6 +568,19 @@ class LayerfsTestCase(unittest.TestCase):
             os.makedirs(p, exist_ok=True)
             out.append(p)
         return out if len(out) > 1 else out[0]
+
+    def holds_deep_trees(self):
+        """The scratch directory is to be removed by rm -rf: shutil.rmtree
+        recurses once per level, and gives up on deep trees."""
+        if not getattr(self, "_rm_rf", False):
+            self._rm_rf = True
+            self.before_cleanup(lambda: subprocess.run(
+                ["rm", "-rf", self.tmp], capture_output=True))
+
+    def deep_tree(self, name, depth, leaf="leaf", data="deep\n"):
+        """make_deep_tree at NAME in the scratch directory."""
+        self.holds_deep_trees()
+        return make_deep_tree(self.path(name), depth, leaf, data)
 
     def layer(self, name, spec):
         p = self.path(name)

@@ -310,39 +310,11 @@ class Hostile(LayerfsTestCase):
         self.assertEqual(sorted(os.listdir(m2.path)), ["d"])
         self.assertEqual(os.listdir(os.path.join(m2.path, "d")), ["short"])
 
-    def deep_tree(self, depth):
-        low = self.mkdirs("low")
-        # shutil.rmtree recurses once per level: rm -rf removes these.
-        self.before_cleanup(lambda: subprocess.run(
-            ["rm", "-rf", self.tmp], capture_output=True))
-        fd = os.open(low, os.O_DIRECTORY)
-        try:
-            for _ in range(depth):
-                os.mkdir("d", dir_fd=fd)
-                nfd = os.open("d", os.O_DIRECTORY, dir_fd=fd)
-                os.close(fd)
-                fd = nfd
-            with open(os.open("leaf", os.O_WRONLY | os.O_CREAT, 0o644,
-                              dir_fd=fd), "w") as f:
-                f.write("deep\n")
-        finally:
-            os.close(fd)
-        return low
-
-    @staticmethod
-    def walk_down(root, depth):
-        fd = os.open(root, os.O_DIRECTORY)
-        for _ in range(depth):
-            nfd = os.open("d", os.O_DIRECTORY, dir_fd=fd)
-            os.close(fd)
-            fd = nfd
-        return fd
-
     def test_tree_4096_deep(self):
         depth = 4096
-        low = self.deep_tree(depth)
+        low = self.deep_tree("low", depth)
         m = self.mount_rw([low])
-        fd = self.walk_down(m.path, depth)
+        fd = lfstest.walk_down(m.path, depth)
         try:
             with open(os.open("leaf", os.O_RDONLY, dir_fd=fd)) as f:
                 self.assertEqual(f.read(), "deep\n")
@@ -353,14 +325,14 @@ class Hostile(LayerfsTestCase):
             os.mkdir("new", dir_fd=fd)
         finally:
             os.close(fd)
-        ufd = self.walk_down(m.upper, depth)
+        ufd = lfstest.walk_down(m.upper, depth)
         try:
             with open(os.open("leaf", os.O_RDONLY, dir_fd=ufd)) as f:
                 self.assertEqual(f.read(), "deep\nwritten\n")
         finally:
             os.close(ufd)
         # The lower layer is untouched.
-        lfd = self.walk_down(low, depth)
+        lfd = lfstest.walk_down(low, depth)
         try:
             with open(os.open("leaf", os.O_RDONLY, dir_fd=lfd)) as f:
                 self.assertEqual(f.read(), "deep\n")
@@ -374,9 +346,9 @@ class Hostile(LayerfsTestCase):
         # level (a worker thread's stack ends between 8192 and 16384
         # levels; with ASan before 4096).
         depth = 20000
-        low = self.deep_tree(depth)
+        low = self.deep_tree("low", depth)
         m = self.mount_rw([low])
-        fd = self.walk_down(m.path, depth)
+        fd = lfstest.walk_down(m.path, depth)
         try:
             e = errno_of(lambda: os.close(os.open(
                 "leaf", os.O_WRONLY | os.O_APPEND, dir_fd=fd)))
