@@ -1,9 +1,9 @@
 #include "copy_tree.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "lf_common.h"
+#include "tree_walk.h"
 
 static char failed_name[NAME_MAX + 1];
 
@@ -66,33 +67,57 @@ static int copy_symlink(int src, int dst, const char *name)
 	return symlinkat(target, dst, name) < 0 ? -errno : 0;
 }
 
-static int copy_dir(int src, int dst, const char **failed);
+/*
+ * A directory being copied, as the walk holds it: the source (tree 0)
+ * and its copy (tree 1) open, the source's entries, and the attributes
+ * of the subdirectory the walk went into, given to its copy once its
+ * content is in (the copy's writes would change its times).
+ */
+struct copy_level {
+	struct tree_walk_names n;
+	bool below;
+	struct stat below_st;
+};
 
-static int copy_subdir(int src, int dst, const char *name,
-		       const char **failed)
+struct copy {
+	const char **failed;
+};
+
+static int copy_enter(struct tree_walk *w, void *data)
 {
-	if (mkdirat(dst, name, 0700) < 0)
-		return fail(name, errno, failed);
-	const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-	int from LF_AUTOCLOSE = openat(src, name, flags);
-	int to LF_AUTOCLOSE = openat(dst, name, flags);
-	if (from < 0 || to < 0)
-		return fail(name, errno, failed);
-	return copy_dir(from, to, failed);
+	struct copy_level *l = data;
+	struct copy *c = tree_walk_ctx(w);
+	int r = tree_walk_list(w, &l->n);
+	return r < 0 ? fail(".", -r, c->failed) : 0;
 }
 
-static int copy_entry(int src, int dst, const char *name,
-		      const char **failed)
+static int copy_step(struct tree_walk *w, void *data)
 {
+	struct copy_level *l = data;
+	struct copy *c = tree_walk_ctx(w);
+	int src = tree_walk_dirs(w, 0)->v[0].fd;
+	int dst = tree_walk_dirs(w, 0)->v[1].fd;
+	if (l->below) {
+		l->below = false;
+		copy_attrs(dst, l->n.names.names[l->n.next - 1], &l->below_st);
+	}
+	const char *name = tree_walk_next(&l->n);
+	if (!name)
+		return 0;
 	struct stat st;
 	if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return fail(name, errno, failed);
+		return fail(name, errno, c->failed);
 	int r;
 	switch (st.st_mode & S_IFMT) {
 	case S_IFDIR:
-		if ((r = copy_subdir(src, dst, name, failed)) < 0)
-			return r;
-		break;
+		if (mkdirat(dst, name, 0700) < 0)
+			return fail(name, errno, c->failed);
+		r = tree_walk_down_by_name(w, name, NULL);
+		if (r < 0)
+			return fail(name, -r, c->failed);
+		l->below = true;
+		l->below_st = st;
+		return 1;
 	case S_IFREG:
 		r = copy_file(src, dst, name);
 		break;
@@ -103,40 +128,42 @@ static int copy_entry(int src, int dst, const char *name,
 		r = mkfifoat(dst, name, 0600) < 0 ? -errno : 0;
 		break;
 	default:
-		return 0; /* devices and sockets: nothing to carry over */
+		return 1; /* devices and sockets: nothing to carry over */
 	}
 	if (r < 0)
-		return fail(name, -r, failed);
+		return fail(name, -r, c->failed);
 	/* Last, so that the copy's writes leave the times as they were. */
 	copy_attrs(dst, name, &st);
-	return 0;
+	return 1;
 }
 
-static int copy_dir(int src, int dst, const char **failed)
+static void copy_failed(struct tree_walk *w, int r)
 {
-	int fd = openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		return fail(".", e, failed);
-	}
-	int r = 0;
-	struct dirent *de;
-	while (r == 0 && (errno = 0, de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		r = copy_entry(src, dst, de->d_name, failed);
-	}
-	if (r == 0 && errno)
-		r = fail(".", errno, failed);
-	closedir(d);
-	return r;
+	struct copy *c = tree_walk_ctx(w);
+	(void)r;
+	fail(".", 0, c->failed);
 }
+
+static const struct tree_walk_ops copy_ops = {
+	.groups = 1,
+	.level_size = sizeof(struct copy_level),
+	.enter = copy_enter,
+	.step = copy_step,
+	.drop = tree_walk_names_drop,
+	.failed = copy_failed,
+};
 
 int copy_tree(int src, int dst, const char **failed)
 {
 	*failed = NULL;
-	return copy_dir(src, dst, failed);
+	struct copy c = { failed };
+	struct walk_dirs root = { 0 };
+	int r = walk_dirs_open_root(&root, src, 0);
+	if (r == 0)
+		r = walk_dirs_open_root(&root, dst, 1);
+	if (r < 0) {
+		walk_dirs_free(&root);
+		return fail(".", -r, failed);
+	}
+	return tree_walk_run(&copy_ops, &c, &root, "", NULL);
 }

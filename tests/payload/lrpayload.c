@@ -23,6 +23,13 @@
  *   lrpayload exe1           open /proc/1/exe for writing; "ok" or errno
  *   lrpayload exit N         exit with N
  *   lrpayload selfkill SIG   kill itself with signal SIG (a number)
+ *   lrpayload deep make DIR N  N directories "d" below DIR, one in the
+ *                            other, and a file "leaf" holding "deep N"
+ *                            at the bottom: a container going as deep
+ *                            as it likes, past PATH_MAX (one descriptor
+ *                            at a time, as no shell's cd can)
+ *   lrpayload deep read DIR  down DIR's "d" as far as they go: prints
+ *                            "N: " and the leaf there
  *   lrpayload exeself        what /proc/self/exe is: "DEV:INO" of the
  *                            file, then "write:ok" or the errno name of
  *                            opening it for writing (run as the ELF
@@ -34,6 +41,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,6 +267,42 @@ static int withkey(const char *name, const char *data, char **cmd)
 	return 2;
 }
 
+/* DIR/d/d/.../d, N deep, and its leaf; or, N < 0, as deep as it goes. */
+static int deep(const char *how, const char *dir, long n)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	long depth = 0;
+	bool make = strcmp(how, "make") == 0;
+	while (fd >= 0 && (!make || depth < n)) {
+		if (make && mkdirat(fd, "d", 0755) < 0)
+			break;
+		int next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (next < 0)
+			break;
+		close(fd);
+		fd = next;
+		depth++;
+	}
+	if (fd < 0 || (make && depth < n)) {
+		printf("%ld: %s\n", depth, strerrorname_np(errno));
+		return 1;
+	}
+	char leaf[64] = "";
+	int lfd = make ? openat(fd, "leaf", O_WRONLY | O_CREAT | O_CLOEXEC,
+				0644)
+		       : openat(fd, "leaf", O_RDONLY | O_CLOEXEC);
+	if (lfd >= 0 && make)
+		dprintf(lfd, "deep %ld\n", depth);
+	else if (lfd >= 0 && read(lfd, leaf, sizeof(leaf) - 1) < 0)
+		leaf[0] = 0;
+	printf("%ld: %s", depth,
+	       lfd < 0 ? "no leaf\n" : make ? "made\n" : leaf);
+	if (lfd >= 0)
+		close(lfd);
+	close(fd);
+	return lfd < 0;
+}
+
 static int exeself(void)
 {
 	struct stat st;
@@ -298,6 +342,8 @@ int main(int argc, char **argv)
 		return withkey(argv[2], argv[3], argv + 4);
 	if (strcmp(cmd, "exe1") == 0)
 		return report(open("/proc/1/exe", O_WRONLY) < 0 ? -1 : 0);
+	if (strcmp(cmd, "deep") == 0 && argc >= 4)
+		return deep(argv[2], argv[3], argc > 4 ? atol(argv[4]) : -1);
 	if (strcmp(cmd, "exit") == 0 && argc == 3)
 		return atoi(argv[2]);
 	if (strcmp(cmd, "selfkill") == 0 && argc == 3) {
