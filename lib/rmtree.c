@@ -31,14 +31,15 @@ static void note(struct removal *rm, int r)
 
 /*
  * Removes DIRFD/NAME when it is not a directory or is an empty one: 0.
- * A directory with entries is opened (made readable and writable for
- * us first when it is not) into *child: 1.  Else -errno.
+ * A directory with entries is opened into *child: 1.  Else -errno.  A
+ * directory that refuses us (EACCES: a container may chmod one 0 or
+ * 0500) is opened up to 0700 first, and only then.
  */
 static int remove_or_open(int dirfd, const char *name, int *child)
 {
 	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
 		return 0;
-	if (errno == EACCES || errno == EPERM) {
+	if (errno == EACCES) {
 		/* The parent may be read-only for us: open it up. */
 		if (fchmod(dirfd, 0700) == 0 && unlinkat(dirfd, name, 0) == 0)
 			return 0;
@@ -59,9 +60,10 @@ static int remove_or_open(int dirfd, const char *name, int *child)
 	}
 	if (fd < 0)
 		return errno == ENOTDIR || errno == ELOOP ? -e : -errno;
-	struct stat st;
-	if (fstat(fd, &st) == 0 && (st.st_mode & 0700) != 0700)
-		fchmod(fd, 0700);
+	/* Its mode stays as it is unless removing an entry is refused (the
+	 * EACCES above, one level down): a process may still hold the
+	 * directory open (layerfs removes a directory it moved into its
+	 * work directory), and would see the change. */
 	*child = fd;
 	return 1;
 }

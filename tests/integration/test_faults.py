@@ -806,6 +806,9 @@ class OpenUnlinked(LayerfsTestCase):
         for d in ("upper-rm", "upper-mv"):
             os.mkdir(os.path.join(m.path, d), 0o750)
         os.rmdir(os.path.join(m.path, "merged-rm/sub"))
+        # Its upper copy holds a whiteout, so layerfs empties it after the
+        # rmdir: that must not change the mode the descriptor shows.
+        os.chmod(os.path.join(m.path, "merged-rm"), 0o555)
         fds = {}
         for d in ("upper-rm", "upper-mv", "lower-rm", "lower-mv",
                   "merged-rm"):
@@ -823,6 +826,8 @@ class OpenUnlinked(LayerfsTestCase):
             self.assertTrue(stat.S_ISDIR(st.st_mode), d)
             self.assertEqual(st.st_nlink, 0, d)
             self.assertEqual(os.listdir(fd), [], d)
+        self.assertEqual(stat.S_IMODE(os.fstat(fds["merged-rm"]).st_mode),
+                         0o555)
         for d in ("upper-rm", "upper-mv", "merged-rm"):
             os.fchmod(fds[d], 0o700)
             self.assertEqual(stat.S_IMODE(os.fstat(fds[d]).st_mode), 0o700)
