@@ -7,8 +7,9 @@
  * at a time, the levels above kept as their listings and climbed back by
  * "..", checked to be the directory left: a tree deeper than the
  * process's descriptor limit or its stack is removed like any other.
- * Directories we own but may not read or write (a container may chmod a
- * directory 0500) are opened up first.
+ * A directory we own that refuses us (a container may chmod one 0 or
+ * 0500) is opened up to 0700, and only one that refuses: a process may
+ * still hold the others open and would see their mode change.
  */
 #ifndef LF_RMTREE_H
 #define LF_RMTREE_H
