@@ -68,9 +68,11 @@ static int handle_fd(struct lfs_file *h)
 	return __atomic_load_n(&h->fd, __ATOMIC_ACQUIRE);
 }
 
-/* Under the list's lock: handle_free unlists a handle before it closes
- * the fd. */
-int file_dup_handle_fd(struct node *n)
+/* A new descriptor on the file of the first open handle of n that
+ * wanted accepts, or -1.  Dup'ed under the list's lock: handle_free
+ * unlists a handle before it closes the fd. */
+static int dup_handle_fd_if(struct node *n,
+			    bool (*wanted)(const struct lfs_file *h, int fd))
 {
 	int fd = -1;
 	for (int i = 0; i < HANDLE_LISTS && fd < 0; i++) {
@@ -78,12 +80,28 @@ int file_dup_handle_fd(struct node *n)
 		for (struct lfs_file *h = handle_lists[i].head; h && fd < 0;
 		     h = h->next) {
 			int hfd = h->node == n ? handle_fd(h) : -1;
-			if (hfd >= 0)
+			if (hfd >= 0 && (!wanted || wanted(h, hfd)))
 				fd = fcntl(hfd, F_DUPFD_CLOEXEC, 0);
 		}
 		pthread_mutex_unlock(&handle_lists[i].lock);
 	}
 	return fd;
+}
+
+int file_dup_handle_fd(struct node *n)
+{
+	return dup_handle_fd_if(n, NULL);
+}
+
+static bool appends(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	return fl >= 0 && (fl & O_APPEND);
+}
+
+static bool writes_at_offsets(const struct lfs_file *h, int fd)
+{
+	return h->upper && h->writable && !appends(fd);
 }
 
 static void handle_free(struct lfs *fs, struct lfs_file *h)
@@ -495,6 +513,27 @@ void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		fuse_reply_err(req, -fd);
 		return;
 	}
+	struct lfs_file *h = fi ? fh_of(fi) : NULL;
+	struct node *n = node_from_ino(fs, ino);
+	/* The kernel writes dirty pages back through the writable handle
+	 * of the file opened last, which may be one answered with direct
+	 * I/O whose descriptor appends (an append-only file opened to
+	 * append, op_open): there the pages would land at the end of the
+	 * file, not at their offsets.  They go through a descriptor of
+	 * another handle: the one whose writes dirtied them is still open,
+	 * as FUSE writes a file's pages back when it is closed.  With
+	 * none, the append-only file refuses them as it would any write
+	 * that does not append. */
+	int page_fd = -1;
+	if (fi && fi->writepage && h && h->direct && appends(fd)) {
+		page_fd = dup_handle_fd_if(n, writes_at_offsets);
+		if (page_fd < 0) {
+			io_done(ref);
+			fuse_reply_err(req, EPERM);
+			return;
+		}
+		fd = page_fd;
+	}
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = fd;
@@ -503,13 +542,12 @@ void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	 * clearing (file_remove_privs), which it leaves to us: the flag it
 	 * sends for it (FUSE_WRITE_KILL_SUIDGID) is one libfuse 3.14 drops.
 	 * Before the data, as the kernel does it: new content must never
-	 * be runnable with the old bits. */
-	struct lfs_file *h = fi ? fh_of(fi) : NULL;
-	bool direct = h && h->direct;
+	 * be runnable with the old bits.  Pages written back are not such
+	 * a write, whichever handle they come through. */
+	bool direct = h && h->direct && !fi->writepage;
 	ssize_t r = 0;
 	if (direct && fuse_buf_size(in) > 0)
 		r = setattr_clear_setid_for_write(fs, req, ino, fd);
-	struct node *n = node_from_ino(fs, ino);
 	/* The kernel writes back the times it gave the file for these
 	 * pages later (setattr.c, times_written_back). */
 	if (!direct && fs->writeback &&
@@ -526,6 +564,8 @@ void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		r = fuse_buf_copy(&out, in, 0);
 		privs_keep_end(fd, &keep);
 	}
+	if (page_fd >= 0)
+		close(page_fd);
 	io_done(ref);
 	if (r < 0)
 		fuse_reply_err(req, (int)-r);

@@ -240,6 +240,38 @@ class FileAttr(LayerfsTestCase):
                 self.assertTrue(get_flags(p) & FS_APPEND_FL)
                 change_flags(p, drop=FS_APPEND_FL)
 
+    def test_pages_of_an_older_descriptor_beside_an_appending_one(self):
+        """The kernel writes a file's dirty pages back through the
+        writable descriptor of it opened last.  With the writeback
+        cache an append-only file opened to append is served with
+        direct I/O through an appending descriptor, and the pages a
+        write through an older descriptor left were written back
+        through it: at the end of the file, and the close failed with
+        EPERM (CI's random differential seed 65548193, override stat).
+        They must land at their offsets, as on a local filesystem."""
+        low = self.layer("low-pages", {"f": b"solo\n"})
+        mounts = self.both(low, name="pages")
+        wb = self.mount_rw([low], opts=("passthrough=0",), name="pageswb")
+        mounts.append(("layerfs, writeback cache", wb.path, wb.upper))
+        for what, root, _ in mounts:
+            with self.subTest(what):
+                p = os.path.join(root, "f")
+                fd = os.open(p, os.O_RDWR)
+                try:
+                    change_flags(p, add=FS_APPEND_FL)
+                    self.assertEqual(os.pwrite(fd, b"X", 1), 1)
+                    app = os.open(p, os.O_WRONLY | os.O_APPEND)
+                    try:
+                        self.assertEqual(os.write(app, b"yy"), 2)
+                    finally:
+                        os.close(app)
+                    self.assertEqual(read(p), b"sXlo\nyy")
+                finally:
+                    os.close(fd)
+                self.assertEqual(read(p), b"sXlo\nyy")
+                self.assertTrue(get_flags(p) & FS_APPEND_FL)
+                change_flags(p, drop=FS_APPEND_FL)
+
     def test_rename_whiteout_refused_after_the_flags(self):
         """RENAME_WHITEOUT, which neither supports, is refused with
         EINVAL, but only once the kernel's own checks passed: the name
