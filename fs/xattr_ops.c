@@ -492,6 +492,43 @@ static int acl_to_disk(struct lfs *fs, const char *name, const char **value,
 	return 0;
 }
 
+/*
+ * Whether this is the kernel killing the capabilities of an append-only
+ * or immutable file on a write.  It removes them past those flags on a
+ * local filesystem (its killpriv asks no flags), but the FUSE client asks
+ * it of us as a REMOVEXATTR, which the upper file's flags refuse, and the
+ * write failed with EPERM.  A `setcap -r` is refused for the flags; the
+ * kernel asks the killing only of a file open for writing, and a
+ * removal of capabilities from a protected file held open for writing
+ * is told from it by nothing.
+ */
+static bool kills_caps_of_protected(struct lfs *fs, struct node *n,
+				    const char *name)
+{
+	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
+	return strcmp(name, XATTR_CAPS) == 0 && S_ISREG(n->mode) && e &&
+	       __atomic_load_n(&e->write_files, __ATOMIC_RELAXED) > 0 &&
+	       fileattr_protected(fs, n) < 0;
+}
+
+/* Removes the capabilities of n's upper copy, its flags lifted for it. */
+static int remove_caps_lifted(struct lfs *fs, struct node *n)
+{
+	if (!node_reached_by_name(fs, n, fs->upper))
+		return -EPERM;
+	char name[NAME_MAX + 1];
+	int dfd = node_parent_fd(fs, n, fs->upper, name);
+	if (dfd < 0)
+		return dfd;
+	unsigned lifted;
+	int lfd = fileattr_lift(dfd, name, &lifted);
+	int r = lfd < 0 ? -EPERM
+			: fremovexattr(lfd, XATTR_CAPS) < 0 ? -errno : 0;
+	fileattr_restore(lfd, lifted);
+	node_parent_fd_done(fs, dfd);
+	return r;
+}
+
 static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			 const char *value, size_t size, int flags,
 			 bool remove)
@@ -516,6 +553,8 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 				: setxattr(rf.path, name, value, size, flags);
 		r = rr < 0 ? -errno : 0;
 	}
+	if (r == -EPERM && remove && kills_caps_of_protected(fs, n, name))
+		r = remove_caps_lifted(fs, n);
 	free(disk_acl);
 	if (r == 0 && kill_sgid)
 		r = drop_sgid_at(rf.path);

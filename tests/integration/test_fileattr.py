@@ -272,6 +272,45 @@ class FileAttr(LayerfsTestCase):
                 self.assertTrue(get_flags(p) & FS_APPEND_FL)
                 change_flags(p, drop=FS_APPEND_FL)
 
+    def test_append_kills_capabilities_of_an_append_only_file(self):
+        """A write takes a file's capabilities away, past the
+        append-only flag, as on a local filesystem.  The FUSE client
+        asks it of layerfs as a REMOVEXATTR, which the flag refused: an
+        append to an append-only file with capabilities failed with
+        EPERM while another descriptor held it open for writing (the
+        random differential test, seed 17002).  A removal asked by a
+        caller (setcap -r) is still refused for the flag."""
+        cap = (b"\x01\x00\x00\x02\x00\x20\x00\x00" + bytes(12))
+        low = self.layer("low-caps", {"f": b"solo\n", "g": b"g\n"})
+        mounts = self.both(low, name="caps")
+        wb = self.mount_rw([low], opts=("passthrough=0",), name="capswb")
+        mounts.append(("layerfs, writeback cache", wb.path, wb.upper))
+        for what, root, _ in mounts:
+            with self.subTest(what):
+                p = os.path.join(root, "f")
+                q = os.path.join(root, "g")
+                writer = os.open(p, os.O_WRONLY)
+                try:
+                    for path in (p, q):
+                        os.setxattr(path, "security.capability", cap)
+                        change_flags(path, add=FS_APPEND_FL)
+                    self.assertEqual(self.outcome(lambda: os.removexattr(
+                        q, "security.capability")), "EPERM")
+                    self.assertEqual(os.getxattr(q, "security.capability"),
+                                     cap)
+                    app = os.open(p, os.O_WRONLY | os.O_APPEND)
+                    try:
+                        self.assertEqual(os.write(app, b"yy"), 2)
+                    finally:
+                        os.close(app)
+                finally:
+                    os.close(writer)
+                self.assertEqual(read(p), b"solo\nyy")
+                self.assertNotIn("security.capability", os.listxattr(p))
+                self.assertTrue(get_flags(p) & FS_APPEND_FL)
+                for path in (p, q):
+                    change_flags(path, drop=FS_APPEND_FL)
+
     def test_rename_whiteout_refused_after_the_flags(self):
         """RENAME_WHITEOUT, which neither supports, is refused with
         EINVAL, but only once the kernel's own checks passed: the name
