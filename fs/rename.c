@@ -34,6 +34,7 @@
 #include "layers.h"
 #include "lookup.h"
 #include "metacopy.h"
+#include "name_list.h"
 #include "rmtree.h"
 #include "whiteout_ops.h"
 #include "xattr_private.h"
@@ -104,64 +105,85 @@ static int anchor_name(struct lfs *fs, struct node *n, struct node *dir,
 	return r;
 }
 
-/* redirect_dir=off: bring the whole subtree up, then make it opaque. */
-static int copy_up_tree(struct lfs *fs, struct node *d)
+/* One directory of copy_up_tree's walk: its node (referenced by the
+ * walk, except the tree's own), the names it has yet to bring up, and
+ * which directory its upper copy is. */
+struct tree_level {
+	struct node *dir;
+	struct name_list names;
+	size_t next;
+	dev_t dev;
+	ino_t ino;
+};
+
+/* Copies D itself up, opens its copy (*fd) and lists what it merges
+ * from below. */
+static int tree_level_enter(struct lfs *fs, struct node *d,
+			    struct tree_level *lv, int *fd)
 {
+	memset(lv, 0, sizeof(*lv));
+	lv->dir = d;
+	*fd = -1;
 	int r = copy_up(fs, d, CU_META);
 	if (r < 0)
 		return r;
+	*fd = node_open(fs, d, fs->upper, O_RDONLY | O_DIRECTORY);
+	struct stat st;
+	if (*fd < 0)
+		return *fd;
+	if (fstat(*fd, &st) < 0)
+		return -errno;
+	lv->dev = st.st_dev;
+	lv->ino = st.st_ino;
 	struct dcache *dc;
 	r = dcache_acquire_read(fs, d, &dc);
 	if (r < 0)
 		return r;
-	size_t n = 0, cap = 64;
-	char **names = malloc(cap * sizeof(char *));
-	for (uint32_t i = 0; names && i < dc->n; i++) {
+	for (uint32_t i = 0; r == 0 && i < dc->n; i++) {
 		struct drec *rec = &dc->recs[i];
 		/* Upper files are already there; directories may still
 		 * merge lower content. */
-		if (!drec_visible(rec) ||
-		    (lfs_is_upper(fs, rec->layer) && rec->dtype != DT_DIR))
-			continue;
-		if (n == cap) {
-			char **nn = realloc(names, (cap *= 2) * sizeof(char *));
-			if (!nn)
-				break;
-			names = nn;
-		}
-		names[n++] = strdup(drec_name(dc, rec));
+		if (drec_visible(rec) &&
+		    (!lfs_is_upper(fs, rec->layer) || rec->dtype == DT_DIR))
+			r = name_list_push(&lv->names, drec_name(dc, rec));
 	}
 	dir_unlock(d);
-	if (!names)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		struct node *c;
-		struct stat st;
-		if (r == 0 && names[i] &&
-		    lookup_child(fs, d, names[i], &c, &st) == 0) {
-			/* Moved, not changed: a protected file too
-			 * (fileattr.h). */
-			r = node_is_dir(c) ? copy_up_tree(fs, c)
-					   : copy_up_protected(fs, c, CU_DATA,
-							       FILEATTR_PROTECT);
-			/* A hard link's node may go by another of its
-			 * names: this one needs its own upper link before
-			 * the directory turns opaque. */
-			if (r == 0)
-				r = anchor_name(fs, c, d, names[i]);
-			node_unref(fs, c);
-		}
-		free(names[i]);
-	}
-	free(names);
+	return r;
+}
+
+/* Brings up the file NAME of the level's directory names, or starts the
+ * next level for a directory (*entered, its copy open as *fd).  A name
+ * gone since is not an error. */
+static int tree_level_step(struct lfs *fs, struct tree_level *lv,
+			   struct tree_level *below, bool *entered, int *fd)
+{
+	const char *name = lv->names.names[lv->next++];
+	struct node *c;
+	struct stat st;
+	*entered = false;
+	int r = lookup_child(fs, lv->dir, name, &c, &st);
 	if (r < 0)
-		return r;
-	int fd = node_open(fs, d, fs->upper, O_RDONLY | O_DIRECTORY);
-	if (fd < 0)
-		return fd;
-	r = whiteout_make_opaque(fs, fd);
+		return r == -ENOENT ? 0 : r;
+	if (node_is_dir(c)) {
+		*entered = true;
+		return tree_level_enter(fs, c, below, fd);
+	}
+	/* Moved, not changed: a protected file too (fileattr.h). */
+	r = copy_up_protected(fs, c, CU_DATA, FILEATTR_PROTECT);
+	/* A hard link's node may go by another of its names: this one
+	 * needs its own upper link before the directory turns opaque. */
+	if (r == 0)
+		r = anchor_name(fs, c, lv->dir, name);
+	node_unref(fs, c);
+	return r;
+}
+
+/* All of D is in the upper layer now: its copy, open as FD, turns
+ * opaque and D stops merging. */
+static int tree_level_seal(struct lfs *fs, struct node *d, int fd)
+{
+	int r = whiteout_make_opaque(fs, fd);
 	if (r == 0) {
-		/* Everything is in the upper layer now: stop merging. */
 		dir_wrlock(d);
 		/* The whiteouts the directory had hide nothing now.  One left
 		 * behind by a failure hides nothing either: not an error. */
@@ -173,7 +195,90 @@ static int copy_up_tree(struct lfs *fs, struct node *d)
 		node_clear_flag(d, N_MERGED);
 		dir_unlock(d);
 	}
-	close(fd);
+	return r;
+}
+
+/*
+ * The copy of the level above, from FD (of the level just sealed) by
+ * "..": checked to be the directory that level entered, else opened
+ * through its node (a rename in the tree meanwhile).  Opened through
+ * the node each time, a level's copy would be reached by a walk down
+ * from the nearest directory cached, as deep as the tree at worst.
+ */
+static int tree_level_climb(struct lfs *fs, int fd,
+			    const struct tree_level *up)
+{
+	int pfd = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+	if (pfd >= 0 && fstat(pfd, &st) == 0 && st.st_dev == up->dev &&
+	    st.st_ino == up->ino)
+		return pfd;
+	if (pfd >= 0)
+		close(pfd);
+	return node_open(fs, up->dir, fs->upper, O_RDONLY | O_DIRECTORY);
+}
+
+/*
+ * redirect_dir=off: brings the whole tree of ROOT up, then makes each of
+ * its directories opaque, deepest first.  Depth-first with a stack of
+ * its own, holding one directory open: a tree a container made may be
+ * hundreds of thousands of levels deep, more than a worker's stack
+ * holds as recursion, or its descriptors as one per level.  On an error
+ * the walk stops and no directory not yet finished turns opaque: what is
+ * still below shows through, as before.
+ */
+static int copy_up_tree(struct lfs *fs, struct node *root)
+{
+	size_t top = 0, cap = 16;
+	struct tree_level *stack = malloc(cap * sizeof(*stack));
+	if (!stack)
+		return -ENOMEM;
+	int fd; /* the copy of stack[top].dir */
+	int r = tree_level_enter(fs, root, &stack[0], &fd);
+	for (;;) {
+		struct tree_level *lv = &stack[top];
+		if (r == 0 && lv->next < lv->names.n) {
+			if (top + 1 == cap) {
+				struct tree_level *grown = realloc(
+					stack, 2 * cap * sizeof(*stack));
+				if (!grown) {
+					r = -ENOMEM;
+					continue;
+				}
+				stack = grown;
+				cap *= 2;
+				lv = &stack[top];
+			}
+			bool entered;
+			int cfd = -1;
+			r = tree_level_step(fs, lv, &stack[top + 1], &entered,
+					    &cfd);
+			if (entered) {
+				top++;
+				if (fd >= 0)
+					close(fd);
+				fd = cfd;
+			}
+			continue;
+		}
+		if (r == 0)
+			r = tree_level_seal(fs, lv->dir, fd);
+		name_list_free(&lv->names);
+		if (top == 0)
+			break;
+		node_unref(fs, lv->dir);
+		top--;
+		if (r == 0) {
+			int pfd = tree_level_climb(fs, fd, &stack[top]);
+			close(fd);
+			fd = pfd;
+			if (fd < 0)
+				r = fd;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	free(stack);
 	return r;
 }
 
