@@ -5,12 +5,13 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct entry {
 	struct node *dir;
 	uint64_t ino;      /* the node's st_ino when cached */
-	unsigned epoch;    /* removed_epoch when cached */
+	struct dirfd_stamp at; /* when opened */
 	int layer;
 	int fd;       /* -1: free slot */
 	int busy;     /* acquired and not yet released */
@@ -22,8 +23,9 @@ struct cache {
 	uint64_t clock;
 };
 
-/* Counts directories removed from the tree whose nodes were freed. */
-static atomic_uint removed_epoch;
+/* Counts directories removed from the tree whose nodes were freed, and
+ * lower directories replaced behind the mount. */
+static atomic_uint removed_epoch, replaced_epoch;
 
 static pthread_key_t key;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -57,9 +59,52 @@ static struct cache *thread_cache(void)
 	return c;
 }
 
-unsigned dirfd_epoch(void)
+struct dirfd_stamp dirfd_stamp(void)
 {
-	return atomic_load_explicit(&removed_epoch, memory_order_acquire);
+	return (struct dirfd_stamp){
+		.removed = atomic_load_explicit(&removed_epoch,
+						memory_order_acquire),
+		.replaced = atomic_load_explicit(&replaced_epoch,
+						 memory_order_acquire),
+	};
+}
+
+/* A directory with links left: not one removed (dirfd_cache.h). */
+static bool still_linked(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && st.st_nlink > 0;
+}
+
+/* Whether e's fd may still be used: checked again after a removal. */
+static bool entry_current(struct entry *e, struct dirfd_stamp now)
+{
+	if (e->at.replaced != now.replaced)
+		return false;
+	if (e->at.removed != now.removed) {
+		if (!still_linked(e->fd))
+			return false;
+		e->at.removed = now.removed;
+	}
+	return true;
+}
+
+/* Takes e for the caller, or, when its fd may not be used, drops it
+ * unless another caller holds it still.  The fd, or -1. */
+static int entry_take(struct cache *c, struct entry *e,
+		      struct dirfd_stamp now)
+{
+	if (entry_current(e, now)) {
+		e->busy++;
+		e->used = ++c->clock;
+		return e->fd;
+	}
+	/* Perhaps another directory now: open it again. */
+	if (!e->busy) {
+		close(e->fd);
+		e->fd = -1;
+	}
+	return -1;
 }
 
 int dirfd_find(struct node *dir, int layer)
@@ -67,27 +112,20 @@ int dirfd_find(struct node *dir, int layer)
 	struct cache *c = thread_cache();
 	if (!c)
 		return -1;
-	unsigned epoch = dirfd_epoch();
+	struct dirfd_stamp now = dirfd_stamp();
 	for (int i = 0; i < DIRFD_CACHE_SIZE; i++) {
 		struct entry *e = &c->e[i];
 		if (e->fd < 0 || e->dir != dir || e->ino != dir->ino ||
 		    e->layer != layer)
 			continue;
-		if (e->epoch == epoch) {
-			e->busy++;
-			e->used = ++c->clock;
-			return e->fd;
-		}
-		/* Perhaps another directory now: open it again. */
-		if (!e->busy) {
-			close(e->fd);
-			e->fd = -1;
-		}
+		int fd = entry_take(c, e, now);
+		if (fd >= 0)
+			return fd;
 	}
 	return -1;
 }
 
-int dirfd_keep(struct node *dir, int layer, int fd, unsigned epoch)
+int dirfd_keep(struct node *dir, int layer, int fd, struct dirfd_stamp at)
 {
 	struct cache *c = thread_cache();
 	if (!c)
@@ -110,7 +148,7 @@ int dirfd_keep(struct node *dir, int layer, int fd, unsigned epoch)
 	if (victim->fd >= 0)
 		close(victim->fd);
 	*victim = (struct entry){ .dir = dir, .ino = dir->ino,
-				  .epoch = epoch, .layer = layer, .fd = fd,
+				  .at = at, .layer = layer, .fd = fd,
 				  .busy = 1, .used = ++c->clock };
 	return fd;
 }
@@ -152,4 +190,9 @@ void dirfd_cache_flush(void)
 void dirfd_cache_dir_removed(void)
 {
 	atomic_fetch_add_explicit(&removed_epoch, 1, memory_order_acq_rel);
+}
+
+void dirfd_cache_dir_replaced(void)
+{
+	atomic_fetch_add_explicit(&replaced_epoch, 1, memory_order_acq_rel);
 }

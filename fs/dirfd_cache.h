@@ -12,12 +12,16 @@
  * directory's fd follows it through renames, and a removed directory's
  * node is unhashed (no lookup can reach it again).  A freed node's
  * address may come back as another node: with another st_ino it is
- * another key; with the same st_ino it is the same directory, unless
- * the upper filesystem reused the inode number of a removed directory,
- * so freeing a removed directory's node makes every cached fd be
- * opened again (dirfd_cache_dir_removed).  The node thus needs no
- * generation number of its own.  The cache holds at
- * most DIRFD_CACHE_SIZE fds per thread, closed when the thread ends.
+ * another key; with the same st_ino it is the same directory, as inode
+ * numbers are unique across layers, unless the upper filesystem reused
+ * the number of a removed directory.  It cannot while a cached fd holds
+ * that directory, which has no links left then: so once a removed
+ * directory's node is freed, a cached fd is checked for links at its
+ * next use (one fstat), and an unlinked one is opened again.  A lower
+ * directory replaced behind the mount (udba) may live on elsewhere:
+ * every fd cached before is opened again.  The node thus needs no
+ * generation number of its own.  The cache holds at most
+ * DIRFD_CACHE_SIZE fds per thread, closed when the thread ends.
  */
 #ifndef LFS_DIRFD_CACHE_H
 #define LFS_DIRFD_CACHE_H
@@ -32,19 +36,29 @@
 int dirfd_acquire(struct lfs *fs, struct node *dir, int layer);
 void dirfd_release(int fd);
 
+/* When an fd was opened, against the removals and replacements since
+ * (see above). */
+struct dirfd_stamp {
+	unsigned removed, replaced;
+};
+
 /* For node_walk_to_dir (node.h), which opens what is not cached: the
- * cached fd of dir in layer, acquired, or -1; and fd, opened while the
- * removal counter read `epoch`, kept in the cache and acquired (or left
- * uncached, closed at its release, when every slot is busy). */
+ * cached fd of dir in layer, acquired, or -1; and fd, opened when the
+ * stamp was taken, kept in the cache and acquired (or left uncached,
+ * closed at its release, when every slot is busy). */
 int dirfd_find(struct node *dir, int layer);
-int dirfd_keep(struct node *dir, int layer, int fd, unsigned epoch);
-unsigned dirfd_epoch(void);
+int dirfd_keep(struct node *dir, int layer, int fd, struct dirfd_stamp at);
+struct dirfd_stamp dirfd_stamp(void);
 
 /* Forgets every cached fd of this thread (tests, fd pressure). */
 void dirfd_cache_flush(void);
 
 /* A removed directory's node is being freed: fds cached before now are
- * checked by opening again. */
+ * checked for links at their next use. */
 void dirfd_cache_dir_removed(void);
+
+/* A lower directory was replaced behind the mount (udba): fds cached
+ * before now are opened again. */
+void dirfd_cache_dir_replaced(void);
 
 #endif

@@ -981,7 +981,7 @@ static bool opens_alone(struct lfs *fs, struct node *n, int layer)
 
 int node_walk_to_dir(struct lfs *fs, struct node *dir, int layer)
 {
-	unsigned epoch = dirfd_epoch();
+	struct dirfd_stamp at = dirfd_stamp();
 	ns_read_lock(fs);
 	/* Up to the nearest ancestor that is cached or opens alone (most
 	 * often the parent: a few levels fit on the stack)... */
@@ -995,7 +995,7 @@ int node_walk_to_dir(struct lfs *fs, struct node *dir, int layer)
 		if (opens_alone(fs, p, layer)) {
 			fd = node_open(fs, p, layer, O_PATH | O_DIRECTORY);
 			if (fd >= 0)
-				fd = dirfd_keep(p, layer, fd, epoch);
+				fd = dirfd_keep(p, layer, fd, at);
 			break;
 		}
 		if (depth == cap) {
@@ -1018,7 +1018,7 @@ int node_walk_to_dir(struct lfs *fs, struct node *dir, int layer)
 		struct node *c = below[--depth];
 		int cfd = open_in_parent(c, fd, O_PATH | O_DIRECTORY);
 		dirfd_release(fd);
-		fd = cfd < 0 ? cfd : dirfd_keep(c, layer, cfd, epoch);
+		fd = cfd < 0 ? cfd : dirfd_keep(c, layer, cfd, at);
 	}
 	if (below != near)
 		free(below);

@@ -87,8 +87,8 @@ void udba_free(struct udba_stamps *s)
 	 * since it was last stamped, unnoticed (the listing dropped before
 	 * it was due): the next listing would be read from the new one and
 	 * its names looked up through fds cached on the old one.  Those fds
-	 * are opened again (as for a removed directory's). */
-	dirfd_cache_dir_removed();
+	 * are opened again. */
+	dirfd_cache_dir_replaced();
 	free(s);
 }
 
@@ -138,7 +138,7 @@ bool udba_stale(struct lfs *fs, struct node *dir)
 		return false;
 	}
 	if (replaced)
-		dirfd_cache_dir_removed();
+		dirfd_cache_dir_replaced();
 	return true;
 }
 

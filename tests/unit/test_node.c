@@ -263,6 +263,70 @@ static void test_dirfd_cache_after_removal(void **state)
 	assert_int_equal(rmdir(tmpl), 0);
 }
 
+/* Whether the fd the cache hands out for dir is the one marked by
+ * mark_cached (a hit), not one opened again: every fd it opens is
+ * close-on-exec, the marked one no longer. */
+static bool cached_fd_is_marked(struct node *dir)
+{
+	int fd = dirfd_acquire(&fs, dir, 1);
+	assert_true(fd >= 0);
+	bool marked = fcntl(fd, F_GETFD) == 0;
+	dirfd_release(fd);
+	return marked;
+}
+
+static void mark_cached(struct node *dir)
+{
+	int fd = dirfd_acquire(&fs, dir, 1);
+	assert_true(fd >= 0);
+	assert_int_equal(fcntl(fd, F_SETFD, 0), 0);
+	dirfd_release(fd);
+}
+
+static void test_dirfd_cache_kept_past_other_removals(void **state)
+{
+	(void)state;
+	char tmpl[] = "/tmp/lfs-node-XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	char keep[64], gone[64];
+	snprintf(keep, sizeof(keep), "%s/keep", tmpl);
+	snprintf(gone, sizeof(gone), "%s/gone", tmpl);
+	assert_int_equal(mkdir(keep, 0755), 0);
+	assert_int_equal(mkdir(gone, 0755), 0);
+	fs.layers[1].fd = open(tmpl, O_PATH | O_DIRECTORY);
+	assert_true(fs.layers[1].fd >= 0);
+
+	struct node *k = add(fs.root, "keep", S_IFDIR, 80);
+	struct node *g = add(fs.root, "gone", S_IFDIR, 81);
+	node_lookup_inc(k);
+	node_lookup_inc(g);
+	mark_cached(k);
+	assert_true(cached_fd_is_marked(k));
+
+	/* Another directory is removed and its node freed: the fd cached
+	 * for a directory still linked stays (a deep tree's removal, one
+	 * directory after another, would otherwise walk down from the
+	 * root for each). */
+	assert_int_equal(rmdir(gone), 0);
+	node_unhash(&fs, g);
+	node_forget(&fs, g, 1);
+	node_unref(&fs, g);
+	assert_true(cached_fd_is_marked(k));
+
+	/* A lower directory replaced behind the mount (udba): every fd
+	 * cached before is opened again. */
+	dirfd_cache_dir_replaced();
+	assert_false(cached_fd_is_marked(k));
+
+	node_forget(&fs, k, 1);
+	node_unref(&fs, k);
+	dirfd_cache_flush();
+	close(fs.layers[1].fd);
+	fs.layers[1].fd = -1;
+	assert_int_equal(rmdir(keep), 0);
+	assert_int_equal(rmdir(tmpl), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -273,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_hard_link_index),
 		cmocka_unit_test(test_inode_numbers),
 		cmocka_unit_test(test_dirfd_cache_after_removal),
+		cmocka_unit_test(test_dirfd_cache_kept_past_other_removals),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
