@@ -11,6 +11,9 @@
 struct entry {
 	struct node *dir;
 	uint64_t ino;      /* the node's st_ino when cached */
+	/* dir's parent, its parent...: compared, never followed (they may
+	 * have been freed since). */
+	const struct node *above[DIRFD_CLIMB];
 	struct dirfd_stamp at; /* when opened */
 	int layer;
 	int fd;       /* -1: free slot */
@@ -150,7 +153,106 @@ int dirfd_keep(struct node *dir, int layer, int fd, struct dirfd_stamp at)
 	*victim = (struct entry){ .dir = dir, .ino = dir->ino,
 				  .at = at, .layer = layer, .fd = fd,
 				  .busy = 1, .used = ++c->clock };
+	/* Under ns_lock: dir is alive, and so are its ancestors. */
+	const struct node *p = dir->parent;
+	for (int i = 0; i < DIRFD_CLIMB && p; i++, p = p->parent)
+		victim->above[i] = p;
 	return fd;
+}
+
+/* The cached entry of a directory below dir in layer with the fewest
+ * levels between them (*hops), more than after levels (0: any), or
+ * NULL. */
+static struct entry *nearest_below(struct cache *c, struct node *dir,
+				   int layer, int after, int *hops)
+{
+	struct entry *best = NULL;
+	*hops = DIRFD_CLIMB + 1;
+	for (int i = 0; i < DIRFD_CACHE_SIZE; i++) {
+		struct entry *e = &c->e[i];
+		if (e->fd < 0 || e->layer != layer)
+			continue;
+		for (int h = after; h < DIRFD_CLIMB && h + 1 < *hops; h++) {
+			if (e->above[h] == dir) {
+				best = e;
+				*hops = h + 1;
+				break;
+			}
+		}
+	}
+	return best;
+}
+
+/* Whether the directory open as fd is one of the n in stops. */
+static bool is_one_of(int fd, const struct stat *stops, int n)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return true;
+	for (int i = 0; i < n; i++)
+		if (st.st_dev == stops[i].st_dev && st.st_ino == stops[i].st_ino)
+			return true;
+	return false;
+}
+
+/* dir's directory from the directory open as fd, HOPS levels below it,
+ * or -1.  The directory below may have been moved since, or removed
+ * (into the work directory first, in the upper layer), and the tree
+ * above it changed: the climb never passes the layer's root or the
+ * work directory (what is above may be another layer's), and must end
+ * at dir's directory, by its inode number. */
+static int climb_from(struct lfs *fs, struct node *dir, int layer, int fd,
+		      int hops)
+{
+	struct stat stops[2];
+	int nstops = 0;
+	if (fstat(fs->layers[layer].fd, &stops[nstops++]) < 0)
+		return -1;
+	if (lfs_is_upper(fs, layer) && fs->workdir_fd >= 0 &&
+	    fstat(fs->workdir_fd, &stops[nstops++]) < 0)
+		return -1;
+	int from = fd;
+	for (int i = 0; i < hops && fd >= 0; i++) {
+		int up = is_one_of(fd, stops, nstops)
+				 ? -1
+				 : openat(fd, "..",
+					  O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd != from)
+			close(fd);
+		fd = up;
+	}
+	struct stat st;
+	if (fd >= 0 &&
+	    (fstat(fd, &st) < 0 || st.st_dev != fs->layers[layer].dev ||
+	     lfs_compose_ino(fs, layer, st.st_ino) != node_ino(dir))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+int dirfd_climb(struct lfs *fs, struct node *dir, int layer,
+		struct dirfd_stamp at)
+{
+	struct cache *c = thread_cache();
+	if (!c)
+		return -1;
+	/* From the nearest directory below that was not removed since (one
+	 * removed answers ".." with ENOENT). */
+	struct entry *e;
+	int hops = 0;
+	while ((e = nearest_below(c, dir, layer, hops, &hops))) {
+		if (!entry_current(e, at)) {
+			if (!e->busy) {
+				close(e->fd);
+				e->fd = -1;
+			}
+			continue;
+		}
+		int fd = climb_from(fs, dir, layer, e->fd, hops);
+		return fd < 0 ? -1 : dirfd_keep(dir, layer, fd, at);
+	}
+	return -1;
 }
 
 int dirfd_acquire(struct lfs *fs, struct node *dir, int layer)

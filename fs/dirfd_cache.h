@@ -22,6 +22,15 @@
  * every fd cached before is opened again.  The node thus needs no
  * generation number of its own.  The cache holds at most
  * DIRFD_CACHE_SIZE fds per thread, closed when the thread ends.
+ *
+ * A walk that goes up a tree (du's and rm -rf's way back, a chown -R)
+ * asks for the parent of what it asked last, whose fd no worker has:
+ * the walk down from the nearest cached ancestor would cost time in
+ * proportion to the depth at each level.  So an entry also notes the
+ * first DIRFD_CLIMB ancestors of its directory (addresses, compared,
+ * never followed), and a directory one of them names is reached by
+ * ".." from it instead, checked to be that directory by its inode
+ * number (dirfd_climb).
  */
 #ifndef LFS_DIRFD_CACHE_H
 #define LFS_DIRFD_CACHE_H
@@ -30,6 +39,7 @@
 #include "node.h"
 
 #define DIRFD_CACHE_SIZE 16
+#define DIRFD_CLIMB 16
 
 /* An O_PATH fd on directory `dir` in `layer`, or -errno.  The fd stays
  * valid until dirfd_release(); it must not be closed by the caller. */
@@ -49,6 +59,14 @@ struct dirfd_stamp {
 int dirfd_find(struct node *dir, int layer);
 int dirfd_keep(struct node *dir, int layer, int fd, struct dirfd_stamp at);
 struct dirfd_stamp dirfd_stamp(void);
+
+/* For node_walk_to_dir: dir's fd in layer reached by ".." from a
+ * cached descendant, at most DIRFD_CLIMB levels below, and kept in the
+ * cache and acquired; or -1.  Only where dir's st_ino names its
+ * directory in that layer (not one taken from a lower layer's), which
+ * is what tells that ".." led to it.  Under ns_lock. */
+int dirfd_climb(struct lfs *fs, struct node *dir, int layer,
+		struct dirfd_stamp at);
 
 /* Forgets every cached fd of this thread (tests, fd pressure). */
 void dirfd_cache_flush(void);

@@ -327,6 +327,93 @@ static void test_dirfd_cache_kept_past_other_removals(void **state)
 	assert_int_equal(rmdir(tmpl), 0);
 }
 
+static ino_t ino_of(const char *path)
+{
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_ino;
+}
+
+static void test_dirfd_climb_from_a_cached_directory_below(void **state)
+{
+	(void)state;
+	char tmpl[] = "/tmp/lfs-node-XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	char a[64], a2[64], b[64], c[64], other[64], moved[64];
+	snprintf(a, sizeof(a), "%s/a", tmpl);
+	snprintf(a2, sizeof(a2), "%s/a2", tmpl);
+	snprintf(b, sizeof(b), "%s/a/b", tmpl);
+	snprintf(c, sizeof(c), "%s/a/b/c", tmpl);
+	snprintf(other, sizeof(other), "%s/other", tmpl);
+	snprintf(moved, sizeof(moved), "%s/other/c", tmpl);
+	assert_int_equal(mkdir(a, 0755), 0);
+	assert_int_equal(mkdir(b, 0755), 0);
+	assert_int_equal(mkdir(c, 0755), 0);
+	assert_int_equal(mkdir(other, 0755), 0);
+	fs.layers[1].fd = open(tmpl, O_PATH | O_DIRECTORY);
+	assert_true(fs.layers[1].fd >= 0);
+	struct stat root;
+	assert_int_equal(fstat(fs.layers[1].fd, &root), 0);
+	fs.layers[1].dev = root.st_dev; /* what the climb checks */
+
+	/* The nodes carry the directories' own inode numbers, as layerfs
+	 * gives a directory of a single layer. */
+	struct node *na = add(fs.root, "a", S_IFDIR, ino_of(a));
+	struct node *nb = add(na, "b", S_IFDIR, ino_of(b));
+	struct node *nc = add(nb, "c", S_IFDIR, ino_of(c));
+	node_lookup_inc(na);
+	node_lookup_inc(nb);
+	node_lookup_inc(nc);
+	assert_int_equal(cached_dir_ino(nc), ino_of(c));
+
+	/* Only c's fd stays cached, and a walk down from the root by names
+	 * would fail ("a" is gone): b is reached by ".." from c. */
+	dirfd_cache_flush();
+	assert_int_equal(rename(a, a2), 0);
+	snprintf(b, sizeof(b), "%s/a2/b", tmpl);
+	snprintf(c, sizeof(c), "%s/a2/b/c", tmpl);
+	int cfd = openat(fs.layers[1].fd, "a2/b/c", O_PATH | O_DIRECTORY);
+	assert_true(cfd >= 0);
+	pthread_rwlock_rdlock(&fs.ns_lock);
+	assert_int_equal(dirfd_keep(nc, 1, cfd, dirfd_stamp()), cfd);
+	pthread_rwlock_unlock(&fs.ns_lock);
+	dirfd_release(cfd);
+	assert_int_equal(cached_dir_ino(nb), ino_of(b));
+	/* And a, two levels up, from either. */
+	assert_int_equal(cached_dir_ino(na), ino_of(a2));
+
+	/* c moved elsewhere behind the cache: its ".." is another
+	 * directory, which the climb must not take for b's.  Back under
+	 * its name, b is found by the walk down again. */
+	assert_int_equal(rename(a2, a), 0);
+	snprintf(b, sizeof(b), "%s/a/b", tmpl);
+	snprintf(c, sizeof(c), "%s/a/b/c", tmpl);
+	assert_int_equal(rename(c, moved), 0);
+	dirfd_cache_flush();
+	cfd = openat(fs.layers[1].fd, "other/c", O_PATH | O_DIRECTORY);
+	assert_true(cfd >= 0);
+	pthread_rwlock_rdlock(&fs.ns_lock);
+	assert_int_equal(dirfd_keep(nc, 1, cfd, dirfd_stamp()), cfd);
+	pthread_rwlock_unlock(&fs.ns_lock);
+	dirfd_release(cfd);
+	assert_int_equal(cached_dir_ino(nb), ino_of(b));
+
+	struct node *chain[] = { nc, nb, na };
+	for (int i = 0; i < 3; i++) {
+		node_forget(&fs, chain[i], 1);
+		node_unref(&fs, chain[i]);
+	}
+	dirfd_cache_flush();
+	close(fs.layers[1].fd);
+	fs.layers[1].fd = -1;
+	fs.layers[1].dev = 100;
+	assert_int_equal(rmdir(moved), 0);
+	assert_int_equal(rmdir(other), 0);
+	assert_int_equal(rmdir(b), 0);
+	assert_int_equal(rmdir(a), 0);
+	assert_int_equal(rmdir(tmpl), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -338,6 +425,7 @@ int main(void)
 		cmocka_unit_test(test_inode_numbers),
 		cmocka_unit_test(test_dirfd_cache_after_removal),
 		cmocka_unit_test(test_dirfd_cache_kept_past_other_removals),
+		cmocka_unit_test(test_dirfd_climb_from_a_cached_directory_below),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
