@@ -691,11 +691,17 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		keep_fd = removed_dir_hold(fs, child);
 		if (s.below) {
 			r = whiteout_name(fs, &s, name, in_upper, true);
-		} else if (in_upper) {
-			/* Out of the view in one step, then emptied. */
+		} else if (in_upper &&
+			   unlinkat(s.pfd, name, AT_REMOVEDIR) < 0) {
+			/* Not empty: whiteouts, which the view does not
+			 * show.  Out of the view in one step, then emptied.
+			 * (Not for an empty one: the kernel checks a rename
+			 * between directories by walking up the tree.) */
 			char tmp[64];
 			lfs_tmp_name(fs, tmp, sizeof(tmp));
-			if (renameat(s.pfd, name, fs->work_fd, tmp) < 0)
+			if (errno != ENOTEMPTY && errno != EEXIST)
+				r = -errno;
+			else if (renameat(s.pfd, name, fs->work_fd, tmp) < 0)
 				r = -errno;
 			else
 				lf_rmtree_at(fs->work_fd, tmp);
