@@ -365,6 +365,25 @@ int fileattr_protected(struct lfs *fs, struct node *n)
 	return flags & FILEATTR_PROTECT ? -EPERM : 0;
 }
 
+int fileattr_lifted_change(struct lfs *fs, struct node *n,
+			   int (*change)(int dirfd, const char *name, int fd,
+					 void *arg),
+			   void *arg)
+{
+	if (!node_reached_by_name(fs, n, fs->upper))
+		return -EPERM;
+	char name[NAME_MAX + 1];
+	int dfd = node_parent_fd(fs, n, fs->upper, name);
+	if (dfd < 0)
+		return dfd;
+	unsigned lifted;
+	int lfd = fileattr_lift(dfd, name, &lifted);
+	int r = change(dfd, name, lfd, arg);
+	fileattr_restore(lfd, lifted);
+	node_parent_fd_done(fs, dfd);
+	return r;
+}
+
 int fileattr_lift(int dirfd, const char *name, unsigned *lifted)
 {
 	struct statx stx;

@@ -53,6 +53,18 @@ int fileattr_lift(int dirfd, const char *name, unsigned *lifted);
 void fileattr_restore(int fd, unsigned lifted);
 
 /*
+ * Makes a change to n's upper copy with its immutable and append-only
+ * flags lifted for it: change(dirfd, name, fd, arg), with the copy as
+ * dirfd/name and fd (open on it, or -1 if it had no flag to lift).  For
+ * the changes the kernel makes past those flags.  -EPERM for a copy not
+ * reached by a name of its own (an index entry's).
+ */
+int fileattr_lifted_change(struct lfs *fs, struct node *n,
+			   int (*change)(int dirfd, const char *name, int fd,
+					 void *arg),
+			   void *arg);
+
+/*
  * n's immutable and append-only flags (FILEATTR_PROTECT bits only) into
  * *flags: its real file's, and for a directory in the upper layer those
  * of its protattr mark too.  Read once, then kept on the node: lower

@@ -322,34 +322,37 @@ static mode_t setid_to_clear(fuse_req_t req, mode_t mode, gid_t file_gid)
 
 /* A mode change that only clears set-id bits, on the upper copy with
  * its flags lifted: the kernel clears them past the flags. */
+struct new_mode {
+	struct lfs *fs;
+	mode_t mode;
+};
+
+/* fileattr_lifted_change: the mode of dirfd/name (fd, if open). */
+static int set_mode(int dirfd, const char *name, int fd, void *arg)
+{
+	const struct new_mode *m = arg;
+	if (!override_xattr_name(m->fs))
+		return fchmodat(dirfd, name, m->mode & 07777, 0) < 0 ? -errno
+								      : 0;
+	/* The mode the view shows is the override's. */
+	int ofd = fd >= 0 ? fd
+			  : openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat a = { .st_mode = m->mode & 07777 };
+	int r = ofd < 0 ? -errno
+			: apply_override(m->fs, ofd, &a, FUSE_SET_ATTR_MODE);
+	if (ofd >= 0 && ofd != fd)
+		close(ofd);
+	return r;
+}
+
 static int clear_setid_lifted(struct lfs *fs, struct node *n, mode_t mode)
 {
 	int r = copy_up_protected(fs, n, CU_DATA, FILEATTR_PROTECT);
 	creds_as_daemon();
-	if (r < 0 || !node_reached_by_name(fs, n, fs->upper))
-		return r < 0 ? r : -EPERM;
-	char name[NAME_MAX + 1];
-	int dfd = node_parent_fd(fs, n, fs->upper, name);
-	if (dfd < 0)
-		return dfd;
-	unsigned lifted;
-	int lfd = fileattr_lift(dfd, name, &lifted);
-	if (override_xattr_name(fs)) {
-		/* The mode the view shows is the override's. */
-		int fd = lfd >= 0 ? lfd
-				  : openat(dfd, name,
-					   O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		struct stat a = { .st_mode = mode & 07777 };
-		r = fd < 0 ? -errno
-			   : apply_override(fs, fd, &a, FUSE_SET_ATTR_MODE);
-		if (fd >= 0 && fd != lfd)
-			close(fd);
-	} else {
-		r = fchmodat(dfd, name, mode & 07777, 0) < 0 ? -errno : 0;
-	}
-	fileattr_restore(lfd, lifted);
-	node_parent_fd_done(fs, dfd);
-	return r;
+	if (r < 0)
+		return r;
+	struct new_mode m = { fs, mode };
+	return fileattr_lifted_change(fs, n, set_mode, &m);
 }
 
 int setattr_clear_setid_for_write(struct lfs *fs, fuse_req_t req,

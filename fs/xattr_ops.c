@@ -511,22 +511,13 @@ static bool kills_caps_of_protected(struct lfs *fs, struct node *n,
 	       fileattr_protected(fs, n) < 0;
 }
 
-/* Removes the capabilities of n's upper copy, its flags lifted for it. */
-static int remove_caps_lifted(struct lfs *fs, struct node *n)
+/* fileattr_lifted_change: the capabilities of the file open as fd. */
+static int remove_caps(int dirfd, const char *name, int fd, void *arg)
 {
-	if (!node_reached_by_name(fs, n, fs->upper))
-		return -EPERM;
-	char name[NAME_MAX + 1];
-	int dfd = node_parent_fd(fs, n, fs->upper, name);
-	if (dfd < 0)
-		return dfd;
-	unsigned lifted;
-	int lfd = fileattr_lift(dfd, name, &lifted);
-	int r = lfd < 0 ? -EPERM
-			: fremovexattr(lfd, XATTR_CAPS) < 0 ? -errno : 0;
-	fileattr_restore(lfd, lifted);
-	node_parent_fd_done(fs, dfd);
-	return r;
+	(void)dirfd;
+	(void)name;
+	(void)arg;
+	return fd < 0 ? -EPERM : fremovexattr(fd, XATTR_CAPS) < 0 ? -errno : 0;
 }
 
 static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
@@ -554,7 +545,7 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		r = rr < 0 ? -errno : 0;
 	}
 	if (r == -EPERM && remove && kills_caps_of_protected(fs, n, name))
-		r = remove_caps_lifted(fs, n);
+		r = fileattr_lifted_change(fs, n, remove_caps, NULL);
 	free(disk_acl);
 	if (r == 0 && kill_sgid)
 		r = drop_sgid_at(rf.path);

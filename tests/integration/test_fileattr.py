@@ -89,6 +89,14 @@ class FileAttr(LayerfsTestCase):
                                                             "-kup")))
         return out
 
+    def both_and_writeback(self, low, name):
+        """both(), and a third mount: layerfs with the writeback cache
+        (passthrough=0), the page cache between the kernel and layerfs."""
+        mounts = self.both(low, name=name)
+        wb = self.mount_rw([low], opts=("passthrough=0",), name=name + "wb")
+        mounts.append(("layerfs, writeback cache", wb.path, wb.upper))
+        return mounts
+
     def outcome(self, fn):
         try:
             fn()
@@ -192,9 +200,7 @@ class FileAttr(LayerfsTestCase):
             os.utime(os.path.join(low, name), (5, 5))
         change_flags(os.path.join(low, "app"), add=FS_APPEND_FL)
         change_flags(os.path.join(low, "imm"), add=FS_IMMUTABLE_FL)
-        mounts = self.both(low, name="touch")
-        wb = self.mount_rw([low], opts=("passthrough=0",), name="touchwb")
-        mounts.append(("layerfs, writeback cache", wb.path, wb.upper))
+        mounts = self.both_and_writeback(low, name="touch")
         now_omit = (lfstest.UTIME_NOW, lfstest.UTIME_OMIT)
         for what, root, _ in mounts:
             with self.subTest(what):
@@ -223,9 +229,7 @@ class FileAttr(LayerfsTestCase):
         the next close of a descriptor of the file failed with EPERM
         (the random differential test, seed 3860)."""
         low = self.layer("low-older", {"f": b"solo\n"})
-        mounts = self.both(low, name="older")
-        wb = self.mount_rw([low], opts=("passthrough=0",), name="olderwb")
-        mounts.append(("layerfs, writeback cache", wb.path, wb.upper))
+        mounts = self.both_and_writeback(low, name="older")
         for what, root, _ in mounts:
             with self.subTest(what):
                 p = os.path.join(root, "f")
@@ -250,9 +254,7 @@ class FileAttr(LayerfsTestCase):
         EPERM (CI's random differential seed 65548193, override stat).
         They must land at their offsets, as on a local filesystem."""
         low = self.layer("low-pages", {"f": b"solo\n"})
-        mounts = self.both(low, name="pages")
-        wb = self.mount_rw([low], opts=("passthrough=0",), name="pageswb")
-        mounts.append(("layerfs, writeback cache", wb.path, wb.upper))
+        mounts = self.both_and_writeback(low, name="pages")
         for what, root, _ in mounts:
             with self.subTest(what):
                 p = os.path.join(root, "f")
@@ -282,9 +284,7 @@ class FileAttr(LayerfsTestCase):
         caller (setcap -r) is still refused for the flag."""
         cap = (b"\x01\x00\x00\x02\x00\x20\x00\x00" + bytes(12))
         low = self.layer("low-caps", {"f": b"solo\n", "g": b"g\n"})
-        mounts = self.both(low, name="caps")
-        wb = self.mount_rw([low], opts=("passthrough=0",), name="capswb")
-        mounts.append(("layerfs, writeback cache", wb.path, wb.upper))
+        mounts = self.both_and_writeback(low, name="caps")
         for what, root, _ in mounts:
             with self.subTest(what):
                 p = os.path.join(root, "f")

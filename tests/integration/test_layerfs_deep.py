@@ -20,17 +20,6 @@ RM_DEPTH = 2000  # removal takes time in proportion to depth squared
 STACK_LIMIT = 512 * 1024
 
 
-def walk_down(root, depth, name="d"):
-    """The descriptor of root/d/.../d, DEPTH levels down, reached one
-    level at a time (a path would stop at PATH_MAX)."""
-    fd = os.open(root, os.O_DIRECTORY)
-    for _ in range(depth):
-        nfd = os.open(name, os.O_DIRECTORY, dir_fd=fd)
-        os.close(fd)
-        fd = nfd
-    return fd
-
-
 class TestDeepLayerfs(lfstest.LayerfsTestCase):
 
     def setUp(self):
@@ -47,7 +36,7 @@ class TestDeepLayerfs(lfstest.LayerfsTestCase):
             resource.setrlimit(resource.RLIMIT_STACK, (soft, hard))
 
     def read_leaf(self, root, depth):
-        fd = walk_down(root, depth)
+        fd = lfstest.walk_down(root, depth)
         try:
             leaf = os.open("leaf", os.O_RDONLY, dir_fd=fd)
             try:
