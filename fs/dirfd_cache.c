@@ -62,6 +62,19 @@ static struct cache *thread_cache(void)
 	return c;
 }
 
+/*
+ * A second level, shared by the workers.  They take requests in turn, so
+ * one client's walk down or up a tree moves from worker to worker, and a
+ * worker's own cache lacks what the one before opened: here it finds
+ * it (a duplicate of the fd), or a directory below to climb from.
+ * Filled with every fd a worker keeps; guarded by shared_lock, its
+ * entries are never busy.
+ */
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cache shared = {
+	.e = { [0 ... DIRFD_CACHE_SIZE - 1] = { .fd = -1 } },
+};
+
 struct dirfd_stamp dirfd_stamp(void)
 {
 	return (struct dirfd_stamp){
@@ -128,24 +141,73 @@ int dirfd_find(struct node *dir, int layer)
 	return -1;
 }
 
-int dirfd_keep(struct node *dir, int layer, int fd, struct dirfd_stamp at)
+/* The least recently used idle entry of c, a free one first; or NULL. */
+static struct entry *victim_of(struct cache *c)
 {
-	struct cache *c = thread_cache();
-	if (!c)
-		return fd;
-	/* A free slot, else the least recently used idle one. */
 	struct entry *victim = NULL;
 	for (int i = 0; i < DIRFD_CACHE_SIZE; i++) {
 		struct entry *e = &c->e[i];
 		if (e->busy)
 			continue;
-		if (e->fd < 0) {
-			victim = e;
-			break;
-		}
+		if (e->fd < 0)
+			return e;
 		if (!victim || e->used < victim->used)
 			victim = e;
 	}
+	return victim;
+}
+
+/* Offers a worker's new entry to the shared level (a duplicate fd). */
+static void shared_offer(const struct entry *kept)
+{
+	pthread_mutex_lock(&shared_lock);
+	for (int i = 0; i < DIRFD_CACHE_SIZE; i++) {
+		const struct entry *e = &shared.e[i];
+		if (e->fd >= 0 && e->dir == kept->dir && e->ino == kept->ino &&
+		    e->layer == kept->layer) {
+			pthread_mutex_unlock(&shared_lock);
+			return;
+		}
+	}
+	struct entry *victim = victim_of(&shared);
+	int fd = fcntl(kept->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd >= 0) {
+		if (victim->fd >= 0)
+			close(victim->fd);
+		*victim = *kept;
+		victim->fd = fd;
+		victim->busy = 0;
+		victim->used = ++shared.clock;
+	}
+	pthread_mutex_unlock(&shared_lock);
+}
+
+/* A new fd on dir in layer from the shared level, or -1. */
+static int shared_find(struct node *dir, int layer, struct dirfd_stamp now)
+{
+	int fd = -1;
+	pthread_mutex_lock(&shared_lock);
+	for (int i = 0; i < DIRFD_CACHE_SIZE && fd < 0; i++) {
+		struct entry *e = &shared.e[i];
+		if (e->fd < 0 || e->dir != dir || e->ino != dir->ino ||
+		    e->layer != layer)
+			continue;
+		int got = entry_take(&shared, e, now);
+		if (got >= 0) {
+			e->busy = 0;
+			fd = fcntl(got, F_DUPFD_CLOEXEC, 0);
+		}
+	}
+	pthread_mutex_unlock(&shared_lock);
+	return fd;
+}
+
+int dirfd_keep(struct node *dir, int layer, int fd, struct dirfd_stamp at)
+{
+	struct cache *c = thread_cache();
+	if (!c)
+		return fd;
+	struct entry *victim = victim_of(c);
 	if (!victim)
 		return fd; /* all busy: an uncached fd, closed on release */
 	if (victim->fd >= 0)
@@ -157,6 +219,7 @@ int dirfd_keep(struct node *dir, int layer, int fd, struct dirfd_stamp at)
 	const struct node *p = dir->parent;
 	for (int i = 0; i < DIRFD_CLIMB && p; i++, p = p->parent)
 		victim->above[i] = p;
+	shared_offer(victim);
 	return fd;
 }
 
@@ -231,6 +294,26 @@ static int climb_from(struct lfs *fs, struct node *dir, int layer, int fd,
 	return fd;
 }
 
+/* A duplicate of the fd of the nearest directory below dir in the
+ * shared level (*hops levels), or -1. */
+static int shared_below(struct node *dir, int layer, struct dirfd_stamp now,
+			int *hops)
+{
+	int fd = -1;
+	struct entry *e;
+	pthread_mutex_lock(&shared_lock);
+	*hops = 0;
+	while (fd < 0 && (e = nearest_below(&shared, dir, layer, *hops, hops))) {
+		int got = entry_take(&shared, e, now);
+		if (got >= 0) {
+			e->busy = 0;
+			fd = fcntl(got, F_DUPFD_CLOEXEC, 0);
+		}
+	}
+	pthread_mutex_unlock(&shared_lock);
+	return fd;
+}
+
 int dirfd_climb(struct lfs *fs, struct node *dir, int layer,
 		struct dirfd_stamp at)
 {
@@ -238,7 +321,8 @@ int dirfd_climb(struct lfs *fs, struct node *dir, int layer,
 	if (!c)
 		return -1;
 	/* From the nearest directory below that was not removed since (one
-	 * removed answers ".." with ENOENT). */
+	 * removed answers ".." with ENOENT): the worker's own, else one the
+	 * others opened. */
 	struct entry *e;
 	int hops = 0;
 	while ((e = nearest_below(c, dir, layer, hops, &hops))) {
@@ -252,7 +336,18 @@ int dirfd_climb(struct lfs *fs, struct node *dir, int layer,
 		int fd = climb_from(fs, dir, layer, e->fd, hops);
 		return fd < 0 ? -1 : dirfd_keep(dir, layer, fd, at);
 	}
-	return -1;
+	int below = shared_below(dir, layer, at, &hops);
+	if (below < 0)
+		return -1;
+	int fd = climb_from(fs, dir, layer, below, hops);
+	close(below);
+	return fd < 0 ? -1 : dirfd_keep(dir, layer, fd, at);
+}
+
+int dirfd_shared_find(struct node *dir, int layer, struct dirfd_stamp at)
+{
+	int fd = shared_find(dir, layer, at);
+	return fd < 0 ? -1 : dirfd_keep(dir, layer, fd, at);
 }
 
 int dirfd_acquire(struct lfs *fs, struct node *dir, int layer)
@@ -275,11 +370,8 @@ void dirfd_release(int fd)
 	close(fd);
 }
 
-void dirfd_cache_flush(void)
+static void flush(struct cache *c)
 {
-	struct cache *c = pthread_getspecific(key);
-	if (!c)
-		return;
 	for (int i = 0; i < DIRFD_CACHE_SIZE; i++) {
 		struct entry *e = &c->e[i];
 		if (e->fd >= 0 && !e->busy) {
@@ -287,6 +379,16 @@ void dirfd_cache_flush(void)
 			e->fd = -1;
 		}
 	}
+}
+
+void dirfd_cache_flush(void)
+{
+	struct cache *c = pthread_getspecific(key);
+	if (c)
+		flush(c);
+	pthread_mutex_lock(&shared_lock);
+	flush(&shared);
+	pthread_mutex_unlock(&shared_lock);
 }
 
 void dirfd_cache_dir_removed(void)

@@ -30,7 +30,10 @@
  * first DIRFD_CLIMB ancestors of its directory (addresses, compared,
  * never followed), and a directory one of them names is reached by
  * ".." from it instead, checked to be that directory by its inode
- * number (dirfd_climb).
+ * number (dirfd_climb).  The workers take requests in turn, so such a
+ * walk moves from worker to worker: what each keeps is also offered to a
+ * second level of DIRFD_CACHE_SIZE fds they share (duplicates), where
+ * the next finds it.
  */
 #ifndef LFS_DIRFD_CACHE_H
 #define LFS_DIRFD_CACHE_H
@@ -68,7 +71,11 @@ struct dirfd_stamp dirfd_stamp(void);
 int dirfd_climb(struct lfs *fs, struct node *dir, int layer,
 		struct dirfd_stamp at);
 
-/* Forgets every cached fd of this thread (tests, fd pressure). */
+/* For node_walk_to_dir: dir's fd in layer from the cache the workers
+ * share, kept in this worker's and acquired; or -1. */
+int dirfd_shared_find(struct node *dir, int layer, struct dirfd_stamp at);
+
+/* Forgets every cached fd of this thread, and the shared ones (tests). */
 void dirfd_cache_flush(void);
 
 /* A removed directory's node is being freed: fds cached before now are

@@ -983,9 +983,12 @@ int node_walk_to_dir(struct lfs *fs, struct node *dir, int layer)
 {
 	struct dirfd_stamp at = dirfd_stamp();
 	ns_read_lock(fs);
-	/* Going up a tree: from a cached directory below (dirfd_cache.h). */
+	/* Opened by another worker, or going up a tree: from a cached
+	 * directory below (dirfd_cache.h). */
 	if (!opens_alone(fs, dir, layer)) {
-		int fd = dirfd_climb(fs, dir, layer, at);
+		int fd = dirfd_shared_find(dir, layer, at);
+		if (fd < 0)
+			fd = dirfd_climb(fs, dir, layer, at);
 		if (fd >= 0) {
 			ns_read_unlock(fs);
 			return fd;
