@@ -188,7 +188,11 @@ each handled where it arises in the code:
   whose filesystem refuses them (as ext4 does on a local file).  Nor
   a shared writable mapping of a descriptor opened before its file was
   made append-only, which the kernel refuses for the flag and the FUSE
-  client, whose handle was not opened for direct I/O, cannot.  An
+  client, whose handle was not opened for direct I/O, cannot; nor, the
+  other way round, one of a descriptor opened for appending while its
+  file was append-only, once the flag is off: the kernel allows it, but
+  layerfs served that open with direct I/O, for which the FUSE client
+  takes no shared mapping (ENODEV).  An
   access(W_OK) of an immutable file is refused by the kernel (EPERM)
   and allowed by its FUSE client, which asks layerfs nothing for an
   access(2) and does not know the flag; the write itself is refused on
@@ -1649,6 +1653,14 @@ class DifferentialRandom(LayerfsTestCase):
         return bool(protect_flags_of_file(self.fds[1][op[1]]) & flag &
                     ~self.flags_at_open.get(op[1], 0))
 
+    def flag_lost_since_open(self, op, flag):
+        """Whether op works on a descriptor whose file has lost flag
+        since it was opened."""
+        if not op[0].startswith("fd_") or op[1] not in self.fds[1]:
+            return False
+        return bool(self.flags_at_open.get(op[1], 0) & flag &
+                    ~protect_flags_of_file(self.fds[1][op[1]]))
+
     def writes_what_became_protected(self, op):
         """A descriptor opened before its file was made append-only or
         immutable through the mount (see the docstring): a shared
@@ -1657,9 +1669,13 @@ class DifferentialRandom(LayerfsTestCase):
         item 6), or a write, truncation or fallocate of an immutable
         file through it, which the upper filesystem refuses on
         layerfs's copy, where the flag is, and allows on kernel
-        overlayfs's, whose flag is in an xattr.  Not run."""
-        if op[0] == "fd_mmap_write" and \
-                self.flag_gained_since_open(op, lfstest.FS_APPEND_FL):
+        overlayfs's, whose flag is in an xattr.  And a shared writable
+        mapping of a descriptor opened while its file was append-only,
+        once the flag is off, which the FUSE client refuses for the
+        direct I/O of that open and the kernel allows.  Not run."""
+        if op[0] == "fd_mmap_write" and (
+                self.flag_gained_since_open(op, lfstest.FS_APPEND_FL) or
+                self.flag_lost_since_open(op, lfstest.FS_APPEND_FL)):
             return True
         return op[0] in ("fd_write", "fd_truncate", "fd_fallocate",
                          "fd_mmap_write") and \
