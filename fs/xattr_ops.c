@@ -544,8 +544,13 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 				: setxattr(rf.path, name, value, size, flags);
 		r = rr < 0 ? -errno : 0;
 	}
-	if (r == -EPERM && remove && kills_caps_of_protected(fs, n, name))
+	if (r == -EPERM && remove && kills_caps_of_protected(fs, n, name)) {
 		r = fileattr_lifted_change(fs, n, remove_caps, NULL);
+		/* None to remove: not the kernel's killing, which asks only
+		 * for capabilities it saw; the flag refuses it first. */
+		if (r == -ENODATA)
+			r = -EPERM;
+	}
 	free(disk_acl);
 	if (r == 0 && kill_sgid)
 		r = drop_sgid_at(rf.path);

@@ -303,6 +303,10 @@ class FileAttr(LayerfsTestCase):
                         self.assertEqual(os.write(app, b"yy"), 2)
                     finally:
                         os.close(app)
+                    # None left: a removal is the caller's, refused
+                    # for the flag (seed 19303 answered ENODATA).
+                    self.assertEqual(self.outcome(lambda: os.removexattr(
+                        p, "security.capability")), "EPERM")
                 finally:
                     os.close(writer)
                 self.assertEqual(read(p), b"solo\nyy")
