@@ -105,22 +105,37 @@ static bool entry_current(struct entry *e, struct dirfd_stamp now)
 	return true;
 }
 
-/* Takes e for the caller, or, when its fd may not be used, drops it
- * unless another caller holds it still.  The fd, or -1. */
-static int entry_take(struct cache *c, struct entry *e,
-		      struct dirfd_stamp now)
+/* Whether e's fd may still be used.  One that may not is dropped unless
+ * another caller holds it still: perhaps another directory now, to be
+ * opened again. */
+static bool entry_usable(struct entry *e, struct dirfd_stamp now)
 {
-	if (entry_current(e, now)) {
-		e->busy++;
-		e->used = ++c->clock;
-		return e->fd;
-	}
-	/* Perhaps another directory now: open it again. */
+	if (entry_current(e, now))
+		return true;
 	if (!e->busy) {
 		close(e->fd);
 		e->fd = -1;
 	}
-	return -1;
+	return false;
+}
+
+/* Whether e caches dir in layer. */
+static bool entry_is(const struct entry *e, const struct node *dir,
+		     int layer)
+{
+	return e->fd >= 0 && e->dir == dir && e->ino == dir->ino &&
+	       e->layer == layer;
+}
+
+/* Takes e for the caller: its fd, or -1. */
+static int entry_take(struct cache *c, struct entry *e,
+		      struct dirfd_stamp now)
+{
+	if (!entry_usable(e, now))
+		return -1;
+	e->busy++;
+	e->used = ++c->clock;
+	return e->fd;
 }
 
 int dirfd_find(struct node *dir, int layer)
@@ -130,11 +145,9 @@ int dirfd_find(struct node *dir, int layer)
 		return -1;
 	struct dirfd_stamp now = dirfd_stamp();
 	for (int i = 0; i < DIRFD_CACHE_SIZE; i++) {
-		struct entry *e = &c->e[i];
-		if (e->fd < 0 || e->dir != dir || e->ino != dir->ino ||
-		    e->layer != layer)
-			continue;
-		int fd = entry_take(c, e, now);
+		int fd = entry_is(&c->e[i], dir, layer)
+				 ? entry_take(c, &c->e[i], now)
+				 : -1;
 		if (fd >= 0)
 			return fd;
 	}
@@ -162,9 +175,7 @@ static void shared_offer(const struct entry *kept)
 {
 	pthread_mutex_lock(&shared_lock);
 	for (int i = 0; i < DIRFD_CACHE_SIZE; i++) {
-		const struct entry *e = &shared.e[i];
-		if (e->fd >= 0 && e->dir == kept->dir && e->ino == kept->ino &&
-		    e->layer == kept->layer) {
+		if (entry_is(&shared.e[i], kept->dir, kept->layer)) {
 			pthread_mutex_unlock(&shared_lock);
 			return;
 		}
@@ -182,22 +193,23 @@ static void shared_offer(const struct entry *kept)
 	pthread_mutex_unlock(&shared_lock);
 }
 
+/* Under shared_lock: a duplicate of shared entry e's fd, or -1. */
+static int shared_dup(struct entry *e, struct dirfd_stamp now)
+{
+	if (!entry_usable(e, now))
+		return -1;
+	e->used = ++shared.clock;
+	return fcntl(e->fd, F_DUPFD_CLOEXEC, 0);
+}
+
 /* A new fd on dir in layer from the shared level, or -1. */
 static int shared_find(struct node *dir, int layer, struct dirfd_stamp now)
 {
 	int fd = -1;
 	pthread_mutex_lock(&shared_lock);
-	for (int i = 0; i < DIRFD_CACHE_SIZE && fd < 0; i++) {
-		struct entry *e = &shared.e[i];
-		if (e->fd < 0 || e->dir != dir || e->ino != dir->ino ||
-		    e->layer != layer)
-			continue;
-		int got = entry_take(&shared, e, now);
-		if (got >= 0) {
-			e->busy = 0;
-			fd = fcntl(got, F_DUPFD_CLOEXEC, 0);
-		}
-	}
+	for (int i = 0; i < DIRFD_CACHE_SIZE && fd < 0; i++)
+		if (entry_is(&shared.e[i], dir, layer))
+			fd = shared_dup(&shared.e[i], now);
 	pthread_mutex_unlock(&shared_lock);
 	return fd;
 }
@@ -303,13 +315,8 @@ static int shared_below(struct node *dir, int layer, struct dirfd_stamp now,
 	struct entry *e;
 	pthread_mutex_lock(&shared_lock);
 	*hops = 0;
-	while (fd < 0 && (e = nearest_below(&shared, dir, layer, *hops, hops))) {
-		int got = entry_take(&shared, e, now);
-		if (got >= 0) {
-			e->busy = 0;
-			fd = fcntl(got, F_DUPFD_CLOEXEC, 0);
-		}
-	}
+	while (fd < 0 && (e = nearest_below(&shared, dir, layer, *hops, hops)))
+		fd = shared_dup(e, now);
 	pthread_mutex_unlock(&shared_lock);
 	return fd;
 }
@@ -326,13 +333,8 @@ int dirfd_climb(struct lfs *fs, struct node *dir, int layer,
 	struct entry *e;
 	int hops = 0;
 	while ((e = nearest_below(c, dir, layer, hops, &hops))) {
-		if (!entry_current(e, at)) {
-			if (!e->busy) {
-				close(e->fd);
-				e->fd = -1;
-			}
+		if (!entry_usable(e, at))
 			continue;
-		}
 		int fd = climb_from(fs, dir, layer, e->fd, hops);
 		return fd < 0 ? -1 : dirfd_keep(dir, layer, fd, at);
 	}
