@@ -151,6 +151,9 @@ each handled where it arises in the code:
   removal of an ACL a directory lacks, which kernel overlayfs refuses
   on a lower directory (ENODATA) and the upper filesystem allows on an
   upper one; layerfs's directory is still lower.  Nothing changes.
+  The same removal differs the other way where layerfs, mounted with
+  redirect_dir=off, copied up a directory's tree to rename it, and the
+  kernel's mount (redirect_dir=on) left it lower.
 - operations as an unprivileged user: a write (or truncate) of a file
   whose set-group-id bit it does not execute, by a user outside the
   file's group, clears the bit on the kernel's side and not on
@@ -161,8 +164,11 @@ each handled where it arises in the code:
   bit, and a chmod by the owner outside the group drops it), so in that
   configuration it is left out of both sides' modes.  For the same
   reason a chown(-1, -1) of such a file by a user who neither owns it
-  nor is of its group succeeds on layerfs, changing nothing, where the
-  kernel's side fails with EPERM (clearing the bit needs the owner).
+  nor is of its group succeeds on layerfs, where the kernel's side
+  fails with EPERM (clearing the bit needs the owner).  That chown
+  changes nothing but the file's capabilities, which the FUSE client
+  removes for it as for any chown; they are removed on the kernel's
+  side as well.
 
 - immutable and append-only lower files and directories: the kernel's
   FUSE client does not know these flags, so layerfs refuses what the
@@ -1592,11 +1598,12 @@ class DifferentialRandom(LayerfsTestCase):
                     theirs = outcome_without_idle_sgid(theirs)
                     if self.idle_sgid_kept(k, op, mine, theirs):
                         theirs = mine
+                        self.kill_caps_as_fuse_does(k, op)
 
             if self.permission_before_protection(k, op, mine, theirs) or \
                     self.access_to_write_immutable(k, op, mine, theirs) or \
                     self.maps_append_only(op, mine, theirs) or \
-                    self.absent_acl_of_a_lower_dir(op, mine, theirs):
+                    self.absent_acl_on_one_side_only_lower(op, mine, theirs):
                 theirs = mine
             if TRACE:
                 print("#%d %s -> %s%s" % (
@@ -1720,20 +1727,26 @@ class DifferentialRandom(LayerfsTestCase):
         except (OSError, TypeError):
             return False
 
-    def absent_acl_of_a_lower_dir(self, op, mine, theirs):
-        """The removal of an ACL from a directory that has none, which
-        layerfs kept in its lower layer (its copy of a hard link below
-        it went to the index only) and the kernel copied up: ENODATA
-        from the lower layer, success from the upper filesystem (see the
-        docstring)."""
+    def absent_acl_on_one_side_only_lower(self, op, mine, theirs):
+        """The removal of an ACL from a file or directory that has none,
+        copied up on one side only: ENODATA from a lower layer, success
+        from the upper filesystem (see the docstring).  layerfs keeps
+        a directory lower where the kernel copies it up for a lower
+        hard link below it (its copy went to the index only); with
+        redirect_dir=off, layerfs copies up what a rename of a
+        directory moves, where the kernel leaves it lower behind a
+        redirect."""
         if op[0] != "setacl" or op[3] is not None or \
-                mine != ("ENODATA",) or theirs[0] != "ok":
+                {mine[0], theirs[0]} != {"ENODATA", "ok"}:
             return False
         mine_up = os.path.join(self.upper, op[1])
         theirs_up = os.path.join(self.kernel_upper, op[1])
-        return os.path.isdir(theirs_up) and \
-            not os.path.islink(theirs_up) and \
-            not os.path.lexists(mine_up)
+        if mine[0] == "ENODATA":
+            mine_up, theirs_up = theirs_up, mine_up
+        # mine_up: the side that succeeded, theirs_up: the one refused.
+        return os.path.lexists(mine_up) and \
+            not os.path.islink(mine_up) and \
+            not os.path.lexists(theirs_up)
 
     def permission_before_protection(self, k, op, mine, theirs):
         """A change of an immutable or append-only file, or of a name in
@@ -1858,6 +1871,21 @@ class DifferentialRandom(LayerfsTestCase):
             st.st_gid not in self.caller[2] and \
             not stat.S_ISDIR(st.st_mode) and \
             st.st_mode & stat.S_ISGID and not st.st_mode & stat.S_IXGRP
+
+    def kill_caps_as_fuse_does(self, k, op):
+        """After idle_sgid_kept: the FUSE client, which let that chown
+        through, removed the file's capabilities for it, as a chown
+        removes them on any filesystem; the kernel's side, which
+        refused it, kept them.  Removed there too (see the
+        docstring)."""
+        try:
+            if op[0] == "fd_chown":
+                os.removexattr(self.fds[1][op[1]], CAP_XATTR)
+            else:
+                os.removexattr(os.path.join(k, op[1]), CAP_XATTR,
+                               follow_symlinks=op[4])
+        except (OSError, KeyError):
+            pass   # none to remove
 
     def noop_chown_without_index(self, op):
         """chown to (-1, -1) changes nothing, but kernel overlayfs copies
