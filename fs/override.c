@@ -14,129 +14,16 @@
 
 #include "lf_common.h"
 
-#define OVR_CONTAINERS "user.containers.override_stat"
-#define OVR_PRIVILEGED "security.fuseoverlayfs.override_stat"
-#define OVR_FUSE_USER "user.fuseoverlayfs.override_stat"
-
 const char *override_xattr_name(const struct lfs *fs)
 {
 	switch (fs->opt->xattr_permissions) {
 	case 1:
-		return OVR_PRIVILEGED;
+		return OVERRIDE_STAT_PRIVILEGED;
 	case 2:
-		return OVR_CONTAINERS;
+		return OVERRIDE_STAT_CONTAINERS;
 	default:
 		return NULL;
 	}
-}
-
-static int parse_num(const char **p, const char *end, int base,
-		     unsigned long long *out)
-{
-	const char *s = *p;
-	if (s >= end || *s < '0' || *s > '9')
-		return -EINVAL;
-	unsigned long long v = 0;
-	while (s < end && *s >= '0' && *s <= '9') {
-		unsigned d = (unsigned)(*s - '0');
-		if (d >= (unsigned)base || v > (UINT32_MAX - d) / (unsigned)base)
-			return -EINVAL;
-		v = v * (unsigned)base + d;
-		s++;
-	}
-	*p = s;
-	*out = v;
-	return 0;
-}
-
-static bool eat(const char **p, const char *end, const char *word)
-{
-	size_t n = strlen(word);
-	if ((size_t)(end - *p) >= n && memcmp(*p, word, n) == 0) {
-		*p += n;
-		return true;
-	}
-	return false;
-}
-
-int override_parse(const char *value, size_t len, struct override_stat *o)
-{
-	const char *p = value, *end = value + len;
-	while (end > p && (end[-1] == 0 || end[-1] == '\n'))
-		end--;
-	unsigned long long uid, gid, mode;
-	memset(o, 0, sizeof(*o));
-	if (parse_num(&p, end, 10, &uid) < 0 || !eat(&p, end, ":") ||
-	    parse_num(&p, end, 10, &gid) < 0 || !eat(&p, end, ":") ||
-	    parse_num(&p, end, 8, &mode) < 0)
-		return -EINVAL;
-	o->uid = (uid_t)uid;
-	o->gid = (gid_t)gid;
-	o->mode = (mode_t)mode & 07777;
-	if (p == end)
-		return 0;
-	if (!eat(&p, end, ":"))
-		return -EINVAL;
-	o->has_type = true;
-	unsigned long long maj = 0, min = 0;
-	if (eat(&p, end, "dir"))
-		o->mode |= S_IFDIR;
-	else if (eat(&p, end, "file"))
-		o->mode |= S_IFREG;
-	else if (eat(&p, end, "symlink"))
-		o->mode |= S_IFLNK;
-	else if (eat(&p, end, "pipe"))
-		o->mode |= S_IFIFO;
-	else if (eat(&p, end, "socket"))
-		o->mode |= S_IFSOCK;
-	else if (eat(&p, end, "block-") || eat(&p, end, "char-")) {
-		bool block = p[-2] == 'k'; /* "block-" vs "char-" */
-		o->mode |= block ? S_IFBLK : S_IFCHR;
-		if (parse_num(&p, end, 10, &maj) < 0 || !eat(&p, end, "-") ||
-		    parse_num(&p, end, 10, &min) < 0)
-			return -EINVAL;
-		o->rdev = makedev((unsigned)maj, (unsigned)min);
-	} else {
-		return -EINVAL;
-	}
-	return p == end ? 0 : -EINVAL;
-}
-
-int override_format(char *buf, size_t size, const struct override_stat *o)
-{
-	int n = snprintf(buf, size, "%u:%u:0%o", (unsigned)o->uid,
-			 (unsigned)o->gid, (unsigned)(o->mode & 07777));
-	if (n < 0 || (size_t)n >= size)
-		return -ENAMETOOLONG;
-	if (!o->has_type)
-		return n;
-	const char *t = NULL;
-	switch (o->mode & S_IFMT) {
-	case S_IFDIR:
-		t = "dir";
-		break;
-	case S_IFREG:
-		t = "file";
-		break;
-	case S_IFLNK:
-		t = "symlink";
-		break;
-	case S_IFIFO:
-		t = "pipe";
-		break;
-	case S_IFSOCK:
-		t = "socket";
-		break;
-	case S_IFBLK:
-	case S_IFCHR:
-		n += snprintf(buf + n, size - (size_t)n, ":%s-%u-%u",
-			      S_ISBLK(o->mode) ? "block" : "char",
-			      major(o->rdev), minor(o->rdev));
-		return (size_t)n < size ? n : -ENAMETOOLONG;
-	}
-	if (t)
-		n += snprintf(buf + n, size - (size_t)n, ":%s", t);
-	return (size_t)n < size ? n : -ENAMETOOLONG;
 }
 
 static ssize_t read_any(const char *path, const char *primary, char *buf,
@@ -144,7 +31,7 @@ static ssize_t read_any(const char *path, const char *primary, char *buf,
 {
 	ssize_t n = getxattr(path, primary, buf, size);
 	if (n < 0 && errno == ENODATA)
-		n = getxattr(path, OVR_FUSE_USER, buf, size);
+		n = getxattr(path, OVERRIDE_STAT_FUSE_USER, buf, size);
 	return n;
 }
 
@@ -158,7 +45,7 @@ int override_load(struct lfs *fs, int fd, struct override_stat *o)
 	ssize_t n = read_any(path, name, buf, sizeof(buf) - 1);
 	if (n < 0)
 		return errno == ENOTSUP ? -ENODATA : -errno;
-	return override_parse(buf, (size_t)n, o);
+	return override_stat_parse(buf, (size_t)n, o);
 }
 
 void override_present(struct lfs *fs, struct node *n, struct stat *st)
@@ -191,7 +78,7 @@ int override_store(struct lfs *fs, int fd, const struct override_stat *o)
 	if (!name)
 		return -ENOTSUP;
 	char path[64], buf[128];
-	int len = override_format(buf, sizeof(buf), o);
+	int len = override_stat_format(buf, sizeof(buf), o);
 	if (len < 0)
 		return len;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);

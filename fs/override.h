@@ -10,11 +10,10 @@
  *                                      when chown is impossible)
  *   security.fuseoverlayfs.override_stat (xattr_permissions=1)
  *
- * The value is "UID:GID:0MODE" optionally followed by ":TYPE" where TYPE
- * is dir, file, symlink, pipe, socket, block-MAJ-MIN or char-MAJ-MIN.
- * Storages written by fuse-overlayfs or by containers/storage (force_mask)
- * therefore read the same under layerfs.  Only regular files and
- * directories can carry user.* xattrs, so a symlink shows its real owner.
+ * The value's grammar (lib/override_stat.h) is fuse-overlayfs's and
+ * containers/storage's (force_mask), so their storages read the same
+ * under layerfs.  Only regular files and directories can carry user.*
+ * xattrs, so a symlink shows its real owner.
  */
 #ifndef LFS_OVERRIDE_H
 #define LFS_OVERRIDE_H
@@ -25,21 +24,10 @@
 
 #include "layerfs.h"
 #include "node.h"
-
-struct override_stat {
-	uid_t uid;
-	gid_t gid;
-	mode_t mode; /* type and permission bits */
-	dev_t rdev;
-	bool has_type;
-};
+#include "override_stat.h"
 
 /* Which xattr name the mount uses, or NULL when overrides are off. */
 const char *override_xattr_name(const struct lfs *fs);
-
-/* Parses and formats the xattr value; -EINVAL on a malformed value. */
-int override_parse(const char *value, size_t len, struct override_stat *o);
-int override_format(char *buf, size_t size, const struct override_stat *o);
 
 /* Applies n's override (if any) to st, which came from n's real inode. */
 void override_present(struct lfs *fs, struct node *n, struct stat *st);

@@ -79,19 +79,15 @@ int lf_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int lf_read_file_at(int dirfd, const char *path, char **out, size_t *len)
+int lf_read_fd(int fd, size_t max, char **out, size_t *len)
 {
-	int fd LF_AUTOCLOSE =
-		openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
 	size_t cap = 4096, used = 0;
 	char *buf = malloc(cap);
 	if (!buf)
 		return -ENOMEM;
 	for (;;) {
 		if (used + 1 >= cap) {
-			if (cap >= (64u << 20)) {
+			if (cap > max) {
 				free(buf);
 				return -EFBIG;
 			}
@@ -115,11 +111,24 @@ int lf_read_file_at(int dirfd, const char *path, char **out, size_t *len)
 			break;
 		used += (size_t)r;
 	}
+	if (used > max) {
+		free(buf);
+		return -EFBIG;
+	}
 	buf[used] = 0;
 	*out = buf;
 	if (len)
 		*len = used;
 	return 0;
+}
+
+int lf_read_file_at(int dirfd, const char *path, char **out, size_t *len)
+{
+	int fd LF_AUTOCLOSE =
+		openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	return lf_read_fd(fd, LF_READ_FILE_MAX, out, len);
 }
 
 static int replace_file_at(int dirfd, const char *name, const void *buf,

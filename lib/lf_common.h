@@ -50,7 +50,12 @@ const char *lf_progname(void);
 
 /* Full write of a buffer to an fd; 0 or -errno. */
 int lf_write_all(int fd, const void *buf, size_t len);
-/* Reads a whole small file below dirfd into a NUL-terminated malloc'd buffer. */
+/* Reads the rest of fd into a NUL-terminated malloc'd buffer; -EFBIG past
+ * MAX bytes.  len may be NULL. */
+int lf_read_fd(int fd, size_t max, char **out, size_t *len);
+/* Reads a whole small file below dirfd (not through a symlink) the same
+ * way, up to LF_READ_FILE_MAX bytes. */
+#define LF_READ_FILE_MAX (64u << 20)
 int lf_read_file_at(int dirfd, const char *path, char **out, size_t *len);
 /* Writes a file atomically: tmp in the same directory, fsync, rename. */
 int lf_write_file_atomic_at(int dirfd, const char *name, const void *buf,

@@ -127,7 +127,7 @@ int cmd_stats(int argc, char **argv)
 	int fd = open(file, O_RDONLY | O_CLOEXEC);
 	char *text = NULL;
 	size_t len = 0;
-	int r = fd < 0 ? -errno : fs_read_fd(fd, 16u << 20, &text, &len);
+	int r = fd < 0 ? -errno : lf_read_fd(fd, 16u << 20, &text, &len);
 	if (fd >= 0)
 		close(fd);
 	if (r < 0) {

@@ -25,10 +25,6 @@ int fs_xattr_remove_at(int dirfd, const char *name, const char *attr);
 /* "/proc/self/fd/N/NAME", the way to reach dirfd/name with l*xattr. */
 void fs_proc_path(char *buf, size_t size, int dirfd, const char *name);
 
-/* Reads the rest of fd into a NUL-terminated malloc'd buffer; -EFBIG past
- * MAX bytes. */
-int fs_read_fd(int fd, size_t max, char **out, size_t *len);
-
 /* Joins "a" and "b" into a malloc'd "a/b" ("" + "b" gives "b"). */
 char *fs_join(const char *a, const char *b);
 

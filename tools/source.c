@@ -70,7 +70,7 @@ int source_read_blob(int rootfd, const char *path, const char *digest,
 	char *buf;
 	size_t n;
 	/* Manifests and configs are small; a huge one is not an image. */
-	int r = fs_read_fd(fd, 64u << 20, &buf, &n);
+	int r = lf_read_fd(fd, 64u << 20, &buf, &n);
 	close(fd);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot read '%s': %s", path,

@@ -213,7 +213,7 @@ static bool has_prefix(const char *s, const char *p)
 /* xattrs into the entry; an override_stat record into its owner, mode
  * and maybe type, as containers/storage means it. */
 static int take_xattrs(struct archive_entry *e, int dirfd, const char *name,
-		       struct ovr_stat *ovr, bool *has_ovr)
+		       struct override_stat *ovr, bool *has_ovr)
 {
 	struct name_list names;
 	int r = fs_xattr_names_at(dirfd, name, &names);
@@ -327,7 +327,7 @@ int tw_add(struct tar_writer *w, const char *path, int dirfd,
 	gid_t gid = st->st_gid;
 	mode_t perm = st->st_mode & 07777;
 	dev_t rdev = st->st_rdev;
-	struct ovr_stat ovr;
+	struct override_stat ovr;
 	bool has_ovr = false;
 	int r = take_xattrs(e, dirfd, name, &ovr, &has_ovr);
 	if (r < 0) {

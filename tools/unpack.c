@@ -160,10 +160,11 @@ static int apply_owner(struct unpacker *u, int fd, mode_t type, uid_t uid,
 	if (!S_ISREG(type) && !S_ISDIR(type))
 		return 0; /* user.* xattrs exist only on files and dirs */
 	char v[64];
-	int n = ovr_format(v, sizeof(v), uid, gid, perm);
+	struct override_stat o = { .uid = uid, .gid = gid, .mode = perm };
+	int n = override_stat_format(v, sizeof(v), &o);
 	if (n < 0)
 		return n;
-	return fsetxattr(fd, XATTR_OVERRIDE_STAT, v, (size_t)n, 0) < 0 ? -errno
+	return fsetxattr(fd, OVERRIDE_STAT_CONTAINERS, v, (size_t)n, 0) < 0 ? -errno
 								      : 0;
 }
 

@@ -16,7 +16,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define XATTR_OVERRIDE_STAT "user.containers.override_stat"
+#include "override_stat.h"
+
 #define XATTR_LFS_METACOPY "user.layerfs.metacopy"
 #define XATTR_LFS_REDIRECT "user.layerfs.redirect"
 #define XATTR_LFS_NLINK "user.layerfs.nlink"
@@ -54,28 +55,10 @@ char *xattr_redirect_target(const char *value, const char *dir_lpath);
 /* True for a name that holds an opaque-directory mark of overlayfs. */
 bool xattr_is_overlay_opaque(const char *name);
 
-struct ovr_stat {
-	uid_t uid;
-	gid_t gid;
-	mode_t mode; /* permission bits; with has_type also the file type */
-	dev_t rdev;
-	bool has_type;
-};
-
-/*
- * Parses "UID:GID:0MODE[:TYPE]" where TYPE is dir, file, symlink, pipe,
- * socket, block-MAJ-MIN or char-MAJ-MIN: the grammar layerfs, fuse-
- * overlayfs and containers/storage share.  A trailing NUL or newline is
- * tolerated.  -EINVAL when malformed.
- */
-int ovr_parse(const char *value, size_t len, struct ovr_stat *o);
-/* Formats "UID:GID:0MODE" (no type); returns the length or -errno. */
-int ovr_format(char *buf, size_t size, uid_t uid, gid_t gid, mode_t mode);
-
 /*
  * Reads the override record of dirfd/name, trying each name in
  * xattr_override_names.  -ENODATA when there is none.
  */
-int ovr_load_at(int dirfd, const char *name, struct ovr_stat *o);
+int ovr_load_at(int dirfd, const char *name, struct override_stat *o);
 
 #endif

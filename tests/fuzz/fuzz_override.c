@@ -5,18 +5,18 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "override.h"
+#include "override_stat.h"
 #include "whiteout.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct override_stat o, back;
-	if (override_parse((const char *)data, size, &o) == 0) {
+	if (override_stat_parse((const char *)data, size, &o) == 0) {
 		char buf[128];
-		int n = override_format(buf, sizeof(buf), &o);
+		int n = override_stat_format(buf, sizeof(buf), &o);
 		if (n < 0)
 			abort();
-		if (override_parse(buf, (size_t)n, &back) != 0)
+		if (override_stat_parse(buf, (size_t)n, &back) != 0)
 			abort();
 		if (back.uid != o.uid || back.gid != o.gid ||
 		    back.has_type != o.has_type ||

@@ -191,45 +191,6 @@ static void test_digest_parse(void **state)
 			 -ENOTSUP);
 }
 
-static void test_override_parse(void **state)
-{
-	(void)state;
-	struct ovr_stat o;
-	assert_int_equal(ovr_parse("1234:5678:0644", 14, &o), 0);
-	assert_int_equal(o.uid, 1234);
-	assert_int_equal(o.gid, 5678);
-	assert_int_equal(o.mode, 0644);
-	assert_false(o.has_type);
-	const char with_nul[] = "0:0:04755\n";
-	assert_int_equal(ovr_parse(with_nul, sizeof(with_nul), &o), 0);
-	assert_int_equal(o.mode, 04755);
-	assert_int_equal(ovr_parse("0:0:0620:char-1-3", 17, &o), 0);
-	assert_true(o.has_type);
-	assert_true(S_ISCHR(o.mode));
-	assert_int_equal(o.mode & 07777, 0620);
-	assert_int_equal(major(o.rdev), 1);
-	assert_int_equal(minor(o.rdev), 3);
-	assert_int_equal(ovr_parse("1:2:0755:dir", 12, &o), 0);
-	assert_true(S_ISDIR(o.mode));
-	assert_int_equal(ovr_parse("1:2:0755:block-8-1", 18, &o), 0);
-	assert_true(S_ISBLK(o.mode));
-	/* Malformed: octal 8, missing fields, junk, overflow. */
-	assert_int_equal(ovr_parse("1:2:0758", 8, &o), -EINVAL);
-	assert_int_equal(ovr_parse("1:2", 3, &o), -EINVAL);
-	assert_int_equal(ovr_parse("1:2:0755:", 9, &o), -EINVAL);
-	assert_int_equal(ovr_parse("1:2:0755:dirx", 13, &o), -EINVAL);
-	assert_int_equal(ovr_parse("x:2:0755", 8, &o), -EINVAL);
-	assert_int_equal(ovr_parse("99999999999:2:0755", 18, &o), -EINVAL);
-	assert_int_equal(ovr_parse("1:2:0755:char-1", 15, &o), -EINVAL);
-
-	char buf[64];
-	assert_int_equal(ovr_format(buf, sizeof(buf), 1234, 4321, 0100644),
-			 14);
-	assert_string_equal(buf, "1234:4321:0644");
-	assert_int_equal(ovr_parse(buf, strlen(buf), &o), 0);
-	assert_int_equal(o.uid, 1234);
-}
-
 static void test_private_xattrs(void **state)
 {
 	(void)state;
@@ -367,7 +328,6 @@ int main(void)
 		cmocka_unit_test(test_component),
 		cmocka_unit_test(test_digest_vectors),
 		cmocka_unit_test(test_digest_parse),
-		cmocka_unit_test(test_override_parse),
 		cmocka_unit_test(test_private_xattrs),
 		cmocka_unit_test(test_removed_dirs),
 		cmocka_unit_test(test_index_link_children),

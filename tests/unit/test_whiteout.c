@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "override.h"
+#include "override_stat.h"
 #include "safe_path.h"
 #include "whiteout.h"
 
@@ -154,38 +154,60 @@ static void test_safe_open_refuses_symlinks(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
-static void test_override_stat_format(void **state)
+/* The override_stat grammar (lib/override_stat.c), which layerfs and
+ * layertool both read. */
+static void test_override_stat_grammar(void **state)
 {
 	(void)state;
 	struct override_stat o;
-	assert_int_equal(override_parse("1000:100:0755", 13, &o), 0);
+	assert_int_equal(override_stat_parse("1000:100:0755", 13, &o), 0);
 	assert_int_equal(o.uid, 1000);
 	assert_int_equal(o.gid, 100);
 	assert_int_equal(o.mode, 0755);
 	assert_false(o.has_type);
 	/* The mode may carry type bits (containers/storage force_mask). */
-	assert_int_equal(override_parse("0:0:0100644", 11, &o), 0);
+	assert_int_equal(override_stat_parse("0:0:0100644", 11, &o), 0);
 	assert_int_equal(o.mode, 0644);
-	assert_int_equal(override_parse("0:0:0600:char-1-3", 17, &o), 0);
+	const char with_nul[] = "0:0:04755\n";
+	assert_int_equal(override_stat_parse(with_nul, sizeof(with_nul), &o), 0);
+	assert_int_equal(o.mode, 04755);
+	assert_int_equal(override_stat_parse("0:0:0620:char-1-3", 17, &o), 0);
+	assert_true(o.has_type);
 	assert_true(S_ISCHR(o.mode));
+	assert_int_equal(o.mode & 07777, 0620);
 	assert_int_equal(major(o.rdev), 1);
 	assert_int_equal(minor(o.rdev), 3);
-	assert_int_equal(override_parse("0:0:0600:block-8-1", 18, &o), 0);
+	assert_int_equal(override_stat_parse("0:0:0600:block-8-1", 18, &o), 0);
 	assert_true(S_ISBLK(o.mode));
-	assert_int_equal(override_parse("0:0:0700:dir", 12, &o), 0);
+	assert_int_equal(override_stat_parse("0:0:0700:dir", 12, &o), 0);
 	assert_true(S_ISDIR(o.mode));
-	assert_int_equal(override_parse("0:0", 3, &o), -EINVAL);
-	assert_int_equal(override_parse("a:0:0644", 8, &o), -EINVAL);
-	assert_int_equal(override_parse("0:0:0644:weird", 14, &o), -EINVAL);
+	/* Malformed: octal 8, missing fields, junk, overflow. */
+	assert_int_equal(override_stat_parse("1:2:0758", 8, &o), -EINVAL);
+	assert_int_equal(override_stat_parse("0:0", 3, &o), -EINVAL);
+	assert_int_equal(override_stat_parse("1:2:0755:", 9, &o), -EINVAL);
+	assert_int_equal(override_stat_parse("1:2:0755:dirx", 13, &o), -EINVAL);
+	assert_int_equal(override_stat_parse("a:0:0644", 8, &o), -EINVAL);
+	assert_int_equal(override_stat_parse("0:0:0644:weird", 14, &o), -EINVAL);
+	assert_int_equal(override_stat_parse("99999999999:2:0755", 18, &o),
+			 -EINVAL);
+	assert_int_equal(override_stat_parse("1:2:0755:char-1", 15, &o), -EINVAL);
+
 	char buf[64];
+	o = (struct override_stat){ .uid = 1234, .gid = 4321, .mode = 0644 };
+	assert_int_equal(override_stat_format(buf, sizeof(buf), &o), 14);
+	assert_string_equal(buf, "1234:4321:0644");
 	o = (struct override_stat){ .uid = 5, .gid = 6, .mode = S_IFCHR | 0640,
 				    .rdev = makedev(4, 5), .has_type = true };
-	assert_true(override_format(buf, sizeof(buf), &o) > 0);
+	assert_true(override_stat_format(buf, sizeof(buf), &o) > 0);
 	assert_string_equal(buf, "5:6:0640:char-4-5");
 	struct override_stat back;
-	assert_int_equal(override_parse(buf, strlen(buf), &back), 0);
+	assert_int_equal(override_stat_parse(buf, strlen(buf), &back), 0);
 	assert_int_equal(back.mode, o.mode);
 	assert_int_equal(back.rdev, o.rdev);
+	o.mode = S_IFLNK | 0777;
+	assert_true(override_stat_format(buf, sizeof(buf), &o) > 0);
+	assert_string_equal(buf, "5:6:0777:symlink");
+	assert_int_equal(override_stat_format(buf, 8, &o), -ENAMETOOLONG);
 }
 
 int main(void)
@@ -197,7 +219,7 @@ int main(void)
 		cmocka_unit_test(test_create_and_opaque_on_disk),
 		cmocka_unit_test(test_format_names),
 		cmocka_unit_test(test_safe_open_refuses_symlinks),
-		cmocka_unit_test(test_override_stat_format),
+		cmocka_unit_test(test_override_stat_grammar),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
