@@ -22,74 +22,98 @@ const char *ep_reason(enum ep_verdict v)
 	return "is invalid";
 }
 
+/* The next component of the path at *p (slashes skipped): its start in
+ * *name and length in *n; false at the end. */
+static bool next_component(const char **p, const char **name, size_t *n)
+{
+	while (**p == '/')
+		(*p)++;
+	if (!**p)
+		return false;
+	const char *end = strchr(*p, '/');
+	*name = *p;
+	*n = end ? (size_t)(end - *p) : strlen(*p);
+	*p += *n;
+	return true;
+}
+
+static bool is_dot(const char *c, size_t n)
+{
+	return n == 1 && c[0] == '.';
+}
+
+static bool is_dotdot(const char *c, size_t n)
+{
+	return n == 2 && c[0] == '.' && c[1] == '.';
+}
+
+/* The components of path, "." dropped, joined by single slashes into
+ * out.  A ".." takes the component before it off where pop_dotdot, and
+ * is refused where not or where there is none to take. */
+static enum ep_verdict fold_components(const char *path, bool pop_dotdot,
+				       char *out, size_t outsize)
+{
+	if (outsize == 0)
+		return EP_TOO_LONG;
+	size_t used = 0, n;
+	const char *c;
+	while (next_component(&path, &c, &n)) {
+		if (is_dot(c, n))
+			continue;
+		if (is_dotdot(c, n)) {
+			if (!pop_dotdot || used == 0)
+				return EP_DOTDOT;
+			while (used > 0 && out[used - 1] != '/')
+				used--;
+			if (used > 0)
+				used--; /* the separator */
+			continue;
+		}
+		if (n > NAME_MAX)
+			return EP_NAME_TOO_LONG;
+		/* The kernel refuses PATH_MAX with its NUL. */
+		size_t need = used + (used ? 1 : 0) + n + 1;
+		if (need > PATH_MAX || need > outsize)
+			return EP_TOO_LONG;
+		if (used)
+			out[used++] = '/';
+		memcpy(out + used, c, n);
+		used += n;
+	}
+	out[used] = 0;
+	return EP_OK;
+}
+
 enum ep_verdict ep_normalise(const char *raw, char *out, size_t outsize)
 {
 	if (raw == NULL || raw[0] == 0)
 		return EP_EMPTY;
 	if (raw[0] == '/')
 		return EP_ABSOLUTE;
-	size_t used = 0;
-	const char *p = raw;
-	while (*p) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		const char *end = strchr(p, '/');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return EP_DOTDOT;
-		if (!(n == 1 && p[0] == '.')) {
-			if (n > NAME_MAX)
-				return EP_NAME_TOO_LONG;
-			/* The kernel refuses PATH_MAX with its NUL. */
-			if (used + (used ? 1 : 0) + n + 1 > PATH_MAX)
-				return EP_TOO_LONG;
-			if (used + (used ? 1 : 0) + n + 1 > outsize)
-				return EP_TOO_LONG;
-			if (used)
-				out[used++] = '/';
-			memcpy(out + used, p, n);
-			used += n;
-		}
-		p += n;
-	}
-	if (outsize == 0)
-		return EP_TOO_LONG;
-	out[used] = 0;
-	return EP_OK;
+	return fold_components(raw, false, out, outsize);
 }
 
 bool ep_symlink_stays_inside(const char *linkpath, const char *target)
 {
 	if (target[0] == '/')
 		return true;
-	/* Depth of the directory holding the link. */
+	/* Depth of the directory holding the link: its components but the
+	 * last, the link itself. */
 	long depth = 0;
-	for (const char *p = linkpath; *p;) {
-		while (*p == '/')
-			p++;
-		const char *end = strchr(p, '/');
-		if (!end)
-			break; /* the last component is the link itself */
-		if (!(end - p == 1 && p[0] == '.'))
+	const char *p = linkpath, *c;
+	size_t n;
+	while (next_component(&p, &c, &n))
+		if (!is_dot(c, n))
 			depth++;
-		p = end;
-	}
-	for (const char *p = target; *p;) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		const char *end = strchr(p, '/');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-		if (n == 2 && p[0] == '.' && p[1] == '.') {
+	if (depth > 0 && !is_dot(c, n))
+		depth--;
+	for (p = target; next_component(&p, &c, &n);) {
+		if (is_dotdot(c, n)) {
 			if (--depth < 0)
 				return false;
-		} else if (!(n == 1 && p[0] == '.')) {
+		} else if (!is_dot(c, n)) {
 			depth++;
 		}
-		p += n;
 	}
 	return true;
 }
@@ -122,39 +146,7 @@ enum ep_verdict ep_resolve_link(const char *linkpath, const char *target,
 		return EP_TOO_LONG;
 	buf[used++] = '/';
 	memcpy(buf + used, target, tn + 1);
-	/* Now fold "." and ".." over the components. */
-	size_t o = 0;
-	const char *p = buf;
-	while (*p) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		const char *end = strchr(p, '/');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-		if (n == 2 && p[0] == '.' && p[1] == '.') {
-			if (o == 0)
-				return EP_DOTDOT;
-			while (o > 0 && out[o - 1] != '/')
-				o--;
-			if (o > 0)
-				o--; /* the separator */
-		} else if (!(n == 1 && p[0] == '.')) {
-			if (n > NAME_MAX)
-				return EP_NAME_TOO_LONG;
-			if (o + n + 2 > outsize || o + n + 2 > PATH_MAX)
-				return EP_TOO_LONG;
-			if (o)
-				out[o++] = '/';
-			memcpy(out + o, p, n);
-			o += n;
-		}
-		p += n;
-	}
-	if (outsize == 0)
-		return EP_TOO_LONG;
-	out[o] = 0;
-	return EP_OK;
+	return fold_components(buf, true, out, outsize);
 }
 
 void ep_shorten(const char *s, char *buf, size_t size)

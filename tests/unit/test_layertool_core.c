@@ -96,6 +96,10 @@ static void test_symlink_inside(void **state)
 	assert_false(ep_symlink_stays_inside("usr/lib/x", "../../../etc"));
 	assert_false(ep_symlink_stays_inside("a/b", "c/../../../x"));
 	assert_false(ep_symlink_stays_inside("x", "../etc/shadow"));
+	/* "." and doubled slashes in the link's own path add no depth. */
+	assert_false(ep_symlink_stays_inside("./x", "../y"));
+	assert_true(ep_symlink_stays_inside(".//a/./x", "../y"));
+	assert_false(ep_symlink_stays_inside(".//a/./x", "../../y"));
 }
 
 static void test_resolve_link(void **state)
