@@ -433,6 +433,22 @@ static int stage_regular(struct lfs *fs, int src, int data,
 }
 
 /* Opens the source of a copy for reading and stats it. */
+/* A directory's or a special file's copy-up (copy), from n opened in
+ * layer with flags and its attributes. */
+static int copy_up_opened(struct lfs *fs, struct node *n, int layer,
+			  int flags, int pfd,
+			  int (*copy)(struct lfs *fs, struct node *n, int pfd,
+				      int src, const struct stat *st))
+{
+	int src = node_open(fs, n, layer, flags);
+	if (src < 0)
+		return src;
+	struct stat st;
+	int r = fstat(src, &st) < 0 ? -errno : copy(fs, n, pfd, src, &st);
+	close(src);
+	return r;
+}
+
 static int open_source(struct lfs *fs, struct node *n, int layer,
 		       struct stat *st)
 {
@@ -774,29 +790,12 @@ static int copy_up_impl(struct lfs *fs, struct node *n,
 			r = kind == CU_TRUNC ? drop_metacopy(fs, n)
 					     : copy_up_data_in_place(fs, n);
 	} else if (node_is_dir(n)) {
-		int src = node_open(fs, n, layer, O_RDONLY | O_DIRECTORY);
-		struct stat st;
-		if (src < 0)
-			r = src;
-		else if (fstat(src, &st) < 0)
-			r = -errno;
-		else
-			r = copy_up_dir_node(fs, n, pfd, src, &st);
-		if (src >= 0)
-			close(src);
+		r = copy_up_opened(fs, n, layer, O_RDONLY | O_DIRECTORY, pfd,
+				   copy_up_dir_node);
 	} else if (S_ISREG(n->mode)) {
 		r = copy_up_regular(fs, n, pfd, kind, stage, carried);
 	} else {
-		int src = node_open(fs, n, layer, O_PATH);
-		struct stat st;
-		if (src < 0)
-			r = src;
-		else if (fstat(src, &st) < 0)
-			r = -errno;
-		else
-			r = copy_up_special(fs, n, pfd, src, &st);
-		if (src >= 0)
-			close(src);
+		r = copy_up_opened(fs, n, layer, O_PATH, pfd, copy_up_special);
 	}
 	inflight_end(&slot);
 	if (pfd >= 0)
