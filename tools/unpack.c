@@ -481,6 +481,33 @@ static int make_regular(struct unpacker *u, struct archive *a,
 	return r;
 }
 
+/*
+ * The attributes member e gives the directory open as fd (closed here):
+ * its owner and xattrs now, its mode, times and default ACL once its
+ * entries are in (defer_dir).  again: an earlier member named it too,
+ * whose xattrs go; existed: it was there before this member.
+ */
+static int dir_from_member(struct unpacker *u, struct archive_entry *e,
+			   int fd, const char *path, bool again, bool existed)
+{
+	mode_t perm = archive_entry_perm(e);
+	struct deferred_acl acl = { NULL, 0 };
+	int r = again ? drop_earlier_xattrs(fd) : 0;
+	if (r == 0)
+		r = apply_owner(u, fd, S_IFDIR, archive_entry_uid(e),
+				archive_entry_gid(e), perm);
+	if (r == 0)
+		r = apply_xattrs(u, e, fd, -1, NULL, &acl);
+	close(fd);
+	if (r == 0) {
+		struct timespec ts[2];
+		entry_times(e, ts);
+		r = defer_dir(u, path, perm, ts, &acl, existed);
+	}
+	free(acl.value);
+	return r;
+}
+
 static int make_dir(struct unpacker *u, struct archive_entry *e, int pfd,
 		    const char *last, const char *path, bool existed,
 		    char *err, size_t errlen)
@@ -497,21 +524,7 @@ static int make_dir(struct unpacker *u, struct archive_entry *e, int pfd,
 		return fail(err, errlen, -en, "entry '%s': %s", disp(path),
 			    strerror(en));
 	}
-	mode_t perm = archive_entry_perm(e);
-	struct deferred_acl acl = { NULL, 0 };
-	int r = existed ? drop_earlier_xattrs(fd) : 0;
-	if (r == 0)
-		r = apply_owner(u, fd, S_IFDIR, archive_entry_uid(e),
-				archive_entry_gid(e), perm);
-	if (r == 0)
-		r = apply_xattrs(u, e, fd, -1, NULL, &acl);
-	close(fd);
-	if (r == 0) {
-		struct timespec ts[2];
-		entry_times(e, ts);
-		r = defer_dir(u, path, perm, ts, &acl, existed);
-	}
-	free(acl.value);
+	int r = dir_from_member(u, e, fd, path, existed, existed);
 	if (r < 0)
 		return fail(err, errlen, r, "entry '%s': %s", disp(path),
 			    strerror(-r));
@@ -615,22 +628,8 @@ static int apply_root(struct unpacker *u, struct archive_entry *e,
 	int fd = openat(u->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	mode_t perm = archive_entry_perm(e);
-	struct deferred_acl acl = { NULL, 0 };
-	int r = u->root_named ? drop_earlier_xattrs(fd) : 0;
+	int r = dir_from_member(u, e, fd, "", u->root_named, true);
 	u->root_named = true;
-	if (r == 0)
-		r = apply_owner(u, fd, S_IFDIR, archive_entry_uid(e),
-				archive_entry_gid(e), perm);
-	if (r == 0)
-		r = apply_xattrs(u, e, fd, -1, NULL, &acl);
-	close(fd);
-	if (r == 0) {
-		struct timespec ts[2];
-		entry_times(e, ts);
-		r = defer_dir(u, "", perm, ts, &acl, true);
-	}
-	free(acl.value);
 	if (r < 0)
 		return fail(err, errlen, r, "layer root: %s", strerror(-r));
 	return 0;
