@@ -11,6 +11,9 @@
 struct entry {
 	struct node *dir;
 	uint64_t ino;      /* the node's st_ino when cached */
+	/* Where ino may be the upper inode's, fd another layer's: the
+	 * mount, to compare fd's own number with it (dirfd_cache.h). */
+	const struct lfs *check_ino;
 	/* dir's parent, its parent...: compared, never followed (they may
 	 * have been freed since). */
 	const struct node *above[DIRFD_CLIMB];
@@ -26,9 +29,11 @@ struct cache {
 	uint64_t clock;
 };
 
-/* Counts directories removed from the tree whose nodes were freed, and
- * lower directories replaced behind the mount. */
-static atomic_uint removed_epoch, replaced_epoch;
+/* Counts directories removed from the tree whose nodes were freed,
+ * lower directories replaced behind the mount, and directory moves
+ * ended; and the moves begun and not yet ended. */
+static atomic_ulong removed_epoch, replaced_epoch, moved_epoch;
+static atomic_uint moving;
 
 static pthread_key_t key;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -77,19 +82,36 @@ static struct cache shared = {
 
 struct dirfd_stamp dirfd_stamp(void)
 {
-	return (struct dirfd_stamp){
-		.removed = atomic_load_explicit(&removed_epoch,
-						memory_order_acquire),
-		.replaced = atomic_load_explicit(&replaced_epoch,
-						 memory_order_acquire),
+	/* The epoch before the count: a move that ends in between leaves
+	 * the count at 0 but its epoch changed (dirfd_unmoved_since). */
+	struct dirfd_stamp at = {
+		.removed = atomic_load(&removed_epoch),
+		.replaced = atomic_load(&replaced_epoch),
+		.moved = atomic_load(&moved_epoch),
 	};
+	at.moving = atomic_load(&moving) != 0;
+	return at;
 }
 
-/* A directory with links left: not one removed (dirfd_cache.h). */
-static bool still_linked(int fd)
+bool dirfd_unmoved_since(struct dirfd_stamp at)
+{
+	/* The count before the epoch, the other way round from
+	 * dirfd_stamp: a move that ended meanwhile bumped its epoch before
+	 * its count went down. */
+	return !at.moving && atomic_load(&moving) == 0 &&
+	       atomic_load(&moved_epoch) == at.moved;
+}
+
+/* Whether e's fd is a directory with links left (not one removed),
+ * and, where it may be another inode than the one whose number it is
+ * cached under, that inode (dirfd_cache.h). */
+static bool still_that_directory(const struct entry *e)
 {
 	struct stat st;
-	return fstat(fd, &st) == 0 && st.st_nlink > 0;
+	if (fstat(e->fd, &st) < 0 || st.st_nlink == 0)
+		return false;
+	return !e->check_ino ||
+	       lfs_compose_ino(e->check_ino, e->layer, st.st_ino) == e->ino;
 }
 
 /* Whether e's fd may still be used: checked again after a removal. */
@@ -98,7 +120,7 @@ static bool entry_current(struct entry *e, struct dirfd_stamp now)
 	if (e->at.replaced != now.replaced)
 		return false;
 	if (e->at.removed != now.removed) {
-		if (!still_linked(e->fd))
+		if (!still_that_directory(e))
 			return false;
 		e->at.removed = now.removed;
 	}
@@ -214,17 +236,23 @@ static int shared_find(struct node *dir, int layer, struct dirfd_stamp now)
 	return fd;
 }
 
-int dirfd_keep(struct node *dir, int layer, int fd, struct dirfd_stamp at)
+int dirfd_keep(const struct lfs *fs, struct node *dir, int layer, int fd,
+	       struct dirfd_stamp at)
 {
 	struct cache *c = thread_cache();
-	if (!c)
-		return fd;
+	if (!c || !dirfd_unmoved_since(at))
+		return fd; /* uncached, closed on release */
 	struct entry *victim = victim_of(c);
 	if (!victim)
-		return fd; /* all busy: an uncached fd, closed on release */
+		return fd; /* all busy: the same */
 	if (victim->fd >= 0)
 		close(victim->fd);
+	/* A node whose top layer is the upper one may show that layer's
+	 * number (conservatively: one with an origin shows a lower one). */
+	bool check = !lfs_is_upper(fs, layer) &&
+		     lfs_is_upper(fs, node_layer(dir));
 	*victim = (struct entry){ .dir = dir, .ino = dir->ino,
+				  .check_ino = check ? fs : NULL,
 				  .at = at, .layer = layer, .fd = fd,
 				  .busy = 1, .used = ++c->clock };
 	/* Under ns_lock: dir is alive, and so are its ancestors. */
@@ -327,29 +355,30 @@ int dirfd_climb(struct lfs *fs, struct node *dir, int layer,
 	struct cache *c = thread_cache();
 	if (!c)
 		return -1;
-	/* From the nearest directory below that was not removed since (one
-	 * removed answers ".." with ENOENT): the worker's own, else one the
-	 * others opened. */
+	/* From the nearest usable directory below (where ".." leads is
+	 * checked by climb_from): the worker's own, else one the others
+	 * opened. */
 	struct entry *e;
 	int hops = 0;
 	while ((e = nearest_below(c, dir, layer, hops, &hops))) {
 		if (!entry_usable(e, at))
 			continue;
 		int fd = climb_from(fs, dir, layer, e->fd, hops);
-		return fd < 0 ? -1 : dirfd_keep(dir, layer, fd, at);
+		return fd < 0 ? -1 : dirfd_keep(fs, dir, layer, fd, at);
 	}
 	int below = shared_below(dir, layer, at, &hops);
 	if (below < 0)
 		return -1;
 	int fd = climb_from(fs, dir, layer, below, hops);
 	close(below);
-	return fd < 0 ? -1 : dirfd_keep(dir, layer, fd, at);
+	return fd < 0 ? -1 : dirfd_keep(fs, dir, layer, fd, at);
 }
 
-int dirfd_shared_find(struct node *dir, int layer, struct dirfd_stamp at)
+int dirfd_shared_find(const struct lfs *fs, struct node *dir, int layer,
+		      struct dirfd_stamp at)
 {
 	int fd = shared_find(dir, layer, at);
-	return fd < 0 ? -1 : dirfd_keep(dir, layer, fd, at);
+	return fd < 0 ? -1 : dirfd_keep(fs, dir, layer, fd, at);
 }
 
 int dirfd_acquire(struct lfs *fs, struct node *dir, int layer)
@@ -395,10 +424,21 @@ void dirfd_cache_flush(void)
 
 void dirfd_cache_dir_removed(void)
 {
-	atomic_fetch_add_explicit(&removed_epoch, 1, memory_order_acq_rel);
+	atomic_fetch_add(&removed_epoch, 1);
 }
 
 void dirfd_cache_dir_replaced(void)
 {
-	atomic_fetch_add_explicit(&replaced_epoch, 1, memory_order_acq_rel);
+	atomic_fetch_add(&replaced_epoch, 1);
+}
+
+void dirfd_cache_move_begin(void)
+{
+	atomic_fetch_add(&moving, 1);
+}
+
+void dirfd_cache_move_end(void)
+{
+	atomic_fetch_add(&moved_epoch, 1);
+	atomic_fetch_sub(&moving, 1);
 }

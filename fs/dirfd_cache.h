@@ -17,7 +17,12 @@
  * the number of a removed directory.  It cannot while a cached fd holds
  * that directory, which has no links left then: so once a removed
  * directory's node is freed, a cached fd is checked for links at its
- * next use (one fstat), and an unlinked one is opened again.  A lower
+ * next use (one fstat), and an unlinked one is opened again.  That
+ * holds where the fd is the inode whose number the node shows, or where
+ * that number is a lower layer's, never freed.  A lower layer's fd of a
+ * directory whose top layer is the upper one may be neither (a copy-up
+ * without an origin mark shows the upper inode's number): it is
+ * checked for that number too.  A lower
  * directory replaced behind the mount (udba) may live on elsewhere:
  * every fd cached before is opened again.  The node thus needs no
  * generation number of its own.  The cache holds at most
@@ -34,6 +39,13 @@
  * walk moves from worker to worker: what each keeps is also offered to a
  * second level of DIRFD_CACHE_SIZE fds they share (duplicates), where
  * the next finds it.
+ *
+ * A rename that moves a directory changes the names in the upper layer
+ * before it moves the nodes (rename.c): meanwhile a walk by names may
+ * reach the other directory of an exchange, or the one moved over a
+ * name.  So renames mark their moves (dirfd_cache_move_begin, _end),
+ * a walk that overlapped one is made again, and what it opened is not
+ * kept.
  */
 #ifndef LFS_DIRFD_CACHE_H
 #define LFS_DIRFD_CACHE_H
@@ -49,10 +61,11 @@
 int dirfd_acquire(struct lfs *fs, struct node *dir, int layer);
 void dirfd_release(int fd);
 
-/* When an fd was opened, against the removals and replacements since
- * (see above). */
+/* When an fd was opened, against the removals, replacements and moves
+ * since (see above). */
 struct dirfd_stamp {
-	unsigned removed, replaced;
+	unsigned long removed, replaced, moved;
+	bool moving; /* a move had begun and not ended */
 };
 
 /* For node_walk_to_dir (node.h), which opens what is not cached: the
@@ -60,8 +73,12 @@ struct dirfd_stamp {
  * stamp was taken, kept in the cache and acquired (or left uncached,
  * closed at its release, when every slot is busy). */
 int dirfd_find(struct node *dir, int layer);
-int dirfd_keep(struct node *dir, int layer, int fd, struct dirfd_stamp at);
+int dirfd_keep(const struct lfs *fs, struct node *dir, int layer, int fd,
+	       struct dirfd_stamp at);
 struct dirfd_stamp dirfd_stamp(void);
+/* Whether no move began or ended since at (a walk by names made since
+ * reached what the nodes say). */
+bool dirfd_unmoved_since(struct dirfd_stamp at);
 
 /* For node_walk_to_dir: dir's fd in layer reached by ".." from a
  * cached descendant, at most DIRFD_CLIMB levels below, and kept in the
@@ -73,7 +90,8 @@ int dirfd_climb(struct lfs *fs, struct node *dir, int layer,
 
 /* For node_walk_to_dir: dir's fd in layer from the cache the workers
  * share, kept in this worker's and acquired; or -1. */
-int dirfd_shared_find(struct node *dir, int layer, struct dirfd_stamp at);
+int dirfd_shared_find(const struct lfs *fs, struct node *dir, int layer,
+		      struct dirfd_stamp at);
 
 /* Forgets every cached fd of this thread, and the shared ones (tests). */
 void dirfd_cache_flush(void);
@@ -85,5 +103,11 @@ void dirfd_cache_dir_removed(void);
 /* A lower directory was replaced behind the mount (udba): fds cached
  * before now are opened again. */
 void dirfd_cache_dir_replaced(void);
+
+/* Around a rename that moves a directory in the upper layer: from
+ * before its first change there until its nodes are moved (under
+ * ns_lock), or it failed. */
+void dirfd_cache_move_begin(void);
+void dirfd_cache_move_end(void);
 
 #endif

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -979,14 +980,15 @@ static bool opens_alone(struct lfs *fs, struct node *n, int layer)
 	       orphan_fd(n) >= 0 || name_lost(n) || redirect_below(fs, n, layer);
 }
 
-int node_walk_to_dir(struct lfs *fs, struct node *dir, int layer)
+/* node_walk_to_dir's one try, from the cache's state at. */
+static int walk_to_dir(struct lfs *fs, struct node *dir, int layer,
+		       struct dirfd_stamp at)
 {
-	struct dirfd_stamp at = dirfd_stamp();
 	ns_read_lock(fs);
 	/* Opened by another worker, or going up a tree: from a cached
 	 * directory below (dirfd_cache.h). */
 	if (!opens_alone(fs, dir, layer)) {
-		int fd = dirfd_shared_find(dir, layer, at);
+		int fd = dirfd_shared_find(fs, dir, layer, at);
 		if (fd < 0)
 			fd = dirfd_climb(fs, dir, layer, at);
 		if (fd >= 0) {
@@ -1006,7 +1008,7 @@ int node_walk_to_dir(struct lfs *fs, struct node *dir, int layer)
 		if (opens_alone(fs, p, layer)) {
 			fd = node_open(fs, p, layer, O_PATH | O_DIRECTORY);
 			if (fd >= 0)
-				fd = dirfd_keep(p, layer, fd, at);
+				fd = dirfd_keep(fs, p, layer, fd, at);
 			break;
 		}
 		if (depth == cap) {
@@ -1029,12 +1031,30 @@ int node_walk_to_dir(struct lfs *fs, struct node *dir, int layer)
 		struct node *c = below[--depth];
 		int cfd = open_in_parent(c, fd, O_PATH | O_DIRECTORY);
 		dirfd_release(fd);
-		fd = cfd < 0 ? cfd : dirfd_keep(c, layer, cfd, at);
+		fd = cfd < 0 ? cfd : dirfd_keep(fs, c, layer, cfd, at);
 	}
 	if (below != near)
 		free(below);
 	ns_read_unlock(fs);
 	return fd;
+}
+
+/* Walks again after a rename moved a directory meanwhile (see
+ * dirfd_cache.h): a few times, not waiting for renames to end, which
+ * may need what the caller holds (a directory's lock, its listing). */
+#define WALK_TRIES 8
+
+int node_walk_to_dir(struct lfs *fs, struct node *dir, int layer)
+{
+	for (int tries = 1;; tries++) {
+		struct dirfd_stamp at = dirfd_stamp();
+		int fd = walk_to_dir(fs, dir, layer, at);
+		if (dirfd_unmoved_since(at) || tries == WALK_TRIES)
+			return fd;
+		if (fd >= 0)
+			dirfd_release(fd);
+		sched_yield();
+	}
 }
 
 int node_open_noatime(struct lfs *fs, struct node *n, int layer, int flags)

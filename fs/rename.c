@@ -29,6 +29,7 @@
 #include "creds.h"
 #include "dcache.h"
 #include "dir.h"
+#include "dirfd_cache.h"
 #include "fileattr.h"
 #include "inode.h"
 #include "layers.h"
@@ -502,6 +503,11 @@ static int rename_locked(struct lfs *fs, struct rename_ctx *c)
 	int dir_fd = !exchange && c->dst && node_is_dir(c->dst)
 			     ? removed_dir_hold(fs, c->dst)
 			     : -1;
+	/* From here until the nodes follow, a directory's name on disk may
+	 * not be its node's (dirfd_cache.h). */
+	bool moves_dir = src_dir || (c->dst && node_is_dir(c->dst));
+	if (moves_dir)
+		dirfd_cache_move_begin();
 	if (exchange) {
 		if (renameat2(ss.pfd, c->name, ds.pfd, c->newname,
 			      RENAME_EXCHANGE) < 0)
@@ -535,6 +541,8 @@ static int rename_locked(struct lfs *fs, struct rename_ctx *c)
 			r = whiteout_clear(fs, &ds, c->newname);
 	}
 	if (r < 0) {
+		if (moves_dir)
+			dirfd_cache_move_end();
 		name_drop_undo(fs, dropped, counted);
 		if (dir_fd >= 0)
 			close(dir_fd);
@@ -613,6 +621,8 @@ static int rename_locked(struct lfs *fs, struct rename_ctx *c)
 	}
 	if (src_dir && !src_redirected)
 		c->src->end = (uint16_t)(fs->upper + 1);
+	if (moves_dir)
+		dirfd_cache_move_end();
 	pthread_rwlock_unlock(&fs->ns_lock);
 out:
 	slot_close_locked(&ds);

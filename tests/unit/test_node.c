@@ -327,6 +327,124 @@ static void test_dirfd_cache_kept_past_other_removals(void **state)
 	assert_int_equal(rmdir(tmpl), 0);
 }
 
+/* Whether fd is open still. */
+static bool is_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+static void test_dirfd_not_kept_from_a_walk_across_a_move(void **state)
+{
+	(void)state;
+	char tmpl[] = "/tmp/lfs-node-XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	char x[64];
+	snprintf(x, sizeof(x), "%s/x", tmpl);
+	assert_int_equal(mkdir(x, 0755), 0);
+	fs.layers[1].fd = open(tmpl, O_PATH | O_DIRECTORY);
+	assert_true(fs.layers[1].fd >= 0);
+	struct node *nx = add(fs.root, "x", S_IFDIR, 90);
+	node_lookup_inc(nx);
+	dirfd_cache_flush();
+
+	/* Opened while a rename moves a directory: the name may have led
+	 * to another one, so the fd is used once and not kept. */
+	struct dirfd_stamp before = dirfd_stamp();
+	dirfd_cache_move_begin();
+	int fd = openat(fs.layers[1].fd, "x", O_PATH | O_DIRECTORY);
+	assert_true(fd >= 0);
+	pthread_rwlock_rdlock(&fs.ns_lock);
+	assert_int_equal(dirfd_keep(&fs, nx, 1, fd, before), fd);
+	pthread_rwlock_unlock(&fs.ns_lock);
+	dirfd_release(fd);
+	assert_false(is_open(fd));
+	assert_int_equal(dirfd_find(nx, 1), -1);
+	/* A walk meanwhile gives an fd all the same, not kept either. */
+	fd = dirfd_acquire(&fs, nx, 1);
+	assert_true(fd >= 0);
+	dirfd_release(fd);
+	assert_false(is_open(fd));
+	assert_int_equal(dirfd_find(nx, 1), -1);
+
+	/* Nor one opened before the move ended that began before it. */
+	dirfd_cache_move_end();
+	fd = openat(fs.layers[1].fd, "x", O_PATH | O_DIRECTORY);
+	pthread_rwlock_rdlock(&fs.ns_lock);
+	assert_int_equal(dirfd_keep(&fs, nx, 1, fd, before), fd);
+	pthread_rwlock_unlock(&fs.ns_lock);
+	dirfd_release(fd);
+	assert_false(is_open(fd));
+	/* Once no move runs, a walk's fd is kept. */
+	mark_cached(nx);
+	assert_true(cached_fd_is_marked(nx));
+
+	node_forget(&fs, nx, 1);
+	node_unref(&fs, nx);
+	dirfd_cache_flush();
+	close(fs.layers[1].fd);
+	fs.layers[1].fd = -1;
+	assert_int_equal(rmdir(x), 0);
+	assert_int_equal(rmdir(tmpl), 0);
+}
+
+static void test_dirfd_of_a_lower_layer_checked_by_number_after_removals(
+	void **state)
+{
+	(void)state;
+	char tmpl[] = "/tmp/lfs-node-XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	char own[64], other[64], gone[64];
+	snprintf(own, sizeof(own), "%s/own", tmpl);
+	snprintf(other, sizeof(other), "%s/other", tmpl);
+	snprintf(gone, sizeof(gone), "%s/gone", tmpl);
+	assert_int_equal(mkdir(own, 0755), 0);
+	assert_int_equal(mkdir(other, 0755), 0);
+	assert_int_equal(mkdir(gone, 0755), 0);
+	fs.layers[1].fd = open(tmpl, O_PATH | O_DIRECTORY);
+	assert_true(fs.layers[1].fd >= 0);
+	struct stat st;
+	assert_int_equal(stat(own, &st), 0);
+
+	/* Two directories of the upper layer (0) merged with layer 1's:
+	 * one shows layer 1's number (an origin), the other a number of
+	 * its own, the upper inode's, which the upper filesystem may give
+	 * another directory once this one is removed. */
+	struct node *o = node_new(fs.root, "own", 0, S_IFDIR,
+				  lfs_compose_ino(&fs, 1, st.st_ino));
+	assert_ptr_equal(node_insert(&fs, o), o);
+	struct node *u = node_new(fs.root, "other", 0, S_IFDIR, 424242);
+	assert_ptr_equal(node_insert(&fs, u), u);
+	struct node *g = add(fs.root, "gone", S_IFDIR, 81);
+	node_lookup_inc(o);
+	node_lookup_inc(u);
+	node_lookup_inc(g);
+	mark_cached(o);
+	mark_cached(u);
+	assert_true(cached_fd_is_marked(o));
+	assert_true(cached_fd_is_marked(u));
+
+	/* A directory is removed and its node freed: the lower fd that is
+	 * the inode its node's number names stays; the other, which holds
+	 * no upper inode, is opened again. */
+	assert_int_equal(rmdir(gone), 0);
+	node_unhash(&fs, g);
+	node_forget(&fs, g, 1);
+	node_unref(&fs, g);
+	assert_true(cached_fd_is_marked(o));
+	assert_false(cached_fd_is_marked(u));
+
+	node_forget(&fs, o, 1);
+	node_unref(&fs, o);
+	node_forget(&fs, u, 1);
+	node_unref(&fs, u);
+	dirfd_cache_flush();
+	close(fs.layers[1].fd);
+	fs.layers[1].fd = -1;
+	assert_int_equal(rmdir(own), 0);
+	assert_int_equal(rmdir(other), 0);
+	assert_int_equal(rmdir(tmpl), 0);
+}
+
 static ino_t ino_of(const char *path)
 {
 	struct stat st;
@@ -375,7 +493,7 @@ static void test_dirfd_climb_from_a_cached_directory_below(void **state)
 	int cfd = openat(fs.layers[1].fd, "a2/b/c", O_PATH | O_DIRECTORY);
 	assert_true(cfd >= 0);
 	pthread_rwlock_rdlock(&fs.ns_lock);
-	assert_int_equal(dirfd_keep(nc, 1, cfd, dirfd_stamp()), cfd);
+	assert_int_equal(dirfd_keep(&fs, nc, 1, cfd, dirfd_stamp()), cfd);
 	pthread_rwlock_unlock(&fs.ns_lock);
 	dirfd_release(cfd);
 	assert_int_equal(cached_dir_ino(nb), ino_of(b));
@@ -393,7 +511,7 @@ static void test_dirfd_climb_from_a_cached_directory_below(void **state)
 	cfd = openat(fs.layers[1].fd, "other/c", O_PATH | O_DIRECTORY);
 	assert_true(cfd >= 0);
 	pthread_rwlock_rdlock(&fs.ns_lock);
-	assert_int_equal(dirfd_keep(nc, 1, cfd, dirfd_stamp()), cfd);
+	assert_int_equal(dirfd_keep(&fs, nc, 1, cfd, dirfd_stamp()), cfd);
 	pthread_rwlock_unlock(&fs.ns_lock);
 	dirfd_release(cfd);
 	assert_int_equal(cached_dir_ino(nb), ino_of(b));
@@ -426,6 +544,9 @@ int main(void)
 		cmocka_unit_test(test_dirfd_cache_after_removal),
 		cmocka_unit_test(test_dirfd_cache_kept_past_other_removals),
 		cmocka_unit_test(test_dirfd_climb_from_a_cached_directory_below),
+		cmocka_unit_test(test_dirfd_not_kept_from_a_walk_across_a_move),
+		cmocka_unit_test(
+			test_dirfd_of_a_lower_layer_checked_by_number_after_removals),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
