@@ -181,6 +181,12 @@ static int publish(struct lfs *fs, struct node *n, const char *tmp,
 	pthread_rwlock_rdlock(&fs->ns_lock);
 	memcpy(name, node_name(n), n->namelen + 1u);
 	pthread_rwlock_unlock(&fs->ns_lock);
+	/* A copy-up changes nothing in the view: the parent's times are put
+	 * back after the new entry changed them, as by kernel overlayfs (a
+	 * remount would show them).  Under the parent's lock, so no change
+	 * through the mount is undone with them; at best, as there. */
+	struct stat pst;
+	bool keep_times = fstat(parent_fd, &pst) == 0;
 	int r;
 	if (tmp)
 		r = renameat2(fs->work_fd, tmp, parent_fd, name,
@@ -190,6 +196,10 @@ static int publish(struct lfs *fs, struct node *n, const char *tmp,
 	if (r < 0) {
 		dir_unlock(parent);
 		return r;
+	}
+	if (keep_times) {
+		struct timespec ts[2] = { pst.st_atim, pst.st_mtim };
+		utimensat(parent_fd, "", ts, AT_EMPTY_PATH);
 	}
 	node_set_flag(n, new_flags);
 	if (cleared)

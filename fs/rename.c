@@ -115,6 +115,9 @@ struct tree_level {
 	size_t next;
 	dev_t dev;
 	ino_t ino;
+	/* Its times before the walk brought anything into it, put back
+	 * once it is done: a rename changes no time below what it moves. */
+	struct timespec times[2];
 };
 
 /* Copies D itself up, opens its copy (*fd) and lists what it merges
@@ -136,16 +139,21 @@ static int tree_level_enter(struct lfs *fs, struct node *d,
 		return -errno;
 	lv->dev = st.st_dev;
 	lv->ino = st.st_ino;
+	lv->times[0] = st.st_atim;
+	lv->times[1] = st.st_mtim;
 	struct dcache *dc;
 	r = dcache_acquire_read(fs, d, &dc);
 	if (r < 0)
 		return r;
 	for (uint32_t i = 0; r == 0 && i < dc->n; i++) {
 		struct drec *rec = &dc->recs[i];
-		/* Upper files are already there; directories may still
-		 * merge lower content. */
+		/* Upper files are already there, but a metadata-only copy
+		 * (one of the marked files of an impure directory) finds its
+		 * data by its path below, which the move changes; directories
+		 * may still merge lower content. */
 		if (drec_visible(rec) &&
-		    (!lfs_is_upper(fs, rec->layer) || rec->dtype == DT_DIR))
+		    (!lfs_is_upper(fs, rec->layer) || rec->dtype == DT_DIR ||
+		     (rec->dtype == DT_REG && (rec->flags & R_CHECK))))
 			r = name_list_push(&lv->names, drec_name(dc, rec));
 	}
 	dir_unlock(d);
@@ -169,7 +177,9 @@ static int tree_level_step(struct lfs *fs, struct tree_level *lv,
 		*entered = true;
 		return tree_level_enter(fs, c, below, fd);
 	}
-	/* Moved, not changed: a protected file too (fileattr.h). */
+	/* Moved, not changed: a protected file too (fileattr.h).  With its
+	 * data (a metadata-only copy's completed in place), which the
+	 * lower layers hold at a path the move leaves. */
 	r = copy_up_protected(fs, c, CU_DATA, FILEATTR_PROTECT);
 	/* A hard link's node may go by another of its names: this one
 	 * needs its own upper link before the directory turns opaque. */
@@ -179,16 +189,22 @@ static int tree_level_step(struct lfs *fs, struct tree_level *lv,
 	return r;
 }
 
-/* All of D is in the upper layer now: its copy, open as FD, turns
- * opaque and D stops merging. */
-static int tree_level_seal(struct lfs *fs, struct node *d, int fd)
+/* All of the level's directory is in the upper layer now: its copy,
+ * open as FD, turns opaque, gets its times back, and the directory
+ * stops merging. */
+static int tree_level_seal(struct lfs *fs, const struct tree_level *lv,
+			   int fd)
 {
+	struct node *d = lv->dir;
 	int r = whiteout_make_opaque(fs, fd);
 	if (r == 0) {
 		dir_wrlock(d);
 		/* The whiteouts the directory had hide nothing now.  One left
 		 * behind by a failure hides nothing either: not an error. */
 		whiteout_drop_all(fd);
+		/* As kernel overlayfs puts back a parent's times after a
+		 * copy-up: at best, a failure changes nothing else. */
+		futimens(fd, lv->times);
 		dcache_drop(fs, d);
 		pthread_rwlock_wrlock(&fs->ns_lock); /* dirload.c reads end */
 		d->end = (uint16_t)(fs->upper + 1);
@@ -263,7 +279,7 @@ static int copy_up_tree(struct lfs *fs, struct node *root)
 			continue;
 		}
 		if (r == 0)
-			r = tree_level_seal(fs, lv->dir, fd);
+			r = tree_level_seal(fs, lv, fd);
 		name_list_free(&lv->names);
 		if (top == 0)
 			break;

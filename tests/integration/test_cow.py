@@ -1598,6 +1598,36 @@ class CopyOnWrite(LayerfsTestCase):
                                mnt=self.path(tag + "-again"))
                 self.assertEqual(lfstest.snapshot(m.path), want)
 
+    def test_directory_copied_whole_keeps_metadata_copies_and_times(self):
+        # redirect_dir=off with metadata-only copy-up (the default): a
+        # file chmod'ed before its directory was renamed had an upper
+        # copy without data, whose data the lower layers hold at its old
+        # path.  The copy of the tree skipped it (already upper), so
+        # after a remount it read ENOENT.  And the copy left every
+        # directory of the tree, and a copy-up any parent, with the time
+        # of the copy; kernel overlayfs puts the parent's times back.
+        tag = "mc"
+        low = self.layer(tag, {"d/f": "data\n", "d/s/g": "g\n", "p/x": "x"})
+        old = (1577836800, 1577836800)   # 2020-01-01
+        for d in ("d/s", "d", "p"):
+            os.utime(os.path.join(low, d), old)
+        opts = ("redirect_dir=off",)
+        m = self.mount_rw([low], opts=opts, name=tag)
+        j = lambda *a: os.path.join(m.path, *a)
+        os.chmod(j("d/f"), 0o600)
+        os.chmod(j("p/x"), 0o600)
+        os.rename(j("d"), j("e"))
+        self.assertEqual(read(j("e/f")), b"data\n")
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
+        m = self.mount([low], m.upper, m.work, opts=opts,
+                       mnt=self.path(tag + "-again"))
+        j = lambda *a: os.path.join(m.path, *a)
+        self.assertEqual(read(j("e/f")), b"data\n")
+        self.assertEqual(stat.S_IMODE(os.stat(j("e/f")).st_mode), 0o600)
+        for d in ("e", "e/s", "p"):
+            self.assertEqual(os.stat(j(d)).st_mtime, old[1], d)
+
     def test_copied_up_hard_links_after_a_remount(self):
         # A lower file with two names, copied up through one of them,
         # then the mount is made again: the upper name the daemon meets
