@@ -503,6 +503,31 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	io_done(ref);
 }
 
+/*
+ * Copies in to out whole, or as much as the upper filesystem takes
+ * (each copy goes on where the last stopped: fuse_buf_copy advances
+ * both).  What stops short answers a write(2) with the count written,
+ * as a local filesystem does; but the kernel reads no count in the
+ * answer to a page write-back, only an error: there what is not
+ * written must fail, else the pages are taken as written and fsync
+ * succeeds with data lost (the upper layer full halfway).
+ */
+static ssize_t write_all(struct fuse_bufvec *out, struct fuse_bufvec *in,
+			 bool writepage)
+{
+	size_t size = fuse_buf_size(in);
+	ssize_t done = 0;
+	while ((size_t)done < size) {
+		ssize_t w = fuse_buf_copy(out, in, 0);
+		if (w < 0 && (done == 0 || writepage))
+			return w;
+		if (w <= 0) /* an error after a part, or no progress */
+			return writepage ? -EIO : done;
+		done += w;
+	}
+	return done;
+}
+
 void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		  off_t off, struct fuse_file_info *fi)
 {
@@ -561,7 +586,7 @@ void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		 * (privs_keep.h). */
 		struct privs_keep keep;
 		privs_keep_begin(n, fd, !direct, &keep);
-		r = fuse_buf_copy(&out, in, 0);
+		r = write_all(&out, in, fi && fi->writepage);
 		privs_keep_end(fd, &keep);
 	}
 	if (page_fd >= 0)

@@ -84,6 +84,27 @@ class FullUpper(LayerfsTestCase):
                          "keep\nmore\n")
 
     def test_enospc_during_write(self):
+        self.check_enospc_during_write()
+
+    def test_enospc_during_write_back(self):
+        # Through the kernel's writeback cache (passthrough=0): the pages
+        # reach the daemon in writes of up to 1 MiB, one of which meets
+        # the full upper layer halfway.  Its part written was answered as
+        # a success, and the kernel, which reads no count on a page
+        # write-back, took the rest as written: fsync succeeded and the
+        # file had less than was acknowledged.
+        self.m.unmount()
+        self._mounts.remove(self.m)
+        self.m = self.mount([self.low], self.upper, self.work,
+                            opts=("stats=" + self.stats, "passthrough=0"),
+                            mnt=self.path("writeback"))
+        self.check_enospc_during_write()
+
+    def check_enospc_during_write(self):
+        # A file taking a part of a page-aligned MiB, so that the upper
+        # layer fills up in the middle of a write of the chunks below.
+        with open(os.path.join(self.m.path, "pad"), "wb") as f:
+            f.write(b"p" * (300 << 10))
         p = os.path.join(self.m.path, "fill")
         written = 0
         chunk = b"z" * (1 << 20)
