@@ -289,10 +289,18 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		 * append is what an append-only file allows (fileattr.h). */
 		bool trunc = (fi->flags & O_TRUNC) != 0;
 		bool append = (fi->flags & O_APPEND) && !trunc;
-		r = copy_up_protected(fs, n, trunc ? CU_TRUNC : CU_DATA,
-				      append ? FS_APPEND_FL : 0);
+		unsigned allow = append ? FS_APPEND_FL : 0;
+		r = copy_up_protected(fs, n, trunc ? CU_TRUNC : CU_DATA, allow);
 		if (r < 0)
 			goto out;
+		/* The upper file refuses what its flags forbid, but not while
+		 * they are lifted for a change the kernel makes past them
+		 * (fileattr_lifted_change): the node's say first. */
+		unsigned prot;
+		if (fileattr_flags(fs, n, &prot) == 0 && (prot & ~allow)) {
+			r = -EPERM;
+			goto out;
+		}
 		fd = node_open(fs, n, fs->upper, file_upper_flags(fs, fi->flags));
 		if (fd == -EPERM && append && fs->writeback) {
 			/* An append-only file: the writeback cache would write
