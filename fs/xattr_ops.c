@@ -156,10 +156,19 @@ static ssize_t drop_names(char *list, ssize_t len,
 	return keep;
 }
 
+/* The lock of n's capabilities, for reading them or the names. */
+static pthread_mutex_t *read_lock(struct node *n)
+{
+	return caps_change_lock(n, XATTR_CAPS);
+}
+
 /*
  * The visible names of the real file (private ones filtered out), as a
  * malloc'd NUL-separated list.  Learns N_NOXATTR when there are none,
  * N_HASXATTR when there are some, unless a change came meanwhile.
+ * Under the node's capabilities lock (read_lock): not in the middle of
+ * a page-cache write, whose pwrite removes the capabilities it then
+ * puts back (privs_keep.h).
  */
 static ssize_t visible_names(struct node *n, struct real_file *rf,
 			     char **out)
@@ -317,6 +326,16 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	char *buf = NULL;
 	ssize_t len = -1;
 	node_ref(n);
+	/* Capabilities, or the names, read between a page-cache write's
+	 * pwrite and its putting them back would be missing: a writer
+	 * asking before its write(2) would not have them removed, or the
+	 * node would be known to have no xattr at all (privs_keep.h). */
+	pthread_mutex_t *lock = strcmp(name, XATTR_CAPS) == 0 ||
+					!(node_flags(n) & N_HASXATTR)
+				? read_lock(n)
+				: NULL;
+	if (lock)
+		pthread_mutex_lock(lock);
 	int err = -real_file_open(fs, n, node_layer(n), &rf);
 	if (err == 0 && !(node_flags(n) & N_HASXATTR)) {
 		/* Not known yet: most files carry no xattr at all, and one
@@ -333,6 +352,8 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		len = real_get_value(&rf, name, size, &buf);
 		err = len < 0 ? (int)-len : 0;
 	}
+	if (lock)
+		pthread_mutex_unlock(lock);
 	if (err == 0 && size == 0)
 		fuse_reply_xattr(req, (size_t)len);
 	else if (err == 0)
@@ -385,8 +406,12 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	char *list = NULL;
 	node_ref(n);
 	ssize_t len = real_file_open(fs, n, node_layer(n), &rf);
-	if (len == 0)
+	if (len == 0) {
+		pthread_mutex_t *lock = read_lock(n);
+		pthread_mutex_lock(lock);
 		len = visible_names(n, &rf, &list);
+		pthread_mutex_unlock(lock);
+	}
 	if (len > 0)
 		len = hide_trusted(req, list, len);
 	real_file_close(&rf);
