@@ -99,9 +99,15 @@ static bool appends(int fd)
 	return fl >= 0 && (fl & O_APPEND);
 }
 
+/* A descriptor that takes writes at their offsets: one open for
+ * writing without O_APPEND (a handle opened O_RDONLY|O_TRUNC counts as
+ * writable, but its descriptor reads only). */
 static bool writes_at_offsets(const struct lfs_file *h, int fd)
 {
-	return h->upper && h->writable && !appends(fd);
+	if (!h->upper || !h->writable)
+		return false;
+	int fl = fcntl(fd, F_GETFL);
+	return fl >= 0 && (fl & O_ACCMODE) != O_RDONLY && !(fl & O_APPEND);
 }
 
 static void handle_free(struct lfs *fs, struct lfs_file *h)
@@ -205,8 +211,10 @@ int file_reply_open(struct lfs *fs, fuse_req_t req, struct fuse_file_info *fi,
 	if (mode != OPEN_PASSTHROUGH && !h->direct && h->writable &&
 	    h->fd >= 0) {
 		int fl = fcntl(h->fd, F_GETFL);
+		/* An append-only file's stays (EPERM): its pages written
+		 * back go through another descriptor (op_write_buf). */
 		if (fl >= 0 && (fl & O_APPEND))
-			fcntl(h->fd, F_SETFL, fl & ~O_APPEND);
+			(void)fcntl(h->fd, F_SETFL, fl & ~O_APPEND);
 	}
 	int r = created ? fuse_reply_create(req, created, fi)
 			: fuse_reply_open(req, fi);
@@ -549,16 +557,18 @@ void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	struct lfs_file *h = fi ? fh_of(fi) : NULL;
 	struct node *n = node_from_ino(fs, ino);
 	/* The kernel writes dirty pages back through the writable handle
-	 * of the file opened last, which may be one answered with direct
-	 * I/O whose descriptor appends (an append-only file opened to
-	 * append, op_open): there the pages would land at the end of the
-	 * file, not at their offsets.  They go through a descriptor of
-	 * another handle: the one whose writes dirtied them is still open,
-	 * as FUSE writes a file's pages back when it is closed.  With
-	 * none, the append-only file refuses them as it would any write
-	 * that does not append. */
+	 * of the file opened last, which may be one whose descriptor
+	 * appends: one answered with direct I/O (an append-only file
+	 * opened to append, op_open), or a page-cache one of such a file,
+	 * whose O_APPEND the kernel would not let go (file_reply_open).
+	 * There the pages would land at the end of the file, not at their
+	 * offsets.  They go through a descriptor of another handle: the
+	 * one whose writes dirtied them is still open, as FUSE writes a
+	 * file's pages back when it is closed.  With none, the
+	 * append-only file refuses them as it would any write that does
+	 * not append. */
 	int page_fd = -1;
-	if (fi && fi->writepage && h && h->direct && appends(fd)) {
+	if (fi && fi->writepage && h && appends(fd)) {
 		page_fd = dup_handle_fd_if(n, writes_at_offsets);
 		if (page_fd < 0) {
 			io_done(ref);

@@ -274,6 +274,42 @@ class FileAttr(LayerfsTestCase):
                 self.assertTrue(get_flags(p) & FS_APPEND_FL)
                 change_flags(p, drop=FS_APPEND_FL)
 
+    def test_mapped_pages_of_an_appending_page_cache_descriptor(self):
+        """Without the writeback cache (writeback=0, passthrough=0) an
+        append-only file opened to append gets a page-cache handle,
+        whose descriptor keeps O_APPEND (the kernel refuses to take it
+        off such a file).  The FUSE client, which does not know the
+        flag, lets that descriptor be mapped shared and writable (a
+        local filesystem refuses, EACCES), and writes the mapping's
+        pages back through it: they landed at the end of the file.
+        They must go at their offsets, through another descriptor open
+        for writing, or fail; never be appended."""
+        low = self.layer("low-mapped", {"f": b"solo\n", "g": b"solo\n"})
+        m = self.mount_rw([low], opts=("passthrough=0", "writeback=0"),
+                          name="mapped")
+        for name, other in (("f", True), ("g", False)):
+            with self.subTest(another_writer=other):
+                p = os.path.join(m.path, name)
+                fd = os.open(p, os.O_RDWR) if other else -1
+                change_flags(p, add=FS_APPEND_FL)
+                app = os.open(p, os.O_RDWR | os.O_APPEND)
+                try:
+                    with mmap.mmap(app, 5) as mp:
+                        mp[1:2] = b"X"
+                        try:
+                            mp.flush()
+                        except OSError as e:
+                            self.assertFalse(other, e)
+                finally:
+                    os.close(app)
+                    if fd >= 0:
+                        os.close(fd)
+                got = read(p)
+                self.assertIn(got, (b"sXlo\n", b"solo\n"))
+                if other:
+                    self.assertEqual(got, b"sXlo\n")
+                change_flags(p, drop=FS_APPEND_FL)
+
     def test_append_kills_capabilities_of_an_append_only_file(self):
         """A write takes a file's capabilities away, past the
         append-only flag, as on a local filesystem.  The FUSE client
