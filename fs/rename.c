@@ -160,6 +160,16 @@ static int tree_level_enter(struct lfs *fs, struct node *d,
 	return r;
 }
 
+/* Whether c, found in dir, was removed or moved out of it since: its
+ * copy-up then fails with ENOENT, which is no error of the walk. */
+static bool left_the_tree(struct lfs *fs, struct node *c, struct node *dir)
+{
+	pthread_rwlock_rdlock(&fs->ns_lock);
+	bool left = (node_flags(c) & N_UNHASHED) || c->parent != dir;
+	pthread_rwlock_unlock(&fs->ns_lock);
+	return left;
+}
+
 /* Brings up the file NAME of the level's directory names, or starts the
  * next level for a directory (*entered, its copy open as *fd).  A name
  * gone since is not an error. */
@@ -174,8 +184,18 @@ static int tree_level_step(struct lfs *fs, struct tree_level *lv,
 	if (r < 0)
 		return r == -ENOENT ? 0 : r;
 	if (node_is_dir(c)) {
+		r = tree_level_enter(fs, c, below, fd);
+		if (r == -ENOENT && left_the_tree(fs, c, lv->dir)) {
+			/* Removed or moved out meanwhile: nothing to bring. */
+			if (*fd >= 0)
+				close(*fd);
+			*fd = -1;
+			name_list_free(&below->names);
+			node_unref(fs, c);
+			return 0;
+		}
 		*entered = true;
-		return tree_level_enter(fs, c, below, fd);
+		return r;
 	}
 	/* Moved, not changed: a protected file too (fileattr.h).  With its
 	 * data (a metadata-only copy's completed in place), which the
@@ -185,6 +205,8 @@ static int tree_level_step(struct lfs *fs, struct tree_level *lv,
 	 * needs its own upper link before the directory turns opaque. */
 	if (r == 0)
 		r = anchor_name(fs, c, lv->dir, name);
+	if (r == -ENOENT && left_the_tree(fs, c, lv->dir))
+		r = 0;
 	node_unref(fs, c);
 	return r;
 }
@@ -280,6 +302,11 @@ static int copy_up_tree(struct lfs *fs, struct node *root)
 		}
 		if (r == 0)
 			r = tree_level_seal(fs, lv, fd);
+		/* A directory removed or moved out while the walk was in it
+		 * cannot turn opaque, nor needs to. */
+		if (r == -ENOENT && top > 0 &&
+		    left_the_tree(fs, lv->dir, stack[top - 1].dir))
+			r = 0;
 		name_list_free(&lv->names);
 		if (top == 0)
 			break;

@@ -10,6 +10,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import threading
 import time
 
 import layerrun_util as lru
@@ -1627,6 +1628,40 @@ class CopyOnWrite(LayerfsTestCase):
         self.assertEqual(stat.S_IMODE(os.stat(j("e/f")).st_mode), 0o600)
         for d in ("e", "e/s", "p"):
             self.assertEqual(os.stat(j(d)).st_mtime, old[1], d)
+
+    def test_directory_copied_whole_while_its_entries_go(self):
+        # redirect_dir=off: a directory of the tree removed by another
+        # process while the copy was in it cannot turn opaque (ENOENT),
+        # and the rename failed with ENOENT though its source was there.
+        # What is gone needs no copy.  A race: three rounds, each with
+        # the removal going on through the copy of the whole tree.
+        files = {}
+        for i in range(200):
+            files["d/s%d/t/f" % i] = "x"
+        low = self.layer("gone", files)
+        for rnd in range(3):
+            m = self.mount_rw([low], opts=("redirect_dir=off",),
+                              name="gone%d" % rnd)
+            j = lambda *a: os.path.join(m.path, *a)
+
+            def remove():
+                for i in range(199, -1, -1):
+                    shutil.rmtree(j("d/s%d" % i), ignore_errors=True)
+            th = threading.Thread(target=remove)
+            th.start()
+            try:
+                os.rename(j("d"), j("e"))
+            finally:
+                th.join()
+            self.assertFalse(os.path.lexists(j("d")))
+            # (A removal the rename overtook stopped where it was.)
+            want = lfstest.snapshot(m.path)
+            # Remounted, the same: what was copied is whole and opaque.
+            self.assertEqual(m.unmount(), 0)
+            self._mounts.remove(m)
+            m = self.mount([low], m.upper, m.work, opts=("redirect_dir=off",),
+                           mnt=self.path("gone%d-again" % rnd))
+            self.assertEqual(lfstest.snapshot(m.path), want)
 
     def test_copied_up_hard_links_after_a_remount(self):
         # A lower file with two names, copied up through one of them,
