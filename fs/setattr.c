@@ -352,7 +352,16 @@ static int clear_setid_lifted(struct lfs *fs, struct node *n, mode_t mode)
 	if (r < 0)
 		return r;
 	struct new_mode m = { fs, mode };
-	return fileattr_lifted_change(fs, n, set_mode, &m);
+	/* Not between a page-cache write's saving of the bits and its
+	 * putting them back (privs_keep.h); the copy-up above takes the
+	 * same lock for its own writes. */
+	pthread_mutex_t *lock = mode_change_lock(n);
+	if (lock)
+		pthread_mutex_lock(lock);
+	r = fileattr_lifted_change(fs, n, set_mode, &m);
+	if (lock)
+		pthread_mutex_unlock(lock);
+	return r;
 }
 
 int setattr_clear_setid_for_write(struct lfs *fs, fuse_req_t req,
@@ -373,10 +382,16 @@ int setattr_clear_setid_for_write(struct lfs *fs, fuse_req_t req,
 		return 0;
 	struct stat a = { .st_mode = (mode & 07777) & ~kill };
 	creds_as_daemon();
+	struct node *n = node_from_ino(fs, ino);
+	pthread_mutex_t *lock = mode_change_lock(n);
+	if (lock)
+		pthread_mutex_lock(lock);
 	int r = owner_mode_to_fd(fs, fd, S_IFREG, &a, FUSE_SET_ATTR_MODE);
+	if (lock)
+		pthread_mutex_unlock(lock);
 	/* An append-only file, served with direct I/O (file.c). */
 	if (r == -EPERM)
-		r = clear_setid_lifted(fs, node_from_ino(fs, ino), a.st_mode);
+		r = clear_setid_lifted(fs, n, a.st_mode);
 	if (r < 0)
 		return r;
 	/* The kernel still caches the old mode, and exec trusts it: drop

@@ -577,8 +577,17 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			r = -EPERM;
 	}
 	free(disk_acl);
-	if (r == 0 && kill_sgid)
+	if (r == 0 && kill_sgid) {
+		/* Not between a page-cache write's saving of the set-id bits
+		 * and its putting them back (privs_keep.h).  (An ACL's name:
+		 * caps_lock is not held.) */
+		pthread_mutex_t *lock = mode_change_lock(n);
+		if (lock)
+			pthread_mutex_lock(lock);
 		r = drop_sgid_at(rf.path);
+		if (lock)
+			pthread_mutex_unlock(lock);
+	}
 	/* The mode the upper filesystem derived from a new access ACL,
 	 * and the bit it dropped, go into the override, which the view
 	 * shows. */
