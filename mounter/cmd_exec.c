@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -87,6 +88,15 @@ static int open_namespaces(pid_t pid, int *fds)
 	return 0;
 }
 
+/* The init's root directory, or -errno. */
+static int open_root(pid_t pid)
+{
+	char path[64];
+	lr_fmt(path, sizeof(path), "/proc/%d/root", (int)pid);
+	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
 static bool setgroups_allowed(void)
 {
 	char buf[16] = "";
@@ -99,9 +109,13 @@ static bool setgroups_allowed(void)
 	return strncmp(buf, "allow", 5) == 0;
 }
 
-/* In the container (X2): the command, as `run` would start it. */
+/* In the container (X2): the command, as `run` would start it.
+ * chrooted: the container's root is not its mount namespace's (rootfs.c
+ * fell back to chroot), which CAP_SYS_CHROOT would let it leave: the
+ * command goes without, as the container's own did (ctr_child.c). */
 static void __attribute__((noreturn))
-run_command(const struct exec_opts *o, const struct lr_state *st, int sock)
+run_command(const struct exec_opts *o, const struct lr_state *st, int sock,
+	    bool chrooted)
 {
 	char err[1024];
 	int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -142,6 +156,8 @@ run_command(const struct exec_opts *o, const struct lr_state *st, int sock)
 	uint64_t caps;
 	if (caps_from_names(&st->caps, &caps) < 0)
 		lf_die(LR_EXIT_SETUP, "the container's capability list is damaged");
+	if (chrooted)
+		caps &= ~(1ULL << CAP_SYS_CHROOT);
 	const char *cwd = o->workdir ? o->workdir
 				     : st->workdir ? st->workdir : "/";
 	struct payload p = {
@@ -214,9 +230,25 @@ static int recv_started(int sock, bool tty, int *cmd, int *master)
 	return 0;
 }
 
+/* Enters the container's root, root_fd (its init's, opened before the
+ * mount namespace was joined): joining that namespace gives its root,
+ * which is the host's where the container's is a chroot in it.
+ * Whether it was one. */
+static bool enter_root(int root_fd)
+{
+	struct stat ns_root, ctr_root;
+	if (stat("/", &ns_root) < 0 || fstat(root_fd, &ctr_root) < 0 ||
+	    fchdir(root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0)
+		lf_die(LR_EXIT_SETUP, "cannot enter the container's root: %s",
+		       strerror(errno));
+	return ns_root.st_dev != ctr_root.st_dev ||
+	       ns_root.st_ino != ctr_root.st_ino;
+}
+
 /* X: joins, then clones the command as the launcher's child. */
 static void __attribute__((noreturn))
-join(const struct exec_opts *o, const struct lr_state *st, int *fds, int sock)
+join(const struct exec_opts *o, const struct lr_state *st, int *fds,
+     int root_fd, int sock)
 {
 	char err[512];
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -230,10 +262,12 @@ join(const struct exec_opts *o, const struct lr_state *st, int *fds, int sock)
 			     kinds[i].name, strerror(errno));
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 		lf_die(LR_EXIT_SETUP, "cannot become root in the container: %s", strerror(errno));
+	bool chrooted = enter_root(root_fd);
+	close(root_fd);
 	pid_t p = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL,
 				 NULL, 0);
 	if (p == 0)
-		run_command(o, st, sock);
+		run_command(o, st, sock, chrooted);
 	if (p < 0)
 		lf_die(LR_EXIT_SETUP, "cannot start the command: %s", strerror(errno));
 	/* Tests only: report late, so that the command's terminal comes
@@ -342,7 +376,7 @@ int cmd_exec(const struct global_opts *g, int argc, char **argv)
 		return LR_EXIT_SETUP;
 	}
 	int status = LR_EXIT_SETUP;
-	int fds[NKINDS];
+	int fds[NKINDS], root_fd = -1;
 	for (size_t i = 0; i < NKINDS; i++)
 		fds[i] = -1;
 	if (!ctr_running(&ref.st)) {
@@ -357,7 +391,10 @@ int cmd_exec(const struct global_opts *g, int argc, char **argv)
 		goto out;
 	}
 	if ((r = open_namespaces(ref.st.pid, fds)) < 0 ||
+	    (root_fd = open_root(ref.st.pid)) < 0 ||
 	    !proc_is(ref.st.pid, ref.st.pid_start)) {
+		if (r >= 0 && root_fd < 0)
+			r = root_fd;
 		lf_err("cannot open the namespaces of container %s: %s", o.name,
 		       r < 0 ? strerror(-r) : "it stopped");
 		goto out;
@@ -377,7 +414,7 @@ int cmd_exec(const struct global_opts *g, int argc, char **argv)
 	}
 	if (x == 0) {
 		close(sp[0]);
-		join(&o, &ref.st, fds, sp[1]);
+		join(&o, &ref.st, fds, root_fd, sp[1]);
 	}
 	close(sp[1]);
 	int cmd = -1, master = -1;
@@ -402,6 +439,8 @@ out:
 	for (size_t i = 0; i < NKINDS; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	if (root_fd >= 0)
+		close(root_fd);
 	ctr_close(&ref);
 	exec_opts_free(&o);
 	return status;

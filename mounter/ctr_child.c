@@ -240,6 +240,27 @@ void container_child(struct container *c)
 	if (memfd < 0)
 		lf_die(LR_EXIT_SETUP, "cannot make the init's sealed copy: %s", strerror(-memfd));
 
+	struct payload p = {
+		.argv = c->argv,
+		.envp = c->env.v,
+		.cwd = cwd,
+		.uid = u.uid,
+		.gid = u.gid,
+		.groups = u.groups,
+		.ngroups = u.ngroups,
+		.setgroups_allowed = c->idmap.mode != USERNS_SINGLE,
+		.caps = c->caps,
+		.no_new_privs = c->no_new_privs,
+		.seccomp = c->seccomp,
+		.seccomp_insns = c->seccomp_prog.insns,
+		.seccomp_len = c->seccomp_prog.len,
+		.ulimits = o->ulimits,
+		.nulimits = o->nulimits,
+		.tty_slave = slave,
+		.keep_stdin = o->interactive,
+		.out_fd = c->log_fd,
+		.trampoline_fd = memfd,
+	};
 	sigset_t all;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
@@ -248,29 +269,10 @@ void container_child(struct container *c)
 		lf_die(LR_EXIT_SETUP, "fork: %s", strerror(errno));
 	if (cmd == 0) {
 		prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
-		struct payload p = {
-			.argv = c->argv,
-			.envp = c->env.v,
-			.cwd = cwd,
-			.uid = u.uid,
-			.gid = u.gid,
-			.groups = u.groups,
-			.ngroups = u.ngroups,
-			.setgroups_allowed = c->idmap.mode != USERNS_SINGLE,
-			.caps = c->caps,
-			.no_new_privs = c->no_new_privs,
-			.seccomp = c->seccomp,
-			.seccomp_insns = c->seccomp_prog.insns,
-			.seccomp_len = c->seccomp_prog.len,
-			.ulimits = o->ulimits,
-			.nulimits = o->nulimits,
-			.tty_slave = slave,
-			.keep_stdin = o->interactive,
-			.out_fd = c->log_fd,
-			.trampoline_fd = memfd,
-		};
 		payload_exec(&p);
 	}
+	/* The init runs in the container: confined as its command is. */
+	payload_confine(&p);
 	if (slave >= 0)
 		close(slave);
 	tell(c, SYNC_STARTED, cmd, -1);

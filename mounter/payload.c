@@ -81,7 +81,7 @@ static void leave_session_keyring(const struct payload *p)
 /* Before the other identity steps: the filter goes on while the process
  * still holds CAP_SYS_ADMIN in the container's user namespace, which
  * the kernel asks for when no_new_privs is off (--allow-new-privs). */
-static void confine_syscalls(const struct payload *p)
+void payload_confine(const struct payload *p)
 {
 	leave_session_keyring(p);
 	int r = !p->seccomp	     ? 0
@@ -99,7 +99,7 @@ static void set_identity(const struct payload *p)
 	if (ulimits_apply(p->ulimits, p->nulimits, ULIMIT_BUT_NOFILE, err,
 			  sizeof(err)) < 0)
 		lf_die(LR_EXIT_SETUP, "%s", err);
-	confine_syscalls(p);
+	payload_confine(p);
 	if (p->setgroups_allowed &&
 	    setgroups(p->ngroups, p->ngroups ? p->groups : NULL) < 0)
 		lf_die(LR_EXIT_SETUP, "setgroups: %s", strerror(errno));

@@ -48,4 +48,12 @@ struct payload {
  * (cannot execute) or 127 (not found) after one line on stderr. */
 void payload_exec(const struct payload *p) __attribute__((noreturn));
 
+/* The container's confinement of system calls, in the calling process:
+ * a session keyring of its own (not the launcher's, whose keys it could
+ * read) and the seccomp filter.  payload_exec applies it to the
+ * command; the container's init takes it too, or a process allowed to
+ * trace that init (--cap-add SYS_PTRACE) could make it do what the
+ * filter denies the container.  Exits 125 on failure. */
+void payload_confine(const struct payload *p);
+
 #endif

@@ -303,6 +303,19 @@ class Escapes:
         self.assertEqual(self.run_ok(["exec", "unfiltered", "lrpayload",
                                       "syscall", "keyctl"]).strip(), "ok")
 
+    def test_init_confined_as_its_command(self):
+        # The container's PID 1 (layerrun-init) ran unfiltered and in the
+        # launcher's session keyring: a process allowed to trace it
+        # (--cap-add SYS_PTRACE) could make it call what the filter
+        # denies, keyctl on the launcher's keys among them.  It takes
+        # the command's confinement (payload_confine), keyring included.
+        def seccomp_of_init(*opts):
+            out = self.sh_ok("grep -E '^Seccomp:' /proc/1/status", *opts)
+            return out.split()[1]
+        self.assertEqual(seccomp_of_init(), "2")   # a filter
+        self.assertEqual(seccomp_of_init("--security-opt",
+                                         "seccomp=unconfined"), "0")
+
     def test_seccomp_profile(self):
         """--security-opt seccomp=PROFILE, Docker's and podman's JSON: it
         replaces the built-in filter, for run and exec."""
@@ -392,6 +405,17 @@ class Escapes:
         self.assertNotIn(os.path.basename(self.tmp), out)
         self.assertNotIn("work", lines)  # the host's top directories
         self.assertNotIn("usr", lines)
+        # `layerrun exec` into such a container enters its init's root,
+        # not merely the root of the mount namespace it joins (the
+        # host's, where the launcher itself ran in a chroot and the
+        # container's root is one in it: pivot_root is refused there).
+        self.detach("nopivot", "sleep", "600", opts=("--no-pivot",))
+        out = self.run_ok(["exec", "nopivot", "sh", "-c",
+                           "cd /; cd ../../..; ls; head -1 /etc/passwd"])
+        lines = out.split()
+        self.assertNotIn("work", lines)
+        self.assertNotIn(os.path.basename(self.tmp), out)
+        self.assertIn("bin", lines)
 
     def test_writes_to_masked_and_read_only_paths(self):
         script = ";".join(
