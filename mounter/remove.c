@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -101,11 +102,18 @@ static int remove_container(int rootfd, const char *root, struct lr_state *st,
 	char name[80];
 	lr_fmt(name, sizeof(name), "%s", st->name);
 	if (keep && st->upper_owned) {
-		char kept[96];
-		lr_fmt(kept, sizeof(kept), "%s.upper", name);
+		/* In a directory of its own that only we may enter: the
+		 * upper layer's root has the mode of the container's "/",
+		 * and a root container's set-user-id files in it must not
+		 * be reachable by the host's other users (the state
+		 * directory kept them out until now). */
+		char keepdir[96], kept[112];
+		lr_fmt(keepdir, sizeof(keepdir), "%s.kept", name);
+		lr_fmt(kept, sizeof(kept), "%s/upper", keepdir);
 		char from[96];
 		lr_fmt(from, sizeof(from), "%s/upper", name);
-		if (renameat(rootfd, from, rootfd, kept) < 0) {
+		if ((mkdirat(rootfd, keepdir, 0700) < 0 && errno != EEXIST) ||
+		    renameat(rootfd, from, rootfd, kept) < 0) {
 			lf_err("cannot keep the upper layer as '%s/%s': %s", root,
 			       kept, strerror(errno));
 			return -errno;

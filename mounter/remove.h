@@ -10,8 +10,8 @@
  * Waits for (and if it lingers, stops) the container's layerfs daemon,
  * removes its cgroups and its state directory, and its upper layer when
  * layerrun made it, unless KEEP.  With KEEP, a default upper layer is
- * moved to ROOT/NAME.upper and *kept_path says where (malloc'd).  Files
- * owned by the container's subordinate ids are removed from inside a
+ * moved to ROOT/NAME.kept/upper (NAME.kept: mode 0700) and *kept_path
+ * says where (malloc'd).  Files owned by the container's subordinate ids are removed from inside a
  * user namespace with the container's maps.  0, or -errno after one
  * line on stderr.
  */

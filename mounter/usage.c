@@ -151,7 +151,7 @@ static const char rm_text[] =
 "Removes stopped containers: state, init layer, work directory, cgroups\n"
 "and the upper layer layerrun made (a --upper DIR of yours is never\n"
 "removed).  -f kills a running container first.  --keep moves a default\n"
-"upper layer to ROOT/NAME.upper and prints that path.\n";
+"upper layer to ROOT/NAME.kept/upper and prints that path.\n";
 
 static const char commit_text[] =
 "usage: layerrun commit [-m MESSAGE] [--author AUTHOR] NAME OUT\n"

@@ -11,6 +11,7 @@ layers).
 import fcntl
 import json
 import os
+import stat
 import pty
 import pwd
 import select
@@ -427,6 +428,25 @@ class Behaviour:
         self.assertIn("got TERM", self.run_ok(["logs", "bg"]))
         self.run_ok(["rm", "bg"])
         self.assertFalse(os.path.exists(self.container_dir("bg")))
+        self.assertEqual(self.run_ok(["ps", "-q"]).split(), [])
+
+    def test_rm_keep_holds_the_upper_layer_out_of_reach(self):
+        # `rm --keep` moves the upper layer out of the state directory,
+        # which no other user may enter, to where they could have
+        # entered (ROOT/NAME.upper, its root with the mode of the
+        # container's "/"): a set-user-id file a root container made
+        # was there for any host user to run.  It goes into a directory
+        # only its owner enters.
+        rc, _, err = self.sh("echo made > /made; chmod 4755 /made",
+                             name="kept")
+        self.assertEqual(rc, 0, err)
+        out = self.run_ok(["rm", "--keep", "kept"]).strip()
+        self.assertEqual(out, os.path.join(self.lr.root_dir, "kept.kept",
+                                           "upper"))
+        self.assertEqual(open(os.path.join(out, "made")).read(), "made\n")
+        st = os.stat(os.path.dirname(out))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o700)
+        self.assertFalse(os.path.exists(self.container_dir("kept")))
         self.assertEqual(self.run_ok(["ps", "-q"]).split(), [])
 
     def test_rm_of_a_deep_locked_upper_layer(self):
