@@ -2,6 +2,7 @@
  * layerrun: launches containers on layerfs.  This file reads the global
  * options and hands over to a command.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +13,10 @@
 int main(int argc, char **argv)
 {
 	lf_set_progname("layerrun");
+	/* An ignored SIGCHLD is kept across exec: started by a program
+	 * that ignores it, our children (the monitor's, the container's
+	 * init's) would be reaped by themselves and their statuses lost. */
+	signal(SIGCHLD, SIG_DFL);
 	struct global_opts g = { 0 };
 	int i = 1;
 	while (i < argc && argv[i][0] == '-') {

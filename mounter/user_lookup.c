@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lf_common.h"
@@ -156,32 +157,17 @@ int group_members_of(const char *text, const char *user, gid_t **gids,
 static char *read_ctr_file(int rootfd, const char *path)
 {
 	/* Opened inside the container's root: symlinks in the image resolve
-	 * as the container sees them and never reach the host. */
-	int fd = mu_open_in_root(rootfd, path, O_RDONLY);
+	 * as the container sees them and never reach the host.  Without
+	 * blocking, and a regular file only: a fifo the container put there
+	 * would hang `layerrun exec` on it. */
+	int fd = mu_open_in_root(rootfd, path, O_RDONLY | O_NONBLOCK);
 	if (fd < 0)
 		return NULL;
-	size_t cap = 8192, used = 0;
-	char *text = malloc(cap);
-	while (text) {
-		ssize_t r = read(fd, text + used, cap - used - 1);
-		if (r <= 0)
-			break;
-		used += (size_t)r;
-		if (used + 1 >= cap) {
-			if (cap >= (8u << 20))
-				break;
-			char *nt = realloc(text, cap * 2);
-			if (!nt) {
-				free(text);
-				text = NULL;
-				break;
-			}
-			text = nt;
-			cap *= 2;
-		}
-	}
-	if (text)
-		text[used] = 0;
+	struct stat st;
+	char *text = NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    lf_read_fd(fd, 8u << 20, &text, NULL) < 0)
+		text = NULL;
 	close(fd);
 	return text;
 }

@@ -111,19 +111,22 @@ int main(int argc, char **argv)
 	if (argc != 2)
 		return 125;
 	pid_t child = (pid_t)atoi(argv[1]);
+	/* Not dumpable: ptrace and /proc/1/mem need CAP_SYS_PTRACE, which
+	 * the container's default set lacks, so no process in it can stop
+	 * or take over its init.  First, with the descriptors it may have
+	 * been left, before its capabilities go (which a process of the
+	 * container holding CAP_KILL could otherwise match to open them
+	 * through /proc/1/fd). */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	syscall(SYS_close_range, 3, ~0u, 0);
 	int pid1 = getpid() == 1;
 	if (!pid1)
 		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	keep_only_kill();
-	/* Not dumpable: ptrace and /proc/1/mem need CAP_SYS_PTRACE, which
-	 * the container's default set lacks, so no process in it can stop
-	 * or take over its init. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
 	sigset_t all;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
-	syscall(SYS_close_range, 3, ~0u, 0);
 	int sfd = signalfd(-1, &all, SFD_CLOEXEC);
 	if (sfd < 0)
 		return 125;

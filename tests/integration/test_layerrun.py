@@ -354,6 +354,12 @@ class Behaviour:
         r = self.lr.run(["run", "--rm", "--no-such-option", self.image])
         self.assertEqual(r.returncode, 125)
         self.assertEqual(len(r.stderr.decode().splitlines()), 1, r.stderr)
+        # Started with SIGCHLD ignored (a disposition exec keeps): the
+        # command was reaped by itself and its status lost (255).
+        r = self.lr.run(["run", "--rm", self.image, "lrpayload", "exit", "7"],
+                        preexec_fn=lambda: signal.signal(signal.SIGCHLD,
+                                                         signal.SIG_IGN))
+        self.assertEqual(r.returncode, 7, r.stderr)
 
     def test_signals_forwarded_by_launcher_and_init(self):
         p = self.lr.popen(["run", "--rm", "--name", "sig", self.image,
