@@ -442,7 +442,6 @@ static int stage_regular(struct lfs *fs, int src, int data,
 	return dfd;
 }
 
-/* Opens the source of a copy for reading and stats it. */
 /* A directory's or a special file's copy-up (copy), from n opened in
  * layer with flags and its attributes. */
 static int copy_up_opened(struct lfs *fs, struct node *n, int layer,
@@ -459,6 +458,7 @@ static int copy_up_opened(struct lfs *fs, struct node *n, int layer,
 	return r;
 }
 
+/* Opens the source of a copy for reading and stats it. */
 static int open_source(struct lfs *fs, struct node *n, int layer,
 		       struct stat *st)
 {

@@ -376,16 +376,14 @@ int fileattr_lifted_change(struct lfs *fs, struct node *n,
 	 * refused for them from there (op_open), not let through by the
 	 * file for a moment without them. */
 	unsigned known;
-	int r = fileattr_flags(fs, n, &known);
-	if (r < 0)
-		return r;
+	(void)fileattr_flags(fs, n, &known); /* unread: the file refuses */
 	char name[NAME_MAX + 1];
 	int dfd = node_parent_fd(fs, n, fs->upper, name);
 	if (dfd < 0)
 		return dfd;
 	unsigned lifted;
 	int lfd = fileattr_lift(dfd, name, &lifted);
-	r = change(dfd, name, lfd, arg);
+	int r = change(dfd, name, lfd, arg);
 	fileattr_restore(lfd, lifted);
 	node_parent_fd_done(fs, dfd);
 	return r;

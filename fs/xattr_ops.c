@@ -330,13 +330,13 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	 * pwrite and its putting them back would be missing: a writer
 	 * asking before its write(2) would not have them removed, or the
 	 * node would be known to have no xattr at all (privs_keep.h). */
-	pthread_mutex_t *lock = strcmp(name, XATTR_CAPS) == 0 ||
-					!(node_flags(n) & N_HASXATTR)
-				? read_lock(n)
-				: NULL;
+	int err = -real_file_open(fs, n, node_layer(n), &rf);
+	pthread_mutex_t *lock = err == 0 && (strcmp(name, XATTR_CAPS) == 0 ||
+					     !(node_flags(n) & N_HASXATTR))
+					? read_lock(n)
+					: NULL;
 	if (lock)
 		pthread_mutex_lock(lock);
-	int err = -real_file_open(fs, n, node_layer(n), &rf);
 	if (err == 0 && !(node_flags(n) & N_HASXATTR)) {
 		/* Not known yet: most files carry no xattr at all, and one
 		 * listxattr says so (visible_names learns which), where a
