@@ -330,13 +330,15 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	 * pwrite and its putting them back would be missing: a writer
 	 * asking before its write(2) would not have them removed, or the
 	 * node would be known to have no xattr at all (privs_keep.h). */
-	int err = -real_file_open(fs, n, node_layer(n), &rf);
-	pthread_mutex_t *lock = err == 0 && (strcmp(name, XATTR_CAPS) == 0 ||
-					     !(node_flags(n) & N_HASXATTR))
-					? read_lock(n)
-					: NULL;
+	/* Before the real file is open: that holds ns_lock, which the
+	 * holders of this lock take after it (setattr.c, privs_keep.h). */
+	pthread_mutex_t *lock = strcmp(name, XATTR_CAPS) == 0 ||
+					!(node_flags(n) & N_HASXATTR)
+				? read_lock(n)
+				: NULL;
 	if (lock)
 		pthread_mutex_lock(lock);
+	int err = -real_file_open(fs, n, node_layer(n), &rf);
 	if (err == 0 && !(node_flags(n) & N_HASXATTR)) {
 		/* Not known yet: most files carry no xattr at all, and one
 		 * listxattr says so (visible_names learns which), where a
@@ -405,13 +407,13 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	struct real_file rf;
 	char *list = NULL;
 	node_ref(n);
+	/* Taken before the real file is open (op_getxattr). */
+	pthread_mutex_t *lock = read_lock(n);
+	pthread_mutex_lock(lock);
 	ssize_t len = real_file_open(fs, n, node_layer(n), &rf);
-	if (len == 0) {
-		pthread_mutex_t *lock = read_lock(n);
-		pthread_mutex_lock(lock);
+	if (len == 0)
 		len = visible_names(n, &rf, &list);
-		pthread_mutex_unlock(lock);
-	}
+	pthread_mutex_unlock(lock);
 	if (len > 0)
 		len = hide_trusted(req, list, len);
 	real_file_close(&rf);
