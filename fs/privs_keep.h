@@ -64,4 +64,17 @@ pthread_mutex_t *caps_change_lock(struct node *n, const char *name);
  * set-id bits.  NULL if none is needed. */
 pthread_mutex_t *mode_change_lock(struct node *n);
 
+/* Takes, and gives back, a lock those two return (NULL: none). */
+static inline void privs_lock(pthread_mutex_t *lock)
+{
+	if (lock)
+		pthread_mutex_lock(lock);
+}
+
+static inline void privs_unlock(pthread_mutex_t *lock)
+{
+	if (lock)
+		pthread_mutex_unlock(lock);
+}
+
 #endif

@@ -184,18 +184,10 @@ static int tree_level_step(struct lfs *fs, struct tree_level *lv,
 	if (r < 0)
 		return r == -ENOENT ? 0 : r;
 	if (node_is_dir(c)) {
-		r = tree_level_enter(fs, c, below, fd);
-		if (r == -ENOENT && left_the_tree(fs, c, lv->dir)) {
-			/* Removed or moved out meanwhile: nothing to bring. */
-			if (*fd >= 0)
-				close(*fd);
-			*fd = -1;
-			name_list_free(&below->names);
-			node_unref(fs, c);
-			return 0;
-		}
+		/* (One removed meanwhile fails with ENOENT: copy_up_tree
+		 * lets it go as it leaves the level.) */
 		*entered = true;
-		return r;
+		return tree_level_enter(fs, c, below, fd);
 	}
 	/* Moved, not changed: a protected file too (fileattr.h).  With its
 	 * data (a metadata-only copy's completed in place), which the
@@ -247,7 +239,8 @@ static int tree_level_seal(struct lfs *fs, const struct tree_level *lv,
 static int tree_level_climb(struct lfs *fs, int fd,
 			    const struct tree_level *up)
 {
-	int pfd = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int pfd = fd < 0 ? -1 /* the level's copy never opened */
+			 : openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct stat st;
 	if (pfd >= 0 && fstat(pfd, &st) == 0 && st.st_dev == up->dev &&
 	    st.st_ino == up->ino)
@@ -302,8 +295,9 @@ static int copy_up_tree(struct lfs *fs, struct node *root)
 		}
 		if (r == 0)
 			r = tree_level_seal(fs, lv, fd);
-		/* A directory removed or moved out while the walk was in it
-		 * cannot turn opaque, nor needs to. */
+		/* A directory removed or moved out while the walk entered it
+		 * or was in it cannot be copied or turn opaque, nor needs
+		 * to. */
 		if (r == -ENOENT && top > 0 &&
 		    left_the_tree(fs, lv->dir, stack[top - 1].dir))
 			r = 0;
@@ -314,7 +308,8 @@ static int copy_up_tree(struct lfs *fs, struct node *root)
 		top--;
 		if (r == 0) {
 			int pfd = tree_level_climb(fs, fd, &stack[top]);
-			close(fd);
+			if (fd >= 0)
+				close(fd);
 			fd = pfd;
 			if (fd < 0)
 				r = fd;

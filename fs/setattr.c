@@ -194,11 +194,9 @@ static int apply_owner_mode(struct lfs *fs, struct node *n,
 	/* Not between a page-cache write's saving of the set-id bits and
 	 * its putting them back (privs_keep.h). */
 	pthread_mutex_t *lock = mode_change_lock(n);
-	if (lock)
-		pthread_mutex_lock(lock);
+	privs_lock(lock);
 	int r = apply_owner_mode_now(fs, n, a, to_set);
-	if (lock)
-		pthread_mutex_unlock(lock);
+	privs_unlock(lock);
 	return r;
 }
 
@@ -356,11 +354,9 @@ static int clear_setid_lifted(struct lfs *fs, struct node *n, mode_t mode)
 	 * putting them back (privs_keep.h); the copy-up above takes the
 	 * same lock for its own writes. */
 	pthread_mutex_t *lock = mode_change_lock(n);
-	if (lock)
-		pthread_mutex_lock(lock);
+	privs_lock(lock);
 	r = fileattr_lifted_change(fs, n, set_mode, &m);
-	if (lock)
-		pthread_mutex_unlock(lock);
+	privs_unlock(lock);
 	return r;
 }
 
@@ -384,11 +380,9 @@ int setattr_clear_setid_for_write(struct lfs *fs, fuse_req_t req,
 	creds_as_daemon();
 	struct node *n = node_from_ino(fs, ino);
 	pthread_mutex_t *lock = mode_change_lock(n);
-	if (lock)
-		pthread_mutex_lock(lock);
+	privs_lock(lock);
 	int r = owner_mode_to_fd(fs, fd, S_IFREG, &a, FUSE_SET_ATTR_MODE);
-	if (lock)
-		pthread_mutex_unlock(lock);
+	privs_unlock(lock);
 	/* An append-only file, served with direct I/O (file.c). */
 	if (r == -EPERM)
 		r = clear_setid_lifted(fs, n, a.st_mode);

@@ -329,15 +329,14 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	/* Capabilities, or the names, read between a page-cache write's
 	 * pwrite and its putting them back would be missing: a writer
 	 * asking before its write(2) would not have them removed, or the
-	 * node would be known to have no xattr at all (privs_keep.h). */
-	/* Before the real file is open: that holds ns_lock, which the
-	 * holders of this lock take after it (setattr.c, privs_keep.h). */
+	 * node would be known to have no xattr at all (privs_keep.h).
+	 * Taken before the real file is open, which holds ns_lock: the
+	 * lock's other holders take ns_lock after it (setattr.c). */
 	pthread_mutex_t *lock = strcmp(name, XATTR_CAPS) == 0 ||
 					!(node_flags(n) & N_HASXATTR)
 				? read_lock(n)
 				: NULL;
-	if (lock)
-		pthread_mutex_lock(lock);
+	privs_lock(lock);
 	int err = -real_file_open(fs, n, node_layer(n), &rf);
 	if (err == 0 && !(node_flags(n) & N_HASXATTR)) {
 		/* Not known yet: most files carry no xattr at all, and one
@@ -354,8 +353,7 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		len = real_get_value(&rf, name, size, &buf);
 		err = len < 0 ? (int)-len : 0;
 	}
-	if (lock)
-		pthread_mutex_unlock(lock);
+	privs_unlock(lock);
 	if (err == 0 && size == 0)
 		fuse_reply_xattr(req, (size_t)len);
 	else if (err == 0)
@@ -409,11 +407,11 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	node_ref(n);
 	/* Taken before the real file is open (op_getxattr). */
 	pthread_mutex_t *lock = read_lock(n);
-	pthread_mutex_lock(lock);
+	privs_lock(lock);
 	ssize_t len = real_file_open(fs, n, node_layer(n), &rf);
 	if (len == 0)
 		len = visible_names(n, &rf, &list);
-	pthread_mutex_unlock(lock);
+	privs_unlock(lock);
 	if (len > 0)
 		len = hide_trusted(req, list, len);
 	real_file_close(&rf);
@@ -561,8 +559,7 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		r = real_path_open(fs, n, fs->upper, &rf);
 	/* Capabilities change between page-cache writes (privs_keep.h). */
 	pthread_mutex_t *caps_lock = caps_change_lock(n, name);
-	if (caps_lock)
-		pthread_mutex_lock(caps_lock);
+	privs_lock(caps_lock);
 	char *disk_acl = NULL;
 	if (r == 0 && !remove)
 		r = acl_to_disk(fs, name, &value, size, &disk_acl);
@@ -584,11 +581,9 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		 * and its putting them back (privs_keep.h).  (An ACL's name:
 		 * caps_lock is not held.) */
 		pthread_mutex_t *lock = mode_change_lock(n);
-		if (lock)
-			pthread_mutex_lock(lock);
+		privs_lock(lock);
 		r = drop_sgid_at(rf.path);
-		if (lock)
-			pthread_mutex_unlock(lock);
+		privs_unlock(lock);
 	}
 	/* The mode the upper filesystem derived from a new access ACL,
 	 * and the bit it dropped, go into the override, which the view
@@ -601,8 +596,7 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	 * whether a directory hands down a default ACL, copy_up.c). */
 	__atomic_add_fetch(&xattr_generation, 1, __ATOMIC_ACQ_REL);
 	node_clear_flag(n, N_NOXATTR | N_HASXATTR | N_DEFACL_KNOWN | N_DEFACL);
-	if (caps_lock)
-		pthread_mutex_unlock(caps_lock);
+	privs_unlock(caps_lock);
 	real_file_close(&rf);
 	node_unref(fs, n);
 	fuse_reply_err(req, -r);
