@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "caps_killed.h"
 #include "dcache.h"
 #include "dirfd_cache.h"
 #include "lf_common.h"
@@ -93,6 +94,7 @@ static void node_free_memory(struct node *n)
 		free(n->ext->lredirs);
 		free(n->ext->redirect);
 		free(n->ext->datapath);
+		caps_killed_free(n->ext);
 		if (n->ext->orphan_fd >= 0)
 			close(n->ext->orphan_fd);
 		free(n->ext);

@@ -88,6 +88,7 @@ struct node_ext {
 	int32_t backing_id;
 	bool backing_lower; /* the backing file is the lower data */
 	char index_key[40];  /* N_IDX_ALIAS: name in workdir/index */
+	struct caps_killed *caps_killed; /* caps_killed.h */
 	/* Unhashed nodes are listed so unmount can free them. */
 	struct node *oprev, *onext;
 	struct node *inext;  /* N_INDEXED: inode-number hash chain */

@@ -34,11 +34,13 @@
 #include "node.h"
 
 #define XATTR_CAPS "security.capability"
+/* Its largest value (VFS_CAP_REVISION_3, struct vfs_ns_cap_data). */
+#define XATTR_CAPS_MAX 24
 
 struct privs_keep {
 	pthread_mutex_t *lock;
 	ssize_t len;     /* bytes saved in value, or 0: none to put back */
-	char value[24];  /* the largest form (VFS_CAP_REVISION_3) */
+	char value[XATTR_CAPS_MAX];
 	mode_t setid;    /* set-id bits to keep, where a write drops them */
 };
 

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "caps_killed.h"
 #include "copy_up.h"
 #include "creds.h"
 #include "file.h"
@@ -569,6 +570,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	if (r == 0)
 		r = inode_stat(fs, n, &st);
 reply:
+	caps_killed_settle(fs, n, fuse_req_ctx(req)->pid, to_set, r);
 	node_unref(fs, n);
 	if (r < 0)
 		fuse_reply_err(req, -r);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "acl_ids.h"
+#include "caps_killed.h"
 #include "copy_up.h"
 #include "creds.h"
 #include "fileattr.h"
@@ -525,7 +526,9 @@ static int acl_to_disk(struct lfs *fs, const char *name, const char **value,
  * write failed with EPERM.  A `setcap -r` is refused for the flags; the
  * kernel asks the killing only of a file open for writing, and a
  * removal of capabilities from a protected file held open for writing
- * is told from it by nothing.
+ * is told from it by nothing.  The FUSE client asks it before a
+ * truncate or chown too, which the flags then refuse: caps_killed.h
+ * puts the capabilities back.
  */
 static bool kills_caps_of_protected(struct lfs *fs, struct node *n,
 				    const char *name)
@@ -536,13 +539,26 @@ static bool kills_caps_of_protected(struct lfs *fs, struct node *n,
 	       fileattr_protected(fs, n) < 0;
 }
 
-/* fileattr_lifted_change: the capabilities of the file open as fd. */
+/* The value of capabilities removed, for caps_killed_note. */
+struct removed_caps {
+	ssize_t len;
+	char value[XATTR_CAPS_MAX];
+};
+
+/* fileattr_lifted_change: the capabilities of the file open as fd,
+ * saved in *arg (a struct removed_caps). */
 static int remove_caps(int dirfd, const char *name, int fd, void *arg)
 {
 	(void)dirfd;
 	(void)name;
-	(void)arg;
-	return fd < 0 ? -EPERM : fremovexattr(fd, XATTR_CAPS) < 0 ? -errno : 0;
+	struct removed_caps *saved = arg;
+	if (fd < 0)
+		return -EPERM;
+	saved->len = fgetxattr(fd, XATTR_CAPS, saved->value,
+			       sizeof(saved->value));
+	if (saved->len < 0)
+		return -errno;
+	return fremovexattr(fd, XATTR_CAPS) < 0 ? -errno : 0;
 }
 
 static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
@@ -569,11 +585,18 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		r = rr < 0 ? -errno : 0;
 	}
 	if (r == -EPERM && remove && kills_caps_of_protected(fs, n, name)) {
-		r = fileattr_lifted_change(fs, n, remove_caps, NULL);
+		struct removed_caps saved;
+		r = fileattr_lifted_change(fs, n, remove_caps, &saved);
 		/* None to remove: not the kernel's killing, which asks only
 		 * for capabilities it saw; the flag refuses it first. */
 		if (r == -ENODATA)
 			r = -EPERM;
+		/* Put back if the change it was for is refused. */
+		if (r == 0)
+			caps_killed_note(n, fuse_req_ctx(req)->pid,
+					 saved.value, saved.len);
+	} else if (r == 0 && caps_lock) {
+		caps_killed_forget(n);
 	}
 	free(disk_acl);
 	if (r == 0 && kill_sgid) {

@@ -351,6 +351,64 @@ class FileAttr(LayerfsTestCase):
                 for path in (p, q):
                     change_flags(path, drop=FS_APPEND_FL)
 
+    def test_refused_changes_keep_capabilities_of_a_protected_file(self):
+        """A truncate or chown that an append-only or immutable flag
+        refuses leaves the file's capabilities, as on a local
+        filesystem, where the flag refuses it before they are touched.
+        The FUSE client asks their removal first, which layerfs makes
+        past the flag while the file is open for writing (a write needs
+        it, above); the refused change must put them back.  They were
+        lost (the random differential test, seed 1577033549)."""
+        cap = (b"\x01\x00\x00\x02\x00\x20\x00\x00" + bytes(12))
+        low = self.layer("low-keep", {"f": b"solo\n"})
+        mounts = self.both_and_writeback(low, name="keep")
+        changes = (
+            ("truncate", lambda p, fd: os.truncate(p, 0)),
+            ("ftruncate", lambda p, fd: os.ftruncate(fd, 1)),
+            ("chown", lambda p, fd: os.chown(p, 1, 1)),
+        )
+        for what, root, _ in mounts:
+            p = os.path.join(root, "f")
+            for flag in (FS_APPEND_FL, FS_IMMUTABLE_FL):
+                for change, do in changes:
+                    # Through a descriptor opened before it, an
+                    # immutable flag refuses a truncation only where
+                    # the upper filesystem does (ext4, not tmpfs).
+                    if change == "ftruncate" and flag == FS_IMMUTABLE_FL:
+                        continue
+                    with self.subTest(what, flag=flag, change=change):
+                        os.setxattr(p, "security.capability", cap)
+                        writer = os.open(p, os.O_WRONLY)
+                        change_flags(p, add=flag)
+                        try:
+                            self.assertEqual(self.outcome(
+                                lambda: do(p, writer)), "EPERM")
+                            self.assertEqual(os.getxattr(
+                                p, "security.capability"), cap)
+                        finally:
+                            os.close(writer)
+                            change_flags(p, drop=flag)
+                        self.assertEqual(read(p), b"solo\n")
+                        self.assertEqual(os.stat(p).st_uid, 0)
+            # A write still takes them: the note of the removal ends
+            # with the write, and a later refused change puts nothing
+            # back.
+            writer = os.open(p, os.O_WRONLY)
+            change_flags(p, add=FS_APPEND_FL)
+            try:
+                app = os.open(p, os.O_WRONLY | os.O_APPEND)
+                try:
+                    self.assertEqual(os.write(app, b"z"), 1)
+                finally:
+                    os.close(app)
+                self.assertEqual(self.outcome(lambda: os.truncate(p, 0)),
+                                 "EPERM")
+                self.assertNotIn("security.capability", os.listxattr(p))
+            finally:
+                os.close(writer)
+                change_flags(p, drop=FS_APPEND_FL)
+            self.assertEqual(read(p), b"solo\nz")
+
     def test_rename_whiteout_refused_after_the_flags(self):
         """RENAME_WHITEOUT, which neither supports, is refused with
         EINVAL, but only once the kernel's own checks passed: the name
