@@ -22,7 +22,7 @@ static const int ban_lifted_by[] = {
 
 _Static_assert(sizeof(seccomp_nr_native) / sizeof(int) == NBANS,
 	       "seccomp_numbers.h is older than seccomp_list.h");
-/* Each ABI's section: 4 instructions around one per ban. */
+/* Each ABI's section: 5 instructions around one per ban. */
 _Static_assert(3 + 2 * (NBANS + 6) <= SECCOMP_PROG_MAX,
 	       "SECCOMP_PROG_MAX is too small for seccomp_list.h");
 /* A conditional jump reaches at most 255 instructions ahead. */
@@ -49,19 +49,24 @@ static bool banned(size_t i, uint64_t caps)
 
 /*
  * One ABI's section, entered with the architecture checked: load the
- * call's number, return EPERM for a banned one, allow the rest.  The
- * ABI's arch check jumps over it by its length.
+ * call's number, return ENOSYS for one above the last this build knows,
+ * EPERM for a banned one, and allow the rest.  The ABI's arch check
+ * jumps over it by its length.
+ *
+ * A kernel newer than the build has calls no list here could name,
+ * some of them new ways to reach what the list bans (mount attributes,
+ * the mount tree, xattrs by fd); as in the profiles of Docker and
+ * podman, they fail as on an older kernel, with ENOSYS, which C
+ * libraries answer by falling back to the older calls.  x32 calls, on
+ * x86_64's arch numbered from bit 30, are above it too.
  */
 static void emit_section(struct emitter *e, const int *nr, uint64_t caps,
-			 uint32_t x32_bit)
+			 int last_known)
 {
 	emit(e, BPF_LD | BPF_W | BPF_ABS, 0, 0,
 	     (uint32_t)offsetof(struct seccomp_data, nr));
-	if (x32_bit) {
-		/* The same arch carries x32 calls, numbered from the bit. */
-		emit(e, BPF_JMP | BPF_JGE | BPF_K, 0, 1, x32_bit);
-		emit(e, BPF_RET | BPF_K, 0, 0, RET_ERRNO(ENOSYS));
-	}
+	emit(e, BPF_JMP | BPF_JGT | BPF_K, 0, 1, (uint32_t)last_known);
+	emit(e, BPF_RET | BPF_K, 0, 0, RET_ERRNO(ENOSYS));
 	size_t rules = 0;
 	for (size_t i = 0; i < NBANS; i++)
 		rules += nr[i] >= 0 && banned(i, caps);
@@ -78,11 +83,11 @@ static void emit_section(struct emitter *e, const int *nr, uint64_t caps,
 
 /* "arch == ARCH ? section : skip it", the section filled in. */
 static void emit_abi(struct emitter *e, uint32_t arch, const int *nr,
-		     uint64_t caps, uint32_t x32_bit)
+		     uint64_t caps, int last_known)
 {
 	size_t check = e->len;
 	emit(e, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, arch);
-	emit_section(e, nr, caps, x32_bit);
+	emit_section(e, nr, caps, last_known);
 	e->prog[check].jf = (uint8_t)(e->len - check - 1);
 }
 
@@ -92,9 +97,10 @@ size_t seccomp_build(uint64_t caps, struct sock_filter *prog)
 	emit(&e, BPF_LD | BPF_W | BPF_ABS, 0, 0,
 	     (uint32_t)offsetof(struct seccomp_data, arch));
 	emit_abi(&e, SECCOMP_ARCH_NATIVE, seccomp_nr_native, caps,
-		 SECCOMP_X32_BIT);
+		 SECCOMP_NR_LAST_NATIVE);
 	if (SECCOMP_ARCH_COMPAT)
-		emit_abi(&e, SECCOMP_ARCH_COMPAT, seccomp_nr_compat, caps, 0);
+		emit_abi(&e, SECCOMP_ARCH_COMPAT, seccomp_nr_compat, caps,
+			 SECCOMP_NR_LAST_COMPAT);
 	/* No other ABI runs on this kernel: whatever claims one is not
 	 * a call this filter understands. */
 	emit(&e, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_KILL_PROCESS);

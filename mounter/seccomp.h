@@ -1,7 +1,8 @@
 /*
  * The container's seccomp filter: the system calls of seccomp_list.h
  * fail with EPERM unless the container holds the capability that lifts
- * each ban; every other call is allowed.  Calls of the 32-bit ABI the
+ * each ban; calls newer than the build's libseccomp knows fail with
+ * ENOSYS; every other call is allowed.  Calls of the 32-bit ABI the
  * kernel also runs (i386 on x86_64) are filtered by their own numbers,
  * and x32 calls fail with ENOSYS, so neither gets around the list.
  */

@@ -271,6 +271,31 @@ class Escapes:
 
     # -- the seccomp filter and the kernel keyrings -------------------------
 
+    @staticmethod
+    def first_call_newer_than_the_build():
+        """The number after the last system call the build's libseccomp
+        knows on this machine's ABI (mounter/gen/seccomp_numbers.c)."""
+        header = os.path.join(lfstest.BUILD, "mounter", "gen",
+                              "seccomp_numbers.h")
+        with open(header) as f:
+            for line in f:
+                if line.startswith("#define SECCOMP_NR_LAST_NATIVE "):
+                    return int(line.split()[2]) + 1
+        raise AssertionError("no SECCOMP_NR_LAST_NATIVE in " + header)
+
+    def test_seccomp_refuses_calls_newer_than_the_build(self):
+        """A system call newer than the build's libseccomp knows fails
+        as on an older kernel (ENOSYS), where the kernel would run it:
+        no list could have banned it."""
+        newer = self.first_call_newer_than_the_build()
+        out = self.sh_ok("lrpayload syscall nr:%d" % newer,
+                         "--security-opt", "seccomp=unconfined").strip()
+        if out == "ENOSYS":
+            self.skipTest("this kernel has no call newer than the build "
+                          "knows (%d)" % newer)
+        self.assertEqual(self.sh_ok("lrpayload syscall nr:%d" % newer)
+                         .strip(), "ENOSYS")
+
     def test_seccomp_filter(self):
         for call in ("keyctl", "add_key", "io_uring_setup", "userfaultfd",
                      "keyctl-x32"):

@@ -13,7 +13,8 @@
  *                            io_uring_setup, userfaultfd, keyctl-i386
  *                            (by int $0x80), keyctl-x32,
  *                            clock_settime-bad (an invalid time: EINVAL
- *                            when allowed, so the clock never changes);
+ *                            when allowed, so the clock never changes),
+ *                            nr:N (call number N, every argument 0);
  *                            print "ok" or the errno name ("n/a": no
  *                            such ABI on this machine)
  *   lrpayload keyring NAME   the data of the user key NAME found from the
@@ -234,6 +235,9 @@ static int try_syscall(const char *name)
 		return report((int)syscall(SYS_init_module, "", 0UL, ""));
 	if (strcmp(name, "ptrace-1") == 0)
 		return report((int)ptrace(PTRACE_ATTACH, 1, NULL, NULL));
+	if (strncmp(name, "nr:", 3) == 0)
+		return report((int)syscall(atol(name + 3), 0L, 0L, 0L, 0L, 0L,
+					   0L) < 0 ? -1 : 0);
 	fprintf(stderr, "unknown syscall test %s\n", name);
 	return 2;
 }
