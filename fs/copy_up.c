@@ -703,7 +703,7 @@ static int copy_up_data_in_place(struct lfs *fs, struct node *n)
 		if (futimens(dst, ts) < 0)
 			r = -errno;
 	}
-	privs_keep_end(dst, &privs);
+	privs_keep_end(fs, dst, &privs);
 	if (r == 0 && fs->opt->fsync && fsync(dst) < 0)
 		r = -errno;
 	if (r == 0)

@@ -605,7 +605,7 @@ void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		struct privs_keep keep;
 		privs_keep_begin(n, fd, !direct, &keep);
 		r = write_all(&out, in, fi && fi->writepage);
-		privs_keep_end(fd, &keep);
+		privs_keep_end(fs, fd, &keep);
 	}
 	if (page_fd >= 0)
 		close(page_fd);

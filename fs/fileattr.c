@@ -389,6 +389,23 @@ int fileattr_lifted_change(struct lfs *fs, struct node *n,
 	return r;
 }
 
+int fileattr_lifted_fd(struct lfs *fs, struct node *n, int fd,
+		       int (*change)(int fd, void *arg), void *arg)
+{
+	unsigned known;
+	(void)fileattr_flags(fs, n, &known); /* unread: the file refuses */
+	int now = 0;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &now) < 0 ||
+	    !(now & (int)FILEATTR_PROTECT))
+		return change(fd, arg);
+	int r = set_flags(fd, now & ~(int)FILEATTR_PROTECT);
+	if (r < 0)
+		return r;
+	r = change(fd, arg);
+	(void)fileattr_apply(fd, (unsigned)now & FILEATTR_PROTECT);
+	return r;
+}
+
 int fileattr_lift(int dirfd, const char *name, unsigned *lifted)
 {
 	struct statx stx;

@@ -53,6 +53,15 @@ int fileattr_lift(int dirfd, const char *name, unsigned *lifted);
 void fileattr_restore(int fd, unsigned lifted);
 
 /*
+ * change(fd, arg) on n's upper file, open as fd, with its immutable and
+ * append-only flags lifted for it where it has any, and put back after:
+ * for what the kernel does past them to a file already open.  n's flags
+ * are read first, as in fileattr_lifted_change.
+ */
+int fileattr_lifted_fd(struct lfs *fs, struct node *n, int fd,
+		       int (*change)(int fd, void *arg), void *arg);
+
+/*
  * Makes a change to n's upper copy with its immutable and append-only
  * flags lifted for it: change(dirfd, name, fd, arg), with the copy as
  * dirfd/name and fd (open on it, or -1 if it had no flag to lift).  For

@@ -1,12 +1,14 @@
 /* File privileges kept across the daemon's writes (privs_keep.h). */
 #include "privs_keep.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
 #include "creds.h"
+#include "fileattr.h"
 
 /* A few locks shared by every node: a page-cache write holds one for one
  * pwrite and a few xattr and stat calls, and a change of capabilities or
@@ -36,6 +38,7 @@ static mode_t setid_at_risk(int fd)
 void privs_keep_begin(struct node *n, int fd, bool save,
 		      struct privs_keep *k)
 {
+	k->node = n;
 	k->lock = lock_of(n);
 	k->len = 0;
 	k->setid = 0;
@@ -53,6 +56,7 @@ void privs_keep_begin(struct node *n, int fd, bool save,
 
 void privs_keep_begin_copy(struct node *n, int fd, struct privs_keep *k)
 {
+	k->node = n;
 	k->lock = NULL;
 	k->len = 0;
 	k->setid = 0;
@@ -68,19 +72,33 @@ void privs_keep_begin_copy(struct node *n, int fd, struct privs_keep *k)
 	}
 }
 
-void privs_keep_end(int fd, struct privs_keep *k)
+/* fileattr_lifted_fd: what privs_keep_begin saved, back on fd where
+ * the write took it. */
+static int put_back(int fd, void *arg)
 {
+	const struct privs_keep *k = arg;
+	int r = 0;
 	if (k->len > 0) {
 		char now[sizeof(k->value)];
 		ssize_t len = fgetxattr(fd, XATTR_CAPS, now, sizeof(now));
-		if (len != k->len || memcmp(now, k->value, (size_t)len) != 0)
-			(void)fsetxattr(fd, XATTR_CAPS, k->value,
-					(size_t)k->len, 0);
+		if ((len != k->len || memcmp(now, k->value, (size_t)len) != 0) &&
+		    fsetxattr(fd, XATTR_CAPS, k->value, (size_t)k->len, 0) < 0)
+			r = -errno;
 	}
 	struct stat st;
 	if (k->setid && fstat(fd, &st) == 0 &&
-	    (st.st_mode & k->setid) != k->setid)
-		(void)fchmod(fd, (st.st_mode & 07777) | k->setid);
+	    (st.st_mode & k->setid) != k->setid &&
+	    fchmod(fd, (st.st_mode & 07777) | k->setid) < 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
+void privs_keep_end(struct lfs *fs, int fd, struct privs_keep *k)
+{
+	/* Refused for the flags only (asked then, so the common write
+	 * costs nothing more). */
+	if (put_back(fd, k) == -EPERM)
+		(void)fileattr_lifted_fd(fs, k->node, fd, put_back, k);
 	if (k->lock)
 		pthread_mutex_unlock(k->lock);
 }

@@ -38,6 +38,7 @@
 #define XATTR_CAPS_MAX 24
 
 struct privs_keep {
+	struct node *node;
 	pthread_mutex_t *lock;
 	ssize_t len;     /* bytes saved in value, or 0: none to put back */
 	char value[XATTR_CAPS_MAX];
@@ -56,8 +57,10 @@ void privs_keep_begin(struct node *n, int fd, bool save,
  * while such a copy runs may then be lost to its writes, as on kernel
  * overlayfs, which keeps capabilities across that copy the same way. */
 void privs_keep_begin_copy(struct node *n, int fd, struct privs_keep *k);
-/* Puts back what was saved, if the write took it, and drops the lock. */
-void privs_keep_end(int fd, struct privs_keep *k);
+/* Puts back what was saved, if the write took it, and drops the lock.
+ * Past the file's immutable and append-only flags: a descriptor opened
+ * before they were set may write, and the write took them past. */
+void privs_keep_end(struct lfs *fs, int fd, struct privs_keep *k);
 
 /* The lock alone, around a change of n's capabilities through the
  * mount (name is the xattr's: the others need none).  NULL if none. */

@@ -409,6 +409,42 @@ class FileAttr(LayerfsTestCase):
                 change_flags(p, drop=FS_APPEND_FL)
             self.assertEqual(read(p), b"solo\nz")
 
+    def test_mapped_write_keeps_capabilities_of_an_append_only_file(self):
+        """Pages written through a shared mapping leave a file's
+        capabilities, as on a local filesystem.  Through the page cache
+        (writeback cache, or none with writeback=0) layerfs writes them
+        to the upper file, whose filesystem removes the capabilities for
+        it; layerfs puts them back.  For a file made append-only after it
+        was mapped (whose pages the flag lets through), putting them back
+        was refused for the flag, and they were lost."""
+        cap = (b"\x01\x00\x00\x02\x00\x20\x00\x00" + bytes(12))
+        low = self.layer("low-mapcaps", {"f": b"solo\n"})
+        mounts = self.both(low, name="mapcaps")
+        for opts in (("passthrough=0",), ("passthrough=0", "writeback=0")):
+            m = self.mount_rw([low], opts=opts, name="mapcaps-" + opts[-1])
+            mounts.append(("layerfs, " + ",".join(opts), m.path, m.upper))
+        for what, root, _ in mounts:
+            with self.subTest(what):
+                p = os.path.join(root, "f")
+                os.setxattr(p, "security.capability", cap)
+                fd = os.open(p, os.O_RDWR)
+                try:
+                    # Mapped before the flag, which refuses a shared
+                    # writable mapping of its own (EACCES).
+                    with mmap.mmap(fd, 5) as mp:
+                        change_flags(p, add=FS_APPEND_FL)
+                        mp[1:2] = b"X"
+                        mp.flush()
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                try:
+                    self.assertEqual(read(p), b"sXlo\n")
+                    self.assertEqual(os.getxattr(p, "security.capability"),
+                                     cap)
+                finally:
+                    change_flags(p, drop=FS_APPEND_FL)
+
     def test_rename_whiteout_refused_after_the_flags(self):
         """RENAME_WHITEOUT, which neither supports, is refused with
         EINVAL, but only once the kernel's own checks passed: the name
