@@ -143,13 +143,18 @@ void take_upper_ino(struct lfs *fs, struct node *n, uint64_t real_ino)
 				rec->ino = ino;
 		}
 	}
+	fuse_ino_t parent_ino = node_to_ino(fs, parent);
 	dir_unlock(parent);
 	/* The kernel caches the number (and the link count of the lower
 	 * file) for as long as the attribute timeout: it must ask again.
-	 * Attributes only, nothing that waits on a request. */
-	if (changed && fs->se)
+	 * Attributes only, nothing that waits on a request.  And the
+	 * listing of the parent it keeps (readdir.c) shows the old number:
+	 * a directory's cached listing holds no page a request waits on. */
+	if (changed && fs->se) {
 		fuse_lowlevel_notify_inval_inode(fs->se, node_to_ino(fs, n),
 						 -1, 0);
+		fuse_lowlevel_notify_inval_inode(fs->se, parent_ino, 0, 0);
+	}
 }
 
 int mark_parent_impure(struct lfs *fs, struct node *parent, int pfd)

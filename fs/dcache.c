@@ -231,6 +231,16 @@ struct drec *dcache_add_raw(struct dcache *dc, const char *name, size_t len,
 	return r;
 }
 
+/* A removed name that tells nothing: no layer below shows it, and no
+ * whiteout hides it (counted in ndead). */
+static bool drec_dead(const struct drec *r)
+{
+	return (r->flags & R_HIDDEN) &&
+	       !(r->flags & (R_BELOW | R_WH_UPPER | R_LCLOSED));
+}
+
+static void account_growth(struct dcache *dc);
+
 int dcache_add(struct dcache *dc, const char *name, uint16_t layer,
 	       uint8_t dtype, uint64_t ino, uint8_t flags)
 {
@@ -242,7 +252,10 @@ int dcache_add(struct dcache *dc, const char *name, uint16_t layer,
 		r = dcache_add_raw(dc, name, len, h);
 		if (!r)
 			return -ENOMEM;
+		account_growth(dc);
 	} else {
+		if (drec_dead(r))
+			dc->ndead--;
 		/* Keep what we know about lower layers; the rest is new. */
 		flags |= r->flags & (R_BELOW | R_LCLOSED);
 	}
@@ -260,9 +273,12 @@ void dcache_hide(struct dcache *dc, struct drec *r, bool whiteout_in_upper)
 {
 	if (drec_visible(r))
 		dc->nvisible--;
+	bool was_dead = drec_dead(r);
 	r->flags = (uint8_t)((r->flags & (R_BELOW | R_LCLOSED)) | R_HIDDEN |
 			     R_CLOSED | (whiteout_in_upper ? R_WH_UPPER : 0));
 	r->ino = 0;
+	if (drec_dead(r) && !was_dead)
+		dc->ndead++;
 }
 
 int dcache_chain_append(struct dcache *dc, uint16_t layer)
@@ -392,12 +408,43 @@ static void enforce_budget(struct lfs *fs, struct node *keep)
 	}
 }
 
-void dcache_detach(struct dcache *dc)
+void dcache_detach(struct node *dir)
 {
+	/* The node's listing is read under budget_lock, which an evictor
+	 * holds while it takes it away (no directory lock is held here):
+	 * read before, it could be freed by the time it is unlinked. */
 	pthread_mutex_lock(&budget_lock);
-	clock_unlink_locked(dc);
-	dc->owner = NULL;
+	struct dcache *dc = dir->dc;
+	dir->dc = NULL;
+	if (dc) {
+		clock_unlink_locked(dc);
+		dc->owner = NULL;
+	}
 	pthread_mutex_unlock(&budget_lock);
+	if (dc)
+		dcache_put(dc);
+}
+
+/* A listing's arrays grew after it was attached (a name added through
+ * the mount): the budget counts what it holds now. */
+static void account_growth(struct dcache *dc)
+{
+	size_t now = dcache_bytes(dc);
+	if (now == dc->bytes)
+		return;
+	pthread_mutex_lock(&budget_lock);
+	if (dc->lru_next) {
+		total_bytes += now - dc->bytes;
+		dc->bytes = now;
+	}
+	pthread_mutex_unlock(&budget_lock);
+}
+
+void dcache_shed_removed(struct lfs *fs, struct node *dir)
+{
+	struct dcache *dc = dir->dc;
+	if (dc && dc->ndead > 1024 && dc->ndead > dc->n - dc->ndead)
+		dcache_drop(fs, dir);
 }
 
 void dcache_attach(struct node *dir, struct dcache *dc)

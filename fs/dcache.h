@@ -64,6 +64,9 @@ struct dcache {
 	struct dgap *gaps;
 	uint32_t ngaps, gaps_cap;
 	uint32_t nvisible;  /* visible entries, for the rmdir emptiness check */
+	/* Removed names no layer below shows and no whiteout hides: records
+	 * that tell nothing (dcache_shed_removed). */
+	uint32_t ndead;
 	/* readdir_order.c: how many leading records are in readdir order
 	 * (fewer than n after appends: to be sorted again). */
 	uint32_t nsorted;
@@ -152,12 +155,22 @@ void dcache_chain_push_top(struct dcache *dc, uint16_t layer);
 /* Fills the name index again after the records were reordered. */
 void dcache_reindex(struct dcache *dc);
 
-/* Unlinks a listing from the budget before its directory node is freed. */
-void dcache_detach(struct dcache *dc);
+/* Takes a directory node's listing, if it has one, off the node and the
+ * budget and drops it: before the node is freed. */
+void dcache_detach(struct node *dir);
 
 /* Drops a listing (after changes that are easier to re-read than to
  * mirror).  Caller holds dir's write lock. */
 void dcache_drop(struct lfs *fs, struct node *dir);
+
+/*
+ * Drops dir's listing once most of its records are removed names that
+ * tell nothing: a directory where new names keep coming and going (temp
+ * files, write-then-rename) would otherwise grow its listing for the
+ * life of the mount.  Reading it again costs what it holds, once per as
+ * many removals.  Caller holds dir's write lock and no record pointer.
+ */
+void dcache_shed_removed(struct lfs *fs, struct node *dir);
 
 /* Drops least recently used listings until the total fits the budget.
  * Call with no directory lock held; `keep` is spared. */

@@ -715,6 +715,7 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	} else if (keep_fd >= 0) {
 		close(keep_fd);
 	}
+	dcache_shed_removed(fs, dir);
 	slot_close_locked(&s);
 	dir_unlock_two(dir, child);
 out:

@@ -99,10 +99,7 @@ static void node_free_memory(struct node *n)
 			close(n->ext->orphan_fd);
 		free(n->ext);
 	}
-	if (n->dc) {
-		dcache_detach(n->dc);
-		dcache_put(n->dc);
-	}
+	dcache_detach(n);
 	free(n);
 }
 

@@ -707,6 +707,25 @@ static void follow_kernel_entries(struct lfs *fs, struct rename_ctx *c)
 	pthread_mutex_unlock(&fs->rename_mutex);
 }
 
+/*
+ * A directory moved to another parent: the listing the kernel keeps of
+ * it (layerfs answers OPENDIR with ENOSYS, and the kernel then caches
+ * listings itself) still shows the old parent's inode number for "..".
+ * A rename changes the two parents, whose listings the kernel drops; the
+ * moved directory's must be dropped here.
+ */
+static void forget_moved_listings(struct lfs *fs, const struct rename_ctx *c)
+{
+	if (c->sdir == c->ddir)
+		return;
+	if (node_is_dir(c->src))
+		fuse_lowlevel_notify_inval_inode(fs->se, node_to_ino(fs, c->src),
+						 0, 0);
+	if (c->dst && (c->flags & RENAME_EXCHANGE) && node_is_dir(c->dst))
+		fuse_lowlevel_notify_inval_inode(fs->se, node_to_ino(fs, c->dst),
+						 0, 0);
+}
+
 void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	       fuse_ino_t newparent, const char *newname, unsigned flags)
 {
@@ -802,9 +821,12 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			pthread_mutex_lock(&fs->rename_mutex);
 			dir_wrlock_two(c.sdir, c.ddir);
 			r = rename_locked(fs, &c);
+			dcache_shed_removed(fs, c.sdir);
 			dir_unlock_two(c.sdir, c.ddir);
 			pthread_mutex_unlock(&fs->rename_mutex);
 		}
+		if (r == 0)
+			forget_moved_listings(fs, &c);
 done:
 		free(c.src_redirect);
 		free(c.dst_redirect);

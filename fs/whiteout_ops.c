@@ -104,6 +104,7 @@ void slot_close(struct lfs *fs, struct slot *s)
 	if (!s->dir)
 		return;
 	slot_close_locked(s);
+	dcache_shed_removed(fs, s->dir);
 	dir_unlock(s->dir);
 	/* Listings loaded for a change count against the budget too. */
 	dcache_enforce_budget(fs, s->dir);

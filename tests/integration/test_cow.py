@@ -1206,6 +1206,37 @@ class CopyOnWrite(LayerfsTestCase):
         write(j("a"), "again through a")
         self.assertEqual(read(j("dir/b")), b"again through a")
 
+    def test_listings_the_kernel_keeps_follow_new_numbers(self):
+        """The kernel keeps listings itself (OPENDIR is answered ENOSYS):
+        a listing read before a change must not show inode numbers the
+        change replaced.  A directory moved to another parent kept the
+        old parent's number for "..", and a copy-up that breaks a lower
+        hard link (index=off) left the entry with the lower number
+        (found by review; kernel overlayfs shows the new ones)."""
+        low = self.layer("moved-listing", {"a/c/f": "f\n", "b/": None,
+                                           "d/x": "x\n"})
+        os.link(os.path.join(low, "d", "x"), os.path.join(low, "d", "y"))
+        for opts in ((), ("index=off",)):
+            with self.subTest(opts=opts):
+                m = self.mount_rw([low], opts=opts,
+                                  name="ml" + "".join(opts))
+                j = lambda *a: os.path.join(m.path, *a)  # noqa: E731
+                self.assertEqual(lfstest.getdents(j("a", "c"))[".."],
+                                 os.lstat(j("a")).st_ino)
+                os.rename(j("a", "c"), j("b", "c"))
+                self.assertEqual(lfstest.getdents(j("b", "c"))[".."],
+                                 os.lstat(j("b")).st_ino)
+                os.rename(j("b", "c"), j("c"))
+                self.assertEqual(lfstest.getdents(j("c"))[".."],
+                                 os.lstat(m.path).st_ino)
+                before = lfstest.getdents(j("d"))
+                self.assertEqual(before["x"], os.lstat(j("d", "x")).st_ino)
+                os.chmod(j("d", "x"), 0o600)
+                after = lfstest.getdents(j("d"))
+                for name in ("x", "y"):
+                    self.assertEqual(after[name],
+                                     os.lstat(j("d", name)).st_ino, name)
+
     def test_hard_links_without_an_index(self):
         # index=off, as kernel overlayfs's default: a copy-up breaks a
         # lower hard link.  The copy is a file of its own and must not

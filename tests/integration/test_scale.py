@@ -99,6 +99,43 @@ class Scale(LayerfsTestCase):
                 self.assertEqual("f001" in names, f001_in_top, d)
                 self.assertEqual(len(names), 600 if f001_in_top else 599)
 
+    def test_listings_of_changing_directories_stay_bounded(self):
+        """A listing counts against the budget what it holds after names
+        are added through the mount, not only what it held when loaded;
+        and the records of names that came and went (temp files,
+        write-then-rename) do not pile up for the life of the mount.
+        Both grew unseen by the budget (found by review: 300,000 temp
+        files cost 16 MiB)."""
+        low = self.layer("low", {"keep": "k"})
+        stats = self.path("stats.json")
+        m = self.mount_rw([low], opts=("stats=" + stats,))
+        live = os.path.join(m.path, "live")
+        os.mkdir(live)
+        for i in range(5000):
+            open(os.path.join(live, "file-%05d" % i), "w").close()
+        grown = read_stats(self, m.pid, stats)["dcache_bytes"]
+        # 5,000 records of 24 bytes at least, and their names.
+        self.assertGreater(grown, 5000 * 24)
+        churn = os.path.join(m.path, "churn")
+        os.mkdir(churn)
+        target = os.path.join(churn, "target")
+        for i in range(20000):
+            p = os.path.join(churn, "tmp-%06d" % i)
+            with open(p, "w") as f:
+                f.write("x")
+            if i % 2:
+                os.unlink(p)
+            else:
+                os.rename(p, target)
+        self.assertEqual(sorted(os.listdir(churn)), ["target"])
+        after = read_stats(self, m.pid, stats)["dcache_bytes"]
+        # 20,000 names came and went: at most a few thousand records of
+        # them may wait to be shed, not all.
+        self.assertLess(after - grown, 256 << 10, (grown, after))
+        self.assertEqual(len(os.listdir(live)), 5000)
+        with open(os.path.join(m.path, "keep")) as f:
+            self.assertEqual(f.read(), "k")
+
     def test_listing_resumes_after_change_and_drop(self):
         # No directory handle pins a listing: a readdir resumes from its
         # offset in whatever listing is there now.  Names present all
