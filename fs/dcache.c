@@ -308,6 +308,7 @@ void dcache_chain_push_top(struct dcache *dc, uint16_t layer)
 
 static pthread_mutex_t budget_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct dcache *clock_head; /* circular list */
+static size_t nlistings;           /* on it */
 static size_t total_bytes;
 static size_t budget_bytes = 64u << 20;
 
@@ -346,6 +347,7 @@ static void clock_unlink_locked(struct dcache *dc)
 	}
 	dc->lru_next = dc->lru_prev = NULL;
 	total_bytes -= dc->bytes;
+	nlistings--;
 }
 
 static void clock_link_locked(struct dcache *dc)
@@ -360,11 +362,19 @@ static void clock_link_locked(struct dcache *dc)
 		clock_head->lru_prev = dc;
 	}
 	total_bytes += dc->bytes;
+	nlistings++;
 }
 
 /*
  * Drops listings not used since the clock hand last passed them until
- * the total fits the budget.
+ * the total fits the budget.  The hand goes round once at most: a
+ * listing it finds used is spared until its next pass, not dropped on
+ * the same one.  A listing bigger than the budget, in use all along
+ * (`find` going through the subdirectories of a directory of a million
+ * names), stays then, where the hand coming round again would drop it
+ * for every listing loaded beside it, to be read again at the next
+ * name.  What stays over the budget is what was used since the last
+ * pass.
  *
  * The evictor holds budget_lock throughout: a node being freed detaches
  * its listing under that lock first (dcache_detach), so dc->owner stays
@@ -374,10 +384,11 @@ static void clock_link_locked(struct dcache *dc)
  */
 static void enforce_budget(struct lfs *fs, struct node *keep)
 {
-	int scanned = 0;
+	size_t scanned = 0;
 	struct dcache *victims = NULL;
 	pthread_mutex_lock(&budget_lock);
-	while (total_bytes > budget_bytes && clock_head && scanned < 4096) {
+	size_t round = nlistings < 4096 ? nlistings : 4096;
+	while (total_bytes > budget_bytes && clock_head && scanned < round) {
 		struct dcache *dc = clock_head;
 		clock_head = dc->lru_next;
 		scanned++;
