@@ -94,13 +94,43 @@ static int collect(struct lfs *fs, struct node *dir, off_t off,
 	int r = acquire_ordered(fs, dir, &dc);
 	if (r < 0)
 		return r;
+	/* The sorted part from off on, merged with the unsorted tail's
+	 * records above off (readdir_order.h). */
+	struct readdir_pick *tail = NULL;
+	uint32_t ntail = 0, t = 0;
+	if (dc->n > dc->nsorted) {
+		tail = malloc((dc->n - dc->nsorted) * sizeof(*tail));
+		if (!tail) {
+			dir_unlock(dir);
+			return -ENOMEM;
+		}
+		ntail = readdir_order_tail(dc, (uint64_t)off, tail);
+	}
+	uint32_t p = readdir_order_seek(dc, (uint64_t)off);
+	uint64_t at_p = 0;
+	bool have_p = false;
 	size_t k = 0;
-	for (uint32_t p = readdir_order_seek(dc, (uint64_t)off); p < dc->n;
-	     p++) {
-		struct drec *rec = &dc->recs[p];
-		if (!drec_visible(rec))
-			continue;
-		uint64_t at = readdir_offset(dc, rec);
+	for (;;) {
+		while (!have_p && p < dc->nsorted) {
+			if (drec_visible(&dc->recs[p])) {
+				at_p = readdir_offset(dc, &dc->recs[p]);
+				have_p = true;
+			} else {
+				p++;
+			}
+		}
+		if (!have_p && t == ntail)
+			break;
+		struct drec *rec;
+		uint64_t at;
+		if (t < ntail && (!have_p || tail[t].off < at_p)) {
+			rec = &dc->recs[tail[t].index];
+			at = tail[t++].off;
+		} else {
+			rec = &dc->recs[p++];
+			at = at_p;
+			have_p = false;
+		}
 		if (k >= max && (k >= max + GROUP_SLACK ||
 				 (uint64_t)out[k - 1].next_off != at))
 			break;
@@ -111,6 +141,7 @@ static int collect(struct lfs *fs, struct node *dir, off_t off,
 		k++;
 	}
 	dir_unlock(dir);
+	free(tail);
 	return (int)k;
 }
 

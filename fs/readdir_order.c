@@ -1,5 +1,6 @@
 #include "readdir_order.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
@@ -101,4 +102,34 @@ uint32_t readdir_order_seek(const struct dcache *dc, uint64_t off)
 			hi = mid;
 	}
 	return lo;
+}
+
+static int pick_cmp(const void *a, const void *b)
+{
+	const struct readdir_pick *x = a, *y = b;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+uint32_t readdir_order_tail(const struct dcache *dc, uint64_t off,
+			    struct readdir_pick *out)
+{
+	uint32_t k = 0;
+	for (uint32_t i = dc->nsorted; i < dc->n; i++) {
+		const struct drec *r = &dc->recs[i];
+		if (!drec_visible(r))
+			continue;
+		/* The hash leads the offset: most records are told from off
+		 * by it alone, without hashing the name for the rest. */
+		uint64_t top = ((uint64_t)r->hash << 30) + READDIR_FIRST_NAME_OFF;
+		if (top + ((1u << 30) - 1) <= off)
+			continue;
+		uint64_t at = readdir_offset(dc, r);
+		if (at <= off)
+			continue;
+		out[k].off = at;
+		out[k].index = i;
+		k++;
+	}
+	qsort(out, k, sizeof(*out), pick_cmp);
+	return k;
 }

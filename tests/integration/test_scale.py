@@ -3,9 +3,11 @@
 LFS_SCALE_FILES sets the size of the big tree (the stress target walks a
 million files; make test walks 100k)."""
 
+import ctypes
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -55,6 +57,28 @@ def walk_find(root):
     out = subprocess.run(["find", root, "-printf", "%s %p\\n"],
                          check=True, capture_output=True).stdout
     return out.splitlines()
+
+
+def getdents_small(fd):
+    """(name, d_off) of a directory open as fd, read with getdents64(2)
+    in replies of about 1 KiB, so that a listing takes many readdirs;
+    "." and ".." left out."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(1024)
+    while True:
+        n = libc.syscall(lfstest.SYS_GETDENTS64, fd, buf, len(buf))
+        if n < 0:
+            e = ctypes.get_errno()
+            raise OSError(e, os.strerror(e))
+        if n == 0:
+            return
+        pos = 0
+        while pos < n:
+            _, off, reclen = struct.unpack_from("<QqH", buf.raw, pos)
+            name = buf.raw[pos + 19:pos + reclen].split(b"\0", 1)[0]
+            if name not in (b".", b".."):
+                yield os.fsdecode(name), off
+            pos += reclen
 
 
 def read_stats(test, pid, path):
@@ -169,6 +193,48 @@ class Scale(LayerfsTestCase):
         # "big" once and each subdirectory once, with a little slack.
         self.assertLessEqual(s["dir_loads"] - before["dir_loads"], 101 + 10,
                              s)
+
+    def test_listing_while_names_are_created(self):
+        """Names created during a listing wait, unsorted, in a tail that
+        each readdir merges with the sorted listing until it grows past
+        a bound (readdir_order.h).  Through both, a readdir resumed at
+        its offset must give every name present all along exactly once,
+        in offset order, and the new ones at most once."""
+        low = self.layer("low", {})
+        big = os.path.join(low, "big")
+        os.makedirs(big)
+        names = ["entry-%05d" % i for i in range(3000)]
+        for n in names:
+            open(os.path.join(big, n), "w").close()
+        m = self.mount_rw([low])
+        path = os.path.join(m.path, "big")
+        # Each round lists in small replies and adds a few names: the
+        # tail stays under its bound (256 and more) for many rounds,
+        # then passes it, and the listing is sorted again.
+        created = []
+        for rnd, per_step in enumerate((3, 3, 25)):
+            seen, offsets = [], []
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                for i, (name, off) in enumerate(getdents_small(fd)):
+                    seen.append(name)
+                    offsets.append(off)
+                    if i % 50 == 0 and i < 3000:
+                        for _ in range(per_step):
+                            new = "new-%05d" % len(created)
+                            open(os.path.join(path, new), "w").close()
+                            created.append(new)
+            finally:
+                os.close(fd)
+            with self.subTest(round=rnd):
+                counts = {}
+                for n in seen:
+                    counts[n] = counts.get(n, 0) + 1
+                self.assertEqual(sorted(n for n, c in counts.items()
+                                        if c > 1), [])
+                self.assertEqual(sorted(set(names) - set(seen)), [])
+                self.assertEqual(offsets, sorted(offsets))
+        self.assertEqual(sorted(os.listdir(path)), sorted(names + created))
 
     def test_listing_resumes_after_change_and_drop(self):
         # No directory handle pins a listing: a readdir resumes from its
