@@ -54,7 +54,8 @@ static int remove_or_open(int dirfd, const char *name, int *child)
 	int fd = openat(dirfd, name,
 			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && (errno == EACCES || errno == EPERM)) {
-		fchmodat(dirfd, name, 0700, 0);
+		/* Never through a symlink put there meanwhile. */
+		fchmodat(dirfd, name, 0700, AT_SYMLINK_NOFOLLOW);
 		fd = openat(dirfd, name,
 			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	}

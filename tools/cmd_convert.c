@@ -46,7 +46,8 @@ static const char convert_help[] =
 	"                       otherwise)\n"
 	"  -h, --help           this text\n"
 	"\n"
-	"Exit status: 0 converted, 1 usage, 2 LAYER_DIR unreadable, 3 a marker\n"
+	"Exit status: 0 converted, 1 usage, 2 LAYER_DIR unreadable or holding\n"
+	"something else than a marker under a marker's name, 3 a marker\n"
 	"cannot be written, 130 interrupted.\n";
 
 /* Directory times kept while the directory is being converted. */
@@ -76,18 +77,83 @@ static int fail(struct conv *cv, const char *path, const char *what, int r)
 	return r;
 }
 
-/* Gives dirfd/name the owner, mode and times of ST. */
-static int copy_meta(int dirfd, const char *name, const struct stat *st,
-		     bool chmod_it)
+/* Opens dirfd/name itself (O_PATH, never following a symlink) and
+ * stats it: a marker is examined and changed through one descriptor, so
+ * what is changed is what was examined. */
+static int open_entry(int dirfd, const char *name, struct stat *st)
 {
-	if (fchownat(dirfd, name, st->st_uid, st->st_gid,
-		     AT_SYMLINK_NOFOLLOW) < 0 &&
-	    errno != EPERM)
+	int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
-	if (chmod_it && fchmodat(dirfd, name, st->st_mode & 07777, 0) < 0)
-		return -errno;
+	if (fstat(fd, st) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/* Gives the entry open as pathfd (open_entry, no symlink) the owner,
+ * mode and times of ST.  An owner this user may not give is left. */
+static int copy_meta(int pathfd, const struct stat *st)
+{
+	int r = fs_chown_fd(pathfd, st->st_uid, st->st_gid);
+	if (r < 0 && r != -EPERM)
+		return r;
+	r = fs_chmod_fd(pathfd, st->st_mode & 07777);
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
-	return utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	return r < 0 ? r : fs_utimens_fd(pathfd, ts);
+}
+
+/* A .wh. file this command may have made: empty, with no other name.
+ * Anything else under a marker's name (a symlink, whose target a chmod
+ * would change; a hard link of another file, inside the layer or out;
+ * a file with data) is not ours to change. */
+static bool is_marker_file(const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && st->st_size == 0 && st->st_nlink == 1;
+}
+
+static const char *entry_kind(const struct stat *st)
+{
+	if (S_ISLNK(st->st_mode))
+		return "a symlink";
+	if (S_ISDIR(st->st_mode))
+		return "a directory";
+	if (!S_ISREG(st->st_mode))
+		return "a special file";
+	if (st->st_nlink > 1)
+		return "a file with other names (a hard link)";
+	return "a file with data";
+}
+
+/* MARKER in the directory DIR is something else than the marker it is
+ * named as (entry_kind): the conversion of the KIND at PATH stops, with
+ * the layer as it was there. */
+static int in_the_way(struct conv *cv, const char *dir, size_t dirlen,
+		      const char *marker, const char *kind, const char *path,
+		      const struct stat *st)
+{
+	snprintf(cv->err, sizeof(cv->err),
+		 "'/%.*s%s%s' is %s, not an empty marker file: refusing to "
+		 "convert the %s '/%s'",
+		 (int)dirlen, dir, dirlen ? "/" : "", marker, entry_kind(st),
+		 kind, path);
+	return -EEXIST;
+}
+
+/* Gives dirfd/name, when it is still an overlay whiteout, the owner,
+ * mode and times of ST. */
+static int meta_onto_chardev(int dirfd, const char *name,
+			     const struct stat *st)
+{
+	struct stat now;
+	int fd = open_entry(dirfd, name, &now);
+	if (fd < 0)
+		return fd;
+	int r = wh_is_overlay_whiteout(&now) ? copy_meta(fd, st) : -EEXIST;
+	close(fd);
+	return r;
 }
 
 static bool has_xattr_value(int dirfd, const char *name,
@@ -124,7 +190,18 @@ static int to_dotwh_entry(struct conv *cv, int dfd, const char *name,
 		close(fd);
 	/* Also when it existed: a run killed before this step left it
 	 * without the old marker's owner, mode and times. */
-	r = copy_meta(dfd, wh, st, true);
+	struct stat wst;
+	fd = open_entry(dfd, wh, &wst);
+	if (fd < 0)
+		return fail(cv, path, "cannot open its .wh. whiteout", fd);
+	if (!is_marker_file(&wst)) {
+		close(fd);
+		const char *slash = strrchr(path, '/');
+		return in_the_way(cv, path, slash ? (size_t)(slash - path) : 0,
+				  wh, "whiteout", path, &wst);
+	}
+	r = copy_meta(fd, st);
+	close(fd);
 	if (r < 0)
 		return fail(cv, path, "cannot set the whiteout's owner", r);
 	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
@@ -142,7 +219,7 @@ static int to_overlay_entry(struct conv *cv, int dfd, const char *whname,
 	bool exists = fstatat(dfd, target, &tst, AT_SYMLINK_NOFOLLOW) == 0;
 	if (exists && wh_is_overlay_whiteout(&tst)) {
 		/* Made by a run killed before it removed the .wh. file. */
-		int r = copy_meta(dfd, target, st, true);
+		int r = meta_onto_chardev(dfd, target, st);
 		if (r < 0)
 			return fail(cv, path, "cannot set its owner", r);
 	} else if (exists) {
@@ -172,7 +249,7 @@ static int to_overlay_entry(struct conv *cv, int dfd, const char *whname,
 			    makedev(0, 0)) < 0)
 			return fail(cv, path, "cannot create a 0/0 device",
 				    -errno);
-		int r = copy_meta(dfd, target, st, true);
+		int r = meta_onto_chardev(dfd, target, st);
 		if (r < 0)
 			return fail(cv, path, "cannot set its owner", r);
 	}
@@ -190,19 +267,32 @@ static int opaque_to_dotwh(struct conv *cv, int dfd, const struct stat *dst,
 			0644);
 	if (fd < 0 && errno != EEXIST)
 		return fail(cv, path, "cannot create .wh..wh..opq", -errno);
-	if (fd >= 0) {
+	bool made = fd >= 0;
+	if (made)
 		close(fd);
+	/* One there already (a run killed before it removed the xattr, or
+	 * both marks on the directory) stays as it is, if it is a file. */
+	struct stat mst;
+	fd = open_entry(dfd, WH_OPAQUE_NAME, &mst);
+	if (fd < 0)
+		return fail(cv, path, "cannot open .wh..wh..opq", fd);
+	int r = 0;
+	if (made ? !is_marker_file(&mst) : !S_ISREG(mst.st_mode)) {
+		r = in_the_way(cv, path, strlen(path), WH_OPAQUE_NAME,
+			       "opaque directory", path, &mst);
+	} else if (made) {
 		struct stat m = *dst;
 		m.st_mode = S_IFREG | 0644;
-		int r = copy_meta(dfd, WH_OPAQUE_NAME, &m, true);
+		r = copy_meta(fd, &m);
 		if (r < 0)
-			return fail(cv, path, "cannot set the marker's owner",
-				    r);
+			fail(cv, path, "cannot set the marker's owner", r);
 	}
+	close(fd);
+	if (r < 0)
+		return r;
 	int rfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rfd < 0)
 		return -errno;
-	int r = 0;
 	for (size_t i = 0; i < LF_ARRAY_SIZE(opaque_xattrs) && r == 0; i++)
 		if (fremovexattr(rfd, opaque_xattrs[i]) < 0 &&
 		    errno != ENODATA && errno != ENOTSUP)
@@ -465,8 +555,10 @@ int cmd_convert(int argc, char **argv)
 	}
 	if (r < 0) {
 		lf_err("cannot convert '%s': %s", dir, cv.err);
-		return r == -ENOENT || r == -ENOTDIR ? LT_EXIT_INPUT
-						     : LT_EXIT_OUTPUT;
+		/* -EEXIST: something else under a marker's name. */
+		return r == -ENOENT || r == -ENOTDIR || r == -EEXIST
+			       ? LT_EXIT_INPUT
+			       : LT_EXIT_OUTPUT;
 	}
 	if (cv.skipped)
 		lf_warn("%lu reserved .wh. names that are not whiteout files "

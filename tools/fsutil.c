@@ -22,6 +22,47 @@ void fs_proc_path(char *buf, size_t size, int dirfd, const char *name)
 		snprintf(buf, size, "/proc/self/fd/%d", dirfd);
 }
 
+/* /proc/self/fd/N of pathfd, which must be no symlink: followed, that
+ * magic link would lead to the symlink, and a call that follows it
+ * further to its target. */
+static int proc_of_fd(int pathfd, char *buf, size_t size)
+{
+	struct stat st;
+	if (fstat(pathfd, &st) < 0)
+		return -errno;
+	if (S_ISLNK(st.st_mode))
+		return -ELOOP;
+	fs_proc_path(buf, size, pathfd, NULL);
+	return 0;
+}
+
+int fs_chown_fd(int pathfd, uid_t uid, gid_t gid)
+{
+	char path[64];
+	int r = proc_of_fd(pathfd, path, sizeof(path));
+	if (r == 0 && chown(path, uid, gid) < 0)
+		r = -errno;
+	return r;
+}
+
+int fs_chmod_fd(int pathfd, mode_t mode)
+{
+	char path[64];
+	int r = proc_of_fd(pathfd, path, sizeof(path));
+	if (r == 0 && chmod(path, mode) < 0)
+		r = -errno;
+	return r;
+}
+
+int fs_utimens_fd(int pathfd, const struct timespec ts[2])
+{
+	char path[64];
+	int r = proc_of_fd(pathfd, path, sizeof(path));
+	if (r == 0 && utimensat(AT_FDCWD, path, ts, 0) < 0)
+		r = -errno;
+	return r;
+}
+
 int fs_xattr_names_at(int dirfd, const char *name, struct name_list *out)
 {
 	*out = (struct name_list){ 0 };

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "name_list.h"
 
@@ -21,6 +22,19 @@ int fs_xattr_get_at(int dirfd, const char *name, const char *attr,
 int fs_xattr_set_at(int dirfd, const char *name, const char *attr,
 		    const void *value, size_t len);
 int fs_xattr_remove_at(int dirfd, const char *name, const char *attr);
+
+/*
+ * Owner, mode and times of the entry open as pathfd: a descriptor opened
+ * with O_PATH | O_NOFOLLOW (or any other, O_NOFOLLOW) of anything but a
+ * symlink (-ELOOP).  Reached through /proc/self/fd, the very inode the
+ * descriptor holds: no symlink is followed, and nothing put under the
+ * entry's name since the caller opened and examined it is touched.
+ * O_PATH, because a whiteout of mode 0 cannot be opened otherwise
+ * without CAP_DAC_OVERRIDE.
+ */
+int fs_chown_fd(int pathfd, uid_t uid, gid_t gid);
+int fs_chmod_fd(int pathfd, mode_t mode);
+int fs_utimens_fd(int pathfd, const struct timespec ts[2]);
 
 /* "/proc/self/fd/N/NAME", the way to reach dirfd/name with l*xattr. */
 void fs_proc_path(char *buf, size_t size, int dirfd, const char *name);

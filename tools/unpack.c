@@ -541,10 +541,17 @@ static int finish_special(struct unpacker *u, struct archive_entry *e,
 		return -errno;
 	/* These types carry no override record (user.* xattrs are for
 	 * files and directories): rootless too, the real inode keeps the
-	 * whole mode, as layerfs keeps it there. */
-	if (!is_link &&
-	    fchmodat(pfd, last, archive_entry_perm(e) & 07777, 0) < 0)
-		return -errno;
+	 * whole mode, as layerfs keeps it there.  Set through the node
+	 * itself: a chmod by name follows a symlink. */
+	if (!is_link) {
+		int fd = openat(pfd, last, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		int r = fd < 0 ? -errno
+			       : fs_chmod_fd(fd, archive_entry_perm(e) & 07777);
+		if (fd >= 0)
+			close(fd);
+		if (r < 0)
+			return r;
+	}
 	int r = apply_xattrs(u, e, -1, pfd, last, NULL);
 	if (r < 0)
 		return r;
@@ -555,9 +562,11 @@ static int finish_special(struct unpacker *u, struct archive_entry *e,
 	return 0;
 }
 
+/* marker: the link's name makes it a whiteout or opaque marker, which
+ * only a regular file may be. */
 static int make_hardlink(struct unpacker *u, const char *target_raw,
 			 int pfd, const char *last, const char *path,
-			 char *err, size_t errlen)
+			 bool marker, char *err, size_t errlen)
 {
 	char target[PATH_MAX];
 	enum ep_verdict v = ep_normalise(target_raw, target, sizeof(target));
@@ -587,11 +596,28 @@ static int make_hardlink(struct unpacker *u, const char *target_raw,
 		r = fail(err, errlen, -EINVAL,
 			 "hard link '%s' -> '%s': the target is a directory",
 			 disp(path), disp(target_raw));
+	else if (marker && !S_ISREG(st.st_mode))
+		r = fail(err, errlen, -EINVAL,
+			 "hard link '%s' -> '%s' is a whiteout or opaque "
+			 "marker by its name but its target is not a file "
+			 "(an OCI whiteout is an empty file)",
+			 disp(path), disp(target_raw));
 	else if (linkat(tpfd, tlast, pfd, last, 0) < 0)
 		r = fail(err, errlen, -errno, "hard link '%s' -> '%s': %s",
 			 disp(path), disp(target_raw), strerror(errno));
 	close(tpfd);
 	return r;
+}
+
+/* ".wh.NAME" or ".wh..wh..opq": a whiteout or opaque marker, which is
+ * an empty file.  A symlink, directory or device under such a name
+ * means nothing to an OCI reader and something else to each tool that
+ * meets it (a convert that changes its metadata would change its
+ * target's). */
+static bool is_marker_name(const char *last)
+{
+	enum wh_kind k = wh_classify_name(last, NULL);
+	return k == WH_WHITEOUT || k == WH_OPAQUE;
 }
 
 /* ".wh." alone or hiding "." or "..": never a valid member name. */
@@ -717,6 +743,15 @@ int unpacker_entry(struct unpacker *u, struct archive *a,
 		return fail(err, errlen, -EINVAL,
 			    "entry '%s' is not a valid whiteout name", disp(path));
 	}
+	bool marker = is_marker_name(last);
+	if (marker && !hardlink && type != AE_IFREG) {
+		close(pfd);
+		return fail(err, errlen, -EINVAL,
+			    "entry '%s' is a whiteout or opaque marker by its "
+			    "name but not a file (an OCI whiteout is an empty "
+			    "file)",
+			    disp(path));
+	}
 	/* A later member of a name replaces the earlier one (OCI changeset
 	 * order): a directory stays only for a directory. */
 	struct stat st;
@@ -734,8 +769,8 @@ int unpacker_entry(struct unpacker *u, struct archive *a,
 	}
 	if (r == 0) {
 		if (hardlink) {
-			r = make_hardlink(u, hardlink, pfd, last, path, err,
-					  errlen);
+			r = make_hardlink(u, hardlink, pfd, last, path,
+					  marker, err, errlen);
 		} else {
 			switch (type) {
 			case AE_IFREG:

@@ -215,6 +215,56 @@ class TestConvert(lfstest.LayerfsTestCase):
         self.assertEqual(sorted(os.listdir(os.path.join(m.path, "xw"))),
                          ["kept", "other"])
 
+    def test_marker_name_in_the_way_is_left_alone(self):
+        """A `.wh.NAME` that is no whiteout file this command could have
+        made (a symlink to a file outside the layer, a hard link of a
+        file of the layer, a file with data) stops the conversion of the
+        whiteout NAME with one line: before, the whiteout's mode and
+        owner were given to the symlink's target (set-id bits included)
+        or to the other file."""
+        victim = self.path("victim")
+        with open(victim, "w") as f:
+            f.write("victim\n")
+        os.chmod(victim, 0o755)
+        for kind in ("symlink", "hardlink", "data"):
+            with self.subTest(kind=kind):
+                d = self.layer("layer-" + kind, {"foo": ("whiteout",),
+                                                 "other": "other"})
+                foo = os.path.join(d, "foo")
+                os.chown(foo, 123, 456, follow_symlinks=False)
+                os.chmod(foo, 0o6777)
+                wh = os.path.join(d, ".wh.foo")
+                if kind == "symlink":
+                    os.symlink(victim, wh)
+                elif kind == "hardlink":
+                    os.link(os.path.join(d, "other"), wh)
+                else:
+                    with open(wh, "w") as f:
+                        f.write("data")
+                before = full_snapshot(d)
+                victim_before = os.stat(victim)
+                r = self.convert("dotwh", d, code=2)
+                err = r.stderr.decode()
+                self.assertEqual(len(err.strip().splitlines()), 1, err)
+                self.assertIn("/.wh.foo", err)
+                self.assertIn("refusing", err)
+                self.assertEqual(full_snapshot(d), before)
+                st = os.stat(victim)
+                self.assertEqual((st.st_mode, st.st_uid, st.st_gid),
+                                 (victim_before.st_mode,
+                                  victim_before.st_uid,
+                                  victim_before.st_gid))
+
+    def test_opaque_marker_name_in_the_way_is_left_alone(self):
+        d = self.layer("layer", {"opq/new": "new"})
+        opq = os.path.join(d, "opq")
+        os.setxattr(opq, "trusted.overlay.opaque", b"y")
+        os.symlink(self.path("victim"), os.path.join(opq, ".wh..wh..opq"))
+        r = self.convert("dotwh", d, code=2)
+        err = r.stderr.decode()
+        self.assertIn("/opq/.wh..wh..opq' is a symlink", err)
+        self.assertEqual(os.getxattr(opq, "trusted.overlay.opaque"), b"y")
+
     def test_bad_usage_and_missing_layer(self):
         r = lt.run_layertool(["convert", "--to", "aufs2", self.tmp])
         self.assertEqual(r.returncode, 1)

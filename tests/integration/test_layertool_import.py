@@ -421,6 +421,27 @@ class TestImportRefused(ImportTestBase):
         self.hostile([("etc/", "dir", None), ("etc/.wh..", "file", b"")],
                      "whiteout")
 
+    def test_marker_names_that_are_no_files(self):
+        # An OCI whiteout or opaque marker is an empty file; under such
+        # a name a symlink (convert would have changed its target), a
+        # directory, a device or a hard link of one of them was
+        # imported as it came.
+        cases = {
+            "symlink": [("etc/", "dir", None),
+                        ("etc/.wh.passwd", "symlink", "/etc/shadow")],
+            "directory": [("etc/.wh.passwd/", "dir", None)],
+            "device": [("etc/", "dir", None),
+                       ("etc/.wh.passwd", "chardev", (1, 3))],
+            "opaque symlink": [("etc/", "dir", None),
+                               ("etc/.wh..wh..opq", "symlink", "x")],
+            "hard link of a symlink": [
+                ("etc/", "dir", None), ("etc/s", "symlink", "x"),
+                ("etc/.wh.passwd", "hardlink", "etc/s")],
+        }
+        for what, members in cases.items():
+            with self.subTest(what=what):
+                self.hostile(members, "etc/.wh.", "not a file")
+
     def test_owner_outside_the_id_range(self):
         # A pax uid/gid of 2^32 used to wrap to 0 (a root-owned file),
         # -5 to 4294967291, and 4294967295 (chown's "leave it") left the
