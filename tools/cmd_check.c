@@ -320,11 +320,20 @@ static int check_entry(struct checker *c, struct tree_walk *w,
 		ssize_t n = readlinkat(dfd, name, t, sizeof(t) - 1);
 		if (n >= 0) {
 			t[n] = 0;
-			if (!ep_symlink_stays_inside(path, t))
+			const char *kept;
+			enum ep_link k = ep_symlink_clamp(path, t, &kept);
+			if (k == EP_LINK_ESCAPES)
 				report(c, SEV_ERROR, path, "symlink-escape",
 				       "symlink to '%s' points outside the "
 				       "layer",
 				       t);
+			else if (k == EP_LINK_CLAMPED)
+				report(c, SEV_ERROR, path, "symlink-escape",
+				       "symlink to '%s' points outside the "
+				       "layer by its leading '..'s (import "
+				       "would clamp it to '%s', the same "
+				       "target in a container)",
+				       t, kept);
 		}
 	}
 	if (is_staging_name(name))

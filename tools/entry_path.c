@@ -93,29 +93,60 @@ enum ep_verdict ep_normalise(const char *raw, char *out, size_t outsize)
 	return fold_components(raw, false, out, outsize);
 }
 
-bool ep_symlink_stays_inside(const char *linkpath, const char *target)
+/* Depth of the directory holding the link at LINKPATH: its components
+ * but the last, the link itself. */
+static long link_dir_depth(const char *linkpath)
 {
-	if (target[0] == '/')
-		return true;
-	/* Depth of the directory holding the link: its components but the
-	 * last, the link itself. */
 	long depth = 0;
-	const char *p = linkpath, *c;
-	size_t n;
+	const char *p = linkpath, *c = NULL;
+	size_t n = 0;
 	while (next_component(&p, &c, &n))
 		if (!is_dot(c, n))
 			depth++;
 	if (depth > 0 && !is_dot(c, n))
 		depth--;
-	for (p = target; next_component(&p, &c, &n);) {
+	return depth;
+}
+
+enum ep_link ep_symlink_clamp(const char *linkpath, const char *target,
+			      const char **kept)
+{
+	*kept = target;
+	if (target[0] == '/')
+		return EP_LINK_INSIDE;
+	long depth = link_dir_depth(linkpath);
+	/* The leading run of "." and "..", and how far it climbs. */
+	const char *rest = target, *c;
+	size_t n;
+	long climb = 0;
+	for (;;) {
+		const char *p = rest;
+		if (!next_component(&p, &c, &n) ||
+		    !(is_dot(c, n) || is_dotdot(c, n)))
+			break;
+		climb += is_dotdot(c, n);
+		rest = p;
+	}
+	long excess = climb > depth ? climb - depth : 0;
+	if (excess > 0) {
+		const char *p = target;
+		for (long dropped = 0; dropped < excess;)
+			if (next_component(&p, &c, &n) && is_dotdot(c, n))
+				dropped++;
+		while (*p == '/')
+			p++;
+		*kept = *p ? p : ".";
+	}
+	depth -= climb - excess;
+	for (const char *p = rest; next_component(&p, &c, &n);) {
 		if (is_dotdot(c, n)) {
 			if (--depth < 0)
-				return false;
+				return EP_LINK_ESCAPES;
 		} else if (!is_dot(c, n)) {
 			depth++;
 		}
 	}
-	return true;
+	return excess > 0 ? EP_LINK_CLAMPED : EP_LINK_INSIDE;
 }
 
 bool ep_component_ok(const char *name)

@@ -31,13 +31,27 @@ const char *ep_reason(enum ep_verdict v);
 enum ep_verdict ep_normalise(const char *raw, char *out, size_t outsize);
 
 /*
- * Whether a symlink at normalised path LINKPATH with target TARGET stays
- * inside the layer when resolved by name alone from its own directory.
- * An absolute target is resolved from the layer root, as the container
- * sees it, so it stays inside; a relative one climbing above the root with
- * ".." does not.
+ * Where a symlink at normalised path LINKPATH with target TARGET leads,
+ * resolved by name alone from its own directory.  An absolute target is
+ * resolved from the layer root, as the container sees it, so it stays
+ * inside.
  */
-bool ep_symlink_stays_inside(const char *linkpath, const char *target);
+enum ep_link {
+	EP_LINK_INSIDE,
+	/* Only its leading run of ".." climbs above the root.  In the
+	 * container ".." at "/" stays at "/", so the same target with the
+	 * excess ".." dropped means the same there, and stays inside the
+	 * layer on the host. */
+	EP_LINK_CLAMPED,
+	/* A ".." after another component climbs above the root.  Not
+	 * folded by name: that component may itself be a symlink. */
+	EP_LINK_ESCAPES,
+};
+
+/* Classifies TARGET; for EP_LINK_CLAMPED *kept is the target to write
+ * instead (a suffix of TARGET, or "."), otherwise TARGET. */
+enum ep_link ep_symlink_clamp(const char *linkpath, const char *target,
+			      const char **kept);
 
 /*
  * Resolves a symlink target by name alone: TARGET relative to the

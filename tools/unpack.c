@@ -562,6 +562,53 @@ static int finish_special(struct unpacker *u, struct archive_entry *e,
 	return 0;
 }
 
+/*
+ * A hard link PATH (pfd/last) of the symlink tpfd/tlast, whose lstat is
+ * ST: the same target read from another directory may lead elsewhere,
+ * so it passes the rule a symlink member passes, from its own
+ * directory.  Where only its leading ".." would climb above the root,
+ * the new name becomes a symlink of its own to the clamped target, with
+ * the link's owner and times: the same in the container.
+ */
+static int link_symlink(struct unpacker *u, int tpfd, const char *tlast,
+			const struct stat *st, int pfd, const char *last,
+			const char *path, const char *target_raw, char *err,
+			size_t errlen)
+{
+	char t[PATH_MAX];
+	ssize_t n = readlinkat(tpfd, tlast, t, sizeof(t) - 1);
+	if (n < 0)
+		return fail(err, errlen, -errno, "hard link '%s' -> '%s': %s",
+			    disp(path), disp(target_raw), strerror(errno));
+	t[n] = 0;
+	const char *kept;
+	switch (ep_symlink_clamp(path, t, &kept)) {
+	case EP_LINK_ESCAPES:
+		return fail(err, errlen, -EINVAL,
+			    "hard link '%s' -> '%s' of a symlink to '%s' "
+			    "points outside the layer: a '..' after another "
+			    "component climbs above its root",
+			    disp(path), disp(target_raw), disp(t));
+	case EP_LINK_INSIDE:
+		if (linkat(tpfd, tlast, pfd, last, 0) < 0)
+			return fail(err, errlen, -errno,
+				    "hard link '%s' -> '%s': %s", disp(path),
+				    disp(target_raw), strerror(errno));
+		return 0;
+	case EP_LINK_CLAMPED:
+		break;
+	}
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	if (symlinkat(kept, pfd, last) < 0 ||
+	    (!u->o.override_owner &&
+	     fchownat(pfd, last, st->st_uid, st->st_gid,
+		      AT_SYMLINK_NOFOLLOW) < 0) ||
+	    utimensat(pfd, last, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return fail(err, errlen, -errno, "hard link '%s' -> '%s': %s",
+			    disp(path), disp(target_raw), strerror(errno));
+	return 0;
+}
+
 /* marker: the link's name makes it a whiteout or opaque marker, which
  * only a regular file may be. */
 static int make_hardlink(struct unpacker *u, const char *target_raw,
@@ -602,6 +649,9 @@ static int make_hardlink(struct unpacker *u, const char *target_raw,
 			 "marker by its name but its target is not a file "
 			 "(an OCI whiteout is an empty file)",
 			 disp(path), disp(target_raw));
+	else if (S_ISLNK(st.st_mode))
+		r = link_symlink(u, tpfd, tlast, &st, pfd, last, path,
+				 target_raw, err, errlen);
 	else if (linkat(tpfd, tlast, pfd, last, 0) < 0)
 		r = fail(err, errlen, -errno, "hard link '%s' -> '%s': %s",
 			 disp(path), disp(target_raw), strerror(errno));
@@ -717,6 +767,9 @@ int unpacker_entry(struct unpacker *u, struct archive *a,
 			    "entry '%s' is a device node, which an "
 			    "unprivileged import cannot create",
 			    disp(path));
+	/* A leading run of ".." climbing above the root is dropped: the
+	 * same target in the container, inside the layer on the host. */
+	const char *link_target = NULL;
 	if (type == AE_IFLNK) {
 		const char *t = archive_entry_symlink(e);
 		if (!t || !*t)
@@ -727,10 +780,11 @@ int unpacker_entry(struct unpacker *u, struct archive *a,
 				    "symlink '%s' has a target longer than "
 				    "the limit",
 				    disp(path));
-		if (!ep_symlink_stays_inside(path, t))
+		if (ep_symlink_clamp(path, t, &link_target) == EP_LINK_ESCAPES)
 			return fail(err, errlen, -EINVAL,
 				    "symlink '%s' -> '%s' points outside the "
-				    "layer",
+				    "layer: a '..' after another component "
+				    "climbs above its root",
 				    disp(path), disp(t));
 	}
 
@@ -782,8 +836,7 @@ int unpacker_entry(struct unpacker *u, struct archive *a,
 					     err, errlen);
 				break;
 			case AE_IFLNK:
-				r = symlinkat(archive_entry_symlink(e), pfd,
-					      last) < 0
+				r = symlinkat(link_target, pfd, last) < 0
 					    ? -errno
 					    : finish_special(u, e, pfd, last,
 							     true);

@@ -50,6 +50,7 @@ class TestCheck(lfstest.LayerfsTestCase):
             "file-opq": "",                          # opaque-on-non-dir
             "escape": ("symlink", "../../../etc/shadow"),  # symlink-escape
             "deep/escape": ("symlink", "../../x"),    # symlink-escape
+            "deep/mid": ("symlink", "../y/../../x"),  # symlink-escape
             ".wh.nothing": "",                       # whiteout-hides-nothing
             "etc/.wh.passwd": "not empty",           # whiteout-has-data
             "null": ("chardev", 1, 3),               # device-file
@@ -73,6 +74,7 @@ class TestCheck(lfstest.LayerfsTestCase):
             ("opaque-on-non-directory", 0, "/file-opq"),
             ("symlink-escape", 0, "/escape"),
             ("symlink-escape", 0, "/deep/escape"),
+            ("symlink-escape", 0, "/deep/mid"),
             ("whiteout-hides-nothing", 0, "/.wh.nothing"),
             ("whiteout-has-data", 0, "/etc/.wh.passwd"),
             ("device-file", 0, "/null"),
@@ -82,11 +84,17 @@ class TestCheck(lfstest.LayerfsTestCase):
             ("hardlink-outside-layer", 0, "/linked"),
         }
         self.assertEqual(set(found), want)
-        self.assertEqual(doc["errors"], 7)
+        self.assertEqual(doc["errors"], 8)
         self.assertEqual(doc["warnings"], 7)
         sev = {k[0]: p["severity"] for k, p in found.items()}
         self.assertEqual(sev["symlink-escape"], "error")
         self.assertEqual(sev["whiteout-hides-nothing"], "warning")
+        # Where only the leading '..' climb, import would clamp them.
+        msg = lambda p: found[("symlink-escape", 0, p)]["message"]  # noqa
+        self.assertIn("import would clamp it to 'etc/shadow'",
+                      msg("/escape"))
+        self.assertIn("clamp it to '../x'", msg("/deep/escape"))
+        self.assertNotIn("clamp", msg("/deep/mid"))
 
     def test_warnings_only_and_lower_layers(self):
         top = self.layer("top", {".wh.data": ""})

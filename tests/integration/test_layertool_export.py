@@ -162,6 +162,19 @@ class TestRoundTrip(ExportTestBase):
         mnt = self.mount(lt.image_layers(img3))
         self.assertEqual(lfstest.snapshot(mnt.path, xattrs=True), want)
 
+    def test_symlink_climbing_above_the_root(self):
+        """`ln -s ../../../../bin/sh /usr/bin/sh2` in a container is
+        legal (".." at "/" stays at "/"): its commit used to fail, since
+        import refused the target as leaving the layer."""
+        img, _, _ = self.base_image()
+        up = self.layer("upper", {
+            "usr/bin/sh2": ("symlink", "../../../../bin/sh")})
+        new = self.path("img2")
+        self.export(["--image", img, "--out", new, up])
+        layer = lt.image_layers(new)[0]
+        self.assertEqual(os.readlink(os.path.join(layer, "usr", "bin",
+                                                  "sh2")), "../../bin/sh")
+
     def test_round_trip_dotwh_upper(self):
         self.round_trip()
 

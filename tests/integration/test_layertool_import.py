@@ -360,9 +360,54 @@ class TestImportRefused(ImportTestBase):
         self.assertFalse(os.path.exists(target))
 
     def test_symlink_escaping(self):
+        # A ".." after another component: "x" may be a symlink itself,
+        # so the target is not folded by name.
         self.hostile([("etc/", "dir", None),
-                      ("etc/shadow", "symlink", "../../../../etc/shadow")],
+                      ("etc/shadow", "symlink", "../x/../../etc/shadow")],
                      "etc/shadow", "outside the layer")
+        # The same target reached through a hard link of a symlink that
+        # stays inside from its own, deeper directory.
+        self.hostile([("a/b/", "dir", None),
+                      ("a/b/s", "symlink", "../x/../../y"),
+                      ("h", "hardlink", "a/b/s")],
+                     "'h'", "outside the layer")
+
+    def test_leading_dotdots_are_clamped(self):
+        # Legal in a container, where ".." at "/" stays at "/": such a
+        # target climbs above the layer root only on the host, so the
+        # excess leading ".." are dropped (export writes what containers
+        # made; import refused it, and with it `layerrun commit`).
+        members = [
+            ("usr/bin/", "dir", None),
+            ("usr/bin/sh2", "symlink", "../../../../bin/sh"),
+            ("top", "symlink", "../.."),
+            ("a/b/", "dir", None),
+            ("a/b/s", "symlink", "../../x"),
+            # A hard link of it one level up would lead out: before, it
+            # was linked as it was ("h" -> "../../x" at the root).
+            ("h", "hardlink", "a/b/s"),
+            ("a/h2", "hardlink", "a/b/s"),
+            ("a/c/", "dir", None),
+            ("a/c/h3", "hardlink", "a/b/s"),
+        ]
+        t = lt.crafted_tar(self.path("climb.tar"), members)
+        img = self.import_ok(t, self.path("img"))
+        layer = lt.image_layers(img)[0]
+        rl = lambda p: os.readlink(os.path.join(layer, p))  # noqa: E731
+        self.assertEqual(rl("usr/bin/sh2"), "../../bin/sh")
+        self.assertEqual(rl("top"), ".")
+        self.assertEqual(rl("a/b/s"), "../../x")
+        self.assertEqual(rl("h"), "x")
+        self.assertEqual(rl("a/h2"), "../x")
+        # Inside from its own directory: still a hard link of the
+        # symlink; the clamped ones are symlinks of their own, with its
+        # times.
+        st = os.lstat(os.path.join(layer, "a", "b", "s"))
+        self.assertEqual(os.lstat(os.path.join(layer, "a", "c", "h3")),
+                         st)
+        self.assertEqual(st.st_nlink, 2)
+        self.assertEqual(os.lstat(os.path.join(layer, "h")).st_mtime,
+                         st.st_mtime)
 
     def test_entry_through_symlink(self):
         outside = self.mkdirs("outside")

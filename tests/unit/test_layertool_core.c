@@ -84,6 +84,12 @@ static void test_normalise_refuses(void **state)
 	assert_string_equal(ep_reason(EP_DOTDOT), "has a '..' component");
 }
 
+static bool ep_symlink_stays_inside(const char *link, const char *target)
+{
+	const char *kept;
+	return ep_symlink_clamp(link, target, &kept) == EP_LINK_INSIDE;
+}
+
 static void test_symlink_inside(void **state)
 {
 	(void)state;
@@ -100,6 +106,38 @@ static void test_symlink_inside(void **state)
 	assert_false(ep_symlink_stays_inside("./x", "../y"));
 	assert_true(ep_symlink_stays_inside(".//a/./x", "../y"));
 	assert_false(ep_symlink_stays_inside(".//a/./x", "../../y"));
+}
+
+/* Clamped or refused, and what import writes instead. */
+static void assert_clamp(const char *link, const char *target,
+			 enum ep_link want, const char *want_kept)
+{
+	const char *kept = NULL;
+	assert_int_equal(ep_symlink_clamp(link, target, &kept), want);
+	assert_string_equal(kept, want_kept);
+}
+
+static void test_symlink_clamp(void **state)
+{
+	(void)state;
+	assert_clamp("usr/bin/sh2", "../../bin/sh", EP_LINK_INSIDE,
+		     "../../bin/sh");
+	assert_clamp("bin/x", "/abs/../../..", EP_LINK_INSIDE, "/abs/../../..");
+	/* Only the leading run climbs past the root: as in the container,
+	 * where ".." at "/" stays there. */
+	assert_clamp("usr/bin/sh2", "../../../../bin/sh", EP_LINK_CLAMPED,
+		     "../../bin/sh");
+	assert_clamp("x", "../etc/shadow", EP_LINK_CLAMPED, "etc/shadow");
+	assert_clamp("top", "..", EP_LINK_CLAMPED, ".");
+	assert_clamp("top", "../../", EP_LINK_CLAMPED, ".");
+	assert_clamp("a/top", "./..//../..//x", EP_LINK_CLAMPED, "..//x");
+	assert_clamp("h", "../../x", EP_LINK_CLAMPED, "x");
+	/* A ".." after another component: that one may be a symlink, so
+	 * folding by name would not be exact. */
+	assert_clamp("x", "../y/../../z", EP_LINK_ESCAPES, "y/../../z");
+	assert_clamp("a/b", "c/../../../x", EP_LINK_ESCAPES, "c/../../../x");
+	assert_clamp("a/b", "../c/../../x", EP_LINK_ESCAPES, "../c/../../x");
+	assert_clamp("a/b", "../c/../x", EP_LINK_INSIDE, "../c/../x");
 }
 
 static void test_resolve_link(void **state)
@@ -327,6 +365,7 @@ int main(void)
 		cmocka_unit_test(test_normalise_accepts),
 		cmocka_unit_test(test_normalise_refuses),
 		cmocka_unit_test(test_symlink_inside),
+		cmocka_unit_test(test_symlink_clamp),
 		cmocka_unit_test(test_resolve_link),
 		cmocka_unit_test(test_shorten),
 		cmocka_unit_test(test_component),
