@@ -8,6 +8,8 @@ set -eu
 #        libseccomp (the system call numbers of layerrun's seccomp
 #        filter, taken at build time),
 #        nettle (sha256 digests in layertool; libarchive links it already),
+#        zlib (gzip layers in layertool, CRC and length checked;
+#        libarchive links it already),
 #        liburing (layerfs takes FUSE requests through io_uring rings),
 #        musl-tools (the container's init: a 40 KB static program where
 #        glibc makes 700 KB, copied and run at every container start)
@@ -18,6 +20,7 @@ set -eu
 #        XFS scratch filesystem to test copy-up by reflink)
 PKGS="build-essential pkg-config libfuse3-dev fuse3 libxxhash-dev liburing-dev
 libarchive-dev libjson-c-dev libcmocka-dev libcap-dev libseccomp-dev nettle-dev
+zlib1g-dev
 musl-tools
 busybox-static python3
 attr acl zstd gzip xz-utils tar util-linux iproute2 uidmap procps psmisc

@@ -11,47 +11,104 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "decompress.h"
 #include "entry_path.h"
 #include "layer_stream.h"
 #include "lf_common.h"
 #include "safe_path.h"
 #include "signals.h"
 
-static int open_archive(int fd, struct archive **out, char *err,
+/* An image archive open for reading: its decoded bytes (decompress.h)
+ * fed to libarchive's tar reader. */
+struct tar_in {
+	struct archive *a;
+	struct decompress *dc;
+	char buf[65536];
+};
+
+static la_ssize_t read_decoded(struct archive *a, void *cd, const void **buf)
+{
+	struct tar_in *in = cd;
+	ssize_t n = decompress_read(in->dc, in->buf, sizeof(in->buf));
+	if (n < 0) {
+		archive_set_error(a, (int)-n, "%s", decompress_error(in->dc));
+		return -1;
+	}
+	*buf = in->buf;
+	return n;
+}
+
+static void close_archive(struct tar_in *in)
+{
+	if (!in)
+		return;
+	if (in->a)
+		archive_read_free(in->a);
+	decompress_free(in->dc);
+	free(in);
+}
+
+/* Why reading stopped: the decoder's reason (a corrupt gzip member is
+ * no tar problem), else libarchive's, after WHAT. */
+static int read_fail(struct tar_in *in, const char *what, char *err,
+		     size_t errlen)
+{
+	const char *dm = decompress_error(in->dc);
+	const char *m = archive_error_string(in->a);
+	if (archive_errno(in->a) == EINTR) {
+		snprintf(err, errlen, "interrupted");
+		return -EINTR;
+	}
+	if (dm[0])
+		snprintf(err, errlen, "%s", dm);
+	else
+		snprintf(err, errlen, "%s: %s", what,
+			 m ? m : "libarchive gave no reason");
+	return -EINVAL;
+}
+
+static int open_archive(int fd, struct tar_in **out, char *err,
 			size_t errlen)
 {
 	if (lseek(fd, 0, SEEK_SET) < 0) {
 		snprintf(err, errlen, "cannot rewind: %s", strerror(errno));
 		return -errno;
 	}
-	struct archive *a = layer_archive_reader();
-	if (!a)
+	struct tar_in *in = calloc(1, sizeof(*in));
+	if (!in)
 		return -ENOMEM;
-	if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK) {
-		snprintf(err, errlen, "not a tar archive: %s",
-			 archive_error_string(a));
-		archive_read_free(a);
-		return -EINVAL;
+	int r = decompress_open(fd, NULL, NULL, &in->dc, err, errlen);
+	if (r == -ENODATA) {
+		snprintf(err, errlen, "not a tar archive: the file is empty");
+		r = -EINVAL;
 	}
-	*out = a;
+	if (r == 0) {
+		in->a = archive_read_new();
+		if (!in->a)
+			r = -ENOMEM;
+	}
+	if (r == 0) {
+		archive_read_support_format_tar(in->a);
+		if (archive_read_open(in->a, in, NULL, read_decoded, NULL) !=
+		    ARCHIVE_OK)
+			r = read_fail(in, "not a tar archive", err, errlen);
+	}
+	if (r < 0) {
+		close_archive(in);
+		return r == -ENOMEM || r == -EINTR || r == -EIO ? r : -EINVAL;
+	}
+	*out = in;
 	return 0;
-}
-
-static int read_fail(struct archive *a, char *err, size_t errlen)
-{
-	const char *m = archive_error_string(a);
-	snprintf(err, errlen, "corrupt or truncated archive: %s",
-		 m ? m : "unreadable");
-	return -EINVAL;
 }
 
 int archive_scan(int fd, struct archive_kind *kind, char *err, size_t errlen)
 {
 	kind->oci_layout = kind->docker = false;
-	struct archive *a;
-	int r = open_archive(fd, &a, err, errlen);
+	struct tar_in *in;
+	int r = open_archive(fd, &in, err, errlen);
 	if (r < 0)
 		return r;
+	struct archive *a = in->a;
 	struct archive_entry *e;
 	bool any = false;
 	for (;;) {
@@ -59,11 +116,10 @@ int archive_scan(int fd, struct archive_kind *kind, char *err, size_t errlen)
 		if (hr == ARCHIVE_EOF)
 			break;
 		if (!layer_header_usable(hr)) {
-			r = any ? read_fail(a, err, errlen)
-				: (snprintf(err, errlen,
-					    "not a tar archive: %s",
-					    archive_error_string(a)),
-				   -EINVAL);
+			r = read_fail(in,
+				      any ? "corrupt or truncated archive"
+					  : "not a tar archive",
+				      err, errlen);
 			break;
 		}
 		any = true;
@@ -82,7 +138,7 @@ int archive_scan(int fd, struct archive_kind *kind, char *err, size_t errlen)
 		if (kind->oci_layout)
 			break;
 	}
-	archive_read_free(a);
+	close_archive(in);
 	if (r == 0 && lseek(fd, 0, SEEK_SET) < 0)
 		r = -errno;
 	return r;
@@ -127,9 +183,10 @@ static int parent_of(int dirfd, const char *path, const char **last)
 	return mkdirs(dirfd, dir);
 }
 
-static int write_member(struct archive *a, int dirfd, const char *path,
+static int write_member(struct tar_in *in, int dirfd, const char *path,
 			char *err, size_t errlen)
 {
+	struct archive *a = in->a;
 	const char *last;
 	int pfd = parent_of(dirfd, path, &last);
 	if (pfd < 0) {
@@ -158,7 +215,8 @@ static int write_member(struct archive *a, int dirfd, const char *path,
 		if (n == 0)
 			break;
 		if (n < 0) {
-			r = read_fail(a, err, errlen);
+			r = read_fail(in, "corrupt or truncated archive", err,
+				      errlen);
 			break;
 		}
 		r = lf_write_all(fd, buf, (size_t)n);
@@ -233,10 +291,11 @@ static int resolve_links(int dirfd, struct link_rec *links, size_t n,
 
 int archive_stage(int fd, int dirfd, char *err, size_t errlen)
 {
-	struct archive *a;
-	int r = open_archive(fd, &a, err, errlen);
+	struct tar_in *in;
+	int r = open_archive(fd, &in, err, errlen);
 	if (r < 0)
 		return r;
+	struct archive *a = in->a;
 	struct link_rec *links = NULL;
 	size_t nlinks = 0, cap = 0;
 	struct archive_entry *e;
@@ -245,7 +304,8 @@ int archive_stage(int fd, int dirfd, char *err, size_t errlen)
 		if (hr == ARCHIVE_EOF)
 			break;
 		if (!layer_header_usable(hr)) {
-			r = read_fail(a, err, errlen);
+			r = read_fail(in, "corrupt or truncated archive", err,
+				      errlen);
 			break;
 		}
 		const char *raw = archive_entry_pathname(e);
@@ -309,12 +369,22 @@ int archive_stage(int fd, int dirfd, char *err, size_t errlen)
 			}
 			close(d);
 		} else if (type == AE_IFREG) {
-			r = write_member(a, dirfd, path, err, errlen);
+			r = write_member(in, dirfd, path, err, errlen);
 			if (r < 0)
 				break;
 		}
 	}
-	archive_read_free(a);
+	/* The compressed stream goes on past the end-of-archive blocks
+	 * (the record padding, gzip's CRC and length): read to its end, to
+	 * know it whole. */
+	while (r == 0) {
+		ssize_t n = decompress_read(in->dc, in->buf, sizeof(in->buf));
+		if (n == 0)
+			break;
+		if (n < 0)
+			r = decompress_failed(in->dc, n, err, errlen);
+	}
+	close_archive(in);
 	if (r == 0)
 		r = resolve_links(dirfd, links, nlinks, err, errlen);
 	for (size_t i = 0; i < nlinks; i++) {

@@ -1,8 +1,9 @@
 # layertool, the tools for layers at rest (import, export, convert,
 # check, diff, stats).  libarchive reads and writes every archive,
 # json-c every JSON document, nettle (libarchive's own hash library)
-# computes the digests.
-TOOLS_PKGS := libarchive json-c nettle
+# computes the digests, zlib (libarchive's own too) decodes gzip, as
+# libarchive's reader does not check the CRC and length of a member.
+TOOLS_PKGS := libarchive json-c nettle zlib
 CFLAGS_tools := $(shell pkg-config --cflags $(TOOLS_PKGS) 2>/dev/null)
 TOOLS_LIBS := $(shell pkg-config --libs $(TOOLS_PKGS) 2>/dev/null)
 

@@ -9,102 +9,115 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "decompress.h"
 #include "progress.h"
 #include "signals.h"
 
 #define CHUNK (128 * 1024)
+#define TAR_BLOCK 512
 
 struct pipeline {
-	int fd;
 	struct digest_ctx blob, diff;
-	struct archive *outer; /* decompresses: raw format, any filter */
+	struct decompress *dc;
 	struct progress *progress;
-	bool outer_eof;
-	char raw[CHUNK];
+	bool plain_eof;
+	/* The last bytes of the tar stream: an end-of-archive block? */
+	unsigned char tail[TAR_BLOCK];
+	size_t tail_len;
 	char plain[CHUNK];
 };
-
-/* Compressions are decoded inside libarchive (zlib, libzstd, liblzma...):
- * filter_all would also allow external programs, which an untrusted
- * blob has no business starting. */
-static void support_filters(struct archive *a)
-{
-	archive_read_support_filter_gzip(a);
-	archive_read_support_filter_zstd(a);
-	archive_read_support_filter_xz(a);
-	archive_read_support_filter_lzma(a);
-	archive_read_support_filter_bzip2(a);
-	archive_read_support_filter_lz4(a);
-}
 
 bool layer_header_usable(int r)
 {
 	return r == ARCHIVE_OK || r == ARCHIVE_WARN;
 }
 
-struct archive *layer_archive_reader(void)
-{
-	struct archive *a = archive_read_new();
-	if (!a)
-		return NULL;
-	support_filters(a);
-	archive_read_support_format_tar(a);
-	return a;
-}
-
-static la_ssize_t read_raw(struct archive *a, void *cd, const void **buf)
+/* Every byte of the blob as read: its digest, the progress line. */
+static void saw_raw(void *cd, const void *buf, size_t n)
 {
 	struct pipeline *s = cd;
-	for (;;) {
-		if (signals_interrupted()) {
-			archive_set_error(a, EINTR, "interrupted");
-			return -1;
-		}
-		ssize_t n = read(s->fd, s->raw, sizeof(s->raw));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			archive_set_error(a, errno, "%s", strerror(errno));
-			return -1;
-		}
-		digest_update(&s->blob, s->raw, (size_t)n);
-		if (s->progress)
-			progress_add(s->progress, (uint64_t)n);
-		*buf = s->raw;
-		return n;
+	digest_update(&s->blob, buf, n);
+	if (s->progress)
+		progress_add(s->progress, (uint64_t)n);
+}
+
+static void keep_tail(struct pipeline *s, const char *buf, size_t n)
+{
+	if (n >= TAR_BLOCK) {
+		memcpy(s->tail, buf + n - TAR_BLOCK, TAR_BLOCK);
+		s->tail_len = TAR_BLOCK;
+		return;
 	}
+	size_t keep = s->tail_len + n > TAR_BLOCK ? TAR_BLOCK - n : s->tail_len;
+	memmove(s->tail, s->tail + s->tail_len - keep, keep);
+	memcpy(s->tail + keep, buf, n);
+	s->tail_len = keep + n;
+}
+
+/* The next bytes of the tar stream, hashed (the diff ID). */
+static ssize_t next_plain(struct pipeline *s)
+{
+	if (s->plain_eof)
+		return 0;
+	ssize_t n = decompress_read(s->dc, s->plain, sizeof(s->plain));
+	if (n < 0)
+		return n;
+	if (n == 0)
+		s->plain_eof = true;
+	digest_update(&s->diff, s->plain, (size_t)n);
+	keep_tail(s, s->plain, (size_t)n);
+	return n;
 }
 
 static la_ssize_t read_plain(struct archive *a, void *cd, const void **buf)
 {
 	struct pipeline *s = cd;
-	if (s->outer_eof)
-		return 0;
-	la_ssize_t n = archive_read_data(s->outer, s->plain, sizeof(s->plain));
+	ssize_t n = next_plain(s);
 	if (n < 0) {
-		int e = archive_errno(s->outer);
-		const char *m = archive_error_string(s->outer);
-		archive_set_error(a, e > 0 ? e : EIO, "%s",
-				  m ? m : "decompression failed");
+		archive_set_error(a, (int)-n, "%s", decompress_error(s->dc));
 		return -1;
 	}
-	if (n == 0)
-		s->outer_eof = true;
-	digest_update(&s->diff, s->plain, (size_t)n);
 	*buf = s->plain;
 	return n;
 }
 
-static int archive_fail(struct archive *a, char *err, size_t errlen,
-			const char *what)
+/*
+ * Whether a tar stream the reader took to its end had an end-of-archive
+ * marker.  libarchive also ends cleanly where the data stops between two
+ * members, so an archive cut there would import as complete.  The
+ * reader stops at the first zero block: if it took the whole stream, the
+ * stream must end in one (the marker, maybe padded); the data of a last
+ * member that ends in 512 zero bytes, cut right after, cannot be told
+ * from it.
+ */
+static bool has_end_marker(const struct pipeline *s, int64_t consumed)
 {
-	int e = archive_errno(a);
-	const char *m = archive_error_string(a);
-	if (e == EINTR && m && strcmp(m, "interrupted") == 0) {
+	if (consumed < (int64_t)s->diff.bytes)
+		return true;
+	if (s->tail_len < TAR_BLOCK)
+		return false;
+	for (size_t i = 0; i < TAR_BLOCK; i++)
+		if (s->tail[i])
+			return false;
+	return true;
+}
+
+/* Why reading failed: the decoder's reason when it was the decoder
+ * (a corrupt gzip member is no tar problem), else libarchive's. */
+static int archive_fail(struct pipeline *s, struct archive *a, char *err,
+			size_t errlen, const char *what)
+{
+	int e = a ? archive_errno(a) : 0;
+	const char *dm = decompress_error(s->dc);
+	if (e == EINTR || signals_interrupted()) {
 		snprintf(err, errlen, "interrupted");
 		return -EINTR;
 	}
-	snprintf(err, errlen, "%s: %s", what, m ? m : "unreadable");
+	const char *m = a ? archive_error_string(a) : NULL;
+	if (dm[0])
+		snprintf(err, errlen, "%s", dm);
+	else
+		snprintf(err, errlen, "%s: %s", what, m ? m : "unreadable");
 	/* A corrupt or truncated stream is bad input, whatever errno the
 	 * decoder happened to leave. */
 	return (e == ENOMEM || e == ENOSPC || e == EDQUOT || e == EIO)
@@ -121,54 +134,40 @@ int layer_unpack(int fd, enum digest_algo blob_algo,
 	struct pipeline *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->fd = fd;
 	s->progress = p;
 	digest_init(&s->blob, blob_algo);
 	digest_init(&s->diff, diff_algo);
 	struct archive *tar = NULL;
 	struct unpacker *u = NULL;
-	int r = 0;
-
-	s->outer = archive_read_new();
+	int r = decompress_open(fd, saw_raw, s, &s->dc, err, errlen);
+	if (r == -ENODATA) {
+		snprintf(err, errlen, "the layer blob is empty");
+		r = -EINVAL;
+	}
+	if (r < 0)
+		goto out;
+	if (rootfd < 0)
+		goto drain; /* verification only: hash, do not unpack */
 	tar = archive_read_new();
-	if (!s->outer || !tar) {
+	if (!tar) {
 		r = -ENOMEM;
 		goto out;
 	}
-	support_filters(s->outer);
-	archive_read_support_format_raw(s->outer);
 	archive_read_support_format_tar(tar);
-
 	struct archive_entry *e;
-	if (archive_read_open(s->outer, s, NULL, read_raw, NULL) != ARCHIVE_OK) {
-		r = archive_fail(s->outer, err, errlen, "not a layer archive");
-		goto out;
-	}
-	int hr = archive_read_next_header(s->outer, &e);
-	if (hr == ARCHIVE_EOF) {
-		snprintf(err, errlen, "the layer blob is empty");
-		r = -EINVAL;
-		goto out;
-	}
-	if (!layer_header_usable(hr)) {
-		r = archive_fail(s->outer, err, errlen, "not a layer archive");
-		goto out;
-	}
-	if (rootfd < 0)
-		goto drain; /* verification only: hash, do not unpack */
 	if (archive_read_open(tar, s, NULL, read_plain, NULL) != ARCHIVE_OK) {
-		r = archive_fail(tar, err, errlen, "not a tar archive");
+		r = archive_fail(s, tar, err, errlen, "not a tar archive");
 		goto out;
 	}
 	r = unpacker_new(rootfd, o, &u);
 	if (r < 0)
 		goto out;
 	for (;;) {
-		hr = archive_read_next_header(tar, &e);
+		int hr = archive_read_next_header(tar, &e);
 		if (hr == ARCHIVE_EOF)
 			break;
 		if (!layer_header_usable(hr)) {
-			r = archive_fail(tar, err, errlen,
+			r = archive_fail(s, tar, err, errlen,
 					 "corrupt or truncated archive");
 			goto out;
 		}
@@ -184,18 +183,17 @@ int layer_unpack(int fd, enum digest_algo blob_algo,
 	/* The tar reader stops at the end-of-archive blocks: the padding
 	 * after them is part of the diff ID, and any bytes after the
 	 * compressed stream part of the blob digest. */
-drain:
-	while (!s->outer_eof) {
-		const void *b;
-		la_ssize_t n = read_plain(tar, s, &b);
+drain:;
+	int64_t consumed = tar ? archive_filter_bytes(tar, 0) : 0;
+	while (!s->plain_eof) {
+		ssize_t n = next_plain(s);
 		if (n < 0) {
-			r = archive_fail(tar, err, errlen,
-					 "corrupt or truncated archive");
+			r = decompress_failed(s->dc, n, err, errlen);
 			goto out;
 		}
 	}
 	for (;;) {
-		ssize_t n = read(fd, s->raw, sizeof(s->raw));
+		ssize_t n = read(fd, s->plain, sizeof(s->plain));
 		if (n < 0 && errno == EINTR && !signals_interrupted())
 			continue;
 		if (n < 0) {
@@ -205,7 +203,13 @@ drain:
 		}
 		if (n == 0)
 			break;
-		digest_update(&s->blob, s->raw, (size_t)n);
+		digest_update(&s->blob, s->plain, (size_t)n);
+	}
+	if (tar && !has_end_marker(s, consumed)) {
+		snprintf(err, errlen,
+			 "truncated tar: no end-of-archive marker");
+		r = -EINVAL;
+		goto out;
 	}
 	if (u) {
 		r = unpacker_finish(u, err, errlen);
@@ -222,8 +226,7 @@ out:
 	unpacker_free(u);
 	if (tar)
 		archive_read_free(tar);
-	if (s->outer)
-		archive_read_free(s->outer);
+	decompress_free(s->dc);
 	free(s);
 	return r;
 }

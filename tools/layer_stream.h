@@ -1,9 +1,9 @@
 /*
  * One pass over a layer blob: the compressed bytes are hashed (the blob
- * digest), decompressed by libarchive, the tar stream is hashed (the diff
- * ID) and its members are applied by the unpacker.  gzip, zstd, xz,
- * bzip2 and lz4 layers are recognised by content, whatever the media type
- * claims.
+ * digest), decompressed (decompress.h: gzip, zstd, xz, bzip2 and lz4,
+ * recognised by content, whatever the media type claims), the tar stream
+ * is hashed (the diff ID) and its members are applied by the unpacker.
+ * No temporary copy is made of either stream.
  */
 #ifndef LT_LAYER_STREAM_H
 #define LT_LAYER_STREAM_H
@@ -45,9 +45,5 @@ int layer_unpack(int fd, enum digest_algo blob_algo,
  * ARCHIVE_WARN" takes it for an entry.
  */
 bool layer_header_usable(int r);
-
-/* Opens a libarchive reader for any compression of a tar, or, with
- * raw_ok, of any single stream.  For the image archive readers. */
-struct archive *layer_archive_reader(void);
 
 #endif

@@ -2,6 +2,7 @@
 tarballs made here with tar, gzip and zstd, imported and then mounted
 through layerfs and compared with the tree they must give."""
 
+import gzip
 import json
 import os
 import pty
@@ -170,6 +171,71 @@ class TestImportForms(ImportTestBase):
                          [ix["layers"][0]["diff_id"]])
         self.assert_mounts_to(img, lfstest.snapshot(src))
 
+    def test_gzip_of_several_members_and_padding(self):
+        # `cat a.gz b.gz` (and parallel compressors) make several
+        # members; tape blocking pads with zeros.  Both are read whole
+        # now that gzip is decoded by zlib.
+        src = self.layer("rootfs", BASE)
+        own(src)
+        raw = open(lt.tar_dir(src, self.path("rootfs.tar")), "rb").read()
+        cut = len(raw) // 3
+        for name, data in (
+                ("members", gzip.compress(raw[:cut], mtime=0)
+                 + gzip.compress(raw[cut:], mtime=0)),
+                ("padded", gzip.compress(raw, mtime=0) + bytes(1000))):
+            with self.subTest(name=name):
+                tarball = self.path(name + ".tar.gz")
+                with open(tarball, "wb") as f:
+                    f.write(data)
+                img = self.import_ok(tarball, self.path("img-" + name))
+                with open(os.path.join(img, "image.json")) as f:
+                    ix = json.load(f)
+                self.assertEqual(ix["layers"][0]["diff_id"],
+                                 lt.sha256_bytes(raw))
+                self.assert_mounts_to(img, lfstest.snapshot(src))
+
+    def test_every_tar_writer(self):
+        """Archives of GNU tar, bsdtar, Python's tarfile and layertool
+        export, with and without record padding after the end-of-archive
+        blocks, import (their end is checked now)."""
+        src = self.layer("rootfs", {"d/f": "f", "big": "b" * 700,
+                                    "empty": ""})
+        want = lfstest.snapshot(src)
+        made = {}
+        for fmt in ("gnu", "pax", "ustar"):
+            for blocking in ("20", "1"):
+                out = self.path("gnu-%s-%s.tar" % (fmt, blocking))
+                subprocess.run(["tar", "--format=" + fmt, "-b", blocking,
+                                "-C", src, "-cf", out, "."], check=True)
+                made[out] = True
+        if shutil.which("bsdtar"):
+            for fmt in ("pax", "ustar", "gnutar"):
+                for blocking in ("20", "1"):
+                    out = self.path("bsd-%s-%s.tar" % (fmt, blocking))
+                    subprocess.run(["bsdtar", "--format=" + fmt,
+                                    "-b", blocking, "-C", src, "-cf", out,
+                                    "."], check=True)
+                    made[out] = True
+        for fmt in (tarfile.PAX_FORMAT, tarfile.GNU_FORMAT,
+                    tarfile.USTAR_FORMAT):
+            out = self.path("py-%d.tar" % fmt)
+            with tarfile.open(out, "w", format=fmt) as t:
+                t.add(src, arcname=".")
+            made[out] = True
+        out = self.path("export.tar")
+        r = lt.run_layertool(["export", src, out])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        made[out] = True
+        for i, tarball in enumerate(sorted(made)):
+            with self.subTest(tarball=os.path.basename(tarball)):
+                img = self.import_ok(tarball, self.path("img%d" % i))
+                m = self.mount(lt.image_layers(img))
+                self.assertEqual(lfstest.snapshot(m.path), want)
+                m.unmount()
+        if not shutil.which("bsdtar"):
+            self.skipTest("bsdtar (libarchive-tools) is missing: the "
+                          "other writers passed")
+
     def test_shared_layers_stored_once(self):
         base, top = self.base_and_top()
         other = self.layer_tar("other", {"other/file": "other"})
@@ -317,6 +383,67 @@ class TestImportRefused(ImportTestBase):
         with open(arch, "r+b") as f:
             f.truncate(os.path.getsize(arch) - 7000)
         self.refused(arch)
+
+    def test_corrupt_gzip_rootfs(self):
+        # A rootfs tarball has no diff ID to verify it: libarchive's gzip
+        # reader, which checks neither the CRC-32 nor the length that
+        # end a member, imported these with the damaged content.
+        base, _ = self.base_and_top()
+        good = open(lt.compress(base, "gzip"), "rb").read()
+        body = good.index(b"\0", 10) + 1  # past the header's file name
+        cases = {
+            "CRC": (len(good) - 8, "CRC mismatch"),
+            "length": (len(good) - 2, "length mismatch"),
+            "data": (body + (len(good) - 8 - body) // 2, "corrupt gzip"),
+        }
+        for what, (offset, words) in cases.items():
+            with self.subTest(what=what):
+                bad = bytearray(good)
+                bad[offset] ^= 0x01
+                with open(self.path("bad.tar.gz"), "wb") as f:
+                    f.write(bad)
+                err = self.refused(self.path("bad.tar.gz"))
+                self.assertTrue("corrupt gzip data" in err and
+                                (words in err or what == "data"), err)
+        with open(self.path("bad.tar.gz"), "wb") as f:
+            f.write(good + b"trailing garbage")
+        self.refused(self.path("bad.tar.gz"), "corrupt gzip data",
+                     "after the last member")
+
+    def test_truncated_compressed_archives_say_why(self):
+        # A stream cut short said "not a tar archive: (null)" (gzip cut
+        # inside its trailer) or "not a tar archive: <decoder message>".
+        base, top = self.base_and_top()
+        arch = lt.docker_archive(self.tmp, self.path("saved.tar"),
+                                 [base, top])
+        for how in ("gzip", "zstd", "xz", "bzip2"):
+            for source in (base, arch):
+                path = self.path("cut-" + how)
+                if how in ("xz", "bzip2"):
+                    with open(path, "wb") as f:
+                        subprocess.run([how, "-c", source], stdout=f,
+                                       check=True)
+                else:
+                    shutil.copy(lt.compress(source, how), path)
+                with open(path, "r+b") as f:
+                    f.truncate(os.path.getsize(path) - 1)
+                with self.subTest(how=how, source=source):
+                    err = self.refused(path, "truncated")
+                    self.assertNotIn("(null)", err)
+                    self.assertNotIn("not a tar archive", err)
+
+    def test_tar_cut_at_a_member_boundary(self):
+        # libarchive ends cleanly where an uncompressed tar stops between
+        # two members: the archive imported as complete without them.
+        base, _ = self.base_and_top()
+        with tarfile.open(base) as t:
+            last = t.getmembers()[-2]
+        end = last.offset_data + (last.size + 511) // 512 * 512
+        cut = self.path("cut.tar")
+        with open(base, "rb") as f, open(cut, "wb") as g:
+            g.write(f.read(end))
+        self.refused(cut, "truncated tar: no end-of-archive marker")
+        self.refused(lt.compress(cut, "gzip"), "no end-of-archive marker")
 
     def damage_second_header(self, path):
         """Breaks the header checksum of the second member of an
