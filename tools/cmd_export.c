@@ -25,6 +25,7 @@
 #include "lf_common.h"
 #include "signals.h"
 #include "store.h"
+#include "user_mode.h"
 
 static const char export_help[] =
 	"usage: layertool export [OPTIONS] UPPER_DIR OUT.tar\n"
@@ -214,7 +215,7 @@ static int export_to_file(const struct export_args *a,
 		return -ENAMETOOLONG;
 	}
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		      0644);
+		      user_mode(0666));
 	if (fd < 0) {
 		int e = errno;
 		lf_err("cannot write '%s': %s", a->out, strerror(e));

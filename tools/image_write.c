@@ -16,6 +16,7 @@
 #include "lf_common.h"
 #include "rmtree.h"
 #include "store.h"
+#include "user_mode.h"
 
 char *abs_path_of(const char *path)
 {
@@ -145,13 +146,13 @@ static int fill(int dfd, const char *abs_image, const struct image_spec *spec,
 		char *err, size_t errlen)
 {
 	int r = lf_write_file_atomic_at(dfd, "config.json", spec->config,
-					spec->config_len, 0644);
+					spec->config_len, user_mode(0666));
 	if (r < 0) {
 		snprintf(err, errlen, "cannot write config.json: %s",
 			 strerror(-r));
 		return r;
 	}
-	if (mkdirat(dfd, "layers", 0755) < 0) {
+	if (mkdirat(dfd, "layers", user_mode(0777)) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot create layers/: %s",
 			 strerror(errno));
@@ -183,7 +184,8 @@ static int fill(int dfd, const char *abs_image, const struct image_spec *spec,
 		return r;
 	if (!text)
 		return -ENOMEM;
-	r = lf_write_file_atomic_at(dfd, "image.json", text, len, 0644);
+	r = lf_write_file_atomic_at(dfd, "image.json", text, len,
+				    user_mode(0666));
 	free(text);
 	if (r < 0)
 		snprintf(err, errlen, "cannot write image.json: %s",
@@ -218,7 +220,7 @@ int image_write(const char *image_dir, const struct image_spec *spec,
 	}
 	lf_rmtree_at(pfd, tmp);
 	int r = 0;
-	if (mkdirat(pfd, tmp, 0755) < 0) {
+	if (mkdirat(pfd, tmp, user_mode(0777)) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot create '%s/%s': %s", parent, tmp,
 			 strerror(errno));

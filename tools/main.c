@@ -4,10 +4,10 @@
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "commands.h"
 #include "lf_common.h"
+#include "user_mode.h"
 
 static const char main_help[] =
 	"usage: layertool COMMAND [OPTIONS] ARGS...\n"
@@ -40,8 +40,9 @@ int main(int argc, char **argv)
 	 * libarchive refuse every non-ASCII one. */
 	if (!setlocale(LC_CTYPE, "C.UTF-8"))
 		setlocale(LC_CTYPE, "");
-	/* Modes come from the archive or the layer, never from the umask. */
-	umask(0);
+	/* Modes of layer contents come from the archive or the layer,
+	 * never from the umask; what is made for the user keeps it. */
+	user_mode_init();
 	if (argc < 2)
 		return usage_error(NULL, "missing command");
 	const char *cmd = argv[1];

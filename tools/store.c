@@ -14,6 +14,7 @@
 #include "digest.h"
 #include "fsutil.h"
 #include "rmtree.h"
+#include "user_mode.h"
 
 static atomic_uint temp_counter;
 
@@ -69,11 +70,11 @@ static int mkdir_p(const char *path, bool *created)
 		if (*p != '/')
 			continue;
 		*p = 0;
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		if (mkdir(buf, user_mode(0777)) < 0 && errno != EEXIST)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(buf, 0755) == 0)
+	if (mkdir(buf, user_mode(0777)) == 0)
 		*created = true;
 	else if (errno != EEXIST)
 		return -errno;

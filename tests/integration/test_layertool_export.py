@@ -598,6 +598,34 @@ class TestExportFormat(ExportTestBase):
         self.assertEqual(hashlib.sha256(r.stdout).hexdigest(),
                          lt.sha256_file(ref).split(":")[1])
 
+    def test_outputs_keep_the_users_umask(self):
+        """OUT.tar, image directories and the store are the user's files:
+        they take the umask (OUT.tar was 0644 whatever it said); layer
+        contents keep their recorded modes exactly."""
+        up = self.layer("upper", {"f": ("file", b"f", 0o644),
+                                  "x": ("file", b"x", 0o4755),
+                                  "d/": None})
+        os.chmod(os.path.join(up, "d"), 0o775)
+        umask = lambda: os.umask(0o077)  # noqa: E731
+        out = self.path("out.tar")
+        r = lt.run_layertool(["export", up, out], preexec_fn=umask)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(stat.S_IMODE(os.stat(out).st_mode), 0o600)
+        img = self.path("img")
+        r = lt.run_layertool(["import", out, img], preexec_fn=umask)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        mode = lambda p: stat.S_IMODE(os.lstat(p).st_mode)  # noqa: E731
+        for p in (img, os.path.join(img, "layers"),
+                  self.path(".layerstore")):
+            self.assertEqual(mode(p), 0o700, p)
+        for p in ("image.json", "config.json"):
+            self.assertEqual(mode(os.path.join(img, p)), 0o600, p)
+        layer = lt.image_layers(img)[0]
+        self.assertEqual(mode(os.path.join(layer, "f")), 0o644)
+        self.assertEqual(mode(os.path.join(layer, "x")), 0o4755)
+        self.assertEqual(mode(os.path.join(layer, "d")), 0o775)
+        self.assertEqual(mode(layer), 0o755)
+
     def test_unreadable_upper(self):
         r = self.export([self.path("nope"), self.path("o.tar")], code=2)
         self.assertIn(b"No such file", r.stderr)
