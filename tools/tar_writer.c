@@ -291,6 +291,113 @@ static int write_data(struct tar_writer *w, int fd, int64_t size,
 	return 0;
 }
 
+/* A run of data in a file with holes. */
+struct extent {
+	int64_t off, len;
+};
+
+/*
+ * The data of the file open as fd, SIZE bytes long, as the filesystem
+ * reports it (SEEK_DATA, SEEK_HOLE).  0 with *n 0 when the file has no
+ * hole, or the filesystem cannot tell: it is written whole then.
+ */
+static int data_extents(int fd, int64_t size, struct extent **out,
+			size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	off_t hole = lseek(fd, 0, SEEK_HOLE);
+	if (hole < 0 || hole >= size) /* no hole, or no SEEK_HOLE here */
+		return lseek(fd, 0, SEEK_SET) < 0 ? -errno : 0;
+	struct extent *x = NULL;
+	size_t cap = 0;
+	for (off_t pos = 0; pos < size;) {
+		off_t data = lseek(fd, pos, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			break; /* a hole to the end */
+		if (data < 0 || (hole = lseek(fd, data, SEEK_HOLE)) < 0) {
+			int e = -errno;
+			free(x);
+			return e;
+		}
+		if (data >= size)
+			break;
+		if (hole > size)
+			hole = size;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 8;
+			struct extent *nx = realloc(x, cap * sizeof(*nx));
+			if (!nx) {
+				free(x);
+				return -ENOMEM;
+			}
+			x = nx;
+		}
+		x[(*n)++] = (struct extent){ data, hole - data };
+		pos = hole;
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		int e = -errno;
+		free(x);
+		return e;
+	}
+	*out = x;
+	/* A file that is all hole still needs a map: one empty extent at
+	 * its end, as GNU tar writes it. */
+	if (*n == 0) {
+		*out = malloc(sizeof(**out));
+		if (!*out)
+			return -ENOMEM;
+		(*out)[0] = (struct extent){ size, 0 };
+		*n = 1;
+	}
+	return 0;
+}
+
+/* Gives libarchive LEN bytes of a hole: the pax writer counts them off
+ * its sparse map and writes nothing. */
+static int skip_hole(struct tar_writer *w, int64_t len, char *err,
+		     size_t errlen)
+{
+	static const char zeros[64 * 1024];
+	while (len > 0) {
+		size_t n = len < (int64_t)sizeof(zeros) ? (size_t)len
+							: sizeof(zeros);
+		if (archive_write_data(w->tar, zeros, n) != (la_ssize_t)n) {
+			snprintf(err, errlen, "cannot write: %s",
+				 archive_error_string(w->tar));
+			return -EIO;
+		}
+		len -= (int64_t)n;
+	}
+	return 0;
+}
+
+/*
+ * The data of a file with holes: each extent read where it is, the
+ * holes before it counted off.  A hole at the end needs nothing: the
+ * entry's size says where the file ends.
+ */
+static int write_sparse(struct tar_writer *w, int fd, const struct extent *x,
+			size_t n, const char *path, char *err, size_t errlen)
+{
+	int64_t at = 0;
+	for (size_t i = 0; i < n; i++) {
+		int r = skip_hole(w, x[i].off - at, err, errlen);
+		if (r == 0 && lseek(fd, x[i].off, SEEK_SET) < 0) {
+			r = -errno;
+			snprintf(err, errlen, "cannot read '%s': %s", path,
+				 strerror(errno));
+		}
+		if (r == 0)
+			r = write_data(w, fd, x[i].len, path, err, errlen);
+		if (r < 0)
+			return r;
+		at = x[i].off + x[i].len;
+	}
+	return 0;
+}
+
 static int header(struct tar_writer *w, struct archive_entry *e,
 		  char *err, size_t errlen)
 {
@@ -370,6 +477,8 @@ int tw_add(struct tar_writer *w, const char *path, int dirfd,
 	}
 	int fd = -1;
 	int64_t size = 0;
+	struct extent *extents = NULL;
+	size_t nextents = 0;
 	if (r == 0 && first) {
 		archive_entry_set_hardlink(e, first);
 		archive_entry_set_size(e, 0);
@@ -385,6 +494,15 @@ int tw_add(struct tar_writer *w, const char *path, int dirfd,
 		} else {
 			size = dst.st_size;
 			archive_entry_set_size(e, size);
+			/* Holes stay holes: a sparse entry (GNU.sparse pax
+			 * records) carries only the data. */
+			r = data_extents(fd, size, &extents, &nextents);
+			if (r < 0)
+				snprintf(err, errlen, "cannot read '%s': %s",
+					 path, strerror(-r));
+			for (size_t i = 0; i < nextents; i++)
+				archive_entry_sparse_add_entry(
+					e, extents[i].off, extents[i].len);
 		}
 	} else if (r == 0 && S_ISLNK(type)) {
 		char target[PATH_MAX];
@@ -403,9 +521,12 @@ int tw_add(struct tar_writer *w, const char *path, int dirfd,
 	if (r == 0)
 		r = header(w, e, err, errlen);
 	if (r == 0 && fd >= 0)
-		r = write_data(w, fd, size, path, err, errlen);
+		r = nextents ? write_sparse(w, fd, extents, nextents, path, err,
+					    errlen)
+			     : write_data(w, fd, size, path, err, errlen);
 	if (fd >= 0)
 		close(fd);
+	free(extents);
 	archive_entry_free(e);
 	return r;
 }

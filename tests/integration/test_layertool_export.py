@@ -598,6 +598,47 @@ class TestExportFormat(ExportTestBase):
         self.assertEqual(hashlib.sha256(r.stdout).hexdigest(),
                          lt.sha256_file(ref).split(":")[1])
 
+    def test_sparse_files_stay_sparse(self):
+        """A file's holes (SEEK_DATA/SEEK_HOLE) become a sparse entry:
+        a 1 GiB file with 4 KiB of data was written out in full."""
+        up = self.mkdirs("upper")
+        files = {"big": ((1 << 30), [(512 << 20, b"X" * 4096)]),
+                 "tail": (10 << 20, [(0, b"head")]),
+                 "all-hole": (5 << 20, []),
+                 "dense": (10000, [(0, b"d" * 10000)])}
+        for name, (size, chunks) in files.items():
+            with open(os.path.join(up, name), "wb") as f:
+                f.truncate(size)
+                for off, data in chunks:
+                    f.seek(off)
+                    f.write(data)
+        big = os.path.join(up, "big")
+        with open(big, "rb") as f:
+            if os.lseek(f.fileno(), 0, os.SEEK_HOLE) >= (1 << 30):
+                self.skipTest("this filesystem reports no holes")
+        out = self.path("out.tar")
+        self.export([up, out])
+        self.assertLess(os.path.getsize(out), 1 << 20)
+        listing = subprocess.run(["tar", "-tvf", out], check=True,
+                                 capture_output=True).stdout.decode()
+        self.assertIn(" 1073741824 ", listing)
+        ext = self.mkdirs("extracted")
+        subprocess.run(["tar", "-C", ext, "-xf", out], check=True)
+        img = self.path("img")
+        r = lt.run_layertool(["import", out, img])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        layer = lt.image_layers(img)[0]
+        for d in (ext, layer):
+            for name, (size, chunks) in files.items():
+                p = os.path.join(d, name)
+                self.assertEqual(lfstest.file_digest(p),
+                                 lfstest.file_digest(os.path.join(up,
+                                                                  name)),
+                                 p)
+                if name != "dense":
+                    # Holes came back as holes.
+                    self.assertLess(os.stat(p).st_blocks * 512, 1 << 20, p)
+
     def test_outputs_keep_the_users_umask(self):
         """OUT.tar, image directories and the store are the user's files:
         they take the umask (OUT.tar was 0644 whatever it said); layer
