@@ -163,6 +163,103 @@ int sp_open_beneath(int rootfd, const char *path, int flags, mode_t mode)
 	return walk_open(rootfd, path, flags, mode);
 }
 
+/* Links followed in one path at most, as the kernel's MAXSYMLINKS. */
+#define SP_MAX_LINKS 40
+
+/*
+ * Without openat2: PATH resolved by hand into OUT, a path below rootfd
+ * with no symlink in it, each component looked at where it is.  The
+ * final open refuses symlinks, so a change meanwhile cannot lead out.
+ */
+static int resolve_inside(int rootfd, const char *path, char *out)
+{
+	char todo[2 * PATH_MAX], next[2 * PATH_MAX];
+	if (strlen(path) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	strcpy(todo, path);
+	size_t used = 0;
+	int links = 0;
+	out[0] = 0;
+	for (char *p = todo; *p;) {
+		while (*p == '/')
+			p++;
+		size_t n = strcspn(p, "/");
+		char *rest = p + n;
+		if (n == 0 || (n == 1 && p[0] == '.')) {
+			p = rest;
+			continue;
+		}
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			if (used == 0)
+				return -EXDEV;
+			while (used > 0 && out[used - 1] != '/')
+				used--;
+			used -= used > 0;
+			out[used] = 0;
+			p = rest;
+			continue;
+		}
+		if (n > NAME_MAX || used + n + 2 > PATH_MAX)
+			return -ENAMETOOLONG;
+		char name[NAME_MAX + 1];
+		memcpy(name, p, n);
+		name[n] = 0;
+		int dfd = sp_open_beneath(rootfd, out, O_PATH | O_DIRECTORY, 0);
+		if (dfd < 0)
+			return dfd;
+		char target[PATH_MAX];
+		ssize_t tn = readlinkat(dfd, name, target, sizeof(target) - 1);
+		int e = errno;
+		close(dfd);
+		if (tn < 0 && e != EINVAL && e != ENOENT)
+			return -e;
+		if (tn >= 0) {
+			target[tn] = 0;
+			if (++links > SP_MAX_LINKS)
+				return -ELOOP;
+			if (target[0] == '/')
+				return -EXDEV;
+			size_t tl = strlen(target), rl = strlen(rest);
+			if (tl + rl + 2 > sizeof(next))
+				return -ENAMETOOLONG;
+			memcpy(next, target, tl);
+			next[tl] = '/';
+			memcpy(next + tl + 1, rest, rl + 1);
+			memcpy(todo, next, tl + rl + 2);
+			p = todo;
+			continue;
+		}
+		if (used)
+			out[used++] = '/';
+		memcpy(out + used, name, n + 1);
+		used += n;
+		p = rest;
+	}
+	return 0;
+}
+
+int sp_open_inside(int rootfd, const char *path, int flags)
+{
+	int state = atomic_load_explicit(&openat2_state, memory_order_relaxed);
+	if (state != 2) {
+		struct open_how how = {
+			.flags = (unsigned long long)(flags | O_CLOEXEC),
+			.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+		};
+		int fd = (int)syscall(SYS_openat2, rootfd, path, &how,
+				      sizeof(how));
+		if (fd >= 0)
+			return fd;
+		/* As sp_open_beneath: ENOSYS, or an EPERM before openat2
+		 * was seen to work (a seccomp filter hiding it). */
+		if (errno != ENOSYS && !(errno == EPERM && state == 0))
+			return -errno;
+	}
+	char resolved[PATH_MAX];
+	int r = resolve_inside(rootfd, path, resolved);
+	return r < 0 ? r : sp_open_beneath(rootfd, resolved, flags, 0);
+}
+
 int sp_open_parent(int rootfd, const char *path, const char **last)
 {
 	const char *slash = strrchr(path, '/');

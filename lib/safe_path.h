@@ -28,6 +28,16 @@ int sp_open_beneath(int rootfd, const char *path, int flags, mode_t mode);
  */
 int sp_open_parent(int rootfd, const char *path, const char **last);
 
+/*
+ * Opens PATH below rootfd like sp_open_beneath, but follows symlinks
+ * while they stay below rootfd: one that leads out of it (an absolute
+ * target, a ".." above it) gives -EXDEV, a chain of more than 40 -ELOOP.
+ * For directories a tool wrote (legacy `docker save` links a layer that
+ * several images share), not for layers, whose symlinks mean something
+ * only inside the container.
+ */
+int sp_open_inside(int rootfd, const char *path, int flags);
+
 /* Forces the component-walk fallback (for tests of old kernels). */
 void sp_force_fallback(int on);
 

@@ -98,12 +98,14 @@ static int open_blob(struct import *im, size_t i, int *fd)
 		return *fd < 0 ? -errno : 0;
 	}
 	const struct source_layer *l = &im->src.layers[i];
-	*fd = sp_open_beneath(im->src.rootfd, l->path, O_RDONLY, 0);
+	/* Symlinks inside the source are followed (legacy docker save
+	 * links a layer several images share), never out of it. */
+	*fd = sp_open_inside(im->src.rootfd, l->path, O_RDONLY);
 	if (*fd < 0) {
 		snprintf(im->err, sizeof(im->err),
 			 "layer %zu: cannot open '%s': %s", i, l->path,
-			 strerror(-*fd));
-		return *fd;
+			 source_open_error(*fd));
+		return *fd == -EXDEV ? -EINVAL : *fd;
 	}
 	struct stat st;
 	if (l->size >= 0 && fstat(*fd, &st) == 0 && st.st_size != l->size) {

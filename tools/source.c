@@ -44,6 +44,13 @@ void source_host_platform(const char **os, const char **arch,
 		}
 }
 
+const char *source_open_error(int r)
+{
+	if (r == -EXDEV)
+		return "a symlink leads outside the image directory";
+	return strerror(-r);
+}
+
 char *source_blob_path(const char *digest)
 {
 	enum digest_algo algo;
@@ -61,11 +68,11 @@ int source_read_blob(int rootfd, const char *path, const char *digest,
 		     int64_t size, char **data, size_t *len, char *err,
 		     size_t errlen)
 {
-	int fd = sp_open_beneath(rootfd, path, O_RDONLY, 0);
+	int fd = sp_open_inside(rootfd, path, O_RDONLY);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open '%s': %s", path,
-			 strerror(-fd));
-		return fd;
+			 source_open_error(fd));
+		return fd == -EXDEV ? -EINVAL : fd;
 	}
 	char *buf;
 	size_t n;

@@ -65,6 +65,10 @@ int source_read_blob(int rootfd, const char *path, const char *digest,
 		     int64_t size, char **data, size_t *len, char *err,
 		     size_t errlen);
 
+/* Why sp_open_inside could not open a file of the source (-EXDEV: a
+ * symlink leads out of it). */
+const char *source_open_error(int r);
+
 /* "blobs/sha256/<hex>" for a digest, malloc'd; NULL when malformed. */
 char *source_blob_path(const char *digest);
 

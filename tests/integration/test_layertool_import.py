@@ -236,6 +236,52 @@ class TestImportForms(ImportTestBase):
             self.skipTest("bsdtar (libarchive-tools) is missing: the "
                           "other writers passed")
 
+    def docker_dir(self, name, layers):
+        """An unpacked docker-archive: layers maps each layer path to a
+        tar to copy there, or to ("symlink", TARGET)."""
+        root = self.mkdirs(name)
+        paths, ids = [], []
+        for path, what in layers:
+            os.makedirs(os.path.dirname(os.path.join(root, path)),
+                        exist_ok=True)
+            if isinstance(what, tuple):
+                os.symlink(what[1], os.path.join(root, path))
+                ids.append(ids[-1])
+            else:
+                shutil.copy(what, os.path.join(root, path))
+                ids.append(lt.sha256_file(what))
+            paths.append(path)
+        cfg = lt.make_config(ids)
+        cname = lt.sha256_bytes(cfg).split(":")[1] + ".json"
+        with open(os.path.join(root, cname), "wb") as f:
+            f.write(cfg)
+        with open(os.path.join(root, "manifest.json"), "w") as f:
+            json.dump([{"Config": cname, "RepoTags": ["t:latest"],
+                        "Layers": paths}], f)
+        return root
+
+    def test_docker_archive_directory_with_linked_layers(self):
+        # Legacy `docker save` links a layer that is listed twice to its
+        # first copy; unpacked, that symlink was refused ("Too many
+        # levels of symbolic links").  Symlinks are followed inside the
+        # directory, never out of it.
+        base, _ = self.base_and_top()
+        root = self.docker_dir("saved", [
+            ("aaa/layer.tar", base),
+            ("bbb/layer.tar", ("symlink", "../aaa/layer.tar"))])
+        img = self.import_ok(root, self.path("img"))
+        with open(os.path.join(img, "image.json")) as f:
+            self.assertEqual(len(json.load(f)["layers"]), 2)
+        shutil.copy(base, self.path("outside.tar"))
+        root = self.docker_dir("escape", [
+            ("aaa/layer.tar", base),
+            ("bbb/layer.tar", ("symlink", "../../outside.tar"))])
+        r = lt.run_layertool(["import", root, self.path("img2")])
+        self.assertEqual(r.returncode, 2, r.stderr.decode())
+        self.assertIn("bbb/layer.tar", r.stderr.decode())
+        self.assertIn("outside the image directory", r.stderr.decode())
+        self.assertFalse(os.path.lexists(self.path("img2")))
+
     def test_shared_layers_stored_once(self):
         base, top = self.base_and_top()
         other = self.layer_tar("other", {"other/file": "other"})

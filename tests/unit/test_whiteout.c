@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "lf_common.h"
 #include "override_stat.h"
 #include "safe_path.h"
 #include "whiteout.h"
@@ -114,6 +115,17 @@ static void test_format_names(void **state)
 	assert_string_equal(wh_format_name(WH_FORMAT_OVERLAY), "overlay");
 }
 
+/* The end of a test of both paths of safe_path.c: the openat2 one
+ * again, and the scratch directory gone. */
+static void end_safe_open_test(int root, const char *dir)
+{
+	sp_force_fallback(0);
+	close(root);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_safe_open_refuses_symlinks(void **state)
 {
 	(void)state;
@@ -147,11 +159,62 @@ static void test_safe_open_refuses_symlinks(void **state)
 		assert_int_equal(sp_open_beneath(root, "/etc/passwd", O_RDONLY, 0),
 				 -EXDEV);
 	}
-	sp_force_fallback(0);
-	close(root);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	end_safe_open_test(root, dir);
+}
+
+/* sp_open_inside follows symlinks that stay below the root (a legacy
+ * docker-archive's shared layers), with openat2 and without. */
+static void test_safe_open_inside_follows_links_that_stay(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/lfsunit-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char p[PATH_MAX];
+	const char *dirs[] = { "aaa", "bbb", "ccc" };
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, dirs[i]);
+		assert_int_equal(mkdir(p, 0755), 0);
+	}
+	snprintf(p, sizeof(p), "%s/aaa/layer.tar", dir);
+	int f = open(p, O_CREAT | O_WRONLY, 0644);
+	assert_true(f >= 0);
+	assert_int_equal(write(f, "tar", 3), 3);
+	close(f);
+	const struct {
+		const char *name, *target;
+	} links[] = {
+		{ "bbb/layer.tar", "../aaa/layer.tar" },
+		{ "ccc/layer.tar", "../bbb/./layer.tar" }, /* a chain */
+		{ "ccc/dir", "../aaa" },
+		{ "out", "../x" },
+		{ "abs", "/etc/passwd" },
+		{ "loop", "loop" },
+	};
+	for (size_t i = 0; i < LF_ARRAY_SIZE(links); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, links[i].name);
+		assert_int_equal(symlink(links[i].target, p), 0);
+	}
+	int root = open(dir, O_PATH | O_DIRECTORY);
+	for (int pass = 0; pass < 2; pass++) {
+		sp_force_fallback(pass);
+		const char *ok[] = { "bbb/layer.tar", "ccc/layer.tar",
+				     "ccc/dir/layer.tar", "aaa/../bbb/layer.tar" };
+		for (size_t i = 0; i < LF_ARRAY_SIZE(ok); i++) {
+			int fd = sp_open_inside(root, ok[i], O_RDONLY);
+			assert_true(fd >= 0);
+			char buf[4] = "";
+			assert_int_equal(read(fd, buf, 3), 3);
+			assert_string_equal(buf, "tar");
+			close(fd);
+		}
+		assert_int_equal(sp_open_inside(root, "out", O_RDONLY), -EXDEV);
+		assert_int_equal(sp_open_inside(root, "abs", O_RDONLY), -EXDEV);
+		assert_int_equal(sp_open_inside(root, "../x", O_RDONLY), -EXDEV);
+		assert_int_equal(sp_open_inside(root, "loop", O_RDONLY), -ELOOP);
+		assert_int_equal(sp_open_inside(root, "bbb/none", O_RDONLY),
+				 -ENOENT);
+	}
+	end_safe_open_test(root, dir);
 }
 
 /* The override_stat grammar (lib/override_stat.c), which layerfs and
@@ -219,6 +282,7 @@ int main(void)
 		cmocka_unit_test(test_create_and_opaque_on_disk),
 		cmocka_unit_test(test_format_names),
 		cmocka_unit_test(test_safe_open_refuses_symlinks),
+		cmocka_unit_test(test_safe_open_inside_follows_links_that_stay),
 		cmocka_unit_test(test_override_stat_grammar),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
