@@ -47,45 +47,12 @@ void xp_proc_path(char *buf, size_t size, int dirfd, const char *name)
 
 bool xp_list_has(const char *list, ssize_t len, const char *name)
 {
-	for (const char *p = list; p < list + len; p += strlen(p) + 1)
-		if (strcmp(p, name) == 0)
-			return true;
-	return false;
+	return wh_xattr_list_has(list, len, name);
 }
 
-/* Kernel overlayfs's marks of an empty regular file that is a whiteout
- * (an xwhiteout), and of a directory it renamed. */
-#define XATTR_TRUSTED_OVL_WHITEOUT "trusted.overlay.whiteout"
-#define XATTR_USER_OVL_WHITEOUT "user.overlay.whiteout"
+/* Kernel overlayfs's mark of a directory it renamed. */
 #define XATTR_TRUSTED_OVL_REDIRECT "trusted.overlay.redirect"
 #define XATTR_USER_OVL_REDIRECT "user.overlay.redirect"
-
-/* The xattr naming a kernel xwhiteout next to each opaque mark that can
- * say "x" (NULL: the mark cannot). */
-static const char *xwhiteout_attr(const char *opaque_attr)
-{
-	if (strcmp(opaque_attr, XATTR_TRUSTED_OVL_OPAQUE) == 0)
-		return XATTR_TRUSTED_OVL_WHITEOUT;
-	if (strcmp(opaque_attr, XATTR_USER_OVL_OPAQUE) == 0)
-		return XATTR_USER_OVL_WHITEOUT;
-	return NULL;
-}
-
-/* A lower directory whose kernel opaque mark is "x" (Linux 6.7): not
- * opaque, and holding xwhiteouts. */
-static const char *lower_xwhiteouts(int dirfd, const char *list, ssize_t len)
-{
-	static const char *const names[] = { XATTR_TRUSTED_OVL_OPAQUE,
-					     XATTR_USER_OVL_OPAQUE };
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		char v[2];
-		if (xp_list_has(list, len, names[i]) &&
-		    fgetxattr(dirfd, names[i], v, sizeof(v)) == 1 &&
-		    v[0] == 'x')
-			return xwhiteout_attr(names[i]);
-	}
-	return NULL;
-}
 
 /* Whether a lower directory carries any of kernel overlayfs's marks
  * (impure, opaque, origin, redirect ...): written by the kernel, its
@@ -129,7 +96,7 @@ int xp_dir_marks(struct lfs *fs, int dirfd, bool is_upper,
 	    !xp_list_has(list, len, XATTR_FUSE_OVL_OPAQUE))
 		return 0;
 	if (!is_upper)
-		m->xwhiteout = lower_xwhiteouts(dirfd, list, len);
+		m->xwhiteout = wh_dir_xwhiteout_attr(dirfd, list, len);
 	return wh_fd_has_opaque_xattr(dirfd) > 0;
 }
 

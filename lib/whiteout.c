@@ -124,6 +124,32 @@ int wh_fd_has_opaque_xattr(int fd)
 	return 0;
 }
 
+bool wh_xattr_list_has(const char *list, ssize_t len, const char *name)
+{
+	for (const char *p = list; p < list + len; p += strlen(p) + 1)
+		if (strcmp(p, name) == 0)
+			return true;
+	return false;
+}
+
+const char *wh_dir_xwhiteout_attr(int dirfd, const char *list, ssize_t len)
+{
+	static const struct {
+		const char *opaque, *whiteout;
+	} marks[] = {
+		{ XATTR_TRUSTED_OVL_OPAQUE, XATTR_TRUSTED_OVL_WHITEOUT },
+		{ XATTR_USER_OVL_OPAQUE, XATTR_USER_OVL_WHITEOUT },
+	};
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		char v[2];
+		if (wh_xattr_list_has(list, len, marks[i].opaque) &&
+		    fgetxattr(dirfd, marks[i].opaque, v, sizeof(v)) == 1 &&
+		    v[0] == 'x')
+			return marks[i].whiteout;
+	}
+	return NULL;
+}
+
 int wh_format_parse(const char *s, enum wh_format *out)
 {
 	if (strcmp(s, "dotwh") == 0 || strcmp(s, "aufs") == 0 ||

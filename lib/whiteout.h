@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #define WH_PREFIX ".wh."
 #define WH_PREFIX_LEN 4
@@ -27,6 +28,11 @@
 #define XATTR_TRUSTED_OVL_OPAQUE "trusted.overlay.opaque"
 #define XATTR_USER_OVL_OPAQUE "user.overlay.opaque"
 #define XATTR_FUSE_OVL_OPAQUE "user.fuseoverlayfs.opaque"
+/* Kernel overlayfs (Linux 6.7+): an empty regular file carrying one is an
+ * "xwhiteout", in a directory whose opaque xattr of the same namespace is
+ * "x". */
+#define XATTR_TRUSTED_OVL_WHITEOUT "trusted.overlay.whiteout"
+#define XATTR_USER_OVL_WHITEOUT "user.overlay.whiteout"
 
 enum wh_format { WH_FORMAT_DOTWH = 0, WH_FORMAT_OVERLAY = 1 };
 
@@ -74,6 +80,19 @@ int wh_make_opaque(int dirfd, enum wh_format fmt, const char *xattr_name);
 /* 1 when one of the opaque xattrs is set to "y" on the open fd, 0 when not,
  * -errno on failure other than "no such attribute / not supported". */
 int wh_fd_has_opaque_xattr(int fd);
+
+/* True when the xattr name list LIST (LEN bytes, as listxattr gives
+ * it) holds NAME. */
+bool wh_xattr_list_has(const char *list, ssize_t len, const char *name);
+
+/*
+ * Which xattr makes an empty regular file an xwhiteout in the lower
+ * directory dirfd, whose xattr names are LIST (LEN bytes): the
+ * trusted.* one when trusted.overlay.opaque is "x", else the user.* one
+ * when user.overlay.opaque is; NULL when neither.  layerfs and layertool
+ * convert both decide by it, so that they agree on every file.
+ */
+const char *wh_dir_xwhiteout_attr(int dirfd, const char *list, ssize_t len);
 
 /* Parses a format name ("dotwh" or "overlay"); -EINVAL otherwise. */
 int wh_format_parse(const char *s, enum wh_format *out);

@@ -58,10 +58,6 @@ static const char *const opaque_xattrs[] = {
 	"user.overlay.opaque",
 	"user.fuseoverlayfs.opaque",
 };
-static const char *const xwhiteout_xattrs[] = {
-	"trusted.overlay.whiteout",
-	"user.overlay.whiteout",
-};
 
 struct conv {
 	enum wh_format to;
@@ -156,20 +152,28 @@ static int meta_onto_chardev(int dirfd, const char *name,
 	return r;
 }
 
-static bool has_xattr_value(int dirfd, const char *name,
-			    const char *const *names, size_t n, char want)
+/* The xattr that makes an empty file of the directory dfd a whiteout
+ * (a kernel "xwhiteout"), or NULL: decided as layerfs decides it for a
+ * lower directory (xp_dir_marks), so that convert never changes what a
+ * mount shows.  An empty file with the xattr anywhere else is a file to
+ * layerfs, and stays one. */
+static const char *dir_xwhiteout_attr(int dfd)
 {
-	for (size_t i = 0; i < n; i++) {
-		char *v;
-		size_t len;
-		if (fs_xattr_get_at(dirfd, name, names[i], &v, &len) == 0) {
-			bool ok = want == 0 || (len >= 1 && v[0] == want);
-			free(v);
-			if (ok)
-				return true;
-		}
-	}
-	return false;
+	char list[4096];
+	ssize_t len = flistxattr(dfd, list, sizeof(list));
+	return len > 0 ? wh_dir_xwhiteout_attr(dfd, list, len) : NULL;
+}
+
+static bool is_xwhiteout(int dfd, const char *name, const struct stat *st,
+			 const char *xwhiteout_attr)
+{
+	char *v;
+	size_t len;
+	if (!xwhiteout_attr || !S_ISREG(st->st_mode) || st->st_size != 0 ||
+	    fs_xattr_get_at(dfd, name, xwhiteout_attr, &v, &len) < 0)
+		return false;
+	free(v);
+	return true;
 }
 
 /* A chardev whiteout (or a kernel "xwhiteout" file) NAME becomes
@@ -321,9 +325,10 @@ static int opaque_to_overlay(struct conv *cv, int dfd, const char *path)
 	return r;
 }
 
-/* NAME of the directory the walk is at (dfd), at PATH. */
+/* NAME of the directory the walk is at (dfd), at PATH; xw: the
+ * directory's dir_xwhiteout_attr. */
 static int convert_entry(struct conv *cv, struct tree_walk *w, int dfd,
-			 const char *name, const char *path)
+			 const char *name, const char *path, const char *xw)
 {
 	struct stat st;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -333,8 +338,7 @@ static int convert_entry(struct conv *cv, struct tree_walk *w, int dfd,
 	if (cv->to == WH_FORMAT_DOTWH) {
 		if (kind == WH_NONE && wh_is_overlay_whiteout(&st))
 			return to_dotwh_entry(cv, dfd, name, &st, path);
-		if (kind == WH_NONE && S_ISREG(st.st_mode) && st.st_size == 0 &&
-		    has_xattr_value(dfd, name, xwhiteout_xattrs, 2, 0))
+		if (kind == WH_NONE && is_xwhiteout(dfd, name, &st, xw))
 			return to_dotwh_entry(cv, dfd, name, &st, path);
 	} else if (kind == WH_WHITEOUT && S_ISREG(st.st_mode)) {
 		return to_overlay_entry(cv, dfd, name, target, &st, path);
@@ -388,7 +392,7 @@ static void save_times(int dfd, const struct timespec ts[2])
 
 /* Does the directory hold anything this conversion changes? */
 static bool needs_change(const struct conv *cv, int dfd,
-			 const struct name_list *names)
+			 const struct name_list *names, const char *xw)
 {
 	if (cv->to == WH_FORMAT_DOTWH && wh_fd_has_opaque_xattr(dfd) > 0)
 		return true;
@@ -406,8 +410,7 @@ static bool needs_change(const struct conv *cv, int dfd,
 		} else if (k == WH_NONE &&
 			   fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 			   (wh_is_overlay_whiteout(&st) ||
-			    (S_ISREG(st.st_mode) && st.st_size == 0 &&
-			     has_xattr_value(dfd, n, xwhiteout_xattrs, 2, 0)))) {
+			    is_xwhiteout(dfd, n, &st, xw))) {
 			return true;
 		}
 	}
@@ -420,6 +423,7 @@ struct convert_level {
 	struct stat st;
 	struct timespec times[2]; /* to give it back */
 	bool touch;               /* something in it changes */
+	const char *xwhiteout;    /* dir_xwhiteout_attr */
 };
 
 static int convert_enter(struct tree_walk *w, void *data)
@@ -436,7 +440,8 @@ static int convert_enter(struct tree_walk *w, void *data)
 	int r = tree_walk_list(w, &l->n);
 	if (r < 0)
 		return fail(cv, path, "cannot list", r);
-	l->touch = resumed || needs_change(cv, dfd, &l->n.names);
+	l->xwhiteout = dir_xwhiteout_attr(dfd);
+	l->touch = resumed || needs_change(cv, dfd, &l->n.names, l->xwhiteout);
 	if (l->touch && !resumed)
 		save_times(dfd, l->times);
 	return 0;
@@ -452,7 +457,8 @@ static int convert_step(struct tree_walk *w, void *data)
 	if (!child)
 		return -ENOMEM;
 	int dfd = tree_walk_dirs(w, 0)->v[0].fd;
-	int r = convert_entry(tree_walk_ctx(w), w, dfd, name, child);
+	int r = convert_entry(tree_walk_ctx(w), w, dfd, name, child,
+			      l->xwhiteout);
 	free(child);
 	return r < 0 ? r : 1;
 }

@@ -265,6 +265,38 @@ class TestConvert(lfstest.LayerfsTestCase):
         self.assertIn("/opq/.wh..wh..opq' is a symlink", err)
         self.assertEqual(os.getxattr(opq, "trusted.overlay.opaque"), b"y")
 
+    def test_xwhiteouts_only_where_layerfs_takes_them(self):
+        """An empty file with an overlay.whiteout xattr is a whiteout to
+        layerfs (and the kernel) only in a directory whose opaque xattr
+        of the same namespace is "x"; convert took every such file for
+        one, and so changed what the mount showed."""
+        d = self.layer("layer", {"plain/w": "", "ydir/w": "",
+                                 "mixed/w": "", "ok/w": "", "ok/kept": "k",
+                                 "userx/w": ""})
+        p = lambda *a: os.path.join(d, *a)  # noqa: E731
+        os.setxattr(p("ydir"), "trusted.overlay.opaque", b"y")
+        os.setxattr(p("mixed"), "user.overlay.opaque", b"x")
+        os.setxattr(p("ok"), "trusted.overlay.opaque", b"x")
+        os.setxattr(p("userx"), "user.overlay.opaque", b"x")
+        for sub_dir in ("plain", "ydir", "mixed", "ok"):
+            os.setxattr(p(sub_dir, "w"), "trusted.overlay.whiteout", b"")
+        os.setxattr(p("userx", "w"), "user.overlay.whiteout", b"")
+        low = self.layer("lower", {"%s/w" % n: "below" for n in
+                                   ("plain", "ydir", "mixed", "ok",
+                                    "userx")})
+        m = self.mount([d, low])
+        before = lfstest.snapshot(m.path)
+        m.unmount()
+        self.convert("dotwh", d)
+        for kept in ("plain", "ydir", "mixed"):
+            names = os.listdir(p(kept))
+            self.assertIn("w", names, kept)
+            self.assertNotIn(".wh.w", names, kept)
+        self.assertEqual(sorted(os.listdir(p("ok"))), [".wh.w", "kept"])
+        self.assertEqual(os.listdir(p("userx")), [".wh.w"])
+        m = self.mount([d, low])
+        self.assertEqual(lfstest.snapshot(m.path), before)
+
     def test_bad_usage_and_missing_layer(self):
         r = lt.run_layertool(["convert", "--to", "aufs2", self.tmp])
         self.assertEqual(r.returncode, 1)
