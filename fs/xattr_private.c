@@ -11,26 +11,12 @@
 
 #include "layerfs.h"
 #include "node.h"
+#include "private_xattr.h"
 #include "whiteout.h"
-
-static const char *const private_prefixes[] = {
-	"user.layerfs.",
-	"trusted.layerfs.",
-	"trusted.overlay.",
-	"user.overlay.",
-	"user.fuseoverlayfs.",
-	"security.fuseoverlayfs.",
-	"trusted.fuseoverlayfs.",
-	"user.containers.override_",
-};
 
 bool xp_is_private(const char *name)
 {
-	for (size_t i = 0; i < sizeof(private_prefixes) / sizeof(char *); i++)
-		if (strncmp(name, private_prefixes[i],
-			    strlen(private_prefixes[i])) == 0)
-			return true;
-	return false;
+	return lf_xattr_is_bookkeeping(name);
 }
 
 ssize_t xp_get(const char *path, bool follow, const char *name, void *buf,

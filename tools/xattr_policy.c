@@ -10,6 +10,7 @@
 
 #include "entry_path.h"
 #include "fsutil.h"
+#include "private_xattr.h"
 
 const char *const xattr_redirect_names[3] = {
 	XATTR_LFS_REDIRECT, "trusted.overlay.redirect", "user.overlay.redirect",
@@ -58,13 +59,8 @@ static bool has_prefix(const char *s, const char *p)
 
 bool xattr_is_private(const char *name)
 {
-	return has_prefix(name, XATTR_LFS_PREFIX) ||
-	       has_prefix(name, XATTR_LAYERTOOL_PREFIX) ||
-	       has_prefix(name, "trusted.overlay.") ||
-	       has_prefix(name, "user.overlay.") ||
-	       has_prefix(name, "user.fuseoverlayfs.") ||
-	       has_prefix(name, "security.fuseoverlayfs.") ||
-	       strcmp(name, OVERRIDE_STAT_CONTAINERS) == 0;
+	return lf_xattr_is_bookkeeping(name) ||
+	       has_prefix(name, XATTR_LAYERTOOL_PREFIX);
 }
 
 bool xattr_is_posix_acl(const char *name)

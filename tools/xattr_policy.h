@@ -3,11 +3,12 @@
  * filesystem's private bookkeeping, plus the override_stat records that
  * carry ownership for rootless storage.
  *
- * Bookkeeping never leaves the upper directory it was written in:
- * layerfs's user.layerfs.*, layertool's user.layertool.*, kernel
- * overlayfs's trusted.overlay.* and user.overlay.*, fuse-overlayfs's
- * user.fuseoverlayfs.* and security.fuseoverlayfs.*.  An override_stat record is not exported as
- * an xattr either: it is what the owner and mode of the entry really are.
+ * Bookkeeping never leaves the upper directory it was written in: the
+ * names layerfs hides (lib/private_xattr.h: layerfs's, kernel
+ * overlayfs's and fuse-overlayfs's, in every namespace they use) and
+ * layertool's own user.layertool.*.  An override_stat record is not
+ * exported as an xattr either: it is what the owner and mode of the
+ * entry really are.
  */
 #ifndef LT_XATTR_POLICY_H
 #define LT_XATTR_POLICY_H
