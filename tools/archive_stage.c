@@ -355,10 +355,14 @@ int archive_stage(int fd, int dirfd, char *err, size_t errlen)
 				}
 				links = nl;
 			}
-			links[nlinks].path = strdup(path);
-			links[nlinks].target = strdup(target);
-			links[nlinks].done = false;
-			nlinks++;
+			char *lp = strdup(path), *lt = strdup(target);
+			if (!lp || !lt) {
+				free(lp);
+				free(lt);
+				r = -ENOMEM;
+				break;
+			}
+			links[nlinks++] = (struct link_rec){ lp, lt, false };
 		} else if (type == AE_IFDIR) {
 			int d = mkdirs(dirfd, path);
 			if (d < 0) {

@@ -81,13 +81,16 @@ int image_index_load(const char *dir, struct image_index *ix, char *err,
 	memset(ix, 0, sizeof(*ix));
 	ix->dir = realpath(dir, NULL);
 	if (!ix->dir) {
-		snprintf(err, errlen, "image '%s': %s", dir, strerror(errno));
-		return -errno;
+		int e = errno;
+		snprintf(err, errlen, "image '%s': %s", dir, strerror(e));
+		return -e;
 	}
 	int dfd = open(ix->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
-		snprintf(err, errlen, "image '%s': %s", dir, strerror(errno));
-		return -errno;
+		int e = errno;
+		snprintf(err, errlen, "image '%s': %s", dir, strerror(e));
+		image_index_free(ix);
+		return -e;
 	}
 	char *text = NULL;
 	size_t len;
