@@ -483,14 +483,25 @@ int tw_add(struct tar_writer *w, const char *path, int dirfd,
 		archive_entry_set_hardlink(e, first);
 		archive_entry_set_size(e, 0);
 	} else if (r == 0 && S_ISREG(type)) {
+		/* O_NONBLOCK: a fifo put there since the walk looked
+		 * would block the open; whatever is there must still be
+		 * the file the walk saw. */
 		fd = data_fd >= 0 ? dup(data_fd)
 				  : openat(dirfd, name,
-					   O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+					   O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+						   O_CLOEXEC);
 		struct stat dst;
 		if (fd < 0 || fstat(fd, &dst) < 0) {
 			r = -errno;
 			snprintf(err, errlen, "cannot read '%s': %s", path,
 				 strerror(errno));
+		} else if (data_fd < 0 &&
+			   (!S_ISREG(dst.st_mode) || dst.st_dev != st->st_dev ||
+			    dst.st_ino != st->st_ino)) {
+			r = -EAGAIN;
+			snprintf(err, errlen,
+				 "'%s' was replaced while being exported",
+				 path);
 		} else {
 			size = dst.st_size;
 			archive_entry_set_size(e, size);

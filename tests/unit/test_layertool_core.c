@@ -4,6 +4,7 @@
  * which directories held back by the unpacker a later member removed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -21,6 +23,7 @@
 #include "entry_path.h"
 #include "index_links.h"
 #include "removed_dirs.h"
+#include "tar_writer.h"
 #include "xattr_policy.h"
 
 static void expect_norm(const char *raw, const char *want)
@@ -243,6 +246,9 @@ static void test_private_xattrs(void **state)
 	assert_true(xattr_is_private("user.fuseoverlayfs.override_stat"));
 	assert_true(xattr_is_private("security.fuseoverlayfs.override_stat"));
 	assert_true(xattr_is_private("user.containers.override_stat"));
+	/* Hidden by layerfs, so never exported either. */
+	assert_true(xattr_is_private("trusted.layerfs.x"));
+	assert_true(xattr_is_private("trusted.fuseoverlayfs.x"));
 	assert_false(xattr_is_private("user.mime_type"));
 	assert_false(xattr_is_private("security.capability"));
 	assert_false(xattr_is_private("trusted.md5"));
@@ -320,6 +326,36 @@ static void test_index_link_find(void **state)
 
 /* Held-back directories 0..n-1 in the order they were met, against the
  * removals recorded between them. */
+/* A fifo put where export's walk saw a regular file: the open must not
+ * block waiting for a writer, and the entry is refused. */
+static void test_export_open_does_not_block_on_a_fifo(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/lt-core-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	assert_int_equal(mkfifoat(dfd, "f", 0644), 0);
+	struct stat st;
+	assert_int_equal(fstatat(dfd, "f", &st, AT_SYMLINK_NOFOLLOW), 0);
+	st.st_mode = S_IFREG | 0644; /* what the walk saw a moment before */
+	int out = open("/dev/null", O_WRONLY);
+	struct tw_opts o = { 0 };
+	struct tar_writer *w;
+	char err[300];
+	assert_int_equal(tw_open(out, &o, &w, err, sizeof(err)), 0);
+	alarm(20); /* before the fix the open blocked for good */
+	assert_int_equal(tw_add(w, "f", dfd, "f", &st, -1, err, sizeof(err)),
+			 -EAGAIN);
+	alarm(0);
+	assert_non_null(strstr(err, "replaced"));
+	tw_abort(w);
+	close(out);
+	unlinkat(dfd, "f", 0);
+	close(dfd);
+	rmdir(dir);
+}
+
 static void test_removed_dirs(void **state)
 {
 	(void)state;
@@ -373,6 +409,7 @@ int main(void)
 		cmocka_unit_test(test_digest_parse),
 		cmocka_unit_test(test_private_xattrs),
 		cmocka_unit_test(test_removed_dirs),
+		cmocka_unit_test(test_export_open_does_not_block_on_a_fifo),
 		cmocka_unit_test(test_index_link_children),
 		cmocka_unit_test(test_index_link_find),
 	};
