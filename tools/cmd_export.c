@@ -388,8 +388,7 @@ static int export_image(const struct export_args *a, struct lower_set *ls)
 	} else {
 		r = store_temp(&st, false, tmp, sizeof(tmp));
 		if (r == 0) {
-			fd = openat(st.fd, tmp,
-				    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+			fd = openat(st.fd, tmp, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0)
 				r = -errno;
 		}
@@ -415,7 +414,7 @@ static int export_image(const struct export_args *a, struct lower_set *ls)
 	if (fd >= 0)
 		close(fd);
 	if (tmp[0])
-		unlinkat(st.fd, tmp, 0);
+		store_discard(&st, tmp);
 	size_t clen = 0;
 	char *config = r == 0 ? derive_config(&ix, res.diff_id, a, &clen) : NULL;
 	if (r == 0 && !config)

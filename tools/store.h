@@ -3,9 +3,12 @@
  * after its diff ID, shared by every image that uses the layer.
  *
  * A layer is unpacked under a temporary name and renamed to its final
- * name only once verified, so a store never shows a half-unpacked layer;
- * temporaries left by a killed run are removed the next time the store
- * is opened.
+ * name only once verified, so a store never shows a half-unpacked layer.
+ * Each temporary is held locked (flock) by the process writing it, for
+ * as long as it exists; one whose lock can be taken was left by a run
+ * that is gone, and is removed the next time the store is opened.  The
+ * lock, not a process id, tells: a store may be shared by processes of
+ * several PID namespaces, where an id says nothing.
  */
 #ifndef LT_STORE_H
 #define LT_STORE_H
@@ -17,10 +20,18 @@
 #define STORE_OVERRIDE_SUFFIX ".override_stat"
 #define STORE_TMP_PREFIX ".tmp-"
 
+/* A temporary of this process, and the descriptor holding its lock. */
+struct store_temp_lock {
+	char name[64];
+	int fd;
+};
+
 struct store {
 	char *path; /* absolute */
 	int fd;
 	bool created; /* this process made the store directory */
+	struct store_temp_lock *locks;
+	size_t nlocks;
 };
 
 /* Opens (creating it if needed) the store at PATH. */
@@ -43,8 +54,9 @@ int store_layer_name(const char *diff_id, bool override_owner, char *buf,
 		     size_t size);
 bool store_has(const struct store *s, const char *name);
 
-/* Makes a fresh temporary directory (or, with dir false, names a
- * temporary file) in the store. */
+/* Makes a fresh temporary directory (or, with dir false, an empty
+ * temporary file) in the store, locked until store_publish or
+ * store_discard. */
 int store_temp(struct store *s, bool dir, char *name, size_t size);
 /* Renames the temporary TMP to NAME; when NAME appeared meanwhile (an
  * import running in parallel) TMP is dropped and that one kept. */

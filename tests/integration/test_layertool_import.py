@@ -2,6 +2,7 @@
 tarballs made here with tar, gzip and zstd, imported and then mounted
 through layerfs and compared with the tree they must give."""
 
+import fcntl
 import gzip
 import json
 import os
@@ -281,6 +282,31 @@ class TestImportForms(ImportTestBase):
         self.assertIn("bbb/layer.tar", r.stderr.decode())
         self.assertIn("outside the image directory", r.stderr.decode())
         self.assertFalse(os.path.lexists(self.path("img2")))
+
+    def test_temporaries_of_a_live_import_are_kept(self):
+        # A store shared across PID namespaces: a temporary named after
+        # a process id this namespace does not have was taken for stale
+        # and removed under a running import.  Each temporary is locked
+        # by its writer now; only one nobody holds goes.
+        store = self.mkdirs(".layerstore")
+        live = os.path.join(store, ".tmp-99999999-0")
+        stale = os.path.join(store, ".tmp-99999998-0")
+        for d in (live, stale):
+            os.makedirs(os.path.join(d, "etc"))
+        fd = os.open(live, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            base, _ = self.base_and_top()
+            self.import_ok(base, self.path("img"))
+            self.assertTrue(os.path.isdir(os.path.join(live, "etc")))
+            self.assertFalse(os.path.lexists(stale))
+        finally:
+            os.close(fd)
+        # Its writer gone, the next import removes it.
+        self.import_ok(base, self.path("img2"))
+        self.assertFalse(os.path.lexists(live))
+        self.assertEqual([n for n in os.listdir(store)
+                          if n.startswith(".tmp-")], [])
 
     def test_shared_layers_stored_once(self):
         base, top = self.base_and_top()
