@@ -15,7 +15,8 @@ set -eu
 #        glibc makes 700 KB, copied and run at every container start)
 # run/test: fuse3 (fusermount3, mount.fuse3), busybox-static (test and demo
 #        images), python3 (integration tests), attr/acl (xattr and ACL
-#        checks), zstd/gzip (archives), util-linux/iproute2/uidmap
+#        checks), zstd/gzip (archives), libarchive-tools (bsdtar: the
+#        import tests read its archives too), util-linux/iproute2/uidmap
 #        (namespaces, networking and id maps for layerrun), xfsprogs (an
 #        XFS scratch filesystem to test copy-up by reflink)
 PKGS="build-essential pkg-config libfuse3-dev fuse3 libxxhash-dev liburing-dev
@@ -23,7 +24,8 @@ libarchive-dev libjson-c-dev libcmocka-dev libcap-dev libseccomp-dev nettle-dev
 zlib1g-dev
 musl-tools
 busybox-static python3
-attr acl zstd gzip xz-utils tar util-linux iproute2 uidmap procps psmisc
+attr acl zstd gzip xz-utils tar libarchive-tools util-linux iproute2 uidmap
+procps psmisc
 kmod e2fsprogs xfsprogs"
 # Reliability checks: clang and its runtime (libFuzzer for make fuzz),
 # valgrind (make check-valgrind).
