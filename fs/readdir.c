@@ -180,20 +180,30 @@ static bool add_entry(struct lfs *fs, fuse_req_t req, struct node *dir,
 		*used += need;
 		return true;
 	}
-	struct node *n;
+	/* Where the name cannot be looked up (a layer's error), it is
+	 * given as READDIR gives it, without a dentry (ino 0): the lookup
+	 * that follows reports the error, and both listings agree. */
+	struct fuse_entry_param e = {
+		.ino = 0,
+		.attr = { .st_ino = b->ino,
+			  .st_mode = (mode_t)DTTOIF(b->dtype) },
+	};
+	struct node *n = NULL;
 	struct stat st;
-	if (lookup_child(fs, dir, b->name, &n, &st) < 0)
+	int r = lookup_child(fs, dir, b->name, &n, &st);
+	if (r == -ENOENT)
 		return true; /* removed since the listing was copied: skip */
-	struct fuse_entry_param e;
-	inode_entry(fs, n, &st, &e);
+	if (r == 0)
+		inode_entry(fs, n, &st, &e);
 	size_t need = fuse_add_direntry_plus(req, buf + *used, size - *used,
 					     b->name, &e, b->next_off);
-	if (need > size - *used) {
+	if (n) {
+		if (need <= size - *used)
+			node_lookup_inc(n);
 		node_unref(fs, n);
-		return false;
 	}
-	node_lookup_inc(n);
-	node_unref(fs, n);
+	if (need > size - *used)
+		return false;
 	*used += need;
 	return true;
 }
