@@ -613,8 +613,11 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 		close(src);
 	if (r == 0 && flags)
 		r = mark_parent_impure(fs, n->parent, pfd);
-	if (r == 0 && indexed)
+	bool entry_there = false;
+	if (r == 0 && indexed) {
 		r = index_enter(fs, tmp, key, &st);
+		entry_there = r == -EEXIST;
+	}
 	if (r == 0 && (meta_only || indexed)) {
 		struct node_ext *e = node_ext(n);
 		if (!e) {
@@ -660,6 +663,9 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	if (r < 0) {
 		if (tmp)
 			unlinkat(fs->work_fd, tmp, 0);
+		/* This name joins the entry as its alias (copy_up_impl). */
+		if (entry_there && index_attach(fs, n, &st) == 0)
+			return -EAGAIN;
 		return r;
 	}
 	if (meta_only)
@@ -742,6 +748,16 @@ static int drop_metacopy(struct lfs *fs, struct node *n)
 	return r;
 }
 
+/* The data of an upper metadata-only copy, where the change needs it. */
+static int data_in_place(struct lfs *fs, struct node *n,
+			 enum copy_up_kind kind)
+{
+	if (kind == CU_META || !(node_flags(n) & N_METACOPY))
+		return 0;
+	return kind == CU_TRUNC ? drop_metacopy(fs, n)
+				: copy_up_data_in_place(fs, n);
+}
+
 /*
  * A node reached only through the index gets a name of its own in the
  * upper layer when it is changed, unless it has none left (its last
@@ -801,14 +817,20 @@ static int copy_up_impl(struct lfs *fs, struct node *n,
 	if (r < 0) {
 		/* the error is the result */
 	} else if (layer == fs->upper) {
-		if (wants_data && (node_flags(n) & N_METACOPY))
-			r = kind == CU_TRUNC ? drop_metacopy(fs, n)
-					     : copy_up_data_in_place(fs, n);
+		r = data_in_place(fs, n, kind);
 	} else if (node_is_dir(n)) {
 		r = copy_up_opened(fs, n, layer, O_RDONLY | O_DIRECTORY, pfd,
 				   copy_up_dir_node);
 	} else if (S_ISREG(n->mode)) {
 		r = copy_up_regular(fs, n, pfd, kind, stage, carried);
+		/* Another name of its inode was copied up meanwhile: this
+		 * one was made an alias of that index entry instead, and
+		 * takes its name and data from it. */
+		if (r == -EAGAIN) {
+			r = link_from_index(fs, n, pfd);
+			if (r == 0)
+				r = data_in_place(fs, n, kind);
+		}
 	} else {
 		r = copy_up_opened(fs, n, layer, O_PATH, pfd, copy_up_special);
 	}
@@ -846,11 +868,19 @@ static int link_from_index(struct lfs *fs, struct node *n, int pfd)
 	lfs_tmp_name(fs, tmp, sizeof(tmp));
 	/* A protected file refuses links and renames: the mount already
 	 * shows this name, so its flags are lifted while it is made. */
+	/* The new name carries the entry's marks (its origin, a
+	 * metadata-only copy's data path): its directory must say so
+	 * before the name is there, or after a remount the marks go unread
+	 * and the name shows another inode, or zeros for data. */
+	unsigned marks = node_flags(n) & (N_ORIGIN_SET | N_METACOPY);
+	int r = marks ? mark_parent_impure(fs, n->parent, pfd) : 0;
+	if (r < 0)
+		return r;
 	unsigned lifted;
 	int lfd = fileattr_lift(fs->index_fd, n->ext->index_key, &lifted);
-	int r = linkat(fs->index_fd, n->ext->index_key, fs->work_fd, tmp, 0) < 0
-			? -errno
-			: publish(fs, n, tmp, -1, pfd, 0, 0);
+	r = linkat(fs->index_fd, n->ext->index_key, fs->work_fd, tmp, 0) < 0
+		    ? -errno
+		    : publish(fs, n, tmp, -1, pfd, marks, 0);
 	if (r < 0)
 		unlinkat(fs->work_fd, tmp, 0); /* (none if linkat failed) */
 	fileattr_restore(lfd, lifted);

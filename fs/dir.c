@@ -451,6 +451,16 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		close(src);
 		goto close;
 	}
+	/* The new name must find the origin and the data's path (a
+	 * lookup of it may make a node of its own: index=off): its
+	 * directory says so before the name is there, so that a crash
+	 * between the two leaves no name with unread marks. */
+	bool marked = node_flags(n) & (N_ORIGIN_SET | N_METACOPY);
+	r = marked ? mark_parent_impure(fs, dir, s.pfd) : 0;
+	if (r < 0) {
+		close(src);
+		goto close;
+	}
 	char proc[64], tmp[64];
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", src);
 	lfs_tmp_name(fs, tmp, sizeof(tmp));
@@ -465,11 +475,6 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		r = whiteout_clear(fs, &s, newname);
 	if (r < 0)
 		goto close;
-	/* The new name must find the origin and the data's path (a
-	 * lookup of it may make a node of its own: index=off). */
-	bool marked = node_flags(n) & (N_ORIGIN_SET | N_METACOPY);
-	if (marked)
-		xp_set_impure(s.pfd);
 	if (node_flags(n) & N_HLINK)
 		index_nlink_add(fs, n, 1);
 	node_index_ino(fs, n);

@@ -226,8 +226,12 @@ int index_enter(struct lfs *fs, const char *tmp, const char *key,
 			: set_count_at(fs->work_fd, tmp, lower->st_nlink);
 	if (r < 0)
 		return r;
-	/* Into the index first, then a link at the name. */
-	if (renameat(fs->work_fd, tmp, fs->index_fd, key) < 0)
+	/* Into the index first, then a link at the name.  Never over an
+	 * entry there: another name of the inode, with a node of its own
+	 * (looked up before the entry existed), copied it up meanwhile,
+	 * and this copy must join that one (EEXIST), not split from it. */
+	if (renameat2(fs->work_fd, tmp, fs->index_fd, key, RENAME_NOREPLACE) <
+	    0)
 		return -errno;
 	if (linkat(fs->index_fd, key, fs->work_fd, tmp, 0) < 0)
 		return -errno;

@@ -52,6 +52,7 @@ void index_key(char *buf, size_t size, dev_t dev, uint64_t ino);
  */
 int index_enter(struct lfs *fs, const char *tmp, const char *key,
 		const struct stat *lower);
+/* (-EEXIST: the entry is there already, made through another name.) */
 
 /* Lookup of a lower name whose inode was already copied up: points the
  * node at the index entry.  0 when it applies, -ENOENT when not. */

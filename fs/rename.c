@@ -511,11 +511,13 @@ static int rename_locked(struct lfs *fs, struct rename_ctx *c)
 	/* Marks on the moved entries must be found after a remount. */
 	if ((node_flags(c->src) &
 	     (N_ORIGIN_SET | N_METACOPY | N_REDIRECT)) || c->src_redirect)
-		xp_set_impure(ds.pfd);
-	if (exchange && ((node_flags(c->dst) &
-			  (N_ORIGIN_SET | N_METACOPY | N_REDIRECT)) ||
-			 c->dst_redirect))
-		xp_set_impure(ss.pfd);
+		r = mark_parent_impure(fs, c->ddir, ds.pfd);
+	if (r == 0 && exchange &&
+	    ((node_flags(c->dst) & (N_ORIGIN_SET | N_METACOPY | N_REDIRECT)) ||
+	     c->dst_redirect))
+		r = mark_parent_impure(fs, c->sdir, ss.pfd);
+	if (r < 0)
+		goto out;
 
 	/* A directory arriving where lower layers show something must hide
 	 * it, unless its redirect decides what is below. */

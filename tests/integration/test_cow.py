@@ -1237,6 +1237,81 @@ class CopyOnWrite(LayerfsTestCase):
                     self.assertEqual(after[name],
                                      os.lstat(j("d", name)).st_ino, name)
 
+    def test_index_name_linked_in_another_directory_keeps_its_marks(self):
+        """A name of an indexed hard link that gets its upper link from
+        the index entry (the entry copied up through another name, in an
+        earlier mount) carries the entry's marks: its directory must be
+        marked to have them read.  It was not: after a remount the name
+        showed another inode number, and a metadata-only copy's name
+        read zeros (found by review)."""
+        low = self.layer("idxmarks", {"d/a": "ORIGDATA", "e/": None})
+        os.link(os.path.join(low, "d", "a"), os.path.join(low, "e", "b"))
+        m = self.mount_rw([low])
+        upper, work = m.upper, m.work
+        os.chmod(os.path.join(m.path, "d", "a"), 0o640)  # metadata only
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
+        for step in range(2):
+            m = self.mount([low], upper, work, mnt=self.path("im%d" % step))
+            a = os.path.join(m.path, "d", "a")
+            b = os.path.join(m.path, "e", "b")
+            if step == 0:
+                os.chmod(b, 0o600)  # the name linked from the index
+            self.assertEqual(os.lstat(a).st_ino, os.lstat(b).st_ino)
+            self.assertEqual(read(b), b"ORIGDATA")
+            self.assertEqual(read(a), b"ORIGDATA")
+            self.assertEqual(stat.S_IMODE(os.lstat(a).st_mode), 0o600)
+            self.assertEqual(m.unmount(), 0)
+            self._mounts.remove(m)
+
+    def test_two_names_of_a_hard_link_copied_up_at_once(self):
+        """Two names of one lower hard link, in two directories, opened
+        for writing at the same moment: both copy-ups make an index
+        entry, and the second replaced the first's, so the two names
+        became two files for good, each losing the other's writes
+        (found by review: 8 pairs in 400).  The second now joins the
+        first's entry."""
+        pairs = 200
+        spec = {"d1/f%03d" % i: "base\n" for i in range(pairs)}
+        spec["d2/"] = None
+        low = self.layer("racelinks", spec)
+        for i in range(pairs):
+            os.link(os.path.join(low, "d1", "f%03d" % i),
+                    os.path.join(low, "d2", "f%03d" % i))
+        m = self.mount_rw([low])
+        j = lambda *a: os.path.join(m.path, *a)  # noqa: E731
+        # Each name looked up for the first time by its open, both at
+        # once: two nodes of one inode may come out of the two lookups.
+        for i in range(pairs):
+            start = threading.Barrier(2)
+            def append(name, data):
+                start.wait()
+                fd = os.open(name, os.O_WRONLY | os.O_APPEND)
+                try:
+                    os.write(fd, data)
+                finally:
+                    os.close(fd)
+            ts = [threading.Thread(target=append,
+                                   args=(j(d, "f%03d" % i), tag))
+                  for d, tag in (("d1", b"A"), ("d2", b"B"))]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+        def check():
+            for i in range(pairs):
+                a, b = j("d1", "f%03d" % i), j("d2", "f%03d" % i)
+                self.assertEqual(read(a), read(b), i)
+                self.assertIn(read(a), (b"base\nAB", b"base\nBA"), i)
+                self.assertEqual(os.lstat(a).st_ino, os.lstat(b).st_ino, i)
+                self.assertEqual(os.lstat(a).st_nlink, 2, i)
+        check()
+        upper, work = m.upper, m.work
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
+        m = self.mount([low], upper, work, mnt=self.path("racelinks2"))
+        check()
+
     def test_hard_links_without_an_index(self):
         # index=off, as kernel overlayfs's default: a copy-up breaks a
         # lower hard link.  The copy is a file of its own and must not
