@@ -613,10 +613,11 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 		close(src);
 	if (r == 0 && flags)
 		r = mark_parent_impure(fs, n->parent, pfd);
-	bool entry_there = false;
+	bool entry_there = false, entered = false;
 	if (r == 0 && indexed) {
 		r = index_enter(fs, tmp, key, &st);
 		entry_there = r == -EEXIST;
+		entered = r == 0;
 	}
 	if (r == 0 && (meta_only || indexed)) {
 		struct node_ext *e = node_ext(n);
@@ -658,11 +659,20 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	 * keeps none (fileattr_apply). */
 	if (carried & FILEATTR_PROTECT)
 		fileattr_forget(n);
+	if (r < 0 && tmp)
+		unlinkat(fs->work_fd, tmp, 0);
+	/* A copy that did not reach its name must not stay in the index,
+	 * where the file's other lower names would find it: the change it
+	 * was made for failed. */
+	if (r < 0 && entered) {
+		index_withdraw(fs, key, dfd);
+		struct node_ext *e = node_ext(n);
+		if (e)
+			e->index_key[0] = 0;
+	}
 	close(dfd);
 	free(datapath);
 	if (r < 0) {
-		if (tmp)
-			unlinkat(fs->work_fd, tmp, 0);
 		/* This name joins the entry as its alias (copy_up_impl). */
 		if (entry_there && index_attach(fs, n, &st) == 0)
 			return -EAGAIN;
@@ -697,21 +707,27 @@ static int copy_up_data_in_place(struct lfs *fs, struct node *n)
 	struct privs_keep privs;
 	privs_keep_begin_copy(n, dst, &privs);
 	int r = 0;
-	if (fstat(dst, &up) < 0 || fstat(src, &low) < 0)
+	if (fstat(dst, &up) < 0 || fstat(src, &low) < 0) {
 		r = -errno;
-	if (r == 0) {
+	} else {
 		/* The upper size may differ if the file was truncated while
 		 * metadata-only: copy what the view shows. */
 		uint64_t len = (uint64_t)(low.st_size < up.st_size ? low.st_size
 								    : up.st_size);
 		r = copy_file_data(fs, src, dst, len);
-		if (r == 0 && ftruncate(dst, up.st_size) < 0)
+		if (r < 0) {
+			/* Failed part way (ENOSPC): the mark stays and the
+			 * view reads the lower data; the blocks written go
+			 * back to the upper filesystem. */
+			if (ftruncate(dst, 0) == 0)
+				(void)ftruncate(dst, up.st_size);
+		} else if (ftruncate(dst, up.st_size) < 0) {
 			r = -errno;
-	}
-	if (r == 0) {
-		/* Writing the data moved mtime: put the metadata back. */
+		}
+		/* Writing the data moved mtime: put the metadata back,
+		 * whether the copy went through or not. */
 		struct timespec ts[2] = { up.st_atim, up.st_mtim };
-		if (futimens(dst, ts) < 0)
+		if (futimens(dst, ts) < 0 && r == 0)
 			r = -errno;
 	}
 	privs_keep_end(fs, dst, &privs);

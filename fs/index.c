@@ -251,6 +251,16 @@ int index_enter(struct lfs *fs, const char *tmp, const char *key,
 
 /* ---- lookups ------------------------------------------------------ */
 
+void index_withdraw(struct lfs *fs, const char *key, int fd)
+{
+	struct stat mine, entry;
+	if (fstat(fd, &mine) == 0 &&
+	    fstatat(fs->index_fd, key, &entry, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    entry.st_ino == mine.st_ino && entry.st_dev == mine.st_dev &&
+	    entry.st_nlink == 1)
+		unlinkat(fs->index_fd, key, 0);
+}
+
 int index_attach(struct lfs *fs, struct node *n, const struct stat *lower)
 {
 	if (fs->index_fd < 0 || !fs->upper_xattr)

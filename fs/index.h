@@ -54,6 +54,10 @@ int index_enter(struct lfs *fs, const char *tmp, const char *key,
 		const struct stat *lower);
 /* (-EEXIST: the entry is there already, made through another name.) */
 
+/* Takes back the entry key that index_enter made of the file open as
+ * fd, if nothing else links it (the copy-up failed before its name). */
+void index_withdraw(struct lfs *fs, const char *key, int fd);
+
 /* Lookup of a lower name whose inode was already copied up: points the
  * node at the index entry.  0 when it applies, -ENOENT when not. */
 int index_attach(struct lfs *fs, struct node *n, const struct stat *lower);

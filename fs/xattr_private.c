@@ -57,17 +57,56 @@ bool xp_kernel_marked(const char *list, ssize_t len, bool user)
 	return false;
 }
 
+/*
+ * The xattr names of fd, or of path where fd is -1, into buf (size
+ * bytes) or, where they do not fit (tmpfs, XFS and btrfs take lists far
+ * longer than a page; a copy-up copies them all), into *heap, which the
+ * caller frees: *names points at them.  Their length, or -1 with errno.
+ */
+static ssize_t list_names(int fd, const char *path, char *buf, size_t size,
+			  char **heap, const char **names)
+{
+	*heap = NULL;
+	*names = buf;
+	ssize_t len = fd >= 0 ? flistxattr(fd, buf, size)
+			      : llistxattr(path, buf, size);
+	/* The list may grow between asking its size and reading it. */
+	for (int tries = 0; len < 0 && errno == ERANGE && tries < 4; tries++) {
+		ssize_t need = fd >= 0 ? flistxattr(fd, NULL, 0)
+				       : llistxattr(path, NULL, 0);
+		if (need < 0)
+			return -1;
+		free(*heap);
+		if (!(*heap = malloc((size_t)need + 1))) {
+			errno = ENOMEM;
+			return -1;
+		}
+		*names = *heap;
+		len = fd >= 0 ? flistxattr(fd, *heap, (size_t)need + 1)
+			      : llistxattr(path, *heap, (size_t)need + 1);
+	}
+	return len;
+}
+
+static int dir_marks_from(struct lfs *fs, int dirfd, bool is_upper,
+			  const char *list, ssize_t len, struct dir_marks *m);
+
 int xp_dir_marks(struct lfs *fs, int dirfd, bool is_upper,
 		 struct dir_marks *m)
 {
 	*m = (struct dir_marks){ false, NULL, NULL };
-	char list[4096];
-	ssize_t len = flistxattr(dirfd, list, sizeof(list));
-	if (len <= 0) {
-		if (len < 0 && errno == ERANGE)
-			return wh_fd_has_opaque_xattr(dirfd) > 0;
-		return 0;
-	}
+	char buf[4096], *heap;
+	const char *list;
+	ssize_t len = list_names(dirfd, NULL, buf, sizeof(buf), &heap, &list);
+	int r = len > 0 ? dir_marks_from(fs, dirfd, is_upper, list, len, m)
+			: 0;
+	free(heap);
+	return r;
+}
+
+static int dir_marks_from(struct lfs *fs, int dirfd, bool is_upper,
+			  const char *list, ssize_t len, struct dir_marks *m)
+{
 	bool user = fs->opt->userxattr;
 	if (is_upper ? xp_list_has(list, len, XATTR_LFS_IMPURE)
 		     : xp_kernel_marked(list, len, user))
@@ -164,17 +203,17 @@ unsigned xp_marks_at(int dirfd, const char *name)
 {
 	char path[64 + NAME_MAX];
 	xp_proc_path(path, sizeof(path), dirfd, name);
-	char list[4096];
-	ssize_t len = llistxattr(path, list, sizeof(list));
-	if (len <= 0)
-		return 0;
+	char buf[4096], *heap;
+	const char *list;
+	ssize_t len = list_names(-1, path, buf, sizeof(buf), &heap, &list);
 	unsigned f = 0;
-	if (xp_list_has(list, len, XATTR_LFS_REDIRECT))
+	if (len > 0 && xp_list_has(list, len, XATTR_LFS_REDIRECT))
 		f |= N_REDIRECT;
-	if (xp_list_has(list, len, XATTR_LFS_METACOPY))
+	if (len > 0 && xp_list_has(list, len, XATTR_LFS_METACOPY))
 		f |= N_METACOPY;
-	if (xp_list_has(list, len, XATTR_LFS_ORIGIN))
+	if (len > 0 && xp_list_has(list, len, XATTR_LFS_ORIGIN))
 		f |= N_ORIGIN_SET;
+	free(heap);
 	return f;
 }
 
