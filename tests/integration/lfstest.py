@@ -267,27 +267,32 @@ def renameat2(old, new, flags):
 SYS_GETDENTS64 = {"x86_64": 217, "aarch64": 61}.get(os.uname().machine, 217)
 
 
-def getdents(path):
-    """{name: d_ino} of a directory as getdents64(2) gives it, "." and
-    ".." included (os.scandir leaves those out and may stat)."""
+def getdents_entries(fd, bufsize=65536):
+    """(name, d_ino, d_off) of the directory open as fd, as
+    getdents64(2) gives them in replies of bufsize bytes, "." and ".."
+    included (os.scandir leaves those out, and may stat)."""
     libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(bufsize)
+    while True:
+        n = libc.syscall(SYS_GETDENTS64, fd, buf, len(buf))
+        if n < 0:
+            e = ctypes.get_errno()
+            raise OSError(e, os.strerror(e))
+        if n == 0:
+            return
+        pos = 0
+        while pos < n:
+            ino, off, reclen = struct.unpack_from("<QqH", buf.raw, pos)
+            name = buf.raw[pos + 19:pos + reclen].split(b"\0", 1)[0]
+            yield os.fsdecode(name), ino, off
+            pos += reclen
+
+
+def getdents(path):
+    """{name: d_ino} of a directory as getdents64(2) gives it."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    out = {}
     try:
-        buf = ctypes.create_string_buffer(65536)
-        while True:
-            n = libc.syscall(SYS_GETDENTS64, fd, buf, len(buf))
-            if n < 0:
-                e = ctypes.get_errno()
-                raise OSError(e, os.strerror(e), path)
-            if n == 0:
-                return out
-            pos = 0
-            while pos < n:
-                ino, _, reclen = struct.unpack_from("<QqH", buf.raw, pos)
-                name = buf.raw[pos + 19:pos + reclen].split(b"\0", 1)[0]
-                out[os.fsdecode(name)] = ino
-                pos += reclen
+        return {name: ino for name, ino, _ in getdents_entries(fd)}
     finally:
         os.close(fd)
 

@@ -3,11 +3,9 @@
 LFS_SCALE_FILES sets the size of the big tree (the stress target walks a
 million files; make test walks 100k)."""
 
-import ctypes
 import json
 import os
 import signal
-import struct
 import subprocess
 import sys
 import time
@@ -57,28 +55,6 @@ def walk_find(root):
     out = subprocess.run(["find", root, "-printf", "%s %p\\n"],
                          check=True, capture_output=True).stdout
     return out.splitlines()
-
-
-def getdents_small(fd):
-    """(name, d_off) of a directory open as fd, read with getdents64(2)
-    in replies of about 1 KiB, so that a listing takes many readdirs;
-    "." and ".." left out."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    buf = ctypes.create_string_buffer(1024)
-    while True:
-        n = libc.syscall(lfstest.SYS_GETDENTS64, fd, buf, len(buf))
-        if n < 0:
-            e = ctypes.get_errno()
-            raise OSError(e, os.strerror(e))
-        if n == 0:
-            return
-        pos = 0
-        while pos < n:
-            _, off, reclen = struct.unpack_from("<QqH", buf.raw, pos)
-            name = buf.raw[pos + 19:pos + reclen].split(b"\0", 1)[0]
-            if name not in (b".", b".."):
-                yield os.fsdecode(name), off
-            pos += reclen
 
 
 def read_stats(test, pid, path):
@@ -216,7 +192,11 @@ class Scale(LayerfsTestCase):
             seen, offsets = [], []
             fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
             try:
-                for i, (name, off) in enumerate(getdents_small(fd)):
+                # Replies of 1 KiB: a listing takes many readdirs.
+                entries = ((name, off) for name, _, off in
+                           lfstest.getdents_entries(fd, 1024)
+                           if name not in (".", ".."))
+                for i, (name, off) in enumerate(entries):
                     seen.append(name)
                     offsets.append(off)
                     if i % 50 == 0 and i < 3000:
