@@ -97,7 +97,12 @@ static int copy_attrs(struct lfs *fs, int src_fd, int dst_fd,
 	int r = plan->owner ? override_copy_owner(fs, src_fd, dst_fd, st) : 0;
 	if (r < 0)
 		return r;
-	if (plan->mode && fchmod(dst_fd, st->st_mode & 07777) < 0)
+	/* Where the owner is kept in the override, the copy's real owner
+	 * is the daemon: set-id bits stay in the view (override_real_mode). */
+	mode_t mode = st->st_mode & 07777;
+	if (override_xattr_name(fs))
+		mode &= ~(mode_t)(S_ISUID | S_ISGID);
+	if (plan->mode && fchmod(dst_fd, mode) < 0)
 		return -errno;
 	r = plan->xattrs ? copy_xattrs(src_fd, dst_fd, is_dir) : 0;
 	if (r < 0)

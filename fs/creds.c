@@ -1,6 +1,7 @@
 #include "creds.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <linux/capability.h>
 #include <linux/securebits.h>
 #include <sched.h>
@@ -73,6 +74,23 @@ bool creds_init(void)
 	return can_switch;
 }
 
+static void *try_own_umask(void *arg)
+{
+	*(bool *)arg = unshare(CLONE_FS) == 0;
+	return NULL;
+}
+
+bool creds_thread_umask_possible(void)
+{
+	/* In a thread of its own: the one asking keeps sharing. */
+	bool possible = false;
+	pthread_t t;
+	if (pthread_create(&t, NULL, try_own_umask, &possible) != 0)
+		return false;
+	pthread_join(t, NULL);
+	return possible;
+}
+
 static void thread_init(void)
 {
 	if (thread_ready)
@@ -83,20 +101,24 @@ static void thread_init(void)
 	cur_umask = 0;
 }
 
-static void switch_ids(uid_t uid, gid_t gid)
+/* false where an id would not take (one the daemon's user namespace
+ * does not map): setfsuid and setfsgid say so only by what they leave,
+ * which a call with -1 reads back. */
+static bool switch_ids(uid_t uid, gid_t gid)
 {
 	if (!can_switch)
-		return;
+		return true;
 	thread_init();
 	/* Order: group first, while our uid still lets us change it. */
 	if (gid != cur_gid) {
 		setfsgid(gid);
-		cur_gid = gid;
+		cur_gid = (gid_t)setfsgid((gid_t)-1);
 	}
 	if (uid != cur_uid) {
 		setfsuid(uid);
-		cur_uid = uid;
+		cur_uid = (uid_t)setfsuid((uid_t)-1);
 	}
+	return cur_gid == gid && cur_uid == uid;
 }
 
 bool creds_caller_capable(fuse_req_t req, int cap)
@@ -153,12 +175,19 @@ gid_t creds_view_gid(struct lfs *fs, gid_t disk_gid)
 	return lfs_idmap_to_view(&fs->opt->gidmap, disk_gid, fs->overflow_gid);
 }
 
-void creds_as_caller(struct lfs *fs, fuse_req_t req, uid_t *uid, gid_t *gid)
+int creds_as_caller(struct lfs *fs, fuse_req_t req)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	uid_t u = creds_disk_uid(fs, ctx->uid);
-	gid_t g = creds_disk_gid(fs, ctx->gid);
-	switch_ids(u, g);
+	/* A caller the mapping options leave out acts as the overflow id,
+	 * as with fuse-overlayfs (podman makes a container's files as such
+	 * a caller, then chowns them).  Where the daemon's own user
+	 * namespace has no such id either, the switch does not take, and
+	 * the entry would be the daemon's: refused instead. */
+	if (!switch_ids(creds_disk_uid(fs, ctx->uid),
+			creds_disk_gid(fs, ctx->gid))) {
+		creds_as_daemon();
+		return -EOVERFLOW;
+	}
 	if (fs->acl) {
 		/* The kernel leaves the umask to us when ACLs are on, so
 		 * that a default ACL can override it: give this thread its
@@ -172,10 +201,7 @@ void creds_as_caller(struct lfs *fs, fuse_req_t req, uid_t *uid, gid_t *gid)
 			cur_umask = ctx->umask;
 		}
 	}
-	if (uid)
-		*uid = u;
-	if (gid)
-		*gid = g;
+	return 0;
 }
 
 void creds_as_daemon(void)

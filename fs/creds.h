@@ -26,9 +26,20 @@
  * as other users (it is root, or root of its user namespace). */
 bool creds_init(void);
 
-/* Act as the caller of req (its ids mapped to disk ids), with its umask
- * when POSIX ACLs are on.  Returns the disk uid/gid used. */
-void creds_as_caller(struct lfs *fs, fuse_req_t req, uid_t *uid, gid_t *gid);
+/*
+ * Whether a worker thread can take a umask of its own (unshare
+ * CLONE_FS), which applying each caller's umask needs when the kernel
+ * leaves it to the daemon (FUSE_CAP_DONT_MASK, ops.c).  A seccomp
+ * profile that refuses unshare (Docker's default) leaves it to the
+ * kernel then.
+ */
+bool creds_thread_umask_possible(void);
+
+/* Act as the caller of req (its ids mapped to disk ids, the overflow
+ * ids where the mapping options leave them out), with its umask when
+ * POSIX ACLs are on.  -EOVERFLOW where the daemon's user namespace has
+ * no such id (the switch would not take): it may make nothing. */
+int creds_as_caller(struct lfs *fs, fuse_req_t req);
 
 /* Act as the daemon itself. */
 void creds_as_daemon(void);

@@ -49,8 +49,9 @@ struct new_entry {
 static int make_at(struct lfs *fs, fuse_req_t req, int dirfd, const char *at,
 		   struct new_entry *ne)
 {
-	creds_as_caller(fs, req, NULL, NULL);
-	int r = 0;
+	int r = creds_as_caller(fs, req);
+	if (r < 0)
+		return r;
 	switch (ne->mode & S_IFMT) {
 	case S_IFREG:
 		ne->fd = openat(dirfd, at,
@@ -85,6 +86,7 @@ static int make_at(struct lfs *fs, fuse_req_t req, int dirfd, const char *at,
 static void fix_staged_group(fuse_req_t req, struct slot *s, int workfd,
 			     const char *tmp)
 {
+	struct lfs *fs = lfs_from_req(req);
 	struct stat pst, st;
 	if (fstat(s->pfd, &pst) < 0 || !(pst.st_mode & S_ISGID) ||
 	    fstatat(workfd, tmp, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
@@ -95,8 +97,11 @@ static void fix_staged_group(fuse_req_t req, struct slot *s, int workfd,
 	if (S_ISDIR(st.st_mode)) {
 		mode |= S_ISGID;
 	} else if (S_ISREG(st.st_mode)) {
+		/* pst is the real directory's: its group as the view
+		 * shows it, which the caller's groups are. */
+		gid_t group = creds_view_gid(fs, pst.st_gid);
 		if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) &&
-		    !creds_caller_in_group(req, pst.st_gid) &&
+		    !creds_caller_in_group(req, group) &&
 		    !creds_caller_capable(req, CAP_FSETID))
 			mode &= ~(mode_t)S_ISGID;
 	} else {
@@ -166,11 +171,13 @@ int record_override(struct lfs *fs, fuse_req_t req, struct node *dir, int fd,
 	struct stat st, pst;
 	if (fstat(fd, &st) < 0)
 		return -errno;
+	/* Ids as the layers hold them, as the view maps them back. */
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct override_stat o = { .uid = ctx->uid, .gid = ctx->gid,
+	struct override_stat o = { .uid = creds_disk_uid(fs, ctx->uid),
+				   .gid = creds_disk_gid(fs, ctx->gid),
 				   .mode = st.st_mode & 07777 };
 	if (inode_stat(fs, dir, &pst) == 0 && (pst.st_mode & S_ISGID)) {
-		o.gid = pst.st_gid;
+		o.gid = creds_disk_gid(fs, pst.st_gid);
 		if (S_ISDIR(mode))
 			o.mode |= S_ISGID;
 	}

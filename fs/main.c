@@ -334,7 +334,18 @@ int layerfs_main(int argc, char **argv)
 		}
 	}
 	raise_fd_limit();
-	creds_init();
+	/* Root (of its namespace) serves every user of the mount, and a
+	 * file one of them makes must be theirs: without acting as each
+	 * caller it would be root's, set-user-id bits and all.  (Another
+	 * user's daemon makes every file its own, as with any FUSE mount.) */
+	if (!creds_init() && geteuid() == 0 && o.upper && !o.read_only) {
+		lf_err("cannot act as the callers of the mount: keeping "
+		       "capabilities across setfsuid needs CAP_SETPCAP, "
+		       "which this daemon lacks (files other users made "
+		       "would be root's)");
+		lfs_options_free(&o);
+		return LFS_EXIT_USAGE;
+	}
 	int status = run(&o);
 	lfs_options_free(&o);
 	return status;

@@ -3,6 +3,7 @@
  */
 #include "ops.h"
 
+#include "creds.h"
 #include "dir.h"
 #include "file.h"
 #include "fileattr.h"
@@ -59,9 +60,14 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	}
 	if (!fs->opt->noacl && !fs->opt->noxattrs &&
 	    (conn->capable & FUSE_CAP_POSIX_ACL)) {
-		/* With ACLs the kernel leaves the umask to us (a default ACL
-		 * replaces it): creds.c applies it per request. */
-		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+		/* With ACLs the kernel may leave the umask to us (a default
+		 * ACL replaces it): creds.c applies it per request, where a
+		 * worker can have a umask of its own.  Where it cannot, the
+		 * kernel applies it, before a default ACL too (a mode then
+		 * narrower than a local filesystem's, never wider). */
+		conn->want |= FUSE_CAP_POSIX_ACL;
+		if (creds_thread_umask_possible())
+			conn->want |= FUSE_CAP_DONT_MASK;
 		fs->acl = true;
 	}
 	/* Zero-message opendir: readdir needs no handle (readdir.c). */

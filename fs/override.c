@@ -120,7 +120,12 @@ static bool daemon_bypasses_permissions(void)
 
 mode_t override_real_mode(mode_t view, mode_t type)
 {
-	view &= 07777;
+	/* Never the set-id bits: the real file belongs to the daemon (or
+	 * to whoever made it), not to the owner the view shows, and a
+	 * set-user-id file of root's in the upper directory is root's
+	 * program on the host.  A directory's set-group-id bit gives its
+	 * new entries its real group, which the override replaces anyway. */
+	view &= 07777 & ~(mode_t)(S_ISUID | S_ISGID);
 	if (daemon_bypasses_permissions())
 		return view;
 	return view | (S_ISDIR(type) ? 0700 : 0600);

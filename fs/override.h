@@ -49,7 +49,9 @@ int override_load(struct lfs *fs, int fd, struct override_stat *o);
  * namespace it runs in), so that the upper filesystem keeps an access
  * ACL in step with them (a chmod rewrites its mask, a new ACL the
  * mode); else with the daemon's own access added, and an ACL then
- * follows those real bits.  type is the file's S_IFMT.
+ * follows those real bits.  type is the file's S_IFMT.  Never the
+ * set-user-id and set-group-id bits, which only the view shows: on the
+ * real file they would act for its real owner.
  */
 mode_t override_real_mode(mode_t view, mode_t type);
 

@@ -56,10 +56,12 @@ static int apply_override(struct lfs *fs, int fd, const struct stat *a,
 					    .gid = real.st_gid,
 					    .mode = real.st_mode & 07777 };
 	}
+	/* The record holds ids as the layers do, as a chown writes them
+	 * (the view maps them, override_apply). */
 	if (to_set & FUSE_SET_ATTR_UID)
-		o.uid = a->st_uid;
+		o.uid = creds_disk_uid(fs, a->st_uid);
 	if (to_set & FUSE_SET_ATTR_GID)
-		o.gid = a->st_gid;
+		o.gid = creds_disk_gid(fs, a->st_gid);
 	if (to_set & FUSE_SET_ATTR_MODE)
 		o.mode = (o.mode & S_IFMT) | (a->st_mode & 07777);
 	int r = override_store(fs, fd, &o);
@@ -155,7 +157,12 @@ static int owner_mode_at(struct lfs *fs, int dirfd, const char *name,
 static int owner_mode_to_fd(struct lfs *fs, int fd, mode_t type,
 			    const struct stat *a, int to_set)
 {
-	if (override_xattr_name(fs) && (S_ISREG(type) || S_ISDIR(type)))
+	/* By the real file's type: a device copied up by a daemon that
+	 * cannot make one is a regular file with the type in its record
+	 * (override_mknod), whose mode the record holds too. */
+	struct stat real;
+	if (override_xattr_name(fs) && fstat(fd, &real) == 0 &&
+	    (S_ISREG(real.st_mode) || S_ISDIR(real.st_mode)))
 		return apply_override(fs, fd, a, to_set);
 	return owner_mode_at(fs, fd, "", type, a, to_set);
 }
@@ -373,7 +380,7 @@ int setattr_clear_setid_for_write(struct lfs *fs, fuse_req_t req,
 	bool overridden = override_xattr_name(fs) &&
 			  override_load(fs, fd, &o) == 0;
 	mode_t mode = overridden ? o.mode : st.st_mode;
-	gid_t file_gid = overridden ? o.gid : creds_view_gid(fs, st.st_gid);
+	gid_t file_gid = creds_view_gid(fs, overridden ? o.gid : st.st_gid);
 	mode_t kill = setid_to_clear(req, mode, file_gid);
 	if (!kill)
 		return 0;

@@ -64,9 +64,10 @@ static int open_unnamed(struct lfs *fs, fuse_req_t req, struct node *dir,
 	int flags = (file_upper_flags(fs, open_flags) &
 		     ~(O_TMPFILE | O_NOFOLLOW | O_TRUNC | O_EXCL)) |
 		    O_TMPFILE;
-	creds_as_caller(fs, req, NULL, NULL);
-	int fd = openat(pfd, ".", flags, mode & 07777);
-	int r = fd < 0 ? -errno : fd;
+	int r = creds_as_caller(fs, req);
+	int fd = r < 0 ? -1 : openat(pfd, ".", flags, mode & 07777);
+	if (r == 0)
+		r = fd < 0 ? -errno : fd;
 	creds_as_daemon();
 	close(pfd);
 	return r;

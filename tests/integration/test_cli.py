@@ -233,6 +233,31 @@ class CommandLine(LayerfsTestCase):
             self.skipTest("runs as root, to make a directory unreadable "
                           "to another user")
 
+    def test_root_that_cannot_act_as_its_callers_refuses(self):
+        """A root daemon acts as each caller of the mount (setfsuid),
+        which needs CAP_SETPCAP to keep its capabilities across; without
+        it every file another user made was root's, set-user-id bits
+        and all (found by review).  It refuses to mount then, with one
+        line; a read-only mount, which makes no file, still mounts."""
+        if not lfstest.is_root() or not shutil.which("setpriv"):
+            self.skipTest("needs root and setpriv")
+        up, wk = self.mkdirs("up-nopcap", "wk-nopcap")
+        r = subprocess.run(["setpriv", "--bounding-set", "-setpcap",
+                            "--inh-caps", "-setpcap", LAYERFS, "-o",
+                            "lowerdir=%s,upperdir=%s,workdir=%s"
+                            % (self.low, up, wk), self.mnt],
+                           capture_output=True, text=True, timeout=20)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIn("CAP_SETPCAP", r.stderr)
+        self.assertIsNone(mounted_fstype(self.mnt))
+        r = subprocess.run(["setpriv", "--bounding-set", "-setpcap",
+                            "--inh-caps", "-setpcap", LAYERFS, "-o",
+                            "lowerdir=" + self.low, self.mnt],
+                           capture_output=True, text=True, timeout=20)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.unmount(self.mnt)
+
     def test_workdir_in_use(self):
         up, wk = self.mkdirs("up2", "wk2")
         self.mount([self.low], up, wk)

@@ -2255,6 +2255,43 @@ class RootlessCopyUp(LayerfsTestCase):
         with lru.fuse_open_to_all():
             rootless_ns.run(body, ids=1)
 
+    def test_device_copied_up_as_a_placeholder_takes_a_chmod(self):
+        """Rootless without CAP_MKNOD, a lower device is copied up as a
+        regular file whose override record carries the device (as
+        fuse-overlayfs does).  A chmod of it was made on the placeholder
+        itself, not in the record: it answered success and the view kept
+        the old mode (found by review)."""
+        self.require_root()
+        base = rootless_ns.ID_BASE
+        low = self.layer("low-dev", {})
+        dev = os.path.join(low, "zero")
+        os.mknod(dev, stat.S_IFCHR | 0o666, os.makedev(1, 5))
+        up, work, mnt = self.mkdirs("dv-up", "dv-work", "dv-mnt")
+        for d in (self.tmp, low, dev, up, work, mnt):
+            os.chown(d, base, base)
+        opts = ("xattr_permissions=2",)
+
+        def body(ns):
+            m = lfstest.start_layerfs(mnt, [low], up, work, opts)
+            try:
+                p = os.path.join(mnt, "zero")
+                os.chmod(p, 0o600)   # copies it up as the placeholder
+                os.chmod(p, 0o640)   # and changes the record
+                st = os.lstat(p)
+                self.assertTrue(stat.S_ISCHR(st.st_mode))
+                self.assertEqual(stat.S_IMODE(st.st_mode), 0o640)
+            finally:
+                self.assertEqual(m.unmount(), 0)
+            m = lfstest.start_layerfs(mnt, [low], up, work, opts)
+            try:
+                st = os.lstat(os.path.join(mnt, "zero"))
+                self.assertEqual((stat.S_ISCHR(st.st_mode),
+                                  stat.S_IMODE(st.st_mode)), (True, 0o640))
+            finally:
+                m.unmount()
+        with lru.fuse_open_to_all():
+            rootless_ns.run(body, ids=1)
+
     def test_acl_naming_unmapped_ids(self):
         """A rootless daemon reads an ACL entry for an id its namespace
         does not map (here host ids below the range) as -1, which the

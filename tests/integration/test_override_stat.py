@@ -73,6 +73,58 @@ class OverrideStat(LayerfsTestCase):
         self.assertEqual(self.view(os.path.join(again.path, "f")),
                          (oct(0o104750), 1234, 5678))
 
+    def test_set_id_bits_stay_in_the_view(self):
+        """The real file belongs to the daemon (root here), not to the
+        owner the view shows: set-user-id and set-group-id bits live in
+        the record only.  They reached the real file too, where any user
+        who owned a file in the view could leave a set-user-id program
+        of root's in the upper directory (found by review)."""
+        low = self.layer("low-setid", {"f": b"x\n", "d/": None})
+        m = self.mount_rw([low], opts=("xattr_permissions=2",),
+                          name="setid")
+        p = os.path.join(m.path, "f")
+        os.chmod(p, 0o6755)
+        fd = os.open(os.path.join(m.path, "new"), os.O_CREAT | os.O_WRONLY,
+                     0o4755)
+        os.close(fd)
+        os.mkdir(os.path.join(m.path, "sgid"), 0o2775)
+        os.chmod(os.path.join(m.path, "sgid"), 0o2775)
+        for name, view in (("f", 0o6755), ("new", 0o4755),
+                           ("sgid", 0o2775)):
+            with self.subTest(name):
+                self.assertEqual(stat.S_IMODE(
+                    os.lstat(os.path.join(m.path, name)).st_mode), view)
+                real = os.lstat(os.path.join(m.upper, name)).st_mode
+                self.assertEqual(real & (stat.S_ISUID | stat.S_ISGID), 0,
+                                 oct(real))
+
+    def test_owners_recorded_as_the_layers_hold_them(self):
+        """With id mappings (uidmapping=, as containers/storage passes
+        with xattr_permissions=2), the record holds ids as the layers
+        do, as a real chown writes them, and the view maps them back.
+        It held the view's ids, which the view then mapped again: files
+        showed another user as their owner (a secret of uid 1001 became
+        uid 1002's; found by review)."""
+        low = self.layer("low-map", {"f": b"x\n"})
+        maps = ("uidmapping=0:1:65536", "gidmapping=0:1:65536")
+        real = self.mount_rw([low], opts=maps, name="map-real")
+        m = self.mount_rw([low], opts=("xattr_permissions=2",) + maps,
+                          name="map")
+        for root in (real.path, m.path):
+            os.chown(os.path.join(root, "f"), 1500, 1600)
+            self.assertEqual(self.view(os.path.join(root, "f"))[1:],
+                             (1500, 1600))
+        disk = os.lstat(os.path.join(real.upper, "f"))
+        self.assertEqual(os.getxattr(os.path.join(m.upper, "f"), OVERRIDE),
+                         b"%d:%d:0644" % (disk.st_uid, disk.st_gid))
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
+        again = self.mount([low], m.upper, m.work,
+                           opts=("xattr_permissions=2",) + maps,
+                           mnt=self.path("map-again"))
+        self.assertEqual(self.view(os.path.join(again.path, "f"))[1:],
+                         (1500, 1600))
+
     def test_chmod_rewrites_the_access_acl(self):
         """A chmod sets the mask of an access ACL (and its owner and
         other entries), as on a local filesystem; the override kept the
