@@ -204,6 +204,15 @@ static int unpack_one(struct import *im, size_t i)
 		snprintf(im->err, sizeof(im->err), "layer %zu: %s", i, why);
 		return r;
 	}
+	/* A rootfs tarball has no diff ID: cut between two members, it
+	 * would read as complete.  A layer verified by its diff ID may lack
+	 * the end blocks, as Go's archive/tar accepts. */
+	if (!want_diff && !dg.end_marker) {
+		snprintf(im->err, sizeof(im->err),
+			 "layer %zu: truncated tar: no end-of-archive marker",
+			 i);
+		return -EINVAL;
+	}
 	if (want_blob && strcmp(dg.blob, want_blob) != 0) {
 		snprintf(im->err, sizeof(im->err),
 			 "layer %zu: blob digest mismatch: expected %s, got %s",

@@ -83,12 +83,10 @@ static la_ssize_t read_plain(struct archive *a, void *cd, const void **buf)
 
 /*
  * Whether a tar stream the reader took to its end had an end-of-archive
- * marker.  libarchive also ends cleanly where the data stops between two
- * members, so an archive cut there would import as complete.  The
- * reader stops at the first zero block: if it took the whole stream, the
- * stream must end in one (the marker, maybe padded); the data of a last
- * member that ends in 512 zero bytes, cut right after, cannot be told
- * from it.
+ * marker (layer_digests.end_marker).  The reader stops at the first zero
+ * block: if it took the whole stream, the stream must end in one (the
+ * marker, maybe padded); the data of a last member that ends in 512 zero
+ * bytes, cut right after, cannot be told from it.
  */
 static bool has_end_marker(const struct pipeline *s, int64_t consumed)
 {
@@ -205,12 +203,7 @@ drain:;
 			break;
 		digest_update(&s->blob, s->plain, (size_t)n);
 	}
-	if (tar && !has_end_marker(s, consumed)) {
-		snprintf(err, errlen,
-			 "truncated tar: no end-of-archive marker");
-		r = -EINVAL;
-		goto out;
-	}
+	out->end_marker = !tar || has_end_marker(s, consumed);
 	if (u) {
 		r = unpacker_finish(u, err, errlen);
 		if (r < 0)

@@ -21,6 +21,16 @@ struct layer_digests {
 	char blob[DIGEST_STR_MAX]; /* of the bytes as read */
 	char diff[DIGEST_STR_MAX]; /* of the uncompressed tar stream */
 	uint64_t blob_size, diff_size;
+	/*
+	 * The tar stream ended with an end-of-archive block.  libarchive
+	 * also ends cleanly where the data stops between two members, as
+	 * Go's archive/tar (Docker, containerd) does, so a stream cut there
+	 * reads as complete.  Where a diff ID verifies the stream that is
+	 * harmless, and such layers exist; a rootfs tarball has nothing
+	 * else to tell it from a truncated one.  True when nothing was
+	 * unpacked (rootfd -1): the tar stream was not read.
+	 */
+	bool end_marker;
 };
 
 /*

@@ -102,6 +102,18 @@ def corrupt_deflate_data(good):
     raise AssertionError("no bit of the deflate data changes the member")
 
 
+def cut_after_member(tar, index, out):
+    """TAR up to the end of the data of its member INDEX (-1: the last),
+    into OUT: a tar stream that stops at a member boundary, without the
+    end-of-archive blocks."""
+    with tarfile.open(tar) as t:
+        member = t.getmembers()[index]
+    end = member.offset_data + (member.size + 511) // 512 * 512
+    with open(tar, "rb") as f, open(out, "wb") as g:
+        g.write(f.read(end))
+    return out
+
+
 class ImportTestBase(lfstest.LayerfsTestCase):
 
     def setUp(self):
@@ -182,6 +194,29 @@ class TestImportForms(ImportTestBase):
         # The staged copy of the archive is gone.
         self.assertEqual([n for n in lt.store_entries(self.path(
             ".layerstore")) if n.startswith(".tmp-")], [])
+
+    def test_verified_layers_without_end_blocks(self):
+        # Go's archive/tar (Docker, containerd) ends cleanly at a member
+        # boundary, so layers whose tar lacks the end-of-archive blocks
+        # exist and run; their blob digest and diff ID verify them.  The
+        # end-of-archive check refused them.
+        base, top = self.base_and_top()
+        base_cut = cut_after_member(base, -1, self.path("base-cut.tar"))
+        top_cut = cut_after_member(top, -1, self.path("top-cut.tar"))
+        expected = self.expected()
+        oci = lt.OciLayout(self.path("oci"))
+        oci.add_image([(base_cut, "gzip"), (top_cut, "none")])
+        img = self.import_ok(oci.root, self.path("img-oci"))
+        self.assert_mounts_to(img, expected)
+        arch = lt.docker_archive(self.tmp, self.path("saved.tar"),
+                                 [base_cut, top_cut])
+        img = self.import_ok(arch, self.path("img-docker"))
+        self.assert_mounts_to(img, expected)
+        # The same tar as a rootfs tarball, with nothing to verify it,
+        # is still refused.
+        r = lt.run_layertool(["import", base_cut, self.path("img-rootfs")])
+        self.assertEqual(r.returncode, 2, r.stderr.decode())
+        self.assertIn("no end-of-archive marker", r.stderr.decode())
 
     def test_oci_archive_compressed(self):
         base, top = self.base_and_top()
@@ -550,15 +585,15 @@ class TestImportRefused(ImportTestBase):
     def test_tar_cut_at_a_member_boundary(self):
         # libarchive ends cleanly where an uncompressed tar stops between
         # two members: the archive imported as complete without them.
+        # A rootfs tarball has no diff ID to catch it.
         base, _ = self.base_and_top()
-        with tarfile.open(base) as t:
-            last = t.getmembers()[-2]
-        end = last.offset_data + (last.size + 511) // 512 * 512
-        cut = self.path("cut.tar")
-        with open(base, "rb") as f, open(cut, "wb") as g:
-            g.write(f.read(end))
+        cut = cut_after_member(base, -2, self.path("cut.tar"))
         self.refused(cut, "truncated tar: no end-of-archive marker")
         self.refused(lt.compress(cut, "gzip"), "no end-of-archive marker")
+        # Every member there but the end blocks: no different.
+        whole = cut_after_member(base, -1, self.path("no-end.tar"))
+        self.refused(whole, "truncated tar: no end-of-archive marker",
+                     image="img-no-end")
 
     def damage_second_header(self, path):
         """Breaks the header checksum of the second member of an
