@@ -179,8 +179,8 @@ static int list_link(const struct walk_dirs *c, size_t i,
 		out->n++;
 	}
 	for (size_t k = 0; k < later.cap && r >= 0; k++)
-		if (later.slots[k])
-			r = strset_add(decided, later.slots[k]);
+		if (later.slots[k].key)
+			r = strset_add(decided, later.slots[k].key);
 	strset_free(&later);
 	name_list_free(&names);
 	return r < 0 ? r : 0;

@@ -21,6 +21,7 @@
 #include "removed_dirs.h"
 #include "rmtree.h"
 #include "safe_path.h"
+#include "strset.h"
 #include "whiteout.h"
 #include "xattr_policy.h"
 
@@ -48,6 +49,12 @@ struct unpacker {
 	struct removed_dirs removed;
 	/* The root was named by a member already. */
 	bool root_named;
+	/* The target the archive gives each symlink written with a clamped
+	 * one, by path: a hard link of it shares that target, which means
+	 * something else from another directory than the clamped text.
+	 * Only those: a symlink written as the archive gives it keeps its
+	 * target on disk.  A member that replaces one drops its entry. */
+	struct strset clamped;
 	struct unpack_counts counts;
 };
 
@@ -83,6 +90,7 @@ int unpacker_new(int rootfd, const struct unpack_opts *o,
 	u->rootfd = rootfd;
 	u->o = *o;
 	removed_dirs_init(&u->removed);
+	strset_init(&u->clamped);
 	*out = u;
 	return 0;
 }
@@ -102,6 +110,7 @@ void unpacker_free(struct unpacker *u)
 	}
 	free(u->dirs);
 	removed_dirs_free(&u->removed);
+	strset_free(&u->clamped);
 	free(u);
 }
 
@@ -563,17 +572,20 @@ static int finish_special(struct unpacker *u, struct archive_entry *e,
 }
 
 /*
- * A hard link PATH (pfd/last) of the symlink tpfd/tlast, whose lstat is
- * ST: the same target read from another directory may lead elsewhere,
- * so it passes the rule a symlink member passes, from its own
- * directory.  Where only its leading ".." would climb above the root,
- * the new name becomes a symlink of its own to the clamped target, with
- * the link's owner and times: the same in the container.
+ * A hard link PATH (pfd/last) of the symlink TARGET (tpfd/tlast), whose
+ * lstat is ST.  In the archive the two share the symlink's target as the
+ * archive gives it (not the clamped text written for TARGET, if it was
+ * clamped), and read from another directory it may lead elsewhere: it
+ * passes the rule a symlink member passes, from the link's own
+ * directory.  Where that gives the text TARGET holds, the link is a
+ * hard link; otherwise (its leading ".." clamped otherwise) a symlink
+ * of its own with the link's owner and times: the same in the
+ * container.
  */
-static int link_symlink(struct unpacker *u, int tpfd, const char *tlast,
-			const struct stat *st, int pfd, const char *last,
-			const char *path, const char *target_raw, char *err,
-			size_t errlen)
+static int link_symlink(struct unpacker *u, const char *target, int tpfd,
+			const char *tlast, const struct stat *st, int pfd,
+			const char *last, const char *path,
+			const char *target_raw, char *err, size_t errlen)
 {
 	char t[PATH_MAX];
 	ssize_t n = readlinkat(tpfd, tlast, t, sizeof(t) - 1);
@@ -581,32 +593,36 @@ static int link_symlink(struct unpacker *u, int tpfd, const char *tlast,
 		return fail(err, errlen, -errno, "hard link '%s' -> '%s': %s",
 			    disp(path), disp(target_raw), strerror(errno));
 	t[n] = 0;
+	const char *given = strset_value(&u->clamped, target);
+	if (!given)
+		given = t;
 	const char *kept;
-	switch (ep_symlink_clamp(path, t, &kept)) {
-	case EP_LINK_ESCAPES:
+	enum ep_link verdict = ep_symlink_clamp(path, given, &kept);
+	if (verdict == EP_LINK_ESCAPES)
 		return fail(err, errlen, -EINVAL,
 			    "hard link '%s' -> '%s' of a symlink to '%s' "
 			    "points outside the layer: a '..' after another "
 			    "component climbs above its root",
-			    disp(path), disp(target_raw), disp(t));
-	case EP_LINK_INSIDE:
+			    disp(path), disp(target_raw), disp(given));
+	int r = 0;
+	if (strcmp(kept, t) == 0) {
 		if (linkat(tpfd, tlast, pfd, last, 0) < 0)
-			return fail(err, errlen, -errno,
-				    "hard link '%s' -> '%s': %s", disp(path),
-				    disp(target_raw), strerror(errno));
-		return 0;
-	case EP_LINK_CLAMPED:
-		break;
+			r = -errno;
+	} else {
+		struct timespec ts[2] = { st->st_atim, st->st_mtim };
+		if (symlinkat(kept, pfd, last) < 0 ||
+		    (!u->o.override_owner &&
+		     fchownat(pfd, last, st->st_uid, st->st_gid,
+			      AT_SYMLINK_NOFOLLOW) < 0) ||
+		    utimensat(pfd, last, ts, AT_SYMLINK_NOFOLLOW) < 0)
+			r = -errno;
 	}
-	struct timespec ts[2] = { st->st_atim, st->st_mtim };
-	if (symlinkat(kept, pfd, last) < 0 ||
-	    (!u->o.override_owner &&
-	     fchownat(pfd, last, st->st_uid, st->st_gid,
-		      AT_SYMLINK_NOFOLLOW) < 0) ||
-	    utimensat(pfd, last, ts, AT_SYMLINK_NOFOLLOW) < 0)
-		return fail(err, errlen, -errno, "hard link '%s' -> '%s': %s",
-			    disp(path), disp(target_raw), strerror(errno));
-	return 0;
+	if (r < 0)
+		return fail(err, errlen, r, "hard link '%s' -> '%s': %s",
+			    disp(path), disp(target_raw), strerror(-r));
+	return verdict == EP_LINK_CLAMPED
+		       ? strset_put(&u->clamped, path, given)
+		       : 0;
 }
 
 /* marker: the link's name makes it a whiteout or opaque marker, which
@@ -650,7 +666,7 @@ static int make_hardlink(struct unpacker *u, const char *target_raw,
 			 "(an OCI whiteout is an empty file)",
 			 disp(path), disp(target_raw));
 	else if (S_ISLNK(st.st_mode))
-		r = link_symlink(u, tpfd, tlast, &st, pfd, last, path,
+		r = link_symlink(u, target, tpfd, tlast, &st, pfd, last, path,
 				 target_raw, err, errlen);
 	else if (linkat(tpfd, tlast, pfd, last, 0) < 0)
 		r = fail(err, errlen, -errno, "hard link '%s' -> '%s': %s",
@@ -769,9 +785,9 @@ int unpacker_entry(struct unpacker *u, struct archive *a,
 			    disp(path));
 	/* A leading run of ".." climbing above the root is dropped: the
 	 * same target in the container, inside the layer on the host. */
-	const char *link_target = NULL;
+	const char *link_target = NULL, *t = NULL;
 	if (type == AE_IFLNK) {
-		const char *t = archive_entry_symlink(e);
+		t = archive_entry_symlink(e);
 		if (!t || !*t)
 			return fail(err, errlen, -EINVAL,
 				    "symlink '%s' has no target", disp(path));
@@ -821,6 +837,7 @@ int unpacker_entry(struct unpacker *u, struct archive *a,
 				 strerror(errno));
 		}
 	}
+	strset_remove(&u->clamped, path);
 	if (r == 0) {
 		if (hardlink) {
 			r = make_hardlink(u, hardlink, pfd, last, path,
@@ -840,6 +857,8 @@ int unpacker_entry(struct unpacker *u, struct archive *a,
 					    ? -errno
 					    : finish_special(u, e, pfd, last,
 							     true);
+				if (r == 0 && link_target != t)
+					r = strset_put(&u->clamped, path, t);
 				break;
 			case AE_IFCHR:
 			case AE_IFBLK:

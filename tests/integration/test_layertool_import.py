@@ -686,6 +686,45 @@ class TestImportRefused(ImportTestBase):
         self.assertEqual(os.lstat(os.path.join(layer, "h")).st_mtime,
                          st.st_mtime)
 
+    def test_hard_link_of_a_clamped_symlink_keeps_the_archive_target(self):
+        # In the archive a hard link shares the symlink's target as the
+        # archive gives it.  Import read back the clamped text written
+        # for the symlink and classified that from the link's directory:
+        # "a/b/c/h" became "x" (/a/b/c/x) where the archive means
+        # "../../x" from /a/b/c, /a/x.
+        members = [
+            ("a/b/c/", "dir", None),
+            ("l", "symlink", "../../x"),         # written "x"
+            ("a/b/c/h", "hardlink", "l"),        # ../../x: /a/x
+            ("a/h2", "hardlink", "l"),           # ../x: /x
+            ("m", "hardlink", "l"),              # "x", as l: one inode
+            ("a/b/c/h3", "hardlink", "m"),       # m shares l's target
+            ("r", "symlink", "../../y"),
+            ("r", "symlink", "z"),               # replaces it
+            ("a/b/c/h4", "hardlink", "r"),       # z, as the archive
+        ]
+        t = lt.crafted_tar(self.path("clamped.tar"), members)
+        img = self.import_ok(t, self.path("img"))
+        layer = lt.image_layers(img)[0]
+        rl = lambda p: os.readlink(os.path.join(layer, p))  # noqa: E731
+        self.assertEqual(rl("l"), "x")
+        self.assertEqual(rl("a/b/c/h"), "../../x")
+        self.assertEqual(rl("a/h2"), "../x")
+        self.assertEqual(rl("m"), "x")
+        self.assertEqual(rl("a/b/c/h3"), "../../x")
+        self.assertEqual(rl("a/b/c/h4"), "z")
+        st = os.lstat(os.path.join(layer, "l"))
+        self.assertEqual(os.lstat(os.path.join(layer, "m")), st)
+        self.assertEqual(st.st_nlink, 2)
+        # The separate symlinks keep the symlink's owner and times.
+        for p in ("a/b/c/h", "a/h2", "a/b/c/h3"):
+            sp = os.lstat(os.path.join(layer, p))
+            self.assertNotEqual(sp.st_ino, st.st_ino, p)
+            self.assertEqual((sp.st_uid, sp.st_gid, sp.st_mtime),
+                             (st.st_uid, st.st_gid, st.st_mtime), p)
+        self.assertEqual(os.lstat(os.path.join(layer, "a/b/c/h4")),
+                         os.lstat(os.path.join(layer, "r")))
+
     def test_entry_through_symlink(self):
         outside = self.mkdirs("outside")
         self.hostile([("a", "symlink", "/"),

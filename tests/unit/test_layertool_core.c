@@ -1,7 +1,8 @@
 /*
  * layertool's core, without archives: the member-name rules that keep a
- * hostile archive inside its layer, digests, override_stat records, and
- * which directories held back by the unpacker a later member removed.
+ * hostile archive inside its layer, digests, override_stat records,
+ * which directories held back by the unpacker a later member removed,
+ * and the string set (with values) the unpacker and union listing use.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,7 @@
 #include "entry_path.h"
 #include "index_links.h"
 #include "removed_dirs.h"
+#include "strset.h"
 #include "tar_writer.h"
 #include "xattr_policy.h"
 
@@ -326,6 +328,53 @@ static void test_index_link_find(void **state)
 
 /* Held-back directories 0..n-1 in the order they were met, against the
  * removals recorded between them. */
+/* Values and removals among many keys, so that runs of probed slots
+ * form and wrap: every key left must still be found after others of its
+ * run went. */
+static void test_strset_values_and_removal(void **state)
+{
+	(void)state;
+	struct strset s;
+	strset_init(&s);
+	assert_null(strset_value(&s, "a"));
+	strset_remove(&s, "a"); /* empty: nothing to do */
+	enum { N = 2000 };
+	char key[32], val[32];
+	for (int i = 0; i < N; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		if (i % 3)
+			assert_int_equal(strset_add(&s, key), 1);
+		else
+			assert_int_equal(strset_put(&s, key, key), 0);
+	}
+	assert_int_equal(strset_add(&s, "k1"), 0);
+	assert_null(strset_value(&s, "k1"));
+	assert_int_equal(strset_put(&s, "k1", "one"), 0);
+	assert_string_equal(strset_value(&s, "k1"), "one");
+	assert_int_equal(strset_put(&s, "k1", "uno"), 0);
+	assert_string_equal(strset_value(&s, "k1"), "uno");
+	for (int i = 0; i < N; i += 2) {
+		snprintf(key, sizeof(key), "k%d", i);
+		strset_remove(&s, key);
+	}
+	strset_remove(&s, "absent");
+	assert_int_equal(s.n, N / 2);
+	for (int i = 0; i < N; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(strset_has(&s, key), i % 2 == 1);
+		const char *v = strset_value(&s, key);
+		if (i == 1) {
+			assert_string_equal(v, "uno");
+		} else if (i % 2 == 1 && i % 3 == 0) {
+			snprintf(val, sizeof(val), "k%d", i);
+			assert_string_equal(v, val);
+		} else {
+			assert_null(v);
+		}
+	}
+	strset_free(&s);
+}
+
 /* A fifo put where export's walk saw a regular file: the open must not
  * block waiting for a writer, and the entry is refused. */
 static void test_export_open_does_not_block_on_a_fifo(void **state)
@@ -409,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_digest_parse),
 		cmocka_unit_test(test_private_xattrs),
 		cmocka_unit_test(test_removed_dirs),
+		cmocka_unit_test(test_strset_values_and_removal),
 		cmocka_unit_test(test_export_open_does_not_block_on_a_fifo),
 		cmocka_unit_test(test_index_link_children),
 		cmocka_unit_test(test_index_link_find),
