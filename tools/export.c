@@ -59,12 +59,42 @@ static int need_lower(struct exp *ex, const char *path, const char *what)
 	return -EINVAL;
 }
 
+/*
+ * FD, just opened (O_NONBLOCK) as the lower data of PATH, found at
+ * LPATH: itself when it is a regular file, else closed and refused.
+ * Opened without O_NONBLOCK, a fifo there blocked the export for good
+ * waiting for a writer; a directory or a device holds no file data
+ * either, and layerfs, which takes the data from the first lower layer
+ * holding the path whatever it is, has none to show there.
+ */
+static int lower_data_checked(struct exp *ex, int fd, const char *lpath,
+			      const char *path)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		snprintf(ex->err, ex->errlen,
+			 "cannot read the lower data '/%s' of '/%s': %s", lpath,
+			 path, strerror(e));
+		return -e;
+	}
+	if (S_ISREG(st.st_mode))
+		return fd;
+	close(fd);
+	snprintf(ex->err, ex->errlen,
+		 "the lower data '/%s' of '/%s' is not a regular file", lpath,
+		 path);
+	return -EINVAL;
+}
+
 /* The data of a metadata-only copy: the first lower layer, top down,
  * holding the path (layerfs's own rule). */
 static int lower_data(struct exp *ex, const char *lpath, const char *path)
 {
 	for (size_t l = 1; l < ex->stack.n; l++) {
-		int fd = sp_open_beneath(ex->stack.fds[l], lpath, O_RDONLY, 0);
+		int fd = sp_open_beneath(ex->stack.fds[l], lpath,
+					 O_RDONLY | O_NONBLOCK, 0);
 		if (fd == -ENOENT || fd == -ENOTDIR)
 			continue;
 		if (fd < 0) {
@@ -74,12 +104,7 @@ static int lower_data(struct exp *ex, const char *lpath, const char *path)
 				 lpath, path, strerror(-fd));
 			return fd;
 		}
-		struct stat st;
-		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-			close(fd);
-			continue;
-		}
-		return fd;
+		return lower_data_checked(ex, fd, lpath, path);
 	}
 	snprintf(ex->err, ex->errlen,
 		 "the data of '/%s' ('/%s') is in none of the --lower layers",
@@ -199,7 +224,8 @@ static int lower_indexed(struct exp *ex, const char *path,
 {
 	int data = -1;
 	if (l->metacopy) {
-		data = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		data = openat(dirfd, name,
+			      O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		if (data < 0) {
 			int e = errno;
 			snprintf(ex->err, ex->errlen,
@@ -207,6 +233,9 @@ static int lower_indexed(struct exp *ex, const char *path,
 				 path, strerror(e));
 			return -e;
 		}
+		data = lower_data_checked(ex, data, path, path);
+		if (data < 0)
+			return data;
 	}
 	int r = add_indexed(ex, path, l, data);
 	if (data >= 0)

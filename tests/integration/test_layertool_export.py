@@ -198,6 +198,29 @@ class TestRoundTrip(ExportTestBase):
         self.assertEqual([n for n in os.listdir(self.tmp)
                           if n.startswith("out.tar")], [])
 
+    def test_metacopy_data_that_is_a_fifo_is_refused(self):
+        # The lower data of a metadata-only copy was opened blocking and
+        # checked after: a fifo there blocked the export for good.
+        for mark in ("user.overlay.metacopy", "user.layerfs.metacopy"):
+            with self.subTest(mark=mark):
+                low = self.mkdirs("low-" + mark)
+                up = self.mkdirs("up-" + mark)
+                os.mkfifo(os.path.join(low, "p"))
+                with open(os.path.join(up, "p"), "w"):
+                    pass
+                os.setxattr(os.path.join(up, "p"), mark, b"")
+                out = self.path("out-%s.tar" % mark)
+                try:
+                    r = lt.run_layertool(["export", "--lower", low, up,
+                                          out], timeout=20)
+                except subprocess.TimeoutExpired:
+                    self.fail("export blocked on the fifo")
+                err = r.stderr.decode()
+                self.assertEqual(r.returncode, 2, err)
+                self.assertEqual(len(err.strip().splitlines()), 1, err)
+                self.assertIn("'/p' is not a regular file", err)
+                self.assertFalse(os.path.lexists(out))
+
     def test_kernel_overlay_upper(self):
         """An upper written by kernel overlayfs (redirect_dir, metacopy)
         exports to the same tree the kernel showed."""
