@@ -138,6 +138,22 @@ static int in_the_way(struct conv *cv, const char *dir, size_t dirlen,
 	return -EEXIST;
 }
 
+/* The marker WHNAME of the directory DIR, to become a whiteout of
+ * TARGET, is no empty file of one link (a symlink, a directory, a file
+ * with data or other names): nothing of it is changed or removed. */
+static int whiteout_in_the_way(struct conv *cv, const char *dir,
+			       const char *whname, const char *target,
+			       const struct stat *st)
+{
+	char *hidden = fs_join(dir, target);
+	if (!hidden)
+		return -ENOMEM;
+	int r = in_the_way(cv, dir, strlen(dir), whname, "whiteout of",
+			   hidden, st);
+	free(hidden);
+	return r;
+}
+
 /* Gives dirfd/name, when it is still an overlay whiteout, the owner,
  * mode and times of ST. */
 static int meta_onto_chardev(int dirfd, const char *name,
@@ -308,8 +324,15 @@ static int opaque_to_dotwh(struct conv *cv, int dfd, const struct stat *dst,
 	return r;
 }
 
-static int opaque_to_overlay(struct conv *cv, int dfd, const char *path)
+/* MST: what the directory dfd holds as `.wh..wh..opq`.  Only a file is
+ * an opaque marker; anything else stops the conversion before the
+ * directory is given the xattr. */
+static int opaque_to_overlay(struct conv *cv, int dfd, const struct stat *mst,
+			     const char *path)
 {
+	if (!S_ISREG(mst->st_mode))
+		return in_the_way(cv, path, strlen(path), WH_OPAQUE_NAME,
+				  "opaque directory", path, mst);
 	int rfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rfd < 0)
 		return -errno;
@@ -340,10 +363,11 @@ static int convert_entry(struct conv *cv, struct tree_walk *w, int dfd,
 			return to_dotwh_entry(cv, dfd, name, &st, path);
 		if (kind == WH_NONE && is_xwhiteout(dfd, name, &st, xw))
 			return to_dotwh_entry(cv, dfd, name, &st, path);
-	} else if (kind == WH_WHITEOUT && S_ISREG(st.st_mode)) {
-		return to_overlay_entry(cv, dfd, name, target, &st, path);
 	} else if (kind == WH_WHITEOUT) {
-		cv->skipped++;
+		if (!is_marker_file(&st))
+			return whiteout_in_the_way(cv, tree_walk_path(w), name,
+						   target, &st);
+		return to_overlay_entry(cv, dfd, name, target, &st, path);
 	} else if (kind == WH_INTERNAL) {
 		cv->skipped++;
 	}
@@ -401,11 +425,15 @@ static bool needs_change(const struct conv *cv, int dfd,
 		enum wh_kind k = wh_classify_name(n, &t);
 		struct stat st;
 		if (cv->to == WH_FORMAT_OVERLAY) {
-			if (k == WH_OPAQUE)
+			/* A marker that is none stops the conversion
+			 * (in_the_way) with the directory as it was. */
+			if (k == WH_OPAQUE &&
+			    fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISREG(st.st_mode))
 				return true;
 			if (k == WH_WHITEOUT &&
 			    fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-			    S_ISREG(st.st_mode))
+			    is_marker_file(&st))
 				return true;
 		} else if (k == WH_NONE &&
 			   fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -471,12 +499,13 @@ static int convert_leave(struct tree_walk *w, void *data)
 	int dfd = tree_walk_dirs(w, 0)->v[0].fd;
 	const char *path = tree_walk_path(w);
 	int r = 0;
-	bool marker = faccessat(dfd, WH_OPAQUE_NAME, F_OK,
-				AT_SYMLINK_NOFOLLOW) == 0;
+	struct stat mst;
+	bool marker = fstatat(dfd, WH_OPAQUE_NAME, &mst,
+			      AT_SYMLINK_NOFOLLOW) == 0;
 	if (cv->to == WH_FORMAT_DOTWH && wh_fd_has_opaque_xattr(dfd) > 0)
 		r = opaque_to_dotwh(cv, dfd, &l->st, path);
 	else if (cv->to == WH_FORMAT_OVERLAY && marker)
-		r = opaque_to_overlay(cv, dfd, path);
+		r = opaque_to_overlay(cv, dfd, &mst, path);
 	if (r == 0 && l->touch) {
 		/* The directory reads as before: give it its times back. */
 		futimens(dfd, l->times);

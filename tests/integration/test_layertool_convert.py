@@ -265,6 +265,58 @@ class TestConvert(lfstest.LayerfsTestCase):
         self.assertIn("/opq/.wh..wh..opq' is a symlink", err)
         self.assertEqual(os.getxattr(opq, "trusted.overlay.opaque"), b"y")
 
+    def test_markers_that_are_no_files_stop_the_overlay_conversion(self):
+        """To overlay too: a `.wh.NAME` that is no empty file of one link,
+        or a `.wh..wh..opq` that is no file, stops the conversion with
+        one line and exit status 2, that entry and its directory as they
+        were.  Before, a `.wh.NAME` symlink or directory was skipped
+        with a warning, one with data or other names became a whiteout
+        (its data dropped), a symlink `.wh..wh..opq` silently made its
+        directory opaque, and a directory one set the xattr and then
+        failed with status 3."""
+        victim = self.path("victim")
+        with open(victim, "w") as f:
+            f.write("victim\n")
+        cases = {
+            "wh-symlink": (".wh.foo", "a symlink"),
+            "wh-dir": (".wh.foo", "a directory"),
+            "wh-data": (".wh.foo", "a file with data"),
+            "wh-hardlink": (".wh.foo", "a file with other names"),
+            "opq-symlink": (".wh..wh..opq", "a symlink"),
+            "opq-dir": (".wh..wh..opq", "a directory"),
+        }
+        for what, (marker, kind) in cases.items():
+            with self.subTest(what=what):
+                d = self.layer("layer-" + what, {"sub/other": "other"})
+                sub = os.path.join(d, "sub")
+                m = os.path.join(sub, marker)
+                if what.endswith("symlink"):
+                    os.symlink(victim, m)
+                elif what.endswith("dir"):
+                    os.mkdir(m)
+                elif what == "wh-data":
+                    with open(m, "w") as f:
+                        f.write("data")
+                else:
+                    os.link(os.path.join(sub, "other"), m)
+                settle_times(d)
+                before = full_snapshot(d)
+                r = self.convert("overlay", d, code=2)
+                err = r.stderr.decode()
+                self.assertEqual(len(err.strip().splitlines()), 1, err)
+                self.assertIn("'/sub/%s' is %s" % (marker, kind), err)
+                self.assertIn("refusing", err)
+                self.assertEqual(full_snapshot(d), before)
+                self.assertEqual(os.listxattr(sub), [])
+        # An empty .wh. file of one link still converts.
+        d = self.layer("layer-ok", {"sub/.wh.foo": "",
+                                    "sub/.wh..wh..opq": ""})
+        self.convert("overlay", d)
+        st = os.lstat(os.path.join(d, "sub", "foo"))
+        self.assertTrue(stat.S_ISCHR(st.st_mode) and st.st_rdev == 0)
+        self.assertEqual(os.getxattr(os.path.join(d, "sub"),
+                                     "trusted.overlay.opaque"), b"y")
+
     def test_xwhiteouts_only_where_layerfs_takes_them(self):
         """An empty file with an overlay.whiteout xattr is a whiteout to
         layerfs (and the kernel) only in a directory whose opaque xattr
