@@ -40,18 +40,6 @@ static uint8_t mode_to_dtype(mode_t m)
 	return (uint8_t)((m & S_IFMT) >> 12);
 }
 
-/* An empty regular file carrying the kernel's whiteout xattr, in a
- * directory marked as holding such (xp_dir_marks). */
-static bool is_xwhiteout(int dirfd, const char *name, const struct stat *st,
-			 const char *attr)
-{
-	if (!S_ISREG(st->st_mode) || st->st_size != 0)
-		return false;
-	char path[64 + NAME_MAX];
-	xp_proc_path(path, sizeof(path), dirfd, name);
-	return lgetxattr(path, attr, NULL, 0) >= 0;
-}
-
 static int scan_entry(struct merge_pass *p, int dirfd,
 		      struct linux_dirent64 *d)
 {
@@ -69,9 +57,9 @@ static int scan_entry(struct merge_pass *p, int dirfd,
 		struct stat st;
 		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return errno == ENOENT ? 0 : -errno;
-		overlay_whiteout = wh_is_overlay_whiteout(&st) ||
-				   (p->xwhiteout &&
-				    is_xwhiteout(dirfd, name, &st, p->xwhiteout));
+		overlay_whiteout =
+			wh_is_overlay_whiteout(&st) ||
+			wh_is_xwhiteout(dirfd, name, &st, p->xwhiteout);
 		dtype = mode_to_dtype(st.st_mode);
 		ino = st.st_ino;
 	}

@@ -116,9 +116,7 @@ static int dir_marks_from(struct lfs *fs, int dirfd, bool is_upper,
 	else if (!is_upper && user &&
 		 xp_list_has(list, len, XATTR_USER_OVL_REDIRECT))
 		m->kernel_redirect = XATTR_USER_OVL_REDIRECT;
-	if (!xp_list_has(list, len, XATTR_TRUSTED_OVL_OPAQUE) &&
-	    !xp_list_has(list, len, XATTR_USER_OVL_OPAQUE) &&
-	    !xp_list_has(list, len, XATTR_FUSE_OVL_OPAQUE))
+	if (!wh_xattr_list_has_opaque(list, len))
 		return 0;
 	if (!is_upper)
 		m->xwhiteout = wh_dir_xwhiteout_attr(dirfd, list, len);

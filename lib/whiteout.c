@@ -86,13 +86,22 @@ int wh_make_opaque(int dirfd, enum wh_format fmt, const char *xattr_name)
 	return 0;
 }
 
+const char *const wh_opaque_xattrs[WH_OPAQUE_XATTR_COUNT] = {
+	XATTR_TRUSTED_OVL_OPAQUE,
+	XATTR_USER_OVL_OPAQUE,
+	XATTR_FUSE_OVL_OPAQUE,
+};
+
+bool wh_is_opaque_xattr(const char *name)
+{
+	for (size_t i = 0; i < WH_OPAQUE_XATTR_COUNT; i++)
+		if (strcmp(name, wh_opaque_xattrs[i]) == 0)
+			return true;
+	return false;
+}
+
 int wh_fd_has_opaque_xattr(int fd)
 {
-	static const char *const names[] = {
-		XATTR_TRUSTED_OVL_OPAQUE,
-		XATTR_USER_OVL_OPAQUE,
-		XATTR_FUSE_OVL_OPAQUE,
-	};
 	char list[4096];
 	/* One listxattr tells us whether any candidate exists; most
 	 * directories carry no xattrs at all, so this is one syscall. */
@@ -105,17 +114,12 @@ int wh_fd_has_opaque_xattr(int fd)
 	}
 	if (len == 0)
 		return 0;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (len > 0) {
-			bool listed = false;
-			for (char *p = list; p < list + len; p += strlen(p) + 1)
-				if (strcmp(p, names[i]) == 0)
-					listed = true;
-			if (!listed)
-				continue;
-		}
+	for (size_t i = 0; i < WH_OPAQUE_XATTR_COUNT; i++) {
+		const char *name = wh_opaque_xattrs[i];
+		if (len > 0 && !wh_xattr_list_has(list, len, name))
+			continue;
 		char v[8];
-		ssize_t n = fgetxattr(fd, names[i], v, sizeof(v));
+		ssize_t n = fgetxattr(fd, name, v, sizeof(v));
 		/* "x" (kernel 6.7+) marks a directory holding xattr
 		 * whiteouts; it is not opaque. */
 		if (n == 1 && v[0] == 'y')
@@ -128,6 +132,14 @@ bool wh_xattr_list_has(const char *list, ssize_t len, const char *name)
 {
 	for (const char *p = list; p < list + len; p += strlen(p) + 1)
 		if (strcmp(p, name) == 0)
+			return true;
+	return false;
+}
+
+bool wh_xattr_list_has_opaque(const char *list, ssize_t len)
+{
+	for (size_t i = 0; i < WH_OPAQUE_XATTR_COUNT; i++)
+		if (wh_xattr_list_has(list, len, wh_opaque_xattrs[i]))
 			return true;
 	return false;
 }
@@ -148,6 +160,18 @@ const char *wh_dir_xwhiteout_attr(int dirfd, const char *list, ssize_t len)
 			return marks[i].whiteout;
 	}
 	return NULL;
+}
+
+bool wh_is_xwhiteout(int dirfd, const char *name, const struct stat *st,
+		     const char *attr)
+{
+	if (!attr || !S_ISREG(st->st_mode) || st->st_size != 0)
+		return false;
+	/* By name through /proc, not following it: no descriptor of the
+	 * file is opened (fgetxattr takes none opened O_PATH). */
+	char path[64 + NAME_MAX];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name);
+	return lgetxattr(path, attr, NULL, 0) >= 0;
 }
 
 int wh_format_parse(const char *s, enum wh_format *out)

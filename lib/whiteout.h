@@ -24,10 +24,12 @@
 /* aufs keeps its own bookkeeping under ".wh..wh." names (plnk, aufs, orph). */
 #define WH_META_PREFIX ".wh..wh."
 
-/* Opaque-directory xattrs, in the order they are checked. */
+/* Opaque-directory xattrs, in the order they are checked
+ * (wh_opaque_xattrs). */
 #define XATTR_TRUSTED_OVL_OPAQUE "trusted.overlay.opaque"
 #define XATTR_USER_OVL_OPAQUE "user.overlay.opaque"
 #define XATTR_FUSE_OVL_OPAQUE "user.fuseoverlayfs.opaque"
+#define WH_OPAQUE_XATTR_COUNT 3
 /* Kernel overlayfs (Linux 6.7+): an empty regular file carrying one is an
  * "xwhiteout", in a directory whose opaque xattr of the same namespace is
  * "x". */
@@ -77,6 +79,13 @@ int wh_create_entry(int dirfd, const char *entry, enum wh_format fmt);
  * For the overlay format, `xattr_name` chooses trusted.* or user.*. */
 int wh_make_opaque(int dirfd, enum wh_format fmt, const char *xattr_name);
 
+/* The opaque-directory xattrs, in the order they are checked: the one
+ * list layerfs and layertool read, convert removes and check knows. */
+extern const char *const wh_opaque_xattrs[WH_OPAQUE_XATTR_COUNT];
+
+/* True when NAME is one of wh_opaque_xattrs (whatever its value). */
+bool wh_is_opaque_xattr(const char *name);
+
 /* 1 when one of the opaque xattrs is set to "y" on the open fd, 0 when not,
  * -errno on failure other than "no such attribute / not supported". */
 int wh_fd_has_opaque_xattr(int fd);
@@ -84,6 +93,10 @@ int wh_fd_has_opaque_xattr(int fd);
 /* True when the xattr name list LIST (LEN bytes, as listxattr gives
  * it) holds NAME. */
 bool wh_xattr_list_has(const char *list, ssize_t len, const char *name);
+
+/* True when LIST (as for wh_xattr_list_has) holds one of the opaque
+ * xattrs, whatever its value. */
+bool wh_xattr_list_has_opaque(const char *list, ssize_t len);
 
 /*
  * Which xattr makes an empty regular file an xwhiteout in the lower
@@ -93,6 +106,15 @@ bool wh_xattr_list_has(const char *list, ssize_t len, const char *name);
  * convert both decide by it, so that they agree on every file.
  */
 const char *wh_dir_xwhiteout_attr(int dirfd, const char *list, ssize_t len);
+
+/*
+ * Whether NAME of the lower directory dirfd, whose lstat is ST, is an
+ * xwhiteout there: an empty regular file carrying ATTR, the directory's
+ * wh_dir_xwhiteout_attr (NULL: the directory holds none).  Read without
+ * following NAME, never opening it.
+ */
+bool wh_is_xwhiteout(int dirfd, const char *name, const struct stat *st,
+		     const char *attr);
 
 /* Parses a format name ("dotwh" or "overlay"); -EINVAL otherwise. */
 int wh_format_parse(const char *s, enum wh_format *out);

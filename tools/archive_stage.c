@@ -29,13 +29,9 @@ struct tar_in {
 static la_ssize_t read_decoded(struct archive *a, void *cd, const void **buf)
 {
 	struct tar_in *in = cd;
-	ssize_t n = decompress_read(in->dc, in->buf, sizeof(in->buf));
-	if (n < 0) {
-		archive_set_error(a, (int)-n, "%s", decompress_error(in->dc));
-		return -1;
-	}
 	*buf = in->buf;
-	return n;
+	return decompress_archive_answer(
+		a, in->dc, decompress_read(in->dc, in->buf, sizeof(in->buf)));
 }
 
 static void close_archive(struct tar_in *in)
@@ -46,25 +42,6 @@ static void close_archive(struct tar_in *in)
 		archive_read_free(in->a);
 	decompress_free(in->dc);
 	free(in);
-}
-
-/* Why reading stopped: the decoder's reason (a corrupt gzip member is
- * no tar problem), else libarchive's, after WHAT. */
-static int read_fail(struct tar_in *in, const char *what, char *err,
-		     size_t errlen)
-{
-	const char *dm = decompress_error(in->dc);
-	const char *m = archive_error_string(in->a);
-	if (archive_errno(in->a) == EINTR) {
-		snprintf(err, errlen, "interrupted");
-		return -EINTR;
-	}
-	if (dm[0])
-		snprintf(err, errlen, "%s", dm);
-	else
-		snprintf(err, errlen, "%s: %s", what,
-			 m ? m : "libarchive gave no reason");
-	return -EINVAL;
 }
 
 static int open_archive(int fd, struct tar_in **out, char *err,
@@ -91,7 +68,9 @@ static int open_archive(int fd, struct tar_in **out, char *err,
 		archive_read_support_format_tar(in->a);
 		if (archive_read_open(in->a, in, NULL, read_decoded, NULL) !=
 		    ARCHIVE_OK)
-			r = read_fail(in, "not a tar archive", err, errlen);
+			r = decompress_tar_failed(in->dc, in->a,
+						  "not a tar archive", err,
+						  errlen);
 	}
 	if (r < 0) {
 		close_archive(in);
@@ -116,10 +95,11 @@ int archive_scan(int fd, struct archive_kind *kind, char *err, size_t errlen)
 		if (hr == ARCHIVE_EOF)
 			break;
 		if (!layer_header_usable(hr)) {
-			r = read_fail(in,
-				      any ? "corrupt or truncated archive"
-					  : "not a tar archive",
-				      err, errlen);
+			r = decompress_tar_failed(
+				in->dc, a,
+				any ? "corrupt or truncated archive"
+				    : "not a tar archive",
+				err, errlen);
 			break;
 		}
 		any = true;
@@ -215,8 +195,9 @@ static int write_member(struct tar_in *in, int dirfd, const char *path,
 		if (n == 0)
 			break;
 		if (n < 0) {
-			r = read_fail(in, "corrupt or truncated archive", err,
-				      errlen);
+			r = decompress_tar_failed(
+				in->dc, in->a, "corrupt or truncated archive",
+				err, errlen);
 			break;
 		}
 		r = lf_write_all(fd, buf, (size_t)n);
@@ -304,8 +285,9 @@ int archive_stage(int fd, int dirfd, char *err, size_t errlen)
 		if (hr == ARCHIVE_EOF)
 			break;
 		if (!layer_header_usable(hr)) {
-			r = read_fail(in, "corrupt or truncated archive", err,
-				      errlen);
+			r = decompress_tar_failed(
+				in->dc, a, "corrupt or truncated archive", err,
+				errlen);
 			break;
 		}
 		const char *raw = archive_entry_pathname(e);

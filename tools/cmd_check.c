@@ -243,7 +243,7 @@ static void check_xattrs(struct checker *c, int dfd, const char *name,
 		return;
 	for (size_t i = 0; i < x.n; i++) {
 		const char *a = x.names[i];
-		if (xattr_is_overlay_opaque(a) && !S_ISDIR(st->st_mode))
+		if (wh_is_opaque_xattr(a) && !S_ISDIR(st->st_mode))
 			report(c, SEV_ERROR, path, "opaque-on-non-directory",
 			       "is %s but carries %s", type_word(st->st_mode),
 			       a);

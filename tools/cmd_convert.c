@@ -53,12 +53,6 @@ static const char convert_help[] =
 /* Directory times kept while the directory is being converted. */
 #define XATTR_CONVERT_TIMES "user.layertool.convert-times"
 
-static const char *const opaque_xattrs[] = {
-	"trusted.overlay.opaque",
-	"user.overlay.opaque",
-	"user.fuseoverlayfs.opaque",
-};
-
 struct conv {
 	enum wh_format to;
 	const char *opaque_xattr;
@@ -178,18 +172,6 @@ static const char *dir_xwhiteout_attr(int dfd)
 	char list[4096];
 	ssize_t len = flistxattr(dfd, list, sizeof(list));
 	return len > 0 ? wh_dir_xwhiteout_attr(dfd, list, len) : NULL;
-}
-
-static bool is_xwhiteout(int dfd, const char *name, const struct stat *st,
-			 const char *xwhiteout_attr)
-{
-	char *v;
-	size_t len;
-	if (!xwhiteout_attr || !S_ISREG(st->st_mode) || st->st_size != 0 ||
-	    fs_xattr_get_at(dfd, name, xwhiteout_attr, &v, &len) < 0)
-		return false;
-	free(v);
-	return true;
 }
 
 /* A chardev whiteout (or a kernel "xwhiteout" file) NAME becomes
@@ -313,8 +295,8 @@ static int opaque_to_dotwh(struct conv *cv, int dfd, const struct stat *dst,
 	int rfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rfd < 0)
 		return -errno;
-	for (size_t i = 0; i < LF_ARRAY_SIZE(opaque_xattrs) && r == 0; i++)
-		if (fremovexattr(rfd, opaque_xattrs[i]) < 0 &&
+	for (size_t i = 0; i < WH_OPAQUE_XATTR_COUNT && r == 0; i++)
+		if (fremovexattr(rfd, wh_opaque_xattrs[i]) < 0 &&
 		    errno != ENODATA && errno != ENOTSUP)
 			r = fail(cv, path, "cannot remove the opaque xattr",
 				 -errno);
@@ -361,7 +343,7 @@ static int convert_entry(struct conv *cv, struct tree_walk *w, int dfd,
 	if (cv->to == WH_FORMAT_DOTWH) {
 		if (kind == WH_NONE && wh_is_overlay_whiteout(&st))
 			return to_dotwh_entry(cv, dfd, name, &st, path);
-		if (kind == WH_NONE && is_xwhiteout(dfd, name, &st, xw))
+		if (kind == WH_NONE && wh_is_xwhiteout(dfd, name, &st, xw))
 			return to_dotwh_entry(cv, dfd, name, &st, path);
 	} else if (kind == WH_WHITEOUT) {
 		if (!is_marker_file(&st))
@@ -438,7 +420,7 @@ static bool needs_change(const struct conv *cv, int dfd,
 		} else if (k == WH_NONE &&
 			   fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 			   (wh_is_overlay_whiteout(&st) ||
-			    is_xwhiteout(dfd, n, &st, xw))) {
+			    wh_is_xwhiteout(dfd, n, &st, xw))) {
 			return true;
 		}
 	}
@@ -569,9 +551,9 @@ int cmd_convert(int argc, char **argv)
 	if (!to || wh_format_parse(to, &cv.to) < 0)
 		return usage_error("convert", "--to is dotwh or overlay");
 	if (!strcmp(ns, "trusted"))
-		cv.opaque_xattr = "trusted.overlay.opaque";
+		cv.opaque_xattr = XATTR_TRUSTED_OVL_OPAQUE;
 	else if (!strcmp(ns, "user"))
-		cv.opaque_xattr = "user.overlay.opaque";
+		cv.opaque_xattr = XATTR_USER_OVL_OPAQUE;
 	else
 		return usage_error("convert", "--xattr is trusted or user");
 	if (argc - optind != 1)

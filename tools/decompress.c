@@ -160,16 +160,39 @@ ssize_t decompress_read(struct decompress *d, void *buf, size_t size)
 	return n < 0 ? outer_failed(d) : n;
 }
 
-const char *decompress_error(const struct decompress *d)
-{
-	return d->why;
-}
-
 int decompress_failed(const struct decompress *d, ssize_t n, char *err,
 		      size_t errlen)
 {
 	snprintf(err, errlen, "%s", d->why);
 	return n == -EINTR || n == -ENOMEM || n == -EIO ? (int)n : -EINVAL;
+}
+
+ssize_t decompress_archive_answer(struct archive *a,
+				  const struct decompress *d, ssize_t n)
+{
+	if (n >= 0)
+		return n;
+	archive_set_error(a, (int)-n, "%s", d->why);
+	return -1;
+}
+
+int decompress_tar_failed(const struct decompress *d, struct archive *a,
+			  const char *what, char *err, size_t errlen)
+{
+	int e = archive_errno(a);
+	if (e == EINTR || signals_interrupted()) {
+		snprintf(err, errlen, "interrupted");
+		return -EINTR;
+	}
+	const char *m = archive_error_string(a);
+	if (d->why[0])
+		snprintf(err, errlen, "%s", d->why);
+	else
+		snprintf(err, errlen, "%s: %s", what,
+			 m ? m : "libarchive gave no reason");
+	return (e == ENOMEM || e == ENOSPC || e == EDQUOT || e == EIO)
+		       ? -e
+		       : -EINVAL;
 }
 
 const char *decompress_name(const struct decompress *d)

@@ -72,13 +72,8 @@ static ssize_t next_plain(struct pipeline *s)
 static la_ssize_t read_plain(struct archive *a, void *cd, const void **buf)
 {
 	struct pipeline *s = cd;
-	ssize_t n = next_plain(s);
-	if (n < 0) {
-		archive_set_error(a, (int)-n, "%s", decompress_error(s->dc));
-		return -1;
-	}
 	*buf = s->plain;
-	return n;
+	return decompress_archive_answer(a, s->dc, next_plain(s));
 }
 
 /*
@@ -98,29 +93,6 @@ static bool has_end_marker(const struct pipeline *s, int64_t consumed)
 		if (s->tail[i])
 			return false;
 	return true;
-}
-
-/* Why reading failed: the decoder's reason when it was the decoder
- * (a corrupt gzip member is no tar problem), else libarchive's. */
-static int archive_fail(struct pipeline *s, struct archive *a, char *err,
-			size_t errlen, const char *what)
-{
-	int e = a ? archive_errno(a) : 0;
-	const char *dm = decompress_error(s->dc);
-	if (e == EINTR || signals_interrupted()) {
-		snprintf(err, errlen, "interrupted");
-		return -EINTR;
-	}
-	const char *m = a ? archive_error_string(a) : NULL;
-	if (dm[0])
-		snprintf(err, errlen, "%s", dm);
-	else
-		snprintf(err, errlen, "%s: %s", what, m ? m : "unreadable");
-	/* A corrupt or truncated stream is bad input, whatever errno the
-	 * decoder happened to leave. */
-	return (e == ENOMEM || e == ENOSPC || e == EDQUOT || e == EIO)
-		       ? -e
-		       : -EINVAL;
 }
 
 int layer_unpack(int fd, enum digest_algo blob_algo,
@@ -154,7 +126,8 @@ int layer_unpack(int fd, enum digest_algo blob_algo,
 	archive_read_support_format_tar(tar);
 	struct archive_entry *e;
 	if (archive_read_open(tar, s, NULL, read_plain, NULL) != ARCHIVE_OK) {
-		r = archive_fail(s, tar, err, errlen, "not a tar archive");
+		r = decompress_tar_failed(s->dc, tar, "not a tar archive", err,
+					  errlen);
 		goto out;
 	}
 	r = unpacker_new(rootfd, o, &u);
@@ -165,8 +138,9 @@ int layer_unpack(int fd, enum digest_algo blob_algo,
 		if (hr == ARCHIVE_EOF)
 			break;
 		if (!layer_header_usable(hr)) {
-			r = archive_fail(s, tar, err, errlen,
-					 "corrupt or truncated archive");
+			r = decompress_tar_failed(
+				s->dc, tar, "corrupt or truncated archive",
+				err, errlen);
 			goto out;
 		}
 		r = unpacker_entry(u, tar, e, err, errlen);

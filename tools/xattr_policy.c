@@ -69,13 +69,6 @@ bool xattr_is_posix_acl(const char *name)
 	       strcmp(name, XATTR_ACL_DEFAULT) == 0;
 }
 
-bool xattr_is_overlay_opaque(const char *name)
-{
-	return strcmp(name, "trusted.overlay.opaque") == 0 ||
-	       strcmp(name, "user.overlay.opaque") == 0 ||
-	       strcmp(name, "user.fuseoverlayfs.opaque") == 0;
-}
-
 int ovr_load_at(int dirfd, const char *name, struct override_stat *o)
 {
 	for (size_t i = 0; i < 3; i++) {

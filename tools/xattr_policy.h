@@ -53,9 +53,6 @@ char *xattr_redirect_mark_at(int dirfd, const char *name);
  * malformed. */
 char *xattr_redirect_target(const char *value, const char *dir_lpath);
 
-/* True for a name that holds an opaque-directory mark of overlayfs. */
-bool xattr_is_overlay_opaque(const char *name);
-
 /*
  * Reads the override record of dirfd/name, trying each name in
  * xattr_override_names.  -ENODATA when there is none.

@@ -26,6 +26,7 @@
 #include "removed_dirs.h"
 #include "strset.h"
 #include "tar_writer.h"
+#include "whiteout.h"
 #include "xattr_policy.h"
 
 static void expect_norm(const char *raw, const char *want)
@@ -254,8 +255,8 @@ static void test_private_xattrs(void **state)
 	assert_false(xattr_is_private("user.mime_type"));
 	assert_false(xattr_is_private("security.capability"));
 	assert_false(xattr_is_private("trusted.md5"));
-	assert_true(xattr_is_overlay_opaque("user.overlay.opaque"));
-	assert_false(xattr_is_overlay_opaque("user.overlay.redirect"));
+	assert_true(wh_is_opaque_xattr("user.overlay.opaque"));
+	assert_false(wh_is_opaque_xattr("user.overlay.redirect"));
 }
 
 /* The names of a directory that lead to lower names of copied-up hard

@@ -103,6 +103,49 @@ static void test_create_and_opaque_on_disk(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* The one list of opaque xattrs, and the per-file xwhiteout test
+ * layerfs's listing and layertool convert share. */
+static void test_opaque_names_and_xwhiteouts(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < WH_OPAQUE_XATTR_COUNT; i++)
+		assert_true(wh_is_opaque_xattr(wh_opaque_xattrs[i]));
+	assert_true(wh_is_opaque_xattr(XATTR_FUSE_OVL_OPAQUE));
+	assert_false(wh_is_opaque_xattr(XATTR_USER_OVL_WHITEOUT));
+	static const char list[] = "user.a\0user.overlay.opaque\0";
+	assert_true(wh_xattr_list_has_opaque(list, sizeof(list) - 1));
+	assert_false(wh_xattr_list_has_opaque(list, 7));
+
+	char dir[] = "/tmp/lfsunit-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	int f = openat(fd, "w", O_WRONLY | O_CREAT, 0644);
+	assert_true(f >= 0);
+	close(f);
+	struct stat st;
+	assert_int_equal(fstatat(fd, "w", &st, AT_SYMLINK_NOFOLLOW), 0);
+	/* No xattr, or no xwhiteout attr for the directory: a file. */
+	assert_false(wh_is_xwhiteout(fd, "w", &st, XATTR_USER_OVL_WHITEOUT));
+	assert_false(wh_is_xwhiteout(fd, "w", &st, NULL));
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/w", dir);
+	if (lsetxattr(path, XATTR_USER_OVL_WHITEOUT, "", 0, 0) == 0) {
+		assert_true(wh_is_xwhiteout(fd, "w", &st,
+					    XATTR_USER_OVL_WHITEOUT));
+		assert_false(wh_is_xwhiteout(fd, "w", &st, NULL));
+		/* Only an empty regular file. */
+		struct stat big = st;
+		big.st_size = 1;
+		assert_false(wh_is_xwhiteout(fd, "w", &big,
+					     XATTR_USER_OVL_WHITEOUT));
+	}
+	close(fd);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_format_names(void **state)
 {
 	(void)state;
@@ -280,6 +323,7 @@ int main(void)
 		cmocka_unit_test(test_dotwh_name_limits),
 		cmocka_unit_test(test_overlay_whiteout_detection),
 		cmocka_unit_test(test_create_and_opaque_on_disk),
+		cmocka_unit_test(test_opaque_names_and_xwhiteouts),
 		cmocka_unit_test(test_format_names),
 		cmocka_unit_test(test_safe_open_refuses_symlinks),
 		cmocka_unit_test(test_safe_open_inside_follows_links_that_stay),
