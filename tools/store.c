@@ -40,9 +40,84 @@ char *store_default_path(const char *abs_image_dir)
 	return out;
 }
 
+/* The lock file of the temporary TMP: TMP.lock. */
+static int lock_name(char *buf, size_t size, const char *tmp)
+{
+	int n = snprintf(buf, size, "%s%s", tmp, STORE_LOCK_SUFFIX);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+static bool is_lock_name(const char *name)
+{
+	size_t n = strlen(name), sn = strlen(STORE_LOCK_SUFFIX);
+	return n > sn && !strcmp(name + n - sn, STORE_LOCK_SUFFIX);
+}
+
+/*
+ * Opens the lock file LNAME (with O_CREAT | O_EXCL in oflags: makes it)
+ * and takes its lock.  1 with the descriptor in *fd when taken; 0 when
+ * someone holds it, or it is gone or was made anew since it was opened
+ * (its lock taken then means nothing), or, made with O_EXCL, it exists;
+ * -errno else.
+ */
+static int take_lock(struct store *s, const char *lname, int oflags, int *fd)
+{
+	*fd = openat(s->fd, lname, O_RDWR | O_NOFOLLOW | O_CLOEXEC | oflags,
+		     0600);
+	if (*fd < 0)
+		return errno == ENOENT || errno == EEXIST ? 0 : -errno;
+	struct stat held, now;
+	int r = 1;
+	if (flock(*fd, LOCK_EX | LOCK_NB) < 0)
+		r = errno == EWOULDBLOCK ? 0 : -errno;
+	else if (fstat(*fd, &held) < 0 ||
+		 fstatat(s->fd, lname, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
+		 held.st_dev != now.st_dev || held.st_ino != now.st_ino)
+		r = 0;
+	if (r != 1) {
+		close(*fd);
+		*fd = -1;
+	}
+	return r;
+}
+
+/* The temporary of the lock file LNAME, whose lock is taken: removed,
+ * then the lock file, so that the temporary never is without it.  Kept
+ * when the temporary could not be removed whole, for the next try. */
+static void remove_locked_stale(struct store *s, const char *lname)
+{
+	char tmp[NAME_MAX + 1];
+	size_t n = strlen(lname) - strlen(STORE_LOCK_SUFFIX);
+	if (n >= sizeof(tmp))
+		return;
+	memcpy(tmp, lname, n);
+	tmp[n] = 0;
+	if (lf_rmtree_at(s->fd, tmp) == 0)
+		unlinkat(s->fd, lname, 0);
+}
+
+/* A temporary without a lock file: an older layertool's, which held the
+ * temporary itself locked.  Removed when that lock can be taken. */
+static void remove_unlocked_old_stale(struct store *s, const char *tmp)
+{
+	char lname[NAME_MAX + 1];
+	struct stat st;
+	if (lock_name(lname, sizeof(lname), tmp) < 0 ||
+	    fstatat(s->fd, lname, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return; /* judged by its lock file */
+	int fd = openat(s->fd, tmp,
+			O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		lf_rmtree_at(s->fd, tmp);
+	close(fd);
+}
+
 /* Temporaries whose lock can be taken: their writer is gone (killed,
  * or its machine lost).  The lock is held while the temporary goes, so
- * a writer that opened it meanwhile sees it gone and takes another. */
+ * a writer that opened its lock file meanwhile sees it gone and takes
+ * another name. */
 static void remove_stale(struct store *s)
 {
 	struct name_list l;
@@ -52,13 +127,15 @@ static void remove_stale(struct store *s)
 		const char *n = l.names[i];
 		if (strncmp(n, STORE_TMP_PREFIX, strlen(STORE_TMP_PREFIX)) != 0)
 			continue;
-		int fd = openat(s->fd, n,
-				O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0)
+		if (!is_lock_name(n)) {
+			remove_unlocked_old_stale(s, n);
 			continue;
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-			lf_rmtree_at(s->fd, n);
-		close(fd);
+		}
+		int fd;
+		if (take_lock(s, n, 0, &fd) == 1) {
+			remove_locked_stale(s, n);
+			close(fd);
+		}
 	}
 	name_list_free(&l);
 }
@@ -158,49 +235,33 @@ bool store_has(const struct store *s, const char *name)
 	       S_ISDIR(st.st_mode);
 }
 
-/*
- * Locks the temporary NAME just made: 1 when it is ours, 0 when another
- * store_open took it for stale in between (its lock taken first, or the
- * name gone or made anew since): then the caller makes another.
- */
-static int lock_temp(struct store *s, const char *name, bool dir)
+/* Keeps the descriptor LFD holding the lock of the temporary NAME. */
+static int remember_lock(struct store *s, const char *name, int lfd)
 {
-	int fd = openat(s->fd, name,
-			(dir ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_NOFOLLOW |
-				O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	struct stat held, now;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-		close(fd);
-		return e == EWOULDBLOCK ? 0 : -e;
-	}
-	if (fstat(fd, &held) < 0 ||
-	    fstatat(s->fd, name, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    held.st_dev != now.st_dev || held.st_ino != now.st_ino) {
-		close(fd);
-		return 0;
-	}
 	struct store_temp_lock *nl =
 		realloc(s->locks, (s->nlocks + 1) * sizeof(*nl));
-	if (!nl) {
-		close(fd);
+	if (!nl)
 		return -ENOMEM;
-	}
 	s->locks = nl;
-	s->locks[s->nlocks].fd = fd;
+	s->locks[s->nlocks].fd = lfd;
 	snprintf(s->locks[s->nlocks].name, sizeof(s->locks[0].name), "%s",
 		 name);
 	s->nlocks++;
-	return 1;
+	return 0;
 }
 
-/* Lets go of the lock of TMP, once it is published or gone. */
-static void unlock_temp(struct store *s, const char *tmp)
+/* Lets go of the lock of TMP, published or removed: its lock file goes
+ * first (a remover that opened it meanwhile then finds it gone), unless
+ * drop_file is false (TMP could not be removed whole: the next
+ * store_open takes it for stale). */
+static void unlock_temp(struct store *s, const char *tmp, bool drop_file)
 {
 	for (size_t i = 0; i < s->nlocks; i++)
 		if (!strcmp(s->locks[i].name, tmp)) {
+			char lname[NAME_MAX + 1];
+			if (drop_file &&
+			    lock_name(lname, sizeof(lname), tmp) == 0)
+				unlinkat(s->fd, lname, 0);
 			close(s->locks[i].fd);
 			s->locks[i] = s->locks[--s->nlocks];
 			return;
@@ -212,22 +273,44 @@ int store_temp(struct store *s, bool dir, char *name, size_t size)
 	for (int tries = 0; tries < 100; tries++) {
 		snprintf(name, size, "%s%ld-%u", STORE_TMP_PREFIX,
 			 (long)getpid(), atomic_fetch_add(&temp_counter, 1));
+		char lname[NAME_MAX + 1];
+		int r = lock_name(lname, sizeof(lname), name);
+		if (r < 0)
+			return r;
+		/* Taken under O_EXCL: another PID namespace may use the
+		 * same number, or a remover hold a leftover of it. */
+		int lfd;
+		r = take_lock(s, lname, O_CREAT | O_EXCL, &lfd);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			continue;
 		int fd = -1;
 		if (dir ? mkdirat(s->fd, name, 0700) < 0
 			: (fd = openat(s->fd, name,
 				       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 					       O_CLOEXEC,
 				       0600)) < 0) {
-			/* Another PID namespace may use the same number. */
-			if (errno == EEXIST)
+			/* An older layertool's temporary of that name. */
+			int e = errno;
+			unlinkat(s->fd, lname, 0);
+			close(lfd);
+			if (e == EEXIST)
 				continue;
-			return -errno;
+			return -e;
 		}
 		if (fd >= 0)
 			close(fd);
-		int r = lock_temp(s, name, dir);
-		if (r != 0)
-			return r < 0 ? r : 0;
+		r = remember_lock(s, name, lfd);
+		if (r < 0) {
+			if (dir)
+				unlinkat(s->fd, name, AT_REMOVEDIR);
+			else
+				unlinkat(s->fd, name, 0);
+			unlinkat(s->fd, lname, 0);
+			close(lfd);
+		}
+		return r;
 	}
 	return -EEXIST;
 }
@@ -238,19 +321,18 @@ int store_publish(struct store *s, const char *tmp, const char *name)
 	if (syncfs(s->fd) < 0)
 		return -errno;
 	int r = renameat(s->fd, tmp, s->fd, name) == 0 ? 0 : -errno;
+	bool gone = r == 0;
 	if (r == -ENOTEMPTY || r == -EEXIST) {
-		lf_rmtree_at(s->fd, tmp);
+		gone = lf_rmtree_at(s->fd, tmp) == 0;
 		r = 0;
 	}
 	if (r == 0)
-		unlock_temp(s, tmp);
+		unlock_temp(s, tmp, gone);
 	return r;
 }
 
 void store_discard(struct store *s, const char *tmp)
 {
-	if (tmp && *tmp) {
-		lf_rmtree_at(s->fd, tmp);
-		unlock_temp(s, tmp);
-	}
+	if (tmp && *tmp)
+		unlock_temp(s, tmp, lf_rmtree_at(s->fd, tmp) == 0);
 }

@@ -4,11 +4,21 @@
  *
  * A layer is unpacked under a temporary name and renamed to its final
  * name only once verified, so a store never shows a half-unpacked layer.
- * Each temporary is held locked (flock) by the process writing it, for
- * as long as it exists; one whose lock can be taken was left by a run
- * that is gone, and is removed the next time the store is opened.  The
- * lock, not a process id, tells: a store may be shared by processes of
+ * Each temporary is held locked by the process writing it, for as long
+ * as it exists; one whose lock can be taken was left by a run that is
+ * gone, and is removed the next time the store is opened.  The lock,
+ * not a process id, tells: a store may be shared by processes of
  * several PID namespaces, where an id says nothing.
+ *
+ * The lock of a temporary NAME is flock(LOCK_EX) on the file
+ * NAME.lock beside it, open for reading and writing; not on the
+ * temporary, a directory, which opens for reading only: where flock is
+ * emulated with fcntl locks (NFS), an exclusive lock needs a
+ * descriptor open for writing, and one on a directory failed with
+ * EBADF.  The lock file is made and locked before its temporary, and
+ * removed after it, so a temporary never exists without it; a
+ * temporary without one is an older layertool's, which locked the
+ * temporary itself, and is judged by that lock.
  */
 #ifndef LT_STORE_H
 #define LT_STORE_H
@@ -19,8 +29,10 @@
 #define STORE_DEFAULT_NAME ".layerstore"
 #define STORE_OVERRIDE_SUFFIX ".override_stat"
 #define STORE_TMP_PREFIX ".tmp-"
+#define STORE_LOCK_SUFFIX ".lock"
 
-/* A temporary of this process, and the descriptor holding its lock. */
+/* A temporary of this process, and the descriptor holding its lock (of
+ * its lock file). */
 struct store_temp_lock {
 	char name[64];
 	int fd;

@@ -362,23 +362,37 @@ class TestImportForms(ImportTestBase):
         # a process id this namespace does not have was taken for stale
         # and removed under a running import.  Each temporary is locked
         # by its writer now; only one nobody holds goes.
+        # The lock of a temporary is flock on TMP.lock, open for writing
+        # (NFS's flock emulation wants that); an older layertool locked
+        # the temporary directory itself, and such a lock is still
+        # honoured.
         store = self.mkdirs(".layerstore")
         live = os.path.join(store, ".tmp-99999999-0")
         stale = os.path.join(store, ".tmp-99999998-0")
-        for d in (live, stale):
+        old_live = os.path.join(store, ".tmp-99999997-0")
+        old_stale = os.path.join(store, ".tmp-99999996-0")
+        for d in (live, stale, old_live, old_stale):
             os.makedirs(os.path.join(d, "etc"))
-        fd = os.open(live, os.O_RDONLY | os.O_DIRECTORY)
+        for d in (live, stale):
+            with open(d + ".lock", "w"):
+                pass
+        fds = [os.open(live + ".lock", os.O_RDWR),
+               os.open(old_live, os.O_RDONLY | os.O_DIRECTORY)]
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            for fd in fds:
+                fcntl.flock(fd, fcntl.LOCK_EX)
             base, _ = self.base_and_top()
             self.import_ok(base, self.path("img"))
-            self.assertTrue(os.path.isdir(os.path.join(live, "etc")))
-            self.assertFalse(os.path.lexists(stale))
+            for d in (live, old_live):
+                self.assertTrue(os.path.isdir(os.path.join(d, "etc")), d)
+            self.assertTrue(os.path.isfile(live + ".lock"))
+            for p in (stale, stale + ".lock", old_stale):
+                self.assertFalse(os.path.lexists(p), p)
         finally:
-            os.close(fd)
-        # Its writer gone, the next import removes it.
+            for fd in fds:
+                os.close(fd)
+        # Their writers gone, the next import removes them.
         self.import_ok(base, self.path("img2"))
-        self.assertFalse(os.path.lexists(live))
         self.assertEqual([n for n in os.listdir(store)
                           if n.startswith(".tmp-")], [])
 

@@ -1,7 +1,8 @@
 /*
  * Image directories written by layertool and read back through
- * lib/image.h (what layerrun uses), and the unpacker fed with archives
- * built in memory: hostile members refused before anything lands.
+ * lib/image.h (what layerrun uses), the unpacker fed with archives
+ * built in memory (hostile members refused before anything lands), and
+ * the locks of the layer store's temporaries.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -10,6 +11,7 @@
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -363,6 +365,77 @@ static void test_unpacker_replaces_directories(void **state)
 	assert_int_equal(lstat(p, &st), -1);
 }
 
+static bool exists_at(int dirfd, const char *name)
+{
+	struct stat st;
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/*
+ * A temporary of the store is held locked by flock on TMP.lock, open
+ * for reading and writing.  Where flock is emulated with fcntl locks
+ * (NFS) an exclusive lock needs a descriptor open for writing: the
+ * lock descriptor takes an exclusive fcntl lock, where the temporary
+ * directory's own read-only descriptor, which was locked before, is
+ * refused with EBADF (what an import into an NFS store met).
+ */
+static void test_store_temporaries_locked_writable(void **state)
+{
+	(void)state;
+	char path[PATH_MAX], err[300], tmp[64], lname[80];
+	snprintf(path, sizeof(path), "%s/store-locks", scratch);
+	struct store a, b;
+	assert_int_equal(store_open(path, &a, err, sizeof(err)), 0);
+	assert_int_equal(store_temp(&a, true, tmp, sizeof(tmp)), 0);
+	snprintf(lname, sizeof(lname), "%s%s", tmp, STORE_LOCK_SUFFIX);
+	assert_int_equal(a.nlocks, 1);
+	int lfd = a.locks[0].fd;
+	assert_int_equal(fcntl(lfd, F_GETFL) & O_ACCMODE, O_RDWR);
+	struct stat held, named;
+	assert_int_equal(fstat(lfd, &held), 0);
+	assert_int_equal(fstatat(a.fd, lname, &named, AT_SYMLINK_NOFOLLOW), 0);
+	assert_true(S_ISREG(held.st_mode));
+	assert_int_equal(held.st_ino, named.st_ino);
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	assert_int_equal(fcntl(lfd, F_OFD_SETLK, &fl), 0);
+	fl.l_type = F_UNLCK;
+	assert_int_equal(fcntl(lfd, F_OFD_SETLK, &fl), 0);
+	int dfd = openat(a.fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	fl.l_type = F_WRLCK;
+	assert_int_equal(fcntl(dfd, F_OFD_SETLK, &fl), -1);
+	assert_int_equal(errno, EBADF);
+	close(dfd);
+
+	/* Held: another opening of the store leaves it. */
+	assert_int_equal(store_open(path, &b, err, sizeof(err)), 0);
+	assert_true(exists_at(b.fd, tmp));
+	assert_true(exists_at(b.fd, lname));
+	store_close(&b);
+	/* Its writer gone (the lock let go, nothing removed): the next
+	 * opening removes the temporary, then its lock file. */
+	close(a.locks[0].fd);
+	a.nlocks = 0;
+	assert_int_equal(store_open(path, &b, err, sizeof(err)), 0);
+	assert_false(exists_at(b.fd, tmp));
+	assert_false(exists_at(b.fd, lname));
+
+	/* Published or discarded, a temporary leaves no lock file. */
+	assert_int_equal(store_temp(&b, true, tmp, sizeof(tmp)), 0);
+	snprintf(lname, sizeof(lname), "%s%s", tmp, STORE_LOCK_SUFFIX);
+	assert_int_equal(store_publish(&b, tmp, "sha256-published"), 0);
+	assert_true(exists_at(b.fd, "sha256-published"));
+	assert_false(exists_at(b.fd, lname));
+	assert_int_equal(store_temp(&b, false, tmp, sizeof(tmp)), 0);
+	snprintf(lname, sizeof(lname), "%s%s", tmp, STORE_LOCK_SUFFIX);
+	store_discard(&b, tmp);
+	assert_false(exists_at(b.fd, tmp));
+	assert_false(exists_at(b.fd, lname));
+	assert_int_equal(b.nlocks, 0);
+	store_close(&b);
+	store_close(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -372,6 +445,7 @@ int main(void)
 		cmocka_unit_test(test_unpacker_refuses),
 		cmocka_unit_test(test_unpacker_accepts),
 		cmocka_unit_test(test_unpacker_replaces_directories),
+		cmocka_unit_test(test_store_temporaries_locked_writable),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
