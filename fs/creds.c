@@ -1,9 +1,9 @@
 #include "creds.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <linux/capability.h>
 #include <linux/securebits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
