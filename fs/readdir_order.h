@@ -40,9 +40,13 @@ static inline uint32_t readdir_order_tail_max(uint32_t n)
 	return 256 + n / 256;
 }
 
+/* A listing never sorted is sorted at its first readdir, small ones too:
+ * every later readdir of it then seeks instead of sorting a tail. */
 static inline bool readdir_order_stale(const struct dcache *dc)
 {
-	return dc->n - dc->nsorted > readdir_order_tail_max(dc->n);
+	return dc->n > dc->nsorted &&
+	       (dc->nsorted == 0 ||
+		dc->n - dc->nsorted > readdir_order_tail_max(dc->n));
 }
 
 /* A record of the unsorted tail, with its offset. */

@@ -43,18 +43,16 @@ static int apply_size(struct lfs *fs, struct node *n, off_t size,
 	return r;
 }
 
-/* Ownership and mode kept in the override xattr instead of the inode. */
-static int apply_override(struct lfs *fs, int fd, const struct stat *a,
-			  int to_set)
+/* Ownership and mode kept in the override xattr instead of the inode
+ * of the file open as fd (real: its fstat). */
+static int apply_override(struct lfs *fs, int fd, const struct stat *real,
+			  const struct stat *a, int to_set)
 {
 	struct override_stat o;
-	struct stat real;
-	if (fstat(fd, &real) < 0)
-		return -errno;
 	if (override_load(fs, fd, &o) < 0) {
-		o = (struct override_stat){ .uid = real.st_uid,
-					    .gid = real.st_gid,
-					    .mode = real.st_mode & 07777 };
+		o = (struct override_stat){ .uid = real->st_uid,
+					    .gid = real->st_gid,
+					    .mode = real->st_mode & 07777 };
 	}
 	/* The record holds ids as the layers do, as a chown writes them
 	 * (the view maps them, override_apply). */
@@ -71,8 +69,8 @@ static int apply_override(struct lfs *fs, int fd, const struct stat *a,
 		 * rewrites it. */
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		mode_t real_mode = override_real_mode(o.mode, real.st_mode);
-		if ((real.st_mode & 07777) != real_mode &&
+		mode_t real_mode = override_real_mode(o.mode, real->st_mode);
+		if ((real->st_mode & 07777) != real_mode &&
 		    chmod(path, real_mode) < 0)
 			r = -errno;
 	}
@@ -163,7 +161,7 @@ static int owner_mode_to_fd(struct lfs *fs, int fd, mode_t type,
 	struct stat real;
 	if (override_xattr_name(fs) && fstat(fd, &real) == 0 &&
 	    (S_ISREG(real.st_mode) || S_ISDIR(real.st_mode)))
-		return apply_override(fs, fd, a, to_set);
+		return apply_override(fs, fd, &real, a, to_set);
 	return owner_mode_at(fs, fd, "", type, a, to_set);
 }
 
@@ -343,9 +341,11 @@ static int set_mode(int dirfd, const char *name, int fd, void *arg)
 	/* The mode the view shows is the override's. */
 	int ofd = fd >= 0 ? fd
 			  : openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	struct stat a = { .st_mode = m->mode & 07777 };
-	int r = ofd < 0 ? -errno
-			: apply_override(m->fs, ofd, &a, FUSE_SET_ATTR_MODE);
+	struct stat a = { .st_mode = m->mode & 07777 }, real;
+	int r = ofd < 0 || fstat(ofd, &real) < 0
+			? -errno
+			: apply_override(m->fs, ofd, &real, &a,
+					 FUSE_SET_ATTR_MODE);
 	if (ofd >= 0 && ofd != fd)
 		close(ofd);
 	return r;

@@ -50,6 +50,24 @@ def walk_stat(root):
     return n
 
 
+def lower_dir_of_names(low, count):
+    """low/big holding count empty files entry-NNNNN: their names."""
+    big = os.path.join(low, "big")
+    os.makedirs(big)
+    names = ["entry-%05d" % i for i in range(count)]
+    for n in names:
+        open(os.path.join(big, n), "w").close()
+    return names
+
+
+def given_twice(seen):
+    """The names seen more than once, sorted."""
+    counts = {}
+    for n in seen:
+        counts[n] = counts.get(n, 0) + 1
+    return sorted(n for n, c in counts.items() if c > 1)
+
+
 def walk_find(root):
     """Every path under root, as find(1) lists them, one line each."""
     out = subprocess.run(["find", root, "-printf", "%s %p\\n"],
@@ -177,11 +195,7 @@ class Scale(LayerfsTestCase):
         its offset must give every name present all along exactly once,
         in offset order, and the new ones at most once."""
         low = self.layer("low", {})
-        big = os.path.join(low, "big")
-        os.makedirs(big)
-        names = ["entry-%05d" % i for i in range(3000)]
-        for n in names:
-            open(os.path.join(big, n), "w").close()
+        names = lower_dir_of_names(low, 3000)
         m = self.mount_rw([low])
         path = os.path.join(m.path, "big")
         # Each round lists in small replies and adds a few names: the
@@ -207,11 +221,7 @@ class Scale(LayerfsTestCase):
             finally:
                 os.close(fd)
             with self.subTest(round=rnd):
-                counts = {}
-                for n in seen:
-                    counts[n] = counts.get(n, 0) + 1
-                self.assertEqual(sorted(n for n, c in counts.items()
-                                        if c > 1), [])
+                self.assertEqual(given_twice(seen), [])
                 self.assertEqual(sorted(set(names) - set(seen)), [])
                 self.assertEqual(offsets, sorted(offsets))
         self.assertEqual(sorted(os.listdir(path)), sorted(names + created))
@@ -221,11 +231,7 @@ class Scale(LayerfsTestCase):
         # offset in whatever listing is there now.  Names present all
         # along must come exactly once, whatever happens in between.
         low = self.layer("low", {})
-        big = os.path.join(low, "big")
-        os.makedirs(big)
-        names = ["entry-%05d" % i for i in range(6000)]
-        for n in names:
-            open(os.path.join(big, n), "w").close()
+        names = lower_dir_of_names(low, 6000)
         for d in range(60):
             self.layer("low/other%02d" % d,
                        {"f%04d" % f: "" for f in range(1000)})
@@ -247,11 +253,7 @@ class Scale(LayerfsTestCase):
                     for d in range(60):
                         os.listdir(os.path.join(m.path, "other%02d" % d))
         self.assertGreater(read_stats(self, m.pid, stats)["dir_evictions"], 0)
-        counts = {}
-        for n in seen:
-            counts[n] = counts.get(n, 0) + 1
-        dups = sorted(n for n, c in counts.items() if c > 1)
-        self.assertEqual(dups, [])
+        self.assertEqual(given_twice(seen), [])
         missing = sorted(set(names) - removed - set(seen))
         self.assertEqual(missing, [])
         # And a fresh listing is exact.
