@@ -161,12 +161,17 @@ static int tree_level_enter(struct lfs *fs, struct node *d,
 }
 
 /* Whether c, found in dir, was removed or moved out of it since: its
- * copy-up then fails with ENOENT, which is no error of the walk. */
+ * copy-up then fails with ENOENT, which is no error of the walk.  An
+ * unlink, rmdir or rename holds dir's lock from its change on disk until
+ * the node follows; the walk, holding no directory lock here, waits for
+ * one under way, else it would see the disk changed and the node not. */
 static bool left_the_tree(struct lfs *fs, struct node *c, struct node *dir)
 {
+	dir_rdlock(dir);
 	pthread_rwlock_rdlock(&fs->ns_lock);
 	bool left = (node_flags(c) & N_UNHASHED) || c->parent != dir;
 	pthread_rwlock_unlock(&fs->ns_lock);
+	dir_unlock(dir);
 	return left;
 }
 
