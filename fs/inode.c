@@ -15,6 +15,23 @@
 #include "override.h"
 #include "udba.h"
 
+/*
+ * The count an indexed hard link shows: its mark, which an unlink lowers
+ * just before it removes the name, so that a crash between the two
+ * leaves it one too low.  It is never below what is certain: each link
+ * of the upper inode but the index entry's own is a name, and a node
+ * still reached by a name has one (a count of 0 there made link(2) of
+ * the last name fail).  UPPER_NLINK is the upper inode's own count.
+ */
+static nlink_t index_nlink_shown(struct node *n, uint64_t mark,
+				 nlink_t upper_nlink)
+{
+	uint64_t floor = upper_nlink > 0 ? upper_nlink - 1 : 0;
+	if (floor == 0 && !(node_flags(n) & N_UNHASHED))
+		floor = 1;
+	return (nlink_t)(mark > floor ? mark : floor);
+}
+
 void inode_present(struct lfs *fs, struct node *n, struct stat *st)
 {
 	st->st_ino = node_ino(n);
@@ -30,7 +47,7 @@ void inode_present(struct lfs *fs, struct node *n, struct stat *st)
 	} else if (node_flags(n) & N_HLINK) {
 		uint64_t nl;
 		if (index_nlink(fs, n, &nl) == 0)
-			st->st_nlink = (nlink_t)nl;
+			st->st_nlink = index_nlink_shown(n, nl, st->st_nlink);
 	} else if ((node_flags(n) & N_UNHASHED) && st->st_nlink == 1 &&
 		   !lfs_is_upper(fs, node_layer(n))) {
 		/* A lower file whose only name went while it was open: no
