@@ -22,6 +22,7 @@
 #include "lf_common.h"
 #include "metacopy.h"
 #include "override.h"
+#include "passthrough.h"
 #include "privs_keep.h"
 #include "xattr_ops.h"
 #include "xattr_private.h"
@@ -649,6 +650,10 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 					 "%s", key);
 		}
 	}
+	/* Published whole and unchanged: a program running from the lower
+	 * data may go on serving reads of the copy (passthrough.h). */
+	if (r == 0 && !no_data)
+		passthrough_same_data(n, true);
 	if (r == 0)
 		r = publish(fs, n, tmp, dfd, pfd,
 			    flags | (indexed ? N_HLINK : 0),
@@ -666,6 +671,8 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 		fileattr_forget(n);
 	if (r < 0 && tmp)
 		unlinkat(fs->work_fd, tmp, 0);
+	if (r < 0 && !no_data)
+		passthrough_same_data(n, false);
 	/* A copy that did not reach its name must not stay in the index,
 	 * where the file's other lower names would find it: the change it
 	 * was made for failed. */
@@ -738,8 +745,16 @@ static int copy_up_data_in_place(struct lfs *fs, struct node *n)
 	privs_keep_end(fs, dst, &privs);
 	if (r == 0 && fs->opt->fsync && fsync(dst) < 0)
 		r = -errno;
+	/* The data the lower layers hold, whole (not cut by a truncation
+	 * of the metadata-only copy): a program running from it may go on
+	 * serving reads of the copy (passthrough.h). */
+	bool whole = r == 0 && up.st_size == low.st_size;
+	if (whole)
+		passthrough_same_data(n, true);
 	if (r == 0)
 		r = metacopy_drop_mark(n, dst);
+	if (r < 0 && whole)
+		passthrough_same_data(n, false);
 	close(src);
 	close(dst);
 	if (r == 0)

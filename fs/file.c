@@ -298,7 +298,12 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		bool trunc = (fi->flags & O_TRUNC) != 0;
 		bool append = (fi->flags & O_APPEND) && !trunc;
 		unsigned allow = append ? FS_APPEND_FL : 0;
-		r = copy_up_protected(fs, n, trunc ? CU_TRUNC : CU_DATA, allow);
+		/* Refused for a program's lower data still open, before the
+		 * copy-up: a failed open(2) truncates nothing. */
+		r = passthrough_lower_drain(fs, n);
+		if (r == 0)
+			r = copy_up_protected(fs, n, trunc ? CU_TRUNC : CU_DATA,
+					      allow);
 		if (r < 0)
 			goto out;
 		/* The upper file refuses what its flags forbid, but not while

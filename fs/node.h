@@ -87,6 +87,10 @@ struct node_ext {
 	uint32_t pt_opens, cached_opens;
 	int32_t backing_id;
 	bool backing_lower; /* the backing file is the lower data */
+	/* The upper copy was made whole from that lower data while it was
+	 * (or before it became) the backing file: read-only opens of the
+	 * copy may share it (passthrough_same_data). */
+	bool backing_same_data;
 	char index_key[40];  /* N_IDX_ALIAS: name in workdir/index */
 	struct caps_killed *caps_killed; /* caps_killed.h */
 	/* Unhashed nodes are listed so unmount can free them. */

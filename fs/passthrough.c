@@ -84,7 +84,10 @@ enum open_mode passthrough_attach(struct lfs *fs, struct lfs_file *h)
 	pthread_mutex_t *lock = pt_lock_of(h->node);
 	pthread_mutex_lock(lock);
 	enum open_mode mode = OPEN_CACHED;
-	if (e->pt_opens > 0 && e->backing_lower != lower &&
+	/* A read of an upper copy equal to the lower data being run. */
+	bool shares_lower = !lower && !h->writable && e->backing_lower &&
+			    e->backing_same_data;
+	if (e->pt_opens > 0 && e->backing_lower != lower && !shares_lower &&
 	    !wait_drained(h->node, e)) {
 		/* The other copy of the data is still open in passthrough
 		 * mode, and the kernel takes no other mode beside it. */
@@ -154,11 +157,39 @@ void passthrough_detach(struct lfs_file *h)
 			uint32_t id = (uint32_t)e->backing_id;
 			ioctl(transport_dev_fd(), LFS_DEV_IOC_BACKING_CLOSE, &id);
 			e->backing_id = 0;
+			e->backing_same_data = false;
 			pthread_cond_broadcast(&pt_drained[pt_stripe(h->node)]);
 		}
 	} else {
 		e->cached_opens--;
 	}
 	h->mode_counted = false;
+	pthread_mutex_unlock(lock);
+}
+
+int passthrough_lower_drain(struct lfs *fs, struct node *n)
+{
+	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
+	if (!fs->passthrough || !e)
+		return 0;
+	pthread_mutex_t *lock = pt_lock_of(n);
+	pthread_mutex_lock(lock);
+	int r = 0;
+	if (e->pt_opens > 0 && e->backing_lower && !wait_drained(n, e))
+		r = -ETXTBSY;
+	pthread_mutex_unlock(lock);
+	return r;
+}
+
+void passthrough_same_data(struct node *n, bool same)
+{
+	/* No extras yet, no passthrough open yet: one made from now on is
+	 * on the copy, or joins the lower data's (attach). */
+	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
+	if (!e)
+		return;
+	pthread_mutex_t *lock = pt_lock_of(n);
+	pthread_mutex_lock(lock);
+	e->backing_same_data = same;
 	pthread_mutex_unlock(lock);
 }

@@ -33,7 +33,15 @@
  *    a passthrough open, not even direct I/O.  If a lower open made while
  *    the program ran is still open then, the open fails with ETXTBSY, as
  *    it would have while the program ran: never a write into the lower
- *    file, never a reader left on a copy that changed.
+ *    file, never a reader left on a copy that changed.  That is asked
+ *    before the change (passthrough_lower_drain): a write open or a
+ *    truncation refused then has changed nothing.
+ *  - a copy-up that takes the data unchanged while the program runs (a
+ *    chmod with metacopy=off, a rename without metadata-only copies)
+ *    leaves an upper copy equal to the lower file: read-only opens of
+ *    it, a new run of the program among them, share the lower backing
+ *    file until its last open goes.  Nothing may change that copy
+ *    meanwhile: a change of data waits for the lower opens first.
  *
  * libfuse 3.14 predates passthrough: the transport (transport.h) adds
  * FUSE_PASSTHROUGH to the INIT reply when passthrough was chosen, and the
@@ -49,6 +57,7 @@
 
 struct iovec;
 struct lfs_file;
+struct node;
 
 /* In INIT: whether the kernel offered passthrough and this process may
  * register backing files.  The caller then leaves the writeback cache off
@@ -78,5 +87,15 @@ void passthrough_patch_reply(struct iovec *iov, int count);
 /* A handle goes: its mode's count drops, and the backing file is
  * unregistered with the node's last passthrough handle. */
 void passthrough_detach(struct lfs_file *h);
+
+/* Before a change of n's data (a write open, a truncation): waits, as
+ * an open does, for the kernel's RELEASE of passthrough opens of the
+ * lower data; -ETXTBSY if some are still open.  0 where passthrough is
+ * off. */
+int passthrough_lower_drain(struct lfs *fs, struct node *n);
+
+/* A copy-up about to publish an upper copy of n equal to its lower data
+ * (same true), or one that failed (same false): see above. */
+void passthrough_same_data(struct node *n, bool same);
 
 #endif

@@ -26,6 +26,7 @@
 #include "fileattr.h"
 #include "inode.h"
 #include "override.h"
+#include "passthrough.h"
 #include "privs_keep.h"
 
 static int apply_size(struct lfs *fs, struct node *n, off_t size,
@@ -541,7 +542,12 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	}
 	bool done = false;
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		r = copy_up(fs, n, attr->st_size == 0 ? CU_TRUNC : CU_DATA);
+		/* Not while a program runs from the lower data (truncate(2)
+		 * answers ETXTBSY then): its readers would not see it. */
+		r = passthrough_lower_drain(fs, n);
+		if (r == 0)
+			r = copy_up(fs, n,
+				    attr->st_size == 0 ? CU_TRUNC : CU_DATA);
 	} else {
 		/* A lower regular file gets the change with its copy-up. */
 		struct meta_change change = { attr, to_set };

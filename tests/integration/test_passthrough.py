@@ -319,11 +319,56 @@ class Passthrough(LayerfsTestCase):
             open(p, "r+b")
         self.assertEqual(cm.exception.errno, errno.ETXTBSY)
         self.assertLess(time.time() - t0, 5)
+        # Refused before anything changed: an open that truncates and a
+        # truncate(2) emptied the file though they failed (found by
+        # review), where the reader kept reading the old data.
+        with self.assertRaises(OSError) as cm:
+            os.open(p, os.O_WRONLY | os.O_TRUNC)
+        self.assertEqual(cm.exception.errno, errno.ETXTBSY)
+        with self.assertRaises(OSError) as cm:
+            os.truncate(p, 0)
+        self.assertEqual(cm.exception.errno, errno.ETXTBSY)
+        self.assertEqual(os.stat(p).st_size, len(prog))
+        self.assertFalse(os.path.lexists(os.path.join(m.upper, "prog")))
         self.assertEqual(reader.read(), prog)
+        with open(p, "rb") as f:
+            self.assertEqual(f.read(), prog)
         reader.close()
         self.write_when_released(p, b"new")
         with open(p, "rb") as f:
             self.assertEqual(f.read(), b"new")
+        with open(os.path.join(self.low, "prog"), "rb") as f:
+            self.assertEqual(f.read(), prog)
+
+    def test_a_running_program_copied_with_its_data_runs_again(self):
+        """With metacopy=off a chmod or a rename of a program running from
+        a lower layer copies its data up.  Every later open of the copy,
+        a new run among them, failed with ETXTBSY while the first run
+        lasted: the kernel takes no open of the copy beside the lower
+        file's passthrough one (found by review; kernel overlayfs runs
+        it).  The copy, equal to the lower data, shares its backing file
+        until the run ends; a write still waits for that."""
+        prog = self.lower_program()
+        m = self.mount_pt(opts=("metacopy=off",))
+        p = os.path.join(m.path, "prog")
+        proc = self.start_program(p, 30)
+        os.chmod(p, 0o700)
+        self.assertEqual(os.stat(os.path.join(m.upper, "prog")).st_size,
+                         len(prog))  # a copy with the data
+        self.assertEqual(subprocess.run([p, "0"]).returncode, 0)
+        with open(p, "rb") as f:
+            self.assertEqual(f.read(), prog)
+        os.rename(p, p + "2")
+        p += "2"
+        self.assertEqual(subprocess.run([p, "0"]).returncode, 0)
+        self.assertEqual(os.stat(p).st_mode & 0o777, 0o700)
+        with self.assertRaises(OSError) as cm:
+            open(p, "r+b")
+        self.assertEqual(cm.exception.errno, errno.ETXTBSY)
+        proc.kill()
+        proc.wait()
+        self.write_when_released(p, b"#!/bin/sh\nexit 5\n")
+        self.assertEqual(subprocess.run([p]).returncode, 5)
         with open(os.path.join(self.low, "prog"), "rb") as f:
             self.assertEqual(f.read(), prog)
 
