@@ -92,6 +92,10 @@ int copy_file_data(struct lfs *fs, int src, int dst, uint64_t len)
 		return 0;
 	/* Shared extents: instant, and holes come along. */
 	if (ioctl(dst, FICLONE, src) == 0) {
+		/* The clone has the source's size: the copy may be less
+		 * (copy_up_truncating). */
+		if (ftruncate(dst, (off_t)len) < 0)
+			return -errno;
 		lfs_stat_add(&fs->stats.copyup_reflinked, len);
 		lfs_stat_add(&fs->stats.copyup_ns, lfs_now_ns() - t0);
 		return 0;

@@ -503,10 +503,11 @@ static int protected_copy_refused(unsigned carried,
 		       : 0;
 }
 
-/* carried: the lower file's flags (fileattr_carried). */
+/* carried: the lower file's flags (fileattr_carried); keep: the size a
+ * truncation is about to give it, or -1. */
 static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 			   enum copy_up_kind kind, struct copy_up_stage *stage,
-			   unsigned carried)
+			   unsigned carried, off_t keep)
 {
 	int layer = node_layer(n);
 	/* A protected file is copied with its data: its data could never
@@ -550,6 +551,11 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 		/* Nothing of the data survives: an empty copy is exact. */
 		st.st_size = 0;
 	}
+	/* Only what a truncation leaves is copied: its copy is exact too,
+	 * and `truncate -s 1M` of a big file costs a megabyte. */
+	bool cut = keep >= 0 && keep < st.st_size;
+	if (cut)
+		st.st_size = keep;
 	bool no_data = meta_only || kind == CU_TRUNC;
 	/* A metadata-only copy of the kernel's in a lower layer: its data
 	 * is further down (metacopy.h), and where it is is known already. */
@@ -652,7 +658,7 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	}
 	/* Published whole and unchanged: a program running from the lower
 	 * data may go on serving reads of the copy (passthrough.h). */
-	if (r == 0 && !no_data)
+	if (r == 0 && !no_data && !cut)
 		passthrough_same_data(n, true);
 	if (r == 0)
 		r = publish(fs, n, tmp, dfd, pfd,
@@ -671,7 +677,7 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 		fileattr_forget(n);
 	if (r < 0 && tmp)
 		unlinkat(fs->work_fd, tmp, 0);
-	if (r < 0 && !no_data)
+	if (r < 0 && !no_data && !cut)
 		passthrough_same_data(n, false);
 	/* A copy that did not reach its name must not stay in the index,
 	 * where the file's other lower names would find it: the change it
@@ -705,7 +711,7 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
  * capabilities, and a rootless daemon's write its set-user-id bit,
  * which a copy-up must keep (kernel overlayfs keeps them too): they are
  * saved and put back (privs_keep.h). */
-static int copy_up_data_in_place(struct lfs *fs, struct node *n)
+static int copy_up_data_in_place(struct lfs *fs, struct node *n, off_t keep)
 {
 	int src = metacopy_open_data(fs, n, O_RDONLY | O_NOATIME);
 	if (src < 0)
@@ -723,9 +729,12 @@ static int copy_up_data_in_place(struct lfs *fs, struct node *n)
 		r = -errno;
 	} else {
 		/* The upper size may differ if the file was truncated while
-		 * metadata-only: copy what the view shows. */
-		uint64_t len = (uint64_t)(low.st_size < up.st_size ? low.st_size
-								    : up.st_size);
+		 * metadata-only: copy what the view shows, and of that what a
+		 * truncation about to come leaves, which it takes at once. */
+		off_t size = keep >= 0 && keep < up.st_size ? keep
+							    : up.st_size;
+		uint64_t len = (uint64_t)(low.st_size < size ? low.st_size
+							     : size);
 		r = copy_file_data(fs, src, dst, len);
 		if (r < 0) {
 			/* Failed part way (ENOSPC): the mark stays and the
@@ -733,7 +742,7 @@ static int copy_up_data_in_place(struct lfs *fs, struct node *n)
 			 * back to the upper filesystem. */
 			if (ftruncate(dst, 0) == 0)
 				(void)ftruncate(dst, up.st_size);
-		} else if (ftruncate(dst, up.st_size) < 0) {
+		} else if (ftruncate(dst, size) < 0) {
 			r = -errno;
 		}
 		/* Writing the data moved mtime: put the metadata back,
@@ -748,7 +757,8 @@ static int copy_up_data_in_place(struct lfs *fs, struct node *n)
 	/* The data the lower layers hold, whole (not cut by a truncation
 	 * of the metadata-only copy): a program running from it may go on
 	 * serving reads of the copy (passthrough.h). */
-	bool whole = r == 0 && up.st_size == low.st_size;
+	bool whole = r == 0 && up.st_size == low.st_size &&
+		     (keep < 0 || keep >= up.st_size);
 	if (whole)
 		passthrough_same_data(n, true);
 	if (r == 0)
@@ -786,12 +796,12 @@ static int drop_metacopy(struct lfs *fs, struct node *n)
 
 /* The data of an upper metadata-only copy, where the change needs it. */
 static int data_in_place(struct lfs *fs, struct node *n,
-			 enum copy_up_kind kind)
+			 enum copy_up_kind kind, off_t keep)
 {
 	if (kind == CU_META || !(node_flags(n) & N_METACOPY))
 		return 0;
 	return kind == CU_TRUNC ? drop_metacopy(fs, n)
-				: copy_up_data_in_place(fs, n);
+				: copy_up_data_in_place(fs, n, keep);
 }
 
 /*
@@ -807,7 +817,7 @@ static bool needs_index_name(struct node *n)
 
 static int copy_up_impl(struct lfs *fs, struct node *n,
 			enum copy_up_kind kind, struct copy_up_stage *stage,
-			unsigned allow)
+			unsigned allow, off_t keep)
 {
 	if (!lfs_has_upper(fs))
 		return -EROFS;
@@ -853,19 +863,19 @@ static int copy_up_impl(struct lfs *fs, struct node *n,
 	if (r < 0) {
 		/* the error is the result */
 	} else if (layer == fs->upper) {
-		r = data_in_place(fs, n, kind);
+		r = data_in_place(fs, n, kind, keep);
 	} else if (node_is_dir(n)) {
 		r = copy_up_opened(fs, n, layer, O_RDONLY | O_DIRECTORY, pfd,
 				   copy_up_dir_node);
 	} else if (S_ISREG(n->mode)) {
-		r = copy_up_regular(fs, n, pfd, kind, stage, carried);
+		r = copy_up_regular(fs, n, pfd, kind, stage, carried, keep);
 		/* Another name of its inode was copied up meanwhile: this
 		 * one was made an alias of that index entry instead, and
 		 * takes its name and data from it. */
 		if (r == -EAGAIN) {
 			r = link_from_index(fs, n, pfd);
 			if (r == 0)
-				r = data_in_place(fs, n, kind);
+				r = data_in_place(fs, n, kind, keep);
 		}
 	} else {
 		r = copy_up_opened(fs, n, layer, O_PATH, pfd, copy_up_special);
@@ -878,20 +888,26 @@ static int copy_up_impl(struct lfs *fs, struct node *n,
 
 int copy_up(struct lfs *fs, struct node *n, enum copy_up_kind kind)
 {
-	return copy_up_impl(fs, n, kind, NULL, 0);
+	return copy_up_impl(fs, n, kind, NULL, 0, -1);
 }
 
 int copy_up_staged(struct lfs *fs, struct node *n,
 		   struct copy_up_stage *stage)
 {
 	stage->applied = false;
-	return copy_up_impl(fs, n, CU_META, stage, 0);
+	return copy_up_impl(fs, n, CU_META, stage, 0, -1);
 }
 
 int copy_up_protected(struct lfs *fs, struct node *n, enum copy_up_kind kind,
 		      unsigned allow)
 {
-	return copy_up_impl(fs, n, kind, NULL, allow);
+	return copy_up_impl(fs, n, kind, NULL, allow, -1);
+}
+
+int copy_up_truncating(struct lfs *fs, struct node *n, off_t size)
+{
+	return size == 0 ? copy_up_impl(fs, n, CU_TRUNC, NULL, 0, -1)
+			 : copy_up_impl(fs, n, CU_DATA, NULL, 0, size);
 }
 
 /* ---- hard-link index ---------------------------------------------- */

@@ -79,6 +79,11 @@ int copy_up_staged(struct lfs *fs, struct node *n,
 int copy_up_protected(struct lfs *fs, struct node *n, enum copy_up_kind kind,
 		      unsigned allow);
 
+/* copy_up for a truncation to SIZE: only the data below SIZE is copied
+ * (none for 0, as CU_TRUNC), and a copy of a metadata-only copy's data
+ * takes the size at once. */
+int copy_up_truncating(struct lfs *fs, struct node *n, off_t size);
+
 /* Waits until no copy-up of n is in progress. */
 void copy_up_wait(struct node *n);
 

@@ -546,8 +546,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		 * answers ETXTBSY then): its readers would not see it. */
 		r = passthrough_lower_drain(fs, n);
 		if (r == 0)
-			r = copy_up(fs, n,
-				    attr->st_size == 0 ? CU_TRUNC : CU_DATA);
+			r = copy_up_truncating(fs, n, attr->st_size);
 	} else {
 		/* A lower regular file gets the change with its copy-up. */
 		struct meta_change change = { attr, to_set };

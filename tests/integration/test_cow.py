@@ -2112,14 +2112,55 @@ class CopyOnWrite(LayerfsTestCase):
         os.makedirs(up)
         os.makedirs(wk)
         stats = self.path("reflink-stats.json")
+        with open(os.path.join(low, "cut"), "wb") as f:
+            f.write(data)
         m = self.mount([low], up, wk, opts=("stats=" + stats,))
         with open(os.path.join(m.path, "file"), "ab") as f:
             f.write(b"!")
         self.assertEqual(read(os.path.join(m.path, "file")), data + b"!")
+        # A clone takes the whole file: one for a truncation is cut to
+        # what the truncation keeps.
+        os.truncate(os.path.join(m.path, "cut"), 4096)
+        self.assertEqual(read(os.path.join(m.path, "cut")), data[:4096])
+        self.assertEqual(os.stat(os.path.join(up, "cut")).st_size, 4096)
         m.unmount()
         s = json.load(open(stats))
-        self.assertEqual(s["copyup_reflinked"], 8 * MiB)
+        self.assertEqual(s["copyup_reflinked"], 8 * MiB + 4096)
         self.assertEqual(s["copyup_bytes"], 0)
+
+    def test_truncation_copies_only_what_it_keeps(self):
+        """A truncation of a lower file copies the data it keeps, not the
+        whole file (kernel overlayfs copies it all): `truncate -s 5000`
+        of an 8 MiB file costs 5000 bytes, for a file copied up by it
+        and for a metadata-only copy (chmod first) that gets its data;
+        one that grows the file copies it whole."""
+        data = os.urandom(8 * MiB)
+        low = self.layer("cut", {"a": data, "b": data, "c": data})
+        stats = self.path("cut-stats.json")
+        m = self.mount_rw([low], opts=("stats=" + stats,), name="cut")
+        j = lambda *a: os.path.join(m.path, *a)
+        os.truncate(j("a"), 5000)
+        os.chmod(j("b"), 0o600)  # a metadata-only copy
+        os.truncate(j("b"), 5000)
+        os.truncate(j("c"), 8 * MiB + 10)
+        for name in ("a", "b"):
+            self.assertEqual(os.stat(j(name)).st_size, 5000)
+            self.assertEqual(read(j(name)), data[:5000], name)
+        self.assertEqual(read(j("c")), data + bytes(10))
+        self.assertEqual(os.stat(j("b")).st_mode & 0o777, 0o600)
+        want = {n: read(j(n)) for n in ("a", "b", "c")}
+        m.unmount()
+        self._mounts.remove(m)
+        s = json.load(open(stats))
+        self.assertEqual(s["copyup_bytes"] + s["copyup_reflinked"],
+                         2 * 5000 + 8 * MiB)
+        # Whole after a remount: no metadata-only mark left on b.
+        upper = m.upper
+        m = self.mount([low], upper, m.work, mnt=self.path("cut-again"))
+        for name, content in want.items():
+            self.assertEqual(read(os.path.join(m.path, name)), content)
+        self.assertNotIn("user.layerfs.metacopy",
+                         os.listxattr(os.path.join(upper, "b")))
 
     def test_enospc_while_a_metadata_only_copy_gets_its_data(self):
         """A metadata-only copy whose data does not fit in the upper
