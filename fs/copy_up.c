@@ -530,8 +530,14 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	pthread_rwlock_rdlock(&fs->ns_lock);
 	bool path_varies = node_below_lower_redirect(n);
 	pthread_rwlock_unlock(&fs->ns_lock);
+	/* Not with udba=reval either: a metadata-only copy (a rename's
+	 * too) keeps reading lower data that may change behind the mount,
+	 * and would show it cut to, or padded to, the size it copied.  A
+	 * file copied up or renamed through the mount is the upper
+	 * layer's: it takes the data it has now. */
 	bool metacopy_ok = kind == CU_META && fs->opt->metacopy &&
-			   fs->upper_xattr && !path_varies;
+			   !fs->opt->udba_reval && fs->upper_xattr &&
+			   !path_varies;
 	bool may_skip_data = kind == CU_TRUNC || metacopy_ok;
 	struct stat st;
 	int src = -1;

@@ -372,6 +372,8 @@ static int parse_one(struct lfs_options *o, char *item, char *err,
 		return 0;
 	}
 	BOOL_OPT("fsync", fsync)
+	if (strcmp(key, "metacopy") == 0)
+		o->metacopy_given = true;
 	BOOL_OPT("metacopy", metacopy)
 	BOOL_OPT("index", index)
 	BOOL_OPT("userxattr", userxattr)
@@ -613,6 +615,18 @@ int lfs_options_parse(int argc, char **argv, struct lfs_options *o,
 	/* Changes made behind the mount show once the kernel asks again. */
 	if (o->udba_reval && !o->timeout_given)
 		o->timeout = UDBA_REVAL_TIMEOUT;
+	/*
+	 * With udba=reval a copy-up always takes the data (copy_up.c): a
+	 * metadata-only copy would keep reading a lower file that may
+	 * change.  Asked for by name, metacopy=on cannot be given, and
+	 * silently not giving it would hide that from the user (kernel
+	 * overlayfs refuses conflicting options it was given explicitly
+	 * too); the default gives way without a word.
+	 */
+	if (o->udba_reval && o->metacopy && o->metacopy_given)
+		return fail(err, errlen,
+			    "metacopy=on cannot be used with udba=reval "
+			    "(a copy-up there always copies the data)");
 	return 0;
 }
 
@@ -677,7 +691,8 @@ void lfs_print_help(const char *prog)
 "\n"
 "Copy-on-write:\n"
 "  metacopy=on|off    chmod/chown/utimes/xattr on a lower file copy only its\n"
-"                     metadata; data follows on the first write (default on)\n"
+"                     metadata; data follows on the first write (default on;\n"
+"                     off with udba=reval, where on is refused)\n"
 "  redirect_dir=on|off  rename any directory without copying its subtree\n"
 "                     (default on; also accepts follow/nofollow)\n"
 "  index=on|off       keep lower hard links shared across copy-up (default on)\n"

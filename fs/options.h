@@ -60,6 +60,7 @@ struct lfs_options {
 	enum wh_format whiteout; /* format written in the upper layer */
 	bool fsync;              /* fsync copy-ups before publishing */
 	bool metacopy;           /* metadata-only copy-up */
+	bool metacopy_given;     /* metacopy= was on the command line */
 	bool redirect_dir;       /* rename merged directories by redirect */
 	bool index;              /* keep lower hard links across copy-up */
 	bool userxattr;          /* overlay opaque xattr in user.* */

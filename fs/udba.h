@@ -25,6 +25,8 @@
  * The upper layer belongs to the mount and is not watched, as kernel
  * overlayfs requires of it too; nor are the lower directories a rename
  * through the mount redirected a directory to.
+ * A copy-up in this mode always takes the data (copy_up.c): the lower
+ * file may change after it.
  */
 #ifndef LFS_UDBA_H
 #define LFS_UDBA_H

@@ -212,6 +212,22 @@ class CommandLine(LayerfsTestCase):
                              self.mnt], 1, "whiteout=")
         self.assert_refused(["--bogus", self.mnt], 1, "--bogus")
 
+    def test_metacopy_on_with_udba_reval_refused(self):
+        # udba=reval copies data at every copy-up (a metadata-only copy
+        # would read a lower file that changes); metacopy=on asked for
+        # by name cannot be honoured, in either order.
+        for opts in ("udba=reval,metacopy=on", "metacopy=on,udba=reval",
+                     "metacopy,udba=reval"):
+            self.assert_refused(["-o", "lowerdir=%s,%s" % (self.low, opts),
+                                 self.mnt], 1, "metacopy=on", "udba=reval")
+        # The default, and metacopy=off, mount.
+        up, wk = self.mkdirs("up", "wk")
+        for opts in ("udba=reval", "udba=reval,metacopy=off",
+                     "metacopy=on,metacopy=off,udba=reval"):
+            m = self.mount([self.low], up, wk, opts=opts.split(","))
+            self.assertEqual(open(os.path.join(m.path, "f")).read(), "data")
+            m.unmount()
+
     def test_unreadable_lowerdir(self):
         if lfstest.is_root():
             # root reads anything: test as an unprivileged user.
