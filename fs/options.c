@@ -424,7 +424,9 @@ static int parse_one(struct lfs_options *o, char *item, char *err,
 	if (strcmp(key, "timeout") == 0) {
 		char *end;
 		double t = val ? strtod(val, &end) : -1;
-		if (!val || !*val || *end || t < 0 || t > 1e10)
+		/* Written so that NaN fails it too ("nan" is a number to
+		 * strtod, and every comparison with it is false). */
+		if (!val || !*val || *end || !(t >= 0 && t <= 1e10))
 			return fail(err, errlen,
 				    "timeout= needs a number of seconds");
 		o->timeout = t;

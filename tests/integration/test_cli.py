@@ -212,6 +212,15 @@ class CommandLine(LayerfsTestCase):
                              self.mnt], 1, "whiteout=")
         self.assert_refused(["--bogus", self.mnt], 1, "--bogus")
 
+    def test_timeout_not_a_number_refused(self):
+        # NaN fails every comparison: timeout=nan passed a range check
+        # written as `t < 0 || t > 1e10` and turned udba=reval's checks
+        # off for good (a listing was never due).
+        for bad in ("nan", "NaN", "-nan", "inf", "-1", "1e11", ""):
+            self.assert_refused(["-o", "lowerdir=%s,udba=reval,timeout=%s"
+                                 % (self.low, bad), self.mnt], 1,
+                                "timeout= needs a number of seconds")
+
     def test_metacopy_on_with_udba_reval_refused(self):
         # udba=reval copies data at every copy-up (a metadata-only copy
         # would read a lower file that changes); metacopy=on asked for
