@@ -22,6 +22,9 @@
  * filesystem keeps coarse timestamps (before Linux 6.13's multigrain
  * ones) a change made in the same clock tick as the stamp that saw the
  * one before it shows only with the next change.
+ * An xattr set on an entry moves neither, and is not seen until the
+ * directory changes otherwise (an xwhiteout made by its xattr alone):
+ * stamping every entry would cost a stat of each per check.
  * The upper layer belongs to the mount and is not watched, as kernel
  * overlayfs requires of it too; nor are the lower directories a rename
  * through the mount redirected a directory to.

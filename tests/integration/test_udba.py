@@ -168,6 +168,30 @@ class Udba(LayerfsTestCase):
         self.assertEqual(read(self.at("keep")), b"k\n")
 
 
+class UdbaXattrOnlyChange(LayerfsTestCase):
+    def test_xattr_only_change_shows_with_the_directory(self):
+        # The documented limit: a listing is checked by its directory's
+        # inode, mtime and ctime, which an xattr set on an entry does
+        # not move.  An xwhiteout dropped in by its xattr alone shows
+        # once the directory changes (here a touch), or after a
+        # remount.
+        self.require_root()  # trusted.overlay.*
+        l1 = self.layer("l1", {"d/f": ""})
+        l2 = self.layer("l2", {"d/f": "below\n"})
+        os.setxattr(os.path.join(l1, "d"), "trusted.overlay.opaque", b"x")
+        m = self.mount_rw([l1, l2], opts=("udba=reval", "timeout=0"))
+        d = os.path.join(m.path, "d")
+        self.assertEqual(os.listdir(d), ["f"])
+        self.assertEqual(read(os.path.join(d, "f")), b"")
+        os.setxattr(os.path.join(l1, "d", "f"), "trusted.overlay.whiteout",
+                    b"")
+        self.assertEqual(os.listdir(d), ["f"])
+        self.assertEqual(read(os.path.join(d, "f")), b"")
+        os.utime(os.path.join(l1, "d"))
+        self.assertEqual(os.listdir(d), [])
+        self.assertFalse(os.path.exists(os.path.join(d, "f")))
+
+
 class UdbaDefaultTimeout(LayerfsTestCase):
     def test_change_shows_within_the_default_second(self):
         low = self.layer("low", {"d/a": "a\n"})
