@@ -295,6 +295,7 @@ again:;
 		 * the kernel may still hold the old one (as after a rename
 		 * over it), reached through a descriptor still open on it. */
 		keep_open_file(n);
+		node_set_flag(n, N_REPLACED);
 		node_unhash(fs, n);
 		node_unref(fs, n);
 		n = NULL;

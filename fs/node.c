@@ -860,6 +860,16 @@ static bool name_lost(struct node *n)
 	return node_flags(n) & N_UNHASHED;
 }
 
+/* What reaching n by its lost name answers.  udba=reval: a file whose
+ * name another took behind the mount answers ESTALE, on which the
+ * kernel looks the name it holds up again (as after a rename through
+ * the mount right after the replacement moved its entry); ENOENT would
+ * say the name is gone. */
+static int lost_name_error(struct node *n)
+{
+	return (node_flags(n) & N_REPLACED) ? -ESTALE : -ENOENT;
+}
+
 /*
  * Whether st, found at n's name, is the 0/0 device of an overlay-format
  * whiteout that took the place of n: a rename or unlink has changed the
@@ -879,7 +889,7 @@ int node_parent_fd(struct lfs *fs, struct node *n, int layer, char *name)
 	if (node_flags(n) & N_ROOT)
 		return -EINVAL;
 	if (name_lost(n))
-		return -ENOENT;
+		return lost_name_error(n);
 	/* The name and the parent are read under ns_lock, held until the
 	 * caller's *at() call is done (node_parent_fd_done), so a concurrent
 	 * rename cannot move either meanwhile. */
@@ -953,7 +963,7 @@ int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 		return fd < 0 ? -errno : fd;
 	}
 	if (name_lost(n))
-		return -ENOENT;
+		return lost_name_error(n);
 	ns_read_lock(fs);
 	int fd;
 	if (redirect_below(fs, n, layer)) {

@@ -55,6 +55,9 @@ enum node_flag {
 	/* Directory (udba=reval): its merge range moved since its listing
 	 * was read, which must be read again (udba_follow_range). */
 	N_RELOAD = 1 << 22,
+	/* udba=reval: another file took its name behind the mount
+	 * (lookup.c); the kernel may still hold it under that name. */
+	N_REPLACED = 1 << 23,
 };
 
 struct dcache;

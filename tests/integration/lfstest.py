@@ -661,6 +661,13 @@ class LayerfsTestCase(unittest.TestCase):
         if not is_root():
             self.skipTest("needs root")
 
+    def require_metacopy(self):
+        """For a test of metadata-only copies, which a run in udba=reval
+        mode (LFS_EXTRA_OPTS) does not make."""
+        if "udba=reval" in EXTRA_OPTS:
+            self.skipTest("udba=reval (LFS_EXTRA_OPTS) makes no "
+                          "metadata-only copies")
+
     def require_tool(self, *names):
         for n in names:
             if not have_tool(n):

@@ -217,6 +217,7 @@ class CopyOnWrite(LayerfsTestCase):
         self.assertEqual(read(p), want)
 
     def test_metadata_only_copy_up(self):
+        self.require_metacopy()
         low = self.lower()
         m = self.mount_rw([low])
         p = os.path.join(m.path, "big/data.bin")
@@ -252,6 +253,7 @@ class CopyOnWrite(LayerfsTestCase):
         its path (the data is at the same path below, through renamed
         directories too); a rename or a hard link writes the path in,
         and every name reads the lower data, after a remount as well."""
+        self.require_metacopy()
         data = {"d/%s" % n: os.urandom(5000) for n in ("a", "b", "c", "e")}
         low = self.layer("low-mc", dict(data, **{"x/keep": "k"}))
         m = self.mount_rw([low], opts=("index=on",))
@@ -297,6 +299,7 @@ class CopyOnWrite(LayerfsTestCase):
             os.close(fd)
 
     def test_chown_recursive_costs_no_data(self):
+        self.require_metacopy()
         files = {"t/d%d/f%d" % (i % 10, i): os.urandom(1 * MiB)
                  for i in range(40)}
         low = self.layer("low2", files)
@@ -818,6 +821,7 @@ class CopyOnWrite(LayerfsTestCase):
         with the side effects the real calls have: chmod rewrites an
         ACL's mask, chown clears set-id bits.  Later changes go to the
         published file."""
+        self.require_metacopy()
         self.require_tool("setfacl", "getfacl")
         low = self.layer("low3", {"f": b"acl", "s": b"suid"})
         os.chmod(os.path.join(low, "s"), 0o4755)
@@ -2042,6 +2046,7 @@ class CopyOnWrite(LayerfsTestCase):
         self.assertFalse(os.path.exists(os.path.join(upper, "etc/conf")))
 
     def test_stats_file(self):
+        self.require_metacopy()
         low = self.lower()
         stats = self.path("stats.json")
         m = self.mount_rw([low], opts=("stats=" + stats,))
@@ -2134,6 +2139,7 @@ class CopyOnWrite(LayerfsTestCase):
         of an 8 MiB file costs 5000 bytes, for a file copied up by it
         and for a metadata-only copy (chmod first) that gets its data;
         one that grows the file copies it whole."""
+        self.require_metacopy()
         data = os.urandom(8 * MiB)
         low = self.layer("cut", {"a": data, "b": data, "c": data})
         stats = self.path("cut-stats.json")
@@ -2168,6 +2174,7 @@ class CopyOnWrite(LayerfsTestCase):
         shows the lower data, and the upper layer gets back the space
         the copy took (it kept it, and the file's new mtime showed after
         a remount; found by review)."""
+        self.require_metacopy()
         self.require_root()
         low = self.layer("meta-enospc", {})
         big = os.path.join(low, "big")

@@ -298,23 +298,13 @@ class UdbaCopyUpTakesData(LayerfsTestCase):
         os.rename(tmp, os.path.join(self.low, "d", "f"))
         os.rename(os.path.join(d, "f"), os.path.join(d, "f2"))
         self.assert_copy_has_data(os.path.join("d", "f2"), b"second\n")
-        try:
-            # Before any listing: READDIRPLUS would hand the kernel
-            # the node the daemon has at f2.
-            data = read(os.path.join(d, "f2"))
-        except FileNotFoundError:
-            # Not fixed (docs/RELIABILITY.md): the kernel's GETATTR of
-            # the inode it keeps at f2 is answered ENOENT by the daemon
-            # until the entry expires (the timeout), though the copy
-            # holds the data.  Seemingly the rename's look at f2 finds
-            # the listing stale and reads it again, f's name goes to a
-            # new node for the new inode, and that node is the one
-            # moved, not the one the kernel holds.
-            lfstest.known_bug(self, "udba=reval: a file renamed through "
-                              "the mount right after the host replaced it "
-                              "answers ENOENT at its new name until the "
-                              "timeout passes")
-        self.assertEqual(data, b"second\n")
+        # Before any listing (READDIRPLUS would hand the kernel the node
+        # the daemon has at f2): the kernel moved the old inode it held
+        # at f to f2, where the rename moved a node for the new file.
+        # The old one answered ENOENT until the entry expired; ESTALE
+        # makes the kernel look f2 up again.
+        self.assertEqual(os.stat(os.path.join(d, "f2")).st_size, 7)
+        self.assertEqual(read(os.path.join(d, "f2")), b"second\n")
         self.assertEqual(os.listdir(d), ["f2"])
 
     def test_metadata_only_copies_already_made_keep_working(self):
