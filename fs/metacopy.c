@@ -136,14 +136,46 @@ int metacopy_probe_lower(struct lfs *fs, struct node *dir, struct node *n,
 	return 0;
 }
 
+/* The O_PATH descriptor pfd reopened with flags: the same inode, never
+ * a name looked up again.  Closes pfd. */
+static int reopen_data(int pfd, int flags)
+{
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	int fd = open(proc, flags | O_CLOEXEC);
+	if (fd < 0 && errno == EPERM && (flags & O_NOATIME))
+		fd = open(proc, (flags & ~O_NOATIME) | O_CLOEXEC);
+	int r = fd < 0 ? -errno : fd;
+	close(pfd);
+	return r;
+}
+
+/*
+ * The data at path in a lower layer, which only a regular file can hold.
+ * A hostile layer may put a fifo there, whose open would block the
+ * daemon's thread for good (and the reader with it, beyond SIGKILL and
+ * unmount), a device node the root daemon would read for the caller (a
+ * disk), or a directory.  The file is first reached by O_PATH, which
+ * opens no driver and waits for no writer, and only a regular one is
+ * opened for real; the rest is EIO, as kernel overlayfs answers.
+ */
 static int open_data_in(struct lfs *fs, int layer, const char *path,
 			int flags)
 {
-	int fd = sp_open_beneath(fs->layers[layer].fd, path, flags, 0);
-	if (fd == -EPERM && (flags & O_NOATIME))
-		fd = sp_open_beneath(fs->layers[layer].fd, path,
-				     flags & ~O_NOATIME, 0);
-	return fd;
+	int pfd = sp_open_beneath(fs->layers[layer].fd, path, O_PATH, 0);
+	if (pfd < 0)
+		return pfd;
+	struct stat st;
+	if (fstat(pfd, &st) < 0) {
+		int e = errno;
+		close(pfd);
+		return -e;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(pfd);
+		return -EIO;
+	}
+	return (flags & O_PATH) ? pfd : reopen_data(pfd, flags);
 }
 
 /* The path of n in lower layer `layer` ("/a/f"), or with `name`, of that

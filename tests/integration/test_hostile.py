@@ -14,6 +14,7 @@ kernel-overlay whiteout, a 0/0 character device under the name itself,
 which it reads in every layer (README, "The layer model").
 """
 
+import contextlib
 import errno
 import os
 import sys
@@ -23,7 +24,7 @@ import threading
 import time
 
 import lfstest
-from lfstest import LayerfsTestCase, snapshot
+from lfstest import LayerfsTestCase, read, snapshot
 
 HOST_FILES = ["/etc/shadow", "/etc/passwd", "/etc/hostname"]
 MARK = b"OUTSIDE THE LAYERS\n"
@@ -63,6 +64,33 @@ def grep_tree(root, needle):
                 if needle in f.read():
                     hits.append(p)
     return hits
+
+
+READER = """
+import os, sys
+try:
+    fd = os.open(sys.argv[1], int(sys.argv[2]))
+    try:
+        os.read(fd, 4096) if sys.argv[3] == "r" else os.write(fd, b"w")
+    finally:
+        os.close(fd)
+    print(0)
+except OSError as e:
+    print(e.errno)
+"""
+
+
+def access_in_child(path, flags=os.O_RDONLY, op="r", timeout=10):
+    """The errno of opening path with flags and reading (op "r") or
+    writing ("w") it, 0 if that worked, in a child process: None when it
+    did not finish within timeout (left running: the caller frees it)."""
+    child = subprocess.Popen([sys.executable, "-c", READER, path,
+                              str(flags), op], stdout=subprocess.PIPE)
+    try:
+        out, _ = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, child
+    return int(out.decode().strip() or -1), child
 
 
 class Hostile(LayerfsTestCase):
@@ -394,6 +422,120 @@ class Hostile(LayerfsTestCase):
                        check=True)
         self.assert_no_mark(m.upper, m.path)
         sys.stderr.write("wrong-type markers, view: %s\n" % sorted(view))
+
+    def access_or_free(self, m, path, flags=os.O_RDONLY, op="r",
+                       fifos=()):
+        """access_in_child; when it hangs, the mount goes (its daemon
+        killed, its connection aborted), a writer frees a daemon thread
+        stuck on one of the fifos, and the test fails."""
+        e, child = access_in_child(path, flags, op)
+        if e is not None:
+            return e
+        for fifo in fifos:
+            with contextlib.suppress(OSError):
+                os.close(os.open(fifo, os.O_RDWR | os.O_NONBLOCK))
+        m.kill()
+        child.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=10)
+        self.fail("%s (flags %#o, %s) hung" % (path, flags, op))
+
+    def metacopy_over_special_files(self):
+        """A top layer of kernel metadata-only copies whose data, at
+        their redirect or at their own path below, is a fifo, a device
+        node (/dev/urandom's) or a directory: the layers and the fifos."""
+        top = self.layer("top", {"d/viafifo": "", "d/viadev": "",
+                                 "d/viadir": "", "d/ownfifo": "",
+                                 "d/owndev": ""})
+        bottom = self.layer("bottom", {"dir/f": "in a directory\n",
+                                       "keep": "keep\n", "d/": None})
+        fifos = [os.path.join(bottom, p) for p in ("pipe", "d/ownfifo")]
+        for fifo in fifos:
+            os.mkfifo(fifo)
+        for dev in ("rnd", "d/owndev"):
+            os.mknod(os.path.join(bottom, dev), stat.S_IFCHR | 0o666,
+                     os.makedev(1, 9))
+        redirects = {"viafifo": b"/pipe", "viadev": b"/rnd",
+                     "viadir": b"/dir"}
+        for name in ("viafifo", "viadev", "viadir", "ownfifo", "owndev"):
+            p = os.path.join(top, "d", name)
+            os.truncate(p, 16)
+            os.setxattr(p, "trusted.overlay.metacopy", b"")
+            if name in redirects:
+                os.setxattr(p, "trusted.overlay.redirect", redirects[name])
+        os.setxattr(os.path.join(top, "d"), "trusted.overlay.impure", b"y")
+        return top, bottom, fifos
+
+    def test_metacopy_data_that_is_no_regular_file(self):
+        # Read, the data would be a fifo's (the open blocked for good,
+        # the reader unkillable, the mount stuck), a device's (read by
+        # the root daemon: a layer could show a disk) or a directory's.
+        # Only a regular file holds data: the rest fails with EIO, as
+        # kernel overlayfs answers, whether the file is read, copied up
+        # with its data, or copied up as metadata first.
+        import overlay_util as ovl
+        top, bottom, fifos = self.metacopy_over_special_files()
+        names = ("viafifo", "viadev", "viadir", "ownfifo", "owndev")
+        if lfstest.kernel_overlay_available():
+            kmnt = self.mkdirs("kmnt")
+            ovl.mount_overlay(kmnt, [top, bottom],
+                              extra="metacopy=on,redirect_dir=follow")
+            self.before_cleanup(lambda: ovl.umount(kmnt))
+            for name in names:
+                e, _ = access_in_child(os.path.join(kmnt, "d", name))
+                self.assertEqual(e, errno.EIO, "kernel: " + name)
+        ro = self.mount([top, bottom])
+        rw = self.mount_rw([top, bottom])
+        for m in (ro, rw):
+            for name in names:
+                p = os.path.join(m.path, "d", name)
+                st = os.stat(p)
+                self.assertTrue(stat.S_ISREG(st.st_mode), name)
+                self.assertEqual(self.access_or_free(m, p, fifos=fifos),
+                                 errno.EIO, name)
+            self.assertEqual(read(os.path.join(m.path, "keep")), b"keep\n")
+        for name in names:
+            p = os.path.join(rw.path, "d", name)
+            self.assertEqual(self.access_or_free(
+                rw, p, os.O_WRONLY | os.O_APPEND, "w", fifos), errno.EIO,
+                name)
+            os.chmod(p, 0o600)  # a copy of the metadata only
+            self.assertEqual(self.access_or_free(rw, p, fifos=fifos),
+                             errno.EIO, name)
+            self.assertEqual(self.access_or_free(
+                rw, p, os.O_WRONLY | os.O_APPEND, "w", fifos), errno.EIO,
+                name)
+        self.assertEqual(rw.unmount(), 0)
+
+    def test_metacopy_data_swapped_for_a_fifo_with_udba(self):
+        # With udba=reval the host may change a lower layer: the data of
+        # a file chmod'ed through an earlier mount (a copy of its
+        # metadata only; this mode makes none itself) replaced by a fifo
+        # or a device node reads as EIO.
+        low = self.layer("low", {"f": "data\n", "g": "data\n"})
+        m = self.mount_rw([low])
+        for name in ("f", "g"):
+            os.chmod(os.path.join(m.path, name), 0o600)
+            self.assertIn("user.layerfs.metacopy",
+                          os.listxattr(os.path.join(m.upper, name)))
+        upper, work = m.upper, m.work
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
+        m = self.mount([low], upper, work, opts=("udba=reval", "timeout=0"),
+                       mnt=self.path("udba"))
+        for name in ("f", "g"):
+            os.stat(os.path.join(m.path, name))  # the data's layer noted
+        fifo = os.path.join(low, "f")
+        os.unlink(fifo)
+        os.mkfifo(fifo)
+        os.unlink(os.path.join(low, "g"))
+        os.mknod(os.path.join(low, "g"), stat.S_IFCHR | 0o666,
+                 os.makedev(1, 9))
+        for name in ("f", "g"):
+            self.assertEqual(self.access_or_free(
+                m, os.path.join(m.path, name), fifos=[fifo]), errno.EIO,
+                name)
+        self.assertEqual(m.unmount(), 0)
 
     def test_directory_with_many_entries(self):
         low = self.mkdirs("low")
