@@ -176,6 +176,12 @@ static int load_layers(struct lfs *fs, struct node *dir, struct dcache *dc,
 	/* Set once a kernel redirect decides where the layers below hold
 	 * the directory: node_open finds it there. */
 	bool kernel_moved = false;
+	/* A layer's root is never opaque by xattr: kernel overlayfs builds
+	 * the root from every layer and never reads its marks, and
+	 * containers/storage marks a layer directory so for a layer tar's
+	 * ./.wh..wh..opq.  The dotwh file there keeps the meaning the OCI
+	 * image spec gives it (README, "The layer model"). */
+	bool layer_root = node_flags(dir) & N_ROOT;
 	for (uint16_t i = 0; i < ncands; i++) {
 		int l = cands[i];
 		struct merge_pass p;
@@ -215,7 +221,7 @@ static int load_layers(struct lfs *fs, struct node *dir, struct dcache *dc,
 			dc->upper_impure = true;
 			check_impure_entries(fs, dc, fd);
 		}
-		bool stop = opaque || opaque_x > 0;
+		bool stop = opaque || (opaque_x > 0 && !layer_root);
 		if (r == 0 && !stop && marks.kernel_redirect) {
 			r = follow_kernel_redirect(fs, dir, fd, l, cands,
 						   (uint16_t)(i + 1), &ncands);

@@ -15,10 +15,16 @@
 #include "xattr_private.h"
 #include "whiteout.h"
 
+/* True when the open directory fd holds a dotwh opaque marker. */
+static bool dir_has_opaque_file(int fd)
+{
+	return faccessat(fd, WH_OPAQUE_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 /* True when the open directory fd is opaque in either format. */
 static bool dir_is_opaque(int fd)
 {
-	if (faccessat(fd, WH_OPAQUE_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+	if (dir_has_opaque_file(fd))
 		return true;
 	int rfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rfd < 0)
@@ -69,7 +75,9 @@ static int chain_step(struct lfs *fs, int l, char **comps, size_t depth,
 	int fd = openat(fs->layers[l].fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (dir_is_opaque(fd))
+	/* The layer's root: only the dotwh file closes it, as the listing
+	 * of the root has it (dirload.c, load_layers). */
+	if (dir_has_opaque_file(fd))
 		now_closed[0] = true;
 	for (size_t k = 1; k <= depth; k++) {
 		const char *c = comps[k - 1];

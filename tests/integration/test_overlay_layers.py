@@ -395,5 +395,86 @@ class KernelXwhiteouts(LayerfsTestCase):
         self.assertEqual(sorted(os.listdir(m.path)), ["plain"])
 
 
+class LayerRootOpaque(LayerfsTestCase):
+    """An opaque mark on a lower layer's root.  Kernel overlayfs builds
+    the root from every layer and never reads a layer root's marks, so
+    the xattr there hides nothing (containers/storage sets it on a layer
+    directory for a layer tar's ./.wh..wh..opq), in the root's listing
+    and in a redirect's path alike.  The dotwh file there, which the
+    kernel does not know, keeps the OCI image spec's meaning: the
+    layers below contribute nothing (README, "The layer model")."""
+
+    def setUp(self):
+        super().setUp()
+        self.require_root()
+        if not lfstest.kernel_overlay_available():
+            self.skipTest("needs kernel overlayfs")
+        self.bottom = self.layer("bottom", {"bf": "bottom\n",
+                                            "a/f": "a's\n",
+                                            "d/x": "x\n"})
+        self.top = self.make_top("top", redirect=True)
+
+    def make_top(self, name, redirect):
+        top = self.layer(name, {"tf": "top\n", "moved/own": "own\n"})
+        if redirect:
+            # moved is a/, renamed by a kernel mount into this layer.
+            os.setxattr(os.path.join(top, "moved"),
+                        "trusted.overlay.redirect", b"/a")
+        return top
+
+    def middle(self, name, mark=None):
+        mid = self.layer(name, {"mf": "middle\n", "d/y": "y\n"})
+        if mark == "file":
+            lfstest.write(os.path.join(mid, ".wh..wh..opq"), "")
+        elif mark:
+            os.setxattr(mid, mark[0], mark[1])
+        return mid
+
+    def kernel_view(self, layers, name, extra="redirect_dir=follow"):
+        mnt = self.mkdirs(name)
+        ovl.mount_overlay(mnt, layers, extra=extra)
+        self.before_cleanup(lambda: ovl.umount(mnt))
+        return snapshot(mnt)
+
+    def test_opaque_xattr_on_a_layer_root_hides_nothing(self):
+        # With userxattr the kernel follows no redirect (it refuses
+        # redirect_dir=follow): that variant has none.
+        marks = (("trusted.overlay.opaque", b"y", "redirect_dir=follow"),
+                 ("user.overlay.opaque", b"y", "userxattr"))
+        for attr, value, kopts in marks:
+            with self.subTest(attr=attr):
+                mid = self.middle("mid-" + attr, (attr, value))
+                user = kopts == "userxattr"
+                top = (self.make_top("top-" + attr, redirect=False)
+                       if user else self.top)
+                layers = [top, mid, self.bottom]
+                opts = ("userxattr",) if user else ()
+                want = self.kernel_view(layers, "k-" + attr, kopts)
+                self.assertIn("bf", want)
+                self.assertIn("d/x", want)
+                if not user:
+                    self.assertEqual(want["moved/f"], want["a/f"])
+                m = self.mount(layers, opts=opts)
+                self.assertEqual(snapshot(m.path), want)
+                rw = self.mount_rw(layers, opts=opts, name="rw-" + attr)
+                self.assertEqual(snapshot(rw.path), want)
+                # Changes below the root reach the layers below it.
+                os.unlink(os.path.join(rw.path, "d/x"))
+                lfstest.write(os.path.join(rw.path, "bf"), "changed\n")
+                self.assertEqual(sorted(os.listdir(
+                    os.path.join(rw.path, "d"))), ["y"])
+                self.assertEqual(read(os.path.join(rw.path, "bf")),
+                                 b"changed\n")
+
+    def test_opaque_file_on_a_dotwh_layer_root_hides_the_layers_below(self):
+        # The layer tar's ./.wh..wh..opq: the view is that of the layers
+        # above the bottom only, as the kernel shows them without it.
+        mid = self.middle("mid", "file")
+        want = self.kernel_view([self.top, self.middle("mid-clean")], "k")
+        self.assertNotIn("bf", want)
+        m = self.mount([self.top, mid, self.bottom])
+        self.assertEqual(snapshot(m.path), want)
+
+
 if __name__ == "__main__":
     lfstest.main()
