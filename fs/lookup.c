@@ -15,6 +15,7 @@
 #include "index.h"
 #include "inode.h"
 #include "metacopy.h"
+#include "redirect.h"
 #include "udba.h"
 #include "whiteout.h"
 #include "xattr_private.h"
@@ -39,10 +40,17 @@ static int read_upper_marks(struct lfs *fs, struct node *dir,
 		if (r == 0 && (marks & N_REDIRECT) && node_is_dir(fresh)) {
 			r = xp_get_string_at(pfd, name, XATTR_LFS_REDIRECT,
 					     &e->redirect);
-			if (r == 0)
+			if (r == 0 && !redirect_path_ok(e->redirect)) {
+				/* Malformed, as a kernel redirect can be: not
+				 * followed, the directory merges at its own
+				 * path (README). */
+				free(e->redirect);
+				e->redirect = NULL;
+			} else if (r == 0) {
 				node_set_flag(fresh, N_REDIRECT);
-			else if (r == -ENODATA)
+			} else if (r == -ENODATA) {
 				r = 0;
+			}
 		}
 		if (r == 0 && (marks & N_METACOPY) && S_ISREG(fresh->mode)) {
 			r = xp_get_string_at(pfd, name, XATTR_LFS_METACOPY,

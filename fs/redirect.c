@@ -170,22 +170,27 @@ static bool dot_or_dotdot(const char *c, size_t len)
 	       (len == 2 && c[0] == '.' && c[1] == '.');
 }
 
-bool redirect_kernel_value_ok(const char *v)
+bool redirect_path_ok(const char *v)
 {
 	if (v[0] != '/')
-		return v[0] && !strchr(v, '/') && !dot_or_dotdot(v, strlen(v)) &&
-		       strlen(v) <= NAME_MAX;
-	bool any = false;
-	for (const char *c = v; *c;) {
-		while (*c == '/')
-			c++;
+		return false;
+	for (const char *c = v; *c == '/';) {
+		c++;
 		size_t len = strcspn(c, "/");
-		if (*c && dot_or_dotdot(c, len))
+		if (len == 0 || len > NAME_MAX || dot_or_dotdot(c, len))
 			return false;
-		any = any || len > 0;
 		c += len;
 	}
-	return any;
+	return true;
+}
+
+bool redirect_kernel_value_ok(const char *v)
+{
+	if (v[0] == '/')
+		return redirect_path_ok(v);
+	size_t len = strlen(v);
+	return len && len <= NAME_MAX && !strchr(v, '/') &&
+	       !dot_or_dotdot(v, len);
 }
 
 int redirect_kernel_value(struct lfs *fs, const char *path, bool follow,

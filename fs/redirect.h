@@ -31,8 +31,16 @@ struct lfs;
 int redirect_lower_chain(struct lfs *fs, const char *path, int from,
 			 uint16_t *out, uint16_t max, uint16_t *n);
 
+/*
+ * Whether a redirect's path from a layer's root is one to follow: "/"
+ * and names one "/" apart, none empty, "." or "..".  Kernel overlayfs
+ * refuses "//a" and "/a/" (EINVAL on lookup); layerfs's own redirects
+ * (user.layerfs.redirect) are such paths too, and held to the same.
+ */
+bool redirect_path_ok(const char *v);
+
 /* Whether a redirect kernel overlayfs wrote is one to follow: a name, or
- * a path from the layer's root, with no "." or ".." component. */
+ * a path from the layer's root (redirect_path_ok). */
 bool redirect_kernel_value_ok(const char *v);
 
 /*

@@ -537,6 +537,31 @@ class Hostile(LayerfsTestCase):
                 name)
         self.assertEqual(m.unmount(), 0)
 
+    def test_malformed_redirect_of_our_own_is_not_followed(self):
+        # A directory renamed through the mount records where its lower
+        # content is (user.layerfs.redirect, "/src").  Changed in the
+        # upper layer to "//src" or "/src/", as the kernel's redirects
+        # can be malformed: not followed either (the listing failed with
+        # EXDEV, or followed it), the directory merges at its own path.
+        low = self.layer("low", {"src/below": "b\n"})
+        for i, bad in enumerate((b"//src", b"/src/")):
+            m = self.mount_rw([low], name="rw%d" % i)
+            os.rename(os.path.join(m.path, "src"),
+                      os.path.join(m.path, "dst"))
+            lfstest.write(os.path.join(m.path, "dst", "new"), "n\n")
+            up = os.path.join(m.upper, "dst")
+            self.assertEqual(os.getxattr(up, "user.layerfs.redirect"),
+                             b"/src")
+            upper, work = m.upper, m.work
+            self.assertEqual(m.unmount(), 0)
+            self._mounts.remove(m)
+            os.setxattr(up, "user.layerfs.redirect", bad)
+            m = self.mount([low], upper, work, mnt=self.path("again%d" % i))
+            self.assertEqual(sorted(os.listdir(os.path.join(m.path, "dst"))),
+                             ["new"], bad)
+            self.assertEqual(m.unmount(), 0)
+            self._mounts.remove(m)
+
     def test_directory_with_many_entries(self):
         low = self.mkdirs("low")
         big = os.path.join(low, "big")

@@ -173,7 +173,8 @@ class KernelMetacopyLayers(LayerfsTestCase):
         # malformed redirect), nothing outside the layers is read, and
         # the rest of the view stands.
         marks = {"orphan": None, "climbs": b"/../../../../etc/passwd",
-                 "host": b"/etc/passwd", "relative": b"../keep"}
+                 "host": b"/etc/passwd", "relative": b"../keep",
+                 "dslash": b"//keep", "trail": b"/keep/"}
         top = self.layer("top", {name: "" for name in marks})
         for name, redirect in marks.items():
             p = os.path.join(top, name)
@@ -183,7 +184,8 @@ class KernelMetacopyLayers(LayerfsTestCase):
                 os.setxattr(p, "trusted.overlay.redirect", redirect)
         m = self.mount([top] + self.layers)
         for name, err in (("orphan", errno.ENOENT), ("climbs", errno.EIO),
-                          ("host", errno.ENOENT), ("relative", errno.EIO)):
+                          ("host", errno.ENOENT), ("relative", errno.EIO),
+                          ("dslash", errno.EIO), ("trail", errno.EIO)):
             with self.assertRaises(OSError) as cm:
                 read(os.path.join(m.path, name))
             self.assertEqual(cm.exception.errno, err, name)
@@ -303,6 +305,33 @@ class KernelDirRedirects(LayerfsTestCase):
         for name in ("climbs", "host", "dots"):
             self.assertEqual(os.listdir(os.path.join(m.path, name)), ["own"])
         self.assertEqual(read(os.path.join(m.path, "a3/f1")), b"f1\n")
+
+    def test_redirects_with_empty_components_are_not_followed(self):
+        # "//src" and "/src/" (an empty component, a trailing "/"), and
+        # "/": the kernel refuses them (EINVAL on lookup), and layerfs
+        # does not follow them: the directory merges at its own path.
+        top = self.layer("mtop", {"dslash/own": "1\n", "trail/own": "2\n",
+                                  "root/own": "3\n", "good/own": "4\n"})
+        bottom = self.layer("mbottom", {"src/below": "b\n",
+                                        "dslash/mine": "m\n"})
+        for name, value in (("dslash", b"//src"), ("trail", b"/src/"),
+                            ("root", b"/"), ("good", b"/src")):
+            os.setxattr(os.path.join(top, name), "trusted.overlay.redirect",
+                        value)
+        kmnt = self.mkdirs("kmal")
+        ovl.mount_overlay(kmnt, [top, bottom], extra="redirect_dir=follow")
+        self.before_cleanup(lambda: ovl.umount(kmnt))
+        for name in ("dslash", "trail", "root"):
+            with self.assertRaises(OSError) as cm:
+                os.listdir(os.path.join(kmnt, name))
+            self.assertEqual(cm.exception.errno, errno.EINVAL, name)
+        self.assertEqual(sorted(os.listdir(os.path.join(kmnt, "good"))),
+                         ["below", "own"])
+        m = self.mount([top, bottom])
+        for name, want in (("dslash", ["mine", "own"]), ("trail", ["own"]),
+                           ("root", ["own"]), ("good", ["below", "own"])):
+            self.assertEqual(sorted(os.listdir(os.path.join(m.path, name))),
+                             want, name)
 
     def test_changes_through_them_match_the_kernel(self):
         kmnt = self.kernel_view("krw", upper=True)
