@@ -917,11 +917,50 @@ static __thread unsigned ns_read_depth;
 
 /* n in its parent's directory pfd: one openat that never follows a
  * symlink.  Under ns_lock. */
-static int open_in_parent(struct node *n, int pfd, int flags)
+/* An open of a file that was not a fifo or a device when n was made,
+ * which with udba=reval the host may have swapped for one: the open
+ * would wait for a writer for good, or open a driver. */
+static bool kind_may_have_changed(struct lfs *fs, struct node *n, int layer,
+				  int flags)
+{
+	mode_t kind = n->mode & S_IFMT;
+	return fs->opt->udba_reval && !lfs_is_upper(fs, layer) &&
+	       !(flags & O_PATH) && kind != S_IFIFO && kind != S_IFCHR &&
+	       kind != S_IFBLK;
+}
+
+/* Opened without waiting, its kind checked (ESTALE for another kind,
+ * as udba.h answers one), then with the caller's blocking mode. */
+static int open_same_kind(struct node *n, int pfd, int flags)
+{
+	int fd = openat(pfd, node_name(n),
+			flags | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	int r = 0;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if ((st.st_mode & S_IFMT) != (n->mode & S_IFMT))
+		r = -ESTALE;
+	else if (!(flags & O_NONBLOCK) &&
+		 fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+		r = -errno;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int open_in_parent(struct lfs *fs, struct node *n, int layer, int pfd,
+			  int flags)
 {
 	const char *name = node_name(n);
-	int fd = openat(pfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	int fd;
+	if (kind_may_have_changed(fs, n, layer, flags))
+		fd = open_same_kind(n, pfd, flags);
+	else if ((fd = openat(pfd, name, flags | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		fd = -errno;
 	/* A whiteout device refuses the open (mode 0, no driver). */
 	struct stat st;
@@ -974,7 +1013,7 @@ int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 	} else {
 		/* The parent's directory fd (usually cached), then n in it. */
 		int pfd = dirfd_acquire(fs, n->parent, layer);
-		fd = pfd < 0 ? pfd : open_in_parent(n, pfd, flags);
+		fd = pfd < 0 ? pfd : open_in_parent(fs, n, layer, pfd, flags);
 		if (pfd >= 0)
 			dirfd_release(pfd);
 	}
@@ -1038,7 +1077,7 @@ static int walk_to_dir(struct lfs *fs, struct node *dir, int layer,
 	 * as the recursion used to keep it. */
 	while (fd >= 0 && depth > 0) {
 		struct node *c = below[--depth];
-		int cfd = open_in_parent(c, fd, O_PATH | O_DIRECTORY);
+		int cfd = open_in_parent(fs, c, layer, fd, O_PATH | O_DIRECTORY);
 		dirfd_release(fd);
 		fd = cfd < 0 ? cfd : dirfd_keep(fs, c, layer, cfd, at);
 	}

@@ -10,6 +10,7 @@ import os
 import random
 import shutil
 import stat
+import subprocess
 import sys
 import threading
 import time
@@ -205,6 +206,45 @@ class UdbaDefaultTimeout(LayerfsTestCase):
                             "a new lower file never showed")
             time.sleep(0.1)
         self.assertEqual(read(os.path.join(d, "b")), b"b\n")
+
+    def test_file_swapped_for_a_fifo_never_holds_the_daemon(self):
+        # Within the second the kernel keeps a file's entry, the host
+        # puts a fifo in its place: the open the kernel then sends for
+        # the file it knows made the daemon open the fifo, and wait in
+        # it for a writer for good (found by review).  The open now
+        # finds the other kind and answers ESTALE.
+        low = self.layer("low", {"d/a": "a\n"})
+        m = self.mount_rw([low], opts=("udba=reval",))
+        a = os.path.join(m.path, "d", "a")
+        self.assertEqual(os.stat(a).st_size, 2)
+        lower = os.path.join(low, "d", "a")
+        os.unlink(lower)
+        os.mkfifo(lower)
+        reader = subprocess.Popen(
+            [sys.executable, "-c", "import sys; open(sys.argv[1]).read()",
+             a], stderr=subprocess.DEVNULL)
+        try:
+            reader.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            # Waiting on the mount's fifo, in the kernel: killable.
+            # Waiting for the daemon's answer: not, until it comes.
+            reader.kill()
+        try:
+            reader.wait(timeout=3)
+            stuck = False
+        except subprocess.TimeoutExpired:
+            stuck = True
+        try:
+            # A writer opens only where a reader waits: the daemon.
+            fd = os.open(lower, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as e:
+            self.assertEqual(e.errno, errno.ENXIO)
+            self.assertFalse(stuck)
+        else:
+            os.close(fd)  # lets the daemon's open, and the reader, end
+            reader.wait(timeout=10)
+            self.fail("the daemon waited in the lower fifo for a writer")
+        self.assertTrue(stat.S_ISFIFO(os.stat(a).st_mode))
 
     def test_new_name_found_at_once(self):
         # No negative entry is cached, and a name the listing lacks has
