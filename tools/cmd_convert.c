@@ -57,6 +57,9 @@ struct conv {
 	enum wh_format to;
 	const char *opaque_xattr;
 	unsigned long whiteouts, opaques, skipped;
+	/* The root's opaque marker was converted: it means something else
+	 * in the new format (README, the layer model). */
+	bool root_opaque;
 	char err[PATH_MAX + 200];
 };
 
@@ -484,10 +487,16 @@ static int convert_leave(struct tree_walk *w, void *data)
 	struct stat mst;
 	bool marker = fstatat(dfd, WH_OPAQUE_NAME, &mst,
 			      AT_SYMLINK_NOFOLLOW) == 0;
-	if (cv->to == WH_FORMAT_DOTWH && wh_fd_has_opaque_xattr(dfd) > 0)
+	bool converts = false;
+	if (cv->to == WH_FORMAT_DOTWH && wh_fd_has_opaque_xattr(dfd) > 0) {
 		r = opaque_to_dotwh(cv, dfd, &l->st, path);
-	else if (cv->to == WH_FORMAT_OVERLAY && marker)
+		converts = true;
+	} else if (cv->to == WH_FORMAT_OVERLAY && marker) {
 		r = opaque_to_overlay(cv, dfd, &mst, path);
+		converts = true;
+	}
+	if (converts && !*path)
+		cv->root_opaque = true;
 	if (r == 0 && l->touch) {
 		/* The directory reads as before: give it its times back. */
 		futimens(dfd, l->times);
@@ -581,6 +590,10 @@ int cmd_convert(int argc, char **argv)
 		lf_warn("%lu reserved .wh. names that are not whiteout files "
 			"left as they are",
 			cv.skipped);
+	if (cv.root_opaque)
+		lf_warn("the root's opaque marker, converted: a .wh..wh..opq "
+			"file there hides the layers below, the overlay.opaque "
+			"xattr there hides nothing (as for kernel overlayfs)");
 	printf("%s: %lu whiteouts, %lu opaque directories in %s format\n", dir,
 	       cv.whiteouts, cv.opaques, wh_format_name(cv.to));
 	return LT_EXIT_OK;

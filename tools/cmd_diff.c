@@ -272,7 +272,8 @@ static int walk_enter(struct tree_walk *w, void *data)
 			 strerror(-r));
 		return r;
 	}
-	l->opaque = l->hidden || union_dir_is_opaque(dfd);
+	l->opaque = l->hidden || (*path ? union_dir_is_opaque(dfd)
+					 : union_root_is_opaque(dfd));
 	/* Names the upper directory shows; the rest of `below` is gone if
 	 * whited out or hidden by opacity. */
 	struct strset shown, whited;

@@ -14,9 +14,12 @@
 
 bool union_dir_is_opaque(int fd)
 {
-	if (faccessat(fd, WH_OPAQUE_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-		return true;
-	return wh_fd_has_opaque_xattr(fd) > 0;
+	return union_root_is_opaque(fd) || wh_fd_has_opaque_xattr(fd) > 0;
+}
+
+bool union_root_is_opaque(int fd)
+{
+	return faccessat(fd, WH_OPAQUE_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 bool union_has_whiteout(int fd, const char *name)
@@ -71,7 +74,7 @@ int union_dir_chain(const struct ustack *s, size_t from, const char *path,
 			walk_dirs_free(&cur);
 			return r;
 		}
-		if (union_dir_is_opaque(cur.v[cur.n - 1].fd))
+		if (union_root_is_opaque(cur.v[cur.n - 1].fd))
 			break;
 	}
 	/* Any length: a renamed directory deep down names a deep target. */

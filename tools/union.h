@@ -46,6 +46,10 @@ struct ulisting {
 
 /* True when the directory fd is opaque in either format. */
 bool union_dir_is_opaque(int fd);
+/* The same for a layer's root directory, as layerfs reads one: only the
+ * `.wh..wh..opq` file hides the layers below; the opaque xattr there
+ * hides nothing, as for kernel overlayfs (README, the layer model). */
+bool union_root_is_opaque(int fd);
 
 /* The chain of the directory at PATH ("" for the root) in the layers
  * [from, s->n).  An empty chain when PATH is no directory there. */

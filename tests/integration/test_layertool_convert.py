@@ -151,6 +151,28 @@ class TestConvert(lfstest.LayerfsTestCase):
             after[rel]["mtime"] = before[rel]["mtime"]
         self.assertEqual(after, before)
 
+    def test_root_opaque_marker_converted_with_a_warning(self):
+        # On a layer's root the two forms mean different things (the
+        # file hides the layers below, the xattr nothing, as for kernel
+        # overlayfs): converted as any marker, with one warning line.
+        d = self.layer("rootopq", {"f": "f"})
+        with open(os.path.join(d, ".wh..wh..opq"), "w"):
+            pass
+        r = self.convert("overlay", d)
+        self.assertEqual(os.getxattr(d, "trusted.overlay.opaque"), b"y")
+        err = r.stderr.decode().strip().splitlines()
+        self.assertEqual(len(err), 1, err)
+        self.assertIn("root's opaque marker", err[0])
+        r = self.convert("dotwh", d)
+        self.assertTrue(os.path.isfile(os.path.join(d, ".wh..wh..opq")))
+        self.assertEqual(len(r.stderr.decode().strip().splitlines()), 1)
+        # A marker below the root converts without a word.
+        os.unlink(os.path.join(d, ".wh..wh..opq"))
+        os.makedirs(os.path.join(d, "sub"))
+        with open(os.path.join(d, "sub", ".wh..wh..opq"), "w"):
+            pass
+        self.assertEqual(self.convert("overlay", d).stderr, b"")
+
     def test_half_done_state_is_finished_by_a_rerun(self):
         d = self.layer("layer", OVERLAY_TREE)
         settle_times(d)

@@ -97,6 +97,26 @@ class TestDiff(lfstest.LayerfsTestCase):
     def test_overlay_whiteout_upper(self):
         self.check_diff(*self.changed_upper(("whiteout=overlay",)))
 
+    def test_opaque_marks_on_the_upper_root(self):
+        # As layerfs reads a layer's root: the opaque xattr there hides
+        # nothing (kernel overlayfs ignores it, containers/storage sets
+        # it); the .wh..wh..opq file there hides the layers below (an
+        # OCI layer's ./.wh..wh..opq).  diff took the xattr for opaque
+        # and listed every lower name as deleted.
+        low = self.layer("rootlow", {"old": "o"})
+        up = self.layer("rootup", {"new": "n"})
+        os.setxattr(up, "trusted.overlay.opaque", b"y")
+        view = sorted(os.listdir(self.mount([up, low]).path))
+        self.assertEqual(view, ["new", "old"])
+        self.assertEqual(self.diff([up, low]), [("A", 1, "/new")])
+        os.removexattr(up, "trusted.overlay.opaque")
+        with open(os.path.join(up, ".wh..wh..opq"), "w"):
+            pass
+        self.assertEqual(sorted(os.listdir(self.mount([up, low]).path)),
+                         ["new"])
+        self.assertEqual(self.diff([up, low]),
+                         [("A", 1, "/new"), ("D", 1, "/old")])
+
     def test_hard_link_changed_through_another_name(self):
         # The mount shows every name of a lower hard link changed once
         # one name was (its index); the upper layer holds that one only.
