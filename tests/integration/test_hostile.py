@@ -467,6 +467,7 @@ class Hostile(LayerfsTestCase):
         return top, bottom, fifos
 
     def test_metacopy_data_that_is_no_regular_file(self):
+        self.require_metacopy()
         # Read, the data would be a fifo's (the open blocked for good,
         # the reader unkillable, the mount stuck), a device's (read by
         # the root daemon: a layer could show a disk) or a directory's.
@@ -508,6 +509,7 @@ class Hostile(LayerfsTestCase):
         self.assertEqual(rw.unmount(), 0)
 
     def test_metacopy_data_swapped_for_a_fifo_with_udba(self):
+        self.require_metacopy()
         # With udba=reval the host may change a lower layer: the data of
         # a file chmod'ed through an earlier mount (a copy of its
         # metadata only; this mode makes none itself) replaced by a fifo

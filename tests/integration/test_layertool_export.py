@@ -176,9 +176,11 @@ class TestRoundTrip(ExportTestBase):
                                                   "sh2")), "../../bin/sh")
 
     def test_round_trip_dotwh_upper(self):
+        self.require_metacopy()
         self.round_trip()
 
     def test_round_trip_overlay_whiteouts(self):
+        self.require_metacopy()
         self.round_trip(opts=("whiteout=overlay",))
 
     def test_missing_lower_is_one_clear_error(self):

@@ -12,6 +12,7 @@ import layertool_util as lt
 class TestStats(lfstest.LayerfsTestCase):
 
     def test_table_matches_the_mount(self):
+        self.require_metacopy()
         low = self.layer("low", {"f": "data" * 1000, "g": "g",
                                  "h": "h", "d/x": "x"})
         stats = self.path("stats.json")

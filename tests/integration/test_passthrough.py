@@ -136,6 +136,7 @@ class Passthrough(LayerfsTestCase):
         the lower data after a metadata-only copy-up, and the upper data
         after a full one.  The page cache is dropped before each read so
         that the daemon serves it."""
+        self.require_metacopy()
         m = self.mount_pt(opts=("metacopy=on",))
         p = os.path.join(m.path, "big")
         fd = os.open(p, os.O_RDONLY)
