@@ -271,6 +271,20 @@ class Passthrough(LayerfsTestCase):
                     raise
                 time.sleep(0.05)
 
+    def rewrite_after_the_run(self, proc, path, prog, code):
+        """While proc runs path, a write is refused; once it has exited,
+        a write copies it up (the lower file keeps the program) and the
+        next exec runs the script written, which exits with code."""
+        with self.assertRaises(OSError) as cm:
+            open(path, "r+b")
+        self.assertEqual(cm.exception.errno, errno.ETXTBSY)
+        proc.kill()
+        proc.wait()
+        self.write_when_released(path, b"#!/bin/sh\nexit %d\n" % code)
+        self.assertEqual(subprocess.run([path]).returncode, code)
+        with open(os.path.join(self.low, "prog"), "rb") as f:
+            self.assertEqual(f.read(), prog)
+
     def test_a_lower_program_runs_from_the_lower_file(self):
         """exec of a lower file is passthrough to it (no READ requests, no
         second copy in the page cache); while it runs, other opens share
@@ -289,15 +303,7 @@ class Passthrough(LayerfsTestCase):
             mm = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
             self.assertEqual(mm[:4], b"\x7fELF")
             mm.close()
-        with self.assertRaises(OSError) as cm:
-            open(p, "r+b")
-        self.assertEqual(cm.exception.errno, errno.ETXTBSY)
-        proc.kill()
-        proc.wait()
-        self.write_when_released(p, b"#!/bin/sh\nexit 7\n")
-        self.assertEqual(subprocess.run([p]).returncode, 7)
-        with open(os.path.join(self.low, "prog"), "rb") as f:
-            self.assertEqual(f.read(), prog)
+        self.rewrite_after_the_run(proc, p, prog, 7)
         with open(os.path.join(m.upper, "prog"), "rb") as f:
             self.assertEqual(f.read(), b"#!/bin/sh\nexit 7\n")
 
@@ -363,15 +369,7 @@ class Passthrough(LayerfsTestCase):
         p += "2"
         self.assertEqual(subprocess.run([p, "0"]).returncode, 0)
         self.assertEqual(os.stat(p).st_mode & 0o777, 0o700)
-        with self.assertRaises(OSError) as cm:
-            open(p, "r+b")
-        self.assertEqual(cm.exception.errno, errno.ETXTBSY)
-        proc.kill()
-        proc.wait()
-        self.write_when_released(p, b"#!/bin/sh\nexit 5\n")
-        self.assertEqual(subprocess.run([p]).returncode, 5)
-        with open(os.path.join(self.low, "prog"), "rb") as f:
-            self.assertEqual(f.read(), prog)
+        self.rewrite_after_the_run(proc, p, prog, 5)
 
 
 if __name__ == "__main__":
