@@ -915,8 +915,6 @@ void node_parent_fd_done(struct lfs *fs, int fd)
  */
 static __thread unsigned ns_read_depth;
 
-/* n in its parent's directory pfd: one openat that never follows a
- * symlink.  Under ns_lock. */
 /* An open of a file that was not a fifo or a device when n was made,
  * which with udba=reval the host may have swapped for one: the open
  * would wait for a writer for good, or open a driver. */
@@ -953,6 +951,8 @@ static int open_same_kind(struct node *n, int pfd, int flags)
 	return fd;
 }
 
+/* n in its parent's directory pfd: one openat that never follows a
+ * symlink.  Under ns_lock. */
 static int open_in_parent(struct lfs *fs, struct node *n, int layer, int pfd,
 			  int flags)
 {
