@@ -2239,6 +2239,16 @@ class RootlessCopyUp(LayerfsTestCase):
     """Copy-up by a daemon that is root of a user namespace mapping a
     subordinate id range (rootless_ns), as rootless podman runs it."""
 
+    def rootless_dirs(self, tag, *owned):
+        """Upper, work and mount directories for a daemon run as the
+        rootless test user (rootless_ns.ID_BASE), which owns them, the
+        test's directory and the paths in owned too."""
+        base = rootless_ns.ID_BASE
+        dirs = tuple(self.mkdirs(tag + "-up", tag + "-work", tag + "-mnt"))
+        for d in (self.tmp,) + owned + dirs:
+            os.chown(d, base, base)
+        return dirs
+
     def test_set_user_id_kept_by_a_rootless_daemon(self):
         """The kernel lets a write keep a set-user-id bit only to a
         writer with CAP_FSETID in the initial user namespace, which a
@@ -2255,9 +2265,7 @@ class RootlessCopyUp(LayerfsTestCase):
             p = os.path.join(low, n)
             os.chown(p, base + 1, base)
             os.chmod(p, 0o4755)
-        up, work, mnt = self.mkdirs("su-up", "su-work", "su-mnt")
-        for d in (self.tmp, low, up, work, mnt):
-            os.chown(d, base, base)
+        up, work, mnt = self.rootless_dirs("su", low)
 
         def body(ns):
             m = lfstest.start_layerfs(mnt, [low], up, work)
@@ -2309,12 +2317,10 @@ class RootlessCopyUp(LayerfsTestCase):
         which took root of the namespace for a holder of it (the random
         differential test's one-id configuration, seed 8)."""
         self.require_root()
-        base = rootless_ns.ID_BASE
         low = self.layer("low-ovr-setuid", {"lower": b"x" * 100})
         os.chmod(os.path.join(low, "lower"), 0o4755)
-        up, work, mnt = self.mkdirs("os-up", "os-work", "os-mnt")
-        for d in (self.tmp, low, os.path.join(low, "lower"), up, work, mnt):
-            os.chown(d, base, base)
+        up, work, mnt = self.rootless_dirs("os", low,
+                                           os.path.join(low, "lower"))
         opts = ("xattr_permissions=2",)
 
         def body(ns):
@@ -2347,13 +2353,10 @@ class RootlessCopyUp(LayerfsTestCase):
         itself, not in the record: it answered success and the view kept
         the old mode (found by review)."""
         self.require_root()
-        base = rootless_ns.ID_BASE
         low = self.layer("low-dev", {})
         dev = os.path.join(low, "zero")
         os.mknod(dev, stat.S_IFCHR | 0o666, os.makedev(1, 5))
-        up, work, mnt = self.mkdirs("dv-up", "dv-work", "dv-mnt")
-        for d in (self.tmp, low, dev, up, work, mnt):
-            os.chown(d, base, base)
+        up, work, mnt = self.rootless_dirs("dv", low, dev)
         opts = ("xattr_permissions=2",)
 
         def body(ns):
@@ -2398,9 +2401,7 @@ class RootlessCopyUp(LayerfsTestCase):
                       os.path.join(low, "b")])
         self.run_cmd(["setfacl", "-d", "-m", "u:5000:rwx,u:%d:rx" % user,
                       os.path.join(low, "d")])
-        up, work, mnt = self.mkdirs("ai-up", "ai-work", "ai-mnt")
-        for d in (self.tmp, up, work, mnt):
-            os.chown(d, base, base)
+        up, work, mnt = self.rootless_dirs("ai")
         for root, dirs, files in os.walk(low):
             for n in [root] + [os.path.join(root, f) for f in files]:
                 os.chown(n, base, base)
