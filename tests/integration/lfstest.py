@@ -661,6 +661,14 @@ class LayerfsTestCase(unittest.TestCase):
         if not is_root():
             self.skipTest("needs root")
 
+    def require_kernel_overlay(self):
+        """For a test that mounts kernel overlayfs beside layerfs (an
+        oracle, or a writer of overlay-format layers): needs root and
+        the overlay module."""
+        self.require_root()
+        if not kernel_overlay_available():
+            self.skipTest("kernel overlayfs is not available")
+
     def require_metacopy(self):
         """For a test of metadata-only copies, which a run in udba=reval
         mode (LFS_EXTRA_OPTS) does not make."""

@@ -142,9 +142,7 @@ EXPECTED_ERRNO_DIFF = {"mkdir-reserved", "create-reserved",
 class Differential(LayerfsTestCase):
     def setUp(self):
         super().setUp()
-        self.require_root()
-        if not lfstest.kernel_overlay_available():
-            self.skipTest("kernel overlayfs is not available")
+        self.require_kernel_overlay()
 
     def kernel_mount(self, lower, upper=None, work=None, extra=""):
         mnt = self.mkdirs("kmnt%d" % len(self._lfs_cleanups))

@@ -1335,9 +1335,7 @@ TWO_INODES = (
 class DifferentialRandom(LayerfsTestCase):
     def setUp(self):
         super().setUp()
-        self.require_root()
-        if not lfstest.kernel_overlay_available():
-            self.skipTest("kernel overlayfs is not available")
+        self.require_kernel_overlay()
         if os.path.lexists(NOWHERE):
             self.skipTest("%s exists (symlink targets must lead nowhere)"
                           % NOWHERE)

@@ -226,8 +226,7 @@ class TestRoundTrip(ExportTestBase):
     def test_kernel_overlay_upper(self):
         """An upper written by kernel overlayfs (redirect_dir, metacopy)
         exports to the same tree the kernel showed."""
-        if not lfstest.kernel_overlay_available():
-            self.skipTest("kernel overlayfs is not available")
+        self.require_kernel_overlay()
         img, _, _ = self.base_image()
         lowers = lt.image_layers(img)
         # The kernel reads only overlay-format whiteouts: give it the

@@ -30,9 +30,7 @@ class KernelMetacopyLayers(LayerfsTestCase):
 
     def setUp(self):
         super().setUp()
-        self.require_root()
-        if not lfstest.kernel_overlay_available():
-            self.skipTest("needs kernel overlayfs")
+        self.require_kernel_overlay()
         self.base = self.layer("base", {"small": "small\n",
                                         "d/f": "in d\n",
                                         "m": "moved later\n",
@@ -216,9 +214,7 @@ class KernelDirRedirects(LayerfsTestCase):
 
     def setUp(self):
         super().setUp()
-        self.require_root()
-        if not lfstest.kernel_overlay_available():
-            self.skipTest("needs kernel overlayfs")
+        self.require_kernel_overlay()
         base = self.layer("base", {
             "a/f1": "f1\n", "a/sub/f2": "f2\n", "b/x": "x\n",
             "c/c1/deep": "deep\n", "c/keep": "keep\n"})
@@ -367,9 +363,7 @@ class KernelXwhiteouts(LayerfsTestCase):
 
     def setUp(self):
         super().setUp()
-        self.require_root()
-        if not lfstest.kernel_overlay_available():
-            self.skipTest("needs kernel overlayfs")
+        self.require_kernel_overlay()
         self.bottom = self.layer("bottom", {
             "d/gone": "hidden\n", "d/full": "below\n", "d/kept": "kept\n",
             "d/sub/f": "sub\n", "plain/gone": "shown\n"})
@@ -436,9 +430,7 @@ class LayerRootOpaque(LayerfsTestCase):
 
     def setUp(self):
         super().setUp()
-        self.require_root()
-        if not lfstest.kernel_overlay_available():
-            self.skipTest("needs kernel overlayfs")
+        self.require_kernel_overlay()
         self.bottom = self.layer("bottom", {"bf": "bottom\n",
                                             "a/f": "a's\n",
                                             "d/x": "x\n"})

@@ -476,9 +476,7 @@ class OverlayLayersRandom(LayerfsTestCase):
 
     def setUp(self):
         super().setUp()
-        self.require_root()
-        if not lfstest.kernel_overlay_available():
-            self.skipTest("kernel overlayfs is not available")
+        self.require_kernel_overlay()
         self.seed = env_int("LFS_SEED", DEFAULT_SEED)
         self.nops = env_int("LFS_OVL_OPS", DEFAULT_OPS)
         self.dir_renames = os.environ.get("LFS_OVL_DIR_RENAMES", "1") != "0"

@@ -386,9 +386,8 @@ class UdbaUnderChange(LayerfsTestCase):
 
     def setUp(self):
         super().setUp()
-        self.require_root()  # 0/0 whiteouts, trusted.* and the oracle
-        if not lfstest.kernel_overlay_available():
-            self.skipTest("kernel overlayfs is not available")
+        # Root for 0/0 whiteouts and trusted.*; the kernel is the oracle.
+        self.require_kernel_overlay()
         spec = {}
         for d in self.DIRS:
             for n in self.NAMES[:3]:
