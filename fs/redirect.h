@@ -18,6 +18,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Which values are followed: redirect_path_ok, redirect_kernel_value_ok. */
+#include "redirect_value.h"
+
 struct lfs;
 
 /*
@@ -30,18 +33,6 @@ struct lfs;
  */
 int redirect_lower_chain(struct lfs *fs, const char *path, int from,
 			 uint16_t *out, uint16_t max, uint16_t *n);
-
-/*
- * Whether a redirect's path from a layer's root is one to follow: "/"
- * and names one "/" apart, none empty, "." or "..".  Kernel overlayfs
- * refuses "//a" and "/a/" (EINVAL on lookup); layerfs's own redirects
- * (user.layerfs.redirect) are such paths too, and held to the same.
- */
-bool redirect_path_ok(const char *v);
-
-/* Whether a redirect kernel overlayfs wrote is one to follow: a name, or
- * a path from the layer's root (redirect_path_ok). */
-bool redirect_kernel_value_ok(const char *v);
 
 /*
  * Kernel overlayfs's lookups in the layers below a directory it renamed

@@ -107,10 +107,12 @@ static const char *type_name(mode_t t)
 }
 
 /* A directory of the upper layer (a chain's layer 0) that was renamed in
- * its turn: its redirect mark, or NULL. */
-static char *redirect_of(const struct walk_dir *dir, const char *name)
+ * its turn: its redirect mark (*own: layerfs's), or NULL. */
+static char *redirect_of(const struct walk_dir *dir, const char *name,
+			 bool *own)
 {
-	return dir->tree == 0 ? xattr_redirect_mark_at(dir->fd, name) : NULL;
+	return dir->tree == 0 ? xattr_redirect_mark_at(dir->fd, name, own)
+			      : NULL;
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -129,16 +131,16 @@ static const struct uentry *find_entry(const struct ulisting *l,
 
 /*
  * The chain of the renamed upper directory NAME of DIR (at PATH), whose
- * redirect mark is MARK, relative to DIR_LPATH: into *chain, and the
- * lower path it names into *target.
+ * redirect mark is MARK (OWN: layerfs's), relative to DIR_LPATH: into
+ * *chain, and the lower path it names into *target.
  */
 static int redirect_chain(struct differ *d, const struct walk_dir *dir,
-			  const char *name, const char *mark,
+			  const char *name, const char *mark, bool own,
 			  const char *dir_lpath, const char *path,
 			  struct walk_dirs *chain, char **target)
 {
 	*chain = (struct walk_dirs){ 0 };
-	*target = xattr_redirect_target(mark, dir_lpath);
+	*target = xattr_redirect_target(mark, own, dir_lpath);
 	if (!*target) {
 		snprintf(d->err, sizeof(d->err),
 			 "'/%s' has a malformed redirect mark", path);
@@ -210,11 +212,12 @@ static int added_step(struct tree_walk *w, void *data)
 	if (oe && S_ISDIR(oe->st.st_mode))
 		r = union_child_chain(tree_walk_dirs(w, 1), e->name, &sub[1]);
 	const struct walk_dir *dir = &chain->v[e->link];
-	char *mark = r == 0 ? redirect_of(dir, e->name) : NULL;
+	bool own = false;
+	char *mark = r == 0 ? redirect_of(dir, e->name, &own) : NULL;
 	char *target = NULL;
 	if (r == 0 && mark)
-		r = redirect_chain(d, dir, e->name, mark, tree_walk_lpath(w), p,
-				   &sub[0], &target);
+		r = redirect_chain(d, dir, e->name, mark, own,
+				   tree_walk_lpath(w), p, &sub[0], &target);
 	else if (r == 0)
 		r = union_child_chain(chain, e->name, &sub[0]);
 	if (r == 0) {
@@ -332,13 +335,15 @@ static int walk_step(struct tree_walk *w, void *data)
 	struct walk_dirs sub[2] = { { 0 }, { 0 } };
 	if (old && S_ISDIR(old->st.st_mode))
 		r = union_child_chain(tree_walk_dirs(w, 1), n, &sub[1]);
-	char *mark = r == 0 ? xattr_redirect_mark_at(upper->fd, n) : NULL;
+	bool own = false;
+	char *mark = r == 0 ? xattr_redirect_mark_at(upper->fd, n, &own)
+			    : NULL;
 	if (r == 0 && mark) {
 		/* A directory renamed onto a name the lower layers showed
 		 * a directory at: what that held is gone. */
 		char *target;
-		r = redirect_chain(d, upper, n, mark, tree_walk_lpath(w), p,
-				   &sub[0], &target);
+		r = redirect_chain(d, upper, n, mark, own, tree_walk_lpath(w),
+				   p, &sub[0], &target);
 		if (r == 0)
 			r = tree_walk_run(&added_ops, d, sub, p, target);
 		else

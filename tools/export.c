@@ -143,12 +143,12 @@ static int add_regular(struct exp *ex, int dirfd, const char *name,
 		 * in a redirect. */
 		char *redir = NULL, *target;
 		if (kind == 0 && mark[0])
-			target = xattr_redirect_target(mark, "");
+			target = xattr_lower_path(mark, "");
 		else if (kind == 0)
 			target = join(lpath, name);
 		else if (read_mark(dirfd, name, xattr_redirect_names,
 				   &redir) > 0)
-			target = xattr_redirect_target(redir, lpath);
+			target = xattr_redirect_target(redir, false, lpath);
 		else
 			target = join(lpath, name);
 		free(redir);
@@ -291,9 +291,12 @@ static int content_child(struct tree_walk *w, const struct uentry *e,
 	ex->c->dirs++;
 	char *mark = NULL;
 	struct walk_dirs sub = { 0 };
-	if (dir->tree == 0 &&
-	    read_mark(dir->fd, e->name, xattr_redirect_names, &mark) >= 0) {
-		char *target = xattr_redirect_target(mark, tree_walk_lpath(w));
+	int kind = dir->tree == 0 ? read_mark(dir->fd, e->name,
+					      xattr_redirect_names, &mark)
+				  : -1;
+	if (kind >= 0) {
+		char *target = xattr_redirect_target(mark, kind == 0,
+						     tree_walk_lpath(w));
 		free(mark);
 		if (!target) {
 			snprintf(ex->err, ex->errlen,
@@ -509,8 +512,9 @@ static int upper_entry(struct tree_walk *w, const struct upper_level *u,
 		       ex->errlen);
 	ex->c->dirs++;
 	char *mark = NULL;
-	if (r < 0 ||
-	    read_mark(dir->fd, name, xattr_redirect_names, &mark) < 0) {
+	int kind = r < 0 ? -1
+			 : read_mark(dir->fd, name, xattr_redirect_names, &mark);
+	if (kind < 0) {
 		struct walk_dirs sub = { 0 };
 		void *child = NULL;
 		if (r == 0)
@@ -521,7 +525,7 @@ static int upper_entry(struct tree_walk *w, const struct upper_level *u,
 			((struct upper_level *)child)->cut = !u->merged;
 		return r;
 	}
-	char *target = xattr_redirect_target(mark, lpath);
+	char *target = xattr_redirect_target(mark, kind == 0, lpath);
 	free(mark);
 	if (!ex->have_lower) {
 		r = need_lower(ex, cpath, "a renamed directory");

@@ -148,6 +148,8 @@ struct walk {
 		struct devino ino;
 	} *outside;
 	size_t noutside, outsidecap;
+	char *err;                /* why the walk failed, when it can say */
+	size_t errlen;
 };
 
 static int add_name(struct walk *w, const char *path, size_t entry,
@@ -222,6 +224,16 @@ static int walk_enter(struct tree_walk *w, void *data)
 	return union_list(tree_walk_dirs(w, 0), &l->l);
 }
 
+/* A redirect mark the mount would not follow (xattr_redirect_target):
+ * the walk stops, saying where. */
+static int malformed_mark(struct walk *wk, const char *dir_path,
+			  const char *name)
+{
+	snprintf(wk->err, wk->errlen, "'/%s%s%s' has a malformed redirect mark",
+		 dir_path, dir_path[0] ? "/" : "", name);
+	return -EINVAL;
+}
+
 /* The entry E of a directory of the merged view. */
 static int walk_entry(struct tree_walk *w, struct walk_level *l,
 		      const struct uentry *e)
@@ -230,15 +242,18 @@ static int walk_entry(struct tree_walk *w, struct walk_level *l,
 	const struct walk_dirs *chain = tree_walk_dirs(w, 0);
 	const struct walk_dir *dir = &chain->v[e->link];
 	bool is_dir = S_ISDIR(e->st.st_mode);
+	bool own = false;
 	char *mark = is_dir && dir->tree == 0
-			     ? xattr_redirect_mark_at(dir->fd, e->name)
+			     ? xattr_redirect_mark_at(dir->fd, e->name, &own)
 			     : NULL;
 	int r = 0;
 	void *child = NULL;
 	if (mark && wk->shared) {
-		char *target = xattr_redirect_target(mark, tree_walk_lpath(w));
+		char *target = xattr_redirect_target(mark, own,
+						     tree_walk_lpath(w));
 		struct walk_dirs sub = { 0 };
-		r = !target ? -EINVAL : walk_dirs_open(&sub, dir, e->name);
+		r = !target ? malformed_mark(wk, tree_walk_path(w), e->name)
+			    : walk_dirs_open(&sub, dir, e->name);
 		if (r == 0)
 			r = union_redirect_chain(wk->stack, &sub, target);
 		if (r == 0)
@@ -315,7 +330,8 @@ static int redirect_step(struct tree_walk *w, void *data)
 		    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISDIR(st.st_mode))
 			continue;
-		char *mark = xattr_redirect_mark_at(dirfd, name);
+		bool own;
+		char *mark = xattr_redirect_mark_at(dirfd, name, &own);
 		if (mark) {
 			free(mark);
 			return TREE_WALK_STOP;
@@ -397,7 +413,8 @@ int index_links_load(int work_fd, const struct ustack *stack, int what,
 		if (r == 0 && x->n > 1)
 			qsort(x->v, x->n, sizeof(*x->v), cmp_links);
 	}
-	struct walk w = { .x = x, .stack = stack };
+	struct walk w = { .x = x, .stack = stack, .err = err,
+			  .errlen = errlen };
 	if (r == 0 && (what & IL_SHARED) && stack->n > 1) {
 		r = upper_has_redirect(stack->fds[0]);
 		w.shared = r > 0;

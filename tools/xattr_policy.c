@@ -11,6 +11,7 @@
 #include "entry_path.h"
 #include "fsutil.h"
 #include "private_xattr.h"
+#include "redirect_value.h"
 
 const char *const xattr_redirect_names[3] = {
 	XATTR_LFS_REDIRECT, "trusted.overlay.redirect", "user.overlay.redirect",
@@ -19,19 +20,21 @@ const char *const xattr_metacopy_names[3] = {
 	XATTR_LFS_METACOPY, "trusted.overlay.metacopy", "user.overlay.metacopy",
 };
 
-char *xattr_redirect_mark_at(int dirfd, const char *name)
+char *xattr_redirect_mark_at(int dirfd, const char *name, bool *own)
 {
 	for (int i = 0; i < 3; i++) {
 		char *mark = NULL;
 		size_t len;
 		if (fs_xattr_get_at(dirfd, name, xattr_redirect_names[i], &mark,
-				    &len) == 0)
+				    &len) == 0) {
+			*own = i == 0;
 			return mark;
+		}
 	}
 	return NULL;
 }
 
-char *xattr_redirect_target(const char *value, const char *dir_lpath)
+char *xattr_lower_path(const char *value, const char *dir_lpath)
 {
 	char *raw = value[0] == '/' ? strdup(value) : fs_join(dir_lpath, value);
 	if (!raw)
@@ -44,6 +47,14 @@ char *xattr_redirect_target(const char *value, const char *dir_lpath)
 	}
 	free(raw);
 	return out;
+}
+
+char *xattr_redirect_target(const char *value, bool own,
+			    const char *dir_lpath)
+{
+	if (!(own ? redirect_path_ok(value) : redirect_kernel_value_ok(value)))
+		return NULL;
+	return xattr_lower_path(value, dir_lpath);
 }
 
 const char *const xattr_override_names[3] = {

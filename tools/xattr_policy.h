@@ -45,13 +45,21 @@ extern const char *const xattr_redirect_names[3];
 extern const char *const xattr_metacopy_names[3];
 
 /* The redirect mark of the directory dirfd/name (malloc'd), or NULL
- * when it has none. */
-char *xattr_redirect_mark_at(int dirfd, const char *name);
-/* The lower path (normalised, no leading '/') a redirect mark names:
- * layerfs stores absolute paths; kernel overlayfs also a bare name,
- * relative to the directory's own lower path dir_lpath.  NULL when
- * malformed. */
-char *xattr_redirect_target(const char *value, const char *dir_lpath);
+ * when it has none; *own tells layerfs's mark from kernel overlayfs's. */
+char *xattr_redirect_mark_at(int dirfd, const char *name, bool *own);
+/* The lower path (normalised, no leading '/') a mark's value names: a
+ * path from the layer's root, or else one relative to the directory's
+ * own lower path dir_lpath.  NULL when it leaves the layer. */
+char *xattr_lower_path(const char *value, const char *dir_lpath);
+/*
+ * The lower path a redirect mark names: layerfs stores paths from the
+ * root (own), kernel overlayfs also a bare name, relative to dir_lpath.
+ * NULL when malformed by the rules the mount follows
+ * (lib/redirect_value.h): the mount does not follow such a redirect,
+ * so neither does layertool.
+ */
+char *xattr_redirect_target(const char *value, bool own,
+			    const char *dir_lpath);
 
 /*
  * Reads the override record of dirfd/name, trying each name in

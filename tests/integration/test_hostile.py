@@ -542,11 +542,14 @@ class Hostile(LayerfsTestCase):
     def test_malformed_redirect_of_our_own_is_not_followed(self):
         # A directory renamed through the mount records where its lower
         # content is (user.layerfs.redirect, "/src").  Changed in the
-        # upper layer to "//src" or "/src/", as the kernel's redirects
-        # can be malformed: not followed either (the listing failed with
-        # EXDEV, or followed it), the directory merges at its own path.
+        # upper layer to "//src", "/src/" or "/x/../src", as the kernel's
+        # redirects can be malformed: not followed either (the listing
+        # failed with EXDEV, or followed it), the directory merges at its
+        # own path.  layertool holds the mark to the same rule: its diff
+        # and export of that upper stop with one line naming the mark,
+        # where they followed "/src/" and "/x/../src" to "src".
         low = self.layer("low", {"src/below": "b\n"})
-        for i, bad in enumerate((b"//src", b"/src/")):
+        for i, bad in enumerate((b"//src", b"/src/", b"/x/../src")):
             m = self.mount_rw([low], name="rw%d" % i)
             os.rename(os.path.join(m.path, "src"),
                       os.path.join(m.path, "dst"))
@@ -563,6 +566,17 @@ class Hostile(LayerfsTestCase):
                              ["new"], bad)
             self.assertEqual(m.unmount(), 0)
             self._mounts.remove(m)
+            out = self.path("export%d.tar" % i)
+            for args in (["diff", upper, low],
+                         ["export", "--lower", low, upper, out]):
+                r = subprocess.run([lfstest.LAYERTOOL] + args,
+                                   capture_output=True, text=True,
+                                   timeout=60)
+                self.assertNotEqual(r.returncode, 0, (bad, args, r.stdout))
+                self.assertEqual(r.stderr.count("\n"), 1, r.stderr)
+                self.assertIn("'/dst' has a malformed redirect mark",
+                              r.stderr)
+            self.assertFalse(os.path.lexists(out))
 
     def test_directory_with_many_entries(self):
         low = self.mkdirs("low")
