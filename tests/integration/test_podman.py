@@ -11,6 +11,7 @@ cgroupfs the cgroup manager, events go to a file, and the default
 ulimits stay under the hard limits an unprivileged root may raise to.
 """
 
+import errno
 import os
 import pwd
 import resource
@@ -22,6 +23,7 @@ import tempfile
 
 import layerrun_util as lru
 import lfstest
+import rootless_ns
 from lfstest import LAYERFS, LayerfsTestCase
 
 PODMAN_PACKAGES = ["podman", "runc", "uidmap", "fuse-overlayfs"]
@@ -646,6 +648,51 @@ class IdMappingLikeFuseOverlayfs(LayerfsTestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("Invalid argument", r.stderr)
 
+    def test_creation_as_an_id_the_daemon_cannot_take_is_refused(self):
+        """A rootless daemon makes a caller's files as the caller's disk
+        id.  Where its user namespace has no such id, the switch to it
+        does not take, and the entry would be made as the daemon itself:
+        refused with EOVERFLOW instead, and nothing is made.  Both ways
+        there: the options map the caller to an id beyond the
+        namespace's range (uidmapping=100000:0:1), or leave the caller
+        out (uidmapping=0:1:1000), which makes it the overflow id,
+        65534, which a namespace of 65534 ids lacks too."""
+        self.require_root()
+        base = rootless_ns.ID_BASE
+        low = self.layer("low-ids", {"f": "x\n"})
+        os.chown(self.tmp, base, base)
+        for tag, ids, maps in (("mapped", 65536, "100000:0:1"),
+                               ("left-out", 65534, "0:1:1000")):
+            up, work, mnt = self.mkdirs(tag + "-up", tag + "-work",
+                                        tag + "-mnt")
+            for d in (up, work, mnt):
+                os.chown(d, base, base)
+            # Writable by all, whatever the root shows as: the creation
+            # reaches the daemon.
+            os.chmod(up, 0o777)
+
+            def body(ns):
+                m = lfstest.start_layerfs(
+                    mnt, [low], up, work,
+                    ("uidmapping=" + maps, "gidmapping=" + maps))
+                try:
+                    got = []
+                    for make in (lambda p: os.close(os.open(
+                                     p, os.O_CREAT | os.O_WRONLY, 0o644)),
+                                 os.mkdir,
+                                 lambda p: os.symlink("f", p)):
+                        try:
+                            make(os.path.join(mnt, "new"))
+                            got.append(0)
+                        except OSError as e:
+                            got.append(e.errno)
+                    self.assertEqual(
+                        (got, os.listdir(up), os.listdir(mnt)),
+                        ([errno.EOVERFLOW] * 3, [], ["f"]), tag)
+                finally:
+                    self.assertEqual(m.unmount(), 0)
+            with lru.fuse_open_to_all():
+                rootless_ns.run(body, ids=ids)
 
 if __name__ == "__main__":
     lfstest.main()
