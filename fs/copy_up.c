@@ -388,8 +388,10 @@ static int copy_up_special(struct lfs *fs, struct node *n, int pfd,
 		index_key(key, sizeof(key), st->st_dev, st->st_ino);
 		/* Its listing must give it its origin's inode number. */
 		r = mark_parent_impure(fs, n->parent, pfd);
+		char lid[LOWER_ID_MAX];
+		index_lower_id(fs, n, node_layer(n), src, lid);
 		if (r == 0)
-			r = index_enter(fs, tmp, key, st);
+			r = index_enter(fs, tmp, key, st, lid);
 		struct node_ext *e = r == 0 ? node_ext(n) : NULL;
 		if (r == 0 && !e)
 			r = -ENOMEM;
@@ -575,6 +577,10 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 		}
 	}
 	bool indexed = index_wanted(fs, &st);
+	/* The identity of the file copied, recorded in its index entry. */
+	char lid[LOWER_ID_MAX] = "";
+	if (indexed)
+		index_lower_id(fs, n, layer, src, lid);
 	/*
 	 * Staged as an unnamed file in the parent's own upper directory
 	 * where the filesystem can: published by a link there, it takes no
@@ -633,7 +639,7 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 		r = mark_parent_impure(fs, n->parent, pfd);
 	bool entry_there = false, entered = false;
 	if (r == 0 && indexed) {
-		r = index_enter(fs, tmp, key, &st);
+		r = index_enter(fs, tmp, key, &st, lid);
 		entry_there = r == -EEXIST;
 		entered = r == 0;
 	}
@@ -698,7 +704,7 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	free(datapath);
 	if (r < 0) {
 		/* This name joins the entry as its alias (copy_up_impl). */
-		if (entry_there && index_attach(fs, n, &st) == 0)
+		if (entry_there && index_attach(fs, n, &st, NULL) == 0)
 			return -EAGAIN;
 		return r;
 	}

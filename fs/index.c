@@ -11,7 +11,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "fileattr.h"
 #include "lf_common.h"
+#include "lower_id.h"
 #include "metacopy.h"
 #include "xattr_private.h"
 
@@ -19,8 +21,9 @@
  * The index's special entries by the inode number the upper layer
  * gives them (composed, as a listing shows it): an open-addressing hash
  * read from the index directory at the first need, then kept up to date
- * by index_enter.  Entries are never removed from the index, so the
- * table never holds one that is gone (unless someone edits workdir).
+ * by index_enter and retire_stale.  A slot whose entry was retired
+ * keeps its number, with an empty key, so the slots after it are still
+ * found.
  */
 struct special_slot {
 	uint64_t upper_ino; /* 0: empty */
@@ -28,6 +31,9 @@ struct special_slot {
 };
 
 struct index_state {
+	/* The table's, and retire_stale's: the check that an entry is
+	 * stale and its removal are one step, so a lookup never removes
+	 * the entry a copy-up made for the new file meanwhile. */
 	pthread_mutex_t lock;
 	bool loaded;
 	size_t cap, used; /* cap is 0 or a power of two */
@@ -161,7 +167,7 @@ static bool table_find(struct lfs *fs, uint64_t upper_ino, char *key)
 	bool found = false;
 	if (s->cap) {
 		struct special_slot *slot = slot_of(s, upper_ino);
-		if (slot->upper_ino) {
+		if (slot->upper_ino && slot->key[0]) {
 			memcpy(key, slot->key, INDEX_KEY_MAX);
 			found = true;
 		}
@@ -197,9 +203,113 @@ static int set_count_at(int dirfd, const char *name, uint64_t nlink)
 								       : 0;
 }
 
+static int set_id_at(int dirfd, const char *name, const char *lower_id)
+{
+	char path[64 + NAME_MAX];
+	xp_proc_path(path, sizeof(path), dirfd, name);
+	return lsetxattr(path, XATTR_LFS_LOWERID, lower_id, strlen(lower_id),
+			 0) < 0
+		       ? -errno
+		       : 0;
+}
+
+/* The identity recorded for entry key (a special file's on its count
+ * file), into out[LOWER_ID_MAX]: "" for an entry made before the
+ * record existed; -errno (-ENOENT: no entry). */
+static int recorded_id(struct lfs *fs, const char *key, bool special,
+		       char *out)
+{
+	char name[INDEX_KEY_MAX + sizeof(INDEX_NLINK_SUFFIX)], path[128];
+	if (special)
+		count_name(name, sizeof(name), key);
+	else
+		snprintf(name, sizeof(name), "%s", key);
+	xp_proc_path(path, sizeof(path), fs->index_fd, name);
+	ssize_t len = lgetxattr(path, XATTR_LFS_LOWERID, out, LOWER_ID_MAX - 1);
+	if (len < 0 && errno != ENODATA)
+		return -errno;
+	out[len < 0 ? 0 : len] = 0;
+	return 0;
+}
+
+/*
+ * An entry recorded for another lower file than the one whose identity
+ * is now_id: out of the index.  Its upper names, which link its inode,
+ * stay as they are but for the entry's marks (origin, count and
+ * record), so they are plain upper files: the lower file they were
+ * copied from is gone (its inode number went to another), and they
+ * must show their own inode number, not the one the new lower file
+ * shows.  A special file's count file goes with it (its names then
+ * leave the table).  Nodes presenting the entry take the upper inode's
+ * number, as a copy-up of a hard link without an index gives it.
+ */
+static void retire_stale(struct lfs *fs, const char *key, const char *now_id)
+{
+	struct index_state *s = fs->index;
+	char rec[LOWER_ID_MAX];
+	struct stat entry;
+	bool retired = false;
+	pthread_mutex_lock(&s->lock);
+	/* Checked again under the lock: another thread may have retired
+	 * it and a copy-up of the new file made the entry anew. */
+	if (fstatat(fs->index_fd, key, &entry, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    recorded_id(fs, key, !S_ISREG(entry.st_mode), rec) == 0 &&
+	    rec[0] && strcmp(rec, now_id) != 0) {
+		char path[128];
+		xp_proc_path(path, sizeof(path), fs->index_fd, key);
+		/* An immutable or append-only copy keeps its flags, but
+		 * they would refuse this. */
+		unsigned lifted;
+		int lfd = fileattr_lift(fs->index_fd, key, &lifted);
+		if (S_ISREG(entry.st_mode)) {
+			lremovexattr(path, XATTR_LFS_ORIGIN);
+			lremovexattr(path, XATTR_LFS_NLINK);
+			lremovexattr(path, XATTR_LFS_LOWERID);
+		} else {
+			char name[INDEX_KEY_MAX + sizeof(INDEX_NLINK_SUFFIX)];
+			count_name(name, sizeof(name), key);
+			unlinkat(fs->index_fd, name, 0);
+			table_load(fs, s);
+			if (s->cap) {
+				struct special_slot *slot = slot_of(
+					s, lfs_compose_ino(fs, fs->upper,
+							   entry.st_ino));
+				if (slot->upper_ino)
+					slot->key[0] = 0;
+			}
+		}
+		retired = unlinkat(fs->index_fd, key, 0) == 0;
+		fileattr_restore(lfd, lifted);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!retired)
+		return;
+	lfs_stat_add(&fs->stats.index_stale, 1);
+	uint64_t origin = key_origin(fs, key);
+	uint64_t own = lfs_compose_ino(fs, fs->upper, entry.st_ino);
+	struct node *same;
+	while (origin && (same = node_find_by_ino(fs, origin))) {
+		struct node_ext *e =
+			__atomic_load_n(&same->ext, __ATOMIC_ACQUIRE);
+		bool presents = node_layer(same) == fs->upper && e &&
+				strcmp(e->index_key, key) == 0;
+		if (presents) {
+			node_clear_flag(same, N_HLINK | N_ORIGIN_SET);
+			node_set_ino(fs, same, own);
+			/* The kernel asks for its attributes again. */
+			if (fs->se)
+				fuse_lowlevel_notify_inval_inode(
+					fs->se, node_to_ino(fs, same), -1, 0);
+		}
+		node_unref(fs, same);
+		if (!presents)
+			break;
+	}
+}
+
 /* A special file's count: staged, then moved beside its entry. */
 static int write_special_count(struct lfs *fs, const char *key,
-			       uint64_t nlink)
+			       uint64_t nlink, const char *lower_id)
 {
 	char tmp[64], name[INDEX_KEY_MAX + sizeof(INDEX_NLINK_SUFFIX)];
 	lfs_tmp_name(fs, tmp, sizeof(tmp));
@@ -210,6 +320,8 @@ static int write_special_count(struct lfs *fs, const char *key,
 		return -errno;
 	close(fd);
 	int r = set_count_at(fs->work_fd, tmp, nlink);
+	if (r == 0 && lower_id[0])
+		r = set_id_at(fs->work_fd, tmp, lower_id);
 	count_name(name, sizeof(name), key);
 	if (r == 0 && renameat(fs->work_fd, tmp, fs->index_fd, name) < 0)
 		r = -errno;
@@ -218,12 +330,49 @@ static int write_special_count(struct lfs *fs, const char *key,
 	return r;
 }
 
+void index_lower_id(struct lfs *fs, struct node *n, int layer, int fd,
+		    char *out)
+{
+	out[0] = 0;
+	int r;
+	if (fd >= 0) {
+		r = lower_id_at(fd, "", out);
+	} else if (node_reached_by_name(fs, n, layer)) {
+		char name[NAME_MAX + 1];
+		int dfd = node_parent_fd(fs, n, layer, name);
+		if (dfd < 0)
+			return;
+		r = lower_id_at(dfd, name, out);
+		node_parent_fd_done(fs, dfd);
+	} else {
+		int ofd = node_open(fs, n, layer, O_PATH);
+		if (ofd < 0)
+			return;
+		r = lower_id_at(ofd, "", out);
+		close(ofd);
+	}
+	if (r <= 0)
+		out[0] = 0;
+}
+
 int index_enter(struct lfs *fs, const char *tmp, const char *key,
-		const struct stat *lower)
+		const struct stat *lower, const char *lower_id)
 {
 	bool special = !S_ISREG(lower->st_mode);
-	int r = special ? write_special_count(fs, key, lower->st_nlink)
+	/* An entry already under this key that was made from another lower
+	 * file (a lookup found no stale one: the name was looked up before
+	 * the lower layer changed) is retired first; this copy is the
+	 * file's own.  One that was made from this file is joined (EEXIST
+	 * below). */
+	char rec[LOWER_ID_MAX];
+	if (lower_id[0] && recorded_id(fs, key, special, rec) == 0 && rec[0] &&
+	    strcmp(rec, lower_id) != 0)
+		retire_stale(fs, key, lower_id);
+	int r = special ? write_special_count(fs, key, lower->st_nlink,
+					      lower_id)
 			: set_count_at(fs->work_fd, tmp, lower->st_nlink);
+	if (r == 0 && !special && lower_id[0])
+		r = set_id_at(fs->work_fd, tmp, lower_id);
 	if (r < 0)
 		return r;
 	/* Into the index first, then a link at the name.  Never over an
@@ -261,7 +410,8 @@ void index_withdraw(struct lfs *fs, const char *key, int fd)
 		unlinkat(fs->index_fd, key, 0);
 }
 
-int index_attach(struct lfs *fs, struct node *n, const struct stat *lower)
+int index_attach(struct lfs *fs, struct node *n, const struct stat *lower,
+		 struct stat *entry)
 {
 	if (fs->index_fd < 0 || !fs->upper_xattr)
 		return -ENOENT;
@@ -269,8 +419,24 @@ int index_attach(struct lfs *fs, struct node *n, const struct stat *lower)
 	index_key(key, sizeof(key), lower->st_dev, lower->st_ino);
 	struct stat st;
 	if (fstatat(fs->index_fd, key, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    (st.st_mode & S_IFMT) != (lower->st_mode & S_IFMT) ||
 	    S_ISDIR(st.st_mode))
+		return -ENOENT;
+	/* The entry must be this lower file's: its record read, and the
+	 * file's identity (one syscall; none for an entry without one). */
+	char rec[LOWER_ID_MAX], now[LOWER_ID_MAX];
+	bool special = !S_ISREG(st.st_mode);
+	if (recorded_id(fs, key, special, rec) < 0)
+		return -ENOENT;
+	if (rec[0]) {
+		index_lower_id(fs, n, node_layer(n), -1, now);
+		/* (Nothing to compare when it cannot be read now: kept, as
+		 * an entry without a record.) */
+		if (now[0] && strcmp(rec, now) != 0) {
+			retire_stale(fs, key, now);
+			return -ESTALE;
+		}
+	}
+	if ((st.st_mode & S_IFMT) != (lower->st_mode & S_IFMT))
 		return -ENOENT;
 	struct node_ext *e = node_ext(n);
 	if (!e)
@@ -300,6 +466,8 @@ int index_attach(struct lfs *fs, struct node *n, const struct stat *lower)
 	}
 	node_set_flag(n, N_IDX_ALIAS | N_HLINK | (marks & N_ORIGIN_SET));
 	node_set_layer(n, fs->upper);
+	if (entry)
+		*entry = st;
 	return 0;
 }
 

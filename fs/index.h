@@ -16,6 +16,18 @@
  * xattrs: its count is kept in a regular file beside it,
  * index/KEY.nlink, and its upper names are recognised by inode number,
  * from a table of the index's special entries read once per mount.
+ *
+ * An entry also records which lower file it was made from
+ * (user.layerfs.lowerid, lower_id.h; a special file's on its count
+ * file), since the key is only an inode number: a lower file removed
+ * and another made with its number (a lower layer changed behind a
+ * udba=reval mount, or between mounts) must not be served by the first
+ * one's copy.  A lower name whose file is not the recorded one finds
+ * the entry stale: the index name is removed, its upper names keep
+ * their inode as plain upper files (the entry's marks are taken off
+ * them), and the new file copies up on its own.  An entry made before
+ * the record existed is trusted as it was: nothing tells its file
+ * apart.
  */
 #ifndef LFS_INDEX_H
 #define LFS_INDEX_H
@@ -26,6 +38,7 @@
 #include <sys/types.h>
 
 #include "layerfs.h"
+#include "lower_id.h"
 #include "node.h"
 
 /* Room for a key and the ".nlink" suffix of a special file's count. */
@@ -51,16 +64,26 @@ void index_key(char *buf, size_t size, dev_t dev, uint64_t ino);
  * it, so no entry is ever without one.
  */
 int index_enter(struct lfs *fs, const char *tmp, const char *key,
-		const struct stat *lower);
-/* (-EEXIST: the entry is there already, made through another name.) */
+		const struct stat *lower, const char *lower_id);
+/* (-EEXIST: the entry is there already, made through another name.
+ * lower_id: lower_id_at's of the file copied, "" when there is none.) */
+
+/* The identity (lower_id.h) of n's file in lower layer `layer`, of fd
+ * when it is >= 0 (the file being copied): "" when there is none or it
+ * cannot be read (the entry then goes unchecked, as an older one). */
+void index_lower_id(struct lfs *fs, struct node *n, int layer, int fd,
+		    char *out);
 
 /* Takes back the entry key that index_enter made of the file open as
  * fd, if nothing else links it (the copy-up failed before its name). */
 void index_withdraw(struct lfs *fs, const char *key, int fd);
 
 /* Lookup of a lower name whose inode was already copied up: points the
- * node at the index entry.  0 when it applies, -ENOENT when not. */
-int index_attach(struct lfs *fs, struct node *n, const struct stat *lower);
+ * node at the index entry, and gives the entry's attributes in *entry
+ * (unless NULL).  0 when it applies, -ENOENT when not, -ESTALE when the
+ * entry was another lower file's (and is now out of the index). */
+int index_attach(struct lfs *fs, struct node *n, const struct stat *lower,
+		 struct stat *entry);
 
 /*
  * Lookup of an upper name (pfd/name, attributes st) that may be a link

@@ -58,6 +58,7 @@ struct node_table;
 #define XATTR_LFS_REDIRECT XATTR_LFS_PREFIX "redirect" /* renamed dir */
 #define XATTR_LFS_IMPURE XATTR_LFS_PREFIX "impure"     /* has such children */
 #define XATTR_LFS_NLINK XATTR_LFS_PREFIX "nlink"       /* index link count */
+#define XATTR_LFS_LOWERID XATTR_LFS_PREFIX "lowerid"   /* index: lower file */
 #define XATTR_LFS_PROTATTR XATTR_LFS_PREFIX "protattr" /* dir i/a flags */
 
 struct lfs {

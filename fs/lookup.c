@@ -181,12 +181,25 @@ static int node_from_rec(struct lfs *fs, struct node *dir,
 	}
 	/* The type may have changed since the listing was read. */
 	fresh->mode = (uint16_t)(st->st_mode & S_IFMT);
+	/* The listing gave an upper file its origin's number, and the file
+	 * carries no origin now: an index entry it links was found to be
+	 * another lower file's since and lost its marks (index.h).  It
+	 * shows its own number, as it will after a remount. */
+	uint64_t own, origin;
+	if ((rec->flags & R_CHECK) && lfs_is_upper(fs, rec->layer) &&
+	    !S_ISDIR(st->st_mode) &&
+	    fresh->ino != (own = lfs_compose_ino(fs, fs->upper, st->st_ino)) &&
+	    (S_ISREG(st->st_mode) ? !(node_flags(fresh) & N_ORIGIN_SET)
+				  : !index_special_origin(fs, own, &origin)))
+		fresh->ino = own;
 
 	bool upper = lfs_is_upper(fs, rec->layer);
 	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1 &&
 	    (hard_links_shared(fs) || upper)) {
-		if (!upper && index_attach(fs, fresh, st) == 0)
-			r = node_lstat(fs, fresh, fs->upper, st);
+		struct stat entry;
+		int a = upper ? -ENOENT : index_attach(fs, fresh, st, &entry);
+		if (a == 0)
+			*st = entry;
 		else if (upper && fs->index_fd >= 0)
 			mark_index_link(fs, dir, fresh, name, st);
 		struct node *same = node_find_by_ino(fs, fresh->ino);
@@ -196,6 +209,12 @@ static int node_from_rec(struct lfs *fs, struct node *dir,
 			 * through the mount, never a lower hard link (which a
 			 * copy-up breaks), nor an older copy marked with the
 			 * same origin. */
+			node_unref(fs, same);
+			same = NULL;
+		}
+		if (same && a == -ESTALE && node_layer(same) == fs->upper) {
+			/* The copy of the lower file that had this number
+			 * before (its entry could not be taken out). */
 			node_unref(fs, same);
 			same = NULL;
 		}

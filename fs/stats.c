@@ -109,6 +109,7 @@ int lfs_stats_write(struct lfs *fs, const char *path)
 	FIELD(opaque_dirs);
 	FIELD(redirects);
 	FIELD(index_links);
+	FIELD(index_stale);
 	FIELD(lookups);
 	FIELD(negative_lookups);
 	FIELD(dir_loads);

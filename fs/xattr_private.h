@@ -11,6 +11,9 @@
  *   user.layerfs.impure    on an upper directory with children carrying
  *                          the marks above, so listings know to read them
  *   user.layerfs.nlink     link count of a hard link kept in the index
+ *   user.layerfs.lowerid   on an index entry (a special file's: on its
+ *                          count file): the identity of the lower file
+ *                          it was copied from (lower_id.h)
  *   user.layerfs.protattr  on an upper directory: its immutable ('i') and
  *                          append-only ('a') flags, which the directory
  *                          itself cannot carry (fileattr.c)

@@ -367,6 +367,191 @@ class UdbaCopyUpTakesData(LayerfsTestCase):
                          os.listxattr(os.path.join(m.upper, "g")))
 
 
+class UdbaIndexKnowsItsLowerFile(LayerfsTestCase):
+    """The hard-link index finds a copied-up lower inode by its number
+    (fs/index.h).  With udba=reval a lower file may be removed and
+    another one made that gets the freed inode number: the entry of the
+    first must not serve the second, which is a file of its own."""
+
+    def reuse_ino(self, d, ino, make):
+        """Makes files in the lower directory d with make(path) until one
+        gets inode number ino (the filesystem hands a freed number out
+        again, usually at once); the others are removed.  The name, or
+        skipTest when the number does not come back."""
+        tries = []
+        try:
+            for i in range(4000):
+                p = os.path.join(d, "try%d" % i)
+                make(p)
+                if os.lstat(p).st_ino == ino:
+                    return p
+                tries.append(p)
+        finally:
+            for p in tries:
+                os.unlink(p)
+        self.skipTest("the lower filesystem did not reuse inode %d" % ino)
+
+    def check_reused(self, kind, remount, protect=False):
+        low = self.mkdirs("low")
+        os.mkdir(os.path.join(low, "d"))
+        d = os.path.join(low, "d")
+        if kind == "file":
+            write(os.path.join(d, "x"), "old\n")
+            os.chmod(os.path.join(d, "x"), 0o644)
+        else:
+            os.symlink("old-target", os.path.join(d, "x"))
+        os.link(os.path.join(d, "x"), os.path.join(d, "y"),
+                follow_symlinks=False)
+        m = self.mount_rw([low], opts=("udba=reval", "timeout=0",
+                                       "stats=" + self.path("stats.json")))
+        upper, work = m.upper, m.work
+        x = os.path.join(m.path, "d", "x")
+        old_ino = os.lstat(os.path.join(d, "x")).st_ino
+        # Copied up, through the index, by one of its names.
+        if kind == "file":
+            os.chmod(x, 0o600)
+        else:
+            os.utime(x, (1000, 1000), follow_symlinks=False)
+        self.assertEqual(os.listdir(os.path.join(m.work, "index")) != [],
+                         True)
+        self.assertEqual(os.lstat(os.path.join(m.path, "d", "y")).st_ino,
+                         os.lstat(x).st_ino)
+        if protect:
+            # The copy made immutable: its entry must still go.
+            self.before_cleanup(lambda: lfstest.unprotect_tree(upper))
+            lfstest.change_inode_flags(x, add=lfstest.FS_IMMUTABLE_FL)
+        if remount:
+            m.unmount()
+        # Behind the mount: both lower names gone, and a new file with
+        # two names that has the old one's inode number.
+        os.unlink(os.path.join(d, "x"))
+        os.unlink(os.path.join(d, "y"))
+        if kind == "file":
+            def make(p):
+                write(p, "new file\n")
+                os.chmod(p, 0o640)
+        else:
+            def make(p):
+                os.symlink("new-target", p)
+        p = self.reuse_ino(d, old_ino, make)
+        os.rename(p, os.path.join(d, "n1"))
+        os.link(os.path.join(d, "n1"), os.path.join(d, "n2"),
+                follow_symlinks=False)
+        stats = self.path("stats.json")
+        if remount:
+            m = self.mount([low], upper, work,
+                           opts=("udba=reval", "timeout=0",
+                                 "stats=" + stats))
+        n1 = os.path.join(m.path, "d", "n1")
+        n2 = os.path.join(m.path, "d", "n2")
+        x = os.path.join(m.path, "d", "x")
+        if kind == "file":
+            self.assertEqual(read(n1), b"new file\n")
+            self.assertEqual(os.stat(n1).st_mode & 0o777, 0o640)
+            self.assertEqual(os.stat(n1).st_size, 9)
+            # The old copy stays what it was.
+            self.assertEqual(read(x), b"old\n")
+            self.assertEqual(os.stat(x).st_mode & 0o777, 0o600)
+        else:
+            self.assertEqual(os.readlink(n1), "new-target")
+            self.assertEqual(os.readlink(x), "old-target")
+        # The new file's two names are one file, and not the old copy.
+        self.assertEqual(os.lstat(n1).st_ino, os.lstat(n2).st_ino)
+        self.assertNotEqual(os.lstat(n1).st_ino, os.lstat(x).st_ino)
+        self.assertEqual(os.lstat(n1).st_nlink, 2)
+        # A change through one of its names copies it up on its own,
+        # and the other name sees it.
+        if kind == "file":
+            os.chmod(n1, 0o604)
+            self.assertEqual(os.stat(n2).st_mode & 0o777, 0o604)
+            self.assertEqual(read(n2), b"new file\n")
+            self.assertEqual(read(x), b"old\n")
+        else:
+            os.utime(n1, (2000, 2000), follow_symlinks=False)
+            self.assertEqual(os.lstat(n2).st_mtime, 2000)
+            self.assertEqual(os.readlink(n2), "new-target")
+            self.assertEqual(os.readlink(x), "old-target")
+        self.assertEqual(os.lstat(n1).st_ino, os.lstat(n2).st_ino)
+        self.assertNotEqual(os.lstat(n1).st_ino, os.lstat(x).st_ino)
+        # The index holds the new file's entry only; the old copy's name
+        # is a plain upper file now.
+        index = os.path.join(work, "index")
+        key = "%x-%x" % (os.lstat(d).st_dev, old_ino)
+        self.assertEqual(sorted(os.listdir(index)),
+                         [key] if kind == "file" else [key, key + ".nlink"])
+        if kind == "file":
+            self.assertNotIn("user.layerfs.origin",
+                             os.listxattr(os.path.join(upper, "d", "x")))
+        if protect:
+            self.assertTrue(lfstest.inode_flags(x) & lfstest.FS_IMMUTABLE_FL)
+        self.assertEqual(read_stats(self, m.pid, stats)["index_stale"], 1)
+
+    def test_new_file_with_a_reused_inode_number_is_not_the_old_copy(self):
+        self.check_reused("file", remount=False)
+
+    def test_same_across_a_remount(self):
+        self.check_reused("file", remount=True)
+
+    def test_old_copy_immutable(self):
+        self.check_reused("file", remount=False, protect=True)
+
+    def test_symlink_with_a_reused_inode_number(self):
+        self.check_reused("symlink", remount=False)
+
+    def test_symlink_across_a_remount(self):
+        self.check_reused("symlink", remount=True)
+
+    def test_second_name_made_after_the_lookup(self):
+        # The new file is looked up with one name (no index then), and
+        # gets its second before a change through the mount copies it
+        # up: the copy-up meets the old entry, which it must not join.
+        low = self.mkdirs("low")
+        d = os.path.join(low, "d")
+        os.mkdir(d)
+        write(os.path.join(d, "x"), "old\n")
+        os.link(os.path.join(d, "x"), os.path.join(d, "y"))
+        m = self.mount_rw([low], opts=("udba=reval", "timeout=0"))
+        old_ino = os.stat(os.path.join(d, "x")).st_ino
+        os.chmod(os.path.join(m.path, "d", "x"), 0o600)
+        os.unlink(os.path.join(d, "x"))
+        os.unlink(os.path.join(d, "y"))
+
+        def make(p):
+            write(p, "new file\n")
+            os.chmod(p, 0o640)
+        os.rename(self.reuse_ino(d, old_ino, make), os.path.join(d, "n1"))
+        n1 = os.path.join(m.path, "d", "n1")
+        self.assertEqual(read(n1), b"new file\n")
+        os.link(os.path.join(d, "n1"), os.path.join(d, "n2"))
+        os.chmod(n1, 0o604)
+        n2 = os.path.join(m.path, "d", "n2")
+        self.assertEqual(os.stat(n2).st_mode & 0o777, 0o604)
+        self.assertEqual(read(n2), b"new file\n")
+        self.assertEqual(read(os.path.join(m.path, "d", "x")), b"old\n")
+        self.assertEqual(os.stat(n1).st_ino, os.stat(n2).st_ino)
+
+    def test_entry_without_a_record_still_serves_its_lower_names(self):
+        # An entry made before entries recorded their lower file is
+        # trusted as it was: a lower name of its inode is its hard link.
+        low = self.layer("low", {"x": "data\n"})
+        os.link(os.path.join(low, "x"), os.path.join(low, "y"))
+        m = self.mount_rw([low], opts=("udba=reval", "timeout=0"))
+        os.chmod(os.path.join(m.path, "x"), 0o600)
+        m.unmount()
+        key = "%x-%x" % (os.stat(low).st_dev,
+                         os.stat(os.path.join(low, "x")).st_ino)
+        entry = os.path.join(m.work, "index", key)
+        self.assertIn("user.layerfs.lowerid", os.listxattr(entry))
+        os.removexattr(entry, "user.layerfs.lowerid")
+        m2 = self.mount([low], m.upper, m.work,
+                        opts=("udba=reval", "timeout=0"))
+        y = os.path.join(m2.path, "y")
+        self.assertEqual(os.stat(y).st_mode & 0o777, 0o600)
+        self.assertEqual(os.stat(y).st_ino,
+                         os.stat(os.path.join(m2.path, "x")).st_ino)
+        self.assertEqual(os.listdir(os.path.join(m.work, "index")), [key])
+
+
 class UdbaUnderChange(LayerfsTestCase):
     """Threads change the lower layers directly while others use the
     mount, copy-ups and whiteouts included; the daemon must answer every
