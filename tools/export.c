@@ -330,7 +330,8 @@ static int content_step(struct tree_walk *w, void *data)
 		r = -ENOMEM;
 	else if (S_ISDIR(e->st.st_mode))
 		r = content_child(w, e, cpath);
-	else if (dir->tree > 0 && (idx = index_links_find(&ex->links, &e->st)))
+	else if (dir->tree > 0 && (idx = index_links_find(&ex->links, dir->fd,
+							  e->name, &e->st)))
 		r = lower_indexed(ex, cpath, idx, dir->fd, e->name);
 	else if (S_ISREG(e->st.st_mode))
 		r = add_regular(ex, dir->fd, e->name, &e->st, cpath,

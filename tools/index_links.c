@@ -9,6 +9,7 @@
 
 #include "fsutil.h"
 #include "lf_common.h"
+#include "lower_id.h"
 #include "tree_walk.h"
 #include "whiteout.h"
 #include "xattr_policy.h"
@@ -20,6 +21,8 @@ void index_links_free(struct index_links *x)
 {
 	if (x->index_fd >= 0)
 		close(x->index_fd);
+	for (size_t i = 0; i < x->n; i++)
+		free(x->v[i].lower_id);
 	free(x->v);
 	for (size_t i = 0; i < x->nnames; i++)
 		free(x->names[i].path);
@@ -102,10 +105,24 @@ static int consider(struct index_links *x, const char *key, size_t *cap)
 		      fs_xattr_get_at(x->index_fd, key, XATTR_LFS_METACOPY,
 				      &mark, &len) == 0;
 	free(mark);
+	/* The record of the lower file (a special file's on its count). */
+	char *id = NULL;
+	size_t idlen;
+	if (fs_xattr_get_at(x->index_fd, cname, XATTR_LFS_LOWERID, &id,
+			    &idlen) == 0 &&
+	    idlen > 0 && idlen < LOWER_ID_MAX) {
+		l->lower_id = strndup(id, idlen);
+		if (!l->lower_id) {
+			free(id);
+			return -ENOMEM;
+		}
+	}
+	free(id);
 	return 0;
 }
 
 const struct index_link *index_links_find(const struct index_links *x,
+					  int dirfd, const char *name,
 					  const struct stat *lower)
 {
 	if (!x->n || S_ISDIR(lower->st_mode) || lower->st_nlink < 2)
@@ -115,6 +132,12 @@ const struct index_link *index_links_find(const struct index_links *x,
 		bsearch(&k, x->v, x->n, sizeof(*x->v), cmp_links);
 	/* layerfs takes an entry of another type for no link of it. */
 	if (l && (l->st.st_mode & S_IFMT) != (lower->st_mode & S_IFMT))
+		return NULL;
+	/* Nor one recorded for another lower file (one unreadable now, or
+	 * an entry without a record, it takes as it is). */
+	char now[LOWER_ID_MAX];
+	if (l && l->lower_id && lower_id_at(dirfd, name, now) > 0 &&
+	    strcmp(now, l->lower_id) != 0)
 		return NULL;
 	return l;
 }
@@ -272,7 +295,8 @@ static int walk_entry(struct tree_walk *w, struct walk_level *l,
 		if (r == 0)
 			((struct walk_level *)child)->inside = l->inside;
 	} else if (dir->tree > 0) {
-		const struct index_link *f = index_links_find(wk->x, &e->st);
+		const struct index_link *f =
+			index_links_find(wk->x, dir->fd, e->name, &e->st);
 		char *cpath = fs_join(tree_walk_path(w), e->name);
 		if (!cpath)
 			r = -ENOMEM;

@@ -22,6 +22,11 @@
  * non-directories whose inode has such an entry, stepping over renamed
  * directories, whose content export reads through the redirect itself
  * (index_links_find answers there).
+ *
+ * An entry records which lower file it was copied from (fs/index.h,
+ * lib/lower_id.h): a lower name of another file that got the first
+ * one's inode number since, the lower layer changed between mounts, is
+ * no name of the entry, as the mount does not take it for one.
  */
 #ifndef LT_INDEX_LINKS_H
 #define LT_INDEX_LINKS_H
@@ -41,6 +46,8 @@ struct index_link {
 	struct stat st;       /* the entry: the copy's inode */
 	bool metacopy;        /* holds metadata only: the data is the lower
 				 inode's */
+	char *lower_id;       /* the lower file it was copied from
+				 (lower_id.h), NULL: not recorded */
 };
 
 /* entry of a lower name that is no index link: see IL_SHARED. */
@@ -95,8 +102,10 @@ void index_links_free(struct index_links *x);
  */
 int index_links_shown(int dirfd, const char *name, uint64_t *shown);
 
-/* The entry of a lower non-directory with this lstat, or NULL. */
+/* The entry of the lower non-directory dirfd/name, whose lstat is
+ * lower, or NULL. */
 const struct index_link *index_links_find(const struct index_links *x,
+					  int dirfd, const char *name,
 					  const struct stat *lower);
 
 /*

@@ -22,6 +22,7 @@
 #define XATTR_LFS_METACOPY "user.layerfs.metacopy"
 #define XATTR_LFS_REDIRECT "user.layerfs.redirect"
 #define XATTR_LFS_NLINK "user.layerfs.nlink"
+#define XATTR_LFS_LOWERID "user.layerfs.lowerid"
 #define XATTR_LFS_PREFIX "user.layerfs."
 /* layertool's own bookkeeping (convert keeps directory times there). */
 #define XATTR_LAYERTOOL_PREFIX "user.layertool."

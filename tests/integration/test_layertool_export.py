@@ -378,6 +378,49 @@ class TestIndexedHardLinks(ExportTestBase):
         self.check(change, {"a/g": "a/f", "deep/er/h": "a/f",
                             "renamed/i": "a/f"}, without_work="same")
 
+    def test_lower_file_replaced_with_the_same_inode_number(self):
+        # After the mount, the lower names of the copied-up file are
+        # removed and a new file with two names gets its inode number:
+        # the entry is the old file's, and the new one's names are not
+        # links of its copy (the mount does not show them as such).
+        lower = self.mkdirs("lower")
+        b = os.path.join(lower, "b")
+        os.mkdir(b)
+        with open(os.path.join(b, "x"), "w") as f:
+            f.write("old\n")
+        os.link(os.path.join(b, "x"), os.path.join(b, "y"))
+        old_ino = os.stat(os.path.join(b, "x")).st_ino
+        m = self.mount_rw([lower])
+        with open(os.path.join(m.path, "b", "x"), "a") as f:
+            f.write("more\n")  # a copy with its data
+        m.unmount()
+        os.unlink(os.path.join(b, "x"))
+        os.unlink(os.path.join(b, "y"))
+        tries, found = [], None
+        for i in range(4000):
+            p = os.path.join(b, "t%d" % i)
+            with open(p, "w") as f:
+                f.write("new\n")
+            if os.stat(p).st_ino == old_ino:
+                found = p
+                break
+            tries.append(p)
+        for p in tries:
+            os.unlink(p)
+        if not found:
+            self.skipTest("the lower filesystem did not reuse the inode")
+        os.rename(found, os.path.join(b, "n1"))
+        os.link(os.path.join(b, "n1"), os.path.join(b, "n2"))
+        out = self.path("out.tar")
+        self.export(["--lower", lower, "--work", m.work, m.upper, out])
+        self.assertEqual(sorted(tar_names(out)), ["b", "b/x"])
+        # As the mount shows it.
+        m2 = self.mount([lower], m.upper, m.work)
+        self.assertEqual(sorted(os.listdir(os.path.join(m2.path, "b"))),
+                         ["n1", "n2", "x"])
+        with open(os.path.join(m2.path, "b", "n1")) as f:
+            self.assertEqual(f.read(), "new\n")
+
     def test_needs_the_lower_layers(self):
         lower = self.layer("lower", self.LOWER)
         m = self.mount_rw([lower])

@@ -23,6 +23,7 @@
 #include "digest.h"
 #include "entry_path.h"
 #include "index_links.h"
+#include "lower_id.h"
 #include "removed_dirs.h"
 #include "strset.h"
 #include "tar_writer.h"
@@ -303,7 +304,8 @@ static void test_index_link_children(void **state)
 	assert_null(index_links_name(&x, "b/c/d/e"));
 }
 
-/* A lower name matches an entry by its inode and type only. */
+/* A lower name matches an entry by its inode and type (and by its
+ * identity when the entry records one: below). */
 static void test_index_link_find(void **state)
 {
 	(void)state;
@@ -315,16 +317,47 @@ static void test_index_link_find(void **state)
 	struct index_links x = { .index_fd = -1, .v = v, .n = 3 };
 	struct stat st = { .st_dev = 2, .st_ino = 5, .st_mode = S_IFREG,
 			   .st_nlink = 2 };
-	assert_ptr_equal(index_links_find(&x, &st), &v[2]);
+	assert_ptr_equal(index_links_find(&x, AT_FDCWD, "-", &st), &v[2]);
 	st.st_nlink = 1; /* one name: never a link of an entry */
-	assert_null(index_links_find(&x, &st));
+	assert_null(index_links_find(&x, AT_FDCWD, "-", &st));
 	st = (struct stat){ .st_dev = 1, .st_ino = 9, .st_mode = S_IFREG,
 			    .st_nlink = 3 };
-	assert_null(index_links_find(&x, &st));
+	assert_null(index_links_find(&x, AT_FDCWD, "-", &st));
 	st.st_mode = S_IFLNK;
-	assert_ptr_equal(index_links_find(&x, &st), &v[1]);
+	assert_ptr_equal(index_links_find(&x, AT_FDCWD, "-", &st), &v[1]);
 	st.st_ino = 7;
-	assert_null(index_links_find(&x, &st));
+	assert_null(index_links_find(&x, AT_FDCWD, "-", &st));
+}
+
+/* An entry recorded for another lower file is not this one's, though
+ * it has its inode number; one recorded for it is. */
+static void test_index_link_find_by_identity(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/lt-lowerid-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	struct stat st;
+	assert_int_equal(lstat(path, &st), 0);
+	st.st_nlink = 2;
+	char id[LOWER_ID_MAX];
+	int len = lower_id_at(AT_FDCWD, path, id);
+	assert_true(len >= 0);
+	struct index_link v[] = {
+		{ .dev = st.st_dev, .ino = st.st_ino,
+		  .st = { .st_mode = S_IFREG }, .lower_id = id },
+	};
+	struct index_links x = { .index_fd = -1, .v = v, .n = 1 };
+	assert_ptr_equal(index_links_find(&x, AT_FDCWD, path, &st), &v[0]);
+	char other[] = "h1:00000000";
+	v[0].lower_id = other;
+	if (len > 0)
+		assert_null(index_links_find(&x, AT_FDCWD, path, &st));
+	/* Unreadable now: taken as it is. */
+	assert_ptr_equal(index_links_find(&x, AT_FDCWD, "/nonexistent-x", &st),
+			 &v[0]);
+	unlink(path);
 }
 
 /* Held-back directories 0..n-1 in the order they were met, against the
@@ -463,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_export_open_does_not_block_on_a_fifo),
 		cmocka_unit_test(test_index_link_children),
 		cmocka_unit_test(test_index_link_find),
+		cmocka_unit_test(test_index_link_find_by_identity),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

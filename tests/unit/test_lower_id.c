@@ -1,4 +1,4 @@
-/* The identity of a lower file (fs/lower_id.c), which index entries
+/* The identity of a lower file (lib/lower_id.c), which index entries
  * record: one file's names and descriptors agree, another file's
  * differs, a symlink is not its target, and a file made with a freed
  * inode number is not the file that had it. */

@@ -1,9 +1,10 @@
 /*
- * The identity of a lower file, beyond its inode number: what the
+ * The identity of a lower file, beyond its inode number: what layerfs's
  * hard-link index records of the lower inode an entry was copied from,
  * so that another file given the same number later (a lower layer
  * changed behind a udba=reval mount, or between mounts) is not taken
- * for it (index.h).
+ * for it (fs/index.h; layertool's export reads the same record,
+ * tools/index_links.h).
  *
  * A file handle where the filesystem gives one (name_to_handle_at: on
  * ext4, xfs, btrfs and tmpfs it holds the inode's generation, which a
