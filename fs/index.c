@@ -335,20 +335,21 @@ void index_lower_id(struct lfs *fs, struct node *n, int layer, int fd,
 {
 	out[0] = 0;
 	int r;
+	bool handles = fs->layers[layer].handles_kept;
 	if (fd >= 0) {
-		r = lower_id_at(fd, "", out);
+		r = lower_id_at(fd, "", handles, out);
 	} else if (node_reached_by_name(fs, n, layer)) {
 		char name[NAME_MAX + 1];
 		int dfd = node_parent_fd(fs, n, layer, name);
 		if (dfd < 0)
 			return;
-		r = lower_id_at(dfd, name, out);
+		r = lower_id_at(dfd, name, handles, out);
 		node_parent_fd_done(fs, dfd);
 	} else {
 		int ofd = node_open(fs, n, layer, O_PATH);
 		if (ofd < 0)
 			return;
-		r = lower_id_at(ofd, "", out);
+		r = lower_id_at(ofd, "", handles, out);
 		close(ofd);
 	}
 	if (r <= 0)

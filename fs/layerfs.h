@@ -46,6 +46,8 @@ struct layer {
 	 * root at mount or on a directory since: paths through it may
 	 * follow the kernel's redirects (redirect.h).  Only ever set. */
 	bool kernel_marks;
+	/* Its file handles name a file for good (lower_id.h). */
+	bool handles_kept;
 };
 
 struct node;

@@ -117,6 +117,7 @@ static int add_layer(struct lfs *fs, enum layer_kind kind, const char *what,
 	l->kind = kind;
 	l->dev = st.st_dev;
 	l->path = path;
+	l->handles_kept = lower_id_handles_kept(fd);
 	if (kind != LAYER_UPPER)
 		redirect_probe_layer(fs, fs->nlayers - 1);
 	if (st_out)

@@ -4,6 +4,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+
+#define FUSE_MAGIC 0x65735546
 
 /* The birth time, where neither a handle is given: one statx. */
 static int birth_id(int dirfd, const char *name, int flags, char *out)
@@ -19,14 +22,23 @@ static int birth_id(int dirfd, const char *name, int flags, char *out)
 			stx.stx_btime.tv_nsec);
 }
 
-int lower_id_at(int dirfd, const char *name, char *out)
+bool lower_id_handles_kept(int fd)
 {
+	struct statfs sfs;
+	return fstatfs(fd, &sfs) < 0 || (long)sfs.f_type != FUSE_MAGIC;
+}
+
+int lower_id_at(int dirfd, const char *name, bool handles, char *out)
+{
+	int flags = name[0] ? 0 : AT_EMPTY_PATH;
+	if (!handles)
+		return birth_id(dirfd, name, flags, out);
 	union {
 		struct file_handle fh;
 		char room[sizeof(struct file_handle) + MAX_HANDLE_SZ];
 	} h;
 	h.fh.handle_bytes = MAX_HANDLE_SZ;
-	int mount_id, flags = name[0] ? 0 : AT_EMPTY_PATH;
+	int mount_id;
 	/* Without AT_SYMLINK_FOLLOW: a symlink's own handle. */
 	if (name_to_handle_at(dirfd, name, &h.fh, &mount_id, flags) < 0) {
 		/* EOPNOTSUPP: the filesystem has no handles (EOVERFLOW

@@ -136,7 +136,8 @@ const struct index_link *index_links_find(const struct index_links *x,
 	/* Nor one recorded for another lower file (one unreadable now, or
 	 * an entry without a record, it takes as it is). */
 	char now[LOWER_ID_MAX];
-	if (l && l->lower_id && lower_id_at(dirfd, name, now) > 0 &&
+	if (l && l->lower_id &&
+	    lower_id_at(dirfd, name, lower_id_handles_kept(dirfd), now) > 0 &&
 	    strcmp(now, l->lower_id) != 0)
 		return NULL;
 	return l;

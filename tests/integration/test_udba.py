@@ -530,6 +530,25 @@ class UdbaIndexKnowsItsLowerFile(LayerfsTestCase):
         self.assertEqual(read(os.path.join(m.path, "d", "x")), b"old\n")
         self.assertEqual(os.stat(n1).st_ino, os.stat(n2).st_ino)
 
+    def test_fuse_lower_recorded_by_birth_time(self):
+        # A FUSE filesystem's handle holds its daemon's node id, which
+        # may change while the file stays (the kernel forgot the inode):
+        # a FUSE lower file is known by its birth time, or not at all.
+        low = self.layer("low", {"x": "data\n"})
+        os.link(os.path.join(low, "x"), os.path.join(low, "y"))
+        fuse_low = self.mount([low])  # read-only: a FUSE lower layer
+        self.assertEqual(os.stat(os.path.join(fuse_low.path, "y")).st_nlink,
+                         2)
+        m = self.mount_rw([fuse_low.path], opts=("udba=reval", "timeout=0"))
+        os.chmod(os.path.join(m.path, "x"), 0o600)
+        self.assertEqual(os.stat(os.path.join(m.path, "y")).st_mode & 0o777,
+                         0o600)
+        (entry,) = os.listdir(os.path.join(m.work, "index"))
+        entry = os.path.join(m.work, "index", entry)
+        if "user.layerfs.lowerid" in os.listxattr(entry):
+            self.assertTrue(
+                os.getxattr(entry, "user.layerfs.lowerid").startswith(b"b"))
+
     def test_entry_without_a_record_still_serves_its_lower_names(self):
         # An entry made before entries recorded their lower file is
         # trusted as it was: a lower name of its inode is its hard link.

@@ -342,7 +342,7 @@ static void test_index_link_find_by_identity(void **state)
 	assert_int_equal(lstat(path, &st), 0);
 	st.st_nlink = 2;
 	char id[LOWER_ID_MAX];
-	int len = lower_id_at(AT_FDCWD, path, id);
+	int len = lower_id_at(AT_FDCWD, path, true, id);
 	assert_true(len >= 0);
 	struct index_link v[] = {
 		{ .dev = st.st_dev, .ino = st.st_ino,

@@ -56,7 +56,7 @@ static void make_file(int dirfd, const char *name, const char *text)
 
 static void id_of(int dirfd, const char *name, char *out)
 {
-	int len = lower_id_at(dirfd, name, out);
+	int len = lower_id_at(dirfd, name, true, out);
 	if (len == 0)
 		skip(); /* neither handles nor birth times here */
 	assert_true(len > 1);
@@ -90,7 +90,14 @@ static void test_names_and_descriptors_agree(void **state)
 	id_of(fd, "", byfd);
 	close(fd);
 	assert_string_equal(sl, byfd);
-	assert_int_equal(lower_id_at(s->fd, "missing", a), -ENOENT);
+	assert_int_equal(lower_id_at(s->fd, "missing", true, a), -ENOENT);
+	/* Without handles: the birth time, where the filesystem keeps it. */
+	int len = lower_id_at(s->fd, "a", false, byfd);
+	assert_true(len >= 0);
+	if (len > 0)
+		assert_int_equal(byfd[0], 'b');
+	/* A local filesystem's handles are kept. */
+	assert_true(lower_id_handles_kept(s->fd));
 }
 
 static void test_reused_inode_number_differs(void **state)
