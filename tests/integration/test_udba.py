@@ -412,8 +412,7 @@ class UdbaIndexKnowsItsLowerFile(LayerfsTestCase):
             os.chmod(x, 0o600)
         else:
             os.utime(x, (1000, 1000), follow_symlinks=False)
-        self.assertEqual(os.listdir(os.path.join(m.work, "index")) != [],
-                         True)
+        self.assertTrue(os.listdir(os.path.join(work, "index")))
         self.assertEqual(os.lstat(os.path.join(m.path, "d", "y")).st_ino,
                          os.lstat(x).st_ino)
         if protect:
