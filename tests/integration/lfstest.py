@@ -669,12 +669,17 @@ class LayerfsTestCase(unittest.TestCase):
         if not kernel_overlay_available():
             self.skipTest("kernel overlayfs is not available")
 
+    def require_unchanging_layers(self, given_up):
+        """For a test of what layerfs gains from lower layers that never
+        change, which a run in udba=reval mode (LFS_EXTRA_OPTS) gives up
+        (README, "udba=reval"): given_up says what, in the skip."""
+        if "udba=reval" in EXTRA_OPTS:
+            self.skipTest("udba=reval (LFS_EXTRA_OPTS) " + given_up)
+
     def require_metacopy(self):
         """For a test of metadata-only copies, which a run in udba=reval
-        mode (LFS_EXTRA_OPTS) does not make."""
-        if "udba=reval" in EXTRA_OPTS:
-            self.skipTest("udba=reval (LFS_EXTRA_OPTS) makes no "
-                          "metadata-only copies")
+        mode does not make."""
+        self.require_unchanging_layers("makes no metadata-only copies")
 
     def require_tool(self, *names):
         for n in names:

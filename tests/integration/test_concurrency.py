@@ -203,6 +203,8 @@ class Concurrency(LayerfsTestCase):
         # too, which shows the check can fail.  On /dev/fuse even where
         # the kernel offers io_uring: there each CPU's ring has workers
         # of its own (test_uring.py), so threads=1 would not serialize.
+        self.require_unchanging_layers(
+            "looks for changes in every layer, the stopped one too")
         fast = self.layer("fast", {"file": "fast\n"})
         # A directory of the inner layer for each case: the one the first
         # case read is in the inner mount's kernel caches, which answer
