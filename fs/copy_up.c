@@ -17,6 +17,7 @@
 #include "dcache.h"
 #include "dgap.h"
 #include "dirfd_cache.h"
+#include "fault.h"
 #include "fileattr.h"
 #include "index.h"
 #include "lf_common.h"
@@ -681,6 +682,8 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	struct stat up;
 	if (r == 0 && breaks && fstat(dfd, &up) == 0)
 		take_upper_ino(fs, n, up.st_ino);
+	if (r == 0 && (carried & FILEATTR_PROTECT))
+		fault_point("protect-published");
 	if (r == 0 && carried)
 		r = fileattr_apply(dfd, carried);
 	/* Read back from the copy: an upper filesystem without inode flags

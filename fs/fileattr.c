@@ -53,6 +53,7 @@
 
 #include "copy_up.h"
 #include "creds.h"
+#include "fault.h"
 #include "node.h"
 #include "xattr_private.h"
 
@@ -401,6 +402,7 @@ int fileattr_lifted_fd(struct lfs *fs, struct node *n, int fd,
 	int r = set_flags(fd, now & ~(int)FILEATTR_PROTECT);
 	if (r < 0)
 		return r;
+	fault_point("protect-lifted");
 	r = change(fd, arg);
 	(void)fileattr_apply(fd, (unsigned)now & FILEATTR_PROTECT);
 	return r;
@@ -424,6 +426,7 @@ int fileattr_lift(int dirfd, const char *name, unsigned *lifted)
 		return -1;
 	}
 	*lifted = (unsigned)now & FILEATTR_PROTECT;
+	fault_point("protect-lifted");
 	return fd;
 }
 
