@@ -311,7 +311,7 @@ static int copy_up_dir_node(struct lfs *fs, struct node *n, int pfd,
 	if (r == 0)
 		r = copy_attrs(fs, src, dfd, st, true, &plan);
 	if (r == 0 && protect)
-		r = fileattr_dir_mark(dfd, protect);
+		r = fileattr_mark(dfd, protect);
 	if (r == 0 && (carried & FS_NODUMP_FL))
 		r = fileattr_apply(dfd, FS_NODUMP_FL);
 	unsigned flags = 0;
@@ -627,6 +627,12 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 			     : -ENOMEM;
 		flags |= N_METACOPY;
 	}
+	/* Its immutable and append-only flags can go on the copy only once
+	 * it has its name: the mark takes them first, and a lookup after a
+	 * crash in between finds them there (fileattr.c). */
+	unsigned protect = fs->upper_xattr ? carried & FILEATTR_PROTECT : 0;
+	if (r == 0 && protect)
+		r = fileattr_mark(dfd, protect);
 	if (r == 0 && stage)
 		r = stage->apply(fs, dfd, stage->arg);
 	/* Data must be on disk before the link or rename makes it
@@ -636,7 +642,7 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 		r = -errno;
 	if (src >= 0)
 		close(src);
-	if (r == 0 && flags)
+	if (r == 0 && (flags || protect))
 		r = mark_parent_impure(fs, n->parent, pfd);
 	bool entry_there = false, entered = false;
 	if (r == 0 && indexed) {

@@ -35,6 +35,18 @@
  * A file's or directory's two flags are read once and kept on its node
  * (fileattr_flags): lower layers never change, and layerfs makes every
  * change of the upper one.
+ *
+ * A file's flags are in a protattr mark on its upper copy too, written
+ * before the flags themselves and kept while they are: a copy-up can set
+ * them only once the copy has its name, and a lift takes them off for a
+ * moment, so a crash at either instant leaves the copy without them.  A
+ * lookup that meets the mark (read with the file's other marks, in the
+ * one listxattr of an entry in an impure directory) puts back any of its
+ * flags the file lacks (fileattr_mark_found).  A change of the flags
+ * through the mount changes the mark with them, while the file carries
+ * neither (set_file_attr).  The mark can be removed only then as well,
+ * so it stays on a protected copy; with the flags, a crash leaves the
+ * file as it was before the change or after it.
  */
 #include "fileattr.h"
 
@@ -154,8 +166,8 @@ int fileattr_carried(struct lfs *fs, struct node *n, int layer,
 
 /* ---- directories: the protattr mark ------------------------------ */
 
-/* The flags the protattr mark of an upper directory holds: 'i' and 'a',
- * the letters of kernel overlayfs's mark of the same purpose. */
+/* The flags the protattr mark of an upper directory or file holds: 'i'
+ * and 'a', the letters of kernel overlayfs's mark of the same purpose. */
 static unsigned mark_flags(const struct real_at *at)
 {
 	char path[64 + NAME_MAX], v[8];
@@ -169,7 +181,20 @@ static unsigned mark_flags(const struct real_at *at)
 	return flags;
 }
 
-int fileattr_dir_mark(int fd, unsigned flags)
+/* The flags of the protattr mark of the upper file open as fd. */
+static unsigned fd_mark_flags(int fd)
+{
+	char v[8];
+	ssize_t len = fgetxattr(fd, XATTR_LFS_PROTATTR, v, sizeof(v));
+	unsigned flags = 0;
+	for (ssize_t i = 0; i < len; i++)
+		flags |= v[i] == 'i' ? FS_IMMUTABLE_FL
+			 : v[i] == 'a' ? FS_APPEND_FL
+				       : 0;
+	return flags;
+}
+
+int fileattr_mark(int fd, unsigned flags)
 {
 	char v[2];
 	size_t len = 0;
@@ -220,6 +245,31 @@ void fileattr_known(struct node *n, unsigned flags)
 		bits |= N_PROT_APPEND;
 	fileattr_forget(n);
 	node_set_flag(n, bits);
+}
+
+void fileattr_mark_found(struct lfs *fs, struct node *n, int dirfd,
+			 const char *name)
+{
+	struct real_at at = { .dfd = dirfd, .own = false };
+	snprintf(at.name, sizeof(at.name), "%s", name);
+	unsigned flags, marked = mark_flags(&at) & FILEATTR_PROTECT;
+	if (!marked || real_flags(&at, &flags) < 0)
+		return;
+	unsigned missing = marked & ~flags;
+	/* The daemon keeps its capabilities as any caller (creds.h): no
+	 * switch, which would change the ids of what the request makes
+	 * after its lookup. */
+	if (missing && !fs->opt->read_only && fileattr_may_protect()) {
+		int fd = openat(dirfd, name,
+				O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 && fileattr_apply(fd, missing) == 0)
+			flags |= missing;
+		if (fd >= 0)
+			close(fd);
+	}
+	/* Where they could not be put back, layerfs refuses what they
+	 * forbid: they are the file's. */
+	fileattr_known(n, (flags | marked) & FILEATTR_PROTECT);
 }
 
 int fileattr_flags(struct lfs *fs, struct node *n, unsigned *flags)
@@ -298,11 +348,54 @@ static int set_dir_attr(int fd, unsigned int cmd, const void *in)
 		memcpy(&fsx, in, sizeof(fsx));
 		fsx.fsx_xflags &= ~xflags_of_protect(FILEATTR_PROTECT);
 	}
-	int r = fileattr_dir_mark(fd, protect);
+	int r = fileattr_mark(fd, protect);
 	if (r == 0)
 		r = set_attr_at(fd, cmd,
 				cmd == FS_IOC_SETFLAGS ? (const void *)&flags
 						       : (const void *)&fsx);
+	return r;
+}
+
+/* Makes the directory holding n's upper copy impure, so that a lookup
+ * there reads the protattr mark about to be written on it. */
+static int impure_for_mark(struct lfs *fs, struct node *n)
+{
+	if (!node_reached_by_name(fs, n, fs->upper))
+		return 0; /* an index entry: its marks are read anyway */
+	char name[NAME_MAX + 1];
+	int dfd = node_parent_fd(fs, n, fs->upper, name);
+	if (dfd < 0)
+		return dfd;
+	int r = xp_set_impure(dfd);
+	node_parent_fd_done(fs, dfd);
+	return r;
+}
+
+/*
+ * A file's new flags, and its protattr mark with them where that
+ * changes: the mark cannot change while the file carries either flag,
+ * so those are lifted first.  A crash leaves the old flags lifted under
+ * the old mark, or none yet under the new one: either way a lookup puts
+ * back what the mark says.
+ */
+static int set_file_attr_marked(int fd, unsigned int cmd, const void *in,
+				unsigned marked)
+{
+	int now = 0;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &now) < 0)
+		return -errno;
+	int r = 0;
+	if (now & (int)FILEATTR_PROTECT)
+		r = set_flags(fd, now & ~(int)FILEATTR_PROTECT);
+	if (r == 0)
+		r = fileattr_mark(fd, protect_in(cmd, in));
+	if (r == 0) {
+		r = set_attr_at(fd, cmd, in);
+		if (r < 0)
+			(void)fileattr_mark(fd, marked);
+	}
+	if (r < 0)
+		(void)set_flags(fd, now);
 	return r;
 }
 
@@ -312,8 +405,17 @@ static int set_dir_attr(int fd, unsigned int cmd, const void *in)
  * keeps the flag in an xattr, makes the change, and so does layerfs, with
  * the flag lifted for the moment (put back if the change fails).
  */
-static int set_file_attr(int fd, unsigned int cmd, const void *in)
+static int set_file_attr(struct lfs *fs, struct node *n, int fd,
+			 unsigned int cmd, const void *in)
 {
+	if (fs->upper_xattr) {
+		unsigned marked = fd_mark_flags(fd);
+		if (marked != protect_in(cmd, in)) {
+			int r = marked ? 0 : impure_for_mark(fs, n);
+			return r < 0 ? r
+				     : set_file_attr_marked(fd, cmd, in, marked);
+		}
+	}
 	int r = set_attr_at(fd, cmd, in);
 	bool stays = protect_in(cmd, in) & FS_IMMUTABLE_FL;
 	int now = 0;
@@ -491,7 +593,7 @@ static void set_attr(fuse_req_t req, struct lfs *fs, struct node *n,
 	else if (node_is_dir(n) && fs->upper_xattr)
 		r = set_dir_attr(fd, cmd, in);
 	else
-		r = set_file_attr(fd, cmd, in);
+		r = set_file_attr(fs, n, fd, cmd, in);
 	if (fd >= 0)
 		close(fd);
 	flags_changed(n);

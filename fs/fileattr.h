@@ -97,9 +97,19 @@ void fileattr_forget(struct node *n);
  */
 int fileattr_dir_refuses(struct lfs *fs, struct node *dir, bool removing);
 
-/* Writes a directory's protattr mark on the upper directory fd, or
- * removes it when flags has neither FILEATTR_PROTECT bit. */
-int fileattr_dir_mark(int fd, unsigned flags);
+/* Writes the protattr mark on the upper directory or file fd, or
+ * removes it when flags has neither FILEATTR_PROTECT bit: a directory's
+ * flags, kept there only; a file's, kept there besides (fileattr.c). */
+int fileattr_mark(int fd, unsigned flags);
+
+/*
+ * A lookup met the protattr mark on the upper file dirfd/name, which n
+ * presents: puts back the flags it holds that the file lacks (a crash
+ * came between a copy-up and its flags, or during a lift), and records
+ * n's flags.
+ */
+void fileattr_mark_found(struct lfs *fs, struct node *n, int dirfd,
+			 const char *name);
 
 /* Whether this daemon may set FILEATTR_PROTECT flags: it holds
  * CAP_LINUX_IMMUTABLE in the initial user namespace, the only one

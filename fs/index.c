@@ -469,6 +469,9 @@ int index_attach(struct lfs *fs, struct node *n, const struct stat *lower,
 	node_set_layer(n, fs->upper);
 	if (entry)
 		*entry = st;
+	/* A protected file's flags, which a crash may have left off it. */
+	if (marks & XP_PROTATTR)
+		fileattr_mark_found(fs, n, fs->index_fd, key);
 	return 0;
 }
 

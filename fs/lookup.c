@@ -12,6 +12,7 @@
 #include "copy_up.h"
 #include "dcache.h"
 #include "file.h"
+#include "fileattr.h"
 #include "index.h"
 #include "inode.h"
 #include "metacopy.h"
@@ -21,7 +22,7 @@
 #include "xattr_private.h"
 
 /* Reads the marks of an upper entry in an impure directory: redirect
- * target, metacopy data path. */
+ * target, metacopy data path, a protected file's flags. */
 static int read_upper_marks(struct lfs *fs, struct node *dir,
 			    struct node *fresh, const char *name)
 {
@@ -65,6 +66,9 @@ static int read_upper_marks(struct lfs *fs, struct node *dir,
 	}
 	if (marks & N_ORIGIN_SET)
 		node_set_flag(fresh, N_ORIGIN_SET);
+	/* A protected file's flags, which a crash may have left off it. */
+	if (r == 0 && (marks & XP_PROTATTR) && S_ISREG(fresh->mode))
+		fileattr_mark_found(fs, fresh, pfd, name);
 	close(pfd);
 	return r;
 }

@@ -211,6 +211,8 @@ unsigned xp_marks_at(int dirfd, const char *name)
 		f |= N_METACOPY;
 	if (len > 0 && xp_list_has(list, len, XATTR_LFS_ORIGIN))
 		f |= N_ORIGIN_SET;
+	if (len > 0 && xp_list_has(list, len, XATTR_LFS_PROTATTR))
+		f |= XP_PROTATTR;
 	free(heap);
 	return f;
 }

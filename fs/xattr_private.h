@@ -16,7 +16,9 @@
  *                          it was copied from (lower_id.h)
  *   user.layerfs.protattr  on an upper directory: its immutable ('i') and
  *                          append-only ('a') flags, which the directory
- *                          itself cannot carry (fileattr.c)
+ *                          itself cannot carry; on an upper file: the
+ *                          same flags, which a crash may have left off
+ *                          it (fileattr.c)
  *
  * These marks are trusted only in the upper layer, the one layerfs
  * writes: the same names in a lower layer are ignored, so a hostile image
@@ -74,7 +76,10 @@ int xp_get_string_at(int dirfd, const char *name, const char *xattr,
 /* Whether name is in a listxattr result of len bytes. */
 bool xp_list_has(const char *list, ssize_t len, const char *name);
 
-/* Which marks dirfd/name carries, as N_REDIRECT | N_METACOPY flags. */
+/* Which marks dirfd/name carries, as N_REDIRECT | N_METACOPY |
+ * N_ORIGIN_SET flags, and XP_PROTATTR (no node flag) for a protattr
+ * mark. */
+#define XP_PROTATTR (1u << 31)
 unsigned xp_marks_at(int dirfd, const char *name);
 
 /* Writers, on an fd open on the upper file or directory. */

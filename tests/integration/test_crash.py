@@ -1,10 +1,15 @@
 """SIGKILL of the daemon in the middle of a copy-up: after a remount the
 merged view shows the old content or the new, never a partial file, and
-the staging leftovers are gone."""
+the staging leftovers are gone.  A crash at one chosen instruction is
+injected (LFS_FAULT, fs/fault.h) where timing a kill from outside would
+not find it: between a protected file's copy-up and its flags, and while
+a file's flags are lifted."""
 
+import errno
 import hashlib
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -94,6 +99,115 @@ class Crash(LayerfsTestCase):
             if head == b"HEAD":
                 continue  # the new content, complete (checked by size)
             self.assertEqual(digest(p), old, "partial data (seed %d)" % seed)
+
+
+class ProtectedCrash(LayerfsTestCase):
+    """The daemon killed (LFS_FAULT) where a file's immutable or
+    append-only flags are not on its upper copy: after a remount the
+    file shows them through the mount, refuses what they refuse, and
+    its upper copy carries them again."""
+
+    def setUp(self):
+        super().setUp()
+        self.require_root()
+        probe = self.path("probe")
+        with open(probe, "w"):
+            pass
+        try:
+            lfstest.change_inode_flags(probe, add=lfstest.FS_APPEND_FL)
+        except OSError as e:
+            self.skipTest("no inode flags under %s: %s"
+                          % (self.path(""), e))
+        lfstest.change_inode_flags(probe, drop=lfstest.FS_APPEND_FL)
+        # Protected files would outlive the removal of the scratch
+        # directory.
+        self.before_cleanup(lambda: lfstest.unprotect_tree(self.path("")))
+
+    def crash_at(self, point, low, script, path, name):
+        """Mounts low with LFS_FAULT=point, runs script (given the
+        file's path in the mount) until the daemon kills itself there,
+        and mounts the same layers again: that mount, and the upper."""
+        upper, work = self.mkdirs(name + "-u", name + "-w")
+        env = dict(os.environ, LFS_FAULT=point)
+        m = self.mount([low], upper, work, mnt=self.path(name + "-m"),
+                       env=env)
+        client = subprocess.Popen(
+            [sys.executable, "-c", script, os.path.join(m.path, path)],
+            stderr=subprocess.PIPE)
+        try:
+            m.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.fail("the daemon did not stop at %s: no such fault point "
+                      "in this build" % point)
+        finally:
+            lfstest.force_unmount(m.path)
+            client.wait(timeout=30)
+        self._mounts.remove(m)
+        self.assertEqual(m.proc.returncode, -signal.SIGKILL)
+        return self.mount([low], upper, work, mnt=self.path(name + "-r")), \
+            upper
+
+    def assert_protected(self, root, upper, name, flag, data):
+        p = os.path.join(root, name)
+        self.assertEqual(lfstest.read(p), data)
+        self.assertTrue(lfstest.inode_flags(p) & flag,
+                        "%s lost its flag through the mount" % name)
+        # What the flag refuses, refused.
+        with self.assertRaises(OSError) as cm:
+            os.open(p, os.O_WRONLY | os.O_TRUNC)
+        self.assertEqual(cm.exception.errno, errno.EPERM)
+        with self.assertRaises(OSError) as cm:
+            os.unlink(p)
+        self.assertEqual(cm.exception.errno, errno.EPERM)
+        self.assertTrue(lfstest.inode_flags(os.path.join(upper, name))
+                        & flag, "%s lost its flag in the upper" % name)
+
+    def test_kill_between_copy_up_and_flags(self):
+        """A protected file's copy takes its name before its flags (a
+        local filesystem links or renames no such file): killed in
+        between, the copy was left without them, writable and removable
+        through the mount after a remount."""
+        low = self.layer("low", {"app": b"log\n", "imm": b"fixed\n"})
+        os.chmod(low, 0o755)
+        lfstest.change_inode_flags(os.path.join(low, "app"),
+                                   add=lfstest.FS_APPEND_FL)
+        lfstest.change_inode_flags(os.path.join(low, "imm"),
+                                   add=lfstest.FS_IMMUTABLE_FL)
+        # An append copies an append-only file up; a change of another
+        # flag, an immutable one.
+        append = ("import sys\n"
+                  "with open(sys.argv[1], 'ab') as f:\n"
+                  "    f.write(b'more')\n")
+        nodump = ("import sys\n"
+                  "sys.path.insert(0, %r)\n"
+                  "import lfstest\n"
+                  "lfstest.change_inode_flags(sys.argv[1], add=0x40)\n"
+                  % os.path.dirname(os.path.abspath(lfstest.__file__)))
+        for name, script, flag, data in (
+                ("app", append, lfstest.FS_APPEND_FL, b"log\n"),
+                ("imm", nodump, lfstest.FS_IMMUTABLE_FL, b"fixed\n")):
+            with self.subTest(name):
+                m, upper = self.crash_at("protect-published", low, script,
+                                         name, "cu-" + name)
+                self.assertTrue(os.path.exists(os.path.join(upper, name)),
+                                "the copy was not published")
+                self.assert_protected(m.path, upper, name, flag, data)
+                m.unmount()
+                self._mounts.remove(m)
+
+    def test_kill_while_flags_are_lifted(self):
+        """A change the kernel makes past the flags (a set-user-id bit
+        cleared by chown(-1, -1)) is made with them lifted for the
+        moment: killed then, the file was left without them."""
+        low = self.layer("low-sid", {"app": b"log\n"})
+        os.chmod(low, 0o755)
+        f = os.path.join(low, "app")
+        os.chmod(f, 0o4766)
+        lfstest.change_inode_flags(f, add=lfstest.FS_APPEND_FL)
+        chown = "import os, sys\nos.chown(sys.argv[1], -1, -1)\n"
+        m, upper = self.crash_at("protect-lifted", low, chown, "app", "lift")
+        self.assert_protected(m.path, upper, "app", lfstest.FS_APPEND_FL,
+                              b"log\n")
 
 
 if __name__ == "__main__":

@@ -877,6 +877,36 @@ class FileAttr(LayerfsTestCase):
                 os.unlink(j("plain"))
                 self.assertFalse(os.path.lexists(j("plain")))
 
+    def test_flags_changed_through_the_mount_survive_a_remount(self):
+        """A protected file's flags are kept in a mark on its upper copy
+        too, which a lookup puts back on the file should a crash have
+        left it without them: a change of the flags through the mount
+        changes the mark with them, so that what is taken off stays off
+        after a remount, and what is put on stays on."""
+        low = self.layer("low-remount", {"app": b"log\n", "imm": b"i\n",
+                                         "plain": b"p\n"})
+        change_flags(os.path.join(low, "app"), add=FS_APPEND_FL)
+        change_flags(os.path.join(low, "imm"), add=FS_IMMUTABLE_FL)
+        m = self.mount_rw([low], name="remount")
+        j = lambda n: os.path.join(m.path, n)  # noqa: E731
+        with open(j("app"), "ab") as f:        # copied up with its flag
+            f.write(b"more\n")
+        change_flags(j("app"), drop=FS_APPEND_FL)
+        change_flags(j("imm"), drop=FS_IMMUTABLE_FL, add=FS_APPEND_FL)
+        change_flags(j("plain"), add=FS_IMMUTABLE_FL)
+        want = {"app": 0, "imm": FS_APPEND_FL, "plain": FS_IMMUTABLE_FL}
+        m.unmount()
+        self._mounts.remove(m)
+        again = self.mount([low], m.upper, m.work,
+                           mnt=self.path("remount-again"))
+        for name, flags in sorted(want.items()):
+            with self.subTest(name):
+                p = os.path.join(again.path, name)
+                self.assertEqual(get_flags(p) & PROTECT, flags)
+                self.assertEqual(get_flags(os.path.join(m.upper, name))
+                                 & PROTECT, flags)
+        os.unlink(j("app").replace(m.path, again.path))
+
     def test_other_flags_of_an_immutable_file_change(self):
         """Kernel overlayfs keeps a file's immutable flag in an xattr, so
         its other flags change while it stays immutable, which ext4
