@@ -950,13 +950,13 @@ static int link_from_index(struct lfs *fs, struct node *n, int pfd)
 	if (r < 0)
 		return r;
 	unsigned lifted;
-	int lfd = fileattr_lift(fs->index_fd, n->ext->index_key, &lifted);
+	int lfd = fileattr_lift(n, fs->index_fd, n->ext->index_key, &lifted);
 	r = linkat(fs->index_fd, n->ext->index_key, fs->work_fd, tmp, 0) < 0
 		    ? -errno
 		    : publish(fs, n, tmp, -1, pfd, marks, 0);
 	if (r < 0)
 		unlinkat(fs->work_fd, tmp, 0); /* (none if linkat failed) */
-	fileattr_restore(lfd, lifted);
+	fileattr_restore(n, lfd, lifted);
 	if (r < 0)
 		return r;
 	node_clear_flag(n, N_IDX_ALIAS);

@@ -61,6 +61,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "copy_up.h"
@@ -210,8 +211,9 @@ int fileattr_mark(int fd, unsigned flags)
 	return 0;
 }
 
-/* Bumped by every change of a file's or directory's flags, so that a
- * reading that raced with one is not kept (fileattr_flags). */
+/* Bumped at the end of every change of a file's or directory's flags and
+ * of every lift, so that a reading that raced with one is not kept
+ * (fileattr_flags). */
 static unsigned flags_generation;
 
 static int dir_flags_read(struct lfs *fs, struct node *dir, unsigned *flags)
@@ -229,22 +231,105 @@ static int dir_flags_read(struct lfs *fs, struct node *dir, unsigned *flags)
 	return r;
 }
 
-void fileattr_forget(struct node *n)
+/* n's two flags as they are on disk (FILEATTR_PROTECT bits). */
+static int flags_read(struct lfs *fs, struct node *n, unsigned *flags)
 {
-	node_clear_flag(n, N_PROT_KNOWN | N_PROT_IMMUTABLE | N_PROT_APPEND);
+	int r = node_is_dir(n) ? dir_flags_read(fs, n, flags)
+			       : fileattr_carried(fs, n, node_layer(n), flags);
+	*flags &= FILEATTR_PROTECT;
+	return r;
 }
 
-/* The bits and N_PROT_KNOWN are set in one step, so whoever sees the
- * latter sees the bits that came with it. */
+/*
+ * The flags kept on the node.  The bits and N_PROT_KNOWN change in one
+ * step, so whoever sees the latter sees the bits that came with it.
+ * While N_PROT_HELD is set, a lift or a change of the flags is under way
+ * (flags_hold): the file may show none of them for the moment, and the
+ * node holds them as they were before, which no one else changes or
+ * forgets until the holder lets go.
+ */
+#define PROT_BITS (N_PROT_KNOWN | N_PROT_IMMUTABLE | N_PROT_APPEND)
+
+static unsigned prot_bits(unsigned flags)
+{
+	return N_PROT_KNOWN | (flags & FS_IMMUTABLE_FL ? N_PROT_IMMUTABLE : 0) |
+	       (flags & FS_APPEND_FL ? N_PROT_APPEND : 0);
+}
+
+static unsigned prot_flags(unsigned nf)
+{
+	return (nf & N_PROT_IMMUTABLE ? FS_IMMUTABLE_FL : 0) |
+	       (nf & N_PROT_APPEND ? FS_APPEND_FL : 0);
+}
+
+/* Sets n's flag bits to `to` (0: forgotten), unless they are held, or
+ * (only_unknown) already known.  Whether they were set. */
+static bool prot_set(struct node *n, unsigned to, bool only_unknown)
+{
+	unsigned old = node_flags(n);
+	do {
+		if ((old & N_PROT_HELD) || (only_unknown && (old & N_PROT_KNOWN)))
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&n->flags, &old, (old & ~PROT_BITS) | to, memory_order_acq_rel,
+		memory_order_acquire));
+	return true;
+}
+
+void fileattr_forget(struct node *n)
+{
+	(void)prot_set(n, 0, false);
+}
+
 void fileattr_known(struct node *n, unsigned flags)
 {
-	unsigned bits = N_PROT_KNOWN;
-	if (flags & FS_IMMUTABLE_FL)
-		bits |= N_PROT_IMMUTABLE;
-	if (flags & FS_APPEND_FL)
-		bits |= N_PROT_APPEND;
-	fileattr_forget(n);
-	node_set_flag(n, bits);
+	(void)prot_set(n, prot_bits(flags), false);
+}
+
+/*
+ * Holds n's flags for a lift or a change: waits while another holds
+ * them (a lift or change takes a few system calls), then keeps `before`
+ * on the node for the readers meanwhile.  Taken before ns_lock or a
+ * directory's lock, never while holding one (a holder may take them);
+ * readers never wait for it.
+ */
+static void flags_hold(struct node *n, unsigned before)
+{
+	unsigned old = node_flags(n);
+	for (;;) {
+		if (old & N_PROT_HELD) {
+			struct timespec pause = { 0, 20 * 1000 };
+			nanosleep(&pause, NULL);
+			old = node_flags(n);
+			continue;
+		}
+		unsigned to = (old & ~PROT_BITS) | N_PROT_HELD |
+			      prot_bits(before);
+		if (atomic_compare_exchange_weak_explicit(
+			    &n->flags, &old, to, memory_order_acq_rel,
+			    memory_order_acquire))
+			return;
+	}
+}
+
+/* While holding them: n's flags as read now (the file's own, which only
+ * the holder changes). */
+static void flags_held_are(struct node *n, unsigned flags)
+{
+	unsigned old = node_flags(n);
+	while (!atomic_compare_exchange_weak_explicit(
+		&n->flags, &old, (old & ~PROT_BITS) | N_PROT_HELD |
+					 prot_bits(flags),
+		memory_order_acq_rel, memory_order_acquire))
+		;
+}
+
+/* Lets n's flags go: as they were held after a lift, forgotten after a
+ * change (read again when next asked). */
+static void flags_let_go(struct node *n, bool changed)
+{
+	__atomic_add_fetch(&flags_generation, 1, __ATOMIC_ACQ_REL);
+	node_clear_flag(n, N_PROT_HELD | (changed ? PROT_BITS : 0));
 }
 
 void fileattr_mark_found(struct lfs *fs, struct node *n, int dirfd,
@@ -268,34 +353,43 @@ void fileattr_mark_found(struct lfs *fs, struct node *n, int dirfd,
 			close(fd);
 	}
 	/* Where they could not be put back, layerfs refuses what they
-	 * forbid: they are the file's. */
+	 * forbid, and shows them (get_attr): they are the file's. */
 	fileattr_known(n, (flags | marked) & FILEATTR_PROTECT);
 }
 
 int fileattr_flags(struct lfs *fs, struct node *n, unsigned *flags)
 {
-	unsigned nf = node_flags(n);
-	if (nf & N_PROT_KNOWN) {
-		*flags = (nf & N_PROT_IMMUTABLE ? FS_IMMUTABLE_FL : 0) |
-			 (nf & N_PROT_APPEND ? FS_APPEND_FL : 0);
-		return 0;
-	}
-	unsigned gen = __atomic_load_n(&flags_generation, __ATOMIC_ACQUIRE);
-	int r = node_is_dir(n)
-			? dir_flags_read(fs, n, flags)
-			: fileattr_carried(fs, n, node_layer(n), flags);
-	if (r < 0)
-		return r;
-	*flags &= FILEATTR_PROTECT;
-	fileattr_known(n, *flags);
-	/* A change since the reading began: forget what was read (the
-	 * change's own forgetting may have come before this). */
-	if (__atomic_load_n(&flags_generation, __ATOMIC_ACQUIRE) != gen)
+	for (int tries = 0;; tries++) {
+		unsigned nf = node_flags(n);
+		if (nf & N_PROT_KNOWN) {
+			*flags = prot_flags(nf);
+			return 0;
+		}
+		unsigned gen = __atomic_load_n(&flags_generation,
+					       __ATOMIC_ACQUIRE);
+		int r = flags_read(fs, n, flags);
+		if (r < 0)
+			return r;
+		/* Held or known meanwhile: the node's say is the one (what
+		 * was read may be a lifted file's). */
+		if (!prot_set(n, prot_bits(*flags), true)) {
+			if (tries >= 3)
+				return 0; /* (never: held means known) */
+			continue;
+		}
+		/* A change or a lift since the reading began: what was read
+		 * may be the file in the middle of it.  Forgotten, and read
+		 * again (the change's own forgetting may have come before
+		 * this). */
+		if (__atomic_load_n(&flags_generation, __ATOMIC_ACQUIRE) == gen)
+			return 0;
 		fileattr_forget(n);
-	return 0;
+		if (tries >= 3)
+			return 0;
+	}
 }
 
-/* After a change of n's flags on disk. */
+/* After a change of n's flags on disk, where they were not held. */
 static void flags_changed(struct node *n)
 {
 	__atomic_add_fetch(&flags_generation, 1, __ATOMIC_ACQ_REL);
@@ -468,61 +562,34 @@ int fileattr_protected(struct lfs *fs, struct node *n)
 	return flags & FILEATTR_PROTECT ? -EPERM : 0;
 }
 
-int fileattr_lifted_change(struct lfs *fs, struct node *n,
-			   int (*change)(int dirfd, const char *name, int fd,
-					 void *arg),
-			   void *arg)
-{
-	if (!node_reached_by_name(fs, n, fs->upper))
-		return -EPERM;
-	/* Known on the node before they are lifted: an open meanwhile is
-	 * refused for them from there (op_open), not let through by the
-	 * file for a moment without them. */
-	unsigned known;
-	(void)fileattr_flags(fs, n, &known); /* unread: the file refuses */
-	char name[NAME_MAX + 1];
-	int dfd = node_parent_fd(fs, n, fs->upper, name);
-	if (dfd < 0)
-		return dfd;
-	unsigned lifted;
-	int lfd = fileattr_lift(dfd, name, &lifted);
-	int r = change(dfd, name, lfd, arg);
-	fileattr_restore(lfd, lifted);
-	node_parent_fd_done(fs, dfd);
-	return r;
-}
-
-int fileattr_lifted_fd(struct lfs *fs, struct node *n, int fd,
-		       int (*change)(int fd, void *arg), void *arg)
-{
-	unsigned known;
-	(void)fileattr_flags(fs, n, &known); /* unread: the file refuses */
-	int now = 0;
-	if (ioctl(fd, FS_IOC_GETFLAGS, &now) < 0 ||
-	    !(now & (int)FILEATTR_PROTECT))
-		return change(fd, arg);
-	int r = set_flags(fd, now & ~(int)FILEATTR_PROTECT);
-	if (r < 0)
-		return r;
-	fault_point("protect-lifted");
-	r = change(fd, arg);
-	(void)fileattr_apply(fd, (unsigned)now & FILEATTR_PROTECT);
-	return r;
-}
-
-int fileattr_lift(int dirfd, const char *name, unsigned *lifted)
+/* Lifts the flags of the regular file dirfd/name, whose node's flags the
+ * caller holds (flags_hold), and says on the node what they were; n is
+ * NULL for a file no node is known to present. */
+static int lift_held(struct node *n, int dirfd, const char *name,
+		     unsigned *lifted)
 {
 	struct statx stx;
 	*lifted = 0;
+	/* Opened only if it is a protected file (not a device's open). */
 	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, 0, &stx) < 0 ||
-	    !S_ISREG(stx.stx_mode) || !(flags_of(&stx) & FILEATTR_PROTECT))
+	    !S_ISREG(stx.stx_mode))
+		return -1;
+	if (n)
+		flags_held_are(n, flags_of(&stx) & FILEATTR_PROTECT);
+	if (!(flags_of(&stx) & FILEATTR_PROTECT))
 		return -1;
 	int fd = openat(dirfd, name,
 			O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	int now = 0;
 	if (fd < 0)
 		return -1;
-	if (ioctl(fd, FS_IOC_GETFLAGS, &now) < 0 ||
+	if (ioctl(fd, FS_IOC_GETFLAGS, &now) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (n)
+		flags_held_are(n, (unsigned)now & FILEATTR_PROTECT);
+	if (!(now & (int)FILEATTR_PROTECT) ||
 	    set_flags(fd, now & ~(int)FILEATTR_PROTECT) < 0) {
 		close(fd);
 		return -1;
@@ -532,12 +599,95 @@ int fileattr_lift(int dirfd, const char *name, unsigned *lifted)
 	return fd;
 }
 
-void fileattr_restore(int fd, unsigned lifted)
+static void restore_held(int fd, unsigned lifted)
 {
 	if (fd < 0)
 		return;
 	fileattr_apply(fd, lifted);
 	close(fd);
+}
+
+int fileattr_lifted_change(struct lfs *fs, struct node *n,
+			   int (*change)(int dirfd, const char *name, int fd,
+					 void *arg),
+			   void *arg)
+{
+	if (!node_reached_by_name(fs, n, fs->upper))
+		return -EPERM;
+	/* Known on the node before they are lifted: an open meanwhile is
+	 * refused for them from there (op_open), not let through by the
+	 * file for a moment without them; a flag read answers with them
+	 * (get_attr), and a change of them waits (set_attr). */
+	unsigned known;
+	(void)fileattr_flags(fs, n, &known);
+	flags_hold(n, known);
+	char name[NAME_MAX + 1];
+	int dfd = node_parent_fd(fs, n, fs->upper, name);
+	if (dfd < 0) {
+		flags_let_go(n, false);
+		return dfd;
+	}
+	unsigned lifted;
+	int lfd = lift_held(n, dfd, name, &lifted);
+	int r = change(dfd, name, lfd, arg);
+	restore_held(lfd, lifted);
+	node_parent_fd_done(fs, dfd);
+	flags_let_go(n, false);
+	return r;
+}
+
+int fileattr_lifted_fd(struct lfs *fs, struct node *n, int fd,
+		       int (*change)(int fd, void *arg), void *arg)
+{
+	unsigned known;
+	(void)fileattr_flags(fs, n, &known);
+	int now = 0;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &now) < 0 ||
+	    !(now & (int)FILEATTR_PROTECT))
+		return change(fd, arg);
+	flags_hold(n, (unsigned)now & FILEATTR_PROTECT);
+	/* Read again once held: a change of them may have come between. */
+	if (ioctl(fd, FS_IOC_GETFLAGS, &now) < 0 ||
+	    !(now & (int)FILEATTR_PROTECT)) {
+		flags_let_go(n, true);
+		return change(fd, arg);
+	}
+	flags_held_are(n, (unsigned)now & FILEATTR_PROTECT);
+	int r = set_flags(fd, now & ~(int)FILEATTR_PROTECT);
+	if (r < 0) {
+		flags_let_go(n, false);
+		return r;
+	}
+	fault_point("protect-lifted");
+	r = change(fd, arg);
+	(void)fileattr_apply(fd, (unsigned)now & FILEATTR_PROTECT);
+	flags_let_go(n, false);
+	return r;
+}
+
+int fileattr_lift(struct node *n, int dirfd, const char *name,
+		  unsigned *lifted)
+{
+	struct statx stx;
+	*lifted = 0;
+	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, 0, &stx) < 0 ||
+	    !S_ISREG(stx.stx_mode) || !(flags_of(&stx) & FILEATTR_PROTECT))
+		return -1;
+	if (n)
+		flags_hold(n, flags_of(&stx) & FILEATTR_PROTECT);
+	int fd = lift_held(n, dirfd, name, lifted);
+	if (fd < 0 && n)
+		flags_let_go(n, false);
+	return fd;
+}
+
+void fileattr_restore(struct node *n, int fd, unsigned lifted)
+{
+	if (fd < 0)
+		return;
+	restore_held(fd, lifted);
+	if (n)
+		flags_let_go(n, false);
 }
 
 int fileattr_apply(int fd, unsigned flags)
@@ -560,9 +710,12 @@ static void get_attr(fuse_req_t req, struct lfs *fs, struct node *n,
 	int r = fd < 0 ? fd : ioctl(fd, cmd, &v) < 0 ? -errno : 0;
 	if (fd >= 0)
 		close(fd);
-	/* A directory's, from its mark too. */
+	/* A directory's, from its mark too; a file's as the node has
+	 * them too: while they are lifted for a change past them, those
+	 * taken (fileattr_lift), and those a lookup found in its mark and
+	 * could not put back (fileattr_mark_found). */
 	unsigned f;
-	if (r == 0 && node_is_dir(n) && fileattr_flags(fs, n, &f) == 0) {
+	if (r == 0 && fileattr_flags(fs, n, &f) == 0) {
 		if (cmd == FS_IOC_GETFLAGS)
 			v.flags |= (int)f;
 		else
@@ -587,6 +740,16 @@ static void set_attr(fuse_req_t req, struct lfs *fs, struct node *n,
 								  : CU_META,
 				      FILEATTR_PROTECT);
 	creds_as_daemon();
+	/* Not in the middle of a lift, whose putting back would undo the
+	 * change; readers meanwhile are answered with the flags before. */
+	unsigned before = 0;
+	bool held = r == 0;
+	if (held) {
+		(void)fileattr_flags(fs, n, &before);
+		flags_hold(n, before);
+		if (flags_read(fs, n, &before) == 0)
+			flags_held_are(n, before);
+	}
 	int fd = r < 0 ? r : open_for_ioctl(fs, n, fs->upper);
 	if (fd < 0)
 		r = fd;
@@ -596,7 +759,10 @@ static void set_attr(fuse_req_t req, struct lfs *fs, struct node *n,
 		r = set_file_attr(fs, n, fd, cmd, in);
 	if (fd >= 0)
 		close(fd);
-	flags_changed(n);
+	if (held)
+		flags_let_go(n, true);
+	else
+		flags_changed(n);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else

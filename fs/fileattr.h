@@ -42,15 +42,20 @@ int fileattr_carried(struct lfs *fs, struct node *n, int layer,
 int fileattr_protected(struct lfs *fs, struct node *n);
 
 /*
- * Takes the immutable and append-only flags off the file dirfd/name for
- * a moment, so that layerfs can give it a name the mount already shows
- * (an index entry's upper link): returns a descriptor for
+ * Takes the immutable and append-only flags off the file dirfd/name, n's,
+ * for a moment, so that layerfs can give it a name the mount already
+ * shows (an index entry's upper link): returns a descriptor for
  * fileattr_restore and the flags taken in *lifted, or -1 with *lifted 0
  * when it has none (or they cannot be lifted: the link then fails as
- * it would have).
+ * it would have).  Until fileattr_restore, n's flags are held: a change
+ * of them through the mount waits, and a reading of them is answered
+ * with those taken.  n is NULL for a file no node is known to present
+ * (an index entry retired as stale): nothing is held then.  No lift of any node may be begun meanwhile, nor
+ * while ns_lock or a directory's lock is held (a holder may take them).
  */
-int fileattr_lift(int dirfd, const char *name, unsigned *lifted);
-void fileattr_restore(int fd, unsigned lifted);
+int fileattr_lift(struct node *n, int dirfd, const char *name,
+		  unsigned *lifted);
+void fileattr_restore(struct node *n, int fd, unsigned lifted);
 
 /*
  * change(fd, arg) on n's upper file, open as fd, with its immutable and

@@ -260,7 +260,7 @@ static void retire_stale(struct lfs *fs, const char *key, const char *now_id)
 		/* An immutable or append-only copy keeps its flags, but
 		 * they would refuse this. */
 		unsigned lifted;
-		int lfd = fileattr_lift(fs->index_fd, key, &lifted);
+		int lfd = fileattr_lift(NULL, fs->index_fd, key, &lifted);
 		if (S_ISREG(entry.st_mode)) {
 			lremovexattr(path, XATTR_LFS_ORIGIN);
 			lremovexattr(path, XATTR_LFS_NLINK);
@@ -279,7 +279,7 @@ static void retire_stale(struct lfs *fs, const char *key, const char *now_id)
 			}
 		}
 		retired = unlinkat(fs->index_fd, key, 0) == 0;
-		fileattr_restore(lfd, lifted);
+		fileattr_restore(NULL, lfd, lifted);
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (!retired)

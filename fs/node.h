@@ -58,6 +58,10 @@ enum node_flag {
 	/* udba=reval: another file took its name behind the mount
 	 * (lookup.c); the kernel may still hold it under that name. */
 	N_REPLACED = 1 << 23,
+	/* Its immutable and append-only flags are being lifted or changed
+	 * (fileattr.c): one at a time, and readers meanwhile take those
+	 * N_PROT_KNOWN holds. */
+	N_PROT_HELD = 1 << 24,
 };
 
 struct dcache;

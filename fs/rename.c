@@ -89,10 +89,10 @@ static int anchor_name(struct lfs *fs, struct node *n, struct node *dir,
 		; /* the link would show its own inode number after a remount */
 	else {
 		unsigned lifted;
-		int lfd = fileattr_lift(fs->index_fd, e->index_key, &lifted);
+		int lfd = fileattr_lift(n, fs->index_fd, e->index_key, &lifted);
 		if (linkat(fs->index_fd, e->index_key, pfd, name, 0) < 0)
 			r = -errno;
-		fileattr_restore(lfd, lifted);
+		fileattr_restore(n, lfd, lifted);
 	}
 	close(pfd);
 	if (r < 0)

@@ -16,7 +16,9 @@ import os
 import stat
 import struct
 import subprocess
+import sys
 import threading
+import time
 
 import lfstest
 from lfstest import LayerfsTestCase
@@ -906,6 +908,74 @@ class FileAttr(LayerfsTestCase):
                 self.assertEqual(get_flags(os.path.join(m.upper, name))
                                  & PROTECT, flags)
         os.unlink(j("app").replace(m.path, again.path))
+
+    def test_flag_change_races_a_lift(self):
+        """A flag read through the mount while layerfs has a file's
+        flags lifted for a change the kernel makes past them (here a
+        chown(-1, -1) clearing its set-user-id bit) missed them, and a
+        chattr -a then was undone when the lift put them back.  A race,
+        run for three seconds: each round makes the file set-user-id
+        and append-only again, then lifts its flags while another
+        thread reads them, then takes the flag off; the flag must be
+        read as set throughout, and be gone at the end, through the
+        mount and on the upper copy.  (The kernel orders a chattr after
+        a chown of the same file; the read it does not.)"""
+        low = self.layer("low-race", {"f": b"x\n"})
+        m = self.mount_rw([low], name="race")
+        p = os.path.join(m.path, "f")
+        # Odd while the file is append-only: a reading counts if the
+        # file was so from before it began to after it ended.
+        epoch = [0]
+        stop = threading.Event()
+        counts = {"reads": 0, "missed": 0}
+
+        def reads():
+            fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
+            try:
+                while not stop.is_set():
+                    began = epoch[0]
+                    if not began % 2:
+                        time.sleep(0)
+                        continue
+                    buf = fcntl.ioctl(fd, FS_IOC_GETFLAGS, b"\0" * 8)
+                    if epoch[0] == began:
+                        counts["reads"] += 1
+                        if not struct.unpack("i", buf[:4])[0] & \
+                                FS_APPEND_FL:
+                            counts["missed"] += 1
+            finally:
+                os.close(fd)
+
+        rounds = undone = 0
+        t = threading.Thread(target=reads)
+        t.start()
+        deadline = time.monotonic() + 3
+        try:
+            while time.monotonic() < deadline:
+                os.chmod(p, 0o4766)
+                change_flags(p, add=FS_APPEND_FL)
+                epoch[0] += 1
+                os.chown(p, -1, -1)
+                epoch[0] += 1
+                change_flags(p, drop=FS_APPEND_FL)
+                rounds += 1
+                if get_flags(p) & PROTECT or \
+                        get_flags(os.path.join(m.upper, "f")) & PROTECT:
+                    undone += 1
+                    change_flags(p, drop=PROTECT)
+        finally:
+            stop.set()
+            t.join(timeout=60)
+        sys.stderr.write("%d rounds, %d reads while append-only: %d "
+                         "undone, %d missed\n" % (
+                             rounds, counts["reads"], undone,
+                             counts["missed"]))
+        self.assertEqual(stat.S_IMODE(os.stat(p).st_mode), 0o766)
+        self.assertEqual((undone, counts["missed"]), (0, 0),
+                         "of %d rounds (%d reads while the flag was set), "
+                         "chattr -a undone in %d, the flag read as "
+                         "missing %d times" % (rounds, counts["reads"],
+                                               undone, counts["missed"]))
 
     def test_other_flags_of_an_immutable_file_change(self):
         """Kernel overlayfs keeps a file's immutable flag in an xattr, so
