@@ -123,14 +123,15 @@ class ProtectedCrash(LayerfsTestCase):
         # directory.
         self.before_cleanup(lambda: lfstest.unprotect_tree(self.path("")))
 
-    def crash_at(self, point, low, script, path, name):
-        """Mounts low with LFS_FAULT=point, runs script (given the
-        file's path in the mount) until the daemon kills itself there,
-        and mounts the same layers again: that mount, and the upper."""
+    def crash_at(self, point, low, script, path, name, opts=()):
+        """Mounts low (with opts) with LFS_FAULT=point, runs script
+        (given the file's path in the mount) until the daemon kills
+        itself there, and mounts the same layers again: that mount, and
+        the upper."""
         upper, work = self.mkdirs(name + "-u", name + "-w")
         env = dict(os.environ, LFS_FAULT=point)
-        m = self.mount([low], upper, work, mnt=self.path(name + "-m"),
-                       env=env)
+        m = self.mount([low], upper, work, opts=opts,
+                       mnt=self.path(name + "-m"), env=env)
         client = subprocess.Popen(
             [sys.executable, "-c", script, os.path.join(m.path, path)],
             stderr=subprocess.PIPE)
@@ -144,8 +145,8 @@ class ProtectedCrash(LayerfsTestCase):
             client.wait(timeout=30)
         self._mounts.remove(m)
         self.assertEqual(m.proc.returncode, -signal.SIGKILL)
-        return self.mount([low], upper, work, mnt=self.path(name + "-r")), \
-            upper
+        return self.mount([low], upper, work, opts=opts,
+                          mnt=self.path(name + "-r")), upper
 
     def assert_protected(self, root, upper, name, flag, data):
         p = os.path.join(root, name)
@@ -167,10 +168,16 @@ class ProtectedCrash(LayerfsTestCase):
         local filesystem links or renames no such file): killed in
         between, the copy was left without them, writable and removable
         through the mount after a remount."""
-        low = self.layer("low", {"app": b"log\n", "imm": b"fixed\n"})
+        low = self.layer("low", {"app": b"log\n", "imm": b"fixed\n",
+                                 "hl": b"linked\n"})
         os.chmod(low, 0o755)
-        lfstest.change_inode_flags(os.path.join(low, "app"),
-                                   add=lfstest.FS_APPEND_FL)
+        # A lower hard link without an index: its copy breaks the link
+        # and keeps no origin, the mark alone makes its directory
+        # impure (where a lookup reads the marks).
+        os.link(os.path.join(low, "hl"), os.path.join(low, "hl2"))
+        for n in ("app", "hl"):
+            lfstest.change_inode_flags(os.path.join(low, n),
+                                       add=lfstest.FS_APPEND_FL)
         lfstest.change_inode_flags(os.path.join(low, "imm"),
                                    add=lfstest.FS_IMMUTABLE_FL)
         # An append copies an append-only file up; a change of another
@@ -183,12 +190,14 @@ class ProtectedCrash(LayerfsTestCase):
                   "import lfstest\n"
                   "lfstest.change_inode_flags(sys.argv[1], add=0x40)\n"
                   % os.path.dirname(os.path.abspath(lfstest.__file__)))
-        for name, script, flag, data in (
-                ("app", append, lfstest.FS_APPEND_FL, b"log\n"),
-                ("imm", nodump, lfstest.FS_IMMUTABLE_FL, b"fixed\n")):
+        for name, script, flag, data, opts in (
+                ("app", append, lfstest.FS_APPEND_FL, b"log\n", ()),
+                ("imm", nodump, lfstest.FS_IMMUTABLE_FL, b"fixed\n", ()),
+                ("hl", append, lfstest.FS_APPEND_FL, b"linked\n",
+                 ("index=off",))):
             with self.subTest(name):
                 m, upper = self.crash_at("protect-published", low, script,
-                                         name, "cu-" + name)
+                                         name, "cu-" + name, opts)
                 self.assertTrue(os.path.exists(os.path.join(upper, name)),
                                 "the copy was not published")
                 self.assert_protected(m.path, upper, name, flag, data)
