@@ -169,11 +169,8 @@ int fileattr_carried(struct lfs *fs, struct node *n, int layer,
 
 /* The flags the protattr mark of an upper directory or file holds: 'i'
  * and 'a', the letters of kernel overlayfs's mark of the same purpose. */
-static unsigned mark_flags(const struct real_at *at)
+static unsigned mark_value_flags(const char *v, ssize_t len)
 {
-	char path[64 + NAME_MAX], v[8];
-	xp_proc_path(path, sizeof(path), at->dfd, at->name);
-	ssize_t len = lgetxattr(path, XATTR_LFS_PROTATTR, v, sizeof(v));
 	unsigned flags = 0;
 	for (ssize_t i = 0; i < len; i++)
 		flags |= v[i] == 'i' ? FS_IMMUTABLE_FL
@@ -182,17 +179,20 @@ static unsigned mark_flags(const struct real_at *at)
 	return flags;
 }
 
+static unsigned mark_flags(const struct real_at *at)
+{
+	char path[64 + NAME_MAX], v[8];
+	xp_proc_path(path, sizeof(path), at->dfd, at->name);
+	return mark_value_flags(v, lgetxattr(path, XATTR_LFS_PROTATTR, v,
+					     sizeof(v)));
+}
+
 /* The flags of the protattr mark of the upper file open as fd. */
 static unsigned fd_mark_flags(int fd)
 {
 	char v[8];
-	ssize_t len = fgetxattr(fd, XATTR_LFS_PROTATTR, v, sizeof(v));
-	unsigned flags = 0;
-	for (ssize_t i = 0; i < len; i++)
-		flags |= v[i] == 'i' ? FS_IMMUTABLE_FL
-			 : v[i] == 'a' ? FS_APPEND_FL
-				       : 0;
-	return flags;
+	return mark_value_flags(v, fgetxattr(fd, XATTR_LFS_PROTATTR, v,
+					     sizeof(v)));
 }
 
 int fileattr_mark(int fd, unsigned flags)

@@ -681,6 +681,24 @@ class LayerfsTestCase(unittest.TestCase):
         mode does not make."""
         self.require_unchanging_layers("makes no metadata-only copies")
 
+    def require_inode_flags(self):
+        """For a test that makes files immutable or append-only in its
+        scratch directory (which must take the flags), and has them
+        taken off before that directory is removed."""
+        probe = self.path("inode-flags-probe")
+        with open(probe, "w"):
+            pass
+        try:
+            change_inode_flags(probe, add=FS_APPEND_FL)
+        except OSError as e:
+            self.skipTest("no inode flags under %s: %s"
+                          % (self.path(""), e))
+        change_inode_flags(probe, drop=FS_APPEND_FL)
+        os.unlink(probe)
+        # Protected files would outlive the removal of the scratch
+        # directory.
+        self.before_cleanup(lambda: unprotect_tree(self.path("")))
+
     def require_tool(self, *names):
         for n in names:
             if not have_tool(n):

@@ -110,18 +110,7 @@ class ProtectedCrash(LayerfsTestCase):
     def setUp(self):
         super().setUp()
         self.require_root()
-        probe = self.path("probe")
-        with open(probe, "w"):
-            pass
-        try:
-            lfstest.change_inode_flags(probe, add=lfstest.FS_APPEND_FL)
-        except OSError as e:
-            self.skipTest("no inode flags under %s: %s"
-                          % (self.path(""), e))
-        lfstest.change_inode_flags(probe, drop=lfstest.FS_APPEND_FL)
-        # Protected files would outlive the removal of the scratch
-        # directory.
-        self.before_cleanup(lambda: lfstest.unprotect_tree(self.path("")))
+        self.require_inode_flags()
 
     def crash_at(self, point, low, script, path, name, opts=()):
         """Mounts low (with opts) with LFS_FAULT=point, runs script

@@ -55,18 +55,7 @@ class FileAttr(LayerfsTestCase):
     def setUp(self):
         super().setUp()
         self.require_root()
-        probe = self.path("probe")
-        with open(probe, "w"):
-            pass
-        try:
-            change_flags(probe, add=FS_APPEND_FL)
-        except OSError as e:
-            self.skipTest("no inode flags under %s: %s"
-                          % (self.path(""), e))
-        change_flags(probe, drop=FS_APPEND_FL)
-        # Protected files would outlive the removal of the scratch
-        # directory.
-        self.before_cleanup(lambda: lfstest.unprotect_tree(self.path("")))
+        self.require_inode_flags()
 
     def mounts(self, opts=()):
         """A layer of files and a directory, mounted by layerfs (with

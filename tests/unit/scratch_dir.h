@@ -1,7 +1,8 @@
 /*
- * A scratch directory for the unit tests of tree walks (test_rmtree,
- * test_tree_walk): made under $TMPDIR by setup, removed by teardown, and
- * chains of directories made in it one descriptor at a time.
+ * A scratch directory for the unit tests that make files (test_rmtree,
+ * test_tree_walk, test_lower_id): made under $TMPDIR by setup, removed
+ * by teardown, and files and chains of directories made in it one
+ * descriptor at a time.
  */
 #ifndef TEST_SCRATCH_DIR_H
 #define TEST_SCRATCH_DIR_H
@@ -25,7 +26,7 @@ struct scratch {
 static int setup(void **state)
 {
 	struct scratch *s = calloc(1, sizeof(*s));
-	snprintf(s->path, sizeof(s->path), "%s/lfs-walk-XXXXXX",
+	snprintf(s->path, sizeof(s->path), "%s/lfs-unit-XXXXXX",
 		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(s->path))
 		return -1;
@@ -53,7 +54,7 @@ static void make_file(int dirfd, const char *name, const char *text)
 
 /* A chain of DEPTH directories named "d" below dirfd/name, each with a
  * file "f" when FILES; made with one descriptor at a time. */
-static void make_chain(int dirfd, const char *name, int depth, bool files)
+static inline void make_chain(int dirfd, const char *name, int depth, bool files)
 {
 	assert_int_equal(mkdirat(dirfd, name, 0755), 0);
 	int cur = openat(dirfd, name, O_RDONLY | O_DIRECTORY);

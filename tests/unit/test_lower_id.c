@@ -18,41 +18,7 @@
 #include <cmocka.h>
 
 #include "lower_id.h"
-#include "rmtree.h"
-
-struct scratch {
-	char path[PATH_MAX];
-	int fd;
-};
-
-static int setup(void **state)
-{
-	struct scratch *s = calloc(1, sizeof(*s));
-	snprintf(s->path, sizeof(s->path), "%s/lfs-id-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(s->path))
-		return -1;
-	s->fd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	*state = s;
-	return s->fd < 0 ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-	struct scratch *s = *state;
-	int r = lf_rmtree_at(AT_FDCWD, s->path);
-	close(s->fd);
-	free(s);
-	return r;
-}
-
-static void make_file(int dirfd, const char *name, const char *text)
-{
-	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-}
+#include "scratch_dir.h"
 
 static void id_of(int dirfd, const char *name, char *out)
 {
