@@ -287,6 +287,38 @@ void fileattr_known(struct node *n, unsigned flags)
 }
 
 /*
+ * A lookup's putting back of the flags a protattr mark holds
+ * (fileattr_mark_found) must not come in the middle of a lift or a
+ * change of them: it would put back a flag a chattr just took off, or
+ * one a lift took off for the moment, on which the change made past it
+ * fails.  The lookup's node is not yet the one a holder holds (another
+ * name of the file, found by its number after), and a lookup holds its
+ * directory's lock, so it may not wait for a holder.  So the two keep
+ * out of each other through two counters (each side raises its own,
+ * then reads the other's; sequentially consistent, so at least one of
+ * them sees the other): a putting back that sees a lift or change
+ * under way anywhere leaves the file as it is, and a lift or change
+ * that sees a putting back under way waits for it (a few system calls,
+ * which wait for nothing), before it changes anything.  Both are rare:
+ * protected files only.
+ */
+static int lifts_active, putbacks_active;
+
+static void lift_begin(void)
+{
+	__atomic_add_fetch(&lifts_active, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&putbacks_active, __ATOMIC_SEQ_CST) > 0) {
+		struct timespec pause = { 0, 20 * 1000 };
+		nanosleep(&pause, NULL);
+	}
+}
+
+static void lift_end(void)
+{
+	__atomic_sub_fetch(&lifts_active, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
  * Holds n's flags for a lift or a change: waits while another holds
  * them (a lift or change takes a few system calls), then keeps `before`
  * on the node for the readers meanwhile.  Taken before ns_lock or a
@@ -308,8 +340,9 @@ static void flags_hold(struct node *n, unsigned before)
 		if (atomic_compare_exchange_weak_explicit(
 			    &n->flags, &old, to, memory_order_acq_rel,
 			    memory_order_acquire))
-			return;
+			break;
 	}
+	lift_begin();
 }
 
 /* While holding them: n's flags as read now (the file's own, which only
@@ -329,6 +362,7 @@ static void flags_held_are(struct node *n, unsigned flags)
 static void flags_let_go(struct node *n, bool changed)
 {
 	__atomic_add_fetch(&flags_generation, 1, __ATOMIC_ACQ_REL);
+	lift_end();
 	node_clear_flag(n, N_PROT_HELD | (changed ? PROT_BITS : 0));
 }
 
@@ -343,14 +377,23 @@ void fileattr_mark_found(struct lfs *fs, struct node *n, int dirfd,
 	unsigned missing = marked & ~flags;
 	/* The daemon keeps its capabilities as any caller (creds.h): no
 	 * switch, which would change the ids of what the request makes
-	 * after its lookup. */
+	 * after its lookup.  Not while a lift or change is under way: the
+	 * mark and the flags were read in the middle of it (lift_begin);
+	 * the next lookup puts them back. */
 	if (missing && !fs->opt->read_only && fileattr_may_protect()) {
-		int fd = openat(dirfd, name,
-				O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-		if (fd >= 0 && fileattr_apply(fd, missing) == 0)
-			flags |= missing;
-		if (fd >= 0)
-			close(fd);
+		__atomic_add_fetch(&putbacks_active, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&lifts_active, __ATOMIC_SEQ_CST) == 0 &&
+		    real_flags(&at, &flags) == 0 && (missing = marked & ~flags) &&
+		    mark_flags(&at) == marked) {
+			int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK |
+							     O_NOFOLLOW |
+							     O_CLOEXEC);
+			if (fd >= 0 && fileattr_apply(fd, missing) == 0)
+				flags |= missing;
+			if (fd >= 0)
+				close(fd);
+		}
+		__atomic_sub_fetch(&putbacks_active, 1, __ATOMIC_SEQ_CST);
 	}
 	/* Where they could not be put back, layerfs refuses what they
 	 * forbid, and shows them (get_attr): they are the file's. */
@@ -675,9 +718,13 @@ int fileattr_lift(struct node *n, int dirfd, const char *name,
 		return -1;
 	if (n)
 		flags_hold(n, flags_of(&stx) & FILEATTR_PROTECT);
+	else
+		lift_begin();
 	int fd = lift_held(n, dirfd, name, lifted);
 	if (fd < 0 && n)
 		flags_let_go(n, false);
+	else if (fd < 0)
+		lift_end();
 	return fd;
 }
 
@@ -688,6 +735,8 @@ void fileattr_restore(struct node *n, int fd, unsigned lifted)
 	restore_held(fd, lifted);
 	if (n)
 		flags_let_go(n, false);
+	else
+		lift_end();
 }
 
 int fileattr_apply(int fd, unsigned flags)

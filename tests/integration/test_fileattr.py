@@ -966,6 +966,61 @@ class FileAttr(LayerfsTestCase):
                          "missing %d times" % (rounds, counts["reads"],
                                                undone, counts["missed"]))
 
+    def test_lookup_of_another_name_races_a_flag_change(self):
+        """A lookup that meets a protected file's protattr mark puts back
+        the flags the mark holds and the file lacks (a crash may have
+        left them off).  A chattr -a through the mount takes the flag
+        off the file, then the mark, then sets the new flags: a lookup
+        of another name of the file (a lower hard link, reached through
+        its index entry) that read the mark before it went and the
+        flags after they were lifted put the flag back, undoing the
+        chattr (or making it fail, the mark then refused to go).  Run
+        for three seconds: one thread takes the flag on and off by one
+        name, another looks up the other name (timeout=0: each stat is
+        a lookup); every chattr -a must stay done."""
+        low = self.layer("low-name-race", {"f": b"x\n"})
+        os.link(os.path.join(low, "f"), os.path.join(low, "g"))
+        m = self.mount_rw([low], opts=("timeout=0",), name="name-race")
+        f = os.path.join(m.path, "f")
+        g = os.path.join(m.path, "g")
+        change_flags(f, add=FS_APPEND_FL)      # copied up, indexed
+        change_flags(f, drop=FS_APPEND_FL)
+        self.assertEqual(os.stat(f).st_ino, os.stat(g).st_ino)
+        stop = threading.Event()
+        lookups = [0]
+
+        def looks():
+            while not stop.is_set():
+                os.stat(g)
+                lookups[0] += 1
+
+        rounds = undone = failed = 0
+        t = threading.Thread(target=looks)
+        t.start()
+        deadline = time.monotonic() + 3
+        try:
+            while time.monotonic() < deadline:
+                change_flags(f, add=FS_APPEND_FL)
+                try:
+                    change_flags(f, drop=FS_APPEND_FL)
+                except OSError as e:
+                    self.assertEqual(e.errno, errno.EPERM)
+                    failed += 1
+                rounds += 1
+                if get_flags(f) & PROTECT:
+                    undone += 1
+                    change_flags(f, drop=PROTECT)
+        finally:
+            stop.set()
+            t.join(timeout=60)
+        sys.stderr.write("%d rounds, %d lookups: %d undone, %d failed\n"
+                         % (rounds, lookups[0], undone, failed))
+        self.assertEqual((undone, failed), (0, 0),
+                         "of %d rounds (%d lookups of the other name), "
+                         "chattr -a undone in %d, refused in %d" % (
+                             rounds, lookups[0], undone, failed))
+        self.assertEqual(get_flags(os.path.join(m.upper, "f")) & PROTECT, 0)
+
     def test_other_flags_of_an_immutable_file_change(self):
         """Kernel overlayfs keeps a file's immutable flag in an xattr, so
         its other flags change while it stays immutable, which ext4
