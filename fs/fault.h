@@ -3,13 +3,20 @@
  * instruction cannot be had by timing a kill from outside.  With
  * LFS_FAULT=NAME in its environment the daemon kills itself (SIGKILL, as
  * a crash or a power cut would stop it) when it reaches the point of that
- * name.  Points are put only where a crash would leave the upper layer in
- * a state worth a test; each costs one getenv when reached.
+ * name.  With LFS_FAULT_PAUSE=NAME the thread that reaches it sleeps a
+ * second there instead, for a test to make another request in that
+ * window.  Points are put only where a crash or a request in between
+ * would leave the upper layer or the nodes in a state worth a test;
+ * each costs two getenv calls when reached.
  *
  *   protect-published  a copy-up of an immutable or append-only file,
  *                      the copy at its name, its flags not yet set
  *   protect-lifted     a file's immutable or append-only flags lifted
  *                      for a change layerfs makes past them
+ *   index-retiring     an index entry found to record another lower
+ *                      file than the one at its number, being taken out
+ *                      of the index: its link is still there
+ *   index-retired      the same, its link just removed
  */
 #ifndef LFS_FAULT_H
 #define LFS_FAULT_H

@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "fileattr.h"
 #include "lf_common.h"
 #include "lower_id.h"
@@ -232,6 +233,20 @@ static int recorded_id(struct lfs *fs, const char *key, bool special,
 	return 0;
 }
 
+/* An index entry, for the nodes that present it (retire_stale). */
+struct presenting {
+	struct lfs *fs;
+	const char *key;
+};
+
+static bool presents_entry(struct node *n, void *arg)
+{
+	const struct presenting *p = arg;
+	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
+	return node_layer(n) == p->fs->upper && e &&
+	       strcmp(e->index_key, p->key) == 0;
+}
+
 /*
  * An entry recorded for another lower file than the one whose identity
  * is now_id: out of the index.  Its upper names, which link its inode,
@@ -242,6 +257,14 @@ static int recorded_id(struct lfs *fs, const char *key, bool special,
  * shows.  A special file's count file goes with it (its names then
  * leave the table).  Nodes presenting the entry take the upper inode's
  * number, as a copy-up of a hard link without an index gives it.
+ *
+ * In this order: the nodes first, while the entry is still there (a
+ * lookup of another lower name that finds no entry joins the node
+ * showing the lower file's number, which must not be the old copy's
+ * then), every one of them (the new file's own node may come first
+ * under that number); the record last, once the entry's link is gone
+ * (a crash in between must leave an entry that is still found stale:
+ * one without a record is kept, as one made before records were).
  */
 static void retire_stale(struct lfs *fs, const char *key, const char *now_id)
 {
@@ -249,12 +272,32 @@ static void retire_stale(struct lfs *fs, const char *key, const char *now_id)
 	char rec[LOWER_ID_MAX];
 	struct stat entry;
 	bool retired = false;
+	struct node **moved = NULL;
+	size_t nmoved = 0;
 	pthread_mutex_lock(&s->lock);
 	/* Checked again under the lock: another thread may have retired
 	 * it and a copy-up of the new file made the entry anew. */
 	if (fstatat(fs->index_fd, key, &entry, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    recorded_id(fs, key, !S_ISREG(entry.st_mode), rec) == 0 &&
 	    rec[0] && strcmp(rec, now_id) != 0) {
+		uint64_t origin = key_origin(fs, key);
+		uint64_t own = lfs_compose_ino(fs, fs->upper, entry.st_ino);
+		struct presenting p = { fs, key };
+		struct node *same;
+		while (origin && origin != own &&
+		       (same = node_find_by_ino_if(fs, origin, presents_entry,
+						   &p))) {
+			node_clear_flag(same, N_HLINK | N_ORIGIN_SET);
+			node_set_ino(fs, same, own);
+			struct node **more =
+				realloc(moved, (nmoved + 1) * sizeof(*moved));
+			if (more) {
+				moved = more;
+				moved[nmoved++] = same;
+			} else {
+				node_unref(fs, same); /* (no notice then) */
+			}
+		}
 		char path[128];
 		xp_proc_path(path, sizeof(path), fs->index_fd, key);
 		/* An immutable or append-only copy keeps its flags, but
@@ -262,49 +305,55 @@ static void retire_stale(struct lfs *fs, const char *key, const char *now_id)
 		unsigned lifted;
 		int lfd = fileattr_lift(NULL, fs->index_fd, key, &lifted);
 		if (S_ISREG(entry.st_mode)) {
-			lremovexattr(path, XATTR_LFS_ORIGIN);
-			lremovexattr(path, XATTR_LFS_NLINK);
-			lremovexattr(path, XATTR_LFS_LOWERID);
+			/* The record goes through this once the link is. */
+			int ofd = openat(fs->index_fd, key,
+					 O_PATH | O_NOFOLLOW | O_CLOEXEC);
+			if (ofd >= 0) {
+				lremovexattr(path, XATTR_LFS_ORIGIN);
+				lremovexattr(path, XATTR_LFS_NLINK);
+				fault_point("index-retiring");
+				retired = unlinkat(fs->index_fd, key, 0) == 0;
+				fault_point("index-retired");
+				char fdpath[64];
+				snprintf(fdpath, sizeof(fdpath),
+					 "/proc/self/fd/%d", ofd);
+				if (retired)
+					removexattr(fdpath, XATTR_LFS_LOWERID);
+				close(ofd);
+			}
 		} else {
-			char name[INDEX_KEY_MAX + sizeof(INDEX_NLINK_SUFFIX)];
-			count_name(name, sizeof(name), key);
-			unlinkat(fs->index_fd, name, 0);
-			table_load(fs, s);
-			if (s->cap) {
-				struct special_slot *slot = slot_of(
-					s, lfs_compose_ino(fs, fs->upper,
-							   entry.st_ino));
-				if (slot->upper_ino)
-					slot->key[0] = 0;
+			/* The entry before its count file, which holds the
+			 * record. */
+			fault_point("index-retiring");
+			retired = unlinkat(fs->index_fd, key, 0) == 0;
+			fault_point("index-retired");
+			if (retired) {
+				char name[INDEX_KEY_MAX +
+					  sizeof(INDEX_NLINK_SUFFIX)];
+				count_name(name, sizeof(name), key);
+				unlinkat(fs->index_fd, name, 0);
+				table_load(fs, s);
+				if (s->cap) {
+					struct special_slot *slot =
+						slot_of(s, own);
+					if (slot->upper_ino)
+						slot->key[0] = 0;
+				}
 			}
 		}
-		retired = unlinkat(fs->index_fd, key, 0) == 0;
 		fileattr_restore(NULL, lfd, lifted);
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (!retired)
-		return;
-	lfs_stat_add(&fs->stats.index_stale, 1);
-	uint64_t origin = key_origin(fs, key);
-	uint64_t own = lfs_compose_ino(fs, fs->upper, entry.st_ino);
-	struct node *same;
-	while (origin && (same = node_find_by_ino(fs, origin))) {
-		struct node_ext *e =
-			__atomic_load_n(&same->ext, __ATOMIC_ACQUIRE);
-		bool presents = node_layer(same) == fs->upper && e &&
-				strcmp(e->index_key, key) == 0;
-		if (presents) {
-			node_clear_flag(same, N_HLINK | N_ORIGIN_SET);
-			node_set_ino(fs, same, own);
-			/* The kernel asks for its attributes again. */
-			if (fs->se)
-				fuse_lowlevel_notify_inval_inode(
-					fs->se, node_to_ino(fs, same), -1, 0);
-		}
-		node_unref(fs, same);
-		if (!presents)
-			break;
+	/* The kernel asks for their attributes again. */
+	for (size_t i = 0; i < nmoved; i++) {
+		if (fs->se)
+			fuse_lowlevel_notify_inval_inode(
+				fs->se, node_to_ino(fs, moved[i]), -1, 0);
+		node_unref(fs, moved[i]);
 	}
+	free(moved);
+	if (retired)
+		lfs_stat_add(&fs->stats.index_stale, 1);
 }
 
 /* A special file's count: staged, then moved beside its entry. */

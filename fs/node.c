@@ -300,10 +300,17 @@ static pthread_mutex_t *lock_node_stripe(struct node_table *t,
 
 struct node *node_find_by_ino(struct lfs *fs, uint64_t ino)
 {
+	return node_find_by_ino_if(fs, ino, NULL, NULL);
+}
+
+struct node *node_find_by_ino_if(struct lfs *fs, uint64_t ino,
+				 bool (*match)(struct node *n, void *arg),
+				 void *arg)
+{
 	struct node_table *t = fs->nodes;
 	pthread_mutex_lock(&t->ino_lock);
 	struct node *n = t->ibuckets[ino & t->imask];
-	while (n && n->ino != ino)
+	while (n && (n->ino != ino || (match && !match(n, arg))))
 		n = n->ext->inext;
 	if (n) {
 		/* A node being freed is still listed until it is taken out

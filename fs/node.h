@@ -209,6 +209,11 @@ void node_discard(struct node *fresh);
 
 /* Hard links: the node already presenting this inode number, referenced. */
 struct node *node_find_by_ino(struct lfs *fs, uint64_t ino);
+/* The same, the first for which match(node, arg) holds (called with
+ * the index's lock held: it may only read the node). */
+struct node *node_find_by_ino_if(struct lfs *fs, uint64_t ino,
+				 bool (*match)(struct node *n, void *arg),
+				 void *arg);
 /* Whether any node is in that index (a lookup without hard links can
  * skip it). */
 bool node_ino_index_used(struct lfs *fs);

@@ -12,6 +12,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import lfstest
@@ -101,16 +102,8 @@ class Crash(LayerfsTestCase):
             self.assertEqual(digest(p), old, "partial data (seed %d)" % seed)
 
 
-class ProtectedCrash(LayerfsTestCase):
-    """The daemon killed (LFS_FAULT) where a file's immutable or
-    append-only flags are not on its upper copy: after a remount the
-    file shows them through the mount, refuses what they refuse, and
-    its upper copy carries them again."""
-
-    def setUp(self):
-        super().setUp()
-        self.require_root()
-        self.require_inode_flags()
+class CrashAtPoint(LayerfsTestCase):
+    """A mount whose daemon kills itself at a named point (LFS_FAULT)."""
 
     def crash_at(self, point, low, script, path, name, opts=()):
         """Mounts low (with opts) with LFS_FAULT=point, runs script
@@ -136,6 +129,18 @@ class ProtectedCrash(LayerfsTestCase):
         self.assertEqual(m.proc.returncode, -signal.SIGKILL)
         return self.mount([low], upper, work, opts=opts,
                           mnt=self.path(name + "-r")), upper
+
+
+class ProtectedCrash(CrashAtPoint):
+    """The daemon killed (LFS_FAULT) where a file's immutable or
+    append-only flags are not on its upper copy: after a remount the
+    file shows them through the mount, refuses what they refuse, and
+    its upper copy carries them again."""
+
+    def setUp(self):
+        super().setUp()
+        self.require_root()
+        self.require_inode_flags()
 
     def assert_protected(self, root, upper, name, flag, data):
         p = os.path.join(root, name)
@@ -206,6 +211,84 @@ class ProtectedCrash(LayerfsTestCase):
         m, upper = self.crash_at("protect-lifted", low, chown, "app", "lift")
         self.assert_protected(m.path, upper, "app", lfstest.FS_APPEND_FL,
                               b"log\n")
+
+
+class IndexRetireCrash(CrashAtPoint):
+    """An index entry whose record names another lower file than the
+    one now at its inode number (fs/index.c, retire_stale) is taken out
+    of the index; killed in the middle of that, the entry must not be
+    left to serve the new file's names."""
+
+    def test_kill_while_a_stale_entry_is_retired(self):
+        """The entry lost its record before its link: killed in between,
+        it stayed in the index as an entry without a record, which the
+        index keeps serving (an entry made before records existed), and
+        after a remount the new file's names showed the old copy."""
+        low = self.layer("low-retire", {"d/x": b"old\n"})
+        d = os.path.join(low, "d")
+        os.link(os.path.join(d, "x"), os.path.join(d, "y"))
+        upper, work = self.mkdirs("retire-u", "retire-w")
+        m = self.mount([low], upper, work, mnt=self.path("retire-first"))
+        with open(os.path.join(m.path, "d", "x"), "wb") as f:
+            f.write(b"copy\n")                # copied up, indexed
+        m.unmount()
+        self._mounts.remove(m)
+        index = os.path.join(work, "index")
+        key = "%x-%x" % (os.lstat(d).st_dev, os.lstat(d + "/x").st_ino)
+        self.assertIn(key, os.listdir(index))
+        # The record made another file's: what a lower file given the
+        # old one's inode number between the mounts has.
+        os.setxattr(os.path.join(index, key), "user.layerfs.lowerid",
+                    b"b1.1")
+        stat = "import os, sys\nos.stat(sys.argv[1])\n"
+        again, upper = self.crash_at("index-retiring", low, stat,
+                                     "d/y", "retire")
+        y = os.path.join(again.path, "d", "y")
+        x = os.path.join(again.path, "d", "x")
+        self.assertEqual(lfstest.read(y), b"old\n",
+                         "a name of the new lower file shows the old copy")
+        self.assertEqual(lfstest.read(x), b"copy\n")
+        self.assertNotEqual(os.lstat(y).st_ino, os.lstat(x).st_ino)
+    def test_lookup_of_another_name_while_an_entry_is_retired(self):
+        """The nodes presenting a retired entry (the old copy's) took
+        their own inode number only after the entry was gone: a lookup
+        of another lower name in between found no entry, and joined the
+        node showing the lower file's number, the old copy's.  The
+        retiring lookup paused (LFS_FAULT_PAUSE) just after the entry's
+        link is removed, while another name is looked up."""
+        low = self.layer("low-retire2", {"d/x": b"old\n", "e/.keep": b""})
+        d = os.path.join(low, "d")
+        os.link(os.path.join(d, "x"), os.path.join(d, "y"))
+        # (In another directory: the kernel looks up one name at a
+        # time in a directory.)
+        os.link(os.path.join(d, "x"), os.path.join(low, "e", "z"))
+        upper, work = self.mkdirs("retire2-u", "retire2-w")
+        m = self.mount([low], upper, work, mnt=self.path("retire2-first"))
+        with open(os.path.join(m.path, "d", "x"), "wb") as f:
+            f.write(b"copy\n")                # copied up, indexed
+        m.unmount()
+        self._mounts.remove(m)
+        key = "%x-%x" % (os.lstat(d).st_dev, os.lstat(d + "/x").st_ino)
+        os.setxattr(os.path.join(work, "index", key),
+                    "user.layerfs.lowerid", b"b1.1")
+        env = dict(os.environ, LFS_FAULT_PAUSE="index-retired")
+        m = self.mount([low], upper, work, mnt=self.path("retire2-m"),
+                       env=env)
+        j = lambda n: os.path.join(m.path, "d", n)  # noqa: E731
+        x_ino = os.lstat(j("x")).st_ino             # the old copy's node
+        t = threading.Thread(target=os.lstat, args=(j("y"),))
+        t.start()                                   # retires, pauses
+        time.sleep(0.3)
+        z = os.path.join(m.path, "e", "z")
+        z_ino = os.lstat(z).st_ino
+        t.join(timeout=30)
+        self.assertEqual(lfstest.read(z), b"old\n",
+                         "another name of the lower file shows the old copy")
+        self.assertEqual(lfstest.read(j("y")), b"old\n")
+        self.assertEqual(lfstest.read(j("x")), b"copy\n")
+        self.assertEqual(z_ino, os.lstat(j("y")).st_ino)
+        self.assertNotEqual(z_ino, os.lstat(j("x")).st_ino)
+        self.assertNotEqual(os.lstat(j("x")).st_ino, x_ino)
 
 
 if __name__ == "__main__":
