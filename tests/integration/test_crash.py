@@ -249,6 +249,47 @@ class IndexRetireCrash(CrashAtPoint):
                          "a name of the new lower file shows the old copy")
         self.assertEqual(lfstest.read(x), b"copy\n")
         self.assertNotEqual(os.lstat(y).st_ino, os.lstat(x).st_ino)
+    def test_kill_while_a_stale_symlink_entry_is_retired(self):
+        """A special file's record is on its entry's count file, which
+        went first: killed before the entry followed, the entry was left
+        without a count file (never attached, never retired), and a
+        copy-up of the new file then failed (EEXIST) after writing its
+        own count file beside the old entry, whose copy its names showed
+        from then on."""
+        low = self.layer("low-retire-sl", {"d/.keep": b""})
+        d = os.path.join(low, "d")
+        os.symlink("target", os.path.join(d, "x"))
+        os.link(os.path.join(d, "x"), os.path.join(d, "y"),
+                follow_symlinks=False)
+        os.utime(os.path.join(d, "x"), (500, 500), follow_symlinks=False)
+        upper, work = self.mkdirs("retire-sl-u", "retire-sl-w")
+        m = self.mount([low], upper, work, mnt=self.path("retire-sl-first"))
+        os.utime(os.path.join(m.path, "d", "x"), (1000, 1000),
+                 follow_symlinks=False)        # copied up, indexed
+        m.unmount()
+        self._mounts.remove(m)
+        key = "%x-%x" % (os.lstat(d).st_dev, os.lstat(d + "/x").st_ino)
+        self.assertIn(key + ".nlink", os.listdir(os.path.join(work, "index")))
+        os.setxattr(os.path.join(work, "index", key + ".nlink"),
+                    "user.layerfs.lowerid", b"b1.1")
+        stat = "import os, sys\nos.lstat(sys.argv[1])\n"
+        again, upper = self.crash_at("index-retiring", low, stat,
+                                     "d/y", "retire-sl")
+        y = os.path.join(again.path, "d", "y")
+        x = os.path.join(again.path, "d", "x")
+        self.assertEqual(os.lstat(y).st_mtime, 500)
+        os.utime(y, (2000, 2000), follow_symlinks=False)
+        self.assertEqual(os.lstat(y).st_mtime, 2000)
+        self.assertEqual(os.lstat(x).st_mtime, 1000)
+        again.unmount()
+        self._mounts.remove(again)
+        third = self.mount([low], upper, self.path("retire-sl-w"),
+                           mnt=self.path("retire-sl-3"))
+        self.assertEqual(
+            os.lstat(os.path.join(third.path, "d", "y")).st_mtime, 2000)
+        self.assertEqual(
+            os.lstat(os.path.join(third.path, "d", "x")).st_mtime, 1000)
+
     def test_lookup_of_another_name_while_an_entry_is_retired(self):
         """The nodes presenting a retired entry (the old copy's) took
         their own inode number only after the entry was gone: a lookup
