@@ -49,7 +49,7 @@ int fileattr_protected(struct lfs *fs, struct node *n);
  * when it has none (or they cannot be lifted: the link then fails as
  * it would have).  Until fileattr_restore, n's flags are held: a change
  * of them through the mount waits, and a reading of them is answered
- * with those taken.  n is NULL for a file no node is known to present
+ * with those taken; a lookup puts back no file's flags meanwhile.  n is NULL for a file no node is known to present
  * (an index entry retired as stale): nothing is held then.  No lift of any node may be begun meanwhile, nor
  * while ns_lock or a directory's lock is held (a holder may take them).
  */
@@ -111,7 +111,10 @@ int fileattr_mark(int fd, unsigned flags);
  * A lookup met the protattr mark on the upper file dirfd/name, which n
  * presents: puts back the flags it holds that the file lacks (a crash
  * came between a copy-up and its flags, or during a lift), and records
- * n's flags.
+ * n's flags.  Never in the middle of a lift or a change of flags (of
+ * any node: n is not yet the node a holder holds), which it neither
+ * waits for (it runs under its directory's lock) nor disturbs: it leaves
+ * the file to the next lookup then (fileattr.c, lift_begin).
  */
 void fileattr_mark_found(struct lfs *fs, struct node *n, int dirfd,
 			 const char *name);
