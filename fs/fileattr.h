@@ -49,9 +49,11 @@ int fileattr_protected(struct lfs *fs, struct node *n);
  * when it has none (or they cannot be lifted: the link then fails as
  * it would have).  Until fileattr_restore, n's flags are held: a change
  * of them through the mount waits, and a reading of them is answered
- * with those taken; a lookup puts back no file's flags meanwhile.  n is NULL for a file no node is known to present
- * (an index entry retired as stale): nothing is held then.  No lift of any node may be begun meanwhile, nor
- * while ns_lock or a directory's lock is held (a holder may take them).
+ * with those taken; a lookup puts back no file's flags meanwhile.  n is
+ * NULL for a file no node is known to present (an index entry retired
+ * as stale): nothing is held then.  No lift of any node may be begun
+ * meanwhile, nor while ns_lock or a directory's lock is held (a holder
+ * may take them).
  */
 int fileattr_lift(struct node *n, int dirfd, const char *name,
 		  unsigned *lifted);

@@ -310,9 +310,9 @@ struct node *node_find_by_ino_if(struct lfs *fs, uint64_t ino,
 	struct node_table *t = fs->nodes;
 	pthread_mutex_lock(&t->ino_lock);
 	struct node *n = t->ibuckets[ino & t->imask];
-	while (n && (n->ino != ino || (match && !match(n, arg))))
-		n = n->ext->inext;
-	if (n) {
+	for (; n; n = n->ext->inext) {
+		if (n->ino != ino || (match && !match(n, arg)))
+			continue;
 		/* A node being freed is still listed until it is taken out
 		 * under ino_lock.  Whether it is being freed is decided under
 		 * its stripe lock (free_if_unused_locked), which orders this
@@ -320,12 +320,19 @@ struct node *node_find_by_ino_if(struct lfs *fs, uint64_t ino,
 		 * node; after, N_FREEING is seen.  (Lock order: ino_lock,
 		 * then a stripe; the free path never holds both.) */
 		pthread_mutex_t *m = lock_node_stripe(t, n);
-		if (node_flags(n) & N_FREEING)
-			n = NULL;
-		else
+		bool freeing = node_flags(n) & N_FREEING;
+		if (!freeing)
 			atomic_fetch_add_explicit(&n->refs, 1,
 						  memory_order_relaxed);
 		pthread_mutex_unlock(m);
+		if (!freeing)
+			break;
+		/* One being freed presents nothing: the first other match,
+		 * if asked for one; none otherwise, as before. */
+		if (!match) {
+			n = NULL;
+			break;
+		}
 	}
 	pthread_mutex_unlock(&t->ino_lock);
 	return n;

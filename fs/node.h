@@ -209,8 +209,9 @@ void node_discard(struct node *fresh);
 
 /* Hard links: the node already presenting this inode number, referenced. */
 struct node *node_find_by_ino(struct lfs *fs, uint64_t ino);
-/* The same, the first for which match(node, arg) holds (called with
- * the index's lock held: it may only read the node). */
+/* The same, the first for which match(node, arg) holds, passing over
+ * nodes being freed (match is called with the index's lock held: it
+ * may only read the node). */
 struct node *node_find_by_ino_if(struct lfs *fs, uint64_t ino,
 				 bool (*match)(struct node *n, void *arg),
 				 void *arg);
