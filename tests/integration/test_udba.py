@@ -350,6 +350,7 @@ class UdbaCopyUpTakesData(LayerfsTestCase):
     def test_metadata_only_copies_already_made_keep_working(self):
         # One made by a mount without udba=reval reads its data from
         # below, and a write through the udba=reval mount copies it in.
+        self.require_metacopy()  # of the mount without udba=reval
         m = self.mount_rw([self.low])
         os.chmod(os.path.join(m.path, "g"), 0o600)
         self.assertIn("user.layerfs.metacopy",
