@@ -317,7 +317,7 @@ static int copy_up_dir_node(struct lfs *fs, struct node *n, int pfd,
 	unsigned flags = 0;
 	if (r == 0 && fs->upper_xattr) {
 		/* Directories keep their inode number across remount too. */
-		if (xp_set_origin(dfd, st->st_dev, st->st_ino) == 0)
+		if (xp_set_origin(dfd, st->st_dev, st->st_ino, NULL) == 0)
 			flags |= N_ORIGIN_SET;
 	}
 	if (r == 0 && (flags & N_ORIGIN_SET))
@@ -578,9 +578,21 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 		}
 	}
 	bool indexed = index_wanted(fs, &st);
-	/* The identity of the file copied, recorded in its index entry. */
+	bool breaks = breaks_hard_link(fs, &st);
+	/*
+	 * The identity of the file copied, recorded in its index entry, or
+	 * in the origin mark of a copy of its own (udba.h: under udba=reval
+	 * the origin holds only while the lower file is that one).  The
+	 * latter by every mount, so that one with udba=reval later can
+	 * check a copy made without it, but not in a metadata-only copy:
+	 * its origin and metacopy marks fill the 96 bytes ext4 keeps for
+	 * xattrs in the inode (metacopy.c), and a record more would take
+	 * each such copy a 4 KiB block.  Those are never made with
+	 * udba=reval; one made before is trusted, as a copy made before
+	 * the record existed.
+	 */
 	char lid[LOWER_ID_MAX] = "";
-	if (indexed)
+	if (indexed || (fs->upper_xattr && !breaks && !meta_only))
 		index_lower_id(fs, n, layer, src, lid);
 	/*
 	 * Staged as an unnamed file in the parent's own upper directory
@@ -612,9 +624,10 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 	unsigned flags = 0;
 	int r = 0;
 	char *datapath = NULL;
-	bool breaks = breaks_hard_link(fs, &st);
+	/* (An index entry's record goes on with its count, index_enter.) */
 	if (fs->upper_xattr && !breaks &&
-	    xp_set_origin(dfd, st.st_dev, st.st_ino) == 0)
+	    xp_set_origin(dfd, st.st_dev, st.st_ino,
+			  indexed ? NULL : lid) == 0)
 		flags |= N_ORIGIN_SET;
 	if (meta_only) {
 		/* Empty: the data is at the file's own path below

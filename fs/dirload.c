@@ -94,9 +94,12 @@ static int scan_layer(struct merge_pass *p, int dirfd)
 /* Reads the xattrs of an impure upper directory's entries: the inode
  * number kept across copy-up (from the index for a special file), and
  * redirect/metacopy marks. */
-static void check_impure_entries(struct lfs *fs, struct dcache *dc,
-				 int dirfd)
+static void check_impure_entries(struct lfs *fs, struct node *dir,
+				 struct dcache *dc, int dirfd)
 {
+	dev_t dev;
+	uint64_t raw;
+	char id[LOWER_ID_MAX];
 	for (uint32_t i = 0; i < dc->n; i++) {
 		struct drec *r = &dc->recs[i];
 		if (!(r->flags & R_CHECK) || !drec_visible(r))
@@ -108,9 +111,18 @@ static void check_impure_entries(struct lfs *fs, struct dcache *dc,
 			 * index entry has its origin in the index. */
 			if (index_special_origin(fs, r->ino, &ino))
 				r->ino = ino;
-		} else if (xp_read_origin_at(fs, dirfd, drec_name(dc, r),
-					     &ino) == 0) {
-			r->ino = ino;
+		} else if (xp_read_origin_id_at(dirfd, drec_name(dc, r), &dev,
+						&raw, id) == 0 &&
+			   (ino = lfs_compose_ino_dev(fs, dev, raw)) != 0) {
+			/* udba=reval: only while its lower file is the one
+			 * copied (udba.h); else its own number, kept. */
+			if (fs->opt->udba_reval && r->dtype == DT_REG && id[0] &&
+			    !udba_origin_holds(fs, dir, dirfd,
+					       drec_name(dc, r), dev, raw, id))
+				udba_origin_drop(fs, dir, dirfd,
+						 drec_name(dc, r), ino, r->ino);
+			else
+				r->ino = ino;
 		}
 	}
 }
@@ -219,7 +231,7 @@ static int load_layers(struct lfs *fs, struct node *dir, struct dcache *dc,
 			r = re;
 		if (r == 0 && p.is_upper && p.impure) {
 			dc->upper_impure = true;
-			check_impure_entries(fs, dc, fd);
+			check_impure_entries(fs, dir, dc, fd);
 		}
 		bool stop = opaque || (opaque_x > 0 && !layer_root);
 		if (r == 0 && !stop && marks.kernel_redirect) {

@@ -27,7 +27,8 @@
  * their inode as plain upper files (the entry's marks are taken off
  * them), and the new file copies up on its own.  An entry made before
  * the record existed is trusted as it was: nothing tells its file
- * apart.
+ * apart.  (A copy of a file with one link carries the same record beside
+ * its origin mark, which udba=reval checks: udba_origin_holds.)
  */
 #ifndef LFS_INDEX_H
 #define LFS_INDEX_H

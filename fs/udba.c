@@ -4,15 +4,23 @@
 #include "udba.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dirfd_cache.h"
+#include "lower_id.h"
 #include "node.h"
 #include "stats.h"
+#include "xattr_private.h"
 
 /* A directory as one layer holds it; mode 0 when it holds none. */
 struct stamp {
@@ -181,4 +189,113 @@ void udba_follow_range(struct lfs *fs, struct node *n, uint16_t end)
 		node_set_flag(n, N_RELOAD);
 	}
 	pthread_rwlock_unlock(&fs->ns_lock);
+}
+
+/* ---- a copy's origin (udba_origin_holds) --------------------------- */
+
+/* The lower file recorded as rec (lower_id.h) opened by its handle, from
+ * layer l's filesystem: 1 it is there, inode ino; 0 it is gone or
+ * another; -1 nothing to tell (a birth time, or no right to open by
+ * handle: CAP_DAC_READ_SEARCH). */
+static int handle_still_opens(struct lfs *fs, int l, const char *rec,
+			      uint64_t ino)
+{
+	unsigned type;
+	int at = 0;
+	if (sscanf(rec, "h%x:%n", &type, &at) != 1 || at == 0)
+		return -1;
+	union {
+		struct file_handle fh;
+		char room[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	} h;
+	const char *hex = rec + at;
+	size_t len = strlen(hex) / 2;
+	if (len == 0 || len > MAX_HANDLE_SZ)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		unsigned b;
+		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
+			return -1;
+		h.fh.f_handle[i] = (unsigned char)b;
+	}
+	h.fh.handle_bytes = (unsigned)len;
+	h.fh.handle_type = (int)type;
+	/* (Not the layer's O_PATH descriptor: the call refuses one.) */
+	int mfd = openat(fs->layers[l].fd, ".",
+			 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
+		return -1;
+	int fd = open_by_handle_at(mfd, &h.fh, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	int e = errno;
+	close(mfd);
+	if (fd < 0)
+		return e == ESTALE ? 0 : -1;
+	struct stat st;
+	int r = fstat(fd, &st) == 0 && st.st_ino == ino;
+	close(fd);
+	return r;
+}
+
+bool udba_origin_holds(struct lfs *fs, struct node *dir, int dirfd,
+		       const char *name, dev_t dev, uint64_t ino,
+		       const char *rec)
+{
+	if (!rec[0])
+		return true; /* made before the record: trusted, as it was */
+	/* Names made through the mount (link(2)) and an index entry's
+	 * links: one inode that several names, at several paths, show;
+	 * the index checks its own entries (index.h). */
+	struct stat up;
+	if (fstatat(dirfd, name, &up, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(up.st_mode) || up.st_nlink > 1)
+		return true;
+	int layer = -1;
+	for (int l = lfs_below_upper(fs); l < fs->nlayers; l++) {
+		if (fs->layers[l].dev != dev)
+			continue;
+		if (layer < 0)
+			layer = l;
+		/* The copy's own path in the layer: where its lower file
+		 * is unless the copy was renamed through the mount. */
+		int lfd = node_open(fs, dir, l, O_PATH | O_DIRECTORY);
+		if (lfd < 0)
+			continue;
+		struct stat lst;
+		char now[LOWER_ID_MAX];
+		bool there = fstatat(lfd, name, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
+			     lst.st_dev == dev && lst.st_ino == ino;
+		int r = there ? lower_id_at(lfd, name, fs->layers[l].handles_kept,
+					    now)
+			      : 0;
+		close(lfd);
+		if (there)
+			/* Nothing to compare when it cannot be read now. */
+			return r <= 0 || strcmp(now, rec) == 0;
+	}
+	/* Not at its path: by its handle where the daemon may open one. */
+	return layer >= 0 && handle_still_opens(fs, layer, rec, ino) == 1;
+}
+
+void udba_origin_drop(struct lfs *fs, struct node *dir, int dirfd,
+		      const char *name, uint64_t origin, uint64_t own)
+{
+	char path[64 + NAME_MAX];
+	xp_proc_path(path, sizeof(path), dirfd, name);
+	/* (The record goes with it.  An immutable copy keeps its mark, and
+	 * is found again at the next listing.) */
+	lremovexattr(path, XATTR_LFS_ORIGIN);
+	struct node *n = node_find(fs, dir, name);
+	if (!n)
+		return;
+	if (node_layer(n) == fs->upper && S_ISREG(n->mode) &&
+	    !(node_flags(n) & N_HLINK) && node_ino(n) == origin) {
+		node_clear_flag(n, N_ORIGIN_SET);
+		node_set_ino(fs, n, own);
+		/* The kernel asks for its attributes again (attributes only:
+		 * nothing that waits on a request, as retire_stale does). */
+		if (fs->se)
+			fuse_lowlevel_notify_inval_inode(
+				fs->se, node_to_ino(fs, n), -1, 0);
+	}
+	node_unref(fs, n);
 }

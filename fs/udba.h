@@ -121,4 +121,40 @@ void udba_revalidate_locked(struct lfs *fs, struct node *dir);
  */
 void udba_follow_range(struct lfs *fs, struct node *n, uint16_t end);
 
+/*
+ * A copied-up regular file shows its lower file's inode number (its
+ * origin mark, (dev, ino)), and the mark records which lower file that
+ * was (lower_id.h, xp_set_origin), since the number alone does not
+ * say: under udba=reval the lower file may be removed behind the mount
+ * and another made, anywhere, that gets its number, and the two must
+ * not show one st_ino.  Whether the copy dirfd/name (an upper entry of
+ * dir's listing, being read), recorded as rec, may still show it: true
+ * when rec is "" (made by an older layerfs, or a metadata-only copy:
+ * trusted, as before), when it has several links (names made through
+ * the mount, or an index entry's, which the index checks itself: names
+ * at several paths of one inode must agree), when the lower layers
+ * hold at its path the file the record names, or, not there (renamed
+ * through the mount), when the record's handle still opens that inode.
+ * The rule is sound: the copy shows the number only while the lower
+ * file that has it is found to be the one copied, so no other file can
+ * have it; where nothing can tell (not at its path and the daemon may
+ * not open by handle, without CAP_DAC_READ_SEARCH, or the record is a
+ * birth time) the copy takes its own number.  Asked when a listing is
+ * read, with udba=reval only: a listing is read again when a lower
+ * directory under it changed, which the removal of the lower file at
+ * the copy's path is.  Costs there, per copy with a record: a stat,
+ * and per lower layer of the origin's filesystem an open and a stat,
+ * one name_to_handle_at where the file is found (the record comes with
+ * the origin mark, read already).
+ */
+bool udba_origin_holds(struct lfs *fs, struct node *dir, int dirfd,
+		       const char *name, dev_t dev, uint64_t ino,
+		       const char *rec);
+/* Makes the copy dirfd/name, whose origin did not hold, a plain upper
+ * file (its origin mark taken off, the record with it, so a remount
+ * shows it the same), and gives the node presenting it (showing
+ * origin) its own number `own`, as retire_stale (index.c) does. */
+void udba_origin_drop(struct lfs *fs, struct node *dir, int dirfd,
+		      const char *name, uint64_t origin, uint64_t own);
+
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "layerfs.h"
+#include "lower_id.h"
 #include "node.h"
 #include "private_xattr.h"
 #include "whiteout.h"
@@ -130,19 +131,38 @@ struct origin_rec {
 	uint64_t ino;
 };
 #define ORIGIN_MAGIC 0x4c465330u /* "LFS0" */
+/* Version 2: the record of the lower file copied (lower_id.h) follows,
+ * as text without its NUL. */
+#define ORIGIN_WITH_ID 2
+
+int xp_read_origin_id_at(int dirfd, const char *name, dev_t *dev,
+			 uint64_t *ino, char *id)
+{
+	char path[64 + NAME_MAX];
+	xp_proc_path(path, sizeof(path), dirfd, name);
+	union {
+		struct origin_rec o;
+		char buf[sizeof(struct origin_rec) + LOWER_ID_MAX];
+	} v;
+	ssize_t n = lgetxattr(path, XATTR_LFS_ORIGIN, &v, sizeof(v));
+	if (n < (ssize_t)sizeof(v.o) || v.o.magic != ORIGIN_MAGIC)
+		return -ENODATA;
+	*dev = (dev_t)v.o.dev;
+	*ino = v.o.ino;
+	if (id) {
+		size_t len = (size_t)n - sizeof(v.o);
+		if (v.o.version < ORIGIN_WITH_ID || len >= LOWER_ID_MAX)
+			len = 0;
+		memcpy(id, v.buf + sizeof(v.o), len);
+		id[len] = 0;
+	}
+	return 0;
+}
 
 int xp_read_origin_raw_at(int dirfd, const char *name, dev_t *dev,
 			  uint64_t *ino)
 {
-	char path[64 + NAME_MAX];
-	xp_proc_path(path, sizeof(path), dirfd, name);
-	struct origin_rec o;
-	ssize_t n = lgetxattr(path, XATTR_LFS_ORIGIN, &o, sizeof(o));
-	if (n != (ssize_t)sizeof(o) || o.magic != ORIGIN_MAGIC)
-		return -ENODATA;
-	*dev = (dev_t)o.dev;
-	*ino = o.ino;
-	return 0;
+	return xp_read_origin_id_at(dirfd, name, dev, ino, NULL);
 }
 
 int xp_read_origin_at(struct lfs *fs, int dirfd, const char *name,
@@ -159,11 +179,20 @@ int xp_read_origin_at(struct lfs *fs, int dirfd, const char *name,
 	return 0;
 }
 
-int xp_set_origin(int fd, dev_t dev, uint64_t ino)
+int xp_set_origin(int fd, dev_t dev, uint64_t ino, const char *id)
 {
-	struct origin_rec o = { ORIGIN_MAGIC, 1, (uint64_t)dev, ino };
-	return fsetxattr(fd, XATTR_LFS_ORIGIN, &o, sizeof(o), 0) < 0 ? -errno
-								   : 0;
+	size_t len = id ? strlen(id) : 0;
+	if (len >= LOWER_ID_MAX)
+		len = 0;
+	union {
+		struct origin_rec o;
+		char buf[sizeof(struct origin_rec) + LOWER_ID_MAX];
+	} v = { .o = { ORIGIN_MAGIC, len ? ORIGIN_WITH_ID : 1, (uint64_t)dev,
+		       ino } };
+	memcpy(v.buf + sizeof(v.o), id ? id : "", len);
+	return fsetxattr(fd, XATTR_LFS_ORIGIN, &v, sizeof(v.o) + len, 0) < 0
+		       ? -errno
+		       : 0;
 }
 
 int xp_get_string_at(int dirfd, const char *name, const char *xattr,

@@ -13,7 +13,9 @@
  *   user.layerfs.nlink     link count of a hard link kept in the index
  *   user.layerfs.lowerid   on an index entry (a special file's: on its
  *                          count file): the identity of the lower file
- *                          it was copied from (lower_id.h)
+ *                          it was copied from (lower_id.h); a copy of
+ *                          its own carries the same in its origin mark
+ *                          (xp_set_origin), which udba.h checks
  *   user.layerfs.protattr  on an upper directory: its immutable ('i') and
  *                          append-only ('a') flags, which the directory
  *                          itself cannot carry; on an upper file: the
@@ -69,6 +71,10 @@ int xp_read_origin_at(struct lfs *fs, int dirfd, const char *name,
 /* The (device, inode) itself, as recorded: -ENODATA when there is none. */
 int xp_read_origin_raw_at(int dirfd, const char *name, dev_t *dev,
 			  uint64_t *ino);
+/* Same, with the record of the lower file copied that a copy's origin
+ * may carry (xp_set_origin) into id[LOWER_ID_MAX], "" when none. */
+int xp_read_origin_id_at(int dirfd, const char *name, dev_t *dev,
+			 uint64_t *ino, char *id);
 
 /* Reads a string mark of dirfd/name (malloc'd, NUL-terminated). */
 int xp_get_string_at(int dirfd, const char *name, const char *xattr,
@@ -83,7 +89,11 @@ bool xp_list_has(const char *list, ssize_t len, const char *name);
 unsigned xp_marks_at(int dirfd, const char *name);
 
 /* Writers, on an fd open on the upper file or directory. */
-int xp_set_origin(int fd, dev_t dev, uint64_t ino);
+/* The origin mark; id, unless NULL or "", the record of the lower file
+ * copied (lower_id.h), which then goes in the same value (its version
+ * 2: a layerfs older than it reads no origin there, and shows the
+ * copy's upper inode number). */
+int xp_set_origin(int fd, dev_t dev, uint64_t ino, const char *id);
 int xp_set_string(int fd, const char *xattr, const char *value);
 int xp_remove(int fd, const char *xattr);
 /* Marks the upper directory dirfd (O_PATH is fine) as impure. */

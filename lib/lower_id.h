@@ -4,7 +4,8 @@
  * so that another file given the same number later (a lower layer
  * changed behind a udba=reval mount, or between mounts) is not taken
  * for it (fs/index.h; layertool's export reads the same record,
- * tools/index_links.h).
+ * tools/index_links.h), and what a copy's origin mark is checked
+ * against under udba=reval (fs/udba.h).
  *
  * A file handle where the filesystem gives one that names the file
  * for good (name_to_handle_at: on ext4, xfs, btrfs and tmpfs it holds

@@ -571,6 +571,97 @@ class UdbaIndexKnowsItsLowerFile(LayerfsTestCase):
         self.assertEqual(os.listdir(os.path.join(m.work, "index")), [key])
 
 
+class UdbaOriginKnowsItsLowerFile(LayerfsTestCase):
+    """A copied-up file with one link shows its lower file's inode
+    number (its origin mark).  With udba=reval the lower file may be
+    removed and another one made elsewhere that gets the freed number:
+    the copy must not go on showing it, or two files share one st_ino
+    (fs/udba.h, udba_origin_holds)."""
+
+    reuse_ino = UdbaIndexKnowsItsLowerFile.reuse_ino
+
+    def check_origin(self, remount, rename=False):
+        low = self.mkdirs("low")
+        d = os.path.join(low, "d")
+        e = os.path.join(low, "e")
+        os.mkdir(d)
+        os.mkdir(e)
+        write(os.path.join(d, "x"), "old\n")
+        write(os.path.join(d, "k"), "kept\n")
+        m = self.mount_rw([low], opts=("udba=reval", "timeout=0"))
+        upper, work = m.upper, m.work
+        x = os.path.join(m.path, "d", "x")
+        k = os.path.join(m.path, "d", "k")
+        old_ino = os.lstat(os.path.join(d, "x")).st_ino
+        k_ino = os.lstat(os.path.join(d, "k")).st_ino
+        os.chmod(x, 0o600)
+        os.chmod(k, 0o600)
+        self.assertEqual(os.lstat(x).st_ino, old_ino)
+        if rename:
+            os.rename(k, os.path.join(m.path, "d", "k2"))
+            k = os.path.join(m.path, "d", "k2")
+        if remount:
+            m.unmount()
+        # Behind the mount: the copied file's lower file removed, and a
+        # new one in another directory that gets its inode number.
+        os.unlink(os.path.join(d, "x"))
+
+        def make(p):
+            write(p, "new file\n")
+        p = self.reuse_ino(e, old_ino, make)
+        os.rename(p, os.path.join(e, "n"))
+        if remount:
+            m = self.mount([low], upper, work,
+                           opts=("udba=reval", "timeout=0"))
+        n = os.path.join(m.path, "e", "n")
+        x = os.path.join(m.path, "d", "x")
+        k = os.path.join(m.path, "d", "k2" if rename else "k")
+        self.assertEqual(read(n), b"new file\n")
+        self.assertEqual(read(x), b"old\n")
+        self.assertEqual(os.lstat(n).st_ino, old_ino)
+        self.assertNotEqual(os.lstat(x).st_ino, os.lstat(n).st_ino)
+        self.assertEqual(os.stat(x).st_mode & 0o777, 0o600)
+        # A copy whose lower file is still there keeps its number: at
+        # its path, or (renamed through the mount) found by its handle,
+        # which a daemon running as root may open.
+        if not rename or os.geteuid() == 0:
+            self.assertEqual(os.lstat(k).st_ino, k_ino)
+        x_ino = os.lstat(x).st_ino
+        # For good: the copy's origin mark is taken off; the other
+        # copy keeps its own.
+        self.assertNotIn("user.layerfs.origin",
+                         os.listxattr(os.path.join(upper, "d", "x")))
+        self.assertIn("user.layerfs.origin",
+                      os.listxattr(os.path.join(upper, "d",
+                                                "k2" if rename else "k")))
+        # The same after a remount, and the copy keeps its new number.
+        m.unmount()
+        m = self.mount([low], upper, work, opts=("udba=reval", "timeout=0"))
+        n = os.path.join(m.path, "e", "n")
+        x = os.path.join(m.path, "d", "x")
+        self.assertNotEqual(os.lstat(x).st_ino, os.lstat(n).st_ino)
+        self.assertEqual(os.lstat(x).st_ino, x_ino)
+        self.assertEqual(os.lstat(n).st_ino, old_ino)
+        ents = {de.name: de.inode() for de in os.scandir(os.path.join(m.path, "d"))}
+        self.assertEqual(ents["x"], x_ino)
+        if not rename or os.geteuid() == 0:
+            k = os.path.join(m.path, "d", "k2" if rename else "k")
+            self.assertEqual(os.lstat(k).st_ino, k_ino)
+            self.assertEqual(ents["k2" if rename else "k"], k_ino)
+
+    def test_copy_of_a_removed_lower_file(self):
+        self.check_origin(remount=False)
+
+    def test_copy_of_a_removed_lower_file_across_a_remount(self):
+        self.check_origin(remount=True)
+
+    def test_renamed_copy_of_a_removed_lower_file(self):
+        self.check_origin(remount=False, rename=True)
+
+    def test_renamed_copy_across_a_remount(self):
+        self.check_origin(remount=True, rename=True)
+
+
 class UdbaUnderChange(LayerfsTestCase):
     """Threads change the lower layers directly while others use the
     mount, copy-ups and whiteouts included; the daemon must answer every
