@@ -304,13 +304,18 @@ void fileattr_known(struct node *n, unsigned flags)
  */
 static int lifts_active, putbacks_active;
 
+/* A wait for a lift or a putting back, which take a few system calls. */
+static void pause_briefly(void)
+{
+	struct timespec pause = { 0, 20 * 1000 };
+	nanosleep(&pause, NULL);
+}
+
 static void lift_begin(void)
 {
 	__atomic_add_fetch(&lifts_active, 1, __ATOMIC_SEQ_CST);
-	while (__atomic_load_n(&putbacks_active, __ATOMIC_SEQ_CST) > 0) {
-		struct timespec pause = { 0, 20 * 1000 };
-		nanosleep(&pause, NULL);
-	}
+	while (__atomic_load_n(&putbacks_active, __ATOMIC_SEQ_CST) > 0)
+		pause_briefly();
 }
 
 static void lift_end(void)
@@ -330,8 +335,7 @@ static void flags_hold(struct node *n, unsigned before)
 	unsigned old = node_flags(n);
 	for (;;) {
 		if (old & N_PROT_HELD) {
-			struct timespec pause = { 0, 20 * 1000 };
-			nanosleep(&pause, NULL);
+			pause_briefly();
 			old = node_flags(n);
 			continue;
 		}

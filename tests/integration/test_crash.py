@@ -213,11 +213,35 @@ class ProtectedCrash(CrashAtPoint):
                               b"log\n")
 
 
+def write_copy(path):
+    with open(path, "wb") as f:
+        f.write(b"copy\n")
+
+
 class IndexRetireCrash(CrashAtPoint):
     """An index entry whose record names another lower file than the
     one now at its inode number (fs/index.c, retire_stale) is taken out
     of the index; killed in the middle of that, the entry must not be
     left to serve the new file's names."""
+
+    def stale_entry(self, low, tag, copy_up, suffix=""):
+        """Copies up d/x of low, a lower file with several names, by
+        copy_up(its path) through a first mount, then makes the record
+        of its index entry (a special file's is on its count file:
+        suffix ".nlink") another file's, as a lower file given the old
+        one's inode number between the mounts has.  The upper and work
+        directories, those crash_at uses for tag."""
+        d = os.path.join(low, "d")
+        upper, work = self.mkdirs(tag + "-u", tag + "-w")
+        m = self.mount([low], upper, work, mnt=self.path(tag + "-first"))
+        copy_up(os.path.join(m.path, "d", "x"))   # copied up, indexed
+        m.unmount()
+        self._mounts.remove(m)
+        key = "%x-%x" % (os.lstat(d).st_dev, os.lstat(d + "/x").st_ino)
+        self.assertIn(key + suffix, os.listdir(os.path.join(work, "index")))
+        os.setxattr(os.path.join(work, "index", key + suffix),
+                    "user.layerfs.lowerid", b"b1.1")
+        return upper, work
 
     def test_kill_while_a_stale_entry_is_retired(self):
         """The entry lost its record before its link: killed in between,
@@ -227,19 +251,7 @@ class IndexRetireCrash(CrashAtPoint):
         low = self.layer("low-retire", {"d/x": b"old\n"})
         d = os.path.join(low, "d")
         os.link(os.path.join(d, "x"), os.path.join(d, "y"))
-        upper, work = self.mkdirs("retire-u", "retire-w")
-        m = self.mount([low], upper, work, mnt=self.path("retire-first"))
-        with open(os.path.join(m.path, "d", "x"), "wb") as f:
-            f.write(b"copy\n")                # copied up, indexed
-        m.unmount()
-        self._mounts.remove(m)
-        index = os.path.join(work, "index")
-        key = "%x-%x" % (os.lstat(d).st_dev, os.lstat(d + "/x").st_ino)
-        self.assertIn(key, os.listdir(index))
-        # The record made another file's: what a lower file given the
-        # old one's inode number between the mounts has.
-        os.setxattr(os.path.join(index, key), "user.layerfs.lowerid",
-                    b"b1.1")
+        self.stale_entry(low, "retire", write_copy)
         stat = "import os, sys\nos.stat(sys.argv[1])\n"
         again, upper = self.crash_at("index-retiring", low, stat,
                                      "d/y", "retire")
@@ -262,16 +274,8 @@ class IndexRetireCrash(CrashAtPoint):
         os.link(os.path.join(d, "x"), os.path.join(d, "y"),
                 follow_symlinks=False)
         os.utime(os.path.join(d, "x"), (500, 500), follow_symlinks=False)
-        upper, work = self.mkdirs("retire-sl-u", "retire-sl-w")
-        m = self.mount([low], upper, work, mnt=self.path("retire-sl-first"))
-        os.utime(os.path.join(m.path, "d", "x"), (1000, 1000),
-                 follow_symlinks=False)        # copied up, indexed
-        m.unmount()
-        self._mounts.remove(m)
-        key = "%x-%x" % (os.lstat(d).st_dev, os.lstat(d + "/x").st_ino)
-        self.assertIn(key + ".nlink", os.listdir(os.path.join(work, "index")))
-        os.setxattr(os.path.join(work, "index", key + ".nlink"),
-                    "user.layerfs.lowerid", b"b1.1")
+        self.stale_entry(low, "retire-sl", lambda p: os.utime(
+            p, (1000, 1000), follow_symlinks=False), suffix=".nlink")
         stat = "import os, sys\nos.lstat(sys.argv[1])\n"
         again, upper = self.crash_at("index-retiring", low, stat,
                                      "d/y", "retire-sl")
@@ -303,15 +307,7 @@ class IndexRetireCrash(CrashAtPoint):
         # (In another directory: the kernel looks up one name at a
         # time in a directory.)
         os.link(os.path.join(d, "x"), os.path.join(low, "e", "z"))
-        upper, work = self.mkdirs("retire2-u", "retire2-w")
-        m = self.mount([low], upper, work, mnt=self.path("retire2-first"))
-        with open(os.path.join(m.path, "d", "x"), "wb") as f:
-            f.write(b"copy\n")                # copied up, indexed
-        m.unmount()
-        self._mounts.remove(m)
-        key = "%x-%x" % (os.lstat(d).st_dev, os.lstat(d + "/x").st_ino)
-        os.setxattr(os.path.join(work, "index", key),
-                    "user.layerfs.lowerid", b"b1.1")
+        upper, work = self.stale_entry(low, "retire2", write_copy)
         env = dict(os.environ, LFS_FAULT_PAUSE="index-retired")
         m = self.mount([low], upper, work, mnt=self.path("retire2-m"),
                        env=env)

@@ -50,6 +50,22 @@ def read(path):
         return f.read()
 
 
+def race(seconds, background, one_round):
+    """Calls one_round() over and over for `seconds` while
+    background(stop) runs in another thread until the event stop is
+    set."""
+    stop = threading.Event()
+    t = threading.Thread(target=background, args=(stop,))
+    t.start()
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            one_round()
+    finally:
+        stop.set()
+        t.join(timeout=60)
+
+
 class FileAttr(LayerfsTestCase):
 
     def setUp(self):
@@ -915,10 +931,9 @@ class FileAttr(LayerfsTestCase):
         # Odd while the file is append-only: a reading counts if the
         # file was so from before it began to after it ended.
         epoch = [0]
-        stop = threading.Event()
-        counts = {"reads": 0, "missed": 0}
+        counts = {"reads": 0, "missed": 0, "rounds": 0, "undone": 0}
 
-        def reads():
+        def reads(stop):
             fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
             try:
                 while not stop.is_set():
@@ -935,26 +950,21 @@ class FileAttr(LayerfsTestCase):
             finally:
                 os.close(fd)
 
-        rounds = undone = 0
-        t = threading.Thread(target=reads)
-        t.start()
-        deadline = time.monotonic() + 3
-        try:
-            while time.monotonic() < deadline:
-                os.chmod(p, 0o4766)
-                change_flags(p, add=FS_APPEND_FL)
-                epoch[0] += 1
-                os.chown(p, -1, -1)
-                epoch[0] += 1
-                change_flags(p, drop=FS_APPEND_FL)
-                rounds += 1
-                if get_flags(p) & PROTECT or \
-                        get_flags(os.path.join(m.upper, "f")) & PROTECT:
-                    undone += 1
-                    change_flags(p, drop=PROTECT)
-        finally:
-            stop.set()
-            t.join(timeout=60)
+        def one_round():
+            os.chmod(p, 0o4766)
+            change_flags(p, add=FS_APPEND_FL)
+            epoch[0] += 1
+            os.chown(p, -1, -1)
+            epoch[0] += 1
+            change_flags(p, drop=FS_APPEND_FL)
+            counts["rounds"] += 1
+            if get_flags(p) & PROTECT or \
+                    get_flags(os.path.join(m.upper, "f")) & PROTECT:
+                counts["undone"] += 1
+                change_flags(p, drop=PROTECT)
+
+        race(3, reads, one_round)
+        rounds, undone = counts["rounds"], counts["undone"]
         sys.stderr.write("%d rounds, %d reads while append-only: %d "
                          "undone, %d missed\n" % (
                              rounds, counts["reads"], undone,
@@ -986,33 +996,29 @@ class FileAttr(LayerfsTestCase):
         change_flags(f, add=FS_APPEND_FL)      # copied up, indexed
         change_flags(f, drop=FS_APPEND_FL)
         self.assertEqual(os.stat(f).st_ino, os.stat(g).st_ino)
-        stop = threading.Event()
         lookups = [0]
+        counts = {"rounds": 0, "undone": 0, "failed": 0}
 
-        def looks():
+        def looks(stop):
             while not stop.is_set():
                 os.stat(g)
                 lookups[0] += 1
 
-        rounds = undone = failed = 0
-        t = threading.Thread(target=looks)
-        t.start()
-        deadline = time.monotonic() + 3
-        try:
-            while time.monotonic() < deadline:
-                change_flags(f, add=FS_APPEND_FL)
-                try:
-                    change_flags(f, drop=FS_APPEND_FL)
-                except OSError as e:
-                    self.assertEqual(e.errno, errno.EPERM)
-                    failed += 1
-                rounds += 1
-                if get_flags(f) & PROTECT:
-                    undone += 1
-                    change_flags(f, drop=PROTECT)
-        finally:
-            stop.set()
-            t.join(timeout=60)
+        def one_round():
+            change_flags(f, add=FS_APPEND_FL)
+            try:
+                change_flags(f, drop=FS_APPEND_FL)
+            except OSError as e:
+                self.assertEqual(e.errno, errno.EPERM)
+                counts["failed"] += 1
+            counts["rounds"] += 1
+            if get_flags(f) & PROTECT:
+                counts["undone"] += 1
+                change_flags(f, drop=PROTECT)
+
+        race(3, looks, one_round)
+        rounds, undone, failed = (counts["rounds"], counts["undone"],
+                                  counts["failed"])
         sys.stderr.write("%d rounds, %d lookups: %d undone, %d failed\n"
                          % (rounds, lookups[0], undone, failed))
         self.assertEqual((undone, failed), (0, 0),
