@@ -23,6 +23,7 @@
 #include "copy_up.h"
 #include "creds.h"
 #include "dcache.h"
+#include "fault.h"
 #include "file.h"
 #include "fileattr.h"
 #include "index.h"
@@ -570,7 +571,10 @@ bool name_drop_begin(struct lfs *fs, struct node *n)
 	if (!n)
 		return false;
 	keep_orphan(fs, n);
-	return (node_flags(n) & N_HLINK) && index_nlink_add(fs, n, -1) == 0;
+	if (!(node_flags(n) & N_HLINK) || index_nlink_add(fs, n, -1) < 0)
+		return false;
+	fault_point("index-uncounted");
+	return true;
 }
 
 void name_drop_undo(struct lfs *fs, struct node *n, bool counted)

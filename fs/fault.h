@@ -17,6 +17,9 @@
  *                      file than the one at its number, being taken out
  *                      of the index: its link is still there
  *   index-retired      the same, its link just removed
+ *   index-uncounted    a name of an indexed hard link being removed:
+ *                      the entry's link count lowered, the name still
+ *                      there (layertool fsck puts the count right)
  */
 #ifndef LFS_FAULT_H
 #define LFS_FAULT_H

@@ -129,8 +129,8 @@ static enum wh_format format_for(struct lfs *fs, const char *name)
  * seconds: rm -rf of 10k lower files spent 80% of its time there.)
  */
 static const char *const shared_whiteout[] = {
-	[WH_FORMAT_DOTWH] = "whiteout.dotwh",
-	[WH_FORMAT_OVERLAY] = "whiteout.chardev",
+	[WH_FORMAT_DOTWH] = WH_SHARED_DOTWH,
+	[WH_FORMAT_OVERLAY] = WH_SHARED_CHARDEV,
 };
 
 /* Puts a new shared whiteout in place (the old one, if any, is full or

@@ -38,6 +38,11 @@
 
 enum wh_format { WH_FORMAT_DOTWH = 0, WH_FORMAT_OVERLAY = 1 };
 
+/* The inode in workdir/work that each whiteout a layerfs mount makes
+ * links, one per format (fs/whiteout_ops.c); it stays between mounts. */
+#define WH_SHARED_DOTWH "whiteout.dotwh"
+#define WH_SHARED_CHARDEV "whiteout.chardev"
+
 /* What a directory entry means for the union. */
 enum wh_kind {
 	WH_NONE = 0,   /* an ordinary entry */

@@ -21,6 +21,7 @@ int cmd_export(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 
 /* Prints "Try 'layertool CMD --help'." after a usage error. */

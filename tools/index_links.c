@@ -14,9 +14,6 @@
 #include "whiteout.h"
 #include "xattr_policy.h"
 
-/* index/KEY.nlink: the count of a special file's entry. */
-#define NLINK_SUFFIX ".nlink"
-
 void index_links_free(struct index_links *x)
 {
 	if (x->index_fd >= 0)
@@ -65,8 +62,10 @@ int index_links_shown(int dirfd, const char *name, uint64_t *shown)
 	return r;
 }
 
-/* Adds the entry KEY when the upper directory lacks some of its names. */
-static int consider(struct index_links *x, const char *key, size_t *cap)
+/* Adds the entry KEY when the upper directory lacks some of its names,
+ * or (every) when each entry is wanted. */
+static int consider(struct index_links *x, const char *key, bool every,
+		    size_t *cap)
 {
 	unsigned long long dev, ino;
 	char end;
@@ -80,11 +79,11 @@ static int consider(struct index_links *x, const char *key, size_t *cap)
 		return 0;
 	/* The count of a symlink's or a device's entry is beside it.
 	 * Without a count, the walk decides: it costs time, never a name. */
-	char cname[sizeof(x->v[0].key) + sizeof(NLINK_SUFFIX)];
+	char cname[sizeof(x->v[0].key) + sizeof(IL_NLINK_SUFFIX)];
 	snprintf(cname, sizeof(cname), "%s%s", key,
-		 S_ISREG(st.st_mode) ? "" : NLINK_SUFFIX);
+		 S_ISREG(st.st_mode) ? "" : IL_NLINK_SUFFIX);
 	uint64_t shown;
-	if (index_links_shown(x->index_fd, cname, &shown) == 0 &&
+	if (!every && index_links_shown(x->index_fd, cname, &shown) == 0 &&
 	    shown + 1 <= (uint64_t)st.st_nlink)
 		return 0;
 	if (x->n == *cap) {
@@ -161,6 +160,8 @@ struct walk {
 	struct index_links *x;
 	const struct ustack *stack;
 	bool shared;              /* IL_SHARED asked */
+	bool count;               /* IL_COUNT asked */
+	bool list;                /* IL_INDEX asked: names are listed */
 	size_t cap;
 	/* IL_SHARED: lower inodes with a name under a renamed directory,
 	 * and the names outside one that may share them. */
@@ -272,7 +273,7 @@ static int walk_entry(struct tree_walk *w, struct walk_level *l,
 			     : NULL;
 	int r = 0;
 	void *child = NULL;
-	if (mark && wk->shared) {
+	if (mark && (wk->shared || wk->count)) {
 		char *target = xattr_redirect_target(mark, own,
 						     tree_walk_lpath(w));
 		struct walk_dirs sub = { 0 };
@@ -299,10 +300,12 @@ static int walk_entry(struct tree_walk *w, struct walk_level *l,
 		const struct index_link *f =
 			index_links_find(wk->x, dir->fd, e->name, &e->st);
 		char *cpath = fs_join(tree_walk_path(w), e->name);
+		if (f)
+			wk->x->v[f - wk->x->v].lower_names++;
 		if (!cpath)
 			r = -ENOMEM;
 		/* (Under a renamed directory, export writes it.) */
-		else if (f && !l->inside)
+		else if (f && !l->inside && wk->list)
 			r = add_name(wk, cpath, (size_t)(f - wk->x->v),
 				     dir->tree);
 		else if (!f && wk->shared && e->st.st_nlink > 1)
@@ -416,7 +419,7 @@ int index_links_load(int work_fd, const struct ustack *stack, int what,
 {
 	*x = (struct index_links){ .index_fd = -1 };
 	int r = 0;
-	if (work_fd >= 0 && (what & IL_INDEX)) {
+	if (work_fd >= 0 && (what & (IL_INDEX | IL_COUNT))) {
 		x->index_fd = openat(work_fd, "index",
 				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 					     O_CLOEXEC);
@@ -433,13 +436,14 @@ int index_links_load(int work_fd, const struct ustack *stack, int what,
 		r = fs_list_dir(x->index_fd, &keys);
 		size_t cap = 0;
 		for (size_t i = 0; r == 0 && i < keys.n; i++)
-			r = consider(x, keys.names[i], &cap);
+			r = consider(x, keys.names[i], what & IL_COUNT, &cap);
 		name_list_free(&keys); /* (empty after a failed listing) */
 		if (r == 0 && x->n > 1)
 			qsort(x->v, x->n, sizeof(*x->v), cmp_links);
 	}
 	struct walk w = { .x = x, .stack = stack, .err = err,
-			  .errlen = errlen };
+			  .errlen = errlen, .count = what & IL_COUNT,
+			  .list = what & IL_INDEX };
 	if (r == 0 && (what & IL_SHARED) && stack->n > 1) {
 		r = upper_has_redirect(stack->fds[0]);
 		w.shared = r > 0;

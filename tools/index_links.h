@@ -38,16 +38,24 @@
 
 #include "union.h"
 
+/* Room for a key, "DEV-INO" in hex, and its end. */
+#define IL_KEY_MAX 40
+/* index/KEY.nlink: the count of a special file's entry. */
+#define IL_NLINK_SUFFIX ".nlink"
+
 /* An index entry whose lower names the upper directory lacks. */
 struct index_link {
 	dev_t dev;            /* the lower inode, from the key */
 	ino_t ino;
-	char key[40];
+	char key[IL_KEY_MAX];
 	struct stat st;       /* the entry: the copy's inode */
 	bool metacopy;        /* holds metadata only: the data is the lower
 				 inode's */
 	char *lower_id;       /* the lower file it was copied from
 				 (lower_id.h), NULL: not recorded */
+	size_t lower_names;   /* its lower names in the merged view: those
+				 the walk listed, and with IL_COUNT those
+				 under renamed directories too */
 };
 
 /* entry of a lower name that is no index link: see IL_SHARED. */
@@ -74,6 +82,13 @@ enum {
 	 * writes them with the directory).
 	 */
 	IL_SHARED = 2,
+	/*
+	 * Every entry, not only those lacking names, each with the count
+	 * of the lower names the mount shows of it (lower_names), names
+	 * under renamed directories included: what fsck compares with the
+	 * count an entry keeps.  Names are listed only with IL_INDEX.
+	 */
+	IL_COUNT = 4,
 };
 
 struct index_links {
@@ -87,9 +102,10 @@ struct index_links {
 /*
  * Reads the index of the work directory work_fd (none when work_fd is
  * -1; a missing index is an empty one) and, when an entry lacks names
- * (IL_INDEX) or the upper layer holds a renamed directory (IL_SHARED),
- * walks the merged view of stack ([upper, lower...]) once for the
- * names `what` asks for.  On error, err says what.
+ * (IL_INDEX), there is any entry (IL_COUNT) or the upper layer holds a
+ * renamed directory (IL_SHARED), walks the merged view of stack
+ * ([upper, lower...]) once for the names `what` asks for.  On error,
+ * err says what.
  */
 int index_links_load(int work_fd, const struct ustack *stack, int what,
 		     struct index_links *x, char *err, size_t errlen);

@@ -24,13 +24,16 @@ static const char main_help[] =
 	"                                 convert whiteouts in place\n"
 	"  check LAYER...                 validate a layer stack, top first\n"
 	"  diff UPPER LOWER...            what an upper layer changed\n"
+	"  fsck --work WORKDIR UPPER LOWER...\n"
+	"                                 check (--repair) a mount's work\n"
+	"                                 directory while it is down\n"
 	"  stats FILE                     show a layerfs stats file\n"
 	"\n"
 	"'layertool COMMAND --help' describes each command.\n"
 	"\n"
 	"Exit status: 0 success, 1 usage error, 2 unusable input (unreadable,\n"
 	"malformed, hostile, failed verification), 3 output cannot be\n"
-	"written, 4 check found warnings, 5 check found errors,\n"
+	"written, 4 check or fsck found warnings, 5 check found errors,\n"
 	"130 interrupted.\n";
 
 int main(int argc, char **argv)
@@ -61,7 +64,8 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{ "import", cmd_import },   { "export", cmd_export },
 		{ "convert", cmd_convert }, { "check", cmd_check },
-		{ "diff", cmd_diff },       { "stats", cmd_stats },
+		{ "diff", cmd_diff },       { "fsck", cmd_fsck },
+		{ "stats", cmd_stats },
 	};
 	for (size_t i = 0; i < LF_ARRAY_SIZE(cmds); i++)
 		if (!strcmp(cmd, cmds[i].name))

@@ -1,0 +1,291 @@
+"""layertool fsck: the work directory of a real layerfs mount, left by
+a clean unmount, by a crash at a chosen instruction (LFS_FAULT) or by
+changes the mount never sees the end of, checked against its layers and
+repaired; the mount after the repair shows what it showed before, with
+the right link counts."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import lfstest
+import layertool_util as lt
+
+LOWER = {
+    "a/f": "shared data\n",
+    "a/g": ("hardlink", "a/f"),
+    "b/h": ("hardlink", "a/f"),
+    "moved/i": ("hardlink", "a/f"),
+    "c/x": "x data\n",
+    "c/y": ("hardlink", "c/x"),
+    "s/l": ("symlink", "target"),
+    "s/m": ("hardlink", "s/l"),
+}
+
+
+class FsckTestBase(lfstest.LayerfsTestCase):
+
+    def setUp(self):
+        super().setUp()
+        if not os.path.exists(lt.LAYERTOOL):
+            self.fail("%s is missing: run make first" % lt.LAYERTOOL)
+        self.require_root()  # the index wants user.* xattrs kept by root
+
+    def fsck(self, m, layers, code, repair=False):
+        """fsck of mount m's work directory: the problems by (code,
+        path), each with whether it was repaired."""
+        args = ["fsck", "--json", "--work", m.work, m.upper] + list(layers)
+        if repair:
+            args.insert(1, "--repair")
+        r = lt.run_layertool(args)
+        self.assertEqual(r.returncode, code,
+                         r.stdout.decode() + r.stderr.decode())
+        self.assertEqual(r.stderr, b"")
+        doc = json.loads(r.stdout)
+        self.assertEqual(doc["found"], len(doc["problems"]))
+        return {(p["code"], p["path"]): p["repaired"]
+                for p in doc["problems"]}
+
+    def entry_key(self, m, lower_path):
+        st = os.lstat(lower_path)
+        return "%x-%x" % (st.st_dev, st.st_ino)
+
+    def mount_with_orphan(self):
+        """The lower layer, and a mount of it where c/x was copied up
+        (metadata only) and both its names then removed: its entry is
+        an orphan once the mount is down."""
+        low = self.layer("low", LOWER)
+        m = self.mount_rw([low])
+        os.chmod(os.path.join(m.path, "c/x"), 0o600)
+        for n in ("c/x", "c/y"):
+            os.unlink(os.path.join(m.path, n))
+        return low, m
+
+    def remount(self, m, layers):
+        m2 = self.mount(layers, m.upper, m.work)
+        m2.upper, m2.work = m.upper, m.work
+        return m2
+
+
+class TestFsck(FsckTestBase):
+
+    def test_a_clean_unmount_leaves_nothing_to_report(self):
+        # Copies of hard links (data, metadata only, a symlink), a name
+        # under a renamed directory (counted through the redirect), and
+        # a lower name a higher lower layer hides (the count the mount
+        # keeps is the lower file's, above the names: no fault).
+        low = self.layer("low", dict(LOWER, **{"d/p": "p\n",
+                                               "d/q": ("hardlink", "d/p")}))
+        top = self.layer("top", {"d/.wh.q": ""})
+        m = self.mount_rw([top, low])
+        with open(os.path.join(m.path, "a/f"), "a") as f:
+            f.write("more\n")
+        os.chmod(os.path.join(m.path, "c/x"), 0o600)
+        os.lchown(os.path.join(m.path, "s/m"), 7, 7)
+        os.rename(os.path.join(m.path, "moved"),
+                  os.path.join(m.path, "renamed"))
+        os.chmod(os.path.join(m.path, "d/p"), 0o640)
+        m.unmount()
+        self.assertEqual(len(os.listdir(os.path.join(m.work, "index"))), 5)
+        self.assertEqual(self.fsck(m, [top, low], code=0), {})
+        r = lt.run_layertool(["fsck", "--work", m.work, m.upper, top, low])
+        self.assertEqual(r.stdout.decode(), "0 problems, 0 repaired\n")
+
+    def test_orphan_entries_are_removed(self):
+        # Every name of a copied file removed through the mount: the
+        # entry stays in the index, where nothing reaches it.
+        low = self.layer("low", LOWER)
+        m = self.mount_rw([low])
+        os.chmod(os.path.join(m.path, "c/x"), 0o600)
+        os.lchown(os.path.join(m.path, "s/l"), 7, 7)
+        for n in ("c/x", "c/y", "s/l", "s/m"):
+            os.unlink(os.path.join(m.path, n))
+        with open(os.path.join(m.path, "a/f"), "a") as f:
+            f.write("kept\n")
+        want = lfstest.snapshot(m.path, inodes=True)
+        m.unmount()
+        index = os.path.join(m.work, "index")
+        cx = self.entry_key(m, os.path.join(low, "c/x"))
+        sl = self.entry_key(m, os.path.join(low, "s/l"))
+        self.assertIn(cx, os.listdir(index))
+        self.assertIn(sl + ".nlink", os.listdir(index))
+        orphans = {("index-orphan", "index/" + cx): False,
+                   ("index-orphan", "index/" + sl): False}
+        self.assertEqual(self.fsck(m, [low], code=4), orphans)
+        self.assertEqual(self.fsck(m, [low], code=0, repair=True),
+                         {k: True for k in orphans})
+        self.assertEqual(sorted(os.listdir(index)),
+                         [self.entry_key(m, os.path.join(low, "a/f"))])
+        self.assertEqual(self.fsck(m, [low], code=0), {})
+        m2 = self.remount(m, [low])
+        self.assertEqual(lfstest.snapshot(m2.path, inodes=True), want)
+
+    def test_a_link_in_work_is_no_upper_name(self):
+        # A crash can leave a link of an entry in work/ (a copy-up's
+        # staged name): it is a leftover, and no name of the view.
+        low, m = self.mount_with_orphan()
+        m.unmount()
+        cx = self.entry_key(m, os.path.join(low, "c/x"))
+        os.link(os.path.join(m.work, "index", cx),
+                os.path.join(m.work, "work", "#1f-2"))
+        want = {("work-leftover", "work/#1f-2"): False,
+                ("index-orphan", "index/" + cx): False}
+        self.assertEqual(self.fsck(m, [low], code=4), want)
+        self.assertEqual(self.fsck(m, [low], code=0, repair=True),
+                         {k: True for k in want})
+        self.assertEqual(os.listdir(os.path.join(m.work, "index")), [])
+        self.assertNotIn("#1f-2", os.listdir(os.path.join(m.work, "work")))
+
+    def test_in_use_is_refused(self):
+        low, m = self.mount_with_orphan()
+        before = sorted(os.listdir(os.path.join(m.work, "index")))
+        r = lt.run_layertool(["fsck", "--repair", "--work", m.work, m.upper,
+                              low])
+        self.assertEqual(r.returncode, 2)
+        err = r.stderr.decode()
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertIn("in use", err)
+        self.assertEqual(r.stdout, b"")
+        self.assertEqual(sorted(os.listdir(os.path.join(m.work, "index"))),
+                         before)
+        m.unmount()
+        self.assertEqual(len(self.fsck(m, [low], code=4)), 1)
+
+    def test_layers_not_the_mounts_are_never_repaired(self):
+        # An entry of a lower file on a filesystem none of the layers
+        # given is on: the wrong layers were given; removing it on their
+        # word could lose the copy that names elsewhere still show.
+        low = self.layer("low", LOWER)
+        m = self.mount_rw([low])
+        os.chmod(os.path.join(m.path, "c/x"), 0o600)
+        m.unmount()
+        index = os.path.join(m.work, "index")
+        cx = self.entry_key(m, os.path.join(low, "c/x"))
+        foreign = "ffff-" + cx.split("-")[1]
+        os.rename(os.path.join(index, cx), os.path.join(index, foreign))
+        want = {("index-foreign", "index/" + foreign): False}
+        self.assertEqual(self.fsck(m, [low], code=4, repair=True), want)
+        self.assertIn(foreign, os.listdir(index))
+
+    def test_strays(self):
+        low = self.layer("low", LOWER)
+        m = self.mount_rw([low])
+        m.unmount()
+        index = os.path.join(m.work, "index")
+        # A count file without its entry (a crash while a stale entry
+        # was taken out), and a file layerfs never makes.
+        for n in ("1-2.nlink", "notes.txt"):
+            with open(os.path.join(index, n), "w"):
+                pass
+        want = {("index-stray", "index/1-2.nlink"): True,
+                ("index-stray", "index/notes.txt"): False}
+        self.assertEqual(self.fsck(m, [low], code=4, repair=True), want)
+        self.assertEqual(os.listdir(index), ["notes.txt"])
+
+    def test_usage_errors(self):
+        low = self.layer("low", LOWER)
+        up, work = self.mkdirs("u", "w")
+        cases = [
+            (["fsck", up, low], 1),                        # no --work
+            (["fsck", "--work", work, up], 1),             # no LOWER
+            (["fsck", "--work", work, up, self.path("none")], 2),
+            (["fsck", "--work", self.path("none"), up, low], 2),
+            (["fsck", "--frobnicate", "--work", work, up, low], 1),
+        ]
+        for args, code in cases:
+            r = lt.run_layertool(args)
+            self.assertEqual(r.returncode, code, args)
+            err = r.stderr.decode().strip().splitlines()
+            if code == 1:
+                self.assertEqual(err[-1], "Try 'layertool fsck --help'.")
+            else:
+                self.assertEqual(len(err), 1, err)
+                self.assertTrue(err[0].startswith("layertool: "), err)
+            self.assertEqual(r.stdout, b"")
+
+
+CRASH_SCRIPT = """
+import os, sys
+root = sys.argv[1]
+with open(os.path.join(root, "a/f"), "a") as f:
+    f.write("more\\n")
+os.unlink(os.path.join(root, "a/g"))
+"""
+
+
+class TestCountAfterCrash(FsckTestBase):
+    """A name of an indexed hard link removed, the daemon killed between
+    lowering the entry's count and removing the name (LFS_FAULT
+    index-uncounted): the names the view still has show one link too
+    few, until fsck puts the count right."""
+
+    def test_count_left_low_is_put_right(self):
+        low = self.layer("low", LOWER)
+        upper, work = self.mkdirs("u", "w")
+        mnt = self.path("crash-m")
+        os.makedirs(mnt)
+        m = self.mount([low], upper, work, mnt=mnt,
+                       env=dict(os.environ, LFS_FAULT="index-uncounted"))
+        client = subprocess.Popen([sys.executable, "-c", CRASH_SCRIPT,
+                                   m.path], stderr=subprocess.PIPE)
+        try:
+            m.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.fail("the daemon did not stop at index-uncounted")
+        finally:
+            lfstest.force_unmount(m.path)
+            client.wait(timeout=30)
+        self._mounts.remove(m)
+        self.assertEqual(m.proc.returncode, -signal.SIGKILL)
+        m.upper, m.work = upper, work
+        names = ("a/f", "a/g", "b/h", "moved/i")
+        m2 = self.remount(m, [low])
+        # The name survived the crash; the count did not.
+        seen, groups = lfstest.names_view(m2.path, names)
+        self.assertEqual(groups, [sorted(names)])
+        self.assertEqual({n: v[1] for n, v in seen.items()},
+                         {n: 3 for n in names})
+        want = lfstest.snapshot(m2.path, inodes=True)
+        m2.unmount()
+        key = "index/" + self.entry_key(m, os.path.join(low, "a/f"))
+        self.assertEqual(self.fsck(m, [low], code=4),
+                         {("index-count", key): False})
+        self.assertEqual(self.fsck(m, [low], code=0, repair=True),
+                         {("index-count", key): True})
+        m3 = self.remount(m, [low])
+        seen, groups = lfstest.names_view(m3.path, names)
+        self.assertEqual(groups, [sorted(names)])
+        self.assertEqual({n: v for n, v in seen.items()},
+                         {n: (b"shared data\nmore\n", 4, seen[n][2])
+                          for n in names})
+        got = lfstest.snapshot(m3.path, inodes=True)
+        for snap in (want, got):
+            for e in snap.values():
+                e.pop("nlink", None)
+        self.assertEqual(got, want)
+
+    def test_count_of_an_immutable_entry(self):
+        # The flags a copy-up keeps on the entry refuse the count's
+        # change: fsck lifts them for it and puts them back.
+        self.require_inode_flags()
+        low = self.layer("low", LOWER)
+        m = self.mount_rw([low])
+        lfstest.change_inode_flags(os.path.join(m.path, "c/x"),
+                                   add=lfstest.FS_IMMUTABLE_FL)
+        m.unmount()
+        cx = self.entry_key(m, os.path.join(low, "c/x"))
+        entry = os.path.join(m.work, "index", cx)
+        lfstest.change_inode_flags(entry, drop=lfstest.FS_IMMUTABLE_FL)
+        os.setxattr(entry, "user.layerfs.nlink", b"1")
+        lfstest.change_inode_flags(entry, add=lfstest.FS_IMMUTABLE_FL)
+        self.assertEqual(self.fsck(m, [low], code=0, repair=True),
+                         {("index-count", "index/" + cx): True})
+        self.assertEqual(os.getxattr(entry, "user.layerfs.nlink"), b"2")
+        self.assertTrue(lfstest.inode_flags(entry)
+                        & lfstest.FS_IMMUTABLE_FL)
+
+
+if __name__ == "__main__":
+    lfstest.main()
