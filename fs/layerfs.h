@@ -75,6 +75,7 @@ struct lfs {
 	int index_fd;      /* workdir/index: hard-link index, or -1 */
 	struct index_state *index; /* index.c's own state, or NULL */
 	int workdir_lock_fd; /* flock held for the life of the mount */
+	bool mounted_mark; /* made workdir/mounted (layers.c) */
 
 	/* Inode numbers: st_ino = real_ino | fsid << (64 - ino_bits). */
 	unsigned ino_bits;

@@ -154,6 +154,51 @@ static void assign_fsids(struct lfs *fs)
 			"of the last ones may collide");
 }
 
+/*
+ * workdir/mounted is there while a mount runs: found at the start, the
+ * last mount ended without its unmount (killed, a crash, a power cut).
+ * What that leaves in work/ is removed below; only the hard-link index
+ * may then hold what the mount cannot put right alone (a link count one
+ * too low: layertool fsck), so a warning says so when it holds entries.
+ */
+#define MOUNTED_MARK "mounted"
+
+static bool index_has_entries(struct lfs *fs)
+{
+	int fd = openat(fs->index_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	struct dirent *e;
+	bool any = false;
+	while (!any && (e = readdir(d)))
+		any = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return any;
+}
+
+static void mark_mounted(struct lfs *fs, const char *path)
+{
+	struct stat st;
+	if (fstatat(fs->workdir_fd, MOUNTED_MARK, &st, AT_SYMLINK_NOFOLLOW) ==
+		    0 &&
+	    fs->index_fd >= 0 && index_has_entries(fs))
+		lf_warn("the last mount of workdir '%s' ended without an "
+			"unmount: a link count of its hard-link index may be "
+			"one too low ('layertool fsck --work %s UPPER LOWER...' "
+			"checks and repairs it)",
+			path, path);
+	int fd = openat(fs->workdir_fd, MOUNTED_MARK,
+			O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		close(fd);
+		fs->mounted_mark = true;
+	}
+}
+
 /* Empties workdir/work: leftovers of a crash or of a killed daemon. */
 static int prepare_workdir(struct lfs *fs, const char *path)
 {
@@ -205,6 +250,7 @@ static int prepare_workdir(struct lfs *fs, const char *path)
 			return -1;
 		}
 	}
+	mark_mounted(fs, path);
 	return 0;
 }
 
@@ -423,6 +469,10 @@ int layers_open(struct lfs *fs, struct lfs_options *o)
 void layers_close(struct lfs *fs)
 {
 	index_close(fs);
+	/* An end without this, the next mount takes for a crash. */
+	if (fs->mounted_mark)
+		unlinkat(fs->workdir_fd, MOUNTED_MARK, 0);
+	fs->mounted_mark = false;
 	for (int i = 0; i < fs->nlayers; i++)
 		if (fs->layers[i].fd >= 0)
 			close(fs->layers[i].fd);

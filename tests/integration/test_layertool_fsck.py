@@ -88,6 +88,7 @@ class TestFsck(FsckTestBase):
                   os.path.join(m.path, "renamed"))
         os.chmod(os.path.join(m.path, "d/p"), 0o640)
         m.unmount()
+        self.assertEqual(sorted(os.listdir(m.work)), ["index", "work"])
         self.assertEqual(len(os.listdir(os.path.join(m.work, "index"))), 5)
         self.assertEqual(self.fsck(m, [top, low], code=0), {})
         r = lt.run_layertool(["fsck", "--work", m.work, m.upper, top, low])
@@ -249,12 +250,17 @@ class TestCountAfterCrash(FsckTestBase):
                          {n: 3 for n in names})
         want = lfstest.snapshot(m2.path, inodes=True)
         m2.unmount()
+        # The first mount after the crash found the mark of a mount
+        # that never ended, and said what to run.
+        self.assertIn("'layertool fsck --work %s" % work, m2.stderr())
+        self.assertNotIn("mounted", os.listdir(work))
         key = "index/" + self.entry_key(m, os.path.join(low, "a/f"))
         self.assertEqual(self.fsck(m, [low], code=4),
                          {("index-count", key): False})
         self.assertEqual(self.fsck(m, [low], code=0, repair=True),
                          {("index-count", key): True})
         m3 = self.remount(m, [low])
+        self.assertIn("mounted", os.listdir(work))
         seen, groups = lfstest.names_view(m3.path, names)
         self.assertEqual(groups, [sorted(names)])
         self.assertEqual({n: v for n, v in seen.items()},
@@ -265,6 +271,9 @@ class TestCountAfterCrash(FsckTestBase):
             for e in snap.values():
                 e.pop("nlink", None)
         self.assertEqual(got, want)
+        # After a clean unmount, nothing to say.
+        m3.unmount()
+        self.assertNotIn("layertool fsck", m3.stderr())
 
     def test_count_of_an_immutable_entry(self):
         # The flags a copy-up keeps on the entry refuse the count's
