@@ -586,13 +586,20 @@ void name_drop_undo(struct lfs *fs, struct node *n, bool counted)
 void name_dropped(struct lfs *fs, struct node *n, struct node *dir,
 		  const char *name)
 {
-	if (!n || !node_named(fs, n, dir, name))
+	if (!n)
 		return;
-	node_unhash(fs, n);
-	/* Its other names still reach the inode through the index. */
 	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
-	if ((node_flags(n) & N_HLINK) && e && e->index_key[0])
-		node_set_flag(n, N_IDX_ALIAS);
+	bool indexed = (node_flags(n) & N_HLINK) && e && e->index_key[0];
+	if (node_named(fs, n, dir, name)) {
+		node_unhash(fs, n);
+		/* Its other names still reach the inode through the index. */
+		if (indexed)
+			node_set_flag(n, N_IDX_ALIAS);
+	}
+	/* (One node serves every name of the file: the last name to go
+	 * need not be the one it is named by.) */
+	if (indexed)
+		index_release_unused(fs, n);
 }
 
 /* dir.h: a removed directory stays an inode while it is in use. */

@@ -10,6 +10,7 @@
 #include "copy_up.h"
 #include "creds.h"
 #include "fileattr.h"
+#include "index.h"
 #include "inode.h"
 #include "metacopy.h"
 #include "passthrough.h"
@@ -116,11 +117,15 @@ static void handle_free(struct lfs *fs, struct lfs_file *h)
 	if (h->fd >= 0)
 		close(h->fd);
 	if (h->node->ext) {
-		__atomic_sub_fetch(&h->node->ext->open_files, 1,
-				   __ATOMIC_RELAXED);
+		bool last = __atomic_sub_fetch(&h->node->ext->open_files, 1,
+					       __ATOMIC_RELAXED) == 0;
 		if (h->writable)
 			__atomic_sub_fetch(&h->node->ext->write_files, 1,
 					   __ATOMIC_RELAXED);
+		/* The last open of an indexed file whose names all went. */
+		if (last && (node_flags(h->node) & (N_HLINK | N_UNHASHED)) ==
+				    (N_HLINK | N_UNHASHED))
+			index_release_unused(fs, h->node);
 	}
 	node_unref(fs, h->node);
 	pthread_mutex_destroy(&h->lock);

@@ -233,6 +233,23 @@ static int recorded_id(struct lfs *fs, const char *key, bool special,
 	return 0;
 }
 
+/* A special file's entry KEY, whose upper inode number is upper_ino,
+ * just left the index: its count file goes, and its names leave the
+ * table.  Called with s->lock held. */
+static void forget_special(struct lfs *fs, struct index_state *s,
+			   const char *key, uint64_t upper_ino)
+{
+	char name[INDEX_KEY_MAX + sizeof(INDEX_NLINK_SUFFIX)];
+	count_name(name, sizeof(name), key);
+	unlinkat(fs->index_fd, name, 0);
+	table_load(fs, s);
+	if (s->cap) {
+		struct special_slot *slot = slot_of(s, upper_ino);
+		if (slot->upper_ino)
+			slot->key[0] = 0;
+	}
+}
+
 /* An index entry, for the nodes that present it (retire_stale). */
 struct presenting {
 	struct lfs *fs;
@@ -327,19 +344,8 @@ static void retire_stale(struct lfs *fs, const char *key, const char *now_id)
 			fault_point("index-retiring");
 			retired = unlinkat(fs->index_fd, key, 0) == 0;
 			fault_point("index-retired");
-			if (retired) {
-				char name[INDEX_KEY_MAX +
-					  sizeof(INDEX_NLINK_SUFFIX)];
-				count_name(name, sizeof(name), key);
-				unlinkat(fs->index_fd, name, 0);
-				table_load(fs, s);
-				if (s->cap) {
-					struct special_slot *slot =
-						slot_of(s, own);
-					if (slot->upper_ino)
-						slot->key[0] = 0;
-				}
-			}
+			if (retired)
+				forget_special(fs, s, key, own);
 		}
 		fileattr_restore(NULL, lfd, lifted);
 	}
@@ -625,4 +631,37 @@ int index_nlink_add(struct lfs *fs, struct node *n, int delta)
 	r = setxattr(path, XATTR_LFS_NLINK, v, strlen(v), 0) < 0 ? -errno : 0;
 	close(fd);
 	return r;
+}
+
+/* ---- entries no name needs ---------------------------------------- */
+
+void index_release_unused(struct lfs *fs, struct node *n)
+{
+	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
+	uint64_t count;
+	if (!fs->index_counts_trusted || !e || !e->index_key[0] ||
+	    __atomic_load_n(&e->open_files, __ATOMIC_RELAXED) > 0 ||
+	    index_nlink(fs, n, &count) < 0 || count > 0)
+		return;
+	struct index_state *s = fs->index;
+	char key[INDEX_KEY_MAX];
+	snprintf(key, sizeof(key), "%s", e->index_key);
+	struct stat st;
+	bool released = false;
+	/* Nothing can give the file a name now (the kernel links no inode
+	 * it counts no link of), but a retirement may be at the entry: its
+	 * lock, and the entry's upper names counted again under it. */
+	pthread_mutex_lock(&s->lock);
+	if (fstatat(fs->index_fd, key, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st.st_nlink == 1 && !S_ISDIR(st.st_mode) &&
+	    unlinkat(fs->index_fd, key, 0) == 0) {
+		released = true;
+		if (!S_ISREG(st.st_mode))
+			forget_special(fs, s,
+				       key, lfs_compose_ino(fs, fs->upper,
+							    st.st_ino));
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (released)
+		lfs_stat_add(&fs->stats.index_released, 1);
 }

@@ -103,6 +103,18 @@ void index_mark_link(struct lfs *fs, struct node *n, int pfd,
 bool index_special_origin(struct lfs *fs, uint64_t upper_ino,
 			  uint64_t *ino);
 
+/*
+ * After a name of n went, or its last open file closed: an entry whose
+ * count says no name shows it any more, and which no upper name links,
+ * leaves the index, as kernel overlayfs cleans up an index entry when
+ * its inode's last name goes; a data copy frees its space.  Only where
+ * the counts are trusted (fs->index_counts_trusted): a count one too low
+ * would take the copy from a lower name that still shows it.  Otherwise,
+ * and for counts above the names (lower names a higher layer hides),
+ * layertool fsck removes what nothing reaches.
+ */
+void index_release_unused(struct lfs *fs, struct node *n);
+
 /* Link count of a hard link kept in the index. */
 int index_nlink(struct lfs *fs, struct node *n, uint64_t *nlink);
 /* Adjusts it by delta after link/unlink through the mount. */

@@ -17,6 +17,7 @@
 #include "lf_common.h"
 #include "redirect.h"
 #include "rmtree.h"
+#include "workdir.h"
 
 uint64_t lfs_compose_ino(const struct lfs *fs, int layer, uint64_t real_ino)
 {
@@ -155,14 +156,14 @@ static void assign_fsids(struct lfs *fs)
 }
 
 /*
- * workdir/mounted is there while a mount runs: found at the start, the
+ * The marks of workdir.h: workdir/mounted found at the start means the
  * last mount ended without its unmount (killed, a crash, a power cut).
  * What that leaves in work/ is removed below; only the hard-link index
- * may then hold what the mount cannot put right alone (a link count one
- * too low: layertool fsck), so a warning says so when it holds entries.
+ * may then hold what the mount cannot put right alone: a link count one
+ * too low, which layertool fsck repairs.  Until it has,
+ * workdir/index-unchecked says so: each mount warns, and removes no
+ * entry on its count (index_release_unused).
  */
-#define MOUNTED_MARK "mounted"
-
 static bool index_has_entries(struct lfs *fs)
 {
 	int fd = openat(fs->index_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -180,33 +181,50 @@ static bool index_has_entries(struct lfs *fs)
 	return any;
 }
 
-static void mark_mounted(struct lfs *fs, const char *path)
+static bool mark_there(struct lfs *fs, const char *name)
 {
 	struct stat st;
-	if (fstatat(fs->workdir_fd, MOUNTED_MARK, &st, AT_SYMLINK_NOFOLLOW) ==
-		    0 &&
-	    fs->index_fd >= 0 && index_has_entries(fs))
-		lf_warn("the last mount of workdir '%s' ended without an "
-			"unmount: a link count of its hard-link index may be "
-			"one too low ('layertool fsck --work %s UPPER LOWER...' "
-			"checks and repairs it)",
-			path, path);
-	int fd = openat(fs->workdir_fd, MOUNTED_MARK,
+	return fstatat(fs->workdir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static bool make_mark(struct lfs *fs, const char *name)
+{
+	int fd = openat(fs->workdir_fd, name,
 			O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		close(fd);
-		fs->mounted_mark = true;
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+static void mark_mounted(struct lfs *fs, const char *path)
+{
+	bool unchecked = mark_there(fs, WORKDIR_UNCHECKED);
+	if (!unchecked && mark_there(fs, WORKDIR_MOUNTED) &&
+	    fs->index_fd >= 0 && index_has_entries(fs)) {
+		/* (This mount trusts no count, whether the mark is made.) */
+		make_mark(fs, WORKDIR_UNCHECKED);
+		unchecked = true;
 	}
+	if (unchecked)
+		lf_warn("the hard-link index of workdir '%s' is unchecked "
+			"since a mount of it ended without an unmount: a link "
+			"count may be one too low, and entries stay until "
+			"'layertool fsck --work %s UPPER LOWER...' checks it",
+			path, path);
+	fs->mounted_mark = make_mark(fs, WORKDIR_MOUNTED);
+	fs->index_counts_trusted = fs->mounted_mark && !unchecked &&
+				   !fs->opt->udba_reval;
 }
 
 /* Empties workdir/work: leftovers of a crash or of a killed daemon. */
 static int prepare_workdir(struct lfs *fs, const char *path)
 {
-	if (mkdirat(fs->workdir_fd, "work", 0700) < 0 && errno != EEXIST) {
+	if (mkdirat(fs->workdir_fd, WORKDIR_WORK, 0700) < 0 && errno != EEXIST) {
 		lf_err("cannot create '%s/work': %s", path, strerror(errno));
 		return -1;
 	}
-	fs->work_fd = openat(fs->workdir_fd, "work",
+	fs->work_fd = openat(fs->workdir_fd, WORKDIR_WORK,
 			     O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fs->work_fd < 0) {
 		lf_err("cannot open '%s/work': %s", path, strerror(errno));
@@ -231,13 +249,13 @@ static int prepare_workdir(struct lfs *fs, const char *path)
 	}
 	closedir(d);
 	if (fs->opt->index) {
-		if (mkdirat(fs->workdir_fd, "index", 0700) < 0 &&
+		if (mkdirat(fs->workdir_fd, WORKDIR_INDEX, 0700) < 0 &&
 		    errno != EEXIST) {
 			lf_err("cannot create '%s/index': %s", path,
 			       strerror(errno));
 			return -1;
 		}
-		fs->index_fd = openat(fs->workdir_fd, "index",
+		fs->index_fd = openat(fs->workdir_fd, WORKDIR_INDEX,
 				      O_PATH | O_DIRECTORY | O_NOFOLLOW |
 					      O_CLOEXEC);
 		if (fs->index_fd < 0) {
@@ -471,7 +489,7 @@ void layers_close(struct lfs *fs)
 	index_close(fs);
 	/* An end without this, the next mount takes for a crash. */
 	if (fs->mounted_mark)
-		unlinkat(fs->workdir_fd, MOUNTED_MARK, 0);
+		unlinkat(fs->workdir_fd, WORKDIR_MOUNTED, 0);
 	fs->mounted_mark = false;
 	for (int i = 0; i < fs->nlayers; i++)
 		if (fs->layers[i].fd >= 0)

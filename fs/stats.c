@@ -110,6 +110,7 @@ int lfs_stats_write(struct lfs *fs, const char *path)
 	FIELD(redirects);
 	FIELD(index_links);
 	FIELD(index_stale);
+	FIELD(index_released);
 	FIELD(lookups);
 	FIELD(negative_lookups);
 	FIELD(dir_loads);

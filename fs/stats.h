@@ -24,6 +24,7 @@ struct lfs_stats {
 	atomic_uint_fast64_t redirects;         /* directory renames by redirect */
 	atomic_uint_fast64_t index_links;       /* hard links kept by the index */
 	atomic_uint_fast64_t index_stale;       /* entries of a replaced lower file */
+	atomic_uint_fast64_t index_released;    /* entries no name needed, removed */
 	atomic_uint_fast64_t lookups;           /* positive lookups */
 	atomic_uint_fast64_t negative_lookups;
 	atomic_uint_fast64_t dir_loads;         /* merged listings built */

@@ -16,11 +16,15 @@
  *   (index-count).  A count above the names is no fault: it counts lower
  *   names a higher layer hides, as the lower inode's own count does, and
  *   as kernel overlayfs shows it.
- * - An entry whose upper names were all removed and whose lower names
- *   are all whited out stays, holding its disk space: whether any lower
- *   name still needs it is known only from the lower layers' names
- *   (index-orphan).  The mount would have to walk the lower layers to
- *   know; fsck walks the merged view once (index_links.h).
+ * - The mount removes an entry when its count and upper names reach
+ *   none, but a count that holds a lower name a higher layer hides
+ *   never does, nor one the mount cannot trust (after a crash, under
+ *   udba=reval): such an entry stays, holding its disk space, when no
+ *   name needs it any more (index-orphan).  Only the lower layers'
+ *   names tell; fsck walks the merged view once (index_links.h).
+ *
+ * Once no count is left low, it removes the marks a crash left
+ * (lib/workdir.h), and mounts trust the counts again.
  *
  * It also reports what a crash left in work/ (the next mount removes it,
  * and so does --repair) and files in the index that are no entry.
@@ -52,6 +56,7 @@
 #include "rmtree.h"
 #include "union.h"
 #include "whiteout.h"
+#include "workdir.h"
 #include "xattr_policy.h"
 
 static const char fsck_help[] =
@@ -78,6 +83,8 @@ static const char fsck_help[] =
 	"  --json               one JSON document instead of lines\n"
 	"  -h, --help           this text\n"
 	"\n"
+	"Once no count is left low, the marks a crash left (WORKDIR/mounted,\n"
+	"WORKDIR/index-unchecked) are removed: mounts trust the counts again.\n"
 	"A work directory a mount is using is refused.  Exit status: 0 no\n"
 	"problem left, 1 usage, 2 a layer or the work directory is unusable\n"
 	"or in use, 3 a repair failed, 4 problems found and not repaired.\n";
@@ -101,6 +108,9 @@ struct fsck {
 	struct finding *v;
 	size_t n, cap;
 	size_t found, repaired, failed;
+	/* Entries whose count is still below their names, or was not
+	 * checked (index-foreign): the mount must not trust the counts. */
+	size_t counts_left;
 };
 
 static void note(struct fsck *f, const char *path, const char *code,
@@ -164,7 +174,7 @@ static bool is_shared_whiteout(const char *name)
  * looked at. */
 static int check_work(struct fsck *f)
 {
-	f->work_fd = openat(f->workdir_fd, "work",
+	f->work_fd = openat(f->workdir_fd, WORKDIR_WORK,
 			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (f->work_fd < 0)
 		return errno == ENOENT ? 0 : -errno;
@@ -296,6 +306,7 @@ static void check_entry(struct fsck *f, int index_fd,
 	snprintf(holder, sizeof(holder), "%s%s", e->key,
 		 special ? IL_NLINK_SUFFIX : "");
 	if (!lower_dev_known(f, e->dev)) {
+		f->counts_left++;
 		note(f, path, "index-foreign", false,
 		     "copy of a lower file on device %llx, where none of the "
 		     "lower layers given is: give the mount's layers (kept "
@@ -338,6 +349,8 @@ static void check_entry(struct fsck *f, int index_fd,
 		if (w < 0)
 			repair_failed(f, path, "set the link count of", -w);
 	}
+	if (!f->repair || w < 0)
+		f->counts_left++;
 	note(f, path, "index-count", f->repair && w == 0,
 	     "link count %s, but the view has %llu names of it (%llu upper, "
 	     "%zu lower)",
@@ -520,6 +533,12 @@ static int run(struct fsck *f)
 	if (r < 0) {
 		lf_err("cannot list '%s/index': %s", f->work_path, strerror(-r));
 		return LT_EXIT_INPUT;
+	}
+	/* Every count checked and none left low: the next mount may trust
+	 * them again (workdir.h). */
+	if (!f->counts_left && !f->failed) {
+		unlinkat(f->workdir_fd, WORKDIR_UNCHECKED, 0);
+		unlinkat(f->workdir_fd, WORKDIR_MOUNTED, 0);
 	}
 	return LT_EXIT_OK;
 }

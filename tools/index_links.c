@@ -12,6 +12,7 @@
 #include "lower_id.h"
 #include "tree_walk.h"
 #include "whiteout.h"
+#include "workdir.h"
 #include "xattr_policy.h"
 
 void index_links_free(struct index_links *x)
@@ -420,7 +421,7 @@ int index_links_load(int work_fd, const struct ustack *stack, int what,
 	*x = (struct index_links){ .index_fd = -1 };
 	int r = 0;
 	if (work_fd >= 0 && (what & (IL_INDEX | IL_COUNT))) {
-		x->index_fd = openat(work_fd, "index",
+		x->index_fd = openat(work_fd, WORKDIR_INDEX,
 				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 					     O_CLOEXEC);
 		if (x->index_fd < 0 && errno != ENOENT) {

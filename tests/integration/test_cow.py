@@ -1247,6 +1247,65 @@ class CopyOnWrite(LayerfsTestCase):
                 os.unlink(j(keep))
                 self.assertEqual(os.stat(j("c")).st_nlink, 1)
 
+    def test_index_entry_goes_with_the_last_name(self):
+        """An indexed hard link whose names all went leaves the index,
+        as kernel overlayfs cleans up an index entry when its inode's
+        last name goes: a data copy gives its space back.  A descriptor
+        still open keeps it until its close."""
+        self.require_unchanging_layers("keeps the entries: a count may "
+                                       "miss links made behind the mount")
+        low = self.layer("release", {"a": "x" * 100000,
+                                     "s": ("symlink", "target")})
+        os.link(os.path.join(low, "a"), os.path.join(low, "b"))
+        os.link(os.path.join(low, "s"), os.path.join(low, "t"),
+                follow_symlinks=False)
+        m = self.mount_rw([low], name="release")
+        j = lambda *a: os.path.join(m.path, *a)
+        index = os.path.join(m.work, "index")
+        with open(j("a"), "a") as f:
+            f.write("more")  # a copy with its data
+        os.lchown(j("s"), 7, 7)  # a symlink's entry, with its count file
+        self.assertEqual(len(os.listdir(index)), 3)
+        fd = os.open(j("b"), os.O_RDONLY)
+        try:
+            os.unlink(j("a"))
+            os.unlink(j("b"))
+            self.assertEqual(len(os.listdir(index)), 3)
+            self.assertEqual(os.pread(fd, 4, 100000), b"more")
+        finally:
+            os.close(fd)
+        # (The kernel sends the release after close returns.)
+        deadline = time.time() + 10
+        while len(os.listdir(index)) > 2 and time.time() < deadline:
+            time.sleep(0.02)
+        self.assertEqual(len(os.listdir(index)), 2)
+        os.unlink(j("s"))
+        self.assertEqual(len(os.listdir(index)), 2)
+        os.unlink(j("t"))
+        self.assertEqual(os.listdir(index), [])
+        self.assertEqual(os.listdir(m.path), [])
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
+        m = self.mount([low], m.upper, m.work, mnt=self.path("release-2"))
+        self.assertEqual(os.listdir(m.path), [])
+
+    def test_index_entry_counting_hidden_names_stays(self):
+        # The count an entry starts with is the lower inode's, which
+        # counts a name a higher layer hides: the mount cannot tell that
+        # name from one still shown, and keeps the entry (layertool fsck
+        # finds it unused: test_layertool_fsck).
+        low = self.layer("hidden-low", {"a": "a\n"})
+        for n in ("b", "c"):
+            os.link(os.path.join(low, "a"), os.path.join(low, n))
+        top = self.layer("hidden-top", {".wh.c": ""})
+        m = self.mount_rw([top, low], name="hidden")
+        j = lambda *a: os.path.join(m.path, *a)
+        os.chmod(j("a"), 0o600)
+        self.assertEqual(os.stat(j("b")).st_nlink, 3)
+        os.unlink(j("a"))
+        os.unlink(j("b"))
+        self.assertEqual(len(os.listdir(os.path.join(m.work, "index"))), 1)
+
     def test_listings_the_kernel_keeps_follow_new_numbers(self):
         """The kernel keeps listings itself (OPENDIR is answered ENOSYS):
         a listing read before a change must not show inode numbers the

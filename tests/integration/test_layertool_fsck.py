@@ -20,8 +20,17 @@ LOWER = {
     "moved/i": ("hardlink", "a/f"),
     "c/x": "x data\n",
     "c/y": ("hardlink", "c/x"),
+    "c/z": ("hardlink", "c/x"),
     "s/l": ("symlink", "target"),
     "s/m": ("hardlink", "s/l"),
+    "s/n": ("hardlink", "s/l"),
+}
+# A layer above that hides one name of each of the last two files: the
+# count the mount keeps for them (the lower inode's) stays above their
+# names, so the mount never finds their entries unused.
+TOP = {
+    "c/.wh.z": "",
+    "s/.wh.n": "",
 }
 
 
@@ -52,16 +61,21 @@ class FsckTestBase(lfstest.LayerfsTestCase):
         st = os.lstat(lower_path)
         return "%x-%x" % (st.st_dev, st.st_ino)
 
+    def stack(self):
+        """The layers LOWER and TOP, top first."""
+        return [self.layer("top", TOP), self.layer("low", LOWER)]
+
     def mount_with_orphan(self):
-        """The lower layer, and a mount of it where c/x was copied up
-        (metadata only) and both its names then removed: its entry is
-        an orphan once the mount is down."""
-        low = self.layer("low", LOWER)
-        m = self.mount_rw([low])
+        """The layers, and a mount of them where c/x was copied up
+        (metadata only) and both names it shows then removed: its entry
+        is an orphan, which the mount cannot tell (its count still holds
+        the hidden c/z)."""
+        layers = self.stack()
+        m = self.mount_rw(layers)
         os.chmod(os.path.join(m.path, "c/x"), 0o600)
         for n in ("c/x", "c/y"):
             os.unlink(os.path.join(m.path, n))
-        return low, m
+        return layers, m
 
     def remount(self, m, layers):
         m2 = self.mount(layers, m.upper, m.work)
@@ -95,10 +109,12 @@ class TestFsck(FsckTestBase):
         self.assertEqual(r.stdout.decode(), "0 problems, 0 repaired\n")
 
     def test_orphan_entries_are_removed(self):
-        # Every name of a copied file removed through the mount: the
+        # Every name a copied file shows removed through the mount; a
+        # third, hidden by the top layer, keeps the count above none: the
         # entry stays in the index, where nothing reaches it.
-        low = self.layer("low", LOWER)
-        m = self.mount_rw([low])
+        layers = self.stack()
+        low = layers[-1]
+        m = self.mount_rw(layers)
         os.chmod(os.path.join(m.path, "c/x"), 0o600)
         os.lchown(os.path.join(m.path, "s/l"), 7, 7)
         for n in ("c/x", "c/y", "s/l", "s/m"):
@@ -114,36 +130,38 @@ class TestFsck(FsckTestBase):
         self.assertIn(sl + ".nlink", os.listdir(index))
         orphans = {("index-orphan", "index/" + cx): False,
                    ("index-orphan", "index/" + sl): False}
-        self.assertEqual(self.fsck(m, [low], code=4), orphans)
-        self.assertEqual(self.fsck(m, [low], code=0, repair=True),
+        self.assertEqual(self.fsck(m, layers, code=4), orphans)
+        self.assertEqual(self.fsck(m, layers, code=0, repair=True),
                          {k: True for k in orphans})
         self.assertEqual(sorted(os.listdir(index)),
                          [self.entry_key(m, os.path.join(low, "a/f"))])
-        self.assertEqual(self.fsck(m, [low], code=0), {})
-        m2 = self.remount(m, [low])
+        self.assertEqual(self.fsck(m, layers, code=0), {})
+        m2 = self.remount(m, layers)
         self.assertEqual(lfstest.snapshot(m2.path, inodes=True), want)
 
     def test_a_link_in_work_is_no_upper_name(self):
         # A crash can leave a link of an entry in work/ (a copy-up's
         # staged name): it is a leftover, and no name of the view.
-        low, m = self.mount_with_orphan()
+        layers, m = self.mount_with_orphan()
+        low = layers[-1]
         m.unmount()
         cx = self.entry_key(m, os.path.join(low, "c/x"))
         os.link(os.path.join(m.work, "index", cx),
                 os.path.join(m.work, "work", "#1f-2"))
         want = {("work-leftover", "work/#1f-2"): False,
                 ("index-orphan", "index/" + cx): False}
-        self.assertEqual(self.fsck(m, [low], code=4), want)
-        self.assertEqual(self.fsck(m, [low], code=0, repair=True),
+        self.assertEqual(self.fsck(m, layers, code=4), want)
+        self.assertEqual(self.fsck(m, layers, code=0, repair=True),
                          {k: True for k in want})
         self.assertEqual(os.listdir(os.path.join(m.work, "index")), [])
         self.assertNotIn("#1f-2", os.listdir(os.path.join(m.work, "work")))
 
     def test_in_use_is_refused(self):
-        low, m = self.mount_with_orphan()
+        layers, m = self.mount_with_orphan()
+        low = layers[-1]
         before = sorted(os.listdir(os.path.join(m.work, "index")))
-        r = lt.run_layertool(["fsck", "--repair", "--work", m.work, m.upper,
-                              low])
+        r = lt.run_layertool(["fsck", "--repair", "--work", m.work, m.upper]
+                             + layers)
         self.assertEqual(r.returncode, 2)
         err = r.stderr.decode()
         self.assertEqual(len(err.strip().splitlines()), 1, err)
@@ -152,7 +170,7 @@ class TestFsck(FsckTestBase):
         self.assertEqual(sorted(os.listdir(os.path.join(m.work, "index"))),
                          before)
         m.unmount()
-        self.assertEqual(len(self.fsck(m, [low], code=4)), 1)
+        self.assertEqual(len(self.fsck(m, layers, code=4)), 1)
 
     def test_layers_not_the_mounts_are_never_repaired(self):
         # An entry of a lower file on a filesystem none of the layers
@@ -220,7 +238,8 @@ class TestCountAfterCrash(FsckTestBase):
     """A name of an indexed hard link removed, the daemon killed between
     lowering the entry's count and removing the name (LFS_FAULT
     index-uncounted): the names the view still has show one link too
-    few, until fsck puts the count right."""
+    few, until fsck puts the count right.  Meanwhile each mount says so,
+    and removes no entry on its count."""
 
     def test_count_left_low_is_put_right(self):
         low = self.layer("low", LOWER)
@@ -253,12 +272,15 @@ class TestCountAfterCrash(FsckTestBase):
         # The first mount after the crash found the mark of a mount
         # that never ended, and said what to run.
         self.assertIn("'layertool fsck --work %s" % work, m2.stderr())
-        self.assertNotIn("mounted", os.listdir(work))
+        self.assertEqual(sorted(os.listdir(work)),
+                         ["index", "index-unchecked", "work"])
         key = "index/" + self.entry_key(m, os.path.join(low, "a/f"))
         self.assertEqual(self.fsck(m, [low], code=4),
                          {("index-count", key): False})
+        self.assertIn("index-unchecked", os.listdir(work))
         self.assertEqual(self.fsck(m, [low], code=0, repair=True),
                          {("index-count", key): True})
+        self.assertEqual(sorted(os.listdir(work)), ["index", "work"])
         m3 = self.remount(m, [low])
         self.assertIn("mounted", os.listdir(work))
         seen, groups = lfstest.names_view(m3.path, names)
@@ -271,7 +293,11 @@ class TestCountAfterCrash(FsckTestBase):
             for e in snap.values():
                 e.pop("nlink", None)
         self.assertEqual(got, want)
-        # After a clean unmount, nothing to say.
+        # The counts are trusted again: the entry goes with the last
+        # name.
+        for n in names:
+            os.unlink(os.path.join(m3.path, n))
+        self.assertEqual(os.listdir(os.path.join(work, "index")), [])
         m3.unmount()
         self.assertNotIn("layertool fsck", m3.stderr())
 
@@ -291,7 +317,7 @@ class TestCountAfterCrash(FsckTestBase):
         lfstest.change_inode_flags(entry, add=lfstest.FS_IMMUTABLE_FL)
         self.assertEqual(self.fsck(m, [low], code=0, repair=True),
                          {("index-count", "index/" + cx): True})
-        self.assertEqual(os.getxattr(entry, "user.layerfs.nlink"), b"2")
+        self.assertEqual(os.getxattr(entry, "user.layerfs.nlink"), b"3")
         self.assertTrue(lfstest.inode_flags(entry)
                         & lfstest.FS_IMMUTABLE_FL)
 
