@@ -76,10 +76,10 @@ struct lfs {
 	struct index_state *index; /* index.c's own state, or NULL */
 	int workdir_lock_fd; /* flock held for the life of the mount */
 	bool mounted_mark; /* made workdir/mounted (layers.c) */
-	/* The index's link counts are never below the names they count, so
-	 * an entry whose count and upper names reach none can go (index.h):
-	 * no crash since layertool fsck last checked them, lower layers that
-	 * do not change, and a workdir/mounted mark to tell the next crash. */
+	/* The index's link counts are no lower than the names they count
+	 * (workdir/index-checked, lib/workdir.h), and workdir/mounted tells
+	 * the next mount of a crash: an entry whose count and upper names
+	 * reach none can go (index_release_unused). */
 	bool index_counts_trusted;
 
 	/* Inode numbers: st_ino = real_ino | fsid << (64 - ino_bits). */

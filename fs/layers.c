@@ -156,13 +156,12 @@ static void assign_fsids(struct lfs *fs)
 }
 
 /*
- * The marks of workdir.h: workdir/mounted found at the start means the
- * last mount ended without its unmount (killed, a crash, a power cut).
- * What that leaves in work/ is removed below; only the hard-link index
- * may then hold what the mount cannot put right alone: a link count one
- * too low, which layertool fsck repairs.  Until it has,
- * workdir/index-unchecked says so: each mount warns, and removes no
- * entry on its count (index_release_unused).
+ * The marks of workdir.h.  A mount removes an index entry on its count
+ * (index_release_unused) only where index-checked says the counts are
+ * not low: a crash between a link or unlink and its count leaves one
+ * too low, and the entry's removal would take the copy from a lower
+ * name that still shows it.  Without the mark, an index with entries
+ * is reported at each mount until layertool fsck checks it.
  */
 static bool index_has_entries(struct lfs *fs)
 {
@@ -199,22 +198,30 @@ static bool make_mark(struct lfs *fs, const char *name)
 
 static void mark_mounted(struct lfs *fs, const char *path)
 {
-	bool unchecked = mark_there(fs, WORKDIR_UNCHECKED);
-	if (!unchecked && mark_there(fs, WORKDIR_MOUNTED) &&
-	    fs->index_fd >= 0 && index_has_entries(fs)) {
-		/* (This mount trusts no count, whether the mark is made.) */
-		make_mark(fs, WORKDIR_UNCHECKED);
-		unchecked = true;
+	bool checked = false;
+	if (fs->index_fd >= 0) {
+		checked = mark_there(fs, WORKDIR_CHECKED);
+		if (checked && (mark_there(fs, WORKDIR_MOUNTED) ||
+				fs->opt->udba_reval)) {
+			unlinkat(fs->workdir_fd, WORKDIR_CHECKED, 0);
+			checked = false;
+		}
+		bool entries = index_has_entries(fs);
+		/* An empty index has no count to doubt. */
+		if (!checked && !entries && !fs->opt->udba_reval)
+			checked = make_mark(fs, WORKDIR_CHECKED);
+		if (!checked && entries && !fs->opt->udba_reval)
+			lf_warn("the link counts of the hard-link index of "
+				"workdir '%s' are unchecked (a mount of it "
+				"ended without an unmount or ran with "
+				"udba=reval, or an older layerfs made them): "
+				"one may be too low, and entries stay until "
+				"'layertool fsck --work %s UPPER LOWER...' "
+				"checks them",
+				path, path);
 	}
-	if (unchecked)
-		lf_warn("the hard-link index of workdir '%s' is unchecked "
-			"since a mount of it ended without an unmount: a link "
-			"count may be one too low, and entries stay until "
-			"'layertool fsck --work %s UPPER LOWER...' checks it",
-			path, path);
 	fs->mounted_mark = make_mark(fs, WORKDIR_MOUNTED);
-	fs->index_counts_trusted = fs->mounted_mark && !unchecked &&
-				   !fs->opt->udba_reval;
+	fs->index_counts_trusted = checked && fs->mounted_mark;
 }
 
 /* Empties workdir/work: leftovers of a crash or of a killed daemon. */

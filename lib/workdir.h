@@ -9,10 +9,15 @@
  *   index/            the hard-link index (fs/index.h).
  *   mounted           there while a mount runs: found at the start, the
  *                     last mount ended without its unmount.
- *   index-unchecked   the index has not been checked since such an end:
- *                     a link count may be one too low.  layertool fsck
- *                     removes it, and `mounted`, once nothing is left to
- *                     repair.
+ *   index-checked     the index's link counts are known to be no lower
+ *                     than the names they count: made with an empty
+ *                     index, or by layertool fsck once no count is left
+ *                     low (it removes `mounted` then too); taken away by
+ *                     a mount that finds `mounted` (a crash may have
+ *                     left a count one too low) and by a udba=reval
+ *                     mount (its lower layers may gain links behind it).
+ *                     An index without it was made by an older layerfs,
+ *                     or not checked since.
  *
  * The directory itself carries the lock each mount holds (flock).
  */
@@ -22,6 +27,6 @@
 #define WORKDIR_WORK "work"
 #define WORKDIR_INDEX "index"
 #define WORKDIR_MOUNTED "mounted"
-#define WORKDIR_UNCHECKED "index-unchecked"
+#define WORKDIR_CHECKED "index-checked"
 
 #endif

@@ -23,8 +23,8 @@
  *   name needs it any more (index-orphan).  Only the lower layers'
  *   names tell; fsck walks the merged view once (index_links.h).
  *
- * Once no count is left low, it removes the marks a crash left
- * (lib/workdir.h), and mounts trust the counts again.
+ * Once no count is left low, it marks the counts checked, and takes
+ * away a crash's mark (lib/workdir.h): mounts trust the counts again.
  *
  * It also reports what a crash left in work/ (the next mount removes it,
  * and so does --repair) and files in the index that are no entry.
@@ -83,8 +83,9 @@ static const char fsck_help[] =
 	"  --json               one JSON document instead of lines\n"
 	"  -h, --help           this text\n"
 	"\n"
-	"Once no count is left low, the marks a crash left (WORKDIR/mounted,\n"
-	"WORKDIR/index-unchecked) are removed: mounts trust the counts again.\n"
+	"Once no count is left low, it marks the counts checked\n"
+	"(WORKDIR/index-checked; a crash's WORKDIR/mounted goes): mounts then\n"
+	"remove entries whose names all went, on their count.\n"
 	"A work directory a mount is using is refused.  Exit status: 0 no\n"
 	"problem left, 1 usage, 2 a layer or the work directory is unusable\n"
 	"or in use, 3 a repair failed, 4 problems found and not repaired.\n";
@@ -527,7 +528,8 @@ static int run(struct fsck *f)
 	}
 	for (size_t i = 0; i < x.n; i++)
 		check_entry(f, x.index_fd, &x.v[i]);
-	if (x.index_fd >= 0)
+	bool x_had_index = x.index_fd >= 0;
+	if (x_had_index)
 		r = check_strays(f, x.index_fd);
 	index_links_free(&x);
 	if (r < 0) {
@@ -535,10 +537,15 @@ static int run(struct fsck *f)
 		return LT_EXIT_INPUT;
 	}
 	/* Every count checked and none left low: the next mount may trust
-	 * them again (workdir.h). */
-	if (!f->counts_left && !f->failed) {
-		unlinkat(f->workdir_fd, WORKDIR_UNCHECKED, 0);
-		unlinkat(f->workdir_fd, WORKDIR_MOUNTED, 0);
+	 * them (workdir.h). */
+	if (!f->counts_left && !f->failed && x_had_index) {
+		int fd = openat(f->workdir_fd, WORKDIR_CHECKED,
+				O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+				0600);
+		if (fd >= 0) {
+			close(fd);
+			unlinkat(f->workdir_fd, WORKDIR_MOUNTED, 0);
+		}
 	}
 	return LT_EXIT_OK;
 }
