@@ -18,6 +18,7 @@
 #include "redirect.h"
 #include "rmtree.h"
 #include "workdir.h"
+#include "workdir_marks.h"
 
 uint64_t lfs_compose_ino(const struct lfs *fs, int layer, uint64_t real_ino)
 {
@@ -155,75 +156,6 @@ static void assign_fsids(struct lfs *fs)
 			"of the last ones may collide");
 }
 
-/*
- * The marks of workdir.h.  A mount removes an index entry on its count
- * (index_release_unused) only where index-checked says the counts are
- * not low: a crash between a link or unlink and its count leaves one
- * too low, and the entry's removal would take the copy from a lower
- * name that still shows it.  Without the mark, an index with entries
- * is reported at each mount until layertool fsck checks it.
- */
-static bool index_has_entries(struct lfs *fs)
-{
-	int fd = openat(fs->index_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return false;
-	}
-	struct dirent *e;
-	bool any = false;
-	while (!any && (e = readdir(d)))
-		any = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-	closedir(d);
-	return any;
-}
-
-static bool mark_there(struct lfs *fs, const char *name)
-{
-	struct stat st;
-	return fstatat(fs->workdir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
-static bool make_mark(struct lfs *fs, const char *name)
-{
-	int fd = openat(fs->workdir_fd, name,
-			O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
-
-static void mark_mounted(struct lfs *fs, const char *path)
-{
-	bool checked = false;
-	if (fs->index_fd >= 0) {
-		checked = mark_there(fs, WORKDIR_CHECKED);
-		if (checked && (mark_there(fs, WORKDIR_MOUNTED) ||
-				fs->opt->udba_reval)) {
-			unlinkat(fs->workdir_fd, WORKDIR_CHECKED, 0);
-			checked = false;
-		}
-		bool entries = index_has_entries(fs);
-		/* An empty index has no count to doubt. */
-		if (!checked && !entries && !fs->opt->udba_reval)
-			checked = make_mark(fs, WORKDIR_CHECKED);
-		if (!checked && entries && !fs->opt->udba_reval)
-			lf_warn("the link counts of the hard-link index of "
-				"workdir '%s' are unchecked (a mount of it "
-				"ended without an unmount or ran with "
-				"udba=reval, or an older layerfs made them): "
-				"one may be too low, and entries stay until "
-				"'layertool fsck --work %s UPPER LOWER...' "
-				"checks them",
-				path, path);
-	}
-	fs->mounted_mark = make_mark(fs, WORKDIR_MOUNTED);
-	fs->index_counts_trusted = checked && fs->mounted_mark;
-}
-
 /* Empties workdir/work: leftovers of a crash or of a killed daemon. */
 static int prepare_workdir(struct lfs *fs, const char *path)
 {
@@ -275,7 +207,6 @@ static int prepare_workdir(struct lfs *fs, const char *path)
 			return -1;
 		}
 	}
-	mark_mounted(fs, path);
 	return 0;
 }
 
@@ -485,6 +416,7 @@ int layers_open(struct lfs *fs, struct lfs_options *o)
 		}
 		if (prepare_workdir(fs, o->work) < 0)
 			return LFS_EXIT_LAYER;
+		workdir_marks_open(fs, o->work);
 		probe_upper(fs);
 	}
 	assign_fsids(fs);
@@ -494,10 +426,7 @@ int layers_open(struct lfs *fs, struct lfs_options *o)
 void layers_close(struct lfs *fs)
 {
 	index_close(fs);
-	/* An end without this, the next mount takes for a crash. */
-	if (fs->mounted_mark)
-		unlinkat(fs->workdir_fd, WORKDIR_MOUNTED, 0);
-	fs->mounted_mark = false;
+	workdir_marks_close(fs);
 	for (int i = 0; i < fs->nlayers; i++)
 		if (fs->layers[i].fd >= 0)
 			close(fs->layers[i].fd);

@@ -18,6 +18,10 @@
  *                     mount (its lower layers may gain links behind it).
  *                     An index without it was made by an older layerfs,
  *                     or not checked since.
+ *   layers            the stack the last mount used, top first: its
+ *                     upper layer, its init layer, its lower layers
+ *                     (below), so that layertool fsck checks the index
+ *                     against those and no others.
  *
  * The directory itself carries the lock each mount holds (flock).
  */
@@ -28,5 +32,29 @@
 #define WORKDIR_INDEX "index"
 #define WORKDIR_MOUNTED "mounted"
 #define WORKDIR_CHECKED "index-checked"
+#define WORKDIR_LAYERS "layers"
+
+#include <stddef.h>
+
+/*
+ * One layer of the record: its kind ('u' upper, 'i' init, 'l' lower),
+ * its root's device and inode numbers, and its path as the mount's
+ * daemon saw it (absolute).  In the file, each is "K DEV INO PATH" (DEV
+ * and INO in hex) ended by a NUL: a path may hold any byte but NUL.
+ */
+struct workdir_layer {
+	char kind;
+	unsigned long long dev, ino;
+	char *path;
+};
+
+/* The record as the file holds it, into a malloc'd buffer (*len its
+ * length).  -ENOMEM. */
+int workdir_layers_format(const struct workdir_layer *v, size_t n,
+			  char **out, size_t *len);
+/* Reads dirfd/WORKDIR_LAYERS: -ENOENT when there is none, -EINVAL when
+ * it is malformed, -errno. */
+int workdir_layers_read(int dirfd, struct workdir_layer **v, size_t *n);
+void workdir_layers_free(struct workdir_layer *v, size_t n);
 
 #endif

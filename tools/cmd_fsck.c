@@ -1,5 +1,5 @@
 /*
- * layertool fsck --work WORKDIR UPPER LOWER...: checks what a layerfs
+ * layertool fsck --work WORKDIR [UPPER LOWER...]: checks what a layerfs
  * mount keeps in its work directory against its layers, with the mount
  * down, and with --repair puts it right.
  *
@@ -28,6 +28,10 @@
  *
  * It also reports what a crash left in work/ (the next mount removes it,
  * and so does --repair) and files in the index that are no entry.
+ *
+ * The layers are those the last mount recorded (lib/workdir.h), or
+ * those given, which must be the same: a layer left out would make the
+ * names it holds look gone, and entries they need look orphaned.
  *
  * The work directory's lock, the one each mount takes, is held all
  * along: fsck refuses a work directory in use, and a mount started
@@ -60,12 +64,13 @@
 #include "xattr_policy.h"
 
 static const char fsck_help[] =
-	"usage: layertool fsck [--repair] [--json] --work WORKDIR UPPER "
-	"LOWER...\n"
+	"usage: layertool fsck [--repair] [--json] --work WORKDIR "
+	"[UPPER LOWER...]\n"
 	"\n"
 	"Checks the work directory of a layerfs mount that is down against\n"
-	"its upper and lower layers (the mount's own, lowest last), and\n"
-	"lists each problem with a code:\n"
+	"its upper and lower layers: those its last mount used, which it\n"
+	"records in WORKDIR/layers, or those given (top first), which must\n"
+	"be the same.  Lists each problem with a code:\n"
 	"\n"
 	"  index-orphan     a hard-link index entry no name of the view\n"
 	"                   reaches any more: disk space only\n"
@@ -100,7 +105,9 @@ struct fsck {
 	bool repair;
 	int workdir_fd, work_fd;   /* work_fd: WORKDIR/work, -1 if none */
 	struct ustack stack;       /* [upper, lower...] */
-	char **names;              /* the layers as given */
+	char **names;              /* the layers, as given or recorded */
+	struct workdir_layer *rec; /* the last mount's (lib/workdir.h) */
+	size_t nrec;
 	dev_t *lower_devs;         /* the lower layers' filesystems */
 	/* Inodes of the non-directories in work/ that stay (the count of
 	 * an entry's upper names leaves out its links there). */
@@ -475,8 +482,8 @@ static void print_json(const struct fsck *f)
 	json_object_put(o);
 }
 
-/* Opens the work directory and takes its lock, then the layers. */
-static int open_all(struct fsck *f)
+/* Opens the work directory and takes its lock. */
+static int open_workdir(struct fsck *f)
 {
 	f->workdir_fd = open(f->work_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (f->workdir_fd < 0) {
@@ -494,6 +501,52 @@ static int open_all(struct fsck *f)
 			       f->work_path, strerror(errno));
 		return LT_EXIT_INPUT;
 	}
+	return LT_EXIT_OK;
+}
+
+/*
+ * The layers the last mount used, from its record (lib/workdir.h):
+ * what fsck checks against when none are given, and what those given
+ * must be.  A record that cannot be read is no record, said once.
+ */
+static int read_record(struct fsck *f, bool needed)
+{
+	int r = workdir_layers_read(f->workdir_fd, &f->rec, &f->nrec);
+	if (r == 0)
+		return LT_EXIT_OK;
+	if (r == -ENOENT && !needed)
+		return LT_EXIT_OK;
+	if (r == -ENOENT)
+		return usage_error("fsck",
+				   "give UPPER and LOWER...: '%s' holds no "
+				   "record of the layers its mount used (an "
+				   "older layerfs mounted it)",
+				   f->work_path);
+	char why[128];
+	snprintf(why, sizeof(why), "%s",
+		 r == -EINVAL ? "it is malformed" : strerror(-r));
+	if (needed) {
+		lf_err("cannot read '%s/%s' (%s): give UPPER and LOWER...",
+		       f->work_path, WORKDIR_LAYERS, why);
+		return LT_EXIT_INPUT;
+	}
+	lf_warn("'%s/%s' is not read (%s): the layers given are not checked "
+		"against the mount's",
+		f->work_path, WORKDIR_LAYERS, why);
+	return LT_EXIT_OK;
+}
+
+/* Opens the stack: the layers given, or the record's. */
+static int open_layers(struct fsck *f)
+{
+	f->stack.fds = malloc(f->stack.n * sizeof(int));
+	f->lower_devs = calloc(f->stack.n, sizeof(dev_t));
+	if (!f->stack.fds || !f->lower_devs) {
+		lf_err("out of memory");
+		return LT_EXIT_OUTPUT;
+	}
+	for (size_t i = 0; i < f->stack.n; i++)
+		f->stack.fds[i] = -1;
 	for (size_t i = 0; i < f->stack.n; i++) {
 		f->stack.fds[i] =
 			open(f->names[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -508,9 +561,61 @@ static int open_all(struct fsck *f)
 	return LT_EXIT_OK;
 }
 
-static int run(struct fsck *f)
+/* The layers given against the record: each the same directory (its
+ * device and inode) or at the same path.  A layer left out would make
+ * the names it holds look gone, and entries they need look orphaned. */
+static int match_record(struct fsck *f)
 {
-	int status = open_all(f);
+	if (!f->rec)
+		return LT_EXIT_OK;
+	bool same = f->nrec == f->stack.n;
+	size_t i = 0;
+	for (; same && i < f->stack.n; i++) {
+		struct stat st;
+		char *real = realpath(f->names[i], NULL);
+		same = (fstat(f->stack.fds[i], &st) == 0 &&
+			(unsigned long long)st.st_dev == f->rec[i].dev &&
+			(unsigned long long)st.st_ino == f->rec[i].ino) ||
+		       (real && !strcmp(real, f->rec[i].path));
+		free(real);
+	}
+	if (same)
+		return LT_EXIT_OK;
+	if (f->nrec != f->stack.n)
+		lf_err("%zu layers given, but the last mount of '%s' used %zu "
+		       "(%s/%s): give none to check against those",
+		       f->stack.n, f->work_path, f->nrec, f->work_path,
+		       WORKDIR_LAYERS);
+	else
+		lf_err("layer '%s' is not the one the last mount of '%s' used "
+		       "there ('%s'): give no layers to check against those",
+		       f->names[i - 1], f->work_path, f->rec[i - 1].path);
+	return LT_EXIT_INPUT;
+}
+
+static int run(struct fsck *f, int nargs, char **args)
+{
+	int status = open_workdir(f);
+	if (status == LT_EXIT_OK)
+		status = read_record(f, nargs == 0);
+	if (status != LT_EXIT_OK)
+		return status;
+	if (nargs) {
+		f->stack.n = (size_t)nargs;
+		f->names = args;
+	} else {
+		f->stack.n = f->nrec;
+		f->names = calloc(f->nrec, sizeof(char *));
+		if (!f->names) {
+			lf_err("out of memory");
+			return LT_EXIT_OUTPUT;
+		}
+		for (size_t i = 0; i < f->nrec; i++)
+			f->names[i] = f->rec[i].path;
+	}
+	status = open_layers(f);
+	if (status == LT_EXIT_OK && nargs)
+		status = match_record(f);
 	if (status != LT_EXIT_OK)
 		return status;
 	int r = check_work(f);
@@ -578,22 +683,11 @@ int cmd_fsck(int argc, char **argv)
 	}
 	if (!f.work_path)
 		return usage_error("fsck", "fsck wants --work WORKDIR");
-	if (argc - optind < 2)
+	int nargs = argc - optind;
+	if (nargs == 1)
 		return usage_error("fsck", "fsck wants UPPER and at least one "
-					   "LOWER");
-	f.stack.n = (size_t)(argc - optind);
-	f.names = argv + optind;
-	f.stack.fds = malloc(f.stack.n * sizeof(int));
-	f.lower_devs = calloc(f.stack.n, sizeof(dev_t));
-	if (!f.stack.fds || !f.lower_devs) {
-		free(f.stack.fds);
-		free(f.lower_devs);
-		lf_err("out of memory");
-		return LT_EXIT_OUTPUT;
-	}
-	for (size_t i = 0; i < f.stack.n; i++)
-		f.stack.fds[i] = -1;
-	int status = run(&f);
+					   "LOWER, or no layer");
+	int status = run(&f, nargs, argv + optind);
 	if (status == LT_EXIT_OK) {
 		if (json)
 			print_json(&f);
@@ -603,7 +697,7 @@ int cmd_fsck(int argc, char **argv)
 			 : f.found > f.repaired ? LT_EXIT_CHECK_WARN
 						: LT_EXIT_OK;
 	}
-	for (size_t i = 0; i < f.stack.n; i++)
+	for (size_t i = 0; f.stack.fds && i < f.stack.n; i++)
 		if (f.stack.fds[i] >= 0)
 			close(f.stack.fds[i]);
 	if (f.work_fd >= 0)
@@ -612,6 +706,9 @@ int cmd_fsck(int argc, char **argv)
 		close(f.workdir_fd); /* (the lock goes with it) */
 	free(f.stack.fds);
 	free(f.lower_devs);
+	if (f.rec && f.names != argv + optind)
+		free(f.names);
+	workdir_layers_free(f.rec, f.nrec);
 	free(f.work_inodes);
 	for (size_t i = 0; i < f.n; i++) {
 		free(f.v[i].path);

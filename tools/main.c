@@ -24,7 +24,7 @@ static const char main_help[] =
 	"                                 convert whiteouts in place\n"
 	"  check LAYER...                 validate a layer stack, top first\n"
 	"  diff UPPER LOWER...            what an upper layer changed\n"
-	"  fsck --work WORKDIR UPPER LOWER...\n"
+	"  fsck --work WORKDIR [UPPER LOWER...]\n"
 	"                                 check (--repair) a mount's work\n"
 	"                                 directory while it is down\n"
 	"  stats FILE                     show a layerfs stats file\n"

@@ -1632,8 +1632,9 @@ class CopyOnWrite(LayerfsTestCase):
                 # (The mark of counts known right, lib/workdir.h.)
                 self.assertEqual(
                     sorted(tree_files(m.work)),
-                    ["index", "work"] if "udba=reval" in lfstest.EXTRA_OPTS
-                    else ["index", "index-checked", "work"])
+                    ["index", "layers", "work"]
+                    if "udba=reval" in lfstest.EXTRA_OPTS
+                    else ["index", "index-checked", "layers", "work"])
                 m = self.mount([low], m.upper, m.work, opts=opts,
                                mnt=self.path(tag + "-again"))
                 self.assertEqual(read(os.path.join(m.path, "d/named")),

@@ -66,7 +66,7 @@ class FullUpper(LayerfsTestCase):
         for dirpath, dirnames, filenames in os.walk(self.work):
             out += [os.path.join(dirpath, n) for n in filenames
                     if dirpath != self.work or
-                    n not in ("mounted", "index-checked")]
+                    n not in ("mounted", "index-checked", "layers")]
         return out
 
     def test_enospc_during_copy_up(self):

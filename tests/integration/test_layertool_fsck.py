@@ -36,8 +36,9 @@ TOP = {
 
 # A work directory after a clean unmount: its index counts marked
 # checked (lib/workdir.h), but by a udba=reval mount (LFS_EXTRA_OPTS).
-CHECKED_WORKDIR = (["index", "work"] if "udba=reval" in lfstest.EXTRA_OPTS
-                   else ["index", "index-checked", "work"])
+CHECKED_WORKDIR = (["index", "layers", "work"]
+                   if "udba=reval" in lfstest.EXTRA_OPTS
+                   else ["index", "index-checked", "layers", "work"])
 
 
 class FsckTestBase(lfstest.LayerfsTestCase):
@@ -232,12 +233,82 @@ class TestFsck(FsckTestBase):
         m3.unmount()
         self.assertNotIn("'layertool fsck", m3.stderr())
 
+    def test_checks_against_the_layers_the_mount_recorded(self):
+        # The mount records its stack, init layer included: fsck given
+        # no layers checks against those, and refuses others.
+        layers = self.stack()
+        init = self.layer("init", {"etc/hostname": "box\n"})
+        m = self.mount_rw(layers, opts=("initdir=" + init,))
+        os.chmod(os.path.join(m.path, "c/x"), 0o600)
+        for n in ("c/x", "c/y"):
+            os.unlink(os.path.join(m.path, n))
+        m.unmount()
+        with open(os.path.join(m.work, "layers"), "rb") as f:
+            rec = f.read().split(b"\0")
+        self.assertEqual(rec[-1], b"")
+        self.assertEqual([(r[:1], r.split(b" ", 3)[3]) for r in rec[:-1]],
+                         [(b"u", os.path.realpath(m.upper).encode()),
+                          (b"i", os.path.realpath(init).encode())]
+                         + [(b"l", os.path.realpath(p).encode())
+                            for p in layers])
+        stack = [m.upper, init] + layers
+        cx = "index/" + self.entry_key(m, os.path.join(layers[-1], "c/x"))
+        r = lt.run_layertool(["fsck", "--json", "--work", m.work])
+        self.assertEqual(r.returncode, 4, r.stderr.decode())
+        doc = json.loads(r.stdout)
+        self.assertEqual(doc["layers"], [os.path.realpath(p) for p in stack])
+        self.assertEqual([(p["code"], p["path"]) for p in doc["problems"]],
+                         [("index-orphan", cx)])
+        # The same layers given: the same answer.
+        r = lt.run_layertool(["fsck", "--work", m.work] + stack)
+        self.assertEqual(r.returncode, 4, r.stderr.decode())
+        # Without the init layer, or with another lower one: refused,
+        # before anything is read or changed.
+        other = self.layer("other", {})
+        for wrong in ([m.upper] + layers, [m.upper, init, other, layers[1]]):
+            r = lt.run_layertool(["fsck", "--repair", "--work", m.work]
+                                 + wrong)
+            self.assertEqual(r.returncode, 2, wrong)
+            err = r.stderr.decode().strip().splitlines()
+            self.assertEqual(len(err), 1, err)
+            self.assertRegex(err[0], "give (no layers|none)")
+            self.assertEqual(r.stdout, b"")
+        self.assertIn(cx[len("index/"):],
+                      os.listdir(os.path.join(m.work, "index")))
+        # A mount of other layers records those.
+        m2 = self.mount([layers[1]], m.upper, m.work)
+        m2.unmount()
+        with open(os.path.join(m.work, "layers"), "rb") as f:
+            self.assertEqual(len(f.read().split(b"\0")), 3)
+
+    def test_without_a_record(self):
+        layers, m = self.mount_with_orphan()
+        m.unmount()
+        rec = os.path.join(m.work, "layers")
+        # Malformed: refused without layers; with them, said and passed.
+        with open(rec, "wb") as f:
+            f.write(b"u 1 2 relative\0")
+        r = lt.run_layertool(["fsck", "--work", m.work])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"malformed", r.stderr)
+        r = lt.run_layertool(["fsck", "--work", m.work, m.upper] + layers)
+        self.assertEqual(r.returncode, 4)
+        self.assertEqual(len(r.stderr.decode().strip().splitlines()), 1)
+        self.assertIn(b"index-orphan", r.stdout)
+        # None (an older layerfs): the layers must be given.
+        os.unlink(rec)
+        r = lt.run_layertool(["fsck", "--work", m.work])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"give UPPER and LOWER", r.stderr)
+        self.assertEqual(len(self.fsck(m, layers, code=4)), 1)
+
     def test_usage_errors(self):
         low = self.layer("low", LOWER)
         up, work = self.mkdirs("u", "w")
         cases = [
             (["fsck", up, low], 1),                        # no --work
             (["fsck", "--work", work, up], 1),             # no LOWER
+            (["fsck", "--work", work], 1),                 # no record
             (["fsck", "--work", work, up, self.path("none")], 2),
             (["fsck", "--work", self.path("none"), up, low], 2),
             (["fsck", "--frobnicate", "--work", work, up, low], 1),
@@ -302,7 +373,8 @@ class TestCountAfterCrash(FsckTestBase):
         # The first mount after the crash found the mark of a mount
         # that never ended, and said what to run.
         self.assertIn("'layertool fsck --work %s" % work, m2.stderr())
-        self.assertEqual(sorted(os.listdir(work)), ["index", "work"])
+        self.assertEqual(sorted(os.listdir(work)),
+                         ["index", "layers", "work"])
         key = "index/" + self.entry_key(m, os.path.join(low, "a/f"))
         self.assertEqual(self.fsck(m, [low], code=4),
                          {("index-count", key): False})
@@ -310,7 +382,7 @@ class TestCountAfterCrash(FsckTestBase):
         self.assertEqual(self.fsck(m, [low], code=0, repair=True),
                          {("index-count", key): True})
         self.assertEqual(sorted(os.listdir(work)),
-                         ["index", "index-checked", "work"])
+                         ["index", "index-checked", "layers", "work"])
         m3 = self.remount(m, [low])
         self.assertIn("mounted", os.listdir(work))
         seen, groups = lfstest.names_view(m3.path, names)
