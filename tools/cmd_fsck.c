@@ -317,8 +317,8 @@ static void check_entry(struct fsck *f, int index_fd,
 		f->counts_left++;
 		note(f, path, "index-foreign", false,
 		     "copy of a lower file on device %llx, where none of the "
-		     "lower layers given is: give the mount's layers (kept "
-		     "as it is)",
+		     "lower layers is: they are not the mount's (kept as it "
+		     "is)",
 		     (unsigned long long)e->dev);
 		return;
 	}
