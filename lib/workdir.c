@@ -117,3 +117,16 @@ int workdir_layers_read(int dirfd, struct workdir_layer **v, size_t *n)
 	}
 	return r;
 }
+
+bool workdir_layer_is(const struct workdir_layer *rec, int fd,
+		      const char *path)
+{
+	struct stat st;
+	if (fstat(fd, &st) == 0 && (unsigned long long)st.st_dev == rec->dev &&
+	    (unsigned long long)st.st_ino == rec->ino)
+		return true;
+	char *real = realpath(path, NULL);
+	bool same = real && !strcmp(real, rec->path);
+	free(real);
+	return same;
+}

@@ -34,6 +34,7 @@
 #define WORKDIR_CHECKED "index-checked"
 #define WORKDIR_LAYERS "layers"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -56,5 +57,10 @@ int workdir_layers_format(const struct workdir_layer *v, size_t n,
  * it is malformed, -errno. */
 int workdir_layers_read(int dirfd, struct workdir_layer **v, size_t *n);
 void workdir_layers_free(struct workdir_layer *v, size_t n);
+
+/* Whether the directory open as fd, given as path, is the layer rec
+ * records: the same device and inode, or the same absolute path. */
+bool workdir_layer_is(const struct workdir_layer *rec, int fd,
+		      const char *path);
 
 #endif

@@ -26,6 +26,7 @@
 #include "signals.h"
 #include "store.h"
 #include "user_mode.h"
+#include "workdir.h"
 
 static const char export_help[] =
 	"usage: layertool export [OPTIONS] UPPER_DIR OUT.tar\n"
@@ -45,7 +46,10 @@ static const char export_help[] =
 	"                       the default)\n"
 	"  --work DIR           the work directory the upper was mounted\n"
 	"                       with: lower names of hard links copied up\n"
-	"                       through its index become links of the copy\n"
+	"                       through its index become links of the copy;\n"
+	"                       the layers its mount recorded there are the\n"
+	"                       default for --lower, and what one given must\n"
+	"                       be\n"
 	"  --reproducible       sorted entries, times clamped to\n"
 	"                       $SOURCE_DATE_EPOCH (0 when unset):\n"
 	"                       the same tree gives the same digest\n"
@@ -71,15 +75,20 @@ struct export_args {
 
 struct lower_set {
 	struct ustack s;
+	char **paths; /* as given, for lower_from_record */
 	bool given;
 };
 
 static void lower_close(struct lower_set *ls)
 {
-	for (size_t i = 0; i < ls->s.n; i++)
+	for (size_t i = 0; i < ls->s.n; i++) {
 		close(ls->s.fds[i]);
+		free(ls->paths[i]);
+	}
 	free(ls->s.fds);
+	free(ls->paths);
 	ls->s.fds = NULL;
+	ls->paths = NULL;
 	ls->s.n = 0;
 }
 
@@ -92,11 +101,18 @@ static int lower_add(struct lower_set *ls, const char *dir)
 		return -e;
 	}
 	int *nf = realloc(ls->s.fds, (ls->s.n + 1) * sizeof(int));
-	if (!nf) {
+	if (nf)
+		ls->s.fds = nf;
+	char **np = nf ? realloc(ls->paths, (ls->s.n + 1) * sizeof(char *))
+		       : NULL;
+	if (np)
+		ls->paths = np;
+	char *copy = np ? strdup(dir) : NULL;
+	if (!copy) {
 		close(fd);
 		return -ENOMEM;
 	}
-	ls->s.fds = nf;
+	ls->paths[ls->s.n] = copy;
 	ls->s.fds[ls->s.n++] = fd;
 	ls->given = true;
 	return 0;
@@ -117,6 +133,59 @@ static int lower_parse(struct lower_set *ls, const char *list)
 		lf_err("--lower names no layer");
 		r = -EINVAL;
 	}
+	return r;
+}
+
+/*
+ * With --work, the stack the mount recorded there (lib/workdir.h): the
+ * upper directory must be its upper layer, a --lower given its layers
+ * below (the init layer first), and without --lower they are the lower
+ * layers, also with --image (whose own layers lack a container's init
+ * layer).  A work directory without a record (an older layerfs's) is
+ * taken on the user's word, as before.
+ */
+static int lower_from_record(const struct export_args *a,
+			     struct lower_set *ls)
+{
+	int wfd = open(a->work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (wfd < 0)
+		return 0; /* (said when the export opens it) */
+	struct workdir_layer *rec;
+	size_t n;
+	int r = workdir_layers_read(wfd, &rec, &n);
+	close(wfd);
+	if (r == -EINVAL)
+		lf_warn("'%s/%s' is malformed: the layers are not checked "
+			"against the mount's",
+			a->work, WORKDIR_LAYERS);
+	if (r < 0)
+		return 0;
+	int ufd = open(a->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool upper_ok = ufd >= 0 && workdir_layer_is(&rec[0], ufd, a->upper);
+	if (ufd >= 0)
+		close(ufd);
+	if (ufd >= 0 && !upper_ok) {
+		lf_err("'%s' is not the upper layer the last mount of '%s' "
+		       "used ('%s')",
+		       a->upper, a->work, rec[0].path);
+		r = -EINVAL;
+	}
+	if (r == 0 && ls->given) {
+		bool same = ls->s.n == n - 1;
+		for (size_t i = 0; same && i < ls->s.n; i++)
+			same = workdir_layer_is(&rec[i + 1], ls->s.fds[i],
+						ls->paths[i]);
+		if (!same) {
+			lf_err("--lower is not the layers the last mount of "
+			       "'%s' used (%s/%s): give none to use those",
+			       a->work, a->work, WORKDIR_LAYERS);
+			r = -EINVAL;
+		}
+	}
+	bool add = !ls->given; /* (lower_add sets it) */
+	for (size_t i = 1; r == 0 && add && i < n; i++)
+		r = lower_add(ls, rec[i].path);
+	workdir_layers_free(rec, n);
 	return r;
 }
 
@@ -535,7 +604,8 @@ int cmd_export(int argc, char **argv)
 		a.compress = a.out ? compress_by_name(a.out) : TW_NONE;
 	signals_install();
 	struct lower_set ls = { 0 };
-	if (a.lower && lower_parse(&ls, a.lower) < 0) {
+	if ((a.lower && lower_parse(&ls, a.lower) < 0) ||
+	    (a.work && lower_from_record(&a, &ls) < 0)) {
 		lower_close(&ls);
 		return LT_EXIT_INPUT;
 	}

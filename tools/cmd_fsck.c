@@ -570,15 +570,9 @@ static int match_record(struct fsck *f)
 		return LT_EXIT_OK;
 	bool same = f->nrec == f->stack.n;
 	size_t i = 0;
-	for (; same && i < f->stack.n; i++) {
-		struct stat st;
-		char *real = realpath(f->names[i], NULL);
-		same = (fstat(f->stack.fds[i], &st) == 0 &&
-			(unsigned long long)st.st_dev == f->rec[i].dev &&
-			(unsigned long long)st.st_ino == f->rec[i].ino) ||
-		       (real && !strcmp(real, f->rec[i].path));
-		free(real);
-	}
+	for (; same && i < f->stack.n; i++)
+		same = workdir_layer_is(&f->rec[i], f->stack.fds[i],
+					f->names[i]);
 	if (same)
 		return LT_EXIT_OK;
 	if (f->nrec != f->stack.n)

@@ -422,15 +422,43 @@ class TestIndexedHardLinks(ExportTestBase):
             self.assertEqual(f.read(), "new\n")
 
     def test_needs_the_lower_layers(self):
+        # A work directory an older layerfs mounted records no layers.
         lower = self.layer("lower", self.LOWER)
         m = self.mount_rw([lower])
         os.chmod(os.path.join(m.path, "b", "x"), 0o600)
         m.unmount()
+        os.unlink(os.path.join(m.work, "layers"))
         r = self.export(["--work", m.work, m.upper, self.path("o.tar")],
                         code=2)
         err = r.stderr.decode()
         self.assertEqual(len(err.strip().splitlines()), 1, err)
         self.assertIn("--lower", err)
+
+    def test_lower_layers_from_the_mounts_record(self):
+        # The mount records its layers in the work directory: they are
+        # the default for --lower, and what one given must be.
+        top = self.layer("top", {"b/.wh.y": ""})
+        lower = self.layer("lower", self.LOWER)
+        m = self.mount_rw([top, lower])
+        with open(os.path.join(m.path, "a", "f"), "a") as f:
+            f.write("more\n")
+        m.unmount()
+        given, recorded = self.path("given.tar"), self.path("recorded.tar")
+        self.export(["--reproducible", "--lower", top + ":" + lower,
+                     "--work", m.work, m.upper, given])
+        self.export(["--reproducible", "--work", m.work, m.upper, recorded])
+        self.assertEqual(lt.sha256_file(given), lt.sha256_file(recorded))
+        self.assertIn("a/g", tar_names(recorded))
+        other = self.layer("other", {})
+        for args in (["--lower", lower, "--work", m.work, m.upper],
+                     ["--lower", other + ":" + lower, "--work", m.work,
+                      m.upper],
+                     ["--work", m.work, lower]):
+            r = self.export(args + [self.path("no.tar")], code=2)
+            err = r.stderr.decode().strip().splitlines()
+            self.assertEqual(len(err), 1, err)
+            self.assertIn("last mount of", err[0])
+            self.assertFalse(os.path.exists(self.path("no.tar")))
 
 
 class TestAcls(ExportTestBase):
