@@ -156,6 +156,23 @@ static void assign_fsids(struct lfs *fs)
 			"of the last ones may collide");
 }
 
+/*
+ * The workdir's lock, waited for a moment: the daemon of a mount just
+ * unmounted holds it until it has exited, a millisecond or so after
+ * umount(8) returned, and a mount made right then must not fail.  A
+ * workdir in use is said after a second (1 ms steps).
+ */
+static bool lock_workdir(int fd)
+{
+	for (int tries = 0;; tries++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return true;
+		if (errno != EWOULDBLOCK || tries == 1000)
+			return false;
+		usleep(1000);
+	}
+}
+
 /* Empties workdir/work: leftovers of a crash or of a killed daemon. */
 static int prepare_workdir(struct lfs *fs, const char *path)
 {
@@ -408,7 +425,7 @@ int layers_open(struct lfs *fs, struct lfs_options *o)
 		fs->workdir_lock_fd = openat(fs->workdir_fd, ".",
 					     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fs->workdir_lock_fd < 0 ||
-		    flock(fs->workdir_lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		    !lock_workdir(fs->workdir_lock_fd)) {
 			lf_err("workdir '%s' is in use by another layerfs "
 			       "mount",
 			       o->work);

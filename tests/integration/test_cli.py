@@ -289,6 +289,24 @@ class CommandLine(LayerfsTestCase):
         self.assert_refused(["-o", "lowerdir=%s,upperdir=%s,workdir=%s"
                              % (self.low, up, wk), self.mnt], 2, "in use")
 
+    def test_mount_right_after_an_unmount(self):
+        # umount returns before the daemon has exited, and its daemon
+        # holds the workdir's lock until then: a mount made at once
+        # waits for it rather than fail (it did, from a script looping
+        # over umount and mount, one time in a few).
+        self.require_root()
+        up, wk = self.mkdirs("up3", "wk3")
+        opts = "lowerdir=%s,upperdir=%s,workdir=%s" % (self.low, up, wk)
+        try:
+            for i in range(20):
+                r = self.run_layerfs("-o", opts, self.mnt)
+                self.assertEqual(r.returncode, 0, (i, r.stderr))
+                u = subprocess.run(["umount", self.mnt], capture_output=True,
+                                   timeout=20)
+                self.assertEqual(u.returncode, 0, u.stderr)
+        finally:
+            lfstest.force_unmount(self.mnt)
+
     def test_sigterm_unmounts_cleanly(self):
         m = self.mount([self.low])
         os.kill(m.pid, 15)
