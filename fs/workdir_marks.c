@@ -37,37 +37,21 @@ static bool index_has_entries(struct lfs *fs)
 	return any;
 }
 
-static bool mark_there(struct lfs *fs, const char *name)
-{
-	struct stat st;
-	return fstatat(fs->workdir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
-static bool make_mark(struct lfs *fs, const char *name)
-{
-	int fd = openat(fs->workdir_fd, name,
-			O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
-
 static void mark_mounted(struct lfs *fs, const char *path)
 {
-	bool checked = false;
+	bool checked = false, udba = fs->opt->udba_reval;
+	int wfd = fs->workdir_fd;
 	if (fs->index_fd >= 0) {
-		checked = mark_there(fs, WORKDIR_CHECKED);
-		if (checked && (mark_there(fs, WORKDIR_MOUNTED) ||
-				fs->opt->udba_reval)) {
-			unlinkat(fs->workdir_fd, WORKDIR_CHECKED, 0);
+		checked = workdir_mark_there(wfd, WORKDIR_CHECKED);
+		if (checked &&
+		    (udba || workdir_mark_there(wfd, WORKDIR_MOUNTED))) {
+			unlinkat(wfd, WORKDIR_CHECKED, 0);
 			checked = false;
 		}
-		bool entries = index_has_entries(fs);
 		/* An empty index has no count to doubt. */
-		if (!checked && !entries && !fs->opt->udba_reval)
-			checked = make_mark(fs, WORKDIR_CHECKED);
-		if (!checked && entries && !fs->opt->udba_reval)
+		if (!checked && !udba && !index_has_entries(fs))
+			checked = workdir_mark_make(wfd, WORKDIR_CHECKED);
+		else if (!checked && !udba)
 			lf_warn("the link counts of the hard-link index of "
 				"workdir '%s' are unchecked (a mount of it "
 				"ended without an unmount or ran with "
@@ -76,7 +60,7 @@ static void mark_mounted(struct lfs *fs, const char *path)
 				"'layertool fsck --work %s' checks them",
 				path, path);
 	}
-	fs->mounted_mark = make_mark(fs, WORKDIR_MOUNTED);
+	fs->mounted_mark = workdir_mark_make(wfd, WORKDIR_MOUNTED);
 	fs->index_counts_trusted = checked && fs->mounted_mark;
 }
 

@@ -130,3 +130,19 @@ bool workdir_layer_is(const struct workdir_layer *rec, int fd,
 	free(real);
 	return same;
 }
+
+bool workdir_mark_there(int dirfd, const char *name)
+{
+	struct stat st;
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+bool workdir_mark_make(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name,
+			O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}

@@ -58,6 +58,11 @@ int workdir_layers_format(const struct workdir_layer *v, size_t n,
 int workdir_layers_read(int dirfd, struct workdir_layer **v, size_t *n);
 void workdir_layers_free(struct workdir_layer *v, size_t n);
 
+/* Whether the mark NAME is in the work directory open as dirfd, and
+ * makes it (an empty file; true when it is there now). */
+bool workdir_mark_there(int dirfd, const char *name);
+bool workdir_mark_make(int dirfd, const char *name);
+
 /* Whether the directory open as fd, given as path, is the layer rec
  * records: the same device and inode, or the same absolute path. */
 bool workdir_layer_is(const struct workdir_layer *rec, int fd,

@@ -366,20 +366,6 @@ static void check_entry(struct fsck *f, int index_fd,
 	     e->lower_names);
 }
 
-/* "KEY" and "KEY.nlink" are the index's; KEY is "DEV-INO" in hex. */
-static bool parse_key(const char *s, size_t len)
-{
-	char buf[48];
-	unsigned long long dev, ino;
-	char end;
-	if (len == 0 || len >= sizeof(buf) || len >= IL_KEY_MAX)
-		return false;
-	memcpy(buf, s, len);
-	buf[len] = 0;
-	return strspn(buf, "0123456789abcdef-") == len &&
-	       sscanf(buf, "%llx-%llx%c", &dev, &ino, &end) == 2;
-}
-
 /* Names in the index that are no entry index_links took: a count file
  * whose entry is gone (a crash while a stale entry was retired), and
  * anything layerfs does not make, which is only reported. */
@@ -397,7 +383,7 @@ static int check_strays(struct fsck *f, int index_fd)
 		struct stat st, entry;
 		if (fstatat(index_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		if (parse_key(name, len)) {
+		if (index_links_key(name, len, NULL, NULL)) {
 			if (S_ISDIR(st.st_mode))
 				note(f, path, "index-stray", false,
 				     "a directory, which layerfs never makes "
@@ -406,7 +392,8 @@ static int check_strays(struct fsck *f, int index_fd)
 		}
 		bool count = len > slen &&
 			     !strcmp(name + len - slen, IL_NLINK_SUFFIX) &&
-			     parse_key(name, len - slen) && S_ISREG(st.st_mode);
+			     index_links_key(name, len - slen, NULL,
+					     NULL) && S_ISREG(st.st_mode);
 		if (!count) {
 			note(f, path, "index-stray", false,
 			     "not a name layerfs makes in its index (kept as "
@@ -638,13 +625,8 @@ static int run(struct fsck *f, int nargs, char **args)
 	/* Every count checked and none left low: the next mount may trust
 	 * them (workdir.h). */
 	if (!f->counts_left && !f->failed && x_had_index) {
-		int fd = openat(f->workdir_fd, WORKDIR_CHECKED,
-				O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-				0600);
-		if (fd >= 0) {
-			close(fd);
+		if (workdir_mark_make(f->workdir_fd, WORKDIR_CHECKED))
 			unlinkat(f->workdir_fd, WORKDIR_MOUNTED, 0);
-		}
 	}
 	return LT_EXIT_OK;
 }

@@ -63,15 +63,33 @@ int index_links_shown(int dirfd, const char *name, uint64_t *shown)
 	return r;
 }
 
+bool index_links_key(const char *s, size_t len, unsigned long long *dev,
+		     unsigned long long *ino)
+{
+	char buf[IL_KEY_MAX];
+	unsigned long long d, i;
+	char end;
+	if (len == 0 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, s, len);
+	buf[len] = 0;
+	if (strspn(buf, "0123456789abcdef-") != len ||
+	    sscanf(buf, "%llx-%llx%c", &d, &i, &end) != 2)
+		return false;
+	if (dev)
+		*dev = d;
+	if (ino)
+		*ino = i;
+	return true;
+}
+
 /* Adds the entry KEY when the upper directory lacks some of its names,
  * or (every) when each entry is wanted. */
 static int consider(struct index_links *x, const char *key, bool every,
 		    size_t *cap)
 {
 	unsigned long long dev, ino;
-	char end;
-	if (strlen(key) >= sizeof(x->v[0].key) ||
-	    sscanf(key, "%llx-%llx%c", &dev, &ino, &end) != 2)
+	if (!index_links_key(key, strlen(key), &dev, &ino))
 		return 0; /* a count file, or not the index's */
 	struct stat st;
 	if (fstatat(x->index_fd, key, &st, AT_SYMLINK_NOFOLLOW) < 0)

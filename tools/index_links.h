@@ -43,6 +43,11 @@
 /* index/KEY.nlink: the count of a special file's entry. */
 #define IL_NLINK_SUFFIX ".nlink"
 
+/* Whether the first len bytes of s are an entry's key, "DEV-INO" in
+ * lowercase hex (the lower inode), and which (dev, ino: unless NULL). */
+bool index_links_key(const char *s, size_t len, unsigned long long *dev,
+		     unsigned long long *ino);
+
 /* An index entry whose lower names the upper directory lacks. */
 struct index_link {
 	dev_t dev;            /* the lower inode, from the key */
