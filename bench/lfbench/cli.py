@@ -9,8 +9,8 @@ import subprocess
 import sys
 import time
 
-from . import (container, dataset, impls, machine, report, runner,
-               scratchfs, util)
+from . import (container, dataset, impls, machine, report, rootless,
+               runner, scratchfs, util)
 from . import workloads as W
 from .util import BenchError, progress
 
@@ -36,13 +36,14 @@ EXIT_FATAL = 2
 EPILOG = """\
 workloads (--only takes names or shell patterns, comma-separated):
   %s
-  container_start
+  %s
 
 exit status: 0 the run finished and its results were written (an
 implementation that cannot run here, or a workload that fails on one, is
 listed in the results with the reason); 1 bad usage; 2 the run could not
 be done (no dataset, interrupted, an unexpected failure).
-""" % "\n  ".join(W.workload_names())
+""" % ("\n  ".join(W.workload_names()),
+       "\n  ".join(container.WORKLOAD_NAMES))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -85,7 +86,14 @@ def parse_args(argv):
     ap.add_argument("--mirror", metavar="URL", help="Debian mirror for "
                     "debootstrap (default http://deb.debian.org/debian)")
     ap.add_argument("--no-install", action="store_true",
-                    help="do not apt-get install missing peers")
+                    help="do not apt-get install missing peers, nor create "
+                    "the rootless user")
+    ap.add_argument("--rootless-user", metavar="NAME",
+                    default=rootless.DEFAULT_USER,
+                    help="the unprivileged user of container_start_rootless "
+                    "(default %(default)s; created as a system user with "
+                    "subordinate id ranges when missing, unless "
+                    "--no-install)")
     ap.add_argument("--fuse-uring", choices=("on", "off", "keep"),
                     default="on", help="the fuse module's enable_uring "
                     "parameter for the run (layerfs then takes requests "
@@ -116,7 +124,8 @@ def parse_args(argv):
     if a.only:
         pats = [p.strip() for p in a.only.split(",") if p.strip()]
         known = W.workload_names() + \
-            W.workload_names(dataset.QUICK["stacks"]) + ["container_start"]
+            W.workload_names(dataset.QUICK["stacks"]) + \
+            list(container.WORKLOAD_NAMES)
         for p in pats:
             if not any(_match(p, n) for n in known):
                 ap.error("no workload matches '%s' (see --list)" % p)
@@ -216,7 +225,8 @@ def _on_term(signum, frame):
 def main(argv=None):
     a = parse_args(sys.argv[1:] if argv is None else argv)
     if a.list:
-        print("\n".join(W.workload_names() + ["container_start"]))
+        print("\n".join(W.workload_names() +
+                        list(container.WORKLOAD_NAMES)))
         return 0
     util.set_quiet(a.quiet)
     signal.signal(signal.SIGTERM, _on_term)
@@ -296,12 +306,19 @@ def _run(a, build, cache, out, ctx, notes, t0):
         wls = [w for w in wls if not w.name.startswith("fio_")]
     results = runner.run_workloads(wls, runnable, ds, ctx, _reps_for(a))
 
+    creps = a.reps or (3 if a.quick else 10)
     launchers = []
     if _selected(a, "container_start"):
-        creps = a.reps or (3 if a.quick else 10)
         cres, launchers, cnotes = container.run_container_start(
             ds, build, ctx.scratch, cache, creps)
         notes += cnotes
+    launchers_rootless = []
+    if _selected(a, "container_start_rootless"):
+        rres, launchers_rootless, rnotes = \
+            container.run_container_start_rootless(
+                ds, build, ctx.scratch, creps, a.rootless_user,
+                not a.no_install)
+        notes += rnotes
 
     meta = {
         "schema": 1, "date": report.now(),
@@ -316,6 +333,7 @@ def _run(a, build, cache, out, ctx, notes, t0):
                     "description": _describe_dataset(ds)},
         "implementations": impl_meta,
         "launchers": launchers,
+        "launchers_rootless": launchers_rootless,
         "cold_cache": ctx.can_drop,
     }
     rep = report.Report(meta)
@@ -326,6 +344,9 @@ def _run(a, build, cache, out, ctx, notes, t0):
     if launchers:
         ran = [st["name"] for st in launchers]
         rep.add(cres, [r for r in ("bwrap-dir", "podman") if r in ran], ran)
+    if launchers_rootless:
+        ran = [st["name"] for st in launchers_rootless]
+        rep.add(rres, [r for r in ("bwrap-dir", "podman") if r in ran], ran)
     rep.notes = a.note + notes + _standing_notes(results)
     meta["duration_s"] = time.monotonic() - t0
     meta["machine"]["load_at_start"] = load_at_start
