@@ -11,12 +11,15 @@ import shutil
 import subprocess
 import sys
 
+import layerrun_util as lru
 import lfstest
 from lfstest import LayerfsTestCase
 
 BENCH = os.path.join(lfstest.ROOT, "bench", "bench.py")
 WALKER = os.path.join(lfstest.BUILD, "bench", "lfb-walk")
 IMPLS = ["native", "overlayfs", "fuse-overlayfs", "unionfs-fuse", "layerfs"]
+LAUNCHERS = ["bwrap-dir", "bwrap-fuse-overlayfs", "layerrun",
+             "layerrun-lower", "podman"]
 # Implementations of this project: a failed workload there is a bug.
 OURS = ("native", "layerfs")
 
@@ -25,6 +28,22 @@ def run_bench(args, timeout=500):
     return subprocess.run(
         [sys.executable, BENCH, "--build", lfstest.BUILD, "--no-install"] +
         args, capture_output=True, text=True, timeout=timeout)
+
+
+def _live_pids_of(uid):
+    """The pids of UID's processes, zombies left out (the machine's init
+    reaps those of a container's orphans a moment later)."""
+    out = set()
+    for p in os.listdir("/proc"):
+        try:
+            if not p.isdigit() or os.stat("/proc/" + p).st_uid != uid:
+                continue
+            with open("/proc/%s/stat" % p) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    out.add(int(p))
+        except (OSError, IndexError):
+            continue
+    return out
 
 
 class BenchQuick(LayerfsTestCase):
@@ -48,9 +67,21 @@ class BenchQuick(LayerfsTestCase):
             import tempfile
             tmp = tempfile.mkdtemp(prefix=lfstest.TMP_PREFIX + "bench-")
             out = os.path.join(tmp, "out")
+            # The rootless start runs as the tests' own unprivileged user
+            # (with --no-install the bench creates none).
+            user_args, user = [], None
+            if lfstest.is_root():
+                ids, _ = lru.ensure_test_user()
+                if ids:
+                    user = lru.TEST_USER
+                    user_args = ["--rootless-user", user]
+            fuse_mode = os.stat("/dev/fuse").st_mode
+            before = _live_pids_of(lru.user_ids(user)[0]) if user else set()
             r = run_bench(["--quick", "--reps", "1", "--cache",
-                           os.path.join(tmp, "cache"), "--out", out])
-            cls._shared = {"tmp": tmp, "out": out, "proc": r}
+                           os.path.join(tmp, "cache"), "--out", out] +
+                          user_args)
+            cls._shared = {"tmp": tmp, "out": out, "proc": r, "user": user,
+                           "fuse_mode": fuse_mode, "pids_before": before}
         r = cls._shared["proc"]
         if r.returncode != 0:
             self.fail("bench --quick exited %d: %s" % (
@@ -88,7 +119,7 @@ class BenchQuick(LayerfsTestCase):
         runnable = [i["name"] for i in data["implementations"]
                     if i["runnable"]]
         for w in data["workloads"]:
-            if w["name"] == "container_start":
+            if w["name"].startswith("container_start"):
                 continue
             for impl in runnable:
                 if impl in w["skipped"]:
@@ -126,7 +157,7 @@ class BenchQuick(LayerfsTestCase):
             self.assertLess(mem["nodes_after_drop"],
                             mem["nodes_after_walks"] / 2)
         # Every target is listed, and judged when its workloads ran.
-        self.assertEqual(len(data["targets"]), 17)
+        self.assertEqual(len(data["targets"]), 18)
         for t in data["targets"]:
             self.assertIn(t["met"], (True, False), t)
         # The scaling tables are derived from the medians.
@@ -154,9 +185,7 @@ class BenchQuick(LayerfsTestCase):
     def test_container_start_lists_every_launcher(self):
         shared, data = self.quick_run()
         launchers = {ln["name"]: ln for ln in data["launchers"]}
-        self.assertEqual(sorted(launchers), sorted(
-            ["bwrap-dir", "bwrap-fuse-overlayfs", "layerrun",
-             "layerrun-lower", "podman"]))
+        self.assertEqual(sorted(launchers), sorted(LAUNCHERS))
         for name, ln in launchers.items():
             if not ln["runnable"]:
                 self.assertTrue(ln["reason"], name)
@@ -173,6 +202,40 @@ class BenchQuick(LayerfsTestCase):
         for name, ln in launchers.items():
             if ln["runnable"] and name not in ctr[0]["errors"]:
                 self.assertEqual(len(ctr[0]["runs"][name]), 1, name)
+
+    def test_rootless_container_start(self):
+        """The same launchers as an unprivileged user: layerrun runs
+        rootless where the bench runs as root, and /dev/fuse, opened to
+        all for the workload, has its own mode again afterwards."""
+        shared, data = self.quick_run()
+        self.assertEqual(os.stat("/dev/fuse").st_mode, shared["fuse_mode"])
+        launchers = {ln["name"]: ln for ln in data["launchers_rootless"]}
+        self.assertEqual(sorted(launchers), sorted(LAUNCHERS))
+        for name, ln in launchers.items():
+            if not ln["runnable"]:
+                self.assertTrue(ln["reason"], name)
+        ctr = [w for w in data["workloads"]
+               if w["name"] == "container_start_rootless"]
+        self.assertEqual(len(ctr), 1)
+        if not lfstest.is_root():
+            for name, ln in launchers.items():
+                self.assertFalse(ln["runnable"], name)
+                self.assertIn("container_start", ln["reason"])
+            return
+        if not shared["user"]:
+            self.skipTest("no unprivileged user %s to run as"
+                          % lru.TEST_USER)
+        if not os.path.exists(os.path.join(lfstest.BUILD, "layerrun")):
+            self.skipTest("layerrun is not built")
+        for name in ("layerrun", "layerrun-lower"):
+            self.assertTrue(launchers[name]["runnable"],
+                            launchers[name]["reason"])
+            self.assertNotIn(name, ctr[0]["errors"])
+            self.assertEqual(len(ctr[0]["runs"][name]), 1, name)
+        # Nothing the run started as the user is left running.
+        left = _live_pids_of(lru.user_ids(shared["user"])[0]) - \
+            shared["pids_before"]
+        self.assertEqual(left, set())
 
     def test_markdown_and_charts_written(self):
         shared, data = self.quick_run()
