@@ -554,6 +554,43 @@ static ssize_t write_all(struct fuse_bufvec *out, struct fuse_bufvec *in,
 	return done;
 }
 
+/* write_all, as fileattr_lifted_fd's change. */
+struct pages_write {
+	struct fuse_bufvec *out, *in;
+	ssize_t written;
+};
+
+static int write_pages(int fd, void *arg)
+{
+	struct pages_write *w = arg;
+	w->out->buf[0].fd = fd;
+	w->written = write_all(w->out, w->in, true);
+	return w->written < 0 ? (int)w->written : 0;
+}
+
+/*
+ * Pages the kernel writes back to a file that became immutable after
+ * they were written: with the writeback cache, write(2) returned once
+ * they were in the kernel's cache, so the application was told they are
+ * the file's, as a local filesystem would have them.  The upper
+ * filesystem refuses them now (EPERM), and the kernel would report EIO
+ * at the next close of any descriptor of the file and drop them.  They
+ * are written past the flags, as the kernel's other changes past them
+ * are (fileattr.h).  (A write through such an older descriptor made
+ * after the flag, which a local filesystem refuses, is written too: the
+ * FUSE client acknowledged it alike; README, limits.)
+ */
+static ssize_t write_pages_past_flags(struct lfs *fs, struct node *n,
+				      struct fuse_bufvec *out,
+				      struct fuse_bufvec *in, int fd)
+{
+	if (in->count != 1 || in->idx != 0 || in->off != 0)
+		return -EPERM; /* not read again from where it began */
+	struct pages_write w = { out, in, -EPERM };
+	int r = fileattr_lifted_fd(fs, n, fd, write_pages, &w);
+	return r < 0 ? r : w.written;
+}
+
 void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		  off_t off, struct fuse_file_info *fi)
 {
@@ -614,7 +651,14 @@ void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		 * (privs_keep.h). */
 		struct privs_keep keep;
 		privs_keep_begin(n, fd, !direct, &keep);
+		struct fuse_bufvec start = *in;
 		r = write_all(&out, in, fi && fi->writepage);
+		if (r == -EPERM && fi && fi->writepage) {
+			*in = start;
+			out.idx = 0;
+			out.off = 0;
+			r = write_pages_past_flags(fs, n, &out, in, fd);
+		}
 		privs_keep_end(fs, fd, &keep);
 	}
 	if (page_fd >= 0)

@@ -251,6 +251,35 @@ class FileAttr(LayerfsTestCase):
                 self.assertTrue(get_flags(p) & FS_APPEND_FL)
                 change_flags(p, drop=FS_APPEND_FL)
 
+    def test_pages_written_before_the_file_became_immutable(self):
+        """Data written through a descriptor before its file was made
+        immutable is the file's.  With the writeback cache the kernel
+        still held it when the flag came and wrote it back afterwards;
+        the upper filesystem refused it, the next close of a descriptor
+        of the file (here chattr's own) failed with EIO and the data was
+        lost (the random differential test, seed 964627696)."""
+        low = self.layer("low-immpages", {"f": b"old\n"})
+        mounts = self.both_and_writeback(low, name="immpages")
+        for what, root, upper in mounts:
+            with self.subTest(what):
+                p = os.path.join(root, "f")
+                fd = os.open(p, os.O_RDWR)
+                try:
+                    self.assertEqual(os.pwrite(fd, b"new\n", 0), 4)
+                    self.assertEqual(self.outcome(
+                        lambda: change_flags(p, add=FS_IMMUTABLE_FL)), "ok")
+                    self.assertEqual(self.outcome(
+                        lambda: os.close(os.open(p, os.O_RDONLY))), "ok")
+                finally:
+                    os.close(fd)
+                try:
+                    self.assertEqual(read(p), b"new\n")
+                    self.assertEqual(read(os.path.join(upper, "f")),
+                                     b"new\n")
+                    self.assertTrue(get_flags(p) & FS_IMMUTABLE_FL)
+                finally:
+                    change_flags(p, drop=FS_IMMUTABLE_FL)
+
     def test_pages_of_an_older_descriptor_beside_an_appending_one(self):
         """The kernel writes a file's dirty pages back through the
         writable descriptor of it opened last.  With the writeback
