@@ -40,8 +40,11 @@ class ContainerStart:
     better = "lower"
     cache = "warm"
     title = "start a busybox container running /bin/true and wait for it"
-    # The meta key of the launchers' status.
+    # The meta key of the launchers' status, and the results' section.
     launchers_key = "launchers"
+    heading = "Container start"
+    intro = "`/bin/true` in a busybox container, from the launcher's " \
+        "start to its exit, mount and unmount included where there is one."
 
 
 class ContainerStartRootless(ContainerStart):
@@ -49,6 +52,14 @@ class ContainerStartRootless(ContainerStart):
     title = "start a busybox container running /bin/true and wait for " \
         "it, as an unprivileged user"
     launchers_key = "launchers_rootless"
+    heading = "Container start, rootless"
+    intro = "The same five launchers run as an unprivileged user " \
+        "(`--rootless-user`): bwrap and fuse-overlayfs in user " \
+        "namespaces, layerrun with `--userns auto`, podman rootless with " \
+        "a private installation; each on the user's own copy of the " \
+        "busybox root.  A rootless FUSE mount needs /dev/fuse open to all " \
+        "(mode 0666): where it is not, the bench sets that mode for this " \
+        "workload only and puts the old one back (the notes say so)."
 
 
 WORKLOADS = (ContainerStart, ContainerStartRootless)
@@ -408,11 +419,11 @@ class PodmanRootless(Podman):
         driver = store.get("graphDriverName")
         program = (store.get("graphOptions") or {}).get(
             "overlay.mount_program")
+        if isinstance(program, dict):
+            program = program.get("Executable", program)
         if driver != "overlay" or program:
             return "podman's storage is %s%s, not native overlay" % (
-                driver, " with %s" % program.get("Executable", program)
-                if isinstance(program, dict) else
-                " with %s" % program if program else "")
+                driver, " with %s" % program if program else "")
         return None
 
     def command(self):
@@ -606,7 +617,6 @@ def run_container_start_rootless(ds, build_dir, scratch, reps, user_name,
     if pw is None:
         return res, _none_runnable(res, why), notes
     user = None
-    lns = []
     try:
         with rootless.fuse_open_to_all(notes):
             user = rootless.make_user_scratch(pw, scratch)

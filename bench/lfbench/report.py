@@ -57,9 +57,10 @@ class Report:
     def add(self, result, references, order):
         self.sections.append((result, references, order))
 
-    def _summaries(self):
+    def _summaries(self, containers=True):
         return [(res.workload.name, stats.summarize(res, refs))
-                for res, refs, _ in self.sections]
+                for res, refs, _ in self.sections
+                if containers or not _is_container(res)]
 
     def to_json(self):
         out = dict(self.meta)
@@ -97,9 +98,7 @@ class Report:
         charts = []
         self.workload_charts = {}
         try:
-            main = [(res.workload.name, stats.summarize(res, refs))
-                    for res, refs, _ in self.sections
-                    if not _is_container(res)]
+            main = self._summaries(containers=False)
             charts = plots.draw(out_dir, main, impl_order)
             self.workload_charts = plots.draw_workloads(out_dir, [
                 (res.workload.name, res.workload.unit, res.workload.better,
@@ -271,26 +270,11 @@ class Report:
         for res, refs, order in self.sections:
             if not _is_container(res):
                 continue
-            key = getattr(res.workload, "launchers_key", "launchers")
-            if key == "launchers":
-                L += ["## Container start\n",
-                      "`/bin/true` in a busybox container, from the "
-                      "launcher's start to its exit, mount and unmount "
-                      "included where there is one.\n"]
-            else:
-                L += ["## Container start, rootless\n",
-                      "The same five launchers run as an unprivileged "
-                      "user (`--rootless-user`): bwrap and fuse-overlayfs "
-                      "in user namespaces, layerrun with `--userns auto`, "
-                      "podman rootless with a private installation; each "
-                      "on the user's own copy of the busybox root.  A "
-                      "rootless FUSE mount needs /dev/fuse open to all "
-                      "(mode 0666): where it is not, the bench sets that "
-                      "mode for this workload only and puts the old one "
-                      "back (the notes say so).\n"]
+            wl = res.workload
+            L += ["## %s\n" % wl.heading, wl.intro + "\n"]
             L += ["| launcher | what runs | version | status |",
                   "| --- | --- | --- | --- |"]
-            for st in self.meta.get(key, []):
+            for st in self.meta.get(wl.launchers_key, []):
                 L.append("| %s | %s | %s | %s |" % (
                     st["name"], st.get("description", ""),
                     st.get("version") or "—",
