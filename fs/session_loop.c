@@ -14,9 +14,17 @@
  * with its request at once, and the thread is made on another CPU while
  * it does), retires what the pool no longer needs, and takes the
  * daemon's signals through a signalfd, the statistics' SIGUSR1 included.
- * The policy is libfuse's: a spare as soon as no worker is waiting, up
- * to the maximum; a worker that finishes a request while half the
- * maximum are already waiting ends.
+ * A spare is made as soon as no worker is waiting, up to the maximum,
+ * as libfuse does.  Workers beyond half the maximum that wait are
+ * surplus.  This loop used to end one as soon as it finished a request
+ * with that many waiting; under a steady load of a few clients the
+ * number waiting crosses that line with nearly every request, and two
+ * processes walking a tree made the pool start and end 573 threads in
+ * 0.3 s, each start a clone, a stack and a worker whose caches
+ * (dirfd_cache.h) begin empty.  So a surplus worker ends only once the
+ * pool has not run out of waiting workers for RETIRE_AFTER_NS: a load
+ * keeps what it needs while it lasts, and a burst's surplus goes once
+ * it is over (as those workers finish their next requests).
  */
 #include "session_loop.h"
 
@@ -24,17 +32,39 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "layerfs.h"
 #include "lf_common.h"
 #include "stats.h"
+
+/* How long the pool keeps workers beyond half its maximum after it last
+ * had none waiting.  A second: far above the gaps between the requests
+ * of a busy client, short enough that a burst's threads are soon
+ * given back. */
+#define RETIRE_AFTER_NS 1000000000ull
+
+/* Threads the pool runs, and has started since the mount (statistics);
+ * one pool per daemon. */
+static atomic_uint running;
+static atomic_ullong started;
+
+/* A coarse clock: read on every request that leaves no worker waiting,
+ * where the time of a tick is precise enough. */
+static uint64_t coarse_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 struct worker {
 	struct pool *pool;
@@ -50,6 +80,9 @@ struct pool {
 	unsigned idle;	     /* of them, waiting for a request */
 	unsigned max, max_idle;
 	bool spare_wanted;   /* asked of the supervisor, not yet made */
+	/* CLOCK_MONOTONIC_COARSE when a worker last took a request and
+	 * left none waiting. */
+	uint64_t all_busy_ns;
 	int error;	     /* the first failed read, as -errno */
 	int wake_fd;	     /* eventfd: a spare is wanted, or a worker ended */
 	struct worker *list; /* every thread not yet joined */
@@ -75,6 +108,8 @@ static void claim(struct pool *p)
 {
 	pthread_mutex_lock(&p->lock);
 	p->idle--;
+	if (p->idle == 0)
+		p->all_busy_ns = coarse_now_ns();
 	bool ask = p->idle == 0 && p->workers < p->max && !p->spare_wanted;
 	if (ask)
 		p->spare_wanted = true;
@@ -84,16 +119,19 @@ static void claim(struct pool *p)
 }
 
 /* Done with a request: waits for the next, or ends if enough others
- * wait already (returns false then). */
+ * wait already and the pool has not been short of workers lately
+ * (returns false then). */
 static bool release(struct pool *p, struct worker *w)
 {
 	pthread_mutex_lock(&p->lock);
-	bool stay = p->idle < p->max_idle;
+	bool stay = p->idle < p->max_idle ||
+		    coarse_now_ns() - p->all_busy_ns < RETIRE_AFTER_NS;
 	if (stay) {
 		p->idle++;
 	} else {
 		p->workers--;
 		w->done = true;
+		atomic_fetch_sub(&running, 1);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return stay;
@@ -108,6 +146,7 @@ static void leave(struct pool *p, struct worker *w, int r)
 	p->idle--;
 	p->workers--;
 	w->done = true;
+	atomic_fetch_sub(&running, 1);
 	pthread_mutex_unlock(&p->lock);
 	fuse_session_exit(p->se);
 }
@@ -159,6 +198,8 @@ static int start_worker(struct pool *p)
 	}
 	p->workers++;
 	p->idle++;
+	atomic_fetch_add(&running, 1);
+	atomic_fetch_add(&started, 1);
 	w->next = p->list;
 	p->list = w;
 	return 0;
@@ -206,6 +247,17 @@ static void stop_all(struct pool *p)
 	p->list = NULL;
 	pthread_mutex_unlock(&p->lock);
 	join_all(list);
+	atomic_store(&running, 0);
+}
+
+unsigned session_loop_workers(void)
+{
+	return atomic_load(&running);
+}
+
+unsigned long long session_loop_workers_started(void)
+{
+	return atomic_load(&started);
 }
 
 static void taken_signals(sigset_t *set)

@@ -23,4 +23,10 @@ void session_loop_block_signals(void);
 int session_loop_run(struct fuse_session *se, struct lfs *fs,
 		     unsigned max_workers);
 
+/* The pool's threads now, and how many it has started since the mount
+ * (statistics).  Under io_uring the pool keeps serving what the kernel
+ * still sends through /dev/fuse, with one thread most of the time. */
+unsigned session_loop_workers(void);
+unsigned long long session_loop_workers_started(void);
+
 #endif

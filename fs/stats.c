@@ -16,6 +16,7 @@
 #include "layerfs.h"
 #include "lf_common.h"
 #include "node.h"
+#include "session_loop.h"
 #include "uring.h"
 
 uint64_t lfs_now_ns(void)
@@ -96,6 +97,9 @@ int lfs_stats_write(struct lfs *fs, const char *path)
 	fprintf(f, "  \"io_uring_workers\": %u,\n", uring_workers());
 	fprintf(f, "  \"io_uring_requests\": %llu,\n",
 		(unsigned long long)uring_requests());
+	fprintf(f, "  \"dev_fuse_workers\": %u,\n", session_loop_workers());
+	fprintf(f, "  \"dev_fuse_workers_started\": %llu,\n",
+		session_loop_workers_started());
 #define FIELD(name) \
 	fprintf(f, "  \"%s\": %llu,\n", #name, (unsigned long long)get(&s->name))
 	FIELD(copyups);

@@ -144,6 +144,22 @@ def link_worker(root, seed, ops, q):
     q.put(odd)
 
 
+def read_worker(root, rounds, seed, q):
+    """lstat, open and read every file under root, in an order of its
+    own, rounds times; puts the number of files read."""
+    files = sorted(os.path.join(d, f) for d, _, fs in os.walk(root)
+                   for f in fs)
+    random.Random(seed).shuffle(files)
+    n = 0
+    for _ in range(rounds):
+        for path in files:
+            os.lstat(path)
+            with open(path, "rb") as f:
+                f.read()
+            n += 1
+    q.put(n)
+
+
 def in_workers(target, arglists):
     """target(*args, queue) in a process for each args at once; the one
     thing each puts on the queue, in the order they come."""
@@ -248,6 +264,31 @@ class Concurrency(LayerfsTestCase):
                 self.assertEqual(sorted(done), ["file", slow + "/file"])
                 self.assertEqual(m.unmount(), 0)
                 self._mounts.remove(m)
+
+    def test_a_steady_load_keeps_its_workers(self):
+        # Several processes reading at once keep the number of waiting
+        # workers swinging across half the pool's maximum with nearly
+        # every request.  The pool used to end a worker each time it
+        # crossed and start one the next: hundreds of threads made and
+        # ended in a second.  It now keeps them while the load lasts
+        # (session_loop.c), so the run starts at most the maximum, with
+        # room for a retirement should the machine stall a second.
+        spec = {"d%02d/f%02d" % (d, f): "%d %d\n" % (d, f)
+                for d in range(20) for f in range(40)}
+        low = self.layer("low", spec)
+        stats = self.path("stats.json")
+        threads = 4
+        m = self.mount([low], opts=("io_uring=0", "threads=%d" % threads,
+                                    "stats=" + stats))
+        procs = 4
+        read = in_workers(read_worker,
+                          [(m.path, 6, seed) for seed in range(procs)])
+        self.assertEqual(read, [6 * len(spec)] * procs)
+        from test_scale import read_stats
+        s = read_stats(self, m.pid, stats)
+        self.assertLessEqual(s["dev_fuse_workers"], threads)
+        self.assertGreaterEqual(s["dev_fuse_workers"], 1)
+        self.assertLessEqual(s["dev_fuse_workers_started"], 2 * threads, s)
 
     def test_workers_against_model(self):
         seed = int(os.environ.get("LFS_SEED", str(int(time.time()))))
