@@ -1,12 +1,23 @@
 /*
- * A small per-thread cache of directory fds, keyed by (directory node,
+ * A cache of directory fds the workers share, keyed by (directory node,
  * its st_ino, layer).
  *
  * Without it every operation on a name walks the whole path from the
- * layer root (openat2, one component at a time in the kernel) just to
- * reach the directory holding it.  Requests come in runs on one
- * directory (ls -l, find, tar, untar), so a handful of fds per worker
- * thread turns that walk into a single *at() call.
+ * layer root just to reach the directory holding it.  Requests come in
+ * runs on one directory (ls -l, find, tar, untar), so the cache turns
+ * that walk into a single *at() call.
+ *
+ * Shared, so a directory is opened once for all the workers, which take
+ * requests in turn: caches of their own (16 fds each, and 16 shared
+ * behind one lock, which this replaced) opened or duplicated each
+ * directory once per worker, and eight processes walking a tree made
+ * the workers queue on that lock about once a request.  The cache is
+ * split into DIRFD_SHARDS shards of DIRFD_WAYS fds, each under a lock of
+ * its own held for a few comparisons; an fd in use by a caller is
+ * counted and never closed under it.  A directory's entry lives in the
+ * shard of its parent: its siblings share it, and so do its
+ * subdirectories' entries, which is where a walk up a tree finds a
+ * directory to climb from (below).
  *
  * Why a cached fd stays right: lower layers never change; an upper
  * directory's fd follows it through renames, and a removed directory's
@@ -22,23 +33,21 @@
  * that number is a lower layer's, never freed.  A lower layer's fd of a
  * directory whose top layer is the upper one may be neither (a copy-up
  * without an origin mark shows the upper inode's number): it is
- * checked for that number too.  A lower
- * directory replaced behind the mount (udba) may live on elsewhere:
- * every fd cached before is opened again.  The node thus needs no
- * generation number of its own.  The cache holds at most
- * DIRFD_CACHE_SIZE fds per thread, closed when the thread ends.
+ * checked for that number too.  A lower directory replaced behind the
+ * mount (udba) may live on elsewhere: every fd cached before is opened
+ * again.  The node thus needs no generation number of its own.  A
+ * directory moved to another parent leaves its entry in the old
+ * parent's shard, where no lookup of it looks; it ages out.
  *
- * A walk that goes up a tree (du's and rm -rf's way back, a chown -R)
- * asks for the parent of what it asked last, whose fd no worker has:
- * the walk down from the nearest cached ancestor would cost time in
- * proportion to the depth at each level.  So an entry also notes the
- * first DIRFD_CLIMB ancestors of its directory (addresses, compared,
- * never followed), and a directory one of them names is reached by
- * ".." from it instead, checked to be that directory by its inode
- * number (dirfd_climb).  The workers take requests in turn, so such a
- * walk moves from worker to worker: what each keeps is also offered to a
- * second level of DIRFD_CACHE_SIZE fds they share (duplicates), where
- * the next finds it.
+ * What is not cached is opened from the nearest cached ancestor with one
+ * open of the path of names below it, which never follows a symlink
+ * (openat2 with RESOLVE_BENEATH and RESOLVE_NO_SYMLINKS; by hand where
+ * openat2 is refused).  A walk up a tree (du's and rm -rf's way back, a
+ * chown -R) asks for the parent of what it asked last, whose ancestors
+ * may have aged out: that would open a path as long as the depth at
+ * each level.  So a directory one of whose subdirectories is cached is
+ * reached by ".." from it instead, checked to be that directory by its
+ * inode number (dirfd_climb).
  *
  * A rename that moves a directory changes the names in the upper layer
  * before it moves the nodes (rename.c): meanwhile a walk by names may
@@ -53,11 +62,12 @@
 #include "layerfs.h"
 #include "node.h"
 
-#define DIRFD_CACHE_SIZE 16
-#define DIRFD_CLIMB 16
+#define DIRFD_SHARDS 64
+#define DIRFD_WAYS 8
 
 /* An O_PATH fd on directory `dir` in `layer`, or -errno.  The fd stays
- * valid until dirfd_release(); it must not be closed by the caller. */
+ * valid until dirfd_release(), by the same thread; it must not be closed
+ * by the caller.  Under ns_lock (dir's parent must not move). */
 int dirfd_acquire(struct lfs *fs, struct node *dir, int layer);
 void dirfd_release(int fd);
 
@@ -80,20 +90,15 @@ struct dirfd_stamp dirfd_stamp(void);
  * reached what the nodes say). */
 bool dirfd_unmoved_since(struct dirfd_stamp at);
 
-/* For node_walk_to_dir: dir's fd in layer reached by ".." from a
- * cached descendant, at most DIRFD_CLIMB levels below, and kept in the
- * cache and acquired; or -1.  Only where dir's st_ino names its
- * directory in that layer (not one taken from a lower layer's), which
- * is what tells that ".." led to it.  Under ns_lock. */
+/* For node_walk_to_dir: dir's fd in layer reached by ".." from a cached
+ * subdirectory, and kept in the cache and acquired; or -1.  Only where
+ * dir's st_ino names its directory in that layer (not one taken from a
+ * lower layer's), which is what tells that ".." led to it.  Under
+ * ns_lock. */
 int dirfd_climb(struct lfs *fs, struct node *dir, int layer,
 		struct dirfd_stamp at);
 
-/* For node_walk_to_dir: dir's fd in layer from the cache the workers
- * share, kept in this worker's and acquired; or -1. */
-int dirfd_shared_find(const struct lfs *fs, struct node *dir, int layer,
-		      struct dirfd_stamp at);
-
-/* Forgets every cached fd of this thread, and the shared ones (tests). */
+/* Forgets every cached fd no caller holds (tests). */
 void dirfd_cache_flush(void);
 
 /* A removed directory's node is being freed: fds cached before now are

@@ -1042,28 +1042,56 @@ static bool opens_alone(struct lfs *fs, struct node *n, int layer)
 	       orphan_fd(n) >= 0 || name_lost(n) || redirect_below(fs, n, layer);
 }
 
+/* The directory below[0] in layer, whose ancestors up to the directory
+ * open as base are below[1..depth-1] (the nearest first): one openat
+ * where it is base's child, else one open of the path of their names,
+ * which follows no symlink (the walk by components would have stopped
+ * at one with ENOTDIR, as this says too).  Under ns_lock. */
+static int open_names_below(struct lfs *fs, int base, struct node **below,
+			    size_t depth, int layer)
+{
+	if (depth == 1)
+		return open_in_parent(fs, below[0], layer, base,
+				      O_PATH | O_DIRECTORY);
+	size_t len = 0;
+	for (size_t i = 0; i < depth; i++)
+		len += below[i]->namelen + 1u;
+	char stack_path[512];
+	char *path = len <= sizeof(stack_path) ? stack_path : malloc(len);
+	if (!path)
+		return -ENOMEM;
+	char *p = path;
+	for (size_t i = depth; i-- > 0;) {
+		memcpy(p, node_name(below[i]), below[i]->namelen);
+		p += below[i]->namelen;
+		*p++ = i ? '/' : 0;
+	}
+	int fd = sp_open_beneath(base, path, O_PATH | O_DIRECTORY, 0);
+	if (path != stack_path)
+		free(path);
+	return fd == -ELOOP ? -ENOTDIR : fd;
+}
+
 /* node_walk_to_dir's one try, from the cache's state at. */
 static int walk_to_dir(struct lfs *fs, struct node *dir, int layer,
 		       struct dirfd_stamp at)
 {
 	ns_read_lock(fs);
-	/* Opened by another worker, or going up a tree: from a cached
-	 * directory below (dirfd_cache.h). */
-	if (!opens_alone(fs, dir, layer)) {
-		int fd = dirfd_shared_find(fs, dir, layer, at);
-		if (fd < 0)
-			fd = dirfd_climb(fs, dir, layer, at);
-		if (fd >= 0) {
-			ns_read_unlock(fs);
-			return fd;
-		}
+	/* Opened by another worker meanwhile, or going up a tree: from a
+	 * cached subdirectory (dirfd_cache.h). */
+	int fd = dirfd_find(dir, layer);
+	if (fd < 0 && !opens_alone(fs, dir, layer))
+		fd = dirfd_climb(fs, dir, layer, at);
+	if (fd >= 0) {
+		ns_read_unlock(fs);
+		return fd;
 	}
 	/* Up to the nearest ancestor that is cached or opens alone (most
 	 * often the parent: a few levels fit on the stack)... */
 	struct node *near[32];
 	size_t depth = 0, cap = sizeof(near) / sizeof(near[0]);
 	struct node **below = near;
-	int fd = -ENOMEM;
+	fd = -ENOMEM;
 	for (struct node *p = dir;; p = p->parent) {
 		if (p != dir && (fd = dirfd_find(p, layer)) >= 0)
 			break;
@@ -1087,13 +1115,13 @@ static int walk_to_dir(struct lfs *fs, struct node *dir, int layer,
 		}
 		below[depth++] = p;
 	}
-	/* ...then down, one directory at a time, each kept in the cache
-	 * as the recursion used to keep it. */
-	while (fd >= 0 && depth > 0) {
-		struct node *c = below[--depth];
-		int cfd = open_in_parent(fs, c, layer, fd, O_PATH | O_DIRECTORY);
-		dirfd_release(fd);
-		fd = cfd < 0 ? cfd : dirfd_keep(fs, c, layer, cfd, at);
+	/* ...then the names below it, in one open; only dir is kept. */
+	if (fd >= 0 && depth > 0) {
+		int base = fd;
+		fd = open_names_below(fs, base, below, depth, layer);
+		dirfd_release(base);
+		if (fd >= 0)
+			fd = dirfd_keep(fs, dir, layer, fd, at);
 	}
 	if (below != near)
 		free(below);
@@ -1108,6 +1136,12 @@ static int walk_to_dir(struct lfs *fs, struct node *dir, int layer,
 
 int node_walk_to_dir(struct lfs *fs, struct node *dir, int layer)
 {
+	/* Cached, most often. */
+	ns_read_lock(fs);
+	int cached = dirfd_find(dir, layer);
+	ns_read_unlock(fs);
+	if (cached >= 0)
+		return cached;
 	for (int tries = 1;; tries++) {
 		struct dirfd_stamp at = dirfd_stamp();
 		int fd = walk_to_dir(fs, dir, layer, at);

@@ -261,11 +261,12 @@ int node_add_lower_redirect(struct lfs *fs, struct node *n, int layer,
  * hold ns_lock shared. */
 bool node_below_lower_redirect(struct node *n);
 
-/* dir's O_PATH fd in `layer`, acquired from this thread's dirfd cache
- * (dirfd_acquire's slow path): reached from its nearest ancestor that is
- * cached or opens by itself, then one level at a time down, in a loop,
- * since a hostile layer may be tens of thousands of levels deep.  Takes
- * ns_lock itself. */
+/* dir's O_PATH fd in `layer`, acquired from the dirfd cache
+ * (dirfd_acquire): the cached one, or one reached by ".." from a cached
+ * subdirectory, or from its nearest ancestor that is cached or opens by
+ * itself by one open of the names below it (the ancestors are found in
+ * a loop, since a hostile layer may be tens of thousands of levels
+ * deep).  Takes ns_lock itself. */
 int node_walk_to_dir(struct lfs *fs, struct node *dir, int layer);
 
 /* Opens the node in `layer` (flags as open(2); never follows symlinks).

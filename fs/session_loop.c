@@ -14,27 +14,37 @@
  * with its request at once, and the thread is made on another CPU while
  * it does), retires what the pool no longer needs, and takes the
  * daemon's signals through a signalfd, the statistics' SIGUSR1 included.
- * A spare is made as soon as no worker is waiting, up to the maximum,
- * as libfuse does.  Workers beyond half the maximum that wait are
- * surplus.  This loop used to end one as soon as it finished a request
- * with that many waiting; under a steady load of a few clients the
- * number waiting crosses that line with nearly every request, and two
- * processes walking a tree made the pool start and end 573 threads in
- * 0.3 s, each start a clone, a stack and a worker whose caches
- * (dirfd_cache.h) begin empty.  So a surplus worker ends only once the
- * pool has not run out of waiting workers for RETIRE_AFTER_NS: a load
- * keeps what it needs while it lasts, and a burst's surplus goes once
- * it is over (as those workers finish their next requests).
+ * How many workers.  Up to one per CPU (the base), a spare is made as
+ * soon as no worker is waiting, as libfuse does.  Beyond the base, only
+ * once every worker has been busy for STALL_NS: each waiting worker is
+ * woken for the next request that comes, while a busy one would have
+ * taken it from the queue as soon as it was done, so workers beyond the
+ * CPUs only add wake-ups (eight processes walking a tree, 2 CPUs: 0.28-
+ * 0.33 s with two workers, 0.36-0.44 s with the eight the pool reached
+ * when it made a spare whenever none waited).  Requests that block (a
+ * layer that does not answer, a long copy-up) are what the rest of the
+ * maximum is for, and they hold their workers for far longer than
+ * STALL_NS.  The supervisor watches for that, every STALL_NS while the
+ * pool is short of waiting workers, and only then.
+ *
+ * Workers beyond the base end when they finish a request while another
+ * waits, once the pool has grown none for RETIRE_AFTER_NS.  Ending them
+ * as soon as half the maximum waited, as this loop used to, made two
+ * processes walking a tree start and end 573 threads in 0.3 s, each a
+ * clone, a stack and a worker whose caches begin empty: the number
+ * waiting crossed that line with nearly every request.
  */
 #include "session_loop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -46,10 +56,15 @@
 #include "lf_common.h"
 #include "stats.h"
 
-/* How long the pool keeps workers beyond half its maximum after it last
- * had none waiting.  A second: far above the gaps between the requests
- * of a busy client, short enough that a burst's threads are soon
- * given back. */
+/* How long every worker must have been busy before the pool grows past
+ * its base: far above a request that does not block (3 to 50 µs), far
+ * below what a person notices. */
+#define STALL_NS 2000000ull
+#define STALL_MS 2
+
+/* How long the pool keeps the workers it grew past its base after it
+ * last grew.  A second: a burst's threads are soon given back, while a
+ * load that keeps blocking keeps them. */
 #define RETIRE_AFTER_NS 1000000000ull
 
 /* Threads the pool runs, and has started since the mount (statistics);
@@ -57,18 +72,12 @@
 static atomic_uint running;
 static atomic_ullong started;
 
-/* A coarse clock: read on every request that leaves no worker waiting,
- * where the time of a tick is precise enough. */
-static uint64_t coarse_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 struct worker {
 	struct pool *pool;
 	pthread_t tid;
+	_Atomic pid_t task;   /* its thread id, for /proc (0: not yet known) */
+	bool in_request;      /* between claim and release */
 	bool done; /* returned, or about to: the supervisor joins it */
 	struct worker *next;
 };
@@ -78,11 +87,15 @@ struct pool {
 	pthread_mutex_t lock;
 	unsigned workers;    /* started and not ended */
 	unsigned idle;	     /* of them, waiting for a request */
-	unsigned max, max_idle;
+	unsigned base, max;  /* one per CPU; threads= or four per CPU */
 	bool spare_wanted;   /* asked of the supervisor, not yet made */
-	/* CLOCK_MONOTONIC_COARSE when a worker last took a request and
-	 * left none waiting. */
+	/* Since when no worker has been waiting (lfs_now_ns), or 0. */
 	uint64_t all_busy_ns;
+	/* Times the last waiting worker took a request, and that count at
+	 * the supervisor's last look: unchanged, the load is gone. */
+	unsigned long busy_spells, seen_spells;
+	bool watching;       /* the supervisor looks every STALL_NS */
+	uint64_t grown_ns;   /* when the pool last grew past its base */
 	int error;	     /* the first failed read, as -errno */
 	int wake_fd;	     /* eventfd: a spare is wanted, or a worker ended */
 	struct worker *list; /* every thread not yet joined */
@@ -103,29 +116,40 @@ static void free_buffer(void *arg)
 }
 
 /* Took a request: asks for a spare when no other worker is left
- * waiting. */
-static void claim(struct pool *p)
+ * waiting and the pool is below its base, or has the supervisor watch
+ * for a stall when it is not. */
+static void claim(struct pool *p, struct worker *w)
 {
+	bool wake = false;
 	pthread_mutex_lock(&p->lock);
+	w->in_request = true;
 	p->idle--;
-	if (p->idle == 0)
-		p->all_busy_ns = coarse_now_ns();
-	bool ask = p->idle == 0 && p->workers < p->max && !p->spare_wanted;
-	if (ask)
-		p->spare_wanted = true;
+	if (p->idle == 0) {
+		p->all_busy_ns = lfs_now_ns();
+		p->busy_spells++;
+		if (p->workers < p->base) {
+			wake = !p->spare_wanted;
+			p->spare_wanted = true;
+		} else if (p->workers < p->max && !p->watching) {
+			wake = p->watching = true;
+		}
+	}
 	pthread_mutex_unlock(&p->lock);
-	if (ask)
+	if (wake)
 		wake_supervisor(p);
 }
 
-/* Done with a request: waits for the next, or ends if enough others
- * wait already and the pool has not been short of workers lately
- * (returns false then). */
+/* Done with a request: waits for the next, or ends if it is beyond the
+ * base, another worker waits and the pool has not grown lately (returns
+ * false then). */
 static bool release(struct pool *p, struct worker *w)
 {
 	pthread_mutex_lock(&p->lock);
-	bool stay = p->idle < p->max_idle ||
-		    coarse_now_ns() - p->all_busy_ns < RETIRE_AFTER_NS;
+	w->in_request = false;
+	if (p->idle == 0)
+		p->all_busy_ns = 0;
+	bool stay = p->workers <= p->base || p->idle == 0 ||
+		    lfs_now_ns() - p->grown_ns < RETIRE_AFTER_NS;
 	if (stay) {
 		p->idle++;
 	} else {
@@ -159,6 +183,7 @@ static void *worker_main(void *arg)
 	/* Cancelled only while it waits for a request (at the end, by the
 	 * supervisor), never in the middle of one. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	atomic_store(&w->task, gettid());
 	pthread_cleanup_push(free_buffer, &buf);
 	bool stay = true;
 	int r = 0;
@@ -173,7 +198,7 @@ static void *worker_main(void *arg)
 		/* 0: unmounted (libfuse has ended the session). */
 		if (r <= 0)
 			break;
-		claim(p);
+		claim(p, w);
 		fuse_session_process_buf(p->se, &buf);
 		stay = release(p, w);
 	}
@@ -198,6 +223,7 @@ static int start_worker(struct pool *p)
 	}
 	p->workers++;
 	p->idle++;
+	p->all_busy_ns = 0;
 	atomic_fetch_add(&running, 1);
 	atomic_fetch_add(&started, 1);
 	w->next = p->list;
@@ -278,6 +304,40 @@ void session_loop_block_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* Whether thread `task` of this process sleeps uninterruptibly (a disk
+ * read, most often), from /proc. */
+static bool task_in_disk_wait(pid_t task)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)task);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	/* "tid (comm) S ...": the state follows the last ')'. */
+	char *end = strrchr(buf, ')');
+	return end && end[1] == ' ' && end[2] == 'D';
+}
+
+/* Whether a worker in a request waits on the disk, where one more
+ * worker would serve the requests behind it meanwhile, which a worker
+ * on a CPU would soon take itself.  Under the lock, which a worker
+ * takes only between requests: a look at /proc at most every STALL_NS,
+ * while no worker waits. */
+static bool one_waits_on_io(struct pool *p)
+{
+	for (struct worker *w = p->list; w; w = w->next) {
+		pid_t task = atomic_load(&w->task);
+		if (w->in_request && task > 0 && task_in_disk_wait(task))
+			return true;
+	}
+	return false;
+}
+
 /* Reads what woke the supervisor; false once the loop must end. */
 static bool take_events(struct pool *p, struct lfs *fs, int sig_fd,
 			const struct pollfd *pf)
@@ -302,6 +362,17 @@ static bool take_events(struct pool *p, struct lfs *fs, int sig_fd,
 	pthread_mutex_lock(&p->lock);
 	bool spare = p->spare_wanted && p->workers < p->max;
 	p->spare_wanted = false;
+	if (p->watching) {
+		uint64_t now = lfs_now_ns();
+		if (p->all_busy_ns && p->workers < p->max &&
+		    (now - p->all_busy_ns >= STALL_NS || one_waits_on_io(p))) {
+			spare = true;
+			p->grown_ns = now;
+		} else if (!p->all_busy_ns && p->busy_spells == p->seen_spells) {
+			p->watching = false; /* a quiet look: the load is gone */
+		}
+		p->seen_spells = p->busy_spells;
+	}
 	int r = spare ? start_worker(p) : 0;
 	pthread_mutex_unlock(&p->lock);
 	if (r < 0)
@@ -317,7 +388,9 @@ int session_loop_run(struct fuse_session *se, struct lfs *fs,
 		.se = se,
 		.max = max_workers ? max_workers : 1,
 	};
-	p.max_idle = p.max / 2 ? p.max / 2 : 1;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned half = cpus > 1 ? (unsigned)(cpus / 2) : 1;
+	p.base = half < p.max ? half : p.max;
 	pthread_mutex_init(&p.lock, NULL);
 	sigset_t set;
 	taken_signals(&set);
@@ -334,7 +407,10 @@ int session_loop_run(struct fuse_session *se, struct lfs *fs,
 	while (r == 0) {
 		struct pollfd pf[2] = { { p.wake_fd, POLLIN, 0 },
 					{ sig_fd, POLLIN, 0 } };
-		if (poll(pf, 2, -1) < 0 && errno != EINTR) {
+		pthread_mutex_lock(&p.lock);
+		int timeout = p.watching ? STALL_MS : -1;
+		pthread_mutex_unlock(&p.lock);
+		if (poll(pf, 2, timeout) < 0 && errno != EINTR) {
 			r = -errno;
 			break;
 		}
