@@ -14,18 +14,19 @@
  * with its request at once, and the thread is made on another CPU while
  * it does), retires what the pool no longer needs, and takes the
  * daemon's signals through a signalfd, the statistics' SIGUSR1 included.
- * How many workers.  Up to one per CPU (the base), a spare is made as
- * soon as no worker is waiting, as libfuse does.  Beyond the base, only
- * once every worker has been busy for STALL_NS: each waiting worker is
- * woken for the next request that comes, while a busy one would have
- * taken it from the queue as soon as it was done, so workers beyond the
- * CPUs only add wake-ups (eight processes walking a tree, 2 CPUs: 0.28-
- * 0.33 s with two workers, 0.36-0.44 s with the eight the pool reached
- * when it made a spare whenever none waited).  Requests that block (a
- * layer that does not answer, a long copy-up) are what the rest of the
- * maximum is for, and they hold their workers for far longer than
- * STALL_NS.  The supervisor watches for that, every STALL_NS while the
- * pool is short of waiting workers, and only then.
+ * How many workers.  Up to half the CPUs (the base: one on 1 or 2
+ * CPUs, since every request also costs its client a CPU), a spare is
+ * made as soon as no worker is waiting, as libfuse does.  Beyond the
+ * base, only once every worker has been busy for STALL_NS or one waits
+ * on the disk: each waiting worker is woken for the next request that
+ * comes, while a busy one would have taken it from the queue as soon as
+ * it was done, so workers beyond what the CPUs can run only add
+ * wake-ups (eight processes walking a tree, 2 CPUs: 0.21-0.27 s with
+ * this rule, 0.33-0.40 s with the eight workers the pool reached when
+ * it made a spare whenever none waited).  Requests that block (a layer
+ * that does not answer, a long copy-up, a disk read) are what the rest
+ * of the maximum is for.  The supervisor watches for them, every
+ * STALL_NS while the pool is short of waiting workers, and only then.
  *
  * Workers beyond the base end when they finish a request while another
  * waits, once the pool has grown none for RETIRE_AFTER_NS.  Ending them
@@ -87,7 +88,7 @@ struct pool {
 	pthread_mutex_t lock;
 	unsigned workers;    /* started and not ended */
 	unsigned idle;	     /* of them, waiting for a request */
-	unsigned base, max;  /* one per CPU; threads= or four per CPU */
+	unsigned base, max;  /* half the CPUs; threads= or four per CPU */
 	bool spare_wanted;   /* asked of the supervisor, not yet made */
 	/* Since when no worker has been waiting (lfs_now_ns), or 0. */
 	uint64_t all_busy_ns;
