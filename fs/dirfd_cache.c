@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,9 +33,24 @@ struct shard {
 
 static struct shard shards[DIRFD_SHARDS];
 static pthread_once_t shards_once = PTHREAD_ONCE_INIT;
+/* The fds a shard keeps: DIRFD_WAYS, fewer under a low open-files
+ * limit. */
+static int ways = DIRFD_WAYS;
 
 static void shards_init(void)
 {
+	/* At most a quarter of the open-files limit (which main raises to
+	 * the hard one before the first request), as the shared fds of
+	 * files open for reading take another (shared_fd.c): a sandbox's
+	 * limit of 256 leaves 64, one per shard. */
+	struct rlimit rl;
+	rlim_t limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+	if (limit != RLIM_INFINITY) {
+		rlim_t per_shard = limit / 4 / DIRFD_SHARDS;
+		ways = per_shard < 1 ? 1
+		       : per_shard < DIRFD_WAYS ? (int)per_shard
+						: DIRFD_WAYS;
+	}
 	for (int s = 0; s < DIRFD_SHARDS; s++) {
 		pthread_mutex_init(&shards[s].lock, NULL);
 		for (int i = 0; i < DIRFD_WAYS; i++)
@@ -160,7 +176,7 @@ static int hand_out(struct shard *sh, struct entry *e)
 static struct entry *entry_of(struct shard *sh, const struct node *dir,
 			      int layer)
 {
-	for (int i = 0; i < DIRFD_WAYS; i++)
+	for (int i = 0; i < ways; i++)
 		if (entry_is(&sh->e[i], dir, layer))
 			return &sh->e[i];
 	return NULL;
@@ -182,7 +198,7 @@ int dirfd_find(struct node *dir, int layer)
 static struct entry *victim_of(struct shard *sh)
 {
 	struct entry *victim = NULL;
-	for (int i = 0; i < DIRFD_WAYS; i++) {
+	for (int i = 0; i < ways; i++) {
 		struct entry *e = &sh->e[i];
 		if (e->busy)
 			continue;
@@ -278,7 +294,7 @@ int dirfd_climb(struct lfs *fs, struct node *dir, int layer,
 	struct shard *sh = shard_of(dir);
 	int below = -1;
 	pthread_mutex_lock(&sh->lock);
-	for (int i = 0; i < DIRFD_WAYS && below < 0; i++) {
+	for (int i = 0; i < ways && below < 0; i++) {
 		struct entry *e = &sh->e[i];
 		if (e->fd >= 0 && e->parent == dir && e->layer == layer &&
 		    entry_usable(e, at))
@@ -318,7 +334,7 @@ void dirfd_cache_flush(void)
 	for (int s = 0; s < DIRFD_SHARDS; s++) {
 		struct shard *sh = &shards[s];
 		pthread_mutex_lock(&sh->lock);
-		for (int i = 0; i < DIRFD_WAYS; i++) {
+		for (int i = 0; i < ways; i++) {
 			struct entry *e = &sh->e[i];
 			if (e->fd >= 0 && !e->busy) {
 				close(e->fd);

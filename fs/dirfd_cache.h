@@ -12,12 +12,13 @@
  * behind one lock, which this replaced) opened or duplicated each
  * directory once per worker, and eight processes walking a tree made
  * the workers queue on that lock about once a request.  The cache is
- * split into DIRFD_SHARDS shards of DIRFD_WAYS fds, each under a lock of
+ * split into DIRFD_SHARDS shards of DIRFD_WAYS fds (fewer where a
+ * quarter of the open-files limit holds fewer), each under a lock of
  * its own held for a few comparisons; an fd in use by a caller is
  * counted and never closed under it.  A directory's entry lives in the
- * shard of its parent: its siblings share it, and so do its
- * subdirectories' entries, which is where a walk up a tree finds a
- * directory to climb from (below).
+ * shard its parent names, with its siblings': so the entries of a
+ * directory's subdirectories are all in the one shard it names, which
+ * is where a walk up a tree finds one to climb from (below).
  *
  * Why a cached fd stays right: lower layers never change; an upper
  * directory's fd follows it through renames, and a removed directory's

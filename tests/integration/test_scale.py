@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import lfstest
@@ -260,6 +261,51 @@ class Scale(LayerfsTestCase):
         expect = sorted((set(names) - removed) |
                         {"new-%03d" % k for k in range(500)})
         self.assertEqual(sorted(os.listdir(path)), expect)
+
+    def test_descriptors_stay_within_a_low_open_files_limit(self):
+        # The daemon keeps directory fds (dirfd_cache.c) and shares the
+        # fds of files opened for reading (shared_fd.c).  Under a low
+        # open-files limit, as some sandboxes set, both must stay within
+        # their part of it: a walk of many directories by several
+        # readers at once gets no EMFILE.
+        limit = 256
+        low = self.path("low")
+        for d in range(600):
+            for f in range(2):
+                p = os.path.join(low, "d%03d" % d, "sub", "f%d" % f)
+                os.makedirs(os.path.dirname(p), exist_ok=True)
+                with open(p, "w") as fh:
+                    fh.write("%d %d\n" % (d, f))
+        saved = lfstest.DAEMON_WRAPPER
+        lfstest.DAEMON_WRAPPER = ["prlimit", "--nofile=%d:%d" % (limit, limit),
+                                  "--"] + saved
+        try:
+            m = self.mount_rw([low])
+        finally:
+            lfstest.DAEMON_WRAPPER = saved
+        files = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(m.path)
+                       for f in fs)
+        self.assertEqual(len(files), 1200)
+        errors = []
+
+        def reader(k):
+            order = files[k::4] + files[:k] if k else files
+            for path in order:
+                try:
+                    os.lstat(path)
+                    with open(path) as fh:
+                        fh.read()
+                except OSError as e:
+                    errors.append("%s: %s" % (path, e))
+
+        threads = [threading.Thread(target=reader, args=(k,))
+                   for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors[:3], [])
+        self.assertLess(len(os.listdir("/proc/%d/fd" % m.pid)), limit)
 
     def test_memory_comes_back_after_forget(self):
         self.require_root()  # drop_caches
