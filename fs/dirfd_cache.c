@@ -29,7 +29,7 @@ struct shard {
 	pthread_mutex_t lock;
 	uint64_t clock;
 	struct entry e[DIRFD_WAYS];
-} __attribute__((aligned(64))); /* one lock per cache line */
+} __attribute__((aligned(64))); /* no two shards' locks share a cache line */
 
 static struct shard shards[DIRFD_SHARDS];
 static pthread_once_t shards_once = PTHREAD_ONCE_INIT;
@@ -230,7 +230,8 @@ int dirfd_keep(const struct lfs *fs, struct node *dir, int layer, int fd,
 	e = e && !e->busy ? e : victim_of(sh);
 	if (!e || nheld == HELD_MAX) {
 		pthread_mutex_unlock(&sh->lock);
-		return fd; /* every slot busy: uncached as well */
+		return fd; /* every slot busy, or this thread holds too
+			    * many: uncached as well */
 	}
 	if (e->fd >= 0)
 		close(e->fd);
