@@ -90,11 +90,12 @@ struct pool {
 	unsigned idle;	     /* of them, waiting for a request */
 	unsigned base, max;  /* half the CPUs; threads= or four per CPU */
 	bool spare_wanted;   /* asked of the supervisor, not yet made */
-	/* Since when no worker has been waiting (lfs_now_ns), or 0. */
-	uint64_t all_busy_ns;
-	/* Times the last waiting worker took a request, and that count at
-	 * the supervisor's last look: unchanged, the load is gone. */
+	/* Times the last waiting worker took a request (a spell with none
+	 * waiting began), and that count at the supervisor's last look, made
+	 * at looked_ns: unchanged, the spell now is one that had begun by
+	 * then, or the load is gone.  No clock is read per request. */
 	unsigned long busy_spells, seen_spells;
+	uint64_t looked_ns;
 	bool watching;       /* the supervisor looks every STALL_NS */
 	uint64_t grown_ns;   /* when the pool last grew past its base */
 	int error;	     /* the first failed read, as -errno */
@@ -126,7 +127,6 @@ static void claim(struct pool *p, struct worker *w)
 	w->in_request = true;
 	p->idle--;
 	if (p->idle == 0) {
-		p->all_busy_ns = lfs_now_ns();
 		p->busy_spells++;
 		if (p->workers < p->base) {
 			wake = !p->spare_wanted;
@@ -147,8 +147,6 @@ static bool release(struct pool *p, struct worker *w)
 {
 	pthread_mutex_lock(&p->lock);
 	w->in_request = false;
-	if (p->idle == 0)
-		p->all_busy_ns = 0;
 	bool stay = p->workers <= p->base || p->idle == 0 ||
 		    lfs_now_ns() - p->grown_ns < RETIRE_AFTER_NS;
 	if (stay) {
@@ -224,7 +222,6 @@ static int start_worker(struct pool *p)
 	}
 	p->workers++;
 	p->idle++;
-	p->all_busy_ns = 0;
 	atomic_fetch_add(&running, 1);
 	atomic_fetch_add(&started, 1);
 	w->next = p->list;
@@ -365,14 +362,17 @@ static bool take_events(struct pool *p, struct lfs *fs, int sig_fd,
 	p->spare_wanted = false;
 	if (p->watching) {
 		uint64_t now = lfs_now_ns();
-		if (p->all_busy_ns && p->workers < p->max &&
-		    (now - p->all_busy_ns >= STALL_NS || one_waits_on_io(p))) {
+		bool same_spell = p->busy_spells == p->seen_spells;
+		bool stalled = same_spell && now - p->looked_ns >= STALL_NS;
+		if (p->idle == 0 && p->workers < p->max &&
+		    (stalled || one_waits_on_io(p))) {
 			spare = true;
 			p->grown_ns = now;
-		} else if (!p->all_busy_ns && p->busy_spells == p->seen_spells) {
+		} else if (p->idle > 0 && same_spell) {
 			p->watching = false; /* a quiet look: the load is gone */
 		}
 		p->seen_spells = p->busy_spells;
+		p->looked_ns = now;
 	}
 	int r = spare ? start_worker(p) : 0;
 	pthread_mutex_unlock(&p->lock);

@@ -289,8 +289,9 @@ class Scale(LayerfsTestCase):
         errors = []
 
         def reader(k):
-            order = files[k::4] + files[:k] if k else files
-            for path in order:
+            # Every file, each reader from another quarter of the list.
+            start = k * len(files) // 4
+            for path in files[start:] + files[:start]:
                 try:
                     os.lstat(path)
                     with open(path) as fh:
