@@ -1072,14 +1072,15 @@ static int open_names_below(struct lfs *fs, int base, struct node **below,
 	return fd == -ELOOP ? -ENOTDIR : fd;
 }
 
-/* node_walk_to_dir's one try, from the cache's state at. */
+/* node_walk_to_dir's one try, from the cache's state at.  A retry
+ * looks for dir in the cache first: another worker may have opened it
+ * meanwhile (the first try comes straight from a miss). */
 static int walk_to_dir(struct lfs *fs, struct node *dir, int layer,
-		       struct dirfd_stamp at)
+		       struct dirfd_stamp at, bool retry)
 {
 	ns_read_lock(fs);
-	/* Opened by another worker meanwhile, or going up a tree: from a
-	 * cached subdirectory (dirfd_cache.h). */
-	int fd = dirfd_find(dir, layer);
+	int fd = retry ? dirfd_find(dir, layer) : -1;
+	/* Going up a tree: from a cached subdirectory (dirfd_cache.h). */
 	if (fd < 0 && !opens_alone(fs, dir, layer))
 		fd = dirfd_climb(fs, dir, layer, at);
 	if (fd >= 0) {
@@ -1144,7 +1145,7 @@ int node_walk_to_dir(struct lfs *fs, struct node *dir, int layer)
 		return cached;
 	for (int tries = 1;; tries++) {
 		struct dirfd_stamp at = dirfd_stamp();
-		int fd = walk_to_dir(fs, dir, layer, at);
+		int fd = walk_to_dir(fs, dir, layer, at, tries > 1);
 		if (dirfd_unmoved_since(at) || tries == WALK_TRIES)
 			return fd;
 		if (fd >= 0)

@@ -95,6 +95,8 @@ int lfs_stats_write(struct lfs *fs, const char *path)
 		settled && fs->passthrough ? "true" : "false",
 		settled && fs->writeback ? "true" : "false");
 	fprintf(f, "  \"io_uring_workers\": %u,\n", uring_workers());
+	fprintf(f, "  \"io_uring_workers_pinned\": %u,\n",
+		uring_workers_pinned());
 	fprintf(f, "  \"io_uring_requests\": %llu,\n",
 		(unsigned long long)uring_requests());
 	fprintf(f, "  \"dev_fuse_workers\": %u,\n", session_loop_workers());

@@ -53,6 +53,7 @@ struct uring_worker {
 	uint64_t unique, commit_id;
 	bool committed;
 	_Atomic uint64_t served;
+	atomic_bool pinned; /* runs on its queue's CPU only */
 };
 
 static struct {
@@ -64,6 +65,10 @@ static struct {
 	struct uring_queue *queues;
 	unsigned per_queue;
 	unsigned nslots;
+	/* io_uring_pin=1: the CPUs the daemon was allowed when the rings
+	 * started, within which a worker is bound to its queue's CPU. */
+	cpu_set_t allowed;
+	bool pin;
 	bool stopping; /* under workers_lock */
 	bool joined;   /* uring_stop joined the workers */
 	atomic_bool warned;
@@ -383,12 +388,42 @@ static bool on_completion(struct uring_worker *w,
 	return true;
 }
 
+/*
+ * io_uring_pin=1: binds the worker to the CPU whose queue it serves.  The
+ * kernel puts a request on the queue of the CPU its sender runs on, so
+ * the worker then wakes, answers and wakes the sender on that one CPU.
+ * Left to the scheduler, a worker woken for an idle machine's request
+ * runs on the other, idle CPU, and both wake-ups cross CPUs: on a VM
+ * whose idle CPUs halt (cpuidle haltpoll, guest_halt_poll_ns=0) each
+ * costs 20 us or more.  Not the default: the sender's wake-up finds its
+ * CPU busy with the worker and the other one idle, and a lone process
+ * may then move at every request (bench/README.md, "A VM whose idle
+ * CPUs wake slowly").  A CPU outside the set the daemon was started
+ * with (taskset, a cpuset) is left alone: that set is the user's.
+ */
+static void pin_to_queue_cpu(struct uring_worker *w)
+{
+	if (!U.pin || w->qid >= CPU_SETSIZE ||
+	    !CPU_ISSET(w->qid, &U.allowed))
+		return;
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(w->qid, &one);
+	/* Refused for a CPU that is offline: then unbound. */
+	if (pthread_setaffinity_np(pthread_self(), sizeof(one), &one) == 0)
+		atomic_store(&w->pinned, true);
+}
+
 static void *worker_main(void *arg)
 {
 	struct uring_worker *w = arg;
 	sigset_t all;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	char name[16];
+	snprintf(name, sizeof(name), "lfs-ring-%u", w->qid);
+	pthread_setname_np(pthread_self(), name);
+	pin_to_queue_cpu(w);
 
 	int r = setup_ring(w);
 	if (r < 0) {
@@ -519,6 +554,8 @@ void uring_start(struct lfs *fs, int dev_fd, uint32_t max_write,
 	long online = sysconf(_SC_NPROCESSORS_ONLN);
 	online_cpus = online > 0 ? online : 1;
 	unsigned nqueues = possible_cpus();
+	U.pin = fs->opt->io_uring_pin &&
+		sched_getaffinity(0, sizeof(U.allowed), &U.allowed) == 0;
 	U.per_queue = workers_per_queue(fs, nqueues);
 	U.se = fs->se;
 	U.dev_fd = dev_fd;
@@ -593,6 +630,16 @@ unsigned uring_workers(void)
 	pthread_mutex_lock(&workers_lock);
 	for (unsigned i = 0; i < U.nslots; i++)
 		n += U.workers[i].joinable;
+	pthread_mutex_unlock(&workers_lock);
+	return n;
+}
+
+unsigned uring_workers_pinned(void)
+{
+	unsigned n = 0;
+	pthread_mutex_lock(&workers_lock);
+	for (unsigned i = 0; i < U.nslots; i++)
+		n += U.workers[i].joinable && atomic_load(&U.workers[i].pinned);
 	pthread_mutex_unlock(&workers_lock);
 	return n;
 }

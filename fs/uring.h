@@ -56,8 +56,10 @@ void uring_stop(void);
 /* Frees what uring_stop kept (after the last statistics). */
 void uring_free(void);
 
-/* For the statistics: workers started, requests they answered. */
+/* For the statistics: workers started, those of them bound to their
+ * queue's CPU, requests they answered. */
 unsigned uring_workers(void);
+unsigned uring_workers_pinned(void);
 uint64_t uring_requests(void);
 
 #endif

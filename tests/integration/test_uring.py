@@ -74,6 +74,19 @@ class UringCase(LayerfsTestCase):
         self.fail("no request came through io_uring: %s" % s)
 
 
+def cpu_list(cpus):
+    """The kernel's list form of a CPU set: 0-3,6."""
+    runs, out = [], []
+    for c in sorted(cpus):
+        if runs and c == runs[-1][1] + 1:
+            runs[-1][1] = c
+        else:
+            runs.append([c, c])
+    for a, b in runs:
+        out.append(str(a) if a == b else "%d-%d" % (a, b))
+    return ",".join(out)
+
+
 class Uring(UringCase):
     def setUp(self):
         super().setUp()
@@ -217,6 +230,72 @@ class Uring(UringCase):
                 cpus += int(b or a) - int(a) + 1
         self.assertEqual(self.stats_of(m)["io_uring_workers"], cpus)
         self.check_view_and_cow(m)
+
+    def ring_threads(self, m):
+        """{queue CPU: [allowed CPU lists]} of the daemon's ring workers,
+        named lfs-ring-N for queue N."""
+        out = {}
+        task = "/proc/%d/task" % m.pid
+        for tid in os.listdir(task):
+            try:
+                with open(os.path.join(task, tid, "comm")) as f:
+                    comm = f.read().strip()
+                with open(os.path.join(task, tid, "status")) as f:
+                    allowed = [l.split(":", 1)[1].strip() for l in f
+                               if l.startswith("Cpus_allowed_list:")][0]
+            except FileNotFoundError:
+                continue  # a thread that ended meanwhile
+            if comm.startswith("lfs-ring-"):
+                out.setdefault(int(comm[9:]), []).append(allowed)
+        return out
+
+    def test_pinned_workers_run_on_their_queues_cpu(self):
+        m = self.mount_ring(opts=("io_uring_pin=1",))
+        self.check_view_and_cow(m)
+        online = os.sched_getaffinity(0)
+        threads = self.ring_threads(m)
+        s = self.stats_of(m)
+        self.assertEqual(sum(map(len, threads.values())),
+                         s["io_uring_workers"])
+        # Each online CPU's workers run there alone; an offline CPU's
+        # queue (possible, not online) keeps its workers unbound.
+        pinned = 0
+        for cpu, lists in threads.items():
+            for allowed in lists:
+                if cpu in online:
+                    self.assertEqual(allowed, str(cpu))
+                    pinned += 1
+                else:
+                    self.assertNotEqual(allowed, str(cpu))
+        self.assertGreater(pinned, 0)
+        self.assertEqual(s["io_uring_workers_pinned"], pinned)
+
+    def test_workers_are_not_pinned_by_default(self):
+        m = self.mount_ring()
+        self.check_view_and_cow(m)
+        self.assertEqual(self.stats_of(m)["io_uring_workers_pinned"], 0)
+        mine = cpu_list(os.sched_getaffinity(0))
+        for lists in self.ring_threads(m).values():
+            for allowed in lists:
+                self.assertEqual(allowed, mine)
+
+    def test_pinning_stays_within_the_daemons_cpus(self):
+        # Started on CPU 0 alone (taskset): the other queues' workers
+        # keep that set rather than get a CPU the user did not give.
+        if not lfstest.have_tool("taskset") or len(os.sched_getaffinity(0)) < 2:
+            self.skipTest("needs taskset and two CPUs")
+        saved = lfstest.DAEMON_WRAPPER
+        lfstest.DAEMON_WRAPPER = ["taskset", "-c", "0"] + saved
+        try:
+            m = self.mount_ring(opts=("io_uring_pin=1",))
+        finally:
+            lfstest.DAEMON_WRAPPER = saved
+        self.check_view_and_cow(m)
+        threads = self.ring_threads(m)
+        for cpu, lists in threads.items():
+            self.assertEqual(lists, ["0"] * len(lists))
+        self.assertEqual(self.stats_of(m)["io_uring_workers_pinned"],
+                         len(threads[0]))
 
     def test_killed_daemon_leaves_a_dead_mount_not_a_hang(self):
         m = self.mount_ring()
