@@ -384,6 +384,8 @@ static int parse_one(struct lfs_options *o, char *item, char *err,
 	BOOL_OPT("file_handles", file_handles)
 	BOOL_OPT("passthrough", passthrough)
 	BOOL_OPT("io_uring", io_uring)
+	if (strcmp(key, "io_uring_pin") == 0)
+		o->io_uring_pin_given = true;
 	BOOL_OPT("io_uring_pin", io_uring_pin)
 	if (strcmp(key, "redirect_dir") == 0) {
 		/* Kernel values: on, follow, nofollow, off. */
@@ -734,9 +736,10 @@ void lfs_print_help(const char *prog)
 "                     kernel allows it (Linux 6.14+, fuse module parameter\n"
 "                     enable_uring=Y; default 1)\n"
 "  io_uring_pin=0|1   bind each ring's workers to its CPU, so that a request\n"
-"                     is answered on the CPU that sent it (default 0; faster\n"
-"                     on VMs whose idle CPUs wake slowly, slower for a lone\n"
-"                     process that the scheduler moves between CPUs)\n"
+"                     is answered on the CPU that sent it (default: where\n"
+"                     the workers may also yield their CPU, SCHED_IDLE and\n"
+"                     back, as root can; without that, a lone process\n"
+"                     moves between CPUs at every request)\n"
 "  file_handles=0|1   read-only mounts: 0 lets the kernel open files by\n"
 "                     itself, served from one fd per inode (default); 1\n"
 "                     asks for OPEN and RELEASE per open file.  Mounts\n"

@@ -72,6 +72,7 @@ struct lfs_options {
 	bool passthrough;        /* FUSE passthrough for upper files */
 	bool io_uring;           /* FUSE over io_uring when the kernel has it */
 	bool io_uring_pin;       /* ring workers bound to their queue's CPU */
+	bool io_uring_pin_given; /* io_uring_pin= was on the command line */
 	unsigned threads;        /* 0: chosen from the CPU count */
 	double timeout;          /* entry and attribute cache timeout, s */
 	bool timeout_given;      /* timeout= was on the command line */

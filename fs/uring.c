@@ -11,11 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "creds.h"
 #include "fuse_abi.h"
 #include "layerfs.h"
 #include "lf_common.h"
@@ -54,6 +57,7 @@ struct uring_worker {
 	bool committed;
 	_Atomic uint64_t served;
 	atomic_bool pinned; /* runs on its queue's CPU only */
+	bool yields; /* SCHED_IDLE now (pinned workers, see yield_cpu) */
 };
 
 static struct {
@@ -69,6 +73,8 @@ static struct {
 	 * started, within which a worker is bound to its queue's CPU. */
 	cpu_set_t allowed;
 	bool pin;
+	/* A thread of this daemon can come back from SCHED_IDLE. */
+	bool can_yield;
 	bool stopping; /* under workers_lock */
 	bool joined;   /* uring_stop joined the workers */
 	atomic_bool warned;
@@ -269,7 +275,7 @@ static int setup_ring(struct uring_worker *w)
  * still awake saves the two wake-ups a sleeping worker costs (warm `ls -l`
  * of 100k files 1.34 -> 1.02 s on the bench machine; 10, 20 and 30 us
  * measured the same, 50 made reading files slower).  Only while the
- * machine has a CPU to spare (may_spin): with every CPU wanted, 8
+ * machine has a CPU to spare (cpu_to_spare): with every CPU wanted, 8
  * processes reading the tree took 0.076 s with the check and 0.088-0.106 s
  * without it (0.072-0.077 s with no spinning at all).
  */
@@ -286,6 +292,7 @@ static uint64_t now_ns(void)
 
 static int loadavg_fd = -1;
 static long online_cpus = 1;
+static atomic_bool stuck_warned;
 static _Atomic uint64_t idle_checked_ns;
 static atomic_bool cpus_idle;
 
@@ -294,7 +301,7 @@ static atomic_bool cpus_idle;
  * worker gets there) against the online CPUs.  When every CPU is wanted,
  * a spinning worker would only be preempted while the kernel hands it a
  * request, which then waits for a whole time slice. */
-static bool may_spin(void)
+static bool cpu_to_spare(void)
 {
 	uint64_t now = now_ns(), last = idle_checked_ns;
 	if (now - last < 1000000 ||
@@ -323,7 +330,7 @@ static bool may_spin(void)
  * goes with the wait, in one io_uring_enter. */
 static void spin_for_request(struct uring_worker *w)
 {
-	if (!may_spin())
+	if (!cpu_to_spare())
 		return;
 	io_uring_submit(&w->ring);
 	uint64_t end = now_ns() + SPIN_NS;
@@ -395,11 +402,12 @@ static bool on_completion(struct uring_worker *w,
  * Left to the scheduler, a worker woken for an idle machine's request
  * runs on the other, idle CPU, and both wake-ups cross CPUs: on a VM
  * whose idle CPUs halt (cpuidle haltpoll, guest_halt_poll_ns=0) each
- * costs 20 us or more.  Not the default: the sender's wake-up finds its
- * CPU busy with the worker and the other one idle, and a lone process
- * may then move at every request (bench/README.md, "A VM whose idle
- * CPUs wake slowly").  A CPU outside the set the daemon was started
- * with (taskset, a cpuset) is left alone: that set is the user's.
+ * costs 20 us or more (bench/README.md, "A VM whose idle CPUs wake
+ * slowly").  The sender's wake-up would find its CPU busy with the
+ * worker and the other one idle, and a lone process would move at every
+ * request: yield_cpu keeps it.  A CPU outside the set the daemon was
+ * started with (taskset, a cpuset) is left alone: that set is the
+ * user's.
  */
 static void pin_to_queue_cpu(struct uring_worker *w)
 {
@@ -412,6 +420,44 @@ static void pin_to_queue_cpu(struct uring_worker *w)
 	/* Refused for a CPU that is offline: then unbound. */
 	if (pthread_setaffinity_np(pthread_self(), sizeof(one), &one) == 0)
 		atomic_store(&w->pinned, true);
+}
+
+/*
+ * A pinned worker answers as SCHED_IDLE while the machine has a CPU to
+ * spare.  The scheduler counts a CPU that runs only SCHED_IDLE tasks as
+ * idle, so the sender the answer wakes stays on this CPU, where its next
+ * request is queued and served, instead of moving to the other, truly
+ * idle CPU at every request (libfuse thought of it and left it off).
+ * With every CPU wanted, such a worker would get a sliver of its CPU:
+ * it is then SCHED_OTHER again.  The load is looked at between requests
+ * (cpu_to_spare, once a millisecond): a request that began on an idle
+ * machine ends at the lower priority.  A daemon that could not come back
+ * from SCHED_IDLE (may_yield) never goes there.
+ */
+static void yield_cpu(struct uring_worker *w)
+{
+	if (!U.can_yield || !atomic_load_explicit(&w->pinned,
+						  memory_order_relaxed))
+		return;
+	bool want = cpu_to_spare();
+	if (want == w->yields)
+		return;
+	struct sched_param none = { 0 };
+	if (sched_setscheduler(0, want ? SCHED_IDLE : SCHED_OTHER, &none) == 0)
+		w->yields = want;
+	else if (!want && !atomic_exchange(&stuck_warned, true))
+		lf_warn("FUSE over io_uring: a worker cannot leave SCHED_IDLE: "
+			"%s", strerror(errno));
+}
+
+/* Whether a thread may go to SCHED_IDLE and back: the way back needs
+ * CAP_SYS_NICE on the host or a RLIMIT_NICE that allows nice 0. */
+static bool may_yield(void)
+{
+	struct rlimit nice;
+	return creds_daemon_capable_on_host(CAP_SYS_NICE) ||
+	       (getrlimit(RLIMIT_NICE, &nice) == 0 &&
+		(nice.rlim_cur == RLIM_INFINITY || nice.rlim_cur >= 20));
 }
 
 static void *worker_main(void *arg)
@@ -438,8 +484,10 @@ static void *worker_main(void *arg)
 
 	bool registered = false, stop = false;
 	while (!stop) {
-		if (registered)
+		if (registered) {
+			yield_cpu(w);
 			spin_for_request(w);
+		}
 		r = io_uring_submit_and_wait(&w->ring, 1);
 		if (r < 0 && r != -EINTR) {
 			warn_once("io_uring_enter", -r);
@@ -554,7 +602,12 @@ void uring_start(struct lfs *fs, int dev_fd, uint32_t max_write,
 	long online = sysconf(_SC_NPROCESSORS_ONLN);
 	online_cpus = online > 0 ? online : 1;
 	unsigned nqueues = possible_cpus();
-	U.pin = fs->opt->io_uring_pin &&
+	/* Bound by default only where the workers can also yield their CPU
+	 * (yield_cpu); io_uring_pin=1 binds them without it. */
+	U.can_yield = (fs->opt->io_uring_pin || !fs->opt->io_uring_pin_given) &&
+		      may_yield();
+	U.pin = (fs->opt->io_uring_pin_given ? fs->opt->io_uring_pin
+					      : U.can_yield) &&
 		sched_getaffinity(0, sizeof(U.allowed), &U.allowed) == 0;
 	U.per_queue = workers_per_queue(fs, nqueues);
 	U.se = fs->se;

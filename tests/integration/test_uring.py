@@ -19,6 +19,7 @@ from lfstest import LayerfsTestCase
 from test_scale import read_stats
 
 MiB = 1 << 20
+SCHED_OTHER, SCHED_IDLE = 0, 5
 PARAM = "/sys/module/fuse/parameters/enable_uring"
 
 
@@ -232,8 +233,8 @@ class Uring(UringCase):
         self.check_view_and_cow(m)
 
     def ring_threads(self, m):
-        """{queue CPU: [allowed CPU lists]} of the daemon's ring workers,
-        named lfs-ring-N for queue N."""
+        """{queue CPU: [(allowed CPU list, scheduling policy)]} of the
+        daemon's ring workers, named lfs-ring-N for queue N."""
         out = {}
         task = "/proc/%d/task" % m.pid
         for tid in os.listdir(task):
@@ -243,15 +244,16 @@ class Uring(UringCase):
                 with open(os.path.join(task, tid, "status")) as f:
                     allowed = [l.split(":", 1)[1].strip() for l in f
                                if l.startswith("Cpus_allowed_list:")][0]
+                with open(os.path.join(task, tid, "stat")) as f:
+                    # Field 41, counted after the parenthesised name.
+                    policy = int(f.read().rsplit(")", 1)[1].split()[38])
             except FileNotFoundError:
                 continue  # a thread that ended meanwhile
             if comm.startswith("lfs-ring-"):
-                out.setdefault(int(comm[9:]), []).append(allowed)
+                out.setdefault(int(comm[9:]), []).append((allowed, policy))
         return out
 
-    def test_pinned_workers_run_on_their_queues_cpu(self):
-        m = self.mount_ring(opts=("io_uring_pin=1",))
-        self.check_view_and_cow(m)
+    def check_pinned(self, m):
         online = os.sched_getaffinity(0)
         threads = self.ring_threads(m)
         s = self.stats_of(m)
@@ -260,8 +262,8 @@ class Uring(UringCase):
         # Each online CPU's workers run there alone; an offline CPU's
         # queue (possible, not online) keeps its workers unbound.
         pinned = 0
-        for cpu, lists in threads.items():
-            for allowed in lists:
+        for cpu, workers in threads.items():
+            for allowed, _ in workers:
                 if cpu in online:
                     self.assertEqual(allowed, str(cpu))
                     pinned += 1
@@ -270,14 +272,96 @@ class Uring(UringCase):
         self.assertGreater(pinned, 0)
         self.assertEqual(s["io_uring_workers_pinned"], pinned)
 
-    def test_workers_are_not_pinned_by_default(self):
-        m = self.mount_ring()
-        self.check_view_and_cow(m)
+    def check_unbound(self, m):
         self.assertEqual(self.stats_of(m)["io_uring_workers_pinned"], 0)
         mine = cpu_list(os.sched_getaffinity(0))
-        for lists in self.ring_threads(m).values():
-            for allowed in lists:
+        for workers in self.ring_threads(m).values():
+            for allowed, policy in workers:
                 self.assertEqual(allowed, mine)
+                self.assertEqual(policy, SCHED_OTHER)
+
+    def test_workers_run_on_their_queues_cpu(self):
+        # Root may yield a CPU and take it back: bound by default.
+        m = self.mount_ring()
+        self.check_view_and_cow(m)
+        self.check_pinned(m)
+
+    def test_pin_off_leaves_workers_to_the_scheduler(self):
+        m = self.mount_ring(opts=("io_uring_pin=0",))
+        self.check_view_and_cow(m)
+        self.check_unbound(m)
+
+    def without_cap_sys_nice(self, opts=()):
+        if not lfstest.have_tool("setpriv"):
+            self.skipTest("needs setpriv (util-linux)")
+        saved = lfstest.DAEMON_WRAPPER
+        lfstest.DAEMON_WRAPPER = ["setpriv", "--inh-caps=-sys_nice",
+                                  "--bounding-set=-sys_nice", "--"] + saved
+        try:
+            return self.mount_ring(opts=opts)
+        finally:
+            lfstest.DAEMON_WRAPPER = saved
+
+    def test_a_daemon_that_cannot_yield_leaves_workers_unbound(self):
+        # Without CAP_SYS_NICE a worker could go to SCHED_IDLE but not
+        # come back: not bound by default, and never SCHED_IDLE.
+        m = self.without_cap_sys_nice()
+        self.check_view_and_cow(m)
+        self.check_unbound(m)
+
+    def test_pin_on_binds_workers_that_cannot_yield(self):
+        m = self.without_cap_sys_nice(opts=("io_uring_pin=1",))
+        self.check_view_and_cow(m)
+        self.check_pinned(m)
+        for workers in self.ring_threads(m).values():
+            for _, policy in workers:
+                self.assertEqual(policy, SCHED_OTHER)
+
+    def policy_after_requests(self, m, cpu):
+        """Sends requests from `cpu` (GETXATTRs, which the kernel never
+        caches) and gives the policy of that queue's one worker."""
+        path = os.path.join(m.path, "f")
+        for _ in range(300):
+            try:
+                os.getxattr(path, "user.none")
+            except OSError as e:
+                self.assertEqual(e.errno, errno.ENODATA)
+        workers = self.ring_threads(m)[cpu]
+        self.assertEqual(len(workers), 1)
+        return workers[0][1]
+
+    def test_workers_yield_their_cpu_only_while_one_is_spare(self):
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            self.skipTest("needs two CPUs")
+        # One worker per queue, so that the queue's policy is its.
+        m = self.mount_ring(opts=("threads=%d" % os.cpu_count(),))
+        saved = os.sched_getaffinity(0)
+        hogs = []
+        try:
+            os.sched_setaffinity(0, {cpus[0]})
+            # An idle machine (the load is looked at once a millisecond,
+            # and another test's processes may still be ending).
+            deadline = time.time() + 10
+            while self.policy_after_requests(m, cpus[0]) != SCHED_IDLE:
+                if time.time() > deadline:
+                    self.fail("the worker never went to SCHED_IDLE")
+                time.sleep(0.1)
+            # Every CPU wanted: back to SCHED_OTHER.
+            for _ in range(len(saved) + 1):
+                hogs.append(subprocess.Popen(
+                    ["sh", "-c", "while :; do :; done"]))
+            time.sleep(0.2)
+            deadline = time.time() + 10
+            while self.policy_after_requests(m, cpus[0]) != SCHED_OTHER:
+                if time.time() > deadline:
+                    self.fail("the worker stayed SCHED_IDLE under load")
+                time.sleep(0.05)
+        finally:
+            for h in hogs:
+                h.kill()
+                h.wait()
+            os.sched_setaffinity(0, saved)
 
     def test_pinning_stays_within_the_daemons_cpus(self):
         # Started on CPU 0 alone (taskset): the other queues' workers
@@ -292,8 +376,8 @@ class Uring(UringCase):
             lfstest.DAEMON_WRAPPER = saved
         self.check_view_and_cow(m)
         threads = self.ring_threads(m)
-        for cpu, lists in threads.items():
-            self.assertEqual(lists, ["0"] * len(lists))
+        for cpu, workers in threads.items():
+            self.assertEqual([a for a, _ in workers], ["0"] * len(workers))
         self.assertEqual(self.stats_of(m)["io_uring_workers_pinned"],
                          len(threads[0]))
 
