@@ -291,16 +291,21 @@ class Uring(UringCase):
         self.check_view_and_cow(m)
         self.check_unbound(m)
 
-    def without_cap_sys_nice(self, opts=()):
-        if not lfstest.have_tool("setpriv"):
-            self.skipTest("needs setpriv (util-linux)")
+    def mount_ring_under(self, wrapper, opts=()):
+        """mount_ring with the daemon started through wrapper."""
+        if not lfstest.have_tool(wrapper[0]):
+            self.skipTest("needs %s (util-linux)" % wrapper[0])
         saved = lfstest.DAEMON_WRAPPER
-        lfstest.DAEMON_WRAPPER = ["setpriv", "--inh-caps=-sys_nice",
-                                  "--bounding-set=-sys_nice", "--"] + saved
+        lfstest.DAEMON_WRAPPER = wrapper + saved
         try:
             return self.mount_ring(opts=opts)
         finally:
             lfstest.DAEMON_WRAPPER = saved
+
+    def without_cap_sys_nice(self, opts=()):
+        return self.mount_ring_under(
+            ["setpriv", "--inh-caps=-sys_nice", "--bounding-set=-sys_nice",
+             "--"], opts)
 
     def test_a_daemon_that_cannot_yield_leaves_workers_unbound(self):
         # Without CAP_SYS_NICE a worker could go to SCHED_IDLE but not
@@ -366,14 +371,11 @@ class Uring(UringCase):
     def test_pinning_stays_within_the_daemons_cpus(self):
         # Started on CPU 0 alone (taskset): the other queues' workers
         # keep that set rather than get a CPU the user did not give.
-        if not lfstest.have_tool("taskset") or len(os.sched_getaffinity(0)) < 2:
-            self.skipTest("needs taskset and two CPUs")
-        saved = lfstest.DAEMON_WRAPPER
-        lfstest.DAEMON_WRAPPER = ["taskset", "-c", "0"] + saved
-        try:
-            m = self.mount_ring(opts=("io_uring_pin=1",))
-        finally:
-            lfstest.DAEMON_WRAPPER = saved
+        if 0 not in os.sched_getaffinity(0) or \
+                len(os.sched_getaffinity(0)) < 2:
+            self.skipTest("needs CPU 0 and another")
+        m = self.mount_ring_under(["taskset", "-c", "0"],
+                                  opts=("io_uring_pin=1",))
         self.check_view_and_cow(m)
         threads = self.ring_threads(m)
         for cpu, workers in threads.items():
