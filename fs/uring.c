@@ -69,8 +69,8 @@ static struct {
 	struct uring_queue *queues;
 	unsigned per_queue;
 	unsigned nslots;
-	/* io_uring_pin=1: the CPUs the daemon was allowed when the rings
-	 * started, within which a worker is bound to its queue's CPU. */
+	/* Workers bound to their queue's CPU (pin_to_queue_cpu), within the
+	 * CPUs the daemon was allowed when the rings started. */
 	cpu_set_t allowed;
 	bool pin;
 	/* A thread of this daemon can come back from SCHED_IDLE. */
@@ -396,7 +396,8 @@ static bool on_completion(struct uring_worker *w,
 }
 
 /*
- * io_uring_pin=1: binds the worker to the CPU whose queue it serves.  The
+ * Binds the worker to the CPU whose queue it serves (by default where it
+ * may also yield that CPU, see yield_cpu; io_uring_pin= says).  The
  * kernel puts a request on the queue of the CPU its sender runs on, so
  * the worker then wakes, answers and wakes the sender on that one CPU.
  * Left to the scheduler, a worker woken for an idle machine's request
