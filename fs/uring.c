@@ -292,7 +292,6 @@ static uint64_t now_ns(void)
 
 static int loadavg_fd = -1;
 static long online_cpus = 1;
-static atomic_bool stuck_warned;
 static _Atomic uint64_t idle_checked_ns;
 static atomic_bool cpus_idle;
 
@@ -325,12 +324,13 @@ static bool cpu_to_spare(void)
 	return idle;
 }
 
-/* If a CPU is spare: sends the reply, then watches the ring for the next
- * request for a while before sleeping in the kernel.  Otherwise the reply
- * goes with the wait, in one io_uring_enter. */
-static void spin_for_request(struct uring_worker *w)
+/* If a CPU is spare (SPARE, cpu_to_spare's answer): sends the reply,
+ * then watches the ring for the next request for a while before
+ * sleeping in the kernel.  Otherwise the reply goes with the wait, in
+ * one io_uring_enter. */
+static void spin_for_request(struct uring_worker *w, bool spare)
 {
-	if (!cpu_to_spare())
+	if (!spare)
 		return;
 	io_uring_submit(&w->ring);
 	uint64_t end = now_ns() + SPIN_NS;
@@ -435,18 +435,19 @@ static void pin_to_queue_cpu(struct uring_worker *w)
  * machine ends at the lower priority.  A daemon that could not come back
  * from SCHED_IDLE (may_yield) never goes there.
  */
-static void yield_cpu(struct uring_worker *w)
+static atomic_bool stuck_warned;
+
+static void yield_cpu(struct uring_worker *w, bool spare)
 {
 	if (!U.can_yield || !atomic_load_explicit(&w->pinned,
 						  memory_order_relaxed))
 		return;
-	bool want = cpu_to_spare();
-	if (want == w->yields)
+	if (spare == w->yields)
 		return;
 	struct sched_param none = { 0 };
-	if (sched_setscheduler(0, want ? SCHED_IDLE : SCHED_OTHER, &none) == 0)
-		w->yields = want;
-	else if (!want && !atomic_exchange(&stuck_warned, true))
+	if (sched_setscheduler(0, spare ? SCHED_IDLE : SCHED_OTHER, &none) == 0)
+		w->yields = spare;
+	else if (!spare && !atomic_exchange(&stuck_warned, true))
 		lf_warn("FUSE over io_uring: a worker cannot leave SCHED_IDLE: "
 			"%s", strerror(errno));
 }
@@ -486,8 +487,10 @@ static void *worker_main(void *arg)
 	bool registered = false, stop = false;
 	while (!stop) {
 		if (registered) {
-			yield_cpu(w);
-			spin_for_request(w);
+			/* One look at the load for both. */
+			bool spare = cpu_to_spare();
+			yield_cpu(w, spare);
+			spin_for_request(w, spare);
 		}
 		r = io_uring_submit_and_wait(&w->ring, 1);
 		if (r < 0 && r != -EINTR) {
