@@ -14,6 +14,9 @@
  * with its request at once, and the thread is made on another CPU while
  * it does), retires what the pool no longer needs, and takes the
  * daemon's signals through a signalfd, the statistics' SIGUSR1 included.
+ * It watches the rings' workers for a stall by the same rule
+ * (session_loop_watch_also; uring.c grows a ring's workers by it).
+ *
  * How many workers.  Up to half the CPUs (the base: one on 1 or 2
  * CPUs, since every request also costs its client a CPU), a spare is
  * made as soon as no worker is waiting, as libfuse does.  Beyond the
@@ -38,7 +41,6 @@
 #include "session_loop.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -56,12 +58,10 @@
 #include "layerfs.h"
 #include "lf_common.h"
 #include "stats.h"
+#include "thread_state.h"
 
-/* How long every worker must have been busy before the pool grows past
- * its base: far above a request that does not block (3 to 50 µs), far
- * below what a person notices. */
-#define STALL_NS 2000000ull
-#define STALL_MS 2
+#define STALL_NS SESSION_LOOP_STALL_NS
+#define STALL_MS ((int)(STALL_NS / 1000000))
 
 /* How long the pool keeps the workers it grew past its base after it
  * last grew.  A second: a burst's threads are soon given back, while a
@@ -72,6 +72,13 @@
  * one pool per daemon. */
 static atomic_uint running;
 static atomic_ullong started;
+
+/* The other workers' look (session_loop_watch_also), whether it was
+ * asked for, and the running loop's wake eventfd (-1 when none runs). */
+static _Atomic(session_loop_look_fn) other_look;
+static atomic_bool other_look_asked;
+static pthread_mutex_t wake_fd_lock = PTHREAD_MUTEX_INITIALIZER;
+static int running_wake_fd = -1;
 
 
 struct worker {
@@ -97,6 +104,7 @@ struct pool {
 	unsigned long busy_spells, seen_spells;
 	uint64_t looked_ns;
 	bool watching;       /* the supervisor looks every STALL_NS */
+	bool looking_other;  /* and calls other_look then */
 	uint64_t grown_ns;   /* when the pool last grew past its base */
 	int error;	     /* the first failed read, as -errno */
 	int wake_fd;	     /* eventfd: a spare is wanted, or a worker ended */
@@ -302,25 +310,6 @@ void session_loop_block_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* Whether thread `task` of this process sleeps uninterruptibly (a disk
- * read, most often), from /proc. */
-static bool task_in_disk_wait(pid_t task)
-{
-	char path[64], buf[256];
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)task);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	/* "tid (comm) S ...": the state follows the last ')'. */
-	char *end = strrchr(buf, ')');
-	return end && end[1] == ' ' && end[2] == 'D';
-}
-
 /* Whether a worker in a request waits on the disk, where one more
  * worker would serve the requests behind it meanwhile, which a worker
  * on a CPU would soon take itself.  Under the lock, which a worker
@@ -330,10 +319,34 @@ static bool one_waits_on_io(struct pool *p)
 {
 	for (struct worker *w = p->list; w; w = w->next) {
 		pid_t task = atomic_load(&w->task);
-		if (w->in_request && task > 0 && task_in_disk_wait(task))
+		if (w->in_request && task > 0 && thread_waits_on_disk(task))
 			return true;
 	}
 	return false;
+}
+
+void session_loop_watch_also(session_loop_look_fn look)
+{
+	atomic_store(&other_look, look);
+}
+
+void session_loop_look_soon(void)
+{
+	atomic_store(&other_look_asked, true);
+	pthread_mutex_lock(&wake_fd_lock);
+	uint64_t one = 1;
+	if (running_wake_fd >= 0 &&
+	    write(running_wake_fd, &one, sizeof(one)) < 0) {
+		/* The counter is far from full: it is read at each wake. */
+	}
+	pthread_mutex_unlock(&wake_fd_lock);
+}
+
+static void publish_wake_fd(int fd)
+{
+	pthread_mutex_lock(&wake_fd_lock);
+	running_wake_fd = fd;
+	pthread_mutex_unlock(&wake_fd_lock);
 }
 
 /* Reads what woke the supervisor; false once the loop must end. */
@@ -378,6 +391,10 @@ static bool take_events(struct pool *p, struct lfs *fs, int sig_fd,
 	pthread_mutex_unlock(&p->lock);
 	if (r < 0)
 		lf_warn("cannot start a worker thread: %s", strerror(-r));
+	session_loop_look_fn look = atomic_load(&other_look);
+	if (look &&
+	    (atomic_exchange(&other_look_asked, false) || p->looking_other))
+		p->looking_other = look(lfs_now_ns());
 	/* A pool that lost every worker serves nothing more. */
 	return join_ended(p) > 0;
 }
@@ -399,6 +416,7 @@ int session_loop_run(struct fuse_session *se, struct lfs *fs,
 	p.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int r = sig_fd < 0 || p.wake_fd < 0 ? -errno : 0;
 	if (r == 0) {
+		publish_wake_fd(p.wake_fd);
 		pthread_mutex_lock(&p.lock);
 		r = start_worker(&p);
 		pthread_mutex_unlock(&p.lock);
@@ -409,7 +427,7 @@ int session_loop_run(struct fuse_session *se, struct lfs *fs,
 		struct pollfd pf[2] = { { p.wake_fd, POLLIN, 0 },
 					{ sig_fd, POLLIN, 0 } };
 		pthread_mutex_lock(&p.lock);
-		int timeout = p.watching ? STALL_MS : -1;
+		int timeout = p.watching || p.looking_other ? STALL_MS : -1;
 		pthread_mutex_unlock(&p.lock);
 		if (poll(pf, 2, timeout) < 0 && errno != EINTR) {
 			r = -errno;
@@ -419,6 +437,7 @@ int session_loop_run(struct fuse_session *se, struct lfs *fs,
 			break;
 	}
 	fuse_session_exit(se);
+	publish_wake_fd(-1);
 	stop_all(&p);
 	if (r == 0)
 		r = p.error;

@@ -9,12 +9,16 @@
  * that made it; the worker answers and fetches the next request in the
  * same io_uring_enter, and a worker that has just answered watches its
  * ring a few microseconds before sleeping (uring.c says what that saves).
- * Workers are not pinned to their queue's CPU: measured, a worker on the
- * other CPU answered faster than one taking turns with its caller.
+ * Where the daemon may yield a CPU and take it back (root), workers are
+ * bound to their queue's CPU and yield it while the machine has one to
+ * spare, so that sender and worker take turns on one CPU (uring.c,
+ * pin_to_queue_cpu).
  *
  * Each worker owns one ring and one registered request slot: a worker
  * busy with a slow request (a large copy-up) holds only its own slot, and
- * the kernel gives new requests to the idle ones.  The requests themselves
+ * the kernel gives new requests to the idle ones.  A queue starts with
+ * one worker and gains more only while a request holds them all
+ * (uring.c, took_request).  The requests themselves
  * go through libfuse's dispatcher (fuse_session_process_buf) like those
  * read from /dev/fuse, so every operation works the same either way;
  * FORGET, INTERRUPT and INIT still come through /dev/fuse, whose loop

@@ -19,6 +19,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -668,6 +669,53 @@ class LayerfsTestCase(unittest.TestCase):
         self.require_root()
         if not kernel_overlay_available():
             self.skipTest("kernel overlayfs is not available")
+
+    def layers_one_of_them_stoppable(self):
+        """A layer holding "file", and a layerfs mount (its daemon can be
+        stopped: check_past_a_stuck_request) whose directories s0 and s1
+        hold "file".  A directory for each case of a test: one a case has
+        read is in the inner mount's kernel caches, which answer without
+        its daemon (a second case would then see nothing stuck)."""
+        self.require_unchanging_layers(
+            "looks for changes in every layer, the stopped one too")
+        fast = self.layer("fast", {"file": "fast\n"})
+        inner_src = self.layer("inner-src", {"s0/file": "slow\n",
+                                             "s1/file": "slow\n"})
+        return fast, self.mount([inner_src], mnt=self.path("inner"))
+
+    def check_past_a_stuck_request(self, m, inner, slow, served,
+                                   senders=contextlib.nullcontext):
+        """With the daemon of `inner` (a layer of m) stopped, a stat of
+        slow/file through m waits on it; a stat of "file", which m finds
+        in a layer above, must then be served (or, where served is
+        false, wait too).  The threads that send them are started inside
+        senders().  Unmounts m."""
+        done = []
+
+        def stat(rel):
+            os.stat(os.path.join(m.path, rel))
+            done.append(rel)
+
+        os.kill(inner.pid, signal.SIGSTOP)
+        try:
+            with senders():
+                stuck = threading.Thread(target=stat,
+                                         args=(slow + "/file",),
+                                         daemon=True)
+                stuck.start()
+                time.sleep(0.3)
+                other = threading.Thread(target=stat, args=("file",),
+                                         daemon=True)
+                other.start()
+            other.join(timeout=10 if served else 1)
+            self.assertEqual(done, ["file"] if served else [])
+        finally:
+            os.kill(inner.pid, signal.SIGCONT)
+        stuck.join(timeout=30)
+        other.join(timeout=30)
+        self.assertEqual(sorted(done), ["file", slow + "/file"])
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
 
     def require_unchanging_layers(self, given_up):
         """For a test of what layerfs gains from lower layers that never

@@ -219,15 +219,7 @@ class Concurrency(LayerfsTestCase):
         # too, which shows the check can fail.  On /dev/fuse even where
         # the kernel offers io_uring: there each CPU's ring has workers
         # of its own (test_uring.py), so threads=1 would not serialize.
-        self.require_unchanging_layers(
-            "looks for changes in every layer, the stopped one too")
-        fast = self.layer("fast", {"file": "fast\n"})
-        # A directory of the inner layer for each case: the one the first
-        # case read is in the inner mount's kernel caches, which answer
-        # without its daemon (the second case then saw nothing stuck).
-        inner_src = self.layer("inner-src", {"s0/file": "slow\n",
-                                             "s1/file": "slow\n"})
-        inner = self.mount([inner_src], mnt=self.path("inner"))
+        fast, inner = self.layers_one_of_them_stoppable()
         for case, (threads, served) in enumerate(((None, True),
                                                   ("threads=1", False))):
             slow = "s%d" % case
@@ -239,31 +231,7 @@ class Concurrency(LayerfsTestCase):
                 # "file" is then found in the top layer alone, and the
                 # slow directory must be listed from the inner one.
                 os.stat(os.path.join(m.path, slow))
-                done = []
-
-                def stat(rel):
-                    os.stat(os.path.join(m.path, rel))
-                    done.append(rel)
-
-                os.kill(inner.pid, signal.SIGSTOP)
-                try:
-                    stuck = threading.Thread(target=stat,
-                                             args=(slow + "/file",),
-                                             daemon=True)
-                    stuck.start()
-                    time.sleep(0.3)
-                    other = threading.Thread(target=stat, args=("file",),
-                                             daemon=True)
-                    other.start()
-                    other.join(timeout=10 if served else 1)
-                    self.assertEqual(done, ["file"] if served else [])
-                finally:
-                    os.kill(inner.pid, signal.SIGCONT)
-                stuck.join(timeout=30)
-                other.join(timeout=30)
-                self.assertEqual(sorted(done), ["file", slow + "/file"])
-                self.assertEqual(m.unmount(), 0)
-                self._mounts.remove(m)
+                self.check_past_a_stuck_request(m, inner, slow, served)
 
     def test_a_steady_load_keeps_few_workers(self):
         # Several processes reading at once.  The pool used to end a

@@ -7,6 +7,7 @@ The parameter is the machine's: these tests turn it on for themselves
 CONFIG_FUSE_IO_URING (the parameter exists); elsewhere they say skipped.
 """
 
+import contextlib
 import errno
 import os
 import signal
@@ -73,6 +74,31 @@ class UringCase(LayerfsTestCase):
                 return s
             time.sleep(0.05)
         self.fail("no request came through io_uring: %s" % s)
+
+
+def possible_cpus():
+    """The CPUs the kernel makes a queue for (possible, not only
+    online)."""
+    with open("/sys/devices/system/cpu/possible") as f:
+        cpus = []
+        for part in f.read().strip().split(","):
+            a, _, b = part.partition("-")
+            cpus += range(int(a), int(b or a) + 1)
+    return cpus
+
+
+@contextlib.contextmanager
+def on_one_cpu():
+    """Runs what the block does from one CPU of ours (threads it starts
+    keep it), so that its requests go to that CPU's queue; gives the
+    CPU."""
+    saved = os.sched_getaffinity(0)
+    cpu = min(saved)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield cpu
+    finally:
+        os.sched_setaffinity(0, saved)
 
 
 def cpu_list(cpus):
@@ -224,13 +250,55 @@ class Uring(UringCase):
     def test_workers_spread_over_the_queues(self):
         # threads=N gives each CPU's queue N / CPUs workers, at least one.
         m = self.mount_ring(opts=("threads=1",))
-        with open("/sys/devices/system/cpu/possible") as f:
-            cpus = 0
-            for part in f.read().strip().split(","):
-                a, _, b = part.partition("-")
-                cpus += int(b or a) - int(a) + 1
-        self.assertEqual(self.stats_of(m)["io_uring_workers"], cpus)
+        self.assertEqual(self.stats_of(m)["io_uring_workers"],
+                         len(possible_cpus()))
         self.check_view_and_cow(m)
+
+    def test_requests_that_do_not_block_start_no_worker(self):
+        # Each queue starts with one worker and gains one only when a
+        # request holds its workers for 2 ms or waits on the disk
+        # (uring.c, took_request): a walk and a read of a tree the page
+        # cache holds leave every queue its one worker.  Queues used to
+        # gain one at the first request they took.
+        low = self.layer("tree", {"d%02d/f%02d" % (d, f): "%d %d\n" % (d, f)
+                                  for d in range(20) for f in range(20)})
+        m = self.mount_rw([low], opts=("stats=" + self.stats,))
+        self.wait_for_ring(m, lambda: os.stat(os.path.join(m.path, "d00")))
+        with on_one_cpu() as cpu:
+            for _ in range(3):
+                for d in sorted(os.listdir(m.path)):
+                    for f in sorted(os.listdir(os.path.join(m.path, d))):
+                        with open(os.path.join(m.path, d, f)) as fh:
+                            self.assertEqual(fh.read(), "%d %d\n"
+                                             % (int(d[1:]), int(f[1:])))
+        s = self.stats_of(m)
+        self.assertGreaterEqual(s["io_uring_requests"], 400 * 3)
+        self.assertEqual(s["io_uring_workers"], len(possible_cpus()))
+        self.assertEqual(len(self.ring_threads(m)[cpu]), 1)
+
+    def test_a_stuck_request_does_not_hold_up_its_cpus_others(self):
+        # While one request waits on a layer that does not answer (a
+        # layer inside another layerfs mount whose daemon is stopped),
+        # its queue gains a worker, and a request from the same CPU that
+        # needs only the other layer is served.  With one worker per
+        # queue at most (threads= the CPUs) it waits too, which shows
+        # the check can fail.
+        fast, inner = self.layers_one_of_them_stoppable()
+        one_each = "threads=%d" % len(possible_cpus())
+        for case, (threads, served) in enumerate(((None, True),
+                                                  (one_each, False))):
+            slow = "s%d" % case
+            with self.subTest(threads=threads or "default"):
+                opts = ("stats=" + self.stats,) + \
+                    ((threads,) if threads else ())
+                m = self.mount([fast, inner.path], opts=opts,
+                               mnt=self.path("outer-%s" % served))
+                # Listed while the inner daemon runs; "file" is then
+                # found in the top layer alone.
+                self.wait_for_ring(m, lambda: os.stat(
+                    os.path.join(m.path, slow)))
+                self.check_past_a_stuck_request(m, inner, slow, served,
+                                                senders=on_one_cpu)
 
     def ring_threads(self, m):
         """{queue CPU: [(allowed CPU list, scheduling policy)]} of the
@@ -341,32 +409,32 @@ class Uring(UringCase):
             self.skipTest("needs two CPUs")
         # One worker per queue, so that the queue's policy is its.
         m = self.mount_ring(opts=("threads=%d" % os.cpu_count(),))
-        saved = os.sched_getaffinity(0)
         hogs = []
         try:
-            os.sched_setaffinity(0, {cpus[0]})
-            # An idle machine (the load is looked at once a millisecond,
-            # and another test's processes may still be ending).
-            deadline = time.time() + 10
-            while self.policy_after_requests(m, cpus[0]) != SCHED_IDLE:
-                if time.time() > deadline:
-                    self.fail("the worker never went to SCHED_IDLE")
-                time.sleep(0.1)
-            # Every CPU wanted: back to SCHED_OTHER.
-            for _ in range(len(saved) + 1):
-                hogs.append(subprocess.Popen(
-                    ["sh", "-c", "while :; do :; done"]))
-            time.sleep(0.2)
-            deadline = time.time() + 10
-            while self.policy_after_requests(m, cpus[0]) != SCHED_OTHER:
-                if time.time() > deadline:
-                    self.fail("the worker stayed SCHED_IDLE under load")
-                time.sleep(0.05)
+            with on_one_cpu() as cpu:
+                # An idle machine (the load is looked at once a
+                # millisecond, and another test's processes may still be
+                # ending).
+                deadline = time.time() + 10
+                while self.policy_after_requests(m, cpu) != SCHED_IDLE:
+                    if time.time() > deadline:
+                        self.fail("the worker never went to SCHED_IDLE")
+                    time.sleep(0.1)
+                # Every CPU wanted: back to SCHED_OTHER.
+                for _ in range(len(cpus) + 1):
+                    hogs.append(subprocess.Popen(
+                        ["sh", "-c", "while :; do :; done"]))
+                time.sleep(0.2)
+                deadline = time.time() + 10
+                while self.policy_after_requests(m, cpu) != SCHED_OTHER:
+                    if time.time() > deadline:
+                        self.fail("the worker stayed SCHED_IDLE under "
+                                  "load")
+                    time.sleep(0.05)
         finally:
             for h in hogs:
                 h.kill()
                 h.wait()
-            os.sched_setaffinity(0, saved)
 
     def test_pinning_stays_within_the_daemons_cpus(self):
         # Started on CPU 0 alone (taskset): the other queues' workers
