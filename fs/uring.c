@@ -11,20 +11,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/capability.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "creds.h"
 #include "fuse_abi.h"
 #include "layerfs.h"
 #include "lf_common.h"
 #include "session_loop.h"
+#include "stats.h"
 #include "thread_state.h"
 #include "transport.h"
+#include "uring_cpu.h"
 
 /* user_data of the completions a worker waits for. */
 #define TAG_STOP 1 /* the stop eventfd became readable */
@@ -66,8 +64,8 @@ struct uring_worker {
 	_Atomic uint64_t served;
 	_Atomic pid_t task; /* its thread id, for /proc (0: not yet known) */
 	atomic_bool in_request;
-	atomic_bool pinned; /* runs on its queue's CPU only */
-	bool yields; /* SCHED_IDLE now (pinned workers, see yield_cpu) */
+	atomic_bool pinned; /* runs on its queue's CPU only (statistics) */
+	bool yields; /* SCHED_IDLE now (pinned workers, uring_cpu_yield) */
 };
 
 static struct {
@@ -79,12 +77,6 @@ static struct {
 	struct uring_queue *queues;
 	unsigned per_queue;
 	unsigned nslots;
-	/* Workers bound to their queue's CPU (pin_to_queue_cpu), within the
-	 * CPUs the daemon was allowed when the rings started. */
-	cpu_set_t allowed;
-	bool pin;
-	/* A thread of this daemon can come back from SCHED_IDLE. */
-	bool can_yield;
 	bool stopping; /* under workers_lock */
 	bool joined;   /* uring_stop joined the workers */
 	/* The supervisor looks at the queues (uring_look), or has been
@@ -288,57 +280,16 @@ static int setup_ring(struct uring_worker *w)
  * still awake saves the two wake-ups a sleeping worker costs (warm `ls -l`
  * of 100k files 1.34 -> 1.02 s on the bench machine; 10, 20 and 30 us
  * measured the same, 50 made reading files slower).  Only while the
- * machine has a CPU to spare (cpu_to_spare): with every CPU wanted, 8
- * processes reading the tree took 0.076 s with the check and 0.088-0.106 s
- * without it (0.072-0.077 s with no spinning at all).
+ * machine has a CPU to spare (uring_cpu_to_spare): with every CPU
+ * wanted, 8 processes reading the tree took 0.076 s with the check and
+ * 0.088-0.106 s without it (0.072-0.077 s with no spinning at all).
  */
 #define SPIN_NS 10000
 /* A sched_yield that took longer gave the CPU to another task. */
 #define YIELD_BUSY_NS 3000
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int loadavg_fd = -1;
-static long online_cpus = 1;
-static _Atomic uint64_t idle_checked_ns;
-static atomic_bool cpus_idle;
-
-/* Whether the machine has a CPU to spare for waiting: the running-task
- * count of /proc/loadavg (read at most once a millisecond, by whichever
- * worker gets there) against the online CPUs.  When every CPU is wanted,
- * a spinning worker would only be preempted while the kernel hands it a
- * request, which then waits for a whole time slice. */
-static bool cpu_to_spare(void)
-{
-	uint64_t now = now_ns(), last = idle_checked_ns;
-	if (now - last < 1000000 ||
-	    !atomic_compare_exchange_strong(&idle_checked_ns, &last, now))
-		return cpus_idle;
-	char buf[128];
-	ssize_t n = loadavg_fd >= 0 ? pread(loadavg_fd, buf, sizeof(buf) - 1, 0)
-				     : -1;
-	bool idle = false;
-	if (n > 0) {
-		buf[n] = 0;
-		/* "0.52 0.58 0.59 2/345 12345": running/total, this
-		 * worker included. */
-		double a, b, c;
-		long running, total;
-		if (sscanf(buf, "%lf %lf %lf %ld/%ld", &a, &b, &c, &running,
-			   &total) == 5)
-			idle = running <= online_cpus;
-	}
-	cpus_idle = idle;
-	return idle;
-}
-
-/* If a CPU is spare (SPARE, cpu_to_spare's answer): sends the reply,
- * then watches the ring for the next request for a while before
+/* If a CPU is spare (SPARE, uring_cpu_to_spare's answer): sends the
+ * reply, then watches the ring for the next request for a while before
  * sleeping in the kernel.  Otherwise the reply goes with the wait, in
  * one io_uring_enter. */
 static void spin_for_request(struct uring_worker *w, bool spare)
@@ -346,7 +297,7 @@ static void spin_for_request(struct uring_worker *w, bool spare)
 	if (!spare)
 		return;
 	io_uring_submit(&w->ring);
-	uint64_t end = now_ns() + SPIN_NS;
+	uint64_t end = lfs_now_ns() + SPIN_NS;
 	unsigned n = 0;
 	while (!io_uring_cq_ready(&w->ring)) {
 		if (IO_URING_READ_ONCE(*w->ring.sq.kflags) & IORING_SQ_TASKRUN) {
@@ -354,13 +305,13 @@ static void spin_for_request(struct uring_worker *w, bool spare)
 			continue;
 		}
 		if ((++n & 15) == 0) {
-			uint64_t t = now_ns();
+			uint64_t t = lfs_now_ns();
 			if (t > end)
 				break;
 			sched_yield();
 			/* Someone else got the CPU: it is wanted, so stop
 			 * spending it on waiting. */
-			if (now_ns() - t > YIELD_BUSY_NS)
+			if (lfs_now_ns() - t > YIELD_BUSY_NS)
 				break;
 		}
 	}
@@ -407,73 +358,6 @@ static bool on_completion(struct uring_worker *w,
 	return true;
 }
 
-/*
- * Binds the worker to the CPU whose queue it serves (by default where it
- * may also yield that CPU, see yield_cpu; io_uring_pin= says).  The
- * kernel puts a request on the queue of the CPU its sender runs on, so
- * the worker then wakes, answers and wakes the sender on that one CPU.
- * Left to the scheduler, a worker woken for an idle machine's request
- * runs on the other, idle CPU, and both wake-ups cross CPUs: on a VM
- * whose idle CPUs halt (cpuidle haltpoll, guest_halt_poll_ns=0) each
- * costs 20 us or more (bench/README.md, "A VM whose idle CPUs wake
- * slowly").  The sender's wake-up would find its CPU busy with the
- * worker and the other one idle, and a lone process would move at every
- * request: yield_cpu keeps it.  A CPU outside the set the daemon was
- * started with (taskset, a cpuset) is left alone: that set is the
- * user's.
- */
-static void pin_to_queue_cpu(struct uring_worker *w)
-{
-	if (!U.pin || w->qid >= CPU_SETSIZE ||
-	    !CPU_ISSET(w->qid, &U.allowed))
-		return;
-	cpu_set_t one;
-	CPU_ZERO(&one);
-	CPU_SET(w->qid, &one);
-	/* Refused for a CPU that is offline: then unbound. */
-	if (pthread_setaffinity_np(pthread_self(), sizeof(one), &one) == 0)
-		atomic_store(&w->pinned, true);
-}
-
-/*
- * A pinned worker answers as SCHED_IDLE while the machine has a CPU to
- * spare.  The scheduler counts a CPU that runs only SCHED_IDLE tasks as
- * idle, so the sender the answer wakes stays on this CPU, where its next
- * request is queued and served, instead of moving to the other, truly
- * idle CPU at every request (libfuse thought of it and left it off).
- * With every CPU wanted, such a worker would get a sliver of its CPU:
- * it is then SCHED_OTHER again.  The load is looked at between requests
- * (cpu_to_spare, once a millisecond): a request that began on an idle
- * machine ends at the lower priority.  A daemon that could not come back
- * from SCHED_IDLE (may_yield) never goes there.
- */
-static atomic_bool stuck_warned;
-
-static void yield_cpu(struct uring_worker *w, bool spare)
-{
-	if (!U.can_yield || !atomic_load_explicit(&w->pinned,
-						  memory_order_relaxed))
-		return;
-	if (spare == w->yields)
-		return;
-	struct sched_param none = { 0 };
-	if (sched_setscheduler(0, spare ? SCHED_IDLE : SCHED_OTHER, &none) == 0)
-		w->yields = spare;
-	else if (!spare && !atomic_exchange(&stuck_warned, true))
-		lf_warn("FUSE over io_uring: a worker cannot leave SCHED_IDLE: "
-			"%s", strerror(errno));
-}
-
-/* Whether a thread may go to SCHED_IDLE and back: the way back needs
- * CAP_SYS_NICE on the host or a RLIMIT_NICE that allows nice 0. */
-static bool may_yield(void)
-{
-	struct rlimit nice;
-	return creds_daemon_capable_on_host(CAP_SYS_NICE) ||
-	       (getrlimit(RLIMIT_NICE, &nice) == 0 &&
-		(nice.rlim_cur == RLIM_INFINITY || nice.rlim_cur >= 20));
-}
-
 static void *worker_main(void *arg)
 {
 	struct uring_worker *w = arg;
@@ -484,7 +368,8 @@ static void *worker_main(void *arg)
 	snprintf(name, sizeof(name), "lfs-ring-%u", w->qid);
 	pthread_setname_np(pthread_self(), name);
 	atomic_store(&w->task, gettid());
-	pin_to_queue_cpu(w);
+	bool bound = uring_cpu_bind(w->qid);
+	atomic_store(&w->pinned, bound);
 
 	int r = setup_ring(w);
 	if (r < 0) {
@@ -501,8 +386,8 @@ static void *worker_main(void *arg)
 	while (!stop) {
 		if (registered) {
 			/* One look at the load for both. */
-			bool spare = cpu_to_spare();
-			yield_cpu(w, spare);
+			bool spare = uring_cpu_to_spare();
+			uring_cpu_yield(bound, spare, &w->yields);
 			spin_for_request(w, spare);
 		}
 		r = io_uring_submit_and_wait(&w->ring, 1);
@@ -677,17 +562,8 @@ void uring_start(struct lfs *fs, int dev_fd, uint32_t max_write,
 	if (cap < 8192)
 		cap = 8192;
 
-	loadavg_fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
-	long online = sysconf(_SC_NPROCESSORS_ONLN);
-	online_cpus = online > 0 ? online : 1;
+	uring_cpu_start(fs->opt->io_uring_pin_given, fs->opt->io_uring_pin);
 	unsigned nqueues = possible_cpus();
-	/* Bound by default only where the workers can also yield their CPU
-	 * (yield_cpu); io_uring_pin=1 binds them without it. */
-	U.can_yield = (fs->opt->io_uring_pin || !fs->opt->io_uring_pin_given) &&
-		      may_yield();
-	U.pin = (fs->opt->io_uring_pin_given ? fs->opt->io_uring_pin
-					      : U.can_yield) &&
-		sched_getaffinity(0, sizeof(U.allowed), &U.allowed) == 0;
 	U.per_queue = workers_per_queue(fs, nqueues);
 	U.se = fs->se;
 	U.dev_fd = dev_fd;
@@ -754,9 +630,7 @@ void uring_free(void)
 	if (U.stop_fd >= 0)
 		close(U.stop_fd);
 	U.stop_fd = -1;
-	if (loadavg_fd >= 0)
-		close(loadavg_fd);
-	loadavg_fd = -1;
+	uring_cpu_end();
 }
 
 unsigned uring_workers(void)

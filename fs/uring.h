@@ -11,8 +11,8 @@
  * ring a few microseconds before sleeping (uring.c says what that saves).
  * Where the daemon may yield a CPU and take it back (root), workers are
  * bound to their queue's CPU and yield it while the machine has one to
- * spare, so that sender and worker take turns on one CPU (uring.c,
- * pin_to_queue_cpu).
+ * spare, so that sender and worker take turns on one CPU
+ * (uring_cpu.h).
  *
  * Each worker owns one ring and one registered request slot: a worker
  * busy with a slow request (a large copy-up) holds only its own slot, and
