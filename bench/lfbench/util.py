@@ -3,6 +3,7 @@ caches and processes."""
 
 import contextlib
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -188,7 +189,32 @@ def force_unmount(path):
 
 
 def wait_pid_gone(pid, timeout=30.0):
-    """Waits until process pid has exited (it need not be our child)."""
+    """Waits until process pid has exited (it need not be our child).
+    Through a pidfd, which the kernel makes readable the moment the
+    process exits: looking every millisecond instead rounded each exit
+    up to the next look, adding up to a millisecond to a timed unmount
+    whose daemon was not gone at the first one."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    except (AttributeError, OSError):
+        return _poll_pid_gone(pid, timeout)
+    try:
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        if not p.poll(int(timeout * 1000)):
+            return False
+    finally:
+        os.close(fd)
+    # A zombie of ours is reaped.
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    return True
+
+
+def _poll_pid_gone(pid, timeout):
+    """wait_pid_gone where pidfds are missing (Linux before 5.3)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
