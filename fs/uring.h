@@ -18,9 +18,9 @@
  * busy with a slow request (a large copy-up) holds only its own slot, and
  * the kernel gives new requests to the idle ones.  A queue starts with
  * one worker and gains more only while a request holds them all
- * (uring.c, took_request).  The requests themselves
- * go through libfuse's dispatcher (fuse_session_process_buf) like those
- * read from /dev/fuse, so every operation works the same either way;
+ * (uring.c, took_request).  The requests themselves go through
+ * libfuse's dispatcher (fuse_session_process_buf) like those read from
+ * /dev/fuse, so every operation works the same either way;
  * FORGET, INTERRUPT and INIT still come through /dev/fuse, whose loop
  * keeps running.
  */
