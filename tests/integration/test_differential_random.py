@@ -115,12 +115,12 @@ each handled where it arises in the code:
 - neither can copy up a lower file or directory that has no name any
   more: a metadata change (chmod, chown, utimes, xattr) through a
   descriptor of one removed since it was opened fails on both, with
-  ENOENT on layerfs and EEXIST, ENOTDIR or EIO on the kernel.  For a
-  fifo, socket or device the kernel succeeds, by copying it up in its
-  upper layer under the name it had, over the whiteout: the removed
-  name comes back once the mount's cached listing goes (a kernel bug,
-  seen on Linux 6.18).  The whiteout is put back in the kernel's upper
-  layer and the descriptor is closed on both sides.
+  ENOENT on layerfs and EEXIST, ENOTDIR, ENOTEMPTY or EIO on the
+  kernel.  For a fifo, socket or device the kernel succeeds, by copying
+  it up in its upper layer under the name it had, over the whiteout: the
+  removed name comes back once the mount's cached listing goes (a kernel
+  bug, seen on Linux 6.18).  The whiteout is put back in the kernel's
+  upper layer and the descriptor is closed on both sides.
 - with index=off, chown to (-1, -1), by path or descriptor, is not
   run: it changes nothing, and layerfs leaves the file alone, but the
   kernel copies it up, which breaks a lower hard link.
@@ -1981,12 +1981,15 @@ class DifferentialRandom(LayerfsTestCase):
         if op[0] == "fd_stat" and self.removed_lower_file(op, mine, theirs):
             return
         if op[0] in FD_META_CHANGES and mine == ("ENOENT",) and \
-                theirs in (("EEXIST",), ("ENOTDIR",), ("EIO",)):
+                theirs in (("EEXIST",), ("ENOTDIR",), ("ENOTEMPTY",),
+                           ("EIO",)) and self.removed_since_opened(op):
             # A metadata change through a descriptor of a lower file or
             # directory removed since: neither can copy up what has no
-            # name any more (the kernel answers EEXIST, ENOTDIR or EIO,
-            # after what its copy-up finds where the name was).  Nothing
-            # changed on either side (the trees are compared next).
+            # name any more (the kernel answers EEXIST, ENOTDIR,
+            # ENOTEMPTY or EIO, after what its copy-up finds where the
+            # name was: ENOTEMPTY when a directory renamed over a
+            # removed one holds entries).  Nothing changed on either
+            # side (the trees are compared next).
             return
         if op[0] in FD_META_CHANGES and mine == ("ENOENT",) and \
                 theirs[0] == "ok" and self.kernel_revived_name(op, lfs, k):
@@ -2052,6 +2055,10 @@ class DifferentialRandom(LayerfsTestCase):
                 mine[1][:4] != theirs[1][:4] or mine[1][4] != 0 or \
                 theirs[1][4] < 1:
             return False
+        return self.removed_since_opened(op)
+
+    def removed_since_opened(self, op):
+        """True when the kernel's descriptor of op has lost its name."""
         fd = self.fds[1].get(op[1])
         return fd is not None and \
             os.readlink("/proc/self/fd/%d" % fd).endswith(" (deleted)")
