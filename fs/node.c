@@ -999,6 +999,15 @@ static void ns_read_unlock(struct lfs *fs)
 
 int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 {
+	/* Unlinked while open: the file itself, before its index entry,
+	 * which went with its last link. */
+	int ofd = orphan_fd(n);
+	if (ofd >= 0) {
+		char proc[64];
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ofd);
+		int fd = open(proc, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
 	if (in_index_only(fs, n, layer)) {
 		int fd = openat(fs->index_fd, n->ext->index_key,
 				flags | O_NOFOLLOW | O_CLOEXEC);
@@ -1006,13 +1015,6 @@ int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 	}
 	if (node_flags(n) & N_ROOT) {
 		int fd = openat(fs->layers[layer].fd, ".", flags | O_CLOEXEC);
-		return fd < 0 ? -errno : fd;
-	}
-	int ofd = orphan_fd(n);
-	if (ofd >= 0) {
-		char proc[64];
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ofd);
-		int fd = open(proc, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
 		return fd < 0 ? -errno : fd;
 	}
 	if (name_lost(n))

@@ -690,6 +690,42 @@ class OpenUnlinked(LayerfsTestCase):
             self.assertIsNone(m.proc.poll())
         self.assertEqual(failures, [])
 
+    def test_indexed_hard_link_held_after_its_names_and_opens_went(self):
+        # A lower hard link copied up lives in the index.  Its entry
+        # leaves the index once its names are gone and the daemon's last
+        # open of it closed, but the kernel can hold the inode longer
+        # (an O_PATH descriptor here; in the differential test, the
+        # times the writeback cache writes back after an unlink that
+        # raced the last close).  A change to the inode then must reach
+        # the file the daemon kept of it, not the gone entry (ENOENT,
+        # which the kernel keeps as a writeback error for syncfs).
+        for opts in ((), ("passthrough=0",)):
+            with self.subTest(opts=opts):
+                tag = "ih%d" % len(opts)
+                low = self.layer(tag, {"a": "lower data\n"})
+                os.link(os.path.join(low, "a"), os.path.join(low, "b"))
+                m = self.mount_rw([low], opts=opts, name=tag)
+                a = os.path.join(m.path, "a")
+                os.chmod(a, 0o640)   # copied up, into the index
+                held = os.open(a, os.O_PATH)
+                try:
+                    fd = os.open(a, os.O_RDONLY)
+                    os.unlink(os.path.join(m.path, "b"))
+                    os.unlink(a)
+                    os.close(fd)
+                    proc = "/proc/self/fd/%d" % held
+                    os.chmod(proc, 0o600)
+                    os.utime(proc, (1, 2))
+                    lfstest.syncfs(m.path)
+                    st = lfstest.statx_sync(proc, True)
+                    self.assertEqual((st["mode"] & 0o7777, st["nlink"]),
+                                     (0o600, 0))
+                    self.assertEqual(os.stat(proc).st_mtime, 2)
+                finally:
+                    os.close(held)
+                self.assertEqual(sorted(os.listdir(m.path)), [])
+                self.assertIsNone(m.proc.poll())
+
     def test_lower_file_removed_while_open_has_no_link(self):
         # As on a local filesystem: fstat of a file whose only name went
         # counts no link.  The kernel counted 0 after the unlink while
