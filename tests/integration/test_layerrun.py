@@ -901,6 +901,39 @@ class RootlessTests(Behaviour, LayerrunCase):
         self.assertEqual(len(lines[1].split()), 3)
         self.assertEqual(lines[-1], "1000:1000")
 
+    def refusing_newgidmap(self, name):
+        """A directory for PATH's front whose newuidmap is the real one
+        and whose newgidmap refuses."""
+        real = shutil.which("newuidmap") or "/usr/bin/newuidmap"
+        fake = self.user_dir(name)
+        os.symlink(real, os.path.join(fake, "newuidmap"))
+        with open(os.path.join(fake, "newgidmap"), "w") as f:
+            f.write("#!/bin/sh\necho 'newgidmap: refused' >&2\nexit 1\n")
+        os.chmod(os.path.join(fake, "newgidmap"), 0o755)
+        return fake
+
+    def test_refused_map_ends_the_run_with_nothing_left(self):
+        # A map helper that refuses ends the run before its command
+        # runs, with the helper's reason and ours, and leaves no
+        # container behind.
+        if not lu.has_subid_range(self.user or
+                                  subprocess.getoutput("id -un")):
+            self.skipTest("no /etc/subuid range for the test user")
+        fake = self.refusing_newgidmap("refusing")
+        argv = self.lr.argv(["run", "--name", "refused", "--userns",
+                             "subid", self.image, "true"])
+        argv[argv.index(lu.LAYERRUN):argv.index(lu.LAYERRUN)] = [
+            "env", "PATH=%s:/usr/sbin:/usr/bin:/sbin:/bin" % fake]
+        r = subprocess.run(argv, capture_output=True, timeout=60)
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 125, err)
+        self.assertIn("newgidmap: refused", err)
+        self.assertIn("layerrun: newgidmap failed", err)
+        self.assertFalse(os.path.exists(self.container_dir("refused")))
+        # The same run with the real helpers.
+        self.run_ok(["run", "--rm", "--userns", "subid", self.image,
+                     "true"])
+
     def test_removal_stopped_halfway_keeps_the_state(self):
         # Files only the container's other ids may remove (a private
         # directory of uid 1000) go from a user namespace like its own,
@@ -910,12 +943,7 @@ class RootlessTests(Behaviour, LayerrunCase):
         if not lu.has_subid_range(self.user or
                                   subprocess.getoutput("id -un")):
             self.skipTest("no /etc/subuid range for the test user")
-        real = shutil.which("newuidmap") or "/usr/bin/newuidmap"
-        fake = self.user_dir("fakehelpers")
-        os.symlink(real, os.path.join(fake, "newuidmap"))
-        with open(os.path.join(fake, "newgidmap"), "w") as f:
-            f.write("#!/bin/sh\necho 'newgidmap: refused' >&2\nexit 1\n")
-        os.chmod(os.path.join(fake, "newgidmap"), 0o755)
+        fake = self.refusing_newgidmap("fakehelpers")
         # A plain layer, not the imported image: owners are then real
         # (an imported rootless image keeps them in xattrs instead).
         base = self.user_dir("half-base")
