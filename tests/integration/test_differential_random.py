@@ -118,9 +118,10 @@ each handled where it arises in the code:
   ENOENT on layerfs and EEXIST, ENOTDIR, ENOTEMPTY or EIO on the
   kernel.  For a fifo, socket or device the kernel succeeds, by copying
   it up in its upper layer under the name it had, over the whiteout: the
-  removed name comes back once the mount's cached listing goes (a kernel
-  bug, seen on Linux 6.18).  The whiteout is put back in the kernel's
-  upper layer and the descriptor is closed on both sides.
+  removed name comes back, at once or once the mount's cached negative
+  entry goes (a kernel bug, seen on Linux 6.18).  The whiteout is put
+  back (through the mount where the name shows already) and the
+  descriptor is closed on both sides.
 - with index=off, chown to (-1, -1), by path or descriptor, is not
   run: it changes nothing, and layerfs leaves the file alone, but the
   kernel copies it up, which breaks a lower hard link.
@@ -2013,12 +2014,14 @@ class DifferentialRandom(LayerfsTestCase):
         """A metadata change through a descriptor of a lower fifo,
         socket or device removed since it was opened: kernel overlayfs
         copies it up in its upper layer under the name it had, over the
-        removal's whiteout, and the removed name comes back once the
-        mount's cached listing goes (a kernel bug; see the docstring).
-        True when that is what happened; the whiteout is then put back
-        in the kernel's upper layer, which is what its mount still
-        shows, so that the trees stay comparable, and the descriptor is
-        closed on both sides."""
+        removal's whiteout, and the removed name comes back, at once or
+        once the mount's cached negative entry goes (a kernel bug; see
+        the docstring).  True when that is what happened; the whiteout
+        is then put back, so that the trees stay comparable: through the
+        mount where the name shows already, which removes it the
+        kernel's own way, else in the kernel's upper layer, which is
+        what the mount still shows.  The descriptor is closed on both
+        sides."""
         fd = self.fds[1].get(op[1])
         if fd is None:
             return False
@@ -2035,11 +2038,20 @@ class DifferentialRandom(LayerfsTestCase):
         if kind not in (stat.S_IFIFO, stat.S_IFSOCK, stat.S_IFCHR,
                         stat.S_IFBLK) or \
                 (kind == stat.S_IFCHR and st.st_rdev == 0) or \
-                os.path.lexists(os.path.join(k, rel)) or \
                 os.path.lexists(os.path.join(lfs, rel)):
             return False
-        os.unlink(revived)
-        os.mknod(revived, stat.S_IFCHR, 0)
+        shown = os.path.join(k, rel)
+        try:
+            shown_kind = stat.S_IFMT(os.lstat(shown).st_mode)
+        except FileNotFoundError:
+            shown_kind = None
+        if shown_kind is None:
+            os.unlink(revived)
+            os.mknod(revived, stat.S_IFCHR, 0)
+        elif shown_kind == kind:
+            os.unlink(shown)
+        else:
+            return False
         # The kernel's descriptor shows the change, layerfs's does not:
         # both are closed, so that no later operation compares them.
         for side in self.fds:
