@@ -96,6 +96,29 @@ def force_unmount(path):
         subprocess.run(cmd, capture_output=True, timeout=30)
 
 
+def wait_stopped(pid, timeout=10):
+    """Waits until every thread of the stopped process pid is in state
+    T: a thread that was running when SIGSTOP came may still serve a
+    request meanwhile.  (io_uring's own workers, iou-*, take no stop.)"""
+    deadline = time.time() + timeout
+    while True:
+        states = []
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                    comm, rest = f.read().rsplit(")", 1)
+            except FileNotFoundError:
+                continue
+            if not comm.split("(", 1)[1].startswith("iou-"):
+                states.append(rest.split()[0])
+        if all(s in "Tt" for s in states):
+            return
+        if time.time() > deadline:
+            raise AssertionError("process %d did not stop: thread states "
+                                 "%s" % (pid, states))
+        time.sleep(0.01)
+
+
 class Mount:
     """A layerfs mount run in the foreground by this process."""
 
@@ -698,6 +721,7 @@ class LayerfsTestCase(unittest.TestCase):
 
         os.kill(inner.pid, signal.SIGSTOP)
         try:
+            wait_stopped(inner.pid)
             with senders():
                 stuck = threading.Thread(target=stat,
                                          args=(slow + "/file",),
@@ -716,6 +740,18 @@ class LayerfsTestCase(unittest.TestCase):
         self.assertEqual(sorted(done), ["file", slow + "/file"])
         self.assertEqual(m.unmount(), 0)
         self._mounts.remove(m)
+
+    def probe_root_listing(self, m):
+        """A probe for wait_for_ring and the like: a stat of a name m
+        has never seen, so that every call is a request, answered from
+        the root's merged listing (loaded at the first, from every
+        layer's root) and reading nothing below it."""
+        names = iter(range(1 << 30))
+
+        def probe():
+            with contextlib.suppress(FileNotFoundError):
+                os.stat(os.path.join(m.path, "absent-%d" % next(names)))
+        return probe
 
     def require_unchanging_layers(self, given_up):
         """For a test of what layerfs gains from lower layers that never

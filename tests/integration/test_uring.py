@@ -293,10 +293,11 @@ class Uring(UringCase):
                     ((threads,) if threads else ())
                 m = self.mount([fast, inner.path], opts=opts,
                                mnt=self.path("outer-%s" % served))
-                # Listed while the inner daemon runs; "file" is then
-                # found in the top layer alone.
-                self.wait_for_ring(m, lambda: os.stat(
-                    os.path.join(m.path, slow)))
+                # The root listed while the inner daemon runs; "file"
+                # is then found in the top layer alone.  Nothing below
+                # the root is read before the stop, however many probes
+                # the rings take to start.
+                self.wait_for_ring(m, self.probe_root_listing(m))
                 self.check_past_a_stuck_request(m, inner, slow, served,
                                                 senders=on_one_cpu)
 
