@@ -30,23 +30,19 @@
 
 /* ---- one copy-up per node at a time ------------------------------- */
 
-struct inflight {
-	struct node *n;
-	struct inflight *next;
-};
 static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t inflight_cond = PTHREAD_COND_INITIALIZER;
-static struct inflight *inflight_list;
+static struct copy_up_hold *inflight_list;
 
 static bool is_inflight(struct node *n)
 {
-	for (struct inflight *i = inflight_list; i; i = i->next)
+	for (struct copy_up_hold *i = inflight_list; i; i = i->next)
 		if (i->n == n)
 			return true;
 	return false;
 }
 
-static void inflight_begin(struct node *n, struct inflight *slot)
+void copy_up_hold_begin(struct node *n, struct copy_up_hold *slot)
 {
 	pthread_mutex_lock(&inflight_lock);
 	while (is_inflight(n))
@@ -57,10 +53,10 @@ static void inflight_begin(struct node *n, struct inflight *slot)
 	pthread_mutex_unlock(&inflight_lock);
 }
 
-static void inflight_end(struct inflight *slot)
+void copy_up_hold_end(struct copy_up_hold *slot)
 {
 	pthread_mutex_lock(&inflight_lock);
-	for (struct inflight **pp = &inflight_list; *pp; pp = &(*pp)->next)
+	for (struct copy_up_hold **pp = &inflight_list; *pp; pp = &(*pp)->next)
 		if (*pp == slot) {
 			*pp = slot->next;
 			break;
@@ -886,8 +882,8 @@ static int copy_up_impl(struct lfs *fs, struct node *n,
 			return pfd;
 	}
 
-	struct inflight slot;
-	inflight_begin(n, &slot);
+	struct copy_up_hold slot;
+	copy_up_hold_begin(n, &slot);
 	creds_as_daemon();
 	int r = 0;
 	layer = node_layer(n); /* someone may have finished it meanwhile */
@@ -914,7 +910,7 @@ static int copy_up_impl(struct lfs *fs, struct node *n,
 	} else {
 		r = copy_up_opened(fs, n, layer, O_PATH, pfd, copy_up_special);
 	}
-	inflight_end(&slot);
+	copy_up_hold_end(&slot);
 	if (pfd >= 0)
 		dirfd_release(pfd);
 	return r;

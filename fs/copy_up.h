@@ -44,6 +44,19 @@ enum copy_up_kind {
 	CU_TRUNC, /* the data is about to be discarded (O_TRUNC, size 0) */
 };
 
+/*
+ * One copy-up per node at a time: a copy-up holds its node from the
+ * moment it starts copying until it has published the copy.  Held
+ * without a copy-up, it keeps the node as it is (exec_prefetch.c): a
+ * copy-up of it, and copy_up_wait, wait for copy_up_hold_end.
+ */
+struct copy_up_hold {
+	struct node *n;
+	struct copy_up_hold *next;
+};
+void copy_up_hold_begin(struct node *n, struct copy_up_hold *hold);
+void copy_up_hold_end(struct copy_up_hold *hold);
+
 /* Makes n (and its parents) exist in the upper layer. */
 int copy_up(struct lfs *fs, struct node *n, enum copy_up_kind kind);
 

@@ -9,6 +9,7 @@
 
 #include "copy_up.h"
 #include "creds.h"
+#include "exec_prefetch.h"
 #include "fileattr.h"
 #include "index.h"
 #include "inode.h"
@@ -386,6 +387,9 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * trip per file read (tar, grep -r). */
 	if (!writable)
 		fi->noflush = 1;
+	if (exec && !upper && fd >= 0 && fi->keep_cache && !fs->passthrough &&
+	    fs->opt->exec_prefetch)
+		exec_prefetch(fs, ino, n, fd);
 out:
 	node_unref(fs, n);
 	if (r < 0)

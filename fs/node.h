@@ -62,6 +62,9 @@ enum node_flag {
 	 * (fileattr.c): one at a time, and readers meanwhile take those
 	 * N_PROT_KNOWN holds. */
 	N_PROT_HELD = 1 << 24,
+	/* A program's data went to the kernel's page cache with an open
+	 * (exec_prefetch.c); later runs find it there. */
+	N_PREFETCHED = 1 << 25,
 };
 
 struct dcache;

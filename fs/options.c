@@ -383,6 +383,7 @@ static int parse_one(struct lfs_options *o, char *item, char *err,
 	BOOL_OPT("writeback", writeback)
 	BOOL_OPT("file_handles", file_handles)
 	BOOL_OPT("passthrough", passthrough)
+	BOOL_OPT("exec_prefetch", exec_prefetch)
 	BOOL_OPT("io_uring", io_uring)
 	if (strcmp(key, "io_uring_pin") == 0)
 		o->io_uring_pin_given = true;
@@ -549,6 +550,7 @@ static void set_defaults(struct lfs_options *o)
 	o->index = true;
 	o->writeback = true;
 	o->passthrough = true;
+	o->exec_prefetch = true;
 	o->io_uring = true;
 	o->timeout = DEFAULT_TIMEOUT;
 	o->dircache_mib = 64;
@@ -732,6 +734,9 @@ void lfs_print_help(const char *prog)
 "                     passthrough is used)\n"
 "  passthrough=0|1    reads and writes of upper files go straight to them\n"
 "                     (Linux 6.9+, root; default 1)\n"
+"  exec_prefetch=0|1  without passthrough, a program run from a lower layer\n"
+"                     (up to 8 MiB) is put in the page cache with its open,\n"
+"                     instead of read fault by fault (default 1)\n"
 "  io_uring=0|1       take requests through per-CPU io_uring queues when the\n"
 "                     kernel allows it (Linux 6.14+, fuse module parameter\n"
 "                     enable_uring=Y; default 1)\n"

@@ -70,6 +70,7 @@ struct lfs_options {
 	bool writeback;          /* kernel writeback cache */
 	bool file_handles;       /* OPEN/RELEASE per open file (shared_fd.h) */
 	bool passthrough;        /* FUSE passthrough for upper files */
+	bool exec_prefetch;      /* programs stored with their open */
 	bool io_uring;           /* FUSE over io_uring when the kernel has it */
 	bool io_uring_pin;       /* ring workers bound to their queue's CPU */
 	bool io_uring_pin_given; /* io_uring_pin= was on the command line */

@@ -124,6 +124,8 @@ int lfs_stats_write(struct lfs *fs, const char *path)
 	FIELD(dir_load_misses);
 	FIELD(dir_evictions);
 	FIELD(udba_reloads);
+	FIELD(exec_prefetches);
+	FIELD(exec_prefetch_bytes);
 #undef FIELD
 	fprintf(f, "  \"nodes\": %zu,\n", node_count(fs));
 	fprintf(f, "  \"dcache_bytes\": %zu,\n", dcache_total_bytes());

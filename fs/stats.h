@@ -32,6 +32,8 @@ struct lfs_stats {
 	atomic_uint_fast64_t dir_load_misses;   /* layers tried, directory absent */
 	atomic_uint_fast64_t dir_evictions;     /* listings dropped by the budget */
 	atomic_uint_fast64_t udba_reloads;      /* listings a lower change dropped */
+	atomic_uint_fast64_t exec_prefetches;   /* programs stored with their open */
+	atomic_uint_fast64_t exec_prefetch_bytes;
 	atomic_uint_fast64_t *layer_lookups;    /* per layer: names found there */
 	uint64_t mount_time_ns;                 /* CLOCK_MONOTONIC at mount */
 };
