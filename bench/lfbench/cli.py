@@ -306,7 +306,10 @@ def _run(a, build, cache, out, ctx, notes, t0):
         wls = [w for w in wls if not w.name.startswith("fio_")]
     results = runner.run_workloads(wls, runnable, ds, ctx, _reps_for(a))
 
-    creps = a.reps or (3 if a.quick else 10)
+    # A start takes milliseconds and swings with the host's scheduling:
+    # 30 starts per launcher give medians ten could not (podman's add
+    # about 20 s to a run).
+    creps = a.reps or (3 if a.quick else 30)
     launchers = []
     if _selected(a, "container_start"):
         cres, launchers, cnotes = container.run_container_start(
