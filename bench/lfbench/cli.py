@@ -30,6 +30,11 @@ HEAVY = ("ls_l_100k_cold", "untar_20k_sync", "append_1b_1gib",
          "daemon_rss_after_walks", "lookup_10k_128layers",
          "lookup_10k_500layers")
 
+# Workloads of a few milliseconds, whose medians of five swing with the
+# host's scheduling: they run this many times unless --reps is given.
+LIGHT_REPS = 30
+LIGHT = ("mount_umount_5layers",)
+
 EXIT_USAGE = 1
 EXIT_FATAL = 2
 
@@ -190,6 +195,8 @@ def _reps_for(a):
             return a.reps
         if a.quick:
             return 2
+        if wl.name in LIGHT:
+            return LIGHT_REPS
         return HEAVY_REPS if wl.name in HEAVY else 5
     return reps
 
