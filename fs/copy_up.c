@@ -30,47 +30,47 @@
 
 /* ---- one copy-up per node at a time ------------------------------- */
 
-static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t inflight_cond = PTHREAD_COND_INITIALIZER;
-static struct copy_up_hold *inflight_list;
+static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hold_cond = PTHREAD_COND_INITIALIZER;
+static struct copy_up_hold *holds;
 
-static bool is_inflight(struct node *n)
+static bool is_held(struct node *n)
 {
-	for (struct copy_up_hold *i = inflight_list; i; i = i->next)
+	for (struct copy_up_hold *i = holds; i; i = i->next)
 		if (i->n == n)
 			return true;
 	return false;
 }
 
-void copy_up_hold_begin(struct node *n, struct copy_up_hold *slot)
+void copy_up_hold_begin(struct node *n, struct copy_up_hold *hold)
 {
-	pthread_mutex_lock(&inflight_lock);
-	while (is_inflight(n))
-		pthread_cond_wait(&inflight_cond, &inflight_lock);
-	slot->n = n;
-	slot->next = inflight_list;
-	inflight_list = slot;
-	pthread_mutex_unlock(&inflight_lock);
+	pthread_mutex_lock(&hold_lock);
+	while (is_held(n))
+		pthread_cond_wait(&hold_cond, &hold_lock);
+	hold->n = n;
+	hold->next = holds;
+	holds = hold;
+	pthread_mutex_unlock(&hold_lock);
 }
 
-void copy_up_hold_end(struct copy_up_hold *slot)
+void copy_up_hold_end(struct copy_up_hold *hold)
 {
-	pthread_mutex_lock(&inflight_lock);
-	for (struct copy_up_hold **pp = &inflight_list; *pp; pp = &(*pp)->next)
-		if (*pp == slot) {
-			*pp = slot->next;
+	pthread_mutex_lock(&hold_lock);
+	for (struct copy_up_hold **pp = &holds; *pp; pp = &(*pp)->next)
+		if (*pp == hold) {
+			*pp = hold->next;
 			break;
 		}
-	pthread_cond_broadcast(&inflight_cond);
-	pthread_mutex_unlock(&inflight_lock);
+	pthread_cond_broadcast(&hold_cond);
+	pthread_mutex_unlock(&hold_lock);
 }
 
 void copy_up_wait(struct node *n)
 {
-	pthread_mutex_lock(&inflight_lock);
-	while (is_inflight(n))
-		pthread_cond_wait(&inflight_cond, &inflight_lock);
-	pthread_mutex_unlock(&inflight_lock);
+	pthread_mutex_lock(&hold_lock);
+	while (is_held(n))
+		pthread_cond_wait(&hold_cond, &hold_lock);
+	pthread_mutex_unlock(&hold_lock);
 }
 
 /* ---- attributes --------------------------------------------------- */
@@ -882,8 +882,8 @@ static int copy_up_impl(struct lfs *fs, struct node *n,
 			return pfd;
 	}
 
-	struct copy_up_hold slot;
-	copy_up_hold_begin(n, &slot);
+	struct copy_up_hold hold;
+	copy_up_hold_begin(n, &hold);
 	creds_as_daemon();
 	int r = 0;
 	layer = node_layer(n); /* someone may have finished it meanwhile */
@@ -910,7 +910,7 @@ static int copy_up_impl(struct lfs *fs, struct node *n,
 	} else {
 		r = copy_up_opened(fs, n, layer, O_PATH, pfd, copy_up_special);
 	}
-	copy_up_hold_end(&slot);
+	copy_up_hold_end(&hold);
 	if (pfd >= 0)
 		dirfd_release(pfd);
 	return r;

@@ -741,18 +741,6 @@ class LayerfsTestCase(unittest.TestCase):
         self.assertEqual(m.unmount(), 0)
         self._mounts.remove(m)
 
-    def probe_root_listing(self, m):
-        """A probe for wait_for_ring and the like: a stat of a name m
-        has never seen, so that every call is a request, answered from
-        the root's merged listing (loaded at the first, from every
-        layer's root) and reading nothing below it."""
-        names = iter(range(1 << 30))
-
-        def probe():
-            with contextlib.suppress(FileNotFoundError):
-                os.stat(os.path.join(m.path, "absent-%d" % next(names)))
-        return probe
-
     def require_unchanging_layers(self, given_up):
         """For a test of what layerfs gains from lower layers that never
         change, which a run in udba=reval mode (LFS_EXTRA_OPTS) gives up

@@ -75,6 +75,18 @@ class UringCase(LayerfsTestCase):
             time.sleep(0.05)
         self.fail("no request came through io_uring: %s" % s)
 
+    def probe_root_listing(self, m):
+        """A probe for wait_for_ring: a stat of a name m has never seen,
+        so that every call is a request, answered from the root's merged
+        listing (loaded at the first, from every layer's root) and
+        reading nothing below it."""
+        names = iter(range(1 << 30))
+
+        def probe():
+            with contextlib.suppress(FileNotFoundError):
+                os.stat(os.path.join(m.path, "absent-%d" % next(names)))
+        return probe
+
 
 def possible_cpus():
     """The CPUs the kernel makes a queue for (possible, not only
