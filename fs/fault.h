@@ -20,6 +20,8 @@
  *   index-uncounted    a name of an indexed hard link being removed:
  *                      the entry's link count lowered, the name still
  *                      there (layertool fsck puts the count right)
+ *   tree-file-copied   a rename copying a directory's whole tree up
+ *                      (redirect_dir=off) has just copied one file
  */
 #ifndef LFS_FAULT_H
 #define LFS_FAULT_H

@@ -30,6 +30,7 @@
 #include "dcache.h"
 #include "dir.h"
 #include "dirfd_cache.h"
+#include "fault.h"
 #include "fileattr.h"
 #include "inode.h"
 #include "layers.h"
@@ -84,7 +85,11 @@ static int anchor_name(struct lfs *fs, struct node *n, struct node *dir,
 	else if (errno != ENOENT)
 		r = -errno;
 	else if (!e || !e->index_key[0])
-		r = -EIO; /* lower names are shared only through an index */
+		/* Lower names are shared only through an index: without an
+		 * entry the file has this one name, and a node that lost it
+		 * was removed since it was looked up (its copy-up done, an
+		 * unlink waiting for it went on). */
+		r = node_flags(n) & N_UNHASHED ? -ENOENT : -EIO;
 	else if ((r = mark_parent_impure(fs, dir, pfd)) < 0)
 		; /* the link would show its own inode number after a remount */
 	else {
@@ -198,6 +203,7 @@ static int tree_level_step(struct lfs *fs, struct tree_level *lv,
 	 * data (a metadata-only copy's completed in place), which the
 	 * lower layers hold at a path the move leaves. */
 	r = copy_up_protected(fs, c, CU_DATA, FILEATTR_PROTECT);
+	fault_point("tree-file-copied");
 	/* A hard link's node may go by another of its names: this one
 	 * needs its own upper link before the directory turns opaque. */
 	if (r == 0)
@@ -820,6 +826,8 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			r = anchor_name(fs, c.src, c.sdir, name);
 		if (r == 0 && c.dst)
 			r = anchor_name(fs, c.dst, c.ddir, newname);
+		if (r == -ENOENT)
+			r = -EAGAIN; /* a name removed since its lookup */
 		if (r == 0)
 			r = prepare_moving(fs, c.src, &c.src_redirect);
 		if (r == 0 && (flags & RENAME_EXCHANGE))

@@ -1906,6 +1906,56 @@ class CopyOnWrite(LayerfsTestCase):
                            mnt=self.path("gone%d-again" % rnd))
             self.assertEqual(lfstest.snapshot(m.path), want)
 
+    def test_file_removed_right_after_a_whole_tree_copy_took_it(self):
+        # redirect_dir=off: the rename copying d's tree up copies f, and
+        # an unlink of f waiting for that copy goes on before the walk
+        # looks at f again.  The walk took the name it had lost for a
+        # hard link's and failed the rename with EIO.  The walk pauses
+        # after each file it copies (LFS_FAULT_PAUSE), so the unlink
+        # comes at that point every time.
+        low = self.layer("lost", {"d/t/f": "x", "d/t/g": "y"})
+        env = dict(os.environ, LFS_FAULT_PAUSE="tree-file-copied")
+        upper, work = self.mkdirs("lost-upper", "lost-work")
+        m = self.mount([low], upper, work, opts=("redirect_dir=off",),
+                       env=env)
+        j = lambda *a: os.path.join(m.path, *a)  # noqa: E731
+        up_t = os.path.join(upper, "d", "t")
+        result = {}
+
+        def rename():
+            try:
+                os.rename(j("d"), j("e"))
+                result["r"] = 0
+            except OSError as e:
+                result["r"] = e.errno
+        th = threading.Thread(target=rename)
+        th.start()
+        try:
+            # The walk's first file is up: remove it while it pauses.
+            deadline = time.time() + 10
+            while time.time() < deadline and not (
+                    os.path.exists(os.path.join(up_t, "f")) or
+                    os.path.exists(os.path.join(up_t, "g"))):
+                time.sleep(0.01)
+            first = "f" if os.path.exists(os.path.join(up_t, "f")) else "g"
+            other = "g" if first == "f" else "f"
+            os.unlink(j("d", "t", first))
+        finally:
+            th.join(timeout=30)
+        self.assertEqual(result.get("r"), 0,
+                         "the rename failed: %s" % os.strerror(
+                             result.get("r") or 0))
+        self.assertFalse(os.path.lexists(j("d")))
+        self.assertEqual(sorted(os.listdir(j("e", "t"))), [other])
+        # Remounted, the same: the removed file stays removed.
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
+        m = self.mount([low], upper, work, opts=("redirect_dir=off",),
+                       mnt=self.path("lost-again"))
+        self.assertEqual(sorted(os.listdir(os.path.join(m.path, "e", "t"))),
+                         [other])
+        self.assertFalse(os.path.lexists(os.path.join(m.path, "d")))
+
     def test_copied_up_hard_links_after_a_remount(self):
         # A lower file with two names, copied up through one of them,
         # then the mount is made again: the upper name the daemon meets
