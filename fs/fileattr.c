@@ -666,7 +666,9 @@ int fileattr_lifted_change(struct lfs *fs, struct node *n,
 	 * file for a moment without them; a flag read answers with them
 	 * (get_attr), and a change of them waits (set_attr). */
 	unsigned known;
-	(void)fileattr_flags(fs, n, &known);
+	int r = fileattr_flags(fs, n, &known);
+	if (r < 0)
+		return r; /* unreachable (removed meanwhile): so is the file */
 	flags_hold(n, known);
 	char name[NAME_MAX + 1];
 	int dfd = node_parent_fd(fs, n, fs->upper, name);
@@ -676,7 +678,7 @@ int fileattr_lifted_change(struct lfs *fs, struct node *n,
 	}
 	unsigned lifted;
 	int lfd = lift_held(n, dfd, name, &lifted);
-	int r = change(dfd, name, lfd, arg);
+	r = change(dfd, name, lfd, arg);
 	restore_held(lfd, lifted);
 	node_parent_fd_done(fs, dfd);
 	flags_let_go(n, false);
