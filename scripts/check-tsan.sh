@@ -28,6 +28,7 @@ for m in ${TESTS:-concurrency stress namespace udba}; do
 	python3 tests/integration/run.py --timeout 1200 --only "$m" >"$out"
 	rc=$?
 	grep -E '^(FAIL|ERROR)' "$out"
+	grep -E '^#   ' "$out" # a failing module's own last lines
 	tail -n 2 "$out"
 	[ $rc -eq 0 ] || status=1
 done

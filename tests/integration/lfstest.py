@@ -584,6 +584,7 @@ class LayerfsTestCase(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix=TMP_PREFIX)
         os.chmod(self.tmp, 0o755)
         self._mounts = []
+        self._daemons = []  # every daemon started, for failure reports
         self._lfs_cleanups = []
 
     def tearDown(self):
@@ -599,6 +600,8 @@ class LayerfsTestCase(unittest.TestCase):
             if m.proc.poll() is None:
                 m.proc.kill()
                 m.proc.wait()
+        if self._failed():
+            self._report_daemon_messages()
         for fn in reversed(self._lfs_cleanups):
             with contextlib.suppress(Exception):
                 fn()
@@ -608,6 +611,27 @@ class LayerfsTestCase(unittest.TestCase):
         for m in sorted(mine, reverse=True):
             force_unmount(m)
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _failed(self):
+        """Whether the test (or one of its subtests) has failed so far."""
+        result = getattr(getattr(self, "_outcome", None), "result", None)
+        if result is None:
+            return False
+        return any(t is self or getattr(t, "test_case", None) is self
+                   for t, _ in list(result.failures) + list(result.errors))
+
+    def _report_daemon_messages(self):
+        """What the daemons of a failed test wrote to stderr, so that a
+        failure seen once (in CI, say) carries the daemon's side."""
+        for m in self._daemons:
+            if m.proc.poll() is None or m.proc.stderr is None:
+                continue  # still running: its pipe would not end
+            os.set_blocking(m.proc.stderr.fileno(), False)
+            text = m.stderr().strip()
+            if text:
+                lines = text.splitlines()[-20:]
+                sys.stderr.write("daemon of %s said:\n%s\n" % (
+                    m.path, "\n".join("  " + l for l in lines)))
 
     def before_cleanup(self, fn):
         """Runs fn in tearDown before the scratch directory is removed
@@ -651,6 +675,7 @@ class LayerfsTestCase(unittest.TestCase):
         os.makedirs(mnt, exist_ok=True)
         m = start_layerfs(mnt, lower, upper, work, opts, extra, env)
         self._mounts.append(m)
+        self._daemons.append(m)
         return m
 
     def kernel_overlay(self, lower, name, upper=True):
