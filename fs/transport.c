@@ -8,6 +8,7 @@
 
 #include "fuse_abi.h"
 #include "passthrough.h"
+#include "reply_trace.h"
 #include "uring.h"
 
 static int dev_fd = -1;
@@ -28,6 +29,7 @@ uint32_t transport_offered_flags2(void)
 void transport_translate_request(void *h)
 {
 	struct lfs_in_header *in = h;
+	reply_trace_request(in);
 	if (in->opcode == LFS_FUSE_TMPFILE)
 		in->opcode = LFS_FUSE_CREATE;
 }
@@ -77,6 +79,7 @@ static ssize_t tp_writev(int fd, struct iovec *iov, int count,
 {
 	(void)userdata;
 	const struct lfs_out_header *h = iov[0].iov_base;
+	reply_trace_reply(h);
 	if (count == 2 && h->error == 0 && init_unique &&
 	    h->unique == init_unique && iov[1].iov_len >= LFS_INIT_OUT_MIN) {
 		init_unique = 0;
@@ -127,5 +130,6 @@ int transport_install(struct fuse_session *se, struct lfs *fs)
 	};
 	mount_fs = fs;
 	dev_fd = fuse_session_fd(se);
+	reply_trace_init();
 	return fuse_session_custom_io(se, &io, dev_fd);
 }

@@ -18,6 +18,7 @@
 #include "fuse_abi.h"
 #include "layerfs.h"
 #include "lf_common.h"
+#include "reply_trace.h"
 #include "session_loop.h"
 #include "stats.h"
 #include "thread_state.h"
@@ -160,6 +161,7 @@ static void commit_error(struct uring_worker *w, int err)
 {
 	struct lfs_out_header out = {
 		.len = sizeof(out), .error = -err, .unique = w->unique };
+	reply_trace_reply(&out);
 	memcpy(w->hdr->in_out, &out, sizeof(out));
 	w->hdr->ring_ent_in_out.payload_sz = 0;
 	commit(w);

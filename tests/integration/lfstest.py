@@ -172,6 +172,10 @@ def start_layerfs(mnt, lower, upper=None, work=None, opts=(), extra=(),
     o.extend(EXTRA_OPTS)
     args = DAEMON_WRAPPER + [LAYERFS, "-f", "-o", ",".join(o)] + list(extra) \
         + [mnt]
+    # Error replies on the daemon's stderr (fs/reply_trace.h): a failed
+    # test shows them, and so whether its errno came from the daemon.
+    env = dict(os.environ if env is None else env)
+    env.setdefault("LFS_TRACE_ERRORS", "1")
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, env=env,
                             start_new_session=True)
@@ -187,6 +191,18 @@ def start_layerfs(mnt, lower, upper=None, work=None, opts=(), extra=(),
     proc.kill()
     force_unmount(mnt)
     raise RuntimeError("layerfs did not mount within %ds" % timeout)
+
+
+def daemon_refuses_a_request(mnt, name):
+    """Makes the daemon of the mount at mnt answer one request with an
+    error of its own, which no check of the kernel's makes first: a
+    0/0 character device, a whiteout, is refused (EPERM) by layerfs
+    alone.  Needs CAP_MKNOD."""
+    try:
+        os.mknod(os.path.join(mnt, name), 0o600 | stat.S_IFCHR, 0)
+    except PermissionError:
+        return
+    raise AssertionError("the mknod of a 0/0 device was not refused")
 
 
 def read(path):
@@ -695,13 +711,13 @@ class LayerfsTestCase(unittest.TestCase):
         self.before_cleanup(lambda: ovl.umount(mnt))
         return mnt
 
-    def mount_rw(self, lower, opts=(), name="rw"):
+    def mount_rw(self, lower, opts=(), name="rw", env=None):
         """A mount with a fresh upper and work directory."""
         upper = self.path(name + "-upper")
         work = self.path(name + "-work")
         os.makedirs(upper, exist_ok=True)
         os.makedirs(work, exist_ok=True)
-        m = self.mount(lower, upper, work, opts)
+        m = self.mount(lower, upper, work, opts, env=env)
         m.upper = upper
         m.work = work
         return m

@@ -2,6 +2,7 @@
 kind of bad input refused with one line, a non-zero status, nothing
 mounted and no daemon left behind."""
 
+import errno
 import os
 import shutil
 import subprocess
@@ -313,6 +314,38 @@ class CommandLine(LayerfsTestCase):
         m.proc.wait(timeout=10)
         self.assertEqual(m.proc.returncode, 0)
         self.assertIsNone(mounted_fstype(m.path))
+
+    def test_error_trace_names_each_error_the_daemon_answers(self):
+        # LFS_TRACE_ERRORS=1: one line per error reply, routine answers
+        # left out, at most 256 lines so that an unread stderr pipe
+        # never blocks the daemon.
+        self.require_root()  # CAP_MKNOD for the refused mknod
+        m = self.mount_rw([self.low],
+                          env=dict(os.environ, LFS_TRACE_ERRORS="1"))
+        self.assertFalse(os.path.exists(os.path.join(m.path, "absent")))
+        with self.assertRaises(OSError) as e:
+            os.getxattr(os.path.join(m.path, "f"), "user.absent")
+        self.assertEqual(e.exception.errno, errno.ENODATA)
+        for i in range(300):
+            lfstest.daemon_refuses_a_request(m.path, "c%d" % i)
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
+        lines = m.stderr().splitlines()
+        self.assertEqual(len(lines), 257, lines[:3])
+        want = (r"^layerfs: MKNOD of node 1 for pid %d answered EPERM "
+                r"\(Operation not permitted\)$" % os.getpid())
+        for line in lines[:256]:
+            self.assertRegex(line, want)
+        self.assertEqual(lines[256], "layerfs: more error replies, not traced")
+
+    def test_error_trace_off_writes_nothing(self):
+        self.require_root()
+        m = self.mount_rw([self.low],
+                          env=dict(os.environ, LFS_TRACE_ERRORS="0"))
+        lfstest.daemon_refuses_a_request(m.path, "c")
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
+        self.assertEqual(m.stderr(), "")
 
 
 if __name__ == "__main__":

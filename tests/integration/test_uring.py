@@ -208,6 +208,21 @@ class Uring(UringCase):
             os.stat(os.path.join(p, "no-such-file"))
         self.assertEqual(cm.exception.errno, errno.ENOENT)
 
+    def test_error_replies_through_the_rings_are_traced(self):
+        # LFS_TRACE_ERRORS (set for every test daemon) sees an error
+        # answered through a ring as one answered on /dev/fuse.
+        self.require_root()  # CAP_MKNOD for the refused mknod
+        m = self.mount_ring()
+        before = self.stats_of(m)["io_uring_requests"]
+        lfstest.daemon_refuses_a_request(m.path, "c")
+        self.assertGreater(self.stats_of(m)["io_uring_requests"], before)
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
+        self.assertRegex(
+            m.stderr(),
+            r"(?m)^layerfs: MKNOD of node 1 for pid %d answered EPERM "
+            r"\(Operation not permitted\)$" % os.getpid())
+
     def test_view_and_copy_on_write(self):
         m = self.mount_ring()
         self.check_view_and_cow(m)
