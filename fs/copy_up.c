@@ -418,6 +418,22 @@ static int copy_up_special(struct lfs *fs, struct node *n, int pfd,
  * opened for reading, or -1 when neither its data nor its xattrs are
  * wanted.  Returns the staged fd (caller closes) or -errno.
  */
+/*
+ * Why a staged copy could not be created.  The parent's upper directory
+ * may have been removed since its fd was had (the file unlinked, then
+ * its directory, while the copy waited): a named create in it fails
+ * with ENOENT in the VFS, but ext4 refuses an unnamed file there itself,
+ * with EPERM.  The file is gone either way, which is ENOENT.
+ */
+static int staging_error(int pfd, const char *tmp)
+{
+	int e = errno;
+	struct stat dir;
+	if (!tmp && e == EPERM && fstat(pfd, &dir) == 0 && dir.st_nlink == 0)
+		return -ENOENT;
+	return -e;
+}
+
 /* src: the file copied, data: where its data is read (src itself, or
  * below a kernel metadata-only copy). */
 static int stage_regular(struct lfs *fs, int src, int data,
@@ -435,7 +451,7 @@ static int stage_regular(struct lfs *fs, int src, int data,
 			       mode)
 		      : openat(pfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
 	if (dfd < 0)
-		return -errno;
+		return staging_error(pfd, tmp);
 	int r;
 	if (meta_only)
 		r = ftruncate(dfd, st->st_size) < 0 ? -errno : 0;
@@ -550,6 +566,7 @@ static int copy_up_regular(struct lfs *fs, struct node *n, int pfd,
 		src = open_source(fs, n, layer, &st);
 		if (src < 0)
 			return src;
+		fault_point("copy-up-source-open");
 	}
 	bool meta_only = metacopy_ok && st.st_size > 0;
 	if (kind == CU_TRUNC) {

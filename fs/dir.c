@@ -620,6 +620,7 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct node *n = node_find(fs, dir, name);
 	if (n)
 		copy_up_wait(n);
+	fault_point("unlink-waited");
 	int r = wh_is_reserved(name) ? -ENOENT : 0;
 	/* The directory's flags first, before anything is copied up. */
 	if (r == 0 && lfs_has_upper(fs))

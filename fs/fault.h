@@ -3,11 +3,12 @@
  * instruction cannot be had by timing a kill from outside.  With
  * LFS_FAULT=NAME in its environment the daemon kills itself (SIGKILL, as
  * a crash or a power cut would stop it) when it reaches the point of that
- * name.  With LFS_FAULT_PAUSE=NAME the thread that reaches it sleeps a
- * second there instead, for a test to make another request in that
- * window.  Points are put only where a crash or a request in between
- * would leave the upper layer or the nodes in a state worth a test;
- * each costs two getenv calls when reached.
+ * name.  With LFS_FAULT_PAUSE=NAME[,NAME...] the thread that reaches
+ * one of them sleeps a second there instead, for a test to make another
+ * request in that window.  Points are put only where a crash or a request in between
+ * would leave the upper layer or the nodes in a state worth a test.
+ * The environment is read once, at the first point reached: a point
+ * then costs two comparisons of a pointer with NULL.
  *
  *   protect-published  a copy-up of an immutable or append-only file,
  *                      the copy at its name, its flags not yet set
@@ -22,6 +23,10 @@
  *                      there (layertool fsck puts the count right)
  *   tree-file-copied   a rename copying a directory's whole tree up
  *                      (redirect_dir=off) has just copied one file
+ *   copy-up-source-open  a copy-up of a lower file's data, the file
+ *                      held and its lower file just opened
+ *   unlink-waited      an unlink, done waiting for a copy-up of its file
+ *                      under way, nothing changed yet
  */
 #ifndef LFS_FAULT_H
 #define LFS_FAULT_H

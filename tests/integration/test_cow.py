@@ -1956,6 +1956,87 @@ class CopyOnWrite(LayerfsTestCase):
                          [other])
         self.assertFalse(os.path.lexists(os.path.join(m.path, "d")))
 
+    def race_removal_with_a_copy(self, unlink, change, rmdir):
+        """An unlink of `unlink`, past its wait for copy-ups of the file
+        and paused, then `change()` in another thread, whose copy-up of
+        the file opens the lower file and pauses; once the unlink is
+        done, `rmdir` is removed.  The copy then goes on with its
+        parent's upper directory gone.  Returns change()'s errno (0
+        for success)."""
+        j = lambda *a: os.path.join(self.m.path, *a)  # noqa: E731
+        # Its entry cached: the change's path walk takes no lock of the
+        # directory the unlink holds.
+        os.stat(j(unlink))
+        result = {}
+
+        def run_change():
+            try:
+                change()
+                result["r"] = 0
+            except OSError as e:
+                result["r"] = e.errno
+        remover = threading.Thread(target=os.unlink, args=(j(unlink),))
+        changer = threading.Thread(target=run_change)
+        remover.start()
+        time.sleep(0.3)  # the unlink is past its wait, paused
+        changer.start()
+        try:
+            remover.join(timeout=30)
+            os.rmdir(j(rmdir))
+        finally:
+            remover.join(timeout=30)
+            changer.join(timeout=60)
+        return result.get("r")
+
+    def test_file_and_its_directory_removed_while_its_copy_waited(self):
+        # An open for writing copies d/f up while f is unlinked and d
+        # removed (pauses through LFS_FAULT_PAUSE put each step where
+        # it must be).  The copy, staged as an unnamed file in d's
+        # removed upper directory, met ext4's EPERM, and the open failed
+        # with it: the file is gone, which is ENOENT.
+        low = self.layer("cutoff", {"d/f": "x", "g": "y"})
+        env = dict(os.environ,
+                   LFS_FAULT_PAUSE="unlink-waited,copy-up-source-open")
+        upper, work = self.mkdirs("cutoff-upper", "cutoff-work")
+        self.m = m = self.mount([low], upper, work, env=env)
+        j = lambda *a: os.path.join(m.path, *a)  # noqa: E731
+        r = self.race_removal_with_a_copy(
+            "d/f", lambda: os.close(os.open(j("d", "f"), os.O_WRONLY)),
+            "d")
+        self.assertEqual(r, errno.ENOENT, os.strerror(r or 0))
+        self.assertEqual(os.listdir(m.path), ["g"])
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
+        m = self.mount([low], upper, work, mnt=self.path("cutoff-again"))
+        self.assertEqual(os.listdir(m.path), ["g"])
+
+    def test_directory_removed_while_a_whole_tree_copy_waited_in_it(self):
+        # redirect_dir=off: the rename copying d's tree up copies t/f
+        # while f is unlinked and t removed.  The copy of f met ext4's
+        # EPERM in the removed t, and the rename failed with EPERM (seen
+        # in the race of test_directory_copied_whole_while_its_entries_go).
+        # What is gone needs no copy: the rename goes on.
+        low = self.layer("cuttree", {"d/t/f": "x", "d/u": "y"})
+        env = dict(os.environ,
+                   LFS_FAULT_PAUSE="unlink-waited,copy-up-source-open")
+        upper, work = self.mkdirs("cuttree-upper", "cuttree-work")
+        self.m = m = self.mount([low], upper, work,
+                                opts=("redirect_dir=off",), env=env)
+        j = lambda *a: os.path.join(m.path, *a)  # noqa: E731
+        r = self.race_removal_with_a_copy(
+            "d/t/f",
+            lambda: os.rename(j("d"), j("e")), "d/t")
+        self.assertEqual(r, 0, "the rename failed: %s" % os.strerror(r or 0))
+        self.assertFalse(os.path.lexists(j("d")))
+        self.assertEqual(sorted(os.listdir(j("e"))), ["u"])
+        self.assertEqual(m.unmount(), 0)
+        self._mounts.remove(m)
+        m = self.mount([low], upper, work, opts=("redirect_dir=off",),
+                       mnt=self.path("cuttree-again"))
+        self.assertEqual(sorted(os.listdir(os.path.join(m.path, "e"))),
+                         ["u"])
+        self.assertFalse(os.path.lexists(os.path.join(m.path, "d")))
+
     def test_copied_up_hard_links_after_a_remount(self):
         # A lower file with two names, copied up through one of them,
         # then the mount is made again: the upper name the daemon meets
