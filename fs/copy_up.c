@@ -412,13 +412,6 @@ static int copy_up_special(struct lfs *fs, struct node *n, int pfd,
 }
 
 /*
- * Creates the staged regular file with metadata, and data unless
- * meta_only: workdir/work/tmp, or an unnamed file (O_TMPFILE) in the
- * parent's upper directory pfd when tmp is NULL.  src is the source
- * opened for reading, or -1 when neither its data nor its xattrs are
- * wanted.  Returns the staged fd (caller closes) or -errno.
- */
-/*
  * Why a staged copy could not be created.  The parent's upper directory
  * may have been removed since its fd was had (the file unlinked, then
  * its directory, while the copy waited): a named create in it fails
@@ -434,6 +427,13 @@ static int staging_error(int pfd, const char *tmp)
 	return -e;
 }
 
+/*
+ * Creates the staged regular file with metadata, and data unless
+ * meta_only: workdir/work/tmp, or an unnamed file (O_TMPFILE) in the
+ * parent's upper directory pfd when tmp is NULL.  src is the source
+ * opened for reading, or -1 when neither its data nor its xattrs are
+ * wanted.  Returns the staged fd (caller closes) or -errno.
+ */
 /* src: the file copied, data: where its data is read (src itself, or
  * below a kernel metadata-only copy). */
 static int stage_regular(struct lfs *fs, int src, int data,

@@ -5,10 +5,10 @@
  * a crash or a power cut would stop it) when it reaches the point of that
  * name.  With LFS_FAULT_PAUSE=NAME[,NAME...] the thread that reaches
  * one of them sleeps a second there instead, for a test to make another
- * request in that window.  Points are put only where a crash or a request in between
- * would leave the upper layer or the nodes in a state worth a test.
- * The environment is read once, at the first point reached: a point
- * then costs two comparisons of a pointer with NULL.
+ * request in that window.  Points are put only where a crash or a
+ * request in between would leave the upper layer or the nodes in a
+ * state worth a test.  The environment is read once, at the first point
+ * reached: a point then costs two comparisons of a pointer with NULL.
  *
  *   protect-published  a copy-up of an immutable or append-only file,
  *                      the copy at its name, its flags not yet set

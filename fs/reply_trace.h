@@ -9,7 +9,7 @@
  * probe, ENOTTY and EOPNOTSUPP of an ioctl, EINTR of an interrupted
  * request) are not written.  At most 256 lines are written, so a daemon
  * whose stderr nobody reads never blocks on a full pipe.  Off, the cost
- * is one thread-local store per request and one branch per reply.
+ * is a branch per request and per reply.
  */
 #ifndef LFS_REPLY_TRACE_H
 #define LFS_REPLY_TRACE_H
