@@ -193,6 +193,15 @@ def start_layerfs(mnt, lower, upper=None, work=None, opts=(), extra=(),
     raise RuntimeError("layerfs did not mount within %ds" % timeout)
 
 
+def errno_of(fn, *args, **kw):
+    """The errno fn(*args, **kw) fails with, or 0."""
+    try:
+        fn(*args, **kw)
+        return 0
+    except OSError as e:
+        return e.errno
+
+
 def daemon_refuses_a_request(mnt, name):
     """Makes the daemon of the mount at mnt answer one request with an
     error of its own, which no check of the kernel's makes first: a

@@ -1923,11 +1923,7 @@ class CopyOnWrite(LayerfsTestCase):
         result = {}
 
         def rename():
-            try:
-                os.rename(j("d"), j("e"))
-                result["r"] = 0
-            except OSError as e:
-                result["r"] = e.errno
+            result["r"] = lfstest.errno_of(os.rename, j("d"), j("e"))
         th = threading.Thread(target=rename)
         th.start()
         try:
@@ -1956,25 +1952,21 @@ class CopyOnWrite(LayerfsTestCase):
                          [other])
         self.assertFalse(os.path.lexists(os.path.join(m.path, "d")))
 
-    def race_removal_with_a_copy(self, unlink, change, rmdir):
-        """An unlink of `unlink`, past its wait for copy-ups of the file
-        and paused, then `change()` in another thread, whose copy-up of
-        the file opens the lower file and pauses; once the unlink is
-        done, `rmdir` is removed.  The copy then goes on with its
-        parent's upper directory gone.  Returns change()'s errno (0
+    def race_removal_with_a_copy(self, m, unlink, change, rmdir):
+        """On mount m, an unlink of `unlink`, past its wait for copy-ups
+        of the file and paused, then `change()` in another thread, whose
+        copy-up of the file opens the lower file and pauses; once the
+        unlink is done, `rmdir` is removed.  The copy then goes on with
+        its parent's upper directory gone.  Returns change()'s errno (0
         for success)."""
-        j = lambda *a: os.path.join(self.m.path, *a)  # noqa: E731
+        j = lambda *a: os.path.join(m.path, *a)  # noqa: E731
         # Its entry cached: the change's path walk takes no lock of the
         # directory the unlink holds.
         os.stat(j(unlink))
         result = {}
 
         def run_change():
-            try:
-                change()
-                result["r"] = 0
-            except OSError as e:
-                result["r"] = e.errno
+            result["r"] = lfstest.errno_of(change)
         remover = threading.Thread(target=os.unlink, args=(j(unlink),))
         changer = threading.Thread(target=run_change)
         remover.start()
@@ -1998,10 +1990,10 @@ class CopyOnWrite(LayerfsTestCase):
         env = dict(os.environ,
                    LFS_FAULT_PAUSE="unlink-waited,copy-up-source-open")
         upper, work = self.mkdirs("cutoff-upper", "cutoff-work")
-        self.m = m = self.mount([low], upper, work, env=env)
+        m = self.mount([low], upper, work, env=env)
         j = lambda *a: os.path.join(m.path, *a)  # noqa: E731
         r = self.race_removal_with_a_copy(
-            "d/f", lambda: os.close(os.open(j("d", "f"), os.O_WRONLY)),
+            m, "d/f", lambda: os.close(os.open(j("d", "f"), os.O_WRONLY)),
             "d")
         self.assertEqual(r, errno.ENOENT, os.strerror(r or 0))
         self.assertEqual(os.listdir(m.path), ["g"])
@@ -2020,12 +2012,11 @@ class CopyOnWrite(LayerfsTestCase):
         env = dict(os.environ,
                    LFS_FAULT_PAUSE="unlink-waited,copy-up-source-open")
         upper, work = self.mkdirs("cuttree-upper", "cuttree-work")
-        self.m = m = self.mount([low], upper, work,
-                                opts=("redirect_dir=off",), env=env)
+        m = self.mount([low], upper, work, opts=("redirect_dir=off",),
+                       env=env)
         j = lambda *a: os.path.join(m.path, *a)  # noqa: E731
         r = self.race_removal_with_a_copy(
-            "d/t/f",
-            lambda: os.rename(j("d"), j("e")), "d/t")
+            m, "d/t/f", lambda: os.rename(j("d"), j("e")), "d/t")
         self.assertEqual(r, 0, "the rename failed: %s" % os.strerror(r or 0))
         self.assertFalse(os.path.lexists(j("d")))
         self.assertEqual(sorted(os.listdir(j("e"))), ["u"])

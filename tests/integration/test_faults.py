@@ -21,14 +21,7 @@ import unittest
 
 import lfstest
 from test_scale import read_stats
-from lfstest import LayerfsTestCase, snapshot
-
-def errno_of(fn, *args):
-    try:
-        fn(*args)
-        return 0
-    except OSError as e:
-        return e.errno
+from lfstest import LayerfsTestCase, errno_of, snapshot
 
 
 class FullUpper(LayerfsTestCase):

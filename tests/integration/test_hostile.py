@@ -24,7 +24,7 @@ import threading
 import time
 
 import lfstest
-from lfstest import LayerfsTestCase, read, snapshot
+from lfstest import LayerfsTestCase, errno_of, read, snapshot
 
 HOST_FILES = ["/etc/shadow", "/etc/passwd", "/etc/hostname"]
 MARK = b"OUTSIDE THE LAYERS\n"
@@ -42,14 +42,6 @@ def host_state():
                   lfstest.file_digest(p) if stat.S_ISREG(st.st_mode) else "",
                   tuple(sorted(os.listxattr(p, follow_symlinks=False))))
     return out
-
-
-def errno_of(fn, *args, **kw):
-    try:
-        fn(*args, **kw)
-        return 0
-    except OSError as e:
-        return e.errno
 
 
 def grep_tree(root, needle):
