@@ -388,7 +388,7 @@ static int store_layer(struct store *st, int fd, const struct tw_result *res,
 		return r;
 	}
 	struct unpack_opts o = { .override_owner = override_owner,
-				 .allow_devices = !override_owner };
+				 .device_standins = override_owner };
 	struct layer_digests dg;
 	r = lseek(fd, 0, SEEK_SET) < 0 ? -errno : 0;
 	if (r == 0)

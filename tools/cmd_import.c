@@ -422,7 +422,7 @@ int cmd_import(int argc, char **argv)
 		im->opts.override_owner = !fs_can_chown(im->store.fd);
 	else
 		im->opts.override_owner = !strcmp(ownership, "override_stat");
-	im->opts.allow_devices = !im->opts.override_owner;
+	im->opts.device_standins = im->opts.override_owner;
 
 	signals_install();
 	r = source_open(source, &im->store, &sel, &im->src, im->err,

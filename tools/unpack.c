@@ -456,6 +456,18 @@ static int write_data(struct unpacker *u, struct archive *a, int fd,
 	return 0;
 }
 
+/* The member's xattrs, then its times (last: anything written after
+ * would change them), onto the file open as fd. */
+static int finish_file(struct unpacker *u, struct archive_entry *e, int fd)
+{
+	int r = apply_xattrs(u, e, fd, -1, NULL, NULL);
+	struct timespec ts[2];
+	entry_times(e, ts);
+	if (r == 0 && futimens(fd, ts) < 0)
+		r = -errno;
+	return r;
+}
+
 static int make_regular(struct unpacker *u, struct archive *a,
 			struct archive_entry *e, int pfd, const char *last,
 			const char *path, char *err, size_t errlen)
@@ -477,15 +489,47 @@ static int make_regular(struct unpacker *u, struct archive *a,
 		if (r == 0 && fchmod(fd, real_mode(u, S_IFREG, perm)) < 0)
 			r = -errno;
 		if (r == 0)
-			r = apply_xattrs(u, e, fd, -1, NULL, NULL);
-		struct timespec ts[2];
-		entry_times(e, ts);
-		if (r == 0 && futimens(fd, ts) < 0)
-			r = -errno;
+			r = finish_file(u, e, fd);
 		if (r < 0 && !err[0])
 			fail(err, errlen, r, "entry '%s': %s", disp(path),
 			     strerror(-r));
 	}
+	close(fd);
+	return r;
+}
+
+/*
+ * A device node where mknod is not allowed (rootless: device_standins):
+ * an empty file whose override record names the device, as layerfs's
+ * own mknod leaves one there (fs/override.c) and fuse-overlayfs and
+ * containers/storage (force_mask) do.  layerfs shows it as the device
+ * (on a mount that is nodev, as every rootless FUSE mount and
+ * layerrun's own are), and export writes the device node back.
+ */
+static int make_device_standin(struct unpacker *u, struct archive_entry *e,
+			       int pfd, const char *last)
+{
+	int fd = openat(pfd, last,
+			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			0600);
+	if (fd < 0)
+		return -errno;
+	struct override_stat o = {
+		.uid = (uid_t)archive_entry_uid(e),
+		.gid = (gid_t)archive_entry_gid(e),
+		.mode = archive_entry_filetype(e) |
+			(archive_entry_perm(e) & 07777),
+		.rdev = archive_entry_rdev(e),
+		.has_type = true,
+	};
+	char v[96];
+	int n = override_stat_format(v, sizeof(v), &o);
+	int r = n < 0 ? n : 0;
+	if (r == 0 &&
+	    fsetxattr(fd, OVERRIDE_STAT_CONTAINERS, v, (size_t)n, 0) < 0)
+		r = -errno;
+	if (r == 0)
+		r = finish_file(u, e, fd);
 	close(fd);
 	return r;
 }
@@ -778,11 +822,6 @@ int unpacker_entry(struct unpacker *u, struct archive *a,
 		type = 0;
 	if (type == AE_IFSOCK)
 		return 0; /* no archive format can carry a socket's meaning */
-	if ((type == AE_IFCHR || type == AE_IFBLK) && !u->o.allow_devices)
-		return fail(err, errlen, -EPERM,
-			    "entry '%s' is a device node, which an "
-			    "unprivileged import cannot create",
-			    disp(path));
 	/* A leading run of ".." climbing above the root is dropped: the
 	 * same target in the container, inside the layer on the host. */
 	const char *link_target = NULL, *t = NULL;
@@ -862,6 +901,11 @@ int unpacker_entry(struct unpacker *u, struct archive *a,
 				break;
 			case AE_IFCHR:
 			case AE_IFBLK:
+				if (u->o.device_standins) {
+					r = make_device_standin(u, e, pfd,
+								last);
+					break;
+				}
 				r = mknodat(pfd, last,
 					    type | (archive_entry_perm(e) &
 						    07777),

@@ -26,8 +26,9 @@ struct unpack_opts {
 	/* Record owners and modes in user.containers.override_stat instead
 	 * of applying them (rootless import). */
 	bool override_owner;
-	/* Device nodes may be created (else a device member is refused). */
-	bool allow_devices;
+	/* A device node becomes an empty file whose override record names
+	 * the device (where mknod is not allowed: rootless). */
+	bool device_standins;
 };
 
 /* What was done, member by member: a member that a later one replaced

@@ -93,11 +93,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	char err[512];
 
-	/* A layer blob, the way import stores it (rootless options: owners
-	 * recorded, not applied; no device nodes). */
+	/* A layer blob, the way import stores it (owners recorded or, as
+	 * root, applied; devices always stand-in files, never nodes). */
 	int root = fresh_dir("root");
 	struct unpack_opts o = { .override_owner = (size & 1) != 0,
-				 .allow_devices = false };
+				 .device_standins = true };
 	struct layer_digests dg;
 	struct unpack_counts counts;
 	layer_unpack(blob, DIGEST_SHA256, DIGEST_SHA256, root, &o, NULL, &dg,

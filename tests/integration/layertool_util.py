@@ -210,8 +210,9 @@ def crafted_tar(path, members):
             elif kind == "hardlink":
                 ti.type = tarfile.LNKTYPE
                 ti.linkname = extra
-            elif kind == "chardev":
-                ti.type = tarfile.CHRTYPE
+            elif kind in ("chardev", "blockdev"):
+                ti.type = (tarfile.CHRTYPE if kind == "chardev"
+                           else tarfile.BLKTYPE)
                 ti.devmajor, ti.devminor = extra
                 ti.mode = 0o666
             elif kind == "fifo":

@@ -137,6 +137,22 @@ class ImportTestBase(lfstest.LayerfsTestCase):
         return (self.layer_tar("base", BASE, own),
                 self.layer_tar("top", TOP))
 
+    NOBODY = 65534
+
+    def import_as_nobody(self, source):
+        """SOURCE imported by a user who cannot chown (nobody, setpriv)
+        into an image in a directory of theirs: (image path, the run)."""
+        self.require_tool("setpriv")
+        home = self.mkdirs("home")
+        os.chown(home, self.NOBODY, self.NOBODY)
+        img = os.path.join(home, "img")
+        r = subprocess.run(["setpriv", "--reuid=%d" % self.NOBODY,
+                            "--regid=%d" % self.NOBODY, "--clear-groups",
+                            lt.LAYERTOOL, "import", source, img],
+                           capture_output=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        return img, r
+
     def import_ok(self, source, image, *extra):
         r = lt.run_layertool(["import"] + list(extra) + [source, image])
         self.assertEqual(r.returncode, 0, r.stderr.decode())
@@ -776,12 +792,6 @@ class TestImportRefused(ImportTestBase):
                       ("d", "hardlink", "d/f")],
                      "'d'", "not an earlier member")
 
-    def test_device_when_unprivileged(self):
-        self.hostile([("dev/", "dir", None),
-                      ("dev/mem", "chardev", (1, 1))],
-                     "dev/mem", "device", extra=["--ownership",
-                                                 "override_stat"])
-
     def test_name_too_long(self):
         self.hostile([("d/" + "n" * 300, "file", b"x")], "255")
 
@@ -1050,15 +1060,9 @@ class TestImportAcls(ImportTestBase):
     def test_rootless_import_leaves_acls_out(self):
         """Rootless, owners are records and ACL ids would name host
         users: no ACL is set, and the import says so once."""
-        self.require_tool("tar", "setpriv")
-        tar = self.archive(self.source(), "--acls")
-        home = self.mkdirs("home")
-        os.chown(home, 65534, 65534)
-        img = os.path.join(home, "img")
-        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
-                            "--clear-groups", lt.LAYERTOOL, "import", tar,
-                            img], capture_output=True, timeout=120)
-        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.require_tool("tar")
+        img, r = self.import_as_nobody(
+            self.archive(self.source(), "--acls"))
         lines = r.stderr.decode().splitlines()
         self.assertEqual(len(lines), 1, lines)
         self.assertIn("system.posix_acl", lines[0])
@@ -1073,21 +1077,11 @@ class TestImportRootless(ImportTestBase):
     """As a user who cannot chown: owners go to override_stat xattrs and
     layerfs shows them with xattr_permissions=2."""
 
-    NOBODY = 65534
-
     def test_rootless_import_records_owners(self):
-        self.require_tool("setpriv")
         base, top = self.base_and_top()
         oci = lt.OciLayout(self.path("oci"))
         oci.add_image([(base, "gzip"), (top, "zstd")])
-        home = self.mkdirs("home")
-        os.chown(home, self.NOBODY, self.NOBODY)
-        img = os.path.join(home, "img")
-        r = subprocess.run(["setpriv", "--reuid=%d" % self.NOBODY,
-                            "--regid=%d" % self.NOBODY, "--clear-groups",
-                            lt.LAYERTOOL, "import", oci.root, img],
-                           capture_output=True, timeout=120)
-        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        img, _ = self.import_as_nobody(oci.root)
         with open(os.path.join(img, "image.json")) as f:
             ix = json.load(f)
         self.assertEqual(ix["ownership"], "override_stat")
@@ -1115,9 +1109,6 @@ class TestImportRootless(ImportTestBase):
     def test_rootless_replacements(self):
         # Replacing a directory and naming one again work as the
         # importing user too; the override record is the later member's.
-        self.require_tool("setpriv")
-        home = self.mkdirs("home")
-        os.chown(home, self.NOBODY, self.NOBODY)
         tar = lt.crafted_tar(self.path("layer.tar"), [
             ("d/", "dir", None, {"mode": 0o500}),
             ("d/sub/", "dir", None, {"mode": 0o000}),
@@ -1127,12 +1118,7 @@ class TestImportRootless(ImportTestBase):
             ("e/", "dir", None, {"mode": 0o700, "uid": 8,
                                  "xattrs": {"user.b": "1"}}),
         ])
-        img = os.path.join(home, "img")
-        r = subprocess.run(["setpriv", "--reuid=%d" % self.NOBODY,
-                            "--regid=%d" % self.NOBODY, "--clear-groups",
-                            lt.LAYERTOOL, "import", tar, img],
-                           capture_output=True, timeout=120)
-        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        img, _ = self.import_as_nobody(tar)
         layer = lt.image_layers(img)[0]
         d, e = os.path.join(layer, "d"), os.path.join(layer, "e")
         self.assertTrue(os.path.isfile(d))
@@ -1142,6 +1128,48 @@ class TestImportRootless(ImportTestBase):
                          ["user.b", "user.containers.override_stat"])
         self.assertEqual(os.getxattr(e, "user.containers.override_stat"),
                          b"8:0:0700")
+
+    def test_rootless_import_device_standins(self):
+        """A device node the user cannot make (a debootstrap root, an
+        older image's /dev) is an empty file whose override record names
+        the device: layerfs shows the device, export writes it back."""
+        tar = lt.crafted_tar(self.path("layer.tar"), [
+            ("dev/", "dir", None),
+            ("dev/null", "chardev", (1, 3)),
+            ("dev/sda", "blockdev", (8, 0), {"mode": 0o660, "gid": 6}),
+        ])
+        img, _ = self.import_as_nobody(tar)
+        layer = lt.image_layers(img)[0]
+        want = {"null": (stat.S_IFCHR, 0o666, 0, (1, 3)),
+                "sda": (stat.S_IFBLK, 0o660, 6, (8, 0))}
+        for name, (kind, mode, gid, (major, minor)) in want.items():
+            real = os.lstat(os.path.join(layer, "dev", name))
+            self.assertTrue(stat.S_ISREG(real.st_mode), name)
+            self.assertEqual((real.st_size, real.st_mode & 0o7777,
+                              real.st_uid), (0, 0o600, self.NOBODY), name)
+            self.assertEqual(
+                os.getxattr(os.path.join(layer, "dev", name),
+                            "user.containers.override_stat"),
+                ("0:%d:0%o:%s-%d-%d" % (gid, mode, "char" if kind ==
+                                       stat.S_IFCHR else "block",
+                                       major, minor)).encode())
+        m = self.mount([layer], opts=["xattr_permissions=2"])
+        for name, (kind, mode, gid, (major, minor)) in want.items():
+            st = os.lstat(os.path.join(m.path, "dev", name))
+            self.assertEqual((stat.S_IFMT(st.st_mode), stat.S_IMODE(
+                st.st_mode), st.st_uid, st.st_gid, st.st_rdev),
+                (kind, mode, 0, gid, os.makedev(major, minor)), name)
+        out = self.path("back.tar")
+        r = lt.run_layertool(["export", layer, out])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        with tarfile.open(out) as t:
+            for name, (kind, mode, gid, (major, minor)) in want.items():
+                ti = t.getmember("dev/" + name)
+                self.assertEqual(
+                    (ti.ischr(), ti.isblk(), ti.mode, ti.uid, ti.gid,
+                     ti.devmajor, ti.devminor),
+                    (kind == stat.S_IFCHR, kind == stat.S_IFBLK, mode, 0,
+                     gid, major, minor), name)
 
 
 if __name__ == "__main__":
