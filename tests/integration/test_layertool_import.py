@@ -1129,6 +1129,46 @@ class TestImportRootless(ImportTestBase):
         self.assertEqual(os.getxattr(e, "user.containers.override_stat"),
                          b"8:0:0700")
 
+    def test_rootless_export_matches_root(self):
+        """A rootless import exported in a user namespace that maps the
+        user to root, as layerrun commit exports, gives the members a
+        root import's export gives: owners and modes from the records,
+        devices from stand-ins, symlinks and fifos as root's."""
+        self.require_tool("unshare")
+        tar = lt.crafted_tar(self.path("layer.tar"), [
+            ("d/", "dir", None, {"mode": 0o750, "uid": 3, "gid": 4}),
+            ("d/f", "file", b"data", {"mode": 0o4755, "uid": 5}),
+            ("d/h", "hardlink", "d/f"),
+            ("d/l", "symlink", "f"),
+            ("d/p", "fifo", None),
+            ("d/null", "chardev", (1, 3)),
+        ])
+        root_layer = lt.image_layers(self.import_ok(tar, self.path("r")))[0]
+        img, _ = self.import_as_nobody(tar)
+        by_root = self.path("by-root.tar")
+        r = lt.run_layertool(["export", root_layer, by_root])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        by_user = os.path.join(os.path.dirname(img), "by-user.tar")
+        r = subprocess.run(["setpriv", "--reuid=%d" % self.NOBODY,
+                            "--regid=%d" % self.NOBODY, "--clear-groups",
+                            "unshare", "--map-root-user", lt.LAYERTOOL,
+                            "export", lt.image_layers(img)[0], by_user],
+                           capture_output=True, timeout=120)
+        if r.returncode != 0 and b"unshare" in r.stderr:
+            self.skipTest("no user namespace for an unprivileged user: "
+                          + r.stderr.decode().strip())
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+
+        def members(path):
+            with tarfile.open(path) as t:
+                return {m.name: (m.type, m.mode, m.uid, m.gid, m.size,
+                                 m.linkname, m.devmajor, m.devminor,
+                                 m.mtime) for m in t.getmembers()}
+        want = members(by_root)
+        self.assertEqual(set(want), {"d", "d/f", "d/h", "d/l", "d/p",
+                                     "d/null"})
+        self.assertEqual(members(by_user), want)
+
     def test_rootless_import_device_standins(self):
         """A device node the user cannot make (a debootstrap root, an
         older image's /dev) is an empty file whose override record names
