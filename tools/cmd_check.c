@@ -277,6 +277,7 @@ static int check_entry(struct checker *c, struct tree_walk *w,
 	if (!path)
 		return -ENOMEM;
 	struct stat st;
+	struct override_stat ovr;
 	int r = 0;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		free(path);
@@ -315,6 +316,15 @@ static int check_entry(struct checker *c, struct tree_walk *w,
 		       "%s device %u:%u", S_ISCHR(st.st_mode) ? "character"
 							      : "block",
 		       major(st.st_rdev), minor(st.st_rdev));
+	} else if (S_ISREG(st.st_mode) && st.st_size == 0 &&
+		   ovr_load_at(dfd, name, &ovr) == 0 && ovr.has_type &&
+		   (S_ISCHR(ovr.mode) || S_ISBLK(ovr.mode))) {
+		/* A rootless layer's device: an empty file whose override
+		 * record names it (the mount shows the device). */
+		report(c, SEV_WARNING, path, "device-file",
+		       "%s device %u:%u (an override_stat stand-in)",
+		       S_ISCHR(ovr.mode) ? "character" : "block",
+		       major(ovr.rdev), minor(ovr.rdev));
 	} else if (S_ISLNK(st.st_mode)) {
 		char t[PATH_MAX];
 		ssize_t n = readlinkat(dfd, name, t, sizeof(t) - 1);

@@ -54,6 +54,8 @@ class TestCheck(lfstest.LayerfsTestCase):
             ".wh.nothing": "",                       # whiteout-hides-nothing
             "etc/.wh.passwd": "not empty",           # whiteout-has-data
             "null": ("chardev", 1, 3),               # device-file
+            "standin": "",                           # device-file (record)
+            "owned": "",                             # fine: owner record
             "#1f2e-3a": "partial copy",              # leftover-work-file
             ".wh..wh.plnk/": None,                   # leftover-work-file
             "meta": "",                              # upper-layer-mark
@@ -63,6 +65,11 @@ class TestCheck(lfstest.LayerfsTestCase):
                     b"y")
         os.setxattr(os.path.join(top, "meta"), "user.layerfs.metacopy",
                     b"/meta")
+        # A rootless layer's device, and a file with only an owner.
+        os.setxattr(os.path.join(top, "standin"),
+                    "user.containers.override_stat", b"0:0:0666:block-8-0")
+        os.setxattr(os.path.join(top, "owned"),
+                    "user.containers.override_stat", b"5:5:0644")
         os.link(os.path.join(outside, "shared"), os.path.join(top, "linked"))
         low = self.layer("low", LOWER)
         found, doc = self.check(top, low, code=5)
@@ -78,6 +85,7 @@ class TestCheck(lfstest.LayerfsTestCase):
             ("whiteout-hides-nothing", 0, "/.wh.nothing"),
             ("whiteout-has-data", 0, "/etc/.wh.passwd"),
             ("device-file", 0, "/null"),
+            ("device-file", 0, "/standin"),
             ("leftover-work-file", 0, "/#1f2e-3a"),
             ("leftover-work-file", 0, "/.wh..wh.plnk"),
             ("upper-layer-mark", 0, "/meta"),
@@ -85,7 +93,9 @@ class TestCheck(lfstest.LayerfsTestCase):
         }
         self.assertEqual(set(found), want)
         self.assertEqual(doc["errors"], 8)
-        self.assertEqual(doc["warnings"], 7)
+        self.assertEqual(doc["warnings"], 8)
+        self.assertIn("block device 8:0 (an override_stat stand-in)",
+                      found[("device-file", 0, "/standin")]["message"])
         sev = {k[0]: p["severity"] for k, p in found.items()}
         self.assertEqual(sev["symlink-escape"], "error")
         self.assertEqual(sev["whiteout-hides-nothing"], "warning")
