@@ -88,6 +88,12 @@ void dir_unlock_two(struct node *a, struct node *b)
 
 /* ---- the listing itself ------------------------------------------- */
 
+/* A slot's index bits while a listing holds fewer than 16 million
+ * records.  The other 8 keep the top of the record's hash, which the
+ * slot's position does not use while the table has fewer than 2^24
+ * slots: a probe tells another name's slot apart by them alone. */
+#define SLOT_IDX_MASK 0x00ffffffu
+
 uint32_t dcache_hash(const char *name, size_t len)
 {
 	return (uint32_t)XXH3_64bits(name, len);
@@ -99,6 +105,7 @@ struct dcache *dcache_new(void)
 	if (!dc)
 		return NULL;
 	atomic_init(&dc->refs, 1);
+	dc->idx_mask = SLOT_IDX_MASK;
 	dc->nslots = 16;
 	dc->slots = calloc(dc->nslots, sizeof(uint32_t));
 	if (!dc->slots) {
@@ -138,27 +145,44 @@ static int grow_slots(struct dcache *dc)
 	return 0;
 }
 
+/* Puts record i, whose hash is h, in the first free slot from its own. */
+static void put_slot(struct dcache *dc, uint32_t i, uint32_t h)
+{
+	uint32_t mask = dc->nslots - 1, k = h & mask;
+	while (dc->slots[k])
+		k = (k + 1) & mask;
+	dc->slots[k] = (h & ~dc->idx_mask) | (i + 1);
+}
+
+/* How many records ahead dcache_reindex fetches a slot into the cache:
+ * the records are read in order, their slots are anywhere. */
+#define REINDEX_PREFETCH 8
+
 void dcache_reindex(struct dcache *dc)
 {
 	uint32_t mask = dc->nslots - 1;
 	memset(dc->slots, 0, dc->nslots * sizeof(uint32_t));
 	for (uint32_t i = 0; i < dc->n; i++) {
-		uint32_t k = dc->recs[i].hash & mask;
-		while (dc->slots[k])
-			k = (k + 1) & mask;
-		dc->slots[k] = i + 1;
+		if (i + REINDEX_PREFETCH < dc->n)
+			__builtin_prefetch(
+				&dc->slots[dc->recs[i + REINDEX_PREFETCH].hash &
+					   mask],
+				1);
+		put_slot(dc, i, dc->recs[i].hash);
 	}
 }
 
 struct drec *dcache_find_len(struct dcache *dc, const char *name, size_t len,
 			     uint32_t h)
 {
-	uint32_t mask = dc->nslots - 1;
+	uint32_t mask = dc->nslots - 1, tag = h & ~dc->idx_mask;
 	for (uint32_t k = h & mask;; k = (k + 1) & mask) {
 		uint32_t s = dc->slots[k];
 		if (!s)
 			return NULL;
-		struct drec *r = &dc->recs[s - 1];
+		if ((s & ~dc->idx_mask) != tag)
+			continue;
+		struct drec *r = &dc->recs[(s & dc->idx_mask) - 1];
 		if (r->hash == h && r->namelen == len &&
 		    memcmp(dc->names + r->name_off, name, len) == 0)
 			return r;
@@ -198,6 +222,14 @@ struct drec *dcache_add_raw(struct dcache *dc, const char *name, size_t len,
 {
 	if ((dc->n + 1) * 4 > dc->nslots * 3 && grow_slots(dc) < 0)
 		return NULL;
+	if (dc->n + 1 >= dc->idx_mask) {
+		/* As many records as the index bits count: from now on
+		 * the slots give all their bits to the index. */
+		if (dc->idx_mask == UINT32_MAX)
+			return NULL;
+		dc->idx_mask = UINT32_MAX;
+		dcache_reindex(dc);
+	}
 	if (dc->n == dc->cap) {
 		uint32_t nc = dc->cap ? dc->cap * 2 : 16;
 		struct drec *nr = realloc(dc->recs, nc * sizeof(*nr));
@@ -224,10 +256,8 @@ struct drec *dcache_add_raw(struct dcache *dc, const char *name, size_t len,
 	memcpy(dc->names + dc->names_len, name, len);
 	dc->names[dc->names_len + len] = 0;
 	dc->names_len += (uint32_t)len + 1;
-	uint32_t mask = dc->nslots - 1, k = h & mask;
-	while (dc->slots[k])
-		k = (k + 1) & mask;
-	dc->slots[k] = ++dc->n;
+	put_slot(dc, dc->n, h);
+	dc->n++;
 	return r;
 }
 

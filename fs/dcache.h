@@ -54,8 +54,13 @@ struct dcache {
 	atomic_uint refs;
 	uint32_t n, cap;
 	struct drec *recs;  /* appended; sorted in place for readdir */
-	uint32_t *slots;    /* open addressing, rec index + 1 */
+	/* Open addressing.  A slot holds its record's index + 1 in the bits
+	 * of idx_mask and the top bits of the record's hash in the others,
+	 * so that a probe passes over other names without reading their
+	 * records (a cache miss each in a large listing).  0: empty. */
+	uint32_t *slots;
 	uint32_t nslots;
+	uint32_t idx_mask;
 	char *names;
 	uint32_t names_len, names_cap;
 	uint16_t *chain;    /* layers where the directory exists, top first */

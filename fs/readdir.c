@@ -59,6 +59,8 @@ enum {
 	BATCH = 64,
 	/* Room past BATCH to finish a run of equal offsets. */
 	GROUP_SLACK = 8,
+	/* How many records ahead collect() fetches a name into the cache. */
+	NAME_PREFETCH = 8,
 };
 
 /* Takes dir's read lock with its listing and an up-to-date order. */
@@ -112,6 +114,13 @@ static int collect(struct lfs *fs, struct node *dir, off_t off,
 	size_t k = 0;
 	for (;;) {
 		while (!have_p && p < dc->nsorted) {
+			/* The names lie in the order they were read, not in
+			 * this one: each is a cache miss in a large listing,
+			 * which the hash below would wait for. */
+			if (p + NAME_PREFETCH < dc->nsorted)
+				__builtin_prefetch(
+					drec_name(dc,
+						  &dc->recs[p + NAME_PREFETCH]));
 			if (drec_visible(&dc->recs[p])) {
 				at_p = readdir_offset(dc, &dc->recs[p]);
 				have_p = true;

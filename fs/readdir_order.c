@@ -91,12 +91,26 @@ void readdir_order_sort(struct dcache *dc)
 	dc->nsorted = dc->n;
 }
 
+/* Whether r's offset is at most off.  The hash leads the offset: most
+ * records are told from off by it alone, without reading their name (a
+ * cache miss each, in a large listing) to hash the rest. */
+static bool offset_at_most(const struct dcache *dc, const struct drec *r,
+			   uint64_t off)
+{
+	uint64_t top = ((uint64_t)r->hash << 30) + READDIR_FIRST_NAME_OFF;
+	if (top + ((1u << 30) - 1) <= off)
+		return true;
+	if (top > off)
+		return false;
+	return readdir_offset(dc, r) <= off;
+}
+
 uint32_t readdir_order_seek(const struct dcache *dc, uint64_t off)
 {
 	uint32_t lo = 0, hi = dc->nsorted;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
-		if (readdir_offset(dc, &dc->recs[mid]) <= off)
+		if (offset_at_most(dc, &dc->recs[mid], off))
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -118,14 +132,9 @@ uint32_t readdir_order_tail(const struct dcache *dc, uint64_t off,
 		const struct drec *r = &dc->recs[i];
 		if (!drec_visible(r))
 			continue;
-		/* The hash leads the offset: most records are told from off
-		 * by it alone, without hashing the name for the rest. */
-		uint64_t top = ((uint64_t)r->hash << 30) + READDIR_FIRST_NAME_OFF;
-		if (top + ((1u << 30) - 1) <= off)
+		if (offset_at_most(dc, r, off))
 			continue;
 		uint64_t at = readdir_offset(dc, r);
-		if (at <= off)
-			continue;
 		out[k].off = at;
 		out[k].index = i;
 		k++;
