@@ -267,6 +267,15 @@ static void check_xattrs(struct checker *c, int dfd, const char *name,
 	name_list_free(&x);
 }
 
+/* A device node of the layer, or a stand-in file (HOW says which). */
+static void report_device(struct checker *c, const char *path, mode_t mode,
+			  dev_t rdev, const char *how)
+{
+	report(c, SEV_WARNING, path, "device-file", "%s device %u:%u%s",
+	       S_ISCHR(mode) ? "character" : "block", major(rdev),
+	       minor(rdev), how);
+}
+
 /* NAME of the directory the walk is at. */
 static int check_entry(struct checker *c, struct tree_walk *w,
 		       const char *name)
@@ -312,19 +321,14 @@ static int check_entry(struct checker *c, struct tree_walk *w,
 	} else if (wh_is_overlay_whiteout(&st)) {
 		check_hides(c, dir, name, path);
 	} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
-		report(c, SEV_WARNING, path, "device-file",
-		       "%s device %u:%u", S_ISCHR(st.st_mode) ? "character"
-							      : "block",
-		       major(st.st_rdev), minor(st.st_rdev));
+		report_device(c, path, st.st_mode, st.st_rdev, "");
 	} else if (S_ISREG(st.st_mode) && st.st_size == 0 &&
 		   ovr_load_at(dfd, name, &ovr) == 0 && ovr.has_type &&
 		   (S_ISCHR(ovr.mode) || S_ISBLK(ovr.mode))) {
 		/* A rootless layer's device: an empty file whose override
 		 * record names it (the mount shows the device). */
-		report(c, SEV_WARNING, path, "device-file",
-		       "%s device %u:%u (an override_stat stand-in)",
-		       S_ISCHR(ovr.mode) ? "character" : "block",
-		       major(ovr.rdev), minor(ovr.rdev));
+		report_device(c, path, ovr.mode, ovr.rdev,
+			      " (an override_stat stand-in)");
 	} else if (S_ISLNK(st.st_mode)) {
 		char t[PATH_MAX];
 		ssize_t n = readlinkat(dfd, name, t, sizeof(t) - 1);

@@ -160,6 +160,17 @@ static mode_t real_mode(const struct unpacker *u, mode_t type, mode_t perm)
 	return perm | (S_ISDIR(type) ? 0700 : 0600);
 }
 
+/* Writes o as fd's override record. */
+static int store_record(int fd, const struct override_stat *o)
+{
+	char v[96];
+	int n = override_stat_format(v, sizeof(v), o);
+	if (n < 0)
+		return n;
+	return fsetxattr(fd, OVERRIDE_STAT_CONTAINERS, v, (size_t)n, 0) < 0 ? -errno
+								      : 0;
+}
+
 /* Owner of fd (open on dirfd/name): chown, or the override record. */
 static int apply_owner(struct unpacker *u, int fd, mode_t type, uid_t uid,
 		       gid_t gid, mode_t perm)
@@ -168,13 +179,8 @@ static int apply_owner(struct unpacker *u, int fd, mode_t type, uid_t uid,
 		return fchown(fd, uid, gid) < 0 ? -errno : 0;
 	if (!S_ISREG(type) && !S_ISDIR(type))
 		return 0; /* user.* xattrs exist only on files and dirs */
-	char v[64];
 	struct override_stat o = { .uid = uid, .gid = gid, .mode = perm };
-	int n = override_stat_format(v, sizeof(v), &o);
-	if (n < 0)
-		return n;
-	return fsetxattr(fd, OVERRIDE_STAT_CONTAINERS, v, (size_t)n, 0) < 0 ? -errno
-								      : 0;
+	return store_record(fd, &o);
 }
 
 /* Remembered for the warning at the end: name could not be set. */
@@ -522,12 +528,7 @@ static int make_device_standin(struct unpacker *u, struct archive_entry *e,
 		.rdev = archive_entry_rdev(e),
 		.has_type = true,
 	};
-	char v[96];
-	int n = override_stat_format(v, sizeof(v), &o);
-	int r = n < 0 ? n : 0;
-	if (r == 0 &&
-	    fsetxattr(fd, OVERRIDE_STAT_CONTAINERS, v, (size_t)n, 0) < 0)
-		r = -errno;
+	int r = store_record(fd, &o);
 	if (r == 0)
 		r = finish_file(u, e, fd);
 	close(fd);
