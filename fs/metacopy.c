@@ -136,20 +136,6 @@ int metacopy_probe_lower(struct lfs *fs, struct node *dir, struct node *n,
 	return 0;
 }
 
-/* The O_PATH descriptor pfd reopened with flags: the same inode, never
- * a name looked up again.  Closes pfd. */
-static int reopen_data(int pfd, int flags)
-{
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
-	int fd = open(proc, flags | O_CLOEXEC);
-	if (fd < 0 && errno == EPERM && (flags & O_NOATIME))
-		fd = open(proc, (flags & ~O_NOATIME) | O_CLOEXEC);
-	int r = fd < 0 ? -errno : fd;
-	close(pfd);
-	return r;
-}
-
 /*
  * The data at path in a lower layer, which only a regular file can hold.
  * A hostile layer may put a fifo there, whose open would block the
@@ -175,7 +161,11 @@ static int open_data_in(struct lfs *fs, int layer, const char *path,
 		close(pfd);
 		return -EIO;
 	}
-	return (flags & O_PATH) ? pfd : reopen_data(pfd, flags);
+	if (flags & O_PATH)
+		return pfd;
+	int fd = sp_reopen(pfd, flags);
+	close(pfd);
+	return fd;
 }
 
 /* The path of n in lower layer `layer` ("/a/f"), or with `name`, of that

@@ -941,28 +941,24 @@ static bool kind_may_have_changed(struct lfs *fs, struct node *n, int layer,
 	       kind != S_IFBLK;
 }
 
-/* Opened without waiting, its kind checked (ESTALE for another kind,
- * as udba.h answers one), then with the caller's blocking mode. */
+/* Its kind checked first through an O_PATH descriptor, which opens no
+ * driver and waits for no writer (ESTALE for another kind, as udba.h
+ * answers one), then that same inode opened with the caller's flags. */
 static int open_same_kind(struct node *n, int pfd, int flags)
 {
-	int fd = openat(pfd, node_name(n),
-			flags | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	int path_fd = openat(pfd, node_name(n), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (path_fd < 0)
 		return -errno;
 	struct stat st;
-	int r = 0;
-	if (fstat(fd, &st) < 0)
+	int r;
+	if (fstat(path_fd, &st) < 0)
 		r = -errno;
 	else if ((st.st_mode & S_IFMT) != (n->mode & S_IFMT))
 		r = -ESTALE;
-	else if (!(flags & O_NONBLOCK) &&
-		 fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
-		r = -errno;
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
-	return fd;
+	else
+		r = sp_reopen(path_fd, flags);
+	close(path_fd);
+	return r;
 }
 
 /* n in its parent's directory pfd: one openat that never follows a
@@ -1002,12 +998,8 @@ int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 	/* Unlinked while open: the file itself, before its index entry,
 	 * which went with its last link. */
 	int ofd = orphan_fd(n);
-	if (ofd >= 0) {
-		char proc[64];
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ofd);
-		int fd = open(proc, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
-		return fd < 0 ? -errno : fd;
-	}
+	if (ofd >= 0)
+		return sp_reopen(ofd, flags);
 	if (in_index_only(fs, n, layer)) {
 		int fd = openat(fs->index_fd, n->ext->index_key,
 				flags | O_NOFOLLOW | O_CLOEXEC);

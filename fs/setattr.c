@@ -332,22 +332,25 @@ struct new_mode {
 	mode_t mode;
 };
 
-/* fileattr_lifted_change: the mode of dirfd/name (fd, if open). */
+/* fileattr_lifted_change: the mode of dirfd/name (fd, if open).  The
+ * name is opened without following: a rename through the mount renames
+ * before it takes ns_lock, so it may be a symlink by now. */
 static int set_mode(int dirfd, const char *name, int fd, void *arg)
 {
 	const struct new_mode *m = arg;
-	if (!override_xattr_name(m->fs))
-		return fchmodat(dirfd, name, m->mode & 07777, 0) < 0 ? -errno
-								      : 0;
-	/* The mode the view shows is the override's. */
 	int ofd = fd >= 0 ? fd
 			  : openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (ofd < 0)
+		return -errno;
+	int r;
 	struct stat a = { .st_mode = m->mode & 07777 }, real;
-	int r = ofd < 0 || fstat(ofd, &real) < 0
-			? -errno
-			: apply_override(m->fs, ofd, &real, &a,
-					 FUSE_SET_ATTR_MODE);
-	if (ofd >= 0 && ofd != fd)
+	if (!override_xattr_name(m->fs))
+		r = chmod_at(ofd, "", a.st_mode);
+	else /* The mode the view shows is the override's. */
+		r = fstat(ofd, &real) < 0 ? -errno
+					  : apply_override(m->fs, ofd, &real,
+							   &a, FUSE_SET_ATTR_MODE);
+	if (ofd != fd)
 		close(ofd);
 	return r;
 }

@@ -38,6 +38,16 @@ int sp_open_parent(int rootfd, const char *path, const char **last);
  */
 int sp_open_inside(int rootfd, const char *path, int flags);
 
+/*
+ * Opens the file the O_PATH descriptor pfd is on, with flags, through its
+ * /proc/self/fd link: the same inode, no name looked up again (so no
+ * symlink or other file put in its place meanwhile is reached).  A
+ * refused O_NOATIME (a file the caller does not own) is dropped.
+ * O_CLOEXEC and O_NOCTTY are always added; pfd stays open.  Returns an
+ * fd or -errno.
+ */
+int sp_reopen(int pfd, int flags);
+
 /* Forces the component-walk fallback (for tests of old kernels). */
 void sp_force_fallback(int on);
 

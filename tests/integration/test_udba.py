@@ -10,6 +10,7 @@ import os
 import random
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import threading
@@ -29,6 +30,44 @@ def read_at(dfd, name):
 def write(path, data):
     with open(path, "w") as f:
         f.write(data)
+
+
+class InotifyOpens:
+    """The names opened for real (IN_OPEN; an O_PATH open is not one)
+    in a directory while the context is active; "" for the directory."""
+
+    IN_OPEN = 0x20
+    IN_NONBLOCK = os.O_NONBLOCK
+
+    def __init__(self, directory):
+        self.directory = directory
+
+    def __enter__(self):
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = libc.inotify_init1(self.IN_NONBLOCK)
+        if self.fd < 0 or libc.inotify_add_watch(
+                self.fd, os.fsencode(self.directory), self.IN_OPEN) < 0:
+            raise OSError(ctypes.get_errno(), "inotify")
+        return self
+
+    def names(self):
+        out = []
+        while True:
+            try:
+                buf = os.read(self.fd, 4096)
+            except BlockingIOError:
+                return out
+            i = 0
+            while i < len(buf):
+                _, mask, _, length = struct.unpack_from("iIII", buf, i)
+                if mask & self.IN_OPEN:
+                    out.append(os.fsdecode(
+                        buf[i + 16:i + 16 + length].rstrip(b"\0")))
+                i += 16 + length
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
 
 
 class Udba(LayerfsTestCase):
@@ -245,6 +284,32 @@ class UdbaDefaultTimeout(LayerfsTestCase):
             reader.wait(timeout=10)
             self.fail("the daemon waited in the lower fifo for a writer")
         self.assertTrue(stat.S_ISFIFO(os.stat(a).st_mode))
+
+    def test_file_swapped_for_a_device_opens_no_driver(self):
+        # The same swap with a device node: the daemon opened it (as
+        # root, for a caller who may not open it) and only then saw its
+        # kind; an open can arm a watchdog or rewind a tape (found by
+        # review).  The kind is now read through O_PATH, which opens no
+        # driver; inotify reports every real open of the node.
+        self.require_root()
+        low = self.layer("low", {"d/a": "a\n"})
+        m = self.mount_rw([low], opts=("udba=reval",))
+        a = os.path.join(m.path, "d", "a")
+        self.assertEqual(read(a), b"a\n")
+        ldir = os.path.join(low, "d")
+        os.mknod(os.path.join(ldir, "dev"), stat.S_IFCHR | 0o600,
+                 os.makedev(1, 3))  # /dev/null's numbers: harmless
+        with InotifyOpens(ldir) as opens:
+            os.rename(os.path.join(ldir, "dev"), os.path.join(ldir, "a"))
+            try:
+                with open(a, "rb") as f:
+                    f.read()
+            except OSError:
+                pass  # ESTALE, then the device on a nodev mount
+            # (The directory's own opens, re-reading it, have no name.)
+            self.assertNotIn("a", opens.names(),
+                             "the daemon opened the swapped-in device")
+        self.assertTrue(stat.S_ISCHR(os.stat(a).st_mode))
 
     def test_new_name_found_at_once(self):
         # No negative entry is cached, and a name the listing lacks has
