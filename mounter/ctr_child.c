@@ -179,6 +179,12 @@ void container_child(struct container *c)
 		lf_die(LR_EXIT_SETUP, "%s", err);
 	tell(c, SYNC_NS_READY, 0, -1);
 	wait_for(c, SYNC_MAPPED);
+	/* Mapped, its namespaces taken by the launcher: from here on no
+	 * process of the user namespace, however capable there (--pid host
+	 * and CAP_SYS_PTRACE, a container whose namespaces this one joins),
+	 * may read our /proc files or take our descriptors, which lead to
+	 * the host (the state directory, the launcher's mount). */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	become_root(c);
 	if (c->idmap.mode != USERNS_JOINED)
 		forbid_nested_userns();

@@ -97,6 +97,10 @@ static int launch(struct container *c, const char *mountpoint, int keep_fd,
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* Before it joins the container's user namespace: a process
+		 * there with CAP_SYS_PTRACE (--pid host) would otherwise
+		 * reach the host through the daemon's /proc root and fds. */
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 		if ((userns >= 0 && setns(userns, CLONE_NEWUSER) < 0) ||
 		    (mntns >= 0 && setns(mntns, CLONE_NEWNS) < 0)) {
 			lf_err("cannot join the container's namespaces for "
@@ -201,19 +205,26 @@ int daemon_start_early(struct container *c)
 	return 0;
 }
 
-int daemon_start_in_container(struct container *c)
+int daemon_open_container_ns(const struct container *c, int ns[2])
 {
 	char upath[64], mpath[64];
 	lr_fmt(upath, sizeof(upath), "/proc/%d/ns/user", (int)c->init_pid);
 	lr_fmt(mpath, sizeof(mpath), "/proc/%d/ns/mnt", (int)c->init_pid);
-	int ufd LF_AUTOCLOSE = open(upath, O_RDONLY | O_CLOEXEC);
-	int mfd LF_AUTOCLOSE = open(mpath, O_RDONLY | O_CLOEXEC);
-	if (ufd < 0 || mfd < 0) {
-		lf_err("cannot open the container's namespaces: %s",
-		       strerror(errno));
-		return -errno;
-	}
-	int r = launch(c, c->mnt, -1, ufd, mfd);
+	ns[0] = open(upath, O_RDONLY | O_CLOEXEC);
+	ns[1] = ns[0] < 0 ? -1 : open(mpath, O_RDONLY | O_CLOEXEC);
+	if (ns[1] >= 0)
+		return 0;
+	int e = errno;
+	lf_err("cannot open the container's namespaces: %s", strerror(e));
+	if (ns[0] >= 0)
+		close(ns[0]);
+	ns[0] = -1;
+	return -e;
+}
+
+int daemon_start_in_container(struct container *c, const int ns[2])
+{
+	int r = launch(c, c->mnt, -1, ns[0], ns[1]);
 	return r < 0 ? r : daemon_await(c);
 }
 

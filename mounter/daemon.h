@@ -34,8 +34,14 @@ bool daemon_starts_early(const struct container *c);
 /* Makes C's FUSE mount (c->mount_fd) and starts layerfs on it. */
 int daemon_start_early(struct container *c);
 
-/* Starts layerfs in the namespaces of C's child (c->init_pid). */
-int daemon_start_in_container(struct container *c);
+/* Opens the user and mount namespaces of C's child (c->init_pid) into
+ * NS: while the child may still be read through /proc, before it makes
+ * itself non-dumpable (SYNC_MAPPED).  0 or -errno (it said why). */
+int daemon_open_container_ns(const struct container *c, int ns[2]);
+
+/* Starts layerfs in the namespaces NS opened by daemon_open_container_ns;
+ * the caller closes them. */
+int daemon_start_in_container(struct container *c, const int ns[2]);
 
 /* Waits until layerfs serves the mount; -EIO when it ended first (it
  * said why). */

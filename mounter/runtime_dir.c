@@ -84,7 +84,8 @@ int runtime_root_open(const char *override, char **path, int *fd, char *err,
 			}
 			lr_fmt(buf, sizeof(buf), "%s/%s", cwd, override);
 		}
-		/* The user named it: only require that it is theirs. */
+		/* The user named it: only require that it is theirs, and
+		 * theirs alone to write (below). */
 		check = false;
 	} else if (usable_xdg(xdg)) {
 		lr_fmt(buf, sizeof(buf), "%s/layerrun", xdg);
@@ -107,6 +108,14 @@ int runtime_root_open(const char *override, char **path, int *fd, char *err,
 			lr_fmt(err, errlen,
 				 "--root '%s' belongs to uid %u, not to us", buf,
 				 (unsigned)st.st_uid);
+			r = -EPERM;
+		} else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+			/* Another user could put a symlink where a container's
+			 * mountpoint or state file goes. */
+			lr_fmt(err, errlen,
+				 "--root '%s' may be written by other users "
+				 "(mode %03o): chmod go-w it, or name another",
+				 buf, (unsigned)(st.st_mode & 0777));
 			r = -EPERM;
 		}
 	}

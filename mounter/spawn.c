@@ -111,6 +111,15 @@ static pid_t clone_child(struct container *c)
 	return n == sizeof(p) ? p : -EIO;
 }
 
+static void close_ns(int ns[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (ns[i] >= 0) {
+			close(ns[i]);
+			ns[i] = -1;
+		}
+}
+
 /* C ended before it was ready: its status (it said why). */
 static int child_failed(struct container *c)
 {
@@ -147,6 +156,7 @@ int container_spawn(struct container *c)
 	}
 	c->init_pid = p;
 	int s = sp[0];
+	int ns[2] = { -1, -1 };
 	char err[1024];
 	int r = sync_recv(s, SYNC_NS_READY, NULL, NULL);
 	if (r < 0)
@@ -164,12 +174,17 @@ int container_spawn(struct container *c)
 		lf_err("%s", err);
 		goto fail;
 	}
+	/* Its namespaces are taken while the child may still be read
+	 * through /proc: on SYNC_MAPPED it makes itself non-dumpable. */
+	if (!daemon_starts_early(c) && daemon_open_container_ns(c, ns) < 0)
+		goto fail;
 	if (sync_send(s, SYNC_MAPPED, 0, -1) < 0 ||
 	    sync_recv(s, SYNC_MOUNT_READY, NULL, NULL) < 0)
 		goto child_gone;
 	if ((daemon_starts_early(c) ? daemon_await(c)
-				    : daemon_start_in_container(c)) < 0)
+				    : daemon_start_in_container(c, ns)) < 0)
 		goto fail;
+	close_ns(ns);
 	/* The mount made here, for the child to attach (or -1: layerfs
 	 * mounted in the child's namespace). */
 	if (sync_send(s, SYNC_MOUNTED, 0, c->mount_fd) < 0)
@@ -187,10 +202,12 @@ int container_spawn(struct container *c)
 	return 0;
 child_gone:
 	close(s);
+	close_ns(ns);
 	daemon_abandon(c);
 	return child_failed(c);
 fail:
 	close(s);
+	close_ns(ns);
 	daemon_abandon(c);
 	child_failed(c);
 	return LR_EXIT_SETUP;

@@ -1019,6 +1019,21 @@ class RootlessTests(Behaviour, LayerrunCase):
         self.assertIn("no subordinate uid range for nobody", err)
         self.assertIn("usermod --add-subuids", err)
 
+    def test_root_writable_by_others_refused(self):
+        # Others could plant a symlink where a container's mountpoint or
+        # state goes (found by review): one line, nothing made.
+        root = self.user_dir("shared-root")
+        os.chmod(root, 0o777)
+        r = subprocess.run(self.lr.as_user([lu.LAYERRUN, "--root", root,
+                                            "run", "--rm", self.image,
+                                            "true"]),
+                           capture_output=True, timeout=60)
+        err = r.stderr.decode().strip()
+        self.assertEqual(r.returncode, 125, err)
+        self.assertEqual(len(err.splitlines()), 1, err)
+        self.assertIn("may be written by other users (mode 777)", err)
+        self.assertEqual(os.listdir(root), [])
+
     def test_state_dir_private_without_xdg_runtime_dir(self):
         env = dict(os.environ)
         env.pop("XDG_RUNTIME_DIR", None)

@@ -250,6 +250,28 @@ class Escapes:
         rc, out, _ = self.sh("ls /proc/1/root/", "--pid", "host")
         self.assertNotEqual(rc, 0, "host init's root listed:\n" + out)
 
+    def test_daemon_of_a_joined_container_unreachable(self):
+        # A container that joins another's namespaces (--net container:A)
+        # has its layerfs daemon started in A's user namespace, where A,
+        # with --pid host and CAP_SYS_PTRACE, could read the daemon's
+        # /proc root, the host's, and its descriptors (found by review).
+        # The daemon, and a container's first process until it runs its
+        # command, are not dumpable: /proc keeps them to the host's root.
+        host = self.user_dir("host-joined")
+        marker = os.path.join(host, "marker")
+        with open(marker, "w") as f:
+            f.write("host only\n")
+        os.chown(marker, self.uid, self.gid)
+        self.detach("a", "sleep", "600",
+                    opts=("--pid", "host", "--cap-add", "SYS_PTRACE"))
+        daemon = self.detach("b", "sleep", "600",
+                             opts=("--net", "container:a"))["daemon_pid"]
+        out = self.run_ok(["exec", "a", "sh", "-c",
+                           "cat /proc/%d/root%s 2>&1; ls /proc/%d/fd 2>&1; "
+                           "true" % (daemon, marker, daemon)])
+        self.assertNotIn("host only", out)
+        self.assertIn("Permission denied", out)
+
     # -- privileged operations with the default capabilities ----------------
 
     def test_privileged_syscalls_fail(self):
