@@ -104,7 +104,11 @@ int runtime_root_open(const char *override, char **path, int *fd, char *err,
 	int r = check ? check_private(buf, dfd, err, errlen) : 0;
 	if (!check) {
 		struct stat st;
-		if (fstat(dfd, &st) == 0 && st.st_uid != geteuid()) {
+		if (fstat(dfd, &st) < 0) {
+			r = -errno;
+			lr_fmt(err, errlen, "--root '%s': %s", buf,
+				 strerror(-r));
+		} else if (st.st_uid != geteuid()) {
 			lr_fmt(err, errlen,
 				 "--root '%s' belongs to uid %u, not to us", buf,
 				 (unsigned)st.st_uid);
