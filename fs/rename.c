@@ -855,5 +855,9 @@ done:
 	}
 	node_unref(fs, c.sdir);
 	node_unref(fs, c.ddir);
-	fuse_reply_err(req, r == -EAGAIN ? EBUSY : -r);
+	/* The names still changed under every attempt (another rename
+	 * through the mount, or the host changing a lower layer under
+	 * udba=reval): answered as a local filesystem answers a rename
+	 * whose name another process has just taken away. */
+	fuse_reply_err(req, r == -EAGAIN ? ENOENT : -r);
 }
