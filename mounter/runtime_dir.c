@@ -11,8 +11,10 @@
 #include <unistd.h>
 #include "strfmt.h"
 
-/* A directory we own and nobody else can write, or refuse it. */
-static int check_private(const char *path, int fd, char *err, size_t errlen)
+/* A directory we own and nobody else can write, or refuse it (NAMED:
+ * the user gave it with --root, which the message says). */
+static int check_private(const char *path, int fd, bool named, char *err,
+			 size_t errlen)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
@@ -21,17 +23,31 @@ static int check_private(const char *path, int fd, char *err, size_t errlen)
 		return -e;
 	}
 	if (st.st_uid != geteuid()) {
-		lr_fmt(err, errlen,
-			 "state directory '%s' belongs to uid %u, not to us "
-			 "(uid %u): choose another with --root",
-			 path, (unsigned)st.st_uid, (unsigned)geteuid());
+		if (named)
+			lr_fmt(err, errlen,
+				 "--root '%s' belongs to uid %u, not to us",
+				 path, (unsigned)st.st_uid);
+		else
+			lr_fmt(err, errlen,
+				 "state directory '%s' belongs to uid %u, not "
+				 "to us (uid %u): choose another with --root",
+				 path, (unsigned)st.st_uid, (unsigned)geteuid());
 		return -EPERM;
 	}
+	/* Another user could put a symlink where a container's mountpoint
+	 * or state file goes. */
 	if (st.st_mode & 022) {
-		lr_fmt(err, errlen,
-			 "state directory '%s' is writable by others (mode "
-			 "%04o): chmod 0700 it or choose another with --root",
-			 path, (unsigned)(st.st_mode & 07777));
+		if (named)
+			lr_fmt(err, errlen,
+				 "--root '%s' may be written by other users "
+				 "(mode %03o): chmod go-w it, or name another",
+				 path, (unsigned)(st.st_mode & 0777));
+		else
+			lr_fmt(err, errlen,
+				 "state directory '%s' is writable by others "
+				 "(mode %04o): chmod 0700 it or choose another "
+				 "with --root",
+				 path, (unsigned)(st.st_mode & 07777));
 		return -EPERM;
 	}
 	return 0;
@@ -71,7 +87,7 @@ int runtime_root_open(const char *override, char **path, int *fd, char *err,
 {
 	char buf[PATH_MAX];
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
-	bool check = true;
+	bool named = false;
 	if (override) {
 		if (override[0] == '/') {
 			lr_fmt(buf, sizeof(buf), "%s", override);
@@ -84,9 +100,7 @@ int runtime_root_open(const char *override, char **path, int *fd, char *err,
 			}
 			lr_fmt(buf, sizeof(buf), "%s/%s", cwd, override);
 		}
-		/* The user named it: only require that it is theirs, and
-		 * theirs alone to write (below). */
-		check = false;
+		named = true;
 	} else if (usable_xdg(xdg)) {
 		lr_fmt(buf, sizeof(buf), "%s/layerrun", xdg);
 	} else if (geteuid() == 0) {
@@ -101,28 +115,7 @@ int runtime_root_open(const char *override, char **path, int *fd, char *err,
 	int dfd = open_or_make(buf, 0700, err, errlen);
 	if (dfd < 0)
 		return dfd;
-	int r = check ? check_private(buf, dfd, err, errlen) : 0;
-	if (!check) {
-		struct stat st;
-		if (fstat(dfd, &st) < 0) {
-			r = -errno;
-			lr_fmt(err, errlen, "--root '%s': %s", buf,
-				 strerror(-r));
-		} else if (st.st_uid != geteuid()) {
-			lr_fmt(err, errlen,
-				 "--root '%s' belongs to uid %u, not to us", buf,
-				 (unsigned)st.st_uid);
-			r = -EPERM;
-		} else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-			/* Another user could put a symlink where a container's
-			 * mountpoint or state file goes. */
-			lr_fmt(err, errlen,
-				 "--root '%s' may be written by other users "
-				 "(mode %03o): chmod go-w it, or name another",
-				 buf, (unsigned)(st.st_mode & 0777));
-			r = -EPERM;
-		}
-	}
+	int r = check_private(buf, dfd, named, err, errlen);
 	if (r < 0) {
 		close(dfd);
 		return r;
