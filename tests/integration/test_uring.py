@@ -354,10 +354,30 @@ class Uring(UringCase):
                 out.setdefault(int(comm[9:]), []).append((allowed, policy))
         return out
 
+    def settled_workers(self, m, deadline=10):
+        """(ring_threads, statistics) read while no worker starts: the
+        statistics taken before and after the threads agree, and count
+        as many workers as have their name.  A queue may gain a worker
+        at any time (a request that outlasts the session loop's look,
+        as under the sanitizers), and a new worker is counted before it
+        names and binds itself; a single reading of each raced that."""
+        end = time.monotonic() + deadline
+        while True:
+            before = self.stats_of(m)
+            threads = self.ring_threads(m)
+            after = self.stats_of(m)
+            keys = ("io_uring_workers", "io_uring_workers_pinned")
+            if all(before[k] == after[k] for k in keys) and \
+                    sum(map(len, threads.values())) == \
+                    after["io_uring_workers"]:
+                return threads, after
+            if time.monotonic() > end:
+                return threads, after  # the caller's checks say what
+            time.sleep(0.05)
+
     def check_pinned(self, m):
         online = os.sched_getaffinity(0)
-        threads = self.ring_threads(m)
-        s = self.stats_of(m)
+        threads, s = self.settled_workers(m)
         self.assertEqual(sum(map(len, threads.values())),
                          s["io_uring_workers"])
         # Each online CPU's workers run there alone; an offline CPU's
@@ -478,11 +498,10 @@ class Uring(UringCase):
         m = self.mount_ring_under(["taskset", "-c", "0"],
                                   opts=("io_uring_pin=1",))
         self.check_view_and_cow(m)
-        threads = self.ring_threads(m)
+        threads, s = self.settled_workers(m)
         for cpu, workers in threads.items():
             self.assertEqual([a for a, _ in workers], ["0"] * len(workers))
-        self.assertEqual(self.stats_of(m)["io_uring_workers_pinned"],
-                         len(threads[0]))
+        self.assertEqual(s["io_uring_workers_pinned"], len(threads[0]))
 
     def test_killed_daemon_leaves_a_dead_mount_not_a_hang(self):
         m = self.mount_ring()
