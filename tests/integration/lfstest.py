@@ -33,6 +33,12 @@ LAYERTOOL = os.path.join(BUILD, "layertool")
 TMP_PREFIX = "lfstest-"
 # An optional wrapper for the daemon (valgrind in `make check-valgrind`).
 DAEMON_WRAPPER = os.environ.get("LFS_DAEMON_WRAPPER", "").split()
+# A daemon several times slower than the plain build (valgrind, ASan,
+# TSan).  Taken once, from the environment: a test that puts a wrapper
+# before the daemon for one mount (prlimit, setpriv, taskset) does not
+# make it slower.
+SLOW_DAEMON = bool(DAEMON_WRAPPER) or any(
+    os.environ.get(v) for v in ("ASAN_OPTIONS", "TSAN_OPTIONS"))
 # Options every mount of the run adds last (LFS_EXTRA_OPTS=udba=reval
 # runs the tests in that mode).
 EXTRA_OPTS = [o for o in os.environ.get("LFS_EXTRA_OPTS", "").split(",") if o]
@@ -116,6 +122,39 @@ def wait_stopped(pid, timeout=10):
         if time.time() > deadline:
             raise AssertionError("process %d did not stop: thread states "
                                  "%s" % (pid, states))
+        time.sleep(0.01)
+
+
+# nanosleep and clock_nanosleep, by machine: the system calls a thread
+# sleeps in at an LFS_FAULT_PAUSE point (fs/fault.c calls nanosleep,
+# which glibc makes with clock_nanosleep).
+SLEEP_SYSCALLS = {"x86_64": {35, 230}, "aarch64": {101, 115}}
+
+
+def wait_paused(pid, n=1, timeout=30):
+    """Waits until n threads of the daemon pid sleep, as one does for a
+    second at an LFS_FAULT_PAUSE point: a step the test means to come
+    during the pause would otherwise have to guess when it began (a
+    slow daemon reaches the point later).  Nothing else in the daemon
+    sleeps but for moments; under TSan, though, its background thread
+    does (no module check-tsan runs uses this)."""
+    calls = SLEEP_SYSCALLS[os.uname().machine]
+    deadline = time.time() + timeout
+    while True:
+        asleep = 0
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/syscall" % (pid, tid)) as f:
+                    nr = f.read().split()[0]
+            except (FileNotFoundError, IndexError):
+                continue
+            # "running" for a thread not in a system call.
+            asleep += nr.isdigit() and int(nr) in calls
+        if asleep >= n:
+            return
+        if time.time() > deadline:
+            raise AssertionError("%d threads of process %d paused, not %d"
+                                 % (asleep, pid, n))
         time.sleep(0.01)
 
 

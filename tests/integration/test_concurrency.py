@@ -251,15 +251,22 @@ class Concurrency(LayerfsTestCase):
         m = self.mount([low], opts=("io_uring=0", "threads=%d" % threads,
                                     "stats=" + stats))
         procs = 4
+        # A slow daemon's requests themselves outlast the 2 ms stall
+        # that grows the pool: how far it grows then depends on timing
+        # alone.  Fewer rounds there, and only the hard cap is checked.
+        rounds = 2 if lfstest.SLOW_DAEMON else 6
         # Once to warm the caches (a cold read may wait on the disk).
         in_workers(read_worker, [(m.path, 1, 0)])
         read = in_workers(read_worker,
-                          [(m.path, 6, seed) for seed in range(procs)])
-        self.assertEqual(read, [6 * len(spec)] * procs)
+                          [(m.path, rounds, seed) for seed in range(procs)])
+        self.assertEqual(read, [rounds * len(spec)] * procs)
         from test_scale import read_stats
         s = read_stats(self, m.pid, stats)
-        base = max(1, (os.cpu_count() or 1) // 2)
         self.assertGreaterEqual(s["dev_fuse_workers"], 1)
+        self.assertLessEqual(s["dev_fuse_workers"], threads, s)
+        if lfstest.SLOW_DAEMON:
+            return  # the growth bounds below are timing only there
+        base = max(1, (os.cpu_count() or 1) // 2)
         self.assertLessEqual(s["dev_fuse_workers"], min(threads, base + 2), s)
         self.assertLessEqual(s["dev_fuse_workers_started"], threads, s)
 

@@ -1970,7 +1970,12 @@ class CopyOnWrite(LayerfsTestCase):
         remover = threading.Thread(target=os.unlink, args=(j(unlink),))
         changer = threading.Thread(target=run_change)
         remover.start()
-        time.sleep(0.3)  # the unlink is past its wait, paused
+        # The unlink is past its wait, paused (however slow the daemon
+        # is to get there).  The change starts a moment later, so that
+        # its own pause ends after the unlink's: the rmdir comes in
+        # between.
+        lfstest.wait_paused(m.pid)
+        time.sleep(0.3)
         changer.start()
         try:
             remover.join(timeout=30)

@@ -315,7 +315,7 @@ class IndexRetireCrash(CrashAtPoint):
         x_ino = os.lstat(j("x")).st_ino             # the old copy's node
         t = threading.Thread(target=os.lstat, args=(j("y"),))
         t.start()                                   # retires, pauses
-        time.sleep(0.3)
+        lfstest.wait_paused(m.pid)
         z = os.path.join(m.path, "e", "z")
         z_ino = os.lstat(z).st_ino
         t.join(timeout=30)

@@ -12,6 +12,7 @@ import errno
 import fcntl
 import json
 import os
+import select
 import signal
 import stat
 import subprocess
@@ -349,6 +350,24 @@ def run_client(script, mnt):
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
 
+def first_line(stream, timeout):
+    """The first line from stream, or what came of it before timeout
+    seconds or the end.  Read from the descriptor a byte at a time, so
+    that none of the rest waits in stream's buffer."""
+    fd = stream.fileno()
+    line = b""
+    end = time.monotonic() + timeout
+    while not line.endswith(b"\n"):
+        left = end - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            break
+        byte = os.read(fd, 1)
+        if not byte:
+            break
+        line += byte
+    return line
+
+
 class KillDaemon(LayerfsTestCase):
     """SIGKILL of the daemon while a client renames, unlinks or fsyncs;
     then a remount must show each name old or new, never half-done."""
@@ -359,13 +378,19 @@ class KillDaemon(LayerfsTestCase):
         return self.layer("low", {"f%03d" % i: ("content %d\n" % i) * (i + 1)
                                   for i in range(self.N)})
 
-    def kill_and_remount(self, low, script, delay):
+    def kill_and_remount(self, low, script, delay, wait_first=False):
+        """Kills the daemon delay seconds into the client's run (after
+        its first line of output with wait_first: a slow start would
+        leave it nothing done), remounts and gives the new mount and
+        the client's output, split."""
         upper, work = self.mkdirs("u", "w")
         m = self.mount([low], upper, work, mnt=self.path("m"))
         client = run_client(script, m.path)
+        first = first_line(client.stdout, 60) if wait_first else b""
         time.sleep(delay)
         m.kill()
         out, _ = client.communicate(timeout=60)
+        out = first + out
         self._mounts.remove(m)
         m2 = self.mount([low], upper, work, mnt=self.path("again"))
         leftovers = os.listdir(os.path.join(work, "work")) \
@@ -449,7 +474,7 @@ class KillDaemon(LayerfsTestCase):
                   "        os.fsync(fd)\n"
                   "        os.close(fd)\n"
                   "    print(i, flush=True)\n")
-        m, done = self.kill_and_remount(low, script, 0.5)
+        m, done = self.kill_and_remount(low, script, 0.5, wait_first=True)
         self.assertGreater(len(done), 0, "the client did nothing")
         appended = {}
         for i in map(int, done):
