@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,14 +22,50 @@ const char *lf_progname(void)
 	return progname;
 }
 
+size_t lf_escape_controls(const char *in, char *out, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+	if (size == 0)
+		return 0;
+	for (const unsigned char *c = (const unsigned char *)in; *c; c++) {
+		bool control = *c < 0x20 || *c == 0x7f;
+		if (n + (control ? 4 : 1) >= size)
+			break;
+		if (control) {
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = hex[*c >> 4];
+			out[n++] = hex[*c & 15];
+		} else {
+			out[n++] = (char)*c;
+		}
+	}
+	out[n] = 0;
+	return n;
+}
+
+void lf_print_line(FILE *f, const char *fmt, ...)
+{
+	char raw[8192], line[4 * sizeof(raw)];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	va_end(ap);
+	lf_escape_controls(raw, line, sizeof(line));
+	fputs(line, f);
+	fputc('\n', f);
+}
+
 static void vmessage(const char *prefix, const char *fmt, va_list ap)
 {
-	char line[4096];
+	char msg[4096], line[4096];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	int n = snprintf(line, sizeof(line), "%s: %s", progname, prefix);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		n = 0;
-	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	size_t len = strlen(line);
+	size_t len = (size_t)n + lf_escape_controls(msg, line + n,
+						    sizeof(line) - (size_t)n);
 	if (len + 1 < sizeof(line)) {
 		line[len++] = '\n';
 		line[len] = 0;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -44,6 +45,15 @@ void lf_die(int status, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 /* Prints "PROG: warning: message". */
 void lf_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Copies IN to OUT (SIZE bytes, always terminated) with each control
+ * byte (below 0x20, and DEL) written as \xNN: a name from a layer or an
+ * archive may hold a newline, to forge a line of its own, or a terminal's
+ * escape sequence.  lf_err, lf_warn and lf_print_line do it for every
+ * message.  Returns the length written. */
+size_t lf_escape_controls(const char *in, char *out, size_t size);
+/* Prints one line, escaped as above, and a newline, on F. */
+void lf_print_line(FILE *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* Sets the program name used by lf_err/lf_warn. */
 void lf_set_progname(const char *name);
 const char *lf_progname(void);

@@ -211,10 +211,22 @@ static int write_member(struct tar_in *in, int dirfd, const char *path,
 	return r;
 }
 
+/* A hard link or symlink member, made once the files are there. */
 struct link_rec {
 	char *path, *target;
-	bool done;
+	size_t order; /* in the archive: a later member of a name wins */
+	enum {
+		LINK_TODO,
+		LINK_BUSY,
+		LINK_DONE,
+		LINK_FAILED,
+		LINK_REPLACED, /* by a later member of its name */
+	} state;
+	unsigned hops; /* once done: links from here to the file */
 };
+
+/* As SYMLOOP_MAX: a longer chain of links to links is refused. */
+#define MAX_LINK_CHAIN 40
 
 static int link_to(int dirfd, const char *path, const char *target)
 {
@@ -242,29 +254,69 @@ static int link_to(int dirfd, const char *path, const char *target)
 	return r;
 }
 
-/* Symlinks last, when their targets exist; a chain of them may need a
- * few rounds. */
+static int by_path_then_order(const void *a, const void *b)
+{
+	const struct link_rec *x = a, *y = b;
+	int c = strcmp(x->path, y->path);
+	if (c)
+		return c;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* The last link member named PATH in links (sorted), or NULL. */
+static struct link_rec *find_link(struct link_rec *links, size_t n,
+				  const char *path)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) { /* the first record after every PATH */
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(links[mid].path, path) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && !strcmp(links[lo - 1].path, path) ? &links[lo - 1]
+							   : NULL;
+}
+
+/* Makes l, after the link its target names if that is one, and gives
+ * the number of links from l to the file (0: it leads to none, or
+ * through more than MAX_LINK_CHAIN).  Each link is made once, so a
+ * chain of n costs n links, not n rounds over all of them (a hostile
+ * chain of 40k took minutes that way). */
+static unsigned resolve_one(int dirfd, struct link_rec *links, size_t n,
+			    struct link_rec *l, unsigned depth)
+{
+	if (l->state == LINK_DONE)
+		return l->hops;
+	if (l->state != LINK_TODO || depth >= MAX_LINK_CHAIN)
+		return 0; /* a cycle, or too long from where it started */
+	l->state = LINK_BUSY;
+	struct link_rec *t = find_link(links, n, l->target);
+	unsigned below = t ? resolve_one(dirfd, links, n, t, depth + 1) : 0;
+	bool ok = (!t || below) && below < MAX_LINK_CHAIN &&
+		  link_to(dirfd, l->path, l->target) == 0;
+	l->hops = below + 1;
+	l->state = ok ? LINK_DONE : LINK_FAILED;
+	return ok ? l->hops : 0;
+}
+
+/* Links last, when their targets exist. */
 static int resolve_links(int dirfd, struct link_rec *links, size_t n,
 			 char *err, size_t errlen)
 {
-	bool progress = true;
-	while (progress) {
-		progress = false;
-		for (size_t i = 0; i < n; i++) {
-			if (links[i].done)
-				continue;
-			if (link_to(dirfd, links[i].path, links[i].target) == 0) {
-				links[i].done = true;
-				progress = true;
-			}
-		}
-	}
+	qsort(links, n, sizeof(*links), by_path_then_order);
+	/* Of several members of one name, the last is the one kept. */
+	for (size_t i = 0; i + 1 < n; i++)
+		if (!strcmp(links[i].path, links[i + 1].path))
+			links[i].state = LINK_REPLACED;
 	for (size_t i = 0; i < n; i++)
-		if (!links[i].done) {
+		if (links[i].state != LINK_REPLACED &&
+		    !resolve_one(dirfd, links, n, &links[i], 0)) {
 			snprintf(err, errlen,
-				 "symlink '%s' does not lead to a file of the "
-				 "archive",
-				 links[i].path);
+				 "link '%s' does not lead to a file of the "
+				 "archive in %d links or fewer",
+				 links[i].path, MAX_LINK_CHAIN);
 			return -EINVAL;
 		}
 	return 0;
@@ -344,7 +396,10 @@ int archive_stage(int fd, int dirfd, char *err, size_t errlen)
 				r = -ENOMEM;
 				break;
 			}
-			links[nlinks++] = (struct link_rec){ lp, lt, false };
+			links[nlinks] = (struct link_rec){
+				.path = lp, .target = lt, .order = nlinks
+			};
+			nlinks++;
 		} else if (type == AE_IFDIR) {
 			int d = mkdirs(dirfd, path);
 			if (d < 0) {
@@ -354,6 +409,18 @@ int archive_stage(int fd, int dirfd, char *err, size_t errlen)
 				break;
 			}
 			close(d);
+		} else if (type == AE_IFREG &&
+			   archive_entry_sparse_count(e) > 0) {
+			/* Its holes would be written out as zeros here, before
+			 * any digest is checked: a few KB of archive could fill
+			 * the disk.  No image tool writes blobs as sparse
+			 * members. */
+			snprintf(err, errlen,
+				 "entry '%s' is a sparse file, which no blob of "
+				 "an image archive is",
+				 path);
+			r = -EINVAL;
+			break;
 		} else if (type == AE_IFREG) {
 			r = write_member(in, dirfd, path, err, errlen);
 			if (r < 0)

@@ -418,9 +418,10 @@ static void print_text(const struct checker *c)
 {
 	for (size_t i = 0; i < c->n; i++) {
 		const struct problem *p = &c->v[i];
-		printf("%s: %s: %s: %s [%s]\n",
-		       p->sev == SEV_ERROR ? "error" : "warning",
-		       c->names[p->layer], p->path, p->message, p->code);
+		lf_print_line(stdout, "%s: %s: %s: %s [%s]",
+			      p->sev == SEV_ERROR ? "error" : "warning",
+			      c->names[p->layer], p->path, p->message,
+			      p->code);
 	}
 	printf("%zu error%s, %zu warning%s in %zu layer%s\n", c->errors,
 	       c->errors == 1 ? "" : "s", c->warnings,

@@ -419,8 +419,8 @@ static int cmp_change(const void *a, const void *b)
 static void print_text(const struct differ *d)
 {
 	for (size_t i = 0; i < d->n; i++)
-		printf("%c %12" PRId64 " %s\n", d->v[i].kind, d->v[i].size,
-		       d->v[i].path);
+		lf_print_line(stdout, "%c %12" PRId64 " %s", d->v[i].kind,
+			      d->v[i].size, d->v[i].path);
 }
 
 static void print_json(const struct differ *d)

@@ -316,8 +316,8 @@ static void rfc3339(time_t t, char *buf, size_t size)
 static char *derive_config(const struct image_index *ix, const char *diff_id,
 			   const struct export_args *a, size_t *len)
 {
-	json_object *cfg;
-	char jerr[200];
+	json_object *cfg = NULL;
+	char jerr[200] = "not a JSON object"; /* when the parse succeeds */
 	if (json_parse(ix->config, ix->config_len, &cfg, jerr, sizeof(jerr)) <
 		    0 ||
 	    !json_object_is_type(cfg, json_type_object)) {
@@ -464,6 +464,15 @@ static int export_image(const struct export_args *a, struct lower_set *ls)
 		if (r == 0)
 			r = write_layer(a, fd, ls, &res);
 	}
+	/* The new config before the layer goes into the store, so that an
+	 * image whose config cannot take it leaves nothing behind. */
+	size_t clen = 0;
+	char *config = NULL;
+	if (r == 0) {
+		config = derive_config(&ix, res.diff_id, a, &clen);
+		if (!config)
+			r = -EINVAL;
+	}
 	struct image_layer_rec *recs = NULL;
 	if (r == 0) {
 		recs = calloc(ix.nlayers + 1, sizeof(*recs));
@@ -484,10 +493,6 @@ static int export_image(const struct export_args *a, struct lower_set *ls)
 		close(fd);
 	if (tmp[0])
 		store_discard(&st, tmp);
-	size_t clen = 0;
-	char *config = r == 0 ? derive_config(&ix, res.diff_id, a, &clen) : NULL;
-	if (r == 0 && !config)
-		r = -EINVAL;
 	int status = r < 0 ? exit_for(r) : LT_EXIT_OK;
 	if (r == 0) {
 		char source[PATH_MAX + 64];

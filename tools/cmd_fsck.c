@@ -424,8 +424,9 @@ static void print_text(const struct fsck *f)
 {
 	for (size_t i = 0; i < f->n; i++) {
 		const struct finding *p = &f->v[i];
-		printf("%s: %s: %s [%s]\n", p->repaired ? "repaired" : "warning",
-		       p->path, p->message, p->code);
+		lf_print_line(stdout, "%s: %s: %s [%s]",
+			      p->repaired ? "repaired" : "warning", p->path,
+			      p->message, p->code);
 	}
 	printf("%zu problem%s, %zu repaired\n", f->found,
 	       f->found == 1 ? "" : "s", f->repaired);

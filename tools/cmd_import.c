@@ -24,7 +24,6 @@
 #include "layer_stream.h"
 #include "lf_common.h"
 #include "progress.h"
-#include "safe_path.h"
 #include "signals.h"
 #include "source.h"
 #include "store.h"
@@ -100,12 +99,11 @@ static int open_blob(struct import *im, size_t i, int *fd)
 	const struct source_layer *l = &im->src.layers[i];
 	/* Symlinks inside the source are followed (legacy docker save
 	 * links a layer several images share), never out of it. */
-	*fd = sp_open_inside(im->src.rootfd, l->path, O_RDONLY);
+	char why[sizeof(im->err) - 32];
+	*fd = source_open_file(im->src.rootfd, l->path, why, sizeof(why));
 	if (*fd < 0) {
-		snprintf(im->err, sizeof(im->err),
-			 "layer %zu: cannot open '%s': %s", i, l->path,
-			 source_open_error(*fd));
-		return *fd == -EXDEV ? -EINVAL : *fd;
+		snprintf(im->err, sizeof(im->err), "layer %zu: %s", i, why);
+		return *fd;
 	}
 	struct stat st;
 	if (l->size >= 0 && fstat(*fd, &st) == 0 && st.st_size != l->size) {

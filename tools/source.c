@@ -44,11 +44,36 @@ void source_host_platform(const char **os, const char **arch,
 		}
 }
 
-const char *source_open_error(int r)
+int source_open_file(int rootfd, const char *path, char *err,
+		     size_t errlen)
 {
-	if (r == -EXDEV)
-		return "a symlink leads outside the image directory";
-	return strerror(-r);
+	int fd = sp_open_inside(rootfd, path, O_RDONLY | O_NONBLOCK);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open '%s': %s", path,
+			 fd == -EXDEV ? "a symlink leads outside the image "
+					"directory"
+				      : strerror(-fd));
+		return fd == -EXDEV ? -EINVAL : fd;
+	}
+	struct stat st;
+	int r = 0;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode))
+		r = -EINVAL;
+	else if (fcntl(fd, F_SETFL, 0) < 0) /* reads that wait, as usual */
+		r = -errno;
+	if (r < 0) {
+		if (r == -EINVAL)
+			snprintf(err, errlen, "'%s' is not a regular file",
+				 path);
+		else
+			snprintf(err, errlen, "cannot open '%s': %s", path,
+				 strerror(-r));
+		close(fd);
+		return r;
+	}
+	return fd;
 }
 
 char *source_blob_path(const char *digest)
@@ -68,12 +93,9 @@ int source_read_blob(int rootfd, const char *path, const char *digest,
 		     int64_t size, char **data, size_t *len, char *err,
 		     size_t errlen)
 {
-	int fd = sp_open_inside(rootfd, path, O_RDONLY);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot open '%s': %s", path,
-			 source_open_error(fd));
-		return fd == -EXDEV ? -EINVAL : fd;
-	}
+	int fd = source_open_file(rootfd, path, err, errlen);
+	if (fd < 0)
+		return fd;
 	char *buf;
 	size_t n;
 	/* Manifests and configs are small; a huge one is not an image. */

@@ -65,9 +65,13 @@ int source_read_blob(int rootfd, const char *path, const char *digest,
 		     int64_t size, char **data, size_t *len, char *err,
 		     size_t errlen);
 
-/* Why sp_open_inside could not open a file of the source (-EXDEV: a
- * symlink leads out of it). */
-const char *source_open_error(int r);
+/* Opens PATH below rootfd for reading: a symlink may lead anywhere inside
+ * the source, never out of it, and only a regular file is opened (a FIFO
+ * would block the open, a device never end).  On failure writes one line
+ * to err and returns -errno (-EINVAL for a symlink out or a file that is
+ * not regular). */
+int source_open_file(int rootfd, const char *path, char *err,
+		     size_t errlen);
 
 /* "blobs/sha256/<hex>" for a digest, malloc'd; NULL when malformed. */
 char *source_blob_path(const char *digest);

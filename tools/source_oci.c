@@ -30,7 +30,45 @@ struct found {
 	int64_t size;
 	size_t count;      /* distinct manifests that matched */
 	char seen[512];    /* platforms on offer, for the error */
+	/* Indexes walked so far, each with whether a reference had matched
+	 * above it: a second walk finds nothing new.  Without this, N
+	 * entries naming one sub-index at each of the levels read it N^4
+	 * times, hours for a few KB of hostile JSON. */
+	struct walked {
+		char *digest;
+		bool ref_matched;
+	} *walked;
+	size_t nwalked;
 };
+
+/* Whether the index was walked already with this ref_matched; if not,
+ * remembers it.  -ENOMEM when it cannot. */
+static int walked_before(struct found *f, const char *digest,
+			 bool ref_matched)
+{
+	for (size_t i = 0; i < f->nwalked; i++)
+		if (f->walked[i].ref_matched == ref_matched &&
+		    !strcmp(f->walked[i].digest, digest))
+			return 1;
+	struct walked *nw =
+		realloc(f->walked, (f->nwalked + 1) * sizeof(*nw));
+	if (!nw)
+		return -ENOMEM;
+	f->walked = nw;
+	nw[f->nwalked].digest = strdup(digest);
+	if (!nw[f->nwalked].digest)
+		return -ENOMEM;
+	nw[f->nwalked++].ref_matched = ref_matched;
+	return 0;
+}
+
+static void found_free(struct found *f)
+{
+	free(f->digest);
+	for (size_t i = 0; i < f->nwalked; i++)
+		free(f->walked[i].digest);
+	free(f->walked);
+}
 
 static bool is_index_type(const char *mt)
 {
@@ -121,8 +159,14 @@ static int visit(int rootfd, json_object *desc, const struct want *w,
 			snprintf(err, errlen, "indexes nested too deep");
 			return -EINVAL;
 		}
+		int r = walked_before(f, digest, ref_matched);
+		if (r != 0) {
+			if (r < 0)
+				snprintf(err, errlen, "%s", strerror(-r));
+			return r < 0 ? r : 0;
+		}
 		json_object *sub;
-		int r = read_doc(rootfd, digest, size, &sub, err, errlen);
+		r = read_doc(rootfd, digest, size, &sub, err, errlen);
 		if (r < 0)
 			return r;
 		r = walk_index(rootfd, sub, w, ref_matched, depth + 1, f, err,
@@ -309,7 +353,7 @@ int source_oci_load(struct image_source *src, const struct source_select *sel,
 	json_object *man = NULL;
 	if (r == 0)
 		r = read_doc(src->rootfd, f.digest, f.size, &man, err, errlen);
-	free(f.digest);
+	found_free(&f);
 	if (r < 0)
 		return r;
 	const char *mt = jstr(man, "mediaType");

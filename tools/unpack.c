@@ -796,6 +796,22 @@ static int replace_dir(struct unpacker *u, int pfd, const char *last,
 	return 0;
 }
 
+/* The first directory component of PATH (all but its last) that is a
+ * whiteout's, opaque marker's or reserved name, copied to comp; false
+ * when there is none.  Made as a directory on the way to a member, it
+ * would be a layer that `check` calls broken and `export` loses the
+ * member of. */
+static bool marker_named_parent(const char *path, char *comp, size_t len)
+{
+	for (const char *c = path, *slash; (slash = strchr(c, '/'));
+	     c = slash + 1) {
+		snprintf(comp, len, "%.*s", (int)(slash - c), c);
+		if (is_marker_name(comp) || bad_whiteout_name(comp))
+			return true;
+	}
+	return false;
+}
+
 int unpacker_entry(struct unpacker *u, struct archive *a,
 		   struct archive_entry *e, char *err, size_t errlen)
 {
@@ -844,6 +860,12 @@ int unpacker_entry(struct unpacker *u, struct archive *a,
 				    disp(path), disp(t));
 	}
 
+	char comp[NAME_MAX + 1];
+	if (marker_named_parent(path, comp, sizeof(comp)))
+		return fail(err, errlen, -EINVAL,
+			    "entry '%s' goes through '%s', a whiteout or "
+			    "opaque marker's name, as a directory",
+			    disp(path), disp(comp));
 	const char *last;
 	int pfd = open_parent(u, path, &last, err, errlen);
 	if (pfd < 0)

@@ -121,6 +121,20 @@ class TestCheck(lfstest.LayerfsTestCase):
                                             % low), lines[0])
         self.assertTrue(lines[0].endswith("[whiteout-hides-nothing]"))
 
+    def test_control_characters_in_names_stay_on_one_line(self):
+        # A name with a newline forged a report line of its own, and an
+        # escape sequence reached the terminal; JSON keeps the name.
+        name = ".wh.z\nerror: forged\x1b[2J"
+        top = self.layer("top", {name: ""})
+        found, _ = self.check(top, code=4)
+        self.assertEqual(set(found),
+                         {("whiteout-hides-nothing", 0, "/" + name)})
+        r = lt.run_layertool(["check", top])
+        lines = r.stdout.decode().strip().splitlines()
+        self.assertEqual(len(lines), 2, lines)
+        self.assertIn("/.wh.z\\x0aerror: forged\\x1b[2J: ", lines[0])
+        self.assertNotIn("\x1b", r.stdout.decode())
+
     def test_overlay_whiteout_hiding_nothing(self):
         top = self.layer("top", {"hidden": ("whiteout",),
                                  "none": ("whiteout",)})

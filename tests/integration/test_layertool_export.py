@@ -175,6 +175,25 @@ class TestRoundTrip(ExportTestBase):
         self.assertEqual(os.readlink(os.path.join(layer, "usr", "bin",
                                                   "sh2")), "../../bin/sh")
 
+    def test_image_config_that_is_no_object(self):
+        # A config.json that parses but is no object gave memory never
+        # written as its reason, after the new layer had gone into the
+        # store.  Now: one line, and the store as it was.
+        img, _, _ = self.base_image()
+        with open(os.path.join(img, "config.json"), "w") as f:
+            f.write("[1, 2]")
+        store = os.path.join(os.path.dirname(img), ".layerstore")
+        before = lt.store_entries(store)
+        self.assertTrue(before)
+        up = self.layer("upper", {"new": "x"})
+        r = self.export(["--image", img, "--out", self.path("img2"), up],
+                        code=2)
+        err = r.stderr.decode()
+        self.assertEqual(err, "layertool: image '%s': config.json: not a "
+                         "JSON object\n" % img)
+        self.assertEqual(lt.store_entries(store), before)
+        self.assertFalse(os.path.lexists(self.path("img2")))
+
     def test_round_trip_dotwh_upper(self):
         self.require_metacopy()
         self.round_trip()

@@ -4,6 +4,7 @@ through layerfs and compared with the tree they must give."""
 
 import fcntl
 import gzip
+import io
 import json
 import os
 import pty
@@ -243,6 +244,101 @@ class TestImportForms(ImportTestBase):
         blob = lt.compress(self.path("oci.tar"), "zstd")
         img = self.import_ok(blob, self.path("img"))
         self.assert_mounts_to(img, self.expected())
+
+    def oci_archive_with_links(self, name, links, files=()):
+        """An OCI archive (tar) of an image of BASE whose layer blob is
+        reached through LINKS: (name, target) symlink members, None for
+        the layer blob's own name, added in that order after the
+        layout's files and FILES ((name, bytes) members).  The blob
+        itself is the member stash/blob."""
+        if not hasattr(self, "base_tar"):
+            self.base_tar, _ = self.base_and_top()
+        oci = lt.OciLayout(self.path(name))
+        desc = oci.add_image([(self.base_tar, "none")])
+        with open(oci.blob_path(desc["digest"])) as f:
+            layer = oci.blob_path(json.load(f)["layers"][0]["digest"])
+        os.makedirs(os.path.join(oci.root, "stash"))
+        os.rename(layer, os.path.join(oci.root, "stash", "blob"))
+        rel = os.path.relpath(layer, oci.root)
+        out = self.path(name + ".tar")
+        with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as t:
+            for member in ("oci-layout", "index.json", "blobs", "stash"):
+                t.add(os.path.join(oci.root, member), member)
+            for member, data in files:
+                ti = tarfile.TarInfo(member)
+                ti.size = len(data)
+                t.addfile(ti, io.BytesIO(data))
+            for member, target in links:
+                ti = tarfile.TarInfo(rel if member is None else member)
+                ti.type = tarfile.SYMTYPE
+                ti.linkname = target
+                t.addfile(ti)
+        return out
+
+    @staticmethod
+    def chain(length):
+        """Symlinks from the layer blob's name to stash/blob, LENGTH in
+        all, each listed before the one it leads to."""
+        return [(None, "../../stash/l1")] + \
+            [("stash/l%d" % i, "l%d" % (i + 1))
+             for i in range(1, length - 1)] + \
+            [("stash/l%d" % (length - 1), "blob")]
+
+    def test_links_in_an_image_archive(self):
+        # A chain of symlinks resolves, each link made once (a chain of
+        # n took n rounds over all of them: minutes for a hostile 40k);
+        # of two members of one name the later is kept; a cycle, and a
+        # chain of more links than the kernel follows (40), are refused
+        # with one line.
+        expected = self.own_expected(BASE)
+        src = self.oci_archive_with_links("chain", self.chain(40))
+        self.assert_mounts_to(self.import_ok(src, self.path("img1")),
+                              expected)
+        src = self.oci_archive_with_links(
+            "twice", [(None, "../../stash/wrong"),
+                      (None, "../../stash/blob")],
+            files=[("stash/wrong", b"not the layer")])
+        self.assert_mounts_to(self.import_ok(src, self.path("img2")),
+                              expected)
+        for what, links in (
+                ("cycle", [(None, "../../stash/a"), ("stash/a", "b"),
+                           ("stash/b", "a")]),
+                ("41 links", self.chain(41))):
+            with self.subTest(what=what):
+                src = self.oci_archive_with_links(what.replace(" ", ""),
+                                                  links)
+                r = lt.run_layertool(["import", src, self.path("bad")])
+                err = r.stderr.decode()
+                self.assertEqual(r.returncode, 2, err)
+                self.assertEqual(len(err.strip().splitlines()), 1, err)
+                self.assertIn("does not lead to a file of the archive", err)
+                self.assertFalse(os.path.lexists(self.path("bad")))
+
+    def own_expected(self, spec):
+        d = self.layer("expected-base", spec)
+        own(d)
+        return lfstest.snapshot(d)
+
+    def test_an_index_named_many_times_is_read_once(self):
+        # Four levels of indexes whose 40 entries each name the same
+        # index below: walked entry by entry, that read 40^4 = 2.56M
+        # documents (an hour; 16 entries took 4 s).  Each index is now
+        # walked once, and the one image is found.
+        base, _ = self.base_and_top()
+        oci = lt.OciLayout(self.path("oci"))
+        desc = oci.add_image([(base, "none")])
+        for _ in range(4):
+            data = json.dumps({"schemaVersion": 2,
+                               "mediaType": lt.OCI_INDEX,
+                               "manifests": [desc] * 40}).encode()
+            dig, size = oci.add_blob(data)
+            desc = {"mediaType": lt.OCI_INDEX, "digest": dig, "size": size}
+        oci.manifests = [desc] * 40
+        oci.write_index()
+        r = lt.run_layertool(["import", oci.root, self.path("img")],
+                             timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assert_mounts_to(self.path("img"), self.own_expected(BASE))
 
     def test_rootfs_tarball(self):
         src = self.layer("rootfs", BASE)
@@ -823,6 +919,63 @@ class TestImportRefused(ImportTestBase):
         for what, members in cases.items():
             with self.subTest(what=what):
                 self.hostile(members, "etc/.wh.", "not a file")
+
+    def test_marker_names_as_directories_on_the_way(self):
+        # A member below a whiteout's or opaque marker's name: the
+        # directory made for it was a layer that `check` calls broken,
+        # `convert` refuses and `export` drops the member of.
+        for path in (".wh.foo/bar", "d/.wh..wh..opq/x", ".wh./x",
+                     "d/.wh.foo/e/f"):
+            with self.subTest(path=path):
+                comp = [c for c in path.split("/") if c.startswith(".wh.")]
+                self.hostile([(path, "file", b"x")], "'%s'" % path,
+                              "goes through '%s'" % comp[0])
+
+    def test_control_characters_in_names_stay_on_one_line(self):
+        # A newline in a member's name forged a second error line, and
+        # an escape sequence reached the terminal.
+        err = self.hostile([("a\nlayertool: all good\x1b[31m/../../x",
+                             "file", b"x")], "'..'")
+        self.assertIn("a\\x0alayertool: all good\\x1b[31m", err)
+        self.assertNotIn("\x1b", err)
+
+    def test_sparse_member_of_an_image_archive(self):
+        # Staged before any digest is checked, its holes were written
+        # out as zeros: a 20 KB archive filled 300 MB, and more at will.
+        self.require_tool("tar")
+        oci = lt.OciLayout(self.path("oci"))
+        oci.write_index()
+        big = oci.blob_path("sha256:" + "0" * 64)
+        with open(big, "wb") as f:
+            f.truncate(256 << 20)
+            f.seek((256 << 20) - 1)
+            f.write(b"x")
+        t = self.path("sparse.tar")
+        subprocess.run(["tar", "--sparse", "--format=pax", "-C", oci.root,
+                        "-cf", t, "oci-layout", "index.json", "blobs"],
+                       check=True)
+        self.assertLess(os.path.getsize(t), 1 << 20)
+        self.refused(t, "sparse")
+
+    def test_blob_that_is_no_regular_file(self):
+        # A FIFO blocked the import's open for ever, a device fed it
+        # without end: a blob must be a regular file.
+        base, top = self.base_and_top()
+        oci = lt.OciLayout(self.path("oci"))
+        desc = oci.add_image([(base, "none"), (top, "none")])
+        with open(oci.blob_path(desc["digest"])) as f:
+            man = json.load(f)
+        for what, blob in (("layer", man["layers"][1]["digest"]),
+                           ("config", man["config"]["digest"])):
+            with self.subTest(what=what):
+                path = oci.blob_path(blob)
+                os.rename(path, path + ".kept")
+                os.mkfifo(path)
+                try:
+                    self.refused(oci.root, "not a regular file")
+                finally:
+                    os.unlink(path)
+                    os.rename(path + ".kept", path)
 
     def test_owner_outside_the_id_range(self):
         # A pax uid/gid of 2^32 used to wrap to 0 (a root-owned file),

@@ -23,6 +23,7 @@
 #include "digest.h"
 #include "entry_path.h"
 #include "index_links.h"
+#include "lf_common.h"
 #include "lower_id.h"
 #include "removed_dirs.h"
 #include "strset.h"
@@ -175,6 +176,22 @@ static void test_shorten(void **state)
 	assert_int_equal(strlen(buf), 15);
 	assert_memory_equal(buf, "abcdef...", 9);
 	assert_string_equal(buf + 9, "uvwxyz");
+}
+
+static void test_escape_controls(void **state)
+{
+	(void)state;
+	char buf[32];
+	assert_int_equal(lf_escape_controls("a\nb\x1b[2J\x7f\u00e9", buf,
+					    sizeof(buf)),
+			 strlen("a\\x0ab\\x1b[2J\\x7f\u00e9"));
+	assert_string_equal(buf, "a\\x0ab\\x1b[2J\\x7f\u00e9");
+	/* Cut before an escape that would not fit whole. */
+	char small[6];
+	lf_escape_controls("abc\td", small, sizeof(small));
+	assert_string_equal(small, "abc");
+	lf_escape_controls("x", small, 1);
+	assert_string_equal(small, "");
 }
 
 static void test_component(void **state)
@@ -488,6 +505,7 @@ int main(void)
 		cmocka_unit_test(test_resolve_link),
 		cmocka_unit_test(test_shorten),
 		cmocka_unit_test(test_component),
+		cmocka_unit_test(test_escape_controls),
 		cmocka_unit_test(test_digest_vectors),
 		cmocka_unit_test(test_digest_parse),
 		cmocka_unit_test(test_private_xattrs),
