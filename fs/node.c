@@ -537,10 +537,23 @@ void node_forget(struct lfs *fs, struct node *n, uint64_t count)
 	if (dec_lookups_unless_last(&n->nlookup, count))
 		return;
 	pthread_mutex_t *m = lock_node_stripe(fs->nodes, n);
-	unsigned v = atomic_load(&n->nlookup);
-	if (v != NLOOKUP_PINNED)
-		atomic_store(&n->nlookup, v > count ? (unsigned)(v - count) : 0);
-	if (v > count) {
+	/* A compare-and-swap, though under the stripe lock: a lookup that
+	 * holds a reference counts its reply (node_lookup_inc) without
+	 * that lock.  A plain store here undid such a count made between
+	 * its load and it, when the kernel forgot an inode while looking
+	 * the name up again: the node was freed while the kernel still
+	 * knew it, and its next FORGET read freed memory (ThreadSanitizer,
+	 * udba=reval, whose zero entry timeout makes the kernel forget
+	 * each file right after its lookup). */
+	unsigned v = atomic_load(&n->nlookup), left;
+	do {
+		if (v == NLOOKUP_PINNED) {
+			pthread_mutex_unlock(m);
+			return;
+		}
+		left = v > count ? (unsigned)(v - count) : 0;
+	} while (!atomic_compare_exchange_weak(&n->nlookup, &v, left));
+	if (left > 0) {
 		pthread_mutex_unlock(m);
 		return;
 	}
