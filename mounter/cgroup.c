@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -652,16 +653,55 @@ int cgroup_enter(char *const *dirs, size_t n, pid_t pid, char *err,
 	return 0;
 }
 
-void cgroup_remove_dir(const char *dir)
+/* Ends every process left in DIR: through cgroup.kill where the kernel
+ * has it (v2, Linux 5.14), else with a SIGKILL to each process that
+ * cgroup.procs lists, until it lists none (a process may fork meanwhile;
+ * a bounded number of rounds). */
+static void kill_members(const char *dir)
+{
+	if (write_file(dir, "cgroup.kill", "1") == 0)
+		return;
+	char path[PATH_MAX];
+	lr_fmt(path, sizeof(path), "%s/cgroup.procs", dir);
+	for (int round = 0; round < 100; round++) {
+		FILE *f = fopen(path, "re");
+		if (!f)
+			return;
+		long v;
+		int n = 0;
+		while (fscanf(f, "%ld", &v) == 1) {
+			kill((pid_t)v, SIGKILL);
+			n++;
+		}
+		fclose(f);
+		if (n == 0)
+			return;
+		struct timespec ts = { 0, 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+int cgroup_remove_dir(const char *dir)
 {
 	/* The last processes of a pid namespace are still being torn down
-	 * when its init has been reaped: wait for them a little.  The
+	 * when its init has been reaped: wait for them a little.  Those no
+	 * teardown ends are killed first: the processes of a container
+	 * that shared the host's pid namespace (--pid host), of an init
+	 * killed before it could end its command's orphans, of an exec.
+	 * The container has ended; nothing of it may stay behind.  The
 	 * shared layerrun/ directory above stays: removing it would race
 	 * with another container being created there. */
 	long wait_ns = 100 * 1000, waited_ns = 0;
-	while (waited_ns < 1000L * 1000 * 1000) {
-		if (rmdir(dir) == 0 || errno != EBUSY)
-			return;
+	bool killed = false;
+	while (waited_ns < 2000L * 1000 * 1000) {
+		if (rmdir(dir) == 0 || errno == ENOENT)
+			return 0;
+		if (errno != EBUSY)
+			return -errno;
+		if (!killed) {
+			kill_members(dir);
+			killed = true;
+		}
 		/* Usually a millisecond or two: start short, back off. */
 		struct timespec ts = { 0, wait_ns };
 		nanosleep(&ts, NULL);
@@ -669,4 +709,5 @@ void cgroup_remove_dir(const char *dir)
 		if (wait_ns < 5 * 1000 * 1000)
 			wait_ns *= 2;
 	}
+	return -EBUSY;
 }

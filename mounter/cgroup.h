@@ -53,9 +53,10 @@ int cgroup_setup(const char *name, const struct cg_limits *lim,
 int cgroup_enter(char *const *dirs, size_t n, pid_t pid, char *err,
 		 size_t errlen);
 
-/* Removes one container cgroup directory, waiting briefly for its last
- * processes to go. */
-void cgroup_remove_dir(const char *dir);
+/* Removes one cgroup directory of an ended container: kills what is
+ * left in it, then waits briefly for the last processes to go.  0 when
+ * it is gone, else -errno (-EBUSY: a process would not die). */
+int cgroup_remove_dir(const char *dir);
 
 void cgroup_set_free(struct cgroup_set *cg);
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,17 +35,38 @@ static int save_state(struct container *c, struct lr_state *st)
 	return r;
 }
 
+static void record_daemon(struct container *c, void *arg)
+{
+	struct lr_state *st = arg;
+	st->daemon_pid = c->daemon_pid;
+	st->daemon_start = c->daemon_start;
+	save_state(c, st);
+}
+
 static void record_exit(struct container *c, struct lr_state *st, int status)
 {
 	free(st->status);
 	st->status = strdup("exited");
 	st->exit_code = status;
 	st->finished = (long long)time(NULL);
-	for (size_t i = 0; i < c->cg.n; i++)
-		cgroup_remove_dir(c->cg.dirs[i]);
-	lr_strv_free(&st->cgroups);
+	state_remove_cgroups(st);
 	if (st->status)
 		save_state(c, st);
+}
+
+/* In the detached monitor: the caller's descriptors past stdio (a pipe
+ * the caller's caller reads to its end, a lock, make's jobserver) are
+ * not its to hold for the container's whole life.  Only FD, the pipe
+ * that tells the caller the container runs, stays: as fd 3. */
+static int keep_only_notify(int fd)
+{
+	if (fd != 3) {
+		if (dup3(fd, 3, O_CLOEXEC) < 0)
+			return fd; /* keep it where it is, and the rest */
+		close(fd);
+	}
+	syscall(SYS_close_range, 4, ~0u, 0);
+	return 3;
 }
 
 /* -d: the caller returns once the container runs; this process stays
@@ -65,7 +87,7 @@ static int detach(int *notify)
 	if (m == 0) {
 		close(p[0]);
 		setsid();
-		*notify = p[1];
+		*notify = keep_only_notify(p[1]);
 		return -1;
 	}
 	close(p[1]);
@@ -157,6 +179,8 @@ int cmd_run(const struct global_opts *g, int argc, char **argv)
 		goto setup_failed;
 	}
 
+	c.daemon_forked = record_daemon;
+	c.daemon_forked_arg = &st;
 	/* Orphans of the start are ours to reap. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	sigset_t old;
@@ -187,6 +211,10 @@ int cmd_run(const struct global_opts *g, int argc, char **argv)
 	}
 
 	status = monitor_wait(c.init_pid, c.pty_master, o.interactive);
+	/* What the container left running ends before the daemon is
+	 * waited for: it would hold the mount, and the daemon, alive. */
+	state_remove_cgroups(&st);
+	monitor_end_adopted(c.daemon_pid);
 	/* Wait for layerfs too: when run returns, every change is in the
 	 * upper layer and the statistics are written.  Unless both are
 	 * about to be removed: then nothing of layerfs's is worth waiting
@@ -228,6 +256,8 @@ setup_failed:
 		st.daemon_start = c.daemon_start;
 		remove_after(&c, &st, 0);
 	}
+	if (c.upper_made)
+		rmdir(c.upper); /* only if nothing went in */
 	lr_state_free(&st);
 	container_free(&c);
 	run_opts_free(&o);

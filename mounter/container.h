@@ -42,6 +42,7 @@ struct container {
 	int dirfd;
 	char *upper, *work, *initdir, *mnt, *log, *stats;
 	bool upper_owned;
+	bool upper_made;   /* a --upper DIR this start made: gone on failure */
 
 	struct image img;
 	bool have_image;
@@ -76,6 +77,12 @@ struct container {
 	bool in_v2_cgroup;  /* cloned into cg.dirs[0] (CLONE_INTO_CGROUP) */
 	pid_t daemon_pid;
 	unsigned long long daemon_start;
+	/* Called once the daemon is forked, to record it where layerrun rm
+	 * finds it should the launcher be killed before the container
+	 * runs (the daemon of a user namespace holds its mount itself, and
+	 * would serve it for ever); NULL: nothing to record. */
+	void (*daemon_forked)(struct container *c, void *arg);
+	void *daemon_forked_arg;
 	int daemon_ready;   /* read end of layerfs's ready pipe, or -1 */
 	int mount_fd;       /* the detached mount for the child, or -1 */
 	int pty_master;

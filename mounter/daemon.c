@@ -139,6 +139,8 @@ static int launch(struct container *c, const char *mountpoint, int keep_fd,
 	c->daemon_ready = ready[0];
 	c->daemon_pid = d;
 	c->daemon_start = proc_start_time(d);
+	if (c->daemon_forked)
+		c->daemon_forked(c, c->daemon_forked_arg);
 	return 0;
 }
 

@@ -1,9 +1,12 @@
 #include "monitor.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
@@ -198,6 +201,67 @@ bool monitor_reap(pid_t pid, int timeout_ms)
 			return true;
 		if (waited >= timeout_ms || pfd >= 0)
 			return false;
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* The parent of process PID from /proc/PID/stat (the field after the
+ * parenthesised name, which may hold anything); -1 when it is gone. */
+static pid_t parent_of(const char *pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	char *end = strrchr(buf, ')');
+	char state;
+	int ppid;
+	if (!end || sscanf(end + 1, " %c %d", &state, &ppid) != 2)
+		return -1;
+	return ppid;
+}
+
+/* Kills every child of ours but KEEP; the number killed. */
+static int kill_children_but(pid_t keep)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return 0;
+	pid_t self = getpid();
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		pid_t pid = (pid_t)atoi(e->d_name);
+		if (pid != keep && parent_of(e->d_name) == self) {
+			/* Our child, not yet reaped: its pid cannot be
+			 * another process's meanwhile. */
+			kill(pid, SIGKILL);
+			n++;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+void monitor_end_adopted(pid_t keep)
+{
+	for (int round = 0; round < 200; round++) {
+		int st;
+		pid_t w;
+		while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+			if (w == keep) /* reaped here: monitor_reap sees ECHILD */
+				keep = 0;
+		if (kill_children_but(keep) == 0)
+			return;
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}

@@ -23,6 +23,16 @@ void monitor_block_signals(sigset_t *old);
  */
 int monitor_wait(pid_t pid, int master, bool interactive);
 
+/*
+ * Once a container's init has ended: kills the processes it left to us
+ * (the launcher is their subreaper) and reaps them, all but KEEP (the
+ * layerfs daemon).  In a pid namespace of its own the kernel ended them
+ * with the init; with --pid host, or after its init was killed before
+ * it could end them itself, nothing else would, and they would keep the
+ * container's mount, and its daemon, alive.
+ */
+void monitor_end_adopted(pid_t keep);
+
 /* Waits up to TIMEOUT_MS for our child PID to exit; true when it did. */
 bool monitor_reap(pid_t pid, int timeout_ms);
 

@@ -96,9 +96,16 @@ static int remove_container(int rootfd, const char *root, struct lr_state *st,
 			    bool keep, char **kept_path, bool report)
 {
 	*kept_path = NULL;
+	/* Its processes first: one left (--pid host, an exec's) would
+	 * hold the mount, and the daemon, for the full wait below. */
+	if (state_remove_cgroups(st) < 0) {
+		if (report)
+			lf_err("container %s still has processes that would "
+			       "not end: try again",
+			       st->name);
+		return -EBUSY;
+	}
 	stop_daemon(st);
-	for (size_t i = 0; i < st->cgroups.n; i++)
-		cgroup_remove_dir(st->cgroups.v[i]);
 	char name[80];
 	lr_fmt(name, sizeof(name), "%s", st->name);
 	if (keep && st->upper_owned) {

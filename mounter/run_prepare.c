@@ -251,6 +251,31 @@ static int make_dir(const char *path)
 #define MOUNT_POINT ".mnt"
 
 /* The state directory and the layers' directories in it. */
+/* Recorded as soon as the directory exists: a launcher killed while it
+ * prepares (a slow --tmpfs copy, a Ctrl-C) leaves a container that ps
+ * lists and rm removes, not a directory that holds its name for ever.
+ * The full state follows once the preparation is done. */
+static int save_first_state(struct container *c, const struct run_opts *o)
+{
+	struct lr_state st;
+	lr_state_init(&st);
+	st.name = strdup(c->name);
+	st.status = strdup("created");
+	st.owner = geteuid();
+	st.created = (long long)time(NULL);
+	st.autoremove = o->rm;
+	st.monitor_pid = getpid();
+	st.monitor_start = proc_start_time(st.monitor_pid);
+	int r = st.name && st.status ? 0 : -ENOMEM;
+	if (r == 0) {
+		state_lock(c->dirfd);
+		r = state_save(c->dirfd, &st);
+		state_unlock(c->dirfd);
+	}
+	lr_state_free(&st);
+	return r;
+}
+
 static int make_dirs(struct container *c, const struct run_opts *o,
 		     const char *root_override)
 {
@@ -287,6 +312,12 @@ static int make_dirs(struct container *c, const struct run_opts *o,
 			return c->dirfd;
 		}
 	}
+	r = save_first_state(c, o);
+	if (r < 0) {
+		lf_err("cannot record the container's state in '%s': %s",
+		       c->root, strerror(-r));
+		return r;
+	}
 	if (!(c->dir = path_join(c->root, c->name)) ||
 	    !(c->initdir = path_join(c->dir, "init")) ||
 	    !(c->mnt = path_join(c->root, MOUNT_POINT)) ||
@@ -304,6 +335,7 @@ static int make_dirs(struct container *c, const struct run_opts *o,
 			return made < 0 ? made : -errno;
 		}
 		fresh_upper = made == 1;
+		c->upper_made = fresh_upper;
 	} else {
 		c->upper_owned = true;
 		if (!(c->upper = path_join(c->dir, "upper")))
@@ -465,6 +497,8 @@ int run_prepare(struct container *c, const struct run_opts *o,
 							  strlen(c->dir)) != 0)
 			lf_rmtree_at(AT_FDCWD, c->work);
 		lf_rmtree_at(c->rootfd, c->name);
+		if (c->upper_made)
+			rmdir(c->upper); /* only if nothing went in */
 	}
 	return r;
 }
@@ -528,6 +562,13 @@ int container_to_state(const struct container *c, struct lr_state *st)
 	DUP(hostname, c->hostname);
 #undef DUP
 	st->upper_owned = c->upper_owned;
+	/* The launcher until the container runs: while it lives, a ps
+	 * meanwhile takes the container for starting, not ended. */
+	st->monitor_pid = getpid();
+	st->monitor_start = proc_start_time(st->monitor_pid);
+	/* Root's layerfs starts while the container is prepared. */
+	st->daemon_pid = c->daemon_pid;
+	st->daemon_start = c->daemon_start;
 	st->owner = geteuid();
 	st->created = (long long)time(NULL);
 	st->no_new_privs = c->no_new_privs;

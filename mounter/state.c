@@ -157,10 +157,27 @@ int state_refresh(int dirfd, struct lr_state *st)
 	st->status = strdup("exited");
 	st->exit_code = -1;
 	st->finished = (long long)time(NULL);
-	for (size_t i = 0; i < st->cgroups.n; i++)
-		cgroup_remove_dir(st->cgroups.v[i]);
-	lr_strv_free(&st->cgroups);
+	state_remove_cgroups(st);
 	return st->status ? state_save(dirfd, st) : -ENOMEM;
+}
+
+int state_remove_cgroups(struct lr_state *st)
+{
+	struct lr_strv left = { 0 };
+	int r = 0;
+	for (size_t i = 0; i < st->cgroups.n; i++) {
+		int e = cgroup_remove_dir(st->cgroups.v[i]);
+		if (e == 0)
+			continue;
+		lf_warn("cannot remove cgroup '%s' of container %s: %s",
+			st->cgroups.v[i], st->name, strerror(-e));
+		r = e;
+		if (lr_strv_push(&left, st->cgroups.v[i]) < 0)
+			r = -ENOMEM;
+	}
+	lr_strv_free(&st->cgroups);
+	st->cgroups = left;
+	return r;
 }
 
 static int cmp_names(const void *a, const void *b)

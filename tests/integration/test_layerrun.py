@@ -8,6 +8,7 @@ processes see, and what lands on the host (upper layer, state, lower
 layers).
 """
 
+import contextlib
 import fcntl
 import json
 import os
@@ -59,6 +60,16 @@ def run_in_pty(argv, script, rows=33, cols=101, timeout=30):
     _, st = os.waitpid(pid, 0)
     os.close(fd)
     return os.waitstatus_to_exitcode(st), out.decode(errors="replace")
+
+
+def proc_state(pid):
+    """The state letter of process PID (R, S, T, Z ...); None when it is
+    gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
 
 
 class Behaviour:
@@ -481,25 +492,35 @@ class Behaviour:
         self.assertFalse(os.path.exists(self.container_dir("gone")))
         self.assertEqual(self.run_ok(["ps", "-q"]).split(), [])
 
-    def orphan_rm_container(self, name):
-        """Starts `run --rm --name NAME IMAGE sleep 600` and SIGKILLs the
-        launcher once the container runs; the state's pids."""
-        p = self.lr.popen(["run", "--rm", "--name", name, self.image,
-                           "sleep", "600"])
+    def kill_launcher_when(self, argv, name, ready, what):
+        """Starts layerrun (ARGV, a full command line), waits until
+        ready(state pids of container NAME) holds, SIGKILLs the launcher
+        (the state's monitor) and gives those pids; fails saying WHAT
+        never came."""
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
         try:
             pids = lu.wait_for(lambda: os.path.exists(
                 self.container_dir(name, "state")) and
-                self.lr.state_pids(name).get("monitor_pid") and
+                ready(self.lr.state_pids(name)) and
                 self.lr.state_pids(name))
-            self.assertTrue(pids, "the container never ran")
+            self.assertTrue(pids, what)
             lu.kill_quietly(pids["monitor_pid"])
             p.wait(timeout=30)
         finally:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-            p.stdout.close()
-            p.stderr.close()
+        return pids
+
+    def orphan_rm_container(self, name):
+        """Starts `run --rm --name NAME IMAGE sleep 600` and SIGKILLs the
+        launcher once the container runs; the state's pids."""
+        pids = self.kill_launcher_when(
+            self.lr.argv(["run", "--rm", "--name", name, self.image,
+                          "sleep", "600"]), name,
+            lambda pids: pids.get("pid"), "the container never ran")
         self.assertTrue(lu.pid_alive(pids["pid"]))
         return pids
 
@@ -542,6 +563,120 @@ class Behaviour:
         self.assertFalse(os.path.exists(self.container_dir("stale")))
         self.assertTrue(lu.wait_for(lambda: not lu.pid_alive(
             pids["daemon_pid"])), "layerfs outlived its container")
+
+    @staticmethod
+    def pids_running(*argv):
+        """Host pids of the processes whose command line is ARGV."""
+        want = b"\0".join(a.encode() for a in argv) + b"\0"
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            with contextlib.suppress(OSError):
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    if f.read() == want:
+                        found.append(int(pid))
+        return found
+
+    def test_processes_of_a_host_pid_container_end_with_it(self):
+        # With --pid host no pid namespace ends with the init: its
+        # command's children, and the command itself when the init was
+        # killed (rm -f), kept running, holding the container's mount
+        # and its layerfs daemon.  They end with the container now,
+        # from its cgroup or as the launcher's adopted children.
+        for how in ("rm -f", "init killed"):
+            with self.subTest(how=how):
+                name = "host" + how.split()[0]
+                pids = self.detach(name, "sh", "-c",
+                                   "sleep 7771 & exec sleep 7772",
+                                   opts=("--pid", "host"))
+                self.assertTrue(lu.wait_for(
+                    lambda: self.pids_running("sleep", "7771")))
+                left = self.pids_running("sleep", "7771") + \
+                    self.pids_running("sleep", "7772")
+                self.assertEqual(len(left), 2, left)
+                if how == "rm -f":
+                    self.run_ok(["rm", "-f", name])
+                else:
+                    lu.kill_quietly(pids["pid"])
+                self.assertTrue(lu.wait_for(lambda: not any(
+                    lu.pid_alive(p) for p in left)),
+                    "left running: %s" % left)
+                self.assertTrue(lu.wait_for(lambda: not lu.pid_alive(
+                    pids["daemon_pid"])), "layerfs outlived its container")
+                if how != "rm -f":
+                    self.assertTrue(lu.wait_for(
+                        lambda: "exited(137)" in self.run_ok(["ps"])),
+                        self.run_ok(["ps"]))
+                    self.run_ok(["rm", name])
+
+    def test_detached_monitor_holds_none_of_the_callers_descriptors(self):
+        # `layerrun run -d ... | cat`, or a pipe a script reads to its
+        # end: the monitor held the caller's descriptors past stdio for
+        # the container's whole life, so the reader waited for it.
+        r, w = os.pipe()
+        try:
+            p = self.lr.popen(["run", "-d", "--name", "fds", self.image,
+                               "sleep", "600"], pass_fds=(w,))
+            os.close(w)
+            w = -1
+            self.assertEqual(p.wait(timeout=60), 0, p.stderr.read())
+            p.stdout.close()
+            p.stderr.close()
+            ready, _, _ = select.select([r], [], [], 30)
+            self.assertTrue(ready, "the pipe stayed open")
+            self.assertEqual(os.read(r, 1), b"")
+            self.assertRegex(self.run_ok(["ps"]), r"\nfds +running ")
+        finally:
+            os.close(r)
+            if w >= 0:
+                os.close(w)
+
+    def test_launcher_killed_while_it_prepares(self):
+        # Killed between the container's directory and its first state
+        # (here while it reads a seccomp profile from a FIFO), the
+        # launcher left a directory that held the name for good: ps did
+        # not list it, rm did not know it, run said it existed.
+        fifo = os.path.join(self.user_dir("fifo"), "profile")
+        os.mkfifo(fifo)
+        os.chown(fifo, self.uid, self.gid)
+        self.kill_launcher_when(
+            self.lr.argv(["run", "--name", "prep", "--security-opt",
+                          "seccomp=" + fifo, self.image, "true"]), "prep",
+            lambda pids: pids.get("monitor_pid"), "no state recorded")
+        self.assertRegex(self.run_ok(["ps"]), r"\nprep +exited\(\?\)")
+        self.run_ok(["rm", "prep"])
+        self.assertFalse(os.path.exists(self.container_dir("prep")))
+        self.run_ok(["run", "--rm", "--name", "prep", self.image, "true"])
+
+    def test_daemon_of_a_start_whose_launcher_was_killed(self):
+        # The launcher killed while its layerfs starts (stopped here by
+        # a test hook): the daemon is in the state at once, and rm ends
+        # it.  A rootless one, which holds its mount itself, served it
+        # for ever before, with no state naming it.
+        argv = self.lr.argv(["run", "--name", "half", self.image, "true"])
+        at = argv.index(lu.LAYERRUN)
+        argv[at:at] = ["env", "LAYERRUN_TEST_DAEMON_SIGNAL=%d"
+                       % signal.SIGSTOP]
+        daemon = self.kill_launcher_when(
+            argv, "half",
+            lambda pids: proc_state(pids.get("daemon_pid", 0)) == "T",
+            "the daemon is not in the state")["daemon_pid"]
+        self.assertTrue(lu.pid_alive(daemon))
+        self.run_ok(["rm", "-f", "half"])
+        self.assertTrue(lu.wait_for(
+            lambda: proc_state(daemon) in (None, "Z")), "layerfs outlived rm")
+        self.assertFalse(os.path.exists(self.container_dir("half")))
+
+    def test_fresh_upper_removed_when_the_start_fails(self):
+        # An --upper DIR the failed start made itself goes with it; one
+        # that was there stays.
+        fresh = os.path.join(self.user_dir("uppers"), "fresh")
+        kept = self.user_dir("kept-upper")
+        for upper in (fresh, kept):
+            r = self.lr.run(["run", "--rm", "--upper", upper, "-u",
+                             "nosuchuser", self.image, "true"])
+            self.assertEqual(r.returncode, 125, r.stderr)
+        self.assertFalse(os.path.exists(fresh))
+        self.assertTrue(os.path.isdir(kept))
 
     def test_layerfs_ending_before_it_serves(self):
         # A layerfs that fails (with its own line) or is killed before it
