@@ -162,6 +162,13 @@ const char *wh_dir_xwhiteout_attr(int dirfd, const char *list, ssize_t len)
 	return NULL;
 }
 
+const char *wh_fd_xwhiteout_attr(int dirfd)
+{
+	char list[4096];
+	ssize_t len = flistxattr(dirfd, list, sizeof(list));
+	return len > 0 ? wh_dir_xwhiteout_attr(dirfd, list, len) : NULL;
+}
+
 bool wh_is_xwhiteout(int dirfd, const char *name, const struct stat *st,
 		     const char *attr)
 {

@@ -112,6 +112,10 @@ bool wh_xattr_list_has_opaque(const char *list, ssize_t len);
  */
 const char *wh_dir_xwhiteout_attr(int dirfd, const char *list, ssize_t len);
 
+/* wh_dir_xwhiteout_attr of the directory dirfd, its xattr names read
+ * here (one flistxattr; a list past 4 KiB counts as none). */
+const char *wh_fd_xwhiteout_attr(int dirfd);
+
 /*
  * Whether NAME of the lower directory dirfd, whose lstat is ST, is an
  * xwhiteout there: an empty regular file carrying ATTR, the directory's

@@ -28,8 +28,9 @@ attr acl zstd gzip xz-utils tar libarchive-tools util-linux iproute2 uidmap
 procps psmisc
 kmod e2fsprogs xfsprogs"
 # Reliability checks: clang and its runtime (libFuzzer for make fuzz),
-# valgrind (make check-valgrind).
-CHECKS="clang libclang-rt-14-dev valgrind"
+# valgrind (make check-valgrind), strace (a signal injected at a chosen
+# system call, for the interruption tests of layertool).
+CHECKS="clang libclang-rt-14-dev valgrind strace"
 # Peers the differential tests and the benchmark compare against.
 PEERS="fuse-overlayfs unionfs-fuse bubblewrap fio gnuplot-nox"
 # The kernel VM tests (tests/vm/README.md): qemu boots a Debian kernel

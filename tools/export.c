@@ -398,7 +398,10 @@ static int upper_markers(struct exp *ex, int dfd, const char *path,
 	struct stat dst;
 	if (fstat(dfd, &dst) < 0)
 		return -errno;
-	bool opaque = wh_fd_has_opaque_xattr(dfd) > 0;
+	/* The xattr on the layer's root hides nothing (README, "The layer
+	 * model"), as for kernel overlayfs: written as the root's
+	 * `.wh..wh..opq`, it would hide every lower layer in the image. */
+	bool opaque = path[0] && wh_fd_has_opaque_xattr(dfd) > 0;
 	struct stat mst = dst;
 	if (fstatat(dfd, WH_OPAQUE_NAME, &mst, AT_SYMLINK_NOFOLLOW) == 0)
 		opaque = true;

@@ -417,6 +417,13 @@ int tw_add(struct tar_writer *w, const char *path, int dirfd,
 	   const char *name, const struct stat *st, int data_fd, char *err,
 	   size_t errlen)
 {
+	/* Looked at per entry too, not only while file data is copied: a
+	 * tree of small files or none ended its export as if no signal had
+	 * come, with status 0 and the archive published. */
+	if (signals_interrupted()) {
+		snprintf(err, errlen, "interrupted");
+		return -EINTR;
+	}
 	mode_t type = st->st_mode & S_IFMT;
 	if (S_ISSOCK(st->st_mode)) {
 		if (!w->warned_socket)

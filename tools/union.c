@@ -22,16 +22,36 @@ bool union_root_is_opaque(int fd)
 	return faccessat(fd, WH_OPAQUE_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-bool union_has_whiteout(int fd, const char *name)
+/* The xattr that makes an empty file of chain directory d a whiteout (a
+ * kernel xwhiteout), or NULL.  Only a lower layer's directory holds
+ * them, as for layerfs and the kernel: the stacks here are [upper,
+ * lower...], or lower layers looked at from the second down. */
+static const char *xwhiteout_attr(const struct walk_dir *d)
+{
+	return d->tree > 0 ? wh_fd_xwhiteout_attr(d->fd) : NULL;
+}
+
+/* Whether the entry NAME of chain directory d, whose lstat is ST, is a
+ * whiteout itself (a 0/0 device, an xwhiteout under XATTR). */
+static bool is_whiteout_entry(const struct walk_dir *d, const char *xattr,
+			      const char *name, const struct stat *st)
+{
+	return wh_is_overlay_whiteout(st) ||
+	       wh_is_xwhiteout(d->fd, name, st, xattr);
+}
+
+/* Whether NAME is whited out in chain directory d, in any format. */
+static bool has_whiteout(const struct walk_dir *d, const char *xattr,
+			 const char *name)
 {
 	struct stat st;
-	if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    wh_is_overlay_whiteout(&st))
+	if (fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    is_whiteout_entry(d, xattr, name, &st))
 		return true;
 	char wh[NAME_MAX + 1];
 	if (wh_dotwh_name(wh, sizeof(wh), name) < 0)
 		return false;
-	return faccessat(fd, wh, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	return faccessat(d->fd, wh, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 int union_child_chain(const struct walk_dirs *c, const char *name,
@@ -40,9 +60,10 @@ int union_child_chain(const struct walk_dirs *c, const char *name,
 	*out = (struct walk_dirs){ 0 };
 	for (size_t i = 0; i < c->n; i++) {
 		int pfd = c->v[i].fd;
+		const char *xattr = xwhiteout_attr(&c->v[i]);
 		struct stat st;
 		bool exists = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-		if (exists && wh_is_overlay_whiteout(&st))
+		if (exists && is_whiteout_entry(&c->v[i], xattr, name, &st))
 			break;
 		if (exists) {
 			if (!S_ISDIR(st.st_mode))
@@ -55,7 +76,7 @@ int union_child_chain(const struct walk_dirs *c, const char *name,
 			if (union_dir_is_opaque(out->v[out->n - 1].fd))
 				break;
 		}
-		if (union_has_whiteout(pfd, name))
+		if (has_whiteout(&c->v[i], xattr, name))
 			break;
 	}
 	return 0;
@@ -141,6 +162,7 @@ static int list_link(const struct walk_dirs *c, size_t i,
 		return r;
 	struct strset later; /* names this layer decides for those below */
 	strset_init(&later);
+	const char *xattr = xwhiteout_attr(&c->v[i]);
 	for (size_t k = 0; k < names.n && r >= 0; k++) {
 		const char *name = names.names[k];
 		const char *target;
@@ -161,7 +183,7 @@ static int list_link(const struct walk_dirs *c, size_t i,
 			break;
 		}
 		r = strset_add(&later, name);
-		if (r < 0 || wh_is_overlay_whiteout(&st))
+		if (r < 0 || is_whiteout_entry(&c->v[i], xattr, name, &st))
 			continue;
 		if (out->n == *cap) {
 			*cap = *cap ? *cap * 2 : 32;
@@ -238,14 +260,15 @@ int union_lookup(const struct ustack *s, size_t from, const char *path,
 	}
 	r = -ENOENT;
 	for (size_t i = 0; i < c.n; i++) {
+		const char *xattr = xwhiteout_attr(&c.v[i]);
 		if (fstatat(c.v[i].fd, name, st, AT_SYMLINK_NOFOLLOW) == 0) {
-			if (!wh_is_overlay_whiteout(st)) {
+			if (!is_whiteout_entry(&c.v[i], xattr, name, st)) {
 				*layer = c.v[i].tree;
 				r = 0;
 			}
 			break;
 		}
-		if (union_has_whiteout(c.v[i].fd, name))
+		if (has_whiteout(&c.v[i], xattr, name))
 			break;
 	}
 	walk_dirs_free(&c);

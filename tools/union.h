@@ -4,8 +4,10 @@
  * from changed, and check to find whiteouts that hide nothing.
  *
  * The rules are layerfs's (and kernel overlayfs's): layers are top first;
- * a name comes from the highest layer holding it; `.wh.NAME` and a 0/0
- * character device hide NAME in the layers below; `.wh..wh..opq` and an
+ * a name comes from the highest layer holding it; `.wh.NAME`, a 0/0
+ * character device and, in a lower layer's directory whose opaque xattr
+ * is "x", an empty file with an overlay.whiteout xattr (Linux 6.7's
+ * xwhiteouts) hide NAME in the layers below; `.wh..wh..opq` and an
  * overlay.opaque xattr of "y" stop a directory's merge at that layer; a
  * non-directory or a whiteout at a path ends the path for lower layers.
  * A `.wh.NAME` and a NAME in the same layer: NAME is shown (the whiteout
@@ -78,8 +80,5 @@ void ulisting_free(struct ulisting *l);
  */
 int union_lookup(const struct ustack *s, size_t from, const char *path,
 		 size_t *layer, struct stat *st);
-
-/* Is NAME whited out in the single directory fd (either format)? */
-bool union_has_whiteout(int fd, const char *name);
 
 #endif

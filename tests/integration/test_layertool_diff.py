@@ -4,6 +4,7 @@ lines with sizes and as JSON."""
 import json
 import os
 import shutil
+import tarfile
 
 import lfstest
 import layertool_util as lt
@@ -160,6 +161,42 @@ class TestDiff(lfstest.LayerfsTestCase):
         self.assertEqual(self.diff([m.upper, low]), [
             ("C", 0, "/dst"), ("D", 1, "/dst/a"), ("D", 1, "/dst/d"),
             ("A", 1, "/dst/x"), ("D", 0, "/src")])
+
+    def test_kernel_xwhiteouts_in_a_lower_layer(self):
+        # Linux 6.7's xwhiteouts: in a lower directory whose opaque
+        # xattr is "x", an empty file with an overlay.whiteout xattr
+        # hides its name below, for layerfs as for the kernel.  diff and
+        # export took it for a file: a renamed directory gained it, and
+        # a file made over it was "changed" rather than added.
+        l1 = self.layer("xl1", {"d/f": "", "d/h": ""})
+        l2 = self.layer("xl2", {"d/f": "old f", "d/g": "g", "d/h": "old h"})
+        os.setxattr(os.path.join(l1, "d"), "trusted.overlay.opaque", b"x")
+        os.setxattr(os.path.join(l1, "d", "f"), "trusted.overlay.whiteout",
+                    b"")
+        # A rename of the directory: its content comes from the layers.
+        m = self.mount_rw([l1, l2])
+        self.assertEqual(sorted(os.listdir(os.path.join(m.path, "d"))),
+                         ["g", "h"])
+        os.rename(os.path.join(m.path, "d"), os.path.join(m.path, "e"))
+        m.unmount()
+        self.assertEqual(self.diff([m.upper, l1, l2]), [
+            ("D", 0, "/d"), ("A", 0, "/e"), ("A", 1, "/e/g"),
+            ("A", 0, "/e/h")])
+        out = self.path("x.tar")
+        r = lt.run_layertool(["export", "--lower", l1 + ":" + l2, m.upper,
+                              out])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        with tarfile.open(out) as t:
+            self.assertEqual(
+                sorted(n for n in t.getnames() if n.startswith("e/")),
+                ["e/.wh..wh..opq", "e/g", "e/h"])
+        # A file made over the whiteout is new.
+        m = self.mount_rw([l1, l2], name="rw2")
+        with open(os.path.join(m.path, "d", "f"), "w") as f:
+            f.write("new")
+        m.unmount()
+        self.assertEqual(self.diff([m.upper, l1, l2]),
+                         [("C", 0, "/d"), ("A", 3, "/d/f")])
 
     def test_usage(self):
         r = lt.run_layertool(["diff", self.tmp])

@@ -590,6 +590,41 @@ class TestExportFormat(ExportTestBase):
                     "user.containers.override_stat", b"0:0:0620:char-1-3")
         return up
 
+    def test_opaque_xattr_on_the_root_hides_nothing(self):
+        # containers/storage sets it on a layer directory whose tar held
+        # ./.wh..wh..opq; kernel overlayfs and layerfs show the layers
+        # below through it.  Export wrote it as the root's opaque
+        # marker, which hides them all in the image, and left the
+        # root's whiteouts out as hiding nothing.
+        low = self.layer("low", {"etc/a": "hi", "b": "x"})
+        up = self.layer("upper", {"b": ("whiteout",), "n": "n"})
+        os.setxattr(up, "trusted.overlay.opaque", b"y")
+        m = self.mount([up, low])
+        shown = sorted(os.listdir(m.path))
+        m.unmount()
+        self.assertEqual(shown, ["etc", "n"])
+        out = self.path("out.tar")
+        self.export(["--lower", low, up, out])
+        self.assertEqual(sorted(tar_names(out)), [".wh.b", "n"])
+
+    def test_interrupted_between_entries(self):
+        # SIGINT was looked at only while file data was copied: a tree
+        # of empty files exported to the end, status 0, the archive
+        # published.  strace delivers the signal at the 500th lstat.
+        self.require_tool("strace")
+        up = self.layer("upper", {"f%04d" % i: "" for i in range(2000)})
+        out = self.path("out.tar")
+        r = subprocess.run(
+            ["strace", "-f", "-qq", "-o", "/dev/null", "-e",
+             "trace=%fstat", "-e", "inject=%fstat:signal=INT:when=500",
+             lt.LAYERTOOL, "export", up, out],
+            capture_output=True, timeout=120)
+        self.assertEqual(r.returncode, 130, r.stderr.decode())
+        self.assertEqual(r.stderr.decode(),
+                         "layertool: cannot export '%s': interrupted\n" % up)
+        self.assertEqual([n for n in os.listdir(self.tmp)
+                          if n.startswith("out.tar")], [])
+
     def test_entries_and_order(self):
         up = self.upper_tree()
         out = self.path("out.tar")
