@@ -376,9 +376,11 @@ static int v2_enable(const char *dir, const char *ctrls, char *err,
  * an unprivileged launcher stays inside the subtree delegated to it; for
  * root, below the top of the tree it sees (as runc's cgroupfs driver
  * does), since root's own cgroup is usually a login session's scope that
- * holds the shell and so can never give controllers to children.
+ * holds the shell and so can never give controllers to children.  The
+ * same for a v1 hierarchy, where the shared layerrun/ directory left in
+ * a session's cgroup kept it from going when the session ended.
  */
-static void v2_base(const struct hier *h, char *base, size_t size)
+static void containers_base(const struct hier *h, char *base, size_t size)
 {
 	if (geteuid() == 0 && access(h->mnt, W_OK) == 0)
 		lr_fmt(base, size, "%s", h->mnt);
@@ -391,7 +393,7 @@ static int v2_setup(const struct hier *h, const char *name,
 		    size_t leafsize, char *err, size_t errlen)
 {
 	char base[PATH_MAX], parent[PATH_MAX];
-	v2_base(h, base, sizeof(base));
+	containers_base(h, base, sizeof(base));
 	lr_fmt(parent, sizeof(parent), "%s/layerrun", base);
 	lr_fmt(leaf, leafsize, "%s/%s", parent, name);
 	if (access(base, W_OK) < 0) {
@@ -461,7 +463,7 @@ static int v1_setup(const char *ctrl, const char *name, char *leaf,
 		return -ENOENT;
 	}
 	char base[PATH_MAX], parent[PATH_MAX];
-	lr_fmt(base, sizeof(base), "%s%s", h.mnt, h.own);
+	containers_base(&h, base, sizeof(base));
 	lr_fmt(parent, sizeof(parent), "%s/layerrun", base);
 	lr_fmt(leaf, leafsize, "%s/%s", parent, name);
 	int r = 0;
@@ -575,7 +577,7 @@ int cgroup_setup(const char *name, const struct cg_limits *lim,
 	bool on_v2[4] = { false };
 	if (have_v2) {
 		char base[PATH_MAX];
-		v2_base(&v2, base, sizeof(base));
+		containers_base(&v2, base, sizeof(base));
 		read_file(base, "cgroup.controllers", avail, sizeof(avail));
 		for (int i = 0; i < nc; i++) {
 			/* cgroup.controllers is space separated. */
