@@ -46,8 +46,9 @@ static const char convert_help[] =
 	"                       otherwise)\n"
 	"  -h, --help           this text\n"
 	"\n"
-	"Exit status: 0 converted, 1 usage, 2 LAYER_DIR unreadable or holding\n"
-	"something else than a marker under a marker's name, 3 a marker\n"
+	"Exit status: 0 converted, 1 usage, 2 LAYER_DIR unreadable, holding\n"
+	"something else than a marker under a marker's name, or (to dotwh) a\n"
+	"whiteout whose name is too long for a .wh. prefix, 3 a marker\n"
 	"cannot be written, 130 interrupted.\n";
 
 /* Directory times kept while the directory is being converted. */
@@ -60,6 +61,8 @@ struct conv {
 	/* The root's opaque marker was converted: it means something else
 	 * in the new format (README, the layer model). */
 	bool root_opaque;
+	/* The layer holds what cannot be converted (exit status 2). */
+	bool bad_input;
 	char err[PATH_MAX + 200];
 };
 
@@ -98,13 +101,23 @@ static int copy_meta(int pathfd, const struct stat *st)
 	return r < 0 ? r : fs_utimens_fd(pathfd, ts);
 }
 
-/* A .wh. file this command may have made: empty, with no other name.
- * Anything else under a marker's name (a symlink, whose target a chmod
- * would change; a hard link of another file, inside the layer or out;
- * a file with data) is not ours to change. */
+/* A .wh. file that is a whiteout: empty.  To overlay, it is only
+ * removed, never written through, so one with other names will do:
+ * layerfs links every whiteout it makes to one inode (work/
+ * whiteout.dotwh, fs/whiteout_ops.c).  A symlink, a directory or a file
+ * with data under a marker's name is no whiteout (its data would go). */
+static bool is_empty_file(const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && st->st_size == 0;
+}
+
+/* A .wh. file this command may write through (copy_meta): empty, with no
+ * other name.  A hard link of another file, inside the layer or out
+ * (layerfs's shared whiteout inode too), would take the owner, mode and
+ * times given to it; a symlink's target would. */
 static bool is_marker_file(const struct stat *st)
 {
-	return S_ISREG(st->st_mode) && st->st_size == 0 && st->st_nlink == 1;
+	return is_empty_file(st) && st->st_nlink == 1;
 }
 
 static const char *entry_kind(const struct stat *st)
@@ -115,9 +128,9 @@ static const char *entry_kind(const struct stat *st)
 		return "a directory";
 	if (!S_ISREG(st->st_mode))
 		return "a special file";
-	if (st->st_nlink > 1)
-		return "a file with other names (a hard link)";
-	return "a file with data";
+	if (st->st_size > 0)
+		return "a file with data";
+	return "a file with other names (a hard link)";
 }
 
 /* MARKER in the directory DIR is something else than the marker it is
@@ -136,8 +149,8 @@ static int in_the_way(struct conv *cv, const char *dir, size_t dirlen,
 }
 
 /* The marker WHNAME of the directory DIR, to become a whiteout of
- * TARGET, is no empty file of one link (a symlink, a directory, a file
- * with data or other names): nothing of it is changed or removed. */
+ * TARGET, is no empty file (a symlink, a directory, a file with data):
+ * nothing of it is changed or removed. */
 static int whiteout_in_the_way(struct conv *cv, const char *dir,
 			       const char *whname, const char *target,
 			       const struct stat *st)
@@ -184,8 +197,12 @@ static int to_dotwh_entry(struct conv *cv, int dfd, const char *name,
 {
 	char wh[NAME_MAX + 1];
 	int r = wh_dotwh_name(wh, sizeof(wh), name);
-	if (r < 0)
+	if (r < 0) {
+		/* (check_step refused it before the run changed anything:
+		 * this one came meanwhile.) */
+		cv->bad_input = true;
 		return fail(cv, path, "name too long for a .wh. whiteout", r);
+	}
 	int fd = openat(dfd, wh,
 			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			0);
@@ -298,11 +315,19 @@ static int opaque_to_dotwh(struct conv *cv, int dfd, const struct stat *dst,
 	int rfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rfd < 0)
 		return -errno;
-	for (size_t i = 0; i < WH_OPAQUE_XATTR_COUNT && r == 0; i++)
-		if (fremovexattr(rfd, wh_opaque_xattrs[i]) < 0 &&
-		    errno != ENODATA && errno != ENOTSUP)
+	/* Only the opaque xattrs the directory has: removing an absent
+	 * trusted.* one is refused (EPERM) to a user without the
+	 * privilege, who cannot see or set one either. */
+	struct name_list xl;
+	r = fs_xattr_names_at(rfd, "", &xl);
+	if (r < 0)
+		r = fail(cv, path, "cannot list its xattrs", r);
+	for (size_t i = 0; r == 0 && i < xl.n; i++)
+		if (wh_is_opaque_xattr(xl.names[i]) &&
+		    fremovexattr(rfd, xl.names[i]) < 0 && errno != ENODATA)
 			r = fail(cv, path, "cannot remove the opaque xattr",
 				 -errno);
+	name_list_free(&xl);
 	close(rfd);
 	if (r == 0)
 		cv->opaques++;
@@ -349,7 +374,7 @@ static int convert_entry(struct conv *cv, struct tree_walk *w, int dfd,
 		if (kind == WH_NONE && wh_is_xwhiteout(dfd, name, &st, xw))
 			return to_dotwh_entry(cv, dfd, name, &st, path);
 	} else if (kind == WH_WHITEOUT) {
-		if (!is_marker_file(&st))
+		if (!is_empty_file(&st))
 			return whiteout_in_the_way(cv, tree_walk_path(w), name,
 						   target, &st);
 		return to_overlay_entry(cv, dfd, name, target, &st, path);
@@ -418,7 +443,7 @@ static bool needs_change(const struct conv *cv, int dfd,
 				return true;
 			if (k == WH_WHITEOUT &&
 			    fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-			    is_marker_file(&st))
+			    is_empty_file(&st))
 				return true;
 		} else if (k == WH_NONE &&
 			   fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -489,7 +514,12 @@ static int convert_leave(struct tree_walk *w, void *data)
 			      AT_SYMLINK_NOFOLLOW) == 0;
 	bool converts = false;
 	if (cv->to == WH_FORMAT_DOTWH && wh_fd_has_opaque_xattr(dfd) > 0) {
-		r = opaque_to_dotwh(cv, dfd, &l->st, path);
+		/* The marker takes the directory's times from before the
+		 * first run (saved_times), not those a killed one left. */
+		struct stat ds = l->st;
+		ds.st_atim = l->times[0];
+		ds.st_mtim = l->times[1];
+		r = opaque_to_dotwh(cv, dfd, &ds, path);
 		converts = true;
 	} else if (cv->to == WH_FORMAT_OVERLAY && marker) {
 		r = opaque_to_overlay(cv, dfd, &mst, path);
@@ -521,14 +551,94 @@ static const struct tree_walk_ops convert_ops = {
 	.failed = convert_failed,
 };
 
-/* The layer open as dfd (taken over), at any depth. */
-static int convert_layer(struct conv *cv, int dfd)
+/*
+ * To dotwh, before anything is changed: a whiteout whose name leaves no
+ * room for the `.wh.` prefix (more than NAME_MAX - 4 bytes) has no
+ * dotwh form.  Found half way, it would stop a run that had converted
+ * part of the layer, and every run again; found first, it leaves the
+ * layer as it was.  Reads only: lists each directory, stats each entry.
+ */
+struct check_level {
+	struct tree_walk_names n;
+	const char *xwhiteout; /* dir_xwhiteout_attr */
+};
+
+static int check_enter(struct tree_walk *w, void *data)
+{
+	struct check_level *l = data;
+	struct conv *cv = tree_walk_ctx(w);
+	if (signals_interrupted())
+		return -EINTR;
+	int r = tree_walk_list(w, &l->n);
+	if (r < 0)
+		return fail(cv, tree_walk_path(w), "cannot list", r);
+	l->xwhiteout = dir_xwhiteout_attr(tree_walk_dirs(w, 0)->v[0].fd);
+	return 0;
+}
+
+static int check_step(struct tree_walk *w, void *data)
+{
+	struct check_level *l = data;
+	struct conv *cv = tree_walk_ctx(w);
+	const char *name = tree_walk_next(&l->n);
+	if (!name)
+		return 0;
+	int dfd = tree_walk_dirs(w, 0)->v[0].fd;
+	struct stat st;
+	if (wh_classify_name(name, NULL) != WH_NONE ||
+	    fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 1;
+	if (S_ISDIR(st.st_mode)) {
+		int r = tree_walk_down_by_name(w, name, NULL);
+		if (r < 0) {
+			char *child = fs_join(tree_walk_path(w), name);
+			r = fail(cv, child ? child : name, "cannot open", r);
+			free(child);
+		}
+		return r < 0 ? r : 1;
+	}
+	size_t len = strlen(name);
+	if (len + WH_PREFIX_LEN <= NAME_MAX ||
+	    !(wh_is_overlay_whiteout(&st) ||
+	      wh_is_xwhiteout(dfd, name, &st, l->xwhiteout)))
+		return 1;
+	const char *dir = tree_walk_path(w);
+	snprintf(cv->err, sizeof(cv->err),
+		 "'/%s%s%s' is a whiteout whose name (%zu bytes) leaves no "
+		 "room for the .wh. prefix (%d bytes at most): nothing "
+		 "converted",
+		 dir, *dir ? "/" : "", name, len, NAME_MAX - WH_PREFIX_LEN);
+	cv->bad_input = true;
+	return -ENAMETOOLONG;
+}
+
+static const struct tree_walk_ops check_ops = {
+	.groups = 1,
+	.level_size = sizeof(struct check_level),
+	.enter = check_enter,
+	.step = check_step,
+	.drop = tree_walk_names_drop,
+	.failed = convert_failed,
+};
+
+/* A walk of the layer open as dfd (not taken over), at any depth. */
+static int walk_layer(struct conv *cv, const struct tree_walk_ops *ops,
+		      int dfd)
 {
 	struct walk_dirs root = { 0 };
-	int r = walk_dirs_add(&root, dfd, 0, NULL);
+	int r = walk_dirs_open_root(&root, dfd, 0);
 	if (r < 0)
 		return fail(cv, "", "stat", r);
-	return tree_walk_run(&convert_ops, cv, &root, "", NULL);
+	return tree_walk_run(ops, cv, &root, "", NULL);
+}
+
+/* The layer open as dfd, at any depth. */
+static int convert_layer(struct conv *cv, int dfd)
+{
+	int r = 0;
+	if (cv->to == WH_FORMAT_DOTWH)
+		r = walk_layer(cv, &check_ops, dfd);
+	return r < 0 ? r : walk_layer(cv, &convert_ops, dfd);
 }
 
 int cmd_convert(int argc, char **argv)
@@ -575,6 +685,7 @@ int cmd_convert(int argc, char **argv)
 	}
 	signals_install();
 	int r = convert_layer(&cv, dfd);
+	close(dfd);
 	if (r == -EINTR) {
 		lf_err("interrupted; run the same command again to finish");
 		return LT_EXIT_INTERRUPTED;
@@ -582,7 +693,8 @@ int cmd_convert(int argc, char **argv)
 	if (r < 0) {
 		lf_err("cannot convert '%s': %s", dir, cv.err);
 		/* -EEXIST: something else under a marker's name. */
-		return r == -ENOENT || r == -ENOTDIR || r == -EEXIST
+		return r == -ENOENT || r == -ENOTDIR || r == -EEXIST ||
+				       cv.bad_input
 			       ? LT_EXIT_INPUT
 			       : LT_EXIT_OUTPUT;
 	}

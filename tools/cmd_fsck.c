@@ -26,6 +26,11 @@
  * Once no count is left low, it marks the counts checked, and takes
  * away a crash's mark (lib/workdir.h): mounts trust the counts again.
  *
+ * An immutable or append-only flag an entry keeps is lifted for a
+ * repair and put back, signals blocked and the flags recorded first
+ * (flag_lift.h); the record a run killed meanwhile left is read before
+ * anything else, and --repair puts the flag back (index-flags).
+ *
  * It also reports what a crash left in work/ (the next mount removes it,
  * and so does --repair) and files in the index that are no entry.
  *
@@ -47,11 +52,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "commands.h"
+#include "flag_lift.h"
 #include "fsutil.h"
 #include "index_links.h"
 #include "json_util.h"
@@ -80,11 +85,14 @@ static const char fsck_help[] =
 	"  index-foreign    an entry of a lower file on a filesystem no LOWER\n"
 	"                   is on: the layers given are not the mount's\n"
 	"  work-leftover    what a crash left in WORKDIR/work\n"
+	"  index-flags      an entry's immutable or append-only flag, lifted\n"
+	"                   by a repair that was killed (WORKDIR/fsck-lifted)\n"
 	"\n"
 	"  --work WORKDIR       the mount's work directory (required)\n"
-	"  --repair             remove orphans, strays and leftovers, and set\n"
-	"                       the counts (never an index-foreign entry, nor\n"
-	"                       an index file layerfs does not make)\n"
+	"  --repair             remove orphans, strays and leftovers, set the\n"
+	"                       counts and put lost flags back (never an\n"
+	"                       index-foreign entry, nor an index file\n"
+	"                       layerfs does not make)\n"
 	"  --json               one JSON document instead of lines\n"
 	"  -h, --help           this text\n"
 	"\n"
@@ -232,67 +240,144 @@ static int check_work(struct fsck *f)
 /*
  * A change the immutable or append-only flag of a regular file refuses
  * (EPERM) is made with the flags lifted: a copy-up keeps them on the
- * entry (fs/fileattr.c).  The file's descriptor, and its flags in
- * *saved, for putting them back; -1 when there was nothing to lift.
+ * entry (fs/fileattr.c).  flag_lift.h keeps them from being lost in
+ * between: signals blocked, and a record for a kill or a crash, which
+ * the next run reads first (recover_lifted).
  */
-static int lift_flags(int dirfd, const char *name, int *saved)
-{
-	int fd = openat(dirfd, name,
-			O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int flags;
-	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 &&
-	    (flags & (FS_IMMUTABLE_FL | FS_APPEND_FL))) {
-		int lifted = flags & ~(FS_IMMUTABLE_FL | FS_APPEND_FL);
-		if (ioctl(fd, FS_IOC_SETFLAGS, &lifted) == 0) {
-			*saved = flags;
-			return fd;
-		}
-	}
-	close(fd);
-	return -1;
-}
-
-static void restore_flags(int fd, int saved)
-{
-	if (fd < 0)
-		return;
-	ioctl(fd, FS_IOC_SETFLAGS, &saved);
-	close(fd);
-}
-
-static int remove_entry_name(int index_fd, const char *name)
+static int remove_entry_name(struct fsck *f, int index_fd, const char *name)
 {
 	if (unlinkat(index_fd, name, 0) == 0 || errno == ENOENT)
 		return 0;
 	if (errno != EPERM)
 		return -errno;
-	int saved, fd = lift_flags(index_fd, name, &saved);
-	if (fd < 0)
-		return -EPERM;
-	int r = unlinkat(index_fd, name, 0) < 0 ? -errno : 0;
-	if (r < 0)
-		restore_flags(fd, saved);
-	else
-		close(fd);
-	return r;
+	struct flag_lift l;
+	int r = flag_lift(f->workdir_fd, index_fd, name, &l);
+	if (r <= 0)
+		return r < 0 ? r : -EPERM;
+	r = unlinkat(index_fd, name, 0) < 0 ? -errno : 0;
+	/* (Put back also when it went: onto what other names it has.) */
+	int e = flag_lift_end(&l);
+	return r < 0 ? r : e;
 }
 
-static int set_count(int index_fd, const char *holder, uint64_t count)
+/* The count file of a symlink's or a device's entry, gone: made again
+ * as the mount makes it (fs/index.c, write_special_count), an empty file
+ * of mode 0600, the index's owner's. */
+static int make_count_file(int index_fd, const char *holder)
+{
+	int fd = openat(index_fd, holder,
+			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			0600);
+	if (fd < 0)
+		return errno == EEXIST ? 0 : -errno;
+	struct stat ist;
+	if (fstat(index_fd, &ist) == 0 &&
+	    fchown(fd, ist.st_uid, ist.st_gid) < 0 && errno != EPERM) {
+		int e = -errno;
+		close(fd);
+		unlinkat(index_fd, holder, 0);
+		return e;
+	}
+	close(fd);
+	return 0;
+}
+
+static int set_count(struct fsck *f, int index_fd, const char *holder,
+		     bool special, uint64_t count)
 {
 	char v[32];
 	int len = snprintf(v, sizeof(v), "%llu", (unsigned long long)count);
 	int r = fs_xattr_set_at(index_fd, holder, XATTR_LFS_NLINK, v,
 				(size_t)len);
+	if (r == -ENOENT && special) {
+		r = make_count_file(index_fd, holder);
+		if (r == 0)
+			r = fs_xattr_set_at(index_fd, holder, XATTR_LFS_NLINK,
+					    v, (size_t)len);
+	}
 	if (r != -EPERM)
 		return r;
-	int saved, fd = lift_flags(index_fd, holder, &saved);
-	if (fd < 0)
-		return r;
+	struct flag_lift l;
+	int lifted = flag_lift(f->workdir_fd, index_fd, holder, &l);
+	if (lifted <= 0)
+		return lifted < 0 ? lifted : r;
 	r = fs_xattr_set_at(index_fd, holder, XATTR_LFS_NLINK, v, (size_t)len);
-	restore_flags(fd, saved);
-	return r;
+	int e = flag_lift_end(&l);
+	return r < 0 ? r : e;
+}
+
+/* Whether NAME is one an index holds: KEY, or KEY.nlink. */
+static bool index_name(const char *name)
+{
+	size_t len = strlen(name), slen = strlen(IL_NLINK_SUFFIX);
+	if (len > slen && !strcmp(name + len - slen, IL_NLINK_SUFFIX))
+		len -= slen;
+	return index_links_key(name, len, NULL, NULL);
+}
+
+/*
+ * The record of a --repair killed (or cut by a crash) with an entry's
+ * immutable or append-only flag lifted (flag_lift.h), read before
+ * anything else: the flag is off until put back.  --repair puts it back
+ * and drops the record; a record with nothing missing any more (the
+ * entry gone, or the flag on) is dropped without a word.
+ */
+static void recover_lifted(struct fsck *f)
+{
+	char name[NAME_MAX + 1], path[NAME_MAX + 8];
+	unsigned long long ino;
+	int flags;
+	int r = flag_lift_record_read(f->workdir_fd, name, sizeof(name), &ino,
+				      &flags);
+	if (r == -ENOENT)
+		return;
+	if (r == 0 && !index_name(name))
+		r = -EINVAL;
+	if (r < 0 && r != -EINVAL) {
+		repair_failed(f, FLAG_LIFT_RECORD, "read", -r);
+		return;
+	}
+	if (r == -EINVAL) {
+		/* Written in full before anything is lifted: one cut short
+		 * (or not ours) lifted nothing. */
+		int e = f->repair ? flag_lift_record_drop(f->workdir_fd) : 0;
+		if (e < 0)
+			repair_failed(f, FLAG_LIFT_RECORD, "remove", -e);
+		note(f, FLAG_LIFT_RECORD, "index-flags", f->repair && e == 0,
+		     "a malformed record of flags a repair lifted (none was "
+		     "lifted on its word)");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%s", WORKDIR_INDEX, name);
+	int index_fd = openat(f->workdir_fd, WORKDIR_INDEX,
+			      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int missing = 0;
+	if (index_fd >= 0) {
+		missing = flag_lift_missing(index_fd, name, ino, flags,
+					    f->repair);
+		close(index_fd);
+	} else if (errno != ENOENT) {
+		missing = -errno;
+	}
+	if (missing < 0) {
+		repair_failed(f, path, "put back the flags of", -missing);
+		return;
+	}
+	int e = 0;
+	if (f->repair) {
+		e = flag_lift_record_drop(f->workdir_fd);
+		if (e < 0)
+			repair_failed(f, FLAG_LIFT_RECORD, "remove", -e);
+	}
+	if (missing)
+		note(f, path, "index-flags", f->repair && e == 0,
+		     "its %s flag is off: lifted by a repair that was killed "
+		     "before it put it back (%s/%s)",
+		     flags & FS_IMMUTABLE_FL && flags & FS_APPEND_FL
+			     ? "immutable and append-only"
+		     : flags & FS_IMMUTABLE_FL ? "immutable"
+					       : "append-only",
+		     f->work_path, FLAG_LIFT_RECORD);
 }
 
 static bool lower_dev_known(const struct fsck *f, dev_t dev)
@@ -330,9 +415,9 @@ static void check_entry(struct fsck *f, int index_fd,
 	if (!names) {
 		int r = 0;
 		if (f->repair) {
-			r = remove_entry_name(index_fd, e->key);
+			r = remove_entry_name(f, index_fd, e->key);
 			if (r == 0 && special)
-				r = remove_entry_name(index_fd, holder);
+				r = remove_entry_name(f, index_fd, holder);
 			if (r < 0)
 				repair_failed(f, path, "remove", -r);
 		}
@@ -353,7 +438,7 @@ static void check_entry(struct fsck *f, int index_fd,
 			 r == -EINVAL ? "malformed" : "missing");
 	int w = 0;
 	if (f->repair) {
-		w = set_count(index_fd, holder, names);
+		w = set_count(f, index_fd, holder, special, names);
 		if (w < 0)
 			repair_failed(f, path, "set the link count of", -w);
 	}
@@ -407,7 +492,7 @@ static int check_strays(struct fsck *f, int index_fd)
 			continue; /* a special file's count */
 		int e = 0;
 		if (f->repair) {
-			e = remove_entry_name(index_fd, name);
+			e = remove_entry_name(f, index_fd, name);
 			if (e < 0)
 				repair_failed(f, path, "remove", -e);
 		}
@@ -600,6 +685,7 @@ static int run(struct fsck *f, int nargs, char **args)
 		status = match_record(f);
 	if (status != LT_EXIT_OK)
 		return status;
+	recover_lifted(f);
 	int r = check_work(f);
 	if (r < 0) {
 		lf_err("cannot read '%s/work': %s", f->work_path, strerror(-r));

@@ -288,14 +288,15 @@ class TestConvert(lfstest.LayerfsTestCase):
         self.assertEqual(os.getxattr(opq, "trusted.overlay.opaque"), b"y")
 
     def test_markers_that_are_no_files_stop_the_overlay_conversion(self):
-        """To overlay too: a `.wh.NAME` that is no empty file of one link,
-        or a `.wh..wh..opq` that is no file, stops the conversion with
-        one line and exit status 2, that entry and its directory as they
+        """To overlay too: a `.wh.NAME` that is no empty file, or a
+        `.wh..wh..opq` that is no file, stops the conversion with one
+        line and exit status 2, that entry and its directory as they
         were.  Before, a `.wh.NAME` symlink or directory was skipped
-        with a warning, one with data or other names became a whiteout
-        (its data dropped), a symlink `.wh..wh..opq` silently made its
-        directory opaque, and a directory one set the xattr and then
-        failed with status 3."""
+        with a warning, one with data became a whiteout (its data
+        dropped), a symlink `.wh..wh..opq` silently made its directory
+        opaque, and a directory one set the xattr and then failed with
+        status 3.  (An empty one with other names converts: see
+        test_whiteouts_layerfs_made_convert_to_overlay.)"""
         victim = self.path("victim")
         with open(victim, "w") as f:
             f.write("victim\n")
@@ -303,7 +304,9 @@ class TestConvert(lfstest.LayerfsTestCase):
             "wh-symlink": (".wh.foo", "a symlink"),
             "wh-dir": (".wh.foo", "a directory"),
             "wh-data": (".wh.foo", "a file with data"),
-            "wh-hardlink": (".wh.foo", "a file with other names"),
+            # A link of a file with data: the data stops it, not the
+            # other name.
+            "wh-hardlink": (".wh.foo", "a file with data"),
             "opq-symlink": (".wh..wh..opq", "a symlink"),
             "opq-dir": (".wh..wh..opq", "a directory"),
         }
@@ -370,6 +373,133 @@ class TestConvert(lfstest.LayerfsTestCase):
         self.assertEqual(os.listdir(p("userx")), [".wh.w"])
         m = self.mount([d, low])
         self.assertEqual(lfstest.snapshot(m.path), before)
+
+    def test_whiteouts_layerfs_made_convert_to_overlay(self):
+        """layerfs links every `.wh.` whiteout it makes to one inode
+        (work/whiteout.dotwh).  Going to overlay a `.wh.` file is only
+        removed, never written through, so convert takes one with other
+        names; it refused every upper directory layerfs had written
+        (exit status 2, "a file with other names")."""
+        low = self.layer("lower", {"a": "a", "b": "b", "d/c": "c",
+                                   "keep": "keep"})
+        m = self.mount_rw([low])
+        for rel in ("a", "b", "d/c"):
+            os.unlink(os.path.join(m.path, rel))
+        m.unmount()
+        up = m.upper
+        st = os.lstat(os.path.join(up, ".wh.a"))
+        if not (stat.S_ISREG(st.st_mode) and st.st_nlink > 1):
+            self.skipTest("this mount made no shared .wh. whiteouts")
+        self.assertEqual(lt.run_layertool(["check", up, low]).returncode, 0)
+        shared = os.path.join(m.work, "work", "whiteout.dotwh")
+        shared_before = os.lstat(shared)
+        view = lfstest.snapshot(self.mount([up, low]).path)
+
+        r = self.convert("overlay", up)
+        self.assertIn(b"3 whiteouts", r.stdout)
+        for rel in ("a", "b", "d/c"):
+            st = os.lstat(os.path.join(up, rel))
+            self.assertTrue(stat.S_ISCHR(st.st_mode) and st.st_rdev == 0,
+                            rel)
+        self.assertFalse([n for n in os.listdir(up) if ".wh." in n])
+        # The shared inode only lost names: nothing written through it.
+        st = os.lstat(shared)
+        self.assertEqual((st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns,
+                          st.st_size, st.st_nlink),
+                         (shared_before.st_mode, shared_before.st_uid,
+                          shared_before.st_gid, shared_before.st_mtime_ns,
+                          0, 1))
+        self.assertEqual(lfstest.snapshot(self.mount([up, low]).path), view)
+
+        # Back to dotwh: each whiteout a file of its own.
+        self.convert("dotwh", up)
+        for rel in (".wh.a", ".wh.b", "d/.wh.c"):
+            self.assertEqual(os.lstat(os.path.join(up, rel)).st_nlink, 1)
+
+    def test_shared_wh_file_is_not_written_through_to_dotwh(self):
+        # To dotwh, a `.wh.NAME` already there is given the whiteout's
+        # owner, mode and times: one with other names (layerfs's shared
+        # whiteout inode) would pass them on, so it still stops the run.
+        d = self.layer("layer", {"foo": ("whiteout",), "other": ""})
+        os.link(os.path.join(d, "other"), os.path.join(d, ".wh.foo"))
+        os.chmod(os.path.join(d, "foo"), 0o4755)
+        before = full_snapshot(d)
+        r = self.convert("dotwh", d, code=2)
+        self.assertIn("'/.wh.foo' is a file with other names",
+                      r.stderr.decode())
+        self.assertEqual(full_snapshot(d), before)
+
+    def test_opaque_directory_to_dotwh_as_a_user(self):
+        """Without privilege, removing a trusted.* xattr is refused
+        (EPERM) even where there is none: convert removed every opaque
+        xattr name it knows, and so stopped at the first opaque
+        directory a user converted (exit status 3).  It removes only
+        those the directory has."""
+        self.require_tool("setpriv")
+        d = self.layer("layer", {"d/g": ("whiteout",), "d/keep": "k"})
+        os.setxattr(os.path.join(d, "d"), "user.overlay.opaque", b"y")
+        for dirpath, dirs, files in os.walk(d):
+            for n in [dirpath] + [os.path.join(dirpath, f) for f in files]:
+                os.lchown(n, 65534, 65534)
+        settle_times(d)
+        mtime = os.lstat(os.path.join(d, "d")).st_mtime_ns
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                            "--clear-groups", lt.LAYERTOOL, "convert",
+                            "--to", "dotwh", d], capture_output=True)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertIn(b"1 whiteouts, 1 opaque directories", r.stdout)
+        self.assertEqual(sorted(os.listdir(os.path.join(d, "d"))),
+                         [".wh..wh..opq", ".wh.g", "keep"])
+        self.assertEqual(os.listxattr(os.path.join(d, "d")), [])
+        self.assertEqual(os.lstat(os.path.join(d, "d")).st_mtime_ns, mtime)
+
+    def test_whiteout_name_too_long_for_dotwh_is_refused_first(self):
+        """A whiteout whose name leaves no room for the `.wh.` prefix
+        (252 bytes or more) has no dotwh form.  Found half way, it
+        stopped the run with exit status 3, what came before converted,
+        and every run again there; it is now found before anything is
+        changed, with one line naming it and exit status 2."""
+        long_name = "x" * 252
+        d = self.layer("layer", {"a/w": ("whiteout",),
+                                 "z/" + long_name: ("whiteout",),
+                                 "z/ok": ("whiteout",)})
+        os.setxattr(os.path.join(d, "a"), "trusted.overlay.opaque", b"y")
+        settle_times(d)
+        before = full_snapshot(d)
+        r = self.convert("dotwh", d, code=2)
+        err = r.stderr.decode().strip().splitlines()
+        self.assertEqual(len(err), 1, err)
+        self.assertIn("'/z/%s'" % long_name, err[0])
+        self.assertEqual(full_snapshot(d), before)
+        # A name of 251 bytes has room, and a long file that is no
+        # whiteout needs none.
+        os.unlink(os.path.join(d, "z", long_name))
+        with open(os.path.join(d, "z", long_name), "w"):
+            pass
+        os.mknod(os.path.join(d, "z", "y" * 251), stat.S_IFCHR,
+                 os.makedev(0, 0))
+        self.convert("dotwh", d)
+        self.assertIn(".wh." + "y" * 251, os.listdir(os.path.join(d, "z")))
+
+    def test_opaque_marker_of_a_resumed_run_gets_the_saved_times(self):
+        # A run killed inside a directory left its times changed and the
+        # original ones saved in an xattr: the rerun gives the
+        # directory, and the `.wh..wh..opq` it makes, the saved ones,
+        # not those the killed run left.
+        d = self.layer("layer", {"opq/x": ("whiteout",), "opq/f": "f"})
+        opq = os.path.join(d, "opq")
+        os.setxattr(opq, "trusted.overlay.opaque", b"y")
+        os.setxattr(opq, "user.layertool.convert-times",
+                    b"1400000000.000000000 1400000001.000000000")
+        os.utime(opq, (1600000000, 1600000000))
+        self.convert("dotwh", d)
+        marker = os.lstat(os.path.join(opq, ".wh..wh..opq"))
+        self.assertEqual((marker.st_atime_ns, marker.st_mtime_ns),
+                         (1400000000 * 10**9, 1400000001 * 10**9))
+        st = os.lstat(opq)
+        self.assertEqual((st.st_atime_ns, st.st_mtime_ns),
+                         (1400000000 * 10**9, 1400000001 * 10**9))
+        self.assertNotIn("user.layertool.convert-times", os.listxattr(opq))
 
     def test_bad_usage_and_missing_layer(self):
         r = lt.run_layertool(["convert", "--to", "aufs2", self.tmp])

@@ -165,6 +165,33 @@ class TestFsck(FsckTestBase):
         self.assertEqual(os.listdir(os.path.join(m.work, "index")), [])
         self.assertNotIn("#1f-2", os.listdir(os.path.join(m.work, "work")))
 
+    def test_missing_count_file_of_a_symlink_is_made_again(self):
+        # A symlink's or a device's count is in a file beside its entry,
+        # index/KEY.nlink.  With that file gone, --repair set the count
+        # on a file that was not there, and failed (exit status 3) on
+        # every run; it makes the file as the mount does, then the count.
+        low = self.layer("low", LOWER)
+        m = self.mount_rw([low])
+        os.lchown(os.path.join(m.path, "s/l"), 7, 7)
+        want = lfstest.snapshot(m.path, inodes=True)
+        m.unmount()
+        sl = self.entry_key(m, os.path.join(low, "s/l"))
+        holder = os.path.join(m.work, "index", sl + ".nlink")
+        made = os.lstat(holder)
+        os.unlink(holder)
+        key = ("index-count", "index/" + sl)
+        self.assertEqual(self.fsck(m, [low], code=4), {key: False})
+        self.assertEqual(self.fsck(m, [low], code=0, repair=True),
+                         {key: True})
+        st = os.lstat(holder)
+        self.assertEqual((st.st_mode, st.st_uid, st.st_gid, st.st_size),
+                         (made.st_mode, made.st_uid, made.st_gid, 0))
+        # s/l upper, s/m and s/n lower.
+        self.assertEqual(os.getxattr(holder, "user.layerfs.nlink"), b"3")
+        self.assertEqual(self.fsck(m, [low], code=0), {})
+        m2 = self.remount(m, [low])
+        self.assertEqual(lfstest.snapshot(m2.path, inodes=True), want)
+
     def test_in_use_is_refused(self):
         layers, m = self.mount_with_orphan()
         low = layers[-1]
@@ -422,6 +449,73 @@ class TestCountAfterCrash(FsckTestBase):
         self.assertEqual(os.getxattr(entry, "user.layerfs.nlink"), b"3")
         self.assertTrue(lfstest.inode_flags(entry)
                         & lfstest.FS_IMMUTABLE_FL)
+
+    def test_flags_survive_a_repair_stopped_with_them_lifted(self):
+        """Between lifting an entry's immutable flag and putting it back,
+        a signal or a kill lost the flag for good.  Catchable signals
+        now wait until the flag is back; for a SIGKILL (or a crash) a
+        record in WORKDIR/fsck-lifted, written before the lift, lets the
+        next fsck put it back.  strace sends the signal as the count's
+        xattr is set with the flag lifted: its second lsetxattr, the
+        first having been refused by the flag."""
+        self.require_inode_flags()
+        self.require_tool("strace")
+        low = self.layer("low", LOWER)
+        m = self.mount_rw([low])
+        lfstest.change_inode_flags(os.path.join(m.path, "c/x"),
+                                   add=lfstest.FS_IMMUTABLE_FL)
+        m.unmount()
+        cx = self.entry_key(m, os.path.join(low, "c/x"))
+        entry = os.path.join(m.work, "index", cx)
+        record = os.path.join(m.work, "fsck-lifted")
+
+        def count_low():
+            lfstest.change_inode_flags(entry, drop=lfstest.FS_IMMUTABLE_FL)
+            os.setxattr(entry, "user.layerfs.nlink", b"1")
+            lfstest.change_inode_flags(entry, add=lfstest.FS_IMMUTABLE_FL)
+
+        def repair_stopped_by(sig):
+            subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null",
+                            "-e", "trace=lsetxattr", "-e",
+                            "inject=lsetxattr:signal=%s:when=2" % sig,
+                            lt.LAYERTOOL, "fsck", "--repair", "--work",
+                            m.work, m.upper, low],
+                           capture_output=True, timeout=120)
+
+        def immutable():
+            return bool(lfstest.inode_flags(entry)
+                        & lfstest.FS_IMMUTABLE_FL)
+
+        # SIGTERM waits: the count set, the flag back, no record left.
+        count_low()
+        repair_stopped_by("TERM")
+        self.assertTrue(immutable())
+        self.assertEqual(os.getxattr(entry, "user.layerfs.nlink"), b"3")
+        self.assertFalse(os.path.exists(record))
+
+        # SIGKILL cannot wait: the flag is off, and the record says so.
+        count_low()
+        repair_stopped_by("KILL")
+        self.assertFalse(immutable())
+        self.assertTrue(os.path.exists(record))
+        flags = ("index-flags", "index/" + cx)
+        found = self.fsck(m, [low], code=4)
+        self.assertIs(found.get(flags), False, found)
+        self.assertFalse(immutable())
+        found = self.fsck(m, [low], code=0, repair=True)
+        self.assertIs(found.get(flags), True, found)
+        self.assertTrue(immutable())
+        self.assertEqual(os.getxattr(entry, "user.layerfs.nlink"), b"3")
+        self.assertFalse(os.path.exists(record))
+        self.assertEqual(self.fsck(m, [low], code=0), {})
+
+        # A record cut short (written in full before any lift) lifted
+        # nothing: --repair drops it, and puts no flag on.
+        with open(record, "w") as f:
+            f.write(cx + " 12")
+        self.assertEqual(self.fsck(m, [low], code=0, repair=True),
+                         {("index-flags", "fsck-lifted"): True})
+        self.assertFalse(os.path.exists(record))
 
 
 if __name__ == "__main__":
