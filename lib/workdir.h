@@ -22,6 +22,11 @@
  *                     upper layer, its init layer, its lower layers
  *                     (below), so that layertool fsck checks the index
  *                     against those and no others.
+ *   fsck-lifted       there while `layertool fsck --repair` has an index
+ *                     entry's immutable or append-only flag off to set
+ *                     its count (tools/flag_lift.h): a repair killed in
+ *                     that moment leaves it, and the next fsck puts the
+ *                     flag back.
  *
  * The directory itself carries the lock each mount holds (flock).
  */

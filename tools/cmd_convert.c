@@ -178,18 +178,6 @@ static int meta_onto_chardev(int dirfd, const char *name,
 	return r;
 }
 
-/* The xattr that makes an empty file of the directory dfd a whiteout
- * (a kernel "xwhiteout"), or NULL: decided as layerfs decides it for a
- * lower directory (xp_dir_marks), so that convert never changes what a
- * mount shows.  An empty file with the xattr anywhere else is a file to
- * layerfs, and stays one. */
-static const char *dir_xwhiteout_attr(int dfd)
-{
-	char list[4096];
-	ssize_t len = flistxattr(dfd, list, sizeof(list));
-	return len > 0 ? wh_dir_xwhiteout_attr(dfd, list, len) : NULL;
-}
-
 /* A chardev whiteout (or a kernel "xwhiteout" file) NAME becomes
  * `.wh.NAME`. */
 static int to_dotwh_entry(struct conv *cv, int dfd, const char *name,
@@ -359,7 +347,7 @@ static int opaque_to_overlay(struct conv *cv, int dfd, const struct stat *mst,
 }
 
 /* NAME of the directory the walk is at (dfd), at PATH; xw: the
- * directory's dir_xwhiteout_attr. */
+ * directory's wh_fd_xwhiteout_attr. */
 static int convert_entry(struct conv *cv, struct tree_walk *w, int dfd,
 			 const char *name, const char *path, const char *xw)
 {
@@ -461,7 +449,7 @@ struct convert_level {
 	struct stat st;
 	struct timespec times[2]; /* to give it back */
 	bool touch;               /* something in it changes */
-	const char *xwhiteout;    /* dir_xwhiteout_attr */
+	const char *xwhiteout;    /* wh_fd_xwhiteout_attr */
 };
 
 static int convert_enter(struct tree_walk *w, void *data)
@@ -478,7 +466,7 @@ static int convert_enter(struct tree_walk *w, void *data)
 	int r = tree_walk_list(w, &l->n);
 	if (r < 0)
 		return fail(cv, path, "cannot list", r);
-	l->xwhiteout = dir_xwhiteout_attr(dfd);
+	l->xwhiteout = wh_fd_xwhiteout_attr(dfd);
 	l->touch = resumed || needs_change(cv, dfd, &l->n.names, l->xwhiteout);
 	if (l->touch && !resumed)
 		save_times(dfd, l->times);
@@ -560,7 +548,7 @@ static const struct tree_walk_ops convert_ops = {
  */
 struct check_level {
 	struct tree_walk_names n;
-	const char *xwhiteout; /* dir_xwhiteout_attr */
+	const char *xwhiteout; /* wh_fd_xwhiteout_attr */
 };
 
 static int check_enter(struct tree_walk *w, void *data)
@@ -572,7 +560,7 @@ static int check_enter(struct tree_walk *w, void *data)
 	int r = tree_walk_list(w, &l->n);
 	if (r < 0)
 		return fail(cv, tree_walk_path(w), "cannot list", r);
-	l->xwhiteout = dir_xwhiteout_attr(tree_walk_dirs(w, 0)->v[0].fd);
+	l->xwhiteout = wh_fd_xwhiteout_attr(tree_walk_dirs(w, 0)->v[0].fd);
 	return 0;
 }
 
