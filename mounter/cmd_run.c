@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,7 +215,10 @@ int cmd_run(const struct global_opts *g, int argc, char **argv)
 	/* What the container left running ends before the daemon is
 	 * waited for: it would hold the mount, and the daemon, alive. */
 	state_remove_cgroups(&st);
-	monitor_end_adopted(c.daemon_pid);
+	/* In a pid namespace of its own the kernel ended them all with
+	 * the init. */
+	if (!(c.clone_flags & CLONE_NEWPID))
+		monitor_end_adopted(c.daemon_pid);
 	/* Wait for layerfs too: when run returns, every change is in the
 	 * upper layer and the statistics are written.  Unless both are
 	 * about to be removed: then nothing of layerfs's is worth waiting

@@ -228,8 +228,9 @@ static pid_t parent_of(const char *pid)
 	return ppid;
 }
 
-/* Kills every child of ours but KEEP; the number killed. */
-static int kill_children_but(pid_t keep)
+/* Kills every child of ours but KEEP, found by a scan of /proc; the
+ * number killed. */
+static int kill_children_scanned(pid_t keep)
 {
 	DIR *d = opendir("/proc");
 	if (!d)
@@ -249,6 +250,35 @@ static int kill_children_but(pid_t keep)
 		}
 	}
 	closedir(d);
+	return n;
+}
+
+/* The same from the kernel's list of our children (one read, where the
+ * kernel has CONFIG_PROC_CHILDREN), else by the scan. */
+static int kill_children_but(pid_t keep)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children",
+		 (int)gettid());
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kill_children_scanned(keep);
+	ssize_t len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len < 0)
+		return kill_children_scanned(keep);
+	buf[len] = 0;
+	int n = 0;
+	for (char *p = buf, *end; *p; p = end) {
+		long pid = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (pid > 0 && pid != keep) {
+			kill((pid_t)pid, SIGKILL);
+			n++;
+		}
+	}
+	/* A full buffer may have left some out: the next round sees them. */
 	return n;
 }
 
