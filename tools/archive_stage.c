@@ -305,7 +305,8 @@ static unsigned resolve_one(int dirfd, struct link_rec *links, size_t n,
 static int resolve_links(int dirfd, struct link_rec *links, size_t n,
 			 char *err, size_t errlen)
 {
-	qsort(links, n, sizeof(*links), by_path_then_order);
+	if (n > 1) /* links is NULL when there are none */
+		qsort(links, n, sizeof(*links), by_path_then_order);
 	/* Of several members of one name, the last is the one kept. */
 	for (size_t i = 0; i + 1 < n; i++)
 		if (!strcmp(links[i].path, links[i + 1].path))
