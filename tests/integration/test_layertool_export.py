@@ -611,7 +611,7 @@ class TestExportFormat(ExportTestBase):
         # SIGINT was looked at only while file data was copied: a tree
         # of empty files exported to the end, status 0, the archive
         # published.  strace delivers the signal at the 500th lstat.
-        self.require_tool("strace")
+        self.require_strace()
         up = self.layer("upper", {"f%04d" % i: "" for i in range(2000)})
         out = self.path("out.tar")
         r = subprocess.run(

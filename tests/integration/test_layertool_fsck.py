@@ -459,7 +459,7 @@ class TestCountAfterCrash(FsckTestBase):
         xattr is set with the flag lifted: its second lsetxattr, the
         first having been refused by the flag."""
         self.require_inode_flags()
-        self.require_tool("strace")
+        self.require_strace()
         low = self.layer("low", LOWER)
         m = self.mount_rw([low])
         lfstest.change_inode_flags(os.path.join(m.path, "c/x"),
