@@ -30,9 +30,13 @@ size_t lf_escape_controls(const char *in, char *out, size_t size)
 		return 0;
 	for (const unsigned char *c = (const unsigned char *)in; *c; c++) {
 		bool control = *c < 0x20 || *c == 0x7f;
-		if (n + (control ? 4 : 1) >= size)
+		size_t need = control ? 4 : *c == '\\' ? 2 : 1;
+		if (n + need >= size)
 			break;
-		if (control) {
+		if (*c == '\\') { /* a name's own "\x0a" is no escape */
+			out[n++] = '\\';
+			out[n++] = '\\';
+		} else if (control) {
 			out[n++] = '\\';
 			out[n++] = 'x';
 			out[n++] = hex[*c >> 4];

@@ -46,9 +46,11 @@ void lf_die(int status, const char *fmt, ...)
 /* Prints "PROG: warning: message". */
 void lf_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Copies IN to OUT (SIZE bytes, always terminated) with each control
- * byte (below 0x20, and DEL) written as \xNN: a name from a layer or an
- * archive may hold a newline, to forge a line of its own, or a terminal's
- * escape sequence.  lf_err, lf_warn and lf_print_line do it for every
+ * byte (below 0x20, and DEL) written as \xNN, and a backslash as \\: a
+ * name from a layer or an archive may hold a newline, to forge a line of
+ * its own, or a terminal's escape sequence.  Bytes from 0x80 up pass as
+ * they are: UTF-8 names stay readable, and a lone C1 byte is no control
+ * to a UTF-8 terminal.  lf_err, lf_warn and lf_print_line do it for every
  * message.  Returns the length written. */
 size_t lf_escape_controls(const char *in, char *out, size_t size);
 /* Prints one line, escaped as above, and a newline, on F. */

@@ -1,6 +1,7 @@
 #include "cgroup.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -683,6 +684,28 @@ static void kill_members(const char *dir)
 	}
 }
 
+/* Removes the cgroups a container made below DIR (one that is root in
+ * its cgroup namespace may), their processes killed first, deepest
+ * first; a bounded depth. */
+static void remove_children(const char *dir, int depth)
+{
+	DIR *d = depth < 16 ? opendir(dir) : NULL;
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_type != DT_DIR || !strcmp(e->d_name, ".") ||
+		    !strcmp(e->d_name, ".."))
+			continue;
+		char sub[PATH_MAX];
+		lr_fmt(sub, sizeof(sub), "%s/%s", dir, e->d_name);
+		kill_members(sub);
+		remove_children(sub, depth + 1);
+		rmdir(sub);
+	}
+	closedir(d);
+}
+
 int cgroup_remove_dir(const char *dir)
 {
 	/* The last processes of a pid namespace are still being torn down
@@ -704,6 +727,7 @@ int cgroup_remove_dir(const char *dir)
 			kill_members(dir);
 			killed = true;
 		}
+		remove_children(dir, 0);
 		/* Usually a millisecond or two: start short, back off. */
 		struct timespec ts = { 0, wait_ns };
 		nanosleep(&ts, NULL);

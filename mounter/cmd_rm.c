@@ -15,15 +15,24 @@
 #include "lookup.h"
 #include "remove.h"
 
-/* Kills a running container and waits until its monitor recorded the
- * exit (or, without a monitor, until its init is gone). */
-static void stop(struct ctr_ref *ref)
+static void kill_if(pid_t pid, unsigned long long start)
 {
-	int pfd = pidfd_open(ref->st.pid, 0);
-	if (pfd >= 0 && proc_is(ref->st.pid, ref->st.pid_start))
+	int pfd = pid > 0 ? pidfd_open(pid, 0) : -1;
+	if (pfd >= 0 && proc_is(pid, start))
 		pidfd_send_signal(pfd, SIGKILL, NULL, 0);
 	if (pfd >= 0)
 		close(pfd);
+}
+
+/* Kills a running container and waits until its monitor recorded the
+ * exit (or, without a monitor, until its init is gone).  One still
+ * starting is stopped by killing its launcher: what it leaves, state
+ * and all, is then the removal's. */
+static void stop(struct ctr_ref *ref, bool starting)
+{
+	kill_if(ref->st.pid, ref->st.pid_start);
+	if (starting)
+		kill_if(ref->st.monitor_pid, ref->st.monitor_start);
 	for (int i = 0; i < 1000; i++) {
 		if (!proc_is(ref->st.pid, ref->st.pid_start) &&
 		    !proc_is(ref->st.monitor_pid, ref->st.monitor_start))
@@ -39,15 +48,16 @@ static int remove_one(const struct global_opts *g, const char *name,
 	struct ctr_ref ref;
 	if (ctr_open(g, name, &ref) < 0)
 		return -ENOENT;
-	if (ctr_running(&ref.st)) {
+	bool starting = ctr_starting(&ref.st);
+	if (ctr_running(&ref.st) || starting) {
 		if (!force) {
-			lf_err("container %s is running: stop it first "
+			lf_err("container %s is %s: stop it first "
 			       "(layerrun kill %s) or use rm -f",
-			       name, name);
+			       name, starting ? "starting" : "running", name);
 			ctr_close(&ref);
 			return -EBUSY;
 		}
-		stop(&ref);
+		stop(&ref, starting);
 		/* Read the state again: the monitor may have removed it
 		 * (--rm) or recorded the exit. */
 		char *root = ref.root;

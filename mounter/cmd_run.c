@@ -61,13 +61,30 @@ static void record_exit(struct container *c, struct lr_state *st, int status)
  * that tells the caller the container runs, stays: as fd 3. */
 static int keep_only_notify(int fd)
 {
-	if (fd != 3) {
+	if (fd != 3) { /* fd > 3: stdio is open (stdio_open) */
 		if (dup3(fd, 3, O_CLOEXEC) < 0)
 			return fd; /* keep it where it is, and the rest */
 		close(fd);
 	}
-	syscall(SYS_close_range, 4, ~0u, 0);
+	if (syscall(SYS_close_range, 4, ~0u, 0) < 0) {
+		/* Before Linux 5.9: one by one, up to the limit. */
+		long max = sysconf(_SC_OPEN_MAX);
+		for (long i = 4; i < (max > 0 && max < 65536 ? max : 65536);
+		     i++)
+			close((int)i);
+	}
 	return 3;
+}
+
+/* Opens /dev/null on whichever of stdin, stdout and stderr the caller
+ * left closed: else the first descriptors opened here would take their
+ * numbers, and a printf or an error line would be written into them. */
+static void stdio_open(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 &&
+		    open("/dev/null", O_RDWR) < 0) /* takes the lowest: fd */
+			return;
 }
 
 /* -d: the caller returns once the container runs; this process stays
@@ -158,6 +175,7 @@ int cmd_run(const struct global_opts *g, int argc, char **argv)
 		run_opts_free(&o);
 		return 0;
 	}
+	stdio_open();
 	int notify = -1;
 	if (o.detach) {
 		int r = detach(&notify);
@@ -167,6 +185,7 @@ int cmd_run(const struct global_opts *g, int argc, char **argv)
 		}
 	}
 	int status = LR_EXIT_SETUP;
+	struct pid_list before = { 0 }; /* our children before the start */
 	struct lr_state st;
 	lr_state_init(&st);
 	struct container c;
@@ -182,8 +201,12 @@ int cmd_run(const struct global_opts *g, int argc, char **argv)
 
 	c.daemon_forked = record_daemon;
 	c.daemon_forked_arg = &st;
-	/* Orphans of the start are ours to reap. */
+	/* Orphans of the start are ours to reap; the children we had
+	 * before are not the container's (monitor_end_adopted). */
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	bool shared_pids = !(c.clone_flags & CLONE_NEWPID);
+	if (shared_pids)
+		monitor_children(&before);
 	sigset_t old;
 	monitor_block_signals(&old);
 	if (o.tty && isatty(0) && ioctl(0, TIOCGWINSZ, &c.ws) == 0)
@@ -217,8 +240,9 @@ int cmd_run(const struct global_opts *g, int argc, char **argv)
 	state_remove_cgroups(&st);
 	/* In a pid namespace of its own the kernel ended them all with
 	 * the init. */
-	if (!(c.clone_flags & CLONE_NEWPID))
-		monitor_end_adopted(c.daemon_pid);
+	if (shared_pids)
+		monitor_end_adopted(c.daemon_pid, &before);
+	pid_list_free(&before);
 	/* Wait for layerfs too: when run returns, every change is in the
 	 * upper layer and the statistics are written.  Unless both are
 	 * about to be removed: then nothing of layerfs's is worth waiting
@@ -262,6 +286,7 @@ setup_failed:
 	}
 	if (c.upper_made)
 		rmdir(c.upper); /* only if nothing went in */
+	pid_list_free(&before);
 	lr_state_free(&st);
 	container_free(&c);
 	run_opts_free(&o);

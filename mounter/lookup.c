@@ -114,6 +114,12 @@ bool ctr_running(const struct lr_state *st)
 	       proc_is(st->pid, st->pid_start);
 }
 
+bool ctr_starting(const struct lr_state *st)
+{
+	return strcmp(st->status, "created") == 0 && st->monitor_pid > 0 &&
+	       proc_is(st->monitor_pid, st->monitor_start);
+}
+
 int signal_parse(const char *s, int *sig)
 {
 	char *end;

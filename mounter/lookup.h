@@ -40,6 +40,9 @@ bool ctr_gone(const char *root, int rootfd, const char *name);
 
 /* Running: its init is the process the state names. */
 bool ctr_running(const struct lr_state *st);
+/* Whether its launcher is still preparing or starting it (no command
+ * runs yet): a removal now would pull its files from under the start. */
+bool ctr_starting(const struct lr_state *st);
 
 /* "TERM", "SIGTERM", "sigterm" or "15". */
 int signal_parse(const char *s, int *sig);

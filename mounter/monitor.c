@@ -210,8 +210,8 @@ bool monitor_reap(pid_t pid, int timeout_ms)
  * parenthesised name, which may hold anything); -1 when it is gone. */
 static pid_t parent_of(const char *pid)
 {
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	char path[32], buf[512];
+	snprintf(path, sizeof(path), "/proc/%.16s/stat", pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -228,69 +228,92 @@ static pid_t parent_of(const char *pid)
 	return ppid;
 }
 
-/* Kills every child of ours but KEEP, found by a scan of /proc; the
- * number killed. */
-static int kill_children_scanned(pid_t keep)
+/* Adds pid to l; false when out of memory. */
+static bool pid_list_add(struct pid_list *l, pid_t pid)
+{
+	pid_t *nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+	if (!nv)
+		return false;
+	l->v = nv;
+	l->v[l->n++] = pid;
+	return true;
+}
+
+static bool pid_list_has(const struct pid_list *l, pid_t pid)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i] == pid)
+			return true;
+	return false;
+}
+
+void pid_list_free(struct pid_list *l)
+{
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* Our children, by a scan of /proc. */
+static void children_scanned(struct pid_list *out)
 {
 	DIR *d = opendir("/proc");
 	if (!d)
-		return 0;
+		return;
 	pid_t self = getpid();
-	int n = 0;
 	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		pid_t pid = (pid_t)atoi(e->d_name);
-		if (pid != keep && parent_of(e->d_name) == self) {
-			/* Our child, not yet reaped: its pid cannot be
-			 * another process's meanwhile. */
-			kill(pid, SIGKILL);
-			n++;
-		}
-	}
+	while ((e = readdir(d)))
+		if (e->d_name[0] >= '1' && e->d_name[0] <= '9' &&
+		    parent_of(e->d_name) == self &&
+		    !pid_list_add(out, (pid_t)atoi(e->d_name)))
+			break;
 	closedir(d);
-	return n;
 }
 
-/* The same from the kernel's list of our children (one read, where the
- * kernel has CONFIG_PROC_CHILDREN), else by the scan. */
-static int kill_children_but(pid_t keep)
+void monitor_children(struct pid_list *out)
 {
-	char path[64], buf[4096];
+	*out = (struct pid_list){ 0 };
+	/* The kernel's own list where it keeps one (CONFIG_PROC_CHILDREN),
+	 * read whole: a number cut at the end of a partial read would name
+	 * another process. */
+	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/task/%d/children",
 		 (int)gettid());
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return kill_children_scanned(keep);
-	ssize_t len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len < 0)
-		return kill_children_scanned(keep);
-	buf[len] = 0;
-	int n = 0;
-	for (char *p = buf, *end; *p; p = end) {
-		long pid = strtol(p, &end, 10);
-		if (end == p)
-			break;
-		if (pid > 0 && pid != keep) {
-			kill((pid_t)pid, SIGKILL);
-			n++;
-		}
+	char *text = NULL;
+	if (fd < 0 || lf_read_fd(fd, 1u << 20, &text, NULL) < 0) {
+		if (fd >= 0)
+			close(fd);
+		children_scanned(out);
+		return;
 	}
-	/* A full buffer may have left some out: the next round sees them. */
-	return n;
+	close(fd);
+	for (char *p = text, *end;; p = end) {
+		long pid = strtol(p, &end, 10);
+		if (end == p || !pid_list_add(out, (pid_t)pid))
+			break;
+	}
+	free(text);
 }
 
-void monitor_end_adopted(pid_t keep)
+void monitor_end_adopted(pid_t keep, const struct pid_list *before)
 {
 	for (int round = 0; round < 200; round++) {
-		int st;
-		pid_t w;
-		while ((w = waitpid(-1, &st, WNOHANG)) > 0)
-			if (w == keep) /* reaped here: monitor_reap sees ECHILD */
-				keep = 0;
-		if (kill_children_but(keep) == 0)
+		struct pid_list now;
+		monitor_children(&now);
+		size_t killed = 0;
+		for (size_t i = 0; i < now.n; i++) {
+			pid_t pid = now.v[i];
+			if (pid == keep || pid_list_has(before, pid))
+				continue;
+			/* Our child, not reaped: its pid is no one else's. */
+			kill(pid, SIGKILL);
+			int st;
+			waitpid(pid, &st, WNOHANG);
+			killed++;
+		}
+		pid_list_free(&now);
+		if (killed == 0)
 			return;
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		nanosleep(&ts, NULL);

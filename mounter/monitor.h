@@ -23,15 +23,26 @@ void monitor_block_signals(sigset_t *old);
  */
 int monitor_wait(pid_t pid, int master, bool interactive);
 
+struct pid_list {
+	pid_t *v;
+	size_t n;
+};
+
+/* Our children now (empty when they cannot be listed). */
+void monitor_children(struct pid_list *out);
+void pid_list_free(struct pid_list *l);
+
 /*
  * Once a container's init has ended: kills the processes it left to us
  * (the launcher is their subreaper) and reaps them, all but KEEP (the
- * layerfs daemon).  In a pid namespace of its own the kernel ended them
- * with the init; with --pid host, or after its init was killed before
- * it could end them itself, nothing else would, and they would keep the
- * container's mount, and its daemon, alive.
+ * layerfs daemon, which stays ours to reap) and those in BEFORE (our
+ * children before the container existed: a shell's background jobs
+ * that `exec layerrun` made ours).  In a pid namespace of its own the
+ * kernel ended them with the init; with --pid host, or after its init
+ * was killed before it could end them itself, nothing else would, and
+ * they would keep the container's mount, and its daemon, alive.
  */
-void monitor_end_adopted(pid_t keep);
+void monitor_end_adopted(pid_t keep, const struct pid_list *before);
 
 /* Waits up to TIMEOUT_MS for our child PID to exit; true when it did. */
 bool monitor_reap(pid_t pid, int timeout_ms);

@@ -97,8 +97,15 @@ static int remove_container(int rootfd, const char *root, struct lr_state *st,
 {
 	*kept_path = NULL;
 	/* Its processes first: one left (--pid host, an exec's) would
-	 * hold the mount, and the daemon, for the full wait below. */
-	if (state_remove_cgroups(st) < 0) {
+	 * hold the mount, and the daemon, for the full wait below.  One
+	 * that waits on an answer of a daemon that is stuck cannot die
+	 * before that daemon does: then the daemon goes first. */
+	int r = state_remove_cgroups(st);
+	if (r == -EBUSY) {
+		stop_daemon(st);
+		r = state_remove_cgroups(st);
+	}
+	if (r == -EBUSY) {
 		if (report)
 			lf_err("container %s still has processes that would "
 			       "not end: try again",
@@ -136,7 +143,7 @@ static int remove_container(int rootfd, const char *root, struct lr_state *st,
 		extra = st->work;
 	/* A user's --upper is never removed: keeping it is why it was
 	 * given; a default one goes unless kept. */
-	int r = remove_paths(st, rootfd, name, extra);
+	r = remove_paths(st, rootfd, name, extra);
 	if (r < 0 && report)
 		lf_err("cannot remove all of container %s's files in '%s/%s': %s",
 		       name, root, name, strerror(-r));

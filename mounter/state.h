@@ -50,7 +50,7 @@ int state_refresh(int dirfd, struct lr_state *st);
 
 /* Removes an ended container's cgroups, ending what is left in them
  * (cgroup_remove_dir).  Those that stay are kept in st->cgroups, each
- * with a warning, for the next ps or rm to try again; 0 when all went. */
+ * with a warning, for layerrun rm to try again; 0 when all went. */
 int state_remove_cgroups(struct lr_state *st);
 
 /* Names of all containers under rootfd, sorted; NULL-terminated. */

@@ -465,7 +465,8 @@ static int export_image(const struct export_args *a, struct lower_set *ls)
 			r = write_layer(a, fd, ls, &res);
 	}
 	/* The new config before the layer goes into the store, so that an
-	 * image whose config cannot take it leaves nothing behind. */
+	 * image whose config cannot take it leaves nothing in the store
+	 * (an OUT.tar asked for is written by then). */
 	size_t clen = 0;
 	char *config = NULL;
 	if (r == 0) {

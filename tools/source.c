@@ -47,7 +47,9 @@ void source_host_platform(const char **os, const char **arch,
 int source_open_file(int rootfd, const char *path, char *err,
 		     size_t errlen)
 {
-	int fd = sp_open_inside(rootfd, path, O_RDONLY | O_NONBLOCK);
+	/* The kind first, through O_PATH: a device's open would reach its
+	 * driver (a tape rewinds, a watchdog arms) before it is refused. */
+	int fd = sp_open_inside(rootfd, path, O_PATH);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open '%s': %s", path,
 			 fd == -EXDEV ? "a symlink leads outside the image "
@@ -61,19 +63,17 @@ int source_open_file(int rootfd, const char *path, char *err,
 		r = -errno;
 	else if (!S_ISREG(st.st_mode))
 		r = -EINVAL;
-	else if (fcntl(fd, F_SETFL, 0) < 0) /* reads that wait, as usual */
-		r = -errno;
-	if (r < 0) {
-		if (r == -EINVAL)
-			snprintf(err, errlen, "'%s' is not a regular file",
-				 path);
-		else
-			snprintf(err, errlen, "cannot open '%s': %s", path,
-				 strerror(-r));
-		close(fd);
+	else
+		r = sp_reopen(fd, O_RDONLY); /* that inode, no name again */
+	close(fd);
+	if (r >= 0)
 		return r;
-	}
-	return fd;
+	if (r == -EINVAL)
+		snprintf(err, errlen, "'%s' is not a regular file", path);
+	else
+		snprintf(err, errlen, "cannot open '%s': %s", path,
+			 strerror(-r));
+	return r;
 }
 
 char *source_blob_path(const char *digest)

@@ -250,6 +250,21 @@ def pid_alive(pid):
     return True
 
 
+@contextlib.contextmanager
+def reaped(p):
+    """Yields the Popen p; on the way out kills it if it still runs,
+    waits for it and closes its pipes."""
+    try:
+        yield p
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        for f in (p.stdout, p.stderr):
+            if f:
+                f.close()
+
+
 def kill_quietly(pid, sig=signal.SIGKILL):
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, sig)

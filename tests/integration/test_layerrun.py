@@ -582,16 +582,19 @@ class Behaviour:
         # killed (rm -f), kept running, holding the container's mount
         # and its layerfs daemon.  They end with the container now,
         # from its cgroup or as the launcher's adopted children.
-        for how in ("rm -f", "init killed"):
+        for k, how in enumerate(("rm -f", "init killed")):
             with self.subTest(how=how):
                 name = "host" + how.split()[0]
+                # Numbers of this run alone, to find its processes.
+                a, b = ("%d" % (7000000 + 4 * os.getpid() + 2 * k + i)
+                        for i in (0, 1))
                 pids = self.detach(name, "sh", "-c",
-                                   "sleep 7771 & exec sleep 7772",
+                                   "sleep %s & exec sleep %s" % (a, b),
                                    opts=("--pid", "host"))
                 self.assertTrue(lu.wait_for(
-                    lambda: self.pids_running("sleep", "7771")))
-                left = self.pids_running("sleep", "7771") + \
-                    self.pids_running("sleep", "7772")
+                    lambda: self.pids_running("sleep", a)))
+                left = self.pids_running("sleep", a) + \
+                    self.pids_running("sleep", b)
                 self.assertEqual(len(left), 2, left)
                 if how == "rm -f":
                     self.run_ok(["rm", "-f", name])
@@ -646,6 +649,44 @@ class Behaviour:
         self.run_ok(["rm", "prep"])
         self.assertFalse(os.path.exists(self.container_dir("prep")))
         self.run_ok(["run", "--rm", "--name", "prep", self.image, "true"])
+
+    def test_rm_of_a_container_still_starting(self):
+        # Its launcher alive, a container without a command yet is not
+        # removed from under it by a plain rm; rm -f ends the launcher
+        # and removes what it left.
+        fifo = os.path.join(self.user_dir("fifo"), "profile")
+        os.mkfifo(fifo)
+        os.chown(fifo, self.uid, self.gid)
+        with lu.reaped(self.lr.popen(["run", "--name", "slow",
+                                      "--security-opt", "seccomp=" + fifo,
+                                      self.image, "true"])) as p:
+            launcher = lu.wait_for(lambda: os.path.exists(
+                self.container_dir("slow", "state")) and
+                self.lr.state_pids("slow").get("monitor_pid"))
+            self.assertTrue(launcher, "no state recorded")
+            r = self.lr.run(["rm", "slow"])
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(b"container slow is starting", r.stderr)
+            self.assertIsNone(p.poll())
+            self.run_ok(["rm", "-f", "slow"])
+            p.wait(timeout=30)
+            self.assertFalse(os.path.exists(self.container_dir("slow")))
+
+    def test_launchers_own_children_are_not_the_containers(self):
+        # A shell's background job that `exec layerrun` made the
+        # launcher's child is no leftover of a --pid host container.
+        mark = "%d" % (8000000 + os.getpid())
+        r = subprocess.run(
+            ["sh", "-c", "sleep %s >/dev/null 2>&1 & exec \"$@\"" % mark,
+             "sh"] +
+            self.lr.argv(["run", "--rm", "--pid", "host", self.image,
+                          "true"]),
+            capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        left = self.pids_running("sleep", mark)
+        self.assertEqual(len(left), 1, "the caller's job was killed")
+        for pid in left:
+            lu.kill_quietly(pid)
 
     def test_daemon_of_a_start_whose_launcher_was_killed(self):
         # The launcher killed while its layerfs starts (stopped here by
@@ -990,6 +1031,10 @@ class Behaviour:
     # -- limits ------------------------------------------------------------
 
     def test_memory_limit_stops_a_hog(self):
+        own = self.layerrun_dirs_in_my_own_cgroups()
+        for d in own:
+            with contextlib.suppress(OSError):
+                os.rmdir(d)  # an older layerrun's, empty
         r = self.lr.run(["run", "--rm", "--memory", "32m", self.image,
                          "lrpayload", "memhog", "256"])
         err = r.stderr.decode()
@@ -1001,28 +1046,30 @@ class Behaviour:
                           err.strip())
         self.assertNotIn(b"done", r.stdout)
         self.assertIn(r.returncode, (137, 1), err)
-        self.assert_no_layerrun_cgroup_in_my_own()
+        # Root's container cgroups go at the top of each hierarchy: a
+        # v1 one made in the caller's own cgroup (a login session's)
+        # left a layerrun/ directory that kept the session's cgroup from
+        # going when it ended.
+        if not self.user:
+            self.assertEqual([d for d in own if os.path.exists(d)], [])
         # Without the limit the same hog finishes.
         r = self.lr.run(["run", "--rm", self.image, "lrpayload", "memhog",
                          "64"])
         self.assertEqual(r.stdout, b"done\n")
 
-    def assert_no_layerrun_cgroup_in_my_own(self):
-        """Root's container cgroups go at the top of each hierarchy: a
-        v1 one made in the caller's own cgroup (a login session's) left
-        a layerrun/ directory that kept the session's cgroup from going
-        when it ended."""
-        if self.user:
-            return  # rootless: below its own delegated cgroup, by design
+    @staticmethod
+    def layerrun_dirs_in_my_own_cgroups():
+        """ROOT/OWN/layerrun of each v1 hierarchy where this process is
+        not at the top."""
+        out = []
         with open("/proc/self/cgroup") as f:
             for line in f:
                 _, ctrls, path = line.rstrip("\n").split(":", 2)
                 if path == "/" or not ctrls or ctrls.startswith("name="):
                     continue
-                for ctrl in ctrls.split(","):
-                    d = os.path.join("/sys/fs/cgroup", ctrl,
-                                     path.lstrip("/"), "layerrun")
-                    self.assertFalse(os.path.exists(d), d)
+                out += [os.path.join("/sys/fs/cgroup", c, path.lstrip("/"),
+                                     "layerrun") for c in ctrls.split(",")]
+        return out
 
     def test_pids_limit(self):
         r = self.lr.run(["run", "--rm", "--pids-limit", "5", self.image,

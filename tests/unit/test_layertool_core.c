@@ -186,6 +186,8 @@ static void test_escape_controls(void **state)
 					    sizeof(buf)),
 			 strlen("a\\x0ab\\x1b[2J\\x7f\u00e9"));
 	assert_string_equal(buf, "a\\x0ab\\x1b[2J\\x7f\u00e9");
+	lf_escape_controls("a\\x0a", buf, sizeof(buf));
+	assert_string_equal(buf, "a\\\\x0a");
 	/* Cut before an escape that would not fit whole. */
 	char small[6];
 	lf_escape_controls("abc\td", small, sizeof(small));
