@@ -17,6 +17,7 @@
 #include "lf_common.h"
 #include "safe_path.h"
 #include "signals.h"
+#include "strset.h"
 
 /* An image archive open for reading: its decoded bytes (decompress.h)
  * fed to libarchive's tar reader. */
@@ -293,6 +294,8 @@ static unsigned resolve_one(int dirfd, struct link_rec *links, size_t n,
 		return 0; /* a cycle, or too long from where it started */
 	l->state = LINK_BUSY;
 	struct link_rec *t = find_link(links, n, l->target);
+	if (t && t->state == LINK_REPLACED)
+		t = NULL; /* a file member came after it: that is the target */
 	unsigned below = t ? resolve_one(dirfd, links, n, t, depth + 1) : 0;
 	bool ok = (!t || below) && below < MAX_LINK_CHAIN &&
 		  link_to(dirfd, l->path, l->target) == 0;
@@ -301,16 +304,21 @@ static unsigned resolve_one(int dirfd, struct link_rec *links, size_t n,
 	return ok ? l->hops : 0;
 }
 
-/* Links last, when their targets exist. */
+/* Links last, when their targets exist.  FILES maps each regular
+ * member's path to its place in the archive. */
 static int resolve_links(int dirfd, struct link_rec *links, size_t n,
-			 char *err, size_t errlen)
+			 const struct strset *files, char *err, size_t errlen)
 {
 	if (n > 1) /* links is NULL when there are none */
 		qsort(links, n, sizeof(*links), by_path_then_order);
-	/* Of several members of one name, the last is the one kept. */
-	for (size_t i = 0; i + 1 < n; i++)
-		if (!strcmp(links[i].path, links[i + 1].path))
+	/* Of several members of one name, the last is the one kept: a link
+	 * is made after every file, so a file that came after it wins. */
+	for (size_t i = 0; i < n; i++) {
+		const char *f = strset_value(files, links[i].path);
+		if ((i + 1 < n && !strcmp(links[i].path, links[i + 1].path)) ||
+		    (f && strtoull(f, NULL, 10) > links[i].order))
 			links[i].state = LINK_REPLACED;
+	}
 	for (size_t i = 0; i < n; i++)
 		if (links[i].state != LINK_REPLACED &&
 		    !resolve_one(dirfd, links, n, &links[i], 0)) {
@@ -331,7 +339,9 @@ int archive_stage(int fd, int dirfd, char *err, size_t errlen)
 		return r;
 	struct archive *a = in->a;
 	struct link_rec *links = NULL;
-	size_t nlinks = 0, cap = 0;
+	size_t nlinks = 0, cap = 0, member = 0;
+	struct strset files; /* regular members: path -> member */
+	strset_init(&files);
 	struct archive_entry *e;
 	for (;;) {
 		int hr = archive_read_next_header(a, &e);
@@ -398,7 +408,7 @@ int archive_stage(int fd, int dirfd, char *err, size_t errlen)
 				break;
 			}
 			links[nlinks] = (struct link_rec){
-				.path = lp, .target = lt, .order = nlinks
+				.path = lp, .target = lt, .order = member
 			};
 			nlinks++;
 		} else if (type == AE_IFDIR) {
@@ -424,9 +434,16 @@ int archive_stage(int fd, int dirfd, char *err, size_t errlen)
 			break;
 		} else if (type == AE_IFREG) {
 			r = write_member(in, dirfd, path, err, errlen);
+			char at[24];
+			snprintf(at, sizeof(at), "%zu", member);
+			if (r == 0 && strset_put(&files, path, at) < 0) {
+				snprintf(err, errlen, "out of memory");
+				r = -ENOMEM;
+			}
 			if (r < 0)
 				break;
 		}
+		member++;
 	}
 	/* The compressed stream goes on past the end-of-archive blocks
 	 * (the record padding, gzip's CRC and length): read to its end, to
@@ -440,11 +457,12 @@ int archive_stage(int fd, int dirfd, char *err, size_t errlen)
 	}
 	close_archive(in);
 	if (r == 0)
-		r = resolve_links(dirfd, links, nlinks, err, errlen);
+		r = resolve_links(dirfd, links, nlinks, &files, err, errlen);
 	for (size_t i = 0; i < nlinks; i++) {
 		free(links[i].path);
 		free(links[i].target);
 	}
 	free(links);
+	strset_free(&files);
 	return r;
 }

@@ -245,12 +245,13 @@ class TestImportForms(ImportTestBase):
         img = self.import_ok(blob, self.path("img"))
         self.assert_mounts_to(img, self.expected())
 
-    def oci_archive_with_links(self, name, links, files=()):
+    def oci_archive_with_links(self, name, links, files=(), last=()):
         """An OCI archive (tar) of an image of BASE whose layer blob is
         reached through LINKS: (name, target) symlink members, None for
         the layer blob's own name, added in that order after the
-        layout's files and FILES ((name, bytes) members).  The blob
-        itself is the member stash/blob."""
+        layout's files and FILES ((name, bytes) members), and before
+        LAST (the same, bytes None for the blob's).  The blob itself is
+        the member stash/blob."""
         if not hasattr(self, "base_tar"):
             self.base_tar, _ = self.base_and_top()
         oci = lt.OciLayout(self.path(name))
@@ -273,6 +274,14 @@ class TestImportForms(ImportTestBase):
                 ti.type = tarfile.SYMTYPE
                 ti.linkname = target
                 t.addfile(ti)
+            for member, data in last:
+                if data is None:
+                    with open(os.path.join(oci.root, "stash", "blob"),
+                              "rb") as f:
+                        data = f.read()
+                ti = tarfile.TarInfo(rel if member is None else member)
+                ti.size = len(data)
+                t.addfile(ti, io.BytesIO(data))
         return out
 
     @staticmethod
@@ -299,6 +308,13 @@ class TestImportForms(ImportTestBase):
                       (None, "../../stash/blob")],
             files=[("stash/wrong", b"not the layer")])
         self.assert_mounts_to(self.import_ok(src, self.path("img2")),
+                              expected)
+        # So is a file member after a link of its name (links are made
+        # once every file is there: the link replaced the file).
+        src = self.oci_archive_with_links(
+            "fileafter", [(None, "../../stash/wrong")],
+            files=[("stash/wrong", b"not the layer")], last=[(None, None)])
+        self.assert_mounts_to(self.import_ok(src, self.path("img3")),
                               expected)
         for what, links in (
                 ("cycle", [(None, "../../stash/a"), ("stash/a", "b"),
