@@ -315,6 +315,16 @@ static bool index_name(const char *name)
 	return index_links_key(name, len, NULL, NULL);
 }
 
+/* With --repair, removes the record of lifted flags (saying so when it
+ * cannot); 0 or -errno.  Without, leaves it: 0. */
+static int drop_lift_record(struct fsck *f)
+{
+	int e = f->repair ? flag_lift_record_drop(f->workdir_fd) : 0;
+	if (e < 0)
+		repair_failed(f, FLAG_LIFT_RECORD, "remove", -e);
+	return e;
+}
+
 /*
  * The record of a --repair killed (or cut by a crash) with an entry's
  * immutable or append-only flag lifted (flag_lift.h), read before
@@ -340,9 +350,7 @@ static void recover_lifted(struct fsck *f)
 	if (r == -EINVAL) {
 		/* Written in full before anything is lifted: one cut short
 		 * (or not ours) lifted nothing. */
-		int e = f->repair ? flag_lift_record_drop(f->workdir_fd) : 0;
-		if (e < 0)
-			repair_failed(f, FLAG_LIFT_RECORD, "remove", -e);
+		int e = drop_lift_record(f);
 		note(f, FLAG_LIFT_RECORD, "index-flags", f->repair && e == 0,
 		     "a malformed record of flags a repair lifted (none was "
 		     "lifted on its word)");
@@ -363,12 +371,7 @@ static void recover_lifted(struct fsck *f)
 		repair_failed(f, path, "put back the flags of", -missing);
 		return;
 	}
-	int e = 0;
-	if (f->repair) {
-		e = flag_lift_record_drop(f->workdir_fd);
-		if (e < 0)
-			repair_failed(f, FLAG_LIFT_RECORD, "remove", -e);
-	}
+	int e = drop_lift_record(f);
 	if (missing)
 		note(f, path, "index-flags", f->repair && e == 0,
 		     "its %s flag is off: lifted by a repair that was killed "

@@ -430,20 +430,30 @@ class TestCountAfterCrash(FsckTestBase):
         m3.unmount()
         self.assertNotIn("layertool fsck", m3.stderr())
 
-    def test_count_of_an_immutable_entry(self):
-        # The flags a copy-up keeps on the entry refuse the count's
-        # change: fsck lifts them for it and puts them back.
-        self.require_inode_flags()
+    def immutable_entry(self):
+        """A lower hard link made immutable through a mount: (the mount,
+        its lower layer, the index entry's key, the entry's path)."""
         low = self.layer("low", LOWER)
         m = self.mount_rw([low])
         lfstest.change_inode_flags(os.path.join(m.path, "c/x"),
                                    add=lfstest.FS_IMMUTABLE_FL)
         m.unmount()
         cx = self.entry_key(m, os.path.join(low, "c/x"))
-        entry = os.path.join(m.work, "index", cx)
+        return m, low, cx, os.path.join(m.work, "index", cx)
+
+    @staticmethod
+    def count_low(entry):
+        """Sets the immutable entry's count to 1, below its names."""
         lfstest.change_inode_flags(entry, drop=lfstest.FS_IMMUTABLE_FL)
         os.setxattr(entry, "user.layerfs.nlink", b"1")
         lfstest.change_inode_flags(entry, add=lfstest.FS_IMMUTABLE_FL)
+
+    def test_count_of_an_immutable_entry(self):
+        # The flags a copy-up keeps on the entry refuse the count's
+        # change: fsck lifts them for it and puts them back.
+        self.require_inode_flags()
+        m, low, cx, entry = self.immutable_entry()
+        self.count_low(entry)
         self.assertEqual(self.fsck(m, [low], code=0, repair=True),
                          {("index-count", "index/" + cx): True})
         self.assertEqual(os.getxattr(entry, "user.layerfs.nlink"), b"3")
@@ -460,19 +470,8 @@ class TestCountAfterCrash(FsckTestBase):
         first having been refused by the flag."""
         self.require_inode_flags()
         self.require_strace()
-        low = self.layer("low", LOWER)
-        m = self.mount_rw([low])
-        lfstest.change_inode_flags(os.path.join(m.path, "c/x"),
-                                   add=lfstest.FS_IMMUTABLE_FL)
-        m.unmount()
-        cx = self.entry_key(m, os.path.join(low, "c/x"))
-        entry = os.path.join(m.work, "index", cx)
+        m, low, cx, entry = self.immutable_entry()
         record = os.path.join(m.work, "fsck-lifted")
-
-        def count_low():
-            lfstest.change_inode_flags(entry, drop=lfstest.FS_IMMUTABLE_FL)
-            os.setxattr(entry, "user.layerfs.nlink", b"1")
-            lfstest.change_inode_flags(entry, add=lfstest.FS_IMMUTABLE_FL)
 
         def repair_stopped_by(sig):
             subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null",
@@ -487,14 +486,14 @@ class TestCountAfterCrash(FsckTestBase):
                         & lfstest.FS_IMMUTABLE_FL)
 
         # SIGTERM waits: the count set, the flag back, no record left.
-        count_low()
+        self.count_low(entry)
         repair_stopped_by("TERM")
         self.assertTrue(immutable())
         self.assertEqual(os.getxattr(entry, "user.layerfs.nlink"), b"3")
         self.assertFalse(os.path.exists(record))
 
         # SIGKILL cannot wait: the flag is off, and the record says so.
-        count_low()
+        self.count_low(entry)
         repair_stopped_by("KILL")
         self.assertFalse(immutable())
         self.assertTrue(os.path.exists(record))

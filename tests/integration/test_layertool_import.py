@@ -611,12 +611,17 @@ class TestImportRefused(ImportTestBase):
         self.assert_nothing_written(img, store)
         return err
 
-    def test_blob_digest_mismatch(self):
+    def plain_oci(self):
+        """An OCI layout of BASE and TOP, uncompressed: (the layout, its
+        image's manifest)."""
         base, top = self.base_and_top()
         oci = lt.OciLayout(self.path("oci"))
         desc = oci.add_image([(base, "none"), (top, "none")])
         with open(oci.blob_path(desc["digest"])) as f:
-            man = json.load(f)
+            return oci, json.load(f)
+
+    def test_blob_digest_mismatch(self):
+        oci, man = self.plain_oci()
         # Same size, one byte of file content changed.
         blob = oci.blob_path(man["layers"][1]["digest"])
         with open(blob, "r+b") as f:
@@ -976,11 +981,7 @@ class TestImportRefused(ImportTestBase):
     def test_blob_that_is_no_regular_file(self):
         # A FIFO blocked the import's open for ever, a device fed it
         # without end: a blob must be a regular file.
-        base, top = self.base_and_top()
-        oci = lt.OciLayout(self.path("oci"))
-        desc = oci.add_image([(base, "none"), (top, "none")])
-        with open(oci.blob_path(desc["digest"])) as f:
-            man = json.load(f)
+        oci, man = self.plain_oci()
         for what, blob in (("layer", man["layers"][1]["digest"]),
                            ("config", man["config"]["digest"])):
             with self.subTest(what=what):
