@@ -591,10 +591,13 @@ class Behaviour:
                 pids = self.detach(name, "sh", "-c",
                                    "sleep %s & exec sleep %s" % (a, b),
                                    opts=("--pid", "host"))
-                self.assertTrue(lu.wait_for(
-                    lambda: self.pids_running("sleep", a)))
-                left = self.pids_running("sleep", a) + \
-                    self.pids_running("sleep", b)
+                def both():
+                    # The background sleep may run before the shell has
+                    # become the other.
+                    found = [self.pids_running("sleep", n) for n in (a, b)]
+                    return found[0] + found[1] if all(found) else None
+                left = lu.wait_for(both)
+                self.assertTrue(left, "the container's sleeps never ran")
                 self.assertEqual(len(left), 2, left)
                 if how == "rm -f":
                     self.run_ok(["rm", "-f", name])
