@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -155,13 +156,38 @@ static char *fuse_mount_opts(struct lfs *fs)
 	char *s;
 	const char *fsname = o->source ? o->source : "layerfs";
 	bool allow_other = o->allow_other || geteuid() == 0;
-	if (asprintf(&s, "fsname=%s,subtype=layerfs,default_permissions%s%s%s%s",
+	if (asprintf(&s,
+		     "fsname=%s,subtype=layerfs,default_permissions%s%s%s%s%s",
 		     fsname, allow_other ? ",allow_other" : "",
 		     (!lfs_has_upper(fs) || o->read_only) ? ",ro" : "",
+		     o->atime == LFS_ATIME_NOATIME ? ",noatime" : "",
 		     o->fuse_opts ? "," : "",
 		     o->fuse_opts ? o->fuse_opts : "") < 0)
 		return NULL;
 	return s;
+}
+
+/*
+ * strictatime and nodiratime, which libfuse cannot pass: set on the new
+ * mount (noatime went with the mount options, which fusermount3 takes
+ * too).  A daemon mounting through fusermount3 may not change the mount
+ * and says so; the mount works, with the kernel's relatime.
+ */
+static void set_mount_atime(const struct lfs_options *o)
+{
+	struct mount_attr attr = { 0 };
+	if (o->atime == LFS_ATIME_STRICTATIME) {
+		attr.attr_set |= MOUNT_ATTR_STRICTATIME;
+		attr.attr_clr |= MOUNT_ATTR__ATIME;
+	}
+	if (o->nodiratime)
+		attr.attr_set |= MOUNT_ATTR_NODIRATIME;
+	if (!attr.attr_set)
+		return;
+	if (mount_setattr(AT_FDCWD, o->mountpoint, 0, &attr, sizeof(attr)) < 0)
+		lf_warn("cannot set %s%s on the mount: %s",
+			o->atime == LFS_ATIME_STRICTATIME ? "strictatime " : "",
+			o->nodiratime ? "nodiratime" : "", strerror(errno));
 }
 
 static int run(struct lfs_options *o)
@@ -229,6 +255,7 @@ static int run(struct lfs_options *o)
 		status = LFS_EXIT_MOUNT;
 		goto out_session;
 	}
+	set_mount_atime(o);
 	/* Before INIT is read: the transport watches it (transport.h). */
 	if (transport_install(se, &fs) != 0)
 		lf_warn("FUSE passthrough and io_uring are not available");
@@ -290,7 +317,10 @@ int layerfs_main(int argc, char **argv)
 		return 0;
 	}
 	if (o.show_version) {
-		printf("layerfs %s (libfuse %d)\n", LF_VERSION, fuse_version());
+		/* fuse_version() is major * 100 + minor (3.14: 314). */
+		int fv = fuse_version();
+		printf("layerfs %s (libfuse %d.%d)\n", LF_VERSION, fv / 100,
+		       fv % 100);
 		lfs_options_free(&o);
 		return 0;
 	}

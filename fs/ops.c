@@ -84,6 +84,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		want(conn, FUSE_CAP_ATOMIC_O_TRUNC);
 	/* Large requests: 1 MiB (256 pages) per read and write. */
 	conn->max_write = 1u << 20;
+	/* What max_read= gave the kernel; libfuse refuses INIT otherwise. */
+	if (fs->opt->max_read)
+		conn->max_read = fs->opt->max_read;
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
 	atomic_store_explicit(&fs->settled, true, memory_order_release);

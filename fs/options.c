@@ -224,15 +224,50 @@ static int add_fuse_opt(struct lfs_options *o, const char *opt)
 /* Generic mount options that the kernel (through libfuse) understands. */
 static const char *const fuse_passthrough[] = {
 	"allow_root", "default_permissions", "suid", "nosuid", "dev",
-	"nodev", "exec", "noexec", "atime", "noatime", "relatime",
-	"norelatime", "strictatime", "nostrictatime", "diratime",
-	"nodiratime", "lazytime", "nolazytime", "sync", "async",
-	"dirsync", "auto_unmount",
+	"nodev", "exec", "noexec", "sync", "async", "dirsync",
+	"auto_unmount",
 };
 static const char *const fuse_passthrough_valued[] = {
-	"fsname=", "subtype=", "max_read=", "blksize=", "context=",
-	"fscontext=", "defcontext=", "rootcontext=",
+	"fsname=", "subtype=", "context=", "fscontext=", "defcontext=",
+	"rootcontext=",
 };
+
+/*
+ * The access-time options of mount(8).  libfuse knows only noatime, so
+ * layerfs keeps the choice (the last one given wins, as with mount(8))
+ * and applies it to the new mount itself (main.c).  "nolazytime" and
+ * "lazytime" are accepted without effect: a FUSE superblock has no
+ * inode times of its own to write back lazily.
+ */
+static int parse_atime(struct lfs_options *o, const char *key)
+{
+	static const struct {
+		const char *name;
+		int atime;     /* LFS_ATIME_*, or -1: unchanged */
+		int nodiratime; /* 1, 0, or -1: unchanged */
+	} table[] = {
+		{ "atime", LFS_ATIME_RELATIME, -1 },
+		{ "relatime", LFS_ATIME_RELATIME, -1 },
+		{ "norelatime", LFS_ATIME_RELATIME, -1 },
+		{ "nostrictatime", LFS_ATIME_RELATIME, -1 },
+		{ "noatime", LFS_ATIME_NOATIME, -1 },
+		{ "strictatime", LFS_ATIME_STRICTATIME, -1 },
+		{ "diratime", -1, 0 },
+		{ "nodiratime", -1, 1 },
+		{ "lazytime", -1, -1 },
+		{ "nolazytime", -1, -1 },
+	};
+	for (size_t i = 0; i < LF_ARRAY_SIZE(table); i++) {
+		if (strcmp(key, table[i].name) != 0)
+			continue;
+		if (table[i].atime >= 0)
+			o->atime = table[i].atime;
+		if (table[i].nodiratime >= 0)
+			o->nodiratime = table[i].nodiratime;
+		return 1;
+	}
+	return 0;
+}
 
 /*
  * Options accepted for compatibility, with no effect on layerfs: either
@@ -482,6 +517,22 @@ static int parse_one(struct lfs_options *o, char *item, char *err,
 	}
 	if (strcmp(key, "allow_other") == 0 && !val) {
 		o->allow_other = true;
+		return 0;
+	}
+	if (!val && parse_atime(o, key))
+		return 0;
+	if (strcmp(key, "max_read") == 0) {
+		uint64_t n;
+		/* The kernel takes any size; the daemon must announce the
+		 * same one at INIT (ops.c), which libfuse checks. */
+		if (!val || lf_parse_u64(val, &n) < 0 || n == 0 ||
+		    n > UINT32_MAX)
+			return fail(err, errlen,
+				    "option 'max_read' needs a size in bytes");
+		o->max_read = (uint32_t)n;
+		*eq = '=';
+		if (add_fuse_opt(o, item) < 0)
+			return fail(err, errlen, "out of memory");
 		return 0;
 	}
 	if (!val && name_in(key, compat_noop, LF_ARRAY_SIZE(compat_noop)))
@@ -754,12 +805,16 @@ void lfs_print_help(const char *prog)
 "  noxattrs=1         refuse extended attributes (ENOTSUP)\n"
 "\n"
 "Generic mount options passed to the kernel: ro, allow_other, allow_root,\n"
-"default_permissions, suid, nosuid, dev, nodev, exec, noexec, atime,\n"
-"noatime, relatime, sync, dirsync, fsname=, subtype=, max_read=, context=.\n"
+"default_permissions, suid, nosuid, dev, nodev, exec, noexec, sync, async,\n"
+"dirsync, auto_unmount, fsname=, subtype=, max_read=, context= (and\n"
+"fscontext=, defcontext=, rootcontext=).  Access times: atime, relatime,\n"
+"norelatime, nostrictatime (the kernel's relatime), noatime, strictatime,\n"
+"diratime, nodiratime; the last one given wins.\n"
 "\n"
 "Accepted for compatibility, without effect: rw, xino=, nfs_export=, uuid=,\n"
-"verity=, fast_ino=, ino32_t, plugins=, threaded=, debug (= -d), user, users,\n"
-"auto, noauto, owner, group, nofail, _netdev, defaults, x-* (fstab notes).\n"
+"verity=, fast_ino=, ino32_t, plugins=, threaded=, clone_fd, metacopy_layer,\n"
+"debug (= -d), user, users, nouser, auto, noauto, owner, group, nofail,\n"
+"_netdev, defaults, comment=, lazytime, nolazytime, x-* (fstab notes).\n"
 "layerfs always gives unique, stable inode numbers (what xino asks for).\n"
 "\n"
 "Exit status: 0 mounted (or the daemon ended cleanly), 1 bad usage or\n"

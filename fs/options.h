@@ -39,6 +39,13 @@ struct lfs_idmap {
 	size_t n;
 };
 
+/* The access-time rule of the mount, as mount(8)'s options name it. */
+enum {
+	LFS_ATIME_RELATIME,      /* the kernel's default */
+	LFS_ATIME_NOATIME,
+	LFS_ATIME_STRICTATIME,
+};
+
 struct lfs_options {
 	char **lower; /* top first */
 	size_t nlower;
@@ -88,6 +95,9 @@ struct lfs_options {
 
 	/* Generic mount options handed to the kernel through libfuse. */
 	char *fuse_opts;
+	uint32_t max_read;       /* max_read=, 0: the kernel's default */
+	int atime;               /* LFS_ATIME_*: set on the mount (main.c) */
+	bool nodiratime;
 	bool allow_other;        /* asked for explicitly */
 };
 

@@ -225,8 +225,11 @@ int source_open(const char *source, struct store *store,
 	memset(out, 0, sizeof(*out));
 	out->rootfd = -1;
 	out->rootfs_fd = -1;
-	/* The user names the source: a symlink there is the user's choice. */
-	int fd = open(source, O_RDONLY | O_CLOEXEC);
+	/* The user names the source: a symlink there is the user's choice.
+	 * O_NONBLOCK: the open of a FIFO would wait for a writer for ever;
+	 * only directories and regular files are read, where it changes
+	 * nothing (and it is taken off below). */
+	int fd = open(source, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open '%s': %s", source,
 			 strerror(errno));
@@ -250,6 +253,9 @@ int source_open(const char *source, struct store *store,
 			 source);
 		return -EINVAL;
 	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 	struct archive_kind kind;
 	char why[300];
 	int r = archive_scan(fd, &kind, why, sizeof(why));

@@ -169,6 +169,77 @@ class CommandLine(LayerfsTestCase):
         self.assertEqual(mounted_fstype(self.mnt), "fuse.layerfs")
         self.unmount(self.mnt)
 
+    def mount_options_of(self, path):
+        """The per-mount and superblock options of the mount at path."""
+        path = os.path.realpath(path)
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                parts = line.split()
+                if parts[4].encode().decode("unicode_escape") == path:
+                    sep = parts.index("-")
+                    return (set(parts[5].split(",")),
+                            set(parts[sep + 3].split(",")))
+        return None
+
+    def test_every_documented_kernel_option_mounts(self):
+        # Each option of the man page's "Passed to the kernel" list must
+        # give a working mount (fstab lines carry them), and the ones
+        # that change the mount must show on it.  max_read once made
+        # the kernel's INIT fail after the daemon had said it was
+        # mounted (status 0, nothing there); the access-time ones but
+        # noatime were refused by libfuse.
+        cases = [
+            ("nosuid", {"nosuid"}, set()),
+            ("noexec", {"noexec"}, set()),
+            ("sync", set(), {"sync"}),
+            ("dirsync", set(), {"dirsync"}),
+            ("async", set(), set()),
+            ("suid,dev,exec", set(), set()),
+            ("allow_root", set(), set()),
+            ("default_permissions", set(), {"default_permissions"}),
+            ("auto_unmount", set(), set()),
+            ("fsname=myname,subtype=mine", set(), set()),
+            ("max_read=65536", set(), {"max_read=65536"}),
+            ("atime", {"relatime"}, set()),
+            ("relatime", {"relatime"}, set()),
+            ("norelatime", {"relatime"}, set()),
+            ("nostrictatime", {"relatime"}, set()),
+            ("noatime", {"noatime"}, set()),
+            ("strictatime", set(), set()),
+            ("noatime,strictatime", set(), set()),
+            ("strictatime,noatime", {"noatime"}, set()),
+            ("diratime", set(), set()),
+            ("nodiratime", {"nodiratime"}, set()),
+            ("lazytime,nolazytime", set(), set()),
+        ]
+        for opts, per_mount, per_sb in cases:
+            with self.subTest(opts=opts):
+                r = self.run_layerfs("-o", "lowerdir=%s,%s" % (self.low,
+                                                              opts),
+                                     self.mnt)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(r.stderr, "")
+                try:
+                    self.assertEqual(mounted_fstype(self.mnt),
+                                     "fuse.mine" if "subtype=" in opts
+                                     else "fuse.layerfs")
+                    with open(os.path.join(self.mnt, "f")) as f:
+                        self.assertEqual(f.read(), "data")
+                    mnt_opts, sb_opts = self.mount_options_of(self.mnt)
+                    self.assertLessEqual(per_mount, mnt_opts)
+                    self.assertLessEqual(per_sb, sb_opts)
+                    atime = {"noatime", "relatime"} & mnt_opts
+                    if opts.split(",")[-1] == "strictatime":
+                        self.assertEqual(atime, set())
+                finally:
+                    self.unmount(self.mnt)
+        # blksize= is for block-device FUSE mounts only: refused here,
+        # before anything is mounted, as is a max_read of nothing.
+        self.assert_refused(["-o", "lowerdir=%s,blksize=4096" % self.low,
+                             self.mnt], 1, "unknown option 'blksize=4096'")
+        self.assert_refused(["-o", "lowerdir=%s,max_read=0" % self.low,
+                             self.mnt], 1, "max_read")
+
     def assert_refused(self, args, status, *words):
         before = layerfs_daemons(self.mnt)
         r = self.run_layerfs(*args)

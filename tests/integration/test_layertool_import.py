@@ -620,6 +620,13 @@ class TestImportRefused(ImportTestBase):
         with open(oci.blob_path(desc["digest"])) as f:
             return oci, json.load(f)
 
+    def test_fifo_or_device_source_refused(self):
+        # The open of a FIFO waited for a writer for ever.
+        fifo = self.path("src.tar")
+        os.mkfifo(fifo)
+        self.refused(fifo, fifo, "neither a file nor a directory")
+        self.refused("/dev/null", "neither a file nor a directory")
+
     def test_blob_digest_mismatch(self):
         oci, man = self.plain_oci()
         # Same size, one byte of file content changed.
