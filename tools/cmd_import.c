@@ -34,7 +34,7 @@ static const char import_help[] =
 	"Imports an image into the image directory IMAGE_DIR, each layer\n"
 	"unpacked once into the layer store.  SOURCE is an OCI image layout\n"
 	"directory, an OCI archive, a docker-archive (docker/podman save), or\n"
-	"a plain rootfs tarball; gzip, zstd, xz and bzip2 are recognised.\n"
+	"a plain rootfs tarball; gzip, zstd, xz, bzip2 and lz4 are recognised.\n"
 	"\n"
 	"  --store DIR          layer store (default: .layerstore beside\n"
 	"                       IMAGE_DIR)\n"
@@ -248,11 +248,23 @@ static void rfc3339_now(char *buf, size_t size)
 }
 
 /* The configuration a rootfs tarball lacks: a plain Linux image of one
- * layer for this machine. */
-static int make_rootfs_config(struct import *im, const char *source)
+ * layer, for this machine or for the --platform given (as `docker import
+ * --platform` does: the tarball cannot say). */
+static int make_rootfs_config(struct import *im, const char *source,
+			      const char *platform)
 {
 	const char *os, *arch, *variant;
 	source_host_platform(&os, &arch, &variant);
+	struct platform_parts p;
+	if (platform) {
+		int r = source_parse_platform(platform, &p, im->err,
+					      sizeof(im->err));
+		if (r < 0)
+			return r;
+		os = p.os;
+		arch = p.arch;
+		variant = p.variant[0] ? p.variant : NULL;
+	}
 	char now[40];
 	rfc3339_now(now, sizeof(now));
 	json_object *c = json_object_new_object();
@@ -390,6 +402,11 @@ int cmd_import(int argc, char **argv)
 				   "--ownership is auto, native or "
 				   "override_stat, not '%s'",
 				   ownership);
+	struct platform_parts want;
+	char perr[200];
+	if (sel.platform &&
+	    source_parse_platform(sel.platform, &want, perr, sizeof(perr)) < 0)
+		return usage_error("import", "%s", perr);
 	const char *source = argv[optind], *image_dir = argv[optind + 1];
 
 	struct import *im = calloc(1, sizeof(*im));
@@ -441,7 +458,7 @@ int cmd_import(int argc, char **argv)
 		progress_done(&im->progress);
 	}
 	if (r == 0 && !im->src.config)
-		r = make_rootfs_config(im, source);
+		r = make_rootfs_config(im, source, sel.platform);
 	if (r == 0 && signals_interrupted())
 		r = -EINTR;
 	if (r == 0)

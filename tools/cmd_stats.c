@@ -30,7 +30,7 @@ static const char stats_help[] =
 	"Exit status: 0 shown, 1 usage, 2 FILE unreadable or not a layerfs\n"
 	"statistics file.\n";
 
-enum unit { U_COUNT, U_BYTES, U_KIB, U_NS, U_MS };
+enum unit { U_COUNT, U_BYTES, U_KIB, U_NS, U_MS, U_BOOL };
 
 struct field {
 	const char *key, *label;
@@ -43,6 +43,17 @@ struct section {
 };
 
 static const struct section sections[] = {
+	{ "transport",
+	  { { "passthrough", "FUSE passthrough", U_BOOL },
+	    { "passthrough_opens", "opens served by passthrough", U_COUNT },
+	    { "writeback", "kernel writeback cache", U_BOOL },
+	    { "io_uring_workers", "io_uring workers", U_COUNT },
+	    { "io_uring_workers_pinned", "of them bound to their CPU",
+	      U_COUNT },
+	    { "io_uring_requests", "requests answered on io_uring", U_COUNT },
+	    { "dev_fuse_workers", "/dev/fuse workers", U_COUNT },
+	    { "dev_fuse_workers_started", "/dev/fuse workers started",
+	      U_COUNT } } },
 	{ "copy-up",
 	  { { "copyups", "files copied up", U_COUNT },
 	    { "copyup_bytes", "data copied", U_BYTES },
@@ -54,14 +65,23 @@ static const struct section sections[] = {
 	  { { "whiteouts", "whiteouts created", U_COUNT },
 	    { "opaque_dirs", "directories made opaque", U_COUNT },
 	    { "redirects", "directories renamed (redirects)", U_COUNT },
-	    { "index_links", "hard links kept together", U_COUNT } } },
+	    { "index_links", "hard links kept together", U_COUNT },
+	    { "index_stale", "stale index entries taken out", U_COUNT },
+	    { "index_released", "index entries of gone links removed",
+	      U_COUNT } } },
 	{ "lookups and listings",
 	  { { "lookups", "lookups", U_COUNT },
 	    { "negative_lookups", "lookups of missing names", U_COUNT },
 	    { "dir_loads", "directory listings built", U_COUNT },
 	    { "dir_load_layers", "layer directories read for them", U_COUNT },
 	    { "dir_load_misses", "layers tried that lacked them", U_COUNT },
-	    { "dir_evictions", "listings evicted from the cache", U_COUNT } } },
+	    { "dir_evictions", "listings evicted from the cache", U_COUNT },
+	    { "udba_reloads", "listings read again (udba=reval)",
+	      U_COUNT } } },
+	{ "programs",
+	  { { "exec_prefetches", "lower programs prefetched", U_COUNT },
+	    { "exec_prefetch_bytes", "data prefetched for them",
+	      U_BYTES } } },
 	{ "memory",
 	  { { "nodes", "nodes in the table", U_COUNT },
 	    { "dcache_bytes", "directory cache", U_BYTES },
@@ -171,6 +191,18 @@ int cmd_stats(int argc, char **argv)
 			if (!fd->key)
 				break;
 			strset_add(&known, fd->key);
+			json_object *b;
+			if (fd->unit == U_BOOL) {
+				bool is = json_object_object_get_ex(o, fd->key,
+								    &b) &&
+					  json_object_is_type(
+						  b, json_type_boolean);
+				printf("  %-36s %14s\n", fd->label,
+				       !is ? "-"
+				       : json_object_get_boolean(b) ? "yes"
+								    : "no");
+				continue;
+			}
 			int64_t v;
 			if (!jint(o, fd->key, &v)) {
 				printf("  %-36s %14s\n", fd->label, "-");

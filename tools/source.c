@@ -16,6 +16,22 @@
 #include "safe_path.h"
 #include "store.h"
 
+int source_parse_platform(const char *text, struct platform_parts *out,
+			  char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	int n = sscanf(text, "%63[^/]/%63[^/]/%63[^/]", out->os, out->arch,
+		       out->variant);
+	if (n < 2 || strlen(text) != strlen(out->os) + 1 + strlen(out->arch) +
+					      (n == 3 ? 1 + strlen(out->variant)
+						      : 0)) {
+		snprintf(err, errlen,
+			 "--platform wants OS/ARCH[/VARIANT], not '%s'", text);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 void source_host_platform(const char **os, const char **arch,
 			  const char **variant)
 {

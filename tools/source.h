@@ -88,6 +88,14 @@ int source_docker_load(struct image_source *src,
 		       size_t errlen);
 
 /* The host platform as OCI names it ("linux", "amd64", variant or NULL). */
+/* A --platform value, OS/ARCH[/VARIANT]: its parts (variant "" when
+ * none), or -EINVAL with the message in err. */
+struct platform_parts {
+	char os[64], arch[64], variant[64];
+};
+int source_parse_platform(const char *text, struct platform_parts *out,
+			  char *err, size_t errlen);
+
 void source_host_platform(const char **os, const char **arch,
 			  const char **variant);
 

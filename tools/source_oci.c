@@ -297,19 +297,14 @@ int source_oci_load(struct image_source *src, const struct source_select *sel,
 		    char *err, size_t errlen)
 {
 	struct want w = { .ref = sel->ref };
-	char osbuf[64], archbuf[64], varbuf[64];
+	struct platform_parts p;
 	if (sel->platform) {
-		osbuf[0] = archbuf[0] = varbuf[0] = 0;
-		if (sscanf(sel->platform, "%63[^/]/%63[^/]/%63s", osbuf,
-			   archbuf, varbuf) < 2) {
-			snprintf(err, errlen,
-				 "--platform wants OS/ARCH[/VARIANT], not '%s'",
-				 sel->platform);
-			return -EINVAL;
-		}
-		w.os = osbuf;
-		w.arch = archbuf;
-		w.variant = varbuf[0] ? varbuf : NULL;
+		int r = source_parse_platform(sel->platform, &p, err, errlen);
+		if (r < 0)
+			return r;
+		w.os = p.os;
+		w.arch = p.arch;
+		w.variant = p.variant[0] ? p.variant : NULL;
 	} else {
 		source_host_platform(&w.os, &w.arch, &w.variant);
 	}

@@ -374,6 +374,24 @@ class TestImportForms(ImportTestBase):
                          [ix["layers"][0]["diff_id"]])
         self.assert_mounts_to(img, lfstest.snapshot(src))
 
+    def test_rootfs_tarball_takes_the_platform_given(self):
+        # A rootfs tarball cannot say what it is for: --platform says
+        # it, as with `docker import --platform` (it was ignored).
+        tarball = lt.tar_dir(self.layer("rootfs", {"f": "f"}),
+                             self.path("rootfs.tar"))
+        img = self.import_ok(tarball, self.path("img"), "--platform",
+                             "linux/arm64/v8")
+        with open(os.path.join(img, "config.json")) as f:
+            cfg = json.load(f)
+        self.assertEqual((cfg["os"], cfg["architecture"], cfg["variant"]),
+                         ("linux", "arm64", "v8"))
+        for bad in ("linux", "linux/", "/arm64", "linux/arm64/v8/x"):
+            r = lt.run_layertool(["import", "--platform", bad, tarball,
+                                  self.path("img2")])
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(b"OS/ARCH[/VARIANT]", r.stderr)
+            self.assertFalse(os.path.exists(self.path("img2")))
+
     def test_gzip_of_several_members_and_padding(self):
         # `cat a.gz b.gz` (and parallel compressors) make several
         # members; tape blocking pads with zeros.  Both are read whole

@@ -49,6 +49,17 @@ class TestStats(lfstest.LayerfsTestCase):
         self.assertIn(m.upper, out)
         self.assertIn(low, out)
         self.assertRegex(row("data copied"), r"^[0-9.]+ (B|KiB)$")
+        # Every field this layerfs writes has its row: none is left to
+        # "other counters", which is for a newer layerfs's.
+        self.assertNotIn("other counters", out)
+        self.assertEqual(row("FUSE passthrough"),
+                         "yes" if doc["passthrough"] else "no")
+        self.assertEqual(row("kernel writeback cache"),
+                         "yes" if doc["writeback"] else "no")
+        self.assertEqual(row("stale index entries taken out"),
+                         str(doc["index_stale"]))
+        self.assertEqual(row("/dev/fuse workers started"),
+                         str(doc["dev_fuse_workers_started"]))
 
     def test_unknown_counters_are_shown(self):
         p = self.path("s.json")
