@@ -156,6 +156,16 @@ static int redirect_chain(struct differ *d, const struct walk_dir *dir,
 	return r;
 }
 
+/* R of opening the directory at PATH to go into it, or of listing it: a
+ * failure names it (the walk's own message would name only the top). */
+static int entered(struct differ *d, const char *path, int r)
+{
+	if (r < 0 && r != -EINTR && !d->err[0])
+		snprintf(d->err, sizeof(d->err), "cannot read '/%s': %s",
+			 path, strerror(-r));
+	return r;
+}
+
 static void walk_failed(struct tree_walk *w, int r)
 {
 	struct differ *d = tree_walk_ctx(w);
@@ -179,9 +189,10 @@ static int added_enter(struct tree_walk *w, void *data)
 	struct added_level *a = data;
 	struct differ *d = tree_walk_ctx(w);
 	const struct walk_dirs *old = tree_walk_dirs(w, 1);
-	int r = union_list(tree_walk_dirs(w, 0), &a->l);
+	int r = entered(d, tree_walk_path(w),
+			union_list(tree_walk_dirs(w, 0), &a->l));
 	if (r == 0 && old->n)
-		r = union_list(old, &a->ol);
+		r = entered(d, tree_walk_path(w), union_list(old, &a->ol));
 	for (size_t i = 0; r == 0 && i < a->ol.n; i++) {
 		if (find_entry(&a->l, a->ol.v[i].name))
 			continue;
@@ -210,7 +221,9 @@ static int added_step(struct tree_walk *w, void *data)
 	struct walk_dirs sub[2] = { { 0 }, { 0 } };
 	const struct uentry *oe = find_entry(&a->ol, e->name);
 	if (oe && S_ISDIR(oe->st.st_mode))
-		r = union_child_chain(tree_walk_dirs(w, 1), e->name, &sub[1]);
+		r = entered(d, p,
+			    union_child_chain(tree_walk_dirs(w, 1), e->name,
+					      &sub[1]));
 	const struct walk_dir *dir = &chain->v[e->link];
 	bool own = false;
 	char *mark = r == 0 ? redirect_of(dir, e->name, &own) : NULL;
@@ -221,8 +234,9 @@ static int added_step(struct tree_walk *w, void *data)
 	else if (r == 0)
 		r = union_child_chain(chain, e->name, &sub[0]);
 	if (r == 0) {
-		r = tree_walk_down(w, e->name, sub, target, NULL);
+		r = entered(d, p, tree_walk_down(w, e->name, sub, target, NULL));
 	} else {
+		entered(d, p, r);
 		walk_dirs_free(&sub[0]);
 		walk_dirs_free(&sub[1]);
 	}
@@ -334,7 +348,8 @@ static int walk_step(struct tree_walk *w, void *data)
 	/* What the lower layers showed here, when a directory. */
 	struct walk_dirs sub[2] = { { 0 }, { 0 } };
 	if (old && S_ISDIR(old->st.st_mode))
-		r = union_child_chain(tree_walk_dirs(w, 1), n, &sub[1]);
+		r = entered(d, p,
+			    union_child_chain(tree_walk_dirs(w, 1), n, &sub[1]));
 	bool own = false;
 	char *mark = r == 0 ? xattr_redirect_mark_at(upper->fd, n, &own)
 			    : NULL;
@@ -351,7 +366,7 @@ static int walk_step(struct tree_walk *w, void *data)
 		free(target);
 	} else if (r == 0) {
 		void *child = NULL;
-		r = walk_dirs_open(&sub[0], upper, n);
+		r = entered(d, p, walk_dirs_open(&sub[0], upper, n));
 		if (r == 0)
 			r = tree_walk_down(w, n, sub, NULL, &child);
 		else

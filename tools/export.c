@@ -276,6 +276,16 @@ static int content_enter(struct tree_walk *w, void *data)
 	return r;
 }
 
+/* R of opening the directory at PATH to go into it: a failure names it
+ * (the walk's own message would name only the top of the export). */
+static int entered(struct exp *ex, const char *path, int r)
+{
+	if (r < 0 && r != -EINTR && !ex->err[0])
+		snprintf(ex->err, ex->errlen, "cannot open '/%s': %s", path,
+			 strerror(-r));
+	return r;
+}
+
 /* The directory E of the merged directory the walk is at (at PATH): its
  * entries in the upper layer may be redirected anew, the rest follow
  * the chain. */
@@ -309,10 +319,11 @@ static int content_child(struct tree_walk *w, const struct uentry *e,
 		if (r == 0)
 			r = tree_walk_down(w, e->name, &sub, target, NULL);
 		free(target);
-		return r;
+		return entered(ex, path, r);
 	}
 	r = union_child_chain(tree_walk_dirs(w, 0), e->name, &sub);
-	return r < 0 ? r : tree_walk_down(w, e->name, &sub, NULL, NULL);
+	return entered(ex, path,
+		       r < 0 ? r : tree_walk_down(w, e->name, &sub, NULL, NULL));
 }
 
 static int content_step(struct tree_walk *w, void *data)
@@ -522,7 +533,7 @@ static int upper_entry(struct tree_walk *w, const struct upper_level *u,
 		struct walk_dirs sub = { 0 };
 		void *child = NULL;
 		if (r == 0)
-			r = walk_dirs_open(&sub, dir, name);
+			r = entered(ex, cpath, walk_dirs_open(&sub, dir, name));
 		if (r == 0)
 			r = tree_walk_down(w, name, &sub, NULL, &child);
 		if (r == 0)

@@ -204,6 +204,58 @@ class TestDiff(lfstest.LayerfsTestCase):
         r = lt.run_layertool(["diff", self.tmp, self.path("missing")])
         self.assertEqual(r.returncode, 2)
 
+class TestUnreadable(lfstest.LayerfsTestCase):
+    """A directory the caller cannot read stops export and diff with a
+    line that names it (it named only the top of the export)."""
+
+    def setUp(self):
+        super().setUp()
+        self.require_root()
+        self.top = self.mkdirs("unreadable")
+        os.chown(self.top, 4242, 4242)
+        os.chmod(os.path.dirname(self.top), 0o755)
+
+    def tree(self, name, files):
+        root = os.path.join(self.top, name)
+        for rel, data in files.items():
+            os.makedirs(os.path.dirname(os.path.join(root, rel)),
+                        exist_ok=True)
+            with open(os.path.join(root, rel), "w") as f:
+                f.write(data)
+        for d, _, fs in os.walk(root):
+            os.chown(d, 4242, 4242)
+            for f in fs:
+                os.chown(os.path.join(d, f), 4242, 4242)
+        return root
+
+    def as_user(self, args):
+        return lt.run_layertool(args, user=4242, group=4242,
+                                extra_groups=[], cwd=self.top)
+
+    def refused(self, args, status, *words):
+        r = self.as_user(args)
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, status, err)
+        self.assertEqual(len(err.splitlines()), 1, err)
+        for w in words:
+            self.assertIn(w, err)
+
+    def test_export_and_diff_name_the_directory(self):
+        up = self.tree("up", {"a/sec/f": "x", "a/g": "y"})
+        low = self.tree("low", {"b/h": "h", "a/l": "l"})
+        os.chmod(os.path.join(up, "a", "sec"), 0)
+        out = os.path.join(self.top, "o.tar")
+        self.refused(["export", up, out], 2, "'/a/sec'",
+                     "Permission denied")
+        self.assertFalse(os.path.exists(out))
+        self.refused(["export", "--lower", low, up, out], 2, "'/a/sec'",
+                     "Permission denied")
+        self.refused(["diff", up, low], 2, "'/a/sec'", "Permission denied")
+        # A lower directory that cannot be read, under a changed one.
+        os.chmod(os.path.join(up, "a", "sec"), 0o755)
+        os.chmod(os.path.join(low, "a"), 0)
+        self.refused(["diff", up, low], 2, "'/a'", "Permission denied")
+
 
 if __name__ == "__main__":
     lfstest.main()
