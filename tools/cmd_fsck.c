@@ -590,6 +590,19 @@ static int read_record(struct fsck *f, bool needed)
 	int r = workdir_layers_read(f->workdir_fd, &f->rec, &f->nrec);
 	if (r == 0)
 		return LT_EXIT_OK;
+	struct stat st;
+	if (r == -ENOENT && !needed &&
+	    (fstatat(f->workdir_fd, "index", &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	     !S_ISDIR(st.st_mode))) {
+		/* Every mount since the record came writes it, and older
+		 * ones made the index: without either this is not a work
+		 * directory of layerfs, and --repair would empty its work/
+		 * of someone's files. */
+		lf_err("'%s' is not a layerfs work directory: it holds neither "
+		       "the record of its mount's layers (%s) nor an index",
+		       f->work_path, WORKDIR_LAYERS);
+		return LT_EXIT_INPUT;
+	}
 	if (r == -ENOENT && !needed)
 		return LT_EXIT_OK;
 	if (r == -ENOENT)

@@ -329,6 +329,26 @@ class TestFsck(FsckTestBase):
         self.assertIn(b"give UPPER and LOWER", r.stderr)
         self.assertEqual(len(self.fsck(m, layers, code=4)), 1)
 
+    def test_a_directory_that_is_no_work_directory_is_left_alone(self):
+        # The wrong --work: a directory of the user's that happens to
+        # hold work/.  --repair emptied it as a crash's leftovers.
+        layers, m = self.mount_with_orphan()
+        m.unmount()
+        proj = self.mkdirs("proj")
+        os.makedirs(os.path.join(proj, "work"))
+        thesis = os.path.join(proj, "work", "thesis.txt")
+        with open(thesis, "w") as f:
+            f.write("years of work")
+        r = lt.run_layertool(["fsck", "--repair", "--work", proj,
+                              m.upper] + layers)
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 2, err)
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertIn("not a layerfs work directory", err)
+        with open(thesis) as f:
+            self.assertEqual(f.read(), "years of work")
+        self.assertEqual(sorted(os.listdir(proj)), ["work"])
+
     def test_usage_errors(self):
         low = self.layer("low", LOWER)
         up, work = self.mkdirs("u", "w")
