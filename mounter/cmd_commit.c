@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -23,18 +26,64 @@
 #include "strfmt.h"
 #include "userns.h"
 
+/* Joins the user namespace of the container's init, unless it is ours:
+ * a FUSE mount answers no process outside its mounter's namespace, and a
+ * rootless container's root is such a mount.  In a forked child only. */
+static int join_user_ns(pid_t pid)
+{
+	char path[64];
+	lr_fmt(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat theirs, ours;
+	if (fd < 0 || fstat(fd, &theirs) < 0 ||
+	    stat("/proc/self/ns/user", &ours) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	int r = 0;
+	if ((theirs.st_ino != ours.st_ino || theirs.st_dev != ours.st_dev) &&
+	    setns(fd, CLONE_NEWUSER) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 /* A running container's dirty pages reach layerfs, and so the upper
- * layer, before it is read. */
+ * layer, before it is read: a syncfs of its root, from its init's user
+ * namespace (a fork of ours joins it; the launcher owns it, rootless
+ * too). */
 static void sync_running(const struct lr_state *st)
 {
 	char path[64];
-	lr_fmt(path, sizeof(path), "/proc/%d/root/", (int)st->pid);
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || syncfs(fd) < 0)
+	lr_fmt(path, sizeof(path), "/proc/%d/root", (int)st->pid);
+	int root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int e = root < 0 ? errno : 0;
+	if (root >= 0) {
+		pid_t p = fork();
+		if (p == 0) {
+			int r = join_user_ns(st->pid);
+			int fd = r < 0 ? -1
+				       : openat(root, ".",
+						O_RDONLY | O_DIRECTORY |
+							O_CLOEXEC);
+			if (r == 0 && (fd < 0 || syncfs(fd) < 0))
+				r = -errno;
+			_exit(-r & 0xff);
+		}
+		int ws = 0;
+		if (p < 0)
+			e = errno;
+		else if (waitpid(p, &ws, 0) != p)
+			e = errno;
+		else
+			e = WIFEXITED(ws) ? WEXITSTATUS(ws) : EINTR;
+		close(root);
+	}
+	if (e)
 		lf_warn("cannot flush the running container's writes: %s",
-			strerror(errno));
-	if (fd >= 0)
-		close(fd);
+			strerror(e));
 }
 
 int cmd_commit(const struct global_opts *g, int argc, char **argv)

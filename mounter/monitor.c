@@ -21,18 +21,22 @@
 /*
  * The signals the launcher keeps for itself: those it cannot take, those
  * the kernel sends about the launcher's own doing (faults, its own
- * limits, a write to a closed pipe, SIGCHLD of its children), and the
- * terminal's job control, which stops or resumes the launcher as a
- * shell expects of a foreground job.
+ * limits), and the terminal's job control, which stops or resumes the
+ * launcher as a shell expects of a foreground job.
  */
 static const int kept[] = {
 	SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS,
-	SIGXCPU, SIGXFSZ, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT,
+	SIGXCPU, SIGXFSZ, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT,
 };
 
 /* Every other signal goes on to the container's init (as podman's
  * sig-proxy does): one left to its default action, SIGALRM or SIGPWR
- * say, would end the launcher and leave the container running. */
+ * say, would end the launcher and leave the container running.
+ * SIGPIPE too: sent by `kill`, or by the kernel when the terminal's
+ * output is relayed to a pipe whose reader has gone (`run -t ... |
+ * head`), where the command itself would have had it had it written
+ * there: it ends the command, and run returns 141 as the shell's
+ * pipeline would, where it ended the launcher and lost the status. */
 static void forward_set(sigset_t *set)
 {
 	sigfillset(set);

@@ -126,6 +126,16 @@ static int remove_container(int rootfd, const char *root, struct lr_state *st,
 		lr_fmt(kept, sizeof(kept), "%s/upper", keepdir);
 		char from[96];
 		lr_fmt(from, sizeof(from), "%s/upper", name);
+		/* A container an older layerrun let take that name: its
+		 * upper layer would be replaced, and go with its rm. */
+		char state[112];
+		lr_fmt(state, sizeof(state), "%s/state", keepdir);
+		if (faccessat(rootfd, state, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+			lf_err("cannot keep the upper layer as '%s/%s': that "
+			       "is container %s's directory",
+			       root, kept, keepdir);
+			return -EEXIST;
+		}
 		if ((mkdirat(rootfd, keepdir, 0700) < 0 && errno != EEXIST) ||
 		    renameat(rootfd, from, rootfd, kept) < 0) {
 			lf_err("cannot keep the upper layer as '%s/%s': %s", root,

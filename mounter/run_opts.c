@@ -458,6 +458,13 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o, char *err,
 					 "or digit",
 					 optarg);
 				r = -EINVAL;
+			} else if (state_name_is_kept(optarg)) {
+				lr_fmt(err, errlen,
+					 "--name '%s': names ending in '.kept' "
+					 "are those of kept upper layers (rm "
+					 "--keep)",
+					 optarg);
+				r = -EINVAL;
 			} else {
 				r = set_str(&o->name, optarg);
 			}

@@ -31,6 +31,12 @@ bool state_name_valid(const char *name)
 	return true;
 }
 
+bool state_name_is_kept(const char *name)
+{
+	size_t n = strlen(name), k = strlen(".kept");
+	return n >= k && strcmp(name + n - k, ".kept") == 0;
+}
+
 int state_name_generate(char *buf, size_t size)
 {
 	unsigned char r[4];

@@ -16,6 +16,9 @@
 
 /* NAME is 1-64 of [A-Za-z0-9_.-], starting with a letter or digit. */
 bool state_name_valid(const char *name);
+/* NAME.kept is where rm --keep puts NAME's upper layer: no new
+ * container may take such a name. */
+bool state_name_is_kept(const char *name);
 /* A fresh "lr-" + 8 hex digits name. */
 int state_name_generate(char *buf, size_t size);
 

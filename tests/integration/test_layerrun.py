@@ -389,7 +389,7 @@ class Behaviour:
             # one left at its default action (ALRM, PWR) would end the
             # launcher and leave the container running.
             for sig in ("HUP", "INT", "QUIT", "USR1", "USR2", "WINCH",
-                        "ALRM", "PWR", "URG", "RTMIN+3"):
+                        "ALRM", "PWR", "URG", "PIPE", "RTMIN+3"):
                 num = signal.SIGRTMIN + 3 if sig == "RTMIN+3" else \
                     getattr(signal, "SIG" + sig)
                 os.kill(pid, num)
@@ -404,6 +404,25 @@ class Behaviour:
                 p.wait()
             p.stdout.close()
             p.stderr.close()
+
+    def test_terminal_relayed_to_a_closed_pipe(self):
+        # `run -t ... | head`: the launcher's relay of the terminal meets
+        # a pipe with no reader.  The command gets the SIGPIPE it would
+        # have had writing there itself, and run returns its 141, as a
+        # pipeline would; the launcher once died of it instead, and
+        # left the container behind.
+        p = self.lr.popen(["run", "--rm", "--name", "piped", "-t",
+                           self.image, "sh", "-c", "yes"])
+        try:
+            self.assertEqual(len(p.stdout.read(10)), 10)
+            p.stdout.close()
+            self.assertEqual(p.wait(timeout=60), 128 + signal.SIGPIPE)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stderr.close()
+        self.assertNotIn("piped", self.run_ok(["ps", "-q"]).split())
 
     def test_kill_delivers_any_signal(self):
         # layerrun kill signals the init, "which forwards it to the
@@ -465,6 +484,25 @@ class Behaviour:
         self.assertEqual(stat.S_IMODE(st.st_mode), 0o700)
         self.assertFalse(os.path.exists(self.container_dir("kept")))
         self.assertEqual(self.run_ok(["ps", "-q"]).split(), [])
+
+    def test_no_container_takes_the_name_of_a_kept_layer(self):
+        # A container named a.kept had its upper layer replaced by a's
+        # kept one at `rm --keep a`, and its rm then removed that.
+        r = self.lr.run(["run", "--name", "a.kept", self.image, "true"])
+        self.assertEqual(r.returncode, 125, r.stderr)
+        self.assertIn(b"'.kept'", r.stderr)
+        self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+        self.assertFalse(os.path.exists(self.container_dir("a.kept")))
+        # One an older layerrun let take it is not overwritten.
+        self.sh_ok("echo mine > /data", name="b")
+        self.sh_ok("echo precious > /data", name="c")
+        os.rename(self.container_dir("b"), self.container_dir("c.kept"))
+        r = self.lr.run(["rm", "--keep", "c"])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(b"c.kept's directory", r.stderr)
+        self.assertEqual(open(os.path.join(self.container_dir("c.kept"),
+                                           "upper", "data")).read(),
+                         "mine\n")
 
     def test_rm_of_a_deep_locked_upper_layer(self):
         # What a container leaves in its upper layer is removed whatever
@@ -713,14 +751,18 @@ class Behaviour:
     def test_fresh_upper_removed_when_the_start_fails(self):
         # An --upper DIR the failed start made itself goes with it; one
         # that was there stays.
-        fresh = os.path.join(self.user_dir("uppers"), "fresh")
+        # Also where the container's own setup fails, after the init
+        # started (a working directory that is a file).
         kept = self.user_dir("kept-upper")
-        for upper in (fresh, kept):
-            r = self.lr.run(["run", "--rm", "--upper", upper, "-u",
-                             "nosuchuser", self.image, "true"])
-            self.assertEqual(r.returncode, 125, r.stderr)
-        self.assertFalse(os.path.exists(fresh))
-        self.assertTrue(os.path.isdir(kept))
+        for n, fail in enumerate((["-u", "nosuchuser"],
+                                  ["-w", "/etc/passwd"])):
+            fresh = os.path.join(self.user_dir("uppers"), "fresh%d" % n)
+            for upper in (fresh, kept):
+                r = self.lr.run(["run", "--rm", "--upper", upper] + fail +
+                                [self.image, "true"])
+                self.assertEqual(r.returncode, 125, r.stderr)
+            self.assertFalse(os.path.exists(fresh), fail)
+            self.assertTrue(os.path.isdir(kept))
 
     def test_layerfs_ending_before_it_serves(self):
         # A layerfs that fails (with its own line) or is killed before it
@@ -1012,6 +1054,26 @@ class Behaviour:
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(b"committed", r.stdout)
         self.assertNotIn(b"motd", r.stdout)
+
+    def test_commit_of_a_running_container(self):
+        # Its writes are flushed into the upper layer first, rootless
+        # too: the flush opened the container's root from outside its
+        # user namespace, which a FUSE mount refuses, and every rootless
+        # commit of a running container warned that it could not.
+        self.detach("live", "sh", "-c",
+                    "head -c 3000000 /dev/zero > /root/live.bin; "
+                    "echo done > /root/ready; sleep 600")
+        lu.wait_for(lambda: self.lr.run(
+            ["exec", "live", "cat", "/root/ready"]).stdout == b"done\n")
+        out_dir = os.path.join(self.user_dir("committed-live"), "img")
+        r = self.lr.run(["commit", "live", out_dir])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, b"")
+        import layertool_util
+        top = layertool_util.image_layers(out_dir)[0]
+        self.assertEqual(os.path.getsize(os.path.join(top, "root",
+                                                      "live.bin")),
+                         3000000)
 
     def test_commit_keeps_hard_links(self):
         # One name of the image's hard link changed, the other never

@@ -66,8 +66,8 @@ static void on_signal(int sig)
 static int signals(void)
 {
 	const int sigs[] = { SIGHUP,  SIGINT, SIGQUIT, SIGUSR1,	  SIGUSR2,
-			     SIGWINCH, SIGALRM, SIGPWR, SIGURG, SIGRTMIN + 3,
-			     SIGTERM };
+			     SIGWINCH, SIGALRM, SIGPWR, SIGURG, SIGPIPE,
+			     SIGRTMIN + 3, SIGTERM };
 	sigset_t block, old;
 	sigemptyset(&block);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(int); i++) {
