@@ -131,6 +131,25 @@ int signal_parse(const char *s, int *sig)
 		return 0;
 	}
 	const char *n = strncasecmp(s, "SIG", 3) == 0 ? s + 3 : s;
+	/* Real-time signals as kill(1) names them: RTMIN, RTMIN+N, RTMAX,
+	 * RTMAX-N. */
+	if (strncasecmp(n, "RTMIN", 5) == 0 || strncasecmp(n, "RTMAX", 5) == 0) {
+		bool min = strncasecmp(n, "RTMIN", 5) == 0;
+		const char *off = n + 5;
+		long k = 0;
+		if (*off) {
+			if (*off != (min ? '+' : '-') || !off[1])
+				return -EINVAL;
+			k = strtol(off + 1, &end, 10);
+			if (*end || k < 0)
+				return -EINVAL;
+		}
+		long v2 = min ? SIGRTMIN + k : SIGRTMAX - k;
+		if (v2 < SIGRTMIN || v2 > SIGRTMAX)
+			return -EINVAL;
+		*sig = (int)v2;
+		return 0;
+	}
 	for (int i = 1; i < NSIG; i++) {
 		const char *abbrev = sigabbrev_np(i);
 		if (abbrev && strcasecmp(abbrev, n) == 0) {

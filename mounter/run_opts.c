@@ -81,7 +81,8 @@ static const struct option long_opts[] = {
 	{ "security-opt", required_argument, NULL, OPT_SECURITY_OPT },
 	{ "tmpfs", required_argument, NULL, OPT_TMPFS },
 	{ "read-only", no_argument, NULL, OPT_READ_ONLY },
-	{ "read-only-tmpfs", required_argument, NULL, OPT_READ_ONLY_TMPFS },
+	/* Bare or =true/=false, as podman's boolean flags. */
+	{ "read-only-tmpfs", optional_argument, NULL, OPT_READ_ONLY_TMPFS },
 	{ "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
 	{ "env-file", required_argument, NULL, OPT_ENV_FILE },
 	{ "mount", required_argument, NULL, OPT_MOUNT },
@@ -555,7 +556,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o, char *err,
 			o->read_only = true;
 			break;
 		case OPT_READ_ONLY_TMPFS:
-			if (strcmp(optarg, "true") == 0) {
+			if (!optarg || strcmp(optarg, "true") == 0) {
 				o->read_only_tmpfs = true;
 			} else if (strcmp(optarg, "false") == 0) {
 				o->read_only_tmpfs = false;

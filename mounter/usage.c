@@ -60,7 +60,8 @@ static const char run_text[] =
 "  -i, --interactive     keep standard input attached\n"
 "  -t, --tty             a pseudo-terminal (with -i: a usable shell)\n"
 "  -d, --detach          run in the background, output to its log\n"
-"                        (layerrun logs NAME); prints the name\n"
+"                        (layerrun logs NAME); prints the name;\n"
+"                        not with -i or -t\n"
 "\n"
 "Namespaces (all new by default):\n"
 "  --net none|host|container:NAME   none: a new one with loopback up\n"
@@ -136,8 +137,9 @@ static const char ps_text[] =
 static const char kill_text[] =
 "usage: layerrun kill NAME [SIGNAL]\n"
 "\n"
-"Sends SIGNAL (default TERM; a name or a number) to the container's\n"
-"init, which forwards it to the command (KILL ends the container).\n";
+"Sends SIGNAL (default TERM; a name such as HUP or SIGHUP, RTMIN+N,\n"
+"RTMAX-N, or a number) to the container's init, which forwards it to\n"
+"the command (KILL ends the container).\n";
 
 static const char logs_text[] =
 "usage: layerrun logs [-f] NAME\n"

@@ -442,6 +442,17 @@ class Behaviour:
                 self.assertTrue(lu.wait_for(
                     lambda: "got-%s\n" % s in self.run_ok(["logs", "sigs"]),
                     timeout=10), self.run_ok(["logs", "sigs"]))
+        # Real-time signals by name, as kill(1) spells them (40 is
+        # glibc's SIGRTMIN + 6 and SIGRTMAX - 24).
+        for n, name in enumerate(("SIGRTMIN+6", "rtmax-24"), start=2):
+            self.run_ok(["kill", "sigs", name])
+            self.assertTrue(lu.wait_for(
+                lambda: self.run_ok(["logs", "sigs"]).count("got-40\n")
+                == n, timeout=10), self.run_ok(["logs", "sigs"]))
+        for bad in ("RTMIN+99", "RTMIN-1", "RTMAX+1", "RTMIN+"):
+            r = self.lr.run(["kill", "sigs", bad])
+            self.assertNotEqual(r.returncode, 0, bad)
+            self.assertIn(b"unknown signal", r.stderr)
         self.run_ok(["rm", "-f", "sigs"])
 
     def test_detached_kill_logs_ps_rm(self):

@@ -319,9 +319,16 @@ static void test_run_options(void **state)
 	assert_int_equal(parse(&o, err, 4, a6), 0);
 	assert_int_equal(o.nvols, 0);
 	run_opts_free(&o);
+	/* Bare, as podman takes its boolean flags: true. */
+	char *a7[] = { "run", "--read-only", "--read-only-tmpfs", "img",
+		       NULL };
+	assert_int_equal(parse(&o, err, 4, a7), 0);
+	assert_int_equal(o.nvols, 3);
+	assert_string_equal(o.image, "img");
+	run_opts_free(&o);
 
 	char *bad[][4] = {
-		{ "run", "--read-only-tmpfs", "maybe", "img" },
+		{ "run", "--read-only-tmpfs=maybe", "img", NULL },
 		{ "run", "--tmpfs", "/x:nosuchopt", "img" },
 		{ "run", "--security-opt", "seccomp=", "img" },
 		{ "run", "--security-opt", "label=type:x", "img" },
