@@ -24,7 +24,11 @@ int cmd_diff(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 
-/* Prints "Try 'layertool CMD --help'." after a usage error. */
+/* The running command's argv (argv[0] its name), for usage_error's
+ * line about an option getopt refused. */
+extern char **usage_argv;
+/* Prints FMT's line, or (FMT NULL, after getopt's '?') one naming the
+ * option refused, then "Try 'layertool CMD --help'.". */
 int usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

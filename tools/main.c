@@ -4,6 +4,7 @@
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "lf_common.h"
@@ -67,8 +68,13 @@ int main(int argc, char **argv)
 		{ "diff", cmd_diff },       { "fsck", cmd_fsck },
 		{ "stats", cmd_stats },
 	};
+	/* getopt's own messages would name the command without the
+	 * program ("import: unrecognized option"): usage_error says it. */
+	opterr = 0;
 	for (size_t i = 0; i < LF_ARRAY_SIZE(cmds); i++)
-		if (!strcmp(cmd, cmds[i].name))
+		if (!strcmp(cmd, cmds[i].name)) {
+			usage_argv = argv + 1;
 			return cmds[i].fn(argc - 1, argv + 1);
+		}
 	return usage_error(NULL, "unknown command '%s'", cmd);
 }

@@ -1,12 +1,27 @@
 /* The one-line usage error every command shares. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "lf_common.h"
 
+char **usage_argv;
+
 int usage_error(const char *cmd, const char *fmt, ...)
 {
+	if (!fmt && cmd && usage_argv && optind > 0) {
+		/* What getopt stopped at: an unknown option, or one whose
+		 * value is missing (then optopt names it). */
+		const char *at = usage_argv[optind - 1];
+		if (optopt && at && strncmp(at, "--", 2) != 0)
+			lf_err("%s: option '-%c' is unknown or needs a value",
+			       cmd, optopt);
+		else
+			lf_err("%s: option '%s' is unknown or needs a value",
+			       cmd, at ? at : "?");
+	}
 	if (fmt) {
 		char msg[512];
 		va_list ap;

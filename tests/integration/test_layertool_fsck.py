@@ -365,6 +365,10 @@ class TestFsck(FsckTestBase):
             self.assertEqual(r.returncode, code, args)
             err = r.stderr.decode().strip().splitlines()
             if code == 1:
+                # The reason, then the hint: getopt's own message named
+                # the command without the program.
+                self.assertEqual(len(err), 2, err)
+                self.assertTrue(err[0].startswith("layertool: "), err)
                 self.assertEqual(err[-1], "Try 'layertool fsck --help'.")
             else:
                 self.assertEqual(len(err), 1, err)
