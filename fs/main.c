@@ -170,8 +170,13 @@ static char *fuse_mount_opts(struct lfs *fs)
 /*
  * strictatime and nodiratime, which libfuse cannot pass: set on the new
  * mount (noatime went with the mount options, which fusermount3 takes
- * too).  A daemon mounting through fusermount3 may not change the mount
- * and says so; the mount works, with the kernel's relatime.
+ * too).  Through a descriptor of the mount's root, checked to be one
+ * (the path is looked up again: a directory swapped meanwhile must not
+ * give the flags to another mount).  No request may reach this daemon
+ * here, which serves none yet: statx asks the cached attributes only.
+ * A mount made for us (/dev/fd/N) is its maker's to set; a daemon
+ * mounting through fusermount3 may not change it: both say so, and the
+ * mount works, with the kernel's relatime.
  */
 static void set_mount_atime(const struct lfs_options *o)
 {
@@ -184,10 +189,35 @@ static void set_mount_atime(const struct lfs_options *o)
 		attr.attr_set |= MOUNT_ATTR_NODIRATIME;
 	if (!attr.attr_set)
 		return;
-	if (mount_setattr(AT_FDCWD, o->mountpoint, 0, &attr, sizeof(attr)) < 0)
-		lf_warn("cannot set %s%s on the mount: %s",
-			o->atime == LFS_ATIME_STRICTATIME ? "strictatime " : "",
-			o->nodiratime ? "nodiratime" : "", strerror(errno));
+	const char *what = o->atime == LFS_ATIME_STRICTATIME
+				   ? (o->nodiratime ? "strictatime and "
+						      "nodiratime"
+						    : "strictatime")
+				   : "nodiratime";
+	if (lfs_premounted_fd(o->mountpoint) >= 0) {
+		lf_warn("%s: a mount made for layerfs takes them from its "
+			"maker",
+			what);
+		return;
+	}
+	int fd = open(o->mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct statx stx;
+	int e = 0;
+	if (fd < 0 ||
+	    statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE,
+		  &stx) < 0)
+		e = errno;
+	else if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) ||
+		 !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) ||
+		 stx.stx_dev_major != 0)
+		e = ESTALE; /* not a FUSE mount's root: not ours */
+	else if (mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) <
+		 0)
+		e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (e)
+		lf_warn("cannot set %s on the mount: %s", what, strerror(e));
 }
 
 static int run(struct lfs_options *o)

@@ -154,6 +154,14 @@ void tree_walk_failure(const struct tree_walk *w, int r, char *buf,
 		snprintf(buf, size, "%s", strerror(-r));
 }
 
+int tree_walk_unreadable(char *buf, size_t size, const char *path, int r)
+{
+	if (r < 0 && r != -EINTR && !buf[0])
+		snprintf(buf, size, "cannot read '/%s': %s", path,
+			 strerror(-r));
+	return r;
+}
+
 int tree_walk_down(struct tree_walk *w, const char *name,
 		   struct walk_dirs *dirs, const char *lpath, void **level)
 {

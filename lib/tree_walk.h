@@ -80,6 +80,11 @@ size_t tree_walk_depth(const struct tree_walk *w);
 void tree_walk_failure(const struct tree_walk *w, int r, char *buf,
 		       size_t size);
 
+/* For a hook that could not open or list the directory at PATH (R < 0):
+ * "cannot read '/PATH': REASON" in BUF, unless BUF holds a message
+ * already or R is an interruption.  Returns R. */
+int tree_walk_unreadable(char *buf, size_t size, const char *path, int r);
+
 /*
  * In step: goes into the entry NAME once the hook returns, with the
  * directories DIRS (ops->groups sets, taken over, failure or not).  The

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,55 +24,63 @@
 #include "lf_common.h"
 #include "lookup.h"
 #include "sibling_program.h"
+#include "state.h"
 #include "strfmt.h"
 #include "userns.h"
 
-/* Joins the user namespace of the container's init, unless it is ours:
- * a FUSE mount answers no process outside its mounter's namespace, and a
- * rootless container's root is such a mount.  In a forked child only. */
-static int join_user_ns(pid_t pid)
+/* In a forked child: joins the user namespace USERNS (the container's
+ * init's), then flushes the file system of ROOT; exits with 0 or an
+ * errno.  Not dumpable first, with nothing else open, as the launcher's
+ * other joins (daemon.c): a container process with CAP_SYS_PTRACE in
+ * that namespace must not reach a host-root process through ptrace or
+ * its /proc entries. */
+static void __attribute__((noreturn)) flush_joined(int userns, int root)
 {
-	char path[64];
-	lr_fmt(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat theirs, ours;
-	if (fd < 0 || fstat(fd, &theirs) < 0 ||
-	    stat("/proc/self/ns/user", &ours) < 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		return -e;
-	}
-	int r = 0;
-	if ((theirs.st_ino != ours.st_ino || theirs.st_dev != ours.st_dev) &&
-	    setns(fd, CLONE_NEWUSER) < 0)
-		r = -errno;
-	close(fd);
-	return r;
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	int lo = userns < root ? userns : root, hi = userns ^ root ^ lo;
+	if (lo > 3)
+		close_range(3, (unsigned)lo - 1, 0);
+	if (hi - lo > 1)
+		close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
+	close_range((unsigned)hi + 1, ~0U, 0);
+	if (setns(userns, CLONE_NEWUSER) < 0)
+		_exit(errno);
+	int fd = openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || syncfs(fd) < 0)
+		_exit(errno);
+	_exit(0);
 }
 
 /* A running container's dirty pages reach layerfs, and so the upper
- * layer, before it is read: a syncfs of its root, from its init's user
- * namespace (a fork of ours joins it; the launcher owns it, rootless
- * too). */
+ * layer, before it is read: a syncfs of its root.  Its /proc entry is
+ * opened once (a pid used again meanwhile cannot slip in).  A rootless
+ * container's root is a FUSE mount, which answers no process outside
+ * its mounter's user namespace: then a fork of ours joins the
+ * container's (the launcher owns it). */
 static void sync_running(const struct lr_state *st)
 {
 	char path[64];
-	lr_fmt(path, sizeof(path), "/proc/%d/root", (int)st->pid);
-	int root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	lr_fmt(path, sizeof(path), "/proc/%d", (int)st->pid);
+	int dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int root = dir < 0 ? -1
+			   : openat(dir, "root", O_PATH | O_DIRECTORY |
+							 O_CLOEXEC);
 	int e = root < 0 ? errno : 0;
-	if (root >= 0) {
-		pid_t p = fork();
-		if (p == 0) {
-			int r = join_user_ns(st->pid);
-			int fd = r < 0 ? -1
-				       : openat(root, ".",
-						O_RDONLY | O_DIRECTORY |
-							O_CLOEXEC);
-			if (r == 0 && (fd < 0 || syncfs(fd) < 0))
-				r = -errno;
-			_exit(-r & 0xff);
-		}
+	if (root >= 0 && !proc_is(st->pid, st->pid_start))
+		e = ESRCH;
+	int fd = e ? -1
+		   : openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (!e && fd >= 0) {
+		if (syncfs(fd) < 0)
+			e = errno;
+		close(fd);
+	} else if (!e && errno != EACCES) {
+		e = errno;
+	} else if (!e) {
+		int userns = openat(dir, "ns/user", O_RDONLY | O_CLOEXEC);
+		pid_t p = userns < 0 ? -1 : fork();
+		if (p == 0)
+			flush_joined(userns, root);
 		int ws = 0;
 		if (p < 0)
 			e = errno;
@@ -79,8 +88,13 @@ static void sync_running(const struct lr_state *st)
 			e = errno;
 		else
 			e = WIFEXITED(ws) ? WEXITSTATUS(ws) : EINTR;
-		close(root);
+		if (userns >= 0)
+			close(userns);
 	}
+	if (root >= 0)
+		close(root);
+	if (dir >= 0)
+		close(dir);
 	if (e)
 		lf_warn("cannot flush the running container's writes: %s",
 			strerror(e));

@@ -262,11 +262,6 @@ int cmd_run(const struct global_opts *g, int argc, char **argv)
 	 * only when something could not be removed, for layerrun rm. */
 	if (!o.rm || remove_after(&c, &st, discard ? c.daemon_pid : 0) < 0)
 		record_exit(&c, &st, status);
-	/* The container's own setup failed (the working directory, the
-	 * user...: status 125) and it is gone: an --upper DIR this start
-	 * made goes too, if nothing went in, as on a failure before. */
-	if (o.rm && status == LR_EXIT_SETUP && c.upper_made)
-		rmdir(c.upper);
 	lr_state_free(&st);
 	container_free(&c);
 	run_opts_free(&o);

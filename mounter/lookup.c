@@ -1,5 +1,6 @@
 #include "lookup.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -138,10 +139,11 @@ int signal_parse(const char *s, int *sig)
 		const char *off = n + 5;
 		long k = 0;
 		if (*off) {
-			if (*off != (min ? '+' : '-') || !off[1])
+			if (*off != (min ? '+' : '-') ||
+			    !isdigit((unsigned char)off[1]))
 				return -EINVAL;
 			k = strtol(off + 1, &end, 10);
-			if (*end || k < 0)
+			if (*end || k > SIGRTMAX - SIGRTMIN)
 				return -EINVAL;
 		}
 		long v2 = min ? SIGRTMIN + k : SIGRTMAX - k;

@@ -32,11 +32,11 @@ static const int kept[] = {
 /* Every other signal goes on to the container's init (as podman's
  * sig-proxy does): one left to its default action, SIGALRM or SIGPWR
  * say, would end the launcher and leave the container running.
- * SIGPIPE too: sent by `kill`, or by the kernel when the terminal's
- * output is relayed to a pipe whose reader has gone (`run -t ... |
- * head`), where the command itself would have had it had it written
- * there: it ends the command, and run returns 141 as the shell's
- * pipeline would, where it ended the launcher and lost the status. */
+ * SIGPIPE too, when another process sends it (`kill -PIPE`): it ended
+ * the launcher and lost the status.  One the kernel sends for the
+ * launcher's own write to a pipe whose reader has gone is not
+ * forwarded (monitor_wait): the relay of a terminal's output gives the
+ * command the SIGPIPE it would have had writing there itself. */
 static void forward_set(sigset_t *set)
 {
 	sigfillset(set);
@@ -89,16 +89,30 @@ static void copy_winsize(int master)
 		ioctl(master, TIOCSWINSZ, &ws);
 }
 
-/* Moves what is readable on FROM to TO; false at EOF or error. */
-static bool pump(int from, int to)
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+enum pumped { PUMP_MORE, PUMP_END, PUMP_OUT_FAILED };
+
+/* Moves what is readable on FROM to TO (TO < 0: reads and drops it):
+ * PUMP_END at the end of FROM or a read error, PUMP_OUT_FAILED when TO
+ * takes no more (errno says why). */
+static enum pumped pump(int from, int to)
 {
 	char buf[16384];
 	ssize_t n = read(from, buf, sizeof(buf));
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return true;
+		return PUMP_MORE;
 	if (n <= 0)
-		return false;
-	return lf_write_all(to, buf, (size_t)n) == 0;
+		return PUMP_END;
+	if (to < 0)
+		return PUMP_MORE; /* dropped */
+	return lf_write_all(to, buf, (size_t)n) == 0 ? PUMP_MORE
+						      : PUMP_OUT_FAILED;
 }
 
 int monitor_wait(pid_t pid, int master, bool interactive)
@@ -116,6 +130,11 @@ int monitor_wait(pid_t pid, int master, bool interactive)
 	bool stdin_open = master >= 0 && interactive;
 	int status = 255;
 	int drain_ms = 0;
+	/* Where the terminal's output goes: stdout, or nowhere once stdout
+	 * takes no more (then for at most HANGUP_MS before a hang-up). */
+	int out = 1;
+	int64_t broken_at = -1; /* ms, CLOCK_MONOTONIC */
+	enum { HANGUP_MS = 1000 };
 	while (!child_done || !master_done) {
 		struct pollfd p[3];
 		int n = 0;
@@ -131,17 +150,41 @@ int monitor_wait(pid_t pid, int master, bool interactive)
 		}
 		/* Once the container is gone, its terminal only has to be
 		 * drained: the last process may hold the slave briefly. */
-		int timeout = child_done ? 100 : -1;
+		int timeout = child_done || broken_at >= 0 ? 100 : -1;
 		int r = poll(p, (nfds_t)n, timeout);
 		if (r < 0 && errno != EINTR)
 			break;
 		if (r == 0 && child_done && (drain_ms += 100) >= 2000)
 			break;
-		if (mi >= 0 && (p[mi].revents & (POLLIN | POLLHUP | POLLERR)))
-			if (!pump(master, 1))
+		if (broken_at >= 0 && !master_done &&
+		    now_ms() - broken_at >= HANGUP_MS) {
+			/* It went on regardless (SIGPIPE ignored): hang
+			 * up, so that its writes fail rather than fill a
+			 * terminal nobody reads. */
+			close(master);
+			master = -1;
+			master_done = true;
+			stdin_open = false;
+		}
+		if (mi >= 0 && (p[mi].revents & (POLLIN | POLLHUP | POLLERR))) {
+			enum pumped pr = pump(master, out);
+			if (pr == PUMP_OUT_FAILED) {
+				/* Our output is gone (a pipe whose reader
+				 * left, a full disk): the command gets the
+				 * SIGPIPE it would have had writing to that
+				 * pipe itself, and what it writes meanwhile
+				 * is read and dropped. */
+				if (errno == EPIPE && !child_done)
+					kill(pid, SIGPIPE);
+				out = -1;
+				broken_at = now_ms();
+				pr = PUMP_MORE;
+			}
+			if (pr != PUMP_MORE)
 				master_done = true;
+		}
 		if (ii >= 0 && (p[ii].revents & (POLLIN | POLLHUP | POLLERR)) &&
-		    !pump(0, master)) {
+		    master >= 0 && pump(0, master) != PUMP_MORE) {
 			/* Our input ended: end the terminal's input too, as
 			 * a ^D at the start of a line would. */
 			char eof = 4;
@@ -158,6 +201,12 @@ int monitor_wait(pid_t pid, int master, bool interactive)
 			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 				int sig = (int)si.ssi_signo;
 				if (sig == SIGCHLD)
+					continue;
+				/* A SIGPIPE of our own write (the kernel's,
+				 * sent as if by us): not the container's; the
+				 * relay above deals with its output. */
+				if (sig == SIGPIPE && si.ssi_code == SI_USER &&
+				    si.ssi_pid == (uint32_t)getpid())
 					continue;
 				if (sig == SIGWINCH && master >= 0)
 					copy_winsize(master);

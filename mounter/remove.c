@@ -96,6 +96,18 @@ static int remove_container(int rootfd, const char *root, struct lr_state *st,
 			    bool keep, char **kept_path, bool report)
 {
 	*kept_path = NULL;
+	/* Before anything is stopped: NAME.kept may be a container an
+	 * older layerrun let take that name, whose upper layer would be
+	 * replaced, and go with its rm. */
+	char taken[96];
+	lr_fmt(taken, sizeof(taken), "%s.kept/" STATE_FILE, st->name);
+	if (keep && st->upper_owned &&
+	    faccessat(rootfd, taken, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		lf_err("cannot keep the upper layer in '%s/%s.kept': that is "
+		       "container %s.kept's directory",
+		       root, st->name, st->name);
+		return -EEXIST;
+	}
 	/* Its processes first: one left (--pid host, an exec's) would
 	 * hold the mount, and the daemon, for the full wait below.  One
 	 * that waits on an answer of a daemon that is stuck cannot die
@@ -126,16 +138,6 @@ static int remove_container(int rootfd, const char *root, struct lr_state *st,
 		lr_fmt(kept, sizeof(kept), "%s/upper", keepdir);
 		char from[96];
 		lr_fmt(from, sizeof(from), "%s/upper", name);
-		/* A container an older layerrun let take that name: its
-		 * upper layer would be replaced, and go with its rm. */
-		char state[112];
-		lr_fmt(state, sizeof(state), "%s/state", keepdir);
-		if (faccessat(rootfd, state, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-			lf_err("cannot keep the upper layer as '%s/%s': that "
-			       "is container %s's directory",
-			       root, kept, keepdir);
-			return -EEXIST;
-		}
 		if ((mkdirat(rootfd, keepdir, 0700) < 0 && errno != EEXIST) ||
 		    renameat(rootfd, from, rootfd, kept) < 0) {
 			lf_err("cannot keep the upper layer as '%s/%s': %s", root,

@@ -160,10 +160,7 @@ static int redirect_chain(struct differ *d, const struct walk_dir *dir,
  * failure names it (the walk's own message would name only the top). */
 static int entered(struct differ *d, const char *path, int r)
 {
-	if (r < 0 && r != -EINTR && !d->err[0])
-		snprintf(d->err, sizeof(d->err), "cannot read '/%s': %s",
-			 path, strerror(-r));
-	return r;
+	return tree_walk_unreadable(d->err, sizeof(d->err), path, r);
 }
 
 static void walk_failed(struct tree_walk *w, int r)

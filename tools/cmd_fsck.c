@@ -591,15 +591,18 @@ static int read_record(struct fsck *f, bool needed)
 	if (r == 0)
 		return LT_EXIT_OK;
 	struct stat st;
-	if (r == -ENOENT && !needed &&
-	    (fstatat(f->workdir_fd, "index", &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	if (r == -ENOENT && !needed && f->repair &&
+	    (fstatat(f->workdir_fd, WORKDIR_INDEX, &st, AT_SYMLINK_NOFOLLOW) <
+		     0 ||
 	     !S_ISDIR(st.st_mode))) {
 		/* Every mount since the record came writes it, and older
-		 * ones made the index: without either this is not a work
-		 * directory of layerfs, and --repair would empty its work/
-		 * of someone's files. */
-		lf_err("'%s' is not a layerfs work directory: it holds neither "
-		       "the record of its mount's layers (%s) nor an index",
+		 * ones made the index (but with index=off): without either
+		 * this may be no work directory of layerfs, and --repair
+		 * would empty its work/ of someone's files.  A check
+		 * changes nothing, and goes on. */
+		lf_err("'%s' may not be a layerfs work directory: it holds "
+		       "neither the record of its mount's layers (%s) nor an "
+		       "index; not repaired (check it without --repair)",
 		       f->work_path, WORKDIR_LAYERS);
 		return LT_EXIT_INPUT;
 	}

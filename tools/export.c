@@ -280,10 +280,7 @@ static int content_enter(struct tree_walk *w, void *data)
  * (the walk's own message would name only the top of the export). */
 static int entered(struct exp *ex, const char *path, int r)
 {
-	if (r < 0 && r != -EINTR && !ex->err[0])
-		snprintf(ex->err, ex->errlen, "cannot open '/%s': %s", path,
-			 strerror(-r));
-	return r;
+	return tree_walk_unreadable(ex->err, ex->errlen, path, r);
 }
 
 /* The directory E of the merged directory the walk is at (at PATH): its

@@ -242,36 +242,37 @@ int source_open(const char *source, struct store *store,
 	out->rootfd = -1;
 	out->rootfs_fd = -1;
 	/* The user names the source: a symlink there is the user's choice.
-	 * O_NONBLOCK: the open of a FIFO would wait for a writer for ever;
-	 * only directories and regular files are read, where it changes
-	 * nothing (and it is taken off below). */
-	int fd = open(source, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot open '%s': %s", source,
-			 strerror(errno));
-		return -errno;
-	}
+	 * Its kind first, through O_PATH: a FIFO's open would wait for a
+	 * writer for ever, a device's reach its driver. */
+	int pfd = open(source, O_PATH | O_CLOEXEC);
 	struct stat st;
-	if (fstat(fd, &st) < 0) {
+	if (pfd < 0 || fstat(pfd, &st) < 0) {
 		int e = errno;
-		close(fd);
+		if (pfd >= 0)
+			close(pfd);
 		snprintf(err, errlen, "cannot open '%s': %s", source,
 			 strerror(e));
 		return -e;
+	}
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+		close(pfd);
+		snprintf(err, errlen, "'%s' is neither a file nor a directory",
+			 source);
+		return -EINVAL;
+	}
+	/* That inode, not the name again. */
+	int fd = sp_reopen(pfd, S_ISDIR(st.st_mode) ? O_RDONLY | O_DIRECTORY
+						    : O_RDONLY);
+	close(pfd);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open '%s': %s", source,
+			 strerror(-fd));
+		return fd;
 	}
 	if (S_ISDIR(st.st_mode)) {
 		out->rootfd = fd;
 		return load_dir(out, sel, err, errlen);
 	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		snprintf(err, errlen, "'%s' is neither a file nor a directory",
-			 source);
-		return -EINVAL;
-	}
-	int fl = fcntl(fd, F_GETFL);
-	if (fl >= 0)
-		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 	struct archive_kind kind;
 	char why[300];
 	int r = archive_scan(fd, &kind, why, sizeof(why));

@@ -87,7 +87,6 @@ int source_docker_load(struct image_source *src,
 		       const struct source_select *sel, char *err,
 		       size_t errlen);
 
-/* The host platform as OCI names it ("linux", "amd64", variant or NULL). */
 /* A --platform value, OS/ARCH[/VARIANT]: its parts (variant "" when
  * none), or -EINVAL with the message in err. */
 struct platform_parts {
@@ -96,6 +95,7 @@ struct platform_parts {
 int source_parse_platform(const char *text, struct platform_parts *out,
 			  char *err, size_t errlen);
 
+/* The host platform as OCI names it ("linux", "amd64", variant or NULL). */
 void source_host_platform(const char **os, const char **arch,
 			  const char **variant);
 

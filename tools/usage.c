@@ -1,5 +1,6 @@
 /* The one-line usage error every command shares. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,9 +14,17 @@ int usage_error(const char *cmd, const char *fmt, ...)
 {
 	if (!fmt && cmd && usage_argv && optind > 0) {
 		/* What getopt stopped at: an unknown option, or one whose
-		 * value is missing (then optopt names it). */
+		 * value is missing.  A short one may sit in a cluster that
+		 * optind has not passed yet ("-xh"): optopt names it. */
 		const char *at = usage_argv[optind - 1];
-		if (optopt && at && strncmp(at, "--", 2) != 0)
+		const char *next = usage_argv[optind];
+		bool in_cluster = optopt > ' ' && optopt < 127 && next &&
+				  next[0] == '-' && next[1] != '-' &&
+				  strchr(next + 1, optopt);
+		if (!in_cluster && at && strncmp(at, "--", 2) == 0)
+			lf_err("%s: option '%.*s' is unknown or needs a value",
+			       cmd, (int)strcspn(at, "="), at);
+		else if (optopt > ' ' && optopt < 127)
 			lf_err("%s: option '-%c' is unknown or needs a value",
 			       cmd, optopt);
 		else

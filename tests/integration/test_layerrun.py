@@ -423,6 +423,35 @@ class Behaviour:
                 p.wait()
             p.stderr.close()
         self.assertNotIn("piped", self.run_ok(["ps", "-q"]).split())
+        # A command that ignores SIGPIPE is hung up on (129) soon after,
+        # rather than left filling a terminal nobody reads, which held
+        # the launcher for ever.
+        p = self.lr.popen(["run", "--rm", "--name", "piped2", "-t",
+                           self.image, "sh", "-c", "trap '' PIPE; yes"])
+        try:
+            self.assertEqual(len(p.stdout.read(10)), 10)
+            p.stdout.close()
+            self.assertEqual(p.wait(timeout=60), 128 + signal.SIGHUP)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stderr.close()
+        # The launcher's own broken pipe is not the container's: run -d
+        # printing the name to a pipe nobody reads ended the container
+        # with the SIGPIPE that write earned the launcher.
+        r, w = os.pipe()
+        os.close(r)
+        try:
+            d = self.lr.run(["run", "-d", "--name", "quiet", self.image,
+                             "sleep", "600"], stdout=w, capture_output=False,
+                            stderr=subprocess.PIPE)
+        finally:
+            os.close(w)
+        self.assertEqual(d.returncode, 0, d.stderr)
+        time.sleep(1)
+        self.assertRegex(self.run_ok(["ps"]), r"\nquiet +running ")
+        self.run_ok(["rm", "-f", "quiet"])
 
     def test_kill_delivers_any_signal(self):
         # layerrun kill signals the init, "which forwards it to the
@@ -511,6 +540,12 @@ class Behaviour:
         r = self.lr.run(["rm", "--keep", "c"])
         self.assertNotEqual(r.returncode, 0)
         self.assertIn(b"c.kept's directory", r.stderr)
+        self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+        # Refused before anything was done: c is as it was.
+        self.assertIn("c", self.run_ok(["ps", "-q"]).split())
+        self.assertEqual(open(os.path.join(self.container_dir("c"),
+                                           "upper", "data")).read(),
+                         "precious\n")
         self.assertEqual(open(os.path.join(self.container_dir("c.kept"),
                                            "upper", "data")).read(),
                          "mine\n")
@@ -762,18 +797,20 @@ class Behaviour:
     def test_fresh_upper_removed_when_the_start_fails(self):
         # An --upper DIR the failed start made itself goes with it; one
         # that was there stays.
-        # Also where the container's own setup fails, after the init
-        # started (a working directory that is a file).
+        fresh = os.path.join(self.user_dir("uppers"), "fresh")
         kept = self.user_dir("kept-upper")
-        for n, fail in enumerate((["-u", "nosuchuser"],
-                                  ["-w", "/etc/passwd"])):
-            fresh = os.path.join(self.user_dir("uppers"), "fresh%d" % n)
-            for upper in (fresh, kept):
-                r = self.lr.run(["run", "--rm", "--upper", upper] + fail +
-                                [self.image, "true"])
-                self.assertEqual(r.returncode, 125, r.stderr)
-            self.assertFalse(os.path.exists(fresh), fail)
-            self.assertTrue(os.path.isdir(kept))
+        for upper in (fresh, kept):
+            r = self.lr.run(["run", "--rm", "--upper", upper, "-u",
+                             "nosuchuser", self.image, "true"])
+            self.assertEqual(r.returncode, 125, r.stderr)
+        self.assertFalse(os.path.exists(fresh))
+        self.assertTrue(os.path.isdir(kept))
+        # A command's own 125 is no failed start: its layer stays.
+        made = os.path.join(self.user_dir("uppers"), "made")
+        r = self.lr.run(["run", "--rm", "--upper", made, self.image, "sh",
+                         "-c", "exit 125"])
+        self.assertEqual(r.returncode, 125, r.stderr)
+        self.assertTrue(os.path.isdir(made))
 
     def test_layerfs_ending_before_it_serves(self):
         # A layerfs that fails (with its own line) or is killed before it
@@ -1074,8 +1111,9 @@ class Behaviour:
         self.detach("live", "sh", "-c",
                     "head -c 3000000 /dev/zero > /root/live.bin; "
                     "echo done > /root/ready; sleep 600")
-        lu.wait_for(lambda: self.lr.run(
-            ["exec", "live", "cat", "/root/ready"]).stdout == b"done\n")
+        self.assertTrue(lu.wait_for(lambda: self.lr.run(
+            ["exec", "live", "cat", "/root/ready"]).stdout == b"done\n"),
+            "the container did not write its file")
         out_dir = os.path.join(self.user_dir("committed-live"), "img")
         r = self.lr.run(["commit", "live", out_dir])
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -344,7 +344,7 @@ class TestFsck(FsckTestBase):
         err = r.stderr.decode()
         self.assertEqual(r.returncode, 2, err)
         self.assertEqual(len(err.strip().splitlines()), 1, err)
-        self.assertIn("not a layerfs work directory", err)
+        self.assertIn("not be a layerfs work directory", err)
         with open(thesis) as f:
             self.assertEqual(f.read(), "years of work")
         self.assertEqual(sorted(os.listdir(proj)), ["work"])
