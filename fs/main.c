@@ -180,6 +180,12 @@ static char *fuse_mount_opts(struct lfs *fs)
  */
 static void set_mount_atime(const struct lfs_options *o)
 {
+	if (lfs_premounted_fd(o->mountpoint) >= 0) {
+		if (o->atime != LFS_ATIME_RELATIME || o->nodiratime)
+			lf_warn("access-time options: a mount made for "
+				"layerfs takes them from its maker");
+		return;
+	}
 	struct mount_attr attr = { 0 };
 	if (o->atime == LFS_ATIME_STRICTATIME) {
 		attr.attr_set |= MOUNT_ATTR_STRICTATIME;
@@ -194,12 +200,6 @@ static void set_mount_atime(const struct lfs_options *o)
 						      "nodiratime"
 						    : "strictatime")
 				   : "nodiratime";
-	if (lfs_premounted_fd(o->mountpoint) >= 0) {
-		lf_warn("%s: a mount made for layerfs takes them from its "
-			"maker",
-			what);
-		return;
-	}
 	int fd = open(o->mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	struct statx stx;
 	int e = 0;
