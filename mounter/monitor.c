@@ -130,10 +130,10 @@ int monitor_wait(pid_t pid, int master, bool interactive)
 	bool stdin_open = master >= 0 && interactive;
 	int status = 255;
 	int drain_ms = 0;
-	/* Where the terminal's output goes: stdout, or nowhere once stdout
-	 * takes no more (then for at most HANGUP_MS before a hang-up). */
-	int out = 1;
-	int64_t broken_at = -1; /* ms, CLOCK_MONOTONIC */
+	/* When stdout took no more of the terminal's output (ms,
+	 * CLOCK_MONOTONIC; -1: it takes it): from then on the output is
+	 * dropped, for at most HANGUP_MS before a hang-up. */
+	int64_t broken_at = -1;
 	enum { HANGUP_MS = 1000 };
 	while (!child_done || !master_done) {
 		struct pollfd p[3];
@@ -156,6 +156,22 @@ int monitor_wait(pid_t pid, int master, bool interactive)
 			break;
 		if (r == 0 && child_done && (drain_ms += 100) >= 2000)
 			break;
+		if (mi >= 0 && (p[mi].revents & (POLLIN | POLLHUP | POLLERR))) {
+			enum pumped pr = pump(master, broken_at < 0 ? 1 : -1);
+			if (pr == PUMP_OUT_FAILED) {
+				/* Our output is gone (a pipe whose reader
+				 * left, a full disk): the command gets the
+				 * SIGPIPE it would have had writing to that
+				 * pipe itself, and what it writes meanwhile
+				 * is read and dropped. */
+				if (errno == EPIPE && !child_done)
+					kill(pid, SIGPIPE);
+				broken_at = now_ms();
+				pr = PUMP_MORE;
+			}
+			if (pr != PUMP_MORE)
+				master_done = true;
+		}
 		if (broken_at >= 0 && !master_done &&
 		    now_ms() - broken_at >= HANGUP_MS) {
 			/* It went on regardless (SIGPIPE ignored): hang
@@ -165,23 +181,6 @@ int monitor_wait(pid_t pid, int master, bool interactive)
 			master = -1;
 			master_done = true;
 			stdin_open = false;
-		}
-		if (mi >= 0 && (p[mi].revents & (POLLIN | POLLHUP | POLLERR))) {
-			enum pumped pr = pump(master, out);
-			if (pr == PUMP_OUT_FAILED) {
-				/* Our output is gone (a pipe whose reader
-				 * left, a full disk): the command gets the
-				 * SIGPIPE it would have had writing to that
-				 * pipe itself, and what it writes meanwhile
-				 * is read and dropped. */
-				if (errno == EPIPE && !child_done)
-					kill(pid, SIGPIPE);
-				out = -1;
-				broken_at = now_ms();
-				pr = PUMP_MORE;
-			}
-			if (pr != PUMP_MORE)
-				master_done = true;
 		}
 		if (ii >= 0 && (p[ii].revents & (POLLIN | POLLHUP | POLLERR)) &&
 		    master >= 0 && pump(0, master) != PUMP_MORE) {

@@ -251,19 +251,14 @@ static void rfc3339_now(char *buf, size_t size)
  * layer, for this machine or for the --platform given (as `docker import
  * --platform` does: the tarball cannot say). */
 static int make_rootfs_config(struct import *im, const char *source,
-			      const char *platform)
+			      const struct platform_parts *platform)
 {
 	const char *os, *arch, *variant;
 	source_host_platform(&os, &arch, &variant);
-	struct platform_parts p;
 	if (platform) {
-		int r = source_parse_platform(platform, &p, im->err,
-					      sizeof(im->err));
-		if (r < 0)
-			return r;
-		os = p.os;
-		arch = p.arch;
-		variant = p.variant[0] ? p.variant : NULL;
+		os = platform->os;
+		arch = platform->arch;
+		variant = platform->variant[0] ? platform->variant : NULL;
 	}
 	char now[40];
 	rfc3339_now(now, sizeof(now));
@@ -458,7 +453,8 @@ int cmd_import(int argc, char **argv)
 		progress_done(&im->progress);
 	}
 	if (r == 0 && !im->src.config)
-		r = make_rootfs_config(im, source, sel.platform);
+		r = make_rootfs_config(im, source,
+				       sel.platform ? &want : NULL);
 	if (r == 0 && signals_interrupted())
 		r = -EINTR;
 	if (r == 0)

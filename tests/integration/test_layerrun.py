@@ -411,32 +411,28 @@ class Behaviour:
         # have had writing there itself, and run returns its 141, as a
         # pipeline would; the launcher once died of it instead, and
         # left the container behind.
-        p = self.lr.popen(["run", "--rm", "--name", "piped", "-t",
-                           self.image, "sh", "-c", "yes"])
-        try:
-            self.assertEqual(len(p.stdout.read(10)), 10)
-            p.stdout.close()
-            self.assertEqual(p.wait(timeout=60), 128 + signal.SIGPIPE)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-            p.stderr.close()
+        def status_after_ten_bytes(name, script):
+            p = self.lr.popen(["run", "--rm", "--name", name, "-t",
+                               self.image, "sh", "-c", script])
+            try:
+                self.assertEqual(len(p.stdout.read(10)), 10)
+                p.stdout.close()
+                return p.wait(timeout=60)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+                p.stderr.close()
+
+        self.assertEqual(status_after_ten_bytes("piped", "yes"),
+                         128 + signal.SIGPIPE)
         self.assertNotIn("piped", self.run_ok(["ps", "-q"]).split())
         # A command that ignores SIGPIPE is hung up on (129) soon after,
         # rather than left filling a terminal nobody reads, which held
         # the launcher for ever.
-        p = self.lr.popen(["run", "--rm", "--name", "piped2", "-t",
-                           self.image, "sh", "-c", "trap '' PIPE; yes"])
-        try:
-            self.assertEqual(len(p.stdout.read(10)), 10)
-            p.stdout.close()
-            self.assertEqual(p.wait(timeout=60), 128 + signal.SIGHUP)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-            p.stderr.close()
+        self.assertEqual(status_after_ten_bytes("piped2",
+                                                "trap '' PIPE; yes"),
+                         128 + signal.SIGHUP)
         # The launcher's own broken pipe is not the container's: run -d
         # printing the name to a pipe nobody reads ended the container
         # with the SIGPIPE that write earned the launcher.
