@@ -73,6 +73,16 @@ static int fail(struct conv *cv, const char *path, const char *what, int r)
 	return r;
 }
 
+/* A directory of the layer cannot be opened to be walked: the input is
+ * unreadable there (exit status 2), unless this process ran out of
+ * memory or descriptors. */
+static int unreadable_dir(struct conv *cv, const char *path, int r)
+{
+	if (r != -ENOMEM && r != -EMFILE && r != -ENFILE)
+		cv->bad_input = true;
+	return fail(cv, path, "cannot open", r);
+}
+
 /* Opens dirfd/name itself (O_PATH, never following a symlink) and
  * stats it: a marker is examined and changed through one descriptor, so
  * what is changed is what was examined. */
@@ -372,7 +382,7 @@ static int convert_entry(struct conv *cv, struct tree_walk *w, int dfd,
 	if (kind == WH_NONE && S_ISDIR(st.st_mode)) {
 		int r = tree_walk_down_by_name(w, name, NULL);
 		if (r < 0)
-			return fail(cv, path, "cannot open", r);
+			return unreadable_dir(cv, path, r);
 	}
 	return 0;
 }
@@ -580,7 +590,7 @@ static int check_step(struct tree_walk *w, void *data)
 		int r = tree_walk_down_by_name(w, name, NULL);
 		if (r < 0) {
 			char *child = fs_join(tree_walk_path(w), name);
-			r = fail(cv, child ? child : name, "cannot open", r);
+			r = unreadable_dir(cv, child ? child : name, r);
 			free(child);
 		}
 		return r < 0 ? r : 1;

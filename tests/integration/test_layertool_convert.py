@@ -509,6 +509,27 @@ class TestConvert(lfstest.LayerfsTestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn(b"No such file", r.stderr)
 
+    def test_unreadable_directory_is_bad_input(self):
+        """A directory of the layer its user cannot open stops the run
+        with exit status 2, the input's, naming the directory (it gave
+        3, as if the output could not be written)."""
+        self.require_tool("setpriv")
+        for to, tree in (("overlay", {"d/.wh.g": "", "d/sub/f": "x"}),
+                         ("dotwh", {"d/g": ("whiteout",), "d/sub/f": "x"})):
+            d = self.layer("layer-" + to, tree)
+            for dirpath, dirs, files in os.walk(d):
+                for n in [dirpath] + [os.path.join(dirpath, f)
+                                      for f in files]:
+                    os.lchown(n, 65534, 65534)
+            os.chmod(os.path.join(d, "d", "sub"), 0)
+            r = subprocess.run(["setpriv", "--reuid=65534",
+                                "--regid=65534", "--clear-groups",
+                                lt.LAYERTOOL, "convert", "--to", to, d],
+                               capture_output=True)
+            self.assertEqual(r.returncode, 2, (to, r.stderr.decode()))
+            self.assertIn(b"'/d/sub': cannot open: Permission denied",
+                          r.stderr)
+
 
 if __name__ == "__main__":
     lfstest.main()
