@@ -688,6 +688,41 @@ class CopyOnWrite(LayerfsTestCase):
                               "setfacl", "-m", "u:4321:r", p])
                 self.assertEqual(stat.S_IMODE(os.stat(p).st_mode), 0o0775)
 
+    def test_reader_and_mapping_made_before_copy_up_see_its_writes(self):
+        """A descriptor and a mapping of a lower file, made before an
+        open for writing copies it up, read what is written after, in
+        both modes of serving upper files (kernel overlayfs leaves the
+        mapping on the lower data)."""
+        low = self.layer("low-early", {"f": b"old" * 2000})
+        for opts in (("passthrough=0",), ()):
+            with self.subTest(opts=opts):
+                m = self.mount_rw([low], opts=opts,
+                                  name="early%d" % len(opts))
+                p = os.path.join(m.path, "f")
+                reader = os.open(p, os.O_RDONLY)
+                mp = mmap.mmap(reader, 0, prot=mmap.PROT_READ)
+                try:
+                    self.assertEqual(mp[:3], b"old")
+                    fd = os.open(p, os.O_WRONLY)
+                    try:
+                        os.pwrite(fd, b"NEW", 0)
+                        os.pwrite(fd, b"END", 5997)
+                    finally:
+                        os.close(fd)
+                    self.assertEqual(os.pread(reader, 3, 0), b"NEW")
+                    self.assertEqual(os.pread(reader, 3, 5997), b"END")
+                    self.assertEqual(mp[:3], b"NEW")
+                    self.assertEqual(mp[5997:6000], b"END")
+                finally:
+                    mp.close()
+                    os.close(reader)
+                self.assertEqual(m.unmount(), 0)
+                self._mounts.remove(m)
+                with open(os.path.join(m.upper, "f"), "rb") as f:
+                    self.assertEqual(f.read(3), b"NEW")
+                with open(os.path.join(low, "f"), "rb") as f:
+                    self.assertEqual(f.read(3), b"old")
+
     def test_mapping_of_an_append_descriptor_writes_in_place(self):
         """A shared mapping of a descriptor opened with O_APPEND writes
         its pages back where they are, also when the file is served
