@@ -351,8 +351,15 @@ int layers_open(struct lfs *fs, struct lfs_options *o)
 	bool by_fd = fd >= 0;
 	struct stat mst;
 	if ((by_fd ? fstat(fd, &mst) : stat(o->mountpoint, &mst)) < 0) {
-		lf_err("cannot access mountpoint '%s': %s", o->mountpoint,
-		       strerror(errno));
+		/* A FUSE mount whose daemon has gone (killed, crashed) is
+		 * left there, answering nothing, until it is unmounted. */
+		if (errno == ENOTCONN)
+			lf_err("mountpoint '%s' is a FUSE mount whose daemon "
+			       "has ended: unmount it first (fusermount3 -u)",
+			       o->mountpoint);
+		else
+			lf_err("cannot access mountpoint '%s': %s",
+			       o->mountpoint, strerror(errno));
 		return LFS_EXIT_LAYER;
 	}
 	bool premounted = by_fd && S_ISCHR(mst.st_mode);

@@ -194,7 +194,12 @@ int cmd_commit(const struct global_opts *g, int argc, char **argv)
 		args[a++] = (char *)out;
 	args[a] = NULL;
 
-	if (ctr_running(st))
+	if (ctr_running(st) && ctr_files_lost(st))
+		lf_warn("container %s's layerfs (pid %d) has ended: what it "
+			"wrote to the upper layer is committed, writes it had "
+			"not made yet are lost",
+			name, (int)st->daemon_pid);
+	else if (ctr_running(st))
 		sync_running(st);
 	struct idmap_plan plan;
 	char err[1024];

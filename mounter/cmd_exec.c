@@ -383,6 +383,12 @@ int cmd_exec(const struct global_opts *g, int argc, char **argv)
 		lf_err("container %s is not running", o.name);
 		goto out;
 	}
+	if (ctr_files_lost(&ref.st)) {
+		lf_err("container %s has lost its files: its layerfs (pid %d) "
+		       "has ended; remove it with layerrun rm -f",
+		       o.name, (int)ref.st.daemon_pid);
+		goto out;
+	}
 	/* Read here, while the container's directory is at hand. */
 	r = ref.st.seccomp ? seccomp_prog_load(ref.dirfd, &o.seccomp) : -ENOENT;
 	if (r < 0 && r != -ENOENT) {
@@ -432,7 +438,7 @@ int cmd_exec(const struct global_opts *g, int argc, char **argv)
 		goto out;
 	}
 	close(sp[0]);
-	status = monitor_wait(cmd, master, o.interactive);
+	status = monitor_wait(cmd, master, o.interactive, NULL);
 	if (master >= 0)
 		close(master);
 out:

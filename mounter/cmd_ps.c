@@ -103,6 +103,8 @@ int cmd_ps(const struct global_opts *g, int argc, char **argv)
 					 st->exit_code);
 			else if (strcmp(st->status, "exited") == 0)
 				lr_fmt(status, sizeof(status), "exited(?)");
+			else if (ctr_running(st) && ctr_files_lost(st))
+				lr_fmt(status, sizeof(status), "broken");
 			else
 				lr_fmt(status, sizeof(status), "%s", st->status);
 			ago(st->created, created, sizeof(created));

@@ -234,7 +234,8 @@ int cmd_run(const struct global_opts *g, int argc, char **argv)
 		close(notify);
 	}
 
-	status = monitor_wait(c.init_pid, c.pty_master, o.interactive);
+	status = monitor_wait(c.init_pid, c.pty_master, o.interactive,
+			      &c.daemon_pid);
 	/* What the container left running ends before the daemon is
 	 * waited for: it would hold the mount, and the daemon, alive. */
 	state_remove_cgroups(&st);

@@ -115,6 +115,11 @@ bool ctr_running(const struct lr_state *st)
 	       proc_is(st->pid, st->pid_start);
 }
 
+bool ctr_files_lost(const struct lr_state *st)
+{
+	return st->daemon_pid > 0 && !proc_is(st->daemon_pid, st->daemon_start);
+}
+
 bool ctr_starting(const struct lr_state *st)
 {
 	return strcmp(st->status, "created") == 0 && st->monitor_pid > 0 &&

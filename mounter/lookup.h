@@ -40,6 +40,9 @@ bool ctr_gone(const char *root, int rootfd, const char *name);
 
 /* Running: its init is the process the state names. */
 bool ctr_running(const struct lr_state *st);
+/* Its layerfs daemon has ended (killed, crashed): while it runs, its
+ * files cannot be reached (ENOTCONN).  Meaningful for a running one. */
+bool ctr_files_lost(const struct lr_state *st);
 /* Whether its launcher is still preparing or starting it (no command
  * runs yet): a removal now would pull its files from under the start. */
 bool ctr_starting(const struct lr_state *st);

@@ -98,6 +98,63 @@ static int64_t now_ms(void)
 
 enum pumped { PUMP_MORE, PUMP_END, PUMP_OUT_FAILED };
 
+/*
+ * The container's layerfs daemon, watched while its init runs: one that
+ * ends first (killed, crashed) leaves the container's files unreachable
+ * (ENOTCONN), and the user is told, once.  A daemon also ends, by
+ * itself, when the init's exit tears the mount down, and the kernel
+ * may report that exit first: it is told only when the init still runs
+ * DAEMON_GRACE_MS after.
+ */
+struct daemon_watch {
+	pid_t *pid;      /* set to 0 once reaped (NULL: no daemon) */
+	pid_t reaped;    /* what *pid was */
+	int64_t gone_at; /* when it was reaped; -1: it runs */
+	int status;      /* its wait status */
+	bool told;
+};
+
+enum { DAEMON_GRACE_MS = 500 };
+
+static void daemon_watch_poll(struct daemon_watch *d)
+{
+	int st;
+	if (!d->pid || *d->pid <= 0 || d->gone_at >= 0 ||
+	    waitpid(*d->pid, &st, WNOHANG) != *d->pid)
+		return;
+	d->gone_at = now_ms();
+	d->status = st;
+	d->reaped = *d->pid;
+	*d->pid = 0;
+}
+
+/* Whether the monitor's poll must wake up to tell about the daemon. */
+static bool daemon_watch_pending(const struct daemon_watch *d, bool child_done)
+{
+	return d->gone_at >= 0 && !d->told && !child_done;
+}
+
+static void daemon_watch_tell(struct daemon_watch *d, bool child_done,
+			      bool raw)
+{
+	if (!daemon_watch_pending(d, child_done) ||
+	    now_ms() - d->gone_at < DAEMON_GRACE_MS)
+		return;
+	d->told = true;
+	char how[64];
+	if (WIFSIGNALED(d->status))
+		snprintf(how, sizeof(how), "was killed by signal %d",
+			 WTERMSIG(d->status));
+	else
+		snprintf(how, sizeof(how), "exited with status %d",
+			 WEXITSTATUS(d->status));
+	/* In raw mode a "\n" alone does not return to the line's start. */
+	fprintf(stderr, "%s%s: warning: layerfs (pid %d) %s while the "
+		"container runs: its files cannot be reached any more%s",
+		raw ? "\r\n" : "", lf_progname(), (int)d->reaped, how,
+		raw ? "\r\n" : "\n");
+}
+
 /* Moves what is readable on FROM to TO (TO < 0: reads and drops it):
  * PUMP_END at the end of FROM or a read error, PUMP_OUT_FAILED when TO
  * takes no more (errno says why). */
@@ -115,7 +172,7 @@ static enum pumped pump(int from, int to)
 						      : PUMP_OUT_FAILED;
 }
 
-int monitor_wait(pid_t pid, int master, bool interactive)
+int monitor_wait(pid_t pid, int master, bool interactive, pid_t *daemon)
 {
 	sigset_t set;
 	forward_set(&set);
@@ -135,6 +192,7 @@ int monitor_wait(pid_t pid, int master, bool interactive)
 	 * dropped, for at most HANGUP_MS before a hang-up. */
 	int64_t broken_at = -1;
 	enum { HANGUP_MS = 1000 };
+	struct daemon_watch dw = { .pid = daemon, .gone_at = -1 };
 	while (!child_done || !master_done) {
 		struct pollfd p[3];
 		int n = 0;
@@ -150,7 +208,10 @@ int monitor_wait(pid_t pid, int master, bool interactive)
 		}
 		/* Once the container is gone, its terminal only has to be
 		 * drained: the last process may hold the slave briefly. */
-		int timeout = child_done || broken_at >= 0 ? 100 : -1;
+		int timeout = child_done || broken_at >= 0 ||
+					      daemon_watch_pending(&dw, child_done)
+				      ? 100
+				      : -1;
 		int r = poll(p, (nfds_t)n, timeout);
 		if (r < 0 && errno != EINTR)
 			break;
@@ -221,6 +282,8 @@ int monitor_wait(pid_t pid, int master, bool interactive)
 				status = w == pid ? status_of(st) : 255;
 			}
 		}
+		daemon_watch_poll(&dw);
+		daemon_watch_tell(&dw, child_done, tty.raw);
 	}
 	if (!child_done) {
 		int st;

@@ -18,10 +18,13 @@ void monitor_block_signals(sigset_t *old);
 
 /*
  * Waits for PID (our child), forwarding signals.  MASTER is the pty
- * master or -1; INTERACTIVE copies our stdin to it.  Returns the exit
- * status to report: the code, or 128+N when signal N killed it.
+ * master or -1; INTERACTIVE copies our stdin to it.  DAEMON (NULL for
+ * none) is the container's layerfs daemon, our child too: when it ends
+ * while PID runs, a warning says so, and when it is reaped here *DAEMON
+ * becomes 0.  Returns the exit status to report: the code, or 128+N
+ * when signal N killed it.
  */
-int monitor_wait(pid_t pid, int master, bool interactive);
+int monitor_wait(pid_t pid, int master, bool interactive, pid_t *daemon);
 
 struct pid_list {
 	pid_t *v;

@@ -132,7 +132,9 @@ static const char ps_text[] =
 "\n"
 "Lists the containers: name, status (running, exited(CODE), or exited(?)\n"
 "when it ended unseen; such a stale entry is corrected and its cgroups\n"
-"removed), init pid, age, image and command.  -q prints names only.\n";
+"removed; broken when it runs but its layerfs has ended, killed or\n"
+"crashed, so that its files cannot be reached: rm -f it), init pid, age,\n"
+"image and command.  -q prints names only.\n";
 
 static const char kill_text[] =
 "usage: layerrun kill NAME [SIGNAL]\n"

@@ -382,6 +382,32 @@ class CommandLine(LayerfsTestCase):
         finally:
             lfstest.force_unmount(self.mnt)
 
+    def test_mount_over_a_mount_whose_daemon_was_killed(self):
+        # A killed daemon leaves its mount answering ENOTCONN: a new
+        # mount there says what it is and what to do, in one line, and
+        # once it is unmounted the same layers mount again, the upper
+        # layer's writes all there.
+        up, wk = self.mkdirs("up4", "wk4")
+        m = self.mount([self.low], up, wk)
+        self.addCleanup(lfstest.force_unmount, m.path)
+        with open(os.path.join(m.path, "new"), "w") as f:
+            f.write("kept")
+        m.proc.kill()
+        m.proc.wait(timeout=20)
+        self.assertEqual(lfstest.errno_of(os.stat, m.path), errno.ENOTCONN)
+        opts = "lowerdir=%s,upperdir=%s,workdir=%s" % (self.low, up, wk)
+        r = self.run_layerfs("-o", opts, m.path)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.stderr.splitlines(), [
+            "layerfs: mountpoint '%s' is a FUSE mount whose daemon has "
+            "ended: unmount it first (fusermount3 -u)" % m.path])
+        self.unmount(m.path)
+        r = self.run_layerfs("-o", opts, m.path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(m.path, "new")) as f:
+            self.assertEqual(f.read(), "kept")
+        self.unmount(m.path)
+
     def test_sigterm_unmounts_cleanly(self):
         m = self.mount([self.low])
         os.kill(m.pid, 15)

@@ -15,6 +15,7 @@ import os
 import stat
 import pty
 import pwd
+import re
 import select
 import shutil
 import signal
@@ -501,6 +502,65 @@ class Behaviour:
         self.run_ok(["rm", "bg"])
         self.assertFalse(os.path.exists(self.container_dir("bg")))
         self.assertEqual(self.run_ok(["ps", "-q"]).split(), [])
+
+    def test_container_whose_layerfs_was_killed(self):
+        # A killed layerfs leaves its container running on a root that
+        # answers ENOTCONN.  ps listed it as running, exec failed in the
+        # command's own way and commit warned of a failed flush.  Now ps
+        # says "broken", exec refuses it in one line, commit commits
+        # what reached the upper layer with one warning, and a
+        # foreground run says so once, while its command runs.
+        pids = self.detach("lost", "sh", "-c",
+                           "echo kept > /root/k; sleep 600")
+        self.assertTrue(lu.wait_for(lambda: self.lr.run(
+            ["exec", "lost", "cat", "/root/k"]).stdout == b"kept\n"))
+        os.kill(pids["daemon_pid"], signal.SIGKILL)
+        self.assertTrue(lu.wait_for(
+            lambda: proc_state(pids["daemon_pid"]) in (None, "Z")))
+        self.assertTrue(lu.wait_for(
+            lambda: re.search(r"\nlost +broken ", self.run_ok(["ps"]))),
+            self.run_ok(["ps"]))
+        r = self.lr.run(["exec", "lost", "cat", "/root/k"])
+        self.assertEqual(r.returncode, 125, r.stderr)
+        self.assertEqual(r.stderr.decode().splitlines(), [
+            "layerrun: container lost has lost its files: its layerfs "
+            "(pid %d) has ended; remove it with layerrun rm -f"
+            % pids["daemon_pid"]])
+        out_dir = os.path.join(self.user_dir("committed-lost"), "img")
+        r = self.lr.run(["commit", "lost", out_dir])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+        self.assertIn(b"has ended: what it wrote to the upper layer is "
+                      b"committed", r.stderr)
+        import layertool_util
+        top = layertool_util.image_layers(out_dir)[0]
+        with open(os.path.join(top, "root", "k")) as f:
+            self.assertEqual(f.read(), "kept\n")
+        self.run_ok(["rm", "-f", "lost"])
+        self.assertFalse(os.path.exists(self.container_dir("lost")))
+
+        p = self.lr.popen(["run", "--rm", "--name", "fg", self.image,
+                           "lrpayload", "signals"])
+        try:
+            self.assertTrue(lu.wait_for(lambda: os.path.exists(
+                self.container_dir("fg", "state")) and
+                self.lr.state_pids("fg").get("pid", 0) > 0))
+            daemon = self.lr.state_pids("fg")["daemon_pid"]
+            os.kill(daemon, signal.SIGKILL)
+            # Told while the command runs, after the grace the monitor
+            # gives an init that is ending anyway.
+            time.sleep(1.5)
+            self.run_ok(["kill", "fg"])  # TERM: the payload exits 42
+            out, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 42, err)
+        self.assertEqual(err.decode().count("layerfs (pid %d) was killed "
+                                            "by signal 9 while the "
+                                            "container runs" % daemon), 1,
+                         err)
 
     def test_rm_keep_holds_the_upper_layer_out_of_reach(self):
         # `rm --keep` moves the upper layer out of the state directory,
