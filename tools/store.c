@@ -140,6 +140,11 @@ static void remove_stale(struct store *s)
 	name_list_free(&l);
 }
 
+/* The store itself is made 0700: its layers keep the archive's modes
+ * and owners, set-user-id programs of root's and device nodes included
+ * (a root import), and files of whatever ids the image names, which
+ * host users of those ids could otherwise change under every container
+ * of the layer.  The directories above it take the umask. */
 static int mkdir_p(const char *path, bool *created)
 {
 	*created = false;
@@ -154,10 +159,44 @@ static int mkdir_p(const char *path, bool *created)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(buf, user_mode(0777)) == 0)
+	if (mkdir(buf, user_mode(0700)) == 0)
 		*created = true;
 	else if (errno != EEXIST)
 		return -errno;
+	return 0;
+}
+
+/*
+ * A store we own and nobody else may write, or none: a layer found there
+ * is used as it is (not unpacked again), so another user's directory in
+ * its place (a `.layerstore` made beforehand beside an image directory
+ * in /tmp, or a symlink to one) would have root's containers run that
+ * user's files under the name of the image's layers, which that user
+ * could go on changing.
+ */
+static int check_owner(int fd, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "cannot stat layer store '%s': %s", path,
+			 strerror(e));
+		return -e;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(err, errlen,
+			 "layer store '%s' belongs to uid %u, not to us (uid "
+			 "%u): choose another with --store",
+			 path, (unsigned)st.st_uid, (unsigned)geteuid());
+		return -EPERM;
+	}
+	if (st.st_mode & 022) {
+		snprintf(err, errlen,
+			 "layer store '%s' may be written by other users (mode "
+			 "%04o): chmod go-w it, or choose another with --store",
+			 path, (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
 	return 0;
 }
 
@@ -185,6 +224,14 @@ int store_open(const char *path, struct store *s, char *err, size_t errlen)
 		r = -errno;
 		snprintf(err, errlen, "cannot open layer store '%s': %s", path,
 			 strerror(errno));
+		free(s->path);
+		s->path = NULL;
+		return r;
+	}
+	r = check_owner(s->fd, path, err, errlen);
+	if (r < 0) {
+		close(s->fd);
+		s->fd = -1;
 		free(s->path);
 		s->path = NULL;
 		return r;

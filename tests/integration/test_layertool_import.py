@@ -4,6 +4,7 @@ through layerfs and compared with the tree they must give."""
 
 import fcntl
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -559,6 +560,53 @@ class TestImportForms(ImportTestBase):
         r = lt.run_layertool(["import", oci.root, self.path("c")])
         self.assertEqual(r.returncode, 2)
         self.assertIn(b"--ref", r.stderr)
+
+    def test_store_of_another_user_or_open_to_all_refused(self):
+        # A layer found in the store is used as it is.  A `.layerstore`
+        # another user made beforehand beside the image directory (in
+        # /tmp, say), or a symlink to one, gave root's image that user's
+        # files under the layer's name, which root's containers then
+        # ran and the user could go on changing (found by review).
+        base, _ = self.base_and_top()
+        with open(base, "rb") as f:
+            name = "sha256-" + hashlib.sha256(f.read()).hexdigest()
+        theirs = self.mkdirs("theirs")
+        planted = os.path.join(theirs, name)
+        os.makedirs(os.path.join(planted, "bin"))
+        with open(os.path.join(planted, "bin", "sh"), "w") as f:
+            f.write("#!/bin/sh\necho planted\n")
+        for d in (theirs, planted):
+            os.chown(d, self.NOBODY, self.NOBODY)
+        open_to_all = self.mkdirs("open")
+        os.chmod(open_to_all, 0o777)
+        shared = self.mkdirs("shared")
+        os.chmod(shared, 0o1777)
+        os.symlink(theirs, os.path.join(shared, ".layerstore"))
+        for how, store, why in (
+                (["--store", theirs], theirs, "belongs to uid"),
+                ([], os.path.join(shared, ".layerstore"), "belongs to uid"),
+                (["--store", open_to_all], open_to_all, "other users")):
+            with self.subTest(store=store):
+                img = os.path.join(shared if not how else self.tmp,
+                                   "img-%d" % len(store))
+                r = lt.run_layertool(["import"] + how + [base, img])
+                self.assertEqual(r.returncode, 3, r.stderr)
+                err = r.stderr.decode()
+                self.assertEqual(len(err.splitlines()), 1, err)
+                self.assertIn(why, err)
+                self.assertFalse(os.path.lexists(img))
+        self.assertEqual(sorted(os.listdir(theirs)), [name])
+        self.assertEqual(os.listdir(open_to_all), [])
+        # A store made by the import is its owner's alone: the layers
+        # keep the archive's set-user-id programs and device nodes,
+        # and the owners the image names.
+        old = os.umask(0o022)
+        try:
+            img = self.import_ok(base, self.path("mine"))
+        finally:
+            os.umask(old)
+        store = os.path.dirname(lt.image_layers(img)[0])
+        self.assertEqual(stat.S_IMODE(os.stat(store).st_mode), 0o700)
 
     def test_platform_selection(self):
         amd = self.layer_tar("amd", {"arch": "amd64"})
