@@ -59,6 +59,22 @@ int rootfs_mount_proc(int rootfd, bool pid_private, char *err, size_t errlen)
 	return 0;
 }
 
+static int mask_dir(int rootfd, const char *path);
+
+/*
+ * The file systems a host mounts below its /sys, which a bind of the
+ * host's /sys brings along (a new sysfs has none of them): tracefs and
+ * debugfs, securityfs, configfs, bpf, pstore, fusectl, the cgroup
+ * hierarchies.  Their files are root's by mode only, so a root
+ * container (every id mapped to itself) read them: the host's trace
+ * buffers (trace_pipe, consumed), crash logs, the host's cgroups.
+ */
+static const char *const host_sys_mounts[] = {
+	"sys/kernel/tracing", "sys/kernel/debug",  "sys/kernel/security",
+	"sys/kernel/config",  "sys/fs/bpf",	    "sys/fs/pstore",
+	"sys/fs/fuse/connections", "sys/fs/cgroup",
+};
+
 int rootfs_mount_sys(int rootfd, char *err, size_t errlen)
 {
 	int target LF_AUTOCLOSE = open_mountpoint(rootfd, "sys", err, errlen);
@@ -68,7 +84,9 @@ int rootfs_mount_sys(int rootfd, char *err, size_t errlen)
 			    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	if (r == -EPERM || r == -EACCES) {
 		/* sysfs belongs to the network namespace: one we did not
-		 * create (--net host, container:) cannot get a new one. */
+		 * create (--net host, container:) cannot get a new one.
+		 * The bind must take the host's mounts below it (they are
+		 * locked to it in this user namespace): they are covered. */
 		int tree = mu_clone_tree(AT_FDCWD, "/sys", true);
 		r = tree;
 		if (tree >= 0) {
@@ -76,6 +94,15 @@ int rootfs_mount_sys(int rootfd, char *err, size_t errlen)
 			if (r == 0)
 				r = mu_attach(tree, target);
 			close(tree);
+		}
+		for (size_t i = 0; r == 0 && i < LF_ARRAY_SIZE(host_sys_mounts);
+		     i++) {
+			r = mask_dir(rootfd, host_sys_mounts[i]);
+			if (r < 0) {
+				lr_fmt(err, errlen, "cannot mask /%s: %s",
+				       host_sys_mounts[i], strerror(-r));
+				return r;
+			}
 		}
 	}
 	if (r < 0) {
@@ -111,6 +138,20 @@ static int mask_one(int rootfd, const char *path, int nullfd)
 				   MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 				   "size=0k,nr_inodes=1,mode=0555");
 	return mu_bind(nullfd, fd, false, true);
+}
+
+/* An empty read-only tmpfs over the directory PATH, where there is one. */
+static int mask_dir(int rootfd, const char *path)
+{
+	int fd LF_AUTOCLOSE =
+		sp_open_beneath(rootfd, path, O_PATH | O_DIRECTORY, 0);
+	if (fd == -ENOENT || fd == -ENOTDIR)
+		return 0;
+	if (fd < 0)
+		return fd;
+	return mu_mount_fs(fd, "tmpfs", "tmpfs",
+			   MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			   "size=0k,nr_inodes=1,mode=0555");
 }
 
 static int readonly_one(int rootfd, const char *path)

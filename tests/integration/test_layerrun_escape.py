@@ -272,6 +272,28 @@ class Escapes:
         self.assertNotIn("host only", out)
         self.assertIn("Permission denied", out)
 
+    def test_host_file_systems_below_sys_hidden_with_host_net(self):
+        # --net host cannot have a sysfs of its own: the host's /sys is
+        # bound, and with it what the host mounts below (locked to it in
+        # the container's user namespace).  Their files are root's by
+        # mode only, so a root container read the host's trace buffers
+        # (trace_pipe, consumed), pstore's crash logs and the host's
+        # cgroups (found by review).  They are covered, empty.
+        kinds = ("tracefs", "debugfs", "securityfs", "configfs", "bpf",
+                 "pstore", "fusectl", "cgroup", "cgroup2")
+        with open("/proc/self/mountinfo") as f:
+            below = sorted({l.split()[4] for l in f
+                            if l.split(" - ")[1].split()[0] in kinds and
+                            l.split()[4].startswith("/sys/")})
+        if not below:
+            self.skipTest("the host mounts nothing below /sys")
+        script = "; ".join("ls -A %s 2>/dev/null | sed 's|^|%s: |'"
+                           % (m, m) for m in below)
+        self.assertEqual(self.sh_ok(script, "--net", "host"), "")
+        # Its own sysfs, still there.
+        self.assertIn("lo", self.sh_ok("ls /sys/class/net", "--net",
+                                       "host").split())
+
     # -- privileged operations with the default capabilities ----------------
 
     def test_privileged_syscalls_fail(self):
