@@ -1379,10 +1379,18 @@ class RootlessTests(Behaviour, LayerrunCase):
         os.chmod(os.path.dirname(root), 0o755)
         os.chown(root, nobody.pw_uid, nobody.pw_gid)
         os.chmod(root, 0o700)
-        r = subprocess.run(["runuser", "-u", "nobody", "--", lu.LAYERRUN,
-                            "--root", root, "run", "--rm", "--userns",
-                            "subid", self.image, "true"],
-                           capture_output=True, timeout=60)
+        # The image's layer store is its importer's alone (0700): opened
+        # to nobody for this run.
+        store = os.path.dirname(self.image_layers()[0])
+        mode = os.stat(store).st_mode
+        os.chmod(store, 0o755)
+        try:
+            r = subprocess.run(["runuser", "-u", "nobody", "--",
+                                lu.LAYERRUN, "--root", root, "run", "--rm",
+                                "--userns", "subid", self.image, "true"],
+                               capture_output=True, timeout=60)
+        finally:
+            os.chmod(store, mode)
         err = r.stderr.decode().strip()
         self.assertEqual(r.returncode, 125, err)
         self.assertEqual(len(err.splitlines()), 1, err)
