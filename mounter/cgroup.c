@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "lf_common.h"
+#include "mount_util.h"
 #include "strfmt.h"
 
 /* ---- parsing limits ---- */
@@ -104,23 +105,6 @@ struct hier {
 	char opts[256];      /* v1: controllers ("cpu,cpuacct") */
 };
 
-/* Unescapes mountinfo's octal \040 and friends in place. */
-static void unoctal(char *s)
-{
-	char *o = s;
-	for (char *p = s; *p; p++) {
-		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '7' && p[2] &&
-		    p[3]) {
-			*o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 +
-				      (p[3] - '0'));
-			p += 3;
-		} else {
-			*o++ = *p;
-		}
-	}
-	*o = 0;
-}
-
 static bool has_controller(const char *list, const char *c)
 {
 	size_t n = strlen(c);
@@ -194,9 +178,9 @@ static bool find_hier(const char *ctrl, struct hier *h)
 			continue;
 		char root[PATH_MAX];
 		lr_fmt(root, sizeof(root), "%s", fields[3]);
-		unoctal(root);
+		mu_mountinfo_unescape(root);
 		lr_fmt(h->mnt, sizeof(h->mnt), "%s", fields[4]);
-		unoctal(h->mnt);
+		mu_mountinfo_unescape(h->mnt);
 		h->v2 = v2;
 		lr_fmt(h->opts, sizeof(h->opts), "%s", super);
 		char own[PATH_MAX];

@@ -25,6 +25,7 @@
 #include "caps.h"
 #include "devfs.h"
 #include "lf_common.h"
+#include "name_list.h"
 #include "mount_util.h"
 #include "netlo.h"
 #include "payload.h"
@@ -121,15 +122,18 @@ static void build_root(struct container *c, int rootfd)
 	const struct run_opts *o = c->o;
 	char err[1024];
 	bool gid5 = userns_gid_mapped(&c->idmap, 5);
-	if (rootfs_mount_proc(rootfd, o->pid.share == NS_PRIVATE, err,
-			      sizeof(err)) < 0 ||
+	/* What binds of the host's /proc and /sys bring along, covered. */
+	struct name_list host_mounts = { 0 };
+	if (rootfs_mount_proc(rootfd, o->pid.share == NS_PRIVATE, &host_mounts,
+			      err, sizeof(err)) < 0 ||
 	    devfs_setup(rootfd, gid5, o->ipc.share == NS_PRIVATE,
 			o->shm_size ? o->shm_size : DEVFS_SHM_DEFAULT, err,
 			sizeof(err)) < 0 ||
-	    rootfs_mount_sys(rootfd, err, sizeof(err)) < 0 ||
+	    rootfs_mount_sys(rootfd, &host_mounts, err, sizeof(err)) < 0 ||
 	    volumes_mount(rootfd, o->vols, o->nvols, err, sizeof(err)) < 0 ||
-	    rootfs_protect(rootfd, err, sizeof(err)) < 0)
+	    rootfs_protect(rootfd, &host_mounts, err, sizeof(err)) < 0)
 		lf_die(LR_EXIT_SETUP, "%s", err);
+	name_list_free(&host_mounts);
 }
 
 static int make_pty(struct container *c, int rootfd)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "lf_common.h"
+#include "name_list.h"
 #include "strfmt.h"
 
 /* How often a path is resolved again after EAGAIN: each try fails only
@@ -214,4 +215,46 @@ bool mu_fs_is(int fd, unsigned long magic)
 {
 	struct statfs sf;
 	return fstatfs(fd, &sf) == 0 && (unsigned long)sf.f_type == magic;
+}
+
+void mu_mountinfo_unescape(char *s)
+{
+	char *o = s;
+	for (char *p = s; *p; p++) {
+		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '7' && p[2] &&
+		    p[3]) {
+			*o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 +
+				      (p[3] - '0'));
+			p += 3;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = 0;
+}
+
+int mu_mounts_below(const char *top, struct name_list *out)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -errno;
+	size_t toplen = strlen(top);
+	char *line = NULL;
+	size_t cap = 0;
+	int r = 0;
+	while (r == 0 && getline(&line, &cap, f) > 0) {
+		/* id parent major:minor root MOUNT-POINT options ... */
+		char *save, *point = strtok_r(line, " \n", &save);
+		for (int i = 0; point && i < 4; i++)
+			point = strtok_r(NULL, " \n", &save);
+		if (!point)
+			continue;
+		mu_mountinfo_unescape(point);
+		if (strncmp(point, top, toplen) == 0 && point[toplen] == '/' &&
+		    point[toplen + 1])
+			r = name_list_push(out, point + 1);
+	}
+	free(line);
+	fclose(f);
+	return r;
 }

@@ -49,6 +49,16 @@ int mu_bind(int srcfd, int targetfd, bool recursive, bool ro);
 /* True when FD is on a file system with this statfs magic. */
 bool mu_fs_is(int fd, unsigned long magic);
 
+/* Unescapes /proc/self/mountinfo's octal escapes (\040 for a space...)
+ * in place. */
+void mu_mountinfo_unescape(char *s);
+
+struct name_list;
+/* Appends to OUT the mount points strictly below the absolute path TOP
+ * in this process's mount namespace, as paths relative to "/"
+ * ("sys/kernel/tracing" below "/sys").  0 or -errno. */
+int mu_mounts_below(const char *top, struct name_list *out);
+
 /*
  * Volume and tmpfs targets are refused on the container's procfs: the
  * path given may not name /proc (mount_target_parse), and neither may a

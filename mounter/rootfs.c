@@ -12,6 +12,7 @@
 
 #include "lf_common.h"
 #include "mount_util.h"
+#include "name_list.h"
 #include "safe_path.h"
 #include "strfmt.h"
 
@@ -29,7 +30,8 @@ static int open_mountpoint(int rootfd, const char *name, char *err,
 	return fd;
 }
 
-int rootfs_mount_proc(int rootfd, bool pid_private, char *err, size_t errlen)
+int rootfs_mount_proc(int rootfd, bool pid_private,
+		      struct name_list *host_mounts, char *err, size_t errlen)
 {
 	int target LF_AUTOCLOSE = open_mountpoint(rootfd, "proc", err, errlen);
 	if (target < 0)
@@ -42,6 +44,8 @@ int rootfs_mount_proc(int rootfd, bool pid_private, char *err, size_t errlen)
 		int host LF_AUTOCLOSE =
 			open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		r = host < 0 ? -errno : mu_bind(host, target, true, false);
+		if (r == 0)
+			r = mu_mounts_below("/proc", host_mounts);
 	}
 	if (r < 0) {
 		lr_fmt(err, errlen, "cannot mount /proc: %s%s", strerror(-r),
@@ -59,23 +63,8 @@ int rootfs_mount_proc(int rootfd, bool pid_private, char *err, size_t errlen)
 	return 0;
 }
 
-static int mask_dir(int rootfd, const char *path);
-
-/*
- * The file systems a host mounts below its /sys, which a bind of the
- * host's /sys brings along (a new sysfs has none of them): tracefs and
- * debugfs, securityfs, configfs, bpf, pstore, fusectl, the cgroup
- * hierarchies.  Their files are root's by mode only, so a root
- * container (every id mapped to itself) read them: the host's trace
- * buffers (trace_pipe, consumed), crash logs, the host's cgroups.
- */
-static const char *const host_sys_mounts[] = {
-	"sys/kernel/tracing", "sys/kernel/debug",  "sys/kernel/security",
-	"sys/kernel/config",  "sys/fs/bpf",	    "sys/fs/pstore",
-	"sys/fs/fuse/connections", "sys/fs/cgroup",
-};
-
-int rootfs_mount_sys(int rootfd, char *err, size_t errlen)
+int rootfs_mount_sys(int rootfd, struct name_list *host_mounts, char *err,
+		     size_t errlen)
 {
 	int target LF_AUTOCLOSE = open_mountpoint(rootfd, "sys", err, errlen);
 	if (target < 0)
@@ -85,8 +74,8 @@ int rootfs_mount_sys(int rootfd, char *err, size_t errlen)
 	if (r == -EPERM || r == -EACCES) {
 		/* sysfs belongs to the network namespace: one we did not
 		 * create (--net host, container:) cannot get a new one.
-		 * The bind must take the host's mounts below it (they are
-		 * locked to it in this user namespace): they are covered. */
+		 * The bind must take the host's mounts below it along
+		 * (they are locked to it in this user namespace). */
 		int tree = mu_clone_tree(AT_FDCWD, "/sys", true);
 		r = tree;
 		if (tree >= 0) {
@@ -95,15 +84,8 @@ int rootfs_mount_sys(int rootfd, char *err, size_t errlen)
 				r = mu_attach(tree, target);
 			close(tree);
 		}
-		for (size_t i = 0; r == 0 && i < LF_ARRAY_SIZE(host_sys_mounts);
-		     i++) {
-			r = mask_dir(rootfd, host_sys_mounts[i]);
-			if (r < 0) {
-				lr_fmt(err, errlen, "cannot mask /%s: %s",
-				       host_sys_mounts[i], strerror(-r));
-				return r;
-			}
-		}
+		if (r == 0)
+			r = mu_mounts_below("/sys", host_mounts);
 	}
 	if (r < 0) {
 		lr_fmt(err, errlen, "cannot mount /sys: %s", strerror(-r));
@@ -138,20 +120,6 @@ static int mask_one(int rootfd, const char *path, int nullfd)
 				   MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 				   "size=0k,nr_inodes=1,mode=0555");
 	return mu_bind(nullfd, fd, false, true);
-}
-
-/* An empty read-only tmpfs over the directory PATH, where there is one. */
-static int mask_dir(int rootfd, const char *path)
-{
-	int fd LF_AUTOCLOSE =
-		sp_open_beneath(rootfd, path, O_PATH | O_DIRECTORY, 0);
-	if (fd == -ENOENT || fd == -ENOTDIR)
-		return 0;
-	if (fd < 0)
-		return fd;
-	return mu_mount_fs(fd, "tmpfs", "tmpfs",
-			   MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			   "size=0k,nr_inodes=1,mode=0555");
 }
 
 static int readonly_one(int rootfd, const char *path)
@@ -241,7 +209,33 @@ static int mask_all(int rootfd, int nullfd, char *err, size_t errlen)
 	return 0;
 }
 
-int rootfs_protect(int rootfd, char *err, size_t errlen)
+/*
+ * Covers what the host mounts below its /proc or /sys, which the binds
+ * of them (rootfs_mount_proc, rootfs_mount_sys) brought along: tracefs,
+ * debugfs, securityfs, configfs, bpf, pstore, fusectl, the cgroup
+ * hierarchies, binfmt_misc, and whatever else a host mounts there.
+ * Their files are root's by mode only, so a root container (every id
+ * mapped to itself) read them: the host's trace buffers (trace_pipe,
+ * consumed), crash logs, the host's cgroups.  One below another is gone
+ * once the outer one is covered (ENOENT: nothing to do).
+ */
+static int mask_host_mounts(int rootfd, const struct name_list *host_mounts,
+			    int nullfd, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < host_mounts->n; i++) {
+		int r = mask_one(rootfd, host_mounts->names[i], nullfd);
+		if (r < 0) {
+			lr_fmt(err, errlen, "cannot hide the host's mount "
+				 "/%s: %s", host_mounts->names[i],
+				 strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+int rootfs_protect(int rootfd, const struct name_list *host_mounts, char *err,
+		   size_t errlen)
 {
 	int devfd LF_AUTOCLOSE = sp_open_beneath(rootfd, "dev",
 						 O_PATH | O_DIRECTORY, 0);
@@ -253,6 +247,8 @@ int rootfs_protect(int rootfd, char *err, size_t errlen)
 			 strerror(-nullfd));
 	else
 		r = mask_all(rootfd, nullfd, err, errlen);
+	if (r == 0)
+		r = mask_host_mounts(rootfd, host_mounts, nullfd, err, errlen);
 	if (nullfd >= 0)
 		close(nullfd);
 	if (devfd >= 0)

@@ -9,19 +9,27 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct name_list;
+
 /* A new procfs for the container's pid namespace (or, with the host's
  * pid namespace, a recursive bind of the host's /proc, which is all a
- * user namespace may have then). */
-int rootfs_mount_proc(int rootfd, bool pid_private, char *err, size_t errlen);
+ * user namespace may have then: the mounts below it that came along
+ * are added to HOST_MOUNTS, for rootfs_protect to cover). */
+int rootfs_mount_proc(int rootfd, bool pid_private,
+		      struct name_list *host_mounts, char *err, size_t errlen);
 
 /* sysfs read-only; a read-only recursive bind of the host's /sys when
- * the network namespace is not ours to mount sysfs for. */
-int rootfs_mount_sys(int rootfd, char *err, size_t errlen);
+ * the network namespace is not ours to mount sysfs for (the mounts
+ * below it that came along are added to HOST_MOUNTS). */
+int rootfs_mount_sys(int rootfd, struct name_list *host_mounts, char *err,
+		     size_t errlen);
 
-/* Masks /proc/kcore, /proc/keys, ... (files under /dev/null, directories
- * under an empty read-only tmpfs) and makes /proc/sys, /proc/irq, ...
- * read-only. */
-int rootfs_protect(int rootfd, char *err, size_t errlen);
+/* Masks /proc/kcore, /proc/keys, ... and the host's mounts in
+ * HOST_MOUNTS (paths from the root; files under an empty read-only
+ * file, directories under an empty read-only tmpfs) and makes
+ * /proc/sys, /proc/irq, ... read-only. */
+int rootfs_protect(int rootfd, const struct name_list *host_mounts, char *err,
+		   size_t errlen);
 
 /* --read-only: the root mount (not the ones on it) read-only. */
 int rootfs_make_read_only(char *err, size_t errlen);

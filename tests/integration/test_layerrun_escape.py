@@ -25,6 +25,21 @@ def host_mounts(under):
                       if m.startswith(under))
 
 
+def mounts_below(top):
+    """The host's mount points strictly below TOP."""
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4].encode().decode("unicode_escape")
+                  for line in f]
+    return sorted({p for p in points if p.startswith(top + "/")})
+
+
+def list_script(dirs):
+    """A shell script that prints every entry of DIRS, each prefixed
+    with its directory: nothing when they are all empty."""
+    return "; ".join("ls -A %s 2>/dev/null | sed 's|^|%s: |'" % (d, d)
+                     for d in dirs)
+
+
 class Escapes:
     """Tests run by both the root and the rootless class."""
 
@@ -278,21 +293,36 @@ class Escapes:
         # the container's user namespace).  Their files are root's by
         # mode only, so a root container read the host's trace buffers
         # (trace_pipe, consumed), pstore's crash logs and the host's
-        # cgroups (found by review).  They are covered, empty.
-        kinds = ("tracefs", "debugfs", "securityfs", "configfs", "bpf",
-                 "pstore", "fusectl", "cgroup", "cgroup2")
-        with open("/proc/self/mountinfo") as f:
-            below = sorted({l.split()[4] for l in f
-                            if l.split(" - ")[1].split()[0] in kinds and
-                            l.split()[4].startswith("/sys/")})
+        # cgroups (found by review).  Every one of them is covered.
+        below = mounts_below("/sys")
         if not below:
             self.skipTest("the host mounts nothing below /sys")
-        script = "; ".join("ls -A %s 2>/dev/null | sed 's|^|%s: |'"
-                           % (m, m) for m in below)
-        self.assertEqual(self.sh_ok(script, "--net", "host"), "")
+        self.assertEqual(self.sh_ok(list_script(below), "--net", "host"),
+                         "")
         # Its own sysfs, still there.
         self.assertIn("lo", self.sh_ok("ls /sys/class/net", "--net",
                                        "host").split())
+
+    def test_host_file_systems_below_proc_hidden_with_host_pid(self):
+        # The same for --pid host's bind of the host's /proc: what the
+        # host mounts below it (binfmt_misc, mounted here for the test
+        # where the host has not) is covered.
+        self.require_root()
+        binfmt = "/proc/sys/fs/binfmt_misc"
+        if binfmt not in mounts_below("/proc"):
+            r = subprocess.run(["mount", "-t", "binfmt_misc", "binfmt_misc",
+                                binfmt], capture_output=True)
+            if r.returncode != 0:
+                self.skipTest("cannot mount binfmt_misc: %s"
+                              % r.stderr.decode().strip())
+            self.addCleanup(subprocess.run, ["umount", binfmt],
+                            capture_output=True)
+        below = mounts_below("/proc")
+        self.assertEqual(self.sh_ok(list_script(below), "--pid", "host"),
+                         "")
+        # The host's processes, still there.
+        self.assertIn(str(os.getpid()),
+                      self.sh_ok("ls /proc", "--pid", "host").split())
 
     # -- privileged operations with the default capabilities ----------------
 
