@@ -287,6 +287,49 @@ class CopyOnWrite(LayerfsTestCase):
         self.assertIsNone(xattr(os.path.join(m.upper, "moved/a"),
                                 "user.layerfs.metacopy"))
 
+    def test_upper_without_marks_stacks_as_a_lower_layer(self):
+        """An upper directory written with metacopy=off and
+        redirect_dir=off holds no user.layerfs.* mark that a lower layer
+        would need (marks are ignored there): stacked as is under a new
+        upper layer it shows what the mount showed, renamed files and
+        directories, whiteouts and changed modes included, and a second
+        round of renames on top of it stacks as well."""
+        low = self.layer("low-stack", {"f": "lower f\n", "g": "lower g\n",
+                                       "gone": "x", "d/a": "a\n",
+                                       "d/sub/b": "b\n", "e/keep": "k\n"})
+        opts = ("metacopy=off", "redirect_dir=off")
+        m = self.mount_rw([low], opts=opts, name="s0")
+        p = lambda rel: os.path.join(m.path, rel)  # noqa: E731
+        os.rename(p("f"), p("f2"))
+        os.link(p("g"), p("g2"))
+        os.chmod(p("g"), 0o600)
+        os.unlink(p("gone"))
+        os.rename(p("d"), p("e/d2"))
+        upper0 = m.upper
+        for dirpath, dirnames, filenames in os.walk(upper0):
+            for n in dirnames + filenames:
+                q = os.path.join(dirpath, n)
+                for mark in ("metacopy", "redirect"):
+                    self.assertIsNone(xattr(q, "user.layerfs." + mark), q)
+        want = snapshot(m.path)
+        self.assertEqual(m.unmount(), 0)
+
+        m = self.mount_rw([upper0, low], opts=opts, name="s1")
+        self.assertEqual(snapshot(m.path), want)
+        self.assertEqual(stat.S_IMODE(os.stat(p("g")).st_mode), 0o600)
+        os.rename(p("f2"), p("f"))
+        os.rename(p("e/d2"), p("d"))
+        want = snapshot(m.path)
+        upper1 = m.upper
+        self.assertEqual(m.unmount(), 0)
+
+        m = self.mount_rw([upper1, upper0, low], opts=opts, name="s2")
+        self.assertEqual(snapshot(m.path), want)
+        self.assertEqual(read(p("f")), b"lower f\n")
+        self.assertEqual(read(p("d/sub/b")), b"b\n")
+        self.assertFalse(os.path.lexists(p("gone")))
+        self.assertFalse(os.path.lexists(p("e/d2")))
+
     def assertNoData(self, path):
         """No byte of data in the file: only a hole (the blocks a
         filesystem may still charge hold the xattrs)."""
