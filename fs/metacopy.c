@@ -53,8 +53,12 @@ char *metacopy_own_path(struct lfs *fs, struct node *n)
  * directory); a chain of them may lead down several layers.  Read as it
  * stands, the file would show as zeros or nothing.  As the kernel does,
  * only trusted.* marks are believed (only a privileged writer makes
- * them), and user.* ones with `userxattr`; whatever they name is looked
- * up beneath the layers' roots, never outside them.
+ * them); whatever they name is looked up beneath the layers' roots,
+ * never outside them.  With `userxattr` the kernel turns metacopy off
+ * and refuses a file marked user.overlay.metacopy (EPERM), and so does
+ * layerfs: anyone may write user.* xattrs, and such a mark would let a
+ * layer's author give a file of theirs, with a mode of their choosing,
+ * the data of another layer's file they may not read.
  */
 #define KMETA_TRUSTED "trusted.overlay.metacopy"
 #define KMETA_USER "user.overlay.metacopy"
@@ -65,11 +69,13 @@ char *metacopy_own_path(struct lfs *fs, struct node *n)
 static int kernel_metacopy_at(struct lfs *fs, const char *path, bool follow,
 			      char **redirect)
 {
-	bool user = fs->opt->userxattr;
 	*redirect = NULL;
-	if (xp_get(path, follow, KMETA_TRUSTED, NULL, 0) < 0 &&
-	    (!user || xp_get(path, follow, KMETA_USER, NULL, 0) < 0))
-		return 0;
+	if (xp_get(path, follow, KMETA_TRUSTED, NULL, 0) < 0)
+		return fs->opt->userxattr &&
+				       xp_get(path, follow, KMETA_USER, NULL,
+					      0) >= 0
+			       ? -EPERM
+			       : 0;
 	int r = redirect_kernel_value(fs, path, follow, redirect);
 	return r < 0 ? r : 1;
 }

@@ -49,9 +49,9 @@ char *redirect_translate(struct lfs *fs, const char *path, int from, int to);
 void redirect_note_kernel_layer(struct lfs *fs, int layer);
 void redirect_probe_layer(struct lfs *fs, int layer);
 
-/* The kernel's redirect xattr (trusted.*, user.* too with userxattr) of
- * the file at path (xp_get's follow): 1 with its malloc'd *value as
- * written, 0 when none, -EIO when unreadable, -ENOMEM. */
+/* The kernel's redirect xattr (trusted.* only, whatever `userxattr`
+ * says) of the file at path (xp_get's follow): 1 with its malloc'd
+ * *value as written, 0 when none, -EIO when unreadable, -ENOMEM. */
 int redirect_kernel_value(struct lfs *fs, const char *path, bool follow,
 			  char **value);
 

@@ -39,7 +39,6 @@ bool xp_list_has(const char *list, ssize_t len, const char *name)
 
 /* Kernel overlayfs's mark of a directory it renamed. */
 #define XATTR_TRUSTED_OVL_REDIRECT "trusted.overlay.redirect"
-#define XATTR_USER_OVL_REDIRECT "user.overlay.redirect"
 
 /* Whether a lower directory carries any of kernel overlayfs's marks
  * (impure, opaque, origin, redirect ...): written by the kernel, its
@@ -112,11 +111,9 @@ static int dir_marks_from(struct lfs *fs, int dirfd, bool is_upper,
 	if (is_upper ? xp_list_has(list, len, XATTR_LFS_IMPURE)
 		     : xp_kernel_marked(list, len, user))
 		m->impure = true;
+	/* user.overlay.redirect is never followed (redirect_kernel_value). */
 	if (!is_upper && xp_list_has(list, len, XATTR_TRUSTED_OVL_REDIRECT))
 		m->kernel_redirect = XATTR_TRUSTED_OVL_REDIRECT;
-	else if (!is_upper && user &&
-		 xp_list_has(list, len, XATTR_USER_OVL_REDIRECT))
-		m->kernel_redirect = XATTR_USER_OVL_REDIRECT;
 	if (!wh_xattr_list_has_opaque(list, len))
 		return 0;
 	if (!is_upper)

@@ -206,6 +206,35 @@ class KernelMetacopyLayers(LayerfsTestCase):
         self.assertEqual(read(os.path.join(m.path, "user")), bytes(4096))
 
 
+    def test_user_marks_refused_with_userxattr_as_the_kernel_does(self):
+        # With userxattr the kernel turns metacopy and redirects off: a
+        # file marked user.overlay.metacopy is refused (EPERM), and a
+        # redirect is not followed.  layerfs followed both, so a layer
+        # anyone can write gave a file of its author's, mode 0644, the
+        # data of a 0600 file of the layer below, and a directory of
+        # theirs another directory's entries.
+        self.require_root()
+        low = self.layer("ux-low", {"secret": ("file", b"secret\n", 0o600),
+                                    "d/inner": "inner"})
+        top = self.layer("ux-top", {"f": ("file", b"", 0o644), "rd/own": ""})
+        f = os.path.join(top, "f")
+        os.truncate(f, 7)
+        os.setxattr(f, "user.overlay.metacopy", b"")
+        os.setxattr(f, "user.overlay.redirect", b"/secret")
+        os.setxattr(os.path.join(top, "rd"), "user.overlay.redirect", b"/d")
+        kmnt = self.mkdirs("ux-kmnt")
+        ovl.mount_overlay(kmnt, [top, low], extra="userxattr")
+        self.before_cleanup(lambda: ovl.umount(kmnt))
+        m = self.mount([top, low], opts=("userxattr",))
+        for root in (kmnt, m.path):
+            with self.subTest(root=root):
+                self.assertEqual(lfstest.errno_of(read,
+                                                  os.path.join(root, "f")),
+                                 errno.EPERM)
+        self.assertNotIn("inner", os.listdir(os.path.join(m.path, "rd")))
+        self.assertEqual(read(os.path.join(m.path, "secret")), b"secret\n")
+
+
 class KernelDirRedirects(LayerfsTestCase):
     """Directories a kernel mount with redirect_dir=on renamed: the upper
     copy carries overlay.redirect, a name in the same parent or a path
