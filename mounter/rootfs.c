@@ -216,15 +216,19 @@ static int mask_all(int rootfd, int nullfd, char *err, size_t errlen)
  * hierarchies, binfmt_misc, and whatever else a host mounts there.
  * Their files are root's by mode only, so a root container (every id
  * mapped to itself) read them: the host's trace buffers (trace_pipe,
- * consumed), crash logs, the host's cgroups.  One below another is gone
- * once the outer one is covered (ENOENT: nothing to do).
+ * consumed), crash logs, the host's cgroups.  Sorted, an outer one
+ * comes first, and one below it is gone once it is covered (ENOENT:
+ * nothing to do); one below a directory the container may not enter
+ * (EACCES, a rootless one below the host's 0700 /sys/kernel/debug) is
+ * out of its reach already.
  */
-static int mask_host_mounts(int rootfd, const struct name_list *host_mounts,
+static int mask_host_mounts(int rootfd, struct name_list *host_mounts,
 			    int nullfd, char *err, size_t errlen)
 {
+	name_list_sort(host_mounts);
 	for (size_t i = 0; i < host_mounts->n; i++) {
 		int r = mask_one(rootfd, host_mounts->names[i], nullfd);
-		if (r < 0) {
+		if (r < 0 && r != -EACCES) {
 			lr_fmt(err, errlen, "cannot hide the host's mount "
 				 "/%s: %s", host_mounts->names[i],
 				 strerror(-r));
@@ -234,7 +238,7 @@ static int mask_host_mounts(int rootfd, const struct name_list *host_mounts,
 	return 0;
 }
 
-int rootfs_protect(int rootfd, const struct name_list *host_mounts, char *err,
+int rootfs_protect(int rootfd, struct name_list *host_mounts, char *err,
 		   size_t errlen)
 {
 	int devfd LF_AUTOCLOSE = sp_open_beneath(rootfd, "dev",

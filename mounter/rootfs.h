@@ -25,10 +25,10 @@ int rootfs_mount_sys(int rootfd, struct name_list *host_mounts, char *err,
 		     size_t errlen);
 
 /* Masks /proc/kcore, /proc/keys, ... and the host's mounts in
- * HOST_MOUNTS (paths from the root; files under an empty read-only
- * file, directories under an empty read-only tmpfs) and makes
+ * HOST_MOUNTS (paths from the root, sorted here; files under an empty
+ * read-only file, directories under an empty read-only tmpfs) and makes
  * /proc/sys, /proc/irq, ... read-only. */
-int rootfs_protect(int rootfd, const struct name_list *host_mounts, char *err,
+int rootfs_protect(int rootfd, struct name_list *host_mounts, char *err,
 		   size_t errlen);
 
 /* --read-only: the root mount (not the ones on it) read-only. */
