@@ -13,6 +13,7 @@
 
 #include "digest.h"
 #include "fsutil.h"
+#include "lf_common.h"
 #include "rmtree.h"
 #include "user_mode.h"
 
@@ -197,6 +198,13 @@ static int check_owner(int fd, const char *path, char *err, size_t errlen)
 			 path, (unsigned)(st.st_mode & 07777));
 		return -EPERM;
 	}
+	/* One an older layertool made (0755): root's holds the images'
+	 * set-user-id programs of root's and their device nodes. */
+	if (geteuid() == 0 && (st.st_mode & 077))
+		lf_warn("layer store '%s' may be entered by other users (mode "
+			"%04o): its layers' set-user-id programs and devices "
+			"are theirs to use; chmod 700 it",
+			path, (unsigned)(st.st_mode & 07777));
 	return 0;
 }
 

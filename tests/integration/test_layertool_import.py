@@ -607,6 +607,16 @@ class TestImportForms(ImportTestBase):
             os.umask(old)
         store = os.path.dirname(lt.image_layers(img)[0])
         self.assertEqual(stat.S_IMODE(os.stat(store).st_mode), 0o700)
+        # One an older layertool made, open to all for reading: root is
+        # told, in one line, and the import goes on.
+        if os.geteuid() == 0:
+            os.chmod(store, 0o755)
+            r = lt.run_layertool(["import", base, self.path("mine2")])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stderr.decode().splitlines(), [
+                "layertool: warning: layer store '%s' may be entered by "
+                "other users (mode 0755): its layers' set-user-id programs "
+                "and devices are theirs to use; chmod 700 it" % store])
 
     def test_platform_selection(self):
         amd = self.layer_tar("amd", {"arch": "amd64"})
