@@ -240,9 +240,15 @@ static int create_entry(struct lfs *fs, fuse_req_t req, struct slot *s,
 	override_group_of_special(fs, s->dir, atfd, at, ne->mode);
 
 	if (S_ISREG(ne->mode) || is_dir) {
+		/* O_PATH: a directory made with no read permission for its
+		 * owner (mkdir(d, 0)) cannot be opened for reading by a
+		 * daemon without CAP_DAC_OVERRIDE (rootless) until
+		 * record_override gives it its real mode; fstat, the chmod
+		 * and the xattrs go through the descriptor's /proc link,
+		 * and whiteout_make_opaque opens it again where it needs. */
 		int fd = ne->fd >= 0 ? ne->fd
 				     : openat(atfd, at,
-					      O_RDONLY | O_DIRECTORY |
+					      O_PATH | O_DIRECTORY |
 						      O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
 			r = -errno;

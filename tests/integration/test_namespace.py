@@ -499,5 +499,46 @@ rm -rf m/X m/Y; mkdir m/X; mv m/X m/Y; ls -A m/Y | wc -l
                           ""])
 
 
+    def test_rootless_directory_made_without_owner_read(self):
+        """mkdir(d, 0) as an unprivileged user: the rootless daemon
+        opened the new directory for reading (to record its owner and
+        mode in the xattr) before it had its real mode, and without
+        CAP_DAC_OVERRIDE that failed: the directory was removed again
+        and mkdir returned EACCES (CPython's test_pkgutil and
+        test_pydoc make such directories).  A directory made where a
+        lower one was removed (made opaque) too."""
+        self.require_root()
+        self.require_tool("setpriv", "fusermount3")
+        top = self.mkdirs("rl0")
+        self.layer("rl0/low", {"X/f": "f", "P/q": "q"})
+        for d in ("rl0", "rl0/low", "rl0/low/X", "rl0/low/P"):
+            os.chown(self.path(d), UNPRIVILEGED, UNPRIVILEGED)
+        script = r"""
+set -e
+mkdir u w m
+layerfs -o lowerdir=$1/low,upperdir=$PWD/u,workdir=$PWD/w $PWD/m
+trap 'fusermount3 -u m' EXIT
+umask 022
+mkdir -m 0 m/d0; mkdir -m 300 m/d300; mkdir -m 0 m/P/d0
+rm -rf m/X; mkdir -m 0 m/X
+stat -c '%n %a' m/d0 m/d300 m/P/d0 m/X
+chmod 700 m/X; ls -A m/X | wc -l
+rmdir m/d0 m/d300 m/P/d0 m/X
+"""
+        with layerrun_util.fuse_open_to_all():
+            r = subprocess.run(
+                ["setpriv", "--reuid=%d" % UNPRIVILEGED,
+                 "--regid=%d" % UNPRIVILEGED, "--clear-groups", "--",
+                 "sh", "-c", script, "sh", self.path("rl0")],
+                capture_output=True, timeout=60, cwd=top,
+                env=dict(os.environ, HOME=top,
+                         PATH=os.path.dirname(lfstest.LAYERFS) + ":" +
+                         os.environ.get("PATH", "")))
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        self.assertEqual(r.stdout.decode().split("\n"),
+                         ["m/d0 0", "m/d300 300", "m/P/d0 0", "m/X 0", "0",
+                          ""])
+
+
 if __name__ == "__main__":
     lfstest.main()
