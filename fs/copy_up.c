@@ -96,10 +96,16 @@ static int copy_attrs(struct lfs *fs, int src_fd, int dst_fd,
 	if (r < 0)
 		return r;
 	/* Where the owner is kept in the override, the copy's real owner
-	 * is the daemon: set-id bits stay in the view (override_real_mode). */
+	 * is the daemon: set-id bits stay in the view, and a daemon without
+	 * CAP_DAC_OVERRIDE keeps read and write for itself (and search on a
+	 * directory), as setattr gives them (override_real_mode).  A copy
+	 * of a 0555 directory that kept 0555 took no origin mark and could
+	 * not be renamed into place (EACCES: a directory moved to another
+	 * parent needs write permission on itself), so no change below a
+	 * read-only lower directory could be made. */
 	mode_t mode = st->st_mode & 07777;
 	if (override_xattr_name(fs))
-		mode &= ~(mode_t)(S_ISUID | S_ISGID);
+		mode = override_real_mode(mode, st->st_mode);
 	if (plan->mode && fchmod(dst_fd, mode) < 0)
 		return -errno;
 	r = plan->xattrs ? copy_xattrs(src_fd, dst_fd, is_dir) : 0;

@@ -540,5 +540,50 @@ rmdir m/d0 m/d300 m/P/d0 m/X
                           ""])
 
 
+    def test_rootless_copy_up_of_a_read_only_directory(self):
+        """A lower directory of the user's with mode 0555, rootless
+        (the daemon without CAP_DAC_OVERRIDE): its copy took the real
+        mode 0555, so the daemon could not write its origin xattr nor
+        rename it into place (a directory moved to another parent needs
+        write permission on itself); chmod, and any change below it,
+        failed with EACCES.  The copy keeps rwx for the daemon, as
+        setattr gives it, and the view the lower mode."""
+        self.require_root()
+        self.require_tool("setpriv", "fusermount3")
+        top = self.mkdirs("rlro")
+        low = self.layer("rlro/low", {"R/f": "f", "R/S/g": "g"})
+        for d in ("rlro", "rlro/low", "rlro/low/R", "rlro/low/R/f",
+                  "rlro/low/R/S", "rlro/low/R/S/g"):
+            os.chown(self.path(d), UNPRIVILEGED, UNPRIVILEGED)
+        os.chmod(os.path.join(low, "R", "S"), 0o555)
+        os.chmod(os.path.join(low, "R"), 0o500)
+        script = r"""
+set -e
+mkdir u w m
+layerfs -o lowerdir=$1/low,upperdir=$PWD/u,workdir=$PWD/w $PWD/m
+trap 'fusermount3 -u m' EXIT
+touch -d @1000000000 m/R/S
+stat -c '%n %a %Y' m/R m/R/S
+chmod 755 m/R/S; echo h > m/R/S/h
+chmod 700 m/R; mv m/R/S m/T
+stat -c '%n %a' m/R m/T
+ls m/T
+"""
+        with layerrun_util.fuse_open_to_all():
+            r = subprocess.run(
+                ["setpriv", "--reuid=%d" % UNPRIVILEGED,
+                 "--regid=%d" % UNPRIVILEGED, "--clear-groups", "--",
+                 "sh", "-c", script, "sh", self.path("rlro")],
+                capture_output=True, timeout=60, cwd=top,
+                env=dict(os.environ, HOME=top,
+                         PATH=os.path.dirname(lfstest.LAYERFS) + ":" +
+                         os.environ.get("PATH", "")))
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        r_mtime = int(os.stat(os.path.join(low, "R")).st_mtime)
+        self.assertEqual(r.stdout.decode().split("\n"),
+                         ["m/R 500 %d" % r_mtime, "m/R/S 555 1000000000",
+                          "m/R 700", "m/T 755", "g", "h", ""])
+
+
 if __name__ == "__main__":
     lfstest.main()
