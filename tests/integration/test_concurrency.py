@@ -312,5 +312,46 @@ class Concurrency(LayerfsTestCase):
                     self.assertEqual(f.read(), v, k)
 
 
+    def test_open_create_racing_unlink(self):
+        """open(O_CREAT) of an existing name while another thread
+        unlinks it: the kernel looks the name up (positive) and sends
+        OPEN, not CREATE; the unlink came in between, and the daemon,
+        which keeps no fd of an unlinked file nobody has open, answered
+        ENOENT, which open(O_CREAT) in an existing directory never
+        gives on a local filesystem (CPython's test_logging test_race,
+        WatchedFileHandler).  It answers ESTALE, on which the kernel
+        walks the path again and creates the file."""
+        low = self.layer("low-race", {"d/keep": "k"})
+        for opts in ((), ("passthrough=0",)):
+            with self.subTest(opts=opts):
+                m = self.mount_rw([low], opts=opts,
+                                  name="race%d" % len(opts))
+                fn = os.path.join(m.path, "d", "f")
+                lfstest.write(fn, "x")
+                stop = threading.Event()
+
+                def remover():
+                    while not stop.is_set():
+                        try:
+                            os.unlink(fn)
+                        except OSError:
+                            pass
+                t = threading.Thread(target=remover)
+                t.start()
+                errors = {}
+                try:
+                    deadline = time.monotonic() + 3
+                    while time.monotonic() < deadline:
+                        try:
+                            os.close(os.open(fn, os.O_WRONLY | os.O_CREAT |
+                                             os.O_APPEND, 0o644))
+                        except OSError as e:
+                            errors[e.errno] = errors.get(e.errno, 0) + 1
+                finally:
+                    stop.set()
+                    t.join()
+                self.assertEqual(errors, {})
+
+
 if __name__ == "__main__":
     lfstest.main()
