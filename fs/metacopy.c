@@ -70,12 +70,11 @@ static int kernel_metacopy_at(struct lfs *fs, const char *path, bool follow,
 			      char **redirect)
 {
 	*redirect = NULL;
-	if (xp_get(path, follow, KMETA_TRUSTED, NULL, 0) < 0)
-		return fs->opt->userxattr &&
-				       xp_get(path, follow, KMETA_USER, NULL,
-					      0) >= 0
-			       ? -EPERM
-			       : 0;
+	if (xp_get(path, follow, KMETA_TRUSTED, NULL, 0) < 0) {
+		bool user_mark = fs->opt->userxattr &&
+				 xp_get(path, follow, KMETA_USER, NULL, 0) >= 0;
+		return user_mark ? -EPERM : 0;
+	}
 	int r = redirect_kernel_value(fs, path, follow, redirect);
 	return r < 0 ? r : 1;
 }
