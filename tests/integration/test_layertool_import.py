@@ -514,6 +514,7 @@ class TestImportForms(ImportTestBase):
         # the temporary directory itself, and such a lock is still
         # honoured.
         store = self.mkdirs(".layerstore")
+        os.chmod(store, 0o700)  # as an import makes it
         live = os.path.join(store, ".tmp-99999999-0")
         stale = os.path.join(store, ".tmp-99999998-0")
         old_live = os.path.join(store, ".tmp-99999997-0")
