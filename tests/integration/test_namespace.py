@@ -467,6 +467,21 @@ class Trees(LayerfsTestCase):
             self.assertEqual(read(j("y")), b"x")
         self.in_each_format({"x": "x", "y": "y"}, check)
 
+    def run_unprivileged(self, script, top):
+        """`sh -c SCRIPT sh TOP` as the unprivileged user, in TOP, with
+        layerfs in PATH and /dev/fuse open to all; it must succeed."""
+        with layerrun_util.fuse_open_to_all():
+            r = subprocess.run(
+                ["setpriv", "--reuid=%d" % UNPRIVILEGED,
+                 "--regid=%d" % UNPRIVILEGED, "--clear-groups", "--",
+                 "sh", "-c", script, "sh", top],
+                capture_output=True, timeout=60, cwd=top,
+                env=dict(os.environ, HOME=top,
+                         PATH=os.path.dirname(lfstest.LAYERFS) + ":" +
+                         os.environ.get("PATH", "")))
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        return r
+
     def test_rootless_umask_and_opaque_again(self):
         self.require_root()
         self.require_tool("setpriv", "fusermount3")
@@ -484,20 +499,10 @@ umask 077; mkdir m/pd; : > m/pf
 stat -c '%n %a' m/d m/f m/pd m/pf
 rm -rf m/X m/Y; mkdir m/X; mv m/X m/Y; ls -A m/Y | wc -l
 """
-        with layerrun_util.fuse_open_to_all():
-            r = subprocess.run(
-                ["setpriv", "--reuid=%d" % UNPRIVILEGED,
-                 "--regid=%d" % UNPRIVILEGED, "--clear-groups", "--",
-                 "sh", "-c", script, "sh", self.path("rl")],
-                capture_output=True, timeout=60, cwd=top,
-                env=dict(os.environ, HOME=top,
-                         PATH=os.path.dirname(lfstest.LAYERFS) + ":" +
-                         os.environ.get("PATH", "")))
-        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        r = self.run_unprivileged(script, top)
         self.assertEqual(r.stdout.decode().split("\n"),
                          ["m/d 755", "m/f 644", "m/pd 700", "m/pf 600", "0",
                           ""])
-
 
     def test_rootless_directory_made_without_owner_read(self):
         """mkdir(d, 0) as an unprivileged user: the rootless daemon
@@ -525,20 +530,10 @@ stat -c '%n %a' m/d0 m/d300 m/P/d0 m/X
 chmod 700 m/X; ls -A m/X | wc -l
 rmdir m/d0 m/d300 m/P/d0 m/X
 """
-        with layerrun_util.fuse_open_to_all():
-            r = subprocess.run(
-                ["setpriv", "--reuid=%d" % UNPRIVILEGED,
-                 "--regid=%d" % UNPRIVILEGED, "--clear-groups", "--",
-                 "sh", "-c", script, "sh", self.path("rl0")],
-                capture_output=True, timeout=60, cwd=top,
-                env=dict(os.environ, HOME=top,
-                         PATH=os.path.dirname(lfstest.LAYERFS) + ":" +
-                         os.environ.get("PATH", "")))
-        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        r = self.run_unprivileged(script, top)
         self.assertEqual(r.stdout.decode().split("\n"),
                          ["m/d0 0", "m/d300 300", "m/P/d0 0", "m/X 0", "0",
                           ""])
-
 
     def test_rootless_copy_up_of_a_read_only_directory(self):
         """A lower directory of the user's with mode 0555, rootless
@@ -569,16 +564,7 @@ chmod 700 m/R; mv m/R/S m/T
 stat -c '%n %a' m/R m/T
 ls m/T
 """
-        with layerrun_util.fuse_open_to_all():
-            r = subprocess.run(
-                ["setpriv", "--reuid=%d" % UNPRIVILEGED,
-                 "--regid=%d" % UNPRIVILEGED, "--clear-groups", "--",
-                 "sh", "-c", script, "sh", self.path("rlro")],
-                capture_output=True, timeout=60, cwd=top,
-                env=dict(os.environ, HOME=top,
-                         PATH=os.path.dirname(lfstest.LAYERFS) + ":" +
-                         os.environ.get("PATH", "")))
-        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        r = self.run_unprivileged(script, top)
         r_mtime = int(os.stat(os.path.join(low, "R")).st_mtime)
         self.assertEqual(r.stdout.decode().split("\n"),
                          ["m/R 500 %d" % r_mtime, "m/R/S 555 1000000000",
