@@ -467,14 +467,25 @@ class Trees(LayerfsTestCase):
             self.assertEqual(read(j("y")), b"x")
         self.in_each_format({"x": "x", "y": "y"}, check)
 
+    # What every script of run_unprivileged runs first: TOP/low mounted
+    # on TOP/m, with an upper and a work directory beside it, and
+    # unmounted at the end.
+    ROOTLESS_MOUNT = r"""
+set -e
+mkdir u w m
+layerfs -o lowerdir=$1/low,upperdir=$PWD/u,workdir=$PWD/w $PWD/m
+trap 'fusermount3 -u m' EXIT
+"""
+
     def run_unprivileged(self, script, top):
-        """`sh -c SCRIPT sh TOP` as the unprivileged user, in TOP, with
-        layerfs in PATH and /dev/fuse open to all; it must succeed."""
+        """SCRIPT as the unprivileged user, in TOP, after ROOTLESS_MOUNT,
+        with layerfs in PATH and /dev/fuse open to all; it must
+        succeed."""
         with layerrun_util.fuse_open_to_all():
             r = subprocess.run(
                 ["setpriv", "--reuid=%d" % UNPRIVILEGED,
                  "--regid=%d" % UNPRIVILEGED, "--clear-groups", "--",
-                 "sh", "-c", script, "sh", top],
+                 "sh", "-c", self.ROOTLESS_MOUNT + script, "sh", top],
                 capture_output=True, timeout=60, cwd=top,
                 env=dict(os.environ, HOME=top,
                          PATH=os.path.dirname(lfstest.LAYERFS) + ":" +
@@ -490,10 +501,6 @@ class Trees(LayerfsTestCase):
         for d in ("rl", "rl/low", "rl/low/X", "rl/low/Y"):
             os.chown(self.path(d), UNPRIVILEGED, UNPRIVILEGED)
         script = r"""
-set -e
-mkdir u w m
-layerfs -o lowerdir=$1/low,upperdir=$PWD/u,workdir=$PWD/w $PWD/m
-trap 'fusermount3 -u m' EXIT
 umask 022; mkdir m/d; : > m/f
 umask 077; mkdir m/pd; : > m/pf
 stat -c '%n %a' m/d m/f m/pd m/pf
@@ -519,10 +526,6 @@ rm -rf m/X m/Y; mkdir m/X; mv m/X m/Y; ls -A m/Y | wc -l
         for d in ("rl0", "rl0/low", "rl0/low/X", "rl0/low/P"):
             os.chown(self.path(d), UNPRIVILEGED, UNPRIVILEGED)
         script = r"""
-set -e
-mkdir u w m
-layerfs -o lowerdir=$1/low,upperdir=$PWD/u,workdir=$PWD/w $PWD/m
-trap 'fusermount3 -u m' EXIT
 umask 022
 mkdir -m 0 m/d0; mkdir -m 300 m/d300; mkdir -m 0 m/P/d0
 rm -rf m/X; mkdir -m 0 m/X
@@ -553,10 +556,6 @@ rmdir m/d0 m/d300 m/P/d0 m/X
         os.chmod(os.path.join(low, "R", "S"), 0o555)
         os.chmod(os.path.join(low, "R"), 0o500)
         script = r"""
-set -e
-mkdir u w m
-layerfs -o lowerdir=$1/low,upperdir=$PWD/u,workdir=$PWD/w $PWD/m
-trap 'fusermount3 -u m' EXIT
 touch -d @1000000000 m/R/S
 stat -c '%n %a %Y' m/R m/R/S
 chmod 755 m/R/S; echo h > m/R/S/h
