@@ -512,46 +512,51 @@ out:
 }
 
 /*
- * Whether n's inode keeps being used once one of its names goes: the
- * file is still open, or it has other names in the upper layer (made by
- * link(2) through the mount, or already there), which the kernel may
- * keep using without a new lookup.  A shared lower inode is reached
- * through the index instead (N_HLINK).
+ * Whether n's inode must stay reachable once this name of it goes.  The
+ * kernel may still send requests for the inode it found by the name: an
+ * open(2) whose lookup came before the removal, which on a local
+ * filesystem opens the removed file, and to which ENOENT or ESTALE would
+ * be wrong (the kernel walks the path once more on ESTALE, but a file
+ * made and removed again meanwhile makes that walk fail the same way);
+ * a stat, or a read of a file still open.  A fifo, a socket or a device
+ * the kernel even opens without a request (a reader of a fifo, which a
+ * writer opening another name must reach).  So every file but a
+ * directory keeps it, until the kernel forgets the node: one O_PATH open
+ * per removal.  (A directory has its own hold, removed_dir_hold.)  A
+ * regular file with several lower names, not open now, is reached
+ * through the index instead (N_HLINK), which a copy-up through another
+ * of its names updates.
  */
-static bool outlives_name(struct lfs *fs, struct node *n)
+static bool outlives_name(struct node *n)
 {
-	/* The kernel opens a fifo, a socket or a device, and holds an
-	 * O_PATH descriptor of a symlink, without a request: any of them may
-	 * be in use (a reader of a fifo, which a writer opening another name
-	 * must reach).  Their node gets its ext here. */
-	if (!S_ISREG(n->mode) && !node_is_dir(n))
-		return node_ext(n) != NULL;
-	/* n->ext appears at the first open (node_ext), maybe right now; a
-	 * node with several names has one from the start (node_index_ino
-	 * keeps its inode number's chain there). */
-	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
-	if (!e)
+	if (node_is_dir(n))
 		return false;
-	if (__atomic_load_n(&e->open_files, __ATOMIC_RELAXED) > 0)
-		return true;
-	/* Only a node in the inode-number index can have several names
-	 * (lookup.c puts a file seen with several links there, op_link one
-	 * it gives a second name): a plain unlink costs no stat. */
-	if (node_is_dir(n) || node_layer(n) != fs->upper ||
-	    (node_flags(n) & (N_HLINK | N_INDEXED)) != N_INDEXED)
-		return false;
-	struct stat st;
-	return node_lstat(fs, n, fs->upper, &st) == 0 && st.st_nlink > 1;
+	if (S_ISREG(n->mode) && (node_flags(n) & N_HLINK)) {
+		struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
+		return e && __atomic_load_n(&e->open_files, __ATOMIC_RELAXED) > 0;
+	}
+	return node_ext(n) != NULL;
 }
 
 /* Such an inode stays reachable through an O_PATH fd taken before the
- * name goes away (node.c reaches an unhashed node through it). */
+ * name goes away (node.c reaches an unhashed node through it).  One
+ * left by a removal that failed may reach what the file was before a
+ * copy-up since: it is made this one's, in place (dup2), as a reader
+ * may be using its number. */
 static void keep_orphan(struct lfs *fs, struct node *n)
 {
-	if (!outlives_name(fs, n) ||
-	    __atomic_load_n(&n->ext->orphan_fd, __ATOMIC_ACQUIRE) >= 0)
+	if (!outlives_name(n))
 		return;
-	node_keep_orphan_fd(n, node_open(fs, n, node_layer(n), O_PATH));
+	int fd = node_open(fs, n, node_layer(n), O_PATH);
+	if (fd < 0)
+		return;
+	int kept = __atomic_load_n(&n->ext->orphan_fd, __ATOMIC_ACQUIRE);
+	if (kept >= 0) {
+		dup2(fd, kept);
+		close(fd);
+	} else {
+		node_keep_orphan_fd(n, fd);
+	}
 }
 
 int name_drop_prepare(struct lfs *fs, struct node *n)

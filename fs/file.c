@@ -391,15 +391,16 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	    fs->opt->exec_prefetch)
 		exec_prefetch(fs, ino, n, fd);
 out:
-	/* The name went (unlink, rename onto it) between the kernel's
-	 * lookup and this open, and no fd kept the inode (or the unlink is
-	 * under way, the node not yet unhashed): ESTALE makes the kernel
-	 * walk the path again (LOOKUP_REVAL), where the name is gone:
-	 * open(O_CREAT) then creates it, as on a local filesystem, where
-	 * ENOENT, which no open(O_CREAT) in an existing directory may
-	 * answer, broke logging's WatchedFileHandler; an open without
-	 * O_CREAT still gets ENOENT from the walk.  Not for a metadata-only
-	 * copy whose data is missing below: that ENOENT is the answer. */
+	/* A file whose name went through the mount (unlink, rename onto
+	 * it) between the kernel's lookup and this open was opened through
+	 * the fd dir.c kept of it, as a local filesystem opens the removed
+	 * file.  An ENOENT left means it went some other way (behind the
+	 * mount, or no fd could be kept): ESTALE makes the kernel walk the
+	 * path again (LOOKUP_REVAL), where open(O_CREAT) creates the name
+	 * (ENOENT, which no open(O_CREAT) in an existing directory may
+	 * answer, broke logging's WatchedFileHandler) and an open without
+	 * O_CREAT gets ENOENT.  Not for a metadata-only copy whose data is
+	 * missing below: that ENOENT is the answer. */
 	if (r == -ENOENT && !(node_flags(n) & N_METACOPY))
 		r = -ESTALE;
 	node_unref(fs, n);

@@ -1006,6 +1006,16 @@ static void ns_read_unlock(struct lfs *fs)
 		pthread_rwlock_unlock(&fs->ns_lock);
 }
 
+/* n's name is gone from its directory by an unlink or a rename through
+ * the mount that has not yet unhashed n: the fd dir.c kept first reaches
+ * the file (ENOENT if there is none). */
+static int open_being_removed(struct node *n, int flags)
+{
+	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
+	int ofd = e ? __atomic_load_n(&e->orphan_fd, __ATOMIC_ACQUIRE) : -1;
+	return ofd >= 0 ? sp_reopen(ofd, flags) : -ENOENT;
+}
+
 int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 {
 	/* Unlinked while open: the file itself, before its index entry,
@@ -1039,6 +1049,8 @@ int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 			dirfd_release(pfd);
 	}
 	ns_read_unlock(fs);
+	if (fd == -ENOENT && layer == node_layer(n))
+		fd = open_being_removed(n, flags);
 	return fd;
 }
 

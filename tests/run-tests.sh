@@ -4,6 +4,9 @@
 # nothing failed.  Tests that cannot run here report themselves skipped,
 # with the reason.
 BUILD=${BUILD:-build}
+# The integration tests run the binaries of this same build.
+LFS_BUILD=$(cd "$BUILD" && pwd) || exit 1
+export LFS_BUILD
 pass=0
 fail=0
 skip=0
