@@ -109,7 +109,10 @@ static ssize_t read_link(struct lfs *fs, struct node *n, int layer,
 {
 	char name[NAME_MAX + 1];
 	ssize_t len;
-	if (!node_reached_by_name(fs, n, layer)) {
+	int dfd = -1;
+	/* (Or one whose name went since node_reached_by_name looked.) */
+	if (!node_reached_by_name(fs, n, layer) ||
+	    node_name_went(n, dfd = node_parent_fd(fs, n, layer, name))) {
 		int fd = node_open(fs, n, layer, O_PATH);
 		if (fd < 0)
 			return fd;
@@ -119,7 +122,6 @@ static ssize_t read_link(struct lfs *fs, struct node *n, int layer,
 		close(fd);
 		return len;
 	}
-	int dfd = node_parent_fd(fs, n, layer, name);
 	if (dfd < 0)
 		return dfd;
 	len = readlinkat(dfd, name, buf, size);

@@ -1187,6 +1187,11 @@ bool node_reached_by_name(struct lfs *fs, struct node *n, int layer)
 	       !in_index_only(fs, n, layer) && !redirect_below(fs, n, layer);
 }
 
+bool node_name_went(struct node *n, int r)
+{
+	return (r == -ENOENT || r == -ESTALE) && orphan_fd(n) >= 0;
+}
+
 int node_lstat(struct lfs *fs, struct node *n, int layer, struct stat *st)
 {
 	if (node_flags(n) & N_ROOT)
@@ -1209,6 +1214,10 @@ int node_lstat(struct lfs *fs, struct node *n, int layer, struct stat *st)
 	}
 	char name[NAME_MAX + 1];
 	int dfd = node_parent_fd(fs, n, layer, name);
+	/* Unhashed since orphan_fd() looked (a lookup's stat of a name
+	 * being replaced answered ENOENT, a negative entry). */
+	if (node_name_went(n, dfd))
+		return fstat(orphan_fd(n), st) < 0 ? -errno : 0;
 	if (dfd < 0)
 		return dfd;
 	int r = fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;

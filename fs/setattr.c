@@ -178,11 +178,16 @@ static int apply_owner_mode_now(struct lfs *fs, struct node *n,
 	if (by_name) {
 		char name[NAME_MAX + 1];
 		int dfd = node_parent_fd(fs, n, fs->upper, name);
-		if (dfd < 0)
+		if (dfd >= 0) {
+			int r = owner_mode_at(fs, dfd, name, n->mode, a,
+					      to_set);
+			node_parent_fd_done(fs, dfd);
+			return r;
+		}
+		/* Its name went since node_reached_by_name looked: through
+		 * the fd dir.c kept, as below. */
+		if (!node_name_went(n, dfd))
 			return dfd;
-		int r = owner_mode_at(fs, dfd, name, n->mode, a, to_set);
-		node_parent_fd_done(fs, dfd);
-		return r;
 	}
 	int fd = node_open(fs, n, fs->upper, O_PATH);
 	if (fd < 0)
@@ -255,6 +260,19 @@ static bool setattr_is_touch(struct lfs *fs, struct node *n,
 	       a->st_mtim.tv_sec >= now.tv_sec - TOUCH_WINDOW_SECONDS;
 }
 
+static int set_times_through_fd(struct lfs *fs, struct node *n,
+				const struct timespec ts[2])
+{
+	int fd = node_open(fs, n, fs->upper, O_PATH);
+	if (fd < 0)
+		return fd;
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	int r = utimensat(AT_FDCWD, proc, ts, 0) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
 static int set_times(struct lfs *fs, struct node *n,
 		     const struct timespec ts[2])
 {
@@ -270,17 +288,12 @@ static int set_times(struct lfs *fs, struct node *n,
 	}
 	/* A file reached only through the index, or unlinked while open,
 	 * has no name to resolve: change it through its own fd. */
-	if (node_flags(n) & (N_IDX_ALIAS | N_UNHASHED)) {
-		int fd = node_open(fs, n, fs->upper, O_PATH);
-		if (fd < 0)
-			return fd;
-		char proc[64];
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		r = utimensat(AT_FDCWD, proc, ts, 0) < 0 ? -errno : 0;
-		close(fd);
-		return r;
-	}
+	if (node_flags(n) & (N_IDX_ALIAS | N_UNHASHED))
+		return set_times_through_fd(fs, n, ts);
 	int dfd = node_parent_fd(fs, n, fs->upper, name);
+	/* Unhashed since the flags were read: through its fd, as above. */
+	if (node_name_went(n, dfd))
+		return set_times_through_fd(fs, n, ts);
 	if (dfd < 0)
 		return dfd;
 	r = utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
@@ -502,6 +515,49 @@ static int dir_flags_refuse(struct lfs *fs, struct node *dir, int to_set)
 	return 0;
 }
 
+/*
+ * A lower file whose name went (unlink, rename onto it) between the
+ * kernel's lookup and this request: its copy would have no name to take
+ * (copy_up answers ENOENT), and a truncate(2), chmod(2)... by a path
+ * that always named a file failed with ENOENT, which a local filesystem,
+ * changing the removed file, never answers.  Not open, nothing reaches
+ * that file any more but the kernel's inode, and the layer below never
+ * changes: the change is answered as made, in st (the file's attributes
+ * through the fd dir.c kept), as it would show on the removed file.  One
+ * still open keeps ENOENT: its readers would not see the change.
+ */
+static int removed_lower_changed(struct lfs *fs, struct node *n,
+				 const struct stat *attr, int to_set,
+				 struct stat *st)
+{
+	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
+	if (node_layer(n) == fs->upper || node_is_dir(n) ||
+	    !(node_flags(n) & N_UNHASHED) ||
+	    (e && __atomic_load_n(&e->open_files, __ATOMIC_RELAXED) > 0))
+		return -ENOENT;
+	int r = inode_stat(fs, n, st);
+	if (r < 0)
+		return r;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		st->st_size = attr->st_size;
+	if (to_set & FUSE_SET_ATTR_MODE)
+		st->st_mode = (st->st_mode & S_IFMT) | (attr->st_mode & 07777);
+	if (to_set & FUSE_SET_ATTR_UID)
+		st->st_uid = attr->st_uid;
+	if (to_set & FUSE_SET_ATTR_GID)
+		st->st_gid = attr->st_gid;
+	if (to_set & FUSE_SET_ATTR_ATIME)
+		st->st_atim = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? now
+								 : attr->st_atim;
+	if (to_set & FUSE_SET_ATTR_MTIME)
+		st->st_mtim = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? now
+								 : attr->st_mtim;
+	st->st_ctim = now;
+	return 0;
+}
+
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		struct fuse_file_info *fi)
 {
@@ -569,6 +625,11 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 			r = copy_up_protected(fs, n, CU_META, FS_APPEND_FL);
 	}
 	creds_as_daemon();
+	if (r == -ENOENT) {
+		r = removed_lower_changed(fs, n, attr, to_set, &st);
+		if (r == 0)
+			goto reply;
+	}
 	if (r == 0 && (to_set & FUSE_SET_ATTR_SIZE))
 		r = apply_size(fs, n, attr->st_size, fi);
 	if (r == 0 && !done)

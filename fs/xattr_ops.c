@@ -105,6 +105,10 @@ static int real_file_open(struct lfs *fs, struct node *n, int layer,
 	rf->fs = fs;
 	rf->fd = -1;
 	rf->dfd = node_parent_fd(fs, n, layer, rf->name);
+	/* Its name went since node_reached_by_name looked (a rename onto
+	 * it): getxattr(2) of a path that always named a file got ENOENT. */
+	if (node_name_went(n, rf->dfd))
+		return real_path_open(fs, n, layer, rf);
 	return rf->dfd < 0 ? rf->dfd : 0;
 }
 
