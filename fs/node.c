@@ -1006,13 +1006,19 @@ static void ns_read_unlock(struct lfs *fs)
 		pthread_rwlock_unlock(&fs->ns_lock);
 }
 
+/* The fd dir.c kept of n when a removal of its name began, or -1. */
+static int kept_fd(struct node *n)
+{
+	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
+	return e ? __atomic_load_n(&e->orphan_fd, __ATOMIC_ACQUIRE) : -1;
+}
+
 /* n's name is gone from its directory by an unlink or a rename through
  * the mount that has not yet unhashed n: the fd dir.c kept first reaches
  * the file (ENOENT if there is none). */
 static int open_being_removed(struct node *n, int flags)
 {
-	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
-	int ofd = e ? __atomic_load_n(&e->orphan_fd, __ATOMIC_ACQUIRE) : -1;
+	int ofd = kept_fd(n);
 	return ofd >= 0 ? sp_reopen(ofd, flags) : -ENOENT;
 }
 
@@ -1224,6 +1230,10 @@ int node_lstat(struct lfs *fs, struct node *n, int layer, struct stat *st)
 	node_parent_fd_done(fs, dfd);
 	if (r == 0 && whiteout_in_place(n, st))
 		r = -ENOENT;
+	/* Being removed, not yet unhashed (as node_open): an fstat(2) of
+	 * the open file racing the unlink of its name got ENOENT. */
+	if (r == -ENOENT && layer == node_layer(n) && kept_fd(n) >= 0)
+		r = fstat(kept_fd(n), st) < 0 ? -errno : 0;
 	return r;
 }
 

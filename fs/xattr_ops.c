@@ -121,6 +121,19 @@ static void real_file_close(struct real_file *rf)
 	rf->dfd = rf->fd = -1;
 }
 
+/* Whether a request that reached rf by n's name and found nothing there
+ * raced an unlink or a rename onto the name through the mount, not yet
+ * done with n: rf is closed, for real_path_open, which reaches the file
+ * through the fd dir.c kept (an fgetxattr(2) of the open file got
+ * ENOENT). */
+static bool real_file_by_name_went(struct node *n, struct real_file *rf)
+{
+	if (rf->dfd < 0 || node_is_dir(n))
+		return false;
+	real_file_close(rf);
+	return true;
+}
+
 static ssize_t real_getxattr(struct real_file *rf, const char *name,
 			     void *buf, size_t size)
 {
@@ -343,6 +356,7 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 				: NULL;
 	privs_lock(lock);
 	int err = -real_file_open(fs, n, node_layer(n), &rf);
+again:
 	if (err == 0 && !(node_flags(n) & N_HASXATTR)) {
 		/* Not known yet: most files carry no xattr at all, and one
 		 * listxattr says so (visible_names learns which), where a
@@ -357,6 +371,10 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (err == 0) {
 		len = real_get_value(&rf, name, size, &buf);
 		err = len < 0 ? (int)-len : 0;
+	}
+	if (err == ENOENT && real_file_by_name_went(n, &rf)) {
+		err = -real_path_open(fs, n, node_layer(n), &rf);
+		goto again;
 	}
 	privs_unlock(lock);
 	if (err == 0 && size == 0)
@@ -416,6 +434,11 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	ssize_t len = real_file_open(fs, n, node_layer(n), &rf);
 	if (len == 0)
 		len = visible_names(n, &rf, &list);
+	if (len == -ENOENT && real_file_by_name_went(n, &rf)) {
+		len = real_path_open(fs, n, node_layer(n), &rf);
+		if (len == 0)
+			len = visible_names(n, &rf, &list);
+	}
 	privs_unlock(lock);
 	if (len > 0)
 		len = hide_trusted(req, list, len);
