@@ -522,7 +522,8 @@ out:
  * the kernel even opens without a request (a reader of a fifo, which a
  * writer opening another name must reach).  So every file but a
  * directory keeps it, until the kernel forgets the node: one O_PATH open
- * per removal.  (A directory has its own hold, removed_dir_hold.)  A
+ * per removal (but see holds_much_space).  (A directory has its own
+ * hold, removed_dir_hold.)  A
  * regular file with several lower names, not open now, is reached
  * through the index instead (N_HLINK), which a copy-up through another
  * of its names updates.
@@ -538,6 +539,29 @@ static bool outlives_name(struct node *n)
 	return node_ext(n) != NULL;
 }
 
+/* 64 KiB, in st_blocks' 512-byte units. */
+#define REMOVED_KEPT_MAX_BLOCKS 128
+
+/*
+ * Whether fd, just opened on the upper file n whose name goes, would
+ * hold back much space.  Its blocks are freed when the last descriptor
+ * closes, here when the kernel forgets the node: moments after the
+ * unlink has returned, and a write right after it could find the upper
+ * filesystem still full (through io_uring the FORGET even comes another
+ * way than the next requests).  A local filesystem frees them at once
+ * unless the file is open.  So a larger file nobody has open is let go
+ * at once: an open racing its removal gets ESTALE, and the kernel's
+ * second walk (op_open).
+ */
+static bool holds_much_space(struct lfs *fs, struct node *n, int fd)
+{
+	if (node_layer(n) != fs->upper || !S_ISREG(n->mode) ||
+	    __atomic_load_n(&n->ext->open_files, __ATOMIC_RELAXED) > 0)
+		return false;
+	struct stat st;
+	return fstat(fd, &st) == 0 && st.st_blocks > REMOVED_KEPT_MAX_BLOCKS;
+}
+
 /* Such an inode stays reachable through an O_PATH fd taken before the
  * name goes away (node.c reaches an unhashed node through it).  One
  * left by a removal that failed may reach what the file was before a
@@ -550,6 +574,10 @@ static void keep_orphan(struct lfs *fs, struct node *n)
 	int fd = node_open(fs, n, node_layer(n), O_PATH);
 	if (fd < 0)
 		return;
+	if (holds_much_space(fs, n, fd)) {
+		close(fd);
+		return;
+	}
 	int kept = __atomic_load_n(&n->ext->orphan_fd, __ATOMIC_ACQUIRE);
 	if (kept >= 0) {
 		dup2(fd, kept);

@@ -12,7 +12,6 @@ import os
 import random
 import signal
 import sys
-import threading
 import time
 from multiprocessing import Process, Queue, Value
 
@@ -360,8 +359,8 @@ class Concurrency(LayerfsTestCase):
         return errors
 
     def test_open_create_racing_unlink(self):
-        """open(O_CREAT) of an existing name while another thread
-        unlinks it: the kernel looks the name up (positive) and sends
+        """open(O_CREAT) of an existing name while other processes
+        unlink it: the kernel looks the name up (positive) and sends
         OPEN, not CREATE; the unlink came in between.  ENOENT, which
         open(O_CREAT) in an existing directory never gives on a local
         filesystem (CPython's test_logging test_race,
