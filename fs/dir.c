@@ -523,10 +523,9 @@ out:
  * writer opening another name must reach).  So every file but a
  * directory keeps it, until the kernel forgets the node: one O_PATH open
  * per removal (but see holds_much_space).  (A directory has its own
- * hold, removed_dir_hold.)  A
- * regular file with several lower names, not open now, is reached
- * through the index instead (N_HLINK), which a copy-up through another
- * of its names updates.
+ * hold, removed_dir_hold.)  A regular file with several lower names, not
+ * open now, is reached through the index instead (N_HLINK), which a
+ * copy-up through another of its names updates.
  */
 static bool outlives_name(struct node *n)
 {

@@ -112,7 +112,8 @@ static ssize_t read_link(struct lfs *fs, struct node *n, int layer,
 	int dfd = -1;
 	/* (Or one whose name went since node_reached_by_name looked.) */
 	if (!node_reached_by_name(fs, n, layer) ||
-	    node_name_went(n, dfd = node_parent_fd(fs, n, layer, name))) {
+	    node_name_went(n, layer,
+			   dfd = node_parent_fd(fs, n, layer, name))) {
 		int fd = node_open(fs, n, layer, O_PATH);
 		if (fd < 0)
 			return fd;

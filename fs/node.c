@@ -1006,20 +1006,21 @@ static void ns_read_unlock(struct lfs *fs)
 		pthread_rwlock_unlock(&fs->ns_lock);
 }
 
-/* The fd dir.c kept of n when a removal of its name began, or -1. */
-static int kept_fd(struct node *n)
+/*
+ * The fd dir.c kept of n when a removal of its name through the mount
+ * (unlink, rename onto it) began, if r, what reaching n in `layer` by
+ * its name answered, says that the name went: after n was unhashed (the
+ * lost name's error), or before (ENOENT, the name already gone from the
+ * disk).  Else -1.
+ */
+static int removed_fd(struct node *n, int layer, int r)
 {
+	bool went = (node_flags(n) & N_UNHASHED)
+			    ? r == -ENOENT || r == -ESTALE
+			    : r == -ENOENT && layer == node_layer(n);
 	struct node_ext *e = __atomic_load_n(&n->ext, __ATOMIC_ACQUIRE);
-	return e ? __atomic_load_n(&e->orphan_fd, __ATOMIC_ACQUIRE) : -1;
-}
-
-/* n's name is gone from its directory by an unlink or a rename through
- * the mount that has not yet unhashed n: the fd dir.c kept first reaches
- * the file (ENOENT if there is none). */
-static int open_being_removed(struct node *n, int flags)
-{
-	int ofd = kept_fd(n);
-	return ofd >= 0 ? sp_reopen(ofd, flags) : -ENOENT;
+	return went && e ? __atomic_load_n(&e->orphan_fd, __ATOMIC_ACQUIRE)
+			 : -1;
 }
 
 int node_open(struct lfs *fs, struct node *n, int layer, int flags)
@@ -1055,9 +1056,8 @@ int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 			dirfd_release(pfd);
 	}
 	ns_read_unlock(fs);
-	if (fd == -ENOENT && layer == node_layer(n))
-		fd = open_being_removed(n, flags);
-	return fd;
+	int kept = removed_fd(n, layer, fd);
+	return kept >= 0 ? sp_reopen(kept, flags) : fd;
 }
 
 /* Whether node_open reaches n in `layer` without its parent's fd. */
@@ -1193,9 +1193,9 @@ bool node_reached_by_name(struct lfs *fs, struct node *n, int layer)
 	       !in_index_only(fs, n, layer) && !redirect_below(fs, n, layer);
 }
 
-bool node_name_went(struct node *n, int r)
+bool node_name_went(struct node *n, int layer, int r)
 {
-	return (r == -ENOENT || r == -ESTALE) && orphan_fd(n) >= 0;
+	return removed_fd(n, layer, r) >= 0;
 }
 
 int node_lstat(struct lfs *fs, struct node *n, int layer, struct stat *st)
@@ -1220,20 +1220,20 @@ int node_lstat(struct lfs *fs, struct node *n, int layer, struct stat *st)
 	}
 	char name[NAME_MAX + 1];
 	int dfd = node_parent_fd(fs, n, layer, name);
-	/* Unhashed since orphan_fd() looked (a lookup's stat of a name
-	 * being replaced answered ENOENT, a negative entry). */
-	if (node_name_went(n, dfd))
-		return fstat(orphan_fd(n), st) < 0 ? -errno : 0;
-	if (dfd < 0)
-		return dfd;
-	int r = fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
-	node_parent_fd_done(fs, dfd);
-	if (r == 0 && whiteout_in_place(n, st))
-		r = -ENOENT;
-	/* Being removed, not yet unhashed (as node_open): an fstat(2) of
-	 * the open file racing the unlink of its name got ENOENT. */
-	if (r == -ENOENT && layer == node_layer(n) && kept_fd(n) >= 0)
-		r = fstat(kept_fd(n), st) < 0 ? -errno : 0;
+	int r = dfd;
+	if (dfd >= 0) {
+		r = fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno
+								    : 0;
+		node_parent_fd_done(fs, dfd);
+		if (r == 0 && whiteout_in_place(n, st))
+			r = -ENOENT;
+	}
+	/* The name went while this looked (a lookup's stat of a name being
+	 * replaced, an fstat(2) of the open file racing its unlink, got
+	 * ENOENT): the file is stat'ed as node_open opens it. */
+	int kept = removed_fd(n, layer, r);
+	if (kept >= 0)
+		r = fstat(kept, st) < 0 ? -errno : 0;
 	return r;
 }
 

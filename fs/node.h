@@ -287,10 +287,11 @@ int node_parent_fd(struct lfs *fs, struct node *n, int layer, char *name);
  * unlinked node still open, an index entry or a redirected directory,
  * which only node_open reaches. */
 bool node_reached_by_name(struct lfs *fs, struct node *n, int layer);
-/* Whether node_parent_fd failed with r because n lost its name (unlink,
- * rename onto it) after node_reached_by_name said yes: node_open
- * reaches it now, through the fd dir.c kept. */
-bool node_name_went(struct node *n, int r);
+/* Whether r, what reaching n in `layer` by its name answered (as
+ * node_parent_fd), says that n lost its name (unlink, rename onto it)
+ * after node_reached_by_name said yes: node_open reaches it now,
+ * through the fd dir.c kept. */
+bool node_name_went(struct node *n, int layer, int r);
 void node_parent_fd_done(struct lfs *fs, int fd);
 /* fstatat of the node in `layer`, without following symlinks. */
 int node_lstat(struct lfs *fs, struct node *n, int layer, struct stat *st);

@@ -186,7 +186,7 @@ static int apply_owner_mode_now(struct lfs *fs, struct node *n,
 		}
 		/* Its name went since node_reached_by_name looked: through
 		 * the fd dir.c kept, as below. */
-		if (!node_name_went(n, dfd))
+		if (!node_name_went(n, fs->upper, dfd))
 			return dfd;
 	}
 	int fd = node_open(fs, n, fs->upper, O_PATH);
@@ -292,7 +292,7 @@ static int set_times(struct lfs *fs, struct node *n,
 		return set_times_through_fd(fs, n, ts);
 	int dfd = node_parent_fd(fs, n, fs->upper, name);
 	/* Unhashed since the flags were read: through its fd, as above. */
-	if (node_name_went(n, dfd))
+	if (node_name_went(n, fs->upper, dfd))
 		return set_times_through_fd(fs, n, ts);
 	if (dfd < 0)
 		return dfd;

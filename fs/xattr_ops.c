@@ -107,7 +107,7 @@ static int real_file_open(struct lfs *fs, struct node *n, int layer,
 	rf->dfd = node_parent_fd(fs, n, layer, rf->name);
 	/* Its name went since node_reached_by_name looked (a rename onto
 	 * it): getxattr(2) of a path that always named a file got ENOENT. */
-	if (node_name_went(n, rf->dfd))
+	if (node_name_went(n, layer, rf->dfd))
 		return real_path_open(fs, n, layer, rf);
 	return rf->dfd < 0 ? rf->dfd : 0;
 }
@@ -126,9 +126,10 @@ static void real_file_close(struct real_file *rf)
  * done with n: rf is closed, for real_path_open, which reaches the file
  * through the fd dir.c kept (an fgetxattr(2) of the open file got
  * ENOENT). */
-static bool real_file_by_name_went(struct node *n, struct real_file *rf)
+static bool real_file_by_name_went(struct node *n, int layer,
+				   struct real_file *rf)
 {
-	if (rf->dfd < 0 || node_is_dir(n))
+	if (rf->dfd < 0 || !node_name_went(n, layer, -ENOENT))
 		return false;
 	real_file_close(rf);
 	return true;
@@ -372,7 +373,7 @@ again:
 		len = real_get_value(&rf, name, size, &buf);
 		err = len < 0 ? (int)-len : 0;
 	}
-	if (err == ENOENT && real_file_by_name_went(n, &rf)) {
+	if (err == ENOENT && real_file_by_name_went(n, node_layer(n), &rf)) {
 		err = -real_path_open(fs, n, node_layer(n), &rf);
 		goto again;
 	}
@@ -434,7 +435,7 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	ssize_t len = real_file_open(fs, n, node_layer(n), &rf);
 	if (len == 0)
 		len = visible_names(n, &rf, &list);
-	if (len == -ENOENT && real_file_by_name_went(n, &rf)) {
+	if (len == -ENOENT && real_file_by_name_went(n, node_layer(n), &rf)) {
 		len = real_path_open(fs, n, node_layer(n), &rf);
 		if (len == 0)
 			len = visible_names(n, &rf, &list);

@@ -173,6 +173,20 @@ def in_workers(target, arglists):
     return results
 
 
+def replacing(unlink_every=0):
+    """A change for Concurrency._open_racing: its changer's n-th call
+    writes "version n" to a file of its own beside the path and renames
+    it onto the path, as programs update a file atomically; with
+    unlink_every, every unlink_every-th call then removes the path."""
+    def replace(fn, wid, n):
+        tmp = "%s.%d" % (fn, wid)
+        lfstest.write(tmp, "version %d\n" % n)
+        os.rename(tmp, fn)
+        if unlink_every and n % unlink_every == 0:
+            os.unlink(fn)
+    return replace
+
+
 class Concurrency(LayerfsTestCase):
     def test_contended_hard_links(self):
         seed = int(os.environ.get("LFS_SEED", str(int(time.time()))))
@@ -388,12 +402,7 @@ class Concurrency(LayerfsTestCase):
         (the random stress test's shared slots; 53 in 15,000 opens here
         before).  It opens the replaced file through the fd it kept, as
         a local filesystem does."""
-        def replace(fn, wid, n):
-            tmp = "%s.%d" % (fn, wid)
-            lfstest.write(tmp, "version %d\n" % n)
-            os.rename(tmp, fn)
-            if n % 3 == 0:
-                os.unlink(fn)
+        replace = replacing(unlink_every=3)
         torn = []
 
         def open_read(fn):
@@ -420,10 +429,7 @@ class Concurrency(LayerfsTestCase):
         take (truncate, chmod and utime all failed so, 4 to 13 times in
         3 s), and a request reaching a file by its name found it
         unhashed after choosing to (node_name_went)."""
-        def replace(fn, wid, n):
-            tmp = "%s.%d" % (fn, wid)
-            lfstest.write(tmp, "version %d\n" % n)
-            os.rename(tmp, fn)
+        replace = replacing()
         calls = [lambda fn: os.truncate(fn, 1),
                  lambda fn: os.chmod(fn, 0o640),
                  lambda fn: os.utime(fn, (1, 2)), os.lstat, os.listxattr]
@@ -445,12 +451,7 @@ class Concurrency(LayerfsTestCase):
         reached it by its name, gone from the disk before the node lost
         it (ENOENT, 6 to 52 times in 3 s); it uses the fd dir.c kept
         then, as node_open does."""
-        def replace(fn, wid, n):
-            tmp = "%s.%d" % (fn, wid)
-            lfstest.write(tmp, "version %d\n" % n)
-            os.rename(tmp, fn)
-            if n % 2 == 0:
-                os.unlink(fn)
+        replace = replacing(unlink_every=2)
 
         def use_open(fn):
             try:
