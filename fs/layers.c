@@ -350,10 +350,20 @@ int layers_open(struct lfs *fs, struct lfs_options *o)
 	int fd = lfs_premounted_fd(o->mountpoint);
 	bool by_fd = fd >= 0;
 	struct stat mst;
-	if ((by_fd ? fstat(fd, &mst) : stat(o->mountpoint, &mst)) < 0) {
+	struct statfs mfs;
+	int r = by_fd ? fstat(fd, &mst) : stat(o->mountpoint, &mst);
+	/* The kernel may answer the stat of a FUSE root from its cache of
+	 * the root's attributes, even when the daemon is gone; statfs
+	 * always asks the daemon. */
+	if (r == 0 && !by_fd)
+		r = statfs(o->mountpoint, &mfs);
+	if (r < 0) {
 		/* A FUSE mount whose daemon has gone (killed, crashed) is
-		 * left there, answering nothing, until it is unmounted. */
-		if (errno == ENOTCONN)
+		 * left there, answering ENOTCONN, until it is unmounted.
+		 * Over io_uring the kernel closes the daemon's rings a
+		 * moment after the process is gone, and a request that
+		 * meets them closing is ended ECONNABORTED. */
+		if (errno == ENOTCONN || errno == ECONNABORTED)
 			lf_err("mountpoint '%s' is a FUSE mount whose daemon "
 			       "has ended: unmount it first (fusermount3 -u)",
 			       o->mountpoint);

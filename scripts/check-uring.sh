@@ -1,25 +1,34 @@
 #!/bin/sh
 # Runs a command with the fuse module's enable_uring parameter on, so that
 # every layerfs daemon it starts takes its requests through io_uring
-# (fs/uring.h), and puts the parameter back afterwards.  Without a command
-# it runs the integration tests (TESTS= names modules, by substring,
-# separated by spaces; a name that matches none fails).  Needs root and
-# a kernel with FUSE over io_uring (Linux 6.14+); elsewhere it says
-# skipped.
+# (fs/uring.h), and puts the parameter back afterwards.  With --off first
+# it turns the parameter off instead, so that every daemon reads
+# /dev/fuse: some kernels boot with it on, and then `make test` runs on
+# the rings alone.  Without a command it runs the integration tests
+# (TESTS= names modules, by substring, separated by spaces; a name that
+# matches none fails).  Needs root and a kernel with FUSE over io_uring
+# (Linux 6.14+); elsewhere it says skipped.
 set -u
 PARAM=/sys/module/fuse/parameters/enable_uring
+me=check-uring
+want=Y
+if [ "${1:-}" = --off ]; then
+	shift
+	me=check-devfuse
+	want=N
+fi
 if [ "$(id -u)" -ne 0 ]; then
-	echo "check-uring: skipped: needs root to set $PARAM"
+	echo "$me: skipped: needs root to set $PARAM"
 	exit 0
 fi
 if [ ! -e "$PARAM" ]; then
-	echo "check-uring: skipped: kernel without FUSE over io_uring"
+	echo "$me: skipped: kernel without FUSE over io_uring"
 	exit 0
 fi
 saved=$(cat "$PARAM")
 out=$(mktemp)
 trap 'echo "$saved" > "$PARAM"; rm -f "$out"' EXIT INT TERM
-echo Y >"$PARAM" || exit 1
+echo $want >"$PARAM" || exit 1
 if [ $# -ne 0 ]; then
 	"$@"
 	exit $?
@@ -36,7 +45,7 @@ for m in ${TESTS:-test_}; do
 	grep -E '^#   ' "$out"
 	tail -n 1 "$out"
 	if [ $rc -ne 0 ] || tail -n 1 "$out" | grep -q '^0 passed, 0 failed'; then
-		echo "check-uring: '$m' failed or ran no test"
+		echo "$me: '$m' failed or ran no test"
 		status=1
 	fi
 done

@@ -84,6 +84,22 @@ def run_module(path, timeout, run_dir):
     return results, text, time.time() - start
 
 
+def fuse_transport():
+    """Which way this run's daemons take their requests: the fuse
+    module's enable_uring decides it for every mount but test_uring's
+    (which turns it on and off itself), and some kernels boot with it
+    on, so a log says which one it exercised."""
+    try:
+        with open("/sys/module/fuse/parameters/enable_uring") as f:
+            on = f.read().strip() == "Y"
+    except OSError:
+        return "fuse module: no enable_uring parameter (/dev/fuse only)"
+    return "fuse module: enable_uring=%s (%s)" % (
+        "Y" if on else "N",
+        "daemons take requests over io_uring" if on
+        else "daemons read /dev/fuse")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--timeout", type=int, default=600)
@@ -102,6 +118,7 @@ def main():
         mods = [m for m in mods
                 if any(w in os.path.basename(m) for w in wanted)]
     npass = nfail = nskip = 0
+    print("# %s" % fuse_transport(), flush=True)
     run_dir = make_run_dir()
     for path in mods:
         results, text, secs = run_module(path, a.timeout, run_dir)
