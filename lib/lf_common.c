@@ -10,6 +10,12 @@
 #include <sys/stat.h>
 
 static const char *progname = "layerfs";
+static int message_fd = STDERR_FILENO;
+
+void lf_set_message_fd(int fd)
+{
+	message_fd = fd;
+}
 
 void lf_set_progname(const char *name)
 {
@@ -75,7 +81,7 @@ static void vmessage(const char *prefix, const char *fmt, va_list ap)
 		line[len] = 0;
 	}
 	/* One write so concurrent messages do not interleave mid-line. */
-	if (write(STDERR_FILENO, line, len) < 0)
+	if (write(message_fd, line, len) < 0)
 		return;
 }
 

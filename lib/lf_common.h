@@ -58,6 +58,10 @@ void lf_print_line(FILE *f, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Sets the program name used by lf_err/lf_warn. */
 void lf_set_progname(const char *name);
+/* Where lf_err, lf_warn and lf_die write (stderr until set): a child
+ * whose stderr is no longer its caller's can still tell it why it
+ * failed. */
+void lf_set_message_fd(int fd);
 const char *lf_progname(void);
 
 /* Full write of a buffer to an fd; 0 or -errno. */

@@ -180,6 +180,9 @@ run_command(const struct exec_opts *o, const struct lr_state *st, int sock,
 		.keep_stdin = o->interactive,
 		.out_fd = -1,
 		.trampoline_fd = sealed_init_create(),
+		/* Its stderr is still its caller's (or the terminal the
+		 * caller shows). */
+		.setup_report_fd = -1,
 	};
 	if (p.trampoline_fd < 0)
 		lf_die(LR_EXIT_SETUP, "cannot make the init's sealed copy: %s",

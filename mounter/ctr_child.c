@@ -20,6 +20,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "caps.h"
@@ -167,6 +168,39 @@ static char *choose_cwd(struct container *c, int rootfd)
 	return strdup(norm);
 }
 
+/*
+ * Waits until the command's process has exec'd (the report pipe closes
+ * empty) or has failed first.  Then its one line goes to the launcher's
+ * stderr, this init's still, and the init exits with the command's
+ * status before the container counts as started: the start fails as a
+ * start (125, 126, 127), on the caller's terminal even with -d, and
+ * leaves nothing behind, where it looked like a command that ran and
+ * exited 125 (its line in the container's log).
+ */
+static void await_exec(int report, pid_t cmd)
+{
+	char why[4096];
+	size_t n = 0;
+	while (n < sizeof(why)) {
+		ssize_t r = read(report, why + n, sizeof(why) - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(report);
+	if (n == 0)
+		return;
+	int st = 0;
+	while (waitpid(cmd, &st, 0) < 0 && errno == EINTR)
+		;
+	if (write(STDERR_FILENO, why, n) < 0)
+		n = 0; /* nowhere left to say it; the status still tells */
+	_exit(WIFEXITED(st) && WEXITSTATUS(st) ? WEXITSTATUS(st)
+					       : LR_EXIT_SETUP);
+}
+
 void container_child(struct container *c)
 {
 	const struct run_opts *o = c->o;
@@ -249,6 +283,9 @@ void container_child(struct container *c)
 	int memfd = sealed_init_create();
 	if (memfd < 0)
 		lf_die(LR_EXIT_SETUP, "cannot make the init's sealed copy: %s", strerror(-memfd));
+	int report[2];
+	if (pipe2(report, O_CLOEXEC) < 0)
+		lf_die(LR_EXIT_SETUP, "pipe: %s", strerror(errno));
 
 	struct payload p = {
 		.argv = c->argv,
@@ -270,6 +307,7 @@ void container_child(struct container *c)
 		.keep_stdin = o->interactive,
 		.out_fd = c->log_fd,
 		.trampoline_fd = memfd,
+		.setup_report_fd = report[1],
 	};
 	sigset_t all;
 	sigfillset(&all);
@@ -281,10 +319,12 @@ void container_child(struct container *c)
 		prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 		payload_exec(&p);
 	}
+	close(report[1]);
 	/* The init runs in the container: confined as its command is. */
 	payload_confine(&p);
 	if (slave >= 0)
 		close(slave);
+	await_exec(report[0], cmd);
 	tell(c, SYNC_STARTED, cmd, -1);
 	/* Started: from now on the container outlives its launcher (that
 	 * is what -d and a killed monitor rely on). */

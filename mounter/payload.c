@@ -235,6 +235,15 @@ void payload_exec(const struct payload *p)
 	/* Until exec, nothing in the container may ptrace us to reach the
 	 * launcher's memory or descriptors. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* Kept above the fds the sealed init moves to, until the exec. */
+	int report = p->setup_report_fd;
+	if (report >= 0 && report <= TRAMPOLINE_FD + 1)
+		report = fcntl(report, F_DUPFD_CLOEXEC, TRAMPOLINE_FD + 2);
+	if (report >= 0)
+		lf_set_message_fd(report);
+	else if (p->setup_report_fd >= 0)
+		lf_die(LR_EXIT_SETUP, "cannot keep the start's report: %s",
+		    strerror(errno));
 	setup_stdio(p);
 	enter_cwd(p->cwd);
 	set_identity(p);
@@ -245,7 +254,14 @@ void payload_exec(const struct payload *p)
 	     fcntl(TRAMPOLINE_FD, F_SETFD, FD_CLOEXEC) < 0))
 		lf_die(LR_EXIT_SETUP, "cannot keep the sealed init: %s",
 		    strerror(errno));
-	close_range(trampoline ? TRAMPOLINE_FD + 1 : 3, ~0U, 0);
+	int first_closed = trampoline ? TRAMPOLINE_FD + 1 : 3;
+	if (report >= 0) {
+		if (dup3(report, first_closed, O_CLOEXEC) < 0)
+			lf_die(LR_EXIT_SETUP, "cannot keep the start's report: %s",
+			    strerror(errno));
+		lf_set_message_fd(first_closed++);
+	}
+	close_range(first_closed, ~0U, 0);
 	/* The file limit last: the fds above are already there when it is
 	 * lower than they need (podman's `--ulimit nofile=0` still runs a
 	 * static program; the limit is the command's, not the launcher's). */

@@ -42,10 +42,16 @@ struct payload {
 	 * '#!/proc/self/exe' command cannot reach that (CVE-2019-5736).
 	 * -1: exec directly. */
 	int trampoline_fd;
+	/* -1, or a close-on-exec descriptor on which payload_exec says why
+	 * it failed (its one line) instead of on stderr, which by then is
+	 * the container's terminal or log.  Anything written there means
+	 * the command never ran; the exec closes it empty. */
+	int setup_report_fd;
 };
 
 /* Does not return: execs the command or exits with 125 (setup), 126
- * (cannot execute) or 127 (not found) after one line on stderr. */
+ * (cannot execute) or 127 (not found) after one line on stderr, or on
+ * setup_report_fd. */
 void payload_exec(const struct payload *p) __attribute__((noreturn));
 
 /* The container's confinement of system calls, in the calling process:

@@ -867,6 +867,47 @@ class Behaviour:
                          "-c", "exit 125"])
         self.assertEqual(r.returncode, 125, r.stderr)
         self.assertTrue(os.path.isdir(made))
+        # A failure of the command's own setup, inside the container
+        # before its exec, is a failed start too (it was taken for the
+        # command's 125, and the directory stayed).
+        late = os.path.join(self.user_dir("uppers"), "late")
+        r = self.lr.run(["run", "--rm", "--upper", late, "-w", "/etc/motd",
+                         self.image, "true"])
+        self.assertEqual(r.returncode, 125, r.stderr)
+        self.assertEqual(r.stderr.decode().splitlines(), [
+            "layerrun: cannot enter the working directory '/etc/motd': "
+            "Not a directory"])
+        self.assertFalse(os.path.exists(late))
+
+    def test_detached_start_that_fails_before_the_exec(self):
+        # run -d said the name and exit 0, and the reason went to the
+        # container's log, which ps listed as exited(125).  Now the
+        # start fails as a start: the one line on the caller's stderr,
+        # the status of the failure, no container left.
+        for opts, cmd, want, line in (
+                (["-w", "/etc/motd"], ["true"], 125,
+                 "layerrun: cannot enter the working directory "
+                 "'/etc/motd': Not a directory"),
+                ([], ["no-such-program"], 127,
+                 "layerrun: 'no-such-program' was not found in the "
+                 "container's PATH"),
+                ([], ["/etc/motd"], 126,
+                 "layerrun: cannot run '/etc/motd': Permission denied")):
+            with self.subTest(cmd=cmd):
+                r = self.lr.run(["run", "-d", "--name", "early"] + opts +
+                                [self.image] + cmd)
+                self.assertEqual(r.returncode, want, r.stderr)
+                self.assertEqual(r.stdout, b"")
+                self.assertEqual(r.stderr.decode().splitlines(), [line])
+                self.assertEqual(self.run_ok(["ps", "-q"]).split(), [])
+                self.assertFalse(os.path.exists(self.container_dir("early")))
+        # Once the command runs, its status is its own, in ps.
+        self.detach("ran", "sh", "-c", "echo said; exit 125")
+        self.assertTrue(lu.wait_for(
+            lambda: re.search(r"\nran +exited\(125\) ",
+                              self.run_ok(["ps"]))), self.run_ok(["ps"]))
+        self.assertEqual(self.run_ok(["logs", "ran"]), "said\n")
+        self.run_ok(["rm", "ran"])
 
     def test_layerfs_ending_before_it_serves(self):
         # A layerfs that fails (with its own line) or is killed before it
