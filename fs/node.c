@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -910,17 +911,98 @@ static bool whiteout_in_place(const struct node *n, const struct stat *st)
 	       !S_ISCHR(n->mode);
 }
 
+/*
+ * node_open and dirfd_acquire call each other up the path while the
+ * parent's fd is not cached: ns_lock is read-locked once, by the
+ * outermost call, not once per level (a deep tree would nest the lock
+ * hundreds of times).
+ */
+static __thread unsigned ns_read_depth;
+
+/* node_names_moving's marks, and the requests waiting for them to go. */
+static pthread_mutex_t moving_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t moving_done = PTHREAD_COND_INITIALIZER;
+
+/* A wait for one rename, which has its locks already and needs only
+ * ns_lock, never held here: milliseconds at worst.  The limit only
+ * keeps a mistake from hanging a request; then it goes on by name, as
+ * before the marks. */
+#define MOVING_WAIT_MAX_NS 2000000000L
+
+void node_names_moving(struct lfs *fs, struct node *a, struct node *b)
+{
+	bool ma = a && !node_is_dir(a), mb = b && !node_is_dir(b);
+	if (!ma && !mb)
+		return;
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	if (ma)
+		node_set_flag(a, N_MOVING);
+	if (mb)
+		node_set_flag(b, N_MOVING);
+	pthread_rwlock_unlock(&fs->ns_lock);
+}
+
+void node_names_moved(struct node *a, struct node *b)
+{
+	bool ma = a && (node_flags(a) & N_MOVING),
+	     mb = b && (node_flags(b) & N_MOVING);
+	if (!ma && !mb)
+		return;
+	if (ma)
+		node_clear_flag(a, N_MOVING);
+	if (mb)
+		node_clear_flag(b, N_MOVING);
+	pthread_mutex_lock(&moving_lock);
+	pthread_cond_broadcast(&moving_done);
+	pthread_mutex_unlock(&moving_lock);
+}
+
+/* Whether a request that reads n's name in `layer` under ns_lock, just
+ * taken, must let it go and wait for a rename (node.h): only the upper
+ * layer's names move, and a request nested in another's hold of the
+ * lock cannot let it go (a directory's, which no mark concerns). */
+static bool must_await_move(struct lfs *fs, struct node *n, int layer,
+			    unsigned depth)
+{
+	return (node_flags(n) & N_MOVING) && lfs_is_upper(fs, layer) &&
+	       depth == 0;
+}
+
+/* Waits, holding no ns_lock, until n's rename has moved its node. */
+static void await_move(struct node *n)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += MOVING_WAIT_MAX_NS % 1000000000L;
+	until.tv_sec += MOVING_WAIT_MAX_NS / 1000000000L +
+			until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&moving_lock);
+	while ((node_flags(n) & N_MOVING) &&
+	       pthread_cond_timedwait(&moving_done, &moving_lock, &until) !=
+		       ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&moving_lock);
+}
+
 int node_parent_fd(struct lfs *fs, struct node *n, int layer, char *name)
 {
 	/* Only the root has no parent. */
 	if (node_flags(n) & N_ROOT)
 		return -EINVAL;
-	if (name_lost(n))
-		return lost_name_error(n);
 	/* The name and the parent are read under ns_lock, held until the
 	 * caller's *at() call is done (node_parent_fd_done), so a concurrent
 	 * rename cannot move either meanwhile. */
-	pthread_rwlock_rdlock(&fs->ns_lock);
+	for (;;) {
+		if (name_lost(n))
+			return lost_name_error(n);
+		unsigned depth = ns_read_depth;
+		pthread_rwlock_rdlock(&fs->ns_lock);
+		if (!must_await_move(fs, n, layer, depth))
+			break;
+		pthread_rwlock_unlock(&fs->ns_lock);
+		await_move(n);
+	}
 	memcpy(name, node_name(n), n->namelen + 1u);
 	int fd = dirfd_acquire(fs, n->parent, layer);
 	if (fd < 0)
@@ -934,13 +1016,6 @@ void node_parent_fd_done(struct lfs *fs, int fd)
 	pthread_rwlock_unlock(&fs->ns_lock);
 }
 
-/*
- * node_open and dirfd_acquire call each other up the path while the
- * parent's fd is not cached: ns_lock is read-locked once, by the
- * outermost call, not once per level (a deep tree would nest the lock
- * hundreds of times).
- */
-static __thread unsigned ns_read_depth;
 
 /* An open of a file that was not a fifo or a device when n was made,
  * which with udba=reval the host may have swapped for one: the open
@@ -1025,24 +1100,32 @@ static int removed_fd(struct node *n, int layer, int r)
 
 int node_open(struct lfs *fs, struct node *n, int layer, int flags)
 {
+	int fd;
+again:;
 	/* Unlinked while open: the file itself, before its index entry,
 	 * which went with its last link. */
 	int ofd = orphan_fd(n);
 	if (ofd >= 0)
 		return sp_reopen(ofd, flags);
 	if (in_index_only(fs, n, layer)) {
-		int fd = openat(fs->index_fd, n->ext->index_key,
-				flags | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat(fs->index_fd, n->ext->index_key,
+			    flags | O_NOFOLLOW | O_CLOEXEC);
 		return fd < 0 ? -errno : fd;
 	}
 	if (node_flags(n) & N_ROOT) {
-		int fd = openat(fs->layers[layer].fd, ".", flags | O_CLOEXEC);
+		fd = openat(fs->layers[layer].fd, ".", flags | O_CLOEXEC);
 		return fd < 0 ? -errno : fd;
 	}
 	if (name_lost(n))
 		return lost_name_error(n);
+	unsigned depth = ns_read_depth;
 	ns_read_lock(fs);
-	int fd;
+	if (must_await_move(fs, n, layer, depth)) {
+		/* Once moved, a replaced file is unhashed: above. */
+		ns_read_unlock(fs);
+		await_move(n);
+		goto again;
+	}
 	if (redirect_below(fs, n, layer)) {
 		char *path = redirect_at(fs, n, layer);
 		fd = path ? sp_open_beneath(fs->layers[layer].fd, path, flags, 0)

@@ -65,6 +65,10 @@ enum node_flag {
 	/* A program's data went to the kernel's page cache with an open
 	 * (exec_prefetch.c); later runs find it there. */
 	N_PREFETCHED = 1 << 25,
+	/* Not a directory: a rename through the mount is changing what its
+	 * name holds on disk, and its node has not followed yet
+	 * (node_names_moving). */
+	N_MOVING = 1 << 26,
 };
 
 struct dcache;
@@ -283,6 +287,20 @@ int node_open_noatime(struct lfs *fs, struct node *n, int layer, int flags);
  * and the node's name, copied into name[NAME_MAX + 1].  On success the
  * caller does its *at() call, then node_parent_fd_done(). */
 int node_parent_fd(struct lfs *fs, struct node *n, int layer, char *name);
+/*
+ * A rename through the mount moves the names of a and b (either NULL, a
+ * directory left out) on disk, then their nodes (node_move, under
+ * ns_lock).  Between the two a request by name would find nothing at
+ * the source's old name and the incoming file at the replaced file's:
+ * an fstat(2) of an open file racing its own rename failed with
+ * ENOENT, and one of the replaced file reached the new one.  So their
+ * names are marked first, under ns_lock, which every request holds from
+ * reading a name to its *at() call: one that began before has done its
+ * call, and one that meets the mark waits for node_names_moved and
+ * looks again.
+ */
+void node_names_moving(struct lfs *fs, struct node *a, struct node *b);
+void node_names_moved(struct node *a, struct node *b);
 /* Whether node_parent_fd reaches the node in `layer`: not for the root, an
  * unlinked node still open, an index entry or a redirected directory,
  * which only node_open reaches. */

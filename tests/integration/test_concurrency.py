@@ -12,6 +12,7 @@ import os
 import random
 import signal
 import sys
+import threading
 import time
 from multiprocessing import Process, Queue, Value
 
@@ -185,6 +186,23 @@ def replacing(unlink_every=0):
         if unlink_every and n % unlink_every == 0:
             os.unlink(fn)
     return replace
+
+
+def use_open(fn):
+    """For Concurrency._open_racing: opens fn, if it is there, and asks
+    for the open file's attributes and xattrs, by its descriptor and by
+    /proc/self/fd, ten times each."""
+    try:
+        fd = os.open(fn, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        for _ in range(10):
+            os.fstat(fd)
+            os.listxattr(fd)
+            os.stat("/proc/self/fd/%d" % fd)
+    finally:
+        os.close(fd)
 
 
 class Concurrency(LayerfsTestCase):
@@ -452,22 +470,70 @@ class Concurrency(LayerfsTestCase):
         it (ENOENT, 6 to 52 times in 3 s); it uses the fd dir.c kept
         then, as node_open does."""
         replace = replacing(unlink_every=2)
-
-        def use_open(fn):
-            try:
-                fd = os.open(fn, os.O_RDONLY)
-            except FileNotFoundError:
-                return
-            try:
-                for _ in range(10):
-                    os.fstat(fd)
-                    os.listxattr(fd)
-            finally:
-                os.close(fd)
         for opts in ((), ("passthrough=0",)):
             with self.subTest(opts=opts):
                 self.assertEqual(self._open_racing(
                     opts, "use%d" % len(opts), replace, use_open), {})
+
+    def test_open_file_racing_its_own_rename(self):
+        """fstat(2), flistxattr(2) and a stat through /proc/self/fd of
+        an open file that other processes keep renaming away and back:
+        never an error on a local filesystem.  Between a rename on disk
+        and the move of its node, a request found nothing at the file's
+        old name (ENOENT, 61 to 171 times in 5 s against one renaming
+        process); it waits for the move now (node_names_moving)."""
+        def moving(fn, wid, n):
+            os.rename(fn, fn + ".moved")
+            os.rename(fn + ".moved", fn)
+        for opts in ((), ("passthrough=0",)):
+            with self.subTest(opts=opts):
+                self.assertEqual(self._open_racing(
+                    opts, "moving%d" % len(opts), moving, use_open), {})
+
+    def test_requests_between_a_rename_on_disk_and_its_nodes(self):
+        """A request for the file a rename replaces, or for the file it
+        moves, made while the rename is done on disk and not yet in the
+        nodes (the daemon pauses there): the replaced file's reached the
+        new one (its xattr read "new"), the moved file's found nothing
+        (ENOENT).  Each waits for the nodes now, and reaches its own
+        file."""
+        low = self.layer("win-low", {"lower": "x"})
+        m = self.mount_rw([low], name="win",
+                          env=dict(os.environ,
+                                   LFS_FAULT_PAUSE="rename-on-disk"))
+        target, tmp = (os.path.join(m.path, n) for n in ("target", "tmp"))
+        for path, value in ((target, b"old"), (tmp, b"new")):
+            lfstest.write(path, value.decode())
+            os.setxattr(path, "user.v", value)
+        old_fd = os.open(target, os.O_RDONLY)
+        new_fd = os.open(tmp, os.O_RDONLY)
+        self.addCleanup(os.close, old_fd)
+        self.addCleanup(os.close, new_fd)
+        result = {}
+
+        def rename():
+            result["r"] = lfstest.errno_of(os.rename, tmp, target)
+
+        def value_or_errno(fd):
+            try:
+                return os.getxattr(fd, "user.v")
+            except OSError as e:
+                return os.strerror(e.errno)
+        th = threading.Thread(target=rename)
+        th.start()
+        try:
+            lfstest.wait_paused(m.pid)
+            got_old = value_or_errno(old_fd)
+            got_new = value_or_errno(new_fd)
+        finally:
+            th.join(timeout=30)
+        self.assertEqual(result.get("r"), 0)
+        self.assertEqual(got_old, b"old")
+        self.assertEqual(got_new, b"new")
+        with open("/proc/self/fd/%d" % old_fd, "rb") as f:
+            self.assertEqual(f.read(), b"old")
+        with open(target, "rb") as f:
+            self.assertEqual(f.read(), b"new")
 
 
 if __name__ == "__main__":
