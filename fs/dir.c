@@ -550,7 +550,10 @@ static bool outlives_name(struct node *n)
  * way than the next requests).  A local filesystem frees them at once
  * unless the file is open.  So a larger file nobody has open is let go
  * at once: an open racing its removal gets ESTALE, and the kernel's
- * second walk (op_open).
+ * second walk (op_open).  Not one with other names: their space stays
+ * anyway, and the node, which the kernel may hold under those names,
+ * reaches the file only through fd once this name is gone (a stat of
+ * another name of a large file failed with ENOENT).
  */
 static bool holds_much_space(struct lfs *fs, struct node *n, int fd)
 {
@@ -558,7 +561,8 @@ static bool holds_much_space(struct lfs *fs, struct node *n, int fd)
 	    __atomic_load_n(&n->ext->open_files, __ATOMIC_RELAXED) > 0)
 		return false;
 	struct stat st;
-	return fstat(fd, &st) == 0 && st.st_blocks > REMOVED_KEPT_MAX_BLOCKS;
+	return fstat(fd, &st) == 0 && st.st_nlink < 2 &&
+	       st.st_blocks > REMOVED_KEPT_MAX_BLOCKS;
 }
 
 /* Such an inode stays reachable through an O_PATH fd taken before the

@@ -1016,7 +1016,6 @@ void node_parent_fd_done(struct lfs *fs, int fd)
 	pthread_rwlock_unlock(&fs->ns_lock);
 }
 
-
 /* An open of a file that was not a fifo or a device when n was made,
  * which with udba=reval the host may have swapped for one: the open
  * would wait for a writer for good, or open a driver. */

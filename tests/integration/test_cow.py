@@ -2238,6 +2238,29 @@ class CopyOnWrite(LayerfsTestCase):
         st = os.lstat(os.path.join(m.path, "d/moved"))
         self.assertEqual((st.st_nlink, st.st_uid), (1, 5))
 
+    def test_other_name_of_a_large_file_after_an_unlink(self):
+        # One node serves a file's names.  The unlink of the name it
+        # was known by keeps an fd of the file for the kernel's other
+        # names of it; not for an upper file over 64 KiB nobody has
+        # open (its space goes back at once), and that rule took in one
+        # with other names: a stat of the other name failed with
+        # ENOENT (the random differential test, seed 1488996195).
+        big = b"x" * (256 << 10)
+        low = self.layer("bigl", {"lower": big.decode()})
+        m = self.mount_rw([low], name="bigl")
+        j = lambda *a: os.path.join(m.path, *a)  # noqa: E731
+        write(j("made"), big.decode())
+        write(j("lower"), "+", "a")  # copied up
+        for name in ("made", "lower"):
+            with self.subTest(name=name):
+                os.link(j(name), j(name + ".2"))
+                self.assertEqual(os.stat(j(name + ".2")).st_nlink, 2)
+                os.unlink(j(name))
+                st = os.lstat(j(name + ".2"))
+                self.assertEqual(st.st_nlink, 1)
+                self.assertEqual(len(read(j(name + ".2"))),
+                                 len(big) + (name == "lower"))
+
     def test_names_made_by_link_can_be_renamed(self):
         # `ln a b && mv b c` failed with EIO: the daemon knew the inode
         # under "a" and took "b" for a lower name needing the index.
