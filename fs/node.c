@@ -927,7 +927,7 @@ static pthread_cond_t moving_done = PTHREAD_COND_INITIALIZER;
  * ns_lock, never held here: milliseconds at worst.  The limit only
  * keeps a mistake from hanging a request; then it goes on by name, as
  * before the marks. */
-#define MOVING_WAIT_MAX_NS 2000000000L
+#define MOVING_WAIT_MAX_SECONDS 2
 
 void node_names_moving(struct lfs *fs, struct node *a, struct node *b)
 {
@@ -973,10 +973,7 @@ static void await_move(struct node *n)
 {
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += MOVING_WAIT_MAX_NS % 1000000000L;
-	until.tv_sec += MOVING_WAIT_MAX_NS / 1000000000L +
-			until.tv_nsec / 1000000000L;
-	until.tv_nsec %= 1000000000L;
+	until.tv_sec += MOVING_WAIT_MAX_SECONDS;
 	pthread_mutex_lock(&moving_lock);
 	while ((node_flags(n) & N_MOVING) &&
 	       pthread_cond_timedwait(&moving_done, &moving_lock, &until) !=
