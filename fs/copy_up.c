@@ -22,6 +22,7 @@
 #include "index.h"
 #include "lf_common.h"
 #include "metacopy.h"
+#include "node_reach.h"
 #include "override.h"
 #include "passthrough.h"
 #include "privs_keep.h"

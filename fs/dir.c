@@ -31,6 +31,7 @@
 #include "layers.h"
 #include "lookup.h"
 #include "metacopy.h"
+#include "node_reach.h"
 #include "override.h"
 #include "rmtree.h"
 #include "tmpfile.h"

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "node_reach.h"
+
 struct entry {
 	struct node *dir;
 	/* dir's parent when cached: compared, never followed (it may have

@@ -22,6 +22,7 @@
 #include "lf_common.h"
 #include "merge.h"
 #include "node.h"
+#include "node_reach.h"
 #include "redirect.h"
 #include "safe_path.h"
 #include "udba.h"

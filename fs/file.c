@@ -14,6 +14,7 @@
 #include "index.h"
 #include "inode.h"
 #include "metacopy.h"
+#include "node_reach.h"
 #include "passthrough.h"
 #include "privs_keep.h"
 #include "shared_fd.h"

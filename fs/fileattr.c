@@ -68,6 +68,7 @@
 #include "creds.h"
 #include "fault.h"
 #include "node.h"
+#include "node_reach.h"
 #include "xattr_private.h"
 
 /* The node's real file in `layer`, opened for an ioctl. */

@@ -16,6 +16,7 @@
 #include "lf_common.h"
 #include "lower_id.h"
 #include "metacopy.h"
+#include "node_reach.h"
 #include "xattr_private.h"
 
 /*

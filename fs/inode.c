@@ -12,6 +12,7 @@
 #include "creds.h"
 #include "index.h"
 #include "metacopy.h"
+#include "node_reach.h"
 #include "override.h"
 #include "udba.h"
 

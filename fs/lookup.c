@@ -16,6 +16,7 @@
 #include "index.h"
 #include "inode.h"
 #include "metacopy.h"
+#include "node_reach.h"
 #include "redirect.h"
 #include "udba.h"
 #include "whiteout.h"

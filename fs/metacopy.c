@@ -28,6 +28,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "node_reach.h"
 #include "redirect.h"
 #include "safe_path.h"
 #include "xattr_private.h"

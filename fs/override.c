@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lf_common.h"
+#include "node_reach.h"
 
 const char *override_xattr_name(const struct lfs *fs)
 {

@@ -22,6 +22,7 @@
 #include "inode.h"
 #include "lookup.h"
 #include "node.h"
+#include "node_reach.h"
 #include "readdir_order.h"
 
 void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

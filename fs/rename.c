@@ -37,6 +37,7 @@
 #include "lookup.h"
 #include "metacopy.h"
 #include "name_list.h"
+#include "node_reach.h"
 #include "rmtree.h"
 #include "whiteout_ops.h"
 #include "xattr_private.h"

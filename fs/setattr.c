@@ -25,6 +25,7 @@
 #include "file.h"
 #include "fileattr.h"
 #include "inode.h"
+#include "node_reach.h"
 #include "override.h"
 #include "passthrough.h"
 #include "privs_keep.h"

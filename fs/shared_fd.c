@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "metacopy.h"
+#include "node_reach.h"
 
 /* One table for the mount, keyed by node address, under one mutex: it
  * is held for a lookup, never across a system call that opens. */

@@ -13,6 +13,7 @@
 #include "fileattr.h"
 #include "file.h"
 #include "inode.h"
+#include "node_reach.h"
 
 /* The node of a new unnamed file: filed under TMPFILE_NAME only long
  * enough to join the table's list of nodes without a name (unhashed,

@@ -19,6 +19,7 @@
 #include "dirfd_cache.h"
 #include "lower_id.h"
 #include "node.h"
+#include "node_reach.h"
 #include "stats.h"
 #include "xattr_private.h"
 

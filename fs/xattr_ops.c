@@ -35,6 +35,7 @@
 #include "fileattr.h"
 #include "inode.h"
 #include "node.h"
+#include "node_reach.h"
 #include "override.h"
 #include "privs_keep.h"
 #include "xattr_private.h"

@@ -16,6 +16,7 @@
 #include "layerfs.h"
 #include "dirfd_cache.h"
 #include "node.h"
+#include "node_reach.h"
 
 static struct lfs fs;
 static struct lfs_options opts;
