@@ -60,15 +60,26 @@ static void shards_init(void)
 	}
 }
 
-/* The shard of the entries of the directories whose parent is
- * `parent`. */
-static struct shard *shard_of(const struct node *parent)
+static unsigned node_hash(const struct node *n)
+{
+	/* Nodes are malloc'd, 16-byte aligned, 64 bytes and more apart. */
+	uintptr_t p = (uintptr_t)n >> 4;
+	return (unsigned)((p * 0x9E3779B97F4A7C15ull) >> 40);
+}
+
+/* The i-th shard of the group where the entries of `parent`'s
+ * subdirectories live (dirfd_cache.h). */
+static struct shard *group_shard(const struct node *parent, unsigned i)
 {
 	pthread_once(&shards_once, shards_init);
-	uintptr_t p = (uintptr_t)parent;
-	/* Nodes are malloc'd, 16-byte aligned, 64 bytes and more apart. */
-	return &shards[((p >> 6) ^ (p >> 12) ^ (p >> 20)) %
-		       DIRFD_SHARDS];
+	return &shards[(node_hash(parent) + i) % DIRFD_SHARDS];
+}
+
+/* The shard of dir's entries: in its parent's group, by its own hash,
+ * so that siblings spread over the group's DIRFD_GROUP * ways slots. */
+static struct shard *shard_of(const struct node *dir)
+{
+	return group_shard(dir->parent, (node_hash(dir) >> 8) % DIRFD_GROUP);
 }
 
 /*
@@ -186,7 +197,7 @@ static struct entry *entry_of(struct shard *sh, const struct node *dir,
 
 int dirfd_find(struct node *dir, int layer)
 {
-	struct shard *sh = shard_of(dir->parent);
+	struct shard *sh = shard_of(dir);
 	struct dirfd_stamp now = dirfd_stamp();
 	pthread_mutex_lock(&sh->lock);
 	struct entry *e = entry_of(sh, dir, layer);
@@ -217,7 +228,7 @@ int dirfd_keep(const struct lfs *fs, struct node *dir, int layer, int fd,
 {
 	if (!dirfd_unmoved_since(at))
 		return fd; /* uncached, closed on release */
-	struct shard *sh = shard_of(dir->parent);
+	struct shard *sh = shard_of(dir);
 	pthread_mutex_lock(&sh->lock);
 	/* Another worker may have opened it meanwhile: one fd is enough. */
 	struct entry *e = entry_of(sh, dir, layer);
@@ -292,18 +303,20 @@ static int climb_from(struct lfs *fs, struct node *dir, int layer, int fd)
 int dirfd_climb(struct lfs *fs, struct node *dir, int layer,
 		struct dirfd_stamp at)
 {
-	/* A cached subdirectory of dir shares the shard dir's children
-	 * live in. */
-	struct shard *sh = shard_of(dir);
+	/* A cached subdirectory of dir is in the group of shards dir's
+	 * children live in. */
 	int below = -1;
-	pthread_mutex_lock(&sh->lock);
-	for (int i = 0; i < ways && below < 0; i++) {
-		struct entry *e = &sh->e[i];
-		if (e->fd >= 0 && e->parent == dir && e->layer == layer &&
-		    entry_usable(e, at))
-			below = hand_out(sh, e);
+	for (unsigned g = 0; g < DIRFD_GROUP && below < 0; g++) {
+		struct shard *sh = group_shard(dir, g);
+		pthread_mutex_lock(&sh->lock);
+		for (int i = 0; i < ways && below < 0; i++) {
+			struct entry *e = &sh->e[i];
+			if (e->fd >= 0 && e->parent == dir &&
+			    e->layer == layer && entry_usable(e, at))
+				below = hand_out(sh, e);
+		}
+		pthread_mutex_unlock(&sh->lock);
 	}
-	pthread_mutex_unlock(&sh->lock);
 	if (below < 0)
 		return -1;
 	int fd = climb_from(fs, dir, layer, below);

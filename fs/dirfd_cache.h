@@ -15,10 +15,15 @@
  * split into DIRFD_SHARDS shards of DIRFD_WAYS fds (fewer where a
  * quarter of the open-files limit holds fewer), each under a lock of
  * its own held for a few comparisons; an fd in use by a caller is
- * counted and never closed under it.  A directory's entry lives in the
- * shard its parent names, with its siblings': so the entries of a
- * directory's subdirectories are all in the one shard it names, which
- * is where a walk up a tree finds one to climb from (below).
+ * counted and never closed under it.  A directory's entry lives in one
+ * of the DIRFD_GROUP shards its parent names, chosen by its own hash:
+ * so the entries of a directory's subdirectories are all in the group
+ * it names, which is where a walk up a tree finds one to climb from
+ * (below).  A group, not one shard: requests that go round more than
+ * DIRFD_WAYS sibling directories (a build in each of ten source
+ * directories, a walk of a list ordered across them) found each one
+ * evicted by the time they came back to it, and opened it again at
+ * every request.
  *
  * Why a cached fd stays right: lower layers never change; an upper
  * directory's fd follows it through renames, and a removed directory's
@@ -65,6 +70,7 @@
 
 #define DIRFD_SHARDS 64
 #define DIRFD_WAYS 8
+#define DIRFD_GROUP 4
 
 /* An O_PATH fd on directory `dir` in `layer`, or -errno.  The fd stays
  * valid until dirfd_release(), by the same thread; it must not be closed

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -533,8 +534,75 @@ static void test_dirfd_climb_from_a_cached_directory_below(void **state)
 	assert_int_equal(rmdir(tmpl), 0);
 }
 
+/* Requests that go round more sibling directories than one shard of the
+ * cache holds (a walk of a list ordered across ten directories) find
+ * each one still cached when they come back to it: siblings spread over
+ * a group of shards.  With one shard per parent, every one of these was
+ * opened again at every round. */
+static void test_dirfd_cache_holds_a_round_of_siblings(void **state)
+{
+	(void)state;
+	struct rlimit rl;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / 4 / DIRFD_SHARDS < DIRFD_WAYS) {
+		/* main() raised it to the hard limit, as the daemon does. */
+		print_message("skipped: an open-files limit of %llu makes the "
+			      "cache's shards smaller than %d\n",
+			      (unsigned long long)rl.rlim_cur, DIRFD_WAYS);
+		skip();
+	}
+	enum { SIBLINGS = DIRFD_WAYS + 2 };
+	char tmpl[] = "/tmp/lfs-node-XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	fs.layers[1].fd = open(tmpl, O_PATH | O_DIRECTORY);
+	assert_true(fs.layers[1].fd >= 0);
+	char path[64];
+	snprintf(path, sizeof(path), "%s/p", tmpl);
+	assert_int_equal(mkdir(path, 0755), 0);
+	struct node *parent = add(fs.root, "p", S_IFDIR, ino_of(path));
+	node_lookup_inc(parent);
+	struct node *sib[SIBLINGS];
+	for (int i = 0; i < SIBLINGS; i++) {
+		snprintf(path, sizeof(path), "%s/p/s%d", tmpl, i);
+		assert_int_equal(mkdir(path, 0755), 0);
+		char name[8];
+		snprintf(name, sizeof(name), "s%d", i);
+		sib[i] = add(parent, name, S_IFDIR, ino_of(path));
+		node_lookup_inc(sib[i]);
+	}
+	dirfd_cache_flush();
+	for (int i = 0; i < SIBLINGS; i++)
+		mark_cached(sib[i]);
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < SIBLINGS; i++)
+			assert_true(cached_fd_is_marked(sib[i]));
+
+	for (int i = 0; i < SIBLINGS; i++) {
+		node_forget(&fs, sib[i], 1);
+		node_unref(&fs, sib[i]);
+		snprintf(path, sizeof(path), "%s/p/s%d", tmpl, i);
+		assert_int_equal(rmdir(path), 0);
+	}
+	node_forget(&fs, parent, 1);
+	node_unref(&fs, parent);
+	dirfd_cache_flush();
+	close(fs.layers[1].fd);
+	fs.layers[1].fd = -1;
+	snprintf(path, sizeof(path), "%s/p", tmpl);
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(rmdir(tmpl), 0);
+}
+
 int main(void)
 {
+	/* As the daemon does before its first request: the directory fd
+	 * cache sizes its shards from this limit. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_insert_find_forget),
 		cmocka_unit_test(test_paths_and_redirect),
@@ -545,6 +613,7 @@ int main(void)
 		cmocka_unit_test(test_dirfd_cache_after_removal),
 		cmocka_unit_test(test_dirfd_cache_kept_past_other_removals),
 		cmocka_unit_test(test_dirfd_climb_from_a_cached_directory_below),
+		cmocka_unit_test(test_dirfd_cache_holds_a_round_of_siblings),
 		cmocka_unit_test(test_dirfd_not_kept_from_a_walk_across_a_move),
 		cmocka_unit_test(
 			test_dirfd_of_a_lower_layer_checked_by_number_after_removals),
