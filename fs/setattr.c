@@ -559,6 +559,20 @@ static int removed_lower_changed(struct lfs *fs, struct node *n,
 	return 0;
 }
 
+/*
+ * Whether an mtime-only SETATTR of n is first compared with the file's
+ * own mtime: where the kernel writes back times it keeps (the writeback
+ * cache), or where an unchanged mtime spares a copy-up.  An upper file
+ * without the writeback cache gets its utimensat(2) at once, as on a
+ * local filesystem (which changes its ctime even for the same mtime):
+ * the stat first cost `tar -x` a system call per file.
+ */
+static bool may_change_nothing(struct lfs *fs, struct node *n)
+{
+	return fs->writeback || !lfs_is_upper(fs, node_layer(n)) ||
+	       (node_flags(n) & N_UNHASHED);
+}
+
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		struct fuse_file_info *fi)
 {
@@ -579,7 +593,8 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	}
 	bool written_back = times_written_back(n, to_set);
 	bool touch = setattr_is_touch(fs, n, attr, to_set);
-	if (!(to_set & ~(FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME))) {
+	if (!(to_set & ~(FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME)) &&
+	    may_change_nothing(fs, n)) {
 		/* With the writeback cache the kernel writes its cached mtime
 		 * and ctime back after every unlink, rename and write.  When
 		 * that changes nothing, copying the file up for it would turn

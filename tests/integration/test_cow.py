@@ -2261,6 +2261,26 @@ class CopyOnWrite(LayerfsTestCase):
                 self.assertEqual(len(read(j(name + ".2"))),
                                  len(big) + (name == "lower"))
 
+    def test_same_mtime_set_again_changes_the_ctime(self):
+        # As on a local filesystem, utimensat(2) of the mtime alone
+        # changes an upper file's ctime even when the mtime is its own.
+        # The daemon compared it with the file's mtime first, for the
+        # writeback cache's write-backs, and answered without a change.
+        # Root: the mount has passthrough, so no writeback cache.
+        self.require_root()
+        m = self.mount_rw([self.layer("ctl", {"f": "x"})], name="ctl")
+        p = os.path.join(m.path, "made")
+        write(p, "x")
+        before = os.stat(p)
+        time.sleep(0.05)
+        stamp = "@%d.%09d" % divmod(before.st_mtime_ns, 10**9)
+        subprocess.run(["touch", "-m", "-d", stamp, p], check=True)
+        after = os.stat(p)
+        self.assertEqual(after.st_mtime_ns, before.st_mtime_ns)
+        self.assertGreater(after.st_ctime_ns, before.st_ctime_ns)
+        self.assertEqual(after.st_ctime_ns,
+                         os.stat(os.path.join(m.upper, "made")).st_ctime_ns)
+
     def test_names_made_by_link_can_be_renamed(self):
         # `ln a b && mv b c` failed with EIO: the daemon knew the inode
         # under "a" and took "b" for a lower name needing the index.
