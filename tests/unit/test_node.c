@@ -566,7 +566,7 @@ static void test_dirfd_cache_holds_a_round_of_siblings(void **state)
 	for (int i = 0; i < SIBLINGS; i++) {
 		snprintf(path, sizeof(path), "%s/p/s%d", tmpl, i);
 		assert_int_equal(mkdir(path, 0755), 0);
-		char name[8];
+		char name[16];
 		snprintf(name, sizeof(name), "s%d", i);
 		sib[i] = add(parent, name, S_IFDIR, ino_of(path));
 		node_lookup_inc(sib[i]);
