@@ -567,7 +567,7 @@ static int removed_lower_changed(struct lfs *fs, struct node *n,
  * local filesystem (which changes its ctime even for the same mtime):
  * the stat first cost `tar -x` a system call per file.
  */
-static bool may_change_nothing(struct lfs *fs, struct node *n)
+static bool mtime_compared_first(struct lfs *fs, struct node *n)
 {
 	return fs->writeback || !lfs_is_upper(fs, node_layer(n)) ||
 	       (node_flags(n) & N_UNHASHED);
@@ -594,7 +594,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	bool written_back = times_written_back(n, to_set);
 	bool touch = setattr_is_touch(fs, n, attr, to_set);
 	if (!(to_set & ~(FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME)) &&
-	    may_change_nothing(fs, n)) {
+	    mtime_compared_first(fs, n)) {
 		/* With the writeback cache the kernel writes its cached mtime
 		 * and ctime back after every unlink, rename and write.  When
 		 * that changes nothing, copying the file up for it would turn
