@@ -51,6 +51,8 @@ struct lfs_backing_map {
 	uint32_t flags;
 	uint64_t padding;
 };
+/* A second descriptor on the connection of the one given (dev_spin.h). */
+#define LFS_DEV_IOC_CLONE _IOR(229, 0, uint32_t)
 #define LFS_DEV_IOC_BACKING_OPEN _IOW(229, 1, struct lfs_backing_map)
 #define LFS_DEV_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
 

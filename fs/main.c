@@ -17,8 +17,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cpu_spare.h"
 #include "creds.h"
 #include "dcache.h"
+#include "dev_spin.h"
 #include "file.h"
 #include "layerfs.h"
 #include "layerfs_main.h"
@@ -316,6 +318,8 @@ out_unmount:
 	fuse_session_unmount(se);
 out_rings:
 	uring_free();
+	dev_spin_end();
+	cpu_spare_end();
 out_session:
 	fuse_session_destroy(se);
 out:

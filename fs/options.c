@@ -11,6 +11,10 @@
 
 #define DEFAULT_TIMEOUT 1000000.0
 #define UDBA_REVAL_TIMEOUT 1.0
+/* How long a worker watches for the next request (dev_spin.h, uring.c):
+ * see bench/README.md for the measurements behind it. */
+#define DEFAULT_SPIN_US 20
+#define SPIN_US_MAX 1000
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -443,6 +447,15 @@ static int parse_one(struct lfs_options *o, char *item, char *err,
 		o->threads = (unsigned)n;
 		return 0;
 	}
+	if (strcmp(key, "spin_us") == 0) {
+		uint64_t n;
+		if (!val || lf_parse_u64(val, &n) < 0 || n > SPIN_US_MAX)
+			return fail(err, errlen,
+				    "spin_us= needs a number of microseconds "
+				    "from 0 to 1000");
+		o->spin_us = (unsigned)n;
+		return 0;
+	}
 	if (strcmp(key, "ready_fd") == 0) {
 		uint64_t n;
 		if (!val || lf_parse_u64(val, &n) < 0 || n < 3 || n > INT_MAX)
@@ -603,6 +616,7 @@ static void set_defaults(struct lfs_options *o)
 	o->passthrough = true;
 	o->exec_prefetch = true;
 	o->io_uring = true;
+	o->spin_us = DEFAULT_SPIN_US;
 	o->timeout = DEFAULT_TIMEOUT;
 	o->dircache_mib = 64;
 	o->squash_uid = -1;
@@ -779,6 +793,9 @@ void lfs_print_help(const char *prog)
 "                     through the mount within the timeout\n"
 "  threads=N          at most this many worker threads (default: 4 per\n"
 "                     CPU; more than half the CPUs only while requests block)\n"
+"  spin_us=N          after an answer, a worker watches for the next request\n"
+"                     this many microseconds before it sleeps, while a CPU\n"
+"                     is spare (default 20; 0: never)\n"
 "  dircache=MIB       memory for merged directory listings; least recently\n"
 "                     used ones are dropped and read again (default 64)\n"
 "  writeback=0|1      kernel writeback cache (default 1; off where\n"

@@ -82,6 +82,7 @@ struct lfs_options {
 	bool io_uring_pin;       /* ring workers bound to their queue's CPU */
 	bool io_uring_pin_given; /* io_uring_pin= was on the command line */
 	unsigned threads;        /* 0: chosen from the CPU count */
+	unsigned spin_us;        /* a worker's watch for the next request */
 	double timeout;          /* entry and attribute cache timeout, s */
 	bool timeout_given;      /* timeout= was on the command line */
 	bool udba_reval;         /* udba=reval: lower layers may change */

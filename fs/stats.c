@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dcache.h"
+#include "dev_spin.h"
 #include "layerfs.h"
 #include "lf_common.h"
 #include "node.h"
@@ -102,6 +103,10 @@ int lfs_stats_write(struct lfs *fs, const char *path)
 	fprintf(f, "  \"dev_fuse_workers\": %u,\n", session_loop_workers());
 	fprintf(f, "  \"dev_fuse_workers_started\": %llu,\n",
 		session_loop_workers_started());
+	fprintf(f, "  \"dev_fuse_spin\": %s,\n",
+		dev_spin_enabled() ? "true" : "false");
+	fprintf(f, "  \"dev_fuse_spin_hits\": %llu,\n",
+		(unsigned long long)dev_spin_hits());
 #define FIELD(name) \
 	fprintf(f, "  \"%s\": %llu,\n", #name, (unsigned long long)get(&s->name))
 	FIELD(copyups);

@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "dev_spin.h"
 #include "fuse_abi.h"
 #include "passthrough.h"
 #include "reply_trace.h"
@@ -37,7 +38,9 @@ void transport_translate_request(void *h)
 static ssize_t tp_read(int fd, void *buf, size_t len, void *userdata)
 {
 	(void)userdata;
-	ssize_t n = read(fd, buf, len);
+	ssize_t n = dev_spin_read(buf, len);
+	if (n == 0)
+		n = read(fd, buf, len);
 	struct lfs_in_header *h = buf;
 	if (n >= (ssize_t)sizeof(*h))
 		transport_translate_request(h);
@@ -85,10 +88,11 @@ static ssize_t tp_writev(int fd, struct iovec *iov, int count,
 		init_unique = 0;
 		const char *o = iov[1].iov_base;
 		bool uring = patch_init_reply(iov[1].iov_base);
-		ssize_t n = writev(fd, iov, count);
+		ssize_t n = writev(dev_spin_reply_fd(fd), iov, count);
 		/* The kernel has taken INIT when the write returns: only
 		 * then do ring registrations succeed. */
 		if (n > 0 && uring) {
+			dev_spin_stop();
 			uint32_t max_write;
 			uint16_t max_pages;
 			memcpy(&max_write, o + LFS_INIT_OUT_MAX_WRITE, 4);
@@ -101,7 +105,7 @@ static ssize_t tp_writev(int fd, struct iovec *iov, int count,
 	ssize_t n;
 	if (uring_reply(iov, count, &n))
 		return n;
-	return writev(fd, iov, count);
+	return writev(dev_spin_reply_fd(fd), iov, count);
 }
 
 static ssize_t tp_splice_receive(int fdin, off_t *offin, int fdout,
@@ -117,6 +121,8 @@ static ssize_t tp_splice_send(int fdin, off_t *offin, int fdout,
 			      void *userdata)
 {
 	(void)userdata;
+	if (fdout == dev_fd)
+		fdout = dev_spin_reply_fd(fdout);
 	return splice(fdin, offin, fdout, offout, len, flags);
 }
 
@@ -131,5 +137,6 @@ int transport_install(struct fuse_session *se, struct lfs *fs)
 	mount_fs = fs;
 	dev_fd = fuse_session_fd(se);
 	reply_trace_init();
+	dev_spin_start(dev_fd, fs->opt->spin_us);
 	return fuse_session_custom_io(se, &io, dev_fd);
 }

@@ -15,6 +15,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "cpu_spare.h"
 #include "fuse_abi.h"
 #include "layerfs.h"
 #include "lf_common.h"
@@ -74,6 +75,7 @@ static struct {
 	int dev_fd;
 	int stop_fd;
 	size_t payload_cap;
+	uint64_t spin_ns; /* spin_us= */
 	struct uring_worker *workers; /* per_queue slots per queue */
 	struct uring_queue *queues;
 	unsigned per_queue;
@@ -305,30 +307,30 @@ static int setup_ring(struct uring_worker *w)
 }
 
 /*
- * How long a worker that has just answered watches its ring for the next
- * request before it sleeps.  A process walking a tree sends its next
- * request a few microseconds after the last answer; finding it while
- * still awake saves the two wake-ups a sleeping worker costs (warm `ls -l`
- * of 100k files 1.34 -> 1.02 s on the bench machine; 10, 20 and 30 us
- * measured the same, 50 made reading files slower).  Only while the
- * machine has a CPU to spare (uring_cpu_to_spare): with every CPU
- * wanted, 8 processes reading the tree took 0.076 s with the check and
- * 0.088-0.106 s without it (0.072-0.077 s with no spinning at all).
+ * A worker that has just answered watches its ring for the next request
+ * for spin_us= before it sleeps (dev_spin.h does the same on /dev/fuse).
+ * A process walking a tree sends its next request a few microseconds
+ * after the last answer; finding it while still awake saves the two
+ * wake-ups a sleeping worker costs (warm `ls -l` of 100k files 1.34 ->
+ * 1.02 s on the bench machine; 10, 20 and 30 us measured the same, 50
+ * made reading files slower).  Only while the machine has a CPU to spare
+ * (cpu_spare_now): with every CPU wanted, 8 processes reading the tree
+ * took 0.076 s with the check and 0.088-0.106 s without it (0.072-0.077 s
+ * with no spinning at all).
  */
-#define SPIN_NS 10000
 /* A sched_yield that took longer gave the CPU to another task. */
 #define YIELD_BUSY_NS 3000
 
-/* If a CPU is spare (SPARE, uring_cpu_to_spare's answer): sends the
+/* If a CPU is spare (SPARE, cpu_spare_now's answer): sends the
  * reply, then watches the ring for the next request for a while before
  * sleeping in the kernel.  Otherwise the reply goes with the wait, in
  * one io_uring_enter. */
 static void spin_for_request(struct uring_worker *w, bool spare)
 {
-	if (!spare)
+	if (!spare || U.spin_ns == 0)
 		return;
 	io_uring_submit(&w->ring);
-	uint64_t end = lfs_now_ns() + SPIN_NS;
+	uint64_t end = lfs_now_ns() + U.spin_ns;
 	unsigned n = 0;
 	while (!io_uring_cq_ready(&w->ring)) {
 		if (IO_URING_READ_ONCE(*w->ring.sq.kflags) & IORING_SQ_TASKRUN) {
@@ -425,7 +427,7 @@ static void *worker_main(void *arg)
 	while (!stop) {
 		if (registered) {
 			/* One look at the load for both. */
-			bool spare = uring_cpu_to_spare();
+			bool spare = cpu_spare_now();
 			uring_cpu_yield(bound, spare, &w->yields);
 			spin_for_request(w, spare);
 		}
@@ -607,6 +609,7 @@ void uring_start(struct lfs *fs, int dev_fd, uint32_t max_write,
 	U.se = fs->se;
 	U.dev_fd = dev_fd;
 	U.payload_cap = cap;
+	U.spin_ns = (uint64_t)fs->opt->spin_us * 1000;
 	U.stop_fd = eventfd(0, EFD_CLOEXEC);
 	U.workers = calloc((size_t)nqueues * U.per_queue, sizeof(*U.workers));
 	U.queues = calloc(nqueues, sizeof(*U.queues));
@@ -675,7 +678,6 @@ void uring_free(void)
 	if (U.stop_fd >= 0)
 		close(U.stop_fd);
 	U.stop_fd = -1;
-	uring_cpu_end();
 }
 
 unsigned uring_workers(void)

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "cpu_spare.h"
 #include "creds.h"
 #include "lf_common.h"
 #include "stats.h"
@@ -23,12 +24,8 @@ static struct {
 	cpu_set_t allowed;
 	/* A thread of this daemon can come back from SCHED_IDLE. */
 	bool can_yield;
-	int loadavg_fd;
-	long online_cpus;
-	_Atomic uint64_t load_checked_ns;
-	atomic_bool cpu_spare;
 	atomic_bool stuck_warned;
-} C = { .loadavg_fd = -1, .online_cpus = 1 };
+} C;
 
 /* Whether a thread may go to SCHED_IDLE and back: the way back needs
  * CAP_SYS_NICE on the host or a RLIMIT_NICE that allows nice 0. */
@@ -42,52 +39,12 @@ static bool may_yield(void)
 
 void uring_cpu_start(bool pin_given, bool pin)
 {
-	C.loadavg_fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
-	long online = sysconf(_SC_NPROCESSORS_ONLN);
-	C.online_cpus = online > 0 ? online : 1;
+	cpu_spare_start();
 	/* Bound by default only where the workers can also yield their CPU
 	 * (uring_cpu_yield); io_uring_pin=1 binds them without it. */
 	C.can_yield = (pin || !pin_given) && may_yield();
 	C.pin = (pin_given ? pin : C.can_yield) &&
 		sched_getaffinity(0, sizeof(C.allowed), &C.allowed) == 0;
-}
-
-void uring_cpu_end(void)
-{
-	if (C.loadavg_fd >= 0)
-		close(C.loadavg_fd);
-	C.loadavg_fd = -1;
-}
-
-/* Whether the machine has a CPU to spare for waiting: the running-task
- * count of /proc/loadavg (read at most once a millisecond, by whichever
- * worker gets there) against the online CPUs.  When every CPU is wanted,
- * a spinning worker would only be preempted while the kernel hands it a
- * request, which then waits for a whole time slice; and a worker that
- * yields its CPU (uring_cpu_yield) would get only a sliver of it. */
-bool uring_cpu_to_spare(void)
-{
-	uint64_t now = lfs_now_ns(), last = C.load_checked_ns;
-	if (now - last < 1000000 ||
-	    !atomic_compare_exchange_strong(&C.load_checked_ns, &last, now))
-		return C.cpu_spare;
-	char buf[128];
-	ssize_t n = C.loadavg_fd >= 0
-			    ? pread(C.loadavg_fd, buf, sizeof(buf) - 1, 0)
-			    : -1;
-	bool spare = false;
-	if (n > 0) {
-		buf[n] = 0;
-		/* "0.52 0.58 0.59 2/345 12345": running/total, this
-		 * worker included. */
-		double a, b, c;
-		long running, total;
-		if (sscanf(buf, "%lf %lf %lf %ld/%ld", &a, &b, &c, &running,
-			   &total) == 5)
-			spare = running <= C.online_cpus;
-	}
-	C.cpu_spare = spare;
-	return spare;
 }
 
 /*
@@ -124,7 +81,7 @@ bool uring_cpu_bind(unsigned cpu)
  * idle CPU at every request (libfuse thought of it and left it off).
  * With every CPU wanted, such a worker would get a sliver of its CPU:
  * it is then SCHED_OTHER again.  The load is looked at between requests
- * (uring_cpu_to_spare, once a millisecond): a request that began on an
+ * (cpu_spare_now, once a millisecond): a request that began on an
  * idle machine ends at the lower priority.  A daemon that could not come
  * back from SCHED_IDLE (may_yield) never goes there.
  */

@@ -11,18 +11,12 @@
 /* Decides, once the rings start, whether workers are bound (PIN_GIVEN:
  * io_uring_pin= was given, with value PIN) and whether they may yield. */
 void uring_cpu_start(bool pin_given, bool pin);
-/* Closes what uring_cpu_start opened (after the workers have ended). */
-void uring_cpu_end(void);
-
-/* Whether the machine has a CPU to spare for waiting (see uring_cpu.c). */
-bool uring_cpu_to_spare(void);
-
 /* Binds the calling worker to CPU, if workers are bound and CPU is one
  * the daemon was started with; true when it now runs there alone. */
 bool uring_cpu_bind(unsigned cpu);
 
 /* A bound worker's policy between requests: SCHED_IDLE while SPARE
- * (uring_cpu_to_spare's answer), SCHED_OTHER otherwise.  *YIELDS holds
+ * (cpu_spare_now's answer), SCHED_OTHER otherwise.  *YIELDS holds
  * the worker's policy now (true: SCHED_IDLE). */
 void uring_cpu_yield(bool bound, bool spare, bool *yields);
 

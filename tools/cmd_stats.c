@@ -39,7 +39,7 @@ struct field {
 
 struct section {
 	const char *title;
-	struct field fields[8];
+	struct field fields[10];
 };
 
 static const struct section sections[] = {
@@ -53,6 +53,10 @@ static const struct section sections[] = {
 	    { "io_uring_requests", "requests answered on io_uring", U_COUNT },
 	    { "dev_fuse_workers", "/dev/fuse workers", U_COUNT },
 	    { "dev_fuse_workers_started", "/dev/fuse workers started",
+	      U_COUNT },
+	    { "dev_fuse_spin", "/dev/fuse workers watch for requests",
+	      U_BOOL },
+	    { "dev_fuse_spin_hits", "requests taken while watching",
 	      U_COUNT } } },
 	{ "copy-up",
 	  { { "copyups", "files copied up", U_COUNT },

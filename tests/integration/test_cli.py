@@ -50,7 +50,7 @@ class CommandLine(LayerfsTestCase):
                      "whiteout=", "metacopy=", "redirect_dir=", "index=",
                      "fsync=", "volatile", "stats=", "uidmapping=",
                      "squash_to_uid=", "xattr_permissions=", "timeout=",
-                     "threads=", "static_nlink", "noacl", "Exit status"):
+                     "threads=", "spin_us=", "static_nlink", "noacl", "Exit status"):
             self.assertIn(word, r.stdout)
         r = self.run_layerfs("-V")
         self.assertEqual(r.returncode, 0)
@@ -295,6 +295,12 @@ class CommandLine(LayerfsTestCase):
             self.assert_refused(["-o", "lowerdir=%s,udba=reval,timeout=%s"
                                  % (self.low, bad), self.mnt], 1,
                                 "timeout= needs a number of seconds")
+
+    def test_spin_us_out_of_range_refused(self):
+        for bad in ("", "x", "-1", "1001", "20us"):
+            self.assert_refused(["-o", "lowerdir=%s,spin_us=%s"
+                                 % (self.low, bad), self.mnt], 1,
+                                "spin_us= needs a number of microseconds")
 
     def test_metacopy_on_with_udba_reval_refused(self):
         # udba=reval copies data at every copy-up (a metadata-only copy

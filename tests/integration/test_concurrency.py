@@ -536,5 +536,73 @@ class Concurrency(LayerfsTestCase):
             self.assertEqual(f.read(), b"new")
 
 
+def running_tasks():
+    """The running-task count of /proc/loadavg, as dev_spin.c's
+    cpu_spare_now reads it."""
+    with open("/proc/loadavg") as f:
+        return int(f.read().split()[3].split("/")[0])
+
+
+class Spinning(LayerfsTestCase):
+    """A /dev/fuse worker that has just answered watches for the next
+    request before it sleeps (fs/dev_spin.h), through a clone of the
+    session's descriptor: the answers to what the clone gave must go back
+    through it, or the process waiting for one waits for ever."""
+
+    def chain_of_requests(self, root, tag):
+        # Each request sent once the last is answered: create, write,
+        # rename, read back, remove; a lower file read and stat'ed.
+        for i in range(150):
+            p = os.path.join(root, "d", "%s%03d" % (tag, i))
+            with open(p, "w") as f:
+                f.write("n%d" % i)
+            q = p + ".moved"
+            os.rename(p, q)
+            with open(q) as f:
+                self.assertEqual(f.read(), "n%d" % i)
+            os.unlink(q)
+            self.assertFalse(os.path.lexists(q))
+        for i in range(0, 150, 7):
+            with open(os.path.join(root, "d", "low%03d" % i)) as f:
+                self.assertEqual(f.read(), "low %d\n" % i)
+
+    def lower(self):
+        return self.layer("low", {"d/low%03d" % i: "low %d\n" % i
+                                  for i in range(150)})
+
+    def test_a_lone_process_is_answered_by_a_watching_worker(self):
+        if (os.cpu_count() or 1) < 2:
+            self.skipTest("one CPU: no worker spins (dev_spin.h)")
+        stats = self.path("stats.json")
+        m = self.mount_rw([self.lower()], opts=("io_uring=0",
+                                                 "stats=" + stats))
+        from test_scale import read_stats
+        # Spinning waits for a spare CPU (cpu_spare.c); a busy moment of
+        # the machine may take a whole round.
+        for attempt in range(5):
+            self.chain_of_requests(m.path, "r%d-" % attempt)
+            s = read_stats(self, m.pid, stats)
+            self.assertTrue(s["dev_fuse_spin"], s)
+            if s["dev_fuse_spin_hits"] > 0:
+                break
+        else:
+            if running_tasks() > (os.cpu_count() or 1):
+                self.skipTest("the machine had no CPU to spare: %d tasks "
+                              "running" % running_tasks())
+            self.fail("no request was taken while spinning: %s" % s)
+        self.assertEqual(sorted(os.listdir(os.path.join(m.path, "d"))),
+                         ["low%03d" % i for i in range(150)])
+
+    def test_spin_us_0_never_spins(self):
+        stats = self.path("stats.json")
+        m = self.mount_rw([self.lower()], opts=("io_uring=0", "spin_us=0",
+                                                 "stats=" + stats))
+        self.chain_of_requests(m.path, "z")
+        from test_scale import read_stats
+        s = read_stats(self, m.pid, stats)
+        self.assertFalse(s["dev_fuse_spin"], s)
+        self.assertEqual(s["dev_fuse_spin_hits"], 0, s)
+
+
 if __name__ == "__main__":
     lfstest.main()
