@@ -1,7 +1,7 @@
 /*
  * Directory listing: answered from the merged listing (dcache.c), so a
  * readdir costs no system call once the listing is built, and readdirplus
- * one fstatat per entry in the layer that holds it.
+ * one fstatat per entry in the layer that holds it (but see plus_attrs).
  *
  * There are no directory handles: where the kernel allows, OPENDIR is
  * answered with ENOSYS and the kernel opens directories by itself (and
@@ -88,10 +88,10 @@ static int acquire_ordered(struct lfs *fs, struct node *dir,
 }
 
 /* Copies up to max visible entries after offset off, plus the rest of a
- * run of equal offsets (up to GROUP_SLACK more).  Returns the count, or
- * -errno. */
+ * run of equal offsets (up to GROUP_SLACK more), and says how many
+ * entries the listing shows in all.  Returns the count, or -errno. */
 static int collect(struct lfs *fs, struct node *dir, off_t off,
-		   struct batch_entry *out, size_t max)
+		   struct batch_entry *out, size_t max, uint32_t *visible)
 {
 	struct dcache *dc;
 	int r = acquire_ordered(fs, dir, &dc);
@@ -109,6 +109,7 @@ static int collect(struct lfs *fs, struct node *dir, off_t off,
 		}
 		ntail = readdir_order_tail(dc, (uint64_t)off, tail);
 	}
+	*visible = dc->nvisible;
 	uint32_t p = readdir_order_seek(dc, (uint64_t)off);
 	uint64_t at_p = 0;
 	bool have_p = false;
@@ -173,10 +174,12 @@ static size_t entry_size(fuse_req_t req, const char *name, bool plus)
 		    : fuse_add_direntry(req, NULL, 0, name, NULL, 0);
 }
 
-/* Adds one entry; false when it does not fit. */
+/* Adds one entry; false when it does not fit.  ATTRS: a READDIRPLUS
+ * entry comes with the name looked up (else as READDIR gives it, in the
+ * READDIRPLUS format). */
 static bool add_entry(struct lfs *fs, fuse_req_t req, struct node *dir,
-		      const struct batch_entry *b, bool plus, char *buf,
-		      size_t size, size_t *used)
+		      const struct batch_entry *b, bool plus, bool attrs,
+		      char *buf, size_t size, size_t *used)
 {
 	if (!plus) {
 		struct stat st = {
@@ -200,7 +203,7 @@ static bool add_entry(struct lfs *fs, fuse_req_t req, struct node *dir,
 	};
 	struct node *n = NULL;
 	struct stat st;
-	int r = lookup_child(fs, dir, b->name, &n, &st);
+	int r = attrs ? lookup_child(fs, dir, b->name, &n, &st) : -EAGAIN;
 	if (r == -ENOENT)
 		return true; /* removed since the listing was copied: skip */
 	if (r == 0)
@@ -247,6 +250,33 @@ static bool add_dots(struct lfs *fs, fuse_req_t req, struct node *dir,
 	return true;
 }
 
+/*
+ * Whether a READDIRPLUS beginning at offset OFF of a listing of VISIBLE
+ * entries gives them with their attributes.  The kernel asks for the
+ * first reply of every listing with attributes, before it knows whether
+ * the reader looks the names up; later replies only once it has (FUSE's
+ * readdirplus_auto).  Of a directory many replies long, a reader that
+ * looks the names up (ls -l, find with a stat) reads them all first, so
+ * the later replies come without attributes anyway and the names are
+ * looked up one by one; one that does not (ls -f, find -name) only pays
+ * for them.  So that first reply comes without: each attribute is an
+ * fstatat of the lower file, of its inode on disk when cold (the 200 or
+ * so of a 32 KiB reply were 20 ms of a cold `ls -f` of 100k entries
+ * taking 136 ms), against one LOOKUP each for the few names of that
+ * reply where they are wanted.  A directory of a few replies keeps them:
+ * there the first is a large part of the names a walk stats.
+ */
+#define PLUS_BARE_REPLIES 8
+
+static bool plus_attrs(fuse_req_t req, size_t size, off_t off,
+		       uint32_t visible)
+{
+	if (off > 0)
+		return true;
+	size_t per_reply = size / entry_size(req, "f0000000", true);
+	return visible <= PLUS_BARE_REPLIES * per_reply;
+}
+
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		       off_t off, bool plus)
 {
@@ -263,13 +293,19 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	}
 	size_t used = 0;
 	int err = 0;
+	off_t start = off;
+	bool attrs = plus, first = true;
 	bool full = !add_dots(fs, req, dir, plus, buf, size, &used, &off);
 	while (!full) {
-		int k = collect(fs, dir, off, batch, BATCH);
+		uint32_t visible;
+		int k = collect(fs, dir, off, batch, BATCH, &visible);
 		if (k <= 0) {
 			err = -k;
 			break;
 		}
+		if (first && plus)
+			attrs = plus_attrs(req, size, start, visible);
+		first = false;
 		for (int i = 0; i < k && !full;) {
 			/* Entries sharing an offset go out together. */
 			int j = i + 1;
@@ -284,7 +320,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			}
 			for (int m = i; m < j && !full; m++)
 				full = !add_entry(fs, req, dir, &batch[m], plus,
-						  buf, size, &used);
+						  attrs, buf, size, &used);
 			off = batch[i].next_off;
 			i = j;
 		}

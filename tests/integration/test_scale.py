@@ -88,6 +88,36 @@ def read_stats(test, pid, path):
 
 
 class Scale(LayerfsTestCase):
+    def test_a_large_listing_begins_without_attributes(self):
+        # readdir.c, plus_attrs: the kernel asks for a listing's first
+        # reply with attributes, before it knows whether the reader
+        # looks the names up.  Of a directory many replies long it comes
+        # without (no lookup, so no stat of the lower files); of a small
+        # one, with them.
+        spec = {"big/f%05d" % i: "%d" % i for i in range(4000)}
+        spec.update({"small/g%02d" % i: "x" * i for i in range(50)})
+        low = self.layer("low", spec)
+        stats = self.path("stats.json")
+        m = self.mount([low], opts=("stats=" + stats,))
+
+        def lookups():
+            return read_stats(self, m.pid, stats)["lookups"]
+        before = lookups()
+        names = os.listdir(os.path.join(m.path, "big"))
+        self.assertEqual(sorted(names), ["f%05d" % i for i in range(4000)])
+        # The directory itself, and nothing of what it lists.
+        self.assertLessEqual(lookups() - before, 2)
+        # Looked up one by one, the names have their own attributes.
+        for i in range(0, 4000, 37):
+            st = os.lstat(os.path.join(m.path, "big", "f%05d" % i))
+            self.assertEqual(st.st_size, len(str(i)))
+        before = lookups()
+        self.assertEqual(len(os.listdir(os.path.join(m.path, "small"))), 50)
+        self.assertGreaterEqual(lookups() - before, 50)
+        for i in range(50):
+            st = os.lstat(os.path.join(m.path, "small", "g%02d" % i))
+            self.assertEqual(st.st_size, i)
+
     def test_small_budget_keeps_the_view_exact(self):
         top = self.layer("top", {})
         low = self.layer("low", {})
