@@ -202,12 +202,14 @@ static bool add_entry(struct lfs *fs, fuse_req_t req, struct node *dir,
 			  .st_mode = (mode_t)DTTOIF(b->dtype) },
 	};
 	struct node *n = NULL;
-	struct stat st;
-	int r = attrs ? lookup_child(fs, dir, b->name, &n, &st) : -EAGAIN;
-	if (r == -ENOENT)
-		return true; /* removed since the listing was copied: skip */
-	if (r == 0)
-		inode_entry(fs, n, &st, &e);
+	if (attrs) {
+		struct stat st;
+		int r = lookup_child(fs, dir, b->name, &n, &st);
+		if (r == -ENOENT)
+			return true; /* removed since the listing was copied */
+		if (r == 0)
+			inode_entry(fs, n, &st, &e);
+	}
 	size_t need = fuse_add_direntry_plus(req, buf + *used, size - *used,
 					     b->name, &e, b->next_off);
 	if (n) {
