@@ -1,12 +1,9 @@
 #include "uring_cpu.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 #include <linux/capability.h>
 #include <sys/resource.h>
@@ -15,7 +12,6 @@
 #include "cpu_spare.h"
 #include "creds.h"
 #include "lf_common.h"
-#include "stats.h"
 
 static struct {
 	/* Workers are bound to their queue's CPU (uring_cpu_bind), within
