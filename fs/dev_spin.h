@@ -8,15 +8,16 @@
  * process with its answer.  On a VM a wake-up is the dearest part of a
  * round trip (bench/README.md).  A worker that has just answered, and
  * finds a CPU to spare (cpu_spare.h), reads for the next request without
- * blocking for a few microseconds first, so the kernel finds it awake.
+ * blocking for a few microseconds first, so the kernel finds it awake:
+ * the first of the two wake-ups goes, with the worker's sleep.
  * FUSE over io_uring does the same on its rings (uring.c); this is the
  * same for the workers of /dev/fuse.
  *
  * A read that does not block needs a descriptor of its own (O_NONBLOCK
  * belongs to the open file, shared by every worker): a clone of the
  * session's /dev/fuse (FUSE_DEV_IOC_CLONE), on the same connection and
- * its one queue of requests.  The kernel answers a request only through
- * the descriptor it was read from, so the reply to a request the clone
+ * its one queue of requests.  The kernel takes the answer to a request
+ * only through the descriptor it was read from, so the reply to a request the clone
  * gave goes back through the clone (dev_spin_reply_fd).  Every request is
  * answered by the thread that read it, before it reads the next.
  *
