@@ -1,12 +1,16 @@
 #include "cpu_spare.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "stats.h"
+
+/* A sched_yield that took longer gave the CPU to another task. */
+#define YIELD_BUSY_NS 3000
 
 static struct {
 	atomic_int loadavg_fd;
@@ -66,4 +70,15 @@ bool cpu_spare_now(void)
 	}
 	C.spare = spare;
 	return spare;
+}
+
+bool cpu_spare_watch_on(uint64_t until_ns)
+{
+	uint64_t t = lfs_now_ns();
+	if (t > until_ns)
+		return false;
+	sched_yield();
+	/* Someone else got the CPU: it is wanted, so stop spending it on
+	 * waiting. */
+	return lfs_now_ns() - t <= YIELD_BUSY_NS;
 }

@@ -11,10 +11,6 @@
 #include "fuse_abi.h"
 #include "stats.h"
 
-/* A sched_yield that took longer gave the CPU to another task: the CPU
- * is wanted, and the spin ends (as uring.c's does). */
-#define YIELD_BUSY_NS 3000
-
 static struct {
 	int clone_fd;           /* -1: no spinning */
 	uint64_t spin_ns;
@@ -92,11 +88,7 @@ static ssize_t spin(void *buf, size_t len)
 			atomic_store(&S.off, true);
 			return 0;
 		}
-		uint64_t t = lfs_now_ns();
-		if (t > end)
-			return 0;
-		sched_yield();
-		if (lfs_now_ns() - t > YIELD_BUSY_NS)
+		if (!cpu_spare_watch_on(end))
 			return 0;
 	}
 }

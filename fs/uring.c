@@ -318,9 +318,6 @@ static int setup_ring(struct uring_worker *w)
  * took 0.076 s with the check and 0.088-0.106 s without it (0.072-0.077 s
  * with no spinning at all).
  */
-/* A sched_yield that took longer gave the CPU to another task. */
-#define YIELD_BUSY_NS 3000
-
 /* If a CPU is spare (SPARE, cpu_spare_now's answer): sends the
  * reply, then watches the ring for the next request for a while before
  * sleeping in the kernel.  Otherwise the reply goes with the wait, in
@@ -337,16 +334,8 @@ static void spin_for_request(struct uring_worker *w, bool spare)
 			io_uring_get_events(&w->ring);
 			continue;
 		}
-		if ((++n & 15) == 0) {
-			uint64_t t = lfs_now_ns();
-			if (t > end)
-				break;
-			sched_yield();
-			/* Someone else got the CPU: it is wanted, so stop
-			 * spending it on waiting. */
-			if (lfs_now_ns() - t > YIELD_BUSY_NS)
-				break;
-		}
+		if ((++n & 15) == 0 && !cpu_spare_watch_on(end))
+			break;
 	}
 }
 

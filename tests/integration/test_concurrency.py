@@ -537,7 +537,7 @@ class Concurrency(LayerfsTestCase):
 
 
 def running_tasks():
-    """The running-task count of /proc/loadavg, as dev_spin.c's
+    """The running-task count of /proc/loadavg, as fs/cpu_spare.c's
     cpu_spare_now reads it."""
     with open("/proc/loadavg") as f:
         return int(f.read().split()[3].split("/")[0])
