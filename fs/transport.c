@@ -8,9 +8,14 @@
 
 #include "dev_spin.h"
 #include "fuse_abi.h"
+#include "kernel_order.h"
 #include "passthrough.h"
 #include "reply_trace.h"
 #include "uring.h"
+
+#ifdef LFS_TSAN
+char kernel_order_point;
+#endif
 
 static int dev_fd = -1;
 static struct lfs *mount_fs;
@@ -41,6 +46,7 @@ static ssize_t tp_read(int fd, void *buf, size_t len, void *userdata)
 	ssize_t n = dev_spin_read(buf, len);
 	if (n == 0)
 		n = read(fd, buf, len);
+	kernel_order_request();
 	struct lfs_in_header *h = buf;
 	if (n >= (ssize_t)sizeof(*h))
 		transport_translate_request(h);
@@ -83,6 +89,7 @@ static ssize_t tp_writev(int fd, struct iovec *iov, int count,
 	(void)userdata;
 	const struct lfs_out_header *h = iov[0].iov_base;
 	reply_trace_reply(h);
+	kernel_order_answer();
 	if (count == 2 && h->error == 0 && init_unique &&
 	    h->unique == init_unique && iov[1].iov_len >= LFS_INIT_OUT_MIN) {
 		init_unique = 0;
@@ -113,7 +120,9 @@ static ssize_t tp_splice_receive(int fdin, off_t *offin, int fdout,
 				 unsigned int flags, void *userdata)
 {
 	(void)userdata;
-	return splice(fdin, offin, fdout, offout, len, flags);
+	ssize_t n = splice(fdin, offin, fdout, offout, len, flags);
+	kernel_order_request();
+	return n;
 }
 
 static ssize_t tp_splice_send(int fdin, off_t *offin, int fdout,
@@ -123,6 +132,7 @@ static ssize_t tp_splice_send(int fdin, off_t *offin, int fdout,
 	(void)userdata;
 	if (fdout == dev_fd)
 		fdout = dev_spin_reply_fd(fdout);
+	kernel_order_answer();
 	return splice(fdin, offin, fdout, offout, len, flags);
 }
 

@@ -17,6 +17,7 @@
 
 #include "cpu_spare.h"
 #include "fuse_abi.h"
+#include "kernel_order.h"
 #include "layerfs.h"
 #include "lf_common.h"
 #include "reply_trace.h"
@@ -155,6 +156,7 @@ static struct io_uring_sqe *slot_sqe(struct uring_worker *w, uint32_t op)
  * for the next request in one call. */
 static void commit(struct uring_worker *w)
 {
+	kernel_order_answer();
 	slot_sqe(w, LFS_URING_CMD_COMMIT_AND_FETCH);
 	w->committed = true;
 }
@@ -217,6 +219,7 @@ void *uring_reply_buffer(size_t *capacity)
 static void serve(struct uring_worker *w)
 {
 	struct lfs_uring_req_header *hd = w->hdr;
+	kernel_order_request();
 	struct lfs_in_header in;
 	memcpy(&in, hd->in_out, sizeof(in));
 	transport_translate_request(&in);
@@ -261,15 +264,7 @@ static void serve(struct uring_worker *w)
  * wake-up on another CPU (0.3 ms in a trace on a VM whose idle CPUs
  * halt).
  */
-#if defined(__SANITIZE_THREAD__)
-#define RING_MAPS_IN_TURN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define RING_MAPS_IN_TURN 1
-#endif
-#endif
-
-#ifdef RING_MAPS_IN_TURN
+#ifdef LFS_TSAN
 static pthread_mutex_t ring_map_lock = PTHREAD_MUTEX_INITIALIZER;
 static void ring_map_begin(void)
 {
