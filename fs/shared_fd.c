@@ -167,8 +167,12 @@ void shared_fd_forget(struct node *n)
 void shared_fd_close_all(void)
 {
 	pthread_mutex_lock(&table_lock);
-	for (unsigned b = 0; b < NBUCKETS; b++) {
+	/* Only the buckets in use are written: the daemon's exit would
+	 * otherwise fault in every page of the table. */
+	for (unsigned b = 0; cached > 0 && b < NBUCKETS; b++) {
 		struct shared_fd *s = buckets[b];
+		if (!s)
+			continue;
 		buckets[b] = NULL;
 		while (s) {
 			struct shared_fd *next = s->hnext;
