@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <linux/capability.h>
 #include <linux/securebits.h>
-#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,23 +73,6 @@ bool creds_init(void)
 	return can_switch;
 }
 
-static void *try_own_umask(void *arg)
-{
-	*(bool *)arg = unshare(CLONE_FS) == 0;
-	return NULL;
-}
-
-bool creds_thread_umask_possible(void)
-{
-	/* In a thread of its own: the one asking keeps sharing. */
-	bool possible = false;
-	pthread_t t;
-	if (pthread_create(&t, NULL, try_own_umask, &possible) != 0)
-		return false;
-	pthread_join(t, NULL);
-	return possible;
-}
-
 static void thread_init(void)
 {
 	if (thread_ready)
@@ -99,6 +81,18 @@ static void thread_init(void)
 	cur_uid = daemon_uid;
 	cur_gid = daemon_gid;
 	cur_umask = 0;
+}
+
+bool creds_thread_umask_possible(void)
+{
+	/* The asking worker takes its own umask at once, as it would for
+	 * its first request with ACLs on (creds_as_caller): a thread made
+	 * only to ask cost the first request after the mount a thread's
+	 * start and end. */
+	if (!own_umask)
+		own_umask = unshare(CLONE_FS) == 0;
+	thread_init();
+	return own_umask;
 }
 
 /* false where an id would not take (one the daemon's user namespace

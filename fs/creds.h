@@ -31,7 +31,8 @@ bool creds_init(void);
  * CLONE_FS), which applying each caller's umask needs when the kernel
  * leaves it to the daemon (FUSE_CAP_DONT_MASK, ops.c).  A seccomp
  * profile that refuses unshare (Docker's default) leaves it to the
- * kernel then.
+ * kernel then.  The asking thread is the one tried: it keeps its own
+ * umask, as it would after its first request with ACLs on.
  */
 bool creds_thread_umask_possible(void);
 
