@@ -112,10 +112,9 @@ void node_table_destroy(struct lfs *fs)
 		node_free_memory(o);
 		o = next;
 	}
-	/* Up to the last node only: the buckets past it were never
-	 * written, and reading them would fault their pages in as the
-	 * daemon exits (a fresh mount's 32 pages took a third of a
-	 * millisecond on a VM). */
+	/* Up to the last node only: reading every bucket faulted in
+	 * pages no node had used as the daemon exited (with the shared
+	 * fds' table, 0.9 ms of a fresh mount's exit on a 2-CPU VM). */
 	size_t left = atomic_load(&t->count);
 	for (size_t b = 0; left > 0 && b <= t->mask; b++) {
 		struct node *n = t->buckets[b];
