@@ -312,11 +312,11 @@ static int setup_ring(struct uring_worker *w)
  * (cpu_spare_now): with every CPU wanted, 8 processes reading the tree
  * took 0.076 s with the check and 0.088-0.106 s without it (0.072-0.077 s
  * with no spinning at all).
+ *
+ * If a CPU is spare (SPARE, cpu_spare_now's answer), the reply is sent
+ * here and the ring watched; otherwise the reply goes with the wait, in
+ * one io_uring_enter.
  */
-/* If a CPU is spare (SPARE, cpu_spare_now's answer): sends the
- * reply, then watches the ring for the next request for a while before
- * sleeping in the kernel.  Otherwise the reply goes with the wait, in
- * one io_uring_enter. */
 static void spin_for_request(struct uring_worker *w, bool spare)
 {
 	if (!spare || U.spin_ns == 0)
