@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "rmtree.h"
 #include "state.h"
 #include "userns.h"
+#include "userns_keeper.h"
 #include "strfmt.h"
 
 static void stop_daemon(const struct lr_state *st)
@@ -61,10 +63,12 @@ static int remove_trees(int rootfd, const char *name, const char *extra)
 /*
  * Removes the paths: as ourselves first, which is enough when every file
  * belongs to ids we own on the host (the container's root is us); else,
- * for what is left, from a user namespace like the container's, where
- * its other ids are ours too.  Making that namespace costs the two
- * setuid helpers, so a container whose files are all ours goes without
- * (and a start that failed because the helpers do, leaves nothing).
+ * for what is left, from a user namespace where the container's other
+ * ids are ours too: the kept one when it runs with the same maps
+ * (userns_keeper.h), or else a new one like the container's.  Making a
+ * new one costs the two setuid helpers, so a container whose files are
+ * all ours goes without (and a start that failed because the helpers
+ * do, leaves nothing).
  */
 static int remove_paths(const struct lr_state *st, int rootfd,
 			const char *name, const char *extra)
@@ -75,17 +79,27 @@ static int remove_paths(const struct lr_state *st, int rootfd,
 	struct idmap_plan plan;
 	if (userns_from_state(st, &plan) < 0 || plan.mode != USERNS_SUBID)
 		return r;
+	char err[512];
+	int kept = plan.helper ? userns_keeper_join(rootfd, &plan, false, err,
+						    sizeof(err))
+			       : -ENOENT;
 	pid_t c = fork();
-	if (c < 0)
-		return -errno;
+	if (c < 0) {
+		int e = errno;
+		if (kept >= 0)
+			close(kept);
+		return -e;
+	}
 	if (c == 0) {
-		char err[512];
-		if (userns_enter_like(&plan, err, sizeof(err)) < 0) {
-			lf_err("%s", err);
+		if (kept >= 0 ? setns(kept, CLONE_NEWUSER) < 0
+			      : userns_enter_like(&plan, err, sizeof(err)) < 0) {
+			lf_err("%s", kept >= 0 ? strerror(errno) : err);
 			_exit(1);
 		}
 		_exit(remove_trees(rootfd, name, extra) < 0 ? 1 : 0);
 	}
+	if (kept >= 0)
+		close(kept);
 	int status;
 	while (waitpid(c, &status, 0) < 0 && errno == EINTR)
 		;

@@ -517,7 +517,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o, char *err,
 			if (userns_parse_mode(optarg, &o->userns) < 0) {
 				lr_fmt(err, errlen,
 					 "--userns: unknown mode '%s' (auto, "
-					 "single or subid)",
+					 "single, subid or shared)",
 					 optarg);
 				r = -EINVAL;
 			}

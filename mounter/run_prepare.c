@@ -23,6 +23,7 @@
 #include "runtime_dir.h"
 #include "state.h"
 #include "strfmt.h"
+#include "userns_keeper.h"
 
 static char *path_join(const char *a, const char *b)
 {
@@ -448,6 +449,29 @@ static int make_cgroups(struct container *c, const struct run_opts *o)
 	return r;
 }
 
+/*
+ * A rootless start with a subordinate range joins the user's kept user
+ * namespace instead of mapping a new one (userns_keeper.h).  After the
+ * cgroups: a keeper started now then sits in the launcher's own leaf
+ * (cgroup.c, v2_vacate), not in the cgroup the launcher left.
+ */
+static int join_kept_userns(struct container *c)
+{
+	if (!c->idmap.shared || c->join_user >= 0)
+		return 0;
+	char err[1024];
+	int fd = userns_keeper_join(c->rootfd, &c->idmap, true, err,
+				    sizeof(err));
+	if (fd < 0) {
+		lf_err("%s", err);
+		return fd;
+	}
+	c->join_user = fd;
+	c->idmap.kept = true;
+	c->clone_flags &= ~CLONE_NEWUSER;
+	return 0;
+}
+
 int run_prepare(struct container *c, const struct run_opts *o,
 		const char *root_override)
 {
@@ -483,6 +507,11 @@ int run_prepare(struct container *c, const struct run_opts *o,
 		r = write_init_layer(c, o);
 	if (r == 0)
 		r = make_cgroups(c, o);
+	if (r == 0) {
+		r = join_kept_userns(c);
+		for (size_t i = 0; r < 0 && i < c->cg.n; i++)
+			cgroup_remove_dir(c->cg.dirs[i]);
+	}
 	if (r == -ENOMEM)
 		lf_err("out of memory");
 	if (r < 0 && c->daemon_pid > 0) {

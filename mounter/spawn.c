@@ -37,7 +37,7 @@ struct clone3_args {
  * period in the kernel, several milliseconds of every start.  Returns
  * -ENOSYS where that cannot be done, and the caller clones as before.
  */
-static pid_t clone_into_cgroup(struct container *c)
+static pid_t clone_into_cgroup(struct container *c, uint64_t more_flags)
 {
 	if (!c->cg.n || !c->cg.first_is_v2)
 		return -ENOSYS;
@@ -45,7 +45,8 @@ static pid_t clone_into_cgroup(struct container *c)
 	if (cgfd < 0)
 		return -ENOSYS;
 	struct clone3_args args = {
-		.flags = (uint64_t)c->clone_flags | CLONE_INTO_CGROUP,
+		.flags = (uint64_t)c->clone_flags | more_flags |
+			 CLONE_INTO_CGROUP,
 		.exit_signal = SIGCHLD,
 		.cgroup = (uint64_t)cgfd,
 	};
@@ -54,25 +55,37 @@ static pid_t clone_into_cgroup(struct container *c)
 		container_child(c);
 	int e = errno;
 	close(cgfd);
-	if (p > 0)
-		c->in_v2_cgroup = true;
 	return p > 0 ? p : -e;
 }
 
-/* Clones C into new namespaces, or, when joining another container's,
- * from a helper that entered them first (CLONE_PARENT keeps C ours). */
+/* C's clone, into its v2 cgroup where it can be; IN_V2 says whether. */
+static pid_t clone_container(struct container *c, uint64_t more_flags,
+			     bool *in_v2)
+{
+	pid_t p = clone_into_cgroup(c, more_flags);
+	*in_v2 = p > 0;
+	if (p > 0)
+		return p;
+	p = (pid_t)syscall(SYS_clone,
+			   (unsigned long)(c->clone_flags | more_flags) |
+				   SIGCHLD,
+			   NULL, NULL, NULL, 0);
+	if (p == 0)
+		container_child(c);
+	return p < 0 ? -errno : p;
+}
+
+/* Clones C into new namespaces, or, when joining a user namespace (the
+ * kept one, another container's), from a helper that entered it and the
+ * namespaces joined with it first (CLONE_PARENT keeps C ours). */
 static pid_t clone_child(struct container *c)
 {
-	unsigned long flags = (unsigned long)c->clone_flags | SIGCHLD;
-	if (c->join_user < 0) {
-		pid_t p = clone_into_cgroup(c);
-		if (p > 0)
-			return p;
-		p = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
-		if (p == 0)
-			container_child(c);
-		return p < 0 ? -errno : p;
-	}
+	if (c->join_user < 0)
+		return clone_container(c, 0, &c->in_v2_cgroup);
+	struct {
+		pid_t pid;
+		bool in_v2;
+	} made = { -1, false };
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
@@ -81,34 +94,33 @@ static pid_t clone_child(struct container *c)
 		return -errno;
 	if (h == 0) {
 		close(pfd[0]);
-		pid_t p = -1;
 		if (setns(c->join_user, CLONE_NEWUSER) < 0 ||
 		    (c->join_net >= 0 && setns(c->join_net, CLONE_NEWNET) < 0) ||
 		    (c->join_ipc >= 0 && setns(c->join_ipc, CLONE_NEWIPC) < 0) ||
 		    (c->join_uts >= 0 && setns(c->join_uts, CLONE_NEWUTS) < 0)) {
-			lf_err("cannot join the other container's namespaces: "
-			       "%s",
+			lf_err("cannot join the %s namespaces: %s",
+			       c->idmap.kept ? "kept user" : "other container's",
 			       strerror(errno));
 			_exit(LR_EXIT_SETUP);
 		}
-		p = (pid_t)syscall(SYS_clone, flags | CLONE_PARENT, NULL, NULL,
-				   NULL, 0);
-		if (p == 0)
-			container_child(c);
-		if (p < 0)
+		made.pid = clone_container(c, CLONE_PARENT, &made.in_v2);
+		if (made.pid < 0)
 			lf_err("cannot create the container's namespaces: %s",
-			       strerror(errno));
-		_exit(p > 0 && write(pfd[1], &p, sizeof(p)) == sizeof(p)
+			       strerror(-made.pid));
+		_exit(made.pid > 0 && write(pfd[1], &made, sizeof(made)) ==
+						      sizeof(made)
 			      ? 0
 			      : LR_EXIT_SETUP);
 	}
 	close(pfd[1]);
-	pid_t p = -1;
-	ssize_t n = read(pfd[0], &p, sizeof(p));
+	ssize_t n = read(pfd[0], &made, sizeof(made));
 	close(pfd[0]);
 	int st;
 	waitpid(h, &st, 0);
-	return n == sizeof(p) ? p : -EIO;
+	if (n != sizeof(made))
+		return -EIO;
+	c->in_v2_cgroup = made.in_v2;
+	return made.pid;
 }
 
 static void close_ns(int ns[2])
@@ -162,7 +174,7 @@ int container_spawn(struct container *c)
 	if (r < 0)
 		goto child_gone;
 	if (!c->idmap.self_map && c->idmap.mode != USERNS_JOINED &&
-	    userns_write_maps(p, &c->idmap, err, sizeof(err)) < 0) {
+	    !c->idmap.kept && userns_write_maps(p, &c->idmap, err, sizeof(err)) < 0) {
 		lf_err("%s", err);
 		goto fail;
 	}

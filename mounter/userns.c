@@ -24,6 +24,8 @@ int userns_parse_mode(const char *s, enum userns_mode *out)
 		*out = USERNS_SINGLE;
 	else if (strcmp(s, "subid") == 0)
 		*out = USERNS_SUBID;
+	else if (strcmp(s, "shared") == 0)
+		*out = USERNS_SHARED;
 	else
 		return -EINVAL;
 	return 0;
@@ -38,6 +40,8 @@ const char *userns_mode_name(enum userns_mode m)
 		return "single";
 	case USERNS_SUBID:
 		return "subid";
+	case USERNS_SHARED:
+		return "shared";
 	case USERNS_IDENTITY:
 		return "identity";
 	case USERNS_JOINED:
@@ -136,9 +140,10 @@ int userns_plan(enum userns_mode want, struct idmap_plan *p, char *err,
 	if (want == USERNS_AUTO) {
 		if (uid == 0)
 			want = USERNS_IDENTITY;
-		else if (plan_subid(p, uid, gid, true, err, errlen) == 0)
+		else if (plan_subid(p, uid, gid, true, err, errlen) == 0) {
+			p->shared = p->helper;
 			return 0;
-		else
+		} else
 			want = USERNS_SINGLE;
 	}
 	switch (want) {
@@ -157,6 +162,12 @@ int userns_plan(enum userns_mode want, struct idmap_plan *p, char *err,
 		return 0;
 	case USERNS_SUBID:
 		return plan_subid(p, uid, gid, false, err, errlen);
+	case USERNS_SHARED: {
+		int r = plan_subid(p, uid, gid, false, err, errlen);
+		/* Root writes maps itself: nothing to share. */
+		p->shared = r == 0 && p->helper;
+		return r;
+	}
 	default:
 		lr_fmt(err, errlen, "unknown user namespace mode");
 		return -EINVAL;

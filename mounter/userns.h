@@ -8,7 +8,11 @@
  *   subid     the caller is root, ids 1..N are the caller's subordinate
  *             range from /etc/subuid and /etc/subgid, written with
  *             newuidmap/newgidmap (root writes them directly)
- *   auto      identity for root; subid when the helpers and ranges are
+ *   shared    (rootless) subid's maps in one namespace for all of the
+ *             user's containers, kept by a process of its own, so that
+ *             only its first start runs the helpers (userns_keeper.h);
+ *             for root, subid
+ *   auto      identity for root; shared when the helpers and ranges are
  *             there; else single
  */
 #ifndef LR_USERNS_H
@@ -24,6 +28,7 @@ enum userns_mode {
 	USERNS_AUTO,
 	USERNS_SINGLE,
 	USERNS_SUBID,
+	USERNS_SHARED, /* asked for; planned as SUBID with .shared */
 	USERNS_IDENTITY,
 	USERNS_JOINED, /* the namespace of another container */
 };
@@ -38,6 +43,8 @@ struct idmap_plan {
 	int nuid, ngid;
 	bool self_map; /* the child writes its own map (single) */
 	bool helper;   /* newuidmap/newgidmap write it (rootless subid) */
+	bool shared;   /* to join the kept namespace (userns_keeper.h) */
+	bool kept;     /* joined it: the maps are written already */
 };
 
 int userns_parse_mode(const char *s, enum userns_mode *out);

@@ -216,6 +216,27 @@ class LayerrunLower(Launcher):
         out = (r.stdout or r.stderr).strip().splitlines()
         return out[0] if r.returncode == 0 and out else None
 
+    def cleanup(self):
+        """Rootless, ends the keeper of the user's shared user namespace
+        (layerrun's counterpart of podman's pause process), by the pid
+        it recorded in the user's state root, as podman's is ended."""
+        if self.user is None:
+            return
+        rec = os.path.join(self.user.tmp, "layerrun-%d" % self.user.uid,
+                           ".userns")
+        try:
+            with open(rec) as f:
+                pid = int(f.read().split()[0])
+            with open("/proc/%d/comm" % pid) as f:
+                comm = f.read().strip()
+            mine = os.stat("/proc/%d" % pid).st_uid == self.user.uid
+        except (OSError, ValueError, IndexError):
+            return
+        if comm == "layerrun-userns" and mine:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+            util.wait_pid_gone(pid, 10)
+
 
 class LayerrunImage(LayerrunLower):
     """The form issue 9 sets a target for: an image directory made by

@@ -222,12 +222,35 @@ class Launcher:
         return out
 
     def remove_all(self):
-        """Removes every container left by a test (killing it)."""
+        """Removes every container left by a test (killing it), and ends
+        the user namespace keeper its runs started."""
         if not os.path.isdir(self.root_dir):
             return
         for name in os.listdir(self.root_dir):
             if os.path.isfile(os.path.join(self.root_dir, name, "state")):
                 self.run(["rm", "-f", name], timeout=60)
+        pid = self.userns_keeper()
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            wait_for(lambda: not pid_alive(pid), timeout=10)
+
+    def userns_keeper(self):
+        """The pid of the kept user namespace's process recorded in the
+        state root (.userns), when that process still runs; else None."""
+        try:
+            with open(os.path.join(self.root_dir, ".userns")) as f:
+                pid, start = (int(v) for v in f.read().split())
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open("/proc/%d/comm" % pid) as f:
+                comm = f.read().strip()
+        except (OSError, ValueError):
+            return None
+        # Field 22 of stat is the start time; fields[0] here is field 3.
+        if int(fields[19]) != start or comm != "layerrun-userns":
+            return None
+        return pid
 
 
 def wait_for(pred, timeout=20, step=0.05):

@@ -1312,6 +1312,92 @@ class RootlessTests(Behaviour, LayerrunCase):
         self.assertEqual(len(lines[1].split()), 3)
         self.assertEqual(lines[-1], "1000:1000")
 
+    def need_subid_range(self):
+        if not lu.has_subid_range(self.user or
+                                  subprocess.getoutput("id -un")):
+            self.skipTest("no /etc/subuid range for the test user")
+
+    def test_shared_userns_is_kept_and_joined(self):
+        # auto with a range: the first start maps a namespace with the
+        # helpers and leaves a keeper in it; the next start joins it.
+        # subid still makes one of its own.
+        self.need_subid_range()
+        script = "readlink /proc/self/ns/user; cat /proc/self/uid_map"
+        first = self.sh_ok(script).split("\n")
+        keeper = self.lr.userns_keeper()
+        self.assertIsNotNone(keeper, "no keeper recorded after the start")
+        self.assertEqual(os.readlink("/proc/%d/ns/user" % keeper),
+                         first[0])
+        second = self.sh_ok(script).split("\n")
+        self.assertEqual(second[0], first[0])
+        self.assertEqual(self.lr.userns_keeper(), keeper)
+        maps = [l.split() for l in second[1:] if l.strip()]
+        self.assertEqual(maps[0], ["0", str(self.uid), "1"])
+        self.assertEqual(len(maps), 2, second)
+        own = self.sh_ok(script, "--userns", "subid").split("\n")
+        self.assertNotEqual(own[0], first[0])
+        self.assertEqual(own[1:], second[1:])
+        # It holds nothing of the launcher's: its stdio is /dev/null
+        # (else a caller reading layerrun's output would wait for it)
+        # and its only other descriptor is the state root.
+        fds = {int(n): os.readlink("/proc/%d/fd/%s" % (keeper, n))
+               for n in os.listdir("/proc/%d/fd" % keeper)}
+        self.assertEqual(fds.pop(0), "/dev/null")
+        self.assertEqual(fds.pop(1), "/dev/null")
+        self.assertEqual(fds.pop(2), "/dev/null")
+        self.assertEqual(list(fds.values()),
+                         [os.path.realpath(self.lr.root_dir)])
+        # Its own session: a terminal's Ctrl-C is not for it.
+        self.assertEqual(os.getsid(keeper), keeper)
+
+    def test_killed_keeper_is_replaced(self):
+        self.need_subid_range()
+        self.sh_ok("true")
+        keeper = self.lr.userns_keeper()
+        self.assertIsNotNone(keeper)
+        os.kill(keeper, signal.SIGKILL)
+        self.assertTrue(lu.wait_for(lambda: not lu.pid_alive(keeper)))
+        out = self.sh_ok("readlink /proc/self/ns/user").strip()
+        again = self.lr.userns_keeper()
+        self.assertIsNotNone(again)
+        self.assertNotEqual(again, keeper)
+        self.assertEqual(os.readlink("/proc/%d/ns/user" % again), out)
+
+    def test_keeper_ends_with_its_state_root(self):
+        self.need_subid_range()
+        root = self.user_dir("other-root")
+        lr = lu.Launcher(root, self.user)
+        r = lr.run(["run", "--rm", self.image, "true"])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        keeper = lr.userns_keeper()
+        self.assertIsNotNone(keeper)
+        shutil.rmtree(root)
+        # It looks every few seconds whether it is still wanted.
+        self.assertTrue(lu.wait_for(lambda: not lu.pid_alive(keeper),
+                                    timeout=20),
+                        "the keeper outlived its state root")
+
+    def test_rm_uses_the_kept_namespace(self):
+        # Files only the container's other ids may remove go from the
+        # kept namespace, with no helper: rm works with a newgidmap
+        # that refuses.
+        self.need_subid_range()
+        base = self.user_dir("kept-base")
+        lu.write_rootfs(base, self.busybox)
+        subprocess.run(["chown", "-R", "%d:%d" % (self.uid, self.gid),
+                        base], check=True)
+        self.run_ok(["run", "--name", "priv", "--lower", base, "/bin/sh",
+                     "-c", "mkdir -p /srv/priv && echo x > /srv/priv/f && "
+                     "chown -R 1000:1000 /srv/priv && chmod 700 /srv/priv"])
+        self.assertIsNotNone(self.lr.userns_keeper())
+        fake = self.refusing_newgidmap("refusing-rm")
+        argv = self.lr.argv(["rm", "priv"])
+        argv[argv.index(lu.LAYERRUN):argv.index(lu.LAYERRUN)] = [
+            "env", "PATH=%s:/usr/sbin:/usr/bin:/sbin:/bin" % fake]
+        r = subprocess.run(argv, capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertFalse(os.path.exists(self.container_dir("priv")))
+
     def refusing_newgidmap(self, name):
         """A directory for PATH's front whose newuidmap is the real one
         and whose newgidmap refuses."""
