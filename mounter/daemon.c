@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -146,12 +147,13 @@ static int launch(struct container *c, const char *mountpoint, int keep_fd,
 
 bool daemon_starts_early(const struct container *c)
 {
-	return c->idmap.mode == USERNS_IDENTITY;
+	return c->idmap.mode == USERNS_IDENTITY || c->idmap.kept;
 }
 
 /* A detached FUSE mount on a new /dev/fuse descriptor (*DEV): what
- * layerfs would have mounted, as root (nodev, set-id programs kept). */
-static int make_fuse_mount(int *dev)
+ * layerfs would have mounted as root in its user namespace, with
+ * ATTRS (nodev; nosuid but in the host's). */
+static int make_fuse_mount(int *dev, unsigned attrs)
 {
 	*dev = open("/dev/fuse", O_RDWR | O_CLOEXEC);
 	if (*dev < 0)
@@ -174,7 +176,7 @@ static int make_fuse_mount(int *dev)
 		     0 &&
 	     fsconfig(fs, FSCONFIG_SET_FLAG, "allow_other", NULL, 0) == 0 &&
 	     fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0 &&
-	     (mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV)) >= 0;
+	     (mnt = fsmount(fs, FSMOUNT_CLOEXEC, attrs)) >= 0;
 	if (!ok) {
 		int e = -errno;
 		close(*dev);
@@ -184,10 +186,55 @@ static int make_fuse_mount(int *dev)
 	return mnt;
 }
 
+struct userns_mount {
+	int userns;
+	int dev, mnt; /* the results, or mnt = -errno */
+};
+
+static int mount_in_userns(void *arg)
+{
+	struct userns_mount *m = arg;
+	/* fsmount() wants a mount namespace of the user namespace too. */
+	if (setns(m->userns, CLONE_NEWUSER) < 0 || unshare(CLONE_NEWNS) < 0) {
+		m->mnt = -errno;
+		return 0;
+	}
+	m->mnt = make_fuse_mount(&m->dev, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
+	return 0;
+}
+
+/*
+ * make_fuse_mount() as root of the user namespace USERNS, so that the
+ * superblock is that namespace's: from a helper sharing our memory and
+ * descriptors, which we wait for (a fork would copy our page tables).
+ */
+static int make_fuse_mount_in(int userns, int *dev)
+{
+	const size_t stack_size = 256u << 10;
+	char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		return -errno;
+	struct userns_mount m = { .userns = userns, .dev = -1, .mnt = -EIO };
+	pid_t h = clone(mount_in_userns, stack + stack_size,
+			CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &m);
+	int e = errno;
+	if (h > 0)
+		while (waitpid(h, NULL, 0) < 0 && errno == EINTR)
+			;
+	munmap(stack, stack_size);
+	if (h < 0)
+		return -e;
+	*dev = m.dev;
+	return m.mnt;
+}
+
 int daemon_start_early(struct container *c)
 {
 	int dev;
-	int mnt = make_fuse_mount(&dev);
+	bool kept = c->idmap.kept;
+	int mnt = kept ? make_fuse_mount_in(c->join_user, &dev)
+		       : make_fuse_mount(&dev, MOUNT_ATTR_NODEV);
 	if (mnt < 0) {
 		lf_err("cannot make the container's FUSE mount: %s",
 		       strerror(-mnt));
@@ -195,7 +242,7 @@ int daemon_start_early(struct container *c)
 	}
 	char mountpoint[32];
 	lr_fmt(mountpoint, sizeof(mountpoint), "/dev/fd/%d", dev);
-	int r = launch(c, mountpoint, dev, -1, -1);
+	int r = launch(c, mountpoint, dev, kept ? c->join_user : -1, -1);
 	/* Ours closed: the connection ends with the daemon, never waits
 	 * on a descriptor left here. */
 	close(dev);

@@ -12,12 +12,17 @@
  * the host's root over every file already, as root in a namespace
  * mapping every id.
  *
- * Other containers (rootless, subid, a joined user namespace): layerfs
- * must be root in the container's user namespace to mount there, so it
- * joins that namespace and the child's first mount namespace once they
- * exist, and mounts on the shared mount point, where the child takes the
- * mount from.  The kernel then maps the ids of every request, and the
- * daemon holds no more than the container's root.
+ * Containers of the kept user namespace (rootless, --userns shared,
+ * userns_keeper.h): that namespace exists before the clone, so the same,
+ * with the mount made from inside it and the daemon joining it.  The
+ * kernel then maps the ids of every request, and the daemon holds no
+ * more than the container's root.
+ *
+ * Other containers (subid, a joined user namespace): layerfs must be
+ * root in the container's user namespace to mount there, so it joins
+ * that namespace and the child's first mount namespace once they exist,
+ * and mounts on the shared mount point, where the child takes the mount
+ * from.
  *
  * Either way layerfs stays our child and writes one byte on a pipe once
  * it serves the mount (its ready_fd= option); until then its stderr is
@@ -28,7 +33,8 @@
 
 #include "container.h"
 
-/* True when C's layerfs is started before the clone (root's default). */
+/* True when C's layerfs is started before the clone (root's, and the
+ * kept user namespace's). */
 bool daemon_starts_early(const struct container *c);
 
 /* Makes C's FUSE mount (c->mount_fd) and starts layerfs on it. */
