@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -20,7 +19,6 @@
 
 #include "daemon.h"
 #include "lf_common.h"
-#include "strfmt.h"
 #include "sync.h"
 
 #ifndef CLONE_INTO_CGROUP
@@ -77,79 +75,52 @@ static pid_t clone_container(struct container *c, uint64_t more_flags,
 	return p < 0 ? -errno : p;
 }
 
-/* What the helper of clone_child() hands back, in the memory it shares. */
-struct joined_clone {
-	struct container *c;
-	pid_t pid; /* or -errno */
-	bool in_v2;
-	bool joined; /* the joins went well (a failure is the clone's) */
-};
-
-static int join_then_clone(void *arg)
+/* Clones C into new namespaces, or, when joining a user namespace (the
+ * kept one, another container's), from a helper that entered it and the
+ * namespaces joined with it first (CLONE_PARENT keeps C ours). */
+static pid_t clone_child(struct container *c)
 {
-	struct joined_clone *j = arg;
-	struct container *c = j->c;
-	if (setns(c->join_user, CLONE_NEWUSER) < 0 ||
-	    (c->join_net >= 0 && setns(c->join_net, CLONE_NEWNET) < 0) ||
-	    (c->join_ipc >= 0 && setns(c->join_ipc, CLONE_NEWIPC) < 0) ||
-	    (c->join_uts >= 0 && setns(c->join_uts, CLONE_NEWUTS) < 0)) {
-		j->pid = -errno;
-		return 0;
+	if (c->join_user < 0)
+		return clone_container(c, 0, &c->in_v2_cgroup);
+	struct {
+		pid_t pid;
+		bool in_v2;
+	} made = { -1, false };
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t h = fork();
+	if (h < 0)
+		return -errno;
+	if (h == 0) {
+		close(pfd[0]);
+		if (setns(c->join_user, CLONE_NEWUSER) < 0 ||
+		    (c->join_net >= 0 && setns(c->join_net, CLONE_NEWNET) < 0) ||
+		    (c->join_ipc >= 0 && setns(c->join_ipc, CLONE_NEWIPC) < 0) ||
+		    (c->join_uts >= 0 && setns(c->join_uts, CLONE_NEWUTS) < 0)) {
+			lf_err("cannot join the %s namespaces: %s",
+			       c->idmap.kept ? "kept user" : "other container's",
+			       strerror(errno));
+			_exit(LR_EXIT_SETUP);
+		}
+		made.pid = clone_container(c, CLONE_PARENT, &made.in_v2);
+		if (made.pid < 0)
+			lf_err("cannot create the container's namespaces: %s",
+			       strerror(-made.pid));
+		_exit(made.pid > 0 && write(pfd[1], &made, sizeof(made)) ==
+						      sizeof(made)
+			      ? 0
+			      : LR_EXIT_SETUP);
 	}
-	j->joined = true;
-	j->pid = clone_container(c, CLONE_PARENT, &j->in_v2);
-	return 0;
-}
-
-/*
- * Clones C into new namespaces, or, when joining a user namespace (the
- * kept one, another container's), from a helper that enters it and the
- * namespaces joined with it first (CLONE_PARENT keeps C ours).  The
- * helper shares our memory and we wait while it runs (vfork): a full
- * fork would copy the launcher's page tables and make it fault on
- * every page it writes afterwards.  C itself, a plain clone, runs on a
- * copy of the helper's stack, as large as a main thread's.
- */
-static pid_t clone_child(struct container *c, char *err, size_t errlen)
-{
-	if (c->join_user < 0) {
-		pid_t p = clone_container(c, 0, &c->in_v2_cgroup);
-		if (p < 0)
-			userns_explain_clone(-p, err, errlen);
-		return p;
-	}
-	const size_t stack_size = 8u << 20;
-	char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-				   MAP_STACK,
-			   -1, 0);
-	if (stack == MAP_FAILED) {
-		lr_fmt(err, errlen, "cannot start the container: %s",
-		       strerror(errno));
-		return -ENOMEM;
-	}
-	struct joined_clone j = { .c = c, .pid = -EIO };
-	pid_t h = clone(join_then_clone, stack + stack_size,
-			CLONE_VM | CLONE_VFORK | SIGCHLD, &j);
-	int e = errno;
-	if (h > 0)
-		while (waitpid(h, NULL, 0) < 0 && errno == EINTR)
-			;
-	munmap(stack, stack_size);
-	if (h < 0) {
-		lr_fmt(err, errlen, "cannot start the container: %s",
-		       strerror(e));
-		return -e;
-	}
-	if (j.pid < 0 && j.joined)
-		userns_explain_clone(-j.pid, err, errlen);
-	else if (j.pid < 0)
-		lr_fmt(err, errlen, "cannot join the %s namespaces: %s",
-		       c->idmap.kept ? "kept user" : "other container's",
-		       strerror(-j.pid));
-	else
-		c->in_v2_cgroup = j.in_v2;
-	return j.pid;
+	close(pfd[1]);
+	ssize_t n = read(pfd[0], &made, sizeof(made));
+	close(pfd[0]);
+	int st;
+	waitpid(h, &st, 0);
+	if (n != sizeof(made))
+		return -EIO;
+	c->in_v2_cgroup = made.in_v2;
+	return made.pid;
 }
 
 static void close_ns(int ns[2])
@@ -185,10 +156,11 @@ int container_spawn(struct container *c)
 	c->launcher = getpid();
 	c->pty_master = -1;
 	fflush(NULL);
-	char err[1024];
-	pid_t p = clone_child(c, err, sizeof(err));
+	pid_t p = clone_child(c);
 	close(sp[1]);
 	if (p < 0) {
+		char err[512];
+		userns_explain_clone(-p, err, sizeof(err));
 		lf_err("%s", err);
 		close(sp[0]);
 		daemon_abandon(c);
@@ -197,6 +169,7 @@ int container_spawn(struct container *c)
 	c->init_pid = p;
 	int s = sp[0];
 	int ns[2] = { -1, -1 };
+	char err[1024];
 	int r = sync_recv(s, SYNC_NS_READY, NULL, NULL);
 	if (r < 0)
 		goto child_gone;

@@ -19,6 +19,7 @@
 #include "mount_spec.h"
 #include "tmpfs.h"
 #include "ulimit.h"
+#include "userns.h"
 
 #include <sys/mount.h>
 
@@ -348,10 +349,41 @@ static void test_run_options(void **state)
 	}
 }
 
+/* --userns names, both ways; root's plans (a rootless plan depends on
+ * the machine's ranges and helpers: the integration tests run those). */
+static void test_userns_modes(void **state)
+{
+	(void)state;
+	const char *names[] = { "auto", "single", "subid", "shared" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		enum userns_mode m;
+		assert_int_equal(userns_parse_mode(names[i], &m), 0);
+		assert_string_equal(userns_mode_name(m), names[i]);
+	}
+	enum userns_mode m;
+	assert_int_equal(userns_parse_mode("joined", &m), -EINVAL);
+	assert_int_equal(userns_parse_mode("", &m), -EINVAL);
+	if (geteuid() != 0)
+		return;
+	struct idmap_plan p;
+	char err[256];
+	/* Root maps every id itself: auto keeps them, and shared has
+	 * nothing to share (no helper to spare). */
+	assert_int_equal(userns_plan(USERNS_AUTO, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.mode, USERNS_IDENTITY);
+	assert_false(p.shared);
+	if (userns_plan(USERNS_SHARED, &p, err, sizeof(err)) == 0) {
+		assert_int_equal(p.mode, USERNS_SUBID);
+		assert_false(p.helper);
+		assert_false(p.shared);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ctr_path_normalize),
+		cmocka_unit_test(test_userns_modes),
 		cmocka_unit_test(test_volume_parse),
 		cmocka_unit_test(test_tmpfs_specs),
 		cmocka_unit_test(test_mount_specs),
