@@ -451,20 +451,19 @@ static int make_cgroups(struct container *c, const struct run_opts *o)
 
 /*
  * A rootless start with a subordinate range joins the user's kept user
- * namespace instead of mapping a new one (userns_keeper.h): the running
- * one, or with MAY_START, one started now.  A keeper is started only
- * after the cgroups: it then sits in the launcher's own leaf (cgroup.c,
- * v2_vacate), not in the cgroup the launcher left.
+ * namespace instead of mapping a new one (userns_keeper.h), the running
+ * one or one started now.  After the cgroups: in a delegated scope the
+ * launcher has left the scope for its own leaf (cgroup.c, v2_vacate),
+ * and a keeper or daemon forked before that would be a process in the
+ * scope, where v2 then gives the containers no controller.
  */
-static int join_kept_userns(struct container *c, bool may_start)
+static int join_kept_userns(struct container *c)
 {
 	if (!c->idmap.shared || c->join_user >= 0)
 		return 0;
 	char err[1024];
-	int fd = userns_keeper_join(c->rootfd, &c->idmap, may_start, err,
+	int fd = userns_keeper_join(c->rootfd, &c->idmap, true, err,
 				    sizeof(err));
-	if (fd == -ENOENT && !may_start)
-		return 0;
 	if (fd < 0) {
 		lf_err("%s", err);
 		return fd;
@@ -498,13 +497,10 @@ int run_prepare(struct container *c, const struct run_opts *o,
 		r = resolve_config(c, o);
 	if (r == 0)
 		r = resolve_namespaces(c, o);
-	if (r == 0)
-		r = join_kept_userns(c, false);
-	/* Root's layerfs, and that of a container of the kept user
-	 * namespace, starts as soon as its directories exist: its start,
-	 * on another CPU, overlaps the rest of the preparation and the
-	 * clone, and the container's child, which waits for its mount,
-	 * mostly finds it served. */
+	/* Root's layerfs starts as soon as its directories exist: its
+	 * start, on another CPU, overlaps the rest of the preparation
+	 * and the clone, and the container's child, which waits for its
+	 * mount, mostly finds it served. */
 	if (r == 0 && daemon_starts_early(c))
 		r = daemon_start_early(c);
 	if (r == 0)
@@ -513,10 +509,10 @@ int run_prepare(struct container *c, const struct run_opts *o,
 		r = write_init_layer(c, o);
 	if (r == 0)
 		r = make_cgroups(c, o);
-	if (r == 0 && c->idmap.shared && !c->idmap.kept) {
-		/* No keeper ran: this start makes one, and its layerfs
-		 * starts once it is there. */
-		r = join_kept_userns(c, true);
+	if (r == 0 && c->idmap.shared) {
+		/* In the kept namespace, which exists before the clone,
+		 * layerfs starts now, as root's above. */
+		r = join_kept_userns(c);
 		if (r == 0)
 			r = daemon_start_early(c);
 		for (size_t i = 0; r < 0 && i < c->cg.n; i++)

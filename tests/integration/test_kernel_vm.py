@@ -128,6 +128,9 @@ class KernelVmTests(unittest.TestCase):
     def test_rootless_runs(self):
         self.result("rootless_runs")
 
+    def test_rootless_shared_userns_in_a_delegated_scope(self):
+        self.result("rootless_shared_userns")
+
     def test_v2_memory_limit_rootless_delegated(self):
         self.result("v2_memory_rootless_delegated")
         self.result("v2_launcher_moved_to_own_leaf")

@@ -130,7 +130,18 @@ def build_initramfs(path, workdir, busybox, fuse_module):
     programs = [lfstest.LAYERRUN, lfstest.LAYERFS]
     for p in programs:
         c.copy(p, "lf/bin/" + os.path.basename(p))
-    for lib in sorted({l for p in programs for l in shared_libraries(p)}):
+    # The setuid id-map helpers (Debian package uidmap), where the host
+    # has them, and a subordinate range for the user app: its starts
+    # then keep a user namespace (--userns shared) on this kernel too.
+    helpers = [h for h in ("/usr/bin/newuidmap", "/usr/bin/newgidmap")
+               if os.path.exists(h)]
+    for h in helpers:
+        c.copy(h)
+    if len(helpers) == 2:
+        c.file("etc/subuid", b"app:100000:65536\n")
+        c.file("etc/subgid", b"app:100000:65536\n")
+    for lib in sorted({l for p in programs + helpers
+                       for l in shared_libraries(p)}):
         c.copy(lib)
     if fuse_module:
         c.copy(fuse_module, "lib/modules/fuse.ko")

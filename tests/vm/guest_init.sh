@@ -77,6 +77,17 @@ new_scope() {
 	done
 }
 
+# end_keeper: ends the user app's kept user namespace (its keeper), so
+# that the next start makes a user namespace again.
+end_keeper() {
+	k=$(cut -d' ' -f1 /tmp/layerrun-1000/.userns 2>/dev/null)
+	[ -n "$k" ] || return 0
+	kill "$k" 2>/dev/null
+	while [ -d /proc/$k ] && ! grep -q '^State:.*Z' /proc/$k/status 2>/dev/null; do
+		sleep 1
+	done
+}
+
 # as_app CGROUP COMMAND: runs COMMAND as the unprivileged user app, its
 # shell moved into CGROUP first (by root, who may move it).  COMMAND
 # starts with exec where it is one program, so that program is all the
@@ -158,6 +169,27 @@ phase2() {
 	echo "+memory +pids +cpu +cpuset" > /sys/fs/cgroup/cgroup.subtree_control
 	mkdir /sys/fs/cgroup/app-other
 
+	# The kept user namespace (a subordinate range): made by the first
+	# start, with the helpers, its keeper in the launcher's own leaf of
+	# the delegated scope; joined by the next start, with no helper.
+	if [ -s /etc/subuid ]; then
+		new_scope scope0
+		first=$(as_app scope0 'exec layerrun run --rm --pids-limit 64 --lower /img sh -c "wc -l < /proc/self/uid_map; readlink /proc/self/ns/user"' 2>&1)
+		new_scope scope0b
+		second=$(as_app scope0b 'exec layerrun run --rm --pids-limit 64 --lower /img readlink /proc/self/ns/user' 2>&1)
+		k=$(cut -d' ' -f1 /tmp/layerrun-1000/.userns 2>/dev/null)
+		kns=$(readlink /proc/$k/ns/user 2>&1)
+		kcg=$(cat /proc/$k/cgroup 2>&1)
+		check rootless_shared_userns \
+			'[ "$first" = "2
+$kns" ] && [ "$second" = "$kns" ] && [ "$kcg" = 0::/scope0/layerrun.launchers ]' \
+			"first=$first second=$second keeper=$k ns=$kns cgroup=$kcg"
+		end_keeper
+	else
+		report rootless_shared_userns skip \
+			"no newuidmap/newgidmap on the host to copy into the guest"
+	fi
+
 	new_scope scope1
 	out=$(as_app scope1 'exec layerrun run --rm --lower /img sh -c "id -u; cat /etc/motd"' 2>&1)
 	check rootless_runs '[ "$out" = "0
@@ -200,6 +232,8 @@ from the image" ]' "out=$out"
 	check_refused v2_busy_cgroup_names_the_fix "processes other than layerrun"
 
 	# -- rootless: user namespaces switched off ---------------------------
+	# A running keeper would be joined: no namespace would be made.
+	end_keeper
 	old=$(cat /proc/sys/user/max_user_namespaces)
 	echo 0 > /proc/sys/user/max_user_namespaces
 	err=$(as_app app-other 'exec layerrun run --rm --lower /img true' 2>&1)
