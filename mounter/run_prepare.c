@@ -513,7 +513,7 @@ int run_prepare(struct container *c, const struct run_opts *o,
 		/* In the kept namespace, which exists before the clone,
 		 * layerfs starts now, as root's above. */
 		r = join_kept_userns(c);
-		if (r == 0)
+		if (r == 0 && c->idmap.kept)
 			r = daemon_start_early(c);
 		for (size_t i = 0; r < 0 && i < c->cg.n; i++)
 			cgroup_remove_dir(c->cg.dirs[i]);
